@@ -1,0 +1,143 @@
+"""``grantbridge extract``: any SQL Server source → ``snapshot.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grantbridge.errors import InputError
+from grantbridge.output import write_file_atomic
+from mssql_extract.snapshot import SecuritySnapshot
+
+
+def register(app: typer.Typer) -> None:
+    app.command("extract")(extract)
+
+
+def _parse_vars(values: list[str]) -> dict[str, str]:
+    variables: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--var takes NAME=VALUE, not {item!r}")
+        variables[name] = value
+    return variables
+
+
+def extract(
+    script: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--script",
+            "-s",
+            help="T-SQL script file or folder (read recursively); '-' reads standard input. Repeatable.",
+        ),
+    ] = None,
+    catalog_json: Annotated[
+        Path | None,
+        typer.Option(help="JSON produced by the extraction script (see --print-query)."),
+    ] = None,
+    dacpac: Annotated[Path | None, typer.Option(help="An SSDT .dacpac file.")] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="ODBC connection string or DSN name of a live SQL Server (read-only)."),
+    ] = None,
+    databases: Annotated[
+        list[str] | None,
+        typer.Option("--database", "-d", help="Live mode: only these databases. Repeatable."),
+    ] = None,
+    trust_server_certificate: Annotated[
+        bool, typer.Option(help="Live mode: accept the server's certificate without validation.")
+    ] = False,
+    print_query: Annotated[
+        bool,
+        typer.Option(help="Print the T-SQL extraction script for a DBA to run, and exit."),
+    ] = False,
+    var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--var", help="sqlcmd variable NAME=VALUE for $(NAME) in scripts. Repeatable."
+        ),
+    ] = None,
+    include_definitions: Annotated[
+        bool,
+        typer.Option(help="Keep module bodies (procedures, functions, views) in the snapshot."),
+    ] = False,
+    lenient: Annotated[
+        bool,
+        typer.Option(help="Record malformed statements as skipped instead of failing."),
+    ] = False,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the snapshot JSON.")
+    ] = Path("snapshot.json"),
+) -> None:
+    """Read SQL Server security from scripts, catalog rows, a dacpac or a live server."""
+    if print_query:
+        from mssql_extract.queries import extraction_script
+
+        typer.echo(extraction_script(include_definitions=include_definitions), nl=False)
+        return
+    chosen = [x for x in (script, catalog_json, dacpac, server) if x]
+    if len(chosen) != 1:
+        raise InputError("give exactly one source: --script, --catalog-json, --dacpac or --server")
+    snapshot = _extract(
+        script,
+        catalog_json,
+        dacpac,
+        server,
+        databases,
+        trust_server_certificate,
+        _parse_vars(var or []),
+        include_definitions,
+        lenient,
+    )
+    write_file_atomic(output, snapshot.to_json())
+    _summary(snapshot, output)
+
+
+def _extract(
+    script: list[Path] | None,
+    catalog_json: Path | None,
+    dacpac: Path | None,
+    server: str | None,
+    databases: list[str] | None,
+    trust_server_certificate: bool,
+    variables: dict[str, str],
+    include_definitions: bool,
+    lenient: bool,
+) -> SecuritySnapshot:
+    if script:
+        from mssql_extract.tsql import extract_scripts
+
+        return extract_scripts(
+            script, variables=variables, include_definitions=include_definitions, lenient=lenient
+        )
+    if catalog_json:
+        from mssql_extract.catalog import extract_catalog_json
+
+        return extract_catalog_json(catalog_json)
+    if dacpac:
+        from mssql_extract.dacpac import extract_dacpac
+
+        return extract_dacpac(dacpac)
+    assert server is not None
+    from mssql_extract.live import extract_live
+
+    return extract_live(
+        server,
+        databases=databases or None,
+        trust_server_certificate=trust_server_certificate,
+        include_definitions=include_definitions,
+    )
+
+
+def _summary(snapshot: SecuritySnapshot, output: Path) -> None:
+    perms = len(snapshot.server_permissions) + sum(len(d.permissions) for d in snapshot.databases)
+    users = sum(len(d.users) for d in snapshot.databases)
+    skipped = len(snapshot.skipped)
+    typer.echo(
+        f"Wrote {output}: {len(snapshot.logins)} logins, {len(snapshot.databases)} databases, "
+        f"{users} users, {perms} permissions, {skipped} skipped."
+    )

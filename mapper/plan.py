@@ -1,0 +1,350 @@
+"""The ``MigrationPlan``: what the target PostgreSQL should look like, and why.
+
+This is the contract between ``mapper`` and ``pg_emit`` (DESIGN §1, §4). ``pg_emit`` renders it
+into scripts, applies it, reads a server back into the same shapes (``inspect``) and compares.
+It never needs the snapshot: everything the emitter and the verifier need is here, including
+the target objects that ``verify`` builds as stubs on an empty server.
+
+Names in the plan are *PostgreSQL* names (already folded and templated by the policy), unquoted;
+the emitter quotes them. Grants are stored expanded per object, so that the intent is explicit
+and reviewable; the emitter groups them back (``ON ALL TABLES IN SCHEMA``, many grantees in one
+statement) when it renders. Every item carries ``facts``: the keys of the snapshot facts it came
+from, so each line of every output can be traced to its source.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+from grantbridge.errors import InputError, Location
+
+PLAN_SCHEMA_VERSION = 1
+
+
+class PlanModel(BaseModel):
+    """Base of every plan model: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+K = TypeVar("K", bound=_Keyed)
+
+
+def _sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
+    ordered = tuple(sorted(items, key=lambda item: item.key))
+    for before, after in itertools.pairwise(ordered):
+        if before.key == after.key:
+            raise ValueError(f"duplicate plan item {after.key!r}")
+    return ordered
+
+
+SortedTuple = Annotated[tuple[K, ...], AfterValidator(_sorted_unique)]
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical 4 … info 0."""
+        return ["info", "low", "medium", "high", "critical"].index(self.value)
+
+
+class Disposition(StrEnum):
+    """What became of a source fact (DESIGN §3.4). Exactly one per fact."""
+
+    MAPPED = "mapped"
+    IMPLIED = "implied"
+    DOWNSCOPED = "downscoped"
+    APPROXIMATED = "approximated"
+    NOT_APPLICABLE = "not_applicable"
+    EXCLUDED = "excluded"
+    UNRESOLVED = "unresolved"
+
+
+class RoleKind(StrEnum):
+    LOGIN = "login"  # from a SQL Server login: LOGIN role
+    USER = "user"  # a database user without a login (WITHOUT LOGIN, orphaned): NOLOGIN
+    GROUP = "group"  # database role or user-defined server role: NOLOGIN group
+    APPLICATION = "application"  # application role: NOLOGIN, granted to its callers
+    OWNER = "owner"  # NOLOGIN owner role, one per source owner
+    DERIVED = "derived"  # made by DENY restructuring: a role's privileges minus the denied ones
+    PREDEFINED = "predefined"  # exists on the target already (rds_iam, pg_monitor …): not created
+
+
+class AuthMethod(StrEnum):
+    NONE = "none"  # NOLOGIN
+    IAM = "iam"  # member of rds_iam, IAM token
+    PASSWORD = "password"  # SCRAM; the plan holds no password, only a rotation step
+    KERBEROS = "kerberos"  # member of rds_ad, role named user@REALM
+    AD_GROUP = "ad_group"  # Windows group mapped through pg_ad_mapping (Aurora)
+
+
+PgObjectKind = Literal["table", "view", "sequence", "function", "procedure", "type"]
+
+GrantObjectType = Literal[
+    "DATABASE", "SCHEMA", "TABLE", "SEQUENCE", "FUNCTION", "PROCEDURE", "TYPE", "PARAMETER"
+]
+
+DefaultObjectType = Literal["TABLES", "SEQUENCES", "FUNCTIONS", "ROUTINES", "TYPES"]
+
+
+class PgRole(PlanModel):
+    """A PostgreSQL role to create (or, kind ``predefined``, one that must already exist)."""
+
+    name: str
+    kind: RoleKind
+    login: bool = False
+    attributes: tuple[str, ...] = ()  # e.g. ("CREATEDB",); never SUPERUSER
+    auth: AuthMethod = AuthMethod.NONE
+    source: str = ""  # the SQL Server principal, readable: "login [CONTOSO\\DBAs]"
+    facts: tuple[str, ...] = ()
+    comment: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"role:{self.name}"
+
+
+class PgMembership(PlanModel):
+    """``GRANT role TO member``."""
+
+    role: str
+    member: str
+    inherit: bool = True
+    facts: tuple[str, ...] = ()
+    comment: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"membership:{self.role}<-{self.member}"
+
+
+class PgDatabase(PlanModel):
+    """A target database (or, in schema mode, the one database holding every source)."""
+
+    name: str
+    owner: str
+    source_database: str | None = None
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"database:{self.name}"
+
+
+class PgSchema(PlanModel):
+    database: str
+    name: str
+    owner: str
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"schema:{self.database}.{self.name}"
+
+
+class PgObject(PlanModel):
+    """A target object: what ``verify`` creates as a stub on an empty server, and its owner.
+
+    ``signature`` is the argument list of a routine, e.g. ``"()"`` or ``"(integer, text)"``.
+    """
+
+    database: str
+    schema_name: str
+    name: str
+    kind: PgObjectKind
+    columns: tuple[str, ...] = ()
+    signature: str | None = None
+    owner: str
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"object:{self.database}.{self.schema_name}.{self.name}{self.signature or ''}"
+
+
+class PgGrant(PlanModel):
+    """One privilege on one securable to one grantee (expanded; the emitter groups them).
+
+    ``name`` is the database name for DATABASE, the schema name for SCHEMA, and the object name
+    (with ``schema_name``) for the rest. ``columns`` makes it a column privilege.
+    """
+
+    database: str
+    object_type: GrantObjectType
+    schema_name: str | None = None
+    name: str
+    signature: str | None = None
+    columns: tuple[str, ...] = ()
+    privilege: str
+    grantee: str  # role name, or "PUBLIC"
+    grant_option: bool = False
+    facts: tuple[str, ...] = ()
+    comment: str = ""
+
+    @property
+    def securable(self) -> str:
+        path = ".".join(p for p in (self.schema_name, self.name) if p)
+        cols = f"({','.join(self.columns)})" if self.columns else ""
+        return f"{self.object_type} {self.database}:{path}{self.signature or ''}{cols}"
+
+    @property
+    def key(self) -> str:
+        return f"grant:{self.securable}:{self.privilege}:{self.grantee}"
+
+
+class PgRevoke(PlanModel):
+    """A REVOKE the plan needs: PUBLIC hardening, or removing a default PostgreSQL grants."""
+
+    database: str
+    object_type: GrantObjectType
+    schema_name: str | None = None
+    name: str
+    signature: str | None = None
+    privilege: str
+    grantee: str
+    reason: str
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        path = ".".join(p for p in (self.schema_name, self.name) if p)
+        return (
+            f"revoke:{self.object_type} {self.database}:{path}{self.signature or ''}:"
+            f"{self.privilege}:{self.grantee}"
+        )
+
+
+class PgDefaultPrivilege(PlanModel):
+    """``ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA schema GRANT … TO grantee``."""
+
+    database: str
+    owner: str
+    schema_name: str | None = None
+    object_type: DefaultObjectType
+    privilege: str
+    grantee: str
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return (
+            f"default:{self.database}.{self.schema_name or '*'}:{self.owner}:{self.object_type}:"
+            f"{self.privilege}:{self.grantee}"
+        )
+
+
+class Finding(PlanModel):
+    """An over-grant, a risk, or something that needs a human decision (DESIGN §3.5)."""
+
+    rule_id: str  # GB001 …
+    severity: Severity
+    title: str
+    principal: str | None = None
+    securable: str | None = None
+    source_ref: str | None = None  # "file:line" or "view[key]"
+    evidence: str
+    action: str  # what the plan did
+    remediation: str
+    accepted: bool = False
+    accepted_reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        return (
+            f"{self.rule_id}:{self.principal or ''}:{self.securable or ''}:{self.source_ref or ''}"
+        )
+
+
+class FactDisposition(PlanModel):
+    """The fate of one source fact: exactly one disposition, with the plan items it became."""
+
+    fact: str  # snapshot fact key, qualified by database: "Sales/perm:OBJECT:dbo:orders:…"
+    kind: str  # login, server_role, user, role, membership, permission, ownership, …
+    source_ref: str
+    disposition: Disposition
+    items: tuple[str, ...] = ()  # keys of plan items
+    findings: tuple[str, ...] = ()  # keys of findings
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.fact
+
+
+class IamPolicy(PlanModel):
+    """An IAM policy document allowing ``rds-db:connect`` for one IAM login role."""
+
+    role: str
+    document: str  # canonical JSON (sorted keys, two-space indent)
+
+    @property
+    def key(self) -> str:
+        return f"iam:{self.role}"
+
+
+class MigrationPlan(PlanModel):
+    """The whole target: databases, roles, memberships, objects, privileges, and the findings."""
+
+    schema_version: Literal[1] = PLAN_SCHEMA_VERSION
+    fingerprint: str  # sha256 of the canonical snapshot JSON and policy JSON
+    target: Literal["aurora", "rds", "postgresql"] = "aurora"
+    database_mode: Literal["database", "schema"] = "database"
+    databases: SortedTuple[PgDatabase] = ()
+    roles: SortedTuple[PgRole] = ()
+    memberships: SortedTuple[PgMembership] = ()
+    schemas: SortedTuple[PgSchema] = ()
+    objects: SortedTuple[PgObject] = ()
+    grants: SortedTuple[PgGrant] = ()
+    revokes: SortedTuple[PgRevoke] = ()
+    default_privileges: SortedTuple[PgDefaultPrivilege] = ()
+    findings: SortedTuple[Finding] = ()
+    dispositions: SortedTuple[FactDisposition] = ()
+    iam_policies: SortedTuple[IamPolicy] = ()
+
+    def to_json(self) -> str:
+        """Serialise canonically (stable key order, two-space indent, trailing newline)."""
+        return self.model_dump_json(indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, *, origin: str = "plan.json") -> MigrationPlan:
+        """Load and validate a saved plan; any problem is an :class:`InputError`."""
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"not valid JSON: {exc.msg}", Location(origin, exc.lineno, exc.colno)
+            ) from None
+        if not isinstance(data, dict) or data.get("schema_version") != PLAN_SCHEMA_VERSION:
+            version = data.get("schema_version") if isinstance(data, dict) else None
+            raise InputError(
+                f"unsupported plan schema_version {version!r} (this grantbridge reads "
+                f"{PLAN_SCHEMA_VERSION})",
+                Location(origin, key="schema_version"),
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InputError(
+                f"invalid plan: {first['msg']} at {where}", Location(origin, key=where)
+            ) from None
+
+    def role(self, name: str) -> PgRole | None:
+        return next((r for r in self.roles if r.name == name), None)

@@ -1,0 +1,527 @@
+"""The ``SecuritySnapshot``: everything grantbridge knows about a SQL Server estate's security.
+
+This is the contract between ``mssql_extract`` and ``mapper`` (DESIGN §2). Every source (live
+server, extraction-script JSON, T-SQL scripts, dacpac, a saved snapshot) produces one.
+
+Rules the model enforces:
+
+* frozen, ``extra="forbid"``, versioned by ``schema_version``;
+* collections are tuples sorted by each item's ``key`` and free of duplicate keys, so the JSON is
+  byte-identical for the same facts whatever order a source produced them in;
+* every fact carries a ``source_ref`` (file and line, or catalog view and key);
+* there is no field that can hold a password or a password hash: only *whether* one exists.
+
+SQL Server names are compared case-insensitively (the default collation is ``*_CI_*``); keys
+therefore use :func:`fold`, while the names themselves keep the spelling of their source.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+from grantbridge.errors import ExtractError, Location
+
+SCHEMA_VERSION = 1
+
+
+def fold(name: str) -> str:
+    """Fold a SQL Server identifier for comparison (case-insensitive default collation)."""
+    return name.casefold()
+
+
+class Model(BaseModel):
+    """Base of every snapshot model: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def _sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
+    """Sort a collection by key and refuse duplicate keys (a silent merge would lose a fact)."""
+    ordered = tuple(sorted(items, key=lambda item: item.key))
+    for before, after in itertools.pairwise(ordered):
+        if before.key == after.key:
+            raise ValueError(f"duplicate item {after.key!r}")
+    return ordered
+
+
+SortedTuple = Annotated[tuple[K, ...], AfterValidator(_sorted_unique)]
+
+
+class SourceRef(Model):
+    """Where a fact came from: ``file:line`` for scripts, ``view[key]`` for catalog rows."""
+
+    origin: str
+    line: int | None = None
+    column: int | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        text = self.origin
+        if self.line is not None:
+            text += f":{self.line}"
+            if self.column is not None:
+                text += f":{self.column}"
+        if self.key:
+            text += f"[{self.key}]"
+        return text
+
+
+# --------------------------------------------------------------------------- enums
+
+
+class LoginType(StrEnum):
+    """``sys.server_principals.type`` for logins (R, server roles, are modelled separately)."""
+
+    SQL = "SQL_LOGIN"  # S
+    WINDOWS_USER = "WINDOWS_LOGIN"  # U
+    WINDOWS_GROUP = "WINDOWS_GROUP"  # G
+    CERTIFICATE = "CERTIFICATE_MAPPED_LOGIN"  # C
+    ASYMMETRIC_KEY = "ASYMMETRIC_KEY_MAPPED_LOGIN"  # K
+    EXTERNAL_USER = "EXTERNAL_LOGIN"  # E (Entra ID)
+    EXTERNAL_GROUP = "EXTERNAL_GROUP"  # X (Entra ID)
+
+
+class UserType(StrEnum):
+    """``sys.database_principals.type_desc`` for users."""
+
+    SQL = "SQL_USER"  # S
+    WINDOWS_USER = "WINDOWS_USER"  # U
+    WINDOWS_GROUP = "WINDOWS_GROUP"  # G
+    CERTIFICATE = "CERTIFICATE_MAPPED_USER"  # C
+    ASYMMETRIC_KEY = "ASYMMETRIC_KEY_MAPPED_USER"  # K
+    EXTERNAL_USER = "EXTERNAL_USER"  # E
+    EXTERNAL_GROUP = "EXTERNAL_GROUPS"  # X
+
+
+class AuthenticationType(StrEnum):
+    """``sys.database_principals.authentication_type_desc``."""
+
+    NONE = "NONE"  # WITHOUT LOGIN, or a certificate / key user
+    INSTANCE = "INSTANCE"  # mapped to a server login
+    DATABASE = "DATABASE"  # contained database user with a password
+    WINDOWS = "WINDOWS"
+    EXTERNAL = "EXTERNAL"  # Microsoft Entra ID
+
+
+class PermissionState(StrEnum):
+    """``state`` of sys.*_permissions (REVOKE rows do not survive: a revoke removes the row)."""
+
+    GRANT = "G"
+    GRANT_WITH_GRANT_OPTION = "W"
+    DENY = "D"
+
+
+class ObjectKind(StrEnum):
+    """Kinds of schema-scoped objects a GRANT can target (from ``sys.objects.type``)."""
+
+    TABLE = "TABLE"  # U
+    VIEW = "VIEW"  # V
+    PROCEDURE = "PROCEDURE"  # P, PC
+    SCALAR_FUNCTION = "SCALAR_FUNCTION"  # FN, FS
+    TABLE_FUNCTION = "TABLE_FUNCTION"  # IF, TF, FT
+    AGGREGATE = "AGGREGATE"  # AF
+    SEQUENCE = "SEQUENCE"  # SO
+    SYNONYM = "SYNONYM"  # SN
+    TYPE = "TYPE"  # user-defined types (sys.types; TT for table types)
+    XML_SCHEMA_COLLECTION = "XML_SCHEMA_COLLECTION"
+    SECURITY_POLICY = "SECURITY_POLICY"  # SP
+    OTHER = "OTHER"
+
+
+#: Securable classes, spelled as ``sys.fn_builtin_permissions`` spells ``class_desc``
+#: (see shared/reference/mssql/builtin_permissions_sql2022.csv).
+SecurableClass = Literal[
+    "SERVER",
+    "ENDPOINT",
+    "LOGIN",
+    "SERVER ROLE",
+    "AVAILABILITY GROUP",
+    "DATABASE",
+    "SCHEMA",
+    "OBJECT",
+    "TYPE",
+    "USER",
+    "ROLE",
+    "APPLICATION ROLE",
+    "XML SCHEMA COLLECTION",
+    "ASSEMBLY",
+    "CERTIFICATE",
+    "ASYMMETRIC KEY",
+    "SYMMETRIC KEY",
+    "MESSAGE TYPE",
+    "CONTRACT",
+    "SERVICE",
+    "REMOTE SERVICE BINDING",
+    "ROUTE",
+    "FULLTEXT CATALOG",
+    "FULLTEXT STOPLIST",
+    "SEARCH PROPERTY LIST",
+    "DATABASE SCOPED CREDENTIAL",
+    "EXTERNAL LANGUAGE",
+]
+
+SERVER_CLASSES: frozenset[str] = frozenset(
+    {"SERVER", "ENDPOINT", "LOGIN", "SERVER ROLE", "AVAILABILITY GROUP"}
+)
+
+
+# --------------------------------------------------------------------------- server level
+
+
+class Server(Model):
+    """The instance itself."""
+
+    name: str
+    version: str | None = None
+    edition: str | None = None
+    collation: str | None = None
+    authentication_mode: Literal["MIXED", "WINDOWS"] | None = None
+
+
+class Login(Model):
+    """A server login (``sys.server_principals`` types S, U, G, C, K, E, X + ``sys.sql_logins``).
+
+    ``has_password`` records that a SQL login has a password; the password and its hash are
+    never read into the snapshot.
+    """
+
+    name: str
+    type: LoginType
+    sid: str | None = None  # hex, e.g. "0x0105000000..."
+    disabled: bool = False
+    default_database: str | None = None
+    default_language: str | None = None
+    check_policy: bool | None = None
+    check_expiration: bool | None = None
+    must_change: bool = False
+    has_password: bool = False
+    credential: str | None = None
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"login:{fold(self.name)}"
+
+
+class ServerRole(Model):
+    """A server role: fixed (``sysadmin`` …, ``##MS_…##``) or user-defined."""
+
+    name: str
+    is_fixed: bool = False
+    owner: str | None = None
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"server_role:{fold(self.name)}"
+
+
+class Membership(Model):
+    """``member`` is a member of ``role`` (server level or within one database)."""
+
+    role: str
+    member: str
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"member:{fold(self.role)}<-{fold(self.member)}"
+
+
+class Permission(Model):
+    """One row of ``sys.server_permissions`` or ``sys.database_permissions``.
+
+    The securable is ``securable_class`` plus, by class: ``schema_name`` and ``object_name``
+    for OBJECT (and TYPE, XML SCHEMA COLLECTION, which are schema-scoped); ``object_name``
+    alone for SCHEMA, principals and other named securables; nothing for DATABASE and SERVER.
+    A column permission has ``column_name`` (one row per column, as ``minor_id`` does).
+    """
+
+    securable_class: SecurableClass
+    schema_name: str | None = None
+    object_name: str | None = None
+    column_name: str | None = None
+    permission: str
+    state: PermissionState
+    grantee: str
+    grantor: str | None = None
+    source_ref: SourceRef
+
+    @property
+    def securable_key(self) -> str:
+        parts = [self.securable_class]
+        for part in (self.schema_name, self.object_name, self.column_name):
+            if part is not None:
+                parts.append(fold(part))
+        return ":".join(parts)
+
+    @property
+    def key(self) -> str:
+        # state is part of the key only as GRANT vs DENY: W and G on the same row cannot coexist
+        kind = "deny" if self.state == PermissionState.DENY else "grant"
+        return f"perm:{self.securable_key}:{self.permission}:{kind}:{fold(self.grantee)}"
+
+
+# --------------------------------------------------------------------------- database level
+
+
+class User(Model):
+    """A database user (``sys.database_principals`` types S, U, G, C, K, E, X)."""
+
+    name: str
+    type: UserType
+    authentication_type: AuthenticationType
+    login: str | None = None  # name of the mapped login, when it exists on this server
+    sid: str | None = None  # hex; links the user to its login
+    default_schema: str | None = None
+    orphaned: bool = False  # has a login SID that matches no login on the server
+    has_password: bool = False  # contained database user (authentication DATABASE)
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"user:{fold(self.name)}"
+
+
+class DatabaseRole(Model):
+    """A database role: fixed (``db_owner`` …) or user-defined; ``public`` is implicit."""
+
+    name: str
+    is_fixed: bool = False
+    owner: str | None = None
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"role:{fold(self.name)}"
+
+
+class ApplicationRole(Model):
+    """An application role (activated with ``sp_setapprole``; its password is never read)."""
+
+    name: str
+    default_schema: str | None = None
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"app_role:{fold(self.name)}"
+
+
+class Schema(Model):
+    """A schema and its owner (a database principal)."""
+
+    name: str
+    owner: str
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"schema:{fold(self.name)}"
+
+
+class DbObject(Model):
+    """A schema-scoped object: table, view, routine, sequence, type, synonym …
+
+    ``owner`` is set only for an *individual* owner (``ALTER AUTHORIZATION``, ``sys.objects.
+    principal_id`` not NULL); otherwise the schema owner owns it. For modules, ``execute_as``
+    is ``CALLER`` (default), ``OWNER``, ``SELF`` or a principal name, and ``definition`` is
+    the module body when definitions were requested.
+    """
+
+    schema_name: str
+    name: str
+    kind: ObjectKind
+    owner: str | None = None
+    columns: tuple[str, ...] = ()
+    execute_as: str | None = None
+    definition: str | None = None
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"object:{fold(self.schema_name)}.{fold(self.name)}"
+
+
+class SecurityPredicate(Model):
+    """One predicate of a security policy (``sys.security_predicates``)."""
+
+    predicate_type: Literal["FILTER", "BLOCK"]
+    operation: Literal["AFTER INSERT", "AFTER UPDATE", "BEFORE UPDATE", "BEFORE DELETE"] | None = (
+        None
+    )
+    target_schema: str
+    target_table: str
+    predicate_definition: str
+
+    @property
+    def key(self) -> str:
+        op = self.operation or "ALL"
+        target = f"{fold(self.target_schema)}.{fold(self.target_table)}"
+        return f"{target}:{self.predicate_type}:{op}"
+
+
+class SecurityPolicy(Model):
+    """A row-level security policy (``sys.security_policies``)."""
+
+    schema_name: str
+    name: str
+    enabled: bool = True
+    predicates: SortedTuple[SecurityPredicate] = ()
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"security_policy:{fold(self.schema_name)}.{fold(self.name)}"
+
+
+class MaskedColumn(Model):
+    """A dynamic-data-masking column (``sys.masked_columns``)."""
+
+    schema_name: str
+    table_name: str
+    column_name: str
+    masking_function: str
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"masked:{fold(self.schema_name)}.{fold(self.table_name)}.{fold(self.column_name)}"
+
+
+class AuditAction(Model):
+    """One action (group) of an audit specification."""
+
+    action: str  # e.g. "SELECT" or "SCHEMA_OBJECT_ACCESS_GROUP"
+    securable_class: str | None = None
+    securable: str | None = None
+    principal: str | None = None
+
+    @property
+    def key(self) -> str:
+        return ":".join(
+            fold(p)
+            for p in (self.action, self.securable_class, self.securable, self.principal)
+            if p
+        )
+
+
+class AuditSpecification(Model):
+    """A server or database audit specification."""
+
+    name: str
+    level: Literal["SERVER", "DATABASE"]
+    audit_name: str | None = None
+    enabled: bool = True
+    actions: SortedTuple[AuditAction] = ()
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"audit:{self.level.lower()}:{fold(self.name)}"
+
+
+class Database(Model):
+    """One database and every security fact inside it."""
+
+    name: str
+    owner: str | None = None  # login name of the owner, when resolvable
+    owner_sid: str | None = None
+    trustworthy: bool = False
+    db_chaining: bool = False
+    containment: Literal["NONE", "PARTIAL"] = "NONE"
+    collation: str | None = None
+    state: str = "ONLINE"
+    guest_enabled: bool = False  # guest user has CONNECT
+    users: SortedTuple[User] = ()
+    roles: SortedTuple[DatabaseRole] = ()
+    application_roles: SortedTuple[ApplicationRole] = ()
+    memberships: SortedTuple[Membership] = ()
+    permissions: SortedTuple[Permission] = ()
+    schemas: SortedTuple[Schema] = ()
+    objects: SortedTuple[DbObject] = ()
+    security_policies: SortedTuple[SecurityPolicy] = ()
+    masked_columns: SortedTuple[MaskedColumn] = ()
+    audit_specifications: SortedTuple[AuditSpecification] = ()
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"database:{fold(self.name)}"
+
+
+class Skipped(Model):
+    """Something a source contained that was not read: a statement, a database, a row."""
+
+    kind: Literal["statement", "database", "row", "error"]
+    reason: str
+    text: str = ""
+    source_ref: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"skipped:{self.source_ref.origin}:{self.source_ref.line or 0:09d}:{self.source_ref.column or 0:05d}:{self.source_ref.key or ''}:{self.kind}"
+
+
+class SecuritySnapshot(Model):
+    """The whole estate: one server, its logins and server roles, and its databases."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    source: Literal["script", "catalog", "live", "dacpac", "mixed"] = "script"
+    server: Server
+    logins: SortedTuple[Login] = ()
+    server_roles: SortedTuple[ServerRole] = ()
+    server_memberships: SortedTuple[Membership] = ()
+    server_permissions: SortedTuple[Permission] = ()
+    audit_specifications: SortedTuple[AuditSpecification] = ()
+    databases: SortedTuple[Database] = ()
+    skipped: SortedTuple[Skipped] = ()
+
+    def to_json(self) -> str:
+        """Serialise canonically (stable key order, two-space indent, trailing newline)."""
+        return self.model_dump_json(indent=2, exclude_defaults=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, *, origin: str = "<snapshot>") -> SecuritySnapshot:
+        """Load and validate a saved snapshot; any problem is an :class:`ExtractError`."""
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ExtractError(
+                f"not valid JSON: {exc.msg}", Location(origin, exc.lineno, exc.colno)
+            ) from None
+        if not isinstance(data, dict):
+            raise ExtractError("a snapshot must be a JSON object", Location(origin))
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ExtractError(
+                f"unsupported snapshot schema_version {version!r} (this grantbridge reads "
+                f"{SCHEMA_VERSION})",
+                Location(origin, key="schema_version"),
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ExtractError(
+                f"invalid snapshot: {first['msg']} at {where}", Location(origin, key=where)
+            ) from None
+
+    def database(self, name: str) -> Database | None:
+        """The database called ``name`` (case-insensitive), if any."""
+        wanted = fold(name)
+        return next((db for db in self.databases if fold(db.name) == wanted), None)
