@@ -301,7 +301,7 @@ class IamPolicy(PlanModel):
 class MigrationPlan(PlanModel):
     """The whole target: databases, roles, memberships, objects, privileges, and the findings."""
 
-    schema_version: Literal[1] = PLAN_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     fingerprint: str  # sha256 of the canonical snapshot JSON and policy JSON
     target: Literal["aurora", "rds", "postgresql"] = "aurora"
     database_mode: Literal["database", "schema"] = "database"

@@ -262,7 +262,7 @@ class Permission(Model):
 
     @property
     def securable_key(self) -> str:
-        parts = [self.securable_class]
+        parts: list[str] = [self.securable_class]
         for part in (self.schema_name, self.object_name, self.column_name):
             if part is not None:
                 parts.append(fold(part))
@@ -479,7 +479,7 @@ class Skipped(Model):
 class SecuritySnapshot(Model):
     """The whole estate: one server, its logins and server roles, and its databases."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     source: Literal["script", "catalog", "live", "dacpac", "mixed"] = "script"
     server: Server
     logins: SortedTuple[Login] = ()
