@@ -1,0 +1,286 @@
+"""``report.md``: the migration plan as a reviewer reads it in a pull request.
+
+Rendered from the :class:`~mapper.plan.MigrationPlan` alone (DESIGN §4), in the order a reviewer
+works: what needs a decision, the findings by severity, what was accepted and why, who became
+whom, the role hierarchy, and the proof that no source fact was lost (dispositions). No clock and
+no environment: the same plan always gives the same bytes, so the report diffs cleanly in review.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from mapper.plan import (
+    AuthMethod,
+    Disposition,
+    FactDisposition,
+    Finding,
+    MigrationPlan,
+    PgRole,
+    RoleKind,
+    Severity,
+)
+from pg_emit import markdown as md
+from pg_emit.mermaid import render_role_graph
+
+#: Above this many open findings, each finding folds into a ``<details>`` block.
+COLLAPSE_FINDINGS_ABOVE = 10
+
+#: Above this many entries, the rest of a "needs a decision" group folds away.
+DECISION_LIST_SHOWN = 20
+
+#: Severities that a human must look at before the plan is applied.
+DECISION_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
+
+#: Dispositions that are not a clean translation and so need a reviewer's eye.
+DECISION_DISPOSITIONS = (Disposition.UNRESOLVED, Disposition.APPROXIMATED)
+
+_DATABASE_MODES = {
+    "database": "one PostgreSQL database per source database",
+    "schema": "every source database as a schema of one PostgreSQL database",
+}
+
+#: How each authentication method reads in the principal mapping (DESIGN §3.3, Authentication).
+_AUTH_LABELS: dict[AuthMethod, str] = {
+    AuthMethod.NONE: "none (NOLOGIN)",
+    AuthMethod.IAM: "IAM token (rds_iam)",
+    AuthMethod.PASSWORD: "password (SCRAM, rotation step)",
+    AuthMethod.KERBEROS: "Kerberos (rds_ad)",
+    AuthMethod.AD_GROUP: "AD group (pg_ad_mapping)",
+}
+
+#: What the principal column says for a role that no SQL Server principal became.
+_MADE_HERE = "(none: made by grantbridge)"
+_NO_SOURCE: dict[RoleKind, str] = {RoleKind.PREDEFINED: "(none: exists on the target)"}
+
+Section = Callable[[MigrationPlan], list[str]]
+
+
+def render_report(plan: MigrationPlan) -> str:
+    """Render ``report.md`` for a plan: GitHub-flavoured Markdown, deterministic, no timestamps.
+
+    Args:
+        plan: The migration plan; nothing else is read, so the report shows only what it holds.
+
+    Returns:
+        The Markdown text, ending with a newline.
+    """
+    blocks = [section(plan) for section in SECTIONS]
+    return "\n\n".join("\n".join(block) for block in blocks if block) + "\n"
+
+
+def _title(plan: MigrationPlan) -> list[str]:
+    return [
+        "# grantbridge migration report",
+        "",
+        f"Plan fingerprint {md.code(plan.fingerprint)} · target **{plan.target}** · "
+        f"{_DATABASE_MODES[plan.database_mode]}.",
+    ]
+
+
+def _summary(plan: MigrationPlan) -> list[str]:
+    kinds = Counter(role.kind for role in plan.roles)
+    by_kind = ", ".join(f"{kinds[k]} {k.value}" for k in RoleKind if kinds[k])
+    items = [
+        ("Databases", str(len(plan.databases))),
+        ("Roles", f"{len(plan.roles)} ({by_kind})" if by_kind else "0"),
+        ("Role memberships", str(len(plan.memberships))),
+        ("Grants (one per privilege and object)", str(len(plan.grants))),
+        ("Revokes", str(len(plan.revokes))),
+        ("Default privileges", str(len(plan.default_privileges))),
+        ("IAM policies", str(len(plan.iam_policies))),
+    ]
+    return [
+        "## Summary",
+        "",
+        *md.table(("Plan item", "Count"), items),
+        "",
+        *md.table(("Finding severity", "Open", "Accepted"), _severity_rows(plan.findings)),
+        "",
+        f"Dispositions of {len(plan.dispositions)} source facts: {_disposition_line(plan)}.",
+    ]
+
+
+def _severity_rows(findings: Iterable[Finding]) -> list[tuple[str, str, str]]:
+    counts = Counter((f.severity, f.accepted) for f in findings)
+    rows = [(s.value, str(counts[s, False]), str(counts[s, True])) for s in Severity]
+    opened = sum(n for (_, accepted), n in counts.items() if not accepted)
+    rows.append(("**total**", f"**{opened}**", f"**{counts.total() - opened}**"))
+    return rows
+
+
+def _disposition_line(plan: MigrationPlan) -> str:
+    counts = Counter(d.disposition for d in plan.dispositions)
+    return ", ".join(f"{counts[d]} {d.value}" for d in Disposition if counts[d]) or "none"
+
+
+def _needs_decision(plan: MigrationPlan) -> list[str]:
+    findings = [
+        f
+        for f in _by_severity(plan.findings)
+        if not f.accepted and f.severity in DECISION_SEVERITIES
+    ]
+    groups = [("Open critical and high findings", [_finding_bullet(f) for f in findings])]
+    for disposition in DECISION_DISPOSITIONS:
+        facts = [d for d in plan.dispositions if d.disposition is disposition]
+        groups.append((f"{disposition.value.capitalize()} facts", [_fact_bullet(d) for d in facts]))
+    lines = ["## Needs a decision"]
+    for heading, bullets in groups:
+        if bullets:
+            lines += ["", f"**{heading}** ({len(bullets)})", "", *_capped(bullets)]
+    if len(lines) == 1:
+        lines += [
+            "",
+            "Nothing: no open critical or high finding, no unresolved or approximated fact.",
+        ]
+    return lines
+
+
+def _capped(bullets: list[str]) -> list[str]:
+    shown, rest = bullets[:DECISION_LIST_SHOWN], bullets[DECISION_LIST_SHOWN:]
+    if not rest:
+        return shown
+    return [*shown, "", *md.details(f"{len(rest)} more", rest)]
+
+
+def _finding_bullet(finding: Finding) -> str:
+    where = _where(finding)
+    return f"- **{finding.rule_id}** ({finding.severity.value}) {md.text(finding.title)}{where}"
+
+
+def _fact_bullet(fact: FactDisposition) -> str:
+    reason = f": {md.text(fact.reason)}" if fact.reason else ""
+    return f"- {md.text(fact.kind)} {md.code(fact.fact)} at {md.code(fact.source_ref)}{reason}"
+
+
+def _where(finding: Finding) -> str:
+    parts = []
+    if finding.principal:
+        parts.append(f"principal {md.code(finding.principal)}")
+    if finding.securable:
+        parts.append(f"on {md.code(finding.securable)}")
+    if finding.source_ref:
+        parts.append(f"at {md.code(finding.source_ref)}")
+    return " — " + ", ".join(parts) if parts else ""
+
+
+def _findings(plan: MigrationPlan) -> list[str]:
+    open_findings = [f for f in _by_severity(plan.findings) if not f.accepted]
+    lines = ["## Findings", ""]
+    if not open_findings:
+        return [*lines, "No open findings."]
+    collapse = len(open_findings) > COLLAPSE_FINDINGS_ABOVE
+    for severity in Severity:
+        group = [f for f in open_findings if f.severity is severity]
+        if group:
+            lines += [f"### {severity.value.capitalize()} ({len(group)})", ""]
+            for finding in group:
+                lines += [*_finding_block(finding, collapse), ""]
+    return lines[:-1]
+
+
+def _finding_block(finding: Finding, collapse: bool) -> list[str]:
+    body = [
+        f"- **Severity:** {finding.severity.value}",
+        *([f"- **Principal:** {md.code(finding.principal)}"] if finding.principal else []),
+        *([f"- **Securable:** {md.code(finding.securable)}"] if finding.securable else []),
+        *([f"- **Source:** {md.code(finding.source_ref)}"] if finding.source_ref else []),
+        f"- **Evidence:** {md.text(finding.evidence)}",
+        f"- **What the plan did:** {md.text(finding.action)}",
+        f"- **Remediation:** {md.text(finding.remediation)}",
+    ]
+    if collapse:
+        summary = md.html_text(f"{finding.rule_id} · {finding.title}{_plain_who(finding)}")
+        return md.details(summary, body)
+    return [f"#### {finding.rule_id} · {md.text(finding.title)}", "", *body]
+
+
+def _plain_who(finding: Finding) -> str:
+    return f" — {finding.principal}" if finding.principal else ""
+
+
+def _accepted(plan: MigrationPlan) -> list[str]:
+    accepted = [f for f in _by_severity(plan.findings) if f.accepted]
+    if not accepted:
+        return []
+    rows = [
+        (
+            f.rule_id,
+            f.severity.value,
+            md.text(f.title),
+            md.code(f.principal) if f.principal else "",
+            md.code(f.securable) if f.securable else "",
+            md.text(f.accepted_reason or "(no reason given)"),
+        )
+        for f in accepted
+    ]
+    headers = ("Rule", "Severity", "Finding", "Principal", "Securable", "Reason")
+    return ["## Accepted over-grants", "", *md.table(headers, rows)]
+
+
+def _principals(plan: MigrationPlan) -> list[str]:
+    if not plan.roles:
+        return []
+    ordered = sorted(plan.roles, key=lambda r: (r.source == "", r.source.casefold(), r.name))
+    headers = ("SQL Server principal", "PostgreSQL role", "Kind", "Login", "Login method")
+    rows = [_principal_row(role) for role in ordered]
+    return ["## Principal mapping", "", *md.table(headers, rows)]
+
+
+def _principal_row(role: PgRole) -> tuple[str, str, str, str, str]:
+    source = md.text(role.source) if role.source else _NO_SOURCE.get(role.kind, _MADE_HERE)
+    attributes = f" ({', '.join(role.attributes)})" if role.attributes else ""
+    return (
+        source,
+        md.code(role.name),
+        role.kind.value + md.text(attributes),
+        "yes" if role.login else "no",
+        _AUTH_LABELS[role.auth],
+    )
+
+
+def _hierarchy(plan: MigrationPlan) -> list[str]:
+    graph = render_role_graph(plan)
+    if not graph:
+        return []
+    note = "Arrows point from a member to the role it is granted (`GRANT role TO member`)."
+    return ["## Role hierarchy", "", note, "", graph]
+
+
+def _dispositions(plan: MigrationPlan) -> list[str]:
+    if not plan.dispositions:
+        return []
+    present = [d for d in Disposition if any(f.disposition is d for f in plan.dispositions)]
+    counts = Counter((f.kind, f.disposition) for f in plan.dispositions)
+    kinds = sorted({f.kind for f in plan.dispositions})
+    rows = [
+        (md.text(kind), *(str(counts[kind, d]) for d in present), str(_row_total(counts, kind)))
+        for kind in kinds
+    ]
+    totals = Counter(f.disposition for f in plan.dispositions)
+    rows.append(("**total**", *(f"**{totals[d]}**" for d in present), f"**{totals.total()}**"))
+    headers = ("Fact kind", *(d.value for d in present), "total")
+    return ["## Dispositions", "", *md.table(headers, rows)]
+
+
+def _row_total(counts: Counter[tuple[str, Disposition]], kind: str) -> int:
+    return sum(n for (k, _), n in counts.items() if k == kind)
+
+
+def _by_severity(findings: Iterable[Finding]) -> list[Finding]:
+    """Worst first, then by key: the order every list of findings is shown in."""
+    return sorted(findings, key=lambda f: (-f.severity.rank, f.key))
+
+
+#: The report, top to bottom. Each section returns its lines, or ``[]`` to be left out.
+SECTIONS: tuple[Section, ...] = (
+    _title,
+    _summary,
+    _needs_decision,
+    _findings,
+    _accepted,
+    _principals,
+    _hierarchy,
+    _dispositions,
+)

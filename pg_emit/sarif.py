@@ -1,0 +1,161 @@
+"""``findings.sarif``: the plan's findings as SARIF 2.1.0 for code-scanning UIs.
+
+One run, tool ``grantbridge``, one rule per ``GB###`` rule id that occurs in the plan. A finding
+whose ``source_ref`` is ``file:line[:column]`` (a T-SQL script) gets a physical location, so
+GitHub annotates the script line that caused it; a finding from a catalog view or a live server
+gets a logical location. Accepted over-grants stay in the log as *suppressed* results, with the
+policy's reason as the justification, so the code-scanning UI shows them as dismissed rather than
+losing them. ``partialFingerprints`` hash the finding's stable key, so an alert keeps its identity
+across runs even when the script line moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from mapper.plan import Finding, MigrationPlan, Severity
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA_URI = (
+    "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json"
+)
+
+#: SARIF ``level`` per severity (SARIF §3.27.10: error, warning, note).
+LEVELS: dict[Severity, str] = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+
+#: GitHub code scanning reads ``security-severity`` (a CVSS-like score as a string) to show
+#: critical/high/medium/low; "info" has no score, so GitHub shows it by ``level`` alone.
+SECURITY_SEVERITY: dict[Severity, str] = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "2.0",
+}
+
+_FILE_LINE = re.compile(r"^(?P<file>.+?):(?P<line>[1-9]\d*)(?::(?P<column>[1-9]\d*))?$")
+_FINGERPRINT_NAME = "grantbridgeFindingKey/v1"
+
+
+@dataclass(frozen=True)
+class ScriptLocation:
+    """A ``file:line[:column]`` source reference, split up."""
+
+    uri: str
+    line: int
+    column: int | None
+
+
+def parse_source_ref(source_ref: str | None) -> ScriptLocation | None:
+    """Read ``file:line[:column]``; any other reference (a catalog view and key) gives None.
+
+    The file becomes a relative URI with forward slashes (SARIF §3.4.3), percent-encoded where
+    a path character is not allowed in a URI.
+    """
+    match = _FILE_LINE.match(source_ref or "")
+    if match is None or "[" in match["file"]:
+        return None
+    path = match["file"].replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    column = int(match["column"]) if match["column"] else None
+    return ScriptLocation(quote(path, safe="/"), int(match["line"]), column)
+
+
+def render_sarif(plan: MigrationPlan) -> str:
+    """Render the plan's findings as a SARIF 2.1.0 log (canonical JSON, trailing newline).
+
+    Args:
+        plan: The migration plan; its findings become results, their rule ids the rules.
+
+    Returns:
+        The SARIF document; the same plan always gives the same bytes.
+    """
+    findings = sorted(plan.findings, key=lambda f: (f.rule_id, f.key))
+    rules = _rules(findings)
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    run = {
+        "tool": {"driver": {"name": "grantbridge", "rules": rules}},
+        "results": [_result(f, index[f.rule_id]) for f in findings],
+        "columnKind": "unicodeCodePoints",
+        "properties": {"planFingerprint": plan.fingerprint},
+    }
+    log = {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
+    return json.dumps(log, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _rules(findings: list[Finding]) -> list[dict[str, Any]]:
+    """One reporting descriptor per rule id, described by its first finding, at its worst level."""
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_rule.setdefault(finding.rule_id, []).append(finding)
+    return [_rule(rule_id, group) for rule_id, group in sorted(by_rule.items())]
+
+
+def _rule(rule_id: str, group: list[Finding]) -> dict[str, Any]:
+    first = group[0]
+    worst = max((f.severity for f in group), key=lambda s: s.rank)
+    properties: dict[str, Any] = {"tags": ["security", "sql-server-migration"]}
+    if worst in SECURITY_SEVERITY:
+        properties["security-severity"] = SECURITY_SEVERITY[worst]
+    return {
+        "id": rule_id,
+        "shortDescription": {"text": first.title},
+        "help": {"text": first.remediation},
+        "defaultConfiguration": {"level": LEVELS[worst]},
+        "properties": properties,
+    }
+
+
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.severity],
+        "message": {"text": _message(finding)},
+        "locations": [_location(finding)],
+        "partialFingerprints": {
+            _FINGERPRINT_NAME: hashlib.sha256(finding.key.encode("utf-8")).hexdigest()
+        },
+        "properties": _properties(finding),
+    }
+    if finding.accepted:
+        justification = finding.accepted_reason or "accepted in the grantbridge policy"
+        result["suppressions"] = [{"kind": "external", "justification": justification}]
+    return result
+
+
+def _message(finding: Finding) -> str:
+    return f"{finding.title} — evidence: {finding.evidence} — the plan: {finding.action}"
+
+
+def _properties(finding: Finding) -> dict[str, Any]:
+    fields = {
+        "severity": finding.severity.value,
+        "principal": finding.principal,
+        "securable": finding.securable,
+        "sourceRef": finding.source_ref,
+        "remediation": finding.remediation,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _location(finding: Finding) -> dict[str, Any]:
+    script = parse_source_ref(finding.source_ref)
+    if script is not None:
+        region: dict[str, int] = {"startLine": script.line}
+        if script.column is not None:
+            region["startColumn"] = script.column
+        return {"physicalLocation": {"artifactLocation": {"uri": script.uri}, "region": region}}
+    name = finding.source_ref or finding.securable or finding.principal or finding.rule_id
+    return {"logicalLocations": [{"fullyQualifiedName": name, "kind": "resource"}]}
