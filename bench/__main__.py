@@ -1,0 +1,168 @@
+"""``uv run python -m bench [--scale S|M|L] [--runs N] [--only parse,plan,…]``.
+
+Also ``--parse-100k`` (issue 2: a 100,000-statement script) and ``--plan-scaling`` (issue 4:
+plan time and peak memory at 10k and 100k permission rows). Prints a table per section and
+rewrites ``BENCHMARKS.md`` from every section measured so far on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.estate import Estate, ensure_estate, ensure_statement_script
+from bench.measure import Figure, load_results, measure, save_results
+from bench.scales import SCALES, get_scale, rows_scale
+
+GROUPS = ("parse", "plan", "emit", "apply", "verify")
+Figures = dict[str, Figure]
+
+
+def _parse(estate: Estate, runs: int) -> Figures:
+    paths = [str(p) for p in estate.scripts]
+    return {"tokenize": measure("tokenize", paths, runs), "parse": measure("parse", paths, runs)}
+
+
+def _plan(estate: Estate, runs: int) -> Figures:
+    snapshot = str(estate.snapshot_path)
+    return {
+        "json": measure("json", [snapshot], runs),
+        "load": measure("load", [snapshot], runs),
+        "plan": measure("plan", [snapshot, str(estate.root / "plan.json")], runs),
+    }
+
+
+def _needs_plan(measurement: str) -> Callable[[Estate, int], Figures]:
+    def run(estate: Estate, runs: int) -> Figures:
+        plan = estate.root / "plan.json"
+        if not plan.exists():
+            _plan(estate, 1)  # writes plan.json when the planner exists
+        if not plan.exists():
+            return {measurement: Figure(measurement, unavailable="mapper.planner missing")}
+        return {measurement: measure(measurement, [str(plan), str(estate.root)], runs)}
+
+    return run
+
+
+def _apply(estate: Estate, runs: int) -> Figures:
+    return _needs_plan("apply")(estate, runs) | _needs_plan("apply-naive")(estate, runs)
+
+
+#: Group name → what it measures. Registry: one entry per group.
+GROUP_RUNNERS: dict[str, Callable[[Estate, int], Figures]] = {
+    "parse": _parse,
+    "plan": _plan,
+    "emit": _needs_plan("emit"),
+    "apply": _apply,
+    "verify": _needs_plan("verify"),
+}
+
+
+def _estate_counts(estate: Estate) -> dict[str, Any]:
+    return {
+        "databases": estate.scale.databases,
+        "principals": estate.principals,
+        "permission_rows": estate.permission_rows,
+    }
+
+
+def _section(estate: Estate, figures: Figures, runs: int) -> dict[str, Any]:
+    return {
+        "scale": asdict(estate.scale),
+        "estate": _estate_counts(estate),
+        "statements": estate.statements,
+        "runs": runs,
+        "figures": {name: figure.to_dict() for name, figure in sorted(figures.items())},
+    }
+
+
+def run_scale(name: str, runs: int, only: list[str], seed: int) -> dict[str, Any]:
+    """Generate (or reuse) the estate of scale ``name`` and measure the selected groups."""
+    estate = ensure_estate(get_scale(name), seed)
+    figures: Figures = {}
+    for group in only:
+        figures |= GROUP_RUNNERS[group](estate, runs)
+    return _section(estate, figures, runs)
+
+
+def run_parse_100k(runs: int, seed: int) -> dict[str, Any]:
+    """Issue 2: grantbridge vs tokenizer-only on one 100,000-statement script."""
+    path, statements = ensure_statement_script(100_000, seed)
+    figures = {
+        "tokenize": measure("tokenize", [str(path)], runs),
+        "parse": measure("parse", [str(path)], runs),
+    }
+    return {
+        "statements": statements,
+        "runs": runs,
+        "figures": {k: v.to_dict() for k, v in figures.items()},
+    }
+
+
+def run_plan_scaling(runs: int, seed: int) -> dict[str, Any]:
+    """Issue 4: plan time and peak RSS at 10k and 100k permission rows."""
+    points = []
+    for rows in (10_000, 100_000):
+        estate = ensure_estate(rows_scale(rows), seed)
+        figures = _plan(estate, runs)
+        points.append(
+            {
+                "rows": estate.permission_rows,
+                "figures": {k: v.to_dict() for k, v in figures.items()},
+            }
+        )
+    return {"runs": runs, "points": points}
+
+
+def _print(title: str, rows: list[report.Row]) -> None:
+    width = max(len(name) for name, _ in rows)
+    print(f"\n{title}")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), help="estate size (XS is for tests)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument("--only", default=",".join(GROUPS), help=f"subset of {','.join(GROUPS)}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parse-100k", action="store_true", help="issue 2's parse figure")
+    parser.add_argument("--plan-scaling", action="store_true", help="issue 4's 10k/100k figures")
+    parser.add_argument("--report", type=Path, default=report.BENCHMARKS, help="Markdown to write")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    """Run the selected sections, print their tables, rewrite the report."""
+    args = _arguments(argv)
+    only = [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = sorted(set(only) - set(GROUPS))
+    if unknown:
+        print(f"unknown --only group(s): {', '.join(unknown)} (choose from {', '.join(GROUPS)})")
+        return 2
+    if args.scale is None and not args.parse_100k and not args.plan_scaling:
+        args.scale = "S"
+    if args.scale:
+        save_results(args.scale, run_scale(args.scale, args.runs, only, args.seed))
+        _print(f"Scale {args.scale}", report.scale_rows(load_results()[args.scale]))
+    if args.parse_100k:
+        save_results("parse100k", run_parse_100k(args.runs, args.seed))
+        _print("Parse, 100,000 statements", report.parse_rows(load_results()["parse100k"]))
+    if args.plan_scaling:
+        save_results("planscaling", run_plan_scaling(args.runs, args.seed))
+        _print("Plan scaling", report.plan_scaling_rows(load_results()["planscaling"]))
+    results = load_results()
+    _print("Scaling exponent", report.scaling_rows(results))
+    report.write_benchmarks(results, args.report)
+    print(f"\nwrote {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

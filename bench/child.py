@@ -1,0 +1,186 @@
+"""One measurement in a fresh process: ``python -m bench.child <measurement> <args…>``.
+
+Running each measurement in its own process keeps peak RSS honest (peaks do not accumulate
+across measurements) and keeps warm caches of one stage out of the next. The child prints one
+JSON object on its last line of standard output: ``seconds`` (the timed part only),
+``peak_rss_mb`` (``getrusage`` of this process, setup included), and measurement-specific
+counts; or ``unavailable`` with the reason when a pipeline stage does not exist yet.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.stages import Unavailable, module_attr, stage
+
+Result = dict[str, Any]
+
+
+def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = work()
+    return time.perf_counter() - start, value
+
+
+def measure_tokenize(args: list[str]) -> Result:
+    """sqlglot's T-SQL tokenizer alone over the scripts (read before timing)."""
+    from sqlglot.dialects.tsql import TSQL
+
+    dialect = TSQL()
+    texts = [Path(p).read_text(encoding="utf-8") for p in args]
+    seconds, tokens = _timed(lambda: sum(len(dialect.tokenize(text)) for text in texts))
+    return {"seconds": seconds, "tokens": tokens}
+
+
+def measure_parse(args: list[str]) -> Result:
+    """grantbridge's T-SQL extractor over the scripts, replay and snapshot included."""
+    extract_scripts = stage("extract_scripts")
+    paths = [Path(p) for p in args]
+    seconds, snapshot = _timed(lambda: extract_scripts(paths))
+    rows = len(snapshot.server_permissions) + sum(len(d.permissions) for d in snapshot.databases)
+    return {"seconds": seconds, "permission_rows": rows}
+
+
+def measure_json(args: list[str]) -> Result:
+    """A plain ``json.loads`` of the snapshot file (the plan-time yardstick)."""
+    text = Path(args[0]).read_text(encoding="utf-8")
+    seconds, _ = _timed(lambda: json.loads(text))
+    return {"seconds": seconds, "bytes": len(text.encode())}
+
+
+def _load_snapshot(path: str) -> Any:
+    from mssql_extract.snapshot import SecuritySnapshot
+
+    return SecuritySnapshot.from_json(Path(path).read_text(encoding="utf-8"), origin=path)
+
+
+def measure_load(args: list[str]) -> Result:
+    """``SecuritySnapshot.from_json`` (validation included) of the snapshot file."""
+    text = Path(args[0]).read_text(encoding="utf-8")
+    from mssql_extract.snapshot import SecuritySnapshot
+
+    seconds, _ = _timed(lambda: SecuritySnapshot.from_json(text))
+    return {"seconds": seconds}
+
+
+def measure_plan(args: list[str]) -> Result:
+    """``plan(snapshot, Policy())``; the snapshot is loaded before timing. Writes plan.json."""
+    plan, policy = stage("plan"), stage("Policy")
+    snapshot = _load_snapshot(args[0])
+    seconds, result = _timed(lambda: plan(snapshot, policy()))
+    if len(args) > 1 and not Path(args[1]).exists():
+        Path(args[1]).write_text(result.to_json(), encoding="utf-8")
+    return {"seconds": seconds, "grants": len(result.grants), "roles": len(result.roles)}
+
+
+def measure_emit(args: list[str]) -> Result:
+    """``render_sql(plan)``; counts its statements and the naive rendering's."""
+    from bench.count import count_sql_statements
+    from bench.naive import count_naive
+    from mapper.plan import MigrationPlan
+
+    render_sql = stage("render_sql")
+    plan = MigrationPlan.from_json(Path(args[0]).read_text(encoding="utf-8"))
+    seconds, files = _timed(lambda: render_sql(plan))
+    scripts = {n: t for n, t in files.items() if n.endswith(".sql") and "rollback" not in n}
+    statements = sum(count_sql_statements(text) for text in scripts.values())
+    return {"seconds": seconds, "statements": statements, "naive_statements": count_naive(plan)}
+
+
+def _plan_from(path: str) -> Any:
+    from mapper.plan import MigrationPlan
+
+    return MigrationPlan.from_json(Path(path).read_text(encoding="utf-8"), origin=path)
+
+
+def _apply_scripts(plan: Any, root: Path, naive: bool) -> list[Path]:
+    """Write the scripts to apply under ``root`` (untimed): grantbridge's or the naive one."""
+    from bench.pgload import naive_psql
+
+    folder = root / ("apply-naive" if naive else "apply-grantbridge")
+    folder.mkdir(parents=True, exist_ok=True)
+    if naive:
+        (folder / "naive.sql").write_text(naive_psql(plan), encoding="utf-8")
+        return [folder / "naive.sql"]
+    paths = []
+    for name, text in sorted(stage("render_sql")(plan).items()):
+        if name.endswith(".sql") and "rollback" not in name:
+            path = folder / name.replace("/", "_")
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+    return paths
+
+
+def _measure_apply(args: list[str], naive: bool) -> Result:
+    from bench.pgload import build_stubs, run_psql
+
+    embedded_server = stage("embedded_server")
+    plan = _plan_from(args[0])
+    scripts = _apply_scripts(plan, Path(args[1]), naive)
+    with embedded_server() as dsn:
+        build_stubs(dsn, plan)
+        seconds = run_psql(dsn, scripts)
+    return {"seconds": seconds, "scripts": len(scripts)}
+
+
+def measure_apply(args: list[str]) -> Result:
+    """grantbridge's psql scripts on a fresh embedded PostgreSQL (stub objects built first)."""
+    return _measure_apply(args, naive=False)
+
+
+def measure_apply_naive(args: list[str]) -> Result:
+    """The naive one-statement-per-item script, applied the same way."""
+    return _measure_apply(args, naive=True)
+
+
+def measure_verify(args: list[str]) -> Result:
+    """``pg_emit.verify`` of the plan on the embedded server (it builds its own target)."""
+    verify = module_attr("pg_emit.verify", "verify_plan", "verify")
+    embedded_server = stage("embedded_server")
+    plan = _plan_from(args[0])
+    with embedded_server() as dsn:
+        seconds, _ = _timed(lambda: verify(plan, dsn))
+    return {"seconds": seconds}
+
+
+#: Measurement name → function. Registry: one entry per name.
+MEASUREMENTS: dict[str, Callable[[list[str]], Result]] = {
+    "tokenize": measure_tokenize,
+    "parse": measure_parse,
+    "json": measure_json,
+    "load": measure_load,
+    "plan": measure_plan,
+    "emit": measure_emit,
+    "apply": measure_apply,
+    "apply-naive": measure_apply_naive,
+    "verify": measure_verify,
+}
+
+
+def run(name: str, args: list[str]) -> Result:
+    """Run measurement ``name``; a missing stage becomes ``{"unavailable": reason}``."""
+    try:
+        result = MEASUREMENTS[name](args)
+    except Unavailable as exc:
+        result = {"unavailable": str(exc)}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: ``<measurement> <args…>``; prints the result as one JSON line."""
+    if not argv or argv[0] not in MEASUREMENTS:
+        print(f"usage: python -m bench.child {{{','.join(MEASUREMENTS)}}} ARGS…", file=sys.stderr)
+        return 2
+    print(json.dumps(run(argv[0], argv[1:]), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,260 @@
+"""Turn saved benchmark results into tables and ``BENCHMARKS.md``.
+
+The document's structure is deterministic (sections and rows in a fixed order, no dates);
+only the measured figures and the machine description vary between runs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.measure import loglog_slope
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+NOT_YET = "not available yet"
+SCALE_ORDER = ("XS", "S", "M", "L")
+
+Row = tuple[str, str]
+
+
+def _fig(section: dict[str, Any], name: str) -> dict[str, Any] | None:
+    figure: dict[str, Any] | None = section.get("figures", {}).get(name)
+    return figure
+
+
+def _seconds(section: dict[str, Any], name: str) -> float | None:
+    figure = _fig(section, name)
+    return None if figure is None else figure.get("seconds")
+
+
+def _missing(section: dict[str, Any], *names: str) -> str:
+    """Why a row has no figure: the first unavailable stage, or "not measured"."""
+    for name in names:
+        figure = _fig(section, name)
+        if figure is not None and figure.get("unavailable"):
+            return f"{NOT_YET} ({figure['unavailable']})"
+        if figure is not None and figure.get("error"):
+            return f"failed: {figure['error']}"
+    return "not measured"
+
+
+def _time(section: dict[str, Any], name: str) -> str:
+    seconds = _seconds(section, name)
+    return _missing(section, name) if seconds is None else f"{seconds:.3f} s"
+
+
+def _ratio(section: dict[str, Any], top: str, bottom: str) -> str:
+    a, b = _seconds(section, top), _seconds(section, bottom)
+    return _missing(section, top, bottom) if a is None or not b else f"{a / b:.2f}×"
+
+
+def _rate(section: dict[str, Any], name: str, statements: int) -> str:
+    seconds = _seconds(section, name)
+    if seconds is None:
+        return _missing(section, name)
+    return f"{statements / seconds:,.0f} statements/s ({seconds:.3f} s)"
+
+
+def _rss(section: dict[str, Any], name: str) -> str:
+    figure = _fig(section, name)
+    if figure is None or figure.get("peak_rss_mb") is None:
+        return _missing(section, name)
+    return f"{figure['peak_rss_mb']:,.0f} MB"
+
+
+def _emitted(section: dict[str, Any]) -> list[Row]:
+    figure = _fig(section, "emit")
+    if figure is None or figure.get("seconds") is None:
+        why = _missing(section, "emit")
+        return [("statements emitted: grantbridge / naive", why)]
+    counts = figure["counts"]
+    ratio = counts["statements"] / max(1, counts["naive_statements"])
+    text = f"{counts['statements']:,} / {counts['naive_statements']:,} = {ratio:.3f}×"
+    return [
+        ("statements emitted: grantbridge / naive", text),
+        ("render time", _time(section, "emit")),
+    ]
+
+
+def parse_rows(section: dict[str, Any]) -> list[Row]:
+    """Parse throughput of grantbridge vs sqlglot's tokenizer alone on the same text."""
+    statements = int(section["statements"])
+    return [
+        ("T-SQL statements", f"{statements:,}"),
+        ("parse (grantbridge)", _rate(section, "parse", statements)),
+        ("tokenize only (sqlglot T-SQL)", _rate(section, "tokenize", statements)),
+        ("parse / tokenize time", _ratio(section, "parse", "tokenize")),
+        ("parse peak RSS", _rss(section, "parse")),
+    ]
+
+
+def plan_rows(section: dict[str, Any]) -> list[Row]:
+    """Plan time vs ``json.loads`` of the same snapshot, and the planner's peak RSS."""
+    return [
+        ("json.loads of snapshot", _time(section, "json")),
+        ("snapshot load (validated)", _time(section, "load")),
+        ("plan", _time(section, "plan")),
+        ("plan / json.loads time", _ratio(section, "plan", "json")),
+        ("plan peak RSS (load + plan)", _rss(section, "plan")),
+    ]
+
+
+def scale_rows(section: dict[str, Any]) -> list[Row]:
+    """Every figure of one scale, in a fixed order."""
+    estate = section["estate"]
+    head = [
+        (
+            "databases / principals / permission rows",
+            f"{estate['databases']} / {estate['principals']:,} / {estate['permission_rows']:,}",
+        ),
+    ]
+    apply_rows = [
+        ("apply grantbridge scripts", _time(section, "apply")),
+        ("apply naive script", _time(section, "apply-naive")),
+        ("apply grantbridge / naive time", _ratio(section, "apply", "apply-naive")),
+        ("verify", _time(section, "verify")),
+    ]
+    return head + parse_rows(section) + plan_rows(section) + _emitted(section) + apply_rows
+
+
+def scaling_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
+    """Plan time per scale and the log-log slope against permission rows."""
+    points = []
+    rows: list[Row] = []
+    for name in SCALE_ORDER:
+        section = results.get(name)
+        seconds = None if section is None else _seconds(section, "plan")
+        if section is not None and seconds is not None:
+            points.append((float(section["estate"]["permission_rows"]), seconds))
+            rows.append((f"plan time at {name}", f"{seconds:.3f} s"))
+    slope = loglog_slope(points)
+    rows.append(
+        (
+            "exponent (log-log slope, plan time vs rows)",
+            "needs two measured scales" if slope is None else f"{slope:.2f}",
+        )
+    )
+    return rows
+
+
+def plan_scaling_rows(section: dict[str, Any]) -> list[Row]:
+    """Issue 4: plan time and peak RSS on 10k and 100k permission rows."""
+    rows: list[Row] = []
+    points = []
+    for entry in section["points"]:
+        label = f"{entry['rows']:,} rows"
+        rows += [
+            (f"{label}: plan", _time(entry, "plan")),
+            (f"{label}: plan peak RSS", _rss(entry, "plan")),
+            (f"{label}: plan / json.loads", _ratio(entry, "plan", "json")),
+        ]
+        if _seconds(entry, "plan") is not None:
+            points.append((float(entry["rows"]), float(_seconds(entry, "plan") or 0)))
+    slope = loglog_slope(points)
+    rows.append(("exponent 10k → 100k", "needs both points" if slope is None else f"{slope:.2f}"))
+    return rows
+
+
+def _command(args: list[str]) -> str:
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return (
+        done.stdout.strip().splitlines()[0]
+        if done.returncode == 0 and done.stdout.strip()
+        else "unknown"
+    )
+
+
+def machine_rows() -> list[Row]:
+    """nproc, memory, Python, PostgreSQL (server found on PATH or through pg_config)."""
+    pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    return [
+        ("CPUs (nproc)", str(os.cpu_count())),
+        ("memory", f"{pages * page_size / 2**30:.1f} GiB"),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("platform", platform.platform(terse=True)),
+        ("PostgreSQL (embedded server)", _postgres_version()),
+    ]
+
+
+def _postgres_version() -> str:
+    try:
+        import pgserver  # the embedded server of pg_emit.server, when installed
+
+        postgres = Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres"
+        if postgres.exists():
+            return _command([str(postgres), "--version"])
+    except ImportError:
+        pass
+    return _command(["postgres", "--version"])
+
+
+def table(rows: list[Row]) -> str:
+    """A two-column Markdown table."""
+    lines = ["| measure | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
+SECTIONS: tuple[tuple[str, str, Callable[[dict[str, Any]], list[Row]]], ...] = (
+    ("parse100k", "Parse: 100,000-statement script (issue 2)", parse_rows),
+    ("planscaling", "Plan scaling: 10k and 100k permission rows (issue 4)", plan_scaling_rows),
+)
+
+COMMANDS = (
+    "uv run python -m bench --scale S --runs 5",
+    "uv run python -m bench --parse-100k --runs 5",
+    "uv run python -m bench --plan-scaling --runs 3",
+    "uv run python -m bench --scale M --runs 3   # and L: not run on the shared 2-core machine yet",
+)
+
+
+def render_markdown(results: dict[str, dict[str, Any]]) -> str:
+    """``BENCHMARKS.md``: machine, commands, one table per measured section, scaling."""
+    parts = [
+        "# Benchmarks",
+        "",
+        "Generated by `bench/` (issue 7). Synthetic estates come from a seeded generator "
+        "(`bench/generate.py`); every figure is the median of several runs, each run in its own "
+        "child process (peak RSS from `getrusage` of that process, setup included). A figure "
+        "marked *not available yet* names the pipeline stage that did not exist when it was "
+        "measured; *not measured* means the section was not run.",
+        "",
+        "## Machine",
+        "",
+        table(machine_rows()),
+        "",
+        "## Commands",
+        "",
+        "```",
+        *COMMANDS,
+        "```",
+    ]
+    for name in SCALE_ORDER:
+        if name in results:
+            runs = results[name].get("runs", "?")
+            parts += [
+                "",
+                f"## Scale {name} (median of {runs} runs)",
+                "",
+                table(scale_rows(results[name])),
+            ]
+    parts += ["", "## Scaling exponent S → M → L", "", table(scaling_rows(results))]
+    for key, title, rows in SECTIONS:
+        if key in results:
+            runs = results[key].get("runs", "?")
+            parts += ["", f"## {title} (median of {runs} runs)", "", table(rows(results[key]))]
+    return "\n".join(parts) + "\n"
+
+
+def write_benchmarks(results: dict[str, dict[str, Any]], path: Path = BENCHMARKS) -> None:
+    """Write ``BENCHMARKS.md`` from every saved result section."""
+    path.write_text(render_markdown(results), encoding="utf-8")

@@ -1,0 +1,121 @@
+"""The harness: helpers, the naive renderer, and an end-to-end run on scale XS (no timings)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.count import count_sql_statements
+from bench.measure import loglog_slope
+from bench.naive import count_naive, render_naive
+from bench.report import table
+from mapper.plan import MigrationPlan, PgGrant, PgMembership, PgRole, RoleKind
+from tests.conftest import ROOT
+
+
+def test_loglog_slope_recovers_the_exponent() -> None:
+    assert loglog_slope([(10.0, 3.0), (100.0, 30.0), (1000.0, 300.0)]) == pytest.approx(1.0)
+    assert loglog_slope([(10.0, 1.0), (100.0, 100.0)]) == pytest.approx(2.0)
+    assert loglog_slope([(10.0, 1.0)]) is None
+
+
+def test_statement_count_skips_psql_commands_and_keeps_do_blocks_whole() -> None:
+    script = '\\set ON_ERROR_STOP on\n\\connect "db"\nBEGIN;\nDO $$ BEGIN PERFORM 1; END $$;\nGRANT a TO b;\nCOMMIT;\n'
+    assert count_sql_statements(script) == 4
+
+
+def _plan() -> MigrationPlan:
+    grants = tuple(
+        PgGrant(
+            database="sales",
+            object_type="TABLE",
+            schema_name="app",
+            name=t,
+            privilege="SELECT",
+            grantee="reader",
+        )
+        for t in ("orders", "items")
+    )
+    column = PgGrant(
+        database="sales",
+        object_type="TABLE",
+        schema_name="app",
+        name="staff",
+        columns=("name", "email"),
+        privilege="SELECT",
+        grantee="PUBLIC",
+        grant_option=True,
+    )
+    return MigrationPlan(
+        fingerprint="x",
+        roles=(
+            PgRole(name="reader", kind=RoleKind.GROUP),
+            PgRole(name="rds_iam", kind=RoleKind.PREDEFINED),
+            PgRole(name="ann", kind=RoleKind.LOGIN, login=True),
+        ),
+        memberships=(PgMembership(role="reader", member="ann"),),
+        grants=(*grants, column),
+    )
+
+
+def test_naive_rendering_is_one_statement_per_item() -> None:
+    scripts = render_naive(_plan())
+    assert scripts[""] == [
+        'CREATE ROLE "ann" LOGIN;',
+        'CREATE ROLE "reader" NOLOGIN;',
+        'GRANT "reader" TO "ann";',
+    ]
+    assert scripts["sales"] == [
+        'GRANT SELECT ON TABLE "app"."items" TO "reader";',
+        'GRANT SELECT ON TABLE "app"."orders" TO "reader";',
+        'GRANT SELECT ("name", "email") ON TABLE "app"."staff" TO PUBLIC WITH GRANT OPTION;',
+    ]
+    assert count_naive(_plan()) == 6
+
+
+def test_table_is_markdown() -> None:
+    assert table([("a", "1")]) == "| measure | value |\n|---|---|\n| a | 1 |"
+
+
+def test_harness_runs_end_to_end_on_xs(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    env = {**os.environ, "GRANTBRIDGE_BENCH_OUT": str(tmp_path / "out")}
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--scale",
+        "XS",
+        "--runs",
+        "1",
+        "--report",
+        str(report),
+    ]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    text = report.read_text(encoding="utf-8")
+    for heading in (
+        "## Machine",
+        "## Commands",
+        "## Scale XS (median of 1 runs)",
+        "## Scaling exponent",
+    ):
+        assert heading in text
+    assert "| tokenize only (sqlglot T-SQL) | " in text
+    assert "statements/s" in text
+    # every row has a figure or says why it has none; nothing crashed silently
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "measure" not in line]
+    assert rows
+    assert not any("failed:" in row for row in rows), done.stdout
+    assert (tmp_path / "out" / "XS-seed0" / "tsql" / "00_server.sql").exists()
+
+
+def test_unknown_group_is_refused() -> None:
+    command = [sys.executable, "-m", "bench", "--only", "parse,bogus"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "bogus" in done.stdout
