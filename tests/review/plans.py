@@ -227,6 +227,7 @@ def changed_sales_plan() -> MigrationPlan:
     ]
     return old.model_copy(
         update={
+            "fingerprint": "sha256:" + "cd" * 32,
             "roles": tuple(sorted(roles, key=lambda r: r.key)),
             "memberships": (
                 member("analyst_kim", of="sales_auditors"),
@@ -276,7 +277,7 @@ def hostile_plan() -> MigrationPlan:
     )
 
 
-def large_plan(logins: int = 40, groups: int = 5) -> MigrationPlan:
+def large_plan(logins: int = 70, groups: int = 5) -> MigrationPlan:
     """Many logins spread over a few groups, with a nested group: enough to collapse the graph."""
     roles = [group(f"group_{g}", f"role [Sales].[g{g}]") for g in range(groups)]
     roles += [login(f"login_{i:02d}", f"login [u{i:02d}]") for i in range(logins)]
