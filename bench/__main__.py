@@ -119,6 +119,14 @@ def run_plan_scaling(runs: int, seed: int) -> dict[str, Any]:
     return {"runs": runs, "points": points}
 
 
+def _merged(name: str, section: dict[str, Any]) -> dict[str, Any]:
+    """Keep figures of groups not re-run (``--only``) from the last run on the same estate."""
+    previous = load_results().get(name)
+    if previous is None or previous.get("estate") != section["estate"]:
+        return section
+    return section | {"figures": previous["figures"] | section["figures"]}
+
+
 def _print(title: str, rows: list[report.Row]) -> None:
     width = max(len(name) for name, _ in rows)
     print(f"\n{title}")
@@ -149,7 +157,9 @@ def main(argv: list[str]) -> int:
     if args.scale is None and not args.parse_100k and not args.plan_scaling:
         args.scale = "S"
     if args.scale:
-        save_results(args.scale, run_scale(args.scale, args.runs, only, args.seed))
+        save_results(
+            args.scale, _merged(args.scale, run_scale(args.scale, args.runs, only, args.seed))
+        )
         _print(f"Scale {args.scale}", report.scale_rows(load_results()[args.scale]))
     if args.parse_100k:
         save_results("parse100k", run_parse_100k(args.runs, args.seed))

@@ -84,8 +84,8 @@ def _owner(obj: PgObject) -> str:
 def render_naive(plan: MigrationPlan) -> dict[str, list[str]]:
     """Database name (``""`` for the cluster) → statements, one per plan item.
 
-    Roles and memberships come first (cluster-wide), then per database: ownership of schemas
-    and objects, grants, revokes, default privileges.
+    Roles and memberships come first (cluster-wide), then per database: ownership of the
+    database, its schemas and objects, grants, revokes, default privileges.
     """
     scripts: dict[str, list[str]] = defaultdict(list)
     cluster = scripts[CLUSTER]
@@ -96,6 +96,8 @@ def render_naive(plan: MigrationPlan) -> dict[str, list[str]]:
                 f"CREATE ROLE {ident(role.name)} {'LOGIN' if role.login else 'NOLOGIN'}{attrs};"
             )
     cluster.extend(f"GRANT {ident(m.role)} TO {ident(m.member)};" for m in plan.memberships)
+    for db in plan.databases:
+        scripts[db.name].append(f"ALTER DATABASE {ident(db.name)} OWNER TO {ident(db.owner)};")
     for schema in plan.schemas:
         scripts[schema.database].append(
             f"ALTER SCHEMA {ident(schema.name)} OWNER TO {ident(schema.owner)};"
