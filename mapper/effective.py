@@ -1,0 +1,522 @@
+"""Effective permissions: what SQL Server actually allows each principal (DESIGN §3.2).
+
+API (the translator codes against it):
+
+* :class:`Securable` (re-exported from :mod:`mapper.securables`) and :class:`Decision`;
+* ``EffectivePermissions(snapshot)`` with
+  ``.explain(database, principal, securable, permission) -> Decision`` (``database=None`` =
+  server scope), ``.memberships(database, principal) -> frozenset[str]`` (roles in the same
+  scope, transitive, incl. ``public`` and fixed roles; names in source spelling),
+  ``.effective(database, principal) -> frozenset[tuple[Securable, str]]`` (over the securables
+  that exist in the snapshot, names case-folded; see :meth:`EffectivePermissions.effective`),
+  ``.principals(database) -> tuple[str, ...]``, ``.is_never_denied(database, principal) -> bool``,
+  ``.covering(securable_class, permission) -> tuple[(class, permission), ...]`` and ``.graph``
+  (the networkx DiGraph of :mod:`mapper.graph`).
+
+The algorithm, in the order explain() applies it ("Permissions (Database Engine)", "Summary of
+the permission check algorithm", https://learn.microsoft.com/sql/relational-databases/security/
+permissions-database-engine):
+
+1. The *security context*: the principal, its roles (transitively, incl. ``public``), and for a
+   user the login it maps to with that login's server roles (server ``public`` too). An
+   application role's context is the application role and ``public`` only ("Application
+   Roles": the user's own permissions are gone once the role is activated; grantbridge also
+   drops the login's server permissions — documented decision). A login asked about a database
+   where it has no user enters as ``dbo`` (database owner, sysadmin), else through ``guest``
+   when guest is enabled, else with its server permissions plus ``public`` when it holds
+   CONNECT ANY DATABASE; otherwise it cannot enter and everything there is denied.
+2. sysadmin members and ``dbo`` (the owner's login maps to it) are never denied ("Server-level
+   roles": sysadmin members enter every database as dbo and permission checks are skipped).
+3. A DENY CONNECT on the database shuts the principal out of it.
+4. Owners are never denied on what they own and below: an object's individual owner, else its
+   schema's owner; a schema's owner; a role's owner. Ownership is checked against every
+   principal of the context (a role that owns a schema gives its members the owner's rights —
+   grantbridge's reading of "ownership" via the security token).
+5. DENY: any principal of the context denied the permission, a permission covering it on the
+   same securable, or a parent covering permission on a container → denied; except that a
+   column-level GRANT beats a DENY on its table ("GRANT Object Permissions": "A table-level
+   DENY does not take precedence over a column-level GRANT"; true while the *common criteria
+   compliance enabled* option is off, the default). Denies on the schema or above still win.
+6. GRANT: any principal of the context granted the permission or anything implying it.
+7. Nothing → denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from grantbridge.errors import Location, MappingError
+from mapper import fixed_roles
+from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph, PrincipalKind, Reached
+from mapper.permissions import CATALOG, COLUMN_PERMISSIONS, Pair
+from mapper.securables import (
+    Securable,
+    SecurableTree,
+    database_securables,
+    object_securable,
+    server_securables,
+)
+from mssql_extract.snapshot import (
+    Database,
+    Permission,
+    PermissionState,
+    SecuritySnapshot,
+    fold,
+)
+
+__all__ = ["Decision", "EffectivePermissions", "Securable"]
+
+Key = tuple[str, Securable, str]  # (scope, folded securable, permission)
+Hit = tuple[Securable, str, Node, Permission]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may this principal do that": allowed or not, why, and through what."""
+
+    allowed: bool
+    reason: str
+    path: tuple[str, ...] = ()
+    grant: Permission | None = None
+    deny: Permission | None = None
+
+
+@dataclass(frozen=True)
+class _Context:
+    """A principal's security context in one scope (see the module docstring, step 1)."""
+
+    scope: str
+    start: Node
+    token: tuple[Reached, ...]
+    rank: dict[Node, int] = field(hash=False, compare=False)
+    bypass: str | None = None
+    blocked: str | None = None
+    entry: str | None = None
+
+
+def _state_text(permission: Permission) -> str:
+    return "DENY" if permission.state == PermissionState.DENY else "GRANT"
+
+
+def _statement(permission: Permission, securable: Securable) -> str:
+    option = (
+        " WITH GRANT OPTION" if permission.state == PermissionState.GRANT_WITH_GRANT_OPTION else ""
+    )
+    return (
+        f"{_state_text(permission)} {permission.permission} ON {securable} TO "
+        f"{permission.grantee}{option} [{permission.source_ref}]"
+    )
+
+
+class EffectivePermissions:
+    """Effective-permission engine over one snapshot (indexes built once, answers memoized)."""
+
+    def __init__(self, snapshot: SecuritySnapshot) -> None:
+        self.snapshot = snapshot
+        self.principal_graph = PrincipalGraph(snapshot)
+        self.graph = self.principal_graph.graph
+        self._grants: dict[Key, dict[Node, Permission]] = {}
+        self._denies: dict[Key, dict[Node, Permission]] = {}
+        self._held: dict[Node, list[tuple[Securable, Permission]]] = {}
+        self._deny_holders: set[Node] = set()
+        self._column_denied_tables: set[tuple[str, Securable, str]] = set()
+        self._owners: dict[tuple[str, Securable], Node] = {}
+        self._databases = {fold(db.name): db for db in snapshot.databases}
+        self._trees: dict[str, SecurableTree] = {}
+        self._contexts: dict[tuple[str, str], _Context] = {}
+        self._index_server()
+        for database in snapshot.databases:
+            self._index_database(database)
+
+    # ------------------------------------------------------------------ indexing
+
+    def _index_server(self) -> None:
+        for grant in fixed_roles.server_role_grants():
+            self._index(SERVER_SCOPE, fixed_roles.as_permission(grant))
+        for permission in self.snapshot.server_permissions:
+            self._index(SERVER_SCOPE, permission)
+
+    def _index_database(self, database: Database) -> None:
+        scope = fold(database.name)
+        for grant in fixed_roles.database_role_grants():
+            self._index(scope, fixed_roles.as_permission(grant))
+        for permission in database.permissions:
+            self._index(scope, permission)
+        self._index_owners(database, scope)
+
+    def _index(self, scope: str, permission: Permission) -> None:
+        securable = Securable.of(permission).folded()
+        if securable.is_server_level:
+            scope = SERVER_SCOPE  # a server securable granted from a database row (rare)
+        node = (scope, fold(permission.grantee))
+        if node not in self.principal_graph:
+            raise MappingError(
+                f"{_state_text(permission)} {permission.permission} names unknown grantee "
+                f"{permission.grantee!r}",
+                Location(str(permission.source_ref), key=permission.key),
+            )
+        self._check_permission(securable, permission)
+        key = (scope, securable, permission.permission)
+        if permission.state == PermissionState.DENY:
+            self._denies.setdefault(key, {})[node] = permission
+            self._deny_holders.add(node)
+            if securable.column is not None:
+                table = Securable(securable.securable_class, securable.schema_name, securable.name)
+                self._column_denied_tables.add((scope, table, permission.permission))
+        else:
+            self._grants.setdefault(key, {})[node] = permission
+            self._held.setdefault(node, []).append((securable, permission))
+
+    @staticmethod
+    def _check_permission(securable: Securable, permission: Permission) -> None:
+        valid = (
+            permission.permission in COLUMN_PERMISSIONS
+            if securable.column is not None
+            else CATALOG.get(securable.securable_class, permission.permission) is not None
+        )
+        if not valid:
+            raise MappingError(
+                f"SQL Server has no permission {permission.permission!r} on {securable}",
+                Location(str(permission.source_ref), key=permission.key),
+            )
+
+    def _index_owners(self, database: Database, scope: str) -> None:
+        def owner_node(name: str, what: str) -> Node:
+            node = (scope, fold(name))
+            if node not in self.principal_graph:
+                raise MappingError(
+                    f"{what} is owned by unknown principal {name!r}",
+                    Location(str(database.source_ref), key=f"{database.key}:{what}"),
+                )
+            return node
+
+        for schema in database.schemas:
+            securable = Securable("SCHEMA", name=schema.name).folded()
+            self._owners[(scope, securable)] = owner_node(schema.owner, f"schema {schema.name}")
+        for obj in database.objects:
+            if obj.owner is not None:
+                securable = object_securable(obj.schema_name, obj.name, obj.kind).folded()
+                self._owners[(scope, securable)] = owner_node(obj.owner, f"object {obj.name}")
+        for role in database.roles:
+            if role.owner is not None:
+                securable = Securable("ROLE", name=role.name).folded()
+                self._owners[(scope, securable)] = owner_node(role.owner, f"role {role.name}")
+
+    def _tree(self, scope: str) -> SecurableTree:
+        tree = self._trees.get(scope)
+        if tree is None:
+            if scope == SERVER_SCOPE:
+                tree = SecurableTree(server_securables(self.snapshot), server_root=True)
+            else:
+                tree = SecurableTree(database_securables(self._databases[scope]), server_root=True)
+            self._trees[scope] = tree
+        return tree
+
+    # ------------------------------------------------------------------ contexts
+
+    def _context(self, database: str | None, principal: str) -> _Context:
+        scope = SERVER_SCOPE if database is None else fold(database)
+        key = (scope, fold(principal))
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._build_context(database, scope, principal)
+            self._contexts[key] = context
+        return context
+
+    def _build_context(self, database: str | None, scope: str, principal: str) -> _Context:
+        if scope != SERVER_SCOPE and scope not in self._databases:
+            raise MappingError(f"unknown database {database!r}", Location(key=database))
+        graph = self.principal_graph
+        node = graph.node(database, principal)
+        if node is not None:
+            return self._principal_context(scope, node)
+        login = graph.node(None, principal)
+        if database is not None and login is not None and graph.kind(login) == PrincipalKind.LOGIN:
+            return self._login_in_database(database, scope, login)
+        where = "on the server" if database is None else f"in database {database!r}"
+        raise MappingError(f"unknown principal {principal!r} {where}", Location(key=principal))
+
+    def _make(self, scope: str, start: Node, token: list[Reached], **extra: Any) -> _Context:
+        unique: dict[Node, Reached] = {}
+        for reached in token:
+            unique.setdefault(reached[0], reached)
+        ordered = tuple(unique.values())
+        rank = {node: i for i, (node, _) in enumerate(ordered)}
+        return _Context(scope, start, ordered, rank, **extra)
+
+    def _principal_context(self, scope: str, node: Node) -> _Context:
+        graph = self.principal_graph
+        token = list(graph.closure(node))
+        login = graph.login_of(node) if graph.kind(node) == PrincipalKind.USER else None
+        if login is not None:
+            token += [(n, (node, *chain)) for n, chain in graph.closure(login)]
+        attrs = graph.attrs(node)
+        blocked = None
+        if not attrs.get("enabled", True):
+            blocked = f"guest has no CONNECT permission in database {scope!r} (guest is disabled)"
+        return self._make(
+            scope, node, token, bypass=self._bypass(scope, node, token), blocked=blocked
+        )
+
+    def _bypass(self, scope: str, node: Node, token: list[Reached]) -> str | None:
+        sysadmin = (SERVER_SCOPE, fixed_roles.SYSADMIN)
+        if any(reached == sysadmin for reached, _ in token):
+            return "members of sysadmin are never denied (they enter every database as dbo)"
+        if scope != SERVER_SCOPE and node == (scope, "dbo"):
+            return "dbo (the database owner) is never denied in its database"
+        return None
+
+    def _login_in_database(self, database: str, scope: str, login: Node) -> _Context:
+        graph = self.principal_graph
+        user = graph.user_of(database, login)
+        if user is not None:
+            context = self._principal_context(scope, user)
+            return _Context(
+                **{**context.__dict__, "entry": f"login maps to user {graph.display(user)}"}
+            )
+        server = list(graph.closure(login))
+        bypass = self._bypass(scope, login, server)
+        public = graph.closure((scope, "public"))
+        guest = (scope, "guest")
+        if bypass is not None:
+            return self._make(scope, login, server, bypass=bypass, entry="enters as dbo")
+        if graph.attrs(guest).get("enabled"):
+            token = server + [(n, (login, *chain)) for n, chain in graph.closure(guest)]
+            return self._make(scope, login, token, entry="enters as guest (guest has CONNECT)")
+        if self.explain(
+            None, graph.display(login), Securable("SERVER"), "CONNECT ANY DATABASE"
+        ).allowed:
+            token = server + [(n, (login, *chain)) for n, chain in public]
+            return self._make(scope, login, token, entry="enters through CONNECT ANY DATABASE")
+        blocked = (
+            f"login {graph.display(login)} has no user in database {database!r}, guest is "
+            f"disabled and it lacks CONNECT ANY DATABASE"
+        )
+        return self._make(scope, login, server, blocked=blocked)
+
+    # ------------------------------------------------------------------ the check
+
+    def _candidates(
+        self, securable: Securable, permission: str
+    ) -> tuple[tuple[Securable, str], ...]:
+        """Every (securable, permission) whose GRANT would imply the question, nearest first."""
+        found: list[tuple[Securable, str]] = []
+        if securable.column is not None:
+            found.append((securable, permission))
+            securable = Securable(securable.securable_class, securable.schema_name, securable.name)
+        by_class = {s.securable_class: s for s in securable.ancestors()}
+        for cls, perm in CATALOG.implied_by(securable.securable_class, permission):
+            if cls in by_class:
+                found.append((by_class[cls], perm))
+        return tuple(found)
+
+    def _hits(
+        self, index: dict[Key, dict[Node, Permission]], context: _Context,
+        candidates: tuple[tuple[Securable, str], ...],
+    ) -> Iterator[Hit]:  # fmt: skip
+        """Rows of ``index`` held by the context, in candidate order then context order."""
+        for securable, permission in candidates:
+            scope = SERVER_SCOPE if securable.is_server_level else context.scope
+            holders = index.get((scope, securable, permission))
+            if not holders:
+                continue
+            if len(holders) > len(context.rank):
+                nodes = [node for node, _ in context.token if node in holders]
+            else:
+                nodes = sorted(
+                    (n for n in holders if n in context.rank), key=context.rank.__getitem__
+                )
+            for node in nodes:
+                yield securable, permission, node, holders[node]
+
+    def _owner(self, context: _Context, securable: Securable) -> tuple[Securable, Node] | None:
+        if context.scope == SERVER_SCOPE:
+            return None
+        for level in securable.ancestors():
+            owner = self._owners.get((context.scope, level))
+            if owner is None and level.securable_class == "OBJECT" and level.column is None:
+                continue  # no individual owner: the schema owner (next level) owns it
+            if owner is not None and owner in context.rank:
+                return level, owner
+        return None
+
+    def _chain(self, context: _Context, node: Node) -> tuple[str, ...]:
+        chain = context.token[context.rank[node]][1]
+        return tuple(self._label(n) for n in chain)
+
+    def _label(self, node: Node) -> str:
+        kind = self.principal_graph.kind(node)
+        return f"{kind.value.replace('_', ' ')} {self.principal_graph.display(node)}"
+
+    def _decide(self, context: _Context, securable: Securable, permission: str) -> Decision:
+        start = (self._label(context.start),) + ((context.entry,) if context.entry else ())
+        if context.blocked:
+            return Decision(False, context.blocked, start)
+        if context.bypass:
+            return Decision(True, context.bypass, start)
+        if not securable.is_server_level:
+            gate = next(
+                self._hits(
+                    self._denies, context, self._candidates(Securable("DATABASE"), "CONNECT")
+                ),
+                None,
+            )
+            if gate is not None and gate[1] == "CONNECT":
+                return self._denied(context, gate, "DENY CONNECT on the database shuts it out")
+        owned = self._owner(context, securable)
+        if owned is not None:
+            level, owner = owned
+            return Decision(
+                True, f"owner of {level} is never denied on it", self._chain(context, owner)
+            )
+        candidates = self._candidates(securable, permission)
+        deny = self._effective_deny(context, securable, candidates)
+        if deny is not None:
+            return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
+        grant = next(self._hits(self._grants, context, candidates), None)
+        if grant is None:
+            return Decision(False, f"no GRANT implies {permission} on {securable}", start)
+        target, perm, node, row = grant
+        reason = f"GRANT {perm} on {target} implies {permission} on {securable}"
+        path = (*self._chain(context, node), _statement(row, target))
+        return Decision(True, reason, path, grant=row)
+
+    def _effective_deny(
+        self, context: _Context, securable: Securable, candidates: tuple[tuple[Securable, str], ...]
+    ) -> Hit | None:
+        if not self._deny_holders.intersection(context.rank):
+            return None  # nobody in this context was ever denied anything
+        column_grant = securable.column is not None and any(
+            True for _ in self._hits(self._grants, context, candidates[:1])
+        )
+        table = Securable(securable.securable_class, securable.schema_name, securable.name)
+        for hit in self._hits(self._denies, context, candidates):
+            if column_grant and hit[0] == table:
+                continue  # a column-level GRANT beats a table-level DENY (module docstring, 5)
+            return hit
+        return None
+
+    def _denied(self, context: _Context, hit: Hit, reason: str) -> Decision:
+        target, _, node, row = hit
+        path = (*self._chain(context, node), _statement(row, target))
+        return Decision(False, reason, path, deny=row)
+
+    # ------------------------------------------------------------------ public API
+
+    def explain(
+        self, database: str | None, principal: str, securable: Securable, permission: str
+    ) -> Decision:
+        """May ``principal`` exercise ``permission`` on ``securable``, and what decided it?
+
+        Args:
+            database: the database the question is asked in; ``None`` for server scope.
+            principal: a user, database role or application role of that database (a login
+                name works too: it enters as its user, dbo, guest, or not at all); at server
+                scope a login or server role.
+            securable: what the permission is on (names in any case).
+            permission: a SQL Server permission name, e.g. ``"SELECT"``, ``"IMPERSONATE"``.
+
+        Raises:
+            MappingError: unknown database, principal, or a permission the class lacks.
+        """
+        folded = securable.folded()
+        if folded.column is None:
+            CATALOG.require(folded.securable_class, permission)
+        elif permission not in COLUMN_PERMISSIONS:
+            raise MappingError(f"{permission!r} cannot be granted on a column ({securable})")
+        return self._decide(self._context(database, principal), folded, permission)
+
+    def memberships(self, database: str | None, principal: str) -> frozenset[str]:
+        """Every role of the principal's scope it belongs to, transitively (incl. public)."""
+        context = self._context(database, principal)
+        graph = self.principal_graph
+        return frozenset(
+            graph.display(node)
+            for node, _ in context.token
+            if node != context.start and node[0] == context.scope
+            and graph.kind(node) in (PrincipalKind.ROLE, PrincipalKind.SERVER_ROLE)
+        )  # fmt: skip
+
+    def is_never_denied(self, database: str | None, principal: str) -> bool:
+        """True for sysadmin members and dbo: no DENY applies to them (in that database)."""
+        return self._context(database, principal).bypass is not None
+
+    def principals(self, database: str | None) -> tuple[str, ...]:
+        """Names (source spelling) of every principal of a database, or of the server."""
+        return tuple(
+            self.principal_graph.display(n) for n in self.principal_graph.principals(database)
+        )
+
+    def covering(self, securable_class: str, permission: str) -> tuple[Pair, ...]:
+        """The (class, permission) pairs that imply a permission, itself first, nearest first."""
+        CATALOG.require(securable_class, permission)
+        return CATALOG.implied_by(securable_class, permission)
+
+    def effective(self, database: str | None, principal: str) -> frozenset[tuple[Securable, str]]:
+        """Everything the principal may do on the securables the snapshot knows, in one scope.
+
+        Securables are case-folded. A database's set covers the DATABASE itself, its schemas,
+        objects, principals and whatever its permission rows name; the server's covers SERVER,
+        logins and server roles. Column entries appear only where the table-level permission is
+        not effective: a column GRANT under a table that is not (or is DENY-ed), or, when some
+        columns of a table are denied, the allowed columns instead of the table (failing
+        closed: unknown columns are left out).
+        """
+        context = self._context(database, principal)
+        if context.blocked:
+            return frozenset()
+        tree = self._tree(context.scope)
+        if context.bypass:
+            candidates = set(self._everything(tree, Securable("SERVER")))
+        else:
+            candidates = self._granted(context, tree)
+        if context.scope != SERVER_SCOPE:  # SERVER is only the root of a database's tree
+            candidates = {pair for pair in candidates if pair[0].securable_class != "SERVER"}
+        if context.bypass:
+            return frozenset(candidates)
+        allowed = {pair for pair in candidates if self._decide(context, *pair).allowed}
+        return frozenset(self._refine_columns(context, tree, allowed))
+
+    def _everything(self, tree: SecurableTree, root: Securable) -> Iterator[tuple[Securable, str]]:
+        for cls, members in tree.below(root).items():
+            if cls == "COLUMN":
+                continue
+            perms = CATALOG.permissions_of(cls)
+            yield from ((member, perm) for member in members for perm in perms)
+
+    def _granted(self, context: _Context, tree: SecurableTree) -> set[tuple[Securable, str]]:
+        """Every (securable, permission) some grant or ownership in the context reaches."""
+        found: set[tuple[Securable, str]] = set()
+        for node, _ in context.token:
+            for securable, row in self._held.get(node, ()):
+                if securable.column is not None:
+                    found.add((securable, row.permission))
+                    continue
+                below = tree.below(securable)
+                for cls, perm in CATALOG.implies(securable.securable_class, row.permission):
+                    found.update((member, perm) for member in below.get(cls, ()))
+        for (scope, securable), owner in self._owners.items():
+            if scope == context.scope and owner in context.rank:
+                found.update(self._everything(tree, securable))
+        return found
+
+    def _refine_columns(
+        self, context: _Context, tree: SecurableTree, allowed: set[tuple[Securable, str]]
+    ) -> set[tuple[Securable, str]]:
+        result = {pair for pair in allowed if pair[0].column is None}
+        for securable, permission in allowed - result:
+            table = Securable(securable.securable_class, securable.schema_name, securable.name)
+            if (table, permission) not in result:
+                result.add((securable, permission))
+        for table, permission in sorted(
+            (p for p in result if (context.scope, p[0], p[1]) in self._column_denied_tables),
+            key=lambda p: (p[0].sort_key(), p[1]),
+        ):
+            columns = [(c, permission) for c in tree.columns_of.get(table, ())]
+            kept = [pair for pair in columns if self._decide(context, *pair).allowed]
+            if len(kept) < len(columns) or not columns:
+                result.discard((table, permission))
+                result.update(kept)
+        return result
