@@ -11,6 +11,8 @@ and :func:`render_diff_markdown` is the pull-request comment.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -164,9 +166,19 @@ def _role_changes(old: Iterable[PgRole], new: Iterable[PgRole]) -> tuple[RoleCha
     return tuple(changes)
 
 
+def _finding_identity(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """Index findings by key without the script line, so editing a script above a finding does
+    not turn it into one resolved and one new finding; if two findings then collide, both keep
+    their full key."""
+    items = list(findings)
+    loose = [re.sub(r":\d+(?::\d+)?$", "", f.key) for f in items]
+    counts = Counter(loose)
+    return {(k if counts[k] == 1 else f.key): f for k, f in zip(loose, items, strict=True)}
+
+
 def _finding_changes(old: Iterable[Finding], new: Iterable[Finding]) -> dict[str, Any]:
-    before = {f.key: f for f in old}
-    after = {f.key: f for f in new}
+    before = _finding_identity(old)
+    after = _finding_identity(new)
     both = sorted(before.keys() & after.keys())
     return {
         "findings_new": tuple(after[k] for k in sorted(after.keys() - before.keys())),

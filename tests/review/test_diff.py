@@ -158,3 +158,26 @@ def test_cli_invalid_plan_exit_2(
     err = capsys.readouterr().err
     assert "broken.json" in err
     assert "not valid JSON" in err
+
+
+def test_a_finding_whose_script_line_moved_is_not_new() -> None:
+    old = plans.sales_plan()
+    moved = tuple(
+        f.model_copy(update={"source_ref": "security/sales.sql:99"}) if f.rule_id == "GB001" else f
+        for f in old.findings
+    )
+    diff = diff_plans(
+        old, old.model_copy(update={"findings": tuple(sorted(moved, key=lambda f: f.key))})
+    )
+    assert diff.findings_new == ()
+    assert diff.findings_resolved == ()
+
+
+def test_workflow_example_uses_the_comment_marker_and_the_diff_command() -> None:
+    workflow = (Path(__file__).resolve().parents[2] / "examples" / "github-workflow.yml").read_text(
+        encoding="utf-8"
+    )
+    assert f"'{COMMENT_MARKER}'" in workflow
+    assert "grantbridge diff plan-base plan-new --format markdown > diff.md" in workflow
+    assert "github/codeql-action/upload-sarif" in workflow
+    assert "--fail-on high" in workflow
