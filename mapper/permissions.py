@@ -66,11 +66,14 @@ _CONTAINER_FIXES: Mapping[str, str] = {"SEARCH PROPERTY LIST": "DATABASE"}
 
 #: Server permissions that reach every database although fn_builtin_permissions does not list
 #: them as parent covering permissions: "CONNECT ANY DATABASE" lets a login connect to every
-#: database and "SELECT ALL USER SECURABLES" read all data in the databases it can connect to
-#: (GRANT Server Permissions (Transact-SQL), and ##MS_DatabaseConnector## in "Server-level roles").
+#: database, "SELECT ALL USER SECURABLES" read all data in the databases it can connect to, and
+#: "IMPERSONATE ANY LOGIN" impersonate any login (GRANT Server Permissions (Transact-SQL),
+#: https://learn.microsoft.com/sql/t-sql/statements/grant-server-permissions-transact-sql, and
+#: ##MS_DatabaseConnector## in "Server-level roles").
 _EXTRA_PARENTS: Mapping[Pair, tuple[Pair, ...]] = {
     ("DATABASE", "CONNECT"): ((SERVER, "CONNECT ANY DATABASE"),),
     ("DATABASE", "SELECT"): ((SERVER, "SELECT ALL USER SECURABLES"),),
+    ("LOGIN", "IMPERSONATE"): ((SERVER, "IMPERSONATE ANY LOGIN"),),
 }
 
 #: What ``GRANT ALL`` means, by securable (GRANT (Transact-SQL), "ALL" argument; deprecated but
