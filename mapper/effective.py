@@ -356,15 +356,9 @@ class EffectivePermissions:
             return Decision(False, context.blocked, start)
         if context.bypass:
             return Decision(True, context.bypass, start)
-        if not securable.is_server_level:
-            gate = next(
-                self._hits(
-                    self._denies, context, self._candidates(Securable("DATABASE"), "CONNECT")
-                ),
-                None,
-            )
-            if gate is not None and gate[1] == "CONNECT":
-                return self._denied(context, gate, "DENY CONNECT on the database shuts it out")
+        gate = None if securable.is_server_level else self._connect_denied(context)
+        if gate is not None:
+            return self._denied(context, gate, "DENY CONNECT on the database shuts it out")
         owned = self._owner(context, securable)
         if owned is not None:
             level, owner = owned
@@ -372,31 +366,44 @@ class EffectivePermissions:
                 True, f"owner of {level} is never denied on it", self._chain(context, owner)
             )
         candidates = self._candidates(securable, permission)
-        deny = self._effective_deny(context, securable, candidates)
+        deny, overridden = self._effective_deny(context, securable, candidates)
         if deny is not None:
             return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
         grant = next(self._hits(self._grants, context, candidates), None)
         if grant is None:
             return Decision(False, f"no GRANT implies {permission} on {securable}", start)
         target, perm, node, row = grant
-        reason = f"GRANT {perm} on {target} implies {permission} on {securable}"
+        reason = f"GRANT {perm} on {target}"
+        if (target, perm) != (securable, permission):
+            reason += f" implies {permission} on {securable}"
+        if overridden:
+            reason += "; a column-level GRANT beats the table-level DENY"
         path = (*self._chain(context, node), _statement(row, target))
         return Decision(True, reason, path, grant=row)
 
     def _effective_deny(
         self, context: _Context, securable: Securable, candidates: tuple[tuple[Securable, str], ...]
-    ) -> Hit | None:
-        if not self._deny_holders.intersection(context.rank):
-            return None  # nobody in this context was ever denied anything
+    ) -> tuple[Hit | None, bool]:
+        """The deciding DENY, if any, and whether a column GRANT overrode a table DENY."""
+        if self._deny_holders.isdisjoint(context.rank):
+            return None, False  # nobody in this context was ever denied anything
         column_grant = securable.column is not None and any(
             True for _ in self._hits(self._grants, context, candidates[:1])
         )
         table = Securable(securable.securable_class, securable.schema_name, securable.name)
+        overridden = False
         for hit in self._hits(self._denies, context, candidates):
             if column_grant and hit[0] == table:
-                continue  # a column-level GRANT beats a table-level DENY (module docstring, 5)
-            return hit
-        return None
+                overridden = True  # a column-level GRANT beats a table-level DENY (docstring, 5)
+                continue
+            return hit, overridden
+        return None, overridden
+
+    def _connect_denied(self, context: _Context) -> Hit | None:
+        """A DENY CONNECT on the database held by the context (step 3), if any."""
+        if self._deny_holders.isdisjoint(context.rank):
+            return None
+        return next(self._hits(self._denies, context, ((Securable("DATABASE"), "CONNECT"),)), None)
 
     def _denied(self, context: _Context, hit: Hit, reason: str) -> Decision:
         target, _, node, row = hit

@@ -54,7 +54,7 @@ def securable(on: str) -> Securable:
 def _permission(state: PermissionState, perm: str, on: str, to: str, line: int) -> Permission:
     s = securable(on)
     return Permission(
-        securable_class=s.securable_class,  # type: ignore[arg-type]
+        securable_class=s.securable_class,
         schema_name=s.schema_name,
         object_name=s.name,
         column_name=s.column,

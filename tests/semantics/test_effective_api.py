@@ -1,0 +1,163 @@
+"""The rest of the EffectivePermissions API: sets, memberships, errors, determinism."""
+
+from __future__ import annotations
+
+import pytest
+
+from grantbridge.errors import MappingError
+from mapper.effective import EffectivePermissions, Securable
+from tests.semantics.builders import deny, estate, grant, login, member, sales
+
+ORDERS = Securable("OBJECT", "sales", "orders")
+
+
+def _names(pairs: frozenset[tuple[Securable, str]]) -> set[tuple[str, str]]:
+    return {(str(s), p) for s, p in pairs}
+
+
+def test_effective_from_a_schema_grant() -> None:
+    engine = EffectivePermissions(estate(sales(perms=[grant("SELECT", "SCHEMA::sales", "alice")])))
+    assert _names(engine.effective("Sales", "alice")) == {
+        ("SCHEMA::sales", "SELECT"),
+        ("OBJECT::sales.orders", "SELECT"),
+        ("OBJECT::sales.report", "SELECT"),
+    }
+
+
+def test_effective_subtracts_denies() -> None:
+    perms = [
+        grant("SELECT", "SCHEMA::sales", "r1"),
+        deny("SELECT", "OBJECT::sales.Report", "alice"),
+    ]
+    engine = EffectivePermissions(estate(sales(perms=perms, members=[member("r1", "alice")])))
+    assert ("OBJECT::sales.report", "SELECT") not in _names(engine.effective("Sales", "alice"))
+    assert ("OBJECT::sales.orders", "SELECT") in _names(engine.effective("Sales", "alice"))
+
+
+def test_effective_column_grant_under_denied_table() -> None:
+    perms = [deny("SELECT", "OBJECT::sales.Orders", "alice"),
+             grant("SELECT", "OBJECT::sales.Orders(total)", "alice")]  # fmt: skip
+    engine = EffectivePermissions(estate(sales(perms=perms)))
+    assert _names(engine.effective("Sales", "alice")) == {("OBJECT::sales.orders(total)", "SELECT")}
+
+
+def test_effective_column_deny_splits_the_table() -> None:
+    perms = [grant("SELECT", "OBJECT::sales.Orders", "alice"),
+             deny("SELECT", "OBJECT::sales.Orders(secret)", "alice")]  # fmt: skip
+    engine = EffectivePermissions(estate(sales(perms=perms)))
+    assert _names(engine.effective("Sales", "alice")) == {
+        ("OBJECT::sales.orders(id)", "SELECT"),
+        ("OBJECT::sales.orders(total)", "SELECT"),
+    }
+
+
+def test_effective_for_bypass_covers_everything() -> None:
+    engine = EffectivePermissions(estate(sales(perms=[deny("SELECT", "DATABASE", "public")])))
+    everything = engine.effective("Sales", "dbo")
+    assert (ORDERS, "SELECT") in everything
+    assert (Securable("DATABASE"), "CONTROL") in everything
+    assert not any(s.securable_class == "SERVER" for s, _ in everything)
+    assert engine.effective("Sales", "alice") == frozenset()
+
+
+def test_effective_db_owner_and_server_scope() -> None:
+    snapshot = estate(
+        sales(members=[member("db_owner", "alice")]),
+        server_members=[member("securityadmin", "alice")],
+    )
+    engine = EffectivePermissions(snapshot)
+    assert (Securable("USER", name="bob"), "IMPERSONATE") in engine.effective("Sales", "alice")
+    server = _names(engine.effective(None, "alice"))
+    assert ("SERVER", "ALTER ANY LOGIN") in server
+    assert ("LOGIN::bob", "ALTER") in server
+    assert ("SERVER", "CONTROL SERVER") not in server
+
+
+def test_effective_matches_explain() -> None:
+    perms = [grant("CONTROL", "SCHEMA::sales", "r1"), deny("UPDATE", "OBJECT::sales.Orders", "r2")]
+    members = [member("r1", "alice"), member("r2", "alice")]
+    engine = EffectivePermissions(estate(sales(perms=perms, members=members)))
+    result = engine.effective("Sales", "alice")
+    assert (ORDERS, "UPDATE") not in result
+    for securable, permission in result:
+        assert engine.explain("Sales", "alice", securable, permission).allowed
+
+
+def test_memberships_and_principals() -> None:
+    members = [member("r1", "alice"), member("r2", "r1"), member("db_datareader", "r2")]
+    engine = EffectivePermissions(
+        estate(sales(members=members), server_members=[member("sysadmin", "alice")])
+    )
+    assert engine.memberships("Sales", "alice") == {"r1", "r2", "db_datareader", "public"}
+    assert engine.memberships(None, "alice") == {"sysadmin", "public"}
+    assert "reporting_app" in engine.principals("Sales")
+    assert "sysadmin" in engine.principals(None)
+    assert engine.is_never_denied("Sales", "alice")
+    assert not engine.is_never_denied("Sales", "bob")
+    assert engine.covering("OBJECT", "SELECT")[:2] == (("OBJECT", "SELECT"), ("OBJECT", "RECEIVE"))
+
+
+def test_decision_path_is_deterministic_and_names_the_chain() -> None:
+    perms = [deny("SELECT", "SCHEMA::sales", "r2"), deny("SELECT", "SCHEMA::sales", "r1")]
+    members = [member("r2", "alice"), member("r1", "alice")]
+    answers = {
+        EffectivePermissions(estate(sales(perms=perms, members=members))).explain(
+            "Sales", "ALICE", ORDERS, "SELECT"
+        )
+        for _ in range(3)
+    }
+    assert len(answers) == 1
+    decision = answers.pop()
+    assert decision.path == (
+        "user alice",
+        "role r1",
+        "DENY SELECT ON SCHEMA::sales TO r1 [case.sql:20]",
+    )
+    assert decision.deny is not None
+    assert decision.deny.grantee == "r1"
+
+
+def test_login_name_at_database_scope_uses_its_user() -> None:
+    engine = EffectivePermissions(
+        estate(sales(perms=[grant("SELECT", "OBJECT::sales.Orders", "alice")]))
+    )
+    decision = engine.explain("Sales", "alice", ORDERS, "SELECT")
+    assert decision.allowed
+    assert decision.path[0] == "user alice"
+
+
+def test_login_without_user_and_no_guest_is_shut_out() -> None:
+    engine = EffectivePermissions(estate(logins=(login("dave"),)))
+    decision = engine.explain("Sales", "dave", ORDERS, "SELECT")
+    assert not decision.allowed
+    assert "no user in database" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("database", "principal", "securable", "permission", "message"),
+    [
+        ("Nope", "alice", ORDERS, "SELECT", "unknown database 'Nope'"),
+        ("Sales", "zed", ORDERS, "SELECT", "unknown principal 'zed'"),
+        ("Sales", "alice", ORDERS, "SELEKT", "no permission 'SELEKT'"),
+        ("Sales", "alice", Securable("OBJECT", "sales", "orders", "id"), "DELETE", "on a column"),
+    ],
+)
+def test_bad_questions_are_mapping_errors(
+    database: str, principal: str, securable: Securable, permission: str, message: str
+) -> None:
+    engine = EffectivePermissions(estate())
+    with pytest.raises(MappingError, match=message):
+        engine.explain(database, principal, securable, permission)
+
+
+def test_unknown_grantee_and_bad_permission_rows_are_errors() -> None:
+    with pytest.raises(MappingError, match="unknown grantee 'ghost'"):
+        EffectivePermissions(estate(sales(perms=[grant("SELECT", "SCHEMA::sales", "ghost")])))
+    with pytest.raises(
+        MappingError, match=r"no permission 'EXECUTE' on OBJECT::sales\.orders\(id\)"
+    ):
+        EffectivePermissions(
+            estate(sales(perms=[grant("EXECUTE", "OBJECT::sales.Orders(id)", "bob")]))
+        )
+    with pytest.raises(MappingError, match="no permission 'CREATE TABLE' on SCHEMA::sales"):
+        EffectivePermissions(estate(sales(perms=[grant("CREATE TABLE", "SCHEMA::sales", "bob")])))
