@@ -161,6 +161,73 @@ def plan_scaling_rows(section: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _verdict(value: float | None, limit: float, text: str) -> str:
+    if value is None:
+        return "not measured yet"
+    return f"{'met' if value <= limit else 'NOT met'}: {text}"
+
+
+def _largest(results: dict[str, dict[str, Any]], name: str) -> tuple[str, dict[str, Any]] | None:
+    """The largest measured scale that has figure ``name``."""
+    measured = [s for s in SCALE_ORDER if s in results and _seconds(results[s], name) is not None]
+    return (measured[-1], results[measured[-1]]) if measured else None
+
+
+def _at(results: dict[str, dict[str, Any]], scale: str, top: str, bottom: str) -> float | None:
+    section = results.get(scale)
+    if section is None:
+        return None
+    a, b = _seconds(section, top), _seconds(section, bottom)
+    return None if a is None or not b else a / b
+
+
+def _emit_ratio(section: dict[str, Any]) -> float | None:
+    figure = _fig(section, "emit")
+    if figure is None or figure.get("seconds") is None:
+        return None
+    counts = figure["counts"]
+    return float(counts["statements"]) / max(1, int(counts["naive_statements"]))
+
+
+def target_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
+    """Issue 7's targets, each met, not met, or not measured yet, with its figure."""
+    plan_m, parse_m = _at(results, "M", "plan", "json"), _at(results, "M", "parse", "tokenize")
+    section_l = results.get("L")
+    plan_l = None if section_l is None else _seconds(section_l, "plan")
+    rss_l = None if section_l is None else (_fig(section_l, "plan") or {}).get("peak_rss_mb")
+    apply = _largest(results, "apply-naive")
+    apply_ratio = None if apply is None else _at(results, apply[0], "apply", "apply-naive")
+    emit = _largest(results, "emit")
+    emit_ratio = None if emit is None else _emit_ratio(emit[1])
+    points = [
+        (float(results[s]["estate"]["permission_rows"]), _seconds(results[s], "plan"))
+        for s in SCALE_ORDER
+        if s in results and s != "XS"
+    ]
+    slope = loglog_slope([(x, y) for x, y in points if y is not None])
+    return [
+        ("M: plan ≤ 5× json.loads", _verdict(plan_m, 5, f"{plan_m or 0:.2f}×")),
+        ("M: parse ≤ 3× tokenizer", _verdict(parse_m, 3, f"{parse_m or 0:.2f}×")),
+        ("L: plan < 120 s", _verdict(plan_l, 120, f"{plan_l or 0:.1f} s")),
+        (
+            "L: plan peak RSS < 6 GB",
+            _verdict(None if rss_l is None else rss_l / 1024, 6, f"{(rss_l or 0) / 1024:.2f} GB"),
+        ),
+        (
+            "apply ≤ 0.3× naive",
+            _verdict(apply_ratio, 0.3, f"{apply_ratio or 0:.2f}× at {apply[0] if apply else '-'}"),
+        ),
+        (
+            "statements ≤ 0.2× naive",
+            _verdict(emit_ratio, 0.2, f"{emit_ratio or 0:.3f}× at {emit[0] if emit else '-'}"),
+        ),
+        (
+            "exponent ≤ 1.15 (S → L)",
+            _verdict(slope if len(points) >= 2 else None, 1.15, f"{slope or 0:.2f}"),
+        ),
+    ]
+
+
 def _command(args: list[str]) -> str:
     try:
         done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=20)
@@ -248,6 +315,7 @@ def render_markdown(results: dict[str, dict[str, Any]]) -> str:
                 table(scale_rows(results[name])),
             ]
     parts += ["", "## Scaling exponent S → M → L", "", table(scaling_rows(results))]
+    parts += ["", "## Targets (issue 7)", "", table(target_rows(results))]
     for key, title, rows in SECTIONS:
         if key in results:
             runs = results[key].get("runs", "?")
