@@ -43,7 +43,9 @@ permissions-database-engine):
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,24 @@ from mssql_extract.snapshot import (
 
 __all__ = ["Decision", "EffectivePermissions", "Securable"]
 
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic indexes.
+
+    With a 100k-row snapshot alive, every generation-2 pass walks all of its objects, which
+    made building the indexes grow faster than the number of rows (measured: 2.1 s → 1.4 s at
+    100k rows). Nothing built here forms reference cycles, so reference counting frees it all.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 Key = tuple[str, Securable, str]  # (scope, folded securable, permission)
 Hit = tuple[Securable, str, Node, Permission]
 
@@ -91,6 +111,12 @@ class _Context:
     start: Node
     token: tuple[Reached, ...]
     rank: dict[Node, int] = field(hash=False, compare=False)
+    # the DENYs the context holds, by (securable, permission), nearest principal first
+    denies: dict[tuple[Securable, str], tuple[Node, Permission]] = field(
+        default_factory=dict, hash=False, compare=False
+    )
+    may_be_denied: bool = True  # someone in the context holds a DENY somewhere
+    owns: bool = True  # someone in the context owns a securable of this scope
     bypass: str | None = None
     blocked: str | None = None
     entry: str | None = None
@@ -115,20 +141,24 @@ class EffectivePermissions:
 
     def __init__(self, snapshot: SecuritySnapshot) -> None:
         self.snapshot = snapshot
-        self.principal_graph = PrincipalGraph(snapshot)
+        with _bulk():
+            self.principal_graph = PrincipalGraph(snapshot)
         self.graph = self.principal_graph.graph
         self._grants: dict[Key, dict[Node, Permission]] = {}
-        self._denies: dict[Key, dict[Node, Permission]] = {}
+        self._denies_by_node: dict[Node, list[tuple[Securable, Permission]]] = {}
         self._held: dict[Node, list[tuple[Securable, Permission]]] = {}
         self._deny_holders: set[Node] = set()
         self._column_denied_tables: set[tuple[str, Securable, str]] = set()
         self._owners: dict[tuple[str, Securable], Node] = {}
+        self._owner_nodes: dict[str, set[Node]] = {}
+        self._candidate_cache: dict[tuple[Securable, str], tuple[tuple[Securable, str], ...]] = {}
         self._databases = {fold(db.name): db for db in snapshot.databases}
         self._trees: dict[str, SecurableTree] = {}
         self._contexts: dict[tuple[str, str], _Context] = {}
-        self._index_server()
-        for database in snapshot.databases:
-            self._index_database(database)
+        with _bulk():
+            self._index_server()
+            for database in snapshot.databases:
+                self._index_database(database)
 
     # ------------------------------------------------------------------ indexing
 
@@ -160,7 +190,7 @@ class EffectivePermissions:
         self._check_permission(securable, permission)
         key = (scope, securable, permission.permission)
         if permission.state == PermissionState.DENY:
-            self._denies.setdefault(key, {})[node] = permission
+            self._denies_by_node.setdefault(node, []).append((securable, permission))
             self._deny_holders.add(node)
             if securable.column is not None:
                 table = Securable(securable.securable_class, securable.schema_name, securable.name)
@@ -195,14 +225,17 @@ class EffectivePermissions:
         for schema in database.schemas:
             securable = Securable("SCHEMA", name=schema.name).folded()
             self._owners[(scope, securable)] = owner_node(schema.owner, f"schema {schema.name}")
+            self._owner_nodes.setdefault(scope, set()).add(self._owners[(scope, securable)])
         for obj in database.objects:
             if obj.owner is not None:
                 securable = object_securable(obj.schema_name, obj.name, obj.kind).folded()
                 self._owners[(scope, securable)] = owner_node(obj.owner, f"object {obj.name}")
+                self._owner_nodes.setdefault(scope, set()).add(self._owners[(scope, securable)])
         for role in database.roles:
             if role.owner is not None:
                 securable = Securable("ROLE", name=role.name).folded()
                 self._owners[(scope, securable)] = owner_node(role.owner, f"role {role.name}")
+                self._owner_nodes.setdefault(scope, set()).add(self._owners[(scope, securable)])
 
     def _tree(self, scope: str) -> SecurableTree:
         tree = self._trees.get(scope)
@@ -244,7 +277,12 @@ class EffectivePermissions:
             unique.setdefault(reached[0], reached)
         ordered = tuple(unique.values())
         rank = {node: i for i, (node, _) in enumerate(ordered)}
-        return _Context(scope, start, ordered, rank, **extra)
+        denies: dict[tuple[Securable, str], tuple[Node, Permission]] = {}
+        for node, _ in ordered:
+            for securable, row in self._denies_by_node.get(node, ()):
+                denies.setdefault((securable, row.permission), (node, row))
+        owns = not self._owner_nodes.get(scope, set()).isdisjoint(rank)
+        return _Context(scope, start, ordered, rank, denies, bool(denies), owns, **extra)
 
     def _principal_context(self, scope: str, node: Node) -> _Context:
         graph = self.principal_graph
@@ -302,6 +340,15 @@ class EffectivePermissions:
         self, securable: Securable, permission: str
     ) -> tuple[tuple[Securable, str], ...]:
         """Every (securable, permission) whose GRANT would imply the question, nearest first."""
+        cached = self._candidate_cache.get((securable, permission))
+        if cached is None:
+            cached = self._candidate_cache[(securable, permission)] = self._implying(
+                securable, permission
+            )
+        return cached
+
+    @staticmethod
+    def _implying(securable: Securable, permission: str) -> tuple[tuple[Securable, str], ...]:
         found: list[tuple[Securable, str]] = []
         if securable.column is not None:
             found.append((securable, permission))
@@ -332,7 +379,7 @@ class EffectivePermissions:
                 yield securable, permission, node, holders[node]
 
     def _owner(self, context: _Context, securable: Securable) -> tuple[Securable, Node] | None:
-        if context.scope == SERVER_SCOPE:
+        if not context.owns:
             return None
         for level in securable.ancestors():
             owner = self._owners.get((context.scope, level))
@@ -385,15 +432,14 @@ class EffectivePermissions:
         self, context: _Context, securable: Securable, candidates: tuple[tuple[Securable, str], ...]
     ) -> tuple[Hit | None, bool]:
         """The deciding DENY, if any, and whether a column GRANT overrode a table DENY."""
-        if self._deny_holders.isdisjoint(context.rank):
+        if not context.may_be_denied:
             return None, False  # nobody in this context was ever denied anything
-        column_grant = securable.column is not None and any(
-            True for _ in self._hits(self._grants, context, candidates[:1])
-        )
-        table = Securable(securable.securable_class, securable.schema_name, securable.name)
+        table = None
+        if securable.column is not None and any(self._hits(self._grants, context, candidates[:1])):
+            table = Securable(securable.securable_class, securable.schema_name, securable.name)
         overridden = False
-        for hit in self._hits(self._denies, context, candidates):
-            if column_grant and hit[0] == table:
+        for hit in self._deny_hits(context, candidates):
+            if hit[0] == table:
                 overridden = True  # a column-level GRANT beats a table-level DENY (docstring, 5)
                 continue
             return hit, overridden
@@ -401,9 +447,19 @@ class EffectivePermissions:
 
     def _connect_denied(self, context: _Context) -> Hit | None:
         """A DENY CONNECT on the database held by the context (step 3), if any."""
-        if self._deny_holders.isdisjoint(context.rank):
+        if not context.may_be_denied:
             return None
-        return next(self._hits(self._denies, context, ((Securable("DATABASE"), "CONNECT"),)), None)
+        return next(self._deny_hits(context, ((Securable("DATABASE"), "CONNECT"),)), None)
+
+    @staticmethod
+    def _deny_hits(
+        context: _Context, candidates: tuple[tuple[Securable, str], ...]
+    ) -> Iterator[Hit]:
+        """The context's DENYs on the candidates, in candidate order."""
+        for candidate in candidates:
+            held = context.denies.get(candidate)
+            if held is not None:
+                yield candidate[0], candidate[1], held[0], held[1]
 
     def _denied(self, context: _Context, hit: Hit, reason: str) -> Decision:
         target, _, node, row = hit
@@ -471,6 +527,10 @@ class EffectivePermissions:
         columns of a table are denied, the allowed columns instead of the table (failing
         closed: unknown columns are left out).
         """
+        with _bulk():
+            return self._effective(database, principal)
+
+    def _effective(self, database: str | None, principal: str) -> frozenset[tuple[Securable, str]]:
         context = self._context(database, principal)
         if context.blocked:
             return frozenset()
@@ -483,8 +543,21 @@ class EffectivePermissions:
             candidates = {pair for pair in candidates if pair[0].securable_class != "SERVER"}
         if context.bypass:
             return frozenset(candidates)
-        allowed = {pair for pair in candidates if self._decide(context, *pair).allowed}
+        if context.scope != SERVER_SCOPE and self._connect_denied(context) is not None:
+            return frozenset()
+        allowed = {pair for pair in candidates if self._survives(context, *pair)}
         return frozenset(self._refine_columns(context, tree, allowed))
+
+    def _survives(self, context: _Context, securable: Securable, permission: str) -> bool:
+        """Whether a (securable, permission) that a grant or ownership reaches is not denied.
+
+        The lean form of :meth:`_decide` for :meth:`effective` (no path strings): every pair
+        it is asked about is implied by something the context holds.
+        """
+        if not context.may_be_denied or self._owner(context, securable) is not None:
+            return True
+        candidates = self._candidates(securable, permission)
+        return self._effective_deny(context, securable, candidates)[0] is None
 
     def _everything(self, tree: SecurableTree, root: Securable) -> Iterator[tuple[Securable, str]]:
         for cls, members in tree.below(root).items():
@@ -522,7 +595,7 @@ class EffectivePermissions:
             key=lambda p: (p[0].sort_key(), p[1]),
         ):
             columns = [(c, permission) for c in tree.columns_of.get(table, ())]
-            kept = [pair for pair in columns if self._decide(context, *pair).allowed]
+            kept = [pair for pair in columns if self._survives(context, *pair)]
             if len(kept) < len(columns) or not columns:
                 result.discard((table, permission))
                 result.update(kept)

@@ -182,15 +182,14 @@ class PrincipalGraph:
         members = self.graph.edge_subgraph(
             edge for edge, kind in sorted(self._edges.items()) if kind == MEMBER
         )
-        for start in sorted(members.nodes):
-            try:
-                cycle = nx.find_cycle(members, source=start)
-            except nx.NetworkXNoCycle:
-                continue
-            names = [self.display(u) for u, _ in cycle] + [self.display(cycle[0][0])]
-            raise MappingError(
-                f"role membership cycle: {' -> '.join(names)}", Location(key=cycle[0][0][0])
-            )
+        if nx.is_directed_acyclic_graph(members):
+            return
+        # one depth-first search from the sorted nodes: the same cycle is reported every time
+        cycle = nx.find_cycle(members, source=sorted(members.nodes))
+        names = [self.display(u) for u, _ in cycle] + [self.display(cycle[0][0])]
+        raise MappingError(
+            f"role membership cycle: {' -> '.join(names)}", Location(key=cycle[0][0][0])
+        )
 
     # ------------------------------------------------------------------ queries
 

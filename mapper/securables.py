@@ -14,8 +14,8 @@ a grant without scanning every securable.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 
 from mapper.permissions import CATALOG
 from mssql_extract.snapshot import Database, ObjectKind, Permission, SecuritySnapshot, fold
@@ -42,6 +42,15 @@ class Securable:
     schema_name: str | None = None
     name: str | None = None
     column: str | None = None
+    # securables are dictionary keys on every hot path: hash once
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        parts = (self.securable_class, self.schema_name, self.name, self.column)
+        object.__setattr__(self, "_hash", hash(parts))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(cls, permission: Permission) -> Securable:
@@ -78,11 +87,8 @@ class Securable:
         return Securable(box) if box else None
 
     def ancestors(self) -> tuple[Securable, ...]:
-        """This securable, then its containers outwards."""
-        chain: list[Securable] = [self]
-        while (box := chain[-1].container()) is not None:
-            chain.append(box)
-        return tuple(chain)
+        """This securable, then its containers outwards (memoized)."""
+        return _ancestors(self)
 
     def sort_key(self) -> tuple[str, str, str, str]:
         """A total order for sorting (``None`` parts sort first)."""
@@ -101,6 +107,14 @@ class Securable:
         return f"{text}({self.column})" if self.column is not None else text
 
 
+@lru_cache(maxsize=1 << 18)
+def _ancestors(securable: Securable) -> tuple[Securable, ...]:
+    chain: list[Securable] = [securable]
+    while (box := chain[-1].container()) is not None:
+        chain.append(box)
+    return tuple(chain)
+
+
 def object_securable(schema_name: str, name: str, kind: ObjectKind) -> Securable:
     """The securable of a schema-scoped object of a given kind."""
     return Securable(_KIND_CLASS.get(kind, "OBJECT"), schema_name, name)
@@ -111,8 +125,8 @@ class SecurableTree:
 
     def __init__(self, securables: Iterable[Securable], *, server_root: bool) -> None:
         found: set[Securable] = set()
-        for securable in securables:
-            found.update(securable.folded().ancestors())
+        for securable in {s.folded() for s in securables}:
+            found.update(securable.ancestors())
         if not server_root:
             found.discard(Securable("SERVER"))
         self.members = tuple(sorted(found, key=Securable.sort_key))
