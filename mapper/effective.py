@@ -46,22 +46,20 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from grantbridge.errors import Location, MappingError
-from mapper import fixed_roles
-from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph, PrincipalKind, Reached
+from grantbridge.errors import MappingError
+from mapper.context import ContextBuilder, SecurityContext
+from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph, PrincipalKind
+from mapper.permission_index import Key, PermissionIndex, state_text
 from mapper.permissions import CATALOG, COLUMN_PERMISSIONS, Pair
 from mapper.securables import (
     Securable,
     SecurableTree,
     database_securables,
-    object_securable,
     server_securables,
 )
 from mssql_extract.snapshot import (
-    Database,
     Permission,
     PermissionState,
     SecuritySnapshot,
@@ -88,7 +86,6 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
-Key = tuple[str, Securable, str]  # (scope, folded securable, permission)
 Hit = tuple[Securable, str, Node, Permission]
 
 
@@ -103,35 +100,12 @@ class Decision:
     deny: Permission | None = None
 
 
-@dataclass(frozen=True)
-class _Context:
-    """A principal's security context in one scope (see the module docstring, step 1)."""
-
-    scope: str
-    start: Node
-    token: tuple[Reached, ...]
-    rank: dict[Node, int] = field(hash=False, compare=False)
-    # the DENYs the context holds, by (securable, permission), nearest principal first
-    denies: dict[tuple[Securable, str], tuple[Node, Permission]] = field(
-        default_factory=dict, hash=False, compare=False
-    )
-    may_be_denied: bool = True  # someone in the context holds a DENY somewhere
-    owns: bool = True  # someone in the context owns a securable of this scope
-    bypass: str | None = None
-    blocked: str | None = None
-    entry: str | None = None
-
-
-def _state_text(permission: Permission) -> str:
-    return "DENY" if permission.state == PermissionState.DENY else "GRANT"
-
-
 def _statement(permission: Permission, securable: Securable) -> str:
     option = (
         " WITH GRANT OPTION" if permission.state == PermissionState.GRANT_WITH_GRANT_OPTION else ""
     )
     return (
-        f"{_state_text(permission)} {permission.permission} ON {securable} TO "
+        f"{state_text(permission)} {permission.permission} ON {securable} TO "
         f"{permission.grantee}{option} [{permission.source_ref}]"
     )
 
@@ -143,99 +117,20 @@ class EffectivePermissions:
         self.snapshot = snapshot
         with _bulk():
             self.principal_graph = PrincipalGraph(snapshot)
+            self._index = PermissionIndex(snapshot, self.principal_graph)
         self.graph = self.principal_graph.graph
-        self._grants: dict[Key, dict[Node, Permission]] = {}
-        self._denies_by_node: dict[Node, list[tuple[Securable, Permission]]] = {}
-        self._held: dict[Node, list[tuple[Securable, Permission]]] = {}
-        self._deny_holders: set[Node] = set()
-        self._column_denied_tables: set[tuple[str, Securable, str]] = set()
-        self._owners: dict[tuple[str, Securable], Node] = {}
-        self._owner_nodes: dict[str, set[Node]] = {}
-        self._candidate_cache: dict[tuple[Securable, str], tuple[tuple[Securable, str], ...]] = {}
+        self._contexts = ContextBuilder(
+            snapshot, self.principal_graph, self._index, self._connects_anywhere
+        )
         self._databases = {fold(db.name): db for db in snapshot.databases}
         self._trees: dict[str, SecurableTree] = {}
-        self._contexts: dict[tuple[str, str], _Context] = {}
-        with _bulk():
-            self._index_server()
-            for database in snapshot.databases:
-                self._index_database(database)
+        self._candidate_cache: dict[tuple[Securable, str], tuple[tuple[Securable, str], ...]] = {}
 
-    # ------------------------------------------------------------------ indexing
+    def _connects_anywhere(self, login: str) -> bool:
+        return self.explain(None, login, Securable("SERVER"), "CONNECT ANY DATABASE").allowed
 
-    def _index_server(self) -> None:
-        for grant in fixed_roles.server_role_grants():
-            self._index(SERVER_SCOPE, fixed_roles.as_permission(grant))
-        for permission in self.snapshot.server_permissions:
-            self._index(SERVER_SCOPE, permission)
-
-    def _index_database(self, database: Database) -> None:
-        scope = fold(database.name)
-        for grant in fixed_roles.database_role_grants():
-            self._index(scope, fixed_roles.as_permission(grant))
-        for permission in database.permissions:
-            self._index(scope, permission)
-        self._index_owners(database, scope)
-
-    def _index(self, scope: str, permission: Permission) -> None:
-        securable = Securable.of(permission).folded()
-        if securable.is_server_level:
-            scope = SERVER_SCOPE  # a server securable granted from a database row (rare)
-        node = (scope, fold(permission.grantee))
-        if node not in self.principal_graph:
-            raise MappingError(
-                f"{_state_text(permission)} {permission.permission} names unknown grantee "
-                f"{permission.grantee!r}",
-                Location(str(permission.source_ref), key=permission.key),
-            )
-        self._check_permission(securable, permission)
-        key = (scope, securable, permission.permission)
-        if permission.state == PermissionState.DENY:
-            self._denies_by_node.setdefault(node, []).append((securable, permission))
-            self._deny_holders.add(node)
-            if securable.column is not None:
-                table = Securable(securable.securable_class, securable.schema_name, securable.name)
-                self._column_denied_tables.add((scope, table, permission.permission))
-        else:
-            self._grants.setdefault(key, {})[node] = permission
-            self._held.setdefault(node, []).append((securable, permission))
-
-    @staticmethod
-    def _check_permission(securable: Securable, permission: Permission) -> None:
-        valid = (
-            permission.permission in COLUMN_PERMISSIONS
-            if securable.column is not None
-            else CATALOG.get(securable.securable_class, permission.permission) is not None
-        )
-        if not valid:
-            raise MappingError(
-                f"SQL Server has no permission {permission.permission!r} on {securable}",
-                Location(str(permission.source_ref), key=permission.key),
-            )
-
-    def _index_owners(self, database: Database, scope: str) -> None:
-        def owner_node(name: str, what: str) -> Node:
-            node = (scope, fold(name))
-            if node not in self.principal_graph:
-                raise MappingError(
-                    f"{what} is owned by unknown principal {name!r}",
-                    Location(str(database.source_ref), key=f"{database.key}:{what}"),
-                )
-            return node
-
-        for schema in database.schemas:
-            securable = Securable("SCHEMA", name=schema.name).folded()
-            self._owners[(scope, securable)] = owner_node(schema.owner, f"schema {schema.name}")
-            self._owner_nodes.setdefault(scope, set()).add(self._owners[(scope, securable)])
-        for obj in database.objects:
-            if obj.owner is not None:
-                securable = object_securable(obj.schema_name, obj.name, obj.kind).folded()
-                self._owners[(scope, securable)] = owner_node(obj.owner, f"object {obj.name}")
-                self._owner_nodes.setdefault(scope, set()).add(self._owners[(scope, securable)])
-        for role in database.roles:
-            if role.owner is not None:
-                securable = Securable("ROLE", name=role.name).folded()
-                self._owners[(scope, securable)] = owner_node(role.owner, f"role {role.name}")
-                self._owner_nodes.setdefault(scope, set()).add(self._owners[(scope, securable)])
+    def _context(self, database: str | None, principal: str) -> SecurityContext:
+        return self._contexts.context(database, principal)
 
     def _tree(self, scope: str) -> SecurableTree:
         tree = self._trees.get(scope)
@@ -246,93 +141,6 @@ class EffectivePermissions:
                 tree = SecurableTree(database_securables(self._databases[scope]), server_root=True)
             self._trees[scope] = tree
         return tree
-
-    # ------------------------------------------------------------------ contexts
-
-    def _context(self, database: str | None, principal: str) -> _Context:
-        scope = SERVER_SCOPE if database is None else fold(database)
-        key = (scope, fold(principal))
-        context = self._contexts.get(key)
-        if context is None:
-            context = self._build_context(database, scope, principal)
-            self._contexts[key] = context
-        return context
-
-    def _build_context(self, database: str | None, scope: str, principal: str) -> _Context:
-        if scope != SERVER_SCOPE and scope not in self._databases:
-            raise MappingError(f"unknown database {database!r}", Location(key=database))
-        graph = self.principal_graph
-        node = graph.node(database, principal)
-        if node is not None:
-            return self._principal_context(scope, node)
-        login = graph.node(None, principal)
-        if database is not None and login is not None and graph.kind(login) == PrincipalKind.LOGIN:
-            return self._login_in_database(database, scope, login)
-        where = "on the server" if database is None else f"in database {database!r}"
-        raise MappingError(f"unknown principal {principal!r} {where}", Location(key=principal))
-
-    def _make(self, scope: str, start: Node, token: list[Reached], **extra: Any) -> _Context:
-        unique: dict[Node, Reached] = {}
-        for reached in token:
-            unique.setdefault(reached[0], reached)
-        ordered = tuple(unique.values())
-        rank = {node: i for i, (node, _) in enumerate(ordered)}
-        denies: dict[tuple[Securable, str], tuple[Node, Permission]] = {}
-        for node, _ in ordered:
-            for securable, row in self._denies_by_node.get(node, ()):
-                denies.setdefault((securable, row.permission), (node, row))
-        owns = not self._owner_nodes.get(scope, set()).isdisjoint(rank)
-        return _Context(scope, start, ordered, rank, denies, bool(denies), owns, **extra)
-
-    def _principal_context(self, scope: str, node: Node) -> _Context:
-        graph = self.principal_graph
-        token = list(graph.closure(node))
-        login = graph.login_of(node) if graph.kind(node) == PrincipalKind.USER else None
-        if login is not None:
-            token += [(n, (node, *chain)) for n, chain in graph.closure(login)]
-        attrs = graph.attrs(node)
-        blocked = None
-        if not attrs.get("enabled", True):
-            blocked = f"guest has no CONNECT permission in database {scope!r} (guest is disabled)"
-        return self._make(
-            scope, node, token, bypass=self._bypass(scope, node, token), blocked=blocked
-        )
-
-    def _bypass(self, scope: str, node: Node, token: list[Reached]) -> str | None:
-        sysadmin = (SERVER_SCOPE, fixed_roles.SYSADMIN)
-        if any(reached == sysadmin for reached, _ in token):
-            return "members of sysadmin are never denied (they enter every database as dbo)"
-        if scope != SERVER_SCOPE and node == (scope, "dbo"):
-            return "dbo (the database owner) is never denied in its database"
-        return None
-
-    def _login_in_database(self, database: str, scope: str, login: Node) -> _Context:
-        graph = self.principal_graph
-        user = graph.user_of(database, login)
-        if user is not None:
-            context = self._principal_context(scope, user)
-            return _Context(
-                **{**context.__dict__, "entry": f"login maps to user {graph.display(user)}"}
-            )
-        server = list(graph.closure(login))
-        bypass = self._bypass(scope, login, server)
-        public = graph.closure((scope, "public"))
-        guest = (scope, "guest")
-        if bypass is not None:
-            return self._make(scope, login, server, bypass=bypass, entry="enters as dbo")
-        if graph.attrs(guest).get("enabled"):
-            token = server + [(n, (login, *chain)) for n, chain in graph.closure(guest)]
-            return self._make(scope, login, token, entry="enters as guest (guest has CONNECT)")
-        if self.explain(
-            None, graph.display(login), Securable("SERVER"), "CONNECT ANY DATABASE"
-        ).allowed:
-            token = server + [(n, (login, *chain)) for n, chain in public]
-            return self._make(scope, login, token, entry="enters through CONNECT ANY DATABASE")
-        blocked = (
-            f"login {graph.display(login)} has no user in database {database!r}, guest is "
-            f"disabled and it lacks CONNECT ANY DATABASE"
-        )
-        return self._make(scope, login, server, blocked=blocked)
 
     # ------------------------------------------------------------------ the check
 
@@ -360,7 +168,7 @@ class EffectivePermissions:
         return tuple(found)
 
     def _hits(
-        self, index: dict[Key, dict[Node, Permission]], context: _Context,
+        self, index: dict[Key, dict[Node, Permission]], context: SecurityContext,
         candidates: tuple[tuple[Securable, str], ...],
     ) -> Iterator[Hit]:  # fmt: skip
         """Rows of ``index`` held by the context, in candidate order then context order."""
@@ -378,18 +186,20 @@ class EffectivePermissions:
             for node in nodes:
                 yield securable, permission, node, holders[node]
 
-    def _owner(self, context: _Context, securable: Securable) -> tuple[Securable, Node] | None:
+    def _owner(
+        self, context: SecurityContext, securable: Securable
+    ) -> tuple[Securable, Node] | None:
         if not context.owns:
             return None
         for level in securable.ancestors():
-            owner = self._owners.get((context.scope, level))
+            owner = self._index.owners.get((context.scope, level))
             if owner is None and level.securable_class == "OBJECT" and level.column is None:
                 continue  # no individual owner: the schema owner (next level) owns it
             if owner is not None and owner in context.rank:
                 return level, owner
         return None
 
-    def _chain(self, context: _Context, node: Node) -> tuple[str, ...]:
+    def _chain(self, context: SecurityContext, node: Node) -> tuple[str, ...]:
         chain = context.token[context.rank[node]][1]
         return tuple(self._label(n) for n in chain)
 
@@ -397,7 +207,7 @@ class EffectivePermissions:
         kind = self.principal_graph.kind(node)
         return f"{kind.value.replace('_', ' ')} {self.principal_graph.display(node)}"
 
-    def _decide(self, context: _Context, securable: Securable, permission: str) -> Decision:
+    def _decide(self, context: SecurityContext, securable: Securable, permission: str) -> Decision:
         start = (self._label(context.start),) + ((context.entry,) if context.entry else ())
         if context.blocked:
             return Decision(False, context.blocked, start)
@@ -416,7 +226,7 @@ class EffectivePermissions:
         deny, overridden = self._effective_deny(context, securable, candidates)
         if deny is not None:
             return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
-        grant = next(self._hits(self._grants, context, candidates), None)
+        grant = next(self._hits(self._index.grants, context, candidates), None)
         if grant is None:
             return Decision(False, f"no GRANT implies {permission} on {securable}", start)
         target, perm, node, row = grant
@@ -429,13 +239,18 @@ class EffectivePermissions:
         return Decision(True, reason, path, grant=row)
 
     def _effective_deny(
-        self, context: _Context, securable: Securable, candidates: tuple[tuple[Securable, str], ...]
+        self,
+        context: SecurityContext,
+        securable: Securable,
+        candidates: tuple[tuple[Securable, str], ...],
     ) -> tuple[Hit | None, bool]:
         """The deciding DENY, if any, and whether a column GRANT overrode a table DENY."""
-        if not context.may_be_denied:
+        if not context.denies:
             return None, False  # nobody in this context was ever denied anything
         table = None
-        if securable.column is not None and any(self._hits(self._grants, context, candidates[:1])):
+        if securable.column is not None and any(
+            self._hits(self._index.grants, context, candidates[:1])
+        ):
             table = Securable(securable.securable_class, securable.schema_name, securable.name)
         overridden = False
         for hit in self._deny_hits(context, candidates):
@@ -445,15 +260,15 @@ class EffectivePermissions:
             return hit, overridden
         return None, overridden
 
-    def _connect_denied(self, context: _Context) -> Hit | None:
+    def _connect_denied(self, context: SecurityContext) -> Hit | None:
         """A DENY CONNECT on the database held by the context (step 3), if any."""
-        if not context.may_be_denied:
+        if not context.denies:
             return None
         return next(self._deny_hits(context, ((Securable("DATABASE"), "CONNECT"),)), None)
 
     @staticmethod
     def _deny_hits(
-        context: _Context, candidates: tuple[tuple[Securable, str], ...]
+        context: SecurityContext, candidates: tuple[tuple[Securable, str], ...]
     ) -> Iterator[Hit]:
         """The context's DENYs on the candidates, in candidate order."""
         for candidate in candidates:
@@ -461,7 +276,7 @@ class EffectivePermissions:
             if held is not None:
                 yield candidate[0], candidate[1], held[0], held[1]
 
-    def _denied(self, context: _Context, hit: Hit, reason: str) -> Decision:
+    def _denied(self, context: SecurityContext, hit: Hit, reason: str) -> Decision:
         target, _, node, row = hit
         path = (*self._chain(context, node), _statement(row, target))
         return Decision(False, reason, path, deny=row)
@@ -548,13 +363,13 @@ class EffectivePermissions:
         allowed = {pair for pair in candidates if self._survives(context, *pair)}
         return frozenset(self._refine_columns(context, tree, allowed))
 
-    def _survives(self, context: _Context, securable: Securable, permission: str) -> bool:
+    def _survives(self, context: SecurityContext, securable: Securable, permission: str) -> bool:
         """Whether a (securable, permission) that a grant or ownership reaches is not denied.
 
         The lean form of :meth:`_decide` for :meth:`effective` (no path strings): every pair
         it is asked about is implied by something the context holds.
         """
-        if not context.may_be_denied or self._owner(context, securable) is not None:
+        if not context.denies or self._owner(context, securable) is not None:
             return True
         candidates = self._candidates(securable, permission)
         return self._effective_deny(context, securable, candidates)[0] is None
@@ -566,24 +381,24 @@ class EffectivePermissions:
             perms = CATALOG.permissions_of(cls)
             yield from ((member, perm) for member in members for perm in perms)
 
-    def _granted(self, context: _Context, tree: SecurableTree) -> set[tuple[Securable, str]]:
+    def _granted(self, context: SecurityContext, tree: SecurableTree) -> set[tuple[Securable, str]]:
         """Every (securable, permission) some grant or ownership in the context reaches."""
         found: set[tuple[Securable, str]] = set()
         for node, _ in context.token:
-            for securable, row in self._held.get(node, ()):
+            for securable, row in self._index.held.get(node, ()):
                 if securable.column is not None:
                     found.add((securable, row.permission))
                     continue
                 below = tree.below(securable)
                 for cls, perm in CATALOG.implies(securable.securable_class, row.permission):
                     found.update((member, perm) for member in below.get(cls, ()))
-        for (scope, securable), owner in self._owners.items():
+        for (scope, securable), owner in self._index.owners.items():
             if scope == context.scope and owner in context.rank:
                 found.update(self._everything(tree, securable))
         return found
 
     def _refine_columns(
-        self, context: _Context, tree: SecurableTree, allowed: set[tuple[Securable, str]]
+        self, context: SecurityContext, tree: SecurableTree, allowed: set[tuple[Securable, str]]
     ) -> set[tuple[Securable, str]]:
         result = {pair for pair in allowed if pair[0].column is None}
         for securable, permission in allowed - result:
@@ -591,7 +406,7 @@ class EffectivePermissions:
             if (table, permission) not in result:
                 result.add((securable, permission))
         for table, permission in sorted(
-            (p for p in result if (context.scope, p[0], p[1]) in self._column_denied_tables),
+            (p for p in result if (context.scope, p[0], p[1]) in self._index.column_denied_tables),
             key=lambda p: (p[0].sort_key(), p[1]),
         ):
             columns = [(c, permission) for c in tree.columns_of.get(table, ())]

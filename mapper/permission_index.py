@@ -1,0 +1,110 @@
+"""Indexes over a snapshot's permission rows and ownership, built once per snapshot.
+
+Everything the effective-permission check looks up is a dictionary access here, never a scan:
+GRANT rows by (scope, securable, permission) and by grantee, DENY rows by grantee, owners by
+securable. Fixed roles contribute their documented permission sets (:mod:`mapper.fixed_roles`)
+as if they were rows. A row naming an unknown grantee or a permission its class does not have
+is a :class:`MappingError` naming the row.
+"""
+
+from __future__ import annotations
+
+from grantbridge.errors import Location, MappingError
+from mapper import fixed_roles
+from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph
+from mapper.permissions import CATALOG, COLUMN_PERMISSIONS
+from mapper.securables import Securable, object_securable
+from mssql_extract.snapshot import Database, Permission, PermissionState, SecuritySnapshot, fold
+
+#: (scope, folded securable, permission); scope is "server" or a folded database name.
+Key = tuple[str, Securable, str]
+Held = list[tuple[Securable, Permission]]
+
+
+def state_text(permission: Permission) -> str:
+    """``GRANT`` or ``DENY`` (WITH GRANT OPTION is still a GRANT)."""
+    return "DENY" if permission.state == PermissionState.DENY else "GRANT"
+
+
+class PermissionIndex:
+    """GRANT/DENY rows and owners of one snapshot, indexed for constant-time lookups."""
+
+    def __init__(self, snapshot: SecuritySnapshot, graph: PrincipalGraph) -> None:
+        self._graph = graph
+        self.grants: dict[Key, dict[Node, Permission]] = {}
+        self.held: dict[Node, Held] = {}  # GRANT rows by grantee
+        self.denies_by_node: dict[Node, Held] = {}
+        self.deny_holders: set[Node] = set()
+        self.column_denied_tables: set[Key] = set()  # tables with a column DENY (per permission)
+        self.owners: dict[tuple[str, Securable], Node] = {}
+        self.owner_nodes: dict[str, set[Node]] = {}
+        for grant in fixed_roles.server_role_grants():
+            self._add(SERVER_SCOPE, fixed_roles.as_permission(grant))
+        for permission in snapshot.server_permissions:
+            self._add(SERVER_SCOPE, permission)
+        for database in snapshot.databases:
+            self._add_database(database)
+
+    def _add_database(self, database: Database) -> None:
+        scope = fold(database.name)
+        for grant in fixed_roles.database_role_grants():
+            self._add(scope, fixed_roles.as_permission(grant))
+        for permission in database.permissions:
+            self._add(scope, permission)
+        self._add_owners(database, scope)
+
+    def _add(self, scope: str, permission: Permission) -> None:
+        securable = Securable.of(permission).folded()
+        if securable.is_server_level:
+            scope = SERVER_SCOPE  # a server securable granted from a database row (rare)
+        node = (scope, fold(permission.grantee))
+        if node not in self._graph:
+            raise MappingError(
+                f"{state_text(permission)} {permission.permission} names unknown grantee "
+                f"{permission.grantee!r}",
+                Location(str(permission.source_ref), key=permission.key),
+            )
+        _check_permission(securable, permission)
+        if permission.state != PermissionState.DENY:
+            self.grants.setdefault((scope, securable, permission.permission), {})[node] = permission
+            self.held.setdefault(node, []).append((securable, permission))
+            return
+        self.denies_by_node.setdefault(node, []).append((securable, permission))
+        self.deny_holders.add(node)
+        if securable.column is not None:
+            table = Securable(securable.securable_class, securable.schema_name, securable.name)
+            self.column_denied_tables.add((scope, table, permission.permission))
+
+    def _add_owners(self, database: Database, scope: str) -> None:
+        for schema in database.schemas:
+            self._own(database, scope, Securable("SCHEMA", name=schema.name), schema.owner)
+        for obj in database.objects:
+            if obj.owner is not None:
+                securable = object_securable(obj.schema_name, obj.name, obj.kind)
+                self._own(database, scope, securable, obj.owner)
+        for role in database.roles:
+            if role.owner is not None:
+                self._own(database, scope, Securable("ROLE", name=role.name), role.owner)
+
+    def _own(self, database: Database, scope: str, securable: Securable, owner: str) -> None:
+        node = (scope, fold(owner))
+        if node not in self._graph:
+            raise MappingError(
+                f"{securable} is owned by unknown principal {owner!r}",
+                Location(str(database.source_ref), key=f"{database.key}:{securable}"),
+            )
+        self.owners[(scope, securable.folded())] = node
+        self.owner_nodes.setdefault(scope, set()).add(node)
+
+
+def _check_permission(securable: Securable, permission: Permission) -> None:
+    valid = (
+        permission.permission in COLUMN_PERMISSIONS
+        if securable.column is not None
+        else CATALOG.get(securable.securable_class, permission.permission) is not None
+    )
+    if not valid:
+        raise MappingError(
+            f"SQL Server has no permission {permission.permission!r} on {securable}",
+            Location(str(permission.source_ref), key=permission.key),
+        )
