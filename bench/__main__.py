@@ -33,6 +33,7 @@ def _plan(estate: Estate, runs: int) -> Figures:
     return {
         "json": measure("json", [snapshot], runs),
         "load": measure("load", [snapshot], runs),
+        "effective": measure("effective", [snapshot], runs),
         "plan": measure("plan", [snapshot, str(estate.root / "plan.json")], runs),
     }
 

@@ -69,6 +69,14 @@ def measure_load(args: list[str]) -> Result:
     return {"seconds": seconds}
 
 
+def measure_effective(args: list[str]) -> Result:
+    """``EffectivePermissions(snapshot)``: the principal graph and indexes the planner builds on."""
+    effective = stage("EffectivePermissions")
+    snapshot = _load_snapshot(args[0])
+    seconds, _ = _timed(lambda: effective(snapshot))
+    return {"seconds": seconds}
+
+
 def measure_plan(args: list[str]) -> Result:
     """``plan(snapshot, Policy())``; the snapshot is loaded before timing. Writes plan.json."""
     plan, policy = stage("plan"), stage("Policy")
@@ -155,6 +163,7 @@ MEASUREMENTS: dict[str, Callable[[list[str]], Result]] = {
     "parse": measure_parse,
     "json": measure_json,
     "load": measure_load,
+    "effective": measure_effective,
     "plan": measure_plan,
     "emit": measure_emit,
     "apply": measure_apply,

@@ -99,6 +99,8 @@ def plan_rows(section: dict[str, Any]) -> list[Row]:
     return [
         ("json.loads of snapshot", _time(section, "json")),
         ("snapshot load (validated)", _time(section, "load")),
+        ("effective-permissions build (mapper.effective)", _time(section, "effective")),
+        ("effective build peak RSS (load + build)", _rss(section, "effective")),
         ("plan", _time(section, "plan")),
         ("plan / json.loads time", _ratio(section, "plan", "json")),
         ("plan peak RSS (load + plan)", _rss(section, "plan")),
@@ -143,21 +145,26 @@ def scaling_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
     return rows
 
 
+def _exponent(entries: list[dict[str, Any]], name: str) -> str:
+    points = [(float(e["rows"]), _seconds(e, name)) for e in entries]
+    slope = loglog_slope([(x, y) for x, y in points if y is not None])
+    return "needs both points" if slope is None else f"{slope:.2f}"
+
+
 def plan_scaling_rows(section: dict[str, Any]) -> list[Row]:
     """Issue 4: plan time and peak RSS on 10k and 100k permission rows."""
     rows: list[Row] = []
-    points = []
     for entry in section["points"]:
         label = f"{entry['rows']:,} rows"
         rows += [
             (f"{label}: plan", _time(entry, "plan")),
             (f"{label}: plan peak RSS", _rss(entry, "plan")),
             (f"{label}: plan / json.loads", _ratio(entry, "plan", "json")),
+            (f"{label}: effective-permissions build", _time(entry, "effective")),
+            (f"{label}: effective build peak RSS", _rss(entry, "effective")),
         ]
-        if _seconds(entry, "plan") is not None:
-            points.append((float(entry["rows"]), float(_seconds(entry, "plan") or 0)))
-    slope = loglog_slope(points)
-    rows.append(("exponent 10k → 100k", "needs both points" if slope is None else f"{slope:.2f}"))
+    rows.append(("plan exponent 10k → 100k", _exponent(section["points"], "plan")))
+    rows.append(("effective-build exponent 10k → 100k", _exponent(section["points"], "effective")))
     return rows
 
 

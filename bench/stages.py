@@ -19,6 +19,7 @@ class Unavailable(Exception):
 STAGES: dict[str, tuple[str, str]] = {
     "extract_scripts": ("mssql_extract.tsql", "extract_scripts"),
     "parse_text": ("mssql_extract.tsql", "parse_text"),
+    "EffectivePermissions": ("mapper.effective", "EffectivePermissions"),
     "plan": ("mapper.planner", "plan"),
     "Policy": ("mapper.policy", "Policy"),
     "render_sql": ("pg_emit.render", "render_sql"),
