@@ -1,0 +1,153 @@
+"""Run rendered scripts over psycopg (no psql needed), atomically where PostgreSQL allows.
+
+Transactions: when every section targets one database (cluster-wide sections run in the first
+database a script connects to — roles are cluster-wide, so that is equivalent), the whole apply
+is **one transaction**: any failure rolls everything back. A plan spanning several databases
+cannot be one transaction (PostgreSQL has none across databases, and a role created in one
+uncommitted transaction is invisible to the others), so then each script section is its own
+transaction, exactly like ``psql -f``; ``rollback.sql`` undoes the committed ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from grantbridge.errors import GrantbridgeError, InputError, Location
+from mapper.plan import MigrationPlan
+from pg_emit.psql import ScriptSection, parse_script
+from pg_emit.render import render_sql
+from pg_emit.render_roles import SAFE_ATTRIBUTES
+from pg_emit.server import connect
+
+APPLY_ORDER: tuple[str, ...] = (
+    "sql/01_roles.sql", "sql/02_memberships.sql", "sql/03_ownership.sql",
+    "sql/04_privileges.sql", "sql/05_default_privileges.sql", "sql/06_hardening.sql",
+)  # fmt: skip
+
+Log = Callable[[str], None]
+
+
+class ApplyFailed(GrantbridgeError):
+    """A statement failed on the server; everything in its transaction was rolled back."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One section of one script, with the database it runs in resolved."""
+
+    script: str
+    database: str | None
+    statements: tuple[str, ...]
+
+
+def _steps(scripts: Sequence[tuple[str, str]]) -> list[Step]:
+    parsed = [(name, parse_script(text, name)) for name, text in scripts]
+    home = next((s.database for _, ss in parsed for s in ss if s.database), None)
+    return [
+        Step(name, section.database or home, section.statements)
+        for name, sections in parsed
+        for section in sections
+        if isinstance(section, ScriptSection)
+    ]
+
+
+def _execute(conn: psycopg.Connection[Any], step: Step, log: Log) -> None:
+    for statement in step.statements:
+        try:
+            conn.execute(statement.encode())
+        except psycopg.Error as exc:
+            conn.rollback()
+            first = statement.splitlines()[0][:120]
+            reason = (exc.diag.message_primary or str(exc)).strip()
+            raise ApplyFailed(
+                f"{reason} (statement: {first}); its transaction was rolled back",
+                Location(step.script, key=step.database or "cluster"),
+            ) from None
+    log(f"{step.script}: {len(step.statements)} statements in {step.database or 'cluster'}")
+
+
+def run_scripts(
+    dsn: str, scripts: Sequence[tuple[str, str]], *, log: Log = lambda _m: None, commit: bool = True
+) -> None:
+    """Run scripts (name, text) in order; see the module docstring for transactions.
+
+    Args:
+        dsn: the server; sections without ``\\connect`` run in its database if no script connects.
+        scripts: the scripts' names and texts, in order.
+        log: receives one line per executed section.
+        commit: False rolls the single transaction back at the end (a dry run).
+    """
+    steps = _steps(scripts)
+    databases = {s.database for s in steps}
+    if len(databases) <= 1:
+        database = next(iter(databases), None)
+        with connect(dsn, database, autocommit=False) as conn:
+            for step in steps:
+                _execute(conn, step, log)
+            conn.commit() if commit else conn.rollback()
+        return
+    for step in steps:
+        with connect(dsn, step.database, autocommit=False) as conn:
+            _execute(conn, step, log)
+            conn.commit() if commit else conn.rollback()
+
+
+def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
+    """Read ``plan.json`` and the scripts; refuse a directory edited since the plan was made.
+
+    The scripts must be exactly what this plan renders to, and their header fingerprint must be
+    the plan's: a hand-edited script or ``plan.json`` is refused, not applied.
+    """
+    plan_path = plan_dir / "plan.json"
+    if not plan_path.is_file():
+        raise InputError("no plan.json in the plan directory", Location(str(plan_dir)))
+    plan = MigrationPlan.from_json(plan_path.read_text(encoding="utf-8"), origin=str(plan_path))
+    expected = render_sql(plan)
+    for name, text in expected.items():
+        path = plan_dir / name
+        if not path.is_file():
+            raise InputError("the script is missing from the plan directory", Location(str(path)))
+        actual = path.read_text(encoding="utf-8")
+        if f"-- plan fingerprint: {plan.fingerprint}\n" not in actual:
+            raise InputError(
+                "the script's fingerprint does not match plan.json (plan directory edited?)",
+                Location(str(path)),
+            )
+        if actual != text:
+            raise InputError(
+                "the script differs from what plan.json renders to (edited by hand?); "
+                "re-run grantbridge plan",
+                Location(str(path)),
+            )
+    return plan, expected
+
+
+def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
+    """Refuse what would need SUPERUSER on RDS, or a connected role that cannot create roles."""
+    row = conn.execute(
+        "SELECT r.rolsuper, r.rolcreaterole, EXISTS (SELECT FROM pg_roles "
+        "WHERE rolname = 'rds_superuser') FROM pg_roles r WHERE r.rolname = current_user"
+    ).fetchone()
+    assert row is not None
+    superuser, createrole, on_rds = row
+    unsafe = sorted(
+        f"{r.name}: {a}" for r in plan.roles for a in r.attributes if a.upper() not in SAFE_ATTRIBUTES
+    )
+    if unsafe and on_rds:
+        raise InputError(f"the plan needs SUPERUSER-only attributes on RDS: {', '.join(unsafe)}")
+    if not (superuser or createrole):
+        raise InputError("the connected role can neither create roles nor is a superuser")
+
+
+def apply_plan_dir(plan_dir: Path, dsn: str, *, log: Log = lambda _m: None) -> MigrationPlan:
+    """Check the plan directory and the server, then run 01 … 06 (see :func:`run_scripts`)."""
+    plan, scripts = load_plan_dir(plan_dir)
+    with connect(dsn) as conn:
+        preflight(conn, plan)
+    run_scripts(dsn, [(name, scripts[name]) for name in APPLY_ORDER], log=log)
+    return plan

@@ -1,0 +1,145 @@
+"""Compare a plan (the intent) with a live state read by ``inspect`` — both ways.
+
+The unit of comparison is a *fact*: one ACL entry (securable, column, privilege, grantee, grant
+option), one membership, one owner, one default ACL entry, one role. Intended facts are the
+plan's items plus what PostgreSQL gives by default and the plan keeps (``intent``). The live
+side is restricted to the plan's scope — its databases, schemas and objects, and for
+memberships and default ACLs its roles — because a server holds more than any one plan.
+
+Ignored on purpose (documented): an owner's implicit rights (not grants), and memberships whose
+member is not a plan role (PostgreSQL 16 records the creating role as an admin member of every
+role it creates; the RDS master user also joins owner roles, see 02_memberships.sql).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mapper.plan import MigrationPlan, PgGrant
+from pg_emit import intent
+
+
+@dataclass(frozen=True, order=True)
+class Mismatch:
+    """One difference: ``missing`` (planned, not on the server) or ``extra`` (the reverse)."""
+
+    kind: str  # acl, membership, owner, default_acl, role, effective
+    database: str
+    subject: str
+    status: str  # missing | extra | different
+    detail: str = ""
+
+
+def _securable(grant: PgGrant) -> str:
+    path = ".".join(p for p in (grant.schema_name, grant.name) if p)
+    return f"{grant.object_type} {path}{grant.signature or ''}"
+
+
+def acl_facts(grants: Iterable[PgGrant]) -> dict[tuple[str, str], PgGrant]:
+    """(database, "securable[col] PRIV → grantee") for each grant, expanded per column."""
+    facts: dict[tuple[str, str], PgGrant] = {}
+    for grant in grants:
+        privilege = intent.normalize_privilege(grant.privilege)
+        option = " WITH GRANT OPTION" if grant.grant_option else ""
+        for column in grant.columns or (None,):
+            col = f" ({column})" if column else ""
+            text = f"{_securable(grant)}{col} {privilege} to {grant.grantee}{option}"
+            single = grant.model_copy(update={"columns": (column,) if column else (), "privilege": privilege})
+            facts[grant.database, text] = single
+    return facts
+
+
+def scope(plan: MigrationPlan) -> set[tuple[str, str]]:
+    """(database, securable) pairs the plan speaks about."""
+    result = {(d.name, f"DATABASE {d.name}") for d in plan.databases}
+    result |= {(s.database, f"SCHEMA {s.name}") for s in plan.schemas}
+    for obj in plan.objects:
+        object_type = {"table": "TABLE", "view": "TABLE"}.get(obj.kind, obj.kind.upper())
+        result.add((obj.database, f"{object_type} {obj.schema_name}.{obj.name}{obj.signature or ''}"))
+    result |= {(g.database, _securable(g)) for g in plan.grants}
+    return result
+
+
+def intended_grants(plan: MigrationPlan) -> tuple[PgGrant, ...]:
+    """Plan grants plus PostgreSQL's PUBLIC defaults the plan keeps."""
+    return plan.grants + intent.public_defaults(plan)
+
+
+def compare_acls(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
+    """ACL entries, both ways, within the plan's scope."""
+    wanted = acl_facts(intended_grants(plan))
+    in_scope = scope(plan)
+    databases = {db for db, _ in in_scope}
+    actual = {
+        k: g for k, g in acl_facts(live.grants).items()
+        if g.database in databases and (g.database, _securable(g)) in in_scope
+    }  # fmt: skip
+    result = [Mismatch("acl", db, text, "missing") for db, text in wanted.keys() - actual.keys()]
+    result += [Mismatch("acl", db, text, "extra") for db, text in actual.keys() - wanted.keys()]
+    return result
+
+
+def compare_owners(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
+    """Owners of the plan's databases, schemas and objects."""
+    def owners(p: MigrationPlan) -> dict[tuple[str, str], str]:
+        found = {(d.name, f"DATABASE {d.name}"): d.owner for d in p.databases}
+        found |= {(s.database, f"SCHEMA {s.name}"): s.owner for s in p.schemas}
+        found |= {(o.database, f"{o.kind} {o.schema_name}.{o.name}{o.signature or ''}"): o.owner
+                  for o in p.objects}  # fmt: skip
+        return found
+
+    actual = owners(live)
+    return [
+        Mismatch("owner", db, subject, "missing" if (db, subject) not in actual else "different",
+                 f"planned {owner}, found {actual.get((db, subject), 'nothing')}")
+        for (db, subject), owner in sorted(owners(plan).items())
+        if actual.get((db, subject)) != owner
+    ]  # fmt: skip
+
+
+def compare_memberships(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
+    """Memberships of plan roles, both ways (see the module docstring for what is ignored)."""
+    members = set(intent.created_roles(plan))
+    wanted = {(m.role, m.member) for m in intent.memberships(plan)}
+    actual = {(m.role, m.member) for m in live.memberships if m.member in members}
+    result = [Mismatch("membership", "", f"{m} in {r}", "missing") for r, m in wanted - actual]
+    return result + [Mismatch("membership", "", f"{m} in {r}", "extra") for r, m in actual - wanted]
+
+
+def compare_defaults(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
+    """Default ACLs set for plan roles, both ways."""
+    roles = set(intent.created_roles(plan))
+    databases = {d.name for d in plan.databases}
+
+    def facts(p: MigrationPlan, restrict: bool) -> set[tuple[str, str]]:
+        return {
+            (d.database, f"for {d.owner} in {d.schema_name or '*'}: {d.privilege.upper()} on "
+                         f"{d.object_type} to {d.grantee}")
+            for d in p.default_privileges
+            if not restrict or (d.owner in roles and d.database in databases)
+        }  # fmt: skip
+
+    wanted, actual = facts(plan, False), facts(live, True)
+    result = [Mismatch("default_acl", db, t, "missing") for db, t in wanted - actual]
+    return result + [Mismatch("default_acl", db, t, "extra") for db, t in actual - wanted]
+
+
+def compare_roles(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
+    """Every planned role exists, with the planned LOGIN attribute."""
+    actual = {r.name: r for r in live.roles}
+    result = []
+    for role in plan.roles:
+        found = actual.get(role.name)
+        if found is None:
+            result.append(Mismatch("role", "", role.name, "missing"))
+        elif role.kind != "predefined" and found.login != role.login:
+            detail = f"planned {'LOGIN' if role.login else 'NOLOGIN'}"
+            result.append(Mismatch("role", "", role.name, "different", detail))
+    return result
+
+
+def compare(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
+    """Every difference between the plan and the live state, sorted."""
+    checks = (compare_roles, compare_memberships, compare_owners, compare_acls, compare_defaults)
+    return sorted({m for check in checks for m in check(plan, live)})

@@ -1,0 +1,202 @@
+"""Read a live PostgreSQL into the plan's own model (DESIGN §4 ``inspect``).
+
+Roles, memberships, database / schema / object owners, ACLs expanded per privilege and grantee
+(column ACLs included) and default ACLs, each read with one set-based catalog query per
+database. ``aclexplode`` over ``coalesce(acl, acldefault(…))`` gives the effective ACL even
+where the catalog stores NULL (= the built-in default). An owner's own entries are left out:
+an owner's rights are implicit, they are not grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from mapper.plan import (
+    MigrationPlan, PgDatabase, PgDefaultPrivilege, PgGrant, PgMembership, PgObject, PgRole,
+    PgSchema, RoleKind,
+)  # fmt: skip
+from pg_emit.server import connect
+
+ROLES_SQL = """
+SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls
+FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname
+"""
+
+MEMBERS_SQL = """
+SELECT DISTINCT r.rolname, m.rolname,
+       coalesce((to_jsonb(a) ->> 'inherit_option')::boolean, m.rolinherit)
+FROM pg_catalog.pg_auth_members a
+JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+JOIN pg_catalog.pg_roles m ON m.oid = a.member
+WHERE r.rolname !~ '^pg_' OR m.rolname !~ '^pg_'
+"""
+
+_USER_NS = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
+
+OBJECTS_SQL = f"""
+SELECT n.nspname, c.relname,
+       CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
+            ELSE 'table' END, NULL::text, pg_get_userbyid(c.relowner),
+       ARRAY(SELECT attname FROM pg_catalog.pg_attribute
+             WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {_USER_NS}
+UNION ALL
+SELECT n.nspname, p.proname, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
+       '(' || oidvectortypes(p.proargtypes) || ')', pg_get_userbyid(p.proowner), ARRAY[]::name[]
+FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND {_USER_NS}
+UNION ALL
+SELECT n.nspname, t.typname, 'type', NULL, pg_get_userbyid(t.typowner), ARRAY[]::name[]
+FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE (t.typtype IN ('e', 'd', 'r', 'm')
+       OR (t.typtype = 'c' AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c'))
+  AND {_USER_NS}
+"""
+
+#: One row per ACL entry: object type, schema, name, signature, column, privilege, grantee,
+#: grantable. Grantee 0 is PUBLIC.
+ACL_SQL = f"""
+WITH acl AS (
+  SELECT 'DATABASE' AS t, NULL::name AS s, d.datname AS n, NULL::text AS sig, NULL::name AS col,
+         d.datdba AS owner, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) AS a
+  FROM pg_catalog.pg_database d WHERE d.datname = current_database()
+  UNION ALL
+  SELECT 'SCHEMA', NULL, n.nspname, NULL, NULL, n.nspowner,
+         aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner)))
+  FROM pg_catalog.pg_namespace n WHERE {_USER_NS}
+  UNION ALL
+  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, c.relname, NULL,
+         NULL, c.relowner,
+         aclexplode(coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's'::"char" ELSE 'r'::"char" END,
+                                                  c.relowner)))
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {_USER_NS}
+  UNION ALL
+  SELECT 'TABLE', n.nspname, c.relname, NULL, att.attname, c.relowner, aclexplode(att.attacl)
+  FROM pg_catalog.pg_attribute att JOIN pg_catalog.pg_class c ON c.oid = att.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE att.attacl IS NOT NULL AND att.attnum > 0 AND NOT att.attisdropped AND {_USER_NS}
+  UNION ALL
+  SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname, p.proname,
+         '(' || oidvectortypes(p.proargtypes) || ')', NULL, p.proowner,
+         aclexplode(coalesce(p.proacl, acldefault('f', p.proowner)))
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+  WHERE p.prokind IN ('f', 'p') AND {_USER_NS}
+  UNION ALL
+  SELECT 'TYPE', n.nspname, t.typname, NULL, NULL, t.typowner,
+         aclexplode(coalesce(t.typacl, acldefault('T', t.typowner)))
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  WHERE t.typtype IN ('e', 'd', 'r', 'm') AND {_USER_NS}
+)
+SELECT t, s, n, sig, col, (a).privilege_type,
+       CASE WHEN (a).grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid((a).grantee) END,
+       (a).is_grantable
+FROM acl WHERE (a).grantee <> owner
+"""
+
+DEFAULT_ACL_SQL = """
+SELECT pg_get_userbyid(d.defaclrole), n.nspname,
+       CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
+            WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
+       (a).privilege_type,
+       CASE WHEN (a).grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid((a).grantee) END
+FROM (SELECT *, aclexplode(defaclacl) AS a FROM pg_catalog.pg_default_acl) d
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
+WHERE (a).grantee <> d.defaclrole
+"""
+
+_ATTRIBUTES = ("SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS")
+
+
+def read_roles(conn: psycopg.Connection[Any]) -> tuple[tuple[PgRole, ...], tuple[PgMembership, ...]]:
+    """Every non-``pg_`` role and the memberships that involve one."""
+    roles = []
+    for name, login, *flags in conn.execute(ROLES_SQL).fetchall():
+        attributes = tuple(a for a, on in zip(_ATTRIBUTES, flags, strict=True) if on)
+        kind = RoleKind.LOGIN if login else RoleKind.GROUP
+        roles.append(PgRole(name=name, kind=kind, login=login, attributes=attributes))
+    members = {
+        (role, member): PgMembership(role=role, member=member, inherit=inherit)
+        for role, member, inherit in conn.execute(MEMBERS_SQL).fetchall()
+    }
+    return tuple(roles), tuple(members[k] for k in sorted(members))
+
+
+def read_database(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
+    """The current database's owner, schemas, objects, ACL entries and default ACLs."""
+    database = conn.execute(
+        "SELECT current_database(), pg_get_userbyid(datdba) FROM pg_catalog.pg_database "
+        "WHERE datname = current_database()"
+    ).fetchone()
+    assert database is not None
+    db = str(database[0])
+    schemas = conn.execute(
+        f"SELECT nspname, pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace n WHERE {_USER_NS}"
+    ).fetchall()
+    result: dict[str, list[Any]] = {
+        "databases": [PgDatabase(name=db, owner=database[1])],
+        "schemas": [PgSchema(database=db, name=n, owner=o) for n, o in schemas],
+        "objects": [
+            PgObject(database=db, schema_name=s, name=n, kind=k, signature=sig, owner=o,
+                     columns=tuple(cols) if k in ("table", "view") else ())
+            for s, n, k, sig, o, cols in conn.execute(OBJECTS_SQL).fetchall()
+        ],  # fmt: skip
+        "grants": [_grant(db, row) for row in conn.execute(ACL_SQL).fetchall()],
+        "default_privileges": [
+            PgDefaultPrivilege(database=db, owner=o, schema_name=s, object_type=t, privilege=p,
+                               grantee=g)
+            for o, s, t, p, g in conn.execute(DEFAULT_ACL_SQL).fetchall()
+            if t != "SCHEMAS"
+        ],  # fmt: skip
+    }
+    return result
+
+
+def _grant(database: str, row: tuple[Any, ...]) -> PgGrant:
+    object_type, schema, name, signature, column, privilege, grantee, grantable = row
+    return PgGrant(
+        database=database, object_type=object_type, schema_name=schema, name=name,
+        signature=signature, columns=(column,) if column else (), privilege=privilege,
+        grantee=grantee, grant_option=grantable,
+    )  # fmt: skip
+
+
+def list_databases(conn: psycopg.Connection[Any]) -> list[str]:
+    """Databases that accept connections, except templates."""
+    rows = conn.execute(
+        "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate "
+        "ORDER BY datname"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def inspect_server(dsn: str, databases: Sequence[str] | None = None) -> MigrationPlan:
+    """Read roles, memberships, owners, ACLs and default ACLs of a live server into a plan.
+
+    Args:
+        dsn: the server.
+        databases: which databases to read (default: every connectable non-template one).
+
+    Returns:
+        A :class:`MigrationPlan` with fingerprint ``"inspect"``: the live state in the plan model.
+    """
+    with connect(dsn) as conn:
+        roles, memberships = read_roles(conn)
+        names = list(databases) if databases is not None else list_databases(conn)
+    parts: dict[str, list[Any]] = {}
+    for name in names:
+        with connect(dsn, name) as conn:
+            for field, items in read_database(conn).items():
+                parts.setdefault(field, []).extend(items)
+    return MigrationPlan(
+        fingerprint="inspect", target="postgresql", roles=roles, memberships=memberships,
+        **{field: _dedupe(items) for field, items in parts.items()},
+    )  # fmt: skip
+
+
+def _dedupe(items: list[Any]) -> tuple[Any, ...]:
+    return tuple({item.key: item for item in items}.values())

@@ -1,0 +1,125 @@
+"""What a plan intends beyond its explicit items: implied memberships and PostgreSQL defaults.
+
+The renderer, ``verify`` and ``drift`` must agree on the intended state, so it is computed
+here once:
+
+* an IAM login is a member of ``rds_iam`` and a Kerberos login of ``rds_ad`` (DESIGN §3.3), even
+  when the mapper did not list that membership explicitly;
+* PostgreSQL grants PUBLIC ``CONNECT`` and ``TEMPORARY`` on every database, ``EXECUTE`` on every
+  function and procedure, ``USAGE`` on every type, and (PostgreSQL 15+) ``USAGE`` on the schema
+  ``public``; whatever the plan does not revoke stays intended. Source: PostgreSQL 15
+  documentation §5.7 "Privileges", table 5.2 (copied in reference/mssql/pg_object_privileges.csv).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mapper.plan import AuthMethod, MigrationPlan, PgGrant, PgMembership, PgRevoke, RoleKind
+
+#: The Amazon RDS roles grantbridge stands in for on plain PostgreSQL (RDS User Guide,
+#: reference/mssql/rds_postgres_roles.csv). rds_replication is never needed by a plan.
+RDS_ROLES: tuple[str, ...] = ("rds_ad", "rds_iam", "rds_password", "rds_superuser")
+
+#: Login method → the RDS role that enables it.
+AUTH_ROLES: dict[AuthMethod, str] = {AuthMethod.IAM: "rds_iam", AuthMethod.KERBEROS: "rds_ad"}
+
+#: Object kind → (GRANT object type, privileges PUBLIC holds by default).
+PUBLIC_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "function": ("FUNCTION", ("EXECUTE",)),
+    "procedure": ("PROCEDURE", ("EXECUTE",)),
+    "type": ("TYPE", ("USAGE",)),
+}
+
+#: PostgreSQL's own order of privileges, used wherever privileges are listed.
+PRIVILEGE_ORDER: tuple[str, ...] = (
+    "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN",
+    "USAGE", "CREATE", "CONNECT", "TEMPORARY", "EXECUTE", "SET", "ALTER SYSTEM",
+)  # fmt: skip
+
+
+def privilege_rank(privilege: str) -> int:
+    """Position of a privilege in PostgreSQL's order (unknown ones last, alphabetically)."""
+    name = normalize_privilege(privilege)
+    return PRIVILEGE_ORDER.index(name) if name in PRIVILEGE_ORDER else len(PRIVILEGE_ORDER)
+
+
+def normalize_privilege(privilege: str) -> str:
+    """Upper-case, with ``TEMP`` spelled ``TEMPORARY`` as the catalogs report it."""
+    name = " ".join(privilege.upper().split())
+    return "TEMPORARY" if name == "TEMP" else name
+
+
+def created_roles(plan: MigrationPlan) -> tuple[str, ...]:
+    """Names of the roles the scripts create (every role except predefined ones), sorted."""
+    return tuple(sorted(r.name for r in plan.roles if r.kind != RoleKind.PREDEFINED))
+
+
+def memberships(plan: MigrationPlan) -> tuple[PgMembership, ...]:
+    """The plan's memberships plus the ``rds_iam`` / ``rds_ad`` ones its logins imply."""
+    explicit = {m.key: m for m in plan.memberships}
+    for role in plan.roles:
+        auth_role = AUTH_ROLES.get(role.auth)
+        if auth_role is None:
+            continue
+        implied = PgMembership(
+            role=auth_role, member=role.name, facts=role.facts, comment=f"{role.auth} login"
+        )
+        explicit.setdefault(implied.key, implied)
+    return tuple(explicit[k] for k in sorted(explicit))
+
+
+def owner_roles(plan: MigrationPlan) -> tuple[str, ...]:
+    """Every role that owns a database, schema or object in the plan, sorted."""
+    owners = {d.owner for d in plan.databases} | {s.owner for s in plan.schemas}
+    return tuple(sorted(owners | {o.owner for o in plan.objects}))
+
+
+def _revoked(plan: MigrationPlan) -> set[str]:
+    return {_revoke_as_grant(r).key for r in plan.revokes}
+
+
+def _revoke_as_grant(revoke: PgRevoke) -> PgGrant:
+    return PgGrant(
+        database=revoke.database,
+        object_type=revoke.object_type,
+        schema_name=revoke.schema_name,
+        name=revoke.name,
+        signature=revoke.signature,
+        privilege=normalize_privilege(revoke.privilege),
+        grantee=revoke.grantee,
+    )
+
+
+def _public_candidates(plan: MigrationPlan) -> Iterator[PgGrant]:
+    for db in plan.databases:
+        for privilege in ("CONNECT", "TEMPORARY"):
+            yield PgGrant(
+                database=db.name, object_type="DATABASE", name=db.name,
+                privilege=privilege, grantee="PUBLIC",
+            )  # fmt: skip
+    for schema in plan.schemas:
+        if schema.name == "public":
+            yield PgGrant(
+                database=schema.database, object_type="SCHEMA", name="public",
+                privilege="USAGE", grantee="PUBLIC",
+            )  # fmt: skip
+    for obj in plan.objects:
+        object_type, privileges = PUBLIC_DEFAULTS.get(obj.kind, ("", ()))
+        for privilege in privileges:
+            yield PgGrant(
+                database=obj.database, object_type=object_type,  # type: ignore[arg-type]
+                schema_name=obj.schema_name, name=obj.name, signature=obj.signature,
+                privilege=privilege, grantee="PUBLIC",
+            )  # fmt: skip
+
+
+def public_defaults(plan: MigrationPlan) -> tuple[PgGrant, ...]:
+    """PUBLIC's default privileges on the plan's securables that the plan does not revoke."""
+    revoked = _revoked(plan)
+    return tuple(g for g in _public_candidates(plan) if g.key not in revoked)
+
+
+def revokes_as_grants(plan: MigrationPlan) -> tuple[PgGrant, ...]:
+    """The plan's revokes in grant shape (to compare against ACL entries)."""
+    return tuple(_revoke_as_grant(r) for r in plan.revokes)

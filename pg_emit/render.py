@@ -1,0 +1,156 @@
+"""Render a :class:`MigrationPlan` into psql scripts (DESIGN §4): ``render_sql(plan)``.
+
+Files, in apply order::
+
+    sql/01_roles.sql              cluster-wide: RDS stand-ins, then roles (created only if absent)
+    sql/02_memberships.sql        cluster-wide: GRANT role TO member
+    sql/03_ownership.sql          per database: database owner, schemas (created if absent), owners
+    sql/04_privileges.sql         per database: GRANT … (grouped)
+    sql/05_default_privileges.sql per database: ALTER DEFAULT PRIVILEGES FOR ROLE owner …
+    sql/06_hardening.sql          per database: REVOKE … FROM PUBLIC (PostgreSQL's defaults)
+    sql/rollback.sql              undo: revoke what the plan granted, drop what it created
+
+Decisions, stated once:
+
+* The scripts never create the target's tables, views or routines (the data migration does);
+  they *do* create schemas, because a schema is a security container, and 03 is where its owner
+  is set: creating it there (``CREATE SCHEMA IF NOT EXISTS … AUTHORIZATION owner``) keeps one
+  place for "what owns what". A schema created by the script is marked by a comment so that
+  ``rollback.sql`` can drop it again (only when empty).
+* psql scripts: each section is ``\\connect db`` + ``BEGIN`` … ``COMMIT``, so a script that
+  touches several databases runs one transaction per database (a transaction cannot span
+  databases in PostgreSQL). Cluster-wide scripts (01, 02) are one transaction each.
+* Idempotent: roles and schemas are created only if absent; GRANT, REVOKE, ALTER … OWNER and
+  ALTER DEFAULT PRIVILEGES change nothing when already in effect.
+"""
+
+from __future__ import annotations
+
+from mapper.plan import MigrationPlan, PgSchema
+from pg_emit import render_grants as grants
+from pg_emit import render_roles as roles
+from pg_emit.quoting import quote_ident, quote_literal
+from pg_emit.render_rollback import rollback_sections
+from pg_emit.script import Script, Section, Statement, do_block, facts_note
+
+PSQL_NOTE = ("Run with psql: psql \"$DSN\" -f <file>, files in name order, or grantbridge apply.",)
+
+
+def _databases(plan: MigrationPlan) -> list[str]:
+    names = {d.name for d in plan.databases} | {s.database for s in plan.schemas}
+    names |= {o.database for o in plan.objects} | {g.database for g in plan.grants}
+    names |= {r.database for r in plan.revokes} | {d.database for d in plan.default_privileges}
+    return sorted(names)
+
+
+def _per_database(plan: MigrationPlan, build: object) -> tuple[Section, ...]:
+    assert callable(build)
+    return tuple(Section(db, tuple(build(plan, db))) for db in _databases(plan))
+
+
+def _create_schema(schema: PgSchema, fingerprint: str) -> Statement:
+    name = quote_ident(schema.name)
+    mark = quote_literal(f"{roles.CREATED_MARK} by plan {fingerprint[:16]}")
+    sql = do_block(
+        [
+            "IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace "
+            f"WHERE nspname = {quote_literal(schema.name)}) THEN",
+            f"  CREATE SCHEMA {name} AUTHORIZATION {quote_ident(schema.owner)};",
+            f"  COMMENT ON SCHEMA {name} IS {mark};",
+            "END IF;",
+        ]
+    )
+    return Statement(sql, (facts_note(schema.facts), f"schema {schema.name}, created if absent"))
+
+
+def ownership_statements(plan: MigrationPlan, database: str) -> list[Statement]:
+    """03: the database's owner, its schemas (created if absent) and owners, object owners."""
+    statements = []
+    for db in plan.databases:
+        if db.name == database:
+            sql = f"ALTER DATABASE {quote_ident(db.name)} OWNER TO {quote_ident(db.owner)}"
+            statements.append(Statement(sql, (facts_note(db.facts),)))
+    for schema in plan.schemas:
+        if schema.database == database:
+            statements.append(_create_schema(schema, plan.fingerprint))
+            sql = f"ALTER SCHEMA {quote_ident(schema.name)} OWNER TO {quote_ident(schema.owner)}"
+            statements.append(Statement(sql, (facts_note(schema.facts),)))
+    statements += [grants.ownership_statement(o) for o in plan.objects if o.database == database]
+    return statements
+
+
+def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Statement]:
+    """05: ``ALTER DEFAULT PRIVILEGES FOR ROLE o IN SCHEMA s GRANT … ON TABLES TO …``."""
+    grouped: dict[tuple[str, str | None, str, str], set[str]] = {}
+    facts: dict[tuple[str, str | None, str, str], list[str]] = {}
+    per_grantee: dict[tuple[str, str | None, str, str], set[str]] = {}
+    for item in plan.default_privileges:
+        if item.database != database:
+            continue
+        key = (item.owner, item.schema_name, item.object_type, item.grantee)
+        per_grantee.setdefault(key, set()).add(item.privilege.upper())
+        facts.setdefault(key, []).extend(item.facts)
+    for (owner, schema, object_type, grantee), privileges in per_grantee.items():
+        key = (owner, schema, object_type, grants.privileges_sql(privileges))
+        grouped.setdefault(key, set()).add(grantee)
+        facts.setdefault(key, []).extend(facts[owner, schema, object_type, grantee])
+    statements = []
+    for (owner, schema, object_type, privileges), grantees in sorted(
+        grouped.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2], kv[0][3])
+    ):
+        in_schema = f" IN SCHEMA {quote_ident(schema)}" if schema else ""
+        sql = (
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(owner)}{in_schema} "
+            f"GRANT {privileges} ON {object_type} TO {grants.grantees_sql(grantees)}"
+        )
+        statements.append(Statement(sql, (facts_note(facts[owner, schema, object_type, privileges]),)))
+    return statements
+
+
+def hardening_statements(plan: MigrationPlan, database: str) -> list[Statement]:
+    """06: the plan's REVOKEs (PostgreSQL's PUBLIC defaults), grouped like the grants."""
+    from pg_emit.intent import revokes_as_grants
+
+    revokes = [r for r in revokes_as_grants(plan) if r.database == database]
+    by_key = {r.key: r for r in plan.revokes}
+    enriched = [
+        g.model_copy(update={"facts": (*by_key[_revoke_key(g)].facts, by_key[_revoke_key(g)].reason)})
+        for g in revokes
+    ]
+    return grants.grant_statements(plan, database, enriched, verb="REVOKE")
+
+
+def _revoke_key(grant: object) -> str:
+    from mapper.plan import PgGrant
+
+    assert isinstance(grant, PgGrant)
+    path = ".".join(p for p in (grant.schema_name, grant.name) if p)
+    return (
+        f"revoke:{grant.object_type} {grant.database}:{path}{grant.signature or ''}:"
+        f"{grant.privilege}:{grant.grantee}"
+    )
+
+
+def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
+    """Every script of the plan, as structured :class:`Script` values, in apply order."""
+    fp = plan.fingerprint
+    return (
+        Script("01_roles.sql", "roles (cluster-wide)", fp, PSQL_NOTE, roles.roles_sections(plan)),
+        Script("02_memberships.sql", "role memberships (cluster-wide)", fp, PSQL_NOTE,
+               roles.membership_sections(plan)),
+        Script("03_ownership.sql", "database, schema and object owners; schemas created if absent",
+               fp, PSQL_NOTE, _per_database(plan, ownership_statements)),
+        Script("04_privileges.sql", "privileges", fp, PSQL_NOTE,
+               _per_database(plan, grants.privileges_statements)),
+        Script("05_default_privileges.sql", "default privileges for future objects", fp,
+               PSQL_NOTE, _per_database(plan, default_privilege_statements)),
+        Script("06_hardening.sql", "revoke PostgreSQL's PUBLIC defaults the plan does not want",
+               fp, PSQL_NOTE, _per_database(plan, hardening_statements)),
+        Script("rollback.sql", "undo the apply: revoke what the plan granted, drop what it created",
+               fp, PSQL_NOTE, rollback_sections(plan, _databases(plan))),
+    )  # fmt: skip
+
+
+def render_sql(plan: MigrationPlan) -> dict[str, str]:
+    """Render the plan's scripts: ``{"sql/01_roles.sql": text, …}`` (deterministic)."""
+    return {f"sql/{script.name}": script.render() for script in build_scripts(plan)}

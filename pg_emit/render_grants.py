@@ -1,0 +1,177 @@
+"""``03_ownership.sql`` … ``06_hardening.sql``: per-database ownership, GRANTs, defaults, REVOKEs.
+
+Grants are stored expanded in the plan (one privilege, one object, one grantee); here they are
+grouped back: one statement per (privilege set, grantee set) sharing the same object type,
+naming every object that shares both. When a group covers every table (or sequence, function,
+procedure) the plan knows in a schema, and there are at least two, it becomes
+``ON ALL TABLES IN SCHEMA``. Every statement is preceded by the facts it came from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from mapper.plan import MigrationPlan, PgGrant, PgObject
+from pg_emit import intent
+from pg_emit.quoting import quote_ident, quote_qualified
+from pg_emit.script import Statement
+
+#: GRANT object type → (plan object kinds it covers, ``ALL … IN SCHEMA`` keyword).
+ALL_IN_SCHEMA: dict[str, tuple[frozenset[str], str]] = {
+    "TABLE": (frozenset({"table", "view"}), "TABLES"),
+    "SEQUENCE": (frozenset({"sequence"}), "SEQUENCES"),
+    "FUNCTION": (frozenset({"function"}), "FUNCTIONS"),
+    "PROCEDURE": (frozenset({"procedure"}), "PROCEDURES"),
+}
+
+#: Plan object kind → the ALTER statement that changes its owner.
+ALTER_KIND: dict[str, str] = {
+    "table": "TABLE", "view": "VIEW", "sequence": "SEQUENCE",
+    "function": "FUNCTION", "procedure": "PROCEDURE", "type": "TYPE",
+}  # fmt: skip
+
+Securable = tuple[str, str | None, str, str | None]  # object_type, schema, name, signature
+
+
+def securable_sql(object_type: str, schema: str | None, name: str, signature: str | None) -> str:
+    """``TABLE s.t`` / ``FUNCTION s.f(integer)`` / ``DATABASE d`` / ``PARAMETER work_mem``."""
+    target = name if object_type == "PARAMETER" else quote_qualified(schema, name)
+    return f"{target}{signature or ''}"
+
+
+def privileges_sql(privileges: Iterable[str]) -> str:
+    """Privileges in PostgreSQL's own order, comma-separated."""
+    return ", ".join(sorted(set(privileges), key=lambda p: (intent.privilege_rank(p), p)))
+
+
+def grantees_sql(grantees: Iterable[str]) -> str:
+    """Grantees sorted, PUBLIC as the keyword (unquoted), others quoted."""
+    return ", ".join("PUBLIC" if g == "PUBLIC" else quote_ident(g) for g in sorted(set(grantees)))
+
+
+def _securable(grant: PgGrant) -> Securable:
+    return (grant.object_type, grant.schema_name, grant.name, grant.signature)
+
+
+def _groups(
+    grants: Sequence[PgGrant],
+) -> dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]:
+    """(object type, privileges, grantees) → securables sharing them, with their facts."""
+    per_securable: dict[Securable, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    facts: dict[Securable, list[str]] = defaultdict(list)
+    for grant in grants:
+        per_securable[_securable(grant)][grant.grantee].add(intent.normalize_privilege(grant.privilege))
+        facts[_securable(grant)].extend(grant.facts)
+    groups: dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]
+    groups = defaultdict(list)
+    for securable in sorted(per_securable, key=_sort_key):
+        by_privileges: dict[frozenset[str], list[str]] = defaultdict(list)
+        for grantee, privileges in per_securable[securable].items():
+            by_privileges[frozenset(privileges)].append(grantee)
+        for privileges, grantees in by_privileges.items():
+            key = (securable[0], privileges, tuple(sorted(grantees)))
+            groups[key].append((securable, facts[securable]))
+    return groups
+
+
+def _sort_key(securable: Securable) -> tuple[str, str, str, str]:
+    object_type, schema, name, signature = securable
+    return (object_type, schema or "", name, signature or "")
+
+
+def _all_in_schema(
+    plan: MigrationPlan, database: str, object_type: str, securables: list[Securable]
+) -> tuple[list[str], list[Securable]]:
+    """Split securables into whole schemas (``ALL … IN SCHEMA``) and the remaining objects."""
+    if object_type not in ALL_IN_SCHEMA:
+        return [], securables
+    kinds, _ = ALL_IN_SCHEMA[object_type]
+    by_schema: dict[str, set[str]] = defaultdict(set)
+    for obj in plan.objects:
+        if obj.database == database and obj.kind in kinds:
+            by_schema[obj.schema_name].add(f"{obj.name}{obj.signature or ''}")
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for _, schema, name, signature in securables:
+        wanted[schema or ""].add(f"{name}{signature or ''}")
+    whole = sorted(s for s, names in wanted.items() if len(names) >= 2 and names == by_schema[s])
+    rest = [s for s in securables if (s[1] or "") not in whole]
+    return whole, rest
+
+
+def grant_statements(
+    plan: MigrationPlan, database: str, grants: Sequence[PgGrant], verb: str = "GRANT"
+) -> list[Statement]:
+    """Grouped ``GRANT`` (or ``REVOKE``) statements for whole-object grants of one database."""
+    statements = []
+    preposition = "TO" if verb == "GRANT" else "FROM"
+    for (object_type, privileges, grantees), items in sorted(
+        _groups(grants).items(), key=lambda kv: (kv[0][0], sorted(kv[0][1]), kv[0][2])
+    ):
+        securables = [s for s, _ in items]
+        facts = [f for _, fs in items for f in fs]
+        whole, rest = _all_in_schema(plan, database, object_type, securables)
+        head = f"{verb} {privileges_sql(privileges)} ON"
+        tail = f"{preposition} {grantees_sql(grantees)}"
+        for schema in whole:
+            keyword = ALL_IN_SCHEMA[object_type][1]
+            sql = f"{head} ALL {keyword} IN SCHEMA {quote_ident(schema)} {tail}"
+            statements.append(Statement(sql, (_facts(facts), f"all {keyword.lower()} of schema {schema} (the plan lists every one)")))
+        if rest:
+            targets = ", ".join(securable_sql(*s) for s in rest)
+            statements.append(Statement(f"{head} {object_type} {targets} {tail}", (_facts(facts),)))
+    return statements
+
+
+def _facts(facts: list[str]) -> str:
+    from pg_emit.script import facts_note
+
+    return facts_note(facts)
+
+
+def column_statements(grants: Sequence[PgGrant], verb: str = "GRANT") -> list[Statement]:
+    """``GRANT SELECT (a, b), UPDATE (c) ON TABLE t TO …`` grouped by table and column spec."""
+    spec: dict[tuple[Securable, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    facts: dict[Securable, list[str]] = defaultdict(list)
+    for grant in grants:
+        privilege = intent.normalize_privilege(grant.privilege)
+        spec[_securable(grant), grant.grantee][privilege].update(grant.columns)
+        facts[_securable(grant)].extend(grant.facts)
+    grouped: dict[tuple[Securable, str], list[str]] = defaultdict(list)
+    for (securable, grantee), columns in spec.items():
+        text = ", ".join(
+            f"{p} ({', '.join(quote_ident(c) for c in sorted(cols))})"
+            for p, cols in sorted(columns.items(), key=lambda kv: intent.privilege_rank(kv[0]))
+        )
+        grouped[securable, text].append(grantee)
+    preposition = "TO" if verb == "GRANT" else "FROM"
+    return [
+        Statement(
+            f"{verb} {text} ON TABLE {securable_sql(*securable)} {preposition} "
+            f"{grantees_sql(grantees)}",
+            (_facts(facts[securable]),),
+        )
+        for (securable, text), grantees in sorted(grouped.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1]))
+    ]
+
+
+def privileges_statements(plan: MigrationPlan, database: str) -> list[Statement]:
+    """Every GRANT of one database: whole objects, columns, then the grant-option ones."""
+    grants = [g for g in plan.grants if g.database == database]
+    statements: list[Statement] = []
+    for grant_option in (False, True):
+        chosen = [g for g in grants if g.grant_option == grant_option]
+        whole = grant_statements(plan, database, [g for g in chosen if not g.columns])
+        columns = column_statements([g for g in chosen if g.columns])
+        if grant_option:
+            whole = [Statement(s.sql + " WITH GRANT OPTION", s.notes) for s in whole]
+            columns = [Statement(s.sql + " WITH GRANT OPTION", s.notes) for s in columns]
+        statements += whole + columns
+    return statements
+
+
+def ownership_statement(obj: PgObject) -> Statement:
+    """``ALTER TABLE s.t OWNER TO o`` (or VIEW, SEQUENCE, FUNCTION …) for one object."""
+    target = securable_sql(ALTER_KIND[obj.kind], obj.schema_name, obj.name, obj.signature)
+    sql = f"ALTER {ALTER_KIND[obj.kind]} {target} OWNER TO {quote_ident(obj.owner)}"
+    return Statement(sql, (_facts(list(obj.facts)),))

@@ -1,0 +1,125 @@
+"""``01_roles.sql`` and ``02_memberships.sql``: cluster-wide roles and role memberships.
+
+Roles are created only when absent (a DO block checks ``pg_roles``), and each role the script
+creates is marked with a comment (``COMMENT ON ROLE … IS 'grantbridge: created …'``) so that
+``rollback.sql`` drops exactly the roles this plan created and never one that existed before.
+Passwords never appear: a password login gets a commented rotation step instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from mapper.plan import AuthMethod, MigrationPlan, PgRole, RoleKind
+from pg_emit import intent
+from pg_emit.quoting import quote_ident, quote_literal
+from pg_emit.script import Section, Statement, do_block, facts_note
+
+#: The comment that marks a role, schema or stand-in as created by grantbridge.
+CREATED_MARK = "grantbridge: created"
+STANDIN_MARK = "grantbridge: stand-in for the Amazon RDS role"
+
+#: Attributes a plan may ask for; anything else (SUPERUSER, REPLICATION, BYPASSRLS) is refused
+#: on RDS, where even the master user cannot grant them.
+SAFE_ATTRIBUTES = frozenset({"CREATEDB", "CREATEROLE", "INHERIT", "NOINHERIT", "CONNECTION LIMIT"})
+
+
+def _role_options(role: PgRole) -> str:
+    options = ["LOGIN" if role.login else "NOLOGIN", *role.attributes]
+    return " ".join(options)
+
+
+def _create_role(role: PgRole, fingerprint: str) -> Statement:
+    name = quote_ident(role.name)
+    mark = quote_literal(f"{CREATED_MARK} by plan {fingerprint[:16]} ({role.kind})")
+    sql = do_block(
+        [
+            "IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles "
+            f"WHERE rolname = {quote_literal(role.name)}) THEN",
+            f"  CREATE ROLE {name} {_role_options(role)};",
+            f"  COMMENT ON ROLE {name} IS {mark};",
+            "END IF;",
+        ]
+    )
+    notes = [facts_note(role.facts), f"role {role.name}: {role.kind}, {role.auth} ({role.source})"]
+    if role.comment:
+        notes.append(role.comment)
+    return Statement(sql, tuple(notes))
+
+
+def _rotation_note(role: PgRole) -> tuple[str, ...]:
+    if role.auth != AuthMethod.PASSWORD:
+        return ()
+    return (
+        f"password login {role.name}: grantbridge never carries passwords. Rotation step, run by",
+        f'hand after apply: \\password {quote_ident(role.name).replace(chr(10), " ")}',
+    )
+
+
+def standins_statement() -> Statement:
+    """Create NOLOGIN stand-ins for the RDS roles when ``rds_superuser`` does not exist."""
+    body = ["IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'rds_superuser') THEN"]
+    for name in intent.RDS_ROLES:
+        body += [
+            f"  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{name}') THEN",
+            f"    CREATE ROLE {name} NOLOGIN;",
+            f"    COMMENT ON ROLE {name} IS {quote_literal(STANDIN_MARK)};",
+            "  END IF;",
+        ]
+    body.append("END IF;")
+    notes = (
+        "Amazon RDS / Aurora provide rds_iam, rds_ad, rds_superuser and rds_password. On plain",
+        "PostgreSQL (no rds_superuser role) grantbridge creates NOLOGIN stand-ins for them so",
+        "the same scripts run everywhere; on RDS / Aurora this block does nothing.",
+    )
+    return Statement(do_block(body), notes)
+
+
+def roles_sections(plan: MigrationPlan) -> tuple[Section, ...]:
+    """The sections of ``01_roles.sql``: stand-ins, then every non-predefined role by name."""
+    statements = [standins_statement()]
+    for role in plan.roles:
+        if role.kind == RoleKind.PREDEFINED:
+            continue
+        created = _create_role(role, plan.fingerprint)
+        notes = created.notes + _rotation_note(role)
+        statements.append(Statement(created.sql, notes))
+    return (Section(None, tuple(statements)),)
+
+
+def _owner_access_statement(plan: MigrationPlan) -> Statement | None:
+    owners = [o for o in intent.owner_roles(plan) if plan.role(o) is not None]
+    if not owners:
+        return None
+    targets = ", ".join(quote_ident(o) for o in owners)
+    sql = do_block(
+        [
+            "IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN",
+            f"  GRANT {targets} TO CURRENT_USER;",
+            "END IF;",
+        ]
+    )
+    notes = (
+        "A non-superuser (the RDS master user) may only give objects to, and set default",
+        "privileges for, roles it is a member of: it joins the owner roles. Superusers skip this.",
+    )
+    return Statement(sql, notes)
+
+
+def membership_sections(plan: MigrationPlan) -> tuple[Section, ...]:
+    """``02_memberships.sql``: one ``GRANT role TO members`` per role and inherit flag."""
+    grouped: dict[tuple[str, bool], list[str]] = defaultdict(list)
+    facts: dict[tuple[str, bool], list[str]] = defaultdict(list)
+    for membership in intent.memberships(plan):
+        key = (membership.role, membership.inherit)
+        grouped[key].append(membership.member)
+        facts[key].extend(membership.facts)
+    statements = []
+    for (role, inherit), members in sorted(grouped.items()):
+        option = "" if inherit else " WITH INHERIT FALSE"
+        sql = f"GRANT {quote_ident(role)} TO {', '.join(quote_ident(m) for m in members)}{option}"
+        statements.append(Statement(sql, (facts_note(facts[role, inherit]),)))
+    owner_access = _owner_access_statement(plan)
+    if owner_access is not None:
+        statements.append(owner_access)
+    return (Section(None, tuple(statements)),)

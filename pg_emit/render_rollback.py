@@ -1,0 +1,168 @@
+"""``rollback.sql``: return the server to its state before the apply.
+
+What the scripts did, undone in reverse:
+
+1. per database: give PUBLIC back the defaults 06 revoked; revoke the default privileges and
+   the grants of 04/05 (inside one guarded block: skipped when a role they name no longer
+   exists, which makes a second run harmless); drop the schemas 03 *created* (marked by a
+   comment) when they are empty; for every role 01 *created* (marked by a comment),
+   ``REASSIGN OWNED BY … TO CURRENT_USER`` and ``DROP OWNED BY …``;
+2. cluster-wide, last: revoke the plan's memberships, drop the roles 01 created, and drop the
+   RDS stand-ins grantbridge created when nothing is a member of them any more.
+
+Roles that existed before the apply are never dropped: only roles carrying the
+``grantbridge: created`` comment are. Ownership the plan moved goes to the user that runs the
+rollback (normally the one that created the objects). Both are documented limits: the
+previous owner of a pre-existing object is not recorded.
+"""
+
+from __future__ import annotations
+
+from mapper.plan import MigrationPlan
+from pg_emit import intent
+from pg_emit import render_grants as grants
+from pg_emit.quoting import quote_ident, quote_literal
+from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
+from pg_emit.script import Section, Statement, do_block
+
+
+def _array(names: list[str] | tuple[str, ...]) -> str:
+    return "ARRAY[" + ", ".join(quote_literal(n) for n in names) + "]::text[]"
+
+
+def _referenced_roles(plan: MigrationPlan, database: str) -> list[str]:
+    names = {g.grantee for g in plan.grants if g.database == database}
+    for item in plan.default_privileges:
+        if item.database == database:
+            names |= {item.owner, item.grantee}
+    return sorted(names - {"PUBLIC"})
+
+
+def _revoke_sql(plan: MigrationPlan, database: str) -> list[Statement]:
+    chosen = [g for g in plan.grants if g.database == database]
+    statements = grants.grant_statements(
+        plan, database, [g for g in chosen if not g.columns], verb="REVOKE"
+    )
+    statements += grants.column_statements([g for g in chosen if g.columns], verb="REVOKE")
+    for item in sorted(plan.default_privileges, key=lambda d: d.key):
+        if item.database != database:
+            continue
+        in_schema = f" IN SCHEMA {quote_ident(item.schema_name)}" if item.schema_name else ""
+        statements.append(
+            Statement(
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(item.owner)}{in_schema} REVOKE "
+                f"{item.privilege.upper()} ON {item.object_type} FROM "
+                f"{grants.grantees_sql([item.grantee])}"
+            )
+        )
+    return statements
+
+
+def guarded_revokes(plan: MigrationPlan, database: str) -> Statement | None:
+    """One DO block running every REVOKE of the database when all roles it names exist."""
+    statements = _revoke_sql(plan, database)
+    if not statements:
+        return None
+    roles = _referenced_roles(plan, database)
+    body = [
+        f"IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = ANY ({_array(roles)}))"
+        f" = {len(roles)} THEN"
+    ]
+    for statement in statements:
+        body.append(f"  EXECUTE {quote_literal(statement.sql)};")
+    body.append("END IF;")
+    notes = ("revoke what 04_privileges.sql and 05_default_privileges.sql granted",)
+    return Statement(do_block(body), notes)
+
+
+def _drop_created_schemas(plan: MigrationPlan, database: str) -> Statement | None:
+    names = sorted(s.name for s in plan.schemas if s.database == database)
+    if not names:
+        return None
+    body = [
+        f"FOREACH s IN ARRAY {_array(names)} LOOP",
+        "  IF EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = s",
+        f"      AND obj_description(n.oid, 'pg_namespace') LIKE {quote_literal(CREATED_MARK + '%')}) THEN",
+        "    BEGIN",
+        "      EXECUTE format('DROP SCHEMA %I', s);",
+        "    EXCEPTION WHEN dependent_objects_still_exist THEN",
+        "      RAISE NOTICE 'schema % is not empty: kept', s;",
+        "    END;",
+        "  END IF;",
+        "END LOOP;",
+    ]
+    sql = "DO $grantbridge$\nDECLARE s text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
+    return Statement(sql, ("drop the schemas 03_ownership.sql created, when they are empty",))
+
+
+def _created_roles_loop(plan: MigrationPlan, actions: list[str], note: str) -> Statement:
+    body = [
+        f"FOREACH r IN ARRAY {_array(intent.created_roles(plan))} LOOP",
+        "  IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r",
+        f"      AND shobj_description(oid, 'pg_authid') LIKE {quote_literal(CREATED_MARK + '%')}) THEN",
+        *(f"    {action}" for action in actions),
+        "  END IF;",
+        "END LOOP;",
+    ]
+    sql = "DO $grantbridge$\nDECLARE r text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
+    return Statement(sql, (note,))
+
+
+def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
+    """Undo 03-06 in one database."""
+    defaults = [g for g in intent.revokes_as_grants(plan) if g.database == database]
+    statements = grants.grant_statements(plan, database, defaults)
+    statements = [Statement(s.sql, ("give PUBLIC back what 06_hardening.sql revoked",)) for s in statements]
+    for optional in (guarded_revokes(plan, database), _drop_created_schemas(plan, database)):
+        if optional is not None:
+            statements.append(optional)
+    if intent.created_roles(plan):
+        actions = [
+            "EXECUTE format('REASSIGN OWNED BY %I TO CURRENT_USER', r);",
+            "EXECUTE format('DROP OWNED BY %I', r);",
+        ]
+        note = "objects owned by roles this plan created go back to the user running rollback"
+        statements.append(_created_roles_loop(plan, actions, note))
+    return statements
+
+
+def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
+    statements = []
+    pairs = [(m.role, m.member) for m in intent.memberships(plan)]
+    if pairs:
+        body = [
+            "FOR g, m IN SELECT * FROM unnest("
+            f"{_array([p[0] for p in pairs])}, {_array([p[1] for p in pairs])}) LOOP",
+            "  IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN (g, m)) = 2 THEN",
+            "    EXECUTE format('REVOKE %I FROM %I', g, m);",
+            "  END IF;",
+            "END LOOP;",
+        ]
+        sql = "DO $grantbridge$\nDECLARE g text; m text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
+        statements.append(Statement(sql, ("revoke the memberships 02_memberships.sql granted",)))
+    if intent.created_roles(plan):
+        note = "drop the roles 01_roles.sql created (never a role that existed before)"
+        statements.append(_created_roles_loop(plan, ["EXECUTE format('DROP ROLE %I', r);"], note))
+    statements.append(_drop_standins())
+    return statements
+
+
+def _drop_standins() -> Statement:
+    body = [
+        f"FOREACH r IN ARRAY {_array(intent.RDS_ROLES)} LOOP",
+        "  IF EXISTS (SELECT FROM pg_catalog.pg_roles o WHERE o.rolname = r",
+        f"      AND shobj_description(o.oid, 'pg_authid') = {quote_literal(STANDIN_MARK)}",
+        "      AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members a WHERE a.roleid = o.oid)) THEN",
+        "    EXECUTE format('DROP ROLE %I', r);",
+        "  END IF;",
+        "END LOOP;",
+    ]
+    sql = "DO $grantbridge$\nDECLARE r text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
+    return Statement(sql, ("drop the RDS stand-ins grantbridge created, once nothing uses them",))
+
+
+def rollback_sections(plan: MigrationPlan, databases: list[str]) -> tuple[Section, ...]:
+    """Per-database sections first, the cluster-wide one last."""
+    sections = [Section(db, tuple(database_rollback(plan, db))) for db in databases]
+    sections.append(Section(None, tuple(_cluster_rollback(plan))))
+    return tuple(sections)

@@ -1,0 +1,94 @@
+"""The shape of a rendered psql script: sections of commented statements, and its text.
+
+A script is a list of sections; a section runs in one transaction (``BEGIN`` … ``COMMIT``) and,
+when it belongs to a database, starts with ``\\connect`` to it. Cluster-wide sections (roles,
+memberships) have no database and run wherever psql is connected. Keeping this structure
+separate from the text lets ``apply`` and the tests reason about sections, not lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pg_emit.quoting import comment, quote_psql_arg
+
+#: The dollar-quote tag of DO blocks; a longer one is chosen if a name ever contains it.
+DOLLAR_TAG = "grantbridge"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement (without its final semicolon) and the comment lines before it."""
+
+    sql: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """Statements that run in one transaction, in ``database`` (None: the current one)."""
+
+    database: str | None
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class Script:
+    """A whole psql script: a title, an explanation, and its sections."""
+
+    name: str
+    title: str
+    fingerprint: str
+    explanation: tuple[str, ...] = ()
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+
+    def render(self) -> str:
+        """The script's text: header, ``\\set ON_ERROR_STOP on``, then each section."""
+        lines = [comment(f"grantbridge {self.name}: {self.title}")]
+        lines.append(comment(f"plan fingerprint: {self.fingerprint}"))
+        lines.extend(comment(text) for text in self.explanation)
+        lines.append("\\set ON_ERROR_STOP on")
+        for section in self.sections:
+            lines.append("")
+            lines.extend(_render_section(section))
+        return "\n".join(lines) + "\n"
+
+
+def _render_section(section: Section) -> list[str]:
+    lines = []
+    if section.database is not None:
+        lines.append(f"\\connect {quote_psql_arg(section.database)}")
+    lines.append("BEGIN;")
+    for statement in section.statements:
+        lines.append("")
+        lines.extend(comment(note) for note in statement.notes)
+        lines.append(statement.sql + ";")
+    if not section.statements:
+        lines.append(comment("nothing to do"))
+    lines.append("")
+    lines.append("COMMIT;")
+    return lines
+
+
+def dollar_quote(body: str) -> str:
+    """Wrap a PL/pgSQL body in a dollar quote whose tag does not occur in it."""
+    tag = DOLLAR_TAG
+    while f"${tag}$" in body:
+        tag += "_"
+    return f"${tag}$\n{body}\n${tag}$"
+
+
+def do_block(body_lines: list[str]) -> str:
+    """``DO $grantbridge$ BEGIN … END $grantbridge$`` around the given PL/pgSQL lines."""
+    body = "\n".join(["BEGIN", *(f"  {line}" for line in body_lines), "END"])
+    return "DO " + dollar_quote(body)
+
+
+def facts_note(facts: tuple[str, ...] | list[str], limit: int = 6) -> str:
+    """``from: a; b; c (+N more)`` naming the source facts of a statement."""
+    unique = sorted(set(facts))
+    if not unique:
+        return "from: (no source fact: required by PostgreSQL)"
+    shown = "; ".join(unique[:limit])
+    more = f" (+{len(unique) - limit} more)" if len(unique) > limit else ""
+    return f"from: {shown}{more}"

@@ -1,0 +1,114 @@
+"""Which PostgreSQL to talk to: ``--dsn`` / ``GRANTBRIDGE_DSN``, or a throwaway embedded server.
+
+``embedded_server()`` starts a cluster in a temporary directory and removes it afterwards:
+``pgserver`` (PyPI) when installed, else ``initdb`` / ``pg_ctl`` from ``PATH`` or from
+``pg_config --bindir``, else :class:`ConnectionFailed` saying what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from grantbridge.errors import ConnectionFailed
+
+DSN_ENV = "GRANTBRIDGE_DSN"
+
+
+def resolve_dsn(dsn: str | None) -> str | None:
+    """The DSN from ``--dsn``, else ``GRANTBRIDGE_DSN``, else None (use an embedded server)."""
+    return dsn or os.environ.get(DSN_ENV) or None
+
+
+def redact(dsn: str) -> str:
+    """A DSN safe to print: any password replaced by ``***``."""
+    import re
+
+    text = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+
+
+@contextmanager
+def embedded_server() -> Iterator[str]:
+    """Start a throwaway PostgreSQL and yield its DSN; stop and delete it afterwards.
+
+    Raises:
+        ConnectionFailed: neither pgserver nor initdb/pg_ctl is available.
+    """
+    try:
+        import pgserver
+    except ImportError:
+        pgserver = None
+    if pgserver is not None:
+        with tempfile.TemporaryDirectory(prefix="grantbridge-pg-") as tmp:
+            server = pgserver.get_server(Path(tmp), cleanup_mode="stop")
+            try:
+                yield str(server.get_uri())
+            finally:
+                server.cleanup()
+        return
+    with _initdb_server(_find_bindir()) as dsn:
+        yield dsn
+
+
+def _find_bindir() -> Path:
+    initdb = shutil.which("initdb")
+    if initdb is not None and shutil.which("pg_ctl") is not None:
+        return Path(initdb).parent
+    pg_config = shutil.which("pg_config")
+    if pg_config is not None:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        bindir = Path(out.stdout.strip())
+        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
+            return bindir
+    raise ConnectionFailed(
+        "no embedded PostgreSQL available: install pgserver (pip install pgserver), or put "
+        "PostgreSQL's initdb and pg_ctl on PATH, or pass --dsn / set GRANTBRIDGE_DSN"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _initdb_server(bindir: Path) -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="grantbridge-pg-") as tmp:
+        data, port = Path(tmp) / "data", _free_port()
+        _run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"])
+        options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1"
+        _run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start"])
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+
+
+def _run(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ConnectionFailed(f"{Path(argv[0]).name} failed: {result.stderr.strip()[:500]}")
+
+
+def connect(
+    dsn: str, database: str | None = None, *, autocommit: bool = True
+) -> psycopg.Connection[Any]:
+    """Open a psycopg connection, optionally to another database of the same server."""
+    try:
+        conninfo = make_conninfo(dsn, dbname=database) if database else dsn
+        return psycopg.connect(conninfo, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+        raise ConnectionFailed(f"cannot connect to PostgreSQL at {redact(dsn)}: {first}") from None

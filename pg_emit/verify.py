@@ -1,0 +1,144 @@
+"""``verify``: apply a plan to a real PostgreSQL and prove it grants exactly what it says.
+
+Order, per target database, inside ONE transaction that is rolled back at the end:
+
+1. ``01_roles.sql`` and ``02_memberships.sql`` (roles are cluster-wide, but CREATE ROLE is
+   transactional, so the rollback removes them again);
+2. stubs: the plan's schemas and objects that do not exist yet, owned by their owner roles;
+3. this database's sections of ``03`` … ``06``;
+4. read back: catalog ACLs, memberships, owners, default ACLs (``inspect``) and effective
+   privileges (``has_*_privilege``), and compare both ways with the plan (``compare``,
+   ``effective``).
+
+Each database is verified in its own transaction because a transaction cannot span databases.
+On the embedded server the target databases are created first (CREATE DATABASE cannot run in a
+transaction); on a live target (``--dsn``) they must exist already, and nothing is kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from grantbridge.errors import ConnectionFailed, MismatchError
+from mapper.plan import MigrationPlan
+from pg_emit.apply import APPLY_ORDER, Log, load_plan_dir
+from pg_emit.compare import Mismatch, compare
+from pg_emit.effective import check_effective
+from pg_emit.inspect import read_database, read_roles
+from pg_emit.psql import parse_script
+from pg_emit.quoting import quote_ident
+from pg_emit.render import render_sql
+from pg_emit.server import connect, embedded_server, redact
+from pg_emit.stubs import create_stubs
+
+
+def _statements(scripts: dict[str, str], database: str, cluster: bool) -> list[str]:
+    """Statements of the apply scripts for one database (or the cluster-wide ones)."""
+    result = []
+    for name in APPLY_ORDER:
+        for section in parse_script(scripts[name], name):
+            if (section.database is None) == cluster and (cluster or section.database == database):
+                result.extend(section.statements)
+    return result
+
+
+def _run(conn: psycopg.Connection[Any], statements: list[str]) -> None:
+    for statement in statements:
+        conn.execute(statement.encode())
+
+
+def live_state(conn: psycopg.Connection[Any], plan: MigrationPlan) -> MigrationPlan:
+    """The current database's state in the plan model (roles and memberships included)."""
+    roles, memberships = read_roles(conn)
+    parts = read_database(conn)
+    return MigrationPlan(fingerprint="inspect", target="postgresql", roles=roles,
+                         memberships=memberships, **{k: tuple(v) for k, v in parts.items()})  # fmt: skip
+
+
+def only_database(plan: MigrationPlan, database: str) -> MigrationPlan:
+    """The plan restricted to one database (roles and memberships kept)."""
+    return plan.model_copy(update={
+        field: tuple(i for i in getattr(plan, field) if getattr(i, "database", i.name if field == "databases" else None) == database)
+        for field in ("databases", "schemas", "objects", "grants", "revokes", "default_privileges")
+    })  # fmt: skip
+
+
+def check_state(conn: psycopg.Connection[Any], plan: MigrationPlan, database: str) -> list[Mismatch]:
+    """Compare the connected database's current state with the plan (no changes made)."""
+    scoped = only_database(plan, database)
+    return sorted(set(compare(scoped, live_state(conn, plan)) + check_effective(conn, scoped, database)))
+
+
+def verify_database(dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str) -> list[Mismatch]:
+    """Apply, stub, read back and compare in one database, in a transaction rolled back."""
+    with connect(dsn, database, autocommit=False) as conn:
+        try:
+            _run(conn, _statements(scripts, database, cluster=True))
+            create_stubs(conn, plan, database)
+            _run(conn, _statements(scripts, database, cluster=False))
+            return check_state(conn, plan, database)
+        finally:
+            conn.rollback()
+
+
+def _databases(plan: MigrationPlan) -> list[str]:
+    return sorted({d.name for d in plan.databases} | {o.database for o in plan.objects}
+                  | {g.database for g in plan.grants})  # fmt: skip
+
+
+def ensure_databases(dsn: str, plan: MigrationPlan, *, create: bool) -> None:
+    """Create the plan's databases (embedded server) or insist they exist (live target)."""
+    with connect(dsn) as conn:
+        existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+        for name in _databases(plan):
+            if name in existing:
+                continue
+            if not create:
+                raise ConnectionFailed(
+                    f"the database {name!r} does not exist on the target; verify against a live "
+                    "server needs the target databases created (by the data migration) first"
+                )
+            conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
+
+
+def verify_plan(plan: MigrationPlan, dsn: str, *, embedded: bool, log: Log = lambda _m: None) -> list[Mismatch]:
+    """Verify a plan on a server; returns every mismatch (empty: the plan holds)."""
+    scripts = render_sql(plan)
+    ensure_databases(dsn, plan, create=embedded)
+    mismatches: set[Mismatch] = set()
+    for database in _databases(plan):
+        log(f"verify {database}: apply, read back, compare (transaction rolled back)")
+        mismatches |= set(verify_database(dsn, plan, scripts, database))
+    return sorted(mismatches)
+
+
+def mismatch_table(mismatches: list[Mismatch]) -> Table:
+    """A rich table of mismatches."""
+    table = Table(title=f"{len(mismatches)} mismatches between the plan and PostgreSQL")
+    for column in ("kind", "database", "subject", "status", "detail"):
+        table.add_column(column)
+    for m in mismatches:
+        table.add_row(m.kind, m.database, m.subject, m.status, m.detail)
+    return table
+
+
+def verify_plan_dir(plan_dir: Path, dsn: str | None, *, console: Console | None = None) -> None:
+    """``grantbridge verify``: raise :class:`MismatchError` (exit 3) on any mismatch."""
+    console = console or Console(stderr=True)
+    plan, _ = load_plan_dir(Path(plan_dir))
+    if dsn is None:
+        console.print("verify: embedded throwaway PostgreSQL")
+        with embedded_server() as embedded_dsn:
+            mismatches = verify_plan(plan, embedded_dsn, embedded=True, log=console.print)
+    else:
+        console.print(f"verify: live target {redact(dsn)}; every change is rolled back")
+        mismatches = verify_plan(plan, dsn, embedded=False, log=console.print)
+    if mismatches:
+        console.print(mismatch_table(mismatches))
+        raise MismatchError(f"verification failed: {len(mismatches)} mismatches")
+    console.print("verification passed: PostgreSQL grants exactly what the plan says")
