@@ -1,0 +1,40 @@
+"""``grantbridge apply OUTDIR --dsn``: run the plan's scripts on a real target, with consent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grantbridge.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("apply")(apply)
+
+
+def apply(
+    outdir: Annotated[Path, typer.Argument(help="Plan directory (plan.json and sql/).")],
+    dsn: Annotated[str | None, typer.Option(help="Target PostgreSQL (or GRANTBRIDGE_DSN).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Apply sql/01 … 06 to the target (one transaction when the plan has one database).
+
+    Refuses a plan directory whose scripts no longer match plan.json, and plans that would
+    need SUPERUSER on RDS.
+    """
+    from pg_emit.apply import apply_plan_dir, load_plan_dir
+    from pg_emit.server import redact, resolve_dsn
+
+    target = resolve_dsn(dsn)
+    if target is None:
+        raise InputError("apply needs a target: pass --dsn or set GRANTBRIDGE_DSN")
+    plan, _ = load_plan_dir(outdir)
+    if not yes:
+        typer.confirm(
+            f"Apply {len(plan.roles)} roles and {len(plan.grants)} grants to {redact(target)}?",
+            abort=True,
+        )
+    apply_plan_dir(outdir, target, log=typer.echo)
+    typer.echo("applied; sql/rollback.sql undoes it")

@@ -1,0 +1,50 @@
+"""``grantbridge drift OUTDIR --dsn``: live target vs plan → delta script (exit 3 on drift)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grantbridge.errors import InputError, MismatchError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("drift")(drift)
+
+
+def drift(
+    outdir: Annotated[Path, typer.Argument(help="Plan directory (plan.json).")],
+    dsn: Annotated[str | None, typer.Option(help="Live target (or GRANTBRIDGE_DSN).")] = None,
+    authoritative: Annotated[
+        bool, typer.Option(help="Also REVOKE what the plan does not grant (default: additive).")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the delta script here.")
+    ] = None,
+) -> None:
+    """Print (or write) the delta script that brings the target back to the plan."""
+    from rich.console import Console
+
+    from grantbridge.output import write_file_atomic
+    from mapper.plan import MigrationPlan
+    from pg_emit.drift import drift as compute
+    from pg_emit.server import resolve_dsn
+    from pg_emit.verify import mismatch_table
+
+    target = resolve_dsn(dsn)
+    if target is None:
+        raise InputError("drift needs a target: pass --dsn or set GRANTBRIDGE_DSN")
+    path = outdir / "plan.json" if outdir.is_dir() else outdir
+    if not path.is_file():
+        raise InputError("no plan.json here", None)
+    plan = MigrationPlan.from_json(path.read_text(encoding="utf-8"), origin=str(path))
+    mismatches, script = compute(plan, target, authoritative=authoritative)
+    if output is not None:
+        write_file_atomic(output, script)
+    else:
+        typer.echo(script, nl=False)
+    if mismatches:
+        Console(stderr=True).print(mismatch_table(mismatches))
+        raise MismatchError(f"drift: {len(mismatches)} differences from the plan")

@@ -1,0 +1,111 @@
+"""``drift``: a live target against its plan → a delta script that brings it back.
+
+Additive by default: GRANT what is missing (roles, memberships, ACL entries, default ACLs),
+put planned owners back, and re-apply the plan's own REVOKEs (they are part of the plan).
+``--authoritative`` also REVOKEs what is extra within the plan's scope (see ``compare``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mapper.plan import MigrationPlan, PgDefaultPrivilege, PgGrant
+from pg_emit import intent
+from pg_emit import render_grants as grants
+from pg_emit.compare import Mismatch, acl_facts, compare, intended_grants, scope
+from pg_emit.quoting import quote_ident
+from pg_emit.render import ownership_statements
+from pg_emit.render_roles import roles_sections
+from pg_emit.script import Script, Section, Statement, facts_note
+from pg_emit.server import connect
+from pg_emit.verify import live_state, only_database
+
+
+def _acl_statements(plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool) -> list[Statement]:
+    wanted = {k: g for k, g in acl_facts(intended_grants(plan)).items() if k[0] == database}
+    in_scope = scope(plan)
+    actual = {k: g for k, g in acl_facts(live.grants).items()
+              if k[0] == database and (database, grants_securable(g)) in in_scope}  # fmt: skip
+    revoked = {k for k in acl_facts(intent.revokes_as_grants(plan))}
+    missing = [wanted[k] for k in sorted(wanted.keys() - actual.keys())]
+    extra = [actual[k] for k in sorted(actual.keys() - wanted.keys()) if authoritative or k in revoked]
+    statements = _grants(plan, database, missing, "GRANT") + _grants(plan, database, extra, "REVOKE")
+    return statements
+
+
+def grants_securable(grant: PgGrant) -> str:
+    path = ".".join(p for p in (grant.schema_name, grant.name) if p)
+    return f"{grant.object_type} {path}{grant.signature or ''}"
+
+
+def _grants(plan: MigrationPlan, database: str, items: Sequence[PgGrant], verb: str) -> list[Statement]:
+    items = [i.model_copy(update={"facts": (f"drift: {verb.lower()} {i.privilege} to {i.grantee}",)}) for i in items]
+    result = []
+    for option in (False, True):
+        chosen = [i for i in items if i.grant_option == option]
+        block = grants.grant_statements(plan, database, [i for i in chosen if not i.columns], verb)
+        block += grants.column_statements([i for i in chosen if i.columns], verb)
+        suffix = " WITH GRANT OPTION" if option and verb == "GRANT" else ""
+        result += [Statement(s.sql + suffix, s.notes) for s in block]
+    return result
+
+
+def _default_statements(plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool) -> list[Statement]:
+    def key(d: PgDefaultPrivilege) -> tuple[str, str | None, str, str, str]:
+        return (d.owner, d.schema_name, d.object_type, d.privilege.upper(), d.grantee)
+
+    roles = set(intent.created_roles(plan))
+    wanted = {key(d) for d in plan.default_privileges if d.database == database}
+    actual = {key(d) for d in live.default_privileges if d.database == database and d.owner in roles}
+    changes = [("GRANT", "TO", k) for k in sorted(wanted - actual)]
+    if authoritative:
+        changes += [("REVOKE", "FROM", k) for k in sorted(actual - wanted)]
+    result = []
+    for verb, prep, (owner, schema, object_type, privilege, grantee) in changes:
+        in_schema = f" IN SCHEMA {quote_ident(schema)}" if schema else ""
+        sql = (f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(owner)}{in_schema} {verb} "
+               f"{privilege} ON {object_type} {prep} {grants.grantees_sql([grantee])}")  # fmt: skip
+        result.append(Statement(sql, (f"drift: default privilege {verb.lower()}",)))
+    return result
+
+
+def _cluster_statements(plan: MigrationPlan, live: MigrationPlan, authoritative: bool) -> list[Statement]:
+    existing = {r.name for r in live.roles}
+    missing_roles = plan.model_copy(update={"roles": tuple(r for r in plan.roles if r.name not in existing)})
+    statements = list(roles_sections(missing_roles)[0].statements[1:]) if missing_roles.roles else []
+    members = set(intent.created_roles(plan))
+    wanted = {(m.role, m.member) for m in intent.memberships(plan)}
+    actual = {(m.role, m.member) for m in live.memberships if m.member in members}
+    for role, member in sorted(wanted - actual):
+        statements.append(Statement(f"GRANT {quote_ident(role)} TO {quote_ident(member)}",
+                                    (facts_note([f"drift: missing membership {member} in {role}"]),)))  # fmt: skip
+    if authoritative:
+        for role, member in sorted(actual - wanted):
+            statements.append(Statement(f"REVOKE {quote_ident(role)} FROM {quote_ident(member)}",
+                                        ("drift: extra membership",)))  # fmt: skip
+    return statements
+
+
+def drift(plan: MigrationPlan, dsn: str, *, authoritative: bool = False) -> tuple[list[Mismatch], str]:
+    """Compare the live target with the plan; return the mismatches and the delta script."""
+    databases = sorted({d.name for d in plan.databases} | {g.database for g in plan.grants})
+    mismatches: set[Mismatch] = set()
+    sections: list[Section] = []
+    cluster: list[Statement] | None = None
+    for database in databases:
+        with connect(dsn, database) as conn:
+            live = live_state(conn, plan)
+        scoped = only_database(plan, database)
+        mismatches |= set(compare(scoped, live))
+        if cluster is None:
+            cluster = _cluster_statements(plan, live, authoritative)
+        owners = [s for s in ownership_statements(scoped, database) if not s.sql.startswith("DO ")]
+        body = owners if any(m.kind == "owner" for m in mismatches if m.database == database) else []
+        body += _acl_statements(scoped, live, database, authoritative)
+        body += _default_statements(scoped, live, database, authoritative)
+        sections.append(Section(database, tuple(body)))
+    sections.insert(0, Section(None, tuple(cluster or ())))
+    mode = "authoritative (extra grants revoked)" if authoritative else "additive (missing grants only)"
+    script = Script("drift.sql", f"delta from the live target back to the plan, {mode}",
+                    plan.fingerprint, (), tuple(sections))  # fmt: skip
+    return sorted(mismatches), script.render()
