@@ -154,6 +154,8 @@ CASES = [
     Case("ms-server-state-reader-database-state", server(server_members=[member("##MS_ServerStateReader##", "alice")]), "Sales", "alice", "DATABASE", "VIEW DATABASE STATE", True, SERVER_ROLES),
     Case("ms-definition-reader-object-definition", server(server_members=[member("##MS_DefinitionReader##", "alice")]), "Sales", "alice", ORDERS, "VIEW DEFINITION", True, SERVER_ROLES),
     Case("ms-database-connector-without-user", server(server_members=[member("##MS_DatabaseConnector##", "dave")], logins=(login("dave"),)), "Sales", "dave", "DATABASE", "CONNECT", True, SERVER_ROLES),
+    Case("control-server-login-without-user-enters", server(server_perms=[grant("CONTROL SERVER", "SERVER", "dave")], logins=(login("dave"),)), "Sales", "dave", ORDERS, "SELECT", True, GRANT_SERVER),
+    Case("server-grant-without-user-or-guest-shut-out", server(server_perms=[grant("VIEW SERVER STATE", "SERVER", "dave")], logins=(login("dave"),)), "Sales", "dave", "DATABASE", "VIEW DATABASE STATE", False, GUEST),
     # --- never denied: sysadmin, dbo, owners ----------------------------------------------------
     Case("sysadmin-never-denied", server({"perms": [deny("SELECT", ORDERS, "alice")]}, server_members=[member("sysadmin", "alice")]), "Sales", "alice", ORDERS, "SELECT", True, SERVER_ROLES),
     Case("sysadmin-without-user-enters-as-dbo", server(server_members=[member("sysadmin", "dave")], logins=(login("dave"),)), "Sales", "dave", ORDERS, "DELETE", True, SERVER_ROLES),
