@@ -14,8 +14,9 @@ a grant without scanning every securable.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
+from typing import ClassVar
 
 from mapper.permissions import CATALOG
 from mssql_extract.snapshot import Database, ObjectKind, Permission, SecuritySnapshot, fold
@@ -42,8 +43,9 @@ class Securable:
     schema_name: str | None = None
     name: str | None = None
     column: str | None = None
-    # securables are dictionary keys on every hot path: hash once
-    _hash: int = field(init=False, repr=False, compare=False, default=0)
+    # securables are dictionary keys on every hot path: hash once (set per instance below;
+    # ClassVar keeps it out of the dataclass fields, so asdict()/replace() see four fields)
+    _hash: ClassVar[int]
 
     def __post_init__(self) -> None:
         parts = (self.securable_class, self.schema_name, self.name, self.column)
