@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,37 @@ def check_golden(name: str, actual: str, update: bool) -> None:
         return
     expected = path.read_text(encoding="utf-8")
     assert actual == expected, f"{name} differs from its golden file (pytest --update-golden)"
+
+
+# --- PostgreSQL fixtures (pg_emit): one embedded server per session, plus the machine's server.
+
+
+@pytest.fixture(scope="session")
+def embedded_pg() -> Iterator[str]:
+    """DSN of a throwaway embedded PostgreSQL, started once per test session."""
+    from pg_emit.server import embedded_server
+
+    with embedded_server() as dsn:
+        yield dsn
+
+
+def _pg_targets() -> list[str]:
+    machine = os.environ.get("GRANTBRIDGE_TEST_DSN") or os.environ.get("CI") == "true"
+    return ["embedded", "machine"] if machine else ["embedded"]
+
+
+@pytest.fixture(params=_pg_targets())
+def pg_dsn(request: pytest.FixtureRequest) -> str:
+    """DSN of each PostgreSQL under test; on CI the machine's server is required (never skipped)."""
+    if request.param == "embedded":
+        return str(request.getfixturevalue("embedded_pg"))
+    import psycopg
+
+    dsn = os.environ.get("GRANTBRIDGE_TEST_DSN")
+    if not dsn:
+        pytest.fail("CI=true but GRANTBRIDGE_TEST_DSN is not set: the machine PostgreSQL is required")
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        pytest.fail(f"GRANTBRIDGE_TEST_DSN is unreachable: {exc}")
+    return dsn

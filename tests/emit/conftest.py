@@ -1,0 +1,69 @@
+"""Scratch databases and role prefixes for the PostgreSQL tests, cleaned up afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from mapper.plan import MigrationPlan
+from pg_emit.inspect import inspect_server
+from pg_emit.server import connect
+from pg_emit.stubs import create_stubs
+from tests.emit.builders import realistic_plan
+
+
+@dataclass(frozen=True)
+class Scratch:
+    dsn: str
+    prefix: str
+    database: str
+    plan: MigrationPlan
+
+    def state(self) -> str:
+        """The database's and the prefix roles' state (inspect JSON), for before/after checks."""
+        live = inspect_server(self.dsn, [self.database])
+        mine = {r.name for r in live.roles if r.name.startswith(self.prefix) or r.name.startswith("rds_")}
+        live = live.model_copy(update={
+            "roles": tuple(r for r in live.roles if r.name in mine),
+            "memberships": tuple(m for m in live.memberships if {m.role, m.member} & mine),
+        })  # fmt: skip
+        return live.to_json()
+
+
+def _cleanup(dsn: str, prefix: str, database: str) -> None:
+    with connect(dsn) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'.encode())
+        roles = conn.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix])
+        for (name,) in roles.fetchall():
+            quoted = '"' + name.replace('"', '""') + '"'
+            conn.execute(f"DROP ROLE {quoted}".encode())
+        conn.execute(
+            "DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles o WHERE "
+            "shobj_description(o.oid, 'pg_authid') LIKE 'grantbridge: stand-in%' AND NOT EXISTS "
+            "(SELECT FROM pg_auth_members a WHERE a.roleid = o.oid) LOOP "
+            "EXECUTE format('DROP ROLE %I', r); END LOOP; END $$"
+        )
+
+
+@pytest.fixture
+def scratch(pg_dsn: str) -> Iterator[Scratch]:
+    """A fresh database with the realistic plan's objects as stubs owned by the test user."""
+    prefix = f"gbt{uuid.uuid4().hex[:8]}"
+    database = f"{prefix}_sales"
+    plan = realistic_plan(prefix, database)
+    with connect(pg_dsn) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"'.encode())
+        user = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+    stub_plan = plan.model_copy(update={
+        "schemas": tuple(s.model_copy(update={"owner": user}) for s in plan.schemas),
+        "objects": tuple(o.model_copy(update={"owner": user}) for o in plan.objects),
+    })  # fmt: skip
+    try:
+        with connect(pg_dsn, database) as conn:
+            create_stubs(conn, stub_plan, database)
+        yield Scratch(pg_dsn, prefix, database, plan)
+    finally:
+        _cleanup(pg_dsn, prefix, database)

@@ -1,0 +1,102 @@
+"""End-to-end on real PostgreSQL: apply, idempotence, rollback, atomicity, verify, drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grantbridge.cli import main
+from pg_emit.apply import APPLY_ORDER, ApplyFailed, apply_plan_dir, run_scripts
+from pg_emit.drift import drift
+from pg_emit.render import render_sql
+from pg_emit.server import connect
+from pg_emit.verify import check_state, verify_plan
+from tests.emit.conftest import Scratch
+
+pytestmark = pytest.mark.postgres
+
+
+def _plan_dir(tmp_path: Path, scratch: Scratch) -> Path:
+    (tmp_path / "plan.json").write_text(scratch.plan.to_json(), encoding="utf-8")
+    for name, text in render_sql(scratch.plan).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_verify_passes_on_realistic_plan(scratch: Scratch) -> None:
+    assert verify_plan(scratch.plan, scratch.dsn, embedded=False) == []
+
+
+def test_apply_twice_is_identical_and_rollback_restores(scratch: Scratch, tmp_path: Path) -> None:
+    before = scratch.state()
+    plan_dir = _plan_dir(tmp_path, scratch)
+    apply_plan_dir(plan_dir, scratch.dsn)
+    once = scratch.state()
+    assert once != before
+    apply_plan_dir(plan_dir, scratch.dsn)
+    assert scratch.state() == once
+    with connect(scratch.dsn, scratch.database) as conn:
+        assert check_state(conn, scratch.plan, scratch.database) == []
+    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
+    run_scripts(scratch.dsn, [("rollback.sql", rollback)])
+    assert scratch.state() == before
+    run_scripts(scratch.dsn, [("rollback.sql", rollback)])  # a second run changes nothing
+    assert scratch.state() == before
+
+
+def test_failure_mid_script_leaves_state_unchanged(scratch: Scratch) -> None:
+    before = scratch.state()
+    scripts = render_sql(scratch.plan)
+    broken = scripts["sql/04_privileges.sql"].replace(
+        "\nCOMMIT;", "\nGRANT SELECT ON TABLE sales.no_such_table TO PUBLIC;\n\nCOMMIT;", 1
+    )
+    assert broken != scripts["sql/04_privileges.sql"]
+    scripts["sql/04_privileges.sql"] = broken
+    with pytest.raises(ApplyFailed, match="no_such_table"):
+        run_scripts(scratch.dsn, [(n, scripts[n]) for n in APPLY_ORDER])
+    assert scratch.state() == before
+
+
+def test_verify_reports_exactly_a_changed_grant(scratch: Scratch, tmp_path: Path) -> None:
+    apply_plan_dir(_plan_dir(tmp_path, scratch), scratch.dsn)
+    reader = f"{scratch.prefix}_sales_reader"
+    with connect(scratch.dsn, scratch.database) as conn:
+        conn.execute(f"REVOKE SELECT ON TABLE sales.orders FROM {reader}".encode())
+        mismatches = check_state(conn, scratch.plan, scratch.database)
+    acl = [(m.kind, m.subject, m.status) for m in mismatches if m.kind != "effective"]
+    assert acl == [("acl", f"TABLE sales.orders SELECT to {reader}", "missing")]
+    effective = {m.subject.split(": ", 1)[1] for m in mismatches if m.kind == "effective"}
+    assert effective == {"SELECT on TABLE sales.orders"} | {
+        f"SELECT on TABLE sales.orders ({c})" for c in ("id", "amount", "note")
+    }
+    with connect(scratch.dsn, scratch.database) as conn:
+        conn.execute(f"GRANT TRUNCATE ON TABLE sales.orders TO {reader}".encode())
+    code = main(["verify", str(tmp_path), "--dsn", scratch.dsn])
+    assert code == 3
+
+
+def test_drift_restores_the_plan(scratch: Scratch, tmp_path: Path) -> None:
+    apply_plan_dir(_plan_dir(tmp_path, scratch), scratch.dsn)
+    reader, writer = f"{scratch.prefix}_sales_reader", f"{scratch.prefix}_sales_writer"
+    with connect(scratch.dsn, scratch.database) as conn:
+        conn.execute(f"REVOKE SELECT ON TABLE sales.customers FROM {reader}".encode())
+        conn.execute(f"REVOKE USAGE ON SEQUENCE sales.order_seq FROM {writer}".encode())
+        conn.execute(f"GRANT DELETE ON TABLE sales.v_totals TO {reader}".encode())
+    mismatches, delta = drift(scratch.plan, scratch.dsn)
+    assert {(m.subject, m.status) for m in mismatches if m.kind == "acl"} == {
+        (f"TABLE sales.customers SELECT to {reader}", "missing"),
+        (f"SEQUENCE sales.order_seq USAGE to {writer}", "missing"),
+        (f"TABLE sales.v_totals DELETE to {reader}", "extra"),
+    }
+    assert "REVOKE" not in delta
+    run_scripts(scratch.dsn, [("drift.sql", delta)])
+    remaining, _ = drift(scratch.plan, scratch.dsn)
+    assert {(m.kind, m.status) for m in remaining if m.kind == "acl"} == {("acl", "extra")}
+    _, authoritative = drift(scratch.plan, scratch.dsn, authoritative=True)
+    assert f"REVOKE DELETE ON TABLE sales.v_totals FROM {reader}" in authoritative
+    run_scripts(scratch.dsn, [("drift.sql", authoritative)])
+    assert drift(scratch.plan, scratch.dsn)[0] == []
+    with connect(scratch.dsn, scratch.database) as conn:
+        assert check_state(conn, scratch.plan, scratch.database) == []
