@@ -16,7 +16,7 @@ from rich.console import Console
 from grantbridge.errors import GrantbridgeError
 
 #: Command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("extract", "diff", "verify", "apply", "inspect", "drift")
+COMMAND_MODULES: tuple[str, ...] = ("extract", "plan", "policy", "diff", "verify", "apply", "inspect", "drift")
 
 app = typer.Typer(
     name="grantbridge",

@@ -1,0 +1,123 @@
+"""``grantbridge policy init|schema``: write a commented default policy, print its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grantbridge.errors import InputError, Location
+from grantbridge.output import write_file_atomic
+from mapper.policy import policy_schema
+
+#: The default policy, commented. A test checks it loads back to ``Policy()``.
+DEFAULT_TOML = r"""# grantbridge.toml — how grantbridge maps SQL Server security to PostgreSQL.
+# Every value below is the default; delete what you do not change.
+
+# aurora | rds | postgresql
+target = "aurora"
+# database: one PostgreSQL database per SQL Server database; schema: one database, schema prefixes
+database_mode = "database"
+
+[naming]
+# roles for database roles and users without login, when more than one database is migrated
+database_role = "{database}_{name}"
+# the same with a single database
+single_database_role = "{name}"
+# login roles: {name} is the login without its Windows domain, {domain} the domain
+login = "{name}"
+# lower | preserve
+fold_case = "lower"
+
+[hardening]
+# REVOKE CONNECT, TEMPORARY ON DATABASE and EXECUTE ON FUNCTIONS FROM PUBLIC
+revoke_public_defaults = true
+
+[overgrants]
+# downscope: least privilege (db_owner → DML and EXECUTE); faithful: keep the power
+default_mode = "downscope"
+# per rule id, e.g. GB002 = "faithful"
+modes = {}
+# approved over-grants; their findings are shown as accepted:
+# [[overgrants.accepted]]
+# principal = 'CONTOSO\DBAs'
+# rule = "GB002"
+# reason = "DBA team, approved in CHG-1234"
+
+[authentication]
+# Kerberos realm for Windows logins (roles are named user@REALM), e.g. "CONTOSO.COM"
+# realm = "CONTOSO.COM"
+# for IAM policy documents (placeholders otherwise):
+# aws_account = "123456789012"
+# aws_region = "eu-west-1"
+# resource_id = "cluster-ABCDEFGHIJKL"
+
+# first matching rule wins; match is a case-insensitive glob on the login name;
+# method: iam | password | kerberos | ad_group
+[[authentication.rules]]
+match = "*"
+login_types = ["SQL_LOGIN"]
+method = "password"
+
+[[authentication.rules]]
+match = "*"
+login_types = ["WINDOWS_LOGIN"]
+method = "kerberos"
+
+[[authentication.rules]]
+match = "*"
+login_types = ["WINDOWS_GROUP"]
+method = "ad_group"
+
+[[authentication.rules]]
+match = "*"
+login_types = []
+method = "password"
+
+# principals left out of the plan (glob on the name), with the reason
+[[exclusions]]
+match = "##MS_*##"
+reason = "SQL Server internal certificate login"
+
+[[exclusions]]
+match = 'NT SERVICE\*'
+reason = "Windows service account of SQL Server itself"
+
+[[exclusions]]
+match = 'NT AUTHORITY\*'
+reason = "Windows built-in account"
+
+[[exclusions]]
+match = 'BUILTIN\*'
+reason = "Windows built-in group"
+"""
+
+policy_app = typer.Typer(
+    help="Write or describe the policy file grantbridge.toml.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("init")
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the policy.")] = Path(
+        "grantbridge.toml"
+    ),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented default grantbridge.toml."""
+    if path.exists() and not force:
+        raise InputError("the policy file exists; use --force to overwrite it", Location(str(path)))
+    write_file_atomic(path, DEFAULT_TOML)
+    typer.echo(f"wrote {path}")
+
+
+@policy_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of grantbridge.toml."""
+    typer.echo(json.dumps(policy_schema(), indent=2, sort_keys=True))

@@ -1,0 +1,149 @@
+"""The catalog of finding rules (GB001 …): id, severity, title and remediation (DESIGN §3.5).
+
+Rules are data; the translators create :class:`~mapper.plan.Finding` items from them with
+:func:`make`. ``docs/findings.md`` is generated from this catalog (:func:`render_markdown`) and a
+test fails when the committed file is stale. GB300–GB349 are reserved for the module, RLS,
+masking and audit analyses (``mapper/review_rules.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from mapper.plan import Finding, Severity
+
+C, H, M, L, N = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: stable id, default severity, title, and how to remediate."""
+
+    rule_id: str
+    severity: Severity
+    title: str
+    remediation: str
+
+
+class RuleRegistry(Mapping[str, Rule]):
+    """Rules by id; a second registration of an id is refused (alembic's dispatcher does so)."""
+
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
+        self._rules: dict[str, Rule] = {}
+        for rule in rules:
+            self.register(rule)
+
+    def register(self, rule: Rule) -> None:
+        """Add a rule; a duplicate id is a :class:`ValueError`."""
+        if rule.rule_id in self._rules:
+            raise ValueError(f"finding rule {rule.rule_id} is registered twice")
+        self._rules[rule.rule_id] = rule
+
+    def __getitem__(self, rule_id: str) -> Rule:
+        return self._rules[rule_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._rules))
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+
+# fmt: off
+RULES = RuleRegistry([
+    Rule("GB001", H, "Member of db_owner",
+         "Give the principal only the DML and EXECUTE it needs; keep DDL and role administration "
+         "with a separate deployment role."),
+    Rule("GB002", C, "Member of sysadmin",
+         "Keep sysadmin-equivalent access (rds_superuser) for named DBAs only; applications and "
+         "groups should get database-level roles."),
+    Rule("GB003", H, "CONTROL on the database or the server",
+         "Replace CONTROL with the specific permissions the principal uses."),
+    Rule("GB004", H, "Member of securityadmin",
+         "securityadmin can grant itself any server permission; limit it to identity "
+         "administrators, and give them CREATEROLE on PostgreSQL only if they need it."),
+    Rule("GB005", H, "Can administer logins, users or roles",
+         "ALTER ANY LOGIN / USER / ROLE lets a principal create and grant principals; move this "
+         "to a change process instead of a standing permission."),
+    Rule("GB006", H, "IMPERSONATE permission",
+         "Impersonation lets one principal act as another; replace it with the permissions the "
+         "caller needs or a SECURITY DEFINER routine."),
+    Rule("GB007", M, "Granted WITH GRANT OPTION to an application login",
+         "Applications should not re-grant access; grant without the grant option."),
+    Rule("GB008", M, "Permission granted to public",
+         "Grants to public reach every user of the database; grant to a named role instead."),
+    Rule("GB009", M, "Guest user enabled or granted permissions",
+         "Disable guest (REVOKE CONNECT FROM guest) and grant to named principals."),
+    Rule("GB010", M, "CHECK_POLICY is OFF",
+         "Enable the password policy, or move the login to IAM authentication."),
+    Rule("GB011", H, "The sa login is enabled",
+         "Disable or rename sa; on RDS the master user takes its place."),
+    Rule("GB012", C, "TRUSTWORTHY database owned by a sysadmin",
+         "Turn TRUSTWORTHY off, or give the database an owner without server permissions; "
+         "sign modules with certificates instead."),
+    Rule("GB013", M, "Orphaned database user",
+         "Drop the user or map it to a login (ALTER USER … WITH LOGIN)."),
+    Rule("GB014", L, "Disabled login still holds permissions",
+         "Drop the login and its permissions if it is no longer needed."),
+    Rule("GB015", N, "Password does not expire (CHECK_EXPIRATION OFF)",
+         "Rotate service passwords on a schedule, or use IAM authentication."),
+    Rule("GB020", M, "DENY restructured as narrower role membership",
+         "Review the derived role: it holds the role's privileges minus the denied ones."),
+    Rule("GB021", M, "DENY with no PostgreSQL equivalent",
+         "PostgreSQL has no DENY; check that no other grant gives the denied access."),
+    Rule("GB030", N, "Password must be set and rotated on the target",
+         "Set a new SCRAM password from a secret store (for example AWS Secrets Manager) and "
+         "rotate it; the plan never carries passwords."),
+    Rule("GB031", L, "IAM policy has placeholders",
+         "Set authentication.aws_account, aws_region and resource_id in grantbridge.toml."),
+    Rule("GB032", M, "Windows group needs an AD group mapping",
+         "Map the AD group to its role with pg_ad_mapping (Aurora), or grant the role to the "
+         "group's members."),
+    Rule("GB033", L, "Kerberos realm not set",
+         "Set authentication.realm in grantbridge.toml so roles are named user@REALM."),
+    Rule("GB040", L, "Permission approximated in PostgreSQL",
+         "Check that the approximation gives the access the application needs."),
+    Rule("GB041", M, "Permission has no PostgreSQL equivalent",
+         "Decide whether the capability is still needed, and how to provide it."),
+    Rule("GB042", M, "Securable not found",
+         "The permission names an object the snapshot (or the target) does not have; check "
+         "that the object was converted."),
+    Rule("GB043", M, "Fixed role approximated",
+         "The fixed role's capabilities are approximated by explicit grants; review them."),
+])
+# fmt: on
+
+
+def make(rule_id: str, evidence: str, action: str, **fields: str | None) -> Finding:
+    """A plan finding for ``rule_id`` with the rule's severity, title and remediation."""
+    rule = RULES[rule_id]
+    return Finding(
+        rule_id=rule.rule_id,
+        severity=rule.severity,
+        title=rule.title,
+        evidence=evidence,
+        action=action,
+        remediation=rule.remediation,
+        **fields,
+    )
+
+
+def render_markdown() -> str:
+    """``docs/findings.md``: the catalog as a table (generated; do not edit by hand)."""
+    lines = [
+        "# Finding rules",
+        "",
+        "<!-- Generated from mapper/findings.py by `python -m mapper.findings`; do not edit. -->",
+        "",
+        "| Rule | Severity | Title | Remediation |",
+        "|---|---|---|---|",
+    ]
+    for rule_id in RULES:
+        rule = RULES[rule_id]
+        lines.append(f"| {rule_id} | {rule.severity.value} | {rule.title} | {rule.remediation} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - doc generation entry point
+    print(render_markdown(), end="")

@@ -1,0 +1,109 @@
+"""``plan(snapshot, policy, target=None) -> MigrationPlan``: the pure planner (DESIGN §1, §3).
+
+No I/O, no clock, no randomness: the same snapshot and policy give a byte-identical plan. The
+work is spread over one small translator per kind of fact (``mapper/translate/``); this module
+only orders them: principals before memberships before permissions, DENYs last, because a DENY
+restructures what the others built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from mapper.effective import EffectivePermissions
+from mapper.naming import NameRegistry
+from mapper.plan import (
+    MigrationPlan,
+    PgDatabase,
+    PgDefaultPrivilege,
+    PgGrant,
+    PgMembership,
+    PgObject,
+    PgRevoke,
+    PgSchema,
+)
+from mapper.policy import Policy
+from mapper.translate import dispositions, hardening, memberships, objects, permissions, principals
+from mapper.translate.auth import check_exclusive
+from mapper.translate.deny import Deny, plan_denies
+from mapper.translate.grants import plan_schema_usage
+from mapper.translate.implied import prune_implied
+from mapper.translate.state import PlanState
+from mssql_extract.snapshot import SecuritySnapshot
+
+
+def fingerprint(snapshot: SecuritySnapshot, policy: Policy) -> str:
+    """sha256 over the canonical snapshot JSON and the canonical policy JSON."""
+    digest = hashlib.sha256(snapshot.to_json().encode("utf-8"))
+    digest.update(json.dumps(policy.model_dump(mode="json"), sort_keys=True).encode("utf-8"))
+    return f"sha256:{digest.hexdigest()}"
+
+
+def plan(
+    snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None = None
+) -> MigrationPlan:
+    """Translate a snapshot into the least-privilege PostgreSQL plan.
+
+    Args:
+        snapshot: the SQL Server estate.
+        policy: naming, authentication, over-grant and hardening choices.
+        target: the target's catalog as read by ``inspect`` (not used yet: names are mapped by
+            policy only).
+
+    Raises:
+        MappingError: a name collision, a cycle, or rds_iam and rds_ad on one role.
+    """
+    state = PlanState(
+        snapshot=snapshot, policy=policy,
+        names=NameRegistry(policy.naming, multi_database=len(snapshot.databases) > 1),
+        engine=EffectivePermissions(snapshot),
+    )  # fmt: skip
+    _plan_principals(state)
+    denies: list[Deny] = []
+    memberships.plan_server_memberships(state)
+    permissions.plan_permissions(state, None, denies)
+    for db in snapshot.databases:
+        memberships.plan_db_memberships(state, db, denies)
+        permissions.plan_permissions(state, db, denies)
+    plan_denies(state, denies)
+    plan_schema_usage(state)
+    prune_implied(state)
+    hardening.plan_hardening(state)
+    dispositions.plan_fixed_role_facts(state)
+    dispositions.finalize(state)
+    dispositions.assert_complete(state)
+    check_exclusive(state, state.of_type(PgMembership))
+    return _build(state)
+
+
+def _plan_principals(state: PlanState) -> None:
+    objects.plan_databases(state)
+    principals.plan_logins(state)
+    principals.plan_server_roles(state)
+    for db in state.snapshot.databases:
+        objects.plan_database(state, db)
+        state.bind(db.name, "public", "PUBLIC")
+        principals.plan_roles(state, db)
+        principals.plan_users(state, db)
+        objects.plan_schemas(state, db)
+        objects.plan_objects(state, db)
+
+
+def _build(state: PlanState) -> MigrationPlan:
+    return MigrationPlan(
+        fingerprint=fingerprint(state.snapshot, state.policy),
+        target=state.policy.target,
+        database_mode=state.policy.database_mode,
+        databases=tuple(state.of_type(PgDatabase)),
+        roles=tuple(spec.build() for spec in state.roles.values()),
+        memberships=tuple(state.of_type(PgMembership)),
+        schemas=tuple(state.of_type(PgSchema)),
+        objects=tuple(state.of_type(PgObject)),
+        grants=tuple(state.of_type(PgGrant)),
+        revokes=tuple(state.of_type(PgRevoke)),
+        default_privileges=tuple(state.of_type(PgDefaultPrivilege)),
+        findings=tuple(state.findings.values()),
+        dispositions=tuple(state.dispositions.values()),
+        iam_policies=tuple(state.iam.values()),
+    )

@@ -1,0 +1,222 @@
+"""The policy file ``grantbridge.toml``: how names, authentication and over-grants are mapped.
+
+Every field has a sensible default, so ``Policy()`` is a usable policy. The model is frozen and
+refuses unknown keys; :func:`load_policy` reports a bad key or value with the line of the file
+it is on (found by scanning the TOML text, as tomllib keeps no positions).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grantbridge.errors import Location, PolicyError
+
+
+class PolicyModel(BaseModel):
+    """Base of every policy section: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Naming(PolicyModel):
+    """Role name templates. ``{database}`` and ``{name}`` are replaced, then folded."""
+
+    database_role: str = Field(
+        "{database}_{name}",
+        description="Template for database users without login and database roles when more "
+        "than one database is migrated.",
+    )
+    single_database_role: str = Field(
+        "{name}", description="The same template when only one database is migrated."
+    )
+    login: str = Field("{name}", description="Template for login roles ({name}, {domain}).")
+    fold_case: Literal["lower", "preserve"] = Field(
+        "lower", description="Fold role, schema and object names to lower case (as AWS SCT does)."
+    )
+
+
+class Hardening(PolicyModel):
+    """Revokes PostgreSQL's PUBLIC defaults that SQL Server does not have."""
+
+    revoke_public_defaults: bool = Field(
+        True, description="REVOKE CONNECT, TEMPORARY and EXECUTE defaults from PUBLIC."
+    )
+
+
+class OvergrantMode(StrEnum):
+    DOWNSCOPE = "downscope"  # least privilege: DML and EXECUTE, no DDL, no ownership
+    FAITHFUL = "faithful"  # keep the power: owner role membership, rds_superuser
+
+
+class AcceptedOvergrant(PolicyModel):
+    """An over-grant approved with a reason: its finding is shown as accepted."""
+
+    principal: str = Field(description="The SQL Server principal, e.g. 'CONTOSO\\DBAs'.")
+    rule: str = Field(pattern=r"^GB\d{3}$", description="Finding rule id, e.g. GB002.")
+    reason: str = Field(min_length=1)
+
+
+class Overgrants(PolicyModel):
+    """What to emit for over-grants, per rule id, and the approved ones."""
+
+    default_mode: OvergrantMode = OvergrantMode.DOWNSCOPE
+    modes: dict[str, OvergrantMode] = Field(
+        default_factory=dict, description="Mode per rule id, e.g. {GB002 = 'faithful'}."
+    )
+    accepted: tuple[AcceptedOvergrant, ...] = ()
+
+    def mode(self, rule_id: str) -> OvergrantMode:
+        """The mode for one rule."""
+        return self.modes.get(rule_id, self.default_mode)
+
+    def acceptance(self, rule_id: str, principal: str | None) -> AcceptedOvergrant | None:
+        """The accepted entry for this rule and principal, if any (principal case-insensitive)."""
+        wanted = (principal or "").casefold()
+        return next(
+            (a for a in self.accepted if a.rule == rule_id and a.principal.casefold() == wanted),
+            None,
+        )
+
+
+AuthName = Literal["iam", "password", "kerberos", "ad_group"]
+LoginTypeName = Literal[
+    "SQL_LOGIN", "WINDOWS_LOGIN", "WINDOWS_GROUP", "CERTIFICATE_MAPPED_LOGIN",
+    "ASYMMETRIC_KEY_MAPPED_LOGIN", "EXTERNAL_LOGIN", "EXTERNAL_GROUP",
+]  # fmt: skip
+
+
+class AuthRule(PolicyModel):
+    """Logins whose name matches ``match`` (glob, case-insensitive) and type use ``method``."""
+
+    match: str = "*"
+    login_types: tuple[LoginTypeName, ...] = ()  # empty: any type
+    method: AuthName
+
+    def matches(self, name: str, login_type: str) -> bool:
+        """Whether this rule applies to a login."""
+        if self.login_types and login_type not in self.login_types:
+            return False
+        return fnmatch.fnmatchcase(name.casefold(), self.match.casefold())
+
+
+DEFAULT_AUTH_RULES = (
+    AuthRule(login_types=("SQL_LOGIN",), method="password"),
+    AuthRule(login_types=("WINDOWS_LOGIN",), method="kerberos"),
+    AuthRule(login_types=("WINDOWS_GROUP",), method="ad_group"),
+    AuthRule(method="password"),
+)
+
+
+class Authentication(PolicyModel):
+    """Authentication per login; the first matching rule wins."""
+
+    rules: tuple[AuthRule, ...] = DEFAULT_AUTH_RULES
+    realm: str | None = Field(None, description="Kerberos realm, e.g. CONTOSO.COM.")
+    aws_account: str | None = None
+    aws_region: str | None = None
+    resource_id: str | None = Field(None, description="DB cluster/instance resource id.")
+
+    def method(self, name: str, login_type: str) -> AuthName:
+        """The method of the first rule matching a login (password when none matches)."""
+        rule = next((r for r in self.rules if r.matches(name, login_type)), None)
+        return rule.method if rule else "password"
+
+
+class Exclusion(PolicyModel):
+    """Principals (glob on the name) left out of the plan, with the reason."""
+
+    match: str
+    reason: str = Field(min_length=1)
+
+
+DEFAULT_EXCLUSIONS = (
+    Exclusion(match="##MS_*##", reason="SQL Server internal certificate login"),
+    Exclusion(match="NT SERVICE\\*", reason="Windows service account of SQL Server itself"),
+    Exclusion(match="NT AUTHORITY\\*", reason="Windows built-in account"),
+    Exclusion(match="BUILTIN\\*", reason="Windows built-in group"),
+)
+
+
+class Policy(PolicyModel):
+    """The whole ``grantbridge.toml``."""
+
+    target: Literal["aurora", "rds", "postgresql"] = "aurora"
+    database_mode: Literal["database", "schema"] = "database"
+    naming: Naming = Naming()
+    hardening: Hardening = Hardening()
+    overgrants: Overgrants = Overgrants()
+    authentication: Authentication = Authentication()
+    exclusions: tuple[Exclusion, ...] = DEFAULT_EXCLUSIONS
+
+    def exclusion(self, name: str) -> Exclusion | None:
+        """The exclusion matching a principal name, if any."""
+        folded = name.casefold()
+        return next(
+            (e for e in self.exclusions if fnmatch.fnmatchcase(folded, e.match.casefold())), None
+        )
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy file.
+
+    Raises:
+        PolicyError: the file cannot be read, is not TOML, or has an unknown key or a bad value
+            (the message names the key and the location has its line).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(
+            f"cannot read the policy file: {exc.strerror}", Location(str(path))
+        ) from None
+    return parse_policy(text, str(path))
+
+
+_TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
+
+
+def parse_policy(text: str, origin: str = "grantbridge.toml") -> Policy:
+    """Validate policy TOML text (see :func:`load_policy`)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_POSITION.search(str(exc))
+        line, column = (int(found[1]), int(found[2])) if found else (None, None)
+        message = _TOML_POSITION.sub("", str(exc)).strip(" ()")
+        raise PolicyError(f"not valid TOML: {message}", Location(origin, line, column)) from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        where = ".".join(str(p) for p in loc)
+        problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise PolicyError(
+            f"{problem}: {where!r}", Location(origin, _line_of(text, loc), key=where)
+        ) from None
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The line of the last key of ``loc``, searched after the lines of its parents."""
+    lines = text.splitlines()
+    start, found = 0, None
+    for part in (p for p in loc if isinstance(p, str)):
+        key = re.escape(part)
+        pattern = re.compile(rf"^\s*(\[\[?[^\]]*\b{key}\]\]?|\"?{key}\"?\s*=)")
+        for index in range(start, len(lines)):
+            if pattern.search(lines[index]):
+                start, found = index, index + 1
+                break
+    return found
+
+
+def policy_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy file."""
+    return Policy.model_json_schema()

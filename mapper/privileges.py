@@ -1,0 +1,229 @@
+"""The declarative SQL Server → PostgreSQL privilege mapping (DESIGN §3.3, "Privileges").
+
+One row per (SQL Server permission, securable class), for every pair ``sys.fn_builtin_permissions``
+defines (``mapper.permissions.CATALOG``): explicit rows in ``_ROWS``, and for every other pair a
+row from its class's default in ``_CLASS_DEFAULTS`` (with the reason). ``docs/mapping.md`` and
+parametrized tests are generated from :data:`TABLE`, as ldap2pg does with its privileges.
+
+``privileges`` maps a PostgreSQL object kind to the privileges granted on it:
+
+* OBJECT rows: on the object itself, by its kind;
+* SCHEMA rows: ``schema`` on the schema itself; other kinds on every object of that kind in the
+  schema, plus default privileges for objects created later (SQL Server schema grants cover
+  future objects);
+* DATABASE rows: ``database`` on the database; other kinds on every object in every schema,
+  plus default privileges;
+* SERVER rows grant membership in a predefined ``role`` or a role ``attribute`` instead.
+
+PostgreSQL privileges per object type: reference/mssql/pg_object_privileges.csv (PostgreSQL 17
+docs §5.8, table 5.2); predefined roles: reference/mssql/pg_predefined_roles.csv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mapper.permissions import CATALOG
+from mssql_extract.snapshot import ObjectKind
+
+Outcome = Literal["mapped", "approximated", "not_applicable", "overgrant"]
+
+#: SQL Server object kind → PostgreSQL object kind (None: nothing to grant on in PostgreSQL).
+PG_KIND: Mapping[ObjectKind, str | None] = {
+    ObjectKind.TABLE: "table",
+    ObjectKind.VIEW: "view",
+    ObjectKind.PROCEDURE: "procedure",
+    ObjectKind.SCALAR_FUNCTION: "function",
+    ObjectKind.TABLE_FUNCTION: "function",
+    ObjectKind.AGGREGATE: "function",
+    ObjectKind.SEQUENCE: "sequence",
+    ObjectKind.TYPE: "type",
+    ObjectKind.SYNONYM: None,
+    ObjectKind.XML_SCHEMA_COLLECTION: None,
+    ObjectKind.SECURITY_POLICY: None,
+    ObjectKind.OTHER: None,
+}
+
+
+@dataclass(frozen=True)
+class PrivilegeRow:
+    """How one SQL Server permission on one securable class becomes PostgreSQL access."""
+
+    securable_class: str
+    permission: str
+    outcome: Outcome
+    privileges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    role: str | None = None  # predefined role to grant (SERVER rows)
+    attribute: str | None = None  # role attribute (SERVER rows)
+    note: str = ""
+
+
+_DML = {
+    "table": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    "view": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+}
+_ROUTINES = {"function": ("EXECUTE",), "procedure": ("EXECUTE",)}
+
+
+def _each(kinds: tuple[str, ...], privileges: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return dict.fromkeys(kinds, privileges)
+
+
+_RELATIONS = ("table", "view")
+_CREATE_NOTE = (
+    "Needs ALTER on a schema as well to take effect in SQL Server; ALTER on a schema maps to "
+    "CREATE on that schema."
+)
+_OWNER_NOTE = "PostgreSQL reserves ALTER/DROP to the owner; grantbridge never gives ownership."
+
+# fmt: off
+_ROWS: tuple[PrivilegeRow, ...] = (
+    # --- objects
+    PrivilegeRow("OBJECT", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",), "function": ("EXECUTE",)},
+                 note="SELECT on a table-valued function becomes EXECUTE."),
+    PrivilegeRow("OBJECT", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
+    PrivilegeRow("OBJECT", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE", "UPDATE")},
+                 note="UPDATE on a sequence (NEXT VALUE FOR) becomes USAGE and UPDATE."),
+    PrivilegeRow("OBJECT", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
+    PrivilegeRow("OBJECT", "REFERENCES", "mapped", {**_each(_RELATIONS, ("REFERENCES",)), "sequence": ("USAGE",), "function": ("EXECUTE",)},
+                 note="REFERENCES on a function or sequence (schema binding, defaults) becomes EXECUTE / USAGE."),
+    PrivilegeRow("OBJECT", "EXECUTE", "mapped", _ROUTINES),
+    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
+    PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
+    PrivilegeRow("OBJECT", "ALTER", "approximated", note=_OWNER_NOTE),
+    PrivilegeRow("OBJECT", "TAKE OWNERSHIP", "approximated", note=_OWNER_NOTE),
+    PrivilegeRow("OBJECT", "CONTROL", "approximated", {**_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
+                 note="Every privilege on the object, without ownership."),
+    PrivilegeRow("OBJECT", "UNMASK", "approximated", note="Dynamic data masking has no PostgreSQL equivalent; see the masking findings."),
+    PrivilegeRow("OBJECT", "RECEIVE", "not_applicable", note="Service Broker queues do not exist in PostgreSQL."),
+    # --- types
+    PrivilegeRow("TYPE", "EXECUTE", "mapped", {"type": ("USAGE",)}),
+    PrivilegeRow("TYPE", "REFERENCES", "mapped", {"type": ("USAGE",)}),
+    PrivilegeRow("TYPE", "CONTROL", "approximated", {"type": ("USAGE",)}, note=_OWNER_NOTE),
+    # --- schemas (current objects + default privileges)
+    PrivilegeRow("SCHEMA", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
+    PrivilegeRow("SCHEMA", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
+    PrivilegeRow("SCHEMA", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE", "UPDATE")}),
+    PrivilegeRow("SCHEMA", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
+    PrivilegeRow("SCHEMA", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
+    PrivilegeRow("SCHEMA", "EXECUTE", "mapped", _ROUTINES),
+    PrivilegeRow("SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
+                 note="CREATE on the schema; altering other owners' objects needs ownership in PostgreSQL."),
+    PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
+                 note="Every privilege in the schema, without ownership."),
+    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
+    # --- databases
+    PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
+    PrivilegeRow("DATABASE", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
+    PrivilegeRow("DATABASE", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
+    PrivilegeRow("DATABASE", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE", "UPDATE")}),
+    PrivilegeRow("DATABASE", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
+    PrivilegeRow("DATABASE", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
+    PrivilegeRow("DATABASE", "EXECUTE", "mapped", _ROUTINES),
+    PrivilegeRow("DATABASE", "CREATE SCHEMA", "mapped", {"database": ("CREATE",)}),
+    PrivilegeRow("DATABASE", "CREATE TABLE", "not_applicable", note=_CREATE_NOTE),
+    PrivilegeRow("DATABASE", "CREATE VIEW", "not_applicable", note=_CREATE_NOTE),
+    PrivilegeRow("DATABASE", "CREATE PROCEDURE", "not_applicable", note=_CREATE_NOTE),
+    PrivilegeRow("DATABASE", "CREATE FUNCTION", "not_applicable", note=_CREATE_NOTE),
+    PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
+    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
+    PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "mapped", role="pg_read_all_stats",
+                 note="Database DMVs → pg_stat_* views (cluster-wide in PostgreSQL)."),
+    PrivilegeRow("DATABASE", "SHOWPLAN", "not_applicable", note="EXPLAIN needs no privilege beyond access to the objects."),
+    PrivilegeRow("DATABASE", "CONTROL", "overgrant", note="db_owner equivalent; see the over-grant modes."),
+    PrivilegeRow("DATABASE", "ALTER ANY USER", "overgrant", note="Principal administration; CREATEROLE only in faithful mode."),
+    PrivilegeRow("DATABASE", "ALTER ANY ROLE", "overgrant", note="Principal administration; CREATEROLE only in faithful mode."),
+    PrivilegeRow("DATABASE", "ALTER ANY APPLICATION ROLE", "overgrant", note="Principal administration."),
+    # --- server
+    PrivilegeRow("SERVER", "VIEW SERVER STATE", "mapped", role="pg_read_all_stats", note="Server DMVs → pg_stat_* views."),
+    PrivilegeRow("SERVER", "VIEW SERVER PERFORMANCE STATE", "mapped", role="pg_read_all_stats"),
+    PrivilegeRow("SERVER", "ALTER ANY CONNECTION", "mapped", role="pg_signal_backend", note="KILL → pg_cancel_backend / pg_terminate_backend."),
+    PrivilegeRow("SERVER", "CREATE ANY DATABASE", "mapped", attribute="CREATEDB"),
+    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
+    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note="pg_database is readable by every role."),
+    PrivilegeRow("SERVER", "CONNECT SQL", "not_applicable", note="The LOGIN attribute of the role."),
+    PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT on each migrated database."),
+    PrivilegeRow("SERVER", "CONTROL SERVER", "overgrant", note="sysadmin equivalent; rds_superuser in faithful mode."),
+    PrivilegeRow("SERVER", "ALTER ANY LOGIN", "overgrant", note="Login administration; CREATEROLE only in faithful mode."),
+    PrivilegeRow("SERVER", "IMPERSONATE ANY LOGIN", "overgrant", note="Impersonation of every login."),
+    PrivilegeRow("LOGIN", "IMPERSONATE", "overgrant", note="SET ROLE to the login's role (membership WITH INHERIT FALSE) in faithful mode."),
+    PrivilegeRow("USER", "IMPERSONATE", "overgrant", note="SET ROLE to the user's role (membership WITH INHERIT FALSE) in faithful mode."),
+)
+# fmt: on
+
+#: Default for every other pair of a class, with the reason.
+_CLASS_DEFAULTS: Mapping[str, tuple[Outcome, str]] = {
+    "SERVER": (
+        "not_applicable",
+        "Server administration is done by the RDS master user and AWS APIs.",
+    ),
+    "DATABASE": (
+        "not_applicable",
+        "Database administration stays with the owner role and deployments.",
+    ),
+    "SCHEMA": ("approximated", "No schema-level equivalent; schema owners keep this capability."),
+    "OBJECT": ("not_applicable", "No PostgreSQL privilege corresponds."),
+    "TYPE": ("not_applicable", "No PostgreSQL privilege corresponds."),
+}
+_OTHER_CLASS: tuple[Outcome, str] = (
+    "not_applicable",
+    "This securable class has no PostgreSQL counterpart.",
+)
+
+
+def _build() -> Mapping[tuple[str, str], PrivilegeRow]:
+    table: dict[tuple[str, str], PrivilegeRow] = {}
+    for row in _ROWS:
+        pair = (row.securable_class, row.permission)
+        if pair in table:
+            raise ValueError(f"privilege mapping row {pair!r} is defined twice")
+        if CATALOG.get(*pair) is None:
+            raise ValueError(f"privilege mapping row {pair!r} is not a SQL Server permission")
+        table[pair] = row
+    for builtin in CATALOG.rows:
+        pair = (builtin.securable_class, builtin.permission)
+        outcome, note = _CLASS_DEFAULTS.get(pair[0], _OTHER_CLASS)
+        table.setdefault(pair, PrivilegeRow(*pair, outcome, note=note))
+    return dict(sorted(table.items()))
+
+
+TABLE: Mapping[tuple[str, str], PrivilegeRow] = _build()
+
+
+def lookup(securable_class: str, permission: str) -> PrivilegeRow:
+    """The mapping row of a pair; a pair SQL Server does not define is not_applicable."""
+    return TABLE.get(
+        (securable_class, permission),
+        PrivilegeRow(securable_class, permission, "not_applicable", note="Unknown permission."),
+    )
+
+
+def render_markdown() -> str:
+    """``docs/mapping.md``: the table (generated; do not edit by hand)."""
+    lines = [
+        "# SQL Server → PostgreSQL privilege mapping",
+        "",
+        "<!-- Generated from mapper/privileges.py by `python -m mapper.privileges`; do not edit. -->",
+        "",
+        "| Class | Permission | Outcome | PostgreSQL | Note |",
+        "|---|---|---|---|---|",
+    ]
+    for row in TABLE.values():
+        lines.append(
+            f"| {row.securable_class} | {row.permission} | {row.outcome} | {_target(row)} "
+            f"| {row.note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _target(row: PrivilegeRow) -> str:
+    parts = [f"{kind}: {', '.join(privs)}" for kind, privs in row.privileges.items()]
+    parts += [f"member of {row.role}"] if row.role else []
+    parts += [row.attribute] if row.attribute else []
+    return "; ".join(parts) or "—"
+
+
+if __name__ == "__main__":  # pragma: no cover - doc generation entry point
+    print(render_markdown(), end="")

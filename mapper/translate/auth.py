@@ -1,0 +1,118 @@
+"""Authentication per login (DESIGN §3.3, "Authentication"): IAM, SCRAM password, Kerberos, AD.
+
+The policy's first matching rule decides. IAM logins get an IAM policy document allowing
+``rds-db:connect`` on their ``dbuser`` ARN (RDS User Guide, "Creating and using an IAM policy
+for IAM database access"); placeholders stand in for what the policy does not give, with a
+finding. A role may reach at most one of ``rds_iam`` and ``rds_ad``, also through nested
+membership (RDS User Guide, database-authentication: "Do not grant both").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import networkx as nx
+
+from grantbridge.errors import Location, MappingError
+from mapper import findings
+from mapper.plan import AuthMethod, IamPolicy, PgMembership, RoleKind
+from mapper.translate.state import PlanState
+from mssql_extract.snapshot import Login
+
+METHODS: Mapping[str, AuthMethod] = {
+    "iam": AuthMethod.IAM,
+    "password": AuthMethod.PASSWORD,
+    "kerberos": AuthMethod.KERBEROS,
+    "ad_group": AuthMethod.AD_GROUP,
+}
+#: The RDS role that switches a login to the method (reference/mssql/rds_postgres_roles.csv).
+AUTH_ROLES: Mapping[AuthMethod, str] = {AuthMethod.IAM: "rds_iam", AuthMethod.KERBEROS: "rds_ad"}
+
+
+def method_of(state: PlanState, login: Login) -> AuthMethod:
+    """The authentication method the policy gives a login."""
+    return METHODS[state.policy.authentication.method(login.name, login.type.value)]
+
+
+def plan_auth(state: PlanState, login: Login, role: str, fact: str) -> list[str]:
+    """Memberships, IAM policy and findings for one login role; returns finding keys."""
+    method = state.roles[role].auth
+    found: list[str] = []
+    auth_role = AUTH_ROLES.get(method)
+    if auth_role is not None:
+        state.role(auth_role, RoleKind.PREDEFINED, source="Amazon RDS")
+        state.add(PgMembership(role=auth_role, member=role, comment=f"{method} login"), fact)
+    handler = _HANDLERS.get(method)
+    if handler is not None:
+        found += handler(state, login, role)
+    return found
+
+
+def _password(state: PlanState, login: Login, role: str) -> list[str]:
+    evidence = f"login [{login.name}] authenticates with a SQL Server password"
+    action = "Created the role without a password; set one from a secret store after apply."
+    return [state.finding(findings.make("GB030", evidence, action, principal=login.name))]
+
+
+def _iam(state: PlanState, login: Login, role: str) -> list[str]:
+    auth = state.policy.authentication
+    account = auth.aws_account or "<ACCOUNT_ID>"
+    region = auth.aws_region or "<REGION>"
+    resource = auth.resource_id or "<DB_RESOURCE_ID>"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": ["rds-db:connect"],
+            "Resource": [f"arn:aws:rds-db:{region}:{account}:dbuser:{resource}/{role}"],
+        }],
+    }  # fmt: skip
+    text = json.dumps(document, indent=2, sort_keys=True)
+    state.iam[role] = IamPolicy(role=role, document=text)
+    if auth.aws_account and auth.aws_region and auth.resource_id:
+        return []
+    evidence = f"IAM policy for [{login.name}] lacks account, region or resource id"
+    action = "Wrote the IAM policy with placeholders."
+    return [state.finding(findings.make("GB031", evidence, action, principal=login.name))]
+
+
+def _kerberos(state: PlanState, login: Login, role: str) -> list[str]:
+    if state.policy.authentication.realm:
+        return []
+    evidence = f"Windows login [{login.name}] maps to Kerberos but no realm is configured"
+    action = f"Named the role {role!r} after the Windows domain."
+    return [state.finding(findings.make("GB033", evidence, action, principal=login.name))]
+
+
+def _ad_group(state: PlanState, login: Login, role: str) -> list[str]:
+    aurora = state.policy.target == "aurora"
+    action = (
+        f"Created NOLOGIN role {role!r}; map the AD group to it with pg_ad_mapping."
+        if aurora
+        else f"Created NOLOGIN role {role!r}; {state.policy.target} has no AD group mapping."
+    )
+    evidence = f"Windows group login [{login.name}]"
+    return [state.finding(findings.make("GB032", evidence, action, principal=login.name))]
+
+
+_HANDLERS = {
+    AuthMethod.PASSWORD: _password,
+    AuthMethod.IAM: _iam,
+    AuthMethod.KERBEROS: _kerberos,
+    AuthMethod.AD_GROUP: _ad_group,
+}
+
+
+def check_exclusive(state: PlanState, memberships: list[PgMembership]) -> None:
+    """Refuse a role that reaches both rds_iam and rds_ad, directly or through nesting."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_edges_from((m.member, m.role) for m in memberships)
+    for role in sorted(graph.nodes):
+        reach = nx.descendants(graph, role)
+        if {"rds_iam", "rds_ad"} <= reach:
+            raise MappingError(
+                f"role {role!r} would be a member of both rds_iam and rds_ad; give it one "
+                "authentication method in grantbridge.toml",
+                Location(key=role),
+            )

@@ -1,0 +1,180 @@
+"""DENY restructuring (DESIGN §3.3, "DENY"): PostgreSQL has no DENY.
+
+Where a DENY removes something that role inheritance would give, the denied principal (and
+every principal that inherits the DENY through membership) stops being a member of that role
+and becomes a member of a *derived* role instead: the role's privileges, flattened over its own
+memberships, minus the denied ones. Each case is a finding showing the original DENY. A
+column-level DENY removes the whole table privilege from the derived role (failing closed).
+Grants a DENY overrides on the principal itself are never emitted (see
+:mod:`mapper.translate.permissions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mapper import findings
+from mapper.plan import Disposition, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
+from mapper.privileges import lookup
+from mapper.translate.grants import Target, expand
+from mapper.translate.state import Item, PlanState
+from mssql_extract.snapshot import Database, fold
+
+PLACEHOLDER = "-"
+
+
+@dataclass(frozen=True)
+class Deny:
+    """One DENY: a DENY row, or membership in db_denydatareader / db_denydatawriter."""
+
+    fact: str
+    kind: str
+    ref: str
+    db: Database | None
+    grantee: str
+    target: Target
+    permissions: tuple[str, ...]
+
+    @property
+    def statement(self) -> str:
+        where = " ".join(
+            p for p in (self.target.securable_class, self.target.schema_name,
+                        self.target.object_name, self.target.column_name) if p
+        )  # fmt: skip
+        return f"DENY {', '.join(self.permissions)} ON {where} TO [{self.grantee}] ({self.ref})"
+
+
+def _signature(item: Item) -> str | None:
+    """What an item grants, without the grantee (and without columns: fail closed)."""
+    if isinstance(item, PgGrant):
+        return item.model_copy(update={"grantee": PLACEHOLDER, "columns": (), "facts": ()}).key
+    if isinstance(item, PgDefaultPrivilege):
+        return item.model_copy(
+            update={"grantee": PLACEHOLDER, "owner": PLACEHOLDER, "facts": ()}
+        ).key
+    return None
+
+
+def _denied(state: PlanState, deny: Deny) -> set[str]:
+    found: set[str] = set()
+    for permission in deny.permissions:
+        row = lookup(deny.target.securable_class, permission)
+        for item in expand(state, deny.db, PLACEHOLDER, deny.target, row) or []:
+            signature = _signature(item)
+            if signature:
+                found.add(signature)
+    return found
+
+
+def plan_denies(state: PlanState, denies: list[Deny]) -> None:
+    """Restructure memberships for every DENY, then dispose each DENY fact."""
+    for deny in sorted(denies, key=lambda d: d.fact):
+        items, found = _restructure(state, deny)
+        if items:
+            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
+                          findings=found, reason="restructured: see the derived roles")  # fmt: skip
+        else:
+            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.NOT_APPLICABLE,
+                          reason="the plan grants nothing this DENY removes")  # fmt: skip
+
+
+def _affected(state: PlanState, deny: Deny) -> list[str]:
+    """PostgreSQL roles of every principal the DENY applies to (holder and its members)."""
+    if deny.db is None:
+        return []
+    holder = fold(deny.grantee)
+    roles: set[str] = set()
+    for name in state.engine.principals(deny.db.name):
+        try:
+            closure = {fold(r) for r in state.engine.memberships(deny.db.name, name)}
+        except Exception:
+            continue
+        role = state.role_of(deny.db.name, name)
+        if role and role != "PUBLIC" and (fold(name) == holder or holder in closure):
+            roles.add(role)
+    return sorted(roles)
+
+
+def _restructure(state: PlanState, deny: Deny) -> tuple[list[str], list[str]]:
+    denied = _denied(state, deny)
+    keys: list[str] = []
+    found: list[str] = []
+    affected = _affected(state, deny)
+    for member in affected:
+        keys += _narrow(state, member, denied)
+    for member in affected:
+        for membership in _direct(state, member):
+            derived = _derive(state, deny, membership.role, denied)
+            if derived is None:
+                continue
+            del state.items[membership.key]
+            key, _ = state.add(PgMembership(role=derived, member=member), deny.fact)
+            for fact in membership.facts:
+                state.add(PgMembership(role=derived, member=member), fact)
+            keys += [f"role:{derived}", key]
+            found.append(state.finding(findings.make(
+                "GB020", deny.statement,
+                f"{member!r} is no longer a member of {membership.role!r}; it is a member of "
+                f"{derived!r}: the same privileges minus the denied ones.",
+                principal=deny.grantee, securable=membership.role, source_ref=deny.ref,
+            )))  # fmt: skip
+    return keys, found
+
+
+def _narrow(state: PlanState, role: str, denied: set[str]) -> list[str]:
+    """Drop the denied part of what a role holds directly (a schema grant expanded per object)."""
+    dropped = [
+        key for key, item in state.items.items()
+        if isinstance(item, PgGrant | PgDefaultPrivilege) and item.grantee == role
+        and _signature(item) in denied
+    ]  # fmt: skip
+    for key in dropped:
+        del state.items[key]
+    return [f"role:{role}"] if dropped else []
+
+
+def _direct(state: PlanState, member: str) -> list[PgMembership]:
+    return [
+        m for m in state.of_type(PgMembership)
+        if m.member == member and m.inherit and state.roles.get(m.role) is not None
+        and state.roles[m.role].kind != RoleKind.PREDEFINED
+    ]  # fmt: skip
+
+
+def _closure(state: PlanState, role: str) -> set[str]:
+    seen, todo = {role}, [role]
+    memberships = state.of_type(PgMembership)
+    while todo:
+        current = todo.pop()
+        for m in memberships:
+            if m.member == current and m.inherit and m.role not in seen:
+                seen.add(m.role)
+                todo.append(m.role)
+    return seen
+
+
+def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | None:
+    """The derived role (role minus denied), or None when the role gives nothing denied."""
+    closure = _closure(state, role)
+    inherited = [
+        i
+        for i in state.items.values()
+        if isinstance(i, PgGrant | PgDefaultPrivilege) and i.grantee in closure
+    ]
+    if not any(_signature(i) in denied for i in inherited):
+        return None
+    name = state.names.derived(f"{role}_minus_{deny.grantee}", f"derived role of [{role}]")
+    state.role(name, RoleKind.DERIVED, source=f"{role} minus {deny.statement}",
+               comment=f"{role} without what {deny.grantee} is denied")  # fmt: skip
+    state.roles[name].facts.add(deny.fact)
+    for item in sorted(inherited, key=lambda i: i.key):
+        if _signature(item) not in denied:
+            state.add(item.model_copy(update={"grantee": name}), deny.fact)
+    for m in state.of_type(PgMembership):
+        if (
+            m.member in closure
+            and state.roles.get(m.role)
+            and state.roles[m.role].kind == RoleKind.PREDEFINED
+        ):
+            state.add(PgMembership(role=m.role, member=name), deny.fact)
+    return name

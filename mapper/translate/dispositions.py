@@ -1,0 +1,65 @@
+"""Dispositions (DESIGN §3.4): every source fact ends with exactly one; a missing one is a bug."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mapper.plan import Disposition
+from mapper.translate.state import SERVER, PlanState, fact_key
+from mssql_extract.snapshot import Keyed, SecuritySnapshot
+
+
+def source_facts(snapshot: SecuritySnapshot) -> Iterator[str]:
+    """Keys of every fact that needs a disposition, in a stable order."""
+    server: list[Keyed] = [*snapshot.logins, *snapshot.server_roles, *snapshot.server_memberships,
+                           *snapshot.server_permissions, *snapshot.databases]  # fmt: skip
+    yield from (fact_key(SERVER, item.key) for item in server)
+    for db in snapshot.databases:
+        facts: list[Keyed] = [*db.users, *db.roles, *db.application_roles, *db.memberships,
+                              *db.permissions, *db.schemas, *db.objects]  # fmt: skip
+        yield from (fact_key(db.name, item.key) for item in facts)
+
+
+def plan_fixed_role_facts(state: PlanState) -> None:
+    """Fixed database roles listed in the snapshot: mapped when the plan made their role."""
+    for db in state.snapshot.databases:
+        for role in db.roles:
+            fact = fact_key(db.name, role.key)
+            if fact in state.dispositions:
+                continue
+            name = state.role_of(db.name, role.name)
+            if name and name != "PUBLIC":
+                state.roles[name].facts.add(fact)
+                state.dispose(
+                    fact, "role", str(role.source_ref), Disposition.MAPPED, items=[f"role:{name}"]
+                )
+            else:
+                reason = (
+                    "public is PostgreSQL's PUBLIC"
+                    if role.name.lower() == "public"
+                    else ("fixed role: its members are mapped by the membership rules")
+                )
+                state.dispose(
+                    fact, "role", str(role.source_ref), Disposition.NOT_APPLICABLE, reason=reason
+                )
+
+
+def finalize(state: PlanState) -> None:
+    """Point dispositions at items that still exist (DENY restructuring replaces some)."""
+    existing = set(state.items) | {f"role:{r}" for r in state.roles} | {"PUBLIC"}
+    by_fact: dict[str, set[str]] = {}
+    for key, item in state.items.items():
+        for fact in item.facts:
+            by_fact.setdefault(fact, set()).add(key)
+    for fact, disposition in list(state.dispositions.items()):
+        if all(k in existing for k in disposition.items):
+            continue
+        kept = {k for k in disposition.items if k in existing} | by_fact.get(fact, set())
+        state.dispositions[fact] = disposition.model_copy(update={"items": tuple(sorted(kept))})
+
+
+def assert_complete(state: PlanState) -> None:
+    """Every source fact has a disposition (a fact without one is a bug in the planner)."""
+    missing = [f for f in source_facts(state.snapshot) if f not in state.dispositions]
+    if missing:
+        raise AssertionError(f"facts without a disposition: {missing[:10]}")

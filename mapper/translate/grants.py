@@ -1,0 +1,198 @@
+"""Permission rows → expanded PostgreSQL grants and default privileges (DESIGN §3.3).
+
+Schema- and database-level grants cover future objects in SQL Server, so they become a grant
+per current object *and* ``ALTER DEFAULT PRIVILEGES FOR ROLE <schema owner role> IN SCHEMA``.
+PostgreSQL also needs ``USAGE`` on a schema for every role that uses an object in it
+(:func:`plan_schema_usage`). A grant the plan already has is not repeated: the later fact is
+``implied``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from mapper import findings
+from mapper.naming import object_name
+from mapper.plan import (
+    DefaultObjectType,
+    Disposition,
+    GrantObjectType,
+    PgDefaultPrivilege,
+    PgGrant,
+    PgMembership,
+    RoleKind,
+)
+from mapper.privileges import PrivilegeRow
+from mapper.translate.objects import owner_role, pg_object, schema_name
+from mapper.translate.state import Item, PlanState
+from mssql_extract.snapshot import Database, DbObject, fold
+
+GRANT_TYPES: Mapping[str, GrantObjectType] = {
+    "table": "TABLE", "view": "TABLE", "sequence": "SEQUENCE",
+    "function": "FUNCTION", "procedure": "PROCEDURE", "type": "TYPE",
+}  # fmt: skip
+DEFAULT_TYPES: Mapping[str, DefaultObjectType] = {
+    "table": "TABLES", "view": "TABLES", "sequence": "SEQUENCES",
+    "function": "FUNCTIONS", "procedure": "FUNCTIONS", "type": "TYPES",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a permission is on: class plus names (source spelling)."""
+
+    securable_class: str
+    schema_name: str | None = None
+    object_name: str | None = None
+    column_name: str | None = None
+
+
+def find_object(db: Database, schema: str | None, name: str | None) -> DbObject | None:
+    """The snapshot object called schema.name (case-insensitive)."""
+    wanted = f"object:{fold(schema or 'dbo')}.{fold(name or '')}"
+    return next((o for o in db.objects if o.key == wanted), None)
+
+
+def expand(
+    state: PlanState, db: Database | None, grantee: str, target: Target, row: PrivilegeRow
+) -> list[Item] | None:
+    """The plan items a mapping row gives ``grantee`` on ``target`` (None: securable unknown)."""
+    if row.role or row.attribute:
+        return list(_server_items(state, grantee, row))
+    handler = _EXPANDERS.get(target.securable_class)
+    if handler is None or db is None:
+        return []
+    return handler(state, db, grantee, target, row)
+
+
+def _server_items(state: PlanState, grantee: str, row: PrivilegeRow) -> Iterator[Item]:
+    if row.attribute and grantee in state.roles:
+        state.roles[grantee].attributes.add(row.attribute)
+    if row.role:
+        state.role(row.role, RoleKind.PREDEFINED, source="PostgreSQL predefined role")
+        yield PgMembership(role=row.role, member=grantee)
+
+
+def _object(
+    state: PlanState, db: Database, grantee: str, target: Target, row: PrivilegeRow
+) -> list[Item] | None:
+    obj = find_object(db, target.schema_name, target.object_name)
+    item = pg_object(state, db, obj) if obj else None
+    if item is None:
+        return None
+    naming = state.policy.naming
+    columns = (object_name(target.column_name, naming),) if target.column_name else ()
+    return [
+        PgGrant(
+            database=item.database,
+            object_type=GRANT_TYPES[item.kind],
+            schema_name=item.schema_name,
+            name=item.name,
+            signature=item.signature,
+            columns=columns,
+            privilege=privilege,
+            grantee=grantee,
+        )
+        for privilege in row.privileges.get(item.kind, ())
+    ]
+
+
+def _schema(
+    state: PlanState, db: Database, grantee: str, target: Target, row: PrivilegeRow
+) -> list[Item]:
+    return list(_in_schema(state, db, grantee, target.object_name or "dbo", row))
+
+
+def _database(
+    state: PlanState, db: Database, grantee: str, target: Target, row: PrivilegeRow
+) -> list[Item]:
+    name = state.target_db(db)
+    items: list[Item] = [
+        PgGrant(database=name, object_type="DATABASE", name=name, privilege=p, grantee=grantee)
+        for p in row.privileges.get("database", ())
+    ]
+    for schema in schemas_of(db):
+        items.extend(_in_schema(state, db, grantee, schema, row))
+    return items
+
+
+def schemas_of(db: Database) -> list[str]:
+    """Every schema of a database (declared, or holding objects), sorted."""
+    names = {fold(s.name): s.name for s in db.schemas}
+    for obj in db.objects:
+        names.setdefault(fold(obj.schema_name), obj.schema_name)
+    return [names[k] for k in sorted(names) if k not in ("sys", "information_schema")]
+
+
+def _in_schema(
+    state: PlanState, db: Database, grantee: str, schema: str, row: PrivilegeRow
+) -> Iterator[Item]:
+    target_db, target_schema = state.target_db(db), schema_name(state, db, schema)
+    for privilege in row.privileges.get("schema", ()):
+        yield PgGrant(database=target_db, object_type="SCHEMA", name=target_schema,
+                      privilege=privilege, grantee=grantee)  # fmt: skip
+    for obj in db.objects:
+        if fold(obj.schema_name) == fold(schema):
+            yield from (
+                _object(state, db, grantee, Target("OBJECT", obj.schema_name, obj.name), row) or ()
+            )
+    owner = owner_role(state, db, _schema_owner(db, schema))
+    for kind, privileges in sorted(row.privileges.items()):
+        if kind in DEFAULT_TYPES:
+            for privilege in privileges:
+                yield PgDefaultPrivilege(
+                    database=target_db, owner=owner, schema_name=target_schema,
+                    object_type=DEFAULT_TYPES[kind], privilege=privilege, grantee=grantee,
+                )  # fmt: skip
+
+
+def _schema_owner(db: Database, schema: str) -> str:
+    found = next((s for s in db.schemas if fold(s.name) == fold(schema)), None)
+    return found.owner if found else "dbo"
+
+
+_EXPANDERS = {"OBJECT": _object, "TYPE": _object, "SCHEMA": _schema, "DATABASE": _database}
+
+
+def record(
+    state: PlanState, fact: str, kind: str, ref: str, items: list[Item], *,
+    disposition: Disposition = Disposition.MAPPED, found: list[str] | None = None,
+    reason: str = "",
+) -> None:  # fmt: skip
+    """Add items for a fact and dispose it: mapped if anything is new, else implied."""
+    keys, fresh = state.add_all(items, fact)
+    if not keys:
+        state.dispose(fact, kind, ref, Disposition.NOT_APPLICABLE, findings=found or [],
+                      reason=reason or "grants nothing on the target")  # fmt: skip
+        return
+    if not fresh and disposition == Disposition.MAPPED:
+        disposition, reason = Disposition.IMPLIED, reason or "the plan already grants this"
+    state.dispose(fact, kind, ref, disposition, items=keys, findings=found or [], reason=reason)
+
+
+def plan_schema_usage(state: PlanState) -> None:
+    """USAGE on a schema for every grantee of an object or default privilege in it."""
+    needs: dict[tuple[str, str, str], set[str]] = {}
+    for item in list(state.items.values()):
+        if (isinstance(item, PgGrant) and item.schema_name and item.object_type != "SCHEMA") or (
+            isinstance(item, PgDefaultPrivilege) and item.schema_name
+        ):
+            needs.setdefault((item.database, item.schema_name, item.grantee), set()).update(
+                item.facts
+            )
+    for (database, schema, grantee), facts in sorted(needs.items()):
+        usage = PgGrant(database=database, object_type="SCHEMA", name=schema,
+                        privilege="USAGE", grantee=grantee,
+                        comment="PostgreSQL needs USAGE on the schema to reach its objects")  # fmt: skip
+        for fact in sorted(facts):
+            state.add(usage, fact)
+
+
+def grant_option_finding(state: PlanState, grantee: str, where: str, ref: str) -> str:
+    """GB007 for a WITH GRANT OPTION grant (the plan drops the grant option)."""
+    finding = findings.make(
+        "GB007", f"WITH GRANT OPTION to [{grantee}] on {where}",
+        "Granted without the grant option.", principal=grantee, securable=where, source_ref=ref,
+    )  # fmt: skip
+    return state.finding(finding)

@@ -1,0 +1,75 @@
+"""Role memberships → ``GRANT role TO member`` (fixed roles through their own rules)."""
+
+from __future__ import annotations
+
+from mapper import findings
+from mapper.plan import Disposition, PgMembership
+from mapper.translate.deny import Deny
+from mapper.translate.fixed import DENY_ROLES, OVERGRANT_ROLES, fixed_role
+from mapper.translate.grants import Target, record
+from mapper.translate.overgrants import SERVER_ROLE_RULES, role_overgrant
+from mapper.translate.state import SERVER, PlanState, fact_key
+from mssql_extract.snapshot import Database, Membership, fold
+
+
+def plan_server_memberships(state: PlanState) -> None:
+    """Server role memberships: sysadmin and securityadmin are over-grants."""
+    for member in state.snapshot.server_memberships:
+        fact, ref = fact_key(SERVER, member.key), str(member.source_ref)
+        member_role = state.role_of(SERVER, member.member)
+        if member_role is None:
+            _not_migrated(state, fact, ref, member)
+            continue
+        rule_id = SERVER_ROLE_RULES.get(fold(member.role))
+        if rule_id is not None:
+            role_overgrant(state, None, rule_id, member.role, member.member, member_role, fact, ref)
+            continue
+        role = state.role_of(SERVER, member.role)
+        if role is None:
+            _fixed_approximated(state, fact, ref, member, "the server")
+            continue
+        record(state, fact, "membership", ref, [PgMembership(role=role, member=member_role)])
+
+
+def _not_migrated(state: PlanState, fact: str, ref: str, member: Membership) -> None:
+    state.dispose(fact, "membership", ref, Disposition.EXCLUDED,
+                  reason=f"the member [{member.member}] is not migrated")  # fmt: skip
+
+
+def _fixed_approximated(
+    state: PlanState, fact: str, ref: str, member: Membership, where: str
+) -> None:
+    finding = findings.make(
+        "GB043", f"[{member.member}] is a member of fixed role {member.role} in {where}",
+        "Not granted: administration stays with the RDS master user.",
+        principal=member.member, securable=f"role {member.role}", source_ref=ref,
+    )  # fmt: skip
+    state.dispose(fact, "membership", ref, Disposition.APPROXIMATED,
+                  findings=[state.finding(finding)], reason="fixed role without a PostgreSQL equivalent")  # fmt: skip
+
+
+def plan_db_memberships(state: PlanState, db: Database, denies: list[Deny]) -> None:
+    """Database role memberships; deny roles become DENYs, db_owner an over-grant."""
+    for member in db.memberships:
+        fact, ref = fact_key(db.name, member.key), str(member.source_ref)
+        member_role = state.role_of(db.name, member.member)
+        role_name = fold(member.role)
+        if member_role is None:
+            _not_migrated(state, fact, ref, member)
+        elif role_name in DENY_ROLES:
+            target = Target("DATABASE")
+            denies.append(
+                Deny(fact, "membership", ref, db, member.member, target, DENY_ROLES[role_name])
+            )
+        elif role_name in OVERGRANT_ROLES and OVERGRANT_ROLES[role_name] != "GB043":
+            role_overgrant(state, db, OVERGRANT_ROLES[role_name], member.role, member.member,
+                           member_role, fact, ref)  # fmt: skip
+        elif role_name in OVERGRANT_ROLES:
+            _fixed_approximated(state, fact, ref, member, f"[{db.name}]")
+        else:
+            role = fixed_role(state, db, member.role, fact) or state.role_of(db.name, member.role)
+            if role is None:
+                state.dispose(fact, "membership", ref, Disposition.UNRESOLVED,
+                              reason=f"role [{member.role}] is not known")  # fmt: skip
+                continue
+            record(state, fact, "membership", ref, [PgMembership(role=role, member=member_role)])

@@ -1,0 +1,101 @@
+"""Databases, schemas and objects, owned by NOLOGIN owner roles (DESIGN §3.3, "Ownership").
+
+One owner role per source owner (``dbo`` → the database's owner role), never a login role: a
+login that owns objects in SQL Server gets them through membership only if the policy says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mapper.naming import object_name
+from mapper.plan import Disposition, PgDatabase, PgObject, PgSchema, RoleKind
+from mapper.privileges import PG_KIND
+from mapper.translate.state import SERVER, PlanState, fact_key
+from mssql_extract.snapshot import Database, DbObject, fold
+
+ROUTINES = frozenset({"function", "procedure"})
+
+
+def plan_databases(state: PlanState) -> None:
+    """Target database names; in schema mode every source goes into one database."""
+    single = re.sub(r"[^a-z0-9_]+", "_", state.snapshot.server.name.lower()).strip("_")
+    for db in state.snapshot.databases:
+        name = object_name(db.name, state.policy.naming)
+        state.databases[fold(db.name)] = single if state.policy.database_mode == "schema" else name
+
+
+def owner_role(state: PlanState, db: Database, principal: str) -> str:
+    """The NOLOGIN owner role for a source owner in a database (created on first use)."""
+    existing = state.role_of(f"owner:{db.name}", principal)
+    if existing is not None:
+        return existing
+    base = "owner" if fold(principal) == "dbo" else f"{principal}_owner"
+    name = state.names.database_principal(db.name, base, "owner role of", always_prefixed=True)
+    state.role(name, RoleKind.OWNER, source=f"owner [{db.name}].[{principal}]")
+    state.bind(f"owner:{db.name}", principal, name)
+    return name
+
+
+def plan_database(state: PlanState, db: Database) -> None:
+    """The database itself, owned by its owner role (``dbo``)."""
+    owner = owner_role(state, db, "dbo")
+    state.bind(db.name, "dbo", owner)
+    fact = fact_key(SERVER, db.key)
+    item = PgDatabase(name=state.target_db(db), owner=owner, source_database=db.name)
+    key, _ = state.add(item, fact)
+    state.dispose(fact, "database", str(db.source_ref), Disposition.MAPPED, items=[key],
+                  reason=f"owned by [{db.owner or 'unknown'}] → {owner}")  # fmt: skip
+
+
+def schema_name(state: PlanState, db: Database, schema: str) -> str:
+    """The target schema of a source schema (prefixed by the database in schema mode)."""
+    if state.policy.database_mode == "schema":
+        return object_name(f"{db.name}_{schema}", state.policy.naming)
+    return object_name(schema, state.policy.naming)
+
+
+def plan_schemas(state: PlanState, db: Database) -> None:
+    """Schemas and their owners."""
+    for schema in db.schemas:
+        fact = fact_key(db.name, schema.key)
+        item = PgSchema(
+            database=state.target_db(db), name=schema_name(state, db, schema.name),
+            owner=owner_role(state, db, schema.owner),
+        )  # fmt: skip
+        key, _ = state.add(item, fact)
+        state.dispose(fact, "schema", str(schema.source_ref), Disposition.MAPPED, items=[key])
+
+
+def schema_owner(db: Database, schema: str) -> str:
+    """The source owner of a schema (dbo when the schema is not in the snapshot)."""
+    found = next((s for s in db.schemas if fold(s.name) == fold(schema)), None)
+    return found.owner if found else "dbo"
+
+
+def pg_object(state: PlanState, db: Database, obj: DbObject) -> PgObject | None:
+    """The target object for a source object, or None when PostgreSQL has no such kind."""
+    kind = PG_KIND[obj.kind]
+    if kind is None:
+        return None
+    owner = obj.owner or schema_owner(db, obj.schema_name)
+    naming = state.policy.naming
+    return PgObject(
+        database=state.target_db(db), schema_name=schema_name(state, db, obj.schema_name),
+        name=object_name(obj.name, naming), kind=kind,
+        columns=tuple(object_name(c, naming) for c in obj.columns),
+        signature="()" if kind in ROUTINES else None, owner=owner_role(state, db, owner),
+    )  # fmt: skip
+
+
+def plan_objects(state: PlanState, db: Database) -> None:
+    """Objects with their owners."""
+    for obj in db.objects:
+        fact = fact_key(db.name, obj.key)
+        item = pg_object(state, db, obj)
+        if item is None:
+            state.dispose(fact, "object", str(obj.source_ref), Disposition.NOT_APPLICABLE,
+                          reason=f"{obj.kind.value} has no PostgreSQL counterpart")  # fmt: skip
+            continue
+        key, _ = state.add(item, fact)
+        state.dispose(fact, "object", str(obj.source_ref), Disposition.MAPPED, items=[key])

@@ -1,0 +1,191 @@
+"""Over-grants: each is a finding; the policy decides what the plan emits (DESIGN §3.3).
+
+Modes: *downscope* (default) keeps least privilege — a db_owner member gets the database's
+``<db>_db_owner`` role (DML on all tables, sequences, EXECUTE on routines; no DDL, ownership or
+role administration), sysadmin members get that in every database, administration permissions
+are dropped; *faithful* keeps the power — membership in the database's owner role,
+``rds_superuser``, CREATEROLE, SET ROLE for impersonation. An over-grant *accepted* in the policy
+(with a reason) is emitted faithfully and its finding is shown as accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from mapper import findings
+from mapper.plan import Disposition, PgMembership, RoleKind
+from mapper.policy import OvergrantMode
+from mapper.privileges import PrivilegeRow
+from mapper.translate.fixed import EQUIVALENT, fixed_role
+from mapper.translate.grants import Target, expand, record
+from mapper.translate.objects import owner_role
+from mapper.translate.state import SERVER, Item, PlanState
+from mssql_extract.snapshot import Database, Permission, fold
+
+#: Fixed server role → finding rule (other fixed server roles are approximated: GB043).
+SERVER_ROLE_RULES: Mapping[str, str] = {"sysadmin": "GB002", "securityadmin": "GB004"}
+
+#: (class, permission) → (rule, what it is equivalent to).
+PERMISSION_RULES: Mapping[tuple[str, str], tuple[str, str]] = {
+    ("DATABASE", "CONTROL"): ("GB003", "db_owner"),
+    ("SERVER", "CONTROL SERVER"): ("GB003", "sysadmin"),
+    ("SCHEMA", "CONTROL"): ("GB003", "schema"),
+    ("SERVER", "ALTER ANY LOGIN"): ("GB005", "admin"),
+    ("DATABASE", "ALTER ANY USER"): ("GB005", "admin"),
+    ("DATABASE", "ALTER ANY ROLE"): ("GB005", "admin"),
+    ("DATABASE", "ALTER ANY APPLICATION ROLE"): ("GB005", "admin"),
+    ("SERVER", "IMPERSONATE ANY LOGIN"): ("GB006", "admin"),
+    ("LOGIN", "IMPERSONATE"): ("GB006", "impersonate"),
+    ("USER", "IMPERSONATE"): ("GB006", "impersonate"),
+}
+
+
+@dataclass(frozen=True)
+class Overgrant:
+    """One over-grant occurrence: who, what, where it came from."""
+
+    rule_id: str
+    equivalent: str  # db_owner, sysadmin, admin, impersonate, schema
+    db: Database | None
+    principal: str  # source name, for the finding and policy acceptance
+    role: str  # the member's PostgreSQL role
+    fact: str
+    ref: str
+    evidence: str
+    securable: str | None = None
+    target: str | None = None  # impersonated principal / schema name
+
+
+def plan_overgrant(state: PlanState, over: Overgrant, kind: str) -> None:
+    """Emit what the mode says, record the finding and the fact's disposition."""
+    accepted = state.policy.overgrants.acceptance(over.rule_id, over.principal) is not None
+    faithful = accepted or state.policy.overgrants.mode(over.rule_id) == OvergrantMode.FAITHFUL
+    items, action = (_FAITHFUL if faithful else _DOWNSCOPE)[over.equivalent](state, over)
+    finding = findings.make(
+        over.rule_id, over.evidence, action, principal=over.principal,
+        securable=over.securable, source_ref=over.ref,
+    )  # fmt: skip
+    key = state.finding(finding)
+    disposition = Disposition.MAPPED if faithful else Disposition.DOWNSCOPED
+    record(state, over.fact, kind, over.ref, items, disposition=disposition, found=[key],
+           reason=action)  # fmt: skip
+    if not state.dispositions[over.fact].items and not faithful:
+        state.dispositions[over.fact] = state.dispositions[over.fact].model_copy(
+            update={"disposition": Disposition.DOWNSCOPED}
+        )
+
+
+Emit = Callable[[PlanState, Overgrant], tuple[list[Item], str]]
+
+
+def _db_owner_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    databases = [over.db] if over.db else list(state.snapshot.databases)
+    items: list[Item] = []
+    for db in databases:
+        role = fixed_role(state, db, "db_owner", over.fact)
+        if role and role != over.role:
+            items.append(PgMembership(role=role, member=over.role))
+    names = ", ".join(sorted(str(getattr(i, "role", "")) for i in items))
+    return items, f"Downscoped to DML and EXECUTE ({names or 'nothing'}); no DDL or ownership."
+
+
+def _db_owner_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    assert over.db is not None
+    owner = owner_role(state, over.db, "dbo")
+    return [PgMembership(role=owner, member=over.role)], f"Made a member of owner role {owner!r}."
+
+
+def _sysadmin_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    state.role("rds_superuser", RoleKind.PREDEFINED, source="Amazon RDS")
+    return [PgMembership(role="rds_superuser", member=over.role)], "Made a member of rds_superuser."
+
+
+def _admin_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    return [], "Not granted: principal administration stays with the deployment process."
+
+
+def _admin_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    if over.role in state.roles:
+        state.roles[over.role].attributes.add("CREATEROLE")
+    return [], "Gave the role CREATEROLE."
+
+
+def _impersonate_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    scope = (
+        over.db.name
+        if over.db
+        and over.equivalent == "impersonate"
+        and over.securable
+        and over.securable.startswith("USER")
+        else SERVER
+    )
+    target = state.role_of(scope, over.target or "")
+    if target is None:
+        return [], "Not granted: the impersonated principal is not migrated."
+    item = PgMembership(role=target, member=over.role, inherit=False,
+                        comment="IMPERSONATE: SET ROLE without inheriting")  # fmt: skip
+    return [item], f"Granted {target!r} WITH INHERIT FALSE (SET ROLE only)."
+
+
+def _schema_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    return _schema_items(
+        state, over, EQUIVALENT["db_owner"]
+    ), "Downscoped to DML and EXECUTE in the schema."
+
+
+def _schema_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
+    items = _schema_items(state, over, (*EQUIVALENT["db_owner"], "REFERENCES", "ALTER"))
+    return items, "Every privilege in the schema and CREATE on it, without ownership."
+
+
+def _schema_items(state: PlanState, over: Overgrant, permissions: tuple[str, ...]) -> list[Item]:
+    from mapper.privileges import lookup  # local: the table is only needed here
+
+    items: list[Item] = []
+    for permission in permissions:
+        row: PrivilegeRow = lookup("SCHEMA", permission)
+        items += (
+            expand(state, over.db, over.role, Target("SCHEMA", object_name=over.target), row) or []
+        )
+    return items
+
+
+_DOWNSCOPE: Mapping[str, Emit] = {
+    "db_owner": _db_owner_down, "sysadmin": _db_owner_down, "admin": _admin_down,
+    "impersonate": _admin_down, "schema": _schema_down,
+}  # fmt: skip
+_FAITHFUL: Mapping[str, Emit] = {
+    "db_owner": _db_owner_full, "sysadmin": _sysadmin_full, "admin": _admin_full,
+    "impersonate": _impersonate_full, "schema": _schema_full,
+}  # fmt: skip
+
+
+def permission_overgrant(
+    state: PlanState, db: Database | None, perm: Permission, role: str, fact: str
+) -> None:
+    """An over-granting permission row (CONTROL, ALTER ANY …, IMPERSONATE)."""
+    rule_id, equivalent = PERMISSION_RULES.get(
+        (perm.securable_class, perm.permission), ("GB003", "admin")
+    )
+    securable = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
+    over = Overgrant(
+        rule_id, equivalent, db, perm.grantee, role, fact, str(perm.source_ref),
+        f"GRANT {perm.permission} ON {securable} TO [{perm.grantee}]", securable,
+        perm.object_name,
+    )  # fmt: skip
+    plan_overgrant(state, over, "permission")
+
+
+def role_overgrant(
+    state: PlanState, db: Database | None, rule_id: str, role: str, member: str,
+    member_role: str, fact: str, ref: str,
+) -> None:  # fmt: skip
+    """Membership in an over-granting fixed role (db_owner, sysadmin, securityadmin …)."""
+    equivalent = {"db_owner": "db_owner", "sysadmin": "sysadmin"}.get(fold(role), "admin")
+    where = f"[{db.name}]" if db else "the server"
+    over = Overgrant(
+        rule_id, equivalent, db, member, member_role, fact, ref,
+        f"[{member}] is a member of {role} in {where}", f"role {role}",
+    )  # fmt: skip
+    plan_overgrant(state, over, "membership")

@@ -1,0 +1,122 @@
+"""Permission rows (GRANT / DENY) → grants, over-grants or DENY restructuring."""
+
+from __future__ import annotations
+
+from grantbridge.errors import GrantbridgeError
+from mapper import findings
+from mapper.effective import Securable
+from mapper.plan import Disposition
+from mapper.privileges import lookup
+from mapper.translate.deny import Deny
+from mapper.translate.fixed import fixed_role
+from mapper.translate.grants import Target, expand, grant_option_finding, record
+from mapper.translate.overgrants import permission_overgrant
+from mapper.translate.state import SERVER, PlanState, fact_key
+from mssql_extract.snapshot import Database, Permission, PermissionState, fold
+
+#: Broad securables first, so a narrower grant the plan already holds is disposed ``implied``.
+_CLASS_ORDER = {"SERVER": 0, "DATABASE": 1, "SCHEMA": 2, "OBJECT": 3}
+
+
+def _order(perm: Permission) -> tuple[int, bool, str]:
+    return (_CLASS_ORDER.get(perm.securable_class, 4), perm.column_name is not None, perm.key)
+
+
+def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) -> None:
+    """Every permission row of a database (or of the server when ``db`` is None)."""
+    rows = db.permissions if db else state.snapshot.server_permissions
+    scope = db.name if db else SERVER
+    for perm in sorted(rows, key=_order):
+        fact, ref = fact_key(scope, perm.key), str(perm.source_ref)
+        target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
+        if perm.state == PermissionState.DENY:
+            denies.append(
+                Deny(fact, "permission", ref, db, perm.grantee, target, (perm.permission,))
+            )
+            continue
+        role = _grantee(state, db, scope, perm.grantee, fact)
+        if role is None:
+            state.dispose(fact, "permission", ref, Disposition.EXCLUDED,
+                          reason=f"the grantee [{perm.grantee}] is not migrated")  # fmt: skip
+        elif lookup(perm.securable_class, perm.permission).outcome == "overgrant":
+            permission_overgrant(state, db, perm, role, fact)
+        else:
+            _plan_grant(state, db, perm, role, target, fact)
+
+
+def _grantee(
+    state: PlanState, db: Database | None, scope: str, grantee: str, fact: str
+) -> str | None:
+    if db is not None:
+        role = fixed_role(state, db, grantee, fact)
+        if role is not None:
+            return role
+    return state.role_of(scope, grantee)
+
+
+def _plan_grant(
+    state: PlanState, db: Database | None, perm: Permission, role: str, target: Target, fact: str
+) -> None:
+    ref = str(perm.source_ref)
+    denied = _denied_by(state, db, perm)
+    if denied:
+        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
+                      reason=f"overridden in SQL Server: {denied}")  # fmt: skip
+        return
+    row = lookup(perm.securable_class, perm.permission)
+    items = expand(state, db, role, target, row)
+    where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
+    if items is None:
+        key = state.finding(findings.make(
+            "GB042", f"GRANT {perm.permission} ON {where} TO [{perm.grantee}]",
+            "Nothing granted: the securable is not in the snapshot.",
+            principal=perm.grantee, securable=where, source_ref=ref,
+        ))  # fmt: skip
+        state.dispose(fact, "permission", ref, Disposition.UNRESOLVED, findings=[key],
+                      reason="the securable is not in the snapshot")  # fmt: skip
+        return
+    found = _grant_findings(state, perm, role, where)
+    if row.outcome == "not_applicable":
+        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
+                      reason=row.note or "no PostgreSQL equivalent needed")  # fmt: skip
+        return
+    disposition = Disposition.MAPPED
+    if row.outcome == "approximated":
+        disposition = Disposition.APPROXIMATED
+        found.append(state.finding(findings.make(
+            "GB040", f"{perm.permission} ON {where} TO [{perm.grantee}]", row.note or "Approximated.",
+            principal=perm.grantee, securable=where, source_ref=ref,
+        )))  # fmt: skip
+    reason = row.note if disposition == Disposition.APPROXIMATED else ""
+    record(state, fact, "permission", ref, items, disposition=disposition, found=found,
+           reason=reason)  # fmt: skip
+
+
+def _grant_findings(state: PlanState, perm: Permission, role: str, where: str) -> list[str]:
+    ref = str(perm.source_ref)
+    found: list[str] = []
+    if perm.state == PermissionState.GRANT_WITH_GRANT_OPTION:
+        found.append(grant_option_finding(state, perm.grantee, where, ref))
+    if role == "PUBLIC":
+        rule = "GB009" if fold(perm.grantee) == "guest" else "GB008"
+        found.append(state.finding(findings.make(
+            rule, f"GRANT {perm.permission} ON {where} TO [{perm.grantee}]",
+            "Granted to PUBLIC, as in the source.", principal=perm.grantee, securable=where,
+            source_ref=ref,
+        )))  # fmt: skip
+    return found
+
+
+def _denied_by(state: PlanState, db: Database | None, perm: Permission) -> str | None:
+    """The DENY that overrides a GRANT in SQL Server, if any (from the semantics engine)."""
+    if perm.securable_class in ("SERVER", "LOGIN", "SERVER ROLE", "ENDPOINT") and db:
+        return None
+    try:
+        decision = state.engine.explain(
+            db.name if db else None, perm.grantee, Securable.of(perm), perm.permission
+        )
+    except GrantbridgeError:
+        return None
+    if decision.allowed or decision.deny is None:
+        return None
+    return decision.reason

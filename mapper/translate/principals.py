@@ -1,0 +1,246 @@
+"""Logins, server roles, database users, database roles and application roles → roles.
+
+DESIGN §3.3, "Principals": logins become LOGIN roles; a database user becomes the role of its
+login (no extra role); a user without a login a NOLOGIN role; database roles and user-defined
+server roles NOLOGIN group roles, named by the policy's templates.
+"""
+
+from __future__ import annotations
+
+from grantbridge.errors import Location, MappingError
+from mapper import findings
+from mapper.naming import split_windows
+from mapper.plan import AuthMethod, Disposition, PgGrant, RoleKind
+from mapper.translate.auth import method_of, plan_auth
+from mapper.translate.state import SERVER, PlanState, fact_key
+from mssql_extract.snapshot import Database, Login, LoginType, ServerRole, User, fold
+
+SA = "sa"
+#: Users every database has that are not principals anyone migrates (sys.database_principals).
+SYSTEM_USERS = frozenset({"sys", "information_schema"})
+
+
+def plan_logins(state: PlanState) -> None:
+    """One LOGIN role per login, with its authentication and its login findings."""
+    for login in state.snapshot.logins:
+        fact = fact_key(SERVER, login.key)
+        ref = str(login.source_ref)
+        excluded = _exclusion_reason(state, login)
+        if excluded is not None:
+            found = _sa_findings(state, login)
+            state.dispose(fact, "login", ref, Disposition.EXCLUDED, findings=found, reason=excluded)
+            continue
+        role = _login_role(state, login, fact)
+        found = plan_auth(state, login, role, fact) + _login_findings(state, login, role)
+        state.dispose(
+            fact, "login", ref, Disposition.MAPPED, items=[f"role:{role}"], findings=found
+        )
+
+
+def _exclusion_reason(state: PlanState, login: Login) -> str | None:
+    if fold(login.name) == SA:
+        return "sa is replaced by the RDS master user"
+    if login.type in (LoginType.CERTIFICATE, LoginType.ASYMMETRIC_KEY):
+        return "certificate and asymmetric-key logins sign modules; they do not connect"
+    exclusion = state.policy.exclusion(login.name)
+    return exclusion.reason if exclusion else None
+
+
+def _sa_findings(state: PlanState, login: Login) -> list[str]:
+    if fold(login.name) != SA or login.disabled:
+        return []
+    finding = findings.make(
+        "GB011", "login [sa] is enabled", "Not migrated: the RDS master user replaces sa.",
+        principal=login.name, source_ref=str(login.source_ref),
+    )  # fmt: skip
+    return [state.finding(finding)]
+
+
+def _login_role(state: PlanState, login: Login, fact: str) -> str:
+    method = method_of(state, login)
+    realm = None
+    if method == AuthMethod.KERBEROS:
+        realm = state.policy.authentication.realm or split_windows(login.name)[0] or "LOCAL"
+    name = state.names.login(login.name, realm)
+    spec = state.role(
+        name, RoleKind.LOGIN, login=not login.disabled and method != AuthMethod.AD_GROUP,
+        auth=method, source=f"login [{login.name}]",
+    )  # fmt: skip
+    spec.facts.add(fact)
+    if login.disabled:
+        spec.comment = "disabled in SQL Server: NOLOGIN"
+    state.bind(SERVER, login.name, name)
+    return name
+
+
+def _login_findings(state: PlanState, login: Login, role: str) -> list[str]:
+    ref = str(login.source_ref)
+    found: list[str] = []
+    rules = (
+        ("GB010", login.check_policy is False, "CHECK_POLICY = OFF", "Kept; the password policy is the target's."),
+        ("GB015", login.type == LoginType.SQL and login.check_expiration is False,
+         "CHECK_EXPIRATION = OFF", "No VALID UNTIL is set; rotate the password."),
+        ("GB014", login.disabled and _holds_access(state, login), "disabled login holds permissions",
+         f"Created {role!r} as NOLOGIN with its grants; drop it if unused."),
+    )  # fmt: skip
+    for rule_id, applies, evidence, action in rules:
+        if applies:
+            finding = findings.make(
+                rule_id, f"login [{login.name}]: {evidence}", action,
+                principal=login.name, source_ref=ref,
+            )  # fmt: skip
+            found.append(state.finding(finding))
+    return found
+
+
+def _holds_access(state: PlanState, login: Login) -> bool:
+    name = fold(login.name)
+    snap = state.snapshot
+    if any(fold(p.grantee) == name for p in snap.server_permissions):
+        return True
+    if any(fold(m.member) == name for m in snap.server_memberships):
+        return True
+    return any(u.login and fold(u.login) == name for db in snap.databases for u in db.users)
+
+
+def plan_server_roles(state: PlanState) -> None:
+    """User-defined server roles → NOLOGIN group roles; fixed ones are handled by membership."""
+    for role in state.snapshot.server_roles:
+        fact = fact_key(SERVER, role.key)
+        ref = str(role.source_ref)
+        if fold(role.name) == "public":
+            state.bind(SERVER, role.name, "PUBLIC")
+            state.dispose(fact, "server_role", ref, Disposition.MAPPED, items=["PUBLIC"],
+                          reason="the server's public role is PostgreSQL's PUBLIC")  # fmt: skip
+        elif role.is_fixed:
+            state.dispose(fact, "server_role", ref, Disposition.NOT_APPLICABLE,
+                          reason="fixed server role: its members are mapped by membership rules")  # fmt: skip
+        else:
+            name = _group(state, role, fact)
+            state.dispose(fact, "server_role", ref, Disposition.MAPPED, items=[f"role:{name}"])
+
+
+def _group(state: PlanState, role: ServerRole, fact: str) -> str:
+    name = state.names.derived(role.name, f"server role [{role.name}]")
+    state.role(name, RoleKind.GROUP, source=f"server role [{role.name}]").facts.add(fact)
+    state.bind(SERVER, role.name, name)
+    return name
+
+
+# ---------------------------------------------------------------------- database principals
+
+
+def plan_users(state: PlanState, db: Database) -> None:
+    """Each user → its login's role, or a NOLOGIN role; every mapped user gets CONNECT."""
+    for user in db.users:
+        fact = fact_key(db.name, user.key)
+        ref = str(user.source_ref)
+        special = _special_user(state, db, user)
+        if special is not None:
+            disposition, role, reason = special
+            if role:
+                state.bind(db.name, user.name, role)
+            found = _guest_finding(state, db, user)
+            state.dispose(fact, "user", ref, disposition, findings=found, reason=reason,
+                          items=[f"role:{role}"] if role and role != "PUBLIC" else [])  # fmt: skip
+            continue
+        role, found = _user_role(state, db, user, fact)
+        state.bind(db.name, user.name, role)
+        connect = PgGrant(database=state.target_db(db), object_type="DATABASE",
+                          name=state.target_db(db), privilege="CONNECT", grantee=role)  # fmt: skip
+        key, _ = state.add(connect, fact)
+        state.dispose(
+            fact, "user", ref, Disposition.MAPPED, items=[f"role:{role}", key], findings=found
+        )
+
+
+def _special_user(
+    state: PlanState, db: Database, user: User
+) -> tuple[Disposition, str | None, str] | None:
+    name = fold(user.name)
+    if name in SYSTEM_USERS:
+        return Disposition.NOT_APPLICABLE, None, "system user with no PostgreSQL counterpart"
+    if name == "dbo":
+        owner = state.role_of(db.name, "dbo")
+        return Disposition.MAPPED, owner, "dbo is the database owner role"
+    if name == "guest":
+        if db.guest_enabled:
+            return (
+                Disposition.APPROXIMATED,
+                "PUBLIC",
+                "an enabled guest lets every login in: PUBLIC",
+            )
+        return Disposition.NOT_APPLICABLE, None, "guest is disabled (no CONNECT)"
+    login = fold(user.login or "")
+    if (
+        login
+        and state.role_of(SERVER, login) is None
+        and any(fold(lg.name) == login for lg in state.snapshot.logins)
+    ):
+        return Disposition.EXCLUDED, None, f"its login [{user.login}] is excluded"
+    if state.policy.exclusion(user.name):
+        return Disposition.EXCLUDED, None, "excluded by policy"
+    return None
+
+
+def _guest_finding(state: PlanState, db: Database, user: User) -> list[str]:
+    if fold(user.name) != "guest" or not db.guest_enabled:
+        return []
+    finding = findings.make(
+        "GB009", f"guest is enabled in [{db.name}]", "Grants to guest go to PUBLIC.",
+        principal=f"[{db.name}].[guest]", source_ref=str(user.source_ref),
+    )  # fmt: skip
+    return [state.finding(finding)]
+
+
+def _user_role(state: PlanState, db: Database, user: User, fact: str) -> tuple[str, list[str]]:
+    login_role = state.role_of(SERVER, user.login) if user.login else None
+    if login_role is not None:
+        state.roles[login_role].facts.add(fact)
+        return login_role, []
+    name = state.names.database_principal(db.name, user.name, "user")
+    spec = state.role(name, RoleKind.USER, source=f"user [{db.name}].[{user.name}]")
+    spec.facts.add(fact)
+    if user.has_password:
+        spec.login, spec.auth = True, AuthMethod.PASSWORD
+    if not user.orphaned:
+        return name, []
+    finding = findings.make(
+        "GB013", f"user [{db.name}].[{user.name}] has no login on the server",
+        f"Created NOLOGIN role {name!r} with its grants.",
+        principal=f"[{db.name}].[{user.name}]", source_ref=str(user.source_ref),
+    )  # fmt: skip
+    return name, [state.finding(finding)]
+
+
+def plan_roles(state: PlanState, db: Database) -> None:
+    """User-defined database roles and application roles → NOLOGIN roles."""
+    for role in db.roles:
+        fact = fact_key(db.name, role.key)
+        if role.is_fixed or fold(role.name) == "public":
+            continue  # fixed roles: mapper.translate.fixed
+        name = state.names.database_principal(db.name, role.name, "role")
+        state.role(name, RoleKind.GROUP, source=f"role [{db.name}].[{role.name}]").facts.add(fact)
+        state.bind(db.name, role.name, name)
+        state.dispose(
+            fact, "role", str(role.source_ref), Disposition.MAPPED, items=[f"role:{name}"]
+        )
+    for app in db.application_roles:
+        fact = fact_key(db.name, app.key)
+        name = state.names.database_principal(db.name, app.name, "application role")
+        spec = state.role(
+            name, RoleKind.APPLICATION, source=f"application role [{db.name}].[{app.name}]"
+        )
+        spec.facts.add(fact)
+        state.bind(db.name, app.name, name)
+        state.dispose(fact, "application_role", str(app.source_ref), Disposition.MAPPED,
+                      items=[f"role:{name}"],
+                      reason="grant it to the roles that ran sp_setapprole")  # fmt: skip
+
+
+def require_role(state: PlanState, scope: str, principal: str, where: str) -> str:
+    """The role of a principal that must exist (a dangling reference is a MappingError)."""
+    role = state.role_of(scope, principal)
+    if role is None:
+        raise MappingError(f"[{principal}] is not a known principal of {scope}", Location(where))
+    return role
