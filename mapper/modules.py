@@ -1,0 +1,421 @@
+"""Module analysis: what procedures, functions, views and triggers touch, and how they run.
+
+Reads ``DbObject.definition`` with sqlglot's T-SQL dialect, one statement at a time (see
+``mapper.module_split``): the objects each module references and the kind of access, its
+``EXECUTE AS`` clause, dynamic SQL (``EXEC (@sql)``, ``sp_executesql``; concatenated or
+parameterised; ``QUOTENAME`` on concatenated parts), cross-database names, and — given
+``EffectivePermissions`` — principals that can run a module but reach its objects only through
+ownership chaining. Statements sqlglot cannot read are listed in ``unparsed``, never dropped.
+Findings are returned as :class:`~mapper.review_rules.FindingSpec` data (rules GB300–GB309).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Literal
+
+import sqlglot
+from pydantic import BaseModel, ConfigDict
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from mapper.module_split import Statement, split_module, word
+from mapper.plan import Severity
+from mapper.review_rules import RuleDef, rule_table
+from mssql_extract.snapshot import DbObject, ObjectKind
+
+Access = Literal["SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE"]
+MODULE_KINDS = frozenset(
+    {ObjectKind.PROCEDURE, ObjectKind.SCALAR_FUNCTION, ObjectKind.TABLE_FUNCTION, ObjectKind.VIEW,
+     ObjectKind.OTHER}
+)  # fmt: skip
+
+RULES = rule_table(
+    [
+        RuleDef("GB300", Severity.HIGH, "Module runs as its owner (EXECUTE AS OWNER)",
+                "Make it SECURITY DEFINER with SET search_path = pg_catalog, <schema>, owned by a "
+                "NOLOGIN owner role; REVOKE EXECUTE FROM PUBLIC; grant EXECUTE to the callers."),
+        RuleDef("GB301", Severity.MEDIUM, "Module impersonates a principal (EXECUTE AS user/SELF)",
+                "Use SECURITY DEFINER owned by a role holding only that principal's privileges."),
+        RuleDef("GB302", Severity.CRITICAL, "Dynamic SQL built by concatenation runs as owner",
+                "Pass values as parameters (format('%I') / EXECUTE … USING in PL/pgSQL) and "
+                "quote identifiers with quote_ident; avoid SECURITY DEFINER for this routine."),
+        RuleDef("GB303", Severity.HIGH, "Dynamic SQL built by concatenation",
+                "Pass values as parameters (EXECUTE … USING) and quote identifiers (format('%I'))."),
+        RuleDef("GB304", Severity.MEDIUM, "Dynamic SQL concatenates QUOTENAME'd identifiers",
+                "Keep identifier quoting: format('%I', …) or quote_ident in PL/pgSQL."),
+        RuleDef("GB305", Severity.LOW, "Dynamic SQL breaks the ownership chain",
+                "Callers need privileges on the objects the dynamic SQL touches, or the routine "
+                "must be SECURITY DEFINER."),
+        RuleDef("GB306", Severity.HIGH, "Access relies on ownership chaining",
+                "PostgreSQL has no ownership chaining: make the module SECURITY DEFINER "
+                "(policy security_definer) or grant the objects to the caller (grant_underlying)."),
+        RuleDef("GB307", Severity.MEDIUM, "Module references another database",
+                "PostgreSQL cannot query another database directly: merge databases into schemas, "
+                "or use postgres_fdw / dblink with its own credentials and grants."),
+        RuleDef("GB308", Severity.LOW, "Module statement could not be analysed",
+                "Review the statement by hand; its references are not in the plan."),
+    ]
+)  # fmt: skip
+
+#: Procedures that execute their first argument as SQL text.
+DYNAMIC_PROCEDURES = frozenset({"sp_executesql"})
+#: Heads of statements that touch no object (control flow, errors, cursors, transactions).
+CONTROL_HEADS = frozenset(
+    {"PRINT", "RAISERROR", "THROW", "COMMIT", "ROLLBACK", "SAVE", "REVERT", "OPEN", "CLOSE",
+     "FETCH", "DEALLOCATE", "GOTO", "BREAK", "CONTINUE", "WAITFOR"}
+)  # fmt: skip
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ObjectAccess(_Frozen):
+    """One object a module touches; ``schema_name`` None when unqualified in the source."""
+
+    database: str | None = None
+    schema_name: str | None = None
+    name: str
+    access: Access
+
+    @property
+    def qualified(self) -> str:
+        return ".".join(p for p in (self.database, self.schema_name, self.name) if p)
+
+    @property
+    def key(self) -> str:
+        return f"{self.qualified.casefold()}:{self.access}"
+
+
+class DynamicSql(_Frozen):
+    """One dynamic SQL execution and how its text is built."""
+
+    line: int
+    kind: Literal["EXEC", "sp_executesql"]
+    concatenated: bool  # the text has a non-literal part
+    parameterised: bool  # sp_executesql with a parameter list
+    quotename_all: bool  # every non-literal part is wrapped in QUOTENAME
+    unquoted_parts: tuple[str, ...] = ()
+    text: str
+
+
+class ModuleAnalysis(_Frozen):
+    """Everything read from one module body."""
+
+    schema_name: str
+    name: str
+    execute_as: str | None = None  # CALLER (default), OWNER, SELF or a principal name
+    references: tuple[ObjectAccess, ...] = ()
+    dynamic_sql: tuple[DynamicSql, ...] = ()
+    cross_database: tuple[str, ...] = ()
+    unparsed: tuple[str, ...] = ()
+
+    @property
+    def runs_as_owner(self) -> bool:
+        return (self.execute_as or "").upper() == "OWNER"
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def analyze_object(obj: DbObject) -> ModuleAnalysis:
+    """Analyse a snapshot module; objects without a definition get an ``unparsed`` note."""
+    if not obj.definition:
+        return ModuleAnalysis(
+            schema_name=obj.schema_name, name=obj.name, execute_as=obj.execute_as,
+            unparsed=("no definition (extract with definitions to analyse this module)",),
+        )  # fmt: skip
+    analysis = analyze_definition(obj.schema_name, obj.name, obj.definition)
+    if analysis.execute_as is None and obj.execute_as:
+        return analysis.model_copy(update={"execute_as": obj.execute_as.upper()})
+    return analysis
+
+
+def analyze_definition(schema_name: str, name: str, definition: str) -> ModuleAnalysis:
+    """Analyse a module body (``CREATE PROCEDURE …`` text, or a bare body)."""
+    try:
+        split = split_module(definition)
+    except ValueError as exc:
+        return ModuleAnalysis(schema_name=schema_name, name=name, unparsed=(str(exc),))
+    parsed: list[tuple[Statement, exp.Expr]] = []
+    unparsed: list[str] = []
+    for statement in split.statements:
+        for tree in _parse_statement(statement, unparsed):
+            parsed.append((statement, tree))
+    assignments = _assignments(tree for _, tree in parsed)
+    references = {ref.key: ref for _, tree in parsed for ref in _references(tree)}
+    dynamic = [d for st, tree in parsed for d in _dynamic(st, tree, assignments)]
+    return ModuleAnalysis(
+        schema_name=schema_name,
+        name=name,
+        execute_as=split.execute_as,
+        references=tuple(references[k] for k in sorted(references)),
+        dynamic_sql=tuple(dynamic),
+        cross_database=tuple(sorted({r.qualified for r in references.values() if r.database})),
+        unparsed=tuple(unparsed),
+    )
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """sqlglot logs a warning when it falls back to a Command; we report those ourselves."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _parse(text: str) -> exp.Expr:
+    with _quiet_sqlglot():
+        tree = sqlglot.parse_one(text, read="tsql")
+    if isinstance(tree, exp.Command):
+        raise SqlglotError(f"unsupported statement {tree.name.upper()}")
+    return tree
+
+
+def _parse_statement(statement: Statement, unparsed: list[str]) -> list[exp.Expr]:
+    """Parse one statement, through a rewrite for forms sqlglot does not read directly."""
+    if statement.head in CONTROL_HEADS:
+        return []
+    try:
+        return [_parse(text) for text in _rewrite(statement)]
+    except SqlglotError as exc:
+        reason = str(exc).splitlines()[0]
+        unparsed.append(f"line {statement.line}: {reason} in: {statement.text}")
+        return []
+
+
+def _rewrite(statement: Statement) -> list[str]:
+    """Texts sqlglot can parse that carry the same references (REWRITES table, else as is)."""
+    for matches, rewrite in REWRITES:
+        if matches(statement):
+            return rewrite(statement)
+    return [statement.text]
+
+
+def _after(statement: Statement, index: int) -> str:
+    tokens = statement.tokens
+    return statement.text[tokens[index].start - tokens[0].start :] if index < len(tokens) else ""
+
+
+def _words(statement: Statement) -> list[str]:
+    return [word(t) for t in statement.tokens]
+
+
+def _rewrite_exec_paren(statement: Statement) -> list[str]:
+    # EXEC (expr) → a marker call sqlglot reads; the expression stays intact
+    inner = _after(statement, 1)
+    return [f"SELECT __dynamic_exec__{inner}"]
+
+
+def _rewrite_compound_set(statement: Statement) -> list[str]:
+    # SET @v += expr → SELECT @v = @v + (expr)
+    variable = statement.tokens[1].text + statement.tokens[2].text
+    return [f"SELECT {variable} = {variable} + ({_after(statement, 5)})"]
+
+
+def _rewrite_insert_exec(statement: Statement) -> list[str]:
+    at = next(i for i, w in enumerate(_words(statement)) if w in {"EXEC", "EXECUTE"} and i > 1)
+    prefix = statement.text[: statement.tokens[at].start - statement.tokens[0].start]
+    return [f"{prefix} SELECT 1", _after(statement, at)]
+
+
+def _rewrite_condition(statement: Statement) -> list[str]:
+    return [f"SELECT CASE WHEN {_after(statement, 1)} THEN 1 END"]
+
+
+def _rewrite_cursor(statement: Statement) -> list[str]:
+    at = _words(statement).index("FOR")
+    select = _after(statement, at + 1)
+    return [select.rsplit(" FOR ", 1)[0] if " FOR UPDATE" in select.upper() else select]
+
+
+def _rewrite_return(statement: Statement) -> list[str]:
+    rest = _after(statement, 1)
+    return [rest] if rest else []
+
+
+REWRITES: tuple[tuple[Callable[[Statement], bool], Callable[[Statement], list[str]]], ...] = (
+    (lambda s: s.head in {"EXEC", "EXECUTE"} and _words(s)[1:2] == ["("], _rewrite_exec_paren),
+    (lambda s: s.head == "SET" and len(s.tokens) > 4 and s.tokens[3].text in "+-*/|&"
+     and s.tokens[4].text == "=", _rewrite_compound_set),
+    (lambda s: s.head == "INSERT" and bool({"EXEC", "EXECUTE"} & set(_words(s)[2:])),
+     _rewrite_insert_exec),
+    (lambda s: s.head in {"IF", "WHILE"}, _rewrite_condition),
+    (lambda s: s.head == "DECLARE" and "CURSOR" in _words(s) and "FOR" in _words(s),
+     _rewrite_cursor),
+    (lambda s: s.head == "RETURN", _rewrite_return),
+)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- references
+
+#: The access a statement node gives to the table in its ``this`` slot.
+TARGET_ACCESS: dict[type[exp.Expr], Access] = {
+    exp.Insert: "INSERT",
+    exp.Update: "UPDATE",
+    exp.Delete: "DELETE",
+}
+MERGE_ACCESS: dict[type[exp.Expr], Access] = {
+    exp.Insert: "INSERT",
+    exp.Update: "UPDATE",
+    exp.Var: "DELETE",  # WHEN MATCHED THEN DELETE is a bare keyword
+}
+
+
+def _table_parts(table: exp.Table) -> tuple[str | None, str | None, str] | None:
+    """(database, schema, name) of a real table reference; None for #temp, @table, CTEs."""
+    if isinstance(table.this, exp.Parameter) or table.this.args.get("temporary"):
+        return None
+    name = table.name
+    if not name or name.startswith("#"):
+        return None
+    if isinstance(table.this, exp.Dot):  # four-part name: server.db.schema.name
+        schema, name = table.this.this.name, table.this.expression.name
+        return f"{table.catalog}.{table.db}", schema, name
+    return table.catalog or None, table.db or None, name
+
+
+def _references(tree: exp.Expr) -> Iterator[ObjectAccess]:
+    ctes = {cte.alias_or_name.casefold() for cte in tree.find_all(exp.CTE)}
+    aliases = _aliases(tree)
+    targets = _targets(tree)
+    for table in tree.find_all(exp.Table):
+        parts = _table_parts(table)
+        if parts is None or _is_dynamic_call(table):
+            continue
+        database, schema, name = parts
+        if schema is None and database is None:
+            if name.casefold() in ctes:
+                continue
+            database, schema, name = aliases.get(name.casefold(), (None, None, name))
+        default: Access = "EXECUTE" if isinstance(table.parent, exp.Execute) else "SELECT"
+        for access in targets.get(id(table), (default,)):
+            yield ObjectAccess(database=database, schema_name=schema, name=name, access=access)
+    yield from _function_calls(tree)
+
+
+def _aliases(tree: exp.Expr) -> dict[str, tuple[str | None, str | None, str]]:
+    """Alias → real table, for ``UPDATE o … FROM dbo.Orders o``."""
+    found: dict[str, tuple[str | None, str | None, str]] = {}
+    for table in tree.find_all(exp.Table):
+        parts = _table_parts(table)
+        if parts is not None and table.alias:
+            found[table.alias.casefold()] = parts
+    return found
+
+
+def _targets(tree: exp.Expr) -> dict[int, tuple[Access, ...]]:
+    """Table node id → the write accesses its statement gives it."""
+    found: dict[int, tuple[Access, ...]] = {}
+    for node in tree.walk():
+        access = TARGET_ACCESS.get(type(node))
+        target = node.this.this if isinstance(node.this, exp.Schema) else node.this
+        if access and isinstance(target, exp.Table):
+            found[id(target)] = (access,)
+    for merge in tree.find_all(exp.Merge):
+        if isinstance(merge.this, exp.Table):  # MERGE INTO t … WHEN … THEN UPDATE/INSERT/DELETE
+            thens = (w.args.get("then") for w in merge.find_all(exp.When))
+            kinds = (MERGE_ACCESS.get(type(then)) for then in thens if then is not None)
+            found[id(merge.this)] = tuple(sorted({k for k in kinds if k}))
+    return found
+
+
+def _function_calls(tree: exp.Expr) -> Iterator[ObjectAccess]:
+    """Schema-qualified function calls (``dbo.fn(…)``): EXECUTE on a user-defined function."""
+    for dot in tree.find_all(exp.Dot):
+        if isinstance(dot.expression, exp.Anonymous) and isinstance(dot.this, exp.Identifier):
+            yield ObjectAccess(
+                schema_name=dot.this.name, name=dot.expression.name, access="EXECUTE"
+            )
+
+
+def _is_dynamic_call(table: exp.Table) -> bool:
+    return table.name.casefold() in DYNAMIC_PROCEDURES
+
+
+# --------------------------------------------------------------------------- dynamic SQL
+
+Assignments = Mapping[str, tuple[exp.Expr, ...]]
+
+
+def _variable(node: exp.Expr) -> str | None:
+    return node.name.casefold() if isinstance(node, exp.Parameter) else None
+
+
+def _assignments(trees: Iterator[exp.Expr]) -> Assignments:
+    """Every value assigned to each variable: DECLARE … =, SET @v =, SELECT @v = …."""
+    found: dict[str, list[exp.Expr]] = {}
+    for tree in trees:
+        for item in tree.find_all(exp.DeclareItem):
+            names = item.this if isinstance(item.this, list) else [item.this]
+            for name in names:
+                if item.args.get("default") is not None and _variable(name):
+                    found.setdefault(_variable(name) or "", []).append(item.args["default"])
+        for eq in tree.find_all(exp.EQ):
+            if _variable(eq.this) and isinstance(eq.parent, exp.SetItem | exp.Select):
+                found.setdefault(_variable(eq.this) or "", []).append(eq.expression)
+    return {name: tuple(values) for name, values in found.items()}
+
+
+def _dynamic(statement: Statement, tree: exp.Expr, assigns: Assignments) -> Iterator[DynamicSql]:
+    for call in tree.find_all(exp.Anonymous):
+        if call.name.casefold() == "__dynamic_exec__" and call.expressions:
+            yield _describe(statement, "EXEC", call.expressions[0], assigns, parameterised=False)
+    for execute_sql in tree.find_all(exp.ExecuteSql):
+        args = [a.expression if isinstance(a, exp.EQ) else a for a in execute_sql.expressions]
+        if args:
+            yield _describe(statement, "sp_executesql", args[0], assigns, len(args) > 1)
+
+
+def _describe(
+    statement: Statement,
+    kind: Literal["EXEC", "sp_executesql"],
+    text: exp.Expr,
+    assigns: Assignments,
+    parameterised: bool,
+) -> DynamicSql:
+    parts = _parts(text, assigns, frozenset())
+    loose = tuple(sorted({sql for sql, quoted in parts if quoted is False}))
+    quoted = [sql for sql, q in parts if q]
+    return DynamicSql(
+        line=statement.line,
+        kind=kind,
+        concatenated=bool(loose or quoted),
+        parameterised=parameterised,
+        quotename_all=bool(quoted) and not loose,
+        unquoted_parts=loose,
+        text=statement.text,
+    )
+
+
+def _parts(
+    node: exp.Expr, assigns: Assignments, seen: frozenset[str]
+) -> list[tuple[str, bool | None]]:
+    """Leaves of a text expression: (sql, None) literal, (sql, True) QUOTENAME'd, False bare."""
+    if isinstance(node, exp.Paren):
+        return _parts(node.this, assigns, seen)
+    if isinstance(node, exp.Add | exp.DPipe):
+        return _parts(node.this, assigns, seen) + _parts(node.expression, assigns, seen)
+    if isinstance(node, exp.Concat):
+        return [p for arg in node.expressions for p in _parts(arg, assigns, seen)]
+    if isinstance(node, exp.Literal | exp.National | exp.Null):
+        return [(node.sql(dialect="tsql"), None)]
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "QUOTENAME":
+        return [(node.sql(dialect="tsql"), True)]
+    variable = _variable(node)
+    if variable and variable in assigns and variable not in seen:
+        inner = seen | {variable}
+        return [p for value in assigns[variable] for p in _parts(value, assigns, inner)]
+    if variable and variable in seen:
+        return []  # SET @sql = @sql + …: the earlier value is already counted
+    return [(node.sql(dialect="tsql"), False)]
