@@ -1,0 +1,118 @@
+-- grantbridge rollback.sql: undo the apply: revoke what the plan granted, drop what it created
+-- plan fingerprint: sha256:abababababababababababababababababababababababababababababababab
+-- Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.
+\set ON_ERROR_STOP on
+
+\connect "gb_sales"
+BEGIN;
+
+-- give PUBLIC back what 06_hardening.sql revoked
+GRANT CONNECT, TEMPORARY ON DATABASE gb_sales TO PUBLIC;
+
+-- give PUBLIC back what 06_hardening.sql revoked
+GRANT EXECUTE ON FUNCTION sales.total_of(integer) TO PUBLIC;
+
+-- give PUBLIC back what 06_hardening.sql revoked
+GRANT EXECUTE ON PROCEDURE sales.add_order(integer, text) TO PUBLIC;
+
+-- revoke what 04_privileges.sql and 05_default_privileges.sql granted
+DO $grantbridge$
+BEGIN
+  IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = ANY (ARRAY['gb Odd "Name"
+x', 'gb_alice', 'gb_sales_owner', 'gb_sales_reader', 'gb_sales_writer']::text[])) = 5 THEN
+    EXECUTE 'REVOKE CONNECT ON DATABASE gb_sales FROM "gb Odd ""Name""
+x", gb_sales_reader, gb_sales_writer';
+    EXECUTE 'REVOKE EXECUTE ON FUNCTION sales.total_of(integer) FROM gb_sales_reader';
+    EXECUTE 'REVOKE EXECUTE ON PROCEDURE sales.add_order(integer, text) FROM gb_sales_writer';
+    EXECUTE 'REVOKE USAGE ON SCHEMA "Odd Schema" FROM "gb Odd ""Name""
+x"';
+    EXECUTE 'REVOKE USAGE ON SCHEMA sales FROM gb_sales_reader, gb_sales_writer';
+    EXECUTE 'REVOKE USAGE ON SEQUENCE sales.order_seq FROM gb_sales_writer';
+    EXECUTE 'REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLE sales.orders FROM gb_sales_writer';
+    EXECUTE 'REVOKE INSERT, UPDATE, DELETE ON TABLE sales.customers FROM gb_sales_writer';
+    EXECUTE 'REVOKE SELECT ON TABLE "Odd Schema"."select" FROM "gb Odd ""Name""
+x"';
+    EXECUTE 'REVOKE SELECT ON ALL TABLES IN SCHEMA sales FROM gb_sales_reader';
+    EXECUTE 'REVOKE SELECT (id, name) ON TABLE sales.customers FROM gb_alice';
+    EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner IN SCHEMA sales REVOKE SELECT ON TABLES FROM gb_sales_reader';
+  END IF;
+END
+$grantbridge$;
+
+-- drop the schemas 03_ownership.sql created, when they are empty
+DO $grantbridge$
+DECLARE s text;
+BEGIN
+  FOREACH s IN ARRAY ARRAY['Odd Schema', 'sales']::text[] LOOP
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = s
+        AND obj_description(n.oid, 'pg_namespace') LIKE 'grantbridge: created%') THEN
+      BEGIN
+        EXECUTE format('DROP SCHEMA %I', s);
+      EXCEPTION WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'schema % is not empty: kept', s;
+      END;
+    END IF;
+  END LOOP;
+END
+$grantbridge$;
+
+-- objects owned by roles this plan created go back to the user running rollback
+DO $grantbridge$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['gb Odd "Name"
+x', 'gb_alice', 'gb_app', 'gb_sales_owner', 'gb_sales_reader', 'gb_sales_writer']::text[] LOOP
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r
+        AND shobj_description(oid, 'pg_authid') LIKE 'grantbridge: created%') THEN
+      EXECUTE format('REASSIGN OWNED BY %I TO CURRENT_USER', r);
+      EXECUTE format('DROP OWNED BY %I', r);
+    END IF;
+  END LOOP;
+END
+$grantbridge$;
+
+COMMIT;
+
+BEGIN;
+
+-- revoke the memberships 02_memberships.sql granted
+DO $grantbridge$
+DECLARE g text; m text;
+BEGIN
+  FOR g, m IN SELECT * FROM unnest(ARRAY['gb_sales_reader', 'gb_sales_reader', 'gb_sales_writer', 'rds_iam']::text[], ARRAY['gb_alice', 'gb_app', 'gb_app', 'gb_app']::text[]) LOOP
+    IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN (g, m)) = 2 THEN
+      EXECUTE format('REVOKE %I FROM %I', g, m);
+    END IF;
+  END LOOP;
+END
+$grantbridge$;
+
+-- drop the roles 01_roles.sql created (never a role that existed before)
+DO $grantbridge$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['gb Odd "Name"
+x', 'gb_alice', 'gb_app', 'gb_sales_owner', 'gb_sales_reader', 'gb_sales_writer']::text[] LOOP
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r
+        AND shobj_description(oid, 'pg_authid') LIKE 'grantbridge: created%') THEN
+      EXECUTE format('DROP ROLE %I', r);
+    END IF;
+  END LOOP;
+END
+$grantbridge$;
+
+-- drop the RDS stand-ins grantbridge created, once nothing uses them
+DO $grantbridge$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['rds_ad', 'rds_iam', 'rds_password', 'rds_superuser']::text[] LOOP
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles o WHERE o.rolname = r
+        AND shobj_description(o.oid, 'pg_authid') = 'grantbridge: stand-in for the Amazon RDS role'
+        AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members a WHERE a.roleid = o.oid)) THEN
+      EXECUTE format('DROP ROLE %I', r);
+    END IF;
+  END LOOP;
+END
+$grantbridge$;
+
+COMMIT;
