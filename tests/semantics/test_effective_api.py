@@ -161,3 +161,27 @@ def test_unknown_grantee_and_bad_permission_rows_are_errors() -> None:
         )
     with pytest.raises(MappingError, match="no permission 'CREATE TABLE' on SCHEMA::sales"):
         EffectivePermissions(estate(sales(perms=[grant("CREATE TABLE", "SCHEMA::sales", "bob")])))
+
+
+def test_effective_contoso_customer_cards_shape() -> None:
+    """Schema SELECT via a role, table DENY, column GRANTs: only the granted columns remain."""
+    perms = [
+        grant("SELECT", "SCHEMA::sales", "r1"),
+        deny("SELECT", "OBJECT::sales.Orders", "r2"),
+        grant("SELECT", "OBJECT::sales.Orders(id)", "r2"),
+        grant("SELECT", "OBJECT::sales.Orders(total)", "r2"),
+    ]
+    members = [member("r1", "r2"), member("r2", "alice")]
+    engine = EffectivePermissions(estate(sales(perms=perms, members=members)))
+    selects = {str(s) for s, p in engine.effective("Sales", "alice") if p == "SELECT"}
+    assert selects == {
+        "SCHEMA::sales",
+        "OBJECT::sales.report",
+        "OBJECT::sales.orders(id)",
+        "OBJECT::sales.orders(total)",
+    }
+    decision = engine.explain(
+        "Sales", "alice", Securable("OBJECT", "sales", "Orders", "id"), "SELECT"
+    )
+    assert decision.allowed
+    assert "column-level GRANT beats the table-level DENY" in decision.reason
