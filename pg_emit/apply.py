@@ -136,7 +136,10 @@ def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
     assert row is not None
     superuser, createrole, on_rds = row
     unsafe = sorted(
-        f"{r.name}: {a}" for r in plan.roles for a in r.attributes if a.upper() not in SAFE_ATTRIBUTES
+        f"{r.name}: {a}"
+        for r in plan.roles
+        for a in r.attributes
+        if a.upper() not in SAFE_ATTRIBUTES
     )
     if unsafe and on_rds:
         raise InputError(f"the plan needs SUPERUSER-only attributes on RDS: {', '.join(unsafe)}")

@@ -45,7 +45,9 @@ def acl_facts(grants: Iterable[PgGrant]) -> dict[tuple[str, str], PgGrant]:
         for column in grant.columns or (None,):
             col = f" ({column})" if column else ""
             text = f"{_securable(grant)}{col} {privilege} to {grant.grantee}{option}"
-            single = grant.model_copy(update={"columns": (column,) if column else (), "privilege": privilege})
+            single = grant.model_copy(
+                update={"columns": (column,) if column else (), "privilege": privilege}
+            )
             facts[grant.database, text] = single
     return facts
 
@@ -56,7 +58,9 @@ def scope(plan: MigrationPlan) -> set[tuple[str, str]]:
     result |= {(s.database, f"SCHEMA {s.name}") for s in plan.schemas}
     for obj in plan.objects:
         object_type = {"table": "TABLE", "view": "TABLE"}.get(obj.kind, obj.kind.upper())
-        result.add((obj.database, f"{object_type} {obj.schema_name}.{obj.name}{obj.signature or ''}"))
+        result.add(
+            (obj.database, f"{object_type} {obj.schema_name}.{obj.name}{obj.signature or ''}")
+        )
     result |= {(g.database, _securable(g)) for g in plan.grants}
     return result
 
@@ -82,6 +86,7 @@ def compare_acls(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
 
 def compare_owners(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
     """Owners of the plan's databases, schemas and objects."""
+
     def owners(p: MigrationPlan) -> dict[tuple[str, str], str]:
         found = {(d.name, f"DATABASE {d.name}"): d.owner for d in p.databases}
         found |= {(s.database, f"SCHEMA {s.name}"): s.owner for s in p.schemas}

@@ -21,15 +21,21 @@ from pg_emit.server import connect
 from pg_emit.verify import live_state, only_database
 
 
-def _acl_statements(plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool) -> list[Statement]:
+def _acl_statements(
+    plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool
+) -> list[Statement]:
     wanted = {k: g for k, g in acl_facts(intended_grants(plan)).items() if k[0] == database}
     in_scope = scope(plan)
     actual = {k: g for k, g in acl_facts(live.grants).items()
               if k[0] == database and (database, grants_securable(g)) in in_scope}  # fmt: skip
-    revoked = {k for k in acl_facts(intent.revokes_as_grants(plan))}
+    revoked = set(acl_facts(intent.revokes_as_grants(plan)))
     missing = [wanted[k] for k in sorted(wanted.keys() - actual.keys())]
-    extra = [actual[k] for k in sorted(actual.keys() - wanted.keys()) if authoritative or k in revoked]
-    statements = _grants(plan, database, missing, "GRANT") + _grants(plan, database, extra, "REVOKE")
+    extra = [
+        actual[k] for k in sorted(actual.keys() - wanted.keys()) if authoritative or k in revoked
+    ]
+    statements = _grants(plan, database, missing, "GRANT") + _grants(
+        plan, database, extra, "REVOKE"
+    )
     return statements
 
 
@@ -38,8 +44,13 @@ def grants_securable(grant: PgGrant) -> str:
     return f"{grant.object_type} {path}{grant.signature or ''}"
 
 
-def _grants(plan: MigrationPlan, database: str, items: Sequence[PgGrant], verb: str) -> list[Statement]:
-    items = [i.model_copy(update={"facts": (f"drift: {verb.lower()} {i.privilege} to {i.grantee}",)}) for i in items]
+def _grants(
+    plan: MigrationPlan, database: str, items: Sequence[PgGrant], verb: str
+) -> list[Statement]:
+    items = [
+        i.model_copy(update={"facts": (f"drift: {verb.lower()} {i.privilege} to {i.grantee}",)})
+        for i in items
+    ]
     result = []
     for option in (False, True):
         chosen = [i for i in items if i.grant_option == option]
@@ -50,13 +61,17 @@ def _grants(plan: MigrationPlan, database: str, items: Sequence[PgGrant], verb: 
     return result
 
 
-def _default_statements(plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool) -> list[Statement]:
+def _default_statements(
+    plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool
+) -> list[Statement]:
     def key(d: PgDefaultPrivilege) -> tuple[str, str | None, str, str, str]:
         return (d.owner, d.schema_name, d.object_type, d.privilege.upper(), d.grantee)
 
     roles = set(intent.created_roles(plan))
     wanted = {key(d) for d in plan.default_privileges if d.database == database}
-    actual = {key(d) for d in live.default_privileges if d.database == database and d.owner in roles}
+    actual = {
+        key(d) for d in live.default_privileges if d.database == database and d.owner in roles
+    }
     changes = [("GRANT", "TO", k) for k in sorted(wanted - actual)]
     if authoritative:
         changes += [("REVOKE", "FROM", k) for k in sorted(actual - wanted)]
@@ -69,10 +84,16 @@ def _default_statements(plan: MigrationPlan, live: MigrationPlan, database: str,
     return result
 
 
-def _cluster_statements(plan: MigrationPlan, live: MigrationPlan, authoritative: bool) -> list[Statement]:
+def _cluster_statements(
+    plan: MigrationPlan, live: MigrationPlan, authoritative: bool
+) -> list[Statement]:
     existing = {r.name for r in live.roles}
-    missing_roles = plan.model_copy(update={"roles": tuple(r for r in plan.roles if r.name not in existing)})
-    statements = list(roles_sections(missing_roles)[0].statements[1:]) if missing_roles.roles else []
+    missing_roles = plan.model_copy(
+        update={"roles": tuple(r for r in plan.roles if r.name not in existing)}
+    )
+    statements = (
+        list(roles_sections(missing_roles)[0].statements[1:]) if missing_roles.roles else []
+    )
     members = set(intent.created_roles(plan))
     wanted = {(m.role, m.member) for m in intent.memberships(plan)}
     actual = {(m.role, m.member) for m in live.memberships if m.member in members}
@@ -86,7 +107,9 @@ def _cluster_statements(plan: MigrationPlan, live: MigrationPlan, authoritative:
     return statements
 
 
-def drift(plan: MigrationPlan, dsn: str, *, authoritative: bool = False) -> tuple[list[Mismatch], str]:
+def drift(
+    plan: MigrationPlan, dsn: str, *, authoritative: bool = False
+) -> tuple[list[Mismatch], str]:
     """Compare the live target with the plan; return the mismatches and the delta script."""
     databases = sorted({d.name for d in plan.databases} | {g.database for g in plan.grants})
     mismatches: set[Mismatch] = set()
@@ -100,12 +123,18 @@ def drift(plan: MigrationPlan, dsn: str, *, authoritative: bool = False) -> tupl
         if cluster is None:
             cluster = _cluster_statements(plan, live, authoritative)
         owners = [s for s in ownership_statements(scoped, database) if not s.sql.startswith("DO ")]
-        body = owners if any(m.kind == "owner" for m in mismatches if m.database == database) else []
+        body = (
+            owners if any(m.kind == "owner" for m in mismatches if m.database == database) else []
+        )
         body += _acl_statements(scoped, live, database, authoritative)
         body += _default_statements(scoped, live, database, authoritative)
         sections.append(Section(database, tuple(body)))
     sections.insert(0, Section(None, tuple(cluster or ())))
-    mode = "authoritative (extra grants revoked)" if authoritative else "additive (missing grants only)"
+    mode = (
+        "authoritative (extra grants revoked)"
+        if authoritative
+        else "additive (missing grants only)"
+    )
     script = Script("drift.sql", f"delta from the live target back to the plan, {mode}",
                     plan.fingerprint, (), tuple(sections))  # fmt: skip
     return sorted(mismatches), script.render()

@@ -35,9 +35,11 @@ CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
     "TYPE": (("USAGE",), "has_type_privilege(c.r, c.target, c.p)"),
 }  # fmt: skip
 
-QUERY = "SELECT c.i, CASE c.k " + " ".join(
-    f"WHEN '{kind}' THEN {expr}" for kind, (_, expr) in CHECKS.items()
-) + " END FROM jsonb_to_recordset(%s::jsonb) AS c(i int, k text, r text, target text, col text, p text)"
+QUERY = (
+    "SELECT c.i, CASE c.k "
+    + " ".join(f"WHEN '{kind}' THEN {expr}" for kind, (_, expr) in CHECKS.items())
+    + " END FROM jsonb_to_recordset(%s::jsonb) AS c(i int, k text, r text, target text, col text, p text)"
+)
 
 Item = tuple[str, str, str | None, str]  # kind, target (SQL text), column, label
 
@@ -107,12 +109,17 @@ def expected(plan: MigrationPlan, database: str, role: str, item: Item, owner: s
     return False
 
 
-def check_effective(conn: psycopg.Connection[Any], plan: MigrationPlan, database: str) -> list[Mismatch]:
+def check_effective(
+    conn: psycopg.Connection[Any], plan: MigrationPlan, database: str
+) -> list[Mismatch]:
     """Ask the server about every (plan role, securable, privilege); report disagreements."""
-    superusers = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolsuper").fetchall()}
+    superusers = {
+        r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolsuper").fetchall()
+    }
     closures = {r: c for r, c in _closure(plan).items() if r not in superusers}
     items = list(_securables(plan, database))
-    candidates, meta = [], []
+    candidates: list[dict[str, str | int | None]] = []
+    meta: list[tuple[str, Item, str, str]] = []
     for role in sorted(closures):
         for item, owner in items:
             for privilege in CHECKS[item[0]][0]:
@@ -128,5 +135,7 @@ def check_effective(conn: psycopg.Connection[Any], plan: MigrationPlan, database
         want = expected(plan, database, role, item, owner, privilege, granted, closures[role])
         if bool(answers[index]) != want:
             status = "missing" if want else "extra"
-            result.append(Mismatch("effective", database, f"{role}: {privilege} on {item[3]}", status))
+            result.append(
+                Mismatch("effective", database, f"{role}: {privilege} on {item[3]}", status)
+            )
     return result

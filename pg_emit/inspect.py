@@ -15,8 +15,15 @@ from typing import Any
 import psycopg
 
 from mapper.plan import (
-    MigrationPlan, PgDatabase, PgDefaultPrivilege, PgGrant, PgMembership, PgObject, PgRole,
-    PgSchema, RoleKind,
+    MigrationPlan,
+    PgDatabase,
+    PgDefaultPrivilege,
+    PgGrant,
+    PgMembership,
+    PgObject,
+    PgRole,
+    PgSchema,
+    RoleKind,
 )  # fmt: skip
 from pg_emit.server import connect
 
@@ -112,7 +119,9 @@ WHERE (a).grantee <> d.defaclrole
 _ATTRIBUTES = ("SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS")
 
 
-def read_roles(conn: psycopg.Connection[Any]) -> tuple[tuple[PgRole, ...], tuple[PgMembership, ...]]:
+def read_roles(
+    conn: psycopg.Connection[Any],
+) -> tuple[tuple[PgRole, ...], tuple[PgMembership, ...]]:
     """Every non-``pg_`` role and the memberships that involve one."""
     roles = []
     for name, login, *flags in conn.execute(ROLES_SQL).fetchall():
@@ -141,17 +150,25 @@ def read_database(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
         "databases": [PgDatabase(name=db, owner=database[1])],
         "schemas": [PgSchema(database=db, name=n, owner=o) for n, o in schemas],
         "objects": [
-            PgObject(database=db, schema_name=s, name=n, kind=k, signature=sig, owner=o,
-                     columns=tuple(cols) if k in ("table", "view") else ())
+            PgObject(
+                database=db,
+                schema_name=s,
+                name=n,
+                kind=k,
+                signature=sig,
+                owner=o,
+                columns=tuple(cols) if k in ("table", "view") else (),
+            )
             for s, n, k, sig, o, cols in conn.execute(OBJECTS_SQL).fetchall()
-        ],  # fmt: skip
+        ],
         "grants": [_grant(db, row) for row in conn.execute(ACL_SQL).fetchall()],
         "default_privileges": [
-            PgDefaultPrivilege(database=db, owner=o, schema_name=s, object_type=t, privilege=p,
-                               grantee=g)
+            PgDefaultPrivilege(
+                database=db, owner=o, schema_name=s, object_type=t, privilege=p, grantee=g
+            )
             for o, s, t, p, g in conn.execute(DEFAULT_ACL_SQL).fetchall()
             if t != "SCHEMAS"
-        ],  # fmt: skip
+        ],
     }
     return result
 

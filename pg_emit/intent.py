@@ -108,7 +108,7 @@ def _public_candidates(plan: MigrationPlan) -> Iterator[PgGrant]:
         object_type, privileges = PUBLIC_DEFAULTS.get(obj.kind, ("", ()))
         for privilege in privileges:
             yield PgGrant(
-                database=obj.database, object_type=object_type,  # type: ignore[arg-type]
+                database=obj.database, object_type=object_type,
                 schema_name=obj.schema_name, name=obj.name, signature=obj.signature,
                 privilege=privilege, grantee="PUBLIC",
             )  # fmt: skip

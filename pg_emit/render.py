@@ -26,6 +26,8 @@ Decisions, stated once:
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from mapper.plan import MigrationPlan, PgSchema
 from pg_emit import render_grants as grants
 from pg_emit import render_roles as roles
@@ -33,7 +35,7 @@ from pg_emit.quoting import quote_ident, quote_literal
 from pg_emit.render_rollback import rollback_sections
 from pg_emit.script import Script, Section, Statement, do_block, facts_note
 
-PSQL_NOTE = ("Run with psql: psql \"$DSN\" -f <file>, files in name order, or grantbridge apply.",)
+PSQL_NOTE = ('Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.',)
 
 
 def _databases(plan: MigrationPlan) -> list[str]:
@@ -81,29 +83,25 @@ def ownership_statements(plan: MigrationPlan, database: str) -> list[Statement]:
 
 def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Statement]:
     """05: ``ALTER DEFAULT PRIVILEGES FOR ROLE o IN SCHEMA s GRANT … ON TABLES TO …``."""
-    grouped: dict[tuple[str, str | None, str, str], set[str]] = {}
-    facts: dict[tuple[str, str | None, str, str], list[str]] = {}
-    per_grantee: dict[tuple[str, str | None, str, str], set[str]] = {}
+    Target = tuple[str, str, str]  # owner, schema ("" = every schema), object type
+    privileges: dict[tuple[Target, str], set[str]] = defaultdict(set)
+    facts: dict[Target, list[str]] = defaultdict(list)
     for item in plan.default_privileges:
-        if item.database != database:
-            continue
-        key = (item.owner, item.schema_name, item.object_type, item.grantee)
-        per_grantee.setdefault(key, set()).add(item.privilege.upper())
-        facts.setdefault(key, []).extend(item.facts)
-    for (owner, schema, object_type, grantee), privileges in per_grantee.items():
-        key = (owner, schema, object_type, grants.privileges_sql(privileges))
-        grouped.setdefault(key, set()).add(grantee)
-        facts.setdefault(key, []).extend(facts[owner, schema, object_type, grantee])
+        if item.database == database:
+            target = (item.owner, item.schema_name or "", str(item.object_type))
+            privileges[target, item.grantee].add(item.privilege.upper())
+            facts[target].extend(item.facts)
+    grouped: dict[tuple[Target, str], list[str]] = defaultdict(list)
+    for (target, grantee), privs in privileges.items():
+        grouped[target, grants.privileges_sql(privs)].append(grantee)
     statements = []
-    for (owner, schema, object_type, privileges), grantees in sorted(
-        grouped.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2], kv[0][3])
-    ):
+    for ((owner, schema, object_type), privilege_text), grantees in sorted(grouped.items()):
         in_schema = f" IN SCHEMA {quote_ident(schema)}" if schema else ""
         sql = (
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(owner)}{in_schema} "
-            f"GRANT {privileges} ON {object_type} TO {grants.grantees_sql(grantees)}"
+            f"GRANT {privilege_text} ON {object_type} TO {grants.grantees_sql(grantees)}"
         )
-        statements.append(Statement(sql, (facts_note(facts[owner, schema, object_type, privileges]),)))
+        statements.append(Statement(sql, (facts_note(facts[owner, schema, object_type]),)))
     return statements
 
 
@@ -114,7 +112,9 @@ def hardening_statements(plan: MigrationPlan, database: str) -> list[Statement]:
     revokes = [r for r in revokes_as_grants(plan) if r.database == database]
     by_key = {r.key: r for r in plan.revokes}
     enriched = [
-        g.model_copy(update={"facts": (*by_key[_revoke_key(g)].facts, by_key[_revoke_key(g)].reason)})
+        g.model_copy(
+            update={"facts": (*by_key[_revoke_key(g)].facts, by_key[_revoke_key(g)].reason)}
+        )
         for g in revokes
     ]
     return grants.grant_statements(plan, database, enriched, verb="REVOKE")

@@ -61,7 +61,9 @@ def _groups(
     per_securable: dict[Securable, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     facts: dict[Securable, list[str]] = defaultdict(list)
     for grant in grants:
-        per_securable[_securable(grant)][grant.grantee].add(intent.normalize_privilege(grant.privilege))
+        per_securable[_securable(grant)][grant.grantee].add(
+            intent.normalize_privilege(grant.privilege)
+        )
         facts[_securable(grant)].extend(grant.facts)
     groups: dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]
     groups = defaultdict(list)
@@ -69,8 +71,8 @@ def _groups(
         by_privileges: dict[frozenset[str], list[str]] = defaultdict(list)
         for grantee, privileges in per_securable[securable].items():
             by_privileges[frozenset(privileges)].append(grantee)
-        for privileges, grantees in by_privileges.items():
-            key = (securable[0], privileges, tuple(sorted(grantees)))
+        for privilege_set, grantees in by_privileges.items():
+            key = (securable[0], privilege_set, tuple(sorted(grantees)))
             groups[key].append((securable, facts[securable]))
     return groups
 
@@ -116,7 +118,15 @@ def grant_statements(
         for schema in whole:
             keyword = ALL_IN_SCHEMA[object_type][1]
             sql = f"{head} ALL {keyword} IN SCHEMA {quote_ident(schema)} {tail}"
-            statements.append(Statement(sql, (_facts(facts), f"all {keyword.lower()} of schema {schema} (the plan lists every one)")))
+            statements.append(
+                Statement(
+                    sql,
+                    (
+                        _facts(facts),
+                        f"all {keyword.lower()} of schema {schema} (the plan lists every one)",
+                    ),
+                )
+            )
         if rest:
             targets = ", ".join(securable_sql(*s) for s in rest)
             statements.append(Statement(f"{head} {object_type} {targets} {tail}", (_facts(facts),)))
@@ -151,7 +161,9 @@ def column_statements(grants: Sequence[PgGrant], verb: str = "GRANT") -> list[St
             f"{grantees_sql(grantees)}",
             (_facts(facts[securable]),),
         )
-        for (securable, text), grantees in sorted(grouped.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1]))
+        for (securable, text), grantees in sorted(
+            grouped.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1])
+        )
     ]
 
 

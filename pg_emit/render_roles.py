@@ -52,7 +52,7 @@ def _rotation_note(role: PgRole) -> tuple[str, ...]:
         return ()
     return (
         f"password login {role.name}: grantbridge never carries passwords. Rotation step, run by",
-        f'hand after apply: \\password {quote_ident(role.name).replace(chr(10), " ")}',
+        f"hand after apply: \\password {quote_ident(role.name).replace(chr(10), ' ')}",
     )
 
 

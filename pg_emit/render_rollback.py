@@ -112,7 +112,9 @@ def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
     """Undo 03-06 in one database."""
     defaults = [g for g in intent.revokes_as_grants(plan) if g.database == database]
     statements = grants.grant_statements(plan, database, defaults)
-    statements = [Statement(s.sql, ("give PUBLIC back what 06_hardening.sql revoked",)) for s in statements]
+    statements = [
+        Statement(s.sql, ("give PUBLIC back what 06_hardening.sql revoked",)) for s in statements
+    ]
     for optional in (guarded_revokes(plan, database), _drop_created_schemas(plan, database)):
         if optional is not None:
             statements.append(optional)
@@ -138,7 +140,10 @@ def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
             "  END IF;",
             "END LOOP;",
         ]
-        sql = "DO $grantbridge$\nDECLARE g text; m text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
+        sql = (
+            "DO $grantbridge$\nDECLARE g text; m text;\n"
+            + do_block(body)[len("DO $grantbridge$\n") :]
+        )
         statements.append(Statement(sql, ("revoke the memberships 02_memberships.sql granted",)))
     if intent.created_roles(plan):
         note = "drop the roles 01_roles.sql created (never a role that existed before)"

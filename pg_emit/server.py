@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
@@ -46,7 +47,7 @@ def embedded_server() -> Iterator[str]:
         ConnectionFailed: neither pgserver nor initdb/pg_ctl is available.
     """
     try:
-        import pgserver
+        pgserver: Any = importlib.import_module("pgserver")
     except ImportError:
         pgserver = None
     if pgserver is not None:

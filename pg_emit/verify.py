@@ -39,7 +39,7 @@ from pg_emit.stubs import create_stubs
 
 def _statements(scripts: dict[str, str], database: str, cluster: bool) -> list[str]:
     """Statements of the apply scripts for one database (or the cluster-wide ones)."""
-    result = []
+    result: list[str] = []
     for name in APPLY_ORDER:
         for section in parse_script(scripts[name], name):
             if (section.database is None) == cluster and (cluster or section.database == database):
@@ -68,13 +68,19 @@ def only_database(plan: MigrationPlan, database: str) -> MigrationPlan:
     })  # fmt: skip
 
 
-def check_state(conn: psycopg.Connection[Any], plan: MigrationPlan, database: str) -> list[Mismatch]:
+def check_state(
+    conn: psycopg.Connection[Any], plan: MigrationPlan, database: str
+) -> list[Mismatch]:
     """Compare the connected database's current state with the plan (no changes made)."""
     scoped = only_database(plan, database)
-    return sorted(set(compare(scoped, live_state(conn, plan)) + check_effective(conn, scoped, database)))
+    return sorted(
+        set(compare(scoped, live_state(conn, plan)) + check_effective(conn, scoped, database))
+    )
 
 
-def verify_database(dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str) -> list[Mismatch]:
+def verify_database(
+    dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str
+) -> list[Mismatch]:
     """Apply, stub, read back and compare in one database, in a transaction rolled back."""
     with connect(dsn, database, autocommit=False) as conn:
         try:
@@ -106,7 +112,9 @@ def ensure_databases(dsn: str, plan: MigrationPlan, *, create: bool) -> None:
             conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
 
 
-def verify_plan(plan: MigrationPlan, dsn: str, *, embedded: bool, log: Log = lambda _m: None) -> list[Mismatch]:
+def verify_plan(
+    plan: MigrationPlan, dsn: str, *, embedded: bool, log: Log = lambda _m: None
+) -> list[Mismatch]:
     """Verify a plan on a server; returns every mismatch (empty: the plan holds)."""
     scripts = render_sql(plan)
     ensure_databases(dsn, plan, create=embedded)

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
 
 
 def inspect(
-    dsn: Annotated[str | None, typer.Option(help="PostgreSQL to read (or GRANTBRIDGE_DSN).")] = None,
+    dsn: Annotated[
+        str | None, typer.Option(help="PostgreSQL to read (or GRANTBRIDGE_DSN).")
+    ] = None,
     database: Annotated[
         list[str] | None, typer.Option("--database", "-d", help="Only these databases. Repeatable.")
     ] = None,

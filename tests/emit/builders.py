@@ -54,17 +54,36 @@ def realistic_plan(prefix: str = "gb", database: str = "gb_sales") -> MigrationP
                  columns=("from",), owner=owner),
     )  # fmt: skip
 
-    def g(obj_type: str, name: str, priv: str, grantee: str, schema: str | None = "sales",
-          sig: str | None = None, cols: tuple[str, ...] = ()) -> PgGrant:
-        return PgGrant(database=database, object_type=obj_type, schema_name=schema, name=name,  # type: ignore[arg-type]
-                       signature=sig, columns=cols, privilege=priv, grantee=grantee,
-                       facts=(f"Sales/perm:{name}:{priv}:{grantee}",))
+    def g(
+        obj_type: str,
+        name: str,
+        priv: str,
+        grantee: str,
+        schema: str | None = "sales",
+        sig: str | None = None,
+        cols: tuple[str, ...] = (),
+    ) -> PgGrant:
+        return PgGrant(
+            database=database,
+            object_type=obj_type,
+            schema_name=schema,
+            name=name,  # type: ignore[arg-type]
+            signature=sig,
+            columns=cols,
+            privilege=priv,
+            grantee=grantee,
+            facts=(f"Sales/perm:{name}:{priv}:{grantee}",),
+        )
 
     grants = [g("DATABASE", database, "CONNECT", r, schema=None) for r in (reader, writer, odd)]
     grants += [g("SCHEMA", "sales", "USAGE", r, schema=None) for r in (reader, writer)]
     grants += [g("SCHEMA", "Odd Schema", "USAGE", odd, schema=None)]
     grants += [g("TABLE", t, "SELECT", reader) for t in ("orders", "customers", "v_totals")]
-    grants += [g("TABLE", t, priv, writer) for t in ("orders", "customers") for priv in ("INSERT", "UPDATE", "DELETE")]
+    grants += [
+        g("TABLE", t, priv, writer)
+        for t in ("orders", "customers")
+        for priv in ("INSERT", "UPDATE", "DELETE")
+    ]
     grants += [g("TABLE", "orders", "SELECT", writer)]
     grants += [g("TABLE", "customers", "SELECT", alice, cols=("id", "name"))]
     grants += [g("TABLE", "select", "SELECT", odd, schema="Odd Schema")]

@@ -25,7 +25,11 @@ class Scratch:
     def state(self) -> str:
         """The database's and the prefix roles' state (inspect JSON), for before/after checks."""
         live = inspect_server(self.dsn, [self.database])
-        mine = {r.name for r in live.roles if r.name.startswith(self.prefix) or r.name.startswith("rds_")}
+        mine = {
+            r.name
+            for r in live.roles
+            if r.name.startswith(self.prefix) or r.name.startswith("rds_")
+        }
         live = live.model_copy(update={
             "roles": tuple(r for r in live.roles if r.name in mine),
             "memberships": tuple(m for m in live.memberships if {m.role, m.member} & mine),
@@ -36,7 +40,9 @@ class Scratch:
 def _cleanup(dsn: str, prefix: str, database: str) -> None:
     with connect(dsn) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'.encode())
-        roles = conn.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix])
+        roles = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix]
+        )
         for (name,) in roles.fetchall():
             quoted = '"' + name.replace('"', '""') + '"'
             conn.execute(f"DROP ROLE {quoted}".encode())

@@ -32,7 +32,9 @@ def conn(embedded_pg: str) -> Iterator[psycopg.Connection[Any]]:
         yield connection
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=st.one_of(names, tricky))
 def test_quoted_identifier_round_trips(conn: psycopg.Connection[Any], name: str) -> None:
     cursor = conn.execute(f"SELECT 1 AS {quote_ident(name)}".encode())
@@ -40,7 +42,9 @@ def test_quoted_identifier_round_trips(conn: psycopg.Connection[Any], name: str)
     assert cursor.description[0].name == name
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=st.one_of(names, tricky))
 def test_agrees_with_server_quote_ident(conn: psycopg.Connection[Any], name: str) -> None:
     row = conn.execute("SELECT quote_ident(%s)", [name]).fetchone()
@@ -50,11 +54,16 @@ def test_agrees_with_server_quote_ident(conn: psycopg.Connection[Any], name: str
     assert ours == row[0] or (row[0] == name and name in NON_UNRESERVED_KEYWORDS)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))))
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+)
 def test_literal_round_trips(conn: psycopg.Connection[Any], text: str) -> None:
     row = conn.execute(f"SELECT {quote_literal(text)}::text".encode()).fetchone()
-    assert row is not None and row[0] == text
+    assert row is not None
+    assert row[0] == text
 
 
 def test_role_with_any_name_can_be_created(conn: psycopg.Connection[Any]) -> None:
