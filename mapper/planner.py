@@ -73,7 +73,7 @@ def plan(
     dispositions.plan_fixed_role_facts(state)
     dispositions.finalize(state)
     dispositions.assert_complete(state)
-    check_exclusive(state, state.of_type(PgMembership))
+    check_exclusive(state.of_type(PgMembership))
     return _build(state)
 
 

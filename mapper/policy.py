@@ -188,8 +188,10 @@ def parse_policy(text: str, origin: str = "grantbridge.toml") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = _TOML_POSITION.search(str(exc))
-        line, column = (int(found[1]), int(found[2])) if found else (None, None)
-        message = _TOML_POSITION.sub("", str(exc)).strip(" ()")
+        # tomllib reports "at end of document" without a position: that is the last line
+        end = (max(len(text.splitlines()), 1), None)
+        line, column = (int(found[1]), int(found[2])) if found else end
+        message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(exc))
         raise PolicyError(f"not valid TOML: {message}", Location(origin, line, column)) from None
     try:
         return Policy.model_validate(data)

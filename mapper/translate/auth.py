@@ -104,7 +104,7 @@ _HANDLERS = {
 }
 
 
-def check_exclusive(state: PlanState, memberships: list[PgMembership]) -> None:
+def check_exclusive(memberships: list[PgMembership]) -> None:
     """Refuse a role that reaches both rds_iam and rds_ad, directly or through nesting."""
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_edges_from((m.member, m.role) for m in memberships)

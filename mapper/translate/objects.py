@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from mapper import findings
 from mapper.naming import object_name
 from mapper.plan import Disposition, PgDatabase, PgObject, PgSchema, RoleKind
 from mapper.privileges import PG_KIND
@@ -45,7 +46,25 @@ def plan_database(state: PlanState, db: Database) -> None:
     item = PgDatabase(name=state.target_db(db), owner=owner, source_database=db.name)
     key, _ = state.add(item, fact)
     state.dispose(fact, "database", str(db.source_ref), Disposition.MAPPED, items=[key],
+                  findings=_trustworthy(state, db, owner),
                   reason=f"owned by [{db.owner or 'unknown'}] → {owner}")  # fmt: skip
+
+
+def _trustworthy(state: PlanState, db: Database, owner: str) -> list[str]:
+    """GB012: TRUSTWORTHY ON and owned by a sysadmin lets dbo act as sysadmin."""
+    if not db.trustworthy or not db.owner:
+        return []
+    admins = {
+        fold(m.member) for m in state.snapshot.server_memberships if fold(m.role) == "sysadmin"
+    }
+    if fold(db.owner) not in admins | {"sa"}:
+        return []
+    finding = findings.make(
+        "GB012", f"[{db.name}] is TRUSTWORTHY and owned by [{db.owner}], a sysadmin",
+        f"Not carried over: PostgreSQL has no TRUSTWORTHY; {owner!r} owns the database.",
+        principal=db.owner, securable=f"DATABASE {db.name}", source_ref=str(db.source_ref),
+    )  # fmt: skip
+    return [state.finding(finding)]
 
 
 def schema_name(state: PlanState, db: Database, schema: str) -> str:

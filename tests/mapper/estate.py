@@ -1,0 +1,70 @@
+"""Small hand-built snapshots for the planner tests (the T-SQL parser is tested elsewhere)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mssql_extract.snapshot import (
+    AuthenticationType,
+    Database,
+    DatabaseRole,
+    DbObject,
+    Login,
+    LoginType,
+    Membership,
+    ObjectKind,
+    Permission,
+    PermissionState,
+    Schema,
+    SecuritySnapshot,
+    Server,
+    SourceRef,
+    User,
+    UserType,
+)
+
+REF = SourceRef(origin="test.sql", line=1)
+
+
+def login(name: str, kind: LoginType = LoginType.SQL, **extra: Any) -> Login:
+    return Login(name=name, type=kind, source_ref=REF, has_password=kind == LoginType.SQL, **extra)
+
+
+def user(name: str, login_name: str | None = None, **extra: Any) -> User:
+    auth = AuthenticationType.INSTANCE if login_name else AuthenticationType.NONE
+    return User(name=name, type=UserType.SQL, authentication_type=auth, login=login_name,
+                source_ref=REF, **extra)  # fmt: skip
+
+
+def role(name: str, fixed: bool = False) -> DatabaseRole:
+    return DatabaseRole(name=name, is_fixed=fixed, source_ref=REF)
+
+
+def member(role_name: str, member_name: str) -> Membership:
+    return Membership(role=role_name, member=member_name, source_ref=REF)
+
+
+def perm(permission: str, grantee: str, securable_class: str = "OBJECT", state: str = "G",
+         **names: Any) -> Permission:  # fmt: skip
+    return Permission(securable_class=securable_class, permission=permission,  # type: ignore[arg-type]
+                      state=PermissionState(state), grantee=grantee, source_ref=REF, **names)  # fmt: skip
+
+
+def table(schema: str, name: str, *columns: str, kind: ObjectKind = ObjectKind.TABLE) -> DbObject:
+    return DbObject(schema_name=schema, name=name, kind=kind, columns=columns, source_ref=REF)
+
+
+def database(name: str = "Sales", **fields: Any) -> Database:
+    base: dict[str, Any] = {
+        "schemas": (Schema(name="dbo", owner="dbo", source_ref=REF),),
+        "objects": (table("dbo", "Orders", "id", "total"), table("dbo", "Customers", "id", "name"),
+                    table("dbo", "usp_Report", kind=ObjectKind.PROCEDURE)),
+    }  # fmt: skip
+    return Database(name=name, source_ref=REF, **(base | fields))
+
+
+def snapshot(
+    *databases: Database, logins: tuple[Login, ...] = (), **fields: Any
+) -> SecuritySnapshot:
+    return SecuritySnapshot(server=Server(name="SQL01"), logins=logins,
+                            databases=databases or (database(),), **fields)  # fmt: skip

@@ -1,0 +1,75 @@
+"""The policy file: defaults, round trip of `policy init`, errors naming key and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grantbridge.cli import main
+from grantbridge.commands.policy import DEFAULT_TOML
+from grantbridge.errors import PolicyError
+from mapper.policy import Policy, load_policy, parse_policy
+
+
+def test_default_file_loads_back_to_the_defaults() -> None:
+    assert parse_policy(DEFAULT_TOML) == Policy()
+
+
+def test_policy_init_writes_the_default_file(tmp_path: Path) -> None:
+    target = tmp_path / "grantbridge.toml"
+    assert main(["policy", "init", str(target)]) == 0
+    assert load_policy(target) == Policy()
+    assert main(["policy", "init", str(target)]) == 2  # exists, no --force
+
+
+def test_policy_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "Policy"
+    assert "overgrants" in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ('target = "aurora"\n\n[naming]\nfold = "lower"\n', "naming.fold", 4),
+        ('target = "oracle"\n', "target", 1),
+        ('[overgrants]\ndefault_mode = "downscope"\n\n[[overgrants.accepted]]\n'
+         'principal = "x"\nrule = "GB1"\nreason = "ok"\n', "overgrants.accepted.0.rule", 6),
+        ('[hardening]\nrevoke_public_defaults = "maybe"\n', "hardening.revoke_public_defaults", 2),
+    ],
+)  # fmt: skip
+def test_bad_key_or_value_names_key_and_line(text: str, key: str, line: int) -> None:
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, "p.toml")
+    assert error.value.location.key == key
+    assert error.value.location.line == line
+    assert key in str(error.value)
+
+
+def test_toml_syntax_error_has_a_line() -> None:
+    with pytest.raises(PolicyError) as error:
+        parse_policy('target = "aurora"\nnaming = [\n', "p.toml")
+    assert error.value.location.line is not None
+
+
+def test_policy_is_frozen() -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        Policy().target = "rds"  # type: ignore[misc]
+
+
+def test_auth_rules_first_match_wins() -> None:
+    policy = parse_policy(
+        '[authentication]\nrules = [{match = "svc_*", method = "iam"}, {method = "password"}]\n'
+    )
+    assert policy.authentication.method("SVC_reporting", "SQL_LOGIN") == "iam"
+    assert policy.authentication.method("app", "SQL_LOGIN") == "password"
+
+
+def test_default_exclusions() -> None:
+    policy = Policy()
+    assert policy.exclusion("NT SERVICE\\MSSQLSERVER") is not None
+    assert policy.exclusion("##MS_PolicyEventProcessingLogin##") is not None
+    assert policy.exclusion("app") is None
