@@ -194,12 +194,15 @@ class EffectivePermissions:
     def _owner(
         self, context: SecurityContext, securable: Securable
     ) -> tuple[Securable, Node] | None:
+        """The nearest owned level (the securable or a container) and its owner in the context.
+
+        An object without an individual owner has no entry, so its schema's owner answers; an
+        object with one is owned by both (the schema owner's CONTROL covers its contents).
+        """
         if not context.owns:
             return None
         for level in securable.ancestors():
             owner = self._index.owners.get((context.scope, level))
-            if owner is None and level.securable_class == "OBJECT" and level.column is None:
-                continue  # no individual owner: the schema owner (next level) owns it
             if owner is not None and owner in context.rank:
                 return level, owner
         return None
@@ -397,8 +400,8 @@ class EffectivePermissions:
                 below = tree.below(securable)
                 for cls, perm in CATALOG.implies(securable.securable_class, row.permission):
                     found.update((member, perm) for member in below.get(cls, ()))
-        for (scope, securable), owner in self._index.owners.items():
-            if scope == context.scope and owner in context.rank:
+        for node, _ in context.token:
+            for securable in self._index.owned_by.get(node, ()):
                 found.update(self._everything(tree, securable))
         return found
 

@@ -38,6 +38,7 @@ class PermissionIndex:
         self.column_denied_tables: set[Key] = set()  # tables with a column DENY (per permission)
         self.owners: dict[tuple[str, Securable], Node] = {}
         self.owner_nodes: dict[str, set[Node]] = {}
+        self.owned_by: dict[Node, list[Securable]] = {}
         for grant in fixed_roles.server_role_grants():
             self._add(SERVER_SCOPE, fixed_roles.as_permission(grant))
         for permission in snapshot.server_permissions:
@@ -95,6 +96,7 @@ class PermissionIndex:
             )
         self.owners[(scope, securable.folded())] = node
         self.owner_nodes.setdefault(scope, set()).add(node)
+        self.owned_by.setdefault(node, []).append(securable.folded())
 
 
 def _check_permission(securable: Securable, permission: Permission) -> None:
