@@ -37,7 +37,7 @@ def test_edited_plan_directory_is_refused(tmp_path: Path) -> None:
     plan_dir = _plan_dir(tmp_path)
     script = plan_dir / "sql" / "04_privileges.sql"
     script.write_text(script.read_text(encoding="utf-8") + "GRANT ALL ON SCHEMA sales TO PUBLIC;\n")
-    with pytest.raises(InputError, match="differs from what plan.json renders"):
+    with pytest.raises(InputError, match=r"differs from what plan\.json renders"):
         load_plan_dir(plan_dir)
     assert (
         main(["apply", str(plan_dir), "--dsn", "postgresql://nobody@127.0.0.1:1/x", "--yes"]) == 2
