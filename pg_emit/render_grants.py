@@ -59,12 +59,12 @@ def _groups(
 ) -> dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]:
     """(object type, privileges, grantees) → securables sharing them, with their facts."""
     per_securable: dict[Securable, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    facts: dict[Securable, list[str]] = defaultdict(list)
+    facts: dict[tuple[Securable, str], list[str]] = defaultdict(list)
     for grant in grants:
         per_securable[_securable(grant)][grant.grantee].add(
             intent.normalize_privilege(grant.privilege)
         )
-        facts[_securable(grant)].extend(grant.facts)
+        facts[_securable(grant), grant.grantee].extend(grant.facts)
     groups: dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]
     groups = defaultdict(list)
     for securable in sorted(per_securable, key=_sort_key):
@@ -73,7 +73,8 @@ def _groups(
             by_privileges[frozenset(privileges)].append(grantee)
         for privilege_set, grantees in by_privileges.items():
             key = (securable[0], privilege_set, tuple(sorted(grantees)))
-            groups[key].append((securable, facts[securable]))
+            shared = [f for grantee in grantees for f in facts[securable, grantee]]
+            groups[key].append((securable, shared))
     return groups
 
 
@@ -142,11 +143,11 @@ def _facts(facts: list[str]) -> str:
 def column_statements(grants: Sequence[PgGrant], verb: str = "GRANT") -> list[Statement]:
     """``GRANT SELECT (a, b), UPDATE (c) ON TABLE t TO …`` grouped by table and column spec."""
     spec: dict[tuple[Securable, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    facts: dict[Securable, list[str]] = defaultdict(list)
+    facts: dict[tuple[Securable, str], list[str]] = defaultdict(list)
     for grant in grants:
         privilege = intent.normalize_privilege(grant.privilege)
         spec[_securable(grant), grant.grantee][privilege].update(grant.columns)
-        facts[_securable(grant)].extend(grant.facts)
+        facts[_securable(grant), grant.grantee].extend(grant.facts)
     grouped: dict[tuple[Securable, str], list[str]] = defaultdict(list)
     for (securable, grantee), columns in spec.items():
         text = ", ".join(
@@ -159,7 +160,7 @@ def column_statements(grants: Sequence[PgGrant], verb: str = "GRANT") -> list[St
         Statement(
             f"{verb} {text} ON TABLE {securable_sql(*securable)} {preposition} "
             f"{grantees_sql(grantees)}",
-            (_facts(facts[securable]),),
+            (_facts([f for g in grantees for f in facts[securable, g]]),),
         )
         for (securable, text), grantees in sorted(
             grouped.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1])

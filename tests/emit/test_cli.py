@@ -67,3 +67,31 @@ def test_contoso_verifies(embedded_pg: str) -> None:
     policy = pytest.importorskip("mapper.policy")
     plan = planner.plan(tsql.extract_scripts([CONTOSO]), policy.Policy())
     assert verify_plan(plan, embedded_pg, embedded=True) == []
+
+
+def test_mapper_plan_verifies(embedded_pg: str) -> None:
+    """A plan made by the real mapper (DENY, fixed roles, column grant) holds on PostgreSQL."""
+    from mapper.planner import plan
+    from mapper.policy import Policy
+    from tests.mapper import estate
+
+    db = estate.database(
+        "Sales",
+        users=(estate.user("app", "app_login"), estate.user("rep", "rep_login"),
+               estate.user("dbo_u", None)),
+        roles=(estate.role("reader"), estate.role("db_owner", fixed=True),
+               estate.role("db_datareader", fixed=True)),
+        memberships=(estate.member("reader", "app"), estate.member("db_datareader", "rep"),
+                     estate.member("db_owner", "dbo_u")),
+        permissions=(
+            estate.perm("SELECT", "reader", schema_name="dbo", object_name="Orders"),
+            estate.perm("EXECUTE", "app", schema_name="dbo", object_name="usp_Report"),
+            estate.perm("SELECT", "rep", schema_name="dbo", object_name="Customers", column_name="name"),
+            estate.perm("UPDATE", "app", schema_name="dbo", object_name="Customers"),
+            estate.perm("DELETE", "reader", state="D", schema_name="dbo", object_name="Orders"),
+        ),
+    )  # fmt: skip
+    snapshot = estate.snapshot(db, logins=(estate.login("app_login"), estate.login("rep_login")))
+    migration = plan(snapshot, Policy())
+    assert migration.grants
+    assert verify_plan(migration, embedded_pg, embedded=True) == []

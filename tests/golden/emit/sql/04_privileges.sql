@@ -26,17 +26,17 @@ GRANT USAGE ON SCHEMA sales TO gb_sales_reader, gb_sales_writer;
 -- from: Sales/perm:order_seq:USAGE:gb_sales_writer
 GRANT USAGE ON SEQUENCE sales.order_seq TO gb_sales_writer;
 
--- from: Sales/perm:orders:DELETE:gb_sales_writer; Sales/perm:orders:INSERT:gb_sales_writer; Sales/perm:orders:SELECT:gb_sales_reader; Sales/perm:orders:SELECT:gb_sales_writer; Sales/perm:orders:UPDATE:gb_sales_writer
+-- from: Sales/perm:orders:DELETE:gb_sales_writer; Sales/perm:orders:INSERT:gb_sales_writer; Sales/perm:orders:SELECT:gb_sales_writer; Sales/perm:orders:UPDATE:gb_sales_writer
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE sales.orders TO gb_sales_writer;
 
--- from: Sales/perm:customers:DELETE:gb_sales_writer; Sales/perm:customers:INSERT:gb_sales_writer; Sales/perm:customers:SELECT:gb_sales_reader; Sales/perm:customers:UPDATE:gb_sales_writer
+-- from: Sales/perm:customers:DELETE:gb_sales_writer; Sales/perm:customers:INSERT:gb_sales_writer; Sales/perm:customers:UPDATE:gb_sales_writer
 GRANT INSERT, UPDATE, DELETE ON TABLE sales.customers TO gb_sales_writer;
 
 -- from: Sales/perm:select:SELECT:gb Odd "Name" x
 GRANT SELECT ON TABLE "Odd Schema"."select" TO "gb Odd ""Name""
 x";
 
--- from: Sales/perm:customers:DELETE:gb_sales_writer; Sales/perm:customers:INSERT:gb_sales_writer; Sales/perm:customers:SELECT:gb_sales_reader; Sales/perm:customers:UPDATE:gb_sales_writer; Sales/perm:orders:DELETE:gb_sales_writer; Sales/perm:orders:INSERT:gb_sales_writer (+4 more)
+-- from: Sales/perm:customers:SELECT:gb_sales_reader; Sales/perm:orders:SELECT:gb_sales_reader; Sales/perm:v_totals:SELECT:gb_sales_reader
 -- all tables of schema sales (the plan lists every one)
 GRANT SELECT ON ALL TABLES IN SCHEMA sales TO gb_sales_reader;
 
