@@ -17,6 +17,8 @@ transaction); on a live target (``--dsn``) they must exist already, and nothing 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +80,27 @@ def check_state(
     )
 
 
-def verify_database(
+@contextmanager
+def applied(
     dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str
-) -> list[Mismatch]:
-    """Apply, stub, read back and compare in one database, in a transaction rolled back."""
+) -> Iterator[psycopg.Connection[Any]]:
+    """Yield a connection to ``database`` with the plan applied (stubs too), then roll back."""
     with connect(dsn, database, autocommit=False) as conn:
         try:
             _run(conn, _statements(scripts, database, cluster=True))
             create_stubs(conn, plan, database)
             _run(conn, _statements(scripts, database, cluster=False))
-            return check_state(conn, plan, database)
+            yield conn
         finally:
             conn.rollback()
+
+
+def verify_database(
+    dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str
+) -> list[Mismatch]:
+    """Apply, stub, read back and compare in one database, in a transaction rolled back."""
+    with applied(dsn, plan, scripts, database) as conn:
+        return check_state(conn, plan, database)
 
 
 def _databases(plan: MigrationPlan) -> list[str]:
