@@ -233,7 +233,7 @@ class _Context:
         if isinstance(node, exp.National):
             return exp.Literal.string(node.name)
         if isinstance(node, exp.EQ | exp.NEQ):
-            return self._comparison(node, table)
+            return self._comparison(node, f"{table}.", columns)
         if isinstance(node, exp.Anonymous):
             handler = SECURITY_FUNCTIONS.get(node.name.upper())
             if handler is None:
@@ -241,7 +241,9 @@ class _Context:
             return handler(self, node)
         return node
 
-    def _comparison(self, node: exp.EQ | exp.NEQ, table: str) -> exp.Expr:
+    def _comparison(
+        self, node: exp.EQ | exp.NEQ, prefix: str, columns: Mapping[str, str]
+    ) -> exp.Expr:
         left, right = node.this, node.expression
         # IS_MEMBER(…) = 1 → pg_has_role(…); = 0 → NOT pg_has_role(…)
         for call, value in ((left, right), (right, left)):
@@ -255,16 +257,16 @@ class _Context:
                 return test if positive else exp.Not(this=test)
         # USER_NAME() = 'bob' → current_user = '<mapped role of bob>'
         for call, value in ((left, right), (right, left)):
-            if (
-                _is_user_function(call)
-                and isinstance(value, exp.Literal | exp.National)
-                and value.is_string
+            if _is_user_function(call) and (
+                isinstance(value, exp.National)
+                or (isinstance(value, exp.Literal) and value.is_string)
             ):
                 mapped = exp.Literal.string(self.role_name(value.name))
                 return node.__class__(this=exp.CurrentUser(), expression=mapped)
         for call, value in ((left, right), (right, left)):
             if _is_session_context(call) and not isinstance(call.parent, exp.Cast):
-                cast = self._column_type(value, table)
+                column = columns.get(fold(value.name)) if isinstance(value, exp.Parameter) else None
+                cast = self.types.get(fold(prefix + column)) if column else None
                 if cast is None:
                     raise Untranslatable(
                         "SESSION_CONTEXT is compared without a cast and the column type is unknown"
@@ -273,11 +275,6 @@ class _Context:
                     exp.Cast(this=call.copy(), to=exp.DataType.build(cast, dialect="postgres"))
                 )
         return node
-
-    def _column_type(self, value: exp.Expr, table: str) -> str | None:
-        if not isinstance(value, exp.Column | exp.Parameter):
-            return None
-        return self.types.get(fold(f"{table}.{value.name}"))
 
 
 BLOCK_MAPPING: dict[str, tuple[Command, Literal["using", "with_check"]]] = {
@@ -293,14 +290,16 @@ _SETTING_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _session_context(context: _Context, node: exp.Anonymous) -> exp.Expr:
-    """SESSION_CONTEXT(N'TenantId') → current_setting('app.tenantid', true) (NULL when unset)."""
+    """SESSION_CONTEXT(N'TenantId') → NULLIF(current_setting('app.tenantid', true), '')."""
     key = node.expressions[0] if len(node.expressions) == 1 else None
     if not isinstance(key, exp.Literal | exp.National) or not _SETTING_KEY.match(key.name):
         raise Untranslatable("SESSION_CONTEXT key must be a constant identifier")
-    return exp.Anonymous(
+    setting = exp.Anonymous(
         this="current_setting",
         expressions=[exp.Literal.string(f"app.{key.name.lower()}"), exp.true()],
     )
+    # a custom setting once set and RESET reads '' rather than NULL: NULLIF keeps "unset" NULL
+    return exp.Nullif(this=setting, expression=exp.Literal.string(""))
 
 
 def _user_name(context: _Context, node: exp.Anonymous) -> exp.Expr:
@@ -340,7 +339,7 @@ SAFE_NODES: tuple[type[exp.Expr], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.EQ, exp.NEQ, exp.GT,
     exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Paren, exp.In, exp.Is, exp.Cast,
     exp.DataType, exp.DataTypeParam, exp.CurrentUser, exp.Between, exp.Tuple, exp.Coalesce,
-    exp.Upper, exp.Lower, exp.Anonymous, exp.Var,
+    exp.Upper, exp.Lower, exp.Anonymous, exp.Var, exp.Nullif,
 )  # fmt: skip
 
 
@@ -359,7 +358,8 @@ def _is_user_function(node: exp.Expr) -> bool:
 
 
 def _is_session_context(node: exp.Expr) -> bool:
-    return isinstance(node, exp.Anonymous) and node.name.lower() == "current_setting"
+    names = {"current_setting", "session_context"}
+    return isinstance(node, exp.Anonymous) and node.name.lower() in names
 
 
 def _identifier(name: str) -> exp.Identifier:

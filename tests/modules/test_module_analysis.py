@@ -91,13 +91,15 @@ def test_references_with_access_kinds_and_cross_database() -> None:
 def test_unparseable_statements_are_reported_not_dropped() -> None:
     analysis = analyse("SELECT a FROM dbo.t\nBULK INSERT dbo.t FROM 'x.csv'\nSELECT b FROM dbo.u")
     assert [r.key for r in analysis.references] == ["dbo.t:SELECT", "dbo.u:SELECT"]
-    assert len(analysis.unparsed) == 1 and "line 3" in analysis.unparsed[0]
+    assert len(analysis.unparsed) == 1
+    assert "line 3" in analysis.unparsed[0]
     assert "BULK INSERT" in analysis.unparsed[0]
 
 
 def test_untokenizable_body_is_reported() -> None:
     analysis = analyze_definition("dbo", "p", "CREATE PROCEDURE dbo.p AS SELECT 'unterminated")
-    assert analysis.unparsed and not analysis.references
+    assert analysis.unparsed
+    assert not analysis.references
 
 
 @pytest.mark.parametrize(
@@ -150,4 +152,5 @@ def test_ownership_chain_reliance_with_real_engine() -> None:
         ("clerk", "Orders", "SELECT")
     ]
     (finding,) = chain_findings(chains)
-    assert finding.rule_id == "GB306" and finding.principal == "clerk"
+    assert finding.rule_id == "GB306"
+    assert finding.principal == "clerk"
