@@ -21,7 +21,7 @@ from grantbridge.errors import GrantbridgeError, InputError, Location
 from mapper.plan import MigrationPlan
 from pg_emit.psql import ScriptSection, parse_script
 from pg_emit.render import render_sql
-from pg_emit.render_roles import SAFE_ATTRIBUTES
+from pg_emit.render_roles import SAFE_ATTRIBUTES, STANDIN_MARK
 from pg_emit.server import connect
 
 APPLY_ORDER: tuple[str, ...] = (
@@ -30,6 +30,15 @@ APPLY_ORDER: tuple[str, ...] = (
 )  # fmt: skip
 
 Log = Callable[[str], None]
+
+#: Is the connected role a superuser / CREATEROLE, and is this RDS? (an ``rds_superuser`` that
+#: is not grantbridge's own stand-in).
+RDS_CHECK_SQL = """
+SELECT r.rolsuper, r.rolcreaterole,
+       EXISTS (SELECT FROM pg_catalog.pg_roles s WHERE s.rolname = 'rds_superuser'
+               AND coalesce(shobj_description(s.oid, 'pg_authid'), '') <> %s)
+FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
+"""
 
 
 class ApplyFailed(GrantbridgeError):
@@ -129,10 +138,7 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
 
 def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
     """Refuse what would need SUPERUSER on RDS, or a connected role that cannot create roles."""
-    row = conn.execute(
-        "SELECT r.rolsuper, r.rolcreaterole, EXISTS (SELECT FROM pg_roles "
-        "WHERE rolname = 'rds_superuser') FROM pg_roles r WHERE r.rolname = current_user"
-    ).fetchone()
+    row = conn.execute(RDS_CHECK_SQL, [STANDIN_MARK]).fetchone()
     assert row is not None
     superuser, createrole, on_rds = row
     unsafe = sorted(
