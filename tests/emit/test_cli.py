@@ -63,6 +63,8 @@ def test_apply_inspect_drift_commands(
 
 def test_contoso_verifies(embedded_pg: str) -> None:
     tsql = pytest.importorskip("mssql_extract.tsql", reason="the T-SQL extractor has not landed")
+    if not hasattr(tsql, "extract_scripts"):
+        pytest.skip("the T-SQL extractor has not landed")
     planner = pytest.importorskip("mapper.planner")
     policy = pytest.importorskip("mapper.policy")
     plan = planner.plan(tsql.extract_scripts([CONTOSO]), policy.Policy())
