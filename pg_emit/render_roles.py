@@ -107,7 +107,11 @@ def _owner_access_statement(plan: MigrationPlan) -> Statement | None:
 
 
 def membership_sections(plan: MigrationPlan) -> tuple[Section, ...]:
-    """``02_memberships.sql``: one ``GRANT role TO members`` per role and inherit flag."""
+    """``02_memberships.sql``: one ``GRANT role TO members`` per role and inherit flag.
+
+    A membership the plan marks ``inherit=False`` is rendered ``WITH INHERIT FALSE``, which
+    needs PostgreSQL 16 or later (Aurora / RDS 16+); with inherit (the usual case) any version.
+    """
     grouped: dict[tuple[str, bool], list[str]] = defaultdict(list)
     facts: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for membership in intent.memberships(plan):

@@ -13,7 +13,8 @@ What the scripts did, undone in reverse:
 Roles that existed before the apply are never dropped: only roles carrying the
 ``grantbridge: created`` comment are. Ownership the plan moved goes to the user that runs the
 rollback (normally the one that created the objects). Both are documented limits: the
-previous owner of a pre-existing object is not recorded.
+previous owner of a pre-existing object is not recorded, and PUBLIC gets back PostgreSQL's
+defaults that 06 revoked even if someone had revoked them before the apply.
 """
 
 from __future__ import annotations
