@@ -67,7 +67,9 @@ def pg_dsn(request: pytest.FixtureRequest) -> str:
 
     dsn = os.environ.get("GRANTBRIDGE_TEST_DSN")
     if not dsn:
-        pytest.fail("CI=true but GRANTBRIDGE_TEST_DSN is not set: the machine PostgreSQL is required")
+        pytest.fail(
+            "CI=true but GRANTBRIDGE_TEST_DSN is not set: the machine PostgreSQL is required"
+        )
     try:
         psycopg.connect(dsn, connect_timeout=5).close()
     except psycopg.Error as exc:
