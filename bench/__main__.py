@@ -28,23 +28,33 @@ def _parse(estate: Estate, runs: int) -> Figures:
     return {"tokenize": measure("tokenize", paths, runs), "parse": measure("parse", paths, runs)}
 
 
+#: The last plan figure per estate: emit, apply and verify need its plan.json.
+_PLAN_FIGURES: dict[Path, Figure] = {}
+
+
 def _plan(estate: Estate, runs: int) -> Figures:
     snapshot = str(estate.snapshot_path)
-    return {
+    (estate.root / "plan.json").unlink(missing_ok=True)  # never emit from a stale plan
+    figures = {
         "json": measure("json", [snapshot], runs),
         "load": measure("load", [snapshot], runs),
         "effective": measure("effective", [snapshot], runs),
         "plan": measure("plan", [snapshot, str(estate.root / "plan.json")], runs),
     }
+    _PLAN_FIGURES[estate.root] = figures["plan"]
+    return figures
 
 
 def _needs_plan(measurement: str) -> Callable[[Estate, int], Figures]:
     def run(estate: Estate, runs: int) -> Figures:
         plan = estate.root / "plan.json"
         if not plan.exists():
-            _plan(estate, 1)  # writes plan.json when the planner exists
-        if not plan.exists():
-            return {measurement: Figure(measurement, unavailable="mapper.planner missing")}
+            planned = _PLAN_FIGURES.get(estate.root) or _plan(estate, 1)["plan"]
+            if not plan.exists():  # the planner is missing or failed: say which
+                error = f"no plan: {planned.error}" if planned.error else None
+                return {
+                    measurement: Figure(measurement, unavailable=planned.unavailable, error=error)
+                }
         return {measurement: measure(measurement, [str(plan), str(estate.root)], runs)}
 
     return run

@@ -82,7 +82,7 @@ def measure_plan(args: list[str]) -> Result:
     plan, policy = stage("plan"), stage("Policy")
     snapshot = _load_snapshot(args[0])
     seconds, result = _timed(lambda: plan(snapshot, policy()))
-    if len(args) > 1 and not Path(args[1]).exists():
+    if len(args) > 1:  # for emit, apply and verify, from the planner as it is now
         Path(args[1]).write_text(result.to_json(), encoding="utf-8")
     return {"seconds": seconds, "grants": len(result.grants), "roles": len(result.roles)}
 
@@ -96,7 +96,7 @@ def measure_emit(args: list[str]) -> Result:
     render_sql = stage("render_sql")
     plan = MigrationPlan.from_json(Path(args[0]).read_text(encoding="utf-8"))
     seconds, files = _timed(lambda: render_sql(plan))
-    scripts = {n: t for n, t in files.items() if n.endswith(".sql") and "rollback" not in n}
+    scripts = {n: t for n, t in files.items() if _applied(n)}
     statements = sum(count_sql_statements(text) for text in scripts.values())
     return {"seconds": seconds, "statements": statements, "naive_statements": count_naive(plan)}
 
@@ -116,13 +116,15 @@ def _apply_scripts(plan: Any, root: Path, naive: bool) -> list[Path]:
     if naive:
         (folder / "naive.sql").write_text(naive_psql(plan), encoding="utf-8")
         return [folder / "naive.sql"]
-    paths = []
-    for name, text in sorted(stage("render_sql")(plan).items()):
-        if name.endswith(".sql") and "rollback" not in name:
-            path = folder / name.replace("/", "_")
-            path.write_text(text, encoding="utf-8")
-            paths.append(path)
-    return paths
+    # one psql run for both sides: the scripts in name order, joined (each \connects itself)
+    texts = [t for n, t in sorted(stage("render_sql")(plan).items()) if _applied(n)]
+    (folder / "grantbridge.sql").write_text("\n".join(texts), encoding="utf-8")
+    return [folder / "grantbridge.sql"]
+
+
+def _applied(name: str) -> bool:
+    """Scripts that ``grantbridge apply`` runs: every .sql file but the rollback."""
+    return name.endswith(".sql") and "rollback" not in name
 
 
 def _measure_apply(args: list[str], naive: bool) -> Result:
@@ -148,13 +150,13 @@ def measure_apply_naive(args: list[str]) -> Result:
 
 
 def measure_verify(args: list[str]) -> Result:
-    """``pg_emit.verify`` of the plan on the embedded server (it builds its own target)."""
-    verify = module_attr("pg_emit.verify", "verify_plan", "verify")
+    """``pg_emit.verify.verify_plan`` on a fresh embedded server (it builds its own target)."""
+    verify_plan = module_attr("pg_emit.verify", "verify_plan")
     embedded_server = stage("embedded_server")
     plan = _plan_from(args[0])
     with embedded_server() as dsn:
-        seconds, _ = _timed(lambda: verify(plan, dsn))
-    return {"seconds": seconds}
+        seconds, mismatches = _timed(lambda: verify_plan(plan, dsn, embedded=True))
+    return {"seconds": seconds, "mismatches": len(mismatches)}
 
 
 #: Measurement name → function. Registry: one entry per name.

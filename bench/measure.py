@@ -53,6 +53,10 @@ def run_child(measurement: str, args: Sequence[str]) -> dict[str, Any]:
     return result
 
 
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def measure(measurement: str, args: Sequence[str], runs: int) -> Figure:
     """Median of ``runs`` child runs; stops at the first run that reports a missing stage."""
     results = []
@@ -60,7 +64,7 @@ def measure(measurement: str, args: Sequence[str], runs: int) -> Figure:
         try:
             result = run_child(measurement, args)
         except ChildFailed as exc:  # a stage that exists but crashes: report, do not stop
-            return Figure(measurement, error=str(exc).splitlines()[-1])
+            return Figure(measurement, error=_shorten(str(exc).splitlines()[-1]))
         if "unavailable" in result:
             return Figure(measurement, unavailable=str(result["unavailable"]))
         results.append(result)

@@ -81,6 +81,14 @@ def _owner(obj: PgObject) -> str:
     return f"ALTER {ALTER_KIND[obj.kind]} {name} OWNER TO {ident(obj.owner)};"
 
 
+def _stand_in(name: str) -> str:
+    literal = "'" + name.replace("'", "''") + "'"
+    return (
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal}) "
+        f"THEN CREATE ROLE {ident(name)} NOLOGIN; END IF; END $$;"
+    )
+
+
 def render_naive(plan: MigrationPlan) -> dict[str, list[str]]:
     """Database name (``""`` for the cluster) → statements, one per plan item.
 
@@ -90,7 +98,9 @@ def render_naive(plan: MigrationPlan) -> dict[str, list[str]]:
     scripts: dict[str, list[str]] = defaultdict(list)
     cluster = scripts[CLUSTER]
     for role in plan.roles:
-        if role.kind is not RoleKind.PREDEFINED:
+        if role.kind is RoleKind.PREDEFINED:  # rds_iam … exist on RDS only: a stand-in elsewhere
+            cluster.append(_stand_in(role.name))
+        else:
             attrs = "".join(f" {a}" for a in role.attributes)
             cluster.append(
                 f"CREATE ROLE {ident(role.name)} {'LOGIN' if role.login else 'NOLOGIN'}{attrs};"
