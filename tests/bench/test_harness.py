@@ -66,9 +66,9 @@ def test_naive_rendering_is_one_statement_per_item() -> None:
     scripts = render_naive(_plan())
     assert scripts[""] == [
         'CREATE ROLE "ann" LOGIN;',
-        'CREATE ROLE "reader" NOLOGIN;',
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') "
         'THEN CREATE ROLE "rds_iam" NOLOGIN; END IF; END $$;',
+        'CREATE ROLE "reader" NOLOGIN;',
         'GRANT "reader" TO "ann";',
     ]
     assert scripts["sales"] == [
