@@ -105,6 +105,23 @@ SELECT t, s, n, sig, col, (a).privilege_type,
 FROM acl WHERE (a).grantee <> owner
 """
 
+#: PostgreSQL 15+ keeps GRANT SET / ALTER SYSTEM ON PARAMETER in the cluster-wide
+#: pg_parameter_acl; parameters have no owner (the bootstrap superuser, oid 10, stands in).
+PARAMETER_ACL_SQL = """
+UNION ALL
+SELECT 'PARAMETER', NULL, p.parname, NULL, NULL, 10::oid, aclexplode(p.paracl)
+FROM pg_catalog.pg_parameter_acl p WHERE p.paracl IS NOT NULL
+"""
+
+
+def _acl_sql(conn: psycopg.Connection[Any]) -> bytes:
+    """The ACL query, with parameter ACLs on servers that have them (PostgreSQL 15+)."""
+    if conn.info.server_version < 150000:
+        return ACL_SQL.encode()
+    head, tail = ACL_SQL.split("\n)\nSELECT", 1)
+    return (head + PARAMETER_ACL_SQL + ")\nSELECT" + tail).encode()
+
+
 DEFAULT_ACL_SQL = """
 SELECT pg_get_userbyid(d.defaclrole), n.nspname,
        CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
@@ -161,7 +178,7 @@ def read_database(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
             )
             for s, n, k, sig, o, cols in conn.execute(OBJECTS_SQL).fetchall()
         ],
-        "grants": [_grant(db, row) for row in conn.execute(ACL_SQL).fetchall()],
+        "grants": [_grant(db, row) for row in conn.execute(_acl_sql(conn)).fetchall()],
         "default_privileges": [
             PgDefaultPrivilege(
                 database=db, owner=o, schema_name=s, object_type=t, privilege=p, grantee=g

@@ -90,6 +90,7 @@ def realistic_plan(prefix: str = "gb", database: str = "gb_sales") -> MigrationP
     grants += [g("SEQUENCE", "order_seq", "USAGE", writer)]
     grants += [g("PROCEDURE", "add_order", "EXECUTE", writer, sig="(integer, text)")]
     grants += [g("FUNCTION", "total_of", "EXECUTE", reader, sig="(integer)")]
+    grants += [g("PARAMETER", "work_mem", "SET", writer, schema=None)]
     revokes = tuple(
         PgRevoke(database=database, object_type=t, schema_name=s, name=n, signature=sig,
                  privilege=priv, grantee="PUBLIC", reason="hardening: SQL Server gives PUBLIC nothing here",

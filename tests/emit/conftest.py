@@ -45,6 +45,7 @@ def _cleanup(dsn: str, prefix: str, database: str) -> None:
         )
         for (name,) in roles.fetchall():
             quoted = '"' + name.replace('"', '""') + '"'
+            conn.execute(f"DROP OWNED BY {quoted}".encode())  # cluster-wide grants too
             conn.execute(f"DROP ROLE {quoted}".encode())
         conn.execute(
             "DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles o WHERE "

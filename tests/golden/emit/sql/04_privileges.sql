@@ -13,6 +13,9 @@ x", gb_sales_reader, gb_sales_writer;
 -- from: Sales/perm:total_of:EXECUTE:gb_sales_reader
 GRANT EXECUTE ON FUNCTION sales.total_of(integer) TO gb_sales_reader;
 
+-- from: Sales/perm:work_mem:SET:gb_sales_writer
+GRANT SET ON PARAMETER work_mem TO gb_sales_writer;
+
 -- from: Sales/perm:add_order:EXECUTE:gb_sales_writer
 GRANT EXECUTE ON PROCEDURE sales.add_order(integer, text) TO gb_sales_writer;
 

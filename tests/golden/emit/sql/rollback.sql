@@ -23,6 +23,7 @@ x', 'gb_alice', 'gb_sales_owner', 'gb_sales_reader', 'gb_sales_writer']::text[])
     EXECUTE 'REVOKE CONNECT ON DATABASE gb_sales FROM "gb Odd ""Name""
 x", gb_sales_reader, gb_sales_writer';
     EXECUTE 'REVOKE EXECUTE ON FUNCTION sales.total_of(integer) FROM gb_sales_reader';
+    EXECUTE 'REVOKE SET ON PARAMETER work_mem FROM gb_sales_writer';
     EXECUTE 'REVOKE EXECUTE ON PROCEDURE sales.add_order(integer, text) FROM gb_sales_writer';
     EXECUTE 'REVOKE USAGE ON SCHEMA "Odd Schema" FROM "gb Odd ""Name""
 x"';
