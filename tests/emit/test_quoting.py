@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from grantbridge.errors import InputError
@@ -87,3 +87,19 @@ def test_nul_and_empty_are_refused() -> None:
 def test_comment_is_one_line(text: str) -> None:
     assert len(comment(text).splitlines()) == 1
     assert comment(text).startswith("--")
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.one_of(names, tricky))
+def test_any_name_creates_exactly_that_role(embedded_pg: str, name: str) -> None:
+    # reserved by PostgreSQL whatever the quoting (CREATE ROLE documentation)
+    assume(name not in ("public", "none") and not name.startswith("pg_"))
+    with connect(embedded_pg, autocommit=False) as tx:
+        try:
+            tx.execute(f"CREATE ROLE {quote_ident(name)}".encode())
+            row = tx.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", [name]).fetchone()
+            assert row == (1,)
+        finally:
+            tx.rollback()
