@@ -107,7 +107,7 @@ def _restructure(state: PlanState, deny: Deny) -> tuple[list[str], list[str]]:
             derived = _derive(state, deny, membership.role, denied)
             if derived is None:
                 continue
-            del state.items[membership.key]
+            state.remove(membership.key)
             key, _ = state.add(PgMembership(role=derived, member=member), deny.fact)
             for fact in membership.facts:
                 state.add(PgMembership(role=derived, member=member), fact)
@@ -129,7 +129,7 @@ def _narrow(state: PlanState, role: str, denied: set[str]) -> list[str]:
         and _signature(item) in denied
     ]  # fmt: skip
     for key in dropped:
-        del state.items[key]
+        state.remove(key)
     return [f"role:{role}"] if dropped else []
 
 

@@ -48,8 +48,8 @@ def finalize(state: PlanState) -> None:
     """Point dispositions at items that still exist (DENY restructuring replaces some)."""
     existing = set(state.items) | {f"role:{r}" for r in state.roles} | {"PUBLIC"}
     by_fact: dict[str, set[str]] = {}
-    for key, item in state.items.items():
-        for fact in item.facts:
+    for key, facts in state.item_facts.items():
+        for fact in facts:
             by_fact.setdefault(fact, set()).add(key)
     for fact, disposition in list(state.dispositions.items()):
         if all(k in existing for k in disposition.items):

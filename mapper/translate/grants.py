@@ -26,7 +26,7 @@ from mapper.plan import (
 from mapper.privileges import PrivilegeRow
 from mapper.translate.objects import owner_role, pg_object, schema_name
 from mapper.translate.state import Item, PlanState
-from mssql_extract.snapshot import Database, DbObject, fold
+from mssql_extract.snapshot import Database, fold
 
 GRANT_TYPES: Mapping[str, GrantObjectType] = {
     "table": "TABLE", "view": "TABLE", "sequence": "SEQUENCE",
@@ -46,12 +46,6 @@ class Target:
     schema_name: str | None = None
     object_name: str | None = None
     column_name: str | None = None
-
-
-def find_object(db: Database, schema: str | None, name: str | None) -> DbObject | None:
-    """The snapshot object called schema.name (case-insensitive)."""
-    wanted = f"object:{fold(schema or 'dbo')}.{fold(name or '')}"
-    return next((o for o in db.objects if o.key == wanted), None)
 
 
 def expand(
@@ -77,7 +71,7 @@ def _server_items(state: PlanState, grantee: str, row: PrivilegeRow) -> Iterator
 def _object(
     state: PlanState, db: Database, grantee: str, target: Target, row: PrivilegeRow
 ) -> list[Item] | None:
-    obj = find_object(db, target.schema_name, target.object_name)
+    obj = state.find_object(db, target.schema_name, target.object_name)
     item = pg_object(state, db, obj) if obj else None
     if item is None:
         return None
@@ -132,11 +126,9 @@ def _in_schema(
     for privilege in row.privileges.get("schema", ()):
         yield PgGrant(database=target_db, object_type="SCHEMA", name=target_schema,
                       privilege=privilege, grantee=grantee)  # fmt: skip
-    for obj in db.objects:
-        if fold(obj.schema_name) == fold(schema):
-            yield from (
-                _object(state, db, grantee, Target("OBJECT", obj.schema_name, obj.name), row) or ()
-            )
+    for obj in state.objects_in(db, schema):
+        target = Target("OBJECT", obj.schema_name, obj.name)
+        yield from _object(state, db, grantee, target, row) or ()
     owner = owner_role(state, db, _schema_owner(db, schema))
     for kind, privileges in sorted(row.privileges.items()):
         if kind in DEFAULT_TYPES:
@@ -174,12 +166,12 @@ def record(
 def plan_schema_usage(state: PlanState) -> None:
     """USAGE on a schema for every grantee of an object or default privilege in it."""
     needs: dict[tuple[str, str, str], set[str]] = {}
-    for item in list(state.items.values()):
+    for key, item in list(state.items.items()):
         if (isinstance(item, PgGrant) and item.schema_name and item.object_type != "SCHEMA") or (
             isinstance(item, PgDefaultPrivilege) and item.schema_name
         ):
             needs.setdefault((item.database, item.schema_name, item.grantee), set()).update(
-                item.facts
+                state.item_facts[key]
             )
     for (database, schema, grantee), facts in sorted(needs.items()):
         usage = PgGrant(database=database, object_type="SCHEMA", name=schema,

@@ -38,7 +38,7 @@ def prune_implied(state: PlanState) -> None:
                 removed[key] = covering
                 break
     for key in removed:
-        del state.items[key]
+        state.remove(key)
     _retarget(state, removed)
 
 

@@ -30,7 +30,7 @@ from mapper.plan import (
     RoleKind,
 )
 from mapper.policy import Policy
-from mssql_extract.snapshot import Database, SecuritySnapshot, fold
+from mssql_extract.snapshot import Database, DbObject, SecuritySnapshot, fold
 
 SERVER = "server"
 
@@ -73,6 +73,7 @@ class PlanState:
     engine: EffectivePermissions
     roles: dict[str, RoleSpec] = field(default_factory=dict)
     items: dict[str, Item] = field(default_factory=dict)
+    item_facts: dict[str, set[str]] = field(default_factory=dict)
     findings: dict[str, Finding] = field(default_factory=dict)
     dispositions: dict[str, FactDisposition] = field(default_factory=dict)
     iam: dict[str, IamPolicy] = field(default_factory=dict)
@@ -101,18 +102,47 @@ class PlanState:
     def target_db(self, db: Database) -> str:
         return self.databases[fold(db.name)]
 
+    #: per database: object key → object, folded schema → objects (built on first use)
+    _objects: dict[str, dict[str, DbObject]] = field(default_factory=dict)
+    _by_schema: dict[str, dict[str, list[DbObject]]] = field(default_factory=dict)
+
+    def find_object(self, db: Database, schema: str | None, name: str | None) -> DbObject | None:
+        """The snapshot object called schema.name in a database (case-insensitive)."""
+        index = self._objects.get(db.key)
+        if index is None:
+            index = self._objects[db.key] = {o.key: o for o in db.objects}
+        return index.get(f"object:{fold(schema or 'dbo')}.{fold(name or '')}")
+
+    def objects_in(self, db: Database, schema: str) -> list[DbObject]:
+        """The objects of one schema, in key order."""
+        index = self._by_schema.get(db.key)
+        if index is None:
+            index = self._by_schema[db.key] = {}
+            for obj in db.objects:
+                index.setdefault(fold(obj.schema_name), []).append(obj)
+        return index.get(fold(schema), [])
+
     # ------------------------------------------------------------------ items
 
     def add(self, item: Item, fact: str) -> tuple[str, bool]:
-        """Add an item for ``fact``; returns its key and whether it is new."""
-        existing = self.items.get(item.key)
-        if existing is None:
-            self.items[item.key] = item.model_copy(update={"facts": (fact,)})
-            return item.key, True
-        if fact not in existing.facts:
-            facts = tuple(sorted({*existing.facts, fact}))
-            self.items[item.key] = existing.model_copy(update={"facts": facts})
-        return item.key, False
+        """Add an item for ``fact``; returns its key and whether it is new.
+
+        Facts are collected in :attr:`item_facts` (a set per item, so adding stays O(1)) and
+        written into the items by :meth:`of_type`.
+        """
+        key = item.key
+        facts = self.item_facts.get(key)
+        if facts is None:
+            self.items[key] = item
+            self.item_facts[key] = {fact}
+            return key, True
+        facts.add(fact)
+        return key, False
+
+    def remove(self, key: str) -> None:
+        """Drop an item (DENY restructuring, implied grants)."""
+        del self.items[key]
+        del self.item_facts[key]
 
     def add_all(self, items: Iterable[Item], fact: str) -> tuple[list[str], bool]:
         """Add many items; returns their keys and whether any was new."""
@@ -146,5 +176,9 @@ class PlanState:
         )  # fmt: skip
 
     def of_type(self, kind: type[Any]) -> list[Any]:
-        """Items of one model type, in key order."""
-        return [self.items[k] for k in sorted(self.items) if isinstance(self.items[k], kind)]
+        """Items of one model type, in key order, with their facts."""
+        return [
+            self.items[k].model_copy(update={"facts": tuple(sorted(self.item_facts[k]))})
+            for k in sorted(self.items)
+            if isinstance(self.items[k], kind)
+        ]
