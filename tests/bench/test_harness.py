@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,16 @@ from bench.count import count_sql_statements
 from bench.measure import loglog_slope
 from bench.naive import count_naive, render_naive
 from bench.report import table
-from mapper.plan import MigrationPlan, PgGrant, PgMembership, PgRole, RoleKind
+from mapper.plan import (
+    MigrationPlan,
+    PgDatabase,
+    PgGrant,
+    PgMembership,
+    PgObject,
+    PgRole,
+    PgSchema,
+    RoleKind,
+)
 from tests.conftest import ROOT
 
 
@@ -47,7 +57,7 @@ def _plan() -> MigrationPlan:
         name="staff",
         columns=("name", "email"),
         privilege="SELECT",
-        grantee="PUBLIC",
+        grantee="ann",
         grant_option=True,
     )
     return MigrationPlan(
@@ -58,6 +68,19 @@ def _plan() -> MigrationPlan:
             PgRole(name="ann", kind=RoleKind.LOGIN, login=True),
         ),
         memberships=(PgMembership(role="reader", member="ann"),),
+        databases=(PgDatabase(name="sales", owner="reader"),),
+        schemas=(PgSchema(database="sales", name="app", owner="reader"),),
+        objects=tuple(
+            PgObject(
+                database="sales",
+                schema_name="app",
+                name=t,
+                kind="table",
+                columns=("name", "email"),
+                owner="reader",
+            )
+            for t in ("orders", "items", "staff")
+        ),
         grants=(*grants, column),
     )
 
@@ -71,12 +94,16 @@ def test_naive_rendering_is_one_statement_per_item() -> None:
         'CREATE ROLE "reader" NOLOGIN;',
         'GRANT "reader" TO "ann";',
     ]
-    assert scripts["sales"] == [
+    assert scripts["sales"][:2] == [
+        'ALTER DATABASE "sales" OWNER TO "reader";',
+        'ALTER SCHEMA "app" OWNER TO "reader";',
+    ]
+    assert scripts["sales"][-3:] == [
         'GRANT SELECT ON TABLE "app"."items" TO "reader";',
         'GRANT SELECT ON TABLE "app"."orders" TO "reader";',
-        'GRANT SELECT ("name", "email") ON TABLE "app"."staff" TO PUBLIC WITH GRANT OPTION;',
+        'GRANT SELECT ("name", "email") ON TABLE "app"."staff" TO "ann" WITH GRANT OPTION;',
     ]
-    assert count_naive(_plan()) == 7
+    assert count_naive(_plan()) == 12
 
 
 def test_table_is_markdown() -> None:
@@ -123,3 +150,21 @@ def test_unknown_group_is_refused() -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "bogus" in done.stdout
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("measurement", ["apply", "apply-naive", "emit"])
+def test_apply_and_emit_children_run_on_a_small_plan(tmp_path: Path, measurement: str) -> None:
+    """Both scripts apply on a fresh embedded server (no timing asserted, only that it ran)."""
+    pytest.importorskip("pg_emit.render")
+    pytest.importorskip("pg_emit.server")
+    plan = tmp_path / "plan.json"
+    plan.write_text(_plan().to_json(), encoding="utf-8")
+    command = [sys.executable, "-m", "bench.child", measurement, str(plan), str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "unavailable" not in result
+    assert result["seconds"] > 0
+    if measurement == "emit":
+        assert result["naive_statements"] == 12
