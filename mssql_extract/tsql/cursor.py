@@ -1,0 +1,241 @@
+"""The token cursor every statement handler reads from (the base of the statement parser).
+
+Handlers receive the parser, read tokens through the small vocabulary here (``at``, ``accept``,
+``expect``, ``name``, ``qualified``, ``string``) and replay what they read onto the builder.
+Keywords are compared on unquoted tokens only, so ``[GRANT]`` is a name, never a keyword.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot.tokenizer_core import Token, TokenType
+
+from grantbridge.errors import ExtractError, Location
+from mssql_extract.snapshot import SourceRef
+from mssql_extract.tsql.replay import Builder
+from mssql_extract.tsql.tokens import LITERALS, STRINGS, Batch
+
+TEXT_LIMIT = 200
+
+#: A statement handler: reads one statement from the parser and replays it onto its builder.
+Handler = Callable[["Parser"], None]
+
+#: Words after which a statement's literals may be secrets: its text is shown redacted.
+SECRET_WORDS = frozenset(
+    {"PASSWORD", "SECRET", "SP_ADDLOGIN", "SP_ADDAPPROLE", "SP_CHANGE_USERS_LOGIN", "SP_PASSWORD"}
+    | {"SP_SETAPPROLE", "SP_APPROLEPASSWORD", "HASHED"}
+)
+
+#: Words that end an unknown or noise statement written without a semicolon. Deliberately
+#: narrow: ``SET`` (``UPDATE … SET``) and ``SELECT`` (``INSERT … SELECT``) would cut statements
+#: in two.
+STOP_WORDS = frozenset(
+    {"GRANT", "DENY", "REVOKE", "CREATE", "ALTER", "DROP", "EXEC", "EXECUTE", "USE", "IF"}
+    | {"BEGIN", "END", "ELSE", "PRINT", "DECLARE", "COMMIT", "ROLLBACK", "WHILE", "RETURN"}
+)
+
+
+def _is_word(token: Token) -> bool:
+    if token.token_type in LITERALS or token.token_type == TokenType.IDENTIFIER:
+        return False
+    first = token.text[:1]
+    return first.isalpha() or first == "_"
+
+
+class Parser:
+    """Token navigation, locations and error reporting over one batch at a time."""
+
+    def __init__(self, builder: Builder, origin: str, *, include_definitions: bool) -> None:
+        self.builder = builder
+        self.origin = origin
+        self.include_definitions = include_definitions
+        self.batch = Batch("", 1)
+        self.tokens: list[Token] = []
+        self.pos = 0
+        self.start = 0  # index of the current statement's first token
+
+    # ----------------------------------------------------------------- reading tokens
+
+    def tok(self, k: int = 0) -> Token | None:
+        """The token ``k`` places ahead, or None past the end of the batch."""
+        i = self.pos + k
+        return self.tokens[i] if i < len(self.tokens) else None
+
+    def word(self, k: int = 0) -> str:
+        """The upper-cased text of an unquoted word token ``k`` ahead, else ``""``."""
+        token = self.tok(k)
+        return token.text.upper() if token is not None and _is_word(token) else ""
+
+    def at_type(self, token_type: TokenType, k: int = 0) -> bool:
+        token = self.tok(k)
+        return token is not None and token.token_type == token_type
+
+    def at(self, *words: str) -> bool:
+        """True when the next tokens are exactly these keywords."""
+        return all(self.word(i) == w for i, w in enumerate(words))
+
+    def accept(self, *words: str) -> bool:
+        """Consume the keywords if they come next."""
+        if not self.at(*words):
+            return False
+        self.pos += len(words)
+        return True
+
+    def accept_type(self, token_type: TokenType) -> Token | None:
+        token = self.tok()
+        if token is None or token.token_type != token_type:
+            return None
+        self.pos += 1
+        return token
+
+    def expect(self, *words: str) -> None:
+        if not self.accept(*words):
+            raise self.error(f"expected {' '.join(words)}")
+
+    def expect_type(self, token_type: TokenType, what: str) -> Token:
+        token = self.accept_type(token_type)
+        if token is None:
+            raise self.error(f"expected {what}")
+        return token
+
+    def advance(self) -> Token:
+        token = self.tok()
+        if token is None:
+            raise self.error("unexpected end of statement")
+        self.pos += 1
+        return token
+
+    def name(self, what: str = "a name") -> str:
+        """A quoted (``[x]``, ``"x"``) or unquoted identifier; keywords are names here too."""
+        token = self.tok()
+        if token is None or not (token.token_type == TokenType.IDENTIFIER or _is_word(token)):
+            raise self.error(f"expected {what}")
+        self.pos += 1
+        return token.text
+
+    def qualified(self, what: str = "a name") -> list[str]:
+        """``a.b.c`` (``master..x`` keeps an empty part); at least one part."""
+        parts = [self.name(what)]
+        while self.accept_type(TokenType.DOT):
+            parts.append("" if self.at_type(TokenType.DOT) else self.name(what))
+        return parts
+
+    def string(self, what: str = "a string") -> str:
+        token = self.tok()
+        if token is None or token.token_type not in STRINGS:
+            raise self.error(f"expected {what}")
+        self.pos += 1
+        return token.text
+
+    def name_or_string(self, what: str) -> str:
+        token = self.tok()
+        return self.string(what) if token and token.token_type in STRINGS else self.name(what)
+
+    def on_off(self) -> bool:
+        if self.accept("ON"):
+            return True
+        self.expect("OFF")
+        return False
+
+    def comma_list(self, read: Callable[[], str]) -> list[str]:
+        items = [read()]
+        while self.accept_type(TokenType.COMMA):
+            items.append(read())
+        return items
+
+    def paren_names(self, what: str) -> list[str]:
+        """``(a, b, …)`` of names."""
+        self.expect_type(TokenType.L_PAREN, "(")
+        names = self.comma_list(lambda: self.name(what))
+        self.expect_type(TokenType.R_PAREN, ")")
+        return names
+
+    def skip_parens(self) -> None:
+        """Skip a balanced ``( … )`` group starting at the current token."""
+        depth = 0
+        while (token := self.tok()) is not None:
+            self.pos += 1
+            if token.token_type == TokenType.L_PAREN:
+                depth += 1
+            elif token.token_type == TokenType.R_PAREN:
+                depth -= 1
+                if depth <= 0:
+                    return
+
+    # ----------------------------------------------------------------- boundaries
+
+    def skip_to_boundary(self, stops: frozenset[str] = STOP_WORDS) -> None:
+        """Skip to ``;`` or a statement keyword at parenthesis depth 0 (``CASE … END`` kept)."""
+        depth = cases = 0
+        while (token := self.tok()) is not None:
+            kind = token.token_type
+            if kind == TokenType.SEMICOLON and depth == 0:
+                return
+            if kind == TokenType.L_PAREN:
+                depth += 1
+            elif kind == TokenType.R_PAREN:
+                depth -= 1
+            elif depth == 0 and self.pos > self.start:
+                word = self.word()
+                if word == "CASE":
+                    cases += 1
+                elif word == "END" and cases:
+                    cases -= 1
+                elif word in stops:
+                    return
+            self.pos += 1
+
+    def skip_to_batch_end(self) -> None:
+        self.pos = len(self.tokens)
+
+    def skip_statement(self, reason: str) -> None:
+        """Record the current statement as skipped and move past it."""
+        self.skip_to_boundary()
+        self.builder.skip("statement", reason, self.statement_text(), self.ref())
+
+    # ----------------------------------------------------------------- locations and text
+
+    def location(self, token: Token | None = None) -> tuple[int, int]:
+        """1-based (line, column) of a token in the original file."""
+        if token is None:
+            token = self.tokens[self.start] if self.start < len(self.tokens) else None
+        if token is None:
+            return self.batch.first_line, 1
+        line_start = self.batch.text.rfind("\n", 0, token.start) + 1
+        return self.batch.first_line + token.line - 1, token.start - line_start + 1
+
+    def ref(self, token: Token | None = None) -> SourceRef:
+        line, column = self.location(token)
+        return SourceRef(origin=self.origin, line=line, column=column)
+
+    def statement_text(self, end: int | None = None) -> str:
+        """The statement's text (first token to the current one), redacted and truncated."""
+        last = min(max(end if end is not None else self.pos, self.start + 1), len(self.tokens))
+        if self.start >= last:
+            return ""
+        span = self.tokens[self.start : last]
+        if any(_is_word(t) and t.text.upper() in SECRET_WORDS for t in span):
+            text = self._redacted(span)
+        else:
+            text = self.batch.text[span[0].start : span[-1].end + 1]
+        text = " ".join(text.split())
+        return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+    def _redacted(self, span: list[Token]) -> str:
+        parts: list[str] = []
+        for before, token in zip([None, *span], span, strict=False):
+            if before is not None:
+                parts.append(self.batch.text[before.end + 1 : token.start])
+            secret = token.token_type in LITERALS and token.token_type != TokenType.NUMBER
+            parts.append("'***'" if secret else self.batch.text[token.start : token.end + 1])
+        return "".join(parts)
+
+    def error(self, message: str, token: Token | None = None) -> ExtractError:
+        """An ExtractError at the current token, quoting the statement's text."""
+        at = token if token is not None else self.tok()
+        if at is None and self.tokens:
+            at = self.tokens[-1]
+        line, column = self.location(at)
+        text = self.statement_text(self.pos + 1)
+        return ExtractError(f"{message} in: {text}", Location(self.origin, line, column))

@@ -1,0 +1,184 @@
+"""``GRANT``, ``DENY`` and ``REVOKE`` on every securable class, at server and database scope.
+
+Grammar (GRANT (Transact-SQL) and its per-class pages)::
+
+    GRANT  { ALL [PRIVILEGES] | permission [(column, …)] [, …] }
+           [ON [class ::] securable [(column, …)]] TO principal [, …]
+           [WITH GRANT OPTION] [AS principal]
+    DENY   … TO principal [, …] [CASCADE] [AS principal]
+    REVOKE [GRANT OPTION FOR] … {TO | FROM} principal [, …] [CASCADE] [AS principal]
+
+Without a ``class ::`` prefix an ON clause names an OBJECT. SQL Server resolves a one-part object
+name in the caller's default schema; a script does not say who runs it, so the ``AS`` grantor's
+default schema is used when the replay knows it, else ``dbo`` (scripts are normally run by a
+sysadmin, whose default schema is dbo). Without ON, the permission is on the server or on the
+current database, decided by its name (``securables.class_without_on``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot.tokenizer_core import TokenType
+
+from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.securables import (
+    CLASS_PREFIXES,
+    COLUMN_PERMISSIONS,
+    SCHEMA_SCOPED,
+    SERVER_SCOPED,
+    class_without_on,
+    expand_all,
+    is_permission,
+)
+from mssql_extract.tsql.state import Securable
+
+_PERMISSION_END = frozenset({"ON", "TO", "FROM", ""})
+
+
+@dataclass
+class _Target:
+    """The ON clause: class, name parts, securable-position columns."""
+
+    cls: str | None
+    parts: list[str]
+    columns: list[str]
+
+
+def _permission_list(p: Parser) -> list[tuple[str, list[str]]]:
+    """``perm [(cols)], …``; ``ALL [PRIVILEGES]`` comes back as ``("ALL", cols)``."""
+    items: list[tuple[str, list[str]]] = []
+    while True:
+        words: list[str] = []
+        while p.word() not in _PERMISSION_END and not p.at_type(TokenType.COMMA):
+            if p.at_type(TokenType.L_PAREN):
+                break
+            words.append(p.word())
+            p.pos += 1
+        if not words:
+            raise p.error("expected a permission name")
+        name = "ALL" if words in (["ALL"], ["ALL", "PRIVILEGES"]) else " ".join(words)
+        columns = p.paren_names("a column name") if p.at_type(TokenType.L_PAREN) else []
+        items.append((name, columns))
+        if not p.accept_type(TokenType.COMMA):
+            return items
+
+
+def _class_prefix(p: Parser) -> str | None:
+    """``class ::`` when present (``APPLICATION ROLE ::`` has two words, XML three)."""
+    for k in range(1, 4):
+        if p.at_type(TokenType.DCOLON, k):
+            words = [p.word(i) for i in range(k)]
+            cls = " ".join(words)
+            if "" in words or cls not in CLASS_PREFIXES:
+                raise p.error(f"unknown securable class {cls or '?'!r}")
+            p.pos += k + 1
+            return cls
+    return None
+
+
+def _target(p: Parser) -> _Target | None:
+    if not p.accept("ON"):
+        return None
+    cls = _class_prefix(p)
+    parts = p.qualified("a securable name")
+    columns = p.paren_names("a column name") if p.at_type(TokenType.L_PAREN) else []
+    return _Target(cls, parts, columns)
+
+
+def _securable(p: Parser, target: _Target, grantor: str | None) -> Securable:
+    cls = target.cls or "OBJECT"
+    parts = target.parts
+    if cls == "DATABASE":
+        return ("DATABASE", None, None, None)
+    if cls in SCHEMA_SCOPED:
+        if len(parts) > 3:
+            raise p.error(f"too many name parts in {'.'.join(parts)!r}")
+        if len(parts) == 1:
+            schema = p.builder.default_schema(grantor) or "dbo"
+            return (cls, schema, parts[0], None)
+        return (cls, parts[-2] or "dbo", parts[-1], None)
+    if len(parts) != 1:
+        raise p.error(f"a {cls} is named by one part, not {'.'.join(parts)!r}")
+    return (cls, None, parts[0], None)
+
+
+def _expand(
+    p: Parser, name: str, securable: Securable, columns: list[str]
+) -> list[tuple[str, Securable]]:
+    """(permission, securable) pairs for one permission item, validated against its class."""
+    cls, schema, obj, _ = securable
+    if name == "ALL":
+        kind = p.builder.db().object_kind(schema or "", obj or "") if cls == "OBJECT" else None
+        names = expand_all(cls, kind)
+        if names is None:
+            raise p.error(f"ALL is not a permission on class {cls}")
+        if columns:
+            names = tuple(n for n in names if n in COLUMN_PERMISSIONS)
+    else:
+        if not is_permission(cls, name):
+            raise p.error(f"{name} is not a permission on class {cls}")
+        names = (name,)
+    if not columns:
+        return [(n, securable) for n in names]
+    if cls != "OBJECT":
+        raise p.error(f"column lists apply to objects, not to class {cls}")
+    return [(n, (cls, schema, obj, c)) for n in names for c in columns]
+
+
+def _statement(p: Parser, verb: str) -> None:
+    ref = p.ref()
+    option_only = verb == "REVOKE" and p.accept("GRANT", "OPTION", "FOR")
+    items = _permission_list(p)
+    target = _target(p)
+    if not (p.accept("TO") or (verb == "REVOKE" and p.accept("FROM"))):
+        raise p.error("expected TO" + (" or FROM" if verb == "REVOKE" else ""))
+    grantees = p.comma_list(lambda: p.name("a principal name"))
+    with_grant = verb == "GRANT" and p.accept("WITH", "GRANT", "OPTION")
+    cascade = verb != "GRANT" and p.accept("CASCADE")
+    grantor = p.name("a grantor") if p.accept("AS") else None
+    pairs = _resolve(p, items, target, grantor)
+    for permission, securable in pairs:
+        for grantee in grantees:
+            p.builder.permission(
+                verb, securable, permission, grantee, server=securable[0] in SERVER_SCOPED,
+                grantor=grantor, ref=ref, with_grant=with_grant, option_only=option_only,
+                cascade=cascade,
+            )  # fmt: skip
+
+
+def _resolve(
+    p: Parser, items: list[tuple[str, list[str]]], target: _Target | None, grantor: str | None
+) -> list[tuple[str, Securable]]:
+    pairs: list[tuple[str, Securable]] = []
+    for name, columns in items:
+        if target is None:
+            if name == "ALL":
+                pairs += _expand(p, name, ("DATABASE", None, None, None), [])
+                continue
+            cls = class_without_on(name, p.builder.in_master)
+            if cls is None:
+                raise p.error(f"{name} is not a server or database permission")
+            pairs.append((name, (cls, None, None, None)))
+            continue
+        securable = _securable(p, target, grantor)
+        pairs += _expand(p, name, securable, columns or target.columns)
+    return pairs
+
+
+def parse_grant(p: Parser) -> None:
+    """``GRANT …``."""
+    _statement(p, "GRANT")
+
+
+def parse_deny(p: Parser) -> None:
+    """``DENY …``."""
+    _statement(p, "DENY")
+
+
+def parse_revoke(p: Parser) -> None:
+    """``REVOKE …``."""
+    _statement(p, "REVOKE")
+
+
+STATEMENTS = {"GRANT": parse_grant, "DENY": parse_deny, "REVOKE": parse_revoke}

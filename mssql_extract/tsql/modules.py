@@ -1,0 +1,287 @@
+"""Schema objects a GRANT can target: CREATE TABLE | VIEW | PROCEDURE | FUNCTION | SEQUENCE |
+TYPE | SYNONYM (and CREATE OR ALTER, ALTER of modules, DROP).
+
+Objects are registered with kind, schema, name and, for tables and views, their columns. Module
+bodies are kept only with ``include_definitions``. T-SQL requires CREATE PROCEDURE, FUNCTION, VIEW
+and TRIGGER to be alone in their batch, so a module statement runs to the end of its batch and
+its body is never mistaken for script statements.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.tokenizer_core import TokenType
+
+from mssql_extract.snapshot import DbObject, MaskedColumn, ObjectKind, SourceRef, fold
+from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
+from mssql_extract.tsql.state import sec_key
+from mssql_extract.tsql.tokens import STRINGS
+
+#: Words that open a table constraint or index item instead of a column in CREATE TABLE.
+_NOT_COLUMNS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "INDEX"})
+_NOT_COLUMNS |= {"PERIOD"}
+
+
+def object_name(p: Parser) -> tuple[str, str]:
+    """``[db.][schema.]name`` → (schema, name); one part is in the default schema, dbo."""
+    parts = p.qualified("an object name")
+    if len(parts) > 3:
+        raise p.error(f"too many name parts in {'.'.join(parts)!r}")
+    schema = parts[-2] if len(parts) > 1 and parts[-2] else "dbo"
+    return schema, parts[-1]
+
+
+def register(p: Parser, obj: DbObject) -> None:
+    """Add or replace an object, keeping an individual owner set earlier."""
+    objects = p.builder.db().objects
+    key = (fold(obj.schema_name), fold(obj.name))
+    earlier = objects.get(key)
+    if earlier is not None and earlier.owner:
+        obj = obj.model_copy(update={"owner": earlier.owner})
+    objects[key] = obj
+
+
+def _definition(p: Parser) -> str | None:
+    if not p.include_definitions:
+        return None
+    return p.batch.text[p.tokens[p.start].start :].strip()
+
+
+# ----------------------------------------------------------------------- tables
+
+
+def _mask_function(p: Parser) -> str:
+    """``MASKED WITH (FUNCTION = '…')`` after the word MASKED."""
+    p.expect("WITH")
+    p.expect_type(TokenType.L_PAREN, "(")
+    p.expect("FUNCTION")
+    p.expect_type(TokenType.EQ, "=")
+    function = p.string("a masking function")
+    p.expect_type(TokenType.R_PAREN, ")")
+    return function
+
+
+def _column_item(p: Parser) -> tuple[str | None, str | None]:
+    """One item of a table body: (column name or None, masking function or None)."""
+    column = None if p.word() in _NOT_COLUMNS else p.name("a column name")
+    mask, depth = None, 0
+    while (token := p.tok()) is not None:
+        kind = token.token_type
+        if kind == TokenType.L_PAREN:
+            depth += 1
+        elif kind == TokenType.R_PAREN:
+            if depth == 0:
+                return column, mask
+            depth -= 1
+        elif kind == TokenType.COMMA and depth == 0:
+            return column, mask
+        elif depth == 0 and column and p.word() == "MASKED":
+            p.pos += 1
+            mask = _mask_function(p)
+            continue
+        p.pos += 1
+    raise p.error("unterminated column list")
+
+
+def create_table(p: Parser) -> None:
+    """``CREATE TABLE name (column …, constraint …) [ON …] [WITH …]``."""
+    ref = p.ref()
+    schema, name = object_name(p)
+    p.expect_type(TokenType.L_PAREN, "( and the column list")
+    columns: list[str] = []
+    while True:
+        column, mask = _column_item(p)
+        if column:
+            columns.append(column)
+        if mask and column:
+            _add_mask(p, schema, name, column, mask, ref)
+        if p.accept_type(TokenType.R_PAREN):
+            break
+        p.expect_type(TokenType.COMMA, ",")
+    p.skip_to_boundary()
+    register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE,
+                         columns=tuple(columns), source_ref=ref))  # fmt: skip
+
+
+def _add_mask(p: Parser, schema: str, table: str, column: str, fn: str, ref: SourceRef) -> None:
+    masked = MaskedColumn(
+        schema_name=schema, table_name=table, column_name=column, masking_function=fn,
+        source_ref=ref,
+    )  # fmt: skip
+    p.builder.db().masked[(fold(schema), fold(table), fold(column))] = masked
+
+
+def alter_table(p: Parser) -> None:
+    """``ALTER TABLE t ALTER COLUMN c {ADD MASKED WITH (FUNCTION = '…') | DROP MASKED}``."""
+    ref = p.ref()
+    schema, name = object_name(p)
+    if not p.at("ALTER", "COLUMN"):
+        p.skip_to_boundary(STOP_WORDS - {"ALTER", "DROP"})
+        p.builder.skip("statement", "ALTER TABLE without a security effect",
+                       p.statement_text(), ref)  # fmt: skip
+        return
+    p.pos += 2
+    column = p.name("a column name")
+    if p.accept("ADD", "MASKED"):
+        _add_mask(p, schema, name, column, _mask_function(p), ref)
+    elif p.accept("DROP", "MASKED"):
+        p.builder.db().masked.pop((fold(schema), fold(name), fold(column)), None)
+    else:
+        p.skip_to_boundary(STOP_WORDS - {"ALTER", "DROP"})
+        p.builder.skip("statement", "ALTER COLUMN without a security effect",
+                       p.statement_text(), ref)  # fmt: skip
+
+
+# ----------------------------------------------------------------------- modules
+
+
+def _select_names(sql: str) -> tuple[str, ...]:
+    """Output column names of a view's SELECT, best effort (``*`` cannot be expanded)."""
+    try:
+        query = sqlglot.parse_one(sql, read="tsql")
+    except SqlglotError:
+        return ()
+    if not isinstance(query, exp.Query):
+        return ()
+    return tuple(n for n in query.named_selects if n and n != "*")
+
+
+def _to_body(p: Parser) -> str | None:
+    """Skip the module header up to its body's ``AS``; return an ``EXECUTE AS`` found there."""
+    execute_as, depth = None, 0
+    while (token := p.tok()) is not None:
+        kind = token.token_type
+        depth += (kind == TokenType.L_PAREN) - (kind == TokenType.R_PAREN)
+        if depth == 0 and p.word() in ("EXECUTE", "EXEC") and p.word(1) == "AS":
+            p.pos += 2
+            token = p.tok()
+            if token is not None and token.token_type in STRINGS:
+                execute_as = p.string("a user name")
+            else:
+                execute_as = p.name("CALLER, SELF, OWNER or a user name").upper()
+            continue
+        if depth == 0 and p.word() == "AS" and not _is_parameter_type(p):
+            p.pos += 1
+            return execute_as
+        p.pos += 1
+    raise p.error("expected AS and the module body")
+
+
+def _is_parameter_type(p: Parser) -> bool:
+    """``@p AS int``: this AS belongs to a parameter, not to the body."""
+    before = p.tokens[p.pos - 2] if p.pos >= 2 else None
+    return before is not None and before.token_type == TokenType.PARAMETER
+
+
+def create_view(p: Parser) -> None:
+    """``CREATE VIEW name [(columns)] [WITH …] AS SELECT …``."""
+    ref = p.ref()
+    schema, name = object_name(p)
+    listed = p.paren_names("a column name") if p.at_type(TokenType.L_PAREN) else None
+    _to_body(p)
+    body = p.tok()
+    columns = (
+        listed if listed is not None else _select_names(p.batch.text[body.start :] if body else "")
+    )
+    register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.VIEW,
+                         columns=tuple(columns), definition=_definition(p), source_ref=ref))  # fmt: skip
+    p.skip_to_batch_end()
+
+
+def create_procedure(p: Parser) -> None:
+    """``CREATE PROC[EDURE] name [;n] [params] [WITH EXECUTE AS …] AS body``."""
+    ref = p.ref()
+    schema, name = object_name(p)
+    execute_as = _to_body(p) or "CALLER"
+    register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.PROCEDURE,
+                         execute_as=execute_as, definition=_definition(p), source_ref=ref))  # fmt: skip
+    p.skip_to_batch_end()
+
+
+def _function_kind(p: Parser) -> ObjectKind:
+    """Look ahead at RETURNS: ``TABLE`` or ``@t TABLE`` make a table-valued function."""
+    for k in range(len(p.tokens) - p.pos):
+        if p.word(k) == "RETURNS":
+            table = p.word(k + 1) == "TABLE" or p.at_type(TokenType.PARAMETER, k + 1)
+            return ObjectKind.TABLE_FUNCTION if table else ObjectKind.SCALAR_FUNCTION
+    raise p.error("expected RETURNS")
+
+
+def create_function(p: Parser) -> None:
+    """``CREATE FUNCTION name (params) RETURNS … [WITH …] AS body``."""
+    ref = p.ref()
+    schema, name = object_name(p)
+    kind = _function_kind(p)
+    execute_as = _to_body(p) or "CALLER"
+    register(p, DbObject(schema_name=schema, name=name, kind=kind, execute_as=execute_as,
+                         definition=_definition(p), source_ref=ref))  # fmt: skip
+    p.skip_to_batch_end()
+
+
+def _simple(kind: ObjectKind) -> Handler:
+    def handler(p: Parser) -> None:
+        ref = p.ref()
+        schema, name = object_name(p)
+        p.skip_to_boundary()
+        register(p, DbObject(schema_name=schema, name=name, kind=kind, source_ref=ref))
+
+    handler.__doc__ = f"``CREATE {kind.value} name …`` (its options are not read)."
+    return handler
+
+
+def create_trigger(p: Parser) -> None:
+    """Triggers are not securables: the whole batch is recorded as skipped."""
+    p.skip_to_batch_end()
+    p.builder.skip("statement", "trigger (not a securable)", p.statement_text(), p.ref())
+
+
+def drop_objects(p: Parser) -> None:
+    """``DROP {TABLE | VIEW | …} [IF EXISTS] name [, …]``: objects and their permissions."""
+    p.accept("IF", "EXISTS")
+    db = p.builder.db()
+    for schema, name in [object_name(p), *_more_names(p)]:
+        db.objects.pop((fold(schema), fold(name)), None)
+        gone = sec_key(("OBJECT", schema, name, None))[:3]
+        db.perms.drop_where(lambda row, gone=gone: sec_key(row.securable)[:3] != gone)  # type: ignore[misc]
+
+
+def _more_names(p: Parser) -> list[tuple[str, str]]:
+    names = []
+    while p.accept_type(TokenType.COMMA):
+        names.append(object_name(p))
+    return names
+
+
+_CREATE_KINDS: dict[str, Handler] = {
+    "TABLE": create_table,
+    "VIEW": create_view,
+    "PROC": create_procedure,
+    "PROCEDURE": create_procedure,
+    "FUNCTION": create_function,
+    "SEQUENCE": _simple(ObjectKind.SEQUENCE),
+    "TYPE": _simple(ObjectKind.TYPE),
+    "SYNONYM": _simple(ObjectKind.SYNONYM),
+    "TRIGGER": create_trigger,
+}
+_ALTERABLE = ("VIEW", "PROC", "PROCEDURE", "FUNCTION", "TRIGGER")
+_DROPPABLE = ("TABLE", "VIEW", "PROC", "PROCEDURE", "FUNCTION", "SEQUENCE", "TYPE", "SYNONYM")
+
+
+def create_or_alter(p: Parser) -> None:
+    """``CREATE OR ALTER {VIEW | PROCEDURE | FUNCTION | TRIGGER} …``."""
+    handler = _CREATE_KINDS.get(p.word()) if p.word() in _ALTERABLE else None
+    if handler is None:
+        raise p.error("expected VIEW, PROCEDURE, FUNCTION or TRIGGER")
+    p.pos += 1
+    handler(p)
+
+
+STATEMENTS: dict[str, Handler] = {
+    **{f"CREATE {kind}": handler for kind, handler in _CREATE_KINDS.items()},
+    **{f"ALTER {kind}": _CREATE_KINDS[kind] for kind in _ALTERABLE},
+    **{f"DROP {kind}": drop_objects for kind in _DROPPABLE},
+    "CREATE OR ALTER": create_or_alter,
+    "ALTER TABLE": alter_table,
+}

@@ -1,0 +1,158 @@
+"""Databases, schemas and ownership: USE, CREATE DATABASE, ALTER DATABASE … SET, CREATE SCHEMA,
+ALTER AUTHORIZATION and sp_changedbowner."""
+
+from __future__ import annotations
+
+from sqlglot.tokenizer_core import TokenType
+
+from mssql_extract.snapshot import SourceRef, fold
+from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.grants import _class_prefix
+from mssql_extract.tsql.state import NamedState
+
+
+def use(p: Parser) -> None:
+    """``USE [db]``: later database-level statements go to ``db``."""
+    ref = p.ref()
+    p.builder.use(p.name("a database name"), ref)
+
+
+def create_database(p: Parser) -> None:
+    """``CREATE DATABASE name [CONTAINMENT = PARTIAL] …`` (files and options are not read)."""
+    ref, name = p.ref(), p.name("a database name")
+    db = p.builder.db(name, ref)
+    db.ref = ref
+    if p.accept("CONTAINMENT"):
+        p.expect_type(TokenType.EQ, "=")
+        db.containment = "PARTIAL" if p.accept("PARTIAL") else "NONE"
+        p.accept("NONE")
+    p.skip_to_boundary()
+
+
+def _database_name(p: Parser) -> str:
+    return p.builder.current if p.accept("CURRENT") else p.name("a database name")
+
+
+#: ALTER DATABASE … SET options with a security effect, and the DbState attribute each sets.
+_DATABASE_FLAGS = {"TRUSTWORTHY": "trustworthy", "DB_CHAINING": "db_chaining"}
+
+
+def alter_database(p: Parser) -> None:
+    """``ALTER DATABASE db SET TRUSTWORTHY | DB_CHAINING {ON | OFF}``; other forms are skipped."""
+    name = _database_name(p)
+    if not (p.at("SET") and (p.word(1) in _DATABASE_FLAGS or p.word(1) == "CONTAINMENT")):
+        p.skip_statement("ALTER DATABASE option without a security effect")
+        return
+    p.expect("SET")
+    db = p.builder.db(name, p.ref())
+    while True:
+        if p.accept("CONTAINMENT"):
+            p.expect_type(TokenType.EQ, "=")
+            db.containment = "PARTIAL" if p.accept("PARTIAL") else "NONE"
+            p.accept("NONE")
+        else:
+            flag = _DATABASE_FLAGS.get(p.word())
+            if flag is None:
+                raise p.error("expected TRUSTWORTHY, DB_CHAINING or CONTAINMENT")
+            p.pos += 1
+            setattr(db, flag, p.on_off())
+        if not p.accept_type(TokenType.COMMA):
+            break
+    if p.accept("WITH"):  # WITH ROLLBACK IMMEDIATE / NO_WAIT: termination, no security effect
+        p.skip_to_boundary()
+
+
+def create_schema(p: Parser) -> None:
+    """``CREATE SCHEMA name [AUTHORIZATION owner]`` (its elements follow as statements)."""
+    ref = p.ref()
+    name = None if p.at("AUTHORIZATION") else p.name("a schema name")
+    owner = p.name("an owner") if p.accept("AUTHORIZATION") else None
+    name = name or owner  # CREATE SCHEMA AUTHORIZATION o names the schema after its owner
+    assert name is not None
+    p.builder.db().schemas[fold(name)] = NamedState(name, ref, owner or "dbo")
+
+
+def drop_schema(p: Parser) -> None:
+    """``DROP SCHEMA [IF EXISTS] name``."""
+    p.accept("IF", "EXISTS")
+    p.builder.db().schemas.pop(fold(p.name("a schema name")), None)
+
+
+def _object_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
+    db = p.builder.db()
+    schema = parts[-2] if len(parts) > 1 and parts[-2] else "dbo"
+    key = (fold(schema), fold(parts[-1]))
+    found = db.objects.get(key)
+    if found is None:
+        reason = "ownership of an object that no script creates (its kind is unknown)"
+        p.builder.skip("statement", reason, p.statement_text(), ref)
+        return
+    db.objects[key] = found.model_copy(update={"owner": owner})
+
+
+def alter_authorization(p: Parser) -> None:
+    """``ALTER AUTHORIZATION ON [class ::] x TO {principal | SCHEMA OWNER}``."""
+    ref = p.ref()
+    p.expect("ON")
+    cls = _class_prefix(p) or "OBJECT"
+    parts = p.qualified("a securable name")
+    p.expect("TO")
+    owner = None if p.accept("SCHEMA", "OWNER") else p.name("a principal name")
+    _OWNERSHIP.get(cls, _unmodelled)(p, parts, owner, ref)
+
+
+def _database_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
+    p.builder.db(parts[-1], ref).owner = owner
+
+
+def _schema_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
+    schemas = p.builder.db().schemas
+    found = schemas.setdefault(fold(parts[-1]), NamedState(parts[-1], ref))
+    found.owner = owner or "dbo"
+
+
+def _role_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
+    found = p.builder.db().roles.get(fold(parts[-1]))
+    if found is not None:
+        found.owner = owner
+
+
+def _server_role_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
+    found = p.builder.server_roles.get(fold(parts[-1]))
+    if found is not None:
+        found.owner = owner
+
+
+def _unmodelled(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
+    p.builder.skip("statement", "ownership of this class is not modelled", p.statement_text(), ref)
+
+
+_OWNERSHIP = {
+    "DATABASE": _database_owner,
+    "SCHEMA": _schema_owner,
+    "ROLE": _role_owner,
+    "SERVER ROLE": _server_role_owner,
+    "OBJECT": _object_owner,
+    "TYPE": _object_owner,
+    "XML SCHEMA COLLECTION": _object_owner,
+}
+
+
+def sp_changedbowner(p: Parser, args: dict[str, str | None], ref: SourceRef) -> None:
+    """``sp_changedbowner @loginame [, @map]``: the current database's owner."""
+    login = args.get("loginame")
+    if not login:
+        raise p.error("@loginame is required")
+    p.builder.db(None, ref).owner = login
+
+
+STATEMENTS = {
+    "USE": use,
+    "CREATE DATABASE": create_database,
+    "ALTER DATABASE": alter_database,
+    "CREATE SCHEMA": create_schema,
+    "DROP SCHEMA": drop_schema,
+    "ALTER AUTHORIZATION": alter_authorization,
+}
+
+PROCEDURES = {"sp_changedbowner": (("loginame", "map"), sp_changedbowner)}

@@ -1,0 +1,344 @@
+"""Logins, users, roles, server roles, application roles and memberships.
+
+Statements: CREATE / ALTER / DROP LOGIN, USER, ROLE, SERVER ROLE, APPLICATION ROLE;
+ALTER [SERVER] ROLE … ADD | DROP MEMBER. The system procedures that predate them (sp_addlogin,
+sp_grantdbaccess, sp_adduser, sp_addrolemember, …) are in ``PROCEDURES``, bound by parameter
+name or position (names from each procedure's documentation page).
+"""
+
+from __future__ import annotations
+
+from mssql_extract.snapshot import LoginType, SourceRef
+from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.options import Options, read_options
+from mssql_extract.tsql.state import LoginState, UserState, guess_login_type
+
+_LOGIN_OPTIONS = frozenset(
+    {"PASSWORD", "SID", "DEFAULT_DATABASE", "DEFAULT_LANGUAGE", "CHECK_EXPIRATION"}
+    | {"CHECK_POLICY", "CREDENTIAL", "OBJECT_ID"}
+)
+_ALTER_LOGIN_OPTIONS = _LOGIN_OPTIONS | {"OLD_PASSWORD", "NAME", "NO", "MUST_CHANGE", "UNLOCK"}
+_USER_OPTIONS = frozenset(
+    {"DEFAULT_SCHEMA", "PASSWORD", "SID", "DEFAULT_LANGUAGE", "OBJECT_ID", "TYPE"}
+    | {"ALLOW_ENCRYPTED_VALUE_MODIFICATIONS"}
+)
+_ALTER_USER_OPTIONS = _USER_OPTIONS | {"NAME", "LOGIN", "OLD_PASSWORD"}
+
+#: ``CREATE LOGIN x FROM …`` sources and the login type each makes.
+_LOGIN_SOURCES: dict[tuple[str, ...], LoginType] = {
+    ("WINDOWS",): LoginType.WINDOWS_USER,
+    ("CERTIFICATE",): LoginType.CERTIFICATE,
+    ("ASYMMETRIC", "KEY"): LoginType.ASYMMETRIC_KEY,
+    ("EXTERNAL", "PROVIDER"): LoginType.EXTERNAL_USER,
+}
+
+#: ``CREATE USER x {FOR | FROM} …`` sources other than LOGIN, and ``UserState.via`` for each.
+_USER_SOURCES: dict[tuple[str, ...], str] = {
+    ("EXTERNAL", "PROVIDER"): "external",
+    ("CERTIFICATE",): "certificate",
+    ("ASYMMETRIC", "KEY"): "asymmetric key",
+}
+
+
+def _apply_login(login: LoginState, opts: Options) -> None:
+    for key in ("sid", "default_database", "default_language", "check_policy"):
+        if key in opts:
+            setattr(login, key, opts[key])
+    for key in ("check_expiration", "credential"):
+        if key in opts:
+            setattr(login, key, opts[key])
+    if opts.get("password"):
+        login.has_password = True
+        login.must_change = bool(opts.get("must_change"))
+
+
+def create_login(p: Parser) -> None:
+    """``CREATE LOGIN name {WITH … | FROM {WINDOWS | CERTIFICATE c | ASYMMETRIC KEY k | …}}``."""
+    ref, name = p.ref(), p.name("a login name")
+    login = LoginState(name, LoginType.SQL, ref)
+    if p.accept("FROM"):
+        source = next((words for words in _LOGIN_SOURCES if p.accept(*words)), None)
+        if source is None:
+            raise p.error("expected WINDOWS, CERTIFICATE, ASYMMETRIC KEY or EXTERNAL PROVIDER")
+        login.type = _LOGIN_SOURCES[source]
+        if source in (("CERTIFICATE",), ("ASYMMETRIC", "KEY")):
+            p.name("a certificate or key name")
+        if p.accept("WITH"):
+            _apply_login(login, read_options(p, _LOGIN_OPTIONS))
+    else:
+        p.expect("WITH")
+        opts = read_options(p, _LOGIN_OPTIONS)
+        if not opts.get("password"):
+            raise p.error("CREATE LOGIN … WITH needs PASSWORD")
+        _apply_login(login, opts)
+    p.builder.add_login(login)
+
+
+def alter_login(p: Parser) -> None:
+    """``ALTER LOGIN name {ENABLE | DISABLE | WITH … | ADD | DROP CREDENTIAL c}``."""
+    ref, name = p.ref(), p.name("a login name")
+    login = p.builder.login(name, ref)
+    if p.accept("ENABLE") or p.accept("DISABLE"):
+        login.disabled = p.tokens[p.pos - 1].text.upper() == "DISABLE"
+    elif p.accept("ADD", "CREDENTIAL"):
+        login.credential = p.name("a credential name")
+    elif p.accept("DROP", "CREDENTIAL"):
+        p.name("a credential name")
+        login.credential = None
+    else:
+        p.expect("WITH")
+        opts = read_options(p, _ALTER_LOGIN_OPTIONS)
+        _apply_login(login, opts)
+        if "name" in opts:
+            p.builder.logins.pop(login.name.casefold())
+            login.name = str(opts["name"])
+            p.builder.add_login(login)
+
+
+def drop_login(p: Parser) -> None:
+    """``DROP LOGIN name``."""
+    p.builder.drop_login(p.name("a login name"))
+
+
+def create_user(p: Parser) -> None:
+    """``CREATE USER name [{FOR | FROM} LOGIN l | WITHOUT LOGIN | FROM …] [WITH …]``."""
+    ref, name = p.ref(), p.name("a user name")
+    user = UserState(name, ref, login=name)  # no clause: the login of the same name
+    if p.accept("FOR") or p.accept("FROM"):
+        if p.accept("LOGIN"):
+            user.login = p.name("a login name")
+        else:
+            source = next((words for words in _USER_SOURCES if p.accept(*words)), None)
+            if source is None:
+                raise p.error("expected LOGIN, EXTERNAL PROVIDER, CERTIFICATE or ASYMMETRIC KEY")
+            user.via, user.login = _USER_SOURCES[source], None
+            if source != ("EXTERNAL", "PROVIDER"):
+                p.name("a certificate or key name")
+    elif p.accept("WITHOUT", "LOGIN"):
+        user.via, user.login = "none", None
+    if p.accept("WITH"):
+        _apply_user(user, read_options(p, _USER_OPTIONS))
+    p.builder.add_user(user)
+
+
+def _apply_user(user: UserState, opts: Options) -> None:
+    if "default_schema" in opts:
+        user.default_schema = opts["default_schema"]  # type: ignore[assignment]
+    if "sid" in opts:
+        user.sid = str(opts["sid"])
+    if opts.get("password"):
+        user.via, user.login = "password", None
+    if "login" in opts:
+        user.via, user.login = "login", str(opts["login"])
+
+
+def alter_user(p: Parser) -> None:
+    """``ALTER USER name WITH {NAME | DEFAULT_SCHEMA | LOGIN | PASSWORD …} = …``."""
+    ref, name = p.ref(), p.name("a user name")
+    p.expect("WITH")
+    opts = read_options(p, _ALTER_USER_OPTIONS)
+    _apply_user(p.builder.user(name, ref), opts)
+    if "name" in opts:
+        p.builder.rename_principal(name, str(opts["name"]))
+
+
+def _if_exists(p: Parser) -> None:
+    p.accept("IF", "EXISTS")
+
+
+def drop_principal(p: Parser) -> None:
+    """``DROP USER | ROLE | APPLICATION ROLE [IF EXISTS] name``."""
+    _if_exists(p)
+    p.builder.drop_principal(p.name("a principal name"))
+
+
+def create_role(p: Parser) -> None:
+    """``CREATE ROLE name [AUTHORIZATION owner]``."""
+    ref, name = p.ref(), p.name("a role name")
+    owner = p.name("an owner") if p.accept("AUTHORIZATION") else None
+    p.builder.add_role(name, owner, ref)
+
+
+def create_server_role(p: Parser) -> None:
+    """``CREATE SERVER ROLE name [AUTHORIZATION login]``."""
+    ref, name = p.ref(), p.name("a server role name")
+    owner = p.name("an owner") if p.accept("AUTHORIZATION") else None
+    p.builder.add_server_role(name, owner, ref)
+
+
+def create_application_role(p: Parser) -> None:
+    """``CREATE APPLICATION ROLE name WITH PASSWORD = '…' [, DEFAULT_SCHEMA = s]``."""
+    ref, name = p.ref(), p.name("an application role name")
+    p.expect("WITH")
+    opts = read_options(p, frozenset({"PASSWORD", "DEFAULT_SCHEMA"}))
+    if not opts.get("password"):
+        raise p.error("CREATE APPLICATION ROLE needs PASSWORD")
+    p.builder.add_app_role(name, opts.get("default_schema"), ref)  # type: ignore[arg-type]
+
+
+def alter_application_role(p: Parser) -> None:
+    """``ALTER APPLICATION ROLE name WITH {NAME | PASSWORD | DEFAULT_SCHEMA} = …``."""
+    name = p.name("an application role name")
+    p.expect("WITH")
+    opts = read_options(p, frozenset({"PASSWORD", "DEFAULT_SCHEMA", "NAME"}))
+    found = p.builder.db().app_roles.get(name.casefold())
+    if found is not None and "default_schema" in opts:
+        found.owner = opts["default_schema"]  # type: ignore[assignment]
+    if "name" in opts:
+        p.builder.rename_principal(name, str(opts["name"]))
+
+
+def _alter_membership(p: Parser, server: bool) -> None:
+    ref, role = p.ref(), p.name("a role name")
+    if p.accept("WITH"):
+        new = read_options(p, frozenset({"NAME"}))["name"]
+        if not server:
+            p.builder.rename_principal(role, str(new))
+        return
+    add = p.accept("ADD")
+    if not add:
+        p.expect("DROP")
+    p.expect("MEMBER")
+    member = p.name("a member name")
+    if server:
+        p.builder.server_member(role, member, add, ref)
+    else:
+        p.builder.member(role, member, add, ref)
+
+
+def alter_role(p: Parser) -> None:
+    """``ALTER ROLE r {ADD | DROP} MEMBER m`` or ``WITH NAME = n``."""
+    _alter_membership(p, server=False)
+
+
+def alter_server_role(p: Parser) -> None:
+    """``ALTER SERVER ROLE r {ADD | DROP} MEMBER m``."""
+    _alter_membership(p, server=True)
+
+
+def drop_server_role(p: Parser) -> None:
+    """``DROP SERVER ROLE name``."""
+    p.builder.drop_server_role(p.name("a server role name"))
+
+
+STATEMENTS = {
+    "CREATE LOGIN": create_login,
+    "ALTER LOGIN": alter_login,
+    "DROP LOGIN": drop_login,
+    "CREATE USER": create_user,
+    "ALTER USER": alter_user,
+    "DROP USER": drop_principal,
+    "CREATE ROLE": create_role,
+    "CREATE SERVER ROLE": create_server_role,
+    "CREATE APPLICATION ROLE": create_application_role,
+    "ALTER APPLICATION ROLE": alter_application_role,
+    "ALTER ROLE": alter_role,
+    "ALTER SERVER ROLE": alter_server_role,
+    "DROP ROLE": drop_principal,
+    "DROP APPLICATION ROLE": drop_principal,
+    "DROP SERVER ROLE": drop_server_role,
+}
+
+# ----------------------------------------------------------------------- system procedures
+
+Args = dict[str, str | None]
+
+
+def _required(p: Parser, args: Args, name: str) -> str:
+    value = args.get(name)
+    if not value:
+        raise p.error(f"@{name} is required")
+    return value
+
+
+def sp_addlogin(p: Parser, args: Args, ref: SourceRef) -> None:
+    name = _required(p, args, "loginame")
+    login = LoginState(name, LoginType.SQL, ref, has_password=bool(args.get("passwd")))
+    login.default_database = args.get("defdb")
+    login.default_language = args.get("deflanguage")
+    login.sid = args.get("sid")
+    p.builder.add_login(login)
+
+
+def sp_droplogin(p: Parser, args: Args, ref: SourceRef) -> None:
+    p.builder.drop_login(_required(p, args, "loginame"))
+
+
+def sp_grantdbaccess(p: Parser, args: Args, ref: SourceRef) -> None:
+    login = _required(p, args, "loginame")
+    p.builder.add_user(UserState(args.get("name_in_db") or login, ref, login=login))
+
+
+def sp_adduser(p: Parser, args: Args, ref: SourceRef) -> None:
+    sp_grantdbaccess(p, args, ref)
+    if args.get("grpname"):
+        name = args.get("name_in_db") or _required(p, args, "loginame")
+        p.builder.member(str(args["grpname"]), name, True, ref)
+
+
+def sp_change_users_login(p: Parser, args: Args, ref: SourceRef) -> None:
+    """``Update_One`` / ``Auto_Fix`` relink a user to a login; ``Report`` only lists."""
+    action = _required(p, args, "action").casefold()
+    if action == "report":
+        return
+    user = _required(p, args, "usernamepattern")
+    login = args.get("loginname") or user
+    if action not in ("update_one", "auto_fix"):
+        raise p.error(f"unknown @Action {action!r}")
+    state = p.builder.user(user, ref)
+    state.via, state.login = "login", login
+    if action == "auto_fix" and args.get("password") and login.casefold() not in p.builder.logins:
+        p.builder.add_login(LoginState(login, guess_login_type(login), ref, has_password=True))
+
+
+def sp_dropuser(p: Parser, args: Args, ref: SourceRef) -> None:
+    p.builder.drop_principal(_required(p, args, "name_in_db"))
+
+
+def sp_addrole(p: Parser, args: Args, ref: SourceRef) -> None:
+    p.builder.add_role(_required(p, args, "rolename"), args.get("ownername"), ref)
+
+
+def sp_droprole(p: Parser, args: Args, ref: SourceRef) -> None:
+    p.builder.drop_principal(_required(p, args, "rolename"))
+
+
+def sp_addapprole(p: Parser, args: Args, ref: SourceRef) -> None:
+    p.builder.add_app_role(_required(p, args, "rolename"), None, ref)
+
+
+def _membership(add: bool, server: bool) -> object:
+    def handler(p: Parser, args: Args, ref: SourceRef) -> None:
+        role = _required(p, args, "rolename")
+        member = _required(p, args, "loginame" if server else "membername")
+        if server:
+            p.builder.server_member(role, member, add, ref)
+        else:
+            p.builder.member(role, member, add, ref)
+
+    return handler
+
+
+#: procedure → (parameter names in order, handler). Names: each procedure's doc page.
+PROCEDURES: dict[str, tuple[tuple[str, ...], object]] = {
+    "sp_addlogin": (
+        ("loginame", "passwd", "defdb", "deflanguage", "sid", "encryptopt"),
+        sp_addlogin,
+    ),
+    "sp_droplogin": (("loginame",), sp_droplogin),
+    "sp_grantdbaccess": (("loginame", "name_in_db"), sp_grantdbaccess),
+    "sp_adduser": (("loginame", "name_in_db", "grpname"), sp_adduser),
+    "sp_change_users_login": (
+        ("action", "usernamepattern", "loginname", "password"),
+        sp_change_users_login,
+    ),
+    "sp_dropuser": (("name_in_db",), sp_dropuser),
+    "sp_revokedbaccess": (("name_in_db",), sp_dropuser),
+    "sp_addrole": (("rolename", "ownername"), sp_addrole),
+    "sp_droprole": (("rolename",), sp_droprole),
+    "sp_addapprole": (("rolename", "password"), sp_addapprole),
+    "sp_addrolemember": (("rolename", "membername"), _membership(True, False)),
+    "sp_droprolemember": (("rolename", "membername"), _membership(False, False)),
+    "sp_addsrvrolemember": (("loginame", "rolename"), _membership(True, True)),
+    "sp_dropsrvrolemember": (("loginame", "rolename"), _membership(False, True)),
+}

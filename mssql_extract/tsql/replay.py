@@ -1,0 +1,233 @@
+"""Replaying security statements in script order, then freezing the result into a snapshot.
+
+Order rules (what ``sys.server_permissions`` / ``sys.database_permissions`` would hold after
+running the scripts):
+
+* GRANT replaces a DENY of the same permission, securable and grantee, and vice versa;
+* REVOKE removes a GRANT or a DENY; ``REVOKE GRANT OPTION FOR`` turns W back into G;
+* a table-level DENY or REVOKE removes that grantee's column-level GRANTs of the permission
+  (a later column GRANT survives a table DENY: the column GRANT then wins, DESIGN §3.2);
+* ``CASCADE`` also removes what the grantee granted to others on that securable;
+* DROP removes the principal or object together with its permissions and memberships.
+
+A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded with
+``login=None`` and ``orphaned=True``: nothing in the scripts links it to a login any more.
+"""
+
+from __future__ import annotations
+
+from mssql_extract.snapshot import (
+    AuditSpecification,
+    PermissionState,
+    SecuritySnapshot,
+    Server,
+    Skipped,
+    SourceRef,
+    fold,
+)
+from mssql_extract.tsql.state import (
+    DbState,
+    LoginState,
+    NamedState,
+    PermRow,
+    PermStore,
+    Securable,
+    UserState,
+    guess_login_type,
+    sec_key,
+)
+
+
+class Builder:
+    """The replay state of every script read so far; ``freeze()`` makes the snapshot."""
+
+    def __init__(self) -> None:
+        self.logins: dict[str, LoginState] = {}
+        self.server_roles: dict[str, NamedState] = {}
+        self.server_memberships: dict[tuple[str, str], tuple[str, str, SourceRef]] = {}
+        self.server_perms = PermStore()
+        self.databases: dict[str, DbState] = {}
+        self.skipped: dict[str, Skipped] = {}
+        self.current = "master"  # sqlcmd connects to the login's default database, usually master
+        self.server_audits: dict[str, AuditSpecification] = {}
+
+    # ----------------------------------------------------------------- databases
+
+    def db(self, name: str | None = None, ref: SourceRef | None = None) -> DbState:
+        """The state of ``name`` (default: the current database), created on first use."""
+        key = fold(name or self.current)
+        found = self.databases.get(key)
+        if found is None:
+            found = DbState(name or self.current, ref or SourceRef(origin="<scripts>"))
+            self.databases[key] = found
+        return found
+
+    def use(self, name: str, ref: SourceRef) -> None:
+        self.current = name
+        if fold(name) != "master":
+            self.db(name, ref)
+
+    @property
+    def in_master(self) -> bool:
+        return fold(self.current) == "master"
+
+    # ----------------------------------------------------------------- server principals
+
+    def add_login(self, login: LoginState) -> None:
+        self.logins[fold(login.name)] = login
+
+    def login(self, name: str, ref: SourceRef) -> LoginState:
+        """An existing login, or one the script alters without creating it (``sa``)."""
+        key = fold(name)
+        if key not in self.logins:
+            self.logins[key] = LoginState(name, guess_login_type(name), ref)
+        return self.logins[key]
+
+    def drop_login(self, name: str) -> None:
+        self.logins.pop(fold(name), None)
+        self._drop_server_principal(name)
+
+    def add_server_role(self, name: str, owner: str | None, ref: SourceRef) -> None:
+        self.server_roles[fold(name)] = NamedState(name, ref, owner)
+
+    def drop_server_role(self, name: str) -> None:
+        self.server_roles.pop(fold(name), None)
+        self._drop_server_principal(name)
+
+    def server_member(self, role: str, member: str, add: bool, ref: SourceRef) -> None:
+        key = (fold(role), fold(member))
+        if add:
+            self.server_memberships.setdefault(key, (role, member, ref))
+        else:
+            self.server_memberships.pop(key, None)
+
+    def _drop_server_principal(self, name: str) -> None:
+        key = fold(name)
+        self.server_memberships = {k: v for k, v in self.server_memberships.items() if key not in k}
+        self.server_perms.drop_where(lambda row: fold(row.grantee) != key)
+
+    # ----------------------------------------------------------------- database principals
+
+    def add_user(self, user: UserState) -> None:
+        self.db().users[fold(user.name)] = user
+
+    def user(self, name: str, ref: SourceRef) -> UserState:
+        """An existing user of the current database, or one the script alters without creating."""
+        users = self.db().users
+        return users.setdefault(fold(name), UserState(name, ref, login=name))
+
+    def add_role(self, name: str, owner: str | None, ref: SourceRef) -> None:
+        self.db().roles[fold(name)] = NamedState(name, ref, owner)
+
+    def add_app_role(self, name: str, default_schema: str | None, ref: SourceRef) -> None:
+        # NamedState.owner holds the default schema: application roles have no owner field
+        self.db().app_roles[fold(name)] = NamedState(name, ref, default_schema)
+
+    def rename_principal(self, old: str, new: str) -> None:
+        db = self.db()
+        for table in (db.users, db.roles, db.app_roles):
+            found = table.pop(fold(old), None)
+            if found is not None:
+                found.name = new
+                table[fold(new)] = found  # type: ignore[assignment]
+
+    def drop_principal(self, name: str) -> None:
+        """DROP USER / ROLE / APPLICATION ROLE: the principal, its memberships and permissions."""
+        db, key = self.db(), fold(name)
+        for table in (db.users, db.roles, db.app_roles):
+            table.pop(key, None)
+        db.memberships = {k: v for k, v in db.memberships.items() if key not in k}
+        db.perms.drop_where(lambda row: fold(row.grantee) != key)
+
+    def member(self, role: str, member: str, add: bool, ref: SourceRef) -> None:
+        memberships = self.db().memberships
+        key = (fold(role), fold(member))
+        if add:
+            memberships.setdefault(key, (role, member, ref))
+        else:
+            memberships.pop(key, None)
+
+    def default_schema(self, principal: str | None) -> str | None:
+        found = self.db().users.get(fold(principal)) if principal else None
+        return found.default_schema if found else None
+
+    # ----------------------------------------------------------------- permissions
+
+    def permission(
+        self,
+        verb: str,
+        securable: Securable,
+        permission: str,
+        grantee: str,
+        *,
+        server: bool,
+        grantor: str | None,
+        ref: SourceRef,
+        with_grant: bool = False,
+        option_only: bool = False,
+        cascade: bool = False,
+    ) -> None:
+        """Replay one GRANT, DENY or REVOKE of one permission to one grantee."""
+        store = self.server_perms if server else self.db().perms
+        key = (sec_key(securable), permission, fold(grantee))
+        if verb == "GRANT":
+            state = PermissionState.GRANT_WITH_GRANT_OPTION if with_grant else PermissionState.GRANT
+            store.put(PermRow(securable, permission, state, grantee, grantor, ref))
+            return
+        if verb == "REVOKE" and option_only:
+            row = store.rows.get(key)
+            if row is not None and row.state == PermissionState.GRANT_WITH_GRANT_OPTION:
+                row.state = PermissionState.GRANT
+        elif verb == "DENY":
+            self._clear_columns(store, key, securable, deny=True)
+            store.put(PermRow(securable, permission, PermissionState.DENY, grantee, grantor, ref))
+        else:
+            store.rows.pop(key, None)
+            self._clear_columns(store, key, securable, deny=False)
+        if cascade:
+            self._cascade(store, key, grantee)
+
+    @staticmethod
+    def _clear_columns(
+        store: PermStore, key: tuple[tuple[str, ...], str, str], sec: Securable, *, deny: bool
+    ) -> None:
+        if sec[3] is not None:
+            return
+        for column_key in store.column_keys(key):
+            row = store.rows.get(column_key)
+            if row is not None and not (deny and row.state == PermissionState.DENY):
+                del store.rows[column_key]
+
+    @staticmethod
+    def _cascade(store: PermStore, key: tuple[tuple[str, ...], str, str], grantee: str) -> None:
+        who = fold(grantee)
+        store.drop_where(
+            lambda row: (
+                not (
+                    row.grantor is not None
+                    and fold(row.grantor) == who
+                    and sec_key(row.securable)[:3] == key[0][:3]
+                    and row.permission == key[1]
+                )
+            )
+        )
+
+    # ----------------------------------------------------------------- notes
+
+    def skip(self, kind: str, reason: str, text: str, ref: SourceRef) -> None:
+        item = Skipped(kind=kind, reason=reason, text=text, source_ref=ref)
+        self.skipped.setdefault(item.key, item)
+
+    # ----------------------------------------------------------------- freezing
+
+    def freeze(self) -> SecuritySnapshot:
+        """The snapshot of everything replayed so far (sorted and validated by the model)."""
+        from mssql_extract.tsql.freeze import freeze_database, freeze_server
+
+        return SecuritySnapshot(
+            source="script",
+            server=Server(name="(scripts)"),
+            **freeze_server(self),
+            databases=tuple(freeze_database(self, db) for db in self.databases.values()),
+            skipped=tuple(self.skipped.values()),
+        )

@@ -1,0 +1,165 @@
+"""Mutable per-principal and per-database state of a script replay (frozen by ``replay``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mssql_extract.snapshot import (
+    AuditSpecification,
+    DbObject,
+    LoginType,
+    MaskedColumn,
+    ObjectKind,
+    PermissionState,
+    SecurityPolicy,
+    SourceRef,
+    fold,
+)
+
+#: Fixed database roles, from shared/reference/mssql/fixed_database_roles.csv
+#: (https://learn.microsoft.com/sql/relational-databases/security/authentication-access/database-level-roles).
+FIXED_DATABASE_ROLES = frozenset(
+    {"db_owner", "db_accessadmin", "db_securityadmin", "db_ddladmin", "db_backupoperator"}
+    | {"db_datareader", "db_datawriter", "db_denydatareader", "db_denydatawriter", "public"}
+)
+
+#: Fixed server roles, from shared/reference/mssql/fixed_server_roles.csv
+#: (https://learn.microsoft.com/sql/relational-databases/security/authentication-access/server-level-roles).
+FIXED_SERVER_ROLES = frozenset(
+    {"sysadmin", "serveradmin", "securityadmin", "processadmin", "setupadmin", "bulkadmin"}
+    | {"diskadmin", "dbcreator", "public"}
+    | {
+        "##ms_databaseconnector##",
+        "##ms_databasemanager##",
+        "##ms_definitionreader##",
+        "##ms_loginmanager##",
+        "##ms_performancedefinitionreader##",
+        "##ms_securitydefinitionreader##",
+        "##ms_serverperformancestatereader##",
+        "##ms_serversecuritystatereader##",
+        "##ms_serverstatemanager##",
+        "##ms_serverstatereader##",
+    }
+)
+
+#: Databases every instance has; they appear in a snapshot only when a script records facts in them.
+SYSTEM_DATABASES = frozenset({"master", "model", "msdb", "tempdb"})
+
+#: A securable as (class, schema, object, column); parts fold-compared through ``sec_key``.
+Securable = tuple[str, str | None, str | None, str | None]
+
+
+def sec_key(securable: Securable) -> tuple[str, ...]:
+    cls, schema, name, column = securable
+    return (cls, *(fold(p) if p is not None else "" for p in (schema, name, column)))
+
+
+@dataclass
+class LoginState:
+    name: str
+    type: LoginType
+    ref: SourceRef
+    sid: str | None = None
+    disabled: bool = False
+    default_database: str | None = None
+    default_language: str | None = None
+    check_policy: bool | None = None
+    check_expiration: bool | None = None
+    must_change: bool = False
+    has_password: bool = False
+    credential: str | None = None
+
+
+@dataclass
+class UserState:
+    """A database user; ``via`` says how it authenticates (login, none, password, external …)."""
+
+    name: str
+    ref: SourceRef
+    via: str = "login"  # login | none | password | external | certificate | asymmetric key
+    login: str | None = None
+    sid: str | None = None
+    default_schema: str | None = None
+
+
+@dataclass
+class NamedState:
+    """A role, server role, application role or schema: name, owner, where it was created."""
+
+    name: str
+    ref: SourceRef
+    owner: str | None = None
+    fixed: bool = False
+
+
+@dataclass
+class PermRow:
+    securable: Securable
+    permission: str
+    state: PermissionState
+    grantee: str
+    grantor: str | None
+    ref: SourceRef
+
+
+@dataclass
+class PermStore:
+    """Permissions of one scope, keyed (securable, permission, grantee): GRANT and DENY of the
+    same permission cannot coexist, as in ``sys.database_permissions``."""
+
+    rows: dict[tuple[tuple[str, ...], str, str], PermRow] = field(default_factory=dict)
+    # (table securable, permission, grantee) -> keys of its column-level rows
+    columns: dict[tuple[tuple[str, ...], str, str], set[tuple[tuple[str, ...], str, str]]] = field(
+        default_factory=dict
+    )
+
+    def put(self, row: PermRow) -> None:
+        key = (sec_key(row.securable), row.permission, fold(row.grantee))
+        self.rows[key] = row
+        if row.securable[3] is not None:
+            base = (sec_key((*row.securable[:3], None)), row.permission, fold(row.grantee))
+            self.columns.setdefault(base, set()).add(key)
+
+    def column_keys(
+        self, key: tuple[tuple[str, ...], str, str]
+    ) -> set[tuple[tuple[str, ...], str, str]]:
+        return self.columns.pop(key, set())
+
+    def drop_where(self, keep: Callable[[PermRow], bool]) -> None:
+        """Remove the rows for which ``keep(row)`` is false (DROP of a principal or object)."""
+        self.rows = {k: r for k, r in self.rows.items() if keep(r)}
+        self.columns = {
+            b: {k for k in ks if k in self.rows} for b, ks in self.columns.items() if ks
+        }
+
+
+@dataclass
+class DbState:
+    """Everything recorded inside one database."""
+
+    name: str
+    ref: SourceRef
+    owner: str | None = None
+    trustworthy: bool = False
+    db_chaining: bool = False
+    containment: str = "NONE"
+    users: dict[str, UserState] = field(default_factory=dict)
+    roles: dict[str, NamedState] = field(default_factory=dict)
+    app_roles: dict[str, NamedState] = field(default_factory=dict)
+    memberships: dict[tuple[str, str], tuple[str, str, SourceRef]] = field(default_factory=dict)
+    perms: PermStore = field(default_factory=PermStore)
+    schemas: dict[str, NamedState] = field(default_factory=dict)
+    objects: dict[tuple[str, str], DbObject] = field(default_factory=dict)
+    policies: dict[tuple[str, str], SecurityPolicy] = field(default_factory=dict)
+    masked: dict[tuple[str, str, str], MaskedColumn] = field(default_factory=dict)
+    audits: dict[str, AuditSpecification] = field(default_factory=dict)
+
+    def object_kind(self, schema: str, name: str) -> ObjectKind | None:
+        found = self.objects.get((fold(schema), fold(name)))
+        return found.kind if found else None
+
+
+def guess_login_type(name: str) -> LoginType:
+    """Scripts do not say whether ``DOMAIN\\x`` is a user or a group: it is recorded as a user."""
+    return LoginType.WINDOWS_USER if "\\" in name else LoginType.SQL
