@@ -100,6 +100,9 @@ def _restructure(state: PlanState, deny: Deny) -> tuple[list[str], list[str]]:
     keys: list[str] = []
     found: list[str] = []
     affected = _affected(state, deny)
+    holder = state.role_of(deny.db.name, deny.grantee) if deny.db else None
+    # the holder and group roles first: their members then inherit the restructured roles
+    affected.sort(key=lambda r: (r != holder, state.roles[r].kind != RoleKind.GROUP, r))
     for member in affected:
         keys += _narrow(state, member, denied)
     for member in affected:

@@ -320,3 +320,21 @@ def test_fingerprint_depends_on_policy() -> None:
     b = plan(_rich_snapshot(), parse_policy('target = "rds"\n'))
     assert a.fingerprint != b.fingerprint
     assert a.fingerprint.startswith("sha256:")
+
+
+def test_deny_on_a_role_restructures_the_role_not_its_members() -> None:
+    p = _plan(
+        {
+            "roles": (role("readers"),),
+            "users": (user("rpt", "rpt"),),
+            "memberships": (member("readers", "rpt"), member("db_datareader", "readers")),
+            "permissions": (
+                perm("SELECT", "readers", state="D", schema_name="dbo", object_name="Customers"),
+            ),
+        },
+        logins=(login("rpt"),),
+    )
+    pairs = {(m.role, m.member) for m in p.memberships}
+    assert ("readers", "rpt") in pairs
+    assert ("sales_db_datareader_minus_readers", "readers") in pairs
+    assert ("sales_db_datareader", "readers") not in pairs
