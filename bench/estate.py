@@ -57,9 +57,12 @@ def generator_fingerprint() -> str:
 
 
 def count_principals(snapshot: SecuritySnapshot) -> int:
-    """Logins, server roles, and every database's users, roles and application roles."""
-    per_db = sum(len(d.users) + len(d.roles) + len(d.application_roles) for d in snapshot.databases)
-    return len(snapshot.logins) + len(snapshot.server_roles) + per_db
+    """Logins, user-defined server roles, and every database's users, roles and app roles."""
+    per_db = sum(
+        len(d.users) + sum(not r.is_fixed for r in d.roles) + len(d.application_roles)
+        for d in snapshot.databases
+    )
+    return len(snapshot.logins) + sum(not r.is_fixed for r in snapshot.server_roles) + per_db
 
 
 def count_rows(snapshot: SecuritySnapshot) -> int:

@@ -71,6 +71,7 @@ OBJECT_KINDS: tuple[tuple[ObjectKind, float, tuple[str, ...]], ...] = (
     (ObjectKind.SCALAR_FUNCTION, 0.05, ("EXECUTE", "REFERENCES")),
 )
 PERMISSIONS_OF = {kind: perms for kind, _, perms in OBJECT_KINDS}
+MODULES = frozenset({ObjectKind.PROCEDURE, ObjectKind.SCALAR_FUNCTION})
 COLUMN_PERMISSIONS = ("SELECT", "UPDATE", "REFERENCES")
 SCHEMA_PERMISSIONS = ("SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE", "VIEW DEFINITION", "ALTER")
 DATABASE_PERMISSIONS = ("CREATE TABLE", "CREATE VIEW", "SHOWPLAN", "VIEW DEFINITION", "EXECUTE")
@@ -154,6 +155,11 @@ def _server_level(
 ) -> tuple[list[Login], list[ServerRole], list[Membership], list[Permission]]:
     logins = [_login(rng, i, databases) for i in range(scale.logins)]
     roles = [ServerRole.model_construct(name=n, source_ref=SOURCE) for n in ("monitoring", "ops")]
+    # fixed roles appear in the snapshot when a membership names them, as the parser records them
+    roles += [
+        ServerRole.model_construct(name=n, is_fixed=True, source_ref=SOURCE)
+        for n in ("securityadmin", "sysadmin")
+    ]
     names = [login.name for login in logins]
     members = {("sysadmin", names[0]), ("securityadmin", names[1])}
     for name in rng.sample(names, max(2, len(names) // 25)):
@@ -225,6 +231,10 @@ class _DatabaseBuilder:
         schemas = self._schemas()
         objects = self._objects(schemas)
         memberships = self._role_nesting() + self._user_memberships()
+        fixed = sorted({m.role for m in memberships} - set(self.role_names))
+        roles += [
+            DatabaseRole.model_construct(name=n, is_fixed=True, source_ref=SOURCE) for n in fixed
+        ]
         permissions = self._permissions(schemas, objects, users, [a.name for a in app_roles])
         return Database.model_construct(
             name=self.name,
@@ -324,6 +334,7 @@ class _DatabaseBuilder:
                     name=name,
                     kind=kind,
                     columns=columns,
+                    execute_as="CALLER" if kind in MODULES else None,  # the T-SQL default
                     source_ref=SOURCE,
                 )
             )

@@ -91,7 +91,8 @@ def server_statements(snapshot: SecuritySnapshot) -> Iterator[str]:
     for login in snapshot.logins:
         yield from _create_login(login)
     for role in snapshot.server_roles:
-        yield f"CREATE SERVER ROLE {quote(role.name)};"
+        if not role.is_fixed:
+            yield f"CREATE SERVER ROLE {quote(role.name)};"
     for m in snapshot.server_memberships:
         yield f"ALTER SERVER ROLE {quote(m.role)} ADD MEMBER {quote(m.member)};"
     yield from _permission_statements(snapshot.server_permissions)
@@ -127,7 +128,9 @@ def database_statements(db: Database) -> Iterator[str]:
     yield GO
     yield from (_create_user(u) for u in db.users)
     yield from (
-        f"CREATE ROLE {quote(r.name)} AUTHORIZATION {quote(r.owner or 'dbo')};" for r in db.roles
+        f"CREATE ROLE {quote(r.name)} AUTHORIZATION {quote(r.owner or 'dbo')};"
+        for r in db.roles
+        if not r.is_fixed
     )
     for app in db.application_roles:
         yield (
