@@ -1,0 +1,374 @@
+"""The catalog queries: the single definition shared by live mode and the extraction script.
+
+Each query is a named constant; :data:`SERVER_QUERIES` run once in ``master``,
+:data:`DATABASE_QUERIES` run in every online database (their catalog views are unqualified,
+so they read the current database). Live mode runs them through pyodbc
+(:mod:`mssql_extract.live`); :func:`extraction_script` wraps the very same text in one T-SQL
+script that a DBA runs in SSMS or sqlcmd and that returns every row as one JSON document.
+
+Rules the queries follow:
+
+* they return raw catalog columns under SQL Server's own names, plus a few resolved names
+  (aliases ending in ``_name``) where only a join can resolve an id;
+* SIDs are returned as ``CONVERT(varchar(172), sid, 1)``, i.e. the ``0x…`` hex text, so that
+  pyodbc and ``FOR JSON`` (which would base64-encode varbinary) agree;
+* ``sys.sql_logins.password_hash`` is never selected: only the policy flags are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Query:
+    """One catalog query: its name (the JSON key and fixture file name) and its T-SQL."""
+
+    name: str
+    scope: Literal["server", "database"]
+    sql: str
+
+
+SERVER_PROPERTIES = Query(
+    "server_properties",
+    "server",
+    """SELECT CAST(SERVERPROPERTY('ServerName') AS nvarchar(128)) AS server_name,
+       CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS product_version,
+       CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS edition,
+       CAST(SERVERPROPERTY('Collation') AS nvarchar(128)) AS collation,
+       CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS is_integrated_security_only""",
+)
+
+SERVER_PRINCIPALS = Query(
+    "server_principals",
+    "server",
+    """SELECT sp.name, sp.principal_id, CONVERT(varchar(172), sp.sid, 1) AS sid, sp.type,
+       sp.type_desc, sp.is_disabled, sp.create_date, sp.modify_date, sp.default_database_name,
+       sp.default_language_name, sp.credential_id, cr.name AS credential_name,
+       sp.owning_principal_id, sp.is_fixed_role
+FROM sys.server_principals AS sp
+LEFT JOIN sys.credentials AS cr ON cr.credential_id = sp.credential_id
+ORDER BY sp.principal_id""",
+)
+
+SQL_LOGINS = Query(
+    "sql_logins",
+    "server",
+    """SELECT sl.name, sl.principal_id, sl.is_policy_checked, sl.is_expiration_checked,
+       CAST(LOGINPROPERTY(sl.name, 'IsMustChange') AS int) AS is_must_change
+FROM sys.sql_logins AS sl
+ORDER BY sl.principal_id""",
+)
+
+SERVER_ROLE_MEMBERS = Query(
+    "server_role_members",
+    "server",
+    """SELECT rm.role_principal_id, rm.member_principal_id
+FROM sys.server_role_members AS rm
+ORDER BY rm.role_principal_id, rm.member_principal_id""",
+)
+
+SERVER_PERMISSIONS = Query(
+    "server_permissions",
+    "server",
+    """SELECT p.class, p.class_desc, p.major_id, p.minor_id, p.grantee_principal_id,
+       p.grantor_principal_id, p.type, p.permission_name, p.state, p.state_desc,
+       COALESCE(target.name, ep.name) AS securable_name
+FROM sys.server_permissions AS p
+LEFT JOIN sys.server_principals AS target ON p.class = 101 AND target.principal_id = p.major_id
+LEFT JOIN sys.endpoints AS ep ON p.class = 105 AND ep.endpoint_id = p.major_id
+ORDER BY p.class, p.major_id, p.minor_id, p.grantee_principal_id, p.type""",
+)
+
+DATABASES = Query(
+    "databases",
+    "server",
+    """SELECT d.name, d.database_id, CONVERT(varchar(172), d.owner_sid, 1) AS owner_sid,
+       d.is_trustworthy_on, d.is_db_chaining_on, d.containment, d.containment_desc, d.state,
+       d.state_desc, d.collation_name, d.is_read_only, HAS_DBACCESS(d.name) AS has_dbaccess
+FROM sys.databases AS d
+ORDER BY d.database_id""",
+)
+
+SERVER_AUDIT_SPECIFICATIONS = Query(
+    "server_audit_specifications",
+    "server",
+    """SELECT s.name, s.server_specification_id, s.is_state_enabled, a.name AS audit_name,
+       d.audit_action_name, d.class_desc, d.major_id, d.audited_principal_id
+FROM sys.server_audit_specifications AS s
+LEFT JOIN sys.server_audits AS a ON a.audit_guid = s.audit_guid
+LEFT JOIN sys.server_audit_specification_details AS d
+  ON d.server_specification_id = s.server_specification_id
+ORDER BY s.name, d.audit_action_name""",
+)
+
+DATABASE_PRINCIPALS = Query(
+    "database_principals",
+    "database",
+    """SELECT dp.name, dp.principal_id, dp.type, dp.type_desc, dp.default_schema_name,
+       dp.create_date, dp.modify_date, dp.owning_principal_id,
+       CONVERT(varchar(172), dp.sid, 1) AS sid, dp.is_fixed_role, dp.authentication_type,
+       dp.authentication_type_desc
+FROM sys.database_principals AS dp
+ORDER BY dp.principal_id""",
+)
+
+DATABASE_ROLE_MEMBERS = Query(
+    "database_role_members",
+    "database",
+    """SELECT rm.role_principal_id, rm.member_principal_id
+FROM sys.database_role_members AS rm
+ORDER BY rm.role_principal_id, rm.member_principal_id""",
+)
+
+# Securables resolved by class (sys.database_permissions.class): 1 object or column, 3 schema,
+# 4 database principal, 5 assembly, 6 type, 10 XML schema collection, 24/25/26 keys and
+# certificates. Other classes keep NULL names; the converter records them as skipped rows.
+DATABASE_PERMISSIONS = Query(
+    "database_permissions",
+    "database",
+    """SELECT p.class, p.class_desc, p.major_id, p.minor_id, p.grantee_principal_id,
+       p.grantor_principal_id, p.type, p.permission_name, p.state, p.state_desc,
+       COALESCE(os.name, ts.name, xs.name) AS securable_schema_name,
+       COALESCE(o.name, s.name, pr.name, asm.name, t.name, x.name, sk.name, cert.name,
+                ak.name) AS securable_name,
+       c.name AS column_name
+FROM sys.database_permissions AS p
+LEFT JOIN sys.objects AS o ON p.class = 1 AND o.object_id = p.major_id
+LEFT JOIN sys.schemas AS os ON os.schema_id = o.schema_id
+LEFT JOIN sys.columns AS c
+  ON p.class = 1 AND p.minor_id > 0 AND c.object_id = p.major_id AND c.column_id = p.minor_id
+LEFT JOIN sys.schemas AS s ON p.class = 3 AND s.schema_id = p.major_id
+LEFT JOIN sys.database_principals AS pr ON p.class = 4 AND pr.principal_id = p.major_id
+LEFT JOIN sys.assemblies AS asm ON p.class = 5 AND asm.assembly_id = p.major_id
+LEFT JOIN sys.types AS t ON p.class = 6 AND t.user_type_id = p.major_id
+LEFT JOIN sys.schemas AS ts ON ts.schema_id = t.schema_id
+LEFT JOIN sys.xml_schema_collections AS x
+  ON p.class = 10 AND x.xml_collection_id = p.major_id
+LEFT JOIN sys.schemas AS xs ON xs.schema_id = x.schema_id
+LEFT JOIN sys.symmetric_keys AS sk ON p.class = 24 AND sk.symmetric_key_id = p.major_id
+LEFT JOIN sys.certificates AS cert ON p.class = 25 AND cert.certificate_id = p.major_id
+LEFT JOIN sys.asymmetric_keys AS ak ON p.class = 26 AND ak.asymmetric_key_id = p.major_id
+ORDER BY p.class, p.major_id, p.minor_id, p.grantee_principal_id, p.type""",
+)
+
+SCHEMAS = Query(
+    "schemas",
+    "database",
+    """SELECT s.name, s.schema_id, s.principal_id
+FROM sys.schemas AS s
+ORDER BY s.schema_id""",
+)
+
+# Object types a GRANT can target; constraints, triggers and internal tables are left out.
+OBJECTS = Query(
+    "objects",
+    "database",
+    """SELECT o.name, o.object_id, o.principal_id, o.schema_id, o.parent_object_id, o.type,
+       o.type_desc, o.create_date, o.modify_date, o.is_ms_shipped
+FROM sys.objects AS o
+WHERE o.is_ms_shipped = 0
+  AND o.type IN ('U', 'V', 'P', 'PC', 'FN', 'FS', 'IF', 'TF', 'FT', 'AF', 'SO', 'SN')
+ORDER BY o.object_id""",
+)
+
+TYPES = Query(
+    "types",
+    "database",
+    """SELECT t.name, t.user_type_id, t.schema_id, t.principal_id, t.is_table_type
+FROM sys.types AS t
+WHERE t.is_user_defined = 1
+ORDER BY t.user_type_id""",
+)
+
+COLUMNS = Query(
+    "columns",
+    "database",
+    """SELECT c.object_id, c.column_id, c.name
+FROM sys.columns AS c
+JOIN sys.objects AS o ON o.object_id = c.object_id
+WHERE o.is_ms_shipped = 0 AND o.type IN ('U', 'V')
+ORDER BY c.object_id, c.column_id""",
+)
+
+SQL_MODULES = Query(
+    "sql_modules",
+    "database",
+    """SELECT m.object_id, m.execute_as_principal_id, CAST(NULL AS nvarchar(max)) AS definition
+FROM sys.sql_modules AS m
+JOIN sys.objects AS o ON o.object_id = m.object_id
+WHERE o.is_ms_shipped = 0
+ORDER BY m.object_id""",
+)
+
+#: The same query with module bodies (``--include-definitions``).
+SQL_MODULES_WITH_DEFINITIONS = Query(
+    "sql_modules",
+    "database",
+    SQL_MODULES.sql.replace("CAST(NULL AS nvarchar(max)) AS definition", "m.definition"),
+)
+
+SECURITY_POLICIES = Query(
+    "security_policies",
+    "database",
+    """SELECT sp.name, sp.object_id, sp.principal_id, sp.schema_id, sp.is_enabled,
+       sp.is_schemabinding_enabled
+FROM sys.security_policies AS sp
+ORDER BY sp.object_id""",
+)
+
+SECURITY_PREDICATES = Query(
+    "security_predicates",
+    "database",
+    """SELECT pr.object_id, pr.security_predicate_id, pr.target_object_id,
+       pr.predicate_definition, pr.predicate_type, pr.predicate_type_desc, pr.operation,
+       pr.operation_desc
+FROM sys.security_predicates AS pr
+ORDER BY pr.object_id, pr.security_predicate_id""",
+)
+
+MASKED_COLUMNS = Query(
+    "masked_columns",
+    "database",
+    """SELECT mc.object_id, mc.column_id, mc.name, mc.is_masked, mc.masking_function
+FROM sys.masked_columns AS mc
+WHERE mc.is_masked = 1
+ORDER BY mc.object_id, mc.column_id""",
+)
+
+DATABASE_AUDIT_SPECIFICATIONS = Query(
+    "database_audit_specifications",
+    "database",
+    """SELECT s.name, s.database_specification_id, s.is_state_enabled, a.name AS audit_name,
+       d.audit_action_name, d.class_desc, d.major_id, d.audited_principal_id
+FROM sys.database_audit_specifications AS s
+LEFT JOIN sys.server_audits AS a ON a.audit_guid = s.audit_guid
+LEFT JOIN sys.database_audit_specification_details AS d
+  ON d.database_specification_id = s.database_specification_id
+ORDER BY s.name, d.audit_action_name""",
+)
+
+SERVER_QUERIES: tuple[Query, ...] = (
+    SERVER_PROPERTIES,
+    SERVER_PRINCIPALS,
+    SQL_LOGINS,
+    SERVER_ROLE_MEMBERS,
+    SERVER_PERMISSIONS,
+    DATABASES,
+    SERVER_AUDIT_SPECIFICATIONS,
+)
+
+_DATABASE_QUERIES_BEFORE_MODULES: tuple[Query, ...] = (
+    DATABASE_PRINCIPALS,
+    DATABASE_ROLE_MEMBERS,
+    DATABASE_PERMISSIONS,
+    SCHEMAS,
+    OBJECTS,
+    TYPES,
+    COLUMNS,
+)
+_DATABASE_QUERIES_AFTER_MODULES: tuple[Query, ...] = (
+    SECURITY_POLICIES,
+    SECURITY_PREDICATES,
+    MASKED_COLUMNS,
+    DATABASE_AUDIT_SPECIFICATIONS,
+)
+
+
+def database_queries(*, include_definitions: bool) -> tuple[Query, ...]:
+    """The per-database queries, with or without module bodies."""
+    modules = SQL_MODULES_WITH_DEFINITIONS if include_definitions else SQL_MODULES
+    return (*_DATABASE_QUERIES_BEFORE_MODULES, modules, *_DATABASE_QUERIES_AFTER_MODULES)
+
+
+#: Every query (definitions off), for tests and documentation.
+ALL_QUERIES: tuple[Query, ...] = (
+    *SERVER_QUERIES,
+    *database_queries(include_definitions=False),
+)
+
+
+def _literal(text: str) -> str:
+    """A T-SQL N'…' literal."""
+    return "N'" + text.replace("'", "''") + "'"
+
+
+_HEADER = """/*
+    grantbridge catalog extraction script (read-only; it changes nothing on the server).
+
+    Run it as a login that can read the catalog of every database (VIEW ANY DEFINITION and
+    access to each database, or sysadmin), and save the single JSON cell it returns:
+
+        sqlcmd -S <server> -E -d master -i extract.sql -o result.json -h -1 -y 0
+
+    -y 0 is required: sqlcmd otherwise truncates long cells, and so does the SSMS grid, so do
+    not copy the result from SSMS. Then: grantbridge extract --catalog-json result.json
+    Databases that are offline or not accessible are listed with the server's reason.
+*/
+SET NOCOUNT ON;
+DECLARE @json nvarchar(max) = N'{';
+DECLARE @part nvarchar(max);
+DECLARE @db sysname, @sql nvarchar(max), @dbjson nvarchar(max), @error nvarchar(4000);
+"""
+
+
+def _server_part(query: Query) -> str:
+    return (
+        f"SET @part = ({query.sql}\nFOR JSON PATH, INCLUDE_NULL_VALUES);\n"
+        f"SET @json += N'\"{query.name}\":' + COALESCE(@part, N'[]') + N',';\n"
+    )
+
+
+def _database_part(query: Query) -> str:
+    inner = f"SET @out = ({query.sql}\nFOR JSON PATH, INCLUDE_NULL_VALUES);"
+    return (
+        f"        SET @sql = N'USE ' + QUOTENAME(@db) + N'; ' + {_literal(inner)};\n"
+        "        EXEC sys.sp_executesql @sql, N'@out nvarchar(max) OUTPUT', @out = @part OUTPUT;\n"
+        f"        SET @dbjson += N',\"{query.name}\":' + COALESCE(@part, N'[]');\n"
+    )
+
+
+_LOOP_START = """SET @json += N'"database_rows":[';
+DECLARE @first bit = 1;
+DECLARE dbs CURSOR LOCAL FAST_FORWARD FOR
+    SELECT d.name FROM sys.databases AS d WHERE d.state = 0 AND HAS_DBACCESS(d.name) = 1
+    ORDER BY d.database_id;
+OPEN dbs;
+FETCH NEXT FROM dbs INTO @db;
+WHILE @@FETCH_STATUS = 0
+BEGIN
+    SET @dbjson = N'{"name":"' + STRING_ESCAPE(@db, 'json') + N'"';
+    BEGIN TRY
+"""
+
+_LOOP_END = """    END TRY
+    BEGIN CATCH
+        SET @error = ERROR_MESSAGE();
+        SET @dbjson = N'{"name":"' + STRING_ESCAPE(@db, 'json') + N'","error":"'
+            + STRING_ESCAPE(@error, 'json') + N'"';
+    END CATCH;
+    SET @json += CASE WHEN @first = 1 THEN N'' ELSE N',' END + @dbjson + N'}';
+    SET @first = 0;
+    FETCH NEXT FROM dbs INTO @db;
+END;
+CLOSE dbs;
+DEALLOCATE dbs;
+SET @json += N']}';
+SELECT @json AS catalog_json;
+"""
+
+
+def extraction_script(*, include_definitions: bool) -> str:
+    """The standalone T-SQL script returning every catalog row as one JSON document.
+
+    The document is ``{"<server query>": [rows…], …, "database_rows": [{"name": db,
+    "<database query>": [rows…], …} | {"name": db, "error": "…"}]}``;
+    :func:`mssql_extract.catalog.extract_catalog_json` reads it.
+    """
+    parts = [_HEADER]
+    parts += [_server_part(q) for q in SERVER_QUERIES]
+    parts.append(_LOOP_START)
+    parts += [_database_part(q) for q in database_queries(include_definitions=include_definitions)]
+    parts.append(_LOOP_END)
+    return "".join(parts)
