@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlglot.tokenizer_core import TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.securables import (
@@ -45,10 +45,14 @@ class _Target:
     columns: list[str]
 
 
-def _permission_list(p: Parser) -> list[tuple[str, list[str]]]:
-    """``perm [(cols)], …``; ``ALL [PRIVILEGES]`` comes back as ``("ALL", cols)``."""
-    items: list[tuple[str, list[str]]] = []
+Item = tuple[str, list[str], Token | None]
+
+
+def _permission_list(p: Parser) -> list[Item]:
+    """``perm [(cols)], …`` with each item's first token; ALL [PRIVILEGES] comes back as "ALL"."""
+    items: list[Item] = []
     while True:
+        first = p.tok()
         words: list[str] = []
         while p.word() not in _PERMISSION_END and not p.at_type(TokenType.COMMA):
             if p.at_type(TokenType.L_PAREN):
@@ -59,7 +63,7 @@ def _permission_list(p: Parser) -> list[tuple[str, list[str]]]:
             raise p.error("expected a permission name")
         name = "ALL" if words in (["ALL"], ["ALL", "PRIVILEGES"]) else " ".join(words)
         columns = p.paren_names("a column name") if p.at_type(TokenType.L_PAREN) else []
-        items.append((name, columns))
+        items.append((name, columns, first))
         if not p.accept_type(TokenType.COMMA):
             return items
 
@@ -104,7 +108,7 @@ def _securable(p: Parser, target: _Target, grantor: str | None) -> Securable:
 
 
 def _expand(
-    p: Parser, name: str, securable: Securable, columns: list[str]
+    p: Parser, name: str, securable: Securable, columns: list[str], at: Token | None = None
 ) -> list[tuple[str, Securable]]:
     """(permission, securable) pairs for one permission item, validated against its class."""
     cls, schema, obj, _ = securable
@@ -112,12 +116,12 @@ def _expand(
         kind = p.builder.db().object_kind(schema or "", obj or "") if cls == "OBJECT" else None
         names = expand_all(cls, kind)
         if names is None:
-            raise p.error(f"ALL is not a permission on class {cls}")
+            raise p.error(f"ALL is not a permission on class {cls}", at)
         if columns:
             names = tuple(n for n in names if n in COLUMN_PERMISSIONS)
     else:
         if not is_permission(cls, name):
-            raise p.error(f"{name} is not a permission on class {cls}")
+            raise p.error(f"{name} is not a permission on class {cls}", at)
         names = (name,)
     if not columns:
         return [(n, securable) for n in names]
@@ -148,21 +152,21 @@ def _statement(p: Parser, verb: str) -> None:
 
 
 def _resolve(
-    p: Parser, items: list[tuple[str, list[str]]], target: _Target | None, grantor: str | None
+    p: Parser, items: list[Item], target: _Target | None, grantor: str | None
 ) -> list[tuple[str, Securable]]:
     pairs: list[tuple[str, Securable]] = []
-    for name, columns in items:
+    for name, columns, at in items:
         if target is None:
             if name == "ALL":
                 pairs += _expand(p, name, ("DATABASE", None, None, None), [])
                 continue
             cls = class_without_on(name, p.builder.in_master)
             if cls is None:
-                raise p.error(f"{name} is not a server or database permission")
+                raise p.error(f"{name} is not a server or database permission", at)
             pairs.append((name, (cls, None, None, None)))
             continue
         securable = _securable(p, target, grantor)
-        pairs += _expand(p, name, securable, columns or target.columns)
+        pairs += _expand(p, name, securable, columns or target.columns, at)
     return pairs
 
 

@@ -35,6 +35,8 @@ def _password(p: Parser, opts: Options) -> None:
     elif token.token_type not in STRINGS:
         raise p.error("expected a password string or 0x… HASHED", token)
     opts["password"] = True  # the literal itself is dropped here, on purpose
+    if p.accept("OLD_PASSWORD"):  # ALTER LOGIN … PASSWORD = 'new' OLD_PASSWORD = 'old'
+        _old_password(p, opts)
     while p.word() in ("MUST_CHANGE", "UNLOCK"):
         opts[p.word().lower()] = True
         p.pos += 1

@@ -193,11 +193,11 @@ def _arguments(p: Parser, params: tuple[str, ...]) -> dict[str, str | None] | No
     position, variable = 0, False
     while True:
         if p.at_type(TokenType.PARAMETER) and p.at_type(TokenType.EQ, 2):
-            p.pos += 1
+            at = p.advance()
             key = p.name("a parameter name").lower()
             p.pos += 1
             if key not in params:
-                raise p.error(f"unknown parameter @{key}")
+                raise p.error(f"unknown parameter @{key}", at)
         else:
             if position >= len(params):
                 raise p.error("too many arguments")

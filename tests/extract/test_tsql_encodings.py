@@ -1,0 +1,63 @@
+"""Encodings SSMS writes, standard input, and folders read recursively in a stable order."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from grantbridge.errors import ExtractError
+from mssql_extract.tsql import extract_scripts
+
+SCRIPT = "USE [Ventes]\nGO\nCREATE ROLE [lecteurs_é]\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        SCRIPT.encode("utf-8"),
+        codecs.BOM_UTF8 + SCRIPT.encode("utf-8"),
+        codecs.BOM_UTF16_LE + SCRIPT.replace("\n", "\r\n").encode("utf-16-le"),
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16-le-bom"],
+)
+def test_encodings(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "x.sql"
+    path.write_bytes(data)
+    s = extract_scripts([path])
+    [role] = s.databases[0].roles
+    assert (role.name, role.source_ref.line, role.source_ref.column) == ("lecteurs_é", 3, 1)
+
+
+def test_not_utf8_without_bom(tmp_path: Path) -> None:
+    path = tmp_path / "x.sql"
+    path.write_bytes(SCRIPT.encode("latin-1"))
+    with pytest.raises(ExtractError, match="not UTF-8"):
+        extract_scripts([path])
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(SCRIPT.encode("utf-8")))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    s = extract_scripts([Path("-")])
+    assert s.databases[0].roles[0].source_ref.origin == "<stdin>"
+
+
+def test_folder_recursive_sorted(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "2.sql").write_text("USE d\nGO\nALTER ROLE r ADD MEMBER u\n")
+    (tmp_path / "a.sql").write_text("USE d\nGO\nCREATE ROLE r\n")
+    (tmp_path / "c.sql").write_text("USE d\nGO\nALTER ROLE r DROP MEMBER u\n")
+    (tmp_path / "notes.txt").write_text("GRANT nonsense")
+    s = extract_scripts([tmp_path])
+    assert s.databases[0].memberships == ()  # a, then b/2, then c
+    origins = {r.source_ref.origin for r in s.databases[0].roles}
+    assert origins == {(tmp_path / "a.sql").as_posix()}
+
+
+def test_missing_path() -> None:
+    with pytest.raises(ExtractError, match="no such script"):
+        extract_scripts([Path("does/not/exist.sql")])

@@ -1,0 +1,67 @@
+"""No password literal or hash from the scripts appears anywhere in the snapshot."""
+
+from __future__ import annotations
+
+import pytest
+
+from mssql_extract.tsql import extract_scripts
+from tests.conftest import CONTOSO
+from tests.extract.tsql_helpers import snap
+
+SECRET_SCRIPT = """
+CREATE LOGIN a WITH PASSWORD = N'Pw-One#1', CHECK_POLICY = ON
+CREATE LOGIN b WITH PASSWORD = 0x0200DEADBEEF1234 HASHED, SID = 0x0102
+ALTER LOGIN a WITH PASSWORD = 'Pw-Two#2' OLD_PASSWORD = 'Pw-One#1'
+EXEC sp_addlogin @loginame = 'c', @passwd = 'Pw-Three#3'
+GO
+USE d
+GO
+CREATE USER u WITH PASSWORD = 'Pw-Four#4'
+CREATE APPLICATION ROLE app WITH PASSWORD = 'Pw-Five#5'
+CREATE CREDENTIAL cred WITH IDENTITY = 'x', SECRET = 'Pw-Six#6'
+EXEC sp_change_users_login 'Auto_Fix', 'u2', NULL, 'Pw-Seven#7'
+"""
+SECRETS = ["Pw-One#1", "Pw-Two#2", "Pw-Three#3", "Pw-Four#4", "Pw-Five#5", "Pw-Six#6", "Pw-Seven#7"]
+
+
+def _contoso_secrets() -> list[str]:
+    lines = (CONTOSO / "SECRETS.txt").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def test_contoso_secrets_never_reach_the_snapshot() -> None:
+    secrets = _contoso_secrets()
+    assert secrets, "SECRETS.txt lists the fixture's secrets"
+    text = extract_scripts([CONTOSO], include_definitions=True).to_json()
+    for secret in secrets:
+        assert secret not in text
+        assert secret.removeprefix("0x").upper() not in text.upper()
+
+
+def test_contoso_records_only_password_flags() -> None:
+    logins = {x.name: x for x in extract_scripts([CONTOSO]).logins}
+    assert logins["legacy_crm"].has_password
+    assert logins["legacy_crm"].check_policy is False
+    assert not logins["CONTOSO\\DBAs"].has_password
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_every_password_form_is_dropped(lenient: bool) -> None:
+    s = snap(SECRET_SCRIPT, lenient=lenient)
+    text = s.to_json()
+    for secret in [*SECRETS, "DEADBEEF"]:
+        assert secret not in text
+    # sp_change_users_login 'Auto_Fix' with a password creates the missing login u2
+    assert {x.name: x.has_password for x in s.logins} == {
+        "a": True,
+        "b": True,
+        "c": True,
+        "u2": True,
+    }
+    assert s.logins[1].sid == "0x0102"  # SIDs are identifiers, kept
+
+
+def test_lenient_error_text_is_redacted() -> None:
+    s = snap("CREATE LOGIN a WITH PASSWORD = 'Pw-Err#9', NOPE = 1", lenient=True)
+    assert "Pw-Err#9" not in s.to_json()
+    assert "'***'" in s.skipped[0].text
