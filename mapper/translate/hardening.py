@@ -8,7 +8,7 @@ to ``public``. On by default; ``[hardening] revoke_public_defaults = false`` tur
 
 from __future__ import annotations
 
-from mapper.plan import PgObject, PgRevoke
+from mapper.plan import PgGrant, PgObject, PgRevoke
 from mapper.translate.state import SERVER, PlanState, fact_key
 
 _DEFAULTS = "PostgreSQL default for PUBLIC; SQL Server's public has no such permission"
@@ -21,6 +21,10 @@ def plan_hardening(state: PlanState) -> None:
     for db in state.snapshot.databases:
         fact, name = fact_key(SERVER, db.key), state.target_db(db)
         for privilege in ("CONNECT", "TEMPORARY"):
+            public = PgGrant(database=name, object_type="DATABASE", name=name,
+                             privilege=privilege, grantee="PUBLIC")  # fmt: skip
+            if public.key in state.items:
+                continue  # the source grants it to public (or an enabled guest): keep it
             state.add(PgRevoke(database=name, object_type="DATABASE", name=name,
                                privilege=privilege, grantee="PUBLIC", reason=_DEFAULTS), fact)  # fmt: skip
         state.add(PgRevoke(database=name, object_type="SCHEMA", name="public", privilege="CREATE",
@@ -32,5 +36,15 @@ def plan_hardening(state: PlanState) -> None:
                 schema_name=obj.schema_name, name=obj.name, signature=obj.signature,
                 privilege="EXECUTE", grantee="PUBLIC", reason=_DEFAULTS,
             )  # fmt: skip
+            if _granted_to_public(state, revoke):
+                continue  # the source grants EXECUTE to public: the plan keeps that grant
             for fact in obj.facts:
                 state.add(revoke, fact)
+
+
+def _granted_to_public(state: PlanState, revoke: PgRevoke) -> bool:
+    grant = PgGrant(
+        database=revoke.database, object_type=revoke.object_type, schema_name=revoke.schema_name,
+        name=revoke.name, signature=revoke.signature, privilege=revoke.privilege, grantee="PUBLIC",
+    )  # fmt: skip
+    return grant.key in state.items

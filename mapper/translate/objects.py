@@ -75,7 +75,13 @@ def schema_name(state: PlanState, db: Database, schema: str) -> str:
 
 
 def plan_schemas(state: PlanState, db: Database) -> None:
-    """Schemas and their owners."""
+    """Schemas and their owners; dbo (implicit in every SQL Server database) when used."""
+    declared = {fold(s.name) for s in db.schemas}
+    implicit = sorted({o.schema_name for o in db.objects if fold(o.schema_name) not in declared})
+    for name in implicit:  # an implicit schema (dbo, or one the source did not script)
+        item = PgSchema(database=state.target_db(db), name=schema_name(state, db, name),
+                        owner=owner_role(state, db, "dbo"))  # fmt: skip
+        state.add(item, fact_key(SERVER, db.key))
     for schema in db.schemas:
         fact = fact_key(db.name, schema.key)
         item = PgSchema(

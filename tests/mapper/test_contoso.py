@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from mapper.plan import MigrationPlan
@@ -9,7 +11,7 @@ from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.translate.dispositions import source_facts
 from mssql_extract.snapshot import SecuritySnapshot
-from tests.conftest import CONTOSO, check_golden
+from tests.conftest import CONTOSO, ROOT, check_golden
 
 tsql = pytest.importorskip("mssql_extract.tsql", reason="the T-SQL extractor has not landed")
 if not hasattr(tsql, "extract_scripts"):
@@ -18,7 +20,9 @@ if not hasattr(tsql, "extract_scripts"):
 
 @pytest.fixture(scope="module")
 def contoso() -> SecuritySnapshot:
-    snapshot: SecuritySnapshot = tsql.extract_scripts([CONTOSO])
+    # relative paths, so source references in the golden plan do not depend on the checkout
+    with contextlib.chdir(ROOT):
+        snapshot: SecuritySnapshot = tsql.extract_scripts([CONTOSO.relative_to(ROOT)])
     return snapshot
 
 

@@ -338,3 +338,11 @@ def test_deny_on_a_role_restructures_the_role_not_its_members() -> None:
     assert ("readers", "rpt") in pairs
     assert ("sales_db_datareader_minus_readers", "readers") in pairs
     assert ("sales_db_datareader", "readers") not in pairs
+
+
+def test_hardening_keeps_source_grants_to_public() -> None:
+    p = _plan(
+        {"permissions": (perm("EXECUTE", "public", schema_name="dbo", object_name="usp_Report"),)}
+    )
+    assert ("PROCEDURE", "usp_report", "EXECUTE") in grants_of(p, "PUBLIC")
+    assert not any(r.name == "usp_report" for r in p.revokes)
