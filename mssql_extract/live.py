@@ -187,8 +187,8 @@ def extract_live(
         raise ConnectionFailed(f"cannot connect to SQL Server: {message}{hint}") from None
     try:
         cursor = connection.cursor()
-        server_rows = {q.name: fetch(cursor, q) for q in SERVER_QUERIES}
-        server_rows["databases"] = list(_only(server_rows["databases"], databases))
+        server_rows: dict[str, Rows] = {q.name: fetch(cursor, q) for q in SERVER_QUERIES}
+        server_rows["databases"] = _only(server_rows["databases"], databases)
         names = _readable(server_rows["databases"], databases)
         queries = database_queries(include_definitions=include_definitions)
         rows, errors = _read_databases(cursor, names, queries, secrets)

@@ -81,7 +81,8 @@ def differences(catalog: SecuritySnapshot, script: SecuritySnapshot) -> list[str
 
 @pytest.fixture(scope="module")
 def script_snapshot() -> SecuritySnapshot:
-    return tsql.extract_scripts([CONTOSO])
+    snapshot: SecuritySnapshot = tsql.extract_scripts([CONTOSO])
+    return snapshot
 
 
 def test_catalog_rows_and_scripts_agree(script_snapshot: SecuritySnapshot) -> None:

@@ -31,7 +31,7 @@ class CapturedCursor:
 
     def __init__(self, connection: CapturedConnection) -> None:
         self.connection = connection
-        self.description: list[tuple[str, ...]] | None = None
+        self.description: list[tuple[Any, ...]] | None = None
         self._rows: list[tuple[Any, ...]] = []
 
     def execute(self, sql: str) -> None:
@@ -168,3 +168,15 @@ def test_pyodbc_missing_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     assert info.value.exit_code == 4
     for name in ("unixodbc", "tdsodbc", "FreeTDS", "Microsoft ODBC Driver 18"):
         assert name in message
+
+
+def test_no_fixture_secret_in_any_catalog_or_live_output() -> None:
+    from tests.conftest import CONTOSO
+
+    secrets = [s for s in (CONTOSO / "SECRETS.txt").read_text().splitlines() if s]
+    outputs = [
+        snapshot_from_rows(load_rows()).to_json(),
+        live.extract_live("MyDsn", connect=lambda _: CapturedConnection()).to_json(),
+    ]
+    assert secrets
+    assert not [s for s in secrets for text in outputs if s in text]
