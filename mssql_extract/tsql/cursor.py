@@ -52,6 +52,7 @@ class Parser:
         self.include_definitions = include_definitions
         self.batch = Batch("", 1)
         self.tokens: list[Token] = []
+        self.words: list[str] = []  # upper-cased text of each unquoted word token, else ""
         self.pos = 0
         self.start = 0  # index of the current statement's first token
 
@@ -62,10 +63,15 @@ class Parser:
         i = self.pos + k
         return self.tokens[i] if i < len(self.tokens) else None
 
+    def load(self, tokens: list[Token]) -> None:
+        """Start reading a batch's tokens (keywords are upper-cased once, here)."""
+        self.tokens, self.pos, self.start = tokens, 0, 0
+        self.words = [t.text.upper() if _is_word(t) else "" for t in tokens]
+
     def word(self, k: int = 0) -> str:
         """The upper-cased text of an unquoted word token ``k`` ahead, else ``""``."""
-        token = self.tok(k)
-        return token.text.upper() if token is not None and _is_word(token) else ""
+        i = self.pos + k
+        return self.words[i] if 0 <= i < len(self.words) else ""
 
     def at_type(self, token_type: TokenType, k: int = 0) -> bool:
         token = self.tok(k)
@@ -73,7 +79,10 @@ class Parser:
 
     def at(self, *words: str) -> bool:
         """True when the next tokens are exactly these keywords."""
-        return all(self.word(i) == w for i, w in enumerate(words))
+        pos = self.pos
+        if pos + len(words) > len(self.words):
+            return False
+        return all(self.words[pos + i] == w for i, w in enumerate(words))
 
     def accept(self, *words: str) -> bool:
         """Consume the keywords if they come next."""
@@ -207,7 +216,8 @@ class Parser:
 
     def ref(self, token: Token | None = None) -> SourceRef:
         line, column = self.location(token)
-        return SourceRef(origin=self.origin, line=line, column=column)
+        # built without validation: three plain values on the hot path of every statement
+        return SourceRef.model_construct(origin=self.origin, line=line, column=column)
 
     def statement_text(self, end: int | None = None) -> str:
         """The statement's text (first token to the current one), redacted and truncated."""

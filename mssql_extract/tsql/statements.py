@@ -103,10 +103,10 @@ class StatementParser(Parser):
 
     def parse_batch(self, batch: Batch) -> None:
         """Replay every statement of one batch (``GO n`` repeats have no further effect)."""
-        self.batch, self.pos, self.start = batch, 0, 0
-        self.tokens = []
+        self.batch = batch
+        self.load([])
         try:
-            self.tokens = tokenize(batch, self.origin)
+            self.load(tokenize(batch, self.origin))
         except ExtractError as exc:
             if not self.lenient:
                 raise
