@@ -16,7 +16,17 @@ from rich.console import Console
 from grantbridge.errors import GrantbridgeError
 
 #: Command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("extract", "plan", "policy", "diff", "verify", "apply", "inspect", "drift")
+COMMAND_MODULES: tuple[str, ...] = (
+    "extract",
+    "plan",
+    "policy",
+    "diff",
+    "verify",
+    "apply",
+    "inspect",
+    "drift",
+    "demo",
+)
 
 app = typer.Typer(
     name="grantbridge",
@@ -57,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GrantbridgeError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
         code = exc.exit_code
     else:
         code = 0
