@@ -174,10 +174,7 @@ def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | 
         if _signature(item) not in denied:
             state.add(item.model_copy(update={"grantee": name}), deny.fact)
     for m in state.of_type(PgMembership):
-        if (
-            m.member in closure
-            and state.roles.get(m.role)
-            and state.roles[m.role].kind == RoleKind.PREDEFINED
-        ):
+        spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
+        if m.member in closure and (spec is None or spec.kind == RoleKind.PREDEFINED):
             state.add(PgMembership(role=m.role, member=name), deny.fact)
     return name

@@ -21,7 +21,6 @@ from mapper.plan import (
     PgDefaultPrivilege,
     PgGrant,
     PgMembership,
-    RoleKind,
 )
 from mapper.privileges import PrivilegeRow
 from mapper.translate.objects import owner_role, pg_object, schema_name
@@ -64,7 +63,8 @@ def _server_items(state: PlanState, grantee: str, row: PrivilegeRow) -> Iterator
     if row.attribute and grantee in state.roles:
         state.roles[grantee].attributes.add(row.attribute)
     if row.role:
-        state.role(row.role, RoleKind.PREDEFINED, source="PostgreSQL predefined role")
+        # PostgreSQL's own pg_* roles exist on every server and are not listed among the plan's
+        # roles (only the RDS roles are: plain PostgreSQL needs stand-ins for them)
         yield PgMembership(role=row.role, member=grantee)
 
 

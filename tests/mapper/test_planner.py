@@ -346,3 +346,16 @@ def test_hardening_keeps_source_grants_to_public() -> None:
     )
     assert ("PROCEDURE", "usp_report", "EXECUTE") in grants_of(p, "PUBLIC")
     assert not any(r.name == "usp_report" for r in p.revokes)
+
+
+def test_server_permissions_to_predefined_roles_and_attributes() -> None:
+    p = _server(
+        permissions=(perm("VIEW SERVER STATE", "mon", "SERVER"),
+                     perm("CREATE ANY DATABASE", "mon", "SERVER")),
+        logins=(login("mon"),),
+    )  # fmt: skip
+    assert any(m.role == "pg_read_all_stats" and m.member == "mon" for m in p.memberships)
+    mon = p.role("mon")
+    assert mon is not None
+    assert "CREATEDB" in mon.attributes
+    assert p.role("pg_read_all_stats") is None  # PostgreSQL's own roles are not listed
