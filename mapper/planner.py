@@ -84,6 +84,8 @@ def _plan_principals(state: PlanState) -> None:
     for db in state.snapshot.databases:
         objects.plan_database(state, db)
         state.bind(db.name, "public", "PUBLIC")
+        if db.guest_enabled:  # guest with CONNECT lets every login in: PostgreSQL's PUBLIC
+            state.bind(db.name, "guest", "PUBLIC")
         principals.plan_roles(state, db)
         principals.plan_users(state, db)
         objects.plan_schemas(state, db)

@@ -48,7 +48,10 @@ def demo(
     from mssql_extract.tsql import extract_scripts
     from pg_emit.artifacts import write_artifacts
 
-    say = (lambda _msg: None) if quiet else typer.echo
+    def say(message: str) -> None:
+        if not quiet:
+            typer.echo(message)
+
     estate = contoso_path()
     say(f"1/3 extract  {estate}")
     snapshot = extract_scripts([estate])
