@@ -359,3 +359,10 @@ def test_server_permissions_to_predefined_roles_and_attributes() -> None:
     assert mon is not None
     assert "CREATEDB" in mon.attributes
     assert p.role("pg_read_all_stats") is None  # PostgreSQL's own roles are not listed
+
+
+def test_schema_mode_puts_every_database_in_one() -> None:
+    p = plan(snapshot(database(), database("HR")), parse_policy('database_mode = "schema"\n'))
+    assert [d.name for d in p.databases] == ["sql01"]
+    assert {s.name for s in p.schemas} == {"sales_dbo", "hr_dbo"}
+    assert p.database_mode == "schema"
