@@ -49,7 +49,15 @@ class Batch:
 def decode(data: bytes, origin: str) -> str:
     """Decode a script as SSMS writes them: UTF-16 LE/BE with BOM, UTF-8 with or without BOM."""
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            # a cut-off file or a lone surrogate: report it, never a traceback (found by fuzzing)
+            line = data[: exc.start].decode("utf-16", "replace").count("\n") + 1
+            raise ExtractError(
+                f"invalid UTF-16 ({exc.reason}): save the script again as Unicode",
+                Location(origin, line),
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -67,7 +75,8 @@ def _go_count(line: str) -> int | None:
         return None
     if len(words) == 1:
         return 1
-    return int(words[1]) if words[1].isdigit() else None
+    # str.isdigit() accepts '²', which int() refuses: sqlcmd counts are ASCII digits
+    return int(words[1]) if words[1].isascii() and words[1].isdigit() else None
 
 
 def _substitute(line: str, variables: Mapping[str, str], origin: str, number: int) -> str:
