@@ -298,6 +298,83 @@ class IamPolicy(PlanModel):
         return f"iam:{self.role}"
 
 
+RoutineKind = Literal["function", "procedure"]
+PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
+
+
+class PgRoutineSecurity(PlanModel):
+    """A routine that must run with its owner's privileges (SQL Server EXECUTE AS OWNER, or
+    access that relied on ownership chaining): ``ALTER … SECURITY DEFINER SET search_path``.
+
+    ``owner`` is the NOLOGIN owner role (also in ``objects``); ``callers`` are the roles granted
+    EXECUTE (the grants themselves are in ``grants``; EXECUTE is revoked from PUBLIC in
+    ``revokes``).
+    """
+
+    database: str
+    schema_name: str
+    name: str
+    kind: RoutineKind
+    signature: str = "()"
+    owner: str
+    security_definer: bool = True
+    search_path: tuple[str, ...] = ()
+    callers: tuple[str, ...] = ()
+    facts: tuple[str, ...] = ()
+    comment: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"routine:{self.database}.{self.schema_name}.{self.name}{self.signature}"
+
+
+class PgPolicy(PlanModel):
+    """One ``CREATE POLICY`` on a table; ``using`` / ``with_check`` are PostgreSQL expressions."""
+
+    name: str
+    command: PolicyCommand = "ALL"
+    permissive: bool = True
+    using: str | None = None
+    with_check: str | None = None
+
+
+class PgColumnType(PlanModel):
+    """A column type the policies rely on (``verify`` gives its stub column this type)."""
+
+    name: str
+    data_type: str
+
+
+class PgRowSecurity(PlanModel):
+    """Row-level security of one table: ENABLE / FORCE and its policies (in apply order)."""
+
+    database: str
+    schema_name: str
+    table_name: str
+    enable: bool = True
+    force: bool = True
+    policies: tuple[PgPolicy, ...] = ()
+    column_types: tuple[PgColumnType, ...] = ()
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"rls:{self.database}.{self.schema_name}.{self.table_name}"
+
+
+class PgParameter(PlanModel):
+    """A DB parameter group setting the hardened target needs (``parameters.json``)."""
+
+    name: str
+    value: str
+    reason: str
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"parameter:{self.name}"
+
+
 class MigrationPlan(PlanModel):
     """The whole target: databases, roles, memberships, objects, privileges, and the findings."""
 
@@ -316,6 +393,9 @@ class MigrationPlan(PlanModel):
     findings: SortedTuple[Finding] = ()
     dispositions: SortedTuple[FactDisposition] = ()
     iam_policies: SortedTuple[IamPolicy] = ()
+    routine_security: SortedTuple[PgRoutineSecurity] = ()
+    row_security: SortedTuple[PgRowSecurity] = ()
+    parameters: SortedTuple[PgParameter] = ()
 
     def to_json(self) -> str:
         """Serialise canonically (stable key order, two-space indent, trailing newline)."""
