@@ -93,16 +93,21 @@ def extract_scripts(
     variables: Mapping[str, str] | None = None,
     include_definitions: bool = False,
     lenient: bool = False,
+    relative_to: Path | None = None,
 ) -> SecuritySnapshot:
     """Replay T-SQL scripts, in the order given (folders sorted), into one snapshot.
 
     ``Path("-")`` reads standard input. Later scripts see what earlier ones created, so a
     server-level script should come first (``00_server.sql`` sorts first in a folder).
+    Source references name each file as given, or relative to ``relative_to`` when set (so
+    that a snapshot does not depend on where the estate happens to lie on disk).
     """
     builder = Builder()
     for given in paths:
         files = [given] if str(given) == "-" else list(_files(given))
         for path in files:
             text, origin = _read(path)
+            if relative_to is not None and path.resolve().is_relative_to(relative_to.resolve()):
+                origin = path.resolve().relative_to(relative_to.resolve()).as_posix()
             _replay(builder, text, origin, variables, include_definitions, lenient)
     return builder.freeze()
