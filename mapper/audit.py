@@ -1,0 +1,289 @@
+"""SQL Server audit specifications → pgaudit settings, and the hardened parameter group.
+
+pgaudit (https://github.com/pgaudit/pgaudit, README "Settings") logs statement *classes* for
+every session (``pgaudit.log``: READ, WRITE, FUNCTION, ROLE, DDL, MISC, MISC_SET, ALL) and, for
+per-object auditing, every statement that touches an object on which the *audit role* named by
+``pgaudit.role`` holds the privilege used ("Object Audit Logging"). So:
+
+* an action group of a server or database audit specification becomes ``pgaudit.log`` classes
+  (:data:`ACTION_GROUPS`, one row per group with the reason), or a parameter (logins are logged
+  by ``log_connections``, not by pgaudit);
+* a per-object action (``SELECT ON OBJECT::dbo.T BY public``) becomes a GRANT of that privilege
+  to the audit role :data:`AUDIT_ROLE` on each object it covers (a schema or database securable
+  covers all of its objects). pgaudit cannot filter by principal: ``BY app`` audits everyone
+  (a note says so).
+
+:func:`parameters` gives the parameter-group settings a hardened target needs, each with the
+reason the report prints, plus the pgaudit ones when the source had audit specifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from mapper.plan import PgParameter
+from mssql_extract.snapshot import (
+    AuditAction,
+    AuditSpecification,
+    Database,
+    DbObject,
+    ObjectKind,
+    SecuritySnapshot,
+    fold,
+)
+
+#: The audit role of pgaudit object auditing; AWS names it rds_pgaudit ("Using pgAudit to log
+#: database activity", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.html).
+AUDIT_ROLE = "rds_pgaudit"
+
+#: pgaudit.log classes, in the order pgaudit documents them.
+CLASSES = ("READ", "WRITE", "FUNCTION", "ROLE", "DDL", "MISC", "MISC_SET", "ALL")
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """What one SQL Server audit action group becomes: pgaudit classes and/or parameters."""
+
+    group: str
+    classes: tuple[str, ...]
+    parameters: tuple[str, ...]
+    comment: str
+
+
+# Action groups: "SQL Server Audit Action Groups and Actions"
+# (https://learn.microsoft.com/sql/relational-databases/security/auditing/sql-server-audit-action-groups-and-actions).
+# fmt: off
+_RULES = (
+    GroupRule("SUCCESSFUL_LOGIN_GROUP", (), ("log_connections",),
+              "successful logins: PostgreSQL logs connections, pgaudit does not"),
+    GroupRule("FAILED_LOGIN_GROUP", (), ("log_connections",),
+              "failed logins: authentication failures are logged with log_connections"),
+    GroupRule("LOGOUT_GROUP", (), ("log_disconnections",), "logouts: log_disconnections"),
+    GroupRule("DATABASE_LOGOUT_GROUP", (), ("log_disconnections",),
+              "contained-user logouts: log_disconnections"),
+    GroupRule("SUCCESSFUL_DATABASE_AUTHENTICATION_GROUP", (), ("log_connections",),
+              "contained-user logins: log_connections"),
+    GroupRule("FAILED_DATABASE_AUTHENTICATION_GROUP", (), ("log_connections",),
+              "contained-user login failures: log_connections"),
+    GroupRule("SERVER_ROLE_MEMBER_CHANGE_GROUP", ("ROLE",), (),
+              "server role membership changes: GRANT/REVOKE role (ROLE class)"),
+    GroupRule("DATABASE_ROLE_MEMBER_CHANGE_GROUP", ("ROLE",), (),
+              "database role membership changes: GRANT/REVOKE role (ROLE class)"),
+    GroupRule("SERVER_PRINCIPAL_CHANGE_GROUP", ("ROLE",), (),
+              "logins created, altered, dropped: CREATE/ALTER/DROP ROLE (ROLE class)"),
+    GroupRule("DATABASE_PRINCIPAL_CHANGE_GROUP", ("ROLE",), (),
+              "users and roles created, altered, dropped: CREATE/ALTER/DROP ROLE (ROLE class)"),
+    GroupRule("LOGIN_CHANGE_PASSWORD_GROUP", ("ROLE",), (),
+              "password changes: ALTER ROLE … PASSWORD (ROLE class)"),
+    GroupRule("APPLICATION_ROLE_CHANGE_PASSWORD_GROUP", ("ROLE",), (),
+              "application role passwords: ALTER ROLE (ROLE class)"),
+    GroupRule("SERVER_PERMISSION_CHANGE_GROUP", ("ROLE",), (),
+              "server permission GRANT/DENY/REVOKE: GRANT/REVOKE (ROLE class)"),
+    GroupRule("DATABASE_PERMISSION_CHANGE_GROUP", ("ROLE",), (),
+              "database permission changes: GRANT/REVOKE (ROLE class)"),
+    GroupRule("SCHEMA_OBJECT_PERMISSION_CHANGE_GROUP", ("ROLE",), (),
+              "object permission changes: GRANT/REVOKE (ROLE class)"),
+    GroupRule("DATABASE_OBJECT_PERMISSION_CHANGE_GROUP", ("ROLE",), (),
+              "database object permission changes: GRANT/REVOKE (ROLE class)"),
+    GroupRule("SERVER_OBJECT_PERMISSION_CHANGE_GROUP", ("ROLE",), (),
+              "server object permission changes: GRANT/REVOKE (ROLE class)"),
+    GroupRule("SCHEMA_OBJECT_CHANGE_GROUP", ("DDL",), (),
+              "CREATE/ALTER/DROP on schema objects (DDL class)"),
+    GroupRule("DATABASE_OBJECT_CHANGE_GROUP", ("DDL",), (),
+              "CREATE/ALTER/DROP on database objects such as schemas (DDL class)"),
+    GroupRule("DATABASE_CHANGE_GROUP", ("DDL",), (), "databases created, altered, dropped (DDL)"),
+    GroupRule("SERVER_OBJECT_CHANGE_GROUP", ("DDL",), (), "server objects changed (DDL class)"),
+    GroupRule("DATABASE_OWNERSHIP_CHANGE_GROUP", ("DDL",), (), "ALTER … OWNER TO (DDL class)"),
+    GroupRule("SCHEMA_OBJECT_OWNERSHIP_CHANGE_GROUP", ("DDL",), (),
+              "ALTER … OWNER TO on objects (DDL class)"),
+    GroupRule("SCHEMA_OBJECT_ACCESS_GROUP", ("READ", "WRITE", "FUNCTION"), (),
+              "every object access: SELECT/COPY (READ), DML (WRITE), function calls (FUNCTION)"),
+    GroupRule("DATABASE_OBJECT_ACCESS_GROUP", ("READ", "WRITE"), (),
+              "access to database objects: READ and WRITE classes"),
+    GroupRule("BATCH_COMPLETED_GROUP", ("ALL",), (), "every batch's text: all classes"),
+    GroupRule("BATCH_STARTED_GROUP", ("ALL",), (), "every batch's text: all classes"),
+    GroupRule("DATABASE_OPERATION_GROUP", ("MISC",), (),
+              "CHECKPOINT and similar operations (MISC class: CHECKPOINT, VACUUM, DISCARD)"),
+    GroupRule("SERVER_OPERATION_GROUP", ("MISC",), (), "server operations (MISC class)"),
+    GroupRule("DBCC_GROUP", ("MISC",), (), "DBCC commands: the nearest are VACUUM/ANALYZE (MISC)"),
+    GroupRule("AUDIT_CHANGE_GROUP", ("MISC_SET",), (),
+              "audit configuration changes: SET of pgaudit.* (MISC_SET class)"),
+    GroupRule("SERVER_STATE_CHANGE_GROUP", (), (),
+              "server start/stop: PostgreSQL always logs it; RDS events record it"),
+    GroupRule("BACKUP_RESTORE_GROUP", (), (),
+              "backups and restores are RDS snapshots: audited by AWS CloudTrail, not pgaudit"),
+)
+# fmt: on
+
+
+def _index(rules: Iterable[GroupRule]) -> dict[str, GroupRule]:
+    table: dict[str, GroupRule] = {}
+    for rule in rules:
+        if rule.group in table:
+            raise ValueError(f"audit action group {rule.group} is mapped twice")
+        table[rule.group] = rule
+    return table
+
+
+ACTION_GROUPS = _index(_RULES)
+
+#: Per-object audit actions → the privilege whose use pgaudit logs for the audit role.
+OBJECT_ACTIONS = {"SELECT": "SELECT", "INSERT": "INSERT", "UPDATE": "UPDATE",
+                  "DELETE": "DELETE", "EXECUTE": "EXECUTE", "REFERENCES": "REFERENCES"}  # fmt: skip
+_ROUTINES = frozenset({ObjectKind.PROCEDURE, ObjectKind.SCALAR_FUNCTION, ObjectKind.TABLE_FUNCTION})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AuditObject(_Frozen):
+    """Grant ``privilege`` on a source object to the audit role (source names)."""
+
+    database: str
+    schema_name: str
+    name: str
+    privilege: str
+    fact: str
+
+    @property
+    def key(self) -> str:
+        return fold(f"{self.database}/{self.schema_name}.{self.name}:{self.privilege}")
+
+
+class AuditSettings(_Frozen):
+    """What the source's audit specifications become in PostgreSQL."""
+
+    classes: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()  # non-pgaudit parameters the groups rely on
+    objects: tuple[AuditObject, ...] = ()
+    notes: tuple[str, ...] = ()
+    facts: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.classes or self.objects)
+
+
+def _specifications(
+    snapshot: SecuritySnapshot,
+) -> Iterator[tuple[Database | None, AuditSpecification]]:
+    yield from ((None, spec) for spec in snapshot.audit_specifications)
+    for db in snapshot.databases:
+        yield from ((db, spec) for spec in db.audit_specifications)
+
+
+def translate_audit(snapshot: SecuritySnapshot) -> AuditSettings:
+    """pgaudit classes, the objects to grant to the audit role, and notes, for every spec.
+
+    Disabled specifications audit nothing in SQL Server, so they are noted and skipped.
+    """
+    classes: set[str] = set()
+    parameters: set[str] = set()
+    objects: dict[str, AuditObject] = {}
+    notes: list[str] = []
+    facts: list[str] = []
+    for db, spec in _specifications(snapshot):
+        fact = f"{db.name if db else 'server'}/{spec.key}"
+        if not spec.enabled:
+            notes.append(f"{spec.name}: disabled (STATE = OFF) in SQL Server, not carried over")
+            continue
+        facts.append(fact)
+        for action in spec.actions:
+            rule = ACTION_GROUPS.get(action.action.upper())
+            if rule is not None:
+                classes.update(rule.classes)
+                parameters.update(rule.parameters)
+                if not rule.classes and not rule.parameters:
+                    notes.append(f"{spec.name}: {rule.group}: {rule.comment}")
+            elif db is not None and action.action.upper() in OBJECT_ACTIONS:
+                for item in _object_actions(db, action, fact, notes, spec.name):
+                    objects.setdefault(item.key, item)
+            else:
+                notes.append(f"{spec.name}: {action.action} has no pgaudit equivalent")
+    return AuditSettings(
+        classes=tuple(c for c in CLASSES if c in classes), parameters=tuple(sorted(parameters)),
+        objects=tuple(objects[k] for k in sorted(objects)), notes=tuple(sorted(set(notes))),
+        facts=tuple(sorted(facts)),
+    )  # fmt: skip
+
+
+def _object_actions(
+    db: Database, action: AuditAction, fact: str, notes: list[str], spec: str
+) -> Iterator[AuditObject]:
+    privilege = OBJECT_ACTIONS[action.action.upper()]
+    if action.principal and fold(action.principal) != "public":
+        notes.append(f"{spec}: {action.action} BY {action.principal}: pgaudit object auditing "
+                     "cannot filter by principal, so every role's use is audited")  # fmt: skip
+    for obj in _covered(db, action):
+        if (privilege == "EXECUTE") == (obj.kind in _ROUTINES):
+            yield AuditObject(database=db.name, schema_name=obj.schema_name, name=obj.name,
+                              privilege=privilege, fact=fact)  # fmt: skip
+
+
+def _covered(db: Database, action: AuditAction) -> Iterator[DbObject]:
+    """The objects an action's securable covers: one object, a schema's, or the database's."""
+    cls = (action.securable_class or "OBJECT").upper()
+    target = fold(action.securable or "")
+    for obj in db.objects:
+        qualified = fold(f"{obj.schema_name}.{obj.name}")
+        if (
+            (cls == "OBJECT" and target in {qualified, fold(obj.name)})
+            or (cls == "SCHEMA" and target == fold(obj.schema_name))
+            or cls == "DATABASE"
+        ):
+            yield obj
+
+
+# --------------------------------------------------------------------------- parameters
+
+#: The hardened parameter group (AWS: "Working with parameter groups" and "Using SSL with a
+#: PostgreSQL DB instance", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html;
+#: rds.restrict_password_commands: "Controlling user access to the PostgreSQL database";
+#: PostgreSQL runtime settings: https://www.postgresql.org/docs/current/runtime-config-logging.html).
+HARDENED: tuple[tuple[str, str, str], ...] = (
+    ("log_connections", "1",
+     "log every connection attempt and its authentication, like SQL Server's login auditing"),
+    ("log_disconnections", "1", "log session ends with their duration (logout auditing)"),
+    ("log_statement", "ddl",
+     "log every CREATE/ALTER/DROP so schema and permission changes leave a trail"),
+    ("rds.force_ssl", "1", "refuse unencrypted connections (SQL Server: Force Encryption)"),
+    ("ssl_min_protocol_version", "TLSv1.2", "refuse TLS 1.0 and 1.1"),
+    ("password_encryption", "scram-sha-256",
+     "store new passwords as SCRAM verifiers, never MD5"),
+    ("rds.restrict_password_commands", "1",
+     "only members of rds_password may change passwords (SQL Server: ALTER ANY LOGIN)"),
+)  # fmt: skip
+
+
+def parameters(audit: AuditSettings | None = None) -> tuple[PgParameter, ...]:
+    """The hardened parameter-group settings, plus pgaudit's when ``audit`` is active."""
+    found = [PgParameter(name=n, value=v, reason=r) for n, v, r in HARDENED]
+    if audit is not None and audit.active:
+        found.extend(_pgaudit_parameters(audit))
+    return tuple(sorted(found, key=lambda p: p.key))
+
+
+def _pgaudit_parameters(audit: AuditSettings) -> Iterator[PgParameter]:
+    facts = audit.facts
+    yield PgParameter(
+        name="shared_preload_libraries", value="pgaudit", facts=facts,
+        reason="load pgaudit at server start (keep the group's other libraries in the list), "
+        "then CREATE EXTENSION pgaudit in each database",
+    )  # fmt: skip
+    yield PgParameter(
+        name="pgaudit.log", value=",".join(c.lower() for c in audit.classes) or "none",
+        facts=facts, reason="statement classes the SQL Server audit action groups covered",
+    )  # fmt: skip
+    yield PgParameter(name="pgaudit.log_catalog", value="0", facts=facts,
+                      reason="skip statements that only read pg_catalog (SQL Server audits "
+                      "user objects)")  # fmt: skip
+    if audit.objects:
+        yield PgParameter(
+            name="pgaudit.role", value=AUDIT_ROLE, facts=facts,
+            reason=f"object auditing: statements using a privilege {AUDIT_ROLE} holds on an "
+            "object are logged (the per-object actions of the database audit specifications)",
+        )  # fmt: skip
