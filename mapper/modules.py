@@ -359,7 +359,7 @@ def _assignments(trees: Iterator[exp.Expr]) -> Assignments:
         for item in tree.find_all(exp.DeclareItem):
             names = item.this if isinstance(item.this, list) else [item.this]
             for name in names:
-                if item.args.get("default") is not None and _variable(name):
+                if isinstance(item.args.get("default"), exp.Expr) and _variable(name):
                     found.setdefault(_variable(name) or "", []).append(item.args["default"])
         for eq in tree.find_all(exp.EQ):
             if _variable(eq.this) and isinstance(eq.parent, exp.SetItem | exp.Select):

@@ -29,6 +29,7 @@ from mapper.translate.auth import check_exclusive
 from mapper.translate.deny import Deny, plan_denies
 from mapper.translate.grants import plan_schema_usage
 from mapper.translate.implied import prune_implied
+from mapper.translate.security import SecurityItems, plan_security
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import SecuritySnapshot
 
@@ -67,6 +68,7 @@ def plan(
         memberships.plan_db_memberships(state, db, denies)
         permissions.plan_permissions(state, db, denies)
     plan_denies(state, denies)
+    security = plan_security(state)
     plan_schema_usage(state)
     prune_implied(state)
     hardening.plan_hardening(state)
@@ -74,7 +76,7 @@ def plan(
     dispositions.finalize(state)
     dispositions.assert_complete(state)
     check_exclusive(state.of_type(PgMembership))
-    return _build(state)
+    return _build(state, security)
 
 
 def _plan_principals(state: PlanState) -> None:
@@ -92,7 +94,7 @@ def _plan_principals(state: PlanState) -> None:
         objects.plan_objects(state, db)
 
 
-def _build(state: PlanState) -> MigrationPlan:
+def _build(state: PlanState, security: SecurityItems) -> MigrationPlan:
     return MigrationPlan(
         fingerprint=fingerprint(state.snapshot, state.policy),
         target=state.policy.target,
@@ -108,4 +110,5 @@ def _build(state: PlanState) -> MigrationPlan:
         findings=tuple(state.findings.values()),
         dispositions=tuple(state.dispositions.values()),
         iam_policies=tuple(state.iam.values()),
+        **security.plan_fields(),
     )

@@ -144,6 +144,17 @@ DEFAULT_EXCLUSIONS = (
 )
 
 
+class Modules(PolicyModel):
+    """How modules that ran as their owner or relied on ownership chaining are migrated."""
+
+    mode: Literal["security_definer", "grant_underlying"] = Field(
+        "security_definer",
+        description="security_definer: SECURITY DEFINER routines owned by the owner role, "
+        "EXECUTE to the callers only; grant_underlying: grant the objects the module touches "
+        "to its callers (a widening, reported as a finding).",
+    )
+
+
 class Policy(PolicyModel):
     """The whole ``grantbridge.toml``."""
 
@@ -154,6 +165,7 @@ class Policy(PolicyModel):
     overgrants: Overgrants = Overgrants()
     authentication: Authentication = Authentication()
     exclusions: tuple[Exclusion, ...] = DEFAULT_EXCLUSIONS
+    modules: Modules = Modules()
 
     def exclusion(self, name: str) -> Exclusion | None:
         """The exclusion matching a principal name, if any."""

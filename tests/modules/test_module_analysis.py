@@ -154,3 +154,11 @@ def test_ownership_chain_reliance_with_real_engine() -> None:
     (finding,) = chain_findings(chains)
     assert finding.rule_id == "GB306"
     assert finding.principal == "clerk"
+
+
+def test_declare_without_value_then_set_concatenation() -> None:
+    # sqlglot gives a DECLARE without "= value" the default False, not an expression
+    body = "DECLARE @s nvarchar(max);\nSET @s = N'SELECT * FROM t WHERE n LIKE ''' + @t + N'''';\nEXEC (@s)"
+    (dynamic,) = analyse(body).dynamic_sql
+    assert dynamic.concatenated
+    assert dynamic.unquoted_parts == ("@t",)

@@ -1,0 +1,351 @@
+"""Modules, row-level security, masking and audit in the plan (issue 9).
+
+Runs after DENY restructuring and before schema USAGE and implied-grant pruning, so that grants
+made here (``grant_underlying``) get their schema USAGE and are pruned like the others:
+
+* every module: EXECUTE AS, dynamic SQL, cross-database and unparsed findings (definitions are
+  analysed when the snapshot has them; without them only ``EXECUTE AS`` is known);
+* modules that run as their owner or that callers reach only through ownership chaining:
+  policy ``modules.mode = "security_definer"`` makes the routine SECURITY DEFINER (owned by its
+  owner role, ``search_path`` pinned, EXECUTE revoked from PUBLIC); ``"grant_underlying"``
+  grants the touched objects to the callers instead, with a widening finding (GB340);
+* security policies → :class:`PgRowSecurity` (``mapper.rls``); masked columns → findings
+  (``mapper.masking``); audit specifications → pgaudit settings and the hardened parameters
+  (``mapper.audit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from mapper import audit, masking, rls
+from mapper.module_findings import ChainReliance, chain_findings, chain_reliance, module_findings
+from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
+from mapper.naming import object_name
+from mapper.plan import (
+    PgColumnType,
+    PgGrant,
+    PgObject,
+    PgParameter,
+    PgPolicy,
+    PgRevoke,
+    PgRoutineSecurity,
+    PgRowSecurity,
+    RoleKind,
+    Severity,
+)
+from mapper.review_rules import FindingSpec, RuleDef, make_finding, rule_table
+from mapper.translate.grants import GRANT_TYPES
+from mapper.translate.objects import pg_object
+from mapper.translate.state import PlanState, fact_key
+from mssql_extract.snapshot import Database, DbObject, ObjectKind, SecurityPolicy, fold
+
+RULES = rule_table(
+    [
+        RuleDef("GB340", Severity.HIGH, "Objects granted to a module's callers (grant_underlying)",
+                "The callers can now use these objects directly, not only through the module; "
+                "prefer modules.mode = 'security_definer' where the routine body allows it."),
+        RuleDef("GB341", Severity.INFO, "Audit specifications translated to pgaudit",
+                "Load pgaudit (parameters.json), CREATE EXTENSION pgaudit in each database and "
+                "ship the PostgreSQL log to CloudWatch Logs."),
+    ]
+)  # fmt: skip
+
+ROUTINE_KINDS = {"function": "FUNCTION", "procedure": "PROCEDURE"}
+_NOT_REWRITTEN = "Routine body not rewritten: review it when the schema conversion ports it."
+#: What the plan did for each module finding rule (mode-dependent ones are set per module).
+ACTIONS = {
+    "GB301": "Not impersonated: PostgreSQL has no EXECUTE AS <user>; the routine stays INVOKER.",
+    "GB302": "SECURITY DEFINER kept (the routine ran as owner); " + _NOT_REWRITTEN,
+    "GB303": _NOT_REWRITTEN,
+    "GB304": _NOT_REWRITTEN,
+    "GB305": _NOT_REWRITTEN,
+    "GB307": "Not migrated: PostgreSQL has no cross-database queries.",
+    "GB308": "Not analysed: the statement's references are not in the plan.",
+}
+
+
+@dataclass
+class SecurityItems:
+    """What this step adds to the plan besides grants, revokes, roles and findings."""
+
+    routines: dict[str, PgRoutineSecurity] = field(default_factory=dict)
+    row_security: dict[str, PgRowSecurity] = field(default_factory=dict)
+    parameters: tuple[PgParameter, ...] = ()
+
+    def plan_fields(self) -> dict[str, Any]:
+        """Keyword arguments for ``MigrationPlan`` (the plan sorts them by key)."""
+        return {
+            "routine_security": tuple(self.routines.values()),
+            "row_security": tuple(self.row_security.values()),
+            "parameters": self.parameters,
+        }
+
+
+def plan_security(state: PlanState) -> SecurityItems:
+    """Modules, row-level security, masking and audit of every database, then the parameters."""
+    items = SecurityItems()
+    for db in state.snapshot.databases:
+        _plan_modules(state, db, items)
+        _plan_row_security(state, db, items)
+        _plan_masking(state, db)
+    items.parameters = _plan_audit(state)
+    return items
+
+
+# --------------------------------------------------------------------------- modules
+
+
+def _analysis(obj: DbObject) -> ModuleAnalysis:
+    if obj.definition:
+        return analyze_object(obj)
+    execute_as = obj.execute_as.upper() if obj.execute_as else None
+    return ModuleAnalysis(schema_name=obj.schema_name, name=obj.name, execute_as=execute_as)
+
+
+def _plan_modules(state: PlanState, db: Database, items: SecurityItems) -> None:
+    modules = [o for o in db.objects if o.kind in MODULE_KINDS and o.kind != ObjectKind.OTHER]
+    analyses = {o.key: _analysis(o) for o in modules}
+    chains = chain_reliance(db, analyses.values(), state.engine)
+    by_module: dict[str, list[ChainReliance]] = {}
+    for chain in chains:
+        key = f"object:{fold(chain.module_schema)}.{fold(chain.module_name)}"
+        by_module.setdefault(key, []).append(chain)
+    for obj in modules:
+        _plan_module(state, db, obj, analyses[obj.key], by_module.get(obj.key, []), items)
+
+
+def _plan_module(
+    state: PlanState,
+    db: Database,
+    obj: DbObject,
+    analysis: ModuleAnalysis,
+    chains: list[ChainReliance],
+    items: SecurityItems,
+) -> None:
+    target = pg_object(state, db, obj)
+    fact = fact_key(db.name, obj.key)
+    definer = (
+        target is not None
+        and target.kind in ROUTINE_KINDS
+        and (analysis.runs_as_owner or bool(chains))
+        and state.policy.modules.mode == "security_definer"
+    )
+    if definer and target is not None:
+        _security_definer(state, target, fact, items)
+        owner_action = f"SECURITY DEFINER owned by {target.owner}, search_path pinned, EXECUTE revoked from PUBLIC."
+    elif analysis.runs_as_owner:
+        owner_action = (
+            "grant_underlying: objects reached through ownership chaining are granted to the "
+            "callers (GB340); what else the routine does as its owner needs a review."
+        )
+    else:
+        owner_action = ""
+    for spec in module_findings(analysis, str(obj.source_ref)):
+        action = owner_action if spec.rule_id == "GB300" else ACTIONS.get(spec.rule_id, "")
+        state.finding(spec.to_finding(action or _NOT_REWRITTEN))
+    for spec, chain in zip(chain_findings(chains), chains, strict=True):
+        state.finding(_chain_finding(state, db, spec, chain, target, definer, fact))
+
+
+def _security_definer(state: PlanState, target: PgObject, fact: str, items: SecurityItems) -> None:
+    object_type = ROUTINE_KINDS[target.kind]
+    signature = target.signature or "()"
+    callers = sorted(
+        {i.grantee for i in state.items.values() if isinstance(i, PgGrant)
+         and i.privilege == "EXECUTE" and i.object_type == object_type
+         and (i.database, i.schema_name, i.name) == (target.database, target.schema_name, target.name)}
+    )  # fmt: skip
+    routine = PgRoutineSecurity(
+        database=target.database, schema_name=target.schema_name, name=target.name,
+        kind="function" if target.kind == "function" else "procedure", signature=signature,
+        owner=target.owner, search_path=("pg_catalog", target.schema_name),
+        callers=tuple(callers), facts=(fact,),
+    )  # fmt: skip
+    items.routines.setdefault(routine.key, routine)
+    if "PUBLIC" not in callers:  # SECURITY DEFINER: only the mapped callers may run it
+        revoke = PgRevoke(
+            database=target.database, object_type=object_type, schema_name=target.schema_name,
+            name=target.name, signature=signature, privilege="EXECUTE", grantee="PUBLIC",
+            reason="SECURITY DEFINER routine: only its mapped callers may execute it",
+        )  # fmt: skip
+        state.add(revoke, fact)
+
+
+def _chain_finding(
+    state: PlanState,
+    db: Database,
+    spec: FindingSpec,
+    chain: ChainReliance,
+    module: PgObject | None,
+    definer: bool,
+    fact: str,
+) -> Any:
+    if module is not None and module.kind == "view":
+        # PostgreSQL views read their tables with the view owner's privileges (not
+        # security_invoker): the chain survives as it is
+        action = "Preserved: PostgreSQL views use their owner's privileges on the tables."
+        return spec.model_copy(update={"severity": Severity.INFO}).to_finding(action)
+    if definer:
+        return spec.to_finding("The routine is SECURITY DEFINER: callers need no table grant.")
+    if state.policy.modules.mode == "grant_underlying":
+        return spec.to_finding(_grant_underlying(state, db, chain, fact))
+    return spec.to_finding("Not handled: the module has no PostgreSQL routine kind; review it.")
+
+
+def _grant_underlying(state: PlanState, db: Database, chain: ChainReliance, fact: str) -> str:
+    caller = state.role_of(db.name, chain.principal)
+    source = state.find_object(db, chain.target_schema, chain.target_name)
+    target = pg_object(state, db, source) if source else None
+    if caller is None or target is None:
+        return "Not granted: the caller or the object has no PostgreSQL counterpart."
+    grant = PgGrant(
+        database=target.database, object_type=GRANT_TYPES[target.kind],
+        schema_name=target.schema_name, name=target.name, signature=target.signature,
+        privilege=chain.access, grantee=caller, comment="grant_underlying (ownership chain)",
+    )  # fmt: skip
+    state.add(grant, fact)
+    widening = make_finding(
+        RULES["GB340"], f"{caller} gets {chain.access} on {target.schema_name}.{target.name} "
+        f"directly, which it reached only through {chain.module_schema}.{chain.module_name}",
+        principal=chain.principal, securable=f"{target.schema_name}.{target.name}:{chain.access}",
+        source_ref=db.name,
+    )  # fmt: skip
+    state.finding(widening.to_finding(f"GRANT {chain.access} to {caller}."))
+    return f"Granted {chain.access} on the object to {caller} (grant_underlying, GB340)."
+
+
+# --------------------------------------------------------------------------- row-level security
+
+
+def _plan_row_security(state: PlanState, db: Database, items: SecurityItems) -> None:
+    naming = state.policy.naming
+
+    def role_name(principal: str) -> str:
+        return state.role_of(db.name, principal) or object_name(principal, naming)
+
+    for translation in rls.translate_policies(
+        db, role_name=role_name, ident=lambda n: object_name(n, naming)
+    ):
+        source = _table(state, db, translation)
+        table = pg_object(state, db, source) if source else None
+        action = "Policies emitted (ENABLE and FORCE ROW LEVEL SECURITY)."
+        if not translation.faithful or table is None:
+            action = "No policy emitted for this table: translate the predicate by hand."
+        for spec in translation.findings:
+            state.finding(spec.to_finding(action))
+        if translation.faithful and table is not None and source is not None:
+            row = PgRowSecurity(
+                database=table.database, schema_name=table.schema_name, table_name=table.name,
+                enable=translation.enable, force=translation.force,
+                policies=tuple(PgPolicy(**p.model_dump()) for p in translation.policies),
+                column_types=_column_types(state, db, source), facts=_policy_facts(db, source),
+            )  # fmt: skip
+            items.row_security[row.key] = row
+
+
+def _table(state: PlanState, db: Database, translation: rls.RlsTranslation) -> DbObject | None:
+    """The source table of a translation (rls names it by its PostgreSQL names)."""
+    naming = state.policy.naming
+    wanted = (translation.table_schema, translation.table_name)
+    return next(
+        (o for o in db.objects
+         if (object_name(o.schema_name, naming), object_name(o.name, naming)) == wanted),
+        None,
+    )  # fmt: skip
+
+
+def _policy_facts(db: Database, table: DbObject) -> tuple[str, ...]:
+    return tuple(
+        sorted({fact_key(db.name, p.key) for p in db.security_policies if _targets(p, table)})
+    )
+
+
+def _targets(policy: SecurityPolicy, table: DbObject) -> bool:
+    return any(
+        fold(q.target_schema) == fold(table.schema_name)
+        and fold(q.target_table) == fold(table.name)
+        for q in policy.predicates
+    )
+
+
+def _column_types(state: PlanState, db: Database, table: DbObject) -> tuple[PgColumnType, ...]:
+    """Types of the predicate columns, from the predicate functions' parameter types."""
+    found: dict[str, str] = {}
+    for policy in db.security_policies:
+        for predicate in policy.predicates:
+            if fold(predicate.target_table) == fold(table.name):
+                found |= _parameter_types(state, db, predicate.predicate_definition)
+    return tuple(PgColumnType(name=n, data_type=t) for n, t in sorted(found.items()))
+
+
+def _parameter_types(state: PlanState, db: Database, definition: str) -> dict[str, str]:
+    try:
+        call = sqlglot.parse_one(definition, read="tsql")
+        while isinstance(call, exp.Paren):
+            call = call.this
+        schema, function = (
+            (call.this.name, call.expression) if isinstance(call, exp.Dot) else ("dbo", call)
+        )
+        obj = state.find_object(db, schema, function.name)
+        tree = sqlglot.parse_one(obj.definition, read="tsql") if obj and obj.definition else None
+    except SqlglotError:
+        return {}
+    if tree is None or not isinstance(tree.this, exp.UserDefinedFunction):
+        return {}
+    kinds = [c.args.get("kind") for c in tree.this.expressions if isinstance(c, exp.ColumnDef)]
+    naming = state.policy.naming
+    return {
+        object_name(column.name, naming): kind.sql(dialect="postgres").lower()
+        for column, kind in zip(function.expressions, kinds, strict=False)
+        if isinstance(column, exp.Column) and kind is not None
+    }
+
+
+# --------------------------------------------------------------------------- masking, audit
+
+
+def _plan_masking(state: PlanState, db: Database) -> None:
+    naming = state.policy.naming
+    suggestions = masking.suggest_masks(db, ident=lambda n: object_name(n, naming))
+    for spec in masking.masking_findings(suggestions, source_ref=db.name):
+        state.finding(spec.to_finding("Not masked in PostgreSQL: the suggestion needs a review."))
+
+
+def _plan_audit(state: PlanState) -> tuple[PgParameter, ...]:
+    settings = audit.translate_audit(state.snapshot)
+    if settings.active:
+        _audit_role(state, settings)
+        evidence = (
+            f"pgaudit.log = {','.join(settings.classes).lower() or 'none'}; "
+            f"{len(settings.objects)} object privileges for {audit.AUDIT_ROLE}"
+            + "".join(f"; {note}" for note in settings.notes)
+        )
+        finding = make_finding(RULES["GB341"], evidence, source_ref=", ".join(settings.facts))
+        state.finding(finding.to_finding("pgaudit settings in parameters.json."))
+    return audit.parameters(settings)
+
+
+def _audit_role(state: PlanState, settings: audit.AuditSettings) -> None:
+    if not settings.objects:
+        return
+    spec = state.role(audit.AUDIT_ROLE, RoleKind.GROUP, source="pgaudit.role (object auditing)")
+    databases = {fold(db.name): db for db in state.snapshot.databases}
+    for item in settings.objects:
+        db = databases[fold(item.database)]
+        source = state.find_object(db, item.schema_name, item.name)
+        target = pg_object(state, db, source) if source else None
+        if target is None:
+            continue
+        spec.facts.add(item.fact)
+        grant = PgGrant(
+            database=target.database, object_type=GRANT_TYPES[target.kind],
+            schema_name=target.schema_name, name=target.name, signature=target.signature,
+            privilege=item.privilege, grantee=audit.AUDIT_ROLE, comment="pgaudit object auditing",
+        )  # fmt: skip
+        state.add(grant, item.fact)
