@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -31,10 +32,14 @@ def apply(
     if target is None:
         raise InputError("apply needs a target: pass --dsn or set GRANTBRIDGE_DSN")
     plan, _ = load_plan_dir(outdir)
+    if not yes and not sys.stdin.isatty():
+        # consent must be explicit: piped input ("yes | grantbridge apply") is not a person
+        raise InputError("apply changes the target: pass --yes (there is no terminal to ask on)")
     if not yes:
         typer.confirm(
             f"Apply {len(plan.roles)} roles and {len(plan.grants)} grants to {redact(target)}?",
             abort=True,
         )
+    typer.echo(f"apply: plan {plan.fingerprint[:12]} from {outdir} to {redact(target)}")
     apply_plan_dir(outdir, target, log=typer.echo)
     typer.echo("applied; sql/rollback.sql undoes it")
