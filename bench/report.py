@@ -284,8 +284,8 @@ SECTIONS: tuple[tuple[str, str, Callable[[dict[str, Any]], list[Row]]], ...] = (
 )
 
 COMMANDS = (
-    "uv run python -m bench --scale S --runs 5",
-    "uv run python -m bench --parse-100k --runs 5",
+    "uv run python -m bench --scale S --runs 3",
+    "uv run python -m bench --parse-100k --runs 3",
     "uv run python -m bench --plan-scaling --runs 3",
     "uv run python -m bench --scale M --runs 3   # and L: not run on the shared 2-core machine yet",
 )
