@@ -70,7 +70,10 @@ def _files(path: Path) -> Iterator[Path]:
     """A file as given, or a folder's scripts recursively in a deterministic (sorted) order."""
     if path.is_dir():
         found = (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SCRIPT_SUFFIXES)
-        yield from sorted(found, key=lambda p: p.relative_to(path).as_posix())
+        scripts = sorted(found, key=lambda p: p.relative_to(path).as_posix())
+        if not scripts:  # a wrong folder must not look like an estate without security
+            raise ExtractError("the folder holds no .sql scripts", Location(str(path)))
+        yield from scripts
     elif path.is_file():
         yield path
     else:
@@ -107,6 +110,8 @@ def extract_scripts(
         files = [given] if str(given) == "-" else list(_files(given))
         for path in files:
             text, origin = _read(path)
+            if not text.strip() and files == [given]:  # an empty file given by name (or stdin)
+                raise ExtractError("the script is empty", Location(origin, 1))
             if relative_to is not None and path.resolve().is_relative_to(relative_to.resolve()):
                 origin = path.resolve().relative_to(relative_to.resolve()).as_posix()
             _replay(builder, text, origin, variables, include_definitions, lenient)
