@@ -50,7 +50,14 @@ def write_file_atomic(target: Path, text: str) -> None:
     target = Path(target)
     if target.is_dir():
         raise InputError("the output path is a directory, not a file", Location(str(target)))
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:  # e.g. a parent that is a file: one line, not a traceback
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise InputError(
+            f"cannot write the output file: {exc.strerror}", Location(str(target))
+        ) from None
