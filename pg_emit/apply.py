@@ -27,6 +27,7 @@ from pg_emit.server import connect
 APPLY_ORDER: tuple[str, ...] = (
     "sql/01_roles.sql", "sql/02_memberships.sql", "sql/03_ownership.sql",
     "sql/04_privileges.sql", "sql/05_default_privileges.sql", "sql/06_hardening.sql",
+    "sql/07_security.sql",
 )  # fmt: skip
 
 Log = Callable[[str], None]

@@ -1,4 +1,4 @@
-"""``write_artifacts(plan, outdir)``: sql/, iam/, report.md and findings.sarif into a directory.
+"""``write_artifacts(plan, outdir)``: sql/, iam/, report.md, findings.sarif, parameters.json.
 
 The ``plan`` command writes ``plan.json`` and calls this inside an ``atomic_directory``, so a
 failure here leaves no half-written output behind.
@@ -11,6 +11,7 @@ from pathlib import Path
 from mapper.plan import MigrationPlan
 from pg_emit.iam import render_iam
 from pg_emit.render import render_sql
+from pg_emit.render_security import render_parameters
 from pg_emit.report import render_report
 from pg_emit.sarif import render_sarif
 
@@ -20,6 +21,7 @@ def render_artifacts(plan: MigrationPlan) -> dict[str, str]:
     files = render_sql(plan) | render_iam(plan)
     files["report.md"] = render_report(plan)
     files["findings.sarif"] = render_sarif(plan)
+    files["parameters.json"] = render_parameters(plan)
     return files
 
 

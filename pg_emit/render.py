@@ -8,6 +8,7 @@ Files, in apply order::
     sql/04_privileges.sql         per database: GRANT … (grouped)
     sql/05_default_privileges.sql per database: ALTER DEFAULT PRIVILEGES FOR ROLE owner …
     sql/06_hardening.sql          per database: REVOKE … FROM PUBLIC (PostgreSQL's defaults)
+    sql/07_security.sql           per database: SECURITY DEFINER routines, row-level security
     sql/rollback.sql              undo: revoke what the plan granted, drop what it created
 
 Decisions, stated once:
@@ -33,6 +34,7 @@ from pg_emit import render_grants as grants
 from pg_emit import render_roles as roles
 from pg_emit.quoting import quote_ident, quote_literal
 from pg_emit.render_rollback import rollback_sections
+from pg_emit.render_security import security_statements
 from pg_emit.script import Script, Section, Statement, do_block, facts_note
 
 PSQL_NOTE = ('Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.',)
@@ -146,6 +148,8 @@ def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
                PSQL_NOTE, _per_database(plan, default_privilege_statements)),
         Script("06_hardening.sql", "revoke PostgreSQL's PUBLIC defaults the plan does not want",
                fp, PSQL_NOTE, _per_database(plan, hardening_statements)),
+        Script("07_security.sql", "SECURITY DEFINER routines and row-level security", fp,
+               PSQL_NOTE, _per_database(plan, security_statements)),
         Script("rollback.sql", "undo the apply: revoke what the plan granted, drop what it created",
                fp, PSQL_NOTE, rollback_sections(plan, _databases(plan))),
     )  # fmt: skip

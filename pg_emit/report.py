@@ -23,6 +23,7 @@ from mapper.plan import (
 )
 from pg_emit import markdown as md
 from pg_emit.mermaid import render_role_graph
+from pg_emit.render_security import report_section
 
 #: Above this many open findings, each finding folds into a ``<details>`` block.
 COLLAPSE_FINDINGS_ABOVE = 10
@@ -280,6 +281,7 @@ SECTIONS: tuple[Section, ...] = (
     _needs_decision,
     _findings,
     _accepted,
+    report_section,
     _principals,
     _hierarchy,
     _dispositions,

@@ -7,6 +7,7 @@ their owner roles — so ``verify`` runs: roles (01), memberships (02), stubs, t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -34,11 +35,13 @@ ALTER = {"table": "TABLE", "view": "VIEW", "sequence": "SEQUENCE", "function": "
          "procedure": "PROCEDURE", "type": "TYPE"}  # fmt: skip
 
 
-def stub_sql(obj: PgObject) -> tuple[str, str]:
-    """(existence query, CREATE statement) for one object."""
+def stub_sql(obj: PgObject, types: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(existence query, CREATE statement) for one object; columns are text unless ``types``
+    (column → type, e.g. the columns row-level security policies compare) says otherwise."""
     qualified = quote_qualified(obj.schema_name, obj.name)
     sig = obj.signature or ("()" if obj.kind in ("function", "procedure") else "")
-    cols = ", ".join(f"{quote_ident(c)} text" for c in obj.columns)
+    known = types or {}
+    cols = ", ".join(f"{quote_ident(c)} {known.get(c, 'text')}" for c in obj.columns)
     view_cols = ", ".join(f"NULL::text AS {quote_ident(c)}" for c in obj.columns)
     exists, create = STUBS[obj.kind]
     lit = quote_literal(qualified + (sig if obj.kind in ("function", "procedure") else ""))
@@ -58,7 +61,7 @@ def create_stubs(conn: psycopg.Connection[Any], plan: MigrationPlan, database: s
     for obj in plan.objects:
         if obj.database != database:
             continue
-        exists, create = stub_sql(obj)
+        exists, create = stub_sql(obj, _policy_column_types(plan, obj))
         row = conn.execute(exists.encode()).fetchone()
         if row is not None and row[0]:
             continue
@@ -68,3 +71,14 @@ def create_stubs(conn: psycopg.Connection[Any], plan: MigrationPlan, database: s
         conn.execute(f"ALTER {ALTER[obj.kind]} {target} OWNER TO {quote_ident(obj.owner)}".encode())
         created += 1
     return created
+
+
+def _policy_column_types(plan: MigrationPlan, obj: PgObject) -> dict[str, str]:
+    """Types of the columns the table's row-level security policies compare."""
+    return {
+        column.name: column.data_type
+        for row in plan.row_security
+        if (row.database, row.schema_name, row.table_name)
+        == (obj.database, obj.schema_name, obj.name)
+        for column in row.column_types
+    }

@@ -5,13 +5,17 @@ from __future__ import annotations
 from mapper.plan import (
     AuthMethod,
     MigrationPlan,
+    PgColumnType,
     PgDatabase,
     PgDefaultPrivilege,
     PgGrant,
     PgMembership,
     PgObject,
+    PgPolicy,
     PgRevoke,
     PgRole,
+    PgRoutineSecurity,
+    PgRowSecurity,
     PgSchema,
     RoleKind,
 )
@@ -120,4 +124,18 @@ def realistic_plan(prefix: str = "gb", database: str = "gb_sales") -> MigrationP
         grants=tuple(grants),
         revokes=revokes,
         default_privileges=defaults,
-    )
+        routine_security=(
+            PgRoutineSecurity(database=database, schema_name="sales", name="add_order",
+                              kind="procedure", signature="(integer, text)", owner=owner,
+                              search_path=("pg_catalog", "sales"), callers=(writer,)),
+        ),
+        row_security=(
+            PgRowSecurity(database=database, schema_name="sales", table_name="orders",
+                          policies=(PgPolicy(name="tenant_filter", using="amount >= 0",
+                                             with_check="true"),
+                                    PgPolicy(name="no_big", command="INSERT", permissive=False,
+                                             with_check="amount < 1000000")),
+                          column_types=(PgColumnType(name="amount", data_type="numeric"),),
+                          facts=("Sales/security_policy:sales.tenant",)),
+        ),
+    )  # fmt: skip

@@ -1,0 +1,110 @@
+"""Routine security, row-level security and parameters: ``sql/07_security.sql``, ``parameters.json``
+and the report's security section.
+
+* Routines (``plan.routine_security``): ``ALTER FUNCTION | PROCEDURE … SECURITY DEFINER`` and
+  ``SET search_path = pg_catalog, <schema>`` (a SECURITY DEFINER routine with a caller-controlled
+  search_path can be hijacked: PostgreSQL docs, "Writing SECURITY DEFINER Functions Safely",
+  https://www.postgresql.org/docs/current/sql-createfunction.html). The owner is set in 03,
+  EXECUTE granted to the callers in 04 and revoked from PUBLIC in 06.
+* Row-level security (``plan.row_security``): ``ENABLE`` and ``FORCE ROW LEVEL SECURITY``, then
+  each policy as ``DROP POLICY IF EXISTS`` + ``CREATE POLICY`` in the same transaction, so a
+  re-run replaces the policies instead of failing (CREATE POLICY has no IF NOT EXISTS).
+* ``parameters.json``: the parameter-group settings (canonical JSON), explained in the report.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity
+from mapper.rls import REPORT_NOTE
+from pg_emit import markdown as md
+from pg_emit.quoting import quote_ident, quote_qualified
+from pg_emit.script import Statement, facts_note
+
+#: Parameters that only take effect after a reboot (the rest apply immediately).
+STATIC_PARAMETERS = frozenset({"shared_preload_libraries"})
+
+
+def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
+    target = f"{routine.kind.upper()} {quote_qualified(routine.schema_name, routine.name)}"
+    target += routine.signature
+    notes = (facts_note(routine.facts), f"runs as {routine.owner}; callers: "
+             + (", ".join(routine.callers) or "(none)"))  # fmt: skip
+    path = ", ".join(quote_ident(p) for p in routine.search_path)
+    statements = [Statement(f"ALTER {target} SECURITY DEFINER", notes)]
+    if routine.search_path:
+        why = "pinned search_path: names never resolve through a schema the caller controls"
+        statements.append(Statement(f"ALTER {target} SET search_path = {path}", (why,)))
+    return statements
+
+
+def _policy_sql(table: str, policy: PgPolicy) -> str:
+    kind = "PERMISSIVE" if policy.permissive else "RESTRICTIVE"
+    sql = f"CREATE POLICY {quote_ident(policy.name)} ON {table} AS {kind} FOR {policy.command}"
+    sql += f" USING ({policy.using})" if policy.using else ""
+    return sql + (f" WITH CHECK ({policy.with_check})" if policy.with_check else "")
+
+
+def _row_security_statements(row: PgRowSecurity) -> list[Statement]:
+    table = quote_qualified(row.schema_name, row.table_name)
+    mode = "ENABLE" if row.enable else "DISABLE"
+    statements = [
+        Statement(f"ALTER TABLE {table} {mode} ROW LEVEL SECURITY", (facts_note(row.facts),))
+    ]
+    if row.force:  # SQL Server applies security policies to the table owner too
+        why = "FORCE: the table owner is filtered too, as SQL Server filters dbo"
+        statements.append(Statement(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY", (why,)))
+    for policy in row.policies:
+        drop = f"DROP POLICY IF EXISTS {quote_ident(policy.name)} ON {table}"
+        statements.append(Statement(drop, (f"policy {policy.name}, replaced if present",)))
+        statements.append(Statement(_policy_sql(table, policy), (f"policy {policy.name}",)))
+    return statements
+
+
+def security_statements(plan: MigrationPlan, database: str) -> list[Statement]:
+    """07: SECURITY DEFINER routines, then row-level security, for one database."""
+    statements: list[Statement] = []
+    for routine in plan.routine_security:
+        if routine.database == database and routine.security_definer:
+            statements += _routine_statements(routine)
+    for row in plan.row_security:
+        if row.database == database:
+            statements += _row_security_statements(row)
+    return statements
+
+
+def render_parameters(plan: MigrationPlan) -> str:
+    """``parameters.json``: the parameter-group settings, canonical (sorted, two-space indent)."""
+    rows = [
+        {"name": p.name, "value": p.value,
+         "apply_method": "pending-reboot" if p.name in STATIC_PARAMETERS else "immediate",
+         "reason": p.reason}
+        for p in plan.parameters
+    ]  # fmt: skip
+    return json.dumps({"parameters": rows}, indent=2, sort_keys=True) + "\n"
+
+
+def report_section(plan: MigrationPlan) -> list[str]:
+    """The report's section on routines, row-level security, masking and parameters."""
+    masking = [f for f in plan.findings if f.rule_id in {"GB330", "GB331"}]
+    if not (plan.routine_security or plan.row_security or plan.parameters or masking):
+        return []
+    lines = ["## Routines, row-level security, masking and parameters"]
+    if plan.routine_security:
+        rows = [(md.code(f"{r.database}:{r.schema_name}.{r.name}{r.signature}"), md.code(r.owner),
+                 md.text(", ".join(r.callers) or "(none)")) for r in plan.routine_security]  # fmt: skip
+        lines += ["", "SECURITY DEFINER routines (search_path pinned, EXECUTE revoked from PUBLIC):",
+                  "", *md.table(("Routine", "Runs as", "Callers"), rows)]  # fmt: skip
+    if plan.row_security:
+        tables = [(md.code(f"{r.database}:{r.schema_name}.{r.table_name}"),
+                   md.text(", ".join(p.name for p in r.policies))) for r in plan.row_security]  # fmt: skip
+        lines += ["", md.text(REPORT_NOTE), "", *md.table(("Table", "Policies"), tables)]
+    if masking:
+        lines += ["", "Masked columns (PostgreSQL has no dynamic data masking):", ""]
+        lines += [f"- {md.code(f.securable or '')}: {md.text(f.remediation)}" for f in masking]
+    if plan.parameters:
+        settings = [(md.code(p.name), md.code(p.value), md.text(p.reason)) for p in plan.parameters]
+        lines += ["", "Parameter group settings (`parameters.json`):", "",
+                  *md.table(("Parameter", "Value", "Why"), settings)]  # fmt: skip
+    return lines
