@@ -8,6 +8,7 @@ never a silent merge. Quoting is the emitter's job: names here are final and unq
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from grantbridge.errors import Location, MappingError
@@ -23,6 +24,20 @@ def truncate(name: str) -> str:
     if len(data) <= MAX_IDENTIFIER_BYTES:
         return name
     return data[:MAX_IDENTIFIER_BYTES].decode("utf-8", errors="ignore")
+
+
+def shorten(name: str) -> str:
+    """Fit a name grantbridge makes into 63 bytes, keeping it unique: cut + 8-hex hash.
+
+    Derived names (``<role>_minus_<grantee>``, derived again for a second DENY) grow past the
+    limit on real estates; a bare cut would make two of them collide. The hash of the full
+    name keeps them apart, deterministically.
+    """
+    if len(name.encode("utf-8")) <= MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    head = name.encode("utf-8")[: MAX_IDENTIFIER_BYTES - 9].decode("utf-8", errors="ignore")
+    return f"{head}_{digest}"
 
 
 def fold(name: str, naming: Naming) -> str:
@@ -85,4 +100,4 @@ class NameRegistry:
 
     def derived(self, base: str, source: str) -> str:
         """A name for a role grantbridge makes (owner roles, DENY-derived roles)."""
-        return self.claim(fold(base, self.naming), source)
+        return self.claim(shorten(fold(base, self.naming)), source)
