@@ -54,7 +54,7 @@ def demo(
 
     estate = contoso_path()
     say(f"1/3 extract  {estate}")
-    snapshot = extract_scripts([estate], relative_to=estate.parent)
+    snapshot = extract_scripts([estate], relative_to=estate.parent, include_definitions=True)
     say("2/3 plan     default policy")
     migration = plan(snapshot, Policy())
     with atomic_directory(output) as scratch:
