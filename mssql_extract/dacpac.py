@@ -7,6 +7,34 @@ SqlInlineTableValuedFunction / SqlMultiStatementTableValuedFunction / SqlSequenc
 kinds. A permission statement is named ``[Grant.Select.Object].[grantee].[grantor]…``: its first
 part gives the state (Grant, GrantWithGrantOption, Deny) and the permission in PascalCase.
 A dacpac holds one database; its name is the file name unless the model says otherwise.
+Logins appear only when the project scripts them (SSDT keeps CREATE LOGIN in the model of a
+database project); server roles and server permissions belong to a master-scoped project.
+
+Shapes checked against real SSDT/DacFx output (what we rely on, and where it was seen):
+
+* ``SqlPermissionStatement`` named ``[Grant.Delete.Object].[grantee].[grantor].[schema].[object]``
+  with ``<Property Name="Permission" Value="4" />`` (an enum *number*, not a name) and the
+  relationships ``Grantee``, ``Grantor`` (``ExternalSource="BuiltIns"`` for ``[dbo]``) and
+  ``SecuredObject``; a database-scoped one is ``[Grant.KillDatabaseConnection.Database]…``:
+  d365collaborative/d365fo.tools, d365fo.tools/functions/repair-d365bacpacmodelfile.ps1 and
+  d365fo.tools/internal/misc/RepairBacpac.Simple.json (model.xml of real bacpacs). We read the
+  permission from the name, never from the number (only Delete = 4 is attested).
+* ``SqlRoleMembership`` with relationships ``Member`` and ``Role`` (fixed roles referenced with
+  ``ExternalSource="BuiltIns"``): same repository, RepairBacpac.Qualifier.json and
+  repair-d365bacpacmodelfile.ps1.
+* ``SqlUser`` with ``<Property Name="AuthenticationType" Value="1" />`` (sys.database_principals
+  numbering) and relationship ``Login``: a public bacpac-import script found by find_string.
+* Property and relationship names of DacFx's model classes (Microsoft.SqlServer.Dac.Model on
+  learn.microsoft.com): Login (CheckExpiration, CheckPolicy, DefaultDatabase, DefaultLanguage,
+  Disabled, MappedToWindowsLogin, Sid, Password — never read), User (AuthenticationType,
+  DefaultSchema, Login, Sid, WithoutLogin), Permission (PermissionAction Grant/Deny,
+  WithGrantOption, Grantee, Grantor, SecuredObject), Procedure (ExecuteAsCaller,
+  ExecuteAsOwner, ExecuteAsSelf).
+
+Not confirmed from real output (kept tolerant): the state word of a DENY (``Deny``) and whether
+WITH GRANT OPTION shows in the name (``GrantWithGrantOption``) or only as the
+``WithGrantOption`` property — both are accepted; a column permission's ``SecuredObject`` as a
+three-part column reference; the text form of ``Sid`` (read as hex).
 """
 
 from __future__ import annotations
@@ -52,6 +80,24 @@ _CLASSES = {
     "User": "USER",
     "Role": "ROLE",
 }
+#: ``AuthenticationType`` property of SqlUser: sys.database_principals.authentication_type numbers.
+_AUTHENTICATION = {
+    "0": AuthenticationType.NONE,
+    "1": AuthenticationType.INSTANCE,
+    "2": AuthenticationType.DATABASE,
+    "3": AuthenticationType.WINDOWS,
+    "4": AuthenticationType.EXTERNAL,
+}
+#: Module properties → ``execute_as`` (CALLER when none is set, as in SQL Server).
+_EXECUTE_AS = {"ExecuteAsOwner": "OWNER", "ExecuteAsSelf": "SELF"}
+_MODULES = frozenset(
+    {
+        "SqlProcedure",
+        "SqlScalarFunction",
+        "SqlInlineTableValuedFunction",
+        "SqlMultiStatementTableValuedFunction",
+    }
+)
 _KINDS = {
     "SqlTable": ObjectKind.TABLE,
     "SqlView": ObjectKind.VIEW,
@@ -119,47 +165,63 @@ def _true(value: str | None) -> bool:
     return (value or "").lower() == "true"
 
 
+def _flag(el: ElementTree.Element, name: str) -> bool | None:
+    value = _prop(el, name)
+    return None if value is None else _true(value)
+
+
+def _sid(el: ElementTree.Element) -> str | None:
+    """The ``Sid`` property as ``0x…`` upper-case hex (the snapshot's spelling)."""
+    value = _prop(el, "Sid")
+    if not value:
+        return None
+    digits = value[2:] if value[:2].lower() == "0x" else value
+    return "0x" + digits.upper()
+
+
+def _login(m: _Model, e: ElementTree.Element) -> Login:
+    windows = _true(_prop(e, "MappedToWindowsLogin"))
+    return Login(
+        name=parts(e.get("Name"))[-1],
+        type=LoginType.WINDOWS_USER if windows else LoginType.SQL,
+        sid=_sid(e),
+        disabled=_true(_prop(e, "Disabled")),
+        default_database=_prop(e, "DefaultDatabase"),
+        default_language=_prop(e, "DefaultLanguage"),
+        check_policy=_flag(e, "CheckPolicy"),
+        check_expiration=_flag(e, "CheckExpiration"),
+        has_password=not windows,  # the Password property itself is never read
+        source_ref=m.ref(e),
+    )
+
+
 def _logins(m: _Model) -> list[Login]:
-    return [
-        Login(
-            name=parts(e.get("Name"))[-1],
-            type=LoginType.WINDOWS_USER
-            if _true(_prop(e, "MappedToWindowsLogin"))
-            else LoginType.SQL,
-            disabled=_true(_prop(e, "Disabled")),
-            check_policy=None
-            if _prop(e, "CheckPolicy") is None
-            else _true(_prop(e, "CheckPolicy")),
-            check_expiration=None
-            if _prop(e, "CheckExpiration") is None
-            else _true(_prop(e, "CheckExpiration")),
-            has_password=not _true(_prop(e, "MappedToWindowsLogin")),
-            source_ref=m.ref(e),
-        )
-        for e in m.of("SqlLogin")
-    ]
+    return [_login(m, e) for e in m.of("SqlLogin")]
+
+
+def _user(m: _Model, e: ElementTree.Element, logins: dict[str, Login]) -> User:
+    login = None if _true(_prop(e, "WithoutLogin")) else _ref1(e, "Login")
+    mapped = logins.get(login.casefold()) if login else None
+    windows = mapped is not None and mapped.type != LoginType.SQL
+    guessed = (AuthenticationType.WINDOWS if windows else AuthenticationType.INSTANCE) if login \
+        else AuthenticationType.NONE  # fmt: skip
+    authentication = _AUTHENTICATION.get(_prop(e, "AuthenticationType") or "", guessed)
+    return User(
+        name=parts(e.get("Name"))[-1],
+        type=UserType.WINDOWS_USER
+        if authentication == AuthenticationType.WINDOWS
+        else UserType.SQL,
+        authentication_type=authentication,
+        login=mapped.name if mapped else None,
+        sid=mapped.sid if mapped else _sid(e),
+        default_schema=_ref1(e, "DefaultSchema"),
+        orphaned=login is not None and mapped is None,
+        source_ref=m.ref(e),
+    )
 
 
 def _users(m: _Model, logins: dict[str, Login]) -> list[User]:
-    found = []
-    for e in m.of("SqlUser"):
-        login = _ref1(e, "Login")
-        mapped = logins.get(login.casefold()) if login else None
-        windows = mapped is not None and mapped.type != LoginType.SQL
-        found.append(
-            User(
-                name=parts(e.get("Name"))[-1],
-                type=UserType.WINDOWS_USER if windows else UserType.SQL,
-                authentication_type=(AuthenticationType.WINDOWS if windows else AuthenticationType.INSTANCE)
-                if login else AuthenticationType.NONE,
-                login=mapped.name if mapped else None,
-                sid=mapped.sid if mapped else None,
-                default_schema=_ref1(e, "DefaultSchema"),
-                orphaned=login is not None and mapped is None,
-                source_ref=m.ref(e),
-            )
-        )  # fmt: skip
-    return found
+    return [_user(m, e, logins) for e in m.of("SqlUser")]
 
 
 def _memberships(m: _Model, kind: str) -> list[Membership]:
@@ -183,13 +245,16 @@ def _permission(m: _Model, e: ElementTree.Element) -> Permission | None:
     schema = target[0] if cls == "OBJECT" and len(target) >= 2 else None
     name = (target[1] if cls == "OBJECT" and len(target) >= 2 else target[-1]) if target else None
     column = target[2] if cls == "OBJECT" and len(target) == 3 else None
+    state = _STATES[state_word]
+    if state == PermissionState.GRANT and _true(_prop(e, "WithGrantOption")):
+        state = PermissionState.GRANT_WITH_GRANT_OPTION
     return Permission(
         securable_class=cls,
         schema_name=schema,
         object_name=None if cls == "DATABASE" else name,
         column_name=column,
         permission=_words(permission),
-        state=_STATES[state_word],
+        state=state,
         grantee=_ref1(e, "Grantee") or "",
         grantor=_ref1(e, "Grantor"),
         source_ref=m.ref(e),
@@ -197,11 +262,18 @@ def _permission(m: _Model, e: ElementTree.Element) -> Permission | None:
 
 
 def _columns(el: ElementTree.Element) -> tuple[str, ...]:
-    """Column names of a table: nested SqlSimpleColumn / SqlComputedColumn elements."""
+    """Column names of a table or view: nested SqlSimpleColumn / SqlComputedColumn elements."""
     rel = el.find(f"{_NS}Relationship[@Name='Columns']")
     if rel is None:
         return ()
     return tuple(parts(c.get("Name"))[-1] for c in rel.iter(f"{_NS}Element"))
+
+
+def _execute_as(el: ElementTree.Element) -> str | None:
+    """EXECUTE AS of a module (None for tables, views, sequences)."""
+    if el.get("Type") not in _MODULES:
+        return None
+    return next((who for prop, who in _EXECUTE_AS.items() if _true(_prop(el, prop))), "CALLER")
 
 
 def _objects(m: _Model) -> list[DbObject]:
@@ -209,9 +281,9 @@ def _objects(m: _Model) -> list[DbObject]:
     for kind, object_kind in _KINDS.items():
         for e in m.of(kind):
             schema, name = parts(e.get("Name"))[-2:]
-            columns = _columns(e) if kind == "SqlTable" else ()
+            columns = _columns(e) if kind in {"SqlTable", "SqlView"} else ()
             found.append(DbObject(schema_name=schema, name=name, kind=object_kind, owner=_ref1(e, "Authorizer"),
-                                  columns=columns, source_ref=m.ref(e)))  # fmt: skip
+                                  columns=columns, execute_as=_execute_as(e), source_ref=m.ref(e)))  # fmt: skip
     return found
 
 
@@ -220,7 +292,9 @@ def _database(m: _Model, name: str, logins: dict[str, Login]) -> Database:
              for e in m.of("SqlRole")]  # fmt: skip
     memberships = _memberships(m, "SqlRoleMembership")
     defined = {r.name.casefold() for r in roles}
-    fixed = sorted({x.role for x in memberships if x.role.casefold() in _FIXED_DB_ROLES - defined})
+    # public exists in every database; other fixed roles are listed when something names them
+    named = {x.role for x in memberships} | {"public"}
+    fixed = sorted({r for r in named if r.casefold() in _FIXED_DB_ROLES - defined})
     roles += [
         DatabaseRole(name=r, is_fixed=True, source_ref=SourceRef(origin=m.origin)) for r in fixed
     ]
@@ -234,10 +308,20 @@ def _database(m: _Model, name: str, logins: dict[str, Login]) -> Database:
     )  # fmt: skip
 
 
-def _read_model(path: Path) -> ElementTree.Element:
+def _database_name(archive: zipfile.ZipFile, path: Path) -> str:
+    """``<Name>`` of DacMetadata.xml (the project's database name), else the file name."""
+    try:
+        found = ElementTree.fromstring(archive.read("DacMetadata.xml")).find(f"{_NS}Name")
+    except (KeyError, ElementTree.ParseError):
+        found = None
+    return found.text.strip() if found is not None and found.text else path.stem
+
+
+def _read_model(path: Path) -> tuple[ElementTree.Element, str]:
     try:
         with zipfile.ZipFile(path) as archive:
             data = archive.read("model.xml")
+            name = _database_name(archive, path)
     except (OSError, zipfile.BadZipFile) as exc:
         raise ExtractError(
             f"not a readable dacpac (zip) file: {exc}", Location(str(path))
@@ -245,7 +329,7 @@ def _read_model(path: Path) -> ElementTree.Element:
     except KeyError:
         raise ExtractError("the dacpac has no model.xml", Location(str(path))) from None
     try:
-        return ElementTree.fromstring(data)
+        return ElementTree.fromstring(data), name
     except ElementTree.ParseError as exc:
         line, column = exc.position
         raise ExtractError(
@@ -255,7 +339,8 @@ def _read_model(path: Path) -> ElementTree.Element:
 
 def extract_dacpac(path: Path) -> SecuritySnapshot:
     """Read the security model of one database from an SSDT ``.dacpac``."""
-    model = _Model(_read_model(path), f"{path.name}!model.xml")
+    root, name = _read_model(path)
+    model = _Model(root, f"{path.name}!model.xml")
     logins = _logins(model)
     by_name = {x.name.casefold(): x for x in logins}
     server_roles = [ServerRole(name=parts(e.get("Name"))[-1], owner=_ref1(e, "Authorizer"), source_ref=model.ref(e))
@@ -267,7 +352,7 @@ def extract_dacpac(path: Path) -> SecuritySnapshot:
             logins=tuple(logins),
             server_roles=tuple(server_roles),
             server_memberships=tuple(_memberships(model, "SqlServerRoleMembership")),
-            databases=(_database(model, path.stem, by_name),),
+            databases=(_database(model, name, by_name),),
         )
     except (ValueError, KeyError) as exc:
         raise ExtractError(f"unsupported dacpac content: {exc}", Location(str(path))) from None
