@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mapper.plan import MigrationPlan, PgGrant
+from mapper.plan import MigrationPlan, PgGrant, RoleKind
 from pg_emit import intent
 
 
@@ -29,6 +29,10 @@ class Mismatch:
     subject: str
     status: str  # missing | extra | different
     detail: str = ""
+
+
+#: Detail of a missing predefined role: the scripts never create one, the target must have it.
+PREDEFINED_MISSING = "predefined role: not created by the scripts, absent on the target"
 
 
 def _securable(grant: PgGrant) -> str:
@@ -131,14 +135,16 @@ def compare_defaults(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]
 
 
 def compare_roles(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
-    """Every planned role exists, with the planned LOGIN attribute."""
+    """Every planned role exists, with the planned LOGIN attribute (predefined: exists)."""
     actual = {r.name: r for r in live.roles}
     result = []
     for role in plan.roles:
         found = actual.get(role.name)
         if found is None:
-            result.append(Mismatch("role", "", role.name, "missing"))
-        elif role.kind != "predefined" and found.login != role.login:
+            # a predefined role is never created: it must exist on the target already
+            detail = PREDEFINED_MISSING if role.kind == RoleKind.PREDEFINED else ""
+            result.append(Mismatch("role", "", role.name, "missing", detail))
+        elif role.kind != RoleKind.PREDEFINED and found.login != role.login:
             detail = f"planned {'LOGIN' if role.login else 'NOLOGIN'}"
             result.append(Mismatch("role", "", role.name, "different", detail))
     return result

@@ -4,7 +4,9 @@ For every plan role (superusers excluded: they pass every check) and every privi
 applies to each plan securable, the server is asked in ONE query (the candidates travel as a
 JSON array); the plan's answer is: a grant to the role, to a role it inherits from through the
 intended memberships, or to PUBLIC — or ownership of the securable by any of those (an owner
-holds every privilege implicitly). Both directions are reported.
+holds every privilege implicitly), or membership in a predefined role that holds the privilege
+on every securable of its kind (``pg_read_all_data``, ``pg_write_all_data``). Both directions
+are reported.
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
     "FUNCTION": (("EXECUTE",), "has_function_privilege(c.r, c.target, c.p)"),
     "PROCEDURE": (("EXECUTE",), "has_function_privilege(c.r, c.target, c.p)"),
     "TYPE": (("USAGE",), "has_type_privilege(c.r, c.target, c.p)"),
+}  # fmt: skip
+
+#: Predefined roles that hold privileges on every securable of a kind without any ACL entry
+#: (PostgreSQL 14+, documentation §22.5 "Predefined Roles"; copied in
+#: reference/mssql/pg_predefined_roles.csv): kind → privileges. The other predefined roles
+#: (pg_read_all_stats, pg_signal_backend …) give no privilege on a plan securable.
+PREDEFINED_PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
+    "pg_read_all_data": {"SCHEMA": frozenset({"USAGE"}), "TABLE": frozenset({"SELECT"}),
+                         "COLUMN": frozenset({"SELECT"}), "SEQUENCE": frozenset({"SELECT"})},
+    "pg_write_all_data": {"SCHEMA": frozenset({"USAGE"}),
+                          "TABLE": frozenset({"INSERT", "UPDATE", "DELETE"}),
+                          "COLUMN": frozenset({"INSERT", "UPDATE"}),
+                          "SEQUENCE": frozenset({"UPDATE"})},
 }  # fmt: skip
 
 QUERY = (
@@ -99,6 +114,8 @@ def expected(plan: MigrationPlan, database: str, role: str, item: Item, owner: s
     """The plan's answer for one (role, securable, privilege)."""
     kind, _, column, label = item
     if owner in closure:
+        return True
+    if any(privilege in PREDEFINED_PRIVILEGES.get(r, {}).get(kind, ()) for r in closure):
         return True
     table_label = label.rsplit(" (", 1)[0] if kind == "COLUMN" else label
     for grantee in closure:

@@ -28,8 +28,9 @@ from mapper.plan import (
 from pg_emit.server import connect
 
 ROLES_SQL = """
-SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls
-FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname
+SELECT rolname, rolname ~ '^pg_', rolcanlogin, rolsuper, rolcreatedb, rolcreaterole,
+       rolreplication, rolbypassrls
+FROM pg_catalog.pg_roles ORDER BY rolname
 """
 
 MEMBERS_SQL = """
@@ -139,11 +140,16 @@ _ATTRIBUTES = ("SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS"
 def read_roles(
     conn: psycopg.Connection[Any],
 ) -> tuple[tuple[PgRole, ...], tuple[PgMembership, ...]]:
-    """Every non-``pg_`` role and the memberships that involve one."""
+    """Every role and the memberships that involve a non-``pg_`` role.
+
+    PostgreSQL's own ``pg_*`` roles (reserved prefix, ``CREATE ROLE pg_x`` is refused) come back
+    with kind ``predefined``, so a plan's memberships in them can be checked against roles
+    that exist; memberships among them are PostgreSQL's own and left out.
+    """
     roles = []
-    for name, login, *flags in conn.execute(ROLES_SQL).fetchall():
+    for name, builtin, login, *flags in conn.execute(ROLES_SQL).fetchall():
         attributes = tuple(a for a, on in zip(_ATTRIBUTES, flags, strict=True) if on)
-        kind = RoleKind.LOGIN if login else RoleKind.GROUP
+        kind = RoleKind.PREDEFINED if builtin else RoleKind.LOGIN if login else RoleKind.GROUP
         roles.append(PgRole(name=name, kind=kind, login=login, attributes=attributes))
     members = {
         (role, member): PgMembership(role=role, member=member, inherit=inherit)

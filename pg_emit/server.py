@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,10 +47,7 @@ def embedded_server() -> Iterator[str]:
     Raises:
         ConnectionFailed: neither pgserver nor initdb/pg_ctl is available.
     """
-    try:
-        pgserver: Any = importlib.import_module("pgserver")
-    except ImportError:
-        pgserver = None
+    pgserver = _import_pgserver()
     if pgserver is not None:
         with tempfile.TemporaryDirectory(prefix="grantbridge-pg-") as tmp:
             server = pgserver.get_server(Path(tmp), cleanup_mode="stop")
@@ -60,6 +58,23 @@ def embedded_server() -> Iterator[str]:
         return
     with _initdb_server(_find_bindir()) as dsn:
         yield dsn
+
+
+def _import_pgserver() -> Any:
+    """The pgserver module, or None; imported without platformdirs' XDG_RUNTIME_DIR warning.
+
+    pgserver computes its lock-file directory (platformdirs.user_runtime_path) while its module
+    is imported. Without ``XDG_RUNTIME_DIR`` (containers, CI, sudo) platformdirs warns once and
+    falls back to ``$TMPDIR/runtime-<uid>``, a private directory that serves the lock just as
+    well; the warning is noise for grantbridge's users, so only that one is silenced, and only
+    around this import (platformdirs emits it once per process, on first use).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
+        try:
+            return importlib.import_module("pgserver")
+        except ImportError:
+            return None
 
 
 def _find_bindir() -> Path:
