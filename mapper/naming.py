@@ -16,6 +16,10 @@ from mapper.policy import Naming
 
 #: PostgreSQL truncates identifiers to NAMEDATALEN - 1 = 63 bytes (PostgreSQL docs §4.1.1).
 MAX_IDENTIFIER_BYTES = 63
+#: Role names CREATE ROLE refuses: "public", "none" and the "pg_" prefix (PostgreSQL
+#: src/backend/commands/user.c, CreateRole; docs §22.1 "pg_ … reserved for system roles").
+RESERVED_ROLE_NAMES = frozenset({"public", "none"})
+RESERVED_ROLE_PREFIX = "pg_"
 
 
 def truncate(name: str) -> str:
@@ -67,6 +71,13 @@ class NameRegistry:
     def claim(self, name: str, source: str) -> str:
         """Register ``name`` for ``source``; the same source may claim its name again."""
         final = truncate(name)
+        if final in RESERVED_ROLE_NAMES or final.startswith(RESERVED_ROLE_PREFIX):
+            # refused at plan time: otherwise the scripts fail half-way on the target
+            raise MappingError(
+                f"role name {final!r} for {source} is reserved in PostgreSQL; change naming "
+                "templates in grantbridge.toml",
+                Location(key=final),
+            )
         holder = self.owners.setdefault(final, source)
         if holder != source:
             raise MappingError(
