@@ -87,9 +87,12 @@ class NameRegistry:
             )
         return final
 
-    def login(self, login: str, realm: str | None = None) -> str:
-        """The role of a login; with a realm, a Kerberos ``user@REALM`` name (not folded)."""
-        domain, user = split_windows(login)
+    def login(self, login: str, realm: str | None = None, *, windows: bool = True) -> str:
+        """The role of a login; with a realm, a Kerberos ``user@REALM`` name (not folded).
+
+        Only Windows logins are ``DOMAIN\\user``: in a SQL login a backslash is a character.
+        """
+        domain, user = split_windows(login) if windows else (None, login)
         if realm is not None:
             return self.claim(f"{fold(user, self.naming)}@{realm.upper()}", f"login [{login}]")
         text = self.naming.login.format(name=user, domain=domain or "")
@@ -106,7 +109,10 @@ class NameRegistry:
         """
         multi = self.multi_database or always_prefixed
         template = self.naming.database_role if multi else self.naming.single_database_role
-        text = template.format(database=database, name=split_windows(name)[1])
+        # only users can be DOMAIN\\user (orphans of Windows logins); in a role name a
+        # backslash is a character
+        base = split_windows(name)[1] if kind == "user" else name
+        text = template.format(database=database, name=base)
         return self.claim(fold(text, self.naming), f"{kind} [{database}].[{name}]")
 
     def derived(self, base: str, source: str) -> str:

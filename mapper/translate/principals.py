@@ -61,7 +61,8 @@ def _login_role(state: PlanState, login: Login, fact: str) -> str:
     realm = None
     if method == AuthMethod.KERBEROS:
         realm = state.policy.authentication.realm or split_windows(login.name)[0] or "LOCAL"
-    name = state.names.login(login.name, realm)
+    windows = login.type in (LoginType.WINDOWS_USER, LoginType.WINDOWS_GROUP)
+    name = state.names.login(login.name, realm, windows=windows)
     spec = state.role(
         name, RoleKind.LOGIN, login=not login.disabled and method != AuthMethod.AD_GROUP,
         auth=method, source=f"login [{login.name}]",
