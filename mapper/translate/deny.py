@@ -104,7 +104,7 @@ def _restructure(state: PlanState, deny: Deny) -> tuple[list[str], list[str]]:
     # the holder and group roles first: their members then inherit the restructured roles
     affected.sort(key=lambda r: (r != holder, state.roles[r].kind != RoleKind.GROUP, r))
     for member in affected:
-        keys += _narrow(state, member, denied)
+        keys += _narrow(state, member, denied, deny)
     for member in affected:
         for membership in _direct(state, member):
             derived = _derive(state, deny, membership.role, denied)
@@ -124,16 +124,28 @@ def _restructure(state: PlanState, deny: Deny) -> tuple[list[str], list[str]]:
     return keys, found
 
 
-def _narrow(state: PlanState, role: str, denied: set[str]) -> list[str]:
-    """Drop the denied part of what a role holds directly (a schema grant expanded per object)."""
+def _narrow(state: PlanState, role: str, denied: set[str], deny: Deny) -> list[str]:
+    """Drop the denied part of what a role holds directly (a schema grant expanded per object).
+
+    A column-level GRANT survives a DENY on its table: in SQL Server the column GRANT wins
+    ("GRANT Object Permissions": "A table-level DENY does not take precedence over a
+    column-level GRANT"), as mapper.effective decides too.
+    """
     dropped = [
         key for key, item in state.items.items()
         if isinstance(item, PgGrant | PgDefaultPrivilege) and item.grantee == role
-        and _signature(item) in denied
+        and _removes(deny, denied, item)
     ]  # fmt: skip
     for key in dropped:
         state.remove(key)
     return [f"role:{role}"] if dropped else []
+
+
+def _removes(deny: Deny, denied: set[str], item: Item) -> bool:
+    """The DENY takes the item away (a column GRANT outlives a DENY on its table)."""
+    table_deny = deny.target.securable_class == "OBJECT" and deny.target.column_name is None
+    column_grant = isinstance(item, PgGrant) and bool(item.columns)
+    return _signature(item) in denied and not (table_deny and column_grant)
 
 
 def _direct(state: PlanState, member: str) -> list[PgMembership]:
@@ -164,14 +176,14 @@ def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | 
         for i in state.items.values()
         if isinstance(i, PgGrant | PgDefaultPrivilege) and i.grantee in closure
     ]
-    if not any(_signature(i) in denied for i in inherited):
+    if not any(_removes(deny, denied, i) for i in inherited):
         return None
     name = state.names.derived(f"{role}_minus_{deny.grantee}", f"derived role of [{role}]")
     state.role(name, RoleKind.DERIVED, source=f"{role} minus {deny.statement}",
                comment=f"{role} without what {deny.grantee} is denied")  # fmt: skip
     state.roles[name].facts.add(deny.fact)
     for item in sorted(inherited, key=lambda i: i.key):
-        if _signature(item) not in denied:
+        if not _removes(deny, denied, item):
             state.add(item.model_copy(update={"grantee": name}), deny.fact)
     for m in state.of_type(PgMembership):
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles

@@ -10,7 +10,7 @@ PostgreSQL also needs ``USAGE`` on a schema for every role that uses an object i
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mapper import findings
 from mapper.naming import object_name
@@ -25,7 +25,7 @@ from mapper.plan import (
 from mapper.privileges import PrivilegeRow
 from mapper.translate.objects import owner_role, pg_object, schema_name
 from mapper.translate.state import Item, PlanState
-from mssql_extract.snapshot import Database, fold
+from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
 GRANT_TYPES: Mapping[str, GrantObjectType] = {
     "table": "TABLE", "view": "TABLE", "sequence": "SEQUENCE",
@@ -128,7 +128,7 @@ def _in_schema(
                       privilege=privilege, grantee=grantee)  # fmt: skip
     for obj in state.objects_in(db, schema):
         target = Target("OBJECT", obj.schema_name, obj.name)
-        yield from _object(state, db, grantee, target, row) or ()
+        yield from _object(state, db, grantee, target, _for_object(row, obj)) or ()
     owner = owner_role(state, db, _schema_owner(db, schema))
     for kind, privileges in sorted(row.privileges.items()):
         if kind in DEFAULT_TYPES:
@@ -137,6 +137,14 @@ def _in_schema(
                     database=target_db, owner=owner, schema_name=target_schema,
                     object_type=DEFAULT_TYPES[kind], privilege=privilege, grantee=grantee,
                 )  # fmt: skip
+
+
+def _for_object(row: PrivilegeRow, obj: DbObject) -> PrivilegeRow:
+    """SELECT on a schema or database covers table-valued functions (SELECTed from in SQL
+    Server, EXECUTEd in PostgreSQL) but not scalar ones, which share the PostgreSQL kind."""
+    if row.permission != "SELECT" or obj.kind != ObjectKind.TABLE_FUNCTION:
+        return row
+    return replace(row, privileges={**row.privileges, "function": ("EXECUTE",)})
 
 
 def _schema_owner(db: Database, schema: str) -> str:
