@@ -1,4 +1,4 @@
-"""The verify / apply / inspect / drift commands, and contoso end to end once the mapper lands."""
+"""The verify / apply / inspect / drift commands (contoso end to end: test_contoso.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from grantbridge.errors import InputError
 from pg_emit.apply import load_plan_dir
 from pg_emit.artifacts import write_artifacts
 from pg_emit.verify import verify_plan
-from tests.conftest import CONTOSO
 from tests.emit.builders import realistic_plan
 from tests.emit.conftest import Scratch
 
@@ -59,16 +58,6 @@ def test_apply_inspect_drift_commands(
     assert f"{scratch.prefix}_app" in {r["name"] for r in live["roles"]}
     owners = {o["name"]: o["owner"] for o in live["objects"]}
     assert owners["orders"] == f"{scratch.prefix}_sales_owner"
-
-
-def test_contoso_verifies(embedded_pg: str) -> None:
-    tsql = pytest.importorskip("mssql_extract.tsql", reason="the T-SQL extractor has not landed")
-    if not hasattr(tsql, "extract_scripts"):
-        pytest.skip("the T-SQL extractor has not landed")
-    planner = pytest.importorskip("mapper.planner")
-    policy = pytest.importorskip("mapper.policy")
-    plan = planner.plan(tsql.extract_scripts([CONTOSO]), policy.Policy())
-    assert verify_plan(plan, embedded_pg, embedded=True) == []
 
 
 def test_mapper_plan_verifies(embedded_pg: str) -> None:
