@@ -361,21 +361,27 @@ def _privileges_section(diff: PlanDiff) -> list[str]:
     return _fold("Privileges", rows)
 
 
+def _on(item: PgGrant | PgRevoke) -> str:
+    """``TABLE `sales.orders` (id) in `sales``` — the object, then its database."""
+    path = ".".join(p for p in (item.schema_name, item.name) if p) + (item.signature or "")
+    columns = f" ({', '.join(item.columns)})" if isinstance(item, PgGrant) and item.columns else ""
+    where = "" if item.object_type == "DATABASE" else f" in {md.code(item.database)}"
+    return f"{item.object_type} {md.code(path)}{md.text(columns)}{where}"
+
+
 def _grant(g: PgGrant) -> str:
     option = " WITH GRANT OPTION" if g.grant_option else ""
-    return f"{g.privilege} on {md.code(g.securable)} to {md.code(g.grantee)}{option}"
+    return f"{g.privilege} on {_on(g)} to {md.code(g.grantee)}{option}"
 
 
 def _revoke(r: PgRevoke) -> str:
-    path = ".".join(p for p in (r.schema_name, r.name) if p)
-    where = f"{r.object_type} {r.database}:{path}{r.signature or ''}"
-    return f"{r.privilege} on {md.code(where)} from {md.code(r.grantee)}"
+    return f"{r.privilege} on {_on(r)} from {md.code(r.grantee)}"
 
 
 def _default(d: PgDefaultPrivilege) -> str:
-    scope = f"{d.database}.{d.schema_name or '*'}"
+    schema = f"schema {md.code(d.schema_name)}" if d.schema_name else "any schema"
     return (
-        f"{d.privilege} on new {d.object_type} in {md.code(scope)} "
+        f"{d.privilege} on new {d.object_type} in {schema} of {md.code(d.database)} "
         f"created by {md.code(d.owner)} to {md.code(d.grantee)}"
     )
 

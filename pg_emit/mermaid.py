@@ -49,6 +49,8 @@ def render_role_graph(plan: MigrationPlan, *, max_edges: int = MAX_EDGES) -> str
     if not edges:
         return ""
     kinds = {role.name: role.kind for role in plan.roles}
+    # PostgreSQL's own pg_* roles are memberships only, never plan roles: still predefined
+    kinds |= {r: RoleKind.PREDEFINED for _, r in edges if r.startswith("pg_") and r not in kinds}
     folded: Counter[str] = Counter()
     if len(edges) > max_edges:
         edges, folded = _collapse(edges, kinds)

@@ -162,8 +162,16 @@ def _where(finding: Finding) -> str:
     if finding.securable:
         parts.append(f"on {md.code(finding.securable)}")
     if finding.source_ref:
-        parts.append(f"at {md.code(finding.source_ref)}")
+        parts.append(_source(finding.source_ref))
     return " — " + ", ".join(parts) if parts else ""
+
+
+def _source(ref: str) -> str:
+    """``at `file:line:col``` (plus the line inside a module), or ``in `Sales``` for a scope."""
+    place, _, inner = ref.partition("#line ")
+    if ":" not in place:
+        return f"in {md.code(place)}"  # a database or the server, not a file position
+    return f"at {md.code(place)}" + (f" (line {md.text(inner)} of the module)" if inner else "")
 
 
 def _findings(plan: MigrationPlan) -> list[str]:
