@@ -68,7 +68,8 @@ def create_schema(p: Parser) -> None:
     name = None if p.at("AUTHORIZATION") else p.name("a schema name")
     owner = p.name("an owner") if p.accept("AUTHORIZATION") else None
     name = name or owner  # CREATE SCHEMA AUTHORIZATION o names the schema after its owner
-    assert name is not None
+    if not name:  # CREATE SCHEMA [] (an empty identifier, found by fuzzing)
+        raise p.error("expected a schema name")
     p.builder.db().schemas[fold(name)] = NamedState(name, ref, owner or "dbo")
 
 

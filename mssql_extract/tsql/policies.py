@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
+from pydantic import ValidationError
 from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import (
@@ -72,10 +73,16 @@ def create_security_policy(p: Parser) -> None:
         predicates.append(_predicate(p))
     enabled = _state(p, default=True)  # STATE defaults to ON for security policies
     p.accept("NOT", "FOR", "REPLICATION")
-    p.builder.db().policies[(fold(schema), fold(name))] = SecurityPolicy(
-        schema_name=schema, name=name, enabled=enabled, predicates=tuple(predicates),
-        source_ref=ref,
-    )  # fmt: skip
+    try:
+        policy = SecurityPolicy(
+            schema_name=schema, name=name, enabled=enabled, predicates=tuple(predicates),
+            source_ref=ref,
+        )  # fmt: skip
+    except ValidationError:  # the same predicate added twice (found by fuzzing)
+        raise p.error(
+            "a predicate is added twice to the security policy", p.tokens[p.start]
+        ) from None
+    p.builder.db().policies[(fold(schema), fold(name))] = policy
 
 
 def drop_security_policy(p: Parser) -> None:
