@@ -46,6 +46,14 @@ FOUND: tuple[tuple[str, bytes], ...] = (
     ("utf16-odd-length", b"\xff\xfeG\x00R\x00\n\x00A"),
     # UnicodeDecodeError: illegal UTF-16 surrogate
     ("utf16-lone-surrogate", b"\xff\xfeG\x00\n\x00\n\x00\x00\xd8 \x00"),
+    # AssertionError in objects.create_schema (seed 1, input 48560: "CREATE SCHEMA [] AU…")
+    ("create-schema-empty-name", b"CREATE SCHEMA []\n"),
+    # pydantic ValidationError: duplicate item 'sales.orders:FILTER:ALL' (seed 1, input 68257)
+    (
+        "security-policy-same-predicate-twice",
+        b"CREATE SECURITY POLICY [s].[p]\nADD FILTER PREDICATE [s].[f]([c]) ON [s].[t],\n"
+        b"ADD FILTER PREDICATE [s].[f]([c]) ON [s].[t]\n",
+    ),
 )
 
 
