@@ -2,7 +2,10 @@
 
 What the scripts did, undone in reverse:
 
-1. per database: give PUBLIC back the defaults 06 revoked; revoke the default privileges and
+1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``), ``NO
+   FORCE`` / ``DISABLE ROW LEVEL SECURITY`` on the tables the plan enabled, and put the
+   SECURITY DEFINER routines back to ``SECURITY INVOKER RESET search_path`` (each guarded by
+   ``to_regclass`` / ``to_regprocedure``, so a missing table or routine is skipped); give PUBLIC back the defaults 06 revoked; revoke the default privileges and
    the grants of 04/05 (inside one guarded block: skipped when a role they name no longer
    exists, which makes a second run harmless); drop the schemas 03 *created* (marked by a
    comment) when they are empty; for every role 01 *created* (marked by a comment),
@@ -19,10 +22,10 @@ defaults that 06 revoked even if someone had revoked them before the apply.
 
 from __future__ import annotations
 
-from mapper.plan import MigrationPlan
+from mapper.plan import MigrationPlan, PgRoutineSecurity, PgRowSecurity
 from pg_emit import intent
 from pg_emit import render_grants as grants
-from pg_emit.quoting import quote_ident, quote_literal
+from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
 from pg_emit.script import Section, Statement, do_block
 
@@ -109,12 +112,49 @@ def _created_roles_loop(plan: MigrationPlan, actions: list[str], note: str) -> S
     return Statement(sql, (note,))
 
 
+def _guarded(exists: str, target: str, actions: list[str]) -> str:
+    """A DO block running ``actions`` only when ``exists(target)`` finds the object."""
+    body = [f"IF {exists}({quote_literal(target)}) IS NOT NULL THEN"]
+    body += [f"  EXECUTE {quote_literal(action)};" for action in actions]
+    return do_block([*body, "END IF;"])
+
+
+def _undo_row_security(row: PgRowSecurity) -> Statement:
+    table = quote_qualified(row.schema_name, row.table_name)
+    # policies first, in reverse creation order, then the table's own switches
+    actions = [
+        f"DROP POLICY IF EXISTS {quote_ident(p.name)} ON {table}" for p in row.policies[::-1]
+    ]
+    switches = [s for s, on in (("NO FORCE", row.force), ("DISABLE", row.enable)) if on]
+    if switches:
+        actions.append(
+            f"ALTER TABLE {table} " + ", ".join(f"{s} ROW LEVEL SECURITY" for s in switches)
+        )
+    note = f"undo 07_security.sql on {row.schema_name}.{row.table_name}: policies, RLS switches"
+    return Statement(_guarded("to_regclass", table, actions), (note,))
+
+
+def _undo_routine(routine: PgRoutineSecurity) -> Statement:
+    target = quote_qualified(routine.schema_name, routine.name) + routine.signature
+    action = f"ALTER {routine.kind.upper()} {target} SECURITY INVOKER RESET search_path"
+    note = f"undo 07_security.sql: {routine.schema_name}.{routine.name} runs as its caller again"
+    return Statement(_guarded("to_regprocedure", target, [action]), (note,))
+
+
+def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
+    """Undo 07 in one database, in reverse apply order (row-level security, then routines)."""
+    rows = [r for r in plan.row_security if r.database == database]
+    routines = [r for r in plan.routine_security if r.database == database and r.security_definer]
+    return [_undo_row_security(r) for r in rows[::-1]] + [_undo_routine(r) for r in routines[::-1]]
+
+
 def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
-    """Undo 03-06 in one database."""
+    """Undo 07, then 03-06, in one database."""
     defaults = [g for g in intent.revokes_as_grants(plan) if g.database == database]
-    statements = grants.grant_statements(plan, database, defaults)
-    statements = [
-        Statement(s.sql, ("give PUBLIC back what 06_hardening.sql revoked",)) for s in statements
+    statements = security_rollback(plan, database)
+    statements += [
+        Statement(s.sql, ("give PUBLIC back what 06_hardening.sql revoked",))
+        for s in grants.grant_statements(plan, database, defaults)
     ]
     for optional in (guarded_revokes(plan, database), _drop_created_schemas(plan, database)):
         if optional is not None:

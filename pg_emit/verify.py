@@ -6,9 +6,9 @@ Order, per target database, inside ONE transaction that is rolled back at the en
    transactional, so the rollback removes them again);
 2. stubs: the plan's schemas and objects that do not exist yet, owned by their owner roles;
 3. this database's sections of ``03`` … ``06``;
-4. read back: catalog ACLs, memberships, owners, default ACLs (``inspect``) and effective
-   privileges (``has_*_privilege``), and compare both ways with the plan (``compare``,
-   ``effective``).
+4. read back: catalog ACLs, memberships, owners, default ACLs (``inspect``), effective
+   privileges (``has_*_privilege``), SECURITY DEFINER / search_path and row-level security
+   (``security_state``), and compare both ways with the plan (``compare``, ``effective``).
 
 Each database is verified in its own transaction because a transaction cannot span databases.
 On the embedded server the target databases are created first (CREATE DATABASE cannot run in a
@@ -35,6 +35,7 @@ from pg_emit.inspect import read_database, read_roles
 from pg_emit.psql import parse_script
 from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
+from pg_emit.security_state import compare_security
 from pg_emit.server import connect, embedded_server, redact
 from pg_emit.stubs import create_stubs
 
@@ -75,9 +76,8 @@ def check_state(
 ) -> list[Mismatch]:
     """Compare the connected database's current state with the plan (no changes made)."""
     scoped = only_database(plan, database)
-    return sorted(
-        set(compare(scoped, live_state(conn, plan)) + check_effective(conn, scoped, database))
-    )
+    found = compare(scoped, live_state(conn, plan)) + check_effective(conn, scoped, database)
+    return sorted(set(found + compare_security(plan, conn, database)))
 
 
 @contextmanager

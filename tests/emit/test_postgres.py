@@ -8,6 +8,7 @@ import pytest
 
 from grantbridge.cli import main
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, apply_plan_dir, run_scripts
+from pg_emit.compare import Mismatch
 from pg_emit.drift import drift
 from pg_emit.render import render_sql
 from pg_emit.server import connect
@@ -25,25 +26,53 @@ def _plan_dir(tmp_path: Path, scratch: Scratch) -> Path:
     return tmp_path
 
 
+#: What 07_security.sql changes, straight from the catalogs (not through the code under test).
+SECURITY_STATE_SQL = """
+SELECT 'policy', schemaname || '.' || tablename || ' ' || policyname,
+       concat_ws(' | ', cmd, permissive, roles::text, qual, with_check)
+FROM pg_policies WHERE schemaname !~ '^pg_' AND schemaname <> 'information_schema'
+UNION ALL
+SELECT 'table', n.nspname || '.' || c.relname, concat(c.relrowsecurity, ' ', c.relforcerowsecurity)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+UNION ALL
+SELECT 'routine', n.nspname || '.' || p.oid::regprocedure::text,
+       concat(p.prosecdef, ' ', p.proconfig::text)
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+ORDER BY 1, 2
+"""
+
+
+def _security_state(scratch: Scratch) -> list[tuple[str, str, str]]:
+    with connect(scratch.dsn, scratch.database) as conn:
+        return [tuple(r) for r in conn.execute(SECURITY_STATE_SQL).fetchall()]
+
+
 def test_verify_passes_on_realistic_plan(scratch: Scratch) -> None:
     assert verify_plan(scratch.plan, scratch.dsn, embedded=False) == []
 
 
 def test_apply_twice_is_identical_and_rollback_restores(scratch: Scratch, tmp_path: Path) -> None:
-    before = scratch.state()
+    before, security_before = scratch.state(), _security_state(scratch)
     plan_dir = _plan_dir(tmp_path, scratch)
     apply_plan_dir(plan_dir, scratch.dsn)
-    once = scratch.state()
+    once, security_once = scratch.state(), _security_state(scratch)
     assert once != before
+    changed = {(kind, subject) for kind, subject, _ in set(security_once) - set(security_before)}
+    assert changed == {
+        ("policy", "sales.orders no_big"), ("policy", "sales.orders tenant_filter"),
+        ("table", "sales.orders"), ("routine", "sales.sales.add_order(integer,text)"),
+    }  # fmt: skip
     apply_plan_dir(plan_dir, scratch.dsn)
-    assert scratch.state() == once
+    assert (scratch.state(), _security_state(scratch)) == (once, security_once)
     with connect(scratch.dsn, scratch.database) as conn:
         assert check_state(conn, scratch.plan, scratch.database) == []
     rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
     run_scripts(scratch.dsn, [("rollback.sql", rollback)])
-    assert scratch.state() == before
+    assert (scratch.state(), _security_state(scratch)) == (before, security_before)
     run_scripts(scratch.dsn, [("rollback.sql", rollback)])  # a second run changes nothing
-    assert scratch.state() == before
+    assert (scratch.state(), _security_state(scratch)) == (before, security_before)
 
 
 def test_failure_mid_script_leaves_state_unchanged(scratch: Scratch) -> None:
@@ -75,6 +104,29 @@ def test_verify_reports_exactly_a_changed_grant(scratch: Scratch, tmp_path: Path
         conn.execute(f"GRANT TRUNCATE ON TABLE sales.orders TO {reader}".encode())
     code = main(["verify", str(tmp_path), "--dsn", scratch.dsn])
     assert code == 3
+
+
+def test_verify_reports_exactly_a_dropped_policy(scratch: Scratch, tmp_path: Path) -> None:
+    apply_plan_dir(_plan_dir(tmp_path, scratch), scratch.dsn)
+    with connect(scratch.dsn, scratch.database) as conn:
+        assert check_state(conn, scratch.plan, scratch.database) == []
+        conn.execute(b"DROP POLICY no_big ON sales.orders")
+        assert check_state(conn, scratch.plan, scratch.database) == [
+            Mismatch("row_security", scratch.database, "POLICY no_big ON sales.orders",
+                     "missing", "RESTRICTIVE FOR INSERT TO public WITH CHECK"),
+        ]  # fmt: skip
+    assert main(["verify", str(tmp_path), "--dsn", scratch.dsn]) == 0  # verify applies afresh
+    with connect(scratch.dsn, scratch.database) as conn:
+        conn.execute(b"ALTER PROCEDURE sales.add_order(integer, text) SECURITY INVOKER")
+        conn.execute(b"ALTER TABLE sales.orders NO FORCE ROW LEVEL SECURITY")
+        conn.execute(b"CREATE POLICY extra ON sales.orders FOR SELECT TO PUBLIC USING (true)")
+        found = {(m.subject, m.status) for m in check_state(conn, scratch.plan, scratch.database)}
+    assert found == {
+        ("PROCEDURE sales.add_order(integer, text)", "missing"),
+        ("POLICY no_big ON sales.orders", "missing"),
+        ("TABLE sales.orders FORCE ROW LEVEL SECURITY", "missing"),
+        ("POLICY extra ON sales.orders", "extra"),
+    }
 
 
 def test_drift_restores_the_plan(scratch: Scratch, tmp_path: Path) -> None:

@@ -1,0 +1,164 @@
+"""Read back and compare what ``07_security.sql`` sets: SECURITY DEFINER, pinned search_path,
+row-level security switches and policies.
+
+Read with one set-based query each (``pg_proc.prosecdef`` / ``proconfig``,
+``pg_class.relrowsecurity`` / ``relforcerowsecurity``, ``pg_policies``) into the plan's own
+model, then compared both ways with the plan within its scope (the plan's tables and routines
+of the database): a planned setting that is absent is ``missing``, a SECURITY DEFINER routine,
+an RLS switch or a policy the plan does not have is ``extra``.
+
+Policy expressions are compared by *presence* (USING, WITH CHECK), with the command, the
+PERMISSIVE / RESTRICTIVE kind and the roles, never by text: PostgreSQL stores a normalised
+deparse of the expression (``amount >= 0`` comes back as ``(amount >= (0)::numeric)``).
+The plan's policies name no roles, so they apply to ``public``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity
+from pg_emit.compare import Mismatch
+from pg_emit.quoting import quote_ident
+
+_USER_NS = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
+
+ROUTINES_SQL = f"""
+SELECT n.nspname, p.proname, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
+       '(' || oidvectortypes(p.proargtypes) || ')', pg_get_userbyid(p.proowner), p.prosecdef,
+       (SELECT substr(c, length('search_path=') + 1) FROM unnest(p.proconfig) AS c
+        WHERE c LIKE 'search_path=%')
+FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND {_USER_NS}
+"""
+
+#: Tables with RLS switched on or with policies; the policies as a JSON array per table.
+TABLES_SQL = f"""
+SELECT n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(p.policyname, p.cmd, p.permissive,
+                                                    p.roles, p.qual, p.with_check)
+                                  ORDER BY p.policyname)
+                 FROM pg_catalog.pg_policies p
+                 WHERE p.schemaname = n.nspname AND p.tablename = c.relname), '[]'::jsonb)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND {_USER_NS}
+  AND (c.relrowsecurity OR c.relforcerowsecurity
+       OR EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid))
+"""
+
+#: The roles a policy without ``TO`` applies to, as pg_policies shows them.
+DEFAULT_POLICY_ROLES = ("public",)
+
+
+def read_security(
+    conn: psycopg.Connection[Any],
+) -> tuple[
+    list[PgRoutineSecurity], list[PgRowSecurity], dict[tuple[str, str, str], tuple[str, ...]]
+]:
+    """The connected database's routine and row-level security in the plan's model.
+
+    Returns:
+        Every user routine (``security_definer`` = prosecdef, ``search_path`` = the pinned
+        value, unsplit, as a one-element tuple), every table with RLS switched on or with
+        policies, and the roles of each policy keyed by (schema, table, policy).
+    """
+    db = str(conn.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
+    routines = [
+        PgRoutineSecurity(database=db, schema_name=s, name=n, kind=k, signature=sig, owner=o,
+                          security_definer=definer, search_path=(path,) if path else ())
+        for s, n, k, sig, o, definer, path in conn.execute(ROUTINES_SQL).fetchall()
+    ]  # fmt: skip
+    tables, roles = [], {}
+    for schema, table, enable, force, policies in conn.execute(TABLES_SQL).fetchall():
+        items = []
+        for name, cmd, permissive, policy_roles, qual, check in policies:
+            items.append(PgPolicy(name=name, command=cmd, permissive=permissive == "PERMISSIVE",
+                                  using=qual, with_check=check))  # fmt: skip
+            roles[schema, table, name] = tuple(sorted(policy_roles))
+        tables.append(PgRowSecurity(database=db, schema_name=schema, table_name=table,
+                                    enable=enable, force=force, policies=tuple(items)))  # fmt: skip
+    return routines, tables, roles
+
+
+def _routine_facts(routines: list[PgRoutineSecurity]) -> dict[str, str]:
+    """``kind schema.name(sig)`` → ``SECURITY DEFINER, search_path=…`` for definer routines."""
+    return {
+        f"{r.kind.upper()} {r.schema_name}.{r.name}{r.signature}": "SECURITY DEFINER"
+        + (f", search_path={r.search_path[0]}" if r.search_path else "")
+        for r in routines
+        if r.security_definer
+    }
+
+
+def _planned_routines(plan: MigrationPlan, database: str) -> list[PgRoutineSecurity]:
+    """Planned definer routines, search_path rendered the way PostgreSQL stores it."""
+    return [
+        r.model_copy(update={"search_path": (", ".join(quote_ident(p) for p in r.search_path),)
+                             if r.search_path else ()})
+        for r in plan.routine_security if r.database == database and r.security_definer
+    ]  # fmt: skip
+
+
+def _policy_text(policy: PgPolicy, roles: tuple[str, ...]) -> str:
+    kind = "PERMISSIVE" if policy.permissive else "RESTRICTIVE"
+    parts = [f"{kind} FOR {policy.command} TO {', '.join(roles)}"]
+    parts += [label for label, on in (("USING", policy.using), ("WITH CHECK", policy.with_check))
+              if on]  # fmt: skip
+    return " ".join(parts)
+
+
+def _table_facts(
+    rows: list[PgRowSecurity], roles: dict[tuple[str, str, str], tuple[str, ...]]
+) -> dict[str, str]:
+    """``TABLE s.t`` / ``POLICY p ON s.t`` → what is set (switches, policy shape)."""
+    facts = {}
+    for row in rows:
+        table = f"{row.schema_name}.{row.table_name}"
+        for switch, on in (
+            ("ENABLE ROW LEVEL SECURITY", row.enable),
+            ("FORCE ROW LEVEL SECURITY", row.force),
+        ):
+            if on:
+                facts[f"TABLE {table} {switch}"] = switch
+        for policy in row.policies:
+            who = roles.get((row.schema_name, row.table_name, policy.name), DEFAULT_POLICY_ROLES)
+            facts[f"POLICY {policy.name} ON {table}"] = _policy_text(policy, who)
+    return facts
+
+
+def _diff(
+    kind: str, database: str, wanted: dict[str, str], actual: dict[str, str]
+) -> list[Mismatch]:
+    result = []
+    for subject in sorted(wanted.keys() | actual.keys()):
+        if subject not in actual:
+            result.append(Mismatch(kind, database, subject, "missing", wanted[subject]))
+        elif subject not in wanted:
+            result.append(Mismatch(kind, database, subject, "extra", actual[subject]))
+        elif wanted[subject] != actual[subject]:
+            detail = f"planned {wanted[subject]}, found {actual[subject]}"
+            result.append(Mismatch(kind, database, subject, "different", detail))
+    return result
+
+
+def compare_security(
+    plan: MigrationPlan, conn: psycopg.Connection[Any], database: str
+) -> list[Mismatch]:
+    """Routine and row-level security of ``database``, both ways, within the plan's scope."""
+    routines, rows, roles = read_security(conn)
+    objects = {(o.schema_name, o.name) for o in plan.objects if o.database == database}
+    objects |= {(r.schema_name, r.name) for r in plan.routine_security if r.database == database}
+    objects |= {(r.schema_name, r.table_name) for r in plan.row_security if r.database == database}
+    live_routines = [r for r in routines if (r.schema_name, r.name) in objects]
+    live_rows = [r for r in rows if (r.schema_name, r.table_name) in objects]
+    planned_rows = [r for r in plan.row_security if r.database == database]
+    return _diff(
+        "routine",
+        database,
+        _routine_facts(_planned_routines(plan, database)),
+        _routine_facts(live_routines),
+    ) + _diff(
+        "row_security", database, _table_facts(planned_rows, {}), _table_facts(live_rows, roles)
+    )
