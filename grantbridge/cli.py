@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from grantbridge import ui
 from grantbridge.errors import GrantbridgeError
 
 #: Command modules, in the order their commands appear in ``--help``.
@@ -38,11 +40,19 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors and the result line.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object (the result) on stdout.")
+    ] = False,
+) -> None:
     """Migrate SQL Server security to least-privilege PostgreSQL roles and GRANT scripts.
 
     Typical session: extract → plan → verify (or just: grantbridge demo).
     """
+    ui.configure(quiet=quiet, json_output=json_output)
 
 
 for _name in COMMAND_MODULES:

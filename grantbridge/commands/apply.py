@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from grantbridge import ui
 from grantbridge.errors import InputError
 
 
@@ -40,6 +41,8 @@ def apply(
             f"Apply {len(plan.roles)} roles and {len(plan.grants)} grants to {redact(target)}?",
             abort=True,
         )
-    typer.echo(f"apply: plan {plan.fingerprint[:12]} from {outdir} to {redact(target)}")
-    apply_plan_dir(outdir, target, log=typer.echo)
-    typer.echo("applied; sql/rollback.sql undoes it")
+    ui.say(f"apply: plan {plan.fingerprint[:12]} from {outdir} to {redact(target)}")
+    with ui.progress("apply") as step:
+        apply_plan_dir(outdir, target, log=step)
+    data = {"applied": True, "fingerprint": plan.fingerprint, "roles": len(plan.roles)}
+    ui.result("applied; sql/rollback.sql undoes it", data | {"grants": len(plan.grants)})

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from grantbridge import ui
 from grantbridge.errors import InputError, Location
 from grantbridge.output import atomic_directory
 
@@ -50,11 +51,14 @@ def demo(
 
     def say(message: str) -> None:
         if not quiet:
-            typer.echo(message)
+            ui.say(message)
 
     estate = contoso_path()
     say(f"1/3 extract  {estate}")
-    snapshot = extract_scripts([estate], relative_to=estate.parent, include_definitions=True)
+    with ui.progress("extract", echo=False) as step:
+        snapshot = extract_scripts(
+            [estate], relative_to=estate.parent, include_definitions=True, on_file=step
+        )
     say("2/3 plan     default policy")
     migration = plan(snapshot, Policy())
     with atomic_directory(output) as scratch:
@@ -69,9 +73,18 @@ def demo(
         f"{len(migration.grants)} grants, {len(open_findings)} open findings"
     )
     if verify:
+        from rich.console import Console
+
         from pg_emit.verify import verify_plan_dir
 
         say("3/3 verify   embedded PostgreSQL (throwaway)")
-        verify_plan_dir(output / "plan", dsn=None)
-        typer.echo("verification passed")
-    typer.echo(f"Report: {output / 'plan' / 'report.md'}")
+        verify_plan_dir(
+            output / "plan", dsn=None, console=Console(stderr=True, quiet=not ui.MODE.human)
+        )
+        if not ui.MODE.json:
+            typer.echo("verification passed")
+    report = output / "plan" / "report.md"
+    summary = {"output": str(output), "report": str(report), "verified": verify}
+    summary |= {"roles": len(migration.roles), "memberships": len(migration.memberships)}
+    summary |= {"grants": len(migration.grants), "open_findings": len(open_findings)}
+    ui.result(f"Report: {report}", summary)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from grantbridge import ui
 from grantbridge.errors import InputError, MismatchError
 
 
@@ -43,8 +44,12 @@ def drift(
     mismatches, script = compute(plan, target, authoritative=authoritative)
     if output is not None:
         write_file_atomic(output, script)
-    else:
+    elif not ui.MODE.json:
         typer.echo(script, nl=False)
-    if mismatches:
+    data = {"drift": bool(mismatches), "differences": len(mismatches), "script": script}
+    data |= {"output": None if output is None else str(output)}
+    if ui.MODE.json:
+        ui.result("", data)
+    if mismatches and not ui.MODE.json:
         Console(stderr=True).print(mismatch_table(mismatches))
         raise MismatchError(f"drift: {len(mismatches)} differences from the plan")

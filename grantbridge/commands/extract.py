@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from grantbridge import ui
 from grantbridge.errors import InputError
 from grantbridge.output import write_file_atomic
 from mssql_extract.snapshot import SecuritySnapshot
@@ -111,9 +112,14 @@ def _extract(
     if script:
         from mssql_extract.tsql import extract_scripts
 
-        return extract_scripts(
-            script, variables=variables, include_definitions=include_definitions, lenient=lenient
-        )
+        with ui.progress("extract", echo=False) as step:
+            return extract_scripts(
+                script,
+                variables=variables,
+                include_definitions=include_definitions,
+                lenient=lenient,
+                on_file=step,
+            )
     if catalog_json:
         from mssql_extract.catalog import extract_catalog_json
 
@@ -137,7 +143,10 @@ def _summary(snapshot: SecuritySnapshot, output: Path) -> None:
     perms = len(snapshot.server_permissions) + sum(len(d.permissions) for d in snapshot.databases)
     users = sum(len(d.users) for d in snapshot.databases)
     skipped = len(snapshot.skipped)
-    typer.echo(
-        f"Wrote {output}: {len(snapshot.logins)} logins, {len(snapshot.databases)} databases, "
-        f"{users} users, {perms} permissions, {skipped} skipped."
+    counts = {"logins": len(snapshot.logins), "databases": len(snapshot.databases)}
+    counts |= {"users": users, "permissions": perms, "skipped": skipped}
+    ui.result(
+        f"Wrote {output}: {counts['logins']} logins, {counts['databases']} databases, "
+        f"{users} users, {perms} permissions, {skipped} skipped.",
+        {"output": str(output), **counts},
     )

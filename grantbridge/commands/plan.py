@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from grantbridge import ui
 from grantbridge.errors import InputError, Location
 from grantbridge.output import atomic_directory
 from mapper.plan import MigrationPlan, Severity
@@ -36,18 +36,24 @@ def _write(plan_: MigrationPlan, outdir: Path) -> None:
         write_artifacts(plan_, scratch)
 
 
-def _summary(plan_: MigrationPlan) -> str:
+def _summary(plan_: MigrationPlan, output: Path, exit_code: int) -> None:
+    """Counts and facts as progress lines; the open findings are the result line."""
     dispositions = Counter(d.disposition.value for d in plan_.dispositions)
     open_findings = Counter(f.severity.value for f in plan_.findings if not f.accepted)
     facts = ", ".join(f"{n} {k}" for k, n in sorted(dispositions.items()))
     found = ", ".join(
         f"{open_findings[s.value]} {s.value}" for s in Severity if open_findings[s.value]
     )
-    return (
+    ui.say(f"wrote {output}")
+    ui.say(
         f"{len(plan_.roles)} roles, {len(plan_.memberships)} memberships, "
         f"{len(plan_.grants)} grants, {len(plan_.default_privileges)} default privileges, "
-        f"{len(plan_.revokes)} revokes\nfacts: {facts}\nopen findings: {found or 'none'}"
+        f"{len(plan_.revokes)} revokes\nfacts: {facts}"
     )
+    data: dict[str, object] = {"output": str(output), "exit_code": exit_code}
+    data |= {"roles": len(plan_.roles), "grants": len(plan_.grants)}
+    data |= {"findings": {s.value: open_findings[s.value] for s in Severity}}
+    ui.result(f"open findings: {found or 'none'}", data | {"dispositions": dict(dispositions)})
 
 
 def plan(
@@ -65,8 +71,9 @@ def plan(
     the_policy = load_policy(policy) if policy else Policy()
     result = make_plan(_read_snapshot(snapshot), the_policy)
     _write(result, output)
-    Console(soft_wrap=True).print(f"wrote {output}\n{_summary(result)}", highlight=False)
-    if fail_on is not None and any(
+    failing = fail_on is not None and any(
         not f.accepted and f.severity.rank >= fail_on.rank for f in result.findings
-    ):
+    )
+    _summary(result, output, 1 if failing else 0)
+    if failing:
         raise typer.Exit(1)

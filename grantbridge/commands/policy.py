@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from grantbridge import ui
 from grantbridge.errors import InputError, Location
 from grantbridge.output import write_file_atomic
 from mapper.policy import policy_schema
@@ -114,7 +115,7 @@ def init(
     if path.exists() and not force:
         raise InputError("the policy file exists; use --force to overwrite it", Location(str(path)))
     write_file_atomic(path, DEFAULT_TOML)
-    typer.echo(f"wrote {path}")
+    ui.result(f"wrote {path}", {"output": str(path)})
 
 
 @policy_app.command("schema")

@@ -9,7 +9,7 @@ onto a ``Builder`` that freezes into the snapshot.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from grantbridge.errors import ExtractError, Location
@@ -97,6 +97,7 @@ def extract_scripts(
     include_definitions: bool = False,
     lenient: bool = False,
     relative_to: Path | None = None,
+    on_file: Callable[[str], None] | None = None,
 ) -> SecuritySnapshot:
     """Replay T-SQL scripts, in the order given (folders sorted), into one snapshot.
 
@@ -104,6 +105,7 @@ def extract_scripts(
     server-level script should come first (``00_server.sql`` sorts first in a folder).
     Source references name each file as given, or relative to ``relative_to`` when set (so
     that a snapshot does not depend on where the estate happens to lie on disk).
+    ``on_file`` is called with each file's origin once it is replayed (the CLI's progress bar).
     """
     builder = Builder()
     for given in paths:
@@ -115,4 +117,6 @@ def extract_scripts(
             if relative_to is not None and path.resolve().is_relative_to(relative_to.resolve()):
                 origin = path.resolve().relative_to(relative_to.resolve()).as_posix()
             _replay(builder, text, origin, variables, include_definitions, lenient)
+            if on_file is not None:
+                on_file(origin)
     return builder.freeze()

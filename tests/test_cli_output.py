@@ -1,0 +1,169 @@
+"""Terminal UX: ``--json`` prints one JSON object, ``--quiet`` only the result, completion works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grantbridge import ui
+from grantbridge.cli import main
+from tests.conftest import CONTOSO
+
+SEVERITIES = {"critical", "high", "medium", "low", "info"}
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json(argv: list[str], capsys: pytest.CaptureFixture[str], code: int = 0) -> dict[str, Any]:
+    exit_code, out, err = _run(["--json", *argv], capsys)
+    assert exit_code == code, err
+    assert len(out.splitlines()) == 1, out  # exactly one object, nothing else on stdout
+    data = json.loads(out)
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def contoso_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """contoso extracted and planned once (both human mode) for the commands that read a plan."""
+    tmp = tmp_path_factory.mktemp("contoso")
+    assert main(["extract", "--script", str(CONTOSO), "-o", str(tmp / "snapshot.json")]) == 0
+    assert main(["plan", str(tmp / "snapshot.json"), "-o", str(tmp / "plan")]) == 0
+    return tmp
+
+
+def test_extract_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    snapshot = tmp_path / "snapshot.json"
+    data = _json(["extract", "--script", str(CONTOSO), "-o", str(snapshot)], capsys)
+    assert data == {
+        "output": str(snapshot),
+        "logins": 13,
+        "databases": 3,
+        "users": 17,
+        "permissions": 50,
+        "skipped": 0,
+    }
+    assert snapshot.is_file()
+
+
+def test_extract_quiet_prints_only_the_result_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "s.json"
+    code, out, err = _run(["-q", "extract", "--script", str(CONTOSO), "-o", str(out_file)], capsys)
+    assert code == 0
+    assert (
+        out == f"Wrote {out_file}: 13 logins, 3 databases, 17 users, 50 permissions, 0 skipped.\n"
+    )
+    assert err == ""
+
+
+def test_plan_json(contoso_plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["plan", str(contoso_plan / "snapshot.json"), "-o", str(tmp_path / "p")]
+    data = _json([*argv, "--fail-on", "critical"], capsys, code=1)
+    assert set(data) == {"output", "roles", "grants", "findings", "dispositions", "exit_code"}
+    assert set(data["findings"]) == SEVERITIES
+    assert data["findings"]["critical"] > 0
+    assert data["exit_code"] == 1  # contoso has open critical findings: --fail-on critical fails
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text(encoding="utf-8"))
+    assert data["roles"] == len(plan["roles"])
+    assert data["grants"] == len(plan["grants"])
+    assert sum(data["dispositions"].values()) == len(plan["dispositions"])
+
+
+def test_plan_quiet_prints_only_open_findings(
+    contoso_plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--quiet", "plan", str(contoso_plan / "snapshot.json"), "-o", str(tmp_path / "p")]
+    code, out, err = _run(argv, capsys)
+    assert code == 0
+    assert out.startswith("open findings: ")
+    assert len(out.splitlines()) == 1
+    assert err == ""
+
+
+def test_errors_under_json_exit_2_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.json"
+    code, out, err = _run(["--json", "plan", str(missing), "-o", str(tmp_path / "p")], capsys)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: ")
+    assert "missing.json" in err
+
+
+def test_mode_does_not_leak_into_the_next_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _json(["policy", "init", str(tmp_path / "a.toml")], capsys)
+    code, out, _ = _run(["policy", "init", str(tmp_path / "b.toml")], capsys)
+    assert code == 0
+    assert out == f"wrote {tmp_path / 'b.toml'}\n"
+
+
+def test_demo_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = _json(["demo", "--no-verify"], capsys)
+    assert data["verified"] is False
+    assert data["report"] == str(Path("grantbridge-demo") / "plan" / "report.md")
+    assert {"roles", "memberships", "grants", "open_findings"} <= set(data)
+    assert (tmp_path / data["report"]).is_file()
+
+
+def test_progress_bar_on_a_terminal_keeps_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With stderr a terminal, extract draws a (transient) bar per file; stdout is unchanged."""
+    from mssql_extract.tsql import extract_scripts
+
+    seen: list[str] = []
+    extract_scripts([CONTOSO], relative_to=CONTOSO.parent, on_file=seen.append)
+    assert seen == sorted(seen)
+    assert seen[0] == "contoso/00_server.sql"
+    assert len(seen) >= 4
+    monkeypatch.setattr(ui, "_bar_enabled", lambda: True)
+    out_file = tmp_path / "s.json"
+    code, out, _ = _run(["extract", "--script", str(CONTOSO), "-o", str(out_file)], capsys)
+    assert code == 0
+    assert (
+        out == f"Wrote {out_file}: 13 logins, 3 databases, 17 users, 50 permissions, 0 skipped.\n"
+    )
+
+
+@pytest.mark.postgres
+def test_verify_json_and_quiet(contoso_plan: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(["verify", str(contoso_plan / "plan")], capsys)
+    assert data == {"passed": True, "mismatches": []}
+    code, out, err = _run(["-q", "verify", str(contoso_plan / "plan")], capsys)
+    assert code == 0
+    assert (out, err) == ("", "verification passed: PostgreSQL grants exactly what the plan says\n")
+
+
+def test_show_completion_prints_a_script(capsys: pytest.CaptureFixture[str]) -> None:
+    """typer's --show-completion (shell detected from the environment) and click's source hook."""
+    code, out, _ = _run(["--show-completion"], capsys)
+    assert code == 0
+    assert "grantbridge" in out
+
+
+def test_bash_completion_script_and_completions(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("_GRANTBRIDGE_COMPLETE", "source_bash")
+    code, out, _ = _run([], capsys)
+    assert code == 0
+    assert "complete -o default -F _grantbridge_completion grantbridge" in out
+    monkeypatch.setenv("_GRANTBRIDGE_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "grantbridge --js")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    assert _run([], capsys)[:2] == (0, "--json\n")
