@@ -11,6 +11,8 @@ import pytest
 from grantbridge import ui
 from grantbridge.cli import main
 from tests.conftest import CONTOSO
+from tests.emit.conftest import Scratch
+from tests.emit.conftest import scratch as scratch  # the fixture, shared with tests/emit
 
 SEVERITIES = {"critical", "high", "medium", "low", "info"}
 
@@ -167,3 +169,23 @@ def test_bash_completion_script_and_completions(
     monkeypatch.setenv("COMP_WORDS", "grantbridge --js")
     monkeypatch.setenv("COMP_CWORD", "1")
     assert _run([], capsys)[:2] == (0, "--json\n")
+
+
+@pytest.mark.postgres
+def test_drift_and_apply_json(
+    scratch: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """drift before apply: drift, exit 3, the script in the JSON; apply; then no drift."""
+    from pg_emit.artifacts import write_artifacts
+
+    (tmp_path / "plan.json").write_text(scratch.plan.to_json(), encoding="utf-8")
+    write_artifacts(scratch.plan, tmp_path)
+    before = _json(["drift", str(tmp_path), "--dsn", scratch.dsn], capsys, code=3)
+    assert before["drift"] is True
+    assert before["differences"] > 0
+    assert "GRANT" in before["script"]
+    applied = _json(["apply", str(tmp_path), "--dsn", scratch.dsn, "--yes"], capsys)
+    assert applied["fingerprint"] == scratch.plan.fingerprint
+    assert applied["grants"] == len(scratch.plan.grants)
+    after = _json(["drift", str(tmp_path), "--dsn", scratch.dsn], capsys)
+    assert (after["drift"], after["differences"]) == (False, 0)

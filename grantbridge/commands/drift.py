@@ -50,6 +50,7 @@ def drift(
     data |= {"output": None if output is None else str(output)}
     if ui.MODE.json:
         ui.result("", data)
-    if mismatches and not ui.MODE.json:
+    elif mismatches:
         Console(stderr=True).print(mismatch_table(mismatches))
+    if mismatches:
         raise MismatchError(f"drift: {len(mismatches)} differences from the plan")
