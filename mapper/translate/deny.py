@@ -45,13 +45,23 @@ class Deny:
 
 
 def _signature(item: Item) -> str | None:
-    """What an item grants, without the grantee (and without columns: fail closed)."""
+    """What an item grants, without the grantee (and without columns: fail closed).
+
+    The item's key with grantee (and a default privilege's owner) ``-`` and no columns, spelled
+    out instead of copying the model: it is asked for every grant a DENY may touch
+    (``tests/mapper/test_deny_signature.py`` checks it equals the copied model's key).
+    """
     if isinstance(item, PgGrant):
-        return item.model_copy(update={"grantee": PLACEHOLDER, "columns": (), "facts": ()}).key
+        path = ".".join(p for p in (item.schema_name, item.name) if p)
+        return (
+            f"grant:{item.object_type} {item.database}:{path}{item.signature or ''}:"
+            f"{item.privilege}:{PLACEHOLDER}"
+        )
     if isinstance(item, PgDefaultPrivilege):
-        return item.model_copy(
-            update={"grantee": PLACEHOLDER, "owner": PLACEHOLDER, "facts": ()}
-        ).key
+        return (
+            f"default:{item.database}.{item.schema_name or '*'}:{PLACEHOLDER}:"
+            f"{item.object_type}:{item.privilege}:{PLACEHOLDER}"
+        )
     return None
 
 
@@ -68,8 +78,9 @@ def _denied(state: PlanState, deny: Deny) -> set[str]:
 
 def plan_denies(state: PlanState, denies: list[Deny]) -> None:
     """Restructure memberships for every DENY, then dispose each DENY fact."""
+    holders = _Holders(state)
     for deny in sorted(denies, key=lambda d: d.fact):
-        items, found = _restructure(state, deny)
+        items, found = _restructure(state, deny, holders)
         if items:
             state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
                           findings=found, reason="restructured: see the derived roles")  # fmt: skip
@@ -78,41 +89,59 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
                           reason="the plan grants nothing this DENY removes")  # fmt: skip
 
 
-def _affected(state: PlanState, deny: Deny) -> list[str]:
-    """PostgreSQL roles of every principal the DENY applies to (holder and its members)."""
-    if deny.db is None:
-        return []
-    holder = fold(deny.grantee)
-    roles: set[str] = set()
-    for name in state.engine.principals(deny.db.name):
-        try:
-            closure = {fold(r) for r in state.engine.memberships(deny.db.name, name)}
-        except Exception:
-            continue
-        role = state.role_of(deny.db.name, name)
-        if role and role != "PUBLIC" and (fold(name) == holder or holder in closure):
-            roles.add(role)
-    return sorted(roles)
+class _Holders:
+    """Per database: folded principal → PostgreSQL roles of it and of every member of it.
+
+    Built once per database on first use (the source memberships and the principal → role
+    bindings do not change while DENYs are restructured), instead of asking the engine for
+    every principal's memberships once per DENY.
+    """
+
+    def __init__(self, state: PlanState) -> None:
+        self._state = state
+        self._by_db: dict[str, dict[str, set[str]]] = {}
+
+    def affected(self, deny: Deny) -> list[str]:
+        """PostgreSQL roles of every principal the DENY applies to (holder and its members)."""
+        if deny.db is None:
+            return []
+        by_holder = self._by_db.get(deny.db.name)
+        if by_holder is None:
+            by_holder = self._by_db[deny.db.name] = self._build(deny.db.name)
+        return sorted(by_holder.get(fold(deny.grantee), ()))
+
+    def _build(self, database: str) -> dict[str, set[str]]:
+        engine, by_holder = self._state.engine, dict[str, set[str]]()
+        for name in engine.principals(database):
+            try:
+                closure = {fold(r) for r in engine.memberships(database, name)}
+            except Exception:
+                continue
+            role = self._state.role_of(database, name)
+            if role and role != "PUBLIC":
+                for holder in closure | {fold(name)}:
+                    by_holder.setdefault(holder, set()).add(role)
+        return by_holder
 
 
-def _restructure(state: PlanState, deny: Deny) -> tuple[list[str], list[str]]:
+def _restructure(state: PlanState, deny: Deny, holders: _Holders) -> tuple[list[str], list[str]]:
     denied = _denied(state, deny)
     keys: list[str] = []
     found: list[str] = []
-    affected = _affected(state, deny)
+    affected = holders.affected(deny)
     holder = state.role_of(deny.db.name, deny.grantee) if deny.db else None
     # the holder and group roles first: their members then inherit the restructured roles
     affected.sort(key=lambda r: (r != holder, state.roles[r].kind != RoleKind.GROUP, r))
     for member in affected:
         keys += _narrow(state, member, denied, deny)
     for member in affected:
-        for membership in _direct(state, member):
+        for membership, facts in _direct(state, member):
             derived = _derive(state, deny, membership.role, denied)
             if derived is None:
                 continue
             state.remove(membership.key)
             key, _ = state.add(PgMembership(role=derived, member=member), deny.fact)
-            for fact in membership.facts:
+            for fact in facts:
                 state.add(PgMembership(role=derived, member=member), fact)
             keys += [f"role:{derived}", key]
             found.append(state.finding(findings.make(
@@ -131,11 +160,7 @@ def _narrow(state: PlanState, role: str, denied: set[str], deny: Deny) -> list[s
     ("GRANT Object Permissions": "A table-level DENY does not take precedence over a
     column-level GRANT"), as mapper.effective decides too.
     """
-    dropped = [
-        key for key, item in state.items.items()
-        if isinstance(item, PgGrant | PgDefaultPrivilege) and item.grantee == role
-        and _removes(deny, denied, item)
-    ]  # fmt: skip
+    dropped = [item.key for item in state.granted_to(role) if _removes(deny, denied, item)]
     for key in dropped:
         state.remove(key)
     return [f"role:{role}"] if dropped else []
@@ -148,21 +173,21 @@ def _removes(deny: Deny, denied: set[str], item: Item) -> bool:
     return _signature(item) in denied and not (table_deny and column_grant)
 
 
-def _direct(state: PlanState, member: str) -> list[PgMembership]:
+def _direct(state: PlanState, member: str) -> list[tuple[PgMembership, tuple[str, ...]]]:
+    """The member's inheriting memberships in roles the plan creates, with their facts now."""
     return [
-        m for m in state.of_type(PgMembership)
-        if m.member == member and m.inherit and state.roles.get(m.role) is not None
+        (m, state.facts_of(m.key)) for m in state.memberships_of(member)
+        if m.inherit and state.roles.get(m.role) is not None
         and state.roles[m.role].kind != RoleKind.PREDEFINED
     ]  # fmt: skip
 
 
 def _closure(state: PlanState, role: str) -> set[str]:
     seen, todo = {role}, [role]
-    memberships = state.of_type(PgMembership)
     while todo:
         current = todo.pop()
-        for m in memberships:
-            if m.member == current and m.inherit and m.role not in seen:
+        for m in state.memberships_of(current):
+            if m.inherit and m.role not in seen:
                 seen.add(m.role)
                 todo.append(m.role)
     return seen
@@ -171,11 +196,7 @@ def _closure(state: PlanState, role: str) -> set[str]:
 def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | None:
     """The derived role (role minus denied), or None when the role gives nothing denied."""
     closure = _closure(state, role)
-    inherited = [
-        i
-        for i in state.items.values()
-        if isinstance(i, PgGrant | PgDefaultPrivilege) and i.grantee in closure
-    ]
+    inherited = [i for grantee in sorted(closure) for i in state.granted_to(grantee)]
     if not any(_removes(deny, denied, i) for i in inherited):
         return None
     name = state.names.derived(f"{role}_minus_{deny.grantee}", f"derived role of [{role}]")
@@ -185,8 +206,10 @@ def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | 
     for item in sorted(inherited, key=lambda i: i.key):
         if not _removes(deny, denied, item):
             state.add(item.model_copy(update={"grantee": name}), deny.fact)
-    for m in state.of_type(PgMembership):
+    held = sorted((m for member in closure for m in state.memberships_of(member)),
+                  key=lambda m: m.key)  # fmt: skip
+    for m in held:
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
-        if m.member in closure and (spec is None or spec.kind == RoleKind.PREDEFINED):
+        if spec is None or spec.kind == RoleKind.PREDEFINED:
             state.add(PgMembership(role=m.role, member=name), deny.fact)
     return name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from mapper.effective import EffectivePermissions
 from mapper.naming import NameRegistry
@@ -35,6 +35,7 @@ from mssql_extract.snapshot import Database, DbObject, SecuritySnapshot, fold
 SERVER = "server"
 
 Item = PgGrant | PgMembership | PgDefaultPrivilege | PgRevoke | PgSchema | PgObject | PgDatabase
+Granted = PgGrant | PgDefaultPrivilege
 
 
 @dataclass
@@ -81,6 +82,11 @@ class PlanState:
     principal_roles: dict[tuple[str, str], str] = field(default_factory=dict)
     #: source database (folded) → target database name
     databases: dict[str, str] = field(default_factory=dict)
+    #: grantee → keys of its grants and default privileges; member → keys of its memberships.
+    #: Kept by add()/remove() so DENY restructuring never scans every item (insertion order,
+    #: as in :attr:`items`).
+    by_grantee: dict[str, dict[str, None]] = field(default_factory=dict)
+    by_member: dict[str, dict[str, None]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ roles
 
@@ -135,14 +141,39 @@ class PlanState:
         if facts is None:
             self.items[key] = item
             self.item_facts[key] = {fact}
+            slot = self._slot(item)
+            if slot is not None:
+                slot[0].setdefault(slot[1], {})[key] = None
             return key, True
         facts.add(fact)
         return key, False
 
     def remove(self, key: str) -> None:
         """Drop an item (DENY restructuring, implied grants)."""
-        del self.items[key]
+        item = self.items.pop(key)
         del self.item_facts[key]
+        slot = self._slot(item)
+        if slot is not None:
+            del slot[0][slot[1]][key]
+
+    def _slot(self, item: Item) -> tuple[dict[str, dict[str, None]], str] | None:
+        """The index an item belongs in and its name there (None: not indexed)."""
+        if isinstance(item, PgGrant | PgDefaultPrivilege):
+            return self.by_grantee, item.grantee
+        return (self.by_member, item.member) if isinstance(item, PgMembership) else None
+
+    def granted_to(self, grantee: str) -> list[Granted]:
+        """The grants and default privileges of one grantee (without their facts)."""
+        return [cast(Granted, self.items[k]) for k in self.by_grantee.get(grantee, ())]
+
+    def memberships_of(self, member: str) -> list[PgMembership]:
+        """The memberships of one member, in key order (without their facts)."""
+        keys = sorted(self.by_member.get(member, ()))
+        return [cast(PgMembership, self.items[k]) for k in keys]
+
+    def facts_of(self, key: str) -> tuple[str, ...]:
+        """The facts of one item, sorted (as :meth:`of_type` writes them)."""
+        return tuple(sorted(self.item_facts[key]))
 
     def add_all(self, items: Iterable[Item], fact: str) -> tuple[list[str], bool]:
         """Add many items; returns their keys and whether any was new."""

@@ -1,0 +1,46 @@
+"""DENY restructuring spells an item's signature out instead of copying the model (speed).
+
+The spelled-out form must stay the key of the item with grantee (and a default privilege's
+owner) ``-`` and no columns: a drift in PgGrant.key or PgDefaultPrivilege.key fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mapper.plan import PgDefaultPrivilege, PgGrant, PgMembership
+from mapper.translate.deny import PLACEHOLDER, _signature
+
+GRANTS = [
+    PgGrant(database="sales", object_type="DATABASE", name="sales", privilege="CONNECT",
+            grantee="r"),
+    PgGrant(database="sales", object_type="SCHEMA", name="dbo", privilege="USAGE", grantee="r"),
+    PgGrant(database="sales", object_type="TABLE", schema_name="dbo", name="orders",
+            columns=("a", "b"), privilege="SELECT", grantee="r", facts=("f",)),
+    PgGrant(database="sales", object_type="FUNCTION", schema_name="dbo", name="f",
+            signature="(integer)", privilege="EXECUTE", grantee="PUBLIC"),
+]  # fmt: skip
+DEFAULTS = [
+    PgDefaultPrivilege(database="sales", owner="o", schema_name="dbo", object_type="TABLES",
+                       privilege="SELECT", grantee="r"),
+    PgDefaultPrivilege(database="sales", owner="o", object_type="FUNCTIONS",
+                       privilege="EXECUTE", grantee="r", facts=("f",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("grant", GRANTS, ids=lambda g: g.key)
+def test_grant_signature_is_the_key_without_grantee_and_columns(grant: PgGrant) -> None:
+    copied = grant.model_copy(update={"grantee": PLACEHOLDER, "columns": (), "facts": ()})
+    assert _signature(grant) == copied.key
+
+
+@pytest.mark.parametrize("default", DEFAULTS, ids=lambda d: d.key)
+def test_default_signature_is_the_key_without_grantee_and_owner(
+    default: PgDefaultPrivilege,
+) -> None:
+    copied = default.model_copy(update={"grantee": PLACEHOLDER, "owner": PLACEHOLDER})
+    assert _signature(default) == copied.key
+
+
+def test_a_membership_has_no_signature() -> None:
+    assert _signature(PgMembership(role="a", member="b")) is None
