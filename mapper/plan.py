@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 from enum import StrEnum
+from operator import itemgetter
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -41,11 +42,12 @@ K = TypeVar("K", bound=_Keyed)
 
 
 def _sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
-    ordered = tuple(sorted(items, key=lambda item: item.key))
-    for before, after in itertools.pairwise(ordered):
-        if before.key == after.key:
-            raise ValueError(f"duplicate plan item {after.key!r}")
-    return ordered
+    # each key computed once (a plan may hold millions of grants)
+    keyed = sorted(((item.key, i) for i, item in enumerate(items)), key=itemgetter(0))
+    for (before, _), (after, _) in itertools.pairwise(keyed):
+        if before == after:
+            raise ValueError(f"duplicate plan item {after!r}")
+    return tuple(items[i] for _, i in keyed)
 
 
 SortedTuple = Annotated[tuple[K, ...], AfterValidator(_sorted_unique)]
@@ -199,7 +201,8 @@ class PgGrant(PlanModel):
 
     @property
     def securable(self) -> str:
-        path = ".".join(p for p in (self.schema_name, self.name) if p)
+        schema, name = self.schema_name, self.name
+        path = f"{schema}.{name}" if schema and name else (schema or name)
         cols = f"({','.join(self.columns)})" if self.columns else ""
         return f"{self.object_type} {self.database}:{path}{self.signature or ''}{cols}"
 

@@ -197,15 +197,16 @@ def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | 
     """The derived role (role minus denied), or None when the role gives nothing denied."""
     closure = _closure(state, role)
     inherited = [i for grantee in sorted(closure) for i in state.granted_to(grantee)]
-    if not any(_removes(deny, denied, i) for i in inherited):
+    kept = [i for i in inherited if not _removes(deny, denied, i)]
+    if len(kept) == len(inherited):
         return None
     name = state.names.derived(f"{role}_minus_{deny.grantee}", f"derived role of [{role}]")
     state.role(name, RoleKind.DERIVED, source=f"{role} minus {deny.statement}",
                comment=f"{role} without what {deny.grantee} is denied")  # fmt: skip
     state.roles[name].facts.add(deny.fact)
-    for item in sorted(inherited, key=lambda i: i.key):
-        if not _removes(deny, denied, item):
-            state.add(item.model_copy(update={"grantee": name}), deny.fact)
+    # in any order: the plan sorts its items by key, and nothing reads the insertion order
+    for item in kept:
+        state.add(item.model_copy(update={"grantee": name}), deny.fact)
     held = sorted((m for member in closure for m in state.memberships_of(member)),
                   key=lambda m: m.key)  # fmt: skip
     for m in held:

@@ -29,11 +29,18 @@ def prune_implied(state: PlanState) -> None:
         if m.inherit:
             edges.setdefault(m.member, set()).add(m.role)
     removed: dict[str, str] = {}
-    for key, item in sorted(state.items.items()):
+    ancestors: dict[str, list[str]] = {}  # per grantee: computed once, not once per grant
+    for key in sorted(state.items):
+        item = state.items[key]
         if not isinstance(item, PgGrant | PgDefaultPrivilege) or item.grantee == "PUBLIC":
             continue
-        for ancestor in sorted(_ancestors(edges, item.grantee)):
-            covering = item.model_copy(update={"grantee": ancestor}).key
+        above = ancestors.get(item.grantee)
+        if above is None:
+            above = ancestors[item.grantee] = sorted(_ancestors(edges, item.grantee))
+        # both keys end in ":<grantee>": the ancestor's key is this key with its grantee swapped
+        stem = key[: len(key) - len(item.grantee)]
+        for ancestor in above:
+            covering = stem + ancestor
             if covering in state.items and covering not in removed:
                 removed[key] = covering
                 break

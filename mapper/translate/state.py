@@ -208,8 +208,8 @@ class PlanState:
 
     def of_type(self, kind: type[Any]) -> list[Any]:
         """Items of one model type, in key order, with their facts."""
+        keys = sorted(k for k, item in self.items.items() if isinstance(item, kind))
         return [
             self.items[k].model_copy(update={"facts": tuple(sorted(self.item_facts[k]))})
-            for k in sorted(self.items)
-            if isinstance(self.items[k], kind)
+            for k in keys
         ]

@@ -1,4 +1,4 @@
-"""DENY restructuring spells an item's signature out instead of copying the model (speed).
+"""The planner spells keys out instead of copying models (speed): DENY signatures, ancestors.
 
 The spelled-out form must stay the key of the item with grantee (and a default privilege's
 owner) ``-`` and no columns: a drift in PgGrant.key or PgDefaultPrivilege.key fails here.
@@ -44,3 +44,10 @@ def test_default_signature_is_the_key_without_grantee_and_owner(
 
 def test_a_membership_has_no_signature() -> None:
     assert _signature(PgMembership(role="a", member="b")) is None
+
+
+@pytest.mark.parametrize("item", [*GRANTS, *DEFAULTS], ids=lambda i: i.key)
+def test_a_key_ends_in_its_grantee(item: PgGrant | PgDefaultPrivilege) -> None:
+    """prune_implied swaps the grantee at the end of a key to find an ancestor's grant."""
+    stem = item.key[: len(item.key) - len(item.grantee)]
+    assert stem + "other" == item.model_copy(update={"grantee": "other"}).key
