@@ -17,7 +17,7 @@ from mapper import findings
 from mapper.plan import Disposition, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
 from mapper.privileges import lookup
 from mapper.translate.grants import Target, expand
-from mapper.translate.state import Item, PlanState
+from mapper.translate.state import Item, PlanState, copy_with
 from mssql_extract.snapshot import Database, fold
 
 PLACEHOLDER = "-"
@@ -206,7 +206,7 @@ def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | 
     state.roles[name].facts.add(deny.fact)
     # in any order: the plan sorts its items by key, and nothing reads the insertion order
     for item in kept:
-        state.add(item.model_copy(update={"grantee": name}), deny.fact)
+        state.add(copy_with(item, grantee=name), deny.fact)
     held = sorted((m for member in closure for m in state.memberships_of(member)),
                   key=lambda m: m.key)  # fmt: skip
     for m in held:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from mapper.effective import EffectivePermissions
 from mapper.naming import NameRegistry
@@ -27,6 +27,7 @@ from mapper.plan import (
     PgRevoke,
     PgRole,
     PgSchema,
+    PlanModel,
     RoleKind,
 )
 from mapper.policy import Policy
@@ -57,6 +58,27 @@ class RoleSpec:
             attributes=tuple(sorted(self.attributes)), source=self.source,
             facts=tuple(sorted(self.facts)), comment=self.comment,
         )  # fmt: skip
+
+
+_ItemT = TypeVar("_ItemT", bound=PlanModel)
+_set = object.__setattr__
+
+
+def copy_with(item: _ItemT, **changes: Any) -> _ItemT:
+    """``item.model_copy(update=changes)``, about twice as fast (no validation either way).
+
+    What pydantic's ``__copy__`` does, minus the generic parts a plan model never needs: plan
+    models forbid extra fields and have no private attributes. The planner copies every grant at
+    least once (facts written in, DENY-derived roles), so this is on its hottest path;
+    ``tests/mapper/test_deny_signature.py`` checks the copy equals ``model_copy``'s.
+    """
+    cls = type(item)
+    copied = cls.__new__(cls)
+    _set(copied, "__dict__", {**item.__dict__, **changes})
+    _set(copied, "__pydantic_extra__", None)
+    _set(copied, "__pydantic_fields_set__", item.__pydantic_fields_set__ | changes.keys())
+    _set(copied, "__pydantic_private__", None)
+    return copied
 
 
 def fact_key(scope: str, key: str) -> str:
@@ -209,7 +231,4 @@ class PlanState:
     def of_type(self, kind: type[Any]) -> list[Any]:
         """Items of one model type, in key order, with their facts."""
         keys = sorted(k for k, item in self.items.items() if isinstance(item, kind))
-        return [
-            self.items[k].model_copy(update={"facts": tuple(sorted(self.item_facts[k]))})
-            for k in keys
-        ]
+        return [copy_with(self.items[k], facts=tuple(sorted(self.item_facts[k]))) for k in keys]

@@ -10,6 +10,7 @@ import pytest
 
 from mapper.plan import PgDefaultPrivilege, PgGrant, PgMembership
 from mapper.translate.deny import PLACEHOLDER, _signature
+from mapper.translate.state import copy_with
 
 GRANTS = [
     PgGrant(database="sales", object_type="DATABASE", name="sales", privilege="CONNECT",
@@ -51,3 +52,13 @@ def test_a_key_ends_in_its_grantee(item: PgGrant | PgDefaultPrivilege) -> None:
     """prune_implied swaps the grantee at the end of a key to find an ancestor's grant."""
     stem = item.key[: len(item.key) - len(item.grantee)]
     assert stem + "other" == item.model_copy(update={"grantee": "other"}).key
+
+
+@pytest.mark.parametrize("item", [*GRANTS, *DEFAULTS], ids=lambda i: i.key)
+def test_copy_with_equals_model_copy(item: PgGrant | PgDefaultPrivilege) -> None:
+    changes = {"grantee": "other", "facts": ("a", "b")}
+    fast, slow = copy_with(item, **changes), item.model_copy(update=changes)
+    assert fast == slow
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert fast.model_fields_set == slow.model_fields_set
+    assert item.grantee != "other"  # the original is untouched
