@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +39,13 @@ STATEMENT = re.compile(r"^(GRANT|REVOKE|ALTER) .*;$", re.MULTILINE)
 
 @pytest.fixture(scope="module")
 def estate_plan() -> MigrationPlan:
-    return plan(generate_snapshot(SCALE, seed=8), Policy())
+    snapshot = generate_snapshot(SCALE, seed=8)
+    # a unique database name: other tests leave their own databases on the shared server
+    unique = f"gbscale{uuid.uuid4().hex[:8]}"
+    renamed = tuple(
+        db.model_copy(update={"name": f"{unique}_{db.name}"}) for db in snapshot.databases
+    )
+    return plan(snapshot.model_copy(update={"databases": renamed}), Policy())
 
 
 @pytest.fixture
