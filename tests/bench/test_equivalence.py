@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bench.generate import generate_snapshot
 from bench.scales import SCALES
 from bench.tsql import render_scripts
@@ -34,9 +32,8 @@ def _facts(data: Any) -> Any:
 
 
 def test_scripts_parse_to_the_generated_facts(tmp_path: Path) -> None:
-    tsql = pytest.importorskip("mssql_extract.tsql", reason="the T-SQL parser has not landed yet")
-    if not hasattr(tsql, "extract_scripts"):
-        pytest.skip("mssql_extract.tsql.extract_scripts has not landed yet")
+    from mssql_extract import tsql
+
     snapshot = generate_snapshot(SCALES["XS"], 3)
     paths = []
     for name, (text, _) in render_scripts(snapshot).items():

@@ -10,12 +10,9 @@ from mapper.plan import MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.translate.dispositions import source_facts
+from mssql_extract import tsql
 from mssql_extract.snapshot import SecuritySnapshot
 from tests.conftest import CONTOSO, ROOT, check_golden
-
-tsql = pytest.importorskip("mssql_extract.tsql", reason="the T-SQL extractor has not landed")
-if not hasattr(tsql, "extract_scripts"):
-    pytest.skip("the T-SQL extractor has not landed", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
