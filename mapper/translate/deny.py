@@ -1,26 +1,42 @@
 """DENY restructuring (DESIGN §3.3, "DENY"): PostgreSQL has no DENY.
 
-Where a DENY removes something that role inheritance would give, the denied principal (and
-every principal that inherits the DENY through membership) stops being a member of that role
-and becomes a member of a *derived* role instead: the role's privileges, flattened over its own
-memberships, minus the denied ones. Each case is a finding showing the original DENY. A
-column-level DENY removes the whole table privilege from the derived role (failing closed).
-Grants a DENY overrides on the principal itself are never emitted (see
-:mod:`mapper.translate.permissions`).
+Where DENYs remove something that role inheritance would give, the denied principals (the DENY's
+holder and every principal that inherits the DENY through membership) stop being members of that
+role and become members of a *derived* role instead: the role's privileges, flattened over its
+own memberships, minus everything denied to them. Each replaced membership is a finding (GB020)
+showing the original DENYs. Grants a DENY overrides on the principal itself are never emitted
+(see :mod:`mapper.translate.permissions`).
+
+Every DENY that reaches a role is applied to it at once, and each role is restructured once:
+one derived role per (role, set of denying principals), shared by every member with the same
+DENYs. Planning cost therefore grows with the number of DENYs and memberships, not with their
+product (an earlier version derived a role from the derived role for every further DENY on the
+same holder, and its output grew with an exponent of about 2.2: issue 4).
+
+A column-level DENY takes away only its columns: a table-level grant it hits becomes column
+grants on the table's other columns ("GRANT Object Permissions": a column DENY denies that
+column only). That is disposed ``approximated`` (GB040): columns added later are not covered,
+and PostgreSQL's table-level privilege is gone. When the snapshot does not list the table's
+columns, the whole table privilege goes (failing closed), also ``approximated``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mapper import findings
-from mapper.plan import Disposition, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
+from mapper.naming import object_name
+from mapper.plan import Disposition, Finding, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
 from mapper.privileges import lookup
 from mapper.translate.grants import Target, expand
-from mapper.translate.state import Item, PlanState, copy_with
+from mapper.translate.state import Granted, Item, PlanState, copy_with
 from mssql_extract.snapshot import Database, fold
 
 PLACEHOLDER = "-"
+#: Statements quoted in one GB020 finding's evidence; the rest are counted (each DENY fact is
+#: disposed with the finding, so none is lost).
+EVIDENCE_DENIES = 5
 
 
 @dataclass(frozen=True)
@@ -44,8 +60,28 @@ class Deny:
         return f"DENY {', '.join(self.permissions)} ON {where} TO [{self.grantee}] ({self.ref})"
 
 
+@dataclass(frozen=True)
+class _Denial:
+    """A DENY with what it removes worked out once.
+
+    ``signatures``: what it denies, as :func:`_signature` spells items. ``columns``: the
+    target columns a column-level DENY covers (None: the whole securable). ``table_columns``:
+    every target column of that table, when the snapshot lists them.
+    """
+
+    deny: Deny
+    signatures: frozenset[str]
+    columns: frozenset[str] | None
+    table_columns: tuple[str, ...] | None
+
+    @property
+    def table_level(self) -> bool:
+        target = self.deny.target
+        return target.securable_class == "OBJECT" and target.column_name is None
+
+
 def _signature(item: Item) -> str | None:
-    """What an item grants, without the grantee (and without columns: fail closed).
+    """What an item grants, without the grantee (and without columns).
 
     The item's key with grantee (and a default privilege's owner) ``-`` and no columns, spelled
     out instead of copying the model: it is asked for every grant a DENY may touch
@@ -65,7 +101,7 @@ def _signature(item: Item) -> str | None:
     return None
 
 
-def _denied(state: PlanState, deny: Deny) -> set[str]:
+def _denial(state: PlanState, deny: Deny) -> _Denial:
     found: set[str] = set()
     for permission in deny.permissions:
         row = lookup(deny.target.securable_class, permission)
@@ -73,20 +109,163 @@ def _denied(state: PlanState, deny: Deny) -> set[str]:
             signature = _signature(item)
             if signature:
                 found.add(signature)
-    return found
+    target, columns, table_columns = deny.target, None, None
+    if target.column_name is not None and deny.db is not None:
+        naming = state.policy.naming
+        columns = frozenset({object_name(target.column_name, naming)})
+        obj = state.find_object(deny.db, target.schema_name, target.object_name)
+        if obj is not None and obj.columns:
+            table_columns = tuple(object_name(c, naming) for c in obj.columns)
+    return _Denial(deny, frozenset(found), columns, table_columns)
+
+
+class _Subtraction:
+    """The DENYs reaching one set of principals, indexed by signature; what they leave of items."""
+
+    def __init__(self, denials: Iterable[_Denial]) -> None:
+        self.denials = tuple(denials)
+        #: column DENYs that turned a table-level grant into column grants (approximated)
+        self.split: set[str] = set()
+        self.by_signature: dict[str, list[_Denial]] = {}
+        for denial in self.denials:
+            for signature in denial.signatures:
+                self.by_signature.setdefault(signature, []).append(denial)
+
+    def apply(self, item: Granted) -> tuple[list[Granted], list[_Denial]]:
+        """What is left of ``item`` (``[item]``: untouched) and the denials that took a part.
+
+        A table-level DENY takes the whole item except a column grant (the column GRANT wins:
+        "GRANT Object Permissions": "A table-level DENY does not take precedence over a
+        column-level GRANT", as mapper.effective decides too); a container DENY takes it all; a
+        column DENY takes its columns only.
+        """
+        hits = self.by_signature.get(_signature(item) or "")
+        if not hits:
+            return [item], []
+        columns = item.columns if isinstance(item, PgGrant) else ()
+        whole = [h for h in hits if h.columns is None and not (h.table_level and columns)]
+        if whole:
+            return [], whole
+        by_column = [h for h in hits if h.columns is not None]
+        if not by_column or not isinstance(item, PgGrant):
+            return [item], []
+        denied = frozenset().union(*(h.columns or () for h in by_column))
+        if columns:
+            takers = [h for h in by_column if h.columns and h.columns & set(columns)]
+            left = tuple(c for c in columns if c not in denied)
+            if not takers:
+                return [item], []
+            return ([copy_with(item, columns=left)] if left else []), takers
+        known = next((h.table_columns for h in by_column if h.table_columns), None)
+        self.split.update(h.deny.fact for h in by_column)
+        if known is None:
+            return [], by_column  # columns unknown: the whole privilege goes (fail closed)
+        return [copy_with(item, columns=(c,)) for c in known if c not in denied], by_column
 
 
 def plan_denies(state: PlanState, denies: list[Deny]) -> None:
-    """Restructure memberships for every DENY, then dispose each DENY fact."""
+    """Restructure memberships for every DENY at once, then dispose each DENY fact."""
+    denials = {deny.fact: _denial(state, deny) for deny in denies}
+    reach: dict[str, list[_Denial]] = {}
     holders = _Holders(state)
     for deny in sorted(denies, key=lambda d: d.fact):
-        items, found = _restructure(state, deny, holders)
-        if items:
-            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
-                          findings=found, reason="restructured: see the derived roles")  # fmt: skip
-        else:
+        for role in holders.affected(deny):
+            reach.setdefault(role, []).append(denials[deny.fact])
+    touched: dict[str, set[str]] = {}
+    found: dict[str, set[str]] = {}
+    subtractions: dict[tuple[str, ...], _Subtraction] = {}
+
+    def subtraction(of: list[_Denial]) -> _Subtraction:
+        key = tuple(d.deny.fact for d in of)
+        if key not in subtractions:
+            subtractions[key] = _Subtraction(of)
+        return subtractions[key]
+
+    def took(takers: Iterable[_Denial], key: str) -> None:
+        for denial in takers:
+            touched.setdefault(denial.deny.fact, set()).add(key)
+
+    # a group before its members (a member's upward closure is strictly larger), so a member
+    # inherits its groups' final shape
+    order = sorted(reach, key=lambda r: (len(_closure(state, r)), r))
+    for role in order:
+        sub = subtraction(reach[role])
+        for item in state.granted_to(role):
+            left, takers = sub.apply(item)
+            if takers:
+                _replace(state, item, left, takers)
+                took(takers, f"role:{role}")
+    derived: dict[tuple[str, tuple[str, ...]], tuple[str, list[_Denial]] | None] = {}
+    for member in order:
+        sub = subtraction(reach[member])
+        for membership, facts in _direct(state, member):
+            cache_key = (membership.role, tuple(d.deny.fact for d in sub.denials))
+            if cache_key not in derived:
+                derived[cache_key] = _derive(state, membership.role, sub)
+            made = derived[cache_key]
+            if made is None:
+                continue
+            name, takers = made
+            state.remove(membership.key)
+            replacement = PgMembership(role=name, member=member)
+            key = ""
+            for fact in (*facts, *(t.deny.fact for t in takers)):
+                key, _ = state.add(replacement, fact)
+            finding = state.finding(_finding(membership.role, member, name, takers))
+            for denial in takers:
+                touched.setdefault(denial.deny.fact, set()).update({f"role:{name}", key})
+                found.setdefault(denial.deny.fact, set()).add(finding)
+    split = set().union(*(s.split for s in subtractions.values()))
+    for deny in sorted(denies, key=lambda d: d.fact):
+        items = touched.get(deny.fact)
+        if not items:
             state.dispose(deny.fact, deny.kind, deny.ref, Disposition.NOT_APPLICABLE,
                           reason="the plan grants nothing this DENY removes")  # fmt: skip
+        elif deny.fact in split:
+            reason = _split_reason(denials[deny.fact])
+            finding = state.finding(findings.make(
+                "GB040", deny.statement, reason, principal=deny.grantee,
+                securable=f"{deny.target.schema_name}.{deny.target.object_name}",
+                source_ref=deny.ref,
+            ))  # fmt: skip
+            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.APPROXIMATED, items=items,
+                          findings={finding, *found.get(deny.fact, ())}, reason=reason)  # fmt: skip
+        else:
+            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
+                          findings=found.get(deny.fact, ()),
+                          reason="restructured: see the derived roles")  # fmt: skip
+
+
+def _split_reason(denial: _Denial) -> str:
+    if denial.table_columns is None:
+        return ("column DENY on a table whose columns the snapshot does not list: the whole "
+                "table privilege was removed (fail closed)")  # fmt: skip
+    return ("column DENY: the table-level privilege became column privileges on the table's "
+            "other columns; columns added later are not covered, and PostgreSQL's table-level "
+            "check (SELECT *) is false, as SQL Server refuses SELECT * too")  # fmt: skip
+
+
+def _replace(state: PlanState, item: Granted, left: list[Granted], takers: list[_Denial]) -> None:
+    """Swap ``item`` for what is left of it (column grants), keeping its facts."""
+    facts = state.facts_of(item.key)
+    state.remove(item.key)
+    for rest in left:
+        for fact in (*facts, *(t.deny.fact for t in takers)):
+            state.add(rest, fact)
+
+
+def _finding(role: str, member: str, name: str, takers: list[_Denial]) -> Finding:
+    statements = [t.deny.statement for t in takers]
+    evidence = "; ".join(statements[:EVIDENCE_DENIES])
+    if len(statements) > EVIDENCE_DENIES:
+        evidence += f"; and {len(statements) - EVIDENCE_DENIES} more DENYs (see the dispositions)"
+    grantees = sorted({t.deny.grantee for t in takers}, key=fold)
+    return findings.make(
+        "GB020", evidence,
+        f"{member!r} is no longer a member of {role!r}; it is a member of {name!r}: the same "
+        "privileges minus the denied ones.",
+        principal=", ".join(grantees), securable=role, source_ref=takers[0].deny.ref,
+    )  # fmt: skip
 
 
 class _Holders:
@@ -124,55 +303,6 @@ class _Holders:
         return by_holder
 
 
-def _restructure(state: PlanState, deny: Deny, holders: _Holders) -> tuple[list[str], list[str]]:
-    denied = _denied(state, deny)
-    keys: list[str] = []
-    found: list[str] = []
-    affected = holders.affected(deny)
-    holder = state.role_of(deny.db.name, deny.grantee) if deny.db else None
-    # the holder and group roles first: their members then inherit the restructured roles
-    affected.sort(key=lambda r: (r != holder, state.roles[r].kind != RoleKind.GROUP, r))
-    for member in affected:
-        keys += _narrow(state, member, denied, deny)
-    for member in affected:
-        for membership, facts in _direct(state, member):
-            derived = _derive(state, deny, membership.role, denied)
-            if derived is None:
-                continue
-            state.remove(membership.key)
-            key, _ = state.add(PgMembership(role=derived, member=member), deny.fact)
-            for fact in facts:
-                state.add(PgMembership(role=derived, member=member), fact)
-            keys += [f"role:{derived}", key]
-            found.append(state.finding(findings.make(
-                "GB020", deny.statement,
-                f"{member!r} is no longer a member of {membership.role!r}; it is a member of "
-                f"{derived!r}: the same privileges minus the denied ones.",
-                principal=deny.grantee, securable=membership.role, source_ref=deny.ref,
-            )))  # fmt: skip
-    return keys, found
-
-
-def _narrow(state: PlanState, role: str, denied: set[str], deny: Deny) -> list[str]:
-    """Drop the denied part of what a role holds directly (a schema grant expanded per object).
-
-    A column-level GRANT survives a DENY on its table: in SQL Server the column GRANT wins
-    ("GRANT Object Permissions": "A table-level DENY does not take precedence over a
-    column-level GRANT"), as mapper.effective decides too.
-    """
-    dropped = [item.key for item in state.granted_to(role) if _removes(deny, denied, item)]
-    for key in dropped:
-        state.remove(key)
-    return [f"role:{role}"] if dropped else []
-
-
-def _removes(deny: Deny, denied: set[str], item: Item) -> bool:
-    """The DENY takes the item away (a column GRANT outlives a DENY on its table)."""
-    table_deny = deny.target.securable_class == "OBJECT" and deny.target.column_name is None
-    column_grant = isinstance(item, PgGrant) and bool(item.columns)
-    return _signature(item) in denied and not (table_deny and column_grant)
-
-
 def _direct(state: PlanState, member: str) -> list[tuple[PgMembership, tuple[str, ...]]]:
     """The member's inheriting memberships in roles the plan creates, with their facts now."""
     return [
@@ -193,24 +323,36 @@ def _closure(state: PlanState, role: str) -> set[str]:
     return seen
 
 
-def _derive(state: PlanState, deny: Deny, role: str, denied: set[str]) -> str | None:
-    """The derived role (role minus denied), or None when the role gives nothing denied."""
+def _derive(state: PlanState, role: str, sub: _Subtraction) -> tuple[str, list[_Denial]] | None:
+    """The derived role (role minus the DENYs) and the DENYs that took something, or None."""
     closure = _closure(state, role)
-    inherited = [i for grantee in sorted(closure) for i in state.granted_to(grantee)]
-    kept = [i for i in inherited if not _removes(deny, denied, i)]
-    if len(kept) == len(inherited):
+    kept: list[Granted] = []
+    takers: dict[str, _Denial] = {}
+    for grantee in sorted(closure):
+        for item in state.granted_to(grantee):
+            left, hit = sub.apply(item)
+            kept += left
+            takers.update((t.deny.fact, t) for t in hit)
+    if not takers:
         return None
-    name = state.names.derived(f"{role}_minus_{deny.grantee}", f"derived role of [{role}]")
-    state.role(name, RoleKind.DERIVED, source=f"{role} minus {deny.statement}",
-               comment=f"{role} without what {deny.grantee} is denied")  # fmt: skip
-    state.roles[name].facts.add(deny.fact)
+    by = sorted(takers.values(), key=lambda t: t.deny.fact)
+    grantees = sorted({fold(t.deny.grantee): t.deny.grantee for t in by}.items())
+    holders = [spelling for _, spelling in grantees]
+    name = state.names.derived(f"{role}_minus_{'_'.join(holders)}", f"derived role of [{role}]")
+    statements = "; ".join(t.deny.statement for t in by[:EVIDENCE_DENIES])
+    more = f" and {len(by) - EVIDENCE_DENIES} more" if len(by) > EVIDENCE_DENIES else ""
+    state.role(name, RoleKind.DERIVED, source=f"{role} minus {statements}{more}",
+               comment=f"{role} without what {', '.join(holders)} is denied")  # fmt: skip
+    state.roles[name].facts.update(t.deny.fact for t in by)
     # in any order: the plan sorts its items by key, and nothing reads the insertion order
     for item in kept:
-        state.add(copy_with(item, grantee=name), deny.fact)
+        for t in by:
+            state.add(copy_with(item, grantee=name), t.deny.fact)
     held = sorted((m for member in closure for m in state.memberships_of(member)),
                   key=lambda m: m.key)  # fmt: skip
     for m in held:
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
         if spec is None or spec.kind == RoleKind.PREDEFINED:
-            state.add(PgMembership(role=m.role, member=name), deny.fact)
-    return name
+            for t in by:
+                state.add(PgMembership(role=m.role, member=name), t.deny.fact)
+    return name, by

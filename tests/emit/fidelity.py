@@ -21,7 +21,14 @@ import psycopg
 
 from mapper.effective import Decision, EffectivePermissions, Securable
 from mapper.plan import Disposition, MigrationPlan, PgObject
-from mssql_extract.snapshot import Database, DbObject, Permission, SecuritySnapshot, fold
+from mssql_extract.snapshot import (
+    Database,
+    DbObject,
+    Permission,
+    PermissionState,
+    SecuritySnapshot,
+    fold,
+)
 from pg_emit.effective import QUERY
 from pg_emit.quoting import quote_qualified
 
@@ -164,6 +171,23 @@ class Explainer:
                 and _contains(p, check.securable)
             )  # fmt: skip
 
+    def _column_denies(self, check: Check, db: Database) -> Iterator[str]:
+        """Column DENYs on the checked table that reach the principal.
+
+        SQL Server keeps the table-level permission beside a column DENY; PostgreSQL's
+        table-level answer is false once the table grant became column grants, so these facts
+        can explain a table-level disagreement.
+        """
+        roles = {fold(r) for r in self.engine.memberships(db.name, check.principal)}
+        context = {fold(check.principal)} | roles
+        table = (fold(check.securable.schema_name or ""), fold(check.securable.name or ""))
+        yield from (
+            f"{db.name}/{p.key}" for p in db.permissions
+            if p.state == PermissionState.DENY and p.column_name is not None
+            and p.permission == check.permission and fold(p.grantee) in context
+            and (fold(p.schema_name or ""), fold(p.object_name or "")) == table
+        )  # fmt: skip
+
     def explain(self, check: Check, postgres: bool) -> Outcome | None:
         """None when both sides agree, else the disagreement and what explains it."""
         decision = self.engine.explain(check.database, check.principal, check.securable,
@@ -173,6 +197,8 @@ class Explainer:
         db = self.snapshot.database(check.database)
         assert db is not None
         facts = _path_facts(db, decision) if decision.allowed else set(self._facts(check, db))
+        if decision.allowed and check.securable.column is None:
+            facts |= set(self._column_denies(check, db))
         relevant = sorted(
             {(kind.value, fact) for fact in facts
              if (kind := self.kinds.get(fact)) in EXCEPTION_KINDS}

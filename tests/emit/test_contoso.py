@@ -34,10 +34,6 @@ REVIEWED: dict[str, set[tuple[str, str, str]]] = {
         ("Sales", "CONTOSO\\mgarcia", "crm.Leads"), ("Sales", "CONTOSO\\mgarcia", "crm.usp_SearchLeads"),
         ("Sales", "sales_bot", "crm.Leads"),
     },
-    "column-level DENY fails closed: the derived role loses the whole table privilege, not only "
-    "the denied columns (mapper/translate/deny.py), disposed mapped": {
-        ("HR", "etl_loader", "dbo.Employees"),
-    },
     "guest → PUBLIC: SQL Server's guest grants reach only logins without a user in the "
     "database, PostgreSQL's PUBLIC reaches every role (finding GB009), disposed mapped": {
         ("Reporting", "etl_loader", "rpt.Kpis"), ("Reporting", "public", "rpt.Kpis"),

@@ -1,0 +1,160 @@
+"""DENY restructuring: every DENY reaching a principal is applied at once, columns stay columns.
+
+SQL Server rules exercised here ("GRANT Object Permissions", "DENY Object Permissions"):
+a DENY reaches the holder and every member of it; a column DENY denies that column only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mapper.plan import Disposition, MigrationPlan, RoleKind
+from mapper.planner import plan
+from mapper.policy import Policy
+from mssql_extract.snapshot import SecuritySnapshot
+from tests.mapper.estate import database, login, member, perm, role, snapshot, table, user
+
+OBJECTS = (
+    table("dbo", "Orders", "id", "total"),
+    table("dbo", "Customers", "id", "name", "email"),
+    table("dbo", "Invoices", "id", "amount"),
+    table("dbo", "Products", "id", "price"),
+)
+
+
+def _snapshot(**fields: Any) -> SecuritySnapshot:
+    return snapshot(database(objects=OBJECTS, **fields), logins=(login("app"), login("rpt")))
+
+
+def _derived(p: MigrationPlan) -> list[str]:
+    return [r.name for r in p.roles if r.kind == RoleKind.DERIVED]
+
+
+def _held(p: MigrationPlan, grantee: str) -> set[tuple[str, tuple[str, ...], str]]:
+    return {(g.name, g.columns, g.privilege) for g in p.grants
+            if g.grantee == grantee and g.object_type == "TABLE"}  # fmt: skip
+
+
+def _reach(p: MigrationPlan, member: str) -> set[str]:
+    """The member and every role it inherits from, through any chain."""
+    seen, todo = {member}, [member]
+    while todo:
+        current = todo.pop()
+        for m in p.memberships:
+            if m.member == current and m.inherit and m.role not in seen:
+                seen.add(m.role)
+                todo.append(m.role)
+    return seen
+
+
+def test_many_denies_on_one_holder_make_one_derived_role() -> None:
+    denied = ("Orders", "Customers", "Invoices")
+    p = plan(_snapshot(
+        users=(user("app", "app"),),
+        memberships=(member("db_datareader", "app"),),
+        permissions=tuple(perm("SELECT", "app", state="D", schema_name="dbo", object_name=name)
+                          for name in denied),
+    ), Policy())  # fmt: skip
+    assert _derived(p) == ["sales_db_datareader_minus_app"]
+    assert _held(p, "sales_db_datareader_minus_app") == {("products", (), "SELECT")}
+    memberships = {(m.role, m.member) for m in p.memberships}
+    assert ("sales_db_datareader_minus_app", "app") in memberships
+    assert ("sales_db_datareader", "app") not in memberships
+    mapped = [d for d in p.dispositions if ":deny:" in d.fact]
+    assert len(mapped) == 3
+    assert all(d.disposition == Disposition.MAPPED for d in mapped)
+    assert all("role:sales_db_datareader_minus_app" in d.items for d in mapped)
+
+
+def test_every_derived_role_has_a_member() -> None:
+    """A group DENY and a member DENY: no chain of derived roles, none left without members."""
+    p = plan(_snapshot(
+        roles=(role("readers"),),
+        users=(user("app", "app"), user("rpt", "rpt")),
+        memberships=(member("db_datareader", "readers"), member("readers", "app"),
+                     member("readers", "rpt"), member("db_datawriter", "app")),
+        permissions=(perm("SELECT", "readers", state="D", schema_name="dbo", object_name="Orders"),
+                     perm("SELECT", "app", state="D", schema_name="dbo", object_name="Invoices"),
+                     perm("INSERT", "app", state="D", schema_name="dbo", object_name="Products")),
+    ), Policy())  # fmt: skip
+    members = {m.role for m in p.memberships}
+    assert set(_derived(p)) <= members
+    assert len(_derived(p)) == len(set(_derived(p)))
+    # app holds no denied privilege through any chain of roles, and keeps the rest
+    held = set().union(*(_held(p, r) for r in _reach(p, "app")))
+    assert ("orders", (), "SELECT") not in held
+    assert ("products", (), "INSERT") not in held
+    assert ("invoices", (), "SELECT") not in held
+    assert {("customers", (), "SELECT"), ("products", (), "SELECT")} <= held
+    assert ("orders", (), "INSERT") in held
+    # rpt stays in readers and gets what readers keeps (Invoices, not Orders)
+    assert {m.role for m in p.memberships if m.member == "rpt"} == {"readers"}
+    rpt = set().union(*(_held(p, r) for r in _reach(p, "rpt")))
+    assert ("invoices", (), "SELECT") in rpt
+    assert ("orders", (), "SELECT") not in rpt
+
+
+def test_column_deny_keeps_the_other_columns() -> None:
+    p = plan(_snapshot(
+        users=(user("app", "app"),),
+        memberships=(member("db_datareader", "app"),),
+        permissions=(perm("SELECT", "app", state="D", schema_name="dbo", object_name="Customers",
+                          column_name="email"),),
+    ), Policy())  # fmt: skip
+    (name,) = _derived(p)
+    held = _held(p, name)
+    assert ("customers", (), "SELECT") not in held
+    assert {("customers", ("id",), "SELECT"), ("customers", ("name",), "SELECT")} <= held
+    assert ("customers", ("email",), "SELECT") not in held
+    assert ("orders", (), "SELECT") in held
+    (deny,) = [d for d in p.dispositions if ":deny:" in d.fact]
+    assert deny.disposition == Disposition.APPROXIMATED
+    assert "columns added later" in deny.reason
+    assert any(f.startswith("GB040") for f in deny.findings)
+
+
+def test_column_deny_on_a_column_grant_removes_only_that_column() -> None:
+    p = plan(_snapshot(
+        users=(user("app", "app"),),
+        permissions=(perm("SELECT", "app", schema_name="dbo", object_name="Customers", column_name="id"),
+                     perm("SELECT", "app", schema_name="dbo", object_name="Customers", column_name="name"),
+                     perm("SELECT", "readers", state="D", schema_name="dbo", object_name="Customers",
+                          column_name="name")),
+        roles=(role("readers"),),
+        memberships=(member("readers", "app"),),
+    ), Policy())  # fmt: skip
+    held = _held(p, "app")
+    assert ("customers", ("id",), "SELECT") in held
+    assert ("customers", ("name",), "SELECT") not in held
+
+
+def test_column_deny_on_a_table_without_known_columns_fails_closed() -> None:
+    p = plan(snapshot(database(
+        objects=(table("dbo", "Orders"),),
+        users=(user("app", "app"),),
+        memberships=(member("db_datareader", "app"),),
+        permissions=(perm("SELECT", "app", state="D", schema_name="dbo", object_name="Orders",
+                          column_name="total"),),
+    ), logins=(login("app"),)), Policy())  # fmt: skip
+    (name,) = _derived(p)
+    assert not any(g.name == "orders" for g in p.grants if g.grantee == name)
+    (deny,) = [d for d in p.dispositions if ":deny:" in d.fact]
+    assert deny.disposition == Disposition.APPROXIMATED
+    assert "fail closed" in deny.reason
+
+
+def test_derived_roles_grow_with_denying_principals_not_with_denies() -> None:
+    """Forty DENYs on one user and one on its group: at most one derived role per (role, DENY set)."""
+    objects = tuple(table("dbo", f"T{i:02d}", "id") for i in range(40))
+    p = plan(snapshot(database(
+        objects=objects,
+        roles=(role("readers"),),
+        users=(user("app", "app"),),
+        memberships=(member("readers", "app"), member("db_datareader", "readers")),
+        permissions=(*(perm("SELECT", "app", state="D", schema_name="dbo", object_name=f"T{i:02d}")
+                       for i in range(0, 40, 2)),
+                     perm("SELECT", "readers", state="D", schema_name="dbo", object_name="T01")),
+    ), logins=(login("app"),)), Policy())  # fmt: skip
+    assert len(_derived(p)) <= 2
+    held = set().union(*(_held(p, r) for r in _reach(p, "app")))
+    assert {n for n, _, _ in held if n.startswith("t")} == {f"t{i:02d}" for i in range(3, 40, 2)}
