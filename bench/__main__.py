@@ -3,6 +3,12 @@
 Also ``--parse-100k`` (issue 2: a 100,000-statement script) and ``--plan-scaling`` (issue 4:
 plan time and peak memory at 10k and 100k permission rows). Prints a table per section and
 rewrites ``BENCHMARKS.md`` from every section measured so far on this machine.
+
+A scale runs stage by stage: generation (skipped when the estate is cached) and each group run
+in child processes within ``--timeout`` and ``--max-rss-mb``; a stage that exceeds them, or
+crashes, is recorded as ``failed: <reason>`` and the run goes on. The results are saved after
+every group, and figures of groups not re-run are kept, so sections from several invocations
+(``--only``, one scale at a time) merge into one report.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench import measure as measuring
 from bench import report
-from bench.estate import Estate, ensure_estate, ensure_statement_script
-from bench.measure import Figure, load_results, measure, save_results
-from bench.scales import SCALES, get_scale, rows_scale
+from bench.estate import OUT, Estate, cached_estate, ensure_estate, ensure_statement_script
+from bench.measure import Figure, Limits, load_results, measure, save_results
+from bench.scales import SCALES, Scale, get_scale, rows_scale
 
 GROUPS = ("parse", "plan", "emit", "apply", "verify")
 Figures = dict[str, Figure]
@@ -92,12 +99,55 @@ def _section(estate: Estate, figures: Figures, runs: int) -> dict[str, Any]:
     }
 
 
-def run_scale(name: str, runs: int, only: list[str], seed: int) -> dict[str, Any]:
-    """Generate (or reuse) the estate of scale ``name`` and measure the selected groups."""
-    estate = ensure_estate(get_scale(name), seed)
-    figures: Figures = {}
+def _not_generated(scale: Scale, generate: Figure, runs: int) -> dict[str, Any]:
+    """The section of a scale whose estate could not be generated: nominal counts, the failure."""
+    return {
+        "scale": asdict(scale),
+        "estate": {
+            "databases": scale.databases,
+            "principals": scale.principals,
+            "permission_rows": scale.permission_rows,
+        },
+        "statements": 0,
+        "runs": runs,
+        "figures": {"generate": generate.to_dict()},
+    }
+
+
+def _generated(scale: Scale, seed: int) -> tuple[Estate | None, Figure | None]:
+    """The cached estate, else one generated in a child process (timed, within the limits)."""
+    estate = cached_estate(scale, seed)
+    if estate is not None:
+        return estate, None
+    figure = measure("generate", [scale.name, str(seed), str(OUT)], 1)
+    return cached_estate(scale, seed), figure
+
+
+def run_scale(
+    name: str,
+    runs: int,
+    only: list[str],
+    seed: int,
+    save: Callable[[dict[str, Any]], None] = lambda section: None,
+) -> dict[str, Any]:
+    """Generate (or reuse) the estate of scale ``name`` and measure the selected groups.
+
+    ``save`` receives the section after generation and after every group, so a run stopped
+    half way keeps what it measured.
+    """
+    scale = get_scale(name)
+    estate, generate = _generated(scale, seed)
+    figures: Figures = {} if generate is None else {"generate": generate}
+    if estate is None:
+        assert generate is not None
+        section = _not_generated(scale, generate, runs)
+        save(section)
+        return section
+    if figures:
+        save(_section(estate, figures, runs))
     for group in only:
         figures |= GROUP_RUNNERS[group](estate, runs)
+        save(_section(estate, figures, runs))
     return _section(estate, figures, runs)
 
 
@@ -154,6 +204,18 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--parse-100k", action="store_true", help="issue 2's parse figure")
     parser.add_argument("--plan-scaling", action="store_true", help="issue 4's 10k/100k figures")
     parser.add_argument("--report", type=Path, default=report.BENCHMARKS, help="Markdown to write")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=Limits.seconds,
+        help="seconds one measurement run may take before it is stopped and reported failed",
+    )
+    parser.add_argument(
+        "--max-rss-mb",
+        type=float,
+        default=Limits.rss_mb,
+        help="resident MB one measurement process may reach before it is stopped",
+    )
     return parser.parse_args(argv)
 
 
@@ -167,10 +229,15 @@ def main(argv: list[str]) -> int:
         return 2
     if args.scale is None and not args.parse_100k and not args.plan_scaling:
         args.scale = "S"
+    measuring.LIMITS = Limits(seconds=args.timeout, rss_mb=args.max_rss_mb)
     if args.scale:
-        save_results(
-            args.scale, _merged(args.scale, run_scale(args.scale, args.runs, only, args.seed))
-        )
+        scale = args.scale
+
+        def save(section: dict[str, Any]) -> None:
+            save_results(scale, _merged(scale, section))
+            report.write_benchmarks(load_results(), args.report)
+
+        save(run_scale(scale, args.runs, only, args.seed, save))
         _print(f"Scale {args.scale}", report.scale_rows(load_results()[args.scale]))
     if args.parse_100k:
         save_results("parse100k", run_parse_100k(args.runs, args.seed))

@@ -28,6 +28,24 @@ def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
+def measure_generate(args: list[str]) -> Result:
+    """Generate the estate ``<scale> <seed> <out>``: snapshot.json and T-SQL, streamed to disk."""
+    from bench.estate import write_estate
+    from bench.scales import get_scale
+
+    scale, seed, out = get_scale(args[0]), int(args[1]), Path(args[2])
+    seconds, estate = _timed(lambda: write_estate(scale, seed, out / f"{scale.name}-seed{seed}"))
+    snapshot_bytes = estate.snapshot_path.stat().st_size
+    script_bytes = sum(p.stat().st_size for p in estate.scripts)
+    return {
+        "seconds": seconds,
+        "permission_rows": estate.permission_rows,
+        "statements": estate.statements,
+        "snapshot_mb": round(snapshot_bytes / 2**20, 1),
+        "tsql_mb": round(script_bytes / 2**20, 1),
+    }
+
+
 def measure_tokenize(args: list[str]) -> Result:
     """sqlglot's T-SQL tokenizer alone over the scripts (read before timing)."""
     from sqlglot.dialects.tsql import TSQL
@@ -161,6 +179,7 @@ def measure_verify(args: list[str]) -> Result:
 
 #: Measurement name → function. Registry: one entry per name.
 MEASUREMENTS: dict[str, Callable[[list[str]], Result]] = {
+    "generate": measure_generate,
     "tokenize": measure_tokenize,
     "parse": measure_parse,
     "json": measure_json,

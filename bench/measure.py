@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.estate import OUT
@@ -39,17 +45,94 @@ class Figure:
 
 
 class ChildFailed(RuntimeError):
-    """A measurement process exited with an error (a bug in a stage, not missing code)."""
+    """A measurement process exited with an error, ran out of time or memory (not missing code)."""
 
 
-def run_child(measurement: str, args: Sequence[str]) -> dict[str, Any]:
-    """Run ``python -m bench.child measurement args…`` and return its JSON result."""
+@dataclass(frozen=True)
+class Limits:
+    """What one measurement process may use before it is stopped and reported as failed.
+
+    ``seconds`` is wall time per run; ``rss_mb`` is the resident memory of the measurement
+    process, sampled every :data:`POLL` seconds. ``None`` means no limit.
+    """
+
+    seconds: float | None = 3600.0
+    rss_mb: float | None = 12_000.0
+
+
+#: The limits ``measure`` applies when none are given; ``python -m bench`` sets them.
+LIMITS = Limits()
+POLL = 0.2  # seconds between RSS samples
+GRACE = 5.0  # seconds between SIGINT (finally blocks stop embedded servers) and SIGKILL
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` (0 once it has gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Interrupt the measurement's process group, then kill whatever is left in it."""
+    try:  # SIGINT first: the child's finally blocks stop an embedded server cleanly
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=GRACE)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _watch(process: subprocess.Popen[bytes], limits: Limits) -> str | None:
+    """Wait for ``process``; the reason it was stopped, or None when it ended by itself."""
+    start = time.monotonic()
+    while True:
+        try:
+            process.wait(timeout=POLL)
+            return None
+        except subprocess.TimeoutExpired:
+            pass
+        elapsed = time.monotonic() - start
+        rss = _rss_mb(process.pid)
+        if limits.rss_mb is not None and rss > limits.rss_mb:
+            _stop(process)
+            return f"over the memory cap of {limits.rss_mb:,.0f} MB ({rss:,.0f} MB after {elapsed:,.0f} s)"
+        if limits.seconds is not None and elapsed > limits.seconds:
+            _stop(process)
+            return f"timed out after {limits.seconds:g} s"
+
+
+def run_child(
+    measurement: str, args: Sequence[str], limits: Limits | None = None
+) -> dict[str, Any]:
+    """Run ``python -m bench.child measurement args…`` within ``limits``; its JSON result.
+
+    Raises:
+        ChildFailed: the child exited non-zero (its last traceback line is the message) or was
+            stopped for exceeding a limit (the message says which, on one line).
+    """
     command = [sys.executable, "-m", "bench.child", measurement, *args]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        raise ChildFailed(f"{measurement} failed (exit {done.returncode}):\n{tail}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        # its own process group: a stop reaches whatever it started (psql, an embedded server)
+        process = subprocess.Popen(command, stdout=out, stderr=err, start_new_session=True)
+        stopped = _watch(process, limits or LIMITS)
+        if stopped is not None:
+            raise ChildFailed(f"{measurement} stopped: {stopped}")
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", errors="replace")
+        stderr = err.read().decode("utf-8", errors="replace")
+    if process.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        raise ChildFailed(f"{measurement} failed (exit {process.returncode}):\n{tail}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return result
 
 

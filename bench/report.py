@@ -82,6 +82,23 @@ def _emitted(section: dict[str, Any]) -> list[Row]:
     ]
 
 
+def generate_rows(section: dict[str, Any]) -> list[Row]:
+    """Generating the estate (snapshot and T-SQL, streamed): time, peak RSS, sizes on disk."""
+    figure = _fig(section, "generate")
+    if figure is None:
+        return [("generate snapshot + T-SQL", "not measured (estate from the cache)")]
+    if figure.get("seconds") is None:
+        return [("generate snapshot + T-SQL", _missing(section, "generate"))]
+    counts = figure["counts"]
+    return [
+        (
+            "generate snapshot + T-SQL",
+            f"{figure['seconds']:.1f} s, peak RSS {figure['peak_rss_mb']:,.0f} MB "
+            f"(snapshot.json {counts['snapshot_mb']:,} MB, T-SQL {counts['tsql_mb']:,} MB)",
+        )
+    ]
+
+
 def parse_rows(section: dict[str, Any]) -> list[Row]:
     """Parse throughput of grantbridge vs sqlglot's tokenizer alone on the same text."""
     statements = int(section["statements"])
@@ -122,7 +139,14 @@ def scale_rows(section: dict[str, Any]) -> list[Row]:
         ("apply grantbridge / naive time", _ratio(section, "apply", "apply-naive")),
         ("verify", _time(section, "verify")),
     ]
-    return head + parse_rows(section) + plan_rows(section) + _emitted(section) + apply_rows
+    return (
+        head
+        + generate_rows(section)
+        + parse_rows(section)
+        + plan_rows(section)
+        + _emitted(section)
+        + apply_rows
+    )
 
 
 def scaling_rows(results: dict[str, dict[str, Any]]) -> list[Row]:

@@ -84,8 +84,14 @@ def _permission_statements(perms: Sequence[Permission]) -> Iterator[str]:
         yield _permission_statement(list(rows))
 
 
-def server_statements(snapshot: SecuritySnapshot) -> Iterator[str]:
-    """The server script: logins, server roles and members, server grants, databases."""
+def server_statements(
+    snapshot: SecuritySnapshot, databases: Sequence[str] | None = None
+) -> Iterator[str]:
+    """The server script: logins, server roles and members, server grants, databases.
+
+    ``databases`` names the databases to create when ``snapshot`` does not hold them (a
+    streamed estate); by default, the snapshot's.
+    """
     yield "USE [master];"
     yield GO
     for login in snapshot.logins:
@@ -97,8 +103,8 @@ def server_statements(snapshot: SecuritySnapshot) -> Iterator[str]:
         yield f"ALTER SERVER ROLE {quote(m.role)} ADD MEMBER {quote(m.member)};"
     yield from _permission_statements(snapshot.server_permissions)
     yield GO
-    for db in snapshot.databases:
-        yield f"CREATE DATABASE {quote(db.name)};"
+    for name in [d.name for d in snapshot.databases] if databases is None else databases:
+        yield f"CREATE DATABASE {quote(name)};"
         yield GO
 
 
@@ -184,8 +190,13 @@ def render_scripts(snapshot: SecuritySnapshot) -> dict[str, tuple[str, int]]:
     """File name → (script, statement count): ``00_server.sql`` and ``NN_<database>.sql``."""
     scripts = {SERVER_FILE: render_text(server_statements(snapshot))}
     for i, db in enumerate(snapshot.databases, start=1):
-        scripts[f"{i:02d}_{db.name}.sql"] = render_text(database_statements(db))
+        scripts[database_file(i, db.name)] = render_text(database_statements(db))
     return scripts
+
+
+def database_file(position: int, name: str) -> str:
+    """The script of the ``position``-th database (from 1, in snapshot order)."""
+    return f"{position:02d}_{name}.sql"
 
 
 def statement_script(snapshot: SecuritySnapshot, statements: int) -> tuple[str, int]:

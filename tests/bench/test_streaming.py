@@ -1,0 +1,110 @@
+"""Streamed generation (scale L in the memory of one database) and the harness's limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import measure
+from bench.estate import cached_estate, ensure_estate
+from bench.generate import construct, generate_snapshot
+from bench.measure import ChildFailed, Limits, run_child
+from bench.scales import SCALES, rows_scale
+from bench.tsql import render_scripts
+from mssql_extract.snapshot import Login, LoginType, Permission, PermissionState, SourceRef
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(("name", "seed"), [("XS", 0), ("XS", 5), ("rows3000", 1)])
+def test_streamed_estate_equals_the_snapshot_and_scripts_built_in_memory(
+    tmp_path: Path, name: str, seed: int
+) -> None:
+    scale = rows_scale(3000) if name == "rows3000" else SCALES[name]
+    estate = ensure_estate(scale, seed, tmp_path)
+    snapshot = generate_snapshot(scale, seed)
+    assert estate.snapshot_path.read_text(encoding="utf-8") == snapshot.to_json()
+    scripts = render_scripts(snapshot)
+    assert [p.name for p in estate.scripts] == sorted(scripts)
+    for path in estate.scripts:
+        assert path.read_text(encoding="utf-8") == scripts[path.name][0]
+    assert estate.statements == sum(count for _, count in scripts.values())
+    rows = len(snapshot.server_permissions) + sum(len(d.permissions) for d in snapshot.databases)
+    assert estate.permission_rows == rows
+
+
+def test_construct_equals_model_construct() -> None:
+    ref = SourceRef(origin="x")
+    fields = {
+        "securable_class": "OBJECT",
+        "schema_name": "s",
+        "object_name": "o",
+        "permission": "SELECT",
+        "state": PermissionState.DENY,
+        "grantee": "g",
+        "source_ref": ref,
+    }
+    fast, slow = construct(Permission, **fields), Permission.model_construct(**fields)
+    assert fast == slow
+    assert fast.model_dump_json() == slow.model_dump_json()  # field order kept
+    assert fast.model_fields_set == slow.model_fields_set
+    login = construct(Login, name="a", type=LoginType.SQL, source_ref=ref)
+    assert login.disabled is False
+    assert login == Login(name="a", type=LoginType.SQL, source_ref=ref)
+
+
+def test_an_unfinished_estate_is_not_reused(tmp_path: Path) -> None:
+    estate = ensure_estate(SCALES["XS"], 0, tmp_path)
+    assert cached_estate(SCALES["XS"], 0, tmp_path) == estate
+    (estate.root / "manifest.json").unlink()  # as a generation killed half way leaves it
+    assert cached_estate(SCALES["XS"], 0, tmp_path) is None
+
+
+def _stopped(limits: Limits, monkeypatch: pytest.MonkeyPatch, code: str) -> str:
+    """Run ``python -c code`` as a measurement child would run, within ``limits``."""
+    real_popen = subprocess.Popen
+
+    def popen(command: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        return real_popen([sys.executable, "-c", code], **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(measure.subprocess, "Popen", popen)
+    with pytest.raises(ChildFailed) as failure:
+        run_child("tokenize", [], limits)
+    return str(failure.value)
+
+
+def test_a_child_over_its_time_limit_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = _stopped(Limits(seconds=1, rss_mb=None), monkeypatch, "import time; time.sleep(60)")
+    assert message == "tokenize stopped: timed out after 1 s"
+
+
+def test_a_child_over_its_memory_cap_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    grow = "import time\nx = []\nwhile True:\n    x.append(bytearray(20 * 2**20)); time.sleep(0.01)"
+    message = _stopped(Limits(seconds=60, rss_mb=200), monkeypatch, grow)
+    assert message.startswith("tokenize stopped: over the memory cap of 200 MB (")
+
+
+def test_sections_merge_across_invocations_and_a_stopped_stage_is_reported(
+    tmp_path: Path,
+) -> None:
+    """``--only parse``, then ``--only plan`` with a limit no run meets: both in one report."""
+    report = tmp_path / "BENCHMARKS.md"
+    env = {**os.environ, "GRANTBRIDGE_BENCH_OUT": str(tmp_path / "out")}
+    base = [sys.executable, "-m", "bench", "--scale", "XS", "--runs", "1", "--report", str(report)]
+    for extra in (["--only", "parse"], ["--only", "plan", "--timeout", "0.01"]):
+        done = subprocess.run(
+            base + extra, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    text = report.read_text(encoding="utf-8")
+    assert "| parse (grantbridge) | " in text
+    assert "statements/s" in text
+    assert "| generate snapshot + T-SQL | " in text
+    assert "peak RSS" in text
+    assert "| plan | failed: plan stopped: timed out after 0.01 s |" in text
+    saved = json.loads((tmp_path / "out" / "results" / "XS.json").read_text(encoding="utf-8"))
+    assert {"generate", "parse", "tokenize", "json", "plan"} <= set(saved["figures"])
