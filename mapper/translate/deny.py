@@ -9,9 +9,16 @@ showing the original DENYs. Grants a DENY overrides on the principal itself are 
 
 Every DENY that reaches a role is applied to it at once, and each role is restructured once:
 one derived role per (role, set of denying principals), shared by every member with the same
-DENYs. Planning cost therefore grows with the number of DENYs and memberships, not with their
-product (an earlier version derived a role from the derived role for every further DENY on the
+DENYs (an earlier version derived a role from the derived role for every further DENY on the
 same holder, and its output grew with an exponent of about 2.2: issue 4).
+
+A derived role is not a flat copy. It is built along the role hierarchy: it holds what is left
+of the role's own grants and is a member of each parent role, or of the parent's derived role
+where the DENYs take something from that parent. And a role whose members are denied part of
+its grants is split first: the grants none of those members is denied move to a ``<role>_common``
+role that the role (and every role derived from it) is a member of, so a derived role copies
+only the contested grants. A DENY on one table of a role granting a thousand tables then costs
+one membership and the grants on that table, not a thousand grants per denied member.
 
 A column-level DENY takes away only its columns: a table-level grant it hits becomes column
 grants on the table's other columns ("GRANT Object Permissions": a column DENY denies that
@@ -22,7 +29,7 @@ columns, the whole table privilege goes (failing closed), also ``approximated``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mapper import findings
@@ -195,18 +202,22 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
             if takers:
                 _replace(state, item, left, takers)
                 took(takers, f"role:{role}")
-    derived: dict[tuple[str, tuple[str, ...]], tuple[str, list[_Denial]] | None] = {}
+    for role, base, takers in _split(state, order, reach, subtraction):
+        for denial in takers:
+            touched.setdefault(denial.deny.fact, set()).update({f"role:{role}", f"role:{base}"})
+    derived: _Derived = {}
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):
-            cache_key = (membership.role, tuple(d.deny.fact for d in sub.denials))
-            if cache_key not in derived:
-                derived[cache_key] = _derive(state, membership.role, sub)
-            made = derived[cache_key]
+            made = _derive(state, membership.role, sub, derived)
             if made is None:
                 continue
             name, takers = made
             state.remove(membership.key)
+            if not name:  # every privilege the role gives is denied: the membership goes
+                for denial in takers:
+                    touched.setdefault(denial.deny.fact, set()).add(f"role:{member}")
+                continue
             replacement = PgMembership(role=name, member=member)
             key = ""
             for fact in (*facts, *(t.deny.fact for t in takers)):
@@ -323,18 +334,108 @@ def _closure(state: PlanState, role: str) -> set[str]:
     return seen
 
 
-def _derive(state: PlanState, role: str, sub: _Subtraction) -> tuple[str, list[_Denial]] | None:
-    """The derived role (role minus the DENYs) and the DENYs that took something, or None."""
-    closure = _closure(state, role)
+#: (role, DENY facts of the subtraction) → (derived role, DENYs that took something) or None
+_Derived = dict[tuple[str, tuple[str, ...]], "tuple[str, list[_Denial]] | None"]
+#: A role is split into parts only from this many grants on. Below it a derived role copies
+#: them: that reads better in review, and the copies cost little (contoso stays unsplit).
+SPLIT_MIN = 50
+
+
+def _split(
+    state: PlanState,
+    order: list[str],
+    reach: dict[str, list[_Denial]],
+    subtraction: Callable[[list[_Denial]], _Subtraction],
+) -> list[tuple[str, str, list[_Denial]]]:
+    """Split each role whose members are denied part of its grants (see the module docstring).
+
+    A grant is contested when a DENY reaching a member of the role (or the role itself) takes
+    something from it. The uncontested grants move to ``<role>_common``; the contested ones to
+    ``<role>_part_<holders>``, one role per set of denying principals (holders) that contest
+    them; the role becomes a member of each. A derived role then joins the parts its DENYs leave
+    alone instead of copying their grants. Returns (role, new role, contesting DENYs) per part.
+    """
+    below: dict[str, dict[str, _Denial]] = {}
+    for member in order:
+        for role in _closure(state, member):
+            below.setdefault(role, {}).update((d.deny.fact, d) for d in reach[member])
+    parts: list[tuple[str, str, list[_Denial]]] = []
+    for role in sorted(below):
+        spec = state.roles.get(role)
+        items = state.granted_to(role)
+        if spec is None or spec.kind == RoleKind.PREDEFINED or len(items) < SPLIT_MIN:
+            continue
+        sub = subtraction(sorted(below[role].values(), key=lambda d: d.deny.fact))
+        groups: dict[tuple[str, ...], tuple[list[Granted], dict[str, _Denial]]] = {}
+        for item in items:
+            hits = sub.by_signature.get(_signature(item) or "", [])
+            holders = tuple(sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items()))
+            group = groups.setdefault(tuple(s for _, s in holders), ([], {}))
+            group[0].append(item)
+            group[1].update((h.deny.fact, h) for h in hits)
+        if len(groups) == 1 and () in groups:
+            continue
+        for names, (moved, contest) in sorted(groups.items(), key=lambda g: g[0]):
+            takers = sorted(contest.values(), key=lambda d: d.deny.fact)
+            if names:
+                name = state.names.derived(f"{role}_part_{'_'.join(names)}",
+                                           f"part of [{role}]")  # fmt: skip
+                state.role(name, RoleKind.DERIVED, comment=f"what {', '.join(names)} is "
+                           f"denied of {role}", source=f"{role}: the grants DENYs to "
+                           f"{', '.join(names)} take")  # fmt: skip
+                facts = {t.deny.fact for t in takers}
+            else:
+                name = state.names.derived(f"{role}_common", f"common part of [{role}]")
+                state.role(name, RoleKind.DERIVED, comment=f"what every member of {role} keeps",
+                           source=f"{role}: the grants no DENY takes from its members")  # fmt: skip
+                facts = set(spec.facts) or {
+                    t.deny.fact for d in groups.values() for t in d[1].values()
+                }
+            state.roles[name].facts.update(facts)
+            for item in moved:
+                item_facts = state.facts_of(item.key)
+                state.remove(item.key)
+                for fact in item_facts:
+                    state.add(copy_with(item, grantee=name), fact)
+            for fact in sorted(facts):
+                state.add(PgMembership(role=name, member=role), fact)
+            parts.append((role, name, takers))
+    return parts
+
+
+def _derive(
+    state: PlanState, role: str, sub: _Subtraction, cache: _Derived
+) -> tuple[str, list[_Denial]] | None:
+    """The derived role (role minus the DENYs) and the DENYs that took something, or None.
+
+    Built along the hierarchy: what is left of the role's own grants, and membership in each
+    parent or in the parent's own derived role. Cached per (role, DENY set).
+    """
+    key = (role, tuple(d.deny.fact for d in sub.denials))
+    if key in cache:
+        return cache[key]
     kept: list[Granted] = []
     takers: dict[str, _Denial] = {}
-    for grantee in sorted(closure):
-        for item in state.granted_to(grantee):
-            left, hit = sub.apply(item)
-            kept += left
-            takers.update((t.deny.fact, t) for t in hit)
+    for item in state.granted_to(role):
+        left, hit = sub.apply(item)
+        kept += left
+        takers.update((t.deny.fact, t) for t in hit)
+    parents: list[tuple[PgMembership, str]] = []
+    for m in state.memberships_of(role):
+        spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
+        made = None
+        if m.inherit and spec is not None and spec.kind != RoleKind.PREDEFINED:
+            made = _derive(state, m.role, sub, cache)
+        if made is not None:
+            takers.update((t.deny.fact, t) for t in made[1])
+        if made is None or made[0]:  # "": the parent's derived role would hold nothing
+            parents.append((m, made[0] if made else m.role))
     if not takers:
+        cache[key] = None
         return None
+    if not kept and not parents and state.roles[role].kind == RoleKind.DERIVED:
+        cache[key] = ("", sorted(takers.values(), key=lambda t: t.deny.fact))
+        return cache[key]
     by = sorted(takers.values(), key=lambda t: t.deny.fact)
     grantees = sorted({fold(t.deny.grantee): t.deny.grantee for t in by}.items())
     holders = [spelling for _, spelling in grantees]
@@ -348,11 +449,8 @@ def _derive(state: PlanState, role: str, sub: _Subtraction) -> tuple[str, list[_
     for item in kept:
         for t in by:
             state.add(copy_with(item, grantee=name), t.deny.fact)
-    held = sorted((m for member in closure for m in state.memberships_of(member)),
-                  key=lambda m: m.key)  # fmt: skip
-    for m in held:
-        spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
-        if spec is None or spec.kind == RoleKind.PREDEFINED:
-            for t in by:
-                state.add(PgMembership(role=m.role, member=name), t.deny.fact)
-    return name, by
+    for m, parent in parents:
+        for t in by:
+            state.add(PgMembership(role=parent, member=name, inherit=m.inherit), t.deny.fact)
+    cache[key] = (name, by)
+    return cache[key]

@@ -144,17 +144,36 @@ def test_column_deny_on_a_table_without_known_columns_fails_closed() -> None:
 
 
 def test_derived_roles_grow_with_denying_principals_not_with_denies() -> None:
-    """Forty DENYs on one user and one on its group: at most one derived role per (role, DENY set)."""
-    objects = tuple(table("dbo", f"T{i:02d}", "id") for i in range(40))
+    """Thirty DENYs on one user and one on its group: one derived role per (role, DENY set)."""
+    objects = tuple(table("dbo", f"T{i:02d}", "id") for i in range(60))
     p = plan(snapshot(database(
         objects=objects,
         roles=(role("readers"),),
         users=(user("app", "app"),),
         memberships=(member("readers", "app"), member("db_datareader", "readers")),
         permissions=(*(perm("SELECT", "app", state="D", schema_name="dbo", object_name=f"T{i:02d}")
-                       for i in range(0, 40, 2)),
+                       for i in range(0, 60, 2)),
                      perm("SELECT", "readers", state="D", schema_name="dbo", object_name="T01")),
     ), logins=(login("app"),)), Policy())  # fmt: skip
-    assert len(_derived(p)) <= 2
+    # db_datareader splits into a common part and the parts readers and app are denied;
+    # derived roles join the parts their DENYs leave alone
+    assert sorted(_derived(p)) == [
+        "readers_minus_app",
+        "sales_db_datareader_common",
+        "sales_db_datareader_minus_readers",
+        "sales_db_datareader_minus_readers_minus_app",
+        "sales_db_datareader_part_app",
+        "sales_db_datareader_part_readers",
+    ]
+    common = {n for n, _, _ in _held(p, "sales_db_datareader_common")}
+    assert common == {f"t{i:02d}" for i in range(3, 60, 2)}
+    parents = {(m.role, m.member) for m in p.memberships}
+    assert ("sales_db_datareader_common", "sales_db_datareader_minus_readers") in parents
+    assert ("sales_db_datareader_part_app", "sales_db_datareader_minus_readers") in parents
+    assert ("sales_db_datareader_part_readers", "sales_db_datareader_minus_readers") not in parents
+    # derived roles copy only the contested tables, never the common ones
+    copied = [g for r in _derived(p) if "_minus_" in r for g in p.grants
+              if g.grantee == r and g.object_type == "TABLE"]  # fmt: skip
+    assert {g.name for g in copied} <= {f"t{i:02d}" for i in range(0, 60, 2)} | {"t01"}
     held = set().union(*(_held(p, r) for r in _reach(p, "app")))
-    assert {n for n, _, _ in held if n.startswith("t")} == {f"t{i:02d}" for i in range(3, 40, 2)}
+    assert {n for n, _, _ in held if n.startswith("t")} == {f"t{i:02d}" for i in range(3, 60, 2)}
