@@ -103,15 +103,20 @@ def _module_chains(
     perms: EffectivePermissions,
 ) -> Iterator[ChainReliance]:
     owner = owner_of(database, module)
+    chained = []
+    for ref in analysis.references:
+        target = resolve(database, module, ref)
+        if target is None or owner is None or fold(owner_of(database, target) or "") != fold(owner):
+            continue  # a broken chain checks the caller in SQL Server too: nothing is lost
+        chained.append((ref, target))
+    if not chained:
+        return  # no chain: who may call the module does not matter (and is not asked)
     callers = [
         p
         for p in principals
         if _allowed(perms, database, p, module, CALLER_PERMISSION[module.kind])
     ]
-    for ref in analysis.references:
-        target = resolve(database, module, ref)
-        if target is None or owner is None or fold(owner_of(database, target) or "") != fold(owner):
-            continue  # a broken chain checks the caller in SQL Server too: nothing is lost
+    for ref, target in chained:
         for caller in callers:
             if not _allowed(perms, database, caller, target, ref.access):
                 yield ChainReliance(
