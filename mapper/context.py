@@ -30,6 +30,8 @@ from mapper.securables import Securable
 from mssql_extract.snapshot import Permission, SecuritySnapshot, fold
 
 _SYSADMIN = (SERVER_SCOPE, fixed_roles.SYSADMIN)
+#: ``SecurityContext.entry`` of a login that enters a database as guest.
+GUEST_ENTRY = "enters as guest (guest has CONNECT)"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class ContextBuilder:
         self._connects_anywhere = connects_anywhere
         self._databases = {fold(db.name) for db in snapshot.databases}
         self._contexts: dict[tuple[str, str], SecurityContext] = {}
+        self._login_contexts: dict[tuple[str, str], SecurityContext] = {}
 
     def context(self, database: str | None, principal: str) -> SecurityContext:
         """The (memoized) context of ``principal`` in ``database`` (``None`` = server)."""
@@ -80,6 +83,22 @@ class ContextBuilder:
         found = self._contexts.get(key)
         if found is None:
             found = self._contexts[key] = self._build(database, scope, principal)
+        return found
+
+    def login_context(self, database: str, login: str) -> SecurityContext:
+        """The context of a *login* in a database (its user's, dbo's, guest's …), even when a
+        principal of that database has the login's name."""
+        scope = fold(database)
+        key = (scope, fold(login))
+        found = self._login_contexts.get(key)
+        if found is not None:
+            return found
+        node = self._graph.node(None, login)
+        if node is None or self._graph.kind(node) != PrincipalKind.LOGIN:
+            raise MappingError(f"unknown login {login!r}", Location(key=login))
+        if scope not in self._databases:
+            raise MappingError(f"unknown database {database!r}", Location(key=database))
+        found = self._login_contexts[key] = self._of_login(database, scope, node)
         return found
 
     def _build(self, database: str | None, scope: str, principal: str) -> SecurityContext:
@@ -133,7 +152,7 @@ class ContextBuilder:
         guest = (scope, "guest")
         if graph.attrs(guest).get("enabled"):
             token = server + [(n, (login, *chain)) for n, chain in graph.closure(guest)]
-            return self._make(scope, login, token, entry="enters as guest (guest has CONNECT)")
+            return self._make(scope, login, token, entry=GUEST_ENTRY)
         if self._connects_anywhere(graph.display(login)):
             public = graph.closure((scope, "public"))
             token = server + [(n, (login, *chain)) for n, chain in public]

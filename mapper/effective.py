@@ -10,6 +10,7 @@ API (the translator codes against it):
   ``.effective(database, principal) -> frozenset[tuple[Securable, str]]`` (over the securables
   that exist in the snapshot, names case-folded; see :meth:`EffectivePermissions.effective`),
   ``.principals(database) -> tuple[str, ...]``, ``.is_never_denied(database, principal) -> bool``,
+  ``.enters_as_guest(database, login) -> bool``,
   ``.covering(securable_class, permission) -> tuple[(class, permission), ...]`` and ``.graph``
   (the networkx DiGraph of :mod:`mapper.graph`).
 
@@ -49,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from grantbridge.errors import MappingError
-from mapper.context import ContextBuilder, SecurityContext
+from mapper.context import GUEST_ENTRY, ContextBuilder, SecurityContext
 from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph, PrincipalKind
 from mapper.permission_index import Key, PermissionIndex, state_text
 from mapper.permissions import CATALOG, COLUMN_PERMISSIONS, Pair
@@ -103,6 +104,7 @@ class Decision:
     path: tuple[str, ...] = ()
     grant: Permission | None = None
     deny: Permission | None = None
+    owned: Securable | None = None  # the owned level (securable or container) that allowed it
 
 
 def _statement(permission: Permission, securable: Securable) -> str:
@@ -228,7 +230,10 @@ class EffectivePermissions:
         if owned is not None:
             level, owner = owned
             return Decision(
-                True, f"owner of {level} is never denied on it", self._chain(context, owner)
+                True,
+                f"owner of {level} is never denied on it",
+                self._chain(context, owner),
+                owned=level,
             )
         candidates = self._candidates(securable, permission)
         deny, overridden = self._effective_deny(context, securable, candidates)
@@ -324,6 +329,11 @@ class EffectivePermissions:
             if node != context.start and node[0] == context.scope
             and graph.kind(node) in (PrincipalKind.ROLE, PrincipalKind.SERVER_ROLE)
         )  # fmt: skip
+
+    def enters_as_guest(self, database: str, login: str) -> bool:
+        """Whether a login enters ``database`` as ``guest`` (no user there, not dbo, guest
+        enabled): guest's permissions are then its own in that database."""
+        return self._contexts.login_context(database, login).entry == GUEST_ENTRY
 
     def is_never_denied(self, database: str | None, principal: str) -> bool:
         """True for sysadmin members and dbo: no DENY applies to them (in that database)."""

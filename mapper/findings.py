@@ -88,6 +88,10 @@ RULES = RuleRegistry([
          "Drop the login and its permissions if it is no longer needed."),
     Rule("GB015", N, "Password does not expire (CHECK_EXPIRATION OFF)",
          "Rotate service passwords on a schedule, or use IAM authentication."),
+    Rule("GB016", M, "Owner of a database, schema or object",
+         "Owners may alter, drop and grant what they own. Keep ownership with a deployment role "
+         "(the plan's NOLOGIN owner role) and give the former owner only the DML and EXECUTE it "
+         "uses (the default); grant the owner role to it only if it must run DDL."),
     Rule("GB020", M, "DENY restructured as narrower role membership",
          "Review the derived role: it holds the role's privileges minus the denied ones."),
     Rule("GB021", M, "DENY with no PostgreSQL equivalent",

@@ -27,7 +27,16 @@ from mapper.plan import (
     PgSchema,
 )
 from mapper.policy import Policy
-from mapper.translate import dispositions, hardening, memberships, objects, permissions, principals
+from mapper.translate import (
+    dispositions,
+    guest,
+    hardening,
+    memberships,
+    objects,
+    ownership,
+    permissions,
+    principals,
+)
 from mapper.translate.auth import check_exclusive
 from mapper.translate.deny import Deny, plan_denies
 from mapper.translate.grants import plan_schema_usage
@@ -95,6 +104,7 @@ def _plan(snapshot: SecuritySnapshot, policy: Policy) -> MigrationPlan:
         memberships.plan_db_memberships(state, db, denies)
         permissions.plan_permissions(state, db, denies)
     plan_denies(state, denies)
+    ownership.plan_ownership(state)  # owners are never denied: after DENY restructuring
     security = plan_security(state)
     plan_schema_usage(state)
     prune_implied(state)
@@ -113,8 +123,7 @@ def _plan_principals(state: PlanState) -> None:
     for db in state.snapshot.databases:
         objects.plan_database(state, db)
         state.bind(db.name, "public", "PUBLIC")
-        if db.guest_enabled:  # guest with CONNECT lets every login in: PostgreSQL's PUBLIC
-            state.bind(db.name, "guest", "PUBLIC")
+        guest.plan_guest(state, db)  # guest with CONNECT: a role for logins without a user
         principals.plan_roles(state, db)
         principals.plan_users(state, db)
         objects.plan_schemas(state, db)

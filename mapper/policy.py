@@ -12,7 +12,7 @@ import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -55,6 +55,12 @@ class OvergrantMode(StrEnum):
     FAITHFUL = "faithful"  # keep the power: owner role membership, rds_superuser
 
 
+#: Finding rules whose emission has a mode: the over-grants (db_owner, sysadmin, CONTROL,
+#: securityadmin, principal administration, IMPERSONATE) and ownership (GB016).
+ModeRule = Literal["GB001", "GB002", "GB003", "GB004", "GB005", "GB006", "GB016"]
+MODE_RULES: frozenset[str] = frozenset(get_args(ModeRule))
+
+
 class AcceptedOvergrant(PolicyModel):
     """An over-grant approved with a reason: its finding is shown as accepted."""
 
@@ -67,14 +73,16 @@ class Overgrants(PolicyModel):
     """What to emit for over-grants, per rule id, and the approved ones."""
 
     default_mode: OvergrantMode = OvergrantMode.DOWNSCOPE
-    modes: dict[str, OvergrantMode] = Field(
-        default_factory=dict, description="Mode per rule id, e.g. {GB002 = 'faithful'}."
+    modes: dict[ModeRule, OvergrantMode] = Field(
+        default_factory=dict,
+        description="Mode per rule id, e.g. {GB002 = 'faithful'}; GB016 is ownership: "
+        "faithful makes a former owner a member of its owner role.",
     )
     accepted: tuple[AcceptedOvergrant, ...] = ()
 
     def mode(self, rule_id: str) -> OvergrantMode:
         """The mode for one rule."""
-        return self.modes.get(rule_id, self.default_mode)
+        return next((m for r, m in self.modes.items() if r == rule_id), self.default_mode)
 
     def acceptance(self, rule_id: str, principal: str | None) -> AcceptedOvergrant | None:
         """The accepted entry for this rule and principal, if any (principal case-insensitive)."""
@@ -209,7 +217,7 @@ def parse_policy(text: str, origin: str = "grantbridge.toml") -> Policy:
         return Policy.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(first["loc"])
+        loc = tuple(p for p in first["loc"] if p != "[key]")  # a bad dict key: the key itself
         where = ".".join(str(p) for p in loc)
         problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise PolicyError(

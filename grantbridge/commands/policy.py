@@ -39,7 +39,9 @@ revoke_public_defaults = true
 [overgrants]
 # downscope: least privilege (db_owner → DML and EXECUTE); faithful: keep the power
 default_mode = "downscope"
-# per rule id, e.g. GB002 = "faithful"
+# per rule id (GB001–GB006, GB016), e.g. GB002 = "faithful"; GB016 is ownership: downscope
+# gives a former owner DML and EXECUTE on what it owned, faithful makes it a member of its
+# NOLOGIN owner role
 modes = {}
 # approved over-grants; their findings are shown as accepted:
 # [[overgrants.accepted]]

@@ -24,7 +24,7 @@ def plan_hardening(state: PlanState) -> None:
             public = PgGrant(database=name, object_type="DATABASE", name=name,
                              privilege=privilege, grantee="PUBLIC")  # fmt: skip
             if public.key in state.items:
-                continue  # the source grants it to public (or an enabled guest): keep it
+                continue  # the source grants it to public: keep it
             state.add(PgRevoke(database=name, object_type="DATABASE", name=name,
                                privilege=privilege, grantee="PUBLIC", reason=_DEFAULTS), fact)  # fmt: skip
         state.add(PgRevoke(database=name, object_type="SCHEMA", name="public", privilege="CREATE",

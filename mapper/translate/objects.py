@@ -1,7 +1,9 @@
 """Databases, schemas and objects, owned by NOLOGIN owner roles (DESIGN §3.3, "Ownership").
 
-One owner role per source owner (``dbo`` → the database's owner role), never a login role: a
-login that owns objects in SQL Server gets them through membership only if the policy says so.
+One owner role per source owner (``dbo`` → the database's owner role), never a login role. What
+the source owner itself keeps (DML and EXECUTE, or membership in its owner role) is decided by
+:mod:`mapper.translate.ownership` once DENYs are restructured; it disposes the ownership facts
+(databases, schemas, objects with an individual owner).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from mapper import findings
 from mapper.naming import object_name
 from mapper.plan import Disposition, PgDatabase, PgObject, PgSchema, RoleKind
 from mapper.privileges import PG_KIND
-from mapper.translate.state import SERVER, PlanState, fact_key
+from mapper.translate.state import SERVER, Owned, PlanState, fact_key
 from mssql_extract.snapshot import Database, DbObject, fold
 
 ROUTINES = frozenset({"function", "procedure"})
@@ -45,9 +47,8 @@ def plan_database(state: PlanState, db: Database) -> None:
     fact = fact_key(SERVER, db.key)
     item = PgDatabase(name=state.target_db(db), owner=owner, source_database=db.name)
     key, _ = state.add(item, fact)
-    state.dispose(fact, "database", str(db.source_ref), Disposition.MAPPED, items=[key],
-                  findings=_trustworthy(state, db, owner),
-                  reason=f"owned by [{db.owner or 'unknown'}] → {owner}")  # fmt: skip
+    state.owned.append(Owned(fact, "database", str(db.source_ref), db, db.owner, owner, key,
+                             findings=tuple(_trustworthy(state, db, owner))))  # fmt: skip
 
 
 def _trustworthy(state: PlanState, db: Database, owner: str) -> list[str]:
@@ -89,7 +90,8 @@ def plan_schemas(state: PlanState, db: Database) -> None:
             owner=owner_role(state, db, schema.owner),
         )  # fmt: skip
         key, _ = state.add(item, fact)
-        state.dispose(fact, "schema", str(schema.source_ref), Disposition.MAPPED, items=[key])
+        state.owned.append(Owned(fact, "schema", str(schema.source_ref), db, schema.owner,
+                                 item.owner, key, schema=schema.name))  # fmt: skip
 
 
 def schema_owner(db: Database, schema: str) -> str:
@@ -123,4 +125,8 @@ def plan_objects(state: PlanState, db: Database) -> None:
                           reason=f"{obj.kind.value} has no PostgreSQL counterpart")  # fmt: skip
             continue
         key, _ = state.add(item, fact)
-        state.dispose(fact, "object", str(obj.source_ref), Disposition.MAPPED, items=[key])
+        if obj.owner is None:  # owned through its schema
+            state.dispose(fact, "object", str(obj.source_ref), Disposition.MAPPED, items=[key])
+            continue
+        state.owned.append(Owned(fact, "object", str(obj.source_ref), db, obj.owner, item.owner,
+                                 key, schema=obj.schema_name, name=obj.name))  # fmt: skip

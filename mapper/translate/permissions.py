@@ -10,6 +10,7 @@ from mapper.privileges import lookup
 from mapper.translate.deny import Deny
 from mapper.translate.fixed import fixed_role
 from mapper.translate.grants import Target, expand, grant_option_finding, record
+from mapper.translate.guest import guest_finding
 from mapper.translate.overgrants import permission_overgrant
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
@@ -75,7 +76,7 @@ def _plan_grant(
         state.dispose(fact, "permission", ref, Disposition.UNRESOLVED, findings=[key],
                       reason="the securable is not in the snapshot")  # fmt: skip
         return
-    found = _grant_findings(state, perm, role, where)
+    found = _grant_findings(state, db, perm, role, where)
     if row.outcome == "not_applicable":
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
                       reason=row.note or "no PostgreSQL equivalent needed")  # fmt: skip
@@ -92,17 +93,20 @@ def _plan_grant(
            reason=reason)  # fmt: skip
 
 
-def _grant_findings(state: PlanState, perm: Permission, role: str, where: str) -> list[str]:
+def _grant_findings(
+    state: PlanState, db: Database | None, perm: Permission, role: str, where: str
+) -> list[str]:
     ref = str(perm.source_ref)
     found: list[str] = []
+    evidence = f"GRANT {perm.permission} ON {where} TO [{perm.grantee}]"
     if perm.state == PermissionState.GRANT_WITH_GRANT_OPTION:
         found.append(grant_option_finding(state, perm.grantee, where, ref))
-    if role == "PUBLIC":
-        rule = "GB009" if fold(perm.grantee) == "guest" else "GB008"
+    if db is not None and fold(perm.grantee) == "guest":
+        found.append(guest_finding(state, db, evidence, ref, where))
+    elif role == "PUBLIC":
         found.append(state.finding(findings.make(
-            rule, f"GRANT {perm.permission} ON {where} TO [{perm.grantee}]",
-            "Granted to PUBLIC, as in the source.", principal=perm.grantee, securable=where,
-            source_ref=ref,
+            "GB008", evidence, "Granted to PUBLIC, as in the source.", principal=perm.grantee,
+            securable=where, source_ref=ref,
         )))  # fmt: skip
     return found
 

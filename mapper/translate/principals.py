@@ -12,6 +12,7 @@ from mapper import findings
 from mapper.naming import split_windows
 from mapper.plan import AuthMethod, Disposition, PgGrant, RoleKind
 from mapper.translate.auth import method_of, plan_auth
+from mapper.translate.guest import guest_finding
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, Login, LoginType, ServerRole, User, fold
 
@@ -165,12 +166,12 @@ def _special_user(
         owner = state.role_of(db.name, "dbo")
         return Disposition.MAPPED, owner, "dbo is the database owner role"
     if name == "guest":
-        if db.guest_enabled:
+        role = state.role_of(db.name, "guest")
+        if db.guest_enabled and role is not None:
             return (
-                Disposition.APPROXIMATED,
-                "PUBLIC",
-                "an enabled guest lets every login in: PUBLIC",
-            )
+                Disposition.MAPPED, role,
+                f"an enabled guest lets logins without a user in: {role}, granted to them",
+            )  # fmt: skip
         return Disposition.NOT_APPLICABLE, None, "guest is disabled (no CONNECT)"
     login = fold(user.login or "")
     if (
@@ -179,19 +180,17 @@ def _special_user(
         and any(fold(lg.name) == login for lg in state.snapshot.logins)
     ):
         return Disposition.EXCLUDED, None, f"its login [{user.login}] is excluded"
-    if state.policy.exclusion(user.name):
-        return Disposition.EXCLUDED, None, "excluded by policy"
+    exclusion = state.policy.exclusion(user.name)
+    if exclusion is not None:
+        return Disposition.EXCLUDED, None, f"excluded by policy: {exclusion.reason}"
     return None
 
 
 def _guest_finding(state: PlanState, db: Database, user: User) -> list[str]:
     if fold(user.name) != "guest" or not db.guest_enabled:
         return []
-    finding = findings.make(
-        "GB009", f"guest is enabled in [{db.name}]", "Grants to guest go to PUBLIC.",
-        principal=f"[{db.name}].[guest]", source_ref=str(user.source_ref),
-    )  # fmt: skip
-    return [state.finding(finding)]
+    ref = str(user.source_ref)
+    return [guest_finding(state, db, f"guest is enabled in [{db.name}]", ref, f"USER {db.name}")]
 
 
 def _user_role(state: PlanState, db: Database, user: User, fact: str) -> tuple[str, list[str]]:

@@ -81,6 +81,23 @@ def copy_with(item: _ItemT, **changes: Any) -> _ItemT:
     return copied
 
 
+@dataclass(frozen=True)
+class Owned:
+    """A database, schema or object whose ownership is carried after DENY restructuring
+    (:mod:`mapper.translate.ownership`), which also disposes its fact."""
+
+    fact: str
+    kind: str  # database, schema, object
+    ref: str
+    db: Database
+    owner: str | None  # the source owner: a login for a database, else a database principal
+    owner_role: str  # the NOLOGIN role that owns it on the target
+    item: str  # the plan item's key
+    schema: str | None = None  # a schema's name, an object's schema
+    name: str | None = None  # an object's name
+    findings: tuple[str, ...] = ()
+
+
 def fact_key(scope: str, key: str) -> str:
     """A fact key qualified by its scope: ``server/login:sa`` or ``Sales/perm:…``."""
     return f"{scope}/{key}"
@@ -109,6 +126,8 @@ class PlanState:
     #: as in :attr:`items`).
     by_grantee: dict[str, dict[str, None]] = field(default_factory=dict)
     by_member: dict[str, dict[str, None]] = field(default_factory=dict)
+    #: ownership to carry once DENYs are restructured (owners are never denied)
+    owned: list[Owned] = field(default_factory=list)
 
     # ------------------------------------------------------------------ roles
 

@@ -3,10 +3,13 @@
 For every database principal that has a PostgreSQL role, every object and every privilege both
 sides know (``PAIRS``), SQL Server's answer is :meth:`EffectivePermissions.explain` on the
 snapshot and PostgreSQL's is ``has_*_privilege`` on the applied plan (one set-based query per
-database). A disagreement is an *exception* when a fact of the principal's security context that
-bears on the check (the principal, its login, its memberships, server memberships of the login,
-permissions of any of them on the object or a container) has a disposition of kind downscoped,
-approximated, not_applicable or excluded; otherwise it is a real *mismatch*.
+database). A disagreement is an *exception* when a fact that bears on the check has a
+disposition of kind downscoped, approximated, not_applicable or excluded; otherwise it is a real
+*mismatch*. When SQL Server allows, those facts are the ones its decision went through (the
+principals and memberships on its path, the GRANT, and — for an owner — the schema or object
+whose ownership allowed it); when it denies, the facts of the principal's security context (the
+principal, its login, its memberships, server memberships of the login, permissions of any of
+them on the object or a container).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import psycopg
 
 from mapper.effective import Decision, EffectivePermissions, Securable
 from mapper.plan import Disposition, MigrationPlan, PgObject
+from mapper.translate.guest import guest_fact
 from mssql_extract.snapshot import (
     Database,
     DbObject,
+    Keyed,
     Permission,
     PermissionState,
     SecuritySnapshot,
@@ -82,7 +87,7 @@ class Outcome:
 
 
 def principal_roles(plan: MigrationPlan, db: Database) -> dict[str, str]:
-    """Principal that can act (user, application role, public) → its PostgreSQL role.
+    """Principal that can act (user, application role, public, dbo, guest) → its PostgreSQL role.
 
     Database roles are asked through their members: SQL Server never evaluates a role as a
     security context of its own (a role is not even a member of ``public``), PostgreSQL does.
@@ -95,6 +100,8 @@ def principal_roles(plan: MigrationPlan, db: Database) -> dict[str, str]:
         role = by_fact.get(f"{db.name}/{principal.key}")
         if role is not None:
             result[principal.name] = role
+    if db.guest_enabled:  # guest's role is made for the fact that enables guest
+        result["guest"] = by_fact[guest_fact(db)]
     return result
 
 
@@ -229,7 +236,20 @@ def _path_facts(db: Database, decision: Decision) -> set[str]:
         facts |= {f"{db.name}/{decision.grant.key}", f"server/{decision.grant.key}"}
     if "dbo (the database owner)" in decision.reason and db.owner:
         facts.add(f"server/login:{fold(db.owner)}")  # dbo is the owner's login in its database
+    if decision.owned is not None:  # allowed as owner: the fact that made it the owner
+        facts.add(_ownership_fact(db, decision.owned))
     return facts
+
+
+def _ownership_fact(db: Database, owned: Securable) -> str:
+    """The schema, or the object with an owner of its own, that ``owned`` names."""
+    if owned.securable_class == "SCHEMA":
+        keyed: Keyed | None = next((s for s in db.schemas if fold(s.name) == owned.name), None)
+    else:
+        keyed = next((o for o in db.objects if o.owner and (fold(o.schema_name), fold(o.name))
+                      == (owned.schema_name, owned.name)), None)  # fmt: skip
+    assert keyed is not None, f"{owned} is owned but not in the snapshot"
+    return f"{db.name}/{keyed.key}"
 
 
 def _contains(permission: Permission, securable: Securable) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from grantbridge.cli import main
 from grantbridge.commands.policy import DEFAULT_TOML
 from grantbridge.errors import PolicyError
-from mapper.policy import Policy, load_policy, parse_policy
+from mapper.policy import MODE_RULES, OvergrantMode, Policy, load_policy, parse_policy
 
 
 def test_default_file_loads_back_to_the_defaults() -> None:
@@ -73,3 +73,24 @@ def test_default_exclusions() -> None:
     assert policy.exclusion("NT SERVICE\\MSSQLSERVER") is not None
     assert policy.exclusion("##MS_PolicyEventProcessingLogin##") is not None
     assert policy.exclusion("app") is None
+
+
+def test_modes_name_only_rules_that_have_a_mode() -> None:
+    text = '[overgrants]\ndefault_mode = "downscope"\nmodes = {GB016 = "faithful", GB043 = "faithful"}\n'
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, "p.toml")
+    assert error.value.location.key == "overgrants.modes.GB043"
+    assert error.value.location.line == 3
+    table = parse_policy('[overgrants.modes]\nGB016 = "faithful"\n')
+    assert table.overgrants.mode("GB016") == OvergrantMode.FAITHFUL
+    assert table.overgrants.mode("GB001") == OvergrantMode.DOWNSCOPE
+
+
+def test_mode_rules_are_the_rules_the_planner_gives_a_mode() -> None:
+    from mapper.translate import overgrants, ownership
+    from mapper.translate.fixed import OVERGRANT_ROLES
+
+    planned = {rule for rule, _ in overgrants.PERMISSION_RULES.values()}
+    planned |= set(overgrants.SERVER_ROLE_RULES.values()) | {ownership.RULE}
+    planned |= {rule for rule in OVERGRANT_ROLES.values() if rule != "GB043"}  # GB043: no mode
+    assert planned == MODE_RULES

@@ -1,0 +1,288 @@
+"""What a source owner keeps of its ownership (DESIGN §3.3, "Ownership" and "Over-grants").
+
+Databases, schemas and objects are owned by NOLOGIN owner roles (:mod:`mapper.translate.objects`),
+never by the principal that owned them in SQL Server, which would therefore lose what it could
+do as owner. Owning is an over-grant like db_owner (finding GB016: an owner is never denied and
+may alter, drop and grant what it owns), so the policy decides what the plan emits, per rule:
+
+* *downscope* (the default): the former owner's role gets DML and EXECUTE on what it owned —
+  SELECT, INSERT, UPDATE, DELETE on tables, views and sequences, EXECUTE on routines; for a
+  schema per object plus default privileges — and no DDL or ownership. A database's owner login
+  (dbo) gets the database's downscoped db_owner role. The fact is ``downscoped``; the finding
+  names the owner role that holds the full rights and how to give them.
+* *faithful* (``[overgrants] modes = {GB016 = "faithful"}``, or GB016 accepted for the owner):
+  the former owner's role becomes a member of its owner role (a database owner login: of the
+  database's owner role). The fact is ``mapped``.
+
+The owner roles hold the full rights, as in SQL Server, where CONTROL on a container covers its
+contents: the database's owner role (``dbo``) is a member of every other owner role of its
+database, and a schema's owner role a member of the owner role of each object in the schema that
+has an owner of its own (unless that would be circular: the fact then says so).
+
+Owners are never denied in SQL Server. This runs after DENY restructuring, so no DENY takes an
+owner's privileges away; a member of an owning role that restructuring moved to a derived role
+(which no longer inherits the owning role) gets the owner's privileges, or membership, directly.
+
+An owner without a PostgreSQL role (excluded by policy, like ``sa``, or not migrated) gets
+nothing: the fact is ``excluded`` with the exclusion's reason, or ``approximated`` with GB016.
+"""
+
+from __future__ import annotations
+
+from grantbridge.errors import GrantbridgeError
+from mapper import findings
+from mapper.plan import Disposition, FactDisposition, PgMembership
+from mapper.policy import OvergrantMode
+from mapper.privileges import lookup
+from mapper.translate.fixed import EQUIVALENT, fixed_role
+from mapper.translate.grants import Target, expand
+from mapper.translate.objects import owner_role, schema_owner
+from mapper.translate.state import SERVER, Item, Owned, PlanState, fact_key
+from mssql_extract.snapshot import ApplicationRole, Database, DatabaseRole, User, fold
+
+RULE = "GB016"
+#: What a downscoped owner keeps: the downscoped db_owner's DML and EXECUTE.
+OWNER_PRIVILEGES = EQUIVALENT["db_owner"]
+
+
+def plan_ownership(state: PlanState) -> None:
+    """Owner roles' containment, what each former owner keeps, and the ownership dispositions."""
+    inheritors = _Inheritors(state)
+    held: dict[str, list[str]] = {}  # fact → containment memberships
+    circular: dict[str, str] = {}  # object fact → why its schema's owner role cannot hold it
+    for owned in state.owned:  # dbo's owner role holds every other owner role of its database
+        dbo = owner_role(state, owned.db, "dbo")
+        if owned.owner_role != dbo:
+            membership = PgMembership(role=owned.owner_role, member=dbo,
+                                      comment="dbo controls everything in its database")  # fmt: skip
+            held.setdefault(owned.fact, []).append(state.add(membership, owned.fact)[0])
+    for owned in state.owned:  # a schema's owner role holds its individually owned objects
+        if owned.kind != "object":
+            continue
+        holder = owner_role(state, owned.db, schema_owner(owned.db, owned.schema or "dbo"))
+        if holder in (owned.owner_role, owner_role(state, owned.db, "dbo")):
+            continue
+        if holder in _above(state, owned.owner_role):
+            circular[owned.fact] = (
+                f"{holder!r} (owner of schema [{owned.schema}]) cannot also be a member of "
+                f"{owned.owner_role!r}: the membership would be circular"
+            )
+            continue
+        membership = PgMembership(role=owned.owner_role, member=holder,
+                                  comment="the schema's owner controls its objects")  # fmt: skip
+        held.setdefault(owned.fact, []).append(state.add(membership, owned.fact)[0])
+    for owned in sorted(state.owned, key=lambda o: o.fact):
+        contained = [owned.item, *held.get(owned.fact, ())]
+        if owned.kind == "database":
+            _database(state, owned, contained)
+        else:
+            _carry(state, owned, contained, inheritors, circular.get(owned.fact))
+
+
+def _what(owned: Owned) -> str:
+    if owned.kind == "database":
+        return f"DATABASE [{owned.db.name}]"
+    if owned.kind == "schema":
+        return f"SCHEMA [{owned.schema}] in [{owned.db.name}]"
+    return f"OBJECT [{owned.schema}].[{owned.name}] in [{owned.db.name}]"
+
+
+def _faithful(state: PlanState, owner: str) -> bool:
+    overgrants = state.policy.overgrants
+    accepted = overgrants.acceptance(RULE, owner) is not None
+    return accepted or overgrants.mode(RULE) == OvergrantMode.FAITHFUL
+
+
+def _finding(state: PlanState, owned: Owned, owner: str, action: str) -> str:
+    finding = findings.make(
+        RULE, f"[{owner}] owns {_what(owned)}", action, principal=owner,
+        securable=_what(owned), source_ref=owned.ref,
+    )  # fmt: skip
+    return state.finding(finding)
+
+
+def _dispose(
+    state: PlanState, owned: Owned, disposition: Disposition, items: list[str],
+    found: list[str], reason: str,
+) -> None:  # fmt: skip
+    state.dispose(owned.fact, owned.kind, owned.ref, disposition, items=items,
+                  findings=[*found, *owned.findings], reason=reason)  # fmt: skip
+
+
+def _database(state: PlanState, owned: Owned, contained: list[str]) -> None:
+    """The owner login is dbo: the database's owner role, or its downscoped db_owner role."""
+    login, fact = owned.owner, owned.fact
+    if login is None:
+        _dispose(state, owned, Disposition.MAPPED, contained, [],
+                 f"owner unknown; {owned.owner_role!r} owns it")  # fmt: skip
+        return
+    role = state.role_of(SERVER, login)
+    if role is None:
+        known = next((lg for lg in state.snapshot.logins if fold(lg.name) == fold(login)), None)
+        source = state.dispositions.get(fact_key(SERVER, known.key)) if known else None
+        _not_carried(state, owned, login, source, contained,
+                     f"no role gets dbo's rights; grant {owned.owner_role!r} (all of them) or "
+                     "the database's db_owner role (DML and EXECUTE) to the role that should")  # fmt: skip
+        return
+    if _faithful(state, login):
+        item: PgMembership = PgMembership(role=owned.owner_role, member=role)
+        action = f"Made {role!r} a member of owner role {owned.owner_role!r} (dbo's full rights)."
+        disposition = Disposition.MAPPED
+    else:
+        reduced = fixed_role(state, owned.db, "db_owner", fact)
+        assert reduced is not None  # db_owner always has an equivalent
+        item = PgMembership(role=reduced, member=role)
+        action = (
+            f"Owned by {owned.owner_role!r}, which holds dbo's full rights; {role!r} got "
+            f"{reduced!r} (DML and EXECUTE on every object, no DDL or ownership). For the full "
+            f"rights: GRANT {owned.owner_role} TO {role}, or [overgrants] modes = "
+            '{GB016 = "faithful"}.'
+        )
+        disposition = Disposition.DOWNSCOPED
+    key, _ = state.add(item, fact)
+    found = _finding(state, owned, login, action)
+    _dispose(state, owned, disposition, [*contained, key], [found], action)
+
+
+def _carry(
+    state: PlanState, owned: Owned, contained: list[str], inheritors: _Inheritors,
+    circular: str | None,
+) -> None:  # fmt: skip
+    """A schema or an individually owned object: what its former owner keeps."""
+    db, owner = owned.db, owned.owner or "dbo"
+    if fold(owner) == "dbo":  # dbo's role is the owner role itself
+        reason = f"owned by dbo → {owned.owner_role!r}"
+        if circular is None:
+            _dispose(state, owned, Disposition.MAPPED, contained, [], reason)
+            return
+        reason += f"; approximated: {circular}"
+        found = _finding(state, owned, owner, reason[0].upper() + reason[1:] + ".")
+        _dispose(state, owned, Disposition.APPROXIMATED, contained, [found], reason)
+        return
+    role = state.role_of(db.name, owner)
+    if role is None or role == "PUBLIC":
+        source = _principal_disposition(state, db, owner)
+        _not_carried(state, owned, owner, source, contained,
+                     f"no role gets the owner's rights; {owned.owner_role!r} holds them")  # fmt: skip
+        return
+    grantees = [role, *inheritors.lost(db, owner, role)]
+    faithful = _faithful(state, owner)
+    items: list[Item] = []
+    for grantee in grantees:
+        if faithful:
+            items.append(PgMembership(role=owned.owner_role, member=grantee))
+        else:
+            items += _rights(state, owned, grantee)
+    keys, _ = state.add_all(items, owned.fact)
+    if faithful:
+        action = f"Made {role!r} a member of owner role {owned.owner_role!r} (the full rights)."
+    else:
+        granted = sorted({str(getattr(i, "privilege", "")) for i in items} - {""})
+        action = (
+            f"Owned by {owned.owner_role!r}, which holds the owner's full rights; {role!r} got "
+            f"{', '.join(granted) or 'nothing'} on it, no DDL or ownership. For the full "
+            f"rights: GRANT {owned.owner_role} TO {role}, or [overgrants] modes = "
+            '{GB016 = "faithful"}.'
+        )
+    if len(grantees) > 1:
+        action += (
+            f" The same for {', '.join(grantees[1:])}: members of [{owner}] that DENY "
+            "restructuring moved to derived roles (owners are never denied)."
+        )
+    disposition = Disposition.MAPPED if faithful else Disposition.DOWNSCOPED
+    if circular is not None:
+        action += f" Approximated: {circular}."
+        disposition = Disposition.APPROXIMATED
+    found = _finding(state, owned, owner, action)
+    _dispose(state, owned, disposition, [*contained, *keys], [found], action)
+
+
+def _rights(state: PlanState, owned: Owned, grantee: str) -> list[Item]:
+    """The downscoped owner's DML and EXECUTE on a schema's objects or on one object."""
+    if owned.kind == "schema":
+        target = Target("SCHEMA", object_name=owned.schema)
+    else:
+        target = Target("OBJECT", owned.schema, owned.name)
+    items: list[Item] = []
+    for permission in OWNER_PRIVILEGES:
+        row = lookup(target.securable_class, permission)
+        items += expand(state, owned.db, grantee, target, row) or []
+    return items
+
+
+def _not_carried(
+    state: PlanState, owned: Owned, owner: str, source: FactDisposition | None,
+    contained: list[str], consequence: str,
+) -> None:  # fmt: skip
+    """The owner has no PostgreSQL role: excluded (with the exclusion's reason) or approximated."""
+    text = f"owned by [{owner}] → {owned.owner_role!r}; [{owner}]"
+    if source is not None and source.disposition == Disposition.EXCLUDED:
+        text += f" is excluded ({source.reason or 'by policy'}): {consequence}"
+        _dispose(state, owned, Disposition.EXCLUDED, contained, [], text)
+        return
+    text += f" has no PostgreSQL role: {consequence}"
+    found = _finding(state, owned, owner, f"Not carried: {text}.")
+    _dispose(state, owned, Disposition.APPROXIMATED, contained, [found], text)
+
+
+def _principal_disposition(state: PlanState, db: Database, name: str) -> FactDisposition | None:
+    principals: tuple[User | DatabaseRole | ApplicationRole, ...] = (
+        *db.users, *db.roles, *db.application_roles,
+    )  # fmt: skip
+    found = next((p for p in principals if fold(p.name) == fold(name)), None)
+    return state.dispositions.get(fact_key(db.name, found.key)) if found else None
+
+
+def _above(state: PlanState, role: str) -> set[str]:
+    """The roles ``role`` is (transitively) a member of in the plan, inheriting."""
+    seen: set[str] = set()
+    todo = [role]
+    while todo:
+        for m in state.memberships_of(todo.pop()):
+            if m.inherit and m.role not in seen:
+                seen.add(m.role)
+                todo.append(m.role)
+    return seen
+
+
+class _Inheritors:
+    """Per database: folded principal → PostgreSQL roles of the principals whose SQL Server
+    security context includes it (its members, transitively), built once on first use."""
+
+    def __init__(self, state: PlanState) -> None:
+        self._state = state
+        self._by_db: dict[str, dict[str, set[str]]] = {}
+        # what a principal's role inherits; the owner memberships added meanwhile never lead
+        # back to a principal's role, so the answer for one holds through the whole step
+        self._above: dict[str, set[str]] = {}
+
+    def _inherits(self, member: str) -> set[str]:
+        above = self._above.get(member)
+        if above is None:
+            above = self._above[member] = _above(self._state, member)
+        return above
+
+    def lost(self, db: Database, owner: str, role: str) -> list[str]:
+        """Roles of the owner's members that no longer inherit ``role`` in the plan."""
+        by_owner = self._by_db.get(db.name)
+        if by_owner is None:
+            by_owner = self._by_db[db.name] = self._build(db)
+        return sorted(
+            member for member in by_owner.get(fold(owner), ())
+            if member != role and role not in self._inherits(member)
+        )  # fmt: skip
+
+    def _build(self, db: Database) -> dict[str, set[str]]:
+        engine, by_owner = self._state.engine, dict[str, set[str]]()
+        owners = {fold(o.owner) for o in self._state.owned if o.db is db and o.owner}
+        for name in engine.principals(db.name):
+            role = self._state.role_of(db.name, name)
+            if not role or role == "PUBLIC":
+                continue
+            try:
+                closure = {fold(r) for r in engine.memberships(db.name, name)}
+            except GrantbridgeError:
+                continue
+            for owner in closure & owners:
+                by_owner.setdefault(owner, set()).add(role)
+        return by_owner

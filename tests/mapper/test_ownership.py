@@ -1,0 +1,210 @@
+"""Ownership: owner roles hold the full rights; a former owner keeps DML and EXECUTE (downscope,
+the default) or becomes a member of its owner role (faithful); owners are never denied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mapper.plan import Disposition, FactDisposition, MigrationPlan
+from mapper.planner import plan
+from mapper.policy import Policy, parse_policy
+from mssql_extract.snapshot import DbObject, ObjectKind, Schema
+from tests.mapper.estate import REF, database, login, member, perm, role, snapshot, table, user
+
+FAITHFUL = parse_policy('[overgrants]\nmodes = {GB016 = "faithful"}\n')
+
+
+def _crm(policy: Policy | None = None, **fields: Any) -> MigrationPlan:
+    """Schema crm owned by role managers (member: login app); crm.Leads owned by user bot."""
+    base: dict[str, Any] = {
+        "schemas": (Schema(name="dbo", owner="dbo", source_ref=REF),
+                    Schema(name="crm", owner="managers", source_ref=REF)),
+        "objects": (table("dbo", "Orders", "id"),
+                    DbObject(schema_name="crm", name="Leads", kind=ObjectKind.TABLE,
+                             columns=("id", "email"), owner="bot", source_ref=REF),
+                    table("crm", "usp_Search", kind=ObjectKind.PROCEDURE)),
+        "roles": (role("managers"),),
+        "users": (user("app", "app"), user("bot")),
+        "memberships": (member("managers", "app"),),
+    }  # fmt: skip
+    snap = snapshot(database(**(base | fields)), logins=(login("app"),))
+    return plan(snap, policy or Policy())
+
+
+def _disposition(p: MigrationPlan, fact: str) -> FactDisposition:
+    (found,) = [d for d in p.dispositions if d.fact == fact]
+    return found
+
+
+def _privileges(p: MigrationPlan, grantee: str, name: str) -> set[str]:
+    return {g.privilege for g in p.grants if g.grantee == grantee and g.name == name}
+
+
+def _memberships(p: MigrationPlan) -> set[tuple[str, str]]:
+    return {(m.role, m.member) for m in p.memberships}
+
+
+def test_downscope_gives_the_owner_dml_and_execute_without_ownership() -> None:
+    p = _crm()
+    schema = _disposition(p, "Sales/schema:crm")
+    assert schema.disposition == Disposition.DOWNSCOPED
+    assert _privileges(p, "managers", "leads") == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert _privileges(p, "managers", "usp_search") == {"EXECUTE"}
+    assert _privileges(p, "managers", "crm") == {"USAGE"}  # no CREATE: no DDL
+    future = {(d.owner, d.object_type, d.privilege) for d in p.default_privileges
+              if d.grantee == "managers" and d.schema_name == "crm"}  # fmt: skip
+    assert ("sales_managers_owner", "TABLES", "DELETE") in future
+    assert ("sales_managers_owner", "FUNCTIONS", "EXECUTE") in future
+    assert ("sales_managers_owner", "managers") not in _memberships(p)
+    (finding,) = [f for f in p.findings if f.rule_id == "GB016" and f.principal == "managers"]
+    assert finding.key in schema.findings
+    assert "'sales_managers_owner'" in finding.action
+    assert "GRANT sales_managers_owner TO managers" in finding.action
+    assert 'GB016 = "faithful"' in finding.action
+
+
+def test_individually_owned_object_is_downscoped_for_its_owner() -> None:
+    p = _crm()
+    leads = _disposition(p, "Sales/object:crm.leads")
+    assert leads.disposition == Disposition.DOWNSCOPED
+    assert _privileges(p, "bot", "leads") == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert ("sales_bot_owner", "bot") not in _memberships(p)
+    (obj,) = [o for o in p.objects if o.name == "leads"]
+    assert obj.owner == "sales_bot_owner"
+
+
+def test_owner_roles_hold_the_full_rights() -> None:
+    """dbo's owner role holds every other owner role; a schema's owner role its objects'."""
+    p = _crm()
+    held = _memberships(p)
+    assert ("sales_managers_owner", "sales_owner") in held
+    assert ("sales_bot_owner", "sales_owner") in held
+    assert ("sales_bot_owner", "sales_managers_owner") in held  # crm's owner controls crm.Leads
+
+
+def test_faithful_makes_the_owner_a_member_of_its_owner_role() -> None:
+    p = _crm(FAITHFUL)
+    held = _memberships(p)
+    assert {("sales_managers_owner", "managers"), ("sales_bot_owner", "bot")} <= held
+    assert _privileges(p, "managers", "leads") == set()  # through ownership, not grants
+    assert _privileges(p, "bot", "leads") == set()
+    for fact in ("Sales/schema:crm", "Sales/object:crm.leads"):
+        assert _disposition(p, fact).disposition == Disposition.MAPPED
+    assert "GB016" in {f.rule_id for f in p.findings}
+
+
+def test_accepted_ownership_is_faithful_for_that_owner_only() -> None:
+    policy = parse_policy(
+        '[[overgrants.accepted]]\nprincipal = "Managers"\nrule = "GB016"\nreason = "deploys crm"\n'
+    )
+    p = _crm(policy)
+    held = _memberships(p)
+    assert ("sales_managers_owner", "managers") in held
+    assert ("sales_bot_owner", "bot") not in held
+    (accepted,) = [f for f in p.findings if f.rule_id == "GB016" and f.principal == "managers"]
+    assert accepted.accepted
+    assert _disposition(p, "Sales/object:crm.leads").disposition == Disposition.DOWNSCOPED
+
+
+def test_dbo_owned_schema_is_mapped() -> None:
+    p = _crm()
+    dbo = _disposition(p, "Sales/schema:dbo")
+    assert dbo.disposition == Disposition.MAPPED
+    assert "sales_owner" in dbo.reason
+
+
+def test_excluded_owner_keeps_nothing_and_says_why() -> None:
+    policy = parse_policy('[[exclusions]]\nmatch = "bot"\nreason = "retired robot"\n')
+    p = _crm(policy)
+    leads = _disposition(p, "Sales/object:crm.leads")
+    assert leads.disposition == Disposition.EXCLUDED
+    assert "retired robot" in leads.reason
+    assert "'sales_bot_owner'" in leads.reason
+    assert not any(g.grantee == "bot" for g in p.grants)
+
+
+def test_database_owner_login_is_downscoped_to_db_owner_equivalent() -> None:
+    snap = snapshot(database(owner="jdoe"), logins=(login("jdoe"),))
+    p = plan(snap, Policy())
+    db = _disposition(p, "server/database:sales")
+    assert db.disposition == Disposition.DOWNSCOPED
+    assert ("sales_db_owner", "jdoe") in _memberships(p)
+    assert ("sales_owner", "jdoe") not in _memberships(p)
+    assert ("TABLE", "orders", "DELETE") in {
+        (g.object_type, g.name, g.privilege) for g in p.grants if g.grantee == "sales_db_owner"
+    }
+    faithful = plan(snap, FAITHFUL)
+    assert ("sales_owner", "jdoe") in _memberships(faithful)
+    assert _disposition(faithful, "server/database:sales").disposition == Disposition.MAPPED
+
+
+def test_database_owned_by_excluded_sa_says_so() -> None:
+    p = plan(snapshot(database(owner="sa"), logins=(login("sa"),)), Policy())
+    db = _disposition(p, "server/database:sales")
+    assert db.disposition == Disposition.EXCLUDED
+    assert "RDS master user" in db.reason
+    assert "'sales_owner'" in db.reason
+    assert db.items == ("database:sales",)
+
+
+@pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
+def test_owners_are_never_denied(policy: Policy) -> None:
+    """A DENY on the owner, or on a member of an owning role, takes nothing it owns away."""
+    p = _crm(policy, permissions=(
+        perm("SELECT", "managers", schema_name="dbo", object_name="Orders"),
+        perm("SELECT", "app", state="D", schema_name="dbo", object_name="Orders"),
+        perm("SELECT", "bot", schema_name="crm", object_name="Leads"),
+        perm("SELECT", "bot", state="D", schema_name="crm", object_name="Leads"),
+    ))  # fmt: skip
+    held = _memberships(p)
+    # app was moved off managers (DENY on Orders) but still owns crm through managers
+    assert ("managers", "app") not in held
+    if policy == FAITHFUL:
+        assert ("sales_managers_owner", "app") in held
+        assert ("sales_bot_owner", "bot") in held
+    else:
+        assert {"SELECT", "DELETE"} <= _privileges(p, "app", "leads")
+        assert _privileges(p, "app", "usp_search") == {"EXECUTE"}
+        assert "SELECT" in _privileges(p, "bot", "leads")
+        reason = _disposition(p, "Sales/schema:crm").reason
+        assert "app" in reason
+        assert "never denied" in reason
+    assert not [g for g in p.grants if g.grantee == "app" and g.name == "orders"]
+
+
+def test_circular_containment_is_approximated_not_emitted() -> None:
+    """Owner a owns schema A and object B.x, owner b owns schema B and object A.y."""
+    objects = (
+        DbObject(schema_name="A", name="y", kind=ObjectKind.TABLE, columns=("id",), owner="b",
+                 source_ref=REF),
+        DbObject(schema_name="B", name="x", kind=ObjectKind.TABLE, columns=("id",), owner="a",
+                 source_ref=REF),
+    )  # fmt: skip
+    schemas = (
+        Schema(name="A", owner="a", source_ref=REF),
+        Schema(name="B", owner="b", source_ref=REF),
+    )
+    p = plan(snapshot(database(schemas=schemas, objects=objects, roles=(role("a"), role("b")))),
+             Policy())  # fmt: skip
+    edges = {("sales_a_owner", "sales_b_owner"), ("sales_b_owner", "sales_a_owner")}
+    assert len(edges & _memberships(p)) == 1  # the first one; the second would close a cycle
+    kinds = [_disposition(p, f).disposition for f in ("Sales/object:a.y", "Sales/object:b.x")]
+    assert sorted(kinds) == sorted([Disposition.APPROXIMATED, Disposition.DOWNSCOPED])
+    (approximated,) = [d for d in p.dispositions if d.disposition == Disposition.APPROXIMATED]
+    assert "circular" in approximated.reason
+
+
+def test_dbo_owned_object_in_another_owners_schema_is_approximated() -> None:
+    audit = DbObject(schema_name="crm", name="Audit", kind=ObjectKind.TABLE, columns=("id",),
+                     owner="dbo", source_ref=REF)  # fmt: skip
+    p = _crm(objects=(audit,))
+    (obj,) = [o for o in p.objects if o.name == "audit"]
+    assert obj.owner == "sales_owner"
+    assert ("sales_owner", "sales_managers_owner") not in _memberships(p)  # would be circular
+    found = _disposition(p, "Sales/object:crm.audit")
+    assert found.disposition == Disposition.APPROXIMATED
+    assert "circular" in found.reason
+    # the schema owner's DML still reaches it
+    assert "DELETE" in _privileges(p, "managers", "audit")
