@@ -131,6 +131,7 @@ class _Subtraction:
 
     def __init__(self, denials: Iterable[_Denial]) -> None:
         self.denials = tuple(denials)
+        self.key = tuple(d.deny.fact for d in self.denials)
         #: column DENYs that turned a table-level grant into column grants (approximated)
         self.split: set[str] = set()
         self.by_signature: dict[str, list[_Denial]] = {}
@@ -202,10 +203,12 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
             if takers:
                 _replace(state, item, left, takers)
                 took(takers, f"role:{role}")
+    derived: _Derived = {}
     for role, base, takers in _split(state, order, reach, subtraction):
         for denial in takers:
             touched.setdefault(denial.deny.fact, set()).update({f"role:{role}", f"role:{base}"})
-    derived: _Derived = {}
+        if not takers:  # a _common part: no DENY of any member below takes from it
+            derived[(base, ())] = None
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):
@@ -411,9 +414,11 @@ def _derive(
     Built along the hierarchy: what is left of the role's own grants, and membership in each
     parent or in the parent's own derived role. Cached per (role, DENY set).
     """
-    key = (role, tuple(d.deny.fact for d in sub.denials))
+    key = (role, sub.key)
     if key in cache:
         return cache[key]
+    if (role, ()) in cache:  # untouched by every DENY that can reach it (a _common part)
+        return None
     kept: list[Granted] = []
     takers: dict[str, _Denial] = {}
     for item in state.granted_to(role):
@@ -446,11 +451,10 @@ def _derive(
                comment=f"{role} without what {', '.join(holders)} is denied")  # fmt: skip
     state.roles[name].facts.update(t.deny.fact for t in by)
     # in any order: the plan sorts its items by key, and nothing reads the insertion order
-    for item in kept:
+    copies: list[Item] = [copy_with(item, grantee=name) for item in kept]
+    copies += [PgMembership(role=parent, member=name, inherit=m.inherit) for m, parent in parents]
+    for copy in copies:
         for t in by:
-            state.add(copy_with(item, grantee=name), t.deny.fact)
-    for m, parent in parents:
-        for t in by:
-            state.add(PgMembership(role=parent, member=name, inherit=m.inherit), t.deny.fact)
+            state.add(copy, t.deny.fact)
     cache[key] = (name, by)
     return cache[key]

@@ -102,6 +102,13 @@ def schema_owner(db: Database, schema: str) -> str:
 
 def pg_object(state: PlanState, db: Database, obj: DbObject) -> PgObject | None:
     """The target object for a source object, or None when PostgreSQL has no such kind."""
+    key = (db.key, obj.key)
+    if key not in state.pg_objects:
+        state.pg_objects[key] = _pg_object(state, db, obj)
+    return state.pg_objects[key]
+
+
+def _pg_object(state: PlanState, db: Database, obj: DbObject) -> PgObject | None:
     kind = PG_KIND[obj.kind]
     if kind is None:
         return None

@@ -152,6 +152,9 @@ class PlanState:
     #: per database: object key → object, folded schema → objects (built on first use)
     _objects: dict[str, dict[str, DbObject]] = field(default_factory=dict)
     _by_schema: dict[str, dict[str, list[DbObject]]] = field(default_factory=dict)
+    #: (database key, object key) → its target object (mapper.translate.objects.pg_object):
+    #: asked once per object and grant, built once per object
+    pg_objects: dict[tuple[str, str], PgObject | None] = field(default_factory=dict)
 
     def find_object(self, db: Database, schema: str | None, name: str | None) -> DbObject | None:
         """The snapshot object called schema.name in a database (case-insensitive)."""
