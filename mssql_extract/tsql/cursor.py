@@ -36,11 +36,29 @@ STOP_WORDS = frozenset(
 )
 
 
+#: Token types that are never words (keywords or unquoted names).
+_NOT_WORDS = LITERALS | {TokenType.IDENTIFIER}
+
+
 def _is_word(token: Token) -> bool:
-    if token.token_type in LITERALS or token.token_type == TokenType.IDENTIFIER:
+    if token.token_type in _NOT_WORDS:
         return False
     first = token.text[:1]
     return first.isalpha() or first == "_"
+
+
+def _words(tokens: list[Token]) -> list[str]:
+    """The upper-cased text of each word token, else ``""`` (``_is_word``, inlined: hot path)."""
+    not_words = _NOT_WORDS
+    words = []
+    for token in tokens:
+        text = token.text
+        if token.token_type in not_words or not text:
+            words.append("")
+            continue
+        first = text[0]
+        words.append(text.upper() if first.isalpha() or first == "_" else "")
+    return words
 
 
 class Parser:
@@ -66,7 +84,7 @@ class Parser:
     def load(self, tokens: list[Token]) -> None:
         """Start reading a batch's tokens (keywords are upper-cased once, here)."""
         self.tokens, self.pos, self.start = tokens, 0, 0
-        self.words = [t.text.upper() if _is_word(t) else "" for t in tokens]
+        self.words = _words(tokens)
 
     def word(self, k: int = 0) -> str:
         """The upper-cased text of an unquoted word token ``k`` ahead, else ``""``."""
@@ -79,10 +97,12 @@ class Parser:
 
     def at(self, *words: str) -> bool:
         """True when the next tokens are exactly these keywords."""
-        pos = self.pos
-        if pos + len(words) > len(self.words):
+        pos, count = self.pos, len(words)
+        if pos + count > len(self.words):
             return False
-        return all(self.words[pos + i] == w for i, w in enumerate(words))
+        if count == 1:  # the common case, without building a slice
+            return self.words[pos] == words[0]
+        return tuple(self.words[pos : pos + count]) == words
 
     def accept(self, *words: str) -> bool:
         """Consume the keywords if they come next."""

@@ -16,6 +16,8 @@ A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded w
 
 from __future__ import annotations
 
+from sys import intern
+
 from mssql_extract.snapshot import (
     AuditSpecification,
     PermissionState,
@@ -34,6 +36,8 @@ from mssql_extract.tsql.state import (
     Securable,
     UserState,
     guess_login_type,
+    interned,
+    perm_key,
     sec_key,
 )
 
@@ -169,10 +173,11 @@ class Builder:
     ) -> None:
         """Replay one GRANT, DENY or REVOKE of one permission to one grantee."""
         store = self.server_perms if server else self.db().perms
-        key = (sec_key(securable), permission, fold(grantee))
+        securable, permission, grantee = interned(securable), intern(permission), intern(grantee)
+        key = perm_key(securable, permission, grantee)
         if verb == "GRANT":
             state = PermissionState.GRANT_WITH_GRANT_OPTION if with_grant else PermissionState.GRANT
-            store.put(PermRow(securable, permission, state, grantee, grantor, ref))
+            store.put(PermRow(securable, permission, state, grantee, grantor, ref), key)
             return
         if verb == "REVOKE" and option_only:
             row = store.rows.get(key)
@@ -180,7 +185,9 @@ class Builder:
                 row.state = PermissionState.GRANT
         elif verb == "DENY":
             self._clear_columns(store, key, securable, deny=True)
-            store.put(PermRow(securable, permission, PermissionState.DENY, grantee, grantor, ref))
+            store.put(
+                PermRow(securable, permission, PermissionState.DENY, grantee, grantor, ref), key
+            )
         else:
             store.rows.pop(key, None)
             self._clear_columns(store, key, securable, deny=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,9 +51,39 @@ SYSTEM_DATABASES = frozenset({"master", "model", "msdb", "tempdb"})
 Securable = tuple[str, str | None, str | None, str | None]
 
 
+def folded(name: str) -> str:
+    """``fold(name)``, interned: the keys of millions of rows share one string per name."""
+    return sys.intern(fold(name))
+
+
 def sec_key(securable: Securable) -> tuple[str, ...]:
     cls, schema, name, column = securable
-    return (cls, *(fold(p) if p is not None else "" for p in (schema, name, column)))
+    return (
+        cls,
+        "" if schema is None else folded(schema),
+        "" if name is None else folded(name),
+        "" if column is None else folded(column),
+    )
+
+
+def interned(securable: Securable) -> Securable:
+    """The securable with its names interned (rows of one object share its strings)."""
+    cls, schema, name, column = securable
+    intern = sys.intern
+    return (
+        intern(cls),
+        None if schema is None else intern(schema),
+        None if name is None else intern(name),
+        None if column is None else intern(column),
+    )
+
+
+PermKey = tuple[tuple[str, ...], str, str]
+
+
+def perm_key(securable: Securable, permission: str, grantee: str) -> PermKey:
+    """The key of a permission row: GRANT and DENY of one permission share it."""
+    return (sec_key(securable), permission, folded(grantee))
 
 
 @dataclass
@@ -93,7 +124,7 @@ class NamedState:
     fixed: bool = False
 
 
-@dataclass
+@dataclass(slots=True)  # one per permission row: millions at scale (no per-row __dict__)
 class PermRow:
     securable: Securable
     permission: str
@@ -114,11 +145,13 @@ class PermStore:
         default_factory=dict
     )
 
-    def put(self, row: PermRow) -> None:
-        key = (sec_key(row.securable), row.permission, fold(row.grantee))
+    def put(self, row: PermRow, key: PermKey | None = None) -> None:
+        """Record ``row`` (``key``: its :func:`perm_key`, when the caller has it already)."""
+        if key is None:
+            key = perm_key(row.securable, row.permission, row.grantee)
         self.rows[key] = row
         if row.securable[3] is not None:
-            base = (sec_key((*row.securable[:3], None)), row.permission, fold(row.grantee))
+            base = ((*key[0][:3], ""), key[1], key[2])
             self.columns.setdefault(base, set()).add(key)
 
     def column_keys(
