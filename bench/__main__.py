@@ -45,6 +45,7 @@ def _plan(estate: Estate, runs: int) -> Figures:
     figures = {
         "json": measure("json", [snapshot], runs),
         "load": measure("load", [snapshot], runs),
+        "load-paused": measure("load-paused", [snapshot], runs),
         "effective": measure("effective", [snapshot], runs),
         "plan": measure("plan", [snapshot, str(estate.root / "plan.json")], runs),
     }

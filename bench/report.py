@@ -116,6 +116,8 @@ def plan_rows(section: dict[str, Any]) -> list[Row]:
     return [
         ("json.loads of snapshot", _time(section, "json")),
         ("snapshot load (validated)", _time(section, "load")),
+        ("snapshot load (validated), cyclic GC paused", _time(section, "load-paused")),
+        ("validated load / json.loads time", _ratio(section, "load", "json")),
         ("effective-permissions build (mapper.effective)", _time(section, "effective")),
         ("effective build peak RSS (load + build)", _rss(section, "effective")),
         ("plan", _time(section, "plan")),
