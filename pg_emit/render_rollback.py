@@ -5,11 +5,13 @@ What the scripts did, undone in reverse:
 1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``), ``NO
    FORCE`` / ``DISABLE ROW LEVEL SECURITY`` on the tables the plan enabled, and put the
    SECURITY DEFINER routines back to ``SECURITY INVOKER RESET search_path`` (each guarded by
-   ``to_regclass`` / ``to_regprocedure``, so a missing table or routine is skipped); give PUBLIC back the defaults 06 revoked; revoke the default privileges and
-   the grants of 04/05 (inside one guarded block: skipped when a role they name no longer
-   exists, which makes a second run harmless); drop the schemas 03 *created* (marked by a
-   comment) when they are empty; for every role 01 *created* (marked by a comment),
-   ``REASSIGN OWNED BY … TO CURRENT_USER`` and ``DROP OWNED BY …``;
+   ``to_regclass`` / ``to_regprocedure``, so a missing table or routine is skipped); give PUBLIC
+   back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
+   is PostgreSQL's default); revoke the default privileges and the grants of 04/05 (inside one
+   guarded block: skipped when a role they name no longer exists, which makes a second run
+   harmless); drop the schemas 03 *created* (marked by a comment) when they are empty; for
+   every role 01 *created* (marked by a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and
+   ``DROP OWNED BY …``;
 2. cluster-wide, last: revoke the plan's memberships, drop the roles 01 created, and drop the
    RDS stand-ins grantbridge created when nothing is a member of them any more.
 
@@ -18,6 +20,11 @@ Roles that existed before the apply are never dropped: only roles carrying the
 rollback (normally the one that created the objects). Both are documented limits: the
 previous owner of a pre-existing object is not recorded, and PUBLIC gets back PostgreSQL's
 defaults that 06 revoked even if someone had revoked them before the apply.
+
+PostgreSQL never turns an ACL back into NULL (the built-in default): where an object had NULL
+before, rollback leaves the same privileges spelled out. ``acldefault()`` is PostgreSQL's own
+definition of what NULL means, so comparisons read ``coalesce(acl, acldefault(…))`` (as
+``inspect`` does) and find the state before.
 """
 
 from __future__ import annotations
@@ -148,14 +155,28 @@ def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
     return [_undo_row_security(r) for r in rows[::-1]] + [_undo_routine(r) for r in routines[::-1]]
 
 
+def _before_15(statement: Statement) -> Statement:
+    """Give back a PUBLIC default only on servers where PostgreSQL grants it (before 15)."""
+    body = [
+        "IF current_setting('server_version_num')::int < 150000 THEN",
+        f"  EXECUTE {quote_literal(statement.sql)};",
+        "END IF;",
+    ]
+    note = "give PUBLIC back what 06_hardening.sql revoked, where it is PostgreSQL's default (< 15)"
+    return Statement(do_block(body), (note,))
+
+
 def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
     """Undo 07, then 03-06, in one database."""
     defaults = [g for g in intent.revokes_as_grants(plan) if g.database == database]
+    before_15 = [g for g in defaults if intent.default_before_15_only(g)]
+    always = [g for g in defaults if g not in before_15]
     statements = security_rollback(plan, database)
     statements += [
         Statement(s.sql, ("give PUBLIC back what 06_hardening.sql revoked",))
-        for s in grants.grant_statements(plan, database, defaults)
+        for s in grants.grant_statements(plan, database, always)
     ]
+    statements += [_before_15(s) for s in grants.grant_statements(plan, database, before_15)]
     for optional in (guarded_revokes(plan, database), _drop_created_schemas(plan, database)):
         if optional is not None:
             statements.append(optional)
