@@ -1,15 +1,19 @@
 """Idempotence, atomicity and rollback of ``apply`` at scale (issue 8, item 5): runner and helpers.
 
-Run on a benchmark estate (any scale of ``bench.scales``: XS, S, M, L or ``rows<N>``)::
+Run on a benchmark estate (any scale of ``bench.scales``: XS, S, M, L or ``rows<N>``;
+``--databases``, ``--principals`` and ``--permission-rows`` override its sizes)::
 
     uv run python -m tests.reliability.scale_apply --scale M --seed 0
-    uv run python -m tests.reliability.scale_apply --scale rows50000 --failures 3 --dsn postgresql://…
+    uv run python -m tests.reliability.scale_apply --scale rows50000 --failures 5 --dsn "$DSN"
+    uv run python -m tests.reliability.scale_apply --scale M --permission-rows 100000
 
 The runner generates the estate (``bench.generate``), plans and renders it, and creates its
-databases (names get a unique ``gbscale…_`` prefix) with stub objects owned by the connected
-user on a throwaway embedded PostgreSQL (``pg_emit.server.embedded_server``) or on ``--dsn``.
-A pristine copy of each database is kept as a template, so every check starts from a fresh copy
-(``Target.reset``). Then, reading the catalogs directly (:func:`read_catalog`):
+databases with stub objects owned by the connected user on a throwaway embedded PostgreSQL
+(``pg_emit.server.embedded_server``) or on ``--dsn`` (there the database names get a unique
+``gbscale…_`` prefix: such a server is shared). A pristine copy of each database is kept as a
+template, so every check starts from a fresh copy (``Target.reset``). Then, reading the catalogs
+directly (``tests/reliability/catalog.py``: what it reads, and why rollback compares ACLs through
+``acldefault()``):
 
 1. **apply twice**: ``apply_plan_dir`` (what ``grantbridge apply`` runs) changes the catalog, and
    a second run leaves it byte-identical;
@@ -24,21 +28,6 @@ A pristine copy of each database is kept as a template, so every check starts fr
 
 It prints the counts (databases, roles, statements, catalog rows compared, ACL entries) and the
 time of each step, and exits 1 on any difference (the first few are printed), 2 on bad arguments.
-
-**The catalog** (:func:`read_catalog`): in every database of the plan, the owner and the ACL of
-the database, each schema (with its comment), relation, column, routine (with SECURITY DEFINER
-and its settings), type, language, foreign-data wrapper, foreign server and large object, the
-default ACLs, row-level security switches and policies; cluster-wide, the attributes, settings
-and comments of the plan's roles, the RDS stand-ins, the ``pg_*`` roles and the connected user,
-every membership involving them (with grantor and options), their per-database settings, and
-the ACLs of tablespaces and (PostgreSQL 15+) parameters. Each row keeps the catalog text exactly
-(``relacl::text``, NULL included) and a normalized form: the ACL entries, sorted, of
-``coalesce(acl, acldefault(kind, owner))``. Apply-twice and failure checks compare the exact
-text; rollback checks compare the normalized form, because PostgreSQL never turns an ACL back
-into NULL: where an object had NULL (the built-in default) before the apply, rollback leaves the
-same privileges spelled out, and ``acldefault()`` is PostgreSQL's own definition of what NULL
-means. Nothing else is relaxed: owners, grantors, every entry and every other row are compared
-as they are.
 
 The CI test (``test_scale_apply.py``) runs the same checks on a one-database 1,500-row estate and
 on XS (two databases).
@@ -56,24 +45,18 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench.generate import generate_snapshot
 from bench.scales import Scale, get_scale
-from mapper.plan import MigrationPlan
-from mapper.planner import plan as make_plan
-from mapper.policy import Policy
-from pg_emit import intent
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, apply_plan_dir, run_scripts
 from pg_emit.psql import parse_script
-from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
 from pg_emit.server import connect, embedded_server, redact
-from pg_emit.stubs import create_stubs
+from tests.reliability.catalog import Catalog, read_catalog
+from tests.reliability.target import Target, estate_plan, slim, unique_prefix, write_plan_dir
 
 ROLLBACK = "sql/rollback.sql"
 
@@ -82,308 +65,6 @@ FAILING = "GRANT SELECT ON TABLE grantbridge_no_such_table TO PUBLIC;\n"
 
 #: A statement starting at the beginning of a line (lines inside DO blocks are indented).
 STATEMENT = re.compile(r"^(?:GRANT|REVOKE|ALTER|CREATE|COMMENT|DO) ", re.MULTILINE)
-
-_USER_NS = "nspname !~ '^pg_' AND nspname <> 'information_schema'"
-_QUALIFIED = "quote_ident(ns.nspname) || '.' || quote_ident({})"
-
-#: Per database: (kind, identity, owner, exact ACL text, normalized ACL, entries).
-ACL_SQL = f"""
-WITH ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE {_USER_NS}),
-acl (kind, ident, owner, acl, dflt) AS (
-  SELECT 'database', quote_ident(d.datname), d.datdba, d.datacl, acldefault('d', d.datdba)
-  FROM pg_catalog.pg_database d WHERE d.datname = current_database()
-  UNION ALL
-  SELECT 'schema', quote_ident(ns.nspname), n.nspowner, n.nspacl, acldefault('n', n.nspowner)
-  FROM pg_catalog.pg_namespace n JOIN ns ON ns.oid = n.oid
-  UNION ALL
-  SELECT 'relation', {_QUALIFIED.format("c.relname")}, c.relowner, c.relacl,
-         acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner)
-  FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
-  UNION ALL
-  SELECT 'column', {_QUALIFIED.format("c.relname")} || '.' || quote_ident(a.attname),
-         c.relowner, a.attacl, acldefault('c', c.relowner)
-  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-  JOIN ns ON ns.oid = c.relnamespace
-  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  UNION ALL
-  SELECT 'routine',
-         {_QUALIFIED.format("p.proname")} || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-         p.proowner, p.proacl, acldefault('f', p.proowner)
-  FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
-  UNION ALL
-  SELECT 'type', {_QUALIFIED.format("t.typname")}, t.typowner, t.typacl,
-         acldefault('T', t.typowner)
-  FROM pg_catalog.pg_type t JOIN ns ON ns.oid = t.typnamespace
-  UNION ALL
-  SELECT 'language', quote_ident(l.lanname), l.lanowner, l.lanacl, acldefault('l', l.lanowner)
-  FROM pg_catalog.pg_language l
-  UNION ALL
-  SELECT 'foreign data wrapper', quote_ident(w.fdwname), w.fdwowner, w.fdwacl,
-         acldefault('F', w.fdwowner)
-  FROM pg_catalog.pg_foreign_data_wrapper w
-  UNION ALL
-  SELECT 'foreign server', quote_ident(s.srvname), s.srvowner, s.srvacl,
-         acldefault('S', s.srvowner)
-  FROM pg_catalog.pg_foreign_server s
-  UNION ALL
-  SELECT 'large object', m.oid::text, m.lomowner, m.lomacl, acldefault('L', m.lomowner)
-  FROM pg_catalog.pg_largeobject_metadata m
-)
-SELECT kind, ident, pg_get_userbyid(owner), coalesce(acl::text, 'NULL'),
-       coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text)
-                 FROM unnest(coalesce(acl, dflt)) x), ''),
-       coalesce(cardinality(coalesce(acl, dflt)), 0)
-FROM acl
-"""
-
-#: Per database: (kind, identity, attribute, value) of everything else the scripts may change.
-OTHER_SQL = f"""
-WITH ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE {_USER_NS})
-SELECT 'default acl',
-       quote_ident(pg_get_userbyid(d.defaclrole)) || ' in ' || coalesce(quote_ident(n.nspname), '*')
-       || ' on ' || d.defaclobjtype::text, 'acl', d.defaclacl::text,
-       coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(d.defaclacl) x), ''),
-       coalesce(cardinality(d.defaclacl), 0)
-FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
-UNION ALL
-SELECT 'schema', quote_ident(ns.nspname), 'comment',
-       coalesce(obj_description(ns.oid, 'pg_namespace'), ''), NULL, 0
-FROM ns
-UNION ALL
-SELECT 'relation', {_QUALIFIED.format("c.relname")}, 'row security',
-       concat_ws(' ', c.relrowsecurity, c.relforcerowsecurity), NULL, 0
-FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')
-UNION ALL
-SELECT 'policy', quote_ident(schemaname) || '.' || quote_ident(tablename) || ' '
-       || quote_ident(policyname), 'definition',
-       concat_ws(' | ', cmd, permissive, roles::text, qual, with_check), NULL, 0
-FROM pg_catalog.pg_policies WHERE schemaname !~ '^pg_' AND schemaname <> 'information_schema'
-UNION ALL
-SELECT 'routine',
-       {_QUALIFIED.format("p.proname")} || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-       'security', concat_ws(' ', p.prosecdef, p.proconfig::text), NULL, 0
-FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
-"""
-
-#: Cluster-wide, for the roles in scope (%(roles)s) and the plan's databases (%(databases)s).
-CLUSTER_SQL = """
-WITH r AS (SELECT * FROM pg_catalog.pg_roles
-           WHERE rolname = ANY (%(roles)s) OR rolname ~ '^pg_' OR rolname = current_user)
-SELECT 'role', quote_ident(rolname), 'attributes',
-       concat_ws(' ', rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
-                 rolreplication, rolbypassrls, rolconnlimit, rolvaliduntil), NULL, 0
-FROM r
-UNION ALL
-SELECT 'role', quote_ident(rolname), 'settings', coalesce(rolconfig::text, ''), NULL, 0 FROM r
-UNION ALL
-SELECT 'role', quote_ident(rolname), 'comment',
-       coalesce(shobj_description(oid, 'pg_authid'), ''), NULL, 0
-FROM r
-UNION ALL
-SELECT 'membership', quote_ident(g.rolname) || ' > ' || quote_ident(m.rolname) || ' by '
-       || coalesce(quote_ident(pg_get_userbyid(a.grantor)), '?'), 'options',
-       (to_jsonb(a) - 'oid' - 'roleid' - 'member' - 'grantor')::text, NULL, 0
-FROM pg_catalog.pg_auth_members a
-JOIN pg_catalog.pg_roles g ON g.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member
-WHERE g.oid IN (SELECT oid FROM r) OR m.oid IN (SELECT oid FROM r)
-UNION ALL
-SELECT 'role setting', coalesce(quote_ident(pg_get_userbyid(s.setrole)), '*') || ' in '
-       || coalesce(quote_ident(d.datname), '*'), 'settings', s.setconfig::text, NULL, 0
-FROM pg_catalog.pg_db_role_setting s LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
-WHERE s.setrole IN (SELECT oid FROM r) OR d.datname = ANY (%(databases)s)
-UNION ALL
-SELECT 'tablespace', quote_ident(spcname), 'acl',
-       pg_get_userbyid(spcowner) || ' ' || coalesce(spcacl::text, 'NULL'),
-       pg_get_userbyid(spcowner) || ' ' || coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text)
-       FROM unnest(coalesce(spcacl, acldefault('t', spcowner))) x), ''),
-       coalesce(cardinality(coalesce(spcacl, acldefault('t', spcowner))), 0)
-FROM pg_catalog.pg_tablespace
-"""
-
-#: PostgreSQL 15+: GRANT SET / ALTER SYSTEM ON PARAMETER (no owner; NULL is no grant).
-PARAMETER_SQL = """
-SELECT 'parameter', parname, 'acl', coalesce(paracl::text, 'NULL'),
-       coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(paracl) x), ''),
-       coalesce(cardinality(paracl), 0)
-FROM pg_catalog.pg_parameter_acl
-"""
-
-Key = tuple[str, str, str, str]
-
-
-@dataclass(frozen=True)
-class Value:
-    """One catalog row: its exact text, its normalized form and how many ACL entries it has."""
-
-    exact: str
-    normalized: str
-    entries: int
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """What :func:`read_catalog` read: (database, kind, identity, attribute) → value."""
-
-    rows: dict[Key, Value]
-
-    @property
-    def acl_entries(self) -> int:
-        """ACL entries in the normalized form (``acldefault`` where the catalog has NULL)."""
-        return sum(v.entries for v in self.rows.values())
-
-    def differences(self, other: Catalog, *, normalized: bool = False) -> list[str]:
-        """Every row that differs (``self`` before, ``other`` after), sorted by key."""
-        found = []
-        for key in sorted(self.rows.keys() | other.rows.keys()):
-            before, after = self.rows.get(key), other.rows.get(key)
-            text_before = _text(before, normalized)
-            text_after = _text(after, normalized)
-            if text_before != text_after:
-                where = " ".join(part for part in key if part)
-                found.append(f"{where}: {text_before} -> {text_after}")
-        return found
-
-
-def _text(value: Value | None, normalized: bool) -> str:
-    if value is None:
-        return "(absent)"
-    return value.normalized if normalized else value.exact
-
-
-def read_catalog(dsn: str, plan: MigrationPlan) -> Catalog:
-    """Read the plan's databases and the roles in scope (see the module docstring)."""
-    roles = sorted({r.name for r in plan.roles} | set(intent.RDS_ROLES))
-    databases = [db.name for db in plan.databases]
-    rows: dict[Key, Value] = {}
-    with connect(dsn) as conn:
-        queries = [CLUSTER_SQL] + ([PARAMETER_SQL] if conn.info.server_version >= 150000 else [])
-        for query in queries:
-            params = {"roles": roles, "databases": databases}
-            for kind, ident, attribute, exact, normalized, entries in conn.execute(
-                query.encode(), params if "%(" in query else None
-            ).fetchall():
-                rows[("", kind, ident, attribute)] = _value(exact, normalized, entries)
-    for database in databases:
-        with connect(dsn, database) as conn:
-            for kind, ident, owner, exact, normalized, entries in conn.execute(
-                ACL_SQL.encode()
-            ).fetchall():
-                rows[(database, kind, ident, "owner")] = Value(owner, owner, 0)
-                rows[(database, kind, ident, "acl")] = _value(exact, normalized, entries)
-            for kind, ident, attribute, exact, normalized, entries in conn.execute(
-                OTHER_SQL.encode()
-            ).fetchall():
-                rows[(database, kind, ident, attribute)] = _value(exact, normalized, entries)
-    return Catalog(rows)
-
-
-def _value(exact: str, normalized: str | None, entries: int) -> Value:
-    return Value(exact, exact if normalized is None else normalized, entries)
-
-
-# --- the estate and the target server
-
-
-def estate_plan(scale: Scale, seed: int, prefix: str) -> MigrationPlan:
-    """Generate the estate of ``scale`` and plan it; database names start with ``prefix``."""
-    snapshot = generate_snapshot(scale, seed=seed)
-    renamed = tuple(
-        db.model_copy(update={"name": f"{prefix}{db.name}"}) for db in snapshot.databases
-    )
-    return make_plan(snapshot.model_copy(update={"databases": renamed}), Policy())
-
-
-def unique_prefix() -> str:
-    """A database-name prefix no other run uses (servers are shared)."""
-    return f"gbscale{uuid.uuid4().hex[:8]}_"
-
-
-def write_plan_dir(
-    directory: Path, plan: MigrationPlan, scripts: Mapping[str, str] | None = None
-) -> Path:
-    """``plan.json`` and ``sql/`` as ``grantbridge plan`` writes them (what apply reads);
-    ``scripts``: the plan's ``render_sql`` when already rendered."""
-    (directory / "plan.json").write_text(plan.to_json(), encoding="utf-8")
-    for name, text in (scripts or render_sql(plan)).items():
-        (directory / name).parent.mkdir(parents=True, exist_ok=True)
-        (directory / name).write_text(text, encoding="utf-8")
-    return directory
-
-
-@dataclass
-class Target:
-    """The plan's databases with stub objects on ``dsn``, restorable to that pristine state.
-
-    Stubs are owned by the connected user, as the data migration would leave them. After
-    :meth:`create`, each database is copied to a template; :meth:`reset` drops the databases and
-    the roles the plan created, and copies the templates back.
-    """
-
-    dsn: str
-    plan: MigrationPlan
-    roles_before: frozenset[str] = frozenset()
-    created: bool = field(default=False)
-
-    @property
-    def databases(self) -> list[str]:
-        return [db.name for db in self.plan.databases]
-
-    def _template(self, index: int) -> str:
-        return f"{self.databases[index][:40]}_pristine{index}"
-
-    def create(self) -> None:
-        """Create the databases, the stubs and the pristine templates."""
-        with connect(self.dsn) as conn:
-            user = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
-            self.roles_before = frozenset(
-                str(r[0]) for r in conn.execute("SELECT rolname FROM pg_roles").fetchall()
-            )
-            for name in self.databases:
-                conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
-        self.created = True
-        stub_plan = self.plan.model_copy(update={
-            "schemas": tuple(s.model_copy(update={"owner": user}) for s in self.plan.schemas),
-            "objects": tuple(o.model_copy(update={"owner": user}) for o in self.plan.objects),
-        })  # fmt: skip
-        for name in self.databases:
-            with connect(self.dsn, name) as conn:
-                create_stubs(conn, stub_plan, name)
-        with connect(self.dsn) as conn:
-            for index, name in enumerate(self.databases):
-                conn.execute(
-                    f"CREATE DATABASE {quote_ident(self._template(index))} "
-                    f"TEMPLATE {quote_ident(name)}".encode()
-                )
-
-    def _drop_databases_and_roles(self, templates: bool) -> None:
-        with connect(self.dsn) as conn:
-            names = list(self.databases)
-            if templates:
-                names += [self._template(i) for i in range(len(self.databases))]
-            for name in names:
-                conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)".encode())
-            ours = set(intent.created_roles(self.plan)) | set(intent.RDS_ROLES)
-            existing = {str(r[0]) for r in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
-            created = sorted((existing & ours) - self.roles_before)
-            if created:
-                conn.execute(f"DROP ROLE {', '.join(quote_ident(r) for r in created)}".encode())
-
-    def reset(self) -> None:
-        """Back to the state :meth:`create` left: a fresh copy of each database, no plan roles."""
-        self._drop_databases_and_roles(templates=False)
-        with connect(self.dsn) as conn:
-            for index, name in enumerate(self.databases):
-                conn.execute(
-                    f"CREATE DATABASE {quote_ident(name)} "
-                    f"TEMPLATE {quote_ident(self._template(index))}".encode()
-                )
-
-    def drop(self) -> None:
-        """Remove everything :meth:`create` and the checks made."""
-        if self.created:
-            self._drop_databases_and_roles(templates=True)
-
 
 # --- the checks
 
@@ -516,7 +197,8 @@ class Report:
         self.checks.append(check)
         verdict = "ok" if check.passed else f"FAILED: {len(check.differences)} differences"
         self.say(
-            f"  {check.name}: {check.rows:,} catalog rows compared, {check.seconds:.1f} s, {verdict}"
+            f"  {check.name}: {check.rows:,} catalog rows compared, "
+            f"{check.seconds:.1f} s, {verdict}"
         )
         for line in check.differences[:10]:
             self.say(f"    {line}")
@@ -576,13 +258,6 @@ class ServerMemory:
     def stop(self) -> None:
         self._stop.set()
         self.sample()
-
-
-def slim(plan: MigrationPlan) -> MigrationPlan:
-    """The plan with only what the checks read (databases, roles): saves memory at scale."""
-    bulky = ("memberships", "schemas", "objects", "grants", "revokes", "default_privileges",
-             "findings", "dispositions", "iam_policies")  # fmt: skip
-    return plan.model_copy(update=dict.fromkeys(bulky, ()))
 
 
 def _statements(scripts: Mapping[str, str], names: Sequence[str]) -> int:
@@ -646,6 +321,10 @@ def run(scale: Scale, seed: int, failures: int, dsn: str | None, report: Report)
     return all(c.passed for c in report.checks)
 
 
+#: Scale fields the command line may override.
+SIZES = ("databases", "principals", "permission_rows")
+
+
 def main(argv: Sequence[str]) -> int:
     """Parse the arguments, run, and return the exit status (0 ok, 1 a difference, 2 usage)."""
     parser = argparse.ArgumentParser(
@@ -655,11 +334,19 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the estate generator's seed")
     parser.add_argument("--failures", type=int, default=3, help="injected failures (seeds 1 … N)")
     parser.add_argument("--dsn", help="a PostgreSQL to use instead of an embedded one")
+    for name in SIZES:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"override {name}")
     args = parser.parse_args(argv)
     try:
         scale = get_scale(args.scale)
     except KeyError:
         parser.error(f"unknown scale {args.scale!r}: XS, S, M, L or rows<N>")
+    sizes = {name: getattr(args, name) for name in SIZES if getattr(args, name) is not None}
+    if any(value < 1 for value in sizes.values()):
+        parser.error("sizes must be positive")
+    if sizes:  # e.g. M's shape with fewer rows: --scale M --permission-rows 100000
+        spelled = ",".join(f"{k}={v}" for k, v in sizes.items())
+        scale = replace(scale, name=f"{scale.name}({spelled})", **sizes)
     # stopped by SIGINT or SIGTERM (also when started in the background): clean up the server
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))

@@ -4,10 +4,11 @@ The estates come from the benchmark generator (``bench.generate``): one database
 principals and 1,500 permission rows (roles nested five deep, DENYs, column grants), and XS (two
 databases, so the apply is one transaction per script section). On each, with the checks of
 ``tests/reliability/scale_apply.py`` (the runner for the benchmark's M estate and any other
-scale — see its docstring): applying twice leaves the catalog byte-identical; ``rollback.sql``
-gives back the state before the apply; a failure injected before a seeded random statement
-leaves the catalog exactly as before (for two databases: as after the sections that committed
-before the failing one), and ``rollback.sql`` then gives back the state before.
+scale — see its docstring; the catalog is read by ``catalog.py``): applying twice leaves the
+catalog byte-identical; ``rollback.sql`` gives back the state before the apply; a failure
+injected before a seeded random statement leaves the catalog exactly as before (for two
+databases: as after the sections that committed before the failing one), and ``rollback.sql``
+then gives back the state before.
 
 Rollback is compared with ACLs read through ``acldefault()`` — PostgreSQL never turns an ACL back
 into NULL, so an object whose ACL was NULL has the same privileges spelled out after rollback;
@@ -30,20 +31,16 @@ from pg_emit.apply import APPLY_ORDER, apply_plan_dir
 from pg_emit.psql import parse_script
 from pg_emit.render import render_sql
 from pg_emit.server import connect
+from tests.reliability.catalog import Catalog, read_catalog
 from tests.reliability.scale_apply import (
     FAILING,
     ROLLBACK,
-    Catalog,
-    Target,
     check_apply_twice,
     check_failure,
     check_rollback,
-    estate_plan,
     inject_failure,
-    read_catalog,
-    unique_prefix,
-    write_plan_dir,
 )
+from tests.reliability.target import Target, estate_plan, unique_prefix, write_plan_dir
 
 pytestmark = pytest.mark.postgres
 
