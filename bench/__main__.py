@@ -14,6 +14,7 @@ every group, and figures of groups not re-run are kept, so sections from several
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -80,6 +81,20 @@ GROUP_RUNNERS: dict[str, Callable[[Estate, int], Figures]] = {
     "apply": _apply,
     "verify": _needs_plan("verify"),
 }
+
+
+def code_version() -> str:
+    """The commit measured, ``+dirty`` when the work tree differs from it (others' edits too)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=report.ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return commit + ("+dirty" if dirty else "")
 
 
 def _estate_counts(estate: Estate) -> dict[str, Any]:
@@ -182,11 +197,16 @@ def run_plan_scaling(runs: int, seed: int) -> dict[str, Any]:
 
 
 def _merged(name: str, section: dict[str, Any]) -> dict[str, Any]:
-    """Keep figures of groups not re-run (``--only``) from the last run on the same estate."""
+    """Keep figures of groups not re-run (``--only``) from the last run on the same estate.
+
+    ``code`` lists every commit whose figures the merged section holds.
+    """
+    section = section | {"code": [code_version()]}
     previous = load_results().get(name)
     if previous is None or previous.get("estate") != section["estate"]:
         return section
-    return section | {"figures": previous["figures"] | section["figures"]}
+    codes = sorted(set(previous.get("code", [])) | set(section["code"]))
+    return section | {"figures": previous["figures"] | section["figures"], "code": codes}
 
 
 def _print(title: str, rows: list[report.Row]) -> None:
@@ -196,9 +216,21 @@ def _print(title: str, rows: list[report.Row]) -> None:
         print(f"  {name:<{width}}  {value}")
 
 
+def _scale_name(text: str) -> str:
+    try:
+        get_scale(text)
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"unknown scale {text!r}") from None
+    return text
+
+
 def _arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), help="estate size (XS is for tests)")
+    parser.add_argument(
+        "--scale",
+        type=_scale_name,
+        help=f"estate size: {', '.join(SCALES)} (XS is for tests) or rows<N> (one database)",
+    )
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--only", default=",".join(GROUPS), help=f"subset of {','.join(GROUPS)}")
     parser.add_argument("--seed", type=int, default=0)

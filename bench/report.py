@@ -20,6 +20,15 @@ BENCHMARKS = ROOT / "BENCHMARKS.md"
 NOT_YET = "not available yet"
 SCALE_ORDER = ("XS", "S", "M", "L")
 
+
+def estate_sections(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Named scales in size order, then one-database ``rows<N>`` estates by rows."""
+    rows = sorted(
+        (s for s in results if s.startswith("rows") and s[4:].isdigit()), key=lambda s: int(s[4:])
+    )
+    return [s for s in SCALE_ORDER if s in results] + rows
+
+
 Row = tuple[str, str]
 
 
@@ -134,6 +143,7 @@ def scale_rows(section: dict[str, Any]) -> list[Row]:
             "databases / principals / permission rows",
             f"{estate['databases']} / {estate['principals']:,} / {estate['permission_rows']:,}",
         ),
+        ("code measured (git)", ", ".join(section.get("code", [])) or "unknown"),
     ]
     apply_rows = [
         ("apply grantbridge scripts", _time(section, "apply")),
@@ -202,7 +212,13 @@ def _verdict(value: float | None, limit: float, text: str) -> str:
 
 def _largest(results: dict[str, dict[str, Any]], name: str) -> tuple[str, dict[str, Any]] | None:
     """The largest measured scale that has figure ``name``."""
-    measured = [s for s in SCALE_ORDER if s in results and _seconds(results[s], name) is not None]
+    measured = [
+        s
+        for s in sorted(
+            estate_sections(results), key=lambda s: results[s]["estate"]["permission_rows"]
+        )
+        if _seconds(results[s], name) is not None
+    ]
     return (measured[-1], results[measured[-1]]) if measured else None
 
 
@@ -311,9 +327,9 @@ SECTIONS: tuple[tuple[str, str, Callable[[dict[str, Any]], list[Row]]], ...] = (
 
 COMMANDS = (
     "uv run python -m bench --scale S --runs 3",
-    "uv run python -m bench --parse-100k --runs 3",
+    "uv run python -m bench --scale M --runs 1 --only parse   # then plan, then emit,apply,verify",
+    "uv run python -m bench --scale L --runs 1 --max-rss-mb 12000   # as far as it goes",
     "uv run python -m bench --plan-scaling --runs 3",
-    "uv run python -m bench --scale M --runs 3   # and L: not run on the shared 2-core machine yet",
 )
 
 
@@ -326,7 +342,10 @@ def render_markdown(results: dict[str, dict[str, Any]]) -> str:
         "(`bench/generate.py`); every figure is the median of several runs, each run in its own "
         "child process (peak RSS from `getrusage` of that process, setup included). A figure "
         "marked *not available yet* names the pipeline stage that did not exist when it was "
-        "measured; *not measured* means the section was not run.",
+        "measured; *not measured* means the section was not run; *failed: … stopped* means a "
+        "run exceeded the harness's per-run time or memory limit (`--timeout`, `--max-rss-mb`) "
+        "and was stopped. Scales run stage by stage and sections merge across invocations "
+        "(`--only`); *code measured* lists the commits whose figures a section holds.",
         "",
         "## Machine",
         "",
@@ -338,12 +357,13 @@ def render_markdown(results: dict[str, dict[str, Any]]) -> str:
         *COMMANDS,
         "```",
     ]
-    for name in SCALE_ORDER:
+    for name in estate_sections(results):
         if name in results:
             runs = results[name].get("runs", "?")
+            title = f"Scale {name}" if name in SCALE_ORDER else f"Estate {name} (one database)"
             parts += [
                 "",
-                f"## Scale {name} (median of {runs} runs)",
+                f"## {title} (median of {runs} runs)",
                 "",
                 table(scale_rows(results[name])),
             ]

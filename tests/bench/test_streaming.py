@@ -108,3 +108,14 @@ def test_sections_merge_across_invocations_and_a_stopped_stage_is_reported(
     assert "| plan | failed: plan stopped: timed out after 0.01 s |" in text
     saved = json.loads((tmp_path / "out" / "results" / "XS.json").read_text(encoding="utf-8"))
     assert {"generate", "parse", "tokenize", "json", "plan"} <= set(saved["figures"])
+
+
+def test_rows_estates_are_scales_too_and_report_after_the_named_ones() -> None:
+    from bench.__main__ import _arguments
+    from bench.report import estate_sections
+
+    assert _arguments(["--scale", "rows2000"]).scale == "rows2000"
+    with pytest.raises(SystemExit):
+        _arguments(["--scale", "XXL"])
+    results = {name: {} for name in ("rows100000", "M", "rows2000", "S", "planscaling")}
+    assert estate_sections(results) == ["S", "M", "rows2000", "rows100000"]
