@@ -35,8 +35,10 @@ def prune_implied(state: PlanState) -> None:
         if not isinstance(item, PgGrant | PgDefaultPrivilege) or item.grantee == "PUBLIC":
             continue
         above = ancestors.get(item.grantee)
-        if above is None:
-            above = ancestors[item.grantee] = sorted(_ancestors(edges, item.grantee))
+        if above is None:  # only ancestors holding grants can cover one (many hold only roles)
+            above = ancestors[item.grantee] = sorted(
+                a for a in _ancestors(edges, item.grantee) if state.by_grantee.get(a)
+            )
         # both keys end in ":<grantee>": the ancestor's key is this key with its grantee swapped
         stem = key[: len(key) - len(item.grantee)]
         for ancestor in above:
