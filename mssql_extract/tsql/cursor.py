@@ -18,6 +18,9 @@ from mssql_extract.tsql.tokens import LITERALS, STRINGS, Batch
 
 TEXT_LIMIT = 200
 
+#: ``model_fields_set`` of every source reference the parser makes (shared, never changed).
+_REF_FIELDS = {"origin", "line", "column"}
+
 #: A statement handler: reads one statement from the parser and replays it onto its builder.
 Handler = Callable[["Parser"], None]
 
@@ -236,8 +239,10 @@ class Parser:
 
     def ref(self, token: Token | None = None) -> SourceRef:
         line, column = self.location(token)
-        # built without validation: three plain values on the hot path of every statement
-        return SourceRef.model_construct(origin=self.origin, line=line, column=column)
+        # built without validation: three plain values on the hot path of every statement; the
+        # set of fields given is the same for every reference, so they share one (frozen models
+        # never change it): 216 bytes less per statement, millions of statements at scale
+        return SourceRef.model_construct(_REF_FIELDS, origin=self.origin, line=line, column=column)
 
     def statement_text(self, end: int | None = None) -> str:
         """The statement's text (first token to the current one), redacted and truncated."""
