@@ -72,11 +72,19 @@ def _object(
     state: PlanState, db: Database, grantee: str, target: Target, row: PrivilegeRow
 ) -> list[Item] | None:
     obj = state.find_object(db, target.schema_name, target.object_name)
-    item = pg_object(state, db, obj) if obj else None
+    if obj is None:
+        return None
+    return _object_items(state, db, obj, grantee, target.column_name, row)
+
+
+def _object_items(
+    state: PlanState, db: Database, obj: DbObject, grantee: str, column: str | None,
+    row: PrivilegeRow,
+) -> list[Item] | None:  # fmt: skip
+    item = pg_object(state, db, obj)
     if item is None:
         return None
-    naming = state.policy.naming
-    columns = (object_name(target.column_name, naming),) if target.column_name else ()
+    columns = (object_name(column, state.policy.naming),) if column else ()
     return [
         PgGrant(
             database=item.database,
@@ -127,8 +135,7 @@ def _in_schema(
         yield PgGrant(database=target_db, object_type="SCHEMA", name=target_schema,
                       privilege=privilege, grantee=grantee)  # fmt: skip
     for obj in state.objects_in(db, schema):
-        target = Target("OBJECT", obj.schema_name, obj.name)
-        yield from _object(state, db, grantee, target, _for_object(row, obj)) or ()
+        yield from _object_items(state, db, obj, grantee, None, _for_object(row, obj)) or ()
     owner = owner_role(state, db, _schema_owner(db, schema))
     for kind, privileges in sorted(row.privileges.items()):
         if kind in DEFAULT_TYPES:

@@ -23,29 +23,37 @@ def _ancestors(edges: dict[str, set[str]], role: str) -> set[str]:
 
 
 def prune_implied(state: PlanState) -> None:
-    """Remove inherited duplicates; facts left with only those become ``implied``."""
+    """Remove inherited duplicates; facts left with only those become ``implied``.
+
+    Grants and default privileges are grouped by what they grant (their key without the
+    grantee: both keys end in ":<grantee>"); only a group with several grantees can hold an
+    inherited duplicate, so most grants cost one dictionary entry. Within a group, grantees go
+    in sorted order and each takes the first ancestor (sorted) whose grant is not itself pruned.
+    """
     edges: dict[str, set[str]] = {}
     for m in state.of_type(PgMembership):
         if m.inherit:
             edges.setdefault(m.member, set()).add(m.role)
+    stems: dict[str, list[str]] = {}
+    for key, item in state.items.items():
+        if isinstance(item, PgGrant | PgDefaultPrivilege) and item.grantee != "PUBLIC":
+            stems.setdefault(key[: len(key) - len(item.grantee)], []).append(item.grantee)
     removed: dict[str, str] = {}
-    ancestors: dict[str, list[str]] = {}  # per grantee: computed once, not once per grant
-    for key in sorted(state.items):
-        item = state.items[key]
-        if not isinstance(item, PgGrant | PgDefaultPrivilege) or item.grantee == "PUBLIC":
+    ancestors: dict[str, set[str]] = {}  # per grantee: computed once, not once per grant
+    for stem in sorted(stems):
+        holders = stems[stem]
+        if len(holders) < 2:
             continue
-        above = ancestors.get(item.grantee)
-        if above is None:  # only ancestors holding grants can cover one (many hold only roles)
-            above = ancestors[item.grantee] = sorted(
-                a for a in _ancestors(edges, item.grantee) if state.by_grantee.get(a)
-            )
-        # both keys end in ":<grantee>": the ancestor's key is this key with its grantee swapped
-        stem = key[: len(key) - len(item.grantee)]
-        for ancestor in above:
-            covering = stem + ancestor
-            if covering in state.items and covering not in removed:
-                removed[key] = covering
-                break
+        held = set(holders)
+        for grantee in sorted(holders):
+            above = ancestors.get(grantee)
+            if above is None:
+                above = ancestors[grantee] = _ancestors(edges, grantee)
+            for ancestor in sorted(above & held):
+                covering = stem + ancestor
+                if covering not in removed:
+                    removed[stem + grantee] = covering
+                    break
     for key in removed:
         state.remove(key)
     _retarget(state, removed)
