@@ -84,13 +84,21 @@ def build_stubs(dsn: str, plan: MigrationPlan) -> None:
                     conn.execute(_stub(obj))
 
 
+#: Statements per transaction of the naive script. One transaction per database cannot hold
+#: the locks of 100k+ per-object GRANTs with PostgreSQL's default ``max_locks_per_transaction``
+#: ("out of shared memory" at 100k rows), so the baseline commits in batches, as a hand-written
+#: migration of that size would have to.
+NAIVE_BATCH = 1000
+
+
 def naive_psql(plan: MigrationPlan) -> str:
     """The naive rendering as one psql script, structured like grantbridge's."""
     lines = ["\\set ON_ERROR_STOP on"]
     for database, statements in sorted(render_naive(plan).items()):
         if database != CLUSTER:
             lines.append(f"\\connect {ident(database)}")
-        lines += ["BEGIN;", *statements, "COMMIT;"]
+        for start in range(0, len(statements), NAIVE_BATCH):
+            lines += ["BEGIN;", *statements[start : start + NAIVE_BATCH], "COMMIT;"]
     return "\n".join(lines) + "\n"
 
 

@@ -119,3 +119,21 @@ def test_rows_estates_are_scales_too_and_report_after_the_named_ones() -> None:
         _arguments(["--scale", "XXL"])
     results = {name: {} for name in ("rows100000", "M", "rows2000", "S", "planscaling")}
     assert estate_sections(results) == ["S", "M", "rows2000", "rows100000"]
+
+
+def test_the_naive_script_commits_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One transaction per database runs out of lock slots at 100k rows: batches of NAIVE_BATCH."""
+    from bench import pgload
+    from tests.bench.test_harness import _plan
+
+    monkeypatch.setattr(pgload, "NAIVE_BATCH", 3)
+    lines = pgload.naive_psql(_plan()).splitlines()
+    batches, current = [], 0
+    for line in lines:
+        if line == "BEGIN;":
+            current = 0
+        elif line == "COMMIT;":
+            batches.append(current)
+        elif not line.startswith("\\"):
+            current += 1
+    assert batches == [3, 1, 3, 3, 2]  # 4 cluster statements, then 8 in the database
