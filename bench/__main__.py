@@ -14,6 +14,7 @@ every group, and figures of groups not re-run are kept, so sections from several
 from __future__ import annotations
 
 import argparse
+import functools
 import subprocess
 import sys
 from collections.abc import Callable
@@ -83,8 +84,12 @@ GROUP_RUNNERS: dict[str, Callable[[Estate, int], Figures]] = {
 }
 
 
+@functools.cache
 def code_version() -> str:
-    """The commit measured, ``+dirty`` when the work tree differs from it (others' edits too)."""
+    """The commit measured, ``+dirty`` when the work tree differs from it (others' edits too).
+
+    Read once per invocation, when it starts, so a commit landing mid-run does not count.
+    """
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -262,6 +267,7 @@ def main(argv: list[str]) -> int:
         return 2
     if args.scale is None and not args.parse_100k and not args.plan_scaling:
         args.scale = "S"
+    code_version()  # the code as it is when the run starts
     measuring.LIMITS = Limits(seconds=args.timeout, rss_mb=args.max_rss_mb)
     if args.scale:
         scale = args.scale
