@@ -91,6 +91,8 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _plan(snapshot: SecuritySnapshot, policy: Policy) -> MigrationPlan:
+    # first, while little else is in memory: it serialises the whole snapshot
+    digest = fingerprint(snapshot, policy)
     state = PlanState(
         snapshot=snapshot, policy=policy,
         names=NameRegistry(policy.naming, multi_database=len(snapshot.databases) > 1),
@@ -113,7 +115,7 @@ def _plan(snapshot: SecuritySnapshot, policy: Policy) -> MigrationPlan:
     dispositions.finalize(state)
     dispositions.assert_complete(state)
     check_exclusive(state.of_type(PgMembership))
-    return _build(state, security)
+    return _build(state, security, digest)
 
 
 def _plan_principals(state: PlanState) -> None:
@@ -130,19 +132,19 @@ def _plan_principals(state: PlanState) -> None:
         objects.plan_objects(state, db)
 
 
-def _build(state: PlanState, security: SecurityItems) -> MigrationPlan:
+def _build(state: PlanState, security: SecurityItems, digest: str) -> MigrationPlan:
     return MigrationPlan(
-        fingerprint=fingerprint(state.snapshot, state.policy),
+        fingerprint=digest,
         target=state.policy.target,
         database_mode=state.policy.database_mode,
-        databases=tuple(state.of_type(PgDatabase)),
+        databases=tuple(state.hand_over(PgDatabase)),
         roles=tuple(spec.build() for spec in state.roles.values()),
-        memberships=tuple(state.of_type(PgMembership)),
-        schemas=tuple(state.of_type(PgSchema)),
-        objects=tuple(state.of_type(PgObject)),
-        grants=tuple(state.of_type(PgGrant)),
-        revokes=tuple(state.of_type(PgRevoke)),
-        default_privileges=tuple(state.of_type(PgDefaultPrivilege)),
+        memberships=tuple(state.hand_over(PgMembership)),
+        schemas=tuple(state.hand_over(PgSchema)),
+        objects=tuple(state.hand_over(PgObject)),
+        grants=tuple(state.hand_over(PgGrant)),
+        revokes=tuple(state.hand_over(PgRevoke)),
+        default_privileges=tuple(state.hand_over(PgDefaultPrivilege)),
         findings=tuple(state.findings.values()),
         dispositions=tuple(state.dispositions.values()),
         iam_policies=tuple(state.iam.values()),
