@@ -13,6 +13,7 @@ here once:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from mapper.plan import AuthMethod, MigrationPlan, PgGrant, PgMembership, PgRevoke, RoleKind
@@ -49,6 +50,7 @@ def privilege_rank(privilege: str) -> int:
     return PRIVILEGE_ORDER.index(name) if name in PRIVILEGE_ORDER else len(PRIVILEGE_ORDER)
 
 
+@functools.cache  # a handful of distinct spellings, asked once per grant
 def normalize_privilege(privilege: str) -> str:
     """Upper-case, with ``TEMP`` spelled ``TEMPORARY`` as the catalogs report it."""
     name = " ".join(privilege.upper().split())

@@ -83,21 +83,41 @@ def _sort_key(securable: Securable) -> tuple[str, str, str, str]:
     return (object_type, schema or "", name, signature or "")
 
 
+class _SchemaContents:
+    """Per object type: schema → the names of its objects of that type in one database.
+
+    Built once per type and rendering, not once per group of grants (that scanned every object
+    of the plan for each group: the quadratic part of rendering at scale).
+    """
+
+    def __init__(self, plan: MigrationPlan, database: str) -> None:
+        self._plan, self._database = plan, database
+        self._by_type: dict[str, dict[str, set[str]]] = {}
+
+    def of(self, object_type: str) -> dict[str, set[str]]:
+        found = self._by_type.get(object_type)
+        if found is None:
+            kinds, _ = ALL_IN_SCHEMA[object_type]
+            found = self._by_type[object_type] = defaultdict(set)
+            for obj in self._plan.objects:
+                if obj.database == self._database and obj.kind in kinds:
+                    found[obj.schema_name].add(f"{obj.name}{obj.signature or ''}")
+        return found
+
+
 def _all_in_schema(
-    plan: MigrationPlan, database: str, object_type: str, securables: list[Securable]
+    contents: _SchemaContents, object_type: str, securables: list[Securable]
 ) -> tuple[list[str], list[Securable]]:
     """Split securables into whole schemas (``ALL … IN SCHEMA``) and the remaining objects."""
     if object_type not in ALL_IN_SCHEMA:
         return [], securables
-    kinds, _ = ALL_IN_SCHEMA[object_type]
-    by_schema: dict[str, set[str]] = defaultdict(set)
-    for obj in plan.objects:
-        if obj.database == database and obj.kind in kinds:
-            by_schema[obj.schema_name].add(f"{obj.name}{obj.signature or ''}")
+    by_schema = contents.of(object_type)
     wanted: dict[str, set[str]] = defaultdict(set)
     for _, schema, name, signature in securables:
         wanted[schema or ""].add(f"{name}{signature or ''}")
-    whole = sorted(s for s, names in wanted.items() if len(names) >= 2 and names == by_schema[s])
+    whole = sorted(
+        s for s, names in wanted.items() if len(names) >= 2 and names == by_schema.get(s)
+    )
     rest = [s for s in securables if (s[1] or "") not in whole]
     return whole, rest
 
@@ -107,13 +127,14 @@ def grant_statements(
 ) -> list[Statement]:
     """Grouped ``GRANT`` (or ``REVOKE``) statements for whole-object grants of one database."""
     statements = []
+    contents = _SchemaContents(plan, database)
     preposition = "TO" if verb == "GRANT" else "FROM"
     for (object_type, privileges, grantees), items in sorted(
         _groups(grants).items(), key=lambda kv: (kv[0][0], sorted(kv[0][1]), kv[0][2])
     ):
         securables = [s for s, _ in items]
         facts = [f for _, fs in items for f in fs]
-        whole, rest = _all_in_schema(plan, database, object_type, securables)
+        whole, rest = _all_in_schema(contents, object_type, securables)
         head = f"{verb} {privileges_sql(privileges)} ON"
         tail = f"{preposition} {grantees_sql(grantees)}"
         for schema in whole:
