@@ -9,30 +9,18 @@ counts; or ``unavailable`` with the reason when a pipeline stage does not exist 
 
 from __future__ import annotations
 
-import gc
 import json
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.stages import Unavailable, module_attr, stage
+from grantbridge.collector import collector_paused
 
 Result = dict[str, Any]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
@@ -71,7 +59,7 @@ def measure_tokenize(args: list[str]) -> Result:
 
     dialect = TSQL()
     texts = [Path(p).read_text(encoding="utf-8") for p in args]
-    with _collector_paused():
+    with collector_paused():
         seconds, tokens = _timed(lambda: sum(len(dialect.tokenize(text)) for text in texts))
     return {"seconds": seconds, "tokens": tokens}
 
@@ -116,7 +104,7 @@ def measure_load_paused(args: list[str]) -> Result:
     text = Path(args[0]).read_text(encoding="utf-8")
     from mssql_extract.snapshot import SecuritySnapshot
 
-    with _collector_paused():
+    with collector_paused():
         seconds, _ = _timed(lambda: SecuritySnapshot.from_json(text))
     return {"seconds": seconds}
 

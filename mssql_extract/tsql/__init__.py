@@ -8,12 +8,11 @@ onto a ``Builder`` that freezes into the snapshot.
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
+from grantbridge.collector import collector_paused
 from grantbridge.errors import ExtractError, Location
 from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql.replay import Builder
@@ -24,26 +23,6 @@ __all__ = ["extract_scripts", "parse_text"]
 
 #: File name endings read from a folder (an SSDT project holds .sql files among others).
 SCRIPT_SUFFIXES = (".sql",)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a script is replayed and frozen.
-
-    Replaying allocates several long-lived objects per permission row (state rows, keys,
-    source references, then the frozen models) and almost no reference cycles; each time the
-    allocations pass the collector's threshold it walked every one of them again, which was
-    ~40 % of parse time at 150k rows and grew with the estate (``bench``, issue 7). Reference
-    counting still frees everything as before; the collector resumes (as it was) afterwards
-    and finds any cycle then. Nothing observable changes but the time.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _replay(
@@ -83,7 +62,7 @@ def parse_text(
         ExtractError: a malformed security statement (file:line:col and its text), an unset
             sqlcmd variable, or an unreadable batch.
     """
-    with _collector_paused():
+    with collector_paused():
         builder = Builder()
         _replay(builder, text, origin, variables, include_definitions, lenient)
         return builder.freeze()
@@ -130,7 +109,7 @@ def extract_scripts(
     that a snapshot does not depend on where the estate happens to lie on disk).
     ``on_file`` is called with each file's origin once it is replayed (the CLI's progress bar).
     """
-    with _collector_paused():
+    with collector_paused():
         builder = Builder()
         for given in paths:
             files = [given] if str(given) == "-" else list(_files(given))
