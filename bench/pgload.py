@@ -102,6 +102,17 @@ def naive_psql(plan: MigrationPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def psql_error(stderr: str) -> str:
+    """psql's ERROR line (and HINT) on one line: the last stderr line is only CONTEXT."""
+    lines = [line.strip() for line in stderr.splitlines()]
+    errors = [i for i, line in enumerate(lines) if "ERROR:" in line]
+    if not errors:
+        return " ".join(lines[-3:])[-500:]
+    first = errors[0]
+    hints = [line for line in lines[first + 1 :] if line.startswith("HINT:")][:1]
+    return " ".join([lines[first][lines[first].index("ERROR:") :], *hints])[:500]
+
+
 def run_psql(dsn: str, scripts: Sequence[Path]) -> float:
     """Run ``scripts`` in order with psql against ``dsn``; seconds of wall time."""
     psql = psql_binary()
@@ -110,5 +121,5 @@ def run_psql(dsn: str, scripts: Sequence[Path]) -> float:
         command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(script)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"psql failed on {script.name}: {done.stderr.strip()[-500:]}")
+            raise RuntimeError(f"psql failed on {script.name}: {psql_error(done.stderr)}")
     return time.perf_counter() - start

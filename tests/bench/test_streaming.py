@@ -137,3 +137,17 @@ def test_the_naive_script_commits_in_batches(monkeypatch: pytest.MonkeyPatch) ->
         elif not line.startswith("\\"):
             current += 1
     assert batches == [3, 1, 3, 3, 2]  # 4 cluster statements, then 8 in the database
+
+
+def test_a_psql_failure_is_reported_by_its_error_line() -> None:
+    from bench.pgload import psql_error
+
+    stderr = (
+        "psql:/x/grantbridge.sql:120: ERROR:  out of shared memory\n"
+        "HINT:  You might need to increase max_locks_per_transaction.\n"
+        'CONTEXT:  SQL statement "CREATE ROLE r1 NOLOGIN"\n'
+        "PL/pgSQL function inline_code_block line 5 at SQL statement\n"
+    )
+    assert psql_error(stderr) == (
+        "ERROR:  out of shared memory HINT:  You might need to increase max_locks_per_transaction."
+    )
