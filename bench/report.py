@@ -210,14 +210,14 @@ def _verdict(value: float | None, limit: float, text: str) -> str:
     return f"{'met' if value <= limit else 'NOT met'}: {text}"
 
 
-def _largest(results: dict[str, dict[str, Any]], name: str) -> tuple[str, dict[str, Any]] | None:
-    """The largest measured scale that has figure ``name``."""
+def _largest(results: dict[str, dict[str, Any]], *names: str) -> tuple[str, dict[str, Any]] | None:
+    """The largest measured scale that has a figure for each of ``names``."""
     measured = [
         s
         for s in sorted(
             estate_sections(results), key=lambda s: results[s]["estate"]["permission_rows"]
         )
-        if _seconds(results[s], name) is not None
+        if all(_seconds(results[s], name) is not None for name in names)
     ]
     return (measured[-1], results[measured[-1]]) if measured else None
 
@@ -244,7 +244,7 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
     section_l = results.get("L")
     plan_l = None if section_l is None else _seconds(section_l, "plan")
     rss_l = None if section_l is None else (_fig(section_l, "plan") or {}).get("peak_rss_mb")
-    apply = _largest(results, "apply-naive")
+    apply = _largest(results, "apply", "apply-naive")
     apply_ratio = None if apply is None else _at(results, apply[0], "apply", "apply-naive")
     emit = _largest(results, "emit")
     emit_ratio = None if emit is None else _emit_ratio(emit[1])

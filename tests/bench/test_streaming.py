@@ -151,3 +151,15 @@ def test_a_psql_failure_is_reported_by_its_error_line() -> None:
     assert psql_error(stderr) == (
         "ERROR:  out of shared memory HINT:  You might need to increase max_locks_per_transaction."
     )
+
+
+def test_the_apply_target_reads_the_largest_estate_where_both_sides_applied() -> None:
+    from bench.report import target_rows
+
+    def section(rows: int, apply: float | None, naive: float) -> dict[str, object]:
+        figures = {"apply-naive": {"seconds": naive}, "apply": {"seconds": apply}}
+        return {"estate": {"permission_rows": rows}, "figures": figures}
+
+    results = {"S": section(10_000, 1.0, 4.0), "M": section(500_000, None, 100.0)}
+    rows = dict(target_rows(results))  # type: ignore[arg-type]
+    assert rows["apply ≤ 0.3× naive"] == "met: 0.25× at S"
