@@ -1,8 +1,8 @@
 """Effective privileges: what PostgreSQL answers (``has_*_privilege``) vs what the plan means.
 
 For every plan role (superusers excluded: they pass every check) and every privilege that
-applies to each plan securable, the server is asked in ONE query (the candidates travel as a
-JSON array); the plan's answer is: a grant to the role, to a role it inherits from through the
+applies to each plan securable, the server is asked in set-based queries (the candidates
+travel as a JSON array, in batches); the plan's answer is: a grant to the role, to a role it inherits from through the
 intended memberships, or to PUBLIC — or ownership of the securable by any of those (an owner
 holds every privilege implicitly), or membership in a predefined role that holds the privilege
 on every securable of its kind (``pg_read_all_data``, ``pg_write_all_data``). Both directions
@@ -126,33 +126,49 @@ def expected(plan: MigrationPlan, database: str, role: str, item: Item, owner: s
     return False
 
 
+#: Candidates per query: one query for everything sent millions of rows as one JSON value at
+#: scale S and the server's backend died; batches keep each query's memory bounded.
+BATCH = 50_000
+
+
 def check_effective(
     conn: psycopg.Connection[Any], plan: MigrationPlan, database: str
 ) -> list[Mismatch]:
-    """Ask the server about every (plan role, securable, privilege); report disagreements."""
+    """Ask the server about every (plan role, securable, privilege); report disagreements.
+
+    Candidates go in batches of :data:`BATCH` (whole roles at a time), each one query.
+    """
     superusers = {
         r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolsuper").fetchall()
     }
     closures = {r: c for r, c in _closure(plan).items() if r not in superusers}
     items = list(_securables(plan, database))
+    granted = _granted(plan, database)
+    result: list[Mismatch] = []
     candidates: list[dict[str, str | int | None]] = []
     meta: list[tuple[str, Item, str, str]] = []
+
+    def flush() -> None:
+        if not candidates:
+            return
+        answers = dict(conn.execute(QUERY.encode(), [json.dumps(candidates)]).fetchall())
+        for index, (role, item, owner, privilege) in enumerate(meta):
+            want = expected(plan, database, role, item, owner, privilege, granted, closures[role])
+            if bool(answers[index]) != want:
+                status = "missing" if want else "extra"
+                result.append(
+                    Mismatch("effective", database, f"{role}: {privilege} on {item[3]}", status)
+                )
+        candidates.clear()
+        meta.clear()
+
     for role in sorted(closures):
         for item, owner in items:
             for privilege in CHECKS[item[0]][0]:
                 candidates.append({"i": len(meta), "k": item[0], "r": role, "target": item[1],
                                    "col": item[2], "p": privilege})  # fmt: skip
                 meta.append((role, item, owner, privilege))
-    if not candidates:
-        return []
-    answers = dict(conn.execute(QUERY.encode(), [json.dumps(candidates)]).fetchall())
-    granted = _granted(plan, database)
-    result = []
-    for index, (role, item, owner, privilege) in enumerate(meta):
-        want = expected(plan, database, role, item, owner, privilege, granted, closures[role])
-        if bool(answers[index]) != want:
-            status = "missing" if want else "extra"
-            result.append(
-                Mismatch("effective", database, f"{role}: {privilege} on {item[3]}", status)
-            )
+        if len(candidates) >= BATCH:
+            flush()
+    flush()
     return result
