@@ -42,6 +42,17 @@ FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
 """
 
 
+#: SQLSTATE 53200 ("out of memory"): PostgreSQL's answer when one transaction holds more
+#: locks than the shared lock table has slots (its hint names max_locks_per_transaction).
+OUT_OF_MEMORY = "53200"
+LOCKS_HINT = (
+    ": the server's lock table is too small for this section's {count} statements in one "
+    "transaction (every role created, object re-owned or object granted on holds a lock until "
+    "commit); raise max_locks_per_transaction (a restart is needed; on RDS/Aurora, in the "
+    "parameter group) and apply again"
+)
+
+
 class ApplyFailed(GrantbridgeError):
     """A statement failed on the server; everything in its transaction was rolled back."""
 
@@ -74,6 +85,10 @@ def _execute(conn: psycopg.Connection[Any], step: Step, log: Log) -> None:
             conn.rollback()
             first = statement.splitlines()[0][:120]
             reason = (exc.diag.message_primary or str(exc)).strip()
+            if exc.sqlstate == OUT_OF_MEMORY and "max_locks_per_transaction" in (
+                exc.diag.message_hint or ""
+            ):
+                reason += LOCKS_HINT.format(count=len(step.statements))
             raise ApplyFailed(
                 f"{reason} (statement: {first}); its transaction was rolled back",
                 Location(step.script, key=step.database or "cluster"),

@@ -10,10 +10,7 @@ postgresql-15-pgaudit).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +21,7 @@ import pytest
 
 from mapper.audit import ACTION_GROUPS, AUDIT_ROLE, CLASSES, HARDENED, parameters, translate_audit
 from mssql_extract.tsql import parse_text
-
-BINDIR = Path(os.environ.get("GRANTBRIDGE_PG15_BINDIR", "/usr/lib/postgresql/15/bin"))
+from tests.cluster import BINDIR, throwaway_cluster
 
 #: How SHOW prints a boolean given as 1 / 0 in a parameter group.
 SHOWN = {"1": "on", "0": "off"}
@@ -113,37 +109,11 @@ def _pgaudit_missing() -> str | None:
     return None
 
 
-def _as_postgres() -> dict[str, str]:
-    # initdb refuses to run as root: run the cluster as the postgres OS user then
-    return {"user": "postgres"} if os.geteuid() == 0 else {}
-
-
 @contextmanager
 def pgaudit_cluster() -> Iterator[tuple[str, Path]]:
     """A throwaway PostgreSQL 15 with pgaudit preloaded: (DSN, server log path)."""
-    with tempfile.TemporaryDirectory(prefix="grantbridge-pgaudit-") as tmp:
-        if os.geteuid() == 0:
-            shutil.chown(tmp, "postgres")
-        data, log = Path(tmp) / "data", Path(tmp) / "server.log"
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        run = {"check": True, "capture_output": True, **_as_postgres()}
-        subprocess.run(
-            [str(BINDIR / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"], **run
-        )  # type: ignore[call-overload]
-        options = (f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 "
-                   "-c shared_preload_libraries=pgaudit")  # fmt: skip
-        subprocess.run(
-            [str(BINDIR / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"],
-            **run,
-        )  # type: ignore[call-overload]
-        try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres", log
-        finally:
-            subprocess.run(
-                [str(BINDIR / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], **run
-            )  # type: ignore[call-overload]
+    with throwaway_cluster({"shared_preload_libraries": "pgaudit"}) as found:
+        yield found
 
 
 def _wait_for(log: Path, text: str) -> str:
