@@ -52,12 +52,28 @@ def embedded_server() -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="grantbridge-pg-") as tmp:
             server = pgserver.get_server(Path(tmp), cleanup_mode="stop")
             try:
+                _configure(pgserver, server, Path(tmp))
                 yield str(server.get_uri())
             finally:
                 server.cleanup()
         return
     with _initdb_server(_find_bindir()) as dsn:
         yield dsn
+
+
+#: Settings of the throwaway server. Each script section runs in one transaction, and every
+#: role created, object re-owned or object granted on holds a lock until it commits: with
+#: PostgreSQL's default lock table (64 per connection slot) an estate of M's size (issue 7)
+#: cannot apply at all. The throwaway server is sized for it; a real target says what to raise
+#: (pg_emit.apply.LOCKS_HINT).
+SETTINGS = {"max_locks_per_transaction": "1024"}
+
+
+def _configure(pgserver: Any, server: Any, pgdata: Path) -> None:
+    """Apply :data:`SETTINGS` to a pgserver cluster (they need a restart)."""
+    for name, value in SETTINGS.items():
+        server.psql(f"ALTER SYSTEM SET {name} = '{value}'")
+    pgserver.postgres_server.pg_ctl(["-w", "restart"], pgdata=pgdata, user=server.system_user)
 
 
 def _import_pgserver() -> Any:
@@ -104,7 +120,9 @@ def _initdb_server(bindir: Path) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="grantbridge-pg-") as tmp:
         data, port = Path(tmp) / "data", _free_port()
         _run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"])
-        options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1"
+        options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1" + "".join(
+            f" -c {name}={value}" for name, value in SETTINGS.items()
+        )
         _run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start"])
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"

@@ -42,3 +42,13 @@ def test_lock_table_too_small_names_the_setting_and_changes_nothing() -> None:
         with psycopg.connect(dsn) as conn:
             left = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'gb_lock_%'")
             assert left.fetchone() == (0,)
+
+
+def test_the_embedded_server_has_room_for_large_sections(embedded_pg: str) -> None:
+    """verify and demo apply whole sections on the throwaway server: it is sized for that."""
+    from pg_emit.server import SETTINGS
+
+    with psycopg.connect(embedded_pg) as conn:
+        shown = conn.execute("SHOW max_locks_per_transaction").fetchone()
+    assert shown == (SETTINGS["max_locks_per_transaction"],)
+    assert int(SETTINGS["max_locks_per_transaction"]) >= 1024
