@@ -163,3 +163,22 @@ def test_the_apply_target_reads_the_largest_estate_where_both_sides_applied() ->
     results = {"S": section(10_000, 1.0, 4.0), "M": section(500_000, None, 100.0)}
     rows = dict(target_rows(results))  # type: ignore[arg-type]
     assert rows["apply ≤ 0.3× naive"] == "met: 0.25× at S"
+
+
+def test_a_stopped_l_plan_is_a_missed_target_and_the_exponent_says_what_it_spans() -> None:
+    from bench.report import target_rows
+
+    def section(rows: int, plan: float | None, error: str | None = None) -> dict[str, object]:
+        figure = {"seconds": plan, "error": error, "peak_rss_mb": None}
+        return {"estate": {"permission_rows": rows}, "figures": {"plan": figure}}
+
+    stopped = "plan stopped: over the memory cap of 12,000 MB (12,014 MB after 115 s)"
+    results = {
+        "S": section(10_000, 1.0),
+        "M": section(500_000, 50.0),
+        "L": section(5_000_000, None, stopped),
+    }
+    rows = dict(target_rows(results))  # type: ignore[arg-type]
+    assert rows["L: plan < 120 s"] == f"NOT met: {stopped}"
+    assert rows["L: plan peak RSS < 6 GB"] == f"NOT met: {stopped}"
+    assert rows["exponent ≤ 1.15 (S → L)"] == "not measured at L (S → M: 1.00)"
