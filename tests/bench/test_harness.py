@@ -156,8 +156,6 @@ def test_unknown_group_is_refused() -> None:
 @pytest.mark.parametrize("measurement", ["apply", "apply-naive", "emit"])
 def test_apply_and_emit_children_run_on_a_small_plan(tmp_path: Path, measurement: str) -> None:
     """Both scripts apply on a fresh embedded server (no timing asserted, only that it ran)."""
-    pytest.importorskip("pg_emit.render")
-    pytest.importorskip("pg_emit.server")
     plan = tmp_path / "plan.json"
     plan.write_text(_plan().to_json(), encoding="utf-8")
     command = [sys.executable, "-m", "bench.child", measurement, str(plan), str(tmp_path)]

@@ -20,12 +20,11 @@ from typing import Any
 
 import pytest
 
+from mssql_extract import tsql
 from mssql_extract.catalog import extract_catalog_json, snapshot_from_rows
 from mssql_extract.snapshot import SecuritySnapshot
 from tests.conftest import CONTOSO
 from tests.extract_sources.support import catalog_document, facts, load_rows
-
-tsql = pytest.importorskip("mssql_extract.tsql")
 
 WINDOWS_GROUP_ALIASES = {("WINDOWS_GROUP", "WINDOWS_LOGIN"), ("WINDOWS_GROUP", "WINDOWS_USER")}
 SETUP_PREFIXES = ("nt service\\", "nt authority\\")

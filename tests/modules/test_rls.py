@@ -19,6 +19,7 @@ from mssql_extract.snapshot import (
     SecurityPredicate,
     SourceRef,
 )
+from tests.conftest import skip_unless_ci
 
 REF = SourceRef(origin="test.sql", line=1)
 DSN = os.environ.get("GRANTBRIDGE_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -129,9 +130,7 @@ def scratch_dsn() -> Iterator[str]:
     try:
         admin = psycopg.connect(DSN, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
+        skip_unless_ci(f"PostgreSQL unreachable: {exc}")
     name = f"gb_rls_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
