@@ -116,10 +116,30 @@ def run_scripts(
                 _execute(conn, step, log)
             conn.commit() if commit else conn.rollback()
         return
+    committed: list[Step] = []
     for step in steps:
         with connect(dsn, step.database, autocommit=False) as conn:
-            _execute(conn, step, log)
+            try:
+                _execute(conn, step, log)
+            except ApplyFailed as failed:
+                if committed and commit:
+                    raise ApplyFailed(failed.message + _committed_note(committed),
+                                      failed.location) from None  # fmt: skip
+                raise
             conn.commit() if commit else conn.rollback()
+        committed.append(step)
+
+
+def _committed_note(committed: Sequence[Step]) -> str:
+    """What a multi-database apply left behind when a later section failed."""
+    places = list(dict.fromkeys(f"{s.script} in {s.database or 'cluster'}" for s in committed))
+    shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+    count = len(committed)
+    return (
+        f"; {count} earlier section{'s' if count != 1 else ''} of this multi-database apply "
+        f"had already been committed ({shown}): run sql/rollback.sql to undo them, or fix the "
+        "cause and apply again (the scripts are idempotent)"
+    )
 
 
 def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
