@@ -180,7 +180,15 @@ def loglog_slope(points: Sequence[tuple[float, float]]) -> float | None:
     return num / den
 
 
-RESULTS = OUT / "results"
+#: Each section's saved figures, from which BENCHMARKS.md is written. In the repository (not in
+#: the gitignored cache ``bench/out``) so that a fresh checkout merges new sections with the
+#: committed ones instead of dropping them; under ``GRANTBRIDGE_BENCH_OUT`` when that is set
+#: (tests), so a test never touches the committed figures.
+RESULTS = (
+    OUT / "results"
+    if os.environ.get("GRANTBRIDGE_BENCH_OUT")
+    else Path(__file__).resolve().parent / "results"
+)
 
 
 def save_results(name: str, data: dict[str, Any]) -> None:
