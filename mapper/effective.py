@@ -95,6 +95,16 @@ def _bulk() -> Iterator[None]:
 Hit = tuple[Securable, str, Node, Permission]
 
 
+def _checked(securable: Securable, permission: str) -> Securable:
+    """The folded securable, once the permission is known to exist on it (else MappingError)."""
+    folded = securable.folded()
+    if folded.column is None:
+        CATALOG.require(folded.securable_class, permission)
+    elif permission not in COLUMN_PERMISSIONS:
+        raise MappingError(f"{permission!r} cannot be granted on a column ({securable})")
+    return folded
+
+
 @dataclass(frozen=True)
 class Decision:
     """The answer to "may this principal do that": allowed or not, why, and through what."""
@@ -312,12 +322,36 @@ class EffectivePermissions:
         Raises:
             MappingError: unknown database, principal, or a permission the class lacks.
         """
-        folded = securable.folded()
-        if folded.column is None:
-            CATALOG.require(folded.securable_class, permission)
-        elif permission not in COLUMN_PERMISSIONS:
-            raise MappingError(f"{permission!r} cannot be granted on a column ({securable})")
+        folded = _checked(securable, permission)
         return self._decide(self._context(database, principal), folded, permission)
+
+    def refusal(
+        self, database: str | None, principal: str, securable: Securable, permission: str
+    ) -> Decision | None:
+        """What :meth:`explain` answers when a DENY refuses the permission, else None.
+
+        The planner asks this of every GRANT row (is it overridden?). Most are allowed, and
+        the path of an allowed answer costs more to spell out than the check itself, so this
+        takes only the steps of :meth:`_decide` that can end in a DENY, in the same order:
+        the DENY CONNECT gate (3), ownership, which no DENY overrides (4), and the DENYs (5).
+
+        Raises:
+            MappingError: as :meth:`explain`.
+        """
+        folded = _checked(securable, permission)
+        context = self._context(database, principal)
+        if context.blocked or context.bypass or not context.denies:
+            return None  # shut out (no DENY decides that), never denied, or nothing denied
+        gate = None if folded.is_server_level else self._connect_denied(context)
+        if gate is not None:
+            return self._denied(context, gate, "DENY CONNECT on the database shuts it out")
+        if self._owner(context, folded) is not None:
+            return None
+        candidates = self._candidates(folded, permission)
+        deny, _ = self._effective_deny(context, folded, candidates)
+        if deny is None:
+            return None
+        return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
 
     def memberships(self, database: str | None, principal: str) -> frozenset[str]:
         """Every role of the principal's scope it belongs to, transitively (incl. public)."""

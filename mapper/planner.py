@@ -93,7 +93,7 @@ def _plan(snapshot: SecuritySnapshot, policy: Policy) -> MigrationPlan:
     dispositions.plan_fixed_role_facts(state)
     dispositions.finalize(state)
     dispositions.assert_complete(state)
-    check_exclusive(state.of_type(PgMembership))
+    check_exclusive(state.memberships())
     return _build(state, security, digest)
 
 

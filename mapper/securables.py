@@ -66,12 +66,12 @@ class Securable:
 
     def folded(self) -> Securable:
         """The same securable with case-folded names (SQL Server compares them so)."""
+        schema, name, column = self.schema_name, self.name, self.column
         return Securable(
             self.securable_class,
-            *(
-                None if part is None else fold(part)
-                for part in (self.schema_name, self.name, self.column)
-            ),
+            None if schema is None else fold(schema),
+            None if name is None else fold(name),
+            None if column is None else fold(column),
         )
 
     @property

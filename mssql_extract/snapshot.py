@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
@@ -30,9 +31,10 @@ from grantbridge.errors import ExtractError, Location
 SCHEMA_VERSION = 1
 
 
-def fold(name: str) -> str:
-    """Fold a SQL Server identifier for comparison (case-insensitive default collation)."""
-    return name.casefold()
+#: Fold a SQL Server identifier for comparison (case-insensitive default collation).
+#: ``str.casefold`` itself rather than a function calling it: planning a large estate folds
+#: millions of names, and the extra Python call was most of the cost (issue 7).
+fold: Callable[[str], str] = str.casefold
 
 
 class Model(BaseModel):

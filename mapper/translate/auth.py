@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-import networkx as nx
-
 from grantbridge.errors import Location, MappingError
 from mapper import findings
 from mapper.plan import AuthMethod, IamPolicy, PgMembership, RoleKind
@@ -106,13 +104,28 @@ _HANDLERS = {
 
 def check_exclusive(memberships: list[PgMembership]) -> None:
     """Refuse a role that reaches both rds_iam and rds_ad, directly or through nesting."""
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.add_edges_from((m.member, m.role) for m in memberships)
-    for role in sorted(graph.nodes):
-        reach = nx.descendants(graph, role)
-        if {"rds_iam", "rds_ad"} <= reach:
-            raise MappingError(
-                f"role {role!r} would be a member of both rds_iam and rds_ad; give it one "
-                "authentication method in grantbridge.toml",
-                Location(key=role),
-            )
+    members: dict[str, set[str]] = {}
+    for m in memberships:
+        members.setdefault(m.role, set()).add(m.member)
+    # one walk down from each of the two roles, not one walk up from every role
+    both = _below(members, AUTH_ROLES[AuthMethod.IAM]) & _below(
+        members, AUTH_ROLES[AuthMethod.KERBEROS]
+    )
+    if both:
+        role = min(both)
+        raise MappingError(
+            f"role {role!r} would be a member of both rds_iam and rds_ad; give it one "
+            "authentication method in grantbridge.toml",
+            Location(key=role),
+        )
+
+
+def _below(members: dict[str, set[str]], role: str) -> set[str]:
+    """Every direct or nested member of ``role`` (not the role itself)."""
+    seen, todo = {role}, [role]
+    while todo:
+        for member in members.get(todo.pop(), ()):
+            if member not in seen:
+                seen.add(member)
+                todo.append(member)
+    return seen - {role}

@@ -108,6 +108,24 @@ def _signature(item: Item) -> str | None:
     return None
 
 
+class _Signatures(dict[str, str]):
+    """Plan item key → the item's :func:`_signature` (``""``: none), each worked out once.
+
+    DENY restructuring asks for the signature of the same grant again and again: once per set
+    of DENYs reaching its role, and again when the role is split. Caching by key is safe: a
+    signature is made of fields the key is made of (it is the key without grantee, owner and
+    columns), and the plan holds one item per key.
+    """
+
+    def __init__(self, state: PlanState) -> None:
+        super().__init__()
+        self._items = state.items
+
+    def __missing__(self, key: str) -> str:
+        signature = self[key] = _signature(self._items[key]) or ""
+        return signature
+
+
 def _denial(state: PlanState, deny: Deny) -> _Denial:
     found: set[str] = set()
     for permission in deny.permissions:
@@ -129,8 +147,9 @@ def _denial(state: PlanState, deny: Deny) -> _Denial:
 class _Subtraction:
     """The DENYs reaching one set of principals, indexed by signature; what they leave of items."""
 
-    def __init__(self, denials: Iterable[_Denial]) -> None:
+    def __init__(self, denials: Iterable[_Denial], signatures: _Signatures) -> None:
         self.denials = tuple(denials)
+        self.signatures = signatures
         self.key = tuple(d.deny.fact for d in self.denials)
         #: column DENYs that turned a table-level grant into column grants (approximated)
         self.split: set[str] = set()
@@ -139,7 +158,15 @@ class _Subtraction:
             for signature in denial.signatures:
                 self.by_signature.setdefault(signature, []).append(denial)
 
-    def apply(self, item: Granted) -> tuple[list[Granted], list[_Denial]]:
+    def touches(self, keys: Iterable[str]) -> bool:
+        """Whether the denials may take something from any of the items under ``keys``."""
+        return not self.by_signature.keys().isdisjoint(map(self.signatures.__getitem__, keys))
+
+    def hits(self, key: str) -> list[_Denial]:
+        """The denials that may take something from the item under ``key`` (by signature)."""
+        return self.by_signature.get(self.signatures[key], [])
+
+    def apply(self, key: str, item: Granted) -> tuple[list[Granted], list[_Denial]]:
         """What is left of ``item`` (``[item]``: untouched) and the denials that took a part.
 
         A table-level DENY takes the whole item except a column grant (the column GRANT wins:
@@ -147,7 +174,7 @@ class _Subtraction:
         column-level GRANT", as mapper.effective decides too); a container DENY takes it all; a
         column DENY takes its columns only.
         """
-        hits = self.by_signature.get(_signature(item) or "")
+        hits = self.hits(key)
         if not hits:
             return [item], []
         columns = item.columns if isinstance(item, PgGrant) else ()
@@ -182,11 +209,12 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
     touched: dict[str, set[str]] = {}
     found: dict[str, set[str]] = {}
     subtractions: dict[tuple[str, ...], _Subtraction] = {}
+    signatures = _Signatures(state)
 
     def subtraction(of: list[_Denial]) -> _Subtraction:
         key = tuple(d.deny.fact for d in of)
         if key not in subtractions:
-            subtractions[key] = _Subtraction(of)
+            subtractions[key] = _Subtraction(of, signatures)
         return subtractions[key]
 
     def took(takers: Iterable[_Denial], key: str) -> None:
@@ -198,8 +226,8 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
     order = sorted(reach, key=lambda r: (len(_closure(state, r)), r))
     for role in order:
         sub = subtraction(reach[role])
-        for item in state.granted_to(role):
-            left, takers = sub.apply(item)
+        for key, item in state.granted_to(role):
+            left, takers = sub.apply(key, item)
             if takers:
                 _replace(state, item, left, takers)
                 took(takers, f"role:{role}")
@@ -208,7 +236,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
         for denial in takers:
             touched.setdefault(denial.deny.fact, set()).update({f"role:{role}", f"role:{base}"})
         if not takers:  # a _common part: no DENY of any member below takes from it
-            derived[(base, ())] = None
+            derived[(base, None)] = None
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):
@@ -337,8 +365,10 @@ def _closure(state: PlanState, role: str) -> set[str]:
     return seen
 
 
-#: (role, DENY facts of the subtraction) → (derived role, DENYs that took something) or None
-_Derived = dict[tuple[str, tuple[str, ...]], "tuple[str, list[_Denial]] | None"]
+#: (role, subtraction; None: every one) → (derived role, DENYs that took something) or None.
+#: Keyed by the subtraction itself, which hashes by identity: plan_denies makes one per DENY
+#: set, and hashing the set's facts (hundreds of them at scale) cost more than the lookup.
+_Derived = dict[tuple[str, "_Subtraction | None"], "tuple[str, list[_Denial]] | None"]
 #: A role is split into parts only from this many grants on. Below it a derived role copies
 #: them: that reads better in review, and the copies cost little (contoso stays unsplit).
 SPLIT_MIN = 50
@@ -369,12 +399,17 @@ def _split(
         if spec is None or spec.kind == RoleKind.PREDEFINED or len(items) < SPLIT_MIN:
             continue
         sub = subtraction(sorted(below[role].values(), key=lambda d: d.deny.fact))
-        groups: dict[tuple[str, ...], tuple[list[Granted], dict[str, _Denial]]] = {}
-        for item in items:
-            hits = sub.by_signature.get(_signature(item) or "", [])
+        if not sub.touches(state.granted_keys(role)):
+            continue  # nothing contested: no parts
+        groups: dict[tuple[str, ...], tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
+        for key, item in items:
+            hits = sub.hits(key)
+            if not hits:  # uncontested (most grants): no holders, no DENYs
+                groups.setdefault((), ([], {}))[0].append((key, item))
+                continue
             holders = tuple(sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items()))
             group = groups.setdefault(tuple(s for _, s in holders), ([], {}))
-            group[0].append(item)
+            group[0].append((key, item))
             group[1].update((h.deny.fact, h) for h in hits)
         if len(groups) == 1 and () in groups:
             continue
@@ -395,11 +430,12 @@ def _split(
                     t.deny.fact for d in groups.values() for t in d[1].values()
                 }
             state.roles[name].facts.update(facts)
-            for item in moved:
-                item_facts = state.facts_of(item.key)
-                state.remove(item.key)
+            for key, item in moved:
+                item_facts = state.facts_of(key)
+                state.remove(key)
+                copy = copy_with(item, grantee=name)
                 for fact in item_facts:
-                    state.add(copy_with(item, grantee=name), fact)
+                    state.add(copy, fact)
             state.add(PgMembership(role=name, member=role), min(facts))
             parts.append((role, name, takers))
     return parts
@@ -413,17 +449,22 @@ def _derive(
     Built along the hierarchy: what is left of the role's own grants, and membership in each
     parent or in the parent's own derived role. Cached per (role, DENY set).
     """
-    key = (role, sub.key)
+    key = (role, sub)
     if key in cache:
         return cache[key]
-    if (role, ()) in cache:  # untouched by every DENY that can reach it (a _common part)
+    if (role, None) in cache:  # untouched by every DENY that can reach it (a _common part)
         return None
     kept: list[Granted] = []
     takers: dict[str, _Denial] = {}
-    for item in state.granted_to(role):
-        left, hit = sub.apply(item)
-        kept += left
-        takers.update((t.deny.fact, t) for t in hit)
+    own = state.granted_to(role)
+    if sub.touches(state.granted_keys(role)):
+        for item_key, item in own:
+            left, hit = sub.apply(item_key, item)
+            kept += left
+            if hit:
+                takers.update((t.deny.fact, t) for t in hit)
+    else:  # most roles: the DENYs take nothing the role grants itself
+        kept = [item for _, item in own]
     parents: list[tuple[PgMembership, str]] = []
     for m in state.memberships_of(role):
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mapper.plan import Disposition
-from mapper.translate.state import SERVER, PlanState, fact_key
+from mapper.translate.state import SERVER, PlanState, copy_with, fact_key
 from mssql_extract.snapshot import Keyed, SecuritySnapshot
 
 
@@ -46,16 +46,24 @@ def plan_fixed_role_facts(state: PlanState) -> None:
 
 def finalize(state: PlanState) -> None:
     """Point dispositions at items that still exist (DENY restructuring replaces some)."""
-    existing = set(state.items) | {f"role:{r}" for r in state.roles} | {"PUBLIC"}
-    by_fact: dict[str, set[str]] = {}
+    roles = {f"role:{r}" for r in state.roles} | {"PUBLIC"}
+
+    def exists(key: str) -> bool:
+        return key in state.items or key in roles
+
+    stale = {
+        fact: disposition
+        for fact, disposition in state.dispositions.items()
+        if not all(exists(k) for k in disposition.items)
+    }
+    by_fact: dict[str, set[str]] = {}  # the current items of the stale facts
     for key, facts in state.item_facts.items():
         for fact in facts:
-            by_fact.setdefault(fact, set()).add(key)
-    for fact, disposition in list(state.dispositions.items()):
-        if all(k in existing for k in disposition.items):
-            continue
-        kept = {k for k in disposition.items if k in existing} | by_fact.get(fact, set())
-        state.dispositions[fact] = disposition.model_copy(update={"items": tuple(sorted(kept))})
+            if fact in stale:
+                by_fact.setdefault(fact, set()).add(key)
+    for fact, disposition in stale.items():
+        kept = {k for k in disposition.items if exists(k)} | by_fact.get(fact, set())
+        state.dispositions[fact] = copy_with(disposition, items=tuple(sorted(kept)))
 
 
 def assert_complete(state: PlanState) -> None:

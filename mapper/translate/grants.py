@@ -21,9 +21,10 @@ from mapper.plan import (
     PgDefaultPrivilege,
     PgGrant,
     PgMembership,
+    PgObject,
 )
 from mapper.privileges import PrivilegeRow
-from mapper.translate.objects import owner_role, pg_object, schema_name
+from mapper.translate.objects import owner_role, pg_object, pg_objects_in, schema_name
 from mapper.translate.state import Item, PlanState
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
@@ -85,6 +86,12 @@ def _object_items(
     if item is None:
         return None
     columns = (object_name(column, state.policy.naming),) if column else ()
+    return _grants_on(item, grantee, columns, row)
+
+
+def _grants_on(
+    item: PgObject, grantee: str, columns: tuple[str, ...], row: PrivilegeRow
+) -> list[Item]:
     return [
         PgGrant(
             database=item.database,
@@ -114,7 +121,10 @@ def _database(
         PgGrant(database=name, object_type="DATABASE", name=name, privilege=p, grantee=grantee)
         for p in row.privileges.get("database", ())
     ]
-    for schema in schemas_of(db):
+    schemas = state.schemas.get(db.key)
+    if schemas is None:  # the snapshot's schemas do not change while planning
+        schemas = state.schemas[db.key] = schemas_of(db)
+    for schema in schemas:
         items.extend(_in_schema(state, db, grantee, schema, row))
     return items
 
@@ -134,8 +144,8 @@ def _in_schema(
     for privilege in row.privileges.get("schema", ()):
         yield PgGrant(database=target_db, object_type="SCHEMA", name=target_schema,
                       privilege=privilege, grantee=grantee)  # fmt: skip
-    for obj in state.objects_in(db, schema):
-        yield from _object_items(state, db, obj, grantee, None, _for_object(row, obj)) or ()
+    for obj, item in pg_objects_in(state, db, schema):
+        yield from _grants_on(item, grantee, (), _for_object(row, obj))
     owner = owner_role(state, db, _schema_owner(db, schema))
     for kind, privileges in sorted(row.privileges.items()):
         if kind in DEFAULT_TYPES:
@@ -181,13 +191,12 @@ def record(
 def plan_schema_usage(state: PlanState) -> None:
     """USAGE on a schema for every grantee of an object or default privilege in it."""
     needs: dict[tuple[str, str, str], set[str]] = {}
-    for key, item in list(state.items.items()):
-        if (isinstance(item, PgGrant) and item.schema_name and item.object_type != "SCHEMA") or (
-            isinstance(item, PgDefaultPrivilege) and item.schema_name
-        ):
-            needs.setdefault((item.database, item.schema_name, item.grantee), set()).update(
-                state.item_facts[key]
-            )
+    for granted in state.by_grantee.values():  # grants and default privileges
+        for key, item in granted.items():
+            if item.schema_name and item.object_type != "SCHEMA":
+                needs.setdefault((item.database, item.schema_name, item.grantee), set()).update(
+                    state.item_facts[key]
+                )
     for (database, schema, grantee), facts in sorted(needs.items()):
         usage = PgGrant(database=database, object_type="SCHEMA", name=schema,
                         privilege="USAGE", grantee=grantee,

@@ -7,8 +7,8 @@ final memberships.
 
 from __future__ import annotations
 
-from mapper.plan import Disposition, PgDefaultPrivilege, PgGrant, PgMembership
-from mapper.translate.state import PlanState
+from mapper.plan import Disposition
+from mapper.translate.state import PlanState, copy_with
 
 
 def _ancestors(edges: dict[str, set[str]], role: str) -> set[str]:
@@ -31,19 +31,18 @@ def prune_implied(state: PlanState) -> None:
     in sorted order and each takes the first ancestor (sorted) whose grant is not itself pruned.
     """
     edges: dict[str, set[str]] = {}
-    for m in state.of_type(PgMembership):
+    for m in state.memberships():
         if m.inherit:
             edges.setdefault(m.member, set()).add(m.role)
     stems: dict[str, list[str]] = {}
-    for key, item in state.items.items():
-        if isinstance(item, PgGrant | PgDefaultPrivilege) and item.grantee != "PUBLIC":
-            stems.setdefault(key[: len(key) - len(item.grantee)], []).append(item.grantee)
+    for grantee, granted in state.by_grantee.items():
+        if grantee != "PUBLIC":
+            for key in granted:
+                stems.setdefault(key[: len(key) - len(grantee)], []).append(grantee)
     removed: dict[str, str] = {}
     ancestors: dict[str, set[str]] = {}  # per grantee: computed once, not once per grant
-    for stem in sorted(stems):
+    for stem in sorted(s for s, holders in stems.items() if len(holders) > 1):
         holders = stems[stem]
-        if len(holders) < 2:
-            continue
         held = set(holders)
         for grantee in sorted(holders):
             above = ancestors.get(grantee)
@@ -71,4 +70,4 @@ def _retarget(state: PlanState, removed: dict[str, str]) -> None:
             update |= {"disposition": Disposition.IMPLIED,
                        "reason": "inherited through role membership: " + ", ".join(
                            sorted({removed[k] for k in disposition.items if k in removed}))}  # fmt: skip
-        state.dispositions[fact] = disposition.model_copy(update=update)
+        state.dispositions[fact] = copy_with(disposition, **update)

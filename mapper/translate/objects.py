@@ -108,6 +108,22 @@ def pg_object(state: PlanState, db: Database, obj: DbObject) -> PgObject | None:
     return state.pg_objects[key]
 
 
+def pg_objects_in(state: PlanState, db: Database, schema: str) -> list[tuple[DbObject, PgObject]]:
+    """The objects of one schema that PostgreSQL has, with their target objects, in key order.
+
+    A schema- or database-level grant expands to every object of the schema, and asking
+    :func:`pg_object` once per object and grant was the largest part of planning one (issue 7).
+    Kept per schema for good: the snapshot's objects do not change while planning, and neither
+    do :func:`pg_object`'s answers (cached on first use, in this same order).
+    """
+    key = (db.key, fold(schema))
+    found = state.pg_by_schema.get(key)
+    if found is None:
+        pairs = [(obj, pg_object(state, db, obj)) for obj in state.objects_in(db, schema)]
+        found = state.pg_by_schema[key] = [(obj, item) for obj, item in pairs if item is not None]
+    return found
+
+
 def _pg_object(state: PlanState, db: Database, obj: DbObject) -> PgObject | None:
     kind = PG_KIND[obj.kind]
     if kind is None:

@@ -116,11 +116,9 @@ def _denied_by(state: PlanState, db: Database | None, perm: Permission) -> str |
     if perm.securable_class in ("SERVER", "LOGIN", "SERVER ROLE", "ENDPOINT") and db:
         return None
     try:
-        decision = state.engine.explain(
+        decision = state.engine.refusal(
             db.name if db else None, perm.grantee, Securable.of(perm), perm.permission
         )
     except GrantbridgeError:
         return None
-    if decision.allowed or decision.deny is None:
-        return None
-    return decision.reason
+    return None if decision is None else decision.reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from mapper.effective import EffectivePermissions
 from mapper.naming import NameRegistry
@@ -135,13 +135,15 @@ class PlanState:
     principal_roles: dict[tuple[str, str], str] = field(default_factory=dict)
     #: source database (folded) → target database name
     databases: dict[str, str] = field(default_factory=dict)
-    #: grantee → keys of its grants and default privileges; member → keys of its memberships.
+    #: grantee → its grants and default privileges by key; member → its memberships by key.
     #: Kept by add()/remove() so DENY restructuring never scans every item (insertion order,
     #: as in :attr:`items`).
-    by_grantee: dict[str, dict[str, None]] = field(default_factory=dict)
-    by_member: dict[str, dict[str, None]] = field(default_factory=dict)
+    by_grantee: dict[str, dict[str, Granted]] = field(default_factory=dict)
+    by_member: dict[str, dict[str, PgMembership]] = field(default_factory=dict)
     #: ownership to carry once DENYs are restructured (owners are never denied)
     owned: list[Owned] = field(default_factory=list)
+    #: item keys by model type, made by the first hand_over() (the planner's last step)
+    _handed: dict[type, list[str]] | None = None
 
     # ------------------------------------------------------------------ roles
 
@@ -169,6 +171,13 @@ class PlanState:
     #: (database key, object key) → its target object (mapper.translate.objects.pg_object):
     #: asked once per object and grant, built once per object
     pg_objects: dict[tuple[str, str], PgObject | None] = field(default_factory=dict)
+    #: (database key, folded schema) → its objects with their target objects
+    #: (mapper.translate.objects.pg_objects_in); database key → its schemas, sorted
+    #: (mapper.translate.grants.schemas_of). Both only read the snapshot and pg_objects.
+    pg_by_schema: dict[tuple[str, str], list[tuple[DbObject, PgObject]]] = field(
+        default_factory=dict
+    )
+    schemas: dict[str, list[str]] = field(default_factory=dict)
 
     def find_object(self, db: Database, schema: str | None, name: str | None) -> DbObject | None:
         """The snapshot object called schema.name in a database (case-insensitive)."""
@@ -199,9 +208,9 @@ class PlanState:
         if facts is None:
             self.items[key] = item
             self.item_facts[key] = {fact}
-            slot = self._slot(item)
-            if slot is not None:
-                slot[0].setdefault(slot[1], {})[key] = None
+            index = self._index(item)
+            if index is not None:
+                index[key] = item
             return key, True
         facts.add(fact)
         return key, False
@@ -210,24 +219,33 @@ class PlanState:
         """Drop an item (DENY restructuring, implied grants)."""
         item = self.items.pop(key)
         del self.item_facts[key]
-        slot = self._slot(item)
-        if slot is not None:
-            del slot[0][slot[1]][key]
+        index = self._index(item)
+        if index is not None:
+            del index[key]
 
-    def _slot(self, item: Item) -> tuple[dict[str, dict[str, None]], str] | None:
-        """The index an item belongs in and its name there (None: not indexed)."""
+    def _index(self, item: Item) -> dict[str, Any] | None:
+        """The items of the same grantee or member, by key (None: a kind not indexed)."""
         if isinstance(item, PgGrant | PgDefaultPrivilege):
-            return self.by_grantee, item.grantee
-        return (self.by_member, item.member) if isinstance(item, PgMembership) else None
+            return self.by_grantee.setdefault(item.grantee, {})
+        if isinstance(item, PgMembership):
+            return self.by_member.setdefault(item.member, {})
+        return None
 
-    def granted_to(self, grantee: str) -> list[Granted]:
-        """The grants and default privileges of one grantee (without their facts)."""
-        return [cast(Granted, self.items[k]) for k in self.by_grantee.get(grantee, ())]
+    def granted_to(self, grantee: str) -> list[tuple[str, Granted]]:
+        """The grants and default privileges of one grantee with their keys (without facts)."""
+        return list(self.by_grantee.get(grantee, {}).items())
+
+    def granted_keys(self, grantee: str) -> Iterable[str]:
+        """The keys of one grantee's grants and default privileges (a live view)."""
+        return self.by_grantee.get(grantee, {}).keys()
+
+    def memberships(self) -> list[PgMembership]:
+        """Every membership, in no particular order (without their facts: no copies)."""
+        return [m for index in self.by_member.values() for m in index.values()]
 
     def memberships_of(self, member: str) -> list[PgMembership]:
         """The memberships of one member, in key order (without their facts)."""
-        keys = sorted(self.by_member.get(member, ()))
-        return [cast(PgMembership, self.items[k]) for k in keys]
+        return [m for _, m in sorted(self.by_member.get(member, {}).items())]
 
     def facts_of(self, key: str) -> tuple[str, ...]:
         """The facts of one item, sorted (as :meth:`of_type` writes them)."""
@@ -276,9 +294,12 @@ class PlanState:
         copied (a copy of every item was a fifth of the planner's peak memory at scale). Only
         the planner's last step may call this: the items are not to be read as state after it.
         """
-        keys = sorted(k for k, item in self.items.items() if isinstance(item, kind))
+        if self._handed is None:  # the items no longer change: group them once, not per kind
+            self._handed = {}
+            for key, item in self.items.items():
+                self._handed.setdefault(type(item), []).append(key)
         items = []
-        for key in keys:
+        for key in sorted(self._handed.get(kind, ())):
             item = self.items[key]
             facts = tuple(sorted(self.item_facts[key]))
             item.__dict__["facts"] = facts
