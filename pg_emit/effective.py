@@ -1,19 +1,55 @@
 """Effective privileges: what PostgreSQL answers (``has_*_privilege``) vs what the plan means.
 
-For every plan role (superusers excluded: they pass every check) and every privilege that
-applies to each plan securable, the server is asked in set-based queries (the candidates
-travel as a JSON array, in batches); the plan's answer is: a grant to the role, to a role it inherits from through the
-intended memberships, or to PUBLIC — or ownership of the securable by any of those (an owner
-holds every privilege implicitly), or membership in a predefined role that holds the privilege
-on every securable of its kind (``pg_read_all_data``, ``pg_write_all_data``). Both directions
-are reported.
+The plan's answer for a plan role, a plan securable and a privilege (:func:`expected`) is: a
+grant to the role, to a role it inherits from through the intended memberships, or to PUBLIC —
+or ownership of the securable by any of those (an owner holds every privilege implicitly), or
+membership in a predefined role that holds the privilege on every securable of its kind
+(``pg_read_all_data``, ``pg_write_all_data``). The server's answer is ``has_*_privilege``,
+asked in set-based queries (the checks travel as parallel arrays, in batches, and only the
+disagreements come back). Superusers pass every check and are left out. Both directions are
+reported.
+
+Asking about the full product (role × securable × privilege) does not scale — 8.3 million
+checks at bench scale S — so only *candidates* are asked, the checks that either side could
+answer true, and PUBLIC is asked once per securable and privilege:
+
+1. **PUBLIC.** ``has_*_privilege('public', …)`` for every securable and privilege (PostgreSQL
+   reads the name ``public`` as the PUBLIC pseudo-role), against the plan's grants to PUBLIC.
+   A disagreement is one mismatch for the role ``PUBLIC``.
+2. **Plan side.** Each *holder* — a grantee of an intended grant, a securable's planned owner
+   (every privilege), ``pg_read_all_data`` / ``pg_write_all_data`` (every privilege of the kinds
+   they cover) — passes its checks on to every plan role whose closure contains it.
+3. **Live side.** Read from the connected database for the plan's securables (resolved on the
+   server the way ``has_*_privilege`` resolves them): the ACL entries (``datacl``, ``nspacl``,
+   ``relacl``, ``attacl``, ``proacl``, ``typacl`` through ``aclexplode``, the built-in default
+   where the catalog holds NULL) and the owner; each grantee and the owner is a holder too.
+   Closures follow the plan's inherited memberships *and* every live ``pg_auth_members`` edge,
+   inherit flag ignored, plus the database owner's implicit membership in
+   ``pg_database_owner``: over-approximating only adds candidates.
+
+A role's candidates are the checks of the holders in its closure, minus the privileges PUBLIC
+holds on *both* sides (true for every role on both sides).
+
+Why nothing can slip through: for a role ``r`` that is not a superuser, PostgreSQL answers true
+only through an ACL entry of the securable (for a column: of the column or of its table) for
+PUBLIC or for a role whose privileges ``r`` has — ``r`` itself or a role reached through
+``pg_auth_members``, ``pg_database_owner`` counted for the database owner — or through
+``pg_read_all_data`` / ``pg_write_all_data``; an owner's rights are ACL entries too (an owner
+can revoke them from itself), and the owner is a holder anyway. The plan answers true only
+through PUBLIC, a grantee or owner in the closure, or a predefined role in it. So when
+``(r, securable, privilege)`` is not a candidate, no holder other than PUBLIC reaches ``r`` on
+either side, and both sides answer for ``r`` exactly what they answer for PUBLIC: they disagree
+if and only if step 1 reports PUBLIC. A candidate dropped because PUBLIC holds the privilege on
+both sides is true on both sides. Every disagreement of the full product is therefore reported,
+either for the role or — when it is PUBLIC's doing — once for PUBLIC.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import psycopg
@@ -50,16 +86,135 @@ PREDEFINED_PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
                           "SEQUENCE": frozenset({"UPDATE"})},
 }  # fmt: skip
 
+#: ``has_*_privilege`` by name for each check of a JSON array (i, k, r, target, col, p): the
+#: straightforward form, kept for tests/emit/fidelity.py and as the reference in tests.
 QUERY = (
     "SELECT c.i, CASE c.k "
     + " ".join(f"WHEN '{kind}' THEN {expr}" for kind, (_, expr) in CHECKS.items())
     + " END FROM jsonb_to_recordset(%s::jsonb) AS c(i int, k text, r text, target text, col text, p text)"
 )
 
+#: PostgreSQL's name for the PUBLIC pseudo-role in ``has_*_privilege`` (lower case only).
+PUBLIC_ROLE = "public"
+
+#: Owner and ACL entries (grantee ``PUBLIC`` for PUBLIC) of each securable sent, resolved the
+#: way ``has_*_privilege`` resolves its text argument; a column gets its table's entries too
+#: (a table privilege answers for every column), a type its element type's as well (PostgreSQL
+#: checks an array type's element type). A securable that does not resolve yields no row.
+LIVE_ACL_SQL = """
+SELECT c.n - 1, pg_get_userbyid(s.owner),
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type
+FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS c(k, target, col, n)
+CROSS JOIN LATERAL (
+  SELECT d.datdba AS owner, coalesce(d.datacl, acldefault('d', d.datdba)) AS acl
+  FROM pg_catalog.pg_database d WHERE c.k = 'DATABASE' AND d.datname = c.target
+  UNION ALL
+  SELECT n.nspowner, coalesce(n.nspacl, acldefault('n', n.nspowner))
+  FROM pg_catalog.pg_namespace n WHERE c.k = 'SCHEMA' AND n.nspname = c.target
+  UNION ALL
+  SELECT r.relowner, coalesce(r.relacl, acldefault(
+           CASE r.relkind WHEN 'S' THEN 's'::"char" ELSE 'r'::"char" END, r.relowner))
+  FROM pg_catalog.pg_class r
+  WHERE c.k IN ('TABLE', 'SEQUENCE', 'COLUMN') AND r.oid = to_regclass(c.target)
+  UNION ALL
+  SELECT r.relowner, att.attacl
+  FROM pg_catalog.pg_class r JOIN pg_catalog.pg_attribute att ON att.attrelid = r.oid
+  WHERE c.k = 'COLUMN' AND r.oid = to_regclass(c.target) AND att.attname = c.col
+    AND att.attacl IS NOT NULL
+  UNION ALL
+  SELECT p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))
+  FROM pg_catalog.pg_proc p
+  WHERE c.k IN ('FUNCTION', 'PROCEDURE') AND p.oid = to_regprocedure(c.target)
+  UNION ALL
+  SELECT t.typowner, coalesce(t.typacl, acldefault('T', t.typowner))
+  FROM pg_catalog.pg_type t
+  WHERE c.k = 'TYPE' AND t.oid IN (to_regtype(c.target),
+                                   (SELECT typelem FROM pg_catalog.pg_type
+                                    WHERE oid = to_regtype(c.target)))
+) s
+LEFT JOIN LATERAL aclexplode(s.acl) a ON true
+"""
+
+#: Live membership edges (member, role), inherit flags ignored, plus the database owner's
+#: implicit membership in pg_database_owner.
+LIVE_MEMBERS_SQL = """
+SELECT m.rolname, r.rolname FROM pg_catalog.pg_auth_members a
+JOIN pg_catalog.pg_roles r ON r.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member
+UNION ALL
+SELECT pg_get_userbyid(datdba), 'pg_database_owner' FROM pg_catalog.pg_database
+WHERE datname = current_database()
+"""
+
+#: kind → ``has_*_privilege`` for role ``c.r`` (a name) on a securable resolved once
+#: beforehand (RESOLVE_SQL: OID ``c.o``, column number ``c.a``): the same answers as CHECKS'
+#: expressions, which parse the securable's name again on every call.
+RESOLVED: dict[str, str] = {
+    "DATABASE": "has_database_privilege(c.r, c.o, c.p)",
+    "SCHEMA": "has_schema_privilege(c.r, c.o, c.p)",
+    "TABLE": "has_table_privilege(c.r, c.o, c.p)",
+    "COLUMN": "has_column_privilege(c.r, c.o, c.a::int2, c.p)",
+    "SEQUENCE": "has_sequence_privilege(c.r, c.o, c.p)",
+    "FUNCTION": "has_function_privilege(c.r, c.o, c.p)",
+    "PROCEDURE": "has_function_privilege(c.r, c.o, c.p)",
+    "TYPE": "has_type_privilege(c.r, c.o, c.p)",
+}
+
+#: Kinds and privileges travel as numbers (1-based positions in these).
+KINDS: tuple[str, ...] = tuple(CHECKS)
+PRIVILEGES: tuple[str, ...] = tuple(
+    sorted({p for privileges, _ in CHECKS.values() for p in privileges})
+)
+
+#: The OID of each securable sent and, for a column, its number — found as
+#: ``has_*_privilege`` finds them from text (by exact name for databases and schemas); NULL
+#: when absent.
+RESOLVE_SQL = """
+SELECT CASE s.k
+         WHEN 'DATABASE' THEN (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = s.target)
+         WHEN 'SCHEMA' THEN (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = s.target)
+         WHEN 'FUNCTION' THEN to_regprocedure(s.target)::oid
+         WHEN 'PROCEDURE' THEN to_regprocedure(s.target)::oid
+         WHEN 'TYPE' THEN to_regtype(s.target)::oid
+         ELSE to_regclass(s.target)::oid END,
+       CASE s.k WHEN 'COLUMN' THEN
+         (SELECT a.attnum FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass(s.target)
+          AND a.attname = s.col AND NOT a.attisdropped) ELSE 0 END
+FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS s(k, target, col, n) ORDER BY n
+"""
+
+#: The positions (1-based) of the checks that the server answers otherwise than the plan.
+#: Each role's checks are a run of positions (``firsts``..``lasts``); per position the slot
+#: (``slots``, comma-separated numbers into the slot arrays) and the plan's answer (a byte of
+#: ``wants``); per slot its kind, OID, column number and privilege. Everything is hoisted into
+#: one row and indexed (fixed-width arrays: constant time); sending every check's role and
+#: securable as text instead took three times as long, mostly in sending and unpacking.
+DISAGREE_SQL = (
+    """
+WITH s AS MATERIALIZED (
+  SELECT %(kinds)b::int4[] AS k, %(oids)b::oid[] AS o, %(attnums)b::int4[] AS a,
+         %(privileges)b::int4[] AS p, %(names)b::text[] AS names,
+         string_to_array(%(slots)s, ',')::int4[] AS slot, %(wants)b::bytea AS want
+)
+SELECT c.n FROM (
+  SELECT g.n, r.r, get_byte(s.want, g.n - 1) = 1 AS want, s.k[s.slot[g.n]] AS k,
+         s.o[s.slot[g.n]] AS o, s.a[s.slot[g.n]] AS a, s.names[s.p[s.slot[g.n]]] AS p
+  FROM s, unnest(%(roles)b::text[], %(firsts)b::int4[], %(lasts)b::int4[]) AS r(r, first, last),
+       generate_series(r.first, r.last) AS g(n)
+) c
+WHERE CASE c.k """
+    + " ".join(f"WHEN {KINDS.index(kind) + 1} THEN {expr}" for kind, expr in RESOLVED.items())
+    + " END IS DISTINCT FROM c.want"
+)
+
 Item = tuple[str, str, str | None, str]  # kind, target (SQL text), column, label
+Granted = set[tuple[str, str | None, str, str]]  # table label, column, privilege, grantee
+
+#: Checks per query: one query for everything sent millions of rows as one JSON value at
+#: scale S and the server's backend died; batches keep each query's memory bounded.
+BATCH = 50_000
 
 
-def _securables(plan: MigrationPlan, database: str) -> Iterator[tuple[Item, str]]:
+def securables(plan: MigrationPlan, database: str) -> Iterator[tuple[Item, str]]:
     """(kind, target, column, label) and the owner, for every plan securable of a database."""
     for db in plan.databases:
         if db.name == database:
@@ -84,18 +239,20 @@ def _closure(plan: MigrationPlan) -> dict[str, set[str]]:
     for m in intent.memberships(plan):
         if m.inherit:
             parents[m.member].add(m.role)
-    closure: dict[str, set[str]] = {}
-    for role in intent.created_roles(plan):
-        seen, todo = {role, "PUBLIC"}, [role]
-        while todo:
-            for parent in parents[todo.pop()] - seen:
-                seen.add(parent)
-                todo.append(parent)
-        closure[role] = seen
-    return closure
+    return {role: _reach(role, parents) | {"PUBLIC"} for role in intent.created_roles(plan)}
 
 
-def _granted(plan: MigrationPlan, database: str) -> set[tuple[str, str | None, str, str]]:
+def _reach(role: str, parents: dict[str, set[str]]) -> set[str]:
+    """``role`` and every role reachable from it through ``parents``."""
+    seen, todo = {role}, [role]
+    while todo:
+        for parent in parents.get(todo.pop(), set()) - seen:
+            seen.add(parent)
+            todo.append(parent)
+    return seen
+
+
+def _granted(plan: MigrationPlan, database: str) -> Granted:
     """(label without column, column, privilege, grantee) the plan intends, per column too."""
     result = set()
     for g in intended_grants(plan):
@@ -109,15 +266,24 @@ def _granted(plan: MigrationPlan, database: str) -> set[tuple[str, str | None, s
     return result
 
 
-def expected(plan: MigrationPlan, database: str, role: str, item: Item, owner: str, privilege: str,
-             granted: set[tuple[str, str | None, str, str]], closure: set[str]) -> bool:  # fmt: skip
-    """The plan's answer for one (role, securable, privilege)."""
+def _table_label(item: Item) -> str:
     kind, _, column, label = item
+    return label[: -len(f" ({column})")] if kind == "COLUMN" else label
+
+
+def expected(plan: MigrationPlan, database: str, role: str, item: Item, owner: str, privilege: str,
+             granted: Granted, closure: set[str]) -> bool:  # fmt: skip
+    """The plan's answer for one (role, securable, privilege), as a rule.
+
+    :func:`check_effective` computes the same answers in bulk (:attr:`Scope.planned`, united
+    over the closure); tests/emit/test_effective_scope.py holds the two equal.
+    """
+    kind, _, column, _ = item
     if owner in closure:
         return True
     if any(privilege in PREDEFINED_PRIVILEGES.get(r, {}).get(kind, ()) for r in closure):
         return True
-    table_label = label.rsplit(" (", 1)[0] if kind == "COLUMN" else label
+    table_label = _table_label(item)
     for grantee in closure:
         if (table_label, None, privilege, grantee) in granted:
             return True
@@ -126,49 +292,218 @@ def expected(plan: MigrationPlan, database: str, role: str, item: Item, owner: s
     return False
 
 
-#: Candidates per query: one query for everything sent millions of rows as one JSON value at
-#: scale S and the server's backend died; batches keep each query's memory bounded.
-BATCH = 50_000
+@dataclass
+class Scope:
+    """What the checks of one database are computed from.
+
+    A *slot* is one (securable, privilege): an index into :attr:`slots`. A *holder* is a role
+    (or PUBLIC) through which a role may get a slot: :attr:`planned` holds the slots the plan
+    gives each holder (its grants, what it owns, a predefined role's privileges),
+    :attr:`holders` the slots worth asking about for each holder but PUBLIC (those planned
+    ones, every privilege of a predefined role's kinds, the live ACL entries and owners).
+    """
+
+    items: list[tuple[Item, str]]  # securable, planned owner
+    granted: Granted
+    slots: list[tuple[int, str]] = field(default_factory=list)  # item index, privilege
+    closures: dict[str, set[str]] = field(default_factory=dict)  # plan: inherited, PUBLIC
+    reach: dict[str, set[str]] = field(default_factory=dict)  # plan ∪ live, no PUBLIC
+    planned: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    holders: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    public_live: set[int] = field(default_factory=set)
+    #: per slot, as DISAGREE_SQL takes them: kind, OID, column number, privilege
+    encoded: tuple[list[int], list[int], list[int], list[int]] = field(
+        default_factory=lambda: ([], [], [], [])
+    )
+
+    @property
+    def public_plan(self) -> set[int]:
+        """The slots the plan gives PUBLIC."""
+        return self.planned.get("PUBLIC", set())
+
+
+def _slot_index(scope: Scope) -> dict[tuple[int, str], int]:
+    for index, (item, _) in enumerate(scope.items):
+        scope.slots.extend((index, p) for p in CHECKS[item[0]][0])
+    return {slot: n for n, slot in enumerate(scope.slots)}
+
+
+def _item_slots(scope: Scope, slot_of: dict[tuple[int, str], int], index: int) -> list[int]:
+    return [slot_of[index, p] for p in CHECKS[scope.items[index][0][0]][0]]
+
+
+def _plan_holders(scope: Scope, slot_of: dict[tuple[int, str], int]) -> None:
+    """What the plan gives each grantee, owner and predefined role (see :func:`expected`)."""
+    by_grant: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for index, (item, owner) in enumerate(scope.items):
+        by_grant[_table_label(item), item[2]].append(index)
+        if item[0] == "COLUMN":  # a table-level grant answers for its columns too
+            by_grant[_table_label(item), None].append(index)
+        scope.planned[owner].update(_item_slots(scope, slot_of, index))
+        for role, kinds in PREDEFINED_PRIVILEGES.items():
+            scope.planned[role].update(slot_of[index, p] for p in kinds.get(item[0], ()))
+            if item[0] in kinds:  # every privilege of the kind: never narrower than the server
+                scope.holders[role].update(_item_slots(scope, slot_of, index))
+    for label, column, privilege, grantee in scope.granted:
+        for index in by_grant.get((label, column), ()):
+            slot = slot_of.get((index, privilege))
+            if slot is not None:
+                scope.planned[grantee].add(slot)
+    for holder, slots in scope.planned.items():
+        if holder != "PUBLIC":
+            scope.holders[holder] |= slots
+
+
+def _live_holders(conn: psycopg.Connection[Any], scope: Scope, slot_of: dict[tuple[int, str], int]) -> None:  # fmt: skip
+    """Live ACL grantees (not PUBLIC) and live owners of the plan's securables."""
+    owned: set[tuple[str, int]] = set()
+    for start in range(0, len(scope.items), BATCH):
+        batch = [item for item, _ in scope.items[start : start + BATCH]]
+        params = [[i[0] for i in batch], [i[1] for i in batch], [i[2] for i in batch]]
+        for n, owner, grantee, privilege in conn.execute(LIVE_ACL_SQL.encode(), params).fetchall():
+            index = start + n
+            if (owner, index) not in owned:
+                owned.add((owner, index))
+                scope.holders[owner].update(_item_slots(scope, slot_of, index))
+            slot = slot_of.get((index, privilege))
+            if slot is not None and grantee not in (None, "PUBLIC"):
+                scope.holders[grantee].add(slot)
+
+
+def _resolve(conn: psycopg.Connection[Any], scope: Scope) -> None:
+    """Each slot's kind, OID, column number and privilege (RESOLVE_SQL), for DISAGREE_SQL."""
+    located: list[tuple[int, int]] = []
+    for start in range(0, len(scope.items), BATCH):
+        batch = [item for item, _ in scope.items[start : start + BATCH]]
+        params = [[i[0] for i in batch], [i[1] for i in batch], [i[2] for i in batch]]
+        for item, (oid, attnum) in zip(batch, conn.execute(RESOLVE_SQL.encode(), params), strict=True):  # fmt: skip
+            if oid is None or attnum is None:  # has_*_privilege fails on it: so does verify
+                raise LookupError(f"{item[3]} does not exist in the database")
+            located.append((oid, attnum))
+    kinds, oids, attnums, privileges = scope.encoded
+    for index, privilege in scope.slots:
+        kinds.append(KINDS.index(scope.items[index][0][0]) + 1)
+        oids.append(located[index][0])
+        attnums.append(located[index][1])
+        privileges.append(PRIVILEGES.index(privilege) + 1)
+
+
+Checks = list[tuple[str, list[int], list[bool]]]  # per role: slots, the plan's answers
+
+
+def _disagreements(conn: psycopg.Connection[Any], checks: Checks, scope: Scope) -> list[tuple[str, int, bool]]:  # fmt: skip
+    """The (role, slot, the plan's answer) of the checks the server answers otherwise."""
+    flat = [(role, slot, want) for role, slots, wants in checks for slot, want in zip(slots, wants, strict=True)]  # fmt: skip
+    if not flat:
+        return []
+    used = sorted({slot for _, slot, _ in flat})
+    local = {slot: n for n, slot in enumerate(used, 1)}
+    kinds, oids, attnums, privileges = scope.encoded
+    firsts = list(accumulate((len(slots) for _, slots, _ in checks[:-1]), initial=1))
+    params = {
+        "kinds": [kinds[s] for s in used], "oids": [oids[s] for s in used],
+        "attnums": [attnums[s] for s in used], "privileges": [privileges[s] for s in used],
+        "names": list(PRIVILEGES), "slots": ",".join(str(local[s]) for _, s, _ in flat),
+        "wants": bytes(w for _, _, w in flat), "roles": [role for role, _, _ in checks],
+        "firsts": firsts, "lasts": [f + len(c[1]) - 1 for f, c in zip(firsts, checks, strict=True)],
+    }  # fmt: skip
+    return [flat[row[0] - 1] for row in conn.execute(DISAGREE_SQL.encode(), params).fetchall()]
+
+
+def _public(conn: psycopg.Connection[Any], scope: Scope) -> None:
+    """PUBLIC's answer on the server for every slot (the plan's is :attr:`Scope.public_plan`)."""
+    planned = scope.public_plan
+    scope.public_live = set(planned)
+    for start in range(0, len(scope.slots), BATCH):
+        slots = list(range(start, min(start + BATCH, len(scope.slots))))
+        differ = _disagreements(conn, [(PUBLIC_ROLE, slots, [s in planned for s in slots])], scope)
+        scope.public_live ^= {slot for _, slot, _ in differ}
+
+
+def _reaches(conn: psycopg.Connection[Any], plan: MigrationPlan, roles: Iterable[str]) -> dict[str, set[str]]:  # fmt: skip
+    """Each role's closure over the plan's inherited memberships and every live one."""
+    parents: dict[str, set[str]] = defaultdict(set)
+    for m in intent.memberships(plan):
+        if m.inherit:
+            parents[m.member].add(m.role)
+    for member, role in conn.execute(LIVE_MEMBERS_SQL).fetchall():
+        parents[member].add(role)
+    return {role: _reach(role, parents) - {"PUBLIC"} for role in roles}
+
+
+def build_scope(conn: psycopg.Connection[Any], plan: MigrationPlan, database: str) -> Scope:
+    """Read what the checks depend on: PUBLIC's answers, live ACLs, owners, memberships."""
+    superusers = {
+        r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolsuper").fetchall()
+    }
+    scope = Scope(items=list(securables(plan, database)), granted=_granted(plan, database))
+    scope.closures = {r: c for r, c in _closure(plan).items() if r not in superusers}
+    slot_of = _slot_index(scope)
+    _plan_holders(scope, slot_of)
+    _resolve(conn, scope)
+    _public(conn, scope)
+    _live_holders(conn, scope, slot_of)
+    scope.reach = _reaches(conn, plan, scope.closures)
+    return scope
+
+
+def role_checks(scope: Scope) -> Iterator[tuple[str, list[int], list[bool]]]:
+    """Each plan role (sorted), its candidate slots (ascending) and the plan's answers."""
+    both = scope.public_live & scope.public_plan
+    for role in sorted(scope.closures):
+        found: set[int] = set()
+        for holder in scope.reach[role]:
+            found |= scope.holders.get(holder, set())
+        want: set[int] = set()
+        for holder in scope.closures[role]:
+            want |= scope.planned.get(holder, set())
+        slots = sorted(found - both)
+        yield role, slots, [slot in want for slot in slots]
+
+
+def candidates(conn: psycopg.Connection[Any], plan: MigrationPlan, database: str) -> list[tuple[str, str, str]]:  # fmt: skip
+    """The (role, securable label, privilege) checks :func:`check_effective` asks the server."""
+    scope = build_scope(conn, plan, database)
+    return [
+        (role, scope.items[scope.slots[slot][0]][0][3], scope.slots[slot][1])
+        for role, slots, _ in role_checks(scope)
+        for slot in slots
+    ]
+
+
+def _mismatch(scope: Scope, database: str, role: str, slot: int, status: str) -> Mismatch:
+    index, privilege = scope.slots[slot]
+    label = scope.items[index][0][3]
+    return Mismatch("effective", database, f"{role}: {privilege} on {label}", status)
 
 
 def check_effective(
     conn: psycopg.Connection[Any], plan: MigrationPlan, database: str
 ) -> list[Mismatch]:
-    """Ask the server about every (plan role, securable, privilege); report disagreements.
+    """Ask the server about PUBLIC and every candidate check; report disagreements, sorted.
 
-    Candidates go in batches of :data:`BATCH` (whole roles at a time), each one query.
+    Checks go in batches of about :data:`BATCH` (whole roles at a time), each one query.
     """
-    superusers = {
-        r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolsuper").fetchall()
-    }
-    closures = {r: c for r, c in _closure(plan).items() if r not in superusers}
-    items = list(_securables(plan, database))
-    granted = _granted(plan, database)
-    result: list[Mismatch] = []
-    candidates: list[dict[str, str | int | None]] = []
-    meta: list[tuple[str, Item, str, str]] = []
+    scope = build_scope(conn, plan, database)
+    result = [
+        _mismatch(scope, database, "PUBLIC", slot, "extra" if slot in scope.public_live else "missing")
+        for slot in scope.public_live ^ scope.public_plan
+    ]  # fmt: skip
+    pending: Checks = []
 
     def flush() -> None:
-        if not candidates:
-            return
-        answers = dict(conn.execute(QUERY.encode(), [json.dumps(candidates)]).fetchall())
-        for index, (role, item, owner, privilege) in enumerate(meta):
-            want = expected(plan, database, role, item, owner, privilege, granted, closures[role])
-            if bool(answers[index]) != want:
-                status = "missing" if want else "extra"
-                result.append(
-                    Mismatch("effective", database, f"{role}: {privilege} on {item[3]}", status)
-                )
-        candidates.clear()
-        meta.clear()
+        for role, slot, want in _disagreements(conn, pending, scope):
+            result.append(_mismatch(scope, database, role, slot, "missing" if want else "extra"))
+        pending.clear()
 
-    for role in sorted(closures):
-        for item, owner in items:
-            for privilege in CHECKS[item[0]][0]:
-                candidates.append({"i": len(meta), "k": item[0], "r": role, "target": item[1],
-                                   "col": item[2], "p": privilege})  # fmt: skip
-                meta.append((role, item, owner, privilege))
-        if len(candidates) >= BATCH:
+    size = 0
+    for role, slots, wants in role_checks(scope):
+        if not slots:
+            continue
+        pending.append((role, slots, wants))
+        size += len(slots)
+        if size >= BATCH:
             flush()
+            size = 0
     flush()
-    return result
+    return sorted(result)
