@@ -1,10 +1,16 @@
 """``03_ownership.sql`` … ``06_hardening.sql``: per-database ownership, GRANTs, defaults, REVOKEs.
 
 Grants are stored expanded in the plan (one privilege, one object, one grantee); here they are
-grouped back: one statement per (privilege set, grantee set) sharing the same object type,
-naming every object that shares both. When a group covers every table (or sequence, function,
-procedure) the plan knows in a schema, and there are at least two, it becomes
-``ON ALL TABLES IN SCHEMA``. Every statement is preceded by the facts it came from.
+grouped back. A GRANT gives one privilege set to all its grantees, so each object's grants are
+split into as few (privileges, grantees) pairs as the simpler of two splits allows: one pair per
+distinct privilege set of its grantees, or one pair per privilege (each naming every grantee
+that has it). What PostgreSQL spends on a GRANT is mostly per statement and per object
+statement (it rewrites the object's ACL and its dependencies each time), so fewer statements
+per object is what makes the script apply fast (issue 7). Objects of one type that share a
+pair are then named by one statement, at most :data:`MAX_OBJECTS` at a time. When such a group
+covers every table (or sequence, function, procedure) the plan knows in a schema, and there are
+at least two, it becomes ``ON ALL TABLES IN SCHEMA``. Every statement is preceded by the facts
+it came from.
 """
 
 from __future__ import annotations
@@ -54,27 +60,47 @@ def _securable(grant: PgGrant) -> Securable:
     return (grant.object_type, grant.schema_name, grant.name, grant.signature)
 
 
+#: Objects named by one GRANT at most, so that a statement stays reviewable in a diff.
+MAX_OBJECTS = 100
+
+Pair = tuple[frozenset[str], tuple[str, ...]]  # privileges, grantees (sorted)
+
+
+def split_privileges(privileges_by_grantee: dict[str, set[str]]) -> list[Pair]:
+    """One object's grants as few (privileges, grantees) pairs as the simpler split gives.
+
+    Either one pair per distinct privilege set (``SELECT, INSERT`` to a, ``SELECT`` to b) or
+    one per privilege (``SELECT`` to a and b, ``INSERT`` to a), whichever has fewer; a tie keeps
+    the first, where every grantee appears once. Either covers exactly the grants given.
+    """
+    by_set: dict[frozenset[str], list[str]] = defaultdict(list)
+    for grantee, privileges in privileges_by_grantee.items():
+        by_set[frozenset(privileges)].append(grantee)
+    every = frozenset().union(*by_set)
+    if len(by_set) <= len(every):
+        return [(privileges, tuple(sorted(grantees))) for privileges, grantees in by_set.items()]
+    return [
+        (frozenset({p}), tuple(sorted(g for g, ps in privileges_by_grantee.items() if p in ps)))
+        for p in sorted(every)
+    ]
+
+
 def _groups(
     grants: Sequence[PgGrant],
 ) -> dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]:
     """(object type, privileges, grantees) → securables sharing them, with their facts."""
     per_securable: dict[Securable, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    facts: dict[tuple[Securable, str], list[str]] = defaultdict(list)
+    facts: dict[tuple[Securable, str, str], list[str]] = defaultdict(list)
     for grant in grants:
-        per_securable[_securable(grant)][grant.grantee].add(
-            intent.normalize_privilege(grant.privilege)
-        )
-        facts[_securable(grant), grant.grantee].extend(grant.facts)
+        privilege = intent.normalize_privilege(grant.privilege)
+        per_securable[_securable(grant)][grant.grantee].add(privilege)
+        facts[_securable(grant), grant.grantee, privilege].extend(grant.facts)
     groups: dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]
     groups = defaultdict(list)
     for securable in sorted(per_securable, key=_sort_key):
-        by_privileges: dict[frozenset[str], list[str]] = defaultdict(list)
-        for grantee, privileges in per_securable[securable].items():
-            by_privileges[frozenset(privileges)].append(grantee)
-        for privilege_set, grantees in by_privileges.items():
-            key = (securable[0], privilege_set, tuple(sorted(grantees)))
-            shared = [f for grantee in grantees for f in facts[securable, grantee]]
-            groups[key].append((securable, shared))
+        for privileges, grantees in split_privileges(per_securable[securable]):
+            shared = [f for g in grantees for p in privileges for f in facts[securable, g, p]]
+            groups[securable[0], privileges, grantees].append((securable, shared))
     return groups
 
 
@@ -132,25 +158,20 @@ def grant_statements(
     for (object_type, privileges, grantees), items in sorted(
         _groups(grants).items(), key=lambda kv: (kv[0][0], sorted(kv[0][1]), kv[0][2])
     ):
-        securables = [s for s, _ in items]
-        facts = [f for _, fs in items for f in fs]
-        whole, rest = _all_in_schema(contents, object_type, securables)
+        facts_of = dict(items)  # a securable is in a group at most once
+        whole, rest = _all_in_schema(contents, object_type, list(facts_of))
         head = f"{verb} {privileges_sql(privileges)} ON"
         tail = f"{preposition} {grantees_sql(grantees)}"
         for schema in whole:
             keyword = ALL_IN_SCHEMA[object_type][1]
+            facts = [f for s, fs in items if (s[1] or "") == schema for f in fs]
+            why = f"all {keyword.lower()} of schema {schema} (the plan lists every one)"
             sql = f"{head} ALL {keyword} IN SCHEMA {quote_ident(schema)} {tail}"
-            statements.append(
-                Statement(
-                    sql,
-                    (
-                        _facts(facts),
-                        f"all {keyword.lower()} of schema {schema} (the plan lists every one)",
-                    ),
-                )
-            )
-        if rest:
-            targets = ", ".join(securable_sql(*s) for s in rest)
+            statements.append(Statement(sql, (_facts(facts), why)))
+        for start in range(0, len(rest), MAX_OBJECTS):
+            chunk = rest[start : start + MAX_OBJECTS]
+            targets = ", ".join(securable_sql(*s) for s in chunk)
+            facts = [f for s in chunk for f in facts_of[s]]
             statements.append(Statement(f"{head} {object_type} {targets} {tail}", (_facts(facts),)))
     return statements
 

@@ -35,8 +35,8 @@ $grantbridge$;
 -- role gb Odd "Name" x: group, none (role [Odd "Name"])
 DO $grantbridge$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'gb Odd "Name"
-x') THEN
+  IF to_regrole('"gb Odd ""Name""
+x"') IS NULL THEN
     CREATE ROLE "gb Odd ""Name""
 x" NOLOGIN;
     COMMENT ON ROLE "gb Odd ""Name""
@@ -51,7 +51,7 @@ $grantbridge$;
 -- hand after apply: \password gb_alice
 DO $grantbridge$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'gb_alice') THEN
+  IF to_regrole('gb_alice') IS NULL THEN
     CREATE ROLE gb_alice LOGIN;
     COMMENT ON ROLE gb_alice IS 'grantbridge: created by plan sha256:ababababa (login)';
   END IF;
@@ -62,7 +62,7 @@ $grantbridge$;
 -- role gb_app: login, iam (login [app])
 DO $grantbridge$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'gb_app') THEN
+  IF to_regrole('gb_app') IS NULL THEN
     CREATE ROLE gb_app LOGIN;
     COMMENT ON ROLE gb_app IS 'grantbridge: created by plan sha256:ababababa (login)';
   END IF;
@@ -73,7 +73,7 @@ $grantbridge$;
 -- role gb_sales_owner: owner, none (user [dbo])
 DO $grantbridge$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'gb_sales_owner') THEN
+  IF to_regrole('gb_sales_owner') IS NULL THEN
     CREATE ROLE gb_sales_owner NOLOGIN;
     COMMENT ON ROLE gb_sales_owner IS 'grantbridge: created by plan sha256:ababababa (owner)';
   END IF;
@@ -84,7 +84,7 @@ $grantbridge$;
 -- role gb_sales_reader: group, none (role [reader])
 DO $grantbridge$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'gb_sales_reader') THEN
+  IF to_regrole('gb_sales_reader') IS NULL THEN
     CREATE ROLE gb_sales_reader NOLOGIN;
     COMMENT ON ROLE gb_sales_reader IS 'grantbridge: created by plan sha256:ababababa (group)';
   END IF;
@@ -95,7 +95,7 @@ $grantbridge$;
 -- role gb_sales_writer: group, none (role [writer])
 DO $grantbridge$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'gb_sales_writer') THEN
+  IF to_regrole('gb_sales_writer') IS NULL THEN
     CREATE ROLE gb_sales_writer NOLOGIN;
     COMMENT ON ROLE gb_sales_writer IS 'grantbridge: created by plan sha256:ababababa (group)';
   END IF;

@@ -8,11 +8,8 @@ BEGIN;
 -- from: Sales/member:reader<-alice; Sales/member:reader<-app
 GRANT gb_sales_reader TO gb_alice, gb_app;
 
--- from: Sales/member:writer<-app
-GRANT gb_sales_writer TO gb_app;
-
--- from: login:app
-GRANT rds_iam TO gb_app;
+-- from: Sales/member:writer<-app; login:app
+GRANT gb_sales_writer, rds_iam TO gb_app;
 
 -- A non-superuser (the RDS master user) may only give objects to, and set default
 -- privileges for, roles it is a member of: it joins the owner roles. Superusers skip this.
