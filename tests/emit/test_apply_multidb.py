@@ -40,15 +40,24 @@ def _tables(dsn: str, database: str) -> list[str]:
         return [r[0] for r in rows.fetchall()]
 
 
+BAD_GRANT = "GRANT SELECT ON TABLE gb_multi_no_such_table TO PUBLIC"
+
+
+def _script(*sections: tuple[str, list[str]]) -> str:
+    """A psql script with one transaction per (database, statements) section."""
+    lines = ["\\set ON_ERROR_STOP on"]
+    for database, statements in sections:
+        lines += [f'\\connect "{database}"', "BEGIN;", *(f"{s};" for s in statements), "COMMIT;"]
+    return "\n".join(lines) + "\n"
+
+
 def test_failure_after_a_committed_database_names_it_and_the_rollback(
     two_databases: tuple[str, str, str],
 ) -> None:
     dsn, first, second = two_databases
-    script = (
-        f'\\set ON_ERROR_STOP on\n\\connect "{first}"\nBEGIN;\n'
-        "CREATE TABLE gb_multi_kept (x integer);\nCOMMIT;\n"
-        f'\\connect "{second}"\nBEGIN;\nCREATE TABLE gb_multi_gone (x integer);\n'
-        "GRANT SELECT ON TABLE gb_multi_no_such_table TO PUBLIC;\nCOMMIT;\n"
+    script = _script(
+        (first, ["CREATE TABLE gb_multi_kept (x integer)"]),
+        (second, ["CREATE TABLE gb_multi_gone (x integer)", BAD_GRANT]),
     )
     with pytest.raises(ApplyFailed) as failed:
         run_scripts(dsn, [("04_privileges.sql", script)])
@@ -67,11 +76,7 @@ def test_failure_in_the_first_section_claims_nothing_committed(
     two_databases: tuple[str, str, str],
 ) -> None:
     dsn, first, second = two_databases
-    script = (
-        f'\\set ON_ERROR_STOP on\n\\connect "{first}"\nBEGIN;\n'
-        "GRANT SELECT ON TABLE gb_multi_no_such_table TO PUBLIC;\nCOMMIT;\n"
-        f'\\connect "{second}"\nBEGIN;\nCREATE TABLE gb_multi_never (x integer);\nCOMMIT;\n'
-    )
+    script = _script((first, [BAD_GRANT]), (second, ["CREATE TABLE gb_multi_never (x integer)"]))
     with pytest.raises(ApplyFailed) as failed:
         run_scripts(dsn, [("04_privileges.sql", script)])
     assert "committed" not in str(failed.value)
