@@ -170,8 +170,10 @@ PRIVILEGES: tuple[str, ...] = tuple(
 #: when absent.
 RESOLVE_SQL = """
 SELECT CASE s.k
-         WHEN 'DATABASE' THEN (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = s.target)
-         WHEN 'SCHEMA' THEN (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = s.target)
+         WHEN 'DATABASE' THEN
+           (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = s.target)
+         WHEN 'SCHEMA' THEN
+           (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = s.target)
          WHEN 'FUNCTION' THEN to_regprocedure(s.target)::oid
          WHEN 'PROCEDURE' THEN to_regprocedure(s.target)::oid
          WHEN 'TYPE' THEN to_regtype(s.target)::oid
@@ -354,7 +356,9 @@ def _plan_holders(scope: Scope, slot_of: dict[tuple[int, str], int]) -> None:
             scope.holders[holder] |= slots
 
 
-def _live_holders(conn: psycopg.Connection[Any], scope: Scope, slot_of: dict[tuple[int, str], int]) -> None:  # fmt: skip
+def _live_holders(
+    conn: psycopg.Connection[Any], scope: Scope, slot_of: dict[tuple[int, str], int]
+) -> None:
     """Live ACL grantees (not PUBLIC) and live owners of the plan's securables."""
     owned: set[tuple[str, int]] = set()
     for start in range(0, len(scope.items), BATCH):
@@ -376,7 +380,9 @@ def _resolve(conn: psycopg.Connection[Any], scope: Scope) -> None:
     for start in range(0, len(scope.items), BATCH):
         batch = [item for item, _ in scope.items[start : start + BATCH]]
         params = [[i[0] for i in batch], [i[1] for i in batch], [i[2] for i in batch]]
-        for item, (oid, attnum) in zip(batch, conn.execute(RESOLVE_SQL.encode(), params), strict=True):  # fmt: skip
+        for item, (oid, attnum) in zip(
+            batch, conn.execute(RESOLVE_SQL.encode(), params), strict=True
+        ):
             if oid is None or attnum is None:  # has_*_privilege fails on it: so does verify
                 raise LookupError(f"{item[3]} does not exist in the database")
             located.append((oid, attnum))
@@ -391,9 +397,15 @@ def _resolve(conn: psycopg.Connection[Any], scope: Scope) -> None:
 Checks = list[tuple[str, list[int], list[bool]]]  # per role: slots, the plan's answers
 
 
-def _disagreements(conn: psycopg.Connection[Any], checks: Checks, scope: Scope) -> list[tuple[str, int, bool]]:  # fmt: skip
+def _disagreements(
+    conn: psycopg.Connection[Any], checks: Checks, scope: Scope
+) -> list[tuple[str, int, bool]]:
     """The (role, slot, the plan's answer) of the checks the server answers otherwise."""
-    flat = [(role, slot, want) for role, slots, wants in checks for slot, want in zip(slots, wants, strict=True)]  # fmt: skip
+    flat = [
+        (role, slot, want)
+        for role, slots, wants in checks
+        for slot, want in zip(slots, wants, strict=True)
+    ]
     if not flat:
         return []
     used = sorted({slot for _, slot, _ in flat})
@@ -420,7 +432,9 @@ def _public(conn: psycopg.Connection[Any], scope: Scope) -> None:
         scope.public_live ^= {slot for _, slot, _ in differ}
 
 
-def _reaches(conn: psycopg.Connection[Any], plan: MigrationPlan, roles: Iterable[str]) -> dict[str, set[str]]:  # fmt: skip
+def _reaches(
+    conn: psycopg.Connection[Any], plan: MigrationPlan, roles: Iterable[str]
+) -> dict[str, set[str]]:
     """Each role's closure over the plan's inherited memberships and every live one."""
     parents: dict[str, set[str]] = defaultdict(set)
     for m in intent.memberships(plan):
@@ -461,7 +475,9 @@ def role_checks(scope: Scope) -> Iterator[tuple[str, list[int], list[bool]]]:
         yield role, slots, [slot in want for slot in slots]
 
 
-def candidates(conn: psycopg.Connection[Any], plan: MigrationPlan, database: str) -> list[tuple[str, str, str]]:  # fmt: skip
+def candidates(
+    conn: psycopg.Connection[Any], plan: MigrationPlan, database: str
+) -> list[tuple[str, str, str]]:
     """The (role, securable label, privilege) checks :func:`check_effective` asks the server."""
     scope = build_scope(conn, plan, database)
     return [
@@ -486,9 +502,11 @@ def check_effective(
     """
     scope = build_scope(conn, plan, database)
     result = [
-        _mismatch(scope, database, "PUBLIC", slot, "extra" if slot in scope.public_live else "missing")
+        _mismatch(
+            scope, database, "PUBLIC", slot, "extra" if slot in scope.public_live else "missing"
+        )
         for slot in scope.public_live ^ scope.public_plan
-    ]  # fmt: skip
+    ]
     pending: Checks = []
 
     def flush() -> None:
