@@ -506,7 +506,22 @@ class SecuritySnapshot(Model):
         (13.2 s → 4.4 s; ``grantbridge.collector``).
         """
         with collector_paused():
-            return cls._from_text(text, origin)
+            return cls._from_valid_text(text) or cls._from_text(text, origin)
+
+    @classmethod
+    def _from_valid_text(cls, text: str) -> SecuritySnapshot | None:
+        """The snapshot parsed and validated in one pass by pydantic-core, or None on any problem.
+
+        Half the time of ``json.loads`` + ``model_validate`` at bench scale M (8.4 s → 4.3 s),
+        because no intermediate tree of Python dicts and lists is built. Its errors carry no
+        line numbers, so on any problem (a missing ``schema_version`` included, which would
+        otherwise take its default) the caller re-reads the text the slow way to locate it.
+        """
+        try:
+            snapshot = cls.model_validate_json(text)
+        except ValidationError:
+            return None
+        return snapshot if "schema_version" in snapshot.model_fields_set else None
 
     @classmethod
     def _from_text(cls, text: str, origin: str) -> SecuritySnapshot:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from bench.generate import generate_snapshot
+from bench.scales import get_scale
 from grantbridge.errors import ExtractError
 from mssql_extract.snapshot import (
     Database,
@@ -15,6 +19,8 @@ from mssql_extract.snapshot import (
     Server,
     SourceRef,
 )
+from mssql_extract.tsql import extract_scripts
+from tests.conftest import CONTOSO
 
 REF = SourceRef(origin="server.sql", line=3)
 
@@ -85,3 +91,28 @@ def test_bad_snapshots_are_clear_errors(text: str, message: str) -> None:
     with pytest.raises(ExtractError, match=message) as info:
         SecuritySnapshot.from_json(text, origin="s.json")
     assert info.value.location.file == "s.json"
+
+
+def test_a_snapshot_without_schema_version_is_refused() -> None:
+    """The one-pass load would take the default version; it must still be refused."""
+    with pytest.raises(ExtractError, match="unsupported snapshot schema_version None"):
+        SecuritySnapshot.from_json('{"server": {"name": "x"}}', origin="s.json")
+
+
+def _slow_load(text: str) -> SecuritySnapshot:
+    return SecuritySnapshot.model_validate(json.loads(text))
+
+
+@pytest.mark.parametrize("source", ["contoso", "bench XS"])
+def test_one_pass_load_equals_the_validated_tree(source: str) -> None:
+    """``from_json`` parses with pydantic-core in one pass; the result is the same model."""
+    if source == "contoso":
+        snapshot = extract_scripts([CONTOSO])
+    else:
+        snapshot = generate_snapshot(get_scale("XS"), seed=3)
+    text = snapshot.to_json()
+    loaded = SecuritySnapshot._from_valid_text(text)  # the one-pass load itself
+    assert loaded is not None
+    assert loaded == _slow_load(text) == SecuritySnapshot.from_json(text)
+    assert loaded.to_json() == text
+    assert sum(len(db.permissions) for db in loaded.databases) > 0
