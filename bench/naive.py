@@ -120,6 +120,11 @@ def render_naive(plan: MigrationPlan) -> dict[str, list[str]]:
         scripts[revoke.database].append(render_revoke(revoke))
     for default in plan.default_privileges:
         scripts[default.database].append(render_default(default))
+    for item in plan.default_revokes:
+        scripts[item.database].append(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {ident(item.owner)} REVOKE {item.privilege} "
+            f"ON {item.object_type} FROM {_grantee(item.grantee)};"
+        )
     return dict(scripts)
 
 

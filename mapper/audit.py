@@ -20,7 +20,7 @@ reason the report prints, plus the pgaudit ones when the source had audit specif
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
@@ -154,6 +154,25 @@ class AuditObject(_Frozen):
         return fold(f"{self.database}/{self.schema_name}.{self.name}:{self.privilege}")
 
 
+class SpecOutcome(_Frozen):
+    """What became of one audit specification, for its fact's disposition.
+
+    ``carried``: actions that became pgaudit classes, parameters or audit-role grants;
+    ``elsewhere``: groups PostgreSQL or AWS already records without pgaudit (the rule's comment);
+    ``lost``: actions nothing in the plan records (no equivalent, or no object covered).
+    """
+
+    fact: str
+    name: str
+    level: str
+    source_ref: str
+    enabled: bool = True
+    carried: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()  # non-pgaudit parameters its groups rely on
+    elsewhere: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()
+
+
 class AuditSettings(_Frozen):
     """What the source's audit specifications become in PostgreSQL."""
 
@@ -162,6 +181,7 @@ class AuditSettings(_Frozen):
     objects: tuple[AuditObject, ...] = ()
     notes: tuple[str, ...] = ()
     facts: tuple[str, ...] = ()
+    outcomes: tuple[SpecOutcome, ...] = ()  # one per specification, in fact order
 
     @property
     def active(self) -> bool:
@@ -176,39 +196,66 @@ def _specifications(
         yield from ((db, spec) for spec in db.audit_specifications)
 
 
+@dataclass
+class _Found:
+    """What the specifications translated so far add up to."""
+
+    classes: set[str] = field(default_factory=set)
+    objects: dict[str, AuditObject] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 def translate_audit(snapshot: SecuritySnapshot) -> AuditSettings:
     """pgaudit classes, the objects to grant to the audit role, and notes, for every spec.
 
     Disabled specifications audit nothing in SQL Server, so they are noted and skipped.
     """
-    classes: set[str] = set()
-    parameters: set[str] = set()
-    objects: dict[str, AuditObject] = {}
-    notes: list[str] = []
-    facts: list[str] = []
-    for db, spec in _specifications(snapshot):
-        fact = f"{db.name if db else 'server'}/{spec.key}"
-        if not spec.enabled:
-            notes.append(f"{spec.name}: disabled (STATE = OFF) in SQL Server, not carried over")
-            continue
-        facts.append(fact)
-        for action in spec.actions:
-            rule = ACTION_GROUPS.get(action.action.upper())
-            if rule is not None:
-                classes.update(rule.classes)
-                parameters.update(rule.parameters)
-                if not rule.classes and not rule.parameters:
-                    notes.append(f"{spec.name}: {rule.group}: {rule.comment}")
-            elif db is not None and action.action.upper() in OBJECT_ACTIONS:
-                for item in _object_actions(db, action, fact, notes, spec.name):
-                    objects.setdefault(item.key, item)
-            else:
-                notes.append(f"{spec.name}: {action.action} has no pgaudit equivalent")
+    found = _Found()
+    outcomes = [_translate_spec(db, spec, found) for db, spec in _specifications(snapshot)]
+    outcomes.sort(key=lambda o: o.fact)
+    parameters = {p for o in outcomes for p in o.parameters}
     return AuditSettings(
-        classes=tuple(c for c in CLASSES if c in classes), parameters=tuple(sorted(parameters)),
-        objects=tuple(objects[k] for k in sorted(objects)), notes=tuple(sorted(set(notes))),
-        facts=tuple(sorted(facts)),
-    )  # fmt: skip
+        classes=tuple(c for c in CLASSES if c in found.classes),
+        parameters=tuple(sorted(parameters)),
+        objects=tuple(found.objects[k] for k in sorted(found.objects)),
+        notes=tuple(sorted(set(found.notes))),
+        facts=tuple(o.fact for o in outcomes if o.enabled),
+        outcomes=tuple(outcomes),
+    )
+
+
+def _translate_spec(db: Database | None, spec: AuditSpecification, found: _Found) -> SpecOutcome:
+    base = SpecOutcome(fact=f"{db.name if db else 'server'}/{spec.key}", name=spec.name,
+                       level=spec.level, source_ref=str(spec.source_ref))  # fmt: skip
+    if not spec.enabled:
+        found.notes.append(f"{spec.name}: disabled (STATE = OFF) in SQL Server, not carried over")
+        return base.model_copy(update={"enabled": False})
+    carried: list[str] = []
+    parameters: set[str] = set()
+    elsewhere: list[str] = []
+    lost: list[str] = []
+    for action in spec.actions:
+        rule = ACTION_GROUPS.get(action.action.upper())
+        if rule is not None:
+            found.classes.update(rule.classes)
+            parameters.update(rule.parameters)
+            bucket = carried if rule.classes or rule.parameters else elsewhere
+            bucket.append(f"{rule.group}: {rule.comment}")
+        elif db is not None and action.action.upper() in OBJECT_ACTIONS:
+            items = list(_object_actions(db, action, base.fact, found.notes, spec.name))
+            for item in items:
+                found.objects.setdefault(item.key, item)
+            what = f"{action.action} ON {action.securable_class or 'OBJECT'}::{action.securable}"
+            (carried if items else lost).append(
+                what if items else f"{what}: no object of the snapshot is covered"
+            )
+        else:
+            lost.append(f"{action.action} has no pgaudit equivalent")
+    found.notes.extend(f"{spec.name}: {note}" for note in (*elsewhere, *lost))
+    return base.model_copy(update={
+        "carried": tuple(carried), "parameters": tuple(sorted(parameters)),
+        "elsewhere": tuple(elsewhere), "lost": tuple(lost),
+    })  # fmt: skip
 
 
 def _object_actions(

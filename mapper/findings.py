@@ -106,6 +106,13 @@ RULES = RuleRegistry([
          "group's members."),
     Rule("GB033", L, "Kerberos realm not set",
          "Set authentication.realm in grantbridge.toml so roles are named user@REALM."),
+    Rule("GB034", M, "Windows login may be a group",
+         "The source (CREATE LOGIN … FROM WINDOWS, a dacpac) does not say user or group, so it "
+         "was mapped as a Windows user. If it is a Windows group, list it in "
+         "authentication.windows_groups in grantbridge.toml (exact name or glob, e.g. "
+         "'CONTOSO\\SQL-*') to map it to an AD group role; if it is a user, accept this "
+         "finding ([[overgrants.accepted]] with rule GB034), or extract from the catalog or "
+         "the live server, which record the type."),
     Rule("GB040", L, "Permission approximated in PostgreSQL",
          "Check that the approximation gives the access the application needs."),
     Rule("GB041", M, "Permission has no PostgreSQL equivalent",

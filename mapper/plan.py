@@ -252,6 +252,31 @@ class PgDefaultPrivilege(PlanModel):
         )
 
 
+class PgDefaultRevoke(PlanModel):
+    """``ALTER DEFAULT PRIVILEGES FOR ROLE owner REVOKE privilege ON object_type FROM grantee``.
+
+    Global (no ``IN SCHEMA``): it takes away a privilege PostgreSQL's built-in defaults give
+    PUBLIC on every object ``owner`` creates later, which only the global form can do (per-schema
+    default privileges are added to the global ones). PUBLIC hardening: EXECUTE ON FUNCTIONS
+    (procedures included) for each role that creates objects in a target database.
+    """
+
+    database: str
+    owner: str
+    object_type: DefaultObjectType = "FUNCTIONS"
+    privilege: str = "EXECUTE"
+    grantee: str = "PUBLIC"
+    reason: str = ""
+    facts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return (
+            f"default-revoke:{self.database}.*:{self.owner}:{self.object_type}:"
+            f"{self.privilege}:{self.grantee}"
+        )
+
+
 class Finding(PlanModel):
     """An over-grant, a risk, or something that needs a human decision (DESIGN §3.5)."""
 
@@ -393,6 +418,7 @@ class MigrationPlan(PlanModel):
     grants: SortedTuple[PgGrant] = ()
     revokes: SortedTuple[PgRevoke] = ()
     default_privileges: SortedTuple[PgDefaultPrivilege] = ()
+    default_revokes: SortedTuple[PgDefaultRevoke] = ()
     findings: SortedTuple[Finding] = ()
     dispositions: SortedTuple[FactDisposition] = ()
     iam_policies: SortedTuple[IamPolicy] = ()

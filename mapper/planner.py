@@ -18,6 +18,7 @@ from mapper.plan import (
     MigrationPlan,
     PgDatabase,
     PgDefaultPrivilege,
+    PgDefaultRevoke,
     PgGrant,
     PgMembership,
     PgObject,
@@ -41,6 +42,7 @@ from mapper.translate.grants import plan_schema_usage
 from mapper.translate.implied import prune_implied
 from mapper.translate.security import SecurityItems, plan_security
 from mapper.translate.state import PlanState
+from mapper.translate.windows import classify_windows_groups
 from mssql_extract.snapshot import SecuritySnapshot
 
 
@@ -72,6 +74,7 @@ def plan(
 def _plan(snapshot: SecuritySnapshot, policy: Policy) -> MigrationPlan:
     # first, while little else is in memory: it serialises the whole snapshot
     digest = fingerprint(snapshot, policy)
+    snapshot = classify_windows_groups(snapshot, policy)  # scripts cannot tell groups from users
     state = PlanState(
         snapshot=snapshot, policy=policy,
         names=NameRegistry(policy.naming, multi_database=len(snapshot.databases) > 1),
@@ -91,7 +94,7 @@ def _plan(snapshot: SecuritySnapshot, policy: Policy) -> MigrationPlan:
     prune_implied(state)
     hardening.plan_hardening(state)
     dispositions.plan_fixed_role_facts(state)
-    dispositions.finalize(state)
+    dispositions.finalize(state, security.keys())
     dispositions.assert_complete(state)
     check_exclusive(state.memberships())
     return _build(state, security, digest)
@@ -124,6 +127,7 @@ def _build(state: PlanState, security: SecurityItems, digest: str) -> MigrationP
         grants=tuple(state.hand_over(PgGrant)),
         revokes=tuple(state.hand_over(PgRevoke)),
         default_privileges=tuple(state.hand_over(PgDefaultPrivilege)),
+        default_revokes=tuple(state.hand_over(PgDefaultRevoke)),
         findings=tuple(state.findings.values()),
         dispositions=tuple(state.dispositions.values()),
         iam_policies=tuple(state.iam.values()),

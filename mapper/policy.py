@@ -12,7 +12,7 @@ import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,7 +46,9 @@ class Hardening(PolicyModel):
     """Revokes PostgreSQL's PUBLIC defaults that SQL Server does not have."""
 
     revoke_public_defaults: bool = Field(
-        True, description="REVOKE CONNECT, TEMPORARY and EXECUTE defaults from PUBLIC."
+        True,
+        description="REVOKE CONNECT, TEMPORARY and EXECUTE defaults from PUBLIC, and EXECUTE on "
+        "routines the owner roles create later (ALTER DEFAULT PRIVILEGES).",
     )
 
 
@@ -130,11 +132,22 @@ class Authentication(PolicyModel):
     aws_account: str | None = None
     aws_region: str | None = None
     resource_id: str | None = Field(None, description="DB cluster/instance resource id.")
+    windows_groups: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        (),
+        description="Windows principals that are groups: exact names or case-insensitive globs, "
+        "e.g. 'CONTOSO\\SQL-*'. Only for logins and users whose source could not tell a "
+        "Windows user from a group (T-SQL scripts, dacpac); a type read from the catalog is kept.",
+    )
 
     def method(self, name: str, login_type: str) -> AuthName:
         """The method of the first rule matching a login (password when none matches)."""
         rule = next((r for r in self.rules if r.matches(name, login_type)), None)
         return rule.method if rule else "password"
+
+    def is_windows_group(self, name: str) -> bool:
+        """Whether ``windows_groups`` declares the Windows principal ``name`` a group."""
+        folded = name.casefold()
+        return any(fnmatch.fnmatchcase(folded, g.casefold()) for g in self.windows_groups)
 
 
 class Exclusion(PolicyModel):

@@ -191,6 +191,7 @@ def _login(m: _Model, e: ElementTree.Element) -> Login:
         check_policy=_flag(e, "CheckPolicy"),
         check_expiration=_flag(e, "CheckExpiration"),
         has_password=not windows,  # the Password property itself is never read
+        type_inferred=windows,  # the model does not say user or group
         source_ref=m.ref(e),
     )
 
@@ -206,11 +207,11 @@ def _user(m: _Model, e: ElementTree.Element, logins: dict[str, Login]) -> User:
     guessed = (AuthenticationType.WINDOWS if windows else AuthenticationType.INSTANCE) if login \
         else AuthenticationType.NONE  # fmt: skip
     authentication = _AUTHENTICATION.get(_prop(e, "AuthenticationType") or "", guessed)
+    windows_auth = authentication == AuthenticationType.WINDOWS  # user or group: not in the model
     return User(
         name=parts(e.get("Name"))[-1],
-        type=UserType.WINDOWS_USER
-        if authentication == AuthenticationType.WINDOWS
-        else UserType.SQL,
+        type=UserType.WINDOWS_USER if windows_auth else UserType.SQL,
+        type_inferred=windows_auth,
         authentication_type=authentication,
         login=mapped.name if mapped else None,
         sid=mapped.sid if mapped else _sid(e),

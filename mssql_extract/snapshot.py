@@ -212,6 +212,10 @@ class Login(Model):
     must_change: bool = False
     has_password: bool = False
     credential: str | None = None
+    #: The source does not say whether a Windows login is a user or a group (``CREATE LOGIN
+    #: [DOMAIN\x] FROM WINDOWS``, a dacpac's ``MappedToWindowsLogin``): WINDOWS_LOGIN is a guess.
+    #: False where the type was read (catalog, live) and in snapshots older than the field.
+    type_inferred: bool = False
     source_ref: SourceRef
 
     @property
@@ -292,6 +296,7 @@ class User(Model):
     default_schema: str | None = None
     orphaned: bool = False  # has a login SID that matches no login on the server
     has_password: bool = False  # contained database user (authentication DATABASE)
+    type_inferred: bool = False  # WINDOWS_USER guessed, as for ``Login.type_inferred``
     source_ref: SourceRef
 
     @property

@@ -1,10 +1,11 @@
 """Compare a plan (the intent) with a live state read by ``inspect`` — both ways.
 
 The unit of comparison is a *fact*: one ACL entry (securable, column, privilege, grantee, grant
-option), one membership, one owner, one default ACL entry, one role. Intended facts are the
-plan's items plus what PostgreSQL gives by default and the plan keeps (``intent``). The live
-side is restricted to the plan's scope — its databases, schemas and objects, and for
-memberships and default ACLs its roles — because a server holds more than any one plan.
+option), one membership, one owner, one default ACL entry, one global default revoke from
+PUBLIC, one role. Intended facts are the plan's items plus what PostgreSQL gives by default and
+the plan keeps (``intent``). The live side is restricted to the plan's scope — its databases,
+schemas and objects, and for memberships and default ACLs its roles — because a server holds
+more than any one plan.
 
 Ignored on purpose (documented): an owner's implicit rights (not grants), and memberships whose
 member is not a plan role (PostgreSQL 16 records the creating role as an admin member of every
@@ -134,6 +135,25 @@ def compare_defaults(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]
     return result + [Mismatch("default_acl", db, t, "extra") for db, t in actual - wanted]
 
 
+def compare_default_revokes(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
+    """Global default-privilege revokes from PUBLIC (06), both ways, for plan roles in the
+    plan's databases (a global default ACL is per database, like every default ACL)."""
+    roles = set(intent.created_roles(plan))
+    databases = {d.name for d in plan.databases}
+
+    def facts(p: MigrationPlan, restrict: bool) -> set[tuple[str, str]]:
+        return {
+            (d.database, f"for {d.owner} in *: {intent.normalize_privilege(d.privilege)} on "
+                         f"{d.object_type} revoked from {d.grantee}")
+            for d in p.default_revokes
+            if d.database in databases and (not restrict or d.owner in roles)
+        }  # fmt: skip
+
+    wanted, actual = facts(plan, False), facts(live, True)
+    result = [Mismatch("default_acl", db, t, "missing") for db, t in wanted - actual]
+    return result + [Mismatch("default_acl", db, t, "extra") for db, t in actual - wanted]
+
+
 def compare_roles(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
     """Every planned role exists, with the planned LOGIN attribute (predefined: exists)."""
     actual = {r.name: r for r in live.roles}
@@ -152,5 +172,6 @@ def compare_roles(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
 
 def compare(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
     """Every difference between the plan and the live state, sorted."""
-    checks = (compare_roles, compare_memberships, compare_owners, compare_acls, compare_defaults)
+    checks = (compare_roles, compare_memberships, compare_owners, compare_acls, compare_defaults,
+              compare_default_revokes)  # fmt: skip
     return sorted({m for check in checks for m in check(plan, live)})

@@ -24,6 +24,7 @@ from mapper.plan import (
     Finding,
     MigrationPlan,
     PgDefaultPrivilege,
+    PgDefaultRevoke,
     PgGrant,
     PgMembership,
     PgRevoke,
@@ -92,6 +93,8 @@ class PlanDiff(DiffModel):
     revokes_removed: tuple[PgRevoke, ...] = ()
     default_privileges_added: tuple[PgDefaultPrivilege, ...] = ()
     default_privileges_removed: tuple[PgDefaultPrivilege, ...] = ()
+    default_revokes_added: tuple[PgDefaultRevoke, ...] = ()
+    default_revokes_removed: tuple[PgDefaultRevoke, ...] = ()
     findings_new: tuple[Finding, ...] = ()
     findings_resolved: tuple[Finding, ...] = ()
     findings_newly_accepted: tuple[FindingChange, ...] = ()
@@ -126,7 +129,7 @@ def diff_plans(old: MigrationPlan, new: MigrationPlan) -> PlanDiff:
     """
     roles_added, roles_removed = _added_removed(old.roles, new.roles, key=lambda r: r.name)
     lists: dict[str, Any] = {"roles_added": roles_added, "roles_removed": roles_removed}
-    for field in ("memberships", "grants", "revokes", "default_privileges"):
+    for field in ("memberships", "grants", "revokes", "default_privileges", "default_revokes"):
         added, removed = _added_removed(getattr(old, field), getattr(new, field), key=_meaning)
         lists |= {f"{field}_added": added, f"{field}_removed": removed}
     return PlanDiff(
@@ -263,6 +266,12 @@ def _summary_table(diff: PlanDiff) -> list[str]:
             len(diff.default_privileges_removed),
             0,
         ),
+        (
+            "Default revokes",
+            len(diff.default_revokes_added),
+            len(diff.default_revokes_removed),
+            0,
+        ),
     ]
     shown = [(name, *(_count(n) for n in counts)) for name, *counts in rows if any(counts)]
     opened = diff.new_open_findings()
@@ -358,6 +367,8 @@ def _privileges_section(diff: PlanDiff) -> list[str]:
     rows += [f"- ➖ REVOKE {_revoke(r)}" for r in diff.revokes_removed]
     rows += [f"- ➕ DEFAULT {_default(d)}" for d in diff.default_privileges_added]
     rows += [f"- ➖ DEFAULT {_default(d)}" for d in diff.default_privileges_removed]
+    rows += [f"- ➕ DEFAULT REVOKE {_default_revoke(d)}" for d in diff.default_revokes_added]
+    rows += [f"- ➖ DEFAULT REVOKE {_default_revoke(d)}" for d in diff.default_revokes_removed]
     return _fold("Privileges", rows)
 
 
@@ -383,6 +394,13 @@ def _default(d: PgDefaultPrivilege) -> str:
     return (
         f"{d.privilege} on new {d.object_type} in {schema} of {md.code(d.database)} "
         f"created by {md.code(d.owner)} to {md.code(d.grantee)}"
+    )
+
+
+def _default_revoke(d: PgDefaultRevoke) -> str:
+    return (
+        f"{d.privilege} on new {d.object_type} in any schema of {md.code(d.database)} "
+        f"created by {md.code(d.owner)} from {md.code(d.grantee)}"
     )
 
 

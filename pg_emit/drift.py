@@ -84,6 +84,24 @@ def _default_statements(
     return result
 
 
+def _default_revoke_statements(
+    plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool
+) -> list[Statement]:
+    """Re-apply the plan's global default revokes from PUBLIC (authoritative: undo extra ones)."""
+    roles = set(intent.created_roles(plan))
+    wanted = {d.key: d for d in plan.default_revokes if d.database == database}
+    actual = {d.key: d for d in live.default_revokes if d.database == database and d.owner in roles}
+    changes = [(wanted[k], False) for k in sorted(wanted.keys() - actual.keys())]
+    if authoritative:
+        changes += [(actual[k], True) for k in sorted(actual.keys() - wanted.keys())]
+    note = "drift: default privilege {}"
+    return [
+        Statement(grants.default_revoke_sql(item, undo=undo),
+                  (note.format("grant" if undo else "revoke"),))
+        for item, undo in changes
+    ]  # fmt: skip
+
+
 def _cluster_statements(
     plan: MigrationPlan, live: MigrationPlan, authoritative: bool
 ) -> list[Statement]:
@@ -128,6 +146,7 @@ def drift(
         )
         body += _acl_statements(scoped, live, database, authoritative)
         body += _default_statements(scoped, live, database, authoritative)
+        body += _default_revoke_statements(scoped, live, database, authoritative)
         sections.append(Section(database, tuple(body)))
     sections.insert(0, Section(None, tuple(cluster or ())))
     mode = (

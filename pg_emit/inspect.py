@@ -1,10 +1,10 @@
 """Read a live PostgreSQL into the plan's own model (DESIGN §4 ``inspect``).
 
 Roles, memberships, database / schema / object owners, ACLs expanded per privilege and grantee
-(column ACLs included) and default ACLs, each read with one set-based catalog query per
-database. ``aclexplode`` over ``coalesce(acl, acldefault(…))`` gives the effective ACL even
-where the catalog stores NULL (= the built-in default). An owner's own entries are left out:
-an owner's rights are implicit, they are not grants.
+(column ACLs included), default ACLs and global default revokes from PUBLIC, each read with one
+set-based catalog query per database. ``aclexplode`` over ``coalesce(acl, acldefault(…))`` gives
+the effective ACL even where the catalog stores NULL (= the built-in default). An owner's own
+entries are left out: an owner's rights are implicit, they are not grants.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from mapper.plan import (
     MigrationPlan,
     PgDatabase,
     PgDefaultPrivilege,
+    PgDefaultRevoke,
     PgGrant,
     PgMembership,
     PgObject,
@@ -134,6 +135,19 @@ LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
 WHERE (a).grantee <> d.defaclrole
 """
 
+#: Built-in defaults for PUBLIC taken away by a global ``ALTER DEFAULT PRIVILEGES … REVOKE``:
+#: a pg_default_acl row with ``defaclnamespace = 0`` whose ACL lacks an entry PostgreSQL's
+#: built-in default (``acldefault``) gives PUBLIC — EXECUTE on functions, USAGE on types.
+DEFAULT_REVOKES_SQL = """
+SELECT pg_get_userbyid(d.defaclrole),
+       CASE d.defaclobjtype WHEN 'f' THEN 'FUNCTIONS' ELSE 'TYPES' END, b.privilege_type
+FROM pg_catalog.pg_default_acl d,
+     LATERAL aclexplode(acldefault(d.defaclobjtype, d.defaclrole)) b
+WHERE d.defaclnamespace = 0 AND d.defaclobjtype IN ('f', 'T') AND b.grantee = 0
+  AND NOT EXISTS (SELECT FROM aclexplode(d.defaclacl) a
+                  WHERE a.grantee = 0 AND a.privilege_type = b.privilege_type)
+"""
+
 _ATTRIBUTES = ("SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS")
 
 
@@ -191,6 +205,10 @@ def read_database(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
             )
             for o, s, t, p, g in conn.execute(DEFAULT_ACL_SQL).fetchall()
             if t != "SCHEMAS"
+        ],
+        "default_revokes": [
+            PgDefaultRevoke(database=db, owner=o, object_type=t, privilege=p)
+            for o, t, p in conn.execute(DEFAULT_REVOKES_SQL).fetchall()
         ],
     }
     return result

@@ -7,7 +7,8 @@ Files, in apply order::
     sql/03_ownership.sql          per database: database owner, schemas (created if absent), owners
     sql/04_privileges.sql         per database: GRANT … (grouped)
     sql/05_default_privileges.sql per database: ALTER DEFAULT PRIVILEGES FOR ROLE owner …
-    sql/06_hardening.sql          per database: REVOKE … FROM PUBLIC (PostgreSQL's defaults)
+    sql/06_hardening.sql          per database: REVOKE … FROM PUBLIC (PostgreSQL's defaults),
+                                  also for routines created later (ALTER DEFAULT PRIVILEGES)
     sql/07_security.sql           per database: SECURITY DEFINER routines, row-level security
     sql/rollback.sql              undo: revoke what the plan granted, drop what it created
 
@@ -44,6 +45,7 @@ def _databases(plan: MigrationPlan) -> list[str]:
     names = {d.name for d in plan.databases} | {s.database for s in plan.schemas}
     names |= {o.database for o in plan.objects} | {g.database for g in plan.grants}
     names |= {r.database for r in plan.revokes} | {d.database for d in plan.default_privileges}
+    names |= {d.database for d in plan.default_revokes}
     return sorted(names)
 
 
@@ -108,7 +110,8 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
 
 
 def hardening_statements(plan: MigrationPlan, database: str) -> list[Statement]:
-    """06: the plan's REVOKEs (PostgreSQL's PUBLIC defaults), grouped like the grants."""
+    """06: the plan's REVOKEs (PostgreSQL's PUBLIC defaults), grouped like the grants, then the
+    global default-privilege revokes (PUBLIC's EXECUTE on routines created later)."""
     from pg_emit.intent import revokes_as_grants
 
     revokes = [r for r in revokes_as_grants(plan) if r.database == database]
@@ -119,7 +122,8 @@ def hardening_statements(plan: MigrationPlan, database: str) -> list[Statement]:
         )
         for g in revokes
     ]
-    return grants.grant_statements(plan, database, enriched, verb="REVOKE")
+    statements = grants.grant_statements(plan, database, enriched, verb="REVOKE")
+    return statements + grants.default_revoke_statements(plan, database)
 
 
 def _revoke_key(grant: object) -> str:

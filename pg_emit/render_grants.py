@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from mapper.plan import MigrationPlan, PgGrant, PgObject
+from mapper.plan import MigrationPlan, PgDefaultRevoke, PgGrant, PgObject
 from pg_emit import intent
 from pg_emit.quoting import quote_ident, quote_qualified
 from pg_emit.script import Statement
@@ -230,3 +230,23 @@ def ownership_statement(obj: PgObject) -> Statement:
     target = securable_sql(ALTER_KIND[obj.kind], obj.schema_name, obj.name, obj.signature)
     sql = f"ALTER {ALTER_KIND[obj.kind]} {target} OWNER TO {quote_ident(obj.owner)}"
     return Statement(sql, (_facts(list(obj.facts)),))
+
+
+def default_revoke_sql(item: PgDefaultRevoke, *, undo: bool = False) -> str:
+    """``ALTER DEFAULT PRIVILEGES FOR ROLE o REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`` (global:
+    no ``IN SCHEMA``); ``undo`` gives the privilege back (``GRANT … TO``), for ``rollback.sql``."""
+    verb, preposition = ("GRANT", "TO") if undo else ("REVOKE", "FROM")
+    return (
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(item.owner)} {verb} "
+        f"{intent.normalize_privilege(item.privilege)} ON {item.object_type} {preposition} "
+        f"{grantees_sql([item.grantee])}"
+    )
+
+
+def default_revoke_statements(plan: MigrationPlan, database: str) -> list[Statement]:
+    """06: the global default-privilege revokes of one database, one per role (key order)."""
+    return [
+        Statement(default_revoke_sql(item), (_facts(list(item.facts)), item.reason))
+        for item in plan.default_revokes
+        if item.database == database
+    ]

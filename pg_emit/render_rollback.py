@@ -7,11 +7,12 @@ What the scripts did, undone in reverse:
    SECURITY DEFINER routines back to ``SECURITY INVOKER RESET search_path`` (each guarded by
    ``to_regclass`` / ``to_regprocedure``, so a missing table or routine is skipped); give PUBLIC
    back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
-   is PostgreSQL's default); revoke the default privileges and the grants of 04/05 (inside one
-   guarded block: skipped when a role they name no longer exists, which makes a second run
-   harmless); drop the schemas 03 *created* (marked by a comment) when they are empty; for
-   every role 01 *created* (marked by a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and
-   ``DROP OWNED BY …``;
+   is PostgreSQL's default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
+   ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists); revoke the
+   default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
+   they name no longer exists, which makes a second run harmless); drop the schemas 03
+   *created* (marked by a comment) when they are empty; for every role 01 *created* (marked by
+   a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and ``DROP OWNED BY …``;
 2. cluster-wide, last: revoke the plan's memberships, drop the roles 01 created, and drop the
    RDS stand-ins grantbridge created when nothing is a member of them any more.
 
@@ -166,6 +167,21 @@ def _before_15(statement: Statement) -> Statement:
     return Statement(do_block(body), (note,))
 
 
+def _future_routines_back(plan: MigrationPlan, database: str) -> list[Statement]:
+    """Undo 06's global default-privilege revokes (guarded: the role may be gone already)."""
+    note = "give PUBLIC back EXECUTE on routines created later, as 06_hardening.sql revoked"
+    return [
+        Statement(
+            _guarded(
+                "to_regrole", quote_ident(item.owner), [grants.default_revoke_sql(item, undo=True)]
+            ),
+            (note,),
+        )
+        for item in plan.default_revokes
+        if item.database == database
+    ]
+
+
 def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
     """Undo 07, then 03-06, in one database."""
     defaults = [g for g in intent.revokes_as_grants(plan) if g.database == database]
@@ -177,6 +193,7 @@ def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
         for s in grants.grant_statements(plan, database, always)
     ]
     statements += [_before_15(s) for s in grants.grant_statements(plan, database, before_15)]
+    statements += _future_routines_back(plan, database)
     for optional in (guarded_revokes(plan, database), _drop_created_schemas(plan, database)):
         if optional is not None:
             statements.append(optional)

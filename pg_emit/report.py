@@ -90,6 +90,7 @@ def _summary(plan: MigrationPlan) -> list[str]:
         ("Grants (one per privilege and object)", str(len(plan.grants))),
         ("Revokes", str(len(plan.revokes))),
         ("Default privileges", str(len(plan.default_privileges))),
+        ("Default privileges revoked from PUBLIC", str(len(plan.default_revokes))),
         ("IAM policies", str(len(plan.iam_policies))),
     ]
     return [

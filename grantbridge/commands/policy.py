@@ -33,7 +33,8 @@ login = "{name}"
 fold_case = "lower"
 
 [hardening]
-# REVOKE CONNECT, TEMPORARY ON DATABASE and EXECUTE ON FUNCTIONS FROM PUBLIC
+# REVOKE CONNECT, TEMPORARY ON DATABASE and EXECUTE on routines FROM PUBLIC, also on routines
+# created later (ALTER DEFAULT PRIVILEGES FOR ROLE <owner> REVOKE EXECUTE ON FUNCTIONS)
 revoke_public_defaults = true
 
 [overgrants]
@@ -56,6 +57,13 @@ modes = {}
 # aws_account = "123456789012"
 # aws_region = "eu-west-1"
 # resource_id = "cluster-ABCDEFGHIJKL"
+# Windows principals that are groups (exact names or case-insensitive globs). T-SQL scripts and
+# dacpacs cannot tell a Windows group from a Windows user (CREATE LOGIN [CONTOSO\x] FROM WINDOWS
+# reads the same): their Windows logins are mapped as users (finding GB034) unless listed here;
+# a listed one and its database users become a Windows group (method ad_group, finding GB032).
+# Types read from the catalog or a live server are kept.
+windows_groups = []
+# windows_groups = ['CONTOSO\DBAs', 'CONTOSO\SQL-*']
 
 # first matching rule wins; match is a case-insensitive glob on the login name;
 # method: iam | password | kerberos | ad_group

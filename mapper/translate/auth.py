@@ -91,6 +91,8 @@ def _ad_group(state: PlanState, login: Login, role: str) -> list[str]:
         else f"Created NOLOGIN role {role!r}; {state.policy.target} has no AD group mapping."
     )
     evidence = f"Windows group login [{login.name}]"
+    if login.type_inferred:  # the source said only "Windows": the policy made it a group
+        evidence += " (declared a group by authentication.windows_groups)"
     return [state.finding(findings.make("GB032", evidence, action, principal=login.name))]
 
 

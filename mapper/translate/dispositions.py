@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from mapper.plan import Disposition
 from mapper.translate.state import SERVER, PlanState, copy_with, fact_key
@@ -12,11 +12,13 @@ from mssql_extract.snapshot import Keyed, SecuritySnapshot
 def source_facts(snapshot: SecuritySnapshot) -> Iterator[str]:
     """Keys of every fact that needs a disposition, in a stable order."""
     server: list[Keyed] = [*snapshot.logins, *snapshot.server_roles, *snapshot.server_memberships,
-                           *snapshot.server_permissions, *snapshot.databases]  # fmt: skip
+                           *snapshot.server_permissions, *snapshot.databases,
+                           *snapshot.audit_specifications]  # fmt: skip
     yield from (fact_key(SERVER, item.key) for item in server)
     for db in snapshot.databases:
         facts: list[Keyed] = [*db.users, *db.roles, *db.application_roles, *db.memberships,
-                              *db.permissions, *db.schemas, *db.objects]  # fmt: skip
+                              *db.permissions, *db.schemas, *db.objects, *db.security_policies,
+                              *db.masked_columns, *db.audit_specifications]  # fmt: skip
         yield from (fact_key(db.name, item.key) for item in facts)
 
 
@@ -44,9 +46,12 @@ def plan_fixed_role_facts(state: PlanState) -> None:
                 )
 
 
-def finalize(state: PlanState) -> None:
-    """Point dispositions at items that still exist (DENY restructuring replaces some)."""
-    roles = {f"role:{r}" for r in state.roles} | {"PUBLIC"}
+def finalize(state: PlanState, held: Iterable[str] = ()) -> None:
+    """Point dispositions at items that still exist (DENY restructuring replaces some).
+
+    ``held``: keys of plan items kept outside the state (row security, routines, parameters).
+    """
+    roles = {f"role:{r}" for r in state.roles} | {"PUBLIC"} | set(held)
 
     def exists(key: str) -> bool:
         return key in state.items or key in roles

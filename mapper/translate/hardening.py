@@ -4,18 +4,42 @@ PostgreSQL grants PUBLIC ``CONNECT`` and ``TEMPORARY`` on every database and ``E
 function and procedure (PostgreSQL docs §5.8 table 5.2, reference/mssql/pg_object_privileges.csv);
 before PostgreSQL 15 PUBLIC may also CREATE in schema ``public``. SQL Server gives none of these
 to ``public``. On by default; ``[hardening] revoke_public_defaults = false`` turns it off.
+
+EXECUTE is revoked twice over: on each migrated routine, and for routines created *later*, by
+``ALTER DEFAULT PRIVILEGES FOR ROLE <creator> REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`` (ON
+FUNCTIONS covers procedures). Only the global form removes a built-in default: "default
+privileges that are specified per-schema are added to whatever the global default privileges
+are" (ALTER DEFAULT PRIVILEGES, Notes). The creators are the roles that own a target database or
+schema, and those the plan sets default privileges for.
 """
 
 from __future__ import annotations
 
-from mapper.plan import PgGrant, PgObject, PgRevoke
+from mapper.plan import (
+    Disposition,
+    PgDatabase,
+    PgDefaultPrivilege,
+    PgDefaultRevoke,
+    PgGrant,
+    PgObject,
+    PgRevoke,
+    PgSchema,
+)
+from mapper.privileges import lookup
 from mapper.translate.state import SERVER, PlanState, fact_key
+from mssql_extract.snapshot import Database, PermissionState
 
 _DEFAULTS = "PostgreSQL default for PUBLIC; SQL Server's public has no such permission"
+_FUTURE = (
+    "PostgreSQL default for PUBLIC on every routine this role creates later; SQL Server's "
+    "public has no such permission"
+)
+#: Dispositions of a source permission that the plan grants.
+_GRANTED = (Disposition.MAPPED, Disposition.IMPLIED, Disposition.APPROXIMATED)
 
 
 def plan_hardening(state: PlanState) -> None:
-    """Revokes from PUBLIC for every target database and routine."""
+    """Revokes from PUBLIC for every target database, routine and future routine."""
     if not state.policy.hardening.revoke_public_defaults:
         return
     for db in state.snapshot.databases:
@@ -40,6 +64,7 @@ def plan_hardening(state: PlanState) -> None:
                 continue  # the source grants EXECUTE to public: the plan keeps that grant
             for fact in obj.facts:
                 state.add(revoke, fact)
+    plan_future_routines(state)
 
 
 def _granted_to_public(state: PlanState, revoke: PgRevoke) -> bool:
@@ -48,3 +73,72 @@ def _granted_to_public(state: PlanState, revoke: PgRevoke) -> bool:
         name=revoke.name, signature=revoke.signature, privilege=revoke.privilege, grantee="PUBLIC",
     )  # fmt: skip
     return grant.key in state.items
+
+
+def plan_future_routines(state: PlanState) -> None:
+    """A global ``REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`` default per creator and database.
+
+    One item per (target database, role), attributed to the database's facts and to those of
+    the schemas the role owns there. A database whose source grants ``public`` EXECUTE on the
+    whole database keeps PUBLIC's default: SQL Server's public may run routines created later
+    anywhere in it (as :func:`_granted_to_public` keeps a routine's grant).
+    """
+    public_wide = _executable_by_public(state)
+    facts: dict[str, set[str]] = {}  # target database → its facts
+    for db in state.snapshot.databases:
+        facts.setdefault(state.target_db(db), set()).add(fact_key(SERVER, db.key))
+    for (database, owner), owned in sorted(_creators(state).items()):
+        if database in public_wide or _future_granted_to_public(state, database, owner):
+            continue
+        revoke = PgDefaultRevoke(database=database, owner=owner, reason=_FUTURE)
+        for fact in sorted(facts.get(database, set()) | owned):
+            state.add(revoke, fact)
+
+
+def _creators(state: PlanState) -> dict[tuple[str, str], set[str]]:
+    """(target database, role) → facts, for each role that creates objects in a database: the
+    owners of the database and of its schemas (schema facts), and the roles the plan sets
+    default privileges for (they are schema owners in SQL Server's sense)."""
+    creators: dict[tuple[str, str], set[str]] = {}
+    for key, item in state.items.items():
+        if isinstance(item, PgDatabase):
+            creators.setdefault((item.name, item.owner), set())
+        elif isinstance(item, PgSchema):
+            creators.setdefault((item.database, item.owner), set()).update(state.item_facts[key])
+        elif isinstance(item, PgDefaultPrivilege):
+            creators.setdefault((item.database, item.owner), set())
+    return creators
+
+
+def _future_granted_to_public(state: PlanState, database: str, owner: str) -> bool:
+    """Does the plan itself give PUBLIC EXECUTE on every routine ``owner`` creates later?"""
+    return any(
+        PgDefaultPrivilege(database=database, owner=owner, object_type=object_type,
+                           privilege="EXECUTE", grantee="PUBLIC").key in state.items
+        for object_type in ("FUNCTIONS", "ROUTINES")
+    )  # fmt: skip
+
+
+def _executable_by_public(state: PlanState) -> set[str]:
+    """Target databases whose source grants public EXECUTE on every routine, present and future
+    (``GRANT EXECUTE TO public`` in the database), where the plan kept that grant."""
+    return {
+        state.target_db(db) for db in state.snapshot.databases if _public_executes_all(state, db)
+    }
+
+
+def _public_executes_all(state: PlanState, db: Database) -> bool:
+    """A database-wide grant to public that gives EXECUTE on routines, and that the plan kept."""
+    for perm in db.permissions:
+        if perm.securable_class != "DATABASE" or perm.state == PermissionState.DENY:
+            continue
+        routines = lookup("DATABASE", perm.permission).privileges.get("function", ())
+        disposition = state.dispositions.get(fact_key(db.name, perm.key))
+        if (
+            "EXECUTE" in routines
+            and state.role_of(db.name, perm.grantee) == "PUBLIC"
+            and disposition is not None
+            and disposition.disposition in _GRANTED
+        ):
+            return True
+    return False

@@ -84,6 +84,10 @@ def _login_findings(state: PlanState, login: Login, role: str) -> list[str]:
          "CHECK_EXPIRATION = OFF", "No VALID UNTIL is set; rotate the password."),
         ("GB014", login.disabled and _holds_access(state, login), "disabled login holds permissions",
          f"Created {role!r} as NOLOGIN with its grants; drop it if unused."),
+        ("GB034", login.type_inferred and login.type == LoginType.WINDOWS_USER,
+         "the source does not say whether it is a Windows user or a Windows group",
+         f"Treated as a Windows user: role {role!r} ({state.roles[role].auth}); if it is a "
+         "group, list it in authentication.windows_groups."),
     )  # fmt: skip
     for rule_id, applies, evidence, action in rules:
         if applies:

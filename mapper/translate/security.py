@@ -40,6 +40,7 @@ from mapper.plan import (
     Severity,
 )
 from mapper.review_rules import FindingSpec, RuleDef, make_finding, rule_table
+from mapper.translate import security_facts
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.objects import pg_object
 from mapper.translate.state import PlanState, fact_key
@@ -77,6 +78,10 @@ class SecurityItems:
     routines: dict[str, PgRoutineSecurity] = field(default_factory=dict)
     row_security: dict[str, PgRowSecurity] = field(default_factory=dict)
     parameters: tuple[PgParameter, ...] = ()
+
+    def keys(self) -> set[str]:
+        """Keys of the items held here (fact dispositions may name them)."""
+        return {*self.routines, *self.row_security, *(p.key for p in self.parameters)}
 
     def plan_fields(self) -> dict[str, Any]:
         """Keyword arguments for ``MigrationPlan`` (the plan sorts them by key)."""
@@ -229,6 +234,7 @@ def _plan_row_security(state: PlanState, db: Database, items: SecurityItems) -> 
     def role_name(principal: str) -> str:
         return state.role_of(db.name, principal) or object_name(principal, naming)
 
+    outcomes = []
     for translation in rls.translate_policies(
         db, role_name=role_name, ident=lambda n: object_name(n, naming)
     ):
@@ -237,8 +243,8 @@ def _plan_row_security(state: PlanState, db: Database, items: SecurityItems) -> 
         action = "Policies emitted (ENABLE and FORCE ROW LEVEL SECURITY)."
         if not translation.faithful or table is None:
             action = "No policy emitted for this table: translate the predicate by hand."
-        for spec in translation.findings:
-            state.finding(spec.to_finding(action))
+        found = tuple(state.finding(spec.to_finding(action)) for spec in translation.findings)
+        row_key = None
         if translation.faithful and table is not None and source is not None:
             row = PgRowSecurity(
                 database=table.database, schema_name=table.schema_name, table_name=table.name,
@@ -247,6 +253,9 @@ def _plan_row_security(state: PlanState, db: Database, items: SecurityItems) -> 
                 column_types=_column_types(state, db, source), facts=_policy_facts(db, source),
             )  # fmt: skip
             items.row_security[row.key] = row
+            row_key = row.key
+        outcomes.append(security_facts.table_rls(naming, db, translation, row_key, found))
+    security_facts.dispose_policies(state, db, outcomes)
 
 
 def _table(state: PlanState, db: Database, translation: rls.RlsTranslation) -> DbObject | None:
@@ -312,28 +321,47 @@ def _parameter_types(state: PlanState, db: Database, definition: str) -> dict[st
 
 def _plan_masking(state: PlanState, db: Database) -> None:
     naming = state.policy.naming
-    suggestions = masking.suggest_masks(db, ident=lambda n: object_name(n, naming))
+
+    def ident(name: str) -> str:
+        return object_name(name, naming)
+
+    suggestions = masking.suggest_masks(db, ident=ident)
+    by_column: dict[str | None, tuple[str, str]] = {}
     for spec in masking.masking_findings(suggestions, source_ref=db.name):
-        state.finding(spec.to_finding("Not masked in PostgreSQL: the suggestion needs a review."))
+        key = state.finding(
+            spec.to_finding("Not masked in PostgreSQL: the suggestion needs a review.")
+        )
+        by_column[spec.securable] = (key, spec.rule_id)
+    found = {
+        m.key: by_column[f"{ident(m.schema_name)}.{ident(m.table_name)}.{ident(m.column_name)}"]
+        for m in db.masked_columns
+    }
+    security_facts.dispose_masked(state, db, found)
 
 
 def _plan_audit(state: PlanState) -> tuple[PgParameter, ...]:
     settings = audit.translate_audit(state.snapshot)
+    summary: str | None = None
+    grants: dict[str, list[str]] = {}
     if settings.active:
-        _audit_role(state, settings)
+        grants = _audit_role(state, settings)
         evidence = (
             f"pgaudit.log = {','.join(settings.classes).lower() or 'none'}; "
             f"{len(settings.objects)} object privileges for {audit.AUDIT_ROLE}"
             + "".join(f"; {note}" for note in settings.notes)
         )
         finding = make_finding(RULES["GB341"], evidence, source_ref=", ".join(settings.facts))
-        state.finding(finding.to_finding("pgaudit settings in parameters.json."))
-    return audit.parameters(settings)
+        summary = state.finding(finding.to_finding("pgaudit settings in parameters.json."))
+    parameters = audit.parameters(settings)
+    security_facts.dispose_audits(state, settings, parameters, grants, summary)
+    return parameters
 
 
-def _audit_role(state: PlanState, settings: audit.AuditSettings) -> None:
+def _audit_role(state: PlanState, settings: audit.AuditSettings) -> dict[str, list[str]]:
+    """Grants to the audit role for object auditing; their keys by fact."""
+    keys: dict[str, list[str]] = {}
     if not settings.objects:
-        return
+        return keys
     spec = state.role(audit.AUDIT_ROLE, RoleKind.GROUP, source="pgaudit.role (object auditing)")
     databases = {fold(db.name): db for db in state.snapshot.databases}
     for item in settings.objects:
@@ -348,4 +376,5 @@ def _audit_role(state: PlanState, settings: audit.AuditSettings) -> None:
             schema_name=target.schema_name, name=target.name, signature=target.signature,
             privilege=item.privilege, grantee=audit.AUDIT_ROLE, comment="pgaudit object auditing",
         )  # fmt: skip
-        state.add(grant, item.fact)
+        keys.setdefault(item.fact, []).append(state.add(grant, item.fact)[0])
+    return keys

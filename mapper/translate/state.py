@@ -21,6 +21,7 @@ from mapper.plan import (
     IamPolicy,
     PgDatabase,
     PgDefaultPrivilege,
+    PgDefaultRevoke,
     PgGrant,
     PgMembership,
     PgObject,
@@ -35,7 +36,10 @@ from mssql_extract.snapshot import Database, DbObject, SecuritySnapshot, fold
 
 SERVER = "server"
 
-Item = PgGrant | PgMembership | PgDefaultPrivilege | PgRevoke | PgSchema | PgObject | PgDatabase
+Item = (
+    PgGrant | PgMembership | PgDefaultPrivilege | PgRevoke | PgSchema | PgObject | PgDatabase
+    | PgDefaultRevoke
+)  # fmt: skip
 Granted = PgGrant | PgDefaultPrivilege
 
 

@@ -73,6 +73,7 @@ def _login(state: LoginState) -> Login:
         must_change=state.must_change,
         has_password=state.has_password,
         credential=state.credential,
+        type_inferred=state.type == LoginType.WINDOWS_USER,  # FROM WINDOWS: user or group
         source_ref=state.ref,
     )
 
@@ -154,7 +155,8 @@ def _user(state: UserState, builder: Builder) -> User:
     return User(
         name=state.name, type=user_type, authentication_type=auth,
         login=login.name if login else None, sid=(login.sid if login else None) or state.sid,
-        default_schema=state.default_schema, orphaned=login is None, source_ref=state.ref,
+        default_schema=state.default_schema, orphaned=login is None,
+        type_inferred=user_type == UserType.WINDOWS_USER, source_ref=state.ref,
     )  # fmt: skip
 
 

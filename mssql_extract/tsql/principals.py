@@ -24,7 +24,9 @@ _USER_OPTIONS = frozenset(
 )
 _ALTER_USER_OPTIONS = _USER_OPTIONS | {"NAME", "LOGIN", "OLD_PASSWORD"}
 
-#: ``CREATE LOGIN x FROM …`` sources and the login type each makes.
+#: ``CREATE LOGIN x FROM …`` sources and the login type each makes. FROM WINDOWS reads the same
+#: for a Windows user and a Windows group: the login is a user with ``type_inferred`` (freeze),
+#: and the mapper's policy (``authentication.windows_groups``) says which ones are groups.
 _LOGIN_SOURCES: dict[tuple[str, ...], LoginType] = {
     ("WINDOWS",): LoginType.WINDOWS_USER,
     ("CERTIFICATE",): LoginType.CERTIFICATE,

@@ -194,5 +194,6 @@ class DbState:
 
 
 def guess_login_type(name: str) -> LoginType:
-    """Scripts do not say whether ``DOMAIN\\x`` is a user or a group: it is recorded as a user."""
+    """Scripts do not say whether ``DOMAIN\\x`` is a user or a group: it is recorded as a user
+    (and the snapshot marks the type inferred, see ``freeze``)."""
     return LoginType.WINDOWS_USER if "\\" in name else LoginType.SQL

@@ -11,7 +11,8 @@ from bench.tsql import render_scripts
 
 #: ``CREATE LOGIN [CORP\x] FROM WINDOWS`` does not say whether ``x`` is a user or a group: only a
 #: catalog extract knows. The generator keeps groups (the planner treats them differently), so
-#: the comparison reads a group as the type a script can express (login, then user).
+#: the comparison reads a group as the type a script can express (login, then user), and leaves
+#: out ``type_inferred``, which only says that the script could not tell.
 SCRIPT_TYPE = {"WINDOWS_GROUP": "WINDOWS_LOGIN", "WINDOWS_GROUPS": "WINDOWS_USER"}
 
 
@@ -19,7 +20,9 @@ def _facts(data: Any) -> Any:
     """The snapshot as plain data without provenance (source_ref) and the server's name."""
     if isinstance(data, dict):
         facts = {
-            k: _facts(v) for k, v in data.items() if k not in ("source_ref", "server", "source")
+            k: _facts(v)
+            for k, v in data.items()
+            if k not in ("source_ref", "server", "source", "type_inferred")
         }
         if "type" in facts:
             is_user = "authentication_type" in facts

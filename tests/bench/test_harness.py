@@ -17,6 +17,7 @@ from bench.report import table
 from mapper.plan import (
     MigrationPlan,
     PgDatabase,
+    PgDefaultRevoke,
     PgGrant,
     PgMembership,
     PgObject,
@@ -166,3 +167,12 @@ def test_apply_and_emit_children_run_on_a_small_plan(tmp_path: Path, measurement
     assert result["seconds"] > 0
     if measurement == "emit":
         assert result["naive_statements"] == 12
+
+
+def test_naive_rendering_has_the_default_revokes() -> None:
+    """The naive script does the same work: 06's global default-privilege revokes too."""
+    revoke = PgDefaultRevoke(database="sales", owner="reader")
+    scripts = render_naive(_plan().model_copy(update={"default_revokes": (revoke,)}))
+    assert scripts["sales"][-1] == (
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "reader" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;'
+    )

@@ -8,6 +8,7 @@ from mapper.plan import (
     PgColumnType,
     PgDatabase,
     PgDefaultPrivilege,
+    PgDefaultRevoke,
     PgGrant,
     PgMembership,
     PgObject,
@@ -110,6 +111,8 @@ def realistic_plan(prefix: str = "gb", database: str = "gb_sales") -> MigrationP
         PgDefaultPrivilege(database=database, owner=owner, schema_name="sales", object_type="TABLES",
                            privilege="SELECT", grantee=reader, facts=("Sales/perm:SCHEMA:sales:SELECT",)),
     )  # fmt: skip
+    future = PgDefaultRevoke(database=database, owner=owner, facts=("Sales/schema:sales",),
+                             reason="hardening: PUBLIC may not run routines created later")  # fmt: skip
     return MigrationPlan(
         fingerprint="sha256:" + "ab" * 32,
         target="postgresql",
@@ -124,6 +127,7 @@ def realistic_plan(prefix: str = "gb", database: str = "gb_sales") -> MigrationP
         grants=tuple(grants),
         revokes=revokes,
         default_privileges=defaults,
+        default_revokes=(future,),
         routine_security=(
             PgRoutineSecurity(database=database, schema_name="sales", name="add_order",
                               kind="procedure", signature="(integer, text)", owner=owner,

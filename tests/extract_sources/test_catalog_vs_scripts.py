@@ -6,7 +6,7 @@ printed):
 * a field the scripts leave unknown (``None``): Windows SIDs, grantors, default languages,
   collations, owner SIDs are not in the scripts;
 * ``CREATE LOGIN … FROM WINDOWS`` does not say user or group: a script WINDOWS_LOGIN /
-  WINDOWS_USER may be a catalog WINDOWS_GROUP;
+  WINDOWS_USER may be a catalog WINDOWS_GROUP, and the script marks it ``type_inferred``;
 * facts SQL Server creates by itself: ``CONNECT SQL`` for each login, ``CONNECT`` for each user,
   the default grants of ``public``, the logins SQL Server setup creates (``NT SERVICE\\…``,
   ``NT AUTHORITY\\…``), and ``sa`` (its membership in sysadmin; the scripts only disable it).
@@ -57,6 +57,8 @@ def field_differences(catalog: dict[str, Any], script: dict[str, Any], key: str)
         other = catalog.get(name)
         if value is None or other == value or (other, value) in WINDOWS_GROUP_ALIASES:
             continue
+        if name == "type_inferred" and (other, value) == (False, True):
+            continue  # the catalog knows the type; the script only guessed it
         if key == "server/logins/sa" and name != "disabled":
             continue  # sa exists before any script; the script only disables it
         found.append(f"{key}.{name}: catalog={other!r} script={value!r}")

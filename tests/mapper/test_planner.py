@@ -11,7 +11,7 @@ from mapper.plan import AuthMethod, Disposition, MigrationPlan, RoleKind
 from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
 from mapper.translate.dispositions import source_facts
-from mssql_extract.snapshot import LoginType, Membership, Permission, SourceRef
+from mssql_extract.snapshot import LoginType, Membership, Permission, Schema, SourceRef
 from tests.mapper.estate import database, login, member, perm, role, snapshot, user
 
 REF = SourceRef(origin="test.sql", line=1)
@@ -291,6 +291,41 @@ def test_hardening_revokes() -> None:
             ("PROCEDURE", "usp_report", "EXECUTE")} <= revoked  # fmt: skip
     off = _plan({}, policy=parse_policy("[hardening]\nrevoke_public_defaults = false\n"))
     assert off.revokes == ()
+
+
+def _future_revokes(p: MigrationPlan) -> set[tuple[str, str, str, str, str]]:
+    return {(d.database, d.owner, d.object_type, d.privilege, d.grantee) for d in p.default_revokes}
+
+
+def test_hardening_revokes_execute_on_routines_created_later() -> None:
+    p = _plan({"users": (user("loader"),),
+               "schemas": (Schema(name="dbo", owner="dbo", source_ref=REF),
+                           Schema(name="Ops", owner="loader", source_ref=REF))})  # fmt: skip
+    owners = {s.name: s.owner for s in p.schemas}
+    assert owners == {"dbo": "sales_owner", "ops": "sales_loader_owner"}
+    assert _future_revokes(p) == {
+        ("sales", "sales_owner", "FUNCTIONS", "EXECUTE", "PUBLIC"),
+        ("sales", "sales_loader_owner", "FUNCTIONS", "EXECUTE", "PUBLIC"),
+    }
+    facts = {d.owner: d.facts for d in p.default_revokes}
+    assert facts["sales_loader_owner"] == ("Sales/schema:ops", "server/database:sales")
+    off = _plan({}, policy=parse_policy("[hardening]\nrevoke_public_defaults = false\n"))
+    assert off.default_revokes == ()
+
+
+def test_hardening_keeps_database_wide_execute_to_public_for_later_routines() -> None:
+    schema_wide = _plan({"permissions": (perm("EXECUTE", "public", "SCHEMA", object_name="dbo"),)})
+    # per-schema defaults add to the global ones: the schema's grant still reaches PUBLIC
+    assert any(d.grantee == "PUBLIC" and d.schema_name == "dbo" and d.object_type == "FUNCTIONS"
+               for d in schema_wide.default_privileges)  # fmt: skip
+    assert ("sales", "sales_owner", "FUNCTIONS", "EXECUTE", "PUBLIC") in _future_revokes(
+        schema_wide
+    )
+    database_wide = _plan({"permissions": (perm("EXECUTE", "public", "DATABASE"),)})
+    assert database_wide.default_revokes == ()
+    assert ("DATABASE", "sales", "CONNECT") in {
+        (r.object_type, r.name, r.privilege) for r in database_wide.revokes
+    }
 
 
 # ---------------------------------------------------------------------- whole plan

@@ -8,7 +8,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from grantbridge.cli import main
-from mapper.plan import Disposition, Severity
+from mapper.plan import Disposition, PgDefaultRevoke, Severity
 from pg_emit.diff import COMMENT_MARKER, PlanDiff, diff_plans, exceeds, render_diff_markdown
 from tests.conftest import check_golden
 from tests.review import plans
@@ -56,6 +56,19 @@ def test_grant_option_is_a_change() -> None:
     diff = diff_plans(old, old.model_copy(update={"grants": grants + old.grants[1:]}))
     assert len(diff.grants_added) == len(diff.grants_removed) == 1
     assert "WITH GRANT OPTION" in render_diff_markdown(diff)
+
+
+def test_a_default_revoke_added_is_a_change() -> None:
+    """Hardening of routines created later shows in the pull-request comment."""
+    old = plans.sales_plan()
+    revoke = PgDefaultRevoke(database="sales", owner="sales_owner", facts=("x",))
+    diff = diff_plans(old, old.model_copy(update={"default_revokes": (revoke,)}))
+    assert diff.default_revokes_added == (revoke,)
+    assert not diff.default_revokes_removed
+    text = render_diff_markdown(diff)
+    assert "| Default revokes | 1 |" in text.replace("  ", " ")
+    assert "DEFAULT REVOKE EXECUTE on new FUNCTIONS in any schema of `sales`" in text
+    assert "created by `sales_owner` from `PUBLIC`" in text
 
 
 def test_reopened_findings_count_as_new_open(sales_diff: PlanDiff) -> None:

@@ -15,4 +15,8 @@ REVOKE EXECUTE ON FUNCTION sales.total_of(integer) FROM PUBLIC;
 -- from: hardening: SQL Server gives PUBLIC nothing here; policy:hardening
 REVOKE EXECUTE ON PROCEDURE sales.add_order(integer, text) FROM PUBLIC;
 
+-- from: Sales/schema:sales
+-- hardening: PUBLIC may not run routines created later
+ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+
 COMMIT;

@@ -35,6 +35,15 @@ GRANT EXECUTE ON FUNCTION sales.total_of(integer) TO PUBLIC;
 -- give PUBLIC back what 06_hardening.sql revoked
 GRANT EXECUTE ON PROCEDURE sales.add_order(integer, text) TO PUBLIC;
 
+-- give PUBLIC back EXECUTE on routines created later, as 06_hardening.sql revoked
+DO $grantbridge$
+BEGIN
+  IF to_regrole('gb_sales_owner') IS NOT NULL THEN
+    EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner GRANT EXECUTE ON FUNCTIONS TO PUBLIC';
+  END IF;
+END
+$grantbridge$;
+
 -- revoke what 04_privileges.sql and 05_default_privileges.sql granted
 DO $grantbridge$
 BEGIN
