@@ -65,6 +65,10 @@ class MappingError(InputError):
     """The snapshot cannot be mapped: a cycle, a name collision, an unresolvable reference."""
 
 
+class TargetError(InputError):
+    """The target PostgreSQL lacks something the plan refers to: an object, a column."""
+
+
 class MismatchError(GrantbridgeError):
     """Verification or drift found a difference between the plan and the server (exit 3)."""
 

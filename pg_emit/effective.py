@@ -5,9 +5,9 @@ grant to the role, to a role it inherits from through the intended memberships, 
 or ownership of the securable by any of those (an owner holds every privilege implicitly), or
 membership in a predefined role that holds the privilege on every securable of its kind
 (``pg_read_all_data``, ``pg_write_all_data``). The server's answer is ``has_*_privilege``,
-asked in set-based queries (the checks travel as parallel arrays, in batches, and only the
-disagreements come back). Superusers pass every check and are left out. Both directions are
-reported.
+asked in set-based queries (their SQL is in :mod:`pg_emit.effective_sql`; the checks travel
+as parallel arrays, in batches, and only the disagreements come back). Superusers pass every
+check and are left out. Both directions are reported.
 
 Asking about the full product (role × securable × privilege) does not scale — 8.3 million
 checks at bench scale S — so only *candidates* are asked, the checks that either side could
@@ -49,29 +49,31 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any
 
 import psycopg
 
+from grantbridge.errors import Location, TargetError
 from mapper.plan import MigrationPlan
 from pg_emit import intent
 from pg_emit.compare import Mismatch, intended_grants
+from pg_emit.effective_sql import (
+    BATCH,
+    CHECKS,
+    DISAGREE_SQL,
+    KINDS,
+    LIVE_ACL_SQL,
+    LIVE_MEMBERS_SQL,
+    PRIVILEGES,
+    PUBLIC_ROLE,
+    RESOLVE_SQL,
+    SUPERUSERS_SQL,
+    Checks,
+    Encoded,
+    disagree_params,
+)
+from pg_emit.effective_sql import QUERY as QUERY  # re-exported: the tests' reference form
 from pg_emit.quoting import quote_qualified
-
-#: securable kind → (privileges checked, SQL expression answering for role ``r``).
-CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
-    "DATABASE": (("CONNECT", "CREATE", "TEMPORARY"), "has_database_privilege(c.r, c.target, c.p)"),
-    "SCHEMA": (("USAGE", "CREATE"), "has_schema_privilege(c.r, c.target, c.p)"),
-    "TABLE": (("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"),
-              "has_table_privilege(c.r, c.target, c.p)"),
-    "COLUMN": (("SELECT", "INSERT", "UPDATE", "REFERENCES"),
-               "has_column_privilege(c.r, c.target, c.col, c.p)"),
-    "SEQUENCE": (("USAGE", "SELECT", "UPDATE"), "has_sequence_privilege(c.r, c.target, c.p)"),
-    "FUNCTION": (("EXECUTE",), "has_function_privilege(c.r, c.target, c.p)"),
-    "PROCEDURE": (("EXECUTE",), "has_function_privilege(c.r, c.target, c.p)"),
-    "TYPE": (("USAGE",), "has_type_privilege(c.r, c.target, c.p)"),
-}  # fmt: skip
 
 #: Predefined roles that hold privileges on every securable of a kind without any ACL entry
 #: (PostgreSQL 14+, documentation §22.5 "Predefined Roles"; copied in
@@ -86,134 +88,8 @@ PREDEFINED_PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
                           "SEQUENCE": frozenset({"UPDATE"})},
 }  # fmt: skip
 
-#: ``has_*_privilege`` by name for each check of a JSON array (i, k, r, target, col, p): the
-#: straightforward form, kept for tests/emit/fidelity.py and as the reference in tests.
-QUERY = (
-    "SELECT c.i, CASE c.k "
-    + " ".join(f"WHEN '{kind}' THEN {expr}" for kind, (_, expr) in CHECKS.items())
-    + " END FROM jsonb_to_recordset(%s::jsonb) AS c(i int, k text, r text, target text, col text, p text)"
-)
-
-#: PostgreSQL's name for the PUBLIC pseudo-role in ``has_*_privilege`` (lower case only).
-PUBLIC_ROLE = "public"
-
-#: Owner and ACL entries (grantee ``PUBLIC`` for PUBLIC) of each securable sent, resolved the
-#: way ``has_*_privilege`` resolves its text argument; a column gets its table's entries too
-#: (a table privilege answers for every column), a type its element type's as well (PostgreSQL
-#: checks an array type's element type). A securable that does not resolve yields no row.
-LIVE_ACL_SQL = """
-SELECT c.n - 1, pg_get_userbyid(s.owner),
-       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type
-FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS c(k, target, col, n)
-CROSS JOIN LATERAL (
-  SELECT d.datdba AS owner, coalesce(d.datacl, acldefault('d', d.datdba)) AS acl
-  FROM pg_catalog.pg_database d WHERE c.k = 'DATABASE' AND d.datname = c.target
-  UNION ALL
-  SELECT n.nspowner, coalesce(n.nspacl, acldefault('n', n.nspowner))
-  FROM pg_catalog.pg_namespace n WHERE c.k = 'SCHEMA' AND n.nspname = c.target
-  UNION ALL
-  SELECT r.relowner, coalesce(r.relacl, acldefault(
-           CASE r.relkind WHEN 'S' THEN 's'::"char" ELSE 'r'::"char" END, r.relowner))
-  FROM pg_catalog.pg_class r
-  WHERE c.k IN ('TABLE', 'SEQUENCE', 'COLUMN') AND r.oid = to_regclass(c.target)
-  UNION ALL
-  SELECT r.relowner, att.attacl
-  FROM pg_catalog.pg_class r JOIN pg_catalog.pg_attribute att ON att.attrelid = r.oid
-  WHERE c.k = 'COLUMN' AND r.oid = to_regclass(c.target) AND att.attname = c.col
-    AND att.attacl IS NOT NULL
-  UNION ALL
-  SELECT p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))
-  FROM pg_catalog.pg_proc p
-  WHERE c.k IN ('FUNCTION', 'PROCEDURE') AND p.oid = to_regprocedure(c.target)
-  UNION ALL
-  SELECT t.typowner, coalesce(t.typacl, acldefault('T', t.typowner))
-  FROM pg_catalog.pg_type t
-  WHERE c.k = 'TYPE' AND t.oid IN (to_regtype(c.target),
-                                   (SELECT typelem FROM pg_catalog.pg_type
-                                    WHERE oid = to_regtype(c.target)))
-) s
-LEFT JOIN LATERAL aclexplode(s.acl) a ON true
-"""
-
-#: Live membership edges (member, role), inherit flags ignored, plus the database owner's
-#: implicit membership in pg_database_owner.
-LIVE_MEMBERS_SQL = """
-SELECT m.rolname, r.rolname FROM pg_catalog.pg_auth_members a
-JOIN pg_catalog.pg_roles r ON r.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member
-UNION ALL
-SELECT pg_get_userbyid(datdba), 'pg_database_owner' FROM pg_catalog.pg_database
-WHERE datname = current_database()
-"""
-
-#: kind → ``has_*_privilege`` for role ``c.r`` (a name) on a securable resolved once
-#: beforehand (RESOLVE_SQL: OID ``c.o``, column number ``c.a``): the same answers as CHECKS'
-#: expressions, which parse the securable's name again on every call.
-RESOLVED: dict[str, str] = {
-    "DATABASE": "has_database_privilege(c.r, c.o, c.p)",
-    "SCHEMA": "has_schema_privilege(c.r, c.o, c.p)",
-    "TABLE": "has_table_privilege(c.r, c.o, c.p)",
-    "COLUMN": "has_column_privilege(c.r, c.o, c.a::int2, c.p)",
-    "SEQUENCE": "has_sequence_privilege(c.r, c.o, c.p)",
-    "FUNCTION": "has_function_privilege(c.r, c.o, c.p)",
-    "PROCEDURE": "has_function_privilege(c.r, c.o, c.p)",
-    "TYPE": "has_type_privilege(c.r, c.o, c.p)",
-}
-
-#: Kinds and privileges travel as numbers (1-based positions in these).
-KINDS: tuple[str, ...] = tuple(CHECKS)
-PRIVILEGES: tuple[str, ...] = tuple(
-    sorted({p for privileges, _ in CHECKS.values() for p in privileges})
-)
-
-#: The OID of each securable sent and, for a column, its number — found as
-#: ``has_*_privilege`` finds them from text (by exact name for databases and schemas); NULL
-#: when absent.
-RESOLVE_SQL = """
-SELECT CASE s.k
-         WHEN 'DATABASE' THEN
-           (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = s.target)
-         WHEN 'SCHEMA' THEN
-           (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = s.target)
-         WHEN 'FUNCTION' THEN to_regprocedure(s.target)::oid
-         WHEN 'PROCEDURE' THEN to_regprocedure(s.target)::oid
-         WHEN 'TYPE' THEN to_regtype(s.target)::oid
-         ELSE to_regclass(s.target)::oid END,
-       CASE s.k WHEN 'COLUMN' THEN
-         (SELECT a.attnum FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass(s.target)
-          AND a.attname = s.col AND NOT a.attisdropped) ELSE 0 END
-FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS s(k, target, col, n) ORDER BY n
-"""
-
-#: The positions (1-based) of the checks that the server answers otherwise than the plan.
-#: Each role's checks are a run of positions (``firsts``..``lasts``); per position the slot
-#: (``slots``, comma-separated numbers into the slot arrays) and the plan's answer (a byte of
-#: ``wants``); per slot its kind, OID, column number and privilege. Everything is hoisted into
-#: one row and indexed (fixed-width arrays: constant time); sending every check's role and
-#: securable as text instead took three times as long, mostly in sending and unpacking.
-DISAGREE_SQL = (
-    """
-WITH s AS MATERIALIZED (
-  SELECT %(kinds)b::int4[] AS k, %(oids)b::oid[] AS o, %(attnums)b::int4[] AS a,
-         %(privileges)b::int4[] AS p, %(names)b::text[] AS names,
-         string_to_array(%(slots)s, ',')::int4[] AS slot, %(wants)b::bytea AS want
-)
-SELECT c.n FROM (
-  SELECT g.n, r.r, get_byte(s.want, g.n - 1) = 1 AS want, s.k[s.slot[g.n]] AS k,
-         s.o[s.slot[g.n]] AS o, s.a[s.slot[g.n]] AS a, s.names[s.p[s.slot[g.n]]] AS p
-  FROM s, unnest(%(roles)b::text[], %(firsts)b::int4[], %(lasts)b::int4[]) AS r(r, first, last),
-       generate_series(r.first, r.last) AS g(n)
-) c
-WHERE CASE c.k """
-    + " ".join(f"WHEN {KINDS.index(kind) + 1} THEN {expr}" for kind, expr in RESOLVED.items())
-    + " END IS DISTINCT FROM c.want"
-)
-
 Item = tuple[str, str, str | None, str]  # kind, target (SQL text), column, label
 Granted = set[tuple[str, str | None, str, str]]  # table label, column, privilege, grantee
-
-#: Checks per query: one query for everything sent millions of rows as one JSON value at
-#: scale S and the server's backend died; batches keep each query's memory bounded.
-BATCH = 50_000
 
 
 def securables(plan: MigrationPlan, database: str) -> Iterator[tuple[Item, str]]:
@@ -314,9 +190,7 @@ class Scope:
     holders: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     public_live: set[int] = field(default_factory=set)
     #: per slot, as DISAGREE_SQL takes them: kind, OID, column number, privilege
-    encoded: tuple[list[int], list[int], list[int], list[int]] = field(
-        default_factory=lambda: ([], [], [], [])
-    )
+    encoded: Encoded = field(default_factory=lambda: ([], [], [], []))
 
     @property
     def public_plan(self) -> set[int]:
@@ -374,8 +248,27 @@ def _live_holders(
                 scope.holders[grantee].add(slot)
 
 
-def _resolve(conn: psycopg.Connection[Any], scope: Scope) -> None:
-    """Each slot's kind, OID, column number and privilege (RESOLVE_SQL), for DISAGREE_SQL."""
+def missing_on_target(item: Item, database: str) -> TargetError:
+    """The error for a plan securable the target lacks: ``has_*_privilege`` cannot ask about it."""
+    kind, _, column, label = item
+    table_kind, name = _table_label(item).split(" ", 1)
+    what = f"{kind.lower()} {name!r}"
+    if kind == "COLUMN":
+        what = f"column {column!r} of {table_kind.lower()} {name!r}"
+    return TargetError(
+        f"{what} is in the plan but not in database {database!r} "
+        "on the target: create it (or run the data migration first), or verify on the embedded "
+        "server (no --dsn), which creates the plan's objects as stubs",
+        Location(key=label),
+    )
+
+
+def _resolve(conn: psycopg.Connection[Any], scope: Scope, database: str) -> None:
+    """Each slot's kind, OID, column number and privilege (RESOLVE_SQL), for DISAGREE_SQL.
+
+    Raises:
+        TargetError: a plan securable is absent from ``database``.
+    """
     located: list[tuple[int, int]] = []
     for start in range(0, len(scope.items), BATCH):
         batch = [item for item, _ in scope.items[start : start + BATCH]]
@@ -384,7 +277,7 @@ def _resolve(conn: psycopg.Connection[Any], scope: Scope) -> None:
             batch, conn.execute(RESOLVE_SQL.encode(), params), strict=True
         ):
             if oid is None or attnum is None:  # has_*_privilege fails on it: so does verify
-                raise LookupError(f"{item[3]} does not exist in the database")
+                raise missing_on_target(item, database)
             located.append((oid, attnum))
     kinds, oids, attnums, privileges = scope.encoded
     for index, privilege in scope.slots:
@@ -394,31 +287,13 @@ def _resolve(conn: psycopg.Connection[Any], scope: Scope) -> None:
         privileges.append(PRIVILEGES.index(privilege) + 1)
 
 
-Checks = list[tuple[str, list[int], list[bool]]]  # per role: slots, the plan's answers
-
-
 def _disagreements(
     conn: psycopg.Connection[Any], checks: Checks, scope: Scope
 ) -> list[tuple[str, int, bool]]:
     """The (role, slot, the plan's answer) of the checks the server answers otherwise."""
-    flat = [
-        (role, slot, want)
-        for role, slots, wants in checks
-        for slot, want in zip(slots, wants, strict=True)
-    ]
+    flat, params = disagree_params(checks, scope.encoded)
     if not flat:
         return []
-    used = sorted({slot for _, slot, _ in flat})
-    local = {slot: n for n, slot in enumerate(used, 1)}
-    kinds, oids, attnums, privileges = scope.encoded
-    firsts = list(accumulate((len(slots) for _, slots, _ in checks[:-1]), initial=1))
-    params = {
-        "kinds": [kinds[s] for s in used], "oids": [oids[s] for s in used],
-        "attnums": [attnums[s] for s in used], "privileges": [privileges[s] for s in used],
-        "names": list(PRIVILEGES), "slots": ",".join(str(local[s]) for _, s, _ in flat),
-        "wants": bytes(w for _, _, w in flat), "roles": [role for role, _, _ in checks],
-        "firsts": firsts, "lasts": [f + len(c[1]) - 1 for f, c in zip(firsts, checks, strict=True)],
-    }  # fmt: skip
     return [flat[row[0] - 1] for row in conn.execute(DISAGREE_SQL.encode(), params).fetchall()]
 
 
@@ -447,14 +322,12 @@ def _reaches(
 
 def build_scope(conn: psycopg.Connection[Any], plan: MigrationPlan, database: str) -> Scope:
     """Read what the checks depend on: PUBLIC's answers, live ACLs, owners, memberships."""
-    superusers = {
-        r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolsuper").fetchall()
-    }
+    superusers = {r[0] for r in conn.execute(SUPERUSERS_SQL).fetchall()}
     scope = Scope(items=list(securables(plan, database)), granted=_granted(plan, database))
     scope.closures = {r: c for r, c in _closure(plan).items() if r not in superusers}
     slot_of = _slot_index(scope)
     _plan_holders(scope, slot_of)
-    _resolve(conn, scope)
+    _resolve(conn, scope, database)
     _public(conn, scope)
     _live_holders(conn, scope, slot_of)
     scope.reach = _reaches(conn, plan, scope.closures)

@@ -2,8 +2,11 @@
 
 Order, per target database, inside ONE transaction that is rolled back at the end:
 
-1. ``01_roles.sql`` and ``02_memberships.sql`` (roles are cluster-wide, but CREATE ROLE is
-   transactional, so the rollback removes them again);
+1. ``01_roles.sql`` and ``02_memberships.sql`` — on a live target (``--dsn``) only: roles are
+   cluster-wide, but CREATE ROLE is transactional, so the rollback removes them again. On the
+   embedded throwaway server they run once, before the first database, and are committed
+   (:func:`cluster_committed`), instead of again in every database's transaction (with 24k
+   roles, about 5 s each time; bench scale M has 10 databases);
 2. stubs: the plan's schemas and objects that do not exist yet, owned by their owner roles;
 3. this database's sections of ``03`` … ``06``;
 4. read back: catalog ACLs, memberships, owners, default ACLs (``inspect``), effective
@@ -12,13 +15,14 @@ Order, per target database, inside ONE transaction that is rolled back at the en
 
 Each database is verified in its own transaction because a transaction cannot span databases.
 On the embedded server the target databases are created first (CREATE DATABASE cannot run in a
-transaction); on a live target (``--dsn``) they must exist already, and nothing is kept.
+transaction) and the committed roles are dropped again at the end; on a live target the
+databases must exist already, and nothing is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +30,10 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from grantbridge.errors import ConnectionFailed, MismatchError
+from grantbridge.errors import ConnectionFailed, Location, MismatchError
 from mapper.plan import MigrationPlan
-from pg_emit.apply import APPLY_ORDER, Log, load_plan_dir
+from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
+from pg_emit.bind import bind_signatures
 from pg_emit.compare import Mismatch, compare
 from pg_emit.effective import check_effective
 from pg_emit.inspect import read_database, read_roles
@@ -50,9 +55,19 @@ def _statements(scripts: dict[str, str], database: str, cluster: bool) -> list[s
     return result
 
 
-def _run(conn: psycopg.Connection[Any], statements: list[str]) -> None:
+def _run(conn: psycopg.Connection[Any], statements: list[str], database: str | None) -> None:
+    """Run statements; a failure becomes :class:`ApplyFailed` (exit 2), not a traceback."""
     for statement in statements:
-        conn.execute(statement.encode())
+        try:
+            conn.execute(statement.encode())
+        except psycopg.Error as exc:
+            reason = (exc.diag.message_primary or str(exc)).strip()
+            raise ApplyFailed(
+                f"verify cannot apply the plan: {reason} (statement: "
+                f"{statement.splitlines()[0][:120]}); nothing was kept — create what is missing "
+                "(or run the data migration first), or verify on the embedded server (no --dsn)",
+                Location(key=database or "cluster"),
+            ) from None
 
 
 def live_state(conn: psycopg.Connection[Any], plan: MigrationPlan) -> MigrationPlan:
@@ -75,32 +90,76 @@ def check_state(
     conn: psycopg.Connection[Any], plan: MigrationPlan, database: str
 ) -> list[Mismatch]:
     """Compare the connected database's current state with the plan (no changes made)."""
-    scoped = only_database(plan, database)
-    found = compare(scoped, live_state(conn, plan)) + check_effective(conn, scoped, database)
-    return sorted(set(found + compare_security(plan, conn, database)))
+    live = live_state(conn, plan)
+    bound = bind_signatures(plan, live.objects)  # routines the plan names without arguments
+    scoped = only_database(bound, database)
+    found = compare(scoped, live) + check_effective(conn, scoped, database)
+    return sorted(set(found + compare_security(bound, conn, database)))
 
 
 @contextmanager
 def applied(
-    dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str
+    dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str, *, cluster: bool = True
 ) -> Iterator[psycopg.Connection[Any]]:
-    """Yield a connection to ``database`` with the plan applied (stubs too), then roll back."""
+    """Yield a connection to ``database`` with the plan applied (stubs too), then roll back.
+
+    ``cluster=False`` leaves out ``01`` / ``02``: the caller committed them already
+    (:func:`cluster_committed`).
+    """
     with connect(dsn, database, autocommit=False) as conn:
         try:
-            _run(conn, _statements(scripts, database, cluster=True))
+            if cluster:
+                _run(conn, _statements(scripts, database, cluster=True), None)
             create_stubs(conn, plan, database)
-            _run(conn, _statements(scripts, database, cluster=False))
+            _run(conn, _statements(scripts, database, cluster=False), database)
             yield conn
         finally:
             conn.rollback()
 
 
 def verify_database(
-    dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str
+    dsn: str, plan: MigrationPlan, scripts: dict[str, str], database: str, *, cluster: bool = True
 ) -> list[Mismatch]:
     """Apply, stub, read back and compare in one database, in a transaction rolled back."""
-    with applied(dsn, plan, scripts, database) as conn:
+    with applied(dsn, plan, scripts, database, cluster=cluster) as conn:
         return check_state(conn, plan, database)
+
+
+#: The roles and membership edges of the server, by OID: what :func:`cluster_committed` undoes.
+ROLE_OIDS_SQL = "SELECT oid, quote_ident(rolname) FROM pg_catalog.pg_roles"
+MEMBER_EDGES_SQL = """
+SELECT a.roleid, a.member, quote_ident(pg_get_userbyid(a.roleid)),
+       quote_ident(pg_get_userbyid(a.member))
+FROM pg_catalog.pg_auth_members a
+"""  # names by pg_get_userbyid, not joins: see pg_emit.inspect.MEMBERS_SQL
+
+
+@contextmanager
+def cluster_committed(dsn: str, scripts: dict[str, str]) -> Iterator[None]:
+    """Commit ``01_roles.sql`` and ``02_memberships.sql`` once (one transaction), then undo them.
+
+    For the embedded throwaway server only. Afterwards the roles they created are dropped and
+    the memberships they granted between roles that existed before are revoked, so a server
+    shared by several verifications (the test session's) is left as it was found.
+    """
+    with connect(dsn) as conn:
+        roles = dict(conn.execute(ROLE_OIDS_SQL).fetchall())
+        edges = {(r, m) for r, m, _, _ in conn.execute(MEMBER_EDGES_SQL).fetchall()}
+    with connect(dsn, autocommit=False) as conn:  # rolled back on error, committed at the end
+        _run(conn, _statements(scripts, "", cluster=True), None)
+    try:
+        yield
+    finally:
+        with connect(dsn) as conn:
+            granted = [(r, m) for a, b, r, m in conn.execute(MEMBER_EDGES_SQL).fetchall()
+                       if (a, b) not in edges and a in roles and b in roles]  # fmt: skip
+            created = [
+                name for oid, name in conn.execute(ROLE_OIDS_SQL).fetchall() if oid not in roles
+            ]
+            for role, member in granted:
+                conn.execute(f"REVOKE {role} FROM {member}".encode())
+            if created:
+                conn.execute(f"DROP ROLE {', '.join(sorted(created))}".encode())
 
 
 def _databases(plan: MigrationPlan) -> list[str]:
@@ -126,13 +185,25 @@ def ensure_databases(dsn: str, plan: MigrationPlan, *, create: bool) -> None:
 def verify_plan(
     plan: MigrationPlan, dsn: str, *, embedded: bool, log: Log = lambda _m: None
 ) -> list[Mismatch]:
-    """Verify a plan on a server; returns every mismatch (empty: the plan holds)."""
+    """Verify a plan on a server; returns every mismatch (empty: the plan holds).
+
+    ``embedded=True`` (the throwaway server, ours alone): the cluster-wide ``01`` / ``02`` are
+    committed once, before the databases (:func:`cluster_committed`). ``embedded=False`` (a live
+    target): they run again inside every database's rolled-back transaction, because nothing
+    may be kept on a live server, not even for the length of the run — its other sessions would
+    see the roles, and a crash or a lost connection would leave them behind.
+    """
     scripts = render_sql(plan)
     ensure_databases(dsn, plan, create=embedded)
     mismatches: set[Mismatch] = set()
-    for database in _databases(plan):
-        log(f"verify {database}: apply, read back, compare (transaction rolled back)")
-        mismatches |= set(verify_database(dsn, plan, scripts, database))
+    roles: AbstractContextManager[None] = (
+        cluster_committed(dsn, scripts) if embedded else nullcontext()
+    )
+    with roles:
+        for database in _databases(plan):
+            log(f"verify {database}: apply, read back, compare (transaction rolled back)")
+            found = verify_database(dsn, plan, scripts, database, cluster=not embedded)
+            mismatches |= set(found)
     return sorted(mismatches)
 
 
