@@ -163,7 +163,12 @@ class PgSchema(PlanModel):
 class PgObject(PlanModel):
     """A target object: what ``verify`` creates as a stub on an empty server, and its owner.
 
-    ``signature`` is the argument list of a routine, e.g. ``"()"`` or ``"(integer, text)"``.
+    ``signature`` is the argument list of a routine, e.g. ``"()"`` or ``"(integer, text)"``, as
+    read from a target catalog. The planner leaves it None: SQL Server has no overloading, so a
+    converted routine is found by its name alone (``GRANT EXECUTE ON FUNCTION s.f``, which
+    PostgreSQL resolves when the name is unique in its schema), whatever argument types the
+    conversion gave it; ``verify`` and ``drift`` bind it to the live signature
+    (:mod:`pg_emit.bind`).
     """
 
     database: str
@@ -343,7 +348,7 @@ class PgRoutineSecurity(PlanModel):
     schema_name: str
     name: str
     kind: RoutineKind
-    signature: str = "()"
+    signature: str | None = None  # None: named without its arguments (see PgObject)
     owner: str
     security_definer: bool = True
     search_path: tuple[str, ...] = ()
@@ -353,7 +358,7 @@ class PgRoutineSecurity(PlanModel):
 
     @property
     def key(self) -> str:
-        return f"routine:{self.database}.{self.schema_name}.{self.name}{self.signature}"
+        return f"routine:{self.database}.{self.schema_name}.{self.name}{self.signature or ''}"
 
 
 class PgPolicy(PlanModel):

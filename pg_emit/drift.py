@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from mapper.plan import MigrationPlan, PgDefaultPrivilege, PgGrant
 from pg_emit import intent
 from pg_emit import render_grants as grants
+from pg_emit.bind import bind_signatures
 from pg_emit.compare import Mismatch, acl_facts, compare, intended_grants, scope
 from pg_emit.quoting import quote_ident
 from pg_emit.render import ownership_statements
@@ -136,7 +137,7 @@ def drift(
     for database in databases:
         with connect(dsn, database) as conn:
             live = live_state(conn, plan)
-        scoped = only_database(plan, database)
+        scoped = only_database(bind_signatures(plan, live.objects), database)
         mismatches |= set(compare(scoped, live))
         if cluster is None:
             cluster = _cluster_statements(plan, live, authoritative)

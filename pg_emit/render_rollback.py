@@ -143,10 +143,12 @@ def _undo_row_security(row: PgRowSecurity) -> Statement:
 
 
 def _undo_routine(routine: PgRoutineSecurity) -> Statement:
-    target = quote_qualified(routine.schema_name, routine.name) + routine.signature
+    target = quote_qualified(routine.schema_name, routine.name) + (routine.signature or "")
     action = f"ALTER {routine.kind.upper()} {target} SECURITY INVOKER RESET search_path"
     note = f"undo 07_security.sql: {routine.schema_name}.{routine.name} runs as its caller again"
-    return Statement(_guarded("to_regprocedure", target, [action]), (note,))
+    # without a signature the routine is named alone: to_regproc finds it when it is unique
+    exists = "to_regprocedure" if routine.signature else "to_regproc"
+    return Statement(_guarded(exists, target, [action]), (note,))
 
 
 def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:

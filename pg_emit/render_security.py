@@ -28,7 +28,7 @@ STATIC_PARAMETERS = frozenset({"shared_preload_libraries"})
 
 def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
     target = f"{routine.kind.upper()} {quote_qualified(routine.schema_name, routine.name)}"
-    target += routine.signature
+    target += routine.signature or ""  # no signature: PostgreSQL finds it by its unique name
     notes = (facts_note(routine.facts), f"runs as {routine.owner}; callers: "
              + (", ".join(routine.callers) or "(none)"))  # fmt: skip
     path = ", ".join(quote_ident(p) for p in routine.search_path)
@@ -92,7 +92,7 @@ def report_section(plan: MigrationPlan) -> list[str]:
         return []
     lines = ["## Routines, row-level security, masking and parameters"]
     if plan.routine_security:
-        rows = [(md.code(f"{r.database}:{r.schema_name}.{r.name}{r.signature}"), md.code(r.owner),
+        rows = [(md.code(f"{r.database}:{r.schema_name}.{r.name}{r.signature or ''}"), md.code(r.owner),
                  md.text(", ".join(r.callers) or "(none)")) for r in plan.routine_security]  # fmt: skip
         lines += ["", "SECURITY DEFINER routines (search_path pinned, EXECUTE revoked from PUBLIC):",
                   "", *md.table(("Routine", "Runs as", "Callers"), rows)]  # fmt: skip

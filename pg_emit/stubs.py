@@ -44,7 +44,9 @@ def stub_sql(obj: PgObject, types: Mapping[str, str] | None = None) -> tuple[str
     cols = ", ".join(f"{quote_ident(c)} {known.get(c, 'text')}" for c in obj.columns)
     view_cols = ", ".join(f"NULL::text AS {quote_ident(c)}" for c in obj.columns)
     exists, create = STUBS[obj.kind]
-    lit = quote_literal(qualified + (sig if obj.kind in ("function", "procedure") else ""))
+    if obj.kind in ("function", "procedure") and obj.signature is None:
+        exists = "to_regproc({lit})"  # named alone: any routine of that name is the one
+    lit = quote_literal(qualified + (obj.signature or ""))
     fields = {"q": qualified, "sig": sig, "cols": cols, "view_cols": view_cols, "lit": lit}
     return f"SELECT {exists.format(**fields)} IS NOT NULL", create.format(**fields)
 

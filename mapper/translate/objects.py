@@ -134,7 +134,7 @@ def _pg_object(state: PlanState, db: Database, obj: DbObject) -> PgObject | None
         database=state.target_db(db), schema_name=schema_name(state, db, obj.schema_name),
         name=object_name(obj.name, naming), kind=kind,
         columns=tuple(object_name(c, naming) for c in obj.columns),
-        signature="()" if kind in ROUTINES else None, owner=owner_role(state, db, owner),
+        signature=None, owner=owner_role(state, db, owner),
     )  # fmt: skip
 
 

@@ -160,7 +160,7 @@ def _plan_module(
 
 def _security_definer(state: PlanState, target: PgObject, fact: str, items: SecurityItems) -> None:
     object_type = ROUTINE_KINDS[target.kind]
-    signature = target.signature or "()"
+    signature = target.signature  # None: the routine is named without its arguments
     callers = sorted(
         {i.grantee for i in state.items.values() if isinstance(i, PgGrant)
          and i.privilege == "EXECUTE" and i.object_type == object_type

@@ -119,7 +119,11 @@ def checks(plan: MigrationPlan, db: Database) -> list[Check]:
     result = []
     for obj, target in _objects(plan, db):
         kind, pairs, column_pairs = PAIRS[obj.kind.value]
-        sql = quote_qualified(target.schema_name, target.name) + (target.signature or "")
+        # a routine the plan names alone is a stub without arguments on the verify target
+        routine = target.kind in ("function", "procedure")
+        sql = quote_qualified(target.schema_name, target.name) + (
+            target.signature or ("()" if routine else "")
+        )
         columns = dict(zip(obj.columns, target.columns, strict=False))
         for principal, role in sorted(roles.items()):
             for permission, privilege in pairs:
