@@ -117,6 +117,14 @@ def compare_memberships(plan: MigrationPlan, live: MigrationPlan) -> list[Mismat
     return result + [Mismatch("membership", "", f"{m} in {r}", "extra") for r, m in actual - wanted]
 
 
+def both_ways(
+    kind: str, wanted: set[tuple[str, str]], actual: set[tuple[str, str]]
+) -> list[Mismatch]:
+    """(database, text) facts the plan wants and the server lacks, then the reverse."""
+    result = [Mismatch(kind, db, text, "missing") for db, text in wanted - actual]
+    return result + [Mismatch(kind, db, text, "extra") for db, text in actual - wanted]
+
+
 def compare_defaults(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
     """Default ACLs set for plan roles, both ways."""
     roles = set(intent.created_roles(plan))
@@ -130,9 +138,7 @@ def compare_defaults(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]
             if not restrict or (d.owner in roles and d.database in databases)
         }  # fmt: skip
 
-    wanted, actual = facts(plan, False), facts(live, True)
-    result = [Mismatch("default_acl", db, t, "missing") for db, t in wanted - actual]
-    return result + [Mismatch("default_acl", db, t, "extra") for db, t in actual - wanted]
+    return both_ways("default_acl", facts(plan, False), facts(live, True))
 
 
 def compare_default_revokes(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
@@ -149,9 +155,7 @@ def compare_default_revokes(plan: MigrationPlan, live: MigrationPlan) -> list[Mi
             if d.database in databases and (not restrict or d.owner in roles)
         }  # fmt: skip
 
-    wanted, actual = facts(plan, False), facts(live, True)
-    result = [Mismatch("default_acl", db, t, "missing") for db, t in wanted - actual]
-    return result + [Mismatch("default_acl", db, t, "extra") for db, t in actual - wanted]
+    return both_ways("default_acl", facts(plan, False), facts(live, True))
 
 
 def compare_roles(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:

@@ -40,6 +40,16 @@ ALTER_KIND: dict[str, str] = {
 Securable = tuple[str, str | None, str, str | None]  # object_type, schema, name, signature
 
 
+def routine_keyword(object_type: str, signature: str | None) -> str:
+    """``ROUTINE`` for a procedure named without its arguments, else ``object_type``.
+
+    A conversion may turn a SQL Server procedure into a PostgreSQL procedure or a function
+    (AWS SCT can do either); ``GRANT … ON ROUTINE`` and ``ALTER ROUTINE`` (PostgreSQL 11+) take
+    both, where ``ON PROCEDURE`` fails on a function. A source function stays a function.
+    """
+    return "ROUTINE" if object_type == "PROCEDURE" and signature is None else object_type
+
+
 def securable_sql(object_type: str, schema: str | None, name: str, signature: str | None) -> str:
     """``TABLE s.t`` / ``FUNCTION s.f(integer)`` / ``DATABASE d`` / ``PARAMETER work_mem``."""
     target = name if object_type == "PARAMETER" else quote_qualified(schema, name)
@@ -137,6 +147,8 @@ def _all_in_schema(
     """Split securables into whole schemas (``ALL … IN SCHEMA``) and the remaining objects."""
     if object_type not in ALL_IN_SCHEMA:
         return [], securables
+    if object_type == "PROCEDURE" and any(s[3] is None for s in securables):
+        return [], securables  # ALL PROCEDURES would miss one the conversion made a function
     by_schema = contents.of(object_type)
     wanted: dict[str, set[str]] = defaultdict(set)
     for _, schema, name, signature in securables:
@@ -168,12 +180,22 @@ def grant_statements(
             why = f"all {keyword.lower()} of schema {schema} (the plan lists every one)"
             sql = f"{head} ALL {keyword} IN SCHEMA {quote_ident(schema)} {tail}"
             statements.append(Statement(sql, (_facts(facts), why)))
-        for start in range(0, len(rest), MAX_OBJECTS):
-            chunk = rest[start : start + MAX_OBJECTS]
-            targets = ", ".join(securable_sql(*s) for s in chunk)
-            facts = [f for s in chunk for f in facts_of[s]]
-            statements.append(Statement(f"{head} {object_type} {targets} {tail}", (_facts(facts),)))
+        for keyword, same in _by_keyword(rest):
+            for start in range(0, len(same), MAX_OBJECTS):
+                chunk = same[start : start + MAX_OBJECTS]
+                targets = ", ".join(securable_sql(*s) for s in chunk)
+                facts = [f for s in chunk for f in facts_of[s]]
+                sql = f"{head} {keyword} {targets} {tail}"
+                statements.append(Statement(sql, (_facts(facts),)))
     return statements
+
+
+def _by_keyword(securables: list[Securable]) -> list[tuple[str, list[Securable]]]:
+    """Securables split by the keyword that names them (see :func:`routine_keyword`)."""
+    split: dict[str, list[Securable]] = defaultdict(list)
+    for securable in securables:
+        split[routine_keyword(securable[0], securable[3])].append(securable)
+    return sorted(split.items())
 
 
 def _facts(facts: list[str]) -> str:
@@ -227,8 +249,9 @@ def privileges_statements(plan: MigrationPlan, database: str) -> list[Statement]
 
 def ownership_statement(obj: PgObject) -> Statement:
     """``ALTER TABLE s.t OWNER TO o`` (or VIEW, SEQUENCE, FUNCTION …) for one object."""
-    target = securable_sql(ALTER_KIND[obj.kind], obj.schema_name, obj.name, obj.signature)
-    sql = f"ALTER {ALTER_KIND[obj.kind]} {target} OWNER TO {quote_ident(obj.owner)}"
+    kind = routine_keyword(ALTER_KIND[obj.kind], obj.signature)
+    target = securable_sql(kind, obj.schema_name, obj.name, obj.signature)
+    sql = f"ALTER {kind} {target} OWNER TO {quote_ident(obj.owner)}"
     return Statement(sql, (_facts(list(obj.facts)),))
 
 

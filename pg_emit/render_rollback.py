@@ -144,7 +144,8 @@ def _undo_row_security(row: PgRowSecurity) -> Statement:
 
 def _undo_routine(routine: PgRoutineSecurity) -> Statement:
     target = quote_qualified(routine.schema_name, routine.name) + (routine.signature or "")
-    action = f"ALTER {routine.kind.upper()} {target} SECURITY INVOKER RESET search_path"
+    kind = grants.routine_keyword(routine.kind.upper(), routine.signature)
+    action = f"ALTER {kind} {target} SECURITY INVOKER RESET search_path"
     note = f"undo 07_security.sql: {routine.schema_name}.{routine.name} runs as its caller again"
     # without a signature the routine is named alone: to_regproc finds it when it is unique
     exists = "to_regprocedure" if routine.signature else "to_regproc"

@@ -20,6 +20,7 @@ from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurit
 from mapper.rls import REPORT_NOTE
 from pg_emit import markdown as md
 from pg_emit.quoting import quote_ident, quote_qualified
+from pg_emit.render_grants import routine_keyword
 from pg_emit.script import Statement, facts_note
 
 #: Parameters that only take effect after a reboot (the rest apply immediately).
@@ -27,7 +28,8 @@ STATIC_PARAMETERS = frozenset({"shared_preload_libraries"})
 
 
 def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
-    target = f"{routine.kind.upper()} {quote_qualified(routine.schema_name, routine.name)}"
+    kind = routine_keyword(routine.kind.upper(), routine.signature)
+    target = f"{kind} {quote_qualified(routine.schema_name, routine.name)}"
     target += routine.signature or ""  # no signature: PostgreSQL finds it by its unique name
     notes = (facts_note(routine.facts), f"runs as {routine.owner}; callers: "
              + (", ".join(routine.callers) or "(none)"))  # fmt: skip

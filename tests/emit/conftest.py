@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from mapper.plan import MigrationPlan
+from pg_emit.artifacts import write_artifacts
 from pg_emit.inspect import inspect_server
 from pg_emit.server import connect
 from pg_emit.stubs import create_stubs
@@ -35,6 +37,13 @@ class Scratch:
             "memberships": tuple(m for m in live.memberships if {m.role, m.member} & mine),
         })  # fmt: skip
         return live.to_json()
+
+
+def write_plan_dir(path: Path, plan: MigrationPlan) -> Path:
+    """``plan.json`` and every artifact in ``path``, as ``grantbridge plan`` writes them."""
+    (path / "plan.json").write_text(plan.to_json(), encoding="utf-8")
+    write_artifacts(plan, path)
+    return path
 
 
 def _cleanup(dsn: str, prefix: str, database: str) -> None:

@@ -17,10 +17,9 @@ import pytest
 from pg_emit.apply import apply_plan_dir, run_scripts
 from pg_emit.compare import Mismatch
 from pg_emit.drift import drift
-from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.verify import check_state, verify_plan
-from tests.emit.conftest import Scratch
+from tests.emit.conftest import Scratch, write_plan_dir
 
 pytestmark = pytest.mark.postgres
 
@@ -30,14 +29,6 @@ SELECT defaclacl::text FROM pg_catalog.pg_default_acl
 WHERE defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %s)
   AND defaclnamespace = 0 AND defaclobjtype = 'f'
 """
-
-
-def _plan_dir(tmp_path: Path, scratch: Scratch) -> Path:
-    (tmp_path / "plan.json").write_text(scratch.plan.to_json(), encoding="utf-8")
-    for name, text in render_sql(scratch.plan).items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    return tmp_path
 
 
 def _roles(scratch: Scratch) -> tuple[str, str]:
@@ -75,7 +66,7 @@ def test_routines_created_later_are_not_executable_by_public(
     scratch: Scratch, tmp_path: Path
 ) -> None:
     owner, bystander = _roles(scratch)
-    plan_dir = _plan_dir(tmp_path, scratch)
+    plan_dir = write_plan_dir(tmp_path, scratch.plan)
     apply_plan_dir(plan_dir, scratch.dsn)
     with connect(scratch.dsn, scratch.database) as conn:
         # the owner keeps its own EXECUTE; PUBLIC's entry ("=X/owner") is gone
@@ -106,7 +97,7 @@ def test_verify_and_drift_notice_public_execute_given_back(
     scratch: Scratch, tmp_path: Path
 ) -> None:
     owner = f"{scratch.prefix}_sales_owner"
-    apply_plan_dir(_plan_dir(tmp_path, scratch), scratch.dsn)
+    apply_plan_dir(write_plan_dir(tmp_path, scratch.plan), scratch.dsn)
     with connect(scratch.dsn, scratch.database) as conn:
         conn.execute(
             f'ALTER DEFAULT PRIVILEGES FOR ROLE "{owner}" GRANT EXECUTE ON FUNCTIONS TO PUBLIC'.encode()

@@ -13,17 +13,9 @@ from pg_emit.drift import drift
 from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.verify import check_state, verify_plan
-from tests.emit.conftest import Scratch
+from tests.emit.conftest import Scratch, write_plan_dir
 
 pytestmark = pytest.mark.postgres
-
-
-def _plan_dir(tmp_path: Path, scratch: Scratch) -> Path:
-    (tmp_path / "plan.json").write_text(scratch.plan.to_json(), encoding="utf-8")
-    for name, text in render_sql(scratch.plan).items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    return tmp_path
 
 
 #: What 07_security.sql changes, straight from the catalogs (not through the code under test).
@@ -55,7 +47,7 @@ def test_verify_passes_on_realistic_plan(scratch: Scratch) -> None:
 
 def test_apply_twice_is_identical_and_rollback_restores(scratch: Scratch, tmp_path: Path) -> None:
     before, security_before = scratch.state(), _security_state(scratch)
-    plan_dir = _plan_dir(tmp_path, scratch)
+    plan_dir = write_plan_dir(tmp_path, scratch.plan)
     apply_plan_dir(plan_dir, scratch.dsn)
     once, security_once = scratch.state(), _security_state(scratch)
     assert once != before
@@ -89,7 +81,7 @@ def test_failure_mid_script_leaves_state_unchanged(scratch: Scratch) -> None:
 
 
 def test_verify_reports_exactly_a_changed_grant(scratch: Scratch, tmp_path: Path) -> None:
-    apply_plan_dir(_plan_dir(tmp_path, scratch), scratch.dsn)
+    apply_plan_dir(write_plan_dir(tmp_path, scratch.plan), scratch.dsn)
     reader = f"{scratch.prefix}_sales_reader"
     with connect(scratch.dsn, scratch.database) as conn:
         conn.execute(f"REVOKE SELECT ON TABLE sales.orders FROM {reader}".encode())
@@ -107,7 +99,7 @@ def test_verify_reports_exactly_a_changed_grant(scratch: Scratch, tmp_path: Path
 
 
 def test_verify_reports_exactly_a_dropped_policy(scratch: Scratch, tmp_path: Path) -> None:
-    apply_plan_dir(_plan_dir(tmp_path, scratch), scratch.dsn)
+    apply_plan_dir(write_plan_dir(tmp_path, scratch.plan), scratch.dsn)
     with connect(scratch.dsn, scratch.database) as conn:
         assert check_state(conn, scratch.plan, scratch.database) == []
         conn.execute(b"DROP POLICY no_big ON sales.orders")
@@ -130,7 +122,7 @@ def test_verify_reports_exactly_a_dropped_policy(scratch: Scratch, tmp_path: Pat
 
 
 def test_drift_restores_the_plan(scratch: Scratch, tmp_path: Path) -> None:
-    apply_plan_dir(_plan_dir(tmp_path, scratch), scratch.dsn)
+    apply_plan_dir(write_plan_dir(tmp_path, scratch.plan), scratch.dsn)
     reader, writer = f"{scratch.prefix}_sales_reader", f"{scratch.prefix}_sales_writer"
     with connect(scratch.dsn, scratch.database) as conn:
         conn.execute(f"REVOKE SELECT ON TABLE sales.customers FROM {reader}".encode())

@@ -15,10 +15,9 @@ import pytest
 from grantbridge.cli import main
 from grantbridge.errors import TargetError
 from pg_emit.apply import ApplyFailed
-from pg_emit.artifacts import write_artifacts
 from pg_emit.server import connect
 from pg_emit.verify import verify_plan
-from tests.emit.conftest import Scratch
+from tests.emit.conftest import Scratch, write_plan_dir
 
 pytestmark = pytest.mark.postgres
 
@@ -37,6 +36,16 @@ def without_column(scratch: Scratch) -> Scratch:
     return scratch
 
 
+def _cli_errors(scratch: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The ``error:`` lines of ``grantbridge verify --dsn`` (exit 2, no traceback)."""
+    write_plan_dir(tmp_path, scratch.plan)
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path), "--dsn", scratch.dsn]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if line.startswith("error:")]
+
+
 def test_verify_names_the_missing_column(without_column: Scratch) -> None:
     scratch = without_column
     with pytest.raises(TargetError) as raised:
@@ -49,14 +58,9 @@ def test_cli_exit_2_without_traceback(
     without_column: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     scratch = without_column
-    (tmp_path / "plan.json").write_text(scratch.plan.to_json(), encoding="utf-8")
-    write_artifacts(scratch.plan, tmp_path)
-    capsys.readouterr()
-    assert main(["verify", str(tmp_path), "--dsn", scratch.dsn]) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {MESSAGE.format(database=scratch.database)}"]
+    assert _cli_errors(scratch, tmp_path, capsys) == [
+        f"error: {MESSAGE.format(database=scratch.database)}"
+    ]
 
 
 def test_a_failing_statement_is_an_error_too(
@@ -66,13 +70,7 @@ def test_a_failing_statement_is_an_error_too(
         conn.execute(b"ALTER TABLE sales.customers DROP COLUMN name")
     with pytest.raises(ApplyFailed, match=r'column "name" of relation "customers" does not exist'):
         verify_plan(scratch.plan, scratch.dsn, embedded=False)
-    (tmp_path / "plan.json").write_text(scratch.plan.to_json(), encoding="utf-8")
-    write_artifacts(scratch.plan, tmp_path)
-    capsys.readouterr()
-    assert main(["verify", str(tmp_path), "--dsn", scratch.dsn]) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    [error] = [line for line in err.splitlines() if line.startswith("error:")]
+    [error] = _cli_errors(scratch, tmp_path, capsys)
     assert error.startswith(f"error: {scratch.database}: verify cannot apply the plan: column ")
     assert (
         f"(statement: GRANT SELECT (id, name) ON TABLE sales.customers TO {scratch.prefix}_alice)"
