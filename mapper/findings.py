@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from mapper.plan import Finding, Severity
+from mapper.review_rules import RuleDef
 
 C, H, M, L, N = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO)
 
@@ -150,10 +151,21 @@ def render_markdown() -> str:
         "| Rule | Severity | Title | Remediation |",
         "|---|---|---|---|",
     ]
-    for rule_id in RULES:
-        rule = RULES[rule_id]
-        lines.append(f"| {rule_id} | {rule.severity.value} | {rule.title} | {rule.remediation} |")
+    for rule in sorted(_all_rules(), key=lambda r: r.rule_id):
+        lines.append(
+            f"| {rule.rule_id} | {rule.severity.value} | {rule.title} | {rule.remediation} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _all_rules() -> list[Rule | RuleDef]:
+    """This catalog plus the GB300–GB349 rules of the module, RLS, masking and audit analyses
+    (``mapper.review_rules``), imported here so that they may import this module."""
+    from mapper import masking, modules, rls
+    from mapper.translate import security, security_facts
+
+    analyses = (modules.RULES, rls.RULES, masking.RULES, security.RULES, security_facts.RULES)
+    return [*RULES.values(), *(rule for table in analyses for rule in table.values())]
 
 
 if __name__ == "__main__":  # pragma: no cover - doc generation entry point
