@@ -108,6 +108,13 @@ def generate_rows(section: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _count(section: dict[str, Any], name: str, key: str) -> str:
+    figure = section["figures"].get(name)
+    if not figure or figure.get("error") or key not in figure.get("counts", {}):
+        return _missing(section, name)
+    return f"{figure['counts'][key]:,}"
+
+
 def parse_rows(section: dict[str, Any]) -> list[Row]:
     """Parse throughput of grantbridge vs sqlglot's tokenizer alone on the same text."""
     statements = int(section["statements"])
@@ -150,6 +157,7 @@ def scale_rows(section: dict[str, Any]) -> list[Row]:
         ("apply naive script", _time(section, "apply-naive")),
         ("apply grantbridge / naive time", _ratio(section, "apply", "apply-naive")),
         ("verify", _time(section, "verify")),
+        ("verify: mismatches found", _count(section, "verify", "mismatches")),
     ]
     return (
         head
@@ -373,14 +381,26 @@ FIXES: tuple[tuple[str, str, str], ...] = (
         "56.3–56.8 s CPU, 1,130 MB",
         "35.2–40.7 s CPU, 1,106 MB (plans byte-identical)",
     ),
+    (
+        "validated snapshot load at M, idle machine: parsed and validated in one pass by "
+        "pydantic-core (`model_validate_json`), no tree of Python dicts in between (70444cd)",
+        "8.4 s, 1,535 MB peak RSS",
+        "4.3 s, 1,538 MB",
+    ),
+    (
+        "verify on the embedded server, 24k roles in 2 databases (synthetic plan): roles and "
+        "memberships committed once instead of once per database (4e40064)",
+        "20–25 s, 01 + 02: 9.1 s (the per-database path, which live targets keep)",
+        "16–18 s, 01 + 02: 4.2 s",
+    ),
 )
 
 COMMANDS = (
     "uv run python -m bench --scale S --runs 3",
     "uv run python -m bench --plan-scaling --runs 3",
-    "uv run python -m bench --scale rows100000 --runs 3 --only parse,emit,apply",
+    "uv run python -m bench --scale rows100000 --runs 3 --only parse,plan,emit,apply",
     "uv run python -m bench --scale M --runs 1 --only parse",
-    "uv run python -m bench --scale M --runs 1 --only plan",
+    "uv run python -m bench --scale M --runs 1 --only plan,verify --timeout 3600 --max-rss-mb 14000",
     "uv run python -m bench --scale M --runs 1 --only emit,apply --timeout 1800",
     "uv run python -m bench --scale L --runs 1 --only parse --max-rss-mb 12000 --timeout 2400",
     "uv run python -m bench --scale L --runs 1 --only plan --max-rss-mb 12000 --timeout 600",
