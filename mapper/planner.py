@@ -26,6 +26,7 @@ from mapper.plan import (
     PgSchema,
 )
 from mapper.policy import Policy
+from mapper.target import resolve_against_target
 from mapper.translate import (
     dispositions,
     guest,
@@ -46,10 +47,15 @@ from mapper.translate.windows import classify_windows_groups
 from mssql_extract.snapshot import SecuritySnapshot
 
 
-def fingerprint(snapshot: SecuritySnapshot, policy: Policy) -> str:
-    """sha256 over the canonical snapshot JSON and the canonical policy JSON."""
+def fingerprint(
+    snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None = None
+) -> str:
+    """sha256 over the canonical snapshot JSON and the canonical policy JSON (and the target
+    catalog's JSON, when the plan was resolved against one)."""
     digest = hashlib.sha256(snapshot.to_json().encode("utf-8"))
     digest.update(json.dumps(policy.model_dump(mode="json"), sort_keys=True).encode("utf-8"))
+    if target is not None:
+        digest.update(target.to_json().encode("utf-8"))
     return f"sha256:{digest.hexdigest()}"
 
 
@@ -61,19 +67,22 @@ def plan(
     Args:
         snapshot: the SQL Server estate.
         policy: naming, authentication, over-grant and hardening choices.
-        target: the target's catalog as read by ``inspect`` (not used yet: names are mapped by
-            policy only).
+        target: the target's catalog as read by ``inspect``: routines take its signatures, and
+            objects it lacks leave the plan with finding GB042 (:mod:`mapper.target`).
 
     Raises:
         MappingError: a name collision, a cycle, or rds_iam and rds_ad on one role.
     """
     with collector_paused():
-        return _plan(snapshot, policy)
+        planned = _plan(snapshot, policy, target)
+    return planned if target is None else resolve_against_target(planned, target, policy)
 
 
-def _plan(snapshot: SecuritySnapshot, policy: Policy) -> MigrationPlan:
+def _plan(
+    snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None
+) -> MigrationPlan:
     # first, while little else is in memory: it serialises the whole snapshot
-    digest = fingerprint(snapshot, policy)
+    digest = fingerprint(snapshot, policy, target)
     snapshot = classify_windows_groups(snapshot, policy)  # scripts cannot tell groups from users
     state = PlanState(
         snapshot=snapshot, policy=policy,

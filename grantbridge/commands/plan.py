@@ -30,6 +30,16 @@ def _read_snapshot(path: Path) -> SecuritySnapshot:
     return SecuritySnapshot.from_json(text, origin=str(path))
 
 
+def _read_target(path: Path) -> MigrationPlan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the target catalog: {exc.strerror}", Location(str(path))
+        ) from None
+    return MigrationPlan.from_json(text, origin=str(path))
+
+
 def _write(plan_: MigrationPlan, outdir: Path) -> None:
     with atomic_directory(outdir) as scratch:
         (scratch / "plan.json").write_text(plan_.to_json(), encoding="utf-8")
@@ -66,10 +76,18 @@ def plan(
         Severity | None,
         typer.Option(help="Exit 1 when an open finding is at or above this severity."),
     ] = None,
+    target: Annotated[
+        Path | None,
+        typer.Option(
+            help="The converted target's catalog (`grantbridge inspect` JSON): routines take "
+            "its argument lists; objects it lacks are left out, with finding GB042."
+        ),
+    ] = None,
 ) -> None:
     """Plan least-privilege PostgreSQL roles and grants for a SQL Server snapshot."""
     the_policy = load_policy(policy) if policy else Policy()
-    result = make_plan(_read_snapshot(snapshot), the_policy)
+    catalog = _read_target(target) if target else None
+    result = make_plan(_read_snapshot(snapshot), the_policy, catalog)
     _write(result, output)
     failing = fail_on is not None and any(
         not f.accepted and f.severity.rank >= fail_on.rank for f in result.findings

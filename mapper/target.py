@@ -1,0 +1,160 @@
+"""A plan resolved against the target's catalog (DESIGN §3.3, "Securables"): ``plan --target``.
+
+``grantbridge inspect`` reads a live PostgreSQL — the database the conversion (AWS SCT, pgloader,
+by hand) produced — into the plan's own model. Given that catalog, the plan's objects resolve
+against the objects that really exist:
+
+* **Routines.** SQL Server's permission model does not say what argument types a conversion
+  gave a routine, nor whether a procedure stayed a procedure, so the planner names routines
+  alone (``signature`` None). :func:`bind_signatures` gives each one the signature (and, for a
+  procedure, the kind) of the one target routine of that schema and name. ``verify`` and
+  ``drift`` run the same binding on what they read back (``pg_emit.bind``).
+* **Objects the target lacks.** A GRANT on them would stop the apply (``ON_ERROR_STOP``), so
+  the items on them (the object and its owner, grants, revokes, SECURITY DEFINER, row-level
+  security) leave the plan, each object with finding GB042. A fact that became nothing else is
+  ``unresolved``; one that still has other items keeps its disposition and gains the finding.
+  Only databases the catalog covers are checked (``inspect`` may have read a subset).
+
+Names are compared exactly, as the plan spells them after the naming policy (folded to lower
+case by default): a target that kept mixed-case names needs the naming policy that matches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mapper import findings
+from mapper.plan import Disposition, FactDisposition, Finding, MigrationPlan, PgObject
+from mapper.policy import Policy
+
+#: Plan object kinds and grant object types that are routines.
+ROUTINE_KINDS = frozenset({"function", "procedure"})
+ROUTINE_TYPES = frozenset({"FUNCTION", "PROCEDURE"})
+
+Where = tuple[str, str | None, str]  # database, schema, name
+Live = tuple[str, str]  # kind ("function" / "procedure"), signature
+
+
+def live_signatures(objects: Iterable[PgObject]) -> dict[Where, Live]:
+    """(database, schema, name) → (kind, signature), for the routines unique by name there."""
+    found: dict[Where, set[Live]] = defaultdict(set)
+    for obj in objects:
+        if obj.kind in ROUTINE_KINDS and obj.signature is not None:
+            found[obj.database, obj.schema_name, obj.name].add((obj.kind, obj.signature))
+    return {where: next(iter(live)) for where, live in found.items() if len(live) == 1}
+
+
+def bind_signatures(plan: MigrationPlan, live: Iterable[PgObject]) -> MigrationPlan:
+    """``plan`` with each routine named alone bound to the live signature (and, for a
+    procedure, the live kind: a conversion may have made it a function). None found, several
+    (overloads), or a source function that is a live procedure: the item stays as it is."""
+    signatures = live_signatures(live)
+    if not signatures:
+        return plan
+
+    def bound(item: Any, kind: str | None, field: str) -> Any:
+        if kind not in ROUTINE_KINDS or item.signature is not None:
+            return item
+        found = signatures.get((item.database, item.schema_name, item.name))
+        if found is None or (kind == "function" and found[0] != "function"):
+            return item
+        live_kind = found[0].upper() if field == "object_type" else found[0]
+        return item.model_copy(update={"signature": found[1], field: live_kind})
+
+    def kind_of(object_type: str) -> str | None:
+        return object_type.lower() if object_type in ROUTINE_TYPES else None
+
+    return plan.model_copy(
+        update={
+            "objects": tuple(bound(o, o.kind, "kind") for o in plan.objects),
+            "grants": tuple(bound(g, kind_of(g.object_type), "object_type") for g in plan.grants),
+            "revokes": tuple(bound(r, kind_of(r.object_type), "object_type") for r in plan.revokes),
+            "routine_security": tuple(bound(r, r.kind, "kind") for r in plan.routine_security),
+        }
+    )
+
+
+def _named(item: Any) -> Where:
+    return (item.database, item.schema_name, item.name)
+
+
+def _table(item: Any) -> Where:
+    return (item.database, item.schema_name, item.table_name)
+
+
+#: Plan fields whose items sit on one object, and how each names its object.
+_ON_OBJECT: dict[str, Callable[[Any], Where]] = {
+    "objects": _named, "grants": _named, "revokes": _named, "routine_security": _named,
+    "row_security": _table,
+}  # fmt: skip
+#: Grant object types that are not objects of a schema.
+_NOT_OBJECTS = frozenset({"DATABASE", "SCHEMA", "PARAMETER", "LANGUAGE", "FOREIGN SERVER"})
+
+
+def resolve_against_target(
+    plan: MigrationPlan, target: MigrationPlan, policy: Policy
+) -> MigrationPlan:
+    """``plan`` bound to the target's routines, without the items on objects it lacks."""
+    plan = bind_signatures(plan, target.objects)
+    covered = {d.name for d in target.databases} | {o.database for o in target.objects}
+    present = {(o.database, o.schema_name, o.name) for o in target.objects}
+    missing = {
+        (o.database, o.schema_name, o.name): o
+        for o in plan.objects
+        if o.database in covered and (o.database, o.schema_name, o.name) not in present
+    }
+    if not missing:
+        return _sorted(plan)
+    found = {where: _finding(obj, policy) for where, obj in missing.items()}
+    update: dict[str, Any] = {}
+    dropped: dict[str, str] = {}  # item key → finding key
+    for field, where_of in _ON_OBJECT.items():
+        kept = []
+        for item in getattr(plan, field):
+            where = where_of(item)
+            if where in found and getattr(item, "object_type", "") not in _NOT_OBJECTS:
+                dropped[item.key] = found[where].key
+            else:
+                kept.append(item)
+        update[field] = tuple(kept)
+    update["findings"] = plan.findings + tuple(found.values())
+    update["dispositions"] = tuple(_disposed(d, dropped) for d in plan.dispositions)
+    return _sorted(plan.model_copy(update=update))
+
+
+def _finding(obj: PgObject, policy: Policy) -> Finding:
+    where = f"{obj.schema_name}.{obj.name}"
+    finding = findings.make(
+        "GB042", f"{obj.kind} {where} is not in database {obj.database} of the target catalog",
+        "Nothing granted on it, and it is not re-owned: a statement on it would stop the apply.",
+        securable=f"{obj.kind.upper()} {where}", source_ref=f"{obj.database}:{where}",
+    )  # fmt: skip
+    accepted = policy.overgrants.acceptance(finding.rule_id, finding.principal)
+    if accepted is None:
+        return finding
+    return finding.model_copy(update={"accepted": True, "accepted_reason": accepted.reason})
+
+
+def _disposed(disposition: FactDisposition, dropped: dict[str, str]) -> FactDisposition:
+    """A fact's disposition once the items on missing objects are gone."""
+    lost = [key for key in disposition.items if key in dropped]
+    if not lost:
+        return disposition
+    items = tuple(key for key in disposition.items if key not in dropped)
+    update: dict[str, Any] = {
+        "items": items,
+        "findings": tuple(sorted({*disposition.findings, *(dropped[k] for k in lost)})),
+    }
+    if not items:
+        update |= {"disposition": Disposition.UNRESOLVED,
+                   "reason": "its object is not in the target catalog (GB042)"}  # fmt: skip
+    return disposition.model_copy(update=update)
+
+
+def _sorted(plan: MigrationPlan) -> MigrationPlan:
+    """Re-validated, so every collection is sorted by key again (binding changes keys)."""
+    return MigrationPlan.model_validate(
+        {name: getattr(plan, name) for name in MigrationPlan.model_fields}
+    )
