@@ -41,6 +41,7 @@ class Scratch:
 
 def write_plan_dir(path: Path, plan: MigrationPlan) -> Path:
     """``plan.json`` and every artifact in ``path``, as ``grantbridge plan`` writes them."""
+    path.mkdir(parents=True, exist_ok=True)
     (path / "plan.json").write_text(plan.to_json(), encoding="utf-8")
     write_artifacts(plan, path)
     return path
