@@ -8,8 +8,8 @@ Passwords never appear: a password login gets a commented rotation step instead.
 Both scripts are shaped by what PostgreSQL spends applying them (issue 7). The existence check
 is ``to_regrole`` (one catalog cache lookup), not a query on the ``pg_roles`` view, which the
 server plans afresh in every DO block: that check alone was half of ``01_roles.sql``'s time.
-The comments stay outside the DO blocks, so they are for the reader and never sent to the
-server. Memberships are granted deepest role first (see :func:`membership_sections`).
+Roles are created :data:`ROLE_BATCH` to a DO block, each role's comments just above its own
+lines inside the block. Memberships are granted deepest role first (see :func:`membership_sections`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections import defaultdict
 
 from mapper.plan import AuthMethod, MigrationPlan, PgMembership, PgRole, RoleKind
 from pg_emit import intent
-from pg_emit.quoting import quote_ident, quote_literal
+from pg_emit.quoting import comment, quote_ident, quote_literal
 from pg_emit.script import Section, Statement, do_block, facts_note
 
 #: The comment that marks a role, schema or stand-in as created by grantbridge.
@@ -35,21 +35,35 @@ def _role_options(role: PgRole) -> str:
     return " ".join(options)
 
 
-def _create_role(role: PgRole, fingerprint: str) -> Statement:
+#: Roles created per DO block. Each block costs the server a PL/pgSQL compile and run: one
+#: block per role was 0.09 s of the 0.51 s bench scale S spends applying (757 roles), and
+#: batches of this size take 10 % off the whole apply (issue 7). Each role's lines inside the
+#: block are preceded by its own comments, so the script reads as before.
+ROLE_BATCH = 50
+
+
+def _create_lines(role: PgRole, fingerprint: str) -> list[str]:
+    """One role's notes (as comments) and its guarded CREATE ROLE, for a DO block's body."""
     name = quote_ident(role.name)
     mark = quote_literal(f"{CREATED_MARK} by plan {fingerprint[:16]} ({role.kind})")
-    sql = do_block(
-        [
-            f"IF to_regrole({quote_literal(name)}) IS NULL THEN",
-            f"  CREATE ROLE {name} {_role_options(role)};",
-            f"  COMMENT ON ROLE {name} IS {mark};",
-            "END IF;",
-        ]
-    )
     notes = [facts_note(role.facts), f"role {role.name}: {role.kind}, {role.auth} ({role.source})"]
     if role.comment:
         notes.append(role.comment)
-    return Statement(sql, tuple(notes))
+    return [
+        *(comment(note) for note in notes),
+        f"IF to_regrole({quote_literal(name)}) IS NULL THEN",
+        f"  CREATE ROLE {name} {_role_options(role)};",
+        f"  COMMENT ON ROLE {name} IS {mark};",
+        "END IF;",
+    ]
+
+
+def _create_roles(roles: list[PgRole], fingerprint: str) -> Statement:
+    """One DO block creating ``roles`` where absent; the password logins' rotation steps are
+    its notes (they are for the person applying, outside the block)."""
+    body = [line for role in roles for line in _create_lines(role, fingerprint)]
+    notes = [note for role in roles for note in _rotation_note(role)]
+    return Statement(do_block(body), tuple(notes))
 
 
 def _rotation_note(role: PgRole) -> tuple[str, ...]:
@@ -83,12 +97,9 @@ def standins_statement() -> Statement:
 def roles_sections(plan: MigrationPlan) -> tuple[Section, ...]:
     """The sections of ``01_roles.sql``: stand-ins, then every non-predefined role by name."""
     statements = [standins_statement()]
-    for role in plan.roles:
-        if role.kind == RoleKind.PREDEFINED:
-            continue
-        created = _create_role(role, plan.fingerprint)
-        notes = created.notes + _rotation_note(role)
-        statements.append(Statement(created.sql, notes))
+    roles = [role for role in plan.roles if role.kind != RoleKind.PREDEFINED]
+    for start in range(0, len(roles), ROLE_BATCH):
+        statements.append(_create_roles(roles[start : start + ROLE_BATCH], plan.fingerprint))
     return (Section(None, tuple(statements)),)
 
 

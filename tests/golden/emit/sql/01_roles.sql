@@ -31,10 +31,12 @@ BEGIN
 END
 $grantbridge$;
 
--- from: Sales/role:odd name
--- role gb Odd "Name" x: group, none (role [Odd "Name"])
+-- password login gb_alice: grantbridge never carries passwords. Rotation step, run by
+-- hand after apply: \password gb_alice
 DO $grantbridge$
 BEGIN
+  -- from: Sales/role:odd name
+  -- role gb Odd "Name" x: group, none (role [Odd "Name"])
   IF to_regrole('"gb Odd ""Name""
 x"') IS NULL THEN
     CREATE ROLE "gb Odd ""Name""
@@ -42,59 +44,32 @@ x" NOLOGIN;
     COMMENT ON ROLE "gb Odd ""Name""
 x" IS 'grantbridge: created by plan sha256:ababababa (group)';
   END IF;
-END
-$grantbridge$;
-
--- from: login:alice
--- role gb_alice: login, password (login [alice])
--- password login gb_alice: grantbridge never carries passwords. Rotation step, run by
--- hand after apply: \password gb_alice
-DO $grantbridge$
-BEGIN
+  -- from: login:alice
+  -- role gb_alice: login, password (login [alice])
   IF to_regrole('gb_alice') IS NULL THEN
     CREATE ROLE gb_alice LOGIN;
     COMMENT ON ROLE gb_alice IS 'grantbridge: created by plan sha256:ababababa (login)';
   END IF;
-END
-$grantbridge$;
-
--- from: login:app
--- role gb_app: login, iam (login [app])
-DO $grantbridge$
-BEGIN
+  -- from: login:app
+  -- role gb_app: login, iam (login [app])
   IF to_regrole('gb_app') IS NULL THEN
     CREATE ROLE gb_app LOGIN;
     COMMENT ON ROLE gb_app IS 'grantbridge: created by plan sha256:ababababa (login)';
   END IF;
-END
-$grantbridge$;
-
--- from: Sales/user:dbo
--- role gb_sales_owner: owner, none (user [dbo])
-DO $grantbridge$
-BEGIN
+  -- from: Sales/user:dbo
+  -- role gb_sales_owner: owner, none (user [dbo])
   IF to_regrole('gb_sales_owner') IS NULL THEN
     CREATE ROLE gb_sales_owner NOLOGIN;
     COMMENT ON ROLE gb_sales_owner IS 'grantbridge: created by plan sha256:ababababa (owner)';
   END IF;
-END
-$grantbridge$;
-
--- from: Sales/role:reader
--- role gb_sales_reader: group, none (role [reader])
-DO $grantbridge$
-BEGIN
+  -- from: Sales/role:reader
+  -- role gb_sales_reader: group, none (role [reader])
   IF to_regrole('gb_sales_reader') IS NULL THEN
     CREATE ROLE gb_sales_reader NOLOGIN;
     COMMENT ON ROLE gb_sales_reader IS 'grantbridge: created by plan sha256:ababababa (group)';
   END IF;
-END
-$grantbridge$;
-
--- from: Sales/role:writer
--- role gb_sales_writer: group, none (role [writer])
-DO $grantbridge$
-BEGIN
+  -- from: Sales/role:writer
+  -- role gb_sales_writer: group, none (role [writer])
   IF to_regrole('gb_sales_writer') IS NULL THEN
     CREATE ROLE gb_sales_writer NOLOGIN;
     COMMENT ON ROLE gb_sales_writer IS 'grantbridge: created by plan sha256:ababababa (group)';
