@@ -168,7 +168,7 @@ class PgObject(PlanModel):
     converted routine is found by its name alone (``GRANT EXECUTE ON FUNCTION s.f``, which
     PostgreSQL resolves when the name is unique in its schema), whatever argument types the
     conversion gave it; ``verify`` and ``drift`` bind it to the live signature
-    (:mod:`pg_emit.bind`).
+    (:mod:`mapper.target`).
     """
 
     database: str

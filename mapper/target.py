@@ -8,7 +8,7 @@ against the objects that really exist:
   gave a routine, nor whether a procedure stayed a procedure, so the planner names routines
   alone (``signature`` None). :func:`bind_signatures` gives each one the signature (and, for a
   procedure, the kind) of the one target routine of that schema and name. ``verify`` and
-  ``drift`` run the same binding on what they read back (``pg_emit.bind``).
+  ``drift`` run the same binding on what they read back (``pg_emit.verify``, ``pg_emit.drift``).
 * **Objects the target lacks.** A GRANT on them would stop the apply (``ON_ERROR_STOP``), so
   the items on them (the object and its owner, grants, revokes, SECURITY DEFINER, row-level
   security) leave the plan, each object with finding GB042. A fact that became nothing else is

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mapper.plan import MigrationPlan, PgDefaultPrivilege, PgGrant
+from mapper.target import bind_signatures
 from pg_emit import intent
 from pg_emit import render_grants as grants
-from pg_emit.bind import bind_signatures
 from pg_emit.compare import Mismatch, acl_facts, compare, intended_grants, scope
 from pg_emit.quoting import quote_ident
 from pg_emit.render import ownership_statements

@@ -32,8 +32,8 @@ from rich.table import Table
 
 from grantbridge.errors import ConnectionFailed, Location, MismatchError
 from mapper.plan import MigrationPlan
+from mapper.target import bind_signatures
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
-from pg_emit.bind import bind_signatures
 from pg_emit.compare import Mismatch, compare
 from pg_emit.effective import check_effective
 from pg_emit.inspect import read_database, read_roles

@@ -2,7 +2,7 @@
 
 The planner cannot know the argument types a conversion gave a routine, so it leaves the
 signature out and the scripts name the routine alone; ``verify`` and ``drift`` bind it to the
-live signature (``pg_emit.bind``). The target here is built the way a conversion leaves it:
+live signature (``mapper.target``). The target here is built the way a conversion leaves it:
 ``sales.add_order(integer, text)`` and ``sales.total_of(integer)``. The checks read
 ``has_function_privilege`` and ``pg_proc`` directly, not through the code under test.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from mapper.plan import MigrationPlan, PgObject
+from mapper.target import ROUTINE_KINDS, ROUTINE_TYPES, bind_signatures, live_signatures
 from pg_emit.apply import apply_plan_dir, run_scripts
-from pg_emit.bind import ROUTINE_KINDS, ROUTINE_TYPES, bind_signatures, live_signatures
 from pg_emit.drift import drift
 from pg_emit.render import render_sql
 from pg_emit.server import connect
