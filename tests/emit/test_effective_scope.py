@@ -162,25 +162,26 @@ def test_public_grant_of_the_plan_revoked_is_reported_once_for_public(scratch: S
         }
 
 
-def test_revoked_intended_grant_is_reported_missing(scratch: Scratch) -> None:
-    writer, app = f"{scratch.prefix}_sales_writer", f"{scratch.prefix}_app"
-    revoke = f"REVOKE USAGE ON SEQUENCE sales.order_seq FROM {quote_ident(writer)}"
-    with changed(scratch, scratch.plan, revoke) as found:
-        assert found == {
-            (writer, "USAGE on SEQUENCE sales.order_seq", "missing"),
-            (app, "USAGE on SEQUENCE sales.order_seq", "missing"),
-        }
+#: (change, the two roles it reaches, what they are asked about, expected state). A revoked
+#: intended grant is missing for its grantee and its member; an extra column grant is extra for
+#: its grantee and its member (app inherits UPDATE on the whole table from writer already).
+ONE_GRANT_CHANGED = [
+    ("REVOKE USAGE ON SEQUENCE sales.order_seq FROM {writer}", ("writer", "app"),
+     "USAGE on SEQUENCE sales.order_seq", "missing"),
+    ("GRANT UPDATE (note) ON TABLE sales.orders TO {reader}", ("reader", "alice"),
+     "UPDATE on TABLE sales.orders (note)", "extra"),
+]  # fmt: skip
 
 
-def test_extra_column_grant_is_reported(scratch: Scratch) -> None:
-    reader, alice = f"{scratch.prefix}_sales_reader", f"{scratch.prefix}_alice"
-    grant = f"GRANT UPDATE (note) ON TABLE sales.orders TO {quote_ident(reader)}"
-    with changed(scratch, scratch.plan, grant) as found:
-        # app inherits UPDATE on the whole table from writer already
-        assert found == {
-            (reader, "UPDATE on TABLE sales.orders (note)", "extra"),
-            (alice, "UPDATE on TABLE sales.orders (note)", "extra"),
-        }
+@pytest.mark.parametrize(("change", "roles", "subject", "state"), ONE_GRANT_CHANGED)
+def test_one_changed_grant_is_reported_for_its_grantee_and_member(
+    scratch: Scratch, change: str, roles: tuple[str, str], subject: str, state: str
+) -> None:
+    role = {r: f"{scratch.prefix}_sales_{r}" for r in ("writer", "reader")}
+    role |= {r: f"{scratch.prefix}_{r}" for r in ("app", "alice")}
+    sql = change.format(**{r: quote_ident(name) for r, name in role.items()})
+    with changed(scratch, scratch.plan, sql) as found:
+        assert found == {(role[r], subject, state) for r in roles}
 
 
 def test_owner_changed_to_a_plan_role_is_reported(scratch: Scratch) -> None:
