@@ -19,6 +19,7 @@ import psycopg
 
 from grantbridge.errors import GrantbridgeError, InputError, Location
 from mapper.plan import MigrationPlan
+from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.psql import ScriptSection, parse_script
 from pg_emit.render import render_sql
 from pg_emit.render_roles import SAFE_ATTRIBUTES, STANDIN_MARK
@@ -78,21 +79,19 @@ def _steps(scripts: Sequence[tuple[str, str]]) -> list[Step]:
 
 
 def _execute(conn: psycopg.Connection[Any], step: Step, log: Log) -> None:
-    for statement in step.statements:
-        try:
-            conn.execute(statement.encode())
-        except psycopg.Error as exc:
-            conn.rollback()
-            first = statement.splitlines()[0][:120]
-            reason = (exc.diag.message_primary or str(exc)).strip()
-            if exc.sqlstate == OUT_OF_MEMORY and "max_locks_per_transaction" in (
-                exc.diag.message_hint or ""
-            ):
-                reason += LOCKS_HINT.format(count=len(step.statements))
-            raise ApplyFailed(
-                f"{reason} (statement: {first}); its transaction was rolled back",
-                Location(step.script, key=step.database or "cluster"),
-            ) from None
+    try:
+        run_statements(conn, step.statements)
+    except StatementFailed as failed:
+        conn.rollback()
+        reason, exc = failed.reason, failed.error
+        if exc.sqlstate == OUT_OF_MEMORY and "max_locks_per_transaction" in (
+            exc.diag.message_hint or ""
+        ):
+            reason += LOCKS_HINT.format(count=len(step.statements))
+        raise ApplyFailed(
+            f"{reason} (statement: {failed.first_line}); its transaction was rolled back",
+            Location(step.script, key=step.database or "cluster"),
+        ) from None
     log(f"{step.script}: {len(step.statements)} statements in {step.database or 'cluster'}")
 
 

@@ -2,7 +2,8 @@
 
 Understood: ``\\set ON_ERROR_STOP on`` (always in effect here), ``\\connect "db"``, ``--``
 comments, ``BEGIN;`` / ``COMMIT;`` (the caller manages transactions), and SQL statements ending
-with ``;`` at the end of a line, with single quotes, double quotes and dollar quotes respected.
+with ``;`` or psql's ``\\;`` (a statement inside a batch, see :mod:`pg_emit.script`) at the end
+of a line, with single quotes, double quotes and dollar quotes respected.
 Anything else starting with a backslash is refused: the scripts are grantbridge's own.
 """
 
@@ -93,6 +94,7 @@ def parse_script(text: str, origin: str) -> tuple[ScriptSection, ...]:
         state = _scan(line, state)
         if state == ("", "") and line.rstrip().endswith(";"):
             statement = "\n".join(pending).strip()[:-1].strip()
+            statement = statement[:-1].rstrip() if statement.endswith("\\") else statement
             pending = []
             word = " ".join(statement.upper().split())
             if word in ("COMMIT", "END") and current:

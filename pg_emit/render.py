@@ -36,9 +36,12 @@ from pg_emit import render_roles as roles
 from pg_emit.quoting import quote_ident, quote_literal
 from pg_emit.render_rollback import rollback_sections
 from pg_emit.render_security import security_statements
-from pg_emit.script import Script, Section, Statement, do_block, facts_note
+from pg_emit.script import BATCH, Script, Section, Statement, do_block, facts_note
 
-PSQL_NOTE = ('Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.',)
+PSQL_NOTE = (
+    'Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.',
+    f"A statement ending in \\; goes to the server with the ones after it ({BATCH} at a time).",
+)
 
 
 def _databases(plan: MigrationPlan) -> list[str]:

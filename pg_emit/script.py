@@ -4,6 +4,14 @@ A script is a list of sections; a section runs in one transaction (``BEGIN`` …
 when it belongs to a database, starts with ``\\connect`` to it. Cluster-wide sections (roles,
 memberships) have no database and run wherever psql is connected. Keeping this structure
 separate from the text lets ``apply`` and the tests reason about sections, not lines.
+
+Within a section, statements go to the server in batches of :data:`BATCH`: every statement of a
+batch but the last ends with psql's ``\\;`` (which adds the semicolon without sending), so
+psql sends the batch as one message and waits once, not once per statement. On a local server
+that saves about a third of the apply time of a script of small GRANTs (issue 7); across a
+network to Aurora, where each wait is a round trip of a millisecond or more, it saves more.
+A failing statement still stops the script (``ON_ERROR_STOP``) and rolls its transaction
+back; psql reports it at the line that ends its batch, and its message names the object.
 """
 
 from __future__ import annotations
@@ -11,6 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pg_emit.quoting import comment, quote_psql_arg
+
+#: Statements psql sends in one message (see the module docstring).
+BATCH = 50
+
+#: How a statement that is not the last of its batch ends (psql's "semicolon, keep going").
+BATCH_CONTINUES = " \\;"
 
 #: The dollar-quote tag of DO blocks; a longer one is chosen if a name ever contains it.
 DOLLAR_TAG = "grantbridge"
@@ -59,10 +73,11 @@ def _render_section(section: Section) -> list[str]:
     if section.database is not None:
         lines.append(f"\\connect {quote_psql_arg(section.database)}")
     lines.append("BEGIN;")
-    for statement in section.statements:
+    for number, statement in enumerate(section.statements, start=1):
         lines.append("")
         lines.extend(comment(note) for note in statement.notes)
-        lines.append(statement.sql + ";")
+        last = number % BATCH == 0 or number == len(section.statements)
+        lines.append(statement.sql + (";" if last else BATCH_CONTINUES))
     if not section.statements:
         lines.append(comment("nothing to do"))
     lines.append("")

@@ -36,6 +36,7 @@ from mapper.target import bind_signatures
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
 from pg_emit.compare import Mismatch, compare
 from pg_emit.effective import check_effective
+from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.inspect import read_database, read_roles
 from pg_emit.psql import parse_script
 from pg_emit.quoting import quote_ident
@@ -57,17 +58,15 @@ def _statements(scripts: dict[str, str], database: str, cluster: bool) -> list[s
 
 def _run(conn: psycopg.Connection[Any], statements: list[str], database: str | None) -> None:
     """Run statements; a failure becomes :class:`ApplyFailed` (exit 2), not a traceback."""
-    for statement in statements:
-        try:
-            conn.execute(statement.encode())
-        except psycopg.Error as exc:
-            reason = (exc.diag.message_primary or str(exc)).strip()
-            raise ApplyFailed(
-                f"verify cannot apply the plan: {reason} (statement: "
-                f"{statement.splitlines()[0][:120]}); nothing was kept — create what is missing "
-                "(or run the data migration first), or verify on the embedded server (no --dsn)",
-                Location(key=database or "cluster"),
-            ) from None
+    try:
+        run_statements(conn, statements)
+    except StatementFailed as failed:
+        raise ApplyFailed(
+            f"verify cannot apply the plan: {failed.reason} (statement: {failed.first_line}); "
+            "nothing was kept — create what is missing (or run the data migration first), or "
+            "verify on the embedded server (no --dsn)",
+            Location(key=database or "cluster"),
+        ) from None
 
 
 def live_state(conn: psycopg.Connection[Any], plan: MigrationPlan) -> MigrationPlan:

@@ -9,6 +9,7 @@ scripts that lost a membership and one database's grant.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -96,22 +97,33 @@ def test_embedded_commits_the_roles_once(
     assert seen == [{}, {}]
 
 
+def _statement(sql: str) -> re.Pattern[str]:
+    """``sql`` as a whole line of a script, ended by ``;`` or a batch's ``\\;`` (not matched)."""
+    return re.compile("\n" + re.escape(sql) + r"(?=;$| \\;$)", re.M)
+
+
 def _broken(prefix: str) -> Callable[[MigrationPlan], dict[str, str]]:
-    """render_sql without one membership (cluster-wide) and one grant of ``<prefix>_sales``."""
+    """render_sql without one membership (cluster-wide) and one grant of ``<prefix>_sales``.
+
+    Each is replaced by ``SELECT 1``, keeping its terminator (``;`` or a batch's ``\\;``).
+    """
 
     def render(plan: MigrationPlan) -> dict[str, str]:
         scripts = render_sql(plan)
-        membership = f"GRANT {prefix}_sales_reader TO {prefix}_alice, {prefix}_app;\n"
-        grant = f"GRANT USAGE ON SEQUENCE sales.order_seq TO {prefix}_sales_writer;\n"
+        membership = _statement(f"GRANT {prefix}_sales_reader TO {prefix}_alice, {prefix}_app")
+        grant = _statement(f"GRANT USAGE ON SEQUENCE sales.order_seq TO {prefix}_sales_writer")
         privileges = scripts["sql/04_privileges.sql"]
-        assert membership in scripts["sql/02_memberships.sql"]
-        assert privileges.count(grant) == 2  # the second one is <prefix>_sales's
-        assert privileges.index(f'\\connect "{prefix}_sales"') < privileges.rindex(grant)
-        scripts["sql/02_memberships.sql"] = scripts["sql/02_memberships.sql"].replace(
-            membership, ""
+        assert len(membership.findall(scripts["sql/02_memberships.sql"])) == 1
+        found = list(grant.finditer(privileges))
+        assert len(found) == 2  # the second one is <prefix>_sales's
+        assert privileges.index(f'\\connect "{prefix}_sales"') < found[1].start()
+        scripts["sql/02_memberships.sql"] = membership.sub(
+            "\nSELECT 1", scripts["sql/02_memberships.sql"]
         )
-        head, _, tail = privileges.rpartition(grant)
-        scripts["sql/04_privileges.sql"] = head + tail
+        last = found[1]
+        scripts["sql/04_privileges.sql"] = (
+            privileges[: last.start()] + "\nSELECT 1" + privileges[last.end() :]
+        )
         return scripts
 
     return render

@@ -1,6 +1,7 @@
 -- grantbridge 01_roles.sql: roles (cluster-wide)
 -- plan fingerprint: sha256:abababababababababababababababababababababababababababababababab
 -- Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.
+-- A statement ending in \; goes to the server with the ones after it (50 at a time).
 \set ON_ERROR_STOP on
 
 BEGIN;
@@ -29,7 +30,7 @@ BEGIN
     END IF;
   END IF;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- password login gb_alice: grantbridge never carries passwords. Rotation step, run by
 -- hand after apply: \password gb_alice

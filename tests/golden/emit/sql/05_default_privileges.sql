@@ -1,6 +1,7 @@
 -- grantbridge 05_default_privileges.sql: default privileges for future objects
 -- plan fingerprint: sha256:abababababababababababababababababababababababababababababababab
 -- Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.
+-- A statement ending in \; goes to the server with the ones after it (50 at a time).
 \set ON_ERROR_STOP on
 
 \connect "gb_sales"

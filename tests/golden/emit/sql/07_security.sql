@@ -1,6 +1,7 @@
 -- grantbridge 07_security.sql: SECURITY DEFINER routines and row-level security
 -- plan fingerprint: sha256:abababababababababababababababababababababababababababababababab
 -- Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.
+-- A statement ending in \; goes to the server with the ones after it (50 at a time).
 \set ON_ERROR_STOP on
 
 \connect "gb_sales"
@@ -8,25 +9,25 @@ BEGIN;
 
 -- from: (no source fact: required by PostgreSQL)
 -- runs as gb_sales_owner; callers: gb_sales_writer
-ALTER PROCEDURE sales.add_order(integer, text) SECURITY DEFINER;
+ALTER PROCEDURE sales.add_order(integer, text) SECURITY DEFINER \;
 
 -- pinned search_path: names never resolve through a schema the caller controls
-ALTER PROCEDURE sales.add_order(integer, text) SET search_path = pg_catalog, sales;
+ALTER PROCEDURE sales.add_order(integer, text) SET search_path = pg_catalog, sales \;
 
 -- from: Sales/security_policy:sales.tenant
-ALTER TABLE sales.orders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sales.orders ENABLE ROW LEVEL SECURITY \;
 
 -- FORCE: the table owner is filtered too, as SQL Server filters dbo
-ALTER TABLE sales.orders FORCE ROW LEVEL SECURITY;
+ALTER TABLE sales.orders FORCE ROW LEVEL SECURITY \;
 
 -- policy tenant_filter, replaced if present
-DROP POLICY IF EXISTS tenant_filter ON sales.orders;
+DROP POLICY IF EXISTS tenant_filter ON sales.orders \;
 
 -- policy tenant_filter
-CREATE POLICY tenant_filter ON sales.orders AS PERMISSIVE FOR ALL USING (amount >= 0) WITH CHECK (true);
+CREATE POLICY tenant_filter ON sales.orders AS PERMISSIVE FOR ALL USING (amount >= 0) WITH CHECK (true) \;
 
 -- policy no_big, replaced if present
-DROP POLICY IF EXISTS no_big ON sales.orders;
+DROP POLICY IF EXISTS no_big ON sales.orders \;
 
 -- policy no_big
 CREATE POLICY no_big ON sales.orders AS RESTRICTIVE FOR INSERT WITH CHECK (amount < 1000000);

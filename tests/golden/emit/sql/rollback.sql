@@ -1,6 +1,7 @@
 -- grantbridge rollback.sql: undo the apply: revoke what the plan granted, drop what it created
 -- plan fingerprint: sha256:abababababababababababababababababababababababababababababababab
 -- Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.
+-- A statement ending in \; goes to the server with the ones after it (50 at a time).
 \set ON_ERROR_STOP on
 
 \connect "gb_sales"
@@ -15,7 +16,7 @@ BEGIN
     EXECUTE 'ALTER TABLE sales.orders NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY';
   END IF;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- undo 07_security.sql: sales.add_order runs as its caller again
 DO $grantbridge$
@@ -24,16 +25,16 @@ BEGIN
     EXECUTE 'ALTER PROCEDURE sales.add_order(integer, text) SECURITY INVOKER RESET search_path';
   END IF;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- give PUBLIC back what 06_hardening.sql revoked
-GRANT CONNECT, TEMPORARY ON DATABASE gb_sales TO PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE gb_sales TO PUBLIC \;
 
 -- give PUBLIC back what 06_hardening.sql revoked
-GRANT EXECUTE ON FUNCTION sales.total_of(integer) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sales.total_of(integer) TO PUBLIC \;
 
 -- give PUBLIC back what 06_hardening.sql revoked
-GRANT EXECUTE ON PROCEDURE sales.add_order(integer, text) TO PUBLIC;
+GRANT EXECUTE ON PROCEDURE sales.add_order(integer, text) TO PUBLIC \;
 
 -- give PUBLIC back EXECUTE on routines created later, as 06_hardening.sql revoked
 DO $grantbridge$
@@ -42,7 +43,7 @@ BEGIN
     EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner GRANT EXECUTE ON FUNCTIONS TO PUBLIC';
   END IF;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- revoke what 04_privileges.sql and 05_default_privileges.sql granted
 DO $grantbridge$
@@ -67,7 +68,7 @@ x"';
     EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner IN SCHEMA sales REVOKE SELECT ON TABLES FROM gb_sales_reader';
   END IF;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- drop the schemas 03_ownership.sql created, when they are empty
 DO $grantbridge$
@@ -84,7 +85,7 @@ BEGIN
     END IF;
   END LOOP;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- objects owned by roles this plan created go back to the user running rollback
 DO $grantbridge$
@@ -115,7 +116,7 @@ BEGIN
     END IF;
   END LOOP;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- drop the roles 01_roles.sql created (never a role that existed before)
 DO $grantbridge$
@@ -129,7 +130,7 @@ x', 'gb_alice', 'gb_app', 'gb_sales_owner', 'gb_sales_reader', 'gb_sales_writer'
     END IF;
   END LOOP;
 END
-$grantbridge$;
+$grantbridge$ \;
 
 -- drop the RDS stand-ins grantbridge created, once nothing uses them
 DO $grantbridge$
