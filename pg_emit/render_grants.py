@@ -8,13 +8,17 @@ that has it). What PostgreSQL spends on a GRANT is mostly per statement and per 
 statement (it rewrites the object's ACL and its dependencies each time), so fewer statements
 per object is what makes the script apply fast (issue 7). Objects of one type that share a
 pair are then named by one statement, at most :data:`MAX_OBJECTS` at a time. When such a group
-covers every table (or sequence, function, procedure) the plan knows in a schema, and there are
-at least two, it becomes ``ON ALL TABLES IN SCHEMA``. Every statement is preceded by the facts
-it came from.
+covers every table (or sequence, function, procedure) the plan knows in a schema, there are at
+least two, and SQL Server granted each of them through the whole schema or database (a
+``GRANT … ON SCHEMA::`` or database-level fact behind every grant), it becomes ``ON ALL TABLES
+IN SCHEMA``: that also reaches tables only the target has, as the source grant would have. Grants
+that were made object by object stay listed, so a table the conversion added gets nothing from
+them. Every statement is preceded by the facts it came from.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -75,6 +79,18 @@ MAX_OBJECTS = 100
 
 Pair = tuple[frozenset[str], tuple[str, ...]]  # privileges, grantees (sorted)
 
+#: A source fact that GRANTs on a whole schema or database (``<db>/perm:SCHEMA:s:SELECT:grant:r``,
+#: ``<db>/perm:DATABASE:SELECT:grant:r``; keys from ``mssql_extract.snapshot.Permission.key``).
+_SCHEMA_WIDE = re.compile(r"/perm:(?:DATABASE|SCHEMA:.*?):[A-Z][A-Z ]*:grant:")
+
+
+def schema_wide(facts: Iterable[str]) -> bool:
+    """True when one of ``facts`` is a GRANT on a whole schema or database in SQL Server."""
+    return any(_SCHEMA_WIDE.search(fact) for fact in facts)
+
+
+Group = dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str], bool]]]
+
 
 def split_privileges(privileges_by_grantee: dict[str, set[str]]) -> list[Pair]:
     """One object's grants as few (privileges, grantees) pairs as the simpler split gives.
@@ -95,22 +111,23 @@ def split_privileges(privileges_by_grantee: dict[str, set[str]]) -> list[Pair]:
     ]
 
 
-def _groups(
-    grants: Sequence[PgGrant],
-) -> dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]:
-    """(object type, privileges, grantees) → securables sharing them, with their facts."""
+def _groups(grants: Sequence[PgGrant]) -> Group:
+    """(object type, privileges, grantees) → securables sharing them, with their facts and
+    whether every one of their grants came from a schema- or database-wide source grant."""
     per_securable: dict[Securable, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     facts: dict[tuple[Securable, str, str], list[str]] = defaultdict(list)
     for grant in grants:
         privilege = intent.normalize_privilege(grant.privilege)
         per_securable[_securable(grant)][grant.grantee].add(privilege)
         facts[_securable(grant), grant.grantee, privilege].extend(grant.facts)
-    groups: dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str]]]]
-    groups = defaultdict(list)
+    groups: Group = defaultdict(list)
     for securable in sorted(per_securable, key=_sort_key):
         for privileges, grantees in split_privileges(per_securable[securable]):
-            shared = [f for g in grantees for p in privileges for f in facts[securable, g, p]]
-            groups[securable[0], privileges, grantees].append((securable, shared))
+            each = [facts[securable, g, p] for g in grantees for p in privileges]
+            wide = all(schema_wide(fs) for fs in each)
+            groups[securable[0], privileges, grantees].append(
+                (securable, [f for fs in each for f in fs], wide)
+            )
     return groups
 
 
@@ -142,19 +159,29 @@ class _SchemaContents:
 
 
 def _all_in_schema(
-    contents: _SchemaContents, object_type: str, securables: list[Securable]
+    contents: _SchemaContents, object_type: str, securables: list[Securable], wide: set[Securable]
 ) -> tuple[list[str], list[Securable]]:
-    """Split securables into whole schemas (``ALL … IN SCHEMA``) and the remaining objects."""
+    """Split securables into whole schemas (``ALL … IN SCHEMA``) and the remaining objects.
+
+    A schema is whole when the securables are every object of the type the plan knows in it (at
+    least two), each granted through a schema- or database-wide source grant (in ``wide``).
+    """
     if object_type not in ALL_IN_SCHEMA:
         return [], securables
     if object_type == "PROCEDURE" and any(s[3] is None for s in securables):
         return [], securables  # ALL PROCEDURES would miss one the conversion made a function
     by_schema = contents.of(object_type)
     wanted: dict[str, set[str]] = defaultdict(set)
-    for _, schema, name, signature in securables:
+    narrow: set[str] = set()
+    for securable in securables:
+        _, schema, name, signature = securable
         wanted[schema or ""].add(f"{name}{signature or ''}")
+        if securable not in wide:
+            narrow.add(schema or "")
     whole = sorted(
-        s for s, names in wanted.items() if len(names) >= 2 and names == by_schema.get(s)
+        s
+        for s, names in wanted.items()
+        if len(names) >= 2 and names == by_schema.get(s) and s not in narrow
     )
     rest = [s for s in securables if (s[1] or "") not in whole]
     return whole, rest
@@ -170,14 +197,18 @@ def grant_statements(
     for (object_type, privileges, grantees), items in sorted(
         _groups(grants).items(), key=lambda kv: (kv[0][0], sorted(kv[0][1]), kv[0][2])
     ):
-        facts_of = dict(items)  # a securable is in a group at most once
-        whole, rest = _all_in_schema(contents, object_type, list(facts_of))
+        facts_of = {securable: facts for securable, facts, _ in items}  # at most once each
+        wide = {securable for securable, _, is_wide in items if is_wide}
+        whole, rest = _all_in_schema(contents, object_type, list(facts_of), wide)
         head = f"{verb} {privileges_sql(privileges)} ON"
         tail = f"{preposition} {grantees_sql(grantees)}"
         for schema in whole:
             keyword = ALL_IN_SCHEMA[object_type][1]
-            facts = [f for s, fs in items if (s[1] or "") == schema for f in fs]
-            why = f"all {keyword.lower()} of schema {schema} (the plan lists every one)"
+            facts = [f for s, fs, _ in items if (s[1] or "") == schema for f in fs]
+            why = (
+                f"all {keyword.lower()} of schema {schema}: SQL Server granted the whole schema "
+                f"or database, which also covers {keyword.lower()} only the target has"
+            )
             sql = f"{head} ALL {keyword} IN SCHEMA {quote_ident(schema)} {tail}"
             statements.append(Statement(sql, (_facts(facts), why)))
         for keyword, same in _by_keyword(rest):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -20,7 +21,12 @@ from hypothesis import strategies as st
 from mapper.plan import MigrationPlan, PgGrant, PgMembership, PgObject, PgRole, RoleKind
 from pg_emit.apply import run_scripts
 from pg_emit.render import render_sql
-from pg_emit.render_grants import MAX_OBJECTS, privileges_statements, split_privileges
+from pg_emit.render_grants import (
+    MAX_OBJECTS,
+    privileges_statements,
+    schema_wide,
+    split_privileges,
+)
 from pg_emit.render_roles import CREATED_MARK, membership_sections
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch
@@ -78,15 +84,19 @@ def test_split_privileges_covers_exactly_with_the_fewer_statements(
     assert len(pairs) == min(distinct_sets, distinct_privileges)
 
 
-def _table_plan(tables: int, listed: int) -> MigrationPlan:
-    """``tables`` tables in schema s (``listed`` of them known to the plan), SELECT to r."""
+def _table_plan(
+    tables: int, listed: int, facts: Callable[[int], tuple[str, ...]] | None = None
+) -> MigrationPlan:
+    """``tables`` tables in schema s (``listed`` of them known to the plan), SELECT to r;
+    each grant's facts are ``facts(i)`` (default: one object-level fact per table)."""
+    facts = facts or (lambda i: (f"perm:t{i:03d}",))
     objects = tuple(
         PgObject(database="d", schema_name="s", name=f"t{i:03d}", kind="table", owner="o")
         for i in range(listed)
     )
     grants = tuple(
         PgGrant(database="d", object_type="TABLE", schema_name="s", name=f"t{i:03d}",
-                privilege="SELECT", grantee="r", facts=(f"perm:t{i:03d}",))
+                privilege="SELECT", grantee="r", facts=facts(i))
         for i in range(tables)
     )  # fmt: skip
     return MigrationPlan(fingerprint="sha256:" + "cd" * 32, objects=objects, grants=grants)
@@ -104,9 +114,41 @@ def test_long_object_lists_are_cut_and_each_statement_names_its_own_facts() -> N
         assert statement.notes[0].endswith(f"(+{len(tables) - 6} more)")
 
 
-def test_a_whole_schema_is_still_one_statement() -> None:
-    statements = privileges_statements(_table_plan(tables=250, listed=250), "d")
+SCHEMA_FACT = "D/perm:SCHEMA:s:SELECT:grant:r"
+DATABASE_FACT = "D/perm:DATABASE:CONTROL:grant:r"
+
+
+@pytest.mark.parametrize("fact", [SCHEMA_FACT, DATABASE_FACT])
+def test_a_schema_granted_whole_in_the_source_is_one_statement(fact: str) -> None:
+    plan = _table_plan(tables=250, listed=250, facts=lambda i: (f"D/perm:OBJECT:s:t{i}", fact))
+    statements = privileges_statements(plan, "d")
     assert [s.sql for s in statements] == ["GRANT SELECT ON ALL TABLES IN SCHEMA s TO r"]
+    assert "also covers tables only the target has" in statements[0].notes[1]
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        lambda i: (f"D/perm:OBJECT:s:t{i:03d}:SELECT:grant:r",),  # object by object
+        lambda i: (SCHEMA_FACT if i else "D/perm:OBJECT:s:t000:SELECT:grant:r",),  # all but one
+        lambda i: ("D/perm:SCHEMA:s:SELECT:deny:x", f"D/perm:OBJECT:s:t{i:03d}:SELECT:grant:r"),
+    ],
+    ids=["object-grants", "one-table-object-granted", "schema-deny-is-not-a-grant"],
+)
+def test_grants_made_object_by_object_stay_listed(facts: Callable[[int], tuple[str, ...]]) -> None:
+    """Every table the plan knows, but not granted schema-wide in SQL Server: ALL TABLES IN
+    SCHEMA would also reach tables only the target has (an over-grant), so they are listed."""
+    statements = privileges_statements(_table_plan(tables=250, listed=250, facts=facts), "d")
+    assert not any("ALL TABLES" in s.sql for s in statements)
+    named = sorted(t for s in statements for t in re.findall(r"s\.t\d{3}", s.sql))
+    assert named == [f"s.t{i:03d}" for i in range(250)]
+
+
+def test_schema_wide_reads_fact_keys() -> None:
+    assert schema_wide(["Sales/perm:SCHEMA:odd:name:VIEW DEFINITION:grant:r"])
+    assert schema_wide(["a/b/perm:DATABASE:SELECT:grant:x"])
+    assert not schema_wide(["Sales/perm:OBJECT:s:t:SELECT:grant:r", "Sales/member:db_x<-r"])
+    assert not schema_wide(["Sales/perm:SCHEMA:s:SELECT:deny:r"])
 
 
 def _membership_plan() -> MigrationPlan:

@@ -41,8 +41,7 @@ GRANT SELECT ON TABLE "Odd Schema"."select" TO "gb Odd ""Name""
 x" \;
 
 -- from: Sales/perm:customers:SELECT:gb_sales_reader; Sales/perm:orders:SELECT:gb_sales_reader; Sales/perm:v_totals:SELECT:gb_sales_reader
--- all tables of schema sales (the plan lists every one)
-GRANT SELECT ON ALL TABLES IN SCHEMA sales TO gb_sales_reader \;
+GRANT SELECT ON TABLE sales.customers, sales.orders, sales.v_totals TO gb_sales_reader \;
 
 -- from: Sales/perm:customers:SELECT:gb_alice
 GRANT SELECT (id, name) ON TABLE sales.customers TO gb_alice;

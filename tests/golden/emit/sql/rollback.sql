@@ -63,7 +63,7 @@ x"';
     EXECUTE 'REVOKE INSERT, UPDATE, DELETE ON TABLE sales.customers FROM gb_sales_writer';
     EXECUTE 'REVOKE SELECT ON TABLE "Odd Schema"."select" FROM "gb Odd ""Name""
 x"';
-    EXECUTE 'REVOKE SELECT ON ALL TABLES IN SCHEMA sales FROM gb_sales_reader';
+    EXECUTE 'REVOKE SELECT ON TABLE sales.customers, sales.orders, sales.v_totals FROM gb_sales_reader';
     EXECUTE 'REVOKE SELECT (id, name) ON TABLE sales.customers FROM gb_alice';
     EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner IN SCHEMA sales REVOKE SELECT ON TABLES FROM gb_sales_reader';
   END IF;
