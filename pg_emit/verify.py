@@ -30,7 +30,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from grantbridge.errors import ConnectionFailed, Location, MismatchError
+from grantbridge.errors import Location, MismatchError, TargetError
 from mapper.plan import MigrationPlan
 from mapper.target import bind_signatures
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
@@ -173,10 +173,11 @@ def ensure_databases(dsn: str, plan: MigrationPlan, *, create: bool) -> None:
         for name in _databases(plan):
             if name in existing:
                 continue
-            if not create:
-                raise ConnectionFailed(
+            if not create:  # the server answered: the target lacks it (exit 2, not 4)
+                raise TargetError(
                     f"the database {name!r} does not exist on the target; verify against a live "
-                    "server needs the target databases created (by the data migration) first"
+                    "server needs the target databases created (by the data migration) first",
+                    Location(key=name),
                 )
             conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
 

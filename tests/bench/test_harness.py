@@ -39,6 +39,11 @@ def test_statement_count_skips_psql_commands_and_keeps_do_blocks_whole() -> None
     assert count_sql_statements(script) == 4
 
 
+def test_statement_count_counts_each_statement_of_a_batch() -> None:
+    script = "BEGIN;\nDO $$ BEGIN PERFORM 1; END $$ \\;\nGRANT a TO b \\;\nGRANT c TO d;\nCOMMIT;\n"
+    assert count_sql_statements(script) == 5
+
+
 def _plan() -> MigrationPlan:
     grants = tuple(
         PgGrant(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grantbridge.errors import ConnectionFailed, InputError
+from grantbridge.errors import InputError, TargetError
 from mapper.plan import PgRole, RoleKind
 from pg_emit.apply import preflight
 from pg_emit.psql import parse_script
@@ -28,9 +28,12 @@ def test_superuser_only_attribute_refused_on_rds(embedded_pg: str) -> None:
 
 
 def test_live_verify_needs_existing_databases(embedded_pg: str) -> None:
+    """A reachable server without the plan's database: the target lacks it (exit 2), which
+    is not a connection failure (exit 4)."""
     plan = realistic_plan("gbmiss", "gbmiss_no_such_db")
-    with pytest.raises(ConnectionFailed, match="gbmiss_no_such_db"):
+    with pytest.raises(TargetError, match="gbmiss_no_such_db") as caught:
         ensure_databases(embedded_pg, plan, create=False)
+    assert caught.value.exit_code == 2
 
 
 def test_psql_subset() -> None:
