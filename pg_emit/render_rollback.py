@@ -3,9 +3,11 @@
 What the scripts did, undone in reverse:
 
 1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``), ``NO
-   FORCE`` / ``DISABLE ROW LEVEL SECURITY`` on the tables the plan enabled, and put the
-   SECURITY DEFINER routines back to ``SECURITY INVOKER RESET search_path`` (each guarded by
-   ``to_regclass`` / ``to_regprocedure``, so a missing table or routine is skipped); give PUBLIC
+   FORCE`` / ``DISABLE ROW LEVEL SECURITY`` on the tables the plan enabled (guarded by
+   ``to_regclass``, so a missing table is skipped), and put each routine 07 changed back as it
+   was, from the record 07 wrote into its comment (``SECURITY INVOKER`` or ``DEFINER``, its
+   own ``search_path`` or none, its comment); a routine without that record is left alone;
+   give PUBLIC
    back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
    is PostgreSQL's default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
    ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists); revoke the
@@ -35,7 +37,8 @@ from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
-from pg_emit.script import Section, Statement, do_block
+from pg_emit.render_security import ROUTINE_MARK, routine_lookup
+from pg_emit.script import Section, Statement, do_block, dollar_quote
 
 
 def _array(names: list[str] | tuple[str, ...]) -> str:
@@ -143,13 +146,31 @@ def _undo_row_security(row: PgRowSecurity) -> Statement:
 
 
 def _undo_routine(routine: PgRoutineSecurity) -> Statement:
-    target = quote_qualified(routine.schema_name, routine.name) + (routine.signature or "")
-    kind = grants.routine_keyword(routine.kind.upper(), routine.signature)
-    action = f"ALTER {kind} {target} SECURITY INVOKER RESET search_path"
-    note = f"undo 07_security.sql: {routine.schema_name}.{routine.name} runs as its caller again"
-    # without a signature the routine is named alone: to_regproc finds it when it is unique
-    exists = "to_regprocedure" if routine.signature else "to_regproc"
-    return Statement(_guarded(exists, target, [action]), (note,))
+    """Restore the routine from the record 07 wrote into its comment (none: nothing to do)."""
+    body = [
+        "DECLARE",
+        f"  fn oid := {routine_lookup(routine)};",
+        "  remark text := obj_description(fn, 'pg_proc');",
+        "  recorded text := split_part(remark, E'\\n', 1);",
+        "  old_path text := substring(recorded FROM '; search_path=(.*)$');",
+        "  fn_sig text := fn::regprocedure::text;",
+        "BEGIN",
+        f"  IF remark LIKE {quote_literal(ROUTINE_MARK + '%')} THEN",
+        "    IF recorded LIKE '%; before: SECURITY INVOKER;%' THEN",
+        "      EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', fn_sig);",
+        "    END IF;",
+        "    IF old_path IS NULL THEN",
+        "      EXECUTE format('ALTER ROUTINE %s RESET search_path', fn_sig);",
+        "    ELSE",
+        "      EXECUTE format('ALTER ROUTINE %s SET search_path = %s', fn_sig, old_path);",
+        "    END IF;",
+        "    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn_sig,",
+        "                   nullif(substr(remark, length(recorded) + 2), ''));",
+        "  END IF;",
+        "END",
+    ]
+    note = f"undo 07_security.sql: {routine.schema_name}.{routine.name} runs as it did before"
+    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
 
 
 def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:

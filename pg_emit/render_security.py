@@ -5,7 +5,10 @@ and the report's security section.
   ``SET search_path = pg_catalog, <schema>`` (a SECURITY DEFINER routine with a caller-controlled
   search_path can be hijacked: PostgreSQL docs, "Writing SECURITY DEFINER Functions Safely",
   https://www.postgresql.org/docs/current/sql-createfunction.html). The owner is set in 03,
-  EXECUTE granted to the callers in 04 and revoked from PUBLIC in 06.
+  EXECUTE granted to the callers in 04 and revoked from PUBLIC in 06. Before changing a
+  routine, 07 records what it was in the routine's comment (:data:`ROUTINE_MARK`, the existing
+  comment kept after it), once: a conversion such as AWS SCT may already have made it SECURITY
+  DEFINER with a search_path of its own, and ``rollback.sql`` restores exactly that.
 * Row-level security (``plan.row_security``): ``ENABLE`` and ``FORCE ROW LEVEL SECURITY``, then
   each policy as ``DROP POLICY IF EXISTS`` + ``CREATE POLICY`` in the same transaction, so a
   re-run replaces the policies instead of failing (CREATE POLICY has no IF NOT EXISTS).
@@ -19,12 +22,48 @@ import json
 from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity
 from mapper.rls import REPORT_NOTE
 from pg_emit import markdown as md
-from pg_emit.quoting import quote_ident, quote_qualified
+from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_grants import routine_keyword
-from pg_emit.script import Statement, facts_note
+from pg_emit.script import Statement, dollar_quote, facts_note
 
 #: Parameters that only take effect after a reboot (the rest apply immediately).
 STATIC_PARAMETERS = frozenset({"shared_preload_libraries"})
+
+
+#: The first line of a routine's comment once 07 changed it; the rest of that line says what
+#: the routine was (``SECURITY INVOKER`` or ``DEFINER``; its ``search_path=…`` or none).
+ROUTINE_MARK = "grantbridge: made SECURITY DEFINER; before: "
+
+
+def routine_lookup(routine: PgRoutineSecurity) -> str:
+    """SQL for the routine's oid, NULL when absent (by name alone when it has no signature)."""
+    name = quote_qualified(routine.schema_name, routine.name) + (routine.signature or "")
+    function = "to_regprocedure" if routine.signature else "to_regproc"
+    return f"{function}({quote_literal(name)})"
+
+
+def _record_before(routine: PgRoutineSecurity) -> Statement:
+    """Write the routine's current security and search_path into its comment, unless 07 did
+    already (a second run keeps the first record); the ALTERs after it fail on a missing
+    routine with PostgreSQL's own message."""
+    body = [
+        "DECLARE",
+        f"  fn oid := {routine_lookup(routine)};",
+        "  remark text := obj_description(fn, 'pg_proc');",
+        "BEGIN",
+        f"  IF fn IS NOT NULL AND coalesce(remark, '') NOT LIKE {quote_literal(ROUTINE_MARK + '%')} THEN",
+        f"    SELECT {quote_literal(ROUTINE_MARK)}",
+        "           || CASE WHEN p.prosecdef THEN 'SECURITY DEFINER' ELSE 'SECURITY INVOKER' END",
+        "           || '; ' || coalesce((SELECT c FROM unnest(p.proconfig) c",
+        "                                WHERE c LIKE 'search_path=%'), 'no search_path')",
+        "           || coalesce(E'\\n' || remark, '')",
+        "      INTO remark FROM pg_catalog.pg_proc p WHERE p.oid = fn;",
+        "    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn::regprocedure, remark);",
+        "  END IF;",
+        "END",
+    ]
+    note = "record how the routine runs now (rollback.sql restores it)"
+    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
 
 
 def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
@@ -34,7 +73,7 @@ def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
     notes = (facts_note(routine.facts), f"runs as {routine.owner}; callers: "
              + (", ".join(routine.callers) or "(none)"))  # fmt: skip
     path = ", ".join(quote_ident(p) for p in routine.search_path)
-    statements = [Statement(f"ALTER {target} SECURITY DEFINER", notes)]
+    statements = [_record_before(routine), Statement(f"ALTER {target} SECURITY DEFINER", notes)]
     if routine.search_path:
         why = "pinned search_path: names never resolve through a schema the caller controls"
         statements.append(Statement(f"ALTER {target} SET search_path = {path}", (why,)))

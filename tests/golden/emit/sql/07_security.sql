@@ -7,6 +7,24 @@
 \connect "gb_sales"
 BEGIN;
 
+-- record how the routine runs now (rollback.sql restores it)
+DO $grantbridge$
+DECLARE
+  fn oid := to_regprocedure('sales.add_order(integer, text)');
+  remark text := obj_description(fn, 'pg_proc');
+BEGIN
+  IF fn IS NOT NULL AND coalesce(remark, '') NOT LIKE 'grantbridge: made SECURITY DEFINER; before: %' THEN
+    SELECT 'grantbridge: made SECURITY DEFINER; before: '
+           || CASE WHEN p.prosecdef THEN 'SECURITY DEFINER' ELSE 'SECURITY INVOKER' END
+           || '; ' || coalesce((SELECT c FROM unnest(p.proconfig) c
+                                WHERE c LIKE 'search_path=%'), 'no search_path')
+           || coalesce(E'\n' || remark, '')
+      INTO remark FROM pg_catalog.pg_proc p WHERE p.oid = fn;
+    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn::regprocedure, remark);
+  END IF;
+END
+$grantbridge$ \;
+
 -- from: (no source fact: required by PostgreSQL)
 -- runs as gb_sales_owner; callers: gb_sales_writer
 ALTER PROCEDURE sales.add_order(integer, text) SECURITY DEFINER \;

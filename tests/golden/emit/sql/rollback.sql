@@ -18,11 +18,26 @@ BEGIN
 END
 $grantbridge$ \;
 
--- undo 07_security.sql: sales.add_order runs as its caller again
+-- undo 07_security.sql: sales.add_order runs as it did before
 DO $grantbridge$
+DECLARE
+  fn oid := to_regprocedure('sales.add_order(integer, text)');
+  remark text := obj_description(fn, 'pg_proc');
+  recorded text := split_part(remark, E'\n', 1);
+  old_path text := substring(recorded FROM '; search_path=(.*)$');
+  fn_sig text := fn::regprocedure::text;
 BEGIN
-  IF to_regprocedure('sales.add_order(integer, text)') IS NOT NULL THEN
-    EXECUTE 'ALTER PROCEDURE sales.add_order(integer, text) SECURITY INVOKER RESET search_path';
+  IF remark LIKE 'grantbridge: made SECURITY DEFINER; before: %' THEN
+    IF recorded LIKE '%; before: SECURITY INVOKER;%' THEN
+      EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', fn_sig);
+    END IF;
+    IF old_path IS NULL THEN
+      EXECUTE format('ALTER ROUTINE %s RESET search_path', fn_sig);
+    ELSE
+      EXECUTE format('ALTER ROUTINE %s SET search_path = %s', fn_sig, old_path);
+    END IF;
+    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn_sig,
+                   nullif(substr(remark, length(recorded) + 2), ''));
   END IF;
 END
 $grantbridge$ \;

@@ -1,0 +1,78 @@
+"""rollback.sql puts a SECURITY DEFINER routine back as it was before the apply.
+
+A conversion (AWS SCT among them) may already have made a routine SECURITY DEFINER with a
+search_path and a comment of its own; 07 records that state in the routine's comment before it
+changes anything, once, and the rollback restores it instead of assuming SECURITY INVOKER.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pg_emit.apply import apply_plan_dir, run_scripts
+from pg_emit.render_security import ROUTINE_MARK
+from pg_emit.server import connect
+from tests.emit.conftest import Scratch, write_plan_dir
+
+pytestmark = pytest.mark.postgres
+
+ROUTINE = "sales.add_order(integer, text)"
+STATE_SQL = (
+    "SELECT prosecdef, proconfig, obj_description(oid, 'pg_proc') FROM pg_proc "
+    f"WHERE oid = '{ROUTINE}'::regprocedure"
+)
+
+State = tuple[bool, list[str] | None, str | None]
+
+
+def _state(scratch: Scratch) -> State:
+    with connect(scratch.dsn, scratch.database) as conn:
+        found = conn.execute(STATE_SQL).fetchone()
+    assert found is not None
+    return (found[0], found[1], found[2])
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        [],  # as a stub is made: SECURITY INVOKER, no search_path, no comment
+        [f"ALTER ROUTINE {ROUTINE} SECURITY DEFINER SET search_path = public",
+         f"COMMENT ON ROUTINE {ROUTINE} IS 'converted by SCT;\nline two'"],
+        [f"ALTER ROUTINE {ROUTINE} SET search_path = \"$user\", public"],
+    ],
+    ids=["invoker", "sct-definer-with-comment", "invoker-with-search-path"],
+)  # fmt: skip
+def test_rollback_restores_the_routine_as_it_was(
+    scratch: Scratch, tmp_path: Path, before: list[str]
+) -> None:
+    with connect(scratch.dsn, scratch.database) as conn:
+        for statement in before:
+            conn.execute(statement.encode())
+    original = _state(scratch)
+    plan_dir = write_plan_dir(tmp_path, scratch.plan)
+    apply_plan_dir(plan_dir, scratch.dsn)
+    applied = _state(scratch)
+    assert applied[0] is True
+    assert applied[1] == ["search_path=pg_catalog, sales"]
+    assert applied[2] is not None
+    assert applied[2].startswith(ROUTINE_MARK)
+    apply_plan_dir(plan_dir, scratch.dsn)  # a second run keeps the first record
+    assert _state(scratch) == applied
+    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
+    run_scripts(scratch.dsn, [("rollback.sql", rollback)])
+    assert _state(scratch) == original
+    run_scripts(scratch.dsn, [("rollback.sql", rollback)])  # nothing recorded any more
+    assert _state(scratch) == original
+
+
+def test_rollback_leaves_a_routine_07_never_changed(scratch: Scratch, tmp_path: Path) -> None:
+    """No record in the comment (07 never ran, or an older grantbridge ran it): untouched."""
+    with connect(scratch.dsn, scratch.database) as conn:
+        conn.execute(f"ALTER ROUTINE {ROUTINE} SECURITY DEFINER".encode())
+    original = _state(scratch)
+    plan_dir = write_plan_dir(tmp_path, scratch.plan)
+    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
+    run_scripts(scratch.dsn, [("rollback.sql", rollback)])
+    assert _state(scratch) == original
