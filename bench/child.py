@@ -123,7 +123,7 @@ def measure_plan(args: list[str]) -> Result:
     snapshot = _load_snapshot(args[0])
     seconds, result = _timed(lambda: plan(snapshot, policy()))
     if len(args) > 1:  # for emit, apply and verify, from the planner as it is now
-        Path(args[1]).write_text(result.to_json(), encoding="utf-8")
+        result.write_json(Path(args[1]))
     return {"seconds": seconds, "grants": len(result.grants), "roles": len(result.roles)}
 
 

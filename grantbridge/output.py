@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,15 +45,17 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_file_atomic(target: Path, text: str) -> None:
-    """Write one file through a temporary sibling and a rename."""
+def write_file_atomic(target: Path, text: str | Iterable[str]) -> None:
+    """Write one file (its text, or its text in pieces) through a temporary sibling and a
+    rename."""
     target = Path(target)
     if target.is_dir():
         raise InputError("the output path is a directory, not a file", Location(str(target)))
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as out:
+            out.writelines([text] if isinstance(text, str) else text)
         tmp.replace(target)
     except OSError as exc:  # e.g. a parent that is a file: one line, not a traceback
         if tmp.parent.is_dir():

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from enum import StrEnum
 from operator import itemgetter
+from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from grantbridge.errors import InputError, Location
+from grantbridge.json_chunks import json_chunks
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -434,6 +437,17 @@ class MigrationPlan(PlanModel):
     def to_json(self) -> str:
         """Serialise canonically (stable key order, two-space indent, trailing newline)."""
         return self.model_dump_json(indent=2) + "\n"
+
+    def json_chunks(self) -> Iterator[str]:
+        """:meth:`to_json`'s text in pieces that join byte-identical to it (a plan's text is
+        several times its snapshot's size: :mod:`grantbridge.json_chunks`)."""
+        yield from json_chunks(self)
+        yield "\n"
+
+    def write_json(self, path: Path) -> None:
+        """Write :meth:`to_json`'s text to ``path`` without holding all of it in memory."""
+        with Path(path).open("w", encoding="utf-8") as out:
+            out.writelines(self.json_chunks())
 
     @classmethod
     def from_json(cls, text: str, *, origin: str = "plan.json") -> MigrationPlan:

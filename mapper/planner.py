@@ -52,7 +52,9 @@ def fingerprint(
 ) -> str:
     """sha256 over the canonical snapshot JSON and the canonical policy JSON (and the target
     catalog's JSON, when the plan was resolved against one)."""
-    digest = hashlib.sha256(snapshot.to_json().encode("utf-8"))
+    digest = hashlib.sha256()
+    for chunk in snapshot.json_chunks():  # the whole text at once cost GBs at scale
+        digest.update(chunk.encode("utf-8"))
     digest.update(json.dumps(policy.model_dump(mode="json"), sort_keys=True).encode("utf-8"))
     if target is not None:
         digest.update(target.to_json().encode("utf-8"))

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from grantbridge.collector import collector_paused
 from grantbridge.errors import ExtractError, Location
+from grantbridge.json_chunks import json_chunks
 
 SCHEMA_VERSION = 1
 
@@ -501,6 +503,17 @@ class SecuritySnapshot(Model):
     def to_json(self) -> str:
         """Serialise canonically (stable key order, two-space indent, trailing newline)."""
         return self.model_dump_json(indent=2, exclude_defaults=False) + "\n"
+
+    def json_chunks(self) -> Iterator[str]:
+        """:meth:`to_json`'s text in pieces that join byte-identical to it, one database at a
+        time (:mod:`grantbridge.json_chunks`): for the fingerprint and for writing."""
+        yield from json_chunks(self)
+        yield "\n"
+
+    def write_json(self, path: Path) -> None:
+        """Write :meth:`to_json`'s text to ``path`` without holding all of it in memory."""
+        with Path(path).open("w", encoding="utf-8") as out:
+            out.writelines(self.json_chunks())
 
     @classmethod
     def from_json(cls, text: str, *, origin: str = "<snapshot>") -> SecuritySnapshot:

@@ -62,10 +62,10 @@ def demo(
     say("2/3 plan     default policy")
     migration = plan(snapshot, Policy())
     with atomic_directory(output) as scratch:
-        (scratch / "snapshot.json").write_text(snapshot.to_json(), encoding="utf-8")
+        snapshot.write_json(scratch / "snapshot.json")
         plan_dir = scratch / "plan"
         plan_dir.mkdir()
-        (plan_dir / "plan.json").write_text(migration.to_json(), encoding="utf-8")
+        migration.write_json(plan_dir / "plan.json")
         write_artifacts(migration, plan_dir)
     open_findings = [f for f in migration.findings if not f.accepted]
     say(

@@ -94,7 +94,7 @@ def extract(
         include_definitions,
         lenient,
     )
-    write_file_atomic(output, snapshot.to_json())
+    write_file_atomic(output, snapshot.json_chunks())
     _summary(snapshot, output)
 
 

@@ -42,7 +42,7 @@ def _read_target(path: Path) -> MigrationPlan:
 
 def _write(plan_: MigrationPlan, outdir: Path) -> None:
     with atomic_directory(outdir) as scratch:
-        (scratch / "plan.json").write_text(plan_.to_json(), encoding="utf-8")
+        plan_.write_json(scratch / "plan.json")
         write_artifacts(plan_, scratch)
 
 

@@ -1,0 +1,67 @@
+"""A model's canonical JSON (``model_dump_json(indent=2)``) in pieces, for large snapshots and plans.
+
+At scale a plan's text is about 1 GB (a million grants) and a snapshot's several hundred MB;
+built whole, then copied and encoded, the text cost more memory than the models themselves.
+:func:`json_chunks` yields the same bytes in pieces: lists of models are serialised by pydantic
+:data:`CHUNK` items at a time (or item by item, recursively, when their items hold lists of
+models themselves, as a snapshot's databases do), every other field by pydantic on its own.
+JSON strings escape their newlines, so every raw newline in pydantic's output is a line break
+of the layout, and re-indenting a piece is a plain replacement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+#: List items serialised per piece.
+CHUNK = 1000
+
+_ADAPTERS: dict[type[BaseModel], TypeAdapter[tuple[Any, ...]]] = {}
+
+
+def _adapter(item_type: type[BaseModel]) -> TypeAdapter[tuple[Any, ...]]:
+    adapter = _ADAPTERS.get(item_type)
+    if adapter is None:
+        adapter = _ADAPTERS[item_type] = TypeAdapter(tuple[item_type, ...])  # type: ignore[valid-type]
+    return adapter
+
+
+def _models(value: object) -> bool:
+    return isinstance(value, tuple) and bool(value) and isinstance(value[0], BaseModel)
+
+
+def _holds_model_lists(model: BaseModel) -> bool:
+    return any(_models(getattr(model, name)) for name in type(model).model_fields)
+
+
+def json_chunks(model: BaseModel, depth: int = 0) -> Iterator[str]:
+    """``model.model_dump_json(indent=2)``'s text (no trailing newline) in pieces; ``depth`` is
+    the nesting level the model is written at (0: the document)."""
+    pad = "  " * (depth + 1)
+    yield "{"
+    for number, name in enumerate(type(model).model_fields):
+        value = getattr(model, name)
+        yield ("," if number else "") + f"\n{pad}{json.dumps(name)}: "
+        if not _models(value):
+            whole = model.model_dump_json(include={name}, indent=2)  # '{\n  "name": …\n}'
+            text = whole[len(f"{{\n  {json.dumps(name)}: ") : -2]
+            yield text.replace("\n", "\n" + "  " * depth)
+            continue
+        yield "["
+        if _holds_model_lists(value[0]):
+            for index, item in enumerate(value):
+                yield ("," if index else "") + f"\n{pad}  "
+                yield from json_chunks(item, depth + 2)
+        else:
+            adapter = _adapter(type(value[0]))
+            for start in range(0, len(value), CHUNK):
+                # "[\n  {…},\n  {…}\n]" → the items alone, indented to this depth
+                dumped = adapter.dump_json(value[start : start + CHUNK], indent=2)
+                body = dumped[2:-2].decode("utf-8").replace("\n", "\n" + pad)
+                yield ("," if start else "") + f"\n{pad}" + body
+        yield f"\n{pad}]"
+    yield "\n" + "  " * depth + "}"
