@@ -181,3 +181,20 @@ def test_naive_rendering_has_the_default_revokes() -> None:
     assert scripts["sales"][-1] == (
         'ALTER DEFAULT PRIVILEGES FOR ROLE "reader" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;'
     )
+
+
+@pytest.mark.parametrize("stage", ["plan", "render"])
+def test_profile_prints_the_stage_call_tree(
+    stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import profile
+    from bench.estate import Estate
+    from bench.scales import get_scale
+    from tests.mapper.estate import snapshot
+
+    (tmp_path / "snapshot.json").write_text(snapshot().to_json(), encoding="utf-8")
+    estate = Estate(tmp_path, get_scale("XS"), 0, 0, 0, 0)
+    monkeypatch.setattr(profile, "ensure_estate", lambda scale, seed: estate)
+    assert profile.main(["--scale", "XS", "--stage", stage]) == 0
+    tree = capsys.readouterr().out
+    assert ("mapper/planner.py" if stage == "plan" else "pg_emit/render.py") in tree
