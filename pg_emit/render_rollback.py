@@ -2,13 +2,12 @@
 
 What the scripts did, undone in reverse:
 
-1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``), ``NO
-   FORCE`` / ``DISABLE ROW LEVEL SECURITY`` on the tables the plan enabled (guarded by
-   ``to_regclass``, so a missing table is skipped), and put each routine 07 changed back as it
-   was, from the record 07 wrote into its comment (``SECURITY INVOKER`` or ``DEFINER``, its
-   own ``search_path`` or none, its comment); a routine without that record is left alone;
-   give PUBLIC
-   back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
+1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``) and set
+   each table's row-level security switches back as 07 recorded them in its comment (without
+   a record: ``NO FORCE`` / ``DISABLE`` what the plan switched on; a missing table is skipped),
+   and put each routine 07 changed back as it was, from the record 07 wrote into its comment
+   (``SECURITY INVOKER`` or ``DEFINER``, its own ``search_path`` or none, its comment; a routine
+   without that record is left alone); give PUBLIC back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
    is PostgreSQL's default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
    ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists); revoke the
    default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
@@ -37,7 +36,7 @@ from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
-from pg_emit.render_security import ROUTINE_MARK, routine_lookup
+from pg_emit.render_security import ROUTINE_MARK, TABLE_MARK, routine_lookup
 from pg_emit.script import Section, Statement, do_block, dollar_quote
 
 
@@ -131,18 +130,42 @@ def _guarded(exists: str, target: str, actions: list[str]) -> str:
 
 
 def _undo_row_security(row: PgRowSecurity) -> Statement:
+    """Drop the plan's policies, then put the table's switches back as 07 recorded them (no
+    record, from an apply before 07 kept one: switch off what the plan switched on)."""
     table = quote_qualified(row.schema_name, row.table_name)
     # policies first, in reverse creation order, then the table's own switches
-    actions = [
-        f"DROP POLICY IF EXISTS {quote_ident(p.name)} ON {table}" for p in row.policies[::-1]
-    ]
+    drops = [f"DROP POLICY IF EXISTS {quote_ident(p.name)} ON {table}" for p in row.policies[::-1]]
     switches = [s for s, on in (("NO FORCE", row.force), ("DISABLE", row.enable)) if on]
-    if switches:
-        actions.append(
-            f"ALTER TABLE {table} " + ", ".join(f"{s} ROW LEVEL SECURITY" for s in switches)
-        )
+    unrecorded = [
+        f"ALTER TABLE {table} " + ", ".join(f"{s} ROW LEVEL SECURITY" for s in switches)
+    ] if switches else []  # fmt: skip
+    body = [
+        "DECLARE",
+        f"  tbl oid := to_regclass({quote_literal(table)});",
+        "  remark text := obj_description(tbl, 'pg_class');",
+        "  recorded text := split_part(remark, E'\\n', 1);",
+        "BEGIN",
+        "  IF tbl IS NULL THEN",
+        "    RETURN;",
+        "  END IF;",
+        *(f"  EXECUTE {quote_literal(drop)};" for drop in drops),
+        f"  IF remark LIKE {quote_literal(TABLE_MARK + '%')} THEN",
+        "    EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY',",
+        "                   tbl::regclass,",
+        "                   CASE WHEN recorded LIKE '%before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,",
+        "                   CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);",
+        "    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass,",
+        "                   nullif(substr(remark, length(recorded) + 2), ''));",
+        *(
+            ["  ELSE", *(f"    EXECUTE {quote_literal(sql)};" for sql in unrecorded)]
+            if unrecorded
+            else []
+        ),
+        "  END IF;",
+        "END",
+    ]
     note = f"undo 07_security.sql on {row.schema_name}.{row.table_name}: policies, RLS switches"
-    return Statement(_guarded("to_regclass", table, actions), (note,))
+    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
 
 
 def _undo_routine(routine: PgRoutineSecurity) -> Statement:

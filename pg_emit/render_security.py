@@ -9,6 +9,8 @@ and the report's security section.
   routine, 07 records what it was in the routine's comment (:data:`ROUTINE_MARK`, the existing
   comment kept after it), once: a conversion such as AWS SCT may already have made it SECURITY
   DEFINER with a search_path of its own, and ``rollback.sql`` restores exactly that.
+  Row-level security switches are recorded the same way, in the table's comment
+  (:data:`TABLE_MARK`).
 * Row-level security (``plan.row_security``): ``ENABLE`` and ``FORCE ROW LEVEL SECURITY``, then
   each policy as ``DROP POLICY IF EXISTS`` + ``CREATE POLICY`` in the same transaction, so a
   re-run replaces the policies instead of failing (CREATE POLICY has no IF NOT EXISTS).
@@ -87,11 +89,38 @@ def _policy_sql(table: str, policy: PgPolicy) -> str:
     return sql + (f" WITH CHECK ({policy.with_check})" if policy.with_check else "")
 
 
+#: The first line of a table's comment once 07 set its row-level security; the rest of the line
+#: says what it was (``enabled`` / ``disabled``, ``forced`` / ``not forced``).
+TABLE_MARK = "grantbridge: row-level security set; before: "
+
+
+def _record_table_before(table: str) -> Statement:
+    """Write the table's row-level security switches into its comment, unless 07 did already."""
+    body = [
+        "DECLARE",
+        f"  tbl oid := to_regclass({quote_literal(table)});",
+        "  remark text := obj_description(tbl, 'pg_class');",
+        "BEGIN",
+        f"  IF tbl IS NOT NULL AND coalesce(remark, '') NOT LIKE {quote_literal(TABLE_MARK + '%')} THEN",
+        f"    SELECT {quote_literal(TABLE_MARK)}",
+        "           || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '",
+        "           || CASE WHEN c.relforcerowsecurity THEN 'forced' ELSE 'not forced' END",
+        "           || coalesce(E'\\n' || remark, '')",
+        "      INTO remark FROM pg_catalog.pg_class c WHERE c.oid = tbl;",
+        "    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass, remark);",
+        "  END IF;",
+        "END",
+    ]
+    note = "record the table's row-level security now (rollback.sql restores it)"
+    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
+
+
 def _row_security_statements(row: PgRowSecurity) -> list[Statement]:
     table = quote_qualified(row.schema_name, row.table_name)
     mode = "ENABLE" if row.enable else "DISABLE"
     statements = [
-        Statement(f"ALTER TABLE {table} {mode} ROW LEVEL SECURITY", (facts_note(row.facts),))
+        _record_table_before(table),
+        Statement(f"ALTER TABLE {table} {mode} ROW LEVEL SECURITY", (facts_note(row.facts),)),
     ]
     if row.force:  # SQL Server applies security policies to the table owner too
         why = "FORCE: the table owner is filtered too, as SQL Server filters dbo"

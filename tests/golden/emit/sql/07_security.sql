@@ -32,6 +32,23 @@ ALTER PROCEDURE sales.add_order(integer, text) SECURITY DEFINER \;
 -- pinned search_path: names never resolve through a schema the caller controls
 ALTER PROCEDURE sales.add_order(integer, text) SET search_path = pg_catalog, sales \;
 
+-- record the table's row-level security now (rollback.sql restores it)
+DO $grantbridge$
+DECLARE
+  tbl oid := to_regclass('sales.orders');
+  remark text := obj_description(tbl, 'pg_class');
+BEGIN
+  IF tbl IS NOT NULL AND coalesce(remark, '') NOT LIKE 'grantbridge: row-level security set; before: %' THEN
+    SELECT 'grantbridge: row-level security set; before: '
+           || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '
+           || CASE WHEN c.relforcerowsecurity THEN 'forced' ELSE 'not forced' END
+           || coalesce(E'\n' || remark, '')
+      INTO remark FROM pg_catalog.pg_class c WHERE c.oid = tbl;
+    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass, remark);
+  END IF;
+END
+$grantbridge$ \;
+
 -- from: Sales/security_policy:sales.tenant
 ALTER TABLE sales.orders ENABLE ROW LEVEL SECURITY \;
 

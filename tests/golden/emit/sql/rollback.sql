@@ -9,10 +9,24 @@ BEGIN;
 
 -- undo 07_security.sql on sales.orders: policies, RLS switches
 DO $grantbridge$
+DECLARE
+  tbl oid := to_regclass('sales.orders');
+  remark text := obj_description(tbl, 'pg_class');
+  recorded text := split_part(remark, E'\n', 1);
 BEGIN
-  IF to_regclass('sales.orders') IS NOT NULL THEN
-    EXECUTE 'DROP POLICY IF EXISTS no_big ON sales.orders';
-    EXECUTE 'DROP POLICY IF EXISTS tenant_filter ON sales.orders';
+  IF tbl IS NULL THEN
+    RETURN;
+  END IF;
+  EXECUTE 'DROP POLICY IF EXISTS no_big ON sales.orders';
+  EXECUTE 'DROP POLICY IF EXISTS tenant_filter ON sales.orders';
+  IF remark LIKE 'grantbridge: row-level security set; before: %' THEN
+    EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY',
+                   tbl::regclass,
+                   CASE WHEN recorded LIKE '%before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,
+                   CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass,
+                   nullif(substr(remark, length(recorded) + 2), ''));
+  ELSE
     EXECUTE 'ALTER TABLE sales.orders NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY';
   END IF;
 END

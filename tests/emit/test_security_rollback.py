@@ -1,8 +1,9 @@
-"""rollback.sql puts a SECURITY DEFINER routine back as it was before the apply.
+"""rollback.sql puts routines and tables back as 07 found them.
 
 A conversion (AWS SCT among them) may already have made a routine SECURITY DEFINER with a
-search_path and a comment of its own; 07 records that state in the routine's comment before it
-changes anything, once, and the rollback restores it instead of assuming SECURITY INVOKER.
+search_path and a comment of its own, and a table may already have row-level security; 07
+records that state in the object's comment before it changes anything, once, and the rollback
+restores it instead of assuming SECURITY INVOKER and row-level security off.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pg_emit.apply import apply_plan_dir, run_scripts
-from pg_emit.render_security import ROUTINE_MARK
+from pg_emit.render_security import ROUTINE_MARK, TABLE_MARK
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch, write_plan_dir
 
@@ -76,3 +77,48 @@ def test_rollback_leaves_a_routine_07_never_changed(scratch: Scratch, tmp_path: 
     rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
     run_scripts(scratch.dsn, [("rollback.sql", rollback)])
     assert _state(scratch) == original
+
+
+TABLE_SQL = (
+    "SELECT relrowsecurity, relforcerowsecurity, obj_description(oid, 'pg_class') FROM pg_class "
+    "WHERE oid = 'sales.orders'::regclass"
+)
+
+
+def _table_state(scratch: Scratch) -> tuple[bool, bool, str | None]:
+    with connect(scratch.dsn, scratch.database) as conn:
+        found = conn.execute(TABLE_SQL).fetchone()
+    assert found is not None
+    return (found[0], found[1], found[2])
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        [],  # no row-level security, no comment
+        ["ALTER TABLE sales.orders ENABLE ROW LEVEL SECURITY",
+         "COMMENT ON TABLE sales.orders IS 'orders (from MS_Description)'"],
+    ],
+    ids=["off", "enabled-with-comment"],
+)  # fmt: skip
+def test_rollback_restores_row_level_security_as_it_was(
+    scratch: Scratch, tmp_path: Path, before: list[str]
+) -> None:
+    with connect(scratch.dsn, scratch.database) as conn:
+        for statement in before:
+            conn.execute(statement.encode())
+    original = _table_state(scratch)
+    plan_dir = write_plan_dir(tmp_path, scratch.plan)
+    apply_plan_dir(plan_dir, scratch.dsn)
+    applied = _table_state(scratch)
+    assert applied[:2] == (True, True)
+    assert applied[2] is not None
+    assert applied[2].startswith(TABLE_MARK)
+    apply_plan_dir(plan_dir, scratch.dsn)  # a second run keeps the first record
+    assert _table_state(scratch) == applied
+    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
+    run_scripts(scratch.dsn, [("rollback.sql", rollback)])
+    assert _table_state(scratch) == original
+    with connect(scratch.dsn, scratch.database) as conn:
+        policies = "SELECT count(*) FROM pg_policies WHERE tablename = 'orders'"
+        assert conn.execute(policies).fetchone() == (0,)
