@@ -2,12 +2,12 @@
 
 What the scripts did, undone in reverse:
 
-1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``) and set
-   each table's row-level security switches back as 07 recorded them in its comment (without
-   a record: ``NO FORCE`` / ``DISABLE`` what the plan switched on; a missing table is skipped),
-   and put each routine 07 changed back as it was, from the record 07 wrote into its comment
-   (``SECURITY INVOKER`` or ``DEFINER``, its own ``search_path`` or none, its comment; a routine
-   without that record is left alone); give PUBLIC back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
+1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``), set
+   each table's row-level security switches back as 07 recorded them in its comment, and put
+   each routine 07 changed back as it was, from the record 07 wrote into its comment
+   (``SECURITY INVOKER`` or ``DEFINER``, its own ``search_path`` or none, its comment); a table
+   or routine without that record is left as it is, and a missing one is skipped; give PUBLIC
+   back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
    is PostgreSQL's default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
    ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists); revoke the
    default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
@@ -130,15 +130,12 @@ def _guarded(exists: str, target: str, actions: list[str]) -> str:
 
 
 def _undo_row_security(row: PgRowSecurity) -> Statement:
-    """Drop the plan's policies, then put the table's switches back as 07 recorded them (no
-    record, from an apply before 07 kept one: switch off what the plan switched on)."""
+    """Drop the plan's policies, then put the table's switches back as 07 recorded them. No
+    record (the rollback ran already, or 07 never did): the switches are left as they are, so
+    a second run changes nothing."""
     table = quote_qualified(row.schema_name, row.table_name)
     # policies first, in reverse creation order, then the table's own switches
     drops = [f"DROP POLICY IF EXISTS {quote_ident(p.name)} ON {table}" for p in row.policies[::-1]]
-    switches = [s for s, on in (("NO FORCE", row.force), ("DISABLE", row.enable)) if on]
-    unrecorded = [
-        f"ALTER TABLE {table} " + ", ".join(f"{s} ROW LEVEL SECURITY" for s in switches)
-    ] if switches else []  # fmt: skip
     body = [
         "DECLARE",
         f"  tbl oid := to_regclass({quote_literal(table)});",
@@ -156,11 +153,6 @@ def _undo_row_security(row: PgRowSecurity) -> Statement:
         "                   CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);",
         "    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass,",
         "                   nullif(substr(remark, length(recorded) + 2), ''));",
-        *(
-            ["  ELSE", *(f"    EXECUTE {quote_literal(sql)};" for sql in unrecorded)]
-            if unrecorded
-            else []
-        ),
         "  END IF;",
         "END",
     ]

@@ -44,28 +44,41 @@ def routine_lookup(routine: PgRoutineSecurity) -> str:
     return f"{function}({quote_literal(name)})"
 
 
-def _record_before(routine: PgRoutineSecurity) -> Statement:
-    """Write the routine's current security and search_path into its comment, unless 07 did
-    already (a second run keeps the first record); the ALTERs after it fail on a missing
-    routine with PostgreSQL's own message."""
+def _record_before(
+    lookup: str, catalog: str, keyword: str, mark: str, state: list[str], note: str
+) -> Statement:
+    """A DO block writing ``mark`` and the object's current ``state`` (text expressions over its
+    ``pg_catalog.<catalog>`` row ``x``, one line each) into its comment, above the comment it had, unless 07
+    recorded it already (a second run keeps the first record). ``lookup`` gives the object's
+    oid or NULL; for a missing object the statements after the record fail with PostgreSQL's
+    own message."""
+    cast = {"pg_proc": "regprocedure", "pg_class": "regclass"}[catalog]
     body = [
         "DECLARE",
-        f"  fn oid := {routine_lookup(routine)};",
-        "  remark text := obj_description(fn, 'pg_proc');",
+        f"  obj oid := {lookup};",
+        f"  remark text := obj_description(obj, '{catalog}');",
         "BEGIN",
-        f"  IF fn IS NOT NULL AND coalesce(remark, '') NOT LIKE {quote_literal(ROUTINE_MARK + '%')} THEN",
-        f"    SELECT {quote_literal(ROUTINE_MARK)}",
-        "           || CASE WHEN p.prosecdef THEN 'SECURITY DEFINER' ELSE 'SECURITY INVOKER' END",
-        "           || '; ' || coalesce((SELECT c FROM unnest(p.proconfig) c",
-        "                                WHERE c LIKE 'search_path=%'), 'no search_path')",
+        f"  IF obj IS NOT NULL AND coalesce(remark, '') NOT LIKE {quote_literal(mark + '%')} THEN",
+        f"    SELECT {quote_literal(mark)}",
+        *(f"           || {line}" for line in state),
         "           || coalesce(E'\\n' || remark, '')",
-        "      INTO remark FROM pg_catalog.pg_proc p WHERE p.oid = fn;",
-        "    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn::regprocedure, remark);",
+        f"      INTO remark FROM pg_catalog.{catalog} x WHERE x.oid = obj;",
+        f"    EXECUTE format('COMMENT ON {keyword} %s IS %L', obj::{cast}, remark);",
         "  END IF;",
         "END",
     ]
-    note = "record how the routine runs now (rollback.sql restores it)"
     return Statement("DO " + dollar_quote("\n".join(body)), (note,))
+
+
+def _record_routine(routine: PgRoutineSecurity) -> Statement:
+    """Record how the routine runs now: SECURITY INVOKER / DEFINER, its search_path or none."""
+    state = [
+        "CASE WHEN x.prosecdef THEN 'SECURITY DEFINER' ELSE 'SECURITY INVOKER' END",
+        "'; ' || coalesce((SELECT c FROM unnest(x.proconfig) c WHERE c LIKE 'search_path=%'),"
+        " 'no search_path')",
+    ]
+    note = "record how the routine runs now (rollback.sql restores it)"
+    return _record_before(routine_lookup(routine), "pg_proc", "ROUTINE", ROUTINE_MARK, state, note)
 
 
 def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
@@ -75,7 +88,7 @@ def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
     notes = (facts_note(routine.facts), f"runs as {routine.owner}; callers: "
              + (", ".join(routine.callers) or "(none)"))  # fmt: skip
     path = ", ".join(quote_ident(p) for p in routine.search_path)
-    statements = [_record_before(routine), Statement(f"ALTER {target} SECURITY DEFINER", notes)]
+    statements = [_record_routine(routine), Statement(f"ALTER {target} SECURITY DEFINER", notes)]
     if routine.search_path:
         why = "pinned search_path: names never resolve through a schema the caller controls"
         statements.append(Statement(f"ALTER {target} SET search_path = {path}", (why,)))
@@ -94,32 +107,22 @@ def _policy_sql(table: str, policy: PgPolicy) -> str:
 TABLE_MARK = "grantbridge: row-level security set; before: "
 
 
-def _record_table_before(table: str) -> Statement:
-    """Write the table's row-level security switches into its comment, unless 07 did already."""
-    body = [
-        "DECLARE",
-        f"  tbl oid := to_regclass({quote_literal(table)});",
-        "  remark text := obj_description(tbl, 'pg_class');",
-        "BEGIN",
-        f"  IF tbl IS NOT NULL AND coalesce(remark, '') NOT LIKE {quote_literal(TABLE_MARK + '%')} THEN",
-        f"    SELECT {quote_literal(TABLE_MARK)}",
-        "           || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '",
-        "           || CASE WHEN c.relforcerowsecurity THEN 'forced' ELSE 'not forced' END",
-        "           || coalesce(E'\\n' || remark, '')",
-        "      INTO remark FROM pg_catalog.pg_class c WHERE c.oid = tbl;",
-        "    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass, remark);",
-        "  END IF;",
-        "END",
+def _record_table(table: str) -> Statement:
+    """Record the table's row-level security switches now (enabled, forced)."""
+    state = [
+        "CASE WHEN x.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '",
+        "CASE WHEN x.relforcerowsecurity THEN 'forced' ELSE 'not forced' END",
     ]
     note = "record the table's row-level security now (rollback.sql restores it)"
-    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
+    lookup = f"to_regclass({quote_literal(table)})"
+    return _record_before(lookup, "pg_class", "TABLE", TABLE_MARK, state, note)
 
 
 def _row_security_statements(row: PgRowSecurity) -> list[Statement]:
     table = quote_qualified(row.schema_name, row.table_name)
     mode = "ENABLE" if row.enable else "DISABLE"
     statements = [
-        _record_table_before(table),
+        _record_table(table),
         Statement(f"ALTER TABLE {table} {mode} ROW LEVEL SECURITY", (facts_note(row.facts),)),
     ]
     if row.force:  # SQL Server applies security policies to the table owner too

@@ -9,6 +9,7 @@ restores it instead of assuming SECURITY INVOKER and row-level security off.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,14 +26,36 @@ STATE_SQL = (
     f"WHERE oid = '{ROUTINE}'::regprocedure"
 )
 
-State = tuple[bool, list[str] | None, str | None]
 
-
-def _state(scratch: Scratch) -> State:
+def _read(scratch: Scratch, sql: str) -> tuple[Any, ...]:
     with connect(scratch.dsn, scratch.database) as conn:
-        found = conn.execute(STATE_SQL).fetchone()
+        found = conn.execute(sql).fetchone()
     assert found is not None
-    return (found[0], found[1], found[2])
+    return tuple(found)
+
+
+def _round_trip(
+    scratch: Scratch, tmp_path: Path, before: list[str], sql: str
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Run ``before``, apply twice, roll back twice; the state (``sql``) before and applied.
+
+    Checks on the way: the second apply changes nothing (the first record is kept), and each
+    rollback returns to the state before.
+    """
+    with connect(scratch.dsn, scratch.database) as conn:
+        for statement in before:
+            conn.execute(statement.encode())
+    original = _read(scratch, sql)
+    plan_dir = write_plan_dir(tmp_path, scratch.plan)
+    apply_plan_dir(plan_dir, scratch.dsn)
+    applied = _read(scratch, sql)
+    apply_plan_dir(plan_dir, scratch.dsn)
+    assert _read(scratch, sql) == applied
+    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
+    for _ in range(2):  # the second run finds nothing recorded any more
+        run_scripts(scratch.dsn, [("rollback.sql", rollback)])
+        assert _read(scratch, sql) == original
+    return original, applied
 
 
 @pytest.mark.parametrize(
@@ -48,48 +71,26 @@ def _state(scratch: Scratch) -> State:
 def test_rollback_restores_the_routine_as_it_was(
     scratch: Scratch, tmp_path: Path, before: list[str]
 ) -> None:
-    with connect(scratch.dsn, scratch.database) as conn:
-        for statement in before:
-            conn.execute(statement.encode())
-    original = _state(scratch)
-    plan_dir = write_plan_dir(tmp_path, scratch.plan)
-    apply_plan_dir(plan_dir, scratch.dsn)
-    applied = _state(scratch)
-    assert applied[0] is True
-    assert applied[1] == ["search_path=pg_catalog, sales"]
-    assert applied[2] is not None
-    assert applied[2].startswith(ROUTINE_MARK)
-    apply_plan_dir(plan_dir, scratch.dsn)  # a second run keeps the first record
-    assert _state(scratch) == applied
-    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
-    run_scripts(scratch.dsn, [("rollback.sql", rollback)])
-    assert _state(scratch) == original
-    run_scripts(scratch.dsn, [("rollback.sql", rollback)])  # nothing recorded any more
-    assert _state(scratch) == original
+    _, applied = _round_trip(scratch, tmp_path, before, STATE_SQL)
+    assert applied[:2] == (True, ["search_path=pg_catalog, sales"])
+    assert str(applied[2]).startswith(ROUTINE_MARK)
 
 
 def test_rollback_leaves_a_routine_07_never_changed(scratch: Scratch, tmp_path: Path) -> None:
     """No record in the comment (07 never ran, or an older grantbridge ran it): untouched."""
     with connect(scratch.dsn, scratch.database) as conn:
         conn.execute(f"ALTER ROUTINE {ROUTINE} SECURITY DEFINER".encode())
-    original = _state(scratch)
+    original = _read(scratch, STATE_SQL)
     plan_dir = write_plan_dir(tmp_path, scratch.plan)
     rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
     run_scripts(scratch.dsn, [("rollback.sql", rollback)])
-    assert _state(scratch) == original
+    assert _read(scratch, STATE_SQL) == original
 
 
 TABLE_SQL = (
     "SELECT relrowsecurity, relforcerowsecurity, obj_description(oid, 'pg_class') FROM pg_class "
     "WHERE oid = 'sales.orders'::regclass"
 )
-
-
-def _table_state(scratch: Scratch) -> tuple[bool, bool, str | None]:
-    with connect(scratch.dsn, scratch.database) as conn:
-        found = conn.execute(TABLE_SQL).fetchone()
-    assert found is not None
-    return (found[0], found[1], found[2])
 
 
 @pytest.mark.parametrize(
@@ -104,21 +105,9 @@ def _table_state(scratch: Scratch) -> tuple[bool, bool, str | None]:
 def test_rollback_restores_row_level_security_as_it_was(
     scratch: Scratch, tmp_path: Path, before: list[str]
 ) -> None:
-    with connect(scratch.dsn, scratch.database) as conn:
-        for statement in before:
-            conn.execute(statement.encode())
-    original = _table_state(scratch)
-    plan_dir = write_plan_dir(tmp_path, scratch.plan)
-    apply_plan_dir(plan_dir, scratch.dsn)
-    applied = _table_state(scratch)
+    _, applied = _round_trip(scratch, tmp_path, before, TABLE_SQL)
     assert applied[:2] == (True, True)
-    assert applied[2] is not None
-    assert applied[2].startswith(TABLE_MARK)
-    apply_plan_dir(plan_dir, scratch.dsn)  # a second run keeps the first record
-    assert _table_state(scratch) == applied
-    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
-    run_scripts(scratch.dsn, [("rollback.sql", rollback)])
-    assert _table_state(scratch) == original
+    assert str(applied[2]).startswith(TABLE_MARK)
     with connect(scratch.dsn, scratch.database) as conn:
         policies = "SELECT count(*) FROM pg_policies WHERE tablename = 'orders'"
         assert conn.execute(policies).fetchone() == (0,)

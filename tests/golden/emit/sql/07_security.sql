@@ -10,17 +10,16 @@ BEGIN;
 -- record how the routine runs now (rollback.sql restores it)
 DO $grantbridge$
 DECLARE
-  fn oid := to_regprocedure('sales.add_order(integer, text)');
-  remark text := obj_description(fn, 'pg_proc');
+  obj oid := to_regprocedure('sales.add_order(integer, text)');
+  remark text := obj_description(obj, 'pg_proc');
 BEGIN
-  IF fn IS NOT NULL AND coalesce(remark, '') NOT LIKE 'grantbridge: made SECURITY DEFINER; before: %' THEN
+  IF obj IS NOT NULL AND coalesce(remark, '') NOT LIKE 'grantbridge: made SECURITY DEFINER; before: %' THEN
     SELECT 'grantbridge: made SECURITY DEFINER; before: '
-           || CASE WHEN p.prosecdef THEN 'SECURITY DEFINER' ELSE 'SECURITY INVOKER' END
-           || '; ' || coalesce((SELECT c FROM unnest(p.proconfig) c
-                                WHERE c LIKE 'search_path=%'), 'no search_path')
+           || CASE WHEN x.prosecdef THEN 'SECURITY DEFINER' ELSE 'SECURITY INVOKER' END
+           || '; ' || coalesce((SELECT c FROM unnest(x.proconfig) c WHERE c LIKE 'search_path=%'), 'no search_path')
            || coalesce(E'\n' || remark, '')
-      INTO remark FROM pg_catalog.pg_proc p WHERE p.oid = fn;
-    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn::regprocedure, remark);
+      INTO remark FROM pg_catalog.pg_proc x WHERE x.oid = obj;
+    EXECUTE format('COMMENT ON ROUTINE %s IS %L', obj::regprocedure, remark);
   END IF;
 END
 $grantbridge$ \;
@@ -35,16 +34,16 @@ ALTER PROCEDURE sales.add_order(integer, text) SET search_path = pg_catalog, sal
 -- record the table's row-level security now (rollback.sql restores it)
 DO $grantbridge$
 DECLARE
-  tbl oid := to_regclass('sales.orders');
-  remark text := obj_description(tbl, 'pg_class');
+  obj oid := to_regclass('sales.orders');
+  remark text := obj_description(obj, 'pg_class');
 BEGIN
-  IF tbl IS NOT NULL AND coalesce(remark, '') NOT LIKE 'grantbridge: row-level security set; before: %' THEN
+  IF obj IS NOT NULL AND coalesce(remark, '') NOT LIKE 'grantbridge: row-level security set; before: %' THEN
     SELECT 'grantbridge: row-level security set; before: '
-           || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '
-           || CASE WHEN c.relforcerowsecurity THEN 'forced' ELSE 'not forced' END
+           || CASE WHEN x.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '
+           || CASE WHEN x.relforcerowsecurity THEN 'forced' ELSE 'not forced' END
            || coalesce(E'\n' || remark, '')
-      INTO remark FROM pg_catalog.pg_class c WHERE c.oid = tbl;
-    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass, remark);
+      INTO remark FROM pg_catalog.pg_class x WHERE x.oid = obj;
+    EXECUTE format('COMMENT ON TABLE %s IS %L', obj::regclass, remark);
   END IF;
 END
 $grantbridge$ \;

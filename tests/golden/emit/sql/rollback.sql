@@ -26,8 +26,6 @@ BEGIN
                    CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);
     EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass,
                    nullif(substr(remark, length(recorded) + 2), ''));
-  ELSE
-    EXECUTE 'ALTER TABLE sales.orders NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY';
   END IF;
 END
 $grantbridge$ \;
