@@ -48,10 +48,10 @@ def _record_before(
     lookup: str, catalog: str, keyword: str, mark: str, state: list[str], note: str
 ) -> Statement:
     """A DO block writing ``mark`` and the object's current ``state`` (text expressions over its
-    ``pg_catalog.<catalog>`` row ``x``, one line each) into its comment, above the comment it had, unless 07
-    recorded it already (a second run keeps the first record). ``lookup`` gives the object's
-    oid or NULL; for a missing object the statements after the record fail with PostgreSQL's
-    own message."""
+    ``pg_catalog.<catalog>`` row ``x``, one line each) into its comment, above the comment it
+    had, unless 07 recorded it already (a second run keeps the first record). ``lookup`` gives
+    the object's oid or NULL; for a missing object the statements after the record fail with
+    PostgreSQL's own message."""
     cast = {"pg_proc": "regprocedure", "pg_class": "regclass"}[catalog]
     body = [
         "DECLARE",
