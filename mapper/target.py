@@ -17,6 +17,7 @@ against the objects that really exist:
 
 Names are compared exactly, as the plan spells them after the naming policy (folded to lower
 case by default): a target that kept mixed-case names needs the naming policy that matches.
+When the target has a missing object under another case, its GB042 names it and that setting.
 """
 
 from __future__ import annotations
@@ -107,7 +108,10 @@ def resolve_against_target(
     }
     if not missing:
         return _sorted(plan)
-    found = {where: _finding(obj, policy) for where, obj in missing.items()}
+    # a target that kept the source's case: "Sales"."Orders" where the plan says sales.orders
+    by_case = {_folded(o.database, o.schema_name, o.name): o for o in target.objects}
+    found = {where: _finding(obj, policy, by_case.get(_folded(*where)))
+             for where, obj in missing.items()}  # fmt: skip
     update: dict[str, Any] = {}
     dropped: dict[str, str] = {}  # item key → finding key
     for field, where_of in _ON_OBJECT.items():
@@ -124,11 +128,22 @@ def resolve_against_target(
     return _sorted(plan.model_copy(update=update))
 
 
-def _finding(obj: PgObject, policy: Policy) -> Finding:
+def _folded(database: str, schema: str, name: str) -> Where:
+    return (database, schema.casefold(), name.casefold())
+
+
+def _finding(obj: PgObject, policy: Policy, other_case: PgObject | None = None) -> Finding:
     where = f"{obj.schema_name}.{obj.name}"
+    evidence = f"{obj.kind} {where} is not in database {obj.database} of the target catalog"
+    action = (
+        "Nothing granted on it, and it is not re-owned: a statement on it would stop the apply."
+    )
+    if other_case is not None:  # names are compared exactly, after the naming policy
+        evidence += f"; the target has {other_case.schema_name}.{other_case.name}"
+        action += (" The target kept the source's case: plan with fold_case = \"preserve\" in the "
+                   "policy's [naming] table (or fold the target's names) so that names match.")  # fmt: skip
     finding = findings.make(
-        "GB042", f"{obj.kind} {where} is not in database {obj.database} of the target catalog",
-        "Nothing granted on it, and it is not re-owned: a statement on it would stop the apply.",
+        "GB042", evidence, action,
         securable=f"{obj.kind.upper()} {where}", source_ref=f"{obj.database}:{where}",
     )  # fmt: skip
     accepted = policy.overgrants.acceptance(finding.rule_id, finding.principal)

@@ -129,3 +129,25 @@ def test_cli_bad_target_is_exit_2_naming_the_file(
     assert "target.json" in err
     assert "Traceback" not in err
     assert not (tmp_path / "plan").exists()
+
+
+def test_a_target_that_kept_the_source_case_is_named_in_gb042(
+    snapshot: SecuritySnapshot, catalog: MigrationPlan
+) -> None:
+    """Names are compared exactly after the naming policy; when the target has the object in
+    another case, the finding says so and names the setting that fixes it."""
+    database, schema, name = ("sales", "sales", "customers")
+    renamed = tuple(
+        o.model_copy(update={"schema_name": "Sales", "name": "Customers"})
+        if (o.database, o.schema_name, o.name) == (database, schema, name)
+        else o
+        for o in catalog.objects
+    )
+    resolved = plan(snapshot, Policy(), catalog.model_copy(update={"objects": renamed}))
+    gb042 = {f.securable: f for f in resolved.findings if f.rule_id == "GB042"}
+    hinted = gb042[f"TABLE {schema}.{name}"]
+    assert hinted.evidence.endswith("; the target has Sales.Customers")
+    assert 'fold_case = "preserve" in the policy\'s [naming] table' in hinted.action
+    plain = gb042["TABLE sales.orders"]  # missing outright: no hint
+    assert "the target has" not in plain.evidence
+    assert "fold_case" not in plain.action
