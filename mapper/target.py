@@ -140,8 +140,10 @@ def _finding(obj: PgObject, policy: Policy, other_case: PgObject | None = None) 
     )
     if other_case is not None:  # names are compared exactly, after the naming policy
         evidence += f"; the target has {other_case.schema_name}.{other_case.name}"
-        action += (" The target kept the source's case: plan with fold_case = \"preserve\" in the "
-                   "policy's [naming] table (or fold the target's names) so that names match.")  # fmt: skip
+        action += (
+            ' The target kept the source\'s case: plan with fold_case = "preserve" in the'
+            " policy's [naming] table (or fold the target's names) so that names match."
+        )
     finding = findings.make(
         "GB042", evidence, action,
         securable=f"{obj.kind.upper()} {where}", source_ref=f"{obj.database}:{where}",
