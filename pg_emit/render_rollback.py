@@ -129,63 +129,74 @@ def _guarded(exists: str, target: str, actions: list[str]) -> str:
     return do_block([*body, "END IF;"])
 
 
+def _restore_recorded(
+    lookup: str,
+    catalog: str,
+    keyword: str,
+    mark: str,
+    first: list[str],
+    restore: list[str],
+    note: str,
+) -> Statement:
+    """The undo of :func:`pg_emit.render_security._record_before`: a DO block that runs
+    ``first`` (PL/pgSQL lines), then, when the object's comment starts with ``mark``, runs
+    ``restore`` (which read the record's line as ``recorded`` and the object as ``target``) and
+    gives the object back the comment it had. A missing object is skipped; an object without
+    the record keeps its state, so a second run changes nothing."""
+    cast = {"pg_proc": "regprocedure", "pg_class": "regclass"}[catalog]
+    body = [
+        "DECLARE",
+        f"  obj oid := {lookup};",
+        f"  remark text := obj_description(obj, '{catalog}');",
+        "  recorded text := split_part(remark, E'\\n', 1);",
+        f"  target text := obj::{cast}::text;",
+        "BEGIN",
+        "  IF obj IS NULL THEN",
+        "    RETURN;",
+        "  END IF;",
+        *first,
+        f"  IF remark LIKE {quote_literal(mark + '%')} THEN",
+        *(f"    {line}" for line in restore),
+        f"    EXECUTE format('COMMENT ON {keyword} %s IS %L', target,",
+        "                   nullif(substr(remark, length(recorded) + 2), ''));",
+        "  END IF;",
+        "END",
+    ]
+    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
+
+
 def _undo_row_security(row: PgRowSecurity) -> Statement:
-    """Drop the plan's policies, then put the table's switches back as 07 recorded them. No
-    record (the rollback ran already, or 07 never did): the switches are left as they are, so
-    a second run changes nothing."""
+    """Drop the plan's policies, then put the table's switches back as 07 recorded them."""
     table = quote_qualified(row.schema_name, row.table_name)
     # policies first, in reverse creation order, then the table's own switches
     drops = [f"DROP POLICY IF EXISTS {quote_ident(p.name)} ON {table}" for p in row.policies[::-1]]
-    body = [
-        "DECLARE",
-        f"  tbl oid := to_regclass({quote_literal(table)});",
-        "  remark text := obj_description(tbl, 'pg_class');",
-        "  recorded text := split_part(remark, E'\\n', 1);",
-        "BEGIN",
-        "  IF tbl IS NULL THEN",
-        "    RETURN;",
-        "  END IF;",
-        *(f"  EXECUTE {quote_literal(drop)};" for drop in drops),
-        f"  IF remark LIKE {quote_literal(TABLE_MARK + '%')} THEN",
-        "    EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY',",
-        "                   tbl::regclass,",
-        "                   CASE WHEN recorded LIKE '%before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,",
-        "                   CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);",
-        "    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass,",
-        "                   nullif(substr(remark, length(recorded) + 2), ''));",
-        "  END IF;",
-        "END",
+    restore = [
+        "EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY', target,",
+        "               CASE WHEN recorded LIKE '%before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,",
+        "               CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);",
     ]
     note = f"undo 07_security.sql on {row.schema_name}.{row.table_name}: policies, RLS switches"
-    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
+    first = [f"  EXECUTE {quote_literal(drop)};" for drop in drops]
+    lookup = f"to_regclass({quote_literal(table)})"
+    return _restore_recorded(lookup, "pg_class", "TABLE", TABLE_MARK, first, restore, note)
 
 
 def _undo_routine(routine: PgRoutineSecurity) -> Statement:
-    """Restore the routine from the record 07 wrote into its comment (none: nothing to do)."""
-    body = [
-        "DECLARE",
-        f"  fn oid := {routine_lookup(routine)};",
-        "  remark text := obj_description(fn, 'pg_proc');",
-        "  recorded text := split_part(remark, E'\\n', 1);",
-        "  old_path text := substring(recorded FROM '; search_path=(.*)$');",
-        "  fn_sig text := fn::regprocedure::text;",
-        "BEGIN",
-        f"  IF remark LIKE {quote_literal(ROUTINE_MARK + '%')} THEN",
-        "    IF recorded LIKE '%; before: SECURITY INVOKER;%' THEN",
-        "      EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', fn_sig);",
-        "    END IF;",
-        "    IF old_path IS NULL THEN",
-        "      EXECUTE format('ALTER ROUTINE %s RESET search_path', fn_sig);",
-        "    ELSE",
-        "      EXECUTE format('ALTER ROUTINE %s SET search_path = %s', fn_sig, old_path);",
-        "    END IF;",
-        "    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn_sig,",
-        "                   nullif(substr(remark, length(recorded) + 2), ''));",
-        "  END IF;",
-        "END",
+    """Put the routine back as 07 recorded it: INVOKER or DEFINER, its search_path or none."""
+    path = "substring(recorded FROM '; search_path=(.*)$')"
+    restore = [
+        "IF recorded LIKE '%; before: SECURITY INVOKER;%' THEN",
+        "  EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', target);",
+        "END IF;",
+        f"IF {path} IS NULL THEN",
+        "  EXECUTE format('ALTER ROUTINE %s RESET search_path', target);",
+        "ELSE",
+        f"  EXECUTE format('ALTER ROUTINE %s SET search_path = %s', target, {path});",
+        "END IF;",
     ]
     note = f"undo 07_security.sql: {routine.schema_name}.{routine.name} runs as it did before"
-    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
+    lookup = routine_lookup(routine)
+    return _restore_recorded(lookup, "pg_proc", "ROUTINE", ROUTINE_MARK, [], restore, note)
 
 
 def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:

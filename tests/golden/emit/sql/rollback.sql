@@ -10,21 +10,21 @@ BEGIN;
 -- undo 07_security.sql on sales.orders: policies, RLS switches
 DO $grantbridge$
 DECLARE
-  tbl oid := to_regclass('sales.orders');
-  remark text := obj_description(tbl, 'pg_class');
+  obj oid := to_regclass('sales.orders');
+  remark text := obj_description(obj, 'pg_class');
   recorded text := split_part(remark, E'\n', 1);
+  target text := obj::regclass::text;
 BEGIN
-  IF tbl IS NULL THEN
+  IF obj IS NULL THEN
     RETURN;
   END IF;
   EXECUTE 'DROP POLICY IF EXISTS no_big ON sales.orders';
   EXECUTE 'DROP POLICY IF EXISTS tenant_filter ON sales.orders';
   IF remark LIKE 'grantbridge: row-level security set; before: %' THEN
-    EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY',
-                   tbl::regclass,
+    EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY', target,
                    CASE WHEN recorded LIKE '%before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,
                    CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);
-    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl::regclass,
+    EXECUTE format('COMMENT ON TABLE %s IS %L', target,
                    nullif(substr(remark, length(recorded) + 2), ''));
   END IF;
 END
@@ -33,22 +33,24 @@ $grantbridge$ \;
 -- undo 07_security.sql: sales.add_order runs as it did before
 DO $grantbridge$
 DECLARE
-  fn oid := to_regprocedure('sales.add_order(integer, text)');
-  remark text := obj_description(fn, 'pg_proc');
+  obj oid := to_regprocedure('sales.add_order(integer, text)');
+  remark text := obj_description(obj, 'pg_proc');
   recorded text := split_part(remark, E'\n', 1);
-  old_path text := substring(recorded FROM '; search_path=(.*)$');
-  fn_sig text := fn::regprocedure::text;
+  target text := obj::regprocedure::text;
 BEGIN
+  IF obj IS NULL THEN
+    RETURN;
+  END IF;
   IF remark LIKE 'grantbridge: made SECURITY DEFINER; before: %' THEN
     IF recorded LIKE '%; before: SECURITY INVOKER;%' THEN
-      EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', fn_sig);
+      EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', target);
     END IF;
-    IF old_path IS NULL THEN
-      EXECUTE format('ALTER ROUTINE %s RESET search_path', fn_sig);
+    IF substring(recorded FROM '; search_path=(.*)$') IS NULL THEN
+      EXECUTE format('ALTER ROUTINE %s RESET search_path', target);
     ELSE
-      EXECUTE format('ALTER ROUTINE %s SET search_path = %s', fn_sig, old_path);
+      EXECUTE format('ALTER ROUTINE %s SET search_path = %s', target, substring(recorded FROM '; search_path=(.*)$'));
     END IF;
-    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn_sig,
+    EXECUTE format('COMMENT ON ROUTINE %s IS %L', target,
                    nullif(substr(remark, length(recorded) + 2), ''));
   END IF;
 END
