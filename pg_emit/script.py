@@ -8,7 +8,7 @@ separate from the text lets ``apply`` and the tests reason about sections, not l
 Within a section, statements go to the server in batches of :data:`BATCH`: every statement of a
 batch but the last ends with psql's ``\\;`` (which adds the semicolon without sending), so
 psql sends the batch as one message and waits once, not once per statement. On a local server
-that saves about a third of the apply time of a script of small GRANTs (issue 7); across a
+that saves about a fifth of the apply time of a script of small GRANTs (issue 7); across a
 network to Aurora, where each wait is a round trip of a millisecond or more, it saves more.
 A failing statement still stops the script (``ON_ERROR_STOP``) and rolls its transaction
 back; psql reports it at the line that ends its batch, and its message names the object.
