@@ -2,13 +2,15 @@
 
 What the scripts did, undone in reverse:
 
-1. per database: undo 07 first — drop the plan's policies (``DROP POLICY IF EXISTS``), set
-   each table's row-level security switches back as 07 recorded them in its comment, and put
-   each routine 07 changed back as it was, from the record 07 wrote into its comment
-   (``SECURITY INVOKER`` or ``DEFINER``, its own ``search_path`` or none, its comment); a table
-   or routine without that record is left as it is, and a missing one is skipped; give PUBLIC
-   back the defaults 06 revoked (CREATE on schema ``public`` only on servers before 15, where it
-   is PostgreSQL's default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
+1. per database: undo 07 first — on each table, from the record 07 wrote into its comment,
+   drop the plan's policies (``DROP POLICY IF EXISTS``), recreate the policies of the same
+   names 07 replaced, and set the row-level security switches and the comment back; put each
+   routine 07 changed back as it was, from its own record (``SECURITY INVOKER`` or
+   ``DEFINER``, its own ``search_path`` or none, its comment); a table or routine without that
+   record is left as it is (a policy named like the plan's on it is not the plan's: 07 records
+   before it creates one), and a missing one is skipped; give PUBLIC back the defaults 06
+   revoked (CREATE on schema ``public`` only on servers before 15, where it is PostgreSQL's
+   default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
    ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists); revoke the
    default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
    they name no longer exists, which makes a second run harmless); drop the schemas 03
@@ -36,7 +38,12 @@ from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
-from pg_emit.render_security import ROUTINE_MARK, TABLE_MARK, routine_lookup
+from pg_emit.render_security import (
+    REPLACED_POLICIES,
+    ROUTINE_MARK,
+    TABLE_MARK,
+    routine_lookup,
+)
 from pg_emit.script import Section, Statement, do_block, dollar_quote
 
 
@@ -134,15 +141,15 @@ def _restore_recorded(
     catalog: str,
     keyword: str,
     mark: str,
-    first: list[str],
     restore: list[str],
     note: str,
+    variables: tuple[str, ...] = (),
 ) -> Statement:
-    """The undo of :func:`pg_emit.render_security._record_before`: a DO block that runs
-    ``first`` (PL/pgSQL lines), then, when the object's comment starts with ``mark``, runs
-    ``restore`` (which read the record's line as ``recorded`` and the object as ``target``) and
-    gives the object back the comment it had. A missing object is skipped; an object without
-    the record keeps its state, so a second run changes nothing."""
+    """The undo of :func:`pg_emit.render_security._record_before`: a DO block that, when the
+    object's comment starts with ``mark``, runs ``restore`` (PL/pgSQL lines, which read the
+    record's line as ``recorded``, the object as ``target`` and may use the ``variables``
+    declared for them) and gives the object back the comment it had. A missing object is
+    skipped; an object without the record keeps its state, so a second run changes nothing."""
     cast = {"pg_proc": "regprocedure", "pg_class": "regclass"}[catalog]
     body = [
         "DECLARE",
@@ -150,11 +157,11 @@ def _restore_recorded(
         f"  remark text := obj_description(obj, '{catalog}');",
         "  recorded text := split_part(remark, E'\\n', 1);",
         f"  target text := obj::{cast}::text;",
+        *(f"  {variable};" for variable in variables),
         "BEGIN",
         "  IF obj IS NULL THEN",
         "    RETURN;",
         "  END IF;",
-        *first,
         f"  IF remark LIKE {quote_literal(mark + '%')} THEN",
         *(f"    {line}" for line in restore),
         f"    EXECUTE format('COMMENT ON {keyword} %s IS %L', target,",
@@ -166,19 +173,29 @@ def _restore_recorded(
 
 
 def _undo_row_security(row: PgRowSecurity) -> Statement:
-    """Drop the plan's policies, then put the table's switches back as 07 recorded them."""
+    """Drop the plan's policies, recreate those 07 replaced, then put the table's switches back
+    as 07 recorded them."""
     table = quote_qualified(row.schema_name, row.table_name)
-    # policies first, in reverse creation order, then the table's own switches
+    # the plan's policies first, in reverse creation order, then the ones they replaced, then the
+    # table's own switches; the record's line reads "grantbridge: row-level security set;
+    # before: <switches>[; replaced policies: <JSON array>]", so its second part is the switches
     drops = [f"DROP POLICY IF EXISTS {quote_ident(p.name)} ON {table}" for p in row.policies[::-1]]
+    switches = "split_part(recorded, '; ', 2)"
     restore = [
+        *(f"EXECUTE {quote_literal(drop)};" for drop in drops),
+        "FOR policy IN SELECT json_array_elements_text(",
+        f"    substring(recorded FROM {quote_literal(REPLACED_POLICIES + '(.*)$')})::json) LOOP",
+        "  EXECUTE policy;  -- a CREATE POLICY statement 07 recorded",
+        "END LOOP;",
         "EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY', target,",
-        "               CASE WHEN recorded LIKE '%before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,",
-        "               CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);",
+        f"               CASE WHEN {switches} LIKE 'before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,",
+        f"               CASE WHEN {switches} LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);",
     ]
     note = f"undo 07_security.sql on {row.schema_name}.{row.table_name}: policies, RLS switches"
-    first = [f"  EXECUTE {quote_literal(drop)};" for drop in drops]
     lookup = f"to_regclass({quote_literal(table)})"
-    return _restore_recorded(lookup, "pg_class", "TABLE", TABLE_MARK, first, restore, note)
+    return _restore_recorded(
+        lookup, "pg_class", "TABLE", TABLE_MARK, restore, note, variables=("policy text",)
+    )
 
 
 def _undo_routine(routine: PgRoutineSecurity) -> Statement:
@@ -196,7 +213,7 @@ def _undo_routine(routine: PgRoutineSecurity) -> Statement:
     ]
     note = f"undo 07_security.sql: {routine.schema_name}.{routine.name} runs as it did before"
     lookup = routine_lookup(routine)
-    return _restore_recorded(lookup, "pg_proc", "ROUTINE", ROUTINE_MARK, [], restore, note)
+    return _restore_recorded(lookup, "pg_proc", "ROUTINE", ROUTINE_MARK, restore, note)
 
 
 def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:

@@ -10,7 +10,14 @@ and the report's security section.
   comment kept after it), once: a conversion such as AWS SCT may already have made it SECURITY
   DEFINER with a search_path of its own, and ``rollback.sql`` restores exactly that.
   Row-level security switches are recorded the same way, in the table's comment
-  (:data:`TABLE_MARK`).
+  (:data:`TABLE_MARK`), with every policy already on the table under the name of one of the
+  plan's (a conversion or a manual attempt may have made it): 07 replaces that policy, and
+  ``rollback.sql`` recreates it. Each is kept as the ``CREATE POLICY`` statement that rebuilds
+  it (its kind, command, roles, USING and WITH CHECK, as PostgreSQL prints them), in a JSON
+  array of strings: JSON escapes the newlines an expression may hold, so the record stays the
+  comment's first line, and a reviewer reads the statements rollback will run. Limits: the
+  policy's own comment is not recorded, and its expressions are printed with the names the
+  apply's search_path requires, which rollback is expected to share.
 * Row-level security (``plan.row_security``): ``ENABLE`` and ``FORCE ROW LEVEL SECURITY``, then
   each policy as ``DROP POLICY IF EXISTS`` + ``CREATE POLICY`` in the same transaction, so a
   re-run replaces the policies instead of failing (CREATE POLICY has no IF NOT EXISTS).
@@ -103,18 +110,53 @@ def _policy_sql(table: str, policy: PgPolicy) -> str:
 
 
 #: The first line of a table's comment once 07 set its row-level security; the rest of the line
-#: says what it was (``enabled`` / ``disabled``, ``forced`` / ``not forced``).
+#: says what it was (``enabled`` / ``disabled``, ``forced`` / ``not forced``) and, when the table
+#: had policies named like the plan's, :data:`REPLACED_POLICIES` and a JSON array of the
+#: ``CREATE POLICY`` statements that rebuild them. JSON writes a newline in an expression as
+#: ``\n``, so the record stays one line; above the comment the table had, it reads (the first
+#: three lines here are one)::
+#:
+#:     grantbridge: row-level security set; before: disabled, not forced; replaced policies:
+#:     ["CREATE POLICY tenant_filter ON sales.orders AS RESTRICTIVE FOR UPDATE TO legacy USING
+#:     ((amount > (10)::numeric)) WITH CHECK ((note <> 'it''s\nline two'::text))"]
+#:     orders (from MS_Description)
 TABLE_MARK = "grantbridge: row-level security set; before: "
 
+#: What precedes the JSON array of replaced policies on the record's line.
+REPLACED_POLICIES = "; replaced policies: "
 
-def _record_table(table: str) -> Statement:
-    """Record the table's row-level security switches now (enabled, forced)."""
+
+def _replaced_policies(row: PgRowSecurity) -> str:
+    """SQL for :data:`REPLACED_POLICIES` and the JSON array of the ``CREATE POLICY`` statements
+    that rebuild the table's policies named like the plan's (from ``pg_policies``, as
+    PostgreSQL prints their expressions); empty when there are none."""
+    names = ", ".join(quote_literal(p.name) for p in row.policies)
+    return "\n".join([
+        f"coalesce({quote_literal(REPLACED_POLICIES)} || (",
+        "                SELECT to_json(array_agg(",
+        "                         format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s',",
+        "                                p.policyname, p.schemaname, p.tablename, p.permissive, p.cmd,",
+        "                                (SELECT string_agg(quote_ident(r), ', ') FROM unnest(p.roles) r),",
+        "                                ' USING (' || p.qual || ')', ' WITH CHECK (' || p.with_check || ')')",
+        "                         ORDER BY p.policyname))::text",
+        "                FROM pg_catalog.pg_policies p",
+        f"                WHERE p.schemaname = {quote_literal(row.schema_name)}"
+        f" AND p.tablename = {quote_literal(row.table_name)}",
+        f"                  AND p.policyname = ANY (ARRAY[{names}])), '')",
+    ])  # fmt: skip
+
+
+def _record_table(row: PgRowSecurity) -> Statement:
+    """Record the table's row-level security now: its switches (enabled, forced) and the
+    policies 07 is about to replace."""
     state = [
         "CASE WHEN x.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '",
         "CASE WHEN x.relforcerowsecurity THEN 'forced' ELSE 'not forced' END",
     ]
+    if row.policies:
+        state.append(_replaced_policies(row))
     note = "record the table's row-level security now (rollback.sql restores it)"
-    lookup = f"to_regclass({quote_literal(table)})"
+    lookup = f"to_regclass({quote_literal(quote_qualified(row.schema_name, row.table_name))})"
     return _record_before(lookup, "pg_class", "TABLE", TABLE_MARK, state, note)
 
 
@@ -122,7 +164,7 @@ def _row_security_statements(row: PgRowSecurity) -> list[Statement]:
     table = quote_qualified(row.schema_name, row.table_name)
     mode = "ENABLE" if row.enable else "DISABLE"
     statements = [
-        _record_table(table),
+        _record_table(row),
         Statement(f"ALTER TABLE {table} {mode} ROW LEVEL SECURITY", (facts_note(row.facts),)),
     ]
     if row.force:  # SQL Server applies security policies to the table owner too

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from pg_emit.apply import apply_plan_dir, run_scripts
-from pg_emit.render_security import ROUTINE_MARK, TABLE_MARK
+from pg_emit.quoting import quote_ident
+from pg_emit.render_security import REPLACED_POLICIES, ROUTINE_MARK, TABLE_MARK
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch, write_plan_dir
 
@@ -111,3 +112,62 @@ def test_rollback_restores_row_level_security_as_it_was(
     with connect(scratch.dsn, scratch.database) as conn:
         policies = "SELECT count(*) FROM pg_policies WHERE tablename = 'orders'"
         assert conn.execute(policies).fetchone() == (0,)
+
+
+#: The table's switches and comment, and every policy on it in full (sorted by name).
+POLICIES_SQL = (
+    "SELECT c.relrowsecurity, c.relforcerowsecurity, obj_description(c.oid, 'pg_class'), "
+    "(SELECT json_agg(p ORDER BY p.policyname) FROM (SELECT policyname, permissive, roles, cmd, "
+    "qual, with_check FROM pg_policies WHERE schemaname = 'sales' AND tablename = 'orders') p) "
+    "FROM pg_class c WHERE c.oid = 'sales.orders'::regclass"
+)
+#: The plan's tenant_filter as 07 creates it (``amount >= 0``, checking ``true``).
+PLAN_TENANT_FILTER = {
+    "policyname": "tenant_filter", "permissive": "PERMISSIVE", "roles": ["public"], "cmd": "ALL",
+    "qual": "(amount >= (0)::numeric)", "with_check": "true",
+}  # fmt: skip
+
+
+def _policies_before(role: str) -> dict[str, list[str]]:
+    """Setups with policies on sales.orders before the apply, one per test case."""
+    same_name = [
+        f"CREATE ROLE {role}",
+        f"CREATE POLICY tenant_filter ON sales.orders AS RESTRICTIVE FOR UPDATE TO {role} "
+        "USING (amount > 10) WITH CHECK (note <> E'it''s\\nline two')",
+    ]
+    other_name = [
+        f"CREATE ROLE {role}",
+        f"CREATE POLICY legacy_read ON sales.orders FOR SELECT TO {role} USING (amount < 5)",
+    ]
+    return {
+        "same-name": same_name,
+        "other-name": other_name,
+        "both-with-comment": [
+            *same_name, *other_name[1:],
+            "CREATE POLICY no_big ON sales.orders USING (true)",
+            "ALTER TABLE sales.orders ENABLE ROW LEVEL SECURITY",
+            "COMMENT ON TABLE sales.orders IS 'orders; replaced policies: [\"x\"]\nline two'",
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ["same-name", "other-name", "both-with-comment"])
+def test_rollback_restores_policies_as_they_were(
+    scratch: Scratch, tmp_path: Path, case: str
+) -> None:
+    """A policy named like one of the plan's is replaced by 07 and comes back on rollback, as it
+    was (RESTRICTIVE, its roles, command, USING and a WITH CHECK with a quote and a newline),
+    and the second rollback, finding no record, leaves it; a policy of another name is never
+    touched."""
+    role = quote_ident(f'{scratch.prefix} legacy "x"')
+    original, applied = _round_trip(scratch, tmp_path, _policies_before(role)[case], POLICIES_SQL)
+    assert applied[:2] == (True, True)
+    record = str(applied[2]).split("\n")[0]
+    assert record.startswith(TABLE_MARK)
+    assert (REPLACED_POLICIES in record) == (case != "other-name")  # only names in the plan
+    plan_names = {"tenant_filter", "no_big"}
+    kept = [p for p in original[3] if p["policyname"] not in plan_names]
+    assert [p for p in applied[3] if p["policyname"] not in plan_names] == kept
+    assert [p for p in applied[3] if p["policyname"] == "tenant_filter"] == [PLAN_TENANT_FILTER]
+    if case != "other-name":
+        assert PLAN_TENANT_FILTER not in original[3]  # the old definition differs

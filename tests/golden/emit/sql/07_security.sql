@@ -41,6 +41,16 @@ BEGIN
     SELECT 'grantbridge: row-level security set; before: '
            || CASE WHEN x.relrowsecurity THEN 'enabled' ELSE 'disabled' END || ', '
            || CASE WHEN x.relforcerowsecurity THEN 'forced' ELSE 'not forced' END
+           || coalesce('; replaced policies: ' || (
+                SELECT to_json(array_agg(
+                         format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s',
+                                p.policyname, p.schemaname, p.tablename, p.permissive, p.cmd,
+                                (SELECT string_agg(quote_ident(r), ', ') FROM unnest(p.roles) r),
+                                ' USING (' || p.qual || ')', ' WITH CHECK (' || p.with_check || ')')
+                         ORDER BY p.policyname))::text
+                FROM pg_catalog.pg_policies p
+                WHERE p.schemaname = 'sales' AND p.tablename = 'orders'
+                  AND p.policyname = ANY (ARRAY['tenant_filter', 'no_big'])), '')
            || coalesce(E'\n' || remark, '')
       INTO remark FROM pg_catalog.pg_class x WHERE x.oid = obj;
     EXECUTE format('COMMENT ON TABLE %s IS %L', obj::regclass, remark);

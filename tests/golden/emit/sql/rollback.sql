@@ -14,16 +14,21 @@ DECLARE
   remark text := obj_description(obj, 'pg_class');
   recorded text := split_part(remark, E'\n', 1);
   target text := obj::regclass::text;
+  policy text;
 BEGIN
   IF obj IS NULL THEN
     RETURN;
   END IF;
-  EXECUTE 'DROP POLICY IF EXISTS no_big ON sales.orders';
-  EXECUTE 'DROP POLICY IF EXISTS tenant_filter ON sales.orders';
   IF remark LIKE 'grantbridge: row-level security set; before: %' THEN
+    EXECUTE 'DROP POLICY IF EXISTS no_big ON sales.orders';
+    EXECUTE 'DROP POLICY IF EXISTS tenant_filter ON sales.orders';
+    FOR policy IN SELECT json_array_elements_text(
+        substring(recorded FROM '; replaced policies: (.*)$')::json) LOOP
+      EXECUTE policy;  -- a CREATE POLICY statement 07 recorded
+    END LOOP;
     EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY', target,
-                   CASE WHEN recorded LIKE '%before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,
-                   CASE WHEN recorded LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);
+                   CASE WHEN split_part(recorded, '; ', 2) LIKE 'before: enabled,%' THEN 'ENABLE' ELSE 'DISABLE' END,
+                   CASE WHEN split_part(recorded, '; ', 2) LIKE '%, forced' THEN 'FORCE' ELSE 'NO FORCE' END);
     EXECUTE format('COMMENT ON TABLE %s IS %L', target,
                    nullif(substr(remark, length(recorded) + 2), ''));
   END IF;
