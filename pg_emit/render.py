@@ -143,6 +143,11 @@ def _revoke_key(grant: object) -> str:
 def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
     """Every script of the plan, as structured :class:`Script` values, in apply order."""
     fp = plan.fingerprint
+    clauses = grants.PrivilegeClauses(plan)  # 04 grants them, rollback.sql revokes them
+
+    def privileges(plan: MigrationPlan, database: str) -> list[Statement]:
+        return grants.privileges_statements(plan, database, clauses)
+
     return (
         Script("01_roles.sql", "roles (cluster-wide)", fp, PSQL_NOTE, roles.roles_sections(plan)),
         Script("02_memberships.sql", "role memberships (cluster-wide)", fp, PSQL_NOTE,
@@ -150,7 +155,7 @@ def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
         Script("03_ownership.sql", "database, schema and object owners; schemas created if absent",
                fp, PSQL_NOTE, _per_database(plan, ownership_statements)),
         Script("04_privileges.sql", "privileges", fp, PSQL_NOTE,
-               _per_database(plan, grants.privileges_statements)),
+               _per_database(plan, privileges)),
         Script("05_default_privileges.sql", "default privileges for future objects", fp,
                PSQL_NOTE, _per_database(plan, default_privilege_statements)),
         Script("06_hardening.sql", "revoke PostgreSQL's PUBLIC defaults the plan does not want",
@@ -158,7 +163,7 @@ def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
         Script("07_security.sql", "SECURITY DEFINER routines and row-level security", fp,
                PSQL_NOTE, _per_database(plan, security_statements)),
         Script("rollback.sql", "undo the apply: revoke what the plan granted, drop what it created",
-               fp, PSQL_NOTE, rollback_sections(plan, _databases(plan))),
+               fp, PSQL_NOTE, rollback_sections(plan, _databases(plan), clauses)),
     )  # fmt: skip
 
 

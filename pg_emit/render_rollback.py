@@ -59,12 +59,16 @@ def _referenced_roles(plan: MigrationPlan, database: str) -> list[str]:
     return sorted(names - {"PUBLIC"})
 
 
-def _revoke_sql(plan: MigrationPlan, database: str) -> list[Statement]:
-    chosen = [g for g in plan.grants if g.database == database]
-    statements = grants.grant_statements(
-        plan, database, [g for g in chosen if not g.columns], verb="REVOKE"
-    )
-    statements += grants.column_statements([g for g in chosen if g.columns], verb="REVOKE")
+def _revoke_sql(
+    plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses | None = None
+) -> list[Statement]:
+    """REVOKE what 04 and 05 granted: 04's own clauses (:class:`grants.PrivilegeClauses`), then
+    the default privileges."""
+    statements = [
+        clause.statement("REVOKE")
+        for _, group in (clauses or grants.PrivilegeClauses(plan)).of(database)
+        for clause in group
+    ]
     for item in sorted(plan.default_privileges, key=lambda d: d.key):
         if item.database != database:
             continue
@@ -79,9 +83,11 @@ def _revoke_sql(plan: MigrationPlan, database: str) -> list[Statement]:
     return statements
 
 
-def guarded_revokes(plan: MigrationPlan, database: str) -> Statement | None:
+def guarded_revokes(
+    plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses | None = None
+) -> Statement | None:
     """One DO block running every REVOKE of the database when all roles it names exist."""
-    statements = _revoke_sql(plan, database)
+    statements = _revoke_sql(plan, database, clauses)
     if not statements:
         return None
     roles = _referenced_roles(plan, database)
@@ -249,8 +255,10 @@ def _future_routines_back(plan: MigrationPlan, database: str) -> list[Statement]
     ]
 
 
-def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
-    """Undo 07, then 03-06, in one database."""
+def database_rollback(
+    plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses | None = None
+) -> list[Statement]:
+    """Undo 07, then 03-06, in one database (``clauses``: 04's, when already worked out)."""
     defaults = [g for g in intent.revokes_as_grants(plan) if g.database == database]
     before_15 = [g for g in defaults if intent.default_before_15_only(g)]
     always = [g for g in defaults if g not in before_15]
@@ -261,7 +269,8 @@ def database_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
     ]
     statements += [_before_15(s) for s in grants.grant_statements(plan, database, before_15)]
     statements += _future_routines_back(plan, database)
-    for optional in (guarded_revokes(plan, database), _drop_created_schemas(plan, database)):
+    revokes = guarded_revokes(plan, database, clauses)
+    for optional in (revokes, _drop_created_schemas(plan, database)):
         if optional is not None:
             statements.append(optional)
     if intent.created_roles(plan):
@@ -312,8 +321,10 @@ def _drop_standins() -> Statement:
     return Statement(sql, ("drop the RDS stand-ins grantbridge created, once nothing uses them",))
 
 
-def rollback_sections(plan: MigrationPlan, databases: list[str]) -> tuple[Section, ...]:
+def rollback_sections(
+    plan: MigrationPlan, databases: list[str], clauses: grants.PrivilegeClauses | None = None
+) -> tuple[Section, ...]:
     """Per-database sections first, the cluster-wide one last."""
-    sections = [Section(db, tuple(database_rollback(plan, db))) for db in databases]
+    sections = [Section(db, tuple(database_rollback(plan, db, clauses))) for db in databases]
     sections.append(Section(None, tuple(_cluster_rollback(plan))))
     return tuple(sections)

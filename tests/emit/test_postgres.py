@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 
 from grantbridge.cli import main
+from mapper.plan import PgGrant
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, apply_plan_dir, run_scripts
 from pg_emit.compare import Mismatch
 from pg_emit.drift import drift
+from pg_emit.inspect import inspect_server
+from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.verify import check_state, verify_plan
@@ -144,3 +147,34 @@ def test_drift_restores_the_plan(scratch: Scratch, tmp_path: Path) -> None:
     assert drift(scratch.plan, scratch.dsn)[0] == []
     with connect(scratch.dsn, scratch.database) as conn:
         assert check_state(conn, scratch.plan, scratch.database) == []
+
+
+def test_rollback_revokes_grants_made_with_grant_option(scratch: Scratch, tmp_path: Path) -> None:
+    """04 renders WITH GRANT OPTION grants apart (whole tables and columns); rollback.sql
+    revokes 04's own clauses, so those go as well, grant option included. The grantees exist
+    before the apply, so rollback keeps them: only the REVOKEs can take the grants away."""
+    writer, alice = f"{scratch.prefix}_sales_writer", f"{scratch.prefix}_alice"
+    with connect(scratch.dsn, scratch.database) as conn:
+        for role in (writer, alice):
+            conn.execute(f"CREATE ROLE {quote_ident(role)}".encode())
+    extra = [
+        PgGrant(database=scratch.database, object_type="TABLE", schema_name="sales",
+                name="customers", privilege="SELECT", grantee=writer, grant_option=True,
+                facts=("Sales/perm:customers:SELECT:writer:option",)),
+        PgGrant(database=scratch.database, object_type="TABLE", schema_name="sales",
+                name="customers", columns=("name",), privilege="UPDATE", grantee=alice,
+                grant_option=True, facts=("Sales/perm:customers:UPDATE:alice:option",)),
+    ]  # fmt: skip
+    plan = scratch.plan.model_copy(update={"grants": (*scratch.plan.grants, *extra)})
+    before = scratch.state()
+    plan_dir = write_plan_dir(tmp_path, plan)
+    privileges = (plan_dir / "sql" / "04_privileges.sql").read_text(encoding="utf-8")
+    assert privileges.count("WITH GRANT OPTION") == 2
+    apply_plan_dir(plan_dir, scratch.dsn)
+    granted = [g for g in inspect_server(scratch.dsn, [scratch.database]).grants if g.grant_option]
+    assert {(g.name, g.columns, g.privilege, g.grantee) for g in granted} == {
+        ("customers", (), "SELECT", writer), ("customers", ("name",), "UPDATE", alice),
+    }  # fmt: skip
+    rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
+    run_scripts(scratch.dsn, [("rollback.sql", rollback)])
+    assert scratch.state() == before
