@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.naming import object_name
 from mapper.plan import Disposition, Finding, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
@@ -262,7 +263,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
         items = touched.get(deny.fact)
         if not items:
             state.dispose(deny.fact, deny.kind, deny.ref, Disposition.NOT_APPLICABLE,
-                          reason="the plan grants nothing this DENY removes")  # fmt: skip
+                          reason=_nothing_removed(state, deny))  # fmt: skip
         elif deny.fact in split:
             reason = _split_reason(denials[deny.fact])
             finding = state.finding(findings.make(
@@ -276,6 +277,17 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
             state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
                           findings=found.get(deny.fact, ()),
                           reason="restructured: see the derived roles")  # fmt: skip
+
+
+def _nothing_removed(state: PlanState, deny: Deny) -> str:
+    try:
+        exempt = deny.db is not None and state.engine.is_never_denied(deny.db.name, deny.grantee)
+    except GrantbridgeError:
+        exempt = False
+    if exempt:
+        return (f"[{deny.grantee}] is a sysadmin member or dbo: SQL Server applies no DENY to "
+                "it, and neither does the plan")  # fmt: skip
+    return "the plan grants nothing this DENY removes"
 
 
 def _split_reason(denial: _Denial) -> str:
@@ -335,6 +347,8 @@ class _Holders:
         engine, by_holder = self._state.engine, dict[str, set[str]]()
         for name in engine.principals(database):
             try:
+                if engine.is_never_denied(database, name):
+                    continue  # sysadmin members and dbo: no DENY applies to them (DESIGN §3.2)
                 closure = {fold(r) for r in engine.memberships(database, name)}
             except Exception:
                 continue

@@ -177,3 +177,52 @@ def test_derived_roles_grow_with_denying_principals_not_with_denies() -> None:
     assert {g.name for g in copied} <= {f"t{i:02d}" for i in range(0, 60, 2)} | {"t01"}
     held = set().union(*(_held(p, r) for r in _reach(p, "app")))
     assert {n for n, _, _ in held if n.startswith("t")} == {f"t{i:02d}" for i in range(3, 60, 2)}
+
+
+def _sysadmin_estate(*denies: Any) -> SecuritySnapshot:
+    """``adm`` is a sysadmin login with a user of its own in db_datareader; ``app`` is not."""
+    return snapshot(
+        database(objects=OBJECTS, users=(user("adm", "adm"), user("app", "app")),
+                 memberships=(member("db_datareader", "adm"), member("db_datareader", "app")),
+                 permissions=denies),
+        logins=(login("adm"), login("app")),
+        server_memberships=(member("sysadmin", "adm"),),
+    )  # fmt: skip
+
+
+def test_deny_to_public_does_not_restructure_a_sysadmin() -> None:
+    """A sysadmin member enters every database as dbo and no DENY applies to it ("Permissions
+    Hierarchy": sysadmin bypasses permission checks), so the memberships it gets are kept, while
+    an ordinary member of the same role is restructured."""
+    p = plan(_sysadmin_estate(
+        perm("SELECT", "public", state="D", schema_name="dbo", object_name="Orders"),
+    ), Policy())  # fmt: skip
+    assert "orders" not in {name for name, _, _ in _held_through(p, "app")}
+    assert ("orders", (), "SELECT") in _held_through(p, "adm")
+    assert not [m for m in p.memberships if m.member == "adm" and "_minus_" in m.role]
+
+
+def test_deny_to_a_role_of_a_sysadmin_leaves_the_sysadmin_its_access() -> None:
+    p = plan(_sysadmin_estate(
+        perm("SELECT", "db_datareader", state="D", schema_name="dbo", object_name="Orders"),
+    ), Policy())  # fmt: skip
+    assert "orders" not in {name for name, _, _ in _held_through(p, "app")}
+    assert ("orders", (), "SELECT") in _held_through(p, "adm")
+
+
+def test_deny_on_a_sysadmin_itself_takes_nothing() -> None:
+    p = plan(_sysadmin_estate(
+        perm("SELECT", "adm", state="D", schema_name="dbo", object_name="Orders"),
+    ), Policy())  # fmt: skip
+    assert ("orders", (), "SELECT") in _held_through(p, "adm")
+    assert _derived(p) == []
+    deny = next(d for d in p.dispositions if d.fact.startswith("Sales/perm:") and "adm" in d.fact)
+    assert deny.disposition == Disposition.NOT_APPLICABLE
+    assert "sysadmin member or dbo" in deny.reason
+
+
+def _held_through(p: MigrationPlan, grantee: str) -> set[tuple[str, tuple[str, ...], str]]:
+    """Table grants the grantee holds itself or through any role it inherits."""
+    reach = _reach(p, grantee)
+    return {(g.name, g.columns, g.privilege) for g in p.grants
+            if g.grantee in reach and g.object_type == "TABLE"}  # fmt: skip
