@@ -110,7 +110,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SCHEMA", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
     PrivilegeRow("SCHEMA", "EXECUTE", "mapped", _ROUTINES),
     PrivilegeRow("SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
-                 note="CREATE on the schema; altering other owners' objects needs ownership in PostgreSQL."),
+                 note="CREATE on the schema, as the grantee may also create objects in the database; altering other owners' objects needs ownership in PostgreSQL."),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
                  note="Every privilege in the schema, without ownership."),
     PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
@@ -190,6 +190,23 @@ def _build() -> Mapping[tuple[str, str], PrivilegeRow]:
 
 
 TABLE: Mapping[tuple[str, str], PrivilegeRow] = _build()
+
+
+#: The database permissions that, with ALTER on a schema, let a principal create objects in it
+#: ("CREATE TABLE (Transact-SQL)", Permissions: "Requires CREATE TABLE permission in the
+#: database and ALTER permission on the schema in which the table is being created"; likewise
+#: CREATE VIEW, PROCEDURE, FUNCTION and TYPE).
+CREATE_IN_SCHEMA = ("CREATE TABLE", "CREATE VIEW", "CREATE PROCEDURE", "CREATE FUNCTION",
+                    "CREATE TYPE")  # fmt: skip
+
+#: ALTER on a schema held without any of :data:`CREATE_IN_SCHEMA`: it lets the grantee alter
+#: and drop the schema's objects, which PostgreSQL reserves to their owners, and create nothing.
+SCHEMA_ALTER_ALONE = PrivilegeRow(
+    "SCHEMA", "ALTER", "approximated",
+    note="ALTER on a schema without CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE in the database "
+    "creates nothing in SQL Server, so no CREATE on the schema is granted; altering and dropping "
+    "its objects needs ownership in PostgreSQL.",
+)  # fmt: skip
 
 
 def lookup(securable_class: str, permission: str) -> PrivilegeRow:

@@ -6,7 +6,7 @@ from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.effective import Securable
 from mapper.plan import Disposition
-from mapper.privileges import lookup
+from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, lookup
 from mapper.translate.deny import Deny
 from mapper.translate.fixed import fixed_role
 from mapper.translate.grants import Target, expand, grant_option_finding, record
@@ -65,6 +65,12 @@ def _plan_grant(
                       reason=f"overridden in SQL Server: {denied}")  # fmt: skip
         return
     row = lookup(perm.securable_class, perm.permission)
+    if (
+        row.securable_class == "SCHEMA"
+        and row.permission == "ALTER"
+        and not _creates(state, db, perm)
+    ):
+        row = SCHEMA_ALTER_ALONE
     items = expand(state, db, role, target, row)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     if items is None:
@@ -91,6 +97,19 @@ def _plan_grant(
     reason = row.note if disposition == Disposition.APPROXIMATED else ""
     record(state, fact, "permission", ref, items, disposition=disposition, found=found,
            reason=reason)  # fmt: skip
+
+
+def _creates(state: PlanState, db: Database | None, perm: Permission) -> bool:
+    """Whether the grantee may create objects in the database (with ALTER on a schema, in it)."""
+    if db is None:
+        return False
+    try:
+        return any(
+            state.engine.explain(db.name, perm.grantee, Securable("DATABASE"), p).allowed
+            for p in CREATE_IN_SCHEMA
+        )
+    except GrantbridgeError:
+        return False
 
 
 def _grant_findings(
