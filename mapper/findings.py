@@ -121,6 +121,13 @@ RULES = RuleRegistry([
     Rule("GB042", M, "Securable not found",
          "The permission names an object the snapshot (or the target) does not have; check "
          "that the object was converted."),
+    Rule("GB044", H, "Source database not read",
+         "Nothing of this database is in the plan. Give the extracting login access to it "
+         "(or bring it online) and extract again."),
+    Rule("GB045", M, "Source statement or row not read",
+         "It may grant, deny, or change a membership or an owner that the plan therefore "
+         "lacks. Read it; fix the statement (or extract from the catalog or the live server) "
+         "and plan again, or accept the finding once it is known to be harmless."),
     Rule("GB043", M, "Fixed role approximated",
          "The fixed role's capabilities are approximated by explicit grants; review them."),
 ])

@@ -42,6 +42,7 @@ from mapper.translate.deny import Deny, plan_denies
 from mapper.translate.grants import plan_schema_usage
 from mapper.translate.implied import prune_implied
 from mapper.translate.security import SecurityItems, plan_security
+from mapper.translate.skipped import plan_skipped
 from mapper.translate.state import PlanState
 from mapper.translate.windows import classify_windows_groups
 from mssql_extract.snapshot import SecuritySnapshot
@@ -104,6 +105,7 @@ def _plan(
     plan_schema_usage(state)
     prune_implied(state)
     hardening.plan_hardening(state)
+    plan_skipped(state)  # what the extractor could not read: findings, never silent
     dispositions.plan_fixed_role_facts(state)
     dispositions.finalize(state, security.keys())
     dispositions.assert_complete(state)

@@ -1,0 +1,54 @@
+"""What the extractor could not read becomes findings, so no gap in the source is silent.
+
+The snapshot's ``skipped`` entries (DESIGN §2.1: "recorded as skipped with the reason, never
+silently left out") are not facts the plan can map, so they have no dispositions; each one that
+may hide security is a finding instead, shown in the report and in SARIF:
+
+* a database the extractor could not read (``database``): GB044, high;
+* a statement that did not parse under ``--lenient`` (``error``), a catalog row of a class
+  grantbridge does not model (``row``), and a statement that was read but whose security effect
+  could not be (dynamic SQL, variable arguments, ownership of an unknown object): GB045.
+
+Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
+triggers, ``ALTER DATABASE SET`` options …) stay out of the findings: they are counted in the
+extract summary.
+"""
+
+from __future__ import annotations
+
+from mapper import findings
+from mapper.translate.state import PlanState
+from mssql_extract.snapshot import Skipped
+
+#: Phrases of the extractor's skip reasons for statements it read and found harmless
+#: (mssql_extract/tsql: "statement without a security effect (not read)", "EXEC … has no
+#: security effect grantbridge reads", "trigger (not a securable)").
+_HARMLESS = ("without a security effect", "has no security effect", "not a securable")
+
+
+def harmless(skipped: Skipped) -> bool:
+    """Whether a skipped entry is a statement the extractor read and found without effect."""
+    return skipped.kind == "statement" and any(p in skipped.reason for p in _HARMLESS)
+
+
+def plan_skipped(state: PlanState) -> None:
+    """One finding per skipped entry that may hide security (see the module docstring)."""
+    for skipped in state.snapshot.skipped:
+        if harmless(skipped):
+            continue
+        ref = str(skipped.source_ref)
+        if skipped.kind == "database":
+            state.finding(findings.make(
+                "GB044", f"{skipped.text}: {skipped.reason}",
+                "Not in the plan: the database could not be read.",
+                securable=f"DATABASE {skipped.text}" if skipped.text else None, source_ref=ref,
+            ))  # fmt: skip
+            continue
+        what = {"error": "did not parse", "row": "was not read", "statement": "was not read"}
+        evidence = f"{skipped.reason}: {skipped.text}" if skipped.text else skipped.reason
+        state.finding(findings.make(
+            "GB045", evidence,
+            f"Not in the plan: the {'row' if skipped.kind == 'row' else 'statement'} "
+            f"{what[skipped.kind]}.",
+            source_ref=ref,
+        ))  # fmt: skip

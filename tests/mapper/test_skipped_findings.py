@@ -1,0 +1,59 @@
+"""What the extractor could not read reaches the plan, the report and SARIF (DESIGN §2.1)."""
+
+from __future__ import annotations
+
+import json
+
+from mapper.plan import Finding, MigrationPlan
+from mapper.planner import plan
+from mapper.policy import Policy
+from mssql_extract.snapshot import Skipped, SourceRef
+from mssql_extract.tsql import parse_text
+from pg_emit.report import render_report
+from pg_emit.sarif import render_sarif
+from tests.mapper.estate import database, login, snapshot
+
+SCRIPT = """\
+CREATE LOGIN app WITH PASSWORD = 'Pw-Secret#1'
+GO
+USE Sales
+GO
+CREATE USER app FOR LOGIN app
+GRANT SELECT ON dbo.Orders TO app
+GRANT SELEKT ON dbo.Orders TO app
+EXEC (@grant_sql)
+ALTER DATABASE Sales SET RECOVERY SIMPLE
+"""
+
+
+def _found(p: MigrationPlan, rule_id: str) -> list[Finding]:
+    return [f for f in p.findings if f.rule_id == rule_id]
+
+
+def test_unreadable_database_is_a_high_finding_in_report_and_sarif() -> None:
+    skipped = Skipped(kind="database", reason="The server principal is not able to access it",
+                      text="HR", source_ref=SourceRef(origin="catalog.json", key="databases[1]"))  # fmt: skip
+    p = plan(snapshot(database(), logins=(login("app"),), skipped=(skipped,)), Policy())
+    [finding] = _found(p, "GB044")
+    assert finding.severity == "high"
+    assert finding.securable == "DATABASE HR"
+    assert "not able to access" in finding.evidence
+    report = render_report(p)
+    assert "Source database not read" in report
+    assert "DATABASE HR" in report
+    results = json.loads(render_sarif(p))["runs"][0]["results"]
+    assert any(r["ruleId"] == "GB044" for r in results)
+
+
+def test_lenient_parse_errors_and_unread_dynamic_sql_are_findings() -> None:
+    snap = parse_text(SCRIPT, "estate.sql", lenient=True)
+    p = plan(snap, Policy())
+    found = {(f.source_ref, f.evidence.split(":")[0]) for f in _found(p, "GB045")}
+    refs = {ref for ref, _ in found}
+    assert any(ref and ref.startswith("estate.sql:7") for ref in refs)  # GRANT SELEKT
+    assert any(ref and ref.startswith("estate.sql:8") for ref in refs)  # EXEC (@grant_sql)
+    assert not any(ref and ref.startswith("estate.sql:9") for ref in refs)  # harmless: no finding
+    assert len(found) == 2
+    report = render_report(p)
+    assert "Source statement or row not read" in report
+    assert "Pw-Secret#1" not in report + render_sarif(p) + p.to_json()
