@@ -41,6 +41,7 @@ from mssql_extract.catalog_rows import (
     lookup,
     permission_state,
 )
+from mssql_extract.queries import SERVER_QUERIES, database_queries
 from mssql_extract.snapshot import (
     Database,
     Login,
@@ -283,19 +284,78 @@ def _json_rows(value: Any, where: str, path: Path) -> Rows:
     return value
 
 
+#: The sections of the extraction script's document (``queries.extraction_script``): one per
+#: server query, and ``database_rows``, whose entries hold one section per database query.
+SERVER_SECTIONS = frozenset(q.name for q in SERVER_QUERIES)
+DATABASE_SECTIONS = frozenset(q.name for q in database_queries(include_definitions=False))
+_DATABASE_ROWS = "database_rows"
+
+
+def _check_sections(
+    keys: list[str], allowed: frozenset[str], where: str, path: Path, prefix: str = ""
+) -> None:
+    """An unknown section is an error: a misspelt one would silently drop its facts."""
+    for key in keys:
+        if key not in allowed:
+            expected = ", ".join(sorted(allowed))
+            raise ExtractError(
+                f"unknown section {key!r} in {where} (expected {expected})",
+                Location(str(path), key=prefix + key),
+            )
+
+
+def _server_rows(data: dict[str, Any], path: Path) -> dict[str, Rows]:
+    _check_sections(list(data), SERVER_SECTIONS | {_DATABASE_ROWS}, "the document", path)
+    if not data:  # {} is no extraction result, not an estate without security
+        raise ExtractError(
+            "the document holds none of the extraction script's sections; "
+            "is it the output of grantbridge extract --print-query?",
+            Location(str(path)),
+        )
+    return {k: _json_rows(v, k, path) for k, v in data.items() if k != _DATABASE_ROWS}
+
+
+def _listed_databases(server: Mapping[str, Rows]) -> set[str]:
+    return {row["name"] for row in server.get("databases", ()) if isinstance(row.get("name"), str)}
+
+
+def _database_entry(entry: Mapping[str, Any], listed: set[str], seen: set[str], path: Path) -> str:
+    """Check one ``database_rows`` entry and return its database's name."""
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise ExtractError("a database entry has no name", Location(str(path), key=_DATABASE_ROWS))
+    where = f"{_DATABASE_ROWS}[{name}]"
+    if name not in listed:  # its rows would be silently dropped: no database row to attach to
+        raise ExtractError(
+            f"database_rows holds rows of database {name!r}, which the databases section "
+            "does not list",
+            Location(str(path), key=where),
+        )
+    if name in seen:
+        raise ExtractError(
+            f"database_rows holds database {name!r} twice", Location(str(path), key=where)
+        )
+    seen.add(name)
+    sections = [k for k in entry if k != "name"]
+    _check_sections(sections, DATABASE_SECTIONS | {"error"}, where, path, prefix=f"{name}.")
+    return name
+
+
 def parse_catalog_document(data: Any, path: Path) -> CatalogRows:
-    """Split the extraction script's JSON document into server and per-database rows."""
+    """Split the extraction script's JSON document into server and per-database rows.
+
+    Raises:
+        ExtractError: the document is not an object, holds no section or an unknown one, or
+            holds rows of a database its ``databases`` section does not list.
+    """
     if not isinstance(data, dict):
         raise ExtractError("the extraction result must be a JSON object", Location(str(path)))
-    server = {k: _json_rows(v, k, path) for k, v in data.items() if k != "database_rows"}
+    server = _server_rows(data, path)
+    listed, seen = _listed_databases(server), set[str]()
     databases: dict[str, dict[str, Rows]] = {}
     errors: dict[str, str] = {}
-    for entry in _json_rows(data.get("database_rows", []), "database_rows", path):
-        name = entry.get("name")
-        if not isinstance(name, str):
-            raise ExtractError(
-                "a database entry has no name", Location(str(path), key="database_rows")
-            )
+    for entry in _json_rows(data.get(_DATABASE_ROWS, []), _DATABASE_ROWS, path):
+        name = _database_entry(entry, listed, seen, path)
         if "error" in entry:
             errors[name] = str(entry["error"])
             continue

@@ -8,6 +8,7 @@ Keywords are compared on unquoted tokens only, so ``[GRANT]`` is a name, never a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlglot.tokenizer_core import Token, TokenType
 
@@ -23,6 +24,8 @@ _REF_FIELDS = {"origin", "line", "column"}
 
 #: A statement handler: reads one statement from the parser and replays it onto its builder.
 Handler = Callable[["Parser"], None]
+
+T = TypeVar("T")
 
 #: Words after which a statement's literals may be secrets: its text is shown redacted.
 SECRET_WORDS = frozenset(
@@ -170,7 +173,7 @@ class Parser:
         self.expect("OFF")
         return False
 
-    def comma_list(self, read: Callable[[], str]) -> list[str]:
+    def comma_list(self, read: Callable[[], T]) -> list[T]:
         items = [read()]
         while self.accept_type(TokenType.COMMA):
             items.append(read())
@@ -274,3 +277,17 @@ class Parser:
         line, column = self.location(at)
         text = self.statement_text(self.pos + 1)
         return ExtractError(f"{message} in: {text}", Location(self.origin, line, column))
+
+
+def skipped(reason: str) -> Handler:
+    """A handler that records its statement as skipped, with ``reason``.
+
+    For statements that begin like a handled one but are of another kind: keyed in the table
+    under their own longer key, they never reach the handler of the shorter one.
+    """
+
+    def handler(p: Parser) -> None:
+        p.skip_statement(reason)
+
+    handler.__doc__ = f"Recorded as skipped: {reason}."
+    return handler

@@ -1,4 +1,5 @@
-"""Row-level security policies and audit specifications."""
+"""Row-level security policies and audit specifications (ALTER and DROP of a specification are
+recorded as skipped)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from mssql_extract.snapshot import (
     SecurityPredicate,
     fold,
 )
-from mssql_extract.tsql.cursor import Handler, Parser
+from mssql_extract.tsql.cursor import Handler, Parser, skipped
 from mssql_extract.tsql.grants import _class_prefix
 from mssql_extract.tsql.modules import object_name
 
@@ -140,9 +141,22 @@ def create_database_audit_specification(p: Parser) -> None:
     _audit_specification(p, "DATABASE")
 
 
+#: ALTER and DROP of an audit specification are not replayed: the snapshot keeps it as created.
+#: Each is kept as skipped, and its reason (not "without a security effect") makes it a finding.
+#: ALTER DATABASE AUDIT SPECIFICATION needs its key: ALTER DATABASE would read AUDIT as a name.
+_NOT_REPLAYED = {
+    f"{verb} {level} AUDIT SPECIFICATION": skipped(
+        f"{verb} {level} AUDIT SPECIFICATION: a change to an audit specification "
+        "(not replayed: the snapshot keeps it as created)"
+    )
+    for verb in ("ALTER", "DROP")
+    for level in ("SERVER", "DATABASE")
+}
+
 STATEMENTS: dict[str, Handler] = {
     "CREATE SECURITY POLICY": create_security_policy,
     "DROP SECURITY POLICY": drop_security_policy,
     "CREATE SERVER AUDIT SPECIFICATION": create_server_audit_specification,
     "CREATE DATABASE AUDIT SPECIFICATION": create_database_audit_specification,
+    **_NOT_REPLAYED,
 }

@@ -76,25 +76,33 @@ def create_login(p: Parser) -> None:
     p.builder.add_login(login)
 
 
+def _login_change(p: Parser) -> Options:
+    """What an ALTER LOGIN changes, as options (``disabled`` for ENABLE and DISABLE)."""
+    if p.word() in ("ENABLE", "DISABLE"):
+        disabled = p.word() == "DISABLE"
+        p.pos += 1
+        return {"disabled": disabled}
+    if p.accept("ADD", "CREDENTIAL"):
+        return {"credential": p.name("a credential name")}
+    if p.accept("DROP", "CREDENTIAL"):
+        p.name("a credential name")
+        return {"credential": None}
+    p.expect("WITH")
+    return read_options(p, _ALTER_LOGIN_OPTIONS)
+
+
 def alter_login(p: Parser) -> None:
     """``ALTER LOGIN name {ENABLE | DISABLE | WITH … | ADD | DROP CREDENTIAL c}``."""
     ref, name = p.ref(), p.name("a login name")
+    opts = _login_change(p)  # read whole first: a malformed statement must not add the login
     login = p.builder.login(name, ref)
-    if p.accept("ENABLE") or p.accept("DISABLE"):
-        login.disabled = p.tokens[p.pos - 1].text.upper() == "DISABLE"
-    elif p.accept("ADD", "CREDENTIAL"):
-        login.credential = p.name("a credential name")
-    elif p.accept("DROP", "CREDENTIAL"):
-        p.name("a credential name")
-        login.credential = None
-    else:
-        p.expect("WITH")
-        opts = read_options(p, _ALTER_LOGIN_OPTIONS)
-        _apply_login(login, opts)
-        if "name" in opts:
-            p.builder.logins.pop(login.name.casefold())
-            login.name = str(opts["name"])
-            p.builder.add_login(login)
+    if "disabled" in opts:
+        login.disabled = bool(opts["disabled"])
+    _apply_login(login, opts)
+    if "name" in opts:
+        p.builder.logins.pop(login.name.casefold())
+        login.name = str(opts["name"])
+        p.builder.add_login(login)
 
 
 def drop_login(p: Parser) -> None:

@@ -86,7 +86,8 @@ class StatementParser(Parser):
         super().__init__(builder, origin, include_definitions=include_definitions)  # type: ignore[arg-type]
         self.lenient = lenient
         self._index = self._build_index()
-        self._starts = frozenset(self._index) | frozenset(self.NOISE) | _OTHER_STARTS
+        # a word skip_to_boundary stops at (STOP_WORDS) ends a statement, so it may start one
+        self._starts = frozenset(self._index) | frozenset(self.NOISE) | _OTHER_STARTS | STOP_WORDS
 
     @classmethod
     def _build_index(cls) -> dict[str, list[tuple[tuple[str, ...], Handler]]]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from grantbridge.cli import main
 from mssql_extract.tsql import extract_scripts
 from tests.conftest import CONTOSO
 from tests.extract.tsql_helpers import snap
@@ -65,3 +68,36 @@ def test_lenient_error_text_is_redacted() -> None:
     s = snap("CREATE LOGIN a WITH PASSWORD = 'Pw-Err#9', NOPE = 1", lenient=True)
     assert "Pw-Err#9" not in s.to_json()
     assert "'***'" in s.skipped[0].text
+
+
+SCOPED_CREDENTIALS = """USE d
+GO
+CREATE DATABASE SCOPED CREDENTIAL blob WITH IDENTITY = 'SHARED ACCESS SIGNATURE',
+    SECRET = 'sv=Pw-Scoped#10';
+ALTER DATABASE SCOPED CREDENTIAL blob WITH IDENTITY = 'x', SECRET = N'Pw-Scoped#11'
+CREATE ROLE r
+"""
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_database_scoped_credential_secret_never_reaches_the_snapshot(lenient: bool) -> None:
+    s = snap(SCOPED_CREDENTIALS, lenient=lenient)
+    text = s.to_json()
+    assert "Pw-Scoped#10" not in text
+    assert "Pw-Scoped#11" not in text
+    assert [d.name for d in s.databases] == ["d"]  # no database named SCOPED
+    assert [x.text for x in s.skipped] == [
+        "CREATE DATABASE SCOPED CREDENTIAL blob WITH IDENTITY = '***', SECRET = '***'",
+        "ALTER DATABASE SCOPED CREDENTIAL blob WITH IDENTITY = '***', SECRET = '***'",
+    ]
+
+
+def test_database_scoped_credential_secret_never_reaches_cli_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script, out = tmp_path / "creds.sql", tmp_path / "snapshot.json"
+    script.write_text(SCOPED_CREDENTIALS, encoding="utf-8")
+    assert main(["extract", "--script", str(script), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    for text in (out.read_text(encoding="utf-8"), captured.out, captured.err):
+        assert "Pw-Scoped" not in text
