@@ -57,6 +57,10 @@ RULES = rule_table(
                 "or use postgres_fdw / dblink with its own credentials and grants."),
         RuleDef("GB308", Severity.LOW, "Module statement could not be analysed",
                 "Review the statement by hand; its references are not in the plan."),
+        RuleDef("GB309", Severity.MEDIUM, "Module bodies not in the snapshot: not analysed",
+                "Extract again with --include-definitions (scripts, --print-query or the live "
+                "server) and plan again; module bodies can hold secrets, so keep that snapshot "
+                "private."),
     ]
 )  # fmt: skip
 

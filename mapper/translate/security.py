@@ -26,6 +26,7 @@ from sqlglot.errors import SqlglotError
 from mapper import audit, masking, rls
 from mapper.module_findings import ChainReliance, chain_findings, chain_reliance, module_findings
 from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
+from mapper.modules import RULES as MODULE_RULES
 from mapper.naming import object_name
 from mapper.plan import (
     PgColumnType,
@@ -123,6 +124,27 @@ def _plan_modules(state: PlanState, db: Database, items: SecurityItems) -> None:
         by_module.setdefault(key, []).append(chain)
     for obj in modules:
         _plan_module(state, db, obj, analyses[obj.key], by_module.get(obj.key, []), items)
+    _unread_bodies(state, db, modules)
+
+
+def _unread_bodies(state: PlanState, db: Database, modules: list[DbObject]) -> None:
+    """One finding per database whose modules came without their bodies (the extractor's
+    default: ``--include-definitions`` is off, as bodies may hold secrets)."""
+    unread = sorted(f"{o.schema_name}.{o.name}" for o in modules if not o.definition)
+    if not unread:
+        return
+    named = ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
+    spec = make_finding(
+        MODULE_RULES["GB309"],
+        f"{len(unread)} of {len(modules)} procedures, functions and views of database {db.name} "
+        f"have no body in the snapshot: {named}",
+        securable=f"DATABASE {db.name}", source_ref=str(db.source_ref),
+    )  # fmt: skip
+    state.finding(spec.to_finding(
+        "Not analysed: ownership chaining, EXECUTE AS and dynamic SQL inside them are unknown, "
+        "so no routine was made SECURITY DEFINER for chaining, and callers that reached tables "
+        "only through one of them may lose that access."
+    ))  # fmt: skip
 
 
 def _plan_module(

@@ -1,4 +1,5 @@
-"""What the extractor could not read reaches the plan, the report and SARIF (DESIGN §2.1)."""
+"""What the extractor could not read reaches the plan, the report and SARIF (DESIGN §2.1),
+and so do module bodies it was not asked to keep."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import json
 from mapper.plan import Finding, MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy
-from mssql_extract.snapshot import Skipped, SourceRef
+from mssql_extract.snapshot import ObjectKind, Skipped, SourceRef
 from mssql_extract.tsql import parse_text
 from pg_emit.report import render_report
 from pg_emit.sarif import render_sarif
-from tests.mapper.estate import database, login, snapshot
+from tests.mapper.estate import database, login, snapshot, table
 
 SCRIPT = """\
 CREATE LOGIN app WITH PASSWORD = 'Pw-Secret#1'
@@ -57,3 +58,20 @@ def test_lenient_parse_errors_and_unread_dynamic_sql_are_findings() -> None:
     report = render_report(p)
     assert "Source statement or row not read" in report
     assert "Pw-Secret#1" not in report + render_sarif(p) + p.to_json()
+
+
+def test_modules_without_bodies_are_one_finding_per_database() -> None:
+    """The extractor keeps module bodies only with --include-definitions; without them the
+    module analysis cannot run, and the plan says so once per database (GB309)."""
+    procedure = table("dbo", "usp_Report", kind=ObjectKind.PROCEDURE)
+    with_body = procedure.model_copy(
+        update={"definition": "CREATE PROCEDURE dbo.usp_Report AS SELECT 1"}
+    )
+    without = plan(snapshot(database(objects=(procedure,)), logins=(login("app"),)), Policy())
+    [finding] = _found(without, "GB309")
+    assert finding.severity == "medium"
+    assert "1 of 1" in finding.evidence
+    assert "dbo.usp_Report" in finding.evidence
+    assert finding.securable == "DATABASE Sales"
+    with_bodies = plan(snapshot(database(objects=(with_body,)), logins=(login("app"),)), Policy())
+    assert _found(with_bodies, "GB309") == []
