@@ -11,7 +11,9 @@ What the scripts did, undone in reverse:
    before it creates one), and a missing one is skipped; give PUBLIC back the defaults 06
    revoked (CREATE on schema ``public`` only on servers before 15, where it is PostgreSQL's
    default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
-   ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists); revoke the
+   ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, from the record 06 wrote into the
+   database's comment: only for roles whose routines PUBLIC could run before the apply, when
+   the role still exists, and then the comment goes back as it was); revoke the
    default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
    they name no longer exists, which makes a second run harmless); drop the schemas 03
    *created* (marked by a comment) when they are empty; for every role 01 *created* (marked by
@@ -23,7 +25,10 @@ Roles that existed before the apply are never dropped: only roles carrying the
 ``grantbridge: created`` comment are. Ownership the plan moved goes to the user that runs the
 rollback (normally the one that created the objects). Both are documented limits: the
 previous owner of a pre-existing object is not recorded, and PUBLIC gets back PostgreSQL's
-defaults that 06 revoked even if someone had revoked them before the apply.
+defaults that 06 revoked on existing objects (CONNECT and TEMPORARY on the database, EXECUTE on
+a routine …) even if someone had revoked them before the apply. EXECUTE on routines created
+later is the exception: 06 records for which roles PUBLIC lacked it already
+(:data:`grants.DEFAULTS_MARK`), and rollback leaves those roles so.
 
 PostgreSQL never turns an ACL back into NULL (the built-in default): where an object had NULL
 before, rollback leaves the same privileges spelled out. ``acldefault()`` is PostgreSQL's own
@@ -135,13 +140,6 @@ def _created_roles_loop(plan: MigrationPlan, actions: list[str], note: str) -> S
     return Statement(sql, (note,))
 
 
-def _guarded(exists: str, target: str, actions: list[str]) -> str:
-    """A DO block running ``actions`` only when ``exists(target)`` finds the object."""
-    body = [f"IF {exists}({quote_literal(target)}) IS NOT NULL THEN"]
-    body += [f"  EXECUTE {quote_literal(action)};" for action in actions]
-    return do_block([*body, "END IF;"])
-
-
 def _restore_recorded(
     lookup: str,
     catalog: str,
@@ -241,18 +239,38 @@ def _before_15(statement: Statement) -> Statement:
 
 
 def _future_routines_back(plan: MigrationPlan, database: str) -> list[Statement]:
-    """Undo 06's global default-privilege revokes (guarded: the role may be gone already)."""
-    note = "give PUBLIC back EXECUTE on routines created later, as 06_hardening.sql revoked"
-    return [
-        Statement(
-            _guarded(
-                "to_regrole", quote_ident(item.owner), [grants.default_revoke_sql(item, undo=True)]
-            ),
-            (note,),
-        )
-        for item in plan.default_revokes
-        if item.database == database
+    """Undo 06's global default-privilege revokes, from the record 06 wrote into the database's
+    comment (:func:`grants.record_default_revokes`): give each role's default back unless the
+    record says PUBLIC lacked it before, or the role is gone; then give the database back its
+    comment. Without the record (06 never committed here, or a rollback ran already) nothing is
+    given back, so a second run cannot undo a DBA's own revoke the first one kept."""
+    items = [item for item in plan.default_revokes if item.database == database]
+    if not items:
+        return []
+    restore = []
+    for item in items:
+        restore += [
+            f"IF to_regrole({quote_literal(quote_ident(item.owner))}) IS NOT NULL"
+            f" AND {quote_literal(item.owner)} <> ALL (kept) THEN",
+            f"  EXECUTE {quote_literal(grants.default_revoke_sql(item, undo=True))};",
+            "END IF;",
+        ]
+    body = [
+        "DECLARE",
+        *grants.record_variables(),
+        "  recorded text := split_part(remark, E'\\n', 1);",
+        "  kept text[];  -- the roles whose default PUBLIC lacked before 06",
+        "BEGIN",
+        "  IF remark LIKE mark || '%' THEN",
+        "    kept := ARRAY(SELECT json_array_elements_text(substr(recorded, length(mark) + 1)::json));",
+        *(f"    {line}" for line in restore),
+        "    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(),",
+        "                   nullif(substr(remark, length(recorded) + 2), ''));",
+        "  END IF;",
+        "END",
     ]
+    note = "give PUBLIC back EXECUTE on routines created later, where 06_hardening.sql took it"
+    return [Statement("DO " + dollar_quote("\n".join(body)), (note,))]
 
 
 def database_rollback(

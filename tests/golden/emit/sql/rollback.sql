@@ -70,11 +70,23 @@ GRANT EXECUTE ON FUNCTION sales.total_of(integer) TO PUBLIC \;
 -- give PUBLIC back what 06_hardening.sql revoked
 GRANT EXECUTE ON PROCEDURE sales.add_order(integer, text) TO PUBLIC \;
 
--- give PUBLIC back EXECUTE on routines created later, as 06_hardening.sql revoked
+-- give PUBLIC back EXECUTE on routines created later, where 06_hardening.sql took it
 DO $grantbridge$
+DECLARE
+  mark text := 'grantbridge: default privileges revoked from PUBLIC; already revoked before for: ';
+  remark text := shobj_description(
+    (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()),
+    'pg_database');
+  recorded text := split_part(remark, E'\n', 1);
+  kept text[];  -- the roles whose default PUBLIC lacked before 06
 BEGIN
-  IF to_regrole('gb_sales_owner') IS NOT NULL THEN
-    EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner GRANT EXECUTE ON FUNCTIONS TO PUBLIC';
+  IF remark LIKE mark || '%' THEN
+    kept := ARRAY(SELECT json_array_elements_text(substr(recorded, length(mark) + 1)::json));
+    IF to_regrole('gb_sales_owner') IS NOT NULL AND 'gb_sales_owner' <> ALL (kept) THEN
+      EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner GRANT EXECUTE ON FUNCTIONS TO PUBLIC';
+    END IF;
+    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(),
+                   nullif(substr(remark, length(recorded) + 2), ''));
   END IF;
 END
 $grantbridge$ \;
