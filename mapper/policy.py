@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from grantbridge.errors import Location, PolicyError
 
@@ -181,12 +181,22 @@ class Policy(PolicyModel):
 
     target: Literal["aurora", "rds", "postgresql"] = "aurora"
     database_mode: Literal["database", "schema"] = "database"
+    #: schema mode only: the one target database (default: the source server's name, folded;
+    #: scripts name no server, so theirs is ``scripts``)
+    target_database: Annotated[str, Field(min_length=1, max_length=63)] | None = None
     naming: Naming = Naming()
     hardening: Hardening = Hardening()
     overgrants: Overgrants = Overgrants()
     authentication: Authentication = Authentication()
     exclusions: tuple[Exclusion, ...] = DEFAULT_EXCLUSIONS
     modules: Modules = Modules()
+
+    @field_validator("target_database")
+    @classmethod
+    def _only_in_schema_mode(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("database_mode") != "schema":
+            raise ValueError('applies only with database_mode = "schema"')
+        return value
 
     def exclusion(self, name: str) -> Exclusion | None:
         """The exclusion matching a principal name, if any."""

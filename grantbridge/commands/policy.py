@@ -21,6 +21,8 @@ DEFAULT_TOML = r"""# grantbridge.toml — how grantbridge maps SQL Server securi
 target = "aurora"
 # database: one PostgreSQL database per SQL Server database; schema: one database, schema prefixes
 database_mode = "database"
+# schema mode only: the one target database (default: the SQL Server's name, folded)
+# target_database = "app"
 
 [naming]
 # roles for database roles and users without login, when more than one database is migrated

@@ -22,7 +22,9 @@ ROUTINES = frozenset({"function", "procedure"})
 
 def plan_databases(state: PlanState) -> None:
     """Target database names; in schema mode every source goes into one database."""
-    single = re.sub(r"[^a-z0-9_]+", "_", state.snapshot.server.name.lower()).strip("_")
+    single = state.policy.target_database or re.sub(
+        r"[^a-z0-9_]+", "_", state.snapshot.server.name.lower()
+    ).strip("_")
     for db in state.snapshot.databases:
         name = object_name(db.name, state.policy.naming)
         state.databases[fold(db.name)] = single if state.policy.database_mode == "schema" else name

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from grantbridge.errors import MappingError
+from grantbridge.errors import MappingError, PolicyError
 from mapper.plan import AuthMethod, Disposition, MigrationPlan, RoleKind
 from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
@@ -401,3 +401,18 @@ def test_schema_mode_puts_every_database_in_one() -> None:
     assert [d.name for d in p.databases] == ["sql01"]
     assert {s.name for s in p.schemas} == {"sales_dbo", "hr_dbo"}
     assert p.database_mode == "schema"
+
+
+def test_schema_mode_takes_the_target_database_from_the_policy() -> None:
+    policy = parse_policy('database_mode = "schema"\ntarget_database = "app"\n')
+    p = plan(snapshot(database(), database("HR")), policy)
+    assert [d.name for d in p.databases] == ["app"]
+    assert {g.database for g in p.grants} <= {"app"}
+
+
+def test_target_database_outside_schema_mode_is_a_policy_error() -> None:
+    with pytest.raises(PolicyError, match="target_database") as caught:
+        parse_policy('target = "aurora"\ntarget_database = "app"\n', "g.toml")
+    assert "schema" in str(caught.value)
+    assert caught.value.location is not None
+    assert caught.value.location.line == 2
