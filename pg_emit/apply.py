@@ -150,13 +150,13 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
     plan_path = plan_dir / "plan.json"
     if not plan_path.is_file():
         raise InputError("no plan.json in the plan directory", Location(str(plan_dir)))
-    plan = MigrationPlan.from_json(plan_path.read_text(encoding="utf-8"), origin=str(plan_path))
+    plan = MigrationPlan.from_json(_read(plan_path, "the plan"), origin=str(plan_path))
     expected = render_sql(plan)
     for name, text in expected.items():
         path = plan_dir / name
         if not path.is_file():
             raise InputError("the script is missing from the plan directory", Location(str(path)))
-        actual = path.read_text(encoding="utf-8")
+        actual = _read(path, "the script")
         if f"-- plan fingerprint: {plan.fingerprint}\n" not in actual:
             raise InputError(
                 "the script's fingerprint does not match plan.json (plan directory edited?)",
@@ -169,6 +169,26 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
                 Location(str(path)),
             )
     return plan, expected
+
+
+def _read(path: Path, what: str) -> str:
+    """A plan directory's file as UTF-8 text; unreadable or not UTF-8 is bad input (exit 2).
+
+    The same report as the CLI's ``grantbridge.commands.read_input`` (this stage cannot import
+    the CLI): the message gives the first bad byte's offset, the location its line.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror}", Location(str(path))) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{what} is not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            "cannot be decoded; save the file as UTF-8",
+            Location(str(path), data.count(b"\n", 0, exc.start) + 1),
+        ) from None
 
 
 def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:

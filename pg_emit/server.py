@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,24 +21,102 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from grantbridge.errors import ConnectionFailed
+from grantbridge.errors import ConnectionFailed, InputError, Location
 
 DSN_ENV = "GRANTBRIDGE_DSN"
 
 
 def resolve_dsn(dsn: str | None) -> str | None:
-    """The DSN from ``--dsn``, else ``GRANTBRIDGE_DSN``, else None (use an embedded server)."""
-    return dsn or os.environ.get(DSN_ENV) or None
+    """The DSN from ``--dsn``, else ``GRANTBRIDGE_DSN``, else None (use an embedded server).
+
+    Raises:
+        InputError: the DSN is not a libpq connection string or URI (exit 2; the message names
+            ``--dsn`` or ``GRANTBRIDGE_DSN`` and never quotes the DSN, which may hold a password).
+    """
+    if dsn:
+        return check_dsn(dsn, "--dsn")
+    from_env = os.environ.get(DSN_ENV)
+    return check_dsn(from_env, DSN_ENV) if from_env else None
+
+
+def check_dsn(dsn: str, source: str = "DSN") -> str:
+    """``dsn`` itself when libpq can parse it; an InputError naming ``source`` otherwise."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise _malformed(exc, source) from None
+    return dsn
+
+
+def _malformed(exc: Exception, source: str) -> InputError:
+    """libpq's parse error, without the pieces of the DSN it quotes (they may be a password:
+    an unquoted ``password=a b`` gives 'missing "=" after "b"')."""
+    lines = str(exc).strip().splitlines()
+    reason = _LIBPQ_QUOTED.sub(_blank_quoted, lines[0]) if lines else "unparsable"
+    return InputError(
+        f"not a valid PostgreSQL connection string ({reason}); write key=value pairs, quoting "
+        "values with spaces (password='a b'), or a postgresql://user@host/db URI",
+        Location(key=source),
+    )
+
+
+#: A quoted fragment of a libpq error message; only single punctuation marks are kept.
+_LIBPQ_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _blank_quoted(match: re.Match[str]) -> str:
+    kept = len(match[1]) == 1 and not match[1].isalnum()
+    return match[0] if kept else '"…"'
+
+
+#: Password values in a DSN or in text quoting one, and what replaces each: URI user info
+#: (``postgresql://user:secret@host``; up to the last ``@`` before the path, so an unencoded
+#: ``@`` in the password is covered), URI query parameters (``?password=secret&…``) and libpq
+#: keyword/value pairs (``password=secret``, ``password=a\ b``, or single-quoted
+#: ``password='a \' b'`` with ``\'`` and ``\\`` escapes; an unterminated quote hides the rest of
+#: the line). Case-insensitive, ``sslpassword`` and ``PGPASSWORD`` too.
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(://[^:/@\s]*:)[^/\n]*@"), r"\1***@"),
+    (re.compile(r"([?&](?:ssl)?password=)[^&#\s]*", re.IGNORECASE), r"\1***"),
+    (
+        re.compile(
+            r"((?<![\w?&])(?:pg|ssl)?password\s*=\s*)(?:'(?:\\.|[^'\\\n])*'|'[^\n]*|(?:\\.|\S)+)",
+            re.IGNORECASE,
+        ),
+        r"\1***",
+    ),
+)
 
 
 def redact(dsn: str) -> str:
-    """A DSN safe to print: any password replaced by ``***``."""
-    import re
+    """A DSN (or a message quoting one) safe to print: any password replaced by ``***``."""
+    text = dsn
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
-    text = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+
+def dsn_secrets(dsn: str) -> list[str]:
+    """The passwords a DSN holds, as libpq reads them (decoded, unquoted); [] if unparsable.
+
+    For scrubbing text that quotes a password without its ``password=`` (a driver message, a
+    traceback), which :func:`redact` cannot recognise.
+    """
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return []
+    return [str(params[k]) for k in ("password", "sslpassword") if params.get(k)]
+
+
+def scrub(text: str, dsn: str) -> str:
+    """``text`` with ``dsn``'s passwords removed, both as ``password=`` values and verbatim."""
+    text = redact(text)
+    for secret in dsn_secrets(dsn):
+        text = text.replace(secret, "***")
+    return text
 
 
 @contextmanager
@@ -139,10 +218,19 @@ def _run(argv: list[str]) -> None:
 def connect(
     dsn: str, database: str | None = None, *, autocommit: bool = True
 ) -> psycopg.Connection[Any]:
-    """Open a psycopg connection, optionally to another database of the same server."""
+    """Open a psycopg connection, optionally to another database of the same server.
+
+    Raises:
+        InputError: the DSN is malformed (exit 2).
+        ConnectionFailed: the server cannot be reached or refuses the login (exit 4).
+    """
     try:
         conninfo = make_conninfo(dsn, dbname=database) if database else dsn
         return psycopg.connect(conninfo, autocommit=autocommit)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
-        raise ConnectionFailed(f"cannot connect to PostgreSQL at {redact(dsn)}: {first}") from None
+        raise ConnectionFailed(
+            f"cannot connect to PostgreSQL at {redact(dsn)}: {scrub(first, dsn)}"
+        ) from None
+    except psycopg.ProgrammingError as exc:  # libpq cannot parse the DSN: bad input
+        raise _malformed(exc, "DSN") from None

@@ -21,7 +21,7 @@ def apply(
     dsn: Annotated[str | None, typer.Option(help="Target PostgreSQL (or GRANTBRIDGE_DSN).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Apply sql/01 … 06 to the target (one transaction when the plan has one database).
+    """Apply sql/01 … 07 to the target (one transaction when the plan has one database).
 
     Refuses a plan directory whose scripts no longer match plan.json, and plans that would
     need SUPERUSER on RDS.

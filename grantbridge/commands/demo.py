@@ -49,17 +49,15 @@ def demo(
     from mssql_extract.tsql import extract_scripts
     from pg_emit.artifacts import write_artifacts
 
-    def say(message: str) -> None:
-        if not quiet:
-            ui.say(message)
-
+    if quiet:  # the command's own -q is the global one: no progress, only the result
+        ui.configure(quiet=True, json_output=ui.MODE.json)
     estate = contoso_path()
-    say(f"1/3 extract  {estate}")
+    ui.say(f"1/3 extract  {estate}")
     with ui.progress("extract", echo=False) as step:
         snapshot = extract_scripts(
             [estate], relative_to=estate.parent, include_definitions=True, on_file=step
         )
-    say("2/3 plan     default policy")
+    ui.say("2/3 plan     default policy")
     migration = plan(snapshot, Policy())
     with atomic_directory(output) as scratch:
         snapshot.write_json(scratch / "snapshot.json")
@@ -68,23 +66,28 @@ def demo(
         migration.write_json(plan_dir / "plan.json")
         write_artifacts(migration, plan_dir)
     open_findings = [f for f in migration.findings if not f.accepted]
-    say(
+    ui.say(
         f"           {len(migration.roles)} roles, {len(migration.memberships)} memberships, "
         f"{len(migration.grants)} grants, {len(open_findings)} open findings"
     )
     if verify:
-        from rich.console import Console
-
-        from pg_emit.verify import verify_plan_dir
-
-        say("3/3 verify   embedded PostgreSQL (throwaway)")
-        verify_plan_dir(
-            output / "plan", dsn=None, console=Console(stderr=True, quiet=not ui.MODE.human)
-        )
-        if not ui.MODE.json:
-            typer.echo("verification passed")
+        _verify(output / "plan")
     report = output / "plan" / "report.md"
     summary = {"output": str(output), "report": str(report), "verified": verify}
     summary |= {"roles": len(migration.roles), "memberships": len(migration.memberships)}
     summary |= {"grants": len(migration.grants), "open_findings": len(open_findings)}
     ui.result(f"Report: {report}", summary)
+
+
+def _verify(plan_dir: Path) -> None:
+    """Verify on an embedded server. The success line appears once: after the progress lines in
+    human mode, alone under --quiet, not at all under --json (its result says ``verified``)."""
+    from rich.console import Console
+
+    from grantbridge.commands.verify import PASSED
+    from pg_emit.verify import verify_plan_dir
+
+    ui.say("3/3 verify   embedded PostgreSQL (throwaway)")
+    verify_plan_dir(plan_dir, dsn=None, console=Console(stderr=True, quiet=not ui.MODE.human))
+    if ui.MODE.quiet and not ui.MODE.json:
+        typer.echo(PASSED, err=True)

@@ -13,11 +13,10 @@ from typing import Annotated
 
 import typer
 
-from grantbridge.errors import InputError, Location
+from grantbridge import ui
+from grantbridge.commands import load_plan
 from grantbridge.output import write_file_atomic
-from mapper.plan import MigrationPlan, Severity
-
-PLAN_FILE = "plan.json"
+from mapper.plan import Severity
 
 
 class DiffFormat(enum.StrEnum):
@@ -27,19 +26,6 @@ class DiffFormat(enum.StrEnum):
 
 def register(app: typer.Typer) -> None:
     app.command("diff")(diff)
-
-
-def load_plan(path: Path) -> MigrationPlan:
-    """Read a plan from a plan directory or a ``plan.json`` file; bad input is an InputError."""
-    file = path / PLAN_FILE if path.is_dir() else path
-    if not file.is_file():
-        what = f"no {PLAN_FILE} in this directory" if path.is_dir() else "no such plan file"
-        raise InputError(what, Location(str(file)))
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the plan: {exc}", Location(str(file))) from None
-    return MigrationPlan.from_json(text, origin=str(file))
 
 
 def diff(
@@ -61,7 +47,11 @@ def diff(
         typer.Option("--output", "-o", help="Write to this file instead of standard output."),
     ] = None,
 ) -> None:
-    """Compare two plans: roles, memberships, privileges, findings and dispositions."""
+    """Compare two plans: roles, memberships, privileges, findings and dispositions.
+
+    With the global --json, stdout is one JSON object: the diff (as --format json writes it),
+    whether it is empty, and the findings --fail-on-new fails on; -o still writes the file.
+    """
     from pg_emit.diff import diff_plans, exceeds, render_diff_markdown
 
     result = diff_plans(load_plan(old), load_plan(new))
@@ -69,16 +59,20 @@ def diff(
         text = result.model_dump_json(indent=2) + "\n"
     else:
         text = render_diff_markdown(result)
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
+    if output is not None:
         write_file_atomic(output, text)
-    if fail_on_new is not None:
-        failing = exceeds(result, fail_on_new)
-        if failing:
-            typer.echo(
-                f"{len(failing)} new open finding(s) at or above {fail_on_new.value}: "
-                + ", ".join(sorted({f.rule_id for f in failing})),
-                err=True,
-            )
-            raise typer.Exit(1)
+    elif not ui.MODE.json:
+        typer.echo(text, nl=False)
+    failing = exceeds(result, fail_on_new) if fail_on_new is not None else []
+    if ui.MODE.json:
+        data: dict[str, object] = {"diff": result.model_dump(mode="json")}
+        data |= {"empty": result.is_empty, "exit_code": 1 if failing else 0}
+        data |= {"failing": sorted({f.rule_id for f in failing})}
+        ui.result("", data | {"output": None if output is None else str(output)})
+    if fail_on_new is not None and failing:
+        typer.echo(
+            f"{len(failing)} new open finding(s) at or above {fail_on_new.value}: "
+            + ", ".join(sorted({f.rule_id for f in failing})),
+            err=True,
+        )
+        raise typer.Exit(1)

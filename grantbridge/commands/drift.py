@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def drift(
-    outdir: Annotated[Path, typer.Argument(help="Plan directory (plan.json).")],
+    outdir: Annotated[Path, typer.Argument(help="Plan directory, or its plan.json.")],
     dsn: Annotated[str | None, typer.Option(help="Live target (or GRANTBRIDGE_DSN).")] = None,
     authoritative: Annotated[
         bool, typer.Option(help="Also REVOKE what the plan does not grant (default: additive).")
@@ -28,8 +28,8 @@ def drift(
     """Print (or write) the delta script that brings the target back to the plan."""
     from rich.console import Console
 
+    from grantbridge.commands import load_plan
     from grantbridge.output import write_file_atomic
-    from mapper.plan import MigrationPlan
     from pg_emit.drift import drift as compute
     from pg_emit.server import resolve_dsn
     from pg_emit.verify import mismatch_table
@@ -37,10 +37,7 @@ def drift(
     target = resolve_dsn(dsn)
     if target is None:
         raise InputError("drift needs a target: pass --dsn or set GRANTBRIDGE_DSN")
-    path = outdir / "plan.json" if outdir.is_dir() else outdir
-    if not path.is_file():
-        raise InputError("no plan.json here", None)
-    plan = MigrationPlan.from_json(path.read_text(encoding="utf-8"), origin=str(path))
+    plan = load_plan(outdir)
     mismatches, script = compute(plan, target, authoritative=authoritative)
     if output is not None:
         write_file_atomic(output, script)

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
-from grantbridge.errors import InputError, Location
+from grantbridge.commands import read_input
 from grantbridge.output import atomic_directory
 from mapper.plan import MigrationPlan, Severity
 from mapper.planner import plan as make_plan
-from mapper.policy import Policy, load_policy
+from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import SecuritySnapshot
 from pg_emit.artifacts import write_artifacts
 
@@ -23,21 +23,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _read_snapshot(path: Path) -> SecuritySnapshot:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the snapshot: {exc.strerror}", Location(str(path))) from None
-    return SecuritySnapshot.from_json(text, origin=str(path))
+    return SecuritySnapshot.from_json(read_input(path, "the snapshot"), origin=str(path))
 
 
 def _read_target(path: Path) -> MigrationPlan:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the target catalog: {exc.strerror}", Location(str(path))
-        ) from None
-    return MigrationPlan.from_json(text, origin=str(path))
+    return MigrationPlan.from_json(read_input(path, "the target catalog"), origin=str(path))
+
+
+def _read_policy(path: Path | None) -> Policy:
+    if path is None:
+        return Policy()
+    return parse_policy(read_input(path, "the policy file"), str(path))
 
 
 def _write(plan_: MigrationPlan, outdir: Path) -> None:
@@ -74,7 +70,10 @@ def plan(
     ] = None,
     fail_on: Annotated[
         Severity | None,
-        typer.Option(help="Exit 1 when an open finding is at or above this severity."),
+        typer.Option(
+            help="Exit 1 when an open finding is at or above this severity.",
+            case_sensitive=False,
+        ),
     ] = None,
     target: Annotated[
         Path | None,
@@ -85,7 +84,7 @@ def plan(
     ] = None,
 ) -> None:
     """Plan least-privilege PostgreSQL roles and grants for a SQL Server snapshot."""
-    the_policy = load_policy(policy) if policy else Policy()
+    the_policy = _read_policy(policy)
     catalog = _read_target(target) if target else None
     result = make_plan(_read_snapshot(snapshot), the_policy, catalog)
     _write(result, output)
