@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from grantbridge.errors import Location, PolicyError
+from grantbridge.errors import InputError, Location, PolicyError
+from grantbridge.inputs import read_input
 
 
 class PolicyModel(BaseModel):
@@ -214,11 +215,9 @@ def load_policy(path: Path) -> Policy:
             (the message names the key and the location has its line).
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(
-            f"cannot read the policy file: {exc.strerror}", Location(str(path))
-        ) from None
+        text = read_input(Path(path), "the policy file")
+    except InputError as exc:
+        raise PolicyError(exc.message, exc.location) from None
     return parse_policy(text, str(path))
 
 

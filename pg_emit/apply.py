@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from grantbridge.errors import GrantbridgeError, InputError, Location
+from grantbridge.inputs import read_input
 from mapper.plan import MigrationPlan
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.psql import ScriptSection, parse_script
@@ -150,13 +151,13 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
     plan_path = plan_dir / "plan.json"
     if not plan_path.is_file():
         raise InputError("no plan.json in the plan directory", Location(str(plan_dir)))
-    plan = MigrationPlan.from_json(_read(plan_path, "the plan"), origin=str(plan_path))
+    plan = MigrationPlan.from_json(read_input(plan_path, "the plan"), origin=str(plan_path))
     expected = render_sql(plan)
     for name, text in expected.items():
         path = plan_dir / name
         if not path.is_file():
             raise InputError("the script is missing from the plan directory", Location(str(path)))
-        actual = _read(path, "the script")
+        actual = read_input(path, "the script")
         if f"-- plan fingerprint: {plan.fingerprint}\n" not in actual:
             raise InputError(
                 "the script's fingerprint does not match plan.json (plan directory edited?)",
@@ -169,26 +170,6 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
                 Location(str(path)),
             )
     return plan, expected
-
-
-def _read(path: Path, what: str) -> str:
-    """A plan directory's file as UTF-8 text; unreadable or not UTF-8 is bad input (exit 2).
-
-    The same report as the CLI's ``grantbridge.commands.read_input`` (this stage cannot import
-    the CLI): the message gives the first bad byte's offset, the location its line.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror}", Location(str(path))) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{what} is not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} "
-            "cannot be decoded; save the file as UTF-8",
-            Location(str(path), data.count(b"\n", 0, exc.start) + 1),
-        ) from None
 
 
 def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:

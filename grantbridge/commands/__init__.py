@@ -1,7 +1,7 @@
 """One module per CLI command group; each exposes ``register(app)``.
 
-The package itself holds what several commands share: reading an input file
-(:func:`read_input`) and reading a plan (:func:`load_plan`), so that every command reports an
+The package itself holds what several commands share: reading a plan (:func:`load_plan`), with
+input files read by :func:`grantbridge.inputs.read_input`, so that every command reports an
 unreadable or undecodable input the same way: one line naming the file, exit 2 (DESIGN §6).
 """
 
@@ -11,37 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grantbridge.errors import InputError, Location
+from grantbridge.inputs import read_input
 
 if TYPE_CHECKING:
     from mapper.plan import MigrationPlan
 
 PLAN_FILE = "plan.json"
-
-
-def read_input(path: Path, what: str) -> str:
-    """The text of an input file (UTF-8); an InputError naming the file when it cannot be read.
-
-    Args:
-        path: The file.
-        what: What the file is, for the message (``"the snapshot"``, ``"the plan"``).
-
-    Raises:
-        InputError: the file cannot be read, or is not UTF-8 (the message gives the offset of the
-            first bad byte, the location its line).
-    """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror}", Location(str(path))) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(
-            f"{what} is not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} "
-            "cannot be decoded; save the file as UTF-8",
-            Location(str(path), line),
-        ) from None
 
 
 def load_plan(path: Path) -> MigrationPlan:

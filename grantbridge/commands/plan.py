@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
-from grantbridge.commands import read_input
+from grantbridge.inputs import read_input
 from grantbridge.output import atomic_directory
 from mapper.plan import MigrationPlan, Severity
 from mapper.planner import plan as make_plan

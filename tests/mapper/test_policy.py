@@ -94,3 +94,17 @@ def test_mode_rules_are_the_rules_the_planner_gives_a_mode() -> None:
     planned |= set(overgrants.SERVER_ROLE_RULES.values()) | {ownership.RULE}
     planned |= {rule for rule in OVERGRANT_ROLES.values() if rule != "GB043"}  # GB043: no mode
     assert planned == MODE_RULES
+
+
+def test_load_policy_names_the_file_and_line_of_a_byte_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "grantbridge.toml"
+    path.write_bytes(b'target = "aurora"\n# caf\xe9\n')
+    with pytest.raises(PolicyError, match="not UTF-8: byte 0xe9 at offset 23") as caught:
+        load_policy(path)
+    assert caught.value.location.file == str(path)
+    assert caught.value.location.line == 2
+
+
+def test_load_policy_of_a_missing_file_is_a_policy_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read the policy file"):
+        load_policy(tmp_path / "missing.toml")
