@@ -190,7 +190,7 @@ def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
 
 
 def apply_plan_dir(plan_dir: Path, dsn: str, *, log: Log = lambda _m: None) -> MigrationPlan:
-    """Check the plan directory and the server, then run 01 … 06 (see :func:`run_scripts`)."""
+    """Check the plan directory and the server, then run 01 … 07 (see :func:`run_scripts`)."""
     plan, scripts = load_plan_dir(plan_dir)
     with connect(dsn) as conn:
         preflight(conn, plan)
