@@ -77,6 +77,28 @@ _CREATE_NOTE = (
     "CREATE on that schema."
 )
 _OWNER_NOTE = "PostgreSQL reserves ALTER/DROP to the owner; grantbridge never gives ownership."
+#: "NEXT VALUE FOR (Transact-SQL)", Permissions: "Requires UPDATE permission on the sequence
+#: object"; restarting it needs ALTER. PostgreSQL's USAGE allows nextval (and currval), its UPDATE
+#: setval as well ("Sequence Manipulation Functions"), which is SQL Server's ALTER … RESTART.
+_SEQUENCE_UPDATE_NOTE = (
+    "UPDATE on a sequence (NEXT VALUE FOR) becomes USAGE (nextval); PostgreSQL's UPDATE would "
+    "also allow setval, which SQL Server reserves to ALTER."
+)
+#: REFERENCES lets a principal bind to a function or sequence (schema binding, a default or a
+#: constraint), not call it ("GRANT Object Permissions": EXECUTE and REFERENCES are separate).
+_REFERENCES_NOTE = (
+    "REFERENCES on a table or view becomes REFERENCES; on a function or sequence it grants "
+    "nothing (it does not allow calling the function or taking a value). A default or constraint "
+    "that calls one runs as the inserting role in PostgreSQL, which then needs EXECUTE or USAGE."
+)
+#: Table-valued functions have SELECT, not EXECUTE, in SQL Server ("GRANT Object Permissions");
+#: PostgreSQL's default privileges cannot tell a set-returning function from a scalar one.
+_EXECUTE_WIDE_NOTE = (
+    "EXECUTE on the schema's or database's procedures and scalar functions, current and future "
+    "(ALTER DEFAULT PRIVILEGES … ON FUNCTIONS). Current table-valued functions are left out, as "
+    "in SQL Server; future ones get EXECUTE too, since PostgreSQL's default privileges cannot "
+    "tell them apart."
+)
 
 # fmt: off
 _ROWS: tuple[PrivilegeRow, ...] = (
@@ -84,11 +106,11 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("OBJECT", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",), "function": ("EXECUTE",)},
                  note="SELECT on a table-valued function becomes EXECUTE."),
     PrivilegeRow("OBJECT", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
-    PrivilegeRow("OBJECT", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE", "UPDATE")},
-                 note="UPDATE on a sequence (NEXT VALUE FOR) becomes USAGE and UPDATE."),
+    PrivilegeRow("OBJECT", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE",)},
+                 note=_SEQUENCE_UPDATE_NOTE),
     PrivilegeRow("OBJECT", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
-    PrivilegeRow("OBJECT", "REFERENCES", "mapped", {**_each(_RELATIONS, ("REFERENCES",)), "sequence": ("USAGE",), "function": ("EXECUTE",)},
-                 note="REFERENCES on a function or sequence (schema binding, defaults) becomes EXECUTE / USAGE."),
+    PrivilegeRow("OBJECT", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",)),
+                 note=_REFERENCES_NOTE),
     PrivilegeRow("OBJECT", "EXECUTE", "mapped", _ROUTINES),
     PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
     PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
@@ -105,10 +127,11 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     # --- schemas (current objects + default privileges)
     PrivilegeRow("SCHEMA", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
     PrivilegeRow("SCHEMA", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
-    PrivilegeRow("SCHEMA", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE", "UPDATE")}),
+    PrivilegeRow("SCHEMA", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE",)},
+                 note=_SEQUENCE_UPDATE_NOTE),
     PrivilegeRow("SCHEMA", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
     PrivilegeRow("SCHEMA", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
-    PrivilegeRow("SCHEMA", "EXECUTE", "mapped", _ROUTINES),
+    PrivilegeRow("SCHEMA", "EXECUTE", "approximated", _ROUTINES, note=_EXECUTE_WIDE_NOTE),
     PrivilegeRow("SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
                  note="CREATE on the schema, as the grantee may also create objects in the database; altering other owners' objects needs ownership in PostgreSQL."),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
@@ -118,10 +141,11 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
     PrivilegeRow("DATABASE", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
     PrivilegeRow("DATABASE", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
-    PrivilegeRow("DATABASE", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE", "UPDATE")}),
+    PrivilegeRow("DATABASE", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE",)},
+                 note=_SEQUENCE_UPDATE_NOTE),
     PrivilegeRow("DATABASE", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
     PrivilegeRow("DATABASE", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
-    PrivilegeRow("DATABASE", "EXECUTE", "mapped", _ROUTINES),
+    PrivilegeRow("DATABASE", "EXECUTE", "approximated", _ROUTINES, note=_EXECUTE_WIDE_NOTE),
     PrivilegeRow("DATABASE", "CREATE SCHEMA", "mapped", {"database": ("CREATE",)}),
     PrivilegeRow("DATABASE", "CREATE TABLE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE VIEW", "not_applicable", note=_CREATE_NOTE),
@@ -129,8 +153,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CREATE FUNCTION", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
-    PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "mapped", role="pg_read_all_stats",
-                 note="Database DMVs → pg_stat_* views (cluster-wide in PostgreSQL)."),
+    PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "approximated", role="pg_read_all_stats",
+                 note="Database DMVs → pg_read_all_stats, which is cluster-wide: it reads the statistics and the query text of every database's sessions, not this database's only."),
     PrivilegeRow("DATABASE", "SHOWPLAN", "not_applicable", note="EXPLAIN needs no privilege beyond access to the objects."),
     PrivilegeRow("DATABASE", "CONTROL", "overgrant", note="db_owner equivalent; see the over-grant modes."),
     PrivilegeRow("DATABASE", "ALTER ANY USER", "overgrant", note="Principal administration; CREATEROLE only in faithful mode."),

@@ -158,9 +158,13 @@ def _in_schema(
 
 def _for_object(row: PrivilegeRow, obj: DbObject) -> PrivilegeRow:
     """SELECT on a schema or database covers table-valued functions (SELECTed from in SQL
-    Server, EXECUTEd in PostgreSQL) but not scalar ones, which share the PostgreSQL kind."""
-    if row.permission != "SELECT" or obj.kind != ObjectKind.TABLE_FUNCTION:
+    Server, EXECUTEd in PostgreSQL) and EXECUTE does not, though both kinds of function are
+    PostgreSQL functions ("GRANT Object Permissions": a table-valued function has SELECT, not
+    EXECUTE; a scalar function EXECUTE, not SELECT)."""
+    if obj.kind != ObjectKind.TABLE_FUNCTION or row.permission not in ("SELECT", "EXECUTE"):
         return row
+    if row.permission == "EXECUTE":
+        return replace(row, privileges={k: v for k, v in row.privileges.items() if k != "function"})
     return replace(row, privileges={**row.privileges, "function": ("EXECUTE",)})
 
 

@@ -49,7 +49,8 @@ PAIRS: dict[str, tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], 
     "PROCEDURE": ("PROCEDURE", (("EXECUTE", "EXECUTE"),), ()),
     "SCALAR_FUNCTION": ("FUNCTION", (("EXECUTE", "EXECUTE"),), ()),
     "TABLE_FUNCTION": ("FUNCTION", (("SELECT", "EXECUTE"),), ()),
-    "SEQUENCE": ("SEQUENCE", (("SELECT", "SELECT"), ("UPDATE", "UPDATE")), ()),
+    # NEXT VALUE FOR needs UPDATE in SQL Server, nextval USAGE in PostgreSQL (UPDATE: setval too)
+    "SEQUENCE": ("SEQUENCE", (("SELECT", "SELECT"), ("UPDATE", "USAGE")), ()),
 }  # fmt: skip
 PAIRS["VIEW"] = PAIRS["TABLE"]
 
