@@ -1,18 +1,31 @@
-"""Permission rows (GRANT / DENY) → grants, over-grants or DENY restructuring."""
+"""Permission rows (GRANT / DENY) → grants, over-grants or DENY restructuring.
+
+Creating objects needs two SQL Server permissions ("CREATE TABLE (Transact-SQL)", Permissions:
+CREATE TABLE in the database *and* ALTER on the schema; likewise views, procedures, functions
+and types), and PostgreSQL has one: CREATE on the schema. It is granted on each schema where the
+engine allows both to the row's grantee and both come from grants the plan carries — the
+grantee's own rows or its roles' (``public`` included), not only from db_owner, db_ddladmin,
+sysadmin, CONTROL or ownership, whose DDL the over-grant rules decide (GB001, GB002, GB003,
+GB016; GB043 for db_ddladmin: its members get no CREATE). A ``GRANT ALTER ON SCHEMA::s`` row
+maps to CREATE on s; a database row (CREATE TABLE …, ALTER ANY SCHEMA, ALTER) maps to CREATE on
+the schemas where ALTER is implied and no row of the grantee's own names the schema. All of
+them are ``approximated`` (GB040): PostgreSQL's CREATE allows every kind of object.
+"""
 
 from __future__ import annotations
 
 from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.effective import Securable
+from mapper.permissions import CATALOG
 from mapper.plan import Disposition
-from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, lookup
+from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, PrivilegeRow, lookup
 from mapper.translate.deny import Deny
 from mapper.translate.fixed import fixed_role
-from mapper.translate.grants import Target, expand, grant_option_finding, record
+from mapper.translate.grants import Target, expand, grant_option_finding, record, schemas_of
 from mapper.translate.guest import guest_finding
 from mapper.translate.overgrants import permission_overgrant
-from mapper.translate.state import SERVER, PlanState, fact_key
+from mapper.translate.state import SERVER, Item, PlanState, fact_key
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
 
 #: Broad securables first, so a narrower grant the plan already holds is disposed ``implied``.
@@ -21,6 +34,41 @@ _CLASS_ORDER = {"SERVER": 0, "DATABASE": 1, "SCHEMA": 2, "OBJECT": 3}
 
 def _order(perm: Permission) -> tuple[int, bool, str]:
     return (_CLASS_ORDER.get(perm.securable_class, 4), perm.column_name is not None, perm.key)
+
+
+def _carried(securable_class: str, permission: str) -> tuple[tuple[str, str], ...]:
+    """The (class, permission) pairs implying a permission that the plan carries as grants:
+    sys.fn_builtin_permissions' on the schema and the database, without the over-grants
+    (CONTROL) and the server's permissions (administration stays with the RDS master user)."""
+    return tuple(
+        (cls, permission) for cls, permission in CATALOG.implied_by(securable_class, permission)
+        if cls in ("SCHEMA", "DATABASE") and lookup(cls, permission).outcome != "overgrant"
+    )  # fmt: skip
+
+
+#: ALTER on a schema: ALTER on it, ALTER ANY SCHEMA or ALTER on the database.
+_ALTER_SOURCES = _carried("SCHEMA", "ALTER")
+#: Each CREATE permission: itself or ALTER on the database.
+_CREATE_SOURCES = {p: _carried("DATABASE", p) for p in CREATE_IN_SCHEMA}
+#: Database permissions whose row becomes CREATE on the schemas where ALTER is implied.
+SCHEMA_CREATORS = frozenset(CREATE_IN_SCHEMA) | {p for c, p in _ALTER_SOURCES if c == "DATABASE"}
+#: A database row that lets its grantee create objects in schemas (with the other half): the
+#: mapping of ALTER on each of those schemas.
+SCHEMA_CREATION = PrivilegeRow(
+    "SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
+    note="CREATE on each schema where the grantee may also create objects in SQL Server: CREATE "
+    "TABLE/VIEW/PROCEDURE/FUNCTION/TYPE in the database with ALTER on the schema, here implied "
+    "by ALTER ANY SCHEMA or ALTER on the database. PostgreSQL's CREATE on a schema allows every "
+    "kind of object; altering and dropping other owners' objects needs ownership.",
+)  # fmt: skip
+#: ALTER on a schema whose grantee may create objects only through an over-grant.
+SCHEMA_ALTER_OVERGRANT = PrivilegeRow(
+    "SCHEMA", "ALTER", "approximated",
+    note="ALTER on a schema whose grantee may create objects in the database only through "
+    "db_owner, db_ddladmin, sysadmin or CONTROL: no CREATE on the schema is granted, as the plan "
+    "does not carry their DDL (see their findings); altering and dropping its objects needs "
+    "ownership in PostgreSQL.",
+)  # fmt: skip
 
 
 def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) -> None:
@@ -64,14 +112,8 @@ def _plan_grant(
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
                       reason=f"overridden in SQL Server: {denied}")  # fmt: skip
         return
-    row = lookup(perm.securable_class, perm.permission)
-    if (
-        row.securable_class == "SCHEMA"
-        and row.permission == "ALTER"
-        and not _creates(state, db, perm)
-    ):
-        row = SCHEMA_ALTER_ALONE
-    items = expand(state, db, role, target, row)
+    row, targets = _row(state, db, perm, target)
+    items = _expand(state, db, role, targets, row)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     if items is None:
         key = state.finding(findings.make(
@@ -99,15 +141,116 @@ def _plan_grant(
            reason=reason)  # fmt: skip
 
 
-def _creates(state: PlanState, db: Database | None, perm: Permission) -> bool:
-    """Whether the grantee may create objects in the database (with ALTER on a schema, in it)."""
+def _row(
+    state: PlanState, db: Database | None, perm: Permission, target: Target
+) -> tuple[PrivilegeRow, list[Target]]:
+    """The mapping row of a GRANT and what it is on, with the two halves of creating objects
+    worked out (the module docstring)."""
+    row = lookup(perm.securable_class, perm.permission)
     if db is None:
-        return False
+        return row, [target]
+    if row.securable_class == "SCHEMA" and row.permission == "ALTER":
+        if _creates(state, db, perm.grantee):
+            return row, [target]
+        alone = SCHEMA_ALTER_OVERGRANT if _creates_at_all(state, db, perm.grantee) else None
+        return alone or SCHEMA_ALTER_ALONE, [target]
+    if row.securable_class == "DATABASE" and row.permission in SCHEMA_CREATORS:
+        schemas = _creatable_schemas(state, db, perm.grantee)
+        if schemas:
+            return SCHEMA_CREATION, [Target("SCHEMA", object_name=s) for s in schemas]
+    return row, [target]
+
+
+def _expand(
+    state: PlanState, db: Database | None, role: str, targets: list[Target], row: PrivilegeRow
+) -> list[Item] | None:
+    """:func:`expand` over several targets (None: the one securable is not in the snapshot)."""
+    if len(targets) == 1:
+        return expand(state, db, role, targets[0], row)
+    return [item for target in targets for item in expand(state, db, role, target, row) or []]
+
+
+def _creates(state: PlanState, db: Database, grantee: str) -> bool:
+    """Whether the grantee may create objects in the database through grants the plan carries
+    (with ALTER on a schema, in it): a CREATE permission the engine allows, granted by a row of
+    the grantee or of one of its roles (CREATE … or ALTER on the database)."""
+    principals = _principals(state, db, grantee)
+    return any(
+        _holds(state, db, principals, _CREATE_SOURCES[p], None)
+        and _allowed(state, db, grantee, Securable("DATABASE"), p)
+        for p in CREATE_IN_SCHEMA
+    )
+
+
+def _creates_at_all(state: PlanState, db: Database, grantee: str) -> bool:
+    """Whether the engine lets the grantee create objects in the database, by any means."""
+    return any(_allowed(state, db, grantee, Securable("DATABASE"), p) for p in CREATE_IN_SCHEMA)
+
+
+def _creatable_schemas(state: PlanState, db: Database, grantee: str) -> list[str]:
+    """The schemas where the grantee may create objects through grants the plan carries
+    (:func:`_creates`, and ALTER on the schema allowed and granted to it or one of its roles),
+    without those a GRANT ALTER ON SCHEMA row of its own maps already."""
+    if not _creates(state, db, grantee):
+        return []
+    principals = _principals(state, db, grantee)
+    own = {
+        name for cls, _, who, name in _creation_rows(state, db)
+        if cls == "SCHEMA" and who == fold(grantee)
+    }  # fmt: skip
+    schemas = state.schemas.get(db.key)
+    if schemas is None:  # shared with mapper.translate.grants: the snapshot's schemas
+        schemas = state.schemas[db.key] = schemas_of(db)
+    return [
+        schema for schema in schemas
+        if fold(schema) not in own
+        and _holds(state, db, principals, _ALTER_SOURCES, schema)
+        and _allowed(state, db, grantee, Securable("SCHEMA", name=schema), "ALTER")
+    ]  # fmt: skip
+
+
+def _principals(state: PlanState, db: Database, grantee: str) -> frozenset[str]:
+    """The grantee and its roles in the database (folded; public and fixed roles included)."""
     try:
-        return any(
-            state.engine.explain(db.name, perm.grantee, Securable("DATABASE"), p).allowed
-            for p in CREATE_IN_SCHEMA
-        )
+        roles = state.engine.memberships(db.name, grantee)
+    except GrantbridgeError:
+        return frozenset({fold(grantee)})
+    return frozenset({fold(grantee), *(fold(r) for r in roles)})
+
+
+def _holds(
+    state: PlanState, db: Database, principals: frozenset[str],
+    pairs: tuple[tuple[str, str], ...], schema: str | None,
+) -> bool:  # fmt: skip
+    """Whether a GRANT row of one of the principals is one of the pairs (a SCHEMA pair: on
+    ``schema``). Fixed roles hold no rows: their permissions never count here."""
+    rows = _creation_rows(state, db)
+    return any(
+        (cls, permission, who, fold(schema or "") if cls == "SCHEMA" else None) in rows
+        for cls, permission in pairs for who in principals
+    )  # fmt: skip
+
+
+def _creation_rows(state: PlanState, db: Database) -> frozenset[tuple[str, str, str, str | None]]:
+    """The database's GRANT rows of a pair that lets a principal create in a schema, once."""
+    rows = state.creation_rows.get(db.key)
+    if rows is None:
+        pairs = set(_ALTER_SOURCES).union(*_CREATE_SOURCES.values())
+        rows = state.creation_rows[db.key] = frozenset(
+            (p.securable_class, p.permission, fold(p.grantee),
+             fold(p.object_name or "") if p.securable_class == "SCHEMA" else None)
+            for p in db.permissions
+            if p.state != PermissionState.DENY and p.column_name is None
+            and (p.securable_class, p.permission) in pairs
+        )  # fmt: skip
+    return rows
+
+
+def _allowed(
+    state: PlanState, db: Database, grantee: str, securable: Securable, permission: str
+) -> bool:
+    try:
+        return state.engine.explain(db.name, grantee, securable, permission).allowed
     except GrantbridgeError:
         return False
 
@@ -122,12 +265,25 @@ def _grant_findings(
         found.append(grant_option_finding(state, perm.grantee, where, ref))
     if db is not None and fold(perm.grantee) == "guest":
         found.append(guest_finding(state, db, evidence, ref, where))
-    elif role == "PUBLIC":
+    elif fold(perm.grantee) == "public":
         found.append(state.finding(findings.make(
-            "GB008", evidence, "Granted to PUBLIC, as in the source.", principal=perm.grantee,
+            "GB008", evidence, _public_action(state, db, role), principal=perm.grantee,
             securable=where, source_ref=ref,
         )))  # fmt: skip
     return found
+
+
+def _public_action(state: PlanState, db: Database | None, role: str) -> str:
+    """What a grant to public became: PUBLIC, or the database's public role (schema mode)."""
+    if role == "PUBLIC" or db is None:
+        return "Granted to PUBLIC, as in the source."
+    guest = " and its guest role" if state.role_of(db.name, "guest") else ""
+    return (
+        f"Granted to {role!r}, a NOLOGIN role held by every user of [{db.name}]{guest}, not "
+        "to PUBLIC: in schema mode one PostgreSQL database holds every source "
+        f"database, and PUBLIC would reach their users too. A role created later for [{db.name}] "
+        f"needs GRANT {role} TO <role> to get public's access."
+    )
 
 
 def _denied_by(state: PlanState, db: Database | None, perm: Permission) -> str | None:

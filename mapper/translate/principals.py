@@ -3,18 +3,22 @@
 DESIGN §3.3, "Principals": logins become LOGIN roles; a database user becomes the role of its
 login (no extra role); a user without a login a NOLOGIN role; database roles and user-defined
 server roles NOLOGIN group roles, named by the policy's templates.
+
+A database's ``public`` is PostgreSQL's PUBLIC in database mode, and a NOLOGIN
+``<database>_public`` role in schema mode (:func:`plan_public`).
 """
 
 from __future__ import annotations
 
-from grantbridge.errors import Location, MappingError
+from grantbridge.errors import GrantbridgeError, Location, MappingError
 from mapper import findings
+from mapper.effective import Securable
 from mapper.naming import split_windows
-from mapper.plan import AuthMethod, Disposition, PgGrant, RoleKind
+from mapper.plan import AuthMethod, Disposition, PgGrant, PgMembership, RoleKind
 from mapper.translate.auth import method_of, plan_auth
-from mapper.translate.guest import guest_finding
+from mapper.translate.guest import guest_fact, guest_finding
 from mapper.translate.state import SERVER, PlanState, fact_key
-from mssql_extract.snapshot import Database, Login, LoginType, ServerRole, User, fold
+from mssql_extract.snapshot import Database, Login, LoginType, Permission, ServerRole, User, fold
 
 SA = "sa"
 #: Users every database has that are not principals anyone migrates (sys.database_principals).
@@ -155,9 +159,8 @@ def plan_users(state: PlanState, db: Database) -> None:
         connect = PgGrant(database=state.target_db(db), object_type="DATABASE",
                           name=state.target_db(db), privilege="CONNECT", grantee=role)  # fmt: skip
         key, _ = state.add(connect, fact)
-        state.dispose(
-            fact, "user", ref, Disposition.MAPPED, items=[f"role:{role}", key], findings=found
-        )
+        items = [f"role:{role}", key, *_join_public(state, db, role, fact)]
+        state.dispose(fact, "user", ref, Disposition.MAPPED, items=items, findings=found)
 
 
 def _special_user(
@@ -218,7 +221,8 @@ def _user_role(state: PlanState, db: Database, user: User, fact: str) -> tuple[s
 
 
 def plan_roles(state: PlanState, db: Database) -> None:
-    """User-defined database roles and application roles → NOLOGIN roles."""
+    """User-defined database roles and application roles → NOLOGIN roles (and public)."""
+    plan_public(state, db)
     for role in db.roles:
         fact = fact_key(db.name, role.key)
         if role.is_fixed or fold(role.name) == "public":
@@ -238,8 +242,85 @@ def plan_roles(state: PlanState, db: Database) -> None:
         spec.facts.add(fact)
         state.bind(db.name, app.name, name)
         state.dispose(fact, "application_role", str(app.source_ref), Disposition.MAPPED,
-                      items=[f"role:{name}"],
+                      items=[f"role:{name}", *_join_public(state, db, name, fact)],
                       reason="grant it to the roles that ran sp_setapprole")  # fmt: skip
+
+
+def plan_public(state: PlanState, db: Database) -> None:
+    """In schema mode, the database's ``public`` → a NOLOGIN ``<database>_public`` role.
+
+    SQL Server's public is per database: its grants reach that database's users (and guest)
+    only. PostgreSQL's PUBLIC reaches every role, which CONNECT confines to the database's users
+    when each source database has a target database of its own (database mode: public stays
+    PUBLIC). In schema mode one target database holds every source database and every user of
+    any of them gets CONNECT on it, so a grant to PUBLIC would reach the users of the other
+    databases. There public becomes a role named by the database-role template (collisions
+    refused like any role name) held by every user and application role of its database
+    (:func:`_join_public`), by its guest role and by the logins that enter it through CONNECT
+    ANY DATABASE; grants and DENYs to public then target it. Hardening still revokes
+    PostgreSQL's defaults from PUBLIC itself.
+    """
+    if state.policy.database_mode != "schema":
+        return  # the planner bound public to PUBLIC
+    name = state.names.database_principal(db.name, "public", "role", always_prefixed=True)
+    spec = state.role(
+        name, RoleKind.GROUP, source=f"role [{db.name}].[public]",
+        comment=f"SQL Server's public of [{db.name}]: held by every user of that database",
+    )  # fmt: skip
+    spec.facts.add(fact_key(SERVER, db.key))
+    state.bind(db.name, "public", name)
+    guest = state.role_of(db.name, "guest")
+    if guest is not None:  # logins entering as guest get public's permissions too
+        membership = PgMembership(role=name, member=guest,
+                                  comment="guest is a member of public")  # fmt: skip
+        state.add(membership, guest_fact(db))
+    for member, fact in _public_entrants(state, db):
+        membership = PgMembership(role=name, member=member,
+                                  comment="enters through CONNECT ANY DATABASE, as public")  # fmt: skip
+        state.add(membership, fact)
+
+
+def _public_entrants(state: PlanState, db: Database) -> list[tuple[str, str]]:
+    """Roles (with a fact) of the migrated logins that enter the database with public's
+    permissions while having no user there and not entering as guest: those holding CONNECT ANY
+    DATABASE (sysadmin members enter as dbo instead). The fact is the CONNECT ANY DATABASE row,
+    or the login's when a fixed server role grants it."""
+    found = []
+    users = {fold(u.login) for u in db.users if u.login}
+    for login in state.snapshot.logins:
+        role = state.role_of(SERVER, login.name)
+        if role is None or fold(login.name) in users:
+            continue
+        grant = _enters_as_public(state, db, login)
+        if grant is not None:
+            source = grant if grant in state.snapshot.server_permissions else login
+            found.append((role, fact_key(SERVER, source.key)))
+    return found
+
+
+def _enters_as_public(state: PlanState, db: Database, login: Login) -> Permission | None:
+    """The CONNECT ANY DATABASE grant that lets a login without a user into the database with
+    public's permissions (the engine's security context), or None."""
+    engine = state.engine
+    try:
+        connects = engine.explain(None, login.name, Securable("SERVER"), "CONNECT ANY DATABASE")
+        if not connects.allowed or engine.enters_as_guest(db.name, login.name):
+            return None
+        public = "public" in {fold(r) for r in engine.memberships(db.name, login.name)}
+    except GrantbridgeError:
+        return None
+    return connects.grant if public else None
+
+
+def _join_public(state: PlanState, db: Database, member: str, fact: str) -> list[str]:
+    """A user's or application role's membership in its database's public role (schema mode)."""
+    public = state.role_of(db.name, "public")
+    if public is None or public == "PUBLIC" or public == member:
+        return []
+    membership = PgMembership(role=public, member=member,
+                              comment=f"every user of [{db.name}] is a member of public")  # fmt: skip
+    key, _ = state.add(membership, fact)
+    return [key]
 
 
 def require_role(state: PlanState, scope: str, principal: str, where: str) -> str:

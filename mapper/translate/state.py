@@ -182,6 +182,11 @@ class PlanState:
         default_factory=dict
     )
     schemas: dict[str, list[str]] = field(default_factory=dict)
+    #: database key → its GRANT rows that let a principal create in a schema, as (class,
+    #: permission, folded grantee, folded schema for a SCHEMA row) (mapper.translate.permissions)
+    creation_rows: dict[str, frozenset[tuple[str, str, str, str | None]]] = field(
+        default_factory=dict
+    )
 
     def find_object(self, db: Database, schema: str | None, name: str | None) -> DbObject | None:
         """The snapshot object called schema.name in a database (case-insensitive)."""

@@ -1,0 +1,209 @@
+"""In schema mode a source database's ``public`` becomes ``<database>_public``, not PUBLIC.
+
+SQL Server's public is per database: a grant to it in [A] reaches A's users (and, with guest
+enabled, the logins entering A as guest), never a login whose only user is in [B]. Schema mode
+puts every source database into one PostgreSQL database and gives every user CONNECT on it, so
+PostgreSQL's PUBLIC would reach B's users too. In database mode PUBLIC stays: CONNECT on A's own
+database confines it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from grantbridge.errors import MappingError
+from mapper.effective import EffectivePermissions, Securable
+from mapper.plan import Disposition, MigrationPlan
+from mapper.planner import plan
+from mapper.policy import Policy, parse_policy
+from mssql_extract.snapshot import ApplicationRole, Database, Schema, SecuritySnapshot
+from pg_emit.render import render_sql
+from pg_emit.server import connect
+from pg_emit.verify import applied, ensure_databases, verify_plan
+from tests.emit import contoso
+from tests.mapper.estate import REF, database, login, member, perm, role, snapshot, table, user
+
+SCHEMA_MODE = parse_policy('database_mode = "schema"\n')
+PUB = Securable("OBJECT", "s", "pub")
+#: logins: gbp_a has a user in A only, gbp_b in B only, gbp_v in neither
+LOGINS = (login("gbp_a"), login("gbp_b"), login("gbp_v"))
+
+
+def _a(*permissions: object, **fields: object) -> Database:
+    return database(
+        "A", schemas=(Schema(name="s", owner="dbo", source_ref=REF),),
+        objects=(table("s", "pub", "id"), table("s", "other", "id")),
+        users=(user("ua", "gbp_a"),),
+        permissions=(perm("SELECT", "public", schema_name="s", object_name="pub"), *permissions),
+        **fields,
+    )  # fmt: skip
+
+
+def _estate(*permissions: object, **fields: object) -> SecuritySnapshot:
+    b = database("B", users=(user("ub", "gbp_b"),))
+    return snapshot(_a(*permissions, **fields), b, logins=LOGINS)
+
+
+def _reach(p: MigrationPlan, role_name: str) -> set[str]:
+    """The role and every role it inherits, through the plan's memberships."""
+    seen, todo = {role_name}, [role_name]
+    while todo:
+        current = todo.pop()
+        for m in p.memberships:
+            if m.member == current and m.inherit and m.role not in seen:
+                seen.add(m.role)
+                todo.append(m.role)
+    return seen
+
+
+def _selects_pub(p: MigrationPlan, role_name: str) -> bool:
+    holders = {g.grantee for g in p.grants if g.name == "pub" and g.privilege == "SELECT"}
+    return bool(holders & (_reach(p, role_name) | {"PUBLIC"}))
+
+
+def test_sql_server_gives_public_only_to_a_users() -> None:
+    """The semantics engine's answer, which the plan must follow."""
+    engine = EffectivePermissions(_estate())
+    assert engine.explain("A", "gbp_a", PUB, "SELECT").allowed
+    assert not engine.explain("A", "gbp_b", PUB, "SELECT").allowed
+
+
+def test_schema_mode_grants_public_to_a_role_held_by_a_users_only() -> None:
+    p = plan(_estate(), SCHEMA_MODE)
+    assert {g.grantee for g in p.grants if g.name in ("pub", "a_s")} == {"a_public"}
+    assert not [g for g in p.grants if g.grantee == "PUBLIC"]
+    assert {m.member for m in p.memberships if m.role == "a_public"} == {"gbp_a"}
+    assert {m.member for m in p.memberships if m.role == "b_public"} == {"gbp_b"}
+    assert _selects_pub(p, "gbp_a")
+    assert not _selects_pub(p, "gbp_b")
+    public = p.role("a_public")
+    assert public is not None
+    assert not public.login
+
+
+def test_schema_mode_public_grant_is_gb008_naming_the_role() -> None:
+    p = plan(_estate(), SCHEMA_MODE)
+    [grant] = [d for d in p.dispositions if d.fact == "A/perm:OBJECT:s:pub:SELECT:grant:public"]
+    assert grant.disposition == Disposition.MAPPED
+    [finding] = [f for f in p.findings if f.key in grant.findings]
+    assert finding.rule_id == "GB008"
+    assert "'a_public'" in finding.action
+    assert "not to PUBLIC" in finding.action
+    [ua] = [d for d in p.dispositions if d.fact == "A/user:ua"]
+    assert "membership:a_public<-gbp_a" in ua.items
+
+
+def test_database_mode_keeps_public() -> None:
+    p = plan(_estate(), Policy())
+    assert {g.grantee for g in p.grants if g.name == "pub"} == {"PUBLIC"}
+    assert p.role("a_public") is None
+    [finding] = [f for f in p.findings if f.rule_id == "GB008"]
+    assert finding.action == "Granted to PUBLIC, as in the source."
+
+
+def test_guest_entering_logins_get_public_through_the_guest_role() -> None:
+    """gbp_b and gbp_v have no user in A: with guest enabled they enter A as guest, and guest is
+    a member of public."""
+    snap = _estate(perm("CONNECT", "guest", "DATABASE"), guest_enabled=True)
+    engine = EffectivePermissions(snap)
+    assert engine.explain("A", "gbp_b", PUB, "SELECT").allowed
+    p = plan(snap, SCHEMA_MODE)
+    assert {m.member for m in p.memberships if m.role == "a_public"} == {"gbp_a", "a_guest"}
+    assert {m.member for m in p.memberships if m.role == "a_guest"} == {"gbp_b", "gbp_v"}
+    assert _selects_pub(p, "gbp_b")
+
+
+def test_connect_any_database_logins_get_public() -> None:
+    """A login without a user enters A with public's permissions through CONNECT ANY DATABASE."""
+    anywhere = perm("CONNECT ANY DATABASE", "gbp_v", "SERVER")
+    snap = _estate().model_copy(update={"server_permissions": (anywhere,)})
+    assert EffectivePermissions(snap).explain("A", "gbp_v", PUB, "SELECT").allowed
+    p = plan(snap, SCHEMA_MODE)
+    [entrant] = [m for m in p.memberships if m.role == "a_public" and m.member == "gbp_v"]
+    assert entrant.facts == ("server/perm:SERVER:CONNECT ANY DATABASE:grant:gbp_v",)
+    assert _selects_pub(p, "gbp_v")
+    assert not _selects_pub(p, "gbp_b")
+
+
+def test_user_denied_what_public_grants_leaves_the_public_role() -> None:
+    """A DENY to A's user restructures its membership in a_public (PUBLIC could not be)."""
+    deny = perm("SELECT", "ua", state="D", schema_name="s", object_name="pub")
+    other = perm("SELECT", "public", schema_name="s", object_name="other")
+    p = plan(_estate(deny, other), SCHEMA_MODE)
+    assert not _selects_pub(p, "gbp_a")
+    others = {g.grantee for g in p.grants if g.name == "other"}
+    assert others & _reach(p, "gbp_a")  # what the DENY does not take is kept
+    [fact] = [d for d in p.dispositions if d.fact == "A/perm:OBJECT:s:pub:SELECT:deny:ua"]
+    assert fact.disposition == Disposition.MAPPED
+
+
+def test_deny_to_public_reaches_members_of_other_roles() -> None:
+    snap = _estate(
+        perm("SELECT", "readers", schema_name="s", object_name="other"),
+        perm("SELECT", "public", state="D", schema_name="s", object_name="other"),
+        roles=(role("readers"),), memberships=(member("readers", "ua"),),
+    )  # fmt: skip
+    other = Securable("OBJECT", "s", "other")
+    assert not EffectivePermissions(snap).explain("A", "gbp_a", other, "SELECT").allowed
+    p = plan(snap, SCHEMA_MODE)
+    holders = {g.grantee for g in p.grants if g.name == "other" and g.privilege == "SELECT"}
+    assert not holders & _reach(p, "gbp_a")
+
+
+def test_application_roles_are_members_of_public() -> None:
+    app = ApplicationRole(name="reporting", source_ref=REF)
+    p = plan(_estate(application_roles=(app,)), SCHEMA_MODE)
+    assert "a_reporting" in {m.member for m in p.memberships if m.role == "a_public"}
+
+
+def test_hardening_still_revokes_from_public() -> None:
+    p = plan(_estate(perm("CONNECT", "public", "DATABASE")), SCHEMA_MODE)
+    revoked = {(r.object_type, r.privilege) for r in p.revokes if r.grantee == "PUBLIC"}
+    assert ("DATABASE", "CONNECT") in revoked  # A's public CONNECT went to a_public
+    assert ("DATABASE", "sql01", "CONNECT") in {
+        (g.object_type, g.name, g.privilege) for g in p.grants if g.grantee == "a_public"
+    }
+
+
+def test_public_role_name_collision_is_an_error() -> None:
+    snap = snapshot(_a(), database("B"), logins=(*LOGINS, login("a_public")))
+    with pytest.raises(MappingError, match="'a_public'"):
+        plan(snap, SCHEMA_MODE)
+
+
+def test_listed_public_role_is_mapped_to_its_role() -> None:
+    fixed_public = role("public", fixed=True)
+    p = plan(snapshot(_a(roles=(fixed_public,)), database("B"), logins=LOGINS), SCHEMA_MODE)
+    [fact] = [d for d in p.dispositions if d.fact == "A/role:public"]
+    assert fact.disposition == Disposition.MAPPED
+    assert fact.items == ("role:a_public",)
+
+
+# --------------------------------------------------------------------------- real PostgreSQL
+
+
+@pytest.fixture
+def target(pg_dsn: str) -> Iterator[str]:
+    """A unique target database name, dropped after."""
+    name = f"gbp{uuid.uuid4().hex[:6]}"
+    yield name
+    with connect(pg_dsn) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@pytest.mark.postgres
+def test_on_postgresql_only_a_users_read_a_public_table(pg_dsn: str, target: str) -> None:
+    migration = contoso.rename_databases(plan(_estate(), SCHEMA_MODE), {"sql01": target})
+    ensure_databases(pg_dsn, migration, create=True)
+    assert verify_plan(migration, pg_dsn, embedded=False) == []
+    with applied(pg_dsn, migration, render_sql(migration), target) as conn:
+        answers = {
+            login_name: conn.execute(
+                "SELECT has_table_privilege(%s, 'a_s.pub', 'SELECT')", [login_name]
+            ).fetchone()
+            for login_name in ("gbp_a", "gbp_b", "gbp_v")
+        }
+    assert answers == {"gbp_a": (True,), "gbp_b": (False,), "gbp_v": (False,)}
