@@ -5,12 +5,27 @@ function and procedure (PostgreSQL docs §5.8 table 5.2, reference/mssql/pg_obje
 before PostgreSQL 15 PUBLIC may also CREATE in schema ``public``. SQL Server gives none of these
 to ``public``. On by default; ``[hardening] revoke_public_defaults = false`` turns it off.
 
+TEMPORARY goes with CONNECT. SQL Server's public has no CONNECT on a user database, but "Any user
+can create temporary objects in tempdb" ("tempdb database", Permissions; MicrosoftDocs sql-docs
+docs/relational-databases/databases/tempdb-database.md, read at treytMSFT/sql-docs @ 027cd4d,
+ms.date 2023-11-22), so a converted ``#temp`` table (``CREATE TEMP TABLE``) must keep working for
+every role that may connect. PUBLIC loses both; every grantee of CONNECT on a database gets
+TEMPORARY there too, as its own plan item with the CONNECT grant's facts (the renderer groups
+them: ``GRANT CONNECT, TEMPORARY ON DATABASE … TO …``), and is listed beside CONNECT in their
+dispositions. A database where the source grants public CONNECT keeps PUBLIC's TEMPORARY as well.
+Keeping TEMPORARY on PUBLIC (CONNECT gates it) would be as tight, but then the plan would not
+say who may create temporary tables; a role given CONNECT by hand later needs TEMPORARY too.
+
 EXECUTE is revoked twice over: on each migrated routine, and for routines created *later*, by
 ``ALTER DEFAULT PRIVILEGES FOR ROLE <creator> REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`` (ON
 FUNCTIONS covers procedures). Only the global form removes a built-in default: "default
 privileges that are specified per-schema are added to whatever the global default privileges
 are" (ALTER DEFAULT PRIVILEGES, Notes). The creators are the roles that own a target database or
 schema, and those the plan sets default privileges for.
+
+This is the planner's last pass over grants, so it first completes the server-wide grants
+(:func:`mapper.translate.fixed.plan_server_wide`: CONNECT ANY DATABASE, SELECT ALL USER
+SECURABLES), whatever the policy: their CONNECT must exist before TEMPORARY follows it.
 """
 
 from __future__ import annotations
@@ -26,7 +41,8 @@ from mapper.plan import (
     PgSchema,
 )
 from mapper.privileges import lookup
-from mapper.translate.state import SERVER, PlanState, fact_key
+from mapper.translate.fixed import plan_server_wide
+from mapper.translate.state import SERVER, PlanState, copy_with, fact_key
 from mssql_extract.snapshot import Database, PermissionState
 
 _DEFAULTS = "PostgreSQL default for PUBLIC; SQL Server's public has no such permission"
@@ -34,23 +50,30 @@ _FUTURE = (
     "PostgreSQL default for PUBLIC on every routine this role creates later; SQL Server's "
     "public has no such permission"
 )
+_TEMPORARY = (
+    "PostgreSQL default for PUBLIC; granted with CONNECT instead: SQL Server lets every user "
+    "create temporary objects in tempdb"
+)
+_WITH_CONNECT = "TEMPORARY goes with CONNECT: any SQL Server user may use tempdb"
 #: Dispositions of a source permission that the plan grants.
 _GRANTED = (Disposition.MAPPED, Disposition.IMPLIED, Disposition.APPROXIMATED)
 
 
 def plan_hardening(state: PlanState) -> None:
     """Revokes from PUBLIC for every target database, routine and future routine."""
+    plan_server_wide(state)
     if not state.policy.hardening.revoke_public_defaults:
         return
+    plan_temporary(state)
     for db in state.snapshot.databases:
         fact, name = fact_key(SERVER, db.key), state.target_db(db)
-        for privilege in ("CONNECT", "TEMPORARY"):
+        for privilege, reason in (("CONNECT", _DEFAULTS), ("TEMPORARY", _TEMPORARY)):
             public = PgGrant(database=name, object_type="DATABASE", name=name,
                              privilege=privilege, grantee="PUBLIC")  # fmt: skip
             if public.key in state.items:
                 continue  # the source grants it to public: keep it
             state.add(PgRevoke(database=name, object_type="DATABASE", name=name,
-                               privilege=privilege, grantee="PUBLIC", reason=_DEFAULTS), fact)  # fmt: skip
+                               privilege=privilege, grantee="PUBLIC", reason=reason), fact)  # fmt: skip
         state.add(PgRevoke(database=name, object_type="SCHEMA", name="public", privilege="CREATE",
                            grantee="PUBLIC", reason="PUBLIC may create in schema public before PostgreSQL 15"), fact)  # fmt: skip
     for obj in state.of_type(PgObject):
@@ -65,6 +88,25 @@ def plan_hardening(state: PlanState) -> None:
             for fact in obj.facts:
                 state.add(revoke, fact)
     plan_future_routines(state)
+
+
+def plan_temporary(state: PlanState) -> None:
+    """TEMPORARY on a database for each grantee of CONNECT there (PUBLIC included), with the
+    CONNECT grant's facts, and listed beside it in their dispositions."""
+    connects = [
+        (key, item) for key, item in state.items.items()
+        if isinstance(item, PgGrant) and item.object_type == "DATABASE"
+        and item.privilege == "CONNECT"
+    ]  # fmt: skip
+    for key, connect in connects:
+        temporary = PgGrant(database=connect.database, object_type="DATABASE", name=connect.name,
+                            privilege="TEMPORARY", grantee=connect.grantee, comment=_WITH_CONNECT)  # fmt: skip
+        for fact in state.facts_of(key):
+            state.add(temporary, fact)
+            disposition = state.dispositions.get(fact)
+            if disposition is not None and key in disposition.items:
+                items = tuple(sorted({*disposition.items, temporary.key}))
+                state.dispositions[fact] = copy_with(disposition, items=items)
 
 
 def _granted_to_public(state: PlanState, revoke: PgRevoke) -> bool:

@@ -2,10 +2,11 @@
 
 Modes: *downscope* (default) keeps least privilege — a db_owner member gets the database's
 ``<db>_db_owner`` role (DML on all tables, sequences, EXECUTE on routines; no DDL, ownership or
-role administration), sysadmin members get that in every database, administration permissions
-are dropped; *faithful* keeps the power — membership in the database's owner role,
-``rds_superuser``, CREATEROLE, SET ROLE for impersonation. An over-grant *accepted* in the policy
-(with a reason) is emitted faithfully and its finding is shown as accepted.
+role administration), sysadmin members and CONTROL SERVER holders get that and CONNECT in every
+database SQL Server lets them into, administration permissions are dropped; *faithful* keeps the
+power — membership in the database's owner role, ``rds_superuser`` (with CONNECT on each
+database it enters), CREATEROLE, SET ROLE for impersonation. An over-grant *accepted* in the
+policy (with a reason) is emitted faithfully and its finding is shown as accepted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from mapper import findings
 from mapper.plan import Disposition, PgMembership, RoleKind
 from mapper.policy import OvergrantMode
 from mapper.privileges import PrivilegeRow
-from mapper.translate.fixed import EQUIVALENT, fixed_role
+from mapper.translate.fixed import EQUIVALENT, connect_grants, entered, fixed_role, named
 from mapper.translate.grants import Target, expand, record
 from mapper.translate.objects import owner_role
 from mapper.translate.state import SERVER, Item, PlanState
@@ -61,6 +62,7 @@ def plan_overgrant(state: PlanState, over: Overgrant, kind: str) -> None:
     """Emit what the mode says, record the finding and the fact's disposition."""
     accepted = state.policy.overgrants.acceptance(over.rule_id, over.principal) is not None
     faithful = accepted or state.policy.overgrants.mode(over.rule_id) == OvergrantMode.FAITHFUL
+    had = set(state.roles[over.role].attributes) if over.role in state.roles else set()
     items, action = (_FAITHFUL if faithful else _DOWNSCOPE)[over.equivalent](state, over)
     finding = findings.make(
         over.rule_id, over.evidence, action, principal=over.principal,
@@ -70,24 +72,38 @@ def plan_overgrant(state: PlanState, over: Overgrant, kind: str) -> None:
     disposition = Disposition.MAPPED if faithful else Disposition.DOWNSCOPED
     record(state, over.fact, kind, over.ref, items, disposition=disposition, found=[key],
            reason=action)  # fmt: skip
-    if not state.dispositions[over.fact].items and not faithful:
-        state.dispositions[over.fact] = state.dispositions[over.fact].model_copy(
-            update={"disposition": Disposition.DOWNSCOPED}
-        )
+    if not state.dispositions[over.fact].items:
+        _dispose_itemless(state, over, faithful, had)
+
+
+def _dispose_itemless(state: PlanState, over: Overgrant, faithful: bool, had: set[str]) -> None:
+    """An over-grant that gave no plan item: downscoped away, or (faithful) a role attribute
+    such as CREATEROLE — mapped to the role when it gained the attribute, implied when the role
+    had it already (``record`` alone would say not_applicable, "grants nothing")."""
+    update: dict[str, object] = {"disposition": Disposition.DOWNSCOPED}
+    if faithful:
+        spec = state.roles.get(over.role)
+        if spec is None or over.equivalent != "admin":
+            return
+        gained = Disposition.MAPPED if spec.attributes - had else Disposition.IMPLIED
+        update = {"disposition": gained, "items": (f"role:{over.role}",)}
+    state.dispositions[over.fact] = state.dispositions[over.fact].model_copy(update=update)
 
 
 Emit = Callable[[PlanState, Overgrant], tuple[list[Item], str]]
 
 
 def _db_owner_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
-    databases = [over.db] if over.db else list(state.snapshot.databases)
+    databases = [over.db] if over.db else entered(state, over.principal)
     items: list[Item] = []
     for db in databases:
         role = fixed_role(state, db, "db_owner", over.fact)
         if role and role != over.role:
             items.append(PgMembership(role=role, member=over.role))
     names = ", ".join(sorted(str(getattr(i, "role", "")) for i in items))
-    return items, f"Downscoped to DML and EXECUTE ({names or 'nothing'}); no DDL or ownership."
+    connect, access = _server_connect(state, over, databases)
+    action = f"Downscoped to DML and EXECUTE ({names or 'nothing'}){access}; no DDL or ownership."
+    return [*items, *connect], action
 
 
 def _db_owner_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
@@ -98,7 +114,23 @@ def _db_owner_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
 
 def _sysadmin_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
     state.role("rds_superuser", RoleKind.PREDEFINED, source="Amazon RDS")
-    return [PgMembership(role="rds_superuser", member=over.role)], "Made a member of rds_superuser."
+    connect, access = _server_connect(state, over, entered(state, over.principal))
+    member = PgMembership(role="rds_superuser", member=over.role)
+    return [member, *connect], f"Made a member of rds_superuser{access}."
+
+
+def _server_connect(
+    state: PlanState, over: Overgrant, databases: list[Database]
+) -> tuple[list[Item], str]:
+    """CONNECT on each database a server-wide over-grant lets its holder into, and the words
+    for the action. sysadmin members enter every database as dbo, CONTROL SERVER implies
+    CONNECT ANY DATABASE (reference/mssql/builtin_permissions_sql2022.csv): without CONNECT,
+    which hardening revokes from PUBLIC, their access would be unusable. A database-level
+    over-grant needs none: the principal's user has CONNECT there."""
+    if over.db is not None or not databases:
+        return [], ""
+    access = f", with CONNECT on {named(databases, state)}"
+    return connect_grants(state, databases, over.role), access
 
 
 def _admin_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
