@@ -73,10 +73,16 @@ def _each(kinds: tuple[str, ...], privileges: tuple[str, ...]) -> dict[str, tupl
 
 _RELATIONS = ("table", "view")
 _CREATE_NOTE = (
-    "Needs ALTER on a schema as well to take effect in SQL Server; ALTER on a schema maps to "
-    "CREATE on that schema."
+    "Needs ALTER on a schema as well to take effect in SQL Server: with ALTER on a schema (its "
+    "own, or implied by ALTER ANY SCHEMA or ALTER on the database) the grantee gets CREATE on "
+    "that schema (approximated, GB040); alone it grants nothing."
 )
 _OWNER_NOTE = "PostgreSQL reserves ALTER/DROP to the owner; grantbridge never gives ownership."
+_ALTER_SCHEMAS_NOTE = (
+    "Implies ALTER on every schema: with CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE the grantee "
+    "gets CREATE on each schema (approximated, GB040); otherwise nothing, as altering other "
+    "owners' objects needs ownership in PostgreSQL."
+)
 #: "NEXT VALUE FOR (Transact-SQL)", Permissions: "Requires UPDATE permission on the sequence
 #: object"; restarting it needs ALTER. PostgreSQL's USAGE allows nextval (and currval), its UPDATE
 #: setval as well ("Sequence Manipulation Functions"), which is SQL Server's ALTER … RESTART.
@@ -152,6 +158,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CREATE PROCEDURE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE FUNCTION", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
+    PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "ALTER", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
     PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
     PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "approximated", role="pg_read_all_stats",
                  note="Database DMVs → pg_read_all_stats, which is cluster-wide: it reads the statistics and the query text of every database's sessions, not this database's only."),
@@ -168,7 +176,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
     PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note="pg_database is readable by every role."),
     PrivilegeRow("SERVER", "CONNECT SQL", "not_applicable", note="The LOGIN attribute of the role."),
-    PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT on each migrated database."),
+    PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT (and TEMPORARY) on each migrated database SQL Server lets the login into; a database created later needs its own grant."),
+    PrivilegeRow("SERVER", "SELECT ALL USER SECURABLES", "approximated", note="Membership in the db_datareader role of each migrated database the login may enter, except where a DENY takes SELECT away; a database created later is not covered."),
     PrivilegeRow("SERVER", "CONTROL SERVER", "overgrant", note="sysadmin equivalent; rds_superuser in faithful mode."),
     PrivilegeRow("SERVER", "ALTER ANY LOGIN", "overgrant", note="Login administration; CREATEROLE only in faithful mode."),
     PrivilegeRow("SERVER", "IMPERSONATE ANY LOGIN", "overgrant", note="Impersonation of every login."),
