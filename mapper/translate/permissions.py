@@ -278,11 +278,17 @@ def _public_action(state: PlanState, db: Database | None, role: str) -> str:
     if role == "PUBLIC" or db is None:
         return "Granted to PUBLIC, as in the source."
     guest = " and its guest role" if state.role_of(db.name, "guest") else ""
+    why = (
+        "in schema mode one PostgreSQL database holds every source database, and PUBLIC would "
+        "reach their users too"
+        if state.policy.database_mode == "schema"
+        else f"a DENY in [{db.name}] takes from what public is granted, and PostgreSQL cannot "
+        "keep a role from what PUBLIC is granted"
+    )
     return (
         f"Granted to {role!r}, a NOLOGIN role held by every user of [{db.name}]{guest}, not "
-        "to PUBLIC: in schema mode one PostgreSQL database holds every source "
-        f"database, and PUBLIC would reach their users too. A role created later for [{db.name}] "
-        f"needs GRANT {role} TO <role> to get public's access."
+        f"to PUBLIC: {why}. A role created later for [{db.name}] needs GRANT {role} TO <role> "
+        "to get public's access."
     )
 
 

@@ -18,7 +18,16 @@ from mapper.plan import AuthMethod, Disposition, PgGrant, PgMembership, RoleKind
 from mapper.translate.auth import method_of, plan_auth
 from mapper.translate.guest import guest_fact, guest_finding
 from mapper.translate.state import SERVER, PlanState, fact_key
-from mssql_extract.snapshot import Database, Login, LoginType, Permission, ServerRole, User, fold
+from mssql_extract.snapshot import (
+    Database,
+    Login,
+    LoginType,
+    Permission,
+    PermissionState,
+    ServerRole,
+    User,
+    fold,
+)
 
 SA = "sa"
 #: Users every database has that are not principals anyone migrates (sys.database_principals).
@@ -246,8 +255,30 @@ def plan_roles(state: PlanState, db: Database) -> None:
                       reason="grant it to the roles that ran sp_setapprole")  # fmt: skip
 
 
+def denied_against_public(db: Database) -> bool:
+    """Whether the database grants public something and DENYs something to another principal
+    (a DENY row, or db_denydatareader / db_denydatawriter membership).
+
+    A DENY beats public's GRANT for its holder in SQL Server ("Permissions Hierarchy"), but no
+    PostgreSQL role can be kept from what PUBLIC is granted, so such a database's public needs a
+    role of its own, which DENY restructuring can take its holders off. The test is coarse on
+    purpose (any DENY, any grant to public): a role where PUBLIC would have done is only less
+    convenient, PUBLIC where a DENY applies is a widening.
+    """
+    grants_public = any(
+        p.state != PermissionState.DENY and fold(p.grantee) == "public" for p in db.permissions
+    )
+    if not grants_public:
+        return False
+    return any(
+        p.state == PermissionState.DENY and fold(p.grantee) != "public" for p in db.permissions
+    ) or any(fold(m.role) in ("db_denydatareader", "db_denydatawriter") for m in db.memberships)
+
+
 def plan_public(state: PlanState, db: Database) -> None:
-    """In schema mode, the database's ``public`` → a NOLOGIN ``<database>_public`` role.
+    """In schema mode, the database's ``public`` → a NOLOGIN ``<database>_public`` role; in
+    database mode too when a DENY may take from what public is granted
+    (:func:`denied_against_public`).
 
     SQL Server's public is per database: its grants reach that database's users (and guest)
     only. PostgreSQL's PUBLIC reaches every role, which CONNECT confines to the database's users
@@ -260,7 +291,7 @@ def plan_public(state: PlanState, db: Database) -> None:
     ANY DATABASE; grants and DENYs to public then target it. Hardening still revokes
     PostgreSQL's defaults from PUBLIC itself.
     """
-    if state.policy.database_mode != "schema":
+    if state.policy.database_mode != "schema" and not denied_against_public(db):
         return  # the planner bound public to PUBLIC
     name = state.names.database_principal(db.name, "public", "role", always_prefixed=True)
     spec = state.role(
@@ -313,7 +344,7 @@ def _enters_as_public(state: PlanState, db: Database, login: Login) -> Permissio
 
 
 def _join_public(state: PlanState, db: Database, member: str, fact: str) -> list[str]:
-    """A user's or application role's membership in its database's public role (schema mode)."""
+    """A user's or application role's membership in its database's public role (:func:`plan_public`)."""
     public = state.role_of(db.name, "public")
     if public is None or public == "PUBLIC" or public == member:
         return []

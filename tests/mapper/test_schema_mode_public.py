@@ -207,3 +207,27 @@ def test_on_postgresql_only_a_users_read_a_public_table(pg_dsn: str, target: str
             for login_name in ("gbp_a", "gbp_b", "gbp_v")
         }
     assert answers == {"gbp_a": (True,), "gbp_b": (False,), "gbp_v": (False,)}
+
+
+def _readers_of_pub(p: MigrationPlan) -> set[str]:
+    """Roles whose reach holds SELECT on s.pub (PUBLIC: every role)."""
+    granted = {g.grantee for g in p.grants if g.name == "pub" and g.privilege == "SELECT"}
+    return {r.name for r in p.roles if _reach(p, r.name) & granted} | (granted & {"PUBLIC"})
+
+
+def test_database_mode_deny_against_a_public_grant_uses_a_public_role() -> None:
+    """GRANT to public and DENY to one user in database mode: PostgreSQL cannot take a PUBLIC
+    grant away from one role, so public becomes the database's role there too, and the denied
+    user is restructured off it like from any role."""
+    p = plan(_estate(perm("SELECT", "ua", state="D", schema_name="s", object_name="pub")), Policy())
+    assert "PUBLIC" not in {g.grantee for g in p.grants if g.name == "pub"}
+    readers = _readers_of_pub(p)
+    assert "gbp_a" not in readers  # ua's login: denied in SQL Server, denied here
+    assert any(r.endswith("_public") for r in readers)
+    finding = next(f for f in p.findings if f.rule_id == "GB008")
+    assert "DENY" in finding.action
+
+
+def test_database_mode_without_a_deny_keeps_public() -> None:
+    p = plan(_estate(), Policy())
+    assert "PUBLIC" in {g.grantee for g in p.grants if g.name == "pub"}
