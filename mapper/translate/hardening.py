@@ -1,7 +1,8 @@
 """PUBLIC hardening (DESIGN §3.3): revoke what PostgreSQL gives PUBLIC and SQL Server does not.
 
-PostgreSQL grants PUBLIC ``CONNECT`` and ``TEMPORARY`` on every database and ``EXECUTE`` on every
-function and procedure (PostgreSQL docs §5.8 table 5.2, reference/mssql/pg_object_privileges.csv);
+PostgreSQL grants PUBLIC ``CONNECT`` and ``TEMPORARY`` on every database, ``EXECUTE`` on every
+function and procedure and ``USAGE`` on every type and domain (PostgreSQL docs §5.8 table 5.2,
+reference/mssql/pg_object_privileges.csv);
 before PostgreSQL 15 PUBLIC may also CREATE in schema ``public``. SQL Server gives none of these
 to ``public``. On by default; ``[hardening] revoke_public_defaults = false`` turns it off.
 
@@ -55,6 +56,13 @@ _TEMPORARY = (
     "create temporary objects in tempdb"
 )
 _WITH_CONNECT = "TEMPORARY goes with CONNECT: any SQL Server user may use tempdb"
+#: "CREATE TYPE (Transact-SQL)", Permissions: public is "not automatically granted REFERENCES
+#: permission on types that are created by using CREATE TYPE"; PostgreSQL gives PUBLIC USAGE on
+#: every type and domain (reference/mssql/pg_object_privileges.csv: TYPE, DOMAIN default U).
+_TYPES = (
+    "PostgreSQL default for PUBLIC (use the type in tables and functions); SQL Server's public "
+    "has no REFERENCES on a user-defined type"
+)
 #: Dispositions of a source permission that the plan grants.
 _GRANTED = (Disposition.MAPPED, Disposition.IMPLIED, Disposition.APPROXIMATED)
 
@@ -77,6 +85,15 @@ def plan_hardening(state: PlanState) -> None:
         state.add(PgRevoke(database=name, object_type="SCHEMA", name="public", privilege="CREATE",
                            grantee="PUBLIC", reason="PUBLIC may create in schema public before PostgreSQL 15"), fact)  # fmt: skip
     for obj in state.of_type(PgObject):
+        if obj.kind == "type":
+            revoke = PgRevoke(
+                database=obj.database, object_type="TYPE", schema_name=obj.schema_name,
+                name=obj.name, privilege="USAGE", grantee="PUBLIC", reason=_TYPES,
+            )  # fmt: skip
+            if not _granted_to_public(state, revoke):
+                for fact in obj.facts:
+                    state.add(revoke, fact)
+            continue
         if obj.kind in ("function", "procedure"):
             revoke = PgRevoke(
                 database=obj.database, object_type="FUNCTION" if obj.kind == "function" else "PROCEDURE",

@@ -8,10 +8,17 @@ UPDATE also setval; EXECUTE on any function allows calling it.
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
 from mapper.plan import Disposition, MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy
 from mssql_extract.snapshot import ObjectKind
+from pg_emit.render import render_sql
+from pg_emit.server import connect
+from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.mapper.estate import database, login, member, perm, snapshot, table, user
 
 OBJECTS = (
@@ -101,3 +108,40 @@ def test_view_database_state_is_cluster_wide_and_says_so() -> None:
     assert _disposition(p, "VIEW DATABASE STATE") == Disposition.APPROXIMATED
     [finding] = [f for f in p.findings if f.rule_id == "GB040"]
     assert "cluster-wide" in finding.action
+
+
+def test_public_loses_usage_on_user_defined_types() -> None:
+    """PostgreSQL gives PUBLIC USAGE on every type; SQL Server's public has no REFERENCES on
+    a type made by CREATE TYPE, so a grant to one role would otherwise change nothing."""
+    money = table("s", "money_t", kind=ObjectKind.TYPE)
+    db = database(objects=(*OBJECTS, money), users=(user("u", "u"),),
+                  permissions=(perm("REFERENCES", "u", "TYPE", schema_name="s", object_name="money_t"),))  # fmt: skip
+    p = plan(snapshot(db, logins=(login("u"),)), Policy())
+    assert ("money_t", "USAGE") in _held(p)
+    revokes = {(r.object_type, r.name, r.privilege, r.grantee) for r in p.revokes}
+    assert ("TYPE", "money_t", "USAGE", "PUBLIC") in revokes
+
+
+@pytest.mark.postgres
+def test_on_postgresql_only_the_grantee_may_use_the_type(pg_dsn: str) -> None:
+    money = table("s", "money_t", kind=ObjectKind.TYPE)
+    name = f"gbty{uuid.uuid4().hex[:6]}"
+    db = database(name, objects=(money,), users=(user("u", f"{name}_u"), user("v", f"{name}_v")),
+                  permissions=(perm("REFERENCES", "u", "TYPE", schema_name="s", object_name="money_t"),))  # fmt: skip
+    snap = snapshot(db, logins=(login(f"{name}_u"), login(f"{name}_v")))
+    migration = plan(snap, Policy())
+    target = migration.databases[0].name
+    ensure_databases(pg_dsn, migration, create=True)
+    try:
+        assert verify_plan(migration, pg_dsn, embedded=False) == []
+        with applied(pg_dsn, migration, render_sql(migration), target) as conn:
+            answers = {
+                login_name: conn.execute(
+                    "SELECT has_type_privilege(%s, 's.money_t', 'USAGE')", [login_name]
+                ).fetchone()
+                for login_name in (f"{name}_u", f"{name}_v")
+            }
+    finally:
+        with connect(pg_dsn) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'.encode())
+    assert answers == {f"{name}_u": (True,), f"{name}_v": (False,)}
