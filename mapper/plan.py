@@ -22,7 +22,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from grantbridge.errors import InputError, Location
 from grantbridge.json_chunks import json_chunks
@@ -172,6 +172,12 @@ class PgObject(PlanModel):
     PostgreSQL resolves when the name is unique in its schema), whatever argument types the
     conversion gave it; ``verify`` and ``drift`` bind it to the live signature
     (:mod:`mapper.target`).
+
+    ``default_sequences`` (``schema.name``, sorted) are the sequences a table's column defaults
+    call (``DEFAULT nextval('s.orders_id_seq'::regclass)``), as read from a target catalog:
+    PostgreSQL runs a default as the inserting role, which then needs USAGE on the sequence
+    (:mod:`mapper.target`). The planner leaves it empty, and empty it is left out of the JSON,
+    so plans without a target read as before.
     """
 
     database: str
@@ -182,6 +188,7 @@ class PgObject(PlanModel):
     signature: str | None = None
     owner: str
     facts: tuple[str, ...] = ()
+    default_sequences: tuple[str, ...] = Field(default=(), exclude_if=lambda value: not value)
 
     @property
     def key(self) -> str:

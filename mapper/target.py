@@ -9,6 +9,9 @@ against the objects that really exist:
   alone (``signature`` None). :func:`bind_signatures` gives each one the signature (and, for a
   procedure, the kind) of the one target routine of that schema and name. ``verify`` and
   ``drift`` run the same binding on what they read back (``pg_emit.verify``, ``pg_emit.drift``).
+* **Sequences called by column defaults.** ``DEFAULT nextval('s.orders_id_seq'::regclass)``
+  runs as the inserting role: :func:`grant_default_sequences` gives each INSERT grantee USAGE
+  on the sequence (GB040), which SQL Server never asked for.
 * **Objects the target lacks.** A GRANT on them would stop the apply (``ON_ERROR_STOP``), so
   the items on them (the object and its owner, grants, revokes, SECURITY DEFINER, row-level
   security) leave the plan, each object with finding GB042. A fact that became nothing else is
@@ -27,7 +30,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mapper import findings
-from mapper.plan import Disposition, FactDisposition, Finding, MigrationPlan, PgObject
+from mapper.plan import (
+    Disposition,
+    FactDisposition,
+    Finding,
+    MigrationPlan,
+    PgGrant,
+    PgObject,
+)
 from mapper.policy import Policy
 
 #: Plan object kinds and grant object types that are routines.
@@ -97,8 +107,15 @@ _NOT_OBJECTS = frozenset({"DATABASE", "SCHEMA", "PARAMETER", "LANGUAGE", "FOREIG
 def resolve_against_target(
     plan: MigrationPlan, target: MigrationPlan, policy: Policy
 ) -> MigrationPlan:
-    """``plan`` bound to the target's routines, without the items on objects it lacks."""
+    """``plan`` bound to the target's routines, without the items on objects it lacks, and with
+    USAGE on the sequences the column defaults of its tables call (:func:`grant_default_sequences`)."""
     plan = bind_signatures(plan, target.objects)
+    plan = without_missing(plan, target, policy)
+    return _sorted(grant_default_sequences(plan, target, policy))
+
+
+def without_missing(plan: MigrationPlan, target: MigrationPlan, policy: Policy) -> MigrationPlan:
+    """``plan`` without the items on the objects of covered databases the target lacks (GB042)."""
     covered = {d.name for d in target.databases} | {o.database for o in target.objects}
     present = {(o.database, o.schema_name, o.name) for o in target.objects}
     missing = {
@@ -107,7 +124,7 @@ def resolve_against_target(
         if o.database in covered and (o.database, o.schema_name, o.name) not in present
     }
     if not missing:
-        return _sorted(plan)
+        return plan
     # a target that kept the source's case: "Sales"."Orders" where the plan says sales.orders
     by_case = {_folded(o.database, o.schema_name, o.name): o for o in target.objects}
     found = {where: _finding(obj, policy, by_case.get(_folded(*where)))
@@ -125,7 +142,7 @@ def resolve_against_target(
         update[field] = tuple(kept)
     update["findings"] = plan.findings + tuple(found.values())
     update["dispositions"] = tuple(_disposed(d, dropped) for d in plan.dispositions)
-    return _sorted(plan.model_copy(update=update))
+    return plan.model_copy(update=update)
 
 
 def _folded(database: str, schema: str, name: str) -> Where:
@@ -168,6 +185,143 @@ def _disposed(disposition: FactDisposition, dropped: dict[str, str]) -> FactDisp
         update |= {"disposition": Disposition.UNRESOLVED,
                    "reason": "its object is not in the target catalog (GB042)"}  # fmt: skip
     return disposition.model_copy(update=update)
+
+
+#: Sequence privileges that let a role call nextval: either makes a USAGE grant redundant.
+_NEXTVAL = frozenset({"USAGE", "UPDATE"})
+
+
+def grant_default_sequences(
+    plan: MigrationPlan, target: MigrationPlan, policy: Policy
+) -> MigrationPlan:
+    """``plan`` with USAGE on each sequence a table's column default calls, for every grantee
+    the plan gives INSERT on that table, and a GB040 finding per table.
+
+    PostgreSQL evaluates ``DEFAULT nextval('s.orders_id_seq'::regclass)`` (a serial column, or a
+    converted ``DEFAULT (NEXT VALUE FOR s.seq)``) as the inserting role, which needs USAGE (or
+    UPDATE) on the sequence; SQL Server needed no permission on a sequence that had the same
+    owner as the default constraint ("NEXT VALUE FOR (Transact-SQL)", Permissions). Members of
+    the INSERT grantee inherit the grant, as they inherit INSERT. Identity columns call no
+    sequence as the inserting role: ``inspect`` does not record them. A sequence the plan does
+    not have (a serial's own) joins ``objects`` as the target has it, owned by the table's owner
+    (``ALTER TABLE … OWNER`` moves a serial's sequence along), so scripts and ``verify`` have it.
+    """
+    called = {_named(o): o.default_sequences for o in target.objects if o.default_sequences}
+    tables = {_named(o): o for o in plan.objects if o.kind in ("table", "view")}
+    inserts = [g for g in plan.grants if g.object_type == "TABLE" and g.privilege == "INSERT"
+               and _named(g) in called and _named(g) in tables]  # fmt: skip
+    if not inserts:
+        return plan
+    sequences = _sequences(plan, target)
+    planned = {o.key for o in plan.objects}
+    held = {(_named(g), g.grantee) for g in plan.grants
+            if g.object_type == "SEQUENCE" and g.privilege in _NEXTVAL and not g.columns}  # fmt: skip
+    added: dict[str, PgGrant] = {}
+    objects: dict[str, PgObject] = {}
+    per_table: dict[Where, list[PgGrant]] = defaultdict(list)
+    for insert in inserts:
+        table = tables[_named(insert)]
+        for name in called[_named(insert)]:
+            sequence = sequences.get((insert.database, name))
+            if sequence is None or (_named(sequence), insert.grantee) in held:
+                continue  # not in the catalog read, or the grantee may call nextval already
+            if sequence.key not in planned and _adoptable(sequence, table, target):
+                objects.setdefault(sequence.key, _adopted(sequence, table))
+            grant = _usage(sequence, insert)
+            grant = added[grant.key] = _usage(sequence, insert, added.get(grant.key))
+            per_table[_named(table)].append(grant)
+    if not added:
+        return plan
+    found = {where: _sequence_finding(where, grants, called[where], policy)
+             for where, grants in per_table.items()}  # fmt: skip
+    return plan.model_copy(update={
+        "objects": plan.objects + tuple(objects.values()),
+        "grants": plan.grants + tuple(added.values()),
+        "findings": plan.findings + tuple(f for f in found.values()
+                                          if f.key not in {x.key for x in plan.findings}),
+        "dispositions": _with_usage(plan.dispositions, per_table, found),
+    })  # fmt: skip
+
+
+def _sequences(plan: MigrationPlan, target: MigrationPlan) -> dict[tuple[str, str], PgObject]:
+    """(database, "schema.name") → sequence, the plan's own before the target's."""
+    return {
+        (o.database, f"{o.schema_name}.{o.name}"): o
+        for o in (*target.objects, *plan.objects)
+        if o.kind == "sequence"
+    }
+
+
+def _adoptable(sequence: PgObject, table: PgObject, target: MigrationPlan) -> bool:
+    """False for a sequence that may be linked to the table (``OWNED BY``: same owner on the
+    target) and whose ``ALTER SEQUENCE … OWNER`` would run before the table's (03 follows the
+    order of ``objects``): PostgreSQL refuses to re-own a linked sequence by itself. Such a
+    sequence is granted on as the target has it, and the table's re-owning moves it along."""
+    if sequence.key > table.key:  # a serial's own: <table>_<column>_seq
+        return True
+    owners = {o.key: o.owner for o in target.objects}
+    return owners.get(sequence.key) != owners.get(table.key)
+
+
+def _adopted(sequence: PgObject, table: PgObject) -> PgObject:
+    """A target sequence the plan did not have, owned by the table whose default calls it."""
+    return PgObject(database=sequence.database, schema_name=sequence.schema_name,
+                    name=sequence.name, kind="sequence", owner=table.owner, facts=table.facts)  # fmt: skip
+
+
+def _usage(sequence: PgObject, insert: PgGrant, before: PgGrant | None = None) -> PgGrant:
+    """USAGE on ``sequence`` to the INSERT grantee, with the INSERT grant's facts (and those of
+    ``before``, the same USAGE from another INSERT grant: table and column INSERT, say)."""
+    facts = tuple(sorted({*insert.facts, *(before.facts if before else ())}))
+    return PgGrant(database=sequence.database, object_type="SEQUENCE",
+                   schema_name=sequence.schema_name, name=sequence.name, privilege="USAGE",
+                   grantee=insert.grantee, facts=facts)  # fmt: skip
+
+
+def _sequence_finding(
+    table: Where, grants: list[PgGrant], sequences: tuple[str, ...], policy: Policy
+) -> Finding:
+    database, schema, name = table
+    where = f"{schema}.{name}"
+    used = sorted({f"{g.schema_name}.{g.name}" for g in grants})
+    evidence = (
+        f"USAGE on sequence {', '.join(used)}: the column default of {where} calls nextval as "
+        "the inserting role; USAGE also lets that role call nextval directly"
+    )
+    action = (
+        f"Granted USAGE on {', '.join(used)} to {', '.join(sorted({g.grantee for g in grants}))}"
+        f", the roles granted INSERT on {where} (SQL Server needed no permission on a sequence "
+        "owned by the table's owner)."
+    )
+    finding = findings.make(
+        "GB040", evidence, action,
+        securable=f"TABLE {where}", source_ref=f"{database}:{where}",
+    )  # fmt: skip
+    accepted = policy.overgrants.acceptance(finding.rule_id, finding.principal)
+    if accepted is None:
+        return finding
+    return finding.model_copy(update={"accepted": True, "accepted_reason": accepted.reason})
+
+
+def _with_usage(
+    dispositions: tuple[FactDisposition, ...],
+    per_table: dict[Where, list[PgGrant]],
+    found: dict[Where, Finding],
+) -> tuple[FactDisposition, ...]:
+    """Each INSERT fact also became the USAGE grants made for it, with the table's GB040."""
+    items: dict[str, set[str]] = defaultdict(set)
+    raised: dict[str, set[str]] = defaultdict(set)
+    for where, grants in per_table.items():
+        for grant in grants:
+            for fact in grant.facts:
+                items[fact].add(grant.key)
+                raised[fact].add(found[where].key)
+    return tuple(
+        d.model_copy(update={"items": tuple(sorted({*d.items, *items[d.fact]})),
+                             "findings": tuple(sorted({*d.findings, *raised[d.fact]}))})
+        if d.fact in items else d
+        for d in dispositions
+    )  # fmt: skip
 
 
 def _sorted(plan: MigrationPlan) -> MigrationPlan:

@@ -1,10 +1,11 @@
 """Read a live PostgreSQL into the plan's own model (DESIGN §4 ``inspect``).
 
 Roles, memberships, database / schema / object owners, ACLs expanded per privilege and grantee
-(column ACLs included), default ACLs and global default revokes from PUBLIC, each read with one
-set-based catalog query per database. ``aclexplode`` over ``coalesce(acl, acldefault(…))`` gives
-the effective ACL even where the catalog stores NULL (= the built-in default). An owner's own
-entries are left out: an owner's rights are implicit, they are not grants.
+(column ACLs included), default ACLs, global default revokes from PUBLIC and the sequences tables'
+column defaults call, each read with one set-based catalog query per database. ``aclexplode``
+over ``coalesce(acl, acldefault(…))`` gives the effective ACL even where the catalog stores NULL
+(= the built-in default). An owner's own entries are left out: an owner's rights are implicit,
+they are not grants.
 """
 
 from __future__ import annotations
@@ -71,6 +72,23 @@ FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespa
 WHERE (t.typtype IN ('e', 'd', 'r', 'm')
        OR (t.typtype = 'c' AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c'))
   AND {_USER_NS}
+"""
+
+#: Per relation, the sequences its column defaults call: a default (pg_attrdef) that calls
+#: ``nextval('s.seq'::regclass)`` depends on the sequence with deptype 'n'. Serial columns are
+#: such defaults on their owned sequence; identity columns have no pg_attrdef row (their
+#: sequence is an internal dependency, 'i', of the column) and need no privilege to insert.
+DEFAULT_SEQUENCES_SQL = f"""
+SELECT n.nspname, c.relname, array_agg(DISTINCT sn.nspname || '.' || s.relname)
+FROM pg_catalog.pg_attrdef ad
+JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
+ AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'n'
+JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+WHERE {_USER_NS}
+GROUP BY n.nspname, c.relname
 """
 
 #: One row per ACL entry: object type, schema, name, signature, column, privilege, grantee,
@@ -196,18 +214,7 @@ def read_database(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
     result: dict[str, list[Any]] = {
         "databases": [PgDatabase(name=db, owner=database[1])],
         "schemas": [PgSchema(database=db, name=n, owner=o) for n, o in schemas],
-        "objects": [
-            PgObject(
-                database=db,
-                schema_name=s,
-                name=n,
-                kind=k,
-                signature=sig,
-                owner=o,
-                columns=tuple(cols) if k in ("table", "view") else (),
-            )
-            for s, n, k, sig, o, cols in conn.execute(OBJECTS_SQL).fetchall()
-        ],
+        "objects": read_objects(conn, db),
         "grants": [_grant(db, row) for row in conn.execute(_acl_sql(conn)).fetchall()],
         "default_privileges": [
             PgDefaultPrivilege(
@@ -222,6 +229,23 @@ def read_database(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
         ],
     }
     return result
+
+
+def read_objects(conn: psycopg.Connection[Any], database: str) -> list[PgObject]:
+    """The current database's relations, routines and types, each table with the sequences
+    its column defaults call (:data:`DEFAULT_SEQUENCES_SQL`)."""
+    sequences = {
+        (schema, name): tuple(sorted(called))
+        for schema, name, called in conn.execute(DEFAULT_SEQUENCES_SQL).fetchall()
+    }
+    return [
+        PgObject(
+            database=database, schema_name=s, name=n, kind=k, signature=sig, owner=o,
+            columns=tuple(cols) if k in ("table", "view") else (),
+            default_sequences=sequences.get((s, n), ()) if k in ("table", "view") else (),
+        )
+        for s, n, k, sig, o, cols in conn.execute(OBJECTS_SQL).fetchall()
+    ]  # fmt: skip
 
 
 def _grant(database: str, row: tuple[Any, ...]) -> PgGrant:
