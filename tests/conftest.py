@@ -83,3 +83,16 @@ def pg_dsn(request: pytest.FixtureRequest) -> str:
     except psycopg.Error as exc:
         pytest.fail(f"GRANTBRIDGE_TEST_DSN is unreachable: {exc}")
     return dsn
+
+
+@pytest.fixture
+def target(pg_dsn: str) -> Iterator[str]:
+    """A unique name for a target database a test creates on ``pg_dsn``; dropped after."""
+    import uuid
+
+    from pg_emit.server import connect
+
+    name = f"gbt{uuid.uuid4().hex[:6]}"
+    yield name
+    with connect(pg_dsn) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

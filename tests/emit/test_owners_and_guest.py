@@ -9,9 +9,6 @@ by a disposition (tests/emit/fidelity.py); faithful ownership leaves nothing to 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from mapper.plan import MigrationPlan
@@ -19,7 +16,6 @@ from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import DbObject, ObjectKind, Schema, SecuritySnapshot
 from pg_emit.render import render_sql
-from pg_emit.server import connect
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
 from tests.emit.fidelity import Explainer, Outcome, checks, postgres_answers
@@ -49,15 +45,6 @@ def _estate() -> SecuritySnapshot:
     )  # fmt: skip
     logins = (login("gbo_app"), login("gbo_visitor"), login("gbo_dba"))
     return snapshot(db, logins=logins)
-
-
-@pytest.fixture
-def target(pg_dsn: str) -> Iterator[str]:
-    """A unique target database name, dropped after."""
-    name = f"gbo{uuid.uuid4().hex[:6]}"
-    yield name
-    with connect(pg_dsn) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
 def _outcomes(dsn: str, migration: MigrationPlan, snap: SecuritySnapshot) -> list[Outcome]:

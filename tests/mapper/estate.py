@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mssql_extract.snapshot import (
     AuthenticationType,
@@ -22,6 +22,9 @@ from mssql_extract.snapshot import (
     User,
     UserType,
 )
+
+if TYPE_CHECKING:
+    from mapper.plan import MigrationPlan
 
 REF = SourceRef(origin="test.sql", line=1)
 
@@ -68,3 +71,15 @@ def snapshot(
 ) -> SecuritySnapshot:
     return SecuritySnapshot(server=Server(name="SQL01"), logins=logins,
                             databases=databases or (database(),), **fields)  # fmt: skip
+
+
+def reach(plan: MigrationPlan, member: str) -> set[str]:
+    """The member and every role it inherits from in a plan, through any chain."""
+    seen, todo = {member}, [member]
+    while todo:
+        current = todo.pop()
+        for m in plan.memberships:
+            if m.member == current and m.inherit and m.role not in seen:
+                seen.add(m.role)
+                todo.append(m.role)
+    return seen

@@ -12,7 +12,7 @@ from mapper.plan import Disposition, MigrationPlan, RoleKind
 from mapper.planner import plan
 from mapper.policy import Policy
 from mssql_extract.snapshot import SecuritySnapshot
-from tests.mapper.estate import database, login, member, perm, role, snapshot, table, user
+from tests.mapper.estate import database, login, member, perm, reach, role, snapshot, table, user
 
 OBJECTS = (
     table("dbo", "Orders", "id", "total"),
@@ -33,18 +33,6 @@ def _derived(p: MigrationPlan) -> list[str]:
 def _held(p: MigrationPlan, grantee: str) -> set[tuple[str, tuple[str, ...], str]]:
     return {(g.name, g.columns, g.privilege) for g in p.grants
             if g.grantee == grantee and g.object_type == "TABLE"}  # fmt: skip
-
-
-def _reach(p: MigrationPlan, member: str) -> set[str]:
-    """The member and every role it inherits from, through any chain."""
-    seen, todo = {member}, [member]
-    while todo:
-        current = todo.pop()
-        for m in p.memberships:
-            if m.member == current and m.inherit and m.role not in seen:
-                seen.add(m.role)
-                todo.append(m.role)
-    return seen
 
 
 def test_many_denies_on_one_holder_make_one_derived_role() -> None:
@@ -81,7 +69,7 @@ def test_every_derived_role_has_a_member() -> None:
     assert set(_derived(p)) <= members
     assert len(_derived(p)) == len(set(_derived(p)))
     # app holds no denied privilege through any chain of roles, and keeps the rest
-    held = set().union(*(_held(p, r) for r in _reach(p, "app")))
+    held = set().union(*(_held(p, r) for r in reach(p, "app")))
     assert ("orders", (), "SELECT") not in held
     assert ("products", (), "INSERT") not in held
     assert ("invoices", (), "SELECT") not in held
@@ -89,7 +77,7 @@ def test_every_derived_role_has_a_member() -> None:
     assert ("orders", (), "INSERT") in held
     # rpt stays in readers and gets what readers keeps (Invoices, not Orders)
     assert {m.role for m in p.memberships if m.member == "rpt"} == {"readers"}
-    rpt = set().union(*(_held(p, r) for r in _reach(p, "rpt")))
+    rpt = set().union(*(_held(p, r) for r in reach(p, "rpt")))
     assert ("invoices", (), "SELECT") in rpt
     assert ("orders", (), "SELECT") not in rpt
 
@@ -175,7 +163,7 @@ def test_derived_roles_grow_with_denying_principals_not_with_denies() -> None:
     copied = [g for r in _derived(p) if "_minus_" in r for g in p.grants
               if g.grantee == r and g.object_type == "TABLE"]  # fmt: skip
     assert {g.name for g in copied} <= {f"t{i:02d}" for i in range(0, 60, 2)} | {"t01"}
-    held = set().union(*(_held(p, r) for r in _reach(p, "app")))
+    held = set().union(*(_held(p, r) for r in reach(p, "app")))
     assert {n for n, _, _ in held if n.startswith("t")} == {f"t{i:02d}" for i in range(3, 60, 2)}
 
 
@@ -223,6 +211,6 @@ def test_deny_on_a_sysadmin_itself_takes_nothing() -> None:
 
 def _held_through(p: MigrationPlan, grantee: str) -> set[tuple[str, tuple[str, ...], str]]:
     """Table grants the grantee holds itself or through any role it inherits."""
-    reach = _reach(p, grantee)
+    roles = reach(p, grantee)
     return {(g.name, g.columns, g.privilege) for g in p.grants
-            if g.grantee in reach and g.object_type == "TABLE"}  # fmt: skip
+            if g.grantee in roles and g.object_type == "TABLE"}  # fmt: skip

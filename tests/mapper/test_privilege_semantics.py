@@ -8,8 +8,6 @@ UPDATE also setval; EXECUTE on any function allows calling it.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from mapper.plan import Disposition, MigrationPlan
@@ -17,8 +15,8 @@ from mapper.planner import plan
 from mapper.policy import Policy
 from mssql_extract.snapshot import ObjectKind
 from pg_emit.render import render_sql
-from pg_emit.server import connect
 from pg_emit.verify import applied, ensure_databases, verify_plan
+from tests.emit import contoso
 from tests.mapper.estate import database, login, member, perm, snapshot, table, user
 
 OBJECTS = (
@@ -123,25 +121,19 @@ def test_public_loses_usage_on_user_defined_types() -> None:
 
 
 @pytest.mark.postgres
-def test_on_postgresql_only_the_grantee_may_use_the_type(pg_dsn: str) -> None:
+def test_on_postgresql_only_the_grantee_may_use_the_type(pg_dsn: str, target: str) -> None:
     money = table("s", "money_t", kind=ObjectKind.TYPE)
-    name = f"gbty{uuid.uuid4().hex[:6]}"
-    db = database(name, objects=(money,), users=(user("u", f"{name}_u"), user("v", f"{name}_v")),
+    db = database(objects=(money,), users=(user("u", "gbty_u"), user("v", "gbty_v")),
                   permissions=(perm("REFERENCES", "u", "TYPE", schema_name="s", object_name="money_t"),))  # fmt: skip
-    snap = snapshot(db, logins=(login(f"{name}_u"), login(f"{name}_v")))
-    migration = plan(snap, Policy())
-    target = migration.databases[0].name
+    snap = snapshot(db, logins=(login("gbty_u"), login("gbty_v")))
+    migration = contoso.rename_databases(plan(snap, Policy()), {"sales": target})
     ensure_databases(pg_dsn, migration, create=True)
-    try:
-        assert verify_plan(migration, pg_dsn, embedded=False) == []
-        with applied(pg_dsn, migration, render_sql(migration), target) as conn:
-            answers = {
-                login_name: conn.execute(
-                    "SELECT has_type_privilege(%s, 's.money_t', 'USAGE')", [login_name]
-                ).fetchone()
-                for login_name in (f"{name}_u", f"{name}_v")
-            }
-    finally:
-        with connect(pg_dsn) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'.encode())
-    assert answers == {f"{name}_u": (True,), f"{name}_v": (False,)}
+    assert verify_plan(migration, pg_dsn, embedded=False) == []
+    with applied(pg_dsn, migration, render_sql(migration), target) as conn:
+        answers = {
+            login_name: conn.execute(
+                "SELECT has_type_privilege(%s, 's.money_t', 'USAGE')", [login_name]
+            ).fetchone()
+            for login_name in ("gbty_u", "gbty_v")
+        }
+    assert answers == {"gbty_u": (True,), "gbty_v": (False,)}

@@ -10,9 +10,6 @@ sysadmin, db_ddladmin (GB043), CONTROL or ownership (GB016), whose DDL their own
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from mapper.effective import EffectivePermissions, Securable
@@ -21,7 +18,6 @@ from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import Membership, Schema, SecuritySnapshot
 from pg_emit.render import render_sql
-from pg_emit.server import connect
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
 from tests.mapper.estate import REF, database, login, member, perm, role, snapshot, table, user
@@ -203,15 +199,6 @@ def test_schema_owner_is_left_to_gb016() -> None:
 
 
 # --------------------------------------------------------------------------- real PostgreSQL
-
-
-@pytest.fixture
-def target(pg_dsn: str) -> Iterator[str]:
-    """A unique target database name, dropped after."""
-    name = f"gbc{uuid.uuid4().hex[:6]}"
-    yield name
-    with connect(pg_dsn) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
 @pytest.mark.postgres

@@ -9,9 +9,6 @@ database confines it.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from grantbridge.errors import MappingError
@@ -21,10 +18,20 @@ from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import ApplicationRole, Database, Schema, SecuritySnapshot
 from pg_emit.render import render_sql
-from pg_emit.server import connect
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
-from tests.mapper.estate import REF, database, login, member, perm, role, snapshot, table, user
+from tests.mapper.estate import (
+    REF,
+    database,
+    login,
+    member,
+    perm,
+    reach,
+    role,
+    snapshot,
+    table,
+    user,
+)
 
 SCHEMA_MODE = parse_policy('database_mode = "schema"\n')
 PUB = Securable("OBJECT", "s", "pub")
@@ -47,21 +54,9 @@ def _estate(*permissions: object, **fields: object) -> SecuritySnapshot:
     return snapshot(_a(*permissions, **fields), b, logins=LOGINS)
 
 
-def _reach(p: MigrationPlan, role_name: str) -> set[str]:
-    """The role and every role it inherits, through the plan's memberships."""
-    seen, todo = {role_name}, [role_name]
-    while todo:
-        current = todo.pop()
-        for m in p.memberships:
-            if m.member == current and m.inherit and m.role not in seen:
-                seen.add(m.role)
-                todo.append(m.role)
-    return seen
-
-
 def _selects_pub(p: MigrationPlan, role_name: str) -> bool:
     holders = {g.grantee for g in p.grants if g.name == "pub" and g.privilege == "SELECT"}
-    return bool(holders & (_reach(p, role_name) | {"PUBLIC"}))
+    return bool(holders & (reach(p, role_name) | {"PUBLIC"}))
 
 
 def test_sql_server_gives_public_only_to_a_users() -> None:
@@ -135,7 +130,7 @@ def test_user_denied_what_public_grants_leaves_the_public_role() -> None:
     p = plan(_estate(deny, other), SCHEMA_MODE)
     assert not _selects_pub(p, "gbp_a")
     others = {g.grantee for g in p.grants if g.name == "other"}
-    assert others & _reach(p, "gbp_a")  # what the DENY does not take is kept
+    assert others & reach(p, "gbp_a")  # what the DENY does not take is kept
     [fact] = [d for d in p.dispositions if d.fact == "A/perm:OBJECT:s:pub:SELECT:deny:ua"]
     assert fact.disposition == Disposition.MAPPED
 
@@ -150,7 +145,7 @@ def test_deny_to_public_reaches_members_of_other_roles() -> None:
     assert not EffectivePermissions(snap).explain("A", "gbp_a", other, "SELECT").allowed
     p = plan(snap, SCHEMA_MODE)
     holders = {g.grantee for g in p.grants if g.name == "other" and g.privilege == "SELECT"}
-    assert not holders & _reach(p, "gbp_a")
+    assert not holders & reach(p, "gbp_a")
 
 
 def test_application_roles_are_members_of_public() -> None:
@@ -185,15 +180,6 @@ def test_listed_public_role_is_mapped_to_its_role() -> None:
 # --------------------------------------------------------------------------- real PostgreSQL
 
 
-@pytest.fixture
-def target(pg_dsn: str) -> Iterator[str]:
-    """A unique target database name, dropped after."""
-    name = f"gbp{uuid.uuid4().hex[:6]}"
-    yield name
-    with connect(pg_dsn) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
-
-
 @pytest.mark.postgres
 def test_on_postgresql_only_a_users_read_a_public_table(pg_dsn: str, target: str) -> None:
     migration = contoso.rename_databases(plan(_estate(), SCHEMA_MODE), {"sql01": target})
@@ -212,7 +198,7 @@ def test_on_postgresql_only_a_users_read_a_public_table(pg_dsn: str, target: str
 def _readers_of_pub(p: MigrationPlan) -> set[str]:
     """Roles whose reach holds SELECT on s.pub (PUBLIC: every role)."""
     granted = {g.grantee for g in p.grants if g.name == "pub" and g.privilege == "SELECT"}
-    return {r.name for r in p.roles if _reach(p, r.name) & granted} | (granted & {"PUBLIC"})
+    return {r.name for r in p.roles if reach(p, r.name) & granted} | (granted & {"PUBLIC"})
 
 
 def test_database_mode_deny_against_a_public_grant_uses_a_public_role() -> None:
