@@ -126,6 +126,18 @@ def test_unexpected_error_prints_a_redacted_traceback_and_asks_for_a_report(
     assert SECRET not in err
 
 
+def _dsn_command(command: str, tmp_path: Path) -> list[str]:
+    """The arguments of a command that takes --dsn (a plan directory made for those needing one)."""
+    if command == "inspect":
+        return ["inspect"]
+    plan_dir = _plan_dir(tmp_path / "plan")
+    return {
+        "drift": ["drift", str(plan_dir)],
+        "apply": ["apply", str(plan_dir), "--yes"],
+        "verify": ["verify", str(plan_dir)],
+    }[command]
+
+
 # --------------------------------------------------------------------------- bad input: exit 2
 
 
@@ -134,13 +146,7 @@ def test_unexpected_error_prints_a_redacted_traceback_and_asks_for_a_report(
 def test_malformed_dsn_is_bad_input_without_the_password(
     dsn: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plan_dir = _plan_dir(tmp_path / "plan")
-    argv = {
-        "inspect": ["inspect"],
-        "drift": ["drift", str(plan_dir)],
-        "apply": ["apply", str(plan_dir), "--yes"],
-        "verify": ["verify", str(plan_dir)],
-    }[command]
+    argv = _dsn_command(command, tmp_path)
     code, out, err = _run([*argv, "--dsn", dsn], capsys)
     assert code == 2
     line = _one_error_line(err)
@@ -232,13 +238,7 @@ def test_drift_without_a_plan_names_the_directory(
 def test_unreachable_server_error_never_shows_the_password(
     name: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plan_dir = _plan_dir(tmp_path / "plan")
-    argv = {
-        "inspect": ["inspect"],
-        "drift": ["drift", str(plan_dir)],
-        "apply": ["apply", str(plan_dir), "--yes"],
-        "verify": ["verify", str(plan_dir)],
-    }[command]
+    argv = _dsn_command(command, tmp_path)
     code, out, err = _run([*argv, "--dsn", DEAD_DSNS[name]], capsys)
     assert code == 4, err
     assert "cannot connect to PostgreSQL at " in err
@@ -251,12 +251,7 @@ def test_unreachable_server_error_never_shows_the_password(
 
 @pytest.fixture
 def plan_pair(tmp_path: Path) -> tuple[Path, Path]:
-    base, new = tmp_path / "plan-base", tmp_path / "plan-new"
-    base.mkdir()
-    new.mkdir()
-    (base / "plan.json").write_text(plans.sales_plan().to_json(), encoding="utf-8")
-    (new / "plan.json").write_text(plans.changed_sales_plan().to_json(), encoding="utf-8")
-    return base, new
+    return plans.write_plan_dirs(tmp_path)
 
 
 def test_json_diff_prints_one_json_object(

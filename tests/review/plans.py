@@ -8,6 +8,7 @@ syntax; ``large_plan()`` has enough memberships to collapse the role diagram.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mapper.plan import (
@@ -284,3 +285,13 @@ def large_plan(logins: int = 70, groups: int = 5) -> MigrationPlan:
     memberships = [member(f"login_{i:02d}", of=f"group_{i % groups}") for i in range(logins)]
     memberships += [member(f"group_{g}", of="group_0") for g in range(1, groups)]
     return plan(roles=tuple(roles), memberships=tuple(memberships))
+
+
+def write_plan_dirs(path: Path) -> tuple[Path, Path]:
+    """``plan-base`` (:func:`sales_plan`) and ``plan-new`` (:func:`changed_sales_plan`) under
+    ``path``, each a directory holding its ``plan.json``."""
+    base, new = path / "plan-base", path / "plan-new"
+    for directory, migration in ((base, sales_plan()), (new, changed_sales_plan())):
+        directory.mkdir()
+        (directory / "plan.json").write_text(migration.to_json(), encoding="utf-8")
+    return base, new

@@ -104,12 +104,7 @@ def test_long_lists_fold(sales_diff: PlanDiff) -> None:
 
 @pytest.fixture
 def plan_dirs(tmp_path: Path) -> tuple[Path, Path]:
-    base, new = tmp_path / "plan-base", tmp_path / "plan-new"
-    base.mkdir()
-    new.mkdir()
-    (base / "plan.json").write_text(plans.sales_plan().to_json(), encoding="utf-8")
-    (new / "plan.json").write_text(plans.changed_sales_plan().to_json(), encoding="utf-8")
-    return base, new
+    return plans.write_plan_dirs(tmp_path)
 
 
 def test_cli_prints_markdown(
