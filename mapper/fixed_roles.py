@@ -30,7 +30,7 @@ from functools import cache
 from importlib.resources import files
 
 from mapper.permissions import CATALOG
-from mssql_extract.snapshot import Permission, PermissionState, SourceRef
+from mssql_extract.snapshot import Permission, PermissionState, SourceRef, fold
 
 DATABASE_FILE = "fixed_database_roles.csv"
 SERVER_FILE = "fixed_server_roles.csv"
@@ -93,6 +93,15 @@ def server_role_grants() -> tuple[FixedGrant, ...]:
         for line, row in _rows(SERVER_FILE)
         if _keep("SERVER", row["server_permission"], row["state"], row["notes"])
     )
+
+
+def server_role_permissions(role: str) -> tuple[str, ...]:
+    """The server permissions a fixed server role grants its members, in file order (none for
+    a role that is not a fixed server role, and for ``public``, whose defaults are not kept)."""
+    return tuple(
+        g.permission for g in server_role_grants()
+        if fold(g.role) == fold(role) and g.state != PermissionState.DENY
+    )  # fmt: skip
 
 
 @cache

@@ -13,20 +13,32 @@ it can connect to. :func:`plan_server_wide` gives the first CONNECT and makes th
 member of each database's ``<database>_db_datareader`` role, never ``pg_read_all_data``
 (PostgreSQL 14+ only, and cluster-wide: reference/mssql/pg_predefined_roles.csv). Both are
 ``approximated`` (GB040): a database created later is not covered.
+
+A member of a fixed server role gets what the role's permissions (mapper/data/fixed_server_roles.csv:
+"Permissions of Fixed Server Roles" and the SQL Server 2022 ``##MS_…##`` roles of "Server-level
+roles") map to when granted directly (:mod:`mapper.privileges`, SERVER rows), with the same
+dispositions and findings: processadmin's ALTER ANY CONNECTION → ``pg_signal_backend``,
+dbcreator's CREATE ANY DATABASE → CREATEDB, ``##MS_ServerStateReader##``'s VIEW SERVER STATE →
+``pg_read_all_stats``, ``##MS_DatabaseConnector##``'s CONNECT ANY DATABASE → CONNECT on each
+database entered (GB040). What maps to nothing is listed in a GB043 finding. Roles holding an
+over-granting permission (sysadmin, securityadmin, ``##MS_LoginManager##``) take the over-grant
+rules instead (:mod:`mapper.translate.memberships`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
 
 from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.effective import Securable
+from mapper.fixed_roles import server_role_permissions
 from mapper.plan import Disposition, Finding, PgGrant, PgMembership, RoleKind
-from mapper.privileges import lookup
+from mapper.privileges import PrivilegeRow, lookup
 from mapper.translate.grants import Target, expand
 from mapper.translate.state import SERVER, Item, PlanState, fact_key
-from mssql_extract.snapshot import Database, ObjectKind, Permission, PermissionState, fold
+from mssql_extract.snapshot import Database, Membership, ObjectKind, PermissionState, fold
 
 #: Fixed role → the DATABASE-level permissions it stands for (db_datareader = SELECT on the
 #: database, db_datawriter = INSERT, UPDATE, DELETE on the database: fixed_database_roles.csv).
@@ -68,6 +80,133 @@ def fixed_role(state: PlanState, db: Database, role: str, fact: str) -> str | No
         items = expand(state, db, name, Target("DATABASE"), lookup("DATABASE", permission)) or []
         state.add_all(items, fact)
     return name
+
+
+# ---------------------------------------------------------------- fixed server roles
+
+
+@dataclass(frozen=True)
+class ServerRoleHeld:
+    """A fixed server role's permissions for one member, by what each becomes granted directly."""
+
+    overgrants: tuple[str, ...]  # CONTROL SERVER, ALTER ANY LOGIN: the over-grant rules decide
+    granted: tuple[str, ...]  # a predefined role or a role attribute
+    wide: tuple[str, ...]  # grants in each database entered (:func:`plan_server_wide`)
+    left_out: tuple[str, ...]  # nothing in PostgreSQL (GB043)
+    overridden: tuple[str, ...]  # a DENY refuses them to the member in SQL Server
+
+
+def split_server_role(state: PlanState, member: Membership) -> ServerRoleHeld:
+    """Sort the role's permissions (fixed_server_roles.csv, via :mod:`mapper.fixed_roles`) by
+    their mapping row, as :func:`mapper.translate.permissions.plan_permissions` does a GRANT
+    row's; a permission a DENY overrides for the member gives nothing, as a GRANT row's."""
+    parts: dict[str, list[str]] = {f.name: [] for f in fields(ServerRoleHeld)}
+    for permission in server_role_permissions(member.role):
+        row = lookup("SERVER", permission)
+        if row.outcome == "overgrant":
+            part = "overgrants"
+        elif _refused(state, member.member, permission):
+            part = "overridden"
+        elif permission in _WIDE:
+            part = "wide"
+        else:
+            part = "granted" if row.role or row.attribute else "left_out"
+        parts[part].append(permission)
+    return ServerRoleHeld(**{k: tuple(v) for k, v in parts.items()})
+
+
+def _refused(state: PlanState, principal: str, permission: str) -> str | None:
+    try:
+        decision = state.engine.refusal(None, principal, Securable("SERVER"), permission)
+    except GrantbridgeError:
+        return None
+    return None if decision is None else decision.reason
+
+
+def server_row_items(
+    state: PlanState, role: str, row: PrivilegeRow, fact: str
+) -> tuple[list[str], bool]:
+    """Plan a SERVER row's predefined role or role attribute for ``role``: the keys its fact
+    points at (``role:<role>`` for an attribute, which is no plan item of its own) and whether
+    any is new. PUBLIC holds no attribute: none for it."""
+    had = set(state.roles[role].attributes) if role in state.roles else set()
+    keys, fresh = state.add_all(expand(state, None, role, Target("SERVER"), row) or [], fact)
+    if row.attribute and role in state.roles:
+        keys.append(f"role:{role}")
+        fresh = fresh or row.attribute not in had
+    return keys, fresh
+
+
+def becomes(row: PrivilegeRow, role: str) -> str:
+    """What a SERVER row with a predefined role or an attribute gives ``role``, in words."""
+    if row.attribute:
+        return f"the {row.attribute} attribute on role {role!r}"
+    return f"membership in {row.role}"
+
+
+def plan_fixed_server_role(state: PlanState, member: Membership, role: str, fact: str) -> bool:
+    """Membership in a fixed server role without an over-granting permission: what each of its
+    permissions maps to granted directly (False: the role has none in the reference data).
+    CONNECT ANY DATABASE waits for :func:`plan_server_wide`, with a placeholder GB040. Every
+    SERVER row giving a predefined role or an attribute is ``mapped`` (tests/mapper/
+    test_fixed_server_roles.py), so only the wide rows and those left out approximate."""
+    held = split_server_role(state, member)
+    if not (held.granted or held.wide or held.left_out or held.overridden):
+        return False
+    keys, fresh, gives = _server_rows(state, held.granted, role, fact)
+    said = [f"{', '.join(ps)}: {what}." for what, ps in gives.items()]
+    said += _not_granted(held.left_out)
+    found = [_member_finding(state, member, "GB043", " ".join(said))] if held.left_out else []
+    found += [_member_finding(state, member, "GB040", lookup("SERVER", p).note) for p in held.wide]
+    if held.overridden:
+        said.append(f"Overridden in SQL Server by a DENY: {', '.join(held.overridden)}.")
+    disposition = _membership_disposition(found, keys, fresh)
+    if disposition == Disposition.IMPLIED:
+        said.append("The plan already grants this.")
+    state.dispose(fact, "membership", str(member.source_ref), disposition, items=keys,
+                  findings=found, reason=" ".join(said))  # fmt: skip
+    return True
+
+
+def _server_rows(
+    state: PlanState, permissions: tuple[str, ...], role: str, fact: str
+) -> tuple[list[str], bool, dict[str, list[str]]]:
+    """:func:`server_row_items` for each permission: keys, whether any is new, and the
+    permissions by what they give (in words)."""
+    keys: list[str] = []
+    fresh, gives = False, dict[str, list[str]]()
+    for permission in permissions:
+        row = lookup("SERVER", permission)
+        got, new = server_row_items(state, role, row, fact)
+        keys, fresh = keys + got, fresh or new
+        gives.setdefault(becomes(row, role), []).append(permission)
+    return keys, fresh, gives
+
+
+def _membership_disposition(found: list[str], keys: list[str], fresh: bool) -> Disposition:
+    if found:  # something left out (GB043), or CONNECT ANY DATABASE to complete (GB040)
+        return Disposition.APPROXIMATED
+    if not keys:  # every permission overridden by a DENY
+        return Disposition.NOT_APPLICABLE
+    return Disposition.MAPPED if fresh else Disposition.IMPLIED
+
+
+def _not_granted(permissions: tuple[str, ...]) -> list[str]:
+    """A sentence per mapping note saying which permissions map to nothing, and why."""
+    by_note: dict[str, list[str]] = {}
+    for permission in permissions:
+        by_note.setdefault(lookup("SERVER", permission).note, []).append(permission)
+    return [f"Not granted: {', '.join(ps)}. {note}".rstrip() for note, ps in by_note.items()]
+
+
+def _member_of(member: Membership) -> str:
+    return f"[{member.member}] is a member of fixed role {member.role} in the server"
+
+
+def _member_finding(state: PlanState, member: Membership, rule_id: str, action: str) -> str:
+    finding = findings.make(rule_id, _member_of(member), action, principal=member.member,
+                            securable=f"role {member.role}", source_ref=str(member.source_ref))  # fmt: skip
+    return state.finding(finding)
 
 
 # ---------------------------------------------------------------- access in every database
@@ -135,55 +274,90 @@ def _allowed(
         return False  # the engine does not know the principal there: fail closed
 
 
-Wide = Callable[[PlanState, Permission, str, str], None]
+@dataclass(frozen=True)
+class WideGrant:
+    """A server-wide permission to complete with grants in each database entered: a GRANT row,
+    or a fixed server role's permission held by a member (``partial``: the role has others that
+    map to nothing, so the membership stays ``approximated`` whatever this one gives)."""
+
+    fact: str
+    principal: str  # the grantee or the member (source name), for the engine and the finding
+    role: str  # its PostgreSQL role
+    permission: str
+    evidence: str
+    securable: str  # of the finding: "SERVER", or "role <fixed role>"
+    partial: bool = False
+
+    @property
+    def of_role(self) -> bool:
+        """A fixed server role's permission (the fact is the membership)."""
+        return self.securable != "SERVER"
+
+
+#: A handler: (items, what the plan did, whether it grants less than SQL Server allows).
+Wide = Callable[[PlanState, WideGrant], tuple[list[Item], str, bool]]
 
 
 def plan_server_wide(state: PlanState) -> None:
     """CONNECT ANY DATABASE and SELECT ALL USER SECURABLES → grants in each database entered.
 
-    Their facts were disposed by the permission pass, which grants nothing for them (a server
-    row has no database to expand into); this replaces those dispositions. It runs once every
-    CONNECT and DENY restructuring is planned, so it asks the engine about DENYs itself.
+    Their facts (GRANT rows, fixed server role memberships) were disposed by the permission and
+    membership passes, which grant nothing for them (a server row has no database to expand
+    into); this replaces those dispositions. It runs once every CONNECT and DENY restructuring
+    is planned, so it asks the engine about DENYs itself.
     """
     for perm in state.snapshot.server_permissions:
-        handler = _WIDE.get(perm.permission)
         role = state.role_of(SERVER, perm.grantee)
-        if handler is None or role is None or perm.state == PermissionState.DENY:
+        if perm.permission not in _WIDE or role is None or perm.state == PermissionState.DENY:
             continue
         fact = fact_key(SERVER, perm.key)
-        if fact in state.dispositions and _holds(state, perm):
-            handler(state, perm, role, fact)
+        if fact in state.dispositions and _holds(state, perm.grantee, perm.permission):
+            evidence = f"{perm.permission} ON SERVER TO [{perm.grantee}]"
+            _complete(state, WideGrant(fact, perm.grantee, role, perm.permission, evidence,
+                                       "SERVER"))  # fmt: skip
+    for member in state.snapshot.server_memberships:
+        role = state.role_of(SERVER, member.member)
+        fact = fact_key(SERVER, member.key)
+        if role is None or fact not in state.dispositions:
+            continue
+        held = split_server_role(state, member)
+        for permission in () if held.overgrants else held.wide:
+            _complete(state, WideGrant(fact, member.member, role, permission, _member_of(member),
+                                       f"role {member.role}", bool(held.left_out)))  # fmt: skip
 
 
-def _holds(state: PlanState, perm: Permission) -> bool:
+def _holds(state: PlanState, principal: str, permission: str) -> bool:
     """False when a DENY overrides the grant in SQL Server (the permission pass said so)."""
     try:
-        return state.engine.explain(
-            None, perm.grantee, Securable("SERVER"), perm.permission
-        ).allowed
+        return state.engine.explain(None, principal, Securable("SERVER"), permission).allowed
     except GrantbridgeError:
         return False
 
 
-def _connect_anywhere(state: PlanState, perm: Permission, role: str, fact: str) -> None:
-    databases = entered(state, perm.grantee)
+def _complete(state: PlanState, grant: WideGrant) -> None:
+    items, action, narrowed = _WIDE[grant.permission](state, grant)
+    if grant.of_role:  # say which of the role's permissions this is
+        action = f"{grant.permission}: {action}"
+    note = lookup("SERVER", grant.permission).note
+    _dispose(state, grant, items, action, replaces=note, narrowed=narrowed or grant.partial)
+
+
+def _connect_anywhere(state: PlanState, grant: WideGrant) -> tuple[list[Item], str, bool]:
+    databases = entered(state, grant.principal)
     action = (
         f"CONNECT on {named(databases, state)}, each migrated database SQL Server lets it into; "
         "a database created later needs its own GRANT CONNECT."
         if databases
         else "Nothing granted: SQL Server lets it into no migrated database (DENY CONNECT)."
     )
-    items = connect_grants(state, databases, role)
-    _dispose(
-        state, perm, role, fact, items, action, replaces=lookup("SERVER", perm.permission).note
-    )
+    return connect_grants(state, databases, grant.role), action, False
 
 
-def _read_anywhere(state: PlanState, perm: Permission, role: str, fact: str) -> None:
-    databases = entered(state, perm.grantee)
-    logins = server_logins(state, perm.grantee)
+def _read_anywhere(state: PlanState, grant: WideGrant) -> tuple[list[Item], str, bool]:
+    databases = entered(state, grant.principal)
+    logins = server_logins(state, grant.principal)
     readable = [db for db in databases if not any(_contested(state, db, lg) for lg in logins)]
-    readers = sorted({r for db in readable if (r := _reader(state, db, fact))})
+    readers = sorted({r for db in readable if (r := _reader(state, db, grant.fact))})
     contested = [db for db in databases if db not in readable]
     said = [
         f"Made a member of {', '.join(readers)}: SELECT on every table, view and sequence of "
@@ -195,9 +369,10 @@ def _read_anywhere(state: PlanState, perm: Permission, role: str, fact: str) -> 
             "some objects; grant what SQL Server allows there by hand."
         )
     action = " ".join(said) or "Nothing granted: SQL Server lets it into no migrated database."
-    items: list[Item] = [PgMembership(role=r, member=role) for r in readers if r != role]
-    note = lookup("SERVER", perm.permission).note
-    _dispose(state, perm, role, fact, items, action, replaces=note, narrowed=bool(contested))
+    items: list[Item] = [
+        PgMembership(role=r, member=grant.role) for r in readers if r != grant.role
+    ]
+    return items, action, bool(contested)
 
 
 def _reader(state: PlanState, db: Database, fact: str) -> str | None:
@@ -242,28 +417,29 @@ def schema_usage(state: PlanState, role: str) -> None:
 
 
 def _dispose(
-    state: PlanState, perm: Permission, role: str, fact: str, items: list[Item], action: str,
+    state: PlanState, grant: WideGrant, items: list[Item], action: str,
     *, replaces: str = "", narrowed: bool = False,
 ) -> None:  # fmt: skip
     """Replace the fact's disposition: approximated with the items and GB040 saying what the
     plan did, or not applicable when SQL Server gives nothing either. ``replaces``: the mapping
-    row's note, the text of a GB040 the permission pass may have made for the fact (rewritten);
-    ``narrowed``: the plan grants less than SQL Server allows (approximated, with GB040, even
-    without items)."""
-    old = state.dispositions.pop(fact)
+    row's note, the text of a GB040 the permission or membership pass made for the fact
+    (rewritten); ``narrowed``: the plan grants less than SQL Server allows (approximated, with
+    GB040, even without items)."""
+    old = state.dispositions.pop(grant.fact)
     found = list(old.findings)
     placeholder = any(state.findings[k].action == replaces for k in found)
     if items or narrowed or placeholder:
-        evidence = f"{perm.permission} ON SERVER TO [{perm.grantee}]"
-        finding = findings.make("GB040", evidence, action, principal=perm.grantee,
-                                securable="SERVER", source_ref=old.source_ref)  # fmt: skip
+        finding = findings.make("GB040", grant.evidence, action, principal=grant.principal,
+                                securable=grant.securable, source_ref=old.source_ref)  # fmt: skip
         found.append(_say(state, finding, replaces))
-    keys, _ = state.add_all(items, fact)
-    keys += [*old.items, *_held(state, fact, role)]
+    keys, _ = state.add_all(items, grant.fact)
+    keys += [*old.items, *_held(state, grant.fact, grant.role)]
     approximated = keys or narrowed
     disposition = Disposition.APPROXIMATED if approximated else Disposition.NOT_APPLICABLE
-    state.dispose(fact, old.kind, old.source_ref, disposition, items=keys, findings=found,
-                  reason=action)  # fmt: skip
+    # a membership's reason says what its other permissions gave; a GRANT row's is the placeholder
+    reason = " ".join(r for r in (old.reason, action) if r) if grant.of_role else action
+    state.dispose(grant.fact, old.kind, old.source_ref, disposition, items=keys, findings=found,
+                  reason=reason)  # fmt: skip
 
 
 def _held(state: PlanState, fact: str, role: str) -> list[str]:

@@ -1,34 +1,51 @@
-"""Role memberships → ``GRANT role TO member`` (fixed roles through their own rules)."""
+"""Role memberships → ``GRANT role TO member`` (fixed roles through their own rules).
+
+A fixed server role with an over-granting permission takes that permission's over-grant rule
+(sysadmin GB002 and securityadmin GB004 by name; ``##MS_LoginManager##``'s ALTER ANY LOGIN
+GB005, as the GRANT row would); every other fixed server role gives what its permissions map to
+granted directly (:func:`mapper.translate.fixed.plan_fixed_server_role`).
+"""
 
 from __future__ import annotations
 
 from mapper import findings
+from mapper.fixed_roles import server_role_permissions
 from mapper.plan import Disposition, PgMembership
+from mapper.privileges import lookup
 from mapper.translate.deny import Deny
-from mapper.translate.fixed import DENY_ROLES, OVERGRANT_ROLES, fixed_role
+from mapper.translate.fixed import DENY_ROLES, OVERGRANT_ROLES, fixed_role, plan_fixed_server_role
 from mapper.translate.grants import Target, record
-from mapper.translate.overgrants import SERVER_ROLE_RULES, role_overgrant
+from mapper.translate.overgrants import PERMISSION_RULES, SERVER_ROLE_RULES, role_overgrant
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, Membership, fold
 
 
 def plan_server_memberships(state: PlanState) -> None:
-    """Server role memberships: sysadmin and securityadmin are over-grants."""
+    """Server role memberships: over-granting fixed roles, other fixed roles, user-defined ones."""
     for member in state.snapshot.server_memberships:
         fact, ref = fact_key(SERVER, member.key), str(member.source_ref)
         member_role = state.role_of(SERVER, member.member)
         if member_role is None:
             _not_migrated(state, fact, ref, member)
             continue
-        rule_id = SERVER_ROLE_RULES.get(fold(member.role))
+        rule_id = SERVER_ROLE_RULES.get(fold(member.role)) or _overgrant_rule(member.role)
         if rule_id is not None:
             role_overgrant(state, None, rule_id, member.role, member.member, member_role, fact, ref)
             continue
         role = state.role_of(SERVER, member.role)
-        if role is None:
+        if role is not None:
+            record(state, fact, "membership", ref, [PgMembership(role=role, member=member_role)])
+        elif not plan_fixed_server_role(state, member, member_role, fact):
             _fixed_approximated(state, fact, ref, member, "the server")
-            continue
-        record(state, fact, "membership", ref, [PgMembership(role=role, member=member_role)])
+
+
+def _overgrant_rule(role: str) -> str | None:
+    """The rule of a fixed server role's first over-granting permission (as its GRANT row's:
+    :func:`mapper.translate.overgrants.permission_overgrant`), if it has one."""
+    for permission in server_role_permissions(role):
+        if lookup("SERVER", permission).outcome == "overgrant":
+            return PERMISSION_RULES.get(("SERVER", permission), ("GB003", "admin"))[0]
+    return None
 
 
 def _not_migrated(state: PlanState, fact: str, ref: str, member: Membership) -> None:

@@ -21,7 +21,7 @@ from mapper.permissions import CATALOG
 from mapper.plan import Disposition
 from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, PrivilegeRow, lookup
 from mapper.translate.deny import Deny
-from mapper.translate.fixed import fixed_role
+from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grants import Target, expand, grant_option_finding, record, schemas_of
 from mapper.translate.guest import guest_finding
 from mapper.translate.overgrants import permission_overgrant
@@ -113,6 +113,9 @@ def _plan_grant(
                       reason=f"overridden in SQL Server: {denied}")  # fmt: skip
         return
     row, targets = _row(state, db, perm, target)
+    if row.attribute:
+        _plan_attribute(state, perm, role, row, fact)
+        return
     items = _expand(state, db, role, targets, row)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     if items is None:
@@ -139,6 +142,25 @@ def _plan_grant(
     reason = row.note if disposition == Disposition.APPROXIMATED else ""
     record(state, fact, "permission", ref, items, disposition=disposition, found=found,
            reason=reason)  # fmt: skip
+
+
+def _plan_attribute(
+    state: PlanState, perm: Permission, role: str, row: PrivilegeRow, fact: str
+) -> None:
+    """A SERVER row that sets a role attribute (CREATE ANY DATABASE → CREATEDB): the fact maps
+    to the role, or is implied when the role has the attribute already (no plan item carries
+    it). PUBLIC cannot hold an attribute: nothing for a grant to public."""
+    ref = str(perm.source_ref)
+    found = _grant_findings(state, None, perm, role, perm.securable_class)
+    keys, fresh = server_row_items(state, role, row, fact)
+    if not keys:
+        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
+                      reason=f"{role} cannot hold the {row.attribute} attribute")  # fmt: skip
+        return
+    disposition, reason = Disposition.MAPPED, becomes(row, role)
+    if not fresh:
+        disposition, reason = Disposition.IMPLIED, f"{reason}: the plan already grants this"
+    state.dispose(fact, "permission", ref, disposition, items=keys, findings=found, reason=reason)
 
 
 def _row(
