@@ -116,6 +116,12 @@ def _plan_grant(
     if row.attribute:
         _plan_attribute(state, perm, role, row, fact)
         return
+    if row.role and role == "PUBLIC":  # GRANT pg_read_all_stats TO PUBLIC is not PostgreSQL
+        found = _grant_findings(state, None, perm, role, perm.securable_class)
+        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
+                      reason=f"PUBLIC cannot be a member of {row.role} in PostgreSQL: grant it "
+                      "to the login roles that need it")  # fmt: skip
+        return
     items = _expand(state, db, role, targets, row)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     if items is None:

@@ -272,3 +272,17 @@ def test_fixed_server_role_members_get_their_access_on_postgresql(
         connects = "SELECT has_database_privilege(%s, %s, 'CONNECT')"
         for short, allowed in (("conn", True), ("ops", False)):
             assert conn.execute(connects, [name[short], f"{prefix}a"]).fetchone() == (allowed,)
+
+
+def test_a_server_grant_to_public_of_a_predefined_role_emits_nothing_postgresql_rejects() -> None:
+    """GRANT VIEW SERVER STATE TO public: PostgreSQL has no GRANT pg_read_all_stats TO PUBLIC
+    (PUBLIC is not a role), so nothing is granted and the disposition says what to do."""
+    grant = perm("VIEW SERVER STATE", "public", "SERVER")
+    public = ServerRole(name="public", is_fixed=True, source_ref=REF)
+    snap = snapshot(logins=(login("app"),), server_roles=(public,), server_permissions=(grant,))
+    p = plan(snap, Policy())
+    assert not [m for m in p.memberships if m.member == "PUBLIC"]
+    [disposition] = [d for d in p.dispositions if "VIEW SERVER STATE" in d.fact]
+    assert disposition.disposition == Disposition.NOT_APPLICABLE
+    assert "pg_read_all_stats" in disposition.reason
+    assert any(f.rule_id == "GB008" for f in p.findings)
