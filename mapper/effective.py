@@ -49,7 +49,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from grantbridge.errors import MappingError
+from grantbridge.errors import GrantbridgeError, MappingError
 from mapper.context import GUEST_ENTRY, ContextBuilder, SecurityContext
 from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph, PrincipalKind
 from mapper.permission_index import Key, PermissionIndex, state_text
@@ -368,6 +368,16 @@ class EffectivePermissions:
         """Whether a login enters ``database`` as ``guest`` (no user there, not dbo, guest
         enabled): guest's permissions are then its own in that database."""
         return self._contexts.login_context(database, login).entry == GUEST_ENTRY
+
+    def allows(
+        self, database: str | None, principal: str, securable: Securable, permission: str
+    ) -> bool:
+        """:meth:`explain`'s verdict, failing closed: False where it would raise (a principal
+        or permission the engine does not know there). For the planner's yes/no questions."""
+        try:
+            return self.explain(database, principal, securable, permission).allowed
+        except GrantbridgeError:
+            return False
 
     def is_never_denied(self, database: str | None, principal: str) -> bool:
         """True for sysadmin members and dbo: no DENY applies to them (in that database)."""

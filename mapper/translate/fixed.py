@@ -265,15 +265,6 @@ def named(databases: list[Database], state: PlanState) -> str:
     return ", ".join(sorted({state.target_db(db) for db in databases})) or "nothing"
 
 
-def _allowed(
-    state: PlanState, db: Database, login: str, securable: Securable, permission: str
-) -> bool:
-    try:
-        return state.engine.explain(db.name, login, securable, permission).allowed
-    except GrantbridgeError:
-        return False  # the engine does not know the principal there: fail closed
-
-
 @dataclass(frozen=True)
 class WideGrant:
     """A server-wide permission to complete with grants in each database entered: a GRANT row,
@@ -328,10 +319,7 @@ def plan_server_wide(state: PlanState) -> None:
 
 def _holds(state: PlanState, principal: str, permission: str) -> bool:
     """False when a DENY overrides the grant in SQL Server (the permission pass said so)."""
-    try:
-        return state.engine.explain(None, principal, Securable("SERVER"), permission).allowed
-    except GrantbridgeError:
-        return False
+    return state.engine.allows(None, principal, Securable("SERVER"), permission)
 
 
 def _complete(state: PlanState, grant: WideGrant) -> None:
@@ -387,7 +375,9 @@ def _reader(state: PlanState, db: Database, fact: str) -> str | None:
 
 def _contested(state: PlanState, db: Database, login: str) -> bool:
     """Does a DENY take SELECT from ``login`` on anything db_datareader reads in ``db``?"""
-    return not all(_allowed(state, db, login, securable, "SELECT") for securable in _readable(db))
+    return not all(
+        state.engine.allows(db.name, login, securable, "SELECT") for securable in _readable(db)
+    )
 
 
 def _readable(db: Database) -> Iterator[Securable]:

@@ -205,14 +205,16 @@ def _creates(state: PlanState, db: Database, grantee: str) -> bool:
     principals = _principals(state, db, grantee)
     return any(
         _holds(state, db, principals, _CREATE_SOURCES[p], None)
-        and _allowed(state, db, grantee, Securable("DATABASE"), p)
+        and state.engine.allows(db.name, grantee, Securable("DATABASE"), p)
         for p in CREATE_IN_SCHEMA
     )
 
 
 def _creates_at_all(state: PlanState, db: Database, grantee: str) -> bool:
     """Whether the engine lets the grantee create objects in the database, by any means."""
-    return any(_allowed(state, db, grantee, Securable("DATABASE"), p) for p in CREATE_IN_SCHEMA)
+    return any(
+        state.engine.allows(db.name, grantee, Securable("DATABASE"), p) for p in CREATE_IN_SCHEMA
+    )
 
 
 def _creatable_schemas(state: PlanState, db: Database, grantee: str) -> list[str]:
@@ -233,7 +235,7 @@ def _creatable_schemas(state: PlanState, db: Database, grantee: str) -> list[str
         schema for schema in schemas
         if fold(schema) not in own
         and _holds(state, db, principals, _ALTER_SOURCES, schema)
-        and _allowed(state, db, grantee, Securable("SCHEMA", name=schema), "ALTER")
+        and state.engine.allows(db.name, grantee, Securable("SCHEMA", name=schema), "ALTER")
     ]  # fmt: skip
 
 
@@ -272,15 +274,6 @@ def _creation_rows(state: PlanState, db: Database) -> frozenset[tuple[str, str, 
             and (p.securable_class, p.permission) in pairs
         )  # fmt: skip
     return rows
-
-
-def _allowed(
-    state: PlanState, db: Database, grantee: str, securable: Securable, permission: str
-) -> bool:
-    try:
-        return state.engine.explain(db.name, grantee, securable, permission).allowed
-    except GrantbridgeError:
-        return False
 
 
 def _grant_findings(

@@ -94,6 +94,11 @@ def test_memberships_and_principals() -> None:
     assert "sysadmin" in engine.principals(None)
     assert engine.is_never_denied("Sales", "alice")
     assert not engine.is_never_denied("Sales", "bob")
+    # allows(): explain's verdict, failing closed where explain raises
+    assert engine.allows("Sales", "alice", Securable("DATABASE"), "CONNECT")
+    assert not engine.allows("Sales", "nobody_at_all", Securable("DATABASE"), "CONNECT")
+    with pytest.raises(MappingError):
+        engine.explain("Sales", "nobody_at_all", Securable("DATABASE"), "CONNECT")
     assert engine.covering("OBJECT", "SELECT")[:2] == (("OBJECT", "SELECT"), ("OBJECT", "RECEIVE"))
 
 
