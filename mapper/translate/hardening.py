@@ -25,7 +25,7 @@ are" (ALTER DEFAULT PRIVILEGES, Notes). The creators are the roles that own a ta
 schema, and those the plan sets default privileges for.
 
 This is the planner's last pass over grants, so it first completes the server-wide grants
-(:func:`mapper.translate.fixed.plan_server_wide`: CONNECT ANY DATABASE, SELECT ALL USER
+(:func:`mapper.translate.server_wide.plan_server_wide`: CONNECT ANY DATABASE, SELECT ALL USER
 SECURABLES), whatever the policy: their CONNECT must exist before TEMPORARY follows it.
 """
 
@@ -42,7 +42,7 @@ from mapper.plan import (
     PgSchema,
 )
 from mapper.privileges import lookup
-from mapper.translate.fixed import plan_server_wide
+from mapper.translate.server_wide import plan_server_wide
 from mapper.translate.state import SERVER, PlanState, copy_with, fact_key
 from mssql_extract.snapshot import Database, PermissionState
 

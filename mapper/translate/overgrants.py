@@ -18,9 +18,10 @@ from mapper import findings
 from mapper.plan import Disposition, PgMembership, RoleKind
 from mapper.policy import OvergrantMode
 from mapper.privileges import PrivilegeRow
-from mapper.translate.fixed import EQUIVALENT, connect_grants, entered, fixed_role, named
+from mapper.translate.fixed import EQUIVALENT, fixed_role
 from mapper.translate.grants import Target, expand, record
 from mapper.translate.objects import owner_role
+from mapper.translate.server_wide import connect_grants, entered, named
 from mapper.translate.state import SERVER, Item, PlanState
 from mssql_extract.snapshot import Database, Permission, fold
 
