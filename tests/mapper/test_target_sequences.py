@@ -191,3 +191,12 @@ def test_a_linked_sequence_that_sorts_before_its_table_is_granted_on_but_not_re_
     )
     assert ("order_id", "gb_writer") in _usage(resolved)
     assert "order_id" not in {o.name for o in resolved.objects}
+
+
+def test_the_resolved_plan_keeps_every_collection_in_key_order(resolved: MigrationPlan) -> None:
+    """What is added after planning keeps the plan's invariant (tuples sorted by key), so the
+    written plan.json reads back byte-identical."""
+    for items in (resolved.objects, resolved.grants, resolved.findings):
+        keys = [item.key for item in items]
+        assert keys == sorted(keys)
+    assert MigrationPlan.from_json(resolved.to_json()).to_json() == resolved.to_json()
