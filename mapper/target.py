@@ -165,10 +165,7 @@ def _finding(obj: PgObject, policy: Policy, other_case: PgObject | None = None) 
         "GB042", evidence, action,
         securable=f"{obj.kind.upper()} {where}", source_ref=f"{obj.database}:{where}",
     )  # fmt: skip
-    accepted = policy.overgrants.acceptance(finding.rule_id, finding.principal)
-    if accepted is None:
-        return finding
-    return finding.model_copy(update={"accepted": True, "accepted_reason": accepted.reason})
+    return _with_acceptance(finding, policy)
 
 
 def _disposed(disposition: FactDisposition, dropped: dict[str, str]) -> FactDisposition:
@@ -297,10 +294,7 @@ def _sequence_finding(
         "GB040", evidence, action,
         securable=f"TABLE {where}", source_ref=f"{database}:{where}",
     )  # fmt: skip
-    accepted = policy.overgrants.acceptance(finding.rule_id, finding.principal)
-    if accepted is None:
-        return finding
-    return finding.model_copy(update={"accepted": True, "accepted_reason": accepted.reason})
+    return _with_acceptance(finding, policy)
 
 
 def _with_usage(
@@ -329,3 +323,11 @@ def _sorted(plan: MigrationPlan) -> MigrationPlan:
     return MigrationPlan.model_validate(
         {name: getattr(plan, name) for name in MigrationPlan.model_fields}
     )
+
+
+def _with_acceptance(finding: Finding, policy: Policy) -> Finding:
+    """The finding, marked accepted when the policy accepts it (as the planner's are)."""
+    accepted = policy.overgrants.acceptance(finding.rule_id, finding.principal)
+    if accepted is None:
+        return finding
+    return finding.model_copy(update={"accepted": True, "accepted_reason": accepted.reason})

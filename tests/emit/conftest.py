@@ -47,6 +47,26 @@ def write_plan_dir(path: Path, plan: MigrationPlan) -> Path:
     return path
 
 
+def apply_on_stubs(dsn: str, plan: MigrationPlan, path: Path) -> None:
+    """Create the plan's databases and its objects as stubs owned by the connected user (the
+    converted schema a real apply finds), then apply the plan as ``grantbridge apply`` does
+    from a plan directory written to ``path``."""
+    from pg_emit.apply import apply_plan_dir
+    from pg_emit.verify import ensure_databases
+
+    ensure_databases(dsn, plan, create=True)
+    with connect(dsn) as conn:
+        me = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+    stubs = plan.model_copy(update={
+        "schemas": tuple(s.model_copy(update={"owner": me}) for s in plan.schemas),
+        "objects": tuple(o.model_copy(update={"owner": me}) for o in plan.objects),
+    })  # fmt: skip
+    for db in plan.databases:
+        with connect(dsn, db.name) as conn:
+            create_stubs(conn, stubs, db.name)
+    apply_plan_dir(write_plan_dir(path, plan), dsn)
+
+
 def _cleanup(dsn: str, prefix: str, database: str) -> None:
     with connect(dsn) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'.encode())

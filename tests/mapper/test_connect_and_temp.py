@@ -368,11 +368,9 @@ def prefix(pg_dsn: str) -> Iterator[str]:
 def test_migrated_logins_create_temporary_tables_on_postgresql(
     pg_dsn: str, prefix: str, tmp_path: Path
 ) -> None:
-    from pg_emit.apply import apply_plan_dir
     from pg_emit.server import connect
-    from pg_emit.stubs import create_stubs
-    from pg_emit.verify import ensure_databases, verify_plan
-    from tests.emit.conftest import write_plan_dir
+    from pg_emit.verify import verify_plan
+    from tests.emit.conftest import apply_on_stubs
 
     app, dba, aud, nobody = (f"{prefix}{n}" for n in ("app", "dba", "aud", "nobody"))
     snap = snapshot(
@@ -383,17 +381,7 @@ def test_migrated_logins_create_temporary_tables_on_postgresql(
                             _server_perm("SELECT ALL USER SECURABLES", aud, line=2)),
     )  # fmt: skip
     planned = plan(snap, Policy())
-    ensure_databases(pg_dsn, planned, create=True)
-    with connect(pg_dsn) as conn:
-        me = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
-    stubs = planned.model_copy(update={
-        "schemas": tuple(s.model_copy(update={"owner": me}) for s in planned.schemas),
-        "objects": tuple(o.model_copy(update={"owner": me}) for o in planned.objects),
-    })  # fmt: skip
-    for db in planned.databases:
-        with connect(pg_dsn, db.name) as conn:
-            create_stubs(conn, stubs, db.name)
-    apply_plan_dir(write_plan_dir(tmp_path / "plan", planned), pg_dsn)
+    apply_on_stubs(pg_dsn, planned, tmp_path / "plan")
     assert verify_plan(planned, pg_dsn, embedded=False) == []
     a, b = f"{prefix}a", f"{prefix}b"
     with connect(pg_dsn, a) as conn:

@@ -233,11 +233,9 @@ def prefix(pg_dsn: str) -> Iterator[str]:
 def test_fixed_server_role_members_get_their_access_on_postgresql(
     pg_dsn: str, prefix: str, tmp_path: Path
 ) -> None:
-    from pg_emit.apply import apply_plan_dir
     from pg_emit.server import connect
-    from pg_emit.stubs import create_stubs
-    from pg_emit.verify import ensure_databases, verify_plan
-    from tests.emit.conftest import write_plan_dir
+    from pg_emit.verify import verify_plan
+    from tests.emit.conftest import apply_on_stubs
 
     roles = {"ops": "processadmin", "mk": "dbcreator", "mon": "##MS_ServerStateReader##",
              "conn": "##MS_DatabaseConnector##", "cut": "direct"}  # fmt: skip
@@ -249,17 +247,7 @@ def test_fixed_server_role_members_get_their_access_on_postgresql(
         server_permissions=(perm("CREATE ANY DATABASE", name["cut"], "SERVER"),),
     )
     planned = plan(snap, Policy())
-    ensure_databases(pg_dsn, planned, create=True)
-    with connect(pg_dsn) as conn:
-        me = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
-    stubs = planned.model_copy(update={
-        "schemas": tuple(s.model_copy(update={"owner": me}) for s in planned.schemas),
-        "objects": tuple(o.model_copy(update={"owner": me}) for o in planned.objects),
-    })  # fmt: skip
-    for db in planned.databases:
-        with connect(pg_dsn, db.name) as conn:
-            create_stubs(conn, stubs, db.name)
-    apply_plan_dir(write_plan_dir(tmp_path / "plan", planned), pg_dsn)
+    apply_on_stubs(pg_dsn, planned, tmp_path / "plan")
     assert verify_plan(planned, pg_dsn, embedded=False) == []
     with connect(pg_dsn) as conn:
         member_of = "SELECT pg_has_role(%s, %s, 'MEMBER')"
