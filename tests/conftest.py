@@ -96,3 +96,25 @@ def target(pg_dsn: str) -> Iterator[str]:
     yield name
     with connect(pg_dsn) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@pytest.fixture
+def prefix(pg_dsn: str) -> Iterator[str]:
+    """A unique prefix for a test's databases and roles on ``pg_dsn``; whatever carries it is
+    dropped afterwards (databases first, then the roles and what they own)."""
+    import uuid
+
+    from pg_emit.server import connect
+
+    name = f"gbx{uuid.uuid4().hex[:8]}"
+    try:
+        yield name
+    finally:
+        with connect(pg_dsn) as conn:
+            made = "SELECT datname FROM pg_database WHERE starts_with(lower(datname), %s)"
+            for (database,) in conn.execute(made, [name]).fetchall():
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'.encode())
+            roles = "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)"
+            for (role,) in conn.execute(roles, [name]).fetchall():
+                conn.execute(f'DROP OWNED BY "{role}"'.encode())
+                conn.execute(f'DROP ROLE "{role}"'.encode())

@@ -10,8 +10,6 @@ engine (:class:`mapper.effective.EffectivePermissions`).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -343,25 +341,6 @@ def test_a_faithful_attribute_is_mapped_to_the_role() -> None:
 
 
 # ------------------------------------------------------------------ on PostgreSQL
-
-
-@pytest.fixture
-def prefix(pg_dsn: str) -> Iterator[str]:
-    """A prefix for this test's databases and roles, dropped afterwards."""
-    from pg_emit.server import connect
-
-    name = f"gbct{uuid.uuid4().hex[:8]}"
-    try:
-        yield name
-    finally:
-        with connect(pg_dsn) as conn:
-            for db in ("a", "b"):
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}{db}" WITH (FORCE)'.encode())
-            rows = conn.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)",
-                                [name]).fetchall()  # fmt: skip
-            for (role,) in rows:
-                conn.execute(f'DROP OWNED BY "{role}"'.encode())
-                conn.execute(f'DROP ROLE "{role}"'.encode())
 
 
 @pytest.mark.postgres

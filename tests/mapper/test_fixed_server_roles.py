@@ -11,8 +11,6 @@ such membership became GB043 "fixed role without a PostgreSQL equivalent" and ga
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -209,24 +207,6 @@ def test_create_any_database_a_fixed_role_gave_already_is_implied() -> None:
 
 
 # ------------------------------------------------------------------ on PostgreSQL
-
-
-@pytest.fixture
-def prefix(pg_dsn: str) -> Iterator[str]:
-    """A prefix for this test's database and roles, dropped afterwards."""
-    from pg_emit.server import connect
-
-    name = f"gbfs{uuid.uuid4().hex[:8]}"
-    try:
-        yield name
-    finally:
-        with connect(pg_dsn) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}a" WITH (FORCE)'.encode())
-            rows = conn.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)",
-                                [name]).fetchall()  # fmt: skip
-            for (role,) in rows:
-                conn.execute(f'DROP OWNED BY "{role}"'.encode())
-                conn.execute(f'DROP ROLE "{role}"'.encode())
 
 
 @pytest.mark.postgres
