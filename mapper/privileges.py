@@ -58,6 +58,9 @@ class PrivilegeRow:
     role: str | None = None  # predefined role to grant (SERVER rows)
     attribute: str | None = None  # role attribute (SERVER rows)
     note: str = ""
+    #: PostgreSQL already gives every role what this permission allows (its catalogs are
+    #: readable by all), so a principal holding it loses nothing: ``not_applicable`` rows only
+    everyone: bool = False
 
 
 _DML = {
@@ -76,6 +79,14 @@ _CREATE_NOTE = (
     "Needs ALTER on a schema as well to take effect in SQL Server: with ALTER on a schema (its "
     "own, or implied by ALTER ANY SCHEMA or ALTER on the database) the grantee gets CREATE on "
     "that schema (approximated, GB040); alone it grants nothing."
+)
+_SECURITY_DEFINITION_NOTE = (
+    "PostgreSQL catalogs are readable by every role, security metadata included (pg_roles, "
+    "pg_auth_members, the ACL columns)."
+)
+_PERFORMANCE_DEFINITION_NOTE = (
+    "PostgreSQL catalogs are readable by every role; it has no performance objects such as "
+    "Extended Events sessions whose definitions a privilege would guard."
 )
 _OWNER_NOTE = "PostgreSQL reserves ALTER/DROP to the owner; grantbridge never gives ownership."
 _ALTER_SCHEMAS_NOTE = (
@@ -118,7 +129,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("OBJECT", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",)),
                  note=_REFERENCES_NOTE),
     PrivilegeRow("OBJECT", "EXECUTE", "mapped", _ROUTINES),
-    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
+    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
     PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
     PrivilegeRow("OBJECT", "ALTER", "approximated", note=_OWNER_NOTE),
     PrivilegeRow("OBJECT", "TAKE OWNERSHIP", "approximated", note=_OWNER_NOTE),
@@ -142,7 +153,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
                  note="CREATE on the schema, as the grantee may also create objects in the database; altering other owners' objects needs ownership in PostgreSQL."),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
                  note="Every privilege in the schema, without ownership."),
-    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
+    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
     # --- databases
     PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
     PrivilegeRow("DATABASE", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
@@ -160,7 +171,9 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
     PrivilegeRow("DATABASE", "ALTER", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
-    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
+    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
+    PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("DATABASE", "VIEW PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "approximated", role="pg_read_all_stats",
                  note="Database DMVs → pg_read_all_stats, which is cluster-wide: it reads the statistics and the query text of every database's sessions, not this database's only."),
     PrivilegeRow("DATABASE", "SHOWPLAN", "not_applicable", note="EXPLAIN needs no privilege beyond access to the objects."),
@@ -173,8 +186,12 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "VIEW SERVER PERFORMANCE STATE", "mapped", role="pg_read_all_stats"),
     PrivilegeRow("SERVER", "ALTER ANY CONNECTION", "mapped", role="pg_signal_backend", note="KILL → pg_cancel_backend / pg_terminate_backend."),
     PrivilegeRow("SERVER", "CREATE ANY DATABASE", "mapped", attribute="CREATEDB"),
-    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role."),
-    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note="pg_database is readable by every role."),
+    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
+    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note="pg_database is readable by every role.", everyone=True),
+    # SQL Server 2022 splits VIEW ANY DEFINITION ("Server-level roles": ##MS_DefinitionReader##
+    # holds all four); PostgreSQL hides neither kind of definition from any role
+    PrivilegeRow("SERVER", "VIEW ANY SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("SERVER", "VIEW ANY PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("SERVER", "CONNECT SQL", "not_applicable", note="The LOGIN attribute of the role."),
     PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT (and TEMPORARY) on each migrated database SQL Server lets the login into; a database created later needs its own grant."),
     PrivilegeRow("SERVER", "SELECT ALL USER SECURABLES", "approximated", note="Membership in the db_datareader role of each migrated database the login may enter, except where a DENY takes SELECT away; a database created later is not covered."),

@@ -13,8 +13,10 @@ dispositions and findings: processadmin's ALTER ANY CONNECTION → ``pg_signal_b
 dbcreator's CREATE ANY DATABASE → CREATEDB, ``##MS_ServerStateReader##``'s VIEW SERVER STATE →
 ``pg_read_all_stats``, ``##MS_DatabaseConnector##``'s CONNECT ANY DATABASE → CONNECT on each
 database entered (GB040, :mod:`mapper.translate.server_wide`). What maps to nothing is listed
-in a GB043 finding. Roles holding an over-granting permission (sysadmin, securityadmin,
-``##MS_LoginManager##``) take the over-grant rules instead (:mod:`mapper.translate.memberships`).
+in a GB043 finding; what PostgreSQL gives every role already (reading its catalogs:
+``##MS_DefinitionReader##``) needs nothing and is ``not_applicable``. Roles holding an
+over-granting permission (sysadmin, securityadmin, ``##MS_LoginManager##``) take the over-grant
+rules instead (:mod:`mapper.translate.memberships`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class ServerRoleHeld:
     granted: tuple[str, ...]  # a predefined role or a role attribute
     wide: tuple[str, ...]  # grants in each database entered (:func:`plan_server_wide`)
     left_out: tuple[str, ...]  # nothing in PostgreSQL (GB043)
+    everyone: tuple[str, ...]  # PostgreSQL gives every role this already: nothing lost
     overridden: tuple[str, ...]  # a DENY refuses them to the member in SQL Server
 
 
@@ -108,6 +111,7 @@ def split_server_role(state: PlanState, member: Membership) -> ServerRoleHeld:
             part = "wide"
         else:
             part = "granted" if row.role or row.attribute else "left_out"
+            part = "everyone" if row.everyone else part
         parts[part].append(permission)
     return ServerRoleHeld(**{k: tuple(v) for k, v in parts.items()})
 
@@ -148,11 +152,14 @@ def plan_fixed_server_role(state: PlanState, member: Membership, role: str, fact
     SERVER row giving a predefined role or an attribute is ``mapped`` (tests/mapper/
     test_fixed_server_roles.py), so only the wide rows and those left out approximate."""
     held = split_server_role(state, member)
-    if not (held.granted or held.wide or held.left_out or held.overridden):
+    if not (held.granted or held.wide or held.left_out or held.overridden or held.everyone):
         return False
     keys, fresh, gives = _server_rows(state, held.granted, role, fact)
     said = [f"{', '.join(ps)}: {what}." for what, ps in gives.items()]
     said += _not_granted(held.left_out)
+    if held.everyone:
+        said.append(f"Nothing to grant for {', '.join(held.everyone)}: every PostgreSQL role "
+                    "may read its catalogs.")  # fmt: skip
     found = [_member_finding(state, member, "GB043", " ".join(said))] if held.left_out else []
     found += [_member_finding(state, member, "GB040", lookup("SERVER", p).note) for p in held.wide]
     if held.overridden:

@@ -97,6 +97,11 @@ DISPOSITIONS = [
      "CONNECT ANY DATABASE: CONNECT on sales"),
     ("setupadmin", Disposition.APPROXIMATED, (), {"GB043"},
      "Not granted: ALTER ANY LINKED SERVER."),
+    ("##MS_DefinitionReader##", Disposition.NOT_APPLICABLE, (), set(),
+     "Nothing to grant for VIEW ANY DATABASE, VIEW ANY DEFINITION, VIEW ANY PERFORMANCE "
+     "DEFINITION, VIEW ANY SECURITY DEFINITION: every PostgreSQL role may read its catalogs."),
+    ("##MS_SecurityDefinitionReader##", Disposition.NOT_APPLICABLE, (), set(),
+     "Nothing to grant for VIEW ANY SECURITY DEFINITION"),
 ]  # fmt: skip
 
 
