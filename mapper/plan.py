@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from grantbridge.collector import collector_paused
 from grantbridge.errors import InputError, Location
 from grantbridge.json_chunks import json_chunks
 
@@ -458,7 +459,28 @@ class MigrationPlan(PlanModel):
 
     @classmethod
     def from_json(cls, text: str, *, origin: str = "plan.json") -> MigrationPlan:
-        """Load and validate a saved plan; any problem is an :class:`InputError`."""
+        """Load and validate a saved plan; any problem is an :class:`InputError`.
+
+        As :meth:`mssql_extract.snapshot.SecuritySnapshot.from_json` does: parsed and validated
+        in one pass by pydantic-core with the cyclic collector paused (a plan holds millions of
+        small objects at scale: bench S, 0.46–0.71 s → 0.14–0.18 s), and read again the slow
+        way only to locate a problem.
+        """
+        with collector_paused():
+            return cls._from_valid_text(text) or cls._from_text(text, origin)
+
+    @classmethod
+    def _from_valid_text(cls, text: str) -> MigrationPlan | None:
+        """The plan parsed and validated by pydantic-core, or None on any problem (its errors
+        carry no line numbers; a missing ``schema_version`` would take its default)."""
+        try:
+            plan = cls.model_validate_json(text)
+        except ValidationError:
+            return None
+        return plan if "schema_version" in plan.model_fields_set else None
+
+    @classmethod
+    def _from_text(cls, text: str, origin: str) -> MigrationPlan:
         try:
             data: Any = json.loads(text)
         except json.JSONDecodeError as exc:

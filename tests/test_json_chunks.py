@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from grantbridge.errors import InputError
 from grantbridge.json_chunks import CHUNK
 from mapper.plan import MigrationPlan, PgGrant, PgObject
 from mapper.planner import fingerprint
@@ -79,3 +80,22 @@ def test_snapshot_in_pieces_is_byte_identical(estate: SecuritySnapshot, tmp_path
     digest = hashlib.sha256(estate.to_json().encode("utf-8"))
     digest.update(json.dumps(Policy().model_dump(mode="json"), sort_keys=True).encode("utf-8"))
     assert fingerprint(estate, Policy()) == f"sha256:{digest.hexdigest()}"
+
+
+def test_a_plan_loads_the_same_in_one_pass_as_through_python_objects() -> None:
+    """from_json validates the text in one pass (pydantic-core); the slow path, which only
+    locates problems, must give the very same plan."""
+    text = realistic_plan().to_json()
+    fast = MigrationPlan._from_valid_text(text)
+    assert fast is not None
+    assert fast == MigrationPlan._from_text(text, "plan.json") == realistic_plan()
+
+
+def test_a_plan_without_schema_version_is_refused_not_defaulted() -> None:
+    """One-pass validation would give schema_version its default: the slow path refuses it."""
+    data = json.loads(realistic_plan().to_json())
+    del data["schema_version"]
+    text = json.dumps(data)
+    assert MigrationPlan._from_valid_text(text) is None
+    with pytest.raises(InputError, match="schema_version None"):
+        MigrationPlan.from_json(text)
