@@ -32,11 +32,6 @@ PUBLIC_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "type": ("TYPE", ("USAGE",)),
 }
 
-#: PUBLIC defaults PostgreSQL gives only before version 15 (object type, name, privilege): from
-#: 15 on, schema ``public`` is owned by ``pg_database_owner`` and PUBLIC may only use it
-#: (PostgreSQL 15 release notes, "Remove PUBLIC creation permission on the public schema").
-BEFORE_15_DEFAULTS: frozenset[tuple[str, str, str]] = frozenset({("SCHEMA", "public", "CREATE")})
-
 #: PostgreSQL's own order of privileges, used wherever privileges are listed.
 PRIVILEGE_ORDER: tuple[str, ...] = (
     "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN",
@@ -125,12 +120,6 @@ def public_defaults(plan: MigrationPlan) -> tuple[PgGrant, ...]:
     """PUBLIC's default privileges on the plan's securables that the plan does not revoke."""
     revoked = _revoked(plan)
     return tuple(g for g in _public_candidates(plan) if g.key not in revoked)
-
-
-def default_before_15_only(grant: PgGrant) -> bool:
-    """Is this PUBLIC privilege a PostgreSQL default only before version 15?"""
-    key = (grant.object_type, grant.name, normalize_privilege(grant.privilege))
-    return grant.grantee == "PUBLIC" and key in BEFORE_15_DEFAULTS
 
 
 def revokes_as_grants(plan: MigrationPlan) -> tuple[PgGrant, ...]:

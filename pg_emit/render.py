@@ -8,7 +8,8 @@ Files, in apply order::
     sql/04_privileges.sql         per database: GRANT … (grouped)
     sql/05_default_privileges.sql per database: ALTER DEFAULT PRIVILEGES FOR ROLE owner …
     sql/06_hardening.sql          per database: REVOKE … FROM PUBLIC (PostgreSQL's defaults),
-                                  also for routines created later (ALTER DEFAULT PRIVILEGES)
+                                  also for routines created later (ALTER DEFAULT PRIVILEGES),
+                                  after recording what PUBLIC lacked already
     sql/07_security.sql           per database: SECURITY DEFINER routines, row-level security
     sql/rollback.sql              undo: revoke what the plan granted, drop what it created
 
@@ -34,6 +35,7 @@ from mapper.plan import MigrationPlan, PgSchema
 from pg_emit import render_grants as grants
 from pg_emit import render_roles as roles
 from pg_emit.quoting import quote_ident, quote_literal
+from pg_emit.render_hardening import hardening_statements
 from pg_emit.render_rollback import rollback_sections
 from pg_emit.render_security import security_statements
 from pg_emit.script import BATCH, Script, Section, Statement, do_block, facts_note
@@ -110,34 +112,6 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
         )
         statements.append(Statement(sql, (facts_note(facts[owner, schema, object_type]),)))
     return statements
-
-
-def hardening_statements(plan: MigrationPlan, database: str) -> list[Statement]:
-    """06: the plan's REVOKEs (PostgreSQL's PUBLIC defaults), grouped like the grants, then the
-    global default-privilege revokes (PUBLIC's EXECUTE on routines created later)."""
-    from pg_emit.intent import revokes_as_grants
-
-    revokes = [r for r in revokes_as_grants(plan) if r.database == database]
-    by_key = {r.key: r for r in plan.revokes}
-    enriched = [
-        g.model_copy(
-            update={"facts": (*by_key[_revoke_key(g)].facts, by_key[_revoke_key(g)].reason)}
-        )
-        for g in revokes
-    ]
-    statements = grants.grant_statements(plan, database, enriched, verb="REVOKE")
-    return statements + grants.default_revoke_statements(plan, database)
-
-
-def _revoke_key(grant: object) -> str:
-    from mapper.plan import PgGrant
-
-    assert isinstance(grant, PgGrant)
-    path = ".".join(p for p in (grant.schema_name, grant.name) if p)
-    return (
-        f"revoke:{grant.object_type} {grant.database}:{path}{grant.signature or ''}:"
-        f"{grant.privilege}:{grant.grantee}"
-    )
 
 
 def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from mapper.plan import MigrationPlan, PgDefaultRevoke, PgGrant, PgObject
 from pg_emit import intent
-from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
-from pg_emit.script import Statement, dollar_quote
+from pg_emit.quoting import quote_ident, quote_qualified
+from pg_emit.script import Statement
 
 #: GRANT object type → (plan object kinds it covers, ``ALL … IN SCHEMA`` keyword).
 ALL_IN_SCHEMA: dict[str, tuple[frozenset[str], str]] = {
@@ -343,87 +343,3 @@ def default_revoke_sql(item: PgDefaultRevoke, *, undo: bool = False) -> str:
         f"{intent.normalize_privilege(item.privilege)} ON {item.object_type} {preposition} "
         f"{grantees_sql([item.grantee])}"
     )
-
-
-#: The first line of a database's comment once 06 revoked PUBLIC's default privileges there;
-#: the rest of the line is a JSON array of the roles whose global default PUBLIC already lacked
-#: (a DBA's own ``ALTER DEFAULT PRIVILEGES FOR ROLE … REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC``,
-#: a common hardening step), for which ``rollback.sql`` gives nothing back. Above the comment the
-#: database had, it reads (the first two lines here are one)::
-#:
-#:     grantbridge: default privileges revoked from PUBLIC; already revoked before for:
-#:     ["legacy_owner"]
-#:     Sales (from MS_Description)
-DEFAULTS_MARK = "grantbridge: default privileges revoked from PUBLIC; already revoked before for: "
-
-
-def record_variables() -> list[str]:
-    """The PL/pgSQL declarations 06's record and its undo in ``rollback.sql`` start with: the
-    mark and the current database's comment (NULL when it has none)."""
-    return [
-        f"  mark text := {quote_literal(DEFAULTS_MARK)};",
-        "  remark text := shobj_description(",
-        "    (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()),",
-        "    'pg_database');",
-    ]
-
-
-#: ``ALTER DEFAULT PRIVILEGES`` object type → its ``pg_default_acl.defaclobjtype``.
-DEFAULT_ACL_TYPE = {
-    "TABLES": "r",
-    "SEQUENCES": "S",
-    "FUNCTIONS": "f",
-    "ROUTINES": "f",
-    "TYPES": "T",
-}
-
-
-def record_default_revokes(items: Sequence[PgDefaultRevoke]) -> Statement:
-    """06's record, before its revokes: a DO block writing :data:`DEFAULTS_MARK` and the roles
-    for which PUBLIC already lacks the privilege on what they create later into the database's
-    comment, above the comment it had, unless 06 recorded it already (a second apply would
-    find its own revokes: the first record is kept).
-
-    A role's global default ACL is its ``pg_default_acl`` row without a schema; without one,
-    PostgreSQL's built-in default applies, where PUBLIC has EXECUTE on functions (and PostgreSQL
-    drops the row again once it equals that default), so only a row that has no entry giving
-    PUBLIC the privilege counts. A default revoke takes away what that built-in default gives
-    PUBLIC (:class:`PgDefaultRevoke`), so PUBLIC's entry is the one looked for.
-    """
-    rows = ",\n                   ".join(
-        f"({quote_literal(i.owner)}, {quote_literal(DEFAULT_ACL_TYPE[i.object_type])}, "
-        f"{quote_literal(intent.normalize_privilege(i.privilege))})"
-        for i in items
-    )
-    body = [
-        "DECLARE",
-        *record_variables(),
-        "BEGIN",
-        "  IF coalesce(remark, '') NOT LIKE mark || '%' THEN",
-        "    SELECT mark || coalesce(to_json(array_agg(DISTINCT i.owner ORDER BY i.owner))::text, '[]')",
-        "           || coalesce(E'\\n' || remark, '')",
-        "      INTO remark",
-        f"      FROM (VALUES {rows}) AS i (owner, objtype, privilege)",
-        "      JOIN pg_catalog.pg_roles r ON r.rolname = i.owner",
-        "      JOIN pg_catalog.pg_default_acl d ON d.defaclrole = r.oid AND d.defaclnamespace = 0",
-        '                                      AND d.defaclobjtype = i.objtype::"char"',
-        "     WHERE NOT EXISTS (SELECT FROM aclexplode(d.defaclacl) a",
-        "                       WHERE a.grantee = 0 AND a.privilege_type = i.privilege);",
-        "    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), remark);",
-        "  END IF;",
-        "END",
-    ]
-    note = "record for which roles PUBLIC already may not run routines created later"
-    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
-
-
-def default_revoke_statements(plan: MigrationPlan, database: str) -> list[Statement]:
-    """06: the global default-privilege revokes of one database, one per role (key order),
-    after the record of what PUBLIC already lacked (:func:`record_default_revokes`)."""
-    items = [item for item in plan.default_revokes if item.database == database]
-    if not items:
-        return []
-    return [record_default_revokes(items)] + [
-        Statement(default_revoke_sql(item), (_facts(list(item.facts)), item.reason))
-        for item in items
-    ]

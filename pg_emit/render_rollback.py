@@ -9,12 +9,13 @@ What the scripts did, undone in reverse:
    ``DEFINER``, its own ``search_path`` or none, its comment); a table or routine without that
    record is left as it is (a policy named like the plan's on it is not the plan's: 07 records
    before it creates one), and a missing one is skipped; give PUBLIC back the defaults 06
-   revoked (CREATE on schema ``public`` only on servers before 15, where it is PostgreSQL's
-   default; EXECUTE on routines created later by ``ALTER DEFAULT PRIVILEGES FOR
-   ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, from the record 06 wrote into the
-   database's comment: only for roles whose routines PUBLIC could run before the apply, when
-   the role still exists, and then the comment goes back as it was); revoke the
-   default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
+   revoked, from the record 06 wrote into the database's comment before its first revoke
+   (:data:`hardening.HARDENING_MARK`), only what PUBLIC held before the apply: CONNECT and
+   TEMPORARY on the database, EXECUTE on a routine, USAGE on a type, CREATE on schema
+   ``public`` (grouped GRANTs), and EXECUTE on routines a role creates later (``ALTER DEFAULT
+   PRIVILEGES FOR ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists);
+   then the comment goes back as it was (without the record nothing is given back); revoke
+   the default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
    they name no longer exists, which makes a second run harmless); drop the schemas 03
    *created* (marked by a comment) when they are empty; for every role 01 *created* (marked by
    a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and ``DROP OWNED BY …``;
@@ -23,12 +24,9 @@ What the scripts did, undone in reverse:
 
 Roles that existed before the apply are never dropped: only roles carrying the
 ``grantbridge: created`` comment are. Ownership the plan moved goes to the user that runs the
-rollback (normally the one that created the objects). Both are documented limits: the
-previous owner of a pre-existing object is not recorded, and PUBLIC gets back PostgreSQL's
-defaults that 06 revoked on existing objects (CONNECT and TEMPORARY on the database, EXECUTE on
-a routine …) even if someone had revoked them before the apply. EXECUTE on routines created
-later is the exception: 06 records for which roles PUBLIC lacked it already
-(:data:`grants.DEFAULTS_MARK`), and rollback leaves those roles so.
+rollback (normally the one that created the objects). That is a documented limit: the
+previous owner of a pre-existing object is not recorded. PUBLIC's privileges are recorded: what
+a DBA had revoked from PUBLIC before the apply stays revoked after the rollback.
 
 PostgreSQL never turns an ACL back into NULL (the built-in default): where an object had NULL
 before, rollback leaves the same privileges spelled out. ``acldefault()`` is PostgreSQL's own
@@ -38,9 +36,16 @@ definition of what NULL means, so comparisons read ``coalesce(acl, acldefault(�
 
 from __future__ import annotations
 
-from mapper.plan import MigrationPlan, PgRoutineSecurity, PgRowSecurity
+from mapper.plan import (
+    MigrationPlan,
+    PgDefaultRevoke,
+    PgRevoke,
+    PgRoutineSecurity,
+    PgRowSecurity,
+)
 from pg_emit import intent
 from pg_emit import render_grants as grants
+from pg_emit import render_hardening as hardening
 from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
 from pg_emit.render_security import (
@@ -227,49 +232,71 @@ def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
     return [_undo_row_security(r) for r in rows[::-1]] + [_undo_routine(r) for r in routines[::-1]]
 
 
-def _before_15(statement: Statement) -> Statement:
-    """Give back a PUBLIC default only on servers where PostgreSQL grants it (before 15)."""
-    body = [
-        "IF current_setting('server_version_num')::int < 150000 THEN",
-        f"  EXECUTE {quote_literal(statement.sql)};",
-        "END IF;",
+def _privileges_back(revokes: list[PgRevoke]) -> list[str]:
+    """PL/pgSQL: GRANT to PUBLIC each revoked privilege the record does not name, one statement
+    per privilege and kind of object (as 06 grouped its revokes)."""
+    rows = ",\n                     ".join(
+        "(" + ", ".join(quote_literal(text) for text in hardening.revoke_clause(r)) + ")"
+        for r in revokes
+    )
+    return [
+        "FOR clause IN",
+        "  SELECT i.privilege, i.keyword,",
+        "         string_agg(i.target, ', ' ORDER BY i.target COLLATE \"C\") AS targets",
+        f"    FROM (VALUES {rows})",
+        "         AS i (privilege, keyword, target)",
+        f"   WHERE NOT (lacked -> 'privileges') ? ({hardening.LABEL_SQL})",
+        "   GROUP BY i.privilege, i.keyword",
+        "   ORDER BY i.keyword, i.privilege",
+        "LOOP",
+        "  EXECUTE format('GRANT %s ON %s %s TO PUBLIC', clause.privilege, clause.keyword,",
+        "                 clause.targets);",
+        "END LOOP;",
     ]
-    note = "give PUBLIC back what 06_hardening.sql revoked, where it is PostgreSQL's default (< 15)"
-    return Statement(do_block(body), (note,))
 
 
-def _future_routines_back(plan: MigrationPlan, database: str) -> list[Statement]:
-    """Undo 06's global default-privilege revokes, from the record 06 wrote into the database's
-    comment (:func:`grants.record_default_revokes`): give each role's default back unless the
-    record says PUBLIC lacked it before, or the role is gone; then give the database back its
-    comment. Without the record (06 never committed here, or a rollback ran already) nothing is
-    given back, so a second run cannot undo a DBA's own revoke the first one kept."""
-    items = [item for item in plan.default_revokes if item.database == database]
-    if not items:
-        return []
-    restore = []
+def _future_routines_back(items: list[PgDefaultRevoke]) -> list[str]:
+    """PL/pgSQL: give each role back PUBLIC's default EXECUTE unless the record names it, or the
+    role is gone."""
+    lines = []
     for item in items:
-        restore += [
-            f"IF to_regrole({quote_literal(quote_ident(item.owner))}) IS NOT NULL"
-            f" AND {quote_literal(item.owner)} <> ALL (kept) THEN",
+        lines += [
+            f"IF to_regrole({quote_literal(quote_ident(item.owner))}) IS NOT NULL",
+            f"    AND NOT (lacked -> 'future_routines_of') ? {quote_literal(item.owner)} THEN",
             f"  EXECUTE {quote_literal(grants.default_revoke_sql(item, undo=True))};",
             "END IF;",
         ]
+    return lines
+
+
+def _public_back(plan: MigrationPlan, database: str) -> list[Statement]:
+    """Undo 06 from the record it wrote into the database's comment
+    (:func:`hardening.record_public_defaults`): give PUBLIC back what 06 revoked except what the
+    record says PUBLIC lacked before, then give the database back its comment. Without the
+    record (06 never committed here, or a rollback ran already) nothing is given back, so a
+    second run cannot undo a DBA's own revoke the first one kept."""
+    revokes = [r for r in plan.revokes if r.database == database]
+    default_revokes = [d for d in plan.default_revokes if d.database == database]
+    if not (revokes or default_revokes):
+        return []
+    restore = _privileges_back(revokes) if revokes else []
+    restore += _future_routines_back(default_revokes)
     body = [
         "DECLARE",
-        *grants.record_variables(),
+        *hardening.record_variables(),
         "  recorded text := split_part(remark, E'\\n', 1);",
-        "  kept text[];  -- the roles whose default PUBLIC lacked before 06",
+        "  lacked jsonb;  -- what PUBLIC lacked before 06: it gets none of it back",
+        *(["  clause record;"] if revokes else []),
         "BEGIN",
         "  IF remark LIKE mark || '%' THEN",
-        "    kept := ARRAY(SELECT json_array_elements_text(substr(recorded, length(mark) + 1)::json));",
+        "    lacked := substr(recorded, length(mark) + 1)::jsonb;",
         *(f"    {line}" for line in restore),
         "    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(),",
         "                   nullif(substr(remark, length(recorded) + 2), ''));",
         "  END IF;",
         "END",
     ]
-    note = "give PUBLIC back EXECUTE on routines created later, where 06_hardening.sql took it"
+    note = "give PUBLIC back what 06_hardening.sql revoked, where PUBLIC had it before"
     return [Statement("DO " + dollar_quote("\n".join(body)), (note,))]
 
 
@@ -277,16 +304,7 @@ def database_rollback(
     plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses | None = None
 ) -> list[Statement]:
     """Undo 07, then 03-06, in one database (``clauses``: 04's, when already worked out)."""
-    defaults = [g for g in intent.revokes_as_grants(plan) if g.database == database]
-    before_15 = [g for g in defaults if intent.default_before_15_only(g)]
-    always = [g for g in defaults if g not in before_15]
-    statements = security_rollback(plan, database)
-    statements += [
-        Statement(s.sql, ("give PUBLIC back what 06_hardening.sql revoked",))
-        for s in grants.grant_statements(plan, database, always)
-    ]
-    statements += [_before_15(s) for s in grants.grant_statements(plan, database, before_15)]
-    statements += _future_routines_back(plan, database)
+    statements = security_rollback(plan, database) + _public_back(plan, database)
     revokes = guarded_revokes(plan, database, clauses)
     for optional in (revokes, _drop_created_schemas(plan, database)):
         if optional is not None:

@@ -20,7 +20,7 @@ import pytest
 from mapper.plan import MigrationPlan, PgDefaultRevoke
 from pg_emit.apply import run_scripts
 from pg_emit.quoting import quote_ident, quote_literal
-from pg_emit.render_grants import DEFAULTS_MARK
+from pg_emit.render_hardening import HARDENING_MARK
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch, write_plan_dir
 from tests.emit.test_security_rollback import _read, _round_trip
@@ -80,7 +80,8 @@ def test_rollback_restores_public_default_execute_as_it_was(
     assert original[1] is not dba_revoked
     assert original[2] == (OWN_COMMENT if own_comment else None)
     assert applied[:2] == (f"{{{owner}=X/{owner}}}", False)  # PUBLIC's "=X/owner" entry is gone
-    record = DEFAULTS_MARK + json.dumps([owner] if dba_revoked else [])
+    lacked = {"privileges": [], "future_routines_of": [owner] if dba_revoked else []}
+    record = HARDENING_MARK + json.dumps(lacked)
     assert applied[2] == record + (f"\n{OWN_COMMENT}" if own_comment else "")
 
 
@@ -100,7 +101,8 @@ def test_rollback_keeps_each_roles_own_revoke(scratch: Scratch, tmp_path: Path) 
     legacy_before = _read(two, _state_sql(legacy))
     original, applied = _round_trip(two, tmp_path, [], _state_sql(owner))
     assert (original[1], applied[1], legacy_before[1]) == (True, False, False)
-    assert applied[2] == DEFAULTS_MARK + json.dumps([legacy])  # JSON: one line, quote escaped
+    lacked = {"privileges": [], "future_routines_of": [legacy]}
+    assert applied[2] == HARDENING_MARK + json.dumps(lacked)  # JSON: one line, quote escaped
     assert _read(two, _state_sql(legacy)) == legacy_before
 
 

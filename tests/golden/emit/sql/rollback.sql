@@ -61,28 +61,36 @@ BEGIN
 END
 $grantbridge$ \;
 
--- give PUBLIC back what 06_hardening.sql revoked
-GRANT CONNECT, TEMPORARY ON DATABASE gb_sales TO PUBLIC \;
-
--- give PUBLIC back what 06_hardening.sql revoked
-GRANT EXECUTE ON FUNCTION sales.total_of(integer) TO PUBLIC \;
-
--- give PUBLIC back what 06_hardening.sql revoked
-GRANT EXECUTE ON PROCEDURE sales.add_order(integer, text) TO PUBLIC \;
-
--- give PUBLIC back EXECUTE on routines created later, where 06_hardening.sql took it
+-- give PUBLIC back what 06_hardening.sql revoked, where PUBLIC had it before
 DO $grantbridge$
 DECLARE
-  mark text := 'grantbridge: default privileges revoked from PUBLIC; already revoked before for: ';
+  mark text := 'grantbridge: PUBLIC defaults revoked; PUBLIC lacked before: ';
   remark text := shobj_description(
     (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()),
     'pg_database');
   recorded text := split_part(remark, E'\n', 1);
-  kept text[];  -- the roles whose default PUBLIC lacked before 06
+  lacked jsonb;  -- what PUBLIC lacked before 06: it gets none of it back
+  clause record;
 BEGIN
   IF remark LIKE mark || '%' THEN
-    kept := ARRAY(SELECT json_array_elements_text(substr(recorded, length(mark) + 1)::json));
-    IF to_regrole('gb_sales_owner') IS NOT NULL AND 'gb_sales_owner' <> ALL (kept) THEN
+    lacked := substr(recorded, length(mark) + 1)::jsonb;
+    FOR clause IN
+      SELECT i.privilege, i.keyword,
+             string_agg(i.target, ', ' ORDER BY i.target COLLATE "C") AS targets
+        FROM (VALUES ('CONNECT', 'DATABASE', 'gb_sales'),
+                     ('TEMPORARY', 'DATABASE', 'gb_sales'),
+                     ('EXECUTE', 'FUNCTION', 'sales.total_of(integer)'),
+                     ('EXECUTE', 'PROCEDURE', 'sales.add_order(integer, text)'))
+             AS i (privilege, keyword, target)
+       WHERE NOT (lacked -> 'privileges') ? (i.privilege || ' ON ' || i.keyword || ' ' || i.target)
+       GROUP BY i.privilege, i.keyword
+       ORDER BY i.keyword, i.privilege
+    LOOP
+      EXECUTE format('GRANT %s ON %s %s TO PUBLIC', clause.privilege, clause.keyword,
+                     clause.targets);
+    END LOOP;
+    IF to_regrole('gb_sales_owner') IS NOT NULL
+        AND NOT (lacked -> 'future_routines_of') ? 'gb_sales_owner' THEN
       EXECUTE 'ALTER DEFAULT PRIVILEGES FOR ROLE gb_sales_owner GRANT EXECUTE ON FUNCTIONS TO PUBLIC';
     END IF;
     EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(),
