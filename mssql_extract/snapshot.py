@@ -24,7 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from grantbridge.collector import collector_paused
 from grantbridge.errors import ExtractError, Location
@@ -218,6 +218,11 @@ class Login(Model):
     #: [DOMAIN\x] FROM WINDOWS``, a dacpac's ``MappedToWindowsLogin``): WINDOWS_LOGIN is a guess.
     #: False where the type was read (catalog, live) and in snapshots older than the field.
     type_inferred: bool = False
+    #: CONNECT SQL revoked: the login lacks the CONNECT SQL that CREATE LOGIN grants it
+    #: (``REVOKE CONNECT SQL``, ``sys.syslogins.hasaccess = 0``, no CONNECT SQL row in
+    #: ``sys.server_permissions``), so it cannot log in. A DENY is a permission row instead.
+    #: Left out of the JSON when False, so snapshots read and write as before.
+    connect_revoked: bool = Field(default=False, exclude_if=lambda value: not value)
     source_ref: SourceRef
 
     @property
@@ -299,6 +304,11 @@ class User(Model):
     orphaned: bool = False  # has a login SID that matches no login on the server
     has_password: bool = False  # contained database user (authentication DATABASE)
     type_inferred: bool = False  # WINDOWS_USER guessed, as for ``Login.type_inferred``
+    #: CONNECT revoked: the user lacks the CONNECT on the database that CREATE USER grants it
+    #: (``REVOKE CONNECT FROM``, no CONNECT row of its own in ``sys.database_permissions``),
+    #: so it cannot enter the database. A DENY is a permission row instead. Left out of the
+    #: JSON when False.
+    connect_revoked: bool = Field(default=False, exclude_if=lambda value: not value)
     source_ref: SourceRef
 
     @property
