@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grantbridge.collector import collector_paused
 from mapper.plan import MigrationPlan
 from pg_emit.iam import render_iam
 from pg_emit.render import render_sql
@@ -17,11 +18,13 @@ from pg_emit.sarif import render_sarif
 
 
 def render_artifacts(plan: MigrationPlan) -> dict[str, str]:
-    """Every artifact's relative path and text (deterministic)."""
-    files = render_sql(plan) | render_iam(plan)
-    files["report.md"] = render_report(plan)
-    files["findings.sarif"] = render_sarif(plan)
-    files["parameters.json"] = render_parameters(plan)
+    """Every artifact's relative path and text (deterministic), with the cyclic collector
+    paused as :func:`pg_emit.render.render_sql` explains."""
+    with collector_paused():
+        files = render_sql(plan) | render_iam(plan)
+        files["report.md"] = render_report(plan)
+        files["findings.sarif"] = render_sarif(plan)
+        files["parameters.json"] = render_parameters(plan)
     return files
 
 

@@ -61,8 +61,10 @@ def _array(names: list[str] | tuple[str, ...]) -> str:
     return "ARRAY[" + ", ".join(quote_literal(n) for n in names) + "]::text[]"
 
 
-def _referenced_roles(plan: MigrationPlan, database: str) -> list[str]:
-    names = {g.grantee for g in plan.grants if g.database == database}
+def _referenced_roles(
+    plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses
+) -> list[str]:
+    names = {g.grantee for g in clauses.grants(database)}
     for item in plan.default_privileges:
         if item.database == database:
             names |= {item.owner, item.grantee}
@@ -97,10 +99,11 @@ def guarded_revokes(
     plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses | None = None
 ) -> Statement | None:
     """One DO block running every REVOKE of the database when all roles it names exist."""
+    clauses = clauses or grants.PrivilegeClauses(plan)
     statements = _revoke_sql(plan, database, clauses)
     if not statements:
         return None
-    roles = _referenced_roles(plan, database)
+    roles = _referenced_roles(plan, database, clauses)
     body = [
         f"IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = ANY ({_array(roles)}))"
         f" = {len(roles)} THEN"
