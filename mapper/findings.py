@@ -85,7 +85,7 @@ RULES = RuleRegistry([
          "sign modules with certificates instead."),
     Rule("GB013", M, "Orphaned database user",
          "Drop the user or map it to a login (ALTER USER … WITH LOGIN)."),
-    Rule("GB014", L, "Disabled login still holds permissions",
+    Rule("GB014", L, "Login that cannot log in still holds permissions",
          "Drop the login and its permissions if it is no longer needed."),
     Rule("GB015", N, "Password does not expire (CHECK_EXPIRATION OFF)",
          "Rotate service passwords on a schedule, or use IAM authentication."),

@@ -79,9 +79,12 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
         fact, ref = fact_key(scope, perm.key), str(perm.source_ref)
         target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
         if perm.state == PermissionState.DENY:
-            denies.append(
-                Deny(fact, "permission", ref, db, perm.grantee, target, (perm.permission,))
-            )
+            if db is None and perm.permission == "CONNECT SQL":
+                _deny_connect_sql(state, perm, fact)
+            else:
+                denies.append(
+                    Deny(fact, "permission", ref, db, perm.grantee, target, (perm.permission,))
+                )
             continue
         role = _grantee(state, db, scope, perm.grantee, fact)
         if role is None:
@@ -91,6 +94,33 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
             permission_overgrant(state, db, perm, role, fact)
         else:
             _plan_grant(state, db, perm, role, target, fact)
+
+
+def _deny_connect_sql(state: PlanState, perm: Permission, fact: str) -> None:
+    """DENY CONNECT SQL: the logins it bars from logging in have NOLOGIN roles
+    (:func:`mapper.translate.principals.barred_from_logging_in`); the fact points at them."""
+    barred = [
+        role for login in state.snapshot.logins
+        if (role := state.role_of(SERVER, login.name)) is not None
+        and _denied_by_row(state, login.name, perm)
+    ]  # fmt: skip
+    ref = str(perm.source_ref)
+    if not barred:
+        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
+                      reason="it bars no migrated login (sysadmin members are exempt)")  # fmt: skip
+        return
+    state.dispose(fact, "permission", ref, Disposition.MAPPED,
+                  items=[f"role:{role}" for role in barred],
+                  reason="the logins it bars from logging in have NOLOGIN roles")  # fmt: skip
+
+
+def _denied_by_row(state: PlanState, login: str, perm: Permission) -> bool:
+    """Whether this DENY CONNECT SQL row is what refuses the login CONNECT SQL."""
+    try:
+        decision = state.engine.refusal(None, login, Securable("SERVER"), "CONNECT SQL")
+    except GrantbridgeError:
+        return False
+    return decision is not None and decision.deny is not None and decision.deny.key == perm.key
 
 
 def _grantee(

@@ -77,25 +77,44 @@ def _login_role(state: PlanState, login: Login, fact: str) -> str:
         realm = state.policy.authentication.realm or split_windows(login.name)[0] or "LOCAL"
     windows = login.type in (LoginType.WINDOWS_USER, LoginType.WINDOWS_GROUP)
     name = state.names.login(login.name, realm, windows=windows)
+    barred = barred_from_logging_in(state, login)
     spec = state.role(
-        name, RoleKind.LOGIN, login=not login.disabled and method != AuthMethod.AD_GROUP,
+        name, RoleKind.LOGIN, login=barred is None and method != AuthMethod.AD_GROUP,
         auth=method, source=f"login [{login.name}]",
     )  # fmt: skip
     spec.facts.add(fact)
-    if login.disabled:
-        spec.comment = "disabled in SQL Server: NOLOGIN"
+    if barred is not None:
+        spec.comment = f"{barred} in SQL Server: NOLOGIN"
     state.bind(SERVER, login.name, name)
     return name
+
+
+def barred_from_logging_in(state: PlanState, login: Login) -> str | None:
+    """Why SQL Server lets the login not log in (None: it may): disabled, CONNECT SQL revoked
+    (``sp_help_revlogin`` writes ``REVOKE CONNECT SQL`` for ``hasaccess = 0``), or a DENY
+    CONNECT SQL reaching it — which, like every DENY, sysadmin members are exempt from
+    ("GRANT Server Permissions"; the engine decides). Its role is then NOLOGIN."""
+    if login.disabled:
+        return "disabled"
+    if login.connect_revoked:
+        return "CONNECT SQL revoked"
+    try:
+        denied = state.engine.refusal(None, login.name, Securable("SERVER"), "CONNECT SQL")
+    except GrantbridgeError:
+        return None
+    return None if denied is None else "DENY CONNECT SQL"
 
 
 def _login_findings(state: PlanState, login: Login, role: str) -> list[str]:
     ref = str(login.source_ref)
     found: list[str] = []
+    barred = barred_from_logging_in(state, login)
     rules = (
         ("GB010", login.check_policy is False, "CHECK_POLICY = OFF", "Kept; the password policy is the target's."),
         ("GB015", login.type == LoginType.SQL and login.check_expiration is False,
          "CHECK_EXPIRATION = OFF", "No VALID UNTIL is set; rotate the password."),
-        ("GB014", login.disabled and _holds_access(state, login), "disabled login holds permissions",
+        ("GB014", barred is not None and _holds_access(state, login),
+         f"{barred} and holds permissions",
          f"Created {role!r} as NOLOGIN with its grants; drop it if unused."),
         ("GB034", login.type_inferred and login.type == LoginType.WINDOWS_USER,
          "the source does not say whether it is a Windows user or a Windows group",
@@ -165,11 +184,15 @@ def plan_users(state: PlanState, db: Database) -> None:
             continue
         role, found = _user_role(state, db, user, fact)
         state.bind(db.name, user.name, role)
+        items = [f"role:{role}", *_join_public(state, db, role, fact)]
+        if user.connect_revoked:  # it cannot enter the database: neither can its role
+            state.dispose(fact, "user", ref, Disposition.MAPPED, items=items, findings=found,
+                          reason="CONNECT revoked in SQL Server: no CONNECT on the database")  # fmt: skip
+            continue
         connect = PgGrant(database=state.target_db(db), object_type="DATABASE",
                           name=state.target_db(db), privilege="CONNECT", grantee=role)  # fmt: skip
         key, _ = state.add(connect, fact)
-        items = [f"role:{role}", key, *_join_public(state, db, role, fact)]
-        state.dispose(fact, "user", ref, Disposition.MAPPED, items=items, findings=found)
+        state.dispose(fact, "user", ref, Disposition.MAPPED, items=[*items, key], findings=found)
 
 
 def _special_user(
