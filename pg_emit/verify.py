@@ -30,6 +30,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from grantbridge.collector import collector_paused
 from grantbridge.errors import Location, MismatchError, TargetError
 from mapper.plan import MigrationPlan
 from mapper.target import bind_signatures
@@ -199,7 +200,8 @@ def verify_plan(
     roles: AbstractContextManager[None] = (
         cluster_committed(dsn, scripts) if embedded else nullcontext()
     )
-    with roles:
+    # the checks build sets of millions of small objects beside the plan: no collector passes
+    with roles, collector_paused():
         for database in _databases(plan):
             log(f"verify {database}: apply, read back, compare (transaction rolled back)")
             found = verify_database(dsn, plan, scripts, database, cluster=not embedded)
