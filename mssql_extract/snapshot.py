@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
@@ -287,6 +287,22 @@ class Permission(Model):
         # state is part of the key only as GRANT vs DENY: W and G on the same row cannot coexist
         kind = "deny" if self.state == PermissionState.DENY else "grant"
         return f"perm:{self.securable_key}:{self.permission}:{kind}:{fold(self.grantee)}"
+
+
+def one_per_grantor_merged(permissions: Iterable[Permission]) -> list[Permission]:
+    """Permission rows with the rows that differ only in their grantor merged into one.
+
+    SQL Server keeps a row per grantor (``sys.database_permissions`` is keyed by grantor too:
+    the same GRANT made twice ``AS`` two different principals is two rows), but the access the
+    grantee has is one fact, as its key says. The merged row keeps the first row's source and
+    grantor, and WITH GRANT OPTION when any of the rows had it (a DENY is its own fact).
+    """
+    merged: dict[str, Permission] = {}
+    for permission in permissions:
+        kept = merged.setdefault(permission.key, permission)
+        if kept is not permission and permission.state == PermissionState.GRANT_WITH_GRANT_OPTION:
+            merged[permission.key] = kept.model_copy(update={"state": permission.state})
+    return list(merged.values())
 
 
 # --------------------------------------------------------------------------- database level

@@ -18,6 +18,7 @@ from mssql_extract.snapshot import (
     SecuritySnapshot,
     Server,
     SourceRef,
+    one_per_grantor_merged,
 )
 from mssql_extract.tsql import extract_scripts
 from tests.conftest import CONTOSO
@@ -116,3 +117,24 @@ def test_one_pass_load_equals_the_validated_tree(source: str) -> None:
     assert loaded == _slow_load(text) == SecuritySnapshot.from_json(text)
     assert loaded.to_json() == text
     assert sum(len(db.permissions) for db in loaded.databases) > 0
+
+
+def _row(state: str, grantor: str, line: int) -> Permission:
+    return Permission(
+        securable_class="OBJECT", schema_name="dbo", object_name="t", permission="SELECT",
+        state=PermissionState(state), grantee="r", grantor=grantor,
+        source_ref=SourceRef(origin="database_permissions", line=line),
+    )  # fmt: skip
+
+
+def test_rows_differing_only_in_their_grantor_are_one_fact() -> None:
+    """SQL Server keeps one row per grantor; a snapshot refuses two rows with one key."""
+    rows = [_row("G", "dbo", 1), _row("W", "alice", 2), _row("D", "dbo", 3)]
+    merged = one_per_grantor_merged(rows)
+    assert [(p.state, p.grantor, p.source_ref.line) for p in merged] == [
+        (PermissionState.GRANT_WITH_GRANT_OPTION, "dbo", 1),  # the grant option is kept
+        (PermissionState.DENY, "dbo", 3),
+    ]
+    Database(name="d", permissions=tuple(merged), source_ref=REF)  # accepted now
+    with pytest.raises(ValueError, match="duplicate item"):
+        Database(name="d", permissions=tuple(rows), source_ref=REF)
