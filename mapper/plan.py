@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from grantbridge.collector import collector_paused
 from grantbridge.errors import InputError, Location
 from grantbridge.json_chunks import json_chunks
+from grantbridge.validated import validated_in_one_pass
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -467,17 +468,7 @@ class MigrationPlan(PlanModel):
         way only to locate a problem.
         """
         with collector_paused():
-            return cls._from_valid_text(text) or cls._from_text(text, origin)
-
-    @classmethod
-    def _from_valid_text(cls, text: str) -> MigrationPlan | None:
-        """The plan parsed and validated by pydantic-core, or None on any problem (its errors
-        carry no line numbers; a missing ``schema_version`` would take its default)."""
-        try:
-            plan = cls.model_validate_json(text)
-        except ValidationError:
-            return None
-        return plan if "schema_version" in plan.model_fields_set else None
+            return validated_in_one_pass(cls, text) or cls._from_text(text, origin)
 
     @classmethod
     def _from_text(cls, text: str, origin: str) -> MigrationPlan:

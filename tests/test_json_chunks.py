@@ -16,6 +16,7 @@ import pytest
 
 from grantbridge.errors import InputError
 from grantbridge.json_chunks import CHUNK
+from grantbridge.validated import validated_in_one_pass
 from mapper.plan import MigrationPlan, PgGrant, PgObject
 from mapper.planner import fingerprint
 from mapper.policy import Policy
@@ -86,7 +87,7 @@ def test_a_plan_loads_the_same_in_one_pass_as_through_python_objects() -> None:
     """from_json validates the text in one pass (pydantic-core); the slow path, which only
     locates problems, must give the very same plan."""
     text = realistic_plan().to_json()
-    fast = MigrationPlan._from_valid_text(text)
+    fast = validated_in_one_pass(MigrationPlan, text)
     assert fast is not None
     assert fast == MigrationPlan._from_text(text, "plan.json") == realistic_plan()
 
@@ -96,6 +97,6 @@ def test_a_plan_without_schema_version_is_refused_not_defaulted() -> None:
     data = json.loads(realistic_plan().to_json())
     del data["schema_version"]
     text = json.dumps(data)
-    assert MigrationPlan._from_valid_text(text) is None
+    assert validated_in_one_pass(MigrationPlan, text) is None
     with pytest.raises(InputError, match="schema_version None"):
         MigrationPlan.from_json(text)

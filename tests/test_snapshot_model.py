@@ -9,6 +9,7 @@ import pytest
 from bench.generate import generate_snapshot
 from bench.scales import get_scale
 from grantbridge.errors import ExtractError
+from grantbridge.validated import validated_in_one_pass
 from mssql_extract.snapshot import (
     Database,
     Login,
@@ -112,7 +113,7 @@ def test_one_pass_load_equals_the_validated_tree(source: str) -> None:
     else:
         snapshot = generate_snapshot(get_scale("XS"), seed=3)
     text = snapshot.to_json()
-    loaded = SecuritySnapshot._from_valid_text(text)  # the one-pass load itself
+    loaded = validated_in_one_pass(SecuritySnapshot, text)  # the one-pass load itself
     assert loaded is not None
     assert loaded == _slow_load(text) == SecuritySnapshot.from_json(text)
     assert loaded.to_json() == text

@@ -182,15 +182,21 @@ def test_rollback_gives_back_create_on_schema_public_when_public_had_it(
     assert _record(applied[1])["privileges"] == []
 
 
-def test_a_second_06_keeps_the_first_record(scratch: Scratch, tmp_path: Path) -> None:
-    """06 run again after the apply finds its own revokes in place: it keeps the first record
-    (the second would say PUBLIC lacked everything), so rollback still gives back what PUBLIC
-    had before the apply."""
+def _after_dba_revokes(scratch: Scratch) -> tuple[Scratch, tuple[Any, ...]]:
+    """The scratch plan with a type and a routine, once a DBA has made DBA_REVOKES; the state
+    (STATE_SQL) then."""
     scratch = _with_type_and_routine(scratch)
     with connect(scratch.dsn, scratch.database) as conn:
         for statement in DBA_REVOKES:
             conn.execute(statement.encode())
-    original = _read(scratch, STATE_SQL)
+    return scratch, _read(scratch, STATE_SQL)
+
+
+def test_a_second_06_keeps_the_first_record(scratch: Scratch, tmp_path: Path) -> None:
+    """06 run again after the apply finds its own revokes in place: it keeps the first record
+    (the second would say PUBLIC lacked everything), so rollback still gives back what PUBLIC
+    had before the apply."""
+    scratch, original = _after_dba_revokes(scratch)
     plan_dir = write_plan_dir(tmp_path, scratch.plan)
     apply_plan_dir(plan_dir, scratch.dsn)
     first = _read(scratch, STATE_SQL)
@@ -207,11 +213,7 @@ def test_a_second_06_keeps_the_first_record(scratch: Scratch, tmp_path: Path) ->
 def test_rollback_without_the_record_gives_public_nothing(scratch: Scratch, tmp_path: Path) -> None:
     """06 never committed in the database (the apply stopped before it): no record, so rollback
     gives PUBLIC nothing of what a DBA had revoked, and leaves the comment alone."""
-    scratch = _with_type_and_routine(scratch)
-    with connect(scratch.dsn, scratch.database) as conn:
-        for statement in DBA_REVOKES:
-            conn.execute(statement.encode())
-    original = _read(scratch, STATE_SQL)
+    scratch, original = _after_dba_revokes(scratch)
     plan_dir = write_plan_dir(tmp_path, scratch.plan)
     rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
     run_scripts(scratch.dsn, [("rollback.sql", rollback)])
