@@ -127,7 +127,11 @@ def _extract(
     if dacpac:
         from mssql_extract.dacpac import extract_dacpac
 
-        return extract_dacpac(dacpac)
+        snapshot = extract_dacpac(dacpac)
+        for skipped in snapshot.skipped:  # what the dacpac lacks: a finding of the plan too
+            detail = f": {skipped.text}" if skipped.text else ""
+            ui.say(f"warning: {skipped.source_ref}: {skipped.reason}{detail}", err=True)
+        return snapshot
     assert server is not None
     from mssql_extract.live import extract_live
 

@@ -30,7 +30,8 @@ def classify_windows_groups(snapshot: SecuritySnapshot, policy: Policy) -> Secur
     if not auth.windows_groups:
         return snapshot
     groups = {fold(lg.name) for lg in snapshot.logins if _declared(auth, lg)}
-    databases = tuple(_database(db, auth, groups) for db in snapshot.databases)
+    known = {fold(lg.name) for lg in snapshot.logins}
+    databases = tuple(_database(db, auth, groups, known) for db in snapshot.databases)
     unchanged = all(new is old for new, old in zip(databases, snapshot.databases, strict=True))
     if not groups and unchanged:
         return snapshot
@@ -49,21 +50,23 @@ def _declared(auth: Authentication, login: Login) -> bool:
     )
 
 
-def _database(db: Database, auth: Authentication, groups: set[str]) -> Database:
-    """The database with the users of group logins (or, without a login, declared groups)
-    as WINDOWS_GROUP users."""
-    if not any(_group_user(u, auth, groups) for u in db.users):
+def _database(db: Database, auth: Authentication, groups: set[str], known: set[str]) -> Database:
+    """The database with the users of group logins (or, without a login in the snapshot,
+    declared groups) as WINDOWS_GROUP users."""
+    grouped = [_group_user(u, auth, groups, known) for u in db.users]
+    if not any(grouped):
         return db
     users = tuple(
-        u.model_copy(update={"type": UserType.WINDOWS_GROUP}) if _group_user(u, auth, groups) else u
-        for u in db.users
+        u.model_copy(update={"type": UserType.WINDOWS_GROUP}) if group else u
+        for u, group in zip(db.users, grouped, strict=True)
     )
     return db.model_copy(update={"users": users})
 
 
-def _group_user(user: User, auth: Authentication, groups: set[str]) -> bool:
+def _group_user(user: User, auth: Authentication, groups: set[str], known: set[str]) -> bool:
     if not user.type_inferred or user.type != UserType.WINDOWS_USER:
         return False
-    if user.login:  # a user follows its login
+    if user.login and fold(user.login) in known:  # a user follows its login
         return fold(user.login) in groups
-    return auth.is_windows_group(user.name)
+    # no login in the snapshot (a database dacpac holds none): the policy names the group
+    return auth.is_windows_group(user.login or user.name)

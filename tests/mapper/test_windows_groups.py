@@ -180,3 +180,14 @@ def test_an_empty_windows_group_entry_names_key_and_line() -> None:
         parse_policy("[authentication]\nrealm = 'C.COM'\nwindows_groups = ['']\n", "p.toml")
     assert error.value.location.key == "authentication.windows_groups.0"
     assert error.value.location.line == 3
+
+
+def test_a_user_whose_login_is_not_in_the_snapshot_follows_the_policy_by_its_login() -> None:
+    """A database dacpac holds no logins: its users name theirs (SqlUser's Login annotation).
+    The policy then decides by the login's name, which is the group's (the user's own name may
+    be anything)."""
+    database_only = parse_text(SCRIPT, "w.sql").model_copy(update={"logins": ()})
+    (sales,) = classify_windows_groups(database_only, parse_policy(GROUPS)).databases
+    users = {u.name: u.type for u in sales.users}
+    assert users["readers"] == UserType.WINDOWS_GROUP  # its login CONTOSO\SQL-Readers matches
+    assert users["CONTOSO\\jdoe"] == UserType.WINDOWS_USER
