@@ -151,10 +151,16 @@ def test_verify_json_and_quiet(contoso_plan: Path, capsys: pytest.CaptureFixture
     assert (out, err) == ("", "verification passed: PostgreSQL grants exactly what the plan says\n")
 
 
-def test_show_completion_prints_a_script(capsys: pytest.CaptureFixture[str]) -> None:
-    """typer's --show-completion and click's source hook. The shell is named: detecting it from
-    the process tree fails when pytest does not run under a shell (it did, once, under timeout)."""
-    code, out, _ = _run(["--show-completion", "bash"], capsys)
+def test_show_completion_prints_a_script(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """typer's --show-completion and click's source hook. typer finds the shell in the process
+    tree (shellingham), which fails when pytest does not run under a shell (a background job,
+    ``timeout``): the shell is given here, as an interactive bash would be found."""
+    import shellingham
+
+    monkeypatch.setattr(shellingham, "detect_shell", lambda: ("bash", "/bin/bash"))
+    code, out, _ = _run(["--show-completion"], capsys)
     assert code == 0
     assert "grantbridge" in out
 
