@@ -4,17 +4,26 @@ directory loader (:mod:`pg_emit.apply`) and the policy loader use it."""
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from grantbridge.errors import InputError, Location
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
-def read_input(path: Path, what: str) -> str:
+
+def read_input(
+    path: Path, what: str, *, byte_order_mark: bool = False, hint: str = "save the file as UTF-8"
+) -> str:
     """The text of an input file (UTF-8); an InputError naming the file when it cannot be read.
 
     Args:
         path: The file.
         what: What the file is, for the message (``"the snapshot"``, ``"the plan"``).
+        byte_order_mark: Also accept what Windows tools write: a UTF-8 byte-order mark is
+            dropped, and a UTF-16 one (``sqlcmd -u``, Notepad's "Unicode") decodes the file as
+            UTF-16. Off, the bytes must be UTF-8 (a byte-order mark stays in the text).
+        hint: What to do about bytes that cannot be decoded, ending the message.
 
     Raises:
         InputError: the file cannot be read, or is not UTF-8 (the message gives the offset of the
@@ -24,12 +33,25 @@ def read_input(path: Path, what: str) -> str:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror}", Location(str(path))) from None
+    if byte_order_mark and data.startswith(_UTF16_BOMS):
+        return _utf16(data, path, what, hint)
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig" if byte_order_mark else "utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(
             f"{what} is not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} "
-            "cannot be decoded; save the file as UTF-8",
+            f"cannot be decoded; {hint}",
+            Location(str(path), line),
+        ) from None
+
+
+def _utf16(data: bytes, path: Path, what: str, hint: str) -> str:
+    try:
+        return data.decode("utf-16")  # the byte-order mark says which end first, and is dropped
+    except UnicodeDecodeError as exc:  # an odd length (cut off) or a lone surrogate
+        line = data[: exc.start].decode("utf-16", "replace").count("\n") + 1
+        raise InputError(
+            f"{what} is not valid UTF-16 ({exc.reason} at offset {exc.start}); {hint}",
             Location(str(path), line),
         ) from None

@@ -18,6 +18,14 @@ What SQL Server creates by itself is left implicit, as the T-SQL extractor leave
 
 Permission rows are kept exactly as the catalog holds them, including the ``CONNECT SQL`` and
 ``CONNECT`` grants SQL Server adds when a login or user is created.
+
+Nothing is dropped in silence. Rows are checked first (:mod:`mssql_extract.catalog_check`): a
+malformed row stops the extraction naming its file, section, row and column. A well-formed row
+that cannot be read is kept in ``skipped`` with the reason, and becomes a finding of the plan:
+a principal id that names no principal, a securable class or object that was not found, a
+column permission whose column was not found (never widened to the whole object), an owner
+that is not a principal. On Azure SQL Database (``SERVERPROPERTY('EngineEdition')`` 5) the
+server-level views are not read, and a skipped entry says so.
 """
 
 from __future__ import annotations
@@ -28,7 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from grantbridge.errors import ExtractError, Location
+from grantbridge.inputs import read_input
+from mssql_extract.catalog_check import check_rows
 from mssql_extract.catalog_db import audit_specifications, convert_database
 from mssql_extract.catalog_rows import (
     Rows,
@@ -37,9 +49,13 @@ from mssql_extract.catalog_rows import (
     as_hex,
     as_str,
     by_id,
+    is_azure_sql_database,
     is_internal_login,
     lookup,
     permission_state,
+    permission_text,
+    unknown_ids,
+    unknown_principal,
 )
 from mssql_extract.queries import SERVER_QUERIES, database_queries
 from mssql_extract.snapshot import (
@@ -52,6 +68,8 @@ from mssql_extract.snapshot import (
     Server,
     ServerRole,
     Skipped,
+    SourceRef,
+    one_per_grantor_merged,
 )
 
 #: sys.server_principals.type → LoginType (catalog_views.json, sys.server_principals.type).
@@ -65,13 +83,21 @@ LOGIN_TYPES: dict[str, LoginType] = {
     "X": LoginType.EXTERNAL_GROUP,
 }
 
-#: sys.server_permissions.class → securable class (catalog_views.json, sys.server_permissions).
+#: sys.server_permissions.class → securable class (catalog_views.json, sys.server_permissions;
+#: 108, availability group, from the 2017+ revision of Microsoft Learn's page of that view).
 SERVER_CLASSES: dict[int, str] = {
     100: "SERVER",
     101: "LOGIN",
     105: "ENDPOINT",
     108: "AVAILABILITY GROUP",
 }
+
+#: What an Azure SQL Database extraction leaves out (see :func:`_not_read_on_azure`).
+AZURE_SERVER_LEVEL = (
+    "Azure SQL Database: server-level security was not read (logins, server roles and their "
+    "members, server permissions, audit specifications); logins live in the logical server's "
+    "master database, and audits are set on the Azure resource"
+)
 
 #: System databases (database_id 1–4) hold no estate security of their own.
 SYSTEM_DATABASES = frozenset({"master", "tempdb", "model", "msdb"})
@@ -118,13 +144,34 @@ def _login(row: Mapping[str, Any], sql: Mapping[str, Any] | None, src: Source) -
     )
 
 
-def _logins(src: Source, principals: Mapping[int, Mapping[str, Any]]) -> list[Login]:
+def _logins(
+    src: Source, principals: Mapping[int, Mapping[str, Any]], skipped: list[Skipped]
+) -> list[Login]:
     sql_logins = by_id(src.rows("sql_logins"), "principal_id")
-    return [
-        _login(row, sql_logins.get(pid), src)
-        for pid, row in principals.items()
-        if row["type"] in LOGIN_TYPES and not is_internal_login(row["name"])
-    ]
+    connects = _connect_sql_holders(src)
+    found = []
+    for pid, row in principals.items():
+        kind = str(row["type"])
+        if kind not in LOGIN_TYPES and kind != "R":  # a type grantbridge does not know
+            ref = src.ref("sys.server_principals", f"principal_id={pid}")
+            reason = f"server principal of unknown type {kind!r}"
+            skipped.append(Skipped(kind="row", reason=reason, text=row["name"], source_ref=ref))
+        elif kind in LOGIN_TYPES and not is_internal_login(row["name"]):
+            login = _login(row, sql_logins.get(pid), src)
+            if pid not in connects:
+                login = login.model_copy(update={"connect_revoked": True})
+            found.append(login)
+    return found
+
+
+def _connect_sql_holders(src: Source) -> set[int]:
+    """Principals holding CONNECT SQL, granted or denied: CREATE LOGIN grants it ("CREATE
+    LOGIN": the login can connect), so a login without the row had it revoked (sp_help_revlogin's
+    ``hasaccess = 0``)."""
+    return {
+        int(row["grantee_principal_id"]) for row in src.rows("server_permissions")
+        if str(row["permission_name"]) == "CONNECT SQL" and permission_state(row["state"]) is not None
+    }  # fmt: skip
 
 
 def _server_roles(
@@ -142,29 +189,46 @@ def _server_roles(
     return roles
 
 
+def _known(
+    principals: Mapping[int, Mapping[str, Any]], ref: SourceRef, skipped: list[Skipped], **ids: Any
+) -> bool:
+    """Whether every principal id of a row is known; if not, the row is recorded skipped."""
+    missing = unknown_ids(principals, **ids)
+    if missing:
+        skipped.append(unknown_principal(ref, "sys.server_principals", missing))
+    return not missing
+
+
 def _server_memberships(
-    src: Source, principals: Mapping[int, Mapping[str, Any]]
+    src: Source, principals: Mapping[int, Mapping[str, Any]], skipped: list[Skipped]
 ) -> list[Membership]:
     found = []
     for row in src.rows("server_role_members"):
-        role = lookup(principals, row["role_principal_id"])
-        member = lookup(principals, row["member_principal_id"])
-        if role is None or member is None or is_internal_login(member):
+        rid, mid = row["role_principal_id"], row["member_principal_id"]
+        ref = src.ref("sys.server_role_members", f"role={rid},member={mid}")
+        if not _known(principals, ref, skipped, role=rid, member=mid):
             continue
-        key = f"role={row['role_principal_id']},member={row['member_principal_id']}"
-        found.append(
-            Membership(role=role, member=member, source_ref=src.ref("sys.server_role_members", key))
-        )
+        role, member = str(lookup(principals, rid)), str(lookup(principals, mid))
+        if not is_internal_login(member):
+            found.append(Membership(role=role, member=member, source_ref=ref))
     return found
 
 
-def _server_securable(row: Mapping[str, Any], principals: Mapping[int, Mapping[str, Any]]) -> str:
+def _server_securable(
+    row: Mapping[str, Any], principals: Mapping[int, Mapping[str, Any]]
+) -> tuple[str, str | None] | str:
+    """(class, name) of a server permission row, or why it cannot be resolved."""
     cls = SERVER_CLASSES.get(int(row["class"]))
     if cls is None:
-        raise KeyError(f"class {row['class']}")
+        return f"unsupported class {row['class']}"
     if cls == "LOGIN" and principals.get(int(row["major_id"]), {}).get("type") == "R":
-        return "SERVER ROLE"
-    return cls
+        cls = "SERVER ROLE"
+    if cls == "SERVER":
+        return (cls, None)
+    name = as_str(row.get("securable_name"))
+    if name is None:  # e.g. an availability group without a local replica
+        return f"the {cls} securable with major_id {row['major_id']} was not found"
+    return (cls, name)
 
 
 def _server_permissions(
@@ -172,27 +236,28 @@ def _server_permissions(
 ) -> list[Permission]:
     found = []
     for row in src.rows("server_permissions"):
-        grantee = lookup(principals, row["grantee_principal_id"])
         key = (
             f"class={row['class']},major_id={row['major_id']},"
             f"grantee={row['grantee_principal_id']},type={str(row['type']).strip()}"
         )
         ref = src.ref("sys.server_permissions", key)
         state = permission_state(row["state"])
-        if grantee is None or is_internal_login(grantee) or state is None:
+        if state is None or not _known(
+            principals, ref, skipped, grantee=row["grantee_principal_id"]
+        ):
+            continue  # REVOKE rows are no facts; an unknown grantee is recorded skipped
+        grantee = str(lookup(principals, row["grantee_principal_id"]))
+        if is_internal_login(grantee):
             continue
-        try:
-            cls = _server_securable(row, principals)
-        except KeyError:
-            skipped.append(
-                Skipped(kind="row", reason=f"unsupported class {row['class']}", source_ref=ref)
-            )
+        securable = _server_securable(row, principals)
+        if isinstance(securable, str):
+            text = permission_text(row, state, grantee)
+            skipped.append(Skipped(kind="row", reason=securable, text=text, source_ref=ref))
             continue
-        name = as_str(row.get("securable_name")) if cls != "SERVER" else None
         found.append(
             Permission(
-                securable_class=cls,
-                object_name=name,
+                securable_class=securable[0],
+                object_name=securable[1],
                 permission=row["permission_name"],
                 state=state,
                 grantee=grantee,
@@ -211,7 +276,10 @@ def _referenced_roles(src: Source) -> set[int]:
 
 
 def _databases(
-    src: Source, rows: CatalogRows, logins_by_sid: Mapping[str, str], skipped: list[Skipped]
+    src: Source,
+    rows: CatalogRows,
+    logins_by_sid: Mapping[str, str] | None,
+    skipped: list[Skipped],
 ) -> list[Database]:
     found = []
     for row in src.rows("databases"):
@@ -251,36 +319,83 @@ def _server_audits(src: Source, principals: Mapping[int, Mapping[str, Any]]) -> 
     )  # fmt: skip
 
 
+def _not_read_on_azure(src: Source) -> Skipped:
+    """The skipped entry of an Azure SQL Database extraction: no server-level views there
+    (sys.server_audit_specifications, for one, exists on SQL Server and Managed Instance only:
+    Microsoft Learn, sys-server-audit-specifications-transact-sql)."""
+    ref = src.ref("SERVERPROPERTY", "EngineEdition=5")
+    return Skipped(kind="row", reason=AZURE_SERVER_LEVEL, source_ref=ref)
+
+
+def _one_line(exc: ValueError) -> str:
+    """A model error in one line (pydantic's own text spans several)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{first['msg']} ({exc.title}.{where})"
+    return str(exc)
+
+
+def _unique(skipped: list[Skipped]) -> tuple[Skipped, ...]:
+    """One entry per key: two catalog rows with the same key say the same thing."""
+    return tuple({s.key: s for s in reversed(skipped)}.values())
+
+
 def snapshot_from_rows(
-    rows: CatalogRows, *, source: str = "catalog", origin_prefix: str = ""
+    rows: CatalogRows,
+    *,
+    source: str = "catalog",
+    origin_prefix: str = "",
+    origin: str | None = None,
 ) -> SecuritySnapshot:
-    """Convert raw catalog rows into a snapshot (pure: no I/O, deterministic)."""
+    """Convert raw catalog rows into a snapshot (pure: no I/O, deterministic).
+
+    Args:
+        rows: The rows, by query, of the server and of each database.
+        source: The snapshot's ``source``.
+        origin_prefix: Prefixed to the catalog view of every fact's ``source_ref``.
+        origin: Where the rows were read (the file), for error messages.
+
+    Raises:
+        ExtractError: a malformed row (naming ``origin``, the section, the row and the
+            column), or rows whose facts contradict each other.
+    """
+    check_rows(rows.server, rows.databases, origin)
     src = Source(rows.server, origin_prefix)
     principals = by_id(src.rows("server_principals"), "principal_id")
-    skipped: list[Skipped] = []
-    logins = _logins(src, principals)
-    logins_by_sid = {login.sid: login.name for login in logins if login.sid}
+    azure = is_azure_sql_database(src.rows("server_properties"))
+    skipped: list[Skipped] = [_not_read_on_azure(src)] if azure else []
+    logins = _logins(src, principals, skipped)
+    logins_by_sid = None if azure else {x.sid: x.name for x in logins if x.sid}
     try:
         return SecuritySnapshot(
             source=source,
             server=_server(src),
             logins=tuple(logins),
             server_roles=tuple(_server_roles(src, principals, _referenced_roles(src))),
-            server_memberships=tuple(_server_memberships(src, principals)),
-            server_permissions=tuple(_server_permissions(src, principals, skipped)),
+            server_memberships=tuple(_server_memberships(src, principals, skipped)),
+            server_permissions=tuple(
+                one_per_grantor_merged(_server_permissions(src, principals, skipped))
+            ),
             audit_specifications=tuple(_server_audits(src, principals)),
             databases=tuple(_databases(src, rows, logins_by_sid, skipped)),
-            skipped=tuple(skipped),
+            skipped=_unique(skipped),
         )
     except ValueError as exc:
         raise ExtractError(
-            f"inconsistent catalog rows: {exc}", Location(origin_prefix or None)
+            f"inconsistent catalog rows: {_one_line(exc)}", Location(origin)
         ) from None
 
 
 def _json_rows(value: Any, where: str, path: Path) -> Rows:
-    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+    if not isinstance(value, list):
         raise ExtractError(f"{where} must be a list of rows", Location(str(path), key=where))
+    for number, row in enumerate(value, 1):
+        if not isinstance(row, dict):
+            raise ExtractError(
+                f"the row is {type(row).__name__}, not an object",
+                Location(str(path), key=f"{where} row {number}"),
+            )
     return value
 
 
@@ -365,12 +480,19 @@ def parse_catalog_document(data: Any, path: Path) -> CatalogRows:
     return CatalogRows(server=server, databases=databases, errors=errors)
 
 
+#: sqlcmd writes its output in the console's code page unless told otherwise.
+SQLCMD_ENCODING_HINT = (
+    "run sqlcmd with -f 65001 (UTF-8 output) or -u (Unicode output), or save the file as UTF-8"
+)
+
+
 def extract_catalog_json(path: Path) -> SecuritySnapshot:
-    """Read the JSON document produced by the extraction script (``--print-query``)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExtractError(f"cannot read the catalog JSON: {exc}", Location(str(path))) from None
+    """Read the JSON document produced by the extraction script (``--print-query``).
+
+    The file may be UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark
+    (``sqlcmd -u``); anything else is an input error suggesting ``sqlcmd -f 65001``.
+    """
+    text = read_input(path, "the catalog JSON", byte_order_mark=True, hint=SQLCMD_ENCODING_HINT)
     # sqlcmd may wrap the single cell in blank lines; the document itself is one JSON object
     try:
         data = json.loads(text.strip())
@@ -380,10 +502,7 @@ def extract_catalog_json(path: Path) -> SecuritySnapshot:
             Location(str(path), exc.lineno, exc.colno),
         ) from None
     rows = parse_catalog_document(data, path)
-    try:
-        return snapshot_from_rows(rows, source="catalog")
-    except KeyError as exc:
-        raise ExtractError(f"a row lacks the column {exc}", Location(str(path))) from None
+    return snapshot_from_rows(rows, source="catalog", origin=str(path))
 
 
 __all__ = [

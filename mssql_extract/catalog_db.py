@@ -14,6 +14,9 @@ from mssql_extract.catalog_rows import (
     by_id,
     lookup,
     permission_state,
+    permission_text,
+    unknown_ids,
+    unknown_principal,
 )
 from mssql_extract.snapshot import (
     ApplicationRole,
@@ -34,6 +37,7 @@ from mssql_extract.snapshot import (
     SourceRef,
     User,
     UserType,
+    one_per_grantor_merged,
 )
 
 Row = Mapping[str, Any]
@@ -47,6 +51,16 @@ USER_TYPES: dict[str, UserType] = {
     "K": UserType.ASYMMETRIC_KEY,
     "E": UserType.EXTERNAL_USER,
     "X": UserType.EXTERNAL_GROUP,
+}
+
+#: sys.database_principals.authentication_type → its _desc, for captures without the _desc
+#: column (catalog_views.json: 0 None, 1 Instance, 2 Database, 3 Windows, 4 Microsoft Entra).
+AUTHENTICATION_CODES: dict[int, AuthenticationType] = {
+    0: AuthenticationType.NONE,
+    1: AuthenticationType.INSTANCE,
+    2: AuthenticationType.DATABASE,
+    3: AuthenticationType.WINDOWS,
+    4: AuthenticationType.EXTERNAL,
 }
 
 #: dbo, guest, INFORMATION_SCHEMA and sys have principal_id 1–4 in every database.
@@ -95,16 +109,24 @@ def _default_owner(schema_id: int) -> int | None:
 
 
 class _Db:
-    """Indexes over one database's rows."""
+    """Indexes over one database's rows, and the list its unread rows are recorded in."""
 
-    def __init__(self, src: Source) -> None:
+    def __init__(self, src: Source, skipped: list[Skipped]) -> None:
         self.src = src
+        self.skipped = skipped
         self.principals = by_id(src.rows("database_principals"), "principal_id")
         self.schemas = by_id(src.rows("schemas"), "schema_id")
         self.objects = by_id(src.rows("objects"), "object_id")
         self.columns: dict[int, list[Row]] = defaultdict(list)
         for row in src.rows("columns"):
             self.columns[int(row["object_id"])].append(row)
+        #: principals holding CONNECT on the database, granted or denied: CREATE USER grants it
+        #: ("CREATE USER": the new user gets CONNECT), so a user without the row had it revoked
+        self.connects = {
+            int(row["grantee_principal_id"]) for row in src.rows("database_permissions")
+            if int(row["class"]) == 0 and str(row["permission_name"]) == "CONNECT"
+            and permission_state(row["state"]) is not None
+        }  # fmt: skip
 
     def name(self, pid: Any) -> str | None:
         return lookup(self.principals, pid)
@@ -119,11 +141,36 @@ class _Db:
     def ref(self, view: str, key: str) -> SourceRef:
         return self.src.ref(view, key)
 
+    def skip(self, ref: SourceRef, reason: str, text: str = "") -> None:
+        self.skipped.append(Skipped(kind="row", reason=reason, text=text, source_ref=ref))
 
-def _user(db: _Db, row: Row, logins_by_sid: Mapping[str, str]) -> User:
+    def known(self, ref: SourceRef, **ids: Any) -> bool:
+        """Whether every principal id of a row is known; if not, the row is recorded skipped."""
+        missing = unknown_ids(self.principals, **ids)
+        if missing:
+            self.skipped.append(unknown_principal(ref, "sys.database_principals", missing))
+        return not missing
+
+    def owner(self, ref: SourceRef, pid: Any, what: str, fallback: str) -> str | None:
+        """The principal ``pid`` names; an unknown one is recorded and ``None`` returned."""
+        name = self.name(pid)
+        if pid is not None and name is None:
+            reason = f"{what} (principal_id {pid}) is not in sys.database_principals"
+            self.skip(ref, f"{reason}; {fallback}")
+        return name
+
+
+def _authentication(row: Row) -> AuthenticationType:
+    desc = row.get("authentication_type_desc")
+    if desc is None and row.get("authentication_type") is not None:
+        return AUTHENTICATION_CODES[int(row["authentication_type"])]
+    return AuthenticationType(desc or "NONE")
+
+
+def _user(db: _Db, row: Row, logins_by_sid: Mapping[str, str] | None) -> User:
     sid = as_hex(row.get("sid"))
-    auth = AuthenticationType(row.get("authentication_type_desc") or "NONE")
-    login = logins_by_sid.get(sid) if sid else None
+    auth = _authentication(row)
+    login = logins_by_sid.get(sid) if sid and logins_by_sid is not None else None
     return User(
         name=row["name"],
         type=USER_TYPES[row["type"]],
@@ -132,14 +179,20 @@ def _user(db: _Db, row: Row, logins_by_sid: Mapping[str, str]) -> User:
         sid=sid,
         default_schema=as_str(row.get("default_schema_name")),
         # sp_change_users_login 'Report': a login-mapped SQL user whose SID matches no login
-        orphaned=auth == AuthenticationType.INSTANCE and login is None,
+        # (unknown when the logins were not read: Azure SQL Database)
+        orphaned=auth == AuthenticationType.INSTANCE
+        and login is None
+        and logins_by_sid is not None,
         has_password=auth == AuthenticationType.DATABASE,
+        # CONNECT revoked: a user that can sign in (not WITHOUT LOGIN) without its CONNECT row
+        connect_revoked=auth != AuthenticationType.NONE
+        and int(row["principal_id"]) not in db.connects,
         source_ref=db.ref("sys.database_principals", f"principal_id={row['principal_id']}"),
     )
 
 
 def _principals(
-    db: _Db, logins_by_sid: Mapping[str, str], referenced: set[int]
+    db: _Db, logins_by_sid: Mapping[str, str] | None, referenced: set[int]
 ) -> tuple[list[User], list[DatabaseRole], list[ApplicationRole]]:
     users, roles, app_roles = [], [], []
     for pid, row in db.principals.items():
@@ -164,43 +217,53 @@ def _principals(
             roles.append(
                 DatabaseRole(name=row["name"], is_fixed=fixed, owner=owner, source_ref=ref)
             )
+        elif kind not in USER_TYPES:  # a type this grantbridge does not know: said, not dropped
+            db.skip(ref, f"database principal of unknown type {kind!r}", text=str(row["name"]))
     return users, roles, app_roles
 
 
 def _memberships(db: _Db) -> list[Membership]:
     found = []
     for row in db.src.rows("database_role_members"):
-        role, member = db.name(row["role_principal_id"]), db.name(row["member_principal_id"])
+        rid, mid = row["role_principal_id"], row["member_principal_id"]
+        ref = db.ref("sys.database_role_members", f"role={rid},member={mid}")
+        role, member = db.name(rid), db.name(mid)
         if role is None or member is None:
+            db.known(ref, role=rid, member=mid)  # records the row as skipped
             continue
-        key = f"role={row['role_principal_id']},member={row['member_principal_id']}"
-        found.append(
-            Membership(
-                role=role, member=member, source_ref=db.ref("sys.database_role_members", key)
-            )
-        )
+        found.append(Membership(role=role, member=member, source_ref=ref))
     return found
 
 
-def _securable(db: _Db, row: Row) -> tuple[str, str | None, str | None, str | None] | None:
-    """(class, schema, name, column) of a permission row; None when it cannot be resolved."""
+#: (class, schema, name, column) of a permission row.
+_Resolved = tuple[str, str | None, str | None, str | None]
+
+
+def _securable(db: _Db, row: Row) -> _Resolved | str:
+    """(class, schema, name, column) of a permission row, or why it cannot be resolved."""
     cls = DATABASE_CLASSES.get(int(row["class"]))
     if cls is None:
-        return None
+        return f"securable class {row['class']} ({row.get('class_desc')}) is not read"
     if cls == "DATABASE":
         return (cls, None, None, None)
     name = as_str(row.get("securable_name"))
     if name is None:
-        return None
+        return f"the {cls} securable with major_id {row['major_id']} was not found"
     if cls == "USER":
         target = db.principals.get(int(row["major_id"]), {})
         cls = _PRINCIPAL_CLASS.get(str(target.get("type")), "USER")
     schema = as_str(row.get("securable_schema_name")) if cls in _SCHEMA_SCOPED else None
-    column = as_str(row.get("column_name")) if int(row.get("minor_id") or 0) > 0 else None
+    minor = int(row["minor_id"])
+    column = as_str(row.get("column_name")) if minor > 0 else None
+    if minor > 0 and column is None:
+        # minor_id > 0 is a column permission (catalog_views.json, sys.database_permissions
+        # .minor_id); read at the object's level it would widen to every column
+        where = ".".join(f"[{p}]" for p in (schema, name) if p is not None)
+        return f"column permission on {where}: column_id {minor} was not found (never widened)"
     return (cls, schema, name, column)
 
 
-def _permissions(db: _Db, skipped: list[Skipped]) -> list[Permission]:
+def _permissions(db: _Db) -> list[Permission]:
     found = []
     for row in db.src.rows("database_permissions"):
         key = (
@@ -209,18 +272,12 @@ def _permissions(db: _Db, skipped: list[Skipped]) -> list[Permission]:
         )
         ref = db.ref("sys.database_permissions", key)
         state = permission_state(row["state"])
-        grantee = db.name(row["grantee_principal_id"])
+        if state is None or not db.known(ref, grantee=row["grantee_principal_id"]):
+            continue  # REVOKE rows are no facts; an unknown grantee is recorded skipped
+        grantee = str(db.principals[int(row["grantee_principal_id"])]["name"])
         securable = _securable(db, row)
-        if state is None or grantee is None:
-            continue
-        if securable is None:
-            skipped.append(
-                Skipped(
-                    kind="row",
-                    reason=f"securable of class {row['class']} not resolved",
-                    source_ref=ref,
-                )
-            )
+        if isinstance(securable, str):
+            db.skip(ref, securable, text=permission_text(row, state, grantee))
             continue
         cls, schema, name, column = securable
         found.append(
@@ -245,12 +302,15 @@ def _schemas(db: _Db) -> list[Schema]:
         owner_id = row.get("principal_id")
         if _default_owner(sid) is not None and owner_id == _default_owner(sid):
             continue
-        owner = db.name(owner_id) or "dbo"
-        found.append(
-            Schema(
-                name=row["name"], owner=owner, source_ref=db.ref("sys.schemas", f"schema_id={sid}")
-            )
-        )
+        ref = db.ref("sys.schemas", f"schema_id={sid}")
+        # not listed when its owner is unknown: the plan then takes dbo (an unlisted schema's
+        # owner), and the skipped row says so
+        owner: str | None = "dbo"
+        if owner_id is not None:
+            what = f"the owner of schema [{row['name']}]"
+            owner = db.owner(ref, owner_id, what, "planned as owned by dbo")
+        if owner is not None:
+            found.append(Schema(name=row["name"], owner=owner, source_ref=ref))
     return found
 
 
@@ -260,9 +320,8 @@ _EXECUTE_AS_KINDS = frozenset(
 )
 
 
-def _execute_as(
-    db: _Db, modules: Mapping[int, Row], object_id: int, kind: ObjectKind
-) -> str | None:
+def _execute_as(db: _Db, modules: Mapping[int, Row], row: Row, kind: ObjectKind) -> str | None:
+    object_id = int(row["object_id"])
     module = modules.get(object_id)
     if module is None or kind not in _EXECUTE_AS_KINDS:
         return None
@@ -270,7 +329,17 @@ def _execute_as(
     if pid is None:
         return "CALLER"
     # -2 = EXECUTE AS OWNER (catalog_views.json, sys.sql_modules.execute_as_principal_id)
-    return "OWNER" if int(pid) == -2 else db.name(pid)
+    if int(pid) == -2:
+        return "OWNER"
+    ref = db.ref("sys.sql_modules", f"object_id={object_id}")
+    what = f"the EXECUTE AS principal of [{db.schema_name(row['schema_id'])}].[{row['name']}]"
+    return db.owner(ref, pid, what, "recorded without EXECUTE AS")
+
+
+def _individual_owner(db: _Db, row: Row, ref: SourceRef) -> str | None:
+    """sys.objects.principal_id / sys.types.principal_id: NULL = owned by the schema owner."""
+    what = f"the owner of [{db.schema_name(row['schema_id'])}].[{row['name']}]"
+    return db.owner(ref, row.get("principal_id"), what, "planned as owned by its schema's owner")
 
 
 def _objects(db: _Db) -> list[DbObject]:
@@ -285,26 +354,28 @@ def _objects(db: _Db) -> list[DbObject]:
             for c in sorted(db.columns.get(oid, []), key=lambda c: int(c["column_id"]))
         )
         module = modules.get(oid)
+        ref = db.ref("sys.objects", f"object_id={oid}")
         found.append(
             DbObject(
                 schema_name=db.schema_name(row["schema_id"]),
                 name=row["name"],
                 kind=kind,
-                owner=db.name(row.get("principal_id")),
+                owner=_individual_owner(db, row, ref),
                 columns=columns,
-                execute_as=_execute_as(db, modules, oid, kind),
+                execute_as=_execute_as(db, modules, row, kind),
                 definition=as_str(module.get("definition")) if module else None,
-                source_ref=db.ref("sys.objects", f"object_id={oid}"),
+                source_ref=ref,
             )
         )
     for tid, row in by_id(db.src.rows("types"), "user_type_id").items():
+        ref = db.ref("sys.types", f"user_type_id={tid}")
         found.append(
             DbObject(
                 schema_name=db.schema_name(row["schema_id"]),
                 name=row["name"],
                 kind=ObjectKind.TYPE,
-                owner=db.name(row.get("principal_id")),
-                source_ref=db.ref("sys.types", f"user_type_id={tid}"),
+                owner=_individual_owner(db, row, ref),
+                source_ref=ref,
             )
         )
     return found
@@ -327,8 +398,14 @@ def _policies(db: _Db) -> list[SecurityPolicy]:
     predicates: dict[int, list[SecurityPredicate]] = defaultdict(list)
     for row in db.src.rows("security_predicates"):
         predicate = _predicate(db, row)
-        if predicate is not None:
-            predicates[int(row["object_id"])].append(predicate)
+        if predicate is None:  # a lost FILTER predicate would show every row: said, not dropped
+            key = f"object_id={row['object_id']},target_object_id={row['target_object_id']}"
+            db.skip(
+                db.ref("sys.security_predicates", key),
+                f"the predicate's table (object_id {row['target_object_id']}) was not found",
+            )
+            continue
+        predicates[int(row["object_id"])].append(predicate)
     return [
         SecurityPolicy(
             schema_name=db.schema_name(row["schema_id"]),
@@ -345,9 +422,13 @@ def _masked(db: _Db) -> list[MaskedColumn]:
     found = []
     for row in db.src.rows("masked_columns"):
         table = db.object_names(row["object_id"])
-        if table is None or not as_bool(row.get("is_masked", True)):
-            continue
         key = f"object_id={row['object_id']},column_id={row['column_id']}"
+        if not as_bool(row.get("is_masked", True)):
+            continue
+        if table is None:  # an unmasked column would show its data: said, not dropped
+            reason = f"the masked column's table (object_id {row['object_id']}) was not found"
+            db.skip(db.ref("sys.masked_columns", key), reason, text=str(row["name"]))
+            continue
         found.append(
             MaskedColumn(
                 schema_name=table[0],
@@ -405,19 +486,29 @@ def _guest_enabled(db: _Db) -> bool:
 
 
 def convert_database(
-    src: Source, row: Row, logins_by_sid: Mapping[str, str], ref: SourceRef, skipped: list[Skipped]
+    src: Source,
+    row: Row,
+    logins_by_sid: Mapping[str, str] | None,
+    ref: SourceRef,
+    skipped: list[Skipped],
 ) -> Database:
-    """One database's rows (``src``) plus its ``sys.databases`` row → :class:`Database`."""
-    db = _Db(src)
+    """One database's rows (``src``) plus its ``sys.databases`` row → :class:`Database`.
+
+    ``logins_by_sid`` is None when the server's logins were not read (Azure SQL Database):
+    users then name no login and none is called orphaned. Rows that cannot be read are
+    appended to ``skipped``.
+    """
+    db = _Db(src, skipped)
     users, roles, app_roles = _principals(db, logins_by_sid, _referenced(db))
     owner_sid = as_hex(row.get("owner_sid"))
+    owner = logins_by_sid.get(owner_sid) if owner_sid and logins_by_sid is not None else None
     audits = audit_specifications(
         list(src.rows("database_audit_specifications")), "DATABASE",
         lambda name: db.ref("sys.database_audit_specifications", f"name={name}"), db.name,
     )  # fmt: skip
     return Database(
         name=row["name"],
-        owner=logins_by_sid.get(owner_sid) if owner_sid else None,
+        owner=owner,
         owner_sid=owner_sid,
         trustworthy=as_bool(row.get("is_trustworthy_on")),
         db_chaining=as_bool(row.get("is_db_chaining_on")),
@@ -429,7 +520,7 @@ def convert_database(
         roles=tuple(roles),
         application_roles=tuple(app_roles),
         memberships=tuple(_memberships(db)),
-        permissions=tuple(_permissions(db, skipped)),
+        permissions=tuple(one_per_grantor_merged(_permissions(db))),
         schemas=tuple(_schemas(db)),
         objects=tuple(_objects(db)),
         security_policies=tuple(_policies(db)),

@@ -5,6 +5,10 @@ The connection is read-only (``ApplicationIntent=ReadOnly``) and encrypted by de
 from ``GRANTBRIDGE_MSSQL_PASSWORD`` or a hidden prompt; it is never echoed, logged or put in an
 error message. Windows and Entra authentication pass through the connection string.
 
+On Azure SQL Database (``SERVERPROPERTY('EngineEdition')`` 5) the server-level queries are not
+run, and each database is read over a connection of its own (``DATABASE=`` in the connection
+string): ``USE`` cannot switch databases there (error 40508).
+
 pyodbc is imported lazily, so every other command works on a machine without unixODBC. The
 connection factory can be injected: tests pass a DB-API connection serving captured rows.
 """
@@ -18,8 +22,8 @@ from typing import Any
 
 from grantbridge.errors import ConnectionFailed, InputError
 from mssql_extract.catalog import SYSTEM_DATABASES, CatalogRows, snapshot_from_rows
-from mssql_extract.catalog_rows import Rows, as_bool
-from mssql_extract.queries import SERVER_QUERIES, Query, database_queries
+from mssql_extract.catalog_rows import Rows, as_bool, is_azure_sql_database
+from mssql_extract.queries import SERVER_PROPERTIES, Query, database_queries, server_queries
 from mssql_extract.snapshot import SecuritySnapshot
 
 PASSWORD_ENV = "GRANTBRIDGE_MSSQL_PASSWORD"
@@ -33,8 +37,13 @@ INSTALL_HINT = (
 )
 
 Connect = Callable[[str], Any]
+ReadDatabase = Callable[[str], dict[str, list[dict[str, Any]]]]
 _DRIVER_MISSING = re.compile(r"can't open lib|data source name not found|file not found", re.I)
-_SECRET_ATTR = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)")
+#: An ODBC attribute value: braced, where ``}}`` is an escaped ``}`` and ``;`` is text (a value
+#: cut off before its closing brace runs to the end), or plain, up to the next ``;``.
+_VALUE = r"(\{(?:[^}]|\}\})*(?:\}|$)|[^;]*)"
+_ATTRIBUTE = re.compile(r"([^=;]*)=\s*" + _VALUE)
+_SECRET_ATTR = re.compile(r"(?i)\b(pwd|password)\s*=\s*" + _VALUE)
 
 
 def _pyodbc_connect(connection_string: str) -> Any:
@@ -46,8 +55,24 @@ def _pyodbc_connect(connection_string: str) -> Any:
 
 
 def _attributes(text: str) -> dict[str, str]:
-    pairs = (part.partition("=") for part in text.split(";") if part.strip())
-    return {k.strip().lower(): v.strip() for k, _, v in pairs}
+    """The attributes of an ODBC connection string, keys lower-case, braced values unescaped."""
+    return {m[1].strip().lower(): _unbrace(m[2].strip()) for m in _ATTRIBUTE.finditer(text)}
+
+
+def _unbrace(value: str) -> str:
+    if len(value) >= 2 and value[0] == "{" and value[-1] == "}":
+        return value[1:-1].replace("}}", "}")
+    return value
+
+
+def _brace(value: str) -> str:
+    return "{" + value.replace("}", "}}") + "}"
+
+
+def with_database(text: str, database: str) -> str:
+    """The connection string ``text`` connecting to ``database`` (any DATABASE= replaced)."""
+    kept = [m[0].strip() for m in _ATTRIBUTE.finditer(text) if m[1].strip().lower() != "database"]
+    return ";".join([*kept, f"DATABASE={_brace(database)}"])
 
 
 def connection_string(server: str, *, trust_server_certificate: bool, password: str | None) -> str:
@@ -61,7 +86,7 @@ def connection_string(server: str, *, trust_server_certificate: bool, password: 
     if trust_server_certificate:
         parts.append("TrustServerCertificate=yes")
     if password is not None:
-        parts.append("PWD={" + password.replace("}", "}}") + "}")
+        parts.append(f"PWD={_brace(password)}")
     return ";".join(parts)
 
 
@@ -69,7 +94,7 @@ def needs_password(server: str) -> bool:
     """A SQL login (``UID=`` without ``PWD=``) and no integrated or Entra authentication."""
     attrs = _attributes(server) if "=" in server else {}
     integrated = attrs.get("trusted_connection", "").lower() == "yes" or "authentication" in attrs
-    return "uid" in attrs and "pwd" not in attrs and not integrated
+    return "uid" in attrs and not {"pwd", "password"} & set(attrs) and not integrated
 
 
 def _password(server: str) -> str | None:
@@ -83,11 +108,16 @@ def _password(server: str) -> str | None:
 
 
 def redact(message: str, secrets: Sequence[str]) -> str:
-    """The driver's message without passwords or ``PWD=`` attributes."""
+    """The driver's message without passwords or ``PWD=`` attributes.
+
+    A ``PWD=`` value is removed whole, braced values included (``PWD={Pa}}ss;word}``: ``}}`` is
+    an escaped ``}``, and ``;`` inside braces is text). Each known secret is removed as written
+    and as a connection string spells it (``}`` doubled), longest spelling first.
+    """
     text = _SECRET_ATTR.sub(r"\1=***", message)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    spellings = {s for secret in secrets if secret for s in (secret, secret.replace("}", "}}"))}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling, "***")
     return text
 
 
@@ -121,15 +151,32 @@ def _readable(rows: Rows, wanted: Sequence[str] | None) -> list[str]:
     return names
 
 
-def _read_database(
-    cursor: Any, name: str, queries: Sequence[Query]
-) -> dict[str, list[dict[str, Any]]]:
-    cursor.execute(f"USE {_quote(name)}")
-    return {q.name: fetch(cursor, q) for q in queries}
+def _using(cursor: Any, queries: Sequence[Query]) -> ReadDatabase:
+    """Read a database on the one connection, switching to it with ``USE``."""
+
+    def read(name: str) -> dict[str, list[dict[str, Any]]]:
+        cursor.execute(f"USE {_quote(name)}")
+        return {q.name: fetch(cursor, q) for q in queries}
+
+    return read
+
+
+def _connecting(open_: Connect, text: str, queries: Sequence[Query]) -> ReadDatabase:
+    """Read a database over a connection of its own (Azure SQL Database has no ``USE``)."""
+
+    def read(name: str) -> dict[str, list[dict[str, Any]]]:
+        connection = open_(with_database(text, name))
+        try:
+            cursor = connection.cursor()
+            return {q.name: fetch(cursor, q) for q in queries}
+        finally:
+            connection.close()
+
+    return read
 
 
 def _read_databases(
-    cursor: Any, names: Sequence[str], queries: Sequence[Query], secrets: Sequence[str]
+    read: ReadDatabase, names: Sequence[str], secrets: Sequence[str]
 ) -> tuple[dict[str, Mapping[str, Rows]], dict[str, str]]:
     from rich.progress import Progress
 
@@ -140,7 +187,7 @@ def _read_databases(
         for name in names:
             progress.update(task, description=f"Reading {name}")
             try:
-                rows[name] = _read_database(cursor, name, queries)
+                rows[name] = read(name)
             except Exception as exc:
                 errors[name] = redact(str(exc), secrets)
             progress.advance(task)
@@ -171,14 +218,14 @@ def extract_live(
         ConnectionFailed: the driver is missing or the server cannot be reached (exit 4).
     """
     password = _password(server)
-    secrets = [
-        s for s in (password, _attributes(server).get("pwd") if "=" in server else None) if s
-    ]
+    given = _attributes(server)
+    secrets = [s for s in (password, given.get("pwd"), given.get("password")) if s]
     text = connection_string(
         server, trust_server_certificate=trust_server_certificate, password=password
     )
+    open_ = connect or _pyodbc_connect
     try:
-        connection = (connect or _pyodbc_connect)(text)
+        connection = open_(text)
     except ConnectionFailed:
         raise
     except Exception as exc:
@@ -187,11 +234,19 @@ def extract_live(
         raise ConnectionFailed(f"cannot connect to SQL Server: {message}{hint}") from None
     try:
         cursor = connection.cursor()
-        server_rows: dict[str, Rows] = {q.name: fetch(cursor, q) for q in SERVER_QUERIES}
+        properties = fetch(cursor, SERVER_PROPERTIES)
+        azure = is_azure_sql_database(properties)
+        server_rows: dict[str, Rows] = {SERVER_PROPERTIES.name: properties}
+        for query in server_queries(azure_sql_database=azure):
+            if query is not SERVER_PROPERTIES:
+                server_rows[query.name] = fetch(cursor, query)
         server_rows["databases"] = _only(server_rows["databases"], databases)
         names = _readable(server_rows["databases"], databases)
-        queries = database_queries(include_definitions=include_definitions)
-        rows, errors = _read_databases(cursor, names, queries, secrets)
+        queries = database_queries(
+            include_definitions=include_definitions, azure_sql_database=azure
+        )
+        read = _connecting(open_, text, queries) if azure else _using(cursor, queries)
+        rows, errors = _read_databases(read, names, secrets)
     except (InputError, ConnectionFailed):
         raise
     except Exception as exc:

@@ -12,13 +12,22 @@ Rules the queries follow:
   (aliases ending in ``_name``) where only a join can resolve an id;
 * SIDs are returned as ``CONVERT(varchar(172), sid, 1)``, i.e. the ``0x…`` hex text, so that
   pyodbc and ``FOR JSON`` (which would base64-encode varbinary) agree;
-* ``sys.sql_logins.password_hash`` is never selected: only the policy flags are read.
+* ``sys.sql_logins.password_hash`` is never selected: only the policy flags are read;
+* a query marked ``on_azure_sql_database=False`` is not run on Azure SQL Database
+  (``SERVERPROPERTY('EngineEdition')`` 5), whose databases have no server-level security views
+  of their own: logins live in the logical server's ``master``, and ``sys.server_audits`` and
+  ``sys.server_audit_specifications`` exist on SQL Server and Managed Instance only (Microsoft
+  Learn, sys-server-audits-transact-sql, sys-server-audit-specifications-transact-sql).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+#: ``SERVERPROPERTY('EngineEdition')`` of Azure SQL Database (Microsoft Learn,
+#: serverproperty-transact-sql: 5 = SQL Database; 8 = SQL Managed Instance).
+AZURE_SQL_DATABASE_EDITION = 5
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class Query:
     name: str
     scope: Literal["server", "database"]
     sql: str
+    on_azure_sql_database: bool = True  # False: its views are missing there (module docstring)
 
 
 SERVER_PROPERTIES = Query(
@@ -37,7 +47,8 @@ SERVER_PROPERTIES = Query(
        CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS product_version,
        CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS edition,
        CAST(SERVERPROPERTY('Collation') AS nvarchar(128)) AS collation,
-       CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS is_integrated_security_only""",
+       CAST(SERVERPROPERTY('IsIntegratedSecurityOnly') AS int) AS is_integrated_security_only,
+       CAST(SERVERPROPERTY('EngineEdition') AS int) AS engine_edition""",
 )
 
 SERVER_PRINCIPALS = Query(
@@ -50,6 +61,7 @@ SERVER_PRINCIPALS = Query(
 FROM sys.server_principals AS sp
 LEFT JOIN sys.credentials AS cr ON cr.credential_id = sp.credential_id
 ORDER BY sp.principal_id""",
+    on_azure_sql_database=False,
 )
 
 SQL_LOGINS = Query(
@@ -59,6 +71,7 @@ SQL_LOGINS = Query(
        CAST(LOGINPROPERTY(sl.name, 'IsMustChange') AS int) AS is_must_change
 FROM sys.sql_logins AS sl
 ORDER BY sl.principal_id""",
+    on_azure_sql_database=False,
 )
 
 SERVER_ROLE_MEMBERS = Query(
@@ -67,18 +80,28 @@ SERVER_ROLE_MEMBERS = Query(
     """SELECT rm.role_principal_id, rm.member_principal_id
 FROM sys.server_role_members AS rm
 ORDER BY rm.role_principal_id, rm.member_principal_id""",
+    on_azure_sql_database=False,
 )
 
+# Securables resolved by class: 101 login or server role, 105 endpoint, 108 availability group.
+# A class 108 major_id is the replica_metadata_id of the local replica of the group in
+# sys.availability_replicas ("ID for the local metadata object for availability replicas",
+# Microsoft Learn, sys-availability-replicas-transact-sql; joined so in Daniel Hutmacher's
+# sp_help_permissions, sqlsunday.com), whose group_id names the group in sys.availability_groups.
 SERVER_PERMISSIONS = Query(
     "server_permissions",
     "server",
     """SELECT p.class, p.class_desc, p.major_id, p.minor_id, p.grantee_principal_id,
        p.grantor_principal_id, p.type, p.permission_name, p.state, p.state_desc,
-       COALESCE(target.name, ep.name) AS securable_name
+       COALESCE(target.name, ep.name, ag.name) AS securable_name
 FROM sys.server_permissions AS p
 LEFT JOIN sys.server_principals AS target ON p.class = 101 AND target.principal_id = p.major_id
 LEFT JOIN sys.endpoints AS ep ON p.class = 105 AND ep.endpoint_id = p.major_id
+LEFT JOIN sys.availability_replicas AS ar
+  ON p.class = 108 AND ar.replica_metadata_id = p.major_id
+LEFT JOIN sys.availability_groups AS ag ON ag.group_id = ar.group_id
 ORDER BY p.class, p.major_id, p.minor_id, p.grantee_principal_id, p.type""",
+    on_azure_sql_database=False,
 )
 
 DATABASES = Query(
@@ -101,6 +124,7 @@ LEFT JOIN sys.server_audits AS a ON a.audit_guid = s.audit_guid
 LEFT JOIN sys.server_audit_specification_details AS d
   ON d.server_specification_id = s.server_specification_id
 ORDER BY s.name, d.audit_action_name""",
+    on_azure_sql_database=False,
 )
 
 DATABASE_PRINCIPALS = Query(
@@ -125,6 +149,9 @@ ORDER BY rm.role_principal_id, rm.member_principal_id""",
 # Securables resolved by class (sys.database_permissions.class): 1 object or column, 3 schema,
 # 4 database principal, 5 assembly, 6 type, 10 XML schema collection, 24/25/26 keys and
 # certificates. Other classes keep NULL names; the converter records them as skipped rows.
+# Class 1 joins sys.all_objects and sys.all_columns, which hold system objects too: a
+# major_id < 0 is a system object (catalog_views.json, sys.database_permissions.major_id), as in
+# DENY SELECT ON sys.objects TO public.
 DATABASE_PERMISSIONS = Query(
     "database_permissions",
     "database",
@@ -135,9 +162,9 @@ DATABASE_PERMISSIONS = Query(
                 ak.name) AS securable_name,
        c.name AS column_name
 FROM sys.database_permissions AS p
-LEFT JOIN sys.objects AS o ON p.class = 1 AND o.object_id = p.major_id
+LEFT JOIN sys.all_objects AS o ON p.class = 1 AND o.object_id = p.major_id
 LEFT JOIN sys.schemas AS os ON os.schema_id = o.schema_id
-LEFT JOIN sys.columns AS c
+LEFT JOIN sys.all_columns AS c
   ON p.class = 1 AND p.minor_id > 0 AND c.object_id = p.major_id AND c.column_id = p.minor_id
 LEFT JOIN sys.schemas AS s ON p.class = 3 AND s.schema_id = p.major_id
 LEFT JOIN sys.database_principals AS pr ON p.class = 4 AND pr.principal_id = p.major_id
@@ -247,6 +274,7 @@ LEFT JOIN sys.server_audits AS a ON a.audit_guid = s.audit_guid
 LEFT JOIN sys.database_audit_specification_details AS d
   ON d.database_specification_id = s.database_specification_id
 ORDER BY s.name, d.audit_action_name""",
+    on_azure_sql_database=False,  # joins sys.server_audits
 )
 
 SERVER_QUERIES: tuple[Query, ...] = (
@@ -276,10 +304,18 @@ _DATABASE_QUERIES_AFTER_MODULES: tuple[Query, ...] = (
 )
 
 
-def database_queries(*, include_definitions: bool) -> tuple[Query, ...]:
-    """The per-database queries, with or without module bodies."""
+def server_queries(*, azure_sql_database: bool = False) -> tuple[Query, ...]:
+    """The server queries (:data:`SERVER_PROPERTIES` first), those Azure SQL Database has."""
+    return tuple(q for q in SERVER_QUERIES if q.on_azure_sql_database or not azure_sql_database)
+
+
+def database_queries(
+    *, include_definitions: bool, azure_sql_database: bool = False
+) -> tuple[Query, ...]:
+    """The per-database queries, with or without module bodies, on Azure SQL Database or not."""
     modules = SQL_MODULES_WITH_DEFINITIONS if include_definitions else SQL_MODULES
-    return (*_DATABASE_QUERIES_BEFORE_MODULES, modules, *_DATABASE_QUERIES_AFTER_MODULES)
+    every = (*_DATABASE_QUERIES_BEFORE_MODULES, modules, *_DATABASE_QUERIES_AFTER_MODULES)
+    return tuple(q for q in every if q.on_azure_sql_database or not azure_sql_database)
 
 
 #: Every query (definitions off), for tests and documentation.
@@ -300,32 +336,52 @@ _HEADER = """/*
     Run it as a login that can read the catalog of every database (VIEW ANY DEFINITION and
     access to each database, or sysadmin), and save the single JSON cell it returns:
 
-        sqlcmd -S <server> -E -d master -i extract.sql -o result.json -h -1 -y 0
+        sqlcmd -S <server> -E -d master -i extract.sql -o result.json -h -1 -y 0 -f 65001
 
     -y 0 is required: sqlcmd otherwise truncates long cells, and so does the SSMS grid, so do
-    not copy the result from SSMS. Then: grantbridge extract --catalog-json result.json
+    not copy the result from SSMS. -f 65001 writes UTF-8 (without it, sqlcmd writes the
+    console's code page, which cannot hold every name); -u (UTF-16) is read too.
+    Then: grantbridge extract --catalog-json result.json
     Databases that are offline or not accessible are listed with the server's reason.
+
+    On Azure SQL Database (EngineEdition 5) it reads no server-level views and only the
+    database it is connected to (sqlcmd -d <database>); grantbridge extract --server reads
+    every database of a logical server.
 */
 SET NOCOUNT ON;
 DECLARE @json nvarchar(max) = N'{';
 DECLARE @part nvarchar(max);
 DECLARE @db sysname, @sql nvarchar(max), @dbjson nvarchar(max), @error nvarchar(4000);
+DECLARE @use nvarchar(300);
+DECLARE @azure_db bit = CASE WHEN CAST(SERVERPROPERTY('EngineEdition') AS int) = 5
+    THEN 1 ELSE 0 END;
 """
 
 
+_EXEC = "EXEC sys.sp_executesql @sql, N'@out nvarchar(max) OUTPUT', @out = @part OUTPUT;"
+
+
 def _server_part(query: Query) -> str:
+    add = f"SET @json += N'\"{query.name}\":' + COALESCE(@part, N'[]') + N',';\n"
+    if query.on_azure_sql_database:
+        return f"SET @part = ({query.sql}\nFOR JSON PATH, INCLUDE_NULL_VALUES);\n{add}"
+    # dynamic SQL: a batch naming a view Azure SQL Database lacks would not even compile there
+    inner = f"SET @out = ({query.sql}\nFOR JSON PATH, INCLUDE_NULL_VALUES);"
     return (
-        f"SET @part = ({query.sql}\nFOR JSON PATH, INCLUDE_NULL_VALUES);\n"
-        f"SET @json += N'\"{query.name}\":' + COALESCE(@part, N'[]') + N',';\n"
+        f"SET @part = NULL;\nIF @azure_db = 0\nBEGIN\n    SET @sql = {_literal(inner)};\n"
+        f"    {_EXEC}\nEND;\n{add}"
     )
 
 
 def _database_part(query: Query) -> str:
     inner = f"SET @out = ({query.sql}\nFOR JSON PATH, INCLUDE_NULL_VALUES);"
+    add = f"SET @dbjson += N',\"{query.name}\":' + COALESCE(@part, N'[]');\n"
+    run = f"SET @sql = @use + {_literal(inner)};\n"
+    if query.on_azure_sql_database:
+        return f"        {run}        {_EXEC}\n        {add}"
     return (
-        f"        SET @sql = N'USE ' + QUOTENAME(@db) + N'; ' + {_literal(inner)};\n"
-        "        EXEC sys.sp_executesql @sql, N'@out nvarchar(max) OUTPUT', @out = @part OUTPUT;\n"
-        f"        SET @dbjson += N',\"{query.name}\":' + COALESCE(@part, N'[]');\n"
+        f"        SET @part = NULL;\n        IF @azure_db = 0\n        BEGIN\n"
+        f"            {run}            {_EXEC}\n        END;\n        {add}"
     )
 
 
@@ -333,12 +389,14 @@ _LOOP_START = """SET @json += N'"database_rows":[';
 DECLARE @first bit = 1;
 DECLARE dbs CURSOR LOCAL FAST_FORWARD FOR
     SELECT d.name FROM sys.databases AS d WHERE d.state = 0 AND HAS_DBACCESS(d.name) = 1
+      AND (@azure_db = 0 OR d.name = DB_NAME())  -- Azure SQL Database: no USE (error 40508)
     ORDER BY d.database_id;
 OPEN dbs;
 FETCH NEXT FROM dbs INTO @db;
 WHILE @@FETCH_STATUS = 0
 BEGIN
     SET @dbjson = N'{"name":"' + STRING_ESCAPE(@db, 'json') + N'"';
+    SET @use = CASE WHEN @azure_db = 1 THEN N'' ELSE N'USE ' + QUOTENAME(@db) + N'; ' END;
     BEGIN TRY
 """
 

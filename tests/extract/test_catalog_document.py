@@ -7,6 +7,7 @@ silence: each is an input error naming the file and the section or database (DES
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from grantbridge.cli import main
-from grantbridge.errors import ExtractError
+from grantbridge.errors import ExtractError, InputError
+from grantbridge.inputs import read_input
 from mssql_extract.catalog import (
     DATABASE_SECTIONS,
     SERVER_SECTIONS,
@@ -147,3 +149,64 @@ def test_cli_reads_a_good_document(
     assert main(["extract", "--catalog-json", "c.json", "-o", "out/snapshot.json"]) == 0
     assert "3 databases" in capsys.readouterr().out
     assert Path("out/snapshot.json").is_file()
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+#: sqlcmd -o writes the console's code page unless -f 65001; -u writes UTF-16 with a BOM.
+def _with_a_non_ascii_login() -> dict[str, Any]:
+    doc = catalog_document(load_rows())
+    doc["server_principals"] = [
+        dict(r, name="CONTOSO\\Jürgen") if r["name"] == "CONTOSO\\jdoe" else r
+        for r in doc["server_principals"]
+    ]
+    return doc
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-8"),
+        lambda text: codecs.BOM_UTF8 + text.encode("utf-8"),
+        lambda text: codecs.BOM_UTF16_LE + text.replace("\n", "\r\n").encode("utf-16-le"),
+        lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+    ],
+    ids=["utf-8", "utf-8 bom", "sqlcmd -u (utf-16 le bom)", "utf-16 be bom"],
+)
+def test_catalog_json_encodings_sqlcmd_writes(encode: Any, tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_bytes(
+        encode("\n" + json.dumps(_with_a_non_ascii_login(), indent=1, ensure_ascii=False) + "\n")
+    )
+    snapshot = extract_catalog_json(path)
+    assert "CONTOSO\\Jürgen" in {login.name for login in snapshot.logins}
+
+
+def test_console_code_page_output_suggests_sqlcmd_f_65001(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "result.json"
+    path.write_bytes(json.dumps(_with_a_non_ascii_login(), ensure_ascii=False).encode("cp1252"))
+    assert main(["extract", "--catalog-json", str(path), "-o", str(tmp_path / "s.json")]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    [line] = [x for x in captured.err.splitlines() if x.strip()]
+    assert line.startswith(f"error: {path}:1: the catalog JSON is not UTF-8: byte 0xfc at offset")
+    assert "sqlcmd with -f 65001" in line
+
+
+def test_cut_off_utf16_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_bytes(codecs.BOM_UTF16_LE + '{"databases": []}'.encode("utf-16-le")[:-1])
+    with pytest.raises(InputError, match=r"not valid UTF-16 \(truncated data"):
+        extract_catalog_json(path)
+
+
+def test_other_inputs_stay_utf8_only(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(codecs.BOM_UTF16_LE + "{}".encode("utf-16-le"))
+    with pytest.raises(InputError, match="the snapshot is not UTF-8: byte 0xff at offset 0"):
+        read_input(path, "the snapshot")
+    path.write_bytes(codecs.BOM_UTF8 + b"{}")
+    assert read_input(path, "the snapshot") == "\ufeff{}"  # as before: the reader decides

@@ -184,3 +184,132 @@ def test_no_fixture_secret_in_any_catalog_or_live_output() -> None:
     ]
     assert secrets
     assert not [s for s in secrets for text in outputs if s in text]
+
+
+# --------------------------------------------------------------------------- secrets in braces
+
+#: (connection string, GRANTBRIDGE_MSSQL_PASSWORD, the secret, pieces of it that must not show)
+BRACED_SECRETS = {
+    "braced PWD with }} and ;": (
+        "Driver={ODBC Driver 18};UID=sa;PWD={Pa}}ss;word42}", None, "Pa}ss;word42",
+        ("ss;word42", "word42", "Pa}}ss"),
+    ),
+    "PASSWORD= spelling": (
+        "Driver={ODBC Driver 18};UID=sa;Password={x}}y;z9};Encrypt=no", None, "x}y;z9",
+        ("y;z9", "z9"),
+    ),
+    "environment password with } and ;": (
+        "Driver={ODBC Driver 18};SERVER=x;UID=sa", "s3cr}et;Tail99", "s3cr}et;Tail99",
+        ("et;Tail99", "Tail99"),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BRACED_SECRETS))
+def test_braced_password_never_leaks_its_tail(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, env, secret, pieces = BRACED_SECRETS[case]
+    if env is None:
+        monkeypatch.delenv(live.PASSWORD_ENV, raising=False)
+    else:
+        monkeypatch.setenv(live.PASSWORD_ENV, env)
+
+    def refuse(text: str) -> Any:
+        assert secret.replace("}", "}}") in text  # the driver gets it, escaped
+        raise RuntimeError(f"[08001] cannot open '{text}' for user with password {secret}")
+
+    with pytest.raises(ConnectionFailed) as info:
+        live.extract_live(server, connect=refuse)
+    message = str(info.value)
+    assert "PWD=***" in message or "Password=***" in message
+    for piece in (secret, *pieces):
+        assert piece not in message, message
+
+
+def test_redact_removes_a_secret_as_a_connection_string_spells_it() -> None:
+    message = "login failed: Pa}}ss;word42 rejected; PWD={Pa}}ss;wo"  # echoed, then cut off
+    assert live.redact(message, ["Pa}ss;word42"]) == "login failed: *** rejected; PWD=***"
+
+
+def test_attributes_read_braced_values() -> None:
+    text = "Driver={ODBC Driver 18};UID=sa;PWD={Pa}}ss;word42};Database=Sales"
+    assert live.needs_password(text) is False
+    assert live.with_database(text, "HR;x}") == (
+        "Driver={ODBC Driver 18};UID=sa;PWD={Pa}}ss;word42};DATABASE={HR;x}}}"
+    )
+
+
+# --------------------------------------------------------------------------- Azure SQL Database
+
+#: What an Azure SQL Database lacks (Microsoft Learn: sys.server_audits and
+#: sys.server_audit_specifications are SQL Server and Managed Instance only; USE fails, 40508).
+AZURE_MISSING = ("sys.server_audit", "sys.credentials", "sys.endpoints")
+
+
+class AzureConnection(CapturedConnection):
+    """An Azure SQL Database connection: EngineEdition 5, no USE, no server-level views; the
+    database is the one the connection string names."""
+
+    def __init__(self, connection_string: str, denied: frozenset[str] = frozenset()) -> None:
+        super().__init__(denied)
+        self.connection_string = connection_string
+        self.database = live._attributes(connection_string).get("database", "master")
+
+    def cursor(self) -> CapturedCursor:
+        return AzureCursor(self)
+
+
+class AzureCursor(CapturedCursor):
+    def execute(self, sql: str) -> None:
+        if sql.startswith("USE "):
+            raise RuntimeError("[42000] USE statement is not supported to switch between databases. (40508)")  # fmt: skip
+        if any(view in sql for view in AZURE_MISSING):
+            raise RuntimeError("[42S02] Invalid object name. (208)")
+        super().execute(sql)
+        if BY_SQL[sql] == "server_properties":
+            row = dict(zip([c[0] for c in self.description or []], self._rows[0], strict=True))
+            row["engine_edition"] = 5
+            self.description = [(c, None, None, None, None, None, None) for c in row]
+            self._rows = [tuple(row.values())]
+
+
+def test_azure_sql_database_reads_each_database_over_its_own_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(live.PASSWORD_ENV, SECRET)
+    opened: list[AzureConnection] = []
+
+    def connect(text: str) -> AzureConnection:
+        opened.append(AzureConnection(text, denied=frozenset({"HR"})))
+        return opened[-1]
+
+    snapshot = live.extract_live("SERVER=contoso.database.windows.net;UID=reader", connect=connect)
+    assert [d.name for d in snapshot.databases] == ["Reporting", "Sales"]
+    assert snapshot.logins == ()
+    assert snapshot.server_permissions == ()
+    [azure] = [s for s in snapshot.skipped if s.kind == "row"]
+    assert azure.reason.startswith("Azure SQL Database: server-level security was not read")
+    [hr] = [s for s in snapshot.skipped if s.kind == "database" and s.text == "HR"]
+    assert "not able to access" in hr.reason
+    assert [c.database for c in opened] == ["master", "Sales", "HR", "Reporting"]
+    assert all(c.closed for c in opened)
+    log = [sql for c in opened for sql in c.log]
+    assert not any(sql.startswith("USE ") for sql in log)
+    assert not any("audit" in sql for sql in log)
+    assert all(SECRET not in s.reason for s in snapshot.skipped)
+    sales = snapshot.database("Sales")
+    assert sales is not None
+    assert [u.name for u in sales.users if u.orphaned] == []
+
+
+def test_azure_database_connection_failure_is_recorded_without_secrets() -> None:
+    def connect(text: str) -> AzureConnection:
+        if "DATABASE={Sales}" in text:
+            raise RuntimeError(f"[08001] login timeout for '{text}'")
+        return AzureConnection(text)
+
+    snapshot = live.extract_live("SERVER=x;UID=u;PWD={se}}cret;1}", connect=connect)
+    [sales] = [s for s in snapshot.skipped if s.kind == "database" and s.text == "Sales"]
+    assert "login timeout" in sales.reason
+    assert "cret;1" not in sales.reason
+    assert "se}" not in sales.reason
+    assert snapshot.database("HR") is not None
