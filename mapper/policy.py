@@ -117,10 +117,15 @@ class AuthRule(PolicyModel):
         return fnmatch.fnmatchcase(name.casefold(), self.match.casefold())
 
 
+#: Microsoft Entra ID logins (types E and X) have no PostgreSQL counterpart on Aurora or RDS,
+#: which authenticate with a password, IAM or Kerberos: a cloud identity becomes an IAM login,
+#: an Entra group a NOLOGIN group role to map as an AD group (GB032), never a password login.
 DEFAULT_AUTH_RULES = (
     AuthRule(login_types=("SQL_LOGIN",), method="password"),
     AuthRule(login_types=("WINDOWS_LOGIN",), method="kerberos"),
     AuthRule(login_types=("WINDOWS_GROUP",), method="ad_group"),
+    AuthRule(login_types=("EXTERNAL_LOGIN",), method="iam"),
+    AuthRule(login_types=("EXTERNAL_GROUP",), method="ad_group"),
     AuthRule(method="password"),
 )
 

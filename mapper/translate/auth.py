@@ -16,7 +16,7 @@ from grantbridge.errors import Location, MappingError
 from mapper import findings
 from mapper.plan import AuthMethod, IamPolicy, PgMembership, RoleKind
 from mapper.translate.state import PlanState
-from mssql_extract.snapshot import Login
+from mssql_extract.snapshot import Login, LoginType
 
 METHODS: Mapping[str, AuthMethod] = {
     "iam": AuthMethod.IAM,
@@ -49,6 +49,8 @@ def plan_auth(state: PlanState, login: Login, role: str, fact: str) -> list[str]
 
 def _password(state: PlanState, login: Login, role: str) -> list[str]:
     evidence = f"login [{login.name}] authenticates with a SQL Server password"
+    if login.type != LoginType.SQL:  # a policy rule chose passwords for it
+        evidence = f"{_kind(login)} login [{login.name}] is given password authentication"
     action = "Created the role without a password; set one from a secret store after apply."
     return [state.finding(findings.make("GB030", evidence, action, principal=login.name))]
 
@@ -90,10 +92,18 @@ def _ad_group(state: PlanState, login: Login, role: str) -> list[str]:
         if aurora
         else f"Created NOLOGIN role {role!r}; {state.policy.target} has no AD group mapping."
     )
-    evidence = f"Windows group login [{login.name}]"
+    evidence = f"{_kind(login)} login [{login.name}]"
     if login.type_inferred:  # the source said only "Windows": the policy made it a group
         evidence += " (declared a group by authentication.windows_groups)"
     return [state.finding(findings.make("GB032", evidence, action, principal=login.name))]
+
+
+def _kind(login: Login) -> str:
+    """What a login is, in words: "Windows group", "Entra ID user" …"""
+    return {
+        LoginType.SQL: "SQL", LoginType.WINDOWS_USER: "Windows", LoginType.WINDOWS_GROUP: "Windows group",
+        LoginType.EXTERNAL_USER: "Entra ID user", LoginType.EXTERNAL_GROUP: "Entra ID group",
+    }.get(login.type, login.type.value)  # fmt: skip
 
 
 _HANDLERS = {
