@@ -19,6 +19,7 @@ from mapper.translate.auth import method_of, plan_auth
 from mapper.translate.guest import guest_fact, guest_finding
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import (
+    AuthenticationType,
     Database,
     Login,
     LoginType,
@@ -26,6 +27,7 @@ from mssql_extract.snapshot import (
     PermissionState,
     ServerRole,
     User,
+    UserType,
     fold,
 )
 
@@ -242,6 +244,8 @@ def _user_role(state: PlanState, db: Database, user: User, fact: str) -> tuple[s
     spec.facts.add(fact)
     if user.has_password:
         spec.login, spec.auth = True, AuthMethod.PASSWORD
+    if user.authentication_type == AuthenticationType.EXTERNAL and not user.login:
+        return name, _contained_entra_user(state, user, name, fact)
     if not user.orphaned:
         return name, []
     finding = findings.make(
@@ -250,6 +254,22 @@ def _user_role(state: PlanState, db: Database, user: User, fact: str) -> tuple[s
         principal=f"[{db.name}].[{user.name}]", source_ref=str(user.source_ref),
     )  # fmt: skip
     return name, [state.finding(finding)]
+
+
+def _contained_entra_user(state: PlanState, user: User, role: str, fact: str) -> list[str]:
+    """A contained Microsoft Entra ID user signs in to its database without a login: its role
+    authenticates as an Entra login would (the policy's rules for EXTERNAL_LOGIN / EXTERNAL_GROUP:
+    IAM, or a group role by default), with the same memberships, IAM policy and findings."""
+    kind = (
+        LoginType.EXTERNAL_GROUP
+        if user.type == UserType.EXTERNAL_GROUP
+        else LoginType.EXTERNAL_USER
+    )
+    as_login = Login(name=user.name, type=kind, source_ref=user.source_ref)
+    spec = state.roles[role]
+    spec.auth = method_of(state, as_login)
+    spec.login = spec.auth != AuthMethod.AD_GROUP
+    return plan_auth(state, as_login, role, fact)
 
 
 def plan_roles(state: PlanState, db: Database) -> None:
