@@ -84,6 +84,18 @@ match = "*"
 login_types = ["WINDOWS_GROUP"]
 method = "ad_group"
 
+# Microsoft Entra ID logins: Aurora and RDS know no Entra, so a user signs in with IAM and a
+# group becomes a NOLOGIN role to map like an AD group
+[[authentication.rules]]
+match = "*"
+login_types = ["EXTERNAL_LOGIN"]
+method = "iam"
+
+[[authentication.rules]]
+match = "*"
+login_types = ["EXTERNAL_GROUP"]
+method = "ad_group"
+
 [[authentication.rules]]
 match = "*"
 login_types = []
