@@ -10,7 +10,9 @@ API (the translator codes against it):
   ``.effective(database, principal) -> frozenset[tuple[Securable, str]]`` (over the securables
   that exist in the snapshot, names case-folded; see :meth:`EffectivePermissions.effective`),
   ``.principals(database) -> tuple[str, ...]``, ``.is_never_denied(database, principal) -> bool``,
-  ``.enters_as_guest(database, login) -> bool``,
+  ``.enters_as_guest(database, login) -> bool``, ``.knows(database, principal) -> bool``,
+  ``.unknown(database, key) -> UnknownPrincipal | None`` (a row left out for naming a principal
+  the snapshot does not hold: :mod:`mapper.graph`, :mod:`mapper.permission_index`),
   ``.covering(securable_class, permission) -> tuple[(class, permission), ...]`` and ``.graph``
   (the networkx DiGraph of :mod:`mapper.graph`).
 
@@ -51,7 +53,14 @@ from dataclasses import dataclass
 
 from grantbridge.errors import GrantbridgeError, MappingError
 from mapper.context import GUEST_ENTRY, ContextBuilder, SecurityContext
-from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph, PrincipalKind
+from mapper.graph import (
+    SERVER_SCOPE,
+    Node,
+    PrincipalGraph,
+    PrincipalKind,
+    UnknownPrincipal,
+    database_scope,
+)
 from mapper.permission_index import Key, PermissionIndex, state_text
 from mapper.permissions import CATALOG, COLUMN_PERMISSIONS, Pair
 from mapper.securables import (
@@ -388,6 +397,22 @@ class EffectivePermissions:
         return tuple(
             self.principal_graph.display(n) for n in self.principal_graph.principals(database)
         )
+
+    def knows(self, database: str | None, principal: str) -> bool:
+        """Whether the snapshot holds a principal of that name in the database (or server)."""
+        return self.principal_graph.node(database, principal) is not None
+
+    def unknown(self, database: str | None, key: str) -> UnknownPrincipal | None:
+        """The unknown principals of a row the engine left out, else None.
+
+        Args:
+            database: the row's database (source spelling); ``None`` for a server row.
+            key: a membership's or a permission row's key, or for an unknown owner the key of
+                the schema, object or role it owns.
+        """
+        scope = database_scope(database)
+        found = self.principal_graph.unknown.get((scope, key))
+        return found if found is not None else self._index.unknown.get((scope, key))
 
     def covering(self, securable_class: str, permission: str) -> tuple[Pair, ...]:
         """The (class, permission) pairs that imply a permission, itself first, nearest first."""

@@ -128,6 +128,11 @@ RULES = RuleRegistry([
          "It may grant, deny, or change a membership or an owner that the plan therefore "
          "lacks. Read it; fix the statement (or extract from the catalog or the live server) "
          "and plan again, or accept the finding once it is known to be harmless."),
+    Rule("GB046", M, "Principal not in the snapshot",
+         "The statement names a principal (a role's member, a grantee, an owner) that the "
+         "snapshot does not hold, as partial exports do (dbatools' Export-DbaDbRole "
+         "-IncludeRoleMember, Export-DbaServerRole). Extract the principal too (the whole "
+         "database or server) and plan again, or drop the fact."),
     Rule("GB043", M, "Fixed role approximated",
          "The fixed role's capabilities are approximated by explicit grants; review them."),
 ])

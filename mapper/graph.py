@@ -15,13 +15,19 @@ Edges, attribute ``kind``:
 * ``maps_to`` — login → user, by SID (by the login's name when the user has no SID), and the
   database owner's login → ``dbo`` ("The database owner maps to dbo", ALTER AUTHORIZATION).
 
-Membership cycles are refused (:class:`MappingError` naming the cycle). Every traversal visits
-neighbours in sorted order, so every answer derived from the graph is deterministic.
+A membership naming a member or role the snapshot does not hold (a partial export: dbatools'
+``Export-DbaDbRole -IncludeRoleMember`` adds members it never creates) is left out of the graph
+and recorded in :attr:`PrincipalGraph.unknown`, for the planner to dispose of (finding GB046):
+the engine answers as if the row were not there. Membership cycles and a member of something
+that is not a role are contradictions, refused (:class:`MappingError` naming them). Every
+traversal visits neighbours in sorted order, so every answer derived from the graph is
+deterministic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -50,6 +56,27 @@ class PrincipalKind(StrEnum):
     APP_ROLE = "app_role"
 
 
+@dataclass(frozen=True)
+class UnknownPrincipal:
+    """A snapshot row naming a principal the snapshot does not hold, left out of the engine.
+
+    Attributes:
+        database: the row's database (source spelling); ``None`` for a server row.
+        key: the row's key: a membership's or a permission's, or the owned schema's, object's
+            or role's for an unknown owner.
+        names: each unknown principal with its part in the row (``member``, ``role``,
+            ``grantee``, ``owner``), in the row's order.
+    """
+
+    database: str | None
+    key: str
+    names: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        """What the row names that is unknown: ``member [app]``, ``member [a] and role [b]``."""
+        return " and ".join(f"{part} [{name}]" for part, name in self.names)
+
+
 def database_scope(database: str | None) -> str:
     """The node scope of a database name (``None`` = the server)."""
     return SERVER_SCOPE if database is None else fold(database)
@@ -62,6 +89,8 @@ class PrincipalGraph:
         self.snapshot = snapshot
         self._nodes: dict[Node, dict[str, Any]] = {}
         self._edges: dict[tuple[Node, Node], str] = {}
+        #: rows left out for naming a principal the snapshot does not hold, by (scope, row key)
+        self.unknown: dict[tuple[str, str], UnknownPrincipal] = {}
         self._add_server(snapshot)
         for database in snapshot.databases:
             self._add_database(snapshot, database)
@@ -142,8 +171,17 @@ class PrincipalGraph:
         self, scope: str, database: str | None, memberships: Iterable[Membership]
     ) -> None:
         for membership in memberships:
-            member = self._require(scope, membership.member, membership, "member")
-            role = self._require(scope, membership.role, membership, "role")
+            member, role = (scope, fold(membership.member)), (scope, fold(membership.role))
+            missing = tuple(
+                (part, name) for part, name, node in
+                (("member", membership.member, member), ("role", membership.role, role))
+                if node not in self._nodes
+            )  # fmt: skip
+            if missing:
+                self.unknown[(scope, membership.key)] = UnknownPrincipal(
+                    database, membership.key, missing
+                )
+                continue
             if self._nodes[role]["kind"] not in (PrincipalKind.ROLE, PrincipalKind.SERVER_ROLE):
                 raise MappingError(
                     f"{membership.role!r} is not a role, so {membership.member!r} cannot be a "
@@ -151,16 +189,6 @@ class PrincipalGraph:
                     Location(str(membership.source_ref), key=membership.key),
                 )
             self._edges[(member, role)] = MEMBER
-
-    def _require(self, scope: str, name: str, membership: Membership, what: str) -> Node:
-        node = (scope, fold(name))
-        if node not in self._nodes:
-            where = "on the server" if scope == SERVER_SCOPE else f"in database {scope!r}"
-            raise MappingError(
-                f"membership names unknown {what} {name!r} {where}",
-                Location(str(membership.source_ref), key=membership.key),
-            )
-        return node
 
     def _add_login_links(self, snapshot: SecuritySnapshot, database: Database, scope: str) -> None:
         by_sid = {fold(lg.sid): lg for lg in snapshot.logins if lg.sid}

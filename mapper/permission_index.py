@@ -3,18 +3,28 @@
 Everything the effective-permission check looks up is a dictionary access here, never a scan:
 GRANT rows by (scope, securable, permission) and by grantee, DENY rows by grantee, owners by
 securable. Fixed roles contribute their documented permission sets (:mod:`mapper.fixed_roles`)
-as if they were rows. A row naming an unknown grantee or a permission its class does not have
-is a :class:`MappingError` naming the row.
+as if they were rows. A permission its class does not have is a :class:`MappingError` naming
+the row. A row naming a grantee the snapshot does not hold, and an owner it does not hold, are
+left out and recorded in :attr:`PermissionIndex.unknown` (as :class:`~mapper.graph.PrincipalGraph`
+does for memberships), for the planner to dispose of: the engine answers as if they were not
+there (a securable whose owner is unknown is owned through its container, as if unowned).
 """
 
 from __future__ import annotations
 
 from grantbridge.errors import Location, MappingError
 from mapper import fixed_roles
-from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph
+from mapper.graph import SERVER_SCOPE, Node, PrincipalGraph, UnknownPrincipal
 from mapper.permissions import CATALOG, COLUMN_PERMISSIONS
 from mapper.securables import Securable, object_securable
-from mssql_extract.snapshot import Database, Permission, PermissionState, SecuritySnapshot, fold
+from mssql_extract.snapshot import (
+    Database,
+    Keyed,
+    Permission,
+    PermissionState,
+    SecuritySnapshot,
+    fold,
+)
 
 #: (scope, folded securable, permission); scope is "server" or a folded database name.
 Key = tuple[str, Securable, str]
@@ -39,33 +49,32 @@ class PermissionIndex:
         self.owners: dict[tuple[str, Securable], Node] = {}
         self.owner_nodes: dict[str, set[Node]] = {}
         self.owned_by: dict[Node, list[Securable]] = {}
+        #: rows and owners left out for naming an unknown principal, by (scope, row key)
+        self.unknown: dict[tuple[str, str], UnknownPrincipal] = {}
         for grant in fixed_roles.server_role_grants():
-            self._add(SERVER_SCOPE, fixed_roles.as_permission(grant))
+            self._add(None, fixed_roles.as_permission(grant))
         for permission in snapshot.server_permissions:
-            self._add(SERVER_SCOPE, permission)
+            self._add(None, permission)
         for database in snapshot.databases:
             self._add_database(database)
 
     def _add_database(self, database: Database) -> None:
-        scope = fold(database.name)
         for grant in fixed_roles.database_role_grants():
-            self._add(scope, fixed_roles.as_permission(grant))
+            self._add(database.name, fixed_roles.as_permission(grant))
         for permission in database.permissions:
-            self._add(scope, permission)
-        self._add_owners(database, scope)
+            self._add(database.name, permission)
+        self._add_owners(database, fold(database.name))
 
-    def _add(self, scope: str, permission: Permission) -> None:
+    def _add(self, database: str | None, permission: Permission) -> None:
         securable = Securable.of(permission).folded()
+        _check_permission(securable, permission)  # a contradiction, whoever the grantee is
+        scope = SERVER_SCOPE if database is None else fold(database)
         if securable.is_server_level:
             scope = SERVER_SCOPE  # a server securable granted from a database row (rare)
         node = (scope, fold(permission.grantee))
         if node not in self._graph:
-            raise MappingError(
-                f"{state_text(permission)} {permission.permission} names unknown grantee "
-                f"{permission.grantee!r}",
-                Location(str(permission.source_ref), key=permission.key),
-            )
-        _check_permission(securable, permission)
+            self._unknown(database, permission, "grantee", permission.grantee)
+            return
         if permission.state != PermissionState.DENY:
             self.grants.setdefault((scope, securable, permission.permission), {})[node] = permission
             self.held.setdefault(node, []).append((securable, permission))
@@ -76,24 +85,29 @@ class PermissionIndex:
             table = Securable(securable.securable_class, securable.schema_name, securable.name)
             self.column_denied_tables.add((scope, table, permission.permission))
 
+    def _unknown(self, database: str | None, row: Keyed, part: str, name: str) -> None:
+        scope = SERVER_SCOPE if database is None else fold(database)
+        self.unknown[(scope, row.key)] = UnknownPrincipal(database, row.key, ((part, name),))
+
     def _add_owners(self, database: Database, scope: str) -> None:
         for schema in database.schemas:
-            self._own(database, scope, Securable("SCHEMA", name=schema.name), schema.owner)
+            securable = Securable("SCHEMA", name=schema.name)
+            self._own(database, scope, securable, schema.owner, schema)
         for obj in database.objects:
             if obj.owner is not None:
                 securable = object_securable(obj.schema_name, obj.name, obj.kind)
-                self._own(database, scope, securable, obj.owner)
+                self._own(database, scope, securable, obj.owner, obj)
         for role in database.roles:
             if role.owner is not None:
-                self._own(database, scope, Securable("ROLE", name=role.name), role.owner)
+                self._own(database, scope, Securable("ROLE", name=role.name), role.owner, role)
 
-    def _own(self, database: Database, scope: str, securable: Securable, owner: str) -> None:
+    def _own(
+        self, database: Database, scope: str, securable: Securable, owner: str, owned: Keyed
+    ) -> None:
         node = (scope, fold(owner))
         if node not in self._graph:
-            raise MappingError(
-                f"{securable} is owned by unknown principal {owner!r}",
-                Location(str(database.source_ref), key=f"{database.key}:{securable}"),
-            )
+            self._unknown(database.name, owned, "owner", owner)
+            return
         self.owners[(scope, securable.folded())] = node
         self.owner_nodes.setdefault(scope, set()).add(node)
         self.owned_by.setdefault(node, []).append(securable.folded())

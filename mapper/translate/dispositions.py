@@ -1,9 +1,18 @@
-"""Dispositions (DESIGN §3.4): every source fact ends with exactly one; a missing one is a bug."""
+"""Dispositions (DESIGN §3.4): every source fact ends with exactly one; a missing one is a bug.
+
+A fact naming a principal the snapshot does not hold (:class:`~mapper.graph.UnknownPrincipal`:
+a partial export's role member, grantee or owner) is disposed like a GRANT on a securable the
+snapshot lacks: a membership or a permission row is ``unresolved`` with no plan item
+(:func:`dispose_unknown`), an owned schema, object or role is ``approximated`` as dbo's
+(:mod:`mapper.translate.ownership`); both with finding GB046 (:func:`unknown_finding`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from mapper import findings
+from mapper.graph import UnknownPrincipal
 from mapper.plan import Disposition
 from mapper.translate.state import SERVER, PlanState, copy_with, fact_key
 from mssql_extract.snapshot import Keyed, SecuritySnapshot
@@ -20,6 +29,43 @@ def source_facts(snapshot: SecuritySnapshot) -> Iterator[str]:
                               *db.permissions, *db.schemas, *db.objects, *db.security_policies,
                               *db.masked_columns, *db.audit_specifications]  # fmt: skip
         yield from (fact_key(db.name, item.key) for item in facts)
+
+
+def not_held(unknown: UnknownPrincipal) -> str:
+    """``the snapshot has no member [x]``, ``… no member [a] and role [b]``."""
+    return f"the snapshot has no {unknown.describe()}"
+
+
+def unknown_finding(
+    state: PlanState, unknown: UnknownPrincipal, statement: str, action: str, *,
+    securable: str, ref: str,
+) -> str:  # fmt: skip
+    """Finding GB046 for a fact naming a principal the snapshot does not hold; its key.
+
+    Args:
+        unknown: the engine's record of the row (:meth:`EffectivePermissions.unknown`).
+        statement: the source statement, as T-SQL (``ALTER ROLE [r] ADD MEMBER [m]``).
+        action: what the plan did.
+        securable: what the fact is on (a role, a securable, an owned schema).
+        ref: the fact's source reference.
+    """
+    finding = findings.make(
+        "GB046", f"{statement}: {not_held(unknown)}", action,
+        principal=unknown.names[0][1], securable=securable, source_ref=ref,
+    )  # fmt: skip
+    return state.finding(finding)
+
+
+def dispose_unknown(
+    state: PlanState, fact: str, kind: str, unknown: UnknownPrincipal, statement: str,
+    action: str, *, securable: str, ref: str,
+) -> None:  # fmt: skip
+    """A membership or permission row naming a principal the snapshot does not hold:
+    ``unresolved``, no plan item, finding GB046 (as a GRANT on a securable it lacks: GB042)."""
+    key = unknown_finding(state, unknown, statement, action, securable=securable, ref=ref)
+    them = "them" if len(unknown.names) > 1 else "it"
+    state.dispose(fact, kind, ref, Disposition.UNRESOLVED, findings=[key],
+                  reason=f"{not_held(unknown)}: extract {them} too, or drop the fact")  # fmt: skip
 
 
 def plan_fixed_role_facts(state: PlanState) -> None:

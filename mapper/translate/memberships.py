@@ -4,6 +4,9 @@ A fixed server role with an over-granting permission takes that permission's ove
 (sysadmin GB002 and securityadmin GB004 by name; ``##MS_LoginManager##``'s ALTER ANY LOGIN
 GB005, as the GRANT row would); every other fixed server role gives what its permissions map to
 granted directly (:func:`mapper.translate.fixed.plan_fixed_server_role`).
+
+A membership whose member or role the snapshot does not hold (a partial export) is
+``unresolved`` with finding GB046 and grants nothing (:func:`_unknown`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from mapper.fixed_roles import server_role_permissions
 from mapper.plan import Disposition, PgMembership
 from mapper.privileges import lookup
 from mapper.translate.deny import Deny
+from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import DENY_ROLES, OVERGRANT_ROLES, fixed_role, plan_fixed_server_role
 from mapper.translate.grants import Target, record
 from mapper.translate.overgrants import PERMISSION_RULES, SERVER_ROLE_RULES, role_overgrant
@@ -24,6 +28,8 @@ def plan_server_memberships(state: PlanState) -> None:
     """Server role memberships: over-granting fixed roles, other fixed roles, user-defined ones."""
     for member in state.snapshot.server_memberships:
         fact, ref = fact_key(SERVER, member.key), str(member.source_ref)
+        if _unknown(state, None, member, fact):
+            continue
         member_role = state.role_of(SERVER, member.member)
         if member_role is None:
             _not_migrated(state, fact, ref, member)
@@ -48,6 +54,24 @@ def _overgrant_rule(role: str) -> str | None:
     return None
 
 
+def _unknown(state: PlanState, db: Database | None, member: Membership, fact: str) -> bool:
+    """Dispose of a membership naming a member or role the snapshot does not hold (the engine
+    left it out); False when both are known."""
+    unknown = state.engine.unknown(db.name if db else None, member.key)
+    if unknown is None:
+        return False
+    server = " SERVER" if db is None else ""
+    statement = f"ALTER{server} ROLE [{member.role}] ADD MEMBER [{member.member}]"
+    where = "on the server" if db is None else f"in [{db.name}]"
+    dispose_unknown(
+        state, fact, "membership", unknown, statement + (f" in [{db.name}]" if db else ""),
+        f"No membership granted {where}: the plan has no role for a principal the snapshot "
+        "does not hold.",
+        securable=f"role {member.role}", ref=str(member.source_ref),
+    )  # fmt: skip
+    return True
+
+
 def _not_migrated(state: PlanState, fact: str, ref: str, member: Membership) -> None:
     state.dispose(fact, "membership", ref, Disposition.EXCLUDED,
                   reason=f"the member [{member.member}] is not migrated")  # fmt: skip
@@ -69,6 +93,8 @@ def plan_db_memberships(state: PlanState, db: Database, denies: list[Deny]) -> N
     """Database role memberships; deny roles become DENYs, db_owner an over-grant."""
     for member in db.memberships:
         fact, ref = fact_key(db.name, member.key), str(member.source_ref)
+        if _unknown(state, db, member, fact):
+            continue
         member_role = state.role_of(db.name, member.member)
         role_name = fold(member.role)
         if member_role is None:

@@ -31,10 +31,16 @@ def plan_databases(state: PlanState) -> None:
 
 
 def owner_role(state: PlanState, db: Database, principal: str) -> str:
-    """The NOLOGIN owner role for a source owner in a database (created on first use)."""
+    """The NOLOGIN owner role for a source owner in a database (created on first use).
+
+    An owner the snapshot does not hold (a partial export) gets dbo's: no role of the plan
+    stands for it (:mod:`mapper.translate.ownership` disposes of the fact with GB046).
+    """
     existing = state.role_of(f"owner:{db.name}", principal)
     if existing is not None:
         return existing
+    if not state.engine.knows(db.name, principal):
+        return owner_role(state, db, "dbo")
     base = "owner" if fold(principal) == "dbo" else f"{principal}_owner"
     name = state.names.database_principal(db.name, base, "owner role of", always_prefixed=True)
     state.role(name, RoleKind.OWNER, source=f"owner [{db.name}].[{principal}]")

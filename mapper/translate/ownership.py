@@ -25,15 +25,23 @@ owner's privileges away; a member of an owning role that restructuring moved to 
 
 An owner without a PostgreSQL role (excluded by policy, like ``sa``, or not migrated) gets
 nothing: the fact is ``excluded`` with the exclusion's reason, or ``approximated`` with GB016.
+
+An owner the snapshot does not hold at all (a partial export: ``CREATE SCHEMA s AUTHORIZATION
+[nobody]`` without ``nobody``) is left out by the engine; the schema, object or role is planned
+as dbo's (its owner role is the database's, :func:`mapper.translate.objects.owner_role`) and
+the fact is ``approximated`` with finding GB046 (:func:`_unknown_owner`; a role's:
+:func:`role_owner_unknown`): the item exists, only its owner is a guess.
 """
 
 from __future__ import annotations
 
 from grantbridge.errors import GrantbridgeError
 from mapper import findings
+from mapper.graph import UnknownPrincipal
 from mapper.plan import Disposition, FactDisposition, PgMembership
 from mapper.policy import OvergrantMode
 from mapper.privileges import lookup
+from mapper.translate.dispositions import unknown_finding
 from mapper.translate.fixed import EQUIVALENT, fixed_role
 from mapper.translate.grants import Target, expand
 from mapper.translate.objects import owner_role, schema_owner
@@ -159,6 +167,13 @@ def _carry(
         found = _finding(state, owned, owner, reason[0].upper() + reason[1:] + ".")
         _dispose(state, owned, Disposition.APPROXIMATED, contained, [found], reason)
         return
+    unknown = state.engine.unknown(db.name, owned.fact.removeprefix(f"{db.name}/"))  # the row key
+    if unknown is not None:
+        found = _unknown_owner(state, owned, unknown)
+        _dispose(state, owned, Disposition.APPROXIMATED, contained, [found],
+                 f"owned by [{owner}], whom the snapshot does not hold: {owned.owner_role!r} "
+                 "(dbo's) owns it")  # fmt: skip
+        return
     role = state.role_of(db.name, owner)
     if role is None or role == "PUBLIC":
         source = _principal_disposition(state, db, owner)
@@ -195,6 +210,38 @@ def _carry(
         disposition = Disposition.APPROXIMATED
     found = _finding(state, owned, owner, action)
     _dispose(state, owned, disposition, [*contained, *keys], [found], action)
+
+
+def _unknown_owner(state: PlanState, owned: Owned, unknown: UnknownPrincipal) -> str:
+    """GB046 for a schema or object whose owner the snapshot does not hold; its key."""
+    owner = unknown.names[0][1]
+    on = f"SCHEMA::[{owned.schema}]"
+    if owned.kind == "object":
+        on = f"OBJECT::[{owned.schema}].[{owned.name}]"
+    action = (
+        f"Owned by {owned.owner_role!r}, dbo's owner role, as if dbo owned it: no role of the "
+        f"plan stands for [{owner}], so none gets the owner's rights."
+    )
+    statement = f"ALTER AUTHORIZATION ON {on} TO [{owner}] in [{owned.db.name}]"
+    return unknown_finding(state, unknown, statement, action, securable=_what(owned),
+                           ref=owned.ref)  # fmt: skip
+
+
+def role_owner_unknown(state: PlanState, db: Database, role: DatabaseRole) -> str | None:
+    """GB046 for a database role whose owner the snapshot does not hold; its key (None: the
+    owner is known, or there is none). PostgreSQL roles have no owner: the role is planned like
+    any other, as if dbo owned it."""
+    unknown = state.engine.unknown(db.name, role.key)
+    if unknown is None:
+        return None
+    owner = unknown.names[0][1]
+    action = (
+        "Planned as if dbo owned it (PostgreSQL roles have no owner): no role of the plan stands "
+        f"for [{owner}], so none may manage the role's members as its owner could."
+    )
+    statement = f"ALTER AUTHORIZATION ON ROLE::[{role.name}] TO [{owner}] in [{db.name}]"
+    what, ref = f"ROLE [{role.name}] in [{db.name}]", str(role.source_ref)
+    return unknown_finding(state, unknown, statement, action, securable=what, ref=ref)
 
 
 def _rights(state: PlanState, owned: Owned, grantee: str) -> list[Item]:

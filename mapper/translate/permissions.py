@@ -10,6 +10,10 @@ GB016; GB043 for db_ddladmin: its members get no CREATE). A ``GRANT ALTER ON SCH
 maps to CREATE on s; a database row (CREATE TABLE …, ALTER ANY SCHEMA, ALTER) maps to CREATE on
 the schemas where ALTER is implied and no row of the grantee's own names the schema. All of
 them are ``approximated`` (GB040): PostgreSQL's CREATE allows every kind of object.
+
+A row naming a grantee the snapshot does not hold (a partial export) is ``unresolved`` with
+finding GB046 and no plan item, like a GRANT on a securable it lacks (GB042): a GRANT has no
+role to go to, and a DENY restricts no principal the plan knows (:func:`_unknown_grantee`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.effective import Securable
+from mapper.permission_index import state_text
 from mapper.permissions import CATALOG
 from mapper.plan import Disposition
 from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, PrivilegeRow, lookup
 from mapper.translate.deny import Deny
+from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grants import Target, expand, grant_option_finding, record, schemas_of
 from mapper.translate.guest import guest_finding
@@ -78,6 +84,8 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
     for perm in sorted(rows, key=_order):
         fact, ref = fact_key(scope, perm.key), str(perm.source_ref)
         target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
+        if _unknown_grantee(state, db, perm, fact):
+            continue
         if perm.state == PermissionState.DENY:
             if db is None and perm.permission == "CONNECT SQL":
                 _deny_connect_sql(state, perm, fact)
@@ -94,6 +102,32 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
             permission_overgrant(state, db, perm, role, fact)
         else:
             _plan_grant(state, db, perm, role, target, fact)
+
+
+def _unknown_grantee(state: PlanState, db: Database | None, perm: Permission, fact: str) -> bool:
+    """Dispose of a row whose grantee the snapshot does not hold (the engine left it out);
+    False when the grantee is known."""
+    unknown = state.engine.unknown(db.name if db else None, perm.key)
+    if unknown is None:
+        return False
+    where = _where(perm)
+    if perm.state == PermissionState.DENY:
+        action = (
+            f"Nothing denied: [{perm.grantee}] is not in the snapshot, so the DENY restricts no "
+            "principal the plan knows (a membership in it is unresolved too)."
+        )
+    else:
+        action = f"Nothing granted: the plan has no role for [{perm.grantee}]."
+    statement = f"{state_text(perm)} {perm.permission} ON {where} TO [{perm.grantee}]"
+    dispose_unknown(state, fact, "permission", unknown, statement, action, securable=where,
+                    ref=str(perm.source_ref))  # fmt: skip
+    return True
+
+
+def _where(perm: Permission) -> str:
+    """The securable of a row as findings name it (``OBJECT dbo Orders``, ``… (id)``)."""
+    where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
+    return where + (f" ({perm.column_name})" if perm.column_name else "")
 
 
 def _deny_connect_sql(state: PlanState, perm: Permission, fact: str) -> None:

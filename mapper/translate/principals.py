@@ -17,6 +17,7 @@ from mapper.naming import split_windows
 from mapper.plan import AuthMethod, Disposition, PgGrant, PgMembership, RoleKind
 from mapper.translate.auth import method_of, plan_auth
 from mapper.translate.guest import guest_fact, guest_finding
+from mapper.translate.ownership import role_owner_unknown
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import (
     AuthenticationType,
@@ -282,9 +283,15 @@ def plan_roles(state: PlanState, db: Database) -> None:
         name = state.names.database_principal(db.name, role.name, "role")
         state.role(name, RoleKind.GROUP, source=f"role [{db.name}].[{role.name}]").facts.add(fact)
         state.bind(db.name, role.name, name)
-        state.dispose(
-            fact, "role", str(role.source_ref), Disposition.MAPPED, items=[f"role:{name}"]
-        )
+        unknown_owner = role_owner_unknown(state, db, role)
+        if unknown_owner is None:
+            state.dispose(
+                fact, "role", str(role.source_ref), Disposition.MAPPED, items=[f"role:{name}"]
+            )
+            continue
+        reason = f"its owner [{role.owner}] is not in the snapshot: planned as dbo's"
+        state.dispose(fact, "role", str(role.source_ref), Disposition.APPROXIMATED,
+                      items=[f"role:{name}"], findings=[unknown_owner], reason=reason)  # fmt: skip
     for app in db.application_roles:
         fact = fact_key(db.name, app.key)
         name = state.names.database_principal(db.name, app.name, "application role")

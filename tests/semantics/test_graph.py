@@ -81,9 +81,27 @@ def test_server_role_cycle() -> None:
         _graph(snapshot)
 
 
-def test_unknown_member_is_an_error() -> None:
-    with pytest.raises(MappingError, match="unknown member 'nobody'"):
-        _graph(estate(sales(members=[member("r1", "nobody")])))
+def test_unknown_member_or_role_is_left_out_and_recorded() -> None:
+    """A partial export's membership (dbatools' -IncludeRoleMember): no edge, no node, a record
+    for the planner (the graph used to refuse it)."""
+    members = [member("r1", "nobody"), member("ghost", "alice"), member("r2", "alice")]
+    snapshot = estate(sales(members=members), server_members=[member("sysadmin", "CONTOSO\\Ops")])
+    graph = _graph(snapshot)
+    assert ("sales", "nobody") not in graph
+    assert ("sales", "ghost") not in graph
+    assert [node for node, _ in graph.closure(("sales", "alice"))] == [
+        ("sales", "alice"), ("sales", "public"), ("sales", "r2"),
+    ]  # fmt: skip
+    assert {key: u.names for key, u in graph.unknown.items()} == {
+        ("sales", "member:r1<-nobody"): (("member", "nobody"),),
+        ("sales", "member:ghost<-alice"): (("role", "ghost"),),
+        ("server", "member:sysadmin<-contoso\\ops"): (("member", "CONTOSO\\Ops"),),
+    }
+    assert graph.unknown[("sales", "member:r1<-nobody")].database == "Sales"
+    both = _graph(estate(sales(members=[member("ghost", "nobody")])))
+    assert both.unknown[("sales", "member:ghost<-nobody")].describe() == (
+        "member [nobody] and role [ghost]"
+    )
 
 
 def test_member_of_a_user_is_an_error() -> None:
