@@ -69,9 +69,16 @@ def _server_items(state: PlanState, grantee: str, row: PrivilegeRow) -> Iterator
         yield PgMembership(role=row.role, member=grantee)
 
 
+#: SQL Server's system schemas: their objects are the catalog, which PostgreSQL lets every role
+#: read (its own catalog), so a permission on one grants nothing on the target.
+SYSTEM_SCHEMAS = frozenset({"sys", "information_schema"})
+
+
 def _object(
     state: PlanState, db: Database, grantee: str, target: Target, row: PrivilegeRow
 ) -> list[Item] | None:
+    if fold(target.schema_name or "") in SYSTEM_SCHEMAS:
+        return []
     obj = state.find_object(db, target.schema_name, target.object_name)
     if obj is None:
         return None
@@ -81,10 +88,10 @@ def _object(
 def _object_items(
     state: PlanState, db: Database, obj: DbObject, grantee: str, column: str | None,
     row: PrivilegeRow,
-) -> list[Item] | None:  # fmt: skip
+) -> list[Item]:  # fmt: skip
     item = pg_object(state, db, obj)
-    if item is None:
-        return None
+    if item is None:  # a synonym, an XML schema collection …: nothing to grant on
+        return []
     columns = (object_name(column, state.policy.naming),) if column else ()
     return _grants_on(item, grantee, columns, row)
 
