@@ -47,7 +47,12 @@ def extract(
     ] = None,
     databases: Annotated[
         list[str] | None,
-        typer.Option("--database", "-d", help="Live mode: only these databases. Repeatable."),
+        typer.Option(
+            "--database",
+            "-d",
+            help="Live mode: only these databases (repeatable). Scripts: the database of "
+            "statements outside any USE (one; default master).",
+        ),
     ] = None,
     trust_server_certificate: Annotated[
         bool, typer.Option(help="Live mode: accept the server's certificate without validation.")
@@ -60,6 +65,13 @@ def extract(
         list[str] | None,
         typer.Option(
             "--var", help="sqlcmd variable NAME=VALUE for $(NAME) in scripts. Repeatable."
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Scripts without a byte-order mark are in this encoding (default UTF-8; an "
+            "ANSI script from SSMS: cp1252)."
         ),
     ] = None,
     include_definitions: Annotated[
@@ -83,6 +95,8 @@ def extract(
     chosen = [x for x in (script, catalog_json, dacpac, server) if x]
     if len(chosen) != 1:
         raise InputError("give exactly one source: --script, --catalog-json, --dacpac or --server")
+    if encoding is not None and not script:
+        raise InputError("--encoding applies to --script only")
     snapshot = _extract(
         script,
         catalog_json,
@@ -91,6 +105,7 @@ def extract(
         databases,
         trust_server_certificate,
         _parse_vars(var or []),
+        encoding,
         include_definitions,
         lenient,
     )
@@ -106,6 +121,7 @@ def _extract(
     databases: list[str] | None,
     trust_server_certificate: bool,
     variables: dict[str, str],
+    encoding: str | None,
     include_definitions: bool,
     lenient: bool,
 ) -> SecuritySnapshot:
@@ -115,6 +131,8 @@ def _extract(
         with ui.progress("extract", echo=False) as step:
             return extract_scripts(
                 script,
+                database=_script_database(databases),
+                encoding=encoding,
                 variables=variables,
                 include_definitions=include_definitions,
                 lenient=lenient,
@@ -141,6 +159,15 @@ def _extract(
         trust_server_certificate=trust_server_certificate,
         include_definitions=include_definitions,
     )
+
+
+def _script_database(databases: list[str] | None) -> str | None:
+    """``--database`` with scripts: where statements outside any USE go (one database)."""
+    if databases and len(databases) > 1:
+        raise InputError(
+            "with --script, --database names one database: where statements outside any USE go"
+        )
+    return databases[0] if databases else None
 
 
 def _summary(snapshot: SecuritySnapshot, output: Path) -> None:

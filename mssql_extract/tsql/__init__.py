@@ -1,13 +1,16 @@
 """T-SQL security scripts → ``SecuritySnapshot`` (DESIGN §2, source 3).
 
 Reads what SSMS "Generate Scripts", SSDT projects, dbatools and sp_help_revlogin produce, and
-hand-written setup scripts: batches split on ``GO``, each tokenized once by sqlglot's T-SQL
-tokenizer, statements dispatched through ``StatementParser.STATEMENT`` and replayed in order
-onto a ``Builder`` that freezes into the snapshot.
+hand-written setup scripts: the client's part first (``sqlcmd``: ``GO`` batches, ``:setvar``,
+``$(name)``, ``:r`` includes), each batch tokenized once by sqlglot's T-SQL tokenizer, statements
+dispatched through ``StatementParser.STATEMENT`` (system procedures through ``procedures``,
+dynamic SQL through ``dynamic``, IF branches through ``branches``) and replayed in order onto a
+``Builder`` that freezes into the snapshot.
 """
 
 from __future__ import annotations
 
+import codecs
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -16,8 +19,9 @@ from grantbridge.collector import collector_paused
 from grantbridge.errors import ExtractError, Location
 from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql.replay import Builder
+from mssql_extract.tsql.sqlcmd import Reader, Source, include_targets, split_batches
 from mssql_extract.tsql.statements import StatementParser
-from mssql_extract.tsql.tokens import decode, split_batches
+from mssql_extract.tsql.tokens import decode
 
 __all__ = ["extract_scripts", "parse_text"]
 
@@ -27,17 +31,20 @@ SCRIPT_SUFFIXES = (".sql",)
 
 def _replay(
     builder: Builder,
-    text: str,
-    origin: str,
+    source: Source,
+    read: Reader,
     variables: Mapping[str, str] | None,
     include_definitions: bool,
     lenient: bool,
+    database: str | None,
 ) -> None:
-    builder.current = "master"  # each script is a new sqlcmd connection
+    # each script is a new sqlcmd connection, in the login's default database (master)
+    builder.current = database or "master"
     parser = StatementParser(
-        builder, origin, include_definitions=include_definitions, lenient=lenient
+        builder, source.origin, include_definitions=include_definitions, lenient=lenient
     )
-    for batch in split_batches(text, origin, variables):
+    batches = split_batches(source.text, source.origin, variables, path=source.path, read=read)
+    for batch in batches:
         parser.parse_batch(batch)
 
 
@@ -48,6 +55,7 @@ def parse_text(
     variables: Mapping[str, str] | None = None,
     include_definitions: bool = False,
     lenient: bool = False,
+    database: str | None = None,
 ) -> SecuritySnapshot:
     """Replay one script's text into a snapshot.
 
@@ -57,6 +65,7 @@ def parse_text(
         variables: sqlcmd variables for ``$(name)``; ``:setvar`` lines add defaults.
         include_definitions: keep module bodies (procedures, functions, views).
         lenient: record malformed statements as skipped errors instead of raising.
+        database: where statements outside any USE go (default: master, as in sqlcmd).
 
     Raises:
         ExtractError: a malformed security statement (file:line:col and its text), an unset
@@ -64,7 +73,8 @@ def parse_text(
     """
     with collector_paused():
         builder = Builder()
-        _replay(builder, text, origin, variables, include_definitions, lenient)
+        source = Source(text, origin)
+        _replay(builder, source, _Files().read, variables, include_definitions, lenient, database)
         return builder.freeze()
 
 
@@ -82,14 +92,46 @@ def _files(path: Path) -> Iterator[Path]:
         raise ExtractError(f"no such script file or folder: {str(path)!r}", Location(str(path)))
 
 
-def _read(path: Path) -> tuple[str, str]:
-    if str(path) == "-":
-        return decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
-    origin = path.as_posix()
-    try:
-        return decode(path.read_bytes(), origin), origin
-    except OSError as exc:
-        raise ExtractError(f"cannot read script: {exc.strerror}", Location(origin)) from None
+def _included(scripts: list[Path], files: _Files, variables: Mapping[str, str] | None) -> set[Path]:
+    """The scripts of a folder that another one includes with ``:r`` (resolved paths): an SSDT
+    project's post-deployment script includes files that run only through it, maybe only in
+    one branch of an IF."""
+    found: set[Path] = set()
+    for path in scripts:
+        data = path.read_bytes()
+        if not any(mark in data for mark in (b":r", b":R", b":\x00r", b":\x00R")):
+            continue
+        text, origin = files.read(path)
+        found |= include_targets(Source(text, origin, path), variables) - {path.resolve()}
+    return found
+
+
+class _Files:
+    """Reads script files and names them: as given, or relative to ``relative_to``."""
+
+    def __init__(self, relative_to: Path | None = None, encoding: str | None = None) -> None:
+        self.relative_to = relative_to.resolve() if relative_to is not None else None
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise ExtractError(f"unknown encoding {encoding!r}", Location()) from None
+        self.encoding = encoding
+
+    def origin(self, path: Path) -> str:
+        if self.relative_to is not None and path.resolve().is_relative_to(self.relative_to):
+            return path.resolve().relative_to(self.relative_to).as_posix()
+        return path.as_posix()
+
+    def read(self, path: Path) -> tuple[str, str]:
+        """A file's text and origin (``-``: standard input)."""
+        if str(path) == "-":
+            return decode(sys.stdin.buffer.read(), "<stdin>", self.encoding), "<stdin>"
+        origin = self.origin(path)
+        try:
+            return decode(path.read_bytes(), origin, self.encoding), origin
+        except OSError as exc:
+            raise ExtractError(f"cannot read script: {exc.strerror}", Location(origin)) from None
 
 
 def extract_scripts(
@@ -100,6 +142,8 @@ def extract_scripts(
     lenient: bool = False,
     relative_to: Path | None = None,
     on_file: Callable[[str], None] | None = None,
+    database: str | None = None,
+    encoding: str | None = None,
 ) -> SecuritySnapshot:
     """Replay T-SQL scripts, in the order given (folders sorted), into one snapshot.
 
@@ -108,18 +152,26 @@ def extract_scripts(
     Source references name each file as given, or relative to ``relative_to`` when set (so
     that a snapshot does not depend on where the estate happens to lie on disk).
     ``on_file`` is called with each file's origin once it is replayed (the CLI's progress bar).
+    Each script starts in ``database`` (default: master, as a new sqlcmd connection does): the
+    database of an SSDT project, whose files name none. ``encoding`` decodes scripts without a
+    byte-order mark (default: UTF-8).
     """
     with collector_paused():
         builder = Builder()
+        files = _Files(relative_to, encoding)
         for given in paths:
-            files = [given] if str(given) == "-" else list(_files(given))
-            for path in files:
-                text, origin = _read(path)
-                if not text.strip() and files == [given]:  # an empty file given by name (or stdin)
+            found = [given] if str(given) == "-" else list(_files(given))
+            if len(found) > 1:  # a folder: a file another one includes is read there only
+                included = _included(found, files, variables)
+                found = [path for path in found if path.resolve() not in included]
+            for path in found:
+                text, origin = files.read(path)
+                if not text.strip() and found == [given]:  # an empty file given by name (or stdin)
                     raise ExtractError("the script is empty", Location(origin, 1))
-                if relative_to is not None and path.resolve().is_relative_to(relative_to.resolve()):
-                    origin = path.resolve().relative_to(relative_to.resolve()).as_posix()
-                _replay(builder, text, origin, variables, include_definitions, lenient)
+                source = Source(text, origin, None if str(path) == "-" else path)
+                _replay(
+                    builder, source, files.read, variables, include_definitions, lenient, database
+                )
                 if on_file is not None:
                     on_file(origin)
         return builder.freeze()

@@ -8,7 +8,8 @@ Keywords are compared on unquoted tokens only, so ``[GRANT]`` is a name, never a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
 
 from sqlglot.tokenizer_core import Token, TokenType
 
@@ -25,13 +26,37 @@ _REF_FIELDS = {"origin", "line", "column"}
 #: A statement handler: reads one statement from the parser and replays it onto its builder.
 Handler = Callable[["Parser"], None]
 
+#: Arguments of a procedure call, bound to parameter names (None: NULL, DEFAULT or left out).
+Args = dict[str, str | None]
+
+#: A system procedure handler: replays one call, given its bound arguments and its location.
+ProcHandler = Callable[["Parser", Args, SourceRef], None]
+
+#: A system procedure: its parameter names in order (from its documentation page) and handler.
+Procedure = tuple[tuple[str, ...], ProcHandler]
+
+
+@dataclass(frozen=True)
+class Text:
+    """Text the script spells out for a string expression, and its first literal (the place
+    that errors and source references inside the text point to)."""
+
+    value: str
+    at: Token
+
+
 T = TypeVar("T")
 
-#: Words after which a statement's literals may be secrets: its text is shown redacted.
+#: Words that mark a statement whose other values may be secrets too (a password passed as a
+#: number or an unquoted word): its text keeps only keywords, names and punctuation.
 SECRET_WORDS = frozenset(
     {"PASSWORD", "SECRET", "SP_ADDLOGIN", "SP_ADDAPPROLE", "SP_CHANGE_USERS_LOGIN", "SP_PASSWORD"}
-    | {"SP_SETAPPROLE", "SP_APPROLEPASSWORD", "HASHED"}
+    | {"SP_SETAPPROLE", "SP_APPROLEPASSWORD", "HASHED", "SP_ADDLINKEDSRVLOGIN", "RMTPASSWORD"}
+    | {"PASSWD", "SP_ADDLINKEDSERVER", "SP_ADDREMOTELOGIN"}
 )
+
+#: What a redacted value reads as.
+REDACTED = "'***'"
 
 #: Words that end an unknown or noise statement written without a semicolon. Deliberately
 #: narrow: ``SET`` (``UPDATE … SET``) and ``SELECT`` (``INSERT … SELECT``) would cut statements
@@ -70,15 +95,26 @@ def _words(tokens: list[Token]) -> list[str]:
 class Parser:
     """Token navigation, locations and error reporting over one batch at a time."""
 
+    #: System procedures by lower-case name (filled by ``statements.StatementParser``).
+    PROCEDURES: ClassVar[dict[str, Procedure]] = {}
+
     def __init__(self, builder: Builder, origin: str, *, include_definitions: bool) -> None:
         self.builder = builder
         self.origin = origin
         self.include_definitions = include_definitions
-        self.batch = Batch("", 1)
+        self.batch = Batch.at("", origin, 1)
         self.tokens: list[Token] = []
         self.words: list[str] = []  # upper-cased text of each unquoted word token, else ""
         self.pos = 0
         self.start = 0  # index of the current statement's first token
+        self.variables: dict[str, Text | None] = {}  # what the batch's variables hold, if known
+        self.uncertain = False  # inside a branch of an IF whose condition cannot be evaluated
+        self.condition_ref: SourceRef | None = None  # where that IF is
+        self.schema: str | None = None  # in CREATE SCHEMA's elements: where one-part names are
+
+    def replay_text(self, text: Text) -> None:
+        """Replay dynamic SQL as a nested batch (``statements.StatementParser`` does)."""
+        raise NotImplementedError
 
     # ----------------------------------------------------------------- reading tokens
 
@@ -231,42 +267,52 @@ class Parser:
 
     # ----------------------------------------------------------------- locations and text
 
-    def location(self, token: Token | None = None) -> tuple[int, int]:
-        """1-based (line, column) of a token in the original file."""
+    def location(self, token: Token | None = None) -> tuple[str, int, int]:
+        """(origin, line, column) of a token in the file it comes from (1-based)."""
         if token is None:
             token = self.tokens[self.start] if self.start < len(self.tokens) else None
+        batch = self.batch
         if token is None:
-            return self.batch.first_line, 1
-        line_start = self.batch.text.rfind("\n", 0, token.start) + 1
-        return self.batch.first_line + token.line - 1, token.start - line_start + 1
+            return batch.origin, batch.first_line, 1
+        text = batch.text
+        line_start = text.rfind("\n", 0, token.start) + 1
+        line = token.line  # where the token ends: a string may span lines
+        if text.find("\n", token.start, token.end) >= 0:
+            line -= text.count("\n", token.start, token.end + 1)
+        column = token.start - line_start + 1 + (batch.column if line == 1 else 0)
+        return *batch.where(line), column
 
     def ref(self, token: Token | None = None) -> SourceRef:
-        line, column = self.location(token)
+        origin, line, column = self.location(token)
         # built without validation: three plain values on the hot path of every statement; the
         # set of fields given is the same for every reference, so they share one (frozen models
         # never change it): 216 bytes less per statement, millions of statements at scale
-        return SourceRef.model_construct(_REF_FIELDS, origin=self.origin, line=line, column=column)
+        return SourceRef.model_construct(_REF_FIELDS, origin=origin, line=line, column=column)
 
     def statement_text(self, end: int | None = None) -> str:
-        """The statement's text (first token to the current one), redacted and truncated."""
+        """The statement's text (first token to the current one), redacted and truncated.
+
+        Every string and binary literal is shown as ``'***'``: a literal may be a password
+        anywhere (dynamic SQL, ``DECLARE @pw = N'…'``, ``@rmtpassword = '…'``), and the text
+        reaches the snapshot, the report and SARIF. With a word of ``SECRET_WORDS`` in the
+        statement, numbers and the values after ``=`` or ``,`` are hidden as well.
+        """
         last = min(max(end if end is not None else self.pos, self.start + 1), len(self.tokens))
         if self.start >= last:
             return ""
         span = self.tokens[self.start : last]
-        if any(_is_word(t) and t.text.upper() in SECRET_WORDS for t in span):
-            text = self._redacted(span)
-        else:
-            text = self.batch.text[span[0].start : span[-1].end + 1]
-        text = " ".join(text.split())
+        strict = any(_is_word(t) and t.text.upper() in SECRET_WORDS for t in span)
+        text = " ".join(self._redacted(span, strict=strict).split())
         return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
-    def _redacted(self, span: list[Token]) -> str:
+    def _redacted(self, span: list[Token], *, strict: bool) -> str:
         parts: list[str] = []
-        for before, token in zip([None, *span], span, strict=False):
-            if before is not None:
-                parts.append(self.batch.text[before.end + 1 : token.start])
-            secret = token.token_type in LITERALS and token.token_type != TokenType.NUMBER
-            parts.append("'***'" if secret else self.batch.text[token.start : token.end + 1])
+        text = self.batch.text
+        for i, token in enumerate(span):
+            if i:
+                parts.append(text[span[i - 1].end + 1 : token.start])
+            secret = _secret(span, i, strict)
+            parts.append(REDACTED if secret else text[token.start : token.end + 1])
         return "".join(parts)
 
     def error(self, message: str, token: Token | None = None) -> ExtractError:
@@ -274,9 +320,22 @@ class Parser:
         at = token if token is not None else self.tok()
         if at is None and self.tokens:
             at = self.tokens[-1]
-        line, column = self.location(at)
         text = self.statement_text(self.pos + 1)
-        return ExtractError(f"{message} in: {text}", Location(self.origin, line, column))
+        return ExtractError(f"{message} in: {text}", Location(*self.location(at)))
+
+
+def _secret(span: list[Token], i: int, strict: bool) -> bool:
+    """Whether token ``i`` of a statement's text is shown as ``'***'`` (see ``statement_text``):
+    a literal; and in a strict statement also a number, and a name given as a value (after
+    ``=``, or a positional procedure argument after ``,``: ``sp_addlogin bob, Secret1``)."""
+    token = span[i]
+    if token.token_type in LITERALS:
+        return strict or token.token_type != TokenType.NUMBER
+    if not strict or i == 0 or not (token.token_type == TokenType.IDENTIFIER or _is_word(token)):
+        return False
+    before = span[i - 1].token_type
+    after = span[i + 1].token_type if i + 1 < len(span) else None
+    return before == TokenType.EQ or (before == TokenType.COMMA and after != TokenType.EQ)
 
 
 def skipped(reason: str) -> Handler:

@@ -74,6 +74,7 @@ def _login(state: LoginState) -> Login:
         has_password=state.has_password,
         credential=state.credential,
         type_inferred=state.type == LoginType.WINDOWS_USER,  # FROM WINDOWS: user or group
+        connect_revoked=state.connect_revoked,
         source_ref=state.ref,
     )
 
@@ -148,7 +149,7 @@ def _user(state: UserState, builder: Builder) -> User:
         return User(
             name=state.name, type=user_type, authentication_type=auth, sid=state.sid,
             default_schema=state.default_schema, has_password=state.via == "password",
-            source_ref=state.ref,
+            connect_revoked=state.connect_revoked, source_ref=state.ref,
         )  # fmt: skip
     login = builder.logins.get(fold(state.login or state.name))
     user_type, auth = _USER_OF_LOGIN[login.type if login else guess_login_type(state.name)]
@@ -156,7 +157,8 @@ def _user(state: UserState, builder: Builder) -> User:
         name=state.name, type=user_type, authentication_type=auth,
         login=login.name if login else None, sid=(login.sid if login else None) or state.sid,
         default_schema=state.default_schema, orphaned=login is None,
-        type_inferred=user_type == UserType.WINDOWS_USER, source_ref=state.ref,
+        type_inferred=user_type == UserType.WINDOWS_USER, connect_revoked=state.connect_revoked,
+        source_ref=state.ref,
     )  # fmt: skip
 
 

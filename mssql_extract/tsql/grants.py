@@ -99,7 +99,7 @@ def _securable(p: Parser, target: _Target, grantor: str | None) -> Securable:
         if len(parts) > 3:
             raise p.error(f"too many name parts in {'.'.join(parts)!r}")
         if len(parts) == 1:
-            schema = p.builder.default_schema(grantor) or "dbo"
+            schema = p.schema or p.builder.default_schema(grantor) or "dbo"
             return (cls, schema, parts[0], None)
         return (cls, parts[-2] or "dbo", parts[-1], None)
     if len(parts) != 1:

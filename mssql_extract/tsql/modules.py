@@ -16,7 +16,6 @@ from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import DbObject, MaskedColumn, ObjectKind, SourceRef, fold
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
-from mssql_extract.tsql.state import sec_key
 from mssql_extract.tsql.tokens import STRINGS
 
 #: Words that open a table constraint or index item instead of a column in CREATE TABLE.
@@ -25,11 +24,12 @@ _NOT_COLUMNS |= {"PERIOD"}
 
 
 def object_name(p: Parser) -> tuple[str, str]:
-    """``[db.][schema.]name`` → (schema, name); one part is in the default schema, dbo."""
+    """``[db.][schema.]name`` → (schema, name); one part is in the default schema, dbo (in a
+    CREATE SCHEMA statement, the schema it creates)."""
     parts = p.qualified("an object name")
     if len(parts) > 3:
         raise p.error(f"too many name parts in {'.'.join(parts)!r}")
-    schema = parts[-2] if len(parts) > 1 and parts[-2] else "dbo"
+    schema = parts[-2] if len(parts) > 1 and parts[-2] else p.schema or "dbo"
     return schema, parts[-1]
 
 
@@ -243,8 +243,7 @@ def drop_objects(p: Parser) -> None:
     db = p.builder.db()
     for schema, name in [object_name(p), *_more_names(p)]:
         db.objects.pop((fold(schema), fold(name)), None)
-        gone = sec_key(("OBJECT", schema, name, None))[:3]
-        db.perms.drop_where(lambda row, gone=gone: sec_key(row.securable)[:3] != gone)  # type: ignore[misc]
+        p.builder.drop_object_permissions(schema, name)
 
 
 def _more_names(p: Parser) -> list[tuple[str, str]]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import SourceRef, fold
-from mssql_extract.tsql.cursor import Parser, skipped
+from mssql_extract.tsql import grants, modules
+from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, skipped
 from mssql_extract.tsql.grants import _class_prefix
 from mssql_extract.tsql.state import NamedState
 
@@ -42,6 +43,9 @@ def _database_name(p: Parser) -> str:
     return p.builder.current if p.accept("CURRENT") else p.name("a database name")
 
 
+#: Where ALTER DATABASE … SET ends: ``WITH ROLLBACK IMMEDIATE`` is part of it, not a ROLLBACK.
+_OPTION_ENDS = STOP_WORDS - {"ROLLBACK"}
+
 #: ALTER DATABASE … SET options with a security effect, and the DbState attribute each sets.
 _DATABASE_FLAGS = {"TRUSTWORTHY": "trustworthy", "DB_CHAINING": "db_chaining"}
 
@@ -61,13 +65,15 @@ def alter_database(p: Parser) -> None:
     """``ALTER DATABASE db SET TRUSTWORTHY | DB_CHAINING {ON | OFF}``; other forms are skipped."""
     name = _database_name(p)
     if not (p.at("SET") and (p.word(1) in _DATABASE_FLAGS or p.word(1) == "CONTAINMENT")):
-        p.skip_statement("ALTER DATABASE option without a security effect")
+        p.skip_to_boundary(_OPTION_ENDS)
+        reason = "ALTER DATABASE option without a security effect"
+        p.builder.skip("statement", reason, p.statement_text(), p.ref())
         return
     p.expect("SET")
     ref = p.ref()
     options = p.comma_list(lambda: _database_option(p))
     if p.accept("WITH"):  # WITH ROLLBACK IMMEDIATE / NO_WAIT: termination, no security effect
-        p.skip_to_boundary()
+        p.skip_to_boundary(_OPTION_ENDS)
     db = p.builder.db(name, ref)  # only once read whole: a malformed statement changes nothing
     for attribute, value in options:
         setattr(db, attribute, value)
@@ -91,8 +97,23 @@ _NOT_DATABASES = {
 }
 
 
+#: What a CREATE SCHEMA statement may hold after its name and owner (its "schema elements").
+_SCHEMA_ELEMENTS: dict[tuple[str, ...], Handler] = {
+    ("CREATE", "TABLE"): modules.create_table,
+    ("CREATE", "VIEW"): modules.create_view,
+    ("GRANT",): grants.parse_grant,
+    ("DENY",): grants.parse_deny,
+    ("REVOKE",): grants.parse_revoke,
+}
+
+
 def create_schema(p: Parser) -> None:
-    """``CREATE SCHEMA name [AUTHORIZATION owner]`` (its elements follow as statements)."""
+    """``CREATE SCHEMA name [AUTHORIZATION owner] [element …]``.
+
+    The elements (CREATE TABLE, CREATE VIEW, GRANT, DENY, REVOKE) belong to the statement up to
+    its ``;`` or the end of the batch, and a one-part name in them is in the new schema
+    (CREATE SCHEMA (Transact-SQL), example A).
+    """
     ref = p.ref()
     name = None if p.at("AUTHORIZATION") else p.name("a schema name")
     owner = p.name("an owner") if p.accept("AUTHORIZATION") else None
@@ -100,6 +121,35 @@ def create_schema(p: Parser) -> None:
     if not name:  # CREATE SCHEMA [] (an empty identifier, found by fuzzing)
         raise p.error("expected a schema name")
     p.builder.db().schemas[fold(name)] = NamedState(name, ref, owner or "dbo")
+    p.schema, outer = name, p.schema
+    try:
+        while (element := _schema_element(p)) is not None:
+            element(p)
+    finally:
+        p.schema = outer
+
+
+def _schema_element(p: Parser) -> Handler | None:
+    """The handler of the schema element at the current token (consumed), if one is there."""
+    for words, handler in _SCHEMA_ELEMENTS.items():
+        if p.at(*words):
+            p.start = p.pos  # the element's facts and errors point at the element
+            p.pos += len(words)
+            return handler
+    return None
+
+
+def alter_schema(p: Parser) -> None:
+    """``ALTER SCHEMA s TRANSFER [class ::] [schema.]name``: the object moves into ``s`` and loses
+    its permissions ("all permissions associated with the securable will be dropped")."""
+    target = p.name("a schema name")
+    p.expect("TRANSFER")
+    cls = _class_prefix(p) or "OBJECT"
+    if cls not in ("OBJECT", "TYPE", "XML SCHEMA COLLECTION"):
+        raise p.error(f"ALTER SCHEMA cannot transfer a {cls}")
+    parts = p.qualified("an object name")
+    schema = parts[-2] if len(parts) > 1 and parts[-2] else "dbo"
+    p.builder.transfer_object(schema, parts[-1], target, cls)
 
 
 def drop_schema(p: Parser) -> None:
@@ -182,6 +232,7 @@ STATEMENTS = {
     "CREATE DATABASE": create_database,
     "ALTER DATABASE": alter_database,
     "CREATE SCHEMA": create_schema,
+    "ALTER SCHEMA": alter_schema,
     "DROP SCHEMA": drop_schema,
     "ALTER AUTHORIZATION": alter_authorization,
 }

@@ -2,7 +2,8 @@
 
 Passwords (``PASSWORD = '…'``, ``PASSWORD = 0x… HASHED``, ``OLD_PASSWORD``) are consumed and
 dropped here: the option reader returns only ``True`` ("a password exists"), so no later code
-ever holds the literal. SIDs are identifiers, not secrets, and are kept as ``0x…`` hex.
+ever holds the literal. dbatools' ``Export-DbaLogin -ExcludePassword`` writes the hash as
+``#######``: the login has a password, which the script does not hold. SIDs are identifiers, not secrets, and are kept as ``0x…`` hex.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ def _hex(p: Parser) -> str:
 def _password(p: Parser, opts: Options) -> None:
     _eq(p)
     token = p.advance()
-    if token.token_type == TokenType.HEX_STRING:
+    if token.token_type == TokenType.HASH:  # dbatools Export-DbaLogin -ExcludePassword
+        while p.accept_type(TokenType.HASH):
+            pass
+        p.expect("HASHED")
+    elif token.token_type == TokenType.HEX_STRING:
         p.expect("HASHED")
     elif token.token_type not in STRINGS:
-        raise p.error("expected a password string or 0x… HASHED", token)
+        raise p.error("expected a password string, 0x… HASHED or ####### HASHED", token)
     opts["password"] = True  # the literal itself is dropped here, on purpose
     if p.accept("OLD_PASSWORD"):  # ALTER LOGIN … PASSWORD = 'new' OLD_PASSWORD = 'old'
         _old_password(p, opts)

@@ -9,7 +9,7 @@ name or position (names from each procedure's documentation page).
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef
-from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.cursor import Args, Parser, Procedure, ProcHandler
 from mssql_extract.tsql.options import Options, read_options
 from mssql_extract.tsql.state import LoginState, UserState, guess_login_type
 
@@ -100,9 +100,7 @@ def alter_login(p: Parser) -> None:
         login.disabled = bool(opts["disabled"])
     _apply_login(login, opts)
     if "name" in opts:
-        p.builder.logins.pop(login.name.casefold())
-        login.name = str(opts["name"])
-        p.builder.add_login(login)
+        p.builder.rename_server_principal(login.name, str(opts["name"]))
 
 
 def drop_login(p: Parser) -> None:
@@ -201,9 +199,11 @@ def alter_application_role(p: Parser) -> None:
 def _alter_membership(p: Parser, server: bool) -> None:
     ref, role = p.ref(), p.name("a role name")
     if p.accept("WITH"):
-        new = read_options(p, frozenset({"NAME"}))["name"]
-        if not server:
-            p.builder.rename_principal(role, str(new))
+        new = str(read_options(p, frozenset({"NAME"}))["name"])
+        if server:
+            p.builder.rename_server_principal(role, new)
+        else:
+            p.builder.rename_principal(role, new)
         return
     add = p.accept("ADD")
     if not add:
@@ -222,7 +222,7 @@ def alter_role(p: Parser) -> None:
 
 
 def alter_server_role(p: Parser) -> None:
-    """``ALTER SERVER ROLE r {ADD | DROP} MEMBER m``."""
+    """``ALTER SERVER ROLE r {ADD | DROP} MEMBER m`` or ``WITH NAME = n``."""
     _alter_membership(p, server=True)
 
 
@@ -251,10 +251,9 @@ STATEMENTS = {
 
 # ----------------------------------------------------------------------- system procedures
 
-Args = dict[str, str | None]
 
-
-def _required(p: Parser, args: Args, name: str) -> str:
+def required(p: Parser, args: Args, name: str) -> str:
+    """A procedure argument that must be given (``@name is required`` otherwise)."""
     value = args.get(name)
     if not value:
         raise p.error(f"@{name} is required")
@@ -262,7 +261,7 @@ def _required(p: Parser, args: Args, name: str) -> str:
 
 
 def sp_addlogin(p: Parser, args: Args, ref: SourceRef) -> None:
-    name = _required(p, args, "loginame")
+    name = required(p, args, "loginame")
     login = LoginState(name, LoginType.SQL, ref, has_password=bool(args.get("passwd")))
     login.default_database = args.get("defdb")
     login.default_language = args.get("deflanguage")
@@ -271,30 +270,30 @@ def sp_addlogin(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_droplogin(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_login(_required(p, args, "loginame"))
+    p.builder.drop_login(required(p, args, "loginame"))
 
 
 def sp_grantdbaccess(p: Parser, args: Args, ref: SourceRef) -> None:
-    login = _required(p, args, "loginame")
+    login = required(p, args, "loginame")
     p.builder.add_user(UserState(args.get("name_in_db") or login, ref, login=login))
 
 
 def sp_adduser(p: Parser, args: Args, ref: SourceRef) -> None:
     sp_grantdbaccess(p, args, ref)
     if args.get("grpname"):
-        name = args.get("name_in_db") or _required(p, args, "loginame")
+        name = args.get("name_in_db") or required(p, args, "loginame")
         p.builder.member(str(args["grpname"]), name, True, ref)
 
 
 def sp_change_users_login(p: Parser, args: Args, ref: SourceRef) -> None:
     """``Update_One`` / ``Auto_Fix`` relink a user to a login; ``Report`` only lists."""
-    action = _required(p, args, "action").casefold()
+    action = required(p, args, "action").casefold()
     if action == "report":
         return
-    user = _required(p, args, "usernamepattern")
+    user = required(p, args, "usernamepattern")
     login = args.get("loginname") or user
     if action not in ("update_one", "auto_fix"):
-        raise p.error(f"unknown @Action {action!r}")
+        raise p.error("unknown @Action: expected Update_One, Auto_Fix or Report")
     state = p.builder.user(user, ref)
     state.via, state.login = "login", login
     if action == "auto_fix" and args.get("password") and login.casefold() not in p.builder.logins:
@@ -302,25 +301,25 @@ def sp_change_users_login(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_dropuser(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_principal(_required(p, args, "name_in_db"))
+    p.builder.drop_principal(required(p, args, "name_in_db"))
 
 
 def sp_addrole(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.add_role(_required(p, args, "rolename"), args.get("ownername"), ref)
+    p.builder.add_role(required(p, args, "rolename"), args.get("ownername"), ref)
 
 
 def sp_droprole(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_principal(_required(p, args, "rolename"))
+    p.builder.drop_principal(required(p, args, "rolename"))
 
 
 def sp_addapprole(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.add_app_role(_required(p, args, "rolename"), None, ref)
+    p.builder.add_app_role(required(p, args, "rolename"), None, ref)
 
 
-def _membership(add: bool, server: bool) -> object:
+def _membership(add: bool, server: bool) -> ProcHandler:
     def handler(p: Parser, args: Args, ref: SourceRef) -> None:
-        role = _required(p, args, "rolename")
-        member = _required(p, args, "loginame" if server else "membername")
+        role = required(p, args, "rolename")
+        member = required(p, args, "loginame" if server else "membername")
         if server:
             p.builder.server_member(role, member, add, ref)
         else:
@@ -330,7 +329,7 @@ def _membership(add: bool, server: bool) -> object:
 
 
 #: procedure → (parameter names in order, handler). Names: each procedure's doc page.
-PROCEDURES: dict[str, tuple[tuple[str, ...], object]] = {
+PROCEDURES: dict[str, Procedure] = {
     "sp_addlogin": (
         ("loginame", "passwd", "defdb", "deflanguage", "sid", "encryptopt"),
         sp_addlogin,

@@ -27,6 +27,7 @@ from mssql_extract.snapshot import (
     SourceRef,
     fold,
 )
+from mssql_extract.tsql import renames
 from mssql_extract.tsql.state import (
     DbState,
     LoginState,
@@ -128,12 +129,12 @@ class Builder:
         self.db().app_roles[fold(name)] = NamedState(name, ref, default_schema)
 
     def rename_principal(self, old: str, new: str) -> None:
-        db = self.db()
-        for table in (db.users, db.roles, db.app_roles):
-            found = table.pop(fold(old), None)
-            if found is not None:
-                found.name = new
-                table[fold(new)] = found  # type: ignore[assignment]
+        """ALTER USER | ROLE | APPLICATION ROLE … WITH NAME: see ``renames``."""
+        renames.rename_in_database(self.db(), old, new)
+
+    def rename_server_principal(self, old: str, new: str) -> None:
+        """ALTER LOGIN | SERVER ROLE … WITH NAME: see ``renames``."""
+        renames.rename_on_server(self, old, new)
 
     def drop_principal(self, name: str) -> None:
         """DROP USER / ROLE / APPLICATION ROLE: the principal, its memberships and permissions."""
@@ -155,6 +156,32 @@ class Builder:
         found = self.db().users.get(fold(principal)) if principal else None
         return found.default_schema if found else None
 
+    # ----------------------------------------------------------------- objects
+
+    def drop_object_permissions(self, schema: str, name: str, cls: str = "OBJECT") -> None:
+        """Every permission on a schema-scoped object (its column permissions too)."""
+        gone = sec_key((cls, schema, name, None))[:3]
+        self.db().perms.drop_where(lambda row: sec_key(row.securable)[:3] != gone)
+
+    def transfer_object(self, schema: str, name: str, to_schema: str, cls: str = "OBJECT") -> bool:
+        """``ALTER SCHEMA to TRANSFER schema.name``: the object moves and loses its permissions
+        ("all permissions associated with the securable will be dropped", ALTER SCHEMA); an
+        owner set explicitly stays. False when no script created the object."""
+        db = self.db()
+        self.drop_object_permissions(schema, name, cls)
+        found = db.objects.pop((fold(schema), fold(name)), None)
+        if found is None:
+            return False
+        db.objects[(fold(to_schema), fold(name))] = found.model_copy(
+            update={"schema_name": to_schema}
+        )
+        for key, mask in list(db.masked.items()):
+            if key[:2] == (fold(schema), fold(name)):
+                del db.masked[key]
+                moved = mask.model_copy(update={"schema_name": to_schema})
+                db.masked[(fold(to_schema), key[1], key[2])] = moved
+        return True
+
     # ----------------------------------------------------------------- permissions
 
     def permission(
@@ -175,6 +202,8 @@ class Builder:
         store = self.server_perms if server else self.db().perms
         securable, permission, grantee = interned(securable), intern(permission), intern(grantee)
         key = perm_key(securable, permission, grantee)
+        if verb != "DENY" and not option_only:
+            self._connect(securable, permission, grantee, revoked=verb == "REVOKE")
         if verb == "GRANT":
             state = PermissionState.GRANT_WITH_GRANT_OPTION if with_grant else PermissionState.GRANT
             store.put(PermRow(securable, permission, state, grantee, grantor, ref), key)
@@ -193,6 +222,18 @@ class Builder:
             self._clear_columns(store, key, securable, deny=False)
         if cascade:
             self._cascade(store, key, grantee)
+
+    def _connect(self, securable: Securable, permission: str, grantee: str, revoked: bool) -> None:
+        """CREATE LOGIN and CREATE USER grant CONNECT SQL and CONNECT: that grant is the row a
+        REVOKE removes, after which the principal cannot connect (``connect_revoked``) until a
+        GRANT gives it back. A DENY is a permission row of its own."""
+        found: LoginState | UserState | None = None
+        if permission == "CONNECT SQL" and securable[0] == "SERVER":
+            found = self.logins.get(fold(grantee))
+        elif permission == "CONNECT" and securable[0] == "DATABASE":
+            found = self.db().users.get(fold(grantee))
+        if found is not None:
+            found.connect_revoked = revoked
 
     @staticmethod
     def _clear_columns(

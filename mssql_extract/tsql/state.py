@@ -100,6 +100,7 @@ class LoginState:
     must_change: bool = False
     has_password: bool = False
     credential: str | None = None
+    connect_revoked: bool = False  # REVOKE CONNECT SQL took back what CREATE LOGIN granted
 
 
 @dataclass
@@ -112,6 +113,7 @@ class UserState:
     login: str | None = None
     sid: str | None = None
     default_schema: str | None = None
+    connect_revoked: bool = False  # REVOKE CONNECT took back what CREATE USER granted
 
 
 @dataclass
@@ -158,6 +160,21 @@ class PermStore:
         self, key: tuple[tuple[str, ...], str, str]
     ) -> set[tuple[tuple[str, ...], str, str]]:
         return self.columns.pop(key, set())
+
+    def rename(self, key: str, new: str, classes: frozenset[str]) -> None:
+        """The principal folded ``key`` is now called ``new``: as grantee, as grantor, and as a
+        securable of one of ``classes``."""
+        rows = list(self.rows.values())
+        self.rows, self.columns = {}, {}
+        for row in rows:
+            if folded(row.grantee) == key:
+                row.grantee = new
+            if row.grantor is not None and folded(row.grantor) == key:
+                row.grantor = new
+            cls, schema, name, column = row.securable
+            if cls in classes and name is not None and folded(name) == key:
+                row.securable = (cls, schema, new, column)
+            self.put(row)
 
     def drop_where(self, keep: Callable[[PermRow], bool]) -> None:
         """Remove the rows for which ``keep(row)`` is false (DROP of a principal or object)."""

@@ -8,29 +8,36 @@ subclass extends the table by spreading it: ``STATEMENT = {**StatementParser.STA
 T-SQL statements need no terminator, so a statement ends where its handler stops reading; what
 follows must then be ``;``, the end of the batch or the start of another statement, else the
 statement is malformed. Statements outside the table are recorded as skipped; a few (SET, PRINT,
-transaction control) are noise and leave no record.
+transaction control) are noise and leave no record. The first statement of a batch may call a
+procedure without EXEC (``sp_addrolemember 'r', 'u'``, as SSMS scripts for SQL Server 2005 and
+2008 do): a system procedure named there is dispatched as if EXEC preceded it.
 
-``IF [NOT] EXISTS (…) BEGIN … END`` wrappers: the condition is skipped and the statements inside
-are replayed. Generated scripts (SSMS, dbatools) wrap statements this way only to be re-runnable,
-and the facts the script states are what it leaves behind after a run.
+``IF … [ELSE …]`` replays the branch the script takes, when its condition can be evaluated, and
+otherwise replays the branches noting what it replayed (``branches.py``, ``conditions.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import ClassVar, TypeVar
 
 from sqlglot.tokenizer_core import TokenType
 
 from grantbridge.errors import ExtractError
 from mssql_extract.snapshot import SourceRef
-from mssql_extract.tsql import grants, modules, objects, policies, principals
-from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
-from mssql_extract.tsql.tokens import LITERALS, STRINGS, Batch, tokenize
-
-ProcHandler = Callable[[Parser, dict[str, str | None], SourceRef], None]
-Procedure = tuple[tuple[str, ...], ProcHandler]
-
+from mssql_extract.tsql import (
+    branches,
+    dynamic,
+    grants,
+    legacy,
+    modules,
+    objects,
+    policies,
+    principals,
+    procedures,
+)
+from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, Procedure, Text
+from mssql_extract.tsql.tokens import LITERALS, Batch, tokenize
 
 V = TypeVar("V")
 
@@ -64,11 +71,12 @@ class StatementParser(Parser):
         objects.STATEMENTS,
         modules.STATEMENTS,
         policies.STATEMENTS,
-        {"EXEC": lambda p: _execute(p), "EXECUTE": lambda p: _execute(p)},
-        {"IF": lambda p: _if(p)},
+        {"EXEC": procedures.execute, "EXECUTE": procedures.execute},
+        {"IF": branches.parse_if},
     )
     PROCEDURES: ClassVar[dict[str, Procedure]] = registry(
-        principals.PROCEDURES,  # type: ignore[arg-type]
+        principals.PROCEDURES,
+        legacy.PROCEDURES,
         objects.PROCEDURES,
     )
     #: Noise: statements with no security effect that leave no record.
@@ -85,6 +93,7 @@ class StatementParser(Parser):
     def __init__(self, builder: object, origin: str, *, include_definitions: bool, lenient: bool):
         super().__init__(builder, origin, include_definitions=include_definitions)  # type: ignore[arg-type]
         self.lenient = lenient
+        self.first = True  # the statement read is the first of its batch
         self._index = self._build_index()
         # a word skip_to_boundary stops at (STOP_WORDS) ends a statement, so it may start one
         self._starts = frozenset(self._index) | frozenset(self.NOISE) | _OTHER_STARTS | STOP_WORDS
@@ -103,7 +112,10 @@ class StatementParser(Parser):
     # ----------------------------------------------------------------- batches
 
     def parse_batch(self, batch: Batch) -> None:
-        """Replay every statement of one batch (``GO n`` repeats have no further effect)."""
+        """Replay every statement of one batch (``GO n`` repeats have no further effect, and
+        ``GO 0`` runs it no time)."""
+        if batch.repeat == 0:
+            return
         self.batch = batch
         self.load([])
         try:
@@ -111,18 +123,44 @@ class StatementParser(Parser):
         except ExtractError as exc:
             if not self.lenient:
                 raise
-            self.builder.skip("error", exc.message, "", self.ref())
+            at = exc.location
+            ref = SourceRef(origin=at.file or self.origin, line=at.line, column=at.column)
+            self.builder.skip("error", exc.message, "", ref)
             return
+        self.first, self.variables = True, {}
         while self.pos < len(self.tokens):
-            if self.accept_type(TokenType.SEMICOLON):
-                continue
-            self.start = self.pos
-            try:
-                self._statement()
-            except ExtractError as exc:
-                if not self.lenient:
-                    raise
-                self._recover(exc)
+            self.run_statement()
+
+    def run_statement(self) -> None:
+        """Replay the statement at the current token (``;`` before it skipped); under
+        ``lenient``, a malformed one is recorded as a skipped error and skipped."""
+        while self.accept_type(TokenType.SEMICOLON):
+            pass
+        if self.pos >= len(self.tokens):
+            return
+        self.start = self.pos
+        try:
+            self._statement()
+        except ExtractError as exc:
+            if not self.lenient:
+                raise
+            self._recover(exc)
+        self.first = False
+
+    def replay_text(self, text: Text) -> None:
+        """Replay dynamic SQL as the batch SQL Server makes of it; its locations are those of
+        the literal in the file. A USE inside it lasts until its end, as in SQL Server."""
+        origin, line, column = self.location(text.at)
+        quote = self.batch.text.find("'", text.at.start, text.at.end + 1)
+        column += max(quote - text.at.start, 0) + 1  # the first character inside the quotes
+        nested = Batch(text.value, ((1, origin, line),), column=column - 1)
+        saved = (self.batch, self.tokens, self.words, self.pos, self.start, self.first)
+        variables, current = self.variables, self.builder.current
+        try:
+            self.parse_batch(nested)
+        finally:
+            self.batch, self.tokens, self.words, self.pos, self.start, self.first = saved
+            self.variables, self.builder.current = variables, current
 
     def _recover(self, exc: ExtractError) -> None:
         text = self.statement_text(self.pos + 1)
@@ -132,10 +170,16 @@ class StatementParser(Parser):
 
     def _statement(self) -> None:
         handler, length = self._lookup()
+        if handler is None and self.first and procedures.at_procedure_name(self):
+            # the first statement of a batch may call a procedure without EXEC
+            handler, length = procedures.execute, 0
         if handler is not None:
+            if self.uncertain and handler is not branches.parse_if:
+                branches.replay_uncertain(self, handler, length)
+                return
             self.pos += length
             handler(self)
-            self._check_end()
+            self.check_end()
             return
         word = self.word()
         if word in self.NOISE:
@@ -144,9 +188,11 @@ class StatementParser(Parser):
                 self.pos += 1
             if word in ("SET", "PRINT"):
                 self.skip_to_boundary()
-            return
-        self.pos += 1
-        self.skip_statement("statement without a security effect (not read)")
+        else:
+            self.pos += 1
+            self.skip_statement("statement without a security effect (not read)")
+        if any(w in dynamic.ASSIGNING for w in self.words[self.start : self.pos]):
+            dynamic.track_assignments(self, self.start, self.pos)
 
     def _lookup(self) -> tuple[Handler | None, int]:
         for words, handler in self._index.get(self.word(), ()):
@@ -154,79 +200,11 @@ class StatementParser(Parser):
                 return handler, len(words)
         return None, 0
 
-    def _check_end(self) -> None:
+    def check_end(self) -> None:
         token = self.tok()
         if token is None or token.token_type == TokenType.SEMICOLON:
             return
         if self.word() not in self._starts:
-            raise self.error(f"unexpected {token.text!r} after the statement")
-
-
-# --------------------------------------------------------------------------- wrappers and EXEC
-
-
-def _if(p: Parser) -> None:
-    """``IF condition``: skip the condition; the statement or block after it is replayed."""
-    p.skip_to_boundary(STOP_WORDS - {"IF"} | {"SELECT", "INSERT", "UPDATE", "DELETE", "SET"})
-
-
-def _argument(p: Parser) -> str | bool | None:
-    """One procedure argument: a string, name, number or NULL/DEFAULT; False for a variable."""
-    token = p.advance()
-    if token.token_type == TokenType.PARAMETER:
-        p.name("a variable name")
-        return False
-    if token.token_type == TokenType.HEX_STRING:
-        return "0x" + token.text.upper()
-    if token.token_type in STRINGS or token.token_type in LITERALS:
-        return token.text
-    if token.text.upper() in ("NULL", "DEFAULT"):
-        return None
-    p.pos -= 1
-    return p.name("an argument")
-
-
-def _arguments(p: Parser, params: tuple[str, ...]) -> dict[str, str | None] | None:
-    """Bind positional and ``@name = value`` arguments; None when one is a variable."""
-    bound: dict[str, str | None] = {}
-    if p.tok() is None or p.at_type(TokenType.SEMICOLON) or p.word() in STOP_WORDS:
-        return bound
-    position, variable = 0, False
-    while True:
-        if p.at_type(TokenType.PARAMETER) and p.at_type(TokenType.EQ, 2):
-            at = p.advance()
-            key = p.name("a parameter name").lower()
-            p.pos += 1
-            if key not in params:
-                raise p.error(f"unknown parameter @{key}", at)
-        else:
-            if position >= len(params):
-                raise p.error("too many arguments")
-            key, position = params[position], position + 1
-        value = _argument(p)
-        variable = variable or value is False
-        bound[key] = value if isinstance(value, str) or value is None else None
-        if not p.accept_type(TokenType.COMMA):
-            return None if variable else bound
-
-
-def _execute(p: Parser) -> None:
-    """``EXEC [@rc =] [db.][schema.]procedure args``: known system procedures are replayed."""
-    ref = p.ref()
-    if p.at_type(TokenType.PARAMETER) and p.at_type(TokenType.EQ, 2):
-        p.pos += 3  # EXEC @rc = procedure …
-    token = p.tok()
-    if token is None or not (token.token_type == TokenType.IDENTIFIER or p.word()):
-        p.skip_statement("EXEC of dynamic SQL or of a procedure variable (not read)")
-        return
-    parts = p.qualified("a procedure name")
-    procedure = StatementParser.PROCEDURES.get(parts[-1].lower())
-    if procedure is None:
-        p.skip_statement(f"EXEC {parts[-1]} has no security effect grantbridge reads")
-        return
-    params, handler = procedure
-    args = _arguments(p, params)
-    if args is None:
-        p.skip_statement(f"{parts[-1]} with variable arguments cannot be read statically")
-        return
-    handler(p, args, ref)
+            # a literal is never quoted: it may be a password (``PASSWORD = 'a' 'b'``)
+            what = "value" if token.token_type in LITERALS else repr(token.text)
+            raise self.error(f"unexpected {what} after the statement")

@@ -1,19 +1,15 @@
-"""Reading script text: decoding, sqlcmd batches and variables, and sqlglot's T-SQL tokenizer.
+"""Reading script text: decoding, batches, and sqlglot's T-SQL tokenizer.
 
-``GO`` and sqlcmd's ``:setvar`` are line-level commands of the client (sqlcmd, SSMS), not T-SQL:
-the client cuts the script into batches on lines holding only ``GO [n]`` and substitutes
-``$(name)`` textually before the server sees a batch. So this module handles them line by line,
-exactly as sqlcmd does, and hands each batch to sqlglot's T-SQL tokenizer once.
-
-Substituting a variable can shift the columns of later tokens on the same line; line numbers are
-never shifted (a value cannot contain a line break).
+``sqlcmd.py`` cuts a script into batches (the client's part: ``GO``, ``:setvar``, ``:r``); each
+batch is tokenized here once, by sqlglot's T-SQL tokenizer.
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator, Mapping
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from sqlglot.dialects.tsql import TSQL
 from sqlglot.errors import TokenError
@@ -21,7 +17,16 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from grantbridge.errors import ExtractError, Location
 
-_TOKENIZER = TSQL.Tokenizer()
+
+class _Tokenizer(TSQL.Tokenizer):
+    """sqlglot's T-SQL tokenizer, without its "commands": after ``PRINT`` or ``END`` at the start
+    of a statement it reads the rest of the text up to the next ``;`` as one string, which would
+    hide the statements there (``PRINT 'x'`` and then ``GRANT …`` without a semicolon)."""
+
+    COMMANDS: ClassVar[set[TokenType]] = set()
+
+
+_TOKENIZER = _Tokenizer()
 
 #: Token types that carry literal values, never names or keywords.
 LITERALS = frozenset(
@@ -37,122 +42,105 @@ LITERALS = frozenset(
 STRINGS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING})
 
 
+#: Where a run of a batch's lines comes from: (its first line in the batch, 1-based; the file's
+#: origin; that line's number in the file). A batch has one, or more when ``:r`` included a file.
+Segment = tuple[int, str, int]
+
+
 @dataclass(frozen=True)
 class Batch:
-    """One batch: the text between ``GO`` lines, where it starts, and how often it runs."""
+    """One batch: the text between ``GO`` lines, where its lines come from, how often it runs."""
 
     text: str
-    first_line: int  # 1-based line of the batch's first line in the file
+    segments: tuple[Segment, ...]
     repeat: int = 1
+    column: int = 0  # added to columns on the batch's first line (dynamic SQL inside a literal)
+    in_comment: bool = False  # the batch ends inside a /* */ comment (a GO line within one)
+    cut: bool = False  # the batch starts after such a GO: in SQL Server, it fails to compile
+
+    @classmethod
+    def at(cls, text: str, origin: str, line: int, **kwargs: Any) -> Batch:
+        """A batch whose lines all come from one file, starting at ``line``."""
+        return cls(text, ((1, origin, line),), **kwargs)
+
+    @property
+    def origin(self) -> str:
+        return self.segments[0][1]
+
+    @property
+    def first_line(self) -> int:
+        return self.segments[0][2]
+
+    def where(self, line: int) -> tuple[str, int]:
+        """(origin, line in that file) of the batch's 1-based ``line``."""
+        segments = self.segments
+        found = segments[0] if len(segments) == 1 else segments[_segment(segments, line)]
+        return found[1], found[2] + line - found[0]
 
 
-def decode(data: bytes, origin: str) -> str:
-    """Decode a script as SSMS writes them: UTF-16 LE/BE with BOM, UTF-8 with or without BOM."""
+def _segment(segments: tuple[Segment, ...], line: int) -> int:
+    return bisect_right(segments, line, key=lambda segment: segment[0]) - 1
+
+
+def decode(data: bytes, origin: str, encoding: str | None = None) -> str:
+    """Decode a script as SSMS writes them: UTF-16 LE/BE with BOM, UTF-8 with or without BOM;
+    without a byte-order mark, ``encoding`` when given (an ANSI script: ``cp1252``)."""
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            # a cut-off file or a lone surrogate: report it, never a traceback (found by fuzzing)
-            line = data[: exc.start].decode("utf-16", "replace").count("\n") + 1
-            raise ExtractError(
-                f"invalid UTF-16 ({exc.reason}): save the script again as Unicode",
-                Location(origin, line),
-            ) from None
+        return _decode(data, "UTF-16", origin, "save the script again as Unicode")
+    if encoding is not None and not data.startswith(codecs.BOM_UTF8):
+        return _decode(data, encoding, origin, "check --encoding")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ExtractError(
-            "not UTF-8 and no UTF-16 byte-order mark: save the script as UTF-8 or Unicode",
+            "not UTF-8 and no UTF-16 byte-order mark: save the script as UTF-8 or Unicode, or "
+            "name its encoding (--encoding cp1252 for a Western European ANSI script)",
             Location(origin, line),
         ) from None
 
 
-def _go_count(line: str) -> int | None:
-    """``n`` when the line is a ``GO [n]`` batch separator (comments after it allowed)."""
-    words = line.split("--", 1)[0].split()
-    if not words or words[0].upper() != "GO" or len(words) > 2:
-        return None
-    if len(words) == 1:
-        return 1
-    # str.isdigit() accepts '²', which int() refuses: sqlcmd counts are ASCII digits
-    return int(words[1]) if words[1].isascii() and words[1].isdigit() else None
-
-
-def _substitute(line: str, variables: Mapping[str, str], origin: str, number: int) -> str:
-    """Replace each ``$(name)`` on one line; an unset variable is an error, as in sqlcmd."""
-    out: list[str] = []
-    start = 0
-    while (found := line.find("$(", start)) >= 0:
-        end = line.find(")", found)
-        if end < 0:
-            break
-        name = line[found + 2 : end]
-        value = _lookup(variables, name)
-        if value is None:
-            raise ExtractError(
-                f"sqlcmd variable $({name}) is not set; pass --var {name}=VALUE or :setvar it",
-                Location(origin, number, found + 1),
-            )
-        out.append(line[start:found])
-        out.append(value)
-        start = end + 1
-    out.append(line[start:])
-    return "".join(out)
-
-
-def _lookup(variables: Mapping[str, str], name: str) -> str | None:
-    # sqlcmd variable names are case-insensitive
-    wanted = name.casefold()
-    return next((v for k, v in variables.items() if k.casefold() == wanted), None)
-
-
-def _setvar(line: str, variables: dict[str, str], origin: str, number: int) -> None:
-    """Apply a ``:setvar NAME "value"`` line (values from the command line win, as in sqlcmd)."""
-    parts = line.strip().split(None, 2)
-    if len(parts) < 2:
-        raise ExtractError(":setvar needs a variable name", Location(origin, number, 1))
-    value = parts[2].strip() if len(parts) == 3 else ""
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1]
-    variables.setdefault(parts[1], value)
-
-
-def split_batches(
-    text: str, origin: str, variables: Mapping[str, str] | None = None
-) -> Iterator[Batch]:
-    """Cut a script into batches on ``GO`` lines, applying sqlcmd variables line by line.
-
-    A ``GO`` inside a block comment is not a separator for SSMS either, but scripts that do
-    this are rare; lines are treated as sqlcmd treats them (it does not parse comments).
-    """
-    known = dict(variables or {})
-    lines: list[str] = []
-    first = 1
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.lstrip()
-        if stripped[:1] == ":":
-            if stripped[:7].lower() == ":setvar":
-                _setvar(stripped, known, origin, number)
-            lines.append("")  # other sqlcmd commands (:on error, :r) have no security effect
-            continue
-        count = _go_count(raw)
-        if count is not None:
-            yield Batch("\n".join(lines), first, count)
-            lines, first = [], number + 1
-            continue
-        lines.append(_substitute(raw, known, origin, number) if "$(" in raw else raw)
-    if any(line.strip() for line in lines):
-        yield Batch("\n".join(lines), first)
+def _decode(data: bytes, encoding: str, origin: str, advice: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        # a cut-off file or a lone surrogate: report it, never a traceback (found by fuzzing)
+        line = data[: exc.start].decode(encoding, "replace").count("\n") + 1
+        raise ExtractError(
+            f"invalid {encoding} ({exc.reason}): {advice}",
+            Location(origin, line),
+        ) from None
 
 
 def tokenize(batch: Batch, origin: str) -> list[Token]:
     """Tokenize one batch with sqlglot's T-SQL tokenizer; a lexical error is an ExtractError."""
+    if batch.cut:
+        raise ExtractError(
+            "this batch starts inside a /* */ comment that a GO line ended early: SQL Server "
+            "would run none of it (not replayed)",
+            Location(*batch.where(1), 1),
+        )
     try:
         return _TOKENIZER.tokenize(batch.text)
     except TokenError:
         # sqlglot's message quotes the surrounding text, which may hold a password: not shown
+        if batch.in_comment:  # the GO line after the batch's last line
+            origin, line = batch.where(batch.text.count("\n") + 1)
+            raise ExtractError(
+                "a GO line inside a /* */ comment ends the batch there, so the comment is never "
+                "closed (sqlcmd and SSMS split it too): delete that GO or put -- before it",
+                Location(origin, line + 1, 1),
+            ) from None
         raise ExtractError(
             "cannot read this batch: an unterminated string, [identifier] or comment",
-            Location(origin, batch.first_line, 1),
+            Location(*batch.where(1), 1),
         ) from None
+
+
+def split_name(text: str) -> list[str]:
+    """The parts of a multi-part name written in a string (``'[dbo].[a.b]'`` → dbo, a.b)."""
+    try:
+        tokens = _TOKENIZER.tokenize(text)
+    except TokenError:
+        return [text]
+    return [t.text for t in tokens if t.token_type != TokenType.DOT] or [text]

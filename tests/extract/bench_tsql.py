@@ -11,7 +11,7 @@ import time
 from sqlglot.dialects.tsql import TSQL
 
 from mssql_extract.tsql import parse_text
-from mssql_extract.tsql.tokens import split_batches
+from mssql_extract.tsql.sqlcmd import split_batches
 
 _FORMS = (
     "GRANT SELECT, INSERT ON OBJECT::[s{i}].[t{i}] TO [r{i}], [u{i}]",

@@ -61,3 +61,32 @@ def test_folder_recursive_sorted(tmp_path: Path) -> None:
 def test_missing_path() -> None:
     with pytest.raises(ExtractError, match="no such script"):
         extract_scripts([Path("does/not/exist.sql")])
+
+
+#: An ANSI (Windows-1252) script, as older SSMS versions and editors save them (audit repro
+#: handwritten/ansi_cp1252.sql): "ü" is the single byte 0xFC.
+ANSI = "USE [Sales]\r\nGO\r\nCREATE USER [CONTOSO\\Jürgen] FOR LOGIN [CONTOSO\\Jürgen]\r\n"
+
+
+def test_an_ansi_script_is_read_with_its_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "ansi.sql"
+    path.write_bytes(ANSI.encode("cp1252"))
+    with pytest.raises(ExtractError, match="--encoding cp1252"):
+        extract_scripts([path])
+    s = extract_scripts([path], encoding="cp1252")
+    assert [u.name for u in s.databases[0].users] == ["CONTOSO\\Jürgen"]
+    # a byte-order mark still wins: a Unicode script in the same folder reads as before
+    (tmp_path / "unicode.sql").write_bytes(codecs.BOM_UTF16_LE + SCRIPT.encode("utf-16-le"))
+    both = extract_scripts([tmp_path], encoding="cp1252")
+    assert {r.name for d in both.databases for r in d.roles} == {"lecteurs_é"}
+
+
+def test_encoding_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from grantbridge.cli import main
+
+    path, out = tmp_path / "ansi.sql", tmp_path / "s.json"
+    path.write_bytes(ANSI.encode("cp1252"))
+    assert main(["extract", "--script", str(path), "--encoding", "cp1252", "-o", str(out)]) == 0
+    assert "Jürgen" in out.read_text(encoding="utf-8")
+    assert main(["extract", "--script", str(path), "--encoding", "nope", "-o", str(out)]) == 2
+    assert "unknown encoding 'nope'" in capsys.readouterr().err

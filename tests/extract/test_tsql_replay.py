@@ -80,3 +80,138 @@ def test_each_script_starts_in_master(tmp_path) -> None:  # type: ignore[no-unty
     s = extract_scripts([tmp_path])
     assert len(s.server_permissions) == 1
     assert db(s).permissions == ()
+
+
+#: CREATE LOGIN grants CONNECT SQL; a REVOKE of it leaves a login that cannot log in. This is how
+#: sp_help_revlogin (KB 918992) writes a login with hasaccess = 0 (audit repros
+#: revlogin/sp_help_revlogin_classic.sql and handwritten/deny_connect.sql); a DENY stays a row.
+LOGIN = (
+    "CREATE LOGIN [noaccess] WITH PASSWORD = 0x0200ABCD HASHED, "
+    "SID = 0x11111111111111111111111111111111, DEFAULT_DATABASE = [master], "
+    "CHECK_POLICY = OFF, CHECK_EXPIRATION = OFF; "
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "revoked", "rows"),
+    [
+        ("REVOKE CONNECT SQL TO [noaccess]", True, set()),
+        ("REVOKE CONNECT SQL FROM [noaccess]\nGRANT CONNECT SQL TO [noaccess]", False,
+         {("CONNECT SQL", "G")}),
+        ("DENY CONNECT SQL TO [noaccess]", False, {("CONNECT SQL", "D")}),
+        ("DENY CONNECT SQL TO [noaccess]\nREVOKE CONNECT SQL FROM [noaccess]", True, set()),
+        ("GRANT CONNECT SQL TO [noaccess]\nREVOKE CONNECT SQL FROM [noaccess]", True, set()),
+        ("REVOKE GRANT OPTION FOR CONNECT SQL FROM [noaccess]", False, set()),
+        ("REVOKE CONNECT SQL TO [noaccess]\nDROP LOGIN [noaccess]\n"
+         "CREATE LOGIN [noaccess] WITH PASSWORD = 'p'", False, set()),
+    ],
+)  # fmt: skip
+def test_revoke_connect_sql_takes_back_the_login_grant(
+    sql: str, revoked: bool, rows: set[tuple[str, str]]
+) -> None:
+    s = snap(LOGIN + sql)
+    assert s.logins[0].connect_revoked is revoked
+    assert {(p.permission, p.state.value) for p in s.server_permissions} == rows
+
+
+#: CREATE USER grants CONNECT on the database; SSDT publish scripts write "REVOKE CONNECT TO
+#: [u]" for a user without access (audit repro ssdt/SalesDb_Create.publish.sql).
+@pytest.mark.parametrize(
+    ("sql", "revoked"),
+    [
+        ("REVOKE CONNECT TO [app]", True),
+        ("REVOKE CONNECT FROM [app]", True),
+        ("GRANT CONNECT TO [app]\nREVOKE CONNECT TO [app]", True),
+        ("REVOKE CONNECT TO [app]\nGRANT CONNECT TO [app]", False),
+        ("REVOKE CONNECT ON DATABASE::d FROM [app]", True),
+        ("DENY CONNECT TO [app]", False),
+    ],
+)
+def test_revoke_connect_takes_back_the_user_grant(sql: str, revoked: bool) -> None:
+    s = snap(U + "CREATE USER [app] WITHOUT LOGIN\n" + sql)
+    assert db(s).users[0].connect_revoked is revoked
+    assert "connect_revoked" not in snap(U + "CREATE USER [app] WITHOUT LOGIN").to_json()
+
+
+def test_scripts_start_in_the_database_given(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from grantbridge.cli import main
+    from mssql_extract.tsql import extract_scripts
+
+    # an SSDT project folder: one object per file, none names its database (audit repro
+    # ssdt/SalesDb/Security/*.sql)
+    security = tmp_path / "SalesDb" / "Security"
+    security.mkdir(parents=True)
+    (security / "AppLogin.sql").write_text("CREATE LOGIN [AppLogin]\n    WITH PASSWORD = N'x';\n")
+    (security / "AppUser.sql").write_text(
+        "CREATE USER [AppUser] FOR LOGIN [AppLogin];\nGO\n\tGRANT CONNECT TO [AppUser]\nGO\n"
+    )
+    (security / "Readers.sql").write_text(
+        "\nCREATE ROLE [Readers] AUTHORIZATION [dbo]\nGO\n"
+        "GRANT VIEW SERVER STATE TO [AppLogin]\nGO\nUSE [other]\nGO\nCREATE ROLE [elsewhere]\n"
+    )
+    s = extract_scripts([tmp_path / "SalesDb"], database="SalesDb")
+    assert [d.name for d in s.databases] == ["other", "SalesDb"]
+    assert [u.name for u in db(s, "SalesDb").users] == ["AppUser"]
+    assert [r.name for r in db(s, "SalesDb").roles] == ["Readers"]
+    assert [r.name for r in db(s, "other").roles] == ["elsewhere"]
+    assert [p.permission for p in s.server_permissions] == ["VIEW SERVER STATE"]
+
+    out = tmp_path / "s.json"
+    argv = ["extract", "--script", str(tmp_path / "SalesDb"), "-d", "SalesDb", "-o", str(out)]
+    assert main(argv) == 0
+    assert '"name": "SalesDb"' in out.read_text()
+    assert main([*argv, "-d", "Other"]) == 2
+    assert "--database names one database" in capsys.readouterr().err
+
+
+def test_rename_keeps_permissions_memberships_and_ownership() -> None:
+    # SQL Server keys them by principal_id (audit repro handwritten/rename.sql)
+    s = snap(
+        U + "CREATE USER [old_name] WITHOUT LOGIN\nGRANT SELECT ON SCHEMA::[dbo] TO [old_name]\n"
+        "ALTER ROLE [db_datawriter] ADD MEMBER [old_name]\n"
+        "ALTER USER [old_name] WITH NAME = [new_name]\n"
+        "CREATE ROLE [rpt]\nGRANT EXECUTE ON SCHEMA::[dbo] TO [rpt]\n"
+        "GRANT CONTROL ON ROLE::[rpt] TO [new_name]\nCREATE SCHEMA [reports] AUTHORIZATION [rpt]\n"
+        "ALTER ROLE [rpt] WITH NAME = [reporting]\nALTER ROLE [reporting] ADD MEMBER [new_name]\n"
+    )
+    assert [u.name for u in db(s).users] == ["new_name"]
+    assert {(m.role, m.member) for m in db(s).memberships} == {
+        ("db_datawriter", "new_name"),
+        ("reporting", "new_name"),
+    }
+    assert perms(s) == {
+        ("SCHEMA", None, "dbo", None, "SELECT", "G", "new_name"),
+        ("SCHEMA", None, "dbo", None, "EXECUTE", "G", "reporting"),
+        ("ROLE", None, "reporting", None, "CONTROL", "G", "new_name"),
+    }
+    assert [(x.name, x.owner) for x in db(s).schemas] == [("reports", "reporting")]
+
+
+def test_login_and_server_role_rename() -> None:
+    s = snap(
+        "CREATE LOGIN [old] WITH PASSWORD = 'p'\nCREATE SERVER ROLE [ops]\n"
+        "ALTER SERVER ROLE [ops] ADD MEMBER [old]\nGRANT VIEW SERVER STATE TO [ops]\n"
+        "ALTER LOGIN [old] WITH NAME = [new]\nALTER SERVER ROLE [ops] WITH NAME = [operators]\n"
+        "GO\nUSE d\nGO\nCREATE USER [u] FOR LOGIN [new]\nALTER AUTHORIZATION ON DATABASE::d TO [new]"
+    )
+    assert [x.name for x in s.logins] == ["new"]
+    assert [(m.role, m.member) for m in s.server_memberships] == [("operators", "new")]
+    assert [p.grantee for p in s.server_permissions] == ["operators"]
+    assert (db(s).users[0].login, db(s).users[0].orphaned, db(s).owner) == ("new", False, "new")
+
+
+def test_schema_transfer_moves_the_object_and_drops_its_permissions() -> None:
+    # ALTER SCHEMA (Transact-SQL): "all permissions associated with the securable will be
+    # dropped when the securable is moved" (audit repro handwritten/schema_transfer.sql)
+    s = snap(
+        U + "CREATE SCHEMA [archive] AUTHORIZATION [dbo]\nGO\n"
+        "CREATE TABLE [dbo].[OldOrders] ([Id] int, [Amount] money)\nGO\n"
+        "CREATE ROLE [analysts]\nGRANT SELECT, DELETE ON [dbo].[OldOrders] TO [analysts]\n"
+        "GRANT SELECT ON [dbo].[OldOrders] ([Id]) TO [analysts]\nGO\n"
+        "ALTER SCHEMA [archive] TRANSFER [dbo].[OldOrders]\n"
+        "ALTER SCHEMA [archive] TRANSFER OBJECT::dbo.Unknown\n"
+        "GRANT INSERT ON [archive].[OldOrders] TO [analysts]\n"
+    )
+    assert [(o.schema_name, o.name) for o in db(s).objects] == [("archive", "OldOrders")]
+    assert perms(s) == {("OBJECT", "archive", "OldOrders", None, "INSERT", "G", "analysts")}
+    assert s.skipped == ()

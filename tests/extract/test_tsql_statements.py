@@ -589,3 +589,52 @@ def test_source_ref_is_line_and_column() -> None:
     s = snap(U + "\n   GRANT SELECT ON t TO r")
     ref = db(s).permissions[0].source_ref
     assert (ref.origin, ref.line, ref.column) == ("t.sql", 4, 4)
+
+
+def test_print_and_end_never_hide_the_statements_after_them() -> None:
+    # SSDT post-deployment scripts print before statements written without semicolons, and close
+    # "BEGIN …; END" blocks before more statements; sqlglot's tokenizer read the rest up to the
+    # next ';' after PRINT or END as one string, losing what came there
+    s = snap(
+        U + "PRINT N'Granting…'\nGRANT SELECT ON t TO r\n"
+        "IF NOT EXISTS (SELECT 1 FROM sys.database_principals WHERE name = N'a')\nBEGIN\n"
+        "  CREATE ROLE a;\nEND\nCREATE ROLE b\nGRANT INSERT ON t TO b;\n"
+    )
+    assert [r.name for r in db(s).roles] == ["a", "b"]
+    assert perms(s) == {
+        ("OBJECT", "dbo", "t", None, "SELECT", "G", "r"),
+        ("OBJECT", "dbo", "t", None, "INSERT", "G", "b"),
+    }
+
+
+def test_with_rollback_immediate_is_part_of_alter_database() -> None:
+    # SSDT publish scripts (audit repro ssdt/SalesDb_Create.publish.sql, lines 46-48 and 68-71)
+    s = snap(
+        "ALTER DATABASE [d]\n    SET SINGLE_USER\n    WITH ROLLBACK IMMEDIATE;\n"
+        "ALTER DATABASE [d]\n    SET TRUSTWORTHY ON,\n        DB_CHAINING OFF\n"
+        "    WITH ROLLBACK IMMEDIATE;\n"
+    )
+    assert db(s).trustworthy
+    assert [x.text for x in s.skipped] == [
+        "ALTER DATABASE [d] SET SINGLE_USER WITH ROLLBACK IMMEDIATE"
+    ]
+
+
+def test_create_schema_elements_are_in_the_new_schema() -> None:
+    # CREATE SCHEMA (Transact-SQL), example A (audit repro handwritten/create_schema_elements.sql)
+    s = snap(
+        U + "CREATE ROLE [hr_readers]\nGO\n"
+        "CREATE SCHEMA Sprockets AUTHORIZATION [dbo]\n"
+        "    CREATE TABLE NineProngs (source int, cost int, partnumber int)\n"
+        "    GRANT SELECT ON NineProngs TO [hr_readers]\n"
+        "    DENY SELECT ON NineProngs TO [public];\n"
+        "GRANT INSERT ON Other TO [hr_readers]\n"
+    )
+    assert [(o.schema_name, o.name) for o in db(s).objects] == [("Sprockets", "NineProngs")]
+    assert perms(s) == {
+        ("OBJECT", "Sprockets", "NineProngs", None, "SELECT", "G", "hr_readers"),
+        ("OBJECT", "Sprockets", "NineProngs", None, "SELECT", "D", "public"),
+        ("OBJECT", "dbo", "Other", None, "INSERT", "G", "hr_readers"),  # after the ';'
+    }
+    grant = next(p for p in db(s).permissions if p.object_name == "NineProngs" and p.state == "G")
+    assert (grant.source_ref.line, grant.source_ref.column) == (7, 5)

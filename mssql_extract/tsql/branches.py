@@ -1,0 +1,111 @@
+"""``IF condition statement-or-block [ELSE statement-or-block]``: the branches a script runs.
+
+A branch is one statement or a ``BEGIN … END`` block. When ``conditions.evaluate`` knows the
+condition, only the branch taken is replayed; the other one is read (it must be well formed, as
+SQL Server compiles it too) onto a throw-away builder, and leaves nothing. Otherwise each branch
+is replayed, and every statement replayed in it that the script may not run is also kept as a
+skipped item (``UNCERTAIN``) that the plan reports: two exclusive branches are never merged in
+silence. An existence check without ELSE is the exception (see ``conditions``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot.tokenizer_core import TokenType
+
+from mssql_extract.snapshot import SourceRef
+from mssql_extract.tsql import conditions
+from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
+from mssql_extract.tsql.replay import Builder
+
+if TYPE_CHECKING:
+    from mssql_extract.tsql.statements import StatementParser
+
+#: Where a condition ends: the first statement of its branch (its own IF is inside it).
+_CONDITION_ENDS = STOP_WORDS - {"IF"} | {"SELECT", "INSERT", "UPDATE", "DELETE", "SET"}
+
+#: ``BEGIN`` followed by these is a statement (a transaction, TRY/CATCH), not a block.
+_NOT_BLOCKS = frozenset({"TRAN", "TRANSACTION", "TRY", "CATCH", "DISTRIBUTED", "DIALOG"})
+
+
+def _uncertain(where: SourceRef) -> str:
+    return (
+        f"replayed, though it runs only if the condition of the IF at {where} holds, which "
+        "grantbridge cannot evaluate (the script may not run it)"
+    )
+
+
+def replay_uncertain(p: StatementParser, handler: Handler, length: int) -> None:
+    """Replay a statement in a branch that may not run; keep it as a skipped item too, unless
+    it recorded one itself (or its dynamic SQL did, statement by statement)."""
+    recorded, ref = len(p.builder.skipped), p.ref()
+    p.pos += length
+    handler(p)
+    p.check_end()
+    if len(p.builder.skipped) == recorded and p.condition_ref is not None:
+        p.builder.skip("statement", _uncertain(p.condition_ref), p.statement_text(), ref)
+
+
+def _at_block(p: Parser) -> bool:
+    return p.at("BEGIN") and p.word(1) not in _NOT_BLOCKS
+
+
+def _block(p: StatementParser) -> None:
+    """``BEGIN`` statements ``END`` (nested blocks included)."""
+    p.pos += 1
+    while True:
+        while p.accept_type(TokenType.SEMICOLON):
+            pass
+        if p.at("END") and p.word(1) not in ("TRY", "CATCH"):
+            break
+        if p.pos >= len(p.tokens):
+            raise p.error("BEGIN without END")
+        if _at_block(p):
+            _block(p)
+        else:
+            p.run_statement()
+    p.pos += 1
+
+
+def _branch(p: StatementParser, run: bool, where: SourceRef | None) -> None:
+    """One branch: a statement or a block, replayed (``run``) or only read; ``where`` is the IF
+    whose condition cannot be evaluated, when the script may not run the branch."""
+    saved = (p.builder, p.variables, p.uncertain, p.condition_ref)
+    if not run:  # read onto a builder nobody keeps; its assignments never happen either
+        p.builder, p.variables = Builder(), dict(p.variables)
+        p.builder.current = saved[0].current
+    if where is not None:
+        p.uncertain, p.condition_ref = True, where
+    try:
+        if _at_block(p):
+            _block(p)
+        else:
+            p.run_statement()
+    finally:
+        p.builder, p.variables, p.uncertain, p.condition_ref = saved
+
+
+def _has_else(p: StatementParser) -> bool:
+    """Whether an ELSE follows the branch at the current token (read ahead, then back)."""
+    saved = (p.pos, p.start, p.first)
+    _branch(p, run=False, where=None)
+    found = p.at("ELSE")
+    p.pos, p.start, p.first = saved
+    return found
+
+
+def parse_if(p: Parser) -> None:
+    """``IF condition branch [ELSE branch]``."""
+    parser: StatementParser = p  # type: ignore[assignment]
+    parser.first = False  # a procedure in a branch needs EXEC: it is not first in its batch
+    ref, start = p.ref(), p.pos
+    p.skip_to_boundary(_CONDITION_ENDS)
+    verdict = conditions.evaluate(p.tokens[start : p.pos])
+    where = ref if verdict is None else None
+    if where is not None and conditions.is_existence_check(p.words[start : p.pos]):
+        # a re-runnable script's guard: its statement is what the script leaves behind
+        where = ref if _has_else(parser) else None
+    _branch(parser, run=verdict is not False, where=where)
+    if p.accept("ELSE"):
+        _branch(parser, run=verdict is not True, where=where)
