@@ -24,6 +24,9 @@ from mssql_extract.snapshot import Skipped
 #: (mssql_extract/tsql: "statement without a security effect (not read)", "EXEC … has no
 #: security effect grantbridge reads", "trigger (not a securable)").
 _HARMLESS = ("without a security effect", "has no security effect", "not a securable")
+#: How the extractor's reason begins for a statement it replayed inside an IF branch whose
+#: condition it could not evaluate (mssql_extract/tsql/branches.py): in the plan, maybe wrongly.
+REPLAYED = "replayed, though"
 
 
 def harmless(skipped: Skipped) -> bool:
@@ -44,11 +47,16 @@ def plan_skipped(state: PlanState) -> None:
                 securable=f"DATABASE {skipped.text}" if skipped.text else None, source_ref=ref,
             ))  # fmt: skip
             continue
-        what = {"error": "did not parse", "row": "was not read", "statement": "was not read"}
         evidence = f"{skipped.reason}: {skipped.text}" if skipped.text else skipped.reason
-        state.finding(findings.make(
-            "GB045", evidence,
-            f"Not in the plan: the {'row' if skipped.kind == 'row' else 'statement'} "
-            f"{what[skipped.kind]}.",
-            source_ref=ref,
-        ))  # fmt: skip
+        state.finding(findings.make("GB045", evidence, _action(skipped), source_ref=ref))
+
+
+def _action(skipped: Skipped) -> str:
+    """What the plan did about a skipped entry (GB045's action)."""
+    if skipped.reason.startswith(REPLAYED):  # an IF branch whose condition could not be read
+        return "In the plan, though the script may not run it: check the condition on the server."
+    what = {"error": "did not parse", "row": "was not read", "statement": "was not read"}
+    return (
+        f"Not in the plan: the {'row' if skipped.kind == 'row' else 'statement'} "
+        f"{what[skipped.kind]}."
+    )

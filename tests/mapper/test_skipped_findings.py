@@ -75,3 +75,25 @@ def test_modules_without_bodies_are_one_finding_per_database() -> None:
     assert finding.securable == "DATABASE Sales"
     with_bodies = plan(snapshot(database(objects=(with_body,)), logins=(login("app"),)), Policy())
     assert _found(with_bodies, "GB309") == []
+
+
+def test_a_statement_replayed_in_an_unreadable_if_branch_says_it_is_in_the_plan() -> None:
+    """The extractor replays both branches of an IF whose condition it cannot evaluate, and
+    keeps each statement as a skipped entry too: the finding must say the grant *is* planned
+    (and may be wrong), not that the statement was not read."""
+    script = """\
+CREATE LOGIN app WITH PASSWORD = 'Pw-Secret#1'
+GO
+USE Sales
+GO
+CREATE TABLE dbo.Orders (id int)
+CREATE USER app FOR LOGIN app
+IF (SELECT COUNT(*) FROM dbo.Orders) > 0
+  GRANT SELECT ON dbo.Orders TO app
+"""
+    p = plan(parse_text(script, "s.sql"), Policy())
+    [finding] = [f for f in _found(p, "GB045") if "GRANT SELECT" in f.evidence]
+    assert finding.action.startswith("In the plan, though the script may not run it")
+    assert ("TABLE", "orders", "SELECT") in {
+        (g.object_type, g.name.casefold(), g.privilege) for g in p.grants if g.grantee == "app"
+    }
