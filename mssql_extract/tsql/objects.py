@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlglot.tokenizer_core import TokenType
 
-from mssql_extract.snapshot import SourceRef, fold
+from mssql_extract.snapshot import ObjectKind, SourceRef, fold
 from mssql_extract.tsql import grants, modules
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, skipped
 from mssql_extract.tsql.grants import _class_prefix
@@ -167,6 +167,8 @@ def _object_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef
         reason = "ownership of an object that no script creates (its kind is unknown)"
         p.builder.skip("statement", reason, p.statement_text(), ref)
         return
+    if _transferred(found.owner, owner):  # None: the schema's owner, before and after
+        p.builder.drop_object_permissions(schema, parts[-1], _CLASS_OF.get(found.kind, "OBJECT"))
     db.objects[key] = found.model_copy(update={"owner": owner})
 
 
@@ -188,13 +190,28 @@ def _database_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceR
 def _schema_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
     schemas = p.builder.db().schemas
     found = schemas.setdefault(fold(parts[-1]), NamedState(parts[-1], ref))
+    if _transferred(found.owner or "dbo", owner or "dbo"):
+        p.builder.drop_object_permissions(None, parts[-1], "SCHEMA")
     found.owner = owner or "dbo"
 
 
 def _role_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
     found = p.builder.db().roles.get(fold(parts[-1]))
     if found is not None:
+        if _transferred(found.owner, owner):
+            p.builder.drop_object_permissions(None, parts[-1], "ROLE")
         found.owner = owner
+
+
+#: The permission class of an object kind that is not OBJECT (GRANT … ON TYPE::, XML SCHEMA
+#: COLLECTION::).
+_CLASS_OF = {ObjectKind.TYPE: "TYPE", ObjectKind.XML_SCHEMA_COLLECTION: "XML SCHEMA COLLECTION"}
+
+
+def _transferred(before: str | None, after: str | None) -> bool:
+    """Whether ownership goes to a new owner: then "all permissions on the target will be
+    dropped" ("ALTER AUTHORIZATION", Remarks: any entity but a database)."""
+    return fold(before or "") != fold(after or "")
 
 
 def _server_role_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:

@@ -158,8 +158,9 @@ class Builder:
 
     # ----------------------------------------------------------------- objects
 
-    def drop_object_permissions(self, schema: str, name: str, cls: str = "OBJECT") -> None:
-        """Every permission on a schema-scoped object (its column permissions too)."""
+    def drop_object_permissions(self, schema: str | None, name: str, cls: str = "OBJECT") -> None:
+        """Every permission on a securable of the database: a schema-scoped object (its column
+        permissions too; ``schema`` given) or a schema, role … (``schema`` None)."""
         gone = sec_key((cls, schema, name, None))[:3]
         self.db().perms.drop_where(lambda row: sec_key(row.securable)[:3] != gone)
 

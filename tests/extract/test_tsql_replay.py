@@ -215,3 +215,40 @@ def test_schema_transfer_moves_the_object_and_drops_its_permissions() -> None:
     assert [(o.schema_name, o.name) for o in db(s).objects] == [("archive", "OldOrders")]
     assert perms(s) == {("OBJECT", "archive", "OldOrders", None, "INSERT", "G", "analysts")}
     assert s.skipped == ()
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # a new owner: every permission on the object goes ("ALTER AUTHORIZATION", Remarks:
+        # "If the target entity is not a database and the entity is being transferred to a new
+        # owner, all permissions on the target will be dropped")
+        (
+            "CREATE TABLE t (a int)\nGRANT SELECT ON t TO r\nDENY UPDATE ON t TO r\n"
+            "GRANT INSERT ON t (a) TO r\nALTER AUTHORIZATION ON OBJECT::t TO u",
+            set(),
+        ),
+        # the same owner again (SSMS writes TO SCHEMA OWNER after CREATE): no transfer
+        (
+            "CREATE TABLE t (a int)\nGRANT SELECT ON t TO r\n"
+            "ALTER AUTHORIZATION ON OBJECT::t TO SCHEMA OWNER",
+            {G},
+        ),
+        # granted after the transfer: kept
+        (
+            "CREATE TABLE t (a int)\nALTER AUTHORIZATION ON OBJECT::t TO u\nGRANT SELECT ON t TO r",
+            {G},
+        ),
+        # a schema changing owner loses the permissions on it, not those on its objects
+        (
+            "CREATE SCHEMA s\nGO\nCREATE TABLE t (a int)\nGRANT SELECT ON SCHEMA::s TO r\n"
+            "GRANT SELECT ON t TO r\nALTER AUTHORIZATION ON SCHEMA::s TO u",
+            {G},
+        ),
+    ],
+    ids=["new-owner", "same-owner", "granted-after", "schema"],
+)
+def test_an_ownership_transfer_drops_the_permissions_on_the_securable(
+    sql: str, expected: set[tuple[str | None, ...]]
+) -> None:
+    assert perms(snap(U + "CREATE USER u WITHOUT LOGIN\nCREATE ROLE r\n" + sql)) == expected
