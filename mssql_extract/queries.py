@@ -422,7 +422,7 @@ def extraction_script(*, include_definitions: bool) -> str:
 
     The document is ``{"<server query>": [rows…], …, "database_rows": [{"name": db,
     "<database query>": [rows…], …} | {"name": db, "error": "…"}]}``;
-    :func:`mssql_extract.catalog.extract_catalog_json` reads it.
+    :func:`mssql_extract.catalog_document.extract_catalog_json` reads it.
     """
     parts = [_HEADER]
     parts += [_server_part(q) for q in SERVER_QUERIES]

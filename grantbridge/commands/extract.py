@@ -139,7 +139,7 @@ def _extract(
                 on_file=step,
             )
     if catalog_json:
-        from mssql_extract.catalog import extract_catalog_json
+        from mssql_extract.catalog_document import extract_catalog_json
 
         return extract_catalog_json(catalog_json)
     if dacpac:

@@ -18,7 +18,7 @@ import pytest
 from grantbridge.cli import main
 from grantbridge.errors import ExtractError, InputError
 from grantbridge.inputs import read_input
-from mssql_extract.catalog import (
+from mssql_extract.catalog_document import (
     DATABASE_SECTIONS,
     SERVER_SECTIONS,
     extract_catalog_json,

@@ -27,8 +27,9 @@ from grantbridge.cli import main
 from grantbridge.errors import ExtractError
 from mapper.planner import plan
 from mapper.policy import Policy
-from mssql_extract.catalog import CatalogRows, extract_catalog_json, snapshot_from_rows
+from mssql_extract.catalog import CatalogRows, snapshot_from_rows
 from mssql_extract.catalog_check import COLUMNS
+from mssql_extract.catalog_document import extract_catalog_json
 from mssql_extract.snapshot import SecuritySnapshot, Skipped
 from tests.extract_sources.support import catalog_document, load_rows
 

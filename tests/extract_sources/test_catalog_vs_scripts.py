@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from mssql_extract import tsql
-from mssql_extract.catalog import extract_catalog_json, snapshot_from_rows
+from mssql_extract.catalog import snapshot_from_rows
+from mssql_extract.catalog_document import extract_catalog_json
 from mssql_extract.snapshot import SecuritySnapshot
 from tests.conftest import CONTOSO
 from tests.extract_sources.support import catalog_document, facts, load_rows
