@@ -29,7 +29,7 @@ columns, the whole table privilege goes (failing closed), also ``approximated``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from grantbridge.errors import GrantbridgeError
@@ -37,14 +37,18 @@ from mapper import findings
 from mapper.naming import object_name
 from mapper.plan import Disposition, Finding, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
 from mapper.privileges import lookup
+from mapper.translate.deny_roles import (
+    EVIDENCE_DENIES,
+    Derived,
+    closure,
+    derived_role,
+    split_roles,
+)
 from mapper.translate.grants import Target, expand
 from mapper.translate.state import Granted, Item, PlanState, copy_with
 from mssql_extract.snapshot import Database, fold
 
 PLACEHOLDER = "-"
-#: Statements quoted in one GB020 finding's evidence; the rest are counted (each DENY fact is
-#: disposed with the finding, so none is lost).
-EVIDENCE_DENIES = 5
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
 
     # a group before its members (a member's upward closure is strictly larger), so a member
     # inherits its groups' final shape
-    order = sorted(reach, key=lambda r: (len(_closure(state, r)), r))
+    order = sorted(reach, key=lambda r: (len(closure(state, r)), r))
     for role in order:
         sub = subtraction(reach[role])
         for key, item in state.granted_to(role):
@@ -232,8 +236,8 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
             if takers:
                 _replace(state, item, left, takers)
                 took(takers, f"role:{role}")
-    derived: _Derived = {}
-    for role, base, takers in _split(state, order, reach, subtraction):
+    derived: Derived = {}
+    for role, base, takers in split_roles(state, order, reach, subtraction):
         for denial in takers:
             touched.setdefault(denial.deny.fact, set()).update({f"role:{role}", f"role:{base}"})
         if not takers:  # a _common part: no DENY of any member below takes from it
@@ -241,7 +245,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):
-            made = _derive(state, membership.role, sub, derived)
+            made = derived_role(state, membership.role, sub, derived)
             if made is None:
                 continue
             name, takers = made
@@ -366,150 +370,3 @@ def _direct(state: PlanState, member: str) -> list[tuple[PgMembership, tuple[str
         if m.inherit and state.roles.get(m.role) is not None
         and state.roles[m.role].kind != RoleKind.PREDEFINED
     ]  # fmt: skip
-
-
-def _closure(state: PlanState, role: str) -> set[str]:
-    seen, todo = {role}, [role]
-    while todo:
-        current = todo.pop()
-        for m in state.memberships_of(current):
-            if m.inherit and m.role not in seen:
-                seen.add(m.role)
-                todo.append(m.role)
-    return seen
-
-
-#: (role, subtraction; None: every one) → (derived role, DENYs that took something) or None.
-#: Keyed by the subtraction itself, which hashes by identity: plan_denies makes one per DENY
-#: set, and hashing the set's facts (hundreds of them at scale) cost more than the lookup.
-_Derived = dict[tuple[str, "_Subtraction | None"], "tuple[str, list[_Denial]] | None"]
-#: A role is split into parts only from this many grants on. Below it a derived role copies
-#: them: that reads better in review, and the copies cost little (contoso stays unsplit).
-SPLIT_MIN = 50
-
-
-def _split(
-    state: PlanState,
-    order: list[str],
-    reach: dict[str, list[_Denial]],
-    subtraction: Callable[[list[_Denial]], _Subtraction],
-) -> list[tuple[str, str, list[_Denial]]]:
-    """Split each role whose members are denied part of its grants (see the module docstring).
-
-    A grant is contested when a DENY reaching a member of the role (or the role itself) takes
-    something from it. The uncontested grants move to ``<role>_common``; the contested ones to
-    ``<role>_part_<holders>``, one role per set of denying principals (holders) that contest
-    them; the role becomes a member of each. A derived role then joins the parts its DENYs leave
-    alone instead of copying their grants. Returns (role, new role, contesting DENYs) per part.
-    """
-    below: dict[str, dict[str, _Denial]] = {}
-    for member in order:
-        for role in _closure(state, member):
-            below.setdefault(role, {}).update((d.deny.fact, d) for d in reach[member])
-    parts: list[tuple[str, str, list[_Denial]]] = []
-    for role in sorted(below):
-        spec = state.roles.get(role)
-        items = state.granted_to(role)
-        if spec is None or spec.kind == RoleKind.PREDEFINED or len(items) < SPLIT_MIN:
-            continue
-        sub = subtraction(sorted(below[role].values(), key=lambda d: d.deny.fact))
-        if not sub.touches(state.granted_keys(role)):
-            continue  # nothing contested: no parts
-        groups: dict[tuple[str, ...], tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
-        for key, item in items:
-            hits = sub.hits(key)
-            if not hits:  # uncontested (most grants): no holders, no DENYs
-                groups.setdefault((), ([], {}))[0].append((key, item))
-                continue
-            holders = tuple(sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items()))
-            group = groups.setdefault(tuple(s for _, s in holders), ([], {}))
-            group[0].append((key, item))
-            group[1].update((h.deny.fact, h) for h in hits)
-        if len(groups) == 1 and () in groups:
-            continue
-        for names, (moved, contest) in sorted(groups.items(), key=lambda g: g[0]):
-            takers = sorted(contest.values(), key=lambda d: d.deny.fact)
-            if names:
-                name = state.names.derived(f"{role}_part_{'_'.join(names)}",
-                                           f"part of [{role}]")  # fmt: skip
-                state.role(name, RoleKind.DERIVED, comment=f"what {', '.join(names)} is "
-                           f"denied of {role}", source=f"{role}: the grants DENYs to "
-                           f"{', '.join(names)} take")  # fmt: skip
-                facts = {t.deny.fact for t in takers}
-            else:
-                name = state.names.derived(f"{role}_common", f"common part of [{role}]")
-                state.role(name, RoleKind.DERIVED, comment=f"what every member of {role} keeps",
-                           source=f"{role}: the grants no DENY takes from its members")  # fmt: skip
-                facts = set(spec.facts) or {
-                    t.deny.fact for d in groups.values() for t in d[1].values()
-                }
-            state.roles[name].facts.update(facts)
-            for key, item in moved:
-                item_facts = state.facts_of(key)
-                state.remove(key)
-                copy = copy_with(item, grantee=name)
-                for fact in item_facts:
-                    state.add(copy, fact)
-            state.add(PgMembership(role=name, member=role), min(facts))
-            parts.append((role, name, takers))
-    return parts
-
-
-def _derive(
-    state: PlanState, role: str, sub: _Subtraction, cache: _Derived
-) -> tuple[str, list[_Denial]] | None:
-    """The derived role (role minus the DENYs) and the DENYs that took something, or None.
-
-    Built along the hierarchy: what is left of the role's own grants, and membership in each
-    parent or in the parent's own derived role. Cached per (role, DENY set).
-    """
-    key = (role, sub)
-    if key in cache:
-        return cache[key]
-    if (role, None) in cache:  # untouched by every DENY that can reach it (a _common part)
-        return None
-    kept: list[Granted] = []
-    takers: dict[str, _Denial] = {}
-    own = state.granted_to(role)
-    if sub.touches(state.granted_keys(role)):
-        for item_key, item in own:
-            left, hit = sub.apply(item_key, item)
-            kept += left
-            if hit:
-                takers.update((t.deny.fact, t) for t in hit)
-    else:  # most roles: the DENYs take nothing the role grants itself
-        kept = [item for _, item in own]
-    parents: list[tuple[PgMembership, str]] = []
-    for m in state.memberships_of(role):
-        spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
-        made = None
-        if m.inherit and spec is not None and spec.kind != RoleKind.PREDEFINED:
-            made = _derive(state, m.role, sub, cache)
-        if made is not None:
-            takers.update((t.deny.fact, t) for t in made[1])
-        if made is None or made[0]:  # "": the parent's derived role would hold nothing
-            parents.append((m, made[0] if made else m.role))
-    if not takers:
-        cache[key] = None
-        return None
-    if not kept and not parents and state.roles[role].kind == RoleKind.DERIVED:
-        cache[key] = ("", sorted(takers.values(), key=lambda t: t.deny.fact))
-        return cache[key]
-    by = sorted(takers.values(), key=lambda t: t.deny.fact)
-    grantees = sorted({fold(t.deny.grantee): t.deny.grantee for t in by}.items())
-    holders = [spelling for _, spelling in grantees]
-    name = state.names.derived(f"{role}_minus_{'_'.join(holders)}", f"derived role of [{role}]")
-    statements = "; ".join(t.deny.statement for t in by[:EVIDENCE_DENIES])
-    more = f" and {len(by) - EVIDENCE_DENIES} more" if len(by) > EVIDENCE_DENIES else ""
-    state.role(name, RoleKind.DERIVED, source=f"{role} minus {statements}{more}",
-               comment=f"{role} without what {', '.join(holders)} is denied")  # fmt: skip
-    state.roles[name].facts.update(t.deny.fact for t in by)
-    # in any order: the plan sorts its items by key, and nothing reads the insertion order
-    # each copy names the first DENY only (the role itself lists them all): a derived role's
-    # grants and memberships would otherwise repeat every DENY fact (plans grew 3× at scale)
-    copies: list[Item] = [copy_with(item, grantee=name) for item in kept]
-    copies += [PgMembership(role=parent, member=name, inherit=m.inherit) for m, parent in parents]
-    for copy in copies:
-        state.add(copy, by[0].deny.fact)
-    cache[key] = (name, by)
-    return cache[key]
