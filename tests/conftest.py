@@ -98,6 +98,17 @@ def target(pg_dsn: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
+#: Drops the RDS stand-ins an apply made on plain PostgreSQL (01_roles.sql marks them) once no
+#: role is a member of them any more: a later test may need the server without them
+#: (tests/emit/test_apply_checks.py creates rds_superuser to look like RDS).
+DROP_UNUSED_STANDINS = (
+    "DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles o WHERE "
+    "shobj_description(o.oid, 'pg_authid') LIKE 'grantbridge: stand-in%' AND NOT EXISTS "
+    "(SELECT FROM pg_auth_members a WHERE a.roleid = o.oid) LOOP "
+    "EXECUTE format('DROP ROLE %I', r); END LOOP; END $$"
+)
+
+
 @pytest.fixture
 def prefix(pg_dsn: str) -> Iterator[str]:
     """A unique prefix for a test's databases and roles on ``pg_dsn``; whatever carries it is
@@ -118,3 +129,4 @@ def prefix(pg_dsn: str) -> Iterator[str]:
             for (role,) in conn.execute(roles, [name]).fetchall():
                 conn.execute(f'DROP OWNED BY "{role}"'.encode())
                 conn.execute(f'DROP ROLE "{role}"'.encode())
+            conn.execute(DROP_UNUSED_STANDINS)

@@ -14,6 +14,7 @@ from pg_emit.artifacts import write_artifacts
 from pg_emit.inspect import inspect_server
 from pg_emit.server import connect
 from pg_emit.stubs import create_stubs
+from tests.conftest import DROP_UNUSED_STANDINS
 from tests.emit.builders import realistic_plan
 
 
@@ -77,12 +78,7 @@ def _cleanup(dsn: str, prefix: str, database: str) -> None:
             quoted = '"' + name.replace('"', '""') + '"'
             conn.execute(f"DROP OWNED BY {quoted}".encode())  # cluster-wide grants too
             conn.execute(f"DROP ROLE {quoted}".encode())
-        conn.execute(
-            "DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles o WHERE "
-            "shobj_description(o.oid, 'pg_authid') LIKE 'grantbridge: stand-in%' AND NOT EXISTS "
-            "(SELECT FROM pg_auth_members a WHERE a.roleid = o.oid) LOOP "
-            "EXECUTE format('DROP ROLE %I', r); END LOOP; END $$"
-        )
+        conn.execute(DROP_UNUSED_STANDINS)
 
 
 @pytest.fixture
