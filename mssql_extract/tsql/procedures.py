@@ -32,6 +32,9 @@ WITHOUT_EFFECT: dict[str, str] = {
     "sp_password": "a password (never migrated)",
     "sp_setapprole": "a session's application role (until it ends)",
     "sp_unsetapprole": "a session's application role",
+    # dbatools' Export-DbaLogin writes it for each job a login owns: SQL Server Agent jobs do
+    # not migrate to PostgreSQL (a scheduler such as pg_cron runs as its own role)
+    "sp_update_job": "a SQL Server Agent job's owner",
 }
 
 

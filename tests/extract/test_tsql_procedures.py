@@ -118,6 +118,8 @@ def test_legacy_security_procedures_are_replayed() -> None:
         ("EXEC [Sales].[dbo].[sp_fulltext_database] @action = 'enable'", False),
         ("EXECUTE sp_db_vardecimal_storage_format N'Sales', 'ON'", False),
         ("EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'x'", False),
+        # dbatools' Export-DbaLogin, for each job the login owns (public/Export-DbaLogin.ps1)
+        ("EXEC msdb.dbo.sp_update_job @job_name=N'Nightly ETL', @owner_login_name=N'app'", False),
         ("EXEC dbo.usp_nightly_cleanup", False),
     ],
 )
