@@ -19,6 +19,7 @@ from mssql_extract.catalog_rows import (
     unknown_principal,
 )
 from mssql_extract.snapshot import (
+    TYPE_NAMED_LIKE_AN_OBJECT,
     ApplicationRole,
     AuditAction,
     AuditSpecification,
@@ -37,6 +38,7 @@ from mssql_extract.snapshot import (
     SourceRef,
     User,
     UserType,
+    fold,
     one_per_grantor_merged,
 )
 
@@ -367,8 +369,15 @@ def _objects(db: _Db) -> list[DbObject]:
                 source_ref=ref,
             )
         )
+    taken = {fold(o.schema_name) + "." + fold(o.name): o.kind for o in found}
     for tid, row in by_id(db.src.rows("types"), "user_type_id").items():
         ref = db.ref("sys.types", f"user_type_id={tid}")
+        schema = db.schema_name(row["schema_id"])
+        other = taken.get(fold(schema) + "." + fold(str(row["name"])))
+        if other is not None:  # sys.types and sys.objects are apart in SQL Server only
+            reason = TYPE_NAMED_LIKE_AN_OBJECT.format(kind=other.value)
+            db.skip(ref, reason, text=f"TYPE [{schema}].[{row['name']}]")
+            continue
         found.append(
             DbObject(
                 schema_name=db.schema_name(row["schema_id"]),

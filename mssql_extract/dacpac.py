@@ -81,6 +81,7 @@ from mssql_extract.dacpac_model import (
 )
 from mssql_extract.dacpac_permissions import is_server_level, read_permission
 from mssql_extract.snapshot import (
+    TYPE_NAMED_LIKE_AN_OBJECT,
     ApplicationRole,
     AuthenticationType,
     Database,
@@ -102,6 +103,7 @@ from mssql_extract.snapshot import (
     UserType,
     fold,
     one_per_grantor_merged,
+    types_named_like_objects,
 )
 
 #: ``AuthenticationType`` property of SqlUser: sys.database_principals.authentication_type numbers.
@@ -314,14 +316,19 @@ def _database(m: ModelXml, name: str, logins: _Logins, permissions: list[Permiss
         name=name, users=tuple(_user(m, e, logins) for e in m.of("SqlUser")),
         roles=tuple(_roles(m, memberships)), application_roles=tuple(app_roles),
         memberships=tuple(memberships), permissions=tuple(permissions), schemas=tuple(schemas),
-        objects=tuple(_objects(m)), guest_enabled=_guest_enabled(permissions),
+        objects=tuple(types_named_like_objects(_objects(m))[0]),
+        guest_enabled=_guest_enabled(permissions),
         source_ref=SourceRef(origin=m.origin), **_options(m),
     )  # fmt: skip
 
 
 def _gaps(m: ModelXml, db: Database, logins: _Logins) -> list[Skipped]:
     """What a database dacpac does not hold although the plan needs it (see module docstring)."""
-    found = []
+    found = [
+        Skipped(kind="statement", reason=TYPE_NAMED_LIKE_AN_OBJECT.format(kind=other.kind.value),
+                text=f"TYPE [{t.schema_name}].[{t.name}]", source_ref=t.source_ref)
+        for t, other in types_named_like_objects(_objects(m))[1]
+    ]  # fmt: skip
     if not m.of("SqlPermissionStatement"):
         ref = SourceRef(origin=m.origin, key="SqlPermissionStatement")
         found.append(Skipped(kind="statement", reason=_NO_PERMISSIONS, source_ref=ref))

@@ -290,6 +290,29 @@ class Permission(Model):
         return f"perm:{self.securable_key}:{self.permission}:{kind}:{fold(self.grantee)}"
 
 
+#: Why a user-defined type named like a table, view or routine of its schema is skipped: SQL
+#: Server keeps types (``sys.types``) apart from objects (``sys.objects``), a snapshot keys both
+#: ``object:schema.name``, and PostgreSQL cannot hold both either ("CREATE TABLE": a table's
+#: row type takes its name). Every reader records the type so, keeping the object.
+TYPE_NAMED_LIKE_AN_OBJECT = (
+    "a user-defined type named like another object of its schema ({kind}): PostgreSQL cannot "
+    "hold both (a table's row type takes its name), so the conversion must rename one; the "
+    "type and the permissions on it are not in the plan"
+)
+
+
+def types_named_like_objects(
+    objects: list[DbObject],
+) -> tuple[list[DbObject], list[tuple[DbObject, DbObject]]]:
+    """``objects`` without the user-defined types named like another object of their schema,
+    and each such type with that object (for the reader to record the type as skipped:
+    :data:`TYPE_NAMED_LIKE_AN_OBJECT`)."""
+    taken = {o.key: o for o in objects if o.kind != ObjectKind.TYPE}
+    kept = [o for o in objects if o.kind != ObjectKind.TYPE or o.key not in taken]
+    clashes = [(o, taken[o.key]) for o in objects if o.kind == ObjectKind.TYPE and o.key in taken]
+    return kept, clashes
+
+
 def one_per_grantor_merged(permissions: Iterable[Permission]) -> list[Permission]:
     """Permission rows with the rows that differ only in their grantor merged into one.
 

@@ -14,7 +14,14 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import TokenType
 
-from mssql_extract.snapshot import DbObject, MaskedColumn, ObjectKind, SourceRef, fold
+from mssql_extract.snapshot import (
+    TYPE_NAMED_LIKE_AN_OBJECT,
+    DbObject,
+    MaskedColumn,
+    ObjectKind,
+    SourceRef,
+    fold,
+)
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 from mssql_extract.tsql.tokens import STRINGS
 
@@ -34,10 +41,20 @@ def object_name(p: Parser) -> tuple[str, str]:
 
 
 def register(p: Parser, obj: DbObject) -> None:
-    """Add or replace an object, keeping an individual owner set earlier."""
+    """Add or replace an object, keeping an individual owner set earlier. A user-defined type
+    and an object of one name (apart in SQL Server, not in PostgreSQL) keep the object, and
+    the type is recorded as skipped (:data:`TYPE_NAMED_LIKE_AN_OBJECT`)."""
     objects = p.builder.db().objects
     key = (fold(obj.schema_name), fold(obj.name))
     earlier = objects.get(key)
+    if earlier is not None and (earlier.kind == ObjectKind.TYPE) != (obj.kind == ObjectKind.TYPE):
+        kept, type_ = (earlier, obj) if obj.kind == ObjectKind.TYPE else (obj, earlier)
+        reason = TYPE_NAMED_LIKE_AN_OBJECT.format(kind=kept.kind.value)
+        text = f"TYPE [{type_.schema_name}].[{type_.name}]"
+        p.builder.skip("statement", reason, text, type_.source_ref)
+        if kept is earlier:
+            return
+        earlier = None
     if earlier is not None and earlier.owner:
         obj = obj.model_copy(update={"owner": earlier.owner})
     objects[key] = obj

@@ -252,3 +252,17 @@ def test_an_ownership_transfer_drops_the_permissions_on_the_securable(
     sql: str, expected: set[tuple[str | None, ...]]
 ) -> None:
     assert perms(snap(U + "CREATE USER u WITHOUT LOGIN\nCREATE ROLE r\n" + sql)) == expected
+
+
+@pytest.mark.parametrize("order", ["table-first", "type-first"])
+def test_a_type_named_like_a_table_keeps_the_table_and_skips_the_type(order: str) -> None:
+    """SQL Server keeps types apart from objects; PostgreSQL does not (a table's row type has
+    its name). Regression: the later CREATE TYPE replaced the table in silence, and the
+    table's grants went with it."""
+    table, type_ = "CREATE TABLE t (a int)\nGO\n", "CREATE TYPE t AS TABLE (a int)\nGO\n"
+    body = table + type_ if order == "table-first" else type_ + table
+    s = snap(U + "CREATE ROLE r\nGO\n" + body + "GRANT SELECT ON t TO r\n")
+    assert [(o.name, o.kind.value) for o in db(s).objects] == [("t", "TABLE")]
+    [skipped] = s.skipped
+    assert (skipped.text, "(TABLE)" in skipped.reason) == ("TYPE [dbo].[t]", True)
+    assert perms(s) == {G}

@@ -339,3 +339,11 @@ def test_the_same_grant_from_two_grantors_is_one_fact(tmp_path: Path) -> None:
     )  # fmt: skip
     rows = [(p.permission, p.grantee) for p in only_db(snapshot).permissions]
     assert rows == [("SELECT", "u1")]
+
+
+def test_a_table_type_named_like_a_table_is_skipped_and_the_table_kept(tmp_path: Path) -> None:
+    """SQL Server keeps types apart from objects; a snapshot and PostgreSQL do not."""
+    snapshot = read(tmp_path, ORDERS, el("SqlTableType", "[dbo].[Orders]"))
+    assert [(o.name, o.kind.value) for o in only_db(snapshot).objects] == [("Orders", "TABLE")]
+    [clash] = [s for s in snapshot.skipped if s.text == "TYPE [dbo].[Orders]"]
+    assert "named like another object of its schema (TABLE)" in clash.reason
