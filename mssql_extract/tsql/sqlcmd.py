@@ -1,4 +1,5 @@
-"""The client's part of a script: ``GO`` batches, ``:setvar`` and ``$(name)``, ``:r`` includes.
+"""The client's part of a script: ``GO`` batches, ``:setvar`` and ``$(name)``, ``:r`` includes,
+and ``:connect`` (one server per script: a second one is an error).
 
 These are line-level commands of the client (sqlcmd, SSMS in SQLCMD mode, SSDT), not T-SQL: the
 client cuts the script into batches on lines holding only ``GO [n]``, inlines the file a ``:r``
@@ -209,6 +210,7 @@ class _Splitter:
         self.lexer = _Lexer()
         self.cut = False  # a GO line ended the last batch inside a /* */ comment
         self.including: list[Path] = []  # resolved paths of the files being read, outermost first
+        self.server: str | None = None  # the first ``:connect`` target (folded)
 
     def feed(self, source: Source) -> Iterator[Batch]:
         origin, lines, lexer = source.origin, self.lines, self.lexer
@@ -248,6 +250,8 @@ class _Splitter:
             elif command == ":r":
                 yield from self._include(source, stripped[2:], where)
                 return
+            elif command == ":connect":
+                self._connect(stripped, where)
             self._append("", source.origin, number)  # :on error, :connect …: no security effect
             return
         count = _go_count(raw)
@@ -259,6 +263,22 @@ class _Splitter:
         self.lexer.read(raw)
         line = substitute(raw, self.known, where, self.lexer) if "$(" in raw else raw
         self._append(line, source.origin, number)
+
+    def _connect(self, line: str, where: Location) -> None:
+        """``:connect server [options]``: one server per script. A second server (an SSMS
+        availability-group script runs parts on each replica) would merge two estates into
+        one snapshot, so it is an error naming the line (its options, a password among them,
+        are never quoted)."""
+        words = line.split()
+        server = words[1].casefold() if len(words) > 1 else ""
+        if self.server is None:
+            self.server = server
+        elif server != self.server:
+            raise ExtractError(
+                f":connect to a second server ({words[1]}): grantbridge reads one server per "
+                "snapshot; split the script by server and extract each part on its own",
+                where,
+            )
 
     def _append(self, line: str, origin: str, number: int) -> None:
         lines, segments = self.lines, self.segments

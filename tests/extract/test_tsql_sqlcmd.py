@@ -155,3 +155,15 @@ def test_go_inside_a_block_comment_names_the_cause() -> None:
     lenient = snap(GO_IN_COMMENT, lenient=True)
     assert [(x.kind, x.source_ref.line) for x in lenient.skipped] == [("error", 7), ("error", 8)]
     assert db(lenient, "Sales").permissions == ()
+
+
+def test_connect_to_one_server_is_read_and_to_a_second_one_is_an_error() -> None:
+    """SSMS's availability-group scripts switch replicas with :connect; reading on would merge
+    two servers' security into one snapshot (regression: :connect was ignored)."""
+    one = ":connect SQL01\nCREATE LOGIN app WITH PASSWORD = 'x1'\nGO\n:connect sql01\nGO\n"
+    assert [x.name for x in snap(one).logins] == ["app"]
+    two = one + ":connect SQL02 -U sa -P Secret-9\nCREATE LOGIN other WITH PASSWORD = 'x2'\nGO\n"
+    with pytest.raises(ExtractError, match=r":connect to a second server \(SQL02\)") as raised:
+        snap(two)
+    assert "Secret-9" not in str(raised.value)
+    assert raised.value.location.line == 6
