@@ -22,18 +22,20 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
 from grantbridge.collector import collector_paused
 from grantbridge.errors import InputError, Location
+from grantbridge.fields_sets import SharesFieldsSets
 from grantbridge.json_chunks import json_chunks
 from grantbridge.validated import validated_in_one_pass
 
 PLAN_SCHEMA_VERSION = 1
 
 
-class PlanModel(BaseModel):
-    """Base of every plan model: frozen, strict about unknown fields."""
+class PlanModel(SharesFieldsSets):
+    """Base of every plan model: frozen, strict about unknown fields, sharing fields sets
+    (:mod:`grantbridge.fields_sets`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

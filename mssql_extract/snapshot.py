@@ -24,10 +24,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
 from grantbridge.collector import collector_paused
 from grantbridge.errors import ExtractError, Location
+from grantbridge.fields_sets import SharesFieldsSets
 from grantbridge.json_chunks import json_chunks
 from grantbridge.validated import validated_in_one_pass
 
@@ -40,8 +41,9 @@ SCHEMA_VERSION = 1
 fold: Callable[[str], str] = str.casefold
 
 
-class Model(BaseModel):
-    """Base of every snapshot model: frozen, strict about unknown fields."""
+class Model(SharesFieldsSets):
+    """Base of every snapshot model: frozen, strict about unknown fields, sharing fields sets
+    (:mod:`grantbridge.fields_sets`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 

@@ -206,7 +206,7 @@ def plan_schema_usage(state: PlanState) -> None:
         for key, item in granted.items():
             if item.schema_name and item.object_type != "SCHEMA":
                 needs.setdefault((item.database, item.schema_name, item.grantee), set()).update(
-                    state.item_facts[key]
+                    state.facts_in(key)
                 )
     for (database, schema, grantee), facts in sorted(needs.items()):
         usage = PgGrant(database=database, object_type="SCHEMA", name=schema,

@@ -163,7 +163,7 @@ def _creators(state: PlanState) -> dict[tuple[str, str], set[str]]:
         if isinstance(item, PgDatabase):
             creators.setdefault((item.name, item.owner), set())
         elif isinstance(item, PgSchema):
-            creators.setdefault((item.database, item.owner), set()).update(state.item_facts[key])
+            creators.setdefault((item.database, item.owner), set()).update(state.facts_in(key))
         elif isinstance(item, PgDefaultPrivilege):
             creators.setdefault((item.database, item.owner), set())
     return creators

@@ -59,8 +59,11 @@ def prune_implied(state: PlanState) -> None:
 
 
 def _retarget(state: PlanState, removed: dict[str, str]) -> None:
+    if not removed:
+        return
+    pruned = removed.__contains__
     for fact, disposition in list(state.dispositions.items()):
-        if not any(k in removed for k in disposition.items):
+        if not any(map(pruned, disposition.items)):  # in C: most dispositions lost nothing
             continue
         items = tuple(sorted({removed.get(k, k) for k in disposition.items}))
         update: dict[str, object] = {"items": items}

@@ -250,7 +250,7 @@ def _dispose(
 
 def _held(state: PlanState, fact: str, role: str) -> list[str]:
     """The memberships of ``role`` the fact gave before (schema mode's ``<db>_public``)."""
-    return [key for key in state.by_member.get(role, {}) if fact in state.item_facts[key]]
+    return [key for key in state.by_member.get(role, {}) if fact in state.facts_in(key)]
 
 
 def _say(state: PlanState, finding: Finding, replaces: str) -> str:
