@@ -2,7 +2,7 @@
 
 sqlglot parses single T-SQL statements well but often not a whole procedure body (control
 flow, ``THROW``, ``INSERT … EXEC``, ``SET @v += …``). So the body is cut into statements with
-sqlglot's tokenizer and each is parsed on its own (``mapper.modules``), falling back per
+sqlglot's tokenizer and each is parsed on its own (``mapper.module_parse``), falling back per
 statement. T-SQL does not require semicolons: a statement also ends where a keyword that can
 only start a new statement appears at parenthesis depth 0, unless the current statement's head
 keyword takes it as a continuation (``INSERT … SELECT``, ``UPDATE … SET``, ``WITH … INSERT``).

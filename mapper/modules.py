@@ -1,27 +1,25 @@
 """Module analysis: what procedures, functions, views and triggers touch, and how they run.
 
-Reads ``DbObject.definition`` with sqlglot's T-SQL dialect, one statement at a time (see
-``mapper.module_split``): the objects each module references and the kind of access, its
-``EXECUTE AS`` clause, dynamic SQL (``EXEC (@sql)``, ``sp_executesql``; concatenated or
-parameterised; ``QUOTENAME`` on concatenated parts), cross-database names, and — given
-``EffectivePermissions`` — principals that can run a module but reach its objects only through
-ownership chaining. Statements sqlglot cannot read are listed in ``unparsed``, never dropped.
+Reads ``DbObject.definition`` with sqlglot's T-SQL dialect, one statement at a time (split by
+``mapper.module_split``, parsed by ``mapper.module_parse``): the objects each module references
+and the kind of access, its ``EXECUTE AS`` clause, dynamic SQL (``EXEC (@sql)``,
+``sp_executesql``; concatenated or parameterised; ``QUOTENAME`` on concatenated parts),
+cross-database names, and — given ``EffectivePermissions`` — principals that can run a module
+but reach its objects only through ownership chaining. Statements sqlglot cannot read are listed
+in ``unparsed``, never dropped.
 Findings are returned as :class:`~mapper.review_rules.FindingSpec` data (rules GB300–GB309).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
-import sqlglot
 from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
-from mapper.module_split import Statement, split_module, word
+from mapper.module_parse import parse_statement
+from mapper.module_split import Statement, split_module
 from mapper.plan import Severity
 from mapper.review_rules import RuleDef, rule_table
 from mssql_extract.snapshot import DbObject, ObjectKind
@@ -66,11 +64,6 @@ RULES = rule_table(
 
 #: Procedures that execute their first argument as SQL text.
 DYNAMIC_PROCEDURES = frozenset({"sp_executesql"})
-#: Heads of statements that touch no object (control flow, errors, cursors, transactions).
-CONTROL_HEADS = frozenset(
-    {"PRINT", "RAISERROR", "THROW", "COMMIT", "ROLLBACK", "SAVE", "REVERT", "OPEN", "CLOSE",
-     "FETCH", "DEALLOCATE", "GOTO", "BREAK", "CONTINUE", "WAITFOR"}
-)  # fmt: skip
 
 
 class _Frozen(BaseModel):
@@ -147,7 +140,7 @@ def analyze_definition(schema_name: str, name: str, definition: str) -> ModuleAn
     parsed: list[tuple[Statement, exp.Expr]] = []
     unparsed: list[str] = []
     for statement in split.statements:
-        for tree in _parse_statement(statement, unparsed):
+        for tree in parse_statement(statement, unparsed):
             parsed.append((statement, tree))
     assignments = _assignments(tree for _, tree in parsed)
     references = {ref.key: ref for _, tree in parsed for ref in _references(tree)}
@@ -161,104 +154,6 @@ def analyze_definition(schema_name: str, name: str, definition: str) -> ModuleAn
         cross_database=tuple(sorted({r.qualified for r in references.values() if r.database})),
         unparsed=tuple(unparsed),
     )
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-@contextmanager
-def _quiet_sqlglot() -> Iterator[None]:
-    """sqlglot logs a warning when it falls back to a Command; we report those ourselves."""
-    logger = logging.getLogger("sqlglot")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def _parse(text: str) -> exp.Expr:
-    with _quiet_sqlglot():
-        tree = sqlglot.parse_one(text, read="tsql")
-    if isinstance(tree, exp.Command):
-        raise SqlglotError(f"unsupported statement {tree.name.upper()}")
-    return tree
-
-
-def _parse_statement(statement: Statement, unparsed: list[str]) -> list[exp.Expr]:
-    """Parse one statement, through a rewrite for forms sqlglot does not read directly."""
-    if statement.head in CONTROL_HEADS:
-        return []
-    try:
-        return [_parse(text) for text in _rewrite(statement)]
-    except SqlglotError as exc:
-        reason = str(exc).splitlines()[0]
-        unparsed.append(f"line {statement.line}: {reason} in: {statement.text}")
-        return []
-
-
-def _rewrite(statement: Statement) -> list[str]:
-    """Texts sqlglot can parse that carry the same references (REWRITES table, else as is)."""
-    for matches, rewrite in REWRITES:
-        if matches(statement):
-            return rewrite(statement)
-    return [statement.text]
-
-
-def _after(statement: Statement, index: int) -> str:
-    tokens = statement.tokens
-    return statement.text[tokens[index].start - tokens[0].start :] if index < len(tokens) else ""
-
-
-def _words(statement: Statement) -> list[str]:
-    return [word(t) for t in statement.tokens]
-
-
-def _rewrite_exec_paren(statement: Statement) -> list[str]:
-    # EXEC (expr) → a marker call sqlglot reads; the expression stays intact
-    inner = _after(statement, 1)
-    return [f"SELECT __dynamic_exec__{inner}"]
-
-
-def _rewrite_compound_set(statement: Statement) -> list[str]:
-    # SET @v += expr → SELECT @v = @v + (expr)
-    variable = statement.tokens[1].text + statement.tokens[2].text
-    return [f"SELECT {variable} = {variable} + ({_after(statement, 5)})"]
-
-
-def _rewrite_insert_exec(statement: Statement) -> list[str]:
-    at = next(i for i, w in enumerate(_words(statement)) if w in {"EXEC", "EXECUTE"} and i > 1)
-    prefix = statement.text[: statement.tokens[at].start - statement.tokens[0].start]
-    return [f"{prefix} SELECT 1", _after(statement, at)]
-
-
-def _rewrite_condition(statement: Statement) -> list[str]:
-    return [f"SELECT CASE WHEN {_after(statement, 1)} THEN 1 END"]
-
-
-def _rewrite_cursor(statement: Statement) -> list[str]:
-    at = _words(statement).index("FOR")
-    select = _after(statement, at + 1)
-    return [select.rsplit(" FOR ", 1)[0] if " FOR UPDATE" in select.upper() else select]
-
-
-def _rewrite_return(statement: Statement) -> list[str]:
-    rest = _after(statement, 1)
-    return [rest] if rest else []
-
-
-REWRITES: tuple[tuple[Callable[[Statement], bool], Callable[[Statement], list[str]]], ...] = (
-    (lambda s: s.head in {"EXEC", "EXECUTE"} and _words(s)[1:2] == ["("], _rewrite_exec_paren),
-    (lambda s: s.head == "SET" and len(s.tokens) > 4 and s.tokens[3].text in "+-*/|&"
-     and s.tokens[4].text == "=", _rewrite_compound_set),
-    (lambda s: s.head == "INSERT" and bool({"EXEC", "EXECUTE"} & set(_words(s)[2:])),
-     _rewrite_insert_exec),
-    (lambda s: s.head in {"IF", "WHILE"}, _rewrite_condition),
-    (lambda s: s.head == "DECLARE" and "CURSOR" in _words(s) and "FOR" in _words(s),
-     _rewrite_cursor),
-    (lambda s: s.head == "RETURN", _rewrite_return),
-)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- references

@@ -1,6 +1,6 @@
 """The extraction script's JSON document (``grantbridge extract --catalog-json F``).
 
-``grantbridge extract --print-query`` prints a T-SQL script (:mod:`mssql_extract.queries`) for a
+``grantbridge extract --print-query`` prints a T-SQL script (:mod:`mssql_extract.extraction_script`) for a
 DBA to run with sqlcmd; its output is one JSON object: a section per server query, and
 ``database_rows``, one entry per database holding a section per database query (or the error
 that kept the database from being read). :func:`extract_catalog_json` reads that file, checks
@@ -35,7 +35,7 @@ def _json_rows(value: Any, where: str, path: Path) -> Rows:
     return value
 
 
-#: The sections of the extraction script's document (``queries.extraction_script``): one per
+#: The sections of the extraction script's document (``extraction_script.extraction_script``): one per
 #: server query, and ``database_rows``, whose entries hold one section per database query.
 SERVER_SECTIONS = frozenset(q.name for q in SERVER_QUERIES)
 DATABASE_SECTIONS = frozenset(q.name for q in database_queries(include_definitions=False))

@@ -7,7 +7,8 @@ SqlRole, SqlApplicationRole (never its Password), SqlRoleMembership, SqlSchema (
 SqlScalarFunction / SqlInlineTableValuedFunction / SqlMultiStatementTableValuedFunction /
 SqlAggregate / SqlSequence / SqlSynonym / SqlUserDefinedDataType / SqlUserDefinedType /
 SqlTableType / SqlXmlSchemaCollection. Reading elements and their targets (``References``,
-unresolved ``Annotation``) is :mod:`mssql_extract.dacpac_model`.
+unresolved ``Annotation``) is :mod:`mssql_extract.dacpac_model`; logins, users, roles and
+memberships are read by :mod:`mssql_extract.dacpac_principals`.
 
 A dacpac holds one database; its name is DacMetadata.xml's ``<Name>``, else the file name. A
 system database (a ``master``-scoped project) is left out, as the catalog path leaves it out;
@@ -80,16 +81,18 @@ from mssql_extract.dacpac_model import (
     tolerate_char_refs,
 )
 from mssql_extract.dacpac_permissions import is_server_level, read_permission
+from mssql_extract.dacpac_principals import (
+    Logins,
+    element_name,
+    read_memberships,
+    read_roles,
+    read_user,
+)
 from mssql_extract.snapshot import (
     TYPE_NAMED_LIKE_AN_OBJECT,
     ApplicationRole,
-    AuthenticationType,
     Database,
-    DatabaseRole,
     DbObject,
-    Login,
-    LoginType,
-    Membership,
     ObjectKind,
     Permission,
     PermissionState,
@@ -99,25 +102,11 @@ from mssql_extract.snapshot import (
     ServerRole,
     Skipped,
     SourceRef,
-    User,
-    UserType,
     fold,
     one_per_grantor_merged,
     types_named_like_objects,
 )
 
-#: ``AuthenticationType`` property of SqlUser: sys.database_principals.authentication_type numbers.
-_AUTHENTICATION = {
-    "0": AuthenticationType.NONE,
-    "1": AuthenticationType.INSTANCE,
-    "2": AuthenticationType.DATABASE,
-    "3": AuthenticationType.WINDOWS,
-    "4": AuthenticationType.EXTERNAL,
-}
-#: Authentication → user type; a Windows user may be a group and an Entra user a group
-#: (the model does not say), so those types are the snapshot's usual guesses.
-_USER_TYPES = {AuthenticationType.WINDOWS: UserType.WINDOWS_USER,
-               AuthenticationType.EXTERNAL: UserType.EXTERNAL_USER}  # fmt: skip
 #: EXECUTE AS of a module: its serialised and API property names → ``execute_as``.
 _EXECUTE_AS = (
     (("IsOwner", "ExecuteAsOwner"), "OWNER"),
@@ -144,10 +133,6 @@ _KINDS = {
 SYSTEM_DATABASES = frozenset({"master", "tempdb", "model", "msdb"})
 #: ``Containment`` of SqlDatabaseOptions (the enum number, or its name).
 _CONTAINMENT = {"0": "NONE", "none": "NONE", "1": "PARTIAL", "partial": "PARTIAL"}
-#: shared/reference/mssql/fixed_database_roles.csv
-_FIXED_DB_ROLES = frozenset({"db_owner", "db_accessadmin", "db_securityadmin", "db_ddladmin",
-                             "db_backupoperator", "db_datareader", "db_datawriter",
-                             "db_denydatareader", "db_denydatawriter", "public"})  # fmt: skip
 _NO_PERMISSIONS = (
     "the dacpac holds no permission statement, so the plan grants nothing: SqlPackage "
     "/Action:Extract leaves permissions out unless given /p:IgnorePermissions=False (SSDT: "
@@ -158,93 +143,6 @@ _EXTERNAL_LOGINS = (
     "logins are server objects a database dacpac does not hold: the plan has no login for "
     "these users (their roles cannot log in); read the logins from the catalog or a live server"
 )
-
-
-def _sid(el: ElementTree.Element) -> str | None:
-    """The ``Sid`` property as ``0x…`` upper-case hex (the snapshot's spelling)."""
-    value = prop(el, "Sid")
-    if not value:
-        return None
-    digits = value[2:] if value[:2].lower() == "0x" else value
-    return "0x" + digits.upper()
-
-
-def _name(m: ModelXml, el: ElementTree.Element) -> str:
-    return m.name(el, 1, str(el.get("Type")))[0]
-
-
-def _login(m: ModelXml, e: ElementTree.Element) -> Login:
-    windows = bool(flag(e, "IsMappedToWindowsLogin", "MappedToWindowsLogin"))
-    # absent means the CREATE LOGIN default: CHECK_POLICY ON, CHECK_EXPIRATION OFF (SQL logins)
-    policy = None if windows else flag(e, "IsCheckPolicyOn", "CheckPolicy", default=True)
-    expiration = (
-        None if windows else flag(e, "IsCheckExpirationOn", "CheckExpiration", default=False)
-    )
-    return Login(
-        name=_name(m, e),
-        type=LoginType.WINDOWS_USER if windows else LoginType.SQL,
-        sid=_sid(e),
-        disabled=bool(flag(e, "IsDisabled", "Disabled")),
-        default_database=prop(e, "DefaultDatabase"),
-        default_language=prop(e, "DefaultLanguage"),
-        check_policy=policy,
-        check_expiration=expiration,
-        has_password=not windows,  # the Password property itself is never read
-        type_inferred=windows,  # the model does not say user or group
-        source_ref=m.ref(e),
-    )
-
-
-class _Logins:
-    """The logins of the model, and how a user's login reference resolves against them."""
-
-    def __init__(self, m: ModelXml) -> None:
-        self.found = [_login(m, e) for e in m.of("SqlLogin")]
-        self.by_name = {fold(x.name): x for x in self.found}
-
-    def resolve(self, login: str | None) -> tuple[Login | None, str | None, bool]:
-        """(login in the model, login name kept, orphaned) for a user's ``Login`` target."""
-        mapped = self.by_name.get(fold(login)) if login else None
-        if login is None or mapped is not None:
-            return mapped, mapped.name if mapped else None, False
-        if self.found:  # the model scripts logins, as scripts do: one not among them is missing
-            return None, None, True
-        return None, login, False  # a database dacpac: the login is in master, not here
-
-    def external(self, db: Database) -> list[tuple[str, str]]:
-        """(user, login) of the users whose login the dacpac does not hold."""
-        return [
-            (u.name, u.login) for u in db.users if u.login and fold(u.login) not in self.by_name
-        ]
-
-
-def _user(m: ModelXml, e: ElementTree.Element, logins: _Logins) -> User:
-    name = _name(m, e)
-    wanted = None if flag(e, "IsWithoutLogin", "WithoutLogin") else target(e, "Login")
-    mapped, login, orphaned = logins.resolve(wanted)
-    windows = mapped.type != LoginType.SQL if mapped else "\\" in (wanted or "")
-    guessed = AuthenticationType.NONE if wanted is None \
-        else AuthenticationType.WINDOWS if windows else AuthenticationType.INSTANCE  # fmt: skip
-    authentication = _AUTHENTICATION.get(prop(e, "AuthenticationType") or "", guessed)
-    user_type = _USER_TYPES.get(authentication, UserType.SQL)
-    return User(
-        name=name, type=user_type, type_inferred=user_type == UserType.WINDOWS_USER,
-        authentication_type=authentication, login=login,
-        sid=mapped.sid if mapped else _sid(e), default_schema=target(e, "DefaultSchema"),
-        orphaned=orphaned, has_password=authentication == AuthenticationType.DATABASE,
-        source_ref=m.ref(e),
-    )  # fmt: skip
-
-
-def _memberships(m: ModelXml, kind: str) -> list[Membership]:
-    found = []
-    for e in m.of(kind):
-        role, member = target(e, "Role"), target(e, "Member")
-        name = e.get("Name") or f"[{role or '?'}]<-[{member or '?'}]"
-        if not role or not member:
-            raise m.error(e, f"{kind} has no {'Role' if not role else 'Member'}", name)
-        found.append(Membership(role=role, member=member, source_ref=m.ref(e, name)))
-    return found
 
 
 def _columns(m: ModelXml, el: ElementTree.Element) -> tuple[str, ...]:
@@ -286,18 +184,6 @@ def _options(m: ModelXml) -> dict[str, Any]:
     return found
 
 
-def _roles(m: ModelXml, memberships: list[Membership]) -> list[DatabaseRole]:
-    roles = [DatabaseRole(name=_name(m, e), owner=target(e, "Authorizer"), source_ref=m.ref(e))
-             for e in m.of("SqlRole")]  # fmt: skip
-    defined = {fold(r.name) for r in roles}
-    # public exists in every database; other fixed roles are listed when something names them
-    named = {x.role for x in memberships} | {"public"}
-    fixed = sorted({r for r in named if fold(r) in _FIXED_DB_ROLES - defined})
-    return roles + [
-        DatabaseRole(name=r, is_fixed=True, source_ref=SourceRef(origin=m.origin)) for r in fixed
-    ]
-
-
 def _guest_enabled(permissions: list[Permission]) -> bool:
     return any(
         p.securable_class == "DATABASE" and p.permission == "CONNECT"
@@ -306,15 +192,17 @@ def _guest_enabled(permissions: list[Permission]) -> bool:
     )  # fmt: skip
 
 
-def _database(m: ModelXml, name: str, logins: _Logins, permissions: list[Permission]) -> Database:
-    memberships = _memberships(m, "SqlRoleMembership")
-    app_roles = [ApplicationRole(name=_name(m, e), default_schema=target(e, "DefaultSchema"),
-                                 source_ref=m.ref(e)) for e in m.of("SqlApplicationRole")]  # fmt: skip
-    schemas = [Schema(name=_name(m, e), owner=target(e, "Authorizer") or "dbo", source_ref=m.ref(e))
+def _database(m: ModelXml, name: str, logins: Logins, permissions: list[Permission]) -> Database:
+    memberships = read_memberships(m, "SqlRoleMembership")
+    app_roles = [ApplicationRole(name=element_name(m, e),
+                                 default_schema=target(e, "DefaultSchema"), source_ref=m.ref(e))
+                 for e in m.of("SqlApplicationRole")]  # fmt: skip
+    schemas = [Schema(name=element_name(m, e), owner=target(e, "Authorizer") or "dbo",
+                      source_ref=m.ref(e))
                for e in m.of("SqlSchema")]  # fmt: skip
     return Database(
-        name=name, users=tuple(_user(m, e, logins) for e in m.of("SqlUser")),
-        roles=tuple(_roles(m, memberships)), application_roles=tuple(app_roles),
+        name=name, users=tuple(read_user(m, e, logins) for e in m.of("SqlUser")),
+        roles=tuple(read_roles(m, memberships)), application_roles=tuple(app_roles),
         memberships=tuple(memberships), permissions=tuple(permissions), schemas=tuple(schemas),
         objects=tuple(types_named_like_objects(_objects(m))[0]),
         guest_enabled=_guest_enabled(permissions),
@@ -322,7 +210,7 @@ def _database(m: ModelXml, name: str, logins: _Logins, permissions: list[Permiss
     )  # fmt: skip
 
 
-def _gaps(m: ModelXml, db: Database, logins: _Logins) -> list[Skipped]:
+def _gaps(m: ModelXml, db: Database, logins: Logins) -> list[Skipped]:
     """What a database dacpac does not hold although the plan needs it (see module docstring)."""
     found = [
         Skipped(kind="statement", reason=TYPE_NAMED_LIKE_AN_OBJECT.format(kind=other.kind.value),
@@ -369,12 +257,13 @@ def _read_model(path: Path) -> tuple[ElementTree.Element, str]:
 
 
 def _snapshot(m: ModelXml, name: str) -> SecuritySnapshot:
-    logins = _Logins(m)
+    logins = Logins(m)
     read = [read_permission(m, e) for e in m.of("SqlPermissionStatement")]
     # the same GRANT from two grantors is two statements and one fact
     permissions = one_per_grantor_merged(p for p in read if isinstance(p, Permission))
     skipped = [s for s in read if isinstance(s, Skipped)]
-    server_roles = [ServerRole(name=_name(m, e), owner=target(e, "Authorizer"), source_ref=m.ref(e))
+    server_roles = [ServerRole(name=element_name(m, e), owner=target(e, "Authorizer"),
+                               source_ref=m.ref(e))
                     for e in m.of("SqlServerRole")]  # fmt: skip
     databases = []
     if fold(name) not in SYSTEM_DATABASES:  # as the catalog path: server-level facts only
@@ -384,7 +273,7 @@ def _snapshot(m: ModelXml, name: str) -> SecuritySnapshot:
     return SecuritySnapshot(
         source="dacpac", server=Server(name="(dacpac)"), logins=tuple(logins.found),
         server_roles=tuple(server_roles),
-        server_memberships=tuple(_memberships(m, "SqlServerRoleMembership")),
+        server_memberships=tuple(read_memberships(m, "SqlServerRoleMembership")),
         server_permissions=tuple(p for p in permissions if is_server_level(p)),
         databases=tuple(databases), skipped=tuple(skipped),
     )  # fmt: skip

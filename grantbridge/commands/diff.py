@@ -52,7 +52,8 @@ def diff(
     With the global --json, stdout is one JSON object: the diff (as --format json writes it),
     whether it is empty, and the findings --fail-on-new fails on; -o still writes the file.
     """
-    from pg_emit.diff import diff_plans, exceeds, render_diff_markdown
+    from pg_emit.diff import diff_plans, exceeds
+    from pg_emit.diff_markdown import render_diff_markdown
 
     result = diff_plans(load_plan(old), load_plan(new))
     if output_format is DiffFormat.JSON:

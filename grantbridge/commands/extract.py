@@ -88,7 +88,7 @@ def extract(
 ) -> None:
     """Read SQL Server security from scripts, catalog rows, a dacpac or a live server."""
     if print_query:
-        from mssql_extract.queries import extraction_script
+        from mssql_extract.extraction_script import extraction_script
 
         typer.echo(extraction_script(include_definitions=include_definitions), nl=False)
         return

@@ -95,7 +95,7 @@ def principal_roles(plan: MigrationPlan, db: Database) -> dict[str, str]:
     """
     by_fact = {fact: role.name for role in plan.roles for fact in role.facts}
     # public is PUBLIC, or the database's own public role where the plan needs one
-    # (mapper.translate.principals.plan_public)
+    # (mapper.translate.public.plan_public)
     source = f"role [{db.name}].[public]"
     result = {"public": next((r.name for r in plan.roles if r.source == source), "public")}
     target = next(d for d in plan.databases if d.source_database == db.name)

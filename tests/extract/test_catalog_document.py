@@ -24,7 +24,7 @@ from mssql_extract.catalog_document import (
     extract_catalog_json,
     parse_catalog_document,
 )
-from mssql_extract.queries import extraction_script
+from mssql_extract.extraction_script import extraction_script
 from tests.extract_sources.support import catalog_document, load_rows
 
 PATH = Path("result.json")

@@ -13,6 +13,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from mssql_extract.extraction_script import extraction_script
 from mssql_extract.queries import (
     ALL_QUERIES,
     DATABASE_PERMISSIONS,
@@ -22,7 +23,6 @@ from mssql_extract.queries import (
     SQL_MODULES_WITH_DEFINITIONS,
     Query,
     database_queries,
-    extraction_script,
     server_queries,
 )
 from tests.conftest import ROOT

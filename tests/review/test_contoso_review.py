@@ -14,7 +14,8 @@ from mapper.plan import MigrationPlan
 from mapper.planner import plan
 from mapper.policy import AcceptedOvergrant, Overgrants, Policy
 from mssql_extract.tsql import extract_scripts
-from pg_emit.diff import diff_plans, render_diff_markdown
+from pg_emit.diff import diff_plans
+from pg_emit.diff_markdown import render_diff_markdown
 from pg_emit.report import render_report
 from tests.conftest import CONTOSO, check_golden
 

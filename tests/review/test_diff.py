@@ -9,7 +9,8 @@ from markdown_it import MarkdownIt
 
 from grantbridge.cli import main
 from mapper.plan import Disposition, PgDefaultRevoke, Severity
-from pg_emit.diff import COMMENT_MARKER, PlanDiff, diff_plans, exceeds, render_diff_markdown
+from pg_emit.diff import PlanDiff, diff_plans, exceeds
+from pg_emit.diff_markdown import COMMENT_MARKER, render_diff_markdown
 from tests.conftest import check_golden
 from tests.review import plans
 

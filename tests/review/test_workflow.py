@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pg_emit.diff import COMMENT_MARKER
+from pg_emit.diff_markdown import COMMENT_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "github-workflow.yml"
