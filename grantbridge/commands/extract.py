@@ -64,7 +64,9 @@ def extract(
     var: Annotated[
         list[str] | None,
         typer.Option(
-            "--var", help="sqlcmd variable NAME=VALUE for $(NAME) in scripts. Repeatable."
+            "--var",
+            help="sqlcmd variable NAME=VALUE for $(NAME) in scripts; wins over :setvar and "
+            "over a .sqlproj's default. Repeatable.",
         ),
     ] = None,
     encoding: Annotated[
@@ -137,6 +139,7 @@ def _extract(
                 include_definitions=include_definitions,
                 lenient=lenient,
                 on_file=step,
+                on_defaults=_say_defaults,
             )
     if catalog_json:
         from mssql_extract.catalog_document import extract_catalog_json
@@ -159,6 +162,13 @@ def _extract(
         trust_server_certificate=trust_server_certificate,
         include_definitions=include_definitions,
     )
+
+
+def _say_defaults(project: str, names: tuple[str, ...]) -> None:
+    """Which SQLCMD variables take a SQL project's default (names only: a value may be a
+    password)."""
+    listed = ", ".join(f"$({name})" for name in names)
+    ui.say(f"{project}: default values of {listed} (--var NAME=VALUE sets another)", err=True)
 
 
 def _script_database(databases: list[str] | None) -> str | None:

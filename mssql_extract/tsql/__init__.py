@@ -4,8 +4,10 @@ Reads what SSMS "Generate Scripts", SSDT projects, dbatools and sp_help_revlogin
 hand-written setup scripts: the client's part first (``sqlcmd``: ``GO`` batches, ``:setvar``,
 ``$(name)``, ``:r`` includes), each batch tokenized once by sqlglot's T-SQL tokenizer, statements
 dispatched through ``StatementParser.STATEMENT`` (system procedures through ``procedures``,
-dynamic SQL through ``dynamic``, IF branches through ``branches``) and replayed in order onto a
-``Builder`` that freezes into the snapshot.
+dynamic SQL through ``dynamic``, IF branches through ``branches``, WHILE loops through
+``loops``) and replayed in order onto a ``Builder`` that freezes into the snapshot. A folder's
+SSDT project file (``.sqlproj``) gives its scripts SQLCMD variable defaults and their
+deployment order (``sqlproj``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from grantbridge.errors import ExtractError, Location
 from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql.replay import Builder
 from mssql_extract.tsql.sqlcmd import Reader, Source, include_targets, split_batches
+from mssql_extract.tsql.sqlproj import Project, deploy_order, find_projects, project_of
 from mssql_extract.tsql.statements import StatementParser
 from mssql_extract.tsql.tokens import decode
 
@@ -37,13 +40,16 @@ def _replay(
     include_definitions: bool,
     lenient: bool,
     database: str | None,
+    defaults: Mapping[str, str] | None = None,
 ) -> None:
     # each script is a new sqlcmd connection, in the login's default database (master)
     builder.current = database or "master"
     parser = StatementParser(
         builder, source.origin, include_definitions=include_definitions, lenient=lenient
     )
-    batches = split_batches(source.text, source.origin, variables, path=source.path, read=read)
+    batches = split_batches(
+        source.text, source.origin, variables, path=source.path, read=read, defaults=defaults
+    )
     for batch in batches:
         parser.parse_batch(batch)
 
@@ -92,7 +98,12 @@ def _files(path: Path) -> Iterator[Path]:
         raise ExtractError(f"no such script file or folder: {str(path)!r}", Location(str(path)))
 
 
-def _included(scripts: list[Path], files: _Files, variables: Mapping[str, str] | None) -> set[Path]:
+def _included(
+    scripts: list[Path],
+    files: _Files,
+    variables: Mapping[str, str] | None,
+    projects: Mapping[Path, Project],
+) -> set[Path]:
     """The scripts of a folder that another one includes with ``:r`` (resolved paths): an SSDT
     project's post-deployment script includes files that run only through it, maybe only in
     one branch of an IF."""
@@ -102,8 +113,30 @@ def _included(scripts: list[Path], files: _Files, variables: Mapping[str, str] |
         if not any(mark in data for mark in (b":r", b":R", b":\x00r", b":\x00R")):
             continue
         text, origin = files.read(path)
-        found |= include_targets(Source(text, origin, path), variables) - {path.resolve()}
+        source, defaults = Source(text, origin, path), _defaults(path, projects)
+        found |= include_targets(source, variables, defaults) - {path.resolve()}
     return found
+
+
+def _defaults(path: Path, projects: Mapping[Path, Project]) -> Mapping[str, str] | None:
+    project = project_of(path, projects)
+    return project.defaults if project is not None else None
+
+
+def _scripts(
+    given: Path, files: _Files, variables: Mapping[str, str] | None
+) -> tuple[list[Path], dict[Path, Project]]:
+    """The scripts to replay for one path given, in order, and the SQL projects of a folder
+    (``sqlproj``): a file another one includes is read there only, and a project's scripts
+    run in deployment order (pre-deployment, objects, post-deployment)."""
+    if str(given) == "-":
+        return [given], {}
+    found = list(_files(given))
+    projects = find_projects(given, files.origin) if given.is_dir() else {}
+    if len(found) > 1:
+        included = _included(found, files, variables, projects)
+        found = [path for path in found if path.resolve() not in included]
+    return deploy_order(found, projects), projects
 
 
 class _Files:
@@ -144,6 +177,7 @@ def extract_scripts(
     on_file: Callable[[str], None] | None = None,
     database: str | None = None,
     encoding: str | None = None,
+    on_defaults: Callable[[str, tuple[str, ...]], None] | None = None,
 ) -> SecuritySnapshot:
     """Replay T-SQL scripts, in the order given (folders sorted), into one snapshot.
 
@@ -155,23 +189,49 @@ def extract_scripts(
     Each script starts in ``database`` (default: master, as a new sqlcmd connection does): the
     database of an SSDT project, whose files name none. ``encoding`` decodes scripts without a
     byte-order mark (default: UTF-8).
+
+    A folder's SQL projects (``.sqlproj``, see ``sqlproj``) give the scripts of their folder
+    tree the defaults of their SQLCMD variables (``variables`` and ``:setvar`` win), and order
+    them as a deployment runs them. ``on_defaults`` is called with each project's origin and
+    the names of the variables whose default is used (never their values: one may be a
+    password).
     """
     with collector_paused():
         builder = Builder()
         files = _Files(relative_to, encoding)
         for given in paths:
-            found = [given] if str(given) == "-" else list(_files(given))
-            if len(found) > 1:  # a folder: a file another one includes is read there only
-                included = _included(found, files, variables)
-                found = [path for path in found if path.resolve() not in included]
+            found, projects = _scripts(given, files, variables)
+            if on_defaults is not None:
+                _announce(projects, variables, on_defaults)
             for path in found:
                 text, origin = files.read(path)
                 if not text.strip() and found == [given]:  # an empty file given by name (or stdin)
                     raise ExtractError("the script is empty", Location(origin, 1))
                 source = Source(text, origin, None if str(path) == "-" else path)
+                defaults = _defaults(path, projects)
                 _replay(
-                    builder, source, files.read, variables, include_definitions, lenient, database
+                    builder,
+                    source,
+                    files.read,
+                    variables,
+                    include_definitions,
+                    lenient,
+                    database,
+                    defaults,
                 )
                 if on_file is not None:
                     on_file(origin)
         return builder.freeze()
+
+
+def _announce(
+    projects: Mapping[Path, Project],
+    variables: Mapping[str, str] | None,
+    on_defaults: Callable[[str, tuple[str, ...]], None],
+) -> None:
+    """Name each project's variables whose default is used (the command line sets the rest)."""
+    given = {name.casefold() for name in variables or {}}
+    for project in sorted(projects.values(), key=lambda p: p.origin):
+        used = tuple(sorted(n for n in project.defaults if n.casefold() not in given))
+        if used:
+            on_defaults(project.origin, used)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mssql_extract.tsql.statements import StatementParser
 
 #: Where a condition ends: the first statement of its branch (its own IF is inside it).
-_CONDITION_ENDS = STOP_WORDS - {"IF"} | {"SELECT", "INSERT", "UPDATE", "DELETE", "SET"}
+CONDITION_ENDS = STOP_WORDS - {"IF"} | {"SELECT", "INSERT", "UPDATE", "DELETE", "SET"}
 
 #: ``BEGIN`` followed by these is a statement (a transaction, TRY/CATCH), not a block.
 _NOT_BLOCKS = frozenset({"TRAN", "TRANSACTION", "TRY", "CATCH", "DISTRIBUTED", "DIALOG"})
@@ -36,14 +36,19 @@ def _uncertain(where: SourceRef) -> str:
     )
 
 
-def replay_uncertain(p: StatementParser, handler: Handler, length: int) -> None:
-    """Replay a statement in a branch that may not run; keep it as a skipped item too, unless
-    it recorded one itself (or its dynamic SQL did, statement by statement)."""
+def replay_noted(p: StatementParser, handler: Handler, length: int) -> None:
+    """Replay a statement the script may not run as written, unless it recorded a skipped item
+    itself (or its dynamic SQL did, statement by statement): in a branch that may not run, it
+    is kept as a skipped item too; in a loop's body, the loop counts it (``loops``)."""
     recorded, ref = len(p.builder.skipped), p.ref()
     p.pos += length
     handler(p)
     p.check_end()
-    if len(p.builder.skipped) == recorded and p.condition_ref is not None:
+    if len(p.builder.skipped) != recorded:
+        return
+    if p.loop is not None:
+        p.loop.replayed = True
+    if p.uncertain and p.condition_ref is not None:
         p.builder.skip("statement", _uncertain(p.condition_ref), p.statement_text(), ref)
 
 
@@ -68,22 +73,27 @@ def _block(p: StatementParser) -> None:
     p.pos += 1
 
 
+def body(p: StatementParser) -> None:
+    """The statement or ``BEGIN … END`` block an IF branch or a WHILE loop runs."""
+    if _at_block(p):
+        _block(p)
+    else:
+        p.run_statement()
+
+
 def _branch(p: StatementParser, run: bool, where: SourceRef | None) -> None:
     """One branch: a statement or a block, replayed (``run``) or only read; ``where`` is the IF
     whose condition cannot be evaluated, when the script may not run the branch."""
-    saved = (p.builder, p.variables, p.uncertain, p.condition_ref)
+    saved = (p.builder, p.variables, p.uncertain, p.condition_ref, p.loop)
     if not run:  # read onto a builder nobody keeps; its assignments never happen either
-        p.builder, p.variables = Builder(), dict(p.variables)
+        p.builder, p.variables, p.loop = Builder(), dict(p.variables), None
         p.builder.current = saved[0].current
     if where is not None:
         p.uncertain, p.condition_ref = True, where
     try:
-        if _at_block(p):
-            _block(p)
-        else:
-            p.run_statement()
+        body(p)
     finally:
-        p.builder, p.variables, p.uncertain, p.condition_ref = saved
+        p.builder, p.variables, p.uncertain, p.condition_ref, p.loop = saved
 
 
 def _has_else(p: StatementParser) -> bool:
@@ -100,7 +110,7 @@ def parse_if(p: Parser) -> None:
     parser: StatementParser = p  # type: ignore[assignment]
     parser.first = False  # a procedure in a branch needs EXEC: it is not first in its batch
     ref, start = p.ref(), p.pos
-    p.skip_to_boundary(_CONDITION_ENDS)
+    p.skip_to_boundary(CONDITION_ENDS)
     verdict = conditions.evaluate(p.tokens[start : p.pos])
     where = ref if verdict is None else None
     if where is not None and conditions.is_existence_check(p.words[start : p.pos]):

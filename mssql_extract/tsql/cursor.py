@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from sqlglot.tokenizer_core import Token, TokenType
 
@@ -17,6 +17,9 @@ from grantbridge.errors import ExtractError, Location
 from mssql_extract.snapshot import SourceRef
 from mssql_extract.tsql.replay import Builder
 from mssql_extract.tsql.tokens import LITERALS, STRINGS, Batch
+
+if TYPE_CHECKING:
+    from mssql_extract.tsql.loops import Loop
 
 TEXT_LIMIT = 200
 
@@ -110,6 +113,7 @@ class Parser:
         self.variables: dict[str, Text | None] = {}  # what the batch's variables hold, if known
         self.uncertain = False  # inside a branch of an IF whose condition cannot be evaluated
         self.condition_ref: SourceRef | None = None  # where that IF is
+        self.loop: Loop | None = None  # the innermost WHILE whose body is being read
         self.schema: str | None = None  # in CREATE SCHEMA's elements: where one-part names are
 
     def replay_text(self, text: Text) -> None:

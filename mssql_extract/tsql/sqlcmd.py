@@ -12,6 +12,10 @@ Comments are followed across lines (``--``, and ``/* */``, which nest in T-SQL),
 a block comment is commented out. A ``GO`` line inside a block comment still ends the batch, as
 in sqlcmd and SSMS, which leaves the comment unclosed: the batch then fails with that cause.
 
+Variables come from the command line (``--var``, which wins over ``:setvar``), then from
+``:setvar``, then from the defaults of the script's SQL project (``sqlproj``), which fill in
+only what the other two leave unset.
+
 ``:r path`` is read relative to the folder of the file that holds it, as SSDT resolves it (a
 Windows path's backslashes are folder separators); an include loop or a missing file is an
 error at the ``:r`` line. Substituting a variable can shift the columns of later tokens on the
@@ -25,6 +29,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from grantbridge.errors import ExtractError, Location
 from mssql_extract.tsql.tokens import Batch, Segment
@@ -123,14 +128,25 @@ def _go_count(line: str) -> int | None:
     return int(words[1]) if words[1].isascii() and words[1].isdigit() else None
 
 
+#: No variables.
+_NONE: Mapping[str, str] = MappingProxyType({})
+
+
 def _lookup(variables: Mapping[str, str], name: str) -> str | None:
     # sqlcmd variable names are case-insensitive
     wanted = name.casefold()
     return next((v for k, v in variables.items() if k.casefold() == wanted), None)
 
 
-def substitute(line: str, variables: Mapping[str, str], where: Location, lexer: _Lexer) -> str:
-    """Replace each ``$(name)`` of one line outside comments; an unset one is an error."""
+def substitute(
+    line: str,
+    variables: Mapping[str, str],
+    where: Location,
+    lexer: _Lexer,
+    defaults: Mapping[str, str] = _NONE,
+) -> str:
+    """Replace each ``$(name)`` of one line outside comments; an unset one is an error.
+    ``defaults`` (a SQL project's) fill in what ``variables`` lack."""
     out: list[str] = []
     start = 0
     while (found := line.find("$(", start)) >= 0:
@@ -143,6 +159,8 @@ def substitute(line: str, variables: Mapping[str, str], where: Location, lexer: 
             continue
         name = line[found + 2 : end]
         value = _lookup(variables, name)
+        if value is None:
+            value = _lookup(defaults, name)
         if value is None:
             raise ExtractError(
                 f"sqlcmd variable $({name}) is not set; pass --var {name}=VALUE or :setvar it",
@@ -179,7 +197,7 @@ def _include_path(argument: str, where: Location) -> Path:
     return Path(text.replace("\\", "/") if os.sep == "/" else text)
 
 
-def _resolve(base: Path, relative: Path) -> Path | None:
+def find_file(base: Path, relative: Path) -> Path | None:
     """``base / relative`` as it exists, names compared case-insensitively as on Windows."""
     exact = Path(os.path.normpath(base / relative))  # a/Scripts/../x.sql names a/x.sql
     if exact.is_file():
@@ -202,8 +220,14 @@ def _resolve(base: Path, relative: Path) -> Path | None:
 class _Splitter:
     """Reads sources line by line into batches, following ``:r`` into included files."""
 
-    def __init__(self, variables: Mapping[str, str] | None, read: Reader | None) -> None:
-        self.known = dict(variables or {})
+    def __init__(
+        self,
+        variables: Mapping[str, str] | None,
+        read: Reader | None,
+        defaults: Mapping[str, str] | None = None,
+    ) -> None:
+        self.known = dict(variables or {})  # the command line's, then :setvar's
+        self.defaults = defaults or _NONE  # a SQL project's: :setvar and the command line win
         self.read = read
         self.lines: list[str] = []
         self.segments: list[Segment] = []
@@ -225,7 +249,7 @@ class _Splitter:
             elif lexer.comments:  # most lines: nothing opens or closes here
                 lexer.comments = []
             if "$(" in raw:
-                raw = substitute(raw, self.known, Location(origin, number), lexer)
+                raw = substitute(raw, self.known, Location(origin, number), lexer, self.defaults)
             lines.append(raw)
             segments = self.segments  # where the line comes from, unless it follows on
             if segments:
@@ -261,7 +285,7 @@ class _Splitter:
             self.lexer = _Lexer()  # the server reads each batch afresh
             return
         self.lexer.read(raw)
-        line = substitute(raw, self.known, where, self.lexer) if "$(" in raw else raw
+        line = substitute(raw, self.known, where, self.lexer, self.defaults) if "$(" in raw else raw
         self._append(line, source.origin, number)
 
     def _connect(self, line: str, where: Location) -> None:
@@ -300,9 +324,10 @@ class _Splitter:
 
     def _include(self, source: Source, argument: str, where: Location) -> Iterator[Batch]:
         lexer = _Lexer()  # $(name) in the path is substituted: a command line has no comments
-        relative = _include_path(substitute(argument, self.known, where, lexer), where)
+        argument = substitute(argument, self.known, where, lexer, self.defaults)
+        relative = _include_path(argument, where)
         base = source.path.parent if source.path is not None else Path.cwd()
-        found = _resolve(base, relative)
+        found = find_file(base, relative)
         if found is None or self.read is None:
             raise ExtractError(
                 f":r names a file that does not exist: {relative.as_posix()!r}", where
@@ -324,6 +349,7 @@ def split_batches(
     *,
     path: Path | None = None,
     read: Reader | None = None,
+    defaults: Mapping[str, str] | None = None,
 ) -> Iterator[Batch]:
     """Cut a script into batches on ``GO`` lines, applying sqlcmd variables and ``:r`` includes.
 
@@ -333,15 +359,21 @@ def split_batches(
         variables: sqlcmd variables from the command line (they win over ``:setvar``).
         path: the script's file, which ``:r`` paths are relative to (None: the working folder).
         read: reads an included file (text and origin); without it, ``:r`` is an error.
+        defaults: SQLCMD variable defaults of the script's SQL project (``sqlproj``): used for
+            a variable neither ``variables`` nor ``:setvar`` sets.
     """
-    splitter = _Splitter(variables, read)
+    splitter = _Splitter(variables, read, defaults)
     if path is not None:
         splitter.including.append(path.resolve())
     yield from splitter.feed(Source(text, origin, path))
     yield from splitter.end(origin)
 
 
-def include_targets(source: Source, variables: Mapping[str, str] | None) -> set[Path]:
+def include_targets(
+    source: Source,
+    variables: Mapping[str, str] | None,
+    defaults: Mapping[str, str] | None = None,
+) -> set[Path]:
     """The files a script's ``:r`` lines name, as they exist (resolved); a line that cannot be
     read is left to the replay, which reports it."""
     if source.path is None or ":r" not in source.text.lower():
@@ -356,8 +388,8 @@ def include_targets(source: Source, variables: Mapping[str, str] | None) -> set[
                 if command == ":setvar":
                     _setvar(stripped, known, where)
                 elif command == ":r":
-                    argument = substitute(stripped[2:], known, where, _Lexer())
-                    target = _resolve(source.path.parent, _include_path(argument, where))
+                    argument = substitute(stripped[2:], known, where, _Lexer(), defaults or _NONE)
+                    target = find_file(source.path.parent, _include_path(argument, where))
                     found |= {target.resolve()} if target is not None else set()
             except ExtractError:
                 pass

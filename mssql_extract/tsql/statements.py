@@ -14,6 +14,8 @@ procedure without EXEC (``sp_addrolemember 'r', 'u'``, as SSMS scripts for SQL S
 
 ``IF … [ELSE …]`` replays the branch the script takes, when its condition can be evaluated, and
 otherwise replays the branches noting what it replayed (``branches.py``, ``conditions.py``).
+``WHILE`` replays its body once and notes the loop when the body replayed anything
+(``loops.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from mssql_extract.tsql import (
     dynamic,
     grants,
     legacy,
+    loops,
     modules,
     objects,
     policies,
@@ -62,6 +65,10 @@ _OTHER_STARTS = frozenset(
 )
 
 
+#: Statements that hold statements (their own are dispatched one by one).
+_COMPOUND: frozenset[Handler] = frozenset({branches.parse_if, loops.parse_while})
+
+
 class StatementParser(Parser):
     """Reads batches statement by statement and replays each onto the builder."""
 
@@ -72,7 +79,7 @@ class StatementParser(Parser):
         modules.STATEMENTS,
         policies.STATEMENTS,
         {"EXEC": procedures.execute, "EXECUTE": procedures.execute},
-        {"IF": branches.parse_if},
+        {"IF": branches.parse_if, "WHILE": loops.parse_while},
     )
     PROCEDURES: ClassVar[dict[str, Procedure]] = registry(
         principals.PROCEDURES,
@@ -174,8 +181,8 @@ class StatementParser(Parser):
             # the first statement of a batch may call a procedure without EXEC
             handler, length = procedures.execute, 0
         if handler is not None:
-            if self.uncertain and handler is not branches.parse_if:
-                branches.replay_uncertain(self, handler, length)
+            if (self.uncertain or self.loop is not None) and handler not in _COMPOUND:
+                branches.replay_noted(self, handler, length)
                 return
             self.pos += length
             handler(self)

@@ -1,0 +1,60 @@
+"""``WHILE condition statement-or-block``: a loop's body, replayed once and reported.
+
+A script runs a loop's body as many times as its condition holds: never, once per row of a
+cursor (``WHILE @@FETCH_STATUS = 0 … FETCH NEXT``, the usual way to GRANT on each table), or
+with other variable values each time. grantbridge cannot evaluate that, so it replays the body
+once, as before, and when that pass replayed any statement (one not itself kept as skipped)
+keeps one skipped item at the WHILE (``LOOPED``), which the plan reports like a statement in an
+IF branch it cannot evaluate (GB045, "in the plan"): the loop's effect is approximated, never
+silently. A loop inside a loop reports itself and its enclosing loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mssql_extract.tsql import branches
+from mssql_extract.tsql.cursor import Parser
+
+if TYPE_CHECKING:
+    from mssql_extract.tsql.statements import StatementParser
+
+#: Where a loop's condition ends: the first statement of its body.
+_CONDITION_ENDS = branches.CONDITION_ENDS | {"IF"}
+
+
+@dataclass
+class Loop:
+    """A WHILE being read: whether its body has replayed a statement yet."""
+
+    replayed: bool = False
+
+
+#: The skip reason of a loop whose body replayed statements. It begins with the words the
+#: mapper reports as "in the plan" (``mapper.translate.skipped.REPLAYED``), as for a statement
+#: in an IF branch that may not run.
+LOOPED = (
+    "replayed, though only once: this WHILE loop runs its body as many times as its condition "
+    "holds, which grantbridge cannot evaluate (maybe never, maybe once per row of a cursor, "
+    "with other values each time); the plan holds what one pass of the body gives"
+)
+
+
+def parse_while(p: Parser) -> None:
+    """``WHILE condition body``: the body replayed once; reported when it replayed anything."""
+    parser: StatementParser = p  # type: ignore[assignment]
+    parser.first = False  # a procedure in the body needs EXEC: it is not first in its batch
+    ref = p.ref()
+    p.skip_to_boundary(_CONDITION_ENDS)
+    text = p.statement_text()
+    outer, loop = p.loop, Loop()
+    p.loop = loop
+    try:
+        branches.body(parser)
+    finally:
+        p.loop = outer
+    if loop.replayed:
+        p.builder.skip("statement", LOOPED, text, ref)
+        if outer is not None:
+            outer.replayed = True
