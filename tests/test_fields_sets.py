@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
-from mapper.plan import MigrationPlan, PgGrant
+from mapper.plan import MigrationPlan, PgGrant, trusted
 from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.translate.state import PlanState
@@ -79,3 +79,15 @@ def test_item_facts_hold_one_fact_as_a_string_and_more_as_a_set() -> None:
     # and a whole plan still writes every fact into its items, sorted
     planned = plan(snapshot, Policy())
     assert all(list(g.facts) == sorted(set(g.facts)) and g.facts for g in planned.grants)
+
+
+def test_trusted_construction_equals_validated_construction() -> None:
+    fields = {"database": "d", "object_type": "TABLE", "schema_name": "s", "name": "t",
+              "columns": ("c",), "grantee": "r"}  # fmt: skip
+    fast = trusted(PgGrant, fields, privilege="SELECT")
+    slow = PgGrant(**fields, privilege="SELECT")
+    assert fast == slow
+    assert repr(fast) == repr(slow)
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert fast.key == slow.key

@@ -22,6 +22,7 @@ from mapper.plan import (
     PgGrant,
     PgMembership,
     PgObject,
+    trusted,
 )
 from mapper.privileges import PrivilegeRow
 from mapper.translate.objects import owner_role, pg_object, pg_objects_in, schema_name
@@ -99,19 +100,17 @@ def _object_items(
 def _grants_on(
     item: PgObject, grantee: str, columns: tuple[str, ...], row: PrivilegeRow
 ) -> list[Item]:
-    return [
-        PgGrant(
-            database=item.database,
-            object_type=GRANT_TYPES[item.kind],
-            schema_name=item.schema_name,
-            name=item.name,
-            signature=item.signature,
-            columns=columns,
-            privilege=privilege,
-            grantee=grantee,
-        )
-        for privilege in row.privileges.get(item.kind, ())
-    ]
+    privileges = row.privileges.get(item.kind, ())
+    if not privileges:
+        return []
+    # every value is already valid: the object's own fields, the grantee's role name and the
+    # mapping table's privileges (the hottest constructor of the planner: issue 7)
+    fields = {
+        "database": item.database, "object_type": GRANT_TYPES[item.kind],
+        "schema_name": item.schema_name, "name": item.name, "signature": item.signature,
+        "columns": columns, "grantee": grantee,
+    }  # fmt: skip
+    return [trusted(PgGrant, fields, privilege=privilege) for privilege in privileges]
 
 
 def _schema(

@@ -31,6 +31,7 @@ from mapper.plan import (
     PgSchema,
     PlanModel,
     RoleKind,
+    trusted,
 )
 from mapper.policy import Policy
 from mssql_extract.snapshot import Database, DbObject, SecuritySnapshot, fold
@@ -289,10 +290,11 @@ class PlanState:
         """Record what became of one source fact (exactly once: a second call is a bug)."""
         if fact in self.dispositions:
             raise AssertionError(f"fact {fact!r} was given two dispositions")
-        self.dispositions[fact] = FactDisposition(
-            fact=fact, kind=kind, source_ref=source_ref, disposition=disposition,
-            items=tuple(sorted(set(items))), findings=tuple(sorted(set(findings))), reason=reason,
-        )  # fmt: skip
+        self.dispositions[fact] = trusted(FactDisposition, {
+            "fact": fact, "kind": kind, "source_ref": source_ref, "disposition": disposition,
+            "items": tuple(sorted(set(items))), "findings": tuple(sorted(set(findings))),
+            "reason": reason,
+        })  # fmt: skip
 
     def of_type(self, kind: type[Any]) -> list[Any]:
         """Items of one model type, in key order, with their facts."""
