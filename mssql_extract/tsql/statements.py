@@ -65,6 +65,38 @@ _OTHER_STARTS = frozenset(
 )
 
 
+#: Other first words of T-SQL statements ("Transact-SQL statements" and "Control-of-Flow" in
+#: the T-SQL reference): read as without a security effect. A first word outside every list is
+#: not T-SQL grantbridge knows (``GRNAT SELECT …``): kept as skipped with a reason that makes it
+#: a finding (GB045), never dropped in silence.
+_HARMLESS_STARTS = frozenset(
+    {"DECLARE", "RETURN", "GET", "RECEIVE", "SEND", "MOVE", "READTEXT", "UPDATETEXT"}
+    | {"WRITETEXT", "SHUTDOWN", "LINENO", "DUMP", "LOAD", "TRY", "CATCH", "BEGIN", "END"}
+)
+
+#: What CREATE, ALTER and DROP make or change besides the statements read as security
+#: ("CREATE …", "ALTER …", "DROP …" in the T-SQL reference): without a security effect. Any
+#: other word after them (``CREATE LOGN``) is kept as skipped with a finding, like an unknown
+#: first word.
+_DDL_OBJECTS = frozenset(
+    {"TABLE", "INDEX", "VIEW", "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "TYPE", "SYNONYM"}
+    | {"SEQUENCE", "DEFAULT", "RULE", "STATISTICS", "FULLTEXT", "XML", "SPATIAL", "CLUSTERED"}
+    | {"NONCLUSTERED", "UNIQUE", "COLUMNSTORE", "PRIMARY", "PARTITION", "QUEUE", "SERVICE"}
+    | {"CONTRACT", "MESSAGE", "ROUTE", "REMOTE", "EVENT", "SELECTIVE", "EXTERNAL", "SEARCH"}
+    | {"RESOURCE", "WORKLOAD", "COLUMN", "DATABASE", "ASSEMBLY", "AGGREGATE", "BROKER"}
+    | {"ENDPOINT", "CERTIFICATE", "ASYMMETRIC", "SYMMETRIC", "MASTER", "CREDENTIAL", "OR"}
+    | {"CRYPTOGRAPHIC", "SERVER", "AVAILABILITY", "LOGIN", "USER", "ROLE", "APPLICATION"}
+    | {"SCHEMA", "SECURITY", "AUDIT", "JSON", "LEDGER", "MATERIALIZED", "DIAGNOSTICS"}
+)
+
+#: The reason of a statement grantbridge does not know: not "without a security effect", so
+#: the plan reports it (mapper/translate/skipped.py).
+UNKNOWN_STATEMENT = (
+    "not a T-SQL statement grantbridge knows: not read (if it is a misspelled GRANT, DENY, "
+    "REVOKE or other security statement, correct the script and extract again)"
+)
+
+
 #: Statements that hold statements (their own are dispatched one by one).
 _COMPOUND: frozenset[Handler] = frozenset({branches.parse_if, loops.parse_while})
 
@@ -197,9 +229,24 @@ class StatementParser(Parser):
                 self.skip_to_boundary()
         else:
             self.pos += 1
-            self.skip_statement("statement without a security effect (not read)")
+            self.skip_statement(
+                "statement without a security effect (not read)"
+                if self._known(word)
+                else UNKNOWN_STATEMENT
+            )
         if any(w in dynamic.ASSIGNING for w in self.words[self.start : self.pos]):
             dynamic.track_assignments(self, self.start, self.pos)
+
+    def _known(self, word: str) -> bool:
+        """Whether a statement no handler reads is T-SQL grantbridge knows (its first word,
+        and what CREATE, ALTER or DROP is about); the parser is past the first word."""
+        if word in self._index:  # CREATE, ALTER, DROP … of something no handler reads
+            return self.word().split(" ", 1)[0] in _DDL_OBJECTS  # one token: NONCLUSTERED INDEX
+        token = self.tok()
+        if token is not None and token.token_type == TokenType.COLON:
+            return True  # a label (GOTO's target)
+        head = word.split(" ", 1)[0]  # one sqlglot token: UPDATE STATISTICS
+        return head in _OTHER_STARTS or head in _HARMLESS_STARTS or head in STOP_WORDS
 
     def _lookup(self) -> tuple[Handler | None, int]:
         for words, handler in self._index.get(self.word(), ()):
