@@ -293,29 +293,34 @@ class Parser:
         # never change it): 216 bytes less per statement, millions of statements at scale
         return SourceRef.model_construct(_REF_FIELDS, origin=origin, line=line, column=column)
 
-    def statement_text(self, end: int | None = None) -> str:
+    def statement_text(self, end: int | None = None, *, shown: Token | None = None) -> str:
         """The statement's text (first token to the current one), redacted and truncated.
 
         Every string and binary literal is shown as ``'***'``: a literal may be a password
         anywhere (dynamic SQL, ``DECLARE @pw = N'…'``, ``@rmtpassword = '…'``), and the text
         reaches the snapshot, the report and SARIF. With a word of ``SECRET_WORDS`` in the
-        statement, numbers and the values after ``=`` or ``,`` are hidden as well.
+        statement, numbers and the values after ``=`` or ``,`` are hidden as well. ``shown``: a
+        token an error message names already, quoted as it is.
         """
         last = min(max(end if end is not None else self.pos, self.start + 1), len(self.tokens))
         if self.start >= last:
             return ""
         span = self.tokens[self.start : last]
         strict = any(_is_word(t) and t.text.upper() in SECRET_WORDS for t in span)
-        text = " ".join(self._redacted(span, strict=strict).split())
+        # the token after the span tells a value from an option name (``, BADOPT = 1``)
+        span_after = self.tokens[last] if last < len(self.tokens) else None
+        text = " ".join(self._redacted(span, span_after, shown, strict=strict).split())
         return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
-    def _redacted(self, span: list[Token], *, strict: bool) -> str:
+    def _redacted(
+        self, span: list[Token], span_after: Token | None, shown: Token | None, *, strict: bool
+    ) -> str:
         parts: list[str] = []
         text = self.batch.text
         for i, token in enumerate(span):
             if i:
                 parts.append(text[span[i - 1].end + 1 : token.start])
-            secret = _secret(span, i, strict)
+            secret = token is not shown and _secret(span, i, strict, span_after)
             parts.append(REDACTED if secret else text[token.start : token.end + 1])
         return "".join(parts)
 
@@ -324,21 +329,27 @@ class Parser:
         at = token if token is not None else self.tok()
         if at is None and self.tokens:
             at = self.tokens[-1]
-        text = self.statement_text(self.pos + 1)
+        # the token the message names is quoted in it already: the excerpt shows it too
+        named = (
+            at if at is not None and at.token_type not in LITERALS and at.text in message else None
+        )
+        text = self.statement_text(self.pos + 1, shown=named)
         return ExtractError(f"{message} in: {text}", Location(*self.location(at)))
 
 
-def _secret(span: list[Token], i: int, strict: bool) -> bool:
+def _secret(span: list[Token], i: int, strict: bool, span_after: Token | None = None) -> bool:
     """Whether token ``i`` of a statement's text is shown as ``'***'`` (see ``statement_text``):
     a literal; and in a strict statement also a number, and a name given as a value (after
-    ``=``, or a positional procedure argument after ``,``: ``sp_addlogin bob, Secret1``)."""
+    ``=``, or a positional procedure argument after ``,``: ``sp_addlogin bob, Secret1``; not
+    an option name, followed by ``=``, even by a token past the span: ``span_after``)."""
     token = span[i]
     if token.token_type in LITERALS:
         return strict or token.token_type != TokenType.NUMBER
     if not strict or i == 0 or not (token.token_type == TokenType.IDENTIFIER or _is_word(token)):
         return False
     before = span[i - 1].token_type
-    after = span[i + 1].token_type if i + 1 < len(span) else None
+    following = span[i + 1] if i + 1 < len(span) else span_after
+    after = following.token_type if following is not None else None
     return before == TokenType.EQ or (before == TokenType.COMMA and after != TokenType.EQ)
 
 

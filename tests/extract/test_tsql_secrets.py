@@ -178,3 +178,22 @@ def test_dbatools_exclude_password_placeholder_means_a_password() -> None:
     assert "#" not in s.to_json()
     with pytest.raises(ExtractError, match="expected HASHED"):
         snap("CREATE LOGIN [x] WITH PASSWORD = #######, CHECK_POLICY = ON")
+
+
+@pytest.mark.parametrize(
+    ("sql", "option"),
+    [
+        ("CREATE LOGIN [x] WITH PASSWORD = N'Secr3t!Pw', BADOPT = 1;", "BADOPT"),
+        ("ALTER LOGIN [x] WITH PASSWORD = N'Secr3t!Pw', BOGUS;", "BOGUS"),
+    ],
+)
+def test_an_error_quotes_the_option_it_names_and_still_hides_the_password(
+    sql: str, option: str
+) -> None:
+    with pytest.raises(ExtractError) as caught:
+        snap(sql)
+    message = str(caught.value)
+    assert f"unexpected option {option}" in message
+    excerpt = message.split(" in: ", 1)[1]
+    assert excerpt.endswith(f"PASSWORD = '***', {option}")  # was '***', '***'
+    assert "Secr3t" not in message
