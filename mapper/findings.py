@@ -70,8 +70,9 @@ RULES = RuleRegistry([
     Rule("GB006", H, "IMPERSONATE permission",
          "Impersonation lets one principal act as another; replace it with the permissions the "
          "caller needs or a SECURITY DEFINER routine."),
-    Rule("GB007", M, "Granted WITH GRANT OPTION to an application login",
-         "Applications should not re-grant access; grant without the grant option."),
+    Rule("GB007", M, "Granted WITH GRANT OPTION",
+         "A grantee holding the grant option can pass the permission on to any principal; "
+         "grant without it and keep granting with the owner or a deployment role."),
     Rule("GB008", M, "Permission granted to public",
          "Grants to public reach every user of the database; grant to a named role instead."),
     Rule("GB009", M, "Guest user enabled or granted permissions",
@@ -139,12 +140,17 @@ RULES = RuleRegistry([
 # fmt: on
 
 
-def make(rule_id: str, evidence: str, action: str, **fields: str | None) -> Finding:
-    """A plan finding for ``rule_id`` with the rule's severity, title and remediation."""
+def make(
+    rule_id: str, evidence: str, action: str, *, severity: Severity | None = None,
+    **fields: str | None,
+) -> Finding:  # fmt: skip
+    """A plan finding for ``rule_id`` with the rule's title and remediation, and its default
+    severity unless ``severity`` says otherwise (a case the rule rates lower, as GB008 does
+    for SQL Server's own grants to public)."""
     rule = RULES[rule_id]
     return Finding(
         rule_id=rule.rule_id,
-        severity=rule.severity,
+        severity=severity or rule.severity,
         title=rule.title,
         evidence=evidence,
         action=action,

@@ -59,6 +59,7 @@ class MaskSuggestion(BaseModel):
     view_sql: str | None
     column_grant: str | None
     note: str = ""
+    source_ref: str | None = None  # where the column was masked (its finding's location)
 
 
 class Untranslated(Exception):
@@ -217,26 +218,29 @@ def _suggestion(
         schema_name=ident(masked.schema_name), table_name=ident(masked.table_name),
         column_name=ident(masked.column_name), masking_function=masked.masking_function,
         expression=expression, view_sql=view, column_grant=grant, note=note,
+        source_ref=str(masked.source_ref),
     )  # fmt: skip
 
 
 def masking_findings(
     suggestions: Iterable[MaskSuggestion], source_ref: str | None = None
 ) -> tuple[FindingSpec, ...]:
-    """GB330 (with the suggested view and privileges) or GB331 (no expression) per column."""
+    """GB330 (with the suggested view and privileges) or GB331 (no expression) per column, at
+    the column's source location (``source_ref`` for a suggestion without one)."""
     found = []
     for s in suggestions:
+        ref = s.source_ref or source_ref
         column = f"{s.schema_name}.{s.table_name}.{s.column_name}"
         if s.expression is None:
             evidence = f"{column} is MASKED WITH (FUNCTION = '{s.masking_function}'): {s.note}"
             found.append(make_finding(RULES["GB331"], evidence, securable=column,
-                                      source_ref=source_ref))  # fmt: skip
+                                      source_ref=ref))  # fmt: skip
             continue
         evidence = (
             f"{column} is MASKED WITH (FUNCTION = '{s.masking_function}'); masked expression: "
             f"{s.expression}" + (f" ({s.note})" if s.note else "")
         )
-        finding = make_finding(RULES["GB330"], evidence, securable=column, source_ref=source_ref)
+        finding = make_finding(RULES["GB330"], evidence, securable=column, source_ref=ref)
         remediation = (
             f"{finding.remediation} Suggested view: {s.view_sql}. Privileges: {s.column_grant}."
         )

@@ -116,7 +116,7 @@ class Disposition(StrEnum):
 class RoleKind(StrEnum):
     LOGIN = "login"  # from a SQL Server login: LOGIN role
     USER = "user"  # a database user without a login (WITHOUT LOGIN, orphaned): NOLOGIN
-    GROUP = "group"  # database role or user-defined server role: NOLOGIN group
+    GROUP = "group"  # database role, user-defined server role, AD group login: NOLOGIN group
     APPLICATION = "application"  # application role: NOLOGIN, granted to its callers
     OWNER = "owner"  # NOLOGIN owner role, one per source owner
     DERIVED = "derived"  # made by DENY restructuring: a role's privileges minus the denied ones

@@ -150,13 +150,16 @@ class _Context:
             )
             for p, q in items
         )
+        ref = str(items[0][0].source_ref)  # the (first) policy on the table: the findings' place
         base = {"table_schema": self.ident(schema), "table_name": self.ident(table), "original": original,
                 "enable": any(p.enabled for p, _ in items)}  # fmt: skip
         try:
             policies = [spec for p, q in items for spec in self._specs(p, q, f"{schema}.{table}")]
         except Untranslatable as exc:
             reason = f"{schema}.{table}: {exc}; original predicate(s): {original}"
-            finding = make_finding(RULES["GB320"], reason, securable=f"{schema}.{table}")
+            finding = make_finding(
+                RULES["GB320"], reason, securable=f"{schema}.{table}", source_ref=ref
+            )
             return RlsTranslation(**base, faithful=False, finding=reason, findings=(finding,))
         if not any(s.permissive for s in policies):
             policies.insert(
@@ -169,8 +172,9 @@ class _Context:
                 ),
             )
         note = make_finding(
-            RULES["GB321"], f"{schema}.{table}: {original}", securable=f"{schema}.{table}"
-        )
+            RULES["GB321"], f"{schema}.{table}: {original}", securable=f"{schema}.{table}",
+            source_ref=ref,
+        )  # fmt: skip
         return RlsTranslation(**base, policies=tuple(policies), faithful=True, findings=(note,))
 
     def _specs(

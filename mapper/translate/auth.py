@@ -52,7 +52,7 @@ def _password(state: PlanState, login: Login, role: str) -> list[str]:
     if login.type != LoginType.SQL:  # a policy rule chose passwords for it
         evidence = f"{_kind(login)} login [{login.name}] is given password authentication"
     action = "Created the role without a password; set one from a secret store after apply."
-    return [state.finding(findings.make("GB030", evidence, action, principal=login.name))]
+    return [_finding(state, "GB030", login, evidence, action)]
 
 
 def _iam(state: PlanState, login: Login, role: str) -> list[str]:
@@ -74,7 +74,7 @@ def _iam(state: PlanState, login: Login, role: str) -> list[str]:
         return []
     evidence = f"IAM policy for [{login.name}] lacks account, region or resource id"
     action = "Wrote the IAM policy with placeholders."
-    return [state.finding(findings.make("GB031", evidence, action, principal=login.name))]
+    return [_finding(state, "GB031", login, evidence, action)]
 
 
 def _kerberos(state: PlanState, login: Login, role: str) -> list[str]:
@@ -82,7 +82,7 @@ def _kerberos(state: PlanState, login: Login, role: str) -> list[str]:
         return []
     evidence = f"Windows login [{login.name}] maps to Kerberos but no realm is configured"
     action = f"Named the role {role!r} after the Windows domain."
-    return [state.finding(findings.make("GB033", evidence, action, principal=login.name))]
+    return [_finding(state, "GB033", login, evidence, action)]
 
 
 def _ad_group(state: PlanState, login: Login, role: str) -> list[str]:
@@ -95,7 +95,15 @@ def _ad_group(state: PlanState, login: Login, role: str) -> list[str]:
     evidence = f"{_kind(login)} login [{login.name}]"
     if login.type_inferred:  # the source said only "Windows": the policy made it a group
         evidence += " (declared a group by authentication.windows_groups)"
-    return [state.finding(findings.make("GB032", evidence, action, principal=login.name))]
+    return [_finding(state, "GB032", login, evidence, action)]
+
+
+def _finding(state: PlanState, rule_id: str, login: Login, evidence: str, action: str) -> str:
+    """A finding on a login's authentication, at the login's source location."""
+    finding = findings.make(
+        rule_id, evidence, action, principal=login.name, source_ref=str(login.source_ref)
+    )
+    return state.finding(finding)
 
 
 def _kind(login: Login) -> str:

@@ -215,10 +215,11 @@ def plan_schema_usage(state: PlanState) -> None:
             state.add(usage, fact)
 
 
-def grant_option_finding(state: PlanState, grantee: str, where: str, ref: str) -> str:
-    """GB007 for a WITH GRANT OPTION grant (the plan drops the grant option)."""
+def grant_option_finding(state: PlanState, grantee: str, where: str, ref: str, action: str) -> str:
+    """GB007 for a WITH GRANT OPTION grant to any grantee (the plan never carries the grant
+    option); ``action`` says what the plan did for the row (granted, or nothing and why)."""
     finding = findings.make(
-        "GB007", f"WITH GRANT OPTION to [{grantee}] on {where}",
-        "Granted without the grant option.", principal=grantee, securable=where, source_ref=ref,
+        "GB007", f"WITH GRANT OPTION to [{grantee}] on {where}", action,
+        principal=grantee, securable=where, source_ref=ref,
     )  # fmt: skip
     return state.finding(finding)

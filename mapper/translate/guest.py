@@ -60,11 +60,15 @@ def guest_members(state: PlanState, db: Database) -> list[str]:
     return sorted(members)
 
 
-def guest_finding(state: PlanState, db: Database, evidence: str, ref: str, securable: str) -> str:
-    """GB009: what guest became and that later logins need the membership."""
+def guest_finding(
+    state: PlanState, db: Database, evidence: str, ref: str, securable: str, *,
+    action: str | None = None,
+) -> str:  # fmt: skip
+    """GB009: what guest became and that later logins need the membership (``action``: what
+    the plan did instead, when the row granted nothing new)."""
     role = state.role_of(db.name, "guest")
     count = len(guest_members(state, db))
-    action = (
+    action = action or (
         f"Granted to {role!r}, a NOLOGIN role held by the {count} login(s) that enter "
         f"[{db.name}] as guest (no user there); a login created later in PostgreSQL needs "
         f"GRANT {role} TO <login> to get guest's access."

@@ -8,6 +8,7 @@ final memberships.
 from __future__ import annotations
 
 from mapper.plan import Disposition
+from mapper.translate.grant_findings import restate_inherited
 from mapper.translate.state import PlanState, copy_with
 
 
@@ -70,7 +71,8 @@ def _retarget(state: PlanState, removed: dict[str, str]) -> None:
         if disposition.disposition == Disposition.MAPPED and all(
             k in removed or k.startswith("grant:SCHEMA") for k in disposition.items
         ):
+            covering = sorted({removed[k] for k in disposition.items if k in removed})
             update |= {"disposition": Disposition.IMPLIED,
-                       "reason": "inherited through role membership: " + ", ".join(
-                           sorted({removed[k] for k in disposition.items if k in removed}))}  # fmt: skip
+                       "reason": "inherited through role membership: " + ", ".join(covering)}  # fmt: skip
+            restate_inherited(state, disposition.findings, covering)
         state.dispositions[fact] = copy_with(disposition, **update)

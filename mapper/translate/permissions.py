@@ -28,8 +28,8 @@ from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, PrivilegeRow
 from mapper.translate.deny import Deny
 from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
-from mapper.translate.grants import Target, expand, grant_option_finding, record, schemas_of
-from mapper.translate.guest import guest_finding
+from mapper.translate.grant_findings import GRANTED, IMPLIED, grant_findings, nothing
+from mapper.translate.grants import Target, expand, schemas_of
 from mapper.translate.overgrants import permission_overgrant
 from mapper.translate.state import SERVER, Item, PlanState, fact_key
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
@@ -181,10 +181,11 @@ def _plan_grant(
         _plan_attribute(state, perm, role, row, fact)
         return
     if row.role and role == "PUBLIC":  # GRANT pg_read_all_stats TO PUBLIC is not PostgreSQL
-        found = _grant_findings(state, None, perm, role, perm.securable_class)
+        reason = (f"PUBLIC cannot be a member of {row.role} in PostgreSQL: grant it to the "
+                  "login roles that need it")  # fmt: skip
+        found = grant_findings(state, None, perm, role, perm.securable_class, nothing(reason))
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
-                      reason=f"PUBLIC cannot be a member of {row.role} in PostgreSQL: grant it "
-                      "to the login roles that need it")  # fmt: skip
+                      reason=reason)  # fmt: skip
         return
     items = _expand(state, db, role, targets, row)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
@@ -197,21 +198,44 @@ def _plan_grant(
         state.dispose(fact, "permission", ref, Disposition.UNRESOLVED, findings=[key],
                       reason="the securable is not in the snapshot")  # fmt: skip
         return
-    found = _grant_findings(state, db, perm, role, where)
     if row.outcome == "not_applicable":
+        reason = row.note or "no PostgreSQL equivalent needed"
+        found = grant_findings(state, db, perm, role, where, nothing(reason))
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
-                      reason=row.note or "no PostgreSQL equivalent needed")  # fmt: skip
+                      reason=reason)  # fmt: skip
         return
-    disposition = Disposition.MAPPED
+    found = []
     if row.outcome == "approximated":
-        disposition = Disposition.APPROXIMATED
         found.append(state.finding(findings.make(
             "GB040", f"{perm.permission} ON {where} TO [{perm.grantee}]", row.note or "Approximated.",
             principal=perm.grantee, securable=where, source_ref=ref,
         )))  # fmt: skip
-    reason = row.note if disposition == Disposition.APPROXIMATED else ""
-    record(state, fact, "permission", ref, items, disposition=disposition, found=found,
-           reason=reason)  # fmt: skip
+    _record_grant(state, db, perm, role, where, fact, items, row, found)
+
+
+def _record_grant(
+    state: PlanState, db: Database | None, perm: Permission, role: str, where: str, fact: str,
+    items: list[Item], row: PrivilegeRow, found: list[str],
+) -> None:  # fmt: skip
+    """Add a GRANT row's items and dispose of it as :func:`record` does, its grantee's findings
+    saying what came of it: new items (mapped or approximated), none new (implied), none."""
+    keys, fresh = state.add_all(items, fact)
+    ref, approximated = str(perm.source_ref), row.outcome == "approximated"
+    disposition = Disposition.APPROXIMATED if approximated else Disposition.MAPPED
+    reason = row.note if approximated else ""
+    if not keys:
+        reason = reason or "grants nothing on the target"
+        found += grant_findings(state, db, perm, role, where, nothing(reason))
+        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
+                      reason=reason)  # fmt: skip
+        return
+    outcome = GRANTED
+    if not fresh:
+        outcome = IMPLIED
+        if disposition == Disposition.MAPPED:
+            disposition, reason = Disposition.IMPLIED, "the plan already grants this"
+    found += grant_findings(state, db, perm, role, where, outcome)
+    state.dispose(fact, "permission", ref, disposition, items=keys, findings=found, reason=reason)
 
 
 def _plan_attribute(
@@ -220,16 +244,19 @@ def _plan_attribute(
     """A SERVER row that sets a role attribute (CREATE ANY DATABASE → CREATEDB): the fact maps
     to the role, or is implied when the role has the attribute already (no plan item carries
     it). PUBLIC cannot hold an attribute: nothing for a grant to public."""
-    ref = str(perm.source_ref)
-    found = _grant_findings(state, None, perm, role, perm.securable_class)
+    ref, where = str(perm.source_ref), perm.securable_class
     keys, fresh = server_row_items(state, role, row, fact)
     if not keys:
+        reason = f"{role} cannot hold the {row.attribute} attribute"
+        found = grant_findings(state, None, perm, role, where, nothing(reason))
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
-                      reason=f"{role} cannot hold the {row.attribute} attribute")  # fmt: skip
+                      reason=reason)  # fmt: skip
         return
-    disposition, reason = Disposition.MAPPED, becomes(row, role)
+    disposition, reason, outcome = Disposition.MAPPED, becomes(row, role), GRANTED
     if not fresh:
         disposition, reason = Disposition.IMPLIED, f"{reason}: the plan already grants this"
+        outcome = IMPLIED
+    found = grant_findings(state, None, perm, role, where, outcome)
     state.dispose(fact, "permission", ref, disposition, items=keys, findings=found, reason=reason)
 
 
@@ -338,43 +365,6 @@ def _creation_rows(state: PlanState, db: Database) -> frozenset[tuple[str, str, 
             and (p.securable_class, p.permission) in pairs
         )  # fmt: skip
     return rows
-
-
-def _grant_findings(
-    state: PlanState, db: Database | None, perm: Permission, role: str, where: str
-) -> list[str]:
-    ref = str(perm.source_ref)
-    found: list[str] = []
-    evidence = f"GRANT {perm.permission} ON {where} TO [{perm.grantee}]"
-    if perm.state == PermissionState.GRANT_WITH_GRANT_OPTION:
-        found.append(grant_option_finding(state, perm.grantee, where, ref))
-    if db is not None and fold(perm.grantee) == "guest":
-        found.append(guest_finding(state, db, evidence, ref, where))
-    elif fold(perm.grantee) == "public":
-        found.append(state.finding(findings.make(
-            "GB008", evidence, _public_action(state, db, role), principal=perm.grantee,
-            securable=where, source_ref=ref,
-        )))  # fmt: skip
-    return found
-
-
-def _public_action(state: PlanState, db: Database | None, role: str) -> str:
-    """What a grant to public became: PUBLIC, or the database's public role (schema mode)."""
-    if role == "PUBLIC" or db is None:
-        return "Granted to PUBLIC, as in the source."
-    guest = " and its guest role" if state.role_of(db.name, "guest") else ""
-    why = (
-        "in schema mode one PostgreSQL database holds every source database, and PUBLIC would "
-        "reach their users too"
-        if state.policy.database_mode == "schema"
-        else f"a DENY in [{db.name}] takes from what public is granted, and PostgreSQL cannot "
-        "keep a role from what PUBLIC is granted"
-    )
-    return (
-        f"Granted to {role!r}, a NOLOGIN role held by every user of [{db.name}]{guest}, not "
-        f"to PUBLIC: {why}. A role created later for [{db.name}] needs GRANT {role} TO <role> "
-        "to get public's access."
-    )
 
 
 def _denied_by(state: PlanState, db: Database | None, perm: Permission) -> str | None:

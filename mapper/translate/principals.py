@@ -80,8 +80,11 @@ def _login_role(state: PlanState, login: Login, fact: str) -> str:
     windows = login.type in (LoginType.WINDOWS_USER, LoginType.WINDOWS_GROUP)
     name = state.names.login(login.name, realm, windows=windows)
     barred = barred_from_logging_in(state, login)
+    # a Windows group mapped to an AD group (pg_ad_mapping) is a NOLOGIN group role, which its
+    # members' own roles reach (DESIGN §3.3): a group, not a login, in the report and the diff
+    group = method == AuthMethod.AD_GROUP
     spec = state.role(
-        name, RoleKind.LOGIN, login=barred is None and method != AuthMethod.AD_GROUP,
+        name, RoleKind.GROUP if group else RoleKind.LOGIN, login=barred is None and not group,
         auth=method, source=f"login [{login.name}]",
     )  # fmt: skip
     spec.facts.add(fact)
