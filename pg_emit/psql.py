@@ -16,6 +16,8 @@ from grantbridge.errors import InputError, Location
 
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 _TRANSACTION = {"BEGIN", "COMMIT", "START TRANSACTION", "END"}
+#: Where the quote state can change outside quotes: a quote, a dollar quote, a comment.
+_SPECIAL = re.compile(r"['\"$]|--")
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,17 @@ def _scan(text: str, state: tuple[str, str]) -> tuple[str, str]:
                 return kind, tag
             i, kind = end + 1, ""
             continue
+        special = _SPECIAL.search(text, i)  # in C: a statement's text is mostly names
+        if special is None:
+            return kind, tag
+        i = special.start()
         ch = text[i]
-        if text.startswith("--", i):
+        if ch == "-":
             return "", ""
         if ch in ("'", '"'):
             kind, i = ch, i + 1
             continue
-        match = _DOLLAR.match(text, i) if ch == "$" else None
+        match = _DOLLAR.match(text, i)
         if match:
             kind, tag, i = "$", match.group(0), match.end()
             continue
@@ -96,7 +102,8 @@ def parse_script(text: str, origin: str) -> tuple[ScriptSection, ...]:
             statement = "\n".join(pending).strip()[:-1].strip()
             statement = statement[:-1].rstrip() if statement.endswith("\\") else statement
             pending = []
-            word = " ".join(statement.upper().split())
+            # only a short statement can be a transaction command (GRANTs run to many KB)
+            word = " ".join(statement.upper().split()) if len(statement) < 40 else ""
             if word in ("COMMIT", "END") and current:
                 sections.append(ScriptSection(database, tuple(current)))
                 current = []

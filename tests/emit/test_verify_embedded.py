@@ -63,9 +63,9 @@ def _run(
     committed roles another session sees as each database's verification starts."""
     plan = two_database_plan(prefix)
     calls: list[bool] = []
-    real: Callable[[dict[str, str], str, bool], list[str]] = verify._statements
+    real: Callable[[verify.Statements, str, bool], list[str]] = verify._statements
 
-    def counting(scripts: dict[str, str], database: str, cluster: bool) -> list[str]:
+    def counting(scripts: verify.Statements, database: str, cluster: bool) -> list[str]:
         calls.append(cluster)
         return real(scripts, database, cluster)
 
