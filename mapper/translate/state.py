@@ -313,14 +313,16 @@ class PlanState:
             for key, item in self.items.items():
                 self._handed.setdefault(type(item), []).append(key)
         items = []
+        # by the fields set an item holds now (shared: a handful), which the entry keeps alive
+        # so that its id is not reused
+        with_facts: dict[int, tuple[set[str], set[str]]] = {}
         for key in sorted(self._handed.get(kind, ())):
             item = self.items[key]
-            facts = self.facts_of(key)
-            item.__dict__["facts"] = facts
-            _set(
-                item,
-                "__pydantic_fields_set__",
-                _fields_set(item.__pydantic_fields_set__, {"facts": facts}),
-            )
+            item.__dict__["facts"] = self.facts_of(key)
+            fields = item.__pydantic_fields_set__
+            entry = with_facts.get(id(fields))
+            if entry is None:
+                entry = with_facts[id(fields)] = (fields, _fields_set(fields, {"facts": ()}))
+            _set(item, "__pydantic_fields_set__", entry[1])
             items.append(item)
         return items
