@@ -25,6 +25,10 @@ Decisions, stated once:
   databases in PostgreSQL). Cluster-wide scripts (01, 02) are one transaction each.
 * Idempotent: roles and schemas are created only if absent; GRANT, REVOKE, ALTER … OWNER and
   ALTER DEFAULT PRIVILEGES change nothing when already in effect.
+* Applied by a superuser or by a non-superuser CREATEROLE CREATEDB owner of the databases (the
+  RDS master user): 02 makes it a member of the owner roles, and 03 lends CREATE on a schema to
+  an object owner that lacks it for as long as its ``ALTER … OWNER TO`` (see
+  :func:`_owner_lent_create`); ``rollback.sql`` joins each role before emptying it.
 """
 
 from __future__ import annotations
@@ -33,14 +37,22 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from grantbridge.collector import collector_paused
-from mapper.plan import MigrationPlan, PgSchema
+from mapper.plan import MigrationPlan, PgObject, PgSchema
 from pg_emit import render_grants as grants
 from pg_emit import render_roles as roles
-from pg_emit.quoting import quote_ident, quote_literal
+from pg_emit.quoting import comment, quote_ident, quote_literal
 from pg_emit.render_hardening import hardening_statements
 from pg_emit.render_rollback import rollback_sections
 from pg_emit.render_security import security_statements
-from pg_emit.script import BATCH, Script, Section, Statement, do_block, facts_note
+from pg_emit.script import (
+    BATCH,
+    Script,
+    Section,
+    Statement,
+    do_block,
+    dollar_quote,
+    facts_note,
+)
 
 PSQL_NOTE = (
     'Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.',
@@ -90,8 +102,62 @@ def ownership_statements(plan: MigrationPlan, database: str) -> list[Statement]:
             statements.append(_create_schema(schema, plan.fingerprint))
             sql = f"ALTER SCHEMA {quote_ident(schema.name)} OWNER TO {quote_ident(schema.owner)}"
             statements.append(Statement(sql, (facts_note(schema.facts),)))
-    statements += [grants.ownership_statement(o) for o in plan.objects if o.database == database]
+    return statements + _object_owner_statements(plan, database)
+
+
+def _object_owner_statements(plan: MigrationPlan, database: str) -> list[Statement]:
+    """``ALTER … OWNER TO`` for the database's objects: those owned like their schema first,
+    then one block per (schema, owner) for the others (see :func:`_owner_lent_create`)."""
+    schema_owners = {s.name: s.owner for s in plan.schemas if s.database == database}
+    statements: list[Statement] = []
+    lent: dict[tuple[str, str], list[PgObject]] = defaultdict(list)
+    for obj in plan.objects:
+        if obj.database != database:
+            continue
+        if schema_owners.get(obj.schema_name) == obj.owner:
+            statements.append(grants.ownership_statement(obj))
+        else:
+            lent[obj.schema_name, obj.owner].append(obj)
+    for (schema, owner), objects in sorted(lent.items()):
+        statements.append(_owner_lent_create(schema, owner, objects))
     return statements
+
+
+def _owner_lent_create(schema: str, owner: str, objects: list[PgObject]) -> Statement:
+    """Give ``objects`` of ``schema`` to ``owner``, lending it CREATE on the schema meanwhile.
+
+    PostgreSQL lets a non-superuser (the RDS master user) give an object away only to a role
+    that has CREATE on the object's schema (ALTER TABLE: "that role must have CREATE privilege
+    on the table's schema"). An owner that is not the schema's owner may lack it: it gets
+    CREATE for these statements and loses it again, so the plan's own grants (04, after this)
+    decide whether it keeps CREATE. A role that holds CREATE already, or a superuser applying
+    (exempt from the check), changes nothing.
+    """
+    role, name = quote_ident(owner), quote_ident(schema)
+    lines = []
+    for obj in objects:
+        statement = grants.ownership_statement(obj)
+        lines += [*(f"  {comment(note)}" for note in statement.notes), f"  {statement.sql};"]
+    body = [
+        "DECLARE",
+        f"  lent boolean := NOT has_schema_privilege({quote_literal(owner)}, "
+        f"{quote_literal(schema)}, 'CREATE')",
+        "    AND NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);",
+        "BEGIN",
+        "  IF lent THEN",
+        f"    GRANT CREATE ON SCHEMA {name} TO {role};",
+        "  END IF;",
+        *lines,
+        "  IF lent THEN",
+        f"    REVOKE CREATE ON SCHEMA {name} FROM {role};",
+        "  END IF;",
+        "END",
+    ]
+    notes = (
+        f"owner {owner} is not the owner of schema {schema}: a non-superuser may give it objects",
+        "there only while it has CREATE on the schema, so it holds CREATE for these statements",
+    )
+    return Statement("DO " + dollar_quote("\n".join(body)), notes)
 
 
 def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Statement]:

@@ -18,7 +18,8 @@ What the scripts did, undone in reverse:
    the default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
    they name no longer exists, which makes a second run harmless); drop the schemas 03
    *created* (marked by a comment) when they are empty; for every role 01 *created* (marked by
-   a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and ``DROP OWNED BY …``;
+   a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and ``DROP OWNED BY …``, after making
+   a non-superuser (the RDS master user) a member of the role: both need its privileges;
 2. cluster-wide, last: revoke the plan's memberships, drop the roles 01 created, and drop the
    RDS stand-ins grantbridge created when nothing is a member of them any more.
 
@@ -135,7 +136,15 @@ def _drop_created_schemas(plan: MigrationPlan, database: str) -> Statement | Non
     return Statement(sql, ("drop the schemas 03_ownership.sql created, when they are empty",))
 
 
-def _created_roles_loop(plan: MigrationPlan, actions: list[str], note: str) -> Statement:
+#: Why rollback.sql joins a role before it takes the role's objects and privileges away.
+DISOWN_NOTES = (
+    "objects owned by roles this plan created go back to the user running rollback; REASSIGN",
+    "and DROP OWNED need the privileges of the role, so a non-superuser (the RDS master user)",
+    "first joins each role it is not yet a member of (DROP ROLE ends the membership)",
+)
+
+
+def _created_roles_loop(plan: MigrationPlan, actions: list[str], *note: str) -> Statement:
     body = [
         f"FOREACH r IN ARRAY {_array(intent.created_roles(plan))} LOOP",
         "  IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r",
@@ -145,7 +154,7 @@ def _created_roles_loop(plan: MigrationPlan, actions: list[str], note: str) -> S
         "END LOOP;",
     ]
     sql = "DO $grantbridge$\nDECLARE r text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
-    return Statement(sql, (note,))
+    return Statement(sql, note)
 
 
 def _restore_recorded(
@@ -314,11 +323,13 @@ def database_rollback(
             statements.append(optional)
     if intent.created_roles(plan):
         actions = [
+            "IF NOT pg_has_role(current_user, r, 'USAGE') THEN",
+            "  EXECUTE format('GRANT %I TO CURRENT_USER', r);",
+            "END IF;",
             "EXECUTE format('REASSIGN OWNED BY %I TO CURRENT_USER', r);",
             "EXECUTE format('DROP OWNED BY %I', r);",
         ]
-        note = "objects owned by roles this plan created go back to the user running rollback"
-        statements.append(_created_roles_loop(plan, actions, note))
+        statements.append(_created_roles_loop(plan, actions, *DISOWN_NOTES))
     return statements
 
 
@@ -351,13 +362,19 @@ def _drop_standins() -> Statement:
         f"FOREACH r IN ARRAY {_array(intent.RDS_ROLES)} LOOP",
         "  IF EXISTS (SELECT FROM pg_catalog.pg_roles o WHERE o.rolname = r",
         f"      AND shobj_description(o.oid, 'pg_authid') = {quote_literal(STANDIN_MARK)}",
-        "      AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members a WHERE a.roleid = o.oid)) THEN",
+        "      AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members a WHERE a.roleid = o.oid",
+        "        AND NOT (a.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)",
+        "                 AND a.admin_option))) THEN",
         "    EXECUTE format('DROP ROLE %I', r);",
         "  END IF;",
         "END LOOP;",
     ]
     sql = "DO $grantbridge$\nDECLARE r text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
-    return Statement(sql, ("drop the RDS stand-ins grantbridge created, once nothing uses them",))
+    notes = (
+        "drop the RDS stand-ins grantbridge created, once nothing uses them (the ADMIN OPTION",
+        "PostgreSQL 16+ gives a non-superuser on the roles it creates does not count as a use)",
+    )
+    return Statement(sql, notes)
 
 
 def rollback_sections(

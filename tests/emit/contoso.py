@@ -2,7 +2,8 @@
 
 Also ``rename_databases``: the same plan with other target database names, so a test can verify
 contoso on a shared server (the machine's PostgreSQL) without touching databases named
-``sales`` / ``hr`` / ``reporting`` that another run may use at the same time.
+``sales`` / ``hr`` / ``reporting`` that another run may use at the same time; and
+``prefix_roles``, for a test that commits the plan's cluster-wide roles there.
 """
 
 from __future__ import annotations
@@ -48,4 +49,37 @@ def rename_databases(migration: MigrationPlan, names: dict[str, str]) -> Migrati
     for field, value in data.items():
         if isinstance(value, list | tuple) and value and isinstance(value[0], dict):
             data[field] = [_renamed(field, item, names) for item in value]
+    return MigrationPlan.model_validate(data)
+
+
+#: Plan fields holding role names (one name, or a tuple of them).
+ROLE_FIELDS = frozenset({"owner", "grantee", "role", "member", "callers"})
+
+
+def _prefixed(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _prefixed(v, names) if k not in ROLE_FIELDS else _renamed_role(v, names)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_prefixed(item, names) for item in value]
+    return value
+
+
+def _renamed_role(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, list | tuple):
+        return [names.get(v, v) for v in value]
+    return names.get(value, value)
+
+
+def prefix_roles(migration: MigrationPlan, prefix: str) -> MigrationPlan:
+    """The plan with every role it creates named ``<prefix><name>`` wherever a role is named
+    (predefined roles, ``rds_*`` and PUBLIC keep their names); findings and facts keep theirs."""
+    names = {r.name: prefix + r.name for r in migration.roles if r.kind != "predefined"}
+    data = migration.model_dump()
+    data["roles"] = [{**r, "name": names.get(r["name"], r["name"])} for r in data["roles"]]
+    for field in ("memberships", "databases", "schemas", "objects", "grants", "revokes",
+                  "default_privileges", "default_revokes", "routine_security", "iam_policies"):  # fmt: skip
+        data[field] = _prefixed(data.get(field, []), names)
     return MigrationPlan.model_validate(data)

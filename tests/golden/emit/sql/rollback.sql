@@ -141,7 +141,9 @@ BEGIN
 END
 $grantbridge$ \;
 
--- objects owned by roles this plan created go back to the user running rollback
+-- objects owned by roles this plan created go back to the user running rollback; REASSIGN
+-- and DROP OWNED need the privileges of the role, so a non-superuser (the RDS master user)
+-- first joins each role it is not yet a member of (DROP ROLE ends the membership)
 DO $grantbridge$
 DECLARE r text;
 BEGIN
@@ -149,6 +151,9 @@ BEGIN
 x', 'gb_alice', 'gb_app', 'gb_sales_owner', 'gb_sales_reader', 'gb_sales_writer']::text[] LOOP
     IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r
         AND shobj_description(oid, 'pg_authid') LIKE 'grantbridge: created%') THEN
+      IF NOT pg_has_role(current_user, r, 'USAGE') THEN
+        EXECUTE format('GRANT %I TO CURRENT_USER', r);
+      END IF;
       EXECUTE format('REASSIGN OWNED BY %I TO CURRENT_USER', r);
       EXECUTE format('DROP OWNED BY %I', r);
     END IF;
@@ -186,14 +191,17 @@ x', 'gb_alice', 'gb_app', 'gb_sales_owner', 'gb_sales_reader', 'gb_sales_writer'
 END
 $grantbridge$ \;
 
--- drop the RDS stand-ins grantbridge created, once nothing uses them
+-- drop the RDS stand-ins grantbridge created, once nothing uses them (the ADMIN OPTION
+-- PostgreSQL 16+ gives a non-superuser on the roles it creates does not count as a use)
 DO $grantbridge$
 DECLARE r text;
 BEGIN
   FOREACH r IN ARRAY ARRAY['rds_ad', 'rds_iam', 'rds_password', 'rds_superuser']::text[] LOOP
     IF EXISTS (SELECT FROM pg_catalog.pg_roles o WHERE o.rolname = r
         AND shobj_description(o.oid, 'pg_authid') = 'grantbridge: stand-in for the Amazon RDS role'
-        AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members a WHERE a.roleid = o.oid)) THEN
+        AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members a WHERE a.roleid = o.oid
+          AND NOT (a.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+                   AND a.admin_option))) THEN
       EXECUTE format('DROP ROLE %I', r);
     END IF;
   END LOOP;
