@@ -25,19 +25,41 @@ from pg_emit.verify import live_state, only_database
 def _acl_statements(
     plan: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool
 ) -> list[Statement]:
+    """REVOKE what is extra, then GRANT what is missing and what those REVOKEs take away.
+
+    The REVOKEs come first and the GRANTs after them, so that one run converges: a REVOKE
+    takes the grant option with the privilege (a planned grant held with an extra grant option
+    is revoked whole, then granted again), and a REVOKE on a whole table takes the privilege
+    on each of its columns too (PostgreSQL's REVOKE: "the corresponding column privileges
+    (if any) are automatically revoked on each column of the table").
+    """
     wanted = {k: g for k, g in acl_facts(intended_grants(plan)).items() if k[0] == database}
     in_scope = scope(plan)
     actual = {k: g for k, g in acl_facts(live.grants).items()
               if k[0] == database and (database, grants_securable(g)) in in_scope}  # fmt: skip
     revoked = set(acl_facts(intent.revokes_as_grants(plan)))
-    missing = [wanted[k] for k in sorted(wanted.keys() - actual.keys())]
     extra = [
         actual[k] for k in sorted(actual.keys() - wanted.keys()) if authoritative or k in revoked
     ]
-    statements = _grants(plan, database, missing, "GRANT") + _grants(
-        plan, database, extra, "REVOKE"
-    )
-    return statements
+    stripped = {_revoke_key(g) for g in extra}
+    missing = [g for k, g in sorted(wanted.items()) if k not in actual or _taken(g, stripped)]
+    return _grants(plan, database, extra, "REVOKE") + _grants(plan, database, missing, "GRANT")
+
+
+RevokeKey = tuple[str, str, str, str | None]
+
+
+def _revoke_key(grant: PgGrant) -> RevokeKey:
+    """What a REVOKE of this single-column (or whole-object: column ``None``) entry is about."""
+    column = grant.columns[0] if grant.columns else None
+    return (grants_securable(grant), grant.privilege, grant.grantee, column)
+
+
+def _taken(grant: PgGrant, revoked: set[RevokeKey]) -> bool:
+    """Whether REVOKEs of these keys take ``grant`` away: the same entry, whatever its grant
+    option, or a column of a table whose privilege is revoked whole."""
+    key = _revoke_key(grant)
+    return key in revoked or (*key[:3], None) in revoked
 
 
 def grants_securable(grant: PgGrant) -> str:

@@ -42,7 +42,24 @@ def test_demo_replaces_its_output_directory_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _demo(tmp_path / "run", monkeypatch)
-    stale = tmp_path / "run" / "grantbridge-demo" / "stale.txt"
-    stale.write_text("left over")
+    stale = tmp_path / "run" / "grantbridge-demo" / "plan" / "sql" / "08_retired.sql"
+    stale.write_text("-- an older demo's")
     assert main(["demo", "--no-verify", "--quiet"]) == 0
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("extra", ["notes.txt", "plan/notes.txt"])
+def test_demo_refuses_a_directory_holding_other_files(
+    extra: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _demo(tmp_path / "run", monkeypatch)
+    kept = tmp_path / "run" / "grantbridge-demo" / extra
+    kept.write_text("mine")
+    capsys.readouterr()
+    assert main(["demo", "--no-verify", "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: grantbridge-demo: the output directory holds files grantbridge does not write "
+        f"({extra}), which replacing it would delete: move them away or name another directory\n"
+    )
+    assert kept.read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["grantbridge-demo"]

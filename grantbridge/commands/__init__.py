@@ -7,6 +7,7 @@ unreadable or undecodable input the same way: one line naming the file, exit 2 (
 
 from __future__ import annotations
 
+from inspect import cleandoc  # not `import inspect`: the submodule `inspect` would shadow it
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,23 @@ if TYPE_CHECKING:
     from mapper.plan import MigrationPlan
 
 PLAN_FILE = "plan.json"
+
+
+def flowing(doc: str | None) -> str:
+    """A command's docstring as its ``--help`` text: the paragraphs kept, the line breaks inside
+    each joined, since typer's rich help prints every paragraph after the first line by line."""
+    paragraphs = cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def require_plan_dir(path: Path) -> Path:
+    """``path``, a directory; a missing path or a file is an InputError saying so (reading the
+    plan directory would only say that it lacks plan.json)."""
+    if not path.exists():
+        raise InputError("the plan directory does not exist", Location(str(path)))
+    if not path.is_dir():
+        raise InputError("not a directory: pass the plan directory", Location(str(path)))
+    return path
 
 
 def load_plan(path: Path) -> MigrationPlan:

@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
+from grantbridge.commands import flowing, require_plan_dir
 from grantbridge.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("apply")(apply)
+    app.command("apply", help=flowing(apply.__doc__))(apply)
 
 
 def apply(
@@ -32,7 +33,7 @@ def apply(
     target = resolve_dsn(dsn)
     if target is None:
         raise InputError("apply needs a target: pass --dsn or set GRANTBRIDGE_DSN")
-    plan, _ = load_plan_dir(outdir)
+    plan, _ = load_plan_dir(require_plan_dir(outdir))
     if not yes and not sys.stdin.isatty():
         # consent must be explicit: piped input ("yes | grantbridge apply") is not a person
         raise InputError("apply changes the target: pass --yes (there is no terminal to ask on)")

@@ -1,7 +1,8 @@
 """``grantbridge demo``: the whole pipeline on the bundled contoso estate.
 
 extract (T-SQL scripts) → plan (default policy) → artifacts → verify on an embedded,
-throwaway PostgreSQL. Everything lands in ``./grantbridge-demo/`` (replaced atomically).
+throwaway PostgreSQL. Everything lands in ``./grantbridge-demo/`` (replaced atomically when
+grantbridge wrote it: see :mod:`grantbridge.output`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
+from grantbridge.commands import flowing
+from grantbridge.commands.plan import PLAN_LAYOUT
 from grantbridge.errors import InputError, Location
-from grantbridge.output import atomic_directory
+from grantbridge.output import Layout, atomic_directory, check_output_directory
 
 #: Where the example estate lives: beside the packages in a checkout, inside the wheel otherwise.
 _CANDIDATES = (
@@ -22,8 +25,12 @@ _CANDIDATES = (
 )
 
 
+#: What ``demo`` writes: the snapshot, and a plan directory in ``plan/``.
+DEMO_LAYOUT = Layout(marker="plan/plan.json", files=("snapshot.json", *PLAN_LAYOUT.under("plan")))
+
+
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo", help=flowing(demo.__doc__))(demo)
 
 
 def contoso_path() -> Path:
@@ -36,7 +43,13 @@ def contoso_path() -> Path:
 
 def demo(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Directory to write (replaced if it exists).")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory to write: created, or replaced whole if it is empty or an earlier "
+            "demo's; a directory holding anything else is refused (exit 2).",
+        ),
     ] = Path("grantbridge-demo"),
     verify: Annotated[
         bool, typer.Option(help="Verify the scripts on an embedded PostgreSQL.")
@@ -51,6 +64,7 @@ def demo(
 
     if quiet:  # the command's own -q is the global one: no progress, only the result
         ui.configure(quiet=True, json_output=ui.MODE.json)
+    check_output_directory(output, DEMO_LAYOUT)  # before the work, not only after it
     estate = contoso_path()
     ui.say(f"1/3 extract  {estate}")
     with ui.progress("extract", echo=False) as step:
@@ -59,7 +73,7 @@ def demo(
         )
     ui.say("2/3 plan     default policy")
     migration = plan(snapshot, Policy())
-    with atomic_directory(output) as scratch:
+    with atomic_directory(output, DEMO_LAYOUT) as scratch:
         snapshot.write_json(scratch / "snapshot.json")
         plan_dir = scratch / "plan"
         plan_dir.mkdir()

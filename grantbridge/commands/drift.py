@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
+from grantbridge.commands import flowing
 from grantbridge.errors import InputError, MismatchError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("drift")(drift)
+    app.command("drift", help=flowing(drift.__doc__))(drift)
 
 
 def drift(

@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
+from grantbridge.commands import flowing
 from grantbridge.errors import InputError
 from grantbridge.output import write_file_atomic
 from mssql_extract.snapshot import SecuritySnapshot
 
 
 def register(app: typer.Typer) -> None:
-    app.command("extract")(extract)
+    app.command("extract", help=flowing(extract.__doc__))(extract)
 
 
 def _parse_vars(values: list[str]) -> dict[str, str]:

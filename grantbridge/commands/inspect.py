@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
+from grantbridge.commands import flowing
 from grantbridge.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("inspect")(inspect)
+    app.command("inspect", help=flowing(inspect.__doc__))(inspect)
 
 
 def inspect(

@@ -9,17 +9,31 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
+from grantbridge.commands import flowing
 from grantbridge.inputs import read_input
-from grantbridge.output import atomic_directory
+from grantbridge.output import Layout, atomic_directory, check_output_directory
 from mapper.plan import MigrationPlan, Severity
 from mapper.planner import plan as make_plan
 from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import SecuritySnapshot
 from pg_emit.artifacts import write_artifacts
 
+#: What ``plan`` writes (``plan.json`` and :func:`pg_emit.artifacts.render_artifacts`'s files):
+#: a directory holding plan.json and nothing else than these is one ``plan`` may replace.
+PLAN_LAYOUT = Layout(
+    marker="plan.json",
+    files=("plan.json", "report.md", "findings.sarif", "parameters.json", "sql/*.sql",
+           "iam/assignments.csv", "iam/policies/*.json"),
+)  # fmt: skip
+
+OUTPUT_HELP = (
+    "Output directory: created, or replaced whole if it is empty or a plan directory "
+    "grantbridge wrote; a directory holding anything else is refused (exit 2)."
+)
+
 
 def register(app: typer.Typer) -> None:
-    app.command("plan")(plan)
+    app.command("plan", help=flowing(plan.__doc__))(plan)
 
 
 def _read_snapshot(path: Path) -> SecuritySnapshot:
@@ -37,7 +51,7 @@ def _read_policy(path: Path | None) -> Policy:
 
 
 def _write(plan_: MigrationPlan, outdir: Path) -> None:
-    with atomic_directory(outdir) as scratch:
+    with atomic_directory(outdir, PLAN_LAYOUT) as scratch:
         plan_.write_json(scratch / "plan.json")
         write_artifacts(plan_, scratch)
 
@@ -64,7 +78,7 @@ def _summary(plan_: MigrationPlan, output: Path, exit_code: int) -> None:
 
 def plan(
     snapshot: Annotated[Path, typer.Argument(help="snapshot.json from `grantbridge extract`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output directory.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)],
     policy: Annotated[
         Path | None, typer.Option(help="grantbridge.toml (defaults apply without it).")
     ] = None,
@@ -84,6 +98,7 @@ def plan(
     ] = None,
 ) -> None:
     """Plan least-privilege PostgreSQL roles and grants for a SQL Server snapshot."""
+    check_output_directory(output, PLAN_LAYOUT)  # before the work, not only after it
     the_policy = _read_policy(policy)
     catalog = _read_target(target) if target else None
     result = make_plan(_read_snapshot(snapshot), the_policy, catalog)

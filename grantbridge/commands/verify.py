@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from grantbridge import ui
+from grantbridge.commands import flowing, require_plan_dir
 from grantbridge.errors import MismatchError
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ PASSED = "verification passed: PostgreSQL grants exactly what the plan says"
 
 
 def register(app: typer.Typer) -> None:
-    app.command("verify")(verify)
+    app.command("verify", help=flowing(verify.__doc__))(verify)
 
 
 def verify(
@@ -34,7 +35,7 @@ def verify(
     from pg_emit.server import embedded_server, redact, resolve_dsn
     from pg_emit.verify import verify_plan
 
-    plan, _ = load_plan_dir(outdir)
+    plan, _ = load_plan_dir(require_plan_dir(outdir))
     target = resolve_dsn(dsn)
     with ui.progress("verify", len(plan.databases) or None, err=True) as step:
         if target is None:

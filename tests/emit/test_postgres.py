@@ -149,6 +149,28 @@ def test_drift_restores_the_plan(scratch: Scratch, tmp_path: Path) -> None:
         assert check_state(conn, scratch.plan, scratch.database) == []
 
 
+def test_authoritative_drift_converges_in_one_run(scratch: Scratch, tmp_path: Path) -> None:
+    """A REVOKE on a whole table also revokes that privilege on each of its columns, and a
+    REVOKE takes the grant option with the privilege: the repair script gives the planned
+    column grants, and planned grants held with an extra grant option, back after it."""
+    apply_plan_dir(write_plan_dir(tmp_path, scratch.plan), scratch.dsn)
+    alice, writer = f"{scratch.prefix}_alice", f"{scratch.prefix}_sales_writer"
+    with connect(scratch.dsn, scratch.database) as conn:  # alice holds SELECT (id, name)
+        conn.execute(f"GRANT SELECT ON TABLE sales.customers TO {alice}".encode())
+        conn.execute(f"GRANT SELECT ON TABLE sales.orders TO {writer} WITH GRANT OPTION".encode())
+    mismatches, delta = drift(scratch.plan, scratch.dsn, authoritative=True)
+    assert {(m.subject, m.status) for m in mismatches if m.kind == "acl"} == {
+        (f"TABLE sales.customers SELECT to {alice}", "extra"),
+        (f"TABLE sales.orders SELECT to {writer}", "missing"),
+        (f"TABLE sales.orders SELECT to {writer} WITH GRANT OPTION", "extra"),
+    }
+    assert f"REVOKE SELECT ON TABLE sales.customers FROM {alice}" in delta
+    run_scripts(scratch.dsn, [("drift.sql", delta)])
+    assert drift(scratch.plan, scratch.dsn, authoritative=True)[0] == []
+    with connect(scratch.dsn, scratch.database) as conn:
+        assert check_state(conn, scratch.plan, scratch.database) == []
+
+
 def test_rollback_revokes_grants_made_with_grant_option(scratch: Scratch, tmp_path: Path) -> None:
     """04 renders WITH GRANT OPTION grants apart (whole tables and columns); rollback.sql
     revokes 04's own clauses, so those go as well, grant option included. The grantees exist

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -129,13 +131,149 @@ def test_failed_plan_never_leaves_a_half_written_directory(
         assert (out / "plan.json").read_text(encoding="utf-8") == "previous"
 
 
-def test_successful_plan_replaces_the_directory_whole(tmp_path: Path) -> None:
+def _plan_dir(out: Path) -> Path:
+    """``out`` as an earlier ``grantbridge plan`` left it, with files a later plan no longer
+    writes (a script and the IAM policy of a login since removed)."""
+    assert main(["plan", str(out.parent / "in.json"), "-o", str(out)]) == 0
+    (out / "sql" / "08_retired.sql").write_text("-- an older plan's", encoding="utf-8")
+    (out / "iam" / "policies").mkdir()
+    (out / "iam" / "policies" / "gone.json").write_text("{}", encoding="utf-8")
+    return out
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("earlier", ["plan", "empty"])
+def test_successful_plan_replaces_a_directory_it_wrote_whole(earlier: str, tmp_path: Path) -> None:
     (tmp_path / "in.json").write_text(SNAPSHOT, encoding="utf-8")
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "stale.txt").write_text("old run", encoding="utf-8")
+    if earlier == "plan":
+        _plan_dir(out)
+    else:
+        out.mkdir()
     assert main(["plan", str(tmp_path / "in.json"), "-o", str(out)]) == 0
-    assert not (out / "stale.txt").exists()
+    assert not (out / "sql" / "08_retired.sql").exists()
+    assert not (out / "iam" / "policies").exists()
     assert (out / "plan.json").is_file()
     assert (out / "sql" / "01_roles.sql").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "out"]
+
+
+#: name → (what the output directory holds besides an earlier plan, or None: no earlier plan;
+#: the entries the error quotes)
+FOREIGN: dict[str, tuple[dict[str, str], str]] = {
+    "user-file": ({"important.txt": "keep"}, "(it has no plan.json; it holds important.txt)"),
+    "user-folder": ({"sql/mine.sql": "keep"}, "(it has no plan.json; it holds sql)"),
+    "beside-a-plan": ({"notes.md": "keep"}, "does not write (notes.md)"),
+    "in-a-plan-folder": ({"iam/keys.txt": "k", "sql/x/a.sql": "k", "z/a": "k", "y": "k"},
+                         "does not write (iam/keys.txt, sql/x/, y, … (4 in all))"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(FOREIGN))
+def test_plan_refuses_a_directory_holding_other_files(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Replacing deletes: a directory holding files grantbridge does not write is refused
+    (exit 2, one line naming it and what it holds) and left as it was."""
+    (tmp_path / "in.json").write_text(SNAPSHOT, encoding="utf-8")
+    out = tmp_path / "out"
+    files, quoted = FOREIGN[case]
+    if case.endswith("plan") or case.startswith("in-a"):
+        _plan_dir(out)
+    for name, text in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text, encoding="utf-8")
+    before = _tree(out)
+    capsys.readouterr()
+    assert main(["plan", str(tmp_path / "in.json"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith(f"error: {out}: the output directory "), err
+    assert err.count("\n") == 1, err
+    assert quoted in err
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "out"]
+
+
+@pytest.mark.parametrize("output", [".", "..", "{tmp}"])
+def test_plan_refuses_the_directory_it_runs_in(
+    output: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-o .`` (or any directory holding the working directory) cannot be renamed away: exit 2
+    naming it, nothing written, no scratch directory left beside it."""
+    (tmp_path / "in.json").write_text(SNAPSHOT, encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    argv = ["plan", str(tmp_path / "in.json"), "-o", output.format(tmp=tmp_path)]
+    beside = sorted(tmp_path.parent.iterdir())
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err == (
+        f"error: {output.format(tmp=tmp_path)}: the output directory holds the current working "
+        "directory, so it cannot be replaced: name a new directory (a subdirectory of it, for "
+        "instance)\n"
+    )
+    assert sorted(tmp_path.parent.iterdir()) == beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "sub"]
+    assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_plan_keeps_files_written_into_the_directory_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The directory is checked again just before it is replaced."""
+    (tmp_path / "in.json").write_text(SNAPSHOT, encoding="utf-8")
+    out = _plan_dir(tmp_path / "out")
+
+    def write(plan: MigrationPlan, outdir: Path) -> None:
+        write_artifacts(plan, outdir)
+        (out / "report-notes.md").write_text("written by a person meanwhile", encoding="utf-8")
+
+    monkeypatch.setattr("grantbridge.commands.plan.write_artifacts", write)
+    before = _tree(out)
+    assert main(["plan", str(tmp_path / "in.json"), "-o", str(out)]) == 2
+    assert "does not write (report-notes.md)" in capsys.readouterr().err
+    assert _tree(out) == before | {"report-notes.md": b"written by a person meanwhile"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "out"]
+
+
+def test_plan_that_cannot_replace_the_directory_puts_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rename the system refuses (a mount point: EBUSY) is exit 2, the earlier directory as it
+    was, and no scratch directory left."""
+    (tmp_path / "in.json").write_text(SNAPSHOT, encoding="utf-8")
+    out = _plan_dir(tmp_path / "out")
+    before = _tree(out)
+    rename = Path.rename
+
+    def busy(self: Path, target: Path) -> Path:
+        if Path(target) == out and not self.name.endswith(".old"):  # not putting it back
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", busy)
+    assert main(["plan", str(tmp_path / "in.json"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {out}: cannot replace the output directory: {os.strerror(errno.EBUSY)}\n"
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "out"]
+
+
+def test_plan_layout_names_every_artifact() -> None:
+    """What ``plan`` may replace is what it writes: the layout covers every artifact, an IAM
+    policy file included."""
+    from grantbridge.commands.plan import PLAN_LAYOUT
+    from mapper.plan import IamPolicy
+    from pg_emit.artifacts import render_artifacts
+    from tests.emit.builders import realistic_plan
+
+    plan = realistic_plan()
+    plan = plan.model_copy(update={"iam_policies": (IamPolicy(role="gb_app", document="{}"),)})
+    files = ["plan.json", *render_artifacts(plan)]
+    assert "iam/policies/gb_app.json" in files
+    assert [f for f in files if not PLAN_LAYOUT.holds_file(tuple(f.split("/")))] == []
