@@ -5,8 +5,11 @@ when they grant the same privilege on the same securable to the same grantee wit
 option, whatever their ``facts`` or ``comment`` say. Roles are matched by name and reported as
 *changed* when their kind, login, attributes, authentication or source differ. Findings are
 matched by their stable key, so a finding that moves from open to accepted is reported as such,
-not as one resolved and one new. The result is a frozen model: its JSON is the machine output,
-and :func:`pg_emit.diff_markdown.render_diff_markdown` renders the pull-request comment.
+not as one resolved and one new. Beside the items, the diff carries their effect: the
+effective access each role gained or lost (:mod:`pg_emit.diff_access`), which item lists hide
+when DENY restructuring moves grants between derived roles. The result is a frozen model: its
+JSON is the machine output, and :func:`pg_emit.diff_markdown.render_diff_markdown` renders the
+pull-request comment.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from mapper.plan import (
     PgRole,
     Severity,
 )
+from pg_emit.diff_access import AccessChange, diff_access
 
 #: Fields that record provenance, not meaning: two items differing only here are the same.
 _BOOKKEEPING = frozenset({"facts", "comment"})
@@ -93,6 +97,10 @@ class PlanDiff(DiffModel):
     findings_newly_accepted: tuple[FindingChange, ...] = ()
     findings_reopened: tuple[FindingChange, ...] = ()
     dispositions_changed: tuple[DispositionChange, ...] = ()
+    #: What the item changes mean for each role: privileges it can use now and could not
+    #: before, and the reverse (:mod:`pg_emit.diff_access`).
+    access_gained: tuple[AccessChange, ...] = ()
+    access_lost: tuple[AccessChange, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -125,6 +133,8 @@ def diff_plans(old: MigrationPlan, new: MigrationPlan) -> PlanDiff:
     for field in ("memberships", "grants", "revokes", "default_privileges", "default_revokes"):
         added, removed = _added_removed(getattr(old, field), getattr(new, field), key=_meaning)
         lists |= {f"{field}_added": added, f"{field}_removed": removed}
+    changed = {item.grantee for field in _GRANTED for item in lists[field]}
+    gained, lost = diff_access(old, new, changed)
     return PlanDiff(
         old_fingerprint=old.fingerprint,
         new_fingerprint=new.fingerprint,
@@ -132,7 +142,18 @@ def diff_plans(old: MigrationPlan, new: MigrationPlan) -> PlanDiff:
         **lists,
         **_finding_changes(old.findings, new.findings),
         dispositions_changed=_disposition_changes(old.dispositions, new.dispositions),
+        access_gained=gained,
+        access_lost=lost,
     )
+
+
+#: The lists whose grantees' own privileges changed (what :func:`diff_access` starts from).
+_GRANTED = (
+    "grants_added",
+    "grants_removed",
+    "default_privileges_added",
+    "default_privileges_removed",
+)
 
 
 def _meaning(item: BaseModel) -> str:

@@ -1,9 +1,11 @@
 """A plan diff as a pull-request comment (GitHub-flavoured Markdown).
 
 :func:`render_diff_markdown` turns the :class:`~pg_emit.diff.PlanDiff` that
-:func:`pg_emit.diff.diff_plans` computes into the comment a CI workflow posts: a summary table,
-then findings, roles, memberships, privileges and source facts, what needs review first at the
-top. Long lists fold into ``<details>``; the first line is a marker a bot finds its comment by.
+:func:`pg_emit.diff.diff_plans` computes into the comment a CI workflow posts: what the change
+does to effective access (one line, then who gained and who lost which privilege), a summary
+table, then findings, roles, memberships, privileges and source facts, what needs review first
+at the top. Long lists fold into ``<details>``; the first line is a marker a bot finds its
+comment by.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from mapper.plan import (
 )
 from pg_emit import markdown as md
 from pg_emit.diff import PlanDiff, RoleChange
+from pg_emit.diff_access import PUBLIC, AccessChange
 
 #: The first line of every diff comment: bots find and update their comment by it.
 COMMENT_MARKER = "<!-- grantbridge-diff -->"
 
 #: Above this many rows, a list in the comment folds into ``<details>``.
 COLLAPSE_ROWS_ABOVE = 15
+
+#: At most this many role names per line of the access sections; the JSON has them all.
+NAMES_SHOWN = 10
 
 
 def render_diff_markdown(diff: PlanDiff) -> str:
@@ -43,7 +49,7 @@ def render_diff_markdown(diff: PlanDiff) -> str:
     )
     if diff.is_empty:
         return "\n".join([*lines, "", "No change to roles, privileges or findings."]) + "\n"
-    lines += ["", *_summary_table(diff)]
+    lines += ["", _access_line(diff), "", *_summary_table(diff)]
     for section in _SECTIONS:
         block = section(diff)
         if block:
@@ -97,6 +103,63 @@ def _fold(title: str, rows: list[str], header: Sequence[str] = ()) -> list[str]:
     if len(rows) > COLLAPSE_ROWS_ABOVE:
         return [f"### {title} ({len(rows)})", "", *md.details(f"Show {len(rows)}", body)]
     return [f"### {title} ({len(rows)})", "", *body]
+
+
+def _access_line(diff: PlanDiff) -> str:
+    """One line above everything else: a widening must not hide among moved grants."""
+    if not diff.access_gained and not diff.access_lost:
+        return "**Effective access:** unchanged: no role gains or loses a privilege."
+    gained = _privileges(len(diff.access_gained))
+    lost = _privileges(len(diff.access_lost))
+    if not diff.access_gained:
+        return f"**Effective access:** {lost} lost by {_whom(diff.access_lost)}; none gained."
+    return (
+        f"**⚠️ Effective access widened:** {gained} gained by {_whom(diff.access_gained)}; "
+        f"{lost if diff.access_lost else 'none'} lost."
+    )
+
+
+def _privileges(n: int) -> str:
+    return f"{n} privilege{'' if n == 1 else 's'}"
+
+
+def _whom(changes: Sequence[AccessChange]) -> str:
+    logins = {name for c in changes for name in c.logins}
+    roles = {name for c in changes for name in c.roles}
+    parts = [f"{len(logins)} login{'' if len(logins) == 1 else 's'}"] if logins else []
+    if PUBLIC in roles:
+        parts.append("PUBLIC (every role)")
+        roles.discard(PUBLIC)
+    if roles:
+        parts.append(f"{len(roles)} other role{'' if len(roles) == 1 else 's'}")
+    return " and ".join(parts)
+
+
+def _access_sections(diff: PlanDiff) -> list[str]:
+    gained = [_access_row(c, "gained") for c in diff.access_gained]
+    lost = [_access_row(c, "lost") for c in diff.access_lost]
+    block = _fold("⚠️ Access gained", gained)
+    return [*block, *([""] if block and lost else []), *_fold("Access lost", lost)]
+
+
+def _access_row(change: AccessChange, verb: str) -> str:
+    """``- SELECT on `TABLE db:s.t` — gained by logins `a`, `b`; roles `c``` ."""
+    if change.roles == (PUBLIC,):
+        who = f"{PUBLIC} (every role)"
+    else:
+        groups = (("login", change.logins), ("role", change.roles))
+        who = "; ".join(
+            f"{label}{'' if len(names) == 1 else 's'} {_names(names)}"
+            for label, names in groups
+            if names
+        )
+    return f"- {md.text(change.privilege)} on {md.code(change.securable)} — {verb} by {who}"
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(md.code(n) for n in names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _findings_section(diff: PlanDiff) -> list[str]:
@@ -220,6 +283,7 @@ def _disp(value: Disposition | None) -> str:
 
 #: The comment, top to bottom after the summary: what needs review first.
 _SECTIONS: tuple[Callable[[PlanDiff], list[str]], ...] = (
+    _access_sections,
     _findings_section,
     _roles_section,
     _memberships_section,

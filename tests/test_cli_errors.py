@@ -4,14 +4,17 @@ apply's help and demo's quiet mode."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from psycopg.conninfo import conninfo_to_dict
 
-from grantbridge.cli import BUG_REPORT, main, redact_secrets
+from grantbridge.cli import BUG_REPORT, app, main, redact_secrets
 from grantbridge.commands.verify import PASSED
 from mssql_extract.tsql import extract_scripts
 from pg_emit.artifacts import write_artifacts
@@ -230,6 +233,22 @@ def test_drift_without_a_plan_names_the_directory(
     assert str(tmp_path / "nowhere") in _one_error_line(err)
 
 
+@pytest.mark.parametrize("command", ["verify", "apply"])
+def test_a_missing_plan_directory_is_named_missing(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nowhere = tmp_path / "nope"
+    code, _, err = _run([command, str(nowhere), "--dsn", DEAD, "--yes"][: 4 + (command == "apply")],
+                        capsys)  # fmt: skip
+    assert code == 2
+    assert _one_error_line(err) == f"error: {nowhere}: the plan directory does not exist"
+    (tmp_path / "plan.json").write_text("{}", encoding="utf-8")
+    code, _, err = _run([command, str(tmp_path / "plan.json"), "--dsn", DEAD, "--yes"][
+                        : 4 + (command == "apply")], capsys)  # fmt: skip
+    assert code == 2
+    assert _one_error_line(err).endswith("plan.json: not a directory: pass the plan directory")
+
+
 # --------------------------------------------------------------------------- secrets, end to end
 
 
@@ -262,10 +281,11 @@ def test_json_diff_prints_one_json_object(
     assert (code, err) == (0, "")
     assert len(out.splitlines()) == 1, out
     data = json.loads(out)
-    assert set(data) == {"diff", "empty", "exit_code", "failing", "output"}
+    assert set(data) == {"diff", "empty", "exit_code", "failing", "failing_access", "output"}
     assert (data["empty"], data["exit_code"], data["failing"], data["output"]) == (
         False, 0, [], None,
     )  # fmt: skip
+    assert data["failing_access"] == []  # --fail-on-gained was not given
     assert [r["name"] for r in data["diff"]["roles_added"]] == ["sales_auditors"]
     assert [f["rule_id"] for f in data["diff"]["findings_new"]] == ["GB002"]
     assert data["diff"]["new_fingerprint"] == plans.changed_sales_plan().fingerprint
@@ -292,6 +312,34 @@ def test_apply_help_names_every_script_it_runs(capsys: pytest.CaptureFixture[str
     assert code == 0
     text = " ".join(out.replace("│", " ").split())
     assert "sql/01 … 07" in text
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command's words (``("policy", "init")``), from the typer app's command tree."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):  # a group
+            found += _commands(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(typer.main.get_command(app)), ids=" ".join)
+def test_help_shows_each_paragraph_as_flowing_text(
+    command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each paragraph of a command's description is one line on a terminal wide enough for it:
+    no line break in mid-sentence where the docstring's lines end."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    code, out, _ = _run([*command, "--help"], capsys)
+    assert code == 0
+    lines = [line.strip() for line in out.splitlines()]
+    node: Any = typer.main.get_command(app)
+    for name in command:
+        node = node.commands[name]
+    for paragraph in inspect.cleandoc(node.help or "").split("\n\n"):
+        assert " ".join(paragraph.split()) in lines, (paragraph, out)
 
 
 @pytest.mark.parametrize("severity", ["HIGH", "Critical", "high"])

@@ -3,6 +3,9 @@
 Each of OLD and NEW is a plan directory (as ``grantbridge plan`` writes it) or a ``plan.json``
 file. ``--fail-on-new SEVERITY`` turns the diff into a gate: exit 1 when the new plan has an open
 finding at or above that severity that the old one did not have open (DESIGN §6).
+``--fail-on-gained`` is the other gate: exit 1 when a role gains effective access. It is a flag
+of its own because access has no severity: most pull requests that grant something widen
+someone's access on purpose, so only estates that want every widening approved turn it on.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
-from grantbridge.commands import load_plan
+from grantbridge.commands import flowing, load_plan
 from grantbridge.output import write_file_atomic
 from mapper.plan import Severity
 
@@ -25,7 +28,7 @@ class DiffFormat(enum.StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("diff")(diff)
+    app.command("diff", help=flowing(diff.__doc__))(diff)
 
 
 def diff(
@@ -42,15 +45,29 @@ def diff(
             case_sensitive=False,
         ),
     ] = None,
+    fail_on_gained: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-gained",
+            help="Exit 1 when a role gains effective access: a privilege it can use in NEW "
+            "and could not in OLD (a removed DENY, a new membership or grant).",
+        ),
+    ] = False,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to this file instead of standard output."),
     ] = None,
 ) -> None:
-    """Compare two plans: roles, memberships, privileges, findings and dispositions.
+    """Compare two plans: effective access, roles, memberships, privileges, findings and
+    dispositions.
+
+    Effective access is what each role can use through its grants, those of the roles it
+    inherits from, and PUBLIC's: the comment starts with who gained and who lost which
+    privilege, which the item lists hide when a DENY's derived roles change.
 
     With the global --json, stdout is one JSON object: the diff (as --format json writes it),
-    whether it is empty, and the findings --fail-on-new fails on; -o still writes the file.
+    whether it is empty, the findings --fail-on-new fails on and the access --fail-on-gained
+    fails on; -o still writes the file.
     """
     from pg_emit.diff import diff_plans, exceeds
     from pg_emit.diff_markdown import render_diff_markdown
@@ -65,10 +82,12 @@ def diff(
     elif not ui.MODE.json:
         typer.echo(text, nl=False)
     failing = exceeds(result, fail_on_new) if fail_on_new is not None else []
+    widening = [f"{c.privilege} on {c.securable}" for c in result.access_gained]
+    widening = widening if fail_on_gained else []
     if ui.MODE.json:
         data: dict[str, object] = {"diff": result.model_dump(mode="json")}
-        data |= {"empty": result.is_empty, "exit_code": 1 if failing else 0}
-        data |= {"failing": sorted({f.rule_id for f in failing})}
+        data |= {"empty": result.is_empty, "exit_code": 1 if failing or widening else 0}
+        data |= {"failing": sorted({f.rule_id for f in failing}), "failing_access": widening}
         ui.result("", data | {"output": None if output is None else str(output)})
     if fail_on_new is not None and failing:
         typer.echo(
@@ -76,4 +95,10 @@ def diff(
             + ", ".join(sorted({f.rule_id for f in failing})),
             err=True,
         )
+    if widening:
+        shown = "; ".join(widening[:5]) + (
+            f"; and {len(widening) - 5} more" if len(widening) > 5 else ""
+        )
+        typer.echo(f"{len(widening)} privilege(s) gained: {shown}", err=True)
+    if failing or widening:
         raise typer.Exit(1)
