@@ -164,12 +164,12 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
     """05: ``ALTER DEFAULT PRIVILEGES FOR ROLE o IN SCHEMA s GRANT … ON TABLES TO …``."""
     Target = tuple[str, str, str]  # owner, schema ("" = every schema), object type
     privileges: dict[tuple[Target, str], set[str]] = defaultdict(set)
-    facts: dict[Target, list[str]] = defaultdict(list)
+    facts: dict[tuple[Target, str], list[str]] = defaultdict(list)
     for item in plan.default_privileges:
         if item.database == database:
             target = (item.owner, item.schema_name or "", str(item.object_type))
             privileges[target, item.grantee].add(item.privilege.upper())
-            facts[target].extend(item.facts)
+            facts[target, item.grantee].extend(item.facts)
     grouped: dict[tuple[Target, str], list[str]] = defaultdict(list)
     for (target, grantee), privs in privileges.items():
         grouped[target, grants.privileges_sql(privs)].append(grantee)
@@ -180,7 +180,10 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(owner)}{in_schema} "
             f"GRANT {privilege_text} ON {object_type} TO {grants.grantees_sql(grantees)}"
         )
-        statements.append(Statement(sql, (facts_note(facts[owner, schema, object_type]),)))
+        # the facts of this statement's grantees only (a grantee's privileges on the target
+        # are all in one statement)
+        held = [f for g in grantees for f in facts[(owner, schema, object_type), g]]
+        statements.append(Statement(sql, (facts_note(held),)))
     return statements
 
 

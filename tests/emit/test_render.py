@@ -79,3 +79,28 @@ def test_iam_files() -> None:
         "gb_app,iam,rds_iam,login [app]",
     ]
     assert policy_file_name('a "b"/c') != policy_file_name('a "b"\\c')
+
+
+def test_a_default_privilege_statement_names_only_its_own_grantees_facts() -> None:
+    # two grantees with different privileges on the same (owner, schema, kind) become two
+    # statements; each names the facts of its own grantee (the audit found the union)
+    from mapper.plan import MigrationPlan, PgDefaultPrivilege
+    from pg_emit.render import default_privilege_statements
+
+    def default(privilege: str, grantee: str, fact: str) -> PgDefaultPrivilege:
+        return PgDefaultPrivilege(database="d", owner="o", schema_name="s", object_type="TABLES",
+                                  privilege=privilege, grantee=grantee, facts=(fact,))  # fmt: skip
+
+    plan = MigrationPlan(
+        fingerprint="sha256:" + "00" * 32,
+        default_privileges=(
+            default("SELECT", "reader", "D/perm:reader"),
+            default("INSERT", "writer", "D/perm:writer"),
+            default("SELECT", "writer", "D/perm:writer-select"),
+        ),
+    )
+    notes = {s.sql.rsplit(" TO ", 1)[1]: s.notes for s in default_privilege_statements(plan, "d")}
+    assert notes == {
+        "reader": ("from: D/perm:reader",),
+        "writer": ("from: D/perm:writer; D/perm:writer-select",),
+    }
