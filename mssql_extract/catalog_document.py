@@ -122,20 +122,74 @@ SQLCMD_ENCODING_HINT = (
 )
 
 
-def extract_catalog_json(path: Path) -> SecuritySnapshot:
-    """Read the JSON document produced by the extraction script (``--print-query``).
-
-    The file may be UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark
-    (``sqlcmd -u``); anything else is an input error suggesting ``sqlcmd -f 65001``.
-    """
-    text = read_input(path, "the catalog JSON", byte_order_mark=True, hint=SQLCMD_ENCODING_HINT)
-    # sqlcmd may wrap the single cell in blank lines; the document itself is one JSON object
+def _read_json(path: Path, what: str) -> Any:
+    text = read_input(path, what, byte_order_mark=True, hint=SQLCMD_ENCODING_HINT)
+    # sqlcmd may wrap the single cell in blank lines; the document itself is one JSON value
     try:
-        data = json.loads(text.strip())
+        return json.loads(text.strip())
     except json.JSONDecodeError as exc:
         raise ExtractError(
             f"not valid JSON ({exc.msg}); was it saved with sqlcmd -y 0?",
             Location(str(path), exc.lineno, exc.colno),
         ) from None
+
+
+#: The folder of a catalog captured query by query that holds the server queries' files.
+SERVER_FOLDER = "server"
+
+
+def _sections_in(folder: Path) -> dict[str, Any]:
+    """``<query>.json`` files of one folder, by query name; any other file is an error (a
+    misnamed capture would drop its facts in silence)."""
+    sections: dict[str, Any] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_dir() or path.suffix.lower() != ".json":
+            raise ExtractError(
+                "a catalog folder holds one <query>.json file per query, nothing else",
+                Location(str(path)),
+            )
+        sections[path.stem] = _read_json(path, "the catalog rows")
+    return sections
+
+
+def document_from_folder(folder: Path) -> dict[str, Any]:
+    """The extraction script's document assembled from a catalog captured query by query.
+
+    ``server/<query>.json`` holds the rows of each server query and ``<database>/<query>.json``
+    those of each database query, each a JSON array of rows (the column names of the
+    extraction script's queries, as ``fixtures/estates/contoso/catalog`` holds them: what
+    running each query on its own and saving its rows as JSON gives).
+    """
+    server = folder / SERVER_FOLDER
+    if not server.is_dir():
+        raise ExtractError(
+            f"a catalog folder needs a {SERVER_FOLDER}/ folder with the server queries' rows "
+            "(or pass the one JSON document of grantbridge extract --print-query)",
+            Location(str(folder)),
+        )
+    data = _sections_in(server)
+    data[_DATABASE_ROWS] = [
+        {"name": database.name, **_sections_in(database)}
+        for database in sorted(folder.iterdir())
+        if database.is_dir()
+        and database.name != SERVER_FOLDER
+        and not database.name.startswith(".")
+    ]
+    return data
+
+
+def extract_catalog_json(path: Path) -> SecuritySnapshot:
+    """Read the JSON document produced by the extraction script (``--print-query``), or a
+    folder of the same rows captured query by query (:func:`document_from_folder`).
+
+    A file may be UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark
+    (``sqlcmd -u``); anything else is an input error suggesting ``sqlcmd -f 65001``.
+    """
+    if Path(path).is_dir():
+        data = document_from_folder(Path(path))
+    else:
+        data = _read_json(path, "the catalog JSON")
     rows = parse_catalog_document(data, path)
     return snapshot_from_rows(rows, source="catalog", origin=str(path))

@@ -39,7 +39,10 @@ def extract(
     ] = None,
     catalog_json: Annotated[
         Path | None,
-        typer.Option(help="JSON produced by the extraction script (see --print-query)."),
+        typer.Option(
+            help="JSON produced by the extraction script (see --print-query), or a folder of "
+            "the same rows captured query by query (server/<query>.json, <database>/<query>.json)."
+        ),
     ] = None,
     dacpac: Annotated[Path | None, typer.Option(help="An SSDT .dacpac file.")] = None,
     server: Annotated[
