@@ -134,6 +134,13 @@ RULES = RuleRegistry([
          "snapshot does not hold, as partial exports do (dbatools' Export-DbaDbRole "
          "-IncludeRoleMember, Export-DbaServerRole). Extract the principal too (the whole "
          "database or server) and plan again, or drop the fact."),
+    Rule("GB047", M, "Case-sensitive collation",
+         "SQL Server compares names case-sensitively under this collation, grantbridge "
+         "case-insensitively (as PostgreSQL's folded names are compared), so principals, "
+         "schemas or objects whose names differ only in case would be one in the plan. Check "
+         "that none do (e.g. SELECT LOWER(name) FROM sys.objects GROUP BY LOWER(name), "
+         "schema_id HAVING COUNT(*) > 1; likewise sys.database_principals), or rename them "
+         "before migrating; then accept the finding."),
     Rule("GB043", M, "Fixed role approximated",
          "The fixed role's capabilities are approximated by explicit grants; review them."),
 ])

@@ -38,6 +38,7 @@ from mapper.translate import (
     principals,
 )
 from mapper.translate.auth import check_exclusive
+from mapper.translate.collation import plan_collations
 from mapper.translate.deny import Deny, plan_denies
 from mapper.translate.grants import plan_schema_usage
 from mapper.translate.implied import prune_implied
@@ -106,6 +107,7 @@ def _plan(
     prune_implied(state)
     hardening.plan_hardening(state)
     plan_skipped(state)  # what the extractor could not read: findings, never silent
+    plan_collations(state)  # case-sensitive names the snapshot could not keep apart
     dispositions.plan_fixed_role_facts(state)
     dispositions.finalize(state, security.keys())
     dispositions.assert_complete(state)

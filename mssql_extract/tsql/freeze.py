@@ -191,6 +191,7 @@ def freeze_database(builder: Builder, db: DbState) -> Database:
         trustworthy=db.trustworthy,
         db_chaining=db.db_chaining,
         containment=db.containment,
+        collation=db.collation,
         guest_enabled=guest,
         users=tuple(_user(u, builder) for u in db.users.values()),
         roles=tuple(roles),

@@ -32,11 +32,24 @@ def create_database(p: Parser) -> None:
     """``CREATE DATABASE name [CONTAINMENT = PARTIAL] …`` (files and options are not read)."""
     ref, name = p.ref(), p.name("a database name")
     containment = _containment(p) if p.accept("CONTAINMENT") else None
+    begin = p.pos
     p.skip_to_boundary()
+    collation = _collation(p, begin)
     db = p.builder.db(name, ref)  # only once read whole: a malformed statement adds nothing
     db.ref = ref
     if containment is not None:
         db.containment = containment
+    if collation is not None:
+        db.collation = collation
+
+
+def _collation(p: Parser, begin: int) -> str | None:
+    """The ``COLLATE name`` of a CREATE DATABASE read from ``begin`` to the current token (after
+    the files: ``[ON …] [LOG ON …] [COLLATE name] [WITH …]``), if any."""
+    for i in range(begin, p.pos - 1):
+        if p.words[i] == "COLLATE":
+            return p.tokens[i + 1].text
+    return None
 
 
 def _database_name(p: Parser) -> str:

@@ -194,6 +194,7 @@ class DbState:
     trustworthy: bool = False
     db_chaining: bool = False
     containment: str = "NONE"
+    collation: str | None = None  # CREATE DATABASE … COLLATE; None: the server's default
     users: dict[str, UserState] = field(default_factory=dict)
     roles: dict[str, NamedState] = field(default_factory=dict)
     app_roles: dict[str, NamedState] = field(default_factory=dict)
