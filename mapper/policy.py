@@ -12,9 +12,18 @@ import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from grantbridge.errors import InputError, Location, PolicyError
 from grantbridge.inputs import read_input
@@ -26,27 +35,76 @@ class PolicyModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+#: The placeholders each naming template may use; ``{name}`` is required in every one.
+TEMPLATE_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "database_role": ("database", "name"),
+    "single_database_role": ("database", "name"),
+    "login": ("name", "domain"),
+}
+
+
+def check_template(template: str, placeholders: tuple[str, ...]) -> str:
+    """A naming template, refused unless it uses only ``placeholders``, plainly, and ``{name}``.
+
+    ``str.format`` would read ``{name.upper}`` as attribute access and ``{name[0]}`` as an
+    index, and fail with a traceback on an unknown ``{db}`` or an unbalanced ``{name``: none of
+    these can name a role, so the policy refuses them when it loads.
+    """
+    allowed = " and ".join(f"{{{p}}}" for p in placeholders)
+    try:
+        parts = list(Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"{exc} in {template!r}: write a literal brace as {{{{ or }}}}") from None
+    used = set()
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in placeholders:
+            raise ValueError(f"{{{field}}} is not a placeholder of this template, which takes "
+                             f"{allowed}")  # fmt: skip
+        if spec or conversion:
+            raise ValueError(f"placeholders take no format or conversion: write {{{field}}}")
+        used.add(field)
+    if "name" not in used:
+        raise ValueError(f"{template!r} lacks {{name}}, so every principal would get one name")
+    return template
+
+
 class Naming(PolicyModel):
-    """Role name templates. ``{database}`` and ``{name}`` are replaced, then folded."""
+    """Role name templates. ``{database}`` and ``{name}`` are replaced, then folded.
+
+    An empty placeholder (``{domain}`` of a SQL login) takes the separator next to it along
+    (:func:`mapper.naming.render`).
+    """
 
     database_role: str = Field(
         "{database}_{name}",
-        description="Template for database users without login and database roles when more "
-        "than one database is migrated.",
+        description="Template ({database}, {name}) for database users without login and "
+        "database roles when more than one database is migrated.",
     )
     single_database_role: str = Field(
-        "{name}", description="The same template when only one database is migrated."
+        "{name}",
+        description="The same template ({database}, {name}) when only one database is migrated.",
     )
-    login: str = Field("{name}", description="Template for login roles ({name}, {domain}).")
+    login: str = Field(
+        "{name}",
+        description="Template for login roles ({name}, {domain}: the Windows domain, empty for "
+        "other logins, taking the separator next to it along).",
+    )
     fold_case: Literal["lower", "preserve"] = Field(
         "lower", description="Fold role, schema and object names to lower case (as AWS SCT does)."
     )
+
+    @field_validator("database_role", "single_database_role", "login")
+    @classmethod
+    def _template(cls, value: str, info: ValidationInfo) -> str:
+        return check_template(value, TEMPLATE_PLACEHOLDERS[str(info.field_name)])
 
 
 class Hardening(PolicyModel):
     """Revokes PostgreSQL's PUBLIC defaults that SQL Server does not have."""
 
-    revoke_public_defaults: bool = Field(
+    revoke_public_defaults: StrictBool = Field(
         True,
         description="REVOKE CONNECT, TEMPORARY and EXECUTE defaults from PUBLIC, and EXECUTE on "
         "routines the owner roles create later (ALTER DEFAULT PRIVILEGES).",

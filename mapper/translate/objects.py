@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from mapper import findings
-from mapper.naming import object_name
 from mapper.plan import Disposition, PgDatabase, PgObject, PgSchema, RoleKind
 from mapper.privileges import PG_KIND
 from mapper.translate.state import SERVER, Owned, PlanState, fact_key
@@ -26,8 +25,8 @@ def plan_databases(state: PlanState) -> None:
         r"[^a-z0-9_]+", "_", state.snapshot.server.name.lower()
     ).strip("_")
     for db in state.snapshot.databases:
-        name = object_name(db.name, state.policy.naming)
-        state.databases[fold(db.name)] = single if state.policy.database_mode == "schema" else name
+        schema_mode = state.policy.database_mode == "schema"
+        state.databases[fold(db.name)] = single if schema_mode else state.names.database(db.name)
 
 
 def owner_role(state: PlanState, db: Database, principal: str) -> str:
@@ -77,10 +76,13 @@ def _trustworthy(state: PlanState, db: Database, owner: str) -> list[str]:
 
 
 def schema_name(state: PlanState, db: Database, schema: str) -> str:
-    """The target schema of a source schema (prefixed by the database in schema mode)."""
-    if state.policy.database_mode == "schema":
-        return object_name(f"{db.name}_{schema}", state.policy.naming)
-    return object_name(schema, state.policy.naming)
+    """The target schema of a source schema (prefixed by the database in schema mode).
+
+    Two source schemas ending up with one name is a MappingError (``a_b.c`` and ``a.b_c`` in
+    schema mode, or a cut at 63 bytes): merged, each would grant the other's objects.
+    """
+    prefixed = state.policy.database_mode == "schema"
+    return state.names.schema(state.target_db(db), db.name, schema, prefixed=prefixed)
 
 
 def plan_schemas(state: PlanState, db: Database) -> None:
@@ -137,13 +139,13 @@ def _pg_object(state: PlanState, db: Database, obj: DbObject) -> PgObject | None
     if kind is None:
         return None
     owner = obj.owner or schema_owner(db, obj.schema_name)
-    naming = state.policy.naming
-    return PgObject(
-        database=state.target_db(db), schema_name=schema_name(state, db, obj.schema_name),
-        name=object_name(obj.name, naming), kind=kind,
-        columns=tuple(object_name(c, naming) for c in obj.columns),
-        signature=None, owner=owner_role(state, db, owner),
-    )  # fmt: skip
+    # the names the schema conversion gives: never renamed, so a collision is an error
+    database, schema = state.target_db(db), schema_name(state, db, obj.schema_name)
+    name = state.names.object((database, schema), db.name, obj.schema_name, obj.name)
+    columns = state.names.columns((database, schema, name),
+                                  (db.name, obj.schema_name, obj.name), obj.columns)  # fmt: skip
+    return PgObject(database=database, schema_name=schema, name=name, kind=kind,
+                    columns=columns, signature=None, owner=owner_role(state, db, owner))  # fmt: skip
 
 
 def plan_objects(state: PlanState, db: Database) -> None:

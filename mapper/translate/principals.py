@@ -164,7 +164,7 @@ def plan_server_roles(state: PlanState) -> None:
 
 
 def _group(state: PlanState, role: ServerRole, fact: str) -> str:
-    name = state.names.derived(role.name, f"server role [{role.name}]")
+    name = state.names.server_role(role.name)
     state.role(name, RoleKind.GROUP, source=f"server role [{role.name}]").facts.add(fact)
     state.bind(SERVER, role.name, name)
     return name

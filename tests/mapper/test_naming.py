@@ -1,11 +1,11 @@
-"""Role names: templates, folding, 63-byte truncation, collisions."""
+"""Role names: templates, empty placeholders, folding, 63-byte truncation, collisions."""
 
 from __future__ import annotations
 
 import pytest
 
 from grantbridge.errors import MappingError
-from mapper.naming import NameRegistry, truncate
+from mapper.naming import NameRegistry, render, truncate
 from mapper.planner import plan
 from mapper.policy import Naming, Policy
 from tests.mapper.estate import database, login, role, snapshot, user
@@ -46,3 +46,29 @@ def test_collision_after_truncation() -> None:
 def test_preserve_case() -> None:
     names = NameRegistry(Naming(fold_case="preserve"), multi_database=True)
     assert names.database_principal("Sales", "Readers", "role") == "Sales_Readers"
+
+
+@pytest.mark.parametrize(
+    ("template", "values", "expected"),
+    [
+        ("{domain}_{name}", {"domain": "", "name": "iam_user"}, "iam_user"),
+        ("{domain}_{name}", {"domain": "CORP", "name": "bob"}, "CORP_bob"),
+        ("{name}_{domain}", {"domain": "", "name": "bob"}, "bob"),
+        ("{name}@{domain}", {"domain": "", "name": "bob"}, "bob"),
+        ("gb_{domain}.{name}", {"domain": "", "name": "bob"}, "gb.bob"),  # the one before
+        ("{domain}__{name}", {"domain": "", "name": "bob"}, "bob"),
+        ("{name}_{domain}", {"domain": "", "name": "bob_"}, "bob_"),  # the name's own _ stays
+        ("{domain}_{name}", {"domain": "", "name": "_bob"}, "_bob"),
+        ("{{{name}}}", {"name": "bob"}, "{bob}"),
+    ],
+)  # fmt: skip
+def test_an_empty_placeholder_takes_its_separator(
+    template: str, values: dict[str, str], expected: str
+) -> None:
+    assert render(template, **values) == expected
+
+
+def test_sql_logins_get_no_dangling_separator() -> None:
+    names = NameRegistry(Naming(login="{domain}_{name}"), multi_database=False)
+    assert names.login("iam_user", windows=False) == "iam_user"
+    assert names.login("CONTOSO\\JDoe") == "contoso_jdoe"

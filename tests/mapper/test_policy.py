@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from grantbridge.cli import main
 from grantbridge.commands.policy import DEFAULT_TOML
 from grantbridge.errors import PolicyError
 from mapper.policy import MODE_RULES, OvergrantMode, Policy, load_policy, parse_policy
+from tests.mapper.estate import snapshot
 
 
 def test_default_file_loads_back_to_the_defaults() -> None:
@@ -108,3 +110,74 @@ def test_load_policy_names_the_file_and_line_of_a_byte_that_is_not_utf8(tmp_path
 def test_load_policy_of_a_missing_file_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read the policy file"):
         load_policy(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("key", "template", "says"),
+    [
+        ("database_role", "{db}_{name}", "{db} is not a placeholder"),
+        ("login", "{name}_{database}", "{database} is not a placeholder"),
+        ("login", "{name", "expected '}' before end of string"),
+        ("login", "name}", "Single '}'"),
+        ("login", "{name}{name.upper}", "{name.upper} is not a placeholder"),
+        ("login", "{name[0]}", "{name[0]} is not a placeholder"),
+        ("login", "{}", "{} is not a placeholder"),
+        ("single_database_role", "{name:>20}", "no format or conversion"),
+        ("single_database_role", "{name!r}", "no format or conversion"),
+        ("single_database_role", "static", "lacks {name}"),
+    ],
+)  # fmt: skip
+def test_bad_naming_templates_name_key_and_line(key: str, template: str, says: str) -> None:
+    text = f'target = "aurora"\n\n[naming]\n{key} = "{template}"\n'
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, "p.toml")
+    assert error.value.location.key == f"naming.{key}"
+    assert error.value.location.line == 4
+    assert error.value.location.file == "p.toml"
+    assert says in str(error.value)
+
+
+def test_a_bad_template_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "grantbridge.toml"
+    policy.write_text('[naming]\ndatabase_role = "{db}_{name}"\n')
+    snap = tmp_path / "s.json"
+    snap.write_text(snapshot().to_json())
+    args = ["plan", str(snap), "-o", str(tmp_path / "o"), "--policy", str(policy)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{policy}:2" in err
+    assert "naming.database_role" in err
+    assert "Traceback" not in err
+
+
+def test_documented_templates_load() -> None:
+    naming = parse_policy(
+        '[naming]\ndatabase_role = "app_{database}_{name}"\n'
+        'single_database_role = "{database}_{name}"\nlogin = "{domain}_{{{name}}}"\n'
+    ).naming
+    assert naming.login == "{domain}_{{{name}}}"
+
+
+def _bool_fields(model: type[BaseModel], path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every boolean field of the policy, as its path of keys."""
+    found = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found += _bool_fields(annotation, (*path, name))
+        elif annotation is bool:
+            found.append((*path, name))
+    return found
+
+
+def test_booleans_are_strict() -> None:
+    fields = _bool_fields(Policy)
+    assert ("hardening", "revoke_public_defaults") in fields
+    for *sections, key in fields:
+        for value in ('"yes"', '"true"', "1", '"on"'):
+            text = f"[{'.'.join(sections)}]\n{key} = {value}\n"
+            with pytest.raises(PolicyError) as error:
+                parse_policy(text, "p.toml")
+            assert error.value.location.key == ".".join((*sections, key))
+            assert error.value.location.line == 2
+        assert parse_policy(f"[{'.'.join(sections)}]\n{key} = false\n") != Policy()
