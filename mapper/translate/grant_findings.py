@@ -23,6 +23,7 @@ from mapper import findings
 from mapper.plan import Severity
 from mapper.translate.grants import grant_option_finding
 from mapper.translate.guest import guest_finding
+from mapper.translate.public import public_role_reason
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
 
@@ -152,13 +153,7 @@ def public_action(state: PlanState, db: Database | None, role: str) -> str:
     if role == "PUBLIC" or db is None:
         return "Granted to PUBLIC, as in the source."
     guest = " and its guest role" if state.role_of(db.name, "guest") else ""
-    why = (
-        "in schema mode one PostgreSQL database holds every source database, and PUBLIC would "
-        "reach their users too"
-        if state.policy.database_mode == "schema"
-        else f"a DENY in [{db.name}] takes from what public is granted, and PostgreSQL cannot "
-        "keep a role from what PUBLIC is granted"
-    )
+    why = public_role_reason(state, db)
     return (
         f"Granted to {role!r}, a NOLOGIN role held by every user of [{db.name}]{guest}, not "
         f"to PUBLIC: {why}. A role created later for [{db.name}] needs GRANT {role} TO <role> "

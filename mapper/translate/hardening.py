@@ -13,9 +13,13 @@ ms.date 2023-11-22), so a converted ``#temp`` table (``CREATE TEMP TABLE``) must
 every role that may connect. PUBLIC loses both; every grantee of CONNECT on a database gets
 TEMPORARY there too, as its own plan item with the CONNECT grant's facts (the renderer groups
 them: ``GRANT CONNECT, TEMPORARY ON DATABASE … TO …``), and is listed beside CONNECT in their
-dispositions. A database where the source grants public CONNECT keeps PUBLIC's TEMPORARY as well.
+dispositions. A source grant of CONNECT to public does not keep PUBLIC's: public then becomes a
+role of its own (:func:`mapper.translate.public.public_keeps_connect`), which gets both.
 Keeping TEMPORARY on PUBLIC (CONNECT gates it) would be as tight, but then the plan would not
 say who may create temporary tables; a role given CONNECT by hand later needs TEMPORARY too.
+
+Off, PUBLIC keeps CONNECT on every database, so every database's ``public`` becomes a role of
+its own (:mod:`mapper.translate.public`): PUBLIC would reach logins without a user there.
 
 EXECUTE is revoked twice over: on each migrated routine, and for routines created *later*, by
 ``ALTER DEFAULT PRIVILEGES FOR ROLE <creator> REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`` (ON
@@ -79,7 +83,7 @@ def plan_hardening(state: PlanState) -> None:
             public = PgGrant(database=name, object_type="DATABASE", name=name,
                              privilege=privilege, grantee="PUBLIC")  # fmt: skip
             if public.key in state.items:
-                continue  # the source grants it to public: keep it
+                continue  # the plan grants it to PUBLIC: keep it
             state.add(PgRevoke(database=name, object_type="DATABASE", name=name,
                                privilege=privilege, grantee="PUBLIC", reason=reason), fact)  # fmt: skip
         state.add(PgRevoke(database=name, object_type="SCHEMA", name="public", privilege="CREATE",

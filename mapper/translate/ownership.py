@@ -14,6 +14,18 @@ may alter, drop and grant what it owns), so the policy decides what the plan emi
   the former owner's role becomes a member of its owner role (a database owner login: of the
   database's owner role). The fact is ``mapped``.
 
+Either way a database's owner login also gets what every user of the database gets
+(:func:`_enter`): it enters the database as dbo in SQL Server, always, while in PostgreSQL only
+its owner role owns the database, so without its own CONNECT (TEMPORARY follows it) it could
+not connect once hardening revokes CONNECT from PUBLIC; where ``public`` is a role of its own
+(:mod:`mapper.translate.public`) it becomes a member, as dbo is of public.
+
+In schema mode every source database shares one target database, which no source's dbo may own
+(its owner could rename or drop every other source with it): a NOLOGIN owner role of its own
+owns it (:func:`_share_target_database`, named ``<target>_owner`` unless a source's role has
+that name), and each source's owner role gets CREATE on it (dbo may create schemas), which the
+database fact's disposition names.
+
 The owner roles hold the full rights, as in SQL Server, where CONTROL on a container covers its
 contents: the database's owner role (``dbo``) is a member of every other owner role of its
 database, and a schema's owner role a member of the owner role of each object in the schema that
@@ -38,14 +50,16 @@ from __future__ import annotations
 from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.graph import UnknownPrincipal
-from mapper.plan import Disposition, FactDisposition, PgMembership
+from mapper.plan import Disposition, FactDisposition, PgDatabase, PgGrant, PgMembership, RoleKind
 from mapper.policy import OvergrantMode
 from mapper.privileges import lookup
 from mapper.translate.dispositions import unknown_finding
 from mapper.translate.fixed import EQUIVALENT, fixed_role
 from mapper.translate.grants import Target, expand
 from mapper.translate.objects import owner_role, schema_owner
-from mapper.translate.state import SERVER, Item, Owned, PlanState, fact_key
+from mapper.translate.public import join_public
+from mapper.translate.server_wide import connect_grants, named
+from mapper.translate.state import SERVER, Item, Owned, PlanState, copy_with, fact_key
 from mssql_extract.snapshot import ApplicationRole, Database, DatabaseRole, User, fold
 
 RULE = "GB016"
@@ -55,6 +69,7 @@ OWNER_PRIVILEGES = EQUIVALENT["db_owner"]
 
 def plan_ownership(state: PlanState) -> None:
     """Owner roles' containment, what each former owner keeps, and the ownership dispositions."""
+    shared = _share_target_database(state)
     inheritors = _Inheritors(state)
     held: dict[str, list[str]] = {}  # fact → containment memberships
     circular: dict[str, str] = {}  # object fact → why its schema's owner role cannot hold it
@@ -82,7 +97,7 @@ def plan_ownership(state: PlanState) -> None:
     for owned in sorted(state.owned, key=lambda o: o.fact):
         contained = [owned.item, *held.get(owned.fact, ())]
         if owned.kind == "database":
-            _database(state, owned, contained)
+            _database(state, owned, contained, shared.get(owned.item))
         else:
             _carry(state, owned, contained, inheritors, circular.get(owned.fact))
 
@@ -117,12 +132,19 @@ def _dispose(
                   findings=[*found, *owned.findings], reason=reason)  # fmt: skip
 
 
-def _database(state: PlanState, owned: Owned, contained: list[str]) -> None:
-    """The owner login is dbo: the database's owner role, or its downscoped db_owner role."""
+def _database(
+    state: PlanState, owned: Owned, contained: list[str], shared: str | None
+) -> None:  # fmt: skip
+    """The owner login is dbo: the database's owner role, or its downscoped db_owner role, and
+    what every user of the database gets (:func:`_enter`). ``shared``: in schema mode, the
+    owner role of the target database every source shares (:func:`_share_target_database`)."""
     login, fact = owned.owner, owned.fact
+    create, note = _shared_note(state, owned, shared)
+    contained = [*contained, *create]
     if login is None:
+        holds = "holds dbo's rights" if shared else "owns it"
         _dispose(state, owned, Disposition.MAPPED, contained, [],
-                 f"owner unknown; {owned.owner_role!r} owns it")  # fmt: skip
+                 f"owner unknown; {owned.owner_role!r} {holds}{note}")  # fmt: skip
         return
     role = state.role_of(SERVER, login)
     if role is None:
@@ -130,7 +152,7 @@ def _database(state: PlanState, owned: Owned, contained: list[str]) -> None:
         source = state.dispositions.get(fact_key(SERVER, known.key)) if known else None
         _not_carried(state, owned, login, source, contained,
                      f"no role gets dbo's rights; grant {owned.owner_role!r} (all of them) or "
-                     "the database's db_owner role (DML and EXECUTE) to the role that should")  # fmt: skip
+                     f"the database's db_owner role (DML and EXECUTE) to the role that should{note}")  # fmt: skip
         return
     if _faithful(state, login):
         item: PgMembership = PgMembership(role=owned.owner_role, member=role)
@@ -148,8 +170,76 @@ def _database(state: PlanState, owned: Owned, contained: list[str]) -> None:
         )
         disposition = Disposition.DOWNSCOPED
     key, _ = state.add(item, fact)
+    entry, said = _enter(state, owned, role)
+    action += said[:-1] + note + "."
     found = _finding(state, owned, login, action)
-    _dispose(state, owned, disposition, [*contained, key], [found], action)
+    _dispose(state, owned, disposition, [*contained, key, *entry], [found], action)
+
+
+def _enter(state: PlanState, owned: Owned, role: str) -> tuple[list[str], str]:
+    """What every user of the database gets, for its owner login's role (item keys, and the
+    words for the action): the login enters the database as dbo, so it gets CONNECT on the
+    target database (TEMPORARY follows: :func:`mapper.translate.hardening.plan_temporary`) and,
+    where ``public`` is a role of its own, membership in it (dbo is a member of public). Its
+    owner role owns the database only in database mode, and the downscoped owner is no member
+    of it: without this the owner login could not connect to its own database."""
+    keys, _ = state.add_all(connect_grants(state, [owned.db], role), owned.fact)
+    public = join_public(state, owned.db, role, owned.fact)
+    gets = ["CONNECT"]
+    if state.policy.hardening.revoke_public_defaults:  # else PUBLIC keeps TEMPORARY
+        gets.append("TEMPORARY")
+    if public:
+        gets.append(f"membership in {state.role_of(owned.db.name, 'public')!r}")
+    said = (
+        f" {role!r} enters {named([owned.db], state)} as dbo, with what every user of the "
+        f"database gets: {', '.join(gets[:-1])}{' and ' if len(gets) > 1 else ''}{gets[-1]}."
+    )
+    return [*keys, *public], said
+
+
+def _share_target_database(state: PlanState) -> dict[str, str]:
+    """Schema mode: the one target database every source database goes into → an owner role
+    of its own (returned: the database item's key → that role).
+
+    No source database's dbo owns it: each dbo owns its own database in SQL Server, and the
+    owner of the shared PostgreSQL database could rename or drop it, holding every other
+    source database. The role is NOLOGIN and held by nobody the plan names (the scripts make
+    the applying user a member of every owner role); each source's own owner role gets CREATE
+    on the database instead (:func:`_shared_note`): dbo may create schemas in its database.
+    """
+    if state.policy.database_mode != "schema":
+        return {}
+    shared: dict[str, str] = {}
+    for key in sorted({o.item for o in state.owned if o.kind == "database"}):
+        database = state.items[key]
+        assert isinstance(database, PgDatabase)
+        name = state.names.derived(f"{database.name}_owner",
+                                   f"owner of the shared target database [{database.name}]")  # fmt: skip
+        spec = state.role(
+            name, RoleKind.OWNER, source=f"target database {database.name} (schema mode)",
+            comment="owns the database every source database shares; no source dbo owns it",
+        )  # fmt: skip
+        spec.facts.update(state.facts_in(key))
+        state.items[key] = copy_with(database, owner=name, source_database=None)
+        shared[key] = name
+    return shared
+
+
+def _shared_note(state: PlanState, owned: Owned, shared: str | None) -> tuple[list[str], str]:
+    """In schema mode (``shared``: the target database's owner role), CREATE on that database
+    for the source's owner role (its key) and the words saying who owns the database; else
+    nothing."""
+    if shared is None:
+        return [], ""
+    target = state.target_db(owned.db)
+    create = PgGrant(database=target, object_type="DATABASE", name=target, privilege="CREATE",
+                     grantee=owned.owner_role,
+                     comment="dbo may create schemas in its database")  # fmt: skip
+    note = (
+        f"; {target} holds every source database (schema mode) and is owned by {shared!r}, "
+        f"not by [{owned.db.name}]'s dbo: {owned.owner_role!r} got CREATE on it"
+    )
+    return [state.add(create, owned.fact)[0]], note
 
 
 def _carry(

@@ -1,11 +1,12 @@
 """A database's ``public``: PostgreSQL's PUBLIC, or a NOLOGIN ``<database>_public`` role.
 
 SQL Server's public is per database; PostgreSQL's PUBLIC reaches every role. In database mode
-``public`` stays PUBLIC unless a DENY may take from what public is granted
-(:func:`denied_against_public`); in schema mode, and in that case, :func:`plan_public` makes it
-a role of its own, held by every user and application role of its database
-(:func:`join_public`), by its guest role and by the logins that enter it through CONNECT ANY
-DATABASE.
+``public`` stays PUBLIC only where CONNECT confines PUBLIC to the database's users: hardening
+revokes PUBLIC's CONNECT there (:func:`public_keeps_connect`) and no DENY may take from what
+public is granted (:func:`denied_against_public`). Otherwise, and always in schema mode,
+:func:`plan_public` makes it a role of its own, held by every user and application role of its
+database (:func:`join_public`), by its owner login (:mod:`mapper.translate.ownership`), by its
+guest role and by the logins that enter it through CONNECT ANY DATABASE.
 """
 
 from __future__ import annotations
@@ -38,23 +39,69 @@ def denied_against_public(db: Database) -> bool:
     ) or any(fold(m.role) in ("db_denydatareader", "db_denydatawriter") for m in db.memberships)
 
 
+def public_keeps_connect(state: PlanState, db: Database) -> bool:
+    """Whether PostgreSQL's PUBLIC keeps CONNECT on the database's target database: hardening
+    is off (``[hardening] revoke_public_defaults = false``), or the source grants public
+    CONNECT there, which hardening leaves on PUBLIC when public is PUBLIC
+    (:func:`mapper.translate.hardening.plan_hardening`).
+
+    Either way every login of the cluster may connect, where SQL Server lets in only the
+    database's users (and guest, when enabled): a grant to PUBLIC would reach logins that
+    cannot enter the source database at all.
+    """
+    if not state.policy.hardening.revoke_public_defaults:
+        return True
+    return any(
+        fold(p.grantee) == "public" and p.securable_class == "DATABASE"
+        and p.permission == "CONNECT" and p.state != PermissionState.DENY
+        for p in db.permissions
+    )  # fmt: skip
+
+
+def public_role_reason(state: PlanState, db: Database) -> str:
+    """Why the database's public is a role of its own, not PUBLIC (:func:`plan_public`), as a
+    clause for the GB008 action."""
+    if state.policy.database_mode == "schema":
+        return (
+            "in schema mode one PostgreSQL database holds every source database, and PUBLIC "
+            "would reach their users too"
+        )
+    if public_keeps_connect(state, db):
+        return (
+            f"PUBLIC keeps CONNECT on [{db.name}]'s database ("
+            + ("hardening is off" if not state.policy.hardening.revoke_public_defaults
+               else "the source grants public CONNECT")
+            + "), so PUBLIC would reach logins that have no user in it"
+        )  # fmt: skip
+    return (
+        f"a DENY in [{db.name}] takes from what public is granted, and PostgreSQL cannot keep a "
+        "role from what PUBLIC is granted"
+    )
+
+
 def plan_public(state: PlanState, db: Database) -> None:
-    """In schema mode, the database's ``public`` → a NOLOGIN ``<database>_public`` role; in
-    database mode too when a DENY may take from what public is granted
-    (:func:`denied_against_public`).
+    """The database's ``public`` → a NOLOGIN ``<database>_public`` role in schema mode, and in
+    database mode when PUBLIC keeps CONNECT there (:func:`public_keeps_connect`) or a DENY may
+    take from what public is granted (:func:`denied_against_public`).
 
     SQL Server's public is per database: its grants reach that database's users (and guest)
     only. PostgreSQL's PUBLIC reaches every role, which CONNECT confines to the database's users
-    when each source database has a target database of its own (database mode: public stays
-    PUBLIC). In schema mode one target database holds every source database and every user of
-    any of them gets CONNECT on it, so a grant to PUBLIC would reach the users of the other
-    databases. There public becomes a role named by the database-role template (collisions
-    refused like any role name) held by every user and application role of its database
+    when each source database has a target database of its own and hardening revokes CONNECT
+    from PUBLIC (database mode: public stays PUBLIC). Where PUBLIC keeps CONNECT every login
+    may connect, and a grant to PUBLIC would reach logins without a user in the database. In
+    schema mode one target database holds every source database and every user of any of them
+    gets CONNECT on it, so a grant to PUBLIC would reach the users of the other databases.
+    There public becomes a role named by the database-role template (collisions refused like
+    any role name) held by every user and application role of its database
     (:func:`join_public`), by its guest role and by the logins that enter it through CONNECT
     ANY DATABASE; grants and DENYs to public then target it. Hardening still revokes
     PostgreSQL's defaults from PUBLIC itself.
     """
-    if state.policy.database_mode != "schema" and not denied_against_public(db):
+    if (
+        state.policy.database_mode != "schema"
+        and not public_keeps_connect(state, db)
+        and not denied_against_public(db)
+    ):
         return  # the planner bound public to PUBLIC
     name = state.names.database_principal(db.name, "public", "role", always_prefixed=True)
     spec = state.role(

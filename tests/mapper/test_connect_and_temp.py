@@ -97,11 +97,18 @@ def test_temporary_follows_a_role_connect_and_the_guest_role() -> None:
     assert _database_grants(p, "visitor") == set()  # it enters through sales_guest
 
 
-def test_public_keeps_temporary_where_the_source_grants_it_connect() -> None:
-    db = database(permissions=(perm("CONNECT", "public", "DATABASE"),))
-    p = plan(snapshot(db), Policy())
-    assert _database_grants(p, "PUBLIC") == {("sales", "CONNECT"), ("sales", "TEMPORARY")}
-    assert not [r for r in p.revokes if r.object_type == "DATABASE"]
+def test_a_source_connect_to_public_goes_to_the_public_role_not_to_public() -> None:
+    """SQL Server's public holds only the database's users: its CONNECT lets no other login in.
+    Kept on PUBLIC, it would let every role of the cluster connect (and reach public's grants),
+    so public becomes the database's role, which gets CONNECT and TEMPORARY; PUBLIC loses both."""
+    db = database(users=(user("app", "app"),), permissions=(perm("CONNECT", "public", "DATABASE"),))
+    p = plan(snapshot(db, logins=(login("app"), login("other"))), Policy())
+    assert _database_grants(p, "PUBLIC") == set()
+    assert _database_grants(p, "sales_public") == {("sales", "CONNECT"), ("sales", "TEMPORARY")}
+    revoked = {(r.name, r.privilege) for r in p.revokes if r.object_type == "DATABASE"}
+    assert revoked == {("sales", "CONNECT"), ("sales", "TEMPORARY")}
+    assert _connect_closure(p, "app") == {"sales"}
+    assert _connect_closure(p, "other") == set()
 
 
 def test_without_hardening_public_keeps_temporary_and_nothing_is_added() -> None:
@@ -297,10 +304,11 @@ def test_a_denied_server_grant_stays_overridden() -> None:
 # ------------------------------------------------------------------ against the engine
 
 
-#: As a catalog snapshot has it: CREATE USER gave app its CONNECT row.
+#: As a catalog snapshot has it: CREATE USER gave app its CONNECT row. own owns A (dbo).
 ESTATE = _two(
     login("dba"), login("ctl"), login("mon"), login("aud"), login("app"), login("nobody"),
-    a={"users": (user("app", "app"), user("ctl", "ctl")),
+    login("own"),
+    a={"owner": "own", "users": (user("app", "app"), user("ctl", "ctl")),
        "permissions": (perm("CONNECT", "app", "DATABASE"),
                        perm("CONNECT", "ctl", "DATABASE", state="D"))},
     server_memberships=(_sysadmin("dba"),),
@@ -311,7 +319,7 @@ ESTATE = _two(
 
 
 @pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
-@pytest.mark.parametrize("name", ["dba", "ctl", "mon", "aud", "app", "nobody"])
+@pytest.mark.parametrize("name", ["dba", "ctl", "mon", "aud", "app", "nobody", "own"])
 def test_the_plan_connects_exactly_where_sql_server_lets_a_login_in(
     name: str, policy: Policy
 ) -> None:

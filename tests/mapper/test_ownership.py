@@ -11,7 +11,18 @@ from mapper.plan import Disposition, FactDisposition, MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import DbObject, ObjectKind, Schema
-from tests.mapper.estate import REF, database, login, member, perm, role, snapshot, table, user
+from tests.mapper.estate import (
+    REF,
+    database,
+    login,
+    member,
+    perm,
+    reach,
+    role,
+    snapshot,
+    table,
+    user,
+)
 
 FAITHFUL = parse_policy('[overgrants]\nmodes = {GB016 = "faithful"}\n')
 
@@ -208,3 +219,196 @@ def test_dbo_owned_object_in_another_owners_schema_is_approximated() -> None:
     assert "circular" in found.reason
     # the schema owner's DML still reaches it
     assert "DELETE" in _privileges(p, "managers", "audit")
+
+
+# ------------------------------------------------------------ the owner login enters as dbo
+
+SCHEMA_MODE = parse_policy('database_mode = "schema"\ntarget_database = "estate"\n')
+SCHEMA_FAITHFUL = parse_policy(
+    'database_mode = "schema"\ntarget_database = "estate"\n'
+    '[overgrants]\nmodes = {GB016 = "faithful"}\n'
+)
+
+
+def _database_grants(p: MigrationPlan, grantee: str) -> set[tuple[str, str]]:
+    return {(g.name, g.privilege) for g in p.grants
+            if g.object_type == "DATABASE" and g.grantee == grantee}  # fmt: skip
+
+
+def _connects(p: MigrationPlan, role_name: str) -> set[str]:
+    """Databases ``role_name`` may connect to: CONNECT of a role it reaches, or ownership."""
+    roles = reach(p, role_name)
+    granted = {g.name for g in p.grants
+               if g.object_type == "DATABASE" and g.privilege == "CONNECT" and g.grantee in roles}  # fmt: skip
+    return granted | {d.name for d in p.databases if d.owner in roles}
+
+
+def _own1(*, owner: str = "dba") -> Any:
+    """own1.sql of the audit: [dba] owns [App]; dev and reader are users of it."""
+    app = database("App", owner=owner, users=(user("dev", "dev"), user("reader", "reader")))
+    return snapshot(app, logins=(login("dba"), login("dev"), login("reader")))
+
+
+@pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
+def test_database_owner_login_connects_like_every_user(policy: Policy) -> None:
+    """SQL Server lets the owner login into its database as dbo, always: it gets CONNECT and
+    TEMPORARY as the users do, items of the database fact."""
+    p = plan(_own1(), policy)
+    assert _database_grants(p, "dba") == _database_grants(p, "dev") == {
+        ("app", "CONNECT"), ("app", "TEMPORARY"),
+    }  # fmt: skip
+    fact = _disposition(p, "server/database:app")
+    assert {"grant:DATABASE app:app:CONNECT:dba", "grant:DATABASE app:app:TEMPORARY:dba"} <= set(
+        fact.items
+    )
+    (connect,) = [g for g in p.grants if g.grantee == "dba" and g.privilege == "CONNECT"]
+    assert connect.facts == ("server/database:app",)
+    (gb016,) = [f for f in p.findings if f.rule_id == "GB016"]
+    assert "'dba' enters app as dbo" in gb016.action
+
+
+def test_database_owner_login_joins_the_public_role() -> None:
+    """Where public is a role of its own (a DENY against a grant to public), the owner login is
+    a member, as dbo is of public."""
+    app = database(
+        "App", owner="dba", users=(user("dev", "dev"),),
+        permissions=(perm("SELECT", "public", schema_name="dbo", object_name="Orders"),
+                     perm("SELECT", "dev", state="D", schema_name="dbo", object_name="Orders")),
+    )  # fmt: skip
+    p = plan(snapshot(app, logins=(login("dba"), login("dev"))), Policy())
+    assert "app_public" in reach(p, "dba")
+    assert "membership:app_public<-dba" in _disposition(p, "server/database:app").items
+    assert "SELECT" in {g.privilege for g in p.grants if g.name == "orders"
+                        and g.grantee in reach(p, "dba")}  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", [SCHEMA_MODE, SCHEMA_FAITHFUL], ids=["downscope", "faithful"])
+def test_schema_mode_owner_login_connects_to_the_shared_database(policy: Policy) -> None:
+    """sch3.sql of the audit: owner_a owns [A]; schema mode puts A and B into estate."""
+    snap = snapshot(
+        database("A", owner="owner_a", users=(user("u", "u"),)), database("B", users=(user("v", "v"),)),
+        logins=(login("owner_a"), login("u"), login("v")),
+    )  # fmt: skip
+    p = plan(snap, policy)
+    assert _connects(p, "owner_a") == _connects(p, "u") == {"estate"}
+    assert ("estate", "TEMPORARY") in _database_grants(p, "owner_a")
+    assert "a_public" in reach(p, "owner_a")
+    assert "b_public" not in reach(p, "owner_a")
+
+
+# ------------------------------------------------- schema mode: who owns the shared database
+
+
+def _sch1(policy: Policy = SCHEMA_MODE) -> MigrationPlan:
+    """sch1.sql of the audit: databases Sales (owned by sales_dba) and HR (by hr_dba)."""
+    snap = snapshot(
+        database("Sales", owner="sales_dba"), database("HR", owner="hr_dba"),
+        logins=(login("sales_dba"), login("hr_dba")),
+    )  # fmt: skip
+    return plan(snap, policy)
+
+
+def test_schema_mode_shared_database_has_an_owner_role_of_its_own() -> None:
+    """No source database's dbo owns the database every source shares: its owner could drop
+    the others with it. A NOLOGIN owner role of its own owns it; each source's owner role gets
+    CREATE on it (dbo may create schemas), and the database facts say so."""
+    p = _sch1()
+    (db,) = p.databases
+    assert (db.name, db.owner, db.source_database) == ("estate", "estate_owner", None)
+    owner = p.role("estate_owner")
+    assert owner is not None
+    assert owner.kind.value == "owner"
+    assert not owner.login
+    assert owner.facts == ("server/database:hr", "server/database:sales")
+    assert not [m for m in p.memberships if "estate_owner" in (m.role, m.member)]
+    assert _database_grants(p, "hr_owner") == _database_grants(p, "sales_owner") == {
+        ("estate", "CREATE"),
+    }  # fmt: skip
+    for name in ("hr", "sales"):
+        fact = _disposition(p, f"server/database:{name}")
+        assert f"grant:DATABASE estate:estate:CREATE:{name}_owner" in fact.items
+        assert "owned by 'estate_owner'" in fact.reason
+
+
+def test_schema_mode_faithful_owner_does_not_own_the_shared_database() -> None:
+    p = _sch1(SCHEMA_FAITHFUL)
+    assert ("hr_owner", "hr_dba") in _memberships(p)
+    assert {d.owner for d in p.databases} == {"estate_owner"}
+    assert "estate_owner" not in reach(p, "hr_dba")
+    assert _connects(p, "hr_dba") == {"estate"}
+
+
+def test_schema_mode_shared_owner_gives_way_to_a_source_role_of_that_name() -> None:
+    """A source database called like the target: its dbo's owner role is estate_owner, so the
+    shared database's owner takes a hashed name instead of failing the plan."""
+    snap = snapshot(database("Estate"), database("HR"))
+    p = plan(snap, SCHEMA_MODE)
+    (db,) = p.databases
+    assert db.owner.startswith("estate_owner_")
+    assert p.role("estate_owner") is not None  # Estate's dbo
+    assert ("estate", "CREATE") in _database_grants(p, "estate_owner")
+
+
+def test_database_mode_database_stays_owned_by_its_owner_role() -> None:
+    p = plan(_own1(), Policy())
+    assert [(d.name, d.owner, d.source_database) for d in p.databases] == [
+        ("app", "app_owner", "App")
+    ]
+    assert not [g for g in p.grants if g.privilege == "CREATE" and g.object_type == "DATABASE"]
+
+
+# ------------------------------------------------------------------ on PostgreSQL
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
+def test_on_postgresql_the_owner_login_connects_to_its_database(
+    pg_dsn: str, prefix: str, policy: Policy
+) -> None:
+    """own1.sql of the audit, applied: the owner login may connect and create temporary
+    tables, as its database's users may."""
+    from pg_emit.render import render_sql
+    from pg_emit.verify import applied, ensure_databases, verify_plan
+    from tests.emit import contoso
+
+    dba, dev = f"{prefix}dba", f"{prefix}dev"
+    app = database("App", owner=dba, users=(user(dev, dev),))
+    migration = plan(snapshot(app, logins=(login(dba), login(dev))), policy)
+    migration = contoso.rename_databases(migration, {"app": f"{prefix}app"})
+    ensure_databases(pg_dsn, migration, create=True)
+    assert verify_plan(migration, pg_dsn, embedded=False) == []
+    with applied(pg_dsn, migration, render_sql(migration), f"{prefix}app") as conn:
+        check = "SELECT has_database_privilege(%s, current_database(), %s)"
+        for role_name in (dba, dev):
+            for privilege in ("CONNECT", "TEMPORARY"):
+                assert conn.execute(check, [role_name, privilege]).fetchone() == (True,)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_shared_database_is_owned_by_its_own_role(
+    pg_dsn: str, prefix: str
+) -> None:
+    from pg_emit.render import render_sql
+    from pg_emit.verify import applied, ensure_databases, verify_plan
+
+    target = f"{prefix}estate"
+    policy = parse_policy(f'database_mode = "schema"\ntarget_database = "{target}"\n')
+    snap = snapshot(
+        database("A", owner=f"{prefix}dba", users=(user("u", f"{prefix}u"),)), database("B"),
+        logins=(login(f"{prefix}dba"), login(f"{prefix}u")),
+    )  # fmt: skip
+    migration = plan(snap, policy)
+    ensure_databases(pg_dsn, migration, create=True)
+    assert verify_plan(migration, pg_dsn, embedded=False) == []
+    with applied(pg_dsn, migration, render_sql(migration), target) as conn:
+        owner = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+        assert owner == (f"{target}_owner",)
+        check = "SELECT has_database_privilege(%s, current_database(), %s)"
+        for role_name, privilege, allowed in (
+            (f"{prefix}dba", "CONNECT", True), (f"{prefix}u", "CONNECT", True),
+            ("a_owner", "CREATE", True), ("b_owner", "CREATE", True),
+            (f"{prefix}dba", "CREATE", False),
+        ):  # fmt: skip
+            assert conn.execute(check, [role_name, privilege]).fetchone() == (allowed,)

@@ -3,8 +3,9 @@
 SQL Server's public is per database: a grant to it in [A] reaches A's users (and, with guest
 enabled, the logins entering A as guest), never a login whose only user is in [B]. Schema mode
 puts every source database into one PostgreSQL database and gives every user CONNECT on it, so
-PostgreSQL's PUBLIC would reach B's users too. In database mode PUBLIC stays: CONNECT on A's own
-database confines it.
+PostgreSQL's PUBLIC would reach B's users too. In database mode PUBLIC stays where CONNECT on A's
+own database confines it: not when PUBLIC keeps CONNECT there (hardening off, or a source grant
+of CONNECT to public), nor when a DENY takes from what public is granted.
 """
 
 from __future__ import annotations
@@ -217,3 +218,54 @@ def test_database_mode_deny_against_a_public_grant_uses_a_public_role() -> None:
 def test_database_mode_without_a_deny_keeps_public() -> None:
     p = plan(_estate(), Policy())
     assert "PUBLIC" in {g.grantee for g in p.grants if g.name == "pub"}
+
+
+# ------------------------------------------- database mode where PUBLIC keeps CONNECT
+
+NO_HARDENING = parse_policy("[hardening]\nrevoke_public_defaults = false\n")
+
+
+def test_database_mode_without_hardening_grants_public_to_a_role() -> None:
+    """Without hardening PUBLIC keeps PostgreSQL's CONNECT on every database, so every login may
+    connect to A's database: a grant to PUBLIC would reach gbp_b and gbp_v, whom SQL Server
+    keeps out of A (no user there, guest disabled). public becomes A's role, as in schema mode."""
+    engine = EffectivePermissions(_estate())
+    assert not engine.explain("A", "gbp_b", Securable("DATABASE"), "CONNECT").allowed
+    p = plan(_estate(), NO_HARDENING)
+    assert {g.grantee for g in p.grants if g.name == "pub"} == {"a_public"}
+    assert "PUBLIC" not in {g.grantee for g in p.grants}
+    assert {m.member for m in p.memberships if m.role == "a_public"} == {"gbp_a"}
+    assert _selects_pub(p, "gbp_a")
+    assert not _selects_pub(p, "gbp_b")
+    assert not _selects_pub(p, "gbp_v")
+    assert p.revokes == ()  # hardening stays off
+
+
+def test_database_mode_source_connect_to_public_grants_public_to_a_role() -> None:
+    """A source GRANT CONNECT TO public would keep PUBLIC's CONNECT on A's database (hardening
+    leaves a planned grant alone), letting every login in: public becomes A's role instead."""
+    p = plan(_estate(perm("CONNECT", "public", "DATABASE")), Policy())
+    assert {g.grantee for g in p.grants if g.name in ("pub", "a")} == {"a_public"}
+    assert ("DATABASE", "a", "CONNECT") in {
+        (r.object_type, r.name, r.privilege) for r in p.revokes if r.grantee == "PUBLIC"
+    }
+    assert not _selects_pub(p, "gbp_v")
+
+
+@pytest.mark.postgres
+def test_on_postgresql_without_hardening_only_a_users_read_a_public_table(
+    pg_dsn: str, prefix: str
+) -> None:
+    """nohard.sql of the audit: gbp_b may connect to A's database (PUBLIC keeps CONNECT), but
+    reads nothing SQL Server's public of A holds."""
+    a, b = f"{prefix}a", f"{prefix}b"
+    migration = contoso.rename_databases(plan(_estate(), NO_HARDENING), {"a": a, "b": b})
+    ensure_databases(pg_dsn, migration, create=True)
+    assert verify_plan(migration, pg_dsn, embedded=False) == []
+    with applied(pg_dsn, migration, render_sql(migration), a) as conn:
+        check = "SELECT has_database_privilege(%s, %s, 'CONNECT'), has_table_privilege(%s, 's.pub', 'SELECT')"
+        answers = {
+            name: conn.execute(check, [name, a, name]).fetchone()
+            for name in ("gbp_a", "gbp_b", "gbp_v")
+        }
+    assert answers == {"gbp_a": (True, True), "gbp_b": (True, False), "gbp_v": (True, False)}
