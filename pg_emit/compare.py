@@ -2,14 +2,15 @@
 
 The unit of comparison is a *fact*: one ACL entry (securable, column, privilege, grantee, grant
 option), one membership, one owner, one default ACL entry, one global default revoke from
-PUBLIC, one role. Intended facts are the plan's items plus what PostgreSQL gives by default and
-the plan keeps (``intent``). The live side is restricted to the plan's scope — its databases,
+PUBLIC, one role, its LOGIN, one role attribute (:data:`ROLE_ATTRIBUTES`). Intended facts are
+the plan's items plus what PostgreSQL gives by default and the plan keeps (``intent``). The live side is restricted to the plan's scope — its databases,
 schemas and objects, and for memberships and default ACLs its roles — because a server holds
 more than any one plan.
 
-Ignored on purpose (documented): an owner's implicit rights (not grants), and memberships whose
+Ignored on purpose (documented): an owner's implicit rights (not grants), memberships whose
 member is not a plan role (PostgreSQL 16 records the creating role as an admin member of every
-role it creates; the RDS master user also joins owner roles, see 02_memberships.sql).
+role it creates; the RDS master user also joins owner roles, see 02_memberships.sql), and the
+LOGIN and attributes of predefined roles and of the role the comparison connects as.
 """
 
 from __future__ import annotations
@@ -158,24 +159,102 @@ def compare_default_revokes(plan: MigrationPlan, live: MigrationPlan) -> list[Mi
     return both_ways("default_acl", facts(plan, False), facts(live, True))
 
 
-def compare_roles(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
-    """Every planned role exists, with the planned LOGIN attribute (predefined: exists)."""
+#: Role attributes compared both ways besides LOGIN, as ``inspect`` reads them: each keyword a
+#: role holds when it differs from PostgreSQL's default, and the keyword that puts the default
+#: back (``drift``). A plan naming a default (INHERIT, NOSUPERUSER, CONNECTION LIMIT -1 …) asks
+#: for nothing. PASSWORD and VALID UNTIL are no plan's business (passwords never travel).
+#: Source: PostgreSQL 15, CREATE ROLE.
+ROLE_ATTRIBUTES: dict[str, str] = {
+    "SUPERUSER": "NOSUPERUSER",
+    "CREATEDB": "NOCREATEDB",
+    "CREATEROLE": "NOCREATEROLE",
+    "REPLICATION": "NOREPLICATION",
+    "BYPASSRLS": "NOBYPASSRLS",
+    "NOINHERIT": "INHERIT",
+    "CONNECTION LIMIT": "CONNECTION LIMIT -1",
+}
+
+
+def attribute_name(attribute: str) -> str:
+    """The attribute an option sets: ``CONNECTION LIMIT 5`` → ``CONNECTION LIMIT``."""
+    return "CONNECTION LIMIT" if attribute.startswith("CONNECTION LIMIT ") else attribute
+
+
+def role_attributes(attributes: Iterable[str]) -> frozenset[str]:
+    """The attributes among CREATE ROLE options that differ from the defaults, spelled as
+    ``inspect`` reads them (upper case, single spaces)."""
+    spelled = {" ".join(a.upper().split()) for a in attributes}
+    defaults = set(ROLE_ATTRIBUTES.values())
+    return frozenset(
+        a for a in spelled if a not in defaults and attribute_name(a) in ROLE_ATTRIBUTES
+    )
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """How a plan role on the server differs from the plan in LOGIN and attributes."""
+
+    name: str
+    login: bool | None  # the planned LOGIN (True) or NOLOGIN (False) the role lacks; None: same
+    missing: frozenset[str]  # planned attributes the role lacks
+    extra: frozenset[str]  # attributes the role holds that the plan does not give
+
+
+def role_changes(
+    plan: MigrationPlan, live: MigrationPlan, applier: str | None = None
+) -> list[RoleChange]:
+    """Plan roles on the server whose LOGIN or attributes differ from the plan, by name.
+
+    Left out: predefined roles (the scripts never create them; they are the platform's, as
+    ``rds_superuser`` is) and ``applier``, the role verify or drift connects as — its
+    attributes are what lets it apply, and taking them away (NOSUPERUSER, NOLOGIN) would lock
+    the person applying out.
+    """
     actual = {r.name: r for r in live.roles}
     result = []
-    for role in plan.roles:
+    for role in sorted(plan.roles, key=lambda r: r.name):
         found = actual.get(role.name)
-        if found is None:
-            # a predefined role is never created: it must exist on the target already
-            detail = PREDEFINED_MISSING if role.kind == RoleKind.PREDEFINED else ""
-            result.append(Mismatch("role", "", role.name, "missing", detail))
-        elif role.kind != RoleKind.PREDEFINED and found.login != role.login:
-            detail = f"planned {'LOGIN' if role.login else 'NOLOGIN'}"
-            result.append(Mismatch("role", "", role.name, "different", detail))
+        if found is None or role.kind == RoleKind.PREDEFINED or role.name == applier:
+            continue
+        wanted, held = role_attributes(role.attributes), role_attributes(found.attributes)
+        login = role.login if found.login != role.login else None
+        if login is not None or wanted != held:
+            result.append(RoleChange(role.name, login, wanted - held, held - wanted))
     return result
 
 
-def compare(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
-    """Every difference between the plan and the live state, sorted."""
-    checks = (compare_roles, compare_memberships, compare_owners, compare_acls, compare_defaults,
+def compare_roles(
+    plan: MigrationPlan, live: MigrationPlan, applier: str | None = None
+) -> list[Mismatch]:
+    """Every planned role exists (predefined ones too), with the planned LOGIN and attributes
+    (:func:`role_changes`): an attribute the plan does not give is ``extra``, one it gives that
+    the role lacks is ``missing``."""
+    existing = {r.name for r in live.roles}
+    result = [
+        # a predefined role is never created: it must exist on the target already
+        Mismatch("role", "", role.name, "missing",
+                 PREDEFINED_MISSING if role.kind == RoleKind.PREDEFINED else "")
+        for role in plan.roles if role.name not in existing
+    ]  # fmt: skip
+    for change in role_changes(plan, live, applier):
+        if change.login is not None:
+            detail = f"planned {'LOGIN' if change.login else 'NOLOGIN'}"
+            result.append(Mismatch("role", "", change.name, "different", detail))
+        for status, attributes in (("missing", change.missing), ("extra", change.extra)):
+            result += [Mismatch("role", "", change.name, status, f"attribute {a}")
+                       for a in sorted(attributes)]  # fmt: skip
+    return result
+
+
+def compare(
+    plan: MigrationPlan, live: MigrationPlan, *, applier: str | None = None
+) -> list[Mismatch]:
+    """Every difference between the plan and the live state, sorted.
+
+    ``applier``: the role the comparison connects as, whose LOGIN and attributes are not
+    compared (:func:`role_changes`).
+    """
+    checks = (compare_memberships, compare_owners, compare_acls, compare_defaults,
               compare_default_revokes)  # fmt: skip
-    return sorted({m for check in checks for m in check(plan, live)})
+    found = compare_roles(plan, live, applier) + [m for c in checks for m in c(plan, live)]
+    return sorted(set(found))

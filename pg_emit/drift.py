@@ -1,8 +1,10 @@
 """``drift``: a live target against its plan → a delta script that brings it back.
 
 Additive by default: GRANT what is missing (roles, memberships, ACL entries, default ACLs),
-put planned owners back, and re-apply the plan's own REVOKEs (they are part of the plan).
-``--authoritative`` also REVOKEs what is extra within the plan's scope (see ``compare``).
+give roles the planned LOGIN and attributes they lack, put planned owners back, and re-apply
+the plan's own REVOKEs (they are part of the plan). ``--authoritative`` also REVOKEs what is
+extra within the plan's scope (see ``compare``) and takes away a LOGIN or an attribute the plan
+does not give (NOLOGIN, NOSUPERUSER, …).
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from mapper.plan import MigrationPlan, PgDefaultPrivilege, PgGrant
 from mapper.target import bind_signatures
 from pg_emit import intent
 from pg_emit import render_grants as grants
-from pg_emit.compare import Mismatch, acl_facts, compare, intended_grants, scope
+from pg_emit.compare import (
+    ROLE_ATTRIBUTES,
+    Mismatch,
+    RoleChange,
+    acl_facts,
+    attribute_name,
+    compare,
+    intended_grants,
+    role_changes,
+    scope,
+)
+from pg_emit.inspect import session_role
 from pg_emit.quoting import quote_ident
 from pg_emit.render import ownership_statements
 from pg_emit.render_roles import roles_sections
@@ -125,8 +138,36 @@ def _default_revoke_statements(
     ]  # fmt: skip
 
 
+def _role_options(change: RoleChange, authoritative: bool) -> list[str]:
+    """ALTER ROLE options towards the plan: the planned LOGIN and attributes the role lacks,
+    and (authoritative) the defaults back for the ones it should not have. An extra attribute
+    whose planned value is set anyway (another CONNECTION LIMIT) needs no undoing."""
+    options = ["LOGIN"] if change.login else []
+    options += sorted(change.missing)
+    if authoritative:
+        options += ["NOLOGIN"] if change.login is False else []
+        planned = {attribute_name(a) for a in change.missing}
+        options += sorted(ROLE_ATTRIBUTES[attribute_name(a)] for a in change.extra
+                          if attribute_name(a) not in planned)  # fmt: skip
+    return options
+
+
+def _role_statements(
+    plan: MigrationPlan, live: MigrationPlan, authoritative: bool, applier: str
+) -> list[Statement]:
+    """One ALTER ROLE per plan role whose LOGIN or attributes drifted (see ``role_changes``)."""
+    result = []
+    for change in role_changes(plan, live, applier):
+        options = _role_options(change, authoritative)
+        if options:
+            note = f"drift: role {change.name}: {' '.join(options)}"
+            result.append(Statement(f"ALTER ROLE {quote_ident(change.name)} {' '.join(options)}",
+                                    (note,)))  # fmt: skip
+    return result
+
+
 def _cluster_statements(
-    plan: MigrationPlan, live: MigrationPlan, authoritative: bool
+    plan: MigrationPlan, live: MigrationPlan, authoritative: bool, applier: str
 ) -> list[Statement]:
     existing = {r.name for r in live.roles}
     missing_roles = plan.model_copy(
@@ -135,6 +176,7 @@ def _cluster_statements(
     statements = (
         list(roles_sections(missing_roles)[0].statements[1:]) if missing_roles.roles else []
     )
+    statements += _role_statements(plan, live, authoritative, applier)
     members = set(intent.created_roles(plan))
     wanted = {(m.role, m.member) for m in intent.memberships(plan)}
     actual = {(m.role, m.member) for m in live.memberships if m.member in members}
@@ -159,10 +201,11 @@ def drift(
     for database in databases:
         with connect(dsn, database) as conn:
             live = live_state(conn, plan)
+            applier = session_role(conn)
         scoped = only_database(bind_signatures(plan, live.objects), database)
-        mismatches |= set(compare(scoped, live))
+        mismatches |= set(compare(scoped, live, applier=applier))
         if cluster is None:
-            cluster = _cluster_statements(plan, live, authoritative)
+            cluster = _cluster_statements(plan, live, authoritative, applier)
         owners = [s for s in ownership_statements(scoped, database) if not s.sql.startswith("DO ")]
         body = (
             owners if any(m.kind == "owner" for m in mismatches if m.database == database) else []

@@ -31,7 +31,8 @@ from pg_emit.server import connect
 
 ROLES_SQL = """
 SELECT rolname, rolname ~ '^pg_', rolcanlogin, rolsuper, rolcreatedb, rolcreaterole,
-       rolreplication, rolbypassrls
+       rolreplication, rolbypassrls, NOT rolinherit,
+       CASE WHEN rolconnlimit >= 0 THEN 'CONNECTION LIMIT ' || rolconnlimit END
 FROM pg_catalog.pg_roles ORDER BY rolname
 """
 
@@ -173,7 +174,11 @@ WHERE d.defaclnamespace = 0 AND d.defaclobjtype IN ('f', 'T') AND b.grantee = 0
                   WHERE a.grantee = 0 AND a.privilege_type = b.privilege_type)
 """
 
-_ATTRIBUTES = ("SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS")
+#: The attributes :data:`ROLES_SQL` reads after ``rolcanlogin``, in its column order: each
+#: CREATE ROLE keyword a role can hold that is not PostgreSQL's default (NOSUPERUSER …
+#: INHERIT, no connection limit), the ones a plan's roles may carry among them
+#: (``pg_emit.compare.ROLE_ATTRIBUTES``). The connection limit comes as its own keyword.
+_ATTRIBUTES = ("SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS", "NOINHERIT")
 
 
 def read_roles(
@@ -186,8 +191,9 @@ def read_roles(
     that exist; memberships among them are PostgreSQL's own and left out.
     """
     roles = []
-    for name, builtin, login, *flags in conn.execute(ROLES_SQL).fetchall():
+    for name, builtin, login, *flags, limit in conn.execute(ROLES_SQL).fetchall():
         attributes = tuple(a for a, on in zip(_ATTRIBUTES, flags, strict=True) if on)
+        attributes += (limit,) if limit else ()
         kind = RoleKind.PREDEFINED if builtin else RoleKind.LOGIN if login else RoleKind.GROUP
         roles.append(PgRole(name=name, kind=kind, login=login, attributes=attributes))
     inherits = dict(conn.execute(INHERIT_SQL).fetchall())
@@ -198,6 +204,13 @@ def read_roles(
         for role, member, inherit in conn.execute(MEMBERS_SQL).fetchall()
     }
     return tuple(roles), tuple(members[k] for k in sorted(members))
+
+
+def session_role(conn: psycopg.Connection[Any]) -> str:
+    """The role the connection logged in as (``session_user``, whatever ``SET ROLE`` says)."""
+    row = conn.execute("SELECT session_user").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def read_database(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:

@@ -38,7 +38,7 @@ from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
 from pg_emit.compare import Mismatch, compare
 from pg_emit.effective import check_effective
 from pg_emit.execute import StatementFailed, run_statements
-from pg_emit.inspect import read_database, read_roles
+from pg_emit.inspect import read_database, read_roles, session_role
 from pg_emit.psql import parse_script
 from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
@@ -72,15 +72,28 @@ def _statements(parsed: Statements, database: str, cluster: bool) -> list[str]:
     return parsed.get(None if cluster else database, [])
 
 
-def _run(conn: psycopg.Connection[Any], statements: list[str], database: str | None) -> None:
+#: What to do when a statement of the plan fails, by where verify applies it. The embedded
+#: server starts empty and gets a stub of every object the plan names, so there the plan itself
+#: asks for something this PostgreSQL refuses.
+FAILURE_HINTS = {
+    False: "create what is missing (or run the data migration first), or verify on the "
+    "embedded server (no --dsn)",
+    True: "the embedded server starts empty and verify creates the plan's objects as stubs, so "
+    "the plan asks for something this PostgreSQL refuses (a role or option of a later "
+    "version, or a hand-edited plan.json)",
+}
+
+
+def _run(
+    conn: psycopg.Connection[Any], statements: list[str], database: str | None, *, embedded: bool
+) -> None:
     """Run statements; a failure becomes :class:`ApplyFailed` (exit 2), not a traceback."""
     try:
         run_statements(conn, statements)
     except StatementFailed as failed:
         raise ApplyFailed(
             f"verify cannot apply the plan: {failed.reason} (statement: {failed.first_line}); "
-            "nothing was kept — create what is missing (or run the data migration first), or "
-            "verify on the embedded server (no --dsn)",
+            f"nothing was kept — {FAILURE_HINTS[embedded]}",
             Location(key=database or "cluster"),
         ) from None
 
@@ -108,7 +121,8 @@ def check_state(
     live = live_state(conn, plan)
     bound = bind_signatures(plan, live.objects)  # routines the plan names without arguments
     scoped = only_database(bound, database)
-    found = compare(scoped, live) + check_effective(conn, scoped, database)
+    found = compare(scoped, live, applier=session_role(conn))
+    found += check_effective(conn, scoped, database)
     return sorted(set(found + compare_security(bound, conn, database)))
 
 
@@ -121,15 +135,16 @@ def applied(
 
     ``scripts``: the rendered scripts, or their :func:`statements_by_database` (parsed once for
     every database). ``cluster=False`` leaves out ``01`` / ``02``: the caller committed them
-    already (:func:`cluster_committed`).
+    already (:func:`cluster_committed`), which only verify on the embedded server does.
     """
     parsed = _parsed(scripts)
+    embedded = not cluster
     with connect(dsn, database, autocommit=False) as conn:
         try:
             if cluster:
-                _run(conn, _statements(parsed, database, cluster=True), None)
+                _run(conn, _statements(parsed, database, cluster=True), None, embedded=embedded)
             create_stubs(conn, plan, database)
-            _run(conn, _statements(parsed, database, cluster=False), database)
+            _run(conn, _statements(parsed, database, cluster=False), database, embedded=embedded)
             yield conn
         finally:
             conn.rollback()
@@ -165,7 +180,7 @@ def cluster_committed(dsn: str, scripts: dict[str, str] | Statements) -> Iterato
         roles = dict(conn.execute(ROLE_OIDS_SQL).fetchall())
         edges = {(r, m) for r, m, _, _ in conn.execute(MEMBER_EDGES_SQL).fetchall()}
     with connect(dsn, autocommit=False) as conn:  # rolled back on error, committed at the end
-        _run(conn, _statements(_parsed(scripts), "", cluster=True), None)
+        _run(conn, _statements(_parsed(scripts), "", cluster=True), None, embedded=True)
     try:
         yield
     finally:
