@@ -5,7 +5,8 @@ Files, in apply order::
     sql/01_roles.sql              cluster-wide: RDS stand-ins, then roles (created only if absent)
     sql/02_memberships.sql        cluster-wide: GRANT role TO member
     sql/03_ownership.sql          per database: database owner, schemas (created if absent), owners
-    sql/04_privileges.sql         per database: GRANT … (grouped)
+    sql/04_privileges.sql         per database: GRANT … (grouped), after recording which of
+                                  its grants to PUBLIC PUBLIC held already
     sql/05_default_privileges.sql per database: ALTER DEFAULT PRIVILEGES FOR ROLE owner …
     sql/06_hardening.sql          per database: REVOKE … FROM PUBLIC (PostgreSQL's defaults),
                                   also for routines created later (ALTER DEFAULT PRIVILEGES),
@@ -41,7 +42,11 @@ from mapper.plan import MigrationPlan, PgObject, PgSchema
 from pg_emit import render_grants as grants
 from pg_emit import render_roles as roles
 from pg_emit.quoting import comment, quote_ident, quote_literal
-from pg_emit.render_hardening import hardening_statements
+from pg_emit.render_hardening import (
+    hardening_statements,
+    public_grant_clauses,
+    record_public_grants,
+)
 from pg_emit.render_rollback import rollback_sections
 from pg_emit.render_security import security_statements
 from pg_emit.script import (
@@ -193,7 +198,8 @@ def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
     clauses = grants.PrivilegeClauses(plan)  # 04 grants them, rollback.sql revokes them
 
     def privileges(plan: MigrationPlan, database: str) -> list[Statement]:
-        return grants.privileges_statements(plan, database, clauses)
+        public = record_public_grants(public_grant_clauses(clauses, database))
+        return public + grants.privileges_statements(plan, database, clauses)
 
     return (
         Script("01_roles.sql", "roles (cluster-wide)", fp, PSQL_NOTE, roles.roles_sections(plan)),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mapper.plan import MigrationPlan, PgDefaultRevoke, PgGrant, PgObject
 from pg_emit import intent
@@ -200,11 +200,27 @@ class Clause:
     on: str
     grantees: str
     notes: tuple[str, ...]
+    #: What the text says, for the record 04 writes before its grants to PUBLIC
+    #: (:mod:`pg_emit.render_hardening`): the object kind after ON (``FUNCTION``, ``ROUTINE`` …;
+    #: ``FUNCTIONS`` … for ``ALL … IN SCHEMA``), the objects named (none for ``ALL … IN
+    #: SCHEMA``, whose schema is ``in_schema``), the privileges and the grantees.
+    kind: str = ""
+    objects: tuple[Securable, ...] = ()
+    in_schema: str | None = None
+    privilege_names: tuple[str, ...] = ()
+    grantee_names: tuple[str, ...] = ()
 
     def statement(self, verb: str = "GRANT", suffix: str = "") -> Statement:
         preposition = "TO" if verb == "GRANT" else "FROM"
         sql = f"{verb} {self.privileges} ON {self.on} {preposition} {self.grantees}{suffix}"
         return Statement(sql, self.notes)
+
+    def without(self, grantee: str) -> Clause | None:
+        """The clause for its other grantees; None when ``grantee`` is the only one."""
+        others = tuple(g for g in self.grantee_names if g != grantee)
+        if not others:
+            return None
+        return replace(self, grantees=grantees_sql(others), grantee_names=others)
 
 
 def grant_clauses(plan: MigrationPlan, database: str, grants: Sequence[PgGrant]) -> list[Clause]:
@@ -218,6 +234,7 @@ def grant_clauses(plan: MigrationPlan, database: str, grants: Sequence[PgGrant])
         wide = {securable for securable, _, is_wide in items if is_wide}
         whole, rest = _all_in_schema(contents, object_type, list(facts_of), wide)
         privileges_text, grantees_text = privileges_sql(privileges), grantees_sql(grantees)
+        privilege_names = tuple(sorted(privileges))
         for schema in whole:
             keyword = ALL_IN_SCHEMA[object_type][1]
             facts = [f for s, fs, _ in items if (s[1] or "") == schema for f in fs]
@@ -226,13 +243,20 @@ def grant_clauses(plan: MigrationPlan, database: str, grants: Sequence[PgGrant])
                 f"or database, which also covers {keyword.lower()} only the target has"
             )
             on = f"ALL {keyword} IN SCHEMA {quote_ident(schema)}"
-            clauses.append(Clause(privileges_text, on, grantees_text, (_facts(facts), why)))
+            clauses.append(
+                Clause(privileges_text, on, grantees_text, (_facts(facts), why), kind=keyword,
+                       in_schema=schema, privilege_names=privilege_names, grantee_names=grantees)
+            )  # fmt: skip
         for keyword, same in _by_keyword(rest):
             for start in range(0, len(same), MAX_OBJECTS):
                 chunk = same[start : start + MAX_OBJECTS]
                 on = f"{keyword} " + ", ".join(securable_sql(*s) for s in chunk)
-                facts = [f for s in chunk for f in facts_of[s]]
-                clauses.append(Clause(privileges_text, on, grantees_text, (_facts(facts),)))
+                notes = (_facts([f for s in chunk for f in facts_of[s]]),)
+                clauses.append(
+                    Clause(privileges_text, on, grantees_text, notes, kind=keyword,
+                           objects=tuple(chunk), privilege_names=privilege_names,
+                           grantee_names=grantees)
+                )  # fmt: skip
     return clauses
 
 
@@ -278,6 +302,10 @@ def column_clauses(grants: Sequence[PgGrant]) -> list[Clause]:
             f"TABLE {securable_sql(*securable)}",
             grantees_sql(grantees),
             (_facts([f for g in grantees for f in facts[securable, g]]),),
+            "TABLE",
+            (securable,),
+            privilege_names=tuple(sorted(spec[securable, grantees[0]])),
+            grantee_names=tuple(sorted(set(grantees))),
         )
         for (securable, text), grantees in sorted(
             grouped.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1])

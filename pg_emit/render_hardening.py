@@ -1,5 +1,7 @@
 """``06_hardening.sql``: revoke PostgreSQL's defaults from PUBLIC, after recording what it lacked.
 
+Also 04's like record, of what PUBLIC lacked of the privileges 04 grants it.
+
 PostgreSQL gives PUBLIC CONNECT and TEMPORARY on every database, EXECUTE on every routine, USAGE
 on every type and, before version 15, CREATE on schema ``public``; the plan revokes those SQL
 Server's public never had (:mod:`mapper.translate.hardening`): on existing objects
@@ -20,6 +22,14 @@ When does PUBLIC hold a privilege? ``aclexplode`` names PUBLIC as grantee 0::
 For routines created later the ACL is the role's global default ACL (``pg_default_acl``, no
 schema): without that row the built-in default applies, where PUBLIC may EXECUTE (and
 PostgreSQL drops the row again once it equals that default).
+
+04 may grant PUBLIC one of those very privileges: contoso's ``GRANT EXECUTE ON FUNCTION
+rpt.fn_fiscalyear TO PUBLIC`` (SQL Server's public could run it) gives PUBLIC what PostgreSQL
+gave it already. So 04 too records, once and before its first grant, which of its grants to
+PUBLIC on a database, schema, routine or type PUBLIC lacked then (:data:`GRANTED_MARK`, read the
+same way, below 06's record), and ``rollback.sql`` revokes from PUBLIC only those. The plan's
+grants to PUBLIC on other objects (a table's SELECT, which PostgreSQL never gives PUBLIC) are
+revoked as any other grantee's.
 """
 
 from __future__ import annotations
@@ -57,7 +67,8 @@ LABEL_SQL = "i.privilege || ' ON ' || i.keyword || ' ' || i.target"
 
 #: GRANT's object kind → where PUBLIC's privileges on such an object are: its catalog, ACL
 #: column, owner column and ``acldefault``'s letter (NULL ACL: ``acldefault(letter, owner)``).
-#: These are the kinds PostgreSQL gives PUBLIC privileges on, the only ones 06 revokes.
+#: These are the kinds PostgreSQL gives PUBLIC privileges on, the only ones 06 revokes and the
+#: only ones 04's record covers.
 ACL_OF: dict[str, tuple[str, str, str, str]] = {
     "DATABASE": ("pg_database", "datacl", "datdba", "d"),
     "SCHEMA": ("pg_namespace", "nspacl", "nspowner", "n"),
@@ -92,27 +103,26 @@ def revoke_clause(revoke: PgRevoke) -> RevokeClause:
     return intent.normalize_privilege(revoke.privilege), keyword, target
 
 
-def record_variables() -> list[str]:
-    """The PL/pgSQL declarations 06's record and its undo in ``rollback.sql`` start with: the
-    mark and the current database's comment (NULL when it has none)."""
+def record_variables(mark: str = HARDENING_MARK) -> list[str]:
+    """The PL/pgSQL declarations a record (06's, or 04's with ``mark``) and its undo in
+    ``rollback.sql`` start with: the mark and the current database's comment (NULL when it has
+    none)."""
     return [
-        f"  mark text := {quote_literal(HARDENING_MARK)};",
+        f"  mark text := {quote_literal(mark)};",
         "  remark text := shobj_description(",
         "    (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()),",
         "    'pg_database');",
     ]
 
 
-def _lookup_sql(revoke: PgRevoke, target: str) -> str:
+def _lookup_sql(object_type: str, name: str, signature: str | None, target: str) -> str:
     """SQL for the object's oid (:data:`LOOKUP`); a routine named without its arguments by its
-    name alone, as 06's REVOKE finds it."""
-    if revoke.object_type in ("FUNCTION", "PROCEDURE"):
-        template = (
-            "to_regprocedure({target})::oid" if revoke.signature else "to_regproc({target})::oid"
-        )
+    name alone, as 04's GRANT and 06's REVOKE find it."""
+    if object_type in ("FUNCTION", "PROCEDURE"):
+        template = "to_regprocedure({target})::oid" if signature else "to_regproc({target})::oid"
     else:
-        template = LOOKUP[revoke.object_type]
-    return template.format(name=quote_literal(revoke.name), target=quote_literal(target))
+        template = LOOKUP[object_type]
+    return template.format(name=quote_literal(name), target=quote_literal(target))
 
 
 def _acl_case(keywords: set[str]) -> list[str]:
@@ -139,12 +149,20 @@ def _lacked_privileges(revokes: Sequence[PgRevoke]) -> list[str]:
         privilege, keyword, target = revoke_clause(revoke)
         keywords.add(keyword)
         literals = ", ".join(quote_literal(text) for text in (privilege, keyword, target))
-        rows.append(f"({literals}, {_lookup_sql(revoke, target)})")
+        lookup = _lookup_sql(revoke.object_type, revoke.name, revoke.signature, target)
+        rows.append(f"({literals}, {lookup})")
     values = ",\n                   ".join(rows)
+    return _lacked(f"(VALUES {values})", keywords)
+
+
+def _lacked(source: str, keywords: set[str]) -> list[str]:
+    """PL/pgSQL: the labels of the rows ``i (privilege, keyword, target, obj)`` of ``source``
+    (a FROM item) whose privilege PUBLIC lacks now, into ``privileges`` (a JSON array, sorted
+    bytewise); ``keywords``: the object kinds among them."""
     return [
         "SELECT coalesce(jsonb_agg(o.label ORDER BY o.label COLLATE \"C\"), '[]')",
         "  INTO privileges",
-        f"  FROM (VALUES {values})",
+        f"  FROM {source}",
         "       AS i (privilege, keyword, target, obj),",
         f"       LATERAL (SELECT {LABEL_SQL} AS label,",
         *(f"                       {line}" for line in _acl_case(keywords)),
@@ -237,3 +255,121 @@ def hardening_statements(plan: MigrationPlan, database: str) -> list[Statement]:
             for d in default_revokes
         ),
     ]
+
+
+# --- 04's record: which of its grants to PUBLIC PUBLIC held already ---------------------------
+
+#: The line 04 writes into the database's comment before its first grant to PUBLIC on an object
+#: of a kind PostgreSQL gives PUBLIC privileges on (:data:`ACL_OF`: a database, a schema, a
+#: routine, a type), once: the rest of the line is a JSON object whose ``privileges`` are the
+#: grants PUBLIC lacked before 04 (labelled like 06's record), and only those ``rollback.sql``
+#: revokes from PUBLIC again. PUBLIC usually held them: contoso's ``GRANT EXECUTE ON FUNCTION
+#: rpt.fn_fiscalyear TO PUBLIC`` gives PUBLIC what PostgreSQL gave it already, and a rollback
+#: that revoked it would leave PUBLIC with less than before the apply. The line goes below 06's
+#: record when 06 wrote one first (06 then reads its own as the first line, as always)::
+#:
+#:     grantbridge: PUBLIC defaults revoked; PUBLIC lacked before: {…}       (06, when it ran)
+#:     grantbridge: granted to PUBLIC; PUBLIC lacked before: {"privileges": ["USAGE ON SCHEMA
+#:     rpt"]}
+#:     Reporting (from MS_Description)
+GRANTED_MARK = "grantbridge: granted to PUBLIC; PUBLIC lacked before: "
+
+#: ``ALL … IN SCHEMA`` keyword (04's :data:`~pg_emit.render_grants.ALL_IN_SCHEMA`) → the kind
+#: GRANT names each of its routines by, and the ``pg_proc.prokind`` values it reaches (``ALL
+#: FUNCTIONS``: aggregate and window functions too, no procedure).
+ALL_ROUTINES = {"FUNCTIONS": ("FUNCTION", "'f', 'a', 'w'"), "PROCEDURES": ("PROCEDURE", "'p'")}
+
+#: PL/pgSQL declarations after :func:`record_variables`: the database's comment split into 06's
+#: record (``head``, NULL when there is none) and what follows it (``rest``), where 04's is.
+BELOW_HARDENING = (
+    f"  head text := CASE WHEN remark LIKE {quote_literal(HARDENING_MARK + '%')}",
+    "                    THEN split_part(remark, E'\\n', 1) END;  -- 06's record stays first",
+    "  rest text := CASE WHEN head IS NULL THEN remark",
+    "                    ELSE nullif(substr(remark, length(head) + 2), '') END;",
+)
+
+
+def recorded_for_public(clause: grants.Clause) -> bool:
+    """True when a clause of 04 (no grant option) grants PUBLIC something 04's record covers:
+    a privilege on a kind of object PostgreSQL gives PUBLIC privileges on. A table, sequence,
+    column or parameter PUBLIC never holds by default: the plan's grant is revoked as others."""
+    kinds = clause.kind in ACL_OF or clause.kind in ALL_ROUTINES
+    return kinds and "PUBLIC" in clause.grantee_names
+
+
+def public_grant_clauses(clauses: grants.PrivilegeClauses, database: str) -> list[grants.Clause]:
+    """04's clauses in ``database`` that its record covers (:func:`recorded_for_public`)."""
+    return [
+        clause
+        for grant_option, group in clauses.of(database)
+        if not grant_option  # PostgreSQL gives PUBLIC no grant option
+        for clause in group
+        if recorded_for_public(clause)
+    ]
+
+
+def _routines_in_schema(clause: grants.Clause, privilege: str, indent: str) -> str:
+    """SQL rows ``(privilege, keyword, target, obj)`` of the routines ``ALL … IN SCHEMA`` reaches
+    now, each named by its identity (schema-qualified whatever the search_path)."""
+    keyword, prokinds = ALL_ROUTINES[clause.kind]
+    schema = quote_literal(clause.in_schema or "")
+    return "\n".join([
+        f"SELECT {quote_literal(privilege)}, {quote_literal(keyword)},",
+        f"{indent}       (pg_identify_object('pg_catalog.pg_proc'::regclass, x.oid, 0)).identity,",
+        f"{indent}       x.oid",
+        f"{indent}  FROM pg_catalog.pg_proc x",
+        f"{indent} WHERE x.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace",
+        f"{indent}                         WHERE nspname = {schema})",
+        f"{indent}   AND x.prokind IN ({prokinds})",
+    ])  # fmt: skip
+
+
+def granted_rows(clauses: Sequence[grants.Clause], indent: str) -> tuple[str, set[str]]:
+    """A FROM item of rows ``(privilege, keyword, target, obj)``, one per privilege and object
+    the clauses grant PUBLIC, and the object kinds among them (``indent``: as many spaces as
+    precede the item, for its continuation lines). 04's record and its undo in
+    ``rollback.sql`` read the same rows."""
+    values, selects, keywords = [], [], set()
+    inner = indent + " "
+    for clause in clauses:
+        if clause.in_schema is not None:
+            keywords.add(ALL_ROUTINES[clause.kind][0])
+            selects += [_routines_in_schema(clause, p, inner) for p in clause.privilege_names]
+            continue
+        keywords.add(clause.kind)
+        for object_type, schema, name, signature in clause.objects:
+            target = grants.securable_sql(clause.kind, schema, name, signature)
+            lookup = _lookup_sql(object_type, name, signature, target)
+            for privilege in clause.privilege_names:
+                literals = ", ".join(quote_literal(t) for t in (privilege, clause.kind, target))
+                values.append(f"({literals}, {lookup})")
+    branches = ["VALUES " + f",\n{inner}       ".join(values)] if values else []
+    return "(" + f"\n{inner}UNION ALL\n{inner}".join(branches + selects) + ")", keywords
+
+
+def record_public_grants(clauses: Sequence[grants.Clause]) -> list[Statement]:
+    """04's record, before its first grant: a DO block writing :data:`GRANTED_MARK` and which of
+    the clauses' grants PUBLIC lacks now into the database's comment, below 06's record if any,
+    unless 04 recorded it already (a second run finds its grants in place: the first is kept).
+    Nothing when the clauses grant PUBLIC nothing the record covers."""
+    if not clauses:
+        return []
+    source, keywords = granted_rows(clauses, " " * len("    " + "  FROM "))
+    body = [
+        "DECLARE",
+        *record_variables(GRANTED_MARK),
+        *BELOW_HARDENING,
+        "  privileges jsonb := '[]';  -- '<privilege> ON <kind> <object>' PUBLIC lacks",
+        "BEGIN",
+        "  IF coalesce(rest, '') NOT LIKE mark || '%' THEN",
+        *(f"    {line}" for line in _lacked(source, keywords)),
+        "    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), concat_ws(E'\\n',",
+        "                   head, mark || jsonb_build_object('privileges', privileges)::text, rest));",
+        "  END IF;",
+        "END",
+    ]
+    notes = (
+        "record which of the grants to PUBLIC below PUBLIC lacks already: rollback.sql revokes",
+        "only those (PostgreSQL gives PUBLIC the others by default, or a DBA granted them)",
+    )
+    return [Statement("DO " + dollar_quote("\n".join(body)), notes)]

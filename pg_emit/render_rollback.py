@@ -15,19 +15,26 @@ What the scripts did, undone in reverse:
    ``public`` (grouped GRANTs), and EXECUTE on routines a role creates later (``ALTER DEFAULT
    PRIVILEGES FOR ROLE … GRANT EXECUTE ON FUNCTIONS TO PUBLIC``, when the role still exists);
    then the comment goes back as it was (without the record nothing is given back); revoke
-   the default privileges and the grants of 04/05 (inside one guarded block: skipped when a role
-   they name no longer exists, which makes a second run harmless); drop the schemas 03
-   *created* (marked by a comment) when they are empty; for every role 01 *created* (marked by
-   a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and ``DROP OWNED BY …``, after making
-   a non-superuser (the RDS master user) a member of the role: both need its privileges;
+   from PUBLIC what 04 granted it on a database, schema, routine or type only where PUBLIC
+   lacked it before the apply, from the record 04 wrote below 06's
+   (:data:`hardening.GRANTED_MARK`): what PUBLIC held already, by PostgreSQL's default or a
+   DBA's grant, it keeps (without the record nothing is revoked from it); revoke the default
+   privileges and the other grants of 04/05, PUBLIC's on tables and the like too (inside one
+   guarded block: skipped when a role they name no longer exists, which makes a second run
+   harmless); drop the schemas 03 *created* (marked by a comment) when they are empty; for
+   every role 01 *created* (marked by a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and
+   ``DROP OWNED BY …``, after making a non-superuser (the RDS master user) a member of the
+   role: both need its privileges;
 2. cluster-wide, last: revoke the plan's memberships, drop the roles 01 created, and drop the
    RDS stand-ins grantbridge created when nothing is a member of them any more.
 
 Roles that existed before the apply are never dropped: only roles carrying the
 ``grantbridge: created`` comment are. Ownership the plan moved goes to the user that runs the
 rollback (normally the one that created the objects). That is a documented limit: the
-previous owner of a pre-existing object is not recorded. PUBLIC's privileges are recorded: what
-a DBA had revoked from PUBLIC before the apply stays revoked after the rollback.
+previous owner of a pre-existing object is not recorded. PUBLIC's privileges on databases,
+schemas, routines and types are recorded: what a DBA had revoked from PUBLIC before the apply
+stays revoked after the rollback, and what PUBLIC held stays held, whether 06 revoked it or 04
+granted it again.
 
 PostgreSQL never turns an ACL back into NULL (the built-in default): where an object had NULL
 before, rollback leaves the same privileges spelled out. ``acldefault()`` is PostgreSQL's own
@@ -76,12 +83,17 @@ def _revoke_sql(
     plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses | None = None
 ) -> list[Statement]:
     """REVOKE what 04 and 05 granted: 04's own clauses (:class:`grants.PrivilegeClauses`), then
-    the default privileges."""
-    statements = [
-        clause.statement("REVOKE")
-        for _, group in (clauses or grants.PrivilegeClauses(plan)).of(database)
-        for clause in group
-    ]
+    the default privileges. PUBLIC's part of a clause 04's record covers is left out: what PUBLIC
+    lacked of it before the apply is revoked from the record (:func:`_public_grants_back`)."""
+    statements = []
+    for grant_option, group in (clauses or grants.PrivilegeClauses(plan)).of(database):
+        for clause in group:
+            if not grant_option and hardening.recorded_for_public(clause):
+                others = clause.without("PUBLIC")
+                if others is None:
+                    continue
+                clause = others
+            statements.append(clause.statement("REVOKE"))
     for item in sorted(plan.default_privileges, key=lambda d: d.key):
         if item.database != database:
             continue
@@ -312,11 +324,53 @@ def _public_back(plan: MigrationPlan, database: str) -> list[Statement]:
     return [Statement("DO " + dollar_quote("\n".join(body)), (note,))]
 
 
+def _public_grants_back(clauses: list[grants.Clause]) -> list[Statement]:
+    """Undo 04's grants to PUBLIC from the record 04 wrote into the database's comment
+    (:func:`hardening.record_public_grants`, below 06's record, which :func:`_public_back` took
+    away already): revoke from PUBLIC what the record says it lacked before, on the objects
+    that still exist, then give the database back its comment. Without the record (04 never
+    committed here, or a rollback ran already) PUBLIC keeps what it has."""
+    if not clauses:
+        return []
+    source, _ = hardening.granted_rows(clauses, " " * len("        FROM "))
+    body = [
+        "DECLARE",
+        *hardening.record_variables(hardening.GRANTED_MARK),
+        *hardening.BELOW_HARDENING,
+        "  recorded text := split_part(rest, E'\\n', 1);",
+        "  lacked jsonb;  -- what PUBLIC lacked before 04: it keeps none of it",
+        "  clause record;",
+        "BEGIN",
+        "  IF rest LIKE mark || '%' THEN",
+        "    lacked := substr(recorded, length(mark) + 1)::jsonb;",
+        "    FOR clause IN",
+        "      SELECT i.privilege, i.keyword,",
+        "             string_agg(i.target, ', ' ORDER BY i.target COLLATE \"C\") AS targets",
+        f"        FROM {source}",
+        "             AS i (privilege, keyword, target, obj)",
+        f"       WHERE i.obj IS NOT NULL AND (lacked -> 'privileges') ? ({hardening.LABEL_SQL})",
+        "       GROUP BY i.privilege, i.keyword",
+        "       ORDER BY i.keyword, i.privilege",
+        "    LOOP",
+        "      EXECUTE format('REVOKE %s ON %s %s FROM PUBLIC', clause.privilege, clause.keyword,",
+        "                     clause.targets);",
+        "    END LOOP;",
+        "    EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), nullif(concat_ws(",
+        "                   E'\\n', head, nullif(substr(rest, length(recorded) + 2), '')), ''));",
+        "  END IF;",
+        "END",
+    ]
+    note = "revoke from PUBLIC what 04_privileges.sql granted it, where PUBLIC lacked it before"
+    return [Statement("DO " + dollar_quote("\n".join(body)), (note,))]
+
+
 def database_rollback(
     plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses | None = None
 ) -> list[Statement]:
     """Undo 07, then 03-06, in one database (``clauses``: 04's, when already worked out)."""
+    clauses = clauses or grants.PrivilegeClauses(plan)
     statements = security_rollback(plan, database) + _public_back(plan, database)
+    statements += _public_grants_back(hardening.public_grant_clauses(clauses, database))
     revokes = guarded_revokes(plan, database, clauses)
     for optional in (revokes, _drop_created_schemas(plan, database)):
         if optional is not None:
