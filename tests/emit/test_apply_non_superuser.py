@@ -24,7 +24,6 @@ from pg_emit.apply import apply_plan_dir, preflight, run_scripts
 from pg_emit.inspect import inspect_server
 from pg_emit.quoting import quote_ident
 from pg_emit.server import connect
-from pg_emit.stubs import create_stubs
 from pg_emit.verify import check_state
 from tests.emit import contoso
 from tests.emit.builders import realistic_plan
@@ -65,7 +64,7 @@ def master(pg_dsn: str, prefix: str) -> Master:
             for role in _predefined_granted(plan):
                 conn.execute(f"GRANT {role} TO {quote_ident(name)} WITH ADMIN OPTION".encode())
     dsn = make_conninfo(pg_dsn, user=name)
-    _build_target(dsn, plan, name)
+    contoso.build_target(dsn, plan, name)
     return Master(pg_dsn, dsn, name, plan, prefix)
 
 
@@ -73,20 +72,6 @@ def _predefined_granted(plan: MigrationPlan) -> list[str]:
     """PostgreSQL's predefined roles the plan grants: on 16+ a non-superuser needs ADMIN OPTION
     on them (preflight says so, see test_preflight_names_what_a_non_superuser_cannot_do)."""
     return sorted({m.role for m in intent.memberships(plan) if m.role.startswith("pg_")})
-
-
-def _build_target(dsn: str, plan: MigrationPlan, user: str) -> None:
-    """The databases, schemas and objects as the conversion leaves them: all the user's own."""
-    with connect(dsn) as conn:
-        for db in plan.databases:
-            conn.execute(f"CREATE DATABASE {quote_ident(db.name)}".encode())
-    stubs = plan.model_copy(update={
-        "schemas": tuple(s.model_copy(update={"owner": user}) for s in plan.schemas),
-        "objects": tuple(o.model_copy(update={"owner": user}) for o in plan.objects),
-    })  # fmt: skip
-    for db in plan.databases:
-        with connect(dsn, db.name) as conn:
-            create_stubs(conn, stubs, db.name)
 
 
 def _state(master: Master) -> MigrationPlan:

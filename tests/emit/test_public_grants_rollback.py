@@ -23,11 +23,9 @@ import pytest
 from mapper.plan import MigrationPlan, PgGrant, PgObject, PgSchema
 from pg_emit.apply import apply_plan_dir, run_scripts
 from pg_emit.inspect import inspect_server
-from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
 from pg_emit.render_hardening import GRANTED_MARK, HARDENING_MARK
 from pg_emit.server import connect
-from pg_emit.stubs import create_stubs
 from tests.emit import contoso
 from tests.emit.conftest import Scratch, write_plan_dir
 from tests.emit.test_security_rollback import _read
@@ -223,15 +221,7 @@ def _contoso(pg_dsn: str, prefix: str) -> MigrationPlan:
     plan = contoso.rename_databases(base, {d.name: f"{prefix}_{d.name}" for d in base.databases})
     with connect(pg_dsn) as conn:
         user = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
-        for db in plan.databases:
-            conn.execute(f"CREATE DATABASE {quote_ident(db.name)}".encode())
-    stubs = plan.model_copy(update={
-        "schemas": tuple(s.model_copy(update={"owner": user}) for s in plan.schemas),
-        "objects": tuple(o.model_copy(update={"owner": user}) for o in plan.objects),
-    })  # fmt: skip
-    for db in plan.databases:
-        with connect(pg_dsn, db.name) as conn:
-            create_stubs(conn, stubs, db.name)
+    contoso.build_target(pg_dsn, plan, user)
     return plan
 
 
