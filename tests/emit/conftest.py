@@ -48,23 +48,31 @@ def write_plan_dir(path: Path, plan: MigrationPlan) -> Path:
     return path
 
 
+def build_target(dsn: str, plan: MigrationPlan, owner: str | None = None) -> None:
+    """The plan's databases, schemas and objects as the conversion leaves them on ``dsn``:
+    databases made by the connected user, stubs all owned by ``owner`` (default: that user)."""
+    from pg_emit.verify import ensure_databases
+
+    ensure_databases(dsn, plan, create=True)
+    if owner is None:
+        with connect(dsn) as conn:
+            owner = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+    stubs = plan.model_copy(update={
+        "schemas": tuple(s.model_copy(update={"owner": owner}) for s in plan.schemas),
+        "objects": tuple(o.model_copy(update={"owner": owner}) for o in plan.objects),
+    })  # fmt: skip
+    for db in plan.databases:
+        with connect(dsn, db.name) as conn:
+            create_stubs(conn, stubs, db.name)
+
+
 def apply_on_stubs(dsn: str, plan: MigrationPlan, path: Path) -> None:
     """Create the plan's databases and its objects as stubs owned by the connected user (the
     converted schema a real apply finds), then apply the plan as ``grantbridge apply`` does
     from a plan directory written to ``path``."""
     from pg_emit.apply import apply_plan_dir
-    from pg_emit.verify import ensure_databases
 
-    ensure_databases(dsn, plan, create=True)
-    with connect(dsn) as conn:
-        me = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
-    stubs = plan.model_copy(update={
-        "schemas": tuple(s.model_copy(update={"owner": me}) for s in plan.schemas),
-        "objects": tuple(o.model_copy(update={"owner": me}) for o in plan.objects),
-    })  # fmt: skip
-    for db in plan.databases:
-        with connect(dsn, db.name) as conn:
-            create_stubs(conn, stubs, db.name)
+    build_target(dsn, plan)
     apply_plan_dir(write_plan_dir(path, plan), dsn)
 
 

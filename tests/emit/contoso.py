@@ -16,9 +16,6 @@ from mapper.planner import plan
 from mapper.policy import Policy
 from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql import extract_scripts
-from pg_emit.quoting import quote_ident
-from pg_emit.server import connect
-from pg_emit.stubs import create_stubs
 from tests.conftest import CONTOSO
 
 
@@ -86,18 +83,3 @@ def prefix_roles(migration: MigrationPlan, prefix: str) -> MigrationPlan:
                   "default_privileges", "default_revokes", "routine_security", "iam_policies"):  # fmt: skip
         data[field] = _prefixed(data.get(field, []), names)
     return MigrationPlan.model_validate(data)
-
-
-def build_target(dsn: str, migration: MigrationPlan, owner: str) -> None:
-    """The plan's databases, schemas and objects as the conversion leaves them on ``dsn``: stubs,
-    all owned by ``owner`` (the user who made them)."""
-    with connect(dsn) as conn:
-        for db in migration.databases:
-            conn.execute(f"CREATE DATABASE {quote_ident(db.name)}".encode())
-    stubs = migration.model_copy(update={
-        "schemas": tuple(s.model_copy(update={"owner": owner}) for s in migration.schemas),
-        "objects": tuple(o.model_copy(update={"owner": owner}) for o in migration.objects),
-    })  # fmt: skip
-    for db in migration.databases:
-        with connect(dsn, db.name) as conn:
-            create_stubs(conn, stubs, db.name)

@@ -27,7 +27,7 @@ from pg_emit.server import connect
 from pg_emit.verify import check_state
 from tests.emit import contoso
 from tests.emit.builders import realistic_plan
-from tests.emit.conftest import write_plan_dir
+from tests.emit.conftest import build_target, write_plan_dir
 
 pytestmark = pytest.mark.postgres
 
@@ -64,7 +64,7 @@ def master(pg_dsn: str, prefix: str) -> Master:
             for role in _predefined_granted(plan):
                 conn.execute(f"GRANT {role} TO {quote_ident(name)} WITH ADMIN OPTION".encode())
     dsn = make_conninfo(pg_dsn, user=name)
-    contoso.build_target(dsn, plan, name)
+    build_target(dsn, plan, name)
     return Master(pg_dsn, dsn, name, plan, prefix)
 
 

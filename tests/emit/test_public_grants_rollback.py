@@ -27,7 +27,7 @@ from pg_emit.render import render_sql
 from pg_emit.render_hardening import GRANTED_MARK, HARDENING_MARK
 from pg_emit.server import connect
 from tests.emit import contoso
-from tests.emit.conftest import Scratch, write_plan_dir
+from tests.emit.conftest import Scratch, build_target, write_plan_dir
 from tests.emit.test_security_rollback import _read
 
 #: Every ACL entry of the current database, its schemas, routines, types and tables (NULL read
@@ -219,9 +219,7 @@ def _contoso(pg_dsn: str, prefix: str) -> MigrationPlan:
     databases made with the plan's schemas and objects as stubs owned by the connected user."""
     base = contoso.prefix_roles(contoso.default_plan(), f"{prefix}_")
     plan = contoso.rename_databases(base, {d.name: f"{prefix}_{d.name}" for d in base.databases})
-    with connect(pg_dsn) as conn:
-        user = str(conn.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
-    contoso.build_target(pg_dsn, plan, user)
+    build_target(pg_dsn, plan)
     return plan
 
 
