@@ -139,9 +139,10 @@ _NO_PERMISSIONS = (
     "'Import permissions'; Azure Data Studio: 'Include permissions'). Extract it again with "
     "permissions, or accept this finding if the database grants nothing"
 )
-_EXTERNAL_LOGINS = (
+EXTERNAL_LOGINS = (
     "logins are server objects a database dacpac does not hold: the plan has no login for "
-    "these users (their roles cannot log in); read the logins from the catalog or a live server"
+    "these users (their roles cannot log in); extract the dacpac together with a source that "
+    "holds them (the logins script, a master dacpac, catalog rows), or from a live server"
 )
 
 
@@ -220,11 +221,18 @@ def _gaps(m: ModelXml, db: Database, logins: Logins) -> list[Skipped]:
     if not m.of("SqlPermissionStatement"):
         ref = SourceRef(origin=m.origin, key="SqlPermissionStatement")
         found.append(Skipped(kind="statement", reason=_NO_PERMISSIONS, source_ref=ref))
-    if external := logins.external(db):
-        text = ", ".join(f"[{login}] (user [{user}])" for user, login in external)
-        ref = SourceRef(origin=m.origin, key="SqlUser.Login")
-        found.append(Skipped(kind="statement", reason=_EXTERNAL_LOGINS, text=text, source_ref=ref))
-    return found
+    gap = external_logins(db, set(logins.by_name), SourceRef(origin=m.origin, key="SqlUser.Login"))
+    return [*found, gap] if gap else found
+
+
+def external_logins(db: Database, logins: set[str], ref: SourceRef) -> Skipped | None:
+    """The entry naming the users of ``db`` whose login is not among ``logins`` (folded
+    names), or None. Worked out again when sources are combined (:mod:`mssql_extract.combine`)."""
+    external = [(u.name, u.login) for u in db.users if u.login and fold(u.login) not in logins]
+    if not external:
+        return None
+    text = ", ".join(f"[{login}] (user [{user}])" for user, login in external)
+    return Skipped(kind="statement", reason=EXTERNAL_LOGINS, text=text, source_ref=ref)
 
 
 def _database_name(archive: zipfile.ZipFile, path: Path) -> str:

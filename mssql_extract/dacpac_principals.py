@@ -15,7 +15,6 @@ from xml.etree import ElementTree
 from mssql_extract.dacpac_model import ModelXml, flag, prop, target
 from mssql_extract.snapshot import (
     AuthenticationType,
-    Database,
     DatabaseRole,
     Login,
     LoginType,
@@ -95,12 +94,6 @@ class Logins:
         if self.found:  # the model scripts logins, as scripts do: one not among them is missing
             return None, None, True
         return None, login, False  # a database dacpac: the login is in master, not here
-
-    def external(self, db: Database) -> list[tuple[str, str]]:
-        """(user, login) of the users whose login the dacpac does not hold."""
-        return [
-            (u.name, u.login) for u in db.users if u.login and fold(u.login) not in self.by_name
-        ]
 
 
 def read_user(m: ModelXml, e: ElementTree.Element, logins: Logins) -> User:

@@ -44,7 +44,13 @@ def extract(
             "the same rows captured query by query (server/<query>.json, <database>/<query>.json)."
         ),
     ] = None,
-    dacpac: Annotated[Path | None, typer.Option(help="An SSDT .dacpac file.")] = None,
+    dacpac: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="An SSDT .dacpac file. Repeatable: one per database, combined with each other "
+            "and with --script or --catalog-json (e.g. the logins script) into one snapshot."
+        ),
+    ] = None,
     server: Annotated[
         str | None,
         typer.Option(help="ODBC connection string or DSN name of a live SQL Server (read-only)."),
@@ -92,80 +98,96 @@ def extract(
         Path, typer.Option("--output", "-o", help="Where to write the snapshot JSON.")
     ] = Path("snapshot.json"),
 ) -> None:
-    """Read SQL Server security from scripts, catalog rows, a dacpac or a live server."""
+    """Read SQL Server security from scripts, catalog rows, dacpacs or a live server into one
+    snapshot (several dacpacs, scripts and catalog rows are combined)."""
     if print_query:
         from mssql_extract.extraction_script import extraction_script
 
         typer.echo(extraction_script(include_definitions=include_definitions), nl=False)
         return
-    chosen = [x for x in (script, catalog_json, dacpac, server) if x]
-    if len(chosen) != 1:
-        raise InputError("give exactly one source: --script, --catalog-json, --dacpac or --server")
+    if not (script or catalog_json or dacpac or server):
+        raise InputError("give a source: --script, --catalog-json, --dacpac or --server")
+    if server and (script or catalog_json or dacpac):
+        raise InputError("--server reads the whole server: give it without other sources")
     if encoding is not None and not script:
         raise InputError("--encoding applies to --script only")
-    snapshot = _extract(
-        script,
-        catalog_json,
-        dacpac,
-        server,
-        databases,
-        trust_server_certificate,
-        _parse_vars(var or []),
-        encoding,
-        include_definitions,
-        lenient,
-    )
+    if server:
+        from mssql_extract.live import extract_live
+
+        snapshot = extract_live(
+            server,
+            databases=databases or None,
+            trust_server_certificate=trust_server_certificate,
+            include_definitions=include_definitions,
+        )
+    else:
+        from mssql_extract.combine import combine
+
+        parts = _read_files(
+            script,
+            catalog_json,
+            dacpac or [],
+            databases,
+            _parse_vars(var or []),
+            encoding,
+            include_definitions,
+            lenient,
+        )
+        snapshot = combine(parts)
+        _warn_gaps(snapshot, {e.source_ref.origin for p in parts if p.source == "dacpac"
+                              for e in p.skipped})  # fmt: skip
     write_file_atomic(output, snapshot.json_chunks())
     _summary(snapshot, output)
 
 
-def _extract(
+def _read_files(
     script: list[Path] | None,
     catalog_json: Path | None,
-    dacpac: Path | None,
-    server: str | None,
+    dacpacs: list[Path],
     databases: list[str] | None,
-    trust_server_certificate: bool,
     variables: dict[str, str],
     encoding: str | None,
     include_definitions: bool,
     lenient: bool,
-) -> SecuritySnapshot:
+) -> list[SecuritySnapshot]:
+    """One snapshot per source, in the order scripts, catalog rows, dacpacs (as given)."""
+    parts = []
     if script:
         from mssql_extract.tsql import extract_scripts
 
         with ui.progress("extract", echo=False) as step:
-            return extract_scripts(
-                script,
-                database=_script_database(databases),
-                encoding=encoding,
-                variables=variables,
-                include_definitions=include_definitions,
-                lenient=lenient,
-                on_file=step,
-                on_defaults=_say_defaults,
+            parts.append(
+                extract_scripts(
+                    script,
+                    database=_script_database(databases),
+                    encoding=encoding,
+                    variables=variables,
+                    include_definitions=include_definitions,
+                    lenient=lenient,
+                    on_file=step,
+                    on_defaults=_say_defaults,
+                )
             )
     if catalog_json:
         from mssql_extract.catalog_document import extract_catalog_json
 
-        return extract_catalog_json(catalog_json)
-    if dacpac:
+        parts.append(extract_catalog_json(catalog_json))
+    if dacpacs:
         from mssql_extract.dacpac import extract_dacpac
 
-        snapshot = extract_dacpac(dacpac)
-        for skipped in snapshot.skipped:  # what the dacpac lacks: a finding of the plan too
+        parts += [extract_dacpac(path) for path in dacpacs]
+    return parts
+
+
+def _warn_gaps(snapshot: SecuritySnapshot, dacpacs: set[str]) -> None:
+    """What the dacpacs lack (permission statements, logins no source holds, …): a finding of
+    the plan too, but said now, while the dacpac can still be extracted again. ``dacpacs``: the
+    origins of the dacpacs' skipped entries, looked up after combining, which may have found
+    the logins a dacpac lacked."""
+    for skipped in snapshot.skipped:
+        if skipped.source_ref.origin in dacpacs:
             detail = f": {skipped.text}" if skipped.text else ""
             ui.say(f"warning: {skipped.source_ref}: {skipped.reason}{detail}", err=True)
-        return snapshot
-    assert server is not None
-    from mssql_extract.live import extract_live
-
-    return extract_live(
-        server,
-        databases=databases or None,
-        trust_server_certificate=trust_server_certificate,
-        include_definitions=include_definitions,
-    )
 
 
 def _say_defaults(project: str, names: tuple[str, ...]) -> None:
