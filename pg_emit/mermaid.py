@@ -21,6 +21,12 @@ from mapper.plan import MigrationPlan, RoleKind
 #: Above this many membership edges the diagram is collapsed to the privilege-carrying roles.
 MAX_EDGES = 60
 
+#: What Mermaid draws at most with its default configuration, which GitHub's renderer keeps:
+#: ``maxEdges`` 500 and ``maxTextSize`` 50,000 characters (Mermaid config schema,
+#: https://mermaid.js.org/config/schema-docs/config.html). A larger diagram is an error box.
+MERMAID_MAX_EDGES = 500
+MERMAID_MAX_TEXT = 50_000
+
 #: Roles that people log in as, or stand for one person: folded away when the diagram collapses.
 _LEAF_KINDS = frozenset({RoleKind.LOGIN, RoleKind.USER})
 
@@ -105,3 +111,9 @@ def _classes(names: list[str], kinds: dict[str, RoleKind], ids: dict[str, str]) 
             lines.append(f"  classDef kind_{kind.value} {style}")
             lines.append(f"  class {','.join(members)} kind_{kind.value}")
     return lines
+
+
+def drawable(graph: str) -> bool:
+    """Whether Mermaid (default limits) draws a diagram :func:`render_role_graph` made."""
+    edges = sum(1 for line in graph.splitlines() if " --> " in line)
+    return edges <= MERMAID_MAX_EDGES and len(graph) <= MERMAID_MAX_TEXT

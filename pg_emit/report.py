@@ -22,7 +22,7 @@ from mapper.plan import (
     Severity,
 )
 from pg_emit import markdown as md
-from pg_emit.mermaid import render_role_graph
+from pg_emit.mermaid import MERMAID_MAX_EDGES, MERMAID_MAX_TEXT, drawable, render_role_graph
 from pg_emit.render_security import report_section
 
 #: Above this many open findings, each finding folds into a ``<details>`` block.
@@ -30,6 +30,21 @@ COLLAPSE_FINDINGS_ABOVE = 10
 
 #: Above this many entries, the rest of a "needs a decision" group folds away.
 DECISION_LIST_SHOWN = 20
+
+#: The folded rest of a "needs a decision" group lists at most this many; more are counted.
+DECISION_LIST_MAX = 200
+
+#: Open findings shown per rule; more are counted. A large estate has thousands of one rule
+#: (bench scale M: 6,195 medium findings made report.md 73 MB); findings.sarif and plan.json
+#: hold every one.
+FINDINGS_SHOWN_PER_RULE = 50
+
+#: Above this many derived roles (DENY restructuring), the principal mapping counts them
+#: instead of listing them; 01_roles.sql and plan.json name each with its source.
+DERIVED_LISTED_MAX = 100
+
+#: Roles listed when the hierarchy is too large for a diagram: those with the most members.
+HIERARCHY_TOP_ROLES = 20
 
 #: Severities that a human must look at before the plan is applied.
 DECISION_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
@@ -143,7 +158,10 @@ def _capped(bullets: list[str]) -> list[str]:
     shown, rest = bullets[:DECISION_LIST_SHOWN], bullets[DECISION_LIST_SHOWN:]
     if not rest:
         return shown
-    return [*shown, "", *md.details(f"{len(rest)} more", rest)]
+    folded, counted = rest[:DECISION_LIST_MAX], len(rest) - DECISION_LIST_MAX
+    if counted > 0:
+        folded = [*folded, f"- … and {counted} more: plan.json lists every one"]
+    return [*shown, "", *md.details(f"{len(rest)} more", folded)]
 
 
 def _finding_bullet(finding: Finding) -> str:
@@ -183,11 +201,30 @@ def _findings(plan: MigrationPlan) -> list[str]:
     collapse = len(open_findings) > COLLAPSE_FINDINGS_ABOVE
     for severity in Severity:
         group = [f for f in open_findings if f.severity is severity]
-        if group:
-            lines += [f"### {severity.value.capitalize()} ({len(group)})", ""]
-            for finding in group:
+        if not group:
+            continue
+        lines += [f"### {severity.value.capitalize()} ({len(group)})", ""]
+        shown: Counter[str] = Counter()
+        for finding in group:
+            shown[finding.rule_id] += 1
+            if shown[finding.rule_id] <= FINDINGS_SHOWN_PER_RULE:
                 lines += [*_finding_block(finding, collapse), ""]
+        if counted := _not_shown(shown):
+            lines += [counted, ""]
     return lines[:-1]
+
+
+def _not_shown(shown: Counter[str]) -> str:
+    """The line counting what one severity's list left out, or ``""``."""
+    rest = [(rule, n - FINDINGS_SHOWN_PER_RULE) for rule, n in sorted(shown.items())
+            if n > FINDINGS_SHOWN_PER_RULE]  # fmt: skip
+    if not rest:
+        return ""
+    counts = ", ".join(f"{n} more {rule}" for rule, n in rest)
+    return (
+        f"Not shown: {counts} (the first {FINDINGS_SHOWN_PER_RULE} of a rule are; "
+        "findings.sarif and plan.json hold every finding)."
+    )
 
 
 def _finding_block(finding: Finding, collapse: bool) -> list[str]:
@@ -233,9 +270,20 @@ def _principals(plan: MigrationPlan) -> list[str]:
     if not plan.roles:
         return []
     ordered = sorted(plan.roles, key=lambda r: (r.source == "", r.source.casefold(), r.name))
+    derived = sum(1 for role in ordered if role.kind is RoleKind.DERIVED)
+    listed = derived <= DERIVED_LISTED_MAX
+    if not listed:
+        ordered = [role for role in ordered if role.kind is not RoleKind.DERIVED]
     headers = ("SQL Server principal", "PostgreSQL role", "Kind", "Login", "Login method")
     rows = [_principal_row(role) for role in ordered]
-    return ["## Principal mapping", "", *md.table(headers, rows)]
+    lines = ["## Principal mapping", "", *md.table(headers, rows)]
+    if not listed:
+        lines += [
+            "",
+            f"Not listed: {derived} derived roles, made by DENY restructuring (docs/deny.md); "
+            "sql/01_roles.sql and plan.json name each with what it was derived from.",
+        ]
+    return lines
 
 
 def _principal_row(role: PgRole) -> tuple[str, str, str, str, str]:
@@ -254,8 +302,34 @@ def _hierarchy(plan: MigrationPlan) -> list[str]:
     graph = render_role_graph(plan)
     if not graph:
         return []
+    if not drawable(graph):
+        return ["## Role hierarchy", "", *_hierarchy_summary(plan)]
     note = "Arrows point from a member to the role it is granted (`GRANT role TO member`)."
     return ["## Role hierarchy", "", note, "", graph]
+
+
+def _hierarchy_summary(plan: MigrationPlan) -> list[str]:
+    """In place of a diagram Mermaid would refuse: the counts, and the most-granted roles."""
+    kinds = {role.name: role.kind for role in plan.roles}
+    members: Counter[str] = Counter(m.role for m in plan.memberships)
+    leaves: Counter[str] = Counter(
+        m.role for m in plan.memberships if kinds.get(m.member) in (RoleKind.LOGIN, RoleKind.USER)
+    )
+    top = sorted(members.items(), key=lambda item: (-item[1], item[0]))[:HIERARCHY_TOP_ROLES]
+    rows = [
+        (md.code(role), kinds[role].value if role in kinds else "predefined", str(n),
+         str(leaves[role]))
+        for role, n in top
+    ]  # fmt: skip
+    text = (
+        f"{len(plan.memberships)} memberships among {len(plan.roles)} roles: too many to draw, "
+        f"even with login and user roles folded away (Mermaid draws at most "
+        f"{MERMAID_MAX_EDGES} edges and {MERMAID_MAX_TEXT} characters). "
+        "sql/02_memberships.sql and plan.json hold every membership. The roles with the most "
+        "members:"
+    )
+    headers = ("Role", "Kind", "Members", "Login and user members")
+    return [text, "", *md.table(headers, rows)]
 
 
 def _dispositions(plan: MigrationPlan) -> list[str]:

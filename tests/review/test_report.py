@@ -9,8 +9,16 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from mapper.plan import MigrationPlan, Severity
-from pg_emit.report import COLLAPSE_FINDINGS_ABOVE, render_report
+from mapper.plan import Disposition, MigrationPlan, RoleKind, Severity
+from pg_emit.mermaid import MERMAID_MAX_EDGES
+from pg_emit.report import (
+    COLLAPSE_FINDINGS_ABOVE,
+    DECISION_LIST_MAX,
+    DECISION_LIST_SHOWN,
+    DERIVED_LISTED_MAX,
+    FINDINGS_SHOWN_PER_RULE,
+    render_report,
+)
 from tests.conftest import check_golden
 from tests.review import plans
 
@@ -142,6 +150,68 @@ def test_many_findings_fold_into_details() -> None:
     report = render_report(plans.plan(findings=many))
     assert report.count("<details>") == len(many)
     assert "#### " not in report
+
+
+def test_a_rule_with_thousands_of_findings_shows_the_first_and_counts_the_rest() -> None:
+    # bench scale M: 6,195 medium findings made a 73 MB report no reviewer could open
+    many = tuple(
+        plans.finding("GB040", Severity.LOW, "approximated", principal=f"p{n:04d}")
+        for n in range(FINDINGS_SHOWN_PER_RULE + 7)
+    ) + tuple(plans.finding("GB045", Severity.LOW, "unread", principal=f"q{n}") for n in range(3))
+    report = render_report(plans.plan(findings=many))
+    low = report.split("### Low (", 1)[1]
+    assert low.startswith(f"{FINDINGS_SHOWN_PER_RULE + 10})")
+    assert low.count("GB040 · approximated") == FINDINGS_SHOWN_PER_RULE
+    assert low.count("GB045 · unread") == 3
+    assert f"p{FINDINGS_SHOWN_PER_RULE - 1:04d}" in low  # the first ones, in key order
+    assert f"p{FINDINGS_SHOWN_PER_RULE:04d}" not in low
+    assert "Not shown: 7 more GB040 (the first 50 of a rule are;" in low
+    assert "GB045 (" not in low.split("Not shown:", 1)[1].split("\n", 1)[0]
+
+
+def test_a_long_decision_list_is_folded_then_counted() -> None:
+    facts = tuple(
+        plans.fact(f"Sales/perm:OBJECT:dbo:t{n:04d}:SELECT:grant:r", "permission",
+                   Disposition.APPROXIMATED, reason="column DENY")
+        for n in range(DECISION_LIST_SHOWN + DECISION_LIST_MAX + 5)
+    )  # fmt: skip
+    report = render_report(plans.plan(dispositions=facts))
+    group = report.split("**Approximated facts**", 1)[1].split("\n## ", 1)[0]
+    assert group.count("- permission `Sales/perm") == DECISION_LIST_SHOWN + DECISION_LIST_MAX
+    assert f"{DECISION_LIST_MAX + 5} more</summary>" in group
+    assert "- … and 5 more: plan.json lists every one" in group
+
+
+def test_many_derived_roles_are_counted_not_listed() -> None:
+    derived = [plans.group(f"r_part_{n:03d}", f"r: part {n}", kind=RoleKind.DERIVED)
+               for n in range(DERIVED_LISTED_MAX + 1)]  # fmt: skip
+    report = render_report(plans.plan(roles=(plans.group("r", "role [Sales].[r]"), *derived)))
+    mapping = report.split("## Principal mapping", 1)[1].split("\n## ", 1)[0]
+    assert "`r`" in mapping
+    assert "r_part_000" not in mapping
+    assert f"Not listed: {DERIVED_LISTED_MAX + 1} derived roles" in mapping
+    few = render_report(plans.plan(roles=tuple(derived[:DERIVED_LISTED_MAX])))
+    assert "r_part_000" in few
+    assert "Not listed" not in few
+
+
+def test_a_hierarchy_mermaid_cannot_draw_becomes_a_table() -> None:
+    # groups nested in groups survive the diagram's collapse: too many edges for Mermaid
+    groups = [
+        plans.group(f"g{n:03d}", f"role [Sales].[g{n}]") for n in range(MERMAID_MAX_EDGES + 2)
+    ]
+    nested = [plans.member(f"g{n:03d}", of="g000") for n in range(1, MERMAID_MAX_EDGES + 2)]
+    nested += [plans.member(f"g{n:03d}", of="g001") for n in range(2, 6)]
+    report = render_report(plans.plan(roles=tuple(groups), memberships=tuple(nested)))
+    hierarchy = report.split("## Role hierarchy", 1)[1].split("\n## ", 1)[0]
+    assert "```mermaid" not in hierarchy
+    assert f"{len(nested)} memberships among {len(groups)} roles: too many to draw" in hierarchy
+    rows = [line for line in hierarchy.splitlines() if line.startswith("| `")]
+    assert rows[:2] == [
+        f"| `g000` | group | {MERMAID_MAX_EDGES + 1} | 0 |",
+        "| `g001` | group | 4 | 0 |",
+    ]
+    assert "```mermaid" in render_report(plans.large_plan())  # drawable: drawn as before
 
 
 def test_nothing_needs_a_decision_on_an_empty_plan() -> None:
