@@ -132,13 +132,16 @@ def measure_emit(args: list[str]) -> Result:
     from bench.count import count_sql_statements
     from bench.naive import count_naive
     from mapper.plan import MigrationPlan
+    from pg_emit.report import render_report
 
     render_sql = stage("render_sql")
     plan = MigrationPlan.from_json(Path(args[0]).read_text(encoding="utf-8"))
     seconds, files = _timed(lambda: render_sql(plan))
     scripts = {n: t for n, t in files.items() if _applied(n)}
     statements = sum(count_sql_statements(text) for text in scripts.values())
-    return {"seconds": seconds, "statements": statements, "naive_statements": count_naive(plan)}
+    report = render_report(plan)  # untimed: its size is the figure (a reviewer opens it)
+    return {"seconds": seconds, "statements": statements, "naive_statements": count_naive(plan),
+            "report_bytes": len(report.encode("utf-8"))}  # fmt: skip
 
 
 def _plan_from(path: str) -> Any:

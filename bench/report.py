@@ -85,9 +85,11 @@ def _emitted(section: dict[str, Any]) -> list[Row]:
     counts = figure["counts"]
     ratio = counts["statements"] / max(1, counts["naive_statements"])
     text = f"{counts['statements']:,} / {counts['naive_statements']:,} = {ratio:.3f}×"
+    size = counts.get("report_bytes")  # absent from figures measured before it was
     return [
         ("statements emitted: grantbridge / naive", text),
         ("render time", _time(section, "emit")),
+        ("report.md size", "not measured" if size is None else f"{size / 1e6:,.2f} MB"),
     ]
 
 
