@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from grantbridge.commands import flowing
 from grantbridge.errors import InputError
 from grantbridge.output import write_file_atomic
 from mssql_extract.snapshot import SecuritySnapshot
+
+if TYPE_CHECKING:
+    from mssql_extract.tsql.publish_profile import PublishProfile
 
 
 def register(app: typer.Typer) -> None:
@@ -75,8 +78,17 @@ def extract(
         list[str] | None,
         typer.Option(
             "--var",
-            help="sqlcmd variable NAME=VALUE for $(NAME) in scripts; wins over :setvar and "
-            "over a .sqlproj's default. Repeatable.",
+            help="sqlcmd variable NAME=VALUE for $(NAME) in scripts; wins over :setvar, a "
+            "publish profile and a .sqlproj's default. Repeatable.",
+        ),
+    ] = None,
+    publish_profile: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--publish-profile",
+            help="Scripts: the SSDT publish profile (*.publish.xml) a deployment used: its "
+            "SQLCMD variable values (over a .sqlproj's defaults; --var and :setvar win) and "
+            "its TargetDatabaseName (--database wins). Nothing else of it is read.",
         ),
     ] = None,
     encoding: Annotated[
@@ -111,6 +123,12 @@ def extract(
         raise InputError("--server reads the whole server: give it without other sources")
     if encoding is not None and not script:
         raise InputError("--encoding applies to --script only")
+    profile = _profile(publish_profile, script)
+    variables = _parse_vars(var or [])
+    if script:
+        database = _script_database(databases, profile)
+        databases = [database] if database is not None else None
+        _say_profile(profile, variables, script)
     if server:
         from mssql_extract.live import extract_live
 
@@ -128,10 +146,11 @@ def extract(
             catalog_json,
             dacpac or [],
             databases,
-            _parse_vars(var or []),
+            variables,
             encoding,
             include_definitions,
             lenient,
+            profile,
         )
         snapshot = combine(parts)
         _warn_gaps(snapshot, {e.source_ref.origin for p in parts if p.source == "dacpac"
@@ -149,6 +168,7 @@ def _read_files(
     encoding: str | None,
     include_definitions: bool,
     lenient: bool,
+    profile: PublishProfile | None,
 ) -> list[SecuritySnapshot]:
     """One snapshot per source, in the order scripts, catalog rows, dacpacs (as given)."""
     parts = []
@@ -159,13 +179,15 @@ def _read_files(
             parts.append(
                 extract_scripts(
                     script,
-                    database=_script_database(databases),
+                    database=databases[0] if databases else None,
                     encoding=encoding,
                     variables=variables,
                     include_definitions=include_definitions,
                     lenient=lenient,
                     on_file=step,
                     on_defaults=_say_defaults,
+                    profile=profile,
+                    on_undeclared=_say_undeclared,
                 )
             )
     if catalog_json:
@@ -197,13 +219,75 @@ def _say_defaults(project: str, names: tuple[str, ...]) -> None:
     ui.say(f"{project}: default values of {listed} (--var NAME=VALUE sets another)", err=True)
 
 
-def _script_database(databases: list[str] | None) -> str | None:
-    """``--database`` with scripts: where statements outside any USE go (one database)."""
+def _say_undeclared(profile: str, names: tuple[str, ...]) -> None:
+    """A profile's variables no project declares: used all the same, as SqlPackage does (it
+    warns "The following SqlCmd variables are not defined in the target scripts")."""
+    listed = ", ".join(f"$({name})" for name in names)
+    ui.say(
+        f"warning: {profile} sets {listed}, which no SQL project (.sqlproj) read declares; "
+        "used all the same, as SqlPackage does",
+        err=True,
+    )
+
+
+def _profile(given: list[Path] | None, script: list[Path] | None) -> PublishProfile | None:
+    """The one publish profile given. Several are refused: a profile is one project's
+    deployment, and its database and values would apply to every script read, as --database
+    and --var do, so a second one could only contradict the first."""
+    if not given:
+        return None
+    if not script:
+        raise InputError("--publish-profile applies to --script only")
+    if len(given) > 1:
+        raise InputError(
+            "give one --publish-profile: its variables and database apply to every script "
+            "read; extract each SQL project with its own profile, or pass values with --var"
+        )
+    from mssql_extract.tsql.publish_profile import read_profile
+
+    return read_profile(given[0], given[0].as_posix())
+
+
+def _say_profile(
+    profile: PublishProfile | None, variables: dict[str, str], script: list[Path]
+) -> None:
+    """Name the profile's variables in use (never their values), or, without a profile, the
+    profiles the folders hold: none is picked (a Dev and a Prod profile differ)."""
+    if profile is None:
+        from mssql_extract.tsql.publish_profile import find_profiles
+
+        found = [p.as_posix() for folder in script for p in find_profiles(folder)]
+        if found:
+            ui.say(
+                f"note: publish profiles found and not read: {', '.join(found)}; pass the one "
+                "the deployment used with --publish-profile FILE",
+                err=True,
+            )
+        return
+    given = {name.casefold() for name in variables}
+    used = sorted(n for n in profile.values if n.casefold() not in given)
+    if used:
+        listed = ", ".join(f"$({name})" for name in used)
+        ui.say(f"{profile.origin}: values of {listed} (--var NAME=VALUE sets another)", err=True)
+
+
+def _script_database(databases: list[str] | None, profile: PublishProfile | None) -> str | None:
+    """``--database`` with scripts: where statements outside any USE go (one database), else
+    the publish profile's TargetDatabaseName. The command line wins, as SqlPackage's
+    /TargetDatabaseName: wins over the profile's; the profile's name is not printed."""
     if databases and len(databases) > 1:
         raise InputError(
             "with --script, --database names one database: where statements outside any USE go"
         )
-    return databases[0] if databases else None
+    chosen = databases[0] if databases else None
+    if profile is None or profile.database is None:
+        return chosen
+    if chosen is not None and chosen.casefold() != profile.database.casefold():
+        ui.say(
+            f"note: --database {chosen} wins over the TargetDatabaseName of {profile.origin}",
+            err=True,
+        )
+    return chosen or profile.database
 
 
 def _summary(snapshot: SecuritySnapshot, output: Path) -> None:

@@ -7,7 +7,8 @@ dispatched through ``StatementParser.STATEMENT`` (system procedures through ``pr
 dynamic SQL through ``dynamic``, IF branches through ``branches``, WHILE loops through
 ``loops``) and replayed in order onto a ``Builder`` that freezes into the snapshot. A folder's
 SSDT project file (``.sqlproj``) gives its scripts SQLCMD variable defaults and their
-deployment order (``sqlproj``).
+deployment order (``sqlproj``), and a publish profile values over those defaults
+(``publish_profile``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from grantbridge.collector import collector_paused
 from grantbridge.errors import ExtractError, Location
 from mssql_extract.snapshot import SecuritySnapshot
+from mssql_extract.tsql.publish_profile import PublishProfile, overlay, undeclared
 from mssql_extract.tsql.replay import Builder
 from mssql_extract.tsql.sqlcmd import Reader, Source, include_targets, split_batches
 from mssql_extract.tsql.sqlproj import Project, deploy_order, find_projects, project_of
@@ -103,6 +105,7 @@ def _included(
     files: _Files,
     variables: Mapping[str, str] | None,
     projects: Mapping[Path, Project],
+    profile: PublishProfile | None,
 ) -> set[Path]:
     """The scripts of a folder that another one includes with ``:r`` (resolved paths): an SSDT
     project's post-deployment script includes files that run only through it, maybe only in
@@ -113,18 +116,26 @@ def _included(
         if not any(mark in data for mark in (b":r", b":R", b":\x00r", b":\x00R")):
             continue
         text, origin = files.read(path)
-        source, defaults = Source(text, origin, path), _defaults(path, projects)
+        source, defaults = Source(text, origin, path), _defaults(path, projects, profile)
         found |= include_targets(source, variables, defaults) - {path.resolve()}
     return found
 
 
-def _defaults(path: Path, projects: Mapping[Path, Project]) -> Mapping[str, str] | None:
+def _defaults(
+    path: Path, projects: Mapping[Path, Project], profile: PublishProfile | None
+) -> Mapping[str, str] | None:
+    """The values a script's ``$(name)`` falls back on: its project's defaults, under the
+    publish profile's values (which every script takes, as ``--var`` values)."""
     project = project_of(path, projects)
-    return project.defaults if project is not None else None
+    defaults = project.defaults if project is not None else None
+    return overlay(defaults, profile.values) if profile is not None else defaults
 
 
 def _scripts(
-    given: Path, files: _Files, variables: Mapping[str, str] | None
+    given: Path,
+    files: _Files,
+    variables: Mapping[str, str] | None,
+    profile: PublishProfile | None,
 ) -> tuple[list[Path], dict[Path, Project]]:
     """The scripts to replay for one path given, in order, and the SQL projects of a folder
     (``sqlproj``): a file another one includes is read there only, and a project's scripts
@@ -134,7 +145,7 @@ def _scripts(
     found = list(_files(given))
     projects = find_projects(given, files.origin) if given.is_dir() else {}
     if len(found) > 1:
-        included = _included(found, files, variables, projects)
+        included = _included(found, files, variables, projects, profile)
         found = [path for path in found if path.resolve() not in included]
     return deploy_order(found, projects), projects
 
@@ -178,6 +189,8 @@ def extract_scripts(
     database: str | None = None,
     encoding: str | None = None,
     on_defaults: Callable[[str, tuple[str, ...]], None] | None = None,
+    profile: PublishProfile | None = None,
+    on_undeclared: Callable[[str, tuple[str, ...]], None] | None = None,
 ) -> SecuritySnapshot:
     """Replay T-SQL scripts, in the order given (folders sorted), into one snapshot.
 
@@ -195,20 +208,28 @@ def extract_scripts(
     them as a deployment runs them. ``on_defaults`` is called with each project's origin and
     the names of the variables whose default is used (never their values: one may be a
     password).
+
+    A publish profile's values (``publish_profile``) go over every project's defaults and
+    fill in for scripts outside a project (``variables`` and ``:setvar`` still win).
+    ``on_undeclared`` is called, after the replay, with its origin and the names of the
+    variables it sets that no project read declares (SqlPackage warns of those too).
     """
     with collector_paused():
         builder = Builder()
         files = _Files(relative_to, encoding)
+        seen: list[Project] = []
         for given in paths:
-            found, projects = _scripts(given, files, variables)
+            found, projects = _scripts(given, files, variables, profile)
+            seen += projects.values()
             if on_defaults is not None:
-                _announce(projects, variables, on_defaults)
+                overridden = {**(profile.values if profile else {}), **(variables or {})}
+                _announce(projects, overridden, on_defaults)
             for path in found:
                 text, origin = files.read(path)
                 if not text.strip() and found == [given]:  # an empty file given by name (or stdin)
                     raise ExtractError("the script is empty", Location(origin, 1))
                 source = Source(text, origin, None if str(path) == "-" else path)
-                defaults = _defaults(path, projects)
+                defaults = _defaults(path, projects, profile)
                 _replay(
                     builder,
                     source,
@@ -221,6 +242,10 @@ def extract_scripts(
                 )
                 if on_file is not None:
                     on_file(origin)
+        if profile is not None and on_undeclared is not None:
+            names = undeclared(profile, seen)
+            if names:
+                on_undeclared(profile.origin, names)
         return builder.freeze()
 
 
@@ -229,7 +254,8 @@ def _announce(
     variables: Mapping[str, str] | None,
     on_defaults: Callable[[str, tuple[str, ...]], None],
 ) -> None:
-    """Name each project's variables whose default is used (the command line sets the rest)."""
+    """Name each project's variables whose default is used (the command line or a publish
+    profile sets the rest)."""
     given = {name.casefold() for name in variables or {}}
     for project in sorted(projects.values(), key=lambda p: p.origin):
         used = tuple(sorted(n for n in project.defaults if n.casefold() not in given))

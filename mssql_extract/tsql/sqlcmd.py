@@ -13,8 +13,9 @@ a block comment is commented out. A ``GO`` line inside a block comment still end
 in sqlcmd and SSMS, which leaves the comment unclosed: the batch then fails with that cause.
 
 Variables come from the command line (``--var``, which wins over ``:setvar``), then from
-``:setvar``, then from the defaults of the script's SQL project (``sqlproj``), which fill in
-only what the other two leave unset.
+``:setvar``, then from the defaults of the script's SQL project (``sqlproj``) with a publish
+profile's values over them (``publish_profile``), which fill in only what the other two leave
+unset.
 
 ``:r path`` is read relative to the folder of the file that holds it, as SSDT resolves it (a
 Windows path's backslashes are folder separators); an include loop or a missing file is an

@@ -59,6 +59,7 @@ class Project:
     origin: str  # how messages name the project file
     folder: Path  # resolved
     defaults: Mapping[str, str] = field(default_factory=dict)
+    variables: frozenset[str] = frozenset()  # every variable declared, with a default or not
     pre_deploy: frozenset[Path] = frozenset()  # resolved paths of the scripts named
     post_deploy: frozenset[Path] = frozenset()
 
@@ -107,6 +108,13 @@ def _defaults(root: ElementTree.Element, origin: str) -> dict[str, str]:
     return defaults
 
 
+def _declared(root: ElementTree.Element) -> frozenset[str]:
+    """Every variable the project declares, with a default or not (a publish profile that sets
+    another one makes SqlPackage warn: ``publish_profile``)."""
+    names = (item.get("Include", "").strip() for item in _items(root, "SqlCmdVariable"))
+    return frozenset(name for name in names if name)
+
+
 def _scripts(root: ElementTree.Element, name: str, folder: Path) -> frozenset[Path]:
     """The files ``<name Include="…"/>`` items name, as they exist (Windows separators)."""
     found = set()
@@ -140,6 +148,7 @@ def read_project(path: Path, origin: str) -> Project:
         origin=origin,
         folder=folder,
         defaults=_defaults(root, origin),
+        variables=_declared(root),
         pre_deploy=_scripts(root, "PreDeploy", folder),
         post_deploy=_scripts(root, "PostDeploy", folder),
     )
