@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +43,11 @@ SECURITY_SEVERITY: dict[Severity, str] = {
     Severity.MEDIUM: "5.5",
     Severity.LOW: "2.0",
 }
+
+#: GitHub code scanning rejects a run with more results than this ("SARIF results exceed hard
+#: limit": 25,000 results per run; it displays the top 5,000 by severity). A larger plan's log
+#: keeps the worst open findings and says, in a tool notification, how many it left out.
+MAX_RESULTS = 25_000
 
 _FILE_LINE = re.compile(r"^(?P<file>.+?):(?P<line>[1-9]\d*)(?::(?P<column>[1-9]\d*))?$")
 _FINGERPRINT_NAME = "grantbridgeFindingKey/v1"
@@ -72,11 +78,13 @@ def parse_source_ref(source_ref: str | None) -> ScriptLocation | None:
     return ScriptLocation(quote(path, safe="/"), int(match["line"]), column)
 
 
-def render_sarif(plan: MigrationPlan) -> str:
+def render_sarif(plan: MigrationPlan, max_results: int = MAX_RESULTS) -> str:
     """Render the plan's findings as a SARIF 2.1.0 log (canonical JSON, trailing newline).
 
     Args:
         plan: The migration plan; its findings become results, their rule ids the rules.
+        max_results: At most this many results: past it, open findings before accepted ones,
+            worst first, and a ``toolExecutionNotifications`` entry counts the rest.
 
     Returns:
         The SARIF document; the same plan always gives the same bytes.
@@ -84,14 +92,33 @@ def render_sarif(plan: MigrationPlan) -> str:
     findings = sorted(plan.findings, key=lambda f: (f.rule_id, f.key))
     rules = _rules(findings)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    run = {
+    kept = findings
+    if len(findings) > max_results:
+        worst = sorted(findings, key=lambda f: (f.accepted, -f.severity.rank, f.rule_id, f.key))
+        kept = sorted(worst[:max_results], key=lambda f: (f.rule_id, f.key))
+    run: dict[str, Any] = {
         "tool": {"driver": {"name": "grantbridge", "rules": rules}},
-        "results": [_result(f, index[f.rule_id]) for f in findings],
+        "results": [_result(f, index[f.rule_id]) for f in kept],
         "columnKind": "unicodeCodePoints",
         "properties": {"planFingerprint": plan.fingerprint},
     }
+    if len(kept) < len(findings):
+        run["invocations"] = [_left_out(findings, kept)]
     log = {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
     return json.dumps(log, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _left_out(findings: list[Finding], kept: list[Finding]) -> dict[str, Any]:
+    """An invocation whose notification counts the findings the log leaves out (SARIF §3.20.21)."""
+    left = Counter(f.severity.value for f in findings) - Counter(f.severity.value for f in kept)
+    counts = ", ".join(f"{left[s.value]} {s.value}" for s in Severity if left[s.value])
+    text = (
+        f"{len(findings) - len(kept)} of {len(findings)} findings are left out ({counts}): code "
+        f"scanning rejects more than {len(kept)} results in a run. plan.json and report.md's "
+        "counts hold every finding."
+    )
+    notification = {"level": "warning", "message": {"text": text}}
+    return {"executionSuccessful": True, "toolExecutionNotifications": [notification]}
 
 
 def _rules(findings: list[Finding]) -> list[dict[str, Any]]:

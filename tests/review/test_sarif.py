@@ -123,3 +123,24 @@ def test_rule_level_is_the_worst_of_its_findings() -> None:
     assert rule["defaultConfiguration"]["level"] == "error"
     assert rule["properties"]["security-severity"] == "9.5"
     assert [r["level"] for r in log["runs"][0]["results"]] == ["note", "error"]
+
+
+def test_a_log_past_code_scannings_limit_keeps_the_worst_and_counts_the_rest() -> None:
+    findings = (
+        *(plans.finding("GB040", Severity.LOW, "low", principal=f"p{n}") for n in range(4)),
+        plans.finding("GB002", Severity.CRITICAL, "critical", principal="dba"),
+        plans.finding("GB001", Severity.HIGH, "high, accepted", principal="app", accepted=True),
+        plans.finding("GB013", Severity.MEDIUM, "medium", principal="m"),
+    )
+    log = json.loads(render_sarif(plans.plan(findings=findings), max_results=3))
+    jsonschema.Draft7Validator(SCHEMA).validate(log)
+    run = log["runs"][0]
+    # open before accepted, worst first: the critical, the medium, then the first low by key
+    kept = [(r["ruleId"], r["message"]["text"].split(":")[0]) for r in run["results"]]
+    assert [rule for rule, _ in kept] == ["GB002", "GB013", "GB040"]
+    (invocation,) = run["invocations"]
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["message"]["text"].startswith(
+        "4 of 7 findings are left out (1 high, 3 low): code scanning rejects more than 3"
+    )
+    assert "invocations" not in json.loads(render_sarif(plans.plan(findings=findings)))["runs"][0]
