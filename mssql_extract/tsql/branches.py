@@ -5,7 +5,8 @@ condition, only the branch taken is replayed; the other one is read (it must be 
 SQL Server compiles it too) onto a throw-away builder, and leaves nothing. Otherwise each branch
 is replayed, and every statement replayed in it that the script may not run is also kept as a
 skipped item (``UNCERTAIN``) that the plan reports: two exclusive branches are never merged in
-silence. An existence check without ELSE is the exception (see ``conditions``).
+silence. An existence check without ELSE is the exception (see ``conditions``). Under an
+existence check, a CREATE of a name the replay holds already ends the branch (``duplicates``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import TYPE_CHECKING
 from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import SourceRef
-from mssql_extract.tsql import conditions
+from mssql_extract.tsql import conditions, duplicates
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
-from mssql_extract.tsql.replay import Builder
 
 if TYPE_CHECKING:
     from mssql_extract.tsql.statements import StatementParser
@@ -39,12 +39,14 @@ def _uncertain(where: SourceRef) -> str:
 def replay_noted(p: StatementParser, handler: Handler, length: int) -> None:
     """Replay a statement the script may not run as written, unless it recorded a skipped item
     itself (or its dynamic SQL did, statement by statement): in a branch that may not run, it
-    is kept as a skipped item too; in a loop's body, the loop counts it (``loops``)."""
-    recorded, ref = len(p.builder.skipped), p.ref()
+    is kept as a skipped item too; in a loop's body, the loop counts it (``loops``). A CREATE
+    that ends its branch (``duplicates``) is not replayed: nothing to note."""
+    builder = p.builder
+    recorded, ref = len(builder.skipped), p.ref()
     p.pos += length
     handler(p)
     p.check_end()
-    if len(p.builder.skipped) != recorded:
+    if p.builder is not builder or len(builder.skipped) != recorded:
         return
     if p.loop is not None:
         p.loop.replayed = True
@@ -81,19 +83,27 @@ def body(p: StatementParser) -> None:
         p.run_statement()
 
 
-def _branch(p: StatementParser, run: bool, where: SourceRef | None) -> None:
+def _branch(
+    p: StatementParser,
+    run: bool,
+    where: SourceRef | None,
+    guard: duplicates.Guard | None = None,
+) -> None:
     """One branch: a statement or a block, replayed (``run``) or only read; ``where`` is the IF
-    whose condition cannot be evaluated, when the script may not run the branch."""
-    saved = (p.builder, p.variables, p.uncertain, p.condition_ref, p.loop)
+    whose condition cannot be evaluated, when the script may not run the branch; ``guard``, its
+    existence check. A CREATE in the branch may swap the builder (``duplicates``): the branch
+    ends with the builder it began with."""
+    saved = (p.builder, p.variables, p.uncertain, p.condition_ref, p.loop, p.guard)
     if not run:  # read onto a builder nobody keeps; its assignments never happen either
-        p.builder, p.variables, p.loop = Builder(), dict(p.variables), None
-        p.builder.current = saved[0].current
+        p.builder, p.variables, p.loop = p.builder.scratch(), dict(p.variables), None
     if where is not None:
         p.uncertain, p.condition_ref = True, where
+    if guard is not None:
+        p.guard = guard
     try:
         body(p)
     finally:
-        p.builder, p.variables, p.uncertain, p.condition_ref, p.loop = saved
+        p.builder, p.variables, p.uncertain, p.condition_ref, p.loop, p.guard = saved
 
 
 def _has_else(p: StatementParser) -> bool:
@@ -112,10 +122,11 @@ def parse_if(p: Parser) -> None:
     ref, start = p.ref(), p.pos
     p.skip_to_boundary(CONDITION_ENDS)
     verdict = conditions.evaluate(p.tokens[start : p.pos])
-    where = ref if verdict is None else None
+    where, guard = (ref if verdict is None else None), None
     if where is not None and conditions.is_existence_check(p.words[start : p.pos]):
         # a re-runnable script's guard: its statement is what the script leaves behind
         where = ref if _has_else(parser) else None
-    _branch(parser, run=verdict is not False, where=where)
+        guard = duplicates.guard(p.tokens[start : p.pos])
+    _branch(parser, run=verdict is not False, where=where, guard=guard)
     if p.accept("ELSE"):
-        _branch(parser, run=verdict is not True, where=where)
+        _branch(parser, run=verdict is not True, where=where, guard=guard)

@@ -14,7 +14,8 @@ collation does: case-insensitively, trailing spaces ignored.
 Anything else depends on the server (``@@VERSION``, ``SERVERPROPERTY``, what a query returns).
 An existence check without ELSE (``IF NOT EXISTS (…)``, ``IF OBJECT_ID(…) IS NULL``) only makes
 a script re-runnable: its statement states what the script leaves behind, and is replayed as any
-other. For every other condition both branches are replayed, and each statement replayed in one
+other, unless it creates a name the replay holds already (then SQL Server skips it: see
+``duplicates``). For every other condition both branches are replayed, and each statement replayed in one
 is kept as a skipped item too, so that the plan reports it (GB045): the script may not run it.
 """
 

@@ -19,6 +19,7 @@ from mssql_extract.tsql.replay import Builder
 from mssql_extract.tsql.tokens import LITERALS, STRINGS, Batch
 
 if TYPE_CHECKING:
+    from mssql_extract.tsql.duplicates import Guard
     from mssql_extract.tsql.loops import Loop
 
 TEXT_LIMIT = 200
@@ -114,6 +115,7 @@ class Parser:
         self.uncertain = False  # inside a branch of an IF whose condition cannot be evaluated
         self.condition_ref: SourceRef | None = None  # where that IF is
         self.loop: Loop | None = None  # the innermost WHILE whose body is being read
+        self.guard: Guard | None = None  # the existence check of the IF whose branch is read
         self.schema: str | None = None  # in CREATE SCHEMA's elements: where one-part names are
 
     def replay_text(self, text: Text) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef, fold
 from mssql_extract.tsql.cursor import Args, Parser, Procedure
-from mssql_extract.tsql.principals import required
+from mssql_extract.tsql.principals import new_database_principal, required
 from mssql_extract.tsql.state import LoginState
 from mssql_extract.tsql.tokens import split_name
 
@@ -67,7 +67,9 @@ def sp_defaultlanguage(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_addgroup(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.add_role(required(p, args, "grpname"), None, ref)
+    name = required(p, args, "grpname")
+    if new_database_principal(p, name):
+        p.builder.add_role(name, None, ref)
 
 
 def sp_dropgroup(p: Parser, args: Args, ref: SourceRef) -> None:

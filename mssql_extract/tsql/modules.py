@@ -4,7 +4,8 @@ TYPE | SYNONYM (and CREATE OR ALTER, ALTER of modules, DROP).
 Objects are registered with kind, schema, name and, for tables and views, their columns. Module
 bodies are kept only with ``include_definitions``. T-SQL requires CREATE PROCEDURE, FUNCTION, VIEW
 and TRIGGER to be alone in their batch, so a module statement runs to the end of its batch and
-its body is never mistaken for script statements.
+its body is never mistaken for script statements. A CREATE of a name taken is refused, as SQL
+Server refuses it (``duplicates``); ALTER and CREATE OR ALTER replace.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mssql_extract.snapshot import (
     SourceRef,
     fold,
 )
+from mssql_extract.tsql import duplicates
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 from mssql_extract.tsql.tokens import STRINGS
 
@@ -40,11 +42,25 @@ def object_name(p: Parser) -> tuple[str, str]:
     return schema, parts[-1]
 
 
-def register(p: Parser, obj: DbObject) -> None:
-    """Add or replace an object, keeping an individual owner set earlier. A user-defined type
-    and an object of one name (apart in SQL Server, not in PostgreSQL) keep the object, and
-    the type is recorded as skipped (:data:`TYPE_NAMED_LIKE_AN_OBJECT`)."""
-    objects = p.builder.db().objects
+def _creates(p: Parser) -> bool:
+    """Whether the statement read is a CREATE (not ALTER, not CREATE OR ALTER): it is refused
+    when its name is taken."""
+    return p.words[p.start] == "CREATE" and p.words[p.start + 1] != "OR"
+
+
+def register(p: Parser, obj: DbObject) -> bool:
+    """Add or replace an object, keeping an individual owner set earlier; False when a CREATE
+    is refused (``duplicates``). A user-defined type and an object of one name (apart in SQL
+    Server, not in PostgreSQL) keep the object, and the type is recorded as skipped
+    (:data:`TYPE_NAMED_LIKE_AN_OBJECT`)."""
+    db = p.builder.db()
+    is_type = obj.kind == ObjectKind.TYPE
+    if _creates(p):
+        taken = db.object_named(obj.schema_name, obj.name, type_=is_type)
+        message = duplicates.TYPE if is_type else duplicates.OBJECT
+        if duplicates.refused(p, obj.name, taken, message):
+            return False
+    objects = db.objects
     key = (fold(obj.schema_name), fold(obj.name))
     earlier = objects.get(key)
     if earlier is not None and (earlier.kind == ObjectKind.TYPE) != (obj.kind == ObjectKind.TYPE):
@@ -53,11 +69,12 @@ def register(p: Parser, obj: DbObject) -> None:
         text = f"TYPE [{type_.schema_name}].[{type_.name}]"
         p.builder.skip("statement", reason, text, type_.source_ref)
         if kept is earlier:
-            return
+            return True
         earlier = None
     if earlier is not None and earlier.owner:
         obj = obj.model_copy(update={"owner": earlier.owner})
     objects[key] = obj
+    return True
 
 
 def _definition(p: Parser) -> str | None:
@@ -108,18 +125,22 @@ def create_table(p: Parser) -> None:
     schema, name = object_name(p)
     p.expect_type(TokenType.L_PAREN, "( and the column list")
     columns: list[str] = []
+    masks: dict[str, str] = {}
     while True:
         column, mask = _column_item(p)
         if column:
             columns.append(column)
         if mask and column:
-            _add_mask(p, schema, name, column, mask, ref)
+            masks[column] = mask
         if p.accept_type(TokenType.R_PAREN):
             break
         p.expect_type(TokenType.COMMA, ",")
     p.skip_to_boundary()
-    register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE,
-                         columns=tuple(columns), source_ref=ref))  # fmt: skip
+    table = DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE,
+                     columns=tuple(columns), source_ref=ref)  # fmt: skip
+    if register(p, table):
+        for column, mask in masks.items():
+            _add_mask(p, schema, name, column, mask, ref)
 
 
 def _add_mask(p: Parser, schema: str, table: str, column: str, fn: str, ref: SourceRef) -> None:

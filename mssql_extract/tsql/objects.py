@@ -1,13 +1,14 @@
 """Databases, schemas and ownership: USE, CREATE DATABASE, ALTER DATABASE … SET, CREATE SCHEMA,
 ALTER AUTHORIZATION and sp_changedbowner; and the statements that only begin like CREATE or
-ALTER DATABASE (scoped credentials, encryption keys, …), recorded as skipped."""
+ALTER DATABASE (scoped credentials, encryption keys, …), recorded as skipped. A CREATE DATABASE
+or SCHEMA of a name taken is refused, as SQL Server refuses it (``duplicates``)."""
 
 from __future__ import annotations
 
 from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import ObjectKind, SourceRef, fold
-from mssql_extract.tsql import grants, modules
+from mssql_extract.tsql import duplicates, grants, modules
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, skipped
 from mssql_extract.tsql.grants import _class_prefix
 from mssql_extract.tsql.state import NamedState
@@ -35,8 +36,12 @@ def create_database(p: Parser) -> None:
     begin = p.pos
     p.skip_to_boundary()
     collation = _collation(p, begin)
+    found = p.builder.databases.get(fold(name))
+    taken = (f"database {found.name!r}", found.ref) if found and found.created else None
+    if duplicates.refused(p, name, taken, duplicates.DATABASE):
+        return
     db = p.builder.db(name, ref)  # only once read whole: a malformed statement adds nothing
-    db.ref = ref
+    db.ref, db.created = ref, True
     if containment is not None:
         db.containment = containment
     if collation is not None:
@@ -125,7 +130,8 @@ def create_schema(p: Parser) -> None:
 
     The elements (CREATE TABLE, CREATE VIEW, GRANT, DENY, REVOKE) belong to the statement up to
     its ``;`` or the end of the batch, and a one-part name in them is in the new schema
-    (CREATE SCHEMA (Transact-SQL), example A).
+    (CREATE SCHEMA (Transact-SQL), example A). A schema whose name is taken is refused with its
+    elements: they are read onto a builder nobody keeps.
     """
     ref = p.ref()
     name = None if p.at("AUTHORIZATION") else p.name("a schema name")
@@ -133,13 +139,22 @@ def create_schema(p: Parser) -> None:
     name = name or owner  # CREATE SCHEMA AUTHORIZATION o names the schema after its owner
     if not name:  # CREATE SCHEMA [] (an empty identifier, found by fuzzing)
         raise p.error("expected a schema name")
-    p.builder.db().schemas[fold(name)] = NamedState(name, ref, owner or "dbo")
+    schemas = p.builder.db().schemas
+    found = schemas.get(fold(name))
+    taken = (f"schema {found.name!r}", found.ref) if found else None
+    kept = None  # when refused: the builder the statement's elements must not reach
+    if duplicates.refused(p, name, taken, duplicates.OBJECT):
+        kept, p.builder = p.builder, p.builder.scratch()
+    else:
+        schemas[fold(name)] = NamedState(name, ref, owner or "dbo")
     p.schema, outer = name, p.schema
     try:
         while (element := _schema_element(p)) is not None:
             element(p)
     finally:
         p.schema = outer
+        if kept is not None:
+            p.builder = kept
 
 
 def _schema_element(p: Parser) -> Handler | None:
@@ -166,9 +181,12 @@ def alter_schema(p: Parser) -> None:
 
 
 def drop_schema(p: Parser) -> None:
-    """``DROP SCHEMA [IF EXISTS] name``."""
+    """``DROP SCHEMA [IF EXISTS] name``: the schema and the permissions on it (a schema must be
+    empty to be dropped: permissions on its objects went with them)."""
     p.accept("IF", "EXISTS")
-    p.builder.db().schemas.pop(fold(p.name("a schema name")), None)
+    name = p.name("a schema name")
+    p.builder.db().schemas.pop(fold(name), None)
+    p.builder.drop_object_permissions(None, name, "SCHEMA")
 
 
 def _object_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:

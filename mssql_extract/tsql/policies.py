@@ -1,5 +1,6 @@
 """Row-level security policies and audit specifications (ALTER and DROP of a specification are
-recorded as skipped)."""
+recorded as skipped). A CREATE SECURITY POLICY of a name taken is refused (``duplicates``); a
+second CREATE of an audit specification replaces the first, as its DROP is not replayed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mssql_extract.snapshot import (
     SecurityPredicate,
     fold,
 )
+from mssql_extract.tsql import duplicates
 from mssql_extract.tsql.cursor import Handler, Parser, skipped
 from mssql_extract.tsql.grants import _class_prefix
 from mssql_extract.tsql.modules import object_name
@@ -83,7 +85,9 @@ def create_security_policy(p: Parser) -> None:
         raise p.error(
             "a predicate is added twice to the security policy", p.tokens[p.start]
         ) from None
-    p.builder.db().policies[(fold(schema), fold(name))] = policy
+    taken = p.builder.db().object_named(schema, name, type_=False)
+    if not duplicates.refused(p, name, taken, duplicates.OBJECT):
+        p.builder.db().policies[(fold(schema), fold(name))] = policy
 
 
 def drop_security_policy(p: Parser) -> None:

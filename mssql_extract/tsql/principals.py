@@ -3,12 +3,14 @@
 Statements: CREATE / ALTER / DROP LOGIN, USER, ROLE, SERVER ROLE, APPLICATION ROLE;
 ALTER [SERVER] ROLE … ADD | DROP MEMBER. The system procedures that predate them (sp_addlogin,
 sp_grantdbaccess, sp_adduser, sp_addrolemember, …) are in ``PROCEDURES``, bound by parameter
-name or position (names from each procedure's documentation page).
+name or position (names from each procedure's documentation page). A CREATE of a principal
+whose name is taken is refused, as SQL Server refuses it (``duplicates``).
 """
 
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef
+from mssql_extract.tsql import duplicates
 from mssql_extract.tsql.cursor import Args, Parser, Procedure, ProcHandler
 from mssql_extract.tsql.options import Options, read_options
 from mssql_extract.tsql.state import LoginState, UserState, guess_login_type
@@ -42,6 +44,20 @@ _USER_SOURCES: dict[tuple[str, ...], str] = {
 }
 
 
+def new_server_principal(p: Parser, name: str) -> bool:
+    """Whether a CREATE LOGIN or SERVER ROLE of ``name`` is applied: not when a login or server
+    role holds the name (Msg 15025)."""
+    taken = p.builder.server_principal(name)
+    return not duplicates.refused(p, name, taken, duplicates.SERVER_PRINCIPAL)
+
+
+def new_database_principal(p: Parser, name: str) -> bool:
+    """Whether a CREATE USER, ROLE or APPLICATION ROLE of ``name`` is applied: not when a user,
+    role or application role of the current database holds the name (Msg 15023)."""
+    taken = p.builder.db().principal(name)
+    return not duplicates.refused(p, name, taken, duplicates.DATABASE_PRINCIPAL)
+
+
 def _apply_login(login: LoginState, opts: Options) -> None:
     for key in ("sid", "default_database", "default_language", "check_policy"):
         if key in opts:
@@ -73,7 +89,8 @@ def create_login(p: Parser) -> None:
         if not opts.get("password"):
             raise p.error("CREATE LOGIN … WITH needs PASSWORD")
         _apply_login(login, opts)
-    p.builder.add_login(login)
+    if new_server_principal(p, name):
+        p.builder.add_login(login)
 
 
 def _login_change(p: Parser) -> Options:
@@ -126,7 +143,8 @@ def create_user(p: Parser) -> None:
         user.via, user.login = "none", None
     if p.accept("WITH"):
         _apply_user(user, read_options(p, _USER_OPTIONS))
-    p.builder.add_user(user)
+    if new_database_principal(p, name):
+        p.builder.add_user(user)
 
 
 def _apply_user(user: UserState, opts: Options) -> None:
@@ -164,14 +182,16 @@ def create_role(p: Parser) -> None:
     """``CREATE ROLE name [AUTHORIZATION owner]``."""
     ref, name = p.ref(), p.name("a role name")
     owner = p.name("an owner") if p.accept("AUTHORIZATION") else None
-    p.builder.add_role(name, owner, ref)
+    if new_database_principal(p, name):
+        p.builder.add_role(name, owner, ref)
 
 
 def create_server_role(p: Parser) -> None:
     """``CREATE SERVER ROLE name [AUTHORIZATION login]``."""
     ref, name = p.ref(), p.name("a server role name")
     owner = p.name("an owner") if p.accept("AUTHORIZATION") else None
-    p.builder.add_server_role(name, owner, ref)
+    if new_server_principal(p, name):
+        p.builder.add_server_role(name, owner, ref)
 
 
 def create_application_role(p: Parser) -> None:
@@ -181,7 +201,8 @@ def create_application_role(p: Parser) -> None:
     opts = read_options(p, frozenset({"PASSWORD", "DEFAULT_SCHEMA"}))
     if not opts.get("password"):
         raise p.error("CREATE APPLICATION ROLE needs PASSWORD")
-    p.builder.add_app_role(name, opts.get("default_schema"), ref)  # type: ignore[arg-type]
+    if new_database_principal(p, name):
+        p.builder.add_app_role(name, opts.get("default_schema"), ref)  # type: ignore[arg-type]
 
 
 def alter_application_role(p: Parser) -> None:
@@ -266,22 +287,31 @@ def sp_addlogin(p: Parser, args: Args, ref: SourceRef) -> None:
     login.default_database = args.get("defdb")
     login.default_language = args.get("deflanguage")
     login.sid = args.get("sid")
-    p.builder.add_login(login)
+    if new_server_principal(p, name):
+        p.builder.add_login(login)
 
 
 def sp_droplogin(p: Parser, args: Args, ref: SourceRef) -> None:
     p.builder.drop_login(required(p, args, "loginame"))
 
 
-def sp_grantdbaccess(p: Parser, args: Args, ref: SourceRef) -> None:
+def _grant_access(p: Parser, args: Args, ref: SourceRef) -> str | None:
+    """The user ``sp_grantdbaccess`` and ``sp_adduser`` create, None when refused."""
     login = required(p, args, "loginame")
-    p.builder.add_user(UserState(args.get("name_in_db") or login, ref, login=login))
+    name = args.get("name_in_db") or login
+    if not new_database_principal(p, name):
+        return None
+    p.builder.add_user(UserState(name, ref, login=login))
+    return name
+
+
+def sp_grantdbaccess(p: Parser, args: Args, ref: SourceRef) -> None:
+    _grant_access(p, args, ref)
 
 
 def sp_adduser(p: Parser, args: Args, ref: SourceRef) -> None:
-    sp_grantdbaccess(p, args, ref)
-    if args.get("grpname"):
-        name = args.get("name_in_db") or required(p, args, "loginame")
+    name = _grant_access(p, args, ref)
+    if name is not None and args.get("grpname"):
         p.builder.member(str(args["grpname"]), name, True, ref)
 
 
@@ -305,7 +335,9 @@ def sp_dropuser(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_addrole(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.add_role(required(p, args, "rolename"), args.get("ownername"), ref)
+    name = required(p, args, "rolename")
+    if new_database_principal(p, name):
+        p.builder.add_role(name, args.get("ownername"), ref)
 
 
 def sp_droprole(p: Parser, args: Args, ref: SourceRef) -> None:
@@ -313,7 +345,9 @@ def sp_droprole(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_addapprole(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.add_app_role(required(p, args, "rolename"), None, ref)
+    name = required(p, args, "rolename")
+    if new_database_principal(p, name):
+        p.builder.add_app_role(name, None, ref)
 
 
 def _membership(add: bool, server: bool) -> ProcHandler:

@@ -8,7 +8,9 @@ running the scripts):
 * a table-level DENY or REVOKE removes that grantee's column-level GRANTs of the permission
   (a later column GRANT survives a table DENY: the column GRANT then wins, DESIGN §3.2);
 * ``CASCADE`` also removes what the grantee granted to others on that securable;
-* DROP removes the principal or object together with its permissions and memberships.
+* DROP removes the principal or object together with its permissions and memberships;
+* CREATE of a name the state holds already is refused, as SQL Server refuses it: the first
+  definition stands (``duplicates``).
 
 A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded with
 ``login=None`` and ``orphaned=True``: nothing in the scripts links it to a login any more.
@@ -35,6 +37,7 @@ from mssql_extract.tsql.state import (
     PermRow,
     PermStore,
     Securable,
+    Taken,
     UserState,
     guess_login_type,
     interned,
@@ -55,6 +58,13 @@ class Builder:
         self.skipped: dict[str, Skipped] = {}
         self.current = "master"  # sqlcmd connects to the login's default database, usually master
         self.server_audits: dict[str, AuditSpecification] = {}
+
+    def scratch(self) -> Builder:
+        """A builder nobody keeps, in the same current database: what a script does not run
+        (an IF branch not taken, a statement SQL Server refuses) is read onto it."""
+        scratch = Builder()
+        scratch.current = self.current
+        return scratch
 
     # ----------------------------------------------------------------- databases
 
@@ -91,6 +101,16 @@ class Builder:
     def drop_login(self, name: str) -> None:
         self.logins.pop(fold(name), None)
         self._drop_server_principal(name)
+
+    def server_principal(self, name: str) -> Taken | None:
+        """The login or server role called ``name``: they share one namespace
+        (``sys.server_principals``)."""
+        key = fold(name)
+        found: LoginState | NamedState | None = self.logins.get(key)
+        what = "login"
+        if found is None:
+            found, what = self.server_roles.get(key), "server role"
+        return None if found is None else (f"{what} {found.name!r}", found.ref)
 
     def add_server_role(self, name: str, owner: str | None, ref: SourceRef) -> None:
         self.server_roles[fold(name)] = NamedState(name, ref, owner)

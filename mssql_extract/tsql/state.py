@@ -80,6 +80,10 @@ def interned(securable: Securable) -> Securable:
 
 PermKey = tuple[tuple[str, ...], str, str]
 
+#: What holds a name already (``role 'r'``), and where the replay created it: a CREATE of that
+#: name is refused (``duplicates``).
+Taken = tuple[str, SourceRef]
+
 
 def perm_key(securable: Securable, permission: str, grantee: str) -> PermKey:
     """The key of a permission row: GRANT and DENY of one permission share it."""
@@ -195,6 +199,7 @@ class DbState:
     db_chaining: bool = False
     containment: str = "NONE"
     collation: str | None = None  # CREATE DATABASE … COLLATE; None: the server's default
+    created: bool = False  # by CREATE DATABASE (else only named: USE d, GRANT … in d)
     users: dict[str, UserState] = field(default_factory=dict)
     roles: dict[str, NamedState] = field(default_factory=dict)
     app_roles: dict[str, NamedState] = field(default_factory=dict)
@@ -209,6 +214,34 @@ class DbState:
     def object_kind(self, schema: str, name: str) -> ObjectKind | None:
         found = self.objects.get((fold(schema), fold(name)))
         return found.kind if found else None
+
+    def principal(self, name: str) -> Taken | None:
+        """The user, role or application role called ``name``: they share one namespace
+        (``sys.database_principals``)."""
+        key = fold(name)
+        tables: tuple[tuple[str, dict[str, UserState] | dict[str, NamedState]], ...] = (
+            ("user", self.users),
+            ("role", self.roles),
+            ("application role", self.app_roles),
+        )
+        for what, table in tables:
+            found = table.get(key)
+            if found is not None:
+                return f"{what} {found.name!r}", found.ref
+        return None
+
+    def object_named(self, schema: str, name: str, *, type_: bool) -> Taken | None:
+        """The type (``type_``), or else the object or security policy, ``schema.name``: types
+        have a namespace of their own (``sys.types``), the others share ``sys.objects``."""
+        key = (fold(schema), fold(name))
+        found = self.objects.get(key)
+        if found is not None and (found.kind == ObjectKind.TYPE) == type_:
+            kind = found.kind.value.lower().replace("_", " ")
+            return f"{kind} '{found.schema_name}.{found.name}'", found.source_ref
+        policy = None if type_ else self.policies.get(key)
+        if policy is None:
+            return None
+        return f"security policy '{policy.schema_name}.{policy.name}'", policy.source_ref
 
 
 def guess_login_type(name: str) -> LoginType:

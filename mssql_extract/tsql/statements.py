@@ -188,18 +188,19 @@ class StatementParser(Parser):
 
     def replay_text(self, text: Text) -> None:
         """Replay dynamic SQL as the batch SQL Server makes of it; its locations are those of
-        the literal in the file. A USE inside it lasts until its end, as in SQL Server."""
+        the literal in the file. A USE inside it lasts until its end, as in SQL Server (on the
+        builder it began with: a refused CREATE in it may swap the builder, ``duplicates``)."""
         origin, line, column = self.location(text.at)
         quote = self.batch.text.find("'", text.at.start, text.at.end + 1)
         column += max(quote - text.at.start, 0) + 1  # the first character inside the quotes
         nested = Batch(text.value, ((1, origin, line),), column=column - 1)
         saved = (self.batch, self.tokens, self.words, self.pos, self.start, self.first)
-        variables, current = self.variables, self.builder.current
+        variables, builder, current = self.variables, self.builder, self.builder.current
         try:
             self.parse_batch(nested)
         finally:
             self.batch, self.tokens, self.words, self.pos, self.start, self.first = saved
-            self.variables, self.builder.current = variables, current
+            self.variables, builder.current = variables, current
 
     def _recover(self, exc: ExtractError) -> None:
         text = self.statement_text(self.pos + 1)
