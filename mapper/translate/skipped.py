@@ -27,6 +27,9 @@ _HARMLESS = ("without a security effect", "has no security effect", "not a secur
 #: How the extractor's reason begins for a statement it replayed inside an IF branch whose
 #: condition it could not evaluate (mssql_extract/tsql/branches.py): in the plan, maybe wrongly.
 REPLAYED = "replayed, though"
+#: How the extractor's reason ends for a second CREATE SQL Server refuses
+#: (mssql_extract/tsql/duplicates.py): read, and left out because the first one stands.
+REFUSED = "the first definition stands (not replayed)"
 
 
 def harmless(skipped: Skipped) -> bool:
@@ -55,6 +58,8 @@ def _action(skipped: Skipped) -> str:
     """What the plan did about a skipped entry (GB045's action)."""
     if skipped.reason.startswith(REPLAYED):  # an IF branch whose condition could not be read
         return "In the plan, though the script may not run it: check the condition on the server."
+    if skipped.reason.endswith(REFUSED):  # a duplicate CREATE: SQL Server refuses it
+        return "Not in the plan: SQL Server refuses the statement; the first definition is planned."
     what = {"error": "did not parse", "row": "was not read", "statement": "was not read"}
     return (
         f"Not in the plan: the {'row' if skipped.kind == 'row' else 'statement'} "

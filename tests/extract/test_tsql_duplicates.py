@@ -155,6 +155,9 @@ def test_the_plan_reports_a_refused_create_as_gb045() -> None:
     [found] = [f for f in planned.findings if f.rule_id == "GB045"]
     assert "SQL Server refuses it" in found.evidence
     assert found.source_ref == "t.sql:4:1"
+    assert found.action == (
+        "Not in the plan: SQL Server refuses the statement; the first definition is planned."
+    )
 
 
 # ----------------------------------------------------------------------- existence checks
