@@ -43,14 +43,20 @@ def json_chunks(model: BaseModel, depth: int = 0) -> Iterator[str]:
     the nesting level the model is written at (0: the document)."""
     pad = "  " * (depth + 1)
     yield "{"
-    for number, name in enumerate(type(model).model_fields):
+    written = 0
+    for name in type(model).model_fields:
         value = getattr(model, name)
-        yield ("," if number else "") + f"\n{pad}{json.dumps(name)}: "
         if not _models(value):
             whole = model.model_dump_json(include={name}, indent=2)  # '{\n  "name": …\n}'
+            if whole == "{}":  # left out of the JSON (``exclude_if``)
+                continue
             text = whole[len(f"{{\n  {json.dumps(name)}: ") : -2]
+            yield ("," if written else "") + f"\n{pad}{json.dumps(name)}: "
             yield text.replace("\n", "\n" + "  " * depth)
+            written += 1
             continue
+        yield ("," if written else "") + f"\n{pad}{json.dumps(name)}: "
+        written += 1
         yield "["
         if _holds_model_lists(value[0]):
             for index, item in enumerate(value):

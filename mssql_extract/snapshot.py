@@ -519,6 +519,12 @@ class Database(Model):
     masked_columns: SortedTuple[MaskedColumn] = ()
     audit_specifications: SortedTuple[AuditSpecification] = ()
     source_ref: SourceRef
+    #: Where the owner was set and TRUSTWORTHY turned on, when a statement of its own did it
+    #: (scripts: ``ALTER AUTHORIZATION ON DATABASE::``, ``sp_changedbowner``, ``ALTER DATABASE …
+    #: SET TRUSTWORTHY ON``): the findings about them point there. None: where the database is
+    #: defined says it (``source_ref``, a catalog row). Left out of the JSON when None.
+    owner_ref: SourceRef | None = Field(default=None, exclude_if=lambda value: value is None)
+    trustworthy_ref: SourceRef | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:

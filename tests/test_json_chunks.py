@@ -100,3 +100,19 @@ def test_a_plan_without_schema_version_is_refused_not_defaulted() -> None:
     assert validated_in_one_pass(MigrationPlan, text) is None
     with pytest.raises(InputError, match="schema_version None"):
         MigrationPlan.from_json(text)
+
+
+def test_fields_left_out_of_the_json_are_left_out_of_the_pieces() -> None:
+    # a database's owner_ref and trustworthy_ref are left out when None (exclude_if): the
+    # pieces once wrote the name with nothing after it (invalid JSON)
+    base = snapshot(database("A"), database("B"))
+    with_ref = base.model_copy(update={"databases": (
+        base.databases[0],
+        base.databases[1].model_copy(update={"trustworthy_ref": base.databases[1].source_ref}),
+    )})  # fmt: skip
+    for model in (base, with_ref):
+        text = "".join(model.json_chunks())
+        assert text == model.to_json()
+        json.loads(text)
+    assert '"trustworthy_ref"' in with_ref.to_json()
+    assert '"trustworthy_ref"' not in base.to_json()

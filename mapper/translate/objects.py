@@ -54,7 +54,7 @@ def plan_database(state: PlanState, db: Database) -> None:
     fact = fact_key(SERVER, db.key)
     item = PgDatabase(name=state.target_db(db), owner=owner, source_database=db.name)
     key, _ = state.add(item, fact)
-    state.owned.append(Owned(fact, "database", str(db.source_ref), db, db.owner, owner, key,
+    state.owned.append(Owned(fact, "database", str(db.owner_ref or db.source_ref), db, db.owner, owner, key,
                              findings=tuple(_trustworthy(state, db, owner))))  # fmt: skip
 
 
@@ -70,7 +70,8 @@ def _trustworthy(state: PlanState, db: Database, owner: str) -> list[str]:
     finding = findings.make(
         "GB012", f"[{db.name}] is TRUSTWORTHY and owned by [{db.owner}], a sysadmin",
         f"Not carried over: PostgreSQL has no TRUSTWORTHY; {owner!r} owns the database.",
-        principal=db.owner, securable=f"DATABASE {db.name}", source_ref=str(db.source_ref),
+        principal=db.owner, securable=f"DATABASE {db.name}",
+        source_ref=str(db.trustworthy_ref or db.source_ref),
     )  # fmt: skip
     return [state.finding(finding)]
 

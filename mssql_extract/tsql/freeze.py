@@ -192,6 +192,8 @@ def freeze_database(builder: Builder, db: DbState) -> Database:
         db_chaining=db.db_chaining,
         containment=db.containment,
         collation=db.collation,
+        owner_ref=db.owner_ref,
+        trustworthy_ref=db.trustworthy_ref,
         guest_enabled=guest,
         users=tuple(_user(u, builder) for u in db.users.values()),
         roles=tuple(roles),

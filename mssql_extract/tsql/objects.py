@@ -95,6 +95,8 @@ def alter_database(p: Parser) -> None:
     db = p.builder.db(name, ref)  # only once read whole: a malformed statement changes nothing
     for attribute, value in options:
         setattr(db, attribute, value)
+        if attribute == "trustworthy":
+            db.trustworthy_ref = ref if value else None
 
 
 #: Statements that begin like CREATE / ALTER DATABASE but are about something else. The longest
@@ -215,7 +217,8 @@ def alter_authorization(p: Parser) -> None:
 
 
 def _database_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
-    p.builder.db(parts[-1], ref).owner = owner
+    db = p.builder.db(parts[-1], ref)
+    db.owner, db.owner_ref = owner, ref
 
 
 def _schema_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
@@ -271,7 +274,8 @@ def sp_changedbowner(p: Parser, args: dict[str, str | None], ref: SourceRef) -> 
     login = args.get("loginame")
     if not login:
         raise p.error("@loginame is required")
-    p.builder.db(None, ref).owner = login
+    db = p.builder.db(None, ref)
+    db.owner, db.owner_ref = login, ref
 
 
 STATEMENTS = {

@@ -198,6 +198,8 @@ class DbState:
     trustworthy: bool = False
     db_chaining: bool = False
     containment: str = "NONE"
+    owner_ref: SourceRef | None = None  # the statement that set the owner
+    trustworthy_ref: SourceRef | None = None  # the statement that turned TRUSTWORTHY on
     collation: str | None = None  # CREATE DATABASE … COLLATE; None: the server's default
     created: bool = False  # by CREATE DATABASE (else only named: USE d, GRANT … in d)
     users: dict[str, UserState] = field(default_factory=dict)

@@ -39,7 +39,7 @@ def facts(snapshot: SecuritySnapshot) -> dict[str, dict[str, Any]]:
         for item in data[kind]:
             found[f"server/{kind}/{_key(kind, item)}"] = _strip(item)
     for db in data["databases"]:
-        head = {k: v for k, v in db.items() if not isinstance(v, list) and k != "source_ref"}
+        head = {k: v for k, v in db.items() if not isinstance(v, list) and not k.endswith("_ref")}
         found[f"db/{db['name'].casefold()}"] = head
         for kind, items in db.items():
             if isinstance(items, list):
