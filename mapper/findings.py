@@ -141,6 +141,11 @@ RULES = RuleRegistry([
          "that none do (e.g. SELECT LOWER(name) FROM sys.objects GROUP BY LOWER(name), "
          "schema_id HAVING COUNT(*) > 1; likewise sys.database_principals), or rename them "
          "before migrating; then accept the finding."),
+    Rule("GB048", M, "IAM authentication is Amazon RDS / Aurora only",
+         "Plain PostgreSQL (target = \"postgresql\") has no IAM database authentication, so the "
+         "login was given password (SCRAM) authentication instead. Set its password from a "
+         "secret store after apply and rotate it, or authenticate it another way pg_hba.conf "
+         "offers (Kerberos, certificates) and change the policy's rule."),
     Rule("GB043", M, "Fixed role approximated",
          "The fixed role's capabilities are approximated by explicit grants; review them."),
 ])

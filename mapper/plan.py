@@ -151,6 +151,10 @@ class PgRole(PlanModel):
     source: str = ""  # the SQL Server principal, readable: "login [CONTOSO\\DBAs]"
     facts: tuple[str, ...] = ()
     comment: str = ""
+    #: a Kerberos login on plain PostgreSQL: the policy's realm, which its ``gss`` line in
+    #: ``iam/pg_hba.conf`` requires (``krb_realm``). RDS / Aurora take it from the directory,
+    #: so it is left unset there, and unset it is left out of the JSON (plans read as before).
+    realm: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:

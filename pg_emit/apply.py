@@ -19,6 +19,7 @@ import psycopg
 
 from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.inputs import read_input
+from mapper import platforms
 from mapper.plan import MigrationPlan
 from pg_emit import intent
 from pg_emit.execute import StatementFailed, run_statements
@@ -176,12 +177,14 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
 def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
     """Refuse up front what the connected role cannot do, rather than fail half-way.
 
-    A superuser can do everything but give SUPERUSER-only attributes on RDS. A non-superuser
-    (the RDS master user: CREATEROLE, CREATEDB, member of ``rds_superuser``) must be able to
-    create the plan's roles, hand over the plan's databases (CREATEDB, and the privileges of
-    their current owner, or 02 makes it a member of the owner role) and grant every role the
-    plan grants that exists already (:data:`UNGRANTABLE_SQL`). Roles the scripts create are
-    the applier's to grant, on every version.
+    A plan for plain PostgreSQL is refused on RDS / Aurora (its Kerberos logins lack
+    ``rds_ad`` there). A superuser can do everything but give SUPERUSER-only attributes on RDS.
+    A non-superuser (the RDS master user: CREATEROLE, CREATEDB, member of ``rds_superuser``;
+    on plain PostgreSQL a CREATEROLE CREATEDB role) must be able to create the plan's roles,
+    hand over the plan's databases (CREATEDB, and the privileges of their current owner, or
+    02 makes it a member of the owner role) and grant every role the plan grants that exists
+    already (:data:`UNGRANTABLE_SQL`). Roles the scripts create are the applier's to grant, on
+    every version.
     """
     row = conn.execute(RDS_CHECK_SQL, [STANDIN_MARK]).fetchone()
     assert row is not None
@@ -192,6 +195,12 @@ def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
         for a in r.attributes
         if a.upper() not in SAFE_ATTRIBUTES
     )
+    if on_rds and not platforms.on_rds(plan.target):
+        raise InputError(
+            f"the plan is for target {plan.target!r} (plain PostgreSQL), but the server is "
+            "Amazon RDS / Aurora (it has rds_superuser): its Kerberos logins are members of no "
+            'rds_ad and could not log in; plan again with target = "rds" or "aurora"'
+        )
     if unsafe and on_rds:
         raise InputError(f"the plan needs SUPERUSER-only attributes on RDS: {', '.join(unsafe)}")
     if superuser:

@@ -3,8 +3,9 @@
 The renderer, ``verify`` and ``drift`` must agree on the intended state, so it is computed
 here once:
 
-* an IAM login is a member of ``rds_iam`` and a Kerberos login of ``rds_ad`` (DESIGN §3.3), even
-  when the mapper did not list that membership explicitly;
+* on Amazon RDS / Aurora an IAM login is a member of ``rds_iam`` and a Kerberos login of
+  ``rds_ad`` (DESIGN §3.3), even when the mapper did not list that membership explicitly; on
+  plain PostgreSQL neither (:mod:`mapper.platforms`);
 * PostgreSQL grants PUBLIC ``CONNECT`` and ``TEMPORARY`` on every database, ``EXECUTE`` on every
   function and procedure, ``USAGE`` on every type, and (PostgreSQL 15+) ``USAGE`` on the schema
   ``public``; whatever the plan does not revoke stays intended. Source: PostgreSQL 15
@@ -16,14 +17,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
-from mapper.plan import AuthMethod, MigrationPlan, PgGrant, PgMembership, PgRevoke, RoleKind
+from mapper.plan import MigrationPlan, PgGrant, PgMembership, PgRevoke, RoleKind
+from mapper.platforms import auth_role
 
-#: The Amazon RDS roles grantbridge stands in for on plain PostgreSQL (RDS User Guide,
-#: reference/mssql/rds_postgres_roles.csv). rds_replication is never needed by a plan.
+#: The Amazon RDS roles grantbridge stands in for when an aurora or rds plan is applied to plain
+#: PostgreSQL (RDS User Guide, reference/mssql/rds_postgres_roles.csv). rds_replication is
+#: never needed by a plan; a postgresql plan needs none of them.
 RDS_ROLES: tuple[str, ...] = ("rds_ad", "rds_iam", "rds_password", "rds_superuser")
-
-#: Login method → the RDS role that enables it.
-AUTH_ROLES: dict[AuthMethod, str] = {AuthMethod.IAM: "rds_iam", AuthMethod.KERBEROS: "rds_ad"}
 
 #: Object kind → (GRANT object type, privileges PUBLIC holds by default).
 PUBLIC_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -58,14 +58,15 @@ def created_roles(plan: MigrationPlan) -> tuple[str, ...]:
 
 
 def memberships(plan: MigrationPlan) -> tuple[PgMembership, ...]:
-    """The plan's memberships plus the ``rds_iam`` / ``rds_ad`` ones its logins imply."""
+    """The plan's memberships plus the ``rds_iam`` / ``rds_ad`` ones its logins imply on its
+    target (none on plain PostgreSQL)."""
     explicit = {m.key: m for m in plan.memberships}
     for role in plan.roles:
-        auth_role = AUTH_ROLES.get(role.auth)
-        if auth_role is None:
+        granted = auth_role(plan.target, role.auth)
+        if granted is None:
             continue
         implied = PgMembership(
-            role=auth_role, member=role.name, facts=role.facts, comment=f"{role.auth} login"
+            role=granted, member=role.name, facts=role.facts, comment=f"{role.auth} login"
         )
         explicit.setdefault(implied.key, implied)
     return tuple(explicit[k] for k in sorted(explicit))

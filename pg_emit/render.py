@@ -2,7 +2,7 @@
 
 Files, in apply order::
 
-    sql/01_roles.sql              cluster-wide: RDS stand-ins, then roles (created only if absent)
+    sql/01_roles.sql              cluster-wide: RDS stand-ins (aurora, rds), then roles (created only if absent)
     sql/02_memberships.sql        cluster-wide: GRANT role TO member
     sql/03_ownership.sql          per database: database owner, schemas (created if absent), owners
     sql/04_privileges.sql         per database: GRANT … (grouped), after recording which of

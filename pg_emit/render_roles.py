@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from mapper.plan import AuthMethod, MigrationPlan, PgMembership, PgRole, RoleKind
+from mapper.platforms import on_rds
 from pg_emit import intent
 from pg_emit.quoting import comment, quote_ident, quote_literal
 from pg_emit.script import Section, Statement, do_block, facts_note
@@ -95,8 +96,9 @@ def standins_statement() -> Statement:
 
 
 def roles_sections(plan: MigrationPlan) -> tuple[Section, ...]:
-    """The sections of ``01_roles.sql``: stand-ins, then every non-predefined role by name."""
-    statements = [standins_statement()]
+    """The sections of ``01_roles.sql``: stand-ins (an aurora or rds plan's only: a postgresql
+    plan names no RDS role), then every non-predefined role by name."""
+    statements = [standins_statement()] if on_rds(plan.target) else []
     roles = [role for role in plan.roles if role.kind != RoleKind.PREDEFINED]
     for start in range(0, len(roles), ROLE_BATCH):
         statements.append(_create_roles(roles[start : start + ROLE_BATCH], plan.fingerprint))

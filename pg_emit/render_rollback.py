@@ -25,8 +25,9 @@ What the scripts did, undone in reverse:
    every role 01 *created* (marked by a comment), ``REASSIGN OWNED BY … TO CURRENT_USER`` and
    ``DROP OWNED BY …``, after making a non-superuser (the RDS master user) a member of the
    role: both need its privileges;
-2. cluster-wide, last: revoke the plan's memberships, drop the roles 01 created, and drop the
-   RDS stand-ins grantbridge created when nothing is a member of them any more.
+2. cluster-wide, last: revoke the plan's memberships, drop the roles 01 created, and (an aurora
+   or rds plan's rollback; a postgresql plan's 01 makes none) drop the RDS stand-ins
+   grantbridge created when nothing is a member of them any more.
 
 Roles that existed before the apply are never dropped: only roles carrying the
 ``grantbridge: created`` comment are. Ownership the plan moved goes to the user that runs the
@@ -51,6 +52,7 @@ from mapper.plan import (
     PgRoutineSecurity,
     PgRowSecurity,
 )
+from mapper.platforms import on_rds
 from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit import render_hardening as hardening
@@ -407,7 +409,8 @@ def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
     if intent.created_roles(plan):
         note = "drop the roles 01_roles.sql created (never a role that existed before)"
         statements.append(_created_roles_loop(plan, ["EXECUTE format('DROP ROLE %I', r);"], note))
-    statements.append(_drop_standins())
+    if on_rds(plan.target):  # a postgresql plan's 01 makes no stand-ins
+        statements.append(_drop_standins())
     return statements
 
 

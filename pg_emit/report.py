@@ -21,6 +21,7 @@ from mapper.plan import (
     RoleKind,
     Severity,
 )
+from mapper.platforms import on_rds
 from pg_emit import markdown as md
 from pg_emit.mermaid import MERMAID_MAX_EDGES, MERMAID_MAX_TEXT, drawable, render_role_graph
 from pg_emit.render_security import report_section
@@ -64,6 +65,14 @@ _AUTH_LABELS: dict[AuthMethod, str] = {
     AuthMethod.PASSWORD: "password (SCRAM, rotation step)",
     AuthMethod.KERBEROS: "Kerberos (rds_ad)",
     AuthMethod.AD_GROUP: "AD group (pg_ad_mapping)",
+}
+#: The same on plain PostgreSQL, which has no rds_* roles nor AD group mapping
+#: (mapper.platforms): Kerberos through a gss record in iam/pg_hba.conf; IAM logins became
+#: password logins (GB048), so IAM reads as on RDS in a plan only a hand could have made.
+_PLAIN_AUTH_LABELS: dict[AuthMethod, str] = {
+    **_AUTH_LABELS,
+    AuthMethod.KERBEROS: "Kerberos (GSSAPI, pg_hba.conf)",
+    AuthMethod.AD_GROUP: "AD group (grant the role to its members)",
 }
 
 #: What the principal column says for a role that no SQL Server principal became.
@@ -275,7 +284,8 @@ def _principals(plan: MigrationPlan) -> list[str]:
     if not listed:
         ordered = [role for role in ordered if role.kind is not RoleKind.DERIVED]
     headers = ("SQL Server principal", "PostgreSQL role", "Kind", "Login", "Login method")
-    rows = [_principal_row(role) for role in ordered]
+    labels = _AUTH_LABELS if on_rds(plan.target) else _PLAIN_AUTH_LABELS
+    rows = [_principal_row(role, labels) for role in ordered]
     lines = ["## Principal mapping", "", *md.table(headers, rows)]
     if not listed:
         lines += [
@@ -286,7 +296,7 @@ def _principals(plan: MigrationPlan) -> list[str]:
     return lines
 
 
-def _principal_row(role: PgRole) -> tuple[str, str, str, str, str]:
+def _principal_row(role: PgRole, labels: dict[AuthMethod, str]) -> tuple[str, str, str, str, str]:
     source = md.text(role.source) if role.source else _NO_SOURCE.get(role.kind, _MADE_HERE)
     attributes = f" ({', '.join(role.attributes)})" if role.attributes else ""
     return (
@@ -294,7 +304,7 @@ def _principal_row(role: PgRole) -> tuple[str, str, str, str, str]:
         md.code(role.name),
         role.kind.value + md.text(attributes),
         "yes" if role.login else "no",
-        _AUTH_LABELS[role.auth],
+        labels[role.auth],
     )
 
 

@@ -23,7 +23,7 @@ from pg_emit.artifacts import write_artifacts
 PLAN_LAYOUT = Layout(
     marker="plan.json",
     files=("plan.json", "report.md", "findings.sarif", "parameters.json", "sql/*.sql",
-           "iam/assignments.csv", "iam/policies/*.json"),
+           "iam/assignments.csv", "iam/policies/*.json", "iam/pg_hba.conf"),
 )  # fmt: skip
 
 OUTPUT_HELP = (

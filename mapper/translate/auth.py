@@ -4,7 +4,10 @@ The policy's first matching rule decides. IAM logins get an IAM policy document 
 ``rds-db:connect`` on their ``dbuser`` ARN (RDS User Guide, "Creating and using an IAM policy
 for IAM database access"); placeholders stand in for what the policy does not give, with a
 finding. A role may reach at most one of ``rds_iam`` and ``rds_ad``, also through nested
-membership (RDS User Guide, database-authentication: "Do not grant both").
+membership (RDS User Guide, database-authentication: "Do not grant both"). What the target
+offers decides the rest (:mod:`mapper.platforms`): on plain PostgreSQL an IAM login becomes a
+password login (GB048) and a Kerberos login is a member of no role (``iam/pg_hba.conf`` gives
+it GSSAPI).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from collections.abc import Mapping
 
 from grantbridge.errors import Location, MappingError
-from mapper import findings
+from mapper import findings, platforms
 from mapper.plan import AuthMethod, IamPolicy, PgMembership, RoleKind
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Login, LoginType
@@ -24,23 +27,29 @@ METHODS: Mapping[str, AuthMethod] = {
     "kerberos": AuthMethod.KERBEROS,
     "ad_group": AuthMethod.AD_GROUP,
 }
-#: The RDS role that switches a login to the method (reference/mssql/rds_postgres_roles.csv).
-AUTH_ROLES: Mapping[AuthMethod, str] = {AuthMethod.IAM: "rds_iam", AuthMethod.KERBEROS: "rds_ad"}
+
+
+def _requested(state: PlanState, login: Login) -> AuthMethod:
+    """The authentication method the policy's first matching rule names for a login."""
+    return METHODS[state.policy.authentication.method(login.name, login.type.value)]
 
 
 def method_of(state: PlanState, login: Login) -> AuthMethod:
-    """The authentication method the policy gives a login."""
-    return METHODS[state.policy.authentication.method(login.name, login.type.value)]
+    """The authentication method a login gets: the policy's, if the target offers it."""
+    return platforms.supported_method(state.policy.target, _requested(state, login))
 
 
 def plan_auth(state: PlanState, login: Login, role: str, fact: str) -> list[str]:
     """Memberships, IAM policy and findings for one login role; returns finding keys."""
     method = state.roles[role].auth
     found: list[str] = []
-    auth_role = AUTH_ROLES.get(method)
+    auth_role = platforms.auth_role(state.policy.target, method)
     if auth_role is not None:
         state.role(auth_role, RoleKind.PREDEFINED, source="Amazon RDS")
         state.add(PgMembership(role=auth_role, member=role, comment=f"{method} login"), fact)
+    requested = _requested(state, login)
+    if requested != method and method_of(state, login) == method:  # the target lacks it
+        return [_unavailable(state, login, requested, method)]
     handler = _HANDLERS.get(method)
     if handler is not None:
         found += handler(state, login, role)
@@ -53,6 +62,21 @@ def _password(state: PlanState, login: Login, role: str) -> list[str]:
         evidence = f"{_kind(login)} login [{login.name}] is given password authentication"
     action = "Created the role without a password; set one from a secret store after apply."
     return [_finding(state, "GB030", login, evidence, action)]
+
+
+def _unavailable(state: PlanState, login: Login, requested: AuthMethod, method: AuthMethod) -> str:
+    """GB048: the policy names IAM, which plain PostgreSQL lacks; the login got a password
+    (:data:`mapper.platforms.FALLBACKS`), so no IAM policy document is written."""
+    target = state.policy.target
+    evidence = (
+        f"{_kind(login)} login [{login.name}] is given {requested} authentication by the "
+        f"policy, which target {target} does not offer"
+    )
+    action = (
+        f"Gave it {method} authentication instead and wrote no IAM policy: created the role "
+        "without a password; set one from a secret store after apply."
+    )
+    return _finding(state, "GB048", login, evidence, action)
 
 
 def _iam(state: PlanState, login: Login, role: str) -> list[str]:
@@ -78,7 +102,10 @@ def _iam(state: PlanState, login: Login, role: str) -> list[str]:
 
 
 def _kerberos(state: PlanState, login: Login, role: str) -> list[str]:
-    if state.policy.authentication.realm:
+    realm = state.policy.authentication.realm
+    if realm:
+        if not platforms.on_rds(state.policy.target):  # for its pg_hba.conf line's krb_realm
+            state.roles[role].realm = realm
         return []
     evidence = f"Windows login [{login.name}] maps to Kerberos but no realm is configured"
     action = f"Named the role {role!r} after the Windows domain."
@@ -128,8 +155,8 @@ def check_exclusive(memberships: list[PgMembership]) -> None:
     for m in memberships:
         members.setdefault(m.role, set()).add(m.member)
     # one walk down from each of the two roles, not one walk up from every role
-    both = _below(members, AUTH_ROLES[AuthMethod.IAM]) & _below(
-        members, AUTH_ROLES[AuthMethod.KERBEROS]
+    both = _below(members, platforms.AUTH_ROLES[AuthMethod.IAM]) & _below(
+        members, platforms.AUTH_ROLES[AuthMethod.KERBEROS]
     )
     if both:
         role = min(both)

@@ -5,8 +5,10 @@ Modes: *downscope* (default) keeps least privilege — a db_owner member gets th
 role administration), sysadmin members and CONTROL SERVER holders get that and CONNECT in every
 database SQL Server lets them into, administration permissions are dropped; *faithful* keeps the
 power — membership in the database's owner role, ``rds_superuser`` (with CONNECT on each
-database it enters), CREATEROLE, SET ROLE for impersonation. An over-grant *accepted* in the
-policy (with a reason) is emitted faithfully and its finding is shown as accepted.
+database it enters; on plain PostgreSQL what rds_superuser allows instead, never SUPERUSER:
+:data:`mapper.platforms.SUPERUSER_ROLES`), CREATEROLE, SET ROLE for impersonation. An
+over-grant *accepted* in the policy (with a reason) is emitted faithfully and its finding is
+shown as accepted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from mapper import findings
+from mapper import findings, platforms
 from mapper.plan import Disposition, PgMembership, RoleKind
 from mapper.policy import OvergrantMode
 from mapper.privileges import PrivilegeRow
@@ -114,10 +116,34 @@ def _db_owner_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
 
 
 def _sysadmin_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
-    state.role("rds_superuser", RoleKind.PREDEFINED, source="Amazon RDS")
     connect, access = _server_connect(state, over, entered(state, over.principal))
+    if not platforms.on_rds(state.policy.target):
+        return _sysadmin_plain(state, over, connect, access)
+    state.role("rds_superuser", RoleKind.PREDEFINED, source="Amazon RDS")
     member = PgMembership(role="rds_superuser", member=over.role)
     return [member, *connect], f"Made a member of rds_superuser{access}."
+
+
+def _sysadmin_plain(
+    state: PlanState, over: Overgrant, connect: list[Item], access: str
+) -> tuple[list[Item], str]:
+    """Plain PostgreSQL has no rds_superuser (a NOLOGIN stand-in would grant nothing): the
+    role gets what rds_superuser allows, in PostgreSQL's terms (:data:`mapper.platforms.
+    SUPERUSER_ATTRIBUTES` and ``SUPERUSER_ROLES``, whose comment cites the reference CSVs).
+    SUPERUSER is never given: it bypasses every check, more than sysadmin's RDS counterpart.
+    Attributes are not inherited, so members of a group role use them after SET ROLE."""
+    spec = state.roles.get(over.role)
+    if spec is not None:
+        spec.attributes.update(platforms.SUPERUSER_ATTRIBUTES)
+    members = [PgMembership(role=r, member=over.role) for r in platforms.SUPERUSER_ROLES]
+    attributes = " and ".join(platforms.SUPERUSER_ATTRIBUTES)
+    roles = " and ".join(platforms.SUPERUSER_ROLES)
+    group = " (its members use them after SET ROLE)" if spec and not spec.login else ""
+    action = (
+        f"Gave the role {attributes}{group} and membership in {roles}{access}: on plain "
+        "PostgreSQL, what RDS's rds_superuser allows; SUPERUSER was not granted."
+    )
+    return [*members, *connect], action
 
 
 def _server_connect(

@@ -57,12 +57,13 @@ class RoleSpec:
     attributes: set[str] = field(default_factory=set)
     facts: set[str] = field(default_factory=set)
     comment: str = ""
+    realm: str | None = None
 
     def build(self) -> PgRole:
         return PgRole(
             name=self.name, kind=self.kind, login=self.login, auth=self.auth,
             attributes=tuple(sorted(self.attributes)), source=self.source,
-            facts=tuple(sorted(self.facts)), comment=self.comment,
+            facts=tuple(sorted(self.facts)), comment=self.comment, realm=self.realm,
         )  # fmt: skip
 
 

@@ -115,7 +115,7 @@ def realistic_plan(prefix: str = "gb", database: str = "gb_sales") -> MigrationP
                              reason="hardening: PUBLIC may not run routines created later")  # fmt: skip
     return MigrationPlan(
         fingerprint="sha256:" + "ab" * 32,
-        target="postgresql",
+        target="aurora",  # an IAM login and rds_iam: an RDS-shaped plan
         databases=(PgDatabase(name=database, owner=owner, source_database="Sales"),),
         roles=roles,
         memberships=memberships,

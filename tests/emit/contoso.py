@@ -13,7 +13,7 @@ from typing import Any
 
 from mapper.plan import MigrationPlan
 from mapper.planner import plan
-from mapper.policy import Policy
+from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql import extract_scripts
 from tests.conftest import CONTOSO
@@ -29,6 +29,35 @@ def snapshot() -> SecuritySnapshot:
 def default_plan() -> MigrationPlan:
     """The contoso plan under the default policy."""
     return plan(snapshot(), Policy())
+
+
+#: contoso for plain PostgreSQL: sysadmin (CONTOSO\\DBAs) kept faithfully, a Kerberos realm, and
+#: svc_reporting given IAM by a rule (which plain PostgreSQL turns into a password login). Only
+#: GB002 is faithful: faithful IMPERSONATE (GB006) needs PostgreSQL 16 (WITH INHERIT FALSE).
+POSTGRESQL_POLICY = """target = "postgresql"
+[overgrants]
+modes = {GB002 = "faithful"}
+[authentication]
+realm = "CONTOSO.COM"
+[[authentication.rules]]
+match = "svc_reporting"
+method = "iam"
+[[authentication.rules]]
+login_types = ["SQL_LOGIN"]
+method = "password"
+[[authentication.rules]]
+login_types = ["WINDOWS_LOGIN"]
+method = "kerberos"
+[[authentication.rules]]
+login_types = ["WINDOWS_GROUP"]
+method = "ad_group"
+"""
+
+
+@cache
+def postgresql_plan() -> MigrationPlan:
+    """The contoso plan under :data:`POSTGRESQL_POLICY`."""
+    return plan(snapshot(), parse_policy(POSTGRESQL_POLICY))
 
 
 def _renamed(field: str, item: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:

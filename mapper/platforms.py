@@ -1,0 +1,65 @@
+"""What each target platform provides: the policy's ``target`` as data (DESIGN §3.3).
+
+Amazon RDS and Aurora switch a login to IAM or Kerberos authentication by membership in
+``rds_iam`` or ``rds_ad``, and give the master user ``rds_superuser``
+(reference/mssql/rds_postgres_roles.csv). Plain PostgreSQL has none of these roles:
+
+========================  ===============================  =====================================
+policy asks for           aurora / rds                     postgresql
+========================  ===============================  =====================================
+``iam``                   member of ``rds_iam``, IAM       a password (SCRAM) login, GB048: IAM
+                          policy in ``iam/policies/``      database authentication is AWS-only
+``kerberos``              member of ``rds_ad``             GSSAPI: a ``gss`` line in
+                                                           ``iam/pg_hba.conf``, no role
+faithful sysadmin /       member of ``rds_superuser``      CREATEDB, CREATEROLE, ``pg_monitor``,
+CONTROL SERVER                                             ``pg_signal_backend``; never SUPERUSER
+========================  ===============================  =====================================
+
+The renderer, ``verify`` and ``drift`` read the same tables, so a postgresql plan names no
+``rds_*`` role anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mapper.plan import AuthMethod
+
+#: The targets that are Amazon RDS or Aurora, and have its ``rds_*`` roles.
+RDS_TARGETS = frozenset({"aurora", "rds"})
+
+#: The RDS role that switches a login to the method (reference/mssql/rds_postgres_roles.csv).
+AUTH_ROLES: Mapping[AuthMethod, str] = {AuthMethod.IAM: "rds_iam", AuthMethod.KERBEROS: "rds_ad"}
+
+#: Methods a target lacks → the method grantbridge gives instead. IAM database authentication
+#: is an Amazon RDS / Aurora feature (the rds_iam role, reference/mssql/rds_postgres_roles.csv);
+#: plain PostgreSQL's pg_hba.conf knows no such method, so such a login could never log in.
+FALLBACKS: Mapping[str, Mapping[AuthMethod, AuthMethod]] = {
+    "postgresql": {AuthMethod.IAM: AuthMethod.PASSWORD},
+}
+
+#: On plain PostgreSQL, what stands for rds_superuser: it "allows: create roles and grant
+#: privileges; create databases; … see all connections in pg_stat_activity and
+#: pg_cancel_backend/pg_terminate_backend any connection" (reference/mssql/
+#: rds_postgres_roles.csv; its master user is NOSUPERUSER CREATEDB CREATEROLE). In PostgreSQL's
+#: terms (reference/mssql/pg_predefined_roles.csv): CREATEDB and CREATEROLE, ``pg_monitor``
+#: (pg_read_all_settings, pg_read_all_stats, pg_stat_scan_tables: every session's activity)
+#: and ``pg_signal_backend`` (cancel or terminate another backend). Installing extensions and
+#: the rds_replication / rds_password grants have no counterpart; SUPERUSER is never given.
+SUPERUSER_ATTRIBUTES: tuple[str, ...] = ("CREATEDB", "CREATEROLE")
+SUPERUSER_ROLES: tuple[str, ...] = ("pg_monitor", "pg_signal_backend")
+
+
+def on_rds(target: str) -> bool:
+    """Whether the target is Amazon RDS or Aurora (has the ``rds_*`` roles)."""
+    return target in RDS_TARGETS
+
+
+def auth_role(target: str, method: AuthMethod) -> str | None:
+    """The RDS role a login with ``method`` is a member of on ``target`` (None: no role)."""
+    return AUTH_ROLES.get(method) if on_rds(target) else None
+
+
+def supported_method(target: str, method: AuthMethod) -> AuthMethod:
+    """``method``, or what the target offers instead when it lacks it (:data:`FALLBACKS`)."""
+    return FALLBACKS.get(target, {}).get(method, method)
