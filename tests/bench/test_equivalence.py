@@ -17,12 +17,13 @@ SCRIPT_TYPE = {"WINDOWS_GROUP": "WINDOWS_LOGIN", "WINDOWS_GROUPS": "WINDOWS_USER
 
 
 def _facts(data: Any) -> Any:
-    """The snapshot as plain data without provenance (source_ref) and the server's name."""
+    """The snapshot as plain data without provenance (``source_ref``, ``owner_ref`` …) and the
+    server's name."""
     if isinstance(data, dict):
         facts = {
             k: _facts(v)
             for k, v in data.items()
-            if k not in ("source_ref", "server", "source", "type_inferred")
+            if not k.endswith("_ref") and k not in ("server", "source", "type_inferred")
         }
         if "type" in facts:
             is_user = "authentication_type" in facts

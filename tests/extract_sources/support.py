@@ -69,4 +69,4 @@ def _key(kind: str, item: dict[str, Any]) -> str:
 
 
 def _strip(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k != "source_ref"}
+    return {k: v for k, v in item.items() if not k.endswith("_ref")}

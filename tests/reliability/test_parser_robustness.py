@@ -106,9 +106,10 @@ POSITIONS = [
 
 
 def _facts(value: Any) -> Any:
-    """A snapshot dump without source references and skipped entries (line numbers shift)."""
+    """A snapshot dump without source references (``source_ref``, a database's ``owner_ref``
+    and ``trustworthy_ref``) and skipped entries: line numbers shift."""
     if isinstance(value, dict):
-        return {k: _facts(v) for k, v in value.items() if k not in ("source_ref", "skipped")}
+        return {k: _facts(v) for k, v in value.items() if not k.endswith("_ref") and k != "skipped"}
     if isinstance(value, list):
         return [_facts(v) for v in value]
     return value
