@@ -19,13 +19,11 @@ import psycopg
 
 from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.inputs import read_input
-from mapper import platforms
 from mapper.plan import MigrationPlan
-from pg_emit import intent
 from pg_emit.execute import StatementFailed, run_statements
+from pg_emit.preflight import preflight, preflight_owners
 from pg_emit.psql import ScriptSection, parse_script
 from pg_emit.render import render_sql
-from pg_emit.render_roles import SAFE_ATTRIBUTES, STANDIN_MARK
 from pg_emit.server import connect
 
 APPLY_ORDER: tuple[str, ...] = (
@@ -35,16 +33,6 @@ APPLY_ORDER: tuple[str, ...] = (
 )  # fmt: skip
 
 Log = Callable[[str], None]
-
-#: Is the connected role a superuser / CREATEROLE, and is this RDS? (an ``rds_superuser`` that
-#: is not grantbridge's own stand-in).
-RDS_CHECK_SQL = """
-SELECT r.rolsuper, r.rolcreaterole,
-       EXISTS (SELECT FROM pg_catalog.pg_roles s WHERE s.rolname = 'rds_superuser'
-               AND coalesce(shobj_description(s.oid, 'pg_authid'), '') <> %s)
-FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
-"""
-
 
 #: SQLSTATE 53200 ("out of memory"): PostgreSQL's answer when one transaction holds more
 #: locks than the shared lock table has slots (its hint names max_locks_per_transaction).
@@ -174,98 +162,12 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
     return plan, expected
 
 
-def preflight(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
-    """Refuse up front what the connected role cannot do, rather than fail half-way.
-
-    A plan for plain PostgreSQL is refused on RDS / Aurora (its Kerberos logins lack
-    ``rds_ad`` there). A superuser can do everything but give SUPERUSER-only attributes on RDS.
-    A non-superuser (the RDS master user: CREATEROLE, CREATEDB, member of ``rds_superuser``;
-    on plain PostgreSQL a CREATEROLE CREATEDB role) must be able to create the plan's roles,
-    hand over the plan's databases (CREATEDB, and the privileges of their current owner, or
-    02 makes it a member of the owner role) and grant every role the plan grants that exists
-    already (:data:`UNGRANTABLE_SQL`). Roles the scripts create are the applier's to grant, on
-    every version.
-    """
-    row = conn.execute(RDS_CHECK_SQL, [STANDIN_MARK]).fetchone()
-    assert row is not None
-    superuser, createrole, on_rds = row
-    unsafe = sorted(
-        f"{r.name}: {a}"
-        for r in plan.roles
-        for a in r.attributes
-        if a.upper() not in SAFE_ATTRIBUTES
-    )
-    if on_rds and not platforms.on_rds(plan.target):
-        raise InputError(
-            f"the plan is for target {plan.target!r} (plain PostgreSQL), but the server is "
-            "Amazon RDS / Aurora (it has rds_superuser): its Kerberos logins are members of no "
-            'rds_ad and could not log in; plan again with target = "rds" or "aurora"'
-        )
-    if unsafe and on_rds:
-        raise InputError(f"the plan needs SUPERUSER-only attributes on RDS: {', '.join(unsafe)}")
-    if superuser:
-        return
-    if not createrole:
-        raise InputError("the connected role can neither create roles nor is a superuser")
-    if unsafe:
-        raise InputError(
-            "the plan needs attributes only a superuser can give, and the connected role is "
-            f"none: {', '.join(unsafe)}"
-        )
-    _preflight_non_superuser(conn, plan)
-
-
-#: For a non-superuser: does it lack CREATEDB; which existing roles the plan grants can it not
-#: grant (PostgreSQL 16+: without ADMIN OPTION on them, CREATEROLE no longer suffices; 15:
-#: superuser roles); which existing plan databases is it not the owner of (by inheritance),
-#: their owner not being a plan owner role that 02 makes it a member of.
-UNGRANTABLE_SQL = """
-SELECT NOT (SELECT rolcreatedb FROM pg_catalog.pg_roles WHERE rolname = current_user),
-       ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r
-             WHERE r.rolname = ANY (%(granted)s::text[])
-               AND CASE WHEN current_setting('server_version_num')::int >= 160000
-                        THEN NOT pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
-                        ELSE r.rolsuper END
-             ORDER BY 1),
-       ARRAY(SELECT format('%%s (owner %%s)', d.datname, pg_get_userbyid(d.datdba))
-             FROM pg_catalog.pg_database d
-             WHERE d.datname = ANY (%(databases)s::text[])
-               AND NOT pg_has_role(current_user, d.datdba, 'USAGE')
-               AND NOT pg_get_userbyid(d.datdba) = ANY (%(owners)s::text[])
-             ORDER BY 1)
-"""
-
-
-def _preflight_non_superuser(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
-    owners = [o for o in intent.owner_roles(plan) if plan.role(o) is not None]
-    granted = sorted({m.role for m in intent.memberships(plan)} | set(owners))
-    databases = [d.name for d in plan.databases]
-    params = {"granted": granted, "databases": databases, "owners": owners}
-    row = conn.execute(UNGRANTABLE_SQL, params).fetchone()
-    assert row is not None
-    no_createdb, ungrantable, foreign = row
-    if databases and no_createdb:
-        raise InputError(
-            "the connected role is no superuser and lacks CREATEDB, which PostgreSQL asks of "
-            "whoever gives a database a new owner (ALTER DATABASE … OWNER TO)"
-        )
-    if ungrantable:
-        raise InputError(
-            "the connected role may not grant these roles the plan grants (PostgreSQL 16+ asks "
-            f"for ADMIN OPTION on them, 15 for a superuser): {', '.join(ungrantable)}"
-        )
-    if foreign:
-        raise InputError(
-            "the connected role is no superuser and does not own these databases: "
-            f"{', '.join(foreign)}; it cannot give them to their planned owners, so apply as "
-            "their owner (or a member of it)"
-        )
-
-
 def apply_plan_dir(plan_dir: Path, dsn: str, *, log: Log = lambda _m: None) -> MigrationPlan:
     """Check the plan directory and the server, then run 01 … 07 (see :func:`run_scripts`)."""
     plan, scripts = load_plan_dir(plan_dir)
     with connect(dsn) as conn:
-        preflight(conn, plan)
+        superuser = preflight(conn, plan)
+    if not superuser:
+        preflight_owners(dsn, plan)
     run_scripts(dsn, [(name, scripts[name]) for name in APPLY_ORDER], log=log)
     return plan

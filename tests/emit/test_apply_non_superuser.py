@@ -168,3 +168,37 @@ def test_preflight_names_what_a_non_superuser_cannot_do(pg_dsn: str, prefix: str
         conn.execute("RESET ROLE")
         preflight(conn, bypass)  # a superuser may (off RDS)
         conn.rollback()
+
+
+def test_objects_another_role_owns_are_refused_before_anything_runs(
+    master: Master, tmp_path: Path
+) -> None:
+    # the conversion ran as another user: 03's ALTER … OWNER TO would fail half-way through a
+    # multi-database apply, after committing the databases before
+    converter = f"{master.prefix}_converter"
+    table = next(o for o in master.plan.objects if o.kind == "table")
+    schema = next(s for s in master.plan.schemas if s.database != table.database)
+    with connect(master.admin_dsn) as conn:
+        conn.execute(f"CREATE ROLE {quote_ident(converter)} NOLOGIN".encode())
+    with connect(master.admin_dsn, table.database) as conn:
+        name = f"{quote_ident(table.schema_name)}.{quote_ident(table.name)}"
+        conn.execute(f"ALTER TABLE {name} OWNER TO {quote_ident(converter)}".encode())
+    with connect(master.admin_dsn, schema.database) as conn:
+        conn.execute(
+            f"ALTER SCHEMA {quote_ident(schema.name)} OWNER TO {quote_ident(converter)}".encode()
+        )
+    before = _state(master).to_json()
+    plan_dir = write_plan_dir(tmp_path / "plan", master.plan)
+    with pytest.raises(InputError) as refused:
+        apply_plan_dir(plan_dir, master.dsn)
+    message = refused.value.message
+    assert (
+        f"{table.database}: table {table.schema_name}.{table.name} (owner {converter})" in message
+    )
+    assert f"{schema.database}: schema {schema.name} (owner {converter})" in message
+    assert message.count(f"(owner {converter})") == 2  # nothing the applier owns is named
+    assert _state(master).to_json() == before  # nothing ran
+    assert _existing(master.admin_dsn, list(intent.created_roles(master.plan))) == []
+    with connect(master.admin_dsn) as conn:  # as their owner's member, the apply goes through
+        conn.execute(f"GRANT {quote_ident(converter)} TO {quote_ident(master.name)}".encode())
+    apply_plan_dir(plan_dir, master.dsn)
