@@ -33,6 +33,18 @@ class Mismatch:
     detail: str = ""
 
 
+def in_order(mismatches: Iterable[Mismatch]) -> list[Mismatch]:
+    """``sorted(mismatches)``, each one's field tuple made once: the dataclass's own ``<`` builds
+    two tuples per comparison, and an empty target's drift has 1.5 million mismatches at bench
+    scale M (sorting them took 90 of its 205 s)."""
+    return sorted(mismatches, key=astuple_fields)
+
+
+def astuple_fields(mismatch: Mismatch) -> tuple[str, str, str, str, str]:
+    """The fields in declaration order: what ``order=True`` compares."""
+    return (mismatch.kind, mismatch.database, mismatch.subject, mismatch.status, mismatch.detail)
+
+
 #: Detail of a missing predefined role: the scripts never create one, the target must have it.
 PREDEFINED_MISSING = "predefined role: not created by the scripts, absent on the target"
 
@@ -257,4 +269,4 @@ def compare(
     checks = (compare_memberships, compare_owners, compare_acls, compare_defaults,
               compare_default_revokes)  # fmt: skip
     found = compare_roles(plan, live, applier) + [m for c in checks for m in c(plan, live)]
-    return sorted(set(found))
+    return in_order(set(found))

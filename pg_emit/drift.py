@@ -22,6 +22,7 @@ from pg_emit.compare import (
     acl_facts,
     attribute_name,
     compare,
+    in_order,
     intended_grants,
     role_changes,
     scope,
@@ -222,4 +223,4 @@ def drift(
     )
     script = Script("drift.sql", f"delta from the live target back to the plan, {mode}",
                     plan.fingerprint, (), tuple(sections))  # fmt: skip
-    return sorted(mismatches), script.render()
+    return in_order(mismatches), script.render()

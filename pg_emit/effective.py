@@ -56,7 +56,7 @@ import psycopg
 from grantbridge.errors import Location, TargetError
 from mapper.plan import MigrationPlan
 from pg_emit import intent
-from pg_emit.compare import Mismatch, intended_grants
+from pg_emit.compare import Mismatch, in_order, intended_grants
 from pg_emit.effective_sql import (
     BATCH,
     CHECKS,
@@ -397,4 +397,4 @@ def check_effective(
             flush()
             size = 0
     flush()
-    return sorted(result)
+    return in_order(result)

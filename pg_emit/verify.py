@@ -35,7 +35,7 @@ from grantbridge.errors import Location, MismatchError, TargetError
 from mapper.plan import MigrationPlan
 from mapper.target import bind_signatures
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
-from pg_emit.compare import Mismatch, compare
+from pg_emit.compare import Mismatch, compare, in_order
 from pg_emit.effective import check_effective
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.inspect import read_database, read_roles, session_role
@@ -123,7 +123,7 @@ def check_state(
     scoped = only_database(bound, database)
     found = compare(scoped, live, applier=session_role(conn))
     found += check_effective(conn, scoped, database)
-    return sorted(set(found + compare_security(bound, conn, database)))
+    return in_order(set(found + compare_security(bound, conn, database)))
 
 
 @contextmanager
@@ -240,7 +240,7 @@ def verify_plan(
             log(f"verify {database}: apply, read back, compare (transaction rolled back)")
             found = verify_database(dsn, plan, scripts, database, cluster=not embedded)
             mismatches |= set(found)
-    return sorted(mismatches)
+    return in_order(mismatches)
 
 
 def mismatch_table(mismatches: list[Mismatch]) -> Table:
