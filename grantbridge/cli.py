@@ -10,9 +10,13 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
-from typing import Annotated
+from collections.abc import Callable
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -90,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     naming the file, line and thing, with the exit code of their kind (DESIGN §6). Anything else
     is a bug: its traceback (secrets redacted) and a request for a bug report, exit 1.
     """
+    previous = _on_sigterm()
     try:
         app(args=argv, prog_name="grantbridge")
+    except Terminated as exc:
+        err_console.print(f"grantbridge: stopped by {exc}; nothing half-written is left")
+        code = 128 + exc.signum
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GrantbridgeError as exc:
@@ -102,9 +110,34 @@ def main(argv: list[str] | None = None) -> int:
         code = INTERNAL_ERROR
     else:
         code = 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if argv is None:
         sys.exit(code)
     return code
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill``, ``timeout``, a CI job cancelled or timed out). Raised in the
+    main thread, so that ``finally`` blocks run: an output written aside (``output.py``) is
+    removed instead of left behind. Like KeyboardInterrupt, not an ``Exception``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_sigterm() -> signal.Handlers | Callable[[int, FrameType | None], Any] | int | None:
+    """Turn SIGTERM into :class:`Terminated` while a command runs; the handler it replaced
+    (None: not the main thread, where Python allows no handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum: int, _frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    return signal.signal(signal.SIGTERM, terminate)
 
 
 def _report_bug(exc: Exception, argv: list[str]) -> None:

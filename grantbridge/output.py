@@ -12,6 +12,8 @@ directory (``-o .``), is bad input (exit 2), refused before anything is written.
 
 from __future__ import annotations
 
+import glob
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from grantbridge import ui
 from grantbridge.errors import InputError, Location
 
 #: How many entries a refusal quotes.
@@ -127,9 +130,11 @@ def atomic_directory(target: Path, layout: Layout) -> Iterator[Path]:
     target = Path(target)
     check_output_directory(target, layout)
     resolved = target.resolve()
+    _note_leftovers(resolved, layout)
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f".{resolved.name}.", dir=resolved.parent))
+        scratch.chmod(_default_mode())  # mkdtemp's 0700 would become the output's mode
     except OSError as exc:
         raise InputError(
             f"cannot create the output directory: {exc.strerror}", Location(str(target))
@@ -162,7 +167,7 @@ def _replace(scratch: Path, target: Path, where: Location) -> None:
 
 def write_file_atomic(target: Path, text: str | Iterable[str]) -> None:
     """Write one file (its text, or its text in pieces) through a temporary sibling and a
-    rename."""
+    rename; the sibling is removed whatever stops the write (an error, Ctrl-C, SIGTERM)."""
     target = Path(target)
     if target.is_dir():
         raise InputError("the output path is a directory, not a file", Location(str(target)))
@@ -172,9 +177,33 @@ def write_file_atomic(target: Path, text: str | Iterable[str]) -> None:
         with tmp.open("w", encoding="utf-8") as out:
             out.writelines([text] if isinstance(text, str) else text)
         tmp.replace(target)
-    except OSError as exc:  # e.g. a parent that is a file: one line, not a traceback
+    except BaseException as exc:
         if tmp.parent.is_dir():
             tmp.unlink(missing_ok=True)
-        raise InputError(
+        if not isinstance(exc, OSError):
+            raise
+        raise InputError(  # e.g. a parent that is a file: one line, not a traceback
             f"cannot write the output file: {exc.strerror}", Location(str(target))
         ) from None
+
+
+def _default_mode() -> int:
+    """The mode a directory made now gets (0o777 less the umask), as ``mkdir`` would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+def _note_leftovers(target: Path, layout: Layout) -> None:
+    """Say where a run killed outright (SIGKILL, a power cut: no ``finally`` runs) left its
+    scratch copy of ``target``: a ``.<name>.*`` sibling holding the layout's marker. Not
+    removed: another run may be writing it right now."""
+    try:
+        found = sorted(
+            p for p in target.parent.glob(f".{glob.escape(target.name)}.*")
+            if p.is_dir() and (p / layout.marker).is_file()
+        )  # fmt: skip
+    except OSError:
+        return
+    for path in found:
+        ui.say(f"note: {path} is left from an interrupted run; delete it", err=True)
