@@ -196,3 +196,22 @@ def test_drift_and_apply_json(
     assert applied["grants"] == len(scratch.plan.grants)
     after = _json(["drift", str(tmp_path), "--dsn", scratch.dsn], capsys)
     assert (after["drift"], after["differences"]) == (False, 0)
+
+
+def test_plan_of_a_large_snapshot_says_what_it_is_doing(
+    contoso_plan: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grantbridge.commands import plan as plan_command
+
+    argv = ["plan", str(contoso_plan / "snapshot.json"), "-o", str(tmp_path / "p")]
+    assert "plan: " not in _run(argv, capsys)[2]  # small: as before
+    monkeypatch.setattr(plan_command, "LARGE_SNAPSHOT", 0)
+    code, _, err = _run(argv, capsys)
+    assert code == 0
+    lines = [line for line in err.splitlines() if line.startswith("plan: ")]
+    assert lines[0].startswith("plan: planning 3 databases, ")
+    assert lines[1].startswith("plan: writing ")
+    assert lines[1].endswith(f"to {tmp_path / 'p'}")
