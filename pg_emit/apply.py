@@ -165,9 +165,20 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
 def apply_plan_dir(plan_dir: Path, dsn: str, *, log: Log = lambda _m: None) -> MigrationPlan:
     """Check the plan directory and the server, then run 01 … 07 (see :func:`run_scripts`)."""
     plan, scripts = load_plan_dir(plan_dir)
+    check_target(plan, dsn)
+    run_scripts(dsn, ordered(scripts), log=log)
+    return plan
+
+
+def check_target(plan: MigrationPlan, dsn: str) -> None:
+    """What the connected role cannot do for this plan, refused before anything runs
+    (:mod:`pg_emit.preflight`)."""
     with connect(dsn) as conn:
         superuser = preflight(conn, plan)
     if not superuser:
         preflight_owners(dsn, plan)
-    run_scripts(dsn, [(name, scripts[name]) for name in APPLY_ORDER], log=log)
-    return plan
+
+
+def ordered(scripts: dict[str, str]) -> list[tuple[str, str]]:
+    """The scripts ``apply`` runs, (name, text) in :data:`APPLY_ORDER`."""
+    return [(name, scripts[name]) for name in APPLY_ORDER]
