@@ -65,9 +65,20 @@ from pg_emit.render_security import (
 )
 from pg_emit.script import Section, Statement, do_block, dollar_quote
 
+#: Array elements per line. A long array on one line made rollback.sql unreadable at scale
+#: (bench M: one line of 51 MB, every membership of the plan).
+ARRAY_LINE = 10
+
+#: Memberships revoked per statement, so that no single statement holds them all.
+REVOKE_CHUNK = 1000
+
 
 def _array(names: list[str] | tuple[str, ...]) -> str:
-    return "ARRAY[" + ", ".join(quote_literal(n) for n in names) + "]::text[]"
+    quoted = [quote_literal(n) for n in names]
+    if len(quoted) <= ARRAY_LINE:
+        return "ARRAY[" + ", ".join(quoted) + "]::text[]"
+    lines = (", ".join(quoted[i : i + ARRAY_LINE]) for i in range(0, len(quoted), ARRAY_LINE))
+    return "ARRAY[\n    " + ",\n    ".join(lines) + "]::text[]"
 
 
 def _referenced_roles(
@@ -283,10 +294,11 @@ def database_rollback(
 def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
     statements = []
     pairs = [(m.role, m.member) for m in intent.memberships(plan)]
-    if pairs:
+    for start in range(0, len(pairs), REVOKE_CHUNK):
+        chunk = pairs[start : start + REVOKE_CHUNK]
         body = [
             "FOR g, m IN SELECT * FROM unnest("
-            f"{_array([p[0] for p in pairs])}, {_array([p[1] for p in pairs])}) LOOP",
+            f"{_array([p[0] for p in chunk])}, {_array([p[1] for p in chunk])}) LOOP",
             "  IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN (g, m)) = 2 THEN",
             "    EXECUTE format('REVOKE %I FROM %I', g, m);",
             "  END IF;",

@@ -104,3 +104,30 @@ def test_a_default_privilege_statement_names_only_its_own_grantees_facts() -> No
         "reader": ("from: D/perm:reader",),
         "writer": ("from: D/perm:writer; D/perm:writer-select",),
     }
+
+
+def test_rollback_of_a_large_plan_has_no_giant_lines() -> None:
+    # bench scale M: one 51 MB line (every membership in one unnest(ARRAY[…])) made rollback.sql
+    # unreadable; memberships are now revoked 1,000 at a time, arrays 10 elements to a line
+    from mapper.plan import PgMembership, PgRole, RoleKind
+    from pg_emit.render_rollback import ARRAY_LINE, REVOKE_CHUNK
+
+    base = realistic_plan()
+    extra = [PgRole(name=f"bulk_{i:04d}", kind=RoleKind.GROUP) for i in range(60)]
+    members = [
+        PgMembership(role=f"bulk_{i % 60:04d}", member=f"bulk_{(i // 60) % 60:04d}_x{i}")
+        for i in range(2 * REVOKE_CHUNK + 5)
+    ]
+    extra += [PgRole(name=m.member, kind=RoleKind.LOGIN, login=True) for m in members]
+    plan = base.model_copy(update={
+        "roles": tuple(sorted((*base.roles, *extra), key=lambda r: r.key)),
+        "memberships": tuple(sorted((*base.memberships, *members), key=lambda m: m.key)),
+    })  # fmt: skip
+    text = render_sql(plan)["sql/rollback.sql"]
+    assert text.count("revoke the memberships 02_memberships.sql granted") == 3
+    assert max(len(line) for line in text.splitlines()) < 40 * ARRAY_LINE
+    statements = [s for section in parse_script(text, "rollback") for s in section.statements]
+    for statement in statements:
+        pglast.parse_sql(statement)
+    revoked = sum(s.count("'bulk_") for s in statements if "REVOKE %I FROM %I" in s)
+    assert revoked == 2 * len(members)  # every pair once (its role and member arrays)
