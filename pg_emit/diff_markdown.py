@@ -7,9 +7,11 @@ table, then findings, roles, memberships, privileges and source facts, what need
 at the top. Long lists fold into ``<details>``; the first line is a marker a bot finds its
 comment by.
 
-A comment has a budget, :data:`COMMENT_BUDGET` characters: GitHub refuses a longer body, and a
-reviewer would not read it. A diff that fits is rendered whole. One that does not first counts
-DENY restructuring's derived roles per base role (:mod:`pg_emit.diff_churn`), then lists the
+A comment has a budget, :data:`COMMENT_BUDGET` characters: GitHub refuses a body over 65,536,
+and a reviewer would not read one that long. A diff that fits is rendered whole, but for a DENY
+re-split (more than three derived roles of one base come and go), which is counted per base role
+at any size (:mod:`pg_emit.diff_churn`). One that does not fit first counts all of DENY
+restructuring's churn per base role, then lists the
 first N items of each section and counts the rest, N shrinking along :data:`ITEMS_SHOWN` until
 the comment fits. The summary table and the access line always stay, and the order keeps what
 needs review first. The JSON diff (``--format json``) is never cut.
