@@ -32,6 +32,7 @@ from mapper.plan import (
     PgMembership,
     PgRevoke,
     PgRole,
+    RoleKind,
     Severity,
 )
 from pg_emit.diff_access import AccessChange, diff_access
@@ -74,6 +75,14 @@ class DispositionChange(DiffModel):
     new: Disposition | None
 
 
+class DerivedRole(DiffModel):
+    """A role DENY restructuring made (``<base>_common``, ``<base>_part_…``, ``<base>_minus_…``)
+    and the role of the source it was cut from, followed through parts of parts."""
+
+    name: str
+    base: str
+
+
 class PlanDiff(DiffModel):
     """Everything that differs between two plans, each list sorted by item key."""
 
@@ -101,6 +110,9 @@ class PlanDiff(DiffModel):
     #: before, and the reverse (:mod:`pg_emit.diff_access`).
     access_gained: tuple[AccessChange, ...] = ()
     access_lost: tuple[AccessChange, ...] = ()
+    #: The derived roles the items above name, each with its base role: what lets the comment
+    #: count a DENY re-split per base role instead of listing its hash-suffixed roles.
+    derived_roles: tuple[DerivedRole, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -130,6 +142,7 @@ def diff_plans(old: MigrationPlan, new: MigrationPlan) -> PlanDiff:
     """
     roles_added, roles_removed = _added_removed(old.roles, new.roles, key=lambda r: r.name)
     lists: dict[str, Any] = {"roles_added": roles_added, "roles_removed": roles_removed}
+    lists["roles_changed"] = _role_changes(old.roles, new.roles)
     for field in ("memberships", "grants", "revokes", "default_privileges", "default_revokes"):
         added, removed = _added_removed(getattr(old, field), getattr(new, field), key=_meaning)
         lists |= {f"{field}_added": added, f"{field}_removed": removed}
@@ -138,12 +151,12 @@ def diff_plans(old: MigrationPlan, new: MigrationPlan) -> PlanDiff:
     return PlanDiff(
         old_fingerprint=old.fingerprint,
         new_fingerprint=new.fingerprint,
-        roles_changed=_role_changes(old.roles, new.roles),
         **lists,
         **_finding_changes(old.findings, new.findings),
         dispositions_changed=_disposition_changes(old.dispositions, new.dispositions),
         access_gained=gained,
         access_lost=lost,
+        derived_roles=_derived_roles(old, new, lists),
     )
 
 
@@ -153,6 +166,64 @@ _GRANTED = (
     "grants_removed",
     "default_privileges_added",
     "default_privileges_removed",
+)
+
+
+#: How DENY restructuring words a derived role's ``source``: ``<base> minus <DENYs>`` for a
+#: role minus what some principals are denied, ``<base>: the grants …`` for a part of a split
+#: (:mod:`mapper.translate.deny_roles`).
+_DERIVED_SOURCE = re.compile(r" minus |: the grants ")
+#: The same, from the name alone (a plan written before sources said so).
+_DERIVED_NAME = re.compile(r"^(.+?)_(?:minus|part)_|^(.+)_common$")
+
+
+def _derived_roles(
+    old: MigrationPlan, new: MigrationPlan, lists: dict[str, Any]
+) -> tuple[DerivedRole, ...]:
+    """The derived roles the changed items name, each with the base role it was cut from."""
+    roles = {r.name: r for plan in (old, new) for r in plan.roles}  # the new one wins
+    named = {r.name for field in ("roles_added", "roles_removed") for r in lists[field]}
+    named |= {name for m in (*lists["memberships_added"], *lists["memberships_removed"])
+              for name in (m.role, m.member)}  # fmt: skip
+    named |= {item.grantee for field in _GRANTEES for item in lists[field]}
+    named |= {c.name for c in lists["roles_changed"]}
+    derived = sorted(n for n in named if n in roles and roles[n].kind is RoleKind.DERIVED)
+    return tuple(DerivedRole(name=n, base=_base(n, roles)) for n in derived)
+
+
+def _base(name: str, roles: dict[str, PgRole]) -> str:
+    """Follow a derived role to the first role that is not derived (a part's derived role is
+    cut from the part, which is cut from the base)."""
+    seen = {name}
+    while (role := roles.get(name)) is not None and role.kind is RoleKind.DERIVED:
+        parent = _parent(role, roles)
+        if parent is None or parent in seen:
+            break
+        seen.add(parent)
+        name = parent
+    return name
+
+
+def _parent(role: PgRole, roles: dict[str, PgRole]) -> str | None:
+    """The role a derived role was cut from: the first prefix of its source that names a role of
+    either plan, else what its name says."""
+    for cut in _DERIVED_SOURCE.finditer(role.source):
+        if role.source[: cut.start()] in roles:
+            return role.source[: cut.start()]
+    named = _DERIVED_NAME.match(role.name)
+    return (named[1] or named[2]) if named else None
+
+
+#: The item lists whose items name a role in ``grantee``.
+_GRANTEES = (
+    "grants_added",
+    "grants_removed",
+    "revokes_added",
+    "revokes_removed",
+    "default_privileges_added",
+    "default_privileges_removed",
+    "default_revokes_added",
+    "default_revokes_removed",
 )
 
 

@@ -6,11 +6,23 @@ does to effective access (one line, then who gained and who lost which privilege
 table, then findings, roles, memberships, privileges and source facts, what needs review first
 at the top. Long lists fold into ``<details>``; the first line is a marker a bot finds its
 comment by.
+
+A comment has a budget, :data:`COMMENT_BUDGET` characters: GitHub refuses a body over 65,536,
+and a reviewer would not read one that long. A diff that fits is rendered whole, but for a DENY
+re-split (more than three derived roles of one base come and go), which is counted per base role
+at any size (:mod:`pg_emit.diff_churn`). One that does not fit first counts all of DENY
+restructuring's churn per base role, then lists the
+first N items of each section and counts the rest, N shrinking along :data:`ITEMS_SHOWN` until
+the comment fits. The summary table and the access line always stay, and the order keeps what
+needs review first. The JSON diff (``--format json``) is never cut.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from mapper.plan import (
     Disposition,
@@ -22,6 +34,7 @@ from mapper.plan import (
     PgRevoke,
     PgRole,
 )
+from pg_emit import diff_churn
 from pg_emit import markdown as md
 from pg_emit.diff import PlanDiff, RoleChange
 from pg_emit.diff_access import PUBLIC, AccessChange
@@ -36,8 +49,33 @@ COLLAPSE_ROWS_ABOVE = 15
 NAMES_SHOWN = 10
 
 
-def render_diff_markdown(diff: PlanDiff) -> str:
-    """Render the diff as a pull-request comment (GitHub-flavoured Markdown).
+#: The most characters a comment may have. GitHub's API refuses an issue or pull-request comment
+#: over 65,536 characters ("body is too long (maximum is 65536 characters)"); 60,000 leaves room
+#: for a workflow to add a line, and at 4 bytes a character at most it also stays under the
+#: 262,144 bytes some have measured the limit in.
+COMMENT_BUDGET = 60_000
+
+#: Items listed per section, tried in turn until a comment over budget fits; at 0 it holds the
+#: headings and counts only (a few thousand characters).
+ITEMS_SHOWN = (1000, 500, 200, 100, 50, 20, 10, 5, 0)
+
+#: Where the items a shortened comment leaves out are.
+FULL_LIST = "diff.json"
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """A titled list of the comment: rows (Markdown lines), a table header, a note above."""
+
+    title: str
+    rows: list[str]
+    header: Sequence[str] = ()
+    note: Sequence[str] = ()
+
+
+def render_diff_markdown(diff: PlanDiff, budget: int = COMMENT_BUDGET) -> str:
+    """Render the diff as a pull-request comment (GitHub-flavoured Markdown) of at most
+    ``budget`` characters (see the module docstring for what is cut first).
 
     The first line is :data:`COMMENT_MARKER`, an HTML comment GitHub does not show, so a workflow
     can find its previous comment and update it instead of adding one per push.
@@ -50,11 +88,56 @@ def render_diff_markdown(diff: PlanDiff) -> str:
     if diff.is_empty:
         return "\n".join([*lines, "", "No change to roles, privileges or findings."]) + "\n"
     lines += ["", _access_line(diff), "", *_summary_table(diff)]
-    for section in _SECTIONS:
-        block = section(diff)
+    counts = diff_churn.count(diff)
+    text = _assemble(lines, _sections(diff, counts, eager=False), None, budget)
+    if len(text) <= budget:
+        return text
+    sections = _sections(diff, counts, eager=True)
+    for limit in (None, *ITEMS_SHOWN):
+        text = _assemble(lines, sections, limit, budget)
+        if len(text) <= budget:
+            break
+    return text
+
+
+def _assemble(head: list[str], sections: list[_Section], limit: int | None, budget: int) -> str:
+    lines = list(head)
+    if limit is not None and any(len(s.rows) > limit for s in sections):
+        lines += ["", _shortened(limit, budget)]
+    for section in sections:
+        block = _fold(section, limit)
         if block:
             lines += ["", *block]
     return "\n".join(lines) + "\n"
+
+
+def _shortened(limit: int, budget: int) -> str:
+    listed = f"lists its first {limit:,} items" if limit else "counts its items"
+    return (
+        f"**Shortened** to fit a GitHub comment ({budget:,} characters): each section below "
+        f"{listed}; {FULL_LIST} (`grantbridge diff --format json`) lists every one."
+    )
+
+
+def _sections(diff: PlanDiff, counts: dict[str, Counter[str]], *, eager: bool) -> list[_Section]:
+    """The comment's sections, top to bottom after the summary: what needs review first."""
+    chosen = diff_churn.grouped(counts, eager=eager)
+    of = {name: base for name, base in diff_churn.bases(diff).items() if base in chosen}
+    churn = _Section(
+        "DENY restructuring: derived roles re-split",
+        diff_churn.rows(counts, chosen),
+        note=(diff_churn.NOTE,),
+    )
+    return [
+        _Section("⚠️ Access gained", [_access_row(c, "gained") for c in diff.access_gained]),
+        _Section("Access lost", [_access_row(c, "lost") for c in diff.access_lost]),
+        _findings_section(diff),
+        churn,
+        _Section("Roles", _role_rows(diff, of)),
+        _Section("Memberships", _membership_rows(diff, of)),
+        _Section("Privileges", _privilege_rows(diff, of)),
+        _Section("Source facts", _disposition_rows(diff)),
+    ]
 
 
 def _short(fingerprint: str) -> str:
@@ -95,14 +178,26 @@ def _count(n: int) -> str:
     return str(n) if n else "·"
 
 
-def _fold(title: str, rows: list[str], header: Sequence[str] = ()) -> list[str]:
-    """A titled list; long ones fold into ``<details>`` so the comment stays readable."""
+def _fold(section: _Section, limit: int | None) -> list[str]:
+    """A titled list; long ones fold into ``<details>`` so the comment stays readable, and past
+    ``limit`` rows the rest are counted, not listed."""
+    rows = section.rows
     if not rows:
         return []
-    body = [*header, *rows]
-    if len(rows) > COLLAPSE_ROWS_ABOVE:
-        return [f"### {title} ({len(rows)})", "", *md.details(f"Show {len(rows)}", body)]
-    return [f"### {title} ({len(rows)})", "", *body]
+    shown = rows if limit is None else rows[:limit]
+    more = len(rows) - len(shown)
+    lines = [f"### {section.title} ({len(rows):,})", ""]
+    if section.note:
+        lines += [*section.note, ""]
+    body = [*section.header, *shown] if shown else []
+    if len(shown) > COLLAPSE_ROWS_ABOVE:
+        of = f" of {len(rows):,}" if more else ""
+        lines += md.details(f"Show {len(shown):,}{of}", body)
+    else:
+        lines += body
+    if more:
+        lines += [*([""] if body else []), f"… and {more:,} more: {FULL_LIST} lists every one."]
+    return lines
 
 
 def _access_line(diff: PlanDiff) -> str:
@@ -135,13 +230,6 @@ def _whom(changes: Sequence[AccessChange]) -> str:
     return " and ".join(parts)
 
 
-def _access_sections(diff: PlanDiff) -> list[str]:
-    gained = [_access_row(c, "gained") for c in diff.access_gained]
-    lost = [_access_row(c, "lost") for c in diff.access_lost]
-    block = _fold("⚠️ Access gained", gained)
-    return [*block, *([""] if block and lost else []), *_fold("Access lost", lost)]
-
-
 def _access_row(change: AccessChange, verb: str) -> str:
     """``- SELECT on `TABLE db:s.t` — gained by logins `a`, `b`; roles `c``` ."""
     if change.roles == (PUBLIC,):
@@ -162,13 +250,13 @@ def _names(names: Sequence[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def _findings_section(diff: PlanDiff) -> list[str]:
+def _findings_section(diff: PlanDiff) -> _Section:
     header = list(md.table(("", "Severity", "Rule", "Finding", "Principal", "Securable"), []))
     rows = [_finding_row("🆕 new", f) for f in _worst_first(diff.findings_new)]
     rows += [_finding_row("↩️ reopened", c.new) for c in diff.findings_reopened]
     rows += [_finding_row("✅ accepted", c.new) for c in diff.findings_newly_accepted]
     rows += [_finding_row("✔️ resolved", f) for f in _worst_first(diff.findings_resolved)]
-    return _fold("Findings", rows, header)
+    return _Section("Findings", rows, header)
 
 
 def _finding_row(change: str, finding: Finding) -> str:
@@ -190,11 +278,20 @@ def _worst_first(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-f.severity.rank, f.key))
 
 
-def _roles_section(diff: PlanDiff) -> list[str]:
-    rows = [f"- ➕ {md.code(r.name)} ({r.kind.value}){_from(r)}" for r in diff.roles_added]
-    rows += [f"- ➖ {md.code(r.name)} ({r.kind.value}){_from(r)}" for r in diff.roles_removed]
-    rows += [f"- ✏️ {md.code(c.name)}: {_role_fields(c)}" for c in diff.roles_changed]
-    return _fold("Roles", rows)
+def _role_rows(diff: PlanDiff, counted: dict[str, str]) -> list[str]:
+    """The roles added, removed and changed, but those of ``counted`` (derived role → base)."""
+    rows = [
+        f"- {sign} {md.code(r.name)} ({r.kind.value}){_from(r)}"
+        for sign, roles in (("➕", diff.roles_added), ("➖", diff.roles_removed))
+        for r in roles
+        if r.name not in counted
+    ]
+    rows += [
+        f"- ✏️ {md.code(c.name)}: {_role_fields(c)}"
+        for c in diff.roles_changed
+        if c.name not in counted
+    ]
+    return rows
 
 
 def _from(role: PgRole) -> str:
@@ -215,26 +312,36 @@ def _plain(value: object) -> str:
     return str(getattr(value, "value", value)) or "(empty)"
 
 
-def _memberships_section(diff: PlanDiff) -> list[str]:
-    rows = [f"- ➕ {_membership(m)}" for m in diff.memberships_added]
-    rows += [f"- ➖ {_membership(m)}" for m in diff.memberships_removed]
-    return _fold("Memberships", rows)
+def _membership_rows(diff: PlanDiff, counted: dict[str, str]) -> list[str]:
+    return [
+        f"- {sign} {_membership(m)}"
+        for sign, memberships in (("➕", diff.memberships_added), ("➖", diff.memberships_removed))
+        for m in memberships
+        if diff_churn.membership_base(m.role, m.member, counted) is None
+    ]
 
 
 def _membership(m: PgMembership) -> str:
     return f"{md.code(m.member)} in {md.code(m.role)}"
 
 
-def _privileges_section(diff: PlanDiff) -> list[str]:
-    rows = [f"- ➕ GRANT {_grant(g)}" for g in diff.grants_added]
-    rows += [f"- ➖ GRANT {_grant(g)}" for g in diff.grants_removed]
-    rows += [f"- ➕ REVOKE {_revoke(r)}" for r in diff.revokes_added]
-    rows += [f"- ➖ REVOKE {_revoke(r)}" for r in diff.revokes_removed]
-    rows += [f"- ➕ DEFAULT {_default(d)}" for d in diff.default_privileges_added]
-    rows += [f"- ➖ DEFAULT {_default(d)}" for d in diff.default_privileges_removed]
-    rows += [f"- ➕ DEFAULT REVOKE {_default_revoke(d)}" for d in diff.default_revokes_added]
-    rows += [f"- ➖ DEFAULT REVOKE {_default_revoke(d)}" for d in diff.default_revokes_removed]
-    return _fold("Privileges", rows)
+def _privilege_rows(diff: PlanDiff, counted: dict[str, str]) -> list[str]:
+    lists: tuple[tuple[str, Sequence[diff_churn.Granted], Callable[[Any], str]], ...] = (
+        ("➕ GRANT", diff.grants_added, _grant),
+        ("➖ GRANT", diff.grants_removed, _grant),
+        ("➕ REVOKE", diff.revokes_added, _revoke),
+        ("➖ REVOKE", diff.revokes_removed, _revoke),
+        ("➕ DEFAULT", diff.default_privileges_added, _default),
+        ("➖ DEFAULT", diff.default_privileges_removed, _default),
+        ("➕ DEFAULT REVOKE", diff.default_revokes_added, _default_revoke),
+        ("➖ DEFAULT REVOKE", diff.default_revokes_removed, _default_revoke),
+    )
+    return [
+        f"- {label} {render(item)}"
+        for label, items, render in lists
+        for item in items
+        if item.grantee not in counted
+    ]
 
 
 def _on(item: PgGrant | PgRevoke) -> str:
@@ -269,24 +376,12 @@ def _default_revoke(d: PgDefaultRevoke) -> str:
     )
 
 
-def _dispositions_section(diff: PlanDiff) -> list[str]:
-    rows = [
+def _disposition_rows(diff: PlanDiff) -> list[str]:
+    return [
         f"- {md.text(c.kind)} {md.code(c.fact)}: {_disp(c.old)} → {_disp(c.new)}"
         for c in diff.dispositions_changed
     ]
-    return _fold("Source facts", rows)
 
 
 def _disp(value: Disposition | None) -> str:
     return value.value if value else "(absent)"
-
-
-#: The comment, top to bottom after the summary: what needs review first.
-_SECTIONS: tuple[Callable[[PlanDiff], list[str]], ...] = (
-    _access_sections,
-    _findings_section,
-    _roles_section,
-    _memberships_section,
-    _privileges_section,
-    _dispositions_section,
-)

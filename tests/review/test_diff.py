@@ -187,6 +187,6 @@ def test_workflow_example_uses_the_comment_marker_and_the_diff_command() -> None
         encoding="utf-8"
     )
     assert f"'{COMMENT_MARKER}'" in workflow
-    assert "grantbridge diff plan-base plan-new --format markdown > diff.md" in workflow
+    assert "grantbridge diff plan-base plan-new -o diff.md --json-output diff.json" in workflow
     assert "github/codeql-action/upload-sarif" in workflow
     assert "--fail-on high" in workflow

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pg_emit.diff import PlanDiff
 from pg_emit.diff_markdown import COMMENT_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,14 +93,36 @@ def test_the_workflow_calls_grantbridge_installed_as_a_tool() -> None:
     assert steps["Install grantbridge"] == 'uv tool install "$GRANTBRIDGE"'
     scripts = [s for s in steps.values() if s]
     assert not [s for s in scripts if "uv run" in s]
-    assert sum("grantbridge " in s for s in scripts) >= 4
+    assert sum("grantbridge " in s for s in scripts) == 3  # plan, plan, diff
+
+
+def test_the_workflow_plans_each_side_once_and_diffs_once() -> None:
+    """At bench scale M a plan takes minutes and 3.5 GB and a diff 7 GB: the gate reuses the
+    plan's --fail-on and the diff's --fail-on-new instead of running them again."""
+    scripts = "\n".join(s for s in _steps(WORKFLOW.read_text(encoding="utf-8")).values() if s)
+    assert len(re.findall(r"grantbridge plan ", scripts)) == 2
+    assert len(re.findall(r"grantbridge diff ", scripts)) == 1
+
+
+def _artifact_paths(text: str) -> list[str]:
+    """The ``path: |`` lines of the upload-artifact step."""
+    block = text[text.index("actions/upload-artifact") :]
+    lines = block[block.index("path: |") :].splitlines()[1:]
+    return [line.strip() for line in lines if line.startswith(" " * 12) and line.strip()]
+
+
+def test_the_artifact_is_the_review_documents_not_the_plan() -> None:
+    """plan.json and sql/ are a gigabyte at bench scale M; docs/ci.md says how to rebuild them."""
+    paths = _artifact_paths(WORKFLOW.read_text(encoding="utf-8"))
+    assert paths == ["plan-new/report.md", "plan-new/findings.sarif", "diff.md", "diff.json"]
 
 
 def test_the_workflow_steps_plan_diff_and_gate_a_pull_request(tmp_path: Path) -> None:
     work = _repository(tmp_path)
     bin_dir = Path(sys.executable).parent  # this checkout's grantbridge, as the install gives
+    github_env = tmp_path / "github_env"  # what a step appends to it, later steps have (GitHub)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "GITHUB_WORKSPACE": str(work)}  # fmt: skip
+           "GITHUB_WORKSPACE": str(work), "GITHUB_ENV": str(github_env)}  # fmt: skip
     results: dict[str, subprocess.CompletedProcess[str]] = {}
     for name, script in _steps(WORKFLOW.read_text(encoding="utf-8")).items():
         if script is None or name == "Install grantbridge":
@@ -108,14 +131,26 @@ def test_the_workflow_steps_plan_diff_and_gate_a_pull_request(tmp_path: Path) ->
         results[name] = subprocess.run(
             ["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True
         )
+        if github_env.exists():
+            env |= dict(
+                line.split("=", 1) for line in github_env.read_text("utf-8").splitlines() if line
+            )
     for name in ("Plan this branch", "Plan the base branch (for comparison)", "Diff the plans"):
         assert results[name].returncode == 0, (name, results[name].stderr)
     diff = (work / "diff.md").read_text(encoding="utf-8")
     assert diff.startswith(COMMENT_MARKER)
     assert "etl_loader" in diff
     assert "customers" in diff
-    assert (work / "plan-new" / "findings.sarif").is_file()
-    # contoso has open high findings: the gate fails the check, with exit 1 (not 2: no bad input)
+    diff_json = PlanDiff.model_validate_json((work / "diff.json").read_text(encoding="utf-8"))
+    assert [c.fact for c in diff_json.dispositions_changed] == [
+        "Sales/perm:OBJECT:sales:customers:SELECT:grant:etl_loader"
+    ]
+    for path in _artifact_paths(WORKFLOW.read_text(encoding="utf-8")):
+        assert (work / path).is_file(), path
+    # contoso has open high findings: the plan step carries its --fail-on on, and the gate fails
+    # the check with exit 1 (not 2: no bad input), once the comment and code scanning are done
+    assert (env["PLAN_GATE"], env["DIFF_GATE"]) == ("1", "0")
     gate = results["Gate on findings"]
     assert gate.returncode == 1, gate.stderr
-    assert "Traceback" not in gate.stderr
+    assert "::error::open findings of high severity or worse" in gate.stdout
+    assert "Traceback" not in gate.stderr + results["Plan this branch"].stderr
