@@ -9,7 +9,7 @@ does not give (NOLOGIN, NOSUPERUSER, …).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mapper.plan import MigrationPlan, PgDefaultPrivilege, PgGrant
 from mapper.target import bind_signatures
@@ -21,7 +21,8 @@ from pg_emit.compare import (
     RoleChange,
     acl_facts,
     attribute_name,
-    compare,
+    compare_cluster,
+    compare_database,
     in_order,
     intended_grants,
     role_changes,
@@ -191,31 +192,46 @@ def _cluster_statements(
     return statements
 
 
+def _database_statements(
+    scoped: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool,
+    found: list[Mismatch],
+) -> list[Statement]:  # fmt: skip
+    """One database's part of the delta: owners (when one differs), ACLs, default ACLs."""
+    owners = [s for s in ownership_statements(scoped, database) if not s.sql.startswith("DO ")]
+    body = owners if any(m.kind == "owner" for m in found) else []
+    body += _acl_statements(scoped, live, database, authoritative)
+    body += _default_statements(scoped, live, database, authoritative)
+    return body + _default_revoke_statements(scoped, live, database, authoritative)
+
+
 def drift(
-    plan: MigrationPlan, dsn: str, *, authoritative: bool = False
-) -> tuple[list[Mismatch], str]:
-    """Compare the live target with the plan; return the mismatches and the delta script."""
+    plan: MigrationPlan, dsn: str, *, authoritative: bool = False,
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple[list[Mismatch], str]:  # fmt: skip
+    """Compare the live target with the plan; return the mismatches and the delta script.
+
+    Roles and memberships are the cluster's, the same from every database: they are read,
+    compared and turned into statements with the first database only. ``log`` is called once
+    per database, before it is read.
+    """
     databases = sorted({d.name for d in plan.databases} | {g.database for g in plan.grants})
-    mismatches: set[Mismatch] = set()
+    mismatches: list[Mismatch] = []
     sections: list[Section] = []
-    cluster: list[Statement] | None = None
-    for database in databases:
+    cluster: list[Statement] = []
+    for index, database in enumerate(databases):
+        log(f"drift {database}: read back, compare")
         with connect(dsn, database) as conn:
-            live = live_state(conn, plan)
+            live = live_state(conn, plan, roles=index == 0)
             applier = session_role(conn)
         scoped = only_database(bind_signatures(plan, live.objects), database)
-        mismatches |= set(compare(scoped, live, applier=applier))
-        if cluster is None:
+        found = compare_database(scoped, live)
+        if index == 0:
+            found += compare_cluster(scoped, live, applier)
             cluster = _cluster_statements(plan, live, authoritative, applier)
-        owners = [s for s in ownership_statements(scoped, database) if not s.sql.startswith("DO ")]
-        body = (
-            owners if any(m.kind == "owner" for m in mismatches if m.database == database) else []
-        )
-        body += _acl_statements(scoped, live, database, authoritative)
-        body += _default_statements(scoped, live, database, authoritative)
-        body += _default_revoke_statements(scoped, live, database, authoritative)
+        mismatches += found
+        body = _database_statements(scoped, live, database, authoritative, found)
         sections.append(Section(database, tuple(body)))
-    sections.insert(0, Section(None, tuple(cluster or ())))
+    sections.insert(0, Section(None, tuple(cluster)))
     mode = (
         "authoritative (extra grants revoked)"
         if authoritative
@@ -223,4 +239,4 @@ def drift(
     )
     script = Script("drift.sql", f"delta from the live target back to the plan, {mode}",
                     plan.fingerprint, (), tuple(sections))  # fmt: skip
-    return in_order(mismatches), script.render()
+    return in_order(set(mismatches)), script.render()

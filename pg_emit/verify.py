@@ -12,6 +12,8 @@ Order, per target database, inside ONE transaction that is rolled back at the en
 4. read back: catalog ACLs, memberships, owners, default ACLs (``inspect``), effective
    privileges (``has_*_privilege``), SECURITY DEFINER / search_path and row-level security
    (``security_state``), and compare both ways with the plan (``compare``, ``effective``).
+   Roles and memberships are the cluster's, the same from every database: they are read and
+   compared in the first database only.
 
 Each database is verified in its own transaction because a transaction cannot span databases.
 On the embedded server the target databases are created first (CREATE DATABASE cannot run in a
@@ -28,17 +30,17 @@ from typing import Any, cast
 
 import psycopg
 from rich.console import Console
-from rich.table import Table
 
 from grantbridge.collector import collector_paused
 from grantbridge.errors import Location, MismatchError, TargetError
 from mapper.plan import MigrationPlan
 from mapper.target import bind_signatures
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
-from pg_emit.compare import Mismatch, compare, in_order
+from pg_emit.compare import Mismatch, compare_cluster, compare_database, in_order
 from pg_emit.effective import check_effective
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.inspect import read_database, read_roles, session_role
+from pg_emit.mismatch_report import print_mismatches
 from pg_emit.psql import parse_script
 from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
@@ -98,12 +100,15 @@ def _run(
         ) from None
 
 
-def live_state(conn: psycopg.Connection[Any], plan: MigrationPlan) -> MigrationPlan:
-    """The current database's state in the plan model (roles and memberships included)."""
-    roles, memberships = read_roles(conn)
+def live_state(
+    conn: psycopg.Connection[Any], plan: MigrationPlan, *, roles: bool = True
+) -> MigrationPlan:
+    """The current database's state in the plan model, with the cluster's roles and memberships
+    unless ``roles=False`` (they are the same from every database: read them once)."""
+    cluster = read_roles(conn) if roles else ((), ())
     parts = read_database(conn)
-    return MigrationPlan(fingerprint="inspect", target="postgresql", roles=roles,
-                         memberships=memberships, **{k: tuple(v) for k, v in parts.items()})  # fmt: skip
+    return MigrationPlan(fingerprint="inspect", target="postgresql", roles=cluster[0],
+                         memberships=cluster[1], **{k: tuple(v) for k, v in parts.items()})  # fmt: skip
 
 
 def only_database(plan: MigrationPlan, database: str) -> MigrationPlan:
@@ -115,13 +120,19 @@ def only_database(plan: MigrationPlan, database: str) -> MigrationPlan:
 
 
 def check_state(
-    conn: psycopg.Connection[Any], plan: MigrationPlan, database: str
+    conn: psycopg.Connection[Any], plan: MigrationPlan, database: str, *, cluster: bool = True
 ) -> list[Mismatch]:
-    """Compare the connected database's current state with the plan (no changes made)."""
-    live = live_state(conn, plan)
+    """Compare the connected database's current state with the plan (no changes made).
+
+    ``cluster=False`` leaves out roles and memberships (:func:`compare_cluster`): they are the
+    cluster's, the same from every database, and verify compares them in its first one only.
+    """
+    live = live_state(conn, plan, roles=cluster)
     bound = bind_signatures(plan, live.objects)  # routines the plan names without arguments
     scoped = only_database(bound, database)
-    found = compare(scoped, live, applier=session_role(conn))
+    found = compare_database(scoped, live)
+    if cluster:
+        found += compare_cluster(scoped, live, session_role(conn))
     found += check_effective(conn, scoped, database)
     return in_order(set(found + compare_security(bound, conn, database)))
 
@@ -152,11 +163,15 @@ def applied(
 
 def verify_database(
     dsn: str, plan: MigrationPlan, scripts: dict[str, str] | Statements, database: str, *,
-    cluster: bool = True,
+    cluster: bool = True, roles: bool = True,
 ) -> list[Mismatch]:  # fmt: skip
-    """Apply, stub, read back and compare in one database, in a transaction rolled back."""
+    """Apply, stub, read back and compare in one database, in a transaction rolled back.
+
+    ``cluster``: run ``01`` / ``02`` in the transaction (see :func:`applied`); ``roles``:
+    compare roles and memberships too (see :func:`check_state`).
+    """
     with applied(dsn, plan, scripts, database, cluster=cluster) as conn:
-        return check_state(conn, plan, database)
+        return check_state(conn, plan, database, cluster=roles)
 
 
 #: The roles and membership edges of the server, by OID: what :func:`cluster_committed` undoes.
@@ -236,21 +251,13 @@ def verify_plan(
     )
     # the checks build sets of millions of small objects beside the plan: no collector passes
     with roles, collector_paused():
-        for database in _databases(plan):
+        for index, database in enumerate(_databases(plan)):
             log(f"verify {database}: apply, read back, compare (transaction rolled back)")
-            found = verify_database(dsn, plan, scripts, database, cluster=not embedded)
+            found = verify_database(
+                dsn, plan, scripts, database, cluster=not embedded, roles=index == 0
+            )
             mismatches |= set(found)
     return in_order(mismatches)
-
-
-def mismatch_table(mismatches: list[Mismatch]) -> Table:
-    """A rich table of mismatches."""
-    table = Table(title=f"{len(mismatches)} mismatches between the plan and PostgreSQL")
-    for column in ("kind", "database", "subject", "status", "detail"):
-        table.add_column(column)
-    for m in mismatches:
-        table.add_row(m.kind, m.database, m.subject, m.status, m.detail)
-    return table
 
 
 def verify_plan_dir(plan_dir: Path, dsn: str | None, *, console: Console | None = None) -> None:
@@ -265,6 +272,6 @@ def verify_plan_dir(plan_dir: Path, dsn: str | None, *, console: Console | None 
         console.print(f"verify: live target {redact(dsn)}; every change is rolled back")
         mismatches = verify_plan(plan, dsn, embedded=False, log=console.print)
     if mismatches:
-        console.print(mismatch_table(mismatches))
+        print_mismatches(console, mismatches)
         raise MismatchError(f"verification failed: {len(mismatches)} mismatches")
     console.print("verification passed: PostgreSQL grants exactly what the plan says")

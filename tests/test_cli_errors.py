@@ -115,7 +115,7 @@ def test_unexpected_error_prints_a_redacted_traceback_and_asks_for_a_report(
     dsn = DEAD_DSNS[name]
     password = conninfo_to_dict(dsn)["password"]
 
-    def crash(target: str, databases: object) -> None:
+    def crash(target: str, databases: object, **_options: object) -> None:
         # a bug that quotes the DSN, and the password as libpq reads it (unquoted, decoded)
         raise RuntimeError(f"planted bug for {target} ({password})")
 

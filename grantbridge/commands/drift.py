@@ -9,6 +9,7 @@ import typer
 
 from grantbridge import ui
 from grantbridge.commands import flowing
+from grantbridge.commands.verify import MismatchesOption, report_mismatches
 from grantbridge.errors import InputError, MismatchError
 
 
@@ -25,30 +26,36 @@ def drift(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the delta script here.")
     ] = None,
+    mismatches_file: MismatchesOption = None,
 ) -> None:
-    """Print (or write) the delta script that brings the target back to the plan."""
-    from rich.console import Console
+    """Print (or write) the delta script that brings the target back to the plan.
 
+    The differences go to stderr as counts per kind, database and status, then the first 50;
+    --json or --mismatches FILE give every one.
+    """
     from grantbridge.commands import load_plan
     from grantbridge.output import write_file_atomic
     from pg_emit.drift import drift as compute
+    from pg_emit.mismatch_report import as_dict
     from pg_emit.server import resolve_dsn
-    from pg_emit.verify import mismatch_table
 
     target = resolve_dsn(dsn)
     if target is None:
         raise InputError("drift needs a target: pass --dsn or set GRANTBRIDGE_DSN")
     plan = load_plan(outdir)
-    mismatches, script = compute(plan, target, authoritative=authoritative)
+    with ui.progress("drift", len(plan.databases) or None, err=True) as step:
+        mismatches, script = compute(plan, target, authoritative=authoritative, log=step)
     if output is not None:
         write_file_atomic(output, script)
     elif not ui.MODE.json:
         typer.echo(script, nl=False)
-    data = {"drift": bool(mismatches), "differences": len(mismatches), "script": script}
-    data |= {"output": None if output is None else str(output)}
+    report_mismatches(mismatches, mismatches_file)
     if ui.MODE.json:
+        data = {"drift": bool(mismatches), "differences": len(mismatches), "script": script}
+        data |= {"output": None if output is None else str(output)}
+        data |= {"mismatches": [as_dict(m) for m in mismatches]}
+        if mismatches_file is not None:
+            data["mismatches_file"] = str(mismatches_file)
         ui.result("", data)
-    elif mismatches:
-        Console(stderr=True).print(mismatch_table(mismatches))
     if mismatches:
         raise MismatchError(f"drift: {len(mismatches)} differences from the plan")

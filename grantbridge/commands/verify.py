@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +16,15 @@ if TYPE_CHECKING:
 
 DSN_HELP = "PostgreSQL to use (default: GRANTBRIDGE_DSN, else an embedded throwaway server)."
 PASSED = "verification passed: PostgreSQL grants exactly what the plan says"
+MISMATCHES_HELP = (
+    "Write every mismatch to this file, one JSON object per line (the fields --json lists); "
+    "the table shows only the first 50. Empty when there are none."
+)
+
+#: The ``--mismatches FILE`` option of verify and drift.
+MismatchesOption = Annotated[
+    Path | None, typer.Option("--mismatches", metavar="FILE", help=MISMATCHES_HELP)
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -26,10 +34,13 @@ def register(app: typer.Typer) -> None:
 def verify(
     outdir: Annotated[Path, typer.Argument(help="Plan directory (plan.json and sql/).")],
     dsn: Annotated[str | None, typer.Option(help=DSN_HELP)] = None,
+    mismatches_file: MismatchesOption = None,
 ) -> None:
     """Apply the plan to PostgreSQL, read privileges back, compare both ways (exit 3 on any mismatch).
 
-    On a live target (--dsn) everything runs in transactions that are rolled back.
+    On a live target (--dsn) everything runs in transactions that are rolled back. Mismatches
+    are shown as counts per kind, database and status, then the first 50; --json or
+    --mismatches FILE give every one.
     """
     from pg_emit.apply import load_plan_dir
     from pg_emit.server import embedded_server, redact, resolve_dsn
@@ -45,22 +56,36 @@ def verify(
         else:
             ui.say(f"verify: live target {redact(target)}; every change is rolled back", err=True)
             mismatches = verify_plan(plan, target, embedded=False, log=step)
-    _report(mismatches)
+    _report(mismatches, mismatches_file)
 
 
-def _report(mismatches: list[Mismatch]) -> None:
-    """The result: passed, or the mismatches (a table, or JSON) and exit 3."""
+def report_mismatches(mismatches: list[Mismatch], written: Path | None) -> None:
+    """Write ``--mismatches FILE`` when asked, and (people) print the capped table on stderr:
+    the evidence, shown under --quiet too, like the error line after it."""
     from rich.console import Console
 
-    from pg_emit.verify import mismatch_table
+    from pg_emit.mismatch_report import print_mismatches, write_mismatches
 
-    data = {"passed": not mismatches, "mismatches": [asdict(m) for m in mismatches]}
+    if written is not None:
+        write_mismatches(written, mismatches)
+    if mismatches and not ui.MODE.json:
+        print_mismatches(Console(stderr=True), mismatches, written=written)
+
+
+def _report(mismatches: list[Mismatch], written: Path | None) -> None:
+    """The result: passed, or the mismatches (a table, or JSON) and exit 3."""
+    from pg_emit.mismatch_report import as_dict
+
+    report_mismatches(mismatches, written)
+    data: dict[str, object] = {
+        "passed": not mismatches,
+        "mismatches": [as_dict(m) for m in mismatches],
+    }
+    if written is not None:
+        data["mismatches_file"] = str(written)
     if not mismatches:
         ui.result(PASSED, data, err=True)
         return
     if ui.MODE.json:
         ui.result("", data)
-    else:
-        # the table is the evidence: shown under --quiet too, like the error line after it
-        Console(stderr=True).print(mismatch_table(mismatches))
     raise MismatchError(f"verification failed: {len(mismatches)} mismatches")

@@ -86,3 +86,32 @@ def test_mapper_plan_verifies(embedded_pg: str) -> None:
     migration = plan(snapshot, Policy())
     assert migration.grants
     assert verify_plan(migration, embedded_pg, embedded=True) == []
+
+
+def test_inspect_output_file_holds_what_stdout_would_and_stdout_stays_empty(
+    scratch: Scratch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``inspect -o FILE``: the JSON written atomically (no temporary file left), nothing on
+    stdout, one summary line after the progress line on stderr; ``--json`` gives it as JSON."""
+    capsys.readouterr()
+    assert main(["inspect", "--dsn", scratch.dsn, "-d", scratch.database]) == 0
+    printed, progress = capsys.readouterr()
+    assert progress == f"inspect {scratch.database}\n"
+    target = tmp_path / "out" / "target.json"
+    assert main(["inspect", "--dsn", scratch.dsn, "-d", scratch.database, "-o", str(target)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert target.read_text(encoding="utf-8") == printed
+    assert sorted(p.name for p in target.parent.iterdir()) == ["target.json"]
+    live = json.loads(printed)
+    counts = [len(live[k]) for k in ("databases", "roles", "memberships", "grants")]
+    assert err.splitlines() == [
+        f"inspect {scratch.database}",
+        f"wrote {target}: {counts[0]} databases, {counts[1]} roles, {counts[2]} memberships, "
+        f"{counts[3]} grants",
+    ]
+    assert main(["--json", "inspect", "--dsn", scratch.dsn, "-d", scratch.database,
+                 "-o", str(target)]) == 0  # fmt: skip
+    data = json.loads(capsys.readouterr().out)
+    assert data == dict(zip(("databases", "roles", "memberships", "grants"), counts,
+                            strict=True), output=str(target))  # fmt: skip
