@@ -41,6 +41,7 @@ from pg_emit.effective import check_effective
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.inspect import read_database, read_roles, session_role
 from pg_emit.mismatch_report import print_mismatches
+from pg_emit.preflight import check_lock_table
 from pg_emit.psql import parse_script
 from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
@@ -245,6 +246,9 @@ def verify_plan(
     """
     scripts = statements_by_database(render_sql(plan))
     ensure_databases(dsn, plan, create=embedded)
+    if not embedded:  # each database's transaction creates the roles again: both must fit
+        with connect(dsn) as conn:
+            check_lock_table(conn, plan, with_cluster=True)
     mismatches: set[Mismatch] = set()
     roles: AbstractContextManager[None] = (
         cluster_committed(dsn, scripts) if embedded else nullcontext()

@@ -99,3 +99,18 @@ def test_a_one_database_apply_counts_roles_and_objects_together() -> None:
         roles + most,
         f"{roles} roles created and {most} schemas and objects of {database}",
     )
+
+
+def test_verify_on_a_live_target_refuses_up_front_too() -> None:
+    # verify --dsn creates the roles again inside each database's rolled-back transaction
+    from pg_emit.verify import verify_plan
+
+    plan = contoso.default_plan()
+    need, what = lock_need(plan, with_cluster=True)
+    settings = {"max_locks_per_transaction": "10", "max_connections": "4"}
+    with throwaway_cluster(settings) as (dsn, _log):
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for db in plan.databases:
+                conn.execute(f'CREATE DATABASE "{db.name}"'.encode())
+        with pytest.raises(InputError, match=rf"locks about {need} objects \({what}\)"):
+            verify_plan(plan, dsn, embedded=False)
