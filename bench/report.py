@@ -436,6 +436,33 @@ FIXES: tuple[tuple[str, str, str], ...] = (
         "0.46–0.71 s",
         "0.14–0.18 s (the same plan)",
     ),
+    (
+        "report.md at M: the first 50 findings of a rule, derived roles counted past 100, a "
+        "most-granted-roles table where Mermaid cannot draw (7f3edaa); the emit section's "
+        "report.md size",
+        "73.0 MB (role hierarchy 56.8 MB, findings 8.8 MB, principal mapping 6.1 MB)",
+        "0.54 MB",
+    ),
+    (
+        "diff.md at M for a ~10-row source change (an audit's mutation of one database): a "
+        "60,000-character budget, derived-role churn counted per base role (daf2187)",
+        "941 KB, 7,992 lines (GitHub refuses a comment over 65,536 characters)",
+        "39.9 KB; `diff` itself 55 s, 7.4 GB (two plans loaded)",
+    ),
+    (
+        "drift against an empty target, 10 databases and 100k rows (208k grants, 124k "
+        "memberships): mismatches sorted by a key, roles and memberships compared once, "
+        "fewer grant copies (927ae4a, d164590); the mismatch table capped at 50 rows",
+        "28.2 s; the full table ~170 s more (354k rows)",
+        "8.4 s (same mismatches, same script); the report 0.13 s",
+    ),
+    (
+        "rollback.sql at M: memberships revoked 1,000 per statement, long arrays 10 elements "
+        "to a line (0d6dc3c)",
+        "longest line 51.2 MB (every membership in one unnest)",
+        "longest line 11,768 characters, a REVOKE of 04's grouped clause (04's own longest: "
+        "11,744); scripts of small plans unchanged",
+    ),
 )
 
 COMMANDS = (
