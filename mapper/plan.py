@@ -28,7 +28,7 @@ from grantbridge.collector import collector_paused
 from grantbridge.errors import InputError, Location
 from grantbridge.fields_sets import SharesFieldsSets, shared_fields_set
 from grantbridge.json_chunks import json_chunks
-from grantbridge.validated import validated_in_one_pass
+from grantbridge.validated import as_text, validated_in_one_pass
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -493,7 +493,7 @@ class MigrationPlan(PlanModel):
             out.writelines(self.json_chunks())
 
     @classmethod
-    def from_json(cls, text: str, *, origin: str = "plan.json") -> MigrationPlan:
+    def from_json(cls, text: str | bytes, *, origin: str = "plan.json") -> MigrationPlan:
         """Load and validate a saved plan; any problem is an :class:`InputError`.
 
         As :meth:`mssql_extract.snapshot.SecuritySnapshot.from_json` does: parsed and validated
@@ -502,7 +502,8 @@ class MigrationPlan(PlanModel):
         way only to locate a problem.
         """
         with collector_paused():
-            return validated_in_one_pass(cls, text) or cls._from_text(text, origin)
+            found = validated_in_one_pass(cls, text)
+            return found or cls._from_text(as_text(text, origin, "the plan"), origin)
 
     @classmethod
     def _from_text(cls, text: str, origin: str) -> MigrationPlan:

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from grantbridge.errors import GrantbridgeError, InputError, Location
-from grantbridge.inputs import read_input
+from grantbridge.inputs import read_input, read_input_bytes
 from mapper.plan import MigrationPlan
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.preflight import preflight, preflight_owners
@@ -141,7 +141,7 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
     plan_path = plan_dir / "plan.json"
     if not plan_path.is_file():
         raise InputError("no plan.json in the plan directory", Location(str(plan_dir)))
-    plan = MigrationPlan.from_json(read_input(plan_path, "the plan"), origin=str(plan_path))
+    plan = MigrationPlan.from_json(read_input_bytes(plan_path, "the plan"), origin=str(plan_path))
     expected = render_sql(plan)
     for name, text in expected.items():
         path = plan_dir / name

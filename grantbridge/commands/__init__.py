@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grantbridge.errors import InputError, Location
-from grantbridge.inputs import read_input
+from grantbridge.inputs import read_input_bytes
 
 if TYPE_CHECKING:
     from mapper.plan import MigrationPlan
@@ -45,4 +45,4 @@ def load_plan(path: Path) -> MigrationPlan:
     if not file.is_file():
         what = f"no {PLAN_FILE} in this directory" if path.is_dir() else "no such plan file"
         raise InputError(what, Location(str(file)))
-    return MigrationPlan.from_json(read_input(file, "the plan"), origin=str(file))
+    return MigrationPlan.from_json(read_input_bytes(file, "the plan"), origin=str(file))

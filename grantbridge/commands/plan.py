@@ -11,7 +11,7 @@ import typer
 
 from grantbridge import ui
 from grantbridge.commands import flowing
-from grantbridge.inputs import read_input
+from grantbridge.inputs import read_input, read_input_bytes
 from grantbridge.output import Layout, atomic_directory, check_output_directory
 from mapper.plan import MigrationPlan, Severity
 from mapper.planner import plan as make_plan
@@ -54,11 +54,11 @@ def _steps(snapshot: Path) -> Callable[[str], None]:
 
 
 def _read_snapshot(path: Path) -> SecuritySnapshot:
-    return SecuritySnapshot.from_json(read_input(path, "the snapshot"), origin=str(path))
+    return SecuritySnapshot.from_json(read_input_bytes(path, "the snapshot"), origin=str(path))
 
 
 def _read_target(path: Path) -> MigrationPlan:
-    return MigrationPlan.from_json(read_input(path, "the target catalog"), origin=str(path))
+    return MigrationPlan.from_json(read_input_bytes(path, "the target catalog"), origin=str(path))
 
 
 def _read_policy(path: Path | None) -> Policy:
