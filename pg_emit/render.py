@@ -54,6 +54,7 @@ from pg_emit.script import (
     Script,
     Section,
     Statement,
+    after,
     do_block,
     dollar_quote,
     facts_note,
@@ -183,7 +184,7 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
         in_schema = f" IN SCHEMA {quote_ident(schema)}" if schema else ""
         sql = (
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(owner)}{in_schema} "
-            f"GRANT {privilege_text} ON {object_type} TO {grants.grantees_sql(grantees)}"
+            f"GRANT {privilege_text} ON {object_type} " + after("TO", grants.grantees_sql(grantees))
         )
         # the facts of this statement's grantees only (a grantee's privileges on the target
         # are all in one statement)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from mapper.plan import MigrationPlan, PgDefaultRevoke, PgGrant, PgObject
 from pg_emit import intent
 from pg_emit.quoting import quote_ident, quote_qualified
-from pg_emit.script import Statement
+from pg_emit.script import Statement, after, listed
 
 #: GRANT object type → (plan object kinds it covers, ``ALL … IN SCHEMA`` keyword).
 ALL_IN_SCHEMA: dict[str, tuple[frozenset[str], str]] = {
@@ -68,7 +68,7 @@ def privileges_sql(privileges: Iterable[str]) -> str:
 
 def grantees_sql(grantees: Iterable[str]) -> str:
     """Grantees sorted, PUBLIC as the keyword (unquoted), others quoted."""
-    return ", ".join("PUBLIC" if g == "PUBLIC" else quote_ident(g) for g in sorted(set(grantees)))
+    return listed(["PUBLIC" if g == "PUBLIC" else quote_ident(g) for g in sorted(set(grantees))])
 
 
 def _securable(grant: PgGrant) -> Securable:
@@ -212,7 +212,7 @@ class Clause:
 
     def statement(self, verb: str = "GRANT", suffix: str = "") -> Statement:
         preposition = "TO" if verb == "GRANT" else "FROM"
-        sql = f"{verb} {self.privileges} ON {self.on} {preposition} {self.grantees}{suffix}"
+        sql = f"{verb} {self.privileges} ON {self.on} {after(preposition, self.grantees)}{suffix}"
         return Statement(sql, self.notes)
 
     def without(self, grantee: str) -> Clause | None:
@@ -250,7 +250,7 @@ def grant_clauses(plan: MigrationPlan, database: str, grants: Sequence[PgGrant])
         for keyword, same in _by_keyword(rest):
             for start in range(0, len(same), MAX_OBJECTS):
                 chunk = same[start : start + MAX_OBJECTS]
-                on = f"{keyword} " + ", ".join(securable_sql(*s) for s in chunk)
+                on = after(keyword, listed([securable_sql(*s) for s in chunk]))
                 notes = (_facts([f for s in chunk for f in facts_of[s]]),)
                 clauses.append(
                     Clause(privileges_text, on, grantees_text, notes, kind=keyword,

@@ -20,7 +20,7 @@ from mapper.plan import AuthMethod, MigrationPlan, PgMembership, PgRole, RoleKin
 from mapper.platforms import on_rds
 from pg_emit import intent
 from pg_emit.quoting import comment, quote_ident, quote_literal
-from pg_emit.script import Section, Statement, do_block, facts_note
+from pg_emit.script import Section, Statement, after, do_block, facts_note, listed
 
 #: The comment that marks a role, schema or stand-in as created by grantbridge.
 CREATED_MARK = "grantbridge: created"
@@ -170,8 +170,9 @@ def membership_sections(plan: MigrationPlan) -> tuple[Section, ...]:
         grouped.items(), key=lambda kv: (-max(depth[r] for r in kv[1]), sorted(kv[1]), kv[0])
     ):
         option = "" if inherit else " WITH INHERIT FALSE"
-        granted = ", ".join(quote_ident(r) for r in sorted(roles))
-        sql = f"GRANT {granted} TO {', '.join(quote_ident(m) for m in names)}{option}"
+        granted = listed([quote_ident(r) for r in sorted(roles)])
+        sql = f"{after('GRANT', granted)} {after('TO', listed([quote_ident(m) for m in names]))}"
+        sql += option
         notes = (facts_note([f for r in roles for f in facts[r, inherit]]),)
         statements.append(Statement(sql, notes))
     owner_access = _owner_access_statement(plan)

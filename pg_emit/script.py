@@ -107,3 +107,21 @@ def facts_note(facts: tuple[str, ...] | list[str], limit: int = 6) -> str:
     shown = "; ".join(unique[:limit])
     more = f" (+{len(unique) - limit} more)" if len(unique) > limit else ""
     return f"from: {shown}{more}"
+
+
+#: A list of more grantees or objects than this is written one to a line: at bench scale M a
+#: clause on one line ran to 11,744 characters, and one grantee more changed all of it in a diff.
+LIST_ON_ONE_LINE = 8
+
+
+def listed(items: list[str]) -> str:
+    """``a, b, c``; past :data:`LIST_ON_ONE_LINE` items, one to a line, indented (the text then
+    starts with its line break: :func:`after` puts it after a keyword)."""
+    if len(items) <= LIST_ON_ONE_LINE:
+        return ", ".join(items)
+    return "\n    " + ",\n    ".join(items)
+
+
+def after(keyword: str, text: str) -> str:
+    """``keyword text``, without a space before a list that starts on the next line."""
+    return f"{keyword}{'' if text.startswith(chr(10)) else ' '}{text}"

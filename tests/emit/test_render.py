@@ -131,3 +131,35 @@ def test_rollback_of_a_large_plan_has_no_giant_lines() -> None:
         pglast.parse_sql(statement)
     revoked = sum(s.count("'bulk_") for s in statements if "REVOKE %I FROM %I" in s)
     assert revoked == 2 * len(members)  # every pair once (its role and member arrays)
+
+
+def test_long_lists_are_one_item_to_a_line() -> None:
+    # bench scale M: a clause's grantees and objects on one line ran to 11,744 characters, and
+    # one grantee more changed the whole line in a diff
+    from mapper.plan import PgGrant, PgMembership, PgRole, RoleKind
+    from pg_emit.script import LIST_ON_ONE_LINE
+
+    base = realistic_plan()
+    table = next(o for o in base.objects if o.kind == "table")
+    names = [f"reader_{i:02d}" for i in range(LIST_ON_ONE_LINE + 3)]
+    roles = [PgRole(name=n, kind=RoleKind.GROUP) for n in names]
+    grants = [PgGrant(database=table.database, object_type="TABLE", schema_name=table.schema_name,
+                      name=table.name, privilege="SELECT", grantee=n) for n in names]  # fmt: skip
+    members = [PgMembership(role=names[0], member=n) for n in names[1:]]
+    plan = base.model_copy(update={
+        "roles": tuple(sorted((*base.roles, *roles), key=lambda r: r.key)),
+        "grants": tuple(sorted((*base.grants, *grants), key=lambda g: g.key)),
+        "memberships": tuple(sorted((*base.memberships, *members), key=lambda m: m.key)),
+    })  # fmt: skip
+    files = render_sql(plan)
+    for name in ("sql/04_privileges.sql", "sql/02_memberships.sql", "sql/rollback.sql"):
+        lines = files[name].splitlines()
+        assert not [line for line in lines if line.endswith(" ")], name
+        assert sum(line.strip() in (f"{n}," for n in names) for line in lines) >= 2, name
+        for section in parse_script(files[name], name):
+            for statement in section.statements:
+                pglast.parse_sql(statement)
+    privileges = files["sql/04_privileges.sql"]
+    assert "\n    reader_00,\n    reader_01,\n" in privileges  # one grantee to a line
+    assert " TO\n    " in privileges  # the list starts on the line after TO
+    assert f"    reader_{LIST_ON_ONE_LINE + 2:02d}" in privileges
