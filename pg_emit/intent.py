@@ -78,6 +78,12 @@ def owner_roles(plan: MigrationPlan) -> tuple[str, ...]:
     return tuple(sorted(owners | {o.owner for o in plan.objects}))
 
 
+def planned_owner_roles(plan: MigrationPlan) -> list[str]:
+    """The owner roles that are plan roles (not an outside owner such as the applier): 02
+    makes a non-superuser applier a member of each, so what they own it may hand over."""
+    return [o for o in owner_roles(plan) if plan.role(o) is not None]
+
+
 def _revoked(plan: MigrationPlan) -> set[str]:
     return {_revoke_as_grant(r).key for r in plan.revokes}
 

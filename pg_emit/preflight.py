@@ -100,7 +100,7 @@ SELECT NOT (SELECT rolcreatedb FROM pg_catalog.pg_roles WHERE rolname = current_
 
 
 def _preflight_non_superuser(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
-    owners = [o for o in intent.owner_roles(plan) if plan.role(o) is not None]
+    owners = intent.planned_owner_roles(plan)
     granted = sorted({m.role for m in intent.memberships(plan)} | set(owners))
     databases = [d.name for d in plan.databases]
     params = {"granted": granted, "databases": databases, "owners": owners}
@@ -165,7 +165,7 @@ def preflight_owners(dsn: str, plan: MigrationPlan) -> None:
     """Refuse a non-superuser apply that 03 would stop half-way: a plan schema or object that
     exists already, owned by a role the connected one is not a member of (the conversion ran
     as another user, say). Each existing plan database is asked over its own connection."""
-    owners = [o for o in intent.owner_roles(plan) if plan.role(o) is not None]
+    owners = intent.planned_owner_roles(plan)
     with connect(dsn) as conn:
         rows = conn.execute(
             "SELECT datname FROM pg_catalog.pg_database WHERE datname = ANY (%s)",

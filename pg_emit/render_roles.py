@@ -106,7 +106,7 @@ def roles_sections(plan: MigrationPlan) -> tuple[Section, ...]:
 
 
 def _owner_access_statement(plan: MigrationPlan) -> Statement | None:
-    owners = [o for o in intent.owner_roles(plan) if plan.role(o) is not None]
+    owners = intent.planned_owner_roles(plan)
     if not owners:
         return None
     targets = ", ".join(quote_ident(o) for o in owners)
