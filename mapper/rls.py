@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from grantbridge.plural import plural
 from mapper.plan import Severity
 from mapper.review_rules import FindingSpec, RuleDef, make_finding, rule_table
 from mssql_extract.snapshot import Database, SecurityPolicy, SecurityPredicate, fold
@@ -206,7 +207,7 @@ class _Context:
         body, parameters = self._function_body(function)
         if len(parameters) != len(arguments):
             raise Untranslatable(
-                f"{function} takes {len(parameters)} arguments, given {len(arguments)}"
+                f"{function} takes {plural(len(parameters), 'argument')}, given {len(arguments)}"
             )
         columns = dict(zip(parameters, arguments, strict=True))
         where = body.transform(lambda node: self._substitute(node, columns, table))

@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from grantbridge.errors import ExtractError, Location
+from grantbridge.plural import plural
 from mssql_extract.snapshot import SourceRef
 
 NS = "{http://schemas.microsoft.com/sqlserver/dac/Serialization/2012/02}"
@@ -131,6 +132,6 @@ class ModelXml:
         """The last ``count`` parts of the element's name; an error when it has fewer."""
         found = parts(el.get("Name"))
         if len(found) < count:
-            raise self.error(el, f"{what} name {el.get('Name')!r} has {len(found)} part(s), "
-                                 f"{count} expected")  # fmt: skip
+            has = plural(len(found), "part")
+            raise self.error(el, f"{what} name {el.get('Name')!r} has {has}, {count} expected")
         return found[-count:]

@@ -19,6 +19,7 @@ import psycopg
 
 from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.inputs import read_input, read_input_bytes
+from grantbridge.plural import plural
 from mapper.plan import MigrationPlan
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.preflight import preflight, preflight_owners
@@ -38,7 +39,7 @@ Log = Callable[[str], None]
 #: locks than the shared lock table has slots (its hint names max_locks_per_transaction).
 OUT_OF_MEMORY = "53200"
 LOCKS_HINT = (
-    ": the server's lock table is too small for this section's {count} statements in one "
+    ": the server's lock table is too small for this section's {statements} in one "
     "transaction (every role created, object re-owned or object granted on holds a lock until "
     "commit); raise max_locks_per_transaction (a restart is needed; on RDS/Aurora, in the "
     "parameter group) and apply again"
@@ -78,12 +79,13 @@ def _execute(conn: psycopg.Connection[Any], step: Step, log: Log) -> None:
         if exc.sqlstate == OUT_OF_MEMORY and "max_locks_per_transaction" in (
             exc.diag.message_hint or ""
         ):
-            reason += LOCKS_HINT.format(count=len(step.statements))
+            reason += LOCKS_HINT.format(statements=plural(len(step.statements), "statement"))
         raise ApplyFailed(
             f"{reason} (statement: {failed.first_line}); its transaction was rolled back",
             Location(step.script, key=step.database or "cluster"),
         ) from None
-    log(f"{step.script}: {len(step.statements)} statements in {step.database or 'cluster'}")
+    statements = plural(len(step.statements), "statement")
+    log(f"{step.script}: {statements} in {step.database or 'cluster'}")
 
 
 def run_scripts(
@@ -124,9 +126,8 @@ def _committed_note(committed: Sequence[Step]) -> str:
     """What a multi-database apply left behind when a later section failed."""
     places = list(dict.fromkeys(f"{s.script} in {s.database or 'cluster'}" for s in committed))
     shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
-    count = len(committed)
     return (
-        f"; {count} earlier section{'s' if count != 1 else ''} of this multi-database apply "
+        f"; {plural(len(committed), 'earlier section')} of this multi-database apply "
         f"had already been committed ({shown}): run sql/rollback.sql to undo them, or fix the "
         "cause and apply again (the scripts are idempotent)"
     )

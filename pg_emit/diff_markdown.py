@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grantbridge.plural import plural
 from mapper.plan import (
     Disposition,
     Finding,
@@ -215,18 +216,18 @@ def _access_line(diff: PlanDiff) -> str:
 
 
 def _privileges(n: int) -> str:
-    return f"{n} privilege{'' if n == 1 else 's'}"
+    return plural(n, "privilege")
 
 
 def _whom(changes: Sequence[AccessChange]) -> str:
     logins = {name for c in changes for name in c.logins}
     roles = {name for c in changes for name in c.roles}
-    parts = [f"{len(logins)} login{'' if len(logins) == 1 else 's'}"] if logins else []
+    parts = [plural(len(logins), "login")] if logins else []
     if PUBLIC in roles:
         parts.append("PUBLIC (every role)")
         roles.discard(PUBLIC)
     if roles:
-        parts.append(f"{len(roles)} other role{'' if len(roles) == 1 else 's'}")
+        parts.append(plural(len(roles), "other role"))
     return " and ".join(parts)
 
 

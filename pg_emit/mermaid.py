@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from grantbridge.plural import plural
 from mapper.plan import MigrationPlan, RoleKind
 
 #: Above this many membership edges the diagram is collapsed to the privilege-carrying roles.
@@ -98,7 +99,7 @@ def _label(name: str, kind: RoleKind | None, folded: int) -> str:
     escaped = "".join(_LABEL_ENTITIES.get(char, char) for char in name)
     suffix = f"<br/>{kind.value}" if kind else ""
     if folded:
-        suffix += f"<br/>+{folded} login/user member{'s' if folded != 1 else ''}"
+        suffix += f"<br/>+{plural(folded, 'login/user member')}"
     return escaped + suffix
 
 

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grantbridge.output import write_file_atomic
+from grantbridge.plural import plural
 from pg_emit.compare import Mismatch, astuple_fields
 
 #: How many mismatches the table lists; the summary counts all of them.
@@ -52,7 +53,7 @@ def summary_table(mismatches: Iterable[Mismatch]) -> Table:
     memberships, which belong to no database."""
     counts = Counter((m.kind, m.database, m.status) for m in mismatches)
     table = _table(
-        f"{sum(counts.values())} mismatches between the plan and PostgreSQL",
+        f"{plural(counts.total(), 'mismatch', 'mismatches')} between the plan and PostgreSQL",
         ("kind", "database", "status", "count"),
     )
     for (kind, database, status), count in sorted(counts.items()):
@@ -68,7 +69,7 @@ def mismatch_table(mismatches: Sequence[Mismatch], limit: int | None = None) -> 
     title = (
         f"the first {len(shown)} of {len(mismatches)} mismatches"
         if len(shown) < len(mismatches)
-        else f"{len(mismatches)} mismatches between the plan and PostgreSQL"
+        else f"{plural(len(mismatches), 'mismatch', 'mismatches')} between the plan and PostgreSQL"
     )
     table = _table(title, FIELDS)
     for m in shown:

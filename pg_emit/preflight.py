@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from grantbridge.errors import InputError
+from grantbridge.plural import plural
 from mapper import platforms
 from mapper.plan import MigrationPlan
 from pg_emit import intent
@@ -205,6 +206,10 @@ SELECT current_setting('max_locks_per_transaction')::int,
 """
 
 
+#: What a database's sections lock besides roles, one and several.
+_SCHEMAS_AND_OBJECTS = ("schema or object", "schemas and objects")
+
+
 def lock_need(plan: MigrationPlan, *, with_cluster: bool) -> tuple[int, str]:
     """About how many objects the largest transaction of an apply locks, and which it is.
 
@@ -218,11 +223,12 @@ def lock_need(plan: MigrationPlan, *, with_cluster: bool) -> tuple[int, str]:
     objects = Counter(o.database for o in plan.objects)
     objects.update(s.database for s in plan.schemas)
     database, most = max(objects.items(), key=lambda item: (item[1], item[0]), default=("", 0))
+    role_count, object_count = plural(roles, "role"), plural(most, *_SCHEMAS_AND_OBJECTS)
     if with_cluster:
-        return roles + most, f"{roles} roles created and {most} schemas and objects of {database}"
+        return roles + most, f"{role_count} created and {object_count} of {database}"
     if roles >= most:
-        return roles, f"01_roles.sql creates {roles} roles"
-    return most, f"the sections for {database} touch {most} schemas and objects"
+        return roles, f"01_roles.sql creates {role_count}"
+    return most, f"the sections for {database} touch {object_count}"
 
 
 def check_lock_table(

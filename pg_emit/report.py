@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from grantbridge.plural import plural
 from mapper.plan import (
     AuthMethod,
     Disposition,
@@ -124,7 +125,8 @@ def _summary(plan: MigrationPlan) -> list[str]:
         "",
         *md.table(("Finding severity", "Open", "Accepted"), _severity_rows(plan.findings)),
         "",
-        f"Dispositions of {len(plan.dispositions)} source facts: {_disposition_line(plan)}.",
+        f"Dispositions of {plural(len(plan.dispositions), 'source fact')}: "
+        f"{_disposition_line(plan)}.",
     ]
 
 

@@ -112,10 +112,11 @@ def _left_out(findings: list[Finding], kept: list[Finding]) -> dict[str, Any]:
     """An invocation whose notification counts the findings the log leaves out (SARIF §3.20.21)."""
     left = Counter(f.severity.value for f in findings) - Counter(f.severity.value for f in kept)
     counts = ", ".join(f"{left[s.value]} {s.value}" for s in Severity if left[s.value])
+    omitted = len(findings) - len(kept)
     text = (
-        f"{len(findings) - len(kept)} of {len(findings)} findings are left out ({counts}): code "
-        f"scanning rejects more than {len(kept)} results in a run. plan.json and report.md's "
-        "counts hold every finding."
+        f"{omitted} of {len(findings)} findings {'is' if omitted == 1 else 'are'} left out "
+        f"({counts}): code scanning rejects more than {len(kept)} results in a run. plan.json "
+        "and report.md's counts hold every finding."
     )
     notification = {"level": "warning", "message": {"text": text}}
     return {"executionSuccessful": True, "toolExecutionNotifications": [notification]}

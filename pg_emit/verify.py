@@ -33,6 +33,7 @@ from rich.console import Console
 
 from grantbridge.collector import collector_paused
 from grantbridge.errors import Location, MismatchError, TargetError
+from grantbridge.plural import plural
 from mapper.plan import MigrationPlan
 from mapper.target import bind_signatures
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
@@ -277,5 +278,7 @@ def verify_plan_dir(plan_dir: Path, dsn: str | None, *, console: Console | None 
         mismatches = verify_plan(plan, dsn, embedded=False, log=console.print)
     if mismatches:
         print_mismatches(console, mismatches)
-        raise MismatchError(f"verification failed: {len(mismatches)} mismatches")
+        raise MismatchError(
+            f"verification failed: {plural(len(mismatches), 'mismatch', 'mismatches')}"
+        )
     console.print("verification passed: PostgreSQL grants exactly what the plan says")

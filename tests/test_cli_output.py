@@ -212,6 +212,65 @@ def test_plan_of_a_large_snapshot_says_what_it_is_doing(
     code, _, err = _run(argv, capsys)
     assert code == 0
     lines = [line for line in err.splitlines() if line.startswith("plan: ")]
-    assert lines[0].startswith("plan: planning 3 databases, ")
+    assert lines[0] == "plan: planning 3 databases, 50 permission rows"
     assert lines[1].startswith("plan: writing ")
     assert lines[1].endswith(f"to {tmp_path / 'p'}")
+
+
+#: One login, one database, one user, one permission: every count of the summaries is 1.
+ONE_OF_EACH = """\
+CREATE LOGIN [app] WITH PASSWORD = 'x';
+GO
+CREATE DATABASE [Shop];
+GO
+USE [Shop];
+GO
+CREATE USER [app] FOR LOGIN [app];
+GRANT SELECT ON SCHEMA::dbo TO [app];
+GO
+"""
+#: One login and nothing else: a plan of one role.
+ONE_LOGIN = "CREATE LOGIN [app] WITH PASSWORD = 'x';\nGO\n"
+
+
+def _extract(tmp_path: Path, script: str, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+    source = tmp_path / "script.sql"
+    source.write_text(script, encoding="utf-8")
+    snapshot = tmp_path / "snapshot.json"
+    code, out, err = _run(["-q", "extract", "--script", str(source), "-o", str(snapshot)], capsys)
+    assert code == 0, err
+    return snapshot, out
+
+
+@pytest.mark.parametrize(
+    ("script", "counts"),
+    [
+        (ONE_OF_EACH, "1 login, 1 database, 1 user, 1 permission"),
+        (ONE_LOGIN, "1 login, 0 databases, 0 users, 0 permissions"),
+    ],
+)
+def test_extract_counts_one_in_the_singular(
+    script: str, counts: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plural counts are above (contoso: 13 logins, 3 databases, …)."""
+    snapshot, out = _extract(tmp_path, script, capsys)
+    assert out == f"Wrote {snapshot}: {counts}, 0 skipped.\n"
+
+
+def test_plan_counts_one_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plural counts: test_plan_of_a_large_snapshot_says_what_it_is_doing, and the README's
+    session (test_readme)."""
+    from grantbridge.commands import plan as plan_command
+
+    monkeypatch.setattr(plan_command, "LARGE_SNAPSHOT", 0)  # the progress lines too
+    snapshot, _ = _extract(tmp_path, ONE_OF_EACH, capsys)
+    code, _, err = _run(["plan", str(snapshot), "-o", str(tmp_path / "p")], capsys)
+    assert code == 0, err
+    assert "plan: planning 1 database, 1 permission row\n" in err
+    snapshot, _ = _extract(tmp_path, ONE_LOGIN, capsys)
+    code, out, err = _run(["plan", str(snapshot), "-o", str(tmp_path / "q")], capsys)
+    assert code == 0, err
+    assert f"plan: writing 0 grants, 1 role to {tmp_path / 'q'}\n" in err
+    assert "\n1 role, 0 memberships, 0 grants, 0 default privileges, 0 revokes\n" in out

@@ -11,6 +11,7 @@ import typer
 from grantbridge import ui
 from grantbridge.commands import flowing, require_plan_dir
 from grantbridge.errors import InputError
+from grantbridge.plural import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +41,8 @@ def apply(
         raise InputError("apply changes the target: pass --yes (there is no terminal to ask on)")
     if not yes:
         typer.confirm(
-            f"Apply {len(plan.roles)} roles and {len(plan.grants)} grants to {redact(target)}?",
+            f"Apply {plural(len(plan.roles), 'role')} and {plural(len(plan.grants), 'grant')} "
+            f"to {redact(target)}?",
             abort=True,
         )
     ui.say(f"apply: plan {plan.fingerprint[:12]} from {outdir} to {redact(target)}")

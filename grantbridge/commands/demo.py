@@ -17,6 +17,7 @@ from grantbridge.commands import flowing
 from grantbridge.commands.plan import PLAN_LAYOUT
 from grantbridge.errors import InputError, Location
 from grantbridge.output import Layout, atomic_directory, check_output_directory
+from grantbridge.plural import plural
 
 #: Where the example estate lives: beside the packages in a checkout, inside the wheel otherwise.
 _CANDIDATES = (
@@ -81,8 +82,9 @@ def demo(
         write_artifacts(migration, plan_dir)
     open_findings = [f for f in migration.findings if not f.accepted]
     ui.say(
-        f"           {len(migration.roles)} roles, {len(migration.memberships)} memberships, "
-        f"{len(migration.grants)} grants, {len(open_findings)} open findings"
+        f"           {plural(len(migration.roles), 'role')}, "
+        f"{plural(len(migration.memberships), 'membership')}, "
+        f"{plural(len(migration.grants), 'grant')}, {plural(len(open_findings), 'open finding')}"
     )
     if verify:
         _verify(output / "plan")

@@ -22,6 +22,7 @@ import typer
 from grantbridge import ui
 from grantbridge.commands import flowing, load_plan
 from grantbridge.output import write_file_atomic
+from grantbridge.plural import plural
 from mapper.plan import Severity
 
 
@@ -108,7 +109,7 @@ def diff(
         ui.result("", data | {"output": None if output is None else str(output)})
     if fail_on_new is not None and failing:
         typer.echo(
-            f"{len(failing)} new open finding(s) at or above {fail_on_new.value}: "
+            f"{plural(len(failing), 'new open finding')} at or above {fail_on_new.value}: "
             + ", ".join(sorted({f.rule_id for f in failing})),
             err=True,
         )
@@ -116,6 +117,6 @@ def diff(
         shown = "; ".join(widening[:5]) + (
             f"; and {len(widening) - 5} more" if len(widening) > 5 else ""
         )
-        typer.echo(f"{len(widening)} privilege(s) gained: {shown}", err=True)
+        typer.echo(f"{plural(len(widening), 'privilege')} gained: {shown}", err=True)
     if failing or widening:
         raise typer.Exit(1)

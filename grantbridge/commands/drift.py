@@ -11,6 +11,7 @@ from grantbridge import ui
 from grantbridge.commands import flowing
 from grantbridge.commands.verify import MismatchesOption, report_mismatches
 from grantbridge.errors import InputError, MismatchError
+from grantbridge.plural import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -58,4 +59,4 @@ def drift(
             data["mismatches_file"] = str(mismatches_file)
         ui.result("", data)
     if mismatches:
-        raise MismatchError(f"drift: {len(mismatches)} differences from the plan")
+        raise MismatchError(f"drift: {plural(len(mismatches), 'difference')} from the plan")

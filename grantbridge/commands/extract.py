@@ -11,6 +11,7 @@ from grantbridge import ui
 from grantbridge.commands import flowing
 from grantbridge.errors import InputError
 from grantbridge.output import write_file_atomic
+from grantbridge.plural import plural
 from mssql_extract.snapshot import SecuritySnapshot
 
 if TYPE_CHECKING:
@@ -297,7 +298,8 @@ def _summary(snapshot: SecuritySnapshot, output: Path) -> None:
     counts = {"logins": len(snapshot.logins), "databases": len(snapshot.databases)}
     counts |= {"users": users, "permissions": perms, "skipped": skipped}
     ui.result(
-        f"Wrote {output}: {counts['logins']} logins, {counts['databases']} databases, "
-        f"{users} users, {perms} permissions, {skipped} skipped.",
+        f"Wrote {output}: {plural(counts['logins'], 'login')}, "
+        f"{plural(counts['databases'], 'database')}, {plural(users, 'user')}, "
+        f"{plural(perms, 'permission')}, {skipped} skipped.",
         {"output": str(output), **counts},
     )

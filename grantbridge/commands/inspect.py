@@ -11,6 +11,7 @@ import typer
 from grantbridge import ui
 from grantbridge.commands import flowing
 from grantbridge.errors import InputError
+from grantbridge.plural import plural
 
 if TYPE_CHECKING:
     from mapper.plan import MigrationPlan
@@ -67,5 +68,7 @@ def _write(live: MigrationPlan, output: Path) -> None:
         "memberships": len(live.memberships),
         "grants": len(live.grants),
     }
-    text = f"wrote {output}: " + ", ".join(f"{n} {what}" for what, n in counts.items())
+    text = f"wrote {output}: " + ", ".join(
+        plural(n, what.removesuffix("s")) for what, n in counts.items()
+    )
     ui.result(text, {"output": str(output), **counts}, err=True)

@@ -13,6 +13,7 @@ from grantbridge import ui
 from grantbridge.commands import flowing
 from grantbridge.inputs import read_input, read_input_bytes
 from grantbridge.output import Layout, atomic_directory, check_output_directory
+from grantbridge.plural import plural
 from mapper.plan import MigrationPlan, Severity
 from mapper.planner import plan as make_plan
 from mapper.policy import Policy, parse_policy
@@ -83,9 +84,10 @@ def _summary(plan_: MigrationPlan, output: Path, exit_code: int) -> None:
     )
     ui.say(f"wrote {output}")
     ui.say(
-        f"{len(plan_.roles)} roles, {len(plan_.memberships)} memberships, "
-        f"{len(plan_.grants)} grants, {len(plan_.default_privileges)} default privileges, "
-        f"{len(plan_.revokes)} revokes\nfacts: {facts}"
+        f"{plural(len(plan_.roles), 'role')}, {plural(len(plan_.memberships), 'membership')}, "
+        f"{plural(len(plan_.grants), 'grant')}, "
+        f"{plural(len(plan_.default_privileges), 'default privilege')}, "
+        f"{plural(len(plan_.revokes), 'revoke')}\nfacts: {facts}"
     )
     data: dict[str, object] = {"output": str(output), "exit_code": exit_code}
     data |= {"roles": len(plan_.roles), "grants": len(plan_.grants)}
@@ -122,10 +124,11 @@ def plan(
     # a large estate takes minutes (bench scale M: about 2): say what is going on, on stderr
     step = _steps(snapshot)
     rows = len(source.server_permissions) + sum(len(d.permissions) for d in source.databases)
-    step(f"planning {len(source.databases)} databases, {rows} permission rows")
+    step(f"planning {plural(len(source.databases), 'database')}, {plural(rows, 'permission row')}")
     result = make_plan(source, the_policy, catalog)
     del source
-    step(f"writing {len(result.grants)} grants, {len(result.roles)} roles to {output}")
+    grants, roles = plural(len(result.grants), "grant"), plural(len(result.roles), "role")
+    step(f"writing {grants}, {roles} to {output}")
     _write(result, output)
     failing = fail_on is not None and any(
         not f.accepted and f.severity.rank >= fail_on.rank for f in result.findings

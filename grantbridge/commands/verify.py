@@ -10,6 +10,7 @@ import typer
 from grantbridge import ui
 from grantbridge.commands import flowing, require_plan_dir
 from grantbridge.errors import MismatchError
+from grantbridge.plural import plural
 
 if TYPE_CHECKING:
     from pg_emit.compare import Mismatch
@@ -88,4 +89,4 @@ def _report(mismatches: list[Mismatch], written: Path | None) -> None:
         return
     if ui.MODE.json:
         ui.result("", data)
-    raise MismatchError(f"verification failed: {len(mismatches)} mismatches")
+    raise MismatchError(f"verification failed: {plural(len(mismatches), 'mismatch', 'mismatches')}")

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from grantbridge.errors import GrantbridgeError
+from grantbridge.plural import plural
 from mapper import findings
 from mapper.naming import object_name
 from mapper.plan import Disposition, Finding, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
@@ -316,7 +317,8 @@ def _finding(role: str, member: str, name: str, takers: list[_Denial]) -> Findin
     statements = [t.deny.statement for t in takers]
     evidence = "; ".join(statements[:EVIDENCE_DENIES])
     if len(statements) > EVIDENCE_DENIES:
-        evidence += f"; and {len(statements) - EVIDENCE_DENIES} more DENYs (see the dispositions)"
+        more = plural(len(statements) - EVIDENCE_DENIES, "more DENY")
+        evidence += f"; and {more} (see the dispositions)"
     grantees = sorted({t.deny.grantee for t in takers}, key=fold)
     return findings.make(
         "GB020", evidence,

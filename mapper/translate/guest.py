@@ -12,6 +12,7 @@ PostgreSQL is not a member until it is granted the role: GB009 says so.
 
 from __future__ import annotations
 
+from grantbridge.plural import plural
 from mapper import findings
 from mapper.plan import PgGrant, PgMembership, RoleKind
 from mapper.translate.state import SERVER, PlanState, fact_key
@@ -69,7 +70,8 @@ def guest_finding(
     role = state.role_of(db.name, "guest")
     count = len(guest_members(state, db))
     action = action or (
-        f"Granted to {role!r}, a NOLOGIN role held by the {count} login(s) that enter "
+        f"Granted to {role!r}, a NOLOGIN role held by the {plural(count, 'login')} that "
+        f"{'enters' if count == 1 else 'enter'} "
         f"[{db.name}] as guest (no user there); a login created later in PostgreSQL needs "
         f"GRANT {role} TO <login> to get guest's access."
     )

@@ -33,7 +33,8 @@ has an owner of its own (unless that would be circular: the fact then says so).
 
 Owners are never denied in SQL Server. This runs after DENY restructuring, so no DENY takes an
 owner's privileges away; a member of an owning role that restructuring moved to a derived role
-(which no longer inherits the owning role) gets the owner's privileges, or membership, directly.
+(which no longer inherits the owning role) gets the owner's privileges, or membership, directly
+(:mod:`mapper.translate.owner_members` finds them).
 
 An owner without a PostgreSQL role (excluded by policy, like ``sa``, or not migrated) gets
 nothing: the fact is ``excluded`` with the exclusion's reason, or ``approximated`` with GB016.
@@ -47,7 +48,6 @@ the fact is ``approximated`` with finding GB046 (:func:`_unknown_owner`; a role'
 
 from __future__ import annotations
 
-from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.graph import UnknownPrincipal
 from mapper.plan import Disposition, FactDisposition, PgDatabase, PgGrant, PgMembership, RoleKind
@@ -57,6 +57,7 @@ from mapper.translate.dispositions import unknown_finding
 from mapper.translate.fixed import EQUIVALENT, fixed_role
 from mapper.translate.grants import Target, expand
 from mapper.translate.objects import owner_role, schema_owner
+from mapper.translate.owner_members import Inheritors, roles_above
 from mapper.translate.public import join_public
 from mapper.translate.server_wide import connect_grants, named
 from mapper.translate.state import SERVER, Item, Owned, PlanState, copy_with, fact_key
@@ -70,7 +71,7 @@ OWNER_PRIVILEGES = EQUIVALENT["db_owner"]
 def plan_ownership(state: PlanState) -> None:
     """Owner roles' containment, what each former owner keeps, and the ownership dispositions."""
     shared = _share_target_database(state)
-    inheritors = _Inheritors(state)
+    inheritors = Inheritors(state)
     held: dict[str, list[str]] = {}  # fact → containment memberships
     circular: dict[str, str] = {}  # object fact → why its schema's owner role cannot hold it
     for owned in state.owned:  # dbo's owner role holds every other owner role of its database
@@ -85,7 +86,7 @@ def plan_ownership(state: PlanState) -> None:
         holder = owner_role(state, owned.db, schema_owner(owned.db, owned.schema or "dbo"))
         if holder in (owned.owner_role, owner_role(state, owned.db, "dbo")):
             continue
-        if holder in _above(state, owned.owner_role):
+        if holder in roles_above(state, owned.owner_role):
             circular[owned.fact] = (
                 f"{holder!r} (owner of schema [{owned.schema}]) cannot also be a member of "
                 f"{owned.owner_role!r}: the membership would be circular"
@@ -243,7 +244,7 @@ def _shared_note(state: PlanState, owned: Owned, shared: str | None) -> tuple[li
 
 
 def _carry(
-    state: PlanState, owned: Owned, contained: list[str], inheritors: _Inheritors,
+    state: PlanState, owned: Owned, contained: list[str], inheritors: Inheritors,
     circular: str | None,
 ) -> None:  # fmt: skip
     """A schema or an individually owned object: what its former owner keeps."""
@@ -368,58 +369,3 @@ def _principal_disposition(state: PlanState, db: Database, name: str) -> FactDis
     )  # fmt: skip
     found = next((p for p in principals if fold(p.name) == fold(name)), None)
     return state.dispositions.get(fact_key(db.name, found.key)) if found else None
-
-
-def _above(state: PlanState, role: str) -> set[str]:
-    """The roles ``role`` is (transitively) a member of in the plan, inheriting."""
-    seen: set[str] = set()
-    todo = [role]
-    while todo:
-        for m in state.memberships_of(todo.pop()):
-            if m.inherit and m.role not in seen:
-                seen.add(m.role)
-                todo.append(m.role)
-    return seen
-
-
-class _Inheritors:
-    """Per database: folded principal → PostgreSQL roles of the principals whose SQL Server
-    security context includes it (its members, transitively), built once on first use."""
-
-    def __init__(self, state: PlanState) -> None:
-        self._state = state
-        self._by_db: dict[str, dict[str, set[str]]] = {}
-        # what a principal's role inherits; the owner memberships added meanwhile never lead
-        # back to a principal's role, so the answer for one holds through the whole step
-        self._above: dict[str, set[str]] = {}
-
-    def _inherits(self, member: str) -> set[str]:
-        above = self._above.get(member)
-        if above is None:
-            above = self._above[member] = _above(self._state, member)
-        return above
-
-    def lost(self, db: Database, owner: str, role: str) -> list[str]:
-        """Roles of the owner's members that no longer inherit ``role`` in the plan."""
-        by_owner = self._by_db.get(db.name)
-        if by_owner is None:
-            by_owner = self._by_db[db.name] = self._build(db)
-        return sorted(
-            member for member in by_owner.get(fold(owner), ())
-            if member != role and role not in self._inherits(member)
-        )  # fmt: skip
-
-    def _build(self, db: Database) -> dict[str, set[str]]:
-        engine, by_owner = self._state.engine, dict[str, set[str]]()
-        owners = {fold(o.owner) for o in self._state.owned if o.db is db and o.owner}
-        for name in engine.principals(db.name):
-            role = self._state.role_of(db.name, name)
-            if not role or role == "PUBLIC":
-                continue
-            try:
-                closure = {fold(r) for r in engine.memberships(db.name, name)}
-            except GrantbridgeError:
-                continue
-            for owner in closure & owners:
-                by_owner.setdefault(owner, set()).add(role)
-        return by_owner

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from grantbridge.plural import plural
 from mapper import audit, masking
 from mapper.module_findings import ChainReliance, chain_findings, chain_reliance, module_findings
 from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
@@ -123,6 +124,10 @@ def _plan_modules(state: PlanState, db: Database, items: SecurityItems) -> None:
     _unread_bodies(state, db, modules)
 
 
+#: What GB309 counts, one and several.
+_MODULES = ("procedure, function or view", "procedures, functions and views")
+
+
 def _unread_bodies(state: PlanState, db: Database, modules: list[DbObject]) -> None:
     """One finding per database whose modules came without their bodies (the extractor's
     default: ``--include-definitions`` is off, as bodies may hold secrets)."""
@@ -132,8 +137,8 @@ def _unread_bodies(state: PlanState, db: Database, modules: list[DbObject]) -> N
     named = ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
     spec = make_finding(
         MODULE_RULES["GB309"],
-        f"{len(unread)} of {len(modules)} procedures, functions and views of database {db.name} "
-        f"have no body in the snapshot: {named}",
+        f"{len(unread)} of {plural(len(modules), *_MODULES)} of database {db.name} "
+        f"{'has' if len(unread) == 1 else 'have'} no body in the snapshot: {named}",
         securable=f"DATABASE {db.name}", source_ref=str(db.source_ref),
     )  # fmt: skip
     state.finding(spec.to_finding(
@@ -274,7 +279,7 @@ def _plan_audit(state: PlanState) -> tuple[PgParameter, ...]:
         grants = _audit_role(state, settings)
         evidence = (
             f"pgaudit.log = {','.join(settings.classes).lower() or 'none'}; "
-            f"{len(settings.objects)} object privileges for {audit.AUDIT_ROLE}"
+            f"{plural(len(settings.objects), 'object privilege')} for {audit.AUDIT_ROLE}"
             + "".join(f"; {note}" for note in settings.notes)
         )
         finding = make_finding(RULES["GB341"], evidence, source_ref=", ".join(settings.facts))

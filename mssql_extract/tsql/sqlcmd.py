@@ -6,11 +6,12 @@ client cuts the script into batches on lines holding only ``GO [n]``, inlines th
 line names, and substitutes ``$(name)`` textually before the server sees a batch. This module
 does the same, line by line, and yields batches for sqlglot's T-SQL tokenizer.
 
-Comments are followed across lines (``--``, and ``/* */``, which nest in T-SQL), as SSDT does:
-``$(name)`` inside a comment is left alone (the stock SSDT post-deployment template mentions
-``$(TableName)`` in its header comment), and ``:r`` or ``:setvar`` at the start of a line inside
-a block comment is commented out. A ``GO`` line inside a block comment still ends the batch, as
-in sqlcmd and SSMS, which leaves the comment unclosed: the batch then fails with that cause.
+Comments are followed across lines (``--``, and ``/* */``, which nest in T-SQL; ``comments``
+does it), as SSDT does: ``$(name)`` inside a comment is left alone (the stock SSDT
+post-deployment template mentions ``$(TableName)`` in its header comment), and ``:r`` or
+``:setvar`` at the start of a line inside a block comment is commented out. A ``GO`` line inside
+a block comment still ends the batch, as in sqlcmd and SSMS, which leaves the comment unclosed:
+the batch then fails with that cause.
 
 Variables come from the command line (``--var``, which wins over ``:setvar``), then from
 ``:setvar``, then from the defaults of the script's SQL project (``sqlproj``) with a publish
@@ -26,13 +27,13 @@ same line; line numbers are never shifted (a value cannot contain a line break).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from grantbridge.errors import ExtractError, Location
+from mssql_extract.tsql.comments import QUOTES_OR_COMMENTS, LineLexer
 from mssql_extract.tsql.tokens import Batch, Segment
 
 #: Reads an included file: its text and the origin source references give it.
@@ -46,70 +47,6 @@ class Source:
     text: str
     origin: str
     path: Path | None = None
-
-
-# --------------------------------------------------------------------------- comments
-
-#: What changes the lexical state on a line: quotes, brackets, comment marks.
-_MARKS = re.compile(r"'|\"|\[|--|/\*|\*/")
-#: What a line must hold for the state to change (a fast test before reading it).
-_QUOTES_OR_COMMENTS = re.compile(r"['\"]|--|/\*")
-#: The end of each quoted state: a doubled quote (or ``]]``) stays inside.
-_CLOSERS = {
-    "'": re.compile(r"'(?!')|''"),
-    '"': re.compile(r'"(?!")|""'),
-    "[": re.compile(r"\](?!\])|\]\]"),
-}
-
-
-@dataclass
-class _Lexer:
-    """Where a line starts: inside a string or quoted name (``quote``), or a block comment
-    (``depth`` > 0); ``comments`` of the line read last, as (start, end) spans."""
-
-    quote: str = ""
-    depth: int = 0
-    comments: list[tuple[int, int]] = field(default_factory=list)
-
-    def read(self, line: str) -> None:
-        """Follow one line, noting its comment spans (a line comment runs to its end)."""
-        self.comments = []
-        if not self.depth and not self.quote and _QUOTES_OR_COMMENTS.search(line) is None:
-            return  # most lines: nothing can open or close here ([names] close on their line)
-        pos, opened = 0, 0 if self.depth else -1
-        while pos < len(line):
-            if self.quote:
-                pos = self._close_quote(line, pos)
-                continue
-            found = _MARKS.search(line, pos)
-            if found is None:
-                break
-            mark, pos = found.group(), found.end()
-            if self.depth:
-                self.depth += {"/*": 1, "*/": -1}.get(mark, 0)
-                if not self.depth:
-                    self.comments.append((opened, pos))
-            elif mark == "--":
-                self.comments.append((found.start(), len(line)))
-                return
-            elif mark == "/*":
-                self.depth, opened = 1, found.start()
-            elif mark in _CLOSERS:
-                self.quote = mark
-        if self.depth:
-            self.comments.append((max(opened, 0), len(line)))
-
-    def _close_quote(self, line: str, pos: int) -> int:
-        closer = _CLOSERS[self.quote]
-        while (found := closer.search(line, pos)) is not None:
-            pos = found.end()
-            if len(found.group()) == 1:
-                self.quote = ""
-                return pos
-        return len(line)
-
-    def in_comment(self, column: int) -> bool:
-        return any(start <= column < end for start, end in self.comments)
 
 
 # --------------------------------------------------------------------------- variables
@@ -143,7 +80,7 @@ def substitute(
     line: str,
     variables: Mapping[str, str],
     where: Location,
-    lexer: _Lexer,
+    lexer: LineLexer,
     defaults: Mapping[str, str] = _NONE,
 ) -> str:
     """Replace each ``$(name)`` of one line outside comments; an unset one is an error.
@@ -232,7 +169,7 @@ class _Splitter:
         self.read = read
         self.lines: list[str] = []
         self.segments: list[Segment] = []
-        self.lexer = _Lexer()
+        self.lexer = LineLexer()
         self.cut = False  # a GO line ended the last batch inside a /* */ comment
         self.including: list[Path] = []  # resolved paths of the files being read, outermost first
         self.server: str | None = None  # the first ``:connect`` target (folded)
@@ -245,7 +182,7 @@ class _Splitter:
                 yield from self._command(source, number, raw)
                 lines, lexer = self.lines, self.lexer
                 continue
-            if lexer.depth or lexer.quote or _QUOTES_OR_COMMENTS.search(raw) is not None:
+            if lexer.depth or lexer.quote or QUOTES_OR_COMMENTS.search(raw) is not None:
                 lexer.read(raw)
             elif lexer.comments:  # most lines: nothing opens or closes here
                 lexer.comments = []
@@ -283,7 +220,7 @@ class _Splitter:
         if count is not None:
             yield self._batch(count, where)
             self.cut = self.lexer.depth > 0
-            self.lexer = _Lexer()  # the server reads each batch afresh
+            self.lexer = LineLexer()  # the server reads each batch afresh
             return
         self.lexer.read(raw)
         line = substitute(raw, self.known, where, self.lexer, self.defaults) if "$(" in raw else raw
@@ -324,7 +261,7 @@ class _Splitter:
         return batch
 
     def _include(self, source: Source, argument: str, where: Location) -> Iterator[Batch]:
-        lexer = _Lexer()  # $(name) in the path is substituted: a command line has no comments
+        lexer = LineLexer()  # $(name) in the path is substituted: a command line has no comments
         argument = substitute(argument, self.known, where, lexer, self.defaults)
         relative = _include_path(argument, where)
         base = source.path.parent if source.path is not None else Path.cwd()
@@ -379,7 +316,7 @@ def include_targets(
     read is left to the replay, which reports it."""
     if source.path is None or ":r" not in source.text.lower():
         return set()
-    known, lexer, found = dict(variables or {}), _Lexer(), set()
+    known, lexer, found = dict(variables or {}), LineLexer(), set()
     for number, raw in enumerate(source.text.splitlines(), start=1):
         stripped = raw.lstrip()
         where = Location(source.origin, number, 1)
@@ -389,14 +326,16 @@ def include_targets(
                 if command == ":setvar":
                     _setvar(stripped, known, where)
                 elif command == ":r":
-                    argument = substitute(stripped[2:], known, where, _Lexer(), defaults or _NONE)
+                    argument = substitute(
+                        stripped[2:], known, where, LineLexer(), defaults or _NONE
+                    )
                     target = find_file(source.path.parent, _include_path(argument, where))
                     found |= {target.resolve()} if target is not None else set()
             except ExtractError:
                 pass
             continue
         if _go_count(raw) is not None:
-            lexer = _Lexer()
+            lexer = LineLexer()
         else:
             lexer.read(raw)
     return found

@@ -9,6 +9,7 @@ import pytest
 
 from grantbridge.cli import main
 from grantbridge.errors import InputError
+from grantbridge.plural import plural
 from pg_emit.apply import load_plan_dir
 from pg_emit.artifacts import write_artifacts
 from pg_emit.verify import verify_plan
@@ -105,10 +106,12 @@ def test_inspect_output_file_holds_what_stdout_would_and_stdout_stays_empty(
     assert sorted(p.name for p in target.parent.iterdir()) == ["target.json"]
     live = json.loads(printed)
     counts = [len(live[k]) for k in ("databases", "roles", "memberships", "grants")]
+    assert counts[0] == 1  # one database: the singular
+    nouns = ("role", "membership", "grant")
+    rest = ", ".join(plural(n, noun) for n, noun in zip(counts[1:], nouns, strict=True))
     assert err.splitlines() == [
         f"inspect {scratch.database}",
-        f"wrote {target}: {counts[0]} databases, {counts[1]} roles, {counts[2]} memberships, "
-        f"{counts[3]} grants",
+        f"wrote {target}: 1 database, {rest}",
     ]
     assert main(["--json", "inspect", "--dsn", scratch.dsn, "-d", scratch.database,
                  "-o", str(target)]) == 0  # fmt: skip

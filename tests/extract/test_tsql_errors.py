@@ -83,5 +83,5 @@ def test_cli_lenient(tmp_path: Path) -> None:
         app, ["extract", "--script", str(script), "--lenient", "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "1 logins" in result.output
+    assert "1 login, 0 databases" in result.output
     assert "1 skipped" in result.output

@@ -61,7 +61,7 @@ def test_guest_grants_are_mapped_with_gb009_for_later_logins() -> None:
     (finding,) = [f for f in p.findings if f.key in grant.findings]
     assert finding.rule_id == "GB009"
     assert "'sales_guest'" in finding.action
-    assert "1 login(s)" in finding.action
+    assert "held by the 1 login that enters [Sales] as guest" in finding.action
     assert "created later" in finding.action
     assert "GRANT sales_guest TO <login>" in finding.action
 

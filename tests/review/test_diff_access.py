@@ -107,7 +107,7 @@ def test_the_json_carries_the_gained_access_and_the_gate_fails_on_it(
     assert main(["diff", str(base), str(new), "--fail-on-new", "high"]) == 0
     capsys.readouterr()
     assert main(["diff", str(base), str(new), "--fail-on-gained"]) == 1
-    assert f"2 privilege(s) gained: SELECT on {CARDS};" in capsys.readouterr().err
+    assert f"2 privileges gained: SELECT on {CARDS};" in capsys.readouterr().err
     assert main(["--json", "diff", str(base), str(new), "--fail-on-gained"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["exit_code"] == 1

@@ -143,4 +143,7 @@ def test_a_log_past_code_scannings_limit_keeps_the_worst_and_counts_the_rest() -
     assert note["message"]["text"].startswith(
         "4 of 7 findings are left out (1 high, 3 low): code scanning rejects more than 3"
     )
+    one = json.loads(render_sarif(plans.plan(findings=findings), max_results=6))["runs"][0]
+    (note,) = one["invocations"][0]["toolExecutionNotifications"]
+    assert note["message"]["text"].startswith("1 of 7 findings is left out (1 high): ")
     assert "invocations" not in json.loads(render_sarif(plans.plan(findings=findings)))["runs"][0]
