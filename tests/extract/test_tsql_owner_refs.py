@@ -121,3 +121,11 @@ def test_gb016_on_an_object_points_at_alter_authorization() -> None:
         ("GB016", "bob", "t.sql:18:1"),
         ("disposition", "object", "t.sql:18:1"),
     ]
+
+
+def test_gb046_on_a_roles_unknown_owner_points_at_alter_authorization() -> None:
+    given = SCRIPT + "CREATE ROLE [r]\nGO\nALTER AUTHORIZATION ON ROLE::[r] TO [ghost]\nGO\n"
+    assert _owned(given, "ROLE [r] in [d]") == [
+        ("GB046", "ghost", "t.sql:22:1"),  # not CREATE ROLE's line 20
+        ("disposition", "role", "t.sql:20:1"),  # the fact is the role: where it is defined
+    ]
