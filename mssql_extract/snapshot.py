@@ -365,6 +365,10 @@ class DatabaseRole(Model):
     is_fixed: bool = False
     owner: str | None = None
     source_ref: SourceRef
+    #: Where the owner was set, when a statement of its own did it (scripts: ``ALTER
+    #: AUTHORIZATION ON ROLE::``): a finding about the owner points there. None: where the role
+    #: is defined says it. Left out of the JSON when None.
+    owner_ref: SourceRef | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:
@@ -389,6 +393,11 @@ class Schema(Model):
     name: str
     owner: str
     source_ref: SourceRef
+    #: Where the owner was set, when a statement of its own did it (scripts: ``ALTER
+    #: AUTHORIZATION ON SCHEMA::``): the ownership finding points there. None: where the schema
+    #: is defined says it (``CREATE SCHEMA … AUTHORIZATION``, a catalog row). Left out of the
+    #: JSON when None.
+    owner_ref: SourceRef | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:
@@ -412,6 +421,10 @@ class DbObject(Model):
     execute_as: str | None = None
     definition: str | None = None
     source_ref: SourceRef
+    #: Where the individual owner was set (scripts: ``ALTER AUTHORIZATION ON OBJECT::``,
+    #: ``TYPE::`` …): the ownership finding points there. None: no individual owner, or nothing
+    #: but the object's definition says it (a catalog row). Left out of the JSON when None.
+    owner_ref: SourceRef | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:

@@ -118,6 +118,20 @@ def test_fields_left_out_of_the_json_are_left_out_of_the_pieces() -> None:
     assert '"trustworthy_ref"' not in base.to_json()
 
 
+def test_owner_refs_in_lists_are_written_by_the_pieces_as_by_pydantic() -> None:
+    # a schema's and an object's owner_ref (exclude_if) in lists the pieces serialise in chunks,
+    # one item with it beside items without
+    db = database("A")
+    objects = (db.objects[0].model_copy(update={"owner": "o", "owner_ref": db.source_ref}),
+               *db.objects[1:])  # fmt: skip
+    schemas = (db.schemas[0].model_copy(update={"owner_ref": db.source_ref}),)
+    model = snapshot(db.model_copy(update={"objects": objects, "schemas": schemas}))
+    text = "".join(model.json_chunks())
+    assert text == model.to_json()
+    assert text.count('"owner_ref"') == 2
+    assert SecuritySnapshot.from_json(text) == model
+
+
 def test_documents_load_from_bytes_and_bad_bytes_are_named(tmp_path: Path) -> None:
     # plans and snapshots are validated from the file's bytes (no decoded copy: a plan at bench
     # scale M peaked 5.8 GB to load, 4.0 GB now); bytes that are not UTF-8 are still bad input

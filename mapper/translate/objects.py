@@ -101,8 +101,9 @@ def plan_schemas(state: PlanState, db: Database) -> None:
             owner=owner_role(state, db, schema.owner),
         )  # fmt: skip
         key, _ = state.add(item, fact)
-        state.owned.append(Owned(fact, "schema", str(schema.source_ref), db, schema.owner,
-                                 item.owner, key, schema=schema.name))  # fmt: skip
+        ref = str(schema.owner_ref or schema.source_ref)  # ALTER AUTHORIZATION's line, if any
+        state.owned.append(Owned(fact, "schema", ref, db, schema.owner, item.owner, key,
+                                 schema=schema.name))  # fmt: skip
 
 
 def schema_owner(db: Database, schema: str) -> str:
@@ -162,5 +163,6 @@ def plan_objects(state: PlanState, db: Database) -> None:
         if obj.owner is None:  # owned through its schema
             state.dispose(fact, "object", str(obj.source_ref), Disposition.MAPPED, items=[key])
             continue
-        state.owned.append(Owned(fact, "object", str(obj.source_ref), db, obj.owner, item.owner,
-                                 key, schema=obj.schema_name, name=obj.name))  # fmt: skip
+        ref = str(obj.owner_ref or obj.source_ref)  # ALTER AUTHORIZATION's line, if any
+        state.owned.append(Owned(fact, "object", ref, db, obj.owner, item.owner, key,
+                                 schema=obj.schema_name, name=obj.name))  # fmt: skip

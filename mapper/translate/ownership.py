@@ -331,7 +331,7 @@ def role_owner_unknown(state: PlanState, db: Database, role: DatabaseRole) -> st
         f"for [{owner}], so none may manage the role's members as its owner could."
     )
     statement = f"ALTER AUTHORIZATION ON ROLE::[{role.name}] TO [{owner}] in [{db.name}]"
-    what, ref = f"ROLE [{role.name}] in [{db.name}]", str(role.source_ref)
+    what, ref = f"ROLE [{role.name}] in [{db.name}]", str(role.owner_ref or role.source_ref)
     return unknown_finding(state, unknown, statement, action, securable=what, ref=ref)
 
 

@@ -175,7 +175,7 @@ def freeze_database(builder: Builder, db: DbState) -> Database:
     rows = list(db.perms.rows.values())
     roles = [
         DatabaseRole(name=r.name, owner=r.owner and spell.get(fold(r.owner), r.owner),
-                     source_ref=r.ref)
+                     source_ref=r.ref, owner_ref=r.owner_ref)
         for r in db.roles.values()
     ]  # fmt: skip
     fixed = _fixed_refs(FIXED_DATABASE_ROLES, db.roles, db.memberships, rows)
@@ -208,6 +208,7 @@ def freeze_database(builder: Builder, db: DbState) -> Database:
                 name=s.name,
                 owner=spell.get(fold(s.owner or "dbo"), s.owner or "dbo"),
                 source_ref=s.ref,
+                owner_ref=s.owner_ref,
             )
             for s in db.schemas.values()
         ),

@@ -72,7 +72,7 @@ def register(p: Parser, obj: DbObject) -> bool:
             return True
         earlier = None
     if earlier is not None and earlier.owner:
-        obj = obj.model_copy(update={"owner": earlier.owner})
+        obj = obj.model_copy(update={"owner": earlier.owner, "owner_ref": earlier.owner_ref})
     objects[key] = obj
     return True
 

@@ -202,7 +202,9 @@ def _object_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef
         return
     if _transferred(found.owner, owner):  # None: the schema's owner, before and after
         p.builder.drop_object_permissions(schema, parts[-1], _CLASS_OF.get(found.kind, "OBJECT"))
-    db.objects[key] = found.model_copy(update={"owner": owner})
+    # TO SCHEMA OWNER: no individual owner, so no line of its own (the schema's owner counts)
+    update = {"owner": owner, "owner_ref": ref if owner else None}
+    db.objects[key] = found.model_copy(update=update)
 
 
 def alter_authorization(p: Parser) -> None:
@@ -226,7 +228,7 @@ def _schema_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef
     found = schemas.setdefault(fold(parts[-1]), NamedState(parts[-1], ref))
     if _transferred(found.owner or "dbo", owner or "dbo"):
         p.builder.drop_object_permissions(None, parts[-1], "SCHEMA")
-    found.owner = owner or "dbo"
+    found.owner, found.owner_ref = owner or "dbo", ref
 
 
 def _role_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
@@ -234,7 +236,7 @@ def _role_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) 
     if found is not None:
         if _transferred(found.owner, owner):
             p.builder.drop_object_permissions(None, parts[-1], "ROLE")
-        found.owner = owner
+        found.owner, found.owner_ref = owner, ref if owner else None
 
 
 #: The permission class of an object kind that is not OBJECT (GRANT … ON TYPE::, XML SCHEMA

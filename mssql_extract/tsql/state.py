@@ -128,6 +128,7 @@ class NamedState:
     ref: SourceRef
     owner: str | None = None
     fixed: bool = False
+    owner_ref: SourceRef | None = None  # the ALTER AUTHORIZATION that set the owner, if one did
 
 
 @dataclass(slots=True)  # one per permission row: millions at scale (no per-row __dict__)

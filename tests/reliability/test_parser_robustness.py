@@ -106,8 +106,8 @@ POSITIONS = [
 
 
 def _facts(value: Any) -> Any:
-    """A snapshot dump without source references (``source_ref``, a database's ``owner_ref``
-    and ``trustworthy_ref``) and skipped entries: line numbers shift."""
+    """A snapshot dump without source references (``source_ref``, ``owner_ref``, a database's
+    ``trustworthy_ref``) and skipped entries: line numbers shift."""
     if isinstance(value, dict):
         return {k: _facts(v) for k, v in value.items() if not k.endswith("_ref") and k != "skipped"}
     if isinstance(value, list):
