@@ -135,9 +135,10 @@ def test_a_faithful_sysadmin_on_plain_postgresql_gets_what_rds_superuser_allows(
     (gb002,) = [f for f in p.findings if f.rule_id == "GB002"]
     assert gb002.action == (
         "Gave the role CREATEDB and CREATEROLE and membership in pg_monitor and "
-        "pg_signal_backend, with CONNECT on a, b: on plain PostgreSQL, what RDS's "
-        "rds_superuser allows; SUPERUSER was not granted."
+        "pg_signal_backend, with CONNECT on a, b: on plain PostgreSQL, what sysadmin's Amazon "
+        "RDS counterpart allows; SUPERUSER was not granted."
     )
+    assert "rds_" not in gb002.remediation
     (fact,) = [d for d in p.dispositions if d.fact == "server/member:sysadmin<-dba"]
     assert fact.disposition == "mapped"
     assert {"membership:pg_monitor<-dba", "grant:DATABASE a:a:CONNECT:dba"} <= set(fact.items)
