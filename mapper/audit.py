@@ -9,12 +9,14 @@ per-object auditing, every statement that touches an object on which the *audit 
   (:data:`ACTION_GROUPS`, one row per group with the reason), or a parameter (logins are logged
   by ``log_connections``, not by pgaudit);
 * a per-object action (``SELECT ON OBJECT::dbo.T BY public``) becomes a GRANT of that privilege
-  to the audit role :data:`AUDIT_ROLE` on each object it covers (a schema or database securable
-  covers all of its objects). pgaudit cannot filter by principal: ``BY app`` audits everyone
-  (a note says so).
+  to the target's audit role (:func:`mapper.platforms.audit_role`: ``rds_pgaudit`` on RDS /
+  Aurora, ``pgaudit_auditor`` on plain PostgreSQL) on each object it covers (a schema or
+  database securable covers all of its objects). pgaudit cannot filter by principal: ``BY app``
+  audits everyone (a note says so).
 
-:func:`parameters` gives the parameter-group settings a hardened target needs, each with the
-reason the report prints, plus the pgaudit ones when the source had audit specifications.
+:func:`parameters` gives the settings a hardened target needs (RDS / Aurora: its parameter
+group; plain PostgreSQL: ``postgresql.conf``), each with the reason the report prints, plus the
+pgaudit ones when the source had audit specifications.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict
 
 from mapper.plan import PgParameter
+from mapper.platforms import audit_role, on_rds
 from mssql_extract.snapshot import (
     AuditAction,
     AuditSpecification,
@@ -34,10 +37,6 @@ from mssql_extract.snapshot import (
     SecuritySnapshot,
     fold,
 )
-
-#: The audit role of pgaudit object auditing; AWS names it rds_pgaudit ("Using pgAudit to log
-#: database activity", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.html).
-AUDIT_ROLE = "rds_pgaudit"
 
 #: pgaudit.log classes, in the order pgaudit documents them.
 CLASSES = ("READ", "WRITE", "FUNCTION", "ROLE", "DDL", "MISC", "MISC_SET", "ALL")
@@ -287,34 +286,54 @@ def _covered(db: Database, action: AuditAction) -> Iterator[DbObject]:
 
 # --------------------------------------------------------------------------- parameters
 
-#: The hardened parameter group (AWS: "Working with parameter groups" and "Using SSL with a
-#: PostgreSQL DB instance", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html;
-#: rds.restrict_password_commands: "Controlling user access to the PostgreSQL database";
-#: PostgreSQL runtime settings: https://www.postgresql.org/docs/current/runtime-config-logging.html).
+#: The hardened settings every target gets (PostgreSQL runtime settings:
+#: https://www.postgresql.org/docs/current/runtime-config-logging.html and
+#: https://www.postgresql.org/docs/current/runtime-config-connection.html).
 HARDENED: tuple[tuple[str, str, str], ...] = (
     ("log_connections", "1",
      "log every connection attempt and its authentication, like SQL Server's login auditing"),
     ("log_disconnections", "1", "log session ends with their duration (logout auditing)"),
     ("log_statement", "ddl",
      "log every CREATE/ALTER/DROP so schema and permission changes leave a trail"),
-    ("rds.force_ssl", "1", "refuse unencrypted connections (SQL Server: Force Encryption)"),
     ("ssl_min_protocol_version", "TLSv1.2", "refuse TLS 1.0 and 1.1"),
     ("password_encryption", "scram-sha-256",
      "store new passwords as SCRAM verifiers, never MD5"),
+)  # fmt: skip
+
+#: Amazon RDS / Aurora's own parameters (AWS: "Using SSL with a PostgreSQL DB instance",
+#: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html;
+#: rds.restrict_password_commands: "Controlling user access to the PostgreSQL database").
+RDS_HARDENED: tuple[tuple[str, str, str], ...] = (
+    ("rds.force_ssl", "1", "refuse unencrypted connections (SQL Server: Force Encryption)"),
     ("rds.restrict_password_commands", "1",
      "only members of rds_password may change passwords (SQL Server: ALTER ANY LOGIN)"),
 )  # fmt: skip
 
+#: Plain PostgreSQL has neither. ``ssl = on`` only lets a client choose TLS: "By default, this
+#: is at the client's option" ("Secure TCP/IP Connections with SSL",
+#: https://www.postgresql.org/docs/current/ssl-tcp.html); what refuses the others is pg_hba.conf,
+#: whose ``hostssl`` and ``hostgssenc`` records match only encrypted connections ("The
+#: pg_hba.conf File", https://www.postgresql.org/docs/current/auth-pg-hba-conf.html). No setting
+#: restricts password changes: any role may change its own password (the report says so).
+PLAIN_HARDENED: tuple[tuple[str, str, str], ...] = (
+    ("ssl", "on",
+     "accept TLS connections (SQL Server: Force Encryption; the server needs ssl_cert_file "
+     "and ssl_key_file); no setting refuses unencrypted ones: pg_hba.conf does when its TCP "
+     "records are hostssl or hostgssenc, not host (as in iam/pg_hba.conf)"),
+)  # fmt: skip
 
-def parameters(audit: AuditSettings | None = None) -> tuple[PgParameter, ...]:
-    """The hardened parameter-group settings, plus pgaudit's when ``audit`` is active."""
-    found = [PgParameter(name=n, value=v, reason=r) for n, v, r in HARDENED]
+
+def parameters(target: str, audit: AuditSettings | None = None) -> tuple[PgParameter, ...]:
+    """The hardened settings for ``target`` (RDS / Aurora get their ``rds.*`` parameters, plain
+    PostgreSQL its own), plus pgaudit's when ``audit`` is active."""
+    rows = (*HARDENED, *(RDS_HARDENED if on_rds(target) else PLAIN_HARDENED))
+    found = [PgParameter(name=n, value=v, reason=r) for n, v, r in rows]
     if audit is not None and audit.active:
-        found.extend(_pgaudit_parameters(audit))
+        found.extend(_pgaudit_parameters(audit, audit_role(target)))
     return tuple(sorted(found, key=lambda p: p.key))
 
 
-def _pgaudit_parameters(audit: AuditSettings) -> Iterator[PgParameter]:
+def _pgaudit_parameters(audit: AuditSettings, role: str) -> Iterator[PgParameter]:
     facts = audit.facts
     yield PgParameter(
         name="shared_preload_libraries", value="pgaudit", facts=facts,
@@ -330,7 +349,7 @@ def _pgaudit_parameters(audit: AuditSettings) -> Iterator[PgParameter]:
                       "user objects)")  # fmt: skip
     if audit.objects:
         yield PgParameter(
-            name="pgaudit.role", value=AUDIT_ROLE, facts=facts,
-            reason=f"object auditing: statements using a privilege {AUDIT_ROLE} holds on an "
+            name="pgaudit.role", value=role, facts=facts,
+            reason=f"object auditing: statements using a privilege {role} holds on an "
             "object are logged (the per-object actions of the database audit specifications)",
         )  # fmt: skip

@@ -57,8 +57,8 @@ RULES = RuleRegistry([
          "Give the principal only the DML and EXECUTE it needs; keep DDL and role administration "
          "with a separate deployment role."),
     Rule("GB002", C, "Member of sysadmin",
-         "Keep sysadmin-equivalent access (rds_superuser) for named DBAs only; applications and "
-         "groups should get database-level roles."),
+         "Keep sysadmin-equivalent access for named DBAs only; applications and groups should "
+         "get database-level roles."),
     Rule("GB003", H, "CONTROL on the database or the server",
          "Replace CONTROL with the specific permissions the principal uses."),
     Rule("GB004", H, "Member of securityadmin",

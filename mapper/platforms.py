@@ -13,10 +13,15 @@ policy asks for           aurora / rds                     postgresql
                                                            ``iam/pg_hba.conf``, no role
 faithful sysadmin /       member of ``rds_superuser``      CREATEDB, CREATEROLE, ``pg_monitor``,
 CONTROL SERVER                                             ``pg_signal_backend``; never SUPERUSER
+pgaudit object auditing   ``rds_pgaudit``                  ``pgaudit_auditor``
+(``pgaudit.role``)
+forced encryption         ``rds.force_ssl``                ``ssl``, and ``hostssl`` /
+                                                           ``hostgssenc`` records in pg_hba.conf
 ========================  ===============================  =====================================
 
 The renderer, ``verify`` and ``drift`` read the same tables, so a postgresql plan names no
-``rds_*`` role anywhere.
+``rds_*`` role anywhere, and its ``parameters.json`` no ``rds.*`` setting
+(:data:`mapper.audit.RDS_HARDENED`, :data:`mapper.audit.PLAIN_HARDENED`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ FALLBACKS: Mapping[str, Mapping[AuthMethod, AuthMethod]] = {
 SUPERUSER_ATTRIBUTES: tuple[str, ...] = ("CREATEDB", "CREATEROLE")
 SUPERUSER_ROLES: tuple[str, ...] = ("pg_monitor", "pg_signal_backend")
 
+#: The audit role of pgaudit object auditing (``pgaudit.role``) on RDS / Aurora: "the only
+#: allowable value is rds_pgaudit" (Aurora User Guide, "Auditing database objects",
+#: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.auditing.html).
+RDS_AUDIT_ROLE = "rds_pgaudit"
+#: On plain PostgreSQL ``pgaudit.role`` names any role ("Specifies the master role to use for
+#: object audit logging. … There is no default.", https://github.com/pgaudit/pgaudit README,
+#: "pgaudit.role"; its example calls it ``auditor``). grantbridge prefixes that name so that it
+#: is less likely to be a migrated login or role's: plan roles are cluster-wide.
+PLAIN_AUDIT_ROLE = "pgaudit_auditor"
+
 
 def on_rds(target: str) -> bool:
     """Whether the target is Amazon RDS or Aurora (has the ``rds_*`` roles)."""
@@ -58,6 +73,11 @@ def on_rds(target: str) -> bool:
 def auth_role(target: str, method: AuthMethod) -> str | None:
     """The RDS role a login with ``method`` is a member of on ``target`` (None: no role)."""
     return AUTH_ROLES.get(method) if on_rds(target) else None
+
+
+def audit_role(target: str) -> str:
+    """The role pgaudit object auditing logs for on ``target`` (``pgaudit.role``)."""
+    return RDS_AUDIT_ROLE if on_rds(target) else PLAIN_AUDIT_ROLE
 
 
 def supported_method(target: str, method: AuthMethod) -> AuthMethod:

@@ -2,15 +2,23 @@
 
 On Amazon RDS / Aurora a login authenticates with Kerberos by membership in ``rds_ad``. Plain
 PostgreSQL decides the method per connection in ``pg_hba.conf`` instead, so a postgresql plan
-makes its Kerberos logins members of nothing and this snippet gives each one record::
+makes its Kerberos logins members of nothing and this snippet gives each one two records, one
+per kind of encrypted connection (TLS, GSSAPI encryption)::
 
-    host    all    "jdoe@CONTOSO.COM"    all    gss include_realm=1 krb_realm=CONTOSO.COM
+    hostssl       all    "jdoe@CONTOSO.COM"    all    gss include_realm=1 krb_realm=CONTOSO.COM
+    hostgssenc    all    "jdoe@CONTOSO.COM"    all    gss include_realm=1 krb_realm=CONTOSO.COM
 
 The syntax, from the PostgreSQL documentation (20.1 "The pg_hba.conf File",
 https://www.postgresql.org/docs/current/auth-pg-hba-conf.html, and 20.6 "GSSAPI
 Authentication", https://www.postgresql.org/docs/current/gssapi-auth.html):
 
 * ``host DATABASE USER ADDRESS METHOD [OPTIONS]``; ``all`` as the address matches any IP address;
+  ``hostssl`` matches only TCP connections made with SSL, ``hostgssenc`` only those made with
+  GSSAPI encryption. The plan's hardening refuses unencrypted connections (SQL Server's Force
+  Encryption; ``rds.force_ssl`` on RDS), and plain PostgreSQL has no setting for that, only
+  these record types (:data:`mapper.audit.PLAIN_HARDENED`). Both are written because libpq
+  clients holding a Kerberos ticket try GSSAPI encryption first (``gssencmode=prefer``), and
+  such a connection matches no ``hostssl`` record;
 * a field may be double-quoted, and a quoted name loses any special meaning (``all``, a ``+``
   group, an ``@`` file); a double quote inside is written twice (``next_token`` in
   src/backend/libpq/hba.c: "Literal double-quote is two double-quotes"); a record holds no line
@@ -39,9 +47,12 @@ HEADER = (
     "# Put them BEFORE the password (scram-sha-256, md5) and catch-all records of the server's",
     "# pg_hba.conf: PostgreSQL uses the first record that matches a connection, and never",
     "# tries another if its authentication fails. The server needs a keytab",
-    "# (krb_server_keyfile). Narrow the address (all) to your clients' networks, and write",
-    "# hostssl or hostgssenc instead of host to refuse unencrypted connections. Reload",
-    "# (SELECT pg_reload_conf()) and check pg_hba_file_rules afterwards.",
+    "# (krb_server_keyfile), and ssl = on with a certificate (parameters.json). Each login",
+    "# has a hostssl record (TLS) and a hostgssenc record (GSSAPI encryption): a connection",
+    "# with neither matches no record here, so that unencrypted connections are refused",
+    "# (make the server's other TCP records hostssl too). Narrow the address (all) to your",
+    "# clients' networks. Reload (SELECT pg_reload_conf()) and check pg_hba_file_rules",
+    "# afterwards.",
     "#",
     "# TYPE  DATABASE  USER  ADDRESS  METHOD  OPTIONS",
 )
@@ -64,15 +75,19 @@ def _one_line(text: str) -> str:
     return " ".join(text.splitlines())
 
 
+#: The connection types of a login's records: TLS, GSSAPI encryption; never unencrypted.
+TYPES = ("hostssl", "hostgssenc")
+
+
 def _record(role: PgRole) -> list[str]:
-    """One role's comment and record (or, for a name no record can hold, why not)."""
+    """One role's comment and records (or, for a name no record can hold, why not)."""
     user = _quoted(role.name)
     realm = _option(role.realm) if role.realm else ""
     note = f"# {_one_line(role.name)}: {_one_line(role.source)}"
     if user is None or realm is None:
         return [f"{note}: not written, pg_hba.conf cannot name a role or realm with a line break"]
     options = "include_realm=1" + (f" krb_realm={realm}" if realm else "")
-    return [note, f"host    all    {user}    all    gss {options}"]
+    return [note, *(f"{kind:<10}    all    {user}    all    gss {options}" for kind in TYPES)]
 
 
 def kerberos_logins(plan: MigrationPlan) -> list[PgRole]:

@@ -21,7 +21,8 @@ and the report's security section.
 * Row-level security (``plan.row_security``): ``ENABLE`` and ``FORCE ROW LEVEL SECURITY``, then
   each policy as ``DROP POLICY IF EXISTS`` + ``CREATE POLICY`` in the same transaction, so a
   re-run replaces the policies instead of failing (CREATE POLICY has no IF NOT EXISTS).
-* ``parameters.json``: the parameter-group settings (canonical JSON), explained in the report.
+* ``parameters.json``: the settings (canonical JSON) of the RDS / Aurora parameter group, or of
+  a plain PostgreSQL's ``postgresql.conf`` (``mapper.audit.parameters``), explained in the report.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 
 from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity
+from mapper.platforms import on_rds
 from mapper.rls import REPORT_NOTE
 from pg_emit import markdown as md
 from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
@@ -37,6 +39,12 @@ from pg_emit.script import Statement, dollar_quote, facts_note
 
 #: Parameters that only take effect after a reboot (the rest apply immediately).
 STATIC_PARAMETERS = frozenset({"shared_preload_libraries"})
+
+#: Below the parameters table on plain PostgreSQL: what RDS / Aurora's hardening has and it lacks.
+PLAIN_PARAMETERS_NOTE = (
+    "Plain PostgreSQL has no setting that restricts password changes: any role can change its "
+    "own password (ALTER ROLE … PASSWORD)."
+)
 
 
 #: The first line of a routine's comment once 07 changed it; the rest of that line says what
@@ -190,7 +198,7 @@ def security_statements(plan: MigrationPlan, database: str) -> list[Statement]:
 
 
 def render_parameters(plan: MigrationPlan) -> str:
-    """``parameters.json``: the parameter-group settings, canonical (sorted, two-space indent)."""
+    """``parameters.json``: the hardened settings, canonical (sorted, two-space indent)."""
     rows = [
         {"name": p.name, "value": p.value,
          "apply_method": "pending-reboot" if p.name in STATIC_PARAMETERS else "immediate",
@@ -220,6 +228,9 @@ def report_section(plan: MigrationPlan) -> list[str]:
         lines += [f"- {md.code(f.securable or '')}: {md.text(f.remediation)}" for f in masking]
     if plan.parameters:
         settings = [(md.code(p.name), md.code(p.value), md.text(p.reason)) for p in plan.parameters]
-        lines += ["", "Parameter group settings (`parameters.json`):", "",
+        rds = on_rds(plan.target)
+        where = "Parameter group settings" if rds else "`postgresql.conf` settings"
+        lines += ["", f"{where} (`parameters.json`):", "",
                   *md.table(("Parameter", "Value", "Why"), settings)]  # fmt: skip
+        lines += [] if rds else ["", md.text(PLAIN_PARAMETERS_NOTE)]
     return lines

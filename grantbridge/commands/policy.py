@@ -17,9 +17,10 @@ from mapper.policy import policy_schema
 DEFAULT_TOML = r"""# grantbridge.toml — how grantbridge maps SQL Server security to PostgreSQL.
 # Every value below is the default; delete what you do not change.
 
-# aurora | rds | postgresql. postgresql is plain PostgreSQL, without Amazon's rds_* roles: an
-# IAM login becomes a password login (GB048), a Kerberos login gets a gss record in
-# iam/pg_hba.conf, a faithful sysadmin CREATEDB, CREATEROLE, pg_monitor and pg_signal_backend
+# aurora | rds | postgresql. postgresql is plain PostgreSQL, without Amazon's rds_* roles and
+# rds.* parameters: an IAM login becomes a password login (GB048), a Kerberos login gets gss
+# records in iam/pg_hba.conf, a faithful sysadmin CREATEDB, CREATEROLE, pg_monitor and
+# pg_signal_backend, pgaudit's audit role is pgaudit_auditor, parameters.json asks for ssl
 target = "aurora"
 # database: one PostgreSQL database per SQL Server database; schema: one database, schema prefixes
 database_mode = "database"

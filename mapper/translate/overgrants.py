@@ -141,7 +141,7 @@ def _sysadmin_plain(
     group = " (its members use them after SET ROLE)" if spec and not spec.login else ""
     action = (
         f"Gave the role {attributes}{group} and membership in {roles}{access}: on plain "
-        "PostgreSQL, what RDS's rds_superuser allows; SUPERUSER was not granted."
+        "PostgreSQL, what sysadmin's Amazon RDS counterpart allows; SUPERUSER was not granted."
     )
     return [*members, *connect], action
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grantbridge.plural import plural
-from mapper import audit, masking
+from mapper import audit, masking, platforms
 from mapper.module_findings import ChainReliance, chain_findings, chain_reliance, module_findings
 from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
 from mapper.modules import RULES as MODULE_RULES
@@ -51,7 +51,8 @@ RULES = rule_table(
                 "prefer modules.mode = 'security_definer' where the routine body allows it."),
         RuleDef("GB341", Severity.INFO, "Audit specifications translated to pgaudit",
                 "Load pgaudit (parameters.json), CREATE EXTENSION pgaudit in each database and "
-                "ship the PostgreSQL log to CloudWatch Logs."),
+                "ship the PostgreSQL log where the audited roles cannot change it (CloudWatch "
+                "Logs on RDS / Aurora)."),
     ]
 )  # fmt: skip
 
@@ -273,28 +274,30 @@ def _plan_masking(state: PlanState, db: Database) -> None:
 
 def _plan_audit(state: PlanState) -> tuple[PgParameter, ...]:
     settings = audit.translate_audit(state.snapshot)
+    target = state.policy.target
+    role = platforms.audit_role(target)
     summary: str | None = None
     grants: dict[str, list[str]] = {}
     if settings.active:
-        grants = _audit_role(state, settings)
+        grants = _audit_role(state, settings, role)
         evidence = (
             f"pgaudit.log = {','.join(settings.classes).lower() or 'none'}; "
-            f"{plural(len(settings.objects), 'object privilege')} for {audit.AUDIT_ROLE}"
+            f"{plural(len(settings.objects), 'object privilege')} for {role}"
             + "".join(f"; {note}" for note in settings.notes)
         )
         finding = make_finding(RULES["GB341"], evidence, source_ref=", ".join(settings.facts))
         summary = state.finding(finding.to_finding("pgaudit settings in parameters.json."))
-    parameters = audit.parameters(settings)
+    parameters = audit.parameters(target, settings)
     security_facts.dispose_audits(state, settings, parameters, grants, summary)
     return parameters
 
 
-def _audit_role(state: PlanState, settings: audit.AuditSettings) -> dict[str, list[str]]:
-    """Grants to the audit role for object auditing; their keys by fact."""
+def _audit_role(state: PlanState, settings: audit.AuditSettings, role: str) -> dict[str, list[str]]:
+    """Grants to the audit role ``role`` for object auditing; their keys by fact."""
     keys: dict[str, list[str]] = {}
     if not settings.objects:
         return keys
-    spec = state.role(audit.AUDIT_ROLE, RoleKind.GROUP, source="pgaudit.role (object auditing)")
+    spec = state.role(role, RoleKind.GROUP, source="pgaudit.role (object auditing)")
     databases = {fold(db.name): db for db in state.snapshot.databases}
     for item in settings.objects:
         db = databases[fold(item.database)]
@@ -306,7 +309,7 @@ def _audit_role(state: PlanState, settings: audit.AuditSettings) -> dict[str, li
         grant = PgGrant(
             database=target.database, object_type=GRANT_TYPES[target.kind],
             schema_name=target.schema_name, name=target.name, signature=target.signature,
-            privilege=item.privilege, grantee=audit.AUDIT_ROLE, comment="pgaudit object auditing",
+            privilege=item.privilege, grantee=role, comment="pgaudit object auditing",
         )  # fmt: skip
         keys.setdefault(item.fact, []).append(state.add(grant, item.fact)[0])
     return keys

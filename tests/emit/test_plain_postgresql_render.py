@@ -1,5 +1,6 @@
-"""What a postgresql plan renders to: no ``rds_*`` role in any script, ``iam/pg_hba.conf`` for
-its Kerberos logins, and assignments and report in plain-PostgreSQL terms (mapper/platforms.py).
+"""What a postgresql plan renders to: no ``rds_*`` role nor ``rds.*`` setting in any output,
+``iam/pg_hba.conf`` for its Kerberos logins (encrypted connections only, checked by a real
+PostgreSQL 15), and assignments and report in plain-PostgreSQL terms (mapper/platforms.py).
 
 contoso planned for plain PostgreSQL (tests/emit/contoso.py, ``POSTGRESQL_POLICY``): sysadmin
 kept faithfully, realm CONTOSO.COM, svc_reporting given IAM by a rule. The aurora plan of the same
@@ -9,7 +10,13 @@ estate keeps its stand-ins (its goldens are unchanged).
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from psycopg import Connection
 
 from grantbridge.cli import main
 from mapper.plan import AuthMethod, MigrationPlan, PgRole, RoleKind
@@ -18,28 +25,40 @@ from pg_emit.hba import render_hba
 from pg_emit.iam import render_iam
 from pg_emit.render import render_sql
 from pg_emit.render_roles import STANDIN_MARK
+from pg_emit.server import connect
+from tests.cluster import BINDIR, throwaway_cluster
 from tests.conftest import CONTOSO
 from tests.emit import contoso
 
-RDS_ROLE = re.compile(r"\brds_")
+#: An RDS role (``rds_superuser`` …) or RDS parameter (``rds.force_ssl`` …).
+RDS_NAME = re.compile(r"\brds[._]")
+
+
+def _records(user: str, options: str) -> list[str]:
+    """A login's two records: TLS and GSSAPI-encrypted connections only (forced encryption)."""
+    return [
+        f"{kind:<10}    all    {user}    all    gss {options}" for kind in ("hostssl", "hostgssenc")
+    ]
+
 
 CONTOSO_HBA = [
     "# analysts@CONTOSO.COM: login [CONTOSO\\Analysts]",
-    'host    all    "analysts@CONTOSO.COM"    all    gss include_realm=1 krb_realm=CONTOSO.COM',
+    *_records('"analysts@CONTOSO.COM"', "include_realm=1 krb_realm=CONTOSO.COM"),
     "# dbas@CONTOSO.COM: login [CONTOSO\\DBAs]",
-    'host    all    "dbas@CONTOSO.COM"    all    gss include_realm=1 krb_realm=CONTOSO.COM',
+    *_records('"dbas@CONTOSO.COM"', "include_realm=1 krb_realm=CONTOSO.COM"),
     "# jdoe@CONTOSO.COM: login [CONTOSO\\jdoe]",
-    'host    all    "jdoe@CONTOSO.COM"    all    gss include_realm=1 krb_realm=CONTOSO.COM',
+    *_records('"jdoe@CONTOSO.COM"', "include_realm=1 krb_realm=CONTOSO.COM"),
     "# mgarcia@CONTOSO.COM: login [CONTOSO\\mgarcia]",
-    'host    all    "mgarcia@CONTOSO.COM"    all    gss include_realm=1 krb_realm=CONTOSO.COM',
+    *_records('"mgarcia@CONTOSO.COM"', "include_realm=1 krb_realm=CONTOSO.COM"),
 ]
 
 
-def test_no_script_of_a_postgresql_plan_names_an_rds_role() -> None:
+def test_no_output_of_a_postgresql_plan_names_an_rds_role_or_setting() -> None:
+    """Scripts, iam/, parameters.json, report.md and findings.sarif alike (contoso has no
+    audit specification: tests/emit/test_plain_postgresql_audit.py plans one that has)."""
     files = render_artifacts(contoso.postgresql_plan())
-    scripts = {n: t for n, t in files.items() if n.startswith(("sql/", "iam/"))}
-    assert {n for n, t in scripts.items() if RDS_ROLE.search(t)} == set()
-    assert STANDIN_MARK not in scripts["sql/01_roles.sql"]
+    assert {n for n, t in files.items() if RDS_NAME.search(t)} == set()
+    assert STANDIN_MARK not in files["sql/01_roles.sql"]
     assert not [n for n in files if n.startswith("iam/policies/")]
 
 
@@ -58,13 +77,58 @@ def test_the_iam_login_turned_password_gets_the_rotation_step() -> None:
     assert "-- hand after apply: \\password svc_reporting" in roles
 
 
-def test_contoso_pg_hba_has_one_gss_record_per_kerberos_login_after_its_warning() -> None:
+def test_contoso_pg_hba_has_hostssl_and_hostgssenc_records_per_kerberos_login() -> None:
+    """Two records per login after the header's warning, none for an unencrypted connection:
+    the hardening forces encryption, and on plain PostgreSQL only pg_hba.conf can."""
     text = render_iam(contoso.postgresql_plan())["iam/pg_hba.conf"]
     lines = text.splitlines()
     assert lines[-len(CONTOSO_HBA) :] == CONTOSO_HBA
     header = " ".join(lines[: -len(CONTOSO_HBA)])
     assert "BEFORE the password (scram-sha-256, md5)" in header
     assert "first record that matches" in header
+    assert "unencrypted connections are refused" in header
+
+
+@contextmanager
+def _after_reload(dsn: str, name: str, value: str) -> Iterator[Connection[Any]]:
+    """A connection whose backend has ``name = value`` (the postmaster reloads asynchronously)."""
+    for _ in range(50):
+        with connect(dsn) as conn:
+            if conn.execute(f"SHOW {name}".encode()).fetchone() == (value,):
+                yield conn
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} is not {value} after the reload")
+
+
+def test_the_pg_hba_records_are_valid_on_postgresql_15() -> None:
+    """A throwaway cluster with parameters.json's ``ssl = on`` gets iam/pg_hba.conf appended to
+    its pg_hba.conf: pg_hba_file_rules (which reads the file on disk) shows each record as
+    written, and no error (gss needs a server built with GSSAPI, as PostgreSQL 15's packages
+    are; with ssl off a hostssl record "cannot match because SSL is disabled"). The cluster has
+    no certificate, so its SSL is not actually loaded: the records only need the setting."""
+    assert (BINDIR / "initdb").exists(), f"PostgreSQL 15 binaries are required in {BINDIR}"
+    text = render_iam(contoso.postgresql_plan())["iam/pg_hba.conf"]
+    with throwaway_cluster({}) as (dsn, _log):
+        with connect(dsn) as conn:
+            hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
+            conn.execute("ALTER SYSTEM SET ssl = on")
+            conn.execute("SELECT pg_catalog.pg_reload_conf()")
+        with hba.open("a", encoding="utf-8") as file:
+            file.write(text)
+        with _after_reload(dsn, "ssl", "on") as conn:
+            rows = conn.execute(
+                "SELECT type, user_name, auth_method, options, error"
+                " FROM pg_catalog.pg_hba_file_rules"
+                " WHERE auth_method = 'gss' OR error IS NOT NULL ORDER BY line_number"
+            ).fetchall()
+    options = ["include_realm=true", "krb_realm=CONTOSO.COM"]
+    assert rows == [
+        (kind, [user], "gss", options, None)
+        for user in ("analysts@CONTOSO.COM", "dbas@CONTOSO.COM", "jdoe@CONTOSO.COM",
+                     "mgarcia@CONTOSO.COM")
+        for kind in ("hostssl", "hostgssenc")
+    ]  # fmt: skip
 
 
 def test_assignments_name_the_pg_hba_method_on_plain_postgresql() -> None:
@@ -95,9 +159,9 @@ def test_pg_hba_quotes_names_and_leaves_out_what_a_record_cannot_hold() -> None:
     assert text is not None
     records = [line for line in text.splitlines() if not line.startswith("#")]
     assert records == [
-        'host    all    "+x@R"    all    gss include_realm=1 krb_realm="MY REALM"',
-        'host    all    "a ""b""@R.COM"    all    gss include_realm=1 krb_realm=R.COM',
-        'host    all    "all"    all    gss include_realm=1',
+        *_records('"+x@R"', 'include_realm=1 krb_realm="MY REALM"'),
+        *_records('"a ""b""@R.COM"', "include_realm=1 krb_realm=R.COM"),
+        *_records('"all"', "include_realm=1"),
     ]
     assert "# two lines@R: login [two lines@R]: not written, pg_hba.conf cannot" in text
     assert "off@R" not in text

@@ -1,9 +1,10 @@
 """``target = "postgresql"``: plain PostgreSQL has none of Amazon RDS's ``rds_*`` roles.
 
 IAM logins become password logins (GB048), Kerberos logins are members of no ``rds_ad`` (their
-``gss`` record goes to ``iam/pg_hba.conf``), and a faithful sysadmin gets what rds_superuser
-allows in PostgreSQL's own terms, never SUPERUSER (mapper/platforms.py). The same inputs
-planned for aurora keep the RDS roles.
+``gss`` records go to ``iam/pg_hba.conf``), a faithful sysadmin gets what rds_superuser
+allows in PostgreSQL's own terms, never SUPERUSER, and pgaudit object auditing grants to
+``pgaudit_auditor``, not ``rds_pgaudit``, with no ``rds.*`` parameter (mapper/platforms.py).
+The same inputs planned for aurora keep the RDS roles and parameters.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ import pytest
 from mapper.plan import AuthMethod, MigrationPlan, Severity
 from mapper.planner import plan
 from mapper.policy import parse_policy
-from mssql_extract.snapshot import AuthenticationType, LoginType, Membership, User, UserType
+from mssql_extract.snapshot import (
+    AuditAction,
+    AuditSpecification,
+    AuthenticationType,
+    LoginType,
+    Membership,
+    User,
+    UserType,
+)
 from tests.mapper.estate import REF, database, login, perm, snapshot
 
 ENTRA = login("ana@contoso.com", LoginType.EXTERNAL_USER)
@@ -135,9 +144,10 @@ def test_a_faithful_sysadmin_on_plain_postgresql_gets_what_rds_superuser_allows(
     (gb002,) = [f for f in p.findings if f.rule_id == "GB002"]
     assert gb002.action == (
         "Gave the role CREATEDB and CREATEROLE and membership in pg_monitor and "
-        "pg_signal_backend, with CONNECT on a, b: on plain PostgreSQL, what RDS's "
-        "rds_superuser allows; SUPERUSER was not granted."
+        "pg_signal_backend, with CONNECT on a, b: on plain PostgreSQL, what sysadmin's Amazon "
+        "RDS counterpart allows; SUPERUSER was not granted."
     )
+    assert "rds_" not in gb002.remediation
     (fact,) = [d for d in p.dispositions if d.fact == "server/member:sysadmin<-dba"]
     assert fact.disposition == "mapped"
     assert {"membership:pg_monitor<-dba", "grant:DATABASE a:a:CONNECT:dba"} <= set(fact.items)
@@ -158,3 +168,52 @@ def test_a_faithful_sysadmin_on_aurora_and_a_downscoped_one_are_as_before() -> N
     down = _sysadmin("postgresql", mode="downscope")
     assert _memberships(down, "dba") == {"a_db_owner", "b_db_owner"}
     assert _role(down, "login [dba]").attributes == ()
+
+
+# ------------------------------------------------------------------ audit
+
+#: Per-object actions (a table; a schema's routines) and an action group, in a database audit
+#: specification; action groups in a server one.
+DATABASE_AUDIT = AuditSpecification(name="db", level="DATABASE", source_ref=REF, actions=(
+    AuditAction(action="SELECT", securable_class="OBJECT", securable="dbo.Orders",
+                principal="public"),
+    AuditAction(action="EXECUTE", securable_class="SCHEMA", securable="dbo", principal="public"),
+    AuditAction(action="SCHEMA_OBJECT_CHANGE_GROUP"),
+))  # fmt: skip
+SERVER_AUDIT = AuditSpecification(name="srv", level="SERVER", source_ref=REF, actions=(
+    AuditAction(action="FAILED_LOGIN_GROUP"), AuditAction(action="SERVER_ROLE_MEMBER_CHANGE_GROUP"),
+))  # fmt: skip
+
+
+def _audited(target: str) -> MigrationPlan:
+    snap = snapshot(database(audit_specifications=(DATABASE_AUDIT,)),
+                    audit_specifications=(SERVER_AUDIT,))  # fmt: skip
+    return plan(snap, _policy(target))
+
+
+@pytest.mark.parametrize(
+    ("target", "role", "ssl"),
+    [("postgresql", "pgaudit_auditor", "ssl"), ("aurora", "rds_pgaudit", "rds.force_ssl")],
+)
+def test_object_auditing_grants_to_the_targets_audit_role(target: str, role: str, ssl: str) -> None:
+    p = _audited(target)
+    (audit,) = [r for r in p.roles if r.name == role]
+    assert (audit.kind, audit.login) == ("group", False)
+    assert {(g.object_type, g.name, g.privilege) for g in p.grants if g.grantee == role} == {
+        ("TABLE", "orders", "SELECT"), ("PROCEDURE", "usp_report", "EXECUTE"),
+        ("SCHEMA", "dbo", "USAGE"),
+    }  # fmt: skip
+    values = {q.name: q.value for q in p.parameters}
+    assert values["pgaudit.role"] == role
+    assert values["pgaudit.log"] == "role,ddl"
+    assert ssl in values
+    (gb341,) = [f for f in p.findings if f.rule_id == "GB341"]
+    assert f"2 object privileges for {role}" in gb341.evidence
+
+
+def test_a_postgresql_plan_with_audit_names_no_rds_role_nor_rds_parameter() -> None:
+    p = _audited("postgresql")
+    assert _rds_roles(p) == set()
+    assert {g.grantee for g in p.grants if g.grantee.startswith("rds_")} == set()
+    assert [q.name for q in p.parameters if q.name.startswith("rds.")] == []
+    assert [q.name for q in p.parameters if "rds_" in q.value + q.reason] == []

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mapper.audit import ACTION_GROUPS, AUDIT_ROLE, CLASSES, HARDENED, parameters, translate_audit
+from mapper.audit import ACTION_GROUPS, CLASSES, HARDENED, parameters, translate_audit
 from mssql_extract.tsql import parse_text
 from tests.cluster import BINDIR, throwaway_cluster
 
@@ -78,21 +78,56 @@ def test_translate_audit_classes_objects_and_notes() -> None:
     assert "cannot filter by principal" in notes
 
 
-def test_hardened_parameters_structure() -> None:
-    plain = {p.name: p for p in parameters()}
-    assert {n: p.value for n, p in plain.items()} == {
-        "log_connections": "1", "log_disconnections": "1", "log_statement": "ddl",
-        "rds.force_ssl": "1", "ssl_min_protocol_version": "TLSv1.2",
-        "password_encryption": "scram-sha-256", "rds.restrict_password_commands": "1",
-    }  # fmt: skip
+#: The hardened settings every target gets.
+COMMON = {"log_connections": "1", "log_disconnections": "1", "log_statement": "ddl",
+          "ssl_min_protocol_version": "TLSv1.2", "password_encryption": "scram-sha-256"}  # fmt: skip
+RDS_ONLY = {"rds.force_ssl": "1", "rds.restrict_password_commands": "1"}
+
+
+#: Per target: its own settings and the audit role (pgaudit.role).
+TARGETS = [("aurora", RDS_ONLY, "rds_pgaudit"), ("rds", RDS_ONLY, "rds_pgaudit"),
+           ("postgresql", {"ssl": "on"}, "pgaudit_auditor")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("target", "own", "role"), TARGETS)
+def test_hardened_parameters_structure(target: str, own: dict[str, str], role: str) -> None:
+    """RDS / Aurora get their rds.* parameters and rds_pgaudit; plain PostgreSQL has neither
+    (mapper/platforms.py): ssl instead of rds.force_ssl, nothing for password changes."""
+    plain = {p.name: p for p in parameters(target)}
+    assert {n: p.value for n, p in plain.items()} == COMMON | own
     assert all(p.reason for p in plain.values())
-    with_audit = {p.name: p for p in parameters(audited())}
+    with_audit = {p.name: p for p in parameters(target, audited())}
     assert with_audit["shared_preload_libraries"].value == "pgaudit"
     assert with_audit["pgaudit.log"].value == "role,ddl"
-    assert with_audit["pgaudit.role"].value == AUDIT_ROLE
+    assert with_audit["pgaudit.role"].value == role
+    assert f"a privilege {role} holds" in with_audit["pgaudit.role"].reason
     assert with_audit["pgaudit.log"].facts == audited().facts
-    keys = [p.key for p in parameters(audited())]
+    keys = [p.key for p in parameters(target, audited())]
     assert keys == sorted(keys)
+
+
+def test_plain_postgresql_ssl_reason_names_what_refuses_unencrypted_connections() -> None:
+    (ssl,) = [p for p in parameters("postgresql") if p.name == "ssl"]
+    assert "no setting refuses unencrypted" in ssl.reason
+    assert "hostssl" in ssl.reason
+
+
+@pytest.mark.postgres
+def test_every_setting_of_a_postgresql_plan_is_one_postgresql_accepts(pg_dsn: str) -> None:
+    """Each name is in pg_settings (no RDS-only name), each value one its type accepts;
+    pgaudit's need the library, which the pgaudit cluster check below loads."""
+    wanted = {p.name: p.value for p in parameters("postgresql", audited())
+              if not p.name.startswith("pgaudit.")}  # fmt: skip
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute(
+            "SELECT name, vartype, enumvals FROM pg_settings WHERE name = ANY (%s)", [list(wanted)]
+        ).fetchall()
+    assert sorted(name for name, _, _ in rows) == sorted(wanted)
+    for name, vartype, enumvals in rows:
+        if vartype == "bool":
+            assert wanted[name] in {"on", "off", "1", "0"}, name
+        elif vartype == "enum":
+            assert wanted[name] in enumvals, name
 
 
 # --------------------------------------------------------------------------- real pgaudit
@@ -127,8 +162,11 @@ def _wait_for(log: Path, text: str) -> str:
 
 def test_pgaudit_settings_on_a_pgaudit_server() -> None:
     settings = audited()
-    wanted = [p for p in parameters(settings) if not p.name.startswith("rds.")]  # RDS-only names
+    role = "pgaudit_auditor"  # plain PostgreSQL's (mapper/platforms.py)
+    # ssl = on needs a certificate, which the throwaway cluster has not
+    wanted = [p for p in parameters("postgresql", settings) if p.name != "ssl"]
     assert {p.name for p in wanted} >= {"pgaudit.log", "pgaudit.role", "log_statement"}
+    assert next(p.value for p in wanted if p.name == "pgaudit.role") == role
     missing = _pgaudit_missing()
     if missing is not None:
         if os.environ.get("CI") == "true":
@@ -147,9 +185,9 @@ def test_pgaudit_settings_on_a_pgaudit_server() -> None:
                 row = fresh.execute(f"SHOW {p.name}".encode()).fetchone()
                 assert row is not None
                 assert row[0] == SHOWN.get(p.value, p.value), p.name
-            fresh.execute(f"CREATE ROLE {AUDIT_ROLE} NOLOGIN".encode())
+            fresh.execute(f"CREATE ROLE {role} NOLOGIN".encode())
             fresh.execute("CREATE TABLE orders (id int)")  # DDL class
-            fresh.execute(f"GRANT SELECT ON orders TO {AUDIT_ROLE}".encode())
+            fresh.execute(f"GRANT SELECT ON orders TO {role}".encode())
             fresh.execute("SELECT count(*) FROM orders")  # object audit through the audit role
         content = _wait_for(log, "AUDIT: OBJECT")
     lines = [line.split("AUDIT: ", 1)[1] for line in content.splitlines() if "AUDIT: " in line]
