@@ -101,13 +101,20 @@ def intended_grants(plan: MigrationPlan) -> tuple[PgGrant, ...]:
 
 
 def compare_acls(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
-    """ACL entries, both ways, within the plan's scope."""
+    """ACL entries, both ways, within the plan's scope.
+
+    A parameter's grants (``GRANT SET ON PARAMETER``) are the cluster's, not a database's:
+    roles of other databases and applications may hold them, so on a parameter only the plan's
+    own roles' and PUBLIC's entries are compared (drift reported every other role's as extra).
+    """
     wanted = acl_facts(intended_grants(plan))
     in_scope = scope(plan)
     databases = {db for db, _ in in_scope}
+    ours = {*intent.created_roles(plan), "PUBLIC"}
     actual = {
         k: g for k, g in acl_facts(live.grants).items()
         if g.database in databases and (g.database, _securable(g)) in in_scope
+        and (g.object_type != "PARAMETER" or g.grantee in ours)
     }  # fmt: skip
     result = [Mismatch("acl", db, text, "missing") for db, text in wanted.keys() - actual.keys()]
     result += [Mismatch("acl", db, text, "extra") for db, text in actual.keys() - wanted.keys()]

@@ -149,3 +149,24 @@ def test_acl_facts_copies_only_the_grants_it_changes() -> None:
         update={"privilege": "TEMPORARY"}
     )
     assert len(facts) == 5
+
+
+@pytest.mark.postgres
+def test_drift_compares_a_parameters_grants_of_the_plans_roles_only(
+    pg_dsn: str, prefix: str, tmp_path: Path
+) -> None:
+    """``GRANT SET ON PARAMETER`` is cluster-wide: another application's role holding SET on a
+    parameter the plan grants is not this plan's drift (drift called it extra, and a role left
+    behind on a shared server failed other runs' checks); a plan role's extra grant still is."""
+    plan = realistic_plan(prefix, f"{prefix}_a")
+    build_target(pg_dsn, plan)
+    apply_plan_dir(write_plan_dir(tmp_path, plan), pg_dsn)
+    foreign, reader = quote_ident(f"{prefix}_other_app"), quote_ident(f"{prefix}_sales_reader")
+    with connect(pg_dsn) as conn:
+        conn.execute(f"CREATE ROLE {foreign}".encode())
+        conn.execute(f"GRANT SET ON PARAMETER work_mem TO {foreign}".encode())
+        conn.execute(f"GRANT SET ON PARAMETER work_mem TO {reader}".encode())
+    mismatches, _ = drift(plan, pg_dsn, authoritative=True)
+    assert [(m.kind, m.subject, m.status) for m in mismatches] == [
+        ("acl", f"PARAMETER work_mem SET to {prefix}_sales_reader", "extra")
+    ]
