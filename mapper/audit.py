@@ -323,13 +323,16 @@ PLAIN_HARDENED: tuple[tuple[str, str, str], ...] = (
 )  # fmt: skip
 
 
-def parameters(target: str, audit: AuditSettings | None = None) -> tuple[PgParameter, ...]:
+def parameters(
+    target: str, audit: AuditSettings | None = None, role: str | None = None
+) -> tuple[PgParameter, ...]:
     """The hardened settings for ``target`` (RDS / Aurora get their ``rds.*`` parameters, plain
-    PostgreSQL its own), plus pgaudit's when ``audit`` is active."""
+    PostgreSQL its own), plus pgaudit's when ``audit`` is active, naming ``role`` (default: the
+    target's :func:`~mapper.platforms.audit_role`) as ``pgaudit.role``."""
     rows = (*HARDENED, *(RDS_HARDENED if on_rds(target) else PLAIN_HARDENED))
     found = [PgParameter(name=n, value=v, reason=r) for n, v, r in rows]
     if audit is not None and audit.active:
-        found.extend(_pgaudit_parameters(audit, audit_role(target)))
+        found.extend(_pgaudit_parameters(audit, role or audit_role(target)))
     return tuple(sorted(found, key=lambda p: p.key))
 
 

@@ -275,7 +275,7 @@ def _plan_masking(state: PlanState, db: Database) -> None:
 def _plan_audit(state: PlanState) -> tuple[PgParameter, ...]:
     settings = audit.translate_audit(state.snapshot)
     target = state.policy.target
-    role = platforms.audit_role(target)
+    role = _audit_role_name(state, settings)
     summary: str | None = None
     grants: dict[str, list[str]] = {}
     if settings.active:
@@ -287,9 +287,26 @@ def _plan_audit(state: PlanState) -> tuple[PgParameter, ...]:
         )
         finding = make_finding(RULES["GB341"], evidence, source_ref=", ".join(settings.facts))
         summary = state.finding(finding.to_finding("pgaudit settings in parameters.json."))
-    parameters = audit.parameters(target, settings)
+    parameters = audit.parameters(target, settings, role)
     security_facts.dispose_audits(state, settings, parameters, grants, summary)
     return parameters
+
+
+def _audit_role_name(state: PlanState, settings: audit.AuditSettings) -> str:
+    """The audit role's name, claimed like any other role's when object auditing needs it.
+
+    A source login or role of the same name would otherwise become the audit role, and pgaudit
+    would log everything it does. On RDS / Aurora the name is fixed (``rds_pgaudit``), so a
+    clash fails the plan; on plain PostgreSQL ``pgaudit.role`` may name any role, so the audit
+    role gives way with a hash suffix, as DENY-derived roles do.
+    """
+    role = platforms.audit_role(state.policy.target)
+    if not (settings.active and settings.objects):
+        return role
+    source = "pgaudit.role (object auditing)"
+    if platforms.on_rds(state.policy.target):
+        return state.names.claim(role, source)
+    return state.names.derived(role, source)
 
 
 def _audit_role(state: PlanState, settings: audit.AuditSettings, role: str) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from grantbridge.errors import MappingError
 from mapper.plan import AuthMethod, MigrationPlan, Severity
 from mapper.planner import plan
 from mapper.policy import parse_policy
@@ -209,6 +210,29 @@ def test_object_auditing_grants_to_the_targets_audit_role(target: str, role: str
     assert ssl in values
     (gb341,) = [f for f in p.findings if f.rule_id == "GB341"]
     assert f"2 object privileges for {role}" in gb341.evidence
+
+
+def test_a_login_named_like_the_audit_role_does_not_become_it() -> None:
+    """A login called pgaudit_auditor became the audit role (pgaudit would log all it does):
+    on plain PostgreSQL the audit role gives way and pgaudit.role names the one it took."""
+    snap = snapshot(database(audit_specifications=(DATABASE_AUDIT,)),
+                    logins=(login("pgaudit_auditor"),), audit_specifications=(SERVER_AUDIT,))  # fmt: skip
+    p = plan(snap, _policy("postgresql"))
+    values = {q.name: q.value for q in p.parameters}
+    role = values["pgaudit.role"]
+    assert role.startswith("pgaudit_auditor_")
+    assert len(role) == len("pgaudit_auditor_") + 8
+    assert _role(p, "login [pgaudit_auditor]").name == "pgaudit_auditor"
+    assert {g.grantee for g in p.grants if g.object_type == "TABLE"} == {role}
+    assert not [g for g in p.grants if g.grantee == "pgaudit_auditor"]
+
+
+def test_a_login_named_rds_pgaudit_fails_an_aurora_plan_that_audits_objects() -> None:
+    """On RDS / Aurora the audit role must be rds_pgaudit: a clash is a plan error, not a merge."""
+    snap = snapshot(database(audit_specifications=(DATABASE_AUDIT,)),
+                    logins=(login("rds_pgaudit"),), audit_specifications=(SERVER_AUDIT,))  # fmt: skip
+    with pytest.raises(MappingError, match=r"rds_pgaudit.*login \[rds_pgaudit\]"):
+        plan(snap, _policy("aurora"))
 
 
 def test_a_postgresql_plan_with_audit_names_no_rds_role_nor_rds_parameter() -> None:
