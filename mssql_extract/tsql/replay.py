@@ -8,6 +8,8 @@ running the scripts):
 * a table-level DENY or REVOKE removes that grantee's column-level GRANTs of the permission
   (a later column GRANT survives a table DENY: the column GRANT then wins, DESIGN §3.2);
 * ``CASCADE`` also removes what the grantee granted to others on that securable;
+* a DENY or REVOKE without ``CASCADE`` of a permission the grantee holds WITH GRANT OPTION is
+  refused, as SQL Server refuses it (Msg 4611): nothing changes (``grants``);
 * DROP removes the principal or object together with its permissions and memberships;
 * CREATE of a name the state holds already is refused, as SQL Server refuses it: the first
   definition stands (``duplicates``).
@@ -204,6 +206,15 @@ class Builder:
         return True
 
     # ----------------------------------------------------------------- permissions
+
+    def grantable(
+        self, securable: Securable, permission: str, grantee: str, *, server: bool
+    ) -> bool:
+        """Whether ``grantee`` holds ``permission`` on ``securable`` WITH GRANT OPTION: then SQL
+        Server refuses a DENY or REVOKE of it without CASCADE (``grants``)."""
+        store = self.server_perms if server else self.db().perms
+        row = store.rows.get(perm_key(securable, permission, grantee))
+        return row is not None and row.state == PermissionState.GRANT_WITH_GRANT_OPTION
 
     def permission(
         self,
