@@ -11,6 +11,8 @@ running the scripts):
 * a DENY or REVOKE without ``CASCADE`` of a permission the grantee holds WITH GRANT OPTION is
   refused, as SQL Server refuses it (Msg 4611): nothing changes (``grants``);
 * DROP removes the principal or object together with its permissions and memberships;
+* ALTER AUTHORIZATION to a new owner removes the permissions on the securable, and on a
+  schema those on what it holds without an individual owner (``drop_schema_permissions``);
 * CREATE of a name the state holds already is refused, as SQL Server refuses it: the first
   definition stands (``duplicates``).
 
@@ -32,6 +34,7 @@ from mssql_extract.snapshot import (
     fold,
 )
 from mssql_extract.tsql import renames
+from mssql_extract.tsql.securables import SCHEMA_SCOPED
 from mssql_extract.tsql.state import (
     DbState,
     LoginState,
@@ -41,6 +44,7 @@ from mssql_extract.tsql.state import (
     Securable,
     Taken,
     UserState,
+    folded,
     guess_login_type,
     interned,
     perm_key,
@@ -185,6 +189,24 @@ class Builder:
         permissions too; ``schema`` given) or a schema, role … (``schema`` None)."""
         gone = sec_key((cls, schema, name, None))[:3]
         self.db().perms.drop_where(lambda row: sec_key(row.securable)[:3] != gone)
+
+    def drop_schema_permissions(self, schema: str) -> None:
+        """``ALTER AUTHORIZATION ON SCHEMA::schema`` to a new owner: the permissions on the
+        schema go, and those on every object, type and XML schema collection in it without an
+        individual owner ("When ownership is transferred, permissions on schema-contained
+        objects that do not have explicit owners will be dropped", ALTER AUTHORIZATION,
+        Remarks, SCHEMA; only those three classes are schema-contained, the same page says).
+        A securable no script creates has no individual owner either."""
+        db, key = self.db(), folded(schema)
+        owned = {name for (where, name), obj in db.objects.items() if where == key and obj.owner}
+
+        def keep(row: PermRow) -> bool:
+            cls, where, name, _ = sec_key(row.securable)
+            if cls == "SCHEMA":
+                return name != key
+            return not (cls in SCHEMA_SCOPED and where == key and name not in owned)
+
+        db.perms.drop_where(keep)
 
     def transfer_object(self, schema: str, name: str, to_schema: str, cls: str = "OBJECT") -> bool:
         """``ALTER SCHEMA to TRANSFER schema.name``: the object moves and loses its permissions
