@@ -38,10 +38,12 @@ from mssql_extract.tsql.securables import SCHEMA_SCOPED
 from mssql_extract.tsql.state import (
     DbState,
     LoginState,
+    Module,
     NamedState,
     PermRow,
     PermStore,
     Securable,
+    Signer,
     Taken,
     UserState,
     folded,
@@ -314,11 +316,44 @@ class Builder:
             )
         )
 
+    # ----------------------------------------------------------------- module signatures
+
+    def sign(
+        self, module: Module, signers: list[Signer], reason: str, text: str, ref: SourceRef
+    ) -> None:
+        """ADD [COUNTER] SIGNATURE: kept as skipped, and reported, while the module has it."""
+        key = self.skip("statement", reason, text, ref)
+        held = self.db().signatures.setdefault(module, {})
+        replaced = {held[signer] for signer in signers if signer in held}
+        held.update(dict.fromkeys(signers, key))
+        self._release(replaced)
+
+    def unsign(self, module: Module, signers: list[Signer] | None = None) -> None:
+        """The module loses ``signers``' signatures (DROP SIGNATURE), or all of them (None:
+        ALTER or DROP of the module); a statement whose signatures are all gone is no longer
+        reported."""
+        signatures = self.db().signatures
+        held = signatures.get(module)
+        if not held:
+            return
+        gone = list(held) if signers is None else [s for s in signers if s in held]
+        released = {held.pop(signer) for signer in gone}
+        if not held:
+            del signatures[module]
+        self._release(released)
+
+    def _release(self, keys: set[str]) -> None:
+        standing = {key for held in self.db().signatures.values() for key in held.values()}
+        for key in keys - standing:
+            self.skipped.pop(key, None)
+
     # ----------------------------------------------------------------- notes
 
-    def skip(self, kind: str, reason: str, text: str, ref: SourceRef) -> None:
+    def skip(self, kind: str, reason: str, text: str, ref: SourceRef) -> str:
+        """Keep something not read (the first one at its place stays); its key."""
         item = Skipped(kind=kind, reason=reason, text=text, source_ref=ref)
         self.skipped.setdefault(item.key, item)
+        return item.key
 
     # ----------------------------------------------------------------- freezing
 
