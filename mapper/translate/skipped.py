@@ -6,8 +6,10 @@ may hide security is a finding instead, shown in the report and in SARIF:
 
 * a database the extractor could not read (``database``): GB044, high;
 * a statement that did not parse under ``--lenient`` (``error``), a catalog row of a class
-  grantbridge does not model (``row``), and a statement that was read but whose security effect
-  could not be (dynamic SQL, variable arguments, ownership of an unknown object): GB045.
+  grantbridge does not model (``row``), a statement that was read but whose security effect
+  could not be (dynamic SQL, variable arguments, ownership of an unknown object, a module
+  signature, EXECUTE AS in a script), and one SQL Server refuses (a second CREATE, a DENY or REVOKE without CASCADE of
+  a grantable permission): GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
 triggers, ``ALTER DATABASE SET`` options …) stay out of the findings: they are counted in the
@@ -30,6 +32,15 @@ REPLAYED = "replayed, though"
 #: How the extractor's reason ends for a second CREATE SQL Server refuses
 #: (mssql_extract/tsql/duplicates.py): read, and left out because the first one stands.
 REFUSED = "the first definition stands (not replayed)"
+#: How it ends for a DENY or REVOKE without CASCADE of a permission held WITH GRANT OPTION,
+#: which SQL Server refuses (Msg 4611, mssql_extract/tsql/grants.py): the permission stays.
+REFUSED_WITHOUT_CASCADE = "the permission stands (not replayed)"
+#: How the extractor's reason begins for a module signature or countersignature the module
+#: still has (mssql_extract/tsql/signatures.py): PostgreSQL has no module signing.
+SIGNING = "module signing:"
+COUNTERSIGNING = "module countersigning:"
+#: How it begins for EXECUTE AS or SETUSER in a script (mssql_extract/tsql/impersonation.py).
+IMPERSONATION = "impersonation:"
 
 
 def harmless(skipped: Skipped) -> bool:
@@ -60,6 +71,31 @@ def _action(skipped: Skipped) -> str:
         return "In the plan, though the script may not run it: check the condition on the server."
     if skipped.reason.endswith(REFUSED):  # a duplicate CREATE: SQL Server refuses it
         return "Not in the plan: SQL Server refuses the statement; the first definition is planned."
+    if skipped.reason.endswith(REFUSED_WITHOUT_CASCADE):  # SQL Server refuses it: Msg 4611
+        return (
+            "Not in the plan: SQL Server refuses the statement, so the grantee keeps the "
+            "permission, and the plan grants it as the server holds it. If it is meant to go, "
+            "take it away with CASCADE on the server (which takes it from those the grantee "
+            "granted it to as well) and extract again."
+        )
+    if skipped.reason.startswith(SIGNING):
+        return (
+            "Not in the plan: PostgreSQL has no module signing. To give the routine those "
+            "permissions, make it SECURITY DEFINER (SET search_path = pg_catalog, <schema>), "
+            "owned by a NOLOGIN role that holds the certificate user's grants; REVOKE EXECUTE "
+            "FROM PUBLIC and grant EXECUTE to its callers."
+        )
+    if skipped.reason.startswith(COUNTERSIGNING):
+        return (
+            "Not in the plan: PostgreSQL has no module signing. A routine that is not SECURITY "
+            "DEFINER runs with the privileges of the SECURITY DEFINER routine calling it, so "
+            "once the signed module is one (see its ADD SIGNATURE), this one needs nothing more."
+        )
+    if skipped.reason.startswith(IMPERSONATION):
+        return (
+            "The statements after it are in the plan as if the script's caller ran them: check "
+            "on the server who owns what they created, and that none of them failed."
+        )
     what = {"error": "did not parse", "row": "was not read", "statement": "was not read"}
     return (
         f"Not in the plan: the {'row' if skipped.kind == 'row' else 'statement'} "

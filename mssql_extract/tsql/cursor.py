@@ -68,7 +68,12 @@ REDACTED = "'***'"
 STOP_WORDS = frozenset(
     {"GRANT", "DENY", "REVOKE", "CREATE", "ALTER", "DROP", "EXEC", "EXECUTE", "USE", "IF"}
     | {"BEGIN", "END", "ELSE", "PRINT", "DECLARE", "COMMIT", "ROLLBACK", "WHILE", "RETURN"}
+    | {"SETUSER"}  # a statement of its own, reported (``impersonation``): never swallowed
 )
+
+#: ``ADD [COUNTER] SIGNATURE TO`` starts a statement too (``signatures``); ADD alone does not
+#: (``ALTER TABLE … ADD``, ``ALTER ROLE … ADD MEMBER``), so it is no stop word.
+_SIGNATURE_STARTS = (("ADD", "SIGNATURE", "TO"), ("ADD", "COUNTER", "SIGNATURE", "TO"))
 
 
 #: Token types that are never words (keywords or unquoted names).
@@ -259,9 +264,12 @@ class Parser:
                     cases += 1
                 elif word == "END" and cases:
                     cases -= 1
-                elif word in stops:
+                elif word in stops or (word == "ADD" and self._at_signature()):
                     return
             self.pos += 1
+
+    def _at_signature(self) -> bool:
+        return any(self.at(*words) for words in _SIGNATURE_STARTS)
 
     def skip_to_batch_end(self) -> None:
         self.pos = len(self.tokens)

@@ -13,6 +13,16 @@ name in the caller's default schema; a script does not say who runs it, so the `
 default schema is used when the replay knows it, else ``dbo`` (scripts are normally run by a
 sysadmin, whose default schema is dbo). Without ON, the permission is on the server or on the
 current database, decided by its name (``securables.class_without_on``).
+
+A DENY or REVOKE without CASCADE of a permission a grantee holds WITH GRANT OPTION is refused,
+as SQL Server refuses it (Msg 4611, "To revoke or deny grantable privileges, specify the CASCADE
+option."): DENY (Transact-SQL), Remarks, "DENY will fail if CASCADE is not specified when
+denying a permission to a principal that was granted that permission with GRANT OPTION
+specified"; REVOKE (Transact-SQL), Remarks, the same of REVOKE. The statement changes nothing
+(none of its permissions, none of its grantees) and is reported (GB045), under an IF as
+anywhere: an existence check finds the permission, which is why the statement fails (in a TRY
+block, as for a refused CREATE, the jump to CATCH is not modelled). ``REVOKE GRANT OPTION FOR``
+is replayed as before: the pages do not say it fails without CASCADE.
 """
 
 from __future__ import annotations
@@ -142,6 +152,8 @@ def _statement(p: Parser, verb: str) -> None:
     cascade = verb != "GRANT" and p.accept("CASCADE")
     grantor = p.name("a grantor") if p.accept("AS") else None
     pairs = _resolve(p, items, target, grantor)
+    if verb != "GRANT" and not (cascade or option_only) and _refused(p, verb, pairs, grantees):
+        return
     for permission, securable in pairs:
         for grantee in grantees:
             p.builder.permission(
@@ -149,6 +161,33 @@ def _statement(p: Parser, verb: str) -> None:
                 grantor=grantor, ref=ref, with_grant=with_grant, option_only=option_only,
                 cascade=cascade,
             )  # fmt: skip
+
+
+def _refused(p: Parser, verb: str, pairs: list[tuple[str, Securable]], grantees: list[str]) -> bool:
+    """Whether SQL Server refuses the DENY or REVOKE read, which has no CASCADE: it does when a
+    grantee holds one of its permissions WITH GRANT OPTION (the module docstring). Then the
+    statement is recorded as skipped, with the first such permission in its reason."""
+    for permission, securable in pairs:
+        for grantee in grantees:
+            server = securable[0] in SERVER_SCOPED
+            if p.builder.grantable(securable, permission, grantee, server=server):
+                reason = (
+                    f"{grantee!r} holds {permission} on {_spelled(securable)} WITH GRANT OPTION, "
+                    f"so SQL Server refuses the {verb} without CASCADE (Msg 4611), and the "
+                    "permission stands (not replayed)"
+                )
+                p.builder.skip("statement", reason, p.statement_text(), p.ref())
+                return True
+    return False
+
+
+def _spelled(securable: Securable) -> str:
+    """``OBJECT::s.t``, ``OBJECT::s.t (c)``, ``SCHEMA::s``, ``DATABASE`` …: for messages."""
+    cls, schema, name, column = securable
+    if name is None:
+        return cls
+    spelled = f"{cls}::{schema}.{name}" if schema is not None else f"{cls}::{name}"
+    return f"{spelled} ({column})" if column is not None else spelled
 
 
 def _resolve(

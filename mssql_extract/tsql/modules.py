@@ -73,6 +73,7 @@ def register(p: Parser, obj: DbObject) -> bool:
         earlier = None
     if earlier is not None and earlier.owner:
         obj = obj.model_copy(update={"owner": earlier.owner, "owner_ref": earlier.owner_ref})
+    p.builder.unsign(("OBJECT", *key))  # ALTER drops a module's signatures (``signatures``)
     objects[key] = obj
     return True
 
@@ -282,6 +283,7 @@ def drop_objects(p: Parser) -> None:
     for schema, name in [object_name(p), *_more_names(p)]:
         db.objects.pop((fold(schema), fold(name)), None)
         p.builder.drop_object_permissions(schema, name)
+        p.builder.unsign(("OBJECT", fold(schema), fold(name)))
 
 
 def _more_names(p: Parser) -> list[tuple[str, str]]:

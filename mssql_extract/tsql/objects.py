@@ -224,10 +224,12 @@ def _database_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceR
 
 
 def _schema_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
+    """A schema's new owner: the permissions on it, and on what it holds without an owner of its
+    own, are dropped (``Builder.drop_schema_permissions``)."""
     schemas = p.builder.db().schemas
     found = schemas.setdefault(fold(parts[-1]), NamedState(parts[-1], ref))
     if _transferred(found.owner or "dbo", owner or "dbo"):
-        p.builder.drop_object_permissions(None, parts[-1], "SCHEMA")
+        p.builder.drop_schema_permissions(parts[-1])
     found.owner, found.owner_ref = owner or "dbo", ref
 
 

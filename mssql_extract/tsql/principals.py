@@ -138,7 +138,7 @@ def create_user(p: Parser) -> None:
                 raise p.error("expected LOGIN, EXTERNAL PROVIDER, CERTIFICATE or ASYMMETRIC KEY")
             user.via, user.login = _USER_SOURCES[source], None
             if source != ("EXTERNAL", "PROVIDER"):
-                p.name("a certificate or key name")
+                user.key = p.name("a certificate or key name")
     elif p.accept("WITHOUT", "LOGIN"):
         user.via, user.login = "none", None
     if p.accept("WITH"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlglot.tokenizer_core import TokenType
 
+from mssql_extract.tsql import impersonation
 from mssql_extract.tsql.cursor import STOP_WORDS, Args, Parser
 from mssql_extract.tsql.dynamic import BUILT_AT_RUN_TIME, static_text
 from mssql_extract.tsql.tokens import LITERALS, STRINGS
@@ -126,8 +127,12 @@ def _unknown(name: str) -> str:
 
 
 def execute(p: Parser) -> None:
-    """``EXEC [@rc =] [db.][schema.]procedure args`` or ``EXEC ( text )``."""
+    """``EXEC [@rc =] [db.][schema.]procedure args``, ``EXEC ( text )`` or the statement
+    ``EXECUTE AS`` (``impersonation``)."""
     ref = p.ref()
+    if p.accept("AS"):  # EXECUTE AS USER = 'u': the statement, not a procedure called AS
+        impersonation.execute_as(p)
+        return
     if p.at_type(TokenType.PARAMETER) and p.at_type(TokenType.EQ, 2):
         p.pos += 3  # EXEC @rc = procedure …
     if p.at_type(TokenType.L_PAREN):

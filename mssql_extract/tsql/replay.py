@@ -8,7 +8,11 @@ running the scripts):
 * a table-level DENY or REVOKE removes that grantee's column-level GRANTs of the permission
   (a later column GRANT survives a table DENY: the column GRANT then wins, DESIGN §3.2);
 * ``CASCADE`` also removes what the grantee granted to others on that securable;
+* a DENY or REVOKE without ``CASCADE`` of a permission the grantee holds WITH GRANT OPTION is
+  refused, as SQL Server refuses it (Msg 4611): nothing changes (``grants``);
 * DROP removes the principal or object together with its permissions and memberships;
+* ALTER AUTHORIZATION to a new owner removes the permissions on the securable, and on a
+  schema those on what it holds without an individual owner (``drop_schema_permissions``);
 * CREATE of a name the state holds already is refused, as SQL Server refuses it: the first
   definition stands (``duplicates``).
 
@@ -30,15 +34,19 @@ from mssql_extract.snapshot import (
     fold,
 )
 from mssql_extract.tsql import renames
+from mssql_extract.tsql.securables import SCHEMA_SCOPED
 from mssql_extract.tsql.state import (
     DbState,
     LoginState,
+    Module,
     NamedState,
     PermRow,
     PermStore,
     Securable,
+    Signer,
     Taken,
     UserState,
+    folded,
     guess_login_type,
     interned,
     perm_key,
@@ -184,6 +192,24 @@ class Builder:
         gone = sec_key((cls, schema, name, None))[:3]
         self.db().perms.drop_where(lambda row: sec_key(row.securable)[:3] != gone)
 
+    def drop_schema_permissions(self, schema: str) -> None:
+        """``ALTER AUTHORIZATION ON SCHEMA::schema`` to a new owner: the permissions on the
+        schema go, and those on every object, type and XML schema collection in it without an
+        individual owner ("When ownership is transferred, permissions on schema-contained
+        objects that do not have explicit owners will be dropped", ALTER AUTHORIZATION,
+        Remarks, SCHEMA; only those three classes are schema-contained, the same page says).
+        A securable no script creates has no individual owner either."""
+        db, key = self.db(), folded(schema)
+        owned = {name for (where, name), obj in db.objects.items() if where == key and obj.owner}
+
+        def keep(row: PermRow) -> bool:
+            cls, where, name, _ = sec_key(row.securable)
+            if cls == "SCHEMA":
+                return name != key
+            return not (cls in SCHEMA_SCOPED and where == key and name not in owned)
+
+        db.perms.drop_where(keep)
+
     def transfer_object(self, schema: str, name: str, to_schema: str, cls: str = "OBJECT") -> bool:
         """``ALTER SCHEMA to TRANSFER schema.name``: the object moves and loses its permissions
         ("all permissions associated with the securable will be dropped", ALTER SCHEMA); an
@@ -204,6 +230,15 @@ class Builder:
         return True
 
     # ----------------------------------------------------------------- permissions
+
+    def grantable(
+        self, securable: Securable, permission: str, grantee: str, *, server: bool
+    ) -> bool:
+        """Whether ``grantee`` holds ``permission`` on ``securable`` WITH GRANT OPTION: then SQL
+        Server refuses a DENY or REVOKE of it without CASCADE (``grants``)."""
+        store = self.server_perms if server else self.db().perms
+        row = store.rows.get(perm_key(securable, permission, grantee))
+        return row is not None and row.state == PermissionState.GRANT_WITH_GRANT_OPTION
 
     def permission(
         self,
@@ -281,11 +316,44 @@ class Builder:
             )
         )
 
+    # ----------------------------------------------------------------- module signatures
+
+    def sign(
+        self, module: Module, signers: list[Signer], reason: str, text: str, ref: SourceRef
+    ) -> None:
+        """ADD [COUNTER] SIGNATURE: kept as skipped, and reported, while the module has it."""
+        key = self.skip("statement", reason, text, ref)
+        held = self.db().signatures.setdefault(module, {})
+        replaced = {held[signer] for signer in signers if signer in held}
+        held.update(dict.fromkeys(signers, key))
+        self._release(replaced)
+
+    def unsign(self, module: Module, signers: list[Signer] | None = None) -> None:
+        """The module loses ``signers``' signatures (DROP SIGNATURE), or all of them (None:
+        ALTER or DROP of the module); a statement whose signatures are all gone is no longer
+        reported."""
+        signatures = self.db().signatures
+        held = signatures.get(module)
+        if not held:
+            return
+        gone = list(held) if signers is None else [s for s in signers if s in held]
+        released = {held.pop(signer) for signer in gone}
+        if not held:
+            del signatures[module]
+        self._release(released)
+
+    def _release(self, keys: set[str]) -> None:
+        standing = {key for held in self.db().signatures.values() for key in held.values()}
+        for key in keys - standing:
+            self.skipped.pop(key, None)
+
     # ----------------------------------------------------------------- notes
 
-    def skip(self, kind: str, reason: str, text: str, ref: SourceRef) -> None:
+    def skip(self, kind: str, reason: str, text: str, ref: SourceRef) -> str:
+        """Keep something not read (the first one at its place stays); its key."""
         item = Skipped(kind=kind, reason=reason, text=text, source_ref=ref)
         self.skipped.setdefault(item.key, item)
+        return item.key
 
     # ----------------------------------------------------------------- freezing
 

@@ -80,6 +80,11 @@ def interned(securable: Securable) -> Securable:
 
 PermKey = tuple[tuple[str, ...], str, str]
 
+#: A module that may be signed: (class, folded schema or "", folded name).
+Module = tuple[str, str, str]
+#: What signs it: (countersignature?, "certificate" | "asymmetric key", folded name).
+Signer = tuple[bool, str, str]
+
 #: What holds a name already (``role 'r'``), and where the replay created it: a CREATE of that
 #: name is refused (``duplicates``).
 Taken = tuple[str, SourceRef]
@@ -115,6 +120,7 @@ class UserState:
     ref: SourceRef
     via: str = "login"  # login | none | password | external | certificate | asymmetric key
     login: str | None = None
+    key: str | None = None  # the certificate or asymmetric key it is mapped to (``via``)
     sid: str | None = None
     default_schema: str | None = None
     connect_revoked: bool = False  # REVOKE CONNECT took back what CREATE USER granted
@@ -213,6 +219,8 @@ class DbState:
     policies: dict[tuple[str, str], SecurityPolicy] = field(default_factory=dict)
     masked: dict[tuple[str, str, str], MaskedColumn] = field(default_factory=dict)
     audits: dict[str, AuditSpecification] = field(default_factory=dict)
+    # module → its signatures, each with the key of the skipped item that reports it
+    signatures: dict[Module, dict[Signer, str]] = field(default_factory=dict)
 
     def object_kind(self, schema: str, name: str) -> ObjectKind | None:
         found = self.objects.get((fold(schema), fold(name)))

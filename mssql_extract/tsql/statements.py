@@ -31,6 +31,7 @@ from mssql_extract.tsql import (
     branches,
     dynamic,
     grants,
+    impersonation,
     legacy,
     loops,
     modules,
@@ -38,6 +39,7 @@ from mssql_extract.tsql import (
     policies,
     principals,
     procedures,
+    signatures,
 )
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, Procedure, Text
 from mssql_extract.tsql.tokens import LITERALS, Batch, tokenize
@@ -89,6 +91,9 @@ _DDL_OBJECTS = frozenset(
     | {"SCHEMA", "SECURITY", "AUDIT", "JSON", "LEDGER", "MATERIALIZED", "DIAGNOSTICS"}
 )
 
+#: The first words of the statements ``_DDL_OBJECTS`` completes.
+_DDL_VERBS = frozenset({"CREATE", "ALTER", "DROP"})
+
 #: The reason of a statement grantbridge does not know: not "without a security effect", so
 #: the plan reports it (mapper/translate/skipped.py).
 UNKNOWN_STATEMENT = (
@@ -110,6 +115,8 @@ class StatementParser(Parser):
         objects.STATEMENTS,
         modules.STATEMENTS,
         policies.STATEMENTS,
+        signatures.STATEMENTS,
+        impersonation.STATEMENTS,
         {"EXEC": procedures.execute, "EXECUTE": procedures.execute},
         {"IF": branches.parse_if, "WHILE": loops.parse_while},
     )
@@ -241,7 +248,7 @@ class StatementParser(Parser):
     def _known(self, word: str) -> bool:
         """Whether a statement no handler reads is T-SQL grantbridge knows (its first word,
         and what CREATE, ALTER or DROP is about); the parser is past the first word."""
-        if word in self._index:  # CREATE, ALTER, DROP … of something no handler reads
+        if word in _DDL_VERBS:  # CREATE, ALTER, DROP … of something no handler reads
             return self.word().split(" ", 1)[0] in _DDL_OBJECTS  # one token: NONCLUSTERED INDEX
         token = self.tok()
         if token is not None and token.token_type == TokenType.COLON:

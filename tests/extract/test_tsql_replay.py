@@ -239,7 +239,8 @@ def test_schema_transfer_moves_the_object_and_drops_its_permissions() -> None:
             "CREATE TABLE t (a int)\nALTER AUTHORIZATION ON OBJECT::t TO u\nGRANT SELECT ON t TO r",
             {G},
         ),
-        # a schema changing owner loses the permissions on it, not those on its objects
+        # a schema changing owner loses the permissions on it, not those on another schema's
+        # objects (on its own: see the next test)
         (
             "CREATE SCHEMA s\nGO\nCREATE TABLE t (a int)\nGRANT SELECT ON SCHEMA::s TO r\n"
             "GRANT SELECT ON t TO r\nALTER AUTHORIZATION ON SCHEMA::s TO u",
@@ -252,6 +253,55 @@ def test_an_ownership_transfer_drops_the_permissions_on_the_securable(
     sql: str, expected: set[tuple[str | None, ...]]
 ) -> None:
     assert perms(snap(U + "CREATE USER u WITHOUT LOGIN\nCREATE ROLE r\n" + sql)) == expected
+
+
+#: A schema ``s2`` whose objects, type and XML schema collection are granted to bob; ``b`` has an
+#: owner of its own (audit repro c16).
+SCHEMA_S2 = (
+    U + "CREATE USER bob WITHOUT LOGIN\nCREATE USER dave WITHOUT LOGIN\nCREATE ROLE r\nGO\n"
+    "CREATE SCHEMA s2\nGO\nCREATE TABLE s2.a (id int)\nCREATE TABLE s2.b (id int)\n"
+    "CREATE TABLE s2.c (id int)\nCREATE TYPE s2.ty FROM int\nCREATE TABLE dbo.t (a int)\nGO\n"
+    "ALTER AUTHORIZATION ON OBJECT::s2.b TO dave\n"
+    "ALTER AUTHORIZATION ON OBJECT::s2.c TO dave\nALTER AUTHORIZATION ON OBJECT::s2.c TO SCHEMA OWNER\n"
+    "GRANT SELECT ON SCHEMA::s2 TO bob\nGRANT SELECT ON OBJECT::s2.a TO bob\n"
+    "GRANT UPDATE ON OBJECT::s2.a (id) TO bob\nDENY DELETE ON OBJECT::s2.a TO bob\n"
+    "GRANT SELECT ON OBJECT::s2.b TO bob\nGRANT SELECT ON OBJECT::s2.c TO bob\n"
+    "GRANT REFERENCES ON TYPE::s2.ty TO bob\n"
+    "GRANT REFERENCES ON XML SCHEMA COLLECTION::s2.x TO bob\n"
+    "GRANT SELECT ON OBJECT::s2.unknown TO bob\nGRANT SELECT ON dbo.t TO bob\n"
+)
+BOB_B = ("OBJECT", "s2", "b", None, "SELECT", "G", "bob")
+BOB_T = ("OBJECT", "dbo", "t", None, "SELECT", "G", "bob")
+
+
+def test_a_schema_transfer_drops_the_permissions_on_its_objects_without_an_owner() -> None:
+    # ALTER AUTHORIZATION, Remarks, SCHEMA: "When ownership is transferred, permissions on
+    # schema-contained objects that do not have explicit owners will be dropped"; objects,
+    # types and XML schema collections are schema-contained. b keeps its own owner, dave, and
+    # its grant; c's owner went back TO SCHEMA OWNER, so it has none; dbo.t is elsewhere.
+    s = snap(SCHEMA_S2 + "ALTER AUTHORIZATION ON SCHEMA::s2 TO r\n")
+    assert perms(s) == {BOB_B, BOB_T}
+    assert s.skipped == ()
+
+
+def test_a_schema_transfer_keeps_what_is_granted_after_it_or_given_to_the_same_owner() -> None:
+    s = snap(
+        SCHEMA_S2 + "ALTER AUTHORIZATION ON SCHEMA::s2 TO r\nGRANT SELECT ON OBJECT::s2.a TO bob\n"
+        "ALTER AUTHORIZATION ON SCHEMA::[S2] TO [R]\n"  # the same owner: no transfer
+    )
+    assert perms(s) == {BOB_B, BOB_T, ("OBJECT", "s2", "a", None, "SELECT", "G", "bob")}
+
+
+def test_the_plan_does_not_grant_what_a_schema_transfer_dropped() -> None:
+    from mapper.planner import plan
+    from mapper.policy import Policy
+    from pg_emit.render import render_sql
+
+    planned = plan(snap(SCHEMA_S2 + "ALTER AUTHORIZATION ON SCHEMA::s2 TO r\n"), Policy())
+    privileges = render_sql(planned)["sql/04_privileges.sql"]
+    grants = [line for line in privileges.splitlines() if line.startswith("GRANT")]
+    assert "GRANT SELECT ON TABLE dbo.t, s2.b TO bob;" in grants
+    assert [line for line in grants if "bob" in line and ("s2.a" in line or "s2.c" in line)] == []
 
 
 @pytest.mark.parametrize("order", ["table-first", "type-first"])
