@@ -4,7 +4,8 @@ Order rules (what ``sys.server_permissions`` / ``sys.database_permissions`` woul
 running the scripts):
 
 * GRANT replaces a DENY of the same permission, securable and grantee, and vice versa;
-* REVOKE removes a GRANT or a DENY; ``REVOKE GRANT OPTION FOR`` turns W back into G;
+* REVOKE removes a GRANT or a DENY; ``REVOKE GRANT OPTION FOR`` turns W back into G, and
+  removes a plain G (the permission itself is revoked then);
 * a table-level DENY or REVOKE removes that grantee's column-level GRANTs of the permission
   (a later column GRANT survives a table DENY: the column GRANT then wins, DESIGN §3.2);
 * ``CASCADE`` also removes what the grantee granted to others on that securable;
@@ -265,9 +266,15 @@ class Builder:
             store.put(PermRow(securable, permission, state, grantee, grantor, ref), key)
             return
         if verb == "REVOKE" and option_only:
+            # "If the principal has the specified permission without the GRANT option, the
+            # permission itself will be revoked" (REVOKE (Transact-SQL), GRANT OPTION FOR)
+            # (CREATE LOGIN's and CREATE USER's CONNECT grant, which has no row, included)
             row = store.rows.get(key)
             if row is not None and row.state == PermissionState.GRANT_WITH_GRANT_OPTION:
                 row.state = PermissionState.GRANT
+            elif row is None or row.state == PermissionState.GRANT:
+                store.rows.pop(key, None)
+                self._connect(securable, permission, grantee, revoked=True)
         elif verb == "DENY":
             self._clear_columns(store, key, securable, deny=True)
             store.put(

@@ -31,6 +31,10 @@ D = ("OBJECT", "dbo", "t", None, "SELECT", "D", "r")
         ("GRANT SELECT ON t (a) TO r\nREVOKE SELECT ON t FROM r", set()),
         ("GRANT SELECT ON t TO r WITH GRANT OPTION\nREVOKE GRANT OPTION FOR SELECT ON t FROM r",
          {G}),
+        # without the GRANT option "the permission itself will be revoked" (REVOKE docs); a DENY
+        # is not a grant and stays
+        ("GRANT SELECT ON t TO r\nREVOKE GRANT OPTION FOR SELECT ON t FROM r", set()),
+        ("DENY SELECT ON t TO r\nREVOKE GRANT OPTION FOR SELECT ON t FROM r", {D}),
         # CASCADE also removes what the grantee granted on to others
         ("GRANT SELECT ON t TO r WITH GRANT OPTION\nGRANT SELECT ON t TO s AS r\n"
          "REVOKE SELECT ON t FROM r CASCADE", set()),
@@ -101,7 +105,8 @@ LOGIN = (
         ("DENY CONNECT SQL TO [noaccess]", False, {("CONNECT SQL", "D")}),
         ("DENY CONNECT SQL TO [noaccess]\nREVOKE CONNECT SQL FROM [noaccess]", True, set()),
         ("GRANT CONNECT SQL TO [noaccess]\nREVOKE CONNECT SQL FROM [noaccess]", True, set()),
-        ("REVOKE GRANT OPTION FOR CONNECT SQL FROM [noaccess]", False, set()),
+        # the grant has no GRANT option: "the permission itself will be revoked" (REVOKE docs)
+        ("REVOKE GRANT OPTION FOR CONNECT SQL FROM [noaccess]", True, set()),
         ("REVOKE CONNECT SQL TO [noaccess]\nDROP LOGIN [noaccess]\n"
          "CREATE LOGIN [noaccess] WITH PASSWORD = 'p'", False, set()),
     ],
