@@ -13,8 +13,11 @@ API (the translator codes against it):
   ``.enters_as_guest(database, login) -> bool``, ``.knows(database, principal) -> bool``,
   ``.unknown(database, key) -> UnknownPrincipal | None`` (a row left out for naming a principal
   the snapshot does not hold: :mod:`mapper.graph`, :mod:`mapper.permission_index`),
-  ``.covering(securable_class, permission) -> tuple[(class, permission), ...]`` and ``.graph``
-  (the networkx DiGraph of :mod:`mapper.graph`).
+  ``.covering(securable_class, permission) -> tuple[(class, permission), ...]``,
+  ``.covers(securable_class, permission) -> tuple[(class, permission), ...]`` (what a GRANT or a
+  DENY of it covers), ``.shuts_out(securable_class, permission) -> bool`` (whether a DENY of it
+  shuts its holders out of a database) and ``.graph`` (the networkx DiGraph of
+  :mod:`mapper.graph`).
 
 The algorithm, in the order explain() applies it ("Permissions (Database Engine)", "Summary of
 the permission check algorithm", https://learn.microsoft.com/sql/relational-databases/security/
@@ -30,7 +33,10 @@ permissions-database-engine):
    CONNECT ANY DATABASE; otherwise it cannot enter and everything there is denied.
 2. sysadmin members and ``dbo`` (the owner's login maps to it) are never denied ("Server-level
    roles": sysadmin members enter every database as dbo and permission checks are skipped).
-3. A DENY CONNECT on the database shuts the principal out of it.
+3. A DENY CONNECT on the database shuts the principal out of it, and so does a DENY of any
+   permission covering CONNECT (CONNECT REPLICATION or CONTROL on the database; CONTROL SERVER
+   or CONNECT ANY DATABASE on the server): "if CONTROL was denied on the table, SELECT on the
+   table is denied" (same article, step 4), and without CONNECT the database cannot be used.
 4. Owners are never denied on what they own and below: an object's individual owner, else its
    schema's owner; a schema's owner; a role's owner. Ownership is checked against every
    principal of the context (a role that owns a schema gives its members the owner's rights —
@@ -112,6 +118,17 @@ def _checked(securable: Securable, permission: str) -> Securable:
     elif permission not in COLUMN_PERMISSIONS:
         raise MappingError(f"{permission!r} cannot be granted on a column ({securable})")
     return folded
+
+
+_DATABASE = Securable("DATABASE")
+
+
+def _shut_out(gate: Hit) -> str:
+    """The reason a DENY refusing CONNECT on the database gives (step 3 of the docstring)."""
+    securable, permission = gate[0], gate[1]
+    if (securable, permission) == (_DATABASE, "CONNECT"):
+        return "DENY CONNECT on the database shuts it out"
+    return f"DENY {permission} on {securable} covers CONNECT on the database and shuts it out"
 
 
 @dataclass(frozen=True)
@@ -244,7 +261,7 @@ class EffectivePermissions:
             return Decision(True, context.bypass, start)
         gate = None if securable.is_server_level else self._connect_denied(context)
         if gate is not None:
-            return self._denied(context, gate, "DENY CONNECT on the database shuts it out")
+            return self._denied(context, gate, _shut_out(gate))
         owned = self._owner(context, securable)
         if owned is not None:
             level, owner = owned
@@ -293,10 +310,11 @@ class EffectivePermissions:
         return None, overridden
 
     def _connect_denied(self, context: SecurityContext) -> Hit | None:
-        """A DENY CONNECT on the database held by the context (step 3), if any."""
+        """A DENY held by the context of CONNECT on the database or of a permission covering
+        it (step 3), if any: the nearest first, as :meth:`_effective_deny` finds them."""
         if not context.denies:
             return None
-        return next(self._deny_hits(context, ((Securable("DATABASE"), "CONNECT"),)), None)
+        return next(self._deny_hits(context, self._candidates(_DATABASE, "CONNECT")), None)
 
     @staticmethod
     def _deny_hits(
@@ -353,7 +371,7 @@ class EffectivePermissions:
             return None  # shut out (no DENY decides that), never denied, or nothing denied
         gate = None if folded.is_server_level else self._connect_denied(context)
         if gate is not None:
-            return self._denied(context, gate, "DENY CONNECT on the database shuts it out")
+            return self._denied(context, gate, _shut_out(gate))
         if self._owner(context, folded) is not None:
             return None
         candidates = self._candidates(folded, permission)
@@ -418,6 +436,25 @@ class EffectivePermissions:
         """The (class, permission) pairs that imply a permission, itself first, nearest first."""
         CATALOG.require(securable_class, permission)
         return CATALOG.implied_by(securable_class, permission)
+
+    def covers(self, securable_class: str, permission: str) -> tuple[Pair, ...]:
+        """The (class, permission) pairs a GRANT or a DENY of a permission covers, itself
+        included, sorted: the hierarchy of :meth:`covering` read downwards ("Permissions
+        (Database Engine)": "If CONTROL was denied on the table, SELECT on the table is
+        denied"). A pair of a contained class is covered on every securable of that class in
+        the securable the permission is on (CONTROL on a schema: SELECT on each of its objects).
+        """
+        CATALOG.require(securable_class, permission)
+        return tuple(sorted(CATALOG.implies(securable_class, permission)))
+
+    def shuts_out(self, securable_class: str, permission: str) -> bool:
+        """Whether a DENY of this permission shuts its holders out of a database (step 3):
+        it is CONNECT on the database or covers it (CONNECT REPLICATION, CONTROL; on the
+        server CONTROL SERVER, CONNECT ANY DATABASE). A server DENY shuts them out of every
+        database, a database DENY out of its own."""
+        if securable_class not in ("DATABASE", "SERVER"):
+            return False
+        return ("DATABASE", "CONNECT") in CATALOG.implies(securable_class, permission)
 
     def effective(self, database: str | None, principal: str) -> frozenset[tuple[Securable, str]]:
         """Everything the principal may do on the securables the snapshot knows, in one scope.

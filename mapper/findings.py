@@ -95,9 +95,15 @@ RULES = RuleRegistry([
          "(the plan's NOLOGIN owner role) and give the former owner only the DML and EXECUTE it "
          "uses (the default); grant the owner role to it only if it must run DDL."),
     Rule("GB020", M, "DENY restructured as narrower role membership",
-         "Review the derived role: it holds the role's privileges minus the denied ones."),
-    Rule("GB021", M, "DENY with no PostgreSQL equivalent",
-         "PostgreSQL has no DENY; check that no other grant gives the denied access."),
+         "Review the derived role: it holds the role's privileges minus the denied ones. A "
+         "principal a DENY shuts out of a database (DENY CONNECT, or CONTROL, CONNECT "
+         "REPLICATION, CONTROL SERVER) is a member of none of that database's roles."),
+    Rule("GB021", H, "DENY with no PostgreSQL equivalent",
+         "PostgreSQL has no DENY, and the plan cannot apply this one to every principal it "
+         "reaches in SQL Server (the members of a Windows or Entra ID group, whom grantbridge "
+         "does not know): they keep what it denies wherever another grant gives it to them. "
+         "Add the DENY for each member to the source and plan again, or revoke that access "
+         "from their roles; or have the members use the group's role only."),
     Rule("GB030", N, "Password must be set and rotated on the target",
          "Set a new SCRAM password from a secret store (for example AWS Secrets Manager) and "
          "rotate it; the plan never carries passwords."),

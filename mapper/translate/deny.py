@@ -20,6 +20,20 @@ role that the role (and every role derived from it) is a member of, so a derived
 only the contested grants. A DENY on one table of a role granting a thousand tables then costs
 one membership and the grants on that table, not a thousand grants per denied member.
 
+What a DENY removes comes from the permission hierarchy (:mod:`mapper.translate.deny_reach`):
+every permission the denied one covers, on its securable and everything inside it, so ``DENY
+CONTROL`` on a schema takes the TRIGGER that CONTROL on one of its tables maps to, and ``DENY
+ALTER`` on a database the CREATE on its schemas. A server DENY reaches the logins in its
+holder's closure, in every database. A DENY of CONNECT, or of a permission covering it (CONTROL
+or CONNECT REPLICATION on a database; CONTROL SERVER, CONNECT ANY DATABASE), shuts them out of
+the database instead: they lose everything in it, memberships included
+(:mod:`mapper.translate.deny_shut`).
+
+A DENY reaching a Windows or Entra group also reaches the group's members in SQL Server, who
+connect with logins of their own; grantbridge does not know who they are, so it applies the
+DENY to the group's role only and says so: the DENY is ``approximated`` with finding GB021 (one
+per group, listing the DENYs that reach it).
+
 A column-level DENY takes away only its columns: a table-level grant it hits becomes column
 grants on the table's other columns ("GRANT Object Permissions": a column DENY denies that
 column only). That is disposed ``approximated`` (GB040): columns added later are not covered,
@@ -32,12 +46,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from grantbridge.errors import GrantbridgeError
 from grantbridge.plural import plural
 from mapper import findings
 from mapper.naming import object_name
-from mapper.plan import Disposition, Finding, PgDefaultPrivilege, PgGrant, PgMembership, RoleKind
-from mapper.privileges import lookup
+from mapper.plan import Finding, PgGrant, PgMembership, RoleKind
+from mapper.privileges import CREATE_IN_SCHEMA
+from mapper.translate import deny_shut
+from mapper.translate.deny_dispose import Outcome, dispose_deny, group_findings
+from mapper.translate.deny_reach import Coverage, Holders, signature
 from mapper.translate.deny_roles import (
     EVIDENCE_DENIES,
     Derived,
@@ -45,11 +61,9 @@ from mapper.translate.deny_roles import (
     derived_role,
     split_roles,
 )
-from mapper.translate.grants import Target, expand
-from mapper.translate.state import Granted, Item, PlanState, copy_with
+from mapper.translate.grants import Target
+from mapper.translate.state import Granted, PlanState, copy_with
 from mssql_extract.snapshot import Database, fold
-
-PLACEHOLDER = "-"
 
 
 @dataclass(frozen=True)
@@ -77,15 +91,17 @@ class Deny:
 class _Denial:
     """A DENY with what it removes worked out once.
 
-    ``signatures``: what it denies, as :func:`_signature` spells items. ``columns``: the
-    target columns a column-level DENY covers (None: the whole securable). ``table_columns``:
-    every target column of that table, when the snapshot lists them.
+    ``signatures``: what it denies, as :func:`~mapper.translate.deny_reach.signature` spells
+    items. ``columns``: the target columns a column-level DENY covers (None: the whole
+    securable). ``table_columns``: every target column of that table, when the snapshot lists
+    them. ``approximated``: why taking what it covers may take more than SQL Server does.
     """
 
     deny: Deny
     signatures: frozenset[str]
     columns: frozenset[str] | None
     table_columns: tuple[str, ...] | None
+    approximated: str | None = None
 
     @property
     def table_level(self) -> bool:
@@ -93,29 +109,9 @@ class _Denial:
         return target.securable_class == "OBJECT" and target.column_name is None
 
 
-def _signature(item: Item) -> str | None:
-    """What an item grants, without the grantee (and without columns).
-
-    The item's key with grantee (and a default privilege's owner) ``-`` and no columns, spelled
-    out instead of copying the model: it is asked for every grant a DENY may touch
-    (``tests/mapper/test_deny_signature.py`` checks it equals the copied model's key).
-    """
-    if isinstance(item, PgGrant):
-        path = ".".join(p for p in (item.schema_name, item.name) if p)
-        return (
-            f"grant:{item.object_type} {item.database}:{path}{item.signature or ''}:"
-            f"{item.privilege}:{PLACEHOLDER}"
-        )
-    if isinstance(item, PgDefaultPrivilege):
-        return (
-            f"default:{item.database}.{item.schema_name or '*'}:{PLACEHOLDER}:"
-            f"{item.object_type}:{item.privilege}:{PLACEHOLDER}"
-        )
-    return None
-
-
 class _Signatures(dict[str, str]):
-    """Plan item key → the item's :func:`_signature` (``""``: none), each worked out once.
+    """Plan item key → the item's :func:`~mapper.translate.deny_reach.signature` (``""``: none),
+    each worked out once.
 
     DENY restructuring asks for the signature of the same grant again and again: once per set
     of DENYs reaching its role, and again when the role is split. Caching by key is safe: a
@@ -128,18 +124,11 @@ class _Signatures(dict[str, str]):
         self._items = state.items
 
     def __missing__(self, key: str) -> str:
-        signature = self[key] = _signature(self._items[key]) or ""
-        return signature
+        spelled = self[key] = signature(self._items[key]) or ""
+        return spelled
 
 
-def _denial(state: PlanState, deny: Deny) -> _Denial:
-    found: set[str] = set()
-    for permission in deny.permissions:
-        row = lookup(deny.target.securable_class, permission)
-        for item in expand(state, deny.db, PLACEHOLDER, deny.target, row) or []:
-            signature = _signature(item)
-            if signature:
-                found.add(signature)
+def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
     target, columns, table_columns = deny.target, None, None
     if target.column_name is not None and deny.db is not None:
         naming = state.policy.naming
@@ -147,7 +136,23 @@ def _denial(state: PlanState, deny: Deny) -> _Denial:
         obj = state.find_object(deny.db, target.schema_name, target.object_name)
         if obj is not None and obj.columns:
             table_columns = tuple(object_name(c, naming) for c in obj.columns)
-    return _Denial(deny, frozenset(found), columns, table_columns)
+    return _Denial(
+        deny, coverage.signatures(deny), columns, table_columns, _creates(coverage, deny)
+    )
+
+
+def _creates(coverage: Coverage, deny: Deny) -> str | None:
+    """Why a DENY of some, not all, of the permissions creating objects in a schema is
+    approximated: PostgreSQL has one CREATE on a schema for every kind of object."""
+    pairs = coverage.pairs(deny)
+    denied = sorted(p for c, p in pairs if c == "DATABASE" and p in CREATE_IN_SCHEMA)
+    if not denied or len(denied) == len(CREATE_IN_SCHEMA) or ("SCHEMA", "ALTER") in pairs:
+        return None
+    return (
+        f"PostgreSQL's CREATE on a schema allows every kind of object: denying {', '.join(denied)} "
+        "took CREATE on the schemas, so no other kind of object can be created there either "
+        "(fail closed)"
+    )
 
 
 class _Subtraction:
@@ -161,8 +166,8 @@ class _Subtraction:
         self.split: set[str] = set()
         self.by_signature: dict[str, list[_Denial]] = {}
         for denial in self.denials:
-            for signature in denial.signatures:
-                self.by_signature.setdefault(signature, []).append(denial)
+            for spelled in denial.signatures:
+                self.by_signature.setdefault(spelled, []).append(denial)
 
     def touches(self, keys: Iterable[str]) -> bool:
         """Whether the denials may take something from any of the items under ``keys``."""
@@ -205,13 +210,41 @@ class _Subtraction:
 
 
 def plan_denies(state: PlanState, denies: list[Deny]) -> None:
-    """Restructure memberships for every DENY at once, then dispose each DENY fact."""
-    denials = {deny.fact: _denial(state, deny) for deny in denies}
-    reach: dict[str, list[_Denial]] = {}
-    holders = _Holders(state)
+    """Shut principals out of databases, restructure memberships for every other DENY at
+    once, then dispose each DENY fact."""
+    holders, coverage = Holders(state), Coverage(state)
+    shut = deny_shut.shut_out(state, denies, holders)
+    denials = {
+        deny.fact: _denial(state, deny, coverage)
+        for deny in denies
+        if not deny_shut.shuts(state, deny)
+    }
+    touched, found, split = _restructure(state, denials, holders)
+    for fact, items in shut.touched.items():
+        touched.setdefault(fact, set()).update(items)
+    for fact, keys in shut.found.items():
+        found.setdefault(fact, set()).update(keys)
+    group_keys = group_findings(state, denies, holders)
     for deny in sorted(denies, key=lambda d: d.fact):
-        for role in holders.affected(deny):
-            reach.setdefault(role, []).append(denials[deny.fact])
+        items, denial = touched.get(deny.fact, set()), denials.get(deny.fact)
+        approximated = []
+        if denial is not None and deny.fact in split:
+            approximated.append(_split_reason(denial))
+        if denial is not None and denial.approximated and items:
+            approximated.append(denial.approximated)
+        outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated))
+        dispose_deny(state, deny, outcome, shut, holders, group_keys.get(deny.fact, []))
+
+
+def _restructure(
+    state: PlanState, denials: dict[str, _Denial], holders: Holders
+) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str]]:
+    """Derived roles for every DENY at once (the module docstring): per DENY fact, the items and
+    roles it touched and its findings; and the column DENYs that split a table grant."""
+    reach: dict[str, list[_Denial]] = {}
+    for fact in sorted(denials):
+        for role in holders.affected(denials[fact].deny):
+            reach.setdefault(role, []).append(denials[fact])
     touched: dict[str, set[str]] = {}
     found: dict[str, set[str]] = {}
     subtractions: dict[tuple[str, ...], _Subtraction] = {}
@@ -223,9 +256,9 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
             subtractions[key] = _Subtraction(of, signatures)
         return subtractions[key]
 
-    def took(takers: Iterable[_Denial], key: str) -> None:
+    def took(takers: Iterable[_Denial], *keys: str) -> None:
         for denial in takers:
-            touched.setdefault(denial.deny.fact, set()).add(key)
+            touched.setdefault(denial.deny.fact, set()).update(keys)
 
     # a group before its members (a member's upward closure is strictly larger), so a member
     # inherits its groups' final shape
@@ -239,8 +272,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
                 took(takers, f"role:{role}")
     derived: Derived = {}
     for role, base, takers in split_roles(state, order, reach, subtraction):
-        for denial in takers:
-            touched.setdefault(denial.deny.fact, set()).update({f"role:{role}", f"role:{base}"})
+        took(takers, f"role:{role}", f"role:{base}")
         if not takers:  # a _common part: no DENY of any member below takes from it
             derived[(base, None)] = None
     for member in order:
@@ -252,47 +284,17 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
             name, takers = made
             state.remove(membership.key)
             if not name:  # every privilege the role gives is denied: the membership goes
-                for denial in takers:
-                    touched.setdefault(denial.deny.fact, set()).add(f"role:{member}")
+                took(takers, f"role:{member}")
                 continue
             replacement = PgMembership(role=name, member=member)
             key = ""
             for fact in (*facts, takers[0].deny.fact):
                 key, _ = state.add(replacement, fact)
             finding = state.finding(_finding(membership.role, member, name, takers))
+            took(takers, f"role:{name}", key)
             for denial in takers:
-                touched.setdefault(denial.deny.fact, set()).update({f"role:{name}", key})
                 found.setdefault(denial.deny.fact, set()).add(finding)
-    split = set().union(*(s.split for s in subtractions.values()))
-    for deny in sorted(denies, key=lambda d: d.fact):
-        items = touched.get(deny.fact)
-        if not items:
-            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.NOT_APPLICABLE,
-                          reason=_nothing_removed(state, deny))  # fmt: skip
-        elif deny.fact in split:
-            reason = _split_reason(denials[deny.fact])
-            finding = state.finding(findings.make(
-                "GB040", deny.statement, reason, principal=deny.grantee,
-                securable=f"{deny.target.schema_name}.{deny.target.object_name}",
-                source_ref=deny.ref,
-            ))  # fmt: skip
-            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.APPROXIMATED, items=items,
-                          findings={finding, *found.get(deny.fact, ())}, reason=reason)  # fmt: skip
-        else:
-            state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
-                          findings=found.get(deny.fact, ()),
-                          reason="restructured: see the derived roles")  # fmt: skip
-
-
-def _nothing_removed(state: PlanState, deny: Deny) -> str:
-    try:
-        exempt = deny.db is not None and state.engine.is_never_denied(deny.db.name, deny.grantee)
-    except GrantbridgeError:
-        exempt = False
-    if exempt:
-        return (f"[{deny.grantee}] is a sysadmin member or dbo: SQL Server applies no DENY to "
-                "it, and neither does the plan")  # fmt: skip
-    return "the plan grants nothing this DENY removes"
+    return touched, found, set().union(*(s.split for s in subtractions.values()))
 
 
 def _split_reason(denial: _Denial) -> str:
@@ -326,43 +328,6 @@ def _finding(role: str, member: str, name: str, takers: list[_Denial]) -> Findin
         "privileges minus the denied ones.",
         principal=", ".join(grantees), securable=role, source_ref=takers[0].deny.ref,
     )  # fmt: skip
-
-
-class _Holders:
-    """Per database: folded principal → PostgreSQL roles of it and of every member of it.
-
-    Built once per database on first use (the source memberships and the principal → role
-    bindings do not change while DENYs are restructured), instead of asking the engine for
-    every principal's memberships once per DENY.
-    """
-
-    def __init__(self, state: PlanState) -> None:
-        self._state = state
-        self._by_db: dict[str, dict[str, set[str]]] = {}
-
-    def affected(self, deny: Deny) -> list[str]:
-        """PostgreSQL roles of every principal the DENY applies to (holder and its members)."""
-        if deny.db is None:
-            return []
-        by_holder = self._by_db.get(deny.db.name)
-        if by_holder is None:
-            by_holder = self._by_db[deny.db.name] = self._build(deny.db.name)
-        return sorted(by_holder.get(fold(deny.grantee), ()))
-
-    def _build(self, database: str) -> dict[str, set[str]]:
-        engine, by_holder = self._state.engine, dict[str, set[str]]()
-        for name in engine.principals(database):
-            try:
-                if engine.is_never_denied(database, name):
-                    continue  # sysadmin members and dbo: no DENY applies to them (DESIGN §3.2)
-                closure = {fold(r) for r in engine.memberships(database, name)}
-            except Exception:
-                continue
-            role = self._state.role_of(database, name)
-            if role and role != "PUBLIC":
-                for holder in closure | {fold(name)}:
-                    by_holder.setdefault(holder, set()).add(role)
-        return by_holder
 
 
 def _direct(state: PlanState, member: str) -> list[tuple[PgMembership, tuple[str, ...]]]:

@@ -33,8 +33,15 @@ has an owner of its own (unless that would be circular: the fact then says so).
 
 Owners are never denied in SQL Server. This runs after DENY restructuring, so no DENY takes an
 owner's privileges away; a member of an owning role that restructuring moved to a derived role
+<<<<<<< HEAD
 (which no longer inherits the owning role) gets the owner's privileges, or membership, directly
 (:mod:`mapper.translate.owner_members` finds them).
+=======
+(which no longer inherits the owning role) gets the owner's privileges, or membership, directly.
+Only a DENY covering CONNECT reaches an owner, as SQL Server checks CONNECT before ownership
+(:mod:`mapper.translate.deny_shut`): an owner it shuts out of the database keeps none of its
+rights there (its owner role still holds them).
+>>>>>>> h6
 
 An owner without a PostgreSQL role (excluded by policy, like ``sa``, or not migrated) gets
 nothing: the fact is ``excluded`` with the exclusion's reason, or ``approximated`` with GB016.
@@ -271,7 +278,14 @@ def _carry(
         _not_carried(state, owned, owner, source, contained,
                      f"no role gets the owner's rights; {owned.owner_role!r} holds them")  # fmt: skip
         return
-    grantees = [role, *inheritors.lost(db, owner, role)]
+    if (role, db.name) in state.shut_out:
+        _dispose(state, owned, Disposition.MAPPED, contained, [],
+                 f"owned by {owned.owner_role!r}; [{owner}] gets none of its rights: a DENY "
+                 f"covering CONNECT shuts it out of [{db.name}], which SQL Server checks before "
+                 "ownership")  # fmt: skip
+        return
+    lost = inheritors.lost(db, owner, role)
+    grantees = [role, *(r for r in lost if (r, db.name) not in state.shut_out)]
     faithful = _faithful(state, owner)
     items: list[Item] = []
     for grantee in grantees:

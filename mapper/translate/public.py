@@ -19,9 +19,10 @@ from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, Login, Permission, PermissionState, fold
 
 
-def denied_against_public(db: Database) -> bool:
+def denied_against_public(state: PlanState, db: Database) -> bool:
     """Whether the database grants public something and DENYs something to another principal
-    (a DENY row, or db_denydatareader / db_denydatawriter membership).
+    (a DENY row, db_denydatareader / db_denydatawriter membership, or a server DENY covering a
+    permission in databases, such as SELECT ALL USER SECURABLES).
 
     A DENY beats public's GRANT for its holder in SQL Server ("Permissions Hierarchy"), but no
     PostgreSQL role can be kept from what PUBLIC is granted, so such a database's public needs a
@@ -34,9 +35,23 @@ def denied_against_public(db: Database) -> bool:
     )
     if not grants_public:
         return False
-    return any(
-        p.state == PermissionState.DENY and fold(p.grantee) != "public" for p in db.permissions
-    ) or any(fold(m.role) in ("db_denydatareader", "db_denydatawriter") for m in db.memberships)
+    return (
+        any(p.state == PermissionState.DENY and fold(p.grantee) != "public" for p in db.permissions)
+        or any(fold(m.role) in ("db_denydatareader", "db_denydatawriter") for m in db.memberships)
+        or any(_reaches_databases(state, p) for p in state.snapshot.server_permissions)
+    )
+
+
+def _reaches_databases(state: PlanState, perm: Permission) -> bool:
+    """Whether a server row is a DENY (to a principal other than public) that covers a
+    permission inside databases."""
+    if perm.state != PermissionState.DENY or fold(perm.grantee) == "public":
+        return False
+    try:
+        covered = state.engine.covers(perm.securable_class, perm.permission)
+    except GrantbridgeError:
+        return False
+    return any(cls == "DATABASE" for cls, _ in covered)  # and through it, what it contains
 
 
 def public_keeps_connect(state: PlanState, db: Database) -> bool:
@@ -100,7 +115,7 @@ def plan_public(state: PlanState, db: Database) -> None:
     if (
         state.policy.database_mode != "schema"
         and not public_keeps_connect(state, db)
-        and not denied_against_public(db)
+        and not denied_against_public(state, db)
     ):
         return  # the planner bound public to PUBLIC
     name = state.names.database_principal(db.name, "public", "role", always_prefixed=True)

@@ -141,6 +141,9 @@ class PlanState:
     by_member: dict[str, dict[str, PgMembership]] = field(default_factory=dict)
     #: ownership to carry once DENYs are restructured (owners are never denied)
     owned: list[Owned] = field(default_factory=list)
+    #: (role, source database) pairs a DENY covering CONNECT shuts out of the database
+    #: (mapper.translate.deny_shut): ownership gives them nothing there either
+    shut_out: set[tuple[str, str]] = field(default_factory=set)
     #: item keys by model type, made by the first hand_over() (the planner's last step)
     _handed: dict[type, list[str]] | None = None
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from mapper.plan import PgDefaultPrivilege, PgGrant, PgMembership
-from mapper.translate.deny import PLACEHOLDER, _signature
+from mapper.translate.deny_reach import PLACEHOLDER
+from mapper.translate.deny_reach import signature as _signature
 from mapper.translate.state import copy_with
 
 GRANTS = [

@@ -16,7 +16,7 @@ SECURABLES = (
     ("OBJECT::sales.Orders(total)", ("SELECT", "UPDATE")),
     ("OBJECT::sales.Report", ("SELECT", "ALTER")),
     ("SCHEMA::sales", ("SELECT", "CONTROL", "ALTER", "UPDATE")),
-    ("DATABASE", ("SELECT", "CONTROL", "UPDATE", "CREATE TABLE")),
+    ("DATABASE", ("SELECT", "CONTROL", "UPDATE", "CREATE TABLE", "CONNECT REPLICATION")),
     ("USER::bob", ("IMPERSONATE", "CONTROL")),
 )
 

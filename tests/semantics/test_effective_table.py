@@ -117,6 +117,15 @@ CASES = [
     Case("deny-other-object-leaves-this", db(perms=[grant("SELECT", "SCHEMA::sales", "alice"), deny("SELECT", REPORT, "alice")]), "Sales", "alice", ORDERS, "SELECT", True, DENY_OBJECT),
     Case("deny-insert-leaves-select", db(perms=[grant("SELECT", ORDERS, "alice"), deny("INSERT", ORDERS, "alice")]), "Sales", "alice", ORDERS, "SELECT", True, DENY_OBJECT),
     Case("deny-connect-shuts-out", db(perms=[grant("SELECT", ORDERS, "alice"), deny("CONNECT", "DATABASE", "alice")]), "Sales", "alice", ORDERS, "SELECT", False, GRANT_DB),
+    # a DENY of a permission covering CONNECT shuts the principal out as DENY CONNECT does
+    Case("deny-connect-replication-shuts-out", db(perms=[grant("SELECT", ORDERS, "public"), deny("CONNECT REPLICATION", "DATABASE", "alice")]), "Sales", "alice", ORDERS, "SELECT", False, FN_BUILTIN),
+    Case("deny-control-database-shuts-out-of-public-grant", db(perms=[grant("SELECT", ORDERS, "public"), deny("CONTROL", "DATABASE", "alice")]), "Sales", "alice", ORDERS, "SELECT", False, PERMS),
+    Case("deny-control-database-denies-connect", db(members=[member("db_datareader", "alice")], perms=[deny("CONTROL", "DATABASE", "alice")]), "Sales", "alice", "DATABASE", "CONNECT", False, PERMS),
+    Case("deny-control-database-through-role-shuts-out", db(members=[member("r1", "alice")], perms=[grant("SELECT", ORDERS, "alice"), deny("CONTROL", "DATABASE", "r1")]), "Sales", "alice", ORDERS, "SELECT", False, PERMS),
+    Case("deny-control-database-leaves-others-in", db(perms=[grant("SELECT", ORDERS, "public"), deny("CONTROL", "DATABASE", "alice")]), "Sales", "bob", ORDERS, "SELECT", True, PERMS),
+    Case("deny-control-server-shuts-out-of-database", server({"perms": [grant("SELECT", ORDERS, "public")]}, server_perms=[deny("CONTROL SERVER", "SERVER", "alice")]), "Sales", "alice", ORDERS, "SELECT", False, PERMS),
+    Case("deny-alter-database-denies-schema-alter", db(members=[member("r1", "alice")], perms=[grant("ALTER", "SCHEMA::sales", "r1"), deny("ALTER", "DATABASE", "alice")]), "Sales", "alice", "SCHEMA::sales", "ALTER", False, GRANT_DB),
+    Case("deny-alter-database-leaves-connect", db(perms=[grant("SELECT", ORDERS, "public"), deny("ALTER", "DATABASE", "alice")]), "Sales", "alice", ORDERS, "SELECT", True, GRANT_DB),
     Case("deny-server-level-beats-role", server(server_members=[member("securityadmin", "alice")], server_perms=[deny("ALTER ANY LOGIN", "SERVER", "alice")]), None, "alice", "SERVER", "ALTER ANY LOGIN", False, PERMS),
     # --- columns ------------------------------------------------------------------------------
     Case("column-grant-allows-column", db(perms=[grant("SELECT", TOTAL, "alice")]), "Sales", "alice", TOTAL, "SELECT", True, GRANT_OBJECT),

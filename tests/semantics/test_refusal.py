@@ -22,7 +22,7 @@ ON = (
     ("OBJECT::sales.Report", ("SELECT",)),
     ("OBJECT::dbo.usp_Run", ("EXECUTE",)),
     ("SCHEMA::sales", ("SELECT", "CONTROL")),
-    ("DATABASE", ("SELECT", "CONNECT", "CONTROL")),
+    ("DATABASE", ("SELECT", "CONNECT", "CONNECT REPLICATION", "CONTROL")),
     ("USER::bob", ("IMPERSONATE",)),
 )
 PAIRS = [(on, permission) for on, permissions in ON for permission in permissions]

@@ -1,0 +1,137 @@
+"""What became of each DENY fact, once DENY restructuring has run (:mod:`mapper.translate.deny`
+tells the story): ``mapped`` when the plan carries it, ``approximated`` with findings when it
+may take more than SQL Server does (GB040) or cannot reach everyone it reaches there (a group's
+members: GB021), else ``not_applicable`` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from grantbridge.errors import GrantbridgeError
+from grantbridge.plural import plural
+from mapper import findings
+from mapper.plan import Disposition, Finding
+from mapper.translate import deny_shut
+from mapper.translate.deny_roles import EVIDENCE_DENIES
+from mapper.translate.state import PlanState
+
+if TYPE_CHECKING:
+    from mapper.translate.deny import Deny
+    from mapper.translate.deny_reach import Holders
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What restructuring did for one DENY: the items and roles it touched, its findings, and
+    why taking what it covers may take more than SQL Server does (one GB040 each)."""
+
+    items: set[str]
+    found: set[str]
+    approximated: tuple[str, ...] = ()
+
+
+def group_findings(state: PlanState, denies: list[Deny], holders: Holders) -> dict[str, list[str]]:
+    """One GB021 per Windows or Entra group the DENYs reach (per database, and the server),
+    naming them all; per DENY fact, the keys of the findings of the groups it reaches.
+
+    One finding per group, not per DENY: a group in a role that holds a thousand DENYs is one
+    decision for the engineer (who its members are), and its finding lists the DENYs.
+    """
+    by_group: dict[tuple[str, str], list[Deny]] = {}
+    for deny in sorted(denies, key=lambda d: d.fact):
+        scope = deny.db.name if deny.db else "SERVER"
+        for group in holders.groups(deny):
+            by_group.setdefault((scope, group), []).append(deny)
+    keys: dict[str, list[str]] = {}
+    for (scope, group), reaching in sorted(by_group.items()):
+        key = state.finding(_group_finding(scope, group, reaching))
+        for deny in reaching:
+            keys.setdefault(deny.fact, []).append(key)
+    return keys
+
+
+def dispose_deny(
+    state: PlanState, deny: Deny, outcome: Outcome, shut: deny_shut.ShutOut, holders: Holders,
+    group_keys: list[str],
+) -> None:  # fmt: skip
+    """One DENY's disposition (the module docstring); ``group_keys``: its GB021 findings."""
+    items, found = outcome.items, set(outcome.found)
+    reasons = list(outcome.approximated)
+    found.update(_finding_on(state, "GB040", deny, reason) for reason in reasons)
+    if group_keys:
+        reasons.append(_group_reason(holders.groups(deny)))
+        found.update(group_keys)
+    if reasons:
+        state.dispose(deny.fact, deny.kind, deny.ref, Disposition.APPROXIMATED, items=items,
+                      findings=found, reason="; ".join(reasons))  # fmt: skip
+    elif not items:
+        state.dispose(deny.fact, deny.kind, deny.ref, Disposition.NOT_APPLICABLE,
+                      reason=_nothing_removed(state, deny, shut))  # fmt: skip
+    else:
+        reason = (
+            deny_shut.reason(state, deny) if deny_shut.shuts(state, deny)
+            else "restructured: see the derived roles"
+        )  # fmt: skip
+        state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
+                      findings=found, reason=reason)  # fmt: skip
+
+
+def _finding_on(state: PlanState, rule_id: str, deny: Deny, action: str) -> str:
+    """A finding on the DENY itself, at its source location; its key."""
+    target = deny.target
+    where = (
+        f"{target.schema_name}.{target.object_name}" if target.object_name and target.schema_name
+        else " ".join(p for p in (target.securable_class, target.object_name) if p)
+    )  # fmt: skip
+    return state.finding(findings.make(
+        rule_id, deny.statement, action, principal=deny.grantee, securable=where,
+        source_ref=deny.ref,
+    ))  # fmt: skip
+
+
+def _group_reason(groups: list[str]) -> str:
+    names = ", ".join(f"[{g}]" for g in groups)
+    return (
+        f"it reaches the group {names}, whose members grantbridge does not know: they keep "
+        "what it takes through their own logins' grants (GB021)"
+    )
+
+
+def _group_finding(scope: str, group: str, reaching: list[Deny]) -> Finding:
+    statements = [d.statement for d in reaching]
+    evidence = "; ".join(statements[:EVIDENCE_DENIES])
+    if len(statements) > EVIDENCE_DENIES:
+        more = plural(len(statements) - EVIDENCE_DENIES, "more DENY")
+        evidence += f"; and {more} (see the dispositions)"
+    one = len(reaching) == 1
+    these = "this DENY also reaches" if one else f"these {len(reaching)} DENYs also reach"
+    return findings.make(
+        "GB021", evidence,
+        f"[{group}] is a group: in SQL Server {these} its members, who connect with logins of "
+        "their own. grantbridge does not know who they are, so the plan applies "
+        f"{'it' if one else 'them'} to the group's role only, and in PostgreSQL the members "
+        "keep what is denied wherever another grant or role gives it to them. For each member, "
+        f"add the {'DENY' if one else 'DENYs'} to the source and plan again, or revoke that "
+        "access from their roles by hand; or have the members use the group's role "
+        "(pg_ad_mapping on Aurora) instead of logins of their own.",
+        principal=group, securable="SERVER" if scope == "SERVER" else f"DATABASE {scope}",
+        source_ref=reaching[0].ref,
+    )  # fmt: skip
+
+
+def _nothing_removed(state: PlanState, deny: Deny, shut: deny_shut.ShutOut) -> str:
+    database = deny.db.name if deny.db else None
+    try:
+        exempt = state.engine.is_never_denied(database, deny.grantee)
+    except GrantbridgeError:
+        exempt = False
+    if exempt:
+        return (f"[{deny.grantee}] is a sysadmin member or dbo: SQL Server applies no DENY to "
+                "it, and neither does the plan")  # fmt: skip
+    role = state.role_of(database, deny.grantee) if database else None
+    if database and role and (role, database) in shut.pairs:
+        return (f"[{deny.grantee}] is shut out of [{database}] by a DENY covering CONNECT: the "
+                "plan grants it nothing there")  # fmt: skip
+    return "the plan grants nothing this DENY removes"
