@@ -59,7 +59,7 @@ RULES = RuleRegistry([
     Rule("GB002", C, "Member of sysadmin",
          "Keep sysadmin-equivalent access (rds_superuser) for named DBAs only; applications and "
          "groups should get database-level roles."),
-    Rule("GB003", H, "CONTROL on the database or the server",
+    Rule("GB003", H, "CONTROL on a database, a schema or the server",
          "Replace CONTROL with the specific permissions the principal uses."),
     Rule("GB004", H, "Member of securityadmin",
          "securityadmin can grant itself any server permission; limit it to identity "

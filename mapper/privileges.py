@@ -117,6 +117,18 @@ _EXECUTE_WIDE_NOTE = (
     "tell them apart."
 )
 
+#: CONTROL implies ALTER ("GRANT Object Permissions"), and "TRUNCATE TABLE (Transact-SQL)",
+#: Permissions: "The minimum permission required is ALTER on table_name"; ALTER also lets one
+#: create triggers. PostgreSQL 17's MAINTAIN (VACUUM, ANALYZE, REINDEX …;
+#: reference/mssql/pg_acl_privileges.csv) is left out: earlier servers refuse to grant it.
+_OBJECT_CONTROL_NOTE = (
+    "On a table SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES and TRIGGER (CONTROL "
+    "implies ALTER, which allows TRUNCATE TABLE and creating triggers); on a view the same "
+    "without TRUNCATE; on a sequence USAGE, SELECT and UPDATE; on a routine EXECUTE. No "
+    "ownership: ALTER and DROP stay with the owner in PostgreSQL. MAINTAIN (PostgreSQL 17) is "
+    "not granted: servers before 17 refuse it."
+)
+
 # fmt: off
 _ROWS: tuple[PrivilegeRow, ...] = (
     # --- objects
@@ -133,8 +145,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
     PrivilegeRow("OBJECT", "ALTER", "approximated", note=_OWNER_NOTE),
     PrivilegeRow("OBJECT", "TAKE OWNERSHIP", "approximated", note=_OWNER_NOTE),
-    PrivilegeRow("OBJECT", "CONTROL", "approximated", {**_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
-                 note="Every privilege on the object, without ownership."),
+    PrivilegeRow("OBJECT", "CONTROL", "approximated", {"table": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"), "view": ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER"), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
+                 note=_OBJECT_CONTROL_NOTE),
     PrivilegeRow("OBJECT", "UNMASK", "approximated", note="Dynamic data masking has no PostgreSQL equivalent; see the masking findings."),
     PrivilegeRow("OBJECT", "RECEIVE", "not_applicable", note="Service Broker queues do not exist in PostgreSQL."),
     # --- types
@@ -152,7 +164,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
                  note="CREATE on the schema, as the grantee may also create objects in the database; altering other owners' objects needs ownership in PostgreSQL."),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
-                 note="Every privilege in the schema, without ownership."),
+                 note="An over-grant (GB003): downscoped to DML and EXECUTE in the schema by default; faithful, REFERENCES and CREATE on the schema too. No TRUNCATE or TRIGGER, and no ownership."),
     PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
     # --- databases
     PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
