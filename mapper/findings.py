@@ -94,6 +94,14 @@ RULES = RuleRegistry([
          "Owners may alter, drop and grant what they own. Keep ownership with a deployment role "
          "(the plan's NOLOGIN owner role) and give the former owner only the DML and EXECUTE it "
          "uses (the default); grant the owner role to it only if it must run DDL."),
+    Rule("GB017", H, "Application role has no members",
+         "PostgreSQL has no application roles or sp_setapprole, and SQL Server does not record "
+         "which applications activate one: find them in the application code. Grant the role to "
+         "each one's login role without inheritance (PostgreSQL 16+: GRANT <role> TO <login> "
+         "WITH INHERIT FALSE; before 16: make the login role NOINHERIT), and have the application "
+         "run SET ROLE <role> after connecting where it called sp_setapprole (RESET ROLE for "
+         "sp_unsetapprole): its session then has the role's privileges, as after sp_setapprole. "
+         "Membership replaces the password, which is never carried."),
     Rule("GB020", M, "DENY restructured as narrower role membership",
          "Review the derived role: it holds the role's privileges minus the denied ones."),
     Rule("GB021", M, "DENY with no PostgreSQL equivalent",
