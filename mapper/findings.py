@@ -106,6 +106,12 @@ RULES = RuleRegistry([
          "Review the derived role: it holds the role's privileges minus the denied ones."),
     Rule("GB021", M, "DENY with no PostgreSQL equivalent",
          "PostgreSQL has no DENY; check that no other grant gives the denied access."),
+    Rule("GB022", M, "Denied metadata stays visible in PostgreSQL",
+         "PostgreSQL has no per-role catalog visibility: every role may read the definitions of "
+         "views and routines (pg_views, pg_get_viewdef(), pg_proc.prosrc), the roles, "
+         "memberships and privileges, and the list of databases. Keep secrets (passwords, keys, "
+         "personal data in literals) and logic that must stay hidden out of view and routine "
+         "definitions, then accept the finding."),
     Rule("GB030", N, "Password must be set and rotated on the target",
          "Set a new SCRAM password from a secret store (for example AWS Secrets Manager) and "
          "rotate it; the plan never carries passwords."),

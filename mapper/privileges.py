@@ -61,6 +61,9 @@ class PrivilegeRow:
     #: PostgreSQL already gives every role what this permission allows (its catalogs are
     #: readable by all), so a principal holding it loses nothing: ``not_applicable`` rows only
     everyone: bool = False
+    #: what PostgreSQL shows every role that this permission guards in SQL Server (metadata
+    #: visibility): a DENY of it cannot be carried, and is finding GB022 (``everyone`` rows)
+    shown: str = ""
 
 
 _DML = {
@@ -80,9 +83,38 @@ _CREATE_NOTE = (
     "own, or implied by ALTER ANY SCHEMA or ALTER on the database) the grantee gets CREATE on "
     "that schema (approximated, GB040); alone it grants nothing."
 )
+#: "Metadata Visibility Configuration": SQL Server shows a principal the metadata of the
+#: securables it owns or holds some permission on, and a module's or view's definition only with
+#: VIEW DEFINITION (or CONTROL, which implies it) or ownership. PostgreSQL's catalogs and their
+#: functions answer every role: pg_views.definition, pg_get_viewdef(), pg_proc.prosrc,
+#: pg_get_functiondef().
+_DEFINITIONS_SHOWN = (
+    "the definitions of views and routines (pg_views.definition, pg_get_viewdef(), "
+    "pg_proc.prosrc, pg_get_functiondef())"
+)
+_DEFINITION_NOTE = (
+    f"PostgreSQL shows every role {_DEFINITIONS_SHOWN} and the rest of its catalogs, which SQL "
+    "Server shows only to principals that own the object or hold VIEW DEFINITION on it (or "
+    "CONTROL): the grantee needs nothing, and a DENY of it cannot be carried (GB022)."
+)
+_TYPES_SHOWN = "the definitions of types (pg_type, and pg_attribute for composite types)"
+_TYPE_DEFINITION_NOTE = (
+    f"PostgreSQL shows every role {_TYPES_SHOWN}: the grantee needs nothing, and a DENY of it "
+    "cannot be carried (GB022)."
+)
+_PRINCIPALS_SHOWN = "the roles and their memberships (pg_roles, pg_auth_members)"
+_PRINCIPAL_DEFINITION_NOTE = (
+    f"PostgreSQL shows every role {_PRINCIPALS_SHOWN}: the grantee needs nothing, and a DENY of "
+    "it cannot be carried (GB022)."
+)
+_SECURITY_SHOWN = (
+    "its security metadata: roles, memberships and privileges (pg_roles, pg_auth_members, the "
+    "ACL columns)"
+)
+_DATABASES_SHOWN = "the list of databases (pg_database)"
 _SECURITY_DEFINITION_NOTE = (
-    "PostgreSQL catalogs are readable by every role, security metadata included (pg_roles, "
-    "pg_auth_members, the ACL columns)."
+    f"PostgreSQL shows every role {_SECURITY_SHOWN}: the grantee needs nothing, and a DENY of it "
+    "cannot be carried (GB022)."
 )
 _PERFORMANCE_DEFINITION_NOTE = (
     "PostgreSQL catalogs are readable by every role; it has no performance objects such as "
@@ -141,7 +173,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("OBJECT", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",)),
                  note=_REFERENCES_NOTE),
     PrivilegeRow("OBJECT", "EXECUTE", "mapped", _ROUTINES),
-    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
+    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
     PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
     PrivilegeRow("OBJECT", "ALTER", "approximated", note=_OWNER_NOTE),
     PrivilegeRow("OBJECT", "TAKE OWNERSHIP", "approximated", note=_OWNER_NOTE),
@@ -153,6 +185,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("TYPE", "EXECUTE", "mapped", {"type": ("USAGE",)}),
     PrivilegeRow("TYPE", "REFERENCES", "mapped", {"type": ("USAGE",)}),
     PrivilegeRow("TYPE", "CONTROL", "approximated", {"type": ("USAGE",)}, note=_OWNER_NOTE),
+    PrivilegeRow("TYPE", "VIEW DEFINITION", "not_applicable", note=_TYPE_DEFINITION_NOTE, everyone=True, shown=_TYPES_SHOWN),
     # --- schemas (current objects + default privileges)
     PrivilegeRow("SCHEMA", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
     PrivilegeRow("SCHEMA", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
@@ -165,7 +198,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
                  note="CREATE on the schema, as the grantee may also create objects in the database; altering other owners' objects needs ownership in PostgreSQL."),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
                  note="An over-grant (GB003): downscoped to DML and EXECUTE in the schema by default; faithful, REFERENCES and CREATE on the schema too. No TRUNCATE or TRIGGER, and no ownership."),
-    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
+    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
     # --- databases
     PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
     PrivilegeRow("DATABASE", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
@@ -183,8 +216,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
     PrivilegeRow("DATABASE", "ALTER", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
-    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
-    PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
+    PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True, shown=_SECURITY_SHOWN),
     PrivilegeRow("DATABASE", "VIEW PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "approximated", role="pg_read_all_stats",
                  note="Database DMVs → pg_read_all_stats, which is cluster-wide: it reads the statistics and the query text of every database's sessions, not this database's only."),
@@ -198,11 +231,11 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "VIEW SERVER PERFORMANCE STATE", "mapped", role="pg_read_all_stats"),
     PrivilegeRow("SERVER", "ALTER ANY CONNECTION", "mapped", role="pg_signal_backend", note="KILL → pg_cancel_backend / pg_terminate_backend."),
     PrivilegeRow("SERVER", "CREATE ANY DATABASE", "mapped", attribute="CREATEDB"),
-    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
-    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note="pg_database is readable by every role.", everyone=True),
+    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
+    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note=f"PostgreSQL shows every role {_DATABASES_SHOWN}: the grantee needs nothing, and a DENY of it cannot be carried (GB022).", everyone=True, shown=_DATABASES_SHOWN),
     # SQL Server 2022 splits VIEW ANY DEFINITION ("Server-level roles": ##MS_DefinitionReader##
     # holds all four); PostgreSQL hides neither kind of definition from any role
-    PrivilegeRow("SERVER", "VIEW ANY SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("SERVER", "VIEW ANY SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True, shown=_SECURITY_SHOWN),
     PrivilegeRow("SERVER", "VIEW ANY PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("SERVER", "CONNECT SQL", "not_applicable", note="The LOGIN attribute of the role."),
     PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT (and TEMPORARY) on each migrated database SQL Server lets the login into; a database created later needs its own grant."),
@@ -210,6 +243,9 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "CONTROL SERVER", "overgrant", note="sysadmin equivalent; rds_superuser in faithful mode (plain PostgreSQL: CREATEDB, CREATEROLE, pg_monitor, pg_signal_backend)."),
     PrivilegeRow("SERVER", "ALTER ANY LOGIN", "overgrant", note="Login administration; CREATEROLE only in faithful mode."),
     PrivilegeRow("SERVER", "IMPERSONATE ANY LOGIN", "overgrant", note="Impersonation of every login."),
+    # principals' metadata (LOGIN and SERVER ROLE on the server, the others in a database)
+    *(PrivilegeRow(cls, "VIEW DEFINITION", "not_applicable", note=_PRINCIPAL_DEFINITION_NOTE, everyone=True, shown=_PRINCIPALS_SHOWN)
+      for cls in ("LOGIN", "SERVER ROLE", "USER", "ROLE", "APPLICATION ROLE")),
     PrivilegeRow("LOGIN", "IMPERSONATE", "overgrant", note="SET ROLE to the login's role (membership WITH INHERIT FALSE) in faithful mode."),
     PrivilegeRow("USER", "IMPERSONATE", "overgrant", note="SET ROLE to the user's role (membership WITH INHERIT FALSE) in faithful mode."),
 )
