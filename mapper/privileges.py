@@ -116,6 +116,22 @@ _SECURITY_DEFINITION_NOTE = (
     f"PostgreSQL shows every role {_SECURITY_SHOWN}: the grantee needs nothing, and a DENY of it "
     "cannot be carried (GB022)."
 )
+#: What CREATE on a schema gives that SQL Server's CREATE … with ALTER on the schema does not.
+#: SQL Server: an object belongs to its schema's owner unless given an owner of its own ("Ownership
+#: and User-Schema Separation"), so its creator has only the access its grants give. PostgreSQL:
+#: "the creator of an object is made the owner" (GRANT, Notes). The plan's default privileges on
+#: the schema are FOR ROLE its owner role (mapper.translate.grants) and do not apply to objects
+#: another role creates; hardening adds a default revoke for the grantee (and the roles
+#: inheriting it) so that its routines do not become executable by PUBLIC.
+CREATOR_OWNS_NOTE = (
+    "In PostgreSQL the grantee owns what it creates there, and may read, change, drop and grant "
+    "it; in SQL Server the schema's owner owns new objects: the grantee may alter and drop them "
+    "(ALTER on the schema), but has no access to their data beyond its grants and cannot grant "
+    "them. The plan's default privileges on the schema are set for its owner "
+    "role, so they do not reach the grantee's objects; hardening (on by default) keeps PUBLIC "
+    "from running the routines it creates (ALTER DEFAULT PRIVILEGES FOR ROLE <grantee> REVOKE "
+    "EXECUTE ON FUNCTIONS FROM PUBLIC)."
+)
 _PERFORMANCE_DEFINITION_NOTE = (
     "PostgreSQL catalogs are readable by every role; it has no performance objects such as "
     "Extended Events sessions whose definitions a privilege would guard."
@@ -195,7 +211,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SCHEMA", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
     PrivilegeRow("SCHEMA", "EXECUTE", "approximated", _ROUTINES, note=_EXECUTE_WIDE_NOTE),
     PrivilegeRow("SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
-                 note="CREATE on the schema, as the grantee may also create objects in the database; altering other owners' objects needs ownership in PostgreSQL."),
+                 note="CREATE on the schema, as the grantee may also create objects in the database (CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE); PostgreSQL's CREATE allows every kind of object, and altering other owners' objects needs ownership. " + CREATOR_OWNS_NOTE),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
                  note="An over-grant (GB003): downscoped to DML and EXECUTE in the schema by default; faithful, REFERENCES and CREATE on the schema too. No TRUNCATE or TRIGGER, and no ownership."),
     PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),

@@ -24,7 +24,13 @@ from mapper.effective import Securable
 from mapper.permission_index import state_text
 from mapper.permissions import CATALOG
 from mapper.plan import Disposition
-from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, PrivilegeRow, lookup
+from mapper.privileges import (
+    CREATE_IN_SCHEMA,
+    CREATOR_OWNS_NOTE,
+    SCHEMA_ALTER_ALONE,
+    PrivilegeRow,
+    lookup,
+)
 from mapper.translate.deny import Deny
 from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
@@ -65,7 +71,8 @@ SCHEMA_CREATION = PrivilegeRow(
     note="CREATE on each schema where the grantee may also create objects in SQL Server: CREATE "
     "TABLE/VIEW/PROCEDURE/FUNCTION/TYPE in the database with ALTER on the schema, here implied "
     "by ALTER ANY SCHEMA or ALTER on the database. PostgreSQL's CREATE on a schema allows every "
-    "kind of object; altering and dropping other owners' objects needs ownership.",
+    "kind of object; altering and dropping other owners' objects needs ownership. "
+    + CREATOR_OWNS_NOTE,
 )  # fmt: skip
 #: ALTER on a schema whose grantee may create objects only through an over-grant.
 SCHEMA_ALTER_OVERGRANT = PrivilegeRow(
