@@ -59,7 +59,7 @@ RULES = RuleRegistry([
     Rule("GB002", C, "Member of sysadmin",
          "Keep sysadmin-equivalent access for named DBAs only; applications and groups should "
          "get database-level roles."),
-    Rule("GB003", H, "CONTROL on the database or the server",
+    Rule("GB003", H, "CONTROL on a database, a schema or the server",
          "Replace CONTROL with the specific permissions the principal uses."),
     Rule("GB004", H, "Member of securityadmin",
          "securityadmin can grant itself any server permission; limit it to identity "
@@ -94,6 +94,14 @@ RULES = RuleRegistry([
          "Owners may alter, drop and grant what they own. Keep ownership with a deployment role "
          "(the plan's NOLOGIN owner role) and give the former owner only the DML and EXECUTE it "
          "uses (the default); grant the owner role to it only if it must run DDL."),
+    Rule("GB017", H, "Application role has no members",
+         "PostgreSQL has no application roles or sp_setapprole, and SQL Server does not record "
+         "which applications activate one: find them in the application code. Grant the role to "
+         "each one's login role without inheritance (PostgreSQL 16+: GRANT <role> TO <login> "
+         "WITH INHERIT FALSE; before 16: make the login role NOINHERIT), and have the application "
+         "run SET ROLE <role> after connecting where it called sp_setapprole (RESET ROLE for "
+         "sp_unsetapprole): its session then has the role's privileges, as after sp_setapprole. "
+         "Membership replaces the password, which is never carried."),
     Rule("GB020", M, "DENY restructured as narrower role membership",
          "Review the derived role: it holds the role's privileges minus the denied ones. A "
          "principal a DENY shuts out of a database (DENY CONNECT, or CONTROL, CONNECT "
@@ -104,6 +112,12 @@ RULES = RuleRegistry([
          "does not know): they keep what it denies wherever another grant gives it to them. "
          "Add the DENY for each member to the source and plan again, or revoke that access "
          "from their roles; or have the members use the group's role only."),
+    Rule("GB022", M, "Denied metadata stays visible in PostgreSQL",
+         "PostgreSQL has no per-role catalog visibility: every role may read the definitions of "
+         "views and routines (pg_views, pg_get_viewdef(), pg_proc.prosrc), the roles, "
+         "memberships and privileges, and the list of databases. Keep secrets (passwords, keys, "
+         "personal data in literals) and logic that must stay hidden out of view and routine "
+         "definitions, then accept the finding."),
     Rule("GB030", N, "Password must be set and rotated on the target",
          "Set a new SCRAM password from a secret store (for example AWS Secrets Manager) and "
          "rotate it; the plan never carries passwords."),

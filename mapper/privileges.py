@@ -61,6 +61,9 @@ class PrivilegeRow:
     #: PostgreSQL already gives every role what this permission allows (its catalogs are
     #: readable by all), so a principal holding it loses nothing: ``not_applicable`` rows only
     everyone: bool = False
+    #: what PostgreSQL shows every role that this permission guards in SQL Server (metadata
+    #: visibility): a DENY of it cannot be carried, and is finding GB022 (``everyone`` rows)
+    shown: str = ""
 
 
 _DML = {
@@ -80,9 +83,54 @@ _CREATE_NOTE = (
     "own, or implied by ALTER ANY SCHEMA or ALTER on the database) the grantee gets CREATE on "
     "that schema (approximated, GB040); alone it grants nothing."
 )
+#: "Metadata Visibility Configuration": SQL Server shows a principal the metadata of the
+#: securables it owns or holds some permission on, and a module's or view's definition only with
+#: VIEW DEFINITION (or CONTROL, which implies it) or ownership. PostgreSQL's catalogs and their
+#: functions answer every role: pg_views.definition, pg_get_viewdef(), pg_proc.prosrc,
+#: pg_get_functiondef().
+_DEFINITIONS_SHOWN = (
+    "the definitions of views and routines (pg_views.definition, pg_get_viewdef(), "
+    "pg_proc.prosrc, pg_get_functiondef())"
+)
+_DEFINITION_NOTE = (
+    f"PostgreSQL shows every role {_DEFINITIONS_SHOWN} and the rest of its catalogs, which SQL "
+    "Server shows only to principals that own the object or hold VIEW DEFINITION on it (or "
+    "CONTROL): the grantee needs nothing, and a DENY of it cannot be carried (GB022)."
+)
+_TYPES_SHOWN = "the definitions of types (pg_type, and pg_attribute for composite types)"
+_TYPE_DEFINITION_NOTE = (
+    f"PostgreSQL shows every role {_TYPES_SHOWN}: the grantee needs nothing, and a DENY of it "
+    "cannot be carried (GB022)."
+)
+_PRINCIPALS_SHOWN = "the roles and their memberships (pg_roles, pg_auth_members)"
+_PRINCIPAL_DEFINITION_NOTE = (
+    f"PostgreSQL shows every role {_PRINCIPALS_SHOWN}: the grantee needs nothing, and a DENY of "
+    "it cannot be carried (GB022)."
+)
+_SECURITY_SHOWN = (
+    "its security metadata: roles, memberships and privileges (pg_roles, pg_auth_members, the "
+    "ACL columns)"
+)
+_DATABASES_SHOWN = "the list of databases (pg_database)"
 _SECURITY_DEFINITION_NOTE = (
-    "PostgreSQL catalogs are readable by every role, security metadata included (pg_roles, "
-    "pg_auth_members, the ACL columns)."
+    f"PostgreSQL shows every role {_SECURITY_SHOWN}: the grantee needs nothing, and a DENY of it "
+    "cannot be carried (GB022)."
+)
+#: What CREATE on a schema gives that SQL Server's CREATE … with ALTER on the schema does not.
+#: SQL Server: an object belongs to its schema's owner unless given an owner of its own ("Ownership
+#: and User-Schema Separation"), so its creator has only the access its grants give. PostgreSQL:
+#: "the creator of an object is made the owner" (GRANT, Notes). The plan's default privileges on
+#: the schema are FOR ROLE its owner role (mapper.translate.grants) and do not apply to objects
+#: another role creates; hardening adds a default revoke for the grantee (and the roles
+#: inheriting it) so that its routines do not become executable by PUBLIC.
+CREATOR_OWNS_NOTE = (
+    "In PostgreSQL the grantee owns what it creates there, and may read, change, drop and grant "
+    "it; in SQL Server the schema's owner owns new objects: the grantee may alter and drop them "
+    "(ALTER on the schema), but has no access to their data beyond its grants and cannot grant "
+    "them. The plan's default privileges on the schema are set for its owner "
+    "role, so they do not reach the grantee's objects; hardening (on by default) keeps PUBLIC "
+    "from running the routines it creates (ALTER DEFAULT PRIVILEGES FOR ROLE <grantee> REVOKE "
+    "EXECUTE ON FUNCTIONS FROM PUBLIC)."
 )
 _PERFORMANCE_DEFINITION_NOTE = (
     "PostgreSQL catalogs are readable by every role; it has no performance objects such as "
@@ -117,6 +165,29 @@ _EXECUTE_WIDE_NOTE = (
     "tell them apart."
 )
 
+#: CONTROL implies ALTER ("GRANT Object Permissions"), and "TRUNCATE TABLE (Transact-SQL)",
+#: Permissions: "The minimum permission required is ALTER on table_name"; ALTER also lets one
+#: create triggers. PostgreSQL 17's MAINTAIN (VACUUM, ANALYZE, REINDEX …;
+#: reference/mssql/pg_acl_privileges.csv) is left out: earlier servers refuse to grant it.
+_OBJECT_CONTROL_NOTE = (
+    "On a table SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES and TRIGGER (CONTROL "
+    "implies ALTER, which allows TRUNCATE TABLE and creating triggers); on a view the same "
+    "without TRUNCATE; on a sequence USAGE, SELECT and UPDATE; on a routine EXECUTE. No "
+    "ownership: ALTER and DROP stay with the owner in PostgreSQL. MAINTAIN (PostgreSQL 17) is "
+    "not granted: servers before 17 refuse it."
+)
+
+#: A database-level permission covers every schema, those created later included; the plan
+#: grants on each existing schema's objects with per-schema default privileges
+#: (:mod:`mapper.translate.grants`, whose docstring says why PostgreSQL's global default
+#: privileges would not be equivalent), so a schema created later is left out: approximated.
+FUTURE_SCHEMAS_NOTE = (
+    "Granted on the objects of every schema the database has, with default privileges in each "
+    "for objects created there later; a schema created later is not covered, where SQL "
+    "Server's database-level permission covers it: grant on it (USAGE, and these privileges "
+    "with their defaults) when it is created."
+)
+
 # fmt: off
 _ROWS: tuple[PrivilegeRow, ...] = (
     # --- objects
@@ -129,18 +200,19 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("OBJECT", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",)),
                  note=_REFERENCES_NOTE),
     PrivilegeRow("OBJECT", "EXECUTE", "mapped", _ROUTINES),
-    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
+    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
     PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
     PrivilegeRow("OBJECT", "ALTER", "approximated", note=_OWNER_NOTE),
     PrivilegeRow("OBJECT", "TAKE OWNERSHIP", "approximated", note=_OWNER_NOTE),
-    PrivilegeRow("OBJECT", "CONTROL", "approximated", {**_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
-                 note="Every privilege on the object, without ownership."),
+    PrivilegeRow("OBJECT", "CONTROL", "approximated", {"table": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"), "view": ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER"), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
+                 note=_OBJECT_CONTROL_NOTE),
     PrivilegeRow("OBJECT", "UNMASK", "approximated", note="Dynamic data masking has no PostgreSQL equivalent; see the masking findings."),
     PrivilegeRow("OBJECT", "RECEIVE", "not_applicable", note="Service Broker queues do not exist in PostgreSQL."),
     # --- types
     PrivilegeRow("TYPE", "EXECUTE", "mapped", {"type": ("USAGE",)}),
     PrivilegeRow("TYPE", "REFERENCES", "mapped", {"type": ("USAGE",)}),
     PrivilegeRow("TYPE", "CONTROL", "approximated", {"type": ("USAGE",)}, note=_OWNER_NOTE),
+    PrivilegeRow("TYPE", "VIEW DEFINITION", "not_applicable", note=_TYPE_DEFINITION_NOTE, everyone=True, shown=_TYPES_SHOWN),
     # --- schemas (current objects + default privileges)
     PrivilegeRow("SCHEMA", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
     PrivilegeRow("SCHEMA", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
@@ -150,19 +222,20 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SCHEMA", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
     PrivilegeRow("SCHEMA", "EXECUTE", "approximated", _ROUTINES, note=_EXECUTE_WIDE_NOTE),
     PrivilegeRow("SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
-                 note="CREATE on the schema, as the grantee may also create objects in the database; altering other owners' objects needs ownership in PostgreSQL."),
+                 note="CREATE on the schema, as the grantee may also create objects in the database (CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE); PostgreSQL's CREATE allows every kind of object, and altering other owners' objects needs ownership. " + CREATOR_OWNS_NOTE),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
-                 note="Every privilege in the schema, without ownership."),
-    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
+                 note="An over-grant (GB003): downscoped to DML and EXECUTE in the schema by default; faithful, REFERENCES and CREATE on the schema too. No TRUNCATE or TRIGGER, and no ownership."),
+    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
     # --- databases
     PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
-    PrivilegeRow("DATABASE", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
-    PrivilegeRow("DATABASE", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
-    PrivilegeRow("DATABASE", "UPDATE", "mapped", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE",)},
-                 note=_SEQUENCE_UPDATE_NOTE),
-    PrivilegeRow("DATABASE", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
-    PrivilegeRow("DATABASE", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
-    PrivilegeRow("DATABASE", "EXECUTE", "approximated", _ROUTINES, note=_EXECUTE_WIDE_NOTE),
+    PrivilegeRow("DATABASE", "SELECT", "approximated", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)},
+                 note=FUTURE_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "INSERT", "approximated", _each(_RELATIONS, ("INSERT",)), note=FUTURE_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "UPDATE", "approximated", {**_each(_RELATIONS, ("UPDATE",)), "sequence": ("USAGE",)},
+                 note=f"{FUTURE_SCHEMAS_NOTE} {_SEQUENCE_UPDATE_NOTE}"),
+    PrivilegeRow("DATABASE", "DELETE", "approximated", _each(_RELATIONS, ("DELETE",)), note=FUTURE_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "REFERENCES", "approximated", _each(_RELATIONS, ("REFERENCES",)), note=FUTURE_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "EXECUTE", "approximated", _ROUTINES, note=f"{_EXECUTE_WIDE_NOTE} {FUTURE_SCHEMAS_NOTE}"),
     PrivilegeRow("DATABASE", "CREATE SCHEMA", "mapped", {"database": ("CREATE",)}),
     PrivilegeRow("DATABASE", "CREATE TABLE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE VIEW", "not_applicable", note=_CREATE_NOTE),
@@ -171,8 +244,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
     PrivilegeRow("DATABASE", "ALTER", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
-    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
-    PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
+    PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True, shown=_SECURITY_SHOWN),
     PrivilegeRow("DATABASE", "VIEW PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "approximated", role="pg_read_all_stats",
                  note="Database DMVs → pg_read_all_stats, which is cluster-wide: it reads the statistics and the query text of every database's sessions, not this database's only."),
@@ -186,11 +259,11 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "VIEW SERVER PERFORMANCE STATE", "mapped", role="pg_read_all_stats"),
     PrivilegeRow("SERVER", "ALTER ANY CONNECTION", "mapped", role="pg_signal_backend", note="KILL → pg_cancel_backend / pg_terminate_backend."),
     PrivilegeRow("SERVER", "CREATE ANY DATABASE", "mapped", attribute="CREATEDB"),
-    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note="PostgreSQL catalogs are readable by every role.", everyone=True),
-    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note="pg_database is readable by every role.", everyone=True),
+    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
+    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note=f"PostgreSQL shows every role {_DATABASES_SHOWN}: the grantee needs nothing, and a DENY of it cannot be carried (GB022).", everyone=True, shown=_DATABASES_SHOWN),
     # SQL Server 2022 splits VIEW ANY DEFINITION ("Server-level roles": ##MS_DefinitionReader##
     # holds all four); PostgreSQL hides neither kind of definition from any role
-    PrivilegeRow("SERVER", "VIEW ANY SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("SERVER", "VIEW ANY SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True, shown=_SECURITY_SHOWN),
     PrivilegeRow("SERVER", "VIEW ANY PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("SERVER", "CONNECT SQL", "not_applicable", note="The LOGIN attribute of the role."),
     PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT (and TEMPORARY) on each migrated database SQL Server lets the login into; a database created later needs its own grant."),
@@ -198,6 +271,9 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "CONTROL SERVER", "overgrant", note="sysadmin equivalent; rds_superuser in faithful mode (plain PostgreSQL: CREATEDB, CREATEROLE, pg_monitor, pg_signal_backend)."),
     PrivilegeRow("SERVER", "ALTER ANY LOGIN", "overgrant", note="Login administration; CREATEROLE only in faithful mode."),
     PrivilegeRow("SERVER", "IMPERSONATE ANY LOGIN", "overgrant", note="Impersonation of every login."),
+    # principals' metadata (LOGIN and SERVER ROLE on the server, the others in a database)
+    *(PrivilegeRow(cls, "VIEW DEFINITION", "not_applicable", note=_PRINCIPAL_DEFINITION_NOTE, everyone=True, shown=_PRINCIPALS_SHOWN)
+      for cls in ("LOGIN", "SERVER ROLE", "USER", "ROLE", "APPLICATION ROLE")),
     PrivilegeRow("LOGIN", "IMPERSONATE", "overgrant", note="SET ROLE to the login's role (membership WITH INHERIT FALSE) in faithful mode."),
     PrivilegeRow("USER", "IMPERSONATE", "overgrant", note="SET ROLE to the user's role (membership WITH INHERIT FALSE) in faithful mode."),
 )

@@ -84,6 +84,17 @@ def planned_owner_roles(plan: MigrationPlan) -> list[str]:
     return [o for o in owner_roles(plan) if plan.role(o) is not None]
 
 
+def applier_roles(plan: MigrationPlan) -> list[str]:
+    """The plan roles a non-superuser applier must be a member of, sorted: the owner roles
+    (:func:`planned_owner_roles`) and the other roles whose default privileges the scripts
+    change, such as a role given CREATE on a schema, whose routines created later 06 keeps
+    from PUBLIC. ``ALTER DEFAULT PRIVILEGES FOR ROLE`` asks for membership (PostgreSQL 15) or
+    the role's privileges (16+); 02 grants each to the applier."""
+    creators = {d.owner for d in plan.default_privileges} | {d.owner for d in plan.default_revokes}
+    planned = {o for o in creators if (role := plan.role(o)) and role.kind != RoleKind.PREDEFINED}
+    return sorted(set(planned_owner_roles(plan)) | planned)
+
+
 def _revoked(plan: MigrationPlan) -> set[str]:
     return {_revoke_as_grant(r).key for r in plan.revokes}
 

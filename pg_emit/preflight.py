@@ -102,7 +102,7 @@ SELECT NOT (SELECT rolcreatedb FROM pg_catalog.pg_roles WHERE rolname = current_
 
 def _preflight_non_superuser(conn: psycopg.Connection[Any], plan: MigrationPlan) -> None:
     owners = intent.planned_owner_roles(plan)
-    granted = sorted({m.role for m in intent.memberships(plan)} | set(owners))
+    granted = sorted({m.role for m in intent.memberships(plan)} | set(intent.applier_roles(plan)))
     databases = [d.name for d in plan.databases]
     params = {"granted": granted, "databases": databases, "owners": owners}
     row = conn.execute(UNGRANTABLE_SQL, params).fetchone()

@@ -27,7 +27,8 @@ Decisions, stated once:
 * Idempotent: roles and schemas are created only if absent; GRANT, REVOKE, ALTER … OWNER and
   ALTER DEFAULT PRIVILEGES change nothing when already in effect.
 * Applied by a superuser or by a non-superuser CREATEROLE CREATEDB owner of the databases (the
-  RDS master user): 02 makes it a member of the owner roles, and 03 lends CREATE on a schema to
+  RDS master user): 02 makes it a member of the owner roles (and of the other roles whose default
+  privileges 06 changes), and 03 lends CREATE on a schema to
   an object owner that lacks it for as long as its ``ALTER … OWNER TO`` (see
   :func:`_owner_lent_create`); ``rollback.sql`` joins each role before emptying it.
 """

@@ -106,7 +106,7 @@ def roles_sections(plan: MigrationPlan) -> tuple[Section, ...]:
 
 
 def _owner_access_statement(plan: MigrationPlan) -> Statement | None:
-    owners = intent.planned_owner_roles(plan)
+    owners = intent.applier_roles(plan)
     if not owners:
         return None
     targets = ", ".join(quote_ident(o) for o in owners)
@@ -119,7 +119,8 @@ def _owner_access_statement(plan: MigrationPlan) -> Statement | None:
     )
     notes = (
         "A non-superuser (the RDS master user) may only give objects to, and set default",
-        "privileges for, roles it is a member of: it joins the owner roles. Superusers skip this.",
+        "privileges for, roles it is a member of: it joins the owner roles and the roles whose",
+        "default privileges 06 changes. Superusers skip this.",
     )
     return Statement(sql, notes)
 

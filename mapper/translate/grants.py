@@ -5,6 +5,19 @@ per current object *and* ``ALTER DEFAULT PRIVILEGES FOR ROLE <schema owner role>
 PostgreSQL also needs ``USAGE`` on a schema for every role that uses an object in it
 (:func:`plan_schema_usage`). A grant the plan already has is not repeated: the later fact is
 ``implied``.
+
+A database-level grant (GRANT SELECT TO u, db_datareader …) covers schemas created later too in
+SQL Server. The plan gives it per-schema default privileges in the schemas the database has, and
+disposes it ``approximated`` (GB040, :data:`mapper.privileges.FUTURE_SCHEMAS_NOTE`): a schema
+created later needs grants of its own. PostgreSQL's global default privileges (``ALTER DEFAULT
+PRIVILEGES FOR ROLE r`` without ``IN SCHEMA``: "for all objects created in the current
+database") would not be equivalent: they apply to the objects ``r`` itself creates only ("new
+object permissions are only affected by the default privileges of the current role, and are not
+inherited"), not to a new schema's objects created by a role the plan does not know; they give
+no USAGE on the new schema, without which its objects cannot be reached (that takes ``ON
+SCHEMAS`` defaults for whichever role creates the schema); and per-schema default privileges
+can only add to them, so a DENY that leaves one schema out (DENY restructuring removes that
+schema's defaults) could not be honoured.
 """
 
 from __future__ import annotations

@@ -26,7 +26,10 @@ EXECUTE is revoked twice over: on each migrated routine, and for routines create
 FUNCTIONS covers procedures). Only the global form removes a built-in default: "default
 privileges that are specified per-schema are added to whatever the global default privileges
 are" (ALTER DEFAULT PRIVILEGES, Notes). The creators are the roles that own a target database or
-schema, and those the plan sets default privileges for.
+schema, those the plan sets default privileges for, and those it gives CREATE on a schema with
+every role inheriting it (they own what they create, where SQL Server gives it to the schema's
+owner: :func:`_schema_creators`). A non-superuser applier joins each of them in 02 (``FOR ROLE``
+asks for it: :func:`pg_emit.intent.applier_roles`).
 
 This is the planner's last pass over grants, so it first completes the server-wide grants
 (:func:`mapper.translate.server_wide.plan_server_wide`: CONNECT ANY DATABASE, SELECT ALL USER
@@ -44,6 +47,7 @@ from mapper.plan import (
     PgObject,
     PgRevoke,
     PgSchema,
+    RoleKind,
 )
 from mapper.privileges import lookup
 from mapper.translate.server_wide import plan_server_wide
@@ -160,9 +164,11 @@ def plan_future_routines(state: PlanState) -> None:
 
 def _creators(state: PlanState) -> dict[tuple[str, str], set[str]]:
     """(target database, role) → facts, for each role that creates objects in a database: the
-    owners of the database and of its schemas (schema facts), and the roles the plan sets
-    default privileges for (they are schema owners in SQL Server's sense)."""
+    owners of the database and of its schemas (schema facts), the roles the plan sets default
+    privileges for (they are schema owners in SQL Server's sense), and the roles it gives
+    CREATE on a schema (:func:`_schema_creators`)."""
     creators: dict[tuple[str, str], set[str]] = {}
+    create_grants: list[tuple[str, PgGrant]] = []
     for key, item in state.items.items():
         if isinstance(item, PgDatabase):
             creators.setdefault((item.name, item.owner), set())
@@ -170,6 +176,47 @@ def _creators(state: PlanState) -> dict[tuple[str, str], set[str]]:
             creators.setdefault((item.database, item.owner), set()).update(state.facts_in(key))
         elif isinstance(item, PgDefaultPrivilege):
             creators.setdefault((item.database, item.owner), set())
+        elif (
+            isinstance(item, PgGrant) and item.object_type == "SCHEMA"
+            and item.privilege == "CREATE"
+        ):  # fmt: skip
+            create_grants.append((key, item))
+    for pair, facts in _schema_creators(state, create_grants).items():
+        creators.setdefault(pair, set()).update(facts)
+    return creators
+
+
+def _schema_creators(
+    state: PlanState, grants: list[tuple[str, PgGrant]]
+) -> dict[tuple[str, str], set[str]]:
+    """The roles that own what they create with a CREATE on a schema the plan grants, with the
+    grant's facts: its grantee, and every role inheriting it.
+
+    In SQL Server the schema's owner owns what a grantee of CREATE TABLE … and ALTER on the
+    schema creates there; in PostgreSQL the creating role does, and "new object permissions are
+    only affected by the default privileges of the current role, and are not inherited from any
+    roles in which the current role is a member" (ALTER DEFAULT PRIVILEGES, Description): a
+    member inheriting the grantee's CREATE creates as itself, so it needs its own revoke. PUBLIC
+    (every role, present and future) and roles the plan does not create are left out.
+    """
+    creators: dict[tuple[str, str], set[str]] = {}
+    if not grants:
+        return creators
+    inheritors: dict[str, set[str]] = {}
+    for membership in state.memberships():
+        if membership.inherit:
+            inheritors.setdefault(membership.role, set()).add(membership.member)
+    for key, grant in grants:
+        seen, todo = set(), [grant.grantee]
+        while todo:
+            role = todo.pop()
+            spec = state.roles.get(role)
+            if role in seen or spec is None or spec.kind == RoleKind.PREDEFINED:
+                continue
+            seen.add(role)
+            todo.extend(inheritors.get(role, ()))
+        for role in seen:
+            creators.setdefault((grant.database, role), set()).update(state.facts_in(key))
     return creators
 
 

@@ -14,10 +14,16 @@ from __future__ import annotations
 from mapper import findings
 from mapper.fixed_roles import server_role_permissions
 from mapper.plan import Disposition, PgMembership
-from mapper.privileges import lookup
+from mapper.privileges import FUTURE_SCHEMAS_NOTE, lookup
 from mapper.translate.deny import Deny
 from mapper.translate.dispositions import dispose_unknown
-from mapper.translate.fixed import DENY_ROLES, OVERGRANT_ROLES, fixed_role, plan_fixed_server_role
+from mapper.translate.fixed import (
+    DENY_ROLES,
+    EQUIVALENT,
+    OVERGRANT_ROLES,
+    fixed_role,
+    plan_fixed_server_role,
+)
 from mapper.translate.grants import Target, record
 from mapper.translate.overgrants import PERMISSION_RULES, SERVER_ROLE_RULES, role_overgrant
 from mapper.translate.state import SERVER, PlanState, fact_key
@@ -115,4 +121,24 @@ def plan_db_memberships(state: PlanState, db: Database, denies: list[Deny]) -> N
                 state.dispose(fact, "membership", ref, Disposition.UNRESOLVED,
                               reason=f"role [{member.role}] is not known")  # fmt: skip
                 continue
-            record(state, fact, "membership", ref, [PgMembership(role=role, member=member_role)])
+            item = PgMembership(role=role, member=member_role)
+            if role_name in EQUIVALENT:  # db_datareader, db_datawriter: database-wide grants
+                _database_wide(state, db, member, fact, item)
+            else:
+                record(state, fact, "membership", ref, [item])
+
+
+def _database_wide(
+    state: PlanState, db: Database, member: Membership, fact: str, item: PgMembership
+) -> None:
+    """Membership in a fixed role standing for database-level grants (db_datareader = SELECT
+    on the database): ``approximated`` as those grants are (GB040), since the role's default
+    privileges cover the schemas the database has, not those created later."""
+    ref = str(member.source_ref)
+    finding = findings.make(
+        "GB040", f"[{member.member}] is a member of fixed role {member.role} in [{db.name}]",
+        FUTURE_SCHEMAS_NOTE, principal=member.member, securable=f"role {member.role}",
+        source_ref=ref,
+    )  # fmt: skip
+    record(state, fact, "membership", ref, [item], disposition=Disposition.APPROXIMATED,
+           found=[state.finding(finding)], reason=FUTURE_SCHEMAS_NOTE)  # fmt: skip

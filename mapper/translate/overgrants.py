@@ -195,7 +195,10 @@ def _schema_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
 
 def _schema_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
     items = _schema_items(state, over, (*EQUIVALENT["db_owner"], "REFERENCES", "ALTER"))
-    return items, "Every privilege in the schema and CREATE on it, without ownership."
+    return items, (
+        "DML, REFERENCES and EXECUTE in the schema and CREATE on it, without TRUNCATE, TRIGGER "
+        "or ownership."
+    )
 
 
 def _schema_items(state: PlanState, over: Overgrant, permissions: tuple[str, ...]) -> list[Item]:

@@ -24,7 +24,13 @@ from mapper.effective import Securable
 from mapper.permission_index import state_text
 from mapper.permissions import CATALOG
 from mapper.plan import Disposition
-from mapper.privileges import CREATE_IN_SCHEMA, SCHEMA_ALTER_ALONE, PrivilegeRow, lookup
+from mapper.privileges import (
+    CREATE_IN_SCHEMA,
+    CREATOR_OWNS_NOTE,
+    SCHEMA_ALTER_ALONE,
+    PrivilegeRow,
+    lookup,
+)
 from mapper.translate.deny import Deny
 from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
@@ -65,7 +71,8 @@ SCHEMA_CREATION = PrivilegeRow(
     note="CREATE on each schema where the grantee may also create objects in SQL Server: CREATE "
     "TABLE/VIEW/PROCEDURE/FUNCTION/TYPE in the database with ALTER on the schema, here implied "
     "by ALTER ANY SCHEMA or ALTER on the database. PostgreSQL's CREATE on a schema allows every "
-    "kind of object; altering and dropping other owners' objects needs ownership.",
+    "kind of object; altering and dropping other owners' objects needs ownership. "
+    + CREATOR_OWNS_NOTE,
 )  # fmt: skip
 #: ALTER on a schema whose grantee may create objects only through an over-grant.
 SCHEMA_ALTER_OVERGRANT = PrivilegeRow(
@@ -89,7 +96,7 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
         if perm.state == PermissionState.DENY:
             if db is None and perm.permission == "CONNECT SQL":
                 _deny_connect_sql(state, perm, fact)
-            else:
+            elif not _deny_visibility(state, db, scope, perm, fact):
                 denies.append(
                     Deny(fact, "permission", ref, db, perm.grantee, target, (perm.permission,))
                 )
@@ -146,6 +153,42 @@ def _deny_connect_sql(state: PlanState, perm: Permission, fact: str) -> None:
     state.dispose(fact, "permission", ref, Disposition.MAPPED,
                   items=[f"role:{role}" for role in barred],
                   reason="the logins it bars from logging in have NOLOGIN roles")  # fmt: skip
+
+
+def _deny_visibility(
+    state: PlanState, db: Database | None, scope: str, perm: Permission, fact: str
+) -> bool:
+    """A DENY of metadata visibility (VIEW DEFINITION, VIEW ANY DATABASE …: rows with
+    ``shown``): PostgreSQL shows that metadata to every role, so nothing can carry it; it is
+    ``approximated`` with finding GB022 (False: not such a DENY, or one for DENY restructuring
+    to dispose of, as it does DENYs to principals without a role). A DENY to dbo or a sysadmin
+    member hides nothing in SQL Server either: ``not_applicable``."""
+    row = lookup(perm.securable_class, perm.permission)
+    if not row.shown or state.role_of(scope, perm.grantee) is None:
+        return False
+    ref, where = str(perm.source_ref), _where(perm)
+    if _never_denied(state, db, perm.grantee):
+        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
+                      reason=f"[{perm.grantee}] is a sysadmin member or dbo: SQL Server applies "
+                      "no DENY to it")  # fmt: skip
+        return True
+    reason = f"PostgreSQL shows every role {row.shown}"
+    finding = findings.make(
+        "GB022", f"DENY {perm.permission} ON {where} TO [{perm.grantee}]",
+        f"Not carried: {reason}, [{perm.grantee}] included; it has no per-role catalog "
+        "visibility.",
+        principal=perm.grantee, securable=where, source_ref=ref,
+    )  # fmt: skip
+    state.dispose(fact, "permission", ref, Disposition.APPROXIMATED,
+                  findings=[state.finding(finding)], reason=f"not carried: {reason} (GB022)")  # fmt: skip
+    return True
+
+
+def _never_denied(state: PlanState, db: Database | None, principal: str) -> bool:
+    try:
+        return state.engine.is_never_denied(db.name if db else None, principal)
+    except GrantbridgeError:
+        return False
 
 
 def _denied_by_row(state: PlanState, login: str, perm: Permission) -> bool:

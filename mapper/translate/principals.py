@@ -21,6 +21,7 @@ from mapper.translate.ownership import role_owner_unknown
 from mapper.translate.public import join_public, plan_public
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import (
+    ApplicationRole,
     AuthenticationType,
     Database,
     Login,
@@ -295,16 +296,37 @@ def plan_roles(state: PlanState, db: Database) -> None:
         state.dispose(fact, "role", str(role.source_ref), Disposition.APPROXIMATED,
                       items=[f"role:{name}"], findings=[unknown_owner], reason=reason)  # fmt: skip
     for app in db.application_roles:
-        fact = fact_key(db.name, app.key)
-        name = state.names.database_principal(db.name, app.name, "application role")
-        spec = state.role(
-            name, RoleKind.APPLICATION, source=f"application role [{db.name}].[{app.name}]"
-        )
-        spec.facts.add(fact)
-        state.bind(db.name, app.name, name)
-        state.dispose(fact, "application_role", str(app.source_ref), Disposition.MAPPED,
-                      items=[f"role:{name}", *join_public(state, db, name, fact)],
-                      reason="grant it to the roles that ran sp_setapprole")  # fmt: skip
+        plan_application_role(state, db, app)
+
+
+def plan_application_role(state: PlanState, db: Database, app: ApplicationRole) -> None:
+    """An application role → a NOLOGIN role with its grants and no members, ``approximated``
+    with finding GB017.
+
+    SQL Server activates an application role in a session with ``sp_setapprole`` and its
+    password ("Application Roles"); the session then has the role's permissions (and public's)
+    instead of its user's. PostgreSQL has neither, and the snapshot does not say which
+    applications call it, so no login reaches the role after the migration: every privilege
+    granted to it is lost to the application until someone grants it and the application says
+    ``SET ROLE`` instead (the finding says how).
+    """
+    fact = fact_key(db.name, app.key)
+    name = state.names.database_principal(db.name, app.name, "application role")
+    source = f"application role [{db.name}].[{app.name}]"
+    state.role(name, RoleKind.APPLICATION, source=source).facts.add(fact)
+    state.bind(db.name, app.name, name)
+    ref = str(app.source_ref)
+    finding = findings.make(
+        "GB017", f"{source} is activated with sp_setapprole and its password",
+        f"Created NOLOGIN role {name!r} with the application role's privileges and no members: "
+        "no login reaches them until it is granted the role. The password is not carried.",
+        principal=app.name, securable=f"DATABASE {db.name}", source_ref=ref,
+    )  # fmt: skip
+    state.dispose(fact, "application_role", ref, Disposition.APPROXIMATED,
+                  items=[f"role:{name}", *join_public(state, db, name, fact)],
+                  findings=[state.finding(finding)],
+                  reason="no members: grant it to the login roles of the applications that "
+                  "call sp_setapprole, which then SET ROLE to it (GB017)")  # fmt: skip
 
 
 def require_role(state: PlanState, scope: str, principal: str, where: str) -> str:

@@ -182,3 +182,30 @@ def test_windows_groups_are_group_roles(catalog_plan: MigrationPlan) -> None:
     report = render_report(catalog_plan)
     assert f"({logins} login, " in report
     assert all(r.auth != AuthMethod.AD_GROUP for r in catalog_plan.roles if r.kind == "login")
+
+
+GB003_SCRIPT = """
+CREATE LOGIN [svc] WITH PASSWORD = 'x-not-a-secret-1', SID = 0x02
+GO
+GRANT CONTROL SERVER TO [svc]
+GO
+USE [Sales]
+GO
+CREATE SCHEMA [s] AUTHORIZATION [dbo]
+GO
+CREATE USER [svc] FOR LOGIN [svc]
+GO
+GRANT CONTROL ON SCHEMA::[s] TO [svc]
+GO
+GRANT CONTROL TO [svc]
+GO
+"""
+
+
+def test_gb003_title_names_every_securable_it_is_raised_on() -> None:
+    """GB003 is raised for CONTROL on a schema too, not only on a database or the server."""
+    migration = plan(parse_text(GB003_SCRIPT, "c.sql"), Policy())
+    raised = {f.securable: f.title for f in migration.findings if f.rule_id == "GB003"}
+    assert set(raised) == {"SERVER", "DATABASE", "SCHEMA s"}
+    for securable, title in raised.items():
+        assert securable.split()[0].lower() in title, (securable, title)

@@ -137,3 +137,25 @@ def test_on_postgresql_only_the_grantee_may_use_the_type(pg_dsn: str, target: st
             for login_name in ("gbty_u", "gbty_v")
         }
     assert answers == {"gbty_u": (True,), "gbty_v": (False,)}
+
+
+def test_control_on_a_table_grants_truncate_and_says_what_it_grants() -> None:
+    """CONTROL implies ALTER ("GRANT Object Permissions"), and TRUNCATE TABLE needs ALTER
+    ("TRUNCATE TABLE (Transact-SQL)", Permissions): the CONTROL holder may truncate. The GB040
+    text names each privilege the plan grants, and says MAINTAIN (PostgreSQL 17) is not."""
+    view = table("s", "v", kind=ObjectKind.VIEW)
+    db = database(objects=(*OBJECTS, view), users=(user("u", "u"),),
+                  permissions=(perm("CONTROL", "u", schema_name="s", object_name="t"),
+                               perm("CONTROL", "u", schema_name="s", object_name="v")))  # fmt: skip
+    p = plan(snapshot(db, logins=(login("u"),)), Policy())
+    on_table = {privilege for name, privilege in _held(p) if name == "t"}
+    on_view = {privilege for name, privilege in _held(p) if name == "v"}
+    assert on_table == {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
+                        "TRIGGER"}  # fmt: skip
+    assert on_view == on_table - {"TRUNCATE"}
+    actions = {f.action for f in p.findings if f.rule_id == "GB040" and f.principal == "u"}
+    assert len(actions) == 1
+    (action,) = actions
+    assert all(privilege in action for privilege in on_table)
+    assert "Every privilege" not in action
+    assert "MAINTAIN (PostgreSQL 17) is not granted" in action

@@ -13,7 +13,8 @@ GRANT gb_sales_reader TO gb_alice, gb_app \;
 GRANT gb_sales_writer, rds_iam TO gb_app \;
 
 -- A non-superuser (the RDS master user) may only give objects to, and set default
--- privileges for, roles it is a member of: it joins the owner roles. Superusers skip this.
+-- privileges for, roles it is a member of: it joins the owner roles and the roles whose
+-- default privileges 06 changes. Superusers skip this.
 DO $grantbridge$
 BEGIN
   IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
