@@ -212,9 +212,16 @@ def _all_rules() -> list[Rule | RuleDef]:
     """This catalog plus the GB300–GB349 rules of the module, RLS, masking and audit analyses
     (``mapper.review_rules``), imported here so that they may import this module."""
     from mapper import masking, modules, rls
-    from mapper.translate import security, security_facts
+    from mapper.translate import module_actions, security, security_facts
 
-    analyses = (modules.RULES, rls.RULES, masking.RULES, security.RULES, security_facts.RULES)
+    analyses = (
+        modules.RULES,
+        rls.RULES,
+        masking.RULES,
+        module_actions.RULES,
+        security.RULES,
+        security_facts.RULES,
+    )
     return [*RULES.values(), *(rule for table in analyses for rule in table.values())]
 
 

@@ -1,17 +1,27 @@
-"""Findings implied by module analysis, and ownership-chain reliance.
+"""Findings implied by module analysis, ownership-chain reliance, and each module's chain.
 
 Ownership chaining: in SQL Server, when a module and the objects it touches have the same owner,
 the caller needs permission on the module only (DOCS: "Ownership Chains",
-https://learn.microsoft.com/sql/relational-databases/security/ownership-chains). PostgreSQL has
-no such chain: a SECURITY INVOKER routine checks every object against the caller. So a principal
-that can run a module but holds no permission on an object the module touches, where the
-owners match, loses that access in PostgreSQL unless the routine becomes SECURITY DEFINER or the
-object is granted to it.
+https://learn.microsoft.com/sql/relational-databases/security/ownership-chains: "If both
+objects have the same owner, permissions on the referenced object are not evaluated"). Where
+the owners differ the chain is broken and the referenced object is checked against the
+execution context: the caller, or with ``EXECUTE AS`` the owner or the named user; dynamic SQL
+is a batch of its own and never chains. PostgreSQL has no such chain: a SECURITY INVOKER
+routine checks every object against the caller, a SECURITY DEFINER routine and a view against
+their owner. So
+
+* a principal that can run a module but holds no permission on an object the module touches,
+  where the owners match, loses that access in PostgreSQL unless the module runs with its
+  owner's privileges or the object is granted to it (:func:`chain_reliance`);
+* a module may run with its owner's privileges only where every object it touches is its
+  owner's, or a caller would reach through it what SQL Server checked against the caller
+  (:class:`ModuleChain`, :func:`module_chain`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
@@ -52,21 +62,155 @@ class ChainReliance(BaseModel):
         )
 
 
+class ChainLink(BaseModel):
+    """One object a module references (``access``), with the object's owner."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_name: str
+    name: str
+    access: str
+    owner: str | None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema_name}.{self.name}"
+
+
+class ModuleChain(BaseModel):
+    """A module's references against its owner: ``intact`` (the same owner: SQL Server checks
+    no permission on them) and ``broken`` (another owner: SQL Server checks the execution
+    context), whether it runs dynamic SQL (never chained), and ``unknown``: why its references
+    are not all known (no body and other owners in the database, statements not read).
+
+    References that resolve to no object of the snapshot (another database, a system view, an
+    object the export left out) are in neither list: no owner role of the plan owns them, so
+    running as one gives the module nothing on them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_name: str
+    name: str
+    owner: str | None
+    intact: tuple[ChainLink, ...] = ()
+    broken: tuple[ChainLink, ...] = ()
+    dynamic: bool = False
+    unknown: str | None = None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema_name}.{self.name}"
+
+    @property
+    def owner_safe(self) -> bool:
+        """Whether running with the owner's privileges gives no caller more than SQL Server:
+        every object it touches is the owner's, no dynamic SQL, nothing unknown."""
+        return not (self.broken or self.dynamic or self.unknown)
+
+    @property
+    def broken_objects(self) -> tuple[ChainLink, ...]:
+        """One broken link per object (a table read and written is named once)."""
+        seen: dict[str, ChainLink] = {}
+        for link in self.broken:
+            seen.setdefault(fold(link.qualified), link)
+        return tuple(seen.values())
+
+    def why_not(self) -> str:
+        """Why the module may not run with its owner's privileges, as a clause ("" if it may)."""
+        reasons = [
+            f"{link.qualified} is owned by {link.owner or 'someone unknown'}, not {self.owner}"
+            for link in self.broken_objects
+        ]
+        if self.dynamic:
+            reasons.append("its dynamic SQL runs as the caller in SQL Server (it never chains)")
+        if self.unknown:
+            reasons.append(self.unknown)
+        return "; ".join(reasons)
+
+
+class ObjectIndex:
+    """A database's objects by key and their distinct owners, built once per database (a
+    module without a body asks for the owners, every reference for an object)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.by_key = {o.key: o for o in database.objects}
+
+    @cached_property
+    def owners(self) -> tuple[str, ...]:
+        """Every owner of an object of the database, sorted."""
+        database = self.database
+        return tuple(
+            sorted({owner_of(database, o) or "an unknown owner" for o in database.objects})
+        )
+
+
+def module_chain(
+    database: Database, module: DbObject, analysis: ModuleAnalysis, index: ObjectIndex | None = None
+) -> ModuleChain:
+    """How the objects ``module`` references stand against its owner (see :class:`ModuleChain`)."""
+    index = index or ObjectIndex(database)
+    owner = owner_of(database, module)
+    intact: list[ChainLink] = []
+    broken: list[ChainLink] = []
+    for ref in analysis.references if owner is not None else ():
+        target = resolve(database, module, ref, index)
+        if target is None:
+            continue
+        target_owner = owner_of(database, target)
+        link = ChainLink(schema_name=target.schema_name, name=target.name, access=ref.access,
+                         owner=target_owner)  # fmt: skip
+        same = fold(target_owner or "") == fold(owner or "")
+        (intact if same else broken).append(link)
+    return ModuleChain(
+        schema_name=module.schema_name, name=module.name, owner=owner, intact=tuple(intact),
+        broken=tuple(broken), dynamic=bool(analysis.dynamic_sql),
+        unknown=_unknown(index, module, analysis, owner),
+    )  # fmt: skip
+
+
+def _unknown(
+    index: ObjectIndex, module: DbObject, analysis: ModuleAnalysis, owner: str | None
+) -> str | None:
+    """Why the module's references are not all known, or None."""
+    database = index.database
+    if owner is None:
+        return "its owner is not in the snapshot"
+    if not module.definition:
+        others = [o for o in index.owners if fold(o) != fold(owner)]
+        if not others:
+            return None  # whatever it references in its database is its owner's
+        return (
+            f"its body is not in the snapshot, and objects of {database.name} have other owners "
+            f"than {owner} ({', '.join(others[:3])}{', …' if len(others) > 3 else ''})"
+        )
+    if analysis.unparsed:
+        count = len(analysis.unparsed)
+        return f"{count} statement{'s' if count > 1 else ''} of its body could not be read (GB308)"
+    return None
+
+
 def owner_of(database: Database, obj: DbObject) -> str | None:
-    """The individual owner, else the schema owner (None if the schema is unknown)."""
+    """The individual owner, else the schema owner: ``dbo`` for schema dbo, which every
+    database has (a script need not create it), None for another schema the snapshot lacks."""
     if obj.owner:
         return obj.owner
     schema = next((s for s in database.schemas if fold(s.name) == fold(obj.schema_name)), None)
-    return schema.owner if schema else None
+    if schema is None:
+        return "dbo" if fold(obj.schema_name) == "dbo" else None
+    return schema.owner
 
 
-def resolve(database: Database, module: DbObject, ref: ObjectAccess) -> DbObject | None:
+def resolve(
+    database: Database, module: DbObject, ref: ObjectAccess, index: ObjectIndex | None = None
+) -> DbObject | None:
     """The snapshot object a reference names: same database only; unqualified names are looked
     up in the module's schema, then dbo (SQL Server's resolution order inside a module)."""
     if ref.database and fold(ref.database) != fold(database.name):
         return None
     schemas = [ref.schema_name] if ref.schema_name else [module.schema_name, "dbo"]
-    by_key = {o.key: o for o in database.objects}
+    by_key = (index or ObjectIndex(database)).by_key
     for schema in schemas:
         found = by_key.get(f"object:{fold(schema)}.{fold(ref.name)}")
         if found:
@@ -75,7 +219,10 @@ def resolve(database: Database, module: DbObject, ref: ObjectAccess) -> DbObject
 
 
 def chain_reliance(
-    database: Database, analyses: Iterable[ModuleAnalysis], perms: EffectivePermissions
+    database: Database,
+    analyses: Iterable[ModuleAnalysis],
+    perms: EffectivePermissions,
+    index: ObjectIndex | None = None,
 ) -> tuple[ChainReliance, ...]:
     """Every (caller, module, object) where access works only through ownership chaining."""
     principals = sorted(
@@ -84,13 +231,14 @@ def chain_reliance(
         | {a.name for a in database.application_roles}
         | {"public"}
     )
-    modules = {o.key: o for o in database.objects}
+    index = index or ObjectIndex(database)
+    modules = index.by_key
     found: dict[str, ChainReliance] = {}
     for analysis in analyses:
         module = modules.get(f"object:{fold(analysis.schema_name)}.{fold(analysis.name)}")
         if module is None or module.kind not in CALLER_PERMISSION:
             continue
-        for item in _module_chains(database, module, analysis, principals, perms):
+        for item in _module_chains(database, module, analysis, principals, perms, index):
             found.setdefault(item.key, item)
     return tuple(found[k] for k in sorted(found))
 
@@ -101,24 +249,23 @@ def _module_chains(
     analysis: ModuleAnalysis,
     principals: list[str],
     perms: EffectivePermissions,
+    index: ObjectIndex,
 ) -> Iterator[ChainReliance]:
     owner = owner_of(database, module)
     chained = []
     for ref in analysis.references:
-        target = resolve(database, module, ref)
+        target = resolve(database, module, ref, index)
         if target is None or owner is None or fold(owner_of(database, target) or "") != fold(owner):
             continue  # a broken chain checks the caller in SQL Server too: nothing is lost
         chained.append((ref, target))
     if not chained:
         return  # no chain: who may call the module does not matter (and is not asked)
     callers = [
-        p
-        for p in principals
-        if _allowed(perms, database, p, module, CALLER_PERMISSION[module.kind])
+        p for p in principals if allowed(perms, database, p, module, CALLER_PERMISSION[module.kind])
     ]
     for ref, target in chained:
         for caller in callers:
-            if not _allowed(perms, database, caller, target, ref.access):
+            if not allowed(perms, database, caller, target, ref.access):
                 yield ChainReliance(
                     database=database.name, module_schema=module.schema_name,
                     module_name=module.name, principal=caller, target_schema=target.schema_name,
@@ -126,9 +273,10 @@ def _module_chains(
                 )  # fmt: skip
 
 
-def _allowed(
+def allowed(
     perms: EffectivePermissions, database: Database, principal: str, obj: DbObject, permission: str
 ) -> bool:
+    """Whether SQL Server lets ``principal`` use ``permission`` on ``obj`` itself (no chain)."""
     securable = Securable("OBJECT", obj.schema_name, obj.name)
     try:
         return perms.explain(database.name, principal, securable, permission).allowed

@@ -7,7 +7,7 @@ and the kind of access, its ``EXECUTE AS`` clause, dynamic SQL (``EXEC (@sql)``,
 cross-database names, and — given ``EffectivePermissions`` — principals that can run a module
 but reach its objects only through ownership chaining. Statements sqlglot cannot read are listed
 in ``unparsed``, never dropped.
-Findings are returned as :class:`~mapper.review_rules.FindingSpec` data (rules GB300–GB309).
+Findings are returned as :class:`~mapper.review_rules.FindingSpec` data (rules GB300–GB311).
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ RULES = rule_table(
         RuleDef("GB304", Severity.MEDIUM, "Dynamic SQL concatenates QUOTENAME'd identifiers",
                 "Keep identifier quoting: format('%I', …) or quote_ident in PL/pgSQL."),
         RuleDef("GB305", Severity.LOW, "Dynamic SQL breaks the ownership chain",
-                "Callers need privileges on the objects the dynamic SQL touches, or the routine "
-                "must be SECURITY DEFINER."),
+                "Callers need privileges on the objects the dynamic SQL touches, in PostgreSQL "
+                "as in SQL Server: the routine stays SECURITY INVOKER unless it ran as its owner."),
         RuleDef("GB306", Severity.HIGH, "Access relies on ownership chaining",
-                "PostgreSQL has no ownership chaining: make the module SECURITY DEFINER "
-                "(policy security_definer) or grant the objects to the caller (grant_underlying)."),
+                "PostgreSQL has no ownership chaining: where the module may run with its owner's "
+                "privileges (every object it touches is its owner's) it does, or grant the "
+                "objects to the caller (grant_underlying, a widening)."),
         RuleDef("GB307", Severity.MEDIUM, "Module references another database",
                 "PostgreSQL cannot query another database directly: merge databases into schemas, "
                 "or use postgres_fdw / dblink with its own credentials and grants."),
@@ -59,6 +60,14 @@ RULES = rule_table(
                 "Extract again with --include-definitions (scripts, --print-query or the live "
                 "server) and plan again; module bodies can hold secrets, so keep that snapshot "
                 "private."),
+        RuleDef("GB310", Severity.LOW, "Ownership chain broken or unknown: the module runs with "
+                "its caller's privileges",
+                "Nothing to do where no caller relied on the chain; otherwise see the module's "
+                "GB306 findings for what each caller needs, or give the objects one owner in SQL "
+                "Server and plan again."),
+        RuleDef("GB311", Severity.HIGH, "EXECUTE AS OWNER module uses its owner's own permissions",
+                "Grant the owner role exactly what the module uses of the owner's permissions, "
+                "once no role that would get it too holds the owner role."),
     ]
 )  # fmt: skip
 

@@ -383,7 +383,8 @@ PolicyCommand = Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
 
 class PgRoutineSecurity(PlanModel):
     """A routine that must run with its owner's privileges (SQL Server EXECUTE AS OWNER, or
-    access that relied on ownership chaining): ``ALTER … SECURITY DEFINER SET search_path``.
+    access that relied on ownership chaining where every object the routine touches is its
+    owner's): ``ALTER … SECURITY DEFINER SET search_path``.
 
     ``owner`` is the NOLOGIN owner role (also in ``objects``); ``callers`` are the roles granted
     EXECUTE (the grants themselves are in ``grants``; EXECUTE is revoked from PUBLIC in
@@ -405,6 +406,27 @@ class PgRoutineSecurity(PlanModel):
     @property
     def key(self) -> str:
         return f"routine:{self.database}.{self.schema_name}.{self.name}{self.signature or ''}"
+
+
+class PgViewSecurity(PlanModel):
+    """A view that must check its caller's privileges, not its owner's, on the tables it reads:
+    ``ALTER VIEW … SET (security_invoker = true)`` (PostgreSQL 15 or later).
+
+    A PostgreSQL view reads its tables with its owner's privileges, as a SQL Server view does
+    only where the ownership chain is intact (the same owner); where SQL Server checked the
+    caller (a table of another owner), so must PostgreSQL (:mod:`mapper.translate.module_security`).
+    """
+
+    database: str
+    schema_name: str
+    name: str
+    security_invoker: bool = True
+    facts: tuple[str, ...] = ()
+    comment: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"view:{self.database}.{self.schema_name}.{self.name}"
 
 
 class PgPolicy(PlanModel):
@@ -474,6 +496,7 @@ class MigrationPlan(PlanModel):
     dispositions: SortedTuple[FactDisposition] = ()
     iam_policies: SortedTuple[IamPolicy] = ()
     routine_security: SortedTuple[PgRoutineSecurity] = ()
+    view_security: SortedTuple[PgViewSecurity] = ()
     row_security: SortedTuple[PgRowSecurity] = ()
     parameters: SortedTuple[PgParameter] = ()
 

@@ -13,8 +13,8 @@ against the objects that really exist:
   runs as the inserting role: :func:`grant_default_sequences` gives each INSERT grantee USAGE
   on the sequence (GB040), which SQL Server never asked for.
 * **Objects the target lacks.** A GRANT on them would stop the apply (``ON_ERROR_STOP``), so
-  the items on them (the object and its owner, grants, revokes, SECURITY DEFINER, row-level
-  security) leave the plan, each object with finding GB042. A fact that became nothing else is
+  the items on them (the object and its owner, grants, revokes, SECURITY DEFINER,
+  security_invoker, row-level security) leave the plan, each object with finding GB042. A fact that became nothing else is
   ``unresolved``; one that still has other items keeps its disposition and gains the finding.
   Only databases the catalog covers are checked (``inspect`` may have read a subset).
 
@@ -98,7 +98,7 @@ def _table(item: Any) -> Where:
 #: Plan fields whose items sit on one object, and how each names its object.
 _ON_OBJECT: dict[str, Callable[[Any], Where]] = {
     "objects": _named, "grants": _named, "revokes": _named, "routine_security": _named,
-    "row_security": _table,
+    "view_security": _named, "row_security": _table,
 }  # fmt: skip
 #: Grant object types that are not objects of a schema.
 _NOT_OBJECTS = frozenset({"DATABASE", "SCHEMA", "PARAMETER", "LANGUAGE", "FOREIGN SERVER"})

@@ -11,7 +11,8 @@ Files, in apply order::
     sql/06_hardening.sql          per database: REVOKE … FROM PUBLIC (PostgreSQL's defaults),
                                   also for routines created later (ALTER DEFAULT PRIVILEGES),
                                   after recording what PUBLIC lacked already
-    sql/07_security.sql           per database: SECURITY DEFINER routines, row-level security
+    sql/07_security.sql           per database: SECURITY DEFINER routines, security_invoker
+                                  views, row-level security
     sql/rollback.sql              undo: revoke what the plan granted, drop what it created
 
 Decisions, stated once:
@@ -215,7 +216,8 @@ def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
                PSQL_NOTE, _per_database(plan, default_privilege_statements, databases)),
         Script("06_hardening.sql", "revoke PostgreSQL's PUBLIC defaults the plan does not want",
                fp, PSQL_NOTE, _per_database(plan, hardening_statements, databases)),
-        Script("07_security.sql", "SECURITY DEFINER routines and row-level security", fp,
+        Script("07_security.sql",
+               "SECURITY DEFINER routines, security_invoker views and row-level security", fp,
                PSQL_NOTE, _per_database(plan, security_statements, databases)),
         Script("rollback.sql", "undo the apply: revoke what the plan granted, drop what it created",
                fp, PSQL_NOTE, rollback_sections(plan, databases, clauses)),

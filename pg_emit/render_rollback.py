@@ -8,7 +8,9 @@ What the scripts did, undone in reverse:
    routine 07 changed back as it was, from its own record (``SECURITY INVOKER`` or
    ``DEFINER``, its own ``search_path`` or none, its comment); a table or routine without that
    record is left as it is (a policy named like the plan's on it is not the plan's: 07 records
-   before it creates one), and a missing one is skipped; give PUBLIC back the defaults 06
+   before it creates one), and a missing one is skipped; give each view 07 made
+   ``security_invoker`` the option it had (or none), from its record the same way; give
+   PUBLIC back the defaults 06
    revoked, from the record 06 wrote into the database's comment before its first revoke
    (:data:`hardening.HARDENING_MARK`), only what PUBLIC held before the apply: CONNECT and
    TEMPORARY on the database, EXECUTE on a routine, USAGE on a type, CREATE on schema
@@ -49,6 +51,7 @@ from mapper.plan import (
     MigrationPlan,
     PgRoutineSecurity,
     PgRowSecurity,
+    PgViewSecurity,
 )
 from mapper.platforms import on_rds
 from pg_emit import intent
@@ -61,7 +64,9 @@ from pg_emit.render_security import (
     REPLACED_POLICIES,
     ROUTINE_MARK,
     TABLE_MARK,
+    VIEW_MARK,
     routine_lookup,
+    view_lookup,
 )
 from pg_emit.script import Section, Statement, do_block, dollar_quote
 
@@ -261,11 +266,33 @@ def _undo_routine(routine: PgRoutineSecurity) -> Statement:
     return _restore_recorded(lookup, "pg_proc", "ROUTINE", ROUTINE_MARK, restore, note)
 
 
+def _undo_view(view: PgViewSecurity) -> Statement:
+    """Put the view's security_invoker back as 07 recorded it: the option it had, or none."""
+    # only a word after "=": the record is text in a comment the view's owner may change
+    before = (
+        f"substring(recorded FROM {quote_literal('; before: (security_invoker=[A-Za-z0-9]+)$')})"
+    )
+    restore = [
+        f"IF {before} IS NULL THEN",
+        "  EXECUTE format('ALTER VIEW %s RESET (security_invoker)', target);",
+        "ELSE",
+        f"  EXECUTE format('ALTER VIEW %s SET (%s)', target, {before});",
+        "END IF;",
+    ]
+    note = f"undo 07_security.sql: {view.schema_name}.{view.name} checks privileges as before"
+    return _restore_recorded(view_lookup(view), "pg_class", "VIEW", VIEW_MARK, restore, note)
+
+
 def security_rollback(plan: MigrationPlan, database: str) -> list[Statement]:
-    """Undo 07 in one database, in reverse apply order (row-level security, then routines)."""
+    """Undo 07 in one database, in reverse apply order (row-level security, views, routines)."""
     rows = [r for r in plan.row_security if r.database == database]
+    views = [v for v in plan.view_security if v.database == database and v.security_invoker]
     routines = [r for r in plan.routine_security if r.database == database and r.security_definer]
-    return [_undo_row_security(r) for r in rows[::-1]] + [_undo_routine(r) for r in routines[::-1]]
+    return (
+        [_undo_row_security(r) for r in rows[::-1]]
+        + [_undo_view(v) for v in views[::-1]]
+        + [_undo_routine(r) for r in routines[::-1]]
+    )
 
 
 def database_rollback(

@@ -18,6 +18,13 @@ and the report's security section.
   comment's first line, and a reviewer reads the statements rollback will run. Limits: the
   policy's own comment is not recorded, and its expressions are printed with the names the
   apply's search_path requires, which rollback is expected to share.
+* Views (``plan.view_security``): ``ALTER VIEW … SET (security_invoker = true)``, so that the
+  view checks its caller's privileges on what it reads, not its owner's, as SQL Server does
+  where the ownership chain is broken (:mod:`mapper.translate.module_security`). PostgreSQL 15
+  added the option; on an older server 07 stops with an error saying so before it changes
+  anything (:func:`_invoker_guard`): without it such a view would give every caller what its
+  owner holds. What the option was before is recorded in the view's comment
+  (:data:`VIEW_MARK`), and ``rollback.sql`` puts it back.
 * Row-level security (``plan.row_security``): ``ENABLE`` and ``FORCE ROW LEVEL SECURITY``, then
   each policy as ``DROP POLICY IF EXISTS`` + ``CREATE POLICY`` in the same transaction, so a
   re-run replaces the policies instead of failing (CREATE POLICY has no IF NOT EXISTS).
@@ -29,7 +36,7 @@ from __future__ import annotations
 
 import json
 
-from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity
+from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity, PgViewSecurity
 from mapper.platforms import on_rds
 from mapper.rls import REPORT_NOTE
 from pg_emit import markdown as md
@@ -110,6 +117,54 @@ def _routine_statements(routine: PgRoutineSecurity) -> list[Statement]:
     return statements
 
 
+#: The first line of a view's comment once 07 set its security_invoker; the rest of the line
+#: says what the option was (``security_invoker=…`` as in ``pg_class.reloptions``, or
+#: ``security_invoker not set``).
+VIEW_MARK = "grantbridge: set security_invoker; before: "
+
+#: The server version that has security_invoker views (``server_version_num``).
+INVOKER_VIEWS_SINCE = 150000
+
+
+def view_lookup(view: PgViewSecurity) -> str:
+    """SQL for the view's oid, NULL when absent."""
+    return f"to_regclass({quote_literal(quote_qualified(view.schema_name, view.name))})"
+
+
+def _invoker_guard(views: list[PgViewSecurity]) -> Statement:
+    """Stop 07 on a server without security_invoker (before PostgreSQL 15): there such a view
+    would read what its owner may, for every caller."""
+    names = ", ".join(f"{v.schema_name}.{v.name}" for v in views[:3])
+    names += f" and {len(views) - 3} more" if len(views) > 3 else ""
+    message = (
+        f"grantbridge: {'views' if len(views) > 1 else 'view'} {names} must check the caller's "
+        "privileges (security_invoker), which needs PostgreSQL 15 or later; this server runs %"
+    )
+    body = [
+        "BEGIN",
+        f"  IF current_setting('server_version_num')::int < {INVOKER_VIEWS_SINCE} THEN",
+        f"    RAISE EXCEPTION {quote_literal(message)}, current_setting('server_version');",
+        "  END IF;",
+        "END",
+    ]
+    note = "security_invoker views need PostgreSQL 15 or later: stop here on an older server"
+    return Statement("DO " + dollar_quote("\n".join(body)), (note,))
+
+
+def _view_statements(view: PgViewSecurity) -> list[Statement]:
+    target = quote_qualified(view.schema_name, view.name)
+    state = [
+        "coalesce((SELECT o FROM unnest(x.reloptions) o WHERE o LIKE 'security_invoker=%'),"
+        " 'security_invoker not set')"
+    ]
+    record = _record_before(
+        view_lookup(view), "pg_class", "VIEW", VIEW_MARK, state,
+        "record the view's security_invoker now (rollback.sql restores it)",
+    )  # fmt: skip
+    notes = (facts_note(view.facts), view.comment or "the ownership chain is broken")
+    return [record, Statement(f"ALTER VIEW {target} SET (security_invoker = true)", notes)]
+
+
 def _policy_sql(table: str, policy: PgPolicy) -> str:
     kind = "PERMISSIVE" if policy.permissive else "RESTRICTIVE"
     sql = f"CREATE POLICY {quote_ident(policy.name)} ON {table} AS {kind} FOR {policy.command}"
@@ -186,11 +241,17 @@ def _row_security_statements(row: PgRowSecurity) -> list[Statement]:
 
 
 def security_statements(plan: MigrationPlan, database: str) -> list[Statement]:
-    """07: SECURITY DEFINER routines, then row-level security, for one database."""
+    """07: SECURITY DEFINER routines, security_invoker views, then row-level security, for one
+    database."""
     statements: list[Statement] = []
     for routine in plan.routine_security:
         if routine.database == database and routine.security_definer:
             statements += _routine_statements(routine)
+    views = [v for v in plan.view_security if v.database == database and v.security_invoker]
+    if views:
+        statements.append(_invoker_guard(views))
+    for view in views:
+        statements += _view_statements(view)
     for row in plan.row_security:
         if row.database == database:
             statements += _row_security_statements(row)
@@ -211,14 +272,21 @@ def render_parameters(plan: MigrationPlan) -> str:
 def report_section(plan: MigrationPlan) -> list[str]:
     """The report's section on routines, row-level security, masking and parameters."""
     masking = [f for f in plan.findings if f.rule_id in {"GB330", "GB331"}]
-    if not (plan.routine_security or plan.row_security or plan.parameters or masking):
+    if not (plan.routine_security or plan.view_security or plan.row_security or plan.parameters
+            or masking):  # fmt: skip
         return []
-    lines = ["## Routines, row-level security, masking and parameters"]
+    lines = ["## Routines, views, row-level security, masking and parameters"]
     if plan.routine_security:
         rows = [(md.code(f"{r.database}:{r.schema_name}.{r.name}{r.signature or ''}"), md.code(r.owner),
                  md.text(", ".join(r.callers) or "(none)")) for r in plan.routine_security]  # fmt: skip
         lines += ["", "SECURITY DEFINER routines (search_path pinned, EXECUTE revoked from PUBLIC):",
                   "", *md.table(("Routine", "Runs as", "Callers"), rows)]  # fmt: skip
+    if plan.view_security:
+        views = [(md.code(f"{v.database}:{v.schema_name}.{v.name}"), md.text(v.comment))
+                 for v in plan.view_security]  # fmt: skip
+        lines += ["", "Views that check their caller's privileges (security_invoker, PostgreSQL "
+                  "15 or later), as SQL Server checks the caller where the ownership chain is "
+                  "broken:", "", *md.table(("View", "Why"), views)]  # fmt: skip
     if plan.row_security:
         tables = [(md.code(f"{r.database}:{r.schema_name}.{r.table_name}"),
                    md.text(", ".join(p.name for p in r.policies))) for r in plan.row_security]  # fmt: skip

@@ -1,11 +1,12 @@
 """Read back and compare what ``07_security.sql`` sets: SECURITY DEFINER, pinned search_path,
-row-level security switches and policies.
+security_invoker views, row-level security switches and policies.
 
-Read with one set-based query each (``pg_proc.prosecdef`` / ``proconfig``,
-``pg_class.relrowsecurity`` / ``relforcerowsecurity``, ``pg_policies``) into the plan's own
-model, then compared both ways with the plan within its scope (the plan's tables and routines
-of the database): a planned setting that is absent is ``missing``, a SECURITY DEFINER routine,
-an RLS switch or a policy the plan does not have is ``extra``.
+Read with one set-based query each (``pg_proc.prosecdef`` / ``proconfig``, the views'
+``pg_class.reloptions``, ``pg_class.relrowsecurity`` / ``relforcerowsecurity``,
+``pg_policies``) into the plan's own model, then compared both ways with the plan within its
+scope (the plan's tables, views and routines of the database): a planned setting that is absent
+is ``missing``, a SECURITY DEFINER routine, a security_invoker view, an RLS switch or a policy
+the plan does not have is ``extra``.
 
 Policy expressions are compared by *presence* (USING, WITH CHECK), with the command, the
 PERMISSIVE / RESTRICTIVE kind and the roles, never by text: PostgreSQL stores a normalised
@@ -19,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity
+from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity, PgViewSecurity
 from pg_emit.compare import Mismatch
 from pg_emit.quoting import quote_ident
 
@@ -32,6 +33,17 @@ SELECT n.nspname, p.proname, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'func
         WHERE c LIKE 'search_path=%')
 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p') AND {_USER_NS}
+"""
+
+#: Views that check their caller's privileges: ``security_invoker`` set to a true value
+#: (PostgreSQL reads booleans as true, yes, on, 1 and their unique prefixes). Before
+#: PostgreSQL 15 no view has the option, and none is found.
+VIEWS_SQL = f"""
+SELECT n.nspname, c.relname
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' AND {_USER_NS}
+  AND EXISTS (SELECT FROM unnest(c.reloptions) AS o
+              WHERE lower(o) ~ '^security_invoker=(t|tr|tru|true|y|ye|yes|on|1)$')
 """
 
 #: Tables with RLS switched on or with policies; the policies as a JSON array per table.
@@ -80,6 +92,22 @@ def read_security(
         tables.append(PgRowSecurity(database=db, schema_name=schema, table_name=table,
                                     enable=enable, force=force, policies=tuple(items)))  # fmt: skip
     return routines, tables, roles
+
+
+def read_views(conn: psycopg.Connection[Any]) -> list[PgViewSecurity]:
+    """The connected database's security_invoker views in the plan's model."""
+    db = str(conn.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
+    return [
+        PgViewSecurity(database=db, schema_name=schema, name=name)
+        for schema, name in conn.execute(VIEWS_SQL).fetchall()
+    ]
+
+
+def _view_facts(views: list[PgViewSecurity]) -> dict[str, str]:
+    """``VIEW schema.name`` → ``security_invoker`` for the views that check their caller."""
+    return {
+        f"VIEW {v.schema_name}.{v.name}": "security_invoker" for v in views if v.security_invoker
+    }
 
 
 def _routine_facts(routines: list[PgRoutineSecurity]) -> dict[str, str]:
@@ -146,19 +174,27 @@ def _diff(
 def compare_security(
     plan: MigrationPlan, conn: psycopg.Connection[Any], database: str
 ) -> list[Mismatch]:
-    """Routine and row-level security of ``database``, both ways, within the plan's scope."""
+    """Routine, view and row-level security of ``database``, both ways, within the plan's
+    scope."""
     routines, rows, roles = read_security(conn)
     objects = {(o.schema_name, o.name) for o in plan.objects if o.database == database}
     objects |= {(r.schema_name, r.name) for r in plan.routine_security if r.database == database}
+    objects |= {(v.schema_name, v.name) for v in plan.view_security if v.database == database}
     objects |= {(r.schema_name, r.table_name) for r in plan.row_security if r.database == database}
     live_routines = [r for r in routines if (r.schema_name, r.name) in objects]
+    live_views = [v for v in read_views(conn) if (v.schema_name, v.name) in objects]
     live_rows = [r for r in rows if (r.schema_name, r.table_name) in objects]
+    planned_views = [v for v in plan.view_security if v.database == database]
     planned_rows = [r for r in plan.row_security if r.database == database]
-    return _diff(
-        "routine",
-        database,
-        _routine_facts(_planned_routines(plan, database)),
-        _routine_facts(live_routines),
-    ) + _diff(
-        "row_security", database, _table_facts(planned_rows, {}), _table_facts(live_rows, roles)
+    return (
+        _diff(
+            "routine",
+            database,
+            _routine_facts(_planned_routines(plan, database)),
+            _routine_facts(live_routines),
+        )
+        + _diff("view", database, _view_facts(planned_views), _view_facts(live_views))
+        + _diff(
+            "row_security", database, _table_facts(planned_rows, {}), _table_facts(live_rows, roles)
+        )
     )

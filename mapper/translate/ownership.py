@@ -29,7 +29,10 @@ database fact's disposition names.
 The owner roles hold the full rights, as in SQL Server, where CONTROL on a container covers its
 contents: the database's owner role (``dbo``) is a member of every other owner role of its
 database, and a schema's owner role a member of the owner role of each object in the schema that
-has an owner of its own (unless that would be circular: the fact then says so).
+has an owner of its own (unless that would be circular: the fact then says so). No module reaches
+through these memberships: a view or routine runs as its owner role only where every object it
+touches has its owner, or where SQL Server ran it as that owner too
+(:mod:`mapper.translate.module_security`).
 
 Owners are never denied in SQL Server. This runs after DENY restructuring, so no DENY takes an
 owner's privileges away; a member of an owning role that restructuring moved to a derived role

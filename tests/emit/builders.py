@@ -18,6 +18,7 @@ from mapper.plan import (
     PgRoutineSecurity,
     PgRowSecurity,
     PgSchema,
+    PgViewSecurity,
     RoleKind,
 )
 
@@ -132,6 +133,11 @@ def realistic_plan(prefix: str = "gb", database: str = "gb_sales") -> MigrationP
             PgRoutineSecurity(database=database, schema_name="sales", name="add_order",
                               kind="procedure", signature="(integer, text)", owner=owner,
                               search_path=("pg_catalog", "sales"), callers=(writer,)),
+        ),
+        view_security=(
+            PgViewSecurity(database=database, schema_name="sales", name="v_totals",
+                           facts=("Sales/obj:v_totals",),
+                           comment="ownership chain: sales.rates is owned by bob, not dbo"),
         ),
         row_security=(
             PgRowSecurity(database=database, schema_name="sales", table_name="orders",

@@ -31,6 +31,10 @@ SELECT 'table', n.nspname || '.' || c.relname, concat(c.relrowsecurity, ' ', c.r
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
 UNION ALL
+SELECT 'view', n.nspname || '.' || c.relname, concat(c.reloptions::text, ' ', c.relkind)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+UNION ALL
 SELECT 'routine', n.nspname || '.' || p.oid::regprocedure::text,
        concat(p.prosecdef, ' ', p.proconfig::text)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -58,6 +62,7 @@ def test_apply_twice_is_identical_and_rollback_restores(scratch: Scratch, tmp_pa
     assert changed == {
         ("policy", "sales.orders no_big"), ("policy", "sales.orders tenant_filter"),
         ("table", "sales.orders"), ("routine", "sales.sales.add_order(integer,text)"),
+        ("view", "sales.v_totals"),
     }  # fmt: skip
     apply_plan_dir(plan_dir, scratch.dsn)
     assert (scratch.state(), _security_state(scratch)) == (once, security_once)
@@ -113,11 +118,13 @@ def test_verify_reports_exactly_a_dropped_policy(scratch: Scratch, tmp_path: Pat
     assert main(["verify", str(tmp_path), "--dsn", scratch.dsn]) == 0  # verify applies afresh
     with connect(scratch.dsn, scratch.database) as conn:
         conn.execute(b"ALTER PROCEDURE sales.add_order(integer, text) SECURITY INVOKER")
+        conn.execute(b"ALTER VIEW sales.v_totals RESET (security_invoker)")
         conn.execute(b"ALTER TABLE sales.orders NO FORCE ROW LEVEL SECURITY")
         conn.execute(b"CREATE POLICY extra ON sales.orders FOR SELECT TO PUBLIC USING (true)")
         found = {(m.subject, m.status) for m in check_state(conn, scratch.plan, scratch.database)}
     assert found == {
         ("PROCEDURE sales.add_order(integer, text)", "missing"),
+        ("VIEW sales.v_totals", "missing"),
         ("POLICY no_big ON sales.orders", "missing"),
         ("TABLE sales.orders FORCE ROW LEVEL SECURITY", "missing"),
         ("POLICY extra ON sales.orders", "extra"),

@@ -1,9 +1,10 @@
-"""rollback.sql puts routines and tables back as 07 found them.
+"""rollback.sql puts routines, views and tables back as 07 found them.
 
 A conversion (AWS SCT among them) may already have made a routine SECURITY DEFINER with a
-search_path and a comment of its own, and a table may already have row-level security; 07
-records that state in the object's comment before it changes anything, once, and the rollback
-restores it instead of assuming SECURITY INVOKER and row-level security off.
+search_path and a comment of its own, a view may already have security_invoker, and a table may
+already have row-level security; 07 records that state in the object's comment before it changes
+anything, once, and the rollback restores it instead of assuming SECURITY INVOKER, no view
+option and row-level security off.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from pg_emit.apply import apply_plan_dir, run_scripts
 from pg_emit.quoting import quote_ident
-from pg_emit.render_security import REPLACED_POLICIES, ROUTINE_MARK, TABLE_MARK
+from pg_emit.render_security import REPLACED_POLICIES, ROUTINE_MARK, TABLE_MARK, VIEW_MARK
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch, write_plan_dir
 
@@ -86,6 +87,31 @@ def test_rollback_leaves_a_routine_07_never_changed(scratch: Scratch, tmp_path: 
     rollback = (plan_dir / "sql" / "rollback.sql").read_text(encoding="utf-8")
     run_scripts(scratch.dsn, [("rollback.sql", rollback)])
     assert _read(scratch, STATE_SQL) == original
+
+
+VIEW_SQL = (
+    "SELECT (SELECT array_agg(o ORDER BY o) FROM unnest(reloptions) o), "
+    "obj_description(oid, 'pg_class') FROM pg_class "
+    "WHERE oid = 'sales.v_totals'::regclass"
+)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        [],  # as a stub is made: no option, no comment
+        ["ALTER VIEW sales.v_totals SET (security_invoker = false, security_barrier = true)",
+         "COMMENT ON VIEW sales.v_totals IS 'totals;\nline two'"],
+        ["ALTER VIEW sales.v_totals SET (security_invoker = on)"],
+    ],
+    ids=["no-option", "invoker-false-with-comment", "invoker-on"],
+)  # fmt: skip
+def test_rollback_restores_the_view_as_it_was(
+    scratch: Scratch, tmp_path: Path, before: list[str]
+) -> None:
+    _, applied = _round_trip(scratch, tmp_path, before, VIEW_SQL)
+    assert "security_invoker=true" in applied[0]
+    assert str(applied[1]).startswith(VIEW_MARK)
 
 
 TABLE_SQL = (

@@ -26,7 +26,7 @@ from tests.emit.conftest import _cleanup
 pytestmark = pytest.mark.postgres
 
 PER_DATABASE = ("databases", "schemas", "objects", "grants", "revokes", "default_privileges",
-                "routine_security", "row_security")  # fmt: skip
+                "routine_security", "view_security", "row_security")  # fmt: skip
 
 
 def two_database_plan(prefix: str) -> MigrationPlan:

@@ -1,4 +1,4 @@
--- grantbridge 07_security.sql: SECURITY DEFINER routines and row-level security
+-- grantbridge 07_security.sql: SECURITY DEFINER routines, security_invoker views and row-level security
 -- plan fingerprint: sha256:abababababababababababababababababababababababababababababababab
 -- Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.
 -- A statement ending in \; goes to the server with the ones after it (50 at a time).
@@ -30,6 +30,35 @@ ALTER PROCEDURE sales.add_order(integer, text) SECURITY DEFINER \;
 
 -- pinned search_path: names never resolve through a schema the caller controls
 ALTER PROCEDURE sales.add_order(integer, text) SET search_path = pg_catalog, sales \;
+
+-- security_invoker views need PostgreSQL 15 or later: stop here on an older server
+DO $grantbridge$
+BEGIN
+  IF current_setting('server_version_num')::int < 150000 THEN
+    RAISE EXCEPTION 'grantbridge: view sales.v_totals must check the caller''s privileges (security_invoker), which needs PostgreSQL 15 or later; this server runs %', current_setting('server_version');
+  END IF;
+END
+$grantbridge$ \;
+
+-- record the view's security_invoker now (rollback.sql restores it)
+DO $grantbridge$
+DECLARE
+  obj oid := to_regclass('sales.v_totals');
+  remark text := obj_description(obj, 'pg_class');
+BEGIN
+  IF obj IS NOT NULL AND coalesce(remark, '') NOT LIKE 'grantbridge: set security_invoker; before: %' THEN
+    SELECT 'grantbridge: set security_invoker; before: '
+           || coalesce((SELECT o FROM unnest(x.reloptions) o WHERE o LIKE 'security_invoker=%'), 'security_invoker not set')
+           || coalesce(E'\n' || remark, '')
+      INTO remark FROM pg_catalog.pg_class x WHERE x.oid = obj;
+    EXECUTE format('COMMENT ON VIEW %s IS %L', obj::regclass, remark);
+  END IF;
+END
+$grantbridge$ \;
+
+-- from: Sales/obj:v_totals
+-- ownership chain: sales.rates is owned by bob, not dbo
+ALTER VIEW sales.v_totals SET (security_invoker = true) \;
 
 -- record the table's row-level security now (rollback.sql restores it)
 DO $grantbridge$
