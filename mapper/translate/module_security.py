@@ -94,6 +94,7 @@ from mapper.translate.module_actions import (
     privilege,
 )
 from mapper.translate.objects import owner_role, pg_object
+from mapper.translate.owner_members import roles_above
 from mapper.translate.state import PlanState, fact_key
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
@@ -341,7 +342,7 @@ def _owner_permissions(state: PlanState, module: PlannedModule, holders: _Holder
     owner, role = module.chain.owner, module.target.owner if module.target else None
     if owner is None or role is None:
         return
-    held = _inherited(state, role) | {role}
+    held = roles_above(state, role) | {role}
     seen: set[tuple[str, str]] = set()
     for link in module.chain.broken:
         source = state.find_object(module.db, link.schema_name, link.name)
@@ -397,18 +398,6 @@ def _owner_permission(
         f"holds {role} but the database's owner role (or {owner}'s own)."
     )
     state.finding(spec.model_copy(update={"severity": Severity.INFO}).to_finding(action))
-
-
-def _inherited(state: PlanState, role: str) -> set[str]:
-    """The roles ``role`` inherits in the plan, transitively."""
-    seen: set[str] = set()
-    todo = [role]
-    while todo:
-        for membership in state.memberships_of(todo.pop()):
-            if membership.inherit and membership.role not in seen:
-                seen.add(membership.role)
-                todo.append(membership.role)
-    return seen
 
 
 def _others_holding(
