@@ -32,6 +32,7 @@ from mapper.privileges import (
     lookup,
 )
 from mapper.translate.deny import Deny
+from mapper.translate.deny_rows import deny_connect_sql, deny_visibility
 from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grant_findings import GRANTED, IMPLIED, grant_findings, nothing
@@ -95,8 +96,8 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
             continue
         if perm.state == PermissionState.DENY:
             if db is None and perm.permission == "CONNECT SQL":
-                _deny_connect_sql(state, perm, fact)
-            elif not _deny_visibility(state, db, scope, perm, fact):
+                deny_connect_sql(state, perm, fact)
+            elif not deny_visibility(state, db, scope, perm, fact, _where(perm)):
                 denies.append(
                     Deny(fact, "permission", ref, db, perm.grantee, target, (perm.permission,))
                 )
@@ -135,69 +136,6 @@ def _where(perm: Permission) -> str:
     """The securable of a row as findings name it (``OBJECT dbo Orders``, ``… (id)``)."""
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     return where + (f" ({perm.column_name})" if perm.column_name else "")
-
-
-def _deny_connect_sql(state: PlanState, perm: Permission, fact: str) -> None:
-    """DENY CONNECT SQL: the logins it bars from logging in have NOLOGIN roles
-    (:func:`mapper.translate.principals.barred_from_logging_in`); the fact points at them."""
-    barred = [
-        role for login in state.snapshot.logins
-        if (role := state.role_of(SERVER, login.name)) is not None
-        and _denied_by_row(state, login.name, perm)
-    ]  # fmt: skip
-    ref = str(perm.source_ref)
-    if not barred:
-        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
-                      reason="it bars no migrated login (sysadmin members are exempt)")  # fmt: skip
-        return
-    state.dispose(fact, "permission", ref, Disposition.MAPPED,
-                  items=[f"role:{role}" for role in barred],
-                  reason="the logins it bars from logging in have NOLOGIN roles")  # fmt: skip
-
-
-def _deny_visibility(
-    state: PlanState, db: Database | None, scope: str, perm: Permission, fact: str
-) -> bool:
-    """A DENY of metadata visibility (VIEW DEFINITION, VIEW ANY DATABASE …: rows with
-    ``shown``): PostgreSQL shows that metadata to every role, so nothing can carry it; it is
-    ``approximated`` with finding GB022 (False: not such a DENY, or one for DENY restructuring
-    to dispose of, as it does DENYs to principals without a role). A DENY to dbo or a sysadmin
-    member hides nothing in SQL Server either: ``not_applicable``."""
-    row = lookup(perm.securable_class, perm.permission)
-    if not row.shown or state.role_of(scope, perm.grantee) is None:
-        return False
-    ref, where = str(perm.source_ref), _where(perm)
-    if _never_denied(state, db, perm.grantee):
-        state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
-                      reason=f"[{perm.grantee}] is a sysadmin member or dbo: SQL Server applies "
-                      "no DENY to it")  # fmt: skip
-        return True
-    reason = f"PostgreSQL shows every role {row.shown}"
-    finding = findings.make(
-        "GB022", f"DENY {perm.permission} ON {where} TO [{perm.grantee}]",
-        f"Not carried: {reason}, [{perm.grantee}] included; it has no per-role catalog "
-        "visibility.",
-        principal=perm.grantee, securable=where, source_ref=ref,
-    )  # fmt: skip
-    state.dispose(fact, "permission", ref, Disposition.APPROXIMATED,
-                  findings=[state.finding(finding)], reason=f"not carried: {reason} (GB022)")  # fmt: skip
-    return True
-
-
-def _never_denied(state: PlanState, db: Database | None, principal: str) -> bool:
-    try:
-        return state.engine.is_never_denied(db.name if db else None, principal)
-    except GrantbridgeError:
-        return False
-
-
-def _denied_by_row(state: PlanState, login: str, perm: Permission) -> bool:
-    """Whether this DENY CONNECT SQL row is what refuses the login CONNECT SQL."""
-    try:
-        decision = state.engine.refusal(None, login, Securable("SERVER"), "CONNECT SQL")
-    except GrantbridgeError:
-        return False
-    return decision is not None and decision.deny is not None and decision.deny.key == perm.key
 
 
 def _grantee(
