@@ -63,8 +63,9 @@ RULES = rule_table(
         RuleDef("GB310", Severity.LOW, "Ownership chain broken or unknown: the module runs with "
                 "its caller's privileges",
                 "Nothing to do where no caller relied on the chain; otherwise see the module's "
-                "GB306 findings for what each caller needs, or give the objects one owner in SQL "
-                "Server and plan again."),
+                "GB306 findings for what each caller needs (a module without its body in the "
+                "snapshot has none: extract with --include-definitions and plan again), or give "
+                "the objects one owner in SQL Server and plan again."),
         RuleDef("GB311", Severity.HIGH, "EXECUTE AS OWNER module uses its owner's own permissions",
                 "Grant the owner role exactly what the module uses of the owner's permissions, "
                 "once no role that would get it too holds the owner role."),

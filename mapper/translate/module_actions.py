@@ -192,7 +192,8 @@ def chain_finding(
         return spec.to_finding(_lost(state, module, chain, why))
     if module.kind == "routine":
         if as_owner:
-            return spec.to_finding("The routine is SECURITY DEFINER: callers need no table grant.")
+            action = "Preserved: the routine is SECURITY DEFINER, so callers need no table grant."
+            return spec.model_copy(update={"severity": Severity.INFO}).to_finding(action)
         if state.policy.modules.mode == "grant_underlying":
             return spec.to_finding(_grant_underlying(state, module.db, chain, module.fact))
         why = f"{module.name} stays SECURITY INVOKER (GB310)"
