@@ -267,7 +267,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "VIEW ANY PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("SERVER", "CONNECT SQL", "not_applicable", note="The LOGIN attribute of the role."),
     PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT (and TEMPORARY) on each migrated database SQL Server lets the login into; a database created later needs its own grant."),
-    PrivilegeRow("SERVER", "SELECT ALL USER SECURABLES", "approximated", note="Membership in the db_datareader role of each migrated database the login may enter, except where a DENY takes SELECT away; a database created later is not covered."),
+    PrivilegeRow("SERVER", "SELECT ALL USER SECURABLES", "approximated", note="Membership in the db_datareader role of each migrated database the login may enter, except where a DENY takes SELECT away; a database or schema created later is not covered."),
     PrivilegeRow("SERVER", "CONTROL SERVER", "overgrant", note="sysadmin equivalent; rds_superuser in faithful mode (plain PostgreSQL: CREATEDB, CREATEROLE, pg_monitor, pg_signal_backend)."),
     PrivilegeRow("SERVER", "ALTER ANY LOGIN", "overgrant", note="Login administration; CREATEROLE only in faithful mode."),
     PrivilegeRow("SERVER", "IMPERSONATE ANY LOGIN", "overgrant", note="Impersonation of every login."),

@@ -105,7 +105,10 @@ def _db_owner_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
             items.append(PgMembership(role=role, member=over.role))
     names = ", ".join(sorted(str(getattr(i, "role", "")) for i in items))
     connect, access = _server_connect(state, over, databases)
-    action = f"Downscoped to DML and EXECUTE ({names or 'nothing'}){access}; no DDL or ownership."
+    action = (
+        f"Downscoped to DML and EXECUTE ({names or 'nothing'}){access}; no DDL or ownership. "
+        "A schema created later is not covered: grant on it when it is created."
+    )
     return [*items, *connect], action
 
 

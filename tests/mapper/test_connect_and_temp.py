@@ -132,7 +132,8 @@ def test_sysadmin_members_get_connect_and_temporary_on_every_database() -> None:
     (gb002,) = [f for f in p.findings if f.rule_id == "GB002"]
     assert gb002.action == (
         "Downscoped to DML and EXECUTE (a_db_owner, b_db_owner), with CONNECT on a, b; "
-        "no DDL or ownership."
+        "no DDL or ownership. A schema created later is not covered: grant on it when it is "
+        "created."
     )
 
 
