@@ -60,15 +60,12 @@ What each finding says the plan did, and the ``grant_underlying`` grants, are in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from grantbridge.plural import plural
 from mapper.module_findings import (
-    ChainLink,
     ChainReliance,
     ModuleChain,
     ObjectIndex,
-    allowed,
     chain_findings,
     chain_reliance,
     module_chain,
@@ -78,41 +75,21 @@ from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import (
     PgGrant,
-    PgObject,
     PgRevoke,
     PgRoutineSecurity,
     PgViewSecurity,
-    Severity,
 )
 from mapper.review_rules import FindingSpec, make_finding
-from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.module_actions import (
     ROUTINE_KINDS,
     PlannedModule,
     chain_finding,
     module_action,
-    privilege,
 )
-from mapper.translate.objects import owner_role, pg_object
-from mapper.translate.owner_members import roles_above
+from mapper.translate.module_owner import Holders, owner_permissions
+from mapper.translate.objects import pg_object
 from mapper.translate.state import PlanState, fact_key
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
-
-
-class _Holders:
-    """Role → the roles that are inheriting members of it, read from the plan's memberships
-    on first use (ownership's are in place by now; module planning adds none)."""
-
-    def __init__(self, state: PlanState) -> None:
-        self._state = state
-
-    @cached_property
-    def members(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for membership in self._state.memberships():
-            if membership.inherit:
-                found.setdefault(membership.role, []).append(membership.member)
-        return found
 
 
 @dataclass
@@ -134,7 +111,7 @@ def plan_modules(state: PlanState, db: Database, found: ModuleItems) -> None:
         by_module.setdefault(key, []).append(chain)
     chains = {o.key: module_chain(db, o, analyses[o.key], index) for o in modules}
     unsafe = _unsafe_calls(chains, {k for k, a in analyses.items() if a.runs_as_owner})
-    holders = _Holders(state)
+    holders = Holders(state)
     for obj in modules:
         module = PlannedModule(
             db=db, obj=obj, target=pg_object(state, db, obj), analysis=analyses[obj.key],
@@ -214,7 +191,7 @@ def _unread_bodies(state: PlanState, db: Database, modules: list[DbObject]) -> N
 
 
 def _plan_module(
-    state: PlanState, module: PlannedModule, found: ModuleItems, holders: _Holders
+    state: PlanState, module: PlannedModule, found: ModuleItems, holders: Holders
 ) -> None:
     as_owner = False
     if module.kind == "view":
@@ -247,7 +224,7 @@ def _security_definer(
     state: PlanState,
     module: PlannedModule,
     routines: dict[str, PgRoutineSecurity],
-    holders: _Holders,
+    holders: Holders,
 ) -> None:
     target = module.target
     assert target is not None
@@ -273,7 +250,7 @@ def _security_definer(
         )  # fmt: skip
         state.add(revoke, module.fact)
     if module.analysis.runs_as_owner:
-        _owner_permissions(state, module, holders)
+        owner_permissions(state, module, holders)
 
 
 def _security_invoker(
@@ -332,86 +309,3 @@ def _broken_spec(module: PlannedModule) -> FindingSpec:
         f"{module.name} (owned by {module.chain.owner or 'an unknown owner'}): {why}",
         securable=module.name, source_ref=str(module.obj.source_ref),
     )  # fmt: skip
-
-
-# --------------------------------------------------------------------------- EXECUTE AS OWNER
-
-
-def _owner_permissions(state: PlanState, module: PlannedModule, holders: _Holders) -> None:
-    """The owner's own permissions an EXECUTE AS OWNER routine uses, for its owner role."""
-    owner, role = module.chain.owner, module.target.owner if module.target else None
-    if owner is None or role is None:
-        return
-    held = roles_above(state, role) | {role}
-    seen: set[tuple[str, str]] = set()
-    for link in module.chain.broken:
-        source = state.find_object(module.db, link.schema_name, link.name)
-        target = pg_object(state, module.db, source) if source else None
-        if source is None or target is None or target.owner in held:
-            continue  # the owner role holds it as an owner already
-        if (fold(link.qualified), link.access) in seen:
-            continue
-        seen.add((fold(link.qualified), link.access))
-        if allowed(state.engine, module.db, owner, source, link.access):
-            _owner_permission(state, module, link, target, (owner, role), holders)
-
-
-def _owner_permission(
-    state: PlanState,
-    module: PlannedModule,
-    link: ChainLink,
-    target: PgObject,
-    owners: tuple[str, str],
-    holders: _Holders,
-) -> None:
-    """Grant the owner role one permission of the owner's (``owners``: the owner and its owner
-    role), or say why not (GB311)."""
-    owner, role = owners
-    granted = privilege(link.access, target)
-    on = f"{GRANT_TYPES[target.kind]} {target.schema_name}.{target.name}"
-    spec = make_finding(
-        MODULE_RULES["GB311"],
-        f"{module.name} runs as {owner} (EXECUTE AS OWNER) and uses {link.access} on "
-        f"{link.qualified}, owned by {link.owner}, through {owner}'s own permission",
-        principal=owner, securable=f"{module.name}->{link.qualified}:{link.access}",
-        source_ref=str(module.obj.source_ref),
-    )  # fmt: skip
-    others = _others_holding(state, module, role, owner, holders)
-    if others:
-        action = (
-            f"Not granted: {', '.join(others)} hold{'s' if len(others) == 1 else ''} {role} and "
-            f"would get it too. Callers of {module.name} lose {link.access} on {link.qualified} "
-            f"through it; after review: GRANT {granted} ON {on} TO {role}."
-        )
-        state.finding(spec.to_finding(action))
-        return
-    grant = PgGrant(
-        database=target.database, object_type=GRANT_TYPES[target.kind],
-        schema_name=target.schema_name, name=target.name, signature=target.signature,
-        privilege=granted, grantee=role,
-        comment=f"EXECUTE AS OWNER: {owner}'s own permission, used by {module.name}",
-    )  # fmt: skip
-    state.add(grant, module.fact)
-    action = (
-        f"GRANT {granted} ON {on} TO {role}: {module.name} runs as {role} (SECURITY DEFINER), "
-        f"which owns what {owner} owns but holds none of {owner}'s own permissions; no role "
-        f"holds {role} but the database's owner role (or {owner}'s own)."
-    )
-    state.finding(spec.model_copy(update={"severity": Severity.INFO}).to_finding(action))
-
-
-def _others_holding(
-    state: PlanState, module: PlannedModule, role: str, owner: str, holders: _Holders
-) -> list[str]:
-    """Roles that inherit ``role`` other than the database's owner role and the owner's own
-    role (nor those reached through them: they hold at least as much already)."""
-    entitled = {owner_role(state, module.db, "dbo"), state.role_of(module.db.name, owner)}
-    members = holders.members
-    found: set[str] = set()
-    todo = [role]
-    while todo:
-        for member in members.get(todo.pop(), ()):
-            if member not in found and member not in entitled:
-                found.add(member)
-                todo.append(member)
-    return sorted(found)
