@@ -50,6 +50,7 @@ class GroupRule:
     classes: tuple[str, ...]
     parameters: tuple[str, ...]
     comment: str
+    recorded: bool = True  # False: neither pgaudit nor the target records it (no classes)
 
 
 # Action groups: "SQL Server Audit Action Groups and Actions"
@@ -115,6 +116,17 @@ _RULES = (
     GroupRule("BACKUP_RESTORE_GROUP", (), (),
               "backups and restores are RDS snapshots: audited by AWS CloudTrail, not pgaudit"),
 )
+
+# Plain PostgreSQL has no RDS events, snapshots or CloudTrail: its server log records start and
+# stop ("database system is ready to accept connections", "database system is shut down"), but
+# backups and restores are pg_basebackup, pg_dump and file copies, which nothing logs as such.
+_PLAIN_RULES = (
+    GroupRule("SERVER_STATE_CHANGE_GROUP", (), (),
+              "server start/stop: PostgreSQL always logs it in the server log"),
+    GroupRule("BACKUP_RESTORE_GROUP", (), (),
+              "backups and restores (pg_basebackup, pg_dump, restoring files) run outside the "
+              "server: neither pgaudit nor PostgreSQL records them", recorded=False),
+)
 # fmt: on
 
 
@@ -127,7 +139,16 @@ def _index(rules: Iterable[GroupRule]) -> dict[str, GroupRule]:
     return table
 
 
+#: The action groups on RDS / Aurora, and on plain PostgreSQL (the same table with
+#: :data:`_PLAIN_RULES` in place of the rows that name AWS services).
 ACTION_GROUPS = _index(_RULES)
+PLAIN_ACTION_GROUPS = {**ACTION_GROUPS, **_index(_PLAIN_RULES)}
+
+
+def action_groups(target: str) -> dict[str, GroupRule]:
+    """The action-group table for ``target``."""
+    return ACTION_GROUPS if on_rds(target) else PLAIN_ACTION_GROUPS
+
 
 #: Per-object audit actions → the privilege whose use pgaudit logs for the audit role.
 OBJECT_ACTIONS = {"SELECT": "SELECT", "INSERT": "INSERT", "UPDATE": "UPDATE",
@@ -157,7 +178,8 @@ class SpecOutcome(_Frozen):
     """What became of one audit specification, for its fact's disposition.
 
     ``carried``: actions that became pgaudit classes, parameters or audit-role grants;
-    ``elsewhere``: groups PostgreSQL or AWS already records without pgaudit (the rule's comment);
+    ``elsewhere``: groups PostgreSQL (or AWS, on RDS) already records without pgaudit (the
+    rule's comment);
     ``lost``: actions nothing in the plan records (no equivalent, or no object covered).
     """
 
@@ -204,13 +226,15 @@ class _Found:
     notes: list[str] = field(default_factory=list)
 
 
-def translate_audit(snapshot: SecuritySnapshot) -> AuditSettings:
+def translate_audit(snapshot: SecuritySnapshot, target: str) -> AuditSettings:
     """pgaudit classes, the objects to grant to the audit role, and notes, for every spec.
 
-    Disabled specifications audit nothing in SQL Server, so they are noted and skipped.
+    Disabled specifications audit nothing in SQL Server, so they are noted and skipped. What
+    ``target`` records without pgaudit depends on it (:func:`action_groups`).
     """
     found = _Found()
-    outcomes = [_translate_spec(db, spec, found) for db, spec in _specifications(snapshot)]
+    groups = action_groups(target)
+    outcomes = [_translate_spec(db, spec, found, groups) for db, spec in _specifications(snapshot)]
     outcomes.sort(key=lambda o: o.fact)
     parameters = {p for o in outcomes for p in o.parameters}
     return AuditSettings(
@@ -223,7 +247,9 @@ def translate_audit(snapshot: SecuritySnapshot) -> AuditSettings:
     )
 
 
-def _translate_spec(db: Database | None, spec: AuditSpecification, found: _Found) -> SpecOutcome:
+def _translate_spec(
+    db: Database | None, spec: AuditSpecification, found: _Found, groups: dict[str, GroupRule]
+) -> SpecOutcome:
     base = SpecOutcome(fact=f"{db.name if db else 'server'}/{spec.key}", name=spec.name,
                        level=spec.level, source_ref=str(spec.source_ref))  # fmt: skip
     if not spec.enabled:
@@ -234,11 +260,12 @@ def _translate_spec(db: Database | None, spec: AuditSpecification, found: _Found
     elsewhere: list[str] = []
     lost: list[str] = []
     for action in spec.actions:
-        rule = ACTION_GROUPS.get(action.action.upper())
+        rule = groups.get(action.action.upper())
         if rule is not None:
             found.classes.update(rule.classes)
             parameters.update(rule.parameters)
-            bucket = carried if rule.classes or rule.parameters else elsewhere
+            recorded = elsewhere if rule.recorded else lost
+            bucket = carried if rule.classes or rule.parameters else recorded
             bucket.append(f"{rule.group}: {rule.comment}")
         elif db is not None and action.action.upper() in OBJECT_ACTIONS:
             items = list(_object_actions(db, action, base.fact, found.notes, spec.name))

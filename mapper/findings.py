@@ -80,7 +80,8 @@ RULES = RuleRegistry([
     Rule("GB010", M, "CHECK_POLICY is OFF",
          "Enable the password policy, or move the login to IAM authentication."),
     Rule("GB011", H, "The sa login is enabled",
-         "Disable or rename sa; on RDS the master user takes its place."),
+         "Disable or rename sa; the target's administrator takes its place (the bootstrap "
+         "superuser on PostgreSQL, the master user on RDS / Aurora)."),
     Rule("GB012", C, "TRUSTWORTHY database owned by a sysadmin",
          "Turn TRUSTWORTHY off, or give the database an owner without server permissions; "
          "sign modules with certificates instead."),
@@ -119,8 +120,8 @@ RULES = RuleRegistry([
          "personal data in literals) and logic that must stay hidden out of view and routine "
          "definitions, then accept the finding."),
     Rule("GB030", N, "Password must be set and rotated on the target",
-         "Set a new SCRAM password from a secret store (for example AWS Secrets Manager) and "
-         "rotate it; the plan never carries passwords."),
+         "Set a new SCRAM password from a secret store (such as AWS Secrets Manager on RDS / "
+         "Aurora) and rotate it; the plan never carries passwords."),
     Rule("GB031", L, "IAM policy has placeholders",
          "Set authentication.aws_account, aws_region and resource_id in grantbridge.toml."),
     Rule("GB032", M, "Windows group needs an AD group mapping",

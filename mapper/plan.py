@@ -464,7 +464,8 @@ class PgRowSecurity(PlanModel):
 
 
 class PgParameter(PlanModel):
-    """A DB parameter group setting the hardened target needs (``parameters.json``)."""
+    """A setting the hardened target needs (``parameters.json``): of the RDS / Aurora DB
+    parameter group, or of plain PostgreSQL's ``postgresql.conf``."""
 
     name: str
     value: str

@@ -65,9 +65,30 @@ RDS_AUDIT_ROLE = "rds_pgaudit"
 PLAIN_AUDIT_ROLE = "pgaudit_auditor"
 
 
+#: Who administers the server in sa's place, and who applies a plan without being a superuser.
+#: RDS / Aurora give no one SUPERUSER: their master user (CREATEROLE, CREATEDB, member of
+#: rds_superuser) does both. Plain PostgreSQL has the superuser initdb created (usually
+#: ``postgres``), and any CREATEROLE role can apply a plan (pg_emit/preflight.py).
+ADMINISTRATORS: Mapping[bool, str] = {
+    True: "the RDS master user",
+    False: "the bootstrap superuser (usually postgres)",
+}
+NON_SUPERUSERS: Mapping[bool, str] = {True: "the RDS master user", False: "a CREATEROLE role"}
+
+
 def on_rds(target: str) -> bool:
     """Whether the target is Amazon RDS or Aurora (has the ``rds_*`` roles)."""
     return target in RDS_TARGETS
+
+
+def administrator(target: str) -> str:
+    """Who administers ``target`` in sa's place, as a phrase (:data:`ADMINISTRATORS`)."""
+    return ADMINISTRATORS[on_rds(target)]
+
+
+def non_superuser(target: str) -> str:
+    """Who applies a plan on ``target`` without SUPERUSER, as a phrase (:data:`NON_SUPERUSERS`)."""
+    return NON_SUPERUSERS[on_rds(target)]
 
 
 def auth_role(target: str, method: AuthMethod) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from mapper.plan import AuthMethod, MigrationPlan, PgMembership, PgRole, RoleKind
-from mapper.platforms import on_rds
+from mapper.platforms import non_superuser, on_rds
 from pg_emit import intent
 from pg_emit.quoting import comment, quote_ident, quote_literal
 from pg_emit.script import Section, Statement, after, do_block, facts_note, listed
@@ -118,7 +118,7 @@ def _owner_access_statement(plan: MigrationPlan) -> Statement | None:
         ]
     )
     notes = (
-        "A non-superuser (the RDS master user) may only give objects to, and set default",
+        f"A non-superuser ({non_superuser(plan.target)}) may only give objects to, and set default",
         "privileges for, roles it is a member of: it joins the owner roles and the roles whose",
         "default privileges 06 changes. Superusers skip this.",
     )

@@ -53,7 +53,7 @@ from mapper.plan import (
     PgRowSecurity,
     PgViewSecurity,
 )
-from mapper.platforms import on_rds
+from mapper.platforms import non_superuser, on_rds
 from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit import render_hardening as hardening
@@ -165,12 +165,13 @@ def _drop_created_schemas(plan: MigrationPlan, database: str) -> Statement | Non
     return Statement(sql, ("drop the schemas 03_ownership.sql created, when they are empty",))
 
 
-#: Why rollback.sql joins a role before it takes the role's objects and privileges away.
-DISOWN_NOTES = (
-    "objects owned by roles this plan created go back to the user running rollback; REASSIGN",
-    "and DROP OWNED need the privileges of the role, so a non-superuser (the RDS master user)",
-    "first joins each role it is not yet a member of (DROP ROLE ends the membership)",
-)
+def disown_notes(target: str) -> tuple[str, ...]:
+    """Why rollback.sql joins a role before it takes the role's objects and privileges away."""
+    return (
+        "objects owned by roles this plan created go back to the user running rollback; REASSIGN",
+        f"and DROP OWNED need the privileges of the role, so a non-superuser ({non_superuser(target)})",
+        "first joins each role it is not yet a member of (DROP ROLE ends the membership)",
+    )
 
 
 def _created_roles_loop(plan: MigrationPlan, actions: list[str], *note: str) -> Statement:
@@ -314,7 +315,7 @@ def database_rollback(
             "EXECUTE format('REASSIGN OWNED BY %I TO CURRENT_USER', r);",
             "EXECUTE format('DROP OWNED BY %I', r);",
         ]
-        statements.append(_created_roles_loop(plan, actions, *DISOWN_NOTES))
+        statements.append(_created_roles_loop(plan, actions, *disown_notes(plan.target)))
     return statements
 
 

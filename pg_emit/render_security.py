@@ -45,8 +45,18 @@ from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_grants import routine_keyword
 from pg_emit.script import Statement, dollar_quote, facts_note
 
-#: Parameters that only take effect after a reboot (the rest apply immediately).
+#: Parameters that only take effect after a restart (pg_settings.context 'postmaster'); the
+#: rest take effect on a configuration reload ('sighup', or 'superuser' / 'user' settings whose
+#: postgresql.conf value new sessions read).
 STATIC_PARAMETERS = frozenset({"shared_preload_libraries"})
+
+#: ``apply_method`` of a (static, dynamic) parameter, per platform. RDS / Aurora's parameter
+#: groups say ``pending-reboot`` / ``immediate`` (the ModifyDBParameterGroup ApplyMethod); plain
+#: PostgreSQL restarts the server or reloads its configuration (``SELECT pg_reload_conf()``).
+APPLY_METHODS: dict[bool, tuple[str, str]] = {
+    True: ("pending-reboot", "immediate"),
+    False: ("restart", "reload"),
+}
 
 #: Below the parameters table on plain PostgreSQL: what RDS / Aurora's hardening has and it lacks.
 PLAIN_PARAMETERS_NOTE = (
@@ -260,10 +270,12 @@ def security_statements(plan: MigrationPlan, database: str) -> list[Statement]:
 
 
 def render_parameters(plan: MigrationPlan) -> str:
-    """``parameters.json``: the hardened settings, canonical (sorted, two-space indent)."""
+    """``parameters.json``: the hardened settings, canonical (sorted, two-space indent), each
+    with how it takes effect in the target's terms (:data:`APPLY_METHODS`)."""
+    static, dynamic = APPLY_METHODS[on_rds(plan.target)]
     rows = [
         {"name": p.name, "value": p.value,
-         "apply_method": "pending-reboot" if p.name in STATIC_PARAMETERS else "immediate",
+         "apply_method": static if p.name in STATIC_PARAMETERS else dynamic,
          "reason": p.reason}
         for p in plan.parameters
     ]  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 from mapper import findings
 from mapper.fixed_roles import server_role_permissions
 from mapper.plan import Disposition, PgMembership
+from mapper.platforms import administrator
 from mapper.privileges import FUTURE_SCHEMAS_NOTE, lookup
 from mapper.translate.deny import Deny
 from mapper.translate.dispositions import dispose_unknown
@@ -88,7 +89,7 @@ def _fixed_approximated(
 ) -> None:
     finding = findings.make(
         "GB043", f"[{member.member}] is a member of fixed role {member.role} in {where}",
-        "Not granted: administration stays with the RDS master user.",
+        f"Not granted: administration stays with {administrator(state.policy.target)}.",
         principal=member.member, securable=f"role {member.role}", source_ref=ref,
     )  # fmt: skip
     state.dispose(fact, "membership", ref, Disposition.APPROXIMATED,

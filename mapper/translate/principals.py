@@ -15,6 +15,7 @@ from mapper import findings
 from mapper.effective import Securable
 from mapper.naming import split_windows
 from mapper.plan import AuthMethod, Disposition, PgGrant, RoleKind
+from mapper.platforms import administrator
 from mapper.translate.auth import method_of, plan_auth
 from mapper.translate.guest import guest_finding
 from mapper.translate.ownership import role_owner_unknown
@@ -56,7 +57,7 @@ def plan_logins(state: PlanState) -> None:
 
 def _exclusion_reason(state: PlanState, login: Login) -> str | None:
     if fold(login.name) == SA:
-        return "sa is replaced by the RDS master user"
+        return f"sa is replaced by {administrator(state.policy.target)}"
     if login.type in (LoginType.CERTIFICATE, LoginType.ASYMMETRIC_KEY):
         return "certificate and asymmetric-key logins sign modules; they do not connect"
     exclusion = state.policy.exclusion(login.name)
@@ -67,8 +68,8 @@ def _sa_findings(state: PlanState, login: Login) -> list[str]:
     if fold(login.name) != SA or login.disabled:
         return []
     finding = findings.make(
-        "GB011", "login [sa] is enabled", "Not migrated: the RDS master user replaces sa.",
-        principal=login.name, source_ref=str(login.source_ref),
+        "GB011", "login [sa] is enabled",
+        f"Not migrated: {administrator(state.policy.target)} replaces sa.", principal=login.name, source_ref=str(login.source_ref),
     )  # fmt: skip
     return [state.finding(finding)]
 

@@ -113,7 +113,7 @@ def _plan_masking(state: PlanState, db: Database) -> None:
 
 
 def _plan_audit(state: PlanState) -> tuple[PgParameter, ...]:
-    settings = audit.translate_audit(state.snapshot)
+    settings = audit.translate_audit(state.snapshot, state.policy.target)
     target = state.policy.target
     role = _audit_role_name(state, settings)
     summary: str | None = None

@@ -35,8 +35,9 @@ from mssql_extract.snapshot import Database
 RULES = rule_table(
     [
         RuleDef("GB342", Severity.MEDIUM, "Audit actions not carried over to pgaudit",
-                "Nothing in PostgreSQL records these actions: cover them another way (Database "
-                "Activity Streams, CloudTrail, log_* parameters) or record the gap as accepted."),
+                "Nothing in PostgreSQL records these actions: cover them another way (log_* "
+                "parameters, the logs of the tools that perform them; Database Activity Streams "
+                "or CloudTrail on RDS / Aurora) or record the gap as accepted."),
     ]
 )  # fmt: skip
 

@@ -185,3 +185,80 @@ def test_the_audit_role_and_its_grants_apply_without_pgaudit(
         with connect(pg_dsn) as conn:
             found = conn.execute("SELECT FROM pg_catalog.pg_roles WHERE rolname = %s", [role])
             assert found.fetchall() == []
+
+
+# ------------------------------------------------------------------ AWS advice
+
+#: AWS words a postgresql plan's advice must not use: it has no master user, RDS events,
+#: snapshots or parameter groups.
+AWS_WORD = re.compile(r"\b(?:RDS|Aurora|AWS|CloudWatch|CloudTrail)\b|master user")
+
+#: Where a text may still name them: a parenthesis that contrasts with RDS / Aurora (a rule's
+#: fixed remediation: "(such as AWS Secrets Manager on RDS / Aurora)"), and what a faithful
+#: sysadmin gets, which is defined by its RDS counterpart (mapper/platforms.py).
+CONTRAST = re.compile(r"\([^()]* on RDS / Aurora\)|what sysadmin's Amazon RDS counterpart allows")
+
+#: sa, a sysadmin, a SQL login, and the two audit groups RDS records outside pgaudit.
+ADMIN_SCRIPT = r"""
+CREATE LOGIN [sa] WITH PASSWORD = 'not-carried'
+GO
+CREATE LOGIN [dba] WITH PASSWORD = 'not-carried'
+GO
+ALTER SERVER ROLE [sysadmin] ADD MEMBER [dba]
+GO
+CREATE LOGIN [app] WITH PASSWORD = 'not-carried'
+GO
+CREATE SERVER AUDIT SPECIFICATION [srv] FOR SERVER AUDIT [a]
+ADD (FAILED_LOGIN_GROUP), ADD (BACKUP_RESTORE_GROUP), ADD (SERVER_STATE_CHANGE_GROUP)
+WITH (STATE = ON)
+GO
+USE [Sales]
+GO
+CREATE USER [app] FOR LOGIN [app]
+GO
+ALTER ROLE [db_backupoperator] ADD MEMBER [app]
+GO
+CREATE DATABASE AUDIT SPECIFICATION [db] FOR SERVER AUDIT [a]
+ADD (SCHEMA_OBJECT_CHANGE_GROUP)
+WITH (STATE = ON)
+GO
+"""
+
+
+def _admin_files(target: str, mode: str = "downscope") -> dict[str, str]:
+    policy = parse_policy(f'target = "{target}"\n[overgrants]\ndefault_mode = "{mode}"\n')
+    migration = plan(parse_text(ADMIN_SCRIPT, "admin.sql"), policy)
+    return {**render_artifacts(migration), "plan.json": migration.to_json()}
+
+
+@pytest.mark.parametrize("mode", ["downscope", "faithful"])
+def test_no_output_of_a_postgresql_plan_gives_aws_advice(mode: str) -> None:
+    files = _admin_files("postgresql", mode)
+    said = {n: AWS_WORD.findall(CONTRAST.sub("", t)) for n, t in files.items()}
+    assert {n: words for n, words in said.items() if words} == {}
+    report = files["report.md"]
+    assert "Not migrated: the bootstrap superuser (usually postgres) replaces sa." in report
+    assert "Not granted: administration stays with the bootstrap superuser" in report
+    assert "BACKUP\\_RESTORE\\_GROUP: backups and restores (pg\\_basebackup" in report  # GB342
+    methods = {p["name"]: p["apply_method"]
+               for p in json.loads(files["parameters.json"])["parameters"]}  # fmt: skip
+    assert set(methods.values()) == {"restart", "reload"}
+    assert methods["shared_preload_libraries"] == "restart"
+    dispositions = json.loads(files["plan.json"])["dispositions"]
+    (spec,) = [d for d in dispositions if d["fact"] == "server/audit:server:srv"]
+    assert spec["disposition"] == "approximated"  # not "logged outside pgaudit": nothing logs it
+    assert spec["reason"].startswith("not carried over: BACKUP_RESTORE_GROUP: backups and")
+
+
+def test_the_aurora_plan_of_the_same_estate_keeps_its_aws_advice() -> None:
+    files = _admin_files("aurora")
+    report = files["report.md"]
+    assert "Not migrated: the RDS master user replaces sa." in report
+    assert "Not granted: administration stays with the RDS master user." in report
+    dispositions = json.loads(files["plan.json"])["dispositions"]
+    (spec,) = [d for d in dispositions if d["fact"] == "server/audit:server:srv"]
+    assert spec["disposition"] == "mapped"
+    assert "RDS snapshots: audited by AWS CloudTrail" in spec["reason"]
+    assert "(the RDS master user)" in files["sql/02_memberships.sql"]
+    methods = {p["apply_method"] for p in json.loads(files["parameters.json"])["parameters"]}
+    assert methods == {"pending-reboot", "immediate"}

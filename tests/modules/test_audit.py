@@ -49,7 +49,7 @@ GO
 
 
 def audited():
-    return translate_audit(parse_text(SCRIPT, "audit.sql"))
+    return translate_audit(parse_text(SCRIPT, "audit.sql"), "aurora")
 
 
 def test_action_group_table_is_consistent() -> None:
