@@ -78,7 +78,8 @@ RULES = RuleRegistry([
     Rule("GB009", M, "Guest user enabled or granted permissions",
          "Disable guest (REVOKE CONNECT FROM guest) and grant to named principals."),
     Rule("GB010", M, "CHECK_POLICY is OFF",
-         "Enable the password policy, or move the login to IAM authentication."),
+         "Enable the password policy, or move the login to Kerberos authentication (or IAM "
+         "on RDS / Aurora)."),
     Rule("GB011", H, "The sa login is enabled",
          "Disable or rename sa; the target's administrator takes its place (the bootstrap "
          "superuser on PostgreSQL, the master user on RDS / Aurora)."),

@@ -283,7 +283,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
 _CLASS_DEFAULTS: Mapping[str, tuple[Outcome, str]] = {
     "SERVER": (
         "not_applicable",
-        "Server administration is done by the RDS master user and AWS APIs.",
+        "Server administration stays with the target's administrator (a superuser on "
+        "PostgreSQL; the master user and AWS APIs on RDS / Aurora).",
     ),
     "DATABASE": (
         "not_applicable",

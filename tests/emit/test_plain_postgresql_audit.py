@@ -198,7 +198,9 @@ AWS_WORD = re.compile(r"\b(?:RDS|Aurora|AWS|CloudWatch|CloudTrail)\b|master user
 #: sysadmin gets, which is defined by its RDS counterpart (mapper/platforms.py).
 CONTRAST = re.compile(r"\([^()]* on RDS / Aurora\)|what sysadmin's Amazon RDS counterpart allows")
 
-#: sa, a sysadmin, a SQL login, and the two audit groups RDS records outside pgaudit.
+#: sa, a sysadmin, a SQL login without the password policy and with a server permission no
+#: role carries (GB010, the SERVER default note), and the two audit groups RDS records outside
+#: pgaudit.
 ADMIN_SCRIPT = r"""
 CREATE LOGIN [sa] WITH PASSWORD = 'not-carried'
 GO
@@ -206,7 +208,9 @@ CREATE LOGIN [dba] WITH PASSWORD = 'not-carried'
 GO
 ALTER SERVER ROLE [sysadmin] ADD MEMBER [dba]
 GO
-CREATE LOGIN [app] WITH PASSWORD = 'not-carried'
+CREATE LOGIN [app] WITH PASSWORD = 'not-carried', CHECK_POLICY = OFF
+GO
+GRANT SHUTDOWN TO [app]
 GO
 CREATE SERVER AUDIT SPECIFICATION [srv] FOR SERVER AUDIT [a]
 ADD (FAILED_LOGIN_GROUP), ADD (BACKUP_RESTORE_GROUP), ADD (SERVER_STATE_CHANGE_GROUP)
