@@ -5,6 +5,11 @@ give roles the planned LOGIN and attributes they lack, put planned owners back, 
 the plan's own REVOKEs (they are part of the plan). ``--authoritative`` also REVOKEs what is
 extra within the plan's scope (see ``compare``) and takes away a LOGIN or an attribute the plan
 does not give (NOLOGIN, NOSUPERUSER, …).
+
+``07_security.sql``'s settings (SECURITY DEFINER routines, security_invoker views, row-level
+security) are compared as ``verify`` compares them and reported, not written into the delta:
+07 is idempotent, so running it again restores them. A view set back to run with its owner's
+privileges gives its callers what SQL Server checked against them, so drift must say so.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pg_emit.quoting import quote_ident
 from pg_emit.render import ownership_statements
 from pg_emit.render_roles import roles_sections
 from pg_emit.script import Script, Section, Statement, facts_note
+from pg_emit.security_state import compare_security
 from pg_emit.server import connect
 from pg_emit.verify import live_state, only_database
 
@@ -223,8 +229,10 @@ def drift(
         with connect(dsn, database) as conn:
             live = live_state(conn, plan, roles=index == 0)
             applier = session_role(conn)
-        scoped = only_database(bind_signatures(plan, live.objects), database)
-        found = compare_database(scoped, live)
+            bound = bind_signatures(plan, live.objects)
+            security = compare_security(bound, conn, database)  # 07: re-run it to restore
+        scoped = only_database(bound, database)
+        found = compare_database(scoped, live) + security
         if index == 0:
             found += compare_cluster(scoped, live, applier)
             cluster = _cluster_statements(plan, live, authoritative, applier)

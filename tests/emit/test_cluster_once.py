@@ -170,3 +170,21 @@ def test_drift_compares_a_parameters_grants_of_the_plans_roles_only(
     assert [(m.kind, m.subject, m.status) for m in mismatches] == [
         ("acl", f"PARAMETER work_mem SET to {prefix}_sales_reader", "extra")
     ]
+
+
+@pytest.mark.postgres
+def test_drift_reports_a_view_set_back_to_run_with_its_owners_privileges(
+    pg_dsn: str, prefix: str, tmp_path: Path
+) -> None:
+    """07's settings were not compared by drift: a security_invoker view set back to run with
+    its owner's privileges (an over-grant to its callers) went unreported."""
+    database = f"{prefix}_a"
+    plan = realistic_plan(prefix, database)
+    build_target(pg_dsn, plan)
+    apply_plan_dir(write_plan_dir(tmp_path, plan), pg_dsn)
+    assert drift(plan, pg_dsn)[0] == []
+    with connect(pg_dsn, database) as conn:
+        conn.execute(b"ALTER VIEW sales.v_totals RESET (security_invoker)")
+    mismatches, _ = drift(plan, pg_dsn)
+    assert [(m.kind, m.database) for m in mismatches] == [("view", database)]
+    assert "v_totals" in mismatches[0].subject
