@@ -25,7 +25,7 @@ from mapper.plan import MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy
 from mssql_extract.snapshot import Membership, Permission
-from tests.mapper.estate import database, login, member, perm, role, snapshot, table, user
+from tests.mapper.estate import database, login, member, perm, reach, role, snapshot, table, user
 
 USERS = ("alice", "bob", "carol")
 TABLES = ("Orders", "Customers")
@@ -82,14 +82,7 @@ def _snapshot(  # type: ignore[no-untyped-def]
 
 
 def _inherited(migration: MigrationPlan, role_name: str) -> set[str]:
-    seen, todo = {role_name, "PUBLIC"}, [role_name]
-    while todo:
-        current = todo.pop()
-        for m in migration.memberships:
-            if m.member == current and m.inherit and m.role not in seen:
-                seen.add(m.role)
-                todo.append(m.role)
-    return seen
+    return reach(migration, role_name) | {"PUBLIC"}
 
 
 def _postgres(migration: MigrationPlan, role_name: str) -> set[tuple[str, str]]:
