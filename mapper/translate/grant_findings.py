@@ -143,7 +143,9 @@ def _not_granted(outcome: Outcome, role: str) -> str:
             "source fact."
         )
     reason = outcome.reason.rstrip(".") or "no PostgreSQL equivalent is needed"
-    if reason[:1].isupper() and reason[1:2].islower():  # a sentence, not PUBLIC or a name
+    first, _, rest = reason.partition(" ")
+    # a sentence's first word, not PUBLIC, PostgreSQL, Service Broker or another name
+    if first[:1].isupper() and first[1:].islower() and not rest[:1].isupper():
         reason = reason[0].lower() + reason[1:]
     return f"Nothing granted: {reason}."
 

@@ -130,6 +130,12 @@ def test_grant_to_public_that_is_no_default_stays_medium(small_plan: MigrationPl
     assert option.severity == Severity.MEDIUM
 
 
+def test_a_reason_opening_with_a_name_keeps_its_capital(small_plan: MigrationPlan) -> None:
+    public = {f.evidence: f for f in small_plan.findings if f.rule_id == "GB008"}
+    action = public["GRANT VIEW DEFINITION ON DATABASE TO [public]"].action
+    assert action.startswith("Nothing granted: PostgreSQL shows every role"), action
+
+
 def test_grant_option_whose_grant_the_role_inherits(script_plan: MigrationPlan) -> None:
     (finding,) = [
         f for f in script_plan.findings
