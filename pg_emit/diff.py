@@ -7,9 +7,11 @@ option, whatever their ``facts`` or ``comment`` say. Roles are matched by name a
 matched by their stable key, so a finding that moves from open to accepted is reported as such,
 not as one resolved and one new. Beside the items, the diff carries their effect: the
 effective access each role gained or lost (:mod:`pg_emit.diff_access`), which item lists hide
-when DENY restructuring moves grants between derived roles. The result is a frozen model: its
-JSON is the machine output, and :func:`pg_emit.diff_markdown.render_diff_markdown` renders the
-pull-request comment.
+when DENY restructuring moves grants between derived roles. ``07_security.sql``'s settings
+(SECURITY DEFINER routines, security_invoker views, row-level security) are compared the same
+way and classified as widening or narrowing access (:mod:`pg_emit.diff_security`). The result
+is a frozen model: its JSON is the machine output, and
+:func:`pg_emit.diff_markdown.render_diff_markdown` renders the pull-request comment.
 """
 
 from __future__ import annotations
@@ -32,10 +34,14 @@ from mapper.plan import (
     PgMembership,
     PgRevoke,
     PgRole,
+    PgRoutineSecurity,
+    PgRowSecurity,
+    PgViewSecurity,
     RoleKind,
     Severity,
 )
 from pg_emit.diff_access import AccessChange, diff_access
+from pg_emit.diff_security import SecurityEffect, SecurityItemChange, diff_security
 
 #: Fields that record provenance, not meaning: two items differing only here are the same.
 _BOOKKEEPING = frozenset({"facts", "comment"})
@@ -106,6 +112,20 @@ class PlanDiff(DiffModel):
     findings_newly_accepted: tuple[FindingChange, ...] = ()
     findings_reopened: tuple[FindingChange, ...] = ()
     dispositions_changed: tuple[DispositionChange, ...] = ()
+    #: 07_security.sql's settings (:mod:`pg_emit.diff_security`).
+    routine_security_added: tuple[PgRoutineSecurity, ...] = ()
+    routine_security_removed: tuple[PgRoutineSecurity, ...] = ()
+    routine_security_changed: tuple[SecurityItemChange[PgRoutineSecurity], ...] = ()
+    view_security_added: tuple[PgViewSecurity, ...] = ()
+    view_security_removed: tuple[PgViewSecurity, ...] = ()
+    view_security_changed: tuple[SecurityItemChange[PgViewSecurity], ...] = ()
+    row_security_added: tuple[PgRowSecurity, ...] = ()
+    row_security_removed: tuple[PgRowSecurity, ...] = ()
+    row_security_changed: tuple[SecurityItemChange[PgRowSecurity], ...] = ()
+    #: What those changes do to access: a view no longer security_invoker, a routine made
+    #: SECURITY DEFINER, row-level security disabled or a policy loosened widen it.
+    security_widened: tuple[SecurityEffect, ...] = ()
+    security_narrowed: tuple[SecurityEffect, ...] = ()
     #: What the item changes mean for each role: privileges it can use now and could not
     #: before, and the reverse (:mod:`pg_emit.diff_access`).
     access_gained: tuple[AccessChange, ...] = ()
@@ -154,6 +174,7 @@ def diff_plans(old: MigrationPlan, new: MigrationPlan) -> PlanDiff:
         **lists,
         **_finding_changes(old.findings, new.findings),
         dispositions_changed=_disposition_changes(old.dispositions, new.dispositions),
+        **diff_security(old, new),
         access_gained=gained,
         access_lost=lost,
         derived_roles=_derived_roles(old, new, lists),

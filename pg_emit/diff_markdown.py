@@ -2,9 +2,10 @@
 
 :func:`render_diff_markdown` turns the :class:`~pg_emit.diff.PlanDiff` that
 :func:`pg_emit.diff.diff_plans` computes into the comment a CI workflow posts: what the change
-does to effective access (one line, then who gained and who lost which privilege), a summary
-table, then findings, roles, memberships, privileges and source facts, what needs review first
-at the top. Long lists fold into ``<details>``; the first line is a marker a bot finds its
+does to effective access (one line, then who gained and who lost which privilege) and to
+``07_security.sql``'s settings (:mod:`pg_emit.diff_security`), a summary table, then findings,
+roles, memberships, privileges, those settings and source facts, what needs review first at the
+top. Long lists fold into ``<details>``; the first line is a marker a bot finds its
 comment by.
 
 A comment has a budget, :data:`COMMENT_BUDGET` characters: GitHub refuses a body over 65,536,
@@ -35,7 +36,7 @@ from mapper.plan import (
     PgRevoke,
     PgRole,
 )
-from pg_emit import diff_churn
+from pg_emit import diff_churn, diff_security
 from pg_emit import markdown as md
 from pg_emit.diff import PlanDiff, RoleChange
 from pg_emit.diff_access import PUBLIC, AccessChange
@@ -88,7 +89,9 @@ def render_diff_markdown(diff: PlanDiff, budget: int = COMMENT_BUDGET) -> str:
     )
     if diff.is_empty:
         return "\n".join([*lines, "", "No change to roles, privileges or findings."]) + "\n"
-    lines += ["", _access_line(diff), "", *_summary_table(diff)]
+    settings = diff_security.headline(diff)  # a widening must not hide either
+    lines += ["", _access_line(diff), *(["", settings] if settings else [])]
+    lines += ["", *_summary_table(diff)]
     counts = diff_churn.count(diff)
     text = _assemble(lines, _sections(diff, counts, eager=False), None, budget)
     if len(text) <= budget:
@@ -131,12 +134,15 @@ def _sections(diff: PlanDiff, counts: dict[str, Counter[str]], *, eager: bool) -
     )
     return [
         _Section("⚠️ Access gained", [_access_row(c, "gained") for c in diff.access_gained]),
+        _Section("⚠️ Security settings widened", diff_security.effect_rows(diff.security_widened)),
         _Section("Access lost", [_access_row(c, "lost") for c in diff.access_lost]),
+        _Section("Security settings narrowed", diff_security.effect_rows(diff.security_narrowed)),
         _findings_section(diff),
         churn,
         _Section("Roles", _role_rows(diff, of)),
         _Section("Memberships", _membership_rows(diff, of)),
         _Section("Privileges", _privilege_rows(diff, of)),
+        _Section("Routine, view and row-level security", diff_security.item_rows(diff)),
         _Section("Source facts", _disposition_rows(diff)),
     ]
 
@@ -164,6 +170,7 @@ def _summary_table(diff: PlanDiff) -> list[str]:
             len(diff.default_revokes_removed),
             0,
         ),
+        *diff_security.summary_rows(diff),
     ]
     shown = [(name, *(_count(n) for n in counts)) for name, *counts in rows if any(counts)]
     opened = diff.new_open_findings()

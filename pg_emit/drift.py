@@ -7,9 +7,18 @@ extra within the plan's scope (see ``compare``) and takes away a LOGIN or an att
 does not give (NOLOGIN, NOSUPERUSER, …).
 
 ``07_security.sql``'s settings (SECURITY DEFINER routines, security_invoker views, row-level
-security) are compared as ``verify`` compares them and reported, not written into the delta:
-07 is idempotent, so running it again restores them. A view set back to run with its owner's
-privileges gives its callers what SQL Server checked against them, so drift must say so.
+security) are compared as ``verify`` compares them, and the delta restores those missing or
+different with 07's own statements for that routine, view or table
+(:func:`pg_emit.render_security.security_statements`): ``ALTER FUNCTION | PROCEDURE …
+SECURITY DEFINER`` and ``SET search_path``, ``ALTER VIEW … SET (security_invoker = true)``
+(after 07's check for PostgreSQL 15), ``ENABLE`` / ``FORCE ROW LEVEL SECURITY`` and each policy
+dropped if present and created again, each after 07's record of the state before (written once:
+a record 07 left already stands, so ``rollback.sql`` still restores what was there before
+grantbridge). A view set back to run with its owner's privileges gives its callers what SQL
+Server checked against them, so drift must say so and put it back. A setting the plan does not
+have (an extra SECURITY DEFINER routine, security_invoker view, switch or policy) is reported
+only, even with ``--authoritative``: undoing one may widen access (a policy dropped, row-level
+security disabled), which is a person's decision.
 """
 
 from __future__ import annotations
@@ -37,8 +46,9 @@ from pg_emit.inspect import session_role
 from pg_emit.quoting import quote_ident
 from pg_emit.render import ownership_statements
 from pg_emit.render_roles import roles_sections
+from pg_emit.render_security import security_statements
 from pg_emit.script import Script, Section, Statement, facts_note
-from pg_emit.security_state import compare_security
+from pg_emit.security_state import compare_security, to_restore
 from pg_emit.server import connect
 from pg_emit.verify import live_state, only_database
 
@@ -202,12 +212,14 @@ def _database_statements(
     scoped: MigrationPlan, live: MigrationPlan, database: str, authoritative: bool,
     found: list[Mismatch],
 ) -> list[Statement]:  # fmt: skip
-    """One database's part of the delta: owners (when one differs), ACLs, default ACLs."""
+    """One database's part of the delta: owners (when one differs), ACLs, default ACLs, then
+    07's settings that differ (as 07 runs after the privileges)."""
     owners = [s for s in ownership_statements(scoped, database) if not s.sql.startswith("DO ")]
     body = owners if any(m.kind == "owner" for m in found) else []
     body += _acl_statements(scoped, live, database, authoritative)
     body += _default_statements(scoped, live, database, authoritative)
-    return body + _default_revoke_statements(scoped, live, database, authoritative)
+    body += _default_revoke_statements(scoped, live, database, authoritative)
+    return body + security_statements(to_restore(scoped, database, found), database)
 
 
 def drift(
@@ -230,7 +242,7 @@ def drift(
             live = live_state(conn, plan, roles=index == 0)
             applier = session_role(conn)
             bound = bind_signatures(plan, live.objects)
-            security = compare_security(bound, conn, database)  # 07: re-run it to restore
+            security = compare_security(bound, conn, database)
         scoped = only_database(bound, database)
         found = compare_database(scoped, live) + security
         if index == 0:

@@ -16,6 +16,7 @@ The plan's policies name no roles, so they apply to ``public``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -103,17 +104,37 @@ def read_views(conn: psycopg.Connection[Any]) -> list[PgViewSecurity]:
     ]
 
 
+def routine_subject(routine: PgRoutineSecurity) -> str:
+    """A routine's mismatch subject: ``PROCEDURE schema.name(sig)``."""
+    return f"{routine.kind.upper()} {routine.schema_name}.{routine.name}{routine.signature or ''}"
+
+
+def view_subject(view: PgViewSecurity) -> str:
+    """A view's mismatch subject: ``VIEW schema.name``."""
+    return f"VIEW {view.schema_name}.{view.name}"
+
+
+#: The row-level security switches, as a table's mismatch subjects name them.
+SWITCHES = ("ENABLE ROW LEVEL SECURITY", "FORCE ROW LEVEL SECURITY")
+
+
+def table_subjects(row: PgRowSecurity) -> list[str]:
+    """A table's mismatch subjects: ``TABLE s.t <switch>`` and ``POLICY p ON s.t``."""
+    table = f"{row.schema_name}.{row.table_name}"
+    return [f"TABLE {table} {s}" for s in SWITCHES] + [
+        f"POLICY {p.name} ON {table}" for p in row.policies
+    ]
+
+
 def _view_facts(views: list[PgViewSecurity]) -> dict[str, str]:
     """``VIEW schema.name`` → ``security_invoker`` for the views that check their caller."""
-    return {
-        f"VIEW {v.schema_name}.{v.name}": "security_invoker" for v in views if v.security_invoker
-    }
+    return {view_subject(v): "security_invoker" for v in views if v.security_invoker}
 
 
 def _routine_facts(routines: list[PgRoutineSecurity]) -> dict[str, str]:
     """``kind schema.name(sig)`` → ``SECURITY DEFINER, search_path=…`` for definer routines."""
     return {
-        f"{r.kind.upper()} {r.schema_name}.{r.name}{r.signature}": "SECURITY DEFINER"
+        routine_subject(r): "SECURITY DEFINER"
         + (f", search_path={r.search_path[0]}" if r.search_path else "")
         for r in routines
         if r.security_definer
@@ -144,10 +165,7 @@ def _table_facts(
     facts = {}
     for row in rows:
         table = f"{row.schema_name}.{row.table_name}"
-        for switch, on in (
-            ("ENABLE ROW LEVEL SECURITY", row.enable),
-            ("FORCE ROW LEVEL SECURITY", row.force),
-        ):
+        for switch, on in zip(SWITCHES, (row.enable, row.force), strict=True):
             if on:
                 facts[f"TABLE {table} {switch}"] = switch
         for policy in row.policies:
@@ -198,3 +216,18 @@ def compare_security(
             "row_security", database, _table_facts(planned_rows, {}), _table_facts(live_rows, roles)
         )
     )
+
+
+def to_restore(plan: MigrationPlan, database: str, found: Iterable[Mismatch]) -> MigrationPlan:
+    """``plan`` with only the routines, views and tables of ``database`` whose 07 settings
+    ``found`` says are missing or different: what ``drift`` renders 07's statements for. An
+    ``extra`` setting (one the plan does not have) is not among them."""
+    wrong = {(m.kind, m.subject) for m in found if m.database == database and m.status != "extra"}
+    return plan.model_copy(update={
+        "routine_security": tuple(r for r in plan.routine_security if r.database == database
+                                  and ("routine", routine_subject(r)) in wrong),
+        "view_security": tuple(v for v in plan.view_security if v.database == database
+                               and ("view", view_subject(v)) in wrong),
+        "row_security": tuple(r for r in plan.row_security if r.database == database
+                              and any(("row_security", s) in wrong for s in table_subjects(r))),
+    })  # fmt: skip

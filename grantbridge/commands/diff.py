@@ -3,7 +3,8 @@
 Each of OLD and NEW is a plan directory (as ``grantbridge plan`` writes it) or a ``plan.json``
 file. ``--fail-on-new SEVERITY`` turns the diff into a gate: exit 1 when the new plan has an open
 finding at or above that severity that the old one did not have open (DESIGN §6).
-``--fail-on-gained`` is the other gate: exit 1 when a role gains effective access. It is a flag
+``--fail-on-gained`` is the other gate: exit 1 when a role gains effective access, or when a
+change to ``07_security.sql``'s settings widens it (:mod:`pg_emit.diff_security`). It is a flag
 of its own because access has no severity: most pull requests that grant something widen
 someone's access on purpose, so only estates that want every widening approved turn it on.
 ``--json-output FILE`` writes the JSON beside the Markdown, so CI loads and compares the two
@@ -54,7 +55,9 @@ def diff(
         typer.Option(
             "--fail-on-gained",
             help="Exit 1 when a role gains effective access: a privilege it can use in NEW "
-            "and could not in OLD (a removed DENY, a new membership or grant).",
+            "and could not in OLD (a removed DENY, a new membership or grant), or when a "
+            "setting of 07_security.sql widens it (a view no longer security_invoker, a "
+            "routine made SECURITY DEFINER, row-level security disabled, a policy loosened).",
         ),
     ] = False,
     output: Annotated[
@@ -70,12 +73,14 @@ def diff(
         ),
     ] = None,
 ) -> None:
-    """Compare two plans: effective access, roles, memberships, privileges, findings and
-    dispositions.
+    """Compare two plans: effective access, roles, memberships, privileges, 07's security
+    settings, findings and dispositions.
 
     Effective access is what each role can use through its grants, those of the roles it
     inherits from, and PUBLIC's: the comment starts with who gained and who lost which
-    privilege, which the item lists hide when a DENY's derived roles change.
+    privilege, which the item lists hide when a DENY's derived roles change. Changes to
+    07_security.sql's settings (SECURITY DEFINER routines, security_invoker views, row-level
+    security) follow, as widening or narrowing access.
 
     The Markdown fits a GitHub comment (60,000 characters): a large diff counts DENY
     restructuring's derived roles per base role and lists the first items of each section;
@@ -100,8 +105,10 @@ def diff(
     elif not ui.MODE.json:
         typer.echo(text, nl=False)
     failing = exceeds(result, fail_on_new) if fail_on_new is not None else []
-    widening = [f"{c.privilege} on {c.securable}" for c in result.access_gained]
-    widening = widening if fail_on_gained else []
+    gained = [f"{c.privilege} on {c.securable}" for c in result.access_gained]
+    loosened = [f"{e.subject}: {e.change}" for e in result.security_widened]
+    gained, loosened = (gained, loosened) if fail_on_gained else ([], [])
+    widening = gained + loosened
     if ui.MODE.json:
         data: dict[str, object] = {"diff": result.model_dump(mode="json")}
         data |= {"empty": result.is_empty, "exit_code": 1 if failing or widening else 0}
@@ -113,10 +120,16 @@ def diff(
             + ", ".join(sorted({f.rule_id for f in failing})),
             err=True,
         )
-    if widening:
-        shown = "; ".join(widening[:5]) + (
-            f"; and {len(widening) - 5} more" if len(widening) > 5 else ""
-        )
-        typer.echo(f"{plural(len(widening), 'privilege')} gained: {shown}", err=True)
+    if gained:
+        typer.echo(f"{plural(len(gained), 'privilege')} gained: {_first(gained)}", err=True)
+    if loosened:
+        typer.echo(f"{plural(len(loosened), 'security setting')} widened: {_first(loosened)}",
+                   err=True)  # fmt: skip
     if failing or widening:
         raise typer.Exit(1)
+
+
+def _first(items: list[str], shown: int = 5) -> str:
+    """The first few of ``items``, and how many more there are."""
+    more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+    return "; ".join(items[:shown]) + more

@@ -48,6 +48,15 @@ def _security_state(scratch: Scratch) -> list[tuple[str, str, str]]:
         return [tuple(r) for r in conn.execute(SECURITY_STATE_SQL).fetchall()]
 
 
+def _records(scratch: Scratch) -> list[str | None]:
+    """The comments 07 records the state before in (the view's, the routine's, the table's)."""
+    sql = b"""SELECT obj_description('sales.v_totals'::regclass, 'pg_class'),
+                     obj_description('sales.add_order(integer, text)'::regprocedure, 'pg_proc'),
+                     obj_description('sales.orders'::regclass, 'pg_class')"""
+    with connect(scratch.dsn, scratch.database) as conn:
+        return list(conn.execute(sql).fetchone() or ())
+
+
 def test_verify_passes_on_realistic_plan(scratch: Scratch) -> None:
     assert verify_plan(scratch.plan, scratch.dsn, embedded=False) == []
 
@@ -154,6 +163,44 @@ def test_drift_restores_the_plan(scratch: Scratch, tmp_path: Path) -> None:
     assert drift(scratch.plan, scratch.dsn)[0] == []
     with connect(scratch.dsn, scratch.database) as conn:
         assert check_state(conn, scratch.plan, scratch.database) == []
+
+
+def test_drift_restores_07s_settings(scratch: Scratch, tmp_path: Path) -> None:
+    """drift reported 07's settings but left them out of its delta: applying drift.sql left a
+    view running with its owner's privileges and a routine running as its caller."""
+    apply_plan_dir(write_plan_dir(tmp_path, scratch.plan), scratch.dsn)
+    applied = _security_state(scratch), _records(scratch)
+    assert drift(scratch.plan, scratch.dsn)[0] == []
+    with connect(scratch.dsn, scratch.database) as conn:
+        conn.execute(b"ALTER VIEW sales.v_totals RESET (security_invoker)")
+        conn.execute(b"ALTER PROCEDURE sales.add_order(integer, text) SECURITY INVOKER")
+        conn.execute(b"ALTER PROCEDURE sales.add_order(integer, text) SET search_path = public")
+        conn.execute(b"ALTER TABLE sales.orders NO FORCE ROW LEVEL SECURITY")
+        conn.execute(b"DROP POLICY no_big ON sales.orders")
+    mismatches, delta = drift(scratch.plan, scratch.dsn)
+    assert {(m.kind, m.subject, m.status) for m in mismatches} == {
+        ("view", "VIEW sales.v_totals", "missing"),
+        ("routine", "PROCEDURE sales.add_order(integer, text)", "missing"),
+        ("row_security", "TABLE sales.orders FORCE ROW LEVEL SECURITY", "missing"),
+        ("row_security", "POLICY no_big ON sales.orders", "missing"),
+    }
+    for statement in (
+        "ALTER VIEW sales.v_totals SET (security_invoker = true)",
+        "ALTER PROCEDURE sales.add_order(integer, text) SECURITY DEFINER",
+        "ALTER PROCEDURE sales.add_order(integer, text) SET search_path = pg_catalog, sales",
+        "ALTER TABLE sales.orders FORCE ROW LEVEL SECURITY",
+        "CREATE POLICY no_big ON sales.orders AS RESTRICTIVE FOR INSERT",
+    ):
+        assert statement in delta
+    run_scripts(scratch.dsn, [("drift.sql", delta)])
+    assert drift(scratch.plan, scratch.dsn)[0] == []
+    with connect(scratch.dsn, scratch.database) as conn:
+        assert check_state(conn, scratch.plan, scratch.database) == []
+    # as 07 left them, its records of the state before grantbridge (what rollback restores) too
+    assert (_security_state(scratch), _records(scratch)) == applied
+    _, again = drift(scratch.plan, scratch.dsn, authoritative=True)
+    assert "SECURITY DEFINER" not in again  # nothing differs: nothing of 07's is rendered
+    assert "security_invoker" not in again
 
 
 def test_authoritative_drift_converges_in_one_run(scratch: Scratch, tmp_path: Path) -> None:
