@@ -106,7 +106,8 @@ RULES = RuleRegistry([
          "Membership replaces the password, which is never carried."),
     Rule("GB020", M, "DENY restructured as narrower role membership",
          "Review the derived role: it holds the role's privileges minus the denied ones. A "
-         "principal a DENY shuts out of a database (DENY CONNECT, or CONTROL, CONNECT "
+         "principal denied everything a role gives it leaves the role (no derived role is "
+         "made). A principal a DENY shuts out of a database (DENY CONNECT, or CONTROL, CONNECT "
          "REPLICATION, CONTROL SERVER) is a member of none of that database's roles."),
     Rule("GB021", H, "DENY with no PostgreSQL equivalent",
          "PostgreSQL has no DENY, and the plan cannot apply this one to every principal it "

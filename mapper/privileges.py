@@ -137,10 +137,30 @@ _PERFORMANCE_DEFINITION_NOTE = (
     "Extended Events sessions whose definitions a privilege would guard."
 )
 _OWNER_NOTE = "PostgreSQL reserves ALTER/DROP to the owner; grantbridge never gives ownership."
-_ALTER_SCHEMAS_NOTE = (
-    "Implies ALTER on every schema: with CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE the grantee "
-    "gets CREATE on each schema (approximated, GB040); otherwise nothing, as altering other "
-    "owners' objects needs ownership in PostgreSQL."
+#: What ALTER on a table or view allows that PostgreSQL can grant without ownership.
+#: "TRUNCATE TABLE (Transact-SQL)", Permissions: "The minimum permission required is ALTER on
+#: table_name" (https://learn.microsoft.com/sql/t-sql/statements/truncate-table-transact-sql);
+#: "CREATE TRIGGER (Transact-SQL)", Permissions: "To create a DML trigger requires ALTER
+#: permission on the table or view on which the trigger is being created"
+#: (https://learn.microsoft.com/sql/t-sql/statements/create-trigger-transact-sql). PostgreSQL's
+#: TRUNCATE "allows TRUNCATE on a table", its TRIGGER "allows creation of a trigger on a table,
+#: view, etc." (https://www.postgresql.org/docs/current/ddl-priv.html); ALTER TABLE / VIEW and
+#: DROP TRIGGER need ownership. ALTER on a schema implies ALTER on each of its objects, and ALTER
+#: ANY SCHEMA or ALTER on the database ALTER on every schema (sys.fn_builtin_permissions).
+ALTERED: Mapping[str, tuple[str, ...]] = {"table": ("TRUNCATE", "TRIGGER"), "view": ("TRIGGER",)}
+#: CREATE on a schema and nothing else: what creating objects there maps to (with ALTER on the
+#: schema, :mod:`mapper.translate.permissions`), and what a DENY of a CREATE permission takes.
+CREATE_ON_SCHEMA: Mapping[str, tuple[str, ...]] = {"schema": ("CREATE",)}
+_ALTER_CARRIED = (
+    "TRUNCATE and TRIGGER on a table, TRIGGER on a view: ALTER allows TRUNCATE TABLE and creating "
+    "triggers in SQL Server. Not carried: the rest of ALTER (ALTER TABLE or VIEW, dropping a "
+    "trigger, altering a sequence or routine), which PostgreSQL reserves to the owner; "
+    "grantbridge never gives ownership."
+)
+ALTER_IN_SCHEMA_NOTE = (
+    "On every table of the schema TRUNCATE and TRIGGER, on every view TRIGGER, current and future "
+    "(ALTER on a schema implies ALTER on its objects, which allows TRUNCATE TABLE and creating "
+    "triggers); altering and dropping its objects needs ownership in PostgreSQL."
 )
 #: "NEXT VALUE FOR (Transact-SQL)", Permissions: "Requires UPDATE permission on the sequence
 #: object"; restarting it needs ALTER. PostgreSQL's USAGE allows nextval (and currval), its UPDATE
@@ -187,6 +207,13 @@ FUTURE_SCHEMAS_NOTE = (
     "Server's database-level permission covers it: grant on it (USAGE, and these privileges "
     "with their defaults) when it is created."
 )
+_ALTER_SCHEMAS_NOTE = (
+    "ALTER ANY SCHEMA (and ALTER on the database) implies ALTER on every schema and its objects: "
+    "on every table TRUNCATE and TRIGGER, on every view TRIGGER, current and future (TRUNCATE "
+    "TABLE and creating triggers need ALTER on the table); with CREATE TABLE/VIEW/PROCEDURE/"
+    "FUNCTION/TYPE the grantee also gets CREATE on each schema (GB040). Altering and dropping "
+    "other owners' objects needs ownership in PostgreSQL. " + FUTURE_SCHEMAS_NOTE
+)
 
 # fmt: off
 _ROWS: tuple[PrivilegeRow, ...] = (
@@ -202,7 +229,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("OBJECT", "EXECUTE", "mapped", _ROUTINES),
     PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
     PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
-    PrivilegeRow("OBJECT", "ALTER", "approximated", note=_OWNER_NOTE),
+    PrivilegeRow("OBJECT", "ALTER", "approximated", ALTERED, note=_ALTER_CARRIED),
     PrivilegeRow("OBJECT", "TAKE OWNERSHIP", "approximated", note=_OWNER_NOTE),
     PrivilegeRow("OBJECT", "CONTROL", "approximated", {"table": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"), "view": ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER"), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
                  note=_OBJECT_CONTROL_NOTE),
@@ -221,10 +248,10 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SCHEMA", "DELETE", "mapped", _each(_RELATIONS, ("DELETE",))),
     PrivilegeRow("SCHEMA", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",))),
     PrivilegeRow("SCHEMA", "EXECUTE", "approximated", _ROUTINES, note=_EXECUTE_WIDE_NOTE),
-    PrivilegeRow("SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
-                 note="CREATE on the schema, as the grantee may also create objects in the database (CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE); PostgreSQL's CREATE allows every kind of object, and altering other owners' objects needs ownership. " + CREATOR_OWNS_NOTE),
-    PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {"schema": ("CREATE",), **_each(_RELATIONS, ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES")), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
-                 note="An over-grant (GB003): downscoped to DML and EXECUTE in the schema by default; faithful, REFERENCES and CREATE on the schema too. No TRUNCATE or TRIGGER, and no ownership."),
+    PrivilegeRow("SCHEMA", "ALTER", "approximated", {**CREATE_ON_SCHEMA, **ALTERED},
+                 note="CREATE on the schema, as the grantee may also create objects in the database (CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE); PostgreSQL's CREATE allows every kind of object. " + ALTER_IN_SCHEMA_NOTE + " " + CREATOR_OWNS_NOTE),
+    PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {**CREATE_ON_SCHEMA, "table": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"), "view": ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER"), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
+                 note="An over-grant (GB003): downscoped to DML and EXECUTE in the schema by default; faithful, REFERENCES, CREATE on the schema, and TRUNCATE and TRIGGER (CONTROL implies ALTER) too. No ownership."),
     PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
     # --- databases
     PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
@@ -242,8 +269,8 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CREATE PROCEDURE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE FUNCTION", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
-    PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
-    PrivilegeRow("DATABASE", "ALTER", "not_applicable", note=_ALTER_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "approximated", ALTERED, note=_ALTER_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "ALTER", "approximated", ALTERED, note=_ALTER_SCHEMAS_NOTE),
     PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
     PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True, shown=_SECURITY_SHOWN),
     PrivilegeRow("DATABASE", "VIEW PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
@@ -326,13 +353,13 @@ TABLE: Mapping[tuple[str, str], PrivilegeRow] = _build()
 CREATE_IN_SCHEMA = ("CREATE TABLE", "CREATE VIEW", "CREATE PROCEDURE", "CREATE FUNCTION",
                     "CREATE TYPE")  # fmt: skip
 
-#: ALTER on a schema held without any of :data:`CREATE_IN_SCHEMA`: it lets the grantee alter
-#: and drop the schema's objects, which PostgreSQL reserves to their owners, and create nothing.
+#: ALTER on a schema held without any of :data:`CREATE_IN_SCHEMA`: it lets the grantee truncate
+#: the schema's tables and create triggers on them (carried), alter and drop its objects (which
+#: PostgreSQL reserves to their owners), and create nothing.
 SCHEMA_ALTER_ALONE = PrivilegeRow(
-    "SCHEMA", "ALTER", "approximated",
+    "SCHEMA", "ALTER", "approximated", ALTERED,
     note="ALTER on a schema without CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE in the database "
-    "creates nothing in SQL Server, so no CREATE on the schema is granted; altering and dropping "
-    "its objects needs ownership in PostgreSQL.",
+    "creates nothing in SQL Server, so no CREATE on the schema is granted. " + ALTER_IN_SCHEMA_NOTE,
 )  # fmt: skip
 
 

@@ -234,3 +234,29 @@ def connect(
         ) from None
     except psycopg.ProgrammingError as exc:  # libpq cannot parse the DSN: bad input
         raise _malformed(exc, "DSN") from None
+
+
+#: What a server that answered (and accepted the login) says when the DSN's own database is
+#: missing or closed to the role: ``FATAL:  database "x" does not exist``, ``FATAL:  permission
+#: denied for database "x"`` (libpq's text, as :func:`connect` quotes it).
+_NOT_THIS_DATABASE = re.compile(
+    r'FATAL:\s+(?:database "[^"]*" does not exist|permission denied for database)'
+)
+
+
+def check_reachable(dsn: str, *, own_database: bool = True) -> None:
+    """Connect to ``dsn`` and close again, before a command loads its plan.
+
+    Loading a large plan takes long (about 30 s at bench scale M), and a wrong DSN would
+    otherwise be reported only afterwards. ``own_database=False`` is for a command that never
+    connects to the DSN's own database, only to the plan's (``drift``): a server saying that
+    database is missing or closed to the role has answered, and counts as reachable.
+
+    Raises:
+        ConnectionFailed: as :func:`connect` raises it, with the same message (exit 4).
+    """
+    try:
+        connect(dsn).close()
+    except ConnectionFailed as exc:
+        if own_database or not _NOT_THIS_DATABASE.search(str(exc)):
+            raise

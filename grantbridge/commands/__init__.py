@@ -37,12 +37,19 @@ def require_plan_dir(path: Path) -> Path:
     return path
 
 
-def load_plan(path: Path) -> MigrationPlan:
-    """Read a plan from a plan directory or a ``plan.json`` file; bad input is an InputError."""
-    from mapper.plan import MigrationPlan
-
+def plan_file(path: Path) -> Path:
+    """The ``plan.json`` of a plan directory, or ``path`` itself; an InputError if it is not a
+    file (checked before anything slow: a connection, or loading the plan)."""
     file = path / PLAN_FILE if path.is_dir() else path
     if not file.is_file():
         what = f"no {PLAN_FILE} in this directory" if path.is_dir() else "no such plan file"
         raise InputError(what, Location(str(file)))
+    return file
+
+
+def load_plan(path: Path) -> MigrationPlan:
+    """Read a plan from a plan directory or a ``plan.json`` file; bad input is an InputError."""
+    from mapper.plan import MigrationPlan
+
+    file = plan_file(path)
     return MigrationPlan.from_json(read_input_bytes(file, "the plan"), origin=str(file))

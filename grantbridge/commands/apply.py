@@ -29,16 +29,18 @@ def apply(
     need SUPERUSER on RDS.
     """
     from pg_emit.apply import check_target, load_plan_dir, ordered, run_scripts
-    from pg_emit.server import redact, resolve_dsn
+    from pg_emit.server import check_reachable, redact, resolve_dsn
 
     target = resolve_dsn(dsn)
     if target is None:
         raise InputError("apply needs a target: pass --dsn or set GRANTBRIDGE_DSN")
-    # read once (it was read twice): bad input is exit 2 before any connection is tried
-    plan, scripts = load_plan_dir(require_plan_dir(outdir))
+    plan_dir = require_plan_dir(outdir)
     if not yes and not sys.stdin.isatty():
         # consent must be explicit: piped input ("yes | grantbridge apply") is not a person
         raise InputError("apply changes the target: pass --yes (there is no terminal to ask on)")
+    # the target first: a wrong DSN is exit 4 in seconds, not after loading a large plan
+    check_reachable(target)
+    plan, scripts = load_plan_dir(plan_dir)  # read once (it was read twice)
     if not yes:
         typer.confirm(
             f"Apply {plural(len(plan.roles), 'role')} and {plural(len(plan.grants), 'grant')} "

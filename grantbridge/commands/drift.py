@@ -34,16 +34,20 @@ def drift(
     The differences go to stderr as counts per kind, database and status, then the first 50;
     --json or --mismatches FILE give every one.
     """
-    from grantbridge.commands import load_plan
+    from grantbridge.commands import load_plan, plan_file
     from grantbridge.output import write_file_atomic
     from pg_emit.drift import drift as compute
     from pg_emit.mismatch_report import as_dict
-    from pg_emit.server import resolve_dsn
+    from pg_emit.server import check_reachable, resolve_dsn
 
     target = resolve_dsn(dsn)
     if target is None:
         raise InputError("drift needs a target: pass --dsn or set GRANTBRIDGE_DSN")
-    plan = load_plan(outdir)
+    file = plan_file(outdir)
+    # the target first: a wrong DSN is exit 4 in seconds, not after loading a large plan (drift
+    # connects to the plan's databases only, never to the DSN's own)
+    check_reachable(target, own_database=False)
+    plan = load_plan(file)
     with ui.progress("drift", len(plan.databases) or None, err=True) as step:
         mismatches, script = compute(plan, target, authoritative=authoritative, log=step)
     if output is not None:

@@ -44,11 +44,13 @@ def verify(
     --mismatches FILE give every one.
     """
     from pg_emit.apply import load_plan_dir
-    from pg_emit.server import embedded_server, redact, resolve_dsn
+    from pg_emit.server import check_reachable, embedded_server, redact, resolve_dsn
     from pg_emit.verify import verify_plan
 
-    plan, _ = load_plan_dir(require_plan_dir(outdir))
-    target = resolve_dsn(dsn)
+    plan_dir, target = require_plan_dir(outdir), resolve_dsn(dsn)
+    if target is not None:  # a live target first: a wrong DSN is exit 4 before a long load
+        check_reachable(target)
+    plan, _ = load_plan_dir(plan_dir)
     with ui.progress("verify", len(plan.databases) or None, err=True) as step:
         if target is None:
             ui.say("verify: embedded throwaway PostgreSQL", err=True)

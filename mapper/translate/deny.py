@@ -14,10 +14,13 @@ same holder, and its output grew with an exponent of about 2.2: issue 4).
 
 A derived role is not a flat copy. It is built along the role hierarchy: it holds what is left
 of the role's own grants and is a member of each parent role, or of the parent's derived role
-where the DENYs take something from that parent. And a role whose members are denied part of
-its grants is split first: the grants none of those members is denied move to a ``<role>_common``
-role that the role (and every role derived from it) is a member of, so a derived role copies
-only the contested grants. A DENY on one table of a role granting a thousand tables then costs
+where the DENYs take something from that parent. When nothing would be left of it (every grant
+denied, no parent left to join) no role is made: the principal leaves the role, and the GB020
+finding, the DENYs' dispositions and the membership's (``not_applicable``) say that all the
+role gives it is denied. And a role whose members are denied part of its grants is split
+first: the grants none of those members is denied move to a ``<role>_common`` role that the
+role (and every role derived from it) is a member of, so a derived role copies only the
+contested grants. A DENY on one table of a role granting a thousand tables then costs
 one membership and the grants on that table, not a thousand grants per denied member.
 
 What a DENY removes comes from the permission hierarchy (:mod:`mapper.translate.deny_reach`):
@@ -52,7 +55,7 @@ from mapper.naming import object_name
 from mapper.plan import Finding, PgGrant, PgMembership, RoleKind
 from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_shut
-from mapper.translate.deny_dispose import Outcome, dispose_deny, group_findings
+from mapper.translate.deny_dispose import Outcome, dispose_deny, group_findings, leave_role
 from mapper.translate.deny_reach import Coverage, Holders, signature
 from mapper.translate.deny_roles import (
     EVIDENCE_DENIES,
@@ -219,7 +222,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
         for deny in denies
         if not deny_shut.shuts(state, deny)
     }
-    touched, found, split = _restructure(state, denials, holders)
+    touched, found, split, leaving = _restructure(state, denials, holders)
     for fact, items in shut.touched.items():
         touched.setdefault(fact, set()).update(items)
     for fact, keys in shut.found.items():
@@ -232,15 +235,17 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
             approximated.append(_split_reason(denial))
         if denial is not None and denial.approximated and items:
             approximated.append(denial.approximated)
-        outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated))
+        outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated),
+                          tuple(sorted(leaving.get(deny.fact, ()))))  # fmt: skip
         dispose_deny(state, deny, outcome, shut, holders, group_keys.get(deny.fact, []))
 
 
 def _restructure(
     state: PlanState, denials: dict[str, _Denial], holders: Holders
-) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str]]:
+) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str], dict[str, set[str]]]:
     """Derived roles for every DENY at once (the module docstring): per DENY fact, the items and
-    roles it touched and its findings; and the column DENYs that split a table grant."""
+    roles it touched and its findings; the column DENYs that split a table grant; and per DENY
+    fact, the memberships it ended without a derived role (:func:`leave_role`)."""
     reach: dict[str, list[_Denial]] = {}
     for fact in sorted(denials):
         for role in holders.affected(denials[fact].deny):
@@ -270,6 +275,7 @@ def _restructure(
             if takers:
                 _replace(state, item, left, takers)
                 took(takers, f"role:{role}")
+    leaving: dict[str, set[str]] = {}
     derived: Derived = {}
     for role, base, takers in split_roles(state, order, reach, subtraction):
         took(takers, f"role:{role}", f"role:{base}")
@@ -284,7 +290,11 @@ def _restructure(
             name, takers = made
             state.remove(membership.key)
             if not name:  # every privilege the role gives is denied: the membership goes
+                finding, text = leave_role(state, membership, facts, takers)
                 took(takers, f"role:{member}")
+                for denial in takers:
+                    found.setdefault(denial.deny.fact, set()).add(finding)
+                    leaving.setdefault(denial.deny.fact, set()).add(text)
                 continue
             replacement = PgMembership(role=name, member=member)
             key = ""
@@ -294,7 +304,7 @@ def _restructure(
             took(takers, f"role:{name}", key)
             for denial in takers:
                 found.setdefault(denial.deny.fact, set()).add(finding)
-    return touched, found, set().union(*(s.split for s in subtractions.values()))
+    return touched, found, set().union(*(s.split for s in subtractions.values())), leaving
 
 
 def _split_reason(denial: _Denial) -> str:

@@ -12,24 +12,62 @@ from typing import TYPE_CHECKING
 from grantbridge.errors import GrantbridgeError
 from grantbridge.plural import plural
 from mapper import findings
-from mapper.plan import Disposition, Finding
+from mapper.plan import Disposition, Finding, PgMembership, RoleKind
 from mapper.translate import deny_shut
 from mapper.translate.deny_roles import EVIDENCE_DENIES
-from mapper.translate.state import PlanState
+from mapper.translate.state import PlanState, copy_with
+from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
-    from mapper.translate.deny import Deny
+    from mapper.translate.deny import Deny, _Denial
     from mapper.translate.deny_reach import Holders
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What restructuring did for one DENY: the items and roles it touched, its findings, and
-    why taking what it covers may take more than SQL Server does (one GB040 each)."""
+    """What restructuring did for one DENY: the items and roles it touched, its findings, why
+    taking what it covers may take more than SQL Server does (one GB040 each), and the roles
+    principals left without a derived role (:func:`leave_role`)."""
 
     items: set[str]
     found: set[str]
     approximated: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+
+
+def leave_role(
+    state: PlanState, membership: PgMembership, facts: tuple[str, ...], takers: list[_Denial]
+) -> tuple[str, str]:
+    """A member leaves a role every privilege of which the DENYs take from it (grants and
+    parents alike), instead of joining an empty derived role: it gains nothing from the role in
+    SQL Server. Finding GB020 says so; each source fact of the membership whose only item was
+    the membership (``ALTER ROLE … ADD MEMBER``) becomes ``not_applicable`` with the reason.
+    Returns the finding's key and the text the DENYs' dispositions give."""
+    role, member = membership.role, membership.member
+    statements = [t.deny.statement for t in takers]
+    evidence = "; ".join(statements[:EVIDENCE_DENIES])
+    if len(statements) > EVIDENCE_DENIES:
+        evidence += (
+            f"; and {plural(len(statements) - EVIDENCE_DENIES, 'more DENY')} (see the dispositions)"
+        )
+    every = f"every privilege {role!r} gives {member!r} (its grants and its roles') is denied to it"
+    key = state.finding(findings.make(
+        "GB020", evidence,
+        f"{member!r} is no longer a member of {role!r}: {every}, so it gains nothing from the role "
+        "in SQL Server; no derived role is made.",
+        principal=", ".join(sorted({t.deny.grantee for t in takers}, key=fold)), securable=role,
+        source_ref=takers[0].deny.ref,
+    ))  # fmt: skip
+    reason = f"{every} in SQL Server: no membership and no derived role (GB020)"
+    for fact in facts:
+        done = state.dispositions.get(fact)
+        if done is None or set(done.items) - {membership.key}:
+            continue  # disposed later, or it still has other items
+        state.dispositions[fact] = copy_with(
+            done, disposition=Disposition.NOT_APPLICABLE, items=(),
+            findings=tuple(sorted({*done.findings, key})), reason=reason,
+        )  # fmt: skip
+    return key, f"{member!r} leaves {role!r}: {every}"
 
 
 def group_findings(state: PlanState, denies: list[Deny], holders: Holders) -> dict[str, list[str]]:
@@ -74,6 +112,11 @@ def dispose_deny(
             deny_shut.reason(state, deny) if deny_shut.shuts(state, deny)
             else "restructured: see the derived roles"
         )  # fmt: skip
+        if outcome.left:
+            derived = any(state.roles[k[5:]].kind == RoleKind.DERIVED
+                          for k in items if k.startswith("role:") and k[5:] in state.roles)  # fmt: skip
+            leaves = "; ".join(outcome.left)
+            reason = f"{reason}; {leaves}" if derived else f"restructured: {leaves}"
         state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
                       findings=found, reason=reason)  # fmt: skip
 

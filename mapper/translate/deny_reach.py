@@ -17,12 +17,12 @@ permissions below it in every database (``DENY SELECT ALL USER SECURABLES``: SEL
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from grantbridge.errors import GrantbridgeError
 from mapper.plan import PgDefaultPrivilege, PgGrant
-from mapper.privileges import CREATE_IN_SCHEMA, lookup
+from mapper.privileges import CREATE_IN_SCHEMA, CREATE_ON_SCHEMA, lookup
 from mapper.translate.grants import Target, expand, schemas_of
 from mapper.translate.state import SERVER, Item, PlanState
 from mssql_extract.snapshot import Database, LoginType, ObjectKind, UserType, fold
@@ -114,11 +114,13 @@ class Coverage:
         for cls, permission in self.pairs(deny):
             if cls not in inside or cls == "SERVER":
                 continue
+            row = lookup(cls, permission)
             if cls == "DATABASE" and permission in CREATE_IN_SCHEMA:
                 # half of CREATE on a schema (the other is ALTER on it): denied, no schema's
-                # CREATE is left (mapper.translate.permissions; PostgreSQL's CREATE is one)
+                # CREATE is left (mapper.translate.permissions; PostgreSQL's CREATE is one), but
+                # the TRUNCATE and TRIGGER that ALTER on the schema gives stay
                 cls, permission = "SCHEMA", "ALTER"
-            row = lookup(cls, permission)
+                row = replace(lookup(cls, permission), privileges=CREATE_ON_SCHEMA)
             if not row.privileges:  # nothing on the target, or a role or an attribute
                 continue
             for on in self._targets(db, target, cls, permission):

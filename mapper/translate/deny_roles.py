@@ -115,7 +115,9 @@ def derived_role(
     """The derived role (role minus the DENYs) and the DENYs that took something, or None.
 
     Built along the hierarchy: what is left of the role's own grants, and membership in each
-    parent or in the parent's own derived role. Cached per (role, DENY set).
+    parent or in the parent's own derived role. Cached per (role, DENY set). When nothing would
+    be left (every grant denied, no parent left to join) no role is made and the name is ``""``:
+    a member gains nothing from the role in SQL Server, so it simply leaves it.
     """
     key = (role, sub)
     if key in cache:
@@ -146,7 +148,7 @@ def derived_role(
     if not takers:
         cache[key] = None
         return None
-    if not kept and not parents and state.roles[role].kind == RoleKind.DERIVED:
+    if not kept and not parents:  # an empty role would stand for nothing
         cache[key] = ("", sorted(takers.values(), key=lambda t: t.deny.fact))
         return cache[key]
     by = sorted(takers.values(), key=lambda t: t.deny.fact)

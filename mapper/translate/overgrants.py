@@ -199,8 +199,8 @@ def _schema_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
 def _schema_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
     items = _schema_items(state, over, (*EQUIVALENT["db_owner"], "REFERENCES", "ALTER"))
     return items, (
-        "DML, REFERENCES and EXECUTE in the schema and CREATE on it, without TRUNCATE, TRIGGER "
-        "or ownership."
+        "DML, REFERENCES and EXECUTE in the schema, CREATE on it, and TRUNCATE and TRIGGER on "
+        "its tables (TRIGGER on its views: CONTROL implies ALTER), without ownership."
     )
 
 

@@ -9,7 +9,11 @@ sysadmin, CONTROL or ownership, whose DDL the over-grant rules decide (GB001, GB
 GB016; GB043 for db_ddladmin: its members get no CREATE). A ``GRANT ALTER ON SCHEMA::s`` row
 maps to CREATE on s; a database row (CREATE TABLE …, ALTER ANY SCHEMA, ALTER) maps to CREATE on
 the schemas where ALTER is implied and no row of the grantee's own names the schema. All of
-them are ``approximated`` (GB040): PostgreSQL's CREATE allows every kind of object.
+them are ``approximated`` (GB040): PostgreSQL's CREATE allows every kind of object. ALTER on a
+schema, ALTER ANY SCHEMA and ALTER on the database also imply ALTER on the objects they cover,
+which allows TRUNCATE TABLE and creating triggers: with or without CREATE, they give TRUNCATE
+and TRIGGER on those tables and TRIGGER on those views, current and future
+(:data:`mapper.privileges.ALTERED`).
 
 A row naming a grantee the snapshot does not hold (a partial export) is ``unresolved`` with
 finding GB046 and no plan item, like a GRANT on a securable it lacks (GB042): a GRANT has no
@@ -18,6 +22,8 @@ role to go to, and a DENY restricts no principal the plan knows (:func:`_unknown
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from grantbridge.errors import GrantbridgeError
 from mapper import findings
 from mapper.effective import Securable
@@ -25,7 +31,10 @@ from mapper.permission_index import state_text
 from mapper.permissions import CATALOG
 from mapper.plan import Disposition
 from mapper.privileges import (
+    ALTER_IN_SCHEMA_NOTE,
+    ALTERED,
     CREATE_IN_SCHEMA,
+    CREATE_ON_SCHEMA,
     CREATOR_OWNS_NOTE,
     SCHEMA_ALTER_ALONE,
     PrivilegeRow,
@@ -68,7 +77,7 @@ SCHEMA_CREATORS = frozenset(CREATE_IN_SCHEMA) | {p for c, p in _ALTER_SOURCES if
 #: A database row that lets its grantee create objects in schemas (with the other half): the
 #: mapping of ALTER on each of those schemas.
 SCHEMA_CREATION = PrivilegeRow(
-    "SCHEMA", "ALTER", "approximated", {"schema": ("CREATE",)},
+    "SCHEMA", "ALTER", "approximated", CREATE_ON_SCHEMA,
     note="CREATE on each schema where the grantee may also create objects in SQL Server: CREATE "
     "TABLE/VIEW/PROCEDURE/FUNCTION/TYPE in the database with ALTER on the schema, here implied "
     "by ALTER ANY SCHEMA or ALTER on the database. PostgreSQL's CREATE on a schema allows every "
@@ -77,11 +86,10 @@ SCHEMA_CREATION = PrivilegeRow(
 )  # fmt: skip
 #: ALTER on a schema whose grantee may create objects only through an over-grant.
 SCHEMA_ALTER_OVERGRANT = PrivilegeRow(
-    "SCHEMA", "ALTER", "approximated",
+    "SCHEMA", "ALTER", "approximated", ALTERED,
     note="ALTER on a schema whose grantee may create objects in the database only through "
     "db_owner, db_ddladmin, sysadmin or CONTROL: no CREATE on the schema is granted, as the plan "
-    "does not carry their DDL (see their findings); altering and dropping its objects needs "
-    "ownership in PostgreSQL.",
+    "does not carry their DDL (see their findings). " + ALTER_IN_SCHEMA_NOTE,
 )  # fmt: skip
 
 
@@ -157,7 +165,7 @@ def _plan_grant(
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
                       reason=f"overridden in SQL Server: {denied}")  # fmt: skip
         return
-    row, targets = _row(state, db, perm, target)
+    row, parts = _row(state, db, perm, target)
     if row.attribute:
         _plan_attribute(state, perm, role, row, fact)
         return
@@ -168,7 +176,7 @@ def _plan_grant(
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
                       reason=reason)  # fmt: skip
         return
-    items = _expand(state, db, role, targets, row)
+    items = _expand(state, db, role, parts)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     if items is None:
         key = state.finding(findings.make(
@@ -243,31 +251,36 @@ def _plan_attribute(
 
 def _row(
     state: PlanState, db: Database | None, perm: Permission, target: Target
-) -> tuple[PrivilegeRow, list[Target]]:
-    """The mapping row of a GRANT and what it is on, with the two halves of creating objects
-    worked out (the module docstring)."""
+) -> tuple[PrivilegeRow, list[tuple[PrivilegeRow, Target]]]:
+    """The mapping row of a GRANT (its outcome and note) and the rows to expand on what, with
+    the two halves of creating objects worked out (the module docstring)."""
     row = lookup(perm.securable_class, perm.permission)
     if db is None:
-        return row, [target]
+        return row, [(row, target)]
     if row.securable_class == "SCHEMA" and row.permission == "ALTER":
         if _creates(state, db, perm.grantee):
-            return row, [target]
-        alone = SCHEMA_ALTER_OVERGRANT if _creates_at_all(state, db, perm.grantee) else None
-        return alone or SCHEMA_ALTER_ALONE, [target]
+            return row, [(row, target)]
+        overgrant = _creates_at_all(state, db, perm.grantee)
+        alone = SCHEMA_ALTER_OVERGRANT if overgrant else SCHEMA_ALTER_ALONE
+        return alone, [(alone, target)]
     if row.securable_class == "DATABASE" and row.permission in SCHEMA_CREATORS:
         schemas = _creatable_schemas(state, db, perm.grantee)
-        if schemas:
-            return SCHEMA_CREATION, [Target("SCHEMA", object_name=s) for s in schemas]
-    return row, [target]
+        creation = [(SCHEMA_CREATION, Target("SCHEMA", object_name=s)) for s in schemas]
+        if creation and row.privileges:  # ALTER ANY SCHEMA, ALTER: ALTER on every object too
+            return replace(row, note=f"{row.note} {CREATOR_OWNS_NOTE}"), [(row, target), *creation]
+        if creation:
+            return SCHEMA_CREATION, creation
+    return row, [(row, target)]
 
 
 def _expand(
-    state: PlanState, db: Database | None, role: str, targets: list[Target], row: PrivilegeRow
+    state: PlanState, db: Database | None, role: str, parts: list[tuple[PrivilegeRow, Target]]
 ) -> list[Item] | None:
-    """:func:`expand` over several targets (None: the one securable is not in the snapshot)."""
-    if len(targets) == 1:
-        return expand(state, db, role, targets[0], row)
-    return [item for target in targets for item in expand(state, db, role, target, row) or []]
+    """:func:`expand` of each row on its target (None: the one securable is not in the
+    snapshot)."""
+    if len(parts) == 1:
+        return expand(state, db, role, parts[0][1], parts[0][0])
+    return [item for row, on in parts for item in expand(state, db, role, on, row) or []]
 
 
 def _creates(state: PlanState, db: Database, grantee: str) -> bool:

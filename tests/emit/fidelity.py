@@ -41,18 +41,22 @@ EXCEPTION_KINDS = frozenset({Disposition.DOWNSCOPED, Disposition.APPROXIMATED,
                              Disposition.NOT_APPLICABLE, Disposition.EXCLUDED})  # fmt: skip
 
 #: SQL Server object kind → (PostgreSQL check kind, ((SQL Server permission, PG privilege) …),
-#: column pairs). Only pairs whose meaning is the same on both sides (mapper/privileges.py).
+#: column pairs). Only pairs whose meaning is the same on both sides (mapper/privileges.py):
+#: TRUNCATE TABLE and CREATE TRIGGER need ALTER on the table ("TRUNCATE TABLE (Transact-SQL)",
+#: "CREATE TRIGGER (Transact-SQL)", Permissions), PostgreSQL's TRUNCATE and TRIGGER.
+_TABLE = (("SELECT", "SELECT"), ("INSERT", "INSERT"), ("UPDATE", "UPDATE"), ("DELETE", "DELETE"),
+          ("REFERENCES", "REFERENCES"), ("ALTER", "TRIGGER"))  # fmt: skip
 PAIRS: dict[str, tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
-    "TABLE": ("TABLE", (("SELECT", "SELECT"), ("INSERT", "INSERT"), ("UPDATE", "UPDATE"),
-                        ("DELETE", "DELETE"), ("REFERENCES", "REFERENCES")),
+    "TABLE": ("TABLE", (*_TABLE, ("ALTER", "TRUNCATE")),
               (("SELECT", "SELECT"), ("UPDATE", "UPDATE"), ("REFERENCES", "REFERENCES"))),
+    "VIEW": ("TABLE", _TABLE,
+             (("SELECT", "SELECT"), ("UPDATE", "UPDATE"), ("REFERENCES", "REFERENCES"))),
     "PROCEDURE": ("PROCEDURE", (("EXECUTE", "EXECUTE"),), ()),
     "SCALAR_FUNCTION": ("FUNCTION", (("EXECUTE", "EXECUTE"),), ()),
     "TABLE_FUNCTION": ("FUNCTION", (("SELECT", "EXECUTE"),), ()),
     # NEXT VALUE FOR needs UPDATE in SQL Server, nextval USAGE in PostgreSQL (UPDATE: setval too)
     "SEQUENCE": ("SEQUENCE", (("SELECT", "SELECT"), ("UPDATE", "USAGE")), ()),
 }  # fmt: skip
-PAIRS["VIEW"] = PAIRS["TABLE"]
 
 
 @dataclass(frozen=True, order=True)

@@ -33,15 +33,15 @@ def test_verify_command_on_embedded_server(
     assert "verification passed" in capsys.readouterr().err
 
 
-def test_edited_plan_directory_is_refused(tmp_path: Path) -> None:
+def test_edited_plan_directory_is_refused(tmp_path: Path, embedded_pg: str) -> None:
+    """Refused before anything runs, on a target that answers (apply tries the target first:
+    an unreachable one would be exit 4)."""
     plan_dir = _plan_dir(tmp_path)
     script = plan_dir / "sql" / "04_privileges.sql"
     script.write_text(script.read_text(encoding="utf-8") + "GRANT ALL ON SCHEMA sales TO PUBLIC;\n")
     with pytest.raises(InputError, match=r"differs from what plan\.json renders"):
         load_plan_dir(plan_dir)
-    assert (
-        main(["apply", str(plan_dir), "--dsn", "postgresql://nobody@127.0.0.1:1/x", "--yes"]) == 2
-    )
+    assert main(["apply", str(plan_dir), "--dsn", embedded_pg, "--yes"]) == 2
 
 
 def test_apply_inspect_drift_commands(

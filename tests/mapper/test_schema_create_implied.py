@@ -54,6 +54,11 @@ def _creates(p: MigrationPlan) -> set[tuple[str, str]]:
     }
 
 
+def _truncates(p: MigrationPlan, grantee: str) -> set[str]:
+    """The tables the grantee may truncate (ALTER on them in SQL Server)."""
+    return {g.name for g in p.grants if g.grantee == grantee and g.privilege == "TRUNCATE"}
+
+
 def _fact(p: MigrationPlan, permission: str, grantee: str = "dev") -> tuple[Disposition, str]:
     [found] = [d for d in p.dispositions if d.fact.endswith(f":{permission}:grant:{grantee}")]
     return found.disposition, found.reason
@@ -99,7 +104,9 @@ def test_halves_through_roles_go_to_the_principal_holding_both() -> None:
     assert not _engine_creates(snap, "schemers", "dbo")
     p = plan(snap, Policy())
     assert _creates(p) == {("dev", "dbo"), ("dev", "stage")}
-    assert _fact(p, "ALTER ANY SCHEMA", "schemers")[0] == Disposition.NOT_APPLICABLE
+    # schemers creates nothing; its ALTER on every table still allows TRUNCATE TABLE
+    assert _fact(p, "ALTER ANY SCHEMA", "schemers")[0] == Disposition.APPROXIMATED
+    assert _truncates(p, "schemers") == {"orders", "raw"}
 
 
 def test_alter_any_schema_row_carries_a_create_held_through_a_role() -> None:
@@ -120,10 +127,15 @@ def test_only_schemas_the_engine_allows() -> None:
 
 
 def test_either_half_alone_creates_nothing() -> None:
-    for row in (CREATE_TABLE, ALTER_ANY):
-        p = _plan(row)
-        assert _creates(p) == set()
-        assert _fact(p, row.permission)[0] == Disposition.NOT_APPLICABLE
+    """Neither half creates; ALTER ANY SCHEMA alone still implies ALTER on every table
+    ("TRUNCATE TABLE (Transact-SQL)": ALTER on the table), so it gives TRUNCATE and TRIGGER."""
+    p = _plan(CREATE_TABLE)
+    assert _creates(p) == set()
+    assert _fact(p, "CREATE TABLE")[0] == Disposition.NOT_APPLICABLE
+    p = _plan(ALTER_ANY)
+    assert _creates(p) == set()
+    assert _fact(p, "ALTER ANY SCHEMA")[0] == Disposition.APPROXIMATED
+    assert _truncates(p, "dev") == {"orders", "raw"}
 
 
 def test_the_literal_alter_row_keeps_its_schema() -> None:
@@ -180,8 +192,9 @@ def test_db_ddladmin_members_get_no_create() -> None:
     p = _plan(literal, **fixed)
     assert _creates(p) == set()
     disposition, reason = _fact(p, "ALTER")
-    assert disposition == Disposition.NOT_APPLICABLE  # as ALTER on a schema alone (GB040)
+    assert disposition == Disposition.APPROXIMATED  # TRUNCATE and TRIGGER only (GB040)
     assert "only through db_owner, db_ddladmin" in reason
+    assert _truncates(p, "dev") == {"orders"}
 
 
 def test_schema_control_is_left_to_the_overgrant_rule() -> None:
