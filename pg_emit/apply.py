@@ -23,6 +23,7 @@ from grantbridge.plural import plural
 from mapper.plan import MigrationPlan
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.preflight import preflight, preflight_owners
+from pg_emit.preflight_missing import preflight_missing
 from pg_emit.psql import ScriptSection, parse_script
 from pg_emit.render import render_sql
 from pg_emit.server import connect
@@ -172,10 +173,12 @@ def apply_plan_dir(plan_dir: Path, dsn: str, *, log: Log = lambda _m: None) -> M
 
 
 def check_target(plan: MigrationPlan, dsn: str) -> None:
-    """What the connected role cannot do for this plan, refused before anything runs
-    (:mod:`pg_emit.preflight`)."""
+    """What the connected role cannot do for this plan, and the databases and objects the
+    target lacks, refused before anything runs (:mod:`pg_emit.preflight`,
+    :mod:`pg_emit.preflight_missing`)."""
     with connect(dsn) as conn:
         superuser = preflight(conn, plan)
+    preflight_missing(dsn, plan)
     if not superuser:
         preflight_owners(dsn, plan)
 

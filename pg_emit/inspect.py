@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from grantbridge.errors import InputError, Location
 from mapper.plan import (
     MigrationPlan,
     PgDatabase,
@@ -279,6 +280,22 @@ def list_databases(conn: psycopg.Connection[Any]) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def _check_named(conn: psycopg.Connection[Any], names: list[str]) -> None:
+    """A ``--database`` the server lacks is bad input (exit 2), not "cannot connect" (exit 4)."""
+    rows = conn.execute(
+        "SELECT datname FROM pg_catalog.pg_database WHERE datname = ANY (%s)", [names]
+    ).fetchall()
+    absent = sorted(set(names) - {str(r[0]) for r in rows})
+    if absent:
+        present = list_databases(conn)
+        shown = ", ".join(present[:20]) + (f" and {len(present) - 20} more" * (len(present) > 20))
+        raise InputError(
+            f"the server has no database {', '.join(absent)} (names are case-sensitive); "
+            f"it has: {shown or 'none that accept connections'}",
+            Location(key="--database"),
+        )
+
+
 def inspect_server(
     dsn: str, databases: Sequence[str] | None = None, log: Callable[[str], None] = lambda _m: None
 ) -> MigrationPlan:
@@ -296,6 +313,8 @@ def inspect_server(
     with connect(dsn) as conn:
         roles, memberships = read_roles(conn)
         names = list(databases) if databases is not None else list_databases(conn)
+        if databases is not None:
+            _check_named(conn, names)
     parts: dict[str, list[Any]] = {}
     for name in names:
         log(f"inspect {name}")

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -108,7 +109,24 @@ def dsn_secrets(dsn: str) -> list[str]:
         params = conninfo_to_dict(dsn)
     except psycopg.Error:
         return []
-    return [str(params[k]) for k in ("password", "sslpassword") if params.get(k)]
+    found = [str(params[k]) for k in ("password", "sslpassword") if params.get(k)]
+    return found + _userinfo_pieces(dsn)
+
+
+#: A URI's password as written, up to the last ``@`` before the path (:data:`_SECRET_PATTERNS`).
+_URI_PASSWORD = re.compile(r"://[^:/@\s]*:([^/\n]*)@")
+
+
+def _userinfo_pieces(dsn: str) -> list[str]:
+    """The pieces of a URI password holding an unencoded ``@`` (``postgresql://u:a@b@h/db``):
+    libpq ends the password at the first ``@`` and reads the rest as the host, which its
+    messages then quote ("failed to resolve host 'b@h'"). Percent-decoded too."""
+    match = _URI_PASSWORD.search(dsn)
+    if match is None or "@" not in match[1]:
+        return []
+    raw = match[1]
+    pieces = {raw, unquote(raw), *raw.split("@"), *unquote(raw).split("@")} - {""}
+    return sorted(pieces, key=lambda p: (-len(p), p))
 
 
 def scrub(text: str, dsn: str) -> str:

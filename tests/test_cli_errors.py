@@ -157,6 +157,18 @@ def test_malformed_dsn_is_bad_input_without_the_password(
     assert SECRET not in out + err
 
 
+def test_unencoded_at_in_a_uri_password_stays_out_of_the_driver_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # libpq ends the password at the first '@' and reads 'Secret77@127.0.0.1' as the host,
+    # which the connection error then quotes ("failed to resolve host …")
+    dsn = f"postgresql://gb:Pg@{SECRET}@127.0.0.1:1/x?connect_timeout=2"
+    code, out, err = _run(["inspect", "--dsn", dsn], capsys)
+    assert code == 4
+    assert _one_error_line(err).startswith("error: cannot connect to PostgreSQL at ")
+    assert SECRET not in out + err
+
+
 def test_malformed_dsn_from_the_environment_names_the_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from sqlglot.tokenizer_core import Token, TokenType
 
+from mssql_extract.snapshot import fold
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.securables import (
     CLASS_PREFIXES,
@@ -151,6 +152,8 @@ def _statement(p: Parser, verb: str) -> None:
     with_grant = verb == "GRANT" and p.accept("WITH", "GRANT", "OPTION")
     cascade = verb != "GRANT" and p.accept("CASCADE")
     grantor = p.name("a grantor") if p.accept("AS") else None
+    if target is not None and _elsewhere(p, verb, target):
+        return
     pairs = _resolve(p, items, target, grantor)
     if verb != "GRANT" and not (cascade or option_only) and _refused(p, verb, pairs, grantees):
         return
@@ -161,6 +164,29 @@ def _statement(p: Parser, verb: str) -> None:
                 grantor=grantor, ref=ref, with_grant=with_grant, option_only=option_only,
                 cascade=cascade,
             )  # fmt: skip
+
+
+def _elsewhere(p: Parser, verb: str, target: _Target) -> bool:
+    """Whether the ON clause names an object of another database (``[Other].[dbo].[T]``): then
+    the statement is recorded as skipped, never read as one on the current database's object of
+    that name. A permission is a row of the current database's ``sys.database_permissions`` and
+    its grantee one of that database's principals ("It is possible to grant permissions only to
+    user accounts in the current database, for objects in the current database", SQL Server
+    Books Online, Granting Permissions), so the statement cannot reach ``Other``'s object."""
+    parts = target.parts
+    if (target.cls or "OBJECT") not in SCHEMA_SCOPED or len(parts) != 3 or not parts[0]:
+        return False
+    current = p.builder.current
+    if fold(parts[0]) == fold(current):
+        return False
+    reason = (
+        f"the {verb} names {'.'.join(parts)!r}, an object of database [{parts[0]}], while it runs "
+        f"in [{current}]: a permission is on an object of the current database, so it changes "
+        f"nothing in either (not replayed); put it in a USE [{parts[0]}] batch if it was meant "
+        "for that database"
+    )
+    p.builder.skip("statement", reason, p.statement_text(), p.ref())
+    return True
 
 
 def _refused(p: Parser, verb: str, pairs: list[tuple[str, Securable]], grantees: list[str]) -> bool:

@@ -118,3 +118,17 @@ def test_inspect_output_file_holds_what_stdout_would_and_stdout_stays_empty(
     data = json.loads(capsys.readouterr().out)
     assert data == dict(zip(("databases", "roles", "memberships", "grants"), counts,
                             strict=True), output=str(target))  # fmt: skip
+
+
+def test_inspect_of_a_database_the_server_lacks_is_bad_input(
+    scratch: Scratch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was "cannot connect" (exit 4), as if the server were down."""
+    absent = f"{scratch.prefix}_absent"
+    code = main(["inspect", "--dsn", scratch.dsn, "-d", scratch.database, "-d", absent])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert line.startswith(f"error: --database: the server has no database {absent} ")
+    assert "(names are case-sensitive); it has: " in line
