@@ -48,7 +48,8 @@ class _Keyed(Protocol):
 K = TypeVar("K", bound=_Keyed)
 
 
-def _sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
+def sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
+    """The items sorted by key (ValueError on a duplicate key): what a ``SortedTuple`` holds."""
     # each key computed once (a plan may hold millions of grants)
     keyed = sorted(((item.key, i) for i, item in enumerate(items)), key=itemgetter(0))
     for (before, _), (after, _) in itertools.pairwise(keyed):
@@ -57,7 +58,7 @@ def _sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
     return tuple(items[i] for _, i in keyed)
 
 
-SortedTuple = Annotated[tuple[K, ...], AfterValidator(_sorted_unique)]
+SortedTuple = Annotated[tuple[K, ...], AfterValidator(sorted_unique)]
 
 P = TypeVar("P", bound="PlanModel")
 _TEMPLATES: dict[type[Any], dict[str, Any]] = {}
