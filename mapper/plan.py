@@ -62,6 +62,9 @@ SortedTuple = Annotated[tuple[K, ...], AfterValidator(sorted_unique)]
 
 P = TypeVar("P", bound="PlanModel")
 _TEMPLATES: dict[type[Any], dict[str, Any]] = {}
+#: the names a trusted() call gives → their shared fields set: looking up a tuple of a few
+#: interned names is cheaper than building a frozenset of them per call (millions at scale)
+_FIELDS_SETS: dict[tuple[str, ...], set[str]] = {}
 _set = object.__setattr__
 
 
@@ -81,9 +84,13 @@ def trusted(cls: type[P], fields: dict[str, Any], **more: Any) -> P:
     values = template.copy()
     values.update(fields)
     values.update(more)
+    names = (*fields, *more)  # a callsite names the same fields in the same order every time
+    fields_set = _FIELDS_SETS.get(names)
+    if fields_set is None:
+        fields_set = _FIELDS_SETS[names] = shared_fields_set(names)
     instance = cls.__new__(cls)
     _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", shared_fields_set(fields.keys() | more.keys()))
+    _set(instance, "__pydantic_fields_set__", fields_set)
     _set(instance, "__pydantic_extra__", None)
     _set(instance, "__pydantic_private__", None)
     return instance
