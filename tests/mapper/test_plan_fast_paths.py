@@ -2,7 +2,8 @@
 
 Each shortcut skips work whose result is known already: the plan's validation re-sorting
 items the state hands over in key order, a removal and re-adding of every fact when a grant
-moves to another role. These tests do it both ways and compare.
+moves to another role, the DENY check of a GRANT row no DENY of its grantee can reach. These
+tests do it both ways and compare.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import pytest
 
 from bench.generate import generate_snapshot
 from bench.scales import Scale
+from grantbridge.errors import GrantbridgeError
+from mapper.effective import EffectivePermissions, Securable
 from mapper.plan import MigrationPlan, PgGrant, PgMembership
 from mapper.planner import plan
 from mapper.policy import Policy
@@ -86,3 +89,27 @@ def test_move_is_remove_then_add_of_each_fact(facts: list[str], there: list[tupl
         plain.add(copy, fact)
     assert moved.move(item.key, copy) == copy.key
     assert _shape(moved) == _shape(plain)
+
+
+def test_refusal_is_what_explain_says_of_a_deny() -> None:
+    """EffectivePermissions.refusal (asked of every GRANT row) skips the DENY check when no
+    DENY of the context is on the securable or a container of it: it must still answer what
+    explain() answers whenever a DENY decides, for every row's grantee and for every
+    principal of the database on the row's securable."""
+    snapshot = generate_snapshot(ESTATE, seed=3)
+    engine = EffectivePermissions(snapshot)
+    asked = refused = 0
+    for db in snapshot.databases:
+        principals = engine.principals(db.name)
+        for row in db.permissions[::7]:
+            for principal in (row.grantee, *principals[:: len(principals) // 8]):
+                securable = Securable.of(row)
+                try:
+                    decision = engine.explain(db.name, principal, securable, row.permission)
+                except GrantbridgeError:
+                    continue
+                expected = decision if decision.deny is not None else None
+                assert engine.refusal(db.name, principal, securable, row.permission) == expected
+                asked, refused = asked + 1, refused + (expected is not None)
+    assert asked > 1_000
+    assert refused > 50
