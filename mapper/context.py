@@ -46,10 +46,19 @@ class SecurityContext:
     denies: dict[tuple[Securable, str], tuple[Node, Permission]] = field(
         default_factory=dict, hash=False, compare=False
     )
+    #: the securables of those DENYs: a question about a securable none of whose ancestors
+    #: (itself included) is here meets no DENY (every candidate of step 5 is on one of them)
+    denied: frozenset[Securable] = field(default=frozenset(), hash=False, compare=False)
     owns: bool = True  # someone in the token owns a securable of this scope
     bypass: str | None = None  # why no DENY applies (sysadmin, dbo)
     blocked: str | None = None  # why the principal cannot enter the database at all
     entry: str | None = None  # how a login entered the database
+    #: the DENY held in the token of CONNECT on the database or of a permission covering it,
+    #: nearest first (step 3 of mapper.effective: it shuts the principal out), as
+    #: (securable, permission, holder, row); worked out once per context, not per question
+    connect_deny: tuple[Securable, str, Node, Permission] | None = field(
+        default=None, hash=False, compare=False
+    )
 
 
 class ContextBuilder:
@@ -60,6 +69,8 @@ class ContextBuilder:
         graph: its principal graph.
         index: its permission index (for the DENYs and owners of a context).
         connects_anywhere: whether a login holds CONNECT ANY DATABASE (asked of the engine).
+        connect_covering: (securable, permission) pairs whose DENY refuses CONNECT on the
+            database, nearest first (CONNECT itself first).
     """
 
     def __init__(
@@ -68,8 +79,10 @@ class ContextBuilder:
         graph: PrincipalGraph,
         index: PermissionIndex,
         connects_anywhere: Callable[[str], bool],
+        connect_covering: tuple[tuple[Securable, str], ...],
     ) -> None:
         self._graph = graph
+        self._connect_covering = connect_covering
         self._index = index
         self._connects_anywhere = connects_anywhere
         self._databases = {fold(db.name) for db in snapshot.databases}
@@ -125,7 +138,13 @@ class ContextBuilder:
             for securable, row in self._index.denies_by_node.get(node, ()):
                 denies.setdefault((securable, row.permission), (node, row))
         owns = not self._index.owner_nodes.get(scope, set()).isdisjoint(rank)
-        return SecurityContext(scope, start, ordered, rank, denies, owns, **extra)
+        gate = next(
+            ((*pair, *denies[pair]) for pair in self._connect_covering if pair in denies), None
+        )
+        denied = frozenset(securable for securable, _ in denies)
+        return SecurityContext(
+            scope, start, ordered, rank, denies, denied, owns, connect_deny=gate, **extra
+        )
 
     def _of_principal(self, scope: str, node: Node) -> SecurityContext:
         graph = self._graph

@@ -163,8 +163,9 @@ class EffectivePermissions:
             self._index = PermissionIndex(snapshot, self.principal_graph)
         self.graph = self.principal_graph.graph
         self._contexts = ContextBuilder(
-            snapshot, self.principal_graph, self._index, self._connects_anywhere
-        )
+            snapshot, self.principal_graph, self._index, self._connects_anywhere,
+            self._implying(_DATABASE, "CONNECT"),
+        )  # fmt: skip
         self._databases = {fold(db.name): db for db in snapshot.databases}
         self._trees: dict[str, SecurableTree] = {}
         self._candidate_cache: dict[tuple[Securable, str], tuple[tuple[Securable, str], ...]] = {}
@@ -311,10 +312,9 @@ class EffectivePermissions:
 
     def _connect_denied(self, context: SecurityContext) -> Hit | None:
         """A DENY held by the context of CONNECT on the database or of a permission covering
-        it (step 3), if any: the nearest first, as :meth:`_effective_deny` finds them."""
-        if not context.denies:
-            return None
-        return next(self._deny_hits(context, self._candidates(_DATABASE, "CONNECT")), None)
+        it (step 3), if any: the nearest first, as :meth:`_effective_deny` finds them (worked
+        out with the context: :attr:`SecurityContext.connect_deny`)."""
+        return context.connect_deny
 
     @staticmethod
     def _deny_hits(
@@ -372,6 +372,8 @@ class EffectivePermissions:
         gate = None if folded.is_server_level else self._connect_denied(context)
         if gate is not None:
             return self._denied(context, gate, _shut_out(gate))
+        if context.denied.isdisjoint(folded.ancestors()):
+            return None  # most rows: every DENY that could decide (5) is on one of these
         if self._owner(context, folded) is not None:
             return None
         candidates = self._candidates(folded, permission)

@@ -48,7 +48,8 @@ class _Keyed(Protocol):
 K = TypeVar("K", bound=_Keyed)
 
 
-def _sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
+def sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
+    """The items sorted by key (ValueError on a duplicate key): what a ``SortedTuple`` holds."""
     # each key computed once (a plan may hold millions of grants)
     keyed = sorted(((item.key, i) for i, item in enumerate(items)), key=itemgetter(0))
     for (before, _), (after, _) in itertools.pairwise(keyed):
@@ -57,10 +58,13 @@ def _sorted_unique(items: tuple[K, ...]) -> tuple[K, ...]:
     return tuple(items[i] for _, i in keyed)
 
 
-SortedTuple = Annotated[tuple[K, ...], AfterValidator(_sorted_unique)]
+SortedTuple = Annotated[tuple[K, ...], AfterValidator(sorted_unique)]
 
 P = TypeVar("P", bound="PlanModel")
 _TEMPLATES: dict[type[Any], dict[str, Any]] = {}
+#: the names a trusted() call gives → their shared fields set: looking up a tuple of a few
+#: interned names is cheaper than building a frozenset of them per call (millions at scale)
+_FIELDS_SETS: dict[tuple[str, ...], set[str]] = {}
 _set = object.__setattr__
 
 
@@ -80,9 +84,13 @@ def trusted(cls: type[P], fields: dict[str, Any], **more: Any) -> P:
     values = template.copy()
     values.update(fields)
     values.update(more)
+    names = (*fields, *more)  # a callsite names the same fields in the same order every time
+    fields_set = _FIELDS_SETS.get(names)
+    if fields_set is None:
+        fields_set = _FIELDS_SETS[names] = shared_fields_set(names)
     instance = cls.__new__(cls)
     _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", shared_fields_set(fields.keys() | more.keys()))
+    _set(instance, "__pydantic_fields_set__", fields_set)
     _set(instance, "__pydantic_extra__", None)
     _set(instance, "__pydantic_private__", None)
     return instance

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from grantbridge.collector import collector_paused
 from mapper.effective import EffectivePermissions
@@ -24,6 +25,9 @@ from mapper.plan import (
     PgObject,
     PgRevoke,
     PgSchema,
+    PlanModel,
+    sorted_unique,
+    trusted,
 )
 from mapper.policy import Policy
 from mapper.target import resolve_against_target
@@ -130,21 +134,34 @@ def _plan_principals(state: PlanState) -> None:
 
 
 def _build(state: PlanState, security: SecurityItems, digest: str) -> MigrationPlan:
-    return MigrationPlan(
-        fingerprint=digest,
-        target=state.policy.target,
-        database_mode=state.policy.database_mode,
-        databases=tuple(state.hand_over(PgDatabase)),
-        roles=tuple(spec.build() for spec in state.roles.values()),
-        memberships=tuple(state.hand_over(PgMembership)),
-        schemas=tuple(state.hand_over(PgSchema)),
-        objects=tuple(state.hand_over(PgObject)),
-        grants=tuple(state.hand_over(PgGrant)),
-        revokes=tuple(state.hand_over(PgRevoke)),
-        default_privileges=tuple(state.hand_over(PgDefaultPrivilege)),
-        default_revokes=tuple(state.hand_over(PgDefaultRevoke)),
-        findings=tuple(state.findings.values()),
-        dispositions=tuple(state.dispositions.values()),
-        iam_policies=tuple(state.iam.values()),
-        **security.plan_fields(),
-    )
+    # MigrationPlan's validation would only sort each kind by key (SortedTuple) and check the
+    # keys are unique: hand_over() gives its kinds sorted by their keys in the state already,
+    # which are unique dictionary keys (PlanState.add keys every item by item.key), so only the
+    # other kinds are sorted here, and the plan is built without computing a million grant
+    # keys a second time (bench M: 1.04M grants, 427k memberships; checked against the
+    # validated construction in tests/mapper/test_plan_fast_paths.py)
+    fields: dict[str, Any] = {
+        "fingerprint": digest,
+        "target": state.policy.target,
+        "database_mode": state.policy.database_mode,
+        **{name: tuple(state.hand_over(kind)) for name, kind in _HANDED_OVER.items()},
+        "roles": sorted_unique(tuple(spec.build() for spec in state.roles.values())),
+        "findings": sorted_unique(tuple(state.findings.values())),
+        "dispositions": sorted_unique(tuple(state.dispositions.values())),
+        "iam_policies": sorted_unique(tuple(state.iam.values())),
+        **{name: sorted_unique(items) for name, items in security.plan_fields().items()},
+    }
+    return trusted(MigrationPlan, fields)
+
+
+#: The plan's fields that PlanState.hand_over() gives, each sorted by key.
+_HANDED_OVER: dict[str, type[PlanModel]] = {
+    "databases": PgDatabase,
+    "memberships": PgMembership,
+    "schemas": PgSchema,
+    "objects": PgObject,
+    "grants": PgGrant,
+    "revokes": PgRevoke,
+    "default_privileges": PgDefaultPrivilege,
+    "default_revokes": PgDefaultRevoke,
+}

@@ -365,10 +365,12 @@ SCHEMA_ALTER_ALONE = PrivilegeRow(
 
 def lookup(securable_class: str, permission: str) -> PrivilegeRow:
     """The mapping row of a pair; a pair SQL Server does not define is not_applicable."""
-    return TABLE.get(
-        (securable_class, permission),
-        PrivilegeRow(securable_class, permission, "not_applicable", note="Unknown permission."),
-    )
+    row = TABLE.get((securable_class, permission))
+    if row is None:  # made only when needed: the planner looks up every permission row twice
+        row = PrivilegeRow(
+            securable_class, permission, "not_applicable", note="Unknown permission."
+        )
+    return row
 
 
 def render_markdown() -> str:

@@ -270,6 +270,8 @@ def _restructure(
     order = sorted(reach, key=lambda r: (len(closure(state, r)), r))
     for role in order:
         sub = subtraction(reach[role])
+        if not sub.touches(state.granted_keys(role)):
+            continue  # most roles: apply() would leave every grant as it is
         for key, item in state.granted_to(role):
             left, takers = sub.apply(key, item)
             if takers:

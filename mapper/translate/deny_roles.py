@@ -99,11 +99,7 @@ def split_roles(
                 }
             state.roles[name].facts.update(facts)
             for key, item in moved:
-                item_facts = state.facts_of(key)
-                state.remove(key)
-                copy = copy_with(item, grantee=name)
-                for fact in item_facts:
-                    state.add(copy, fact)
+                state.move(key, copy_with(item, grantee=name))
             state.add(PgMembership(role=name, member=role), min(facts))
             parts.append((role, name, takers))
     return parts
@@ -124,17 +120,15 @@ def derived_role(
         return cache[key]
     if (role, None) in cache:  # untouched by every DENY that can reach it (a _common part)
         return None
-    kept: list[Granted] = []
+    kept: list[Granted] | None = None  # None: all of its own grants (listed when needed)
     takers: dict[str, _Denial] = {}
-    own = state.granted_to(role)
-    if sub.touches(state.granted_keys(role)):
-        for item_key, item in own:
+    if sub.touches(state.granted_keys(role)):  # most roles: the DENYs take none of its grants
+        kept = []
+        for item_key, item in state.granted_to(role):
             left, hit = sub.apply(item_key, item)
             kept += left
             if hit:
                 takers.update((t.deny.fact, t) for t in hit)
-    else:  # most roles: the DENYs take nothing the role grants itself
-        kept = [item for _, item in own]
     parents: list[tuple[PgMembership, str]] = []
     for m in state.memberships_of(role):
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
@@ -148,6 +142,10 @@ def derived_role(
     if not takers:
         cache[key] = None
         return None
+    # the recursion above only adds grants to roles derived from role's ancestors, never to
+    # role itself: its own grants are still those touches() looked at
+    if kept is None:
+        kept = [item for _, item in state.granted_to(role)]
     if not kept and not parents:  # an empty role would stand for nothing
         cache[key] = ("", sorted(takers.values(), key=lambda t: t.deny.fact))
         return cache[key]

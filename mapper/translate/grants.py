@@ -164,7 +164,9 @@ def _in_schema(
         yield PgGrant(database=target_db, object_type="SCHEMA", name=target_schema,
                       privilege=privilege, grantee=grantee)  # fmt: skip
     for obj, item in pg_objects_in(state, db, schema):
-        yield from _grants_on(item, grantee, (), _for_object(row, obj))
+        on_object = _for_object(row, obj)
+        if item.kind in on_object.privileges:  # most kinds get nothing (SELECT: no procedure)
+            yield from _grants_on(item, grantee, (), on_object)
     owner = owner_role(state, db, _schema_owner(db, schema))
     for kind, privileges in sorted(row.privileges.items()):
         if kind in DEFAULT_TYPES:

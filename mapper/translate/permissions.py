@@ -22,6 +22,7 @@ role to go to, and a DENY restricts no principal the plan knows (:func:`_unknown
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from grantbridge.errors import GrantbridgeError
@@ -54,8 +55,14 @@ from mssql_extract.snapshot import Database, Permission, PermissionState, fold
 _CLASS_ORDER = {"SERVER": 0, "DATABASE": 1, "SCHEMA": 2, "OBJECT": 3}
 
 
-def _order(perm: Permission) -> tuple[int, bool, str]:
-    return (_CLASS_ORDER.get(perm.securable_class, 4), perm.column_name is not None, perm.key)
+def _in_order(rows: Iterable[Permission]) -> list[tuple[str, Permission]]:
+    """The rows with their keys, broad securables first, then by key (a row's key is worked
+    out once here: it was asked for three times per row, 10% of the rows' time at bench S)."""
+    keyed = [(perm.key, perm) for perm in rows]
+    keyed.sort(key=lambda row: (
+        _CLASS_ORDER.get(row[1].securable_class, 4), row[1].column_name is not None, row[0]
+    ))  # fmt: skip
+    return keyed
 
 
 def _carried(securable_class: str, permission: str) -> tuple[tuple[str, str], ...]:
@@ -97,10 +104,10 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
     """Every permission row of a database (or of the server when ``db`` is None)."""
     rows = db.permissions if db else state.snapshot.server_permissions
     scope = db.name if db else SERVER
-    for perm in sorted(rows, key=_order):
-        fact, ref = fact_key(scope, perm.key), str(perm.source_ref)
+    for key, perm in _in_order(rows):
+        fact, ref = fact_key(scope, key), str(perm.source_ref)
         target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
-        if _unknown_grantee(state, db, perm, fact):
+        if _unknown_grantee(state, db, perm, key, fact):
             continue
         if perm.state == PermissionState.DENY:
             if db is None and perm.permission == "CONNECT SQL":
@@ -120,10 +127,12 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
             _plan_grant(state, db, perm, role, target, fact)
 
 
-def _unknown_grantee(state: PlanState, db: Database | None, perm: Permission, fact: str) -> bool:
+def _unknown_grantee(
+    state: PlanState, db: Database | None, perm: Permission, key: str, fact: str
+) -> bool:
     """Dispose of a row whose grantee the snapshot does not hold (the engine left it out);
-    False when the grantee is known."""
-    unknown = state.engine.unknown(db.name if db else None, perm.key)
+    False when the grantee is known. ``key``: the row's key."""
+    unknown = state.engine.unknown(db.name if db else None, key)
     if unknown is None:
         return False
     where = _where(perm)
