@@ -36,15 +36,11 @@ touches has its owner, or where SQL Server ran it as that owner too
 
 Owners are never denied in SQL Server. This runs after DENY restructuring, so no DENY takes an
 owner's privileges away; a member of an owning role that restructuring moved to a derived role
-<<<<<<< HEAD
 (which no longer inherits the owning role) gets the owner's privileges, or membership, directly
-(:mod:`mapper.translate.owner_members` finds them).
-=======
-(which no longer inherits the owning role) gets the owner's privileges, or membership, directly.
-Only a DENY covering CONNECT reaches an owner, as SQL Server checks CONNECT before ownership
-(:mod:`mapper.translate.deny_shut`): an owner it shuts out of the database keeps none of its
-rights there (its owner role still holds them).
->>>>>>> h6
+(:mod:`mapper.translate.owner_members` finds them). Only a DENY covering CONNECT reaches an
+owner, as SQL Server checks CONNECT before ownership (:mod:`mapper.translate.deny_shut`): an
+owner it shuts out of the database keeps none of its rights there (its owner role still holds
+them).
 
 An owner without a PostgreSQL role (excluded by policy, like ``sa``, or not migrated) gets
 nothing: the fact is ``excluded`` with the exclusion's reason, or ``approximated`` with GB016.
