@@ -386,3 +386,24 @@ def test_on_postgresql_a_user_denied_a_covering_permission_cannot_connect_or_rea
                 for user in ("alice", "carol")
             ]
             assert answers == [(False,), (True,)]
+
+
+def test_what_a_shutting_deny_takes_is_not_left_mapped_with_nothing() -> None:
+    """The membership and the grant a DENY CONNECT took stayed ``mapped``, pointing at no item."""
+    migration = _plan(
+        "ALTER ROLE [db_datareader] ADD MEMBER [alice]\nGO\n"
+        "GRANT SELECT ON OBJECT::[s].[u] TO [alice]\nGO\nDENY CONNECT TO [alice]\nGO\n"
+    )
+    for fact in ("D1/member:db_datareader<-alice", "D1/perm:OBJECT:s:u:SELECT:grant:alice"):
+        found = _disposition(migration, fact)
+        assert found.disposition == Disposition.NOT_APPLICABLE, (fact, found)
+        assert found.items == ()
+    found = _disposition(migration, "D1/member:db_datareader<-alice")
+    assert found.reason.startswith("taken by DENY CONNECT ON DATABASE TO [alice] (case.sql:")
+    assert "which shuts [alice] and its members out of [D1]" in found.reason
+    [gb020] = [f for f in migration.findings if f.rule_id == "GB020"]
+    membership = _disposition(migration, "D1/member:db_datareader<-alice")
+    assert gb020.key in membership.findings
+    # every disposition that says mapped points at something
+    assert not [d.fact for d in migration.dispositions if d.disposition == Disposition.MAPPED
+                and not d.items]  # fmt: skip
