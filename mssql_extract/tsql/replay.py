@@ -20,7 +20,8 @@ running the scripts):
   definition stands (``duplicates``).
 
 A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded with
-``login=None`` and ``orphaned=True``: nothing in the scripts links it to a login any more.
+``login=None`` and ``orphaned=True``: nothing in the scripts links it to a login any more
+(``missing_login`` keeps the name ``x`` for the plan's messages).
 """
 
 from __future__ import annotations
