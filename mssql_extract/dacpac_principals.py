@@ -110,7 +110,8 @@ def read_user(m: ModelXml, e: ElementTree.Element, logins: Logins) -> User:
         name=name, type=user_type, type_inferred=user_type == UserType.WINDOWS_USER,
         authentication_type=authentication, login=login,
         sid=mapped.sid if mapped else _sid(e), default_schema=target(e, "DefaultSchema"),
-        orphaned=orphaned, has_password=authentication == AuthenticationType.DATABASE,
+        orphaned=orphaned, missing_login=wanted if orphaned else None,
+        has_password=authentication == AuthenticationType.DATABASE,
         source_ref=m.ref(e),
     )  # fmt: skip
 

@@ -344,6 +344,11 @@ class User(Model):
     sid: str | None = None  # hex; links the user to its login
     default_schema: str | None = None
     orphaned: bool = False  # has a login SID that matches no login on the server
+    #: The login an orphaned user was made for, as the source names it (``CREATE USER [u] FOR
+    #: LOGIN [l]`` where no script creates ``l``; a dacpac's user whose login the model lacks),
+    #: for messages only: ``login`` stays None, so nothing links the user to a login of that
+    #: name. Left out of the JSON when None (snapshots without it load as before).
+    missing_login: str | None = Field(default=None, exclude_if=lambda value: value is None)
     has_password: bool = False  # contained database user (authentication DATABASE)
     type_inferred: bool = False  # WINDOWS_USER guessed, as for ``Login.type_inferred``
     #: CONNECT revoked: the user lacks the CONNECT on the database that CREATE USER grants it

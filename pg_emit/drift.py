@@ -43,6 +43,7 @@ from pg_emit.compare import (
     scope,
 )
 from pg_emit.inspect import session_role
+from pg_emit.preflight_missing import refuse_absent_databases
 from pg_emit.quoting import quote_ident
 from pg_emit.render import ownership_statements
 from pg_emit.render_roles import roles_sections
@@ -233,6 +234,9 @@ def drift(
     per database, before it is read.
     """
     databases = sorted({d.name for d in plan.databases} | {g.database for g in plan.grants})
+    # a database the server lacks is bad input (exit 2, worded as apply words it), not a
+    # connection failure: asked through the plan's databases, never the DSN's own
+    refuse_absent_databases(dsn, databases, "run drift", "compared", through_plan=True)
     mismatches: list[Mismatch] = []
     sections: list[Section] = []
     cluster: list[Statement] = []

@@ -6,12 +6,17 @@ pgloader …). A plan database missing from the server made ``apply`` fail to co
 (exit 4, "cannot connect") and a missing object stopped ``03`` at its ``ALTER … OWNER TO``;
 with several databases both came after ``01`` and ``02`` (and earlier databases' sections) had
 been committed (:mod:`pg_emit.apply`), leaving the target half-applied. So ``apply`` asks
-first, and refuses with one message naming what is missing (exit 2), nothing run.
+first, and refuses with one message naming what is missing (exit 2), nothing run. ``verify
+--dsn`` and ``drift`` refuse a missing database with the same message (:func:`no_database`):
+the server answered, so it is bad input, not a connection failure.
 """
 
 from __future__ import annotations
 
-from grantbridge.errors import InputError
+import re
+from collections.abc import Sequence
+
+from grantbridge.errors import ConnectionFailed, InputError, TargetError
 from grantbridge.plural import plural
 from mapper.plan import MigrationPlan
 from pg_emit.server import connect
@@ -55,23 +60,52 @@ def _listed(items: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+#: The databases of a list that exist (asked through any database of the server).
+_PRESENT_SQL = "SELECT datname FROM pg_catalog.pg_database WHERE datname = ANY (%s)"
+#: libpq's text (as :func:`pg_emit.server.connect` quotes it) for a database the server lacks.
+_DOES_NOT_EXIST = re.compile(r'FATAL:\s+database "[^"]*" does not exist')
+
+
+def no_database(absent: Sequence[str], wanted: int, command: str, nothing: str) -> TargetError:
+    """The refusal of a plan whose databases ``absent`` (of ``wanted``) the target lacks:
+    ``command`` (apply, verify, drift) did ``nothing`` (applied, verified, compared)."""
+    return TargetError(
+        f"the target has no database {_listed(list(absent))} of the plan ({len(absent)} of "
+        f"{wanted}); nothing was {nothing}. The scripts create no database: create it with the "
+        f"converted schema (AWS SCT, pgloader …), then {command} again"
+    )
+
+
+def refuse_absent_databases(
+    dsn: str, wanted: Sequence[str], command: str, nothing: str, *, through_plan: bool = False
+) -> None:
+    """Raise :func:`no_database` for the databases of ``wanted`` the server lacks.
+
+    The server is asked through the DSN's own database, or (``through_plan``: ``drift``, which
+    never needs the DSN's own database) through the first of ``wanted`` it has.
+    """
+    for database in wanted if through_plan else [None]:
+        try:
+            with connect(dsn, database) as conn:
+                present = {name for (name,) in conn.execute(_PRESENT_SQL, [list(wanted)])}
+        except ConnectionFailed as exc:
+            if database is not None and _DOES_NOT_EXIST.search(str(exc)):
+                continue  # this one is absent: ask through the next
+            raise
+        break
+    else:
+        present = set()  # none of them answered: the server has none of them
+    absent = [name for name in wanted if name not in present]
+    if absent:
+        raise no_database(absent, len(wanted), command, nothing)
+
+
 def preflight_missing(dsn: str, plan: MigrationPlan) -> None:
     """Refuse a plan whose databases or objects the target does not have (exit 2)."""
     wanted = sorted({d.name for d in plan.databases})
     if not wanted:
         return
-    with connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT datname FROM pg_catalog.pg_database WHERE datname = ANY (%s)", [wanted]
-        ).fetchall()
-    present = {name for (name,) in rows}
-    absent = [name for name in wanted if name not in present]
-    if absent:
-        raise InputError(
-            f"the target has no database {_listed(absent)} of the plan ({len(absent)} of "
-            f"{len(wanted)}); nothing was applied. The scripts create no database: create it "
-            "with the converted schema (AWS SCT, pgloader …), then apply again"
-        )
+    refuse_absent_databases(dsn, wanted, "apply", "applied")
     missing: list[str] = []
     for database in wanted:
         objects = [o for o in plan.objects if o.database == database]

@@ -247,11 +247,25 @@ def connect(
         return psycopg.connect(conninfo, autocommit=autocommit)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+        invalid = _INVALID_OPTION.match(first)
+        if invalid:  # libpq refused an option's value before reaching any server: bad input
+            raise InputError(
+                f"invalid connection option in {redact(dsn)}: {scrub(invalid[1], dsn)} (the "
+                "values each accepts: https://www.postgresql.org/docs/current/libpq-connect.html"
+                "#LIBPQ-PARAMKEYWORDS)",
+                Location(key="DSN"),
+            ) from None
         raise ConnectionFailed(
             f"cannot connect to PostgreSQL at {redact(dsn)}: {scrub(first, dsn)}"
         ) from None
     except psycopg.ProgrammingError as exc:  # libpq cannot parse the DSN: bad input
         raise _malformed(exc, "DSN") from None
+
+
+#: libpq's refusal of an option's value, before it tries any server (psycopg's "connection is
+#: bad": ``invalid sslmode value: "bogus"``, ``invalid port number: "70000"``, ``invalid integer
+#: value "abc" for connection option "port"``).
+_INVALID_OPTION = re.compile(r"connection is bad: (invalid .*)")
 
 
 #: What a server that answered (and accepted the login) says when the DSN's own database is

@@ -32,7 +32,7 @@ import psycopg
 from rich.console import Console
 
 from grantbridge.collector import collector_paused
-from grantbridge.errors import Location, MismatchError, TargetError
+from grantbridge.errors import Location, MismatchError
 from grantbridge.plural import plural
 from mapper.plan import MigrationPlan
 from mapper.target import bind_signatures
@@ -43,6 +43,7 @@ from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.inspect import read_database, read_roles, session_role
 from pg_emit.mismatch_report import print_mismatches
 from pg_emit.preflight import check_lock_table
+from pg_emit.preflight_missing import refuse_absent_databases
 from pg_emit.psql import parse_script
 from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
@@ -219,19 +220,16 @@ def _databases(plan: MigrationPlan) -> list[str]:
 
 
 def ensure_databases(dsn: str, plan: MigrationPlan, *, create: bool) -> None:
-    """Create the plan's databases (embedded server) or insist they exist (live target)."""
+    """Create the plan's databases (embedded server) or insist they exist (live target: the
+    server answered, so a missing one is bad input, exit 2, worded as ``apply`` words it)."""
+    if not create:
+        refuse_absent_databases(dsn, _databases(plan), "verify", "verified")
+        return
     with connect(dsn) as conn:
         existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
         for name in _databases(plan):
-            if name in existing:
-                continue
-            if not create:  # the server answered: the target lacks it (exit 2, not 4)
-                raise TargetError(
-                    f"the database {name!r} does not exist on the target; verify against a live "
-                    "server needs the target databases created (by the data migration) first",
-                    Location(key=name),
-                )
-            conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
+            if name not in existing:
+                conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
 
 
 def verify_plan(

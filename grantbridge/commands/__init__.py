@@ -7,6 +7,7 @@ unreadable or undecodable input the same way: one line naming the file, exit 2 (
 
 from __future__ import annotations
 
+import json
 from inspect import cleandoc  # not `import inspect`: the submodule `inspect` would shadow it
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,4 +53,44 @@ def load_plan(path: Path) -> MigrationPlan:
     from mapper.plan import MigrationPlan
 
     file = plan_file(path)
-    return MigrationPlan.from_json(read_input_bytes(file, "the plan"), origin=str(file))
+    raw = read_input_bytes(file, "the plan")
+    try:
+        return MigrationPlan.from_json(raw, origin=str(file))
+    except InputError:
+        refuse_other_document(raw, str(file), "plan")
+        raise
+
+
+#: What to do with one kind of grantbridge document given where another is read:
+#: (given, expected) → the advice.
+_OTHER_DOCUMENT = {
+    ("snapshot", "plan"): "a snapshot (grantbridge extract's output), not a plan: run "
+    "grantbridge plan on it first",
+    ("plan", "snapshot"): "a plan (grantbridge plan's output), not a snapshot: grantbridge plan "
+    "reads the snapshot grantbridge extract wrote",
+    ("snapshot", "target"): "a snapshot (grantbridge extract's output), not a target catalog: "
+    "--target takes grantbridge inspect's output for the converted target",
+}
+
+
+def refuse_other_document(raw: bytes, origin: str, expected: str) -> None:
+    """Raise an InputError saying so when ``raw``, which did not load as the ``expected``
+    document (``plan``, ``snapshot``, ``target``), is another kind of grantbridge document: a
+    snapshot and a plan have the same ``schema_version``, so validation alone only reports a
+    missing field (``invalid plan: Field required at fingerprint``). Called on that error's
+    path only: the file is parsed once more."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return
+    if not isinstance(data, dict):
+        return
+    if "server" in data and "fingerprint" not in data:
+        given = "snapshot"
+    elif "fingerprint" in data and "server" not in data:
+        given = "plan"
+    else:
+        return
+    advice = _OTHER_DOCUMENT.get((given, expected))
+    if advice is not None:
+        raise InputError(advice, Location(origin))

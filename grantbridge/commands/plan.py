@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from grantbridge import ui
-from grantbridge.commands import flowing
+from grantbridge.commands import flowing, refuse_other_document
+from grantbridge.errors import InputError
 from grantbridge.inputs import read_input, read_input_bytes
 from grantbridge.output import Layout, atomic_directory, check_output_directory
 from grantbridge.plural import plural
@@ -55,11 +56,21 @@ def _steps(snapshot: Path) -> Callable[[str], None]:
 
 
 def _read_snapshot(path: Path) -> SecuritySnapshot:
-    return SecuritySnapshot.from_json(read_input_bytes(path, "the snapshot"), origin=str(path))
+    raw = read_input_bytes(path, "the snapshot")
+    try:
+        return SecuritySnapshot.from_json(raw, origin=str(path))
+    except InputError:
+        refuse_other_document(raw, str(path), "snapshot")  # a plan given: say so
+        raise
 
 
 def _read_target(path: Path) -> MigrationPlan:
-    return MigrationPlan.from_json(read_input_bytes(path, "the target catalog"), origin=str(path))
+    raw = read_input_bytes(path, "the target catalog")
+    try:
+        return MigrationPlan.from_json(raw, origin=str(path))
+    except InputError:
+        refuse_other_document(raw, str(path), "target")  # a snapshot given: say so
+        raise
 
 
 def _read_policy(path: Path | None) -> Policy:

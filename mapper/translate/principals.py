@@ -192,14 +192,17 @@ def plan_users(state: PlanState, db: Database) -> None:
         role, found = _user_role(state, db, user, fact)
         state.bind(db.name, user.name, role)
         items = [f"role:{role}", *join_public(state, db, role, fact)]
+        orphan = _orphan_reason(user) if any(k.startswith("GB013:") for k in found) else ""
         if user.connect_revoked:  # it cannot enter the database: neither can its role
+            revoked = "CONNECT revoked in SQL Server: no CONNECT on the database"
             state.dispose(fact, "user", ref, Disposition.MAPPED, items=items, findings=found,
-                          reason="CONNECT revoked in SQL Server: no CONNECT on the database")  # fmt: skip
+                          reason="; ".join(filter(None, (orphan, revoked))))  # fmt: skip
             continue
         connect = PgGrant(database=state.target_db(db), object_type="DATABASE",
                           name=state.target_db(db), privilege="CONNECT", grantee=role)  # fmt: skip
         key, _ = state.add(connect, fact)
-        state.dispose(fact, "user", ref, Disposition.MAPPED, items=[*items, key], findings=found)
+        state.dispose(fact, "user", ref, Disposition.MAPPED, items=[*items, key], findings=found,
+                      reason=orphan)  # fmt: skip
 
 
 def _special_user(
@@ -253,12 +256,22 @@ def _user_role(state: PlanState, db: Database, user: User, fact: str) -> tuple[s
         return name, _contained_entra_user(state, user, name, fact)
     if not user.orphaned:
         return name, []
+    evidence = f"user [{db.name}].[{user.name}] has no login on the server"
+    if user.missing_login:  # the login the source named, which the snapshot does not hold
+        evidence += (
+            f": it was created for login [{user.missing_login}], which the snapshot does not hold"
+        )
     finding = findings.make(
-        "GB013", f"user [{db.name}].[{user.name}] has no login on the server",
-        f"Created NOLOGIN role {name!r} with its grants.",
+        "GB013", evidence, f"Created NOLOGIN role {name!r} with its grants.",
         principal=f"[{db.name}].[{user.name}]", source_ref=str(user.source_ref),
     )  # fmt: skip
     return name, [state.finding(finding)]
+
+
+def _orphan_reason(user: User) -> str:
+    """The disposition reason of an orphaned user (GB013), naming its login when known."""
+    login = f"its login [{user.missing_login}]" if user.missing_login else "its login"
+    return f"{login} is not in the snapshot (orphaned user): a NOLOGIN role"
 
 
 def _contained_entra_user(state: PlanState, user: User, role: str, fact: str) -> list[str]:

@@ -8,8 +8,9 @@ may hide security is a finding instead, shown in the report and in SARIF:
 * a statement that did not parse under ``--lenient`` (``error``), a catalog row of a class
   grantbridge does not model (``row``), a statement that was read but whose security effect
   could not be (dynamic SQL, variable arguments, ownership of an unknown object, a module
-  signature, EXECUTE AS in a script), and one SQL Server refuses (a second CREATE, a DENY or REVOKE without CASCADE of
-  a grantable permission): GB045.
+  signature, EXECUTE AS in a script), one that dropped earlier permissions as a side effect
+  (a new owner, a schema transfer: its text lists them), and one SQL Server refuses (a second
+  CREATE, a DENY or REVOKE without CASCADE of a grantable permission): GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
 triggers, ``ALTER DATABASE SET`` options …) stay out of the findings: they are counted in the
@@ -41,6 +42,9 @@ SIGNING = "module signing:"
 COUNTERSIGNING = "module countersigning:"
 #: How it begins for EXECUTE AS or SETUSER in a script (mssql_extract/tsql/impersonation.py).
 IMPERSONATION = "impersonation:"
+#: How it begins for a statement that dropped earlier permissions as a side effect (a new owner,
+#: a schema transfer: mssql_extract/tsql/dropped.py); its text lists them.
+DROPPED = "permissions dropped:"
 
 
 def harmless(skipped: Skipped) -> bool:
@@ -90,6 +94,12 @@ def _action(skipped: Skipped) -> str:
             "Not in the plan: PostgreSQL has no module signing. A routine that is not SECURITY "
             "DEFINER runs with the privileges of the SECURITY DEFINER routine calling it, so "
             "once the signed module is one (see its ADD SIGNATURE), this one needs nothing more."
+        )
+    if skipped.reason.startswith(DROPPED):
+        return (
+            "Not in the plan, as on the server: SQL Server drops these permissions when the "
+            "statement runs. If they are meant to stay, grant them after it (in the script, "
+            "or on the server) and extract again."
         )
     if skipped.reason.startswith(IMPERSONATION):
         return (

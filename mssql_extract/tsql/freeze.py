@@ -157,6 +157,7 @@ def _user(state: UserState, builder: Builder) -> User:
         name=state.name, type=user_type, authentication_type=auth,
         login=login.name if login else None, sid=(login.sid if login else None) or state.sid,
         default_schema=state.default_schema, orphaned=login is None,
+        missing_login=(state.login or state.name) if login is None else None,
         type_inferred=user_type == UserType.WINDOWS_USER, connect_revoked=state.connect_revoked,
         source_ref=state.ref,
     )  # fmt: skip

@@ -25,6 +25,7 @@ user; PostgreSQL has nothing like it. It is kept as skipped, so that the plan re
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef, fold
+from mssql_extract.tsql import dropped
 from mssql_extract.tsql.cursor import Args, Parser, Procedure
 from mssql_extract.tsql.principals import new_database_principal, required
 from mssql_extract.tsql.state import LoginState
@@ -89,7 +90,11 @@ def sp_changeobjectowner(p: Parser, args: Args, ref: SourceRef) -> None:
     parts = split_name(required(p, args, "objname"))
     owner = required(p, args, "newowner")
     schema, name = parts[-2] if len(parts) > 1 else "dbo", parts[-1]
-    if not p.builder.transfer_object(schema, name, owner):
+    created, gone = p.builder.transfer_object(schema, name, owner)
+    if gone:  # listed whether a script created the object or not
+        why = f"sp_changeobjectowner moves [{schema}].[{name}] to schema [{owner}]"
+        dropped.note(p, gone, f"{why}, and SQL Server drops the permissions on it", ref)
+    elif not created:
         reason = (
             f"sp_changeobjectowner of {schema}.{name}, which no script creates "
             "(its kind is unknown)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import ObjectKind, SourceRef, fold
-from mssql_extract.tsql import duplicates, grants, modules
+from mssql_extract.tsql import dropped, duplicates, grants, modules
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, skipped
 from mssql_extract.tsql.grants import _class_prefix
 from mssql_extract.tsql.state import NamedState
@@ -171,15 +171,18 @@ def _schema_element(p: Parser) -> Handler | None:
 
 def alter_schema(p: Parser) -> None:
     """``ALTER SCHEMA s TRANSFER [class ::] [schema.]name``: the object moves into ``s`` and loses
-    its permissions ("all permissions associated with the securable will be dropped")."""
-    target = p.name("a schema name")
+    its permissions ("all permissions associated with the securable will be dropped"), which
+    the statement is kept to list (``dropped``)."""
+    ref, target = p.ref(), p.name("a schema name")
     p.expect("TRANSFER")
     cls = _class_prefix(p) or "OBJECT"
     if cls not in ("OBJECT", "TYPE", "XML SCHEMA COLLECTION"):
         raise p.error(f"ALTER SCHEMA cannot transfer a {cls}")
     parts = p.qualified("an object name")
     schema = parts[-2] if len(parts) > 1 and parts[-2] else "dbo"
-    p.builder.transfer_object(schema, parts[-1], target, cls)
+    _, gone = p.builder.transfer_object(schema, parts[-1], target, cls)
+    why = f"ALTER SCHEMA [{target}] TRANSFER moves {cls} [{schema}].[{parts[-1]}]"
+    dropped.note(p, gone, f"{why}, and SQL Server drops the permissions on it", ref)
 
 
 def drop_schema(p: Parser) -> None:
@@ -201,7 +204,9 @@ def _object_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef
         p.builder.skip("statement", reason, p.statement_text(), ref)
         return
     if _transferred(found.owner, owner):  # None: the schema's owner, before and after
-        p.builder.drop_object_permissions(schema, parts[-1], _CLASS_OF.get(found.kind, "OBJECT"))
+        cls = _CLASS_OF.get(found.kind, "OBJECT")
+        gone = p.builder.drop_object_permissions(schema, parts[-1], cls)
+        dropped.note(p, gone, _new_owner(f"{cls} [{schema}].[{parts[-1]}]"), ref)
     # TO SCHEMA OWNER: no individual owner, so no line of its own (the schema's owner counts)
     update = {"owner": owner, "owner_ref": ref if owner else None}
     db.objects[key] = found.model_copy(update=update)
@@ -229,7 +234,11 @@ def _schema_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef
     schemas = p.builder.db().schemas
     found = schemas.setdefault(fold(parts[-1]), NamedState(parts[-1], ref))
     if _transferred(found.owner or "dbo", owner or "dbo"):
-        p.builder.drop_schema_permissions(parts[-1])
+        gone = p.builder.drop_schema_permissions(parts[-1])
+        what = f"SCHEMA [{parts[-1]}]"
+        dropped.note(
+            p, gone, _new_owner(what, " and on what it holds without an owner of its own"), ref
+        )
     found.owner, found.owner_ref = owner or "dbo", ref
 
 
@@ -237,13 +246,19 @@ def _role_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) 
     found = p.builder.db().roles.get(fold(parts[-1]))
     if found is not None:
         if _transferred(found.owner, owner):
-            p.builder.drop_object_permissions(None, parts[-1], "ROLE")
+            gone = p.builder.drop_object_permissions(None, parts[-1], "ROLE")
+            dropped.note(p, gone, _new_owner(f"ROLE [{parts[-1]}]"), ref)
         found.owner, found.owner_ref = owner, ref if owner else None
 
 
 #: The permission class of an object kind that is not OBJECT (GRANT … ON TYPE::, XML SCHEMA
 #: COLLECTION::).
 _CLASS_OF = {ObjectKind.TYPE: "TYPE", ObjectKind.XML_SCHEMA_COLLECTION: "XML SCHEMA COLLECTION"}
+
+
+def _new_owner(what: str, also: str = "") -> str:
+    """Why a new owner's ALTER AUTHORIZATION dropped permissions (``dropped.note``)."""
+    return f"ALTER AUTHORIZATION gives {what} a new owner, and SQL Server drops the permissions on it{also}"
 
 
 def _transferred(before: str | None, after: str | None) -> bool:

@@ -14,15 +14,19 @@ running the scripts):
 * DROP removes the principal or object together with its permissions and memberships;
 * ALTER AUTHORIZATION to a new owner removes the permissions on the securable, and on a
   schema those on what it holds without an individual owner (``drop_schema_permissions``);
+  ALTER SCHEMA … TRANSFER removes those on the object it moves; both say which they removed
+  (a skipped entry at the statement, ``dropped``), the plan's finding GB045;
 * CREATE of a name the state holds already is refused, as SQL Server refuses it: the first
   definition stands (``duplicates``).
 
 A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded with
-``login=None`` and ``orphaned=True``: nothing in the scripts links it to a login any more.
+``login=None`` and ``orphaned=True``: nothing in the scripts links it to a login any more
+(``missing_login`` keeps the name ``x`` for the plan's messages).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from sys import intern
 
 from mssql_extract.snapshot import (
@@ -187,19 +191,22 @@ class Builder:
 
     # ----------------------------------------------------------------- objects
 
-    def drop_object_permissions(self, schema: str | None, name: str, cls: str = "OBJECT") -> None:
+    def drop_object_permissions(
+        self, schema: str | None, name: str, cls: str = "OBJECT"
+    ) -> list[PermRow]:
         """Every permission on a securable of the database: a schema-scoped object (its column
-        permissions too; ``schema`` given) or a schema, role … (``schema`` None)."""
+        permissions too; ``schema`` given) or a schema, role … (``schema`` None). The rows
+        dropped, for the statements that must say so (``dropped``)."""
         gone = sec_key((cls, schema, name, None))[:3]
-        self.db().perms.drop_where(lambda row: sec_key(row.securable)[:3] != gone)
+        return _drop(self.db().perms, lambda row: sec_key(row.securable)[:3] != gone)
 
-    def drop_schema_permissions(self, schema: str) -> None:
+    def drop_schema_permissions(self, schema: str) -> list[PermRow]:
         """``ALTER AUTHORIZATION ON SCHEMA::schema`` to a new owner: the permissions on the
         schema go, and those on every object, type and XML schema collection in it without an
         individual owner ("When ownership is transferred, permissions on schema-contained
         objects that do not have explicit owners will be dropped", ALTER AUTHORIZATION,
         Remarks, SCHEMA; only those three classes are schema-contained, the same page says).
-        A securable no script creates has no individual owner either."""
+        A securable no script creates has no individual owner either. The rows dropped."""
         db, key = self.db(), folded(schema)
         owned = {name for (where, name), obj in db.objects.items() if where == key and obj.owner}
 
@@ -209,17 +216,20 @@ class Builder:
                 return name != key
             return not (cls in SCHEMA_SCOPED and where == key and name not in owned)
 
-        db.perms.drop_where(keep)
+        return _drop(db.perms, keep)
 
-    def transfer_object(self, schema: str, name: str, to_schema: str, cls: str = "OBJECT") -> bool:
+    def transfer_object(
+        self, schema: str, name: str, to_schema: str, cls: str = "OBJECT"
+    ) -> tuple[bool, list[PermRow]]:
         """``ALTER SCHEMA to TRANSFER schema.name``: the object moves and loses its permissions
         ("all permissions associated with the securable will be dropped", ALTER SCHEMA); an
-        owner set explicitly stays. False when no script created the object."""
+        owner set explicitly stays. Whether a script created the object (if none did, only its
+        permissions go), and the permission rows dropped."""
         db = self.db()
-        self.drop_object_permissions(schema, name, cls)
+        gone = self.drop_object_permissions(schema, name, cls)
         found = db.objects.pop((fold(schema), fold(name)), None)
         if found is None:
-            return False
+            return False, gone
         db.objects[(fold(to_schema), fold(name))] = found.model_copy(
             update={"schema_name": to_schema}
         )
@@ -228,7 +238,7 @@ class Builder:
                 del db.masked[key]
                 moved = mask.model_copy(update={"schema_name": to_schema})
                 db.masked[(fold(to_schema), key[1], key[2])] = moved
-        return True
+        return True, gone
 
     # ----------------------------------------------------------------- permissions
 
@@ -375,3 +385,12 @@ class Builder:
             databases=tuple(freeze_database(self, db) for db in self.databases.values()),
             skipped=tuple(self.skipped.values()),
         )
+
+
+def _drop(store: PermStore, keep: Callable[[PermRow], bool]) -> list[PermRow]:
+    """Remove the rows of ``store`` for which ``keep(row)`` is false; those rows (the store is
+    rebuilt only when there are some)."""
+    gone = [row for row in store.rows.values() if not keep(row)]
+    if gone:
+        store.drop_where(keep)
+    return gone

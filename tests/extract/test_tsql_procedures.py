@@ -102,9 +102,11 @@ def test_legacy_security_procedures_are_replayed() -> None:
     # sp_changeobjectowner moves the table into the schema of the new owner, without permissions
     assert [(o.schema_name, o.name) for o in sales.objects] == [("accounting", "Ledger")]
     assert sales.permissions == ()
-    [alias] = s.skipped
+    alias, moved = s.skipped
     assert "sp_addalias" in alias.reason
     assert not harmless(alias)
+    # … and says which permissions it dropped (mssql_extract/tsql/dropped.py)
+    assert moved.text == "GRANT SELECT ON OBJECT::[dbo].[Ledger] TO [public] (line 13)"
 
 
 @pytest.mark.parametrize(

@@ -219,7 +219,12 @@ def test_schema_transfer_moves_the_object_and_drops_its_permissions() -> None:
     )
     assert [(o.schema_name, o.name) for o in db(s).objects] == [("archive", "OldOrders")]
     assert perms(s) == {("OBJECT", "archive", "OldOrders", None, "INSERT", "G", "analysts")}
-    assert s.skipped == ()
+    [dropped] = s.skipped  # the permissions dropped are listed (mssql_extract/tsql/dropped.py)
+    assert (dropped.source_ref.line, dropped.text) == (
+        11,
+        "GRANT DELETE, SELECT ON OBJECT::[dbo].[OldOrders] TO [analysts] (line 8); "
+        "GRANT SELECT ON OBJECT::[dbo].[OldOrders] ([Id]) TO [analysts] (line 9)",
+    )
 
 
 @pytest.mark.parametrize(
@@ -286,7 +291,18 @@ def test_a_schema_transfer_drops_the_permissions_on_its_objects_without_an_owner
     # its grant; c's owner went back TO SCHEMA OWNER, so it has none; dbo.t is elsewhere.
     s = snap(SCHEMA_S2 + "ALTER AUTHORIZATION ON SCHEMA::s2 TO r\n")
     assert perms(s) == {BOB_B, BOB_T}
-    assert s.skipped == ()
+    [dropped] = s.skipped  # the permissions dropped are listed (mssql_extract/tsql/dropped.py)
+    assert dropped.source_ref.line == 28
+    assert [entry.rsplit(" (", 1)[0] for entry in dropped.text.split("; ")] == [
+        "GRANT SELECT ON SCHEMA::[s2] TO [bob]",
+        "GRANT SELECT ON OBJECT::[s2].[a] TO [bob]",
+        "GRANT UPDATE ON OBJECT::[s2].[a] ([id]) TO [bob]",
+        "DENY DELETE ON OBJECT::[s2].[a] TO [bob]",
+        "GRANT SELECT ON OBJECT::[s2].[c] TO [bob]",
+        "GRANT REFERENCES ON TYPE::[s2].[ty] TO [bob]",
+        "GRANT REFERENCES ON XML SCHEMA COLLECTION::[s2].[x] TO [bob]",
+        "GRANT SELECT ON OBJECT::[s2].[unknown] TO [bob]",
+    ]
 
 
 def test_a_schema_transfer_keeps_what_is_granted_after_it_or_given_to_the_same_owner() -> None:

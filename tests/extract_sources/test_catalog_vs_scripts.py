@@ -5,6 +5,8 @@ printed):
 
 * a field the scripts leave unknown (``None``): Windows SIDs, grantors, default languages,
   collations, owner SIDs are not in the scripts;
+* ``missing_login``, the login an orphaned user was created for: the scripts name it, the
+  catalog holds only the user's SID, which matches no login;
 * ``CREATE LOGIN … FROM WINDOWS`` does not say user or group: a script WINDOWS_LOGIN /
   WINDOWS_USER may be a catalog WINDOWS_GROUP, and the script marks it ``type_inferred``;
 * facts SQL Server creates by itself: ``CONNECT SQL`` for each login, ``CONNECT`` for each user,
@@ -58,6 +60,8 @@ def field_differences(catalog: dict[str, Any], script: dict[str, Any], key: str)
         other = catalog.get(name)
         if value is None or other == value or (other, value) in WINDOWS_GROUP_ALIASES:
             continue
+        if name == "missing_login" and other is None:
+            continue  # the catalog has the orphaned user's SID, not its login's name
         if name == "type_inferred" and (other, value) == (False, True):
             continue  # the catalog knows the type; the script only guessed it
         if key == "server/logins/sa" and name != "disabled":

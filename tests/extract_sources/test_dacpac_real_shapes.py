@@ -149,10 +149,10 @@ def test_a_model_that_scripts_logins_reads_a_missing_one_as_orphaned(tmp_path: P
         el("SqlUser", "[app]", rel("Login", ref("[app]"))),
         el("SqlUser", "[old_app]", rel("Login", unresolved("[old_app]"))),
     )  # fmt: skip
-    users = {u.name: (u.login, u.orphaned) for u in only_db(snapshot).users}
-    assert users == {"app": ("app", False), "old_app": (None, True)}
+    users = {u.name: (u.login, u.orphaned, u.missing_login) for u in only_db(snapshot).users}
+    assert users == {"app": ("app", False, None), "old_app": (None, True, "old_app")}
     assert snapshot.skipped == ()
-    assert "GB013" in rules(plan(snapshot, Policy()))
+    assert any("created for login [old_app]" in e for e in rules(plan(snapshot, Policy()))["GB013"])
 
 
 def test_serialised_login_properties(tmp_path: Path) -> None:
