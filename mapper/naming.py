@@ -149,8 +149,13 @@ class NameRegistry:
         holder = self.owners.setdefault(final, source)
         if holder != source:
             raise MappingError(
-                f"role name {final!r} would be used by both {holder} and {source}; change "
-                "naming templates in grantbridge.toml",
+                f"role name {final!r} would be used by both {holder} and {source}: "
+                "PostgreSQL has one role namespace for the whole cluster (logins, users and "
+                "roles alike), and both names become this one after the naming templates and "
+                "case folding. Give them distinct names with the templates of [naming] in "
+                'grantbridge.toml (login = "{name}", database_role = "{database}_{name}", '
+                'single_database_role = "{name}", fold_case = "lower"), or leave one out with '
+                "an [[exclusions]] entry",
                 Location(key=final),
             )
         return final

@@ -34,6 +34,10 @@ def test_collision_after_folding_names_both_sources() -> None:
         plan(snap, Policy())
     assert "login [app]" in str(error.value)
     assert "role [Sales].[APP]" in str(error.value)
+    # why, and what to change
+    assert "one role namespace for the whole cluster" in str(error.value)
+    assert "[[exclusions]]" in str(error.value)
+    assert 'database_role = "{database}_{name}"' in str(error.value)
 
 
 def test_collision_after_truncation() -> None:
