@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mapper.module_findings import chain_findings, chain_reliance, module_findings
+from mapper.module_findings import module_findings
+from mapper.module_reach import chain_findings, chain_reliance
 from mapper.modules import analyze_definition
 from mssql_extract.snapshot import (
     AuthenticationType,

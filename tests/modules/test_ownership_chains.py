@@ -288,10 +288,15 @@ def test_owner_permissions_not_granted_when_another_role_holds_the_owner_role(
 def test_view_calling_a_function_is_not_preserved(tmp_path: Path) -> None:
     migration = planned(tmp_path, C35)
     assert not migration.view_security  # every reference is dbo's
-    (lost,) = findings(migration, "GB306")
+    # the caller reaches s.t through s.v and s.fn, all dbo's: s.fn runs as its owner
+    assert [r.name for r in migration.routine_security] == ["fn"]
+    inside, lost = findings(migration, "GB306")
+    assert (inside.securable, inside.severity.value) == ("s.fn->s.t:SELECT", "info")
+    assert inside.evidence.startswith("caller reaches s.fn through s.v but has no SELECT on s.t")
     assert lost.severity.value == "high"
     assert lost.action.startswith("Not preserved: PostgreSQL checks EXECUTE on the functions")
     assert "GRANT EXECUTE ON FUNCTION s.fn TO caller" in lost.action
+    assert "s.fn is SECURITY DEFINER, so what it reaches needs no grant" in lost.action
     underlying = planned(tmp_path, C35, mode="grant_underlying")
     assert "GRANT EXECUTE ON FUNCTION s.fn TO caller" in script(underlying, "04_privileges.sql")
     assert findings(underlying, "GB340")

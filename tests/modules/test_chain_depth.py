@@ -1,0 +1,329 @@
+"""Ownership chains followed through modules calling modules, and what EXECUTE AS OWNER reaches.
+
+SQL Server compares each link of a chain with the previous one ("Ownership Chains",
+learn.microsoft.com): view ``s.v`` (dbo) calling ``s.f1`` (dbo) calling ``s.f2`` (dbo) reading
+``s.t`` checks the caller on ``s.t`` only where ``s.t`` has another owner, two calls down.
+PostgreSQL runs a view's functions as its caller and a SECURITY DEFINER routine as its owner.
+Each case is planned from T-SQL with module bodies (``--include-definitions``); the depth-2
+cases are applied to real PostgreSQL and queried as the caller after the grants the GB306
+findings name: answered exactly where SQL Server answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from mapper.modules import analyze_definition
+from mapper.plan import MigrationPlan
+from pg_emit.apply import apply_plan_dir
+from pg_emit.server import connect
+from pg_emit.verify import ensure_databases
+from tests.emit.conftest import write_plan_dir
+from tests.modules.test_ownership_chains import findings, planned, run_as, script
+
+#: View s.v → s.f1 → s.f2 → s.t, all dbo's but s.t, carol's: the chain breaks two calls down.
+DEPTH2 = """
+CREATE TABLE [s].[t] ([id] int, [secret] int)
+GO
+ALTER AUTHORIZATION ON OBJECT::[s].[t] TO [{p}carol]
+GO
+CREATE FUNCTION [s].[f2]() RETURNS int AS BEGIN RETURN (SELECT MAX(secret) FROM s.t) END
+GO
+CREATE FUNCTION [s].[f1]() RETURNS int AS BEGIN RETURN s.f2() END
+GO
+CREATE VIEW [s].[v] AS SELECT s.f1() AS n
+GO
+GRANT SELECT ON OBJECT::[s].[v] TO [{p}caller]
+GO
+"""
+#: The same, every object dbo's: SQL Server checks nothing past s.v.
+DEPTH2_INTACT = DEPTH2.replace("ALTER AUTHORIZATION ON OBJECT::[s].[t] TO [{p}carol]\nGO\n", "")
+#: SQL Server checks caller's SELECT on carol's s.t, and it holds it.
+DEPTH2_HELD = DEPTH2 + "GRANT SELECT ON OBJECT::[s].[t] TO [{p}caller]\nGO\n"
+#: Mutually recursive procedures; s.p2 reads s.t; caller may run s.p1 only.
+MUTUAL = """
+CREATE TABLE [s].[t] ([id] int)
+GO
+CREATE PROCEDURE [s].[p1] @n int AS BEGIN IF @n > 0 EXEC s.p2 @n; END
+GO
+CREATE PROCEDURE [s].[p2] @n int AS BEGIN SELECT id FROM s.t; EXEC s.p1 @n; EXEC s.p2 @n; END
+GO
+GRANT EXECUTE ON OBJECT::[s].[p1] TO [{p}caller]
+GO
+"""
+#: carol's EXECUTE AS OWNER x.p calls carol's x.f, which reads dbo's s.ts through carol's grant.
+OWNER_DEPTH = """
+CREATE SCHEMA [x] AUTHORIZATION [{p}carol]
+GO
+CREATE TABLE [s].[ts] ([id] int)
+GO
+CREATE FUNCTION [x].[f]() RETURNS int AS BEGIN RETURN (SELECT MAX(id) FROM s.ts) END
+GO
+CREATE PROCEDURE [x].[p] WITH EXECUTE AS OWNER AS SELECT x.f() AS n
+GO
+GRANT SELECT ON OBJECT::[s].[ts] TO [{p}carol]
+GO
+GRANT EXECUTE ON OBJECT::[x].[p] TO [{p}caller]
+GO
+"""
+#: carol's EXECUTE AS OWNER x.p reading dbo's s.ts through carol's view x.v.
+OWNER_VIEW = """
+CREATE SCHEMA [x] AUTHORIZATION [{p}carol]
+GO
+CREATE TABLE [s].[ts] ([id] int)
+GO
+CREATE VIEW [x].[v] AS SELECT id FROM s.ts
+GO
+CREATE PROCEDURE [x].[p] WITH EXECUTE AS OWNER AS SELECT id FROM x.v
+GO
+GRANT SELECT ON OBJECT::[s].[ts] TO [{p}carol]
+GO
+GRANT EXECUTE ON OBJECT::[x].[p] TO [{p}caller]
+GO
+"""
+
+
+def owner_dynamic(text: str) -> str:
+    """carol's EXECUTE AS OWNER x.p running ``text`` as dynamic SQL (carol may read s.ts)."""
+    return f"""
+CREATE SCHEMA [x] AUTHORIZATION [{{p}}carol]
+GO
+CREATE TABLE [s].[ts] ([id] int)
+GO
+CREATE PROCEDURE [x].[p] @c sysname WITH EXECUTE AS OWNER AS
+BEGIN
+  {text}
+END
+GO
+GRANT SELECT ON OBJECT::[s].[ts] TO [{{p}}carol]
+GO
+"""
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def test_view_two_calls_above_a_broken_chain(tmp_path: Path) -> None:
+    migration = planned(tmp_path, DEPTH2)
+    assert not migration.routine_security  # s.f1 as SECURITY DEFINER would run s.f2 as d1_owner
+    assert not migration.view_security  # s.v reads no table itself: its functions run as caller
+    to_f1, to_f2 = findings(migration, "GB306")
+    assert to_f1.securable == "s.f1->s.f2:EXECUTE"
+    assert to_f1.evidence.startswith("caller reaches s.f1 through s.v but has no EXECUTE on s.f2")
+    assert "GRANT EXECUTE ON FUNCTION s.f2 TO caller" in to_f1.action
+    assert to_f2.securable == "s.v->s.f1:EXECUTE"
+    assert "caller also needs what it reaches only through its chain: EXECUTE on s.f2" in (
+        to_f2.action
+    )
+    assert "s.t" not in to_f2.action  # SQL Server checks the caller on carol's table anyway
+
+
+def test_view_two_calls_above_an_intact_chain(tmp_path: Path) -> None:
+    migration = planned(tmp_path, DEPTH2_INTACT)
+    # the caller reaches s.f1, s.f2 and s.t unchecked: both functions run as their owner
+    assert [(r.name, r.owner) for r in migration.routine_security] == [
+        ("f1", "d1_owner"), ("f2", "d1_owner"),
+    ]  # fmt: skip
+    by_link = {f.securable: f for f in findings(migration, "GB306")}
+    assert set(by_link) == {"s.v->s.f1:EXECUTE", "s.f1->s.f2:EXECUTE", "s.f2->s.t:SELECT"}
+    deep = by_link["s.f2->s.t:SELECT"]
+    assert deep.evidence.startswith("caller reaches s.f2 through s.v -> s.f1 but has no SELECT")
+    assert deep.severity.value == "info"
+    assert deep.action.startswith("Preserved: caller reaches s.f2 inside s.f1, which is SECURITY")
+    assert "s.f1 is SECURITY DEFINER, so what it reaches needs no grant" in (
+        by_link["s.v->s.f1:EXECUTE"].action
+    )
+
+
+def test_view_two_calls_deep_under_grant_underlying(tmp_path: Path) -> None:
+    migration = planned(tmp_path, DEPTH2_INTACT, mode="grant_underlying")
+    privileges = script(migration, "04_privileges.sql")
+    assert "GRANT EXECUTE ON FUNCTION s.f1, s.f2 TO caller" in privileges
+    assert re.search(r"GRANT SELECT ON TABLE s\.t, s\.v TO caller", privileges)
+    assert len(findings(migration, "GB340")) == 3
+
+
+def test_mutual_recursion_ends_and_is_deterministic(tmp_path: Path) -> None:
+    first = planned(tmp_path, MUTUAL)
+    again = planned(tmp_path, MUTUAL)
+    assert first.model_dump_json() == again.model_dump_json()
+    assert [r.name for r in first.routine_security] == ["p1", "p2"]
+    by_link = {f.securable: f.evidence for f in findings(first, "GB306")}
+    assert set(by_link) == {"s.p1->s.p2:EXECUTE", "s.p2->s.t:SELECT", "s.p2->s.p2:EXECUTE"}
+    assert by_link["s.p2->s.t:SELECT"].startswith("caller reaches s.p2 through s.p1 but")
+    carol = planned(tmp_path, MUTUAL + "ALTER AUTHORIZATION ON OBJECT::[s].[t] TO [carol]\nGO\n")
+    assert not carol.routine_security  # s.p2 reads carol's s.t; s.p1 reaches s.p2
+
+
+def test_execute_as_owner_gets_what_a_function_it_calls_uses(tmp_path: Path) -> None:
+    migration = planned(tmp_path, OWNER_DEPTH)
+    assert [(r.name, r.owner) for r in migration.routine_security] == [("p", "d1_carol_owner")]
+    assert "GRANT SELECT ON TABLE s.ts TO carol, d1_carol_owner" in script(
+        migration, "04_privileges.sql"
+    )
+    (used,) = findings(migration, "GB311")
+    assert used.severity.value == "info"
+    assert "uses SELECT on s.ts in x.f, which it reaches, owned by d1_owner" in used.evidence
+
+
+def test_execute_as_owner_gets_what_a_view_it_reads_uses(tmp_path: Path) -> None:
+    migration = planned(tmp_path, OWNER_VIEW)
+    assert [v.name for v in migration.view_security] == ["v"]  # carol's view, dbo's table
+    assert "GRANT SELECT ON TABLE s.ts TO carol, d1_carol_owner" in script(
+        migration, "04_privileges.sql"
+    )
+
+
+def test_execute_as_owner_constant_dynamic_sql_is_granted(tmp_path: Path) -> None:
+    body = owner_dynamic("EXEC sp_executesql N'SELECT id FROM s.ts';")
+    migration = planned(tmp_path, body)
+    assert "GRANT SELECT ON TABLE s.ts TO carol, d1_carol_owner" in script(
+        migration, "04_privileges.sql"
+    )
+    (used,) = findings(migration, "GB311")
+    assert used.securable == "x.p->s.ts:SELECT"
+
+
+def test_execute_as_owner_built_dynamic_sql_is_said_unknown(tmp_path: Path) -> None:
+    body = owner_dynamic(
+        "DECLARE @sql nvarchar(max) = N'SELECT ' + @c + N' FROM s.ts'; EXEC (@sql);"
+    )
+    migration = planned(tmp_path, body)
+    assert "d1_carol_owner" not in script(migration, "04_privileges.sql").split("TO carol")[-1]
+    (unknown,) = findings(migration, "GB311")
+    assert (unknown.securable, unknown.severity.value) == ("x.p->x.p:unknown", "high")
+    assert "its dynamic SQL at line 3 is built at run time" in unknown.evidence
+    assert unknown.action.startswith("Not determinable: inside x.p (SECURITY DEFINER)")
+
+
+def test_view_through_a_synonym_checks_its_caller(tmp_path: Path) -> None:
+    body = (
+        "CREATE TABLE [s].[t] ([id] int)\nGO\nCREATE SYNONYM [s].[syn] FOR [s].[t]\nGO\n"
+        "CREATE VIEW [s].[v] AS SELECT id FROM s.syn\nGO\n"
+    )
+    migration = planned(tmp_path, body)
+    assert [v.name for v in migration.view_security] == ["v"]
+    (broken,) = findings(migration, "GB310")
+    assert "synonym s.syn, whose base object is not in the snapshot" in broken.evidence
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("SELECT * FROM s.tvf(1)", [("s.tvf", "SELECT")]),
+        ("DECLARE @p sysname = N's.q'; EXEC @p;", [("s.q", "EXECUTE")]),
+    ],
+)
+def test_references_the_body_makes_known(body: str, expected: list[tuple[str, str]]) -> None:
+    analysis = analyze_definition("s", "p", f"CREATE PROCEDURE s.p AS BEGIN {body} END")
+    assert [(r.qualified, r.access) for r in analysis.references] == expected
+    assert not analysis.unparsed
+
+
+def test_module_named_by_a_variable_is_said_unknown() -> None:
+    analysis = analyze_definition("s", "p", "CREATE PROCEDURE s.p @x sysname AS EXEC @x")
+    assert not analysis.references
+    (note,) = analysis.unparsed
+    assert "EXEC @x runs the module the variable names, which is not a constant" in note
+
+
+def test_constant_dynamic_sql_references_are_read() -> None:
+    body = "DECLARE @s nvarchar(max) = N'UPDATE s.t SET a = 1'; EXEC (@s); EXEC (N'SELECT ' + @c)"
+    known, built = analyze_definition(
+        "s", "p", f"CREATE PROCEDURE s.p @c int AS BEGIN {body} END"
+    ).dynamic_sql
+    assert [(r.qualified, r.access) for r in known.reads or ()] == [("s.t", "UPDATE")]
+    assert built.reads is None
+
+
+# --------------------------------------------------------------------------- real PostgreSQL
+
+#: The converted objects of DEPTH2 (the schema conversion's work), one row in s.t.
+DEPTH2_PG = """
+    CREATE SCHEMA s;
+    CREATE TABLE s.t (id int, secret int); INSERT INTO s.t VALUES (1, 42);
+    CREATE FUNCTION s.f2() RETURNS int LANGUAGE plpgsql
+      AS $$ BEGIN RETURN (SELECT max(secret) FROM s.t); END $$;
+    CREATE FUNCTION s.f1() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN s.f2(); END $$;
+    CREATE VIEW s.v AS SELECT s.f1() AS n;
+"""
+OWNER_DEPTH_PG = """
+    CREATE SCHEMA s; CREATE SCHEMA x;
+    CREATE TABLE s.ts (id int); INSERT INTO s.ts VALUES (7);
+    CREATE FUNCTION x.f() RETURNS int LANGUAGE plpgsql
+      AS $$ BEGIN RETURN (SELECT max(id) FROM s.ts); END $$;
+    CREATE FUNCTION x.p() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN x.f(); END $$;
+"""
+
+
+@contextlib.contextmanager
+def applied(
+    pg_dsn: str, prefix: str, tmp_path: Path, body: str, objects: str
+) -> Iterator[tuple[psycopg.Connection[Any], MigrationPlan]]:
+    """The case planned with prefixed names for plain PostgreSQL, its objects created, the plan
+    applied as ``grantbridge apply`` does; a connection to its database and the plan."""
+    migration = planned(
+        tmp_path, body, database=f"{prefix}_d", prefix=f"{prefix}_", target="postgresql"
+    )
+    ensure_databases(pg_dsn, migration, create=True)
+    (database,) = migration.databases
+    with connect(pg_dsn, database.name) as conn:
+        conn.execute(objects.encode())
+    apply_plan_dir(write_plan_dir(tmp_path / "plan", migration), pg_dsn)
+    with connect(pg_dsn, database.name) as conn:
+        yield conn, migration
+
+
+def grant_as_advised(conn: psycopg.Connection[Any], migration: MigrationPlan) -> list[str]:
+    """Run every GRANT the GB306 findings name to restore what a caller lost."""
+    grants = sorted(
+        {m for f in findings(migration, "GB306") for m in re.findall(r"To restore it: (GRANT [^(]+? TO \S+)", f.action)}
+    )  # fmt: skip
+    for grant in grants:
+        conn.execute(grant.encode())
+    return grants
+
+
+@pytest.mark.parametrize(("body", "answered"), [(DEPTH2, False), (DEPTH2_HELD, True)])
+def test_pg_view_two_calls_above_a_broken_chain(
+    pg_dsn: str, prefix: str, tmp_path: Path, body: str, answered: bool
+) -> None:
+    """SQL Server checks caller's SELECT on carol's s.t only: answered iff caller holds it."""
+    with applied(pg_dsn, prefix, tmp_path, body, DEPTH2_PG) as (conn, migration):
+        caller = f"{prefix}_caller"
+        grants = grant_as_advised(conn, migration)
+        if answered:
+            assert run_as(conn, caller, "SELECT n FROM s.v") == 42
+        else:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="table t"):
+                run_as(conn, caller, "SELECT n FROM s.v")
+        assert grants == [
+            f"GRANT EXECUTE ON FUNCTION s.f1 TO {caller}",
+            f"GRANT EXECUTE ON FUNCTION s.f2 TO {caller}",
+        ]
+
+
+def test_pg_view_two_calls_above_an_intact_chain(pg_dsn: str, prefix: str, tmp_path: Path) -> None:
+    """SQL Server checks nothing past s.v (all dbo's): answered, the table not granted."""
+    with applied(pg_dsn, prefix, tmp_path, DEPTH2_INTACT, DEPTH2_PG) as (conn, migration):
+        caller = f"{prefix}_caller"
+        grants = grant_as_advised(conn, migration)
+        assert run_as(conn, caller, "SELECT n FROM s.v") == 42
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run_as(conn, caller, "SELECT secret FROM s.t")
+        assert grants == [f"GRANT EXECUTE ON FUNCTION s.f1 TO {caller}"]
+
+
+def test_pg_execute_as_owner_through_a_function_it_calls(
+    pg_dsn: str, prefix: str, tmp_path: Path
+) -> None:
+    """SQL Server runs x.p and x.f as carol, whose SELECT on dbo's s.ts answers."""
+    with applied(pg_dsn, prefix, tmp_path, OWNER_DEPTH, OWNER_DEPTH_PG) as (conn, _):
+        assert run_as(conn, f"{prefix}_caller", "SELECT x.p()") == 7
