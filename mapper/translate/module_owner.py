@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from mapper.module_findings import allowed, resolve
+from mapper.module_findings import allowed, owner_of, resolve
 from mapper.module_reach import Node
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import PgGrant, PgObject, Severity
@@ -142,7 +142,7 @@ def _spec(module: PlannedModule, owner: str, securable: str, evidence: str) -> F
 
 
 def _where(module: PlannedModule, item: Use) -> str:
-    return "" if item.module == module.name else f" in {item.module}, which it reaches,"
+    return "," if item.module == module.name else f" in {item.module}, which it reaches,"
 
 
 def _unknown(state: PlanState, module: PlannedModule, item: tuple[str, str], role: str) -> None:
@@ -198,7 +198,7 @@ def _owner_permission(
     spec = _spec(
         module, owner, f"{qualified}:{item.access}",
         f"uses {item.access} on {qualified}{_where(module, item)} owned by "
-        f"{target.owner}, through {owner}'s own permission",
+        f"{owner_of(module.db, item.target)}, through {owner}'s own permission",
     )  # fmt: skip
     others = _others_holding(state, module, role, owner, holders)
     if others:

@@ -170,7 +170,7 @@ def test_execute_as_owner_gets_what_a_function_it_calls_uses(tmp_path: Path) -> 
     )
     (used,) = findings(migration, "GB311")
     assert used.severity.value == "info"
-    assert "uses SELECT on s.ts in x.f, which it reaches, owned by d1_owner" in used.evidence
+    assert "uses SELECT on s.ts in x.f, which it reaches, owned by dbo," in used.evidence
 
 
 def test_execute_as_owner_gets_what_a_view_it_reads_uses(tmp_path: Path) -> None:
@@ -179,6 +179,45 @@ def test_execute_as_owner_gets_what_a_view_it_reads_uses(tmp_path: Path) -> None
     assert "GRANT SELECT ON TABLE s.ts TO carol, d1_carol_owner" in script(
         migration, "04_privileges.sql"
     )
+
+
+def test_execute_as_owner_through_another_owners_chain_is_said(tmp_path: Path) -> None:
+    # x.p (carol's) calls dbo's s.g, which reads dbo's s.ts (no check in SQL Server: dbo's
+    # chain) and dave's y.tz (checked against carol, who holds it); s.g stays INVOKER
+    body = """
+CREATE USER [dave] WITHOUT LOGIN
+GO
+CREATE SCHEMA [x] AUTHORIZATION [{p}carol]
+GO
+CREATE SCHEMA [y] AUTHORIZATION [dave]
+GO
+CREATE TABLE [s].[ts] ([id] int)
+GO
+CREATE TABLE [y].[tz] ([id] int)
+GO
+CREATE FUNCTION [s].[g]() RETURNS int AS BEGIN RETURN (SELECT COUNT(*) FROM s.ts JOIN y.tz ON 1 = 1) END
+GO
+CREATE PROCEDURE [x].[p] WITH EXECUTE AS OWNER AS SELECT s.g() AS n
+GO
+GRANT EXECUTE ON OBJECT::[s].[g] TO [{p}carol]
+GO
+GRANT SELECT ON OBJECT::[y].[tz] TO [{p}carol]
+GO
+"""
+    migration = planned(tmp_path, body)
+    assert [r.name for r in migration.routine_security] == ["p"]
+    privileges = script(migration, "04_privileges.sql")
+    assert "GRANT EXECUTE ON FUNCTION s.g TO carol, d1_carol_owner" in privileges
+    assert "GRANT SELECT ON TABLE y.tz TO carol, d1_carol_owner" in privileges
+    assert "ON TABLE s.ts" not in privileges
+    by_object = {f.securable: f for f in findings(migration, "GB311")}
+    assert set(by_object) == {"x.p->s.g:EXECUTE", "x.p->y.tz:SELECT", "x.p->s.ts:SELECT"}
+    chained = by_object["x.p->s.ts:SELECT"]
+    assert chained.severity.value == "high"
+    assert "through the ownership chain of s.g (SQL Server checked nobody there)" in (
+        chained.evidence
+    )
+    assert "After review: GRANT SELECT ON TABLE s.ts TO d1_carol_owner" in chained.action
 
 
 def test_execute_as_owner_constant_dynamic_sql_is_granted(tmp_path: Path) -> None:
