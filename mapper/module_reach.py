@@ -200,22 +200,58 @@ def _walk(
                 queue.append((link.key, (*via, node.qualified)))
 
 
-def chain_findings(chains: Iterable[ChainReliance]) -> tuple[FindingSpec, ...]:
-    """One GB306 finding per (caller, module, object) that relies on ownership chaining."""
-    return tuple(
-        make_finding(
-            RULES["GB306"],
-            f"{c.principal} {_reaches(c)} but has no {c.access} on {c.target}; both are owned "
-            f"by {c.owner}",
-            principal=c.principal,
-            securable=f"{c.module}->{c.target}:{c.access}",
-            source_ref=c.database,
-        )
-        for c in chains
+#: How many objects a GB306 names in its evidence, nearest first; the rest are counted.
+EVIDENCE_NAMED = 100
+
+
+def entry_of(chain: ChainReliance) -> str:
+    """The module the principal runs itself on its (shortest) way to the reliance."""
+    return chain.via[0] if chain.via else chain.module
+
+
+def chain_groups(chains: Iterable[ChainReliance]) -> dict[tuple[str, str], list[ChainReliance]]:
+    """Reliances by (folded principal, folded entry module: :func:`entry_of`), in key order,
+    each group nearest first. Each reliance is in exactly one group: the entry of its shortest
+    way, so a principal's groups together hold everything it reaches only through chains."""
+    groups: dict[tuple[str, str], list[ChainReliance]] = {}
+    for chain in chains:
+        groups.setdefault((fold(chain.principal), fold(entry_of(chain))), []).append(chain)
+    return {key: sorted(groups[key], key=_nearest) for key in sorted(groups)}
+
+
+def _nearest(chain: ChainReliance) -> tuple[int, str, str, str]:
+    return (len(chain.via), fold(chain.module), fold(chain.target), chain.access)
+
+
+def chain_finding(chains: list[ChainReliance]) -> FindingSpec:
+    """One GB306 for a principal and a module it runs itself (one :func:`chain_groups` group):
+    every object it reaches through that module only by ownership chaining, at any depth."""
+    first = chains[0]
+    entry = entry_of(first)
+    owners = sorted({c.owner for c in chains}, key=fold)
+    named = ", ".join(_item(c) for c in chains[:EVIDENCE_NAMED])
+    rest = chains[EVIDENCE_NAMED:]
+    if rest:
+        counts: dict[str, int] = {}
+        for chain in rest:
+            counts[chain.access] = counts.get(chain.access, 0) + 1
+        named += f", and {len(rest)} more as deep or deeper (" + ", ".join(
+            f"{access} on {n}" for access, n in sorted(counts.items())
+        ) + ")"  # fmt: skip
+    many = len(chains) > 1
+    return make_finding(
+        RULES["GB306"],
+        f"{first.principal} can run {entry} and through it reaches "
+        f"{len(chains) if many else 'an'} {'objects' if many else 'object'} only by ownership "
+        f"chaining (no permission of its own; owned by {', '.join(owners)}, as the modules "
+        f"that use {'them' if many else 'it'}): {named}",
+        principal=first.principal,
+        securable=entry,
+        source_ref=first.database,
     )
 
 
-def _reaches(chain: ChainReliance) -> str:
-    if not chain.via:
-        return f"can run {chain.module}"
-    return f"reaches {chain.module} through {' -> '.join(chain.via)}"
+def _item(chain: ChainReliance) -> str:
+    """``ACCESS on target``, with the way to the module that uses it when that is deeper."""
+    way = f" ({' -> '.join((*chain.via, chain.module))})" if chain.via else ""
+    return f"{chain.access} on {chain.target}{way}"

@@ -9,20 +9,16 @@ owner and the GRANT that restores it (made only under ``grant_underlying``, a wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mapper.module_findings import ModuleChain, allowed
 from mapper.module_reach import ChainReliance
 from mapper.modules import ModuleAnalysis
-from mapper.plan import Finding, PgGrant, PgObject, Severity
-from mapper.review_rules import FindingSpec, RuleDef, make_finding, rule_table
+from mapper.plan import PgGrant, PgObject, Severity
+from mapper.review_rules import RuleDef, make_finding, rule_table
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.objects import pg_object
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database, DbObject, fold
-
-if TYPE_CHECKING:
-    from mapper.translate.module_routes import Routes
 
 RULES = rule_table(
     [
@@ -40,8 +36,6 @@ ACTIONS = {
     "GB308": "Not analysed: the statement's references are not in the plan.",
 }
 DYNAMIC_RULES = frozenset({"GB302", "GB303", "GB304", "GB305"})
-#: How many objects a GB306 lists that its caller also needs below a routine (nearest first).
-_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -177,107 +171,22 @@ def _dynamic_action(module: PlannedModule, as_owner: bool) -> str:
     )
 
 
-# --------------------------------------------------------------------------- GB306
+# --------------------------------------------------------------------------- GB306 grants
 
 
-def chain_finding(
-    routes: Routes, module: PlannedModule, spec: FindingSpec, chain: ChainReliance
-) -> Finding:
-    """What the plan did about one GB306: preserved where the module (or a SECURITY DEFINER
-    routine on the way to it) runs with its owner's privileges, else what the caller loses."""
-    state, as_owner = routes.state, routes.as_owner.get(module.obj.key, False)
-    definer = routes.definer_on(chain)
-    if definer is not None:
-        action = (
-            f"Preserved: {chain.principal} reaches {module.name} inside {definer}, which is "
-            f"SECURITY DEFINER: its owner role, which owns {chain.target}, runs it there."
-        )
-        return spec.model_copy(update={"severity": Severity.INFO}).to_finding(action)
-    target = _target(state, module.db, chain)
-    calls = target is not None and target.kind in ROUTINE_KINDS
-    if module.kind == "view":
-        if calls:
-            why = (
-                "PostgreSQL checks EXECUTE on the functions a view calls against the view's "
-                "user, who also runs them (CREATE VIEW)"
-            )
-            return spec.to_finding(_lost(routes, module, chain, why))
-        if as_owner:
-            action = "Preserved: PostgreSQL views use their owner's privileges on the tables."
-            return spec.model_copy(update={"severity": Severity.INFO}).to_finding(action)
-        why = f"{module.name} checks its caller's privileges (security_invoker, GB310)"
-        return spec.to_finding(_lost(routes, module, chain, why))
-    if module.kind == "routine":
-        if as_owner:
-            action = "Preserved: the routine is SECURITY DEFINER, so callers need no table grant."
-            return spec.model_copy(update={"severity": Severity.INFO}).to_finding(action)
-        if state.policy.modules.mode == "grant_underlying":
-            return spec.to_finding(_grant_underlying(state, module.db, chain, module.fact))
-        why = f"{module.name} stays SECURITY INVOKER (GB310)"
-        return spec.to_finding(_lost(routes, module, chain, why))
-    return spec.to_finding("Not handled: the module has no PostgreSQL routine kind; review it.")
-
-
-def _target(state: PlanState, db: Database, chain: ChainReliance) -> PgObject | None:
+def target_of(state: PlanState, db: Database, chain: ChainReliance) -> PgObject | None:
+    """The PostgreSQL object a chain reliance reaches, or None."""
     source = state.find_object(db, chain.target_schema, chain.target_name)
     return pg_object(state, db, source) if source else None
 
 
-def _lost(routes: Routes, module: PlannedModule, chain: ChainReliance, why: str) -> str:
-    """The action of a GB306 whose access PostgreSQL does not give through the module: what the
-    caller loses and the grant that restores it."""
-    state = routes.state
-    if state.policy.modules.mode == "grant_underlying":
-        return f"{why}. {_grant_underlying(state, module.db, chain, module.fact)}"
-    through = f" (reached through {' -> '.join(chain.via)})" if chain.via else ""
-    lost = (
-        f"Not preserved: {why}, so {chain.principal} loses {chain.access} on "
-        f"{chain.target} through {module.name}{through}."
-    )
-    target = _target(state, module.db, chain)
-    source = state.find_object(module.db, chain.target_schema, chain.target_name)
-    if target is None or source is None:
-        return f"{lost} The object has no PostgreSQL counterpart."
-    caller = state.role_of(module.db.name, chain.principal) or chain.principal
-    name = f"{target.schema_name}.{target.name}"
-    runs = _runs_below(routes, chain, source, caller) if target.kind in ROUTINE_KINDS else ""
-    return (
-        f"{lost} To restore it: GRANT {privilege(chain.access, target)} ON "
-        f"{GRANT_TYPES[target.kind]} {name} TO {caller} (a widening: {caller} can then use it "
-        f"directly{runs}), or modules.mode = 'grant_underlying' does that."
-    )
-
-
-def _runs_below(routes: Routes, chain: ChainReliance, routine: DbObject, caller: str) -> str:
-    """What a caller that now runs ``routine`` itself also needs below it, at any depth."""
-    name = f"{routine.schema_name}.{routine.name}"
-    if routes.definer(routine.key):
-        return f"; {name} is SECURITY DEFINER, so what it reaches needs no grant"
-    planned = routes.modules.get(routine.key)
-    unknown = planned.chain.unknown if planned is not None else "its body is not analysed"
-    if unknown:
-        return f"; {name} then runs with {caller}'s privileges, and what it reaches is not known: {unknown}"
-    needs = routes.below(chain.principal, routine, _LISTED)
-    if not needs:
-        return f"; {name} then runs with {caller}'s privileges, and reaches nothing else only through its chain"
-    listed = ", ".join(f"{_privilege(routes, n)} on {n.target}" for n in needs[:_LISTED])
-    listed += ", and more" if len(needs) > _LISTED else ""
-    return (
-        f"; {name} then runs with {caller}'s privileges, and {caller} also needs what it reaches "
-        f"only through its chain: {listed} (each with its GB306 and GRANT)"
-    )
-
-
-def _privilege(routes: Routes, chain: ChainReliance) -> str:
-    target = _target(routes.state, routes.db, chain)
-    return privilege(chain.access, target) if target is not None else chain.access
-
-
-def _grant_underlying(state: PlanState, db: Database, chain: ChainReliance, fact: str) -> str:
+def grant_underlying(state: PlanState, db: Database, chain: ChainReliance, fact: str) -> str | None:
+    """Grant the caller what it reached only through the chain (GB340): the privilege granted,
+    or None where the caller or the object has no PostgreSQL counterpart."""
     caller = state.role_of(db.name, chain.principal)
-    target = _target(state, db, chain)
+    target = target_of(state, db, chain)
     if caller is None or target is None:
-        return "Not granted: the caller or the object has no PostgreSQL counterpart."
+        return None
     granted = privilege(chain.access, target)
     grant = PgGrant(
         database=target.database, object_type=GRANT_TYPES[target.kind],
@@ -292,4 +201,4 @@ def _grant_underlying(state: PlanState, db: Database, chain: ChainReliance, fact
         source_ref=db.name,
     )  # fmt: skip
     state.finding(widening.to_finding(f"GRANT {granted} to {caller}."))
-    return f"Granted {granted} on the object to {caller} (grant_underlying, GB340)."
+    return granted

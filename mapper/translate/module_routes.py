@@ -19,11 +19,10 @@ role of an ``EXECUTE AS OWNER`` routine is the current user in every module it r
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mapper.module_reach import ChainReliance, Checker, Graph, Link
+from mapper.module_reach import ChainReliance, Graph, Link
 from mapper.translate.module_actions import ROUTINE_KINDS, PlannedModule
 from mapper.translate.objects import pg_object
 from mapper.translate.state import PlanState
@@ -44,7 +43,6 @@ class Routes:
     as_owner: Mapping[str, bool]
     _relied: dict[_RelianceKey, ChainReliance] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)  # folded "schema.name" → module key
-    _checkers: dict[str, Checker] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for module in self.modules.values():
@@ -84,44 +82,3 @@ class Routes:
             if key is not None and self.definer(key):
                 return name
         return None
-
-    def below(self, principal: str, start: DbObject, limit: int) -> tuple[ChainReliance, ...]:
-        """What ``principal`` reaches only through chains below ``start`` and PostgreSQL checks
-        against it, where it runs ``start`` with its own privileges (nothing below a SECURITY
-        DEFINER routine); the links SQL Server follows, as :func:`~mapper.module_reach.
-        chain_reliance` does. The first ``limit`` + 1 found, nearest first (each has its own
-        GB306 anyway): a densely calling estate would otherwise list, and walk, everything
-        once per finding."""
-        if start.key not in self.graph or not self.runs_as_user(start.key):
-            return ()
-        found: dict[str, ChainReliance] = {}
-        for key, link in self._user_links(principal, start.key):
-            chain = self._relied.get((key, fold(principal), link.key, link.access))
-            if chain is not None and self.checks_user(key, link):
-                found.setdefault(chain.key, chain)
-                if len(found) > limit:
-                    break
-        return tuple(found.values())
-
-    def _user_links(self, principal: str, start: str) -> Iterator[tuple[str, Link]]:
-        """(module, link) for every link below ``start`` run as the current user, breadth
-        first, each module once."""
-        can = self._checker(principal)
-        todo, seen = deque([start]), {start}
-        while todo:
-            key = todo.popleft()
-            node = self.graph[key]
-            for link in node.links:
-                yield key, link
-                nested = link.key in self.graph and self.runs_as_user(link.key)
-                if not nested or link.key in seen or node.switches:
-                    continue
-                if link.intact or can(link.target, link.access):
-                    seen.add(link.key)
-                    todo.append(link.key)
-
-    def _checker(self, principal: str) -> Checker:
-        found = self._checkers.get(fold(principal))
-        if found is None:
-            found = self._checkers[fold(principal)] = Checker(self.state.engine, self.db, principal)
-        return found

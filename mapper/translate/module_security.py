@@ -68,7 +68,7 @@ from dataclasses import dataclass
 
 from grantbridge.plural import plural
 from mapper.module_findings import ModuleChain, ObjectIndex, module_chain, module_findings
-from mapper.module_reach import ChainReliance, chain_findings, chain_reliance, module_graph
+from mapper.module_reach import ChainReliance, chain_reliance, module_graph
 from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import (
@@ -81,9 +81,9 @@ from mapper.review_rules import FindingSpec, make_finding
 from mapper.translate.module_actions import (
     ROUTINE_KINDS,
     PlannedModule,
-    chain_finding,
     module_action,
 )
+from mapper.translate.module_chains import chain_findings
 from mapper.translate.module_owner import Holders, owner_permissions
 from mapper.translate.module_routes import Routes
 from mapper.translate.objects import pg_object
@@ -124,6 +124,7 @@ def plan_modules(state: PlanState, db: Database, found: ModuleItems) -> None:
     holders = Holders(state)
     for module in planned.values():
         _plan_module(routes, module, found, holders)
+    chain_findings(routes, planned.values())  # GB306, one per caller and module it runs
     _unread_bodies(state, db, modules)
 
 
@@ -219,8 +220,6 @@ def _plan_module(
         _kept_invoker(state, module)
     for spec in module_findings(module.analysis, str(module.obj.source_ref)):
         state.finding(spec.to_finding(module_action(state, module, spec.rule_id, as_owner)))
-    for spec, chain in zip(chain_findings(module.relied), module.relied, strict=True):
-        state.finding(chain_finding(routes, module, spec, chain))
 
 
 def _definer(state: PlanState, module: PlannedModule) -> bool:

@@ -114,15 +114,13 @@ def test_view_two_calls_above_a_broken_chain(tmp_path: Path) -> None:
     migration = planned(tmp_path, DEPTH2)
     assert not migration.routine_security  # s.f1 as SECURITY DEFINER would run s.f2 as d1_owner
     assert not migration.view_security  # s.v reads no table itself: its functions run as caller
-    to_f1, to_f2 = findings(migration, "GB306")
-    assert to_f1.securable == "s.f1->s.f2:EXECUTE"
-    assert to_f1.evidence.startswith("caller reaches s.f1 through s.v but has no EXECUTE on s.f2")
-    assert "GRANT EXECUTE ON FUNCTION s.f2 TO caller" in to_f1.action
-    assert to_f2.securable == "s.v->s.f1:EXECUTE"
-    assert "caller also needs what it reaches only through its chain: EXECUTE on s.f2" in (
-        to_f2.action
-    )
-    assert "s.t" not in to_f2.action  # SQL Server checks the caller on carol's table anyway
+    # one finding for the caller and the view it runs: every GRANT it needs below, any depth
+    (through_v,) = findings(migration, "GB306")
+    assert (through_v.principal, through_v.securable) == ("caller", "s.v")
+    assert through_v.evidence.endswith(": EXECUTE on s.f1, EXECUTE on s.f2 (s.v -> s.f1)")
+    assert "caller loses EXECUTE on s.f1, EXECUTE on s.f2 through s.v" in through_v.action
+    assert "GRANT EXECUTE ON FUNCTION s.f1, s.f2 TO caller" in through_v.action
+    assert "s.t" not in through_v.action  # SQL Server checks the caller on carol's table anyway
 
 
 def test_view_two_calls_above_an_intact_chain(tmp_path: Path) -> None:
@@ -131,15 +129,15 @@ def test_view_two_calls_above_an_intact_chain(tmp_path: Path) -> None:
     assert [(r.name, r.owner) for r in migration.routine_security] == [
         ("f1", "d1_owner"), ("f2", "d1_owner"),
     ]  # fmt: skip
-    by_link = {f.securable: f for f in findings(migration, "GB306")}
-    assert set(by_link) == {"s.v->s.f1:EXECUTE", "s.f1->s.f2:EXECUTE", "s.f2->s.t:SELECT"}
-    deep = by_link["s.f2->s.t:SELECT"]
-    assert deep.evidence.startswith("caller reaches s.f2 through s.v -> s.f1 but has no SELECT")
-    assert deep.severity.value == "info"
-    assert deep.action.startswith("Preserved: caller reaches s.f2 inside s.f1, which is SECURITY")
-    assert "s.f1 is SECURITY DEFINER, so what it reaches needs no grant" in (
-        by_link["s.v->s.f1:EXECUTE"].action
+    (through_v,) = findings(migration, "GB306")
+    assert through_v.securable == "s.v"
+    assert through_v.evidence.endswith(
+        ": EXECUTE on s.f1, EXECUTE on s.f2 (s.v -> s.f1), SELECT on s.t (s.v -> s.f1 -> s.f2)"
     )
+    assert through_v.severity.value == "high"  # EXECUTE on s.f1 is lost
+    assert "GRANT EXECUTE ON FUNCTION s.f1 TO caller (" in through_v.action
+    assert "s.f1 is SECURITY DEFINER, so what it reaches needs no grant" in through_v.action
+    assert through_v.action.endswith("Preserved (2 of 3): s.f1 is SECURITY DEFINER.")
 
 
 def test_view_two_calls_deep_under_grant_underlying(tmp_path: Path) -> None:
@@ -155,9 +153,14 @@ def test_mutual_recursion_ends_and_is_deterministic(tmp_path: Path) -> None:
     again = planned(tmp_path, MUTUAL)
     assert first.model_dump_json() == again.model_dump_json()
     assert [r.name for r in first.routine_security] == ["p1", "p2"]
-    by_link = {f.securable: f.evidence for f in findings(first, "GB306")}
-    assert set(by_link) == {"s.p1->s.p2:EXECUTE", "s.p2->s.t:SELECT", "s.p2->s.p2:EXECUTE"}
-    assert by_link["s.p2->s.t:SELECT"].startswith("caller reaches s.p2 through s.p1 but")
+    (through_p1,) = findings(first, "GB306")
+    assert through_p1.securable == "s.p1"
+    assert through_p1.evidence.endswith(
+        ": EXECUTE on s.p2, EXECUTE on s.p2 (s.p1 -> s.p2), SELECT on s.t (s.p1 -> s.p2)"
+    )
+    assert (through_p1.severity.value, through_p1.action) == (
+        "info", "Preserved (3 of 3): s.p1 is SECURITY DEFINER."
+    )  # fmt: skip
     carol = planned(tmp_path, MUTUAL + "ALTER AUTHORIZATION ON OBJECT::[s].[t] TO [carol]\nGO\n")
     assert not carol.routine_security  # s.p2 reads carol's s.t; s.p1 reaches s.p2
 
@@ -253,6 +256,42 @@ def test_view_through_a_synonym_checks_its_caller(tmp_path: Path) -> None:
     assert "synonym s.syn, whose base object is not in the snapshot" in broken.evidence
 
 
+def test_one_finding_per_caller_and_module_it_runs(tmp_path: Path) -> None:
+    """A chain of 120 procedures, each reading its own table, the last one carol's (so each
+    stays SECURITY INVOKER): 239 objects reached only by chaining, one GB306 naming the first
+    100 (nearest first) and counting the rest, its GRANTs merged per privilege."""
+    procs = [
+        f"CREATE TABLE [s].[t{i:03}] ([id] int)\nGO\n"
+        f"CREATE PROCEDURE [s].[p{i:03}] AS BEGIN SELECT id FROM s.t{i:03};"
+        + (f" EXEC s.p{i + 1:03};" if i < 119 else " SELECT id FROM s.tc;")
+        + " END\nGO\n"
+        for i in range(120)
+    ]
+    body = (
+        "CREATE TABLE [s].[tc] ([id] int)\nGO\nALTER AUTHORIZATION ON OBJECT::[s].[tc] TO "
+        "[{p}carol]\nGO\n"
+        + "".join(procs)
+        + "GRANT EXECUTE ON OBJECT::[s].[p000] TO [{p}caller]\nGO\n"
+    )
+    migration = planned(tmp_path, body)
+    assert not migration.routine_security
+    (chained,) = findings(migration, "GB306")
+    assert (chained.principal, chained.securable) == ("caller", "s.p000")
+    assert "reaches 239 objects only by ownership chaining" in chained.evidence
+    assert chained.evidence.startswith(
+        "caller can run s.p000 and through it reaches 239 objects only by ownership chaining"
+    )
+    assert ": EXECUTE on s.p001, SELECT on s.t000, EXECUTE on s.p002 (s.p000 -> s.p001), " in (
+        chained.evidence
+    )
+    assert chained.evidence.endswith(
+        ", and 139 more as deep or deeper (EXECUTE on 69, SELECT on 70)"
+    )
+    assert "GRANT EXECUTE ON PROCEDURE s.p001, s.p002, " in chained.action
+    assert "; GRANT SELECT ON TABLE s.t000, s.t001, " in chained.action
+    assert "; and GRANTs on 139 more objects (the first 100 are named)" in chained.action
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -322,8 +361,9 @@ def applied(
 
 def grant_as_advised(conn: psycopg.Connection[Any], migration: MigrationPlan) -> list[str]:
     """Run every GRANT the GB306 findings name to restore what a caller lost."""
+    restore = [f.action.split("To restore it: ", 1) for f in findings(migration, "GB306")]
     grants = sorted(
-        {m for f in findings(migration, "GB306") for m in re.findall(r"To restore it: (GRANT [^(]+? TO \S+)", f.action)}
+        {g for r in restore if len(r) == 2 for g in re.findall(r"GRANT [^;(]+? TO [^\s;]+", r[1])}
     )  # fmt: skip
     for grant in grants:
         conn.execute(grant.encode())
@@ -343,10 +383,7 @@ def test_pg_view_two_calls_above_a_broken_chain(
         else:
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="table t"):
                 run_as(conn, caller, "SELECT n FROM s.v")
-        assert grants == [
-            f"GRANT EXECUTE ON FUNCTION s.f1 TO {caller}",
-            f"GRANT EXECUTE ON FUNCTION s.f2 TO {caller}",
-        ]
+        assert grants == [f"GRANT EXECUTE ON FUNCTION s.f1, s.f2 TO {caller}"]
 
 
 def test_pg_view_two_calls_above_an_intact_chain(pg_dsn: str, prefix: str, tmp_path: Path) -> None:
