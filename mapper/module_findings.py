@@ -12,7 +12,8 @@ their owner. So
 
 * a principal that can run a module but holds no permission on an object the module touches,
   where the owners match, loses that access in PostgreSQL unless the module runs with its
-  owner's privileges or the object is granted to it (:func:`chain_reliance`);
+  owner's privileges or the object is granted to it (:func:`mapper.module_reach.chain_reliance`,
+  which follows the chain from module to module);
 * a module may run with its owner's privileges only where every object it touches is its
   owner's, or a caller would reach through it what SQL Server checked against the caller
   (:class:`ModuleChain`, :func:`module_chain`).
@@ -20,7 +21,7 @@ their owner. So
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
@@ -38,28 +39,6 @@ CALLER_PERMISSION: dict[ObjectKind, str] = {
     ObjectKind.TABLE_FUNCTION: "SELECT",
     ObjectKind.VIEW: "SELECT",
 }
-
-
-class ChainReliance(BaseModel):
-    """``principal`` reaches ``target`` only through module ``module`` (same owner)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    database: str
-    module_schema: str
-    module_name: str
-    principal: str
-    target_schema: str
-    target_name: str
-    access: str
-    owner: str
-
-    @property
-    def key(self) -> str:
-        return fold(
-            f"{self.database}/{self.module_schema}.{self.module_name}:{self.principal}:"
-            f"{self.target_schema}.{self.target_name}:{self.access}"
-        )
 
 
 class ChainLink(BaseModel):
@@ -154,19 +133,29 @@ def module_chain(
     owner = owner_of(database, module)
     intact: list[ChainLink] = []
     broken: list[ChainLink] = []
+    synonyms: set[str] = set()
     for ref in analysis.references if owner is not None else ():
         target = resolve(database, module, ref, index)
         if target is None:
+            continue
+        if target.kind == ObjectKind.SYNONYM:
+            synonyms.add(f"{target.schema_name}.{target.name}")
             continue
         target_owner = owner_of(database, target)
         link = ChainLink(schema_name=target.schema_name, name=target.name, access=ref.access,
                          owner=target_owner)  # fmt: skip
         same = fold(target_owner or "") == fold(owner or "")
         (intact if same else broken).append(link)
+    unknown = [_unknown(index, module, analysis, owner)]
+    if synonyms:  # SQL Server chains through a synonym to its base object, not in the snapshot
+        unknown.append(
+            f"it references {'synonym' if len(synonyms) == 1 else 'synonyms'} "
+            f"{', '.join(sorted(synonyms))}, whose base object is not in the snapshot"
+        )
     return ModuleChain(
         schema_name=module.schema_name, name=module.name, owner=owner, intact=tuple(intact),
         broken=tuple(broken), dynamic=bool(analysis.dynamic_sql),
-        unknown=_unknown(index, module, analysis, owner),
+        unknown="; ".join(u for u in unknown if u) or None,
     )  # fmt: skip
 
 
@@ -216,61 +205,6 @@ def resolve(
         if found:
             return found
     return None
-
-
-def chain_reliance(
-    database: Database,
-    analyses: Iterable[ModuleAnalysis],
-    perms: EffectivePermissions,
-    index: ObjectIndex | None = None,
-) -> tuple[ChainReliance, ...]:
-    """Every (caller, module, object) where access works only through ownership chaining."""
-    principals = sorted(
-        {u.name for u in database.users}
-        | {r.name for r in database.roles}
-        | {a.name for a in database.application_roles}
-        | {"public"}
-    )
-    index = index or ObjectIndex(database)
-    modules = index.by_key
-    found: dict[str, ChainReliance] = {}
-    for analysis in analyses:
-        module = modules.get(f"object:{fold(analysis.schema_name)}.{fold(analysis.name)}")
-        if module is None or module.kind not in CALLER_PERMISSION:
-            continue
-        for item in _module_chains(database, module, analysis, principals, perms, index):
-            found.setdefault(item.key, item)
-    return tuple(found[k] for k in sorted(found))
-
-
-def _module_chains(
-    database: Database,
-    module: DbObject,
-    analysis: ModuleAnalysis,
-    principals: list[str],
-    perms: EffectivePermissions,
-    index: ObjectIndex,
-) -> Iterator[ChainReliance]:
-    owner = owner_of(database, module)
-    chained = []
-    for ref in analysis.references:
-        target = resolve(database, module, ref, index)
-        if target is None or owner is None or fold(owner_of(database, target) or "") != fold(owner):
-            continue  # a broken chain checks the caller in SQL Server too: nothing is lost
-        chained.append((ref, target))
-    if not chained:
-        return  # no chain: who may call the module does not matter (and is not asked)
-    callers = [
-        p for p in principals if allowed(perms, database, p, module, CALLER_PERMISSION[module.kind])
-    ]
-    for ref, target in chained:
-        for caller in callers:
-            if not allowed(perms, database, caller, target, ref.access):
-                yield ChainReliance(
-                    database=database.name, module_schema=module.schema_name,
-                    module_name=module.name, principal=caller, target_schema=target.schema_name,
-                    target_name=target.name, access=ref.access, owner=owner,
-                )  # fmt: skip
 
 
 def allowed(
@@ -329,18 +263,3 @@ def _dynamic_findings(
         yield make_finding(
             rule, f"{module} {detail}: {dyn.text}", securable=module, source_ref=where
         )
-
-
-def chain_findings(chains: Iterable[ChainReliance]) -> tuple[FindingSpec, ...]:
-    """One GB306 finding per (caller, module, object) that relies on ownership chaining."""
-    return tuple(
-        make_finding(
-            RULES["GB306"],
-            f"{c.principal} can run {c.module_schema}.{c.module_name} but has no {c.access} on "
-            f"{c.target_schema}.{c.target_name}; both are owned by {c.owner}",
-            principal=c.principal,
-            securable=f"{c.module_schema}.{c.module_name}->{c.target_schema}.{c.target_name}:{c.access}",
-            source_ref=c.database,
-        )
-        for c in chains
-    )

@@ -107,6 +107,9 @@ class DynamicSql(_Frozen):
     quotename_all: bool  # every non-literal part is wrapped in QUOTENAME
     unquoted_parts: tuple[str, ...] = ()
     text: str
+    #: What the executed text references, where the text is constant (literals only, each
+    #: variable assigned once) and readable; None where it is not known.
+    reads: tuple[ObjectAccess, ...] | None = None
 
 
 class ModuleAnalysis(_Frozen):
@@ -154,6 +157,12 @@ def analyze_definition(schema_name: str, name: str, definition: str) -> ModuleAn
             parsed.append((statement, tree))
     assignments = _assignments(tree for _, tree in parsed)
     references = {ref.key: ref for _, tree in parsed for ref in _references(tree)}
+    for statement, tree in parsed:
+        for call in _variable_calls(statement, tree, assignments):
+            if isinstance(call, str):
+                unparsed.append(call)
+            else:
+                references.setdefault(call.key, call)
     dynamic = [d for st, tree in parsed for d in _dynamic(st, tree, assignments)]
     return ModuleAnalysis(
         schema_name=schema_name,
@@ -185,6 +194,8 @@ def _table_parts(table: exp.Table) -> tuple[str | None, str | None, str] | None:
     """(database, schema, name) of a real table reference; None for #temp, @table, CTEs."""
     if isinstance(table.this, exp.Parameter) or table.this.args.get("temporary"):
         return None
+    if isinstance(table.this, exp.Anonymous):  # a table-valued function in FROM: s.tvf(…)
+        return (table.catalog or None, table.db, table.this.name) if table.db else None
     name = table.name
     if not name or name.startswith("#"):
         return None
@@ -252,6 +263,37 @@ def _is_dynamic_call(table: exp.Table) -> bool:
     return table.name.casefold() in DYNAMIC_PROCEDURES
 
 
+def _variable_calls(
+    statement: Statement, tree: exp.Expr, assigns: Assignments
+) -> Iterator[ObjectAccess | str]:
+    """``EXEC @name``: the module a variable names (EXECUTE, ``@module_name_var``). Where
+    every value assigned to it is a string constant, EXECUTE on each module named; otherwise
+    an ``unparsed`` note (the module it runs, and so what it touches, is not known)."""
+    for execute in tree.find_all(exp.Execute):
+        table = execute.this
+        if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Parameter):
+            continue
+        values = assigns.get(_variable(table.this) or "", ())
+        names = [_string(v) for v in values]
+        if not values or None in names:
+            yield (
+                f"line {statement.line}: EXEC {table.this.sql(dialect='tsql')} runs the module "
+                f"the variable names, which is not a constant, in: {statement.text}"
+            )
+            continue
+        for name in sorted({n for n in names if n}):
+            called = exp.to_table(name, dialect="tsql")
+            yield ObjectAccess(database=called.catalog or None, schema_name=called.db or None,
+                               name=called.name, access="EXECUTE")  # fmt: skip
+
+
+def _string(node: exp.Expr) -> str | None:
+    """The value of a string constant (``'…'`` or ``N'…'``), else None."""
+    if isinstance(node, exp.National) or (isinstance(node, exp.Literal) and node.is_string):
+        return str(node.this)
+    return None
+
+
 # --------------------------------------------------------------------------- dynamic SQL
 
 Assignments = Mapping[str, tuple[exp.Expr, ...]]
@@ -304,7 +346,30 @@ def _describe(
         quotename_all=bool(quoted) and not loose,
         unquoted_parts=loose,
         text=statement.text,
+        reads=_reads(_constant(text, assigns, frozenset())),
     )
+
+
+def _constant(node: exp.Expr, assigns: Assignments, seen: frozenset[str]) -> str | None:
+    """The text a dynamic SQL expression always has: string constants joined by ``+``,
+    through variables assigned exactly once; None where any part can vary."""
+    if isinstance(node, exp.Paren):
+        return _constant(node.this, assigns, seen)
+    if isinstance(node, exp.Add | exp.DPipe):
+        left, right = (_constant(n, assigns, seen) for n in (node.this, node.expression))
+        return None if left is None or right is None else left + right
+    variable = _variable(node)
+    if variable and variable not in seen and len(assigns.get(variable, ())) == 1:
+        return _constant(assigns[variable][0], assigns, seen | {variable})
+    return _string(node)
+
+
+def _reads(text: str | None) -> tuple[ObjectAccess, ...] | None:
+    """What a constant dynamic SQL text references; None if unknown or it is not all read."""
+    if text is None:
+        return None
+    inner = analyze_definition("", "", text)
+    return None if inner.dynamic_sql or inner.unparsed else inner.references
 
 
 def _parts(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mapper.module_findings import ChainReliance, ModuleChain, allowed
+from mapper.module_findings import ModuleChain, allowed
+from mapper.module_reach import ChainReliance
 from mapper.modules import ModuleAnalysis
-from mapper.plan import Finding, PgGrant, PgObject, Severity
-from mapper.review_rules import FindingSpec, RuleDef, make_finding, rule_table
+from mapper.plan import PgGrant, PgObject, Severity
+from mapper.review_rules import RuleDef, make_finding, rule_table
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.objects import pg_object
 from mapper.translate.state import PlanState
@@ -170,74 +171,22 @@ def _dynamic_action(module: PlannedModule, as_owner: bool) -> str:
     )
 
 
-# --------------------------------------------------------------------------- GB306
+# --------------------------------------------------------------------------- GB306 grants
 
 
-def chain_finding(
-    state: PlanState, module: PlannedModule, spec: FindingSpec, chain: ChainReliance, as_owner: bool
-) -> Finding:
-    target = _target(state, module.db, chain)
-    calls = target is not None and target.kind in ROUTINE_KINDS
-    if module.kind == "view":
-        if calls:
-            why = (
-                "PostgreSQL checks EXECUTE on the functions a view calls against the view's "
-                "user, who also runs them (CREATE VIEW)"
-            )
-            return spec.to_finding(_lost(state, module, chain, why))
-        if as_owner:
-            action = "Preserved: PostgreSQL views use their owner's privileges on the tables."
-            return spec.model_copy(update={"severity": Severity.INFO}).to_finding(action)
-        why = f"{module.name} checks its caller's privileges (security_invoker, GB310)"
-        return spec.to_finding(_lost(state, module, chain, why))
-    if module.kind == "routine":
-        if as_owner:
-            action = "Preserved: the routine is SECURITY DEFINER, so callers need no table grant."
-            return spec.model_copy(update={"severity": Severity.INFO}).to_finding(action)
-        if state.policy.modules.mode == "grant_underlying":
-            return spec.to_finding(_grant_underlying(state, module.db, chain, module.fact))
-        why = f"{module.name} stays SECURITY INVOKER (GB310)"
-        return spec.to_finding(_lost(state, module, chain, why))
-    return spec.to_finding("Not handled: the module has no PostgreSQL routine kind; review it.")
-
-
-def _target(state: PlanState, db: Database, chain: ChainReliance) -> PgObject | None:
+def target_of(state: PlanState, db: Database, chain: ChainReliance) -> PgObject | None:
+    """The PostgreSQL object a chain reliance reaches, or None."""
     source = state.find_object(db, chain.target_schema, chain.target_name)
     return pg_object(state, db, source) if source else None
 
 
-def _lost(state: PlanState, module: PlannedModule, chain: ChainReliance, why: str) -> str:
-    """The action of a GB306 whose access PostgreSQL does not give through the module: what the
-    caller loses and the grant that restores it."""
-    if state.policy.modules.mode == "grant_underlying":
-        return f"{why}. {_grant_underlying(state, module.db, chain, module.fact)}"
-    lost = (
-        f"Not preserved: {why}, so {chain.principal} loses {chain.access} on "
-        f"{chain.target_schema}.{chain.target_name} through {module.name}."
-    )
-    target = _target(state, module.db, chain)
-    if target is None:
-        return f"{lost} The object has no PostgreSQL counterpart."
-    caller = state.role_of(module.db.name, chain.principal) or chain.principal
-    name = f"{target.schema_name}.{target.name}"
-    runs = ""
-    if target.kind in ROUTINE_KINDS:
-        runs = (
-            f"; {name} then runs with {caller}'s privileges, so what it reaches through its "
-            "own chain needs a grant too, or SECURITY DEFINER"
-        )
-    return (
-        f"{lost} To restore it: GRANT {privilege(chain.access, target)} ON "
-        f"{GRANT_TYPES[target.kind]} {name} TO {caller} (a widening: {caller} can then use it "
-        f"directly{runs}), or modules.mode = 'grant_underlying' does that."
-    )
-
-
-def _grant_underlying(state: PlanState, db: Database, chain: ChainReliance, fact: str) -> str:
+def grant_underlying(state: PlanState, db: Database, chain: ChainReliance, fact: str) -> str | None:
+    """Grant the caller what it reached only through the chain (GB340): the privilege granted,
+    or None where the caller or the object has no PostgreSQL counterpart."""
     caller = state.role_of(db.name, chain.principal)
-    target = _target(state, db, chain)
+    target = target_of(state, db, chain)
     if caller is None or target is None:
-        return "Not granted: the caller or the object has no PostgreSQL counterpart."
+        return None
     granted = privilege(chain.access, target)
     grant = PgGrant(
         database=target.database, object_type=GRANT_TYPES[target.kind],
@@ -252,4 +201,4 @@ def _grant_underlying(state: PlanState, db: Database, chain: ChainReliance, fact
         source_ref=db.name,
     )  # fmt: skip
     state.finding(widening.to_finding(f"GRANT {granted} to {caller}."))
-    return f"Granted {granted} on the object to {caller} (grant_underlying, GB340)."
+    return granted

@@ -10,18 +10,22 @@ Split out of :mod:`mapper.translate.module_security` for length.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cached_property
 
-from mapper.module_findings import ChainLink, allowed
+from mapper.module_findings import allowed, owner_of, resolve
+from mapper.module_reach import Node
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import PgGrant, PgObject, Severity
-from mapper.review_rules import make_finding
+from mapper.review_rules import FindingSpec, make_finding
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.module_actions import PlannedModule, privilege
+from mapper.translate.module_routes import Routes
 from mapper.translate.objects import owner_role, pg_object
 from mapper.translate.owner_members import roles_above
 from mapper.translate.state import PlanState
-from mssql_extract.snapshot import fold
+from mssql_extract.snapshot import DbObject, ObjectKind, fold
 
 
 class Holders:
@@ -40,29 +44,147 @@ class Holders:
         return found
 
 
-def owner_permissions(state: PlanState, module: PlannedModule, holders: Holders) -> None:
-    """The owner's own permissions an EXECUTE AS OWNER routine uses, for its owner role."""
+@dataclass(frozen=True)
+class Use:
+    """An object the owner role is checked on inside an EXECUTE AS OWNER routine: ``module``
+    (the routine or a module it reaches) uses ``access`` on ``target``; ``checked``: SQL Server
+    checked the owner there too (a broken link, or dynamic SQL, which never chains)."""
+
+    module: str
+    target: DbObject
+    access: str
+    checked: bool
+
+
+def owner_permissions(routes: Routes, module: PlannedModule, holders: Holders) -> None:
+    """The owner's own permissions an EXECUTE AS OWNER routine uses, for its owner role: in the
+    routine and in every module it reaches that runs as the current user (its owner role), at
+    any depth; what it reaches that cannot be known is said (GB311)."""
+    state = routes.state
     owner, role = module.chain.owner, module.target.owner if module.target else None
     if owner is None or role is None:
         return
     held = roles_above(state, role) | {role}
     seen: set[tuple[str, str]] = set()
-    for link in module.chain.broken:
-        source = state.find_object(module.db, link.schema_name, link.name)
-        target = pg_object(state, module.db, source) if source else None
-        if source is None or target is None or target.owner in held:
-            continue  # the owner role holds it as an owner already
-        if (fold(link.qualified), link.access) in seen:
+    for item in _reach(routes, module):
+        if isinstance(item, tuple):
+            if fold(owner) != "dbo":  # dbo's owner role holds every object of its database
+                _unknown(state, module, item, role)
             continue
-        seen.add((fold(link.qualified), link.access))
-        if allowed(state.engine, module.db, owner, source, link.access):
-            _owner_permission(state, module, link, target, (owner, role), holders)
+        target = pg_object(state, module.db, item.target)
+        if target is None or target.owner in held:
+            continue  # the owner role holds it as an owner already
+        if (item.target.key, item.access) in seen:
+            continue
+        seen.add((item.target.key, item.access))
+        if not item.checked:
+            _chained(state, module, item, target, role)
+        elif allowed(state.engine, module.db, owner, item.target, item.access):
+            _owner_permission(state, module, item, target, (owner, role), holders)
+
+
+def _reach(routes: Routes, module: PlannedModule) -> Iterator[Use | tuple[str, str]]:
+    """What the owner role is checked on inside the routine, and (module, why) where that is
+    not known, following the links SQL Server follows in the owner's context into the modules
+    that run as the current user in PostgreSQL (:class:`~mapper.translate.module_routes.Routes`);
+    not into another EXECUTE AS module, which switches context again in SQL Server."""
+    start = module.obj.key
+    todo, seen = [start], {start}
+    while todo:
+        key = todo.pop(0)
+        node, planned = routes.graph.get(key), routes.modules.get(key)
+        if node is None or planned is None:
+            continue
+        if planned.chain.unknown and node.module.definition:  # no body: GB309 says so
+            yield node.qualified, planned.chain.unknown
+        yield from _dynamic(routes, node)
+        for link in node.links:
+            if key == start or routes.checks_user(key, link):
+                yield Use(module=node.qualified, target=link.target, access=link.access,
+                          checked=not link.intact)  # fmt: skip
+            nested = routes.graph.get(link.key)
+            if nested is None or nested.switches or link.key in seen:
+                continue
+            passes = link.intact or allowed(
+                routes.state.engine, routes.db, module.chain.owner or "", link.target, link.access
+            )
+            if passes and routes.runs_as_user(link.key):
+                seen.add(link.key)
+                todo.append(link.key)
+
+
+def _dynamic(routes: Routes, node: Node) -> Iterator[Use | tuple[str, str]]:
+    """What a module's dynamic SQL touches, checked against the owner (it never chains)."""
+    for dynamic in node.analysis.dynamic_sql:
+        if dynamic.reads is None:
+            yield node.qualified, f"its dynamic SQL at line {dynamic.line} is built at run time"
+            continue
+        for ref in dynamic.reads:
+            target = resolve(routes.db, node.module, ref)
+            if target is not None and target.kind != ObjectKind.SYNONYM:
+                yield Use(module=node.qualified, target=target, access=ref.access, checked=True)
+            elif target is not None:
+                yield (
+                    node.qualified,
+                    (
+                        f"its dynamic SQL at line {dynamic.line} references synonym "
+                        f"{target.schema_name}.{target.name}, whose base object is not in the snapshot"
+                    ),
+                )
+
+
+def _spec(module: PlannedModule, owner: str, securable: str, evidence: str) -> FindingSpec:
+    return make_finding(
+        MODULE_RULES["GB311"], f"{module.name} runs as {owner} (EXECUTE AS OWNER) and {evidence}",
+        principal=owner, securable=f"{module.name}->{securable}",
+        source_ref=str(module.obj.source_ref),
+    )  # fmt: skip
+
+
+def _where(module: PlannedModule, item: Use) -> str:
+    return "," if item.module == module.name else f" in {item.module}, which it reaches,"
+
+
+def _unknown(state: PlanState, module: PlannedModule, item: tuple[str, str], role: str) -> None:
+    """GB311 where what the routine reaches cannot be known: said, not guessed."""
+    where, why = item
+    owner = module.chain.owner or "its owner"
+    place = "it" if where == module.name else f"{where}, which it reaches and runs as {role},"
+    spec = _spec(module, owner, f"{where}:unknown", f"what {place} touches is not known: {why}")
+    action = (
+        f"Not determinable: inside {module.name} (SECURITY DEFINER) {role} owns what {owner} "
+        f"owns but holds none of {owner}'s own permissions, so whatever {where} used of "
+        f"{owner}'s own permissions there fails in PostgreSQL; review it and grant {role} "
+        "exactly that."
+    )
+    state.finding(spec.to_finding(action))
+
+
+def _chained(
+    state: PlanState, module: PlannedModule, item: Use, target: PgObject, role: str
+) -> None:
+    """GB311 for an object a reached module uses through its own owner's chain: SQL Server
+    checked nobody there; in PostgreSQL that module runs as the owner role, which lacks it."""
+    owner = module.chain.owner or "its owner"
+    granted = privilege(item.access, target)
+    on = f"{GRANT_TYPES[target.kind]} {target.schema_name}.{target.name}"
+    evidence = (
+        f"uses {item.access} on {item.target.schema_name}.{item.target.name}{_where(module, item)} "
+        f"through the ownership chain of {item.module} (SQL Server checked nobody there)"
+    )
+    spec = _spec(module, owner, f"{target.schema_name}.{target.name}:{item.access}", evidence)
+    action = (
+        f"Not granted: {item.module} runs as {role} inside {module.name} (SECURITY INVOKER), and "
+        f"{role} has no {granted} on it, which is not {owner}'s own permission. After review: "
+        f"GRANT {granted} ON {on} TO {role}, or give the objects one owner in SQL Server."
+    )
+    state.finding(spec.to_finding(action))
 
 
 def _owner_permission(
     state: PlanState,
     module: PlannedModule,
-    link: ChainLink,
+    item: Use,
     target: PgObject,
     owners: tuple[str, str],
     holders: Holders,
@@ -70,20 +192,19 @@ def _owner_permission(
     """Grant the owner role one permission of the owner's (``owners``: the owner and its owner
     role), or say why not (GB311)."""
     owner, role = owners
-    granted = privilege(link.access, target)
+    granted = privilege(item.access, target)
     on = f"{GRANT_TYPES[target.kind]} {target.schema_name}.{target.name}"
-    spec = make_finding(
-        MODULE_RULES["GB311"],
-        f"{module.name} runs as {owner} (EXECUTE AS OWNER) and uses {link.access} on "
-        f"{link.qualified}, owned by {link.owner}, through {owner}'s own permission",
-        principal=owner, securable=f"{module.name}->{link.qualified}:{link.access}",
-        source_ref=str(module.obj.source_ref),
+    qualified = f"{item.target.schema_name}.{item.target.name}"
+    spec = _spec(
+        module, owner, f"{qualified}:{item.access}",
+        f"uses {item.access} on {qualified}{_where(module, item)} owned by "
+        f"{owner_of(module.db, item.target)}, through {owner}'s own permission",
     )  # fmt: skip
     others = _others_holding(state, module, role, owner, holders)
     if others:
         action = (
             f"Not granted: {', '.join(others)} hold{'s' if len(others) == 1 else ''} {role} and "
-            f"would get it too. Callers of {module.name} lose {link.access} on {link.qualified} "
+            f"would get it too. Callers of {module.name} lose {item.access} on {qualified} "
             f"through it; after review: GRANT {granted} ON {on} TO {role}."
         )
         state.finding(spec.to_finding(action))

@@ -53,6 +53,11 @@ what SQL Server gave the module — unless a role other than the database's owne
 controls everything anyway) and the owner's own role holds the owner role and would get it
 too; then GB311 says what the callers lose and what to grant.
 
+Chains are followed from module to module (:mod:`mapper.module_reach`): a routine a caller
+reaches only through other modules is relied on as much as one it calls itself, and every
+module's plan is decided before any finding is written (:class:`~mapper.translate.
+module_routes.Routes`), as a GB306 or GB311 reached through other modules depends on theirs.
+
 What each finding says the plan did, and the ``grant_underlying`` grants, are in
 :mod:`mapper.translate.module_actions`.
 """
@@ -62,15 +67,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grantbridge.plural import plural
-from mapper.module_findings import (
-    ChainReliance,
-    ModuleChain,
-    ObjectIndex,
-    chain_findings,
-    chain_reliance,
-    module_chain,
-    module_findings,
-)
+from mapper.module_findings import ModuleChain, ObjectIndex, module_chain, module_findings
+from mapper.module_reach import ChainReliance, chain_reliance, module_graph
 from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import (
@@ -83,10 +81,11 @@ from mapper.review_rules import FindingSpec, make_finding
 from mapper.translate.module_actions import (
     ROUTINE_KINDS,
     PlannedModule,
-    chain_finding,
     module_action,
 )
+from mapper.translate.module_chains import chain_findings
 from mapper.translate.module_owner import Holders, owner_permissions
+from mapper.translate.module_routes import Routes
 from mapper.translate.objects import pg_object
 from mapper.translate.state import PlanState, fact_key
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
@@ -105,20 +104,27 @@ def plan_modules(state: PlanState, db: Database, found: ModuleItems) -> None:
     modules = [o for o in db.objects if o.kind in MODULE_KINDS and o.kind != ObjectKind.OTHER]
     analyses = {o.key: _analysis(o) for o in modules}
     index = ObjectIndex(db)
+    graph = module_graph(db, analyses.values(), index)
     by_module: dict[str, list[ChainReliance]] = {}
-    for chain in chain_reliance(db, analyses.values(), state.engine, index):
+    for chain in chain_reliance(db, analyses.values(), state.engine, index, graph):
         key = f"object:{fold(chain.module_schema)}.{fold(chain.module_name)}"
         by_module.setdefault(key, []).append(chain)
     chains = {o.key: module_chain(db, o, analyses[o.key], index) for o in modules}
     unsafe = _unsafe_calls(chains, {k for k, a in analyses.items() if a.runs_as_owner})
-    holders = Holders(state)
+    planned: dict[str, PlannedModule] = {}
     for obj in modules:
-        module = PlannedModule(
+        planned[obj.key] = PlannedModule(
             db=db, obj=obj, target=pg_object(state, db, obj), analysis=analyses[obj.key],
             chain=chains[obj.key], relied=tuple(by_module.get(obj.key, ())),
             fact=fact_key(db.name, obj.key), calls_unsafe=unsafe.get(obj.key, ()),
         )  # fmt: skip
-        _plan_module(state, module, found, holders)
+    # every module's plan first: a GB306 or GB311 reached through other modules asks theirs
+    as_owner = {key: _as_owner(state, module) for key, module in planned.items()}
+    routes = Routes(state=state, db=db, graph=graph, modules=planned, as_owner=as_owner)
+    holders = Holders(state)
+    for module in planned.values():
+        _plan_module(routes, module, found, holders)
+    chain_findings(routes, planned.values())  # GB306, one per caller and module it runs
     _unread_bodies(state, db, modules)
 
 
@@ -190,24 +196,30 @@ def _unread_bodies(state: PlanState, db: Database, modules: list[DbObject]) -> N
 # --------------------------------------------------------------------------- one module
 
 
-def _plan_module(
-    state: PlanState, module: PlannedModule, found: ModuleItems, holders: Holders
-) -> None:
-    as_owner = False
+def _as_owner(state: PlanState, module: PlannedModule) -> bool:
+    """Whether the module runs with its owner role's privileges: a view whose chain is
+    intact, a routine made SECURITY DEFINER (:func:`_definer`)."""
     if module.kind == "view":
-        as_owner = module.chain.owner_safe
-        if not as_owner:
-            _security_invoker(state, module, found.views)
-    elif module.kind == "routine":
-        as_owner = _definer(state, module)
-        if as_owner:
-            _security_definer(state, module, found.routines, holders)
-        elif module.relied and state.policy.modules.mode == "security_definer":
-            _kept_invoker(state, module)
+        return module.chain.owner_safe
+    return module.kind == "routine" and _definer(state, module)
+
+
+def _plan_module(
+    routes: Routes, module: PlannedModule, found: ModuleItems, holders: Holders
+) -> None:
+    state, as_owner = routes.state, routes.as_owner[module.obj.key]
+    if module.kind == "view" and not as_owner:
+        _security_invoker(state, module, found.views)
+    elif module.kind == "routine" and as_owner:
+        _security_definer(routes, module, found.routines, holders)
+    elif (
+        module.kind == "routine"
+        and module.relied
+        and state.policy.modules.mode == "security_definer"
+    ):
+        _kept_invoker(state, module)
     for spec in module_findings(module.analysis, str(module.obj.source_ref)):
         state.finding(spec.to_finding(module_action(state, module, spec.rule_id, as_owner)))
-    for spec, chain in zip(chain_findings(module.relied), module.relied, strict=True):
-        state.finding(chain_finding(state, module, spec, chain, as_owner))
 
 
 def _definer(state: PlanState, module: PlannedModule) -> bool:
@@ -221,12 +233,12 @@ def _definer(state: PlanState, module: PlannedModule) -> bool:
 
 
 def _security_definer(
-    state: PlanState,
+    routes: Routes,
     module: PlannedModule,
     routines: dict[str, PgRoutineSecurity],
     holders: Holders,
 ) -> None:
-    target = module.target
+    state, target = routes.state, module.target
     assert target is not None
     object_type = ROUTINE_KINDS[target.kind]
     signature = target.signature  # None: the routine is named without its arguments
@@ -250,7 +262,7 @@ def _security_definer(
         )  # fmt: skip
         state.add(revoke, module.fact)
     if module.analysis.runs_as_owner:
-        owner_permissions(state, module, holders)
+        owner_permissions(routes, module, holders)
 
 
 def _security_invoker(

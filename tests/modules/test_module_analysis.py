@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mapper.module_findings import chain_findings, chain_reliance, module_findings
+from mapper.module_findings import module_findings
+from mapper.module_reach import chain_finding, chain_groups, chain_reliance
 from mapper.modules import analyze_definition
 from mssql_extract.snapshot import (
     AuthenticationType,
@@ -151,9 +152,11 @@ def test_ownership_chain_reliance_with_real_engine() -> None:
     assert [(c.principal, c.target_name, c.access) for c in chains] == [
         ("clerk", "Orders", "SELECT")
     ]
-    (finding,) = chain_findings(chains)
+    (group,) = chain_groups(chains).values()
+    finding = chain_finding(group)
     assert finding.rule_id == "GB306"
-    assert finding.principal == "clerk"
+    assert (finding.principal, finding.securable) == ("clerk", "dbo.GetOrders")
+    assert finding.evidence.endswith(": SELECT on dbo.Orders")
 
 
 def test_declare_without_value_then_set_concatenation() -> None:

@@ -199,7 +199,8 @@ def test_view_across_a_broken_chain_checks_its_caller(tmp_path: Path) -> None:
     assert "s.tc is owned by carol, not dbo" in broken.evidence
     assert "nobody loses access" in broken.action
     (intact,) = findings(migration, "GB306")
-    assert (intact.securable, intact.severity.value) == ("s.vs->s.ts:SELECT", "info")
+    assert (intact.securable, intact.severity.value) == ("s.vs", "info")
+    assert intact.evidence.endswith(": SELECT on s.ts")
     rollback = script(migration, "rollback.sql")
     assert "ALTER VIEW %s RESET (security_invoker)" in rollback
 
@@ -213,7 +214,7 @@ def test_routine_with_a_broken_reference_stays_invoker(tmp_path: Path) -> None:
     assert kept.action.startswith("Kept SECURITY INVOKER")
     (lost,) = findings(migration, "GB306")
     assert lost.severity.value == "high"
-    assert "caller loses SELECT on s.ts through s.pboth" in lost.action
+    assert "caller loses SELECT on s.ts through s.pboth, as s.pboth stays SECURITY" in lost.action
     assert "GRANT SELECT ON TABLE s.ts TO caller" in lost.action
 
 
@@ -288,10 +289,19 @@ def test_owner_permissions_not_granted_when_another_role_holds_the_owner_role(
 def test_view_calling_a_function_is_not_preserved(tmp_path: Path) -> None:
     migration = planned(tmp_path, C35)
     assert not migration.view_security  # every reference is dbo's
-    (lost,) = findings(migration, "GB306")
+    # the caller reaches s.t through s.v and s.fn, all dbo's: s.fn runs as its owner
+    assert [r.name for r in migration.routine_security] == ["fn"]
+    (lost,) = findings(migration, "GB306")  # one for the caller and the view it runs
+    assert lost.securable == "s.v"
+    assert lost.evidence.endswith(": EXECUTE on s.fn, SELECT on s.t (s.v -> s.fn)")
     assert lost.severity.value == "high"
-    assert lost.action.startswith("Not preserved: PostgreSQL checks EXECUTE on the functions")
+    assert lost.action.startswith(
+        "Not preserved: caller loses EXECUTE on s.fn through s.v, as PostgreSQL checks EXECUTE "
+        "on the functions a view calls"
+    )
+    assert lost.action.endswith("Preserved (1 of 2): s.fn is SECURITY DEFINER.")  # s.t
     assert "GRANT EXECUTE ON FUNCTION s.fn TO caller" in lost.action
+    assert "s.fn is SECURITY DEFINER, so what it reaches needs no grant" in lost.action
     underlying = planned(tmp_path, C35, mode="grant_underlying")
     assert "GRANT EXECUTE ON FUNCTION s.fn TO caller" in script(underlying, "04_privileges.sql")
     assert findings(underlying, "GB340")

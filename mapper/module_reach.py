@@ -1,0 +1,257 @@
+"""Ownership chains followed from module to module: what a caller reaches without a check.
+
+SQL Server compares each object a chain reaches with the object that referenced it, "the
+previous link in the chain": the same owner, and "permissions on the referenced object are not
+evaluated"; another owner, and the execution context is checked, and the chain goes on from the
+referenced object, against *its* owner ("Ownership Chains",
+https://learn.microsoft.com/sql/relational-databases/security/ownership-chains). So a caller of
+view ``v`` (dbo) calling function ``f1`` (dbo) calling ``f2`` (dbo) reading table ``t`` is
+checked on ``v`` only when ``t`` is dbo's too, and on ``v`` and ``t`` when ``t`` is carol's.
+
+:func:`chain_reliance` walks that chain for every principal from each module it may use itself,
+breadth first (the shortest way to each module, once: recursive and mutually recursive modules
+end the walk), and records every object the principal reaches only through an intact link
+(:class:`ChainReliance`, ``via`` naming the modules on the way). It does not go
+
+* across a broken link the principal holds no permission for: SQL Server refuses it there;
+* below a module with an ``EXECUTE AS`` other than CALLER: "the execution context is switched
+  to the proxy user. All code, as well as any calls to nested stored procedures or triggers,
+  executes under the security context of the proxy user" (Customizing Permissions with
+  Impersonation in SQL Server, https://learn.microsoft.com/dotnet/framework/data/adonet/sql/
+  customizing-permissions-with-impersonation-in-sql-server); the principal's own permissions
+  are checked nowhere below it (that module's links are still recorded, as for a module the
+  principal runs itself);
+* into dynamic SQL, which never chains (EXECUTE AS clause, https://learn.microsoft.com/sql/
+  t-sql/statements/execute-as-clause-transact-sql).
+
+Module bodies are needed: without ``--include-definitions`` a module has no links (GB309).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from mapper.effective import EffectivePermissions
+from mapper.module_findings import CALLER_PERMISSION, ObjectIndex, allowed, owner_of, resolve
+from mapper.modules import RULES, ModuleAnalysis
+from mapper.review_rules import FindingSpec, make_finding
+from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
+
+
+class ChainReliance(BaseModel):
+    """``principal`` reaches ``target`` only through module ``module`` (same owner); ``via``:
+    the modules it ran on the way, from the one it may use itself (empty: that is ``module``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database: str
+    module_schema: str
+    module_name: str
+    principal: str
+    target_schema: str
+    target_name: str
+    access: str
+    owner: str
+    via: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return fold(
+            f"{self.database}/{self.module_schema}.{self.module_name}:{self.principal}:"
+            f"{self.target_schema}.{self.target_name}:{self.access}"
+        )
+
+    @property
+    def module(self) -> str:
+        return f"{self.module_schema}.{self.module_name}"
+
+    @property
+    def target(self) -> str:
+        return f"{self.target_schema}.{self.target_name}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One reference of a module to a snapshot object; ``intact``: both have one owner."""
+
+    target: DbObject
+    access: str
+    intact: bool
+    key: str  # the target's key, kept: walks ask for it at every step
+
+
+@dataclass(frozen=True)
+class Node:
+    """A module with its owner and its links (none when its owner is unknown)."""
+
+    module: DbObject
+    analysis: ModuleAnalysis
+    owner: str | None
+    links: tuple[Link, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.module.schema_name}.{self.module.name}"
+
+    @property
+    def switches(self) -> bool:
+        """Whether it runs in another execution context than its caller's (EXECUTE AS)."""
+        return (self.analysis.execute_as or "CALLER").upper() != "CALLER"
+
+
+Graph = dict[str, Node]
+
+
+def module_graph(
+    database: Database, analyses: Iterable[ModuleAnalysis], index: ObjectIndex | None = None
+) -> Graph:
+    """Module key → :class:`Node`, links in reference order (sorted: deterministic walks).
+    References to synonyms are left out: their base object is not in the snapshot
+    (:attr:`mapper.module_findings.ModuleChain.unknown` says so)."""
+    index = index or ObjectIndex(database)
+    graph: Graph = {}
+    for analysis in analyses:
+        module = index.by_key.get(f"object:{fold(analysis.schema_name)}.{fold(analysis.name)}")
+        if module is None:
+            continue
+        owner = owner_of(database, module)
+        links = []
+        for ref in analysis.references if owner is not None else ():
+            target = resolve(database, module, ref, index)
+            if target is None or target.kind == ObjectKind.SYNONYM:
+                continue
+            same = fold(owner_of(database, target) or "") == fold(owner or "")
+            links.append(Link(target=target, access=ref.access, intact=same, key=target.key))
+        graph[module.key] = Node(module=module, analysis=analysis, owner=owner, links=tuple(links))
+    return graph
+
+
+def chain_reliance(
+    database: Database,
+    analyses: Iterable[ModuleAnalysis],
+    perms: EffectivePermissions,
+    index: ObjectIndex | None = None,
+    graph: Graph | None = None,
+) -> tuple[ChainReliance, ...]:
+    """Every (principal, module, object) where access works only through ownership chaining,
+    at any depth (see the module docstring)."""
+    principals = sorted(
+        {u.name for u in database.users}
+        | {r.name for r in database.roles}
+        | {a.name for a in database.application_roles}
+        | {"public"}
+    )
+    graph = graph if graph is not None else module_graph(database, analyses, index)
+    # a module with no intact link and no module behind a link gives nobody anything
+    entries = sorted(
+        key for key, node in graph.items()
+        if node.module.kind in CALLER_PERMISSION
+        and any(link.intact or link.key in graph for link in node.links)
+    )  # fmt: skip
+    found: dict[str, ChainReliance] = {}
+    for principal in principals:
+        for item in _walk(database, graph, entries, Checker(perms, database, principal)):
+            found.setdefault(item.key, item)  # breadth first: the shortest way comes first
+    return tuple(found[k] for k in sorted(found))
+
+
+class Checker:
+    """SQL Server's answer for one principal on objects themselves (no chain), remembered."""
+
+    def __init__(self, perms: EffectivePermissions, database: Database, principal: str) -> None:
+        self.perms, self.database, self.principal = perms, database, principal
+        self._known: dict[tuple[str, str], bool] = {}
+
+    def __call__(self, obj: DbObject, permission: str) -> bool:
+        key = (obj.key, permission)
+        if key not in self._known:
+            self._known[key] = allowed(self.perms, self.database, self.principal, obj, permission)
+        return self._known[key]
+
+
+def _walk(
+    database: Database, graph: Graph, entries: list[str], can: Checker
+) -> Iterator[ChainReliance]:
+    """One principal's reliances, breadth first from the modules it may use itself."""
+    queue: deque[tuple[str, tuple[str, ...]]] = deque(
+        (key, ()) for key in entries
+        if can(graph[key].module, CALLER_PERMISSION[graph[key].module.kind])
+    )  # fmt: skip
+    seen = {key for key, _ in queue}
+    while queue:
+        key, via = queue.popleft()
+        node = graph[key]
+        for link in node.links:
+            if link.intact and not can(link.target, link.access):
+                yield ChainReliance(
+                    database=database.name, module_schema=node.module.schema_name,
+                    module_name=node.module.name, principal=can.principal,
+                    target_schema=link.target.schema_name, target_name=link.target.name,
+                    access=link.access, owner=node.owner or "", via=via,
+                )  # fmt: skip
+            elif not link.intact and not can(link.target, link.access):
+                continue  # a broken link the principal may not pass: refused there
+            if link.key in graph and link.key not in seen and not node.switches:
+                seen.add(link.key)
+                queue.append((link.key, (*via, node.qualified)))
+
+
+#: How many objects a GB306 names in its evidence, nearest first; the rest are counted.
+EVIDENCE_NAMED = 100
+
+
+def entry_of(chain: ChainReliance) -> str:
+    """The module the principal runs itself on its (shortest) way to the reliance."""
+    return chain.via[0] if chain.via else chain.module
+
+
+def chain_groups(chains: Iterable[ChainReliance]) -> dict[tuple[str, str], list[ChainReliance]]:
+    """Reliances by (folded principal, folded entry module: :func:`entry_of`), in key order,
+    each group nearest first. Each reliance is in exactly one group: the entry of its shortest
+    way, so a principal's groups together hold everything it reaches only through chains."""
+    groups: dict[tuple[str, str], list[ChainReliance]] = {}
+    for chain in chains:
+        groups.setdefault((fold(chain.principal), fold(entry_of(chain))), []).append(chain)
+    return {key: sorted(groups[key], key=_nearest) for key in sorted(groups)}
+
+
+def _nearest(chain: ChainReliance) -> tuple[int, str, str, str]:
+    return (len(chain.via), fold(chain.module), fold(chain.target), chain.access)
+
+
+def chain_finding(chains: list[ChainReliance]) -> FindingSpec:
+    """One GB306 for a principal and a module it runs itself (one :func:`chain_groups` group):
+    every object it reaches through that module only by ownership chaining, at any depth."""
+    first = chains[0]
+    entry = entry_of(first)
+    owners = sorted({c.owner for c in chains}, key=fold)
+    named = ", ".join(_item(c) for c in chains[:EVIDENCE_NAMED])
+    rest = chains[EVIDENCE_NAMED:]
+    if rest:
+        counts: dict[str, int] = {}
+        for chain in rest:
+            counts[chain.access] = counts.get(chain.access, 0) + 1
+        named += f", and {len(rest)} more as deep or deeper (" + ", ".join(
+            f"{access} on {n}" for access, n in sorted(counts.items())
+        ) + ")"  # fmt: skip
+    many = len(chains) > 1
+    return make_finding(
+        RULES["GB306"],
+        f"{first.principal} can run {entry} and through it reaches "
+        f"{len(chains) if many else 'an'} {'objects' if many else 'object'} only by ownership "
+        f"chaining (no permission of its own; owned by {', '.join(owners)}, as the modules "
+        f"that use {'them' if many else 'it'}): {named}",
+        principal=first.principal,
+        securable=entry,
+        source_ref=first.database,
+    )
+
+
+def _item(chain: ChainReliance) -> str:
+    """``ACCESS on target``, with the way to the module that uses it when that is deeper."""
+    way = f" ({' -> '.join((*chain.via, chain.module))})" if chain.via else ""
+    return f"{chain.access} on {chain.target}{way}"
