@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure as measuring
-from bench import report
+from bench import report, report_rows
 from bench.estate import OUT, Estate, cached_estate, ensure_estate, ensure_statement_script
 from bench.measure import Figure, Limits, load_results, measure, save_results
 from bench.scales import SCALES, Scale, get_scale, rows_scale
@@ -214,7 +214,7 @@ def _merged(name: str, section: dict[str, Any]) -> dict[str, Any]:
     return section | {"figures": previous["figures"] | section["figures"], "code": codes}
 
 
-def _print(title: str, rows: list[report.Row]) -> None:
+def _print(title: str, rows: list[report_rows.Row]) -> None:
     width = max(len(name) for name, _ in rows)
     print(f"\n{title}")
     for name, value in rows:
@@ -277,15 +277,15 @@ def main(argv: list[str]) -> int:
             report.write_benchmarks(load_results(), args.report)
 
         save(run_scale(scale, args.runs, only, args.seed, save))
-        _print(f"Scale {args.scale}", report.scale_rows(load_results()[args.scale]))
+        _print(f"Scale {args.scale}", report_rows.scale_rows(load_results()[args.scale]))
     if args.parse_100k:
         save_results("parse100k", run_parse_100k(args.runs, args.seed))
-        _print("Parse, 100,000 statements", report.parse_rows(load_results()["parse100k"]))
+        _print("Parse, 100,000 statements", report_rows.parse_rows(load_results()["parse100k"]))
     if args.plan_scaling:
         save_results("planscaling", run_plan_scaling(args.runs, args.seed))
-        _print("Plan scaling", report.plan_scaling_rows(load_results()["planscaling"]))
+        _print("Plan scaling", report_rows.plan_scaling_rows(load_results()["planscaling"]))
     results = load_results()
-    _print("Scaling exponent", report.scaling_rows(results))
+    _print("Scaling exponent", report_rows.scaling_rows(results))
     report.write_benchmarks(results, args.report)
     print(f"\nwrote {args.report}")
     return 0

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import generate, scales, tsql
+from bench import construct, database_builder, estate_shape, generate, scales, tsql
 from bench.scales import Scale
 from grantbridge.output import write_file_atomic
 from mssql_extract.snapshot import Database, SecuritySnapshot
@@ -55,10 +55,14 @@ class Estate:
         return sorted((self.root / "tsql").glob("*.sql"))
 
 
+#: The modules an estate is made by (snapshot and scripts): their source is the fingerprint.
+GENERATOR_MODULES = (generate, estate_shape, construct, database_builder, scales, tsql)
+
+
 def generator_fingerprint() -> str:
     """sha256 of the generator's modules: a changed generator regenerates its estates."""
     digest = hashlib.sha256()
-    for module in (generate, scales, tsql):
+    for module in GENERATOR_MODULES:
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()
 

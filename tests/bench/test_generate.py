@@ -8,7 +8,8 @@ import networkx as nx
 import pytest
 
 from bench.estate import count_principals
-from bench.generate import MAX_DEPTH, generate_snapshot
+from bench.estate_shape import MAX_DEPTH
+from bench.generate import generate_snapshot
 from bench.scales import SCALES, get_scale, rows_scale
 from bench.tsql import render_scripts, statement_script
 from mssql_extract.snapshot import Database, PermissionState, SecuritySnapshot

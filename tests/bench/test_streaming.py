@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import os
 import subprocess
@@ -11,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench import measure
+from bench.construct import construct
 from bench.estate import cached_estate, ensure_estate
-from bench.generate import construct, generate_snapshot
+from bench.generate import generate_snapshot
 from bench.measure import ChildFailed, Limits, run_child
 from bench.scales import SCALES, rows_scale
 from bench.tsql import render_scripts
@@ -77,6 +80,33 @@ def _stopped(limits: Limits, monkeypatch: pytest.MonkeyPatch, code: str) -> str:
     return str(failure.value)
 
 
+def _bench_imports(module: str) -> set[str]:
+    """``module`` and the ``bench`` modules it imports, directly or not."""
+    found, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        tree = ast.parse(Path(str(importlib.import_module(name).__file__)).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "bench":
+                todo += [f"bench.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench."):
+                todo.append(str(node.module))
+    return found
+
+
+def test_the_cache_fingerprint_covers_every_module_that_makes_an_estate() -> None:
+    """A cached estate is reused while its generator fingerprint matches: a module of the
+    generator or of the scripts left out of it would let an edit leave stale estates in use."""
+    from bench.estate import GENERATOR_MODULES
+
+    made_by = _bench_imports("bench.generate") | _bench_imports("bench.tsql")
+    assert {"bench.database_builder", "bench.estate_shape", "bench.construct"} <= made_by
+    assert made_by <= {module.__name__ for module in GENERATOR_MODULES}
+
+
 def test_a_child_over_its_time_limit_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     message = _stopped(Limits(seconds=1, rss_mb=None), monkeypatch, "import time; time.sleep(60)")
     assert message == "tokenize stopped: timed out after 1 s"
@@ -112,7 +142,7 @@ def test_sections_merge_across_invocations_and_a_stopped_stage_is_reported(
 
 def test_rows_estates_are_scales_too_and_report_after_the_named_ones() -> None:
     from bench.__main__ import _arguments
-    from bench.report import estate_sections
+    from bench.report_rows import estate_sections
 
     assert _arguments(["--scale", "rows2000"]).scale == "rows2000"
     with pytest.raises(SystemExit):
@@ -154,7 +184,7 @@ def test_a_psql_failure_is_reported_by_its_error_line() -> None:
 
 
 def test_the_apply_target_reads_the_largest_estate_where_both_sides_applied() -> None:
-    from bench.report import target_rows
+    from bench.report_rows import target_rows
 
     def section(rows: int, apply: float | None, naive: float) -> dict[str, object]:
         figures = {"apply-naive": {"seconds": naive}, "apply": {"seconds": apply}}
@@ -166,7 +196,7 @@ def test_the_apply_target_reads_the_largest_estate_where_both_sides_applied() ->
 
 
 def test_a_stopped_l_plan_is_a_missed_target_and_the_exponent_says_what_it_spans() -> None:
-    from bench.report import target_rows
+    from bench.report_rows import target_rows
 
     def section(rows: int, plan: float | None, error: str | None = None) -> dict[str, object]:
         figure = {"seconds": plan, "error": error, "peak_rss_mb": None}

@@ -1,0 +1,127 @@
+"""The before/after table of ``BENCHMARKS.md``: figures of the fixes found by profiling.
+
+Unlike the other tables (:mod:`bench.report_rows`), these are not re-measured: each pair was
+measured once, on the machine of the time, when its fix landed.
+"""
+
+from __future__ import annotations
+
+#: Before/after figures of the fixes found by profiling (pyinstrument, cProfile), measured once
+#: on this machine when each fix landed; the tables above are re-measured on every run.
+FIXES: tuple[tuple[str, str, str], ...] = (
+    (
+        "generate M: stream one database at a time, leaner model construction (91bed7f)",
+        "21.3 s, 1,142 MB peak RSS",
+        "20.0 s, 226 MB (files byte-identical)",
+    ),
+    (
+        "parse M: cyclic GC paused while replaying, key built once per row, interned names "
+        "and keys, slotted rows, cheaper keyword checks (4acb292)",
+        "104.2 s (5,001 statements/s), 1,377 MB",
+        "40.6 s (12,849 statements/s), 1,125 MB",
+    ),
+    (
+        "parse / tokenize time at M (tokenizer timed with the GC paused: 27.8 s)",
+        "3.75×",
+        "1.46×",
+    ),
+    (
+        "parse memory, 4 M databases (150k rows): source references share their fields-set "
+        "(bf579f3)",
+        "383 MB",
+        "349 MB",
+    ),
+    (
+        "validated snapshot load at M: GC paused inside SecuritySnapshot.from_json, each key "
+        "computed once when sorting (4dc9792)",
+        "13.2–16.5 s (5.6–6.4× json.loads)",
+        "4.4–8.1 s (the table above: the load as grantbridge does it)",
+    ),
+    (
+        "plan, 2 databases of M (208k grants), CPU seconds of plan() on a loaded machine: schema "
+        "contents looked up once per schema, DENY precedence decided without building "
+        "explanations, grant signatures cached in DENY restructuring (61951cf)",
+        "56.3–56.8 s CPU, 1,130 MB",
+        "35.2–40.7 s CPU, 1,106 MB (plans byte-identical)",
+    ),
+    (
+        "validated snapshot load at M, idle machine: parsed and validated in one pass by "
+        "pydantic-core (`model_validate_json`), no tree of Python dicts in between (70444cd)",
+        "8.4 s, 1,535 MB peak RSS",
+        "4.3 s, 1,538 MB",
+    ),
+    (
+        "verify on the embedded server, 24k roles in 2 databases (synthetic plan): roles and "
+        "memberships committed once instead of once per database (4e40064)",
+        "20–25 s, 01 + 02: 9.1 s (the per-database path, which live targets keep)",
+        "16–18 s, 01 + 02: 4.2 s",
+    ),
+    (
+        "apply S: statements sent 50 at a time (psql \\; inside a batch; pipeline mode in "
+        "apply and verify), one wait per batch (36a45b3); median of 3, one process",
+        "0.825 s (0.36× the naive script's 2.294 s)",
+        "0.661 s (0.29×) in batches of 20, 0.625 s (0.27×) of 100; the S section has 50",
+    ),
+    (
+        "plan M: plan.json written and the snapshot hashed in pieces, not as one text "
+        "(e3e2d6a); rows100000: writing plan.json 4.0 s, +810 MB → 2.6 s, +6 MB",
+        "8,587 MB peak RSS (load + plan + write)",
+        "5,045 MB",
+    ),
+    (
+        "render S: 04's grant grouping worked out once, rollback.sql revokes the same clauses "
+        "(e5969dd); median of 5 in one process",
+        "0.510 s",
+        "0.320 s (scripts byte-identical)",
+    ),
+    (
+        "render M: the cyclic collector paused while rendering, each database's grants sorted "
+        "out in one pass (they were filtered from all 1.04M grants once per database, twice), "
+        "the databases listed once (9efc951); CPU seconds of render_sql on a plan loaded from "
+        "plan.json, one process",
+        "22.3 s",
+        "11.0 s (scripts byte-identical); S: 0.253 → 0.149 s",
+    ),
+    (
+        "load plan.json (render, apply, verify, diff, report): parsed and validated in one pass "
+        "by pydantic-core with the collector paused, as snapshots are (d64788c); S, one process",
+        "0.46–0.71 s",
+        "0.14–0.18 s (the same plan)",
+    ),
+    (
+        "report.md at M: the first 50 findings of a rule, derived roles counted past 100, a "
+        "most-granted-roles table where Mermaid cannot draw (7f3edaa); the emit section's "
+        "report.md size",
+        "73.0 MB (role hierarchy 56.8 MB, findings 8.8 MB, principal mapping 6.1 MB)",
+        "0.54 MB",
+    ),
+    (
+        "diff.md at M for a ~10-row source change (an audit's mutation of one database): a "
+        "60,000-character budget, derived-role churn counted per base role (daf2187)",
+        "941 KB, 7,992 lines (GitHub refuses a comment over 65,536 characters)",
+        "39.9 KB; `diff` itself 55 s, 7.4 GB (two plans loaded)",
+    ),
+    (
+        "drift against an empty target, 10 databases and 100k rows (208k grants, 124k "
+        "memberships): mismatches sorted by a key, roles and memberships compared once, "
+        "fewer grant copies (927ae4a, d164590); the mismatch table capped at 50 rows",
+        "28.2 s; the full table ~170 s more (354k rows)",
+        "8.4 s (same mismatches, same script); the report 0.13 s",
+    ),
+    (
+        "scripts at M: rollback.sql revokes memberships 1,000 per statement, long arrays 10 "
+        "elements to a line (0d6dc3c); a GRANT's grantees, objects or roles past 8 one to a "
+        "line; longest line of rollback.sql / 04 / 02",
+        "51.2 MB (every membership in one unnest) / 11,744 / 8,233 characters",
+        "719 / 593 / 1,952 characters (a comment's or a role name's length); small plans' "
+        "scripts unchanged",
+    ),
+    (
+        "report.md at M once views check their caller's privileges across broken ownership "
+        "chains (6,282 security_invoker views, none with a body in the snapshot): the "
+        "routines, views and row-level security tables show 100 rows and count the rest "
+        "(4c2a223)",
+        "1.79 MB (the views table 1.0 MB)",
+        "0.79 MB",
+    ),
+)
