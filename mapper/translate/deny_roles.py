@@ -15,7 +15,7 @@ from mapper.translate.state import Granted, Item, PlanState, copy_with
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
-    from mapper.translate.deny import _Denial, _Subtraction
+    from mapper.translate.deny import _Contested, _Denial, _Subtraction
 
 #: Statements quoted in one GB020 finding's evidence, and in a derived role's source; the rest
 #: are counted (each DENY fact is disposed with the finding, so none is lost).
@@ -106,14 +106,15 @@ def split_roles(
 
 
 def derived_role(
-    state: PlanState, role: str, sub: _Subtraction, cache: Derived
+    state: PlanState, role: str, sub: _Subtraction, cache: Derived, contested: _Contested
 ) -> tuple[str, list[_Denial]] | None:
     """The derived role (role minus the DENYs) and the DENYs that took something, or None.
 
     Built along the hierarchy: what is left of the role's own grants, and membership in each
     parent or in the parent's own derived role. Cached per (role, DENY set). When nothing would
     be left (every grant denied, no parent left to join) no role is made and the name is ``""``:
-    a member gains nothing from the role in SQL Server, so it simply leaves it.
+    a member gains nothing from the role in SQL Server, so it simply leaves it. ``contested``:
+    per role, the DENYs covering any of its grants (what ``sub.touches`` would look up again).
     """
     key = (role, sub)
     if key in cache:
@@ -122,7 +123,8 @@ def derived_role(
         return None
     kept: list[Granted] | None = None  # None: all of its own grants (listed when needed)
     takers: dict[str, _Denial] = {}
-    if sub.touches(state.granted_keys(role)):  # most roles: the DENYs take none of its grants
+    # sub.touches(state.granted_keys(role)), from the DENYs worked out once for the role
+    if not sub.facts.isdisjoint(contested[role]):  # most roles: the DENYs take none of its grants
         kept = []
         for item_key, item in state.granted_to(role):
             left, hit = sub.apply(item_key, item)
@@ -134,7 +136,7 @@ def derived_role(
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
         made = None
         if m.inherit and spec is not None and spec.kind != RoleKind.PREDEFINED:
-            made = derived_role(state, m.role, sub, cache)
+            made = derived_role(state, m.role, sub, cache, contested)
         if made is not None:
             takers.update((t.deny.fact, t) for t in made[1])
         if made is None or made[0]:  # "": the parent's derived role would hold nothing
@@ -165,5 +167,6 @@ def derived_role(
     copies += [PgMembership(role=parent, member=name, inherit=m.inherit) for m, parent in parents]
     for copy in copies:
         state.add(copy, by[0].deny.fact)
+    contested.pop(name, None)  # an existing derived role (the same name) may have gained grants
     cache[key] = (name, by)
     return cache[key]
