@@ -317,7 +317,9 @@ def _restructure(
 
     # a group before its members (a member's upward closure is strictly larger), so a member
     # inherits its groups' final shape
-    order = sorted(reach, key=lambda r: (len(closure(state, r)), r))
+    # each role's closure once: memberships change only once derived roles are made
+    closures = {role: closure(state, role) for role in reach}
+    order = sorted(reach, key=lambda r: (len(closures[r]), r))
     for role in order:
         sub = subtraction(reach[role])
         # no touches() first: a role's own DENYs take something from most roles reached (at
@@ -329,7 +331,7 @@ def _restructure(
                 took(takers, f"role:{role}")
     leaving: dict[str, set[str]] = {}
     derived: Derived = {}
-    for role, base, takers in split_roles(state, order, reach, subtraction):
+    for role, base, takers in split_roles(state, order, closures, reach, subtraction):
         took(takers, f"role:{role}", f"role:{base}")
         if not takers:  # a _common part: no DENY of any member below takes from it
             derived[(base, None)] = None

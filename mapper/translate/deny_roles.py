@@ -45,6 +45,7 @@ SPLIT_MIN = 50
 def split_roles(
     state: PlanState,
     order: list[str],
+    closures: dict[str, set[str]],
     reach: dict[str, list[_Denial]],
     subtraction: Callable[[list[_Denial]], _Subtraction],
 ) -> list[tuple[str, str, list[_Denial]]]:
@@ -55,18 +56,20 @@ def split_roles(
     ``<role>_part_<holders>``, one role per set of denying principals (holders) that contest
     them; the role becomes a member of each. A derived role then joins the parts its DENYs leave
     alone instead of copying their grants. Returns (role, new role, contesting DENYs) per part.
+    ``closures``: each member's :func:`closure` (as ``order`` was sorted by).
     """
     below: dict[str, dict[str, _Denial]] = {}
     for member in order:
-        for role in closure(state, member):
+        for role in closures[member]:
             below.setdefault(role, {}).update((d.deny.fact, d) for d in reach[member])
     parts: list[tuple[str, str, list[_Denial]]] = []
+    holders: dict[tuple[str, ...], tuple[str, ...]] = {}  # contesting DENYs → their holders
     for role in sorted(below):
         spec = state.roles.get(role)
         items = state.granted_to(role)
         if spec is None or spec.kind == RoleKind.PREDEFINED or len(items) < SPLIT_MIN:
             continue
-        sub = subtraction(sorted(below[role].values(), key=lambda d: d.deny.fact))
+        sub = subtraction([below[role][fact] for fact in sorted(below[role])])
         if not sub.touches(state.granted_keys(role)):
             continue  # nothing contested: no parts
         groups: dict[tuple[str, ...], tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
@@ -75,8 +78,12 @@ def split_roles(
             if not hits:  # uncontested (most grants): no holders, no DENYs
                 groups.setdefault((), ([], {}))[0].append((key, item))
                 continue
-            holders = tuple(sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items()))
-            group = groups.setdefault(tuple(s for _, s in holders), ([], {}))
+            contesting = tuple(h.deny.fact for h in hits)
+            names = holders.get(contesting)
+            if names is None:  # the same DENYs contest many grants: spell their holders once
+                spelled = sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items())
+                names = holders[contesting] = tuple(s for _, s in spelled)
+            group = groups.setdefault(names, ([], {}))
             group[0].append((key, item))
             group[1].update((h.deny.fact, h) for h in hits)
         if len(groups) == 1 and () in groups:
