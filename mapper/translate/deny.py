@@ -131,6 +131,42 @@ class _Signatures(dict[str, str]):
         return spelled
 
 
+class _Covering(dict[str, list[_Denial]]):
+    """Signature → every DENY being restructured that covers it, sorted by fact: each DENY's
+    signatures are indexed once, however many sets of DENYs it is in."""
+
+    def __init__(self, denials: dict[str, _Denial], signatures: _Signatures) -> None:
+        super().__init__()
+        self.signatures = signatures
+        #: signature → the facts of the DENYs covering it
+        self.facts: dict[str, frozenset[str]] = {}
+        for fact in sorted(denials):
+            for spelled in denials[fact].signatures:
+                self.setdefault(spelled, []).append(denials[fact])
+        for spelled, found in self.items():
+            self.facts[spelled] = frozenset(d.deny.fact for d in found)
+
+    def denying(self, keys: Iterable[str]) -> set[str]:
+        """The facts of the DENYs that cover any of the items under ``keys``."""
+        covered = self.facts.keys() & set(map(self.signatures.__getitem__, keys))
+        return set().union(*map(self.facts.__getitem__, covered))
+
+
+class _Contested(dict[str, set[str]]):
+    """Role → the facts of the DENYs covering any of its grants, worked out once per role while
+    derived roles are made (a role is asked about once per set of DENYs reaching a member
+    below it: hundreds of times at scale). Then the only grants added are a derived role's
+    copies, and :func:`~mapper.translate.deny_roles.derived_role` drops that role's entry."""
+
+    def __init__(self, state: PlanState, covering: _Covering) -> None:
+        super().__init__()
+        self._state, self._covering = state, covering
+
+    def __missing__(self, role: str) -> set[str]:
+        found = self[role] = self._covering.denying(self._state.granted_keys(role))
+        return found
+
+
 def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
     target, columns, table_columns = deny.target, None, None
     if target.column_name is not None and deny.db is not None:
@@ -159,26 +195,39 @@ def _creates(coverage: Coverage, deny: Deny) -> str | None:
 
 
 class _Subtraction:
-    """The DENYs reaching one set of principals, indexed by signature; what they leave of items."""
+    """The DENYs reaching one set of principals; what they leave of items.
 
-    def __init__(self, denials: Iterable[_Denial], signatures: _Signatures) -> None:
+    ``denials`` come sorted by fact (``_restructure`` makes every set so), the order
+    :meth:`hits` returns them in. Their signatures are looked up in ``covering``, the index of
+    every DENY being restructured, built once: an index per set cost the sum of its DENYs'
+    signatures for every set (a role's members at scale M are reached by hundreds of DENYs, and
+    one DENY on a database covers thousands of signatures), though most sets share most DENYs.
+    """
+
+    def __init__(
+        self, denials: Iterable[_Denial], signatures: _Signatures, covering: _Covering
+    ) -> None:
         self.denials = tuple(denials)
         self.signatures = signatures
+        self.covering = covering
         self.key = tuple(d.deny.fact for d in self.denials)
+        self.facts = frozenset(self.key)
         #: column DENYs that turned a table-level grant into column grants (approximated)
         self.split: set[str] = set()
-        self.by_signature: dict[str, list[_Denial]] = {}
-        for denial in self.denials:
-            for spelled in denial.signatures:
-                self.by_signature.setdefault(spelled, []).append(denial)
 
     def touches(self, keys: Iterable[str]) -> bool:
         """Whether the denials may take something from any of the items under ``keys``."""
-        return not self.by_signature.keys().isdisjoint(map(self.signatures.__getitem__, keys))
+        covering, facts = self.covering.facts, self.facts
+        covered = covering.keys() & set(map(self.signatures.__getitem__, keys))
+        return any(not facts.isdisjoint(covering[spelled]) for spelled in covered)
 
     def hits(self, key: str) -> list[_Denial]:
         """The denials that may take something from the item under ``key`` (by signature)."""
-        return self.by_signature.get(self.signatures[key], [])
+        found = self.covering.get(self.signatures[key])
+        if not found:
+            return []
+        facts = self.facts
+        return [d for d in found if d.deny.fact in facts]
 
     def apply(self, key: str, item: Granted) -> tuple[list[Granted], list[_Denial]]:
         """What is left of ``item`` (``[item]``: untouched) and the denials that took a part.
@@ -254,11 +303,12 @@ def _restructure(
     found: dict[str, set[str]] = {}
     subtractions: dict[tuple[str, ...], _Subtraction] = {}
     signatures = _Signatures(state)
+    covering = _Covering(denials, signatures)
 
     def subtraction(of: list[_Denial]) -> _Subtraction:
         key = tuple(d.deny.fact for d in of)
         if key not in subtractions:
-            subtractions[key] = _Subtraction(of, signatures)
+            subtractions[key] = _Subtraction(of, signatures, covering)
         return subtractions[key]
 
     def took(takers: Iterable[_Denial], *keys: str) -> None:
@@ -267,11 +317,13 @@ def _restructure(
 
     # a group before its members (a member's upward closure is strictly larger), so a member
     # inherits its groups' final shape
-    order = sorted(reach, key=lambda r: (len(closure(state, r)), r))
+    # each role's closure once: memberships change only once derived roles are made
+    closures = {role: closure(state, role) for role in reach}
+    order = sorted(reach, key=lambda r: (len(closures[r]), r))
     for role in order:
         sub = subtraction(reach[role])
-        if not sub.touches(state.granted_keys(role)):
-            continue  # most roles: apply() would leave every grant as it is
+        # no touches() first: a role's own DENYs take something from most roles reached (at
+        # scale M, 799 of 893), and asking would look every grant's signature up twice
         for key, item in state.granted_to(role):
             left, takers = sub.apply(key, item)
             if takers:
@@ -279,14 +331,15 @@ def _restructure(
                 took(takers, f"role:{role}")
     leaving: dict[str, set[str]] = {}
     derived: Derived = {}
-    for role, base, takers in split_roles(state, order, reach, subtraction):
+    for role, base, takers in split_roles(state, order, closures, reach, subtraction):
         took(takers, f"role:{role}", f"role:{base}")
         if not takers:  # a _common part: no DENY of any member below takes from it
             derived[(base, None)] = None
+    contested = _Contested(state, covering)  # from here on, grants change only as it knows
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):
-            made = derived_role(state, membership.role, sub, derived)
+            made = derived_role(state, membership.role, sub, derived, contested)
             if made is None:
                 continue
             name, takers = made

@@ -15,7 +15,7 @@ from mapper.translate.state import Granted, Item, PlanState, copy_with
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
-    from mapper.translate.deny import _Denial, _Subtraction
+    from mapper.translate.deny import _Contested, _Denial, _Subtraction
 
 #: Statements quoted in one GB020 finding's evidence, and in a derived role's source; the rest
 #: are counted (each DENY fact is disposed with the finding, so none is lost).
@@ -45,6 +45,7 @@ SPLIT_MIN = 50
 def split_roles(
     state: PlanState,
     order: list[str],
+    closures: dict[str, set[str]],
     reach: dict[str, list[_Denial]],
     subtraction: Callable[[list[_Denial]], _Subtraction],
 ) -> list[tuple[str, str, list[_Denial]]]:
@@ -55,18 +56,20 @@ def split_roles(
     ``<role>_part_<holders>``, one role per set of denying principals (holders) that contest
     them; the role becomes a member of each. A derived role then joins the parts its DENYs leave
     alone instead of copying their grants. Returns (role, new role, contesting DENYs) per part.
+    ``closures``: each member's :func:`closure` (as ``order`` was sorted by).
     """
     below: dict[str, dict[str, _Denial]] = {}
     for member in order:
-        for role in closure(state, member):
+        for role in closures[member]:
             below.setdefault(role, {}).update((d.deny.fact, d) for d in reach[member])
     parts: list[tuple[str, str, list[_Denial]]] = []
+    holders: dict[tuple[str, ...], tuple[str, ...]] = {}  # contesting DENYs → their holders
     for role in sorted(below):
         spec = state.roles.get(role)
         items = state.granted_to(role)
         if spec is None or spec.kind == RoleKind.PREDEFINED or len(items) < SPLIT_MIN:
             continue
-        sub = subtraction(sorted(below[role].values(), key=lambda d: d.deny.fact))
+        sub = subtraction([below[role][fact] for fact in sorted(below[role])])
         if not sub.touches(state.granted_keys(role)):
             continue  # nothing contested: no parts
         groups: dict[tuple[str, ...], tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
@@ -75,8 +78,12 @@ def split_roles(
             if not hits:  # uncontested (most grants): no holders, no DENYs
                 groups.setdefault((), ([], {}))[0].append((key, item))
                 continue
-            holders = tuple(sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items()))
-            group = groups.setdefault(tuple(s for _, s in holders), ([], {}))
+            contesting = tuple(h.deny.fact for h in hits)
+            names = holders.get(contesting)
+            if names is None:  # the same DENYs contest many grants: spell their holders once
+                spelled = sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items())
+                names = holders[contesting] = tuple(s for _, s in spelled)
+            group = groups.setdefault(names, ([], {}))
             group[0].append((key, item))
             group[1].update((h.deny.fact, h) for h in hits)
         if len(groups) == 1 and () in groups:
@@ -106,14 +113,15 @@ def split_roles(
 
 
 def derived_role(
-    state: PlanState, role: str, sub: _Subtraction, cache: Derived
+    state: PlanState, role: str, sub: _Subtraction, cache: Derived, contested: _Contested
 ) -> tuple[str, list[_Denial]] | None:
     """The derived role (role minus the DENYs) and the DENYs that took something, or None.
 
     Built along the hierarchy: what is left of the role's own grants, and membership in each
     parent or in the parent's own derived role. Cached per (role, DENY set). When nothing would
     be left (every grant denied, no parent left to join) no role is made and the name is ``""``:
-    a member gains nothing from the role in SQL Server, so it simply leaves it.
+    a member gains nothing from the role in SQL Server, so it simply leaves it. ``contested``:
+    per role, the DENYs covering any of its grants (what ``sub.touches`` would look up again).
     """
     key = (role, sub)
     if key in cache:
@@ -122,7 +130,8 @@ def derived_role(
         return None
     kept: list[Granted] | None = None  # None: all of its own grants (listed when needed)
     takers: dict[str, _Denial] = {}
-    if sub.touches(state.granted_keys(role)):  # most roles: the DENYs take none of its grants
+    # sub.touches(state.granted_keys(role)), from the DENYs worked out once for the role
+    if not sub.facts.isdisjoint(contested[role]):  # most roles: the DENYs take none of its grants
         kept = []
         for item_key, item in state.granted_to(role):
             left, hit = sub.apply(item_key, item)
@@ -134,7 +143,7 @@ def derived_role(
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
         made = None
         if m.inherit and spec is not None and spec.kind != RoleKind.PREDEFINED:
-            made = derived_role(state, m.role, sub, cache)
+            made = derived_role(state, m.role, sub, cache, contested)
         if made is not None:
             takers.update((t.deny.fact, t) for t in made[1])
         if made is None or made[0]:  # "": the parent's derived role would hold nothing
@@ -165,5 +174,6 @@ def derived_role(
     copies += [PgMembership(role=parent, member=name, inherit=m.inherit) for m, parent in parents]
     for copy in copies:
         state.add(copy, by[0].deny.fact)
+    contested.pop(name, None)  # an existing derived role (the same name) may have gained grants
     cache[key] = (name, by)
     return cache[key]

@@ -1,0 +1,187 @@
+"""DENY restructuring's shortcuts give the answers of the plain computations they replace (issue 7).
+
+- ``_Subtraction.hits`` and ``touches`` look DENYs up in one index of every DENY being
+  restructured (``_Covering``), filtered by the set's facts, instead of an index per set of
+  DENYs: checked against each set's own index, as the planner built it before.
+- ``derived_role`` asks ``_Contested`` (per role, the DENYs covering its grants, worked out once)
+  instead of ``sub.touches(granted_keys(role))``: checked against the plain question on every
+  call, and a derived role that gains grants under its existing name is worked out again.
+
+The estates are the benchmark's generator (two databases) plus server DENYs reaching logins in
+both databases, so the shortcuts meet split roles, derived roles, column and server DENYs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any, ClassVar
+
+import pytest
+
+from bench.generate import generate_snapshot
+from bench.scales import Scale
+from mapper.naming import NameRegistry
+from mapper.plan import PgGrant, RoleKind
+from mapper.planner import plan
+from mapper.policy import Policy
+from mapper.translate import deny, deny_roles
+from mapper.translate.deny import Deny, _Contested, _Covering, _Denial, _Signatures, _Subtraction
+from mapper.translate.deny_reach import signature
+from mapper.translate.grants import Target
+from mapper.translate.state import PlanState
+from mssql_extract.snapshot import (
+    Membership,
+    Permission,
+    PermissionState,
+    SecuritySnapshot,
+    SourceRef,
+)
+from tests.mapper.estate import snapshot
+
+REF = SourceRef(origin="test.sql", line=1)
+SERVER_DENIES = ("SELECT ALL USER SECURABLES", "ALTER ANY DATABASE", "VIEW ANY DEFINITION")
+
+
+def _estate() -> SecuritySnapshot:
+    """A generated two-database estate with server DENYs to server roles and logins."""
+    snap = generate_snapshot(Scale("fast", databases=2, principals=120, permission_rows=4_000))
+    rng, names = random.Random(1), [lg.name for lg in snap.logins][2:]  # not sysadmin's
+    denies = [("SELECT ALL USER SECURABLES", "monitoring"), ("ALTER ANY DATABASE", "ops")]
+    denies += [(rng.choice(SERVER_DENIES), name) for name in rng.sample(names, 6)]
+    extra = [Permission(securable_class="SERVER", permission=p, state=PermissionState.DENY,
+                        grantee=g, source_ref=REF) for p, g in denies]  # fmt: skip
+    joined = [Membership(role=rng.choice(("monitoring", "ops")), member=name, source_ref=REF)
+              for name in rng.sample(names, 10)]  # fmt: skip
+    permissions = {p.key: p for p in (*snap.server_permissions, *extra)}
+    memberships = {m.key: m for m in (*snap.server_memberships, *joined)}
+    return snap.model_copy(update={
+        "server_permissions": tuple(sorted(permissions.values(), key=lambda p: p.key)),
+        "server_memberships": tuple(sorted(memberships.values(), key=lambda m: m.key)),
+    })  # fmt: skip
+
+
+def _plain_index(sub: _Subtraction) -> dict[str, list[_Denial]]:
+    """The set's own signature → DENYs index, as _Subtraction built it per set before."""
+    index: dict[str, list[_Denial]] = {}
+    for denial in sub.denials:
+        for spelled in denial.signatures:
+            index.setdefault(spelled, []).append(denial)
+    return index
+
+
+def _plain_touches(sub: _Subtraction, keys: Any) -> bool:
+    return not _plain_index(sub).keys().isdisjoint(sub.signatures[k] for k in keys)
+
+
+class _CheckedSubtraction(_Subtraction):
+    """Answers as _Subtraction does, and fails where the plain per-set index answers otherwise."""
+
+    seen: ClassVar[Counter[str]] = Counter()
+
+    def touches(self, keys: Any) -> bool:
+        keys = list(keys)
+        answer = super().touches(keys)
+        assert answer == _plain_touches(self, keys)
+        self.seen[f"touches {answer}"] += 1
+        return answer
+
+    def hits(self, key: str) -> list[_Denial]:
+        answer = super().hits(key)
+        plain = _plain_index(self).get(self.signatures[key], [])
+        assert [d.deny.fact for d in answer] == [d.deny.fact for d in plain]
+        self.seen["hits found" if answer else "hits none"] += 1
+        return answer
+
+
+@pytest.fixture(scope="module")
+def estate() -> SecuritySnapshot:
+    return _estate()
+
+
+def test_the_shared_index_answers_as_each_sets_own_index(
+    estate: SecuritySnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_CheckedSubtraction, "seen", Counter())
+    monkeypatch.setattr(deny, "_Subtraction", _CheckedSubtraction)
+    plan(estate, Policy())
+    seen = _CheckedSubtraction.seen
+    assert min(seen["touches True"], seen["touches False"], seen["hits found"]) > 0, seen
+    assert seen["hits none"] > 0, seen
+
+
+def test_contested_answers_as_touches_on_every_derived_role_call(
+    estate: SecuritySnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: Counter[bool] = Counter()
+    original = deny_roles.derived_role
+
+    def checked(state: PlanState, role: str, sub: _Subtraction, cache: Any,
+                contested: _Contested) -> Any:  # fmt: skip
+        fast = not sub.facts.isdisjoint(contested[role])
+        assert fast == _plain_touches(sub, state.granted_keys(role)), role
+        asked[fast] += 1
+        return original(state, role, sub, cache, contested)
+
+    monkeypatch.setattr(deny_roles, "derived_role", checked)  # its own recursion too
+    monkeypatch.setattr(deny, "derived_role", checked)
+    plan(estate, Policy())
+    assert asked[True] > 0, asked
+    assert asked[False] > 0, asked
+
+
+def _grant(table: str, grantee: str) -> PgGrant:
+    return PgGrant(database="sales", object_type="TABLE", schema_name="dbo", name=table,
+                   privilege="SELECT", grantee=grantee)  # fmt: skip
+
+
+def _denial(fact: str, table: str) -> _Denial:
+    target = Target("OBJECT", "dbo", table)
+    made = Deny(fact, "permission", "test.sql:1", None, "bob", target, ("SELECT",))
+    return _Denial(made, frozenset({signature(_grant(table, "-")) or ""}), None, None)
+
+
+def test_a_derived_role_that_gains_grants_under_its_name_is_worked_out_again() -> None:
+    """Two DENY sets of the same holder make one name (``NameRegistry.derived`` hands the same
+    source its name again); the second adds the grants the first had denied."""
+    snap, policy = snapshot(), Policy()
+    state = PlanState(snapshot=snap, policy=policy, names=NameRegistry(policy.naming, multi_database=False),
+                      engine=None)  # type: ignore[arg-type]  # fmt: skip
+    state.role("r", RoleKind.GROUP)
+    for table in ("t1", "t2", "t3"):
+        state.add(_grant(table, "r"), f"fact:{table}")
+    denials = {"deny:t1": _denial("deny:t1", "t1"), "deny:t2": _denial("deny:t2", "t2")}
+    signatures = _Signatures(state)
+    covering = _Covering(denials, signatures)
+    contested, cache = _Contested(state, covering), {}
+    both = _Subtraction(list(denials.values()), signatures, covering)
+    made = deny_roles.derived_role(state, "r", both, cache, contested)
+    assert made is not None
+    name = made[0]
+    assert contested[name] == set()  # it holds t3 only, which no DENY covers
+    one = _Subtraction([denials["deny:t1"]], signatures, covering)
+    assert deny_roles.derived_role(state, "r", one, cache, contested) == (
+        name,
+        [denials["deny:t1"]],
+    )
+    assert sorted(k.split(":")[2] for k in state.granted_keys(name)) == ["dbo.t2", "dbo.t3"]
+    assert contested[name] == {"deny:t2"}  # t2 is back, and deny:t2 covers it
+
+
+def test_split_roles_is_handed_the_closures_it_would_work_out(
+    estate: SecuritySnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The closures ``order`` was sorted by are still every member's closure when roles split
+    (the first pass changes grants only)."""
+    original, checked = deny_roles.split_roles, Counter[bool]()
+
+    def split(state: PlanState, order: list[str], closures: dict[str, set[str]],
+              *rest: Any) -> Any:  # fmt: skip
+        for member in order:
+            checked[closures[member] == deny_roles.closure(state, member)] += 1
+        return original(state, order, closures, *rest)
+
+    monkeypatch.setattr(deny, "split_roles", split)
+    plan(estate, Policy())
+    assert checked[True] > 0
+    assert not checked[False]
