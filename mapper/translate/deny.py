@@ -5,7 +5,8 @@ holder and every principal that inherits the DENY through membership) stop being
 role and become members of a *derived* role instead: the role's privileges, flattened over its
 own memberships, minus everything denied to them. Each replaced membership is a finding (GB020)
 showing the original DENYs. Grants a DENY overrides on the principal itself are never emitted
-(see :mod:`mapper.translate.permissions`).
+(see :mod:`mapper.translate.permissions`); owners are never denied, so a principal's own grants
+on what it owns stay (:mod:`mapper.translate.deny_owners`).
 
 Every DENY that reaches a role is applied to it at once, and each role is restructured once:
 one derived role per (role, set of denying principals), shared by every member with the same
@@ -56,6 +57,7 @@ from mapper.plan import Finding, PgGrant, PgMembership, RoleKind
 from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_shut
 from mapper.translate.deny_dispose import Outcome, dispose_deny, group_findings, leave_role
+from mapper.translate.deny_owners import Owners
 from mapper.translate.deny_reach import Coverage, Holders, signature
 from mapper.translate.deny_roles import (
     EVIDENCE_DENIES,
@@ -271,7 +273,9 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
         for deny in denies
         if not deny_shut.shuts(state, deny)
     }
-    touched, found, split, leaving = _restructure(state, denials, holders)
+    owners = Owners(state, coverage)
+    touched, found, split, leaving = _restructure(state, denials, holders, owners)
+    owners.restore()
     for fact, items in shut.touched.items():
         touched.setdefault(fact, set()).update(items)
     for fact, keys in shut.found.items():
@@ -290,11 +294,13 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
 
 
 def _restructure(
-    state: PlanState, denials: dict[str, _Denial], holders: Holders
+    state: PlanState, denials: dict[str, _Denial], holders: Holders, owners: Owners
 ) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str], dict[str, set[str]]]:
     """Derived roles for every DENY at once (the module docstring): per DENY fact, the items and
     roles it touched and its findings; the column DENYs that split a table grant; and per DENY
-    fact, the memberships it ended without a derived role (:func:`leave_role`)."""
+    fact, the memberships it ended without a derived role (:func:`leave_role`). A role's own
+    grants on what its principal owns are set aside for ``owners`` to put back (owners are
+    never denied: :class:`~mapper.translate.deny_owners.Owners`)."""
     reach: dict[str, list[_Denial]] = {}
     for fact in sorted(denials):
         for role in holders.affected(denials[fact].deny):
@@ -326,8 +332,8 @@ def _restructure(
         # scale M, 799 of 893), and asking would look every grant's signature up twice
         for key, item in state.granted_to(role):
             left, takers = sub.apply(key, item)
-            if takers:
-                _replace(state, item, left, takers)
+            if takers and not owners.spare(role, key, signatures[key]):
+                owners.take(item, left, takers)
                 took(takers, f"role:{role}")
     leaving: dict[str, set[str]] = {}
     derived: Derived = {}
@@ -369,15 +375,6 @@ def _split_reason(denial: _Denial) -> str:
     return ("column DENY: the table-level privilege became column privileges on the table's "
             "other columns; columns added later are not covered, and PostgreSQL's table-level "
             "check (SELECT *) is false, as SQL Server refuses SELECT * too")  # fmt: skip
-
-
-def _replace(state: PlanState, item: Granted, left: list[Granted], takers: list[_Denial]) -> None:
-    """Swap ``item`` for what is left of it (column grants), keeping its facts."""
-    facts = state.facts_of(item.key)
-    state.remove(item.key)
-    for rest in left:
-        for fact in (*facts, takers[0].deny.fact):
-            state.add(rest, fact)
 
 
 def _finding(role: str, member: str, name: str, takers: list[_Denial]) -> Finding:
