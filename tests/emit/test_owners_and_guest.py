@@ -13,17 +13,16 @@ import pytest
 
 from mapper.plan import MigrationPlan
 from mapper.planner import plan
-from mapper.policy import Policy, parse_policy
+from mapper.policy import Policy
 from mssql_extract.snapshot import DbObject, ObjectKind, Schema, SecuritySnapshot
 from pg_emit.render import render_sql
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
 from tests.emit.fidelity import Explainer, Outcome, checks, postgres_answers
+from tests.mapper.estate import FAITHFUL_OWNERS as FAITHFUL
 from tests.mapper.estate import REF, database, login, member, perm, role, snapshot, table, user
 
 pytestmark = pytest.mark.postgres
-
-FAITHFUL = parse_policy('[overgrants]\nmodes = {GB016 = "faithful"}\n')
 
 
 def _estate() -> SecuritySnapshot:

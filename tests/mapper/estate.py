@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mapper.policy import parse_policy
 from mssql_extract.snapshot import (
     AuthenticationType,
     Database,
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from mapper.plan import MigrationPlan
 
 REF = SourceRef(origin="test.sql", line=1)
+#: Ownership carried faithfully (GB016's faithful mode) instead of downscoped.
+FAITHFUL_OWNERS = parse_policy('[overgrants]\nmodes = {GB016 = "faithful"}\n')
 
 
 def login(name: str, kind: LoginType = LoginType.SQL, **extra: Any) -> Login:

@@ -21,10 +21,13 @@ from bench.scales import Scale
 from mapper.effective import EffectivePermissions, Securable
 from mapper.plan import Disposition, MigrationPlan
 from mapper.planner import plan
-from mapper.policy import Policy, parse_policy
+from mapper.policy import Policy
 from mssql_extract.snapshot import Schema, SecuritySnapshot
 from mssql_extract.tsql import parse_text
 from tests.emit import contoso
+from tests.mapper.estate import (
+    FAITHFUL_OWNERS as FAITHFUL,
+)
 from tests.mapper.estate import (
     REF,
     database,
@@ -37,8 +40,6 @@ from tests.mapper.estate import (
     table,
     user,
 )
-
-FAITHFUL = parse_policy('[overgrants]\nmodes = {GB016 = "faithful"}\n')
 
 #: schema s owned by role o; u is a member of o and of r; r is denied REFERENCES on s.t (and
 #: SELECT on x.w, which nobody but dbo owns); v is a member of r only

@@ -12,6 +12,9 @@ from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import DbObject, ObjectKind, Schema
 from tests.mapper.estate import (
+    FAITHFUL_OWNERS as FAITHFUL,
+)
+from tests.mapper.estate import (
     REF,
     database,
     login,
@@ -23,8 +26,6 @@ from tests.mapper.estate import (
     table,
     user,
 )
-
-FAITHFUL = parse_policy('[overgrants]\nmodes = {GB016 = "faithful"}\n')
 
 
 def _crm(policy: Policy | None = None, **fields: Any) -> MigrationPlan:
