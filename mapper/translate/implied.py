@@ -29,7 +29,10 @@ def prune_implied(state: PlanState) -> None:
     Grants and default privileges are grouped by what they grant (their key without the
     grantee: both keys end in ":<grantee>"); only a group with several grantees can hold an
     inherited duplicate, so most grants cost one dictionary entry. Within a group, grantees go
-    in sorted order and each takes the first ancestor (sorted) whose grant is not itself pruned.
+    in sorted order and each takes the first ancestor (sorted) whose grant is not pruned yet; a
+    grantee later in the order may prune that one too (its own ancestor holds it), so each
+    covering grant is then followed to the one kept. A fact whose disposition still names keys
+    DENY restructuring moved (a split role's grants) is retargeted from its current items.
     """
     edges: dict[str, set[str]] = {}
     for m in state.memberships():
@@ -54,25 +57,65 @@ def prune_implied(state: PlanState) -> None:
                 if covering not in removed:
                     removed[stem + grantee] = covering
                     break
+    for key, covering in removed.items():  # a later grantee may prune the covering grant too
+        while covering in removed:  # (its own ancestor holds it): point at the one kept
+            covering = removed[covering]
+        removed[key] = covering
+    lost: dict[str, list[str]] = {}  # fact → its items removed here (their current keys)
     for key in removed:
+        for fact in state.facts_in(key):
+            lost.setdefault(fact, []).append(key)
         state.remove(key)
-    _retarget(state, removed)
+    _retarget(state, removed, lost)
 
 
-def _retarget(state: PlanState, removed: dict[str, str]) -> None:
+def _retarget(state: PlanState, removed: dict[str, str], lost: dict[str, list[str]]) -> None:
     if not removed:
         return
     pruned = removed.__contains__
+    moved = _moved(state, removed, lost)
     for fact, disposition in list(state.dispositions.items()):
-        if not any(map(pruned, disposition.items)):  # in C: most dispositions lost nothing
-            continue
-        items = tuple(sorted({removed.get(k, k) for k in disposition.items}))
+        own = moved.get(fact)
+        if own is None:  # the disposition names the fact's current items
+            if not any(map(pruned, disposition.items)):  # in C: most dispositions lost nothing
+                continue
+            own = {k for k in disposition.items if k not in removed}
+            lost_keys = set(filter(pruned, disposition.items))
+        else:
+            lost_keys = {*lost[fact], *filter(pruned, disposition.items)}
+        covering = sorted({removed[k] for k in lost_keys})
+        items = tuple(sorted(own.union(covering)))
         update: dict[str, object] = {"items": items}
         if disposition.disposition == Disposition.MAPPED and all(
-            k in removed or k.startswith("grant:SCHEMA") for k in disposition.items
+            k.startswith("grant:SCHEMA") for k in own
         ):
-            covering = sorted({removed[k] for k in disposition.items if k in removed})
             update |= {"disposition": Disposition.IMPLIED,
                        "reason": "inherited through role membership: " + ", ".join(covering)}  # fmt: skip
             restate_inherited(state, disposition.findings, covering)
         state.dispositions[fact] = copy_with(disposition, **update)
+
+
+def _moved(
+    state: PlanState, removed: dict[str, str], lost: dict[str, list[str]]
+) -> dict[str, set[str]]:
+    """The current items of the facts that lost items here but whose dispositions name items
+    DENY restructuring has since moved (a split role's grants go to ``<role>_common`` or
+    ``_part_`` roles, under new keys): looked up in :attr:`PlanState.item_facts` for those
+    facts only, and only when there are any (one pass over the items, not one per fact)."""
+    items, dispositions = state.items, state.dispositions
+    stale = {
+        fact for fact in lost
+        if fact in dispositions
+        and any(k not in items and k not in removed and k.startswith(("grant:", "default:"))
+                for k in dispositions[fact].items)
+    }  # fmt: skip
+    if not stale:
+        return {}
+    current: dict[str, set[str]] = {fact: set() for fact in stale}
+    for key, facts in state.item_facts.items():
+        for fact in (facts,) if isinstance(facts, str) else facts:
+            if fact in stale:
+                current[fact].add(key)
+    for fact, keys in current.items():  # what else of the disposition still exists (roles, …)
+        keys.update(k for k in dispositions[fact].items if k in items)
+    return current

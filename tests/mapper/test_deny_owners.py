@@ -169,6 +169,16 @@ def _generated() -> MigrationPlan:
     return plan(snap, Policy())
 
 
+def _generated_seed5() -> MigrationPlan:
+    """Three databases, seed 5: on the old planner ``prune_implied`` removed every grant of
+    ``Finance/perm:SCHEMA:sales:DELETE:grant:etl_hr_00148`` (inherited) but, its disposition
+    naming the keys DENY restructuring's role split had moved, left it ``mapped`` with none."""
+    snap = generate_snapshot(
+        Scale("pruned", databases=3, principals=400, permission_rows=20_000), seed=5
+    )
+    return plan(snap, Policy())
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -176,8 +186,25 @@ def _generated() -> MigrationPlan:
         contoso.postgresql_plan,
         lambda: plan(_snapshot(), Policy()),
         _generated,
+        _generated_seed5,
     ],
-    ids=["contoso", "contoso-postgresql", "owners", "generated"],
+    ids=["contoso", "contoso-postgresql", "owners", "generated", "generated-seed5"],
 )
 def test_no_disposition_claims_a_plan_item_it_lacks(make: Callable[[], MigrationPlan]) -> None:
     assert _claimed_for_nothing(make()) == []
+
+
+def test_a_grant_pruned_after_a_role_split_is_implied_by_grants_the_plan_keeps() -> None:
+    """A fact whose every item ``prune_implied`` removes ends ``implied``, pointing at items the
+    plan still holds (the covering grants), even when DENY restructuring moved its items."""
+    migration = _generated_seed5()
+    found = next(
+        d for d in migration.dispositions
+        if d.fact == "Finance/perm:SCHEMA:sales:DELETE:grant:etl_hr_00148"
+    )  # fmt: skip
+    assert found.disposition == Disposition.IMPLIED
+    assert found.reason.startswith("inherited through role membership: ")
+    keys = {g.key for g in migration.grants} | {d.key for d in migration.default_privileges}
+    assert found.items
+    assert set(found.items) <= keys
+    assert not any(k.endswith(":etl_hr_00148") for k in found.items)
