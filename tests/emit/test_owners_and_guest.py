@@ -19,8 +19,18 @@ from pg_emit.render import render_sql
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
 from tests.emit.fidelity import Explainer, Outcome, checks, postgres_answers
-from tests.mapper.estate import FAITHFUL_OWNERS as FAITHFUL
-from tests.mapper.estate import REF, database, login, member, perm, role, snapshot, table, user
+from tests.mapper.estate import (
+    FAITHFUL_OWNERS,
+    REF,
+    database,
+    login,
+    member,
+    perm,
+    role,
+    snapshot,
+    table,
+    user,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -66,7 +76,7 @@ def _outcomes(dsn: str, migration: MigrationPlan, snap: SecuritySnapshot) -> lis
 @pytest.mark.parametrize("faithful", [False, True], ids=["downscope", "faithful"])
 def test_owners_and_guest_agree_with_sql_server(pg_dsn: str, target: str, faithful: bool) -> None:
     snap = _estate()
-    base = plan(snap, FAITHFUL if faithful else Policy())
+    base = plan(snap, FAITHFUL_OWNERS if faithful else Policy())
     migration = contoso.rename_databases(base, {"owned": target})
     ensure_databases(pg_dsn, migration, create=True)
     assert verify_plan(migration, pg_dsn, embedded=False) == []

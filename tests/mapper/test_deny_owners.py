@@ -26,9 +26,7 @@ from mssql_extract.snapshot import Schema, SecuritySnapshot
 from mssql_extract.tsql import parse_text
 from tests.emit import contoso
 from tests.mapper.estate import (
-    FAITHFUL_OWNERS as FAITHFUL,
-)
-from tests.mapper.estate import (
+    FAITHFUL_OWNERS,
     REF,
     database,
     login,
@@ -117,7 +115,7 @@ def test_the_engine_allows_the_owner_and_refuses_the_other_member() -> None:
     assert not engine.explain("D1", "u", Securable("OBJECT", "x", "w"), "SELECT").allowed
 
 
-@pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
+@pytest.mark.parametrize("policy", [Policy(), FAITHFUL_OWNERS], ids=["downscope", "faithful"])
 def test_a_deny_takes_nothing_from_an_owner_member_s_own_grant(policy: Policy) -> None:
     migration = plan(_snapshot(), policy)
     assert _disposition(migration, U_REFERENCES) == (Disposition.MAPPED, (U_ITEM,), "")

@@ -12,9 +12,7 @@ from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
 from mssql_extract.snapshot import DbObject, ObjectKind, Schema
 from tests.mapper.estate import (
-    FAITHFUL_OWNERS as FAITHFUL,
-)
-from tests.mapper.estate import (
+    FAITHFUL_OWNERS,
     REF,
     database,
     login,
@@ -97,7 +95,7 @@ def test_owner_roles_hold_the_full_rights() -> None:
 
 
 def test_faithful_makes_the_owner_a_member_of_its_owner_role() -> None:
-    p = _crm(FAITHFUL)
+    p = _crm(FAITHFUL_OWNERS)
     held = _memberships(p)
     assert {("sales_managers_owner", "managers"), ("sales_bot_owner", "bot")} <= held
     assert _privileges(p, "managers", "leads") == set()  # through ownership, not grants
@@ -147,7 +145,7 @@ def test_database_owner_login_is_downscoped_to_db_owner_equivalent() -> None:
     assert ("TABLE", "orders", "DELETE") in {
         (g.object_type, g.name, g.privilege) for g in p.grants if g.grantee == "sales_db_owner"
     }
-    faithful = plan(snap, FAITHFUL)
+    faithful = plan(snap, FAITHFUL_OWNERS)
     assert ("sales_owner", "jdoe") in _memberships(faithful)
     assert _disposition(faithful, "server/database:sales").disposition == Disposition.MAPPED
 
@@ -161,7 +159,7 @@ def test_database_owned_by_excluded_sa_says_so() -> None:
     assert db.items == ("database:sales",)
 
 
-@pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
+@pytest.mark.parametrize("policy", [Policy(), FAITHFUL_OWNERS], ids=["downscope", "faithful"])
 def test_owners_are_never_denied(policy: Policy) -> None:
     """A DENY on the owner, or on a member of an owning role, takes nothing it owns away."""
     p = _crm(policy, permissions=(
@@ -173,7 +171,7 @@ def test_owners_are_never_denied(policy: Policy) -> None:
     held = _memberships(p)
     # app was moved off managers (DENY on Orders) but still owns crm through managers
     assert ("managers", "app") not in held
-    if policy == FAITHFUL:
+    if policy == FAITHFUL_OWNERS:
         assert ("sales_managers_owner", "app") in held
         assert ("sales_bot_owner", "bot") in held
     else:
@@ -250,7 +248,7 @@ def _own1(*, owner: str = "dba") -> Any:
     return snapshot(app, logins=(login("dba"), login("dev"), login("reader")))
 
 
-@pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
+@pytest.mark.parametrize("policy", [Policy(), FAITHFUL_OWNERS], ids=["downscope", "faithful"])
 def test_database_owner_login_connects_like_every_user(policy: Policy) -> None:
     """SQL Server lets the owner login into its database as dbo, always: it gets CONNECT and
     TEMPORARY as the users do, items of the database fact."""
@@ -362,7 +360,7 @@ def test_database_mode_database_stays_owned_by_its_owner_role() -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("policy", [Policy(), FAITHFUL], ids=["downscope", "faithful"])
+@pytest.mark.parametrize("policy", [Policy(), FAITHFUL_OWNERS], ids=["downscope", "faithful"])
 def test_on_postgresql_the_owner_login_connects_to_its_database(
     pg_dsn: str, prefix: str, policy: Policy
 ) -> None:
