@@ -15,7 +15,8 @@ from mapper import findings
 from mapper.plan import Disposition, Finding, PgMembership, RoleKind
 from mapper.translate import deny_shut
 from mapper.translate.deny_roles import EVIDENCE_DENIES
-from mapper.translate.state import PlanState, copy_with
+from mapper.translate.dispositions import taken_away
+from mapper.translate.state import PlanState
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
@@ -59,14 +60,7 @@ def leave_role(
         source_ref=takers[0].deny.ref,
     ))  # fmt: skip
     reason = f"{every} in SQL Server: no membership and no derived role (GB020)"
-    for fact in facts:
-        done = state.dispositions.get(fact)
-        if done is None or set(done.items) - {membership.key}:
-            continue  # disposed later, or it still has other items
-        state.dispositions[fact] = copy_with(
-            done, disposition=Disposition.NOT_APPLICABLE, items=(),
-            findings=tuple(sorted({*done.findings, key})), reason=reason,
-        )  # fmt: skip
+    taken_away(state, facts, {membership.key}, reason, key)
     return key, f"{member!r} leaves {role!r}: {every}"
 
 

@@ -27,11 +27,12 @@ from grantbridge.errors import GrantbridgeError
 from grantbridge.plural import plural
 from mapper import findings
 from mapper.effective import Securable
-from mapper.plan import Disposition, Finding, PgGrant, PgMembership
+from mapper.plan import Finding, PgGrant, PgMembership
 from mapper.translate.deny_roles import EVIDENCE_DENIES
+from mapper.translate.dispositions import taken_away
 from mapper.translate.grants import schemas_of
 from mapper.translate.objects import schema_name
-from mapper.translate.state import SERVER, Granted, PlanState, copy_with
+from mapper.translate.state import SERVER, Granted, PlanState
 from mssql_extract.snapshot import Database, fold
 
 if TYPE_CHECKING:
@@ -82,7 +83,10 @@ def shut_out(state: PlanState, denies: list[Deny], holders: Holders) -> ShutOut:
         done.pairs.add((role, name))
         state.shut_out.add((role, name))
         finding = state.finding(_finding(role, db, dropped, by)) if dropped else None
-        _dispose_taken(state, facts, set(taken), finding, by)
+        first = by[0]
+        more = f" (and {plural(len(by) - 1, 'more DENY')})" if len(by) > 1 else ""
+        why = f"taken by {first.statement}{more}, which {reason(state, first).removeprefix('it ')}"
+        taken_away(state, facts, set(taken), why, finding)
         for deny in by:
             done.touched.setdefault(deny.fact, set()).update(
                 {f"role:{role}", *removed, *(m.key for m in dropped)}
@@ -90,25 +94,6 @@ def shut_out(state: PlanState, denies: list[Deny], holders: Holders) -> ShutOut:
             if finding:
                 done.found.setdefault(deny.fact, set()).add(finding)
     return done
-
-
-def _dispose_taken(
-    state: PlanState, facts: set[str], taken: set[str], finding: str | None, by: list[Deny]
-) -> None:
-    """Each fact whose every item the DENYs took (a GRANT, an ``ALTER ROLE … ADD MEMBER``)
-    becomes ``not_applicable``, saying which DENY took it, instead of staying ``mapped`` with
-    nothing in the plan. A fact with items left elsewhere keeps its disposition."""
-    first = by[0]
-    more = f" (and {plural(len(by) - 1, 'more DENY')})" if len(by) > 1 else ""
-    text = f"taken by {first.statement}{more}, which {reason(state, first).removeprefix('it ')}"
-    for fact in sorted(facts):
-        done = state.dispositions.get(fact)
-        if done is None or set(done.items) - taken:
-            continue  # disposed later, or it still has other items
-        state.dispositions[fact] = copy_with(
-            done, disposition=Disposition.NOT_APPLICABLE, items=(), reason=text,
-            findings=tuple(sorted({*done.findings, *([finding] if finding else [])})),
-        )  # fmt: skip
 
 
 def reason(state: PlanState, deny: Deny) -> str:

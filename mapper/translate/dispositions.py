@@ -125,3 +125,20 @@ def assert_complete(state: PlanState) -> None:
     missing = [f for f in source_facts(state.snapshot) if f not in state.dispositions]
     if missing:
         raise AssertionError(f"facts without a disposition: {missing[:10]}")
+
+
+def taken_away(
+    state: PlanState, facts: Iterable[str], taken: set[str], reason: str, finding: str | None
+) -> None:
+    """Each of ``facts`` whose every item is among the ``taken`` keys (removed by a DENY)
+    becomes ``not_applicable`` with ``reason`` and ``finding``, instead of staying ``mapped``
+    with nothing in the plan. A fact with items left elsewhere, or not disposed yet, keeps its
+    disposition."""
+    for fact in sorted(facts):
+        done = state.dispositions.get(fact)
+        if done is None or set(done.items) - taken:
+            continue
+        state.dispositions[fact] = copy_with(
+            done, disposition=Disposition.NOT_APPLICABLE, items=(), reason=reason,
+            findings=tuple(sorted({*done.findings, *([finding] if finding else [])})),
+        )  # fmt: skip
