@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -55,21 +55,17 @@ def _steps(snapshot: Path) -> Callable[[str], None]:
     return lambda message: ui.say(f"plan: {message}", err=True)
 
 
-def _read_snapshot(path: Path) -> SecuritySnapshot:
-    raw = read_input_bytes(path, "the snapshot")
-    try:
-        return SecuritySnapshot.from_json(raw, origin=str(path))
-    except InputError:
-        refuse_other_document(raw, str(path), "snapshot")  # a plan given: say so
-        raise
+_Document = TypeVar("_Document", SecuritySnapshot, MigrationPlan)
 
 
-def _read_target(path: Path) -> MigrationPlan:
-    raw = read_input_bytes(path, "the target catalog")
+def _read_document(path: Path, model: type[_Document], what: str, kind: str) -> _Document:
+    """Load ``path`` as ``model``; a grantbridge document of the other kind (a plan given for
+    the snapshot, a snapshot for the target) is named as such rather than as invalid."""
+    raw = read_input_bytes(path, what)
     try:
-        return MigrationPlan.from_json(raw, origin=str(path))
+        return model.from_json(raw, origin=str(path))
     except InputError:
-        refuse_other_document(raw, str(path), "target")  # a snapshot given: say so
+        refuse_other_document(raw, str(path), kind)
         raise
 
 
@@ -130,8 +126,10 @@ def plan(
     """Plan least-privilege PostgreSQL roles and grants for a SQL Server snapshot."""
     check_output_directory(output, PLAN_LAYOUT)  # before the work, not only after it
     the_policy = _read_policy(policy)
-    catalog = _read_target(target) if target else None
-    source = _read_snapshot(snapshot)
+    catalog = (
+        _read_document(target, MigrationPlan, "the target catalog", "target") if target else None
+    )
+    source = _read_document(snapshot, SecuritySnapshot, "the snapshot", "snapshot")
     # a large estate takes minutes (bench scale M: about 2): say what is going on, on stderr
     step = _steps(snapshot)
     rows = len(source.server_permissions) + sum(len(d.permissions) for d in source.databases)
