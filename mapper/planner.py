@@ -104,8 +104,9 @@ def _plan(
     for db in snapshot.databases:
         memberships.plan_db_memberships(state, db, denies)
         permissions.plan_permissions(state, db, denies)
-    plan_denies(state, denies)
+    kept = plan_denies(state, denies)
     ownership.plan_ownership(state)  # owners are never denied: after DENY restructuring
+    kept.keep()  # and keep what they inherited on what they own, beyond what ownership gives
     security = plan_security(state)
     plan_schema_usage(state)
     prune_implied(state)

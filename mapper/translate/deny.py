@@ -6,7 +6,8 @@ role and become members of a *derived* role instead: the role's privileges, flat
 own memberships, minus everything denied to them. Each replaced membership is a finding (GB020)
 showing the original DENYs. Grants a DENY overrides on the principal itself are never emitted
 (see :mod:`mapper.translate.permissions`); owners are never denied, so a principal's own grants
-on what it owns stay (:mod:`mapper.translate.deny_owners`).
+on what it owns stay (:mod:`mapper.translate.deny_owners`), and so do those it inherits there
+(:mod:`mapper.translate.deny_kept`).
 
 Every DENY that reaches a role is applied to it at once, and each role is restructured once:
 one derived role per (role, set of denying principals), shared by every member with the same
@@ -50,17 +51,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from grantbridge.plural import plural
-from mapper import findings
 from mapper.naming import object_name
-from mapper.plan import Finding, PgGrant, PgMembership, RoleKind
+from mapper.plan import PgGrant, PgMembership, RoleKind
 from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_shut
-from mapper.translate.deny_dispose import Outcome, dispose_deny, group_findings, leave_role
+from mapper.translate.deny_dispose import (
+    Outcome,
+    dispose_deny,
+    group_findings,
+    leave_role,
+    moved_finding,
+    split_reason,
+)
+from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_owners import Owners
 from mapper.translate.deny_reach import Coverage, Holders, signature
 from mapper.translate.deny_roles import (
-    EVIDENCE_DENIES,
     Derived,
     closure,
     derived_role,
@@ -68,7 +74,7 @@ from mapper.translate.deny_roles import (
 )
 from mapper.translate.grants import Target
 from mapper.translate.state import Granted, PlanState, copy_with
-from mssql_extract.snapshot import Database, fold
+from mssql_extract.snapshot import Database
 
 
 @dataclass(frozen=True)
@@ -263,9 +269,10 @@ class _Subtraction:
         return [copy_with(item, columns=(c,)) for c in known if c not in denied], by_column
 
 
-def plan_denies(state: PlanState, denies: list[Deny]) -> None:
+def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
     """Shut principals out of databases, restructure memberships for every other DENY at
-    once, then dispose each DENY fact."""
+    once, then dispose each DENY fact. Returns what owners inherited on what they own, for
+    the planner to :meth:`~mapper.translate.deny_kept.Kept.keep` after the ownership step."""
     holders, coverage = Holders(state), Coverage(state)
     shut = deny_shut.shut_out(state, denies, holders)
     denials = {
@@ -285,12 +292,13 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
         items, denial = touched.get(deny.fact, set()), denials.get(deny.fact)
         approximated = []
         if denial is not None and deny.fact in split:
-            approximated.append(_split_reason(denial))
+            approximated.append(split_reason(denial))
         if denial is not None and denial.approximated and items:
             approximated.append(denial.approximated)
         outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated),
                           tuple(sorted(leaving.get(deny.fact, ()))))  # fmt: skip
         dispose_deny(state, deny, outcome, shut, holders, group_keys.get(deny.fact, []))
+    return owners.kept
 
 
 def _restructure(
@@ -326,6 +334,8 @@ def _restructure(
     # each role's closure once: memberships change only once derived roles are made
     closures = {role: closure(state, role) for role in reach}
     order = sorted(reach, key=lambda r: (len(closures[r]), r))
+    for role in order:  # what owners inherit on what they own, before anything moves
+        owners.kept.note(role, closures[role], subtraction(reach[role]).hits, signatures)
     for role in order:
         sub = subtraction(reach[role])
         # no touches() first: a role's own DENYs take something from most roles reached (at
@@ -361,35 +371,11 @@ def _restructure(
             key = ""
             for fact in (*facts, takers[0].deny.fact):
                 key, _ = state.add(replacement, fact)
-            finding = state.finding(_finding(membership.role, member, name, takers))
+            finding = state.finding(moved_finding(membership.role, member, name, takers))
             took(takers, f"role:{name}", key)
             for denial in takers:
                 found.setdefault(denial.deny.fact, set()).add(finding)
     return touched, found, set().union(*(s.split for s in subtractions.values())), leaving
-
-
-def _split_reason(denial: _Denial) -> str:
-    if denial.table_columns is None:
-        return ("column DENY on a table whose columns the snapshot does not list: the whole "
-                "table privilege was removed (fail closed)")  # fmt: skip
-    return ("column DENY: the table-level privilege became column privileges on the table's "
-            "other columns; columns added later are not covered, and PostgreSQL's table-level "
-            "check (SELECT *) is false, as SQL Server refuses SELECT * too")  # fmt: skip
-
-
-def _finding(role: str, member: str, name: str, takers: list[_Denial]) -> Finding:
-    statements = [t.deny.statement for t in takers]
-    evidence = "; ".join(statements[:EVIDENCE_DENIES])
-    if len(statements) > EVIDENCE_DENIES:
-        more = plural(len(statements) - EVIDENCE_DENIES, "more DENY")
-        evidence += f"; and {more} (see the dispositions)"
-    grantees = sorted({t.deny.grantee for t in takers}, key=fold)
-    return findings.make(
-        "GB020", evidence,
-        f"{member!r} is no longer a member of {role!r}; it is a member of {name!r}: the same "
-        "privileges minus the denied ones.",
-        principal=", ".join(grantees), securable=role, source_ref=takers[0].deny.ref,
-    )  # fmt: skip
 
 
 def _direct(state: PlanState, member: str) -> list[tuple[PgMembership, tuple[str, ...]]]:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from grantbridge.errors import GrantbridgeError
 from mapper.effective import Securable
 from mapper.plan import Disposition, PgDefaultPrivilege, PgGrant
+from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_reach import Coverage
 from mapper.translate.grants import Target
 from mapper.translate.state import SERVER, Granted, PlanState, fact_key
@@ -57,17 +58,36 @@ class Owners:
 
     def __init__(self, state: PlanState, coverage: Coverage) -> None:
         self._state, self._coverage = state, coverage
-        self._owned: dict[str, list[tuple[str, Target]]] | None = None  # db → (owner, target)
+        #: db → (owner, target, the target's owner role on PostgreSQL)
+        self._owned: dict[str, list[tuple[str, Target, str]]] | None = None
         self._bindings: dict[str, list[tuple[Database, str]]] | None = None
-        self._targets: dict[str, list[tuple[Database, Target]]] = {}
+        self._targets: dict[str, list[tuple[Database, Target, str]]] = {}
         self._signatures: dict[tuple[str, Target], frozenset[str]] = {}
         self._spared: list[tuple[Granted, tuple[str, ...]]] = []
         #: GRANT fact → the DENYs (by fact) that took some of its items from its grantee's role
         self._emptied: dict[str, dict[str, Deny]] = {}
+        #: what reached owners inherit on what they own (:mod:`mapper.translate.deny_kept`)
+        self.kept = Kept(state, self)
 
     def owns(self, role: str, signature: str) -> bool:
         """Whether the item spelled ``signature`` is on something the role's principal owns."""
-        return any(signature in self._covered(db, t) for db, t in self._owned_by(role))
+        return any(signature in self._covered(db, t) for db, t, _ in self._owned_by(role))
+
+    def owner_roles(self, role: str, signature: str) -> set[str]:
+        """The PostgreSQL owner roles of what the role's principal owns that the item spelled
+        ``signature`` is on (a member of one holds it by ownership in PostgreSQL too)."""
+        return {o for db, t, o in self._owned_by(role) if signature in self._covered(db, t)}
+
+    def owns_any(self, role: str) -> bool:
+        """Whether the role's principal owns a schema or an object (in a database it is not
+        shut out of)."""
+        return bool(self._owned_by(role))
+
+    def takers(self, fact: str) -> str:
+        """The DENYs that took items of the GRANT ``fact`` from its grantee's role, spelled
+        (``""``: none)."""
+        denies = self._emptied.get(fact, {})
+        return "; ".join(denies[f].statement for f in sorted(denies))
 
     def spare(self, role: str, key: str, signature: str) -> bool:
         """Set the role's grant under ``key`` aside if it is on something the role's principal
@@ -99,7 +119,7 @@ class Owners:
                 self._state.add(item, fact)
         dispose_emptied(self._state, self._emptied)
 
-    def _owned_by(self, role: str) -> list[tuple[Database, Target]]:
+    def _owned_by(self, role: str) -> list[tuple[Database, Target, str]]:
         found = self._targets.get(role)
         if found is not None:
             return found
@@ -109,26 +129,26 @@ class Owners:
         engine = self._state.engine
         for db, principal in self._bindings.get(role, ()):
             owned = self._owned.get(db.name)
-            if not owned:
+            if not owned or (role, db.name) in self._state.shut_out:
                 continue
             try:
                 context = {fold(r) for r in engine.memberships(db.name, principal)}
             except GrantbridgeError:
                 continue
             context.add(fold(principal))
-            found += [(db, target) for owner, target in owned if owner in context]
+            found += [(db, target, o) for owner, target, o in owned if owner in context]
         return found
 
     def _index(
         self,
-    ) -> tuple[dict[str, list[tuple[Database, str]]], dict[str, list[tuple[str, Target]]]]:
+    ) -> tuple[dict[str, list[tuple[Database, str]]], dict[str, list[tuple[str, Target, str]]]]:
         state = self._state
         databases = {db.name: db for db in state.snapshot.databases}
         bindings: dict[str, list[tuple[Database, str]]] = {}
         for (scope, principal), role in sorted(state.principal_roles.items()):
             if scope != SERVER and scope in databases and role != "PUBLIC":
                 bindings.setdefault(role, []).append((databases[scope], principal))
-        owned: dict[str, list[tuple[str, Target]]] = {}
+        owned: dict[str, list[tuple[str, Target, str]]] = {}
         for o in state.owned:
             if o.owner is None or o.kind not in ("schema", "object"):
                 continue
@@ -138,7 +158,7 @@ class Owners:
                 obj = state.find_object(o.db, o.schema, o.name)
                 is_type = obj is not None and obj.kind == ObjectKind.TYPE
                 target = Target("TYPE" if is_type else "OBJECT", o.schema, o.name)
-            owned.setdefault(o.db.name, []).append((fold(o.owner), target))
+            owned.setdefault(o.db.name, []).append((fold(o.owner), target, o.owner_role))
         return bindings, owned
 
     def _covered(self, db: Database, target: Target) -> frozenset[str]:
