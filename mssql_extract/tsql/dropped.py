@@ -22,6 +22,7 @@ SQL Server drops them with ``x`` (there is no securable left to hold them). Noth
 from __future__ import annotations
 
 from mssql_extract.snapshot import PermissionState, SourceRef
+from mssql_extract.tsql import loops
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.state import PermRow, Securable
 
@@ -40,6 +41,7 @@ def note(p: Parser, rows: list[PermRow], why: str, ref: SourceRef) -> None:
             f" (replayed, though it runs only if the condition of the IF at {p.condition_ref} "
             "holds, which grantbridge cannot evaluate)"
         )
+    reason += loops.in_loop(p)  # nor is the statement counted in its loop otherwise
     p.builder.skip("statement", reason, "; ".join(statements(rows, ref.origin)), ref)
 
 
