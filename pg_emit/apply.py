@@ -26,6 +26,7 @@ from pg_emit.preflight import preflight, preflight_owners
 from pg_emit.preflight_missing import preflight_missing
 from pg_emit.psql import ScriptSection, parse_script
 from pg_emit.render import render_sql
+from pg_emit.section_log import summary
 from pg_emit.server import connect
 
 APPLY_ORDER: tuple[str, ...] = (
@@ -80,13 +81,12 @@ def _execute(conn: psycopg.Connection[Any], step: Step, log: Log) -> None:
         if exc.sqlstate == OUT_OF_MEMORY and "max_locks_per_transaction" in (
             exc.diag.message_hint or ""
         ):
-            reason += LOCKS_HINT.format(statements=plural(len(step.statements), "statement"))
+            reason += LOCKS_HINT.format(statements=summary(step.statements))
         raise ApplyFailed(
             f"{reason} (statement: {failed.first_line}); its transaction was rolled back",
             Location(step.script, key=step.database or "cluster"),
         ) from None
-    statements = plural(len(step.statements), "statement")
-    log(f"{step.script}: {statements} in {step.database or 'cluster'}")
+    log(f"{step.script}: {summary(step.statements)} in {step.database or 'cluster'}")
 
 
 def run_scripts(

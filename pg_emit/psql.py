@@ -10,6 +10,7 @@ Anything else starting with a backslash is refused: the scripts are grantbridge'
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from grantbridge.errors import InputError, Location
@@ -69,6 +70,16 @@ def _scan(text: str, state: tuple[str, str]) -> tuple[str, str]:
             continue
         i += 1
     return kind, tag
+
+
+def code_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` that start outside quotes (a quoted name or literal spanning lines
+    is not a line of code): where a command inside a PL/pgSQL body can begin."""
+    state = ("", "")
+    for line in text.splitlines():
+        if state == ("", ""):
+            yield line
+        state = _scan(line, state)
 
 
 def parse_script(text: str, origin: str) -> tuple[ScriptSection, ...]:

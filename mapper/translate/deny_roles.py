@@ -7,11 +7,11 @@ reaching a principal, a ``_Denial`` one DENY with what it removes worked out).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mapper.plan import PgMembership, RoleKind
-from mapper.translate.state import Granted, Item, PlanState, copy_with
+from mapper.translate.state import SERVER, Granted, Item, PlanState, copy_with
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
@@ -20,6 +20,22 @@ if TYPE_CHECKING:
 #: Statements quoted in one GB020 finding's evidence, and in a derived role's source; the rest
 #: are counted (each DENY fact is disposed with the finding, so none is lost).
 EVIDENCE_DENIES = 5
+
+
+def holder_names(state: PlanState, denials: Iterable[_Denial]) -> tuple[str, ...]:
+    """The PostgreSQL roles of the DENYs' grantees, sorted, each once: what a ``_part_`` or
+    ``_minus_`` name is made of.
+
+    The plan's names for those principals (``fincorp_accountants``), not their SQL Server
+    spellings (``FINCORP\\accountants``): a reviewer finds each part of a derived name among the
+    plan's roles. A grantee the plan gives no role (excluded) keeps its folded spelling.
+    """
+    names = set()
+    for denial in denials:
+        deny = denial.deny
+        scope = deny.db.name if deny.db else SERVER
+        names.add(state.role_of(scope, deny.grantee) or fold(deny.grantee))
+    return tuple(sorted(names))
 
 
 def closure(state: PlanState, role: str) -> set[str]:
@@ -80,9 +96,8 @@ def split_roles(
                 continue
             contesting = tuple(h.deny.fact for h in hits)
             names = holders.get(contesting)
-            if names is None:  # the same DENYs contest many grants: spell their holders once
-                spelled = sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items())
-                names = holders[contesting] = tuple(s for _, s in spelled)
+            if names is None:  # the same DENYs contest many grants: name their holders once
+                names = holders[contesting] = holder_names(state, hits)
             group = groups.setdefault(names, ([], {}))
             group[0].append((key, item))
             group[1].update((h.deny.fact, h) for h in hits)
@@ -159,8 +174,7 @@ def derived_role(
         cache[key] = ("", sorted(takers.values(), key=lambda t: t.deny.fact))
         return cache[key]
     by = sorted(takers.values(), key=lambda t: t.deny.fact)
-    grantees = sorted({fold(t.deny.grantee): t.deny.grantee for t in by}.items())
-    holders = [spelling for _, spelling in grantees]
+    holders = holder_names(state, by)
     name = state.names.derived(f"{role}_minus_{'_'.join(holders)}", f"derived role of [{role}]")
     statements = "; ".join(t.deny.statement for t in by[:EVIDENCE_DENIES])
     more = f" and {len(by) - EVIDENCE_DENIES} more" if len(by) > EVIDENCE_DENIES else ""

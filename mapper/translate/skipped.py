@@ -45,6 +45,9 @@ IMPERSONATION = "impersonation:"
 #: How it begins for a statement that dropped earlier permissions as a side effect (a new owner,
 #: a schema transfer: mssql_extract/tsql/dropped.py); its text lists them.
 DROPPED = "permissions dropped:"
+#: What such a reason says when the statement is in a WHILE loop's body or an IF branch that
+#: grantbridge replayed without knowing whether the script runs it (mssql_extract/tsql/dropped.py).
+MAYBE_RUN = "(replayed"
 
 
 def harmless(skipped: Skipped) -> bool:
@@ -96,11 +99,17 @@ def _action(skipped: Skipped) -> str:
             "once the signed module is one (see its ADD SIGNATURE), this one needs nothing more."
         )
     if skipped.reason.startswith(DROPPED):
-        return (
+        action = (
             "Not in the plan, as on the server: SQL Server drops these permissions when the "
             "statement runs. If they are meant to stay, grant them after it (in the script, "
             "or on the server) and extract again."
         )
+        if MAYBE_RUN in skipped.reason:  # in a WHILE loop or an IF branch grantbridge replayed
+            action += (
+                " The statement is in a loop or a branch the script may not run: check on the "
+                "server whether these permissions are still there."
+            )
+        return action
     if skipped.reason.startswith(IMPERSONATION):
         return (
             "The statements after it are in the plan as if the script's caller ran them: check "

@@ -12,12 +12,17 @@ no disposition and no finding. So the statement that dropped them is kept as a s
 whose text lists them, each with its place, and the plan reports it (GB045).
 
 A DROP of a principal, object or schema removes its permissions too, but that is what the
-statement says, as a REVOKE is: it is not reported (nor is a DENY replacing a GRANT).
+statement says, as a REVOKE is: it is not reported (nor is a DENY replacing a GRANT). A
+principal is a securable as well: ``GRANT IMPERSONATE ON USER::x TO y``, ``GRANT ALTER ON
+ROLE::x``, ``GRANT CONTROL ON LOGIN::x`` are permissions of other principals, which stay, and
+SQL Server drops them with ``x`` (there is no securable left to hold them). Nothing in a
+``DROP USER x`` names them, so they are listed (:func:`principal`).
 """
 
 from __future__ import annotations
 
 from mssql_extract.snapshot import PermissionState, SourceRef
+from mssql_extract.tsql import loops
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.state import PermRow, Securable
 
@@ -36,6 +41,7 @@ def note(p: Parser, rows: list[PermRow], why: str, ref: SourceRef) -> None:
             f" (replayed, though it runs only if the condition of the IF at {p.condition_ref} "
             "holds, which grantbridge cannot evaluate)"
         )
+    reason += loops.in_loop(p)  # nor is the statement counted in its loop otherwise
     p.builder.skip("statement", reason, "; ".join(statements(rows, ref.origin)), ref)
 
 
@@ -74,3 +80,9 @@ def _statement(
     verb = "DENY" if state == PermissionState.DENY else "GRANT"
     option = " WITH GRANT OPTION" if state == PermissionState.GRANT_WITH_GRANT_OPTION else ""
     return f"{verb} {', '.join(sorted(perms))} ON {where} TO [{grantee}]{option} ({place})"
+
+
+def principal(p: Parser, rows: list[PermRow], statement: str, name: str, ref: SourceRef) -> None:
+    """List the permissions on a principal its DROP (``statement``: ``DROP USER``,
+    ``sp_droplogin`` …) took along with it: those granted on it to others."""
+    note(p, rows, f"{statement} [{name}] drops the principal they are granted on", ref)

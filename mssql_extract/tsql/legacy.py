@@ -54,7 +54,8 @@ def sp_denylogin(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_revokelogin(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_login(required(p, args, "loginame"))
+    name = required(p, args, "loginame")
+    dropped.principal(p, p.builder.drop_login(name), "sp_revokelogin", name, ref)
 
 
 def sp_defaultdb(p: Parser, args: Args, ref: SourceRef) -> None:
@@ -74,7 +75,8 @@ def sp_addgroup(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_dropgroup(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_principal(required(p, args, "rolename"))
+    name = required(p, args, "rolename")
+    dropped.principal(p, p.builder.drop_principal(name), "sp_dropgroup", name, ref)
 
 
 def sp_changegroup(p: Parser, args: Args, ref: SourceRef) -> None:

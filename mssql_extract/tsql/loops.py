@@ -6,7 +6,10 @@ with other variable values each time. grantbridge cannot evaluate that, so it re
 once, as before, and when that pass replayed any statement (one not itself kept as skipped)
 keeps one skipped item at the WHILE (``LOOPED``), which the plan reports like a statement in an
 IF branch it cannot evaluate (GB045, "in the plan"): the loop's effect is approximated, never
-silently. A loop inside a loop reports itself and its enclosing loop.
+silently. A loop inside a loop reports itself and its enclosing loop. A statement in the body
+that keeps a skipped item of its own because it did something on the way (a DROP or a new owner
+dropping permissions, ``dropped``) was replayed too: its item says it is in the loop
+(:func:`in_loop`), and the loop is reported as well.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mssql_extract.snapshot import SourceRef
 from mssql_extract.tsql import branches
 from mssql_extract.tsql.cursor import Parser
 
@@ -26,9 +30,24 @@ _CONDITION_ENDS = branches.CONDITION_ENDS | {"IF"}
 
 @dataclass
 class Loop:
-    """A WHILE being read: whether its body has replayed a statement yet."""
+    """A WHILE being read (``ref``: its line): whether its body has replayed a statement yet."""
 
+    ref: SourceRef
     replayed: bool = False
+
+
+def in_loop(p: Parser) -> str:
+    """What a statement's skipped item adds when the statement is in a loop's body and was
+    replayed: that the loop may run it never or many times (``dropped`` says so of the
+    permissions a DROP or a new owner dropped, which then did not go in one known pass). The
+    loop is then reported as replayed too. ``""`` outside a loop."""
+    if p.loop is None:
+        return ""
+    p.loop.replayed = True
+    return (
+        f" (replayed once, though it is in the body of the WHILE loop at {p.loop.ref}, which "
+        "grantbridge cannot evaluate: the script may run it never, or many times)"
+    )
 
 
 #: The skip reason of a loop whose body replayed statements. It begins with the words the
@@ -48,7 +67,7 @@ def parse_while(p: Parser) -> None:
     ref = p.ref()
     p.skip_to_boundary(_CONDITION_ENDS)
     text = p.statement_text()
-    outer, loop = p.loop, Loop()
+    outer, loop = p.loop, Loop(ref)
     p.loop = loop
     try:
         branches.body(parser)

@@ -10,8 +10,8 @@ whose name is taken is refused, as SQL Server refuses it (``duplicates``).
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef
-from mssql_extract.tsql import duplicates
-from mssql_extract.tsql.cursor import Args, Parser, Procedure, ProcHandler
+from mssql_extract.tsql import dropped, duplicates
+from mssql_extract.tsql.cursor import Args, Handler, Parser, Procedure, ProcHandler
 from mssql_extract.tsql.options import Options, read_options
 from mssql_extract.tsql.state import LoginState, UserState, guess_login_type
 
@@ -122,7 +122,8 @@ def alter_login(p: Parser) -> None:
 
 def drop_login(p: Parser) -> None:
     """``DROP LOGIN name``."""
-    p.builder.drop_login(p.name("a login name"))
+    ref, name = p.ref(), p.name("a login name")
+    dropped.principal(p, p.builder.drop_login(name), "DROP LOGIN", name, ref)
 
 
 def create_user(p: Parser) -> None:
@@ -172,10 +173,16 @@ def _if_exists(p: Parser) -> None:
     p.accept("IF", "EXISTS")
 
 
-def drop_principal(p: Parser) -> None:
-    """``DROP USER | ROLE | APPLICATION ROLE [IF EXISTS] name``."""
-    _if_exists(p)
-    p.builder.drop_principal(p.name("a principal name"))
+def _drop_principal(statement: str) -> Handler:
+    """The handler of ``DROP USER | ROLE | APPLICATION ROLE [IF EXISTS] name``."""
+
+    def drop(p: Parser) -> None:
+        ref = p.ref()
+        _if_exists(p)
+        name = p.name("a principal name")
+        dropped.principal(p, p.builder.drop_principal(name), statement, name, ref)
+
+    return drop
 
 
 def create_role(p: Parser) -> None:
@@ -249,7 +256,8 @@ def alter_server_role(p: Parser) -> None:
 
 def drop_server_role(p: Parser) -> None:
     """``DROP SERVER ROLE name``."""
-    p.builder.drop_server_role(p.name("a server role name"))
+    ref, name = p.ref(), p.name("a server role name")
+    dropped.principal(p, p.builder.drop_server_role(name), "DROP SERVER ROLE", name, ref)
 
 
 STATEMENTS = {
@@ -258,15 +266,15 @@ STATEMENTS = {
     "DROP LOGIN": drop_login,
     "CREATE USER": create_user,
     "ALTER USER": alter_user,
-    "DROP USER": drop_principal,
+    "DROP USER": _drop_principal("DROP USER"),
     "CREATE ROLE": create_role,
     "CREATE SERVER ROLE": create_server_role,
     "CREATE APPLICATION ROLE": create_application_role,
     "ALTER APPLICATION ROLE": alter_application_role,
     "ALTER ROLE": alter_role,
     "ALTER SERVER ROLE": alter_server_role,
-    "DROP ROLE": drop_principal,
-    "DROP APPLICATION ROLE": drop_principal,
+    "DROP ROLE": _drop_principal("DROP ROLE"),
+    "DROP APPLICATION ROLE": _drop_principal("DROP APPLICATION ROLE"),
     "DROP SERVER ROLE": drop_server_role,
 }
 
@@ -292,7 +300,8 @@ def sp_addlogin(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_droplogin(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_login(required(p, args, "loginame"))
+    name = required(p, args, "loginame")
+    dropped.principal(p, p.builder.drop_login(name), "sp_droplogin", name, ref)
 
 
 def _grant_access(p: Parser, args: Args, ref: SourceRef) -> str | None:
@@ -331,7 +340,8 @@ def sp_change_users_login(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_dropuser(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_principal(required(p, args, "name_in_db"))
+    name = required(p, args, "name_in_db")
+    dropped.principal(p, p.builder.drop_principal(name), "sp_dropuser", name, ref)
 
 
 def sp_addrole(p: Parser, args: Args, ref: SourceRef) -> None:
@@ -341,7 +351,8 @@ def sp_addrole(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def sp_droprole(p: Parser, args: Args, ref: SourceRef) -> None:
-    p.builder.drop_principal(required(p, args, "rolename"))
+    name = required(p, args, "rolename")
+    dropped.principal(p, p.builder.drop_principal(name), "sp_droprole", name, ref)
 
 
 def sp_addapprole(p: Parser, args: Args, ref: SourceRef) -> None:

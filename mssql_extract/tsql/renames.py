@@ -11,14 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mssql_extract.snapshot import SourceRef, fold
-from mssql_extract.tsql.state import DbState, NamedState
+from mssql_extract.tsql.state import DATABASE_PRINCIPALS, SERVER_PRINCIPALS, DbState, NamedState
 
 if TYPE_CHECKING:
     from mssql_extract.tsql.replay import Builder
-
-#: Securable classes named by a database principal, and by a server principal.
-DATABASE_PRINCIPALS = frozenset({"USER", "ROLE", "APPLICATION ROLE"})
-SERVER_PRINCIPALS = frozenset({"LOGIN", "SERVER ROLE"})
 
 Memberships = dict[tuple[str, str], tuple[str, str, SourceRef]]
 

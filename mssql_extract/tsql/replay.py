@@ -11,7 +11,8 @@ running the scripts):
 * ``CASCADE`` also removes what the grantee granted to others on that securable;
 * a DENY or REVOKE without ``CASCADE`` of a permission the grantee holds WITH GRANT OPTION is
   refused, as SQL Server refuses it (Msg 4611): nothing changes (``grants``);
-* DROP removes the principal or object together with its permissions and memberships;
+* DROP removes the principal or object together with its permissions and memberships (those
+  granted on a principal, ``ON USER::x``, are listed at the DROP: ``dropped``);
 * ALTER AUTHORIZATION to a new owner removes the permissions on the securable, and on a
   schema those on what it holds without an individual owner (``drop_schema_permissions``);
   ALTER SCHEMA … TRANSFER removes those on the object it moves; both say which they removed
@@ -111,9 +112,9 @@ class Builder:
             self.logins[key] = LoginState(name, guess_login_type(name), ref)
         return self.logins[key]
 
-    def drop_login(self, name: str) -> None:
+    def drop_login(self, name: str) -> list[PermRow]:
         self.logins.pop(fold(name), None)
-        self._drop_server_principal(name)
+        return self._drop_server_principal(name)
 
     def server_principal(self, name: str) -> Taken | None:
         """The login or server role called ``name``: they share one namespace
@@ -128,9 +129,9 @@ class Builder:
     def add_server_role(self, name: str, owner: str | None, ref: SourceRef) -> None:
         self.server_roles[fold(name)] = NamedState(name, ref, owner)
 
-    def drop_server_role(self, name: str) -> None:
+    def drop_server_role(self, name: str) -> list[PermRow]:
         self.server_roles.pop(fold(name), None)
-        self._drop_server_principal(name)
+        return self._drop_server_principal(name)
 
     def server_member(self, role: str, member: str, add: bool, ref: SourceRef) -> None:
         key = (fold(role), fold(member))
@@ -139,10 +140,11 @@ class Builder:
         else:
             self.server_memberships.pop(key, None)
 
-    def _drop_server_principal(self, name: str) -> None:
+    def _drop_server_principal(self, name: str) -> list[PermRow]:
+        """A login's or server role's memberships and permissions (``PermStore.drop_principal``)."""
         key = fold(name)
         self.server_memberships = {k: v for k, v in self.server_memberships.items() if key not in k}
-        self.server_perms.drop_where(lambda row: fold(row.grantee) != key)
+        return self.server_perms.drop_principal(key, server=True)
 
     # ----------------------------------------------------------------- database principals
 
@@ -169,13 +171,14 @@ class Builder:
         """ALTER LOGIN | SERVER ROLE … WITH NAME: see ``renames``."""
         renames.rename_on_server(self, old, new)
 
-    def drop_principal(self, name: str) -> None:
-        """DROP USER / ROLE / APPLICATION ROLE: the principal, its memberships and permissions."""
+    def drop_principal(self, name: str) -> list[PermRow]:
+        """DROP USER / ROLE / APPLICATION ROLE: the principal, its memberships and permissions
+        (``PermStore.drop_principal``: the rows granted on it to others, for ``dropped``)."""
         db, key = self.db(), fold(name)
         for table in (db.users, db.roles, db.app_roles):
             table.pop(key, None)
         db.memberships = {k: v for k, v in db.memberships.items() if key not in k}
-        db.perms.drop_where(lambda row: fold(row.grantee) != key)
+        return db.perms.drop_principal(key, server=False)
 
     def member(self, role: str, member: str, add: bool, ref: SourceRef) -> None:
         memberships = self.db().memberships

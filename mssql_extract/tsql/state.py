@@ -66,6 +66,13 @@ def sec_key(securable: Securable) -> tuple[str, ...]:
     )
 
 
+#: Securable classes named by a database principal (``ON USER::x``), and by a server principal
+#: (``ON LOGIN::x``). Each group shares one namespace (``sys.database_principals``,
+#: ``sys.server_principals``): a name is one principal of them.
+DATABASE_PRINCIPALS = frozenset({"USER", "ROLE", "APPLICATION ROLE"})
+SERVER_PRINCIPALS = frozenset({"LOGIN", "SERVER ROLE"})
+
+
 def interned(securable: Securable) -> Securable:
     """The securable with its names interned (rows of one object share its strings)."""
     cls, schema, name, column = securable
@@ -186,6 +193,22 @@ class PermStore:
             if cls in classes and name is not None and folded(name) == key:
                 row.securable = (cls, schema, new, column)
             self.put(row)
+
+    def drop_principal(self, key: str, *, server: bool) -> list[PermRow]:
+        """A dropped principal (folded ``key``; a login or server role when ``server``): the rows
+        granted to it, and those granted on it (``GRANT IMPERSONATE ON USER::x TO y``: the
+        securable is gone). Returns those granted on it to others."""
+        classes = SERVER_PRINCIPALS if server else DATABASE_PRINCIPALS
+        self.drop_where(lambda row: folded(row.grantee) != key)
+
+        def on_it(row: PermRow) -> bool:
+            cls, _, name, _ = row.securable
+            return cls in classes and name is not None and folded(name) == key
+
+        gone = [row for row in self.rows.values() if on_it(row)]
+        if gone:
+            self.drop_where(lambda row: not on_it(row))
+        return gone
 
     def drop_where(self, keep: Callable[[PermRow], bool]) -> None:
         """Remove the rows for which ``keep(row)`` is false (DROP of a principal or object)."""

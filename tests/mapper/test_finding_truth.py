@@ -142,7 +142,7 @@ def test_grant_option_whose_grant_the_role_inherits(script_plan: MigrationPlan) 
         if f.rule_id == "GB007" and f.principal == "sales_managers"
     ]  # fmt: skip
     assert finding.action.startswith("Nothing granted of its own: ")
-    assert "sales_sales_readers_minus_sales_staff" in finding.action
+    assert "sales_sales_readers_minus_sales_sales_staff" in finding.action
     assert finding.action.endswith("The grant option is not carried over.")
 
 

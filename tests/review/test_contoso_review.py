@@ -66,5 +66,5 @@ def test_changed_contoso_report_and_diff_match_golden(tmp_path: Path, update_gol
     assert any(f.rule_id == "GB020" for f in diff.findings_resolved)  # the DENY's restructuring
     # the mapper's own derived-role source names the base role the diff counts churn under
     assert [(d.name, d.base) for d in diff.derived_roles] == [
-        ("sales_sales_readers_minus_sales_staff", "sales_sales_readers")
+        ("sales_sales_readers_minus_sales_sales_staff", "sales_sales_readers")
     ]
