@@ -58,7 +58,7 @@ from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_shut
 from mapper.translate.deny_dispose import Outcome, dispose_deny, group_findings, leave_role
 from mapper.translate.deny_owners import Owners
-from mapper.translate.deny_reach import Coverage, Holders, signature
+from mapper.translate.deny_reach import Coverage, Holders, signature_of
 from mapper.translate.deny_roles import (
     EVIDENCE_DENIES,
     Derived,
@@ -129,24 +129,35 @@ class _Signatures(dict[str, str]):
         self._items = state.items
 
     def __missing__(self, key: str) -> str:
-        spelled = self[key] = signature(self._items[key]) or ""
+        spelled = self[key] = signature_of(key, self._items[key]) or ""
         return spelled
 
 
 class _Covering(dict[str, list[_Denial]]):
     """Signature → every DENY being restructured that covers it, sorted by fact: each DENY's
-    signatures are indexed once, however many sets of DENYs it is in."""
+    signatures are indexed once, however many sets of DENYs it is in.
+
+    Signatures covered by the same DENYs share one list (and one frozenset in :attr:`facts`):
+    a DENY on a schema covers every grant in it, and :meth:`_Subtraction.hits` filters each
+    shared list once per set of DENYs instead of once per grant.
+    """
 
     def __init__(self, denials: dict[str, _Denial], signatures: _Signatures) -> None:
         super().__init__()
         self.signatures = signatures
         #: signature → the facts of the DENYs covering it
         self.facts: dict[str, frozenset[str]] = {}
+        found: dict[str, list[_Denial]] = {}
         for fact in sorted(denials):
             for spelled in denials[fact].signatures:
-                self.setdefault(spelled, []).append(denials[fact])
-        for spelled, found in self.items():
-            self.facts[spelled] = frozenset(d.deny.fact for d in found)
+                found.setdefault(spelled, []).append(denials[fact])
+        shared: dict[tuple[str, ...], tuple[list[_Denial], frozenset[str]]] = {}
+        for spelled, covering in found.items():
+            facts = tuple(d.deny.fact for d in covering)
+            one = shared.get(facts)
+            if one is None:
+                one = shared[facts] = (covering, frozenset(facts))
+            self[spelled], self.facts[spelled] = one
 
     def denying(self, keys: Iterable[str]) -> set[str]:
         """The facts of the DENYs that cover any of the items under ``keys``."""
@@ -163,10 +174,28 @@ class _Contested(dict[str, set[str]]):
     def __init__(self, state: PlanState, covering: _Covering) -> None:
         super().__init__()
         self._state, self._covering = state, covering
+        #: role → the facts of the DENYs covering any grant of it or of a role it inherits
+        #: from, before any derived role is made (:meth:`settle`)
+        self.upward: dict[str, frozenset[str]] = {}
 
     def __missing__(self, role: str) -> set[str]:
         found = self[role] = self._covering.denying(self._state.granted_keys(role))
         return found
+
+    def settle(self, members: Iterable[str]) -> None:
+        """:attr:`upward` of every role the members inherit from, once roles are split.
+
+        A set of DENYs disjoint from a role's is sure to leave the role and all it inherits
+        alone, so :func:`~mapper.translate.deny_roles.derived_role` answers None without
+        walking up the hierarchy (most of its calls at scale). It stays sure while derived
+        roles are made: a derived role holds copies of some of its base role's grants (the
+        same signatures) and inherits from its base's parents or their derived roles, so a
+        role's closure only ever covers fewer DENYs than it did here. Derived roles, made
+        later, have no entry and are walked as before.
+        """
+        state = self._state
+        for role in set().union(*(closure(state, m) for m in members)):
+            self.upward[role] = frozenset().union(*map(self.__getitem__, closure(state, role)))
 
 
 def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
@@ -214,6 +243,8 @@ class _Subtraction:
         self.covering = covering
         self.key = tuple(d.deny.fact for d in self.denials)
         self.facts = frozenset(self.key)
+        #: id of a covering list (shared: _Covering) → the denials of it in this set
+        self._hits: dict[int, list[_Denial]] = {}
         #: column DENYs that turned a table-level grant into column grants (approximated)
         self.split: set[str] = set()
 
@@ -224,12 +255,19 @@ class _Subtraction:
         return any(not facts.isdisjoint(covering[spelled]) for spelled in covered)
 
     def hits(self, key: str) -> list[_Denial]:
-        """The denials that may take something from the item under ``key`` (by signature)."""
+        """The denials that may take something from the item under ``key`` (by signature).
+
+        Worked out once per covering list (many signatures share one: :class:`_Covering`), so
+        the list returned is shared: callers must not change it.
+        """
         found = self.covering.get(self.signatures[key])
         if not found:
             return []
-        facts = self.facts
-        return [d for d in found if d.deny.fact in facts]
+        hit = self._hits.get(id(found))  # the lists live as long as the covering index
+        if hit is None:
+            facts = self.facts
+            hit = self._hits[id(found)] = [d for d in found if d.deny.fact in facts]
+        return hit
 
     def apply(self, key: str, item: Granted) -> tuple[list[Granted], list[_Denial]]:
         """What is left of ``item`` (``[item]``: untouched) and the denials that took a part.
@@ -342,6 +380,7 @@ def _restructure(
         if not takers:  # a _common part: no DENY of any member below takes from it
             derived[(base, None)] = None
     contested = _Contested(state, covering)  # from here on, grants change only as it knows
+    contested.settle(order)
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):

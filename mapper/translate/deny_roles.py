@@ -105,8 +105,13 @@ def split_roles(
                     t.deny.fact for d in groups.values() for t in d[1].values()
                 }
             state.roles[name].facts.update(facts)
+            # the new key is the old one with the part's name at its end (every grant's key
+            # ends in its grantee), and so is the signature the old key had
+            cut, signatures = len(role), sub.signatures
             for key, item in moved:
-                state.move(key, copy_with(item, grantee=name))
+                to = key[: len(key) - cut] + name
+                state.move(key, copy_with(item, grantee=name), to)
+                signatures[to] = signatures[key]
             state.add(PgMembership(role=name, member=role), min(facts))
             parts.append((role, name, takers))
     return parts
@@ -127,6 +132,10 @@ def derived_role(
     if key in cache:
         return cache[key]
     if (role, None) in cache:  # untouched by every DENY that can reach it (a _common part)
+        return None
+    upward = contested.upward.get(role)
+    if upward is not None and sub.facts.isdisjoint(upward):  # nothing here or above is denied
+        cache[key] = None
         return None
     kept: list[Granted] | None = None  # None: all of its own grants (listed when needed)
     takers: dict[str, _Denial] = {}

@@ -89,6 +89,8 @@ def copy_with(item: _ItemT, **changes: Any) -> _ItemT:
 
 
 def _fields_set(fields: set[str], changes: dict[str, Any]) -> set[str]:
+    if changes.keys() <= fields:  # a grantee or the facts changed: the item's own (shared) set
+        return fields
     return shared_fields_set(fields | changes.keys())
 
 
@@ -226,15 +228,18 @@ class PlanState:
             facts.add(fact)
         return key, False
 
-    def move(self, key: str, item: Item) -> str:
+    def move(self, key: str, item: Item, moved: str | None = None) -> str:
         """Put ``item`` in place of the item under ``key`` with that item's facts; returns its key.
 
         What :meth:`remove` and then :meth:`add` of each of the facts do, without sorting and
         adding them one by one (DENY restructuring moves most of a split role's grants).
+        ``moved``: ``item.key``, when the caller has spelled it already (a grant given to
+        another grantee: the old key with the new grantee at its end).
         """
         facts = self.item_facts[key]
         self.remove(key)
-        moved = item.key
+        if moved is None:
+            moved = item.key
         if moved in self.item_facts:  # the item exists already: it gains the facts
             for fact in (facts,) if isinstance(facts, str) else sorted(facts):
                 self.add(item, fact)
