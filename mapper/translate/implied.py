@@ -8,6 +8,7 @@ final memberships.
 from __future__ import annotations
 
 from mapper.plan import Disposition
+from mapper.translate.dispositions import keys_of
 from mapper.translate.grant_findings import restate_inherited
 from mapper.translate.state import PlanState, copy_with
 
@@ -26,33 +27,38 @@ def _ancestors(edges: dict[str, set[str]], role: str) -> set[str]:
 def prune_implied(state: PlanState) -> None:
     """Remove inherited duplicates; facts left with only those become ``implied``.
 
-    Grants and default privileges are grouped by what they grant (their key without the
-    grantee: both keys end in ":<grantee>"); only a group with several grantees can hold an
-    inherited duplicate, so most grants cost one dictionary entry. Within a group, grantees go
-    in sorted order and each takes the first ancestor (sorted) whose grant is not pruned yet; a
-    grantee later in the order may prune that one too (its own ancestor holds it), so each
-    covering grant is then followed to the one kept. A fact whose disposition still names keys
-    DENY restructuring moved (a split role's grants) is retargeted from its current items.
+    Grants and default privileges are grouped by what they grant (their stem: the key without
+    the grantee, as both keys end in ":<grantee>"). Only a grantee inheriting from another
+    grantee can lose a grant, so only its grants are looked at: each stem is looked up under
+    its ancestors' names (most grantees inherit from none: a grant costs nothing then). Within
+    a stem, grantees go in sorted order and each takes the first ancestor (sorted) whose grant
+    is not pruned yet; a grantee later in the order may prune that one too (its own ancestor
+    holds it), so each covering grant is then followed to the one kept. A fact whose
+    disposition still names keys DENY restructuring moved (a split role's grants) is
+    retargeted from its current items.
     """
     edges: dict[str, set[str]] = {}
     for m in state.memberships():
         if m.inherit:
             edges.setdefault(m.member, set()).add(m.role)
-    stems: dict[str, list[str]] = {}
-    for grantee, granted in state.by_grantee.items():
-        if grantee != "PUBLIC":
-            for key in granted:
-                stems.setdefault(key[: len(key) - len(grantee)], []).append(grantee)
+    by_grantee = state.by_grantee
+    holding = {g for g, granted in by_grantee.items() if granted and g != "PUBLIC"}
+    #: stem → (grantee, its ancestors (sorted) that hold the stem too)
+    inherited: dict[str, list[tuple[str, list[str]]]] = {}
+    for grantee in holding:
+        above = sorted(_ancestors(edges, grantee) & holding)
+        if not above:
+            continue
+        cut, theirs = len(grantee), [(a, by_grantee[a]) for a in above]
+        for key in by_grantee[grantee]:
+            stem = key[: len(key) - cut]
+            held = [a for a, granted in theirs if stem + a in granted]
+            if held:
+                inherited.setdefault(stem, []).append((grantee, held))
     removed: dict[str, str] = {}
-    ancestors: dict[str, set[str]] = {}  # per grantee: computed once, not once per grant
-    for stem in sorted(s for s, holders in stems.items() if len(holders) > 1):
-        holders = stems[stem]
-        held = set(holders)
-        for grantee in sorted(holders):
-            above = ancestors.get(grantee)
-            if above is None:
-                above = ancestors[grantee] = _ancestors(edges, grantee)
-            for ancestor in sorted(above & held):
+    for stem in sorted(inherited):
+        for grantee, held in sorted(inherited[stem]):
+            for ancestor in held:
                 covering = stem + ancestor
                 if covering not in removed:
                     removed[stem + grantee] = covering
@@ -74,11 +80,14 @@ def _retarget(state: PlanState, removed: dict[str, str], lost: dict[str, list[st
         return
     pruned = removed.__contains__
     moved = _moved(state, removed, lost)
-    for fact, disposition in list(state.dispositions.items()):
+    gone = removed.keys()
+    touched = [
+        (fact, disposition) for fact, disposition in state.dispositions.items()
+        if fact in moved or not gone.isdisjoint(disposition.items)  # in C: most lost nothing
+    ]  # fmt: skip
+    for fact, disposition in touched:
         own = moved.get(fact)
         if own is None:  # the disposition names the fact's current items
-            if not any(map(pruned, disposition.items)):  # in C: most dispositions lost nothing
-                continue
             own = {k for k in disposition.items if k not in removed}
             lost_keys = set(filter(pruned, disposition.items))
         else:
@@ -111,11 +120,7 @@ def _moved(
     }  # fmt: skip
     if not stale:
         return {}
-    current: dict[str, set[str]] = {fact: set() for fact in stale}
-    for key, facts in state.item_facts.items():
-        for fact in (facts,) if isinstance(facts, str) else facts:
-            if fact in stale:
-                current[fact].add(key)
+    current = {fact: set[str]() for fact in stale} | keys_of(state, stale)
     for fact, keys in current.items():  # what else of the disposition still exists (roles, …)
         keys.update(k for k in dispositions[fact].items if k in items)
     return current
