@@ -27,38 +27,44 @@ def _ancestors(edges: dict[str, set[str]], role: str) -> set[str]:
 def prune_implied(state: PlanState) -> None:
     """Remove inherited duplicates; facts left with only those become ``implied``.
 
-    Grants and default privileges are grouped by what they grant (their stem: the key without
-    the grantee, as both keys end in ":<grantee>"). Only a grantee inheriting from another
-    grantee can lose a grant, so only its grants are looked at: each stem is looked up under
-    its ancestors' names (most grantees inherit from none: a grant costs nothing then). Within
-    a stem, grantees go in sorted order and each takes the first ancestor (sorted) whose grant
-    is not pruned yet; a grantee later in the order may prune that one too (its own ancestor
-    holds it), so each covering grant is then followed to the one kept. A fact whose
-    disposition still names keys DENY restructuring moved (a split role's grants) is
-    retargeted from its current items.
+    Grants and default privileges are grouped by what they grant (their key without the
+    grantee: both keys end in ":<grantee>"); only a group with several grantees can hold an
+    inherited duplicate, so most grants cost one dictionary entry. Within a group, grantees go
+    in sorted order and each takes the first ancestor (sorted) whose grant is not pruned yet; a
+    grantee later in the order may prune that one too (its own ancestor holds it), so each
+    covering grant is then followed to the one kept. A fact whose disposition still names keys
+    DENY restructuring moved (a split role's grants) is retargeted from its current items.
     """
     edges: dict[str, set[str]] = {}
     for m in state.memberships():
         if m.inherit:
             edges.setdefault(m.member, set()).add(m.role)
-    by_grantee = state.by_grantee
-    holding = {g for g, granted in by_grantee.items() if granted and g != "PUBLIC"}
-    #: stem → (grantee, its ancestors (sorted) that hold the stem too)
-    inherited: dict[str, list[tuple[str, list[str]]]] = {}
-    for grantee in holding:
-        above = sorted(_ancestors(edges, grantee) & holding)
-        if not above:
+    # stem → its grantee, or its grantees once a second one holds it: nearly every stem has
+    # one, and a list for each cost more than the rest of this loop (a million grants at M)
+    stems: dict[str, str | list[str]] = {}
+    get = stems.get
+    for grantee, granted in state.by_grantee.items():
+        if grantee == "PUBLIC":
             continue
-        cut, theirs = len(grantee), [(a, by_grantee[a]) for a in above]
-        for key in by_grantee[grantee]:
-            stem = key[: len(key) - cut]
-            held = [a for a, granted in theirs if stem + a in granted]
-            if held:
-                inherited.setdefault(stem, []).append((grantee, held))
+        cut = len(grantee)
+        for stem in [key[: len(key) - cut] for key in granted]:
+            holders = get(stem)
+            if holders is None:
+                stems[stem] = grantee
+            elif isinstance(holders, str):
+                stems[stem] = [holders, grantee]
+            else:
+                holders.append(grantee)
     removed: dict[str, str] = {}
-    for stem in sorted(inherited):
-        for grantee, held in sorted(inherited[stem]):
-            for ancestor in held:
+    ancestors: dict[str, set[str]] = {}  # per grantee: computed once, not once per grant
+    for stem in sorted(s for s, holders in stems.items() if not isinstance(holders, str)):
+        holders = stems[stem]
+        held = set(holders)
+        for grantee in sorted(holders):
+            above = ancestors.get(grantee)
+            if above is None:
+                above = ancestors[grantee] = _ancestors(edges, grantee)
+            for ancestor in sorted(above & held):
                 covering = stem + ancestor
                 if covering not in removed:
                     removed[stem + grantee] = covering
