@@ -206,13 +206,14 @@ class PlanState:
 
     # ------------------------------------------------------------------ items
 
-    def add(self, item: Item, fact: str) -> tuple[str, bool]:
+    def add(self, item: Item, fact: str, key: str | None = None) -> tuple[str, bool]:
         """Add an item for ``fact``; returns its key and whether it is new.
 
         Facts are collected in :attr:`item_facts` (adding stays O(1)) and written into the items
-        by :meth:`of_type`.
+        by :meth:`of_type`. ``key``: ``item.key``, when the caller has spelled it already.
         """
-        key = item.key
+        if key is None:
+            key = item.key
         facts = self.item_facts.get(key)
         if facts is None:
             self.items[key] = item
