@@ -165,6 +165,11 @@ class _Covering(dict[str, list[_Denial]]):
         return set().union(*map(self.facts.__getitem__, covered))
 
 
+class _Cycle(Exception):
+    """Roles inheriting from each other (which SQL Server refuses): :meth:`_Contested.settle`
+    gives up its shortcut."""
+
+
 class _Contested(dict[str, set[str]]):
     """Role → the facts of the DENYs covering any of its grants, worked out once per role while
     derived roles are made (a role is asked about once per set of DENYs reaching a member
@@ -176,7 +181,7 @@ class _Contested(dict[str, set[str]]):
         self._state, self._covering = state, covering
         #: role → the facts of the DENYs covering any grant of it or of a role it inherits
         #: from, before any derived role is made (:meth:`settle`)
-        self.upward: dict[str, frozenset[str]] = {}
+        self.upward: dict[str, set[str]] = {}
 
     def __missing__(self, role: str) -> set[str]:
         found = self[role] = self._covering.denying(self._state.granted_keys(role))
@@ -193,9 +198,31 @@ class _Contested(dict[str, set[str]]):
         role's closure only ever covers fewer DENYs than it did here. Derived roles, made
         later, have no entry and are walked as before.
         """
-        state = self._state
-        for role in set().union(*(closure(state, m) for m in members)):
-            self.upward[role] = frozenset().union(*map(self.__getitem__, closure(state, role)))
+        state, upward = self._state, self.upward
+        parents: dict[str, list[str]] = {}  # every role the members inherit from, and theirs
+        todo = list(members)
+        while todo:
+            role = todo.pop()
+            if role not in parents:
+                parents[role] = [m.role for m in state.memberships_of(role) if m.inherit]
+                todo += parents[role]
+        walking: set[str] = set()
+
+        def above(role: str) -> set[str]:  # the role's, then its parents' (each once)
+            found = upward.get(role)
+            if found is None:
+                if role in walking:  # a membership cycle: no role of it is sure
+                    raise _Cycle
+                walking.add(role)
+                found = upward[role] = self[role].union(*map(above, parents.get(role, ())))
+                walking.discard(role)
+            return found
+
+        try:
+            for role in sorted(parents):
+                above(role)
+        except _Cycle:
+            upward.clear()
 
 
 def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:

@@ -40,10 +40,15 @@ def _plain_prune(state: PlanState) -> None:
             for key in granted:
                 stems.setdefault(key[: len(key) - len(grantee)], []).append(grantee)
     removed: dict[str, str] = {}
+    ancestors: dict[str, set[str]] = {}
     for stem in sorted(s for s, holders in stems.items() if len(holders) > 1):
         holders = stems[stem]
+        held = set(holders)
         for grantee in sorted(holders):
-            for ancestor in sorted(implied._ancestors(edges, grantee) & set(holders)):
+            above = ancestors.get(grantee)
+            if above is None:
+                above = ancestors[grantee] = implied._ancestors(edges, grantee)
+            for ancestor in sorted(above & held):
                 if stem + ancestor not in removed:
                     removed[stem + grantee] = stem + ancestor
                     break
