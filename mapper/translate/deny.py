@@ -165,11 +165,6 @@ class _Covering(dict[str, list[_Denial]]):
         return set().union(*map(self.facts.__getitem__, covered))
 
 
-class _Cycle(Exception):
-    """Roles inheriting from each other (which SQL Server refuses): :meth:`_Contested.settle`
-    gives up its shortcut."""
-
-
 class _Contested(dict[str, set[str]]):
     """Role → the facts of the DENYs covering any of its grants, worked out once per role while
     derived roles are made (a role is asked about once per set of DENYs reaching a member
@@ -179,50 +174,10 @@ class _Contested(dict[str, set[str]]):
     def __init__(self, state: PlanState, covering: _Covering) -> None:
         super().__init__()
         self._state, self._covering = state, covering
-        #: role → the facts of the DENYs covering any grant of it or of a role it inherits
-        #: from, before any derived role is made (:meth:`settle`)
-        self.upward: dict[str, set[str]] = {}
 
     def __missing__(self, role: str) -> set[str]:
         found = self[role] = self._covering.denying(self._state.granted_keys(role))
         return found
-
-    def settle(self, members: Iterable[str]) -> None:
-        """:attr:`upward` of every role the members inherit from, once roles are split.
-
-        A set of DENYs disjoint from a role's is sure to leave the role and all it inherits
-        alone, so :func:`~mapper.translate.deny_roles.derived_role` answers None without
-        walking up the hierarchy (most of its calls at scale). It stays sure while derived
-        roles are made: a derived role holds copies of some of its base role's grants (the
-        same signatures) and inherits from its base's parents or their derived roles, so a
-        role's closure only ever covers fewer DENYs than it did here. Derived roles, made
-        later, have no entry and are walked as before.
-        """
-        state, upward = self._state, self.upward
-        parents: dict[str, list[str]] = {}  # every role the members inherit from, and theirs
-        todo = list(members)
-        while todo:
-            role = todo.pop()
-            if role not in parents:
-                parents[role] = [m.role for m in state.memberships_of(role) if m.inherit]
-                todo += parents[role]
-        walking: set[str] = set()
-
-        def above(role: str) -> set[str]:  # the role's, then its parents' (each once)
-            found = upward.get(role)
-            if found is None:
-                if role in walking:  # a membership cycle: no role of it is sure
-                    raise _Cycle
-                walking.add(role)
-                found = upward[role] = self[role].union(*map(above, parents.get(role, ())))
-                walking.discard(role)
-            return found
-
-        try:
-            for role in sorted(parents):
-                above(role)
-        except _Cycle:
-            upward.clear()
 
 
 def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
@@ -407,7 +362,6 @@ def _restructure(
         if not takers:  # a _common part: no DENY of any member below takes from it
             derived[(base, None)] = None
     contested = _Contested(state, covering)  # from here on, grants change only as it knows
-    contested.settle(order)
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):

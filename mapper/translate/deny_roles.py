@@ -73,21 +73,30 @@ def split_roles(
         if not sub.touches(state.granted_keys(role)):
             continue  # nothing contested: no parts
         groups: dict[tuple[str, ...], tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
+        uncontested: list[tuple[str, Granted]] = []  # most grants: no holders, no DENYs
+        # hits' lists are shared (one per set of covering DENYs: _Subtraction.hits), and so
+        # is their group: worked out on a list's first grant only
+        grouped: dict[int, tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
+        hits_of = sub.hits
         for key, item in items:
-            hits = sub.hits(key)
-            if not hits:  # uncontested (most grants): no holders, no DENYs
-                groups.setdefault((), ([], {}))[0].append((key, item))
+            hits = hits_of(key)
+            if not hits:
+                uncontested.append((key, item))
                 continue
-            contesting = tuple(h.deny.fact for h in hits)
-            names = holders.get(contesting)
-            if names is None:  # the same DENYs contest many grants: spell their holders once
-                spelled = sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items())
-                names = holders[contesting] = tuple(s for _, s in spelled)
-            group = groups.setdefault(names, ([], {}))
+            group = grouped.get(id(hits))
+            if group is None:
+                contesting = tuple(h.deny.fact for h in hits)
+                names = holders.get(contesting)
+                if names is None:  # the same DENYs contest many grants: spell holders once
+                    spelled = sorted({fold(h.deny.grantee): h.deny.grantee for h in hits}.items())
+                    names = holders[contesting] = tuple(s for _, s in spelled)
+                group = grouped[id(hits)] = groups.setdefault(names, ([], {}))
+                group[1].update((h.deny.fact, h) for h in hits)
             group[0].append((key, item))
-            group[1].update((h.deny.fact, h) for h in hits)
-        if len(groups) == 1 and () in groups:
+        if not groups:
             continue
+        if uncontested:
+            groups[()] = (uncontested, {})
         for names, (moved, contest) in sorted(groups.items(), key=lambda g: g[0]):
             takers = sorted(contest.values(), key=lambda d: d.deny.fact)
             if names:
@@ -105,13 +114,7 @@ def split_roles(
                     t.deny.fact for d in groups.values() for t in d[1].values()
                 }
             state.roles[name].facts.update(facts)
-            # the new key is the old one with the part's name at its end (every grant's key
-            # ends in its grantee), and so is the signature the old key had
-            cut, signatures = len(role), sub.signatures
-            for key, item in moved:
-                to = key[: len(key) - cut] + name
-                state.move(key, copy_with(item, grantee=name), to)
-                signatures[to] = signatures[key]
+            state.move_grants(moved, role, name)
             state.add(PgMembership(role=name, member=role), min(facts))
             parts.append((role, name, takers))
     return parts
@@ -132,10 +135,6 @@ def derived_role(
     if key in cache:
         return cache[key]
     if (role, None) in cache:  # untouched by every DENY that can reach it (a _common part)
-        return None
-    upward = contested.upward.get(role)
-    if upward is not None and sub.facts.isdisjoint(upward):  # nothing here or above is denied
-        cache[key] = None
         return None
     # (key: None for a new column grant, item); None: all of its own grants (listed when needed)
     kept: list[tuple[str | None, Granted]] | None = None

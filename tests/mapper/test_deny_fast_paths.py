@@ -190,16 +190,21 @@ def test_split_roles_is_handed_the_closures_it_would_work_out(
 def test_keys_and_signatures_spelled_from_the_old_ones_are_the_items_own(
     estate: SecuritySnapshot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A split role's grants move, and a derived role's copies are added, under keys cut from
-    the original item's key (grantee swapped at the end); a moved grant's signature is copied
-    from the old key's. Each must be what the item itself spells."""
+    """A split role's grants move (``PlanState.move_grants``), and a derived role's copies are
+    added, under keys cut from the original item's key (grantee swapped at the end), and
+    signatures are cut from keys (``signature_of``). Each must be what the item itself spells."""
     given: Counter[str] = Counter()
-    move, add = PlanState.move, PlanState.add
+    move_grants, add = PlanState.move_grants, PlanState.add
 
-    def checked_move(self: PlanState, key: str, item: Any, moved: str | None = None) -> str:
-        assert moved == item.key
-        given["move"] += 1
-        return move(self, key, item, moved)
+    def checked_move(self: PlanState, grants: Any, grantee: str, to: str) -> None:
+        grants = list(grants)
+        move_grants(self, grants, grantee, to)
+        for key, item in grants:
+            moved = key[: len(key) - len(grantee)] + to
+            assert self.items[moved].key == moved
+            assert self.items[moved] == item.model_copy(update={"grantee": to})
+            assert key not in self.items
+            given["move"] += 1
 
     def checked_add(self: PlanState, item: Any, fact: str, key: str | None = None) -> Any:
         if key is not None:
@@ -213,31 +218,8 @@ def test_keys_and_signatures_spelled_from_the_old_ones_are_the_items_own(
             given["signature"] += 1
             super().__setitem__(key, spelled)
 
-    monkeypatch.setattr(PlanState, "move", checked_move)
+    monkeypatch.setattr(PlanState, "move_grants", checked_move)
     monkeypatch.setattr(PlanState, "add", checked_add)
     monkeypatch.setattr(deny, "_Signatures", CheckedSignatures)
     plan(estate, Policy())
     assert min(given["move"], given["add"], given["signature"]) > 0, given
-
-
-def test_roles_no_deny_of_the_set_reaches_are_left_alone_as_the_walk_would(
-    estate: SecuritySnapshot, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """derived_role answers None at once for a role whose closure no DENY of the set covers
-    (``_Contested.upward``): the plan is the one walking every role up the hierarchy makes."""
-    planned = plan(estate, Policy()).to_json()
-    skipped: Counter[bool] = Counter()
-    original = deny_roles.derived_role
-
-    def counted(state: PlanState, role: str, sub: _Subtraction, cache: Any,
-                contested: _Contested) -> Any:  # fmt: skip
-        upward = contested.upward.get(role)
-        skipped[upward is not None and sub.facts.isdisjoint(upward)] += 1
-        return original(state, role, sub, cache, contested)
-
-    monkeypatch.setattr(deny_roles, "derived_role", counted)
-    monkeypatch.setattr(deny, "derived_role", counted)
-    assert plan(estate, Policy()).to_json() == planned
-    assert skipped[True] > 0, skipped
-    monkeypatch.setattr(_Contested, "settle", lambda self, members: None)
-    assert plan(estate, Policy()).to_json() == planned
