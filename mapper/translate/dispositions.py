@@ -118,8 +118,9 @@ def finalize(state: PlanState, held: Iterable[str] = ()) -> None:
 def keys_of(state: PlanState, facts: Collection[str]) -> dict[str, set[str]]:
     """The keys of the items each of ``facts`` is a fact of (a fact of none: no entry).
 
-    One pass over every item (millions at scale), so its loop is kept tight: most items have
-    one fact, kept as a plain string (:attr:`PlanState.item_facts`).
+    One pass over every item (millions at scale), shared by :func:`finalize` and
+    :func:`~mapper.translate.implied.prune_implied`: most items have one fact, kept as a plain
+    string (:attr:`PlanState.item_facts`), the rest a set.
     """
     found: dict[str, set[str]] = {}
     if not facts:

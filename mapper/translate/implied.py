@@ -40,7 +40,7 @@ def prune_implied(state: PlanState) -> None:
         if m.inherit:
             edges.setdefault(m.member, set()).add(m.role)
     # stem → its grantee, or its grantees once a second one holds it: nearly every stem has
-    # one, and a list for each cost more than the rest of this loop (a million grants at M)
+    # one, and needs no list of its own (a million grants at M)
     stems: dict[str, str | list[str]] = {}
     get = stems.get
     for grantee, granted in state.by_grantee.items():
