@@ -65,7 +65,7 @@ from mapper.translate.deny_dispose import (
 )
 from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_owners import Owners
-from mapper.translate.deny_reach import Coverage, Holders, signature
+from mapper.translate.deny_reach import Coverage, Holders, signature_of
 from mapper.translate.deny_roles import (
     Derived,
     closure,
@@ -135,24 +135,35 @@ class _Signatures(dict[str, str]):
         self._items = state.items
 
     def __missing__(self, key: str) -> str:
-        spelled = self[key] = signature(self._items[key]) or ""
+        spelled = self[key] = signature_of(key, self._items[key]) or ""
         return spelled
 
 
 class _Covering(dict[str, list[_Denial]]):
     """Signature → every DENY being restructured that covers it, sorted by fact: each DENY's
-    signatures are indexed once, however many sets of DENYs it is in."""
+    signatures are indexed once, however many sets of DENYs it is in.
+
+    Signatures covered by the same DENYs share one list (and one frozenset in :attr:`facts`):
+    a DENY on a schema covers every grant in it, and :meth:`_Subtraction.hits` filters each
+    shared list once per set of DENYs instead of once per grant.
+    """
 
     def __init__(self, denials: dict[str, _Denial], signatures: _Signatures) -> None:
         super().__init__()
         self.signatures = signatures
         #: signature → the facts of the DENYs covering it
         self.facts: dict[str, frozenset[str]] = {}
+        found: dict[str, list[_Denial]] = {}
         for fact in sorted(denials):
             for spelled in denials[fact].signatures:
-                self.setdefault(spelled, []).append(denials[fact])
-        for spelled, found in self.items():
-            self.facts[spelled] = frozenset(d.deny.fact for d in found)
+                found.setdefault(spelled, []).append(denials[fact])
+        shared: dict[tuple[str, ...], tuple[list[_Denial], frozenset[str]]] = {}
+        for spelled, covering in found.items():
+            facts = tuple(d.deny.fact for d in covering)
+            one = shared.get(facts)
+            if one is None:
+                one = shared[facts] = (covering, frozenset(facts))
+            self[spelled], self.facts[spelled] = one
 
     def denying(self, keys: Iterable[str]) -> set[str]:
         """The facts of the DENYs that cover any of the items under ``keys``."""
@@ -220,6 +231,8 @@ class _Subtraction:
         self.covering = covering
         self.key = tuple(d.deny.fact for d in self.denials)
         self.facts = frozenset(self.key)
+        #: id of a covering list (shared: _Covering) → the denials of it in this set
+        self._hits: dict[int, list[_Denial]] = {}
         #: column DENYs that turned a table-level grant into column grants (approximated)
         self.split: set[str] = set()
 
@@ -230,12 +243,19 @@ class _Subtraction:
         return any(not facts.isdisjoint(covering[spelled]) for spelled in covered)
 
     def hits(self, key: str) -> list[_Denial]:
-        """The denials that may take something from the item under ``key`` (by signature)."""
+        """The denials that may take something from the item under ``key`` (by signature).
+
+        Worked out once per covering list (many signatures share one: :class:`_Covering`), so
+        the list returned is shared: callers must not change it.
+        """
         found = self.covering.get(self.signatures[key])
         if not found:
             return []
-        facts = self.facts
-        return [d for d in found if d.deny.fact in facts]
+        hit = self._hits.get(id(found))  # the lists live as long as the covering index
+        if hit is None:
+            facts = self.facts
+            hit = self._hits[id(found)] = [d for d in found if d.deny.fact in facts]
+        return hit
 
     def apply(self, key: str, item: Granted) -> tuple[list[Granted], list[_Denial]]:
         """What is left of ``item`` (``[item]``: untouched) and the denials that took a part.

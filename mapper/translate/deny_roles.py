@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mapper.plan import PgMembership, RoleKind
-from mapper.translate.state import SERVER, Granted, Item, PlanState, copy_with
+from mapper.translate.state import SERVER, Granted, PlanState, copy_with
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
@@ -89,20 +89,29 @@ def split_roles(
         if not sub.touches(state.granted_keys(role)):
             continue  # nothing contested: no parts
         groups: dict[tuple[str, ...], tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
+        uncontested: list[tuple[str, Granted]] = []  # most grants: no holders, no DENYs
+        # hits' lists are shared (one per set of covering DENYs: _Subtraction.hits), and so
+        # is their group: worked out on a list's first grant only
+        grouped: dict[int, tuple[list[tuple[str, Granted]], dict[str, _Denial]]] = {}
+        hits_of = sub.hits
         for key, item in items:
-            hits = sub.hits(key)
-            if not hits:  # uncontested (most grants): no holders, no DENYs
-                groups.setdefault((), ([], {}))[0].append((key, item))
+            hits = hits_of(key)
+            if not hits:
+                uncontested.append((key, item))
                 continue
-            contesting = tuple(h.deny.fact for h in hits)
-            names = holders.get(contesting)
-            if names is None:  # the same DENYs contest many grants: name their holders once
-                names = holders[contesting] = holder_names(state, hits)
-            group = groups.setdefault(names, ([], {}))
+            group = grouped.get(id(hits))
+            if group is None:
+                contesting = tuple(h.deny.fact for h in hits)
+                names = holders.get(contesting)
+                if names is None:  # the same DENYs contest many grants: name their holders once
+                    names = holders[contesting] = holder_names(state, hits)
+                group = grouped[id(hits)] = groups.setdefault(names, ([], {}))
+                group[1].update((h.deny.fact, h) for h in hits)
             group[0].append((key, item))
-            group[1].update((h.deny.fact, h) for h in hits)
-        if len(groups) == 1 and () in groups:
+        if not groups:
             continue
+        if uncontested:
+            groups[()] = (uncontested, {})
         for names, (moved, contest) in sorted(groups.items(), key=lambda g: g[0]):
             takers = sorted(contest.values(), key=lambda d: d.deny.fact)
             if names:
@@ -120,8 +129,7 @@ def split_roles(
                     t.deny.fact for d in groups.values() for t in d[1].values()
                 }
             state.roles[name].facts.update(facts)
-            for key, item in moved:
-                state.move(key, copy_with(item, grantee=name))
+            state.move_grants(moved, role, name)
             state.add(PgMembership(role=name, member=role), min(facts))
             parts.append((role, name, takers))
     return parts
@@ -143,16 +151,19 @@ def derived_role(
         return cache[key]
     if (role, None) in cache:  # untouched by every DENY that can reach it (a _common part)
         return None
-    kept: list[Granted] | None = None  # None: all of its own grants (listed when needed)
+    # (key: None for a new column grant, item); None: all of its own grants (listed when needed)
+    kept: list[tuple[str | None, Granted]] | None = None
     takers: dict[str, _Denial] = {}
     # sub.touches(state.granted_keys(role)), from the DENYs worked out once for the role
     if not sub.facts.isdisjoint(contested[role]):  # most roles: the DENYs take none of its grants
         kept = []
         for item_key, item in state.granted_to(role):
             left, hit = sub.apply(item_key, item)
-            kept += left
             if hit:
+                kept += [(None, rest) for rest in left]
                 takers.update((t.deny.fact, t) for t in hit)
+            else:  # untouched: left is [item]
+                kept.append((item_key, item))
     parents: list[tuple[PgMembership, str]] = []
     for m in state.memberships_of(role):
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
@@ -169,7 +180,7 @@ def derived_role(
     # the recursion above only adds grants to roles derived from role's ancestors, never to
     # role itself: its own grants are still those touches() looked at
     if kept is None:
-        kept = [item for _, item in state.granted_to(role)]
+        kept = list(state.granted_to(role))
     if not kept and not parents:  # an empty role would stand for nothing
         cache[key] = ("", sorted(takers.values(), key=lambda t: t.deny.fact))
         return cache[key]
@@ -184,10 +195,14 @@ def derived_role(
     # in any order: the plan sorts its items by key, and nothing reads the insertion order
     # each copy names the first DENY only (the role itself lists them all): a derived role's
     # grants and memberships would otherwise repeat every DENY fact (plans grew 3× at scale)
-    copies: list[Item] = [copy_with(item, grantee=name) for item in kept]
-    copies += [PgMembership(role=parent, member=name, inherit=m.inherit) for m, parent in parents]
-    for copy in copies:
-        state.add(copy, by[0].deny.fact)
+    # a copy's key is its item's with the derived role's name at the end (keys end in the
+    # grantee), as split_roles spells them
+    fact, cut = by[0].deny.fact, len(role)
+    for was, item in kept:
+        copied = None if was is None else was[: len(was) - cut] + name
+        state.add(copy_with(item, grantee=name), fact, copied)
+    for m, parent in parents:
+        state.add(PgMembership(role=parent, member=name, inherit=m.inherit), fact)
     contested.pop(name, None)  # an existing derived role (the same name) may have gained grants
     cache[key] = (name, by)
     return cache[key]

@@ -8,6 +8,7 @@ final memberships.
 from __future__ import annotations
 
 from mapper.plan import Disposition
+from mapper.translate.dispositions import keys_of
 from mapper.translate.grant_findings import restate_inherited
 from mapper.translate.state import PlanState, copy_with
 
@@ -38,14 +39,25 @@ def prune_implied(state: PlanState) -> None:
     for m in state.memberships():
         if m.inherit:
             edges.setdefault(m.member, set()).add(m.role)
-    stems: dict[str, list[str]] = {}
+    # stem → its grantee, or its grantees once a second one holds it: nearly every stem has
+    # one, and needs no list of its own (a million grants at M)
+    stems: dict[str, str | list[str]] = {}
+    get = stems.get
     for grantee, granted in state.by_grantee.items():
-        if grantee != "PUBLIC":
-            for key in granted:
-                stems.setdefault(key[: len(key) - len(grantee)], []).append(grantee)
+        if grantee == "PUBLIC":
+            continue
+        cut = len(grantee)
+        for stem in [key[: len(key) - cut] for key in granted]:
+            holders = get(stem)
+            if holders is None:
+                stems[stem] = grantee
+            elif isinstance(holders, str):
+                stems[stem] = [holders, grantee]
+            else:
+                holders.append(grantee)
     removed: dict[str, str] = {}
     ancestors: dict[str, set[str]] = {}  # per grantee: computed once, not once per grant
-    for stem in sorted(s for s, holders in stems.items() if len(holders) > 1):
+    for stem in sorted(s for s, holders in stems.items() if not isinstance(holders, str)):
         holders = stems[stem]
         held = set(holders)
         for grantee in sorted(holders):
@@ -74,11 +86,14 @@ def _retarget(state: PlanState, removed: dict[str, str], lost: dict[str, list[st
         return
     pruned = removed.__contains__
     moved = _moved(state, removed, lost)
-    for fact, disposition in list(state.dispositions.items()):
+    gone = removed.keys()
+    touched = [
+        (fact, disposition) for fact, disposition in state.dispositions.items()
+        if fact in moved or not gone.isdisjoint(disposition.items)  # in C: most lost nothing
+    ]  # fmt: skip
+    for fact, disposition in touched:
         own = moved.get(fact)
         if own is None:  # the disposition names the fact's current items
-            if not any(map(pruned, disposition.items)):  # in C: most dispositions lost nothing
-                continue
             own = {k for k in disposition.items if k not in removed}
             lost_keys = set(filter(pruned, disposition.items))
         else:
@@ -111,11 +126,7 @@ def _moved(
     }  # fmt: skip
     if not stale:
         return {}
-    current: dict[str, set[str]] = {fact: set() for fact in stale}
-    for key, facts in state.item_facts.items():
-        for fact in (facts,) if isinstance(facts, str) else facts:
-            if fact in stale:
-                current[fact].add(key)
+    current = {fact: set[str]() for fact in stale} | keys_of(state, stale)
     for fact, keys in current.items():  # what else of the disposition still exists (roles, …)
         keys.update(k for k in dispositions[fact].items if k in items)
     return current

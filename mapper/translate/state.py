@@ -89,6 +89,8 @@ def copy_with(item: _ItemT, **changes: Any) -> _ItemT:
 
 
 def _fields_set(fields: set[str], changes: dict[str, Any]) -> set[str]:
+    if changes.keys() <= fields:  # a grantee or the facts changed: the item's own (shared) set
+        return fields
     return shared_fields_set(fields | changes.keys())
 
 
@@ -204,13 +206,14 @@ class PlanState:
 
     # ------------------------------------------------------------------ items
 
-    def add(self, item: Item, fact: str) -> tuple[str, bool]:
+    def add(self, item: Item, fact: str, key: str | None = None) -> tuple[str, bool]:
         """Add an item for ``fact``; returns its key and whether it is new.
 
         Facts are collected in :attr:`item_facts` (adding stays O(1)) and written into the items
-        by :meth:`of_type`.
+        by :meth:`of_type`. ``key``: ``item.key``, when the caller has spelled it already.
         """
-        key = item.key
+        if key is None:
+            key = item.key
         facts = self.item_facts.get(key)
         if facts is None:
             self.items[key] = item
@@ -230,7 +233,7 @@ class PlanState:
         """Put ``item`` in place of the item under ``key`` with that item's facts; returns its key.
 
         What :meth:`remove` and then :meth:`add` of each of the facts do, without sorting and
-        adding them one by one (DENY restructuring moves most of a split role's grants).
+        adding them one by one (DENY restructuring moves a split role's grants: :meth:`move_grants`).
         """
         facts = self.item_facts[key]
         self.remove(key)
@@ -245,6 +248,29 @@ class PlanState:
         if index is not None:
             index[moved] = item
         return moved
+
+    def move_grants(self, grants: Iterable[tuple[str, Granted]], grantee: str, to: str) -> None:
+        """:meth:`move` of each of ``grantee``'s ``grants`` (key, item) to the grantee ``to``.
+
+        The new key is the old one with ``to`` at its end (every grant's and default
+        privilege's key ends in its grantee): a split role's grants, most of the plan's at
+        scale, move without their keys spelled again or their index looked up per grant.
+        """
+        items, item_facts = self.items, self.item_facts
+        source, target = self.by_grantee[grantee], self.by_grantee.setdefault(to, {})
+        cut = len(grantee)
+        for key, item in grants:
+            copy = copy_with(item, grantee=to)
+            moved = key[: len(key) - cut] + to
+            facts = item_facts.pop(key)
+            del items[key], source[key]
+            if moved in item_facts:  # the item exists already: it gains the facts
+                for fact in (facts,) if isinstance(facts, str) else sorted(facts):
+                    self.add(copy, fact, moved)
+            else:
+                items[moved] = copy
+                item_facts[moved] = facts  # the removed item's: nothing else holds it
+                target[moved] = copy
 
     def remove(self, key: str) -> None:
         """Drop an item (DENY restructuring, implied grants)."""

@@ -185,3 +185,41 @@ def test_split_roles_is_handed_the_closures_it_would_work_out(
     plan(estate, Policy())
     assert checked[True] > 0
     assert not checked[False]
+
+
+def test_keys_and_signatures_spelled_from_the_old_ones_are_the_items_own(
+    estate: SecuritySnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A split role's grants move (``PlanState.move_grants``), and a derived role's copies are
+    added, under keys cut from the original item's key (grantee swapped at the end), and
+    signatures are cut from keys (``signature_of``). Each must be what the item itself spells."""
+    given: Counter[str] = Counter()
+    move_grants, add = PlanState.move_grants, PlanState.add
+
+    def checked_move(self: PlanState, grants: Any, grantee: str, to: str) -> None:
+        grants = list(grants)
+        move_grants(self, grants, grantee, to)
+        for key, item in grants:
+            moved = key[: len(key) - len(grantee)] + to
+            assert self.items[moved].key == moved
+            assert self.items[moved] == item.model_copy(update={"grantee": to})
+            assert key not in self.items
+            given["move"] += 1
+
+    def checked_add(self: PlanState, item: Any, fact: str, key: str | None = None) -> Any:
+        if key is not None:
+            assert key == item.key
+            given["add"] += 1
+        return add(self, item, fact, key)
+
+    class CheckedSignatures(_Signatures):
+        def __setitem__(self, key: str, spelled: str) -> None:
+            assert spelled == (signature(self._items[key]) or "")
+            given["signature"] += 1
+            super().__setitem__(key, spelled)
+
+    monkeypatch.setattr(PlanState, "move_grants", checked_move)
+    monkeypatch.setattr(PlanState, "add", checked_add)
+    monkeypatch.setattr(deny, "_Signatures", CheckedSignatures)
+    plan(estate, Policy())
+    assert min(given["move"], given["add"], given["signature"]) > 0, given

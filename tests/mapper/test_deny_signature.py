@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from mapper.plan import PgDefaultPrivilege, PgGrant, PgMembership
-from mapper.translate.deny_reach import PLACEHOLDER
+from mapper.translate.deny_reach import PLACEHOLDER, signature_of
 from mapper.translate.deny_reach import signature as _signature
 from mapper.translate.state import copy_with
 
@@ -63,3 +63,25 @@ def test_copy_with_equals_model_copy(item: PgGrant | PgDefaultPrivilege) -> None
     assert fast.model_dump_json() == slow.model_dump_json()
     assert fast.model_fields_set == slow.model_fields_set
     assert item.grantee != "other"  # the original is untouched
+
+
+@pytest.mark.parametrize("item", [*GRANTS, *DEFAULTS], ids=lambda i: i.key)
+def test_signature_cut_from_the_key_is_the_spelled_one(item: PgGrant | PgDefaultPrivilege) -> None:
+    """signature_of cuts a grant's signature from its key (no columns); the rest is spelled."""
+    assert signature_of(item.key, item) == _signature(item)
+
+
+@pytest.mark.parametrize("item", [*GRANTS, *DEFAULTS], ids=lambda i: i.key)
+def test_copy_with_keeps_the_shared_fields_set_when_no_field_is_new(
+    item: PgGrant | PgDefaultPrivilege,
+) -> None:
+    """A copy changing fields the item already set (a grantee) holds the item's own fields set,
+    equal to model_copy's; a field the item left unset is added as model_copy adds it."""
+    fast, slow = copy_with(item, grantee="other"), item.model_copy(update={"grantee": "other"})
+    assert fast.__pydantic_fields_set__ is item.__pydantic_fields_set__
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.model_dump_json() == slow.model_dump_json()
+    unset = next(name for name in type(item).model_fields if name not in item.model_fields_set)
+    value = getattr(item, unset)
+    fast, slow = copy_with(item, **{unset: value}), item.model_copy(update={unset: value})
+    assert fast.model_fields_set == slow.model_fields_set == item.model_fields_set | {unset}

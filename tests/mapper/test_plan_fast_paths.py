@@ -91,6 +91,27 @@ def test_move_is_remove_then_add_of_each_fact(facts: list[str], there: list[tupl
     assert _shape(moved) == _shape(plain)
 
 
+@pytest.mark.parametrize("facts", [["f1"], ["f2", "f1", "f3"]], ids=["one fact", "three facts"])
+@pytest.mark.parametrize("there", [[], [("f0",)], [("f1",)]], ids=["new", "held", "same fact"])
+def test_move_grants_is_move_of_each(facts: list[str], there: list[tuple[str]]) -> None:
+    """PlanState.move_grants (a split role's grants going to a part, keys cut from the old
+    ones) against move() of each copy; a moved grant may exist already under its new key."""
+    plain, moved = _state(), _state()
+    for state in (plain, moved):
+        state.add(PgMembership(role="r", member="m"), "f9")
+        for fact in facts:
+            state.add(_grant("r"), fact)
+        state.add(_grant("r", "u"), "f4")
+        state.add(_grant("s", "v"), "f5")
+        for (fact,) in there:
+            state.add(_grant("r_common"), fact)
+    grants = plain.granted_to("r")
+    for key, item in grants:
+        plain.move(key, item.model_copy(update={"grantee": "r_common"}))
+    moved.move_grants(moved.granted_to("r"), "r", "r_common")
+    assert _shape(moved) == _shape(plain)
+
+
 def test_refusal_is_what_explain_says_of_a_deny() -> None:
     """EffectivePermissions.refusal (asked of every GRANT row) skips the DENY check when no
     DENY of the context is on the securable or a container of it: it must still answer what
