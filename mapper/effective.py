@@ -9,7 +9,9 @@ API (the translator codes against it):
   scope, transitive, incl. ``public`` and fixed roles; names in source spelling),
   ``.effective(database, principal) -> frozenset[tuple[Securable, str]]`` (over the securables
   that exist in the snapshot, names case-folded; see :meth:`EffectivePermissions.effective`),
-  ``.principals(database) -> tuple[str, ...]``, ``.is_never_denied(database, principal) -> bool``,
+  ``.principals(database) -> tuple[str, ...]``, ``.object_grants(database, principal,
+  permission) -> frozenset[Securable] | None`` (the objects it could be allowed on),
+  ``.is_never_denied(database, principal) -> bool``,
   ``.enters_as_guest(database, login) -> bool``, ``.knows(database, principal) -> bool``,
   ``.unknown(database, key) -> UnknownPrincipal | None`` (a row left out for naming a principal
   the snapshot does not hold: :mod:`mapper.graph`, :mod:`mapper.permission_index`),
@@ -67,6 +69,7 @@ from mapper.graph import (
     UnknownPrincipal,
     database_scope,
 )
+from mapper.object_grants import object_grants
 from mapper.permission_index import Key, PermissionIndex, state_text
 from mapper.permissions import CATALOG, COLUMN_PERMISSIONS, Pair
 from mapper.securables import (
@@ -381,6 +384,18 @@ class EffectivePermissions:
         if deny is None:
             return None
         return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
+
+    def object_grants(
+        self, database: str, principal: str, permission: str
+    ) -> frozenset[Securable] | None:
+        """The objects (folded) outside which :meth:`explain` refuses ``permission`` on any
+        object to ``principal``, or ``None`` when no such bound is cheap to know (a pre-filter
+        for many questions: :mod:`mapper.object_grants`).
+
+        Raises:
+            MappingError: unknown database or principal.
+        """
+        return object_grants(self._context(database, principal), self._index, permission)
 
     def memberships(self, database: str | None, principal: str) -> frozenset[str]:
         """Every role of the principal's scope it belongs to, transitively (incl. public)."""

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from grantbridge.errors import MappingError
 from mapper.effective import EffectivePermissions
 from mapper.module_findings import CALLER_PERMISSION, ObjectIndex, allowed, owner_of, resolve
 from mapper.modules import RULES, ModuleAnalysis
@@ -160,17 +161,41 @@ def chain_reliance(
 
 
 class Checker:
-    """SQL Server's answer for one principal on objects themselves (no chain), remembered."""
+    """SQL Server's answer for one principal on objects themselves (no chain), remembered.
+
+    An object outside the engine's :meth:`~mapper.effective.EffectivePermissions.object_grants`
+    for the permission is refused without a question: most principals hold EXECUTE on a few of
+    the modules, and every one of them is asked about every module.
+    """
 
     def __init__(self, perms: EffectivePermissions, database: Database, principal: str) -> None:
         self.perms, self.database, self.principal = perms, database, principal
         self._known: dict[tuple[str, str], bool] = {}
+        self._bounds: dict[str, set[str] | None] = {}
 
-    def __call__(self, obj: DbObject, permission: str) -> bool:
-        key = (obj.key, permission)
-        if key not in self._known:
-            self._known[key] = allowed(self.perms, self.database, self.principal, obj, permission)
-        return self._known[key]
+    def __call__(self, obj: DbObject, permission: str, key: str | None = None) -> bool:
+        """``key``: ``obj.key`` where the caller has it at hand."""
+        key = key or obj.key
+        answer = self._known.get((key, permission))
+        if answer is None:
+            answer = self._known[(key, permission)] = self._ask(obj, permission, key)
+        return answer
+
+    def _ask(self, obj: DbObject, permission: str, key: str) -> bool:
+        if permission not in self._bounds:
+            try:
+                bound = self.perms.object_grants(self.database.name, self.principal, permission)
+            except MappingError:
+                bound = None  # explain() raises too, and allowed() says no
+            # as object keys (names folded, as the bound's are): a dotted name that makes two
+            # objects one key only asks the engine once more
+            self._bounds[permission] = (
+                None if bound is None else {f"object:{s.schema_name}.{s.name}" for s in bound}
+            )
+        bound_keys = self._bounds[permission]
+        if bound_keys is not None and key not in bound_keys:
+            return False
+        return allowed(self.perms, self.database, self.principal, obj, permission)
 
 
 def _walk(
@@ -179,21 +204,21 @@ def _walk(
     """One principal's reliances, breadth first from the modules it may use itself."""
     queue: deque[tuple[str, tuple[str, ...]]] = deque(
         (key, ()) for key in entries
-        if can(graph[key].module, CALLER_PERMISSION[graph[key].module.kind])
+        if can(graph[key].module, CALLER_PERMISSION[graph[key].module.kind], key)
     )  # fmt: skip
     seen = {key for key, _ in queue}
     while queue:
         key, via = queue.popleft()
         node = graph[key]
         for link in node.links:
-            if link.intact and not can(link.target, link.access):
+            if link.intact and not can(link.target, link.access, link.key):
                 yield ChainReliance(
                     database=database.name, module_schema=node.module.schema_name,
                     module_name=node.module.name, principal=can.principal,
                     target_schema=link.target.schema_name, target_name=link.target.name,
                     access=link.access, owner=node.owner or "", via=via,
                 )  # fmt: skip
-            elif not link.intact and not can(link.target, link.access):
+            elif not link.intact and not can(link.target, link.access, link.key):
                 continue  # a broken link the principal may not pass: refused there
             if link.key in graph and link.key not in seen and not node.switches:
                 seen.add(link.key)
