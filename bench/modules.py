@@ -1,4 +1,4 @@
-"""``uv run python -m bench.modules [--procedures 300] [--runs 3] [--out DIR]``: a call-heavy estate.
+"""``uv run python -m bench.modules [--procedures 300] [--through-roles] [--out DIR]``: a call-heavy estate.
 
 Module analysis costs what the bench estates never show: they carry no module bodies. This
 estate is the shape that made ownership chains slow to plan: ``--procedures`` procedures of
@@ -6,7 +6,8 @@ dbo's, each reading a table or two and calling two others (so every procedure re
 the others through chains), 60 tables of which every fifth belongs to another user: the first
 half of the procedures never reaches those (SECURITY DEFINER), the second half does (broken
 links, SECURITY INVOKER routines), with a few ``EXECUTE AS OWNER`` procedures and dynamic SQL;
-200 users in 20 roles, and EXECUTE grants spread over users and roles. The bodies are kept, as
+200 users in 20 roles, and EXECUTE grants spread over users and roles (``--through-roles``:
+to roles only, the common shape, where role-mates share a walk). The bodies are kept, as
 ``--include-definitions`` keeps them.
 
 The estate is T-SQL, read by the extractor with definitions (the same seed gives the same
@@ -37,9 +38,17 @@ OTHER_OWNER = "u_other"
 
 
 def estate_script(
-    procedures: int = 300, users: int = 200, tables: int = 60, roles: int = 20, seed: int = 0
+    procedures: int = 300,
+    users: int = 200,
+    tables: int = 60,
+    roles: int = 20,
+    seed: int = 0,
+    *,
+    through_roles: bool = False,
 ) -> str:
-    """The estate as one T-SQL script (deterministic for a seed)."""
+    """The estate as one T-SQL script (deterministic for a seed). Each procedure's EXECUTE
+    goes to two users or roles, or with ``through_roles`` to one role only (users then hold
+    nothing themselves, and role-mates are given the same verdicts)."""
     rng = random.Random(seed)
     out: list[str] = [f"CREATE DATABASE [{DATABASE}]"]
     names = [f"u{i:03}" for i in range(users)] + [OTHER_OWNER]
@@ -62,10 +71,11 @@ def estate_script(
         out.append(_procedure(rng, p, procedures, tables))
     grantees = names[:users] + role_names
     for p in range(procedures):
-        for grantee in rng.sample(grantees, 2):
+        for grantee in [rng.choice(role_names)] if through_roles else rng.sample(grantees, 2):
             out.append(f"GRANT EXECUTE ON OBJECT::[s].[p{p:03}] TO [{grantee}]")
     for t in range(0, tables, 3):  # some callers may read some tables themselves
-        out.append(f"GRANT SELECT ON OBJECT::[s].[t{t:02}] TO [{rng.choice(grantees)}]")
+        readers = role_names if through_roles else grantees
+        out.append(f"GRANT SELECT ON OBJECT::[s].[t{t:02}] TO [{rng.choice(readers)}]")
     for t in range(1, tables, 11):
         out.append(f"DENY SELECT ON OBJECT::[s].[t{t:02}] TO [{rng.choice(role_names)}]")
     return "".join(f"{statement}\nGO\n" for statement in out)
@@ -101,11 +111,15 @@ def _create(p: int, body: list[str], execute_as: str) -> str:
     )
 
 
-def build_snapshot(procedures: int = 300, seed: int = 0) -> SecuritySnapshot:
+def build_snapshot(
+    procedures: int = 300, seed: int = 0, *, through_roles: bool = False
+) -> SecuritySnapshot:
     """The estate read as ``extract --include-definitions`` reads a script."""
-    script = OUT / f"modules-p{procedures}-seed{seed}" / "calls.sql"
+    shape = "-roles" if through_roles else ""
+    script = OUT / f"modules-p{procedures}-seed{seed}{shape}" / "calls.sql"
     script.parent.mkdir(parents=True, exist_ok=True)  # a fixed path: the same source refs
-    script.write_text(estate_script(procedures, seed=seed), encoding="utf-8")
+    text = estate_script(procedures, seed=seed, through_roles=through_roles)
+    script.write_text(text, encoding="utf-8")
     return extract_scripts([script], include_definitions=True)
 
 
@@ -114,9 +128,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--procedures", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--through-roles", action="store_true", help="EXECUTE granted to roles only, not users"
+    )
     parser.add_argument("--out", type=Path, help="write snapshot.json and plan.json here")
     args = parser.parse_args(argv)
-    snapshot = build_snapshot(args.procedures, args.seed)
+    snapshot = build_snapshot(args.procedures, args.seed, through_roles=args.through_roles)
     times, result = [], None
     for _ in range(args.runs):
         started = time.perf_counter()

@@ -11,6 +11,7 @@ API (the translator codes against it):
   that exist in the snapshot, names case-folded; see :meth:`EffectivePermissions.effective`),
   ``.principals(database) -> tuple[str, ...]``, ``.object_grants(database, principal,
   permission) -> frozenset[Securable] | None`` (the objects it could be allowed on),
+  ``.verdict_key(database, principal)`` (equal: the same verdicts),
   ``.is_never_denied(database, principal) -> bool``,
   ``.enters_as_guest(database, login) -> bool``, ``.knows(database, principal) -> bool``,
   ``.unknown(database, key) -> UnknownPrincipal | None`` (a row left out for naming a principal
@@ -55,7 +56,7 @@ permissions-database-engine):
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -69,7 +70,6 @@ from mapper.graph import (
     UnknownPrincipal,
     database_scope,
 )
-from mapper.object_grants import object_grants
 from mapper.permission_index import Key, PermissionIndex, state_text
 from mapper.permissions import CATALOG, COLUMN_PERMISSIONS, Pair
 from mapper.securables import (
@@ -78,6 +78,7 @@ from mapper.securables import (
     database_securables,
     server_securables,
 )
+from mapper.verdicts import object_grants, verdict_key
 from mssql_extract.snapshot import (
     Permission,
     PermissionState,
@@ -390,12 +391,22 @@ class EffectivePermissions:
     ) -> frozenset[Securable] | None:
         """The objects (folded) outside which :meth:`explain` refuses ``permission`` on any
         object to ``principal``, or ``None`` when no such bound is cheap to know (a pre-filter
-        for many questions: :mod:`mapper.object_grants`).
+        for many questions: :mod:`mapper.verdicts`).
 
         Raises:
             MappingError: unknown database or principal.
         """
         return object_grants(self._context(database, principal), self._index, permission)
+
+    def verdict_key(self, database: str | None, principal: str) -> Hashable:
+        """Equal for two principals only if :meth:`explain` allows both the same on every
+        question in ``database``: a caller asking many may ask once per key
+        (:mod:`mapper.verdicts`).
+
+        Raises:
+            MappingError: unknown database or principal.
+        """
+        return verdict_key(self._context(database, principal), self._index)
 
     def memberships(self, database: str | None, principal: str) -> frozenset[str]:
         """Every role of the principal's scope it belongs to, transitively (incl. public)."""

@@ -23,7 +23,7 @@ from mssql_extract.snapshot import Database, SecuritySnapshot
 from mssql_extract.tsql import extract_scripts
 
 NAMES = ("schema_exec", "object_control", "schema_owner", "object_owner", "dbowner", "reader",
-         "denied", "columns", "plain", "writer", "admin")  # fmt: skip
+         "denied", "columns", "plain", "writer", "admin", "mate1", "mate2")  # fmt: skip
 ESTATE = (
     "CREATE DATABASE [D1]\nGO\n"
     + "".join(f"CREATE LOGIN [{n}] WITH PASSWORD = N'x'\nGO\n" for n in NAMES)
@@ -53,6 +53,14 @@ CREATE APPLICATION ROLE [app] WITH PASSWORD = N'x'
 GO
 ALTER ROLE [runners] ADD MEMBER [denied]
 GO
+CREATE ROLE [callers]
+GO
+ALTER ROLE [callers] ADD MEMBER [mate1]
+GO
+ALTER ROLE [callers] ADD MEMBER [mate2]
+GO
+GRANT EXECUTE ON OBJECT::[s].[p1] TO [callers]
+GO
 ALTER ROLE [db_owner] ADD MEMBER [dbowner]
 GO
 ALTER ROLE [db_datareader] ADD MEMBER [reader]
@@ -75,16 +83,17 @@ GRANT INSERT ON OBJECT::[s].[t] TO [writer]
 GO
 """
 )
+#: What module links ask (and ALTER, which none asks)
 PERMISSIONS = ("EXECUTE", "SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "ALTER")
 
 
-def _snapshot(tmp_path: Path, text: str) -> SecuritySnapshot:
+def snapshot_of(tmp_path: Path, text: str) -> SecuritySnapshot:
     script = tmp_path / "estate.sql"
     script.write_text(text, encoding="utf-8")
     return extract_scripts([script], include_definitions=True)
 
 
-def _principals(database: Database) -> list[str]:
+def principals_of(database: Database) -> list[str]:
     return sorted(
         {u.name for u in database.users} | {r.name for r in database.roles}
         | {a.name for a in database.application_roles} | {"public"}
@@ -97,7 +106,7 @@ def _pairs(snapshot: SecuritySnapshot) -> tuple[int, int, int]:
     perms = EffectivePermissions(snapshot)
     filtered = asked = allowed_count = 0
     for database in snapshot.databases:
-        for principal in _principals(database):
+        for principal in principals_of(database):
             checker = Checker(perms, database, principal)
             for permission in PERMISSIONS:
                 bound = perms.object_grants(database.name, principal, permission)
@@ -115,7 +124,7 @@ def _pairs(snapshot: SecuritySnapshot) -> tuple[int, int, int]:
 
 
 def test_checker_answers_as_the_engine_on_every_way_to_a_permission(tmp_path: Path) -> None:
-    filtered, asked, allowed_count = _pairs(_snapshot(tmp_path, ESTATE))
+    filtered, asked, allowed_count = _pairs(snapshot_of(tmp_path, ESTATE))
     assert filtered > 0  # the pre-filter refuses without a question
     assert asked > allowed_count > 0  # and lets questions through, some answered yes
 
@@ -141,7 +150,7 @@ def test_checker_answers_as_the_engine_on_every_way_to_a_permission(tmp_path: Pa
 def test_object_grants_bound(
     tmp_path: Path, principal: str, permission: str, expected: set[tuple[str, str]] | None
 ) -> None:
-    perms = EffectivePermissions(_snapshot(tmp_path, ESTATE))
+    perms = EffectivePermissions(snapshot_of(tmp_path, ESTATE))
     bound = perms.object_grants("D1", principal, permission)
     assert (None if bound is None else {(s.schema_name, s.name) for s in bound}) == expected
 
@@ -150,6 +159,6 @@ def test_checker_on_a_call_heavy_estate(tmp_path: Path) -> None:
     """The estate of ``python -m bench.modules``, small: users holding EXECUTE directly and
     through roles, a table owner, DENYs through roles."""
     filtered, asked, allowed_count = _pairs(
-        _snapshot(tmp_path, estate_script(24, users=12, tables=15, roles=4))
+        snapshot_of(tmp_path, estate_script(24, users=12, tables=15, roles=4))
     )
     assert filtered > asked > allowed_count > 0
