@@ -9,7 +9,10 @@ API (the translator codes against it):
   scope, transitive, incl. ``public`` and fixed roles; names in source spelling),
   ``.effective(database, principal) -> frozenset[tuple[Securable, str]]`` (over the securables
   that exist in the snapshot, names case-folded; see :meth:`EffectivePermissions.effective`),
-  ``.principals(database) -> tuple[str, ...]``, ``.is_never_denied(database, principal) -> bool``,
+  ``.principals(database) -> tuple[str, ...]``, ``.object_grants(database, principal,
+  permission) -> frozenset[Securable] | None`` (the objects it could be allowed on),
+  ``.verdict_key(database, principal)`` (equal: the same verdicts),
+  ``.is_never_denied(database, principal) -> bool``,
   ``.enters_as_guest(database, login) -> bool``, ``.knows(database, principal) -> bool``,
   ``.unknown(database, key) -> UnknownPrincipal | None`` (a row left out for naming a principal
   the snapshot does not hold: :mod:`mapper.graph`, :mod:`mapper.permission_index`),
@@ -53,7 +56,7 @@ permissions-database-engine):
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -75,6 +78,7 @@ from mapper.securables import (
     database_securables,
     server_securables,
 )
+from mapper.verdicts import object_grants, verdict_key
 from mssql_extract.snapshot import (
     Permission,
     PermissionState,
@@ -381,6 +385,28 @@ class EffectivePermissions:
         if deny is None:
             return None
         return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
+
+    def object_grants(
+        self, database: str, principal: str, permission: str
+    ) -> frozenset[Securable] | None:
+        """The objects (folded) outside which :meth:`explain` refuses ``permission`` on any
+        object to ``principal``, or ``None`` when no such bound is cheap to know (a pre-filter
+        for many questions: :mod:`mapper.verdicts`).
+
+        Raises:
+            MappingError: unknown database or principal.
+        """
+        return object_grants(self._context(database, principal), self._index, permission)
+
+    def verdict_key(self, database: str | None, principal: str) -> Hashable:
+        """Equal for two principals only if :meth:`explain` allows both the same on every
+        question in ``database``: a caller asking many may ask once per key
+        (:mod:`mapper.verdicts`).
+
+        Raises:
+            MappingError: unknown database or principal.
+        """
+        return verdict_key(self._context(database, principal), self._index)
 
     def memberships(self, database: str | None, principal: str) -> frozenset[str]:
         """Every role of the principal's scope it belongs to, transitively (incl. public)."""

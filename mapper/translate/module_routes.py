@@ -28,28 +28,21 @@ from mapper.translate.objects import pg_object
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database, DbObject, fold
 
-_RelianceKey = tuple[str, str, str, str]  # module key, folded principal, target key, access
-
 
 @dataclass
 class Routes:
-    """Every module's plan (``as_owner``: it runs with its owner role's privileges) and the
-    chain reliances, by link."""
+    """Every module's plan (``as_owner``: it runs with its owner role's privileges), with what
+    is asked of it for every reliance worked out once per way (many callers share one)."""
 
     state: PlanState
     db: Database
     graph: Graph
     modules: Mapping[str, PlannedModule]
     as_owner: Mapping[str, bool]
-    _relied: dict[_RelianceKey, ChainReliance] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)  # folded "schema.name" → module key
+    _definer_on: dict[tuple[str, ...], str | None] = field(default_factory=dict)  # by ``via``
 
     def __post_init__(self) -> None:
-        for module in self.modules.values():
-            for chain in module.relied:
-                target = f"object:{fold(chain.target_schema)}.{fold(chain.target_name)}"
-                key = (module.obj.key, fold(chain.principal), target, chain.access)
-                self._relied[key] = chain
         self._keys = {fold(node.qualified): key for key, node in self.graph.items()}
 
     def definer(self, key: str) -> bool:
@@ -77,8 +70,12 @@ class Routes:
 
     def definer_on(self, chain: ChainReliance) -> str | None:
         """The first SECURITY DEFINER routine on the way to a reliance's module, or None."""
-        for name in chain.via:
-            key = self._keys.get(fold(name))
-            if key is not None and self.definer(key):
-                return name
-        return None
+        if chain.via not in self._definer_on:
+            self._definer_on[chain.via] = next(
+                (name for name in chain.via if self._key_is_definer(name)), None
+            )
+        return self._definer_on[chain.via]
+
+    def _key_is_definer(self, name: str) -> bool:
+        key = self._keys.get(fold(name))
+        return key is not None and self.definer(key)
