@@ -33,6 +33,11 @@ or CONNECT REPLICATION on a database; CONTROL SERVER, CONNECT ANY DATABASE), shu
 the database instead: they lose everything in it, memberships included
 (:mod:`mapper.translate.deny_shut`).
 
+A DENY taking part of what membership in a PostgreSQL predefined role gives (``DENY VIEW
+DATABASE STATE`` to a login granted VIEW SERVER STATE → ``pg_read_all_stats``) takes the whole
+membership, failing closed: PostgreSQL cannot take part of such a role away
+(:mod:`mapper.translate.deny_predefined`).
+
 A DENY reaching a Windows or Entra group also reaches the group's members in SQL Server, who
 connect with logins of their own; grantbridge does not know who they are, so it applies the
 DENY to the group's role only and says so: the DENY is ``approximated`` with finding GB021 (one
@@ -50,17 +55,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from grantbridge.plural import plural
-from mapper import findings
 from mapper.naming import object_name
-from mapper.plan import Finding, PgGrant, PgMembership, RoleKind
+from mapper.plan import PgGrant, PgMembership, RoleKind
 from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_shut
-from mapper.translate.deny_dispose import Outcome, dispose_deny, group_findings, leave_role
+from mapper.translate.deny_dispose import (
+    Outcome,
+    derived_finding,
+    dispose_deny,
+    group_findings,
+    leave_role,
+    split_reason,
+)
 from mapper.translate.deny_owners import Owners
+from mapper.translate.deny_predefined import cut, cut_by, leave_predefined, predefined
 from mapper.translate.deny_reach import Coverage, Holders, signature
 from mapper.translate.deny_roles import (
-    EVIDENCE_DENIES,
     Derived,
     closure,
     derived_role,
@@ -68,7 +78,7 @@ from mapper.translate.deny_roles import (
 )
 from mapper.translate.grants import Target
 from mapper.translate.state import Granted, PlanState, copy_with
-from mssql_extract.snapshot import Database, fold
+from mssql_extract.snapshot import Database
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,8 @@ class _Denial:
     columns: frozenset[str] | None
     table_columns: tuple[str, ...] | None
     approximated: str | None = None
+    #: the predefined roles (pg_read_all_stats …) it takes part of (mapper.translate.deny_predefined)
+    predefined: frozenset[str] = frozenset()
 
     @property
     def table_level(self) -> bool:
@@ -177,9 +189,9 @@ def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
         obj = state.find_object(deny.db, target.schema_name, target.object_name)
         if obj is not None and obj.columns:
             table_columns = tuple(object_name(c, naming) for c in obj.columns)
-    return _Denial(
-        deny, coverage.signatures(deny), columns, table_columns, _creates(coverage, deny)
-    )
+    roles, partial = cut(coverage.pairs(deny), deny.db is None)
+    why = "; ".join(r for r in (_creates(coverage, deny), partial) if r) or None
+    return _Denial(deny, coverage.signatures(deny), columns, table_columns, why, roles)
 
 
 def _creates(coverage: Coverage, deny: Deny) -> str | None:
@@ -285,7 +297,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> None:
         items, denial = touched.get(deny.fact, set()), denials.get(deny.fact)
         approximated = []
         if denial is not None and deny.fact in split:
-            approximated.append(_split_reason(denial))
+            approximated.append(split_reason(denial))
         if denial is not None and denial.approximated and items:
             approximated.append(denial.approximated)
         outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated),
@@ -326,6 +338,7 @@ def _restructure(
     # each role's closure once: memberships change only once derived roles are made
     closures = {role: closure(state, role) for role in reach}
     order = sorted(reach, key=lambda r: (len(closures[r]), r))
+    leaving: dict[str, set[str]] = {}
     for role in order:
         sub = subtraction(reach[role])
         # no touches() first: a role's own DENYs take something from most roles reached (at
@@ -335,7 +348,15 @@ def _restructure(
             if takers and not owners.spare(role, key, signatures[key]):
                 owners.take(item, left, takers)
                 took(takers, f"role:{role}")
-    leaving: dict[str, set[str]] = {}
+        for membership in state.memberships_of(role):  # its own pg_read_all_stats …
+            cutting = cut_by(sub.denials, membership.role) if predefined(state, membership) else []
+            if cutting:
+                owners.taken(membership.key, cutting)
+                finding, text = leave_predefined(state, membership, cutting)
+                took(cutting, f"role:{role}")
+                for denial in cutting:
+                    found.setdefault(denial.deny.fact, set()).add(finding)
+                    leaving.setdefault(denial.deny.fact, set()).add(text)
     derived: Derived = {}
     for role, base, takers in split_roles(state, order, closures, reach, subtraction):
         took(takers, f"role:{role}", f"role:{base}")
@@ -361,35 +382,11 @@ def _restructure(
             key = ""
             for fact in (*facts, takers[0].deny.fact):
                 key, _ = state.add(replacement, fact)
-            finding = state.finding(_finding(membership.role, member, name, takers))
+            finding = state.finding(derived_finding(membership.role, member, name, takers))
             took(takers, f"role:{name}", key)
             for denial in takers:
                 found.setdefault(denial.deny.fact, set()).add(finding)
     return touched, found, set().union(*(s.split for s in subtractions.values())), leaving
-
-
-def _split_reason(denial: _Denial) -> str:
-    if denial.table_columns is None:
-        return ("column DENY on a table whose columns the snapshot does not list: the whole "
-                "table privilege was removed (fail closed)")  # fmt: skip
-    return ("column DENY: the table-level privilege became column privileges on the table's "
-            "other columns; columns added later are not covered, and PostgreSQL's table-level "
-            "check (SELECT *) is false, as SQL Server refuses SELECT * too")  # fmt: skip
-
-
-def _finding(role: str, member: str, name: str, takers: list[_Denial]) -> Finding:
-    statements = [t.deny.statement for t in takers]
-    evidence = "; ".join(statements[:EVIDENCE_DENIES])
-    if len(statements) > EVIDENCE_DENIES:
-        more = plural(len(statements) - EVIDENCE_DENIES, "more DENY")
-        evidence += f"; and {more} (see the dispositions)"
-    grantees = sorted({t.deny.grantee for t in takers}, key=fold)
-    return findings.make(
-        "GB020", evidence,
-        f"{member!r} is no longer a member of {role!r}; it is a member of {name!r}: the same "
-        "privileges minus the denied ones.",
-        principal=", ".join(grantees), securable=role, source_ref=takers[0].deny.ref,
-    )  # fmt: skip
 
 
 def _direct(state: PlanState, member: str) -> list[tuple[PgMembership, tuple[str, ...]]]:

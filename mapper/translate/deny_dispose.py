@@ -172,3 +172,29 @@ def _nothing_removed(state: PlanState, deny: Deny, shut: deny_shut.ShutOut) -> s
         return (f"[{deny.grantee}] is shut out of [{database}] by a DENY covering CONNECT: the "
                 "plan grants it nothing there")  # fmt: skip
     return "the plan grants nothing this DENY removes"
+
+
+def split_reason(denial: _Denial) -> str:
+    """Why a column DENY that split a table grant is approximated."""
+    if denial.table_columns is None:
+        return ("column DENY on a table whose columns the snapshot does not list: the whole "
+                "table privilege was removed (fail closed)")  # fmt: skip
+    return ("column DENY: the table-level privilege became column privileges on the table's "
+            "other columns; columns added later are not covered, and PostgreSQL's table-level "
+            "check (SELECT *) is false, as SQL Server refuses SELECT * too")  # fmt: skip
+
+
+def derived_finding(role: str, member: str, name: str, takers: list[_Denial]) -> Finding:
+    """GB020 for a member moved from a role to the role's derived role."""
+    statements = [t.deny.statement for t in takers]
+    evidence = "; ".join(statements[:EVIDENCE_DENIES])
+    if len(statements) > EVIDENCE_DENIES:
+        more = plural(len(statements) - EVIDENCE_DENIES, "more DENY")
+        evidence += f"; and {more} (see the dispositions)"
+    grantees = sorted({t.deny.grantee for t in takers}, key=fold)
+    return findings.make(
+        "GB020", evidence,
+        f"{member!r} is no longer a member of {role!r}; it is a member of {name!r}: the same "
+        "privileges minus the denied ones.",
+        principal=", ".join(grantees), securable=role, source_ref=takers[0].deny.ref,
+    )  # fmt: skip

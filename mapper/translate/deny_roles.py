@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mapper.plan import PgMembership, RoleKind
+from mapper.translate.deny_predefined import cut_by, predefined
 from mapper.translate.state import Granted, Item, PlanState, copy_with
 from mssql_extract.snapshot import fold
 
@@ -141,6 +142,10 @@ def derived_role(
     parents: list[tuple[PgMembership, str]] = []
     for m in state.memberships_of(role):
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
+        cutting = cut_by(sub.denials, m.role) if predefined(state, m) else []
+        if cutting:  # PostgreSQL cannot take part of a predefined role: none of it is left
+            takers.update((t.deny.fact, t) for t in cutting)
+            continue
         made = None
         if m.inherit and spec is not None and spec.kind != RoleKind.PREDEFINED:
             made = derived_role(state, m.role, sub, cache, contested)
