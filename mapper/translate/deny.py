@@ -29,7 +29,7 @@ every permission the denied one covers, on its securable and everything inside i
 CONTROL`` on a schema takes the TRIGGER that CONTROL on one of its tables maps to, and ``DENY
 ALTER`` on a database the CREATE on its schemas. A server DENY reaches the logins in its
 holder's closure, in every database. A DENY of CONNECT, or of a permission covering it (CONTROL
-or CONNECT REPLICATION on a database; CONTROL SERVER, CONNECT ANY DATABASE), shuts them out of
+or CONNECT REPLICATION on a database; CONTROL SERVER, not CONNECT ANY DATABASE), shuts them out of
 the database instead: they lose everything in it, memberships included
 (:mod:`mapper.translate.deny_shut`).
 
