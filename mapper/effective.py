@@ -38,8 +38,10 @@ permissions-database-engine):
    roles": sysadmin members enter every database as dbo and permission checks are skipped).
 3. A DENY CONNECT on the database shuts the principal out of it, and so does a DENY of any
    permission covering CONNECT (CONNECT REPLICATION or CONTROL on the database; CONTROL SERVER
-   or CONNECT ANY DATABASE on the server): "if CONTROL was denied on the table, SELECT on the
-   table is denied" (same article, step 4), and without CONNECT the database cannot be used.
+   on the server): "if CONTROL was denied on the table, SELECT on the table is denied" (same
+   article, step 4), and without CONNECT the database cannot be used. DENY CONNECT ANY DATABASE
+   is not one of them: it denies only the entry that permission gives a login without a user
+   (``_GRANT_ONLY_PARENTS`` in :mod:`mapper.permissions` says why).
 4. Owners are never denied on what they own and below: an object's individual owner, else its
    schema's owner; a schema's owner; a role's owner. Ownership is checked against every
    principal of the context (a role that owns a schema gives its members the owner's rights —
@@ -168,11 +170,13 @@ class EffectivePermissions:
         self.graph = self.principal_graph.graph
         self._contexts = ContextBuilder(
             snapshot, self.principal_graph, self._index, self._connects_anywhere,
-            self._implying(_DATABASE, "CONNECT"),
+            self._implying(_DATABASE, "CONNECT", grant=False),
         )  # fmt: skip
         self._databases = {fold(db.name): db for db in snapshot.databases}
         self._trees: dict[str, SecurableTree] = {}
-        self._candidate_cache: dict[tuple[Securable, str], tuple[tuple[Securable, str], ...]] = {}
+        self._candidate_cache: dict[
+            tuple[Securable, str, bool], tuple[tuple[Securable, str], ...]
+        ] = {}
 
     def _connects_anywhere(self, login: str) -> bool:
         return self.explain(None, login, Securable("SERVER"), "CONNECT ANY DATABASE").allowed
@@ -193,24 +197,27 @@ class EffectivePermissions:
     # ------------------------------------------------------------------ the check
 
     def _candidates(
-        self, securable: Securable, permission: str
+        self, securable: Securable, permission: str, grant: bool = True
     ) -> tuple[tuple[Securable, str], ...]:
-        """Every (securable, permission) whose GRANT would imply the question, nearest first."""
-        cached = self._candidate_cache.get((securable, permission))
+        """Every (securable, permission) whose GRANT would imply the question, nearest first;
+        ``grant=False``: whose DENY would deny it (CONNECT ANY DATABASE implies CONNECT on a
+        database, its DENY does not deny it: ``_GRANT_ONLY_PARENTS`` in mapper.permissions)."""
+        key = (securable, permission, grant)
+        cached = self._candidate_cache.get(key)
         if cached is None:
-            cached = self._candidate_cache[(securable, permission)] = self._implying(
-                securable, permission
-            )
+            cached = self._candidate_cache[key] = self._implying(securable, permission, grant)
         return cached
 
     @staticmethod
-    def _implying(securable: Securable, permission: str) -> tuple[tuple[Securable, str], ...]:
+    def _implying(
+        securable: Securable, permission: str, grant: bool = True
+    ) -> tuple[tuple[Securable, str], ...]:
         found: list[tuple[Securable, str]] = []
         if securable.column is not None:
             found.append((securable, permission))
             securable = Securable(securable.securable_class, securable.schema_name, securable.name)
         by_class = {s.securable_class: s for s in securable.ancestors()}
-        for cls, perm in CATALOG.implied_by(securable.securable_class, permission):
+        for cls, perm in CATALOG.implied_by(securable.securable_class, permission, grant=grant):
             if cls in by_class:
                 found.append((by_class[cls], perm))
         return tuple(found)
@@ -277,7 +284,9 @@ class EffectivePermissions:
                 owned=level,
             )
         candidates = self._candidates(securable, permission)
-        deny, overridden = self._effective_deny(context, securable, candidates)
+        deny, overridden = self._effective_deny(
+            context, securable, self._candidates(securable, permission, grant=False)
+        )
         if deny is not None:
             return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
         grant = next(self._hits(self._index.grants, context, candidates), None)
@@ -380,7 +389,7 @@ class EffectivePermissions:
             return None  # most rows: every DENY that could decide (5) is on one of these
         if self._owner(context, folded) is not None:
             return None
-        candidates = self._candidates(folded, permission)
+        candidates = self._candidates(folded, permission, grant=False)
         deny, _ = self._effective_deny(context, folded, candidates)
         if deny is None:
             return None
@@ -466,23 +475,24 @@ class EffectivePermissions:
         return CATALOG.implied_by(securable_class, permission)
 
     def covers(self, securable_class: str, permission: str) -> tuple[Pair, ...]:
-        """The (class, permission) pairs a GRANT or a DENY of a permission covers, itself
+        """The (class, permission) pairs a DENY of a permission covers (a GRANT too, but for
+        CONNECT ANY DATABASE, whose GRANT alone implies CONNECT on each database), itself
         included, sorted: the hierarchy of :meth:`covering` read downwards ("Permissions
         (Database Engine)": "If CONTROL was denied on the table, SELECT on the table is
         denied"). A pair of a contained class is covered on every securable of that class in
         the securable the permission is on (CONTROL on a schema: SELECT on each of its objects).
         """
         CATALOG.require(securable_class, permission)
-        return tuple(sorted(CATALOG.implies(securable_class, permission)))
+        return tuple(sorted(CATALOG.implies(securable_class, permission, grant=False)))
 
     def shuts_out(self, securable_class: str, permission: str) -> bool:
         """Whether a DENY of this permission shuts its holders out of a database (step 3):
         it is CONNECT on the database or covers it (CONNECT REPLICATION, CONTROL; on the
-        server CONTROL SERVER, CONNECT ANY DATABASE). A server DENY shuts them out of every
+        server CONTROL SERVER, not CONNECT ANY DATABASE). A server DENY shuts them out of every
         database, a database DENY out of its own."""
         if securable_class not in ("DATABASE", "SERVER"):
             return False
-        return ("DATABASE", "CONNECT") in CATALOG.implies(securable_class, permission)
+        return ("DATABASE", "CONNECT") in CATALOG.implies(securable_class, permission, grant=False)
 
     def effective(self, database: str | None, principal: str) -> frozenset[tuple[Securable, str]]:
         """Everything the principal may do on the securables the snapshot knows, in one scope.
@@ -523,7 +533,7 @@ class EffectivePermissions:
         """
         if not context.denies or self._owner(context, securable) is not None:
             return True
-        candidates = self._candidates(securable, permission)
+        candidates = self._candidates(securable, permission, grant=False)
         return self._effective_deny(context, securable, candidates)[0] is None
 
     def _everything(self, tree: SecurableTree, root: Securable) -> Iterator[tuple[Securable, str]]:

@@ -10,7 +10,7 @@ permissions-database-engine, "Permissions hierarchy" and "Summary of the permiss
 algorithm").
 
 The reference has gaps and a few printing errors; the tables below (``_UNDOCUMENTED_COVERING``,
-``_PARENT_FIXES``, ``_CONTAINER_FIXES``, ``_EXTRA_PARENTS``) hold grantbridge's decisions for
+``_PARENT_FIXES``, ``_CONTAINER_FIXES``, ``_EXTRA_PARENTS``, ``_GRANT_ONLY_PARENTS``) hold grantbridge's decisions for
 them, each with its reason, so the CSV itself stays a verbatim copy of the reference.
 """
 
@@ -65,15 +65,29 @@ _PARENT_FIXES: Mapping[Pair, str] = {(SERVER, CONTROL): CONTROL_SERVER}
 _CONTAINER_FIXES: Mapping[str, str] = {"SEARCH PROPERTY LIST": "DATABASE"}
 
 #: Server permissions that reach every database although fn_builtin_permissions does not list
-#: them as parent covering permissions: "CONNECT ANY DATABASE" lets a login connect to every
-#: database, "SELECT ALL USER SECURABLES" read all data in the databases it can connect to, and
-#: "IMPERSONATE ANY LOGIN" impersonate any login (GRANT Server Permissions (Transact-SQL),
-#: https://learn.microsoft.com/sql/t-sql/statements/grant-server-permissions-transact-sql, and
-#: ##MS_DatabaseConnector## in "Server-level roles").
+#: them as parent covering permissions: "SELECT ALL USER SECURABLES" reads all data in the
+#: databases a login can connect to and "IMPERSONATE ANY LOGIN" impersonates any login, and a
+#: DENY of either takes that away ("When denied, it prevents access to all objects"; "When
+#: denied, a high privileged login can be blocked from impersonating other logins": GRANT Server
+#: Permissions (Transact-SQL), https://learn.microsoft.com/sql/t-sql/statements/
+#: grant-server-permissions-transact-sql, howarthcd/sql-docs @ 87b43382).
 _EXTRA_PARENTS: Mapping[Pair, tuple[Pair, ...]] = {
-    ("DATABASE", "CONNECT"): ((SERVER, "CONNECT ANY DATABASE"),),
     ("DATABASE", "SELECT"): ((SERVER, "SELECT ALL USER SECURABLES"),),
     ("LOGIN", "IMPERSONATE"): ((SERVER, "IMPERSONATE ANY LOGIN"),),
+}
+#: Extra parents that only a GRANT goes through. "CONNECT ANY DATABASE": "Grant CONNECT ANY
+#: DATABASE to a login that must connect to all databases that currently exist and to any new
+#: databases that might be created in future. Does not grant any permission in any database
+#: beyond connect" (same page; ##MS_DatabaseConnector## in "Server-level roles": its members
+#: "can connect to any database without requiring a User-account"). Unlike the two above, the
+#: page says nothing of a DENY, and fn_builtin_permissions leaves it out of CONNECT's covering
+#: chain (DATABASE CONNECT is implied by CONNECT REPLICATION and CONTROL SERVER only:
+#: reference/mssql/builtin_permissions_sql2022.csv). A DENY denies what it covers ("Permissions
+#: (Database Engine)", "Summary of the permission check algorithm"), so DENY CONNECT ANY
+#: DATABASE refuses that permission and the entry it gives a login without a user, not the
+#: CONNECT a database grants a login's user.
+_GRANT_ONLY_PARENTS: Mapping[Pair, tuple[Pair, ...]] = {
+    ("DATABASE", "CONNECT"): ((SERVER, "CONNECT ANY DATABASE"),),
 }
 
 #: What ``GRANT ALL`` means, by securable (GRANT (Transact-SQL), "ALL" argument; deprecated but
@@ -184,7 +198,7 @@ class PermissionCatalog:
             sorted(r.permission for r in self.rows if r.securable_class == securable_class)
         )
 
-    def _direct_implied_by(self, pair: Pair) -> tuple[Pair, ...]:
+    def _direct_implied_by(self, pair: Pair, grant: bool) -> tuple[Pair, ...]:
         row = self._by_pair.get(pair)
         if row is None:
             return ()
@@ -194,11 +208,16 @@ class PermissionCatalog:
         if row.parent_class is not None and row.parent_covering is not None:
             found.append((row.parent_class, row.parent_covering))
         found.extend(_EXTRA_PARENTS.get(pair, ()))
+        found.extend(_GRANT_ONLY_PARENTS.get(pair, ()) if grant else ())
         return tuple(found)
 
     @cache  # noqa: B019 - the catalog lives as long as the process (one instance, CATALOG)
-    def implied_by(self, securable_class: str, permission: str) -> tuple[Pair, ...]:
-        """Every pair whose grant implies ``permission`` on ``securable_class``, itself first.
+    def implied_by(
+        self, securable_class: str, permission: str, *, grant: bool = True
+    ) -> tuple[Pair, ...]:
+        """Every pair whose grant implies ``permission`` on ``securable_class``, itself first;
+        with ``grant=False``, every pair whose DENY denies it (without
+        :data:`_GRANT_ONLY_PARENTS`).
 
         Breadth-first from the pair, so nearer (same securable, then container) come first.
         """
@@ -206,24 +225,27 @@ class PermissionCatalog:
         order: list[Pair] = [start]
         seen = {start}
         for pair in order:  # the list grows while we walk it: a breadth-first search
-            for parent in self._direct_implied_by(pair):
+            for parent in self._direct_implied_by(pair, grant):
                 if parent not in seen:
                     seen.add(parent)
                     order.append(parent)
         return tuple(order)
 
-    @cached_property
-    def _implies_index(self) -> Mapping[Pair, frozenset[Pair]]:
+    @cache  # noqa: B019 - as implied_by
+    def _implies_index(self, grant: bool) -> Mapping[Pair, frozenset[Pair]]:
         index: dict[Pair, set[Pair]] = {}
         for row in self.rows:
             pair = (row.securable_class, row.permission)
-            for above in self.implied_by(*pair):
+            for above in self.implied_by(*pair, grant=grant):
                 index.setdefault(above, set()).add(pair)
         return {pair: frozenset(below) for pair, below in index.items()}
 
-    def implies(self, securable_class: str, permission: str) -> frozenset[Pair]:
-        """Every pair that a grant of ``permission`` on ``securable_class`` implies (itself too)."""
-        return self._implies_index.get(
+    def implies(
+        self, securable_class: str, permission: str, *, grant: bool = True
+    ) -> frozenset[Pair]:
+        """Every pair that a grant of ``permission`` on ``securable_class`` implies (itself too);
+        with ``grant=False``, every pair a DENY of it denies."""
+        return self._implies_index(grant).get(
             (securable_class, permission), frozenset({(securable_class, permission)})
         )
 

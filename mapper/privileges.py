@@ -26,6 +26,18 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mapper.permissions import CATALOG
+from mapper.visibility_notes import (
+    DATABASES_SHOWN,
+    DEFINITION_NOTE,
+    DEFINITIONS_SHOWN,
+    PERFORMANCE_DEFINITION_NOTE,
+    PRINCIPAL_DEFINITION_NOTE,
+    PRINCIPALS_SHOWN,
+    SECURITY_DEFINITION_NOTE,
+    SECURITY_SHOWN,
+    TYPE_DEFINITION_NOTE,
+    TYPES_SHOWN,
+)
 from mssql_extract.snapshot import ObjectKind
 
 Outcome = Literal["mapped", "approximated", "not_applicable", "overgrant"]
@@ -83,39 +95,6 @@ _CREATE_NOTE = (
     "own, or implied by ALTER ANY SCHEMA or ALTER on the database) the grantee gets CREATE on "
     "that schema (approximated, GB040); alone it grants nothing."
 )
-#: "Metadata Visibility Configuration": SQL Server shows a principal the metadata of the
-#: securables it owns or holds some permission on, and a module's or view's definition only with
-#: VIEW DEFINITION (or CONTROL, which implies it) or ownership. PostgreSQL's catalogs and their
-#: functions answer every role: pg_views.definition, pg_get_viewdef(), pg_proc.prosrc,
-#: pg_get_functiondef().
-_DEFINITIONS_SHOWN = (
-    "the definitions of views and routines (pg_views.definition, pg_get_viewdef(), "
-    "pg_proc.prosrc, pg_get_functiondef())"
-)
-_DEFINITION_NOTE = (
-    f"PostgreSQL shows every role {_DEFINITIONS_SHOWN} and the rest of its catalogs, which SQL "
-    "Server shows only to principals that own the object or hold VIEW DEFINITION on it (or "
-    "CONTROL): the grantee needs nothing, and a DENY of it cannot be carried (GB022)."
-)
-_TYPES_SHOWN = "the definitions of types (pg_type, and pg_attribute for composite types)"
-_TYPE_DEFINITION_NOTE = (
-    f"PostgreSQL shows every role {_TYPES_SHOWN}: the grantee needs nothing, and a DENY of it "
-    "cannot be carried (GB022)."
-)
-_PRINCIPALS_SHOWN = "the roles and their memberships (pg_roles, pg_auth_members)"
-_PRINCIPAL_DEFINITION_NOTE = (
-    f"PostgreSQL shows every role {_PRINCIPALS_SHOWN}: the grantee needs nothing, and a DENY of "
-    "it cannot be carried (GB022)."
-)
-_SECURITY_SHOWN = (
-    "its security metadata: roles, memberships and privileges (pg_roles, pg_auth_members, the "
-    "ACL columns)"
-)
-_DATABASES_SHOWN = "the list of databases (pg_database)"
-_SECURITY_DEFINITION_NOTE = (
-    f"PostgreSQL shows every role {_SECURITY_SHOWN}: the grantee needs nothing, and a DENY of it "
-    "cannot be carried (GB022)."
-)
 #: What CREATE on a schema gives that SQL Server's CREATE … with ALTER on the schema does not.
 #: SQL Server: an object belongs to its schema's owner unless given an owner of its own ("Ownership
 #: and User-Schema Separation"), so its creator has only the access its grants give. PostgreSQL:
@@ -131,10 +110,6 @@ CREATOR_OWNS_NOTE = (
     "role, so they do not reach the grantee's objects; hardening (on by default) keeps PUBLIC "
     "from running the routines it creates (ALTER DEFAULT PRIVILEGES FOR ROLE <grantee> REVOKE "
     "EXECUTE ON FUNCTIONS FROM PUBLIC)."
-)
-_PERFORMANCE_DEFINITION_NOTE = (
-    "PostgreSQL catalogs are readable by every role; it has no performance objects such as "
-    "Extended Events sessions whose definitions a privilege would guard."
 )
 _OWNER_NOTE = "PostgreSQL reserves ALTER/DROP to the owner; grantbridge never gives ownership."
 #: What ALTER on a table or view allows that PostgreSQL can grant without ownership.
@@ -207,7 +182,16 @@ FUTURE_SCHEMAS_NOTE = (
     "Server's database-level permission covers it: grant on it (USAGE, and these privileges "
     "with their defaults) when it is created."
 )
+#: "Permissions (Database Engine)": "ALTER ANY SCHEMA confers the ability to create, alter, or
+#: drop any schema in the database"; sys.fn_builtin_permissions: CREATE SCHEMA is implied by ALTER
+#: ANY SCHEMA, which ALTER on the database implies (reference/mssql/builtin_permissions_sql2022.csv
+#: rows DATABASE CREATE SCHEMA, DATABASE ALTER ANY SCHEMA). PostgreSQL's CREATE SCHEMA needs
+#: CREATE on the database, which CREATE SCHEMA maps to as well.
+SCHEMA_CREATOR: Mapping[str, tuple[str, ...]] = {"database": ("CREATE",), **ALTERED}
 _ALTER_SCHEMAS_NOTE = (
+    "CREATE on the database: ALTER ANY SCHEMA (and ALTER on the database) implies CREATE SCHEMA, "
+    "and PostgreSQL's CREATE SCHEMA needs CREATE on the database; the new schema belongs to "
+    "its creator in both. "
     "ALTER ANY SCHEMA (and ALTER on the database) implies ALTER on every schema and its objects: "
     "on every table TRUNCATE and TRIGGER, on every view TRIGGER, current and future (TRUNCATE "
     "TABLE and creating triggers need ALTER on the table); with CREATE TABLE/VIEW/PROCEDURE/"
@@ -227,7 +211,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("OBJECT", "REFERENCES", "mapped", _each(_RELATIONS, ("REFERENCES",)),
                  note=_REFERENCES_NOTE),
     PrivilegeRow("OBJECT", "EXECUTE", "mapped", _ROUTINES),
-    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
+    PrivilegeRow("OBJECT", "VIEW DEFINITION", "not_applicable", note=DEFINITION_NOTE, everyone=True, shown=DEFINITIONS_SHOWN),
     PrivilegeRow("OBJECT", "VIEW CHANGE TRACKING", "not_applicable", note="PostgreSQL has no change tracking; logical decoding is configured separately."),
     PrivilegeRow("OBJECT", "ALTER", "approximated", ALTERED, note=_ALTER_CARRIED),
     PrivilegeRow("OBJECT", "TAKE OWNERSHIP", "approximated", note=_OWNER_NOTE),
@@ -239,7 +223,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("TYPE", "EXECUTE", "mapped", {"type": ("USAGE",)}),
     PrivilegeRow("TYPE", "REFERENCES", "mapped", {"type": ("USAGE",)}),
     PrivilegeRow("TYPE", "CONTROL", "approximated", {"type": ("USAGE",)}, note=_OWNER_NOTE),
-    PrivilegeRow("TYPE", "VIEW DEFINITION", "not_applicable", note=_TYPE_DEFINITION_NOTE, everyone=True, shown=_TYPES_SHOWN),
+    PrivilegeRow("TYPE", "VIEW DEFINITION", "not_applicable", note=TYPE_DEFINITION_NOTE, everyone=True, shown=TYPES_SHOWN),
     # --- schemas (current objects + default privileges)
     PrivilegeRow("SCHEMA", "SELECT", "mapped", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)}),
     PrivilegeRow("SCHEMA", "INSERT", "mapped", _each(_RELATIONS, ("INSERT",))),
@@ -252,7 +236,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
                  note="CREATE on the schema, as the grantee may also create objects in the database (CREATE TABLE/VIEW/PROCEDURE/FUNCTION/TYPE); PostgreSQL's CREATE allows every kind of object. " + ALTER_IN_SCHEMA_NOTE + " " + CREATOR_OWNS_NOTE),
     PrivilegeRow("SCHEMA", "CONTROL", "overgrant", {**CREATE_ON_SCHEMA, "table": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"), "view": ("SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "TRIGGER"), "sequence": ("USAGE", "SELECT", "UPDATE"), **_ROUTINES},
                  note="An over-grant (GB003): downscoped to DML and EXECUTE in the schema by default; faithful, REFERENCES, CREATE on the schema, and TRUNCATE and TRIGGER (CONTROL implies ALTER) too. No ownership."),
-    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
+    PrivilegeRow("SCHEMA", "VIEW DEFINITION", "not_applicable", note=DEFINITION_NOTE, everyone=True, shown=DEFINITIONS_SHOWN),
     # --- databases
     PrivilegeRow("DATABASE", "CONNECT", "mapped", {"database": ("CONNECT",)}),
     PrivilegeRow("DATABASE", "SELECT", "approximated", {**_each(_RELATIONS, ("SELECT",)), "sequence": ("SELECT",)},
@@ -269,11 +253,11 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("DATABASE", "CREATE PROCEDURE", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE FUNCTION", "not_applicable", note=_CREATE_NOTE),
     PrivilegeRow("DATABASE", "CREATE TYPE", "not_applicable", note=_CREATE_NOTE),
-    PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "approximated", ALTERED, note=_ALTER_SCHEMAS_NOTE),
-    PrivilegeRow("DATABASE", "ALTER", "approximated", ALTERED, note=_ALTER_SCHEMAS_NOTE),
-    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
-    PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True, shown=_SECURITY_SHOWN),
-    PrivilegeRow("DATABASE", "VIEW PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("DATABASE", "ALTER ANY SCHEMA", "approximated", SCHEMA_CREATOR, note=_ALTER_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "ALTER", "approximated", SCHEMA_CREATOR, note=_ALTER_SCHEMAS_NOTE),
+    PrivilegeRow("DATABASE", "VIEW DEFINITION", "not_applicable", note=DEFINITION_NOTE, everyone=True, shown=DEFINITIONS_SHOWN),
+    PrivilegeRow("DATABASE", "VIEW SECURITY DEFINITION", "not_applicable", note=SECURITY_DEFINITION_NOTE, everyone=True, shown=SECURITY_SHOWN),
+    PrivilegeRow("DATABASE", "VIEW PERFORMANCE DEFINITION", "not_applicable", note=PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("DATABASE", "VIEW DATABASE STATE", "approximated", role="pg_read_all_stats",
                  note="Database DMVs → pg_read_all_stats, which is cluster-wide: it reads the statistics and the query text of every database's sessions, not this database's only."),
     PrivilegeRow("DATABASE", "SHOWPLAN", "not_applicable", note="EXPLAIN needs no privilege beyond access to the objects."),
@@ -286,12 +270,12 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "VIEW SERVER PERFORMANCE STATE", "mapped", role="pg_read_all_stats"),
     PrivilegeRow("SERVER", "ALTER ANY CONNECTION", "mapped", role="pg_signal_backend", note="KILL → pg_cancel_backend / pg_terminate_backend."),
     PrivilegeRow("SERVER", "CREATE ANY DATABASE", "mapped", attribute="CREATEDB"),
-    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note=_DEFINITION_NOTE, everyone=True, shown=_DEFINITIONS_SHOWN),
-    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note=f"PostgreSQL shows every role {_DATABASES_SHOWN}: the grantee needs nothing, and a DENY of it cannot be carried (GB022).", everyone=True, shown=_DATABASES_SHOWN),
+    PrivilegeRow("SERVER", "VIEW ANY DEFINITION", "not_applicable", note=DEFINITION_NOTE, everyone=True, shown=DEFINITIONS_SHOWN),
+    PrivilegeRow("SERVER", "VIEW ANY DATABASE", "not_applicable", note=f"PostgreSQL shows every role {DATABASES_SHOWN}: the grantee needs nothing, and a DENY of it cannot be carried (GB022).", everyone=True, shown=DATABASES_SHOWN),
     # SQL Server 2022 splits VIEW ANY DEFINITION ("Server-level roles": ##MS_DefinitionReader##
     # holds all four); PostgreSQL hides neither kind of definition from any role
-    PrivilegeRow("SERVER", "VIEW ANY SECURITY DEFINITION", "not_applicable", note=_SECURITY_DEFINITION_NOTE, everyone=True, shown=_SECURITY_SHOWN),
-    PrivilegeRow("SERVER", "VIEW ANY PERFORMANCE DEFINITION", "not_applicable", note=_PERFORMANCE_DEFINITION_NOTE, everyone=True),
+    PrivilegeRow("SERVER", "VIEW ANY SECURITY DEFINITION", "not_applicable", note=SECURITY_DEFINITION_NOTE, everyone=True, shown=SECURITY_SHOWN),
+    PrivilegeRow("SERVER", "VIEW ANY PERFORMANCE DEFINITION", "not_applicable", note=PERFORMANCE_DEFINITION_NOTE, everyone=True),
     PrivilegeRow("SERVER", "CONNECT SQL", "not_applicable", note="The LOGIN attribute of the role."),
     PrivilegeRow("SERVER", "CONNECT ANY DATABASE", "approximated", note="CONNECT (and TEMPORARY) on each migrated database SQL Server lets the login into; a database created later needs its own grant."),
     PrivilegeRow("SERVER", "SELECT ALL USER SECURABLES", "approximated", note="Membership in the db_datareader role of each migrated database the login may enter, except where a DENY takes SELECT away; a database or schema created later is not covered."),
@@ -299,7 +283,7 @@ _ROWS: tuple[PrivilegeRow, ...] = (
     PrivilegeRow("SERVER", "ALTER ANY LOGIN", "overgrant", note="Login administration; CREATEROLE only in faithful mode."),
     PrivilegeRow("SERVER", "IMPERSONATE ANY LOGIN", "overgrant", note="Impersonation of every login."),
     # principals' metadata (LOGIN and SERVER ROLE on the server, the others in a database)
-    *(PrivilegeRow(cls, "VIEW DEFINITION", "not_applicable", note=_PRINCIPAL_DEFINITION_NOTE, everyone=True, shown=_PRINCIPALS_SHOWN)
+    *(PrivilegeRow(cls, "VIEW DEFINITION", "not_applicable", note=PRINCIPAL_DEFINITION_NOTE, everyone=True, shown=PRINCIPALS_SHOWN)
       for cls in ("LOGIN", "SERVER ROLE", "USER", "ROLE", "APPLICATION ROLE")),
     PrivilegeRow("LOGIN", "IMPERSONATE", "overgrant", note="SET ROLE to the login's role (membership WITH INHERIT FALSE) in faithful mode."),
     PrivilegeRow("USER", "IMPERSONATE", "overgrant", note="SET ROLE to the user's role (membership WITH INHERIT FALSE) in faithful mode."),

@@ -30,9 +30,14 @@ every permission the denied one covers, on its securable and everything inside i
 CONTROL`` on a schema takes the TRIGGER that CONTROL on one of its tables maps to, and ``DENY
 ALTER`` on a database the CREATE on its schemas. A server DENY reaches the logins in its
 holder's closure, in every database. A DENY of CONNECT, or of a permission covering it (CONTROL
-or CONNECT REPLICATION on a database; CONTROL SERVER, CONNECT ANY DATABASE), shuts them out of
+or CONNECT REPLICATION on a database; CONTROL SERVER, not CONNECT ANY DATABASE), shuts them out of
 the database instead: they lose everything in it, memberships included
 (:mod:`mapper.translate.deny_shut`).
+
+A DENY taking part of what membership in a PostgreSQL predefined role gives (``DENY VIEW
+DATABASE STATE`` to a login granted VIEW SERVER STATE → ``pg_read_all_stats``) takes the whole
+membership, failing closed: PostgreSQL cannot take part of such a role away
+(:mod:`mapper.translate.deny_predefined`).
 
 A DENY reaching a Windows or Entra group also reaches the group's members in SQL Server, who
 connect with logins of their own; grantbridge does not know who they are, so it applies the
@@ -55,6 +60,7 @@ from mapper.naming import object_name
 from mapper.plan import PgGrant, PgMembership, RoleKind
 from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_shut
+from mapper.translate.deny_cover import Contested, Covering
 from mapper.translate.deny_dispose import (
     Outcome,
     dispose_deny,
@@ -65,6 +71,7 @@ from mapper.translate.deny_dispose import (
 )
 from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_owners import Owners
+from mapper.translate.deny_predefined import cut, cut_by, leave_predefined, predefined
 from mapper.translate.deny_reach import Coverage, Holders, signature_of
 from mapper.translate.deny_roles import (
     Derived,
@@ -113,6 +120,8 @@ class _Denial:
     columns: frozenset[str] | None
     table_columns: tuple[str, ...] | None
     approximated: str | None = None
+    #: the predefined roles (pg_read_all_stats …) it takes part of (mapper.translate.deny_predefined)
+    predefined: frozenset[str] = frozenset()
 
     @property
     def table_level(self) -> bool:
@@ -139,53 +148,6 @@ class _Signatures(dict[str, str]):
         return spelled
 
 
-class _Covering(dict[str, list[_Denial]]):
-    """Signature → every DENY being restructured that covers it, sorted by fact: each DENY's
-    signatures are indexed once, however many sets of DENYs it is in.
-
-    Signatures covered by the same DENYs share one list (and one frozenset in :attr:`facts`):
-    a DENY on a schema covers every grant in it, and :meth:`_Subtraction.hits` filters each
-    shared list once per set of DENYs instead of once per grant.
-    """
-
-    def __init__(self, denials: dict[str, _Denial], signatures: _Signatures) -> None:
-        super().__init__()
-        self.signatures = signatures
-        #: signature → the facts of the DENYs covering it
-        self.facts: dict[str, frozenset[str]] = {}
-        found: dict[str, list[_Denial]] = {}
-        for fact in sorted(denials):
-            for spelled in denials[fact].signatures:
-                found.setdefault(spelled, []).append(denials[fact])
-        shared: dict[tuple[str, ...], tuple[list[_Denial], frozenset[str]]] = {}
-        for spelled, covering in found.items():
-            facts = tuple(d.deny.fact for d in covering)
-            one = shared.get(facts)
-            if one is None:
-                one = shared[facts] = (covering, frozenset(facts))
-            self[spelled], self.facts[spelled] = one
-
-    def denying(self, keys: Iterable[str]) -> set[str]:
-        """The facts of the DENYs that cover any of the items under ``keys``."""
-        covered = self.facts.keys() & set(map(self.signatures.__getitem__, keys))
-        return set().union(*map(self.facts.__getitem__, covered))
-
-
-class _Contested(dict[str, set[str]]):
-    """Role → the facts of the DENYs covering any of its grants, worked out once per role while
-    derived roles are made (a role is asked about once per set of DENYs reaching a member
-    below it: hundreds of times at scale). Then the only grants added are a derived role's
-    copies, and :func:`~mapper.translate.deny_roles.derived_role` drops that role's entry."""
-
-    def __init__(self, state: PlanState, covering: _Covering) -> None:
-        super().__init__()
-        self._state, self._covering = state, covering
-
-    def __missing__(self, role: str) -> set[str]:
-        found = self[role] = self._covering.denying(self._state.granted_keys(role))
-        return found
-
-
 def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
     target, columns, table_columns = deny.target, None, None
     if target.column_name is not None and deny.db is not None:
@@ -194,9 +156,9 @@ def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
         obj = state.find_object(deny.db, target.schema_name, target.object_name)
         if obj is not None and obj.columns:
             table_columns = tuple(object_name(c, naming) for c in obj.columns)
-    return _Denial(
-        deny, coverage.signatures(deny), columns, table_columns, _creates(coverage, deny)
-    )
+    roles, partial = cut(coverage.pairs(deny), deny.db is None)
+    why = "; ".join(r for r in (_creates(coverage, deny), partial) if r) or None
+    return _Denial(deny, coverage.signatures(deny), columns, table_columns, why, roles)
 
 
 def _creates(coverage: Coverage, deny: Deny) -> str | None:
@@ -224,14 +186,14 @@ class _Subtraction:
     """
 
     def __init__(
-        self, denials: Iterable[_Denial], signatures: _Signatures, covering: _Covering
+        self, denials: Iterable[_Denial], signatures: _Signatures, covering: Covering
     ) -> None:
         self.denials = tuple(denials)
         self.signatures = signatures
         self.covering = covering
         self.key = tuple(d.deny.fact for d in self.denials)
         self.facts = frozenset(self.key)
-        #: id of a covering list (shared: _Covering) → the denials of it in this set
+        #: id of a covering list (shared: Covering) → the denials of it in this set
         self._hits: dict[int, list[_Denial]] = {}
         #: column DENYs that turned a table-level grant into column grants (approximated)
         self.split: set[str] = set()
@@ -245,7 +207,7 @@ class _Subtraction:
     def hits(self, key: str) -> list[_Denial]:
         """The denials that may take something from the item under ``key`` (by signature).
 
-        Worked out once per covering list (many signatures share one: :class:`_Covering`), so
+        Worked out once per covering list (many signatures share one: :class:`Covering`), so
         the list returned is shared: callers must not change it.
         """
         found = self.covering.get(self.signatures[key])
@@ -337,7 +299,7 @@ def _restructure(
     found: dict[str, set[str]] = {}
     subtractions: dict[tuple[str, ...], _Subtraction] = {}
     signatures = _Signatures(state)
-    covering = _Covering(denials, signatures)
+    covering = Covering(denials, signatures)
 
     def subtraction(of: list[_Denial]) -> _Subtraction:
         key = tuple(d.deny.fact for d in of)
@@ -356,6 +318,7 @@ def _restructure(
     order = sorted(reach, key=lambda r: (len(closures[r]), r))
     for role in order:  # what owners inherit on what they own, before anything moves
         owners.kept.note(role, closures[role], subtraction(reach[role]).hits, signatures)
+    leaving: dict[str, set[str]] = {}
     for role in order:
         sub = subtraction(reach[role])
         # no touches() first: a role's own DENYs take something from most roles reached (at
@@ -365,13 +328,21 @@ def _restructure(
             if takers and not owners.spare(role, key, signatures[key]):
                 owners.take(item, left, takers)
                 took(takers, f"role:{role}")
-    leaving: dict[str, set[str]] = {}
+        for membership in state.memberships_of(role):  # its own pg_read_all_stats …
+            cutting = cut_by(sub.denials, membership.role) if predefined(state, membership) else []
+            if cutting:
+                owners.taken(membership.key, cutting)
+                finding, text = leave_predefined(state, membership, cutting)
+                took(cutting, f"role:{role}")
+                for denial in cutting:
+                    found.setdefault(denial.deny.fact, set()).add(finding)
+                    leaving.setdefault(denial.deny.fact, set()).add(text)
     derived: Derived = {}
     for role, base, takers in split_roles(state, order, closures, reach, subtraction):
         took(takers, f"role:{role}", f"role:{base}")
         if not takers:  # a _common part: no DENY of any member below takes from it
             derived[(base, None)] = None
-    contested = _Contested(state, covering)  # from here on, grants change only as it knows
+    contested = Contested(state, covering)  # from here on, grants change only as it knows
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):

@@ -197,4 +197,8 @@ def _nothing_removed(state: PlanState, deny: Deny, shut: deny_shut.ShutOut) -> s
     if database and role and (role, database) in shut.pairs:
         return (f"[{deny.grantee}] is shut out of [{database}] by a DENY covering CONNECT: the "
                 "plan grants it nothing there")  # fmt: skip
+    if deny.permissions == ("CONNECT ANY DATABASE",):  # covers no CONNECT (mapper.permissions)
+        return ("the plan grants nothing this DENY removes: DENY CONNECT ANY DATABASE keeps "
+                "out only a login entering a database without a user; CONNECT a database "
+                "grants its users is not below it in SQL Server's permission hierarchy")  # fmt: skip
     return "the plan grants nothing this DENY removes"

@@ -68,6 +68,8 @@ class Owners:
         self._emptied: dict[str, dict[str, Deny]] = {}
         #: what reached owners inherit on what they own (:mod:`mapper.translate.deny_kept`)
         self.kept = Kept(state, self)
+        #: the facts of items taken whole (:meth:`taken`): re-disposed even when approximated
+        self._whole: set[str] = set()
 
     def owns(self, role: str, signature: str) -> bool:
         """Whether the item spelled ``signature`` is on something the role's principal owns."""
@@ -112,12 +114,19 @@ class Owners:
             for fact in (*facts, takers[0].deny.fact):
                 state.add(rest, fact)
 
+    def taken(self, key: str, takers: list[_Denial]) -> None:
+        """Note the facts of an item the DENYs take whole, before it goes (a membership in a
+        predefined role: :mod:`mapper.translate.deny_predefined`), for :func:`dispose_emptied`."""
+        for fact in self._state.facts_of(key):
+            self._emptied.setdefault(fact, {}).update((t.deny.fact, t.deny) for t in takers)
+            self._whole.add(fact)
+
     def restore(self) -> None:
         """Put the spared grants back, then :func:`dispose_emptied`."""
         for item, facts in self._spared:
             for fact in facts:
                 self._state.add(item, fact)
-        dispose_emptied(self._state, self._emptied)
+        dispose_emptied(self._state, self._emptied, self._whole)
 
     def _owned_by(self, role: str) -> list[tuple[Database, Target, str]]:
         found = self._targets.get(role)
@@ -175,14 +184,20 @@ class Owners:
         return found
 
 
-def dispose_emptied(state: PlanState, emptied: dict[str, dict[str, Deny]]) -> None:
+def dispose_emptied(
+    state: PlanState, emptied: dict[str, dict[str, Deny]], whole: Iterable[str] = ()
+) -> None:
     """Re-dispose the GRANT facts restructuring left without any item (module docstring).
 
-    ``emptied``: fact → the DENYs (by fact) that took its items from its grantee's role.
+    ``emptied``: fact → the DENYs (by fact) that took its items from its grantee's role;
+    ``whole``: facts re-disposed even when ``approximated`` (a predefined role's membership,
+    whose reason would otherwise still say what it gave).
     """
+    whole = frozenset(whole)
     left = {
         fact: denies for fact, denies in emptied.items()
-        if (d := state.dispositions.get(fact)) is not None and d.disposition in _CARRIED
+        if (d := state.dispositions.get(fact)) is not None
+        and (d.disposition in _CARRIED or fact in whole)
         and not any(k in state.items for k in d.items)
     }  # fmt: skip
     if left:  # items moved to a split role's parts keep their facts, under other keys
@@ -191,7 +206,14 @@ def dispose_emptied(state: PlanState, emptied: dict[str, dict[str, Deny]]) -> No
                 left.pop(fact, None)
     if not left:
         return
-    for fact, (db, perm) in _rows(state, left).items():
+    rows = _rows(state, left)
+    for fact in sorted(left.keys() - rows.keys()):  # a fixed server role's membership
+        statements = "; ".join(left[fact][f].statement for f in sorted(left[fact]))
+        old = state.dispositions.pop(fact)
+        state.dispose(fact, old.kind, old.source_ref, Disposition.APPROXIMATED,
+                      findings=old.findings, reason=f"DENY restructuring removed what it gave: "
+                      f"{statements}; PostgreSQL has no DENY (fail closed)")  # fmt: skip
+    for fact, (db, perm) in rows.items():
         takers = [left[fact][f] for f in sorted(left[fact])]
         statements = "; ".join(
             t.statement + ("" if fold(t.grantee) == fold(perm.grantee)

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mapper.plan import PgMembership, RoleKind
+from mapper.translate.deny_predefined import cut_by, predefined
 from mapper.translate.state import SERVER, Granted, PlanState, copy_with
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
-    from mapper.translate.deny import _Contested, _Denial, _Subtraction
+    from mapper.translate.deny import _Denial, _Subtraction
+    from mapper.translate.deny_cover import Contested
 
 #: Statements quoted in one GB020 finding's evidence, and in a derived role's source; the rest
 #: are counted (each DENY fact is disposed with the finding, so none is lost).
@@ -136,7 +138,7 @@ def split_roles(
 
 
 def derived_role(
-    state: PlanState, role: str, sub: _Subtraction, cache: Derived, contested: _Contested
+    state: PlanState, role: str, sub: _Subtraction, cache: Derived, contested: Contested
 ) -> tuple[str, list[_Denial]] | None:
     """The derived role (role minus the DENYs) and the DENYs that took something, or None.
 
@@ -167,6 +169,10 @@ def derived_role(
     parents: list[tuple[PgMembership, str]] = []
     for m in state.memberships_of(role):
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
+        cutting = cut_by(sub.denials, m.role) if predefined(state, m) else []
+        if cutting:  # PostgreSQL cannot take part of a predefined role: none of it is left
+            takers.update((t.deny.fact, t) for t in cutting)
+            continue
         made = None
         if m.inherit and spec is not None and spec.kind != RoleKind.PREDEFINED:
             made = derived_role(state, m.role, sub, cache, contested)

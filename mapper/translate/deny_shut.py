@@ -3,7 +3,7 @@ permission covering CONNECT, refuses everything in the database; :mod:`mapper.tr
 tells the rest of the DENY story).
 
 ``DENY CONNECT``, and every DENY covering it — CONNECT REPLICATION or CONTROL on the database,
-CONTROL SERVER or CONNECT ANY DATABASE on the server (reference/mssql/
+CONTROL SERVER on the server, not CONNECT ANY DATABASE (reference/mssql/
 builtin_permissions_sql2022.csv; the engine's :meth:`~mapper.effective.EffectivePermissions.shuts_out`)
 — leaves the principals it reaches nothing in the database: no GRANT, no role membership, not
 public's grants, not even entry. So each of them loses, in that database's target: its

@@ -13,7 +13,8 @@ them are ``approximated`` (GB040): PostgreSQL's CREATE allows every kind of obje
 schema, ALTER ANY SCHEMA and ALTER on the database also imply ALTER on the objects they cover,
 which allows TRUNCATE TABLE and creating triggers: with or without CREATE, they give TRUNCATE
 and TRIGGER on those tables and TRIGGER on those views, current and future
-(:data:`mapper.privileges.ALTERED`).
+(:data:`mapper.privileges.ALTERED`). ALTER ANY SCHEMA and ALTER on the database imply CREATE
+SCHEMA too, so they also give CREATE on the database (:data:`mapper.privileges.SCHEMA_CREATOR`).
 
 A row naming a grantee the snapshot does not hold (a partial export) is ``unresolved`` with
 finding GB046 and no plan item, like a GRANT on a securable it lacks (GB042): a GRANT has no

@@ -148,13 +148,23 @@ def _complete(state: PlanState, grant: WideGrant) -> None:
 
 def _connect_anywhere(state: PlanState, grant: WideGrant) -> tuple[list[Item], str, bool]:
     databases = entered(state, grant.principal)
+    logins = server_logins(state, grant.principal)
+    # a server role's members that a DENY keeps out of a database keep its CONNECT out of it
+    withheld = [db for db in state.snapshot.databases if db not in databases
+                and any(_enters(state, db, lg) for lg in logins)]  # fmt: skip
     action = (
         f"CONNECT on {named(databases, state)}, each migrated database SQL Server lets it into; "
         "a database created later needs its own GRANT CONNECT."
         if databases
         else "Nothing granted: SQL Server lets it into no migrated database (DENY CONNECT)."
     )
-    return connect_grants(state, databases, grant.role), action, False
+    if withheld:
+        action = (
+            (action if databases else "Nothing granted.") + f" Not granted on "
+            f"{named(withheld, state)}: a DENY keeps some of its members out, and the role's "
+            "CONNECT would let them in; grant CONNECT there to the members SQL Server lets in."
+        )
+    return connect_grants(state, databases, grant.role), action, bool(withheld)
 
 
 def _read_anywhere(state: PlanState, grant: WideGrant) -> tuple[list[Item], str, bool]:

@@ -1,9 +1,9 @@
 """DENY restructuring's shortcuts give the answers of the plain computations they replace (issue 7).
 
 - ``_Subtraction.hits`` and ``touches`` look DENYs up in one index of every DENY being
-  restructured (``_Covering``), filtered by the set's facts, instead of an index per set of
+  restructured (``Covering``), filtered by the set's facts, instead of an index per set of
   DENYs: checked against each set's own index, as the planner built it before.
-- ``derived_role`` asks ``_Contested`` (per role, the DENYs covering its grants, worked out once)
+- ``derived_role`` asks ``Contested`` (per role, the DENYs covering its grants, worked out once)
   instead of ``sub.touches(granted_keys(role))``: checked against the plain question on every
   call, and a derived role that gains grants under its existing name is worked out again.
 
@@ -26,7 +26,8 @@ from mapper.plan import PgGrant, RoleKind
 from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.translate import deny, deny_roles
-from mapper.translate.deny import Deny, _Contested, _Covering, _Denial, _Signatures, _Subtraction
+from mapper.translate.deny import Deny, _Denial, _Signatures, _Subtraction
+from mapper.translate.deny_cover import Contested, Covering
 from mapper.translate.deny_reach import signature
 from mapper.translate.grants import Target
 from mapper.translate.state import PlanState
@@ -117,7 +118,7 @@ def test_contested_answers_as_touches_on_every_derived_role_call(
     original = deny_roles.derived_role
 
     def checked(state: PlanState, role: str, sub: _Subtraction, cache: Any,
-                contested: _Contested) -> Any:  # fmt: skip
+                contested: Contested) -> Any:  # fmt: skip
         fast = not sub.facts.isdisjoint(contested[role])
         assert fast == _plain_touches(sub, state.granted_keys(role)), role
         asked[fast] += 1
@@ -152,8 +153,8 @@ def test_a_derived_role_that_gains_grants_under_its_name_is_worked_out_again() -
         state.add(_grant(table, "r"), f"fact:{table}")
     denials = {"deny:t1": _denial("deny:t1", "t1"), "deny:t2": _denial("deny:t2", "t2")}
     signatures = _Signatures(state)
-    covering = _Covering(denials, signatures)
-    contested, cache = _Contested(state, covering), {}
+    covering = Covering(denials, signatures)
+    contested, cache = Contested(state, covering), {}
     both = _Subtraction(list(denials.values()), signatures, covering)
     made = deny_roles.derived_role(state, "r", both, cache, contested)
     assert made is not None
