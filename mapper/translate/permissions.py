@@ -46,7 +46,8 @@ from mapper.translate.deny_rows import deny_connect_sql, deny_visibility
 from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grant_findings import GRANTED, IMPLIED, grant_findings, nothing
-from mapper.translate.grants import Target, expand, schemas_of
+from mapper.translate.grant_stamps import Stamps, expand_keyed
+from mapper.translate.grants import Target, schemas_of
 from mapper.translate.overgrants import permission_overgrant
 from mapper.translate.state import SERVER, Item, PlanState, fact_key
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
@@ -104,6 +105,7 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
     """Every permission row of a database (or of the server when ``db`` is None)."""
     rows = db.permissions if db else state.snapshot.server_permissions
     scope = db.name if db else SERVER
+    stamps: Stamps = {}  # the rows' expansions, grantee aside (mapper.translate.grant_stamps)
     for key, perm in _in_order(rows):
         fact, ref = fact_key(scope, key), str(perm.source_ref)
         target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
@@ -124,7 +126,7 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
         elif lookup(perm.securable_class, perm.permission).outcome == "overgrant":
             permission_overgrant(state, db, perm, role, fact)
         else:
-            _plan_grant(state, db, perm, role, target, fact)
+            _plan_grant(state, db, perm, role, target, fact, stamps)
 
 
 def _unknown_grantee(
@@ -166,8 +168,9 @@ def _grantee(
 
 
 def _plan_grant(
-    state: PlanState, db: Database | None, perm: Permission, role: str, target: Target, fact: str
-) -> None:
+    state: PlanState, db: Database | None, perm: Permission, role: str, target: Target, fact: str,
+    stamps: Stamps,
+) -> None:  # fmt: skip
     ref = str(perm.source_ref)
     denied = _denied_by(state, db, perm)
     if denied:
@@ -185,7 +188,7 @@ def _plan_grant(
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
                       reason=reason)  # fmt: skip
         return
-    items = _expand(state, db, role, parts)
+    items = _expand(state, db, role, parts, stamps)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     if items is None:
         key = state.finding(findings.make(
@@ -213,11 +216,12 @@ def _plan_grant(
 
 def _record_grant(
     state: PlanState, db: Database | None, perm: Permission, role: str, where: str, fact: str,
-    items: list[Item], row: PrivilegeRow, found: list[str],
+    items: list[tuple[str, Item]], row: PrivilegeRow, found: list[str],
 ) -> None:  # fmt: skip
     """Add a GRANT row's items and dispose of it as :func:`record` does, its grantee's findings
-    saying what came of it: new items (mapped or approximated), none new (implied), none."""
-    keys, fresh = state.add_all(items, fact)
+    saying what came of it: new items (mapped or approximated), none new (implied), none.
+    ``items``: each with its key."""
+    keys, fresh = state.add_keyed(items, fact)
     ref, approximated = str(perm.source_ref), row.outcome == "approximated"
     disposition = Disposition.APPROXIMATED if approximated else Disposition.MAPPED
     reason = row.note if approximated else ""
@@ -283,13 +287,16 @@ def _row(
 
 
 def _expand(
-    state: PlanState, db: Database | None, role: str, parts: list[tuple[PrivilegeRow, Target]]
-) -> list[Item] | None:
-    """:func:`expand` of each row on its target (None: the one securable is not in the
-    snapshot)."""
+    state: PlanState, db: Database | None, role: str, parts: list[tuple[PrivilegeRow, Target]],
+    stamps: Stamps,
+) -> list[tuple[str, Item]] | None:  # fmt: skip
+    """:func:`~mapper.translate.grants.expand` of each row on its target, each item with its
+    key (None: the one securable is not in the snapshot)."""
     if len(parts) == 1:
-        return expand(state, db, role, parts[0][1], parts[0][0])
-    return [item for row, on in parts for item in expand(state, db, role, on, row) or []]
+        return expand_keyed(state, db, role, parts[0][1], parts[0][0], stamps)
+    return [
+        pair for row, on in parts for pair in expand_keyed(state, db, role, on, row, stamps) or []
+    ]
 
 
 def _creates(state: PlanState, db: Database, grantee: str) -> bool:

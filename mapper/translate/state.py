@@ -204,13 +204,14 @@ class PlanState:
 
     # ------------------------------------------------------------------ items
 
-    def add(self, item: Item, fact: str) -> tuple[str, bool]:
+    def add(self, item: Item, fact: str, key: str | None = None) -> tuple[str, bool]:
         """Add an item for ``fact``; returns its key and whether it is new.
 
         Facts are collected in :attr:`item_facts` (adding stays O(1)) and written into the items
-        by :meth:`of_type`.
+        by :meth:`of_type`. ``key``: the item's key, when the caller has it already.
         """
-        key = item.key
+        if key is None:
+            key = item.key
         facts = self.item_facts.get(key)
         if facts is None:
             self.items[key] = item
@@ -293,6 +294,15 @@ class PlanState:
         keys, fresh = [], False
         for item in items:
             key, new = self.add(item, fact)
+            keys.append(key)
+            fresh = fresh or new
+        return keys, fresh
+
+    def add_keyed(self, items: Iterable[tuple[str, Item]], fact: str) -> tuple[list[str], bool]:
+        """:meth:`add_all` of items whose keys the caller has (each with its key)."""
+        keys, fresh = [], False
+        for key, item in items:
+            _, new = self.add(item, fact, key)
             keys.append(key)
             fresh = fresh or new
         return keys, fresh

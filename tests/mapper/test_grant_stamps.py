@@ -1,0 +1,74 @@
+"""The permission rows' shortcuts give what the plain computations give (issue 7).
+
+- ``expand_keyed`` (mapper.translate.grant_stamps) copies a (securable, mapping)'s expansion,
+  made once, for each grantee: checked on every call of a generated estate's plan against
+  ``expand`` and each item's own ``key`` (which ``PlanState.add_keyed`` stores the item
+  under), down to the fields set and the order of the fields.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bench.generate import generate_snapshot
+from bench.scales import Scale
+from mapper.plan import PgDefaultPrivilege, PgGrant
+from mapper.plan_base import with_field
+from mapper.planner import plan
+from mapper.policy import Policy
+from mapper.translate import grant_stamps, permissions
+from mapper.translate.grants import expand
+
+#: A small generated estate: object, schema and database rows, many grantees per securable.
+ESTATE = Scale("grant-stamps", databases=2, principals=80, permission_rows=2_000)
+
+
+def _same(made: Any, plain: Any) -> None:
+    assert type(made) is type(plain)
+    assert list(made.__dict__.items()) == list(plain.__dict__.items())  # values and order
+    assert made.__pydantic_fields_set__ == plain.__pydantic_fields_set__
+    assert made.__pydantic_extra__ is None
+    assert made.__pydantic_private__ is None
+    assert made == plain
+    assert made.key == plain.key
+
+
+def test_expand_keyed_is_expand_with_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: Counter[str] = Counter()
+    keyed = grant_stamps.expand_keyed
+
+    def checked(state: Any, db: Any, grantee: str, target: Any, row: Any, stamps: Any) -> Any:
+        stamped = (db.key, target, row.permission) in {k[:3] for k in stamps} if db else False
+        got = keyed(state, db, grantee, target, row, stamps)
+        if db is None or row.role or row.attribute:  # SERVER rows: not stamped, not repeatable
+            return got
+        plain = expand(state, db, grantee, target, row)
+        if plain is None:
+            assert got is None
+            return got
+        assert got is not None
+        assert [key for key, _ in got] == [item.key for item in plain]
+        for (_, made), item in zip(got, plain, strict=True):
+            _same(made, item)
+        seen["stamped" if stamped else "expanded"] += 1
+        seen["items"] += len(plain)
+        return got
+
+    monkeypatch.setattr(permissions, "expand_keyed", checked)
+    plan(generate_snapshot(ESTATE, seed=5), Policy())
+    # the copies were checked, on many items: the estate repeats securables across grantees
+    assert seen["stamped"] > 100
+    assert seen["expanded"] > 100
+    assert seen["items"] > 2_000
+
+
+def test_with_field_replaces_one_field_only() -> None:
+    grant = PgGrant(database="d", object_type="TABLE", schema_name="s", name="t",
+                    privilege="SELECT", grantee="a")  # fmt: skip
+    _same(with_field(grant, "grantee", "b"), grant.model_copy(update={"grantee": "b"}))
+    default = PgDefaultPrivilege(database="d", owner="o", schema_name="s", object_type="TABLES",
+                                 privilege="SELECT", grantee="a")  # fmt: skip
+    _same(with_field(default, "grantee", "b"), default.model_copy(update={"grantee": "b"}))
