@@ -105,7 +105,7 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
     """Every permission row of a database (or of the server when ``db`` is None)."""
     rows = db.permissions if db else state.snapshot.server_permissions
     scope = db.name if db else SERVER
-    stamps: Stamps = {}  # the rows' expansions, grantee aside (mapper.translate.grant_stamps)
+    stamps = Stamps()  # the rows' expansions, grantee aside (mapper.translate.grant_stamps)
     for key, perm in _in_order(rows):
         fact, ref = fact_key(scope, key), str(perm.source_ref)
         target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
@@ -172,7 +172,7 @@ def _plan_grant(
     stamps: Stamps,
 ) -> None:  # fmt: skip
     ref = str(perm.source_ref)
-    denied = _denied_by(state, db, perm)
+    denied = _denied_by(state, db, perm, stamps)
     if denied:
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
                       reason=f"overridden in SQL Server: {denied}")  # fmt: skip
@@ -377,13 +377,15 @@ def _creation_rows(state: PlanState, db: Database) -> frozenset[tuple[str, str, 
     return rows
 
 
-def _denied_by(state: PlanState, db: Database | None, perm: Permission) -> str | None:
+def _denied_by(
+    state: PlanState, db: Database | None, perm: Permission, stamps: Stamps
+) -> str | None:
     """The DENY that overrides a GRANT in SQL Server, if any (from the semantics engine)."""
     if perm.securable_class in ("SERVER", "LOGIN", "SERVER ROLE", "ENDPOINT") and db:
         return None
     try:
         decision = state.engine.refusal(
-            db.name if db else None, perm.grantee, Securable.of(perm), perm.permission
+            db.name if db else None, perm.grantee, stamps.securable(perm), perm.permission
         )
     except GrantbridgeError:
         return None

@@ -43,6 +43,7 @@ Item = (
     | PgDefaultRevoke
 )  # fmt: skip
 Granted = PgGrant | PgDefaultPrivilege
+_GRANTED = (PgGrant, PgDefaultPrivilege)
 
 
 @dataclass
@@ -257,7 +258,7 @@ class PlanState:
 
     def _index(self, item: Item) -> dict[str, Any] | None:
         """The items of the same grantee or member, by key (None: a kind not indexed)."""
-        if isinstance(item, PgGrant | PgDefaultPrivilege):
+        if isinstance(item, _GRANTED):  # a tuple: checked faster than a union (hot: issue 7)
             return self.by_grantee.setdefault(item.grantee, {})
         if isinstance(item, PgMembership):
             return self.by_member.setdefault(item.member, {})
