@@ -110,6 +110,13 @@ class Owned:
     findings: tuple[str, ...] = ()
 
 
+def _sorted_set(keys: Iterable[str]) -> tuple[str, ...]:
+    """``tuple(sorted(set(keys)))``; most facts have no findings and one item or none."""
+    if isinstance(keys, list | tuple) and len(keys) < 2:
+        return tuple(keys)
+    return tuple(sorted(set(keys)))
+
+
 def fact_key(scope: str, key: str) -> str:
     """A fact key qualified by its scope: ``server/login:sa`` or ``Sales/perm:…``."""
     return f"{scope}/{key}"
@@ -327,8 +334,7 @@ class PlanState:
             raise AssertionError(f"fact {fact!r} was given two dispositions")
         self.dispositions[fact] = trusted(FactDisposition, {
             "fact": fact, "kind": kind, "source_ref": source_ref, "disposition": disposition,
-            "items": tuple(sorted(set(items))), "findings": tuple(sorted(set(findings))),
-            "reason": reason,
+            "items": _sorted_set(items), "findings": _sorted_set(findings), "reason": reason,
         })  # fmt: skip
 
     def of_type(self, kind: type[Any]) -> list[Any]:
@@ -351,9 +357,11 @@ class PlanState:
         # by the fields set an item holds now (shared: a handful), which the entry keeps alive
         # so that its id is not reused
         with_facts: dict[int, tuple[set[str], set[str]]] = {}
+        all_items, item_facts = self.items, self.item_facts  # facts_of(), inlined: hot at scale
         for key in sorted(self._handed.get(kind, ())):
-            item = self.items[key]
-            item.__dict__["facts"] = self.facts_of(key)
+            item = all_items[key]
+            facts = item_facts[key]
+            item.__dict__["facts"] = (facts,) if type(facts) is str else tuple(sorted(facts))
             fields = item.__pydantic_fields_set__
             entry = with_facts.get(id(fields))
             if entry is None:

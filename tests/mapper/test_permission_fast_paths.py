@@ -4,6 +4,10 @@
   made once, for each grantee: checked on every call of a generated estate's plan against
   ``expand`` and each item's own ``key`` (which ``PlanState.add_keyed`` stores the item
   under), down to the fields set and the order of the fields.
+- ``PermissionIndex`` folds each securable once and shares the instance between the rows on
+  it, whatever their spelling: its indexes equal those built with one ``Securable.of(row)
+  .folded()`` per row.
+- ``PlanState.dispose`` sorts a fact's items and findings only when there are two or more.
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ import pytest
 
 from bench.generate import generate_snapshot
 from bench.scales import Scale
+from mapper.effective import EffectivePermissions
+from mapper.permission_index import PermissionIndex
 from mapper.plan import PgDefaultPrivilege, PgGrant
 from mapper.plan_base import with_field
 from mapper.planner import plan
 from mapper.policy import Policy
+from mapper.securables import Securable
 from mapper.translate import grant_stamps, permissions
 from mapper.translate.grants import expand
+from mapper.translate.state import _sorted_set
+from mssql_extract.snapshot import SecuritySnapshot
 
 #: A small generated estate: object, schema and database rows, many grantees per securable.
 ESTATE = Scale("grant-stamps", databases=2, principals=80, permission_rows=2_000)
@@ -72,3 +81,38 @@ def test_with_field_replaces_one_field_only() -> None:
     default = PgDefaultPrivilege(database="d", owner="o", schema_name="s", object_type="TABLES",
                                  privilege="SELECT", grantee="a")  # fmt: skip
     _same(with_field(default, "grantee", "b"), default.model_copy(update={"grantee": "b"}))
+
+
+def _shouting(snapshot: SecuritySnapshot) -> SecuritySnapshot:
+    """The snapshot with every other row of each database naming its securable in capitals."""
+    databases = []
+    for db in snapshot.databases:
+        rows = [
+            row.model_copy(update={
+                "schema_name": row.schema_name and row.schema_name.upper(),
+                "object_name": row.object_name and row.object_name.upper(),
+            }) if i % 2 else row
+            for i, row in enumerate(db.permissions)
+        ]  # fmt: skip
+        databases.append(db.model_copy(update={"permissions": tuple(rows)}))
+    return snapshot.model_copy(update={"databases": tuple(databases)})
+
+
+def test_the_index_folds_each_securable_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = _shouting(generate_snapshot(ESTATE, seed=5))
+    index = EffectivePermissions(snapshot)._index
+    with monkeypatch.context() as plain:
+        plain.setattr(PermissionIndex, "_securable", lambda _, row: Securable.of(row).folded())
+        expected = EffectivePermissions(snapshot)._index
+    for name in ("grants", "held", "denies_by_node", "column_denied_tables", "unknown"):
+        assert getattr(index, name) == getattr(expected, name), name
+    # shared: one instance per folded securable, across spellings
+    held = [securable for rows in index.held.values() for securable, _ in rows]
+    assert len({id(s) for s in held}) == len(set(held)) < len(held)
+
+
+@pytest.mark.parametrize(
+    "keys", [[], ["a"], ("a",), ["b", "a"], ["a", "a"], ("b", "a", "b"), {"b", "a"}]
+)
+def test_sorted_set_is_the_sorted_distinct_keys(keys: Any) -> None:
+    assert _sorted_set(keys) == tuple(sorted(set(keys)))
