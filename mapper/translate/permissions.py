@@ -123,10 +123,10 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
         if role is None:
             state.dispose(fact, "permission", ref, Disposition.EXCLUDED,
                           reason=f"the grantee [{perm.grantee}] is not migrated")  # fmt: skip
-        elif lookup(perm.securable_class, perm.permission).outcome == "overgrant":
+        elif (mapping := lookup(perm.securable_class, perm.permission)).outcome == "overgrant":
             permission_overgrant(state, db, perm, role, fact)
         else:
-            _plan_grant(state, db, perm, role, target, fact, stamps)
+            _plan_grant(state, db, perm, mapping, role, target, fact, ref, stamps)
 
 
 def _unknown_grantee(
@@ -168,16 +168,17 @@ def _grantee(
 
 
 def _plan_grant(
-    state: PlanState, db: Database | None, perm: Permission, role: str, target: Target, fact: str,
-    stamps: Stamps,
+    state: PlanState, db: Database | None, perm: Permission, mapping: PrivilegeRow, role: str,
+    target: Target, fact: str, ref: str, stamps: Stamps,
 ) -> None:  # fmt: skip
-    ref = str(perm.source_ref)
+    """A GRANT row; ``mapping``: its row of the mapping table, ``ref``: its source reference
+    (both worked out by the caller: once per row)."""
     denied = _denied_by(state, db, perm, stamps)
     if denied:
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
                       reason=f"overridden in SQL Server: {denied}")  # fmt: skip
         return
-    row, parts = _row(state, db, perm, target)
+    row, parts = _row(state, db, perm, mapping, target)
     if row.attribute:
         _plan_attribute(state, perm, role, row, fact)
         return
@@ -211,18 +212,18 @@ def _plan_grant(
             "GB040", f"{perm.permission} ON {where} TO [{perm.grantee}]", row.note or "Approximated.",
             principal=perm.grantee, securable=where, source_ref=ref,
         )))  # fmt: skip
-    _record_grant(state, db, perm, role, where, fact, items, row, found)
+    _record_grant(state, db, perm, role, where, fact, ref, items, row, found)
 
 
 def _record_grant(
     state: PlanState, db: Database | None, perm: Permission, role: str, where: str, fact: str,
-    items: list[tuple[str, Item]], row: PrivilegeRow, found: list[str],
+    ref: str, items: list[tuple[str, Item]], row: PrivilegeRow, found: list[str],
 ) -> None:  # fmt: skip
     """Add a GRANT row's items and dispose of it as :func:`record` does, its grantee's findings
     saying what came of it: new items (mapped or approximated), none new (implied), none.
     ``items``: each with its key."""
     keys, fresh = state.add_keyed(items, fact)
-    ref, approximated = str(perm.source_ref), row.outcome == "approximated"
+    approximated = row.outcome == "approximated"
     disposition = Disposition.APPROXIMATED if approximated else Disposition.MAPPED
     reason = row.note if approximated else ""
     if not keys:
@@ -263,11 +264,11 @@ def _plan_attribute(
 
 
 def _row(
-    state: PlanState, db: Database | None, perm: Permission, target: Target
+    state: PlanState, db: Database | None, perm: Permission, row: PrivilegeRow, target: Target
 ) -> tuple[PrivilegeRow, list[tuple[PrivilegeRow, Target]]]:
     """The mapping row of a GRANT (its outcome and note) and the rows to expand on what, with
-    the two halves of creating objects worked out (the module docstring)."""
-    row = lookup(perm.securable_class, perm.permission)
+    the two halves of creating objects worked out (the module docstring). ``row``: the
+    mapping table's row of the permission."""
     if db is None:
         return row, [(row, target)]
     if row.securable_class == "SCHEMA" and row.permission == "ALTER":
