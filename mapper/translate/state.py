@@ -307,12 +307,28 @@ class PlanState:
         return keys, fresh
 
     def add_keyed(self, items: Iterable[tuple[str, Item]], fact: str) -> tuple[list[str], bool]:
-        """:meth:`add_all` of items whose keys the caller has (each with its key)."""
+        """:meth:`add_all` of items whose keys the caller has (each with its key).
+
+        :meth:`add` inlined: the permission rows add every grant they make here (issue 7;
+        ``tests/mapper/test_permission_fast_paths.py`` checks it against :meth:`add_all`).
+        """
         keys, fresh = [], False
+        all_items, item_facts = self.items, self.item_facts
         for key, item in items:
-            _, new = self.add(item, fact, key)
             keys.append(key)
-            fresh = fresh or new
+            facts = item_facts.get(key)
+            if facts is None:
+                all_items[key] = item
+                item_facts[key] = fact
+                index = self._index(item)
+                if index is not None:
+                    index[key] = item
+                fresh = True
+            elif isinstance(facts, str):
+                if facts != fact:
+                    item_facts[key] = {facts, fact}
+            else:
+                facts.add(fact)
         return keys, fresh
 
     def finding(self, finding: Finding) -> str:

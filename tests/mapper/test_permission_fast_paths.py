@@ -7,6 +7,7 @@
 - ``PermissionIndex`` folds each securable once and shares the instance between the rows on
   it, whatever their spelling: its indexes equal those built with one ``Securable.of(row)
   .folded()`` per row.
+- ``PlanState.add_keyed`` (``add`` inlined) leaves the state as ``add_all`` does.
 - ``PlanState.dispose`` sorts a fact's items and findings only when there are two or more.
 """
 
@@ -21,14 +22,14 @@ from bench.generate import generate_snapshot
 from bench.scales import Scale
 from mapper.effective import EffectivePermissions
 from mapper.permission_index import PermissionIndex
-from mapper.plan import PgDefaultPrivilege, PgGrant
+from mapper.plan import PgDefaultPrivilege, PgGrant, PgMembership, PgSchema
 from mapper.plan_base import with_field
 from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.securables import Securable
 from mapper.translate import grant_stamps, permissions
 from mapper.translate.grants import expand
-from mapper.translate.state import _sorted_set
+from mapper.translate.state import PlanState, _sorted_set
 from mssql_extract.snapshot import SecuritySnapshot
 
 #: A small generated estate: object, schema and database rows, many grantees per securable.
@@ -116,3 +117,30 @@ def test_the_index_folds_each_securable_once(monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_sorted_set_is_the_sorted_distinct_keys(keys: Any) -> None:
     assert _sorted_set(keys) == tuple(sorted(set(keys)))
+
+
+def _empty_state() -> PlanState:
+    state = PlanState.__new__(PlanState)
+    state.items, state.item_facts, state.by_grantee, state.by_member = {}, {}, {}, {}
+    return state
+
+
+def test_add_keyed_is_add_all() -> None:
+    def grant(grantee: str, name: str) -> PgGrant:
+        return PgGrant(database="d", object_type="TABLE", schema_name="s", name=name,
+                       privilege="SELECT", grantee=grantee)  # fmt: skip
+
+    batches = [
+        ("f1", [grant("a", "t"), grant("b", "t")]),
+        ("f1", [grant("a", "t")]),  # the same fact again: still one
+        ("f2", [grant("a", "t"), grant("a", "u")]),  # a second fact, then a new item
+        ("f3", [grant("a", "t")]),  # a third
+        ("f4", [PgMembership(role="r", member="a"), PgSchema(database="d", name="s", owner="o")]),
+        ("f5", []),
+    ]
+    plain, keyed = _empty_state(), _empty_state()
+    for fact, items in batches:
+        assert keyed.add_keyed([(i.key, i) for i in items], fact) == plain.add_all(items, fact)
+    for name in ("items", "item_facts", "by_grantee", "by_member"):
+        assert getattr(keyed, name) == getattr(plain, name), name
+        assert list(getattr(keyed, name)) == list(getattr(plain, name)), name  # order too
