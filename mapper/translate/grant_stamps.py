@@ -40,7 +40,7 @@ class Stamps:
     :func:`mapper.translate.permissions.plan_permissions` for a database's rows, dropped when
     they are planned."""
 
-    __slots__ = ("expansions", "mappings", "rows", "securables")
+    __slots__ = ("expansions", "mappings", "rows", "securables", "targets")
 
     def __init__(self) -> None:
         #: (target's class and names, mapping number) → the stamps of its expansion, None
@@ -53,6 +53,16 @@ class Stamps:
         #: a row's class and names → its securable, one instance for the rows on it (the
         #: engine's answers are cached per securable: found by identity, not compared)
         self.securables: dict[tuple[str | None, ...], Securable] = {}
+        #: a row's class and names → its target, one instance for the rows on it
+        self.targets: dict[tuple[str | None, ...], Target] = {}
+
+    def target(self, row: Permission) -> Target:
+        """The row's :class:`Target`: the same (frozen) instance for each row on it, made once."""
+        names = (row.securable_class, row.schema_name, row.object_name, row.column_name)
+        found = self.targets.get(names)
+        if found is None:
+            found = self.targets[names] = Target(*names)
+        return found
 
     def securable(self, row: Permission) -> Securable:
         """:meth:`Securable.of` the row, the same instance for each row on that securable."""

@@ -108,7 +108,7 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
     stamps = Stamps()  # the rows' expansions, grantee aside (mapper.translate.grant_stamps)
     for key, perm in _in_order(rows):
         fact, ref = fact_key(scope, key), str(perm.source_ref)
-        target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
+        target = stamps.target(perm)
         if _unknown_grantee(state, db, perm, key, fact):
             continue
         if perm.state == PermissionState.DENY:

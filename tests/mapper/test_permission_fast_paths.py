@@ -4,6 +4,8 @@
   made once, for each grantee: checked on every call of a generated estate's plan against
   ``expand`` and each item's own ``key`` (which ``PlanState.add_keyed`` stores the item
   under), down to the fields set and the order of the fields.
+- ``Stamps.target`` and ``Stamps.securable`` give each row the Target and the Securable it
+  would make itself, one instance per securable.
 - ``PermissionIndex`` folds each securable once and shares the instance between the rows on
   it, whatever their spelling: its indexes equal those built with one ``Securable.of(row)
   .folded()`` per row.
@@ -28,7 +30,8 @@ from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.securables import Securable
 from mapper.translate import grant_stamps, permissions
-from mapper.translate.grants import expand
+from mapper.translate.grant_stamps import Stamps
+from mapper.translate.grants import Target, expand
 from mapper.translate.state import PlanState, _sorted_set
 from mssql_extract.snapshot import SecuritySnapshot
 
@@ -144,3 +147,16 @@ def test_add_keyed_is_add_all() -> None:
     for name in ("items", "item_facts", "by_grantee", "by_member"):
         assert getattr(keyed, name) == getattr(plain, name), name
         assert list(getattr(keyed, name)) == list(getattr(plain, name)), name  # order too
+
+
+def test_one_target_and_securable_per_row_securable() -> None:
+    snapshot = generate_snapshot(ESTATE, seed=5)
+    for db in snapshot.databases:
+        stamps = Stamps()
+        for row in db.permissions:
+            target = stamps.target(row)
+            assert target == Target(row.securable_class, row.schema_name, row.object_name,
+                                    row.column_name)  # fmt: skip
+            assert stamps.securable(row) == Securable.of(row)
+            assert stamps.target(row.model_copy()) is target  # an equal row: the same one
+        assert len(stamps.targets) == len(stamps.securables) < len(db.permissions)
