@@ -78,6 +78,19 @@ def test_expand_keyed_is_expand_with_keys(monkeypatch: pytest.MonkeyPatch) -> No
     assert seen["items"] > 2_000
 
 
+def test_the_plan_is_the_plain_expansions_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole plan, byte for byte, as when every row expands on its own."""
+    snapshot = generate_snapshot(ESTATE, seed=5)
+    stamped = plan(snapshot, Policy()).to_json()
+
+    def plain(state: Any, db: Any, grantee: str, target: Any, row: Any, _: Any) -> Any:
+        items = expand(state, db, grantee, target, row)
+        return None if items is None else [(item.key, item) for item in items]
+
+    monkeypatch.setattr(permissions, "expand_keyed", plain)
+    assert plan(snapshot, Policy()).to_json() == stamped
+
+
 def test_with_field_replaces_one_field_only() -> None:
     grant = PgGrant(database="d", object_type="TABLE", schema_name="s", name="t",
                     privilege="SELECT", grantee="a")  # fmt: skip
