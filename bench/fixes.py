@@ -152,4 +152,17 @@ FIXES: tuple[tuple[str, str, str], ...] = (
         "S: plan_denies 0.582 s (split_roles 0.185), plan 2.29 s (within the noise); "
         "rows100000: plan_denies 9.0–10.8 s (split_roles 3.0–3.3), plan 31.1–33.5 s",
     ),
+    (
+        "plan, permission rows: a (securable, mapping)'s expansion made once per database's "
+        "rows and copied per grantee with its key (grant_stamps), a row's target, securable and "
+        "mapping once, refusal()'s folded securable and ancestors cached, the permission index "
+        "folding each securable once, leaner add/dispose/USAGE (h6, eaeb128..3d908b4; plans "
+        "byte-identical at S, rows100000, M, contoso); CPU seconds of plan(), main and the "
+        "branch interleaved on the shared 2-core machine (load 3-9)",
+        "rows100000 median of 5: 30.1 s (plan_permissions 10.0 s, engine 0.82 s); M, 2 runs: "
+        "155.4 / 167.7 s (plan_permissions 50.3 / 52.6 s), 3,539 MB; S plan_permissions 0.73 s",
+        "26.8 s, -11 to -19% per pair (plan_permissions 6.9 s, engine 0.37 s); M: 147.3 / "
+        "137.5 s (plan_permissions 31.2 / 38.9 s), 3,436 MB; S 0.51 s (the whole S plan within "
+        "noise)",
+    ),
 )

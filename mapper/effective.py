@@ -114,6 +114,8 @@ def _bulk() -> Iterator[None]:
 
 
 Hit = tuple[Securable, str, Node, Permission]
+#: a securable, folded, with its ancestors
+_Checked = tuple[Securable, tuple[Securable, ...]]
 
 
 def _checked(securable: Securable, permission: str) -> Securable:
@@ -177,6 +179,8 @@ class EffectivePermissions:
         self._candidate_cache: dict[
             tuple[Securable, str, bool], tuple[tuple[Securable, str], ...]
         ] = {}
+        #: (securable, permission) → the folded securable and its ancestors (refusal())
+        self._checked_cache: dict[tuple[Securable, str], _Checked] = {}
 
     def _connects_anywhere(self, login: str) -> bool:
         return self.explain(None, login, Securable("SERVER"), "CONNECT ANY DATABASE").allowed
@@ -242,8 +246,9 @@ class EffectivePermissions:
                 yield securable, permission, node, holders[node]
 
     def _owner(
-        self, context: SecurityContext, securable: Securable
-    ) -> tuple[Securable, Node] | None:
+        self, context: SecurityContext, securable: Securable,
+        levels: tuple[Securable, ...] | None = None,
+    ) -> tuple[Securable, Node] | None:  # fmt: skip
         """The nearest owned level (the securable or a container) and its owner in the context.
 
         An object without an individual owner has no entry, so its schema's owner answers; an
@@ -251,7 +256,7 @@ class EffectivePermissions:
         """
         if not context.owns:
             return None
-        for level in securable.ancestors():
+        for level in securable.ancestors() if levels is None else levels:
             owner = self._index.owners.get((context.scope, level))
             if owner is not None and owner in context.rank:
                 return level, owner
@@ -378,16 +383,16 @@ class EffectivePermissions:
         Raises:
             MappingError: as :meth:`explain`.
         """
-        folded = _checked(securable, permission)
+        folded, levels = self._checked(securable, permission)
         context = self._context(database, principal)
         if context.blocked or context.bypass or not context.denies:
             return None  # shut out (no DENY decides that), never denied, or nothing denied
         gate = None if folded.is_server_level else self._connect_denied(context)
         if gate is not None:
             return self._denied(context, gate, _shut_out(gate))
-        if context.denied.isdisjoint(folded.ancestors()):
+        if context.denied.isdisjoint(levels):
             return None  # most rows: every DENY that could decide (5) is on one of these
-        if self._owner(context, folded) is not None:
+        if self._owner(context, folded, levels) is not None:
             return None
         candidates = self._candidates(folded, permission, grant=False)
         deny, _ = self._effective_deny(context, folded, candidates)
@@ -416,6 +421,16 @@ class EffectivePermissions:
             MappingError: unknown database or principal.
         """
         return verdict_key(self._context(database, principal), self._index)
+
+    def _checked(self, securable: Securable, permission: str) -> _Checked:
+        """:func:`_checked` and the folded securable's ancestors, once per question: the
+        planner asks :meth:`refusal` of every GRANT row, several rows per securable."""
+        key = (securable, permission)
+        found = self._checked_cache.get(key)
+        if found is None:
+            folded = _checked(securable, permission)
+            found = self._checked_cache[key] = (folded, folded.ancestors())
+        return found
 
     def memberships(self, database: str | None, principal: str) -> frozenset[str]:
         """Every role of the principal's scope it belongs to, transitively (incl. public)."""

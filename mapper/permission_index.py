@@ -51,12 +51,16 @@ class PermissionIndex:
         self.owned_by: dict[Node, list[Securable]] = {}
         #: rows and owners left out for naming an unknown principal, by (scope, row key)
         self.unknown: dict[tuple[str, str], UnknownPrincipal] = {}
+        #: the rows' securables by their names as spelled, and folded (while building)
+        self._securables: dict[tuple[str | None, ...], Securable] = {}
+        self._folded: dict[Securable, Securable] = {}
         for grant in fixed_roles.server_role_grants():
             self._add(None, fixed_roles.as_permission(grant))
         for permission in snapshot.server_permissions:
             self._add(None, permission)
         for database in snapshot.databases:
             self._add_database(database)
+        del self._securables, self._folded
 
     def _add_database(self, database: Database) -> None:
         for grant in fixed_roles.database_role_grants():
@@ -65,8 +69,19 @@ class PermissionIndex:
             self._add(database.name, permission)
         self._add_owners(database, fold(database.name))
 
+    def _securable(self, permission: Permission) -> Securable:
+        """``Securable.of(permission).folded()``, one instance per securable however many rows
+        name it (in any spelling): built once, and found by identity in the indexes' keys."""
+        names = (permission.securable_class, permission.schema_name, permission.object_name,
+                 permission.column_name)  # fmt: skip
+        found = self._securables.get(names)
+        if found is None:
+            found = Securable.of(permission).folded()
+            found = self._securables[names] = self._folded.setdefault(found, found)
+        return found
+
     def _add(self, database: str | None, permission: Permission) -> None:
-        securable = Securable.of(permission).folded()
+        securable = self._securable(permission)
         _check_permission(securable, permission)  # a contradiction, whoever the grantee is
         scope = SERVER_SCOPE if database is None else fold(database)
         if securable.is_server_level:

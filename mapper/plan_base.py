@@ -77,3 +77,21 @@ def trusted(cls: type[P], fields: dict[str, Any], **more: Any) -> P:
     _set(instance, "__pydantic_extra__", None)
     _set(instance, "__pydantic_private__", None)
     return instance
+
+
+def with_field(item: P, name: str, value: Any) -> P:
+    """A copy of ``item`` with one field's value replaced: its fields set and field order kept.
+
+    For a field the item was given (in its fields set) and a value the planner has validated
+    already, as :func:`trusted`: a template item's copies, one per grantee
+    (:mod:`mapper.translate.grant_stamps`).
+    """
+    values = item.__dict__.copy()
+    values[name] = value
+    cls = type(item)
+    instance = cls.__new__(cls)
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", item.__pydantic_fields_set__)
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance

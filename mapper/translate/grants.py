@@ -216,18 +216,26 @@ def record(
 def plan_schema_usage(state: PlanState) -> None:
     """USAGE on a schema for every grantee of an object or default privilege in it."""
     needs: dict[tuple[str, str, str], set[str]] = {}
+    item_facts = state.item_facts  # state.facts_in(), inlined: every grant passes here
     for granted in state.by_grantee.values():  # grants and default privileges
         for key, item in granted.items():
             if item.schema_name and item.object_type != "SCHEMA":
-                needs.setdefault((item.database, item.schema_name, item.grantee), set()).update(
-                    state.facts_in(key)
-                )
+                where = (item.database, item.schema_name, item.grantee)
+                facts = needs.get(where)
+                if facts is None:
+                    facts = needs[where] = set()
+                held = item_facts[key]
+                if type(held) is str:
+                    facts.add(held)
+                else:
+                    facts.update(held)
     for (database, schema, grantee), facts in sorted(needs.items()):
         usage = PgGrant(database=database, object_type="SCHEMA", name=schema,
                         privilege="USAGE", grantee=grantee,
                         comment="PostgreSQL needs USAGE on the schema to reach its objects")  # fmt: skip
+        key = usage.key  # once, not once per fact
         for fact in sorted(facts):
-            state.add(usage, fact)
+            state.add(usage, fact, key)
 
 
 def grant_option_finding(state: PlanState, grantee: str, where: str, ref: str, action: str) -> str:

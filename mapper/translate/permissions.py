@@ -47,7 +47,8 @@ from mapper.translate.deny_rows import deny_connect_sql, deny_visibility
 from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grant_findings import GRANTED, IMPLIED, grant_findings, nothing
-from mapper.translate.grants import Target, expand, schemas_of
+from mapper.translate.grant_stamps import Stamps, expand_keyed
+from mapper.translate.grants import Target, schemas_of
 from mapper.translate.overgrants import permission_overgrant
 from mapper.translate.state import SERVER, Item, PlanState, fact_key
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
@@ -105,9 +106,10 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
     """Every permission row of a database (or of the server when ``db`` is None)."""
     rows = db.permissions if db else state.snapshot.server_permissions
     scope = db.name if db else SERVER
+    stamps = Stamps()  # the rows' expansions, grantee aside (mapper.translate.grant_stamps)
     for key, perm in _in_order(rows):
         fact, ref = fact_key(scope, key), str(perm.source_ref)
-        target = Target(perm.securable_class, perm.schema_name, perm.object_name, perm.column_name)
+        target = stamps.target(perm)
         if _unknown_grantee(state, db, perm, key, fact):
             continue
         if perm.state == PermissionState.DENY:
@@ -122,10 +124,10 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
         if role is None:
             state.dispose(fact, "permission", ref, Disposition.EXCLUDED,
                           reason=f"the grantee [{perm.grantee}] is not migrated")  # fmt: skip
-        elif lookup(perm.securable_class, perm.permission).outcome == "overgrant":
+        elif (mapping := lookup(perm.securable_class, perm.permission)).outcome == "overgrant":
             permission_overgrant(state, db, perm, role, fact)
         else:
-            _plan_grant(state, db, perm, role, target, fact)
+            _plan_grant(state, db, perm, mapping, role, target, fact, ref, stamps)
 
 
 def _unknown_grantee(
@@ -167,15 +169,17 @@ def _grantee(
 
 
 def _plan_grant(
-    state: PlanState, db: Database | None, perm: Permission, role: str, target: Target, fact: str
-) -> None:
-    ref = str(perm.source_ref)
-    denied = _denied_by(state, db, perm)
+    state: PlanState, db: Database | None, perm: Permission, mapping: PrivilegeRow, role: str,
+    target: Target, fact: str, ref: str, stamps: Stamps,
+) -> None:  # fmt: skip
+    """A GRANT row; ``mapping``: its row of the mapping table, ``ref``: its source reference
+    (both worked out by the caller: once per row)."""
+    denied = _denied_by(state, db, perm, stamps)
     if denied:
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE,
                       reason=f"overridden in SQL Server: {denied}")  # fmt: skip
         return
-    row, parts = _row(state, db, perm, target)
+    row, parts = _row(state, db, perm, mapping, target)
     if row.attribute:
         _plan_attribute(state, perm, role, row, fact)
         return
@@ -186,7 +190,7 @@ def _plan_grant(
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
                       reason=reason)  # fmt: skip
         return
-    items = _expand(state, db, role, parts)
+    items = _expand(state, db, role, parts, stamps)
     where = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     if items is None:
         key = state.finding(findings.make(
@@ -209,17 +213,18 @@ def _plan_grant(
             "GB040", f"{perm.permission} ON {where} TO [{perm.grantee}]", row.note or "Approximated.",
             principal=perm.grantee, securable=where, source_ref=ref,
         )))  # fmt: skip
-    _record_grant(state, db, perm, role, where, fact, items, row, found)
+    _record_grant(state, db, perm, role, where, fact, ref, items, row, found)
 
 
 def _record_grant(
     state: PlanState, db: Database | None, perm: Permission, role: str, where: str, fact: str,
-    items: list[Item], row: PrivilegeRow, found: list[str],
+    ref: str, items: list[tuple[str, Item]], row: PrivilegeRow, found: list[str],
 ) -> None:  # fmt: skip
     """Add a GRANT row's items and dispose of it as :func:`record` does, its grantee's findings
-    saying what came of it: new items (mapped or approximated), none new (implied), none."""
-    keys, fresh = state.add_all(items, fact)
-    ref, approximated = str(perm.source_ref), row.outcome == "approximated"
+    saying what came of it: new items (mapped or approximated), none new (implied), none.
+    ``items``: each with its key."""
+    keys, fresh = state.add_keyed(items, fact)
+    approximated = row.outcome == "approximated"
     disposition = Disposition.APPROXIMATED if approximated else Disposition.MAPPED
     reason = row.note if approximated else ""
     if not keys:
@@ -260,11 +265,11 @@ def _plan_attribute(
 
 
 def _row(
-    state: PlanState, db: Database | None, perm: Permission, target: Target
+    state: PlanState, db: Database | None, perm: Permission, row: PrivilegeRow, target: Target
 ) -> tuple[PrivilegeRow, list[tuple[PrivilegeRow, Target]]]:
     """The mapping row of a GRANT (its outcome and note) and the rows to expand on what, with
-    the two halves of creating objects worked out (the module docstring)."""
-    row = lookup(perm.securable_class, perm.permission)
+    the two halves of creating objects worked out (the module docstring). ``row``: the
+    mapping table's row of the permission."""
     if db is None:
         return row, [(row, target)]
     if row.securable_class == "SCHEMA" and row.permission == "ALTER":
@@ -284,13 +289,16 @@ def _row(
 
 
 def _expand(
-    state: PlanState, db: Database | None, role: str, parts: list[tuple[PrivilegeRow, Target]]
-) -> list[Item] | None:
-    """:func:`expand` of each row on its target (None: the one securable is not in the
-    snapshot)."""
+    state: PlanState, db: Database | None, role: str, parts: list[tuple[PrivilegeRow, Target]],
+    stamps: Stamps,
+) -> list[tuple[str, Item]] | None:  # fmt: skip
+    """:func:`~mapper.translate.grants.expand` of each row on its target, each item with its
+    key (None: the one securable is not in the snapshot)."""
     if len(parts) == 1:
-        return expand(state, db, role, parts[0][1], parts[0][0])
-    return [item for row, on in parts for item in expand(state, db, role, on, row) or []]
+        return expand_keyed(state, db, role, parts[0][1], parts[0][0], stamps)
+    return [
+        pair for row, on in parts for pair in expand_keyed(state, db, role, on, row, stamps) or []
+    ]
 
 
 def _creates(state: PlanState, db: Database, grantee: str) -> bool:
@@ -371,13 +379,15 @@ def _creation_rows(state: PlanState, db: Database) -> frozenset[tuple[str, str, 
     return rows
 
 
-def _denied_by(state: PlanState, db: Database | None, perm: Permission) -> str | None:
+def _denied_by(
+    state: PlanState, db: Database | None, perm: Permission, stamps: Stamps
+) -> str | None:
     """The DENY that overrides a GRANT in SQL Server, if any (from the semantics engine)."""
     if perm.securable_class in ("SERVER", "LOGIN", "SERVER ROLE", "ENDPOINT") and db:
         return None
     try:
         decision = state.engine.refusal(
-            db.name if db else None, perm.grantee, Securable.of(perm), perm.permission
+            db.name if db else None, perm.grantee, stamps.securable(perm), perm.permission
         )
     except GrantbridgeError:
         return None

@@ -43,6 +43,7 @@ Item = (
     | PgDefaultRevoke
 )  # fmt: skip
 Granted = PgGrant | PgDefaultPrivilege
+_GRANTED = (PgGrant, PgDefaultPrivilege)
 
 
 @dataclass
@@ -109,6 +110,13 @@ class Owned:
     schema: str | None = None  # a schema's name, an object's schema
     name: str | None = None  # an object's name
     findings: tuple[str, ...] = ()
+
+
+def _sorted_set(keys: Iterable[str]) -> tuple[str, ...]:
+    """``tuple(sorted(set(keys)))``; most facts have no findings and one item or none."""
+    if isinstance(keys, list | tuple) and len(keys) < 2:
+        return tuple(keys)
+    return tuple(sorted(set(keys)))
 
 
 def fact_key(scope: str, key: str) -> str:
@@ -282,7 +290,7 @@ class PlanState:
 
     def _index(self, item: Item) -> dict[str, Any] | None:
         """The items of the same grantee or member, by key (None: a kind not indexed)."""
-        if isinstance(item, PgGrant | PgDefaultPrivilege):
+        if isinstance(item, _GRANTED):  # a tuple: checked faster than a union (hot: issue 7)
             return self.by_grantee.setdefault(item.grantee, {})
         if isinstance(item, PgMembership):
             return self.by_member.setdefault(item.member, {})
@@ -323,6 +331,31 @@ class PlanState:
             fresh = fresh or new
         return keys, fresh
 
+    def add_keyed(self, items: Iterable[tuple[str, Item]], fact: str) -> tuple[list[str], bool]:
+        """:meth:`add_all` of items whose keys the caller has (each with its key).
+
+        :meth:`add` inlined: the permission rows add every grant they make here (issue 7;
+        ``tests/mapper/test_permission_fast_paths.py`` checks it against :meth:`add_all`).
+        """
+        keys, fresh = [], False
+        all_items, item_facts = self.items, self.item_facts
+        for key, item in items:
+            keys.append(key)
+            facts = item_facts.get(key)
+            if facts is None:
+                all_items[key] = item
+                item_facts[key] = fact
+                index = self._index(item)
+                if index is not None:
+                    index[key] = item
+                fresh = True
+            elif isinstance(facts, str):
+                if facts != fact:
+                    item_facts[key] = {facts, fact}
+            else:
+                facts.add(fact)
+        return keys, fresh
+
     def finding(self, finding: Finding) -> str:
         """Record a finding, marking it accepted when the policy accepts it."""
         accepted = self.policy.overgrants.acceptance(finding.rule_id, finding.principal)
@@ -342,8 +375,7 @@ class PlanState:
             raise AssertionError(f"fact {fact!r} was given two dispositions")
         self.dispositions[fact] = trusted(FactDisposition, {
             "fact": fact, "kind": kind, "source_ref": source_ref, "disposition": disposition,
-            "items": tuple(sorted(set(items))), "findings": tuple(sorted(set(findings))),
-            "reason": reason,
+            "items": _sorted_set(items), "findings": _sorted_set(findings), "reason": reason,
         })  # fmt: skip
 
     def of_type(self, kind: type[Any]) -> list[Any]:
@@ -366,9 +398,11 @@ class PlanState:
         # by the fields set an item holds now (shared: a handful), which the entry keeps alive
         # so that its id is not reused
         with_facts: dict[int, tuple[set[str], set[str]]] = {}
+        all_items, item_facts = self.items, self.item_facts  # facts_of(), inlined: hot at scale
         for key in sorted(self._handed.get(kind, ())):
-            item = self.items[key]
-            item.__dict__["facts"] = self.facts_of(key)
+            item = all_items[key]
+            facts = item_facts[key]
+            item.__dict__["facts"] = (facts,) if type(facts) is str else tuple(sorted(facts))
             fields = item.__pydantic_fields_set__
             entry = with_facts.get(id(fields))
             if entry is None:

@@ -8,6 +8,7 @@ tests do it both ways and compare.
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from typing import Any
 
 import pytest
@@ -116,7 +117,8 @@ def test_refusal_is_what_explain_says_of_a_deny() -> None:
     """EffectivePermissions.refusal (asked of every GRANT row) skips the DENY check when no
     DENY of the context is on the securable or a container of it: it must still answer what
     explain() answers whenever a DENY decides, for every row's grantee and for every
-    principal of the database on the row's securable."""
+    principal of the database on the row's securable. Its folded securables and their
+    ancestors are cached per (securable, permission): asked again, in capitals too."""
     snapshot = generate_snapshot(ESTATE, seed=3)
     engine = EffectivePermissions(snapshot)
     asked = refused = 0
@@ -131,6 +133,9 @@ def test_refusal_is_what_explain_says_of_a_deny() -> None:
                     continue
                 expected = decision if decision.deny is not None else None
                 assert engine.refusal(db.name, principal, securable, row.permission) == expected
+                # asked again, spelled otherwise: the folded securable is cached per spelling
+                shouted = Securable(*(p and p.upper() for p in astuple(securable)))
+                assert engine.refusal(db.name, principal, shouted, row.permission) == expected
                 asked, refused = asked + 1, refused + (expected is not None)
     assert asked > 1_000
     assert refused > 50
