@@ -63,6 +63,7 @@ class Owners:
         self._bindings: dict[str, list[tuple[Database, str]]] | None = None
         self._targets: dict[str, list[tuple[Database, Target, str]]] = {}
         self._signatures: dict[tuple[str, Target], frozenset[str]] = {}
+        self._owned_signatures: dict[str, frozenset[str]] = {}
         self._spared: list[tuple[Granted, tuple[str, ...]]] = []
         #: GRANT fact → the DENYs (by fact) that took some of its items from its grantee's role
         self._emptied: dict[str, dict[str, Deny]] = {}
@@ -80,10 +81,14 @@ class Owners:
         ``signature`` is on (a member of one holds it by ownership in PostgreSQL too)."""
         return {o for db, t, o in self._owned_by(role) if signature in self._covered(db, t)}
 
-    def owns_any(self, role: str) -> bool:
-        """Whether the role's principal owns a schema or an object (in a database it is not
-        shut out of)."""
-        return bool(self._owned_by(role))
+    def owned_signatures(self, role: str) -> frozenset[str]:
+        """Every signature on what the role's principal owns (:meth:`owner_roles` is not
+        empty for exactly these), worked out once per role."""
+        found = self._owned_signatures.get(role)
+        if found is None:
+            found = frozenset().union(*(self._covered(db, t) for db, t, _ in self._owned_by(role)))
+            self._owned_signatures[role] = found
+        return found
 
     def takers(self, fact: str) -> str:
         """The DENYs that took items of the GRANT ``fact`` from its grantee's role, spelled
