@@ -222,6 +222,7 @@ def _references(tree: exp.Expr) -> Iterator[ObjectAccess]:
         for access in targets.get(id(table), (default,)):
             yield ObjectAccess(database=database, schema_name=schema, name=name, access=access)
     yield from _function_calls(tree)
+    yield from _sequences(tree)
 
 
 def _aliases(tree: exp.Expr) -> dict[str, tuple[str | None, str | None, str]]:
@@ -251,12 +252,36 @@ def _targets(tree: exp.Expr) -> dict[int, tuple[Access, ...]]:
 
 
 def _function_calls(tree: exp.Expr) -> Iterator[ObjectAccess]:
-    """Schema-qualified function calls (``dbo.fn(…)``): EXECUTE on a user-defined function."""
+    """Schema-qualified function calls (``dbo.fn(…)``): EXECUTE on a user-defined function;
+    SELECT where the call is applied (``CROSS APPLY``/``OUTER APPLY s.tvf(…)``), as in ``FROM
+    s.tvf(…)``: a table-valued function has SELECT, not EXECUTE ("GRANT Object Permissions",
+    https://learn.microsoft.com/sql/t-sql/statements/grant-object-permissions-transact-sql).
+    Unqualified calls are left out, in APPLY as in FROM (built-ins like ``OPENJSON`` look
+    the same)."""
     for dot in tree.find_all(exp.Dot):
         if isinstance(dot.expression, exp.Anonymous) and isinstance(dot.this, exp.Identifier):
+            applied = isinstance(dot.parent, exp.Lateral) and dot.arg_key == "this"
             yield ObjectAccess(
-                schema_name=dot.this.name, name=dot.expression.name, access="EXECUTE"
-            )
+                schema_name=dot.this.name, name=dot.expression.name,
+                access="SELECT" if applied else "EXECUTE",
+            )  # fmt: skip
+
+
+def _sequences(tree: exp.Expr) -> Iterator[ObjectAccess]:
+    """``NEXT VALUE FOR [db.][schema.]seq``: UPDATE on the sequence ("NEXT VALUE FOR
+    (Transact-SQL)", Permissions: "Requires UPDATE permission on the sequence object or the
+    schema of the sequence", https://learn.microsoft.com/sql/t-sql/functions/
+    next-value-for-transact-sql). A sequence is an OBJECT-class securable with UPDATE, covered
+    by UPDATE on its schema (reference/mssql/builtin_permissions_sql2022.csv, OBJECT/UPDATE), so
+    an ownership chain skips the check on it as on a table; the PostgreSQL privilege is USAGE
+    (:func:`mapper.translate.module_actions.privilege`)."""
+    for call in tree.find_all(exp.NextValueFor):
+        column = call.this
+        if isinstance(column, exp.Column) and column.name:
+            yield ObjectAccess(
+                database=column.args["db"].name if column.args.get("db") else None,
+                schema_name=column.table or None, name=column.name, access="UPDATE",
+            )  # fmt: skip
 
 
 def _is_dynamic_call(table: exp.Table) -> bool:
