@@ -94,6 +94,19 @@ GO
 GRANT EXECUTE ON OBJECT::[s].[q] TO [{p}caller]
 GO
 """
+#: carol's EXECUTE AS OWNER procedure taking a value of dbo's sequence through carol's grant.
+SEQ_OWNER = """
+CREATE SCHEMA [x] AUTHORIZATION [{p}carol]
+GO
+CREATE SEQUENCE [s].[seq] AS bigint START WITH 1
+GO
+CREATE PROCEDURE [x].[p] WITH EXECUTE AS OWNER AS SELECT NEXT VALUE FOR s.seq
+GO
+GRANT UPDATE ON OBJECT::[s].[seq] TO [{p}carol]
+GO
+GRANT EXECUTE ON OBJECT::[x].[p] TO [{p}caller]
+GO
+"""
 #: dbo's view applying dbo's table-valued function to dbo's table.
 APPLY_VIEW = """
 CREATE TABLE [s].[t] ([id] int)
@@ -142,6 +155,19 @@ def test_sequence_of_the_owner_keeps_the_routine_definer(tmp_path: Path) -> None
     assert kept.severity.value == "info"
     assert kept.evidence.endswith(": UPDATE on s.seq, SELECT on s.t")
     assert kept.action == "Preserved (2 of 2): s.q is SECURITY DEFINER."
+
+
+def test_execute_as_owner_gets_usage_on_the_sequence_it_takes(tmp_path: Path) -> None:
+    migration = planned(tmp_path, SEQ_OWNER)
+    assert [(r.name, r.owner) for r in migration.routine_security] == [("p", "d1_carol_owner")]
+    assert "GRANT USAGE ON SEQUENCE s.seq TO carol, d1_carol_owner" in script(
+        migration, "04_privileges.sql"
+    )
+    (used,) = findings(migration, "GB311")
+    assert used.evidence.endswith(
+        "uses UPDATE on s.seq, owned by dbo, through carol's own permission"
+    )
+    assert used.action.startswith("GRANT USAGE ON SEQUENCE s.seq TO d1_carol_owner")
 
 
 def test_applied_function_needs_select_as_in_from(tmp_path: Path) -> None:
@@ -216,6 +242,19 @@ def test_pg_sequence_of_the_owner_answers_through_the_definer(
         assert run_as(conn, caller, "SELECT s.q()") == 1
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="sequence seq"):
             run_as(conn, caller, "SELECT nextval('s.seq')")
+
+
+def test_pg_execute_as_owner_takes_a_value_as_its_owner(
+    pg_dsn: str, prefix: str, tmp_path: Path
+) -> None:
+    """SQL Server runs x.p as carol, whose UPDATE on dbo's s.seq answers."""
+    objects = """
+        CREATE SCHEMA s; CREATE SCHEMA x; CREATE SEQUENCE s.seq;
+        CREATE FUNCTION x.p() RETURNS bigint LANGUAGE plpgsql
+          AS $$ BEGIN RETURN nextval('s.seq'); END $$;
+    """
+    with applied(pg_dsn, prefix, tmp_path, SEQ_OWNER, objects) as (conn, _):
+        assert run_as(conn, f"{prefix}_caller", "SELECT x.p()") == 1
 
 
 def test_pg_applied_function_answers_a_caller_holding_it(
