@@ -133,25 +133,22 @@ def module_chain(
     owner = owner_of(database, module)
     intact: list[ChainLink] = []
     broken: list[ChainLink] = []
-    synonyms: set[str] = set()
+    unresolved: set[str] = set()
     for ref in analysis.references if owner is not None else ():
-        target = resolve(database, module, ref, index)
+        target, synonym, why = resolve_through(database, module, ref, index)
+        if why is not None:
+            unresolved.add(why)
         if target is None:
             continue
-        if target.kind == ObjectKind.SYNONYM:
-            synonyms.add(f"{target.schema_name}.{target.name}")
-            continue
-        target_owner = owner_of(database, target)
-        link = ChainLink(schema_name=target.schema_name, name=target.name, access=ref.access,
-                         owner=target_owner)  # fmt: skip
-        same = fold(target_owner or "") == fold(owner or "")
-        (intact if same else broken).append(link)
+        hops = [synonym, target] if synonym is not None else [target]
+        links = [_link(database, hop, ref.access) for hop in hops]
+        if all(fold(link.owner or "") == fold(owner or "") for link in links):
+            intact.append(links[-1])  # a synonym's base object: what the module reaches
+        else:
+            broken += [link for link in links if fold(link.owner or "") != fold(owner or "")]
     unknown = [_unknown(index, module, analysis, owner)]
-    if synonyms:  # SQL Server chains through a synonym to its base object, not in the snapshot
-        unknown.append(
-            f"it references {'synonym' if len(synonyms) == 1 else 'synonyms'} "
-            f"{', '.join(sorted(synonyms))}, whose base object is not in the snapshot"
-        )
+    if unresolved:
+        unknown.append("it references " + "; ".join(sorted(unresolved)))
     return ModuleChain(
         schema_name=module.schema_name, name=module.name, owner=owner, intact=tuple(intact),
         broken=tuple(broken), dynamic=bool(analysis.dynamic_sql),
@@ -180,6 +177,11 @@ def _unknown(
     return None
 
 
+def _link(database: Database, obj: DbObject, access: str) -> ChainLink:
+    return ChainLink(schema_name=obj.schema_name, name=obj.name, access=access,
+                     owner=owner_of(database, obj))  # fmt: skip
+
+
 def owner_of(database: Database, obj: DbObject) -> str | None:
     """The individual owner, else the schema owner: ``dbo`` for schema dbo, which every
     database has (a script need not create it), None for another schema the snapshot lacks."""
@@ -205,6 +207,61 @@ def resolve(
         if found:
             return found
     return None
+
+
+def resolve_through(
+    database: Database, module: DbObject, ref: ObjectAccess, index: ObjectIndex | None = None
+) -> tuple[DbObject | None, DbObject | None, str | None]:
+    """(object, synonym, why): the object a reference reaches, through the synonym it names
+    if it names one, or (None, synonym, why not) where the synonym's base object is not one of
+    the database's (:func:`base_of`). SQL Server binds a synonym to its base object by name at
+    run time and checks it then ("Synonyms (Database Engine)", https://learn.microsoft.com/sql/
+    relational-databases/synonyms/synonyms-database-engine), so the synonym is one more link
+    of the chain: the module to the synonym, the synonym to its base object, each compared with
+    the previous one's owner ("Ownership Chains")."""
+    index = index or ObjectIndex(database)
+    target = resolve(database, module, ref, index)
+    if target is None or target.kind != ObjectKind.SYNONYM:
+        return target, None, None
+    base = base_of(database, target, index)
+    return (None, target, base) if isinstance(base, str) else (base, target, None)
+
+
+def base_of(database: Database, synonym: DbObject, index: ObjectIndex) -> DbObject | str:
+    """A synonym's base object in its own database, or why it is not known: no base object in
+    the snapshot, another server or database (never guessed), a name without its schema (SQL
+    Server took its creator's default schema, "CREATE SYNONYM"), an object the snapshot lacks."""
+    what = f"synonym {synonym.schema_name}.{synonym.name}"
+    parts, base = synonym.base_parts, synonym.base_object
+    if not parts:
+        return f"{what}, whose base object is not in the snapshot"
+    if len(parts) == 4:
+        return f"{what}, whose base object {base} is on another server"
+    if len(parts) == 3 and fold(parts[0]) != fold(database.name):
+        return f"{what}, whose base object {base} is in another database"
+    if len(parts) < 2 or not parts[-2]:
+        return f"{what}, whose base object {base} names no schema"
+    found = index.by_key.get(f"object:{fold(parts[-2])}.{fold(parts[-1])}")
+    if found is None or found.kind == ObjectKind.SYNONYM:  # a synonym of a synonym: refused
+        return f"{what}, whose base object {base} is not in the snapshot"
+    return found
+
+
+def elsewhere(
+    database: Database, module: DbObject, analysis: ModuleAnalysis, index: ObjectIndex | None
+) -> list[str]:
+    """``Other.s.t through synonym s.syn``: each synonym the module references whose base object
+    is in another database or on another server (a GB307, as a name of that database is)."""
+    found = set()
+    for ref in analysis.references:
+        synonym = resolve(database, module, ref, index)
+        if synonym is None or synonym.kind != ObjectKind.SYNONYM:
+            continue
+        parts = synonym.base_parts
+        if len(parts) == 4 or (len(parts) == 3 and fold(parts[0]) != fold(database.name)):
+            base = ".".join(p for p in parts if p)
+            found.add(f"{base} through synonym {synonym.schema_name}.{synonym.name}")
+    return sorted(found)
 
 
 def allowed(

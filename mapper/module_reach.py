@@ -24,6 +24,10 @@ end the walk), and records every object the principal reaches only through an in
 * into dynamic SQL, which never chains (EXECUTE AS clause, https://learn.microsoft.com/sql/
   t-sql/statements/execute-as-clause-transact-sql).
 
+A synonym is one more link on the way to its base object (:class:`Link`): the principal passes
+it where its owner is the module's or the principal holds the permission on the synonym, and
+then the base object as any link, against the synonym's owner.
+
 Module bodies are needed: without ``--include-definitions`` a module has no links (GB309).
 
 A walk asks principals × modules questions, most answered "no". Principals the engine gives
@@ -44,10 +48,16 @@ from pydantic import BaseModel, ConfigDict
 
 from grantbridge.errors import MappingError
 from mapper.effective import EffectivePermissions
-from mapper.module_findings import CALLER_PERMISSION, ObjectIndex, allowed, owner_of, resolve
+from mapper.module_findings import (
+    CALLER_PERMISSION,
+    ObjectIndex,
+    allowed,
+    owner_of,
+    resolve_through,
+)
 from mapper.modules import RULES, ModuleAnalysis
 from mapper.review_rules import FindingSpec, make_finding
-from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
+from mssql_extract.snapshot import Database, DbObject, fold
 
 T = TypeVar("T")
 
@@ -86,12 +96,33 @@ class ChainReliance(BaseModel):
 
 @dataclass(frozen=True)
 class Link:
-    """One reference of a module to a snapshot object; ``intact``: both have one owner."""
+    """One reference of a module to a snapshot object; ``intact``: both have one owner. Through
+    a synonym, ``target`` is its base object and the synonym is one more link: ``intact`` when
+    the module, the synonym and the base object have one owner, ``to_synonym`` and ``to_base``
+    for each of the two links (SQL Server checks the synonym, then the base object, where the
+    owner changes)."""
 
     target: DbObject
     access: str
     intact: bool
     key: str  # the target's key, kept: walks ask for it at every step
+    synonym: DbObject | None = None
+    to_synonym: bool = True
+    to_base: bool = True
+    owner: str | None = None  # the target's owner, where it is reached through a synonym
+
+    @property
+    def chains(self) -> bool:
+        """Whether the last link is intact: its target is not checked when reached."""
+        return self.intact or (self.synonym is not None and self.to_base)
+
+    def passes(self, can: Callable[[DbObject, str], bool]) -> bool:
+        """Whether SQL Server lets a principal (``can``) through every link to the target."""
+        if self.synonym is None:
+            return self.intact or can(self.target, self.access)
+        return (self.to_synonym or can(self.synonym, self.access)) and (
+            self.to_base or can(self.target, self.access)
+        )
 
 
 @dataclass(frozen=True)
@@ -120,8 +151,8 @@ def module_graph(
     database: Database, analyses: Iterable[ModuleAnalysis], index: ObjectIndex | None = None
 ) -> Graph:
     """Module key → :class:`Node`, links in reference order (sorted: deterministic walks).
-    References to synonyms are left out: their base object is not in the snapshot
-    (:attr:`mapper.module_findings.ModuleChain.unknown` says so)."""
+    A reference to a synonym links to its base object; one whose base object is not the
+    database's is left out (:attr:`mapper.module_findings.ModuleChain.unknown` says so)."""
     index = index or ObjectIndex(database)
     graph: Graph = {}
     for analysis in analyses:
@@ -131,11 +162,21 @@ def module_graph(
         owner = owner_of(database, module)
         links = []
         for ref in analysis.references if owner is not None else ():
-            target = resolve(database, module, ref, index)
-            if target is None or target.kind == ObjectKind.SYNONYM:
+            target, synonym, _ = resolve_through(database, module, ref, index)
+            if target is None:
                 continue
-            same = fold(owner_of(database, target) or "") == fold(owner or "")
-            links.append(Link(target=target, access=ref.access, intact=same, key=target.key))
+            target_owner = fold(owner_of(database, target) or "")
+            if synonym is None:
+                same = target_owner == fold(owner or "")
+                links.append(Link(target=target, access=ref.access, intact=same, key=target.key))
+                continue
+            synonym_owner = fold(owner_of(database, synonym) or "")
+            to_synonym, to_base = synonym_owner == fold(owner or ""), target_owner == synonym_owner
+            links.append(Link(
+                target=target, access=ref.access, intact=to_synonym and to_base, key=target.key,
+                synonym=synonym, to_synonym=to_synonym, to_base=to_base,
+                owner=owner_of(database, target),
+            ))  # fmt: skip
         graph[module.key] = Node(module=module, analysis=analysis, owner=owner, links=tuple(links))
     return graph
 
@@ -160,7 +201,7 @@ def chain_reliance(
     entries = sorted(
         key for key, node in graph.items()
         if node.module.kind in CALLER_PERMISSION
-        and any(link.intact or link.key in graph for link in node.links)
+        and any(link.chains or link.key in graph for link in node.links)
     )  # fmt: skip
     found: dict[str, ChainReliance] = {}
     walks: dict[Hashable, list[Step]] = {}  # principals given the same verdicts walk alike
@@ -176,7 +217,7 @@ def chain_reliance(
                 database=database.name, module_schema=node.module.schema_name,
                 module_name=node.module.name, principal=principal,
                 target_schema=link.target.schema_name, target_name=link.target.name,
-                access=link.access, owner=node.owner or "", via=via,
+                access=link.access, owner=(link.owner if link.synonym else node.owner) or "", via=via,
             )  # fmt: skip
             found.setdefault(item.key, item)  # breadth first: the shortest way comes first
     return tuple(found[k] for k in sorted(found))
@@ -245,10 +286,10 @@ def _walk(graph: Graph, entries: list[str], can: Checker) -> Iterator[Step]:
         key, via = queue.popleft()
         node = graph[key]
         for link in node.links:
-            if link.intact and not can(link.target, link.access, link.key):
-                yield node, link, via
-            elif not link.intact and not can(link.target, link.access, link.key):
+            if not link.passes(can):
                 continue  # a broken link the principal may not pass: refused there
+            if not can(link.target, link.access, link.key):  # passed by chaining alone
+                yield node, link, via
             if link.key in graph and link.key not in seen and not node.switches:
                 seen.add(link.key)
                 queue.append((link.key, (*via, node.qualified)))

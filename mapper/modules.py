@@ -15,16 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
 from sqlglot import exp
 
 from mapper.module_parse import parse_statement
+from mapper.module_refs import DYNAMIC_PROCEDURES as DYNAMIC_PROCEDURES
+from mapper.module_refs import Access as Access
+from mapper.module_refs import Frozen, statement_references
+from mapper.module_refs import ObjectAccess as ObjectAccess
 from mapper.module_split import Statement, split_module
 from mapper.plan import Severity
 from mapper.review_rules import RuleDef, rule_table
 from mssql_extract.snapshot import DbObject, ObjectKind
 
-Access = Literal["SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE"]
 MODULE_KINDS = frozenset(
     {ObjectKind.PROCEDURE, ObjectKind.SCALAR_FUNCTION, ObjectKind.TABLE_FUNCTION, ObjectKind.VIEW,
      ObjectKind.OTHER}
@@ -72,32 +74,8 @@ RULES = rule_table(
     ]
 )  # fmt: skip
 
-#: Procedures that execute their first argument as SQL text.
-DYNAMIC_PROCEDURES = frozenset({"sp_executesql"})
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ObjectAccess(_Frozen):
-    """One object a module touches; ``schema_name`` None when unqualified in the source."""
-
-    database: str | None = None
-    schema_name: str | None = None
-    name: str
-    access: Access
-
-    @property
-    def qualified(self) -> str:
-        return ".".join(p for p in (self.database, self.schema_name, self.name) if p)
-
-    @property
-    def key(self) -> str:
-        return f"{self.qualified.casefold()}:{self.access}"
-
-
-class DynamicSql(_Frozen):
+class DynamicSql(Frozen):
     """One dynamic SQL execution and how its text is built."""
 
     line: int
@@ -112,7 +90,7 @@ class DynamicSql(_Frozen):
     reads: tuple[ObjectAccess, ...] | None = None
 
 
-class ModuleAnalysis(_Frozen):
+class ModuleAnalysis(Frozen):
     """Everything read from one module body."""
 
     schema_name: str
@@ -156,7 +134,7 @@ def analyze_definition(schema_name: str, name: str, definition: str) -> ModuleAn
         for tree in parse_statement(statement, unparsed):
             parsed.append((statement, tree))
     assignments = _assignments(tree for _, tree in parsed)
-    references = {ref.key: ref for _, tree in parsed for ref in _references(tree)}
+    references = {ref.key: ref for _, tree in parsed for ref in statement_references(tree)}
     for statement, tree in parsed:
         for call in _variable_calls(statement, tree, assignments):
             if isinstance(call, str):
@@ -176,91 +154,6 @@ def analyze_definition(schema_name: str, name: str, definition: str) -> ModuleAn
 
 
 # --------------------------------------------------------------------------- references
-
-#: The access a statement node gives to the table in its ``this`` slot.
-TARGET_ACCESS: dict[type[exp.Expr], Access] = {
-    exp.Insert: "INSERT",
-    exp.Update: "UPDATE",
-    exp.Delete: "DELETE",
-}
-MERGE_ACCESS: dict[type[exp.Expr], Access] = {
-    exp.Insert: "INSERT",
-    exp.Update: "UPDATE",
-    exp.Var: "DELETE",  # WHEN MATCHED THEN DELETE is a bare keyword
-}
-
-
-def _table_parts(table: exp.Table) -> tuple[str | None, str | None, str] | None:
-    """(database, schema, name) of a real table reference; None for #temp, @table, CTEs."""
-    if isinstance(table.this, exp.Parameter) or table.this.args.get("temporary"):
-        return None
-    if isinstance(table.this, exp.Anonymous):  # a table-valued function in FROM: s.tvf(…)
-        return (table.catalog or None, table.db, table.this.name) if table.db else None
-    name = table.name
-    if not name or name.startswith("#"):
-        return None
-    if isinstance(table.this, exp.Dot):  # four-part name: server.db.schema.name
-        schema, name = table.this.this.name, table.this.expression.name
-        return f"{table.catalog}.{table.db}", schema, name
-    return table.catalog or None, table.db or None, name
-
-
-def _references(tree: exp.Expr) -> Iterator[ObjectAccess]:
-    ctes = {cte.alias_or_name.casefold() for cte in tree.find_all(exp.CTE)}
-    aliases = _aliases(tree)
-    targets = _targets(tree)
-    for table in tree.find_all(exp.Table):
-        parts = _table_parts(table)
-        if parts is None or _is_dynamic_call(table):
-            continue
-        database, schema, name = parts
-        if schema is None and database is None:
-            if name.casefold() in ctes:
-                continue
-            database, schema, name = aliases.get(name.casefold(), (None, None, name))
-        default: Access = "EXECUTE" if isinstance(table.parent, exp.Execute) else "SELECT"
-        for access in targets.get(id(table), (default,)):
-            yield ObjectAccess(database=database, schema_name=schema, name=name, access=access)
-    yield from _function_calls(tree)
-
-
-def _aliases(tree: exp.Expr) -> dict[str, tuple[str | None, str | None, str]]:
-    """Alias → real table, for ``UPDATE o … FROM dbo.Orders o``."""
-    found: dict[str, tuple[str | None, str | None, str]] = {}
-    for table in tree.find_all(exp.Table):
-        parts = _table_parts(table)
-        if parts is not None and table.alias:
-            found[table.alias.casefold()] = parts
-    return found
-
-
-def _targets(tree: exp.Expr) -> dict[int, tuple[Access, ...]]:
-    """Table node id → the write accesses its statement gives it."""
-    found: dict[int, tuple[Access, ...]] = {}
-    for node in tree.walk():
-        access = TARGET_ACCESS.get(type(node))
-        target = node.this.this if isinstance(node.this, exp.Schema) else node.this
-        if access and isinstance(target, exp.Table):
-            found[id(target)] = (access,)
-    for merge in tree.find_all(exp.Merge):
-        if isinstance(merge.this, exp.Table):  # MERGE INTO t … WHEN … THEN UPDATE/INSERT/DELETE
-            thens = (w.args.get("then") for w in merge.find_all(exp.When))
-            kinds = (MERGE_ACCESS.get(type(then)) for then in thens if then is not None)
-            found[id(merge.this)] = tuple(sorted({k for k in kinds if k}))
-    return found
-
-
-def _function_calls(tree: exp.Expr) -> Iterator[ObjectAccess]:
-    """Schema-qualified function calls (``dbo.fn(…)``): EXECUTE on a user-defined function."""
-    for dot in tree.find_all(exp.Dot):
-        if isinstance(dot.expression, exp.Anonymous) and isinstance(dot.this, exp.Identifier):
-            yield ObjectAccess(
-                schema_name=dot.this.name, name=dot.expression.name, access="EXECUTE"
-            )
-
-
-def _is_dynamic_call(table: exp.Table) -> bool:
-    return table.name.casefold() in DYNAMIC_PROCEDURES
 
 
 def _variable_calls(

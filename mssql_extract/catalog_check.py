@@ -131,6 +131,7 @@ COLUMNS: Mapping[str, Mapping[str, Column]] = {
     "objects": {**_OWNED, "object_id": INT, "type": STR},
     "types": {**_OWNED, "user_type_id": INT},
     "columns": {"object_id": INT, "column_id": INT, "name": STR},
+    "synonyms": {"object_id": INT, "base_object_name": STR.or_null},
     "sql_modules": {
         "object_id": INT, "execute_as_principal_id": INT.or_null, "definition": STR.or_null,
     },

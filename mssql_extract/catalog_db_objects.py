@@ -1,7 +1,7 @@
 """Schemas, objects, types, security policies and masked columns from one database's rows.
 
-Converts ``sys.schemas``, ``sys.objects`` (with ``sys.columns`` and ``sys.sql_modules``),
-``sys.types``, ``sys.security_policies`` / ``sys.security_predicates`` and
+Converts ``sys.schemas``, ``sys.objects`` (with ``sys.columns``, ``sys.sql_modules`` and
+``sys.synonyms``), ``sys.types``, ``sys.security_policies`` / ``sys.security_predicates`` and
 ``sys.masked_columns`` rows, resolved through a
 :class:`~mssql_extract.catalog_db_index.DatabaseIndex`, for
 :func:`mssql_extract.catalog_db.convert_database`. Built-in schemas keep their default owner
@@ -106,6 +106,7 @@ def _individual_owner(db: DatabaseIndex, row: Row, ref: SourceRef) -> str | None
 def read_objects(db: DatabaseIndex) -> list[DbObject]:
     """Objects a GRANT can target, then user-defined types not named like one of them."""
     modules = by_id(db.src.rows("sql_modules"), "object_id")
+    synonyms = by_id(db.src.rows("synonyms"), "object_id")
     found = []
     for oid, row in db.objects.items():
         kind = OBJECT_KINDS.get(str(row["type"]).strip())
@@ -126,6 +127,7 @@ def read_objects(db: DatabaseIndex) -> list[DbObject]:
                 columns=columns,
                 execute_as=_execute_as(db, modules, row, kind),
                 definition=as_str(module.get("definition")) if module else None,
+                base_object=as_str(synonyms.get(oid, {}).get("base_object_name")),
                 source_ref=ref,
             )
         )

@@ -78,6 +78,7 @@ from mssql_extract.dacpac_model import (
     nested,
     prop,
     target,
+    targets,
     tolerate_char_refs,
 )
 from mssql_extract.dacpac_permissions import is_server_level, read_permission
@@ -106,6 +107,7 @@ from mssql_extract.snapshot import (
     one_per_grantor_merged,
     types_named_like_objects,
 )
+from mssql_extract.snapshot_database import name_parts, quote_name
 
 #: EXECUTE AS of a module: its serialised and API property names → ``execute_as``.
 _EXECUTE_AS = (
@@ -165,8 +167,19 @@ def _objects(m: ModelXml) -> list[DbObject]:
             schema, name = m.name(e, 2, kind)
             columns = _columns(m, e) if kind in {"SqlTable", "SqlView"} else ()
             found.append(DbObject(schema_name=schema, name=name, kind=object_kind, owner=target(e, "Authorizer"),
-                                  columns=columns, execute_as=_execute_as(e), source_ref=m.ref(e)))  # fmt: skip
+                                  columns=columns, execute_as=_execute_as(e), base_object=_base_object(e),
+                                  source_ref=m.ref(e)))  # fmt: skip
     return found
+
+
+def _base_object(el: ElementTree.Element) -> str | None:
+    """A synonym's base object: the ``ForObjectName`` property DacFx's Synonym class has, else
+    the name its ``ForObject`` relationship points at (resolved or not); quoted as
+    ``sys.synonyms.base_object_name`` is."""
+    if el.get("Type") != "SqlSynonym":
+        return None
+    name = prop(el, "ForObjectName") or next(iter(targets(el, "ForObject")), None)
+    return quote_name(name_parts(name)) if name else None
 
 
 def _options(m: ModelXml) -> dict[str, Any]:

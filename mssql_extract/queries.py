@@ -237,6 +237,18 @@ SQL_MODULES_WITH_DEFINITIONS = Query(
     SQL_MODULES.sql.replace("CAST(NULL AS nvarchar(max)) AS definition", "m.definition"),
 )
 
+#: A synonym's base object (catalog_views.json has no sys.synonyms: the view adds
+#: ``base_object_name``, nvarchar(1035), "fully quoted name of the base object", to sys.objects'
+#: columns; Microsoft Learn, sys-synonyms-transact-sql). An export made before this query has no
+#: such section: its synonyms keep an unknown base object.
+SYNONYMS = Query(
+    "synonyms",
+    "database",
+    """SELECT sn.object_id, sn.base_object_name
+FROM sys.synonyms AS sn
+ORDER BY sn.object_id""",
+)
+
 SECURITY_POLICIES = Query(
     "security_policies",
     "database",
@@ -296,6 +308,7 @@ _DATABASE_QUERIES_BEFORE_MODULES: tuple[Query, ...] = (
     OBJECTS,
     TYPES,
     COLUMNS,
+    SYNONYMS,
 )
 _DATABASE_QUERIES_AFTER_MODULES: tuple[Query, ...] = (
     SECURITY_POLICIES,

@@ -109,10 +109,44 @@ class DbObject(Model):
     #: ``TYPE::`` …): the ownership finding points there. None: no individual owner, or nothing
     #: but the object's definition says it (a catalog row). Left out of the JSON when None.
     owner_ref: SourceRef | None = Field(default=None, exclude_if=lambda value: value is None)
+    #: A synonym's base object as SQL Server records it (``sys.synonyms.base_object_name``, "fully
+    #: quoted": ``[Sales].[dbo].[Orders]``), one to four parts. None: not a synonym, or a source
+    #: that does not say. Left out of the JSON when None (snapshots without it load as before).
+    base_object: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:
         return f"object:{fold(self.schema_name)}.{fold(self.name)}"
+
+    @property
+    def base_parts(self) -> tuple[str, ...]:
+        """:attr:`base_object` split into its parts (``[a]..[b]`` → ``("a", "", "b")``)."""
+        return name_parts(self.base_object) if self.base_object else ()
+
+
+def quote_name(parts: tuple[str, ...] | list[str]) -> str:
+    """Name parts as SQL Server quotes them: ``[a].[b]``, ``]`` doubled, an empty part empty."""
+    return ".".join(f"[{p.replace(']', ']]')}]" if p else "" for p in parts)
+
+
+def name_parts(text: str) -> tuple[str, ...]:
+    """A multi-part name split at the dots outside brackets, brackets and ``]]`` undone."""
+    parts: list[str] = []
+    current, i = "", 0
+    while i < len(text):
+        char = text[i]
+        if char == "[":
+            end = i + 1
+            while end < len(text) and not (text[end] == "]" and text[end + 1 : end + 2] != "]"):
+                end += 2 if text[end : end + 2] == "]]" else 1
+            current += text[i + 1 : end].replace("]]", "]")
+            i = end + 1
+        elif char == ".":
+            parts.append(current)
+            current, i = "", i + 1
+        else:
+            current, i = current + char, i + 1
+    return (*parts, current)
 
 
 class SecurityPredicate(Model):

@@ -14,6 +14,7 @@ from mapper.module_findings import ModuleChain, allowed
 from mapper.module_reach import ChainReliance
 from mapper.modules import ModuleAnalysis
 from mapper.plan import PgGrant, PgObject, Severity
+from mapper.privileges import lookup
 from mapper.review_rules import RuleDef, make_finding, rule_table
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.objects import pg_object
@@ -77,7 +78,16 @@ class PlannedModule:
 
 
 def privilege(access: str, target: PgObject) -> str:
-    """The PostgreSQL privilege for a module's access (a function is executed, even in FROM)."""
+    """The PostgreSQL privilege for a module's access, as the mapping table maps that SQL Server
+    permission on the object's kind (OBJECT rows of :mod:`mapper.privileges`): a function is
+    executed, even in FROM or APPLY (SELECT on a table-valued function); NEXT VALUE FOR (UPDATE
+    on a sequence) is nextval, which needs USAGE or UPDATE on the sequence ("Sequence
+    Manipulation Functions", https://www.postgresql.org/docs/15/functions-sequence.html;
+    reference/mssql/pg_acl_privileges.csv: USAGE applies to SEQUENCE): USAGE, as UPDATE would
+    also allow setval."""
+    mapped = lookup("OBJECT", access).privileges.get(target.kind, ())
+    if len(mapped) == 1:
+        return mapped[0]
     return "EXECUTE" if target.kind in ROUTINE_KINDS else access
 
 

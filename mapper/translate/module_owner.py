@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from mapper.module_findings import allowed, owner_of, resolve
+from mapper.module_findings import allowed, owner_of, resolve_through
 from mapper.module_reach import Node
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import PgGrant, PgObject, Severity
@@ -25,7 +25,7 @@ from mapper.translate.module_routes import Routes
 from mapper.translate.objects import owner_role, pg_object
 from mapper.translate.owner_members import roles_above
 from mapper.translate.state import PlanState
-from mssql_extract.snapshot import DbObject, ObjectKind, fold
+from mssql_extract.snapshot import DbObject, fold
 
 
 class Holders:
@@ -120,17 +120,11 @@ def _dynamic(routes: Routes, node: Node) -> Iterator[Use | tuple[str, str]]:
             yield node.qualified, f"its dynamic SQL at line {dynamic.line} is built at run time"
             continue
         for ref in dynamic.reads:
-            target = resolve(routes.db, node.module, ref)
-            if target is not None and target.kind != ObjectKind.SYNONYM:
+            target, _, why = resolve_through(routes.db, node.module, ref)
+            if target is not None:  # a synonym's base object: checked against the owner too
                 yield Use(module=node.qualified, target=target, access=ref.access, checked=True)
-            elif target is not None:
-                yield (
-                    node.qualified,
-                    (
-                        f"its dynamic SQL at line {dynamic.line} references synonym "
-                        f"{target.schema_name}.{target.name}, whose base object is not in the snapshot"
-                    ),
-                )
+            elif why is not None:
+                yield node.qualified, f"its dynamic SQL at line {dynamic.line} references {why}"
 
 
 def _spec(module: PlannedModule, owner: str, securable: str, evidence: str) -> FindingSpec:

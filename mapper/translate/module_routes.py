@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mapper.module_findings import ObjectIndex
 from mapper.module_reach import ChainReliance, Graph, Link
 from mapper.translate.module_actions import ROUTINE_KINDS, PlannedModule
 from mapper.translate.objects import pg_object
@@ -39,6 +40,7 @@ class Routes:
     graph: Graph
     modules: Mapping[str, PlannedModule]
     as_owner: Mapping[str, bool]
+    index: ObjectIndex | None = None  # the database's objects, built once per database
     _keys: dict[str, str] = field(default_factory=dict)  # folded "schema.name" → module key
     _definer_on: dict[tuple[str, ...], str | None] = field(default_factory=dict)  # by ``via``
 

@@ -67,7 +67,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grantbridge.plural import plural
-from mapper.module_findings import ModuleChain, ObjectIndex, module_chain, module_findings
+from mapper.module_findings import (
+    ModuleChain,
+    ObjectIndex,
+    elsewhere,
+    module_chain,
+    module_findings,
+)
 from mapper.module_reach import ChainReliance, chain_reliance, module_graph
 from mapper.modules import MODULE_KINDS, ModuleAnalysis, analyze_object
 from mapper.modules import RULES as MODULE_RULES
@@ -120,7 +126,8 @@ def plan_modules(state: PlanState, db: Database, found: ModuleItems) -> None:
         )  # fmt: skip
     # every module's plan first: a GB306 or GB311 reached through other modules asks theirs
     as_owner = {key: _as_owner(state, module) for key, module in planned.items()}
-    routes = Routes(state=state, db=db, graph=graph, modules=planned, as_owner=as_owner)
+    routes = Routes(state=state, db=db, graph=graph, modules=planned, as_owner=as_owner,
+                    index=index)  # fmt: skip
     holders = Holders(state)
     for module in planned.values():
         _plan_module(routes, module, found, holders)
@@ -220,6 +227,11 @@ def _plan_module(
         _kept_invoker(state, module)
     for spec in module_findings(module.analysis, str(module.obj.source_ref)):
         state.finding(spec.to_finding(module_action(state, module, spec.rule_id, as_owner)))
+    source = str(module.obj.source_ref)
+    for name in elsewhere(module.db, module.obj, module.analysis, routes.index):
+        spec = make_finding(MODULE_RULES["GB307"], f"{module.name} references {name}",
+                            securable=module.name, source_ref=f"{source}->{name}")  # fmt: skip
+        state.finding(spec.to_finding(module_action(state, module, "GB307", as_owner)))
 
 
 def _definer(state: PlanState, module: PlannedModule) -> bool:

@@ -23,6 +23,7 @@ from mssql_extract.snapshot import (
     SourceRef,
     fold,
 )
+from mssql_extract.snapshot_database import quote_name
 from mssql_extract.tsql import duplicates
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 from mssql_extract.tsql.tokens import STRINGS
@@ -270,6 +271,20 @@ def _simple(kind: ObjectKind) -> Handler:
     return handler
 
 
+def create_synonym(p: Parser) -> None:
+    """``CREATE SYNONYM name FOR [server.][db.][schema.]base``: the base object kept quoted, as
+    ``sys.synonyms.base_object_name`` gives it."""
+    ref = p.ref()
+    schema, name = object_name(p)
+    p.expect("FOR")
+    base = p.qualified("a base object name")
+    if len(base) > 4:
+        raise p.error(f"too many name parts in {'.'.join(base)!r}")
+    p.skip_to_boundary()
+    register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.SYNONYM,
+                         base_object=quote_name(base), source_ref=ref))  # fmt: skip
+
+
 def create_trigger(p: Parser) -> None:
     """Triggers are not securables: the whole batch is recorded as skipped."""
     p.skip_to_batch_end()
@@ -301,7 +316,7 @@ _CREATE_KINDS: dict[str, Handler] = {
     "FUNCTION": create_function,
     "SEQUENCE": _simple(ObjectKind.SEQUENCE),
     "TYPE": _simple(ObjectKind.TYPE),
-    "SYNONYM": _simple(ObjectKind.SYNONYM),
+    "SYNONYM": create_synonym,
     "TRIGGER": create_trigger,
 }
 _ALTERABLE = ("VIEW", "PROC", "PROCEDURE", "FUNCTION", "TRIGGER")

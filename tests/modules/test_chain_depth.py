@@ -245,15 +245,15 @@ def test_execute_as_owner_built_dynamic_sql_is_said_unknown(tmp_path: Path) -> N
     assert unknown.action.startswith("Not determinable: inside x.p (SECURITY DEFINER)")
 
 
-def test_view_through_a_synonym_checks_its_caller(tmp_path: Path) -> None:
+def test_view_through_a_synonym_of_another_database_checks_its_caller(tmp_path: Path) -> None:
     body = (
-        "CREATE TABLE [s].[t] ([id] int)\nGO\nCREATE SYNONYM [s].[syn] FOR [s].[t]\nGO\n"
+        "CREATE TABLE [s].[t] ([id] int)\nGO\nCREATE SYNONYM [s].[syn] FOR [Other].[s].[t]\nGO\n"
         "CREATE VIEW [s].[v] AS SELECT id FROM s.syn\nGO\n"
     )
     migration = planned(tmp_path, body)
     assert [v.name for v in migration.view_security] == ["v"]
     (broken,) = findings(migration, "GB310")
-    assert "synonym s.syn, whose base object is not in the snapshot" in broken.evidence
+    assert "synonym s.syn, whose base object [Other].[s].[t] is in another" in broken.evidence
 
 
 def test_one_finding_per_caller_and_module_it_runs(tmp_path: Path) -> None:
