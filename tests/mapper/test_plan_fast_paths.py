@@ -139,3 +139,15 @@ def test_refusal_is_what_explain_says_of_a_deny() -> None:
                 asked, refused = asked + 1, refused + (expected is not None)
     assert asked > 1_000
     assert refused > 50
+
+
+def test_kept_spells_another_grantees_key_as_a_copy_would(planned: MigrationPlan) -> None:
+    """deny_kept asks whether a role holds a grant by its key's stem plus the role's name,
+    without a copy per role: every grant's and default privilege's key ends in its grantee."""
+    from mapper.translate.deny_kept import _stem
+    from mapper.translate.state import copy_with
+
+    items = [*planned.grants[:500], *planned.default_privileges[:200]]
+    for item in items:
+        for other in ("someone_else", item.grantee + "x", "PUBLIC"):
+            assert _stem(item) + other == copy_with(item, grantee=other).key
