@@ -58,6 +58,7 @@ permissions-database-engine):
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -170,8 +171,13 @@ class EffectivePermissions:
             self.principal_graph = PrincipalGraph(snapshot)
             self._index = PermissionIndex(snapshot, self.principal_graph)
         self.graph = self.principal_graph.graph
+        # the builder asks back through a weak reference: a bound method would make a cycle
+        # (engine → builder → engine) that keeps the indexes alive after the planner is done,
+        # until a full collection walks them (seconds at bench M)
+        anywhere = weakref.WeakMethod(self._connects_anywhere)
         self._contexts = ContextBuilder(
-            snapshot, self.principal_graph, self._index, self._connects_anywhere,
+            snapshot, self.principal_graph, self._index,
+            lambda login: bool((method := anywhere()) is not None and method(login)),
             self._implying(_DATABASE, "CONNECT", grant=False),
         )  # fmt: skip
         self._databases = {fold(db.name): db for db in snapshot.databases}

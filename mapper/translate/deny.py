@@ -262,8 +262,11 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
         for deny in denies
         if not deny_shut.shuts(state, deny)
     }
+    # Kept refers to Owners, never the reverse: a cycle would keep the whole plan state alive
+    # after plan() returns, until a full collection walks it (seconds at bench M)
     owners = Owners(state, coverage)
-    touched, found, split, leaving = _restructure(state, denials, holders, owners)
+    kept = Kept(state, owners)
+    touched, found, split, leaving = _restructure(state, denials, holders, owners, kept)
     owners.restore()
     for fact, items in shut.touched.items():
         touched.setdefault(fact, set()).update(items)
@@ -280,17 +283,18 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
         outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated),
                           tuple(sorted(leaving.get(deny.fact, ()))))  # fmt: skip
         dispose_deny(state, deny, outcome, shut, holders, group_keys.get(deny.fact, []))
-    return owners.kept
+    return kept
 
 
 def _restructure(
-    state: PlanState, denials: dict[str, _Denial], holders: Holders, owners: Owners
+    state: PlanState, denials: dict[str, _Denial], holders: Holders, owners: Owners, kept: Kept
 ) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str], dict[str, set[str]]]:
     """Derived roles for every DENY at once (the module docstring): per DENY fact, the items and
     roles it touched and its findings; the column DENYs that split a table grant; and per DENY
     fact, the memberships it ended without a derived role (:func:`leave_role`). A role's own
     grants on what its principal owns are set aside for ``owners`` to put back (owners are
-    never denied: :class:`~mapper.translate.deny_owners.Owners`)."""
+    never denied: :class:`~mapper.translate.deny_owners.Owners`); what it inherits there, noted
+    for ``kept``."""
     reach: dict[str, list[_Denial]] = {}
     for fact in sorted(denials):
         for role in holders.affected(denials[fact].deny):
@@ -317,7 +321,7 @@ def _restructure(
     closures = {role: closure(state, role) for role in reach}
     order = sorted(reach, key=lambda r: (len(closures[r]), r))
     for role in order:  # what owners inherit on what they own, before anything moves
-        owners.kept.note(role, closures[role], subtraction(reach[role]).hits, signatures)
+        kept.note(role, closures[role], subtraction(reach[role]).hits, signatures)
     leaving: dict[str, set[str]] = {}
     for role in order:
         sub = subtraction(reach[role])

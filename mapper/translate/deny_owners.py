@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from grantbridge.errors import GrantbridgeError
 from mapper.effective import Securable
 from mapper.plan import Disposition, PgDefaultPrivilege, PgGrant
-from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_reach import Coverage
 from mapper.translate.grants import Target
 from mapper.translate.state import SERVER, Granted, PlanState, fact_key
@@ -67,8 +66,6 @@ class Owners:
         self._spared: list[tuple[Granted, tuple[str, ...]]] = []
         #: GRANT fact → the DENYs (by fact) that took some of its items from its grantee's role
         self._emptied: dict[str, dict[str, Deny]] = {}
-        #: what reached owners inherit on what they own (:mod:`mapper.translate.deny_kept`)
-        self.kept = Kept(state, self)
         #: the facts of items taken whole (:meth:`taken`): re-disposed even when approximated
         self._whole: set[str] = set()
 
