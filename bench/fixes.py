@@ -165,4 +165,15 @@ FIXES: tuple[tuple[str, str, str], ...] = (
         "137.5 s (plan_permissions 31.2 / 38.9 s), 3,436 MB; S 0.51 s (the whole S plan within "
         "noise)",
     ),
+    (
+        "what owners keep under DENYs (deny_kept, e66ab9c): h1's fidelity fix had checked each "
+        "noted grant with a pydantic copy per held role to spell its key, and asked the DENY "
+        "lists before whether the grant was on what the role owns; keys now spelled from the "
+        "item's key, owned signatures first (plans byte-identical: S, rows100000). CPU seconds "
+        "of plan(), one process each, quiet machine",
+        "rows100000: 57.3 s at a28d6a2 (be498d0, before h1: 23.1-23.7 s)",
+        "27.1 s; M: 124.7 s against 109.8 s at be498d0 (one run each, in-process): main is "
+        "still slower than at be498d0; what h6 and h7 saved, the fidelity changes merged "
+        "with them took back and more (not measured apart)",
+    ),
 )
