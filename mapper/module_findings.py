@@ -22,13 +22,20 @@ their owner. So
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
 from grantbridge.errors import MappingError
 from mapper.effective import EffectivePermissions, Securable
-from mapper.modules import RULES, ModuleAnalysis, ObjectAccess
+from mapper.module_names import ObjectIndex as ObjectIndex
+from mapper.module_names import ambiguous as ambiguous
+from mapper.module_names import base_of as base_of
+from mapper.module_names import elsewhere as elsewhere
+from mapper.module_names import lookup as lookup
+from mapper.module_names import owner_of as owner_of
+from mapper.module_names import resolve as resolve
+from mapper.module_names import resolve_through as resolve_through
+from mapper.modules import RULES, ModuleAnalysis
 from mapper.review_rules import FindingSpec, make_finding
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
@@ -108,23 +115,6 @@ class ModuleChain(BaseModel):
         return "; ".join(reasons)
 
 
-class ObjectIndex:
-    """A database's objects by key and their distinct owners, built once per database (a
-    module without a body asks for the owners, every reference for an object)."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self.by_key = {o.key: o for o in database.objects}
-
-    @cached_property
-    def owners(self) -> tuple[str, ...]:
-        """Every owner of an object of the database, sorted."""
-        database = self.database
-        return tuple(
-            sorted({owner_of(database, o) or "an unknown owner" for o in database.objects})
-        )
-
-
 def module_chain(
     database: Database, module: DbObject, analysis: ModuleAnalysis, index: ObjectIndex | None = None
 ) -> ModuleChain:
@@ -182,88 +172,6 @@ def _link(database: Database, obj: DbObject, access: str) -> ChainLink:
                      owner=owner_of(database, obj))  # fmt: skip
 
 
-def owner_of(database: Database, obj: DbObject) -> str | None:
-    """The individual owner, else the schema owner: ``dbo`` for schema dbo, which every
-    database has (a script need not create it), None for another schema the snapshot lacks."""
-    if obj.owner:
-        return obj.owner
-    schema = next((s for s in database.schemas if fold(s.name) == fold(obj.schema_name)), None)
-    if schema is None:
-        return "dbo" if fold(obj.schema_name) == "dbo" else None
-    return schema.owner
-
-
-def resolve(
-    database: Database, module: DbObject, ref: ObjectAccess, index: ObjectIndex | None = None
-) -> DbObject | None:
-    """The snapshot object a reference names: same database only; unqualified names are looked
-    up in the module's schema, then dbo (SQL Server's resolution order inside a module)."""
-    if ref.database and fold(ref.database) != fold(database.name):
-        return None
-    schemas = [ref.schema_name] if ref.schema_name else [module.schema_name, "dbo"]
-    by_key = (index or ObjectIndex(database)).by_key
-    for schema in schemas:
-        found = by_key.get(f"object:{fold(schema)}.{fold(ref.name)}")
-        if found:
-            return found
-    return None
-
-
-def resolve_through(
-    database: Database, module: DbObject, ref: ObjectAccess, index: ObjectIndex | None = None
-) -> tuple[DbObject | None, DbObject | None, str | None]:
-    """(object, synonym, why): the object a reference reaches, through the synonym it names
-    if it names one, or (None, synonym, why not) where the synonym's base object is not one of
-    the database's (:func:`base_of`). SQL Server binds a synonym to its base object by name at
-    run time and checks it then ("Synonyms (Database Engine)", https://learn.microsoft.com/sql/
-    relational-databases/synonyms/synonyms-database-engine), so the synonym is one more link
-    of the chain: the module to the synonym, the synonym to its base object, each compared with
-    the previous one's owner ("Ownership Chains")."""
-    index = index or ObjectIndex(database)
-    target = resolve(database, module, ref, index)
-    if target is None or target.kind != ObjectKind.SYNONYM:
-        return target, None, None
-    base = base_of(database, target, index)
-    return (None, target, base) if isinstance(base, str) else (base, target, None)
-
-
-def base_of(database: Database, synonym: DbObject, index: ObjectIndex) -> DbObject | str:
-    """A synonym's base object in its own database, or why it is not known: no base object in
-    the snapshot, another server or database (never guessed), a name without its schema (SQL
-    Server took its creator's default schema, "CREATE SYNONYM"), an object the snapshot lacks."""
-    what = f"synonym {synonym.schema_name}.{synonym.name}"
-    parts, base = synonym.base_parts, synonym.base_object
-    if not parts:
-        return f"{what}, whose base object is not in the snapshot"
-    if len(parts) == 4:
-        return f"{what}, whose base object {base} is on another server"
-    if len(parts) == 3 and fold(parts[0]) != fold(database.name):
-        return f"{what}, whose base object {base} is in another database"
-    if len(parts) < 2 or not parts[-2]:
-        return f"{what}, whose base object {base} names no schema"
-    found = index.by_key.get(f"object:{fold(parts[-2])}.{fold(parts[-1])}")
-    if found is None or found.kind == ObjectKind.SYNONYM:  # a synonym of a synonym: refused
-        return f"{what}, whose base object {base} is not in the snapshot"
-    return found
-
-
-def elsewhere(
-    database: Database, module: DbObject, analysis: ModuleAnalysis, index: ObjectIndex | None
-) -> list[str]:
-    """``Other.s.t through synonym s.syn``: each synonym the module references whose base object
-    is in another database or on another server (a GB307, as a name of that database is)."""
-    found = set()
-    for ref in analysis.references:
-        synonym = resolve(database, module, ref, index)
-        if synonym is None or synonym.kind != ObjectKind.SYNONYM:
-            continue
-        parts = synonym.base_parts
-        if len(parts) == 4 or (len(parts) == 3 and fold(parts[0]) != fold(database.name)):
-            base = ".".join(p for p in parts if p)
-            found.add(f"{base} through synonym {synonym.schema_name}.{synonym.name}")
-    return sorted(found)
-
-
 def allowed(
     perms: EffectivePermissions, database: Database, principal: str, obj: DbObject, permission: str
 ) -> bool:
@@ -279,9 +187,10 @@ def allowed(
 
 
 def module_findings(
-    analysis: ModuleAnalysis, source_ref: str | None = None
+    analysis: ModuleAnalysis, source_ref: str | None = None, database: str | None = None
 ) -> tuple[FindingSpec, ...]:
-    """The findings one module implies: EXECUTE AS, dynamic SQL, cross-database, unparsed."""
+    """The findings one module implies: EXECUTE AS, dynamic SQL, cross-database, unparsed.
+    ``database``: the module's own, whose three-part names are no other database's."""
     module = f"{analysis.schema_name}.{analysis.name}"
     found: list[FindingSpec] = []
     execute_as = (analysis.execute_as or "CALLER").upper()
@@ -292,7 +201,10 @@ def module_findings(
         found.append(make_finding(RULES["GB301"], f"{module} runs as {analysis.execute_as}",
                                   securable=module, source_ref=source_ref))  # fmt: skip
     found.extend(_dynamic_findings(analysis, module, source_ref))
-    for name in analysis.cross_database:
+    own = fold(database or "")
+    for name in sorted(
+        {r.qualified for r in analysis.references if r.database and fold(r.database) != own}
+    ):
         found.append(make_finding(RULES["GB307"], f"{module} references {name}",
                                   securable=module, source_ref=f"{source_ref or module}->{name}"))  # fmt: skip
     for note in analysis.unparsed:

@@ -4,6 +4,13 @@
 each tree: tables, views and table-valued functions read (SELECT; ``FROM`` and ``APPLY``),
 written (INSERT, UPDATE, DELETE, MERGE's actions), procedures run and schema-qualified
 functions called (EXECUTE), sequences taken from (``NEXT VALUE FOR``: UPDATE).
+
+Names keep the parts the source gave them: ``db.schema.name`` (another database, or the module's
+own), ``schema.name``, or ``name`` alone, which :func:`mapper.module_findings.resolve` looks up
+as SQL Server would. A table-valued function may be called by its name alone; a scalar function
+never ("Scalar-valued functions must be invoked by using at least the two-part name of the
+function", Executing User-Defined Functions, https://learn.microsoft.com/previous-versions/sql/
+sql-server-2008-r2/ms175562(v=sql.105)), so a one-part call in an expression is a built-in.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ class ObjectAccess(Frozen):
 
     @property
     def qualified(self) -> str:
+        """``db.schema.name``, ``schema.name`` or ``name``; ``db..name`` without its schema."""
+        if self.database and not self.schema_name:
+            return f"{self.database}..{self.name}"
         return ".".join(p for p in (self.database, self.schema_name, self.name) if p)
 
     @property
@@ -55,12 +65,24 @@ MERGE_ACCESS: dict[type[exp.Expr], Access] = {
 }
 
 
+#: Built-in rowset functions sqlglot reads as calls of unknown functions: not objects. (Those it
+#: knows, ``OPENJSON`` and ``GENERATE_SERIES``, are no calls of unknown functions.)
+BUILTIN_ROWSET_FUNCTIONS = frozenset(
+    {"openrowset", "opendatasource", "openquery", "openxml", "openjson", "string_split",
+     "generate_series", "containstable", "freetexttable", "semantickeyphrasetable",
+     "semanticsimilaritytable", "semanticsimilaritydetailstable", "predict", "changetable"}
+)  # fmt: skip
+
+
 def _table_parts(table: exp.Table) -> tuple[str | None, str | None, str] | None:
     """(database, schema, name) of a real table reference; None for #temp, @table, CTEs."""
     if isinstance(table.this, exp.Parameter) or table.this.args.get("temporary"):
         return None
     if isinstance(table.this, exp.Anonymous):  # a table-valued function in FROM: s.tvf(…)
-        return (table.catalog or None, table.db, table.this.name) if table.db else None
+        name = table.this.name
+        if not (table.db or table.catalog) and name.casefold() in BUILTIN_ROWSET_FUNCTIONS:
+            return None
+        return table.catalog or None, table.db or None, name
     name = table.name
     if not name or name.startswith("#"):
         return None
@@ -117,19 +139,52 @@ def _targets(tree: exp.Expr) -> dict[int, tuple[Access, ...]]:
 
 
 def _function_calls(tree: exp.Expr) -> Iterator[ObjectAccess]:
-    """Schema-qualified function calls (``dbo.fn(…)``): EXECUTE on a user-defined function;
-    SELECT where the call is applied (``CROSS APPLY``/``OUTER APPLY s.tvf(…)``), as in ``FROM
-    s.tvf(…)``: a table-valued function has SELECT, not EXECUTE ("GRANT Object Permissions",
-    https://learn.microsoft.com/sql/t-sql/statements/grant-object-permissions-transact-sql).
-    Unqualified calls are left out, in APPLY as in FROM (built-ins like ``OPENJSON`` look
-    the same)."""
+    """Qualified function calls (``s.fn(…)``, ``db.s.fn(…)``): EXECUTE on a user-defined
+    function; SELECT where the call is applied (``CROSS APPLY``/``OUTER APPLY s.tvf(…)``), as in
+    ``FROM s.tvf(…)``: a table-valued function has SELECT, not EXECUTE ("GRANT Object
+    Permissions", https://learn.microsoft.com/sql/t-sql/statements/grant-object-permissions-
+    transact-sql). An applied call may name the function alone, as ``FROM tvf(…)`` may (not a
+    built-in: :data:`BUILTIN_ROWSET_FUNCTIONS`). ``a.b.m(…)`` whose ``a`` is a table or alias of
+    the statement is a method of a column (``t.doc.nodes(…)``), not a function of database a."""
+    names: set[str] | None = None
+    for call in tree.find_all(exp.Anonymous):
+        applied = isinstance(call.parent, exp.Lateral) and call.arg_key == "this"
+        if applied and call.name.casefold() not in BUILTIN_ROWSET_FUNCTIONS:
+            yield ObjectAccess(name=call.name, access="SELECT")
     for dot in tree.find_all(exp.Dot):
-        if isinstance(dot.expression, exp.Anonymous) and isinstance(dot.this, exp.Identifier):
-            applied = isinstance(dot.parent, exp.Lateral) and dot.arg_key == "this"
-            yield ObjectAccess(
-                schema_name=dot.this.name, name=dot.expression.name,
-                access="SELECT" if applied else "EXECUTE",
-            )  # fmt: skip
+        parts = _dotted(dot.this)
+        if not isinstance(dot.expression, exp.Anonymous) or not parts:
+            continue
+        if isinstance(dot.parent, exp.Table):  # FROM server.db.s.tvf(…): the table's own parts
+            continue
+        if len(parts) == 2:
+            names = _relation_names(tree) if names is None else names
+            if parts[0].casefold() in names:
+                continue
+        applied = isinstance(dot.parent, exp.Lateral) and dot.arg_key == "this"
+        yield ObjectAccess(
+            database=".".join(parts[:-1]) or None, schema_name=parts[-1],
+            name=dot.expression.name, access="SELECT" if applied else "EXECUTE",
+        )  # fmt: skip
+
+
+def _dotted(node: exp.Expr) -> list[str]:
+    """The identifiers of ``a`` or ``a.b.c`` (a Dot chain), or [] for anything else."""
+    if isinstance(node, exp.Identifier):
+        return [node.name]
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier):
+        head = _dotted(node.this)
+        return [*head, node.expression.name] if head else []
+    return []
+
+
+def _relation_names(tree: exp.Expr) -> set[str]:
+    """Folded names and aliases of the tables, applied calls and subqueries of a statement."""
+    found = {t.name.casefold() for t in tree.find_all(exp.Table) if t.name}
+    for node in tree.find_all(exp.Table, exp.Lateral, exp.Subquery, exp.CTE):
+        if node.alias:
+            found.add(node.alias.casefold())
+    return found
 
 
 def _sequences(tree: exp.Expr) -> Iterator[ObjectAccess]:

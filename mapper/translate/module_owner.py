@@ -48,12 +48,14 @@ class Holders:
 class Use:
     """An object the owner role is checked on inside an EXECUTE AS OWNER routine: ``module``
     (the routine or a module it reaches) uses ``access`` on ``target``; ``checked``: SQL Server
-    checked the owner there too (a broken link, or dynamic SQL, which never chains)."""
+    checked the owner there too (a broken link, or dynamic SQL, which never chains); ``synonym``:
+    the synonym it was reached through, whose own link to ``target`` decides ``checked``."""
 
     module: str
     target: DbObject
     access: str
     checked: bool
+    synonym: DbObject | None = None
 
 
 def owner_permissions(routes: Routes, module: PlannedModule, holders: Holders) -> None:
@@ -90,6 +92,11 @@ def _reach(routes: Routes, module: PlannedModule) -> Iterator[Use | tuple[str, s
     not into another EXECUTE AS module, which switches context again in SQL Server."""
     start = module.obj.key
     todo, seen = [start], {start}
+    owner, engine = module.chain.owner or "", routes.state.engine
+
+    def can(obj: DbObject, permission: str) -> bool:
+        return allowed(engine, routes.db, owner, obj, permission)
+
     while todo:
         key = todo.pop(0)
         node, planned = routes.graph.get(key), routes.modules.get(key)
@@ -99,16 +106,15 @@ def _reach(routes: Routes, module: PlannedModule) -> Iterator[Use | tuple[str, s
             yield node.qualified, planned.chain.unknown
         yield from _dynamic(routes, node)
         for link in node.links:
+            if not link.passes(can):
+                continue  # SQL Server refused the owner there: the routine never used it
             if key == start or routes.checks_user(key, link):
                 yield Use(module=node.qualified, target=link.target, access=link.access,
-                          checked=not link.intact)  # fmt: skip
+                          checked=not link.chains, synonym=link.synonym)  # fmt: skip
             nested = routes.graph.get(link.key)
             if nested is None or nested.switches or link.key in seen:
                 continue
-            passes = link.intact or allowed(
-                routes.state.engine, routes.db, module.chain.owner or "", link.target, link.access
-            )
-            if passes and routes.runs_as_user(link.key):
+            if routes.runs_as_user(link.key):
                 seen.add(link.key)
                 todo.append(link.key)
 
@@ -120,7 +126,7 @@ def _dynamic(routes: Routes, node: Node) -> Iterator[Use | tuple[str, str]]:
             yield node.qualified, f"its dynamic SQL at line {dynamic.line} is built at run time"
             continue
         for ref in dynamic.reads:
-            target, _, why = resolve_through(routes.db, node.module, ref)
+            target, _, why = resolve_through(routes.db, node.module, ref, dynamic=True)
             if target is not None:  # a synonym's base object: checked against the owner too
                 yield Use(module=node.qualified, target=target, access=ref.access, checked=True)
             elif why is not None:
@@ -162,15 +168,23 @@ def _chained(
     owner = module.chain.owner or "its owner"
     granted = privilege(item.access, target)
     on = f"{GRANT_TYPES[target.kind]} {target.schema_name}.{target.name}"
+    chain = f"the ownership chain of {item.module}"
+    if item.synonym is not None:  # another owner's synonym, of the base object's owner
+        synonym = f"{item.synonym.schema_name}.{item.synonym.name}"
+        chain = f"synonym {synonym}, owned by {owner_of(module.db, item.synonym)} as it is"
     evidence = (
         f"uses {item.access} on {item.target.schema_name}.{item.target.name}{_where(module, item)} "
-        f"through the ownership chain of {item.module} (SQL Server checked nobody there)"
+        f"through {chain} (SQL Server checked nobody there)"
     )
     spec = _spec(module, owner, f"{target.schema_name}.{target.name}:{item.access}", evidence)
+    runs = (
+        f"{module.name} runs as {role} (SECURITY DEFINER)" if item.module == module.name
+        else f"{item.module} runs as {role} inside {module.name} (SECURITY INVOKER)"
+    )  # fmt: skip
     action = (
-        f"Not granted: {item.module} runs as {role} inside {module.name} (SECURITY INVOKER), and "
-        f"{role} has no {granted} on it, which is not {owner}'s own permission. After review: "
-        f"GRANT {granted} ON {on} TO {role}, or give the objects one owner in SQL Server."
+        f"Not granted: {runs}, and {role} has no {granted} on it, which is not {owner}'s own "
+        f"permission. After review: GRANT {granted} ON {on} TO {role}, or give the objects one "
+        "owner in SQL Server."
     )
     state.finding(spec.to_finding(action))
 

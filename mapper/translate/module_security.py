@@ -70,6 +70,7 @@ from grantbridge.plural import plural
 from mapper.module_findings import (
     ModuleChain,
     ObjectIndex,
+    ambiguous,
     elsewhere,
     module_chain,
     module_findings,
@@ -225,13 +226,17 @@ def _plan_module(
         and state.policy.modules.mode == "security_definer"
     ):
         _kept_invoker(state, module)
-    for spec in module_findings(module.analysis, str(module.obj.source_ref)):
+    for spec in module_findings(module.analysis, str(module.obj.source_ref), module.db.name):
         state.finding(spec.to_finding(module_action(state, module, spec.rule_id, as_owner)))
     source = str(module.obj.source_ref)
     for name in elsewhere(module.db, module.obj, module.analysis, routes.index):
         spec = make_finding(MODULE_RULES["GB307"], f"{module.name} references {name}",
                             securable=module.name, source_ref=f"{source}->{name}")  # fmt: skip
         state.finding(spec.to_finding(module_action(state, module, "GB307", as_owner)))
+    for why in ambiguous(module.db, module.obj, module.analysis, routes.index):
+        spec = make_finding(MODULE_RULES["GB308"], f"{module.name}: {why}", securable=module.name,
+                            source_ref=f"{source}->{why.split()[0]}")  # fmt: skip
+        state.finding(spec.to_finding(module_action(state, module, "GB308", as_owner)))
 
 
 def _definer(state: PlanState, module: PlannedModule) -> bool:
