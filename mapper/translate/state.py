@@ -129,6 +129,8 @@ class PlanState(PlanItems):
     def target_db(self, db: Database) -> str:
         return self.databases[fold(db.name)]
 
+    # ------------------------------------------------------------------ the snapshot's objects
+
     #: per database: object key → object, folded schema → objects (built on first use)
     _objects: dict[str, dict[str, DbObject]] = field(default_factory=dict)
     _by_schema: dict[str, dict[str, list[DbObject]]] = field(default_factory=dict)
@@ -163,6 +165,8 @@ class PlanState(PlanItems):
             for obj in db.objects:
                 index.setdefault(fold(obj.schema_name), []).append(obj)
         return index.get(fold(schema), [])
+
+    # ------------------------------------------------------------------ findings and facts
 
     def finding(self, finding: Finding) -> str:
         """Record a finding, marking it accepted when the policy accepts it."""
