@@ -2,7 +2,8 @@
 
 API (the translator codes against it):
 
-* :class:`Securable` (re-exported from :mod:`mapper.securables`) and :class:`Decision`;
+* :class:`Securable` and :class:`Decision` (re-exported from :mod:`mapper.securables` and
+  :mod:`mapper.decision`);
 * ``EffectivePermissions(snapshot)`` with
   ``.explain(database, principal, securable, permission) -> Decision`` (``database=None`` =
   server scope), ``.memberships(database, principal) -> frozenset[str]`` (roles in the same
@@ -53,6 +54,11 @@ permissions-database-engine):
    compliance enabled* option is off, the default). Denies on the schema or above still win.
 6. GRANT: any principal of the context granted the permission or anything implying it.
 7. Nothing → denied.
+
+This module builds the indexes and the contexts (:mod:`mapper.context`) and applies the steps
+in that order; the steps themselves are in :mod:`mapper.permission_check`, the wording of the
+answers in :mod:`mapper.decision`, and :meth:`~EffectivePermissions.effective`'s set in
+:mod:`mapper.effective_set`.
 """
 
 from __future__ import annotations
@@ -61,33 +67,24 @@ import gc
 import weakref
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from grantbridge.errors import GrantbridgeError, MappingError
+from grantbridge.errors import GrantbridgeError
 from mapper.context import GUEST_ENTRY, ContextBuilder, SecurityContext
+from mapper.decision import DATABASE, Decision, chain, denied, label, shut_out, statement
+from mapper.effective_set import effective_set
 from mapper.graph import (
     SERVER_SCOPE,
-    Node,
     PrincipalGraph,
     PrincipalKind,
     UnknownPrincipal,
     database_scope,
 )
-from mapper.permission_index import Key, PermissionIndex, state_text
-from mapper.permissions import CATALOG, COLUMN_PERMISSIONS, Pair
-from mapper.securables import (
-    Securable,
-    SecurableTree,
-    database_securables,
-    server_securables,
-)
+from mapper.permission_check import Candidates, checked, effective_deny, hits, implying, owner
+from mapper.permission_index import PermissionIndex
+from mapper.permissions import CATALOG, Pair
+from mapper.securables import Securable, SecurableTree, database_securables, server_securables
 from mapper.verdicts import object_grants, verdict_key
-from mssql_extract.snapshot import (
-    Permission,
-    PermissionState,
-    SecuritySnapshot,
-    fold,
-)
+from mssql_extract.snapshot import SecuritySnapshot, fold
 
 __all__ = ["Decision", "EffectivePermissions", "Securable"]
 
@@ -114,52 +111,8 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
-Hit = tuple[Securable, str, Node, Permission]
 #: a securable, folded, with its ancestors
 _Checked = tuple[Securable, tuple[Securable, ...]]
-
-
-def _checked(securable: Securable, permission: str) -> Securable:
-    """The folded securable, once the permission is known to exist on it (else MappingError)."""
-    folded = securable.folded()
-    if folded.column is None:
-        CATALOG.require(folded.securable_class, permission)
-    elif permission not in COLUMN_PERMISSIONS:
-        raise MappingError(f"{permission!r} cannot be granted on a column ({securable})")
-    return folded
-
-
-_DATABASE = Securable("DATABASE")
-
-
-def _shut_out(gate: Hit) -> str:
-    """The reason a DENY refusing CONNECT on the database gives (step 3 of the docstring)."""
-    securable, permission = gate[0], gate[1]
-    if (securable, permission) == (_DATABASE, "CONNECT"):
-        return "DENY CONNECT on the database shuts it out"
-    return f"DENY {permission} on {securable} covers CONNECT on the database and shuts it out"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The answer to "may this principal do that": allowed or not, why, and through what."""
-
-    allowed: bool
-    reason: str
-    path: tuple[str, ...] = ()
-    grant: Permission | None = None
-    deny: Permission | None = None
-    owned: Securable | None = None  # the owned level (securable or container) that allowed it
-
-
-def _statement(permission: Permission, securable: Securable) -> str:
-    option = (
-        " WITH GRANT OPTION" if permission.state == PermissionState.GRANT_WITH_GRANT_OPTION else ""
-    )
-    return (
-        f"{state_text(permission)} {permission.permission} ON {securable} TO "
-        f"{permission.grantee}{option} [{permission.source_ref}]"
-    )
 
 
 class EffectivePermissions:
@@ -178,13 +131,11 @@ class EffectivePermissions:
         self._contexts = ContextBuilder(
             snapshot, self.principal_graph, self._index,
             lambda login: bool((method := anywhere()) is not None and method(login)),
-            self._implying(_DATABASE, "CONNECT", grant=False),
+            implying(DATABASE, "CONNECT", grant=False),
         )  # fmt: skip
         self._databases = {fold(db.name): db for db in snapshot.databases}
         self._trees: dict[str, SecurableTree] = {}
-        self._candidate_cache: dict[
-            tuple[Securable, str, bool], tuple[tuple[Securable, str], ...]
-        ] = {}
+        self._candidate_cache: dict[tuple[Securable, str, bool], Candidates] = {}
         #: (securable, permission) → the folded securable and its ancestors (refusal())
         self._checked_cache: dict[tuple[Securable, str], _Checked] = {}
 
@@ -206,101 +157,37 @@ class EffectivePermissions:
 
     # ------------------------------------------------------------------ the check
 
-    def _candidates(
-        self, securable: Securable, permission: str, grant: bool = True
-    ) -> tuple[tuple[Securable, str], ...]:
-        """Every (securable, permission) whose GRANT would imply the question, nearest first;
-        ``grant=False``: whose DENY would deny it (CONNECT ANY DATABASE implies CONNECT on a
-        database, its DENY does not deny it: ``_GRANT_ONLY_PARENTS`` in mapper.permissions)."""
+    def _candidates(self, securable: Securable, permission: str, grant: bool = True) -> Candidates:
+        """:func:`~mapper.permission_check.implying`, memoized."""
         key = (securable, permission, grant)
         cached = self._candidate_cache.get(key)
         if cached is None:
-            cached = self._candidate_cache[key] = self._implying(securable, permission, grant)
+            cached = self._candidate_cache[key] = implying(securable, permission, grant)
         return cached
 
-    @staticmethod
-    def _implying(
-        securable: Securable, permission: str, grant: bool = True
-    ) -> tuple[tuple[Securable, str], ...]:
-        found: list[tuple[Securable, str]] = []
-        if securable.column is not None:
-            found.append((securable, permission))
-            securable = Securable(securable.securable_class, securable.schema_name, securable.name)
-        by_class = {s.securable_class: s for s in securable.ancestors()}
-        for cls, perm in CATALOG.implied_by(securable.securable_class, permission, grant=grant):
-            if cls in by_class:
-                found.append((by_class[cls], perm))
-        return tuple(found)
-
-    def _hits(
-        self, index: dict[Key, dict[Node, Permission]], context: SecurityContext,
-        candidates: tuple[tuple[Securable, str], ...],
-    ) -> Iterator[Hit]:  # fmt: skip
-        """Rows of ``index`` held by the context, in candidate order then context order."""
-        for securable, permission in candidates:
-            scope = SERVER_SCOPE if securable.is_server_level else context.scope
-            holders = index.get((scope, securable, permission))
-            if not holders:
-                continue
-            if len(holders) > len(context.rank):
-                nodes = [node for node, _ in context.token if node in holders]
-            else:
-                nodes = sorted(
-                    (n for n in holders if n in context.rank), key=context.rank.__getitem__
-                )
-            for node in nodes:
-                yield securable, permission, node, holders[node]
-
-    def _owner(
-        self, context: SecurityContext, securable: Securable,
-        levels: tuple[Securable, ...] | None = None,
-    ) -> tuple[Securable, Node] | None:  # fmt: skip
-        """The nearest owned level (the securable or a container) and its owner in the context.
-
-        An object without an individual owner has no entry, so its schema's owner answers; an
-        object with one is owned by both (the schema owner's CONTROL covers its contents).
-        """
-        if not context.owns:
-            return None
-        for level in securable.ancestors() if levels is None else levels:
-            owner = self._index.owners.get((context.scope, level))
-            if owner is not None and owner in context.rank:
-                return level, owner
-        return None
-
-    def _chain(self, context: SecurityContext, node: Node) -> tuple[str, ...]:
-        chain = context.token[context.rank[node]][1]
-        return tuple(self._label(n) for n in chain)
-
-    def _label(self, node: Node) -> str:
-        kind = self.principal_graph.kind(node)
-        return f"{kind.value.replace('_', ' ')} {self.principal_graph.display(node)}"
-
     def _decide(self, context: SecurityContext, securable: Securable, permission: str) -> Decision:
-        start = (self._label(context.start),) + ((context.entry,) if context.entry else ())
+        """The check, in the order of the module docstring (step 1 built the context)."""
+        graph, grants = self.principal_graph, self._index.grants
+        start = (label(graph, context.start),) + ((context.entry,) if context.entry else ())
         if context.blocked:
             return Decision(False, context.blocked, start)
         if context.bypass:
             return Decision(True, context.bypass, start)
-        gate = None if securable.is_server_level else self._connect_denied(context)
+        gate = None if securable.is_server_level else context.connect_deny
         if gate is not None:
-            return self._denied(context, gate, _shut_out(gate))
-        owned = self._owner(context, securable)
+            return denied(graph, context, gate, shut_out(gate))
+        owned = owner(context, self._index.owners, securable)
         if owned is not None:
-            level, owner = owned
-            return Decision(
-                True,
-                f"owner of {level} is never denied on it",
-                self._chain(context, owner),
-                owned=level,
-            )
+            level, node = owned
+            reason = f"owner of {level} is never denied on it"
+            return Decision(True, reason, chain(graph, context, node), owned=level)
         candidates = self._candidates(securable, permission)
-        deny, overridden = self._effective_deny(
-            context, securable, self._candidates(securable, permission, grant=False)
+        deny, overridden = effective_deny(
+            context, grants, securable, self._candidates(securable, permission, grant=False)
         )
         if deny is not None:
-            return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
-        grant = next(self._hits(self._index.grants, context, candidates), None)
+            return denied(graph, context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
+        grant = next(hits(grants, context, candidates), None)
         if grant is None:
             return Decision(False, f"no GRANT implies {permission} on {securable}", start)
         target, perm, node, row = grant
@@ -309,51 +196,8 @@ class EffectivePermissions:
             reason += f" implies {permission} on {securable}"
         if overridden:
             reason += "; a column-level GRANT beats the table-level DENY"
-        path = (*self._chain(context, node), _statement(row, target))
+        path = (*chain(graph, context, node), statement(row, target))
         return Decision(True, reason, path, grant=row)
-
-    def _effective_deny(
-        self,
-        context: SecurityContext,
-        securable: Securable,
-        candidates: tuple[tuple[Securable, str], ...],
-    ) -> tuple[Hit | None, bool]:
-        """The deciding DENY, if any, and whether a column GRANT overrode a table DENY."""
-        if not context.denies:
-            return None, False  # nobody in this context was ever denied anything
-        table = None
-        if securable.column is not None and any(
-            self._hits(self._index.grants, context, candidates[:1])
-        ):
-            table = Securable(securable.securable_class, securable.schema_name, securable.name)
-        overridden = False
-        for hit in self._deny_hits(context, candidates):
-            if hit[0] == table:
-                overridden = True  # a column-level GRANT beats a table-level DENY (docstring, 5)
-                continue
-            return hit, overridden
-        return None, overridden
-
-    def _connect_denied(self, context: SecurityContext) -> Hit | None:
-        """A DENY held by the context of CONNECT on the database or of a permission covering
-        it (step 3), if any: the nearest first, as :meth:`_effective_deny` finds them (worked
-        out with the context: :attr:`SecurityContext.connect_deny`)."""
-        return context.connect_deny
-
-    @staticmethod
-    def _deny_hits(
-        context: SecurityContext, candidates: tuple[tuple[Securable, str], ...]
-    ) -> Iterator[Hit]:
-        """The context's DENYs on the candidates, in candidate order."""
-        for candidate in candidates:
-            held = context.denies.get(candidate)
-            if held is not None:
-                yield candidate[0], candidate[1], held[0], held[1]
-
-    def _denied(self, context: SecurityContext, hit: Hit, reason: str) -> Decision:
-        target, _, node, row = hit
-        path = (*self._chain(context, node), _statement(row, target))
-        return Decision(False, reason, path, deny=row)
 
     # ------------------------------------------------------------------ public API
 
@@ -373,7 +217,7 @@ class EffectivePermissions:
         Raises:
             MappingError: unknown database, principal, or a permission the class lacks.
         """
-        folded = _checked(securable, permission)
+        folded = checked(securable, permission)
         return self._decide(self._context(database, principal), folded, permission)
 
     def refusal(
@@ -393,18 +237,19 @@ class EffectivePermissions:
         context = self._context(database, principal)
         if context.blocked or context.bypass or not context.denies:
             return None  # shut out (no DENY decides that), never denied, or nothing denied
-        gate = None if folded.is_server_level else self._connect_denied(context)
+        gate = None if folded.is_server_level else context.connect_deny
         if gate is not None:
-            return self._denied(context, gate, _shut_out(gate))
+            return denied(self.principal_graph, context, gate, shut_out(gate))
         if context.denied.isdisjoint(levels):
             return None  # most rows: every DENY that could decide (5) is on one of these
-        if self._owner(context, folded, levels) is not None:
+        if owner(context, self._index.owners, folded, levels) is not None:
             return None
         candidates = self._candidates(folded, permission, grant=False)
-        deny, _ = self._effective_deny(context, folded, candidates)
+        deny, _ = effective_deny(context, self._index.grants, folded, candidates)
         if deny is None:
             return None
-        return self._denied(context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
+        reason = f"DENY {deny[1]} on {deny[0]} beats any GRANT"
+        return denied(self.principal_graph, context, deny, reason)
 
     def object_grants(
         self, database: str, principal: str, permission: str
@@ -429,12 +274,12 @@ class EffectivePermissions:
         return verdict_key(self._context(database, principal), self._index)
 
     def _checked(self, securable: Securable, permission: str) -> _Checked:
-        """:func:`_checked` and the folded securable's ancestors, once per question: the
-        planner asks :meth:`refusal` of every GRANT row, several rows per securable."""
+        """:func:`~mapper.permission_check.checked` and the folded securable's ancestors, once
+        per question: the planner asks :meth:`refusal` of every GRANT row, several per securable."""
         key = (securable, permission)
         found = self._checked_cache.get(key)
         if found is None:
-            folded = _checked(securable, permission)
+            folded = checked(securable, permission)
             found = self._checked_cache[key] = (folded, folded.ancestors())
         return found
 
@@ -526,25 +371,10 @@ class EffectivePermissions:
         closed: unknown columns are left out).
         """
         with _bulk():
-            return self._effective(database, principal)
-
-    def _effective(self, database: str | None, principal: str) -> frozenset[tuple[Securable, str]]:
-        context = self._context(database, principal)
-        if context.blocked:
-            return frozenset()
-        tree = self._tree(context.scope)
-        if context.bypass:
-            candidates = set(self._everything(tree, Securable("SERVER")))
-        else:
-            candidates = self._granted(context, tree)
-        if context.scope != SERVER_SCOPE:  # SERVER is only the root of a database's tree
-            candidates = {pair for pair in candidates if pair[0].securable_class != "SERVER"}
-        if context.bypass:
-            return frozenset(candidates)
-        if context.scope != SERVER_SCOPE and self._connect_denied(context) is not None:
-            return frozenset()
-        allowed = {pair for pair in candidates if self._survives(context, *pair)}
-        return frozenset(self._refine_columns(context, tree, allowed))
+            context = self._context(database, principal)
+            if context.blocked:
+                return frozenset()
+            return effective_set(context, self._index, self._tree(context.scope), self._survives)
 
     def _survives(self, context: SecurityContext, securable: Securable, permission: str) -> bool:
         """Whether a (securable, permission) that a grant or ownership reaches is not denied.
@@ -552,49 +382,7 @@ class EffectivePermissions:
         The lean form of :meth:`_decide` for :meth:`effective` (no path strings): every pair
         it is asked about is implied by something the context holds.
         """
-        if not context.denies or self._owner(context, securable) is not None:
+        if not context.denies or owner(context, self._index.owners, securable) is not None:
             return True
         candidates = self._candidates(securable, permission, grant=False)
-        return self._effective_deny(context, securable, candidates)[0] is None
-
-    def _everything(self, tree: SecurableTree, root: Securable) -> Iterator[tuple[Securable, str]]:
-        for cls, members in tree.below(root).items():
-            if cls == "COLUMN":
-                continue
-            perms = CATALOG.permissions_of(cls)
-            yield from ((member, perm) for member in members for perm in perms)
-
-    def _granted(self, context: SecurityContext, tree: SecurableTree) -> set[tuple[Securable, str]]:
-        """Every (securable, permission) some grant or ownership in the context reaches."""
-        found: set[tuple[Securable, str]] = set()
-        for node, _ in context.token:
-            for securable, row in self._index.held.get(node, ()):
-                if securable.column is not None:
-                    found.add((securable, row.permission))
-                    continue
-                below = tree.below(securable)
-                for cls, perm in CATALOG.implies(securable.securable_class, row.permission):
-                    found.update((member, perm) for member in below.get(cls, ()))
-        for node, _ in context.token:
-            for securable in self._index.owned_by.get(node, ()):
-                found.update(self._everything(tree, securable))
-        return found
-
-    def _refine_columns(
-        self, context: SecurityContext, tree: SecurableTree, allowed: set[tuple[Securable, str]]
-    ) -> set[tuple[Securable, str]]:
-        result = {pair for pair in allowed if pair[0].column is None}
-        for securable, permission in allowed - result:
-            table = Securable(securable.securable_class, securable.schema_name, securable.name)
-            if (table, permission) not in result:
-                result.add((securable, permission))
-        for table, permission in sorted(
-            (p for p in result if (context.scope, p[0], p[1]) in self._index.column_denied_tables),
-            key=lambda p: (p[0].sort_key(), p[1]),
-        ):
-            columns = [(c, permission) for c in tree.columns_of.get(table, ())]
-            kept = [pair for pair in columns if self._survives(context, *pair)]
-            if len(kept) < len(columns) or not columns:
-                result.discard((table, permission))
-                result.update(kept)
-        return result
+        return effective_deny(context, self._index.grants, securable, candidates)[0] is None

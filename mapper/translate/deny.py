@@ -80,7 +80,8 @@ from mapper.translate.deny_roles import (
     split_roles,
 )
 from mapper.translate.grants import Target
-from mapper.translate.state import Granted, PlanState, copy_with
+from mapper.translate.items import Granted, copy_with
+from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database
 
 

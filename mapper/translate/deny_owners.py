@@ -34,7 +34,8 @@ from mapper.effective import Securable
 from mapper.plan import Disposition, PgDefaultPrivilege, PgGrant
 from mapper.translate.deny_reach import Coverage
 from mapper.translate.grants import Target
-from mapper.translate.state import SERVER, Granted, PlanState, fact_key
+from mapper.translate.items import Granted
+from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, ObjectKind, Permission, fold
 
 if TYPE_CHECKING:

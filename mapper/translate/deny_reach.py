@@ -24,7 +24,8 @@ from grantbridge.errors import GrantbridgeError
 from mapper.plan import PgDefaultPrivilege, PgGrant
 from mapper.privileges import CREATE_IN_SCHEMA, CREATE_ON_SCHEMA, lookup
 from mapper.translate.grants import Target, expand, schemas_of
-from mapper.translate.state import SERVER, Item, PlanState
+from mapper.translate.items import Item
+from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import Database, LoginType, ObjectKind, UserType, fold
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from mapper.plan import PgMembership, RoleKind
 from mapper.translate.deny_predefined import cut_by, predefined
-from mapper.translate.state import SERVER, Granted, PlanState, copy_with
+from mapper.translate.items import Granted, copy_with
+from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:

@@ -31,8 +31,9 @@ from mapper.plan import Finding, PgGrant, PgMembership
 from mapper.translate.deny_roles import EVIDENCE_DENIES
 from mapper.translate.dispositions import taken_away
 from mapper.translate.grants import schemas_of
+from mapper.translate.items import Granted
 from mapper.translate.objects import schema_name
-from mapper.translate.state import SERVER, Granted, PlanState
+from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import Database, fold
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from itertools import filterfalse
 from mapper import findings
 from mapper.graph import UnknownPrincipal
 from mapper.plan import Disposition
-from mapper.translate.state import SERVER, PlanState, copy_with, fact_key
+from mapper.translate.items import copy_with
+from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Keyed, SecuritySnapshot
 
 

@@ -24,7 +24,8 @@ from mapper.plan_base import with_field
 from mapper.privileges import PrivilegeRow
 from mapper.securables import Securable
 from mapper.translate.grants import Target, expand
-from mapper.translate.state import Item, PlanState
+from mapper.translate.items import Item
+from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database, Permission
 
 #: The grantee of an expansion made once for every grantee; plan items' keys end with it.

@@ -38,8 +38,9 @@ from mapper.plan import (
     trusted,
 )
 from mapper.privileges import PrivilegeRow
+from mapper.translate.items import Item
 from mapper.translate.objects import owner_role, pg_object, pg_objects_in, schema_name
-from mapper.translate.state import Item, PlanState
+from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
 GRANT_TYPES: Mapping[str, GrantObjectType] = {

@@ -50,8 +50,9 @@ from mapper.plan import (
     RoleKind,
 )
 from mapper.privileges import lookup
+from mapper.translate.items import copy_with
 from mapper.translate.server_wide import plan_server_wide
-from mapper.translate.state import SERVER, PlanState, copy_with, fact_key
+from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, PermissionState
 
 _DEFAULTS = "PostgreSQL default for PUBLIC; SQL Server's public has no such permission"

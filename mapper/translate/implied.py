@@ -10,7 +10,8 @@ from __future__ import annotations
 from mapper.plan import Disposition
 from mapper.translate.dispositions import keys_of
 from mapper.translate.grant_findings import restate_inherited
-from mapper.translate.state import PlanState, copy_with
+from mapper.translate.items import copy_with
+from mapper.translate.state import PlanState
 
 
 def _ancestors(edges: dict[str, set[str]], role: str) -> set[str]:

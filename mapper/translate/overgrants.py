@@ -22,9 +22,10 @@ from mapper.policy import OvergrantMode
 from mapper.privileges import PrivilegeRow
 from mapper.translate.fixed import EQUIVALENT, fixed_role
 from mapper.translate.grants import Target, expand, record
+from mapper.translate.items import Item
 from mapper.translate.objects import owner_role
 from mapper.translate.server_wide import connect_grants, entered, named
-from mapper.translate.state import SERVER, Item, PlanState
+from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import Database, Permission, fold
 
 #: Fixed server role → finding rule (other fixed server roles are approximated: GB043).

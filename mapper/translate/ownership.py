@@ -62,11 +62,12 @@ from mapper.privileges import lookup
 from mapper.translate.dispositions import unknown_finding
 from mapper.translate.fixed import EQUIVALENT, fixed_role
 from mapper.translate.grants import Target, expand
+from mapper.translate.items import Item, copy_with
 from mapper.translate.objects import owner_role, schema_owner
 from mapper.translate.owner_members import Inheritors, roles_above
 from mapper.translate.public import join_public
 from mapper.translate.server_wide import connect_grants, named
-from mapper.translate.state import SERVER, Item, Owned, PlanState, copy_with, fact_key
+from mapper.translate.state import SERVER, Owned, PlanState, fact_key
 from mssql_extract.snapshot import ApplicationRole, Database, DatabaseRole, User, fold
 
 RULE = "GB016"

@@ -49,8 +49,9 @@ from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grant_findings import GRANTED, IMPLIED, grant_findings, nothing
 from mapper.translate.grant_stamps import Stamps, expand_keyed
 from mapper.translate.grants import Target, schemas_of
+from mapper.translate.items import Item
 from mapper.translate.overgrants import permission_overgrant
-from mapper.translate.state import SERVER, Item, PlanState, fact_key
+from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
 
 #: Broad securables first, so a narrower grant the plan already holds is disposed ``implied``.

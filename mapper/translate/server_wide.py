@@ -20,7 +20,8 @@ from mapper.effective import Securable
 from mapper.plan import Disposition, Finding, PgGrant, PgMembership
 from mapper.privileges import lookup
 from mapper.translate.fixed import WIDE_PERMISSIONS, fixed_role, member_of, split_server_role
-from mapper.translate.state import SERVER, Item, PlanState, fact_key
+from mapper.translate.items import Item
+from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, ObjectKind, PermissionState, fold
 
 

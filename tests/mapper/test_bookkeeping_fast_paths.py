@@ -23,7 +23,8 @@ from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.translate import dispositions, implied
 from mapper.translate.grant_findings import restate_inherited
-from mapper.translate.state import PlanState, copy_with
+from mapper.translate.items import copy_with
+from mapper.translate.state import PlanState
 
 ESTATE = Scale("fast", databases=2, principals=120, permission_rows=4_000)
 

@@ -11,7 +11,7 @@ import pytest
 from mapper.plan import PgDefaultPrivilege, PgGrant, PgMembership
 from mapper.translate.deny_reach import PLACEHOLDER, signature_of
 from mapper.translate.deny_reach import signature as _signature
-from mapper.translate.state import copy_with
+from mapper.translate.items import copy_with
 
 GRANTS = [
     PgGrant(database="sales", object_type="DATABASE", name="sales", privilege="CONNECT",

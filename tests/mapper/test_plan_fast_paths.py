@@ -20,7 +20,8 @@ from mapper.effective import EffectivePermissions, Securable
 from mapper.plan import MigrationPlan, PgGrant, PgMembership
 from mapper.planner import plan
 from mapper.policy import Policy
-from mapper.translate.state import Item, PlanState
+from mapper.translate.items import Item
+from mapper.translate.state import PlanState
 
 #: A small generated estate with DENYs, split roles and derived roles (bench's generator).
 ESTATE = Scale("fast-paths", databases=2, principals=80, permission_rows=1_500)
@@ -145,7 +146,7 @@ def test_kept_spells_another_grantees_key_as_a_copy_would(planned: MigrationPlan
     """deny_kept asks whether a role holds a grant by its key's stem plus the role's name,
     without a copy per role: every grant's and default privilege's key ends in its grantee."""
     from mapper.translate.deny_kept import _stem
-    from mapper.translate.state import copy_with
+    from mapper.translate.items import copy_with
 
     items = [*planned.grants[:500], *planned.default_privileges[:200]]
     for item in items:
