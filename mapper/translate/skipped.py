@@ -10,7 +10,8 @@ may hide security is a finding instead, shown in the report and in SARIF:
   could not be (dynamic SQL, variable arguments, ownership of an unknown object, a module
   signature, EXECUTE AS in a script), one that dropped earlier permissions as a side effect
   (a new owner, a schema transfer: its text lists them), and one SQL Server refuses (a second
-  CREATE, a DENY or REVOKE without CASCADE of a grantable permission): GB045.
+  CREATE, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role with
+  members or of a principal that owns something): GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
 triggers, ``ALTER DATABASE SET`` options …) stay out of the findings: they are counted in the
@@ -36,6 +37,9 @@ REFUSED = "the first definition stands (not replayed)"
 #: How it ends for a DENY or REVOKE without CASCADE of a permission held WITH GRANT OPTION,
 #: which SQL Server refuses (Msg 4611, mssql_extract/tsql/grants.py): the permission stays.
 REFUSED_WITHOUT_CASCADE = "the permission stands (not replayed)"
+#: How it ends for a DROP of a principal SQL Server refuses, as it has members or owns something
+#: (Msg 15144, 15138, 15174 …: mssql_extract/tsql/drop_refusals.py): the principal stays.
+REFUSED_DROP = "the principal stands (not replayed)"
 #: How the extractor's reason begins for a module signature or countersignature the module
 #: still has (mssql_extract/tsql/signatures.py): PostgreSQL has no module signing.
 SIGNING = "module signing:"
@@ -45,8 +49,9 @@ IMPERSONATION = "impersonation:"
 #: How it begins for a statement that dropped earlier permissions as a side effect (a new owner,
 #: a schema transfer: mssql_extract/tsql/dropped.py); its text lists them.
 DROPPED = "permissions dropped:"
-#: What such a reason says when the statement is in a WHILE loop's body or an IF branch that
-#: grantbridge replayed without knowing whether the script runs it (mssql_extract/tsql/dropped.py).
+#: What such a reason, or a module signature's, says when the statement is in a WHILE loop's body
+#: or an IF branch that grantbridge replayed without knowing whether the script runs it
+#: (mssql_extract/tsql/dropped.py, signatures.py).
 MAYBE_RUN = "(replayed"
 
 
@@ -85,31 +90,35 @@ def _action(skipped: Skipped) -> str:
             "take it away with CASCADE on the server (which takes it from those the grantee "
             "granted it to as well) and extract again."
         )
-    if skipped.reason.startswith(SIGNING):
+    if skipped.reason.endswith(REFUSED_DROP):  # a role with members, an owner: Msg 15144 …
         return (
+            "Not in the plan as a drop: SQL Server refuses the statement, so the principal keeps "
+            "its members, ownerships and permissions, and the plan holds them as the server does. "
+            "If it is meant to go, remove its members and give what it owns another owner first "
+            "(in the script, or on the server) and extract again."
+        )
+    if skipped.reason.startswith(SIGNING):
+        action = (
             "Not in the plan: PostgreSQL has no module signing. To give the routine those "
             "permissions, make it SECURITY DEFINER (SET search_path = pg_catalog, <schema>), "
             "owned by a NOLOGIN role that holds the certificate user's grants; REVOKE EXECUTE "
             "FROM PUBLIC and grant EXECUTE to its callers."
         )
+        return _maybe_run(skipped, action, "whether the module is signed")
     if skipped.reason.startswith(COUNTERSIGNING):
-        return (
+        action = (
             "Not in the plan: PostgreSQL has no module signing. A routine that is not SECURITY "
             "DEFINER runs with the privileges of the SECURITY DEFINER routine calling it, so "
             "once the signed module is one (see its ADD SIGNATURE), this one needs nothing more."
         )
+        return _maybe_run(skipped, action, "whether the module is countersigned")
     if skipped.reason.startswith(DROPPED):
         action = (
             "Not in the plan, as on the server: SQL Server drops these permissions when the "
             "statement runs. If they are meant to stay, grant them after it (in the script, "
             "or on the server) and extract again."
         )
-        if MAYBE_RUN in skipped.reason:  # in a WHILE loop or an IF branch grantbridge replayed
-            action += (
-                " The statement is in a loop or a branch the script may not run: check on the "
-                "server whether these permissions are still there."
-            )
-        return action
+        return _maybe_run(skipped, action, "whether these permissions are still there")
     if skipped.reason.startswith(IMPERSONATION):
         return (
             "The statements after it are in the plan as if the script's caller ran them: check "
@@ -119,4 +128,15 @@ def _action(skipped: Skipped) -> str:
     return (
         f"Not in the plan: the {'row' if skipped.kind == 'row' else 'statement'} "
         f"{what[skipped.kind]}."
+    )
+
+
+def _maybe_run(skipped: Skipped, action: str, check: str) -> str:
+    """``action``, and what to ``check`` on the server when the statement is in a WHILE loop or
+    an IF branch grantbridge replayed without knowing whether the script runs it."""
+    if MAYBE_RUN not in skipped.reason:
+        return action
+    return (
+        f"{action} The statement is in a loop or a branch the script may not run: check on the "
+        f"server {check}."
     )

@@ -36,6 +36,18 @@ def _uncertain(where: SourceRef) -> str:
     )
 
 
+def in_branch(p: Parser) -> str:
+    """What a statement's own skipped item adds when the statement is in a branch of an IF whose
+    condition grantbridge cannot evaluate (the IF's note is not written then: ``replay_noted``).
+    ``""`` elsewhere."""
+    if not (p.uncertain and p.condition_ref is not None):
+        return ""
+    return (
+        f" (replayed, though it runs only if the condition of the IF at {p.condition_ref} "
+        "holds, which grantbridge cannot evaluate)"
+    )
+
+
 def replay_noted(p: StatementParser, handler: Handler, length: int) -> None:
     """Replay a statement the script may not run as written, unless it recorded a skipped item
     itself (or its dynamic SQL did, statement by statement): in a branch that may not run, it

@@ -22,7 +22,7 @@ SQL Server drops them with ``x`` (there is no securable left to hold them). Noth
 from __future__ import annotations
 
 from mssql_extract.snapshot import PermissionState, SourceRef
-from mssql_extract.tsql import loops
+from mssql_extract.tsql import branches, loops
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.state import PermRow, Securable
 
@@ -36,12 +36,8 @@ def note(p: Parser, rows: list[PermRow], why: str, ref: SourceRef) -> None:
     if not rows:
         return
     reason = f"{DROPPED} {why}, so these earlier statements are not in the plan"
-    if p.uncertain and p.condition_ref is not None:  # the IF's note is not written then
-        reason += (
-            f" (replayed, though it runs only if the condition of the IF at {p.condition_ref} "
-            "holds, which grantbridge cannot evaluate)"
-        )
-    reason += loops.in_loop(p)  # nor is the statement counted in its loop otherwise
+    # the IF's note is not written then, nor is the statement counted in its loop otherwise
+    reason += branches.in_branch(p) + loops.in_loop(p)
     p.builder.skip("statement", reason, "; ".join(statements(rows, ref.origin)), ref)
 
 

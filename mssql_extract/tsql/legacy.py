@@ -18,6 +18,8 @@ it; parameter names come from the same page):
                              the owner" and "removes all existing permissions from the object"
 ==========================  ===================================================================
 
+Replayed as those statements, the DROPs are refused as they are (``drop_refusals``).
+
 ``sp_addalias`` maps a login to an existing user (usually ``dbo``), so the login acts as that
 user; PostgreSQL has nothing like it. It is kept as skipped, so that the plan reports it (GB045).
 """
@@ -25,7 +27,7 @@ user; PostgreSQL has nothing like it. It is kept as skipped, so that the plan re
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef, fold
-from mssql_extract.tsql import dropped
+from mssql_extract.tsql import drop_refusals, dropped
 from mssql_extract.tsql.cursor import Args, Parser, Procedure
 from mssql_extract.tsql.principals import new_database_principal, required
 from mssql_extract.tsql.state import LoginState
@@ -55,7 +57,7 @@ def sp_denylogin(p: Parser, args: Args, ref: SourceRef) -> None:
 
 def sp_revokelogin(p: Parser, args: Args, ref: SourceRef) -> None:
     name = required(p, args, "loginame")
-    dropped.principal(p, p.builder.drop_login(name), "sp_revokelogin", name, ref)
+    drop_refusals.drop_login(p, "sp_revokelogin", name, ref)
 
 
 def sp_defaultdb(p: Parser, args: Args, ref: SourceRef) -> None:
@@ -76,7 +78,7 @@ def sp_addgroup(p: Parser, args: Args, ref: SourceRef) -> None:
 
 def sp_dropgroup(p: Parser, args: Args, ref: SourceRef) -> None:
     name = required(p, args, "rolename")
-    dropped.principal(p, p.builder.drop_principal(name), "sp_dropgroup", name, ref)
+    drop_refusals.drop_database_principal(p, "sp_dropgroup", name, ref)
 
 
 def sp_changegroup(p: Parser, args: Args, ref: SourceRef) -> None:

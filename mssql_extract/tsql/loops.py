@@ -8,8 +8,10 @@ keeps one skipped item at the WHILE (``LOOPED``), which the plan reports like a 
 IF branch it cannot evaluate (GB045, "in the plan"): the loop's effect is approximated, never
 silently. A loop inside a loop reports itself and its enclosing loop. A statement in the body
 that keeps a skipped item of its own because it did something on the way (a DROP or a new owner
-dropping permissions, ``dropped``) was replayed too: its item says it is in the loop
-(:func:`in_loop`), and the loop is reported as well.
+dropping permissions, ``dropped``; a module signature added or removed, ``signatures``) was
+replayed too: its item says it is in the loop (:func:`in_loop`), and the loop is reported as
+well. A statement SQL Server refuses (``duplicates``, ``grants``, ``drop_refusals``) changes
+nothing, in a loop as anywhere: it does not count.
 """
 
 from __future__ import annotations

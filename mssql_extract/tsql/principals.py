@@ -4,13 +4,14 @@ Statements: CREATE / ALTER / DROP LOGIN, USER, ROLE, SERVER ROLE, APPLICATION RO
 ALTER [SERVER] ROLE … ADD | DROP MEMBER. The system procedures that predate them (sp_addlogin,
 sp_grantdbaccess, sp_adduser, sp_addrolemember, …) are in ``PROCEDURES``, bound by parameter
 name or position (names from each procedure's documentation page). A CREATE of a principal
-whose name is taken is refused, as SQL Server refuses it (``duplicates``).
+whose name is taken is refused, as SQL Server refuses it (``duplicates``), and so is a DROP of
+a role with members or of a principal that owns something (``drop_refusals``).
 """
 
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef
-from mssql_extract.tsql import dropped, duplicates
+from mssql_extract.tsql import drop_refusals, duplicates
 from mssql_extract.tsql.cursor import Args, Handler, Parser, Procedure, ProcHandler
 from mssql_extract.tsql.options import Options, read_options
 from mssql_extract.tsql.state import LoginState, UserState, guess_login_type
@@ -123,7 +124,7 @@ def alter_login(p: Parser) -> None:
 def drop_login(p: Parser) -> None:
     """``DROP LOGIN name``."""
     ref, name = p.ref(), p.name("a login name")
-    dropped.principal(p, p.builder.drop_login(name), "DROP LOGIN", name, ref)
+    drop_refusals.drop_login(p, "DROP LOGIN", name, ref)
 
 
 def create_user(p: Parser) -> None:
@@ -180,7 +181,7 @@ def _drop_principal(statement: str) -> Handler:
         ref = p.ref()
         _if_exists(p)
         name = p.name("a principal name")
-        dropped.principal(p, p.builder.drop_principal(name), statement, name, ref)
+        drop_refusals.drop_database_principal(p, statement, name, ref)
 
     return drop
 
@@ -257,7 +258,7 @@ def alter_server_role(p: Parser) -> None:
 def drop_server_role(p: Parser) -> None:
     """``DROP SERVER ROLE name``."""
     ref, name = p.ref(), p.name("a server role name")
-    dropped.principal(p, p.builder.drop_server_role(name), "DROP SERVER ROLE", name, ref)
+    drop_refusals.drop_server_role(p, "DROP SERVER ROLE", name, ref)
 
 
 STATEMENTS = {
@@ -301,7 +302,7 @@ def sp_addlogin(p: Parser, args: Args, ref: SourceRef) -> None:
 
 def sp_droplogin(p: Parser, args: Args, ref: SourceRef) -> None:
     name = required(p, args, "loginame")
-    dropped.principal(p, p.builder.drop_login(name), "sp_droplogin", name, ref)
+    drop_refusals.drop_login(p, "sp_droplogin", name, ref)
 
 
 def _grant_access(p: Parser, args: Args, ref: SourceRef) -> str | None:
@@ -341,7 +342,7 @@ def sp_change_users_login(p: Parser, args: Args, ref: SourceRef) -> None:
 
 def sp_dropuser(p: Parser, args: Args, ref: SourceRef) -> None:
     name = required(p, args, "name_in_db")
-    dropped.principal(p, p.builder.drop_principal(name), "sp_dropuser", name, ref)
+    drop_refusals.drop_database_principal(p, "sp_dropuser", name, ref)
 
 
 def sp_addrole(p: Parser, args: Args, ref: SourceRef) -> None:
@@ -352,7 +353,7 @@ def sp_addrole(p: Parser, args: Args, ref: SourceRef) -> None:
 
 def sp_droprole(p: Parser, args: Args, ref: SourceRef) -> None:
     name = required(p, args, "rolename")
-    dropped.principal(p, p.builder.drop_principal(name), "sp_droprole", name, ref)
+    drop_refusals.drop_database_principal(p, "sp_droprole", name, ref)
 
 
 def sp_addapprole(p: Parser, args: Args, ref: SourceRef) -> None:

@@ -12,7 +12,8 @@ running the scripts):
 * a DENY or REVOKE without ``CASCADE`` of a permission the grantee holds WITH GRANT OPTION is
   refused, as SQL Server refuses it (Msg 4611): nothing changes (``grants``);
 * DROP removes the principal or object together with its permissions and memberships (those
-  granted on a principal, ``ON USER::x``, are listed at the DROP: ``dropped``);
+  granted on a principal, ``ON USER::x``, are listed at the DROP: ``dropped``), unless SQL
+  Server refuses it (a role with members, a principal that owns something): ``drop_refusals``;
 * ALTER AUTHORIZATION to a new owner removes the permissions on the securable, and on a
   schema those on what it holds without an individual owner (``drop_schema_permissions``);
   ALTER SCHEMA … TRANSFER removes those on the object it moves; both say which they removed
@@ -20,9 +21,8 @@ running the scripts):
 * CREATE of a name the state holds already is refused, as SQL Server refuses it: the first
   definition stands (``duplicates``).
 
-A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded with
-``login=None`` and ``orphaned=True``: nothing in the scripts links it to a login any more
-(``missing_login`` keeps the name ``x`` for the plan's messages).
+A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded with ``login=None``
+and ``orphaned=True`` (``missing_login`` keeps the name ``x`` for the plan's messages).
 """
 
 from __future__ import annotations

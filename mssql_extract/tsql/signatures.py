@@ -11,7 +11,9 @@ kept as skipped, with a reason the plan reports (GB045, its action saying what t
 PostgreSQL instead: ``mapper.translate.skipped``). The replay keeps the signatures a module
 holds, and only those standing at the end are reported: ``DROP SIGNATURE`` removes one, and
 altering or dropping the module removes all of its (ADD SIGNATURE, Remarks: altering a module
-drops its signature; ``modules``).
+drops its signature; ``modules``). In a WHILE loop's body, or a branch of an IF grantbridge
+cannot evaluate, a signature's item says so, and the loop is reported (``loops``), as for any
+statement replayed there.
 
 Grammar::
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import fold
-from mssql_extract.tsql import modules
+from mssql_extract.tsql import branches, loops, modules
 from mssql_extract.tsql.cursor import Handler, Parser
 from mssql_extract.tsql.grants import _class_prefix
 from mssql_extract.tsql.state import Module, Signer
@@ -92,6 +94,9 @@ def add_signature(p: Parser) -> None:
             f"{SIGNING} {spelled} runs with the permissions of {whose} as well as its "
             "caller's, which the plan does not carry over (PostgreSQL has no module signing)"
         )
+    # replayed: in a loop's body or a branch that may not run, its item says so and the loop
+    # is reported, as for a DROP or a new owner there (``dropped``)
+    reason += branches.in_branch(p) + loops.in_loop(p)
     p.builder.sign(module, [signer for signer, _ in signed], reason, p.statement_text(), ref)
 
 
@@ -107,7 +112,7 @@ def drop_signature(p: Parser) -> None:
     reason = (
         "removes a module signature, which the plan does not carry over: without a security "
         "effect on the plan"
-    )
+    ) + loops.in_loop(p)  # the signature it removes is no longer reported: the loop is
     p.builder.skip("statement", reason, p.statement_text(), p.ref())
 
 

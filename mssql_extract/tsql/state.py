@@ -218,6 +218,39 @@ class PermStore:
         }
 
 
+#: ``EXECUTE AS`` values that name no principal of the database.
+_NOT_PRINCIPALS = frozenset({"CALLER", "OWNER", "SELF"})
+
+
+class Objects(dict[tuple[str, str], DbObject]):
+    """A database's schema-scoped objects by (folded schema, folded name). ``tied`` keeps those
+    tied to a principal, by an individual owner or an ``EXECUTE AS 'user'``: a DROP of a
+    principal asks for them (``drop_refusals``), which must not read every object of the
+    database each time. Objects are stored with ``[key] = obj`` and removed with ``pop`` or
+    ``del`` (the only writes that keep ``tied``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tied: dict[tuple[str, str], DbObject] = {}
+
+    def __setitem__(self, key: tuple[str, str], obj: DbObject) -> None:
+        super().__setitem__(key, obj)
+        if obj.owner or (obj.execute_as and obj.execute_as.upper() not in _NOT_PRINCIPALS):
+            self.tied[key] = obj
+        else:
+            self.tied.pop(key, None)
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        super().__delitem__(key)
+        self.tied.pop(key, None)
+
+    def pop(  # type: ignore[override]  # one signature: the replay's only use
+        self, key: tuple[str, str], default: DbObject | None = None
+    ) -> DbObject | None:
+        self.tied.pop(key, None)
+        return super().pop(key, default)
+
+
 @dataclass
 class DbState:
     """Everything recorded inside one database."""
@@ -238,7 +271,7 @@ class DbState:
     memberships: dict[tuple[str, str], tuple[str, str, SourceRef]] = field(default_factory=dict)
     perms: PermStore = field(default_factory=PermStore)
     schemas: dict[str, NamedState] = field(default_factory=dict)
-    objects: dict[tuple[str, str], DbObject] = field(default_factory=dict)
+    objects: Objects = field(default_factory=Objects)
     policies: dict[tuple[str, str], SecurityPolicy] = field(default_factory=dict)
     masked: dict[tuple[str, str, str], MaskedColumn] = field(default_factory=dict)
     audits: dict[str, AuditSpecification] = field(default_factory=dict)

@@ -10,7 +10,7 @@ import pytest
 
 from mapper.planner import plan
 from mapper.policy import Policy
-from mapper.translate.skipped import COUNTERSIGNING, IMPERSONATION, SIGNING, harmless
+from mapper.translate.skipped import COUNTERSIGNING, IMPERSONATION, REPLAYED, SIGNING, harmless
 from mssql_extract.snapshot import SecuritySnapshot, Skipped
 from tests.extract.tsql_helpers import snap
 
@@ -143,3 +143,54 @@ def test_a_script_that_impersonates_is_reported(statement: str, who: str) -> Non
     assert "a role they create without AUTHORIZATION is owned by" in item.reason
     [found] = [f for f in plan(s, Policy()).findings if f.rule_id == "GB045"]
     assert found.action.startswith("The statements after it are in the plan as if the script's")
+
+
+ADD = "ADD SIGNATURE TO x.p BY CERTIFICATE signcert WITH PASSWORD = 'x'"
+DROP = "DROP SIGNATURE FROM x.p BY CERTIFICATE signcert"
+
+
+def _loop(*body: str) -> SecuritySnapshot:
+    """SIGNED with a WHILE loop at line 16 running ``body`` (from line 18 on)."""
+    return snap(SIGNED + "WHILE @i < 2\nBEGIN\n" + "".join(f"  {b}\n" for b in body) + "END\n")
+
+
+def test_a_signature_in_a_loop_says_so_and_the_loop_is_reported() -> None:
+    # as a DROP or a new owner in a loop's body does (test_tsql_loop_drops.py): the signature
+    # was replayed once, though the script may add it never, or many times
+    items = {x.source_ref.line: x for x in _reported(_loop(ADD))}
+    assert sorted(items) == [16, 18]
+    assert items[16].reason.startswith(REPLAYED)
+    assert items[16].text == "WHILE @i < 2"
+    assert items[18].reason.startswith(SIGNING)
+    assert "in the body of the WHILE loop at t.sql:16:1" in items[18].reason
+    [found] = [
+        f
+        for f in plan(_loop(ADD), Policy()).findings
+        if f.rule_id == "GB045" and f.source_ref == "t.sql:18:3"
+    ]
+    assert found.action.endswith(
+        "The statement is in a loop or a branch the script may not run: check on the server "
+        "whether the module is signed."
+    )
+
+
+def test_a_signature_removed_in_a_loop_reports_the_loop() -> None:
+    s = snap(SIGNED + ADD + "\n" + "WHILE @i < 2\nBEGIN\n" + f"  {DROP}\nEND\n")
+    [loop] = _reported(s)  # the signature is gone, maybe: the loop says the plan holds one pass
+    assert (loop.source_ref.line, loop.reason.startswith(REPLAYED)) == (17, True)
+
+
+def test_a_signature_in_a_branch_that_may_not_run_says_so() -> None:
+    s = snap(SIGNED + "IF @@SERVERNAME = N'prod'\n  " + ADD + "\n")
+    [item] = _reported(s)
+    assert item.reason.startswith(SIGNING)
+    assert "runs only if the condition of the IF at t.sql:16:1 holds" in item.reason
+
+
+def test_a_signature_outside_loops_and_branches_says_nothing_of_them() -> None:
+    [item] = _reported(snap(SIGNED + ADD + "\n"))
+    assert "(replayed" not in item.reason
+    [found] = [
+        f for f in plan(snap(SIGNED + ADD + "\n"), Policy()).findings if f.rule_id == "GB045"
+    ]
+    assert found.action.endswith("grant EXECUTE to its callers.")
