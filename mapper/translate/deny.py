@@ -321,8 +321,8 @@ def _restructure(
     # each role's closure once: memberships change only once derived roles are made
     closures = {role: closure(state, role) for role in reach}
     order = sorted(reach, key=lambda r: (len(closures[r]), r))
-    for role in order:  # what owners inherit on what they own, before anything moves
-        kept.note(role, closures[role], subtraction(reach[role]).hits, signatures)
+    # what owners inherit on what they own, before anything moves
+    kept.note(((r, closures[r], subtraction(reach[r]).hits) for r in order), signatures)
     leaving: dict[str, set[str]] = {}
     for role in order:
         sub = subtraction(reach[role])

@@ -94,7 +94,7 @@ from mapper.translate.module_chains import chain_findings
 from mapper.translate.module_owner import Holders, owner_permissions
 from mapper.translate.module_routes import Routes
 from mapper.translate.objects import pg_object
-from mapper.translate.state import PlanState, fact_key
+from mapper.translate.state import Item, PlanState, fact_key
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
 
@@ -104,6 +104,42 @@ class ModuleItems:
 
     routines: dict[str, PgRoutineSecurity]
     views: dict[str, PgViewSecurity]
+
+
+class Callers:
+    """Who is granted EXECUTE on a routine (every signature of its name), sorted.
+
+    Asked once per SECURITY DEFINER routine: the plan's items are read once, into grantees by
+    routine, and then only those added since (each module adds some: its owner's permissions,
+    ``grant_underlying``), found at the end of the items, which keep their insertion order. A
+    scan of every item per routine made a database's modules quadratic. Where items went
+    meanwhile (module planning removes none), they are read again.
+    """
+
+    def __init__(self, state: PlanState) -> None:
+        self._items = state.items
+        self._by_routine: dict[tuple[str, str, str | None, str], set[str]] = {}
+        self._read, self._last = 0, ""  # how many items were read, and the last one's key
+
+    def __call__(self, object_type: str, db: str, schema: str | None, name: str) -> list[str]:
+        self._catch_up()
+        return sorted(self._by_routine.get((object_type, db, schema, name), ()))
+
+    def _catch_up(self) -> None:
+        items = self._items
+        added: list[Item] = []
+        if self._read:
+            for key in reversed(items):  # those added since, newest first
+                if key == self._last:
+                    break
+                added.append(items[key])
+        if not self._read or len(items) != self._read + len(added) or self._last not in items:
+            self._by_routine, added = {}, list(items.values())
+        for item in added:
+            if isinstance(item, PgGrant) and item.privilege == "EXECUTE":
+                routine = (item.object_type, item.database, item.schema_name, item.name)
+                self._by_routine.setdefault(routine, set()).add(item.grantee)
+        self._read, self._last = len(items), next(reversed(items), "")
 
 
 def plan_modules(state: PlanState, db: Database, found: ModuleItems) -> None:
@@ -129,9 +165,9 @@ def plan_modules(state: PlanState, db: Database, found: ModuleItems) -> None:
     as_owner = {key: _as_owner(state, module) for key, module in planned.items()}
     routes = Routes(state=state, db=db, graph=graph, modules=planned, as_owner=as_owner,
                     index=index)  # fmt: skip
-    holders = Holders(state)
+    holders, callers = Holders(state), Callers(state)
     for module in planned.values():
-        _plan_module(routes, module, found, holders)
+        _plan_module(routes, module, found, holders, callers)
     chain_findings(routes, planned.values())  # GB306, one per caller and module it runs
     _unread_bodies(state, db, modules)
 
@@ -213,13 +249,13 @@ def _as_owner(state: PlanState, module: PlannedModule) -> bool:
 
 
 def _plan_module(
-    routes: Routes, module: PlannedModule, found: ModuleItems, holders: Holders
+    routes: Routes, module: PlannedModule, found: ModuleItems, holders: Holders, callers: Callers
 ) -> None:
     state, as_owner = routes.state, routes.as_owner[module.obj.key]
     if module.kind == "view" and not as_owner:
         _security_invoker(state, module, found.views)
     elif module.kind == "routine" and as_owner:
-        _security_definer(routes, module, found.routines, holders)
+        _security_definer(routes, module, found.routines, holders, callers)
     elif (
         module.kind == "routine"
         and module.relied
@@ -254,16 +290,13 @@ def _security_definer(
     module: PlannedModule,
     routines: dict[str, PgRoutineSecurity],
     holders: Holders,
+    granted: Callers,
 ) -> None:
     state, target = routes.state, module.target
     assert target is not None
     object_type = ROUTINE_KINDS[target.kind]
     signature = target.signature  # None: the routine is named without its arguments
-    callers = sorted(
-        {i.grantee for i in state.items.values() if isinstance(i, PgGrant)
-         and i.privilege == "EXECUTE" and i.object_type == object_type
-         and (i.database, i.schema_name, i.name) == (target.database, target.schema_name, target.name)}
-    )  # fmt: skip
+    callers = granted(object_type, target.database, target.schema_name, target.name)
     routine = PgRoutineSecurity(
         database=target.database, schema_name=target.schema_name, name=target.name,
         kind="function" if target.kind == "function" else "procedure", signature=signature,
