@@ -35,8 +35,9 @@ from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from mapper.translate.items import Granted, copy_with
 from mapper.translate.owner_members import roles_above
-from mapper.translate.state import Granted, PlanState, copy_with
+from mapper.translate.state import PlanState
 
 if TYPE_CHECKING:
     from mapper.translate.deny_owners import Owners

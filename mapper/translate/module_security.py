@@ -85,6 +85,7 @@ from mapper.plan import (
     PgViewSecurity,
 )
 from mapper.review_rules import FindingSpec, make_finding
+from mapper.translate.items import Item
 from mapper.translate.module_actions import (
     ROUTINE_KINDS,
     PlannedModule,
@@ -94,7 +95,7 @@ from mapper.translate.module_chains import chain_findings
 from mapper.translate.module_owner import Holders, owner_permissions
 from mapper.translate.module_routes import Routes
 from mapper.translate.objects import pg_object
-from mapper.translate.state import Item, PlanState, fact_key
+from mapper.translate.state import PlanState, fact_key
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
 

@@ -28,9 +28,7 @@ from mapper.plan import (
     trusted,
 )
 from mapper.policy import Policy
-from mapper.translate.items import Granted as Granted  # re-exported: deny_kept imports it
 from mapper.translate.items import PlanItems
-from mapper.translate.items import copy_with as copy_with  # re-exported: deny_kept imports it
 from mssql_extract.snapshot import Database, DbObject, SecuritySnapshot, fold
 
 SERVER = "server"

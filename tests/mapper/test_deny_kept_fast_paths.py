@@ -28,8 +28,9 @@ from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.translate import deny
 from mapper.translate.deny_kept import Kept, Reached, _inheritance
+from mapper.translate.items import Granted
 from mapper.translate.owner_members import roles_above
-from mapper.translate.state import Granted, PlanState
+from mapper.translate.state import PlanState
 from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql import parse_text
 from tests.mapper.estate import reach
