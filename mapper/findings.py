@@ -110,7 +110,9 @@ RULES = RuleRegistry([
          "made). A principal a DENY shuts out of a database (DENY CONNECT, or CONTROL, CONNECT "
          "REPLICATION, CONTROL SERVER) is a member of none of that database's roles. A DENY of "
          "part of what a PostgreSQL predefined role gives (pg_read_all_stats, pg_signal_backend) "
-         "takes the whole membership: PostgreSQL cannot take part of it away (fail closed)."),
+         "takes the whole membership: PostgreSQL cannot take part of it away (fail closed). "
+         "A member of a role that owns a schema keeps, granted to it directly, what the roles "
+         "it leaves gave it on that schema: SQL Server never denies an owner."),
     Rule("GB021", H, "DENY with no PostgreSQL equivalent",
          "PostgreSQL has no DENY, and the plan cannot apply this one to every principal it "
          "reaches in SQL Server (the members of a Windows or Entra ID group, whom grantbridge "
