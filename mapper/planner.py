@@ -43,6 +43,7 @@ from mapper.translate import (
 )
 from mapper.translate.auth import check_exclusive
 from mapper.translate.collation import plan_collations
+from mapper.translate.default_sequences import plan_default_sequences
 from mapper.translate.deny import Deny, plan_denies
 from mapper.translate.grants import plan_schema_usage
 from mapper.translate.implied import prune_implied
@@ -110,6 +111,7 @@ def _plan(
     security = plan_security(state)
     plan_schema_usage(state)
     prune_implied(state)
+    plan_default_sequences(state)  # USAGE follows the INSERT grants left after pruning
     hardening.plan_hardening(state)
     plan_skipped(state)  # what the extractor could not read: findings, never silent
     plan_collations(state)  # case-sensitive names the snapshot could not keep apart

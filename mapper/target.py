@@ -198,7 +198,11 @@ def grant_default_sequences(
     converted ``DEFAULT (NEXT VALUE FOR s.seq)``) as the inserting role, which needs USAGE (or
     UPDATE) on the sequence; SQL Server needed no permission on a sequence that had the same
     owner as the default constraint ("NEXT VALUE FOR (Transact-SQL)", Permissions). Members of
-    the INSERT grantee inherit the grant, as they inherit INSERT. Identity columns call no
+    the INSERT grantee inherit the grant, as they inherit INSERT. A sequence of the plan whose
+    owner is not the table's gets nothing: SQL Server checked the inserting user's own UPDATE on
+    it (the chain is broken), which the plan maps to USAGE where it was granted
+    (:mod:`mapper.translate.default_sequences`, which gives the same USAGE from the snapshot's
+    defaults, so that nothing is added here twice). Identity columns call no
     sequence as the inserting role: ``inspect`` does not record them. A sequence the plan does
     not have (a serial's own) joins ``objects`` as the target has it, owned by the table's owner
     (``ALTER TABLE … OWNER`` moves a serial's sequence along), so scripts and ``verify`` have it.
@@ -222,6 +226,8 @@ def grant_default_sequences(
             sequence = sequences.get((insert.database, name))
             if sequence is None or (_named(sequence), insert.grantee) in held:
                 continue  # not in the catalog read, or the grantee may call nextval already
+            if sequence.key in planned and sequence.owner != table.owner:
+                continue  # SQL Server checked the inserter's own UPDATE: mapped as USAGE if held
             if sequence.key not in planned and _adoptable(sequence, table, target):
                 objects.setdefault(sequence.key, _adopted(sequence, table))
             grant = _usage(sequence, insert)
@@ -229,7 +235,7 @@ def grant_default_sequences(
             per_table[_named(table)].append(grant)
     if not added:
         return plan
-    found = {where: _sequence_finding(where, grants, called[where], policy)
+    found = {where: _with_acceptance(sequence_finding(where, grants), policy)
              for where, grants in per_table.items()}  # fmt: skip
     return plan.model_copy(update={
         "objects": plan.objects + tuple(objects.values()),
@@ -275,9 +281,12 @@ def _usage(sequence: PgObject, insert: PgGrant, before: PgGrant | None = None) -
                    grantee=insert.grantee, facts=facts)  # fmt: skip
 
 
-def _sequence_finding(
-    table: Where, grants: list[PgGrant], sequences: tuple[str, ...], policy: Policy
+def sequence_finding(
+    table: Where, grants: list[PgGrant], *, source_ref: str | None = None
 ) -> Finding:
+    """GB040 for the USAGE grants made on the sequences a table's defaults call (here, and by
+    :mod:`mapper.translate.default_sequences` from the snapshot, which gives its own
+    ``source_ref``: where SQL Server's table is defined)."""
     database, schema, name = table
     where = f"{schema}.{name}"
     used = sorted({f"{g.schema_name}.{g.name}" for g in grants})
@@ -290,11 +299,10 @@ def _sequence_finding(
         f", the roles granted INSERT on {where} (SQL Server needed no permission on a sequence "
         "owned by the table's owner)."
     )
-    finding = findings.make(
+    return findings.make(
         "GB040", evidence, action,
-        securable=f"TABLE {where}", source_ref=f"{database}:{where}",
+        securable=f"TABLE {where}", source_ref=source_ref or f"{database}:{where}",
     )  # fmt: skip
-    return _with_acceptance(finding, policy)
 
 
 def _with_usage(

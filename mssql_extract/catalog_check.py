@@ -132,6 +132,9 @@ COLUMNS: Mapping[str, Mapping[str, Column]] = {
     "types": {**_OWNED, "user_type_id": INT},
     "columns": {"object_id": INT, "column_id": INT, "name": STR},
     "synonyms": {"object_id": INT, "base_object_name": STR.or_null},
+    "default_constraints": {
+        "parent_object_id": INT, "parent_column_id": INT, "definition": STR.or_null,
+    },
     "sql_modules": {
         "object_id": INT, "execute_as_principal_id": INT.or_null, "definition": STR.or_null,
     },

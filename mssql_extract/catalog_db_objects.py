@@ -1,7 +1,7 @@
 """Schemas, objects, types, security policies and masked columns from one database's rows.
 
-Converts ``sys.schemas``, ``sys.objects`` (with ``sys.columns``, ``sys.sql_modules`` and
-``sys.synonyms``), ``sys.types``, ``sys.security_policies`` / ``sys.security_predicates`` and
+Converts ``sys.schemas``, ``sys.objects`` (with ``sys.columns``, ``sys.sql_modules``,
+``sys.synonyms`` and ``sys.default_constraints``), ``sys.types``, ``sys.security_policies`` / ``sys.security_predicates`` and
 ``sys.masked_columns`` rows, resolved through a
 :class:`~mssql_extract.catalog_db_index.DatabaseIndex`, for
 :func:`mssql_extract.catalog_db.convert_database`. Built-in schemas keep their default owner
@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from mssql_extract.catalog_db_index import DatabaseIndex, Row
 from mssql_extract.catalog_db_principals import BUILTIN_USER_IDS
 from mssql_extract.catalog_rows import as_bool, as_str, by_id
+from mssql_extract.sequence_defaults import sequence_defaults, sequences_in
 from mssql_extract.snapshot import (
     TYPE_NAMED_LIKE_AN_OBJECT,
     DbObject,
@@ -103,10 +104,32 @@ def _individual_owner(db: DatabaseIndex, row: Row, ref: SourceRef) -> str | None
     return db.owner(ref, row.get("principal_id"), what, "planned as owned by its schema's owner")
 
 
+def _sequence_defaults(db: DatabaseIndex) -> dict[int, dict[str, list[str]]]:
+    """object_id → column name → the sequences its default calls (``sys.default_constraints``);
+    a default on a column the rows lack is recorded as skipped."""
+    found: dict[int, dict[str, list[str]]] = defaultdict(dict)
+    for row in db.src.rows("default_constraints"):
+        called = sequences_in(as_str(row.get("definition")))
+        if not called:
+            continue
+        oid, column_id = int(row["parent_object_id"]), int(row["parent_column_id"])
+        column = next(
+            (c for c in db.columns.get(oid, []) if int(c["column_id"]) == column_id), None
+        )
+        if column is None:  # the USAGE its INSERT grantees need would be missing: said
+            key = f"parent_object_id={oid},parent_column_id={column_id}"
+            reason = f"the default's column (object_id {oid}, column_id {column_id}) was not found"
+            db.skip(db.ref("sys.default_constraints", key), reason, text=str(row["definition"]))
+            continue
+        found[oid][str(column["name"])] = called
+    return found
+
+
 def read_objects(db: DatabaseIndex) -> list[DbObject]:
     """Objects a GRANT can target, then user-defined types not named like one of them."""
     modules = by_id(db.src.rows("sql_modules"), "object_id")
     synonyms = by_id(db.src.rows("synonyms"), "object_id")
+    defaults = _sequence_defaults(db)
     found = []
     for oid, row in db.objects.items():
         kind = OBJECT_KINDS.get(str(row["type"]).strip())
@@ -128,6 +151,7 @@ def read_objects(db: DatabaseIndex) -> list[DbObject]:
                 execute_as=_execute_as(db, modules, row, kind),
                 definition=as_str(module.get("definition")) if module else None,
                 base_object=as_str(synonyms.get(oid, {}).get("base_object_name")),
+                sequence_defaults=sequence_defaults(defaults.get(oid, {})),
                 source_ref=ref,
             )
         )

@@ -6,7 +6,8 @@ SqlRole, SqlApplicationRole (never its Password), SqlRoleMembership, SqlSchema (
 (:mod:`mssql_extract.dacpac_permissions`), and for objects SqlTable / SqlView / SqlProcedure /
 SqlScalarFunction / SqlInlineTableValuedFunction / SqlMultiStatementTableValuedFunction /
 SqlAggregate / SqlSequence / SqlSynonym / SqlUserDefinedDataType / SqlUserDefinedType /
-SqlTableType / SqlXmlSchemaCollection. Reading elements and their targets (``References``,
+SqlTableType / SqlXmlSchemaCollection, and SqlDefaultConstraint (a table's defaults that call a
+sequence: ``DbObject.sequence_defaults``). Reading elements and their targets (``References``,
 unresolved ``Annotation``) is :mod:`mssql_extract.dacpac_model`; logins, users, roles and
 memberships are read by :mod:`mssql_extract.dacpac_principals`.
 
@@ -39,6 +40,9 @@ Shapes checked against real SSDT/DacFx output (what we rely on, and where it was
   type, without a ``Grantor``: the model.xml quoted in microsoft/DacFx issue #700.
 * A column (``SqlSimpleColumn``) carries a nested, unnamed ``SqlTypeSpecifier`` element in its
   ``TypeSpecifier`` relationship: same issue. Only the columns themselves are read.
+* ``SqlDefaultConstraint``, named or not, with the relationships ``DefiningTable`` and
+  ``ForColumn`` and its expression as ``<Property Name="DefaultExpressionScript"><Value>`` in
+  CDATA: model.xml test data of public dacpac readers found by find_string.
 * ``SqlRoleMembership`` with relationships ``Member`` and ``Role`` (fixed roles referenced with
   ``ExternalSource="BuiltIns"``): same repository, RepairBacpac.Qualifier.json and
   repair-d365bacpacmodelfile.ps1. SqlPackage names none, so its key is ``[role]<-[member]``.
@@ -76,7 +80,9 @@ from mssql_extract.dacpac_model import (
     ModelXml,
     flag,
     nested,
+    parts,
     prop,
+    script,
     target,
     targets,
     tolerate_char_refs,
@@ -89,6 +95,7 @@ from mssql_extract.dacpac_principals import (
     read_roles,
     read_user,
 )
+from mssql_extract.sequence_defaults import sequence_defaults, sequences_in
 from mssql_extract.snapshot import (
     TYPE_NAMED_LIKE_AN_OBJECT,
     ApplicationRole,
@@ -162,13 +169,29 @@ def _execute_as(el: ElementTree.Element) -> str | None:
 
 def _objects(m: ModelXml) -> list[DbObject]:
     found = []
+    defaults = _sequence_defaults(m)
     for kind, object_kind in _KINDS.items():
         for e in m.of(kind):
             schema, name = m.name(e, 2, kind)
             columns = _columns(m, e) if kind in {"SqlTable", "SqlView"} else ()
+            called = defaults.get((fold(schema), fold(name)), {}) if kind == "SqlTable" else {}
             found.append(DbObject(schema_name=schema, name=name, kind=object_kind, owner=target(e, "Authorizer"),
                                   columns=columns, execute_as=_execute_as(e), base_object=_base_object(e),
-                                  source_ref=m.ref(e)))  # fmt: skip
+                                  sequence_defaults=sequence_defaults(called), source_ref=m.ref(e)))  # fmt: skip
+    return found
+
+
+def _sequence_defaults(m: ModelXml) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """(folded schema, folded table) → column → the sequences its default calls: each
+    ``SqlDefaultConstraint`` (named or not) points at its table (``DefiningTable``) and column
+    (``ForColumn``) and holds its expression as ``DefaultExpressionScript``."""
+    found: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for e in m.of("SqlDefaultConstraint"):
+        called = sequences_in(script(e, "DefaultExpressionScript"))
+        table = next(iter(parts(t) for t in targets(e, "DefiningTable")), [])
+        column = next(iter(parts(t) for t in targets(e, "ForColumn")), [])
+        if called and len(table) >= 2 and column:
+            found.setdefault((fold(table[-2]), fold(table[-1])), {})[column[-1]] = called
     return found
 
 

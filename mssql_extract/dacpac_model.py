@@ -64,6 +64,16 @@ def prop(el: ElementTree.Element, *names: str) -> str | None:
     return None
 
 
+def script(el: ElementTree.Element, name: str) -> str | None:
+    """A script property (``DefaultExpressionScript``, ``BodyScript``): DacFx writes its text as
+    a nested ``<Value>``, in CDATA, not as a ``Value`` attribute (read too, if written so)."""
+    found = el.find(f"{NS}Property[@Name='{name}']")
+    if found is None:
+        return None
+    value = found.find(f"{NS}Value")
+    return value.text if value is not None else found.get("Value")
+
+
 def _true(value: str | None) -> bool:
     """A DacFx boolean (``True`` / ``False``)."""
     return (value or "").lower() == "true"

@@ -249,6 +249,22 @@ FROM sys.synonyms AS sn
 ORDER BY sn.object_id""",
 )
 
+#: Column defaults that call a sequence. sys.default_constraints has sys.objects' columns and
+#: ``parent_column_id`` and ``definition``, nvarchar(max), "SQL expression that defines this
+#: default", stored decoded (``(NEXT VALUE FOR [s].[seq])``; Microsoft Learn,
+#: sys-default-constraints-transact-sql; catalog_views.json has no such view). Only those that
+#: call a sequence are read (:mod:`mssql_extract.sequence_defaults`): PostgreSQL's converted
+#: ``nextval`` needs USAGE for the inserting role. An export made before this query has no such
+#: section: its tables keep no sequence defaults.
+DEFAULT_CONSTRAINTS = Query(
+    "default_constraints",
+    "database",
+    """SELECT dc.parent_object_id, dc.parent_column_id, dc.definition
+FROM sys.default_constraints AS dc
+WHERE UPPER(dc.definition) LIKE N'%NEXT VALUE FOR%'
+ORDER BY dc.parent_object_id, dc.parent_column_id""",
+)
+
 SECURITY_POLICIES = Query(
     "security_policies",
     "database",
@@ -309,6 +325,7 @@ _DATABASE_QUERIES_BEFORE_MODULES: tuple[Query, ...] = (
     TYPES,
     COLUMNS,
     SYNONYMS,
+    DEFAULT_CONSTRAINTS,
 )
 _DATABASE_QUERIES_AFTER_MODULES: tuple[Query, ...] = (
     SECURITY_POLICIES,

@@ -47,6 +47,7 @@ from mssql_extract.snapshot_database import (
     Schema,
     SecurityPolicy,
     SecurityPredicate,
+    SequenceDefault,
     User,
     types_named_like_objects,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "SecurityPolicy",
     "SecurityPredicate",
     "SecuritySnapshot",
+    "SequenceDefault",
     "Server",
     "ServerRole",
     "Skipped",

@@ -88,6 +88,29 @@ class Schema(Model):
         return f"schema:{fold(self.name)}"
 
 
+class SequenceDefault(Model):
+    """A column default of a table that calls a sequence: ``DEFAULT (NEXT VALUE FOR [s].[seq])``.
+
+    ``sequence`` is quoted as ``sys.default_constraints.definition`` gives it (``[s].[seq]``);
+    a script or a dacpac may name it by one part, or by three (``db.s.seq``: "The table and the
+    sequence object must reside in the same database", NEXT VALUE FOR (Transact-SQL), "Using a
+    Sequence Object in a Default Constraint"). The mapper resolves it (DESIGN §3.3, "What
+    PostgreSQL needs that SQL Server does not").
+    """
+
+    column: str
+    sequence: str
+
+    @property
+    def key(self) -> str:
+        return f"{fold(self.column)}:{fold(self.sequence)}"
+
+    @property
+    def sequence_parts(self) -> tuple[str, ...]:
+        """:attr:`sequence` split into its parts (``[s].[seq]`` → ``("s", "seq")``)."""
+        return name_parts(self.sequence)
+
+
 class DbObject(Model):
     """A schema-scoped object: table, view, routine, sequence, type, synonym …
 
@@ -113,6 +136,13 @@ class DbObject(Model):
     #: quoted": ``[Sales].[dbo].[Orders]``), one to four parts. None: not a synonym, or a source
     #: that does not say. Left out of the JSON when None (snapshots without it load as before).
     base_object: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    #: A table's columns whose default calls a sequence (``NEXT VALUE FOR``), from
+    #: ``sys.default_constraints``, ``CREATE TABLE`` / ``ALTER TABLE … ADD DEFAULT`` or a dacpac's
+    #: ``SqlDefaultConstraint``; other defaults are not kept. Empty: none, or a source that does
+    #: not say. Left out of the JSON when empty (snapshots without it load as before).
+    sequence_defaults: SortedTuple[SequenceDefault] = Field(
+        default=(), exclude_if=lambda value: not value
+    )
 
     @property
     def key(self) -> str:

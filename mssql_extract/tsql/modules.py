@@ -15,6 +15,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import TokenType
 
+from mssql_extract.sequence_defaults import sequence_defaults
 from mssql_extract.snapshot import (
     TYPE_NAMED_LIKE_AN_OBJECT,
     DbObject,
@@ -24,13 +25,13 @@ from mssql_extract.snapshot import (
     fold,
 )
 from mssql_extract.snapshot_database import quote_name
-from mssql_extract.tsql import duplicates
+from mssql_extract.tsql import column_defaults, duplicates
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 from mssql_extract.tsql.tokens import STRINGS
 
 #: Words that open a table constraint or index item instead of a column in CREATE TABLE.
 _NOT_COLUMNS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "INDEX"})
-_NOT_COLUMNS |= {"PERIOD"}
+_NOT_COLUMNS |= {"PERIOD", "PRIMARY KEY", "FOREIGN KEY"}  # sqlglot's tokens of two words
 
 
 def object_name(p: Parser) -> tuple[str, str]:
@@ -128,18 +129,21 @@ def create_table(p: Parser) -> None:
     p.expect_type(TokenType.L_PAREN, "( and the column list")
     columns: list[str] = []
     masks: dict[str, str] = {}
+    called: dict[str, list[str]] = {}  # column → the sequences its default calls
     while True:
+        begin = p.pos
         column, mask = _column_item(p)
         if column:
             columns.append(column)
+            called[column] = column_defaults.in_column(p.tokens[begin + 1 : p.pos])
         if mask and column:
             masks[column] = mask
         if p.accept_type(TokenType.R_PAREN):
             break
         p.expect_type(TokenType.COMMA, ",")
     p.skip_to_boundary()
-    table = DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE,
-                     columns=tuple(columns), source_ref=ref)  # fmt: skip
+    table = DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE, columns=tuple(columns),
+                     sequence_defaults=sequence_defaults(called), source_ref=ref)  # fmt: skip
     if register(p, table):
         for column, mask in masks.items():
             _add_mask(p, schema, name, column, mask, ref)
@@ -154,9 +158,12 @@ def _add_mask(p: Parser, schema: str, table: str, column: str, fn: str, ref: Sou
 
 
 def alter_table(p: Parser) -> None:
-    """``ALTER TABLE t ALTER COLUMN c {ADD MASKED WITH (FUNCTION = '…') | DROP MASKED}``."""
+    """``ALTER TABLE t ALTER COLUMN c {ADD MASKED WITH (FUNCTION = '…') | DROP MASKED}``, and
+    ``ALTER TABLE t ADD`` of defaults calling a sequence (``column_defaults``)."""
     ref = p.ref()
     schema, name = object_name(p)
+    if column_defaults.alter_table_add(p, schema, name, ref):
+        return
     if not p.at("ALTER", "COLUMN"):
         p.skip_to_boundary(STOP_WORDS - {"ALTER", "DROP"})
         p.builder.skip("statement", "ALTER TABLE without a security effect",

@@ -1,0 +1,250 @@
+"""USAGE on the sequences column defaults call, for the roles the plan lets INSERT (DESIGN §3.3,
+"What PostgreSQL needs that SQL Server does not").
+
+A table's ``DEFAULT (NEXT VALUE FOR s.seq)`` becomes ``DEFAULT nextval('s.seq')``, and
+PostgreSQL runs a default as the inserting role, which needs USAGE (or UPDATE) on the sequence
+("Sequence Manipulation Functions"; ownership plays no part). SQL Server checks the sequence
+as it checks any object called through an ownership chain ("NEXT VALUE FOR (Transact-SQL)",
+Security, Ownership Chaining: "If the default constraint has the same owner as the sequence
+object, no permissions are required on the sequence object when the default constraint is
+called"; a default constraint is owned by its table's owner), and a chain skips the check
+altogether, a DENY included ("Ownership Chains": "permissions on the referenced object are not
+evaluated"). The snapshot carries each table's sequence defaults (``DbObject.sequence_defaults``)
+from every source; ``plan --target`` reads the same from the converted target
+(:func:`mapper.target.grant_default_sequences`, which gives nothing more where this pass did).
+
+=================================  ==============================  ================================
+table and sequence                 SQL Server checks on the        the plan
+                                   sequence when the default runs
+=================================  ==============================  ================================
+same owner (the chain is intact)   nothing, not even a DENY        USAGE to each INSERT grantee,
+                                                                   with the INSERT's facts; GB040
+different owners (chain broken)    UPDATE, as ``NEXT VALUE FOR``   nothing added: the inserter's
+                                   does                            own UPDATE became USAGE
+sequence not in the snapshot, or   (unknown)                       nothing granted; GB042 names
+a name alone several schemas hold                                  the INSERT grantees
+=================================  ==============================  ================================
+
+USAGE also lets the grantee call ``nextval`` itself, which SQL Server allowed only with UPDATE:
+GB040 says so, and names a DENY on the sequence that is therefore not kept (faithful to the
+default, which the DENY never stopped; the alternative, a SECURITY DEFINER function as the
+default, is a change to the converted table, not to its privileges). Runs after
+:func:`~mapper.translate.implied.prune_implied`: a role inheriting INSERT inherits the USAGE too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from mapper import findings
+from mapper.plan import PgGrant, PgObject
+from mapper.target import Where, sequence_finding
+from mapper.translate.items import copy_with
+from mapper.translate.objects import pg_object, schema_owner
+from mapper.translate.state import PlanState
+from mssql_extract.snapshot import (
+    Database,
+    DbObject,
+    ObjectKind,
+    PermissionState,
+    SequenceDefault,
+    fold,
+)
+
+#: SQL Server permissions whose DENY on a sequence (or its schema) keeps a principal from calling
+#: NEXT VALUE FOR itself: UPDATE, and CONTROL, which covers it (fn_builtin_permissions).
+_NEXT_VALUE_DENIED = frozenset({"UPDATE", "CONTROL"})
+#: Sequence privileges that let a role call nextval: a grantee holding one needs nothing more.
+_NEXTVAL = ("USAGE", "UPDATE")
+#: What a USAGE grant made here says about itself (in plan.json).
+_WITH_INSERT = "USAGE goes with INSERT: the column default of {table} calls nextval"
+
+
+def plan_default_sequences(state: PlanState) -> None:
+    """USAGE on each sequence a table's defaults call, for every grantee of INSERT on the table
+    whose owner also owns the sequence; GB042 for a sequence the snapshot does not have."""
+    tables = [(db, obj) for db in state.snapshot.databases for obj in db.objects
+              if obj.sequence_defaults and obj.kind == ObjectKind.TABLE]  # fmt: skip
+    if not tables:
+        return
+    inserts = _inserts(state)
+    held = _held(state)
+    catalogs: dict[str, _Sequences] = {}
+    for db, table in tables:
+        sequences = catalogs.get(db.key) or catalogs.setdefault(db.key, _Sequences(db))
+        target = pg_object(state, db, table)
+        granted = inserts.get(_where(target)) if target is not None else None
+        if target is None or not granted:
+            continue
+        usages: list[PgGrant] = []
+        denied: list[str] = []
+        for default in table.sequence_defaults:
+            sequence = sequences.find(default)
+            if isinstance(sequence, str):
+                _not_found(state, table, default, sequence, granted)
+            elif _chained(db, table, sequence):
+                made = _granted(state, db, target, sequence, granted, held)
+                usages += made
+                denied += sequences.denied(sequence) if made else []
+        if usages:
+            _found(state, table, target, usages, sorted(set(denied)), granted)
+
+
+def _where(item: PgObject | PgGrant) -> Where:
+    return (item.database, item.schema_name, item.name)
+
+
+def _inserts(state: PlanState) -> dict[Where, list[tuple[str, PgGrant]]]:
+    """Table → the INSERT grants on it (table or column), with their keys, in key order."""
+    found: dict[Where, list[tuple[str, PgGrant]]] = defaultdict(list)
+    for key, item in state.items.items():
+        if (isinstance(item, PgGrant) and item.privilege == "INSERT"
+                and item.object_type == "TABLE"):  # fmt: skip
+            found[_where(item)].append((key, item))
+    return {where: sorted(grants) for where, grants in found.items()}
+
+
+class _Sequences:
+    """A database's sequences by folded name, and the DENYs that keep someone from calling NEXT
+    VALUE FOR on one, built once per database (each table with defaults asks)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.by_name: dict[str, list[DbObject]] = defaultdict(list)
+        for obj in db.objects:
+            if obj.kind == ObjectKind.SEQUENCE:
+                self.by_name[fold(obj.name)].append(obj)
+        #: (folded schema, folded name) or (folded schema,) → ``DENY UPDATE ON [s].[q] TO [x]``
+        self.denies: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for p in db.permissions:
+            if (p.state != PermissionState.DENY or p.permission not in _NEXT_VALUE_DENIED
+                    or p.securable_class not in ("OBJECT", "SCHEMA") or p.column_name):  # fmt: skip
+                continue
+            where: tuple[str, ...]
+            if p.securable_class == "OBJECT":
+                where = (fold(p.schema_name or ""), fold(p.object_name or ""))
+                what = f"[{p.schema_name}].[{p.object_name}]"
+            else:
+                where, what = (fold(p.object_name or ""),), f"SCHEMA::[{p.object_name}]"
+            self.denies[where].append(f"DENY {p.permission} ON {what} TO [{p.grantee}]")
+
+    def find(self, default: SequenceDefault) -> DbObject | str:
+        """The snapshot's sequence a default calls, or why it is not known. A name alone is
+        looked up in the default schema of whoever ran the DDL, then dbo ("Name resolution,
+        default schema, implicit schema", Part III, https://learn.microsoft.com/archive/blogs/
+        sqlprogrammability/name-resolution-default-schema-implicit-schema-part-iii), so it is
+        known only where one sequence has that name."""
+        parts = default.sequence_parts
+        if len(parts) == 3 and parts[0] and fold(parts[0]) != fold(self.db.name):
+            return "a sequence of another database"
+        named = self.by_name.get(fold(parts[-1]), [])
+        if len(parts) >= 2 and parts[-2]:
+            named = [o for o in named if fold(o.schema_name) == fold(parts[-2])]
+        if len(named) == 1:
+            return named[0]
+        if not named:
+            return "the snapshot has no such sequence"
+        held = ", ".join(sorted(f"{o.schema_name}.{o.name}" for o in named))
+        return f"named without its schema, it may be any of {held}"
+
+    def denied(self, sequence: DbObject) -> list[str]:
+        """Each DENY that keeps someone from calling NEXT VALUE FOR on ``sequence`` itself (on
+        it, or on its schema)."""
+        schema = fold(sequence.schema_name)
+        return [
+            *self.denies.get((schema, fold(sequence.name)), ()),
+            *self.denies.get((schema,), ()),
+        ]
+
+
+def _owner(db: Database, obj: DbObject) -> str:
+    return fold(obj.owner or schema_owner(db, obj.schema_name))
+
+
+def _chained(db: Database, table: DbObject, sequence: DbObject) -> bool:
+    """Whether SQL Server skips the check on the sequence: its owner owns the table (and so the
+    default constraint, which has no owner of its own)."""
+    return _owner(db, table) == _owner(db, sequence)
+
+
+def _held(state: PlanState) -> set[str]:
+    """Keys of the sequence grants that let their grantee call nextval, before this pass."""
+    return {key for key, item in state.items.items()
+            if isinstance(item, PgGrant) and item.object_type == "SEQUENCE"
+            and item.privilege in _NEXTVAL and not item.columns}  # fmt: skip
+
+
+def _granted(
+    state: PlanState, db: Database, table: PgObject, sequence: DbObject,
+    granted: list[tuple[str, PgGrant]], held: set[str],
+) -> list[PgGrant]:  # fmt: skip
+    """USAGE on the sequence for each INSERT grantee that cannot call nextval already, with the
+    INSERT grant's facts, and listed beside it in their dispositions."""
+    target = pg_object(state, db, sequence)
+    if target is None:
+        return []
+    made: list[PgGrant] = []
+    comment = _WITH_INSERT.format(table=f"{table.schema_name}.{table.name}")
+    for key, insert in granted:
+        usage = PgGrant(database=target.database, object_type="SEQUENCE",
+                        schema_name=target.schema_name, name=target.name, privilege="USAGE",
+                        grantee=insert.grantee, comment=comment)  # fmt: skip
+        if any(copy_with(usage, privilege=p).key in held for p in _NEXTVAL):
+            continue
+        for fact in state.facts_of(key):
+            state.add(usage, fact)
+            _listed(state, fact, key, usage.key)
+        made.append(usage)
+    return made
+
+
+def _listed(state: PlanState, fact: str, insert: str, item: str = "", finding: str = "") -> None:
+    """``item`` and ``finding`` beside the INSERT grant ``insert`` in ``fact``'s disposition."""
+    disposition = state.dispositions.get(fact)
+    if disposition is None or insert not in disposition.items:
+        return
+    items = tuple(sorted({*disposition.items, *([item] if item else [])}))
+    found = tuple(sorted({*disposition.findings, *([finding] if finding else [])}))
+    state.dispositions[fact] = copy_with(disposition, items=items, findings=found)
+
+
+def _found(
+    state: PlanState, table: DbObject, target: PgObject, usages: list[PgGrant],
+    denied: list[str], granted: list[tuple[str, PgGrant]],
+) -> None:  # fmt: skip
+    """The table's GB040, beside its INSERT grants in their facts' dispositions."""
+    finding = sequence_finding(_where(target), usages, source_ref=str(table.source_ref))
+    if denied:
+        finding = finding.model_copy(update={"evidence": (
+            f"{finding.evidence}; {', '.join(denied)} is not kept: it never stopped the default "
+            "in SQL Server (the ownership chain skips the check), and USAGE cannot tell the "
+            "default from a direct call"
+        )})  # fmt: skip
+    key = state.finding(finding)
+    grantees = {usage.grantee for usage in usages}
+    for insert, grant in granted:
+        for fact in state.facts_of(insert) if grant.grantee in grantees else ():
+            _listed(state, fact, insert, finding=key)
+
+
+def _not_found(
+    state: PlanState, table: DbObject, default: SequenceDefault, why: str,
+    granted: list[tuple[str, PgGrant]],
+) -> None:  # fmt: skip
+    """GB042: nothing granted on a sequence the snapshot does not tell, beside the INSERTs."""
+    grantees = ", ".join(sorted({g.grantee for _, g in granted}))
+    where = f"{table.schema_name}.{table.name}"
+    finding = findings.make(
+        "GB042",
+        f"the default of column {where}.{default.column} calls NEXT VALUE FOR "
+        f"{default.sequence}: {why}",
+        f"Nothing granted on it: {grantees}, granted INSERT on {where}, need USAGE on its "
+        "converted sequence to insert rows that take the default (PostgreSQL runs nextval as "
+        "the inserting role). Grant it after apply, or plan with --target, which reads the "
+        "defaults of the converted tables.",
+        securable=f"SEQUENCE {default.sequence}", source_ref=str(table.source_ref),
+    )  # fmt: skip
+    key = state.finding(finding)
+    for insert, _ in granted:
+        for fact in state.facts_of(insert):
+            _listed(state, fact, insert, finding=key)
