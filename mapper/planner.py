@@ -40,6 +40,7 @@ from mapper.translate import (
     ownership,
     permissions,
     principals,
+    usage_advice,
 )
 from mapper.translate.auth import check_exclusive
 from mapper.translate.collation import plan_collations
@@ -110,6 +111,7 @@ def _plan(
     kept.keep()  # and keep what they inherited on what they own, beyond what ownership gives
     security = plan_security(state)
     plan_schema_usage(state)
+    usage_advice.finish(state)  # advice for after review names the USAGE it needs
     prune_implied(state)
     plan_default_sequences(state)  # USAGE follows the INSERT grants left after pruning
     hardening.plan_hardening(state)

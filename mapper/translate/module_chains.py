@@ -24,7 +24,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from mapper.module_reach import ChainReliance, chain_finding, entry_groups, entry_of
-from mapper.plan import Finding, Severity
+from mapper.plan import Severity
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.module_actions import (
     ROUTINE_KINDS,
@@ -34,6 +34,7 @@ from mapper.translate.module_actions import (
     target_of,
 )
 from mapper.translate.module_routes import Routes
+from mapper.translate.usage_advice import advise
 from mssql_extract.snapshot import fold
 
 #: How many objects a GB306's action names in its GRANTs (and grants made); the rest counted.
@@ -54,17 +55,23 @@ _PRESERVED = {
 }
 
 
+#: A GRANT that restores a lost access: (privilege, object type, qualified name, (target
+#: database, schema)), the last for the USAGE it needs too (``usage_advice``).
+Grant = tuple[str, str, str, tuple[str, str]]
+
+
 class _Outcome(NamedTuple):
     """What the plan did about one reliance: ``status`` preserved, lost, granted or unhandled;
     ``reason`` a key of :data:`_LOST` / :data:`_PRESERVED` and ``module`` the module it names;
-    ``grant``: (privilege, object type, name) where a GRANT restores it. A tuple: one is made
-    per reliance, over 100,000 on a call-heavy estate, from the one judged for its way."""
+    ``grant``: (privilege, object type, name, (target database, schema)) where a GRANT restores
+    it. A tuple: one is made per reliance, over 100,000 on a call-heavy estate, from the one
+    judged for its way."""
 
     chain: ChainReliance
     status: str
     reason: str
     module: str
-    grant: tuple[str, str, str] | None = None
+    grant: Grant | None = None
     note: str | None = None  # what a routine the caller now runs itself reaches
 
 
@@ -83,7 +90,7 @@ def chain_findings(routes: Routes, modules: Iterable[PlannedModule]) -> None:
                 same = judged[key] = _outcome(routes, module, chain)
             outcomes.append(_Outcome(chain, *same[1:]))
     for group in entry_groups(outcomes, attrgetter("chain")).values():
-        routes.state.finding(_finding(routes, group))
+        _finding(routes, group)
 
 
 def _outcome(routes: Routes, module: PlannedModule, chain: ChainReliance) -> _Outcome:
@@ -116,7 +123,8 @@ def _lost(routes: Routes, module: PlannedModule, chain: ChainReliance, reason: s
     if target is None or source is None:
         return _Outcome(chain, "lost", reason, module.name)
     grant = (privilege(chain.access, target), GRANT_TYPES[target.kind],
-             f"{target.schema_name}.{target.name}")  # fmt: skip
+             f"{target.schema_name}.{target.name}",
+             (target.database, target.schema_name))  # fmt: skip
     note = None
     if target.kind in ROUTINE_KINDS:  # the caller now runs it itself: what does it reach?
         name = f"{source.schema_name}.{source.name}"
@@ -129,16 +137,20 @@ def _lost(routes: Routes, module: PlannedModule, chain: ChainReliance, reason: s
     return _Outcome(chain, "lost", reason, module.name, grant, note)
 
 
-def _finding(routes: Routes, outcomes: list[_Outcome]) -> Finding:
+def _finding(routes: Routes, outcomes: list[_Outcome]) -> None:
+    """The GB306 of one group, recorded; its GRANTs to restore what is lost name the USAGE on
+    their schemas the caller lacks (``usage_advice``)."""
     spec = chain_finding([o.chain for o in outcomes])
     first = outcomes[0].chain
     caller = routes.state.role_of(routes.db.name, first.principal) or first.principal
     by_status: dict[str, list[_Outcome]] = {}
     for outcome in outcomes:
         by_status.setdefault(outcome.status, []).append(outcome)
-    parts = []
+    before, parts = "", []
+    schemas: list[tuple[str, str]] = []
     if lost := by_status.get("lost"):
-        parts.append(_lost_text(first.principal, caller, lost, routes))
+        before, lost_after, schemas = _lost_text(first.principal, caller, lost, routes)
+        parts.append(lost_after)
     if granted := by_status.get("granted"):
         listed = _named([f"{_access(routes, o)} on {o.chain.target}" for o in granted])
         parts.append(f"Granted to {caller} (grant_underlying, GB340): {listed}.")
@@ -154,10 +166,18 @@ def _finding(routes: Routes, outcomes: list[_Outcome]) -> Finding:
     severity = Severity.INFO if len(by_status.get("preserved", ())) == len(outcomes) else None
     if severity is not None:
         spec = spec.model_copy(update={"severity": severity})
-    return spec.to_finding(" ".join(parts))
+    after = " ".join(parts)
+    if schemas:
+        advise(routes.state, spec, caller, schemas, (before, after))
+    else:
+        routes.state.finding(spec.to_finding(before + after))
 
 
-def _lost_text(principal: str, caller: str, lost: list[_Outcome], routes: Routes) -> str:
+def _lost_text(
+    principal: str, caller: str, lost: list[_Outcome], routes: Routes
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """What is lost and how to restore it: the text before the GRANTs and from them on (the
+    USAGE they need goes between), and the (database, schema) of the objects they name."""
     loses = _named([f"{o.chain.access} on {o.chain.target}" for o in lost], _MODULES_NAMED)
     entry = entry_of(lost[0].chain)
     text = f"Not preserved: {principal} loses {loses} through {entry}, as {_reasons(_LOST, lost)}."
@@ -165,23 +185,26 @@ def _lost_text(principal: str, caller: str, lost: list[_Outcome], routes: Routes
     missing = [o.chain.target for o in lost if o.grant is None]
     if missing:
         text += f" No PostgreSQL counterpart: {_named(sorted(set(missing), key=fold))}."
+    before, schemas = "", []
     if grants:
         them = "it" if len(grants) == 1 else "them"
-        text += f" To restore it: {_grants(grants, caller)} (a widening: {caller} can then "
-        text += f"use {them} directly), or modules.mode = 'grant_underlying' does that."
+        before = text + " To restore it: "
+        text = f"{_grants(grants, caller)} (a widening: {caller} can then use {them} directly), "
+        text += "or modules.mode = 'grant_underlying' does that."
+        schemas = [schema for *_, schema in grants[:NAMED]]
     notes = sorted({o.note for o in lost if o.note})
     if notes:
         more = len(notes) - _MODULES_NAMED
         text += " Also: " + "; ".join(notes[:_MODULES_NAMED])
         text += f"; and {more} more such routines." if more > 0 else "."
-    return text
+    return before, text, schemas
 
 
-def _grants(grants: list[tuple[str, str, str]], caller: str) -> str:
+def _grants(grants: list[Grant], caller: str) -> str:
     """``GRANT priv ON TYPE a, b TO caller`` per (privilege, type) for the first :data:`NAMED`
     objects (nearest first), the rest counted."""
     statements: dict[tuple[str, str], list[str]] = {}
-    for granted, kind, name in grants[:NAMED]:
+    for granted, kind, name, _ in grants[:NAMED]:
         statements.setdefault((granted, kind), []).append(name)
     text = "; ".join(
         f"GRANT {granted} ON {kind} {', '.join(names)} TO {caller}"

@@ -4,7 +4,8 @@ In SQL Server such a routine runs as its owner, with the owner's own grants on o
 principal owns; in PostgreSQL it is SECURITY DEFINER owned by the owner role, which owns what
 the owner owned but holds none of its grants. Each such permission the routine uses is granted
 to the owner role, unless a role other than the database's owner role (or the owner's own)
-inherits the owner role and would get it too: then GB311 is high and names the GRANT to review.
+inherits the owner role and would get it too: then GB311 is high and names the GRANT to review
+(with USAGE on its schema where the plan gives the owner role none: ``usage_advice``).
 Split out of :mod:`mapper.translate.module_security` for length.
 """
 
@@ -25,6 +26,7 @@ from mapper.translate.module_routes import Routes
 from mapper.translate.objects import owner_role, pg_object
 from mapper.translate.owner_members import roles_above
 from mapper.translate.state import PlanState
+from mapper.translate.usage_advice import advise
 from mssql_extract.snapshot import DbObject, fold
 
 
@@ -181,12 +183,12 @@ def _chained(
         f"{module.name} runs as {role} (SECURITY DEFINER)" if item.module == module.name
         else f"{item.module} runs as {role} inside {module.name} (SECURITY INVOKER)"
     )  # fmt: skip
-    action = (
+    before = (
         f"Not granted: {runs}, and {role} has no {granted} on it, which is not {owner}'s own "
-        f"permission. After review: GRANT {granted} ON {on} TO {role}, or give the objects one "
-        "owner in SQL Server."
+        "permission. After review: "
     )
-    state.finding(spec.to_finding(action))
+    after = f"GRANT {granted} ON {on} TO {role}, or give the objects one owner in SQL Server."
+    advise(state, spec, role, [_schema(target)], (before, after))
 
 
 def _owner_permission(
@@ -210,12 +212,13 @@ def _owner_permission(
     )  # fmt: skip
     others = _others_holding(state, module, role, owner, holders)
     if others:
-        action = (
+        before = (
             f"Not granted: {', '.join(others)} hold{'s' if len(others) == 1 else ''} {role} and "
             f"would get it too. Callers of {module.name} lose {item.access} on {qualified} "
-            f"through it; after review: GRANT {granted} ON {on} TO {role}."
+            "through it; after review: "
         )
-        state.finding(spec.to_finding(action))
+        after = f"GRANT {granted} ON {on} TO {role}."
+        advise(state, spec, role, [_schema(target)], (before, after))
         return
     grant = PgGrant(
         database=target.database, object_type=GRANT_TYPES[target.kind],
@@ -230,6 +233,10 @@ def _owner_permission(
         f"holds {role} but the database's owner role (or {owner}'s own)."
     )
     state.finding(spec.model_copy(update={"severity": Severity.INFO}).to_finding(action))
+
+
+def _schema(target: PgObject) -> tuple[str, str]:
+    return target.database, target.schema_name
 
 
 def _others_holding(

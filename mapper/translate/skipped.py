@@ -8,10 +8,10 @@ may hide security is a finding instead, shown in the report and in SARIF:
 * a statement that did not parse under ``--lenient`` (``error``), a catalog row of a class
   grantbridge does not model (``row``), a statement that was read but whose security effect
   could not be (dynamic SQL, variable arguments, ownership of an unknown object, a module
-  signature, EXECUTE AS in a script), one that dropped earlier permissions as a side effect
+  signature, or its removal in an IF branch that may not run, EXECUTE AS in a script), one that dropped earlier permissions as a side effect
   (a new owner, a schema transfer: its text lists them), and one SQL Server refuses (a second
   CREATE, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role with
-  members or of a principal that owns something): GB045.
+  members or of a principal that owns something or granted a permission): GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
 triggers, ``ALTER DATABASE SET`` options …) stay out of the findings: they are counted in the
@@ -40,10 +40,16 @@ REFUSED_WITHOUT_CASCADE = "the permission stands (not replayed)"
 #: How it ends for a DROP of a principal SQL Server refuses, as it has members or owns something
 #: (Msg 15144, 15138, 15174 …: mssql_extract/tsql/drop_refusals.py): the principal stays.
 REFUSED_DROP = "the principal stands (not replayed)"
+#: What such a reason says when the DROP is in a WHILE loop's body, of which the extractor
+#: replayed one pass (mssql_extract/tsql/loops.py): a later pass may succeed.
+REFUSED_IN_LOOP = "in the one pass grantbridge replays of the WHILE loop"
 #: How the extractor's reason begins for a module signature or countersignature the module
 #: still has (mssql_extract/tsql/signatures.py): PostgreSQL has no module signing.
 SIGNING = "module signing:"
 COUNTERSIGNING = "module countersigning:"
+#: How it begins for a DROP SIGNATURE in an IF branch the script may not run (signatures.py):
+#: the signature it removed is no longer reported.
+UNSIGNING = "module signature removed:"
 #: How it begins for EXECUTE AS or SETUSER in a script (mssql_extract/tsql/impersonation.py).
 IMPERSONATION = "impersonation:"
 #: How it begins for a statement that dropped earlier permissions as a side effect (a new owner,
@@ -91,11 +97,17 @@ def _action(skipped: Skipped) -> str:
             "granted it to as well) and extract again."
         )
     if skipped.reason.endswith(REFUSED_DROP):  # a role with members, an owner: Msg 15144 …
-        return (
+        action = (
             "Not in the plan as a drop: SQL Server refuses the statement, so the principal keeps "
             "its members, ownerships and permissions, and the plan holds them as the server does. "
-            "If it is meant to go, remove its members and give what it owns another owner first "
-            "(in the script, or on the server) and extract again."
+            "If it is meant to go, remove its members, give what it owns another owner and "
+            "revoke what it granted first (in the script, or on the server) and extract again."
+        )
+        if REFUSED_IN_LOOP not in skipped.reason:
+            return action
+        return (
+            f"{action} The statement is in a loop: a later pass may drop the principal once what "
+            "is in the way is gone; check on the server whether it is still there."
         )
     if skipped.reason.startswith(SIGNING):
         action = (
@@ -112,6 +124,12 @@ def _action(skipped: Skipped) -> str:
             "once the signed module is one (see its ADD SIGNATURE), this one needs nothing more."
         )
         return _maybe_run(skipped, action, "whether the module is countersigned")
+    if skipped.reason.startswith(UNSIGNING):
+        action = (
+            "Not in the plan: PostgreSQL has no module signing, and the plan no longer reports "
+            "the signature this statement removes."
+        )
+        return _maybe_run(skipped, action, "whether the module is signed")
     if skipped.reason.startswith(DROPPED):
         action = (
             "Not in the plan, as on the server: SQL Server drops these permissions when the "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mapper.effective import EffectivePermissions
 from mapper.naming import NameRegistry
@@ -30,6 +30,9 @@ from mapper.plan import (
 from mapper.policy import Policy
 from mapper.translate.items import PlanItems
 from mssql_extract.snapshot import Database, DbObject, SecuritySnapshot, fold
+
+if TYPE_CHECKING:
+    from mapper.translate.usage_advice import Advice
 
 SERVER = "server"
 
@@ -106,6 +109,9 @@ class PlanState(PlanItems):
     #: (role, source database) pairs a DENY covering CONNECT shuts out of the database
     #: (mapper.translate.deny_shut): ownership gives them nothing there either
     shut_out: set[tuple[str, str]] = field(default_factory=set)
+    #: findings whose advised GRANTs may need USAGE on their schemas too, known once the plan
+    #: has its USAGE grants (mapper.translate.usage_advice)
+    usage_advice: list[Advice] = field(default_factory=list)
 
     # ------------------------------------------------------------------ roles
 

@@ -10,8 +10,11 @@ silently. A loop inside a loop reports itself and its enclosing loop. A statemen
 that keeps a skipped item of its own because it did something on the way (a DROP or a new owner
 dropping permissions, ``dropped``; a module signature added or removed, ``signatures``) was
 replayed too: its item says it is in the loop (:func:`in_loop`), and the loop is reported as
-well. A statement SQL Server refuses (``duplicates``, ``grants``, ``drop_refusals``) changes
-nothing, in a loop as anywhere: it does not count.
+well. A statement SQL Server refuses (``duplicates``, ``grants``) changes nothing, in a loop as
+anywhere: it does not count. A DROP it refuses (``drop_refusals``) is the exception: what is in
+the way (a member, an owned schema) may be gone on a later pass, when the body removes it after
+the DROP, and the DROP then succeeds; its item says so (:func:`refused_in_loop`) and the loop is
+reported, as the plan holds the principal as one pass leaves it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,20 @@ def in_loop(p: Parser) -> str:
     return (
         f" (replayed once, though it is in the body of the WHILE loop at {p.loop.ref}, which "
         "grantbridge cannot evaluate: the script may run it never, or many times)"
+    )
+
+
+def refused_in_loop(p: Parser) -> str:
+    """What the skipped item of a DROP SQL Server refuses adds in a loop's body: the refusal is
+    that of the one pass replayed, and a later one may succeed. The loop is then reported.
+    ``""`` outside a loop."""
+    if p.loop is None:
+        return ""
+    p.loop.replayed = True
+    return (
+        f" (in the one pass grantbridge replays of the WHILE loop at {p.loop.ref}, which it "
+        "cannot evaluate: the script may run the DROP again, and once a later pass finds what is "
+        "in the way gone, SQL Server drops the principal)"
     )
 
 

@@ -13,7 +13,9 @@ holds, and only those standing at the end are reported: ``DROP SIGNATURE`` remov
 altering or dropping the module removes all of its (ADD SIGNATURE, Remarks: altering a module
 drops its signature; ``modules``). In a WHILE loop's body, or a branch of an IF grantbridge
 cannot evaluate, a signature's item says so, and the loop is reported (``loops``), as for any
-statement replayed there.
+statement replayed there. A DROP SIGNATURE there is replayed too: in the loop, the loop is
+reported; in such a branch, its own item is (``UNSIGNING``, with the IF's note), as the
+signature it removed no longer is.
 
 Grammar::
 
@@ -35,6 +37,7 @@ from mssql_extract.tsql.state import Module, Signer
 #: How the reason of a signature begins (the mapper's GB045 action tells them apart by it).
 SIGNING = "module signing:"
 COUNTERSIGNING = "module countersigning:"
+UNSIGNING = "module signature removed:"
 
 
 def _module(p: Parser) -> tuple[Module, str]:
@@ -102,17 +105,31 @@ def add_signature(p: Parser) -> None:
 
 def drop_signature(p: Parser) -> None:
     """``DROP [COUNTER] SIGNATURE FROM module BY …``: the module no longer has those signatures.
-    Kept as skipped without a finding: the plan never had them."""
+    Kept as skipped without a finding: the plan never had them. Unless the script may not run
+    it (a branch of an IF grantbridge cannot evaluate): the signature it removes is then no
+    longer reported, and its own item is, with the IF's note, as ADD SIGNATURE's is there."""
     counter = p.words[p.start + 1] == "COUNTER"
     p.expect("FROM")
-    module, _ = _module(p)
+    module, spelled = _module(p)
     p.expect("BY")
-    signers = p.comma_list(lambda: _crypto(p))
-    p.builder.unsign(module, [(counter, kind, fold(name)) for kind, name in signers])
-    reason = (
-        "removes a module signature, which the plan does not carry over: without a security "
-        "effect on the plan"
-    ) + loops.in_loop(p)  # the signature it removes is no longer reported: the loop is
+    named = {(counter, kind, fold(name)): f"{kind} {name!r}" for kind, name in p.comma_list(
+        lambda: _crypto(p)
+    )}  # fmt: skip
+    held = p.builder.db().signatures.get(module, {})
+    removed = [spelled_by for signer, spelled_by in named.items() if signer in held]
+    p.builder.unsign(module, list(named))
+    branch = branches.in_branch(p)
+    if removed and branch:  # the plan no longer says the module is signed, maybe wrongly
+        reason = (
+            f"{UNSIGNING} {spelled} loses its {'counter' if counter else ''}signature by "
+            f"{' and '.join(removed)}, which the plan then no longer reports{branch}"
+        )
+    else:
+        reason = (
+            "removes a module signature, which the plan does not carry over: without a "
+            "security effect on the plan"
+        )
+    reason += loops.in_loop(p)  # the signature it removes is no longer reported: the loop is
     p.builder.skip("statement", reason, p.statement_text(), p.ref())
 
 

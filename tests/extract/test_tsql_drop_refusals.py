@@ -173,18 +173,90 @@ def test_a_refused_drop_in_a_branch_is_reported(condition: str) -> None:
     assert _refused(s, 8).text == "DROP ROLE r"
 
 
-def test_a_refused_drop_in_a_loop_changes_nothing_and_does_not_count_as_replayed() -> None:
-    s = snap(ROLE + "WHILE @i < 3\nBEGIN\n    DROP ROLE r\nEND\n")
-    assert _members(s) == {("r", "alice")}
-    assert perms(s) == {R_SELECT}
-    assert _refused(s, 9).text == "DROP ROLE r"  # and no item at the WHILE: nothing replayed
-    s = snap(
-        ROLE + "WHILE @i < 3\nBEGIN\n    DROP ROLE r\n    ALTER ROLE r DROP MEMBER alice\nEND\n"
+def test_a_refused_drop_in_a_loop_reports_the_loop() -> None:
+    # the pass replayed is refused; a later pass may succeed once the role is empty (here the
+    # body empties it after the DROP), so the loop is reported and the DROP's item says so
+    for body in ("    DROP ROLE r\n", "    DROP ROLE r\n    ALTER ROLE r DROP MEMBER alice\n"):
+        s = snap(ROLE + "WHILE @i < 3\nBEGIN\n" + body + "END\n")
+        items = {x.source_ref.line: x for x in s.skipped}
+        assert sorted(items) == [7, 9]
+        assert items[7].reason.startswith(REPLAYED)  # the loop: the plan holds one pass
+        assert items[7].text == "WHILE @i < 3"
+        assert items[9].reason.endswith(REFUSED_DROP)
+        assert (
+            "so SQL Server refuses the DROP ROLE (in the one pass grantbridge replays of the WHILE "
+            "loop at t.sql:7:1, which it cannot evaluate: the script may run the DROP again, and "
+            "once a later pass finds what is in the way gone, SQL Server drops the principal)"
+        ) in items[9].reason
+    assert perms(s) == {R_SELECT}  # one pass: alice left r after the refused DROP
+    [found] = [
+        f
+        for f in plan(s, Policy()).findings
+        if f.rule_id == "GB045" and f.source_ref == "t.sql:9:5"
+    ]
+    assert found.action.endswith(
+        "The statement is in a loop: a later pass may drop the principal once what is in the "
+        "way is gone; check on the server whether it is still there."
     )
-    assert {x.source_ref.line: x.reason.startswith(REPLAYED) for x in s.skipped} == {
-        7: True,  # the loop: its ALTER ROLE was replayed
-        9: False,  # the refused DROP (in one pass; the next would succeed, check the server)
-    }
+
+
+def test_a_refused_drop_outside_loops_says_nothing_of_them() -> None:
+    [found] = [
+        f for f in plan(snap(ROLE + "DROP ROLE r\n"), Policy()).findings if f.rule_id == "GB045"
+    ]
+    assert "WHILE" not in found.evidence
+    assert found.action.endswith("and extract again.")
+
+
+LOGINS = (
+    "CREATE LOGIN l WITH PASSWORD = 'x'\nCREATE LOGIN b WITH PASSWORD = 'x'\n"
+    "GRANT VIEW SERVER STATE, IMPERSONATE ANY LOGIN TO l WITH GRANT OPTION\n"
+)  # the statements below start at line 4
+
+
+@pytest.mark.parametrize("drop", ["DROP LOGIN l", "EXEC sp_droplogin 'l'"])
+def test_a_login_that_granted_a_permission_is_not_dropped(drop: str) -> None:
+    s = snap(LOGINS + "GRANT VIEW SERVER STATE TO b AS l\nDENY IMPERSONATE ANY LOGIN TO b AS l\n"
+             f"{drop}\n")  # fmt: skip
+    assert [login.name for login in s.logins] == ["b", "l"]
+    b_and_l = {(p.grantee, p.permission, p.grantor) for p in s.server_permissions}
+    assert ("b", "VIEW SERVER STATE", "l") in b_and_l
+    item = _refused(s, 6)
+    # "Server principal '%s' has granted one or more permission(s). Revoke the permission(s)
+    # before dropping the server principal." (Msg 15173): granted, so the DENY is not named
+    assert item.reason.startswith(
+        "login 'l' has granted VIEW SERVER STATE TO [b] (Msg 15173), so SQL Server refuses"
+    )
+
+
+def test_a_login_whose_grants_were_revoked_or_made_without_as_is_dropped() -> None:
+    s = snap(LOGINS + "GRANT VIEW SERVER STATE TO b AS l\nREVOKE VIEW SERVER STATE FROM b\n"
+             "GRANT IMPERSONATE ANY LOGIN TO b\nDROP LOGIN l\n")  # fmt: skip
+    assert [login.name for login in s.logins] == ["b"]
+    assert s.skipped == ()
+
+
+def test_a_server_role_that_granted_a_permission_is_not_dropped() -> None:
+    s = snap("CREATE LOGIN b WITH PASSWORD = 'x'\nCREATE SERVER ROLE sr\n"
+             "GRANT CONTROL ON LOGIN::b TO sr WITH GRANT OPTION\n"
+             "GRANT CONTROL ON LOGIN::b TO b AS sr\nDROP SERVER ROLE sr\n")  # fmt: skip
+    assert _refused(s, 5).reason.startswith(
+        "server role 'sr' has granted CONTROL ON LOGIN::[b] TO [b] (Msg 15173)"
+    )
+
+
+@pytest.mark.parametrize("verb", ["GRANT", "DENY"])
+def test_a_user_that_granted_or_denied_a_permission_is_not_dropped(verb: str) -> None:
+    s = snap(ROLE + "CREATE USER bob WITHOUT LOGIN\nCREATE TABLE dbo.t (a int)\n"
+             "GRANT SELECT ON dbo.t TO alice WITH GRANT OPTION\n"
+             f"{verb} SELECT ON dbo.t TO bob AS alice\nALTER ROLE r DROP MEMBER alice\n"
+             "DROP USER alice\n")  # fmt: skip
+    # "The database principal has granted or denied permissions to objects in the database
+    # and cannot be dropped." (Msg 15284)
+    assert _refused(s, 12).reason.startswith(
+        "user 'alice' has granted or denied SELECT ON OBJECT::[dbo].[t] TO [bob] (Msg 15284)"
+    )
+    assert {u.name for u in db(s).users} == {"alice", "bob"}
 
 
 def test_the_plan_keeps_the_role_and_its_member_and_reports_the_drop() -> None:

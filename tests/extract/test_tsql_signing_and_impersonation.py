@@ -10,7 +10,14 @@ import pytest
 
 from mapper.planner import plan
 from mapper.policy import Policy
-from mapper.translate.skipped import COUNTERSIGNING, IMPERSONATION, REPLAYED, SIGNING, harmless
+from mapper.translate.skipped import (
+    COUNTERSIGNING,
+    IMPERSONATION,
+    REPLAYED,
+    SIGNING,
+    UNSIGNING,
+    harmless,
+)
 from mssql_extract.snapshot import SecuritySnapshot, Skipped
 from tests.extract.tsql_helpers import snap
 
@@ -194,3 +201,27 @@ def test_a_signature_outside_loops_and_branches_says_nothing_of_them() -> None:
         f for f in plan(snap(SIGNED + ADD + "\n"), Policy()).findings if f.rule_id == "GB045"
     ]
     assert found.action.endswith("grant EXECUTE to its callers.")
+
+
+def test_a_signature_removed_in_a_branch_that_may_not_run_is_reported() -> None:
+    # as ADD SIGNATURE there: the signature's own item is gone (the module may still have it),
+    # so the DROP's item is reported with the IF's note, and the plan says to check the server
+    s = snap(SIGNED + ADD + "\n" + "IF @@SERVERNAME = N'prod'\n  " + DROP + "\n")
+    [item] = _reported(s)
+    assert item.source_ref.line == 18
+    assert item.reason == (
+        f"{UNSIGNING} x.p loses its signature by certificate 'signcert', which the plan then no "
+        "longer reports (replayed, though it runs only if the condition of the IF at t.sql:17:1 "
+        "holds, which grantbridge cannot evaluate)"
+    )
+    [found] = [f for f in plan(s, Policy()).findings if f.rule_id == "GB045"]
+    assert found.action.endswith(
+        "The statement is in a loop or a branch the script may not run: check on the server "
+        "whether the module is signed."
+    )
+
+
+def test_a_signature_removed_where_the_script_runs_it_is_not_reported() -> None:
+    assert _reported(snap(SIGNED + ADD + "\n" + DROP + "\n")) == []
+    # an IF that removes no signature the module has: nothing to report either
+    assert _reported(snap(SIGNED + "IF @@SERVERNAME = N'prod'\n  " + DROP + "\n")) == []

@@ -211,8 +211,9 @@ def test_execute_as_owner_through_another_owners_synonym_is_said(tmp_path: Path)
     )
     assert chained.action == (
         "Not granted: x.p runs as d1_carol_owner (SECURITY DEFINER), and d1_carol_owner has no "
-        "SELECT on it, which is not carol's own permission. After review: GRANT SELECT ON TABLE "
-        "y.t TO d1_carol_owner, or give the objects one owner in SQL Server."
+        "SELECT on it, which is not carol's own permission. After review: GRANT USAGE ON SCHEMA "
+        "y TO d1_carol_owner; GRANT SELECT ON TABLE y.t TO d1_carol_owner, or give the objects "
+        "one owner in SQL Server."  # y is dave's: the owner role has no USAGE on it
     )
 
 
