@@ -110,7 +110,10 @@ RULES = RuleRegistry([
          "made). A principal a DENY shuts out of a database (DENY CONNECT, or CONTROL, CONNECT "
          "REPLICATION, CONTROL SERVER) is a member of none of that database's roles. A DENY of "
          "part of what a PostgreSQL predefined role gives (pg_read_all_stats, pg_signal_backend) "
-         "takes the whole membership: PostgreSQL cannot take part of it away (fail closed). "
+         "takes the whole membership: PostgreSQL cannot take part of it away (fail closed); so "
+         "do a DENY shutting the principal out of a database, where the membership rests on "
+         "VIEW DATABASE STATE alone, and a DENY of part of what the role faithful CONTROL "
+         "SERVER gives includes (pg_monitor includes pg_read_all_stats). "
          "A member of a role that owns a schema keeps, granted to it directly, what the roles "
          "it leaves gave it on that schema: SQL Server never denies an owner."),
     Rule("GB021", H, "DENY with no PostgreSQL equivalent",

@@ -123,6 +123,8 @@ class _Denial:
     approximated: str | None = None
     #: the predefined roles (pg_read_all_stats …) it takes part of (mapper.translate.deny_predefined)
     predefined: frozenset[str] = frozenset()
+    #: those it takes where the membership rests on database grants alone (a shutting DENY)
+    scoped: frozenset[str] = frozenset()
 
     @property
     def table_level(self) -> bool:
@@ -157,7 +159,7 @@ def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
         obj = state.find_object(deny.db, target.schema_name, target.object_name)
         if obj is not None and obj.columns:
             table_columns = tuple(object_name(c, naming) for c in obj.columns)
-    roles, partial = cut(coverage.pairs(deny), deny.db is None)
+    roles, partial = cut(state, coverage.pairs(deny), deny.db is None)
     why = "; ".join(r for r in (_creates(coverage, deny), partial) if r) or None
     return _Denial(deny, coverage.signatures(deny), columns, table_columns, why, roles)
 
@@ -263,12 +265,14 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
         for deny in denies
         if not deny_shut.shuts(state, deny)
     }
+    denials.update(deny_shut.predefined_denials(state, denies, coverage))
     # Kept refers to Owners, never the reverse: a cycle would keep the whole plan state alive
     # after plan() returns, until a full collection walks it (seconds at bench M)
     owners = Owners(state, coverage)
     kept = Kept(state, owners)
     touched, found, split, leaving = _restructure(state, denials, holders, owners, kept)
     owners.restore()
+    restructured = set(touched)  # before shut_out's: a shutting DENY's cuts only
     for fact, items in shut.touched.items():
         touched.setdefault(fact, set()).update(items)
     for fact, keys in shut.found.items():
@@ -279,7 +283,7 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
         approximated = []
         if denial is not None and deny.fact in split:
             approximated.append(split_reason(denial))
-        if denial is not None and denial.approximated and items:
+        if denial is not None and denial.approximated and deny.fact in restructured:
             approximated.append(denial.approximated)
         outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated),
                           tuple(sorted(leaving.get(deny.fact, ()))))  # fmt: skip
@@ -334,7 +338,9 @@ def _restructure(
                 owners.take(item, left, takers)
                 took(takers, f"role:{role}")
         for membership in state.memberships_of(role):  # its own pg_read_all_stats …
-            cutting = cut_by(sub.denials, membership.role) if predefined(state, membership) else []
+            cutting = (
+                cut_by(state, sub.denials, membership) if predefined(state, membership) else []
+            )
             if cutting:
                 owners.taken(membership.key, cutting)
                 finding, text = leave_predefined(state, membership, cutting)

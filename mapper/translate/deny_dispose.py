@@ -136,7 +136,8 @@ def dispose_deny(
             derived = any(state.roles[k[5:]].kind == RoleKind.DERIVED
                           for k in items if k.startswith("role:") and k[5:] in state.roles)  # fmt: skip
             leaves = "; ".join(outcome.left)
-            reason = f"{reason}; {leaves}" if derived else f"restructured: {leaves}"
+            shutting = deny_shut.shuts(state, deny)
+            reason = f"{reason}; {leaves}" if derived or shutting else f"restructured: {leaves}"
         state.dispose(deny.fact, deny.kind, deny.ref, Disposition.MAPPED, items=items,
                       findings=found, reason=reason)  # fmt: skip
 

@@ -20,7 +20,19 @@ for (``DENY VIEW SERVER STATE`` to a member of a server role granted it), else
 GRANT fact left without its membership is re-disposed by
 :func:`~mapper.translate.deny_owners.dispose_emptied` (``not_applicable`` when SQL Server
 refuses it too, else ``approximated``: failed closed), as is a fixed server role's membership
-(``##MS_ServerStateReader##``).
+(``##MS_ServerStateReader##``); one that keeps other items (faithful CONTROL SERVER's CONNECTs)
+becomes ``approximated``, saying what went.
+
+Two more ways in. Faithful CONTROL SERVER gives roles that *include* these (:data:`INCLUDES`:
+``pg_monitor``, ``rds_superuser``), and its holder is subject to DENY, unlike a sysadmin member
+(reference/mssql/fixed_server_roles.csv, sysadmin: "role membership is not equal to CONTROL
+SERVER: sysadmin members cannot be denied permissions"): a DENY taking part of an included role
+takes the including one, always ``approximated`` (it gives more than any DENY short of CONTROL
+SERVER covers). And a DENY shutting principals out of a database
+(:mod:`mapper.translate.deny_shut`) refuses its DMVs too: it takes ``pg_read_all_stats`` where
+the membership rests on database grants alone (VIEW DATABASE STATE elsewhere; :func:`cut_by`,
+``scoped``), not where it rests on VIEW SERVER STATE, whose server DMVs show every database's
+sessions in SQL Server whatever the login's CONNECT.
 """
 
 from __future__ import annotations
@@ -30,9 +42,9 @@ from typing import TYPE_CHECKING
 
 from grantbridge.plural import plural
 from mapper import findings
-from mapper.plan import PgMembership, RoleKind
+from mapper.plan import Disposition, PgMembership, RoleKind
 from mapper.privileges import TABLE
-from mapper.translate.state import PlanState
+from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import fold
 
 if TYPE_CHECKING:
@@ -41,28 +53,58 @@ if TYPE_CHECKING:
 Pair = tuple[str, str]
 
 
+#: Roles faithful CONTROL SERVER gives (mapper.translate.overgrants, mapper.platforms) → the
+#: predefined roles of the mapping table they include. pg_monitor is "member of
+#: pg_read_all_settings, pg_read_all_stats, pg_stat_scan_tables" (reference/mssql/
+#: pg_predefined_roles.csv); rds_superuser may "see all connections in pg_stat_activity and
+#: pg_cancel_backend/pg_terminate_backend any connection" (reference/mssql/rds_postgres_roles.csv).
+INCLUDES: Mapping[str, frozenset[str]] = {
+    "pg_monitor": frozenset({"pg_read_all_stats"}),
+    "rds_superuser": frozenset({"pg_read_all_stats", "pg_signal_backend"}),
+}
+#: What only CONTROL SERVER (faithful) gives in full: an including role stands for it too.
+_CONTROL_SERVER: Pair = ("SERVER", "CONTROL SERVER")
+
+
 def _stands_for() -> Mapping[str, frozenset[Pair]]:
     found: dict[str, set[Pair]] = {}
     for pair, row in TABLE.items():
         if row.role:
             found.setdefault(row.role, set()).add(pair)
+    for role, included in INCLUDES.items():
+        found[role] = {_CONTROL_SERVER}.union(*(found[r] for r in included))
     return {role: frozenset(pairs) for role, pairs in sorted(found.items())}
 
 
-#: Predefined role → the (class, permission) pairs whose mapping row gives membership in it.
+#: Predefined role → the (class, permission) pairs whose mapping row gives membership in it
+#: (an including role: those of the roles it includes, and CONTROL SERVER).
 STANDS_FOR: Mapping[str, frozenset[Pair]] = _stands_for()
+#: The predefined roles standing for a database permission (VIEW DATABASE STATE): a DENY
+#: shutting principals out of a database takes them where they rest on database grants alone
+#: (an including role rests on CONTROL SERVER, a server fact).
+SCOPED: frozenset[str] = frozenset(
+    role for role, pairs in STANDS_FOR.items()
+    if role not in INCLUDES and any(c == "DATABASE" for c, _ in pairs)
+)  # fmt: skip
 
 
-def cut(pairs: Iterable[Pair], server: bool) -> tuple[frozenset[str], str | None]:
+def cut(state: PlanState, pairs: Iterable[Pair], server: bool) -> tuple[frozenset[str], str | None]:
     """The predefined roles a DENY covering ``pairs`` takes part of, and why taking their
     membership takes more than SQL Server denies (None: the DENY covers all they stand for).
-    ``server``: the DENY is on the server (its DATABASE pairs are denied in every database)."""
+    ``server``: the DENY is on the server (its DATABASE pairs are denied in every database).
+    An including role counts only when the plan gives it to someone (else it would be named)."""
     covered = frozenset(pairs)
-    roles = frozenset(r for r, stands in STANDS_FOR.items() if stands & covered)
+    roles = frozenset(
+        r for r, stands in STANDS_FOR.items()
+        if stands & covered and (r not in INCLUDES or _held(state, r))
+    )  # fmt: skip
     partial = sorted(r for r in roles if not server or not STANDS_FOR[r] <= covered)
     if not partial:
         return roles, None
-    what = " and ".join(partial)
+    what = " and ".join(
+        f"{r} (it includes {' and '.join(sorted(INCLUDES[r]))})" if r in INCLUDES else r
+        for r in partial
+    )
     return roles, (
         f"PostgreSQL cannot take part of what membership in {what} gives (it is all or nothing, "
         "and cluster-wide): the membership was taken from the roles this DENY reaches (fail "
@@ -70,9 +112,28 @@ def cut(pairs: Iterable[Pair], server: bool) -> tuple[frozenset[str], str | None
     )
 
 
-def cut_by(denials: Iterable[_Denial], role: str) -> list[_Denial]:
-    """The denials taking part of what membership in the predefined ``role`` gives."""
-    return [d for d in denials if role in d.predefined]
+def _held(state: PlanState, role: str) -> bool:
+    """Whether any role is a member of ``role`` (asked only of a DENY of a permission an
+    including role stands for: a few per plan)."""
+    return any(m.role == role for by in state.by_member.values() for m in by.values())
+
+
+def cut_by(state: PlanState, denials: Iterable[_Denial], membership: PgMembership) -> list[_Denial]:
+    """The denials taking part of what a membership in a predefined role gives: those covering
+    part of what it stands for, and those shutting its member out of a database (``scoped``)
+    when it rests on database grants alone (no server fact: module docstring)."""
+    role, found, rests = membership.role, [], None
+    for denial in denials:
+        if role in denial.scoped and role not in denial.predefined:
+            if rests is None:
+                prefix = f"{SERVER}/"
+                rests = not any(f.startswith(prefix) for f in state.facts_of(membership.key))
+            if not rests:
+                continue
+        elif role not in denial.predefined:
+            continue
+        found.append(denial)
+    return found
 
 
 def predefined(state: PlanState, membership: PgMembership) -> bool:
@@ -103,5 +164,22 @@ def leave_predefined(
         principal=", ".join(sorted({t.deny.grantee for t in takers}, key=fold)), securable=role,
         source_ref=takers[0].deny.ref,
     ))  # fmt: skip
+    _partly_taken(state, membership, statements)
     state.remove(membership.key)
     return key, f"{member!r} leaves {role!r} (fail closed: PostgreSQL cannot take part of it)"
+
+
+def _partly_taken(state: PlanState, membership: PgMembership, statements: list[str]) -> None:
+    """A GRANT fact keeping other items (faithful CONTROL SERVER: CONNECTs, pg_signal_backend)
+    becomes ``approximated``, saying what went (one left with none is re-disposed by
+    :func:`~mapper.translate.deny_owners.dispose_emptied`)."""
+    for fact in state.facts_of(membership.key):
+        old = state.dispositions.get(fact)
+        if old is None or not any(k != membership.key and k in state.items for k in old.items):
+            continue
+        why = (f"{old.reason.rstrip('.')}; DENY restructuring took its membership in "
+               f"{membership.role} ({'; '.join(statements)}): PostgreSQL cannot take part of "
+               "a predefined role away (fail closed)")  # fmt: skip
+        state.dispositions[fact] = old.model_copy(
+            update={"disposition": Disposition.APPROXIMATED, "reason": why}
+        )

@@ -170,7 +170,7 @@ def derived_role(
     parents: list[tuple[PgMembership, str]] = []
     for m in state.memberships_of(role):
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
-        cutting = cut_by(sub.denials, m.role) if predefined(state, m) else []
+        cutting = cut_by(state, sub.denials, m) if predefined(state, m) else []
         if cutting:  # PostgreSQL cannot take part of a predefined role: none of it is left
             takers.update((t.deny.fact, t) for t in cutting)
             continue

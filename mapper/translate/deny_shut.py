@@ -13,6 +13,10 @@ roles such as ``<db>_db_datareader``, user-defined and application roles, guest'
 role), which the derived roles of restructuring would otherwise rebuild empty. A server DENY
 shuts them out of every database. Each dropped membership is shown in a finding (GB020).
 
+Shutting a principal out of a database refuses its DMVs too: :func:`predefined_denials` lets
+DENY restructuring take the predefined roles (``pg_read_all_stats``) such a DENY takes part of
+(:mod:`mapper.translate.deny_predefined`).
+
 In schema mode every source database shares one target database: only the objects in the
 database's own schemas go, and a database-level grant (CONNECT) only when no other source
 database asked for it.
@@ -28,6 +32,7 @@ from grantbridge.plural import plural
 from mapper import findings
 from mapper.effective import Securable
 from mapper.plan import Finding, PgGrant, PgMembership
+from mapper.translate.deny_predefined import SCOPED, STANDS_FOR, cut
 from mapper.translate.deny_roles import EVIDENCE_DENIES
 from mapper.translate.dispositions import taken_away
 from mapper.translate.grants import schemas_of
@@ -37,8 +42,8 @@ from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import Database, fold
 
 if TYPE_CHECKING:
-    from mapper.translate.deny import Deny
-    from mapper.translate.deny_reach import Holders
+    from mapper.translate.deny import Deny, _Denial
+    from mapper.translate.deny_reach import Coverage, Holders
 
 
 @dataclass
@@ -95,6 +100,45 @@ def shut_out(state: PlanState, denies: list[Deny], holders: Holders) -> ShutOut:
             if finding:
                 done.found.setdefault(deny.fact, set()).add(finding)
     return done
+
+
+def predefined_denials(
+    state: PlanState, denies: list[Deny], coverage: Coverage
+) -> dict[str, _Denial]:
+    """Per shutting DENY fact, the denial DENY restructuring applies for the predefined roles it
+    takes part of (what else it takes, :func:`shut_out` took): those whose permissions it covers
+    (CONTROL on a database covers VIEW DATABASE STATE; CONTROL SERVER, all of them), and, when
+    it is a database's, ``scoped`` the rest of :data:`~mapper.translate.deny_predefined.SCOPED`.
+    Its signatures are empty: it takes no grant. Empty when the plan gives no one a predefined
+    role: most plans, whose DENY CONNECTs restructuring then never sees."""
+    from mapper.translate.deny import _Denial  # deny imports this module
+
+    found: dict[str, _Denial] = {}
+    shutting = sorted((d for d in denies if shuts(state, d)), key=lambda d: d.fact)
+    if not shutting:
+        return found
+    held = {m.role for by in state.by_member.values() for m in by.values()} & STANDS_FOR.keys()
+    for deny in shutting:
+        roles, partial = cut(state, coverage.pairs(deny), deny.db is None)
+        scoped = frozenset() if deny.db is None else SCOPED - roles
+        if held.isdisjoint(roles | scoped):
+            continue
+        why = [reason(state, deny)]
+        if scoped:
+            roles_text = " and ".join(sorted(scoped))
+            why.append(
+                "there SQL Server refuses them the database's DMVs (VIEW DATABASE STATE) too, "
+                f"and PostgreSQL cannot take part of {roles_text}, which reads every database's "
+                "statistics and query texts: the membership was taken (fail closed) where it "
+                "rests on VIEW DATABASE STATE granted in another database, and kept where it "
+                "rests on VIEW SERVER STATE, whose server DMVs show every database's sessions "
+                "in SQL Server too"
+            )
+        if partial:
+            why.append(partial)
+        approximated = "; ".join(why) if len(why) > 1 else None
+        found[deny.fact] = _Denial(deny, frozenset(), None, None, approximated, roles, scoped)
+    return found
 
 
 def reason(state: PlanState, deny: Deny) -> str:
