@@ -49,6 +49,9 @@ class PermissionIndex:
         self.owners: dict[tuple[str, Securable], Node] = {}
         self.owner_nodes: dict[str, set[Node]] = {}
         self.owned_by: dict[Node, list[Securable]] = {}
+        #: per node, what :meth:`held_keys` and :meth:`owned_keys` worked out (on first use)
+        self._held_keys: dict[Node, frozenset[Key]] = {}
+        self._owned_keys: dict[Node, frozenset[tuple[str, Securable]]] = {}
         #: rows and owners left out for naming an unknown principal, by (scope, row key)
         self.unknown: dict[tuple[str, str], UnknownPrincipal] = {}
         #: the rows' securables by their names as spelled, and folded (while building)
@@ -99,6 +102,30 @@ class PermissionIndex:
         if securable.column is not None:
             table = Securable(securable.securable_class, securable.schema_name, securable.name)
             self.column_denied_tables.add((scope, table, permission.permission))
+
+    def held_keys(self, node: Node) -> frozenset[Key]:
+        """(scope, securable, permission) of every GRANT ``node`` holds, worked out once per
+        node: :func:`mapper.verdicts.verdict_key` asks for every principal of a security token,
+        and ``public`` and the fixed roles (thousands of rows) are in most tokens."""
+        found = self._held_keys.get(node)
+        if found is None:
+            scope = node[0]
+            found = frozenset((scope, s, row.permission) for s, row in self.held.get(node, ()))
+            self._held_keys[node] = found
+        return found
+
+    def owned_keys(self, node: Node) -> frozenset[tuple[str, Securable]]:
+        """(scope, securable) of what ``node`` owns, where it is the owner :attr:`owners`
+        names (the one the engine looks up); worked out once per node, as :meth:`held_keys`."""
+        found = self._owned_keys.get(node)
+        if found is None:
+            scope = node[0]
+            found = frozenset(
+                (scope, s) for s in self.owned_by.get(node, ())
+                if self.owners.get((scope, s)) == node
+            )  # fmt: skip
+            self._owned_keys[node] = found
+        return found
 
     def _unknown(self, database: str | None, row: Keyed, part: str, name: str) -> None:
         scope = SERVER_SCOPE if database is None else fold(database)

@@ -70,15 +70,10 @@ def object_grants(
 def verdict_key(context: SecurityContext, index: PermissionIndex) -> Hashable:
     """Equal for two contexts only if :meth:`~mapper.effective.EffectivePermissions.explain`
     allows each the same (see above); the scope is part of it."""
-    grants: set[tuple[str, Securable, str]] = set()
-    owned: set[tuple[str, Securable]] = set()
-    for node, _ in context.token:
-        grants.update((node[0], s, row.permission) for s, row in index.held.get(node, ()))
-        owned.update(
-            (node[0], s) for s in index.owned_by.get(node, ())
-            if index.owners.get((node[0], s)) == node  # the owner explain() looks up
-        )  # fmt: skip
+    nodes = [node for node, _ in context.token]
+    grants = frozenset().union(*map(index.held_keys, nodes))
+    owned = frozenset().union(*map(index.owned_keys, nodes))
     return (
         context.scope, context.blocked is not None, context.bypass is not None,
-        frozenset(grants), frozenset(context.denies), frozenset(owned),
+        grants, frozenset(context.denies), owned,
     )  # fmt: skip

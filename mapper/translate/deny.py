@@ -348,7 +348,7 @@ def _restructure(
                 for denial in cutting:
                     found.setdefault(denial.deny.fact, set()).add(finding)
                     leaving.setdefault(denial.deny.fact, set()).add(text)
-    derived: Derived = {}
+    derived = Derived()
     for role, base, takers in split_roles(state, order, closures, reach, subtraction):
         took(takers, f"role:{role}", f"role:{base}")
         if not takers:  # a _common part: no DENY of any member below takes from it

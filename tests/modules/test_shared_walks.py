@@ -4,7 +4,9 @@
 ``explain()`` allows both the same on every question; :func:`mapper.module_reach.chain_reliance`
 walks once per key. Checked on the estate of :mod:`tests.modules.test_reach_checks` (every way
 to an object permission) and on the call-heavy estate of ``python -m bench.modules`` with
-EXECUTE granted through roles, where role-mates share.
+EXECUTE granted through roles, where role-mates share. The key's GRANTs and owned securables
+are unions of per-principal sets worked out once (``PermissionIndex.held_keys`` and
+``owned_keys``, issue 7): checked against the key built row by row, as it was before.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from pathlib import Path
 import pytest
 
 from bench.modules import estate_script
+from mapper.context import SecurityContext
 from mapper.effective import EffectivePermissions
 from mapper.module_findings import CALLER_PERMISSION, ObjectIndex, allowed
 from mapper.module_reach import ChainReliance, Checker, _walk, chain_reliance, module_graph
 from mapper.modules import analyze_object
+from mapper.permission_index import PermissionIndex
+from mapper.verdicts import verdict_key
 from mssql_extract.snapshot import SecuritySnapshot
 from tests.modules.test_reach_checks import ESTATE, PERMISSIONS, principals_of, snapshot_of
 
@@ -54,6 +59,39 @@ def test_role_mates_share_a_key_and_the_holder_of_a_grant_does_not(tmp_path: Pat
     assert key("D1", "mate1") != key("D1", "callers")  # the role: no login, no CONNECT SQL
     assert key("D1", "plain") != key("D1", "writer")  # writer holds INSERT on s.t itself
     assert key("D1", "denied") != key("D1", "mate1")  # a DENY through its role
+
+
+def _plain_key(context: SecurityContext, index: PermissionIndex) -> Hashable:
+    """verdict_key built from every row of every principal in the token, per question."""
+    grants: set[tuple[str, object, str]] = set()
+    owned: set[tuple[str, object]] = set()
+    for node, _ in context.token:
+        grants.update((node[0], s, row.permission) for s, row in index.held.get(node, ()))
+        owned.update(
+            (node[0], s) for s in index.owned_by.get(node, ())
+            if index.owners.get((node[0], s)) == node
+        )  # fmt: skip
+    return (
+        context.scope, context.blocked is not None, context.bypass is not None,
+        frozenset(grants), frozenset(context.denies), frozenset(owned),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("text", [ESTATE, CALLS], ids=["every-way", "call-heavy"])
+def test_verdict_key_is_the_key_built_row_by_row(tmp_path: Path, text: str) -> None:
+    snapshot = snapshot_of(tmp_path, text)
+    perms = EffectivePermissions(snapshot)
+    index = perms._index
+    (database,) = snapshot.databases
+    seen = {"grants": 0, "owned": 0}
+    for _ in range(2):  # the second time from the per-principal sets worked out the first
+        for principal in principals_of(database):
+            context = perms._context(database.name, principal)
+            plain = _plain_key(context, index)
+            assert verdict_key(context, index) == plain, principal
+            seen["grants"] += len(plain[3])  # type: ignore[index]
+            seen["owned"] += len(plain[5])  # type: ignore[index]
+    assert min(seen.values()) > 0, seen
 
 
 def _alone(snapshot: SecuritySnapshot) -> tuple[ChainReliance, ...]:
