@@ -113,7 +113,10 @@ RULES = RuleRegistry([
          "takes the whole membership: PostgreSQL cannot take part of it away (fail closed); so "
          "do a DENY shutting the principal out of a database, where the membership rests on "
          "VIEW DATABASE STATE alone, and a DENY of part of what the role faithful CONTROL "
-         "SERVER gives includes (pg_monitor includes pg_read_all_stats). "
+         "SERVER gives includes (pg_monitor includes pg_read_all_stats). A DENY of part of what "
+         "a role attribute stands for (CREATEDB: CREATE ANY DATABASE; CREATEROLE: ALTER ANY "
+         "LOGIN, ALTER ANY USER …) takes the attribute, and a member of a role holding it, who "
+         "could use it after SET ROLE, gets a derived role without it. "
          "A member of a role that owns a schema keeps, granted to it directly, what the roles "
          "it leaves gave it on that schema: SQL Server never denies an owner."),
     Rule("GB021", H, "DENY with no PostgreSQL equivalent",

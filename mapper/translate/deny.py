@@ -37,7 +37,7 @@ the database instead: they lose everything in it, memberships included
 A DENY taking part of what membership in a PostgreSQL predefined role gives (``DENY VIEW
 DATABASE STATE`` to a login granted VIEW SERVER STATE → ``pg_read_all_stats``) takes the whole
 membership, failing closed: PostgreSQL cannot take part of such a role away
-(:mod:`mapper.translate.deny_predefined`).
+(:mod:`mapper.translate.deny_predefined`); a role attribute alike (``CREATEDB``: deny_attributes).
 
 A DENY reaching a Windows or Entra group also reaches the group's members in SQL Server, who
 connect with logins of their own; grantbridge does not know who they are, so it applies the
@@ -54,12 +54,12 @@ columns, the whole table privilege goes (failing closed), also ``approximated``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mapper.naming import object_name
 from mapper.plan import PgGrant, PgMembership, RoleKind
 from mapper.privileges import CREATE_IN_SCHEMA
-from mapper.translate import deny_shut
+from mapper.translate import deny_attributes, deny_shut
 from mapper.translate.deny_cover import Contested, Covering
 from mapper.translate.deny_dispose import (
     Outcome,
@@ -99,10 +99,12 @@ class Deny:
 
     @property
     def statement(self) -> str:
-        where = " ".join(
-            p for p in (self.target.securable_class, self.target.schema_name,
-                        self.target.object_name, self.target.column_name) if p
-        )  # fmt: skip
+        """The DENY as evidence: ``DENY CONTROL ON DATABASE::[Sales] TO [x] (ref)``."""
+        t = self.target
+        where = " ".join(p for p in (t.securable_class, t.schema_name, t.object_name,
+                                     t.column_name) if p)  # fmt: skip
+        if t.securable_class == "DATABASE" and self.db is not None:
+            where = f"DATABASE::[{self.db.name}]"  # as T-SQL names it
         return f"DENY {', '.join(self.permissions)} ON {where} TO [{self.grantee}] ({self.ref})"
 
 
@@ -125,6 +127,9 @@ class _Denial:
     predefined: frozenset[str] = frozenset()
     #: those it takes where the membership rests on database grants alone (a shutting DENY)
     scoped: frozenset[str] = frozenset()
+    #: the pairs it covers that role attributes stand for; those it took (deny_attributes)
+    attributes: frozenset[tuple[str, str]] = frozenset()
+    took: set[str] = field(default_factory=set, compare=False)
 
     @property
     def table_level(self) -> bool:
@@ -159,9 +164,11 @@ def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
         obj = state.find_object(deny.db, target.schema_name, target.object_name)
         if obj is not None and obj.columns:
             table_columns = tuple(object_name(c, naming) for c in obj.columns)
-    roles, partial = cut(state, coverage.pairs(deny), deny.db is None)
+    pairs = coverage.pairs(deny)
+    roles, partial = cut(state, pairs, deny.db is None)
     why = "; ".join(r for r in (_creates(coverage, deny), partial) if r) or None
-    return _Denial(deny, coverage.signatures(deny), columns, table_columns, why, roles)
+    return _Denial(deny, coverage.signatures(deny), columns, table_columns, why, roles,
+                   attributes=deny_attributes.covered(pairs))  # fmt: skip
 
 
 def _creates(coverage: Coverage, deny: Deny) -> str | None:
@@ -270,7 +277,9 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
     # after plan() returns, until a full collection walks it (seconds at bench M)
     owners = Owners(state, coverage)
     kept = Kept(state, owners)
+    attributes = deny_attributes.take_own(state, denials.values(), holders, owners)
     touched, found, split, leaving = _restructure(state, denials, holders, owners, kept)
+    attributes.add_to(touched, found, leaving)
     owners.restore()
     restructured = set(touched)  # before shut_out's: a shutting DENY's cuts only
     for fact, items in shut.touched.items():
@@ -285,6 +294,8 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
             approximated.append(split_reason(denial))
         if denial is not None and denial.approximated and deny.fact in restructured:
             approximated.append(denial.approximated)
+        if denial is not None and (took := deny_attributes.why(denial)):
+            approximated.append(took)
         outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated),
                           tuple(sorted(leaving.get(deny.fact, ()))))  # fmt: skip
         dispose_deny(state, deny, outcome, shut, holders, group_keys.get(deny.fact, []))

@@ -120,7 +120,12 @@ class Owners:
     def taken(self, key: str, takers: list[_Denial]) -> None:
         """Note the facts of an item the DENYs take whole, before it goes (a membership in a
         predefined role: :mod:`mapper.translate.deny_predefined`), for :func:`dispose_emptied`."""
-        for fact in self._state.facts_of(key):
+        self.taken_facts(self._state.facts_of(key), takers)
+
+    def taken_facts(self, facts: Iterable[str], takers: list[_Denial]) -> None:
+        """Note facts whose whole contribution the DENYs take (a role attribute:
+        :mod:`mapper.translate.deny_attributes`), for :func:`dispose_emptied`."""
+        for fact in facts:
             self._emptied.setdefault(fact, {}).update((t.deny.fact, t.deny) for t in takers)
             self._whole.add(fact)
 

@@ -27,7 +27,8 @@ Two more ways in. Faithful CONTROL SERVER gives roles that *include* these (:dat
 ``pg_monitor``, ``rds_superuser``), and its holder is subject to DENY, unlike a sysadmin member
 (reference/mssql/fixed_server_roles.csv, sysadmin: "role membership is not equal to CONTROL
 SERVER: sysadmin members cannot be denied permissions"): a DENY taking part of an included role
-takes the including one, always ``approximated`` (it gives more than any DENY short of CONTROL
+(or of the CREATEDB and CREATEROLE attributes ``rds_superuser`` stands for on Aurora:
+:mod:`mapper.translate.deny_attributes`) takes the including one, always ``approximated`` (it gives more than any DENY short of CONTROL
 SERVER covers). And a DENY shutting principals out of a database
 (:mod:`mapper.translate.deny_shut`) refuses its DMVs too: it takes ``pg_read_all_stats`` where
 the membership rests on database grants alone (VIEW DATABASE STATE elsewhere; :func:`cut_by`,
@@ -44,6 +45,7 @@ from grantbridge.plural import plural
 from mapper import findings
 from mapper.plan import Disposition, PgMembership, RoleKind
 from mapper.privileges import TABLE
+from mapper.translate import deny_attributes
 from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import fold
 
@@ -54,13 +56,17 @@ Pair = tuple[str, str]
 
 
 #: Roles faithful CONTROL SERVER gives (mapper.translate.overgrants, mapper.platforms) → the
-#: predefined roles of the mapping table they include. pg_monitor is "member of
+#: predefined roles of the mapping table, and the role attributes
+#: (mapper.translate.deny_attributes), they include. pg_monitor is "member of
 #: pg_read_all_settings, pg_read_all_stats, pg_stat_scan_tables" (reference/mssql/
-#: pg_predefined_roles.csv); rds_superuser may "see all connections in pg_stat_activity and
-#: pg_cancel_backend/pg_terminate_backend any connection" (reference/mssql/rds_postgres_roles.csv).
+#: pg_predefined_roles.csv); rds_superuser "allows: …; create roles and grant privileges; create
+#: databases; … see all connections in pg_stat_activity and pg_cancel_backend/
+#: pg_terminate_backend any connection" (reference/mssql/rds_postgres_roles.csv).
 INCLUDES: Mapping[str, frozenset[str]] = {
     "pg_monitor": frozenset({"pg_read_all_stats"}),
-    "rds_superuser": frozenset({"pg_read_all_stats", "pg_signal_backend"}),
+    "rds_superuser": frozenset(
+        {"pg_read_all_stats", "pg_signal_backend", "CREATEDB", "CREATEROLE"}
+    ),
 }
 #: What only CONTROL SERVER (faithful) gives in full: an including role stands for it too.
 _CONTROL_SERVER: Pair = ("SERVER", "CONTROL SERVER")
@@ -71,8 +77,9 @@ def _stands_for() -> Mapping[str, frozenset[Pair]]:
     for pair, row in TABLE.items():
         if row.role:
             found.setdefault(row.role, set()).add(pair)
+    attributes = deny_attributes.STANDS_FOR
     for role, included in INCLUDES.items():
-        found[role] = {_CONTROL_SERVER}.union(*(found[r] for r in included))
+        found[role] = {_CONTROL_SERVER}.union(*(found.get(r) or attributes[r] for r in included))
     return {role: frozenset(pairs) for role, pairs in sorted(found.items())}
 
 
@@ -101,15 +108,19 @@ def cut(state: PlanState, pairs: Iterable[Pair], server: bool) -> tuple[frozense
     partial = sorted(r for r in roles if not server or not STANDS_FOR[r] <= covered)
     if not partial:
         return roles, None
-    what = " and ".join(
-        f"{r} (it includes {' and '.join(sorted(INCLUDES[r]))})" if r in INCLUDES else r
-        for r in partial
-    )
+    what = " and ".join(f"{r} (it includes {_listed(INCLUDES[r])})" if r in INCLUDES else r
+                        for r in partial)  # fmt: skip
     return roles, (
         f"PostgreSQL cannot take part of what membership in {what} gives (it is all or nothing, "
         "and cluster-wide): the membership was taken from the roles this DENY reaches (fail "
         "closed), so they lose more than SQL Server denies them"
     )
+
+
+def _listed(names: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (sorted)."""
+    *rest, last = sorted(names)
+    return f"{', '.join(rest)} and {last}" if rest else last
 
 
 def _held(state: PlanState, role: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mapper.plan import PgMembership, RoleKind
+from mapper.translate.deny_attributes import taken as attributes_taken
 from mapper.translate.deny_predefined import cut_by, predefined
 from mapper.translate.items import Granted, copy_with
 from mapper.translate.state import SERVER, PlanState
@@ -166,13 +167,14 @@ def derived_role(
 ) -> Made | None:
     """The derived role (role minus the DENYs) and the DENYs that took something, or None.
 
-    Built along the hierarchy: what is left of the role's own grants, and membership in each
+    Built along the hierarchy: what is left of the role's own grants and attributes (a member
+    uses those after SET ROLE: :mod:`mapper.translate.deny_attributes`), and membership in each
     parent or in the parent's own derived role. Cached per (role, DENY set), and for a role with
-    no memberships per (role, the set's DENYs covering its grants): :class:`Derived`. When
-    nothing would be left (every grant denied, no parent left to join) no role is made and the
-    name is ``""``: a member gains nothing from the role in SQL Server, so it simply leaves it.
-    ``contested``: per role, the DENYs covering any of its grants (what ``sub.touches`` would
-    look up again).
+    no memberships and no attributes per (role, the set's DENYs covering its grants):
+    :class:`Derived`. When nothing would be left (every grant and attribute denied, no parent
+    left to join) no role is made and the name is ``""``: a member gains nothing from the role
+    in SQL Server, so it simply leaves it. ``contested``: per role, the DENYs covering any of
+    its grants (what ``sub.touches`` would look up again).
     """
     key = (role, sub)
     if key in cache:
@@ -180,7 +182,8 @@ def derived_role(
     if (role, None) in cache:  # untouched by every DENY that can reach it (a _common part)
         return None
     memberships = state.memberships_of(role)
-    if memberships:
+    spec = state.roles.get(role)
+    if memberships or (spec is not None and spec.attributes):  # a DENY may take an attribute
         made = _derive(state, role, sub, cache, contested, memberships)
     else:  # all it depends on is which of the DENYs covering its grants are in the set
         covering = sub.facts & contested[role]
@@ -216,6 +219,12 @@ def _derive(
                 takers.update((t.deny.fact, t) for t in hit)
             else:  # untouched: left is [item]
                 kept.append((item_key, item))
+    # its attributes a member uses after SET ROLE (mapper.translate.deny_attributes)
+    gone = attributes_taken(state, role, sub.denials)
+    for cutting in gone.values():
+        takers.update((t.deny.fact, t) for t in cutting)
+    own = state.roles.get(role)
+    attributes = own.attributes - gone.keys() if own is not None else set()
     parents: list[tuple[PgMembership, str]] = []
     for m in memberships:
         spec = state.roles.get(m.role)  # None: one of PostgreSQL's own pg_* roles
@@ -236,7 +245,7 @@ def _derive(
     # role itself: its own grants are still those touches() looked at
     if kept is None:
         kept = list(state.granted_to(role))
-    if not kept and not parents:  # an empty role would stand for nothing
+    if not kept and not parents and not attributes:  # an empty role would stand for nothing
         return "", sorted(takers.values(), key=lambda t: t.deny.fact)
     by = sorted(takers.values(), key=lambda t: t.deny.fact)
     holders = holder_names(state, by)
@@ -246,6 +255,7 @@ def _derive(
     state.role(name, RoleKind.DERIVED, source=f"{role} minus {statements}{more}",
                comment=f"{role} without what {', '.join(holders)} is denied")  # fmt: skip
     state.roles[name].facts.update(t.deny.fact for t in by)
+    state.roles[name].attributes.update(attributes)  # those no DENY takes: used after SET ROLE
     # in any order: the plan sorts its items by key, and nothing reads the insertion order
     # each copy names the first DENY only (the role itself lists them all): a derived role's
     # grants and memberships would otherwise repeat every DENY fact (plans grew 3× at scale)

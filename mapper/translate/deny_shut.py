@@ -32,6 +32,7 @@ from grantbridge.plural import plural
 from mapper import findings
 from mapper.effective import Securable
 from mapper.plan import Finding, PgGrant, PgMembership
+from mapper.translate.deny_attributes import held_pairs
 from mapper.translate.deny_predefined import SCOPED, STANDS_FOR, cut
 from mapper.translate.deny_roles import EVIDENCE_DENIES
 from mapper.translate.dispositions import taken_away
@@ -109,8 +110,10 @@ def predefined_denials(
     takes part of (what else it takes, :func:`shut_out` took): those whose permissions it covers
     (CONTROL on a database covers VIEW DATABASE STATE; CONTROL SERVER, all of them), and, when
     it is a database's, ``scoped`` the rest of :data:`~mapper.translate.deny_predefined.SCOPED`.
-    Its signatures are empty: it takes no grant. Empty when the plan gives no one a predefined
-    role: most plans, whose DENY CONNECTs restructuring then never sees."""
+    And the role attributes it takes part of (CONTROL on a database covers ALTER ANY USER, which
+    CREATEROLE stands for: :mod:`mapper.translate.deny_attributes`). Its signatures are empty:
+    it takes no grant. Empty when the plan gives no one a predefined role or an attribute such
+    a DENY covers: most plans, whose DENY CONNECTs restructuring then never sees."""
     from mapper.translate.deny import _Denial  # deny imports this module
 
     found: dict[str, _Denial] = {}
@@ -118,10 +121,13 @@ def predefined_denials(
     if not shutting:
         return found
     held = {m.role for by in state.by_member.values() for m in by.values()} & STANDS_FOR.keys()
+    attributed = held_pairs(state)
     for deny in shutting:
-        roles, partial = cut(state, coverage.pairs(deny), deny.db is None)
+        pairs = coverage.pairs(deny)
+        roles, partial = cut(state, pairs, deny.db is None)
         scoped = frozenset() if deny.db is None else SCOPED - roles
-        if held.isdisjoint(roles | scoped):
+        attributes = attributed.intersection(pairs)  # CONTROL on a database: ALTER ANY USER
+        if held.isdisjoint(roles | scoped) and not attributes:
             continue
         why = [reason(state, deny)]
         if scoped:
@@ -137,7 +143,8 @@ def predefined_denials(
         if partial:
             why.append(partial)
         approximated = "; ".join(why) if len(why) > 1 else None
-        found[deny.fact] = _Denial(deny, frozenset(), None, None, approximated, roles, scoped)
+        found[deny.fact] = _Denial(deny, frozenset(), None, None, approximated, roles, scoped,
+                                   attributes)  # fmt: skip
     return found
 
 

@@ -133,6 +133,7 @@ def server_row_items(
     had = set(state.roles[role].attributes) if role in state.roles else set()
     keys, fresh = state.add_all(expand(state, None, role, Target("SERVER"), row) or [], fact)
     if row.attribute and role in state.roles:
+        state.roles[role].give(row.attribute, fact)  # a DENY taking it re-disposes the fact
         keys.append(f"role:{role}")
         fresh = fresh or row.attribute not in had
     return keys, fresh

@@ -138,7 +138,8 @@ def _sysadmin_plain(
     Attributes are not inherited, so members of a group role use them after SET ROLE."""
     spec = state.roles.get(over.role)
     if spec is not None:
-        spec.attributes.update(platforms.SUPERUSER_ATTRIBUTES)
+        for attribute in platforms.SUPERUSER_ATTRIBUTES:
+            spec.give(attribute, over.fact)
     members = [PgMembership(role=r, member=over.role) for r in platforms.SUPERUSER_ROLES]
     attributes = " and ".join(platforms.SUPERUSER_ATTRIBUTES)
     roles = " and ".join(platforms.SUPERUSER_ROLES)
@@ -170,7 +171,7 @@ def _admin_down(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
 
 def _admin_full(state: PlanState, over: Overgrant) -> tuple[list[Item], str]:
     if over.role in state.roles:
-        state.roles[over.role].attributes.add("CREATEROLE")
+        state.roles[over.role].give("CREATEROLE", over.fact)
     return [], "Gave the role CREATEROLE."
 
 

@@ -50,6 +50,14 @@ class RoleSpec:
     facts: set[str] = field(default_factory=set)
     comment: str = ""
     realm: str | None = None
+    #: attribute → the facts that gave it (what a DENY taking it re-disposes:
+    #: mapper.translate.deny_attributes)
+    grounds: dict[str, set[str]] = field(default_factory=dict)
+
+    def give(self, attribute: str, fact: str) -> None:
+        """Give the role an attribute (CREATEDB …) for a source fact."""
+        self.attributes.add(attribute)
+        self.grounds.setdefault(attribute, set()).add(fact)
 
     def build(self) -> PgRole:
         return PgRole(

@@ -399,7 +399,7 @@ def test_what_a_shutting_deny_takes_is_not_left_mapped_with_nothing() -> None:
         assert found.disposition == Disposition.NOT_APPLICABLE, (fact, found)
         assert found.items == ()
     found = _disposition(migration, "D1/member:db_datareader<-alice")
-    assert found.reason.startswith("taken by DENY CONNECT ON DATABASE TO [alice] (case.sql:")
+    assert found.reason.startswith("taken by DENY CONNECT ON DATABASE::[D1] TO [alice] (case.sql:")
     assert "which shuts [alice] and its members out of [D1]" in found.reason
     [gb020] = [f for f in migration.findings if f.rule_id == "GB020"]
     membership = _disposition(migration, "D1/member:db_datareader<-alice")
