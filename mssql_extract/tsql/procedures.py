@@ -36,6 +36,16 @@ WITHOUT_EFFECT: dict[str, str] = {
     # dbatools' Export-DbaLogin writes it for each job a login owns: SQL Server Agent jobs do
     # not migrate to PostgreSQL (a scheduler such as pg_cron runs as its own role)
     "sp_update_job": "a SQL Server Agent job's owner",
+    # … and SSMS's "Script Job as" and dbatools' Export-DbaInstance (SMO) write a job so
+    "sp_add_category": "a SQL Server Agent job category",
+    "sp_add_job": "a SQL Server Agent job",
+    "sp_delete_job": "a SQL Server Agent job",
+    "sp_add_jobstep": "a SQL Server Agent job step",
+    "sp_update_jobstep": "a SQL Server Agent job step",
+    "sp_add_jobserver": "a SQL Server Agent job's server",
+    "sp_add_jobschedule": "a SQL Server Agent job schedule",
+    "sp_add_schedule": "a SQL Server Agent schedule",
+    "sp_attach_schedule": "a SQL Server Agent job schedule",
 }
 
 

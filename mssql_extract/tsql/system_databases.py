@@ -1,0 +1,80 @@
+"""System databases (``master``, ``model``, ``msdb``, ``tempdb``) stay out of a script's snapshot.
+
+Catalog rows and dacpacs leave them out (``mssql_extract.catalog.SYSTEM_DATABASES``: "system
+databases … are not listed"; a ``master`` dacpac gives server-level facts only), and so do
+scripts: a plan would otherwise make a PostgreSQL database ``msdb`` or ``master`` for them, with
+an owner role, hardening and ``\\connect "msdb"`` in every script, where the target has none.
+Tools name them all the same: dbatools' Export-DbaLogin writes ``USE msdb`` before the
+``sp_update_job`` of each job a login owns, and the users a login has in msdb (SQL Server
+Agent's ``SQLAgentUserRole`` …) with the rest of its databases; SSMS's job scripts start with
+``USE [msdb]``.
+
+A system database the scripts only named (``USE msdb``) leaves nothing. One holding what a plan
+would migrate (a user, a role or membership, a permission, a schema or object, an owner …) is
+kept as one skipped statement at its first mention, naming what it held, which the plan reports
+(GB045, ``mapper/translate/skipped.py``): those facts are not dropped in silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from mssql_extract.snapshot import PermissionState, fold
+from mssql_extract.tsql.state import FIXED_DATABASE_ROLES, SYSTEM_DATABASES, DbState, PermRow
+
+if TYPE_CHECKING:
+    from mssql_extract.tsql.replay import Builder
+
+#: How the reason of such a skipped item begins (``mapper/translate/skipped.py`` reads it).
+SYSTEM_DATABASE = "system database"
+
+#: Names listed per kind of fact before the rest are only counted.
+_NAMED = 5
+
+
+def user_databases(builder: Builder) -> Iterator[DbState]:
+    """The databases of the replay to put in the snapshot; each system database holding facts
+    is recorded as skipped on ``builder`` instead."""
+    for db in builder.databases.values():
+        if fold(db.name) not in SYSTEM_DATABASES:
+            yield db
+            continue
+        held = _held(db)
+        if held:
+            reason = (
+                f"{SYSTEM_DATABASE} {db.name}: not migrated, as catalog rows and dacpacs leave "
+                "system databases out (the SQL Server Agent, Database Mail and other services "
+                "they serve have no PostgreSQL database)"
+            )
+            builder.skip("statement", reason, "; ".join(held), db.ref)
+
+
+def _held(db: DbState) -> list[str]:
+    """What the database holds that a plan would migrate, one entry per kind of fact."""
+    roles = [r.name for r in db.roles.values() if fold(r.name) not in FIXED_DATABASE_ROLES]
+    kinds = (
+        ("user", [u.name for u in db.users.values()]),
+        ("role", roles),
+        ("application role", [a.name for a in db.app_roles.values()]),
+        ("membership", [f"{role} <- {member}" for role, member, _ in db.memberships.values()]),
+        ("permission", [_permission(row) for row in db.perms.rows.values()]),
+        ("schema", [s.name for s in db.schemas.values()]),
+        ("object", [f"{o.schema_name}.{o.name}" for o in db.objects.values()]),
+    )
+    held = [_listed(kind, names) for kind, names in kinds if names]
+    if db.owner is not None:
+        held.append(f"owner {db.owner}")
+    return held
+
+
+def _permission(row: PermRow) -> str:
+    verb = "DENY" if row.state == PermissionState.DENY else "GRANT"
+    return f"{verb} {row.permission} TO {row.grantee}"
+
+
+def _listed(kind: str, names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:_NAMED])
+    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+    plural = "s" if len(names) > 1 else ""
+    return f"{len(names)} {kind}{plural}: {shown}{more}"
