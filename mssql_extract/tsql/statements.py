@@ -35,6 +35,7 @@ from mssql_extract.tsql import (
     legacy,
     loops,
     modules,
+    object_renames,
     objects,
     policies,
     principals,
@@ -124,6 +125,7 @@ class StatementParser(Parser):
         principals.PROCEDURES,
         legacy.PROCEDURES,
         objects.PROCEDURES,
+        object_renames.PROCEDURES,
     )
     #: Noise: statements with no security effect that leave no record.
     NOISE: ClassVar[dict[str, tuple[str, ...]]] = {

@@ -24,6 +24,7 @@ SAMPLES = [
     ("dbatools_export_dbauser_nogo.sql",),
     ("sp_help_revlogin.sql",),
     ("sqlpackage_script.sql",),
+    ("sqlpackage_rebuild.sql",),
     ("smo_agent_job.sql",),
     ("ssdt/SalesDb", "--database", "SalesDb"),
 ]

@@ -229,3 +229,48 @@ def test_a_schema_only_a_permission_names_is_planned() -> None:
         "GRANT SELECT ON SCHEMA::HR TO u\nGRANT SELECT ON SCHEMA::sys TO u\n"
     )
     assert [(x.name, x.owner) for x in plan(s, Policy()).schemas] == [("hr", "d_owner")]
+
+
+def test_sqlpackage_table_rebuild_keeps_the_table_name() -> None:
+    """SqlPackage rebuilds a table as ``tmp_ms_xx_T`` and renames it back with sp_rename: once
+    the snapshot held ``tmp_ms_xx_Orders`` and no ``Orders``, so the grants after the rebuild
+    were unresolved (GB042) and the sp_rename calls reported."""
+    s = _extract("sqlpackage_rebuild.sql")
+    sales = db(s, "Sales")
+    tables = {o.name: o.columns for o in sales.objects}
+    assert tables == {"Orders": ("Id", "Total", "Comment"), "__RefactorLog": ("OperationKey",)}
+    # the column grant before the rebuild went with the dropped table, as on the server
+    assert perms(s, "Sales") == {
+        ("OBJECT", "dbo", "Orders", "Comment", "SELECT", "G", "readers"),
+        ("OBJECT", "dbo", "Orders", "Total", "UPDATE", "G", "readers"),
+    }
+    assert all(harmless(x) for x in s.skipped), [x for x in s.skipped if not harmless(x)]
+    assert not [f for f in plan(s, Policy()).findings if f.rule_id in ("GB042", "GB045")]
+
+
+def test_sp_rename_keeps_the_permissions_of_an_object_and_a_column() -> None:
+    s = snap(
+        "USE d\nGO\nCREATE ROLE r\nCREATE TABLE dbo.t (a int, b int)\n"
+        "GRANT SELECT ON dbo.t TO r\nDENY UPDATE ON dbo.t (b) TO r\nALTER TABLE dbo.t "
+        "ALTER COLUMN b ADD MASKED WITH (FUNCTION = 'default()')\nGO\n"
+        "EXEC sp_rename 'dbo.t.b', 'c', 'COLUMN'\nEXEC sp_rename @objname = N'[dbo].[t]', "
+        "@newname = N'u'\n"
+    )
+    assert [(o.name, o.columns) for o in db(s).objects] == [("u", ("a", "c"))]
+    assert perms(s) == {
+        ("OBJECT", "dbo", "u", None, "SELECT", "G", "r"),
+        ("OBJECT", "dbo", "u", "c", "UPDATE", "D", "r"),
+    }
+    assert [(m.table_name, m.column_name) for m in db(s).masked_columns] == [("u", "c")]
+    assert s.skipped == ()
+
+
+def test_sp_rename_to_a_taken_name_is_refused_and_reported() -> None:
+    s = snap(
+        "USE d\nGO\nCREATE ROLE r\nCREATE TABLE dbo.t (a int)\nCREATE TABLE dbo.u (a int)\n"
+        "GRANT SELECT ON dbo.t TO r\nGO\nEXEC sp_rename 'dbo.t', 'u'\n"
+    )
+    assert ("OBJECT", "dbo", "t", None, "SELECT", "G", "r") in perms(s)
+    (refused,) = s.skipped
+    assert "exists already" in refused.reason
+    assert not harmless(refused)
