@@ -23,6 +23,7 @@ SAMPLES = [
     ("dbatools_export_dbalogin.sql",),
     ("dbatools_export_dbauser_nogo.sql",),
     ("sp_help_revlogin.sql",),
+    ("sp_help_revlogin_2000.sql",),
     ("sqlpackage_script.sql",),
     ("sqlpackage_rebuild.sql",),
     ("smo_agent_job.sql",),

@@ -24,7 +24,7 @@ EXPORTS = ROOT / "tests" / "data" / "exports"
 
 #: What no output may hold: the password hashes and passwords the samples carry.
 SECRETS = (
-    "0x0200", "0x0100", "HASHED,", "q3Vb+1lQ", "Zm9vYmFy", "wbQ#kl", "Y7gv^o",
+    "0x0200", "0x0100", "HASHED,", "q3Vb+1lQ", "Zm9vYmFy", "wbQ#kl", "Y7gv^o", "8D22A249",
 )  # fmt: skip
 
 
@@ -274,3 +274,26 @@ def test_sp_rename_to_a_taken_name_is_refused_and_reported() -> None:
     (refused,) = s.skipped
     assert "exists already" in refused.reason
     assert not harmless(refused)
+
+
+def test_sp_help_revlogin_for_sql_server_2000() -> None:
+    """KB 246133's script passes each hash as ``@pwd``: every SQL login was once lost ("with
+    variable arguments cannot be read statically"); the password is never read anyway."""
+    s = _extract("sp_help_revlogin_2000.sql")
+    _no_secret(s)
+    assert {(x.name, x.type.value, x.default_database, x.has_password) for x in s.logins} == {
+        ("BUILTIN\\Administrators", "WINDOWS_LOGIN", None, False),
+        ("CONTOSO\\old", "WINDOWS_LOGIN", None, False),
+        ("legacy_app", "SQL_LOGIN", None, True),
+        ("rpt", "SQL_LOGIN", "Sales", True),
+    }
+    assert all(harmless(x) for x in s.skipped)
+
+
+def test_a_password_given_as_a_variable_does_not_stop_a_procedure() -> None:
+    s = snap("USE d\nGO\nDECLARE @p sysname = N'x'\nEXEC sp_addapprole 'app', @p\n")
+    assert [a.name for a in db(s).application_roles] == ["app"]
+    # any other argument as a variable still cannot be read
+    s = snap("USE d\nGO\nDECLARE @r sysname = N'x'\nEXEC sp_addrole @r\n")
+    assert db(s).roles == ()
+    assert "variable arguments" in s.skipped[-1].reason
