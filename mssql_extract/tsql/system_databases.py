@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from mssql_extract.snapshot import PermissionState, fold
+from mssql_extract.snapshot import PermissionState, SourceRef, fold
 from mssql_extract.tsql.state import FIXED_DATABASE_ROLES, SYSTEM_DATABASES, DbState, PermRow
 
 if TYPE_CHECKING:
@@ -47,7 +47,29 @@ def user_databases(builder: Builder) -> Iterator[DbState]:
                 "system databases out (the SQL Server Agent, Database Mail and other services "
                 "they serve have no PostgreSQL database)"
             )
-            builder.skip("statement", reason, "; ".join(held), db.ref)
+            if fold(db.name) == "master":  # a database's script without USE, most likely
+                reason += (
+                    "; statements outside any USE run in master, as in sqlcmd: extract a "
+                    "database's script with --database NAME"
+                )
+            builder.skip("statement", reason, "; ".join(held), _where(db))
+
+
+def _where(db: DbState) -> SourceRef:
+    """The database's first mention (its ``USE``), or, for ``master``, which scripts start in
+    without naming it, the first fact recorded there."""
+    if db.ref.line is not None:
+        return db.ref
+    refs = [
+        *(u.ref for u in db.users.values()),
+        *(r.ref for r in db.roles.values()),
+        *(a.ref for a in db.app_roles.values()),
+        *(ref for _, _, ref in db.memberships.values()),
+        *(row.ref for row in db.perms.rows.values()),
+        *(x.ref for x in db.schemas.values()),
+        *(o.source_ref for o in db.objects.values()),
+    ]
+    return min(refs, key=lambda r: (r.origin, r.line or 0, r.column or 0), default=db.ref)
 
 
 def _held(db: DbState) -> list[str]:

@@ -297,3 +297,13 @@ def test_a_password_given_as_a_variable_does_not_stop_a_procedure() -> None:
     s = snap("USE d\nGO\nDECLARE @r sysname = N'x'\nEXEC sp_addrole @r\n")
     assert db(s).roles == ()
     assert "variable arguments" in s.skipped[-1].reason
+
+
+def test_a_database_script_without_use_points_at_database() -> None:
+    """Statements outside any USE run in master: reported at the first one, with the way out."""
+    s = snap("PRINT 1\nGO\nCREATE USER u WITHOUT LOGIN\nGRANT SELECT TO u\n")
+    (skipped,) = s.skipped
+    assert skipped.reason.startswith("system database master: not migrated")
+    assert skipped.reason.endswith("extract a database's script with --database NAME")
+    assert (skipped.source_ref.line, skipped.source_ref.column) == (3, 1)
+    assert [d.name for d in snap("CREATE USER u WITHOUT LOGIN\n", database="d").databases] == ["d"]
