@@ -86,11 +86,20 @@ def schema_name(state: PlanState, db: Database, schema: str) -> str:
     return state.names.schema(state.target_db(db), db.name, schema, prefixed=prefixed)
 
 
+#: SQL Server's system schemas, which no PostgreSQL database has (their objects are its catalog).
+_SYSTEM_SCHEMAS = frozenset({"sys", "information_schema"})
+
+
 def plan_schemas(state: PlanState, db: Database) -> None:
     """Schemas and their owners; dbo (implicit in every SQL Server database) when used."""
-    declared = {fold(s.name) for s in db.schemas}
-    implicit = sorted({o.schema_name for o in db.objects if fold(o.schema_name) not in declared})
-    for name in implicit:  # an implicit schema (dbo, or one the source did not script)
+    declared = {fold(s.name) for s in db.schemas} | _SYSTEM_SCHEMAS
+    # a schema holding objects, or one a permission names (dbatools' Export-DbaUser scripts
+    # GRANT EXECUTE ON SCHEMA::[hr] without the schema): the plan's grants need it to exist
+    named = [o.schema_name for o in db.objects]
+    named += [p.object_name or "dbo" for p in db.permissions if p.securable_class == "SCHEMA"]
+    # an implicit schema (dbo, or one the source did not script), in its first spelling
+    implicit = {fold(name): name for name in sorted(named, reverse=True)}
+    for name in sorted(n for k, n in implicit.items() if k not in declared):
         item = PgSchema(database=state.target_db(db), name=schema_name(state, db, name),
                         owner=owner_role(state, db, "dbo"))  # fmt: skip
         state.add(item, fact_key(SERVER, db.key))

@@ -11,7 +11,8 @@ may hide security is a finding instead, shown in the report and in SARIF:
   signature, or its removal in an IF branch that may not run, EXECUTE AS in a script), one that dropped earlier permissions as a side effect
   (a new owner, a schema transfer: its text lists them), and one SQL Server refuses (a second
   CREATE, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role with
-  members or of a principal that owns something or granted a permission): GB045.
+  members or of a principal that owns something or granted a permission), and a system
+  database (msdb …) whose users, memberships or permissions a script recorded: GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
 triggers, ``ALTER DATABASE SET`` options …) stay out of the findings: they are counted in the
@@ -55,6 +56,9 @@ IMPERSONATION = "impersonation:"
 #: How it begins for a statement that dropped earlier permissions as a side effect (a new owner,
 #: a schema transfer: mssql_extract/tsql/dropped.py); its text lists them.
 DROPPED = "permissions dropped:"
+#: How it begins for a system database (msdb, master …) holding facts, which the extractor leaves
+#: out of the snapshot as catalog rows and dacpacs do (mssql_extract/tsql/system_databases.py).
+SYSTEM_DATABASE = "system database"
 #: What such a reason, or a module signature's, says when the statement is in a WHILE loop's body
 #: or an IF branch that grantbridge replayed without knowing whether the script runs it
 #: (mssql_extract/tsql/dropped.py, signatures.py).
@@ -141,6 +145,11 @@ def _action(skipped: Skipped) -> str:
         return (
             "The statements after it are in the plan as if the script's caller ran them: check "
             "on the server who owns what they created, and that none of them failed."
+        )
+    if skipped.reason.startswith(SYSTEM_DATABASE):
+        return (
+            "Not in the plan: PostgreSQL has no such database. Grant what these principals "
+            "need from it (a SQL Server Agent job's replacement, such as pg_cron) on the target."
         )
     what = {"error": "did not parse", "row": "was not read", "statement": "was not read"}
     return (

@@ -24,7 +24,13 @@ from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql.publish_profile import PublishProfile, overlay, undeclared
 from mssql_extract.tsql.replay import Builder
 from mssql_extract.tsql.sqlcmd import Reader, Source, include_targets, split_batches
-from mssql_extract.tsql.sqlproj import Project, deploy_order, find_projects, project_of
+from mssql_extract.tsql.sqlproj import (
+    Project,
+    builtins,
+    deploy_order,
+    find_projects,
+    project_of,
+)
 from mssql_extract.tsql.statements import StatementParser
 from mssql_extract.tsql.tokens import decode
 
@@ -106,6 +112,7 @@ def _included(
     variables: Mapping[str, str] | None,
     projects: Mapping[Path, Project],
     profile: PublishProfile | None,
+    database: str | None,
 ) -> set[Path]:
     """The scripts of a folder that another one includes with ``:r`` (resolved paths): an SSDT
     project's post-deployment script includes files that run only through it, maybe only in
@@ -116,18 +123,25 @@ def _included(
         if not any(mark in data for mark in (b":r", b":R", b":\x00r", b":\x00R")):
             continue
         text, origin = files.read(path)
-        source, defaults = Source(text, origin, path), _defaults(path, projects, profile)
+        source = Source(text, origin, path)
+        defaults = _defaults(path, projects, profile, database)
         found |= include_targets(source, variables, defaults) - {path.resolve()}
     return found
 
 
 def _defaults(
-    path: Path, projects: Mapping[Path, Project], profile: PublishProfile | None
+    path: Path,
+    projects: Mapping[Path, Project],
+    profile: PublishProfile | None,
+    database: str | None = None,
 ) -> Mapping[str, str] | None:
     """The values a script's ``$(name)`` falls back on: its project's defaults, under the
-    publish profile's values (which every script takes, as ``--var`` values)."""
+    publish profile's values (which every script takes, as ``--var`` values); in a project
+    deployed to ``database``, ``$(DatabaseName)`` is that database (``sqlproj.builtins``)."""
     project = project_of(path, projects)
     defaults = project.defaults if project is not None else None
+    if project is not None and database is not None:
+        defaults = overlay(builtins(database), defaults or {})
     return overlay(defaults, profile.values) if profile is not None else defaults
 
 
@@ -136,6 +150,7 @@ def _scripts(
     files: _Files,
     variables: Mapping[str, str] | None,
     profile: PublishProfile | None,
+    database: str | None,
 ) -> tuple[list[Path], dict[Path, Project]]:
     """The scripts to replay for one path given, in order, and the SQL projects of a folder
     (``sqlproj``): a file another one includes is read there only, and a project's scripts
@@ -145,7 +160,7 @@ def _scripts(
     found = list(_files(given))
     projects = find_projects(given, files.origin) if given.is_dir() else {}
     if len(found) > 1:
-        included = _included(found, files, variables, projects, profile)
+        included = _included(found, files, variables, projects, profile, database)
         found = [path for path in found if path.resolve() not in included]
     return deploy_order(found, projects), projects
 
@@ -219,7 +234,7 @@ def extract_scripts(
         files = _Files(relative_to, encoding)
         seen: list[Project] = []
         for given in paths:
-            found, projects = _scripts(given, files, variables, profile)
+            found, projects = _scripts(given, files, variables, profile, database)
             seen += projects.values()
             if on_defaults is not None:
                 overridden = {**(profile.values if profile else {}), **(variables or {})}
@@ -229,7 +244,7 @@ def extract_scripts(
                 if not text.strip() and found == [given]:  # an empty file given by name (or stdin)
                     raise ExtractError("the script is empty", Location(origin, 1))
                 source = Source(text, origin, None if str(path) == "-" else path)
-                defaults = _defaults(path, projects, profile)
+                defaults = _defaults(path, projects, profile, database)
                 _replay(
                     builder,
                     source,

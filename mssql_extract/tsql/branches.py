@@ -22,8 +22,16 @@ from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 if TYPE_CHECKING:
     from mssql_extract.tsql.statements import StatementParser
 
-#: Where a condition ends: the first statement of its branch (its own IF is inside it).
-CONDITION_ENDS = STOP_WORDS - {"IF"} | {"SELECT", "INSERT", "UPDATE", "DELETE", "SET"}
+#: Where a condition ends: the first statement of its branch (its own IF is inside it). The
+#: control-of-flow and other statements no expression holds end it too: SMO's job scripts
+#: branch with ``IF (@@ERROR <> 0 OR @ReturnCode <> 0) GOTO QuitWithRollback`` right before a
+#: block's ``END``, which must not be read as the branch.
+CONDITION_ENDS = (
+    STOP_WORDS - {"IF"}
+    | {"SELECT", "INSERT", "UPDATE", "DELETE", "SET", "MERGE", "TRUNCATE", "GOTO", "BREAK"}
+    | {"CONTINUE", "RAISERROR", "THROW", "WAITFOR", "REVERT", "SAVE", "CHECKPOINT", "DBCC"}
+    | {"BACKUP", "RESTORE", "KILL", "RECONFIGURE", "OPEN", "CLOSE", "FETCH", "DEALLOCATE"}
+)
 
 #: ``BEGIN`` followed by these is a statement (a transaction, TRY/CATCH), not a block.
 _NOT_BLOCKS = frozenset({"TRAN", "TRANSACTION", "TRY", "CATCH", "DISTRIBUTED", "DIALOG"})

@@ -35,6 +35,7 @@ from mssql_extract.tsql.state import (
     UserState,
     guess_login_type,
 )
+from mssql_extract.tsql.system_databases import user_databases
 
 if TYPE_CHECKING:
     from mssql_extract.tsql.replay import Builder
@@ -168,6 +169,12 @@ def _database_principals(db: DbState) -> dict[str, str]:
     spell.update({k: v.name for k, v in db.roles.items()})
     spell.update({k: v.name for k, v in db.app_roles.items()})
     return spell
+
+
+def freeze_databases(builder: Builder) -> tuple[Database, ...]:
+    """The databases of the snapshot: a system database holding facts is recorded as skipped
+    on ``builder`` instead (``system_databases``)."""
+    return tuple(freeze_database(builder, db) for db in user_databases(builder))
 
 
 def freeze_database(builder: Builder, db: DbState) -> Database:

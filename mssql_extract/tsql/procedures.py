@@ -36,6 +36,16 @@ WITHOUT_EFFECT: dict[str, str] = {
     # dbatools' Export-DbaLogin writes it for each job a login owns: SQL Server Agent jobs do
     # not migrate to PostgreSQL (a scheduler such as pg_cron runs as its own role)
     "sp_update_job": "a SQL Server Agent job's owner",
+    # … and SSMS's "Script Job as" and dbatools' Export-DbaInstance (SMO) write a job so
+    "sp_add_category": "a SQL Server Agent job category",
+    "sp_add_job": "a SQL Server Agent job",
+    "sp_delete_job": "a SQL Server Agent job",
+    "sp_add_jobstep": "a SQL Server Agent job step",
+    "sp_update_jobstep": "a SQL Server Agent job step",
+    "sp_add_jobserver": "a SQL Server Agent job's server",
+    "sp_add_jobschedule": "a SQL Server Agent job schedule",
+    "sp_add_schedule": "a SQL Server Agent schedule",
+    "sp_attach_schedule": "a SQL Server Agent job schedule",
 }
 
 
@@ -55,8 +65,18 @@ def _argument(p: Parser) -> str | bool | None:
     return p.name("an argument")
 
 
+#: Parameters whose value grantbridge never reads, only whether one is given (a password): a
+#: variable there does not keep the call from being replayed. sp_help_revlogin for SQL Server
+#: 2000 (KB 246133) writes every SQL login as ``SET @pwd = CONVERT (varbinary(256), 0x…)`` /
+#: ``EXEC master..sp_addlogin 'name', @pwd, @sid = 0x…, @encryptopt = 'skip_encryption'``.
+_SECRET_PARAMETERS = frozenset({"passwd", "password"})
+#: What such a parameter is bound to when given as a variable (never a value read).
+GIVEN_AS_VARIABLE = "@variable"
+
+
 def _arguments(p: Parser, params: tuple[str, ...]) -> Args | None:
-    """Bind positional and ``@name = value`` arguments; None when one is a variable."""
+    """Bind positional and ``@name = value`` arguments; None when one is a variable (but for
+    a password: ``_SECRET_PARAMETERS``)."""
     bound: Args = {}
     if p.tok() is None or p.at_type(TokenType.SEMICOLON) or p.word() in STOP_WORDS:
         return bound
@@ -73,6 +93,8 @@ def _arguments(p: Parser, params: tuple[str, ...]) -> Args | None:
                 raise p.error("too many arguments")
             key, position = params[position], position + 1
         value = _argument(p)
+        if value is False and key in _SECRET_PARAMETERS:
+            value = GIVEN_AS_VARIABLE
         variable = variable or value is False
         bound[key] = value if isinstance(value, str) or value is None else None
         if not p.accept_type(TokenType.COMMA):

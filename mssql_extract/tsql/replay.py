@@ -379,13 +379,13 @@ class Builder:
 
     def freeze(self) -> SecuritySnapshot:
         """The snapshot of everything replayed so far (sorted and validated by the model)."""
-        from mssql_extract.tsql.freeze import freeze_database, freeze_server
+        from mssql_extract.tsql.freeze import freeze_databases, freeze_server
 
         return SecuritySnapshot(
             source="script",
             server=Server(name="(scripts)"),
             **freeze_server(self),
-            databases=tuple(freeze_database(self, db) for db in self.databases.values()),
+            databases=freeze_databases(self),
             skipped=tuple(self.skipped.values()),
         )
 

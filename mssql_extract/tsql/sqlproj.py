@@ -171,6 +171,17 @@ def find_projects(folder: Path, origin: Callable[[Path], str]) -> dict[Path, Pro
     return projects
 
 
+def builtins(database: str) -> dict[str, str]:
+    """The SQLCMD variable a deployment of a project defines itself: ``$(DatabaseName)``, the
+    database deployed to ("Visual Studio defines three variables for you that you can use in
+    your object definitions and scripts. The values of these variables are set when you
+    deploy": DatabaseName, DefaultDataPath, DefaultLogPath, learn.microsoft.com/previous-
+    versions/visualstudio/visual-studio-2010/bb386162(v=vs.100); SqlPackage's scripts open with
+    ``:setvar DatabaseName "…"``). SSDT's permission scripts name it (``GRANT … ON
+    DATABASE::[$(DatabaseName)]``). The data and log paths are the server's: not defined."""
+    return {"DatabaseName": database}
+
+
 def project_of(script: Path, projects: Mapping[Path, Project]) -> Project | None:
     """The project whose folder holds the script most closely, if any."""
     if not projects:

@@ -35,6 +35,7 @@ from mssql_extract.tsql import (
     legacy,
     loops,
     modules,
+    object_renames,
     objects,
     policies,
     principals,
@@ -124,6 +125,7 @@ class StatementParser(Parser):
         principals.PROCEDURES,
         legacy.PROCEDURES,
         objects.PROCEDURES,
+        object_renames.PROCEDURES,
     )
     #: Noise: statements with no security effect that leave no record.
     NOISE: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -266,7 +268,9 @@ class StatementParser(Parser):
         token = self.tok()
         if token is None or token.token_type == TokenType.SEMICOLON:
             return
-        if self.word() not in self._starts:
+        if self.word() not in self._starts and not self.at_type(TokenType.COLON, 1):
+            # (a word followed by ':' is a label, GOTO's target: SMO's job scripts end
+            # ``IF (@@TRANCOUNT > 0) ROLLBACK TRANSACTION`` / ``EndSave:``)
             # a literal is never quoted: it may be a password (``PASSWORD = 'a' 'b'``)
             what = "value" if token.token_type in LITERALS else repr(token.text)
             raise self.error(f"unexpected {what} after the statement")

@@ -116,7 +116,7 @@ def test_legacy_security_procedures_are_replayed() -> None:
         ("EXEC master.dbo.sp_addlinkedsrvlogin @rmtsrvname = N'R', @useself = N'True'", True),
         ("EXEC xp_logininfo 'CONTOSO\\x'", True),
         ("EXEC sp_dropalias 'CONTOSO\\x'", True),
-        ("sp_rename 'dbo.a', 'b'", True),
+        ("sp_rename 'Sales', 'Sales2', 'DATABASE'", True),  # a table's: replayed (object_renames)
         ("EXEC [Sales].[dbo].[sp_fulltext_database] @action = 'enable'", False),
         ("EXECUTE sp_db_vardecimal_storage_format N'Sales', 'ON'", False),
         ("EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = N'x'", False),

@@ -76,7 +76,7 @@ def test_broken_utf16_is_an_error_at_its_line(data: bytes, line: int, tmp_path: 
 
 def test_go_with_a_non_ascii_count_is_not_a_batch_separator() -> None:
     # sqlcmd counts are ASCII digits; the line stays T-SQL text (an unknown statement)
-    snapshot = parse_text("GRANT SELECT TO [a]\nGO \u00b2\n", "g.sql")
+    snapshot = parse_text("GRANT SELECT TO [a]\nGO \u00b2\n", "g.sql", database="d")
     assert [(s.kind, s.source_ref.line) for s in snapshot.skipped] == [("statement", 2)]
     assert len(snapshot.databases[0].permissions) == 1
 

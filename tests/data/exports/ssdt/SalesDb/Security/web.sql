@@ -1,0 +1,3 @@
+CREATE SCHEMA [web]
+    AUTHORIZATION [dbo];
+
