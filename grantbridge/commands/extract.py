@@ -65,7 +65,8 @@ def extract(
             "--database",
             "-d",
             help="Live mode: only these databases (repeatable). Scripts: the database of "
-            "statements outside any USE (one; default master).",
+            "statements outside any USE (one; without it they run in master, where database "
+            "statements are refused).",
         ),
     ] = None,
     trust_server_certificate: Annotated[

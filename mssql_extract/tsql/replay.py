@@ -93,8 +93,7 @@ class Builder:
 
     def use(self, name: str, ref: SourceRef) -> None:
         self.current = name
-        if fold(name) != "master":
-            self.db(name, ref)
+        self.db(name, ref)  # master too: what is then recorded there was put there by a USE
 
     @property
     def in_master(self) -> bool:

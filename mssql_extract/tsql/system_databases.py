@@ -9,7 +9,9 @@ Tools name them all the same: dbatools' Export-DbaLogin writes ``USE msdb`` befo
 Agent's ``SQLAgentUserRole`` …) with the rest of its databases; SSMS's job scripts start with
 ``USE [msdb]``.
 
-A system database the scripts only named (``USE msdb``) leaves nothing. One holding what a plan
+A system database the scripts only named (``USE msdb``) leaves nothing. Database facts no
+``USE`` placed, without ``--database``, are an error (exit 2) naming the first of them: sqlcmd
+would run them in ``master``, but they are most likely a database's own script. One holding what a plan
 would migrate (a user, a role or membership, a permission, a schema or object, an owner …) is
 kept as one skipped statement at its first mention, naming what it held, which the plan reports
 (GB045, ``mapper/translate/skipped.py``): those facts are not dropped in silence.
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from grantbridge.errors import ExtractError, Location
 from mssql_extract.snapshot import PermissionState, SourceRef, fold
 from mssql_extract.tsql.state import FIXED_DATABASE_ROLES, SYSTEM_DATABASES, DbState, PermRow
 
@@ -41,18 +44,28 @@ def user_databases(builder: Builder) -> Iterator[DbState]:
             yield db
             continue
         held = _held(db)
+        if held and fold(db.name) == "master" and db.ref.line is None:  # no USE master first
+            raise _outside_any_use(db, held)
         if held:
             reason = (
                 f"{SYSTEM_DATABASE} {db.name}: not migrated, as catalog rows and dacpacs leave "
                 "system databases out (the SQL Server Agent, Database Mail and other services "
                 "they serve have no PostgreSQL database)"
             )
-            if fold(db.name) == "master":  # a database's script without USE, most likely
-                reason += (
-                    "; statements outside any USE run in master, as in sqlcmd: extract a "
-                    "database's script with --database NAME"
-                )
             builder.skip("statement", reason, "; ".join(held), _where(db))
+
+
+def _outside_any_use(db: DbState, held: list[str]) -> ExtractError:
+    """Database facts no ``USE`` placed, without ``--database``: a database's own script (SSDT
+    project files, a hand-written permissions script), which sqlcmd would run in ``master``.
+    Which database it belongs to is the engineer's to say; an empty plan would hide it."""
+    where = _where(db)
+    return ExtractError(
+        f"database statements outside any USE, and no --database ({'; '.join(held)}): SQL "
+        "Server would run them in master, which grantbridge does not migrate; name the "
+        "database they belong to with --database NAME (or add USE [NAME] to the script)",
+        Location(where.origin, where.line, where.column),
+    )
 
 
 def _where(db: DbState) -> SourceRef:

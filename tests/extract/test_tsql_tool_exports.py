@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from grantbridge.errors import ExtractError
 from mapper.planner import plan
 from mapper.policy import Policy
 from mapper.translate.skipped import harmless
@@ -299,11 +300,17 @@ def test_a_password_given_as_a_variable_does_not_stop_a_procedure() -> None:
     assert "variable arguments" in s.skipped[-1].reason
 
 
-def test_a_database_script_without_use_points_at_database() -> None:
-    """Statements outside any USE run in master: reported at the first one, with the way out."""
-    s = snap("PRINT 1\nGO\nCREATE USER u WITHOUT LOGIN\nGRANT SELECT TO u\n")
-    (skipped,) = s.skipped
+def test_a_database_script_without_use_is_refused_with_the_way_out() -> None:
+    """Database statements outside any USE, without --database: exit 2 at the first one, saying
+    how to name the database (an empty plan would hide them); an explicit USE master is skipped."""
+    with pytest.raises(ExtractError) as raised:
+        snap("PRINT 1\nGO\nCREATE USER u WITHOUT LOGIN\nGRANT SELECT TO u\n")
+    error = raised.value
+    assert (error.location.line, error.location.column) == (3, 1)
+    assert "1 user: u" in error.message
+    assert "--database NAME" in error.message
+    assert error.exit_code == 2
+    (skipped,) = snap("USE master\nGO\nCREATE USER u WITHOUT LOGIN\n").skipped
     assert skipped.reason.startswith("system database master: not migrated")
-    assert skipped.reason.endswith("extract a database's script with --database NAME")
-    assert (skipped.source_ref.line, skipped.source_ref.column) == (3, 1)
+    assert snap("CREATE LOGIN l WITH PASSWORD = 'x'\n").databases == ()  # server facts: fine
     assert [d.name for d in snap("CREATE USER u WITHOUT LOGIN\n", database="d").databases] == ["d"]

@@ -56,7 +56,7 @@ CASES: dict[str, tuple[dict[str, str | None], list[str], str]] = {
     "empty-catalog-json": ({"c.json": ""}, ["extract", "--catalog-json", "c.json", "-o", "s.json"], "JSON"),
     "folder-without-scripts": ({"dir": None, "dir/readme.txt": "x"}, ["extract", "-s", "dir", "-o", "s.json"], "no .sql"),
     "plan-output-is-a-file": ({"in.json": SNAPSHOT, "out": "a file"}, ["plan", "in.json", "-o", "out"], "not a directory"),
-    "extract-output-under-a-file": ({"e.sql": "CREATE ROLE r\n", "f": "x"}, ["extract", "-s", "e.sql", "-o", "f/s.json"], "cannot write"),
+    "extract-output-under-a-file": ({"e.sql": "CREATE LOGIN l WITH PASSWORD = 'p'\n", "f": "x"}, ["extract", "-s", "e.sql", "-o", "f/s.json"], "cannot write"),
     "verify-without-plan": ({"dir": None}, ["verify", "dir"], "no plan.json"),
     "diff-truncated-plan": ({"a.json": '{"schema_version": 1, "fin'}, ["diff", "a.json", "a.json"], "not valid JSON"),
 }  # fmt: skip
