@@ -152,7 +152,8 @@ def _build(state: PlanState, security: SecurityItems, digest: str) -> MigrationP
         **{name: tuple(state.hand_over(kind)) for name, kind in _HANDED_OVER.items()},
         "roles": sorted_unique(tuple(spec.build() for spec in state.roles.values())),
         "findings": sorted_unique(tuple(state.findings.values())),
-        "dispositions": sorted_unique(tuple(state.dispositions.values())),
+        # each held under its fact, which is its key: sorted by the dictionary's (unique) keys
+        "dispositions": tuple(map(state.dispositions.__getitem__, sorted(state.dispositions))),
         "iam_policies": sorted_unique(tuple(state.iam.values())),
         **{name: sorted_unique(items) for name, items in security.plan_fields().items()},
     }

@@ -214,14 +214,17 @@ def record(
     state.dispose(fact, kind, ref, disposition, items=keys, findings=found or [], reason=reason)
 
 
+_USAGE = "PostgreSQL needs USAGE on the schema to reach its objects"
+
+
 def plan_schema_usage(state: PlanState) -> None:
     """USAGE on a schema for every grantee of an object or default privilege in it."""
     needs: dict[tuple[str, str, str], set[str]] = {}
     item_facts = state.item_facts  # state.facts_in(), inlined: every grant passes here
-    for granted in state.by_grantee.values():  # grants and default privileges
+    for grantee, granted in state.by_grantee.items():  # grants and default privileges
         for key, item in granted.items():
             if item.schema_name and item.object_type != "SCHEMA":
-                where = (item.database, item.schema_name, item.grantee)
+                where = (item.database, item.schema_name, grantee)
                 facts = needs.get(where)
                 if facts is None:
                     facts = needs[where] = set()
@@ -231,12 +234,10 @@ def plan_schema_usage(state: PlanState) -> None:
                 else:
                     facts.update(held)
     for (database, schema, grantee), facts in sorted(needs.items()):
-        usage = PgGrant(database=database, object_type="SCHEMA", name=schema,
-                        privilege="USAGE", grantee=grantee,
-                        comment="PostgreSQL needs USAGE on the schema to reach its objects")  # fmt: skip
-        key = usage.key  # once, not once per fact
-        for fact in sorted(facts):
-            state.add(usage, fact, key)
+        # every value is already valid: the fields of the grants in the schema (issue 7)
+        usage = trusted(PgGrant, {"database": database, "object_type": "SCHEMA", "name": schema,
+                                  "privilege": "USAGE", "grantee": grantee, "comment": _USAGE})  # fmt: skip
+        state.add_facts(usage, facts, usage.key)
 
 
 def grant_option_finding(state: PlanState, grantee: str, where: str, ref: str, action: str) -> str:

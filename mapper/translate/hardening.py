@@ -38,6 +38,8 @@ SECURABLES), whatever the policy: their CONNECT must exist before TEMPORARY foll
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from mapper.plan import (
     Disposition,
     PgDatabase,
@@ -81,7 +83,8 @@ def plan_hardening(state: PlanState) -> None:
     plan_server_wide(state)
     if not state.policy.hardening.revoke_public_defaults:
         return
-    plan_temporary(state)
+    found = _Found.of(state)
+    plan_temporary(state, found.connects)
     for db in state.snapshot.databases:
         fact, name = fact_key(SERVER, db.key), state.target_db(db)
         for privilege, reason in (("CONNECT", _DEFAULTS), ("TEMPORARY", _TEMPORARY)):
@@ -93,14 +96,15 @@ def plan_hardening(state: PlanState) -> None:
                                privilege=privilege, grantee="PUBLIC", reason=reason), fact)  # fmt: skip
         state.add(PgRevoke(database=name, object_type="SCHEMA", name="public", privilege="CREATE",
                            grantee="PUBLIC", reason="PUBLIC may create in schema public before PostgreSQL 15"), fact)  # fmt: skip
-    for obj in state.of_type(PgObject):
+    for key in sorted(found.objects):
+        obj, facts = found.objects[key], state.facts_of(key)
         if obj.kind == "type":
             revoke = PgRevoke(
                 database=obj.database, object_type="TYPE", schema_name=obj.schema_name,
                 name=obj.name, privilege="USAGE", grantee="PUBLIC", reason=_TYPES,
             )  # fmt: skip
             if not _granted_to_public(state, revoke):
-                for fact in obj.facts:
+                for fact in facts:
                     state.add(revoke, fact)
             continue
         if obj.kind in ("function", "procedure"):
@@ -111,19 +115,45 @@ def plan_hardening(state: PlanState) -> None:
             )  # fmt: skip
             if _granted_to_public(state, revoke):
                 continue  # the source grants EXECUTE to public: the plan keeps that grant
-            for fact in obj.facts:
+            for fact in facts:
                 state.add(revoke, fact)
-    plan_future_routines(state)
+    plan_future_routines(state, found)
 
 
-def plan_temporary(state: PlanState) -> None:
+@dataclass
+class _Found:
+    """The plan items hardening reads, each kind in the plan's order: gathered in one pass over
+    every item (a million grants at bench M), not one per kind. Hardening adds TEMPORARY grants
+    and revokes, none of these kinds, so the one pass holds throughout."""
+
+    connects: list[tuple[str, PgGrant]] = field(default_factory=list)  # CONNECT on a database
+    creates: list[tuple[str, PgGrant]] = field(default_factory=list)  # CREATE on a schema
+    objects: dict[str, PgObject] = field(default_factory=dict)
+    #: (key, item) of the databases, schemas and default privileges: their owners create
+    owners: list[tuple[str, PgDatabase | PgSchema | PgDefaultPrivilege]] = field(
+        default_factory=list
+    )
+
+    @classmethod
+    def of(cls, state: PlanState) -> _Found:
+        found = cls()
+        for key, item in state.items.items():
+            if isinstance(item, PgGrant):  # most items, asked first
+                if item.object_type == "DATABASE" and item.privilege == "CONNECT":
+                    found.connects.append((key, item))
+                elif item.object_type == "SCHEMA" and item.privilege == "CREATE":
+                    found.creates.append((key, item))
+            elif isinstance(item, PgObject):
+                found.objects[key] = item
+            elif isinstance(item, PgDatabase | PgSchema | PgDefaultPrivilege):
+                found.owners.append((key, item))
+        return found
+
+
+def plan_temporary(state: PlanState, connects: list[tuple[str, PgGrant]]) -> None:
     """TEMPORARY on a database for each grantee of CONNECT there (PUBLIC included), with the
-    CONNECT grant's facts, and listed beside it in their dispositions."""
-    connects = [
-        (key, item) for key, item in state.items.items()
-        if isinstance(item, PgGrant) and item.object_type == "DATABASE"
-        and item.privilege == "CONNECT"
-    ]  # fmt: skip
+    CONNECT grant's facts, and listed beside it in their dispositions. ``connects``: the
+    plan's CONNECT grants with their keys (:class:`_Found`)."""
     for key, connect in connects:
         temporary = PgGrant(database=connect.database, object_type="DATABASE", name=connect.name,
                             privilege="TEMPORARY", grantee=connect.grantee, comment=_WITH_CONNECT)  # fmt: skip
@@ -143,7 +173,7 @@ def _granted_to_public(state: PlanState, revoke: PgRevoke) -> bool:
     return grant.key in state.items
 
 
-def plan_future_routines(state: PlanState) -> None:
+def plan_future_routines(state: PlanState, found: _Found) -> None:
     """A global ``REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`` default per creator and database.
 
     One item per (target database, role), attributed to the database's facts and to those of
@@ -155,7 +185,7 @@ def plan_future_routines(state: PlanState) -> None:
     facts: dict[str, set[str]] = {}  # target database → its facts
     for db in state.snapshot.databases:
         facts.setdefault(state.target_db(db), set()).add(fact_key(SERVER, db.key))
-    for (database, owner), owned in sorted(_creators(state).items()):
+    for (database, owner), owned in sorted(_creators(state, found).items()):
         if database in public_wide or _future_granted_to_public(state, database, owner):
             continue
         revoke = PgDefaultRevoke(database=database, owner=owner, reason=_FUTURE)
@@ -163,24 +193,20 @@ def plan_future_routines(state: PlanState) -> None:
             state.add(revoke, fact)
 
 
-def _creators(state: PlanState) -> dict[tuple[str, str], set[str]]:
+def _creators(state: PlanState, found: _Found) -> dict[tuple[str, str], set[str]]:
     """(target database, role) → facts, for each role that creates objects in a database: the
     owners of the database and of its schemas (schema facts), the roles the plan sets default
     privileges for (they are schema owners in SQL Server's sense), and the roles it gives
     CREATE on a schema (:func:`_schema_creators`)."""
     creators: dict[tuple[str, str], set[str]] = {}
-    create_grants: list[tuple[str, PgGrant]] = []
-    for key, item in state.items.items():
-        if isinstance(item, PgGrant):  # most items, asked first (bench M: a million grants)
-            if item.object_type == "SCHEMA" and item.privilege == "CREATE":
-                create_grants.append((key, item))
-        elif isinstance(item, PgDatabase):
+    for key, item in found.owners:
+        if isinstance(item, PgDatabase):
             creators.setdefault((item.name, item.owner), set())
         elif isinstance(item, PgSchema):
             creators.setdefault((item.database, item.owner), set()).update(state.facts_in(key))
-        elif isinstance(item, PgDefaultPrivilege):
+        else:
             creators.setdefault((item.database, item.owner), set())
-    for pair, facts in _schema_creators(state, create_grants).items():
+    for pair, facts in _schema_creators(state, found.creates).items():
         creators.setdefault(pair, set()).update(facts)
     return creators
 

@@ -30,11 +30,12 @@ def prune_implied(state: PlanState) -> None:
 
     Grants and default privileges are grouped by what they grant (their key without the
     grantee: both keys end in ":<grantee>"); only a group with several grantees can hold an
-    inherited duplicate, so most grants cost one dictionary entry. Within a group, grantees go
-    in sorted order and each takes the first ancestor (sorted) whose grant is not pruned yet; a
-    grantee later in the order may prune that one too (its own ancestor holds it), so each
-    covering grant is then followed to the one kept. A fact whose disposition still names keys
-    DENY restructuring moved (a split role's grants) is retargeted from its current items.
+    inherited duplicate, so most grants cost one dictionary entry, and only a grantee that
+    inherits another role can lose its grant. Within a group, such grantees go in sorted order
+    and each takes the first ancestor (sorted) whose grant is not pruned yet; a grantee later
+    in the order may prune that one too (its own ancestor holds it), so each covering grant is
+    then followed to the one kept. A fact whose disposition still names keys DENY
+    restructuring moved (a split role's grants) is retargeted from its current items.
     """
     edges: dict[str, set[str]] = {}
     for m in state.memberships():
@@ -56,16 +57,22 @@ def prune_implied(state: PlanState) -> None:
                 stems[stem] = [holders, grantee]
             else:
                 holders.append(grantee)
+    # grantee → the roles it inherits, for the grantees inheriting any: only their grants can
+    # be covered by another's (at scale most grantees inherit nothing, and cost nothing below)
+    heirs: dict[str, set[str]] = {}
+    for grantee in state.by_grantee:
+        above = _ancestors(edges, grantee)
+        if above:
+            heirs[grantee] = above
     removed: dict[str, str] = {}
-    ancestors: dict[str, set[str]] = {}  # per grantee: computed once, not once per grant
     for stem in sorted(s for s, holders in stems.items() if not isinstance(holders, str)):
         holders = stems[stem]
+        covered = sorted(filter(heirs.__contains__, holders))  # in C: most holders inherit none
+        if not covered:
+            continue
         held = set(holders)
-        for grantee in sorted(holders):
-            above = ancestors.get(grantee)
-            if above is None:
-                above = ancestors[grantee] = _ancestors(edges, grantee)
-            for ancestor in sorted(above & held):
+        for grantee in covered:
+            for ancestor in sorted(heirs[grantee] & held):
                 covering = stem + ancestor
                 if covering not in removed:
                     removed[stem + grantee] = covering

@@ -176,6 +176,12 @@ class PlanItems:
         """The memberships of one member, in key order (without their facts)."""
         return [m for _, m in sorted(self.by_member.get(member, {}).items())]
 
+    def memberships_of_unsorted(self, member: str) -> Iterable[PgMembership]:
+        """:meth:`memberships_of` in no particular order, for a caller the order cannot change
+        (a closure: :func:`~mapper.translate.owner_members.roles_above`): no copy, no sort. A
+        live view: not to be iterated while that member's memberships change."""
+        return self.by_member.get(member, {}).values()
+
     def facts_of(self, key: str) -> tuple[str, ...]:
         """The facts of one item, sorted (as :meth:`of_type` writes them)."""
         facts = self.item_facts[key]
@@ -185,6 +191,27 @@ class PlanItems:
         """The facts of one item, in no particular order (no copy)."""
         facts = self.item_facts[key]
         return (facts,) if isinstance(facts, str) else facts
+
+    def add_facts(self, item: Item, facts: Collection[str], key: str) -> None:
+        """:meth:`add` of ``item`` (under ``key``) for each of ``facts`` (one or more), at once.
+
+        The item's facts end as one :meth:`add` call per fact leaves them (a plain string while
+        there is one); the schema USAGE grants take every fact of the grants in their schema
+        (:func:`~mapper.translate.grants.plan_schema_usage`; tests/mapper/
+        test_bookkeeping_fast_paths.py checks it against :meth:`add`).
+        """
+        held = self.item_facts.get(key)
+        if held is None:
+            self.items[key] = item
+            self.item_facts[key] = next(iter(facts)) if len(facts) == 1 else set(facts)
+            index = self._index(item)
+            if index is not None:
+                index[key] = item
+        elif isinstance(held, str):
+            if len(facts) > 1 or held not in facts:
+                self.item_facts[key] = {held, *facts}
+        else:
+            held.update(facts)
 
     def add_all(self, items: Iterable[Item], fact: str) -> tuple[list[str], bool]:
         """Add many items; returns their keys and whether any was new."""

@@ -21,8 +21,8 @@ def roles_above(state: PlanState, role: str) -> set[str]:
     """The roles ``role`` is (transitively) a member of in the plan, inheriting."""
     seen: set[str] = set()
     todo = [role]
-    while todo:
-        for m in state.memberships_of(todo.pop()):
+    while todo:  # a set: the order memberships are followed in cannot change it
+        for m in state.memberships_of_unsorted(todo.pop()):
             if m.inherit and m.role not in seen:
                 seen.add(m.role)
                 todo.append(m.role)

@@ -61,7 +61,8 @@ from mapper.policy import OvergrantMode
 from mapper.privileges import lookup
 from mapper.translate.dispositions import unknown_finding
 from mapper.translate.fixed import EQUIVALENT, fixed_role
-from mapper.translate.grants import Target, expand
+from mapper.translate.grant_stamps import Stamps, expand_keyed
+from mapper.translate.grants import Target
 from mapper.translate.items import Item, copy_with
 from mapper.translate.objects import owner_role, schema_owner
 from mapper.translate.owner_members import Inheritors, roles_above
@@ -287,13 +288,13 @@ def _carry(
     lost = inheritors.lost(db, owner, role)
     grantees = [role, *(r for r in lost if (r, db.name) not in state.shut_out)]
     faithful = _faithful(state, owner)
-    items: list[Item] = []
-    for grantee in grantees:
-        if faithful:
-            items.append(PgMembership(role=owned.owner_role, member=grantee))
-        else:
-            items += _rights(state, owned, grantee)
-    keys, _ = state.add_all(items, owned.fact)
+    if faithful:
+        items: list[Item] = [PgMembership(role=owned.owner_role, member=g) for g in grantees]
+        keys, _ = state.add_all(items, owned.fact)
+    else:
+        keyed = _rights(state, owned, grantees)
+        keys, _ = state.add_keyed(keyed, owned.fact)
+        items = [item for _, item in keyed]
     if faithful:
         action = f"Made {role!r} a member of owner role {owned.owner_role!r} (the full rights)."
     else:
@@ -349,17 +350,25 @@ def role_owner_unknown(state: PlanState, db: Database, role: DatabaseRole) -> st
     return unknown_finding(state, unknown, statement, action, securable=what, ref=ref)
 
 
-def _rights(state: PlanState, owned: Owned, grantee: str) -> list[Item]:
-    """The downscoped owner's DML and EXECUTE on a schema's objects or on one object."""
+def _rights(state: PlanState, owned: Owned, grantees: list[str]) -> list[tuple[str, Item]]:
+    """The downscoped owner's DML and EXECUTE on a schema's objects or on one object, for each
+    of ``grantees`` in turn, with their keys.
+
+    Expanded once and copied per grantee, as the permission rows are
+    (:func:`~mapper.translate.grant_stamps.expand_keyed`): the items
+    :func:`~mapper.translate.grants.expand` gives each grantee, in the same order. Nothing an
+    expansion reads changes until the items are added, after every grantee's.
+    """
     if owned.kind == "schema":
         target = Target("SCHEMA", object_name=owned.schema)
     else:
         target = Target("OBJECT", owned.schema, owned.name)
-    items: list[Item] = []
-    for permission in OWNER_PRIVILEGES:
-        row = lookup(target.securable_class, permission)
-        items += expand(state, owned.db, grantee, target, row) or []
-    return items
+    rows = [lookup(target.securable_class, permission) for permission in OWNER_PRIVILEGES]
+    stamps, keyed = Stamps(), list[tuple[str, Item]]()
+    for grantee in grantees:
+        for row in rows:
+            keyed += expand_keyed(state, owned.db, grantee, target, row, stamps) or []
+    return keyed
 
 
 def _not_carried(

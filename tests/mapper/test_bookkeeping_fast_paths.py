@@ -4,6 +4,12 @@
   and ``_retarget`` picks the dispositions that lost an item in one filtering pass: the plan is
   the one the plain loops (kept here, as they were) make.
 - ``dispositions.keys_of`` (a fact's current items, in one tight pass) against the plain loop.
+- ``PlanItems.add_facts`` (the schema USAGE grants' facts at once) against ``add`` of each,
+  and the USAGE grants built without validation against validated ones.
+- ``roles_above`` over the unsorted memberships against the closure over the sorted ones.
+- Ownership's rights expanded once and copied per grantee against ``expand`` per grantee.
+- Hardening's one pass over the items (``_Found``) against a plain scan per kind, before and
+  after the step (it adds none of those kinds).
 
 The estate is the benchmark's generator with DENYs (split roles move grants under new keys, so
 ``_retarget`` meets stale dispositions) and role hierarchies (inherited duplicates to prune).
@@ -18,13 +24,32 @@ import pytest
 from bench.generate import generate_snapshot
 from bench.scales import Scale
 from mapper import planner
-from mapper.plan import Disposition, MigrationPlan, PgMembership
+from mapper.plan import (
+    Disposition,
+    MigrationPlan,
+    PgDatabase,
+    PgDefaultPrivilege,
+    PgGrant,
+    PgMembership,
+    PgObject,
+    PgSchema,
+)
 from mapper.planner import plan
 from mapper.policy import Policy
-from mapper.translate import dispositions, implied
+from mapper.privileges import lookup
+from mapper.translate import (
+    deny_kept,
+    dispositions,
+    hardening,
+    implied,
+    module_owner,
+    owner_members,
+    ownership,
+)
 from mapper.translate.grant_findings import restate_inherited
-from mapper.translate.items import copy_with
-from mapper.translate.state import PlanState
+from mapper.translate.grants import Target, expand
+from mapper.translate.items import Item, copy_with
+from mapper.translate.state import Owned, PlanState
 
 ESTATE = Scale("fast", databases=2, principals=120, permission_rows=4_000)
 
@@ -120,6 +145,13 @@ def estate() -> Any:
 
 
 @pytest.fixture(scope="module")
+def owners_estate() -> Any:
+    """Seed 1 has downscoped owners whose members DENY restructuring moved: the owner's rights
+    go to several grantees (its role, and the members' derived roles), found by roles_above."""
+    return generate_snapshot(ESTATE, seed=1)
+
+
+@pytest.fixture(scope="module")
 def planned(estate: Any) -> MigrationPlan:
     return plan(estate, Policy())
 
@@ -177,3 +209,140 @@ def test_keys_of_reads_one_fact_and_several() -> None:
         "f1": {"membership:r<-a", "membership:r<-b"}, "f3": {"membership:r<-c"},
     }  # fmt: skip
     assert dispositions.keys_of(state, set()) == {}
+
+
+def _bare_state() -> PlanState:
+    return PlanState(snapshot=None, policy=Policy(), names=None, engine=None)  # type: ignore[arg-type]
+
+
+def _facts_shape(state: PlanState) -> Any:
+    """Items, facts as stored (a plain string for one), and index order."""
+    return (
+        list(state.items.items()), dict(state.item_facts),
+        {g: list(keys) for g, keys in state.by_grantee.items()},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("facts", [{"f1"}, {"f2", "f1", "f3"}], ids=["one fact", "three facts"])
+@pytest.mark.parametrize(
+    "there", [[], ["f0"], ["f1"], ["f1", "f4"]], ids=["new", "held", "same fact", "two held"]
+)
+def test_add_facts_is_add_of_each_fact(facts: set[str], there: list[str]) -> None:
+    usage = PgGrant(database="d", object_type="SCHEMA", name="s", privilege="USAGE", grantee="r")
+    plain, bulk = _bare_state(), _bare_state()
+    for state in (plain, bulk):
+        state.add(PgMembership(role="r", member="m"), "f9")
+        for fact in there:
+            state.add(usage, fact)
+    for fact in sorted(facts):
+        plain.add(usage, fact, usage.key)
+    bulk.add_facts(usage, facts, usage.key)
+    assert _facts_shape(bulk) == _facts_shape(plain)
+
+
+def test_schema_usage_grants_are_what_validation_builds(planned: MigrationPlan) -> None:
+    usages = [g for g in planned.grants if g.object_type == "SCHEMA" and g.privilege == "USAGE"]
+    assert len(usages) > 10
+    for grant in usages:
+        given = {name: getattr(grant, name) for name in grant.model_fields_set}
+        validated = PgGrant(**given)
+        assert validated == grant
+        assert list(validated.__dict__) == list(grant.__dict__)
+
+
+def _plain_roles_above(state: PlanState, role: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [role]
+    while todo:
+        for m in state.memberships_of(todo.pop()):
+            if m.inherit and m.role not in seen:
+                seen.add(m.role)
+                todo.append(m.role)
+    return seen
+
+
+def test_roles_above_is_the_closure_over_sorted_memberships(
+    owners_estate: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[int] = []
+    original = owner_members.roles_above
+
+    def roles_above(state: PlanState, role: str) -> set[str]:
+        found = original(state, role)
+        assert found == _plain_roles_above(state, role)
+        assert sorted(state.memberships_of_unsorted(role), key=lambda m: m.key) == (
+            state.memberships_of(role)
+        )
+        asked.append(len(found))
+        return found
+
+    for module in (owner_members, deny_kept, module_owner, ownership):
+        monkeypatch.setattr(module, "roles_above", roles_above)
+    plan(owners_estate, Policy())
+    assert len(asked) > 10
+    assert max(asked) > 1
+
+
+def test_owner_rights_are_expand_of_each_grantee(
+    owners_estate: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[int] = []
+    original = ownership._rights
+
+    def rights(state: PlanState, owned: Owned, grantees: list[str]) -> list[tuple[str, Item]]:
+        keyed = original(state, owned, grantees)
+        if owned.kind == "schema":
+            target = Target("SCHEMA", object_name=owned.schema)
+        else:
+            target = Target("OBJECT", owned.schema, owned.name)
+        plain: list[Item] = []
+        for grantee in grantees:
+            for permission in ownership.OWNER_PRIVILEGES:
+                row = lookup(target.securable_class, permission)
+                plain += expand(state, owned.db, grantee, target, row) or []
+        assert [key for key, _ in keyed] == [item.key for item in plain]
+        assert [item for _, item in keyed] == plain
+        assert [(list(i.__dict__), i.model_fields_set) for _, i in keyed] == [
+            (list(i.__dict__), i.model_fields_set) for i in plain
+        ]
+        asked.append(len(grantees))
+        return keyed
+
+    monkeypatch.setattr(ownership, "_rights", rights)
+    plan(owners_estate, Policy())
+    assert max(asked, default=0) > 1
+
+
+def _plain_found(state: PlanState) -> Any:
+    items = state.items.items()
+    grants = [(k, i) for k, i in items if isinstance(i, PgGrant)]
+    return (
+        [(k, g) for k, g in grants if g.object_type == "DATABASE" and g.privilege == "CONNECT"],
+        [(k, g) for k, g in grants if g.object_type == "SCHEMA" and g.privilege == "CREATE"],
+        {k: i for k, i in items if isinstance(i, PgObject)},
+        [(k, i) for k, i in items if isinstance(i, PgDatabase | PgSchema | PgDefaultPrivilege)],
+    )
+
+
+def test_hardening_finds_in_one_pass_what_a_scan_per_kind_finds(
+    estate: Any, planned: MigrationPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found: list[Any] = []
+    of, step = hardening._Found.of, hardening.plan_hardening
+
+    def gathered(state: PlanState) -> hardening._Found:
+        first = of(state)
+        assert (first.connects, first.creates, first.objects, first.owners) == _plain_found(state)
+        found.append(first)
+        return first
+
+    def plan_hardening(state: PlanState) -> None:
+        step(state)  # adds TEMPORARY grants and revokes: none of the kinds found
+        after = found[-1]
+        assert (after.connects, after.creates, after.objects, after.owners) == _plain_found(state)
+
+    monkeypatch.setattr(hardening._Found, "of", staticmethod(gathered))
+    monkeypatch.setattr(hardening, "plan_hardening", plan_hardening)
+    assert plan(estate, Policy()).to_json() == planned.to_json()
+    first = found[0]
+    assert all((first.connects, first.creates, first.objects, first.owners))
