@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from mapper.plan import Severity
+from mapper.quoting import quote_ident, quote_literal, quote_qualified
 from mapper.review_rules import FindingSpec, RuleDef, make_finding, rule_table
 from mssql_extract.snapshot import Database, MaskedColumn, fold
 
@@ -125,13 +126,7 @@ def _literal(arg: str) -> str:
     """A SQL Server padding argument ("XX" or 'XX') as a PostgreSQL string literal."""
     if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "\"'":
         arg = arg[1:-1].replace(arg[0] * 2, arg[0])
-    return "'" + arg.replace("'", "''") + "'"
-
-
-def _quote(name: str) -> str:
-    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        return name
-    return '"' + name.replace('"', '""') + '"'
+    return quote_literal(arg)
 
 
 def masked_expression(column: str, function: str) -> tuple[str, str]:
@@ -154,12 +149,16 @@ def _lower(name: str) -> str:
     return name.lower()
 
 
-def suggest_masks(database: Database, *, ident: Namer = _lower) -> tuple[MaskSuggestion, ...]:
+def suggest_masks(
+    database: Database, *, ident: Namer = _lower, schema: Namer | None = None
+) -> tuple[MaskSuggestion, ...]:
     """One suggestion per masked column of a database, in key order.
 
     Args:
         database: the snapshot database (its masked columns and its tables' columns).
-        ident: maps a SQL Server schema, table or column name to its PostgreSQL name.
+        ident: maps a SQL Server table or column name to its PostgreSQL name.
+        schema: maps a SQL Server schema name to the plan's PostgreSQL schema (prefixed by the
+            database in schema mode); ``ident`` when not given.
     """
     tables: dict[tuple[str, str], list[MaskedColumn]] = {}
     for masked in database.masked_columns:
@@ -167,15 +166,16 @@ def suggest_masks(database: Database, *, ident: Namer = _lower) -> tuple[MaskSug
     found: list[MaskSuggestion] = []
     for columns in tables.values():
         expressions = {fold(m.column_name): _try(ident(m.column_name), m) for m in columns}
-        view = _view(database, columns[0], expressions, ident)
+        view = _view(database, columns[0], expressions, (ident, schema or ident))
         for masked in columns:
-            found.append(_suggestion(masked, expressions[fold(masked.column_name)], view, ident))
+            built = expressions[fold(masked.column_name)]
+            found.append(_suggestion(masked, built, view, (ident, schema or ident)))
     return tuple(found)
 
 
 def _try(column: str, masked: MaskedColumn) -> tuple[str | None, str]:
     try:
-        return masked_expression(_quote(column), masked.masking_function)
+        return masked_expression(quote_ident(column), masked.masking_function)
     except Untranslated as exc:
         return None, str(exc)
 
@@ -184,11 +184,12 @@ def _view(
     database: Database,
     masked: MaskedColumn,
     expressions: dict[str, tuple[str | None, str]],
-    ident: Namer,
+    namers: tuple[Namer, Namer],
 ) -> str | None:
     """``CREATE VIEW schema.table_masked AS SELECT …`` over every known column of the table."""
     if any(expr is None for expr, _ in expressions.values()):
         return None
+    ident, schema = namers
     table = next(
         (o for o in database.objects
          if fold(o.schema_name) == fold(masked.schema_name) and fold(o.name) == fold(masked.table_name)),
@@ -197,25 +198,29 @@ def _view(
     names = list(table.columns) if table and table.columns else list(expressions)
     select = []
     for name in names:
-        column = _quote(ident(name))
+        column = quote_ident(ident(name))
         expr = expressions.get(fold(name), (None, ""))[0]
         select.append(f"{expr} AS {column}" if expr else column)
-    schema, view = _quote(ident(masked.schema_name)), _quote(ident(masked.table_name) + "_masked")
-    source = f"{schema}.{_quote(ident(masked.table_name))}"
-    return f"CREATE VIEW {schema}.{view} AS SELECT {', '.join(select)} FROM {source}"
+    view = quote_qualified(schema(masked.schema_name), ident(masked.table_name) + "_masked")
+    source = quote_qualified(schema(masked.schema_name), ident(masked.table_name))
+    return f"CREATE VIEW {view} AS SELECT {', '.join(select)} FROM {source}"
 
 
 def _suggestion(
-    masked: MaskedColumn, built: tuple[str | None, str], view: str | None, ident: Namer
+    masked: MaskedColumn,
+    built: tuple[str | None, str],
+    view: str | None,
+    namers: tuple[Namer, Namer],
 ) -> MaskSuggestion:
+    ident, schema = namers
     expression, note = built
-    table = f"{_quote(ident(masked.schema_name))}.{_quote(ident(masked.table_name))}"
+    table = quote_qualified(schema(masked.schema_name), ident(masked.table_name))
     grant = (
         f"REVOKE SELECT ON {table} FROM <readers>; GRANT SELECT (<other columns>) ON {table} "
         "TO <readers>; GRANT SELECT ON " + table + " TO <UNMASK holders>"
     )
     return MaskSuggestion(
-        schema_name=ident(masked.schema_name), table_name=ident(masked.table_name),
+        schema_name=schema(masked.schema_name), table_name=ident(masked.table_name),
         column_name=ident(masked.column_name), masking_function=masked.masking_function,
         expression=expression, view_sql=view, column_grant=grant, note=note,
         source_ref=str(masked.source_ref),
@@ -223,10 +228,14 @@ def _suggestion(
 
 
 def masking_findings(
-    suggestions: Iterable[MaskSuggestion], source_ref: str | None = None
+    suggestions: Iterable[MaskSuggestion],
+    source_ref: str | None = None,
+    database: str | None = None,
 ) -> tuple[FindingSpec, ...]:
     """GB330 (with the suggested view and privileges) or GB331 (no expression) per column, at
-    the column's source location (``source_ref`` for a suggestion without one)."""
+    the column's source location (``source_ref`` for a suggestion without one); ``database``:
+    the target database the suggested statements run in, named in the remediation."""
+    where = f", in database {quote_ident(database)}" if database else ""
     found = []
     for s in suggestions:
         ref = s.source_ref or source_ref
@@ -241,8 +250,10 @@ def masking_findings(
             f"{s.expression}" + (f" ({s.note})" if s.note else "")
         )
         finding = make_finding(RULES["GB330"], evidence, securable=column, source_ref=ref)
+        view = s.view_sql or "none, as another masked column of the table has no expression"
         remediation = (
-            f"{finding.remediation} Suggested view: {s.view_sql}. Privileges: {s.column_grant}."
+            f"{finding.remediation} Suggested view{where}: {view}. "
+            f"Privileges{where}: {s.column_grant}."
         )
         found.append(finding.model_copy(update={"remediation": remediation}))
     return tuple(found)

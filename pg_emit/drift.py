@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from mapper.plan import MigrationPlan, PgDefaultPrivilege, PgGrant
+from mapper.quoting import quote_ident
 from mapper.target import bind_signatures
 from pg_emit import intent
 from pg_emit import render_grants as grants
@@ -44,7 +45,6 @@ from pg_emit.compare import (
 )
 from pg_emit.inspect import session_role
 from pg_emit.preflight_missing import refuse_absent_databases
-from pg_emit.quoting import quote_ident
 from pg_emit.render import ownership_statements
 from pg_emit.render_roles import roles_sections
 from pg_emit.render_security import security_statements

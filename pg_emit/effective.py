@@ -55,6 +55,7 @@ import psycopg
 
 from grantbridge.errors import Location, TargetError
 from mapper.plan import MigrationPlan
+from mapper.quoting import quote_qualified
 from pg_emit import intent
 from pg_emit.compare import Mismatch, in_order, intended_grants
 from pg_emit.effective_sql import (
@@ -73,7 +74,6 @@ from pg_emit.effective_sql import (
     disagree_params,
 )
 from pg_emit.effective_sql import QUERY as QUERY  # re-exported: the tests' reference form
-from pg_emit.quoting import quote_qualified
 
 #: Predefined roles that hold privileges on every securable of a kind without any ACL entry
 #: (PostgreSQL 14+, documentation §22.5 "Predefined Roles"; copied in

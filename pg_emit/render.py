@@ -41,9 +41,9 @@ from collections.abc import Callable
 
 from grantbridge.collector import collector_paused
 from mapper.plan import MigrationPlan, PgObject, PgSchema
+from mapper.quoting import comment, quote_ident, quote_literal
 from pg_emit import render_grants as grants
 from pg_emit import render_roles as roles
-from pg_emit.quoting import comment, quote_ident, quote_literal
 from pg_emit.render_hardening import (
     hardening_statements,
     public_grant_clauses,

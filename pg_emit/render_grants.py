@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from mapper.plan import MigrationPlan, PgDefaultRevoke, PgGrant, PgObject
+from mapper.quoting import quote_ident, quote_role, routine_keyword, securable_sql
 from pg_emit import intent
-from pg_emit.quoting import quote_ident, quote_qualified
 from pg_emit.script import Statement, after, listed
 
 #: GRANT object type → (plan object kinds it covers, ``ALL … IN SCHEMA`` keyword).
@@ -45,22 +45,6 @@ ALTER_KIND: dict[str, str] = {
 Securable = tuple[str, str | None, str, str | None]  # object_type, schema, name, signature
 
 
-def routine_keyword(object_type: str, signature: str | None) -> str:
-    """``ROUTINE`` for a procedure named without its arguments, else ``object_type``.
-
-    A conversion may turn a SQL Server procedure into a PostgreSQL procedure or a function
-    (AWS SCT can do either); ``GRANT … ON ROUTINE`` and ``ALTER ROUTINE`` (PostgreSQL 11+) take
-    both, where ``ON PROCEDURE`` fails on a function. A source function stays a function.
-    """
-    return "ROUTINE" if object_type == "PROCEDURE" and signature is None else object_type
-
-
-def securable_sql(object_type: str, schema: str | None, name: str, signature: str | None) -> str:
-    """``TABLE s.t`` / ``FUNCTION s.f(integer)`` / ``DATABASE d`` / ``PARAMETER work_mem``."""
-    target = name if object_type == "PARAMETER" else quote_qualified(schema, name)
-    return f"{target}{signature or ''}"
-
-
 def privileges_sql(privileges: Iterable[str]) -> str:
     """Privileges in PostgreSQL's own order, comma-separated."""
     return ", ".join(sorted(set(privileges), key=lambda p: (intent.privilege_rank(p), p)))
@@ -68,7 +52,7 @@ def privileges_sql(privileges: Iterable[str]) -> str:
 
 def grantees_sql(grantees: Iterable[str]) -> str:
     """Grantees sorted, PUBLIC as the keyword (unquoted), others quoted."""
-    return listed(["PUBLIC" if g == "PUBLIC" else quote_ident(g) for g in sorted(set(grantees))])
+    return listed([quote_role(g) for g in sorted(set(grantees))])
 
 
 def _securable(grant: PgGrant) -> Securable:

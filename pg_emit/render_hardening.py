@@ -37,9 +37,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mapper.plan import MigrationPlan, PgDefaultRevoke, PgGrant, PgRevoke
+from mapper.quoting import quote_literal, routine_keyword, securable_sql
 from pg_emit import intent
 from pg_emit import render_grants as grants
-from pg_emit.quoting import quote_literal
 from pg_emit.script import Statement, dollar_quote, facts_note
 
 #: The first line of a database's comment once 06 revoked PUBLIC's defaults there. The rest of
@@ -98,8 +98,8 @@ DEFAULT_ACL_TYPE = {
 
 def revoke_clause(revoke: PgRevoke) -> RevokeClause:
     """(privilege, kind, object) of a revoke, as 06's REVOKE and rollback's GRANT name it."""
-    keyword = grants.routine_keyword(revoke.object_type, revoke.signature)
-    target = grants.securable_sql(keyword, revoke.schema_name, revoke.name, revoke.signature)
+    keyword = routine_keyword(revoke.object_type, revoke.signature)
+    target = securable_sql(keyword, revoke.schema_name, revoke.name, revoke.signature)
     return intent.normalize_privilege(revoke.privilege), keyword, target
 
 
@@ -338,7 +338,7 @@ def granted_rows(clauses: Sequence[grants.Clause], indent: str) -> tuple[str, se
             continue
         keywords.add(clause.kind)
         for object_type, schema, name, signature in clause.objects:
-            target = grants.securable_sql(clause.kind, schema, name, signature)
+            target = securable_sql(clause.kind, schema, name, signature)
             lookup = _lookup_sql(object_type, name, signature, target)
             for privilege in clause.privilege_names:
                 literals = ", ".join(quote_literal(t) for t in (privilege, clause.kind, target))

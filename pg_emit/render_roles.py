@@ -18,8 +18,8 @@ from collections import defaultdict
 
 from mapper.plan import AuthMethod, MigrationPlan, PgMembership, PgRole, RoleKind
 from mapper.platforms import non_superuser, on_rds
+from mapper.quoting import comment, quote_ident, quote_literal
 from pg_emit import intent
-from pg_emit.quoting import comment, quote_ident, quote_literal
 from pg_emit.script import Section, Statement, after, do_block, facts_note, listed
 
 #: The comment that marks a role, schema or stand-in as created by grantbridge.

@@ -54,10 +54,10 @@ from mapper.plan import (
     PgViewSecurity,
 )
 from mapper.platforms import non_superuser, on_rds
+from mapper.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit import render_hardening as hardening
-from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
 from pg_emit.render_rollback_public import public_back, public_grants_back
 from pg_emit.render_security import (

@@ -9,9 +9,9 @@ the whole order.
 from __future__ import annotations
 
 from mapper.plan import MigrationPlan, PgDefaultRevoke, PgRevoke
+from mapper.quoting import quote_ident, quote_literal
 from pg_emit import render_grants as grants
 from pg_emit import render_hardening as hardening
-from pg_emit.quoting import quote_ident, quote_literal
 from pg_emit.script import Statement, dollar_quote
 
 

@@ -39,10 +39,9 @@ from collections.abc import Sequence
 
 from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity, PgViewSecurity
 from mapper.platforms import on_rds
+from mapper.quoting import quote_ident, quote_literal, quote_qualified, routine_keyword
 from mapper.rls import REPORT_NOTE
 from pg_emit import markdown as md
-from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
-from pg_emit.render_grants import routine_keyword
 from pg_emit.script import Statement, dollar_quote, facts_note
 
 #: Parameters that only take effect after a restart (pg_settings.context 'postmaster'); the

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pg_emit.quoting import comment, quote_psql_arg
+from mapper.quoting import comment, quote_psql_arg
 
 #: Statements psql sends in one message (see the module docstring).
 BATCH = 50

@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 
 from mapper.plan import MigrationPlan, PgPolicy, PgRoutineSecurity, PgRowSecurity, PgViewSecurity
+from mapper.quoting import quote_ident
 from pg_emit.compare import Mismatch
-from pg_emit.quoting import quote_ident
 
 _USER_NS = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
 

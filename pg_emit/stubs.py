@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from mapper.plan import MigrationPlan, PgObject
-from pg_emit.quoting import quote_ident, quote_literal, quote_qualified
+from mapper.quoting import quote_ident, quote_literal, quote_qualified
 
 #: kind → (existence test, CREATE template). ``{q}`` = qualified name, ``{sig}`` = signature.
 STUBS: dict[str, tuple[str, str]] = {

@@ -35,6 +35,7 @@ from grantbridge.collector import collector_paused
 from grantbridge.errors import Location, MismatchError
 from grantbridge.plural import plural
 from mapper.plan import MigrationPlan
+from mapper.quoting import quote_ident
 from mapper.target import bind_signatures
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, Log, load_plan_dir
 from pg_emit.compare import Mismatch, compare_cluster, compare_database, in_order
@@ -45,7 +46,6 @@ from pg_emit.mismatch_report import print_mismatches
 from pg_emit.preflight import check_lock_table
 from pg_emit.preflight_missing import refuse_absent_databases
 from pg_emit.psql import parse_script
-from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
 from pg_emit.security_state import compare_security
 from pg_emit.server import connect, embedded_server, redact

@@ -115,6 +115,7 @@ def prefix(pg_dsn: str) -> Iterator[str]:
     dropped afterwards (databases first, then the roles and what they own)."""
     import uuid
 
+    from mapper.quoting import quote_ident
     from pg_emit.server import connect
 
     name = f"gbx{uuid.uuid4().hex[:8]}"
@@ -124,9 +125,11 @@ def prefix(pg_dsn: str) -> Iterator[str]:
         with connect(pg_dsn) as conn:
             made = "SELECT datname FROM pg_database WHERE starts_with(lower(datname), %s)"
             for (database,) in conn.execute(made, [name]).fetchall():
-                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'.encode())
+                conn.execute(
+                    f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)".encode()
+                )
             roles = "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)"
             for (role,) in conn.execute(roles, [name]).fetchall():
-                conn.execute(f'DROP OWNED BY "{role}"'.encode())
-                conn.execute(f'DROP ROLE "{role}"'.encode())
+                conn.execute(f"DROP OWNED BY {quote_ident(role)}".encode())
+                conn.execute(f"DROP ROLE {quote_ident(role)}".encode())
             conn.execute(DROP_UNUSED_STANDINS)

@@ -21,6 +21,7 @@ from typing import Literal, NamedTuple
 
 from mapper import findings
 from mapper.plan import Severity
+from mapper.quoting import quote_ident
 from mapper.translate.grants import grant_option_finding
 from mapper.translate.guest import guest_finding
 from mapper.translate.public import public_role_reason
@@ -162,7 +163,7 @@ def public_action(state: PlanState, db: Database | None, role: str) -> str:
     why = public_role_reason(state, db)
     return (
         f"Granted to {role!r}, a NOLOGIN role held by every user of [{db.name}]{guest}, not "
-        f"to PUBLIC: {why}. A role created later for [{db.name}] needs GRANT {role} TO <role> "
+        f"to PUBLIC: {why}. A role created later for [{db.name}] needs GRANT {quote_ident(role)} TO <role> "
         "to get public's access."
     )
 

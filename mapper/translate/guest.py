@@ -15,6 +15,7 @@ from __future__ import annotations
 from grantbridge.plural import plural
 from mapper import findings
 from mapper.plan import PgGrant, PgMembership, RoleKind
+from mapper.quoting import quote_ident
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, PermissionState, fold
 
@@ -73,7 +74,7 @@ def guest_finding(
         f"Granted to {role!r}, a NOLOGIN role held by the {plural(count, 'login')} that "
         f"{'enters' if count == 1 else 'enter'} "
         f"[{db.name}] as guest (no user there); a login created later in PostgreSQL needs "
-        f"GRANT {role} TO <login> to get guest's access."
+        f"GRANT {quote_ident(role or 'guest')} TO <login> to get guest's access."
     )
     finding = findings.make(
         "GB009", evidence, action, principal="guest", securable=securable, source_ref=ref

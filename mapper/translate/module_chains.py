@@ -25,7 +25,8 @@ from typing import NamedTuple
 
 from mapper.module_reach import ChainReliance, chain_finding, entry_groups, entry_of
 from mapper.plan import Severity
-from mapper.translate.grants import GRANT_TYPES
+from mapper.quoting import quote_role
+from mapper.translate.advice_sql import in_database, on_object
 from mapper.translate.module_actions import (
     ROUTINE_KINDS,
     PlannedModule,
@@ -55,7 +56,7 @@ _PRESERVED = {
 }
 
 
-#: A GRANT that restores a lost access: (privilege, object type, qualified name, (target
+#: A GRANT that restores a lost access: (privilege, object type keyword, quoted name, (target
 #: database, schema)), the last for the USAGE it needs too (``usage_advice``).
 Grant = tuple[str, str, str, tuple[str, str]]
 
@@ -122,8 +123,7 @@ def _lost(routes: Routes, module: PlannedModule, chain: ChainReliance, reason: s
     source = state.find_object(module.db, chain.target_schema, chain.target_name)
     if target is None or source is None:
         return _Outcome(chain, "lost", reason, module.name)
-    grant = (privilege(chain.access, target), GRANT_TYPES[target.kind],
-             f"{target.schema_name}.{target.name}",
+    grant = (privilege(chain.access, target), *on_object(target),
              (target.database, target.schema_name))  # fmt: skip
     note = None
     if target.kind in ROUTINE_KINDS:  # the caller now runs it itself: what does it reach?
@@ -188,7 +188,7 @@ def _lost_text(
     before, schemas = "", []
     if grants:
         them = "it" if len(grants) == 1 else "them"
-        before = text + " To restore it: "
+        before = f"{text} To restore it, {in_database(grants[0][3][0])}: "
         text = f"{_grants(grants, caller)} (a widening: {caller} can then use {them} directly), "
         text += "or modules.mode = 'grant_underlying' does that."
         schemas = [schema for *_, schema in grants[:NAMED]]
@@ -207,7 +207,7 @@ def _grants(grants: list[Grant], caller: str) -> str:
     for granted, kind, name, _ in grants[:NAMED]:
         statements.setdefault((granted, kind), []).append(name)
     text = "; ".join(
-        f"GRANT {granted} ON {kind} {', '.join(names)} TO {caller}"
+        f"GRANT {granted} ON {kind} {', '.join(names)} TO {quote_role(caller)}"
         for (granted, kind), names in sorted(statements.items())
     )
     rest = len(grants) - NAMED

@@ -20,6 +20,7 @@ from mapper.module_reach import Node
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import PgGrant, PgObject, Severity
 from mapper.review_rules import FindingSpec, make_finding
+from mapper.translate.advice_sql import grant_sql, in_database
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.module_actions import PlannedModule, privilege
 from mapper.translate.module_routes import Routes
@@ -169,7 +170,6 @@ def _chained(
     checked nobody there; in PostgreSQL that module runs as the owner role, which lacks it."""
     owner = module.chain.owner or "its owner"
     granted = privilege(item.access, target)
-    on = f"{GRANT_TYPES[target.kind]} {target.schema_name}.{target.name}"
     chain = f"the ownership chain of {item.module}"
     if item.synonym is not None:  # another owner's synonym, of the base object's owner
         synonym = f"{item.synonym.schema_name}.{item.synonym.name}"
@@ -185,9 +185,9 @@ def _chained(
     )  # fmt: skip
     before = (
         f"Not granted: {runs}, and {role} has no {granted} on it, which is not {owner}'s own "
-        "permission. After review: "
+        f"permission. After review, {in_database(target.database)}: "
     )
-    after = f"GRANT {granted} ON {on} TO {role}, or give the objects one owner in SQL Server."
+    after = f"{grant_sql(granted, target, role)}, or give the objects one owner in SQL Server."
     advise(state, spec, role, [_schema(target)], (before, after))
 
 
@@ -203,7 +203,6 @@ def _owner_permission(
     role), or say why not (GB311)."""
     owner, role = owners
     granted = privilege(item.access, target)
-    on = f"{GRANT_TYPES[target.kind]} {target.schema_name}.{target.name}"
     qualified = f"{item.target.schema_name}.{item.target.name}"
     spec = _spec(
         module, owner, f"{qualified}:{item.access}",
@@ -215,9 +214,9 @@ def _owner_permission(
         before = (
             f"Not granted: {', '.join(others)} hold{'s' if len(others) == 1 else ''} {role} and "
             f"would get it too. Callers of {module.name} lose {item.access} on {qualified} "
-            "through it; after review: "
+            f"through it; after review, {in_database(target.database)}: "
         )
-        after = f"GRANT {granted} ON {on} TO {role}."
+        after = f"{grant_sql(granted, target, role)}."
         advise(state, spec, role, [_schema(target)], (before, after))
         return
     grant = PgGrant(
@@ -228,7 +227,7 @@ def _owner_permission(
     )  # fmt: skip
     state.add(grant, module.fact)
     action = (
-        f"GRANT {granted} ON {on} TO {role}: {module.name} runs as {role} (SECURITY DEFINER), "
+        f"{grant_sql(granted, target, role)}: {module.name} runs as {role} (SECURITY DEFINER), "
         f"which owns what {owner} owns but holds none of {owner}'s own permissions; no role "
         f"holds {role} but the database's owner role (or {owner}'s own)."
     )

@@ -84,6 +84,7 @@ from mapper.plan import (
     PgRoutineSecurity,
     PgViewSecurity,
 )
+from mapper.quoting import quote_qualified
 from mapper.review_rules import FindingSpec, make_finding
 from mapper.translate.items import Item
 from mapper.translate.module_actions import (
@@ -347,7 +348,8 @@ def _security_invoker(
         "against the caller"
     )
     action = (
-        f"ALTER VIEW {target.schema_name}.{target.name} SET (security_invoker = true) "
+        f"ALTER VIEW {quote_qualified(target.schema_name, target.name)} "
+        "SET (security_invoker = true) "
         "(PostgreSQL 15 or later): the view checks its caller's privileges on what it reads, "
         f"{why}; {consequence}."
     )

@@ -59,6 +59,7 @@ from mapper.graph import UnknownPrincipal
 from mapper.plan import Disposition, FactDisposition, PgDatabase, PgGrant, PgMembership, RoleKind
 from mapper.policy import OvergrantMode
 from mapper.privileges import lookup
+from mapper.translate.advice_sql import grant_role
 from mapper.translate.dispositions import unknown_finding
 from mapper.translate.fixed import EQUIVALENT, fixed_role
 from mapper.translate.grant_stamps import Stamps, expand_keyed
@@ -174,7 +175,7 @@ def _database(
         action = (
             f"Owned by {owned.owner_role!r}, which holds dbo's full rights; {role!r} got "
             f"{reduced!r} (DML and EXECUTE on every object, no DDL or ownership). For the full "
-            f"rights: GRANT {owned.owner_role} TO {role}, or [overgrants] modes = "
+            f"rights: {grant_role(owned.owner_role, role)}, or [overgrants] modes = "
             '{GB016 = "faithful"}.'
         )
         disposition = Disposition.DOWNSCOPED
@@ -302,7 +303,7 @@ def _carry(
         action = (
             f"Owned by {owned.owner_role!r}, which holds the owner's full rights; {role!r} got "
             f"{', '.join(granted) or 'nothing'} on it, no DDL or ownership. For the full "
-            f"rights: GRANT {owned.owner_role} TO {role}, or [overgrants] modes = "
+            f"rights: {grant_role(owned.owner_role, role)}, or [overgrants] modes = "
             '{GB016 = "faithful"}.'
         )
     if len(grantees) > 1:

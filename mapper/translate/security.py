@@ -39,7 +39,7 @@ from mapper.review_rules import RuleDef, make_finding, rule_table
 from mapper.translate import security_facts
 from mapper.translate.grants import GRANT_TYPES
 from mapper.translate.module_security import ModuleItems, plan_modules
-from mapper.translate.objects import pg_object
+from mapper.translate.objects import pg_object, schema_name
 from mapper.translate.row_security import plan_row_security
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database, fold
@@ -98,15 +98,19 @@ def _plan_masking(state: PlanState, db: Database) -> None:
     def ident(name: str) -> str:
         return object_name(name, naming)
 
-    suggestions = masking.suggest_masks(db, ident=ident)
+    def schema(name: str) -> str:
+        return schema_name(state, db, name)
+
+    suggestions = masking.suggest_masks(db, ident=ident, schema=schema)
     by_column: dict[str | None, tuple[str, str]] = {}
-    for spec in masking.masking_findings(suggestions, source_ref=db.name):
+    target = state.target_db(db)
+    for spec in masking.masking_findings(suggestions, source_ref=db.name, database=target):
         key = state.finding(
             spec.to_finding("Not masked in PostgreSQL: the suggestion needs a review.")
         )
         by_column[spec.securable] = (key, spec.rule_id)
     found = {
-        m.key: by_column[f"{ident(m.schema_name)}.{ident(m.table_name)}.{ident(m.column_name)}"]
+        m.key: by_column[f"{schema(m.schema_name)}.{ident(m.table_name)}.{ident(m.column_name)}"]
         for m in db.masked_columns
     }
     security_facts.dispose_masked(state, db, found)

@@ -11,6 +11,8 @@ for each of its schemas the grantee does not get USAGE on in the finished plan: 
 it, to a role it inherits or to PUBLIC, or the schema's ownership (its owner holds every
 privilege on it) by it or by a role it inherits.
 
+The advised statements are spelled by :mod:`mapper.translate.advice_sql`, as the scripts are.
+
 That is known only once the plan has its USAGE grants, after the findings are made (module
 planning comes first), so a finding with such advice is recorded with its action in two parts
 (:func:`advise`), and :func:`finish` writes the USAGE grants between them, when there are any.
@@ -21,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mapper.plan import PgGrant, PgSchema
+from mapper.quoting import quote_ident, quote_role
 from mapper.review_rules import FindingSpec
 from mapper.translate.owner_members import roles_above
 from mapper.translate.state import PlanState
@@ -76,7 +79,10 @@ def finish(state: PlanState) -> None:
             if not _has_usage(state, held, database, schema)
         ]
         if missing:
-            usage = "".join(f"GRANT USAGE ON SCHEMA {s} TO {advice.grantee}; " for s in missing)
+            grantee = quote_role(advice.grantee)
+            usage = "".join(
+                f"GRANT USAGE ON SCHEMA {quote_ident(s)} TO {grantee}; " for s in missing
+            )
             action = advice.before + usage + advice.after
             state.findings[advice.key] = found.model_copy(update={"action": action})
     state.usage_advice.clear()

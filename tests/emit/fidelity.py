@@ -24,6 +24,7 @@ import psycopg
 
 from mapper.effective import Decision, EffectivePermissions, Securable
 from mapper.plan import Disposition, MigrationPlan, PgObject
+from mapper.quoting import quote_qualified
 from mapper.translate.guest import guest_fact
 from mssql_extract.snapshot import (
     Database,
@@ -35,7 +36,6 @@ from mssql_extract.snapshot import (
     fold,
 )
 from pg_emit.effective import QUERY
-from pg_emit.quoting import quote_qualified
 
 EXCEPTION_KINDS = frozenset({Disposition.DOWNSCOPED, Disposition.APPROXIMATED,
                              Disposition.NOT_APPLICABLE, Disposition.EXCLUDED})  # fmt: skip

@@ -19,10 +19,10 @@ from psycopg.conninfo import make_conninfo
 
 from grantbridge.errors import InputError
 from mapper.plan import MigrationPlan, PgMembership, PgRole, RoleKind
+from mapper.quoting import quote_ident
 from pg_emit import intent
 from pg_emit.apply import apply_plan_dir, preflight, run_scripts
 from pg_emit.inspect import inspect_server
-from pg_emit.quoting import quote_ident
 from pg_emit.server import connect
 from pg_emit.verify import check_state
 from tests.emit import contoso

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mapper.plan import MigrationPlan, PgGrant, PgMembership
+from mapper.quoting import quote_ident
 from mapper.target import bind_signatures
 from pg_emit import compare as compare_module
 from pg_emit import verify as verify_module
@@ -22,7 +23,6 @@ from pg_emit.apply import apply_plan_dir
 from pg_emit.compare import Mismatch, acl_facts, compare, in_order
 from pg_emit.drift import drift
 from pg_emit.inspect import session_role
-from pg_emit.quoting import quote_ident
 from pg_emit.server import connect
 from pg_emit.verify import live_state, only_database, verify_plan
 from tests.emit.builders import realistic_plan

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from mapper.plan import MigrationPlan, PgDefaultRevoke
+from mapper.quoting import quote_ident, quote_literal
 from pg_emit.apply import run_scripts
-from pg_emit.quoting import quote_ident, quote_literal
 from pg_emit.render_hardening import HARDENING_MARK
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch, write_plan_dir

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from mapper.plan import MigrationPlan, PgDatabase, PgGrant, PgObject, PgRole, PgSchema, RoleKind
+from mapper.quoting import quote_ident
 from pg_emit.compare import Mismatch
 from pg_emit.effective import (
     CHECKS,
@@ -29,7 +30,6 @@ from pg_emit.effective import (
     role_checks,
     securables,
 )
-from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
 from pg_emit.verify import applied
 from tests.emit.conftest import Scratch

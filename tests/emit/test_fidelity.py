@@ -15,7 +15,7 @@ from mapper.effective import EffectivePermissions, Securable
 from mapper.plan import Disposition, MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy
-from pg_emit.quoting import quote_qualified
+from mapper.quoting import quote_qualified
 from pg_emit.render import render_sql
 from pg_emit.verify import applied, ensure_databases
 from tests.mapper import estate

@@ -14,11 +14,11 @@ import pytest
 from rich.console import Console
 
 from grantbridge.cli import main
+from mapper.quoting import quote_ident
 from pg_emit import mismatch_report
 from pg_emit.apply import apply_plan_dir
 from pg_emit.compare import Mismatch, astuple_fields, in_order
 from pg_emit.mismatch_report import SHOWN, as_dict, print_mismatches, write_mismatches
-from pg_emit.quoting import quote_ident
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch, write_plan_dir
 

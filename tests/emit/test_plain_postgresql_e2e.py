@@ -18,10 +18,10 @@ from psycopg.conninfo import make_conninfo
 
 from grantbridge.errors import InputError
 from mapper.plan import AuthMethod, MigrationPlan
+from mapper.quoting import quote_ident
 from pg_emit import intent
 from pg_emit.apply import APPLY_ORDER, apply_plan_dir, preflight, run_scripts
 from pg_emit.inspect import inspect_server
-from pg_emit.quoting import quote_ident
 from pg_emit.server import connect
 from pg_emit.verify import check_state, verify_plan
 from tests.emit import contoso

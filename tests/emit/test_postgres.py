@@ -8,11 +8,11 @@ import pytest
 
 from grantbridge.cli import main
 from mapper.plan import PgGrant
+from mapper.quoting import quote_ident
 from pg_emit.apply import APPLY_ORDER, ApplyFailed, apply_plan_dir, run_scripts
 from pg_emit.compare import Mismatch
 from pg_emit.drift import drift
 from pg_emit.inspect import inspect_server
-from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.verify import check_state, verify_plan

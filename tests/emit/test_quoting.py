@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from grantbridge.errors import InputError
-from pg_emit.quoting import NON_UNRESERVED_KEYWORDS, comment, quote_ident, quote_literal
+from mapper.quoting import NON_UNRESERVED_KEYWORDS, comment, quote_ident, quote_literal
 from pg_emit.server import connect
 
 pytestmark = pytest.mark.postgres

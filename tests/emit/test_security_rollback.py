@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from mapper.quoting import quote_ident
 from pg_emit.apply import apply_plan_dir, run_scripts
-from pg_emit.quoting import quote_ident
 from pg_emit.render_security import REPLACED_POLICIES, ROUTINE_MARK, TABLE_MARK, VIEW_MARK
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch, write_plan_dir

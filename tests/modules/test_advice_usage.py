@@ -67,8 +67,11 @@ TARGETS = {
 
 
 def _advised(action: str, start: str, end: str | None = None) -> list[str]:
-    """The statements an action advises, from ``start`` to ``end`` (or the final period)."""
+    """The statements an action advises, from ``start`` and the database it names to ``end``
+    (or the final period)."""
     tail = action.split(start, 1)[1]
+    assert tail.startswith("in database "), tail
+    tail = tail.split(": ", 1)[1]
     tail = tail.split(end, 1)[0] if end is not None else tail.removesuffix(".")
     return tail.split("; ")
 
@@ -76,12 +79,12 @@ def _advised(action: str, start: str, end: str | None = None) -> list[str]:
 def _gb311(migration: MigrationPlan) -> list[str]:
     (unused,) = findings(migration, "GB311")
     assert unused.severity.value == "high"
-    return _advised(unused.action, "after review: ")
+    return _advised(unused.action, "after review, ")
 
 
 def _gb306(migration: MigrationPlan) -> list[str]:
     (lost,) = findings(migration, "GB306")
-    return _advised(lost.action, "To restore it: ", " (a widening")
+    return _advised(lost.action, "To restore it, ", " (a widening")
 
 
 def test_owner_permission_advice_names_usage_on_the_schema(tmp_path: Path) -> None:

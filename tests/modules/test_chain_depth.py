@@ -220,7 +220,10 @@ GO
     assert "through the ownership chain of s.g (SQL Server checked nobody there)" in (
         chained.evidence
     )
-    assert "After review: GRANT SELECT ON TABLE s.ts TO d1_carol_owner" in chained.action
+    assert (
+        "After review, in database d1: GRANT SELECT ON TABLE s.ts TO d1_carol_owner"
+        in chained.action
+    )
 
 
 def test_execute_as_owner_constant_dynamic_sql_is_granted(tmp_path: Path) -> None:
@@ -287,7 +290,7 @@ def test_one_finding_per_caller_and_module_it_runs(tmp_path: Path) -> None:
     assert chained.evidence.endswith(
         ", and 139 more as deep or deeper (EXECUTE on 69, SELECT on 70)"
     )
-    assert "GRANT EXECUTE ON PROCEDURE s.p001, s.p002, " in chained.action
+    assert "GRANT EXECUTE ON ROUTINE s.p001, s.p002, " in chained.action
     assert "; GRANT SELECT ON TABLE s.t000, s.t001, " in chained.action
     assert "; and GRANTs on 139 more objects (the first 100 are named)" in chained.action
 
@@ -361,7 +364,8 @@ def applied(
 
 def grant_as_advised(conn: psycopg.Connection[Any], migration: MigrationPlan) -> list[str]:
     """Run every GRANT the GB306 findings name to restore what a caller lost."""
-    restore = [f.action.split("To restore it: ", 1) for f in findings(migration, "GB306")]
+    restore = [re.split(r"To restore it, in database [^:]+: ", f.action, maxsplit=1)
+               for f in findings(migration, "GB306")]  # fmt: skip
     grants = sorted(
         {g for r in restore if len(r) == 2 for g in re.findall(r"GRANT [^;(]+? TO [^\s;]+", r[1])}
     )  # fmt: skip

@@ -209,11 +209,14 @@ def test_execute_as_owner_through_another_owners_synonym_is_said(tmp_path: Path)
         "x.p runs as carol (EXECUTE AS OWNER) and uses SELECT on y.t, through synonym y.syn, "
         "owned by dave as it is (SQL Server checked nobody there)"
     )
-    assert chained.action == (
-        "Not granted: x.p runs as d1_carol_owner (SECURITY DEFINER), and d1_carol_owner has no "
-        "SELECT on it, which is not carol's own permission. After review: GRANT USAGE ON SCHEMA "
-        "y TO d1_carol_owner; GRANT SELECT ON TABLE y.t TO d1_carol_owner, or give the objects "
-        "one owner in SQL Server."  # y is dave's: the owner role has no USAGE on it
+    assert (
+        chained.action
+        == (
+            "Not granted: x.p runs as d1_carol_owner (SECURITY DEFINER), and d1_carol_owner has no "
+            "SELECT on it, which is not carol's own permission. After review, in database d1: GRANT "
+            "USAGE ON SCHEMA y TO d1_carol_owner; GRANT SELECT ON TABLE y.t TO d1_carol_owner, or "
+            "give the objects one owner in SQL Server."  # y is dave's: the owner role has no USAGE on it
+        )
     )
 
 
@@ -239,7 +242,8 @@ def test_pg_execute_as_owner_through_the_synonym_answers_after_the_advised_grant
     with applied(pg_dsn, prefix, tmp_path, OWNER_SYNONYM, OWNER_SYNONYM_PG) as (conn, migration):
         caller = f"{prefix}_caller"
         (chained,) = findings(migration, "GB311")
-        grant = chained.action.split("After review: ")[1].split(", or give")[0]
+        grant = chained.action.split("After review, in database ")[1].split(": ", 1)[1]
+        grant = grant.split(", or give")[0]
         role = grant.rsplit(" TO ", 1)[1]
         # the advice names the object only; the owner role holds nothing else in schema y
         conn.execute(f"GRANT USAGE ON SCHEMA y TO {role}".encode())

@@ -128,7 +128,7 @@ def test_sequence_reached_through_the_chain_is_granted_usage(tmp_path: Path) -> 
     (lost,) = findings(migration, "GB306")
     assert lost.evidence.endswith(": UPDATE on s.seq")
     assert "caller loses UPDATE on s.seq through s.p" in lost.action
-    assert "To restore it: GRANT USAGE ON SEQUENCE s.seq TO caller" in lost.action
+    assert "To restore it, in database d1: GRANT USAGE ON SEQUENCE s.seq TO caller" in lost.action
     underlying = planned(tmp_path, SEQ_MIXED, mode="grant_underlying")
     assert "GRANT USAGE ON SEQUENCE s.seq TO caller" in script(underlying, "04_privileges.sql")
     (widening,) = findings(underlying, "GB340")

@@ -143,7 +143,7 @@ def test_caller_reaching_the_base_through_the_synonyms_chain_is_told_the_grant(
     (lost,) = findings(migration, "GB306")
     assert lost.evidence.endswith("(no permission of its own; owned by carol, as the modules "
                                   "that use it): SELECT on s.t")  # fmt: skip
-    assert "To restore it: GRANT SELECT ON TABLE s.t TO caller" in lost.action
+    assert "To restore it, in database d1: GRANT SELECT ON TABLE s.t TO caller" in lost.action
 
 
 def test_procedure_through_a_synonym_runs_as_its_owner(tmp_path: Path) -> None:

@@ -315,7 +315,7 @@ def test_routine_calling_an_invoker_routine_stays_invoker(tmp_path: Path) -> Non
     assert kept.securable == "s.outer"
     assert "it reaches s.inner, which would run as its owner role inside it" in kept.evidence
     (lost,) = findings(migration, "GB306")
-    assert "GRANT EXECUTE ON PROCEDURE s.inner TO caller" in lost.action
+    assert 'GRANT EXECUTE ON ROUTINE s."inner" TO caller' in lost.action
 
 
 def test_impersonation_text_matches_the_script(tmp_path: Path) -> None:

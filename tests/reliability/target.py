@@ -12,8 +12,8 @@ from bench.scales import Scale
 from mapper.plan import MigrationPlan
 from mapper.planner import plan as make_plan
 from mapper.policy import Policy
+from mapper.quoting import quote_ident
 from pg_emit import intent
-from pg_emit.quoting import quote_ident
 from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.stubs import create_stubs
