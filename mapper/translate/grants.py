@@ -130,6 +130,8 @@ def _grants_on(
 def _schema(
     state: PlanState, db: Database, grantee: str, target: Target, row: PrivilegeRow
 ) -> list[Item]:
+    if fold(target.object_name or "") in SYSTEM_SCHEMAS:  # the catalog: as on its objects
+        return []
     return list(_in_schema(state, db, grantee, target.object_name or "dbo", row))
 
 

@@ -229,7 +229,12 @@ def test_a_schema_only_a_permission_names_is_planned() -> None:
         "USE d\nGO\nCREATE USER u WITHOUT LOGIN\nGRANT EXECUTE ON SCHEMA::hr TO u\n"
         "GRANT SELECT ON SCHEMA::HR TO u\nGRANT SELECT ON SCHEMA::sys TO u\n"
     )
-    assert [(x.name, x.owner) for x in plan(s, Policy()).schemas] == [("hr", "d_owner")]
+    planned = plan(s, Policy())
+    assert [(x.name, x.owner) for x in planned.schemas] == [("hr", "d_owner")]
+    # SQL Server's catalog schema: nothing granted on it (PostgreSQL has no schema sys)
+    assert not [g for g in planned.grants if g.schema_name == "sys" or g.name == "sys"]
+    (sys_grant,) = [d for d in planned.dispositions if d.fact.endswith("SCHEMA:sys:SELECT:grant:u")]
+    assert sys_grant.disposition == "not_applicable"
 
 
 def test_sqlpackage_table_rebuild_keeps_the_table_name() -> None:
