@@ -29,6 +29,7 @@ from grantbridge.errors import ExtractError
 from mssql_extract.snapshot import SourceRef
 from mssql_extract.tsql import (
     branches,
+    drop_database,
     dynamic,
     grants,
     impersonation,
@@ -114,6 +115,7 @@ class StatementParser(Parser):
         grants.STATEMENTS,
         principals.STATEMENTS,
         objects.STATEMENTS,
+        drop_database.STATEMENTS,
         modules.STATEMENTS,
         policies.STATEMENTS,
         signatures.STATEMENTS,
