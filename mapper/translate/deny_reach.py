@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 from grantbridge.errors import GrantbridgeError
 from mapper.plan import PgDefaultPrivilege, PgGrant
 from mapper.privileges import CREATE_IN_SCHEMA, CREATE_ON_SCHEMA, lookup
-from mapper.translate.grants import Target, expand, schemas_of
+from mapper.translate.grants import Target, expand
 from mapper.translate.items import Item
+from mapper.translate.objects import schemas_of
 from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import Database, LoginType, ObjectKind, UserType, fold
 
@@ -151,7 +152,7 @@ class Coverage:
         if cls == "DATABASE":
             return [Target("DATABASE")]
         if cls == "SCHEMA":
-            return [Target("SCHEMA", object_name=schema) for schema in schemas_of(db)]
+            return [Target("SCHEMA", object_name=schema) for schema in schemas_of(self._state, db)]
         if target.securable_class == "SCHEMA":
             objects = self._state.objects_in(db, target.object_name or "dbo")
         else:

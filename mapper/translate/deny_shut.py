@@ -36,9 +36,8 @@ from mapper.translate.deny_attributes import held_pairs
 from mapper.translate.deny_predefined import SCOPED, STANDS_FOR, cut
 from mapper.translate.deny_roles import EVIDENCE_DENIES
 from mapper.translate.dispositions import taken_away
-from mapper.translate.grants import schemas_of
 from mapper.translate.items import Granted
-from mapper.translate.objects import schema_name
+from mapper.translate.objects import schema_name, schemas_of
 from mapper.translate.state import SERVER, PlanState
 from mssql_extract.snapshot import Database, fold
 
@@ -170,7 +169,7 @@ def _inside(state: PlanState, db: Database, key: str, item: Granted) -> bool:
     schema = item.name if isinstance(item, PgGrant) and item.object_type == "SCHEMA" else None
     schema = schema or item.schema_name
     if schema is not None:
-        return schema in {schema_name(state, db, s) for s in schemas_of(db)}
+        return schema in {schema_name(state, db, s) for s in schemas_of(state, db)}
     prefix = f"{db.name}/"  # the shared database itself: only if no other source asked for it
     return all(fact.startswith(prefix) for fact in state.facts_in(key))
 

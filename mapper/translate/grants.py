@@ -39,7 +39,14 @@ from mapper.plan import (
 )
 from mapper.privileges import PrivilegeRow
 from mapper.translate.items import Item
-from mapper.translate.objects import owner_role, pg_object, pg_objects_in, schema_name
+from mapper.translate.objects import (
+    SYSTEM_SCHEMAS,
+    owner_role,
+    pg_object,
+    pg_objects_in,
+    schema_name,
+    schemas_of,
+)
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
 
@@ -82,11 +89,6 @@ def _server_items(state: PlanState, grantee: str, row: PrivilegeRow) -> Iterator
         # PostgreSQL's own pg_* roles exist on every server and are not listed among the plan's
         # roles (only the RDS roles are: plain PostgreSQL needs stand-ins for them)
         yield PgMembership(role=row.role, member=grantee)
-
-
-#: SQL Server's system schemas: their objects are the catalog, which PostgreSQL lets every role
-#: read (its own catalog), so a permission on one grants nothing on the target.
-SYSTEM_SCHEMAS = frozenset({"sys", "information_schema"})
 
 
 def _object(
@@ -143,20 +145,9 @@ def _database(
         PgGrant(database=name, object_type="DATABASE", name=name, privilege=p, grantee=grantee)
         for p in row.privileges.get("database", ())
     ]
-    schemas = state.schemas.get(db.key)
-    if schemas is None:  # the snapshot's schemas do not change while planning
-        schemas = state.schemas[db.key] = schemas_of(db)
-    for schema in schemas:
+    for schema in schemas_of(state, db):  # those the plan creates
         items.extend(_in_schema(state, db, grantee, schema, row))
     return items
-
-
-def schemas_of(db: Database) -> list[str]:
-    """Every schema of a database (declared, or holding objects), sorted."""
-    names = {fold(s.name): s.name for s in db.schemas}
-    for obj in db.objects:
-        names.setdefault(fold(obj.schema_name), obj.schema_name)
-    return [names[k] for k in sorted(names) if k not in ("sys", "information_schema")]
 
 
 def _in_schema(

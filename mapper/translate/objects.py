@@ -86,20 +86,35 @@ def schema_name(state: PlanState, db: Database, schema: str) -> str:
     return state.names.schema(state.target_db(db), db.name, schema, prefixed=prefixed)
 
 
-#: SQL Server's system schemas, which no PostgreSQL database has (their objects are its catalog).
-_SYSTEM_SCHEMAS = frozenset({"sys", "information_schema"})
+#: SQL Server's system schemas, which no PostgreSQL database has: their objects are the catalog,
+#: which PostgreSQL lets every role read (its own catalog).
+SYSTEM_SCHEMAS = frozenset({"sys", "information_schema"})
+
+
+def schemas_of(state: PlanState, db: Database) -> list[str]:
+    """Every schema the plan has in a database (:func:`plan_schemas`), sorted by folded name.
+
+    Declared, holding objects, or named by a permission only (dbatools' Export-DbaUser scripts
+    GRANT EXECUTE ON SCHEMA::[hr] without the schema): the plan creates each, so a
+    database-level grant covers each. An undeclared schema has its first spelling in sort order.
+    Kept in ``state.schemas``: the snapshot's schemas do not change while planning.
+    """
+    found = state.schemas.get(db.key)
+    if found is None:
+        named = [o.schema_name for o in db.objects]
+        named += [p.object_name or "dbo" for p in db.permissions if p.securable_class == "SCHEMA"]
+        names = {fold(name): name for name in sorted(named, reverse=True)}
+        names.update((fold(s.name), s.name) for s in db.schemas)
+        found = [names[k] for k in sorted(names) if k not in SYSTEM_SCHEMAS]
+        state.schemas[db.key] = found
+    return found
 
 
 def plan_schemas(state: PlanState, db: Database) -> None:
     """Schemas and their owners; dbo (implicit in every SQL Server database) when used."""
-    declared = {fold(s.name) for s in db.schemas} | _SYSTEM_SCHEMAS
-    # a schema holding objects, or one a permission names (dbatools' Export-DbaUser scripts
-    # GRANT EXECUTE ON SCHEMA::[hr] without the schema): the plan's grants need it to exist
-    named = [o.schema_name for o in db.objects]
-    named += [p.object_name or "dbo" for p in db.permissions if p.securable_class == "SCHEMA"]
-    # an implicit schema (dbo, or one the source did not script), in its first spelling
-    implicit = {fold(name): name for name in sorted(named, reverse=True)}
-    for name in sorted(n for k, n in implicit.items() if k not in declared):
+    declared = {fold(s.name) for s in db.schemas}
+    # an implicit schema (dbo, or one the source did not script): the plan's grants need it
+    for name in sorted(n for n in schemas_of(state, db) if fold(n) not in declared):
         item = PgSchema(database=state.target_db(db), name=schema_name(state, db, name),
                         owner=owner_role(state, db, "dbo"))  # fmt: skip
         state.add(item, fact_key(SERVER, db.key))

@@ -48,8 +48,9 @@ from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grant_findings import GRANTED, IMPLIED, grant_findings, nothing
 from mapper.translate.grant_stamps import Stamps, expand_keyed
-from mapper.translate.grants import Target, schemas_of
+from mapper.translate.grants import Target
 from mapper.translate.items import Item
+from mapper.translate.objects import schemas_of
 from mapper.translate.overgrants import permission_overgrant
 from mapper.translate.state import SERVER, PlanState, fact_key
 from mssql_extract.snapshot import Database, Permission, PermissionState, fold
@@ -332,11 +333,8 @@ def _creatable_schemas(state: PlanState, db: Database, grantee: str) -> list[str
         name for cls, _, who, name in _creation_rows(state, db)
         if cls == "SCHEMA" and who == fold(grantee)
     }  # fmt: skip
-    schemas = state.schemas.get(db.key)
-    if schemas is None:  # shared with mapper.translate.grants: the snapshot's schemas
-        schemas = state.schemas[db.key] = schemas_of(db)
     return [
-        schema for schema in schemas
+        schema for schema in schemas_of(state, db)
         if fold(schema) not in own
         and _holds(state, db, principals, _ALTER_SOURCES, schema)
         and state.engine.allows(db.name, grantee, Securable("SCHEMA", name=schema), "ALTER")

@@ -41,6 +41,12 @@ REFUSED_WITHOUT_CASCADE = "the permission stands (not replayed)"
 #: How it ends for a DROP of a principal SQL Server refuses, as it has members or owns something
 #: (Msg 15144, 15138, 15174 …: mssql_extract/tsql/drop_refusals.py): the principal stays.
 REFUSED_DROP = "the principal stands (not replayed)"
+#: How it ends for a DROP DATABASE SQL Server refuses, of the current database or a system one
+#: (Msg 3702 …: mssql_extract/tsql/drop_database.py): the database stays.
+REFUSED_DROP_DATABASE = "the database stands (not replayed)"
+#: How it ends for a CREATE USER with a password in a database the script says is not
+#: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
+REFUSED_USER = "the user is not created (not replayed)"
 #: What such a reason says when the DROP is in a WHILE loop's body, of which the extractor
 #: replayed one pass (mssql_extract/tsql/loops.py): a later pass may succeed.
 REFUSED_IN_LOOP = "in the one pass grantbridge replays of the WHILE loop"
@@ -112,6 +118,18 @@ def _action(skipped: Skipped) -> str:
         return (
             f"{action} The statement is in a loop: a later pass may drop the principal once what "
             "is in the way is gone; check on the server whether it is still there."
+        )
+    if skipped.reason.endswith(REFUSED_DROP_DATABASE):
+        return (
+            "Not in the plan as a drop: SQL Server refuses the statement, so the database keeps "
+            "what the script recorded in it, and the plan holds it as the server does. If it is "
+            "meant to go, drop it from another database (USE master first) and extract again."
+        )
+    if skipped.reason.endswith(REFUSED_USER):
+        return (
+            "Not in the plan: SQL Server refuses the statement, so the user does not exist. If "
+            "it is meant to, make the database contained (CONTAINMENT = PARTIAL), or create the "
+            "user for a login, and extract again."
         )
     if skipped.reason.startswith(SIGNING):
         action = (

@@ -150,8 +150,8 @@ class PlanState(PlanItems):
     #: asked once per object and grant, built once per object
     pg_objects: dict[tuple[str, str], PgObject | None] = field(default_factory=dict)
     #: (database key, folded schema) → its objects with their target objects
-    #: (mapper.translate.objects.pg_objects_in); database key → its schemas, sorted
-    #: (mapper.translate.grants.schemas_of). Both only read the snapshot and pg_objects.
+    #: (mapper.translate.objects.pg_objects_in); database key → the schemas the plan has, sorted
+    #: (mapper.translate.objects.schemas_of). Both only read the snapshot and pg_objects.
     pg_by_schema: dict[tuple[str, str], list[tuple[DbObject, PgObject]]] = field(
         default_factory=dict
     )

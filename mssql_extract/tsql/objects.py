@@ -43,7 +43,7 @@ def create_database(p: Parser) -> None:
     db = p.builder.db(name, ref)  # only once read whole: a malformed statement adds nothing
     db.ref, db.created = ref, True
     if containment is not None:
-        db.containment = containment
+        db.containment, db.containment_ref = containment, ref
     if collation is not None:
         db.collation = collation
 
@@ -97,6 +97,8 @@ def alter_database(p: Parser) -> None:
         setattr(db, attribute, value)
         if attribute == "trustworthy":
             db.trustworthy_ref = ref if value else None
+        if attribute == "containment":
+            db.containment_ref = ref
 
 
 #: Statements that begin like CREATE / ALTER DATABASE but are about something else. The longest

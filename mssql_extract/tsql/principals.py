@@ -11,7 +11,7 @@ a role with members or of a principal that owns something (``drop_refusals``).
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef
-from mssql_extract.tsql import drop_refusals, duplicates
+from mssql_extract.tsql import containment, drop_refusals, duplicates
 from mssql_extract.tsql.cursor import Args, Handler, Parser, Procedure, ProcHandler
 from mssql_extract.tsql.options import Options, read_options
 from mssql_extract.tsql.state import LoginState, UserState, guess_login_type
@@ -145,7 +145,7 @@ def create_user(p: Parser) -> None:
         user.via, user.login = "none", None
     if p.accept("WITH"):
         _apply_user(user, read_options(p, _USER_OPTIONS))
-    if new_database_principal(p, name):
+    if not containment.refused(p, user, ref) and new_database_principal(p, name):
         p.builder.add_user(user)
 
 

@@ -261,6 +261,7 @@ class DbState:
     trustworthy: bool = False
     db_chaining: bool = False
     containment: str = "NONE"
+    containment_ref: SourceRef | None = None  # the CONTAINMENT = … read; None: not in a script
     owner_ref: SourceRef | None = None  # the statement that set the owner
     trustworthy_ref: SourceRef | None = None  # the statement that turned TRUSTWORTHY on
     collation: str | None = None  # CREATE DATABASE … COLLATE; None: the server's default

@@ -29,6 +29,7 @@ from grantbridge.errors import ExtractError
 from mssql_extract.snapshot import SourceRef
 from mssql_extract.tsql import (
     branches,
+    drop_database,
     dynamic,
     grants,
     impersonation,
@@ -103,6 +104,9 @@ UNKNOWN_STATEMENT = (
 )
 
 
+#: The reason of a statement grantbridge knows and finds without a security effect.
+_NOT_READ = "statement without a security effect (not read)"
+
 #: Statements that hold statements (their own are dispatched one by one).
 _COMPOUND: frozenset[Handler] = frozenset({branches.parse_if, loops.parse_while})
 
@@ -114,6 +118,7 @@ class StatementParser(Parser):
         grants.STATEMENTS,
         principals.STATEMENTS,
         objects.STATEMENTS,
+        drop_database.STATEMENTS,
         modules.STATEMENTS,
         policies.STATEMENTS,
         signatures.STATEMENTS,
@@ -237,13 +242,14 @@ class StatementParser(Parser):
                 self.pos += 1
             if word in ("SET", "PRINT"):
                 self.skip_to_boundary()
+        elif word == "GOTO" and self.tok(1) is not None:
+            # GOTO takes one label: a label on the next line (SMO's job scripts' ``GOTO
+            # QuitWithRollback`` … ``QuitWithRollback:``) is not part of its text
+            self.pos += 2
+            self.builder.skip("statement", _NOT_READ, self.statement_text(), self.ref())
         else:
             self.pos += 1
-            self.skip_statement(
-                "statement without a security effect (not read)"
-                if self._known(word)
-                else UNKNOWN_STATEMENT
-            )
+            self.skip_statement(_NOT_READ if self._known(word) else UNKNOWN_STATEMENT)
         if any(w in dynamic.ASSIGNING for w in self.words[self.start : self.pos]):
             dynamic.track_assignments(self, self.start, self.pos)
 

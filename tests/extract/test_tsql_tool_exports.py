@@ -170,6 +170,15 @@ def test_goto_in_an_if_branch_before_a_block_end() -> None:
     assert [r.name for r in db(s).roles] == ["r"]
 
 
+def test_goto_takes_its_label_only() -> None:
+    """``GOTO QuitWithRollback`` / ``QuitWithRollback:`` on the next line (SMO's job scripts):
+    the label line was read into GOTO's skipped text; GOTO takes one label."""
+    s = snap("USE d\nGO\nIF @@ERROR <> 0 GOTO Quit\nQuit:\nCREATE ROLE r\n")
+    assert [r.name for r in db(s).roles] == ["r"]
+    assert [(x.text, x.source_ref.line) for x in s.skipped] == [("GOTO Quit", 3), ("Quit:", 4)]
+    assert all(harmless(x) for x in s.skipped)
+
+
 @pytest.mark.parametrize("word", ["RAISERROR ('x', 16, 1)", "THROW 50000, 'x', 1", "BREAK"])
 def test_a_control_of_flow_branch_does_not_take_the_next_statement(word: str) -> None:
     """The GRANT after ``IF … RAISERROR (…)`` always runs: it is no branch of the IF."""

@@ -15,6 +15,9 @@ from mapper.plan import Disposition, MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy
 from mssql_extract.tsql import parse_text
+from pg_emit.render import render_sql
+from pg_emit.verify import applied, ensure_databases
+from tests.emit import contoso
 
 SCRIPT = """
 CREATE LOGIN [u] WITH PASSWORD = 'x-not-a-secret-1', SID = 0x01
@@ -92,3 +95,57 @@ def test_its_default_privileges_are_per_schema_not_global(migration: MigrationPl
     fact = "Sales/perm:DATABASE:SELECT:grant:u"
     (found,) = [d for d in migration.dispositions if d.fact == fact]
     assert found.disposition == Disposition.APPROXIMATED
+
+
+#: dbatools' Export-DbaUser scripts a permission on a schema without CREATE SCHEMA: the plan
+#: creates hr (mapper.translate.objects.plan_schemas), so GRANT SELECT TO u covers it too; the
+#: catalog's sys, which PostgreSQL has no schema for, stays out of both.
+NAMED_ONLY = """
+CREATE LOGIN [gbhm_u] WITH PASSWORD = 'x-not-a-secret-1', SID = 0x11
+GO
+CREATE LOGIN [gbhm_x] WITH PASSWORD = 'x-not-a-secret-2', SID = 0x12
+GO
+USE [Sales]
+GO
+CREATE TABLE [dbo].[a] ([id] int)
+GO
+CREATE USER [gbhm_u] FOR LOGIN [gbhm_u]
+GO
+CREATE USER [gbhm_x] FOR LOGIN [gbhm_x]
+GO
+GRANT SELECT TO [gbhm_u]
+GO
+GRANT EXECUTE ON SCHEMA::[hr] TO [gbhm_x]
+GO
+GRANT SELECT ON SCHEMA::[sys] TO [gbhm_x]
+GO
+"""
+
+
+@pytest.fixture(scope="module")
+def named_only() -> MigrationPlan:
+    return plan(parse_text(NAMED_ONLY, "n.sql"), Policy())
+
+
+def test_a_schema_only_a_permission_names_is_covered_too(named_only: MigrationPlan) -> None:
+    assert {s.name for s in named_only.schemas} == {"dbo", "hr"}
+    usage = {g.name for g in named_only.grants if g.grantee == "gbhm_u" and g.privilege == "USAGE"}
+    assert usage == {"dbo", "hr"}
+    defaults = {d.schema_name for d in named_only.default_privileges if d.grantee == "gbhm_u"}
+    assert defaults == {"dbo", "hr"}
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_grantee_reads_a_table_created_later_in_that_schema(
+    pg_dsn: str, target: str, named_only: MigrationPlan
+) -> None:
+    renamed = contoso.rename_databases(named_only, {"sales": target})
+    ensure_databases(pg_dsn, renamed, create=True)
+    with applied(pg_dsn, renamed, render_sql(renamed), target) as conn:
+        owner = next(s.owner for s in renamed.schemas if s.name == "hr")
+        conn.execute(f"SET ROLE {owner}".encode())
+        conn.execute(b"CREATE TABLE hr.later (id int)")
+        conn.execute(b"RESET ROLE")
+        check = "SELECT has_schema_privilege('gbhm_u', 'hr', 'USAGE'), "
+        check += "has_table_privilege('gbhm_u', 'hr.later', 'SELECT')"
+        assert conn.execute(check.encode()).fetchone() == (True, True)

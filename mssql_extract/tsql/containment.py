@@ -1,0 +1,42 @@
+"""``CREATE USER u WITH PASSWORD = …`` in a database the script shows is not contained.
+
+A user with a password authenticates at the database, which is "Only allowed in a contained
+database" (CREATE USER (Transact-SQL), "Users that authenticate at the database",
+https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql). Elsewhere SQL Server
+refuses the statement with Msg 33233 "You can only create a user with a password in a contained
+database." (as SqlPackage reports it, "Error SQL72014: … Msg 33233. You can only create a user
+with a password in a contained database.", and as SQL Server prints it after ``USE mydb; CREATE
+USER … WITH PASSWORD``: https://cloud.tencent.com/developer/article/2392162).
+
+The replay refuses it only when the script says the database is not contained: a ``CONTAINMENT
+= NONE`` read in its CREATE DATABASE or ALTER DATABASE … SET (the last one read counts). A
+database whose containment no script states may well be contained (or an Azure SQL Database,
+where every user may have a password): the user is created, as before. sqlcmd and SSMS go on
+with the next batch, so the user is not created, and the statement is kept as a skipped item
+with the reason (its text shows every literal as ``'***'``: ``Parser.statement_text``), which the
+plan reports (GB045) at its file and line.
+"""
+
+from __future__ import annotations
+
+from mssql_extract.snapshot import SourceRef
+from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.state import UserState
+
+#: How the reason of a refused CREATE USER ends (the mapper's GB045 action tells it by this).
+NOT_CREATED = "the user is not created (not replayed)"
+
+
+def refused(p: Parser, user: UserState, ref: SourceRef) -> bool:
+    """Whether SQL Server refuses ``CREATE USER user`` (a user with a password, in a database
+    the script set ``CONTAINMENT = NONE``); then it is kept as skipped."""
+    db = p.builder.db()
+    if user.via != "password" or db.containment_ref is None or db.containment != "NONE":
+        return False
+    reason = (
+        f"database [{db.name}] is not contained (CONTAINMENT = NONE at {db.containment_ref}), "
+        "so SQL Server refuses the CREATE USER with a password (Msg 33233: You can only create "
+        f"a user with a password in a contained database): {NOT_CREATED}"
+    )
+    p.builder.skip("statement", reason, p.statement_text(), ref)
+    return True
