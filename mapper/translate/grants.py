@@ -190,6 +190,18 @@ def _schema_owner(db: Database, schema: str) -> str:
 
 _EXPANDERS = {"OBJECT": _object, "TYPE": _object, "SCHEMA": _schema, "DATABASE": _database}
 
+#: Why a permission on SQL Server's catalog is not planned (:data:`SYSTEM_SCHEMAS`).
+ON_CATALOG = (
+    "on SQL Server's catalog (schema sys or INFORMATION_SCHEMA): PostgreSQL has no such schema, "
+    "and every role may read PostgreSQL's own catalog, so there is nothing to grant"
+)
+
+
+def on_catalog(securable_class: str, schema_name: str | None, object_name: str | None) -> bool:
+    """Whether a securable is SQL Server's catalog schema, or something in it."""
+    schema = object_name if securable_class == "SCHEMA" else schema_name
+    return securable_class in _EXPANDERS and fold(schema or "") in SYSTEM_SCHEMAS
+
 
 def record(
     state: PlanState, fact: str, kind: str, ref: str, items: list[Item], *,

@@ -48,7 +48,7 @@ from mapper.translate.dispositions import dispose_unknown
 from mapper.translate.fixed import becomes, fixed_role, server_row_items
 from mapper.translate.grant_findings import GRANTED, IMPLIED, grant_findings, nothing
 from mapper.translate.grant_stamps import Stamps, expand_keyed
-from mapper.translate.grants import Target
+from mapper.translate.grants import ON_CATALOG, Target, on_catalog
 from mapper.translate.items import Item
 from mapper.translate.objects import schemas_of
 from mapper.translate.overgrants import permission_overgrant
@@ -230,7 +230,9 @@ def _record_grant(
     disposition = Disposition.APPROXIMATED if approximated else Disposition.MAPPED
     reason = row.note if approximated else ""
     if not keys:
-        reason = reason or "grants nothing on the target"
+        if not reason:
+            catalog = on_catalog(perm.securable_class, perm.schema_name, perm.object_name)
+            reason = ON_CATALOG if catalog else "grants nothing on the target"
         found += grant_findings(state, db, perm, role, where, nothing(reason))
         state.dispose(fact, "permission", ref, Disposition.NOT_APPLICABLE, findings=found,
                       reason=reason)  # fmt: skip

@@ -244,6 +244,7 @@ def test_a_schema_only_a_permission_names_is_planned() -> None:
     assert not [g for g in planned.grants if g.schema_name == "sys" or g.name == "sys"]
     (sys_grant,) = [d for d in planned.dispositions if d.fact.endswith("SCHEMA:sys:SELECT:grant:u")]
     assert sys_grant.disposition == "not_applicable"
+    assert sys_grant.reason.startswith("on SQL Server's catalog (schema sys or INFORMATION_SCHEMA)")
 
 
 def test_sqlpackage_table_rebuild_keeps_the_table_name() -> None:
