@@ -25,7 +25,7 @@ from mssql_extract.snapshot import (
 )
 
 if TYPE_CHECKING:
-    from mapper.plan import MigrationPlan
+    from mapper.plan import Disposition, MigrationPlan
 
 REF = SourceRef(origin="test.sql", line=1)
 #: Ownership carried faithfully (GB016's faithful mode) instead of downscoped.
@@ -86,3 +86,14 @@ def reach(plan: MigrationPlan, member: str) -> set[str]:
                 seen.add(m.role)
                 todo.append(m.role)
     return seen
+
+
+def disposition_of(plan: MigrationPlan, fact: str) -> tuple[Disposition, str]:
+    """The disposition of one source fact in a plan, with its reason."""
+    [found] = [d for d in plan.dispositions if d.fact == fact]
+    return found.disposition, found.reason
+
+
+def rules_of(plan: MigrationPlan, principal: str) -> set[tuple[str, str | None]]:
+    """The (rule, securable) of each finding of a plan about one principal."""
+    return {(f.rule_id, f.securable) for f in plan.findings if f.principal == principal}

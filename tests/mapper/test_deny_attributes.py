@@ -23,29 +23,27 @@ import pytest
 from mapper.plan import Disposition, MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
-from mssql_extract.snapshot import Membership, Permission, ServerRole
+from mssql_extract.snapshot import Permission, ServerRole
 from pg_emit.render import render_sql
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
-from tests.mapper.estate import REF, database, login, perm, reach, snapshot, user
+from tests.mapper.estate import (
+    REF,
+    database,
+    disposition_of,
+    login,
+    member,
+    perm,
+    reach,
+    rules_of,
+    snapshot,
+    user,
+)
 
 CREATEDB, CREATEROLE = "CREATEDB", "CREATEROLE"
 #: the permission each attribute stands for, granted and denied below
 GIVES = {CREATEDB: "CREATE ANY DATABASE", CREATEROLE: "ALTER ANY LOGIN"}
 FAITHFUL = parse_policy('target = "postgresql"\n[overgrants]\ndefault_mode = "faithful"\n')
-
-
-def _in(role_name: str, member_name: str) -> Membership:
-    return Membership(role=role_name, member=member_name, source_ref=REF)
-
-
-def _fact(p: MigrationPlan, fact: str) -> tuple[Disposition, str]:
-    [found] = [d for d in p.dispositions if d.fact == fact]
-    return found.disposition, found.reason
-
-
-def _rules(p: MigrationPlan, principal: str) -> set[tuple[str, str | None]]:
-    return {(f.rule_id, f.securable) for f in p.findings if f.principal == principal}
 
 
 def usable(p: MigrationPlan, login_role: str) -> set[str]:
@@ -75,7 +73,7 @@ def test_a_direct_grant_of_create_any_database_is_overridden() -> None:
     """Already right before: the DENY overrides the GRANT row itself (regression test)."""
     p = _plan(perm("CREATE ANY DATABASE", "L", "SERVER"), _deny("CREATE ANY DATABASE"))
     assert CREATEDB not in usable(p, "l")
-    assert _fact(p, "server/perm:SERVER:CREATE ANY DATABASE:grant:l")[0] == (
+    assert disposition_of(p, "server/perm:SERVER:CREATE ANY DATABASE:grant:l")[0] == (
         Disposition.NOT_APPLICABLE
     )
 
@@ -83,19 +81,19 @@ def test_a_direct_grant_of_create_any_database_is_overridden() -> None:
 def test_a_direct_faithful_alter_any_login_loses_createrole() -> None:
     p = _plan(perm("ALTER ANY LOGIN", "L", "SERVER"), _deny("ALTER ANY LOGIN"))
     assert CREATEROLE not in usable(p, "l")
-    grant, why = _fact(p, "server/perm:SERVER:ALTER ANY LOGIN:grant:l")
+    grant, why = disposition_of(p, "server/perm:SERVER:ALTER ANY LOGIN:grant:l")
     assert grant == Disposition.NOT_APPLICABLE
     assert why.startswith("overridden in SQL Server by DENY ALTER ANY LOGIN ON SERVER TO [L]")
-    deny, why = _fact(p, "server/perm:SERVER:ALTER ANY LOGIN:deny:l")
+    deny, why = disposition_of(p, "server/perm:SERVER:ALTER ANY LOGIN:deny:l")
     assert deny == Disposition.APPROXIMATED  # CREATEROLE stands for more than ALTER ANY LOGIN
     assert "CREATEROLE" in why
-    assert {("GB020", "CREATEROLE"), ("GB040", "SERVER")} <= _rules(p, "L")
+    assert {("GB020", "CREATEROLE"), ("GB040", "SERVER")} <= rules_of(p, "L")
 
 
 def test_a_faithful_securityadmin_member_loses_createrole() -> None:
-    p = _plan(_deny("ALTER ANY LOGIN"), server_memberships=(_in("securityadmin", "L"),))
+    p = _plan(_deny("ALTER ANY LOGIN"), server_memberships=(member("securityadmin", "L"),))
     assert CREATEROLE not in usable(p, "l")
-    disposition, why = _fact(p, "server/member:securityadmin<-l")
+    disposition, why = disposition_of(p, "server/member:securityadmin<-l")
     assert disposition == Disposition.APPROXIMATED
     assert "DENY ALTER ANY LOGIN" in why
 
@@ -113,7 +111,7 @@ def _through_role(*granted: str, denied: str) -> MigrationPlan:
     return _plan(
         *(perm(g, "admins", "SERVER") for g in granted), _deny(denied),
         server_roles=(ServerRole(name="admins", source_ref=REF),),
-        server_memberships=(_in("admins", "L"), _in("admins", "K")),
+        server_memberships=(member("admins", "L"), member("admins", "K")),
     )  # fmt: skip
 
 
@@ -125,7 +123,7 @@ def test_a_server_roles_member_cannot_set_role_to_it(attribute: str) -> None:
     assert attribute not in usable(p, "l")
     assert attribute in usable(p, "k")
     assert "admins" not in reach(p, "l")
-    assert ("GB020", "admins") in _rules(p, "L")
+    assert ("GB020", "admins") in rules_of(p, "L")
 
 
 def test_a_server_roles_member_keeps_the_attribute_not_denied() -> None:
@@ -134,7 +132,9 @@ def test_a_server_roles_member_keeps_the_attribute_not_denied() -> None:
     p = _through_role("CREATE ANY DATABASE", "ALTER ANY LOGIN", denied="CREATE ANY DATABASE")
     assert usable(p, "l") == {CREATEROLE}
     assert usable(p, "k") == {CREATEDB, CREATEROLE}
-    assert _fact(p, "server/perm:SERVER:CREATE ANY DATABASE:deny:l")[0] == Disposition.MAPPED
+    assert (
+        disposition_of(p, "server/perm:SERVER:CREATE ANY DATABASE:deny:l")[0] == Disposition.MAPPED
+    )
 
 
 # ------------------------------------------------------------------ faithful CONTROL SERVER
@@ -143,11 +143,11 @@ def test_a_server_roles_member_keeps_the_attribute_not_denied() -> None:
 def test_faithful_control_server_denied_create_any_database_loses_createdb() -> None:
     p = _plan(perm("CONTROL SERVER", "L", "SERVER"), _deny("CREATE ANY DATABASE"))
     assert usable(p, "l") == {CREATEROLE}
-    deny, why = _fact(p, "server/perm:SERVER:CREATE ANY DATABASE:deny:l")
+    deny, why = disposition_of(p, "server/perm:SERVER:CREATE ANY DATABASE:deny:l")
     assert deny == Disposition.MAPPED  # CREATEDB stands for CREATE ANY DATABASE alone
     assert "CREATEDB" in why
-    assert ("GB020", "CREATEDB") in _rules(p, "L")
-    grant, why = _fact(p, "server/perm:SERVER:CONTROL SERVER:grant:l")
+    assert ("GB020", "CREATEDB") in rules_of(p, "L")
+    grant, why = disposition_of(p, "server/perm:SERVER:CONTROL SERVER:grant:l")
     assert grant == Disposition.MAPPED
     assert "DENY CREATE ANY DATABASE ON SERVER TO [L]" in why
 
@@ -155,10 +155,10 @@ def test_faithful_control_server_denied_create_any_database_loses_createdb() -> 
 def test_faithful_control_server_denied_alter_any_login_loses_createrole() -> None:
     p = _plan(perm("CONTROL SERVER", "L", "SERVER"), _deny("ALTER ANY LOGIN"))
     assert usable(p, "l") == {CREATEDB}
-    deny, why = _fact(p, "server/perm:SERVER:ALTER ANY LOGIN:deny:l")
+    deny, why = disposition_of(p, "server/perm:SERVER:ALTER ANY LOGIN:deny:l")
     assert deny == Disposition.APPROXIMATED
     assert "CREATEROLE" in why
-    grant, _ = _fact(p, "server/perm:SERVER:CONTROL SERVER:grant:l")
+    grant, _ = disposition_of(p, "server/perm:SERVER:CONTROL SERVER:grant:l")
     assert grant == Disposition.APPROXIMATED  # it loses more than SQL Server denies
 
 
@@ -171,7 +171,7 @@ def test_faithful_control_server_denied_alter_any_user_in_a_database() -> None:
     )  # fmt: skip
     p = plan(snap, FAITHFUL)
     assert usable(p, "l") == {CREATEDB}
-    deny, why = _fact(p, "Sales/perm:DATABASE:ALTER ANY USER:deny:u")
+    deny, why = disposition_of(p, "Sales/perm:DATABASE:ALTER ANY USER:deny:u")
     assert deny == Disposition.APPROXIMATED
     assert "CREATEROLE" in why
     [taken] = [f for f in p.findings if f.rule_id == "GB020" and f.securable == CREATEROLE]
@@ -189,7 +189,7 @@ def test_a_deny_shutting_it_out_of_a_database_takes_createrole() -> None:
     )  # fmt: skip
     p = plan(snap, FAITHFUL)
     assert usable(p, "l") == {CREATEDB}
-    deny, why = _fact(p, "Sales/perm:DATABASE:CONTROL:deny:u")
+    deny, why = disposition_of(p, "Sales/perm:DATABASE:CONTROL:deny:u")
     assert deny == Disposition.APPROXIMATED
     assert why.startswith("it shuts [u] and its members out of [Sales]")
     assert "CREATEROLE" in why
@@ -200,7 +200,7 @@ def test_faithful_control_server_on_aurora_loses_rds_superuser() -> None:
     aurora = parse_policy('target = "aurora"\n[overgrants]\ndefault_mode = "faithful"\n')
     p = _plan(perm("CONTROL SERVER", "L", "SERVER"), _deny("CREATE ANY DATABASE"), policy=aurora)
     assert "rds_superuser" not in reach(p, "l")
-    deny, why = _fact(p, "server/perm:SERVER:CREATE ANY DATABASE:deny:l")
+    deny, why = disposition_of(p, "server/perm:SERVER:CREATE ANY DATABASE:deny:l")
     assert deny == Disposition.APPROXIMATED
     assert "rds_superuser" in why
 
@@ -208,9 +208,9 @@ def test_faithful_control_server_on_aurora_loses_rds_superuser() -> None:
 @pytest.mark.parametrize("attribute", [CREATEDB, CREATEROLE])
 def test_a_faithful_sysadmin_keeps_it(attribute: str) -> None:
     """sysadmin members are never denied (regression test)."""
-    p = _plan(_deny(GIVES[attribute]), server_memberships=(_in("sysadmin", "L"),))
+    p = _plan(_deny(GIVES[attribute]), server_memberships=(member("sysadmin", "L"),))
     assert usable(p, "l") == {CREATEDB, CREATEROLE}
-    assert _fact(p, f"server/perm:SERVER:{GIVES[attribute]}:deny:l")[0] == (
+    assert disposition_of(p, f"server/perm:SERVER:{GIVES[attribute]}:deny:l")[0] == (
         Disposition.NOT_APPLICABLE
     )
 
@@ -224,18 +224,18 @@ def test_on_postgresql_the_denied_logins_hold_neither(pg_dsn: str, prefix: str) 
     role's member denied ALTER ANY LOGIN holds the attribute, itself or through a role it is a
     member of (pg_roles.rolcreatedb / rolcreaterole); the sysadmin member and the other
     member keep theirs."""
-    dba, member, other, sa = (f"{prefix}_{n}" for n in ("dba", "member", "other", "sa"))
-    logins = (dba, member, other, sa)
+    dba, joined, other, sa = (f"{prefix}_{n}" for n in ("dba", "member", "other", "sa"))
+    logins = (dba, joined, other, sa)
     snap = snapshot(
         database(users=tuple(user(f"u{i}", n) for i, n in enumerate(logins))),
         logins=tuple(login(n) for n in logins),
         server_roles=(ServerRole(name=f"{prefix}_admins", source_ref=REF),),
-        server_memberships=(_in(f"{prefix}_admins", member), _in(f"{prefix}_admins", other),
-                            _in("sysadmin", sa)),
+        server_memberships=(member(f"{prefix}_admins", joined), member(f"{prefix}_admins", other),
+                            member("sysadmin", sa)),
         server_permissions=(perm("CONTROL SERVER", dba, "SERVER"),
                             _deny("CREATE ANY DATABASE", dba),
                             perm("ALTER ANY LOGIN", f"{prefix}_admins", "SERVER"),
-                            _deny("ALTER ANY LOGIN", member),
+                            _deny("ALTER ANY LOGIN", joined),
                             _deny("CREATE ANY DATABASE", sa)),
     )  # fmt: skip
     name = f"{prefix}sales"
@@ -253,7 +253,7 @@ def test_on_postgresql_the_denied_logins_hold_neither(pg_dsn: str, prefix: str) 
         }
     assert answers == {
         dba: (False, True),
-        member: (False, False),
+        joined: (False, False),
         other: (False, True),
         sa: (True, True),
     }

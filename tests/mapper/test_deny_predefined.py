@@ -14,29 +14,28 @@ from __future__ import annotations
 
 import pytest
 
-from mapper.plan import Disposition, MigrationPlan
+from mapper.plan import Disposition
 from mapper.planner import plan
 from mapper.policy import Policy
-from mssql_extract.snapshot import Membership, ServerRole
+from mssql_extract.snapshot import ServerRole
 from pg_emit.render import render_sql
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
-from tests.mapper.estate import REF, database, login, member, perm, reach, role, snapshot, user
+from tests.mapper.estate import (
+    REF,
+    database,
+    disposition_of,
+    login,
+    member,
+    perm,
+    reach,
+    role,
+    rules_of,
+    snapshot,
+    user,
+)
 
 STATS = "pg_read_all_stats"
-
-
-def _in(role_name: str, member_name: str) -> Membership:
-    return Membership(role=role_name, member=member_name, source_ref=REF)
-
-
-def _fact(p: MigrationPlan, fact: str) -> tuple[Disposition, str]:
-    [found] = [d for d in p.dispositions if d.fact == fact]
-    return found.disposition, found.reason
-
-
-def _rules(p: MigrationPlan, principal: str) -> set[tuple[str, str | None]]:
-    return {(f.rule_id, f.securable) for f in p.findings if f.principal == principal}
 
 
 def test_deny_view_database_state_takes_the_server_grants_membership() -> None:
@@ -49,13 +48,13 @@ def test_deny_view_database_state_takes_the_server_grants_membership() -> None:
     )  # fmt: skip
     p = plan(snap, Policy())
     assert STATS not in reach(p, "l")
-    deny, why = _fact(p, "Sales/perm:DATABASE:VIEW DATABASE STATE:deny:u")
+    deny, why = disposition_of(p, "Sales/perm:DATABASE:VIEW DATABASE STATE:deny:u")
     assert deny == Disposition.APPROXIMATED
     assert "cannot take part of" in why
-    grant, why = _fact(p, "server/perm:SERVER:VIEW SERVER STATE:grant:l")
+    grant, why = disposition_of(p, "server/perm:SERVER:VIEW SERVER STATE:grant:l")
     assert grant == Disposition.APPROXIMATED
     assert "SQL Server still allows it" in why
-    assert {("GB020", STATS), ("GB040", "DATABASE")} <= _rules(p, "u")
+    assert {("GB020", STATS), ("GB040", "DATABASE")} <= rules_of(p, "u")
 
 
 def test_a_server_deny_of_part_of_it_takes_the_membership() -> None:
@@ -65,7 +64,7 @@ def test_a_server_deny_of_part_of_it_takes_the_membership() -> None:
     ))  # fmt: skip
     p = plan(snap, Policy())
     assert STATS not in reach(p, "l")
-    assert _fact(p, "server/perm:SERVER:VIEW SERVER PERFORMANCE STATE:deny:l")[0] == (
+    assert disposition_of(p, "server/perm:SERVER:VIEW SERVER PERFORMANCE STATE:deny:l")[0] == (
         Disposition.APPROXIMATED
     )
 
@@ -74,11 +73,11 @@ def test_a_fixed_server_roles_membership_is_taken_and_says_so() -> None:
     snap = snapshot(
         database(users=(user("u", "L"),),
                  permissions=(perm("VIEW DATABASE STATE", "u", "DATABASE", state="D"),)),
-        logins=(login("L"),), server_memberships=(_in("##MS_ServerStateReader##", "L"),),
+        logins=(login("L"),), server_memberships=(member("##MS_ServerStateReader##", "L"),),
     )  # fmt: skip
     p = plan(snap, Policy())
     assert STATS not in reach(p, "l")
-    disposition, why = _fact(p, "server/member:##ms_serverstatereader##<-l")
+    disposition, why = disposition_of(p, "server/member:##ms_serverstatereader##<-l")
     assert disposition == Disposition.APPROXIMATED
     assert why.startswith("DENY restructuring removed what it gave: DENY VIEW DATABASE STATE")
 
@@ -93,7 +92,7 @@ def test_a_deny_in_another_database_takes_the_cluster_wide_membership() -> None:
     )  # fmt: skip
     p = plan(snap, Policy())
     assert STATS not in reach(p, "l")
-    disposition, why = _fact(p, "A/perm:DATABASE:VIEW DATABASE STATE:grant:u")
+    disposition, why = disposition_of(p, "A/perm:DATABASE:VIEW DATABASE STATE:grant:u")
     assert disposition == Disposition.APPROXIMATED
     assert "DENY VIEW DATABASE STATE" in why
 
@@ -105,7 +104,7 @@ def test_a_server_roles_member_gets_a_derived_role_without_it() -> None:
         database(users=(user("u", "L"), user("k", "K")),
                  permissions=(perm("VIEW DATABASE STATE", "u", "DATABASE", state="D"),)),
         logins=(login("L"), login("K")), server_roles=(ServerRole(name="mon", source_ref=REF),),
-        server_memberships=(_in("mon", "L"), _in("mon", "K")),
+        server_memberships=(member("mon", "L"), member("mon", "K")),
         server_permissions=(perm("VIEW SERVER STATE", "mon", "SERVER"),
                             perm("ALTER ANY CONNECTION", "mon", "SERVER")),
     )  # fmt: skip
@@ -119,14 +118,14 @@ def test_a_server_deny_of_all_it_stands_for_is_mapped() -> None:
     snap = snapshot(
         database(users=(user("u", "L"),)), logins=(login("L"), login("K")),
         server_roles=(ServerRole(name="mon", source_ref=REF),),
-        server_memberships=(_in("mon", "L"), _in("mon", "K")),
+        server_memberships=(member("mon", "L"), member("mon", "K")),
         server_permissions=(perm("VIEW SERVER STATE", "mon", "SERVER"),
                             perm("VIEW SERVER STATE", "L", "SERVER", state="D")),
     )  # fmt: skip
     p = plan(snap, Policy())
     assert STATS in reach(p, "k")
     assert STATS not in reach(p, "l")
-    assert _fact(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")[0] == Disposition.MAPPED
+    assert disposition_of(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")[0] == Disposition.MAPPED
 
 
 def test_a_database_roles_member_denied_all_it_gives_leaves_it() -> None:
@@ -151,7 +150,9 @@ def test_a_deny_of_what_the_role_does_not_stand_for_leaves_it() -> None:
     ))  # fmt: skip
     p = plan(snap, Policy())
     assert STATS in reach(p, "l")
-    assert _fact(p, "server/perm:SERVER:VIEW SERVER STATE:grant:l")[0] == Disposition.MAPPED
+    assert (
+        disposition_of(p, "server/perm:SERVER:VIEW SERVER STATE:grant:l")[0] == Disposition.MAPPED
+    )
 
 
 @pytest.mark.postgres

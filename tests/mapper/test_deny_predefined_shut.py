@@ -35,26 +35,25 @@ import pytest
 from mapper.plan import Disposition, MigrationPlan
 from mapper.planner import plan
 from mapper.policy import Policy, parse_policy
-from mssql_extract.snapshot import Membership, Permission, ServerRole
+from mssql_extract.snapshot import Permission, ServerRole
 from pg_emit.render import render_sql
 from pg_emit.verify import applied, ensure_databases, verify_plan
 from tests.emit import contoso
-from tests.mapper.estate import REF, database, login, member, perm, reach, role, snapshot, user
+from tests.mapper.estate import (
+    REF,
+    database,
+    disposition_of,
+    login,
+    member,
+    perm,
+    reach,
+    role,
+    rules_of,
+    snapshot,
+    user,
+)
 
 STATS, SIGNAL, MONITOR = "pg_read_all_stats", "pg_signal_backend", "pg_monitor"
-
-
-def _in(role_name: str, member_name: str) -> Membership:
-    return Membership(role=role_name, member=member_name, source_ref=REF)
-
-
-def _fact(p: MigrationPlan, fact: str) -> tuple[Disposition, str]:
-    [found] = [d for d in p.dispositions if d.fact == fact]
-    return found.disposition, found.reason
-
-
-def _rules(p: MigrationPlan, principal: str) -> set[tuple[str, str | None]]:
-    return {(f.rule_id, f.securable) for f in p.findings if f.principal == principal}
 
 
 def _shut(deny: Permission, *grants: Permission, **fields: object) -> MigrationPlan:
@@ -71,7 +70,7 @@ DENY_CONNECT = perm("CONNECT", "u", "DATABASE", state="D")
 VIEW_DATABASE = perm("VIEW DATABASE STATE", "u", "DATABASE")
 MONITORS = {
     "server_roles": (ServerRole(name="mon", source_ref=REF),),
-    "server_memberships": (_in("mon", "L"), _in("mon", "K")),
+    "server_memberships": (member("mon", "L"), member("mon", "K")),
     "server_permissions": (perm("VIEW SERVER STATE", "mon", "SERVER"),),
 }
 
@@ -85,7 +84,7 @@ def test_a_grant_in_the_shut_database_gives_no_membership() -> None:
                     logins=(login("L"),))  # fmt: skip
     p = plan(snap, Policy())
     assert STATS not in reach(p, "l")
-    assert _fact(p, "Sales/perm:DATABASE:VIEW DATABASE STATE:grant:u")[0] == (
+    assert disposition_of(p, "Sales/perm:DATABASE:VIEW DATABASE STATE:grant:u")[0] == (
         Disposition.NOT_APPLICABLE
     )
 
@@ -93,15 +92,15 @@ def test_a_grant_in_the_shut_database_gives_no_membership() -> None:
 def test_deny_connect_takes_a_membership_resting_on_another_databases_grant() -> None:
     p = _shut(DENY_CONNECT, VIEW_DATABASE)
     assert STATS not in reach(p, "l")
-    disposition, why = _fact(p, "B/perm:DATABASE:CONNECT:deny:u")
+    disposition, why = disposition_of(p, "B/perm:DATABASE:CONNECT:deny:u")
     assert disposition == Disposition.APPROXIMATED
     assert why.startswith("it shuts [u] and its members out of [B]")
     assert "VIEW DATABASE STATE" in why
     assert "cannot take part of" in why
-    grant, why = _fact(p, "A/perm:DATABASE:VIEW DATABASE STATE:grant:u")
+    grant, why = disposition_of(p, "A/perm:DATABASE:VIEW DATABASE STATE:grant:u")
     assert grant == Disposition.APPROXIMATED
     assert "SQL Server still allows it" in why
-    assert {("GB020", STATS), ("GB040", "DATABASE")} <= _rules(p, "u")
+    assert {("GB020", STATS), ("GB040", "DATABASE")} <= rules_of(p, "u")
 
 
 def test_deny_connect_takes_it_from_a_role_of_another_database_for_that_member_only() -> None:
@@ -115,15 +114,17 @@ def test_deny_connect_takes_it_from_a_role_of_another_database_for_that_member_o
     p = plan(snap, Policy())
     assert STATS not in reach(p, "l")
     assert STATS in reach(p, "w")
-    assert ("GB020", "a_r") in _rules(p, "u")  # moved to a_r's derived role, without it
+    assert ("GB020", "a_r") in rules_of(p, "u")  # moved to a_r's derived role, without it
 
 
 def test_deny_connect_leaves_view_server_state_alone() -> None:
     """SQL Server's server DMVs show the login every database's sessions, CONNECT or not."""
     p = _shut(DENY_CONNECT, server_permissions=(perm("VIEW SERVER STATE", "L", "SERVER"),))
     assert STATS in reach(p, "l")
-    assert _fact(p, "B/perm:DATABASE:CONNECT:deny:u")[0] == Disposition.MAPPED
-    assert _fact(p, "server/perm:SERVER:VIEW SERVER STATE:grant:l")[0] == Disposition.MAPPED
+    assert disposition_of(p, "B/perm:DATABASE:CONNECT:deny:u")[0] == Disposition.MAPPED
+    assert (
+        disposition_of(p, "server/perm:SERVER:VIEW SERVER STATE:grant:l")[0] == Disposition.MAPPED
+    )
 
 
 def test_deny_connect_leaves_a_membership_resting_on_both() -> None:
@@ -132,7 +133,7 @@ def test_deny_connect_leaves_a_membership_resting_on_both() -> None:
     p = _shut(DENY_CONNECT, VIEW_DATABASE,
               server_permissions=(perm("VIEW SERVER STATE", "L", "SERVER"),))  # fmt: skip
     assert STATS in reach(p, "l")
-    assert _fact(p, "B/perm:DATABASE:CONNECT:deny:u")[0] == Disposition.MAPPED
+    assert disposition_of(p, "B/perm:DATABASE:CONNECT:deny:u")[0] == Disposition.MAPPED
 
 
 def test_deny_control_on_a_database_takes_it_from_a_server_roles_member() -> None:
@@ -141,10 +142,10 @@ def test_deny_control_on_a_database_takes_it_from_a_server_roles_member() -> Non
     p = _shut(perm("CONTROL", "u", "DATABASE", state="D"), **MONITORS)
     assert STATS not in reach(p, "l")
     assert STATS in reach(p, "k")
-    disposition, why = _fact(p, "B/perm:DATABASE:CONTROL:deny:u")
+    disposition, why = disposition_of(p, "B/perm:DATABASE:CONTROL:deny:u")
     assert disposition == Disposition.APPROXIMATED
     assert "cannot take part of" in why
-    assert ("GB020", "mon") in _rules(p, "u")
+    assert ("GB020", "mon") in rules_of(p, "u")
 
 
 def test_deny_control_server_takes_it_all_and_is_mapped() -> None:
@@ -156,7 +157,7 @@ def test_deny_control_server_takes_it_all_and_is_mapped() -> None:
     p = plan(snap, Policy())
     assert STATS not in reach(p, "l")
     assert STATS in reach(p, "k")
-    disposition, why = _fact(p, "server/perm:SERVER:CONTROL SERVER:deny:l")
+    disposition, why = disposition_of(p, "server/perm:SERVER:CONTROL SERVER:deny:l")
     assert disposition == Disposition.MAPPED
     assert why.startswith("it shuts [L] and its members out of every database")
 
@@ -166,7 +167,7 @@ def test_deny_control_server_takes_it_all_and_is_mapped() -> None:
 
 def _control_server(target: str, *denied: str, sysadmin: bool = False) -> MigrationPlan:
     power = (
-        {"server_memberships": (_in("sysadmin", "L"),)} if sysadmin
+        {"server_memberships": (member("sysadmin", "L"),)} if sysadmin
         else {"server_permissions": (perm("CONTROL SERVER", "L", "SERVER"),)}
     )  # fmt: skip
     denies = tuple(perm(p, "L", "SERVER", state="D") for p in denied)
@@ -180,12 +181,12 @@ def test_faithful_control_server_denied_view_server_state_loses_pg_monitor() -> 
     p = _control_server("postgresql", "VIEW SERVER STATE")
     assert MONITOR not in reach(p, "l")
     assert SIGNAL in reach(p, "l")
-    disposition, why = _fact(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")
+    disposition, why = disposition_of(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")
     assert disposition == Disposition.APPROXIMATED
     assert "pg_monitor" in why
     assert "includes pg_read_all_stats" in why
-    assert ("GB020", MONITOR) in _rules(p, "L")
-    grant, why = _fact(p, "server/perm:SERVER:CONTROL SERVER:grant:l")
+    assert ("GB020", MONITOR) in rules_of(p, "L")
+    grant, why = disposition_of(p, "server/perm:SERVER:CONTROL SERVER:grant:l")
     assert grant == Disposition.APPROXIMATED
     assert "DENY VIEW SERVER STATE" in why
     assert "pg_monitor" in why
@@ -195,13 +196,15 @@ def test_faithful_control_server_denied_alter_any_connection_loses_pg_signal_bac
     p = _control_server("postgresql", "ALTER ANY CONNECTION")
     assert SIGNAL not in reach(p, "l")
     assert MONITOR in reach(p, "l")
-    assert _fact(p, "server/perm:SERVER:ALTER ANY CONNECTION:deny:l")[0] == Disposition.MAPPED
+    assert (
+        disposition_of(p, "server/perm:SERVER:ALTER ANY CONNECTION:deny:l")[0] == Disposition.MAPPED
+    )
 
 
 def test_faithful_control_server_on_aurora_denied_view_server_state_loses_rds_superuser() -> None:
     p = _control_server("aurora", "VIEW SERVER STATE")
     assert "rds_superuser" not in reach(p, "l")
-    disposition, why = _fact(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")
+    disposition, why = disposition_of(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")
     assert disposition == Disposition.APPROXIMATED
     assert "rds_superuser" in why
 
@@ -210,7 +213,7 @@ def test_a_faithful_sysadmin_is_never_denied() -> None:
     """sysadmin members are not subject to DENY: the membership stays (regression test)."""
     p = _control_server("postgresql", "VIEW SERVER STATE", sysadmin=True)
     assert {MONITOR, SIGNAL} <= reach(p, "l")
-    assert _fact(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")[0] == (
+    assert disposition_of(p, "server/perm:SERVER:VIEW SERVER STATE:deny:l")[0] == (
         Disposition.NOT_APPLICABLE
     )
 
