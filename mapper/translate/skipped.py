@@ -47,6 +47,8 @@ REFUSED_DROP_DATABASE = "the database stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script says is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
 REFUSED_USER = "the user is not created (not replayed)"
+#: How it ends for an ALTER USER … WITH PASSWORD there (mssql_extract/tsql/containment.py).
+REFUSED_USER_CHANGE = "the user is unchanged (not replayed)"
 #: What such a reason says when the DROP is in a WHILE loop's body, of which the extractor
 #: replayed one pass (mssql_extract/tsql/loops.py): a later pass may succeed.
 REFUSED_IN_LOOP = "in the one pass grantbridge replays of the WHILE loop"
@@ -120,16 +122,29 @@ def _action(skipped: Skipped) -> str:
             "is in the way is gone; check on the server whether it is still there."
         )
     if skipped.reason.endswith(REFUSED_DROP_DATABASE):
-        return (
+        action = (
             "Not in the plan as a drop: SQL Server refuses the statement, so the database keeps "
             "what the script recorded in it, and the plan holds it as the server does. If it is "
             "meant to go, drop it from another database (USE master first) and extract again."
+        )
+        if REFUSED_IN_LOOP not in skipped.reason:
+            return action
+        return (
+            f"{action} The statement is in a loop: a later pass may drop the database once it "
+            "runs in another one; check on the server whether it is still there."
         )
     if skipped.reason.endswith(REFUSED_USER):
         return (
             "Not in the plan: SQL Server refuses the statement, so the user does not exist. If "
             "it is meant to, make the database contained (CONTAINMENT = PARTIAL), or create the "
             "user for a login, and extract again."
+        )
+    if skipped.reason.endswith(REFUSED_USER_CHANGE):
+        return (
+            "Not in the plan: SQL Server refuses the statement, so the user keeps how it "
+            "authenticates (and any name or default schema the statement sets). If it is meant "
+            "to have a password, make the database contained (CONTAINMENT = PARTIAL) and extract "
+            "again."
         )
     if skipped.reason.startswith(SIGNING):
         action = (

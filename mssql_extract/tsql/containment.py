@@ -1,4 +1,4 @@
-"""``CREATE USER u WITH PASSWORD = …`` in a database the script shows is not contained.
+"""``CREATE | ALTER USER u WITH PASSWORD = …`` in a database the script shows is not contained.
 
 A user with a password authenticates at the database, which is "Only allowed in a contained
 database" (CREATE USER (Transact-SQL), "Users that authenticate at the database",
@@ -15,28 +15,57 @@ where every user may have a password): the user is created, as before. sqlcmd an
 with the next batch, so the user is not created, and the statement is kept as a skipped item
 with the reason (its text shows every literal as ``'***'``: ``Parser.statement_text``), which the
 plan reports (GB045) at its file and line.
+
+``ALTER USER u WITH PASSWORD = …`` is refused there too: PASSWORD "is available only for
+contained users" (ALTER USER (Transact-SQL), Arguments, PASSWORD and OLD_PASSWORD,
+https://learn.microsoft.com/sql/t-sql/statements/alter-user-transact-sql), and a database that
+is not contained has none. (No source at hand gives the message number SQL Server answers with,
+so the reason names none.) The statement fails as a whole, so nothing it sets changes: not the
+password, nor a NAME or DEFAULT_SCHEMA beside it; it is kept as skipped in the same way.
 """
 
 from __future__ import annotations
 
 from mssql_extract.snapshot import SourceRef
 from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.options import Options
 from mssql_extract.tsql.state import UserState
 
 #: How the reason of a refused CREATE USER ends (the mapper's GB045 action tells it by this).
 NOT_CREATED = "the user is not created (not replayed)"
+#: How the reason of a refused ALTER USER ends.
+UNCHANGED = "the user is unchanged (not replayed)"
 
 
 def refused(p: Parser, user: UserState, ref: SourceRef) -> bool:
     """Whether SQL Server refuses ``CREATE USER user`` (a user with a password, in a database
     the script set ``CONTAINMENT = NONE``); then it is kept as skipped."""
-    db = p.builder.db()
-    if user.via != "password" or db.containment_ref is None or db.containment != "NONE":
+    if user.via != "password" or (not_contained := _not_contained(p)) is None:
         return False
     reason = (
-        f"database [{db.name}] is not contained (CONTAINMENT = NONE at {db.containment_ref}), "
-        "so SQL Server refuses the CREATE USER with a password (Msg 33233: You can only create "
-        f"a user with a password in a contained database): {NOT_CREATED}"
+        f"{not_contained}, so SQL Server refuses the CREATE USER with a password (Msg 33233: You "
+        f"can only create a user with a password in a contained database): {NOT_CREATED}"
     )
     p.builder.skip("statement", reason, p.statement_text(), ref)
     return True
+
+
+def alter_refused(p: Parser, opts: Options, ref: SourceRef) -> bool:
+    """Whether SQL Server refuses ``ALTER USER … WITH …`` read as ``opts`` (a PASSWORD, in a
+    database the script set ``CONTAINMENT = NONE``); then it is kept as skipped."""
+    if "password" not in opts or (not_contained := _not_contained(p)) is None:
+        return False
+    reason = (
+        f"{not_contained}, so SQL Server refuses the ALTER USER with a password (PASSWORD is "
+        f"available only for contained users): nothing it sets is changed, and {UNCHANGED}"
+    )
+    p.builder.skip("statement", reason, p.statement_text(), ref)
+    return True
+
+
+def _not_contained(p: Parser) -> str | None:
+    """What says the current database is not contained (None: no script says so)."""
+    db = p.builder.db()
+    if db.containment_ref is None or db.containment != "NONE":
+        return None
+    return f"database [{db.name}] is not contained (CONTAINMENT = NONE at {db.containment_ref})"

@@ -18,13 +18,15 @@ SQL Server refuses it (the same page's Remarks) for
 
 sqlcmd and SSMS go on with the next batch, so the replay leaves the database as it was and keeps
 the statement as a skipped item with the reason, which the plan reports (GB045) at its file and
-line, as it does a DROP of a principal SQL Server refuses (``drop_refusals``). Each name of the
-list is dropped or refused on its own.
+line, as it does a DROP of a principal SQL Server refuses (``drop_refusals``); in a WHILE loop's
+body, the refusal of the current database is that of the one pass replayed, and the loop is
+reported (``loops.refused_in_loop``). Each name of the list is dropped or refused on its own.
 """
 
 from __future__ import annotations
 
 from mssql_extract.snapshot import fold
+from mssql_extract.tsql import loops
 from mssql_extract.tsql.cursor import Parser, skipped
 from mssql_extract.tsql.state import SYSTEM_DATABASES
 
@@ -41,8 +43,8 @@ def drop_database(p: Parser) -> None:
         why = _refusal(p, name)
         if why is not None:
             reason = (
-                f"{why}, so SQL Server refuses the DROP DATABASE: what is recorded in it stays, "
-                f"and {STANDS}"
+                f"{why}, so SQL Server refuses the DROP DATABASE{_in_loop(p, name)}: what is "
+                f"recorded in it stays, and {STANDS}"
             )
             p.builder.skip("statement", reason, p.statement_text(), ref)
             continue
@@ -62,6 +64,18 @@ def _refusal(p: Parser, name: str) -> str | None:
     if fold(name) == fold(p.builder.current):
         return f"[{name}] is the current database (Msg 3702: it is currently in use)"
     return None
+
+
+def _in_loop(p: Parser, name: str) -> str:
+    """What a refusal in a WHILE loop's body adds (``loops.refused_in_loop``): the current
+    database may be another one on a later pass, after a USE in the body, and the DROP then
+    succeeds. A system database is refused on every pass: that refusal changes nothing, in a
+    loop as anywhere, and does not count (``loops``)."""
+    if fold(name) in SYSTEM_DATABASES:
+        return ""
+    return loops.refused_in_loop(
+        p, "once a later pass runs in another database (after a USE), SQL Server drops it"
+    )
 
 
 #: Statements that begin like DROP DATABASE but are about something else (``objects``'s

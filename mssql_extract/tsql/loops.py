@@ -14,7 +14,8 @@ well. A statement SQL Server refuses (``duplicates``, ``grants``) changes nothin
 anywhere: it does not count. A DROP it refuses (``drop_refusals``) is the exception: what is in
 the way (a member, an owned schema) may be gone on a later pass, when the body removes it after
 the DROP, and the DROP then succeeds; its item says so (:func:`refused_in_loop`) and the loop is
-reported, as the plan holds the principal as one pass leaves it.
+reported, as the plan holds the principal as one pass leaves it. So is a DROP DATABASE of the
+current database (``drop_database``): a later pass may run in another one, after a USE.
 """
 
 from __future__ import annotations
@@ -55,17 +56,20 @@ def in_loop(p: Parser) -> str:
     )
 
 
-def refused_in_loop(p: Parser) -> str:
+#: When a later pass succeeds where a refused DROP of a principal failed (``drop_refusals``).
+IN_THE_WAY_GONE = "once a later pass finds what is in the way gone, SQL Server drops the principal"
+
+
+def refused_in_loop(p: Parser, later: str = IN_THE_WAY_GONE) -> str:
     """What the skipped item of a DROP SQL Server refuses adds in a loop's body: the refusal is
-    that of the one pass replayed, and a later one may succeed. The loop is then reported.
-    ``""`` outside a loop."""
+    that of the one pass replayed, and a later one may succeed (``later`` says when). The loop
+    is then reported. ``""`` outside a loop."""
     if p.loop is None:
         return ""
     p.loop.replayed = True
     return (
         f" (in the one pass grantbridge replays of the WHILE loop at {p.loop.ref}, which it "
-        "cannot evaluate: the script may run the DROP again, and once a later pass finds what is "
-        "in the way gone, SQL Server drops the principal)"
+        f"cannot evaluate: the script may run the DROP again, and {later})"
     )
 
 

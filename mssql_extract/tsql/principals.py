@@ -165,13 +165,11 @@ def alter_user(p: Parser) -> None:
     ref, name = p.ref(), p.name("a user name")
     p.expect("WITH")
     opts = read_options(p, _ALTER_USER_OPTIONS)
+    if containment.alter_refused(p, opts, ref):
+        return
     _apply_user(p.builder.user(name, ref), opts)
     if "name" in opts:
         p.builder.rename_principal(name, str(opts["name"]))
-
-
-def _if_exists(p: Parser) -> None:
-    p.accept("IF", "EXISTS")
 
 
 def _drop_principal(statement: str) -> Handler:
@@ -179,7 +177,7 @@ def _drop_principal(statement: str) -> Handler:
 
     def drop(p: Parser) -> None:
         ref = p.ref()
-        _if_exists(p)
+        p.accept("IF", "EXISTS")
         name = p.name("a principal name")
         drop_refusals.drop_database_principal(p, statement, name, ref)
 

@@ -13,7 +13,7 @@ import pytest
 
 from mapper.planner import plan
 from mapper.policy import Policy
-from mapper.translate.skipped import REFUSED_DROP_DATABASE, harmless
+from mapper.translate.skipped import REFUSED_DROP_DATABASE, REPLAYED, harmless
 from mssql_extract.tsql.drop_database import STANDS
 from tests.extract.tsql_helpers import db, perms, snap
 
@@ -87,3 +87,38 @@ def test_what_only_begins_like_drop_database_drops_nothing(statement: str) -> No
     assert [u.name for u in db(s).users] == ["alice"]
     [item] = s.skipped
     assert harmless(item)
+
+
+def test_a_refused_drop_in_a_loop_reports_the_loop() -> None:
+    # the pass replayed is refused (d is current); a later pass may run in another database
+    # after the USE, and the DROP then succeeds: the loop is reported and the item says so
+    loop = "USE d\nGO\nWHILE @i < 3\nBEGIN\n    DROP DATABASE d\n    USE master\nEND\n"
+    s = snap(D + loop)  # WHILE at line 12, DROP at 14
+    assert [u.name for u in db(s).users] == ["alice"]
+    items = {x.source_ref.line: x for x in s.skipped}
+    assert sorted(items) == [12, 14]
+    assert items[12].reason.startswith(REPLAYED)
+    assert items[12].text == "WHILE @i < 3"
+    assert items[14].reason.endswith(STANDS)
+    assert (
+        "so SQL Server refuses the DROP DATABASE (in the one pass grantbridge replays of the WHILE "
+        "loop at t.sql:12:1, which it cannot evaluate: the script may run the DROP again, and "
+        "once a later pass runs in another database (after a USE), SQL Server drops it)"
+    ) in items[14].reason
+    [found] = [
+        f
+        for f in plan(s, Policy()).findings
+        if f.rule_id == "GB045" and f.source_ref == "t.sql:14:5"
+    ]
+    assert found.action.endswith(
+        "The statement is in a loop: a later pass may drop the database once it runs in another "
+        "one; check on the server whether it is still there."
+    )
+
+
+def test_a_system_database_refused_in_a_loop_does_not_count() -> None:
+    # refused on every pass: it changes nothing, so the loop is not reported for it
+    s = snap("USE master\nGO\nWHILE @i < 3\nBEGIN\n    DROP DATABASE msdb\nEND\n")
+    [item] = s.skipped
+    assert item.source_ref.line == 5
+    assert "WHILE" not in item.reason
