@@ -35,6 +35,9 @@ SECURITY_SHOWN = (
     "ACL columns)"
 )
 DATABASES_SHOWN = "the list of databases (pg_database)"
+#: SELECT on SQL Server's catalog views (schema sys, INFORMATION_SCHEMA): their counterparts,
+#: pg_catalog and information_schema, answer every role (``grants.on_catalog``).
+CATALOG_SHOWN = "its own catalog (pg_catalog, information_schema)"
 SECURITY_DEFINITION_NOTE = (
     f"PostgreSQL shows every role {SECURITY_SHOWN}: the grantee needs nothing, and a DENY of it "
     "cannot be carried (GB022)."

@@ -66,12 +66,22 @@ Pair = tuple[frozenset[str], tuple[str, ...]]  # privileges, grantees (sorted)
 
 #: A source fact that GRANTs on a whole schema or database (``<db>/perm:SCHEMA:s:SELECT:grant:r``,
 #: ``<db>/perm:DATABASE:SELECT:grant:r``; keys from ``mssql_extract.snapshot.Permission.key``).
-_SCHEMA_WIDE = re.compile(r"/perm:(?:DATABASE|SCHEMA:.*?):[A-Z][A-Z ]*:grant:")
+_SCHEMA_WIDE = re.compile(r"/perm:(?:DATABASE|SCHEMA:.*?):([A-Z][A-Z ]*):grant:")
+#: Object type → source permissions whose schema-wide GRANT does not cover objects of that type:
+#: INSERT does not apply to a sequence (fn_builtin_permissions), and the USAGE a sequence gets
+#: from it (:mod:`mapper.translate.default_sequences`) is for the sequences the plan's tables
+#: call, not for every sequence of the schema.
+_NOT_COVERING = {"SEQUENCE": frozenset({"INSERT"})}
 
 
-def schema_wide(facts: Iterable[str]) -> bool:
-    """True when one of ``facts`` is a GRANT on a whole schema or database in SQL Server."""
-    return any(_SCHEMA_WIDE.search(fact) for fact in facts)
+def schema_wide(facts: Iterable[str], object_type: str = "") -> bool:
+    """True when one of ``facts`` is a GRANT on a whole schema or database in SQL Server (of a
+    permission that covers objects of ``object_type``)."""
+    skip = _NOT_COVERING.get(object_type, frozenset())
+    return any(
+        (found := _SCHEMA_WIDE.search(fact)) is not None and found.group(1) not in skip
+        for fact in facts
+    )
 
 
 Group = dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str], bool]]]
@@ -109,7 +119,7 @@ def _groups(grants: Sequence[PgGrant]) -> Group:
     for securable in sorted(per_securable, key=_sort_key):
         for privileges, grantees in split_privileges(per_securable[securable]):
             each = [facts[securable, g, p] for g in grantees for p in privileges]
-            wide = all(schema_wide(fs) for fs in each)
+            wide = all(schema_wide(fs, securable[0]) for fs in each)
             groups[securable[0], privileges, grantees].append(
                 (securable, [f for fs in each for f in fs], wide)
             )

@@ -11,7 +11,9 @@ from mapper import findings
 from mapper.effective import Securable
 from mapper.plan import Disposition
 from mapper.privileges import lookup
+from mapper.translate.grants import on_catalog
 from mapper.translate.state import SERVER, PlanState
+from mapper.visibility_notes import CATALOG_SHOWN
 from mssql_extract.snapshot import Database, Permission
 
 
@@ -40,9 +42,14 @@ def deny_visibility(
     ``shown``): PostgreSQL shows that metadata to every role, so nothing can carry it; it is
     ``approximated`` with finding GB022 (False: not such a DENY, or one for DENY restructuring
     to dispose of, as it does DENYs to principals without a role). A DENY to dbo or a sysadmin
-    member hides nothing in SQL Server either: ``not_applicable``."""
-    row = lookup(perm.securable_class, perm.permission)
-    if not row.shown or state.role_of(scope, perm.grantee) is None:
+    member hides nothing in SQL Server either: ``not_applicable``. DENY SELECT on SQL Server's
+    catalog views (sys, INFORMATION_SCHEMA) is one: PostgreSQL's catalog answers every role."""
+    shown = lookup(perm.securable_class, perm.permission).shown
+    if perm.permission == "SELECT" and on_catalog(
+        perm.securable_class, perm.schema_name, perm.object_name
+    ):
+        shown = CATALOG_SHOWN
+    if not shown or state.role_of(scope, perm.grantee) is None:
         return False
     ref = str(perm.source_ref)
     if _never_denied(state, db, perm.grantee):
@@ -50,7 +57,7 @@ def deny_visibility(
                       reason=f"[{perm.grantee}] is a sysadmin member or dbo: SQL Server applies "
                       "no DENY to it")  # fmt: skip
         return True
-    reason = f"PostgreSQL shows every role {row.shown}"
+    reason = f"PostgreSQL shows every role {shown}"
     finding = findings.make(
         "GB022", f"DENY {perm.permission} ON {where} TO [{perm.grantee}]",
         f"Not carried: {reason}, [{perm.grantee}] included; it has no per-role catalog "

@@ -218,3 +218,25 @@ def test_grants_made_here_name_why(tmp_path: Path) -> None:
     (grant,) = [g for g in planned(tmp_path, INTACT).grants
                 if isinstance(g, PgGrant) and g.grantee == "carol" and g.object_type == "SEQUENCE"]  # fmt: skip
     assert grant.comment == "USAGE goes with INSERT: the column default of s.t calls nextval"
+
+
+def test_usage_from_a_schema_wide_insert_names_its_sequences(tmp_path: Path) -> None:
+    """GRANT INSERT ON SCHEMA covers the schema's tables, never its sequences (INSERT does not
+    apply to one): the USAGE it brings names the sequences the defaults call, so a sequence only
+    the target has gets nothing (04 said ``ON ALL SEQUENCES IN SCHEMA s``)."""
+    body = """
+CREATE SEQUENCE [s].[seq]
+GO
+CREATE SEQUENCE [s].[seq2]
+GO
+CREATE TABLE [s].[t] ([id] bigint DEFAULT (NEXT VALUE FOR [s].[seq]))
+GO
+CREATE TABLE [s].[u] ([id] bigint DEFAULT (NEXT VALUE FOR [s].[seq2]))
+GO
+GRANT INSERT ON SCHEMA::[s] TO [{p}carol]
+GO
+"""
+    text = script(planned(tmp_path, body), "04_privileges.sql")
+    assert "ALL SEQUENCES" not in text
+    assert "GRANT USAGE ON SEQUENCE s.seq, s.seq2 TO carol" in text
+    assert "GRANT INSERT ON ALL TABLES IN SCHEMA s TO carol" in text

@@ -48,6 +48,10 @@ DENY VIEW DEFINITION TO [dbo]
 GO
 GRANT VIEW DEFINITION ON SCHEMA::[s] TO [dave]
 GO
+DENY SELECT ON SCHEMA::[sys] TO [dave]
+GO
+DENY SELECT ON OBJECT::[INFORMATION_SCHEMA].[TABLES] TO [r]
+GO
 """
 
 
@@ -71,6 +75,9 @@ def _fact(migration: MigrationPlan, fact: str) -> tuple[Disposition, str, list[F
         ("Sales/perm:ROLE:r:VIEW DEFINITION:deny:erin", "pg_auth_members"),
         ("server/perm:SERVER:VIEW ANY DEFINITION:deny:erin", "pg_get_viewdef()"),
         ("server/perm:SERVER:VIEW ANY DATABASE:deny:public", "pg_database"),
+        # SQL Server's catalog views: every role reads PostgreSQL's own (on_catalog)
+        ("Sales/perm:SCHEMA:sys:SELECT:deny:dave", "pg_catalog"),
+        ("Sales/perm:OBJECT:information_schema:tables:SELECT:deny:r", "information_schema"),
     ],
 )
 def test_a_deny_of_metadata_visibility_is_approximated_with_gb022(
