@@ -282,26 +282,30 @@ def _usage(sequence: PgObject, insert: PgGrant, before: PgGrant | None = None) -
 
 
 def sequence_finding(
-    table: Where, grants: list[PgGrant], *, source_ref: str | None = None
+    table: Where, grants: list[PgGrant], *, source_ref: str | None = None, view: str = ""
 ) -> Finding:
     """GB040 for the USAGE grants made on the sequences a table's defaults call (here, and by
     :mod:`mapper.translate.default_sequences` from the snapshot, which gives its own
-    ``source_ref``: where SQL Server's table is defined)."""
+    ``source_ref``: where SQL Server's table is defined, or the ``view`` (``schema.name``) over
+    the table the grantees insert through, and where that view is defined)."""
     database, schema, name = table
     where = f"{schema}.{name}"
     used = sorted({f"{g.schema_name}.{g.name}" for g in grants})
+    through = f", an INSERT through view {view} too" if view else ""
     evidence = (
         f"USAGE on sequence {', '.join(used)}: the column default of {where} calls nextval as "
-        "the inserting role; USAGE also lets that role call nextval directly"
+        f"the inserting role{through}; USAGE also lets that role call nextval directly"
     )
+    granted = f"view {view} over {where}" if view else where
+    chained = ", nor on the table, owned by the view's owner" if view else ""
     action = (
         f"Granted USAGE on {', '.join(used)} to {', '.join(sorted({g.grantee for g in grants}))}"
-        f", the roles granted INSERT on {where} (SQL Server needed no permission on a sequence "
-        "owned by the table's owner)."
+        f", the roles granted INSERT on {granted} (SQL Server needed no permission on a sequence "
+        f"owned by the table's owner{chained})."
     )
     return findings.make(
-        "GB040", evidence, action,
-        securable=f"TABLE {where}", source_ref=source_ref or f"{database}:{where}",
+        "GB040", evidence, action, securable=f"VIEW {view}" if view else f"TABLE {where}",
+        source_ref=source_ref or f"{database}:{where}",
     )  # fmt: skip
 
 

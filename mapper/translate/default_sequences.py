@@ -30,13 +30,22 @@ GB040 says so, and names a DENY on the sequence that is therefore not kept (fait
 default, which the DENY never stopped; the alternative, a SECURITY DEFINER function as the
 default, is a change to the converted table, not to its privileges). Runs after
 :func:`~mapper.translate.implied.prune_implied`: a role inheriting INSERT inherits the USAGE too.
+
+INSERT through a view is an INSERT on its base table for the default: SQL Server checks nothing
+on the table where the view's owner owns it (the chain), nor on the sequence; PostgreSQL inserts
+into the table as the view's owner but still runs nextval as the inserting role. So the view's
+INSERT grantees get the same, with one GB040 per view, where the view's base table is known
+(:func:`_views_over`); a view without its body in the snapshot (GB309) gets nothing.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from mapper import findings
+from mapper.module_findings import ObjectIndex, module_chain
+from mapper.modules import analyze_object
 from mapper.plan import PgGrant, PgObject
 from mapper.target import Where, sequence_finding
 from mapper.translate.items import copy_with
@@ -61,8 +70,9 @@ _WITH_INSERT = "USAGE goes with INSERT: the column default of {table} calls next
 
 
 def plan_default_sequences(state: PlanState) -> None:
-    """USAGE on each sequence a table's defaults call, for every grantee of INSERT on the table
-    whose owner also owns the sequence; GB042 for a sequence the snapshot does not have."""
+    """USAGE on each sequence a table's defaults call, for every grantee of INSERT on the table,
+    or on a view over it (:func:`_views_over`), whose owner also owns the sequence; GB042 for a
+    sequence the snapshot does not have."""
     tables = [(db, obj) for db in state.snapshot.databases for obj in db.objects
               if obj.sequence_defaults and obj.kind == ObjectKind.TABLE]  # fmt: skip
     if not tables:
@@ -70,24 +80,86 @@ def plan_default_sequences(state: PlanState) -> None:
     inserts = _inserts(state)
     held = _held(state)
     catalogs: dict[str, _Sequences] = {}
+    views: dict[str, dict[str, list[tuple[DbObject, PgObject]]]] = {}
     for db, table in tables:
         sequences = catalogs.get(db.key) or catalogs.setdefault(db.key, _Sequences(db))
         target = pg_object(state, db, table)
-        granted = inserts.get(_where(target)) if target is not None else None
-        if target is None or not granted:
+        if target is None:
             continue
-        usages: list[PgGrant] = []
-        denied: list[str] = []
-        for default in table.sequence_defaults:
-            sequence = sequences.find(default)
-            if isinstance(sequence, str):
-                _not_found(state, table, default, sequence, granted)
-            elif _chained(db, table, sequence):
-                made = _granted(state, db, target, sequence, granted, held)
-                usages += made
-                denied += sequences.denied(sequence) if made else []
-        if usages:
-            _found(state, table, target, usages, sorted(set(denied)), granted)
+        if db.key not in views:
+            views[db.key] = _views_over(state, db, inserts, {t.key for d, t in tables if d is db})
+        routes = [(table, target), *views[db.key].get(table.key, ())]
+        for through, where in routes:  # the table itself, then each view over it
+            granted = inserts.get(_where(where))
+            if granted:
+                route = _Route(table, target, through, where, granted)
+                _plan_route(state, db, sequences, route, held)
+
+
+@dataclass(frozen=True)
+class _Route:
+    """INSERT grants on ``table`` (the PostgreSQL ``target``) or on a view over it: ``through``
+    is the table or the view the grants are on, ``where`` its PostgreSQL object."""
+
+    table: DbObject
+    target: PgObject
+    through: DbObject
+    where: PgObject
+    granted: list[tuple[str, PgGrant]]
+
+    @property
+    def view(self) -> str:
+        """``schema.name`` of the view the grants are on, "" for the table's own grants."""
+        return "" if self.through is self.table else f"{self.where.schema_name}.{self.where.name}"
+
+
+def _plan_route(
+    state: PlanState, db: Database, sequences: _Sequences, route: _Route, held: set[str]
+) -> None:
+    usages: list[PgGrant] = []
+    denied: list[str] = []
+    for default in route.table.sequence_defaults:
+        sequence = sequences.find(default)
+        if isinstance(sequence, str):
+            _not_found(state, route, default, sequence)
+        elif _chained(db, route.table, sequence):
+            made = _granted(state, db, route.target, sequence, route.granted, held)
+            usages += made
+            denied += sequences.denied(sequence) if made else []
+    if usages:
+        _found(state, route, usages, sorted(set(denied)))
+
+
+def _views_over(
+    state: PlanState, db: Database, inserts: dict[Where, list[tuple[str, PgGrant]]],
+    tables: set[str],
+) -> dict[str, list[tuple[DbObject, PgObject]]]:  # fmt: skip
+    """Table key → the views granted INSERT over it, in key order, where the view's body is in
+    the snapshot, it reads that one table and nothing else of the database, and SQL Server
+    checks nothing on the table (:class:`~mapper.module_findings.ModuleChain`: every reference
+    the view's owner's, no dynamic SQL, nothing unknown). PostgreSQL inserts into such a view's
+    table as the view's owner, yet runs the table's defaults, nextval included, as the inserting
+    role (checked on PostgreSQL 15: "permission denied for sequence seq" for a role holding
+    INSERT on the view only). A view without its body (GB309) is not looked into."""
+    found: dict[str, list[tuple[DbObject, PgObject]]] = defaultdict(list)
+    index: ObjectIndex | None = None
+    for view in sorted(db.objects, key=lambda o: o.key):
+        if view.kind != ObjectKind.VIEW or not view.definition:
+            continue
+        target = pg_object(state, db, view)
+        if target is None or not inserts.get(_where(target)):
+            continue
+        index = index or ObjectIndex(db)
+        chain = module_chain(db, view, analyze_object(view), index)
+        read = {(fold(link.schema_name), fold(link.name)) for link in chain.intact
+                if link.access == "SELECT"}  # fmt: skip
+        if not chain.owner_safe or len(read) != 1:
+            continue
+        ((schema, name),) = read
+        base = index.by_key.get(f"object:{schema}.{name}")
+        if base is not None and base.key in tables:
+            found[base.key].append((view, target))
+    return found
 
 
 def _where(item: PgObject | PgGrant) -> Where:
@@ -208,12 +280,11 @@ def _listed(state: PlanState, fact: str, insert: str, item: str = "", finding: s
     state.dispositions[fact] = copy_with(disposition, items=items, findings=found)
 
 
-def _found(
-    state: PlanState, table: DbObject, target: PgObject, usages: list[PgGrant],
-    denied: list[str], granted: list[tuple[str, PgGrant]],
-) -> None:  # fmt: skip
-    """The table's GB040, beside its INSERT grants in their facts' dispositions."""
-    finding = sequence_finding(_where(target), usages, source_ref=str(table.source_ref))
+def _found(state: PlanState, route: _Route, usages: list[PgGrant], denied: list[str]) -> None:
+    """The table's (or view's) GB040, beside its INSERT grants in their facts' dispositions."""
+    finding = sequence_finding(
+        _where(route.target), usages, source_ref=str(route.through.source_ref), view=route.view
+    )
     if denied:
         finding = finding.model_copy(update={"evidence": (
             f"{finding.evidence}; {', '.join(denied)} is not kept: it never stopped the default "
@@ -222,29 +293,28 @@ def _found(
         )})  # fmt: skip
     key = state.finding(finding)
     grantees = {usage.grantee for usage in usages}
-    for insert, grant in granted:
+    for insert, grant in route.granted:
         for fact in state.facts_of(insert) if grant.grantee in grantees else ():
             _listed(state, fact, insert, finding=key)
 
 
-def _not_found(
-    state: PlanState, table: DbObject, default: SequenceDefault, why: str,
-    granted: list[tuple[str, PgGrant]],
-) -> None:  # fmt: skip
+def _not_found(state: PlanState, route: _Route, default: SequenceDefault, why: str) -> None:
     """GB042: nothing granted on a sequence the snapshot does not tell, beside the INSERTs."""
-    grantees = ", ".join(sorted({g.grantee for _, g in granted}))
+    grantees = ", ".join(sorted({g.grantee for _, g in route.granted}))
+    table = route.table
     where = f"{table.schema_name}.{table.name}"
+    on = f"view {route.view} (over {where})" if route.view else where
     finding = findings.make(
         "GB042",
         f"the default of column {where}.{default.column} calls NEXT VALUE FOR "
         f"{default.sequence}: {why}",
-        f"Nothing granted on it: {grantees}, granted INSERT on {where}, need USAGE on its "
+        f"Nothing granted on it: {grantees}, granted INSERT on {on}, need USAGE on its "
         "converted sequence to insert rows that take the default (PostgreSQL runs nextval as "
         "the inserting role). Grant it after apply, or plan with --target, which reads the "
         "defaults of the converted tables.",
-        securable=f"SEQUENCE {default.sequence}", source_ref=str(table.source_ref),
+        securable=f"SEQUENCE {default.sequence}", source_ref=str(route.through.source_ref),
     )  # fmt: skip
     key = state.finding(finding)
-    for insert, _ in granted:
+    for insert, _ in route.granted:
         for fact in state.facts_of(insert):
             _listed(state, fact, insert, finding=key)

@@ -1,0 +1,125 @@
+"""INSERT through a view gets USAGE on the sequences its base table's defaults call.
+
+SQL Server: dbo's view s.v over dbo's table s.t, whose default calls dbo's sequence s.seq — the
+chains view → table and default → sequence skip every check, so INSERT on the view is enough
+("Ownership Chains"; "NEXT VALUE FOR (Transact-SQL)", Ownership Chaining). PostgreSQL inserts
+into s.t as the view's owner but runs the default's nextval as the inserting role, which needs
+USAGE on s.seq ("permission denied for sequence seq" otherwise, PostgreSQL 15). Planned from
+T-SQL as :mod:`tests.mapper.test_default_sequence_grants` does; the last case applies the plan
+to real PostgreSQL and inserts through the view as the caller.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pg_emit.verify import verify_plan
+from tests.mapper.test_default_sequence_grants import CONVERTED, usage
+from tests.modules.test_chain_depth import applied
+from tests.modules.test_ownership_chains import findings, planned, script
+
+#: dbo's sequence, table and the view over it; INSERT on the view only, for a role caller is in.
+VIEW = """
+CREATE SEQUENCE [s].[seq] AS bigint START WITH 1
+GO
+CREATE TABLE [s].[t] ([id] bigint CONSTRAINT [df_t_id] DEFAULT (NEXT VALUE FOR [s].[seq]),
+    [note] nvarchar(20))
+GO
+CREATE VIEW [s].[v] AS SELECT [id], [note] FROM [s].[t]
+GO
+CREATE ROLE [{p}writers]
+GO
+ALTER ROLE [{p}writers] ADD MEMBER [{p}caller]
+GO
+GRANT INSERT ON OBJECT::[s].[v] TO [{p}writers]
+GO
+"""
+#: The same view given to carol: the chain view → table is broken (SQL Server checks the
+#: caller's INSERT on s.t, which it lacks), and the view checks its caller in PostgreSQL.
+BROKEN_VIEW = VIEW.replace(
+    "CREATE ROLE", "ALTER AUTHORIZATION ON OBJECT::[s].[v] TO [{p}carol]\nGO\nCREATE ROLE"
+)
+#: The view reads a second table: which one an INSERT reaches is not the pass's to tell.
+TWO_TABLES = VIEW.replace(
+    "CREATE VIEW [s].[v] AS SELECT [id], [note] FROM [s].[t]",
+    "CREATE TABLE [s].[u] ([k] int)\nGO\n"
+    "CREATE VIEW [s].[v] AS SELECT [t].[id], [t].[note] FROM [s].[t] JOIN [s].[u] ON [u].[k] = 1",
+)
+
+#: The converted objects, with the view over s.t (simply updatable in PostgreSQL).
+CONVERTED_VIEW = CONVERTED + "CREATE VIEW s.v AS SELECT id, note FROM s.t;"
+
+
+def test_view_insert_grantees_get_usage_on_the_base_tables_sequence(tmp_path: Path) -> None:
+    migration = planned(tmp_path, VIEW)
+    assert usage(migration) == {"writers": ("D1/perm:OBJECT:s:v:INSERT:grant:writers",)}
+    assert "GRANT USAGE ON SEQUENCE s.seq TO writers" in script(migration, "04_privileges.sql")
+    (gb040,) = findings(migration, "GB040")
+    assert (gb040.securable, gb040.source_ref) == ("VIEW s.v", f"{tmp_path}/estate.sql:21:1")
+    assert gb040.evidence == (
+        "USAGE on sequence s.seq: the column default of s.t calls nextval as the inserting role, "
+        "an INSERT through view s.v too; USAGE also lets that role call nextval directly"
+    )
+    assert gb040.action == (
+        "Granted USAGE on s.seq to writers, the roles granted INSERT on view s.v over s.t (SQL "
+        "Server needed no permission on a sequence owned by the table's owner, nor on the table, "
+        "owned by the view's owner)."
+    )
+    insert = {d.fact: d for d in migration.dispositions}["D1/perm:OBJECT:s:v:INSERT:grant:writers"]
+    assert "grant:SEQUENCE d1:s.seq:USAGE:writers" in insert.items
+    assert gb040.key in insert.findings
+    (grant,) = [g for g in migration.grants if g.object_type == "SEQUENCE"]
+    assert grant.comment == "USAGE goes with INSERT: the column default of s.t calls nextval"
+
+
+def test_a_grantee_of_both_gets_one_usage_with_both_facts(tmp_path: Path) -> None:
+    migration = planned(tmp_path, VIEW + "GRANT INSERT ON OBJECT::[s].[t] TO [{p}writers]\nGO\n")
+    assert usage(migration) == {"writers": (
+        "D1/perm:OBJECT:s:t:INSERT:grant:writers", "D1/perm:OBJECT:s:v:INSERT:grant:writers",
+    )}  # fmt: skip
+    assert sorted(f.securable for f in findings(migration, "GB040")) == ["TABLE s.t", "VIEW s.v"]
+
+
+@pytest.mark.parametrize("body", [BROKEN_VIEW, TWO_TABLES], ids=["broken", "two-tables"])
+def test_a_view_whose_base_table_is_not_chained_or_one_gets_nothing(
+    tmp_path: Path, body: str
+) -> None:
+    migration = planned(tmp_path, body)
+    assert usage(migration) == {}
+    assert not findings(migration, "GB040")
+
+
+def test_a_sequence_the_snapshot_lacks_names_the_view_grantees(tmp_path: Path) -> None:
+    migration = planned(tmp_path, VIEW.replace("[s].[seq]),", "[s].[nope]),"))
+    assert usage(migration) == {}
+    (gb042,) = findings(migration, "GB042")
+    assert gb042.action.startswith(
+        "Nothing granted on it: writers, granted INSERT on view s.v (over s.t), need USAGE"
+    )
+
+
+def insert_into(conn: psycopg.Connection[Any], role: str, relation: str, note: str) -> None:
+    """``INSERT INTO relation (note)`` as ``role``: id takes s.t's default."""
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+    try:
+        conn.execute(sql.SQL("INSERT INTO {} (note) VALUES (%s)").format(
+            sql.Identifier(*relation.split("."))), (note,))  # fmt: skip
+    finally:
+        conn.execute("RESET ROLE")
+
+
+def test_pg_the_caller_inserts_through_the_view(pg_dsn: str, prefix: str, tmp_path: Path) -> None:
+    """caller, in writers (INSERT on s.v only), inserts through the view a row that takes s.t's
+    default; without the USAGE PostgreSQL says "permission denied for sequence seq"."""
+    with applied(pg_dsn, prefix, tmp_path, VIEW, CONVERTED_VIEW) as (conn, migration):
+        caller = f"{prefix}_caller"
+        insert_into(conn, caller, "s.v", "a")
+        assert conn.execute("SELECT id, note FROM s.t").fetchall() == [(1, "a")]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="table t"):
+            insert_into(conn, caller, "s.t", "b")  # INSERT is the view's, not s.t's
+        assert verify_plan(migration, pg_dsn, embedded=False) == []
