@@ -30,7 +30,7 @@ from mapper.plan import (
     trusted,
 )
 from mapper.policy import Policy
-from mapper.target import resolve_against_target
+from mapper.target import Where, resolve_against_target
 from mapper.translate import (
     dispositions,
     guest,
@@ -44,7 +44,7 @@ from mapper.translate import (
 )
 from mapper.translate.auth import check_exclusive
 from mapper.translate.collation import plan_collations
-from mapper.translate.default_sequences import plan_default_sequences
+from mapper.translate.default_sequences import plan_default_sequences, views_over_tables
 from mapper.translate.deny import Deny, plan_denies
 from mapper.translate.grants import plan_schema_usage
 from mapper.translate.implied import prune_implied
@@ -84,13 +84,15 @@ def plan(
         MappingError: a name collision, a cycle, or rds_iam and rds_ad on one role.
     """
     with collector_paused():
-        planned = _plan(snapshot, policy, target)
-    return planned if target is None else resolve_against_target(planned, target, policy)
+        planned, views = _plan(snapshot, policy, target)
+    return planned if target is None else resolve_against_target(planned, target, policy, views)
 
 
 def _plan(
     snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None
-) -> MigrationPlan:
+) -> tuple[MigrationPlan, dict[Where, Where]]:
+    """The plan, and for a target whose tables have defaults, each view an INSERT into which
+    reaches one table (view → table: :func:`resolve_against_target` gives its grantees USAGE)."""
     # first, while little else is in memory: it serialises the whole snapshot
     digest = fingerprint(snapshot, policy, target)
     snapshot = classify_windows_groups(snapshot, policy)  # scripts cannot tell groups from users
@@ -114,6 +116,7 @@ def _plan(
     usage_advice.finish(state)  # advice for after review names the USAGE it needs
     prune_implied(state)
     plan_default_sequences(state)  # USAGE follows the INSERT grants left after pruning
+    views = views_over_tables(state) if _has_defaults(target) else {}
     hardening.plan_hardening(state)
     plan_skipped(state)  # what the extractor could not read: findings, never silent
     plan_collations(state)  # case-sensitive names the snapshot could not keep apart
@@ -121,7 +124,11 @@ def _plan(
     dispositions.finalize(state, security.keys())
     dispositions.assert_complete(state)
     check_exclusive(state.memberships())
-    return _build(state, security, digest)
+    return _build(state, security, digest), views
+
+
+def _has_defaults(target: MigrationPlan | None) -> bool:
+    return target is not None and any(o.default_sequences for o in target.objects)
 
 
 def _plan_principals(state: PlanState) -> None:

@@ -11,7 +11,8 @@ against the objects that really exist:
   ``drift`` run the same binding on what they read back (``pg_emit.verify``, ``pg_emit.drift``).
 * **Sequences called by column defaults.** ``DEFAULT nextval('s.orders_id_seq'::regclass)``
   runs as the inserting role: :func:`grant_default_sequences` gives each INSERT grantee USAGE
-  on the sequence (GB040), which SQL Server never asked for.
+  on the sequence (GB040), which SQL Server never asked for; a grantee of INSERT on a view
+  over the table too, where the snapshot shows the view's chain to it intact.
 * **Objects the target lacks.** A GRANT on them would stop the apply (``ON_ERROR_STOP``), so
   the items on them (the object and its owner, grants, revokes, SECURITY DEFINER,
   security_invoker, row-level security) leave the plan, each object with finding GB042. A fact that became nothing else is
@@ -26,7 +27,7 @@ When the target has a missing object under another case, its GB042 names it and 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mapper import findings
@@ -45,6 +46,7 @@ ROUTINE_KINDS = frozenset({"function", "procedure"})
 ROUTINE_TYPES = frozenset({"FUNCTION", "PROCEDURE"})
 
 Where = tuple[str, str | None, str]  # database, schema, name
+Route = tuple[Where, str]  # a table, and "schema.name" of the view over it INSERT is on, or ""
 Live = tuple[str, str]  # kind ("function" / "procedure"), signature
 
 
@@ -105,13 +107,15 @@ _NOT_OBJECTS = frozenset({"DATABASE", "SCHEMA", "PARAMETER", "LANGUAGE", "FOREIG
 
 
 def resolve_against_target(
-    plan: MigrationPlan, target: MigrationPlan, policy: Policy
-) -> MigrationPlan:
+    plan: MigrationPlan, target: MigrationPlan, policy: Policy,
+    views: Mapping[Where, Where] | None = None,
+) -> MigrationPlan:  # fmt: skip
     """``plan`` bound to the target's routines, without the items on objects it lacks, and with
-    USAGE on the sequences the column defaults of its tables call (:func:`grant_default_sequences`)."""
+    USAGE on the sequences the column defaults of its tables call, for INSERT on them or on the
+    ``views`` over them (view → table: :func:`grant_default_sequences`)."""
     plan = bind_signatures(plan, target.objects)
     plan = without_missing(plan, target, policy)
-    return _sorted(grant_default_sequences(plan, target, policy))
+    return _sorted(grant_default_sequences(plan, target, policy, views))
 
 
 def without_missing(plan: MigrationPlan, target: MigrationPlan, policy: Policy) -> MigrationPlan:
@@ -189,10 +193,13 @@ _NEXTVAL = frozenset({"USAGE", "UPDATE"})
 
 
 def grant_default_sequences(
-    plan: MigrationPlan, target: MigrationPlan, policy: Policy
-) -> MigrationPlan:
+    plan: MigrationPlan, target: MigrationPlan, policy: Policy,
+    views: Mapping[Where, Where] | None = None,
+) -> MigrationPlan:  # fmt: skip
     """``plan`` with USAGE on each sequence a table's column default calls, for every grantee
-    the plan gives INSERT on that table, and a GB040 finding per table.
+    the plan gives INSERT on that table or on a view of ``views`` over it (view → table: the
+    planner's :func:`mapper.translate.default_sequences.views_over_tables`, the views whose
+    chain to the table is intact), and a GB040 finding per table and per view.
 
     PostgreSQL evaluates ``DEFAULT nextval('s.orders_id_seq'::regclass)`` (a serial column, or a
     converted ``DEFAULT (NEXT VALUE FOR s.seq)``) as the inserting role, which needs USAGE (or
@@ -209,8 +216,18 @@ def grant_default_sequences(
     """
     called = {_named(o): o.default_sequences for o in target.objects if o.default_sequences}
     tables = {_named(o): o for o in plan.objects if o.kind in ("table", "view")}
-    inserts = [g for g in plan.grants if g.object_type == "TABLE" and g.privilege == "INSERT"
-               and _named(g) in called and _named(g) in tables]  # fmt: skip
+    over = views or {}
+
+    def reached(insert: PgGrant) -> list[Route]:
+        """The table an INSERT grant is on, and the one under the view it is on."""
+        where = _named(insert)
+        found = [(where, "")] if where in tables else []
+        if where in over and where in tables:
+            found.append((over[where], f"{insert.schema_name}.{insert.name}"))
+        return [(table, view) for table, view in found if table in called and table in tables]
+
+    inserts = [(g, route) for g in plan.grants if g.object_type == "TABLE"
+               and g.privilege == "INSERT" for route in reached(g)]  # fmt: skip
     if not inserts:
         return plan
     sequences = _sequences(plan, target)
@@ -219,10 +236,10 @@ def grant_default_sequences(
             if g.object_type == "SEQUENCE" and g.privilege in _NEXTVAL and not g.columns}  # fmt: skip
     added: dict[str, PgGrant] = {}
     objects: dict[str, PgObject] = {}
-    per_table: dict[Where, list[PgGrant]] = defaultdict(list)
-    for insert in inserts:
-        table = tables[_named(insert)]
-        for name in called[_named(insert)]:
+    per_table: dict[Route, list[PgGrant]] = defaultdict(list)
+    for insert, route in inserts:
+        table = tables[route[0]]
+        for name in called[route[0]]:
             sequence = sequences.get((insert.database, name))
             if sequence is None or (_named(sequence), insert.grantee) in held:
                 continue  # not in the catalog read, or the grantee may call nextval already
@@ -230,13 +247,14 @@ def grant_default_sequences(
                 continue  # SQL Server checked the inserter's own UPDATE: mapped as USAGE if held
             if sequence.key not in planned and _adoptable(sequence, table, target):
                 objects.setdefault(sequence.key, _adopted(sequence, table))
-            grant = _usage(sequence, insert)
-            grant = added[grant.key] = _usage(sequence, insert, added.get(grant.key))
-            per_table[_named(table)].append(grant)
+            grant = _usage(sequence, insert)  # with this INSERT's facts: its route's GB040
+            per_table[route].append(grant)
+            added[grant.key] = _usage(sequence, insert, added.get(grant.key))  # every INSERT's
     if not added:
         return plan
-    found = {where: _with_acceptance(sequence_finding(where, grants), policy)
-             for where, grants in per_table.items()}  # fmt: skip
+    found = {(where, view): _with_acceptance(sequence_finding(
+                 where, grants, view=view, source_ref=f"{where[0]}:{view}" if view else None
+             ), policy) for (where, view), grants in per_table.items()}  # fmt: skip
     return plan.model_copy(update={
         "objects": plan.objects + tuple(objects.values()),
         "grants": plan.grants + tuple(added.values()),
@@ -311,8 +329,8 @@ def sequence_finding(
 
 def _with_usage(
     dispositions: tuple[FactDisposition, ...],
-    per_table: dict[Where, list[PgGrant]],
-    found: dict[Where, Finding],
+    per_table: dict[Route, list[PgGrant]],
+    found: dict[Route, Finding],
 ) -> tuple[FactDisposition, ...]:
     """Each INSERT fact also became the USAGE grants made for it, with the table's GB040."""
     items: dict[str, set[str]] = defaultdict(set)

@@ -162,6 +162,24 @@ def _views_over(
     return found
 
 
+def views_over_tables(state: PlanState) -> dict[Where, Where]:
+    """PostgreSQL view → the table an INSERT into it reaches, for each view granted INSERT that
+    :func:`_views_over` finds over any table of the snapshot, defaults or not: ``plan --target``
+    (:func:`mapper.target.grant_default_sequences`) reads the defaults from the target, which
+    may have some the snapshot does not (a serial column, an extractor that reads none)."""
+    inserts = _inserts(state)
+    found: dict[Where, Where] = {}
+    for db in state.snapshot.databases:
+        tables = {o.key: o for o in db.objects if o.kind == ObjectKind.TABLE}
+        for key, views in _views_over(state, db, inserts, set(tables)).items():
+            table = pg_object(state, db, tables[key])
+            if table is None:
+                continue
+            for _, view in views:
+                found[_where(view)] = _where(table)
+    return found
+
+
 def _where(item: PgObject | PgGrant) -> Where:
     return (item.database, item.schema_name, item.name)
 

@@ -130,7 +130,7 @@ def test_a_name_alone_of_one_sequence_is_that_sequence(tmp_path: Path) -> None:
     assert set(usage(migration)) == {"carol", "writers"}
 
 
-def _catalog(database: str = "d1") -> MigrationPlan:
+def catalog(database: str = "d1") -> MigrationPlan:
     """What ``inspect`` reads from the converted database: s.t's default calls s.seq."""
     return MigrationPlan(fingerprint="inspect", target="postgresql",
                          databases=(PgDatabase(name=database, owner="postgres"),),
@@ -146,7 +146,7 @@ def test_plan_target_adds_nothing_the_snapshot_gave_or_ruled_out(tmp_path: Path,
     path = tmp_path / "estate.sql"
     path.write_text(estate(body), encoding="utf-8")
     snapshot = extract_scripts([path])
-    alone, resolved = plan(snapshot, Policy()), plan(snapshot, Policy(), target=_catalog())
+    alone, resolved = plan(snapshot, Policy()), plan(snapshot, Policy(), target=catalog())
     assert usage(resolved) == usage(alone)
     assert [f.key for f in findings(resolved, "GB040")] == [f.key for f in findings(alone, "GB040")]
 

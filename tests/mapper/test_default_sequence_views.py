@@ -18,10 +18,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from mapper.plan import MigrationPlan, PgObject
+from mapper.planner import plan
+from mapper.policy import Modules, Policy
+from mssql_extract.tsql import extract_scripts
 from pg_emit.verify import verify_plan
-from tests.mapper.test_default_sequence_grants import CONVERTED, usage
+from tests.mapper.test_default_sequence_grants import CONVERTED, catalog, usage
 from tests.modules.test_chain_depth import applied
-from tests.modules.test_ownership_chains import findings, planned, script
+from tests.modules.test_ownership_chains import estate, findings, planned, script
 
 #: dbo's sequence, table and the view over it; INSERT on the view only, for a role caller is in.
 VIEW = """
@@ -101,6 +105,65 @@ def test_a_sequence_the_snapshot_lacks_names_the_view_grantees(tmp_path: Path) -
     assert gb042.action.startswith(
         "Nothing granted on it: writers, granted INSERT on view s.v (over s.t), need USAGE"
     )
+
+
+# --------------------------------------------------------------------------- plan --target
+
+#: The view's table without its default in the snapshot: only the target's catalog has it.
+NO_DEFAULT = " CONSTRAINT [df_t_id] DEFAULT (NEXT VALUE FOR [s].[seq])"
+
+
+def with_target(tmp_path: Path, body: str) -> MigrationPlan:
+    """``body`` planned with ``plan --target``: :func:`catalog` (s.t's default calls s.seq) and
+    the view s.v, as ``inspect`` reads them."""
+    path = tmp_path / "estate.sql"
+    path.write_text(estate(body), encoding="utf-8")
+    snapshot = extract_scripts([path], include_definitions=True)
+    view = PgObject(database="d1", schema_name="s", name="v", kind="view",
+                    columns=("id", "note"), owner="postgres")  # fmt: skip
+    target = catalog().model_copy(update={"objects": (*catalog().objects, view)})
+    return plan(snapshot, Policy(modules=Modules(mode="security_definer")), target=target)
+
+
+def test_plan_target_gives_the_view_grantees_the_targets_default(tmp_path: Path) -> None:
+    migration = with_target(tmp_path, VIEW.replace(NO_DEFAULT, ""))
+    assert usage(migration) == {"writers": ("D1/perm:OBJECT:s:v:INSERT:grant:writers",)}
+    (gb040,) = findings(migration, "GB040")
+    assert (gb040.securable, gb040.source_ref) == ("VIEW s.v", "d1:s.v")
+    assert "the roles granted INSERT on view s.v over s.t" in gb040.action
+    insert = {d.fact: d for d in migration.dispositions}["D1/perm:OBJECT:s:v:INSERT:grant:writers"]
+    assert "grant:SEQUENCE d1:s.seq:USAGE:writers" in insert.items
+    assert gb040.key in insert.findings
+
+
+def test_plan_target_one_usage_for_table_and_view_each_gb040_beside_its_own(
+    tmp_path: Path,
+) -> None:
+    body = VIEW.replace(NO_DEFAULT, "") + "GRANT INSERT ON OBJECT::[s].[t] TO [{p}writers]\nGO\n"
+    migration = with_target(tmp_path, body)
+    assert usage(migration) == {"writers": (
+        "D1/perm:OBJECT:s:t:INSERT:grant:writers", "D1/perm:OBJECT:s:v:INSERT:grant:writers",
+    )}  # fmt: skip
+    gb040 = {f.securable: f.key for f in findings(migration, "GB040")}
+    assert set(gb040) == {"TABLE s.t", "VIEW s.v"}
+    facts = {d.fact: d.findings for d in migration.dispositions}
+    assert facts["D1/perm:OBJECT:s:t:INSERT:grant:writers"] == (gb040["TABLE s.t"],)
+    assert facts["D1/perm:OBJECT:s:v:INSERT:grant:writers"] == (gb040["VIEW s.v"],)
+
+
+def test_plan_target_adds_nothing_the_snapshot_gave_through_the_view(tmp_path: Path) -> None:
+    alone, resolved = planned(tmp_path, VIEW), with_target(tmp_path, VIEW)
+    assert usage(resolved) == usage(alone) != {}
+    assert [f.key for f in findings(resolved, "GB040")] == [f.key for f in findings(alone, "GB040")]
+
+
+@pytest.mark.parametrize("body", [BROKEN_VIEW, TWO_TABLES], ids=["broken", "two-tables"])
+def test_plan_target_gives_a_view_not_chained_to_one_table_nothing(
+    tmp_path: Path, body: str
+) -> None:
+    migration = with_target(tmp_path, body.replace(NO_DEFAULT, ""))
+    assert usage(migration) == {}
+    assert not findings(migration, "GB040")
 
 
 def insert_into(conn: psycopg.Connection[Any], role: str, relation: str, note: str) -> None:
