@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from grantbridge.errors import ExtractError, Location
+from grantbridge.plural import plural
 from mssql_extract.snapshot import PermissionState, SourceRef, fold
 from mssql_extract.tsql.state import FIXED_DATABASE_ROLES, SYSTEM_DATABASES, DbState, PermRow
 
@@ -111,5 +112,4 @@ def _permission(row: PermRow) -> str:
 def _listed(kind: str, names: list[str]) -> str:
     shown = ", ".join(sorted(names)[:_NAMED])
     more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-    plural = "s" if len(names) > 1 else ""
-    return f"{len(names)} {kind}{plural}: {shown}{more}"
+    return f"{plural(len(names), kind)}: {shown}{more}"
