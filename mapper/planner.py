@@ -70,7 +70,11 @@ def fingerprint(
 
 
 def plan(
-    snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None = None
+    snapshot: SecuritySnapshot,
+    policy: Policy,
+    target: MigrationPlan | None = None,
+    *,
+    part_of: int | None = None,
 ) -> MigrationPlan:
     """Translate a snapshot into the least-privilege PostgreSQL plan.
 
@@ -79,17 +83,20 @@ def plan(
         policy: naming, authentication, over-grant and hardening choices.
         target: the target's catalog as read by ``inspect``: routines take its signatures, and
             objects it lacks leave the plan with finding GB042 (:mod:`mapper.target`).
+        part_of: the number of databases of the whole estate, when ``snapshot`` is only part
+            of it (its server part and some of its databases): names are then given as the
+            whole estate's plan gives them. For per-database planning (``bench.decompose``).
 
     Raises:
         MappingError: a name collision, a cycle, or rds_iam and rds_ad on one role.
     """
     with collector_paused():
-        planned, views = _plan(snapshot, policy, target)
+        planned, views = _plan(snapshot, policy, target, part_of)
     return planned if target is None else resolve_against_target(planned, target, policy, views)
 
 
 def _plan(
-    snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None
+    snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None, part_of: int | None
 ) -> tuple[MigrationPlan, dict[Where, Where]]:
     """The plan, and for a target whose tables have defaults, each view an INSERT into which
     reaches one table (view → table: :func:`resolve_against_target` gives its grantees USAGE)."""
@@ -98,7 +105,7 @@ def _plan(
     snapshot = classify_windows_groups(snapshot, policy)  # scripts cannot tell groups from users
     state = PlanState(
         snapshot=snapshot, policy=policy,
-        names=NameRegistry(policy.naming, multi_database=len(snapshot.databases) > 1),
+        names=NameRegistry(policy.naming, multi_database=(part_of or len(snapshot.databases)) > 1),
         engine=EffectivePermissions(snapshot),
     )  # fmt: skip
     _plan_principals(state)
