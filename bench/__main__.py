@@ -28,7 +28,7 @@ from bench.estate import OUT, Estate, cached_estate, ensure_estate, ensure_state
 from bench.measure import Figure, Limits, load_results, measure, save_results
 from bench.scales import SCALES, Scale, get_scale, rows_scale
 
-GROUPS = ("parse", "plan", "emit", "apply", "verify")
+GROUPS = ("parse", "plan", "parts", "emit", "apply", "verify")
 Figures = dict[str, Figure]
 
 
@@ -78,6 +78,9 @@ def _apply(estate: Estate, runs: int) -> Figures:
 GROUP_RUNNERS: dict[str, Callable[[Estate, int], Figures]] = {
     "parse": _parse,
     "plan": _plan,
+    "parts": lambda estate, runs: {
+        "plan-parts": measure("plan-parts", [str(estate.snapshot_path)], runs)
+    },
     "emit": _needs_plan("emit"),
     "apply": _apply,
     "verify": _needs_plan("verify"),

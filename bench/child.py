@@ -127,6 +127,24 @@ def measure_plan(args: list[str]) -> Result:
     return {"seconds": seconds, "grants": len(result.grants), "roles": len(result.roles)}
 
 
+def measure_plan_parts(args: list[str]) -> Result:
+    """``plan`` once per database (the server part with that database, ``bench.slices``), each
+    part loaded before its timing and dropped after: what the per-database pipeline of
+    docs/architecture.md ("Scale") would cost in time and memory, never loading the whole
+    snapshot. Not the shipped planner: ``bench.decompose`` counts where the parts differ."""
+    from bench.slices import database_count, parts
+
+    plan, policy = stage("plan"), stage("Policy")
+    path = Path(args[0])
+    databases = database_count(path)
+    seconds, grants = 0.0, 0
+    for part in parts(path):
+        took, result = _timed(lambda part=part: plan(part, policy(), part_of=databases))
+        seconds, grants = seconds + took, grants + len(result.grants)
+        del part, result  # one part in memory at a time
+    return {"seconds": seconds, "databases": databases, "grants": grants}
+
+
 def measure_emit(args: list[str]) -> Result:
     """``render_sql(plan)``; counts its statements and the naive rendering's."""
     from bench.count import count_sql_statements
@@ -212,6 +230,7 @@ MEASUREMENTS: dict[str, Callable[[list[str]], Result]] = {
     "load-paused": measure_load_paused,
     "effective": measure_effective,
     "plan": measure_plan,
+    "plan-parts": measure_plan_parts,
     "emit": measure_emit,
     "apply": measure_apply,
     "apply-naive": measure_apply_naive,

@@ -11,7 +11,7 @@ from mssql_extract.snapshot import Membership, SecuritySnapshot, SourceRef
 from tests.mapper.estate import database, login, member, perm, role, snapshot, user
 
 
-def _estate(*, sysadmin: bool = False) -> SecuritySnapshot:
+def two_database_estate(*, sysadmin: bool = False) -> SecuritySnapshot:
     sales = database("Sales", users=(user("app", "app"),),
                      permissions=(perm("SELECT", "app", "SCHEMA", object_name="dbo"),))  # fmt: skip
     hr_rows = [perm("SELECT", "app", schema_name="dbo", object_name="Orders"),
@@ -30,7 +30,7 @@ def _differing(counts: Counts, kind: str) -> dict[str, int]:
 
 
 def test_independent_databases_plan_the_same_one_at_a_time() -> None:
-    estate = _estate()
+    estate = two_database_estate()
     counts = decompose(estate, Policy())
     assert counts["grants"]["total"] > 0
     assert counts["memberships"]["total"] == 1
@@ -40,7 +40,7 @@ def test_independent_databases_plan_the_same_one_at_a_time() -> None:
 
 
 def test_a_part_is_named_as_in_the_whole_estate() -> None:
-    estate = _estate()
+    estate = two_database_estate()
     hr_alone = estate.model_copy(update={"databases": estate.databases[:1]})
     assert hr_alone.databases[0].name == "HR"
     assert "hr_readers" in {r.name for r in plan(hr_alone, Policy(), part_of=2).roles}
@@ -48,7 +48,7 @@ def test_a_part_is_named_as_in_the_whole_estate() -> None:
 
 
 def test_a_sysadmin_member_couples_the_databases() -> None:
-    counts = decompose(_estate(sysadmin=True), Policy())
+    counts = decompose(two_database_estate(sysadmin=True), Policy())
     # GB002's action and the membership's disposition list every database's db_owner role
     assert _differing(counts, "findings") == {"server fact": 1}, report(counts)
     assert _differing(counts, "dispositions") == {"server fact": 1}, report(counts)
