@@ -14,10 +14,10 @@ merge misses, adds or spells differently, sorted by what couples the databases:
 * ``server fact``: every fact of the item is a server-level one whose treatment spans the
   databases, such as a sysadmin member downscoped to each database's ``db_owner`` role: the
   whole plan's finding and disposition list every database, each part only its own;
-* ``cluster-wide split``: the item belongs to a role DENY restructuring made from a login,
-  group or server role (``…_common``, ``…_part_…``, ``…_minus_…``). PostgreSQL roles are
-  cluster-wide, so a split made for a DENY in one database moves the role's grants in every
-  database;
+* ``cluster-wide restructuring``: the item belongs to a role DENY restructuring made from a
+  login's or server role's role (``…_common``, ``…_part_…``, ``…_minus_…``). PostgreSQL roles
+  are cluster-wide, so a role split or derived for a DENY in one database holds the role's
+  grants in every database;
 * ``other``: anything else (a finding or disposition naming such items, for instance).
 
 Nothing here is timed; the figures are counts. ``0`` differing items everywhere would mean the
@@ -40,7 +40,7 @@ from mapper.policy import Policy
 from mssql_extract.snapshot import SecuritySnapshot
 
 MARKERS = ("_common", "_part_", "_minus_")
-CAUSES = ("server fact", "cluster-wide split", "other")
+CAUSES = ("server fact", "cluster-wide restructuring", "other")
 Counts = dict[str, Counter[str]]
 
 
@@ -104,7 +104,7 @@ def cause(item: PlanModel, split: set[str]) -> str:
     if str(getattr(item, "securable", "")).startswith("role "):  # a server role's finding
         return "server fact"
     if not split.isdisjoint(_names(item)):
-        return "cluster-wide split"
+        return "cluster-wide restructuring"
     return "other"
 
 

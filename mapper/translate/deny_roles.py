@@ -103,7 +103,7 @@ def split_roles(
     """
     below: dict[str, dict[str, _Denial]] = {}
     for member in order:
-        for role in closures[member]:
+        for role in closures[member] - {member}:  # its own DENYs met its own grants already
             below.setdefault(role, {}).update((d.deny.fact, d) for d in reach[member])
     parts: list[tuple[str, str, list[_Denial]]] = []
     holders: dict[tuple[str, ...], tuple[str, ...]] = {}  # contesting DENYs → their holders
