@@ -30,6 +30,7 @@ from mapper.effective import EffectivePermissions, Securable
 from mapper.module_names import ObjectIndex as ObjectIndex
 from mapper.module_names import ambiguous as ambiguous
 from mapper.module_names import base_of as base_of
+from mapper.module_names import default_schema as default_schema
 from mapper.module_names import elsewhere as elsewhere
 from mapper.module_names import lookup as lookup
 from mapper.module_names import owner_of as owner_of

@@ -8,10 +8,12 @@ A module names objects by one, two or three parts (:class:`~mapper.module_refs.O
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import cached_property
 
 from mapper.modules import ModuleAnalysis, ObjectAccess
-from mssql_extract.snapshot import Database, DbObject, ObjectKind, fold
+from mapper.system_names import system_procedure, system_view
+from mssql_extract.snapshot import Database, DbObject, ObjectKind, UserType, fold
 
 
 class ObjectIndex:
@@ -69,40 +71,77 @@ def lookup(
     index: ObjectIndex | None = None,
     *,
     dynamic: bool = False,
+    default_schemas: Collection[str] | None = None,
 ) -> DbObject | str | None:
     """The snapshot object a reference of ``module`` names; None where it names none of the
     database's (another database, a system object, one the export left out); why not, where
-    which one depends on who runs the module. ``db.s.name`` of the module's own database is
-    ``s.name``. A name without its schema (``name``, ``db..name``) is looked up in "the active
-    default schema", then dbo: inside a module, the module's schema; "for object references
-    outside SQL modules, or DDL, dynamic SQL inside SQL modules, current user's default schema"
-    ("Name resolution, default schema, implicit schema", Parts II and III,
-    https://learn.microsoft.com/archive/blogs/sqlprogrammability/name-resolution-default-schema-
-    implicit-schema-part-iii). For EXECUTE the product documentation says the caller's default
-    schema, or the EXECUTE AS user's, then dbo ("Qualifying Names Inside Stored Procedures",
-    https://learn.microsoft.com/previous-versions/sql/sql-server-2005/ms191132(v=sql.90)). The
-    caller may be anyone, and any schema someone's default: a procedure run by its name alone
-    (``ref.access`` EXECUTE: a scalar function is never called by its name alone), and any
-    name alone in dynamic SQL, is known only where the database has one object of that name."""
+    which one the snapshot does not tell. ``db.s.name`` of the module's own database is
+    ``s.name``. A name without its schema (``name``, ``db..name``) is looked up "sys first",
+    then in "the active default schema", then dbo ("Name resolution, default schema, implicit
+    schema", Parts II and III, https://learn.microsoft.com/archive/blogs/sqlprogrammability/
+    name-resolution-default-schema-implicit-schema-part-iii): a system procedure run is none
+    of the database's, and a catalog view's name the database holds too is not known
+    (:mod:`mapper.system_names`). Inside a module the default schema is the module's, for a
+    procedure run too: "if the nonqualified procedure name appears inside the body of another
+    procedure definition, the schema containing this other procedure is searched next"
+    ("Executing Stored Procedures (Database Engine)", https://learn.microsoft.com/previous-
+    versions/sql/sql-server-2008-r2/ms189915(v=sql.105); an older page, "Qualifying Names
+    Inside Stored Procedures", ms191132(v=sql.90), gave EXECUTE the caller's schema instead).
+    Dynamic SQL inside a module takes the "current user's default schema" (Part III):
+    ``default_schemas``, each default schema of the principals it may run as, where the
+    snapshot tells them all; the name is known where each of them finds the same object.
+    Otherwise any schema may be someone's default, and the name is known only where the
+    database has one object of that name."""
     if ref.database and fold(ref.database) != fold(database.name):
         return None
     by_key = (index := index or ObjectIndex(database)).by_key
     if ref.schema_name:
         return by_key.get(f"object:{fold(ref.schema_name)}.{fold(ref.name)}")
-    if not dynamic and ref.access != "EXECUTE":
-        for schema in (module.schema_name, "dbo"):
-            found = by_key.get(f"object:{fold(schema)}.{fold(ref.name)}")
-            if found:
-                return found
+    if system_procedure(ref.name, ref.access):
+        return None  # sys first: the system procedure, whatever the database holds of that name
+
+    def first(schema: str) -> DbObject | None:
+        found = by_key.get(f"object:{fold(schema)}.{fold(ref.name)}")
+        return found or by_key.get(f"object:dbo.{fold(ref.name)}")
+
+    found: DbObject | str | None
+    if not dynamic:
+        found = first(module.schema_name)
+    elif default_schemas and len(each := {first(schema) for schema in default_schemas}) == 1:
+        found = each.pop()
+    else:
+        named = index.by_name.get(fold(ref.name), ())
+        found = named[0] if len(named) == 1 else None
+        if len(named) > 1:
+            return (
+                f"{ref.qualified} without its schema, which dynamic SQL looks up in the caller's "
+                f"default schema, then dbo, and the database has "
+                f"{', '.join(f'{o.schema_name}.{o.name}' for o in named)}"
+            )
+    if found is not None and system_view(ref.name, ref.access):
+        return (
+            f"{ref.qualified} without its schema, which SQL Server may take for the catalog "
+            f"view sys.{ref.name} (looked up first) or for {found.schema_name}.{found.name}"
+        )
+    return found
+
+
+def default_schema(database: Database, principal: str) -> str | None:
+    """The default schema one-part names in dynamic SQL resolve in when ``principal`` runs it,
+    None where the snapshot does not tell it: a user without one has dbo ("If DEFAULT_SCHEMA
+    is left undefined, the database user will use dbo as its default schema", CREATE USER,
+    https://learn.microsoft.com/previous-versions/sql/sql-server-2005/ms173463(v=sql.90)); a
+    user of a Windows or external group without one leaves it to each member, and a principal
+    not among the database's users (a role) is not known."""
+    if fold(principal) == "dbo" and not any(fold(u.name) == "dbo" for u in database.users):
+        return "dbo"
+    user = next((u for u in database.users if fold(u.name) == fold(principal)), None)
+    if user is None:
         return None
-    named = index.by_name.get(fold(ref.name), ())
-    if len(named) < 2:
-        return named[0] if named else None
-    where = "dynamic SQL looks" if dynamic else "EXECUTE looks"
-    return (
-        f"{ref.qualified} without its schema, which {where} up in the caller's default schema, "
-        f"then dbo, and the database has {', '.join(f'{o.schema_name}.{o.name}' for o in named)}"
-    )
+    if user.default_schema:
+        return user.default_schema
+    groups = (UserType.WINDOWS_GROUP, UserType.EXTERNAL_GROUP)
+    return None if user.type in groups else "dbo"
 
 
 def resolve_through(
@@ -112,17 +151,19 @@ def resolve_through(
     index: ObjectIndex | None = None,
     *,
     dynamic: bool = False,
+    default_schemas: Collection[str] | None = None,
 ) -> tuple[DbObject | None, DbObject | None, str | None]:
     """(object, synonym, why): the object a reference reaches (:func:`lookup`; ``dynamic``: the
-    reference is in the module's dynamic SQL), through the synonym it names if it names one, or
-    (None, synonym, why not) where the synonym's base object is not one of the database's
-    (:func:`base_of`), or (None, None, why) where which object it names cannot be told. SQL Server binds a synonym to its base object by name at
+    reference is in the module's dynamic SQL, run by principals of ``default_schemas``), through
+    the synonym it names if it names one, or (None, synonym, why not) where the synonym's base
+    object is not one of the database's (:func:`base_of`), or (None, None, why) where which
+    object it names cannot be told. SQL Server binds a synonym to its base object by name at
     run time and checks it then ("Synonyms (Database Engine)", https://learn.microsoft.com/sql/
     relational-databases/synonyms/synonyms-database-engine), so the synonym is one more link
     of the chain: the module to the synonym, the synonym to its base object, each compared with
     the previous one's owner ("Ownership Chains")."""
     index = index or ObjectIndex(database)
-    target = lookup(database, module, ref, index, dynamic=dynamic)
+    target = lookup(database, module, ref, index, dynamic=dynamic, default_schemas=default_schemas)
     if isinstance(target, str):
         return None, None, target
     if target is None or target.kind != ObjectKind.SYNONYM:
@@ -172,7 +213,7 @@ def ambiguous(
     database: Database, module: DbObject, analysis: ModuleAnalysis, index: ObjectIndex | None
 ) -> list[str]:
     """Why each name the module's body uses cannot be told from the snapshot (:func:`lookup`):
-    a procedure run by its name alone, of which the database has several (a GB308, as a
-    statement not read is: SQL Server's choice depends on the caller)."""
+    a name alone of a catalog view that a schema the module looks in also holds (a GB308, as a
+    statement not read is)."""
     found = (lookup(database, module, ref, index) for ref in analysis.references)
     return sorted({why for why in found if isinstance(why, str)})

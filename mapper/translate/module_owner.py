@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from mapper.module_findings import allowed, owner_of, resolve_through
+from mapper.module_findings import allowed, default_schema, owner_of, resolve_through
 from mapper.module_reach import Node
 from mapper.modules import RULES as MODULE_RULES
 from mapper.plan import PgGrant, PgObject, Severity
@@ -107,7 +107,7 @@ def _reach(routes: Routes, module: PlannedModule) -> Iterator[Use | tuple[str, s
             continue
         if planned.chain.unknown and node.module.definition:  # no body: GB309 says so
             yield node.qualified, planned.chain.unknown
-        yield from _dynamic(routes, node)
+        yield from _dynamic(routes, node, owner)
         for link in node.links:
             if not link.passes(can):
                 continue  # SQL Server refused the owner there: the routine never used it
@@ -122,14 +122,20 @@ def _reach(routes: Routes, module: PlannedModule) -> Iterator[Use | tuple[str, s
                 todo.append(link.key)
 
 
-def _dynamic(routes: Routes, node: Node) -> Iterator[Use | tuple[str, str]]:
-    """What a module's dynamic SQL touches, checked against the owner (it never chains)."""
+def _dynamic(routes: Routes, node: Node, owner: str) -> Iterator[Use | tuple[str, str]]:
+    """What a module's dynamic SQL touches, checked against the owner (it never chains). It
+    runs as the owner, so a name alone is looked up in the owner's default schema, then dbo
+    (:func:`~mapper.module_names.lookup`), where the snapshot tells that schema."""
+    schema = default_schema(routes.db, owner)
     for dynamic in node.analysis.dynamic_sql:
         if dynamic.reads is None:
             yield node.qualified, f"its dynamic SQL at line {dynamic.line} is built at run time"
             continue
         for ref in dynamic.reads:
-            target, _, why = resolve_through(routes.db, node.module, ref, dynamic=True)
+            target, _, why = resolve_through(
+                routes.db, node.module, ref, dynamic=True,
+                default_schemas=[schema] if schema else None,
+            )  # fmt: skip
             if target is not None:  # a synonym's base object: checked against the owner too
                 yield Use(module=node.qualified, target=target, access=ref.access, checked=True)
             elif why is not None:

@@ -1,14 +1,15 @@
 """Names in module bodies: one part, three parts, and links through another owner's synonym.
 
-Inside a module SQL Server looks a name without its schema up in the module's schema, then dbo;
-for EXECUTE and in dynamic SQL in the caller's default schema, then dbo ("Name resolution,
-default schema, implicit schema", Part III; "Qualifying Names Inside Stored Procedures"). The
-caller may be anyone, so such a name is known only where the database has one object of that
-name; otherwise the module's references are unknown (GB310), never guessed. ``db.s.name`` of
-the module's own database is ``s.name``; of another database a GB307. An EXECUTE AS OWNER
+Inside a module SQL Server looks a name without its schema up in the module's schema, then dbo,
+a procedure run by its name alone too ("Executing Stored Procedures (Database Engine)", 2008 R2:
+"the schema containing this other procedure"); in dynamic SQL in the caller's default schema,
+then dbo ("Name resolution, default schema, implicit schema", Part III). The caller may be
+anyone, so a name alone in dynamic SQL is known only where the database has one object of that
+name (or the snapshot tells who runs it: :mod:`tests.modules.test_module_name_order`);
+otherwise the module's references are unknown (GB310), never guessed. ``db.s.name`` of the
+module's own database is ``s.name``; of another database a GB307. An EXECUTE AS OWNER
 routine reaching an object through another owner's synonym of that object's owner is checked
-on the synonym only: PostgreSQL has no synonym, and the owner role needs the object (GB311).
-"""
+on the synonym only: PostgreSQL has no synonym, and the owner role needs the object (GB311)."""
 
 from __future__ import annotations
 
@@ -91,38 +92,32 @@ def test_one_part_names_resolve_as_sql_server_does(tmp_path: Path) -> None:
     p, q = (next(o for o in db.objects if o.name == n) for n in ("p", "q"))
     resolved = {
         ref.key: lookup(db, p, ref) for ref in analyze_object(p).references
-    }  # the module's schema first (s.orders, not dbo's), then dbo; EXEC of the only one
+    }  # the module's schema first (s.orders, not dbo's), then dbo, for EXEC too
     assert {k: v.key for k, v in resolved.items() if not isinstance(v, str) and v} == {
         "orders:SELECT": "object:s.orders",
         "rates:SELECT": "object:dbo.rates",
         "helper:EXECUTE": "object:s.helper",
         "logger:EXECUTE": "object:dbo.logger",
     }
-    chain = module_chain(db, q, analyze_object(q))
-    assert chain.unknown == (
-        "it references twice without its schema, which EXECUTE looks up in the caller's "
-        "default schema, then dbo, and the database has s.twice, x.twice"
-    )
-    assert not chain.owner_safe
+    chain = module_chain(db, q, analyze_object(q))  # s.twice: x.twice is never looked at
+    assert [link.qualified for link in chain.intact] == ["s.twice"]
+    assert chain.unknown is None
+    assert chain.owner_safe
 
 
-def test_execute_by_name_alone_with_two_candidates_is_not_followed(tmp_path: Path) -> None:
+def test_execute_by_name_alone_runs_the_modules_own_schemas_procedure(tmp_path: Path) -> None:
+    """Two schemas hold ``twice``: s.q runs s.twice, its own schema's (it was a GB308)."""
     body = ONE_PART + "GRANT EXECUTE ON OBJECT::[s].[q] TO [{p}caller]\nGO\n"
     snapshot = snapshot_of(tmp_path, body)
     (db,) = snapshot.databases
     analyses = [analyze_object(o) for o in db.objects if o.definition]
     reliance = chain_reliance(db, analyses, EffectivePermissions(snapshot))
-    assert [(r.principal, r.module, r.target) for r in reliance] == []  # s.q calls neither
+    assert [(r.principal, r.module, r.target) for r in reliance] == [("caller", "s.q", "s.twice")]
     migration = planned(tmp_path, body)
-    assert not migration.routine_security  # unknown: s.q stays SECURITY INVOKER
-    (unknown,) = findings(migration, "GB308")
-    assert unknown.securable == "s.q"
-    assert unknown.source_ref.endswith("estate.sql:34:1->twice")
-    assert unknown.evidence == (
-        "s.q: twice without its schema, which EXECUTE looks up in the caller's default schema, "
-        "then dbo, and the database has s.twice, x.twice"
-    )
-    assert unknown.action == "Not analysed: the statement's references are not in the plan."
+    assert not findings(migration, "GB308")
+    (kept,) = (f for f in findings(migration, "GB306") if f.securable == "s.q")
+    assert kept.evidence.endswith(": EXECUTE on s.twice")
+    assert kept.action.startswith("Preserved")
 
 
 def test_execute_by_name_alone_of_one_procedure_is_followed(tmp_path: Path) -> None:
