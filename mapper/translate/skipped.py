@@ -44,10 +44,11 @@ REFUSED_DROP = "the principal stands (not replayed)"
 #: How it ends for a DROP DATABASE SQL Server refuses, of the current database or a system one
 #: (Msg 3702 …: mssql_extract/tsql/drop_database.py): the database stays.
 REFUSED_DROP_DATABASE = "the database stands (not replayed)"
-#: How it ends for a CREATE USER with a password in a database the script says is not
+#: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
 REFUSED_USER = "the user is not created (not replayed)"
-#: How it ends for an ALTER USER … WITH PASSWORD there (mssql_extract/tsql/containment.py).
+#: How it ends for an ALTER USER … WITH PASSWORD there, or of a user for a login in a contained
+#: database (mssql_extract/tsql/containment.py).
 REFUSED_USER_CHANGE = "the user is unchanged (not replayed)"
 #: What such a reason says when the DROP is in a WHILE loop's body, of which the extractor
 #: replayed one pass (mssql_extract/tsql/loops.py): a later pass may succeed.
@@ -143,8 +144,9 @@ def _action(skipped: Skipped) -> str:
         return (
             "Not in the plan: SQL Server refuses the statement, so the user keeps how it "
             "authenticates (and any name or default schema the statement sets). If it is meant "
-            "to have a password, make the database contained (CONTAINMENT = PARTIAL) and extract "
-            "again."
+            "to have a password, it must be a contained user: make the database contained "
+            "(CONTAINMENT = PARTIAL) and the user one with a password "
+            "(sp_migrate_user_to_contained turns a user for a login into one), and extract again."
         )
     if skipped.reason.startswith(SIGNING):
         action = (

@@ -35,9 +35,11 @@ https://learn.microsoft.com/sql/relational-databases/errors-events/database-engi
   cannot be dropped."
 
 A permission's grantor is who ``sys.server_permissions`` and ``sys.database_permissions`` name
-(``grantor_principal_id``): in a script, the principal of ``GRANT … AS``, ``DENY … AS``, which
-the replay keeps with the row (a statement without AS is granted by whoever runs the script,
-which the script does not say: not seen). 15173 speaks of granted permissions only, 15284 of
+(``grantor_principal_id``): in a script, the principal of ``GRANT … AS``, ``DENY … AS``. SQL
+Server keeps a row per grantor, and so does the replay behind the snapshot's one row
+(``perm_store``): the same GRANT ``AS`` two principals keeps both from being dropped, until
+``REVOKE … AS`` one of them takes back its own (a statement without AS is granted by whoever
+runs the script, which the script does not say: not seen). 15173 speaks of granted permissions only, 15284 of
 granted or denied ones: each counts what its message says.
 
 sqlcmd and SSMS go on with the next batch, so the replay leaves everything as it was, and the
@@ -173,7 +175,7 @@ def _granted(store: PermStore, key: str, *, deny: bool) -> list[str]:
     each spelled as its statement would name it: ``VIEW SERVER STATE TO [b]``, in order."""
     rows = [
         row
-        for row in store.rows.values()
+        for row in store.every_grantors_row()
         if _is(row.grantor, key) and (deny or row.state != PermissionState.DENY)
     ]
     rows.sort(key=lambda row: (sec_key(row.securable), row.permission, fold(row.grantee)))

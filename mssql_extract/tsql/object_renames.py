@@ -125,10 +125,7 @@ def _rename_column(db: DbState, schema: str, table: str, old: str, new: str) -> 
 def _rebuild(db: DbState, renamed: Callable[[PermRow], PermRow]) -> None:
     """Put every permission row of ``db`` again, through ``renamed`` (its keys name the
     securable, so a renamed one needs a new key)."""
-    rows = list(db.perms.rows.values())
-    db.perms.rows, db.perms.columns = {}, {}
-    for row in rows:
-        db.perms.put(renamed(row))
+    db.perms.rebuild(renamed)
 
 
 PROCEDURES: dict[str, Procedure] = {

@@ -42,10 +42,27 @@ def create_database(p: Parser) -> None:
         return
     db = p.builder.db(name, ref)  # only once read whole: a malformed statement adds nothing
     db.ref, db.created = ref, True
-    if containment is not None:
-        db.containment, db.containment_ref = containment, ref
+    if containment is not None or not _azure_sql_database(p, begin):
+        db.containment, db.containment_ref = containment or "NONE", ref
+        db.containment_default = containment is None
     if collation is not None:
         db.collation = collation
+
+
+#: Words only the Azure SQL Database form of CREATE DATABASE has (its ``<edition_options>`` and
+#: ``AS COPY OF``; CREATE DATABASE (Transact-SQL), SQL Database tab), whose syntax has no
+#: CONTAINMENT clause: there every user may have a password (CREATE USER (Transact-SQL)).
+_AZURE_SQL_DATABASE = frozenset({"EDITION", "SERVICE_OBJECTIVE", "ELASTIC_POOL", "COPY"})
+
+
+def _azure_sql_database(p: Parser, begin: int) -> bool:
+    """Whether the CREATE DATABASE read from ``begin`` is one of Azure SQL Database. Without
+    CONTAINMENT, SQL Server's creates a database that is not contained ("By default, all SQL
+    Server 2012 and later databases have a containment set to NONE": Contained Databases,
+    Partially Contained Database Concepts, Non-contained database,
+    https://learn.microsoft.com/sql/relational-databases/databases/contained-databases);
+    Azure SQL Database's has no such setting, so its containment stays unknown."""
+    return not _AZURE_SQL_DATABASE.isdisjoint(p.words[begin : p.pos])
 
 
 def _collation(p: Parser, begin: int) -> str | None:
@@ -98,7 +115,7 @@ def alter_database(p: Parser) -> None:
         if attribute == "trustworthy":
             db.trustworthy_ref = ref if value else None
         if attribute == "containment":
-            db.containment_ref = ref
+            db.containment_ref, db.containment_default = ref, False
 
 
 #: Statements that begin like CREATE / ALTER DATABASE but are about something else. The longest

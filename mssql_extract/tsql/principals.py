@@ -165,7 +165,7 @@ def alter_user(p: Parser) -> None:
     ref, name = p.ref(), p.name("a user name")
     p.expect("WITH")
     opts = read_options(p, _ALTER_USER_OPTIONS)
-    if containment.alter_refused(p, opts, ref):
+    if containment.alter_refused(p, name, opts, ref):
         return
     _apply_user(p.builder.user(name, ref), opts)
     if "name" in opts:

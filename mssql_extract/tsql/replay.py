@@ -153,7 +153,7 @@ class Builder:
     def user(self, name: str, ref: SourceRef) -> UserState:
         """An existing user of the current database, or one the script alters without creating."""
         users = self.db().users
-        return users.setdefault(fold(name), UserState(name, ref, login=name))
+        return users.setdefault(fold(name), UserState(name, ref, login=name, assumed=True))
 
     def add_role(self, name: str, owner: str | None, ref: SourceRef) -> None:
         self.db().roles[fold(name)] = NamedState(name, ref, owner)
@@ -275,28 +275,23 @@ class Builder:
             self._connect(securable, permission, grantee, revoked=verb == "REVOKE")
         if verb == "GRANT":
             state = PermissionState.GRANT_WITH_GRANT_OPTION if with_grant else PermissionState.GRANT
-            store.put(PermRow(securable, permission, state, grantee, grantor, ref), key)
+            store.record(PermRow(securable, permission, state, grantee, grantor, ref), key)
             return
         if verb == "REVOKE" and option_only:
             # "If the principal has the specified permission without the GRANT option, the
             # permission itself will be revoked" (REVOKE (Transact-SQL), GRANT OPTION FOR)
             # (CREATE LOGIN's and CREATE USER's CONNECT grant, which has no row, included)
-            row = store.rows.get(key)
-            if row is not None and row.state == PermissionState.GRANT_WITH_GRANT_OPTION:
-                row.state = PermissionState.GRANT
-            elif row is None or row.state == PermissionState.GRANT:
-                store.rows.pop(key, None)
+            if store.revoke(key, grantor, option_only=True):
                 self._connect(securable, permission, grantee, revoked=True)
         elif verb == "DENY":
-            self._clear_columns(store, key, securable, deny=True)
-            store.put(
-                PermRow(securable, permission, PermissionState.DENY, grantee, grantor, ref), key
-            )
+            store.clear_columns(key, None, deny=True)
+            deny = PermRow(securable, permission, PermissionState.DENY, grantee, grantor, ref)
+            store.record(deny, key)
         else:
-            store.rows.pop(key, None)
-            self._clear_columns(store, key, securable, deny=False)
+            store.revoke(key, grantor, option_only=False)
+            store.clear_columns(key, grantor, deny=False)
         if cascade:
-            self._cascade(store, key, grantee)
+            store.cascade(key, grantee)
 
     def _connect(self, securable: Securable, permission: str, grantee: str, revoked: bool) -> None:
         """CREATE LOGIN and CREATE USER grant CONNECT SQL and CONNECT: that grant is the row a
@@ -309,31 +304,6 @@ class Builder:
             found = self.db().users.get(fold(grantee))
         if found is not None:
             found.connect_revoked = revoked
-
-    @staticmethod
-    def _clear_columns(
-        store: PermStore, key: tuple[tuple[str, ...], str, str], sec: Securable, *, deny: bool
-    ) -> None:
-        if sec[3] is not None:
-            return
-        for column_key in store.column_keys(key):
-            row = store.rows.get(column_key)
-            if row is not None and not (deny and row.state == PermissionState.DENY):
-                del store.rows[column_key]
-
-    @staticmethod
-    def _cascade(store: PermStore, key: tuple[tuple[str, ...], str, str], grantee: str) -> None:
-        who = fold(grantee)
-        store.drop_where(
-            lambda row: (
-                not (
-                    row.grantor is not None
-                    and fold(row.grantor) == who
-                    and sec_key(row.securable)[:3] == key[0][:3]
-                    and row.permission == key[1]
-                )
-            )
-        )
 
     # ----------------------------------------------------------------- module signatures
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mssql_extract.snapshot import (
@@ -12,11 +11,19 @@ from mssql_extract.snapshot import (
     LoginType,
     MaskedColumn,
     ObjectKind,
-    PermissionState,
     SecurityPolicy,
     SourceRef,
     fold,
 )
+from mssql_extract.tsql.perm_store import DATABASE_PRINCIPALS as DATABASE_PRINCIPALS
+from mssql_extract.tsql.perm_store import SERVER_PRINCIPALS as SERVER_PRINCIPALS
+from mssql_extract.tsql.perm_store import PermKey as PermKey
+from mssql_extract.tsql.perm_store import PermRow as PermRow
+from mssql_extract.tsql.perm_store import PermStore as PermStore
+from mssql_extract.tsql.perm_store import Securable as Securable
+from mssql_extract.tsql.perm_store import folded as folded
+from mssql_extract.tsql.perm_store import perm_key as perm_key
+from mssql_extract.tsql.perm_store import sec_key as sec_key
 
 #: Fixed database roles, from shared/reference/mssql/fixed_database_roles.csv
 #: (https://learn.microsoft.com/sql/relational-databases/security/authentication-access/database-level-roles).
@@ -47,31 +54,6 @@ FIXED_SERVER_ROLES = frozenset(
 #: Databases every instance has; they appear in a snapshot only when a script records facts in them.
 SYSTEM_DATABASES = frozenset({"master", "model", "msdb", "tempdb"})
 
-#: A securable as (class, schema, object, column); parts fold-compared through ``sec_key``.
-Securable = tuple[str, str | None, str | None, str | None]
-
-
-def folded(name: str) -> str:
-    """``fold(name)``, interned: the keys of millions of rows share one string per name."""
-    return sys.intern(fold(name))
-
-
-def sec_key(securable: Securable) -> tuple[str, ...]:
-    cls, schema, name, column = securable
-    return (
-        cls,
-        "" if schema is None else folded(schema),
-        "" if name is None else folded(name),
-        "" if column is None else folded(column),
-    )
-
-
-#: Securable classes named by a database principal (``ON USER::x``), and by a server principal
-#: (``ON LOGIN::x``). Each group shares one namespace (``sys.database_principals``,
-#: ``sys.server_principals``): a name is one principal of them.
-DATABASE_PRINCIPALS = frozenset({"USER", "ROLE", "APPLICATION ROLE"})
-SERVER_PRINCIPALS = frozenset({"LOGIN", "SERVER ROLE"})
-
 
 def interned(securable: Securable) -> Securable:
     """The securable with its names interned (rows of one object share its strings)."""
@@ -85,8 +67,6 @@ def interned(securable: Securable) -> Securable:
     )
 
 
-PermKey = tuple[tuple[str, ...], str, str]
-
 #: A module that may be signed: (class, folded schema or "", folded name).
 Module = tuple[str, str, str]
 #: What signs it: (countersignature?, "certificate" | "asymmetric key", folded name).
@@ -95,11 +75,6 @@ Signer = tuple[bool, str, str]
 #: What holds a name already (``role 'r'``), and where the replay created it: a CREATE of that
 #: name is refused (``duplicates``).
 Taken = tuple[str, SourceRef]
-
-
-def perm_key(securable: Securable, permission: str, grantee: str) -> PermKey:
-    """The key of a permission row: GRANT and DENY of one permission share it."""
-    return (sec_key(securable), permission, folded(grantee))
 
 
 @dataclass
@@ -131,6 +106,7 @@ class UserState:
     sid: str | None = None
     default_schema: str | None = None
     connect_revoked: bool = False  # REVOKE CONNECT took back what CREATE USER granted
+    assumed: bool = False  # named by an ALTER USER only: how it authenticates is not known
 
 
 @dataclass
@@ -142,80 +118,6 @@ class NamedState:
     owner: str | None = None
     fixed: bool = False
     owner_ref: SourceRef | None = None  # the ALTER AUTHORIZATION that set the owner, if one did
-
-
-@dataclass(slots=True)  # one per permission row: millions at scale (no per-row __dict__)
-class PermRow:
-    securable: Securable
-    permission: str
-    state: PermissionState
-    grantee: str
-    grantor: str | None
-    ref: SourceRef
-
-
-@dataclass
-class PermStore:
-    """Permissions of one scope, keyed (securable, permission, grantee): GRANT and DENY of the
-    same permission cannot coexist, as in ``sys.database_permissions``."""
-
-    rows: dict[tuple[tuple[str, ...], str, str], PermRow] = field(default_factory=dict)
-    # (table securable, permission, grantee) -> keys of its column-level rows
-    columns: dict[tuple[tuple[str, ...], str, str], set[tuple[tuple[str, ...], str, str]]] = field(
-        default_factory=dict
-    )
-
-    def put(self, row: PermRow, key: PermKey | None = None) -> None:
-        """Record ``row`` (``key``: its :func:`perm_key`, when the caller has it already)."""
-        if key is None:
-            key = perm_key(row.securable, row.permission, row.grantee)
-        self.rows[key] = row
-        if row.securable[3] is not None:
-            base = ((*key[0][:3], ""), key[1], key[2])
-            self.columns.setdefault(base, set()).add(key)
-
-    def column_keys(
-        self, key: tuple[tuple[str, ...], str, str]
-    ) -> set[tuple[tuple[str, ...], str, str]]:
-        return self.columns.pop(key, set())
-
-    def rename(self, key: str, new: str, classes: frozenset[str]) -> None:
-        """The principal folded ``key`` is now called ``new``: as grantee, as grantor, and as a
-        securable of one of ``classes``."""
-        rows = list(self.rows.values())
-        self.rows, self.columns = {}, {}
-        for row in rows:
-            if folded(row.grantee) == key:
-                row.grantee = new
-            if row.grantor is not None and folded(row.grantor) == key:
-                row.grantor = new
-            cls, schema, name, column = row.securable
-            if cls in classes and name is not None and folded(name) == key:
-                row.securable = (cls, schema, new, column)
-            self.put(row)
-
-    def drop_principal(self, key: str, *, server: bool) -> list[PermRow]:
-        """A dropped principal (folded ``key``; a login or server role when ``server``): the rows
-        granted to it, and those granted on it (``GRANT IMPERSONATE ON USER::x TO y``: the
-        securable is gone). Returns those granted on it to others."""
-        classes = SERVER_PRINCIPALS if server else DATABASE_PRINCIPALS
-        self.drop_where(lambda row: folded(row.grantee) != key)
-
-        def on_it(row: PermRow) -> bool:
-            cls, _, name, _ = row.securable
-            return cls in classes and name is not None and folded(name) == key
-
-        gone = [row for row in self.rows.values() if on_it(row)]
-        if gone:
-            self.drop_where(lambda row: not on_it(row))
-        return gone
-
-    def drop_where(self, keep: Callable[[PermRow], bool]) -> None:
-        """Remove the rows for which ``keep(row)`` is false (DROP of a principal or object)."""
-        self.rows = {k: r for k, r in self.rows.items() if keep(r)}
-        self.columns = {
-            b: {k for k in ks if k in self.rows} for b, ks in self.columns.items() if ks
-        }
 
 
 #: ``EXECUTE AS`` values that name no principal of the database.
@@ -262,6 +164,7 @@ class DbState:
     db_chaining: bool = False
     containment: str = "NONE"
     containment_ref: SourceRef | None = None  # the CONTAINMENT = … read; None: not in a script
+    containment_default: bool = False  # containment_ref is a CREATE DATABASE without CONTAINMENT
     owner_ref: SourceRef | None = None  # the statement that set the owner
     trustworthy_ref: SourceRef | None = None  # the statement that turned TRUSTWORTHY on
     collation: str | None = None  # CREATE DATABASE … COLLATE; None: the server's default
@@ -270,7 +173,7 @@ class DbState:
     roles: dict[str, NamedState] = field(default_factory=dict)
     app_roles: dict[str, NamedState] = field(default_factory=dict)
     memberships: dict[tuple[str, str], tuple[str, str, SourceRef]] = field(default_factory=dict)
-    perms: PermStore = field(default_factory=PermStore)
+    perms: PermStore = field(default_factory=lambda: PermStore(runner="dbo"))
     schemas: dict[str, NamedState] = field(default_factory=dict)
     objects: Objects = field(default_factory=Objects)
     policies: dict[tuple[str, str], SecurityPolicy] = field(default_factory=dict)
