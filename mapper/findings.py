@@ -115,8 +115,10 @@ RULES = RuleRegistry([
          "VIEW DATABASE STATE alone, and a DENY of part of what the role faithful CONTROL "
          "SERVER gives includes (pg_monitor includes pg_read_all_stats). A DENY of part of what "
          "a role attribute stands for (CREATEDB: CREATE ANY DATABASE; CREATEROLE: ALTER ANY "
-         "LOGIN, ALTER ANY USER …) takes the attribute, and a member of a role holding it, who "
-         "could use it after SET ROLE, gets a derived role without it. "
+         "LOGIN, ALTER ANY USER …) takes the attribute, as does a DENY of IMPERSONATE from a "
+         "CREATEROLE role (before PostgreSQL 16 it can make itself a member of any role), and "
+         "a member of a role holding it, who could use it after SET ROLE, gets a derived role "
+         "without it. "
          "A member of a role that owns a schema keeps, granted to it directly, what the roles "
          "it leaves gave it on that schema: SQL Server never denies an owner."),
     Rule("GB021", H, "DENY with no PostgreSQL equivalent",
