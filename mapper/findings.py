@@ -99,11 +99,11 @@ RULES = RuleRegistry([
     Rule("GB017", H, "Application role has no members",
          "PostgreSQL has no application roles or sp_setapprole, and SQL Server does not record "
          "which applications activate one: find them in the application code. Grant the role to "
-         "each one's login role without inheritance (PostgreSQL 16+: GRANT <role> TO <login> "
-         "WITH INHERIT FALSE; before 16: make the login role NOINHERIT), and have the application "
-         "run SET ROLE <role> after connecting where it called sp_setapprole (RESET ROLE for "
-         "sp_unsetapprole): its session then has the role's privileges, as after sp_setapprole. "
-         "Membership replaces the password, which is never carried."),
+         "each one's login role without inheritance, and have the application SET ROLE to it "
+         "where it called sp_setapprole (the finding's action gives the statements, with the "
+         "role and database names as the scripts spell them): its session then has the role's "
+         "privileges, as after sp_setapprole. Membership replaces the password, which is never "
+         "carried."),
     Rule("GB020", M, "DENY restructured as narrower role membership",
          "Review the derived role: it holds the role's privileges minus the denied ones. A "
          "principal denied everything a role gives it leaves the role (no derived role is "
@@ -115,8 +115,10 @@ RULES = RuleRegistry([
          "VIEW DATABASE STATE alone, and a DENY of part of what the role faithful CONTROL "
          "SERVER gives includes (pg_monitor includes pg_read_all_stats). A DENY of part of what "
          "a role attribute stands for (CREATEDB: CREATE ANY DATABASE; CREATEROLE: ALTER ANY "
-         "LOGIN, ALTER ANY USER …) takes the attribute, and a member of a role holding it, who "
-         "could use it after SET ROLE, gets a derived role without it. "
+         "LOGIN, ALTER ANY USER …) takes the attribute, as does a DENY of IMPERSONATE from a "
+         "CREATEROLE role (before PostgreSQL 16 it can make itself a member of any role), and "
+         "a member of a role holding it, who could use it after SET ROLE, gets a derived role "
+         "without it. "
          "A member of a role that owns a schema keeps, granted to it directly, what the roles "
          "it leaves gave it on that schema: SQL Server never denies an owner."),
     Rule("GB021", H, "DENY with no PostgreSQL equivalent",

@@ -39,3 +39,22 @@ def grant_sql(privilege: str, target: PgObject, grantee: str) -> str:
 def grant_role(role: str, member: str) -> str:
     """``GRANT role TO member``, both quoted (a membership: no database to name)."""
     return f"GRANT {quote_ident(role)} TO {quote_role(member)}"
+
+
+def set_role_advice(role: str, database: str) -> str:
+    """How an application reaches an application role's PostgreSQL role (GB017), every name the
+    plan knows quoted: membership without inheritance, then ``SET ROLE`` where it called
+    ``sp_setapprole``. The login of each application is not in the snapshot (SQL Server does
+    not record who activates an application role): ``<login>`` is the reader's to fill.
+    ``WITH INHERIT FALSE`` is new in PostgreSQL 16, as the rendered scripts' inherit=False
+    memberships (:mod:`pg_emit.render_roles`); before 16 a NOINHERIT login role keeps the
+    role's privileges to SET ROLE alone. ``SET ROLE`` needs no database, but the application
+    runs it in its session, connected to the database named."""
+    name = quote_ident(role)
+    return (
+        f"Grant it to the login role of each application that calls sp_setapprole (<login>): "
+        f"GRANT {name} TO <login> WITH INHERIT FALSE (PostgreSQL 16 and later; before 16, make "
+        "the login role NOINHERIT and leave WITH INHERIT FALSE out). The application then "
+        f"runs, {in_database(database)}: SET ROLE {name}. That is where it called "
+        "sp_setapprole; RESET ROLE replaces sp_unsetapprole."
+    )

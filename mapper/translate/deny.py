@@ -63,11 +63,11 @@ from mapper.translate import deny_attributes, deny_shut
 from mapper.translate.deny_cover import Contested, Covering
 from mapper.translate.deny_dispose import (
     Outcome,
+    approximations,
     dispose_deny,
     group_findings,
     leave_role,
     moved_finding,
-    split_reason,
 )
 from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_owners import Owners
@@ -125,6 +125,9 @@ class _Denial:
     approximated: str | None = None
     #: the predefined roles (pg_read_all_stats …) it takes part of (mapper.translate.deny_predefined)
     predefined: frozenset[str] = frozenset()
+    #: those of them it takes more of than it covers; those it took from a role it reaches
+    partial: frozenset[str] = frozenset()
+    cut: set[str] = field(default_factory=set, compare=False)
     #: those it takes where the membership rests on database grants alone (a shutting DENY)
     scoped: frozenset[str] = frozenset()
     #: the pairs it covers that role attributes stand for; those it took (deny_attributes)
@@ -166,8 +169,8 @@ def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
             table_columns = tuple(object_name(c, naming) for c in obj.columns)
     pairs = coverage.pairs(deny)
     roles, partial = cut(state, pairs, deny.db is None)
-    why = "; ".join(r for r in (_creates(coverage, deny), partial) if r) or None
-    return _Denial(deny, coverage.signatures(deny), columns, table_columns, why, roles,
+    return _Denial(deny, coverage.signatures(deny), columns, table_columns,
+                   _creates(coverage, deny), roles, partial=partial,
                    attributes=deny_attributes.covered(pairs))  # fmt: skip
 
 
@@ -289,13 +292,10 @@ def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
     group_keys = group_findings(state, denies, holders)
     for deny in sorted(denies, key=lambda d: d.fact):
         items, denial = touched.get(deny.fact, set()), denials.get(deny.fact)
-        approximated = []
-        if denial is not None and deny.fact in split:
-            approximated.append(split_reason(denial))
-        if denial is not None and denial.approximated and deny.fact in restructured:
-            approximated.append(denial.approximated)
-        if denial is not None and (took := deny_attributes.why(denial)):
-            approximated.append(took)
+        approximated = (
+            [] if denial is None
+            else approximations(state, denial, deny.fact in split, deny.fact in restructured)
+        )  # fmt: skip
         outcome = Outcome(items, found.get(deny.fact, set()), tuple(approximated),
                           tuple(sorted(leaving.get(deny.fact, ()))))  # fmt: skip
         dispose_deny(state, deny, outcome, shut, holders, group_keys.get(deny.fact, []))

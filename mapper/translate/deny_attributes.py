@@ -12,7 +12,8 @@ to DENY while a sysadmin member is not (reference/mssql/fixed_server_roles.csv, 
 membership is not equal to CONTROL SERVER: sysadmin members cannot be denied permissions"; the
 planner never reaches them: :class:`~mapper.translate.deny_reach.Holders`). PostgreSQL has no
 DENY and cannot take part of an attribute away, so a DENY covering any permission an attribute
-stands for takes the attribute, failing closed:
+stands for takes the attribute, failing closed (so does a DENY of IMPERSONATE for CREATEROLE,
+which before PostgreSQL 16 can make itself a member of any role: :data:`UNDOES`):
 
 * from a role the DENY reaches (:func:`take_own`, finding GB020). Each GRANT fact that gave it
   and gives nothing else now is re-disposed by
@@ -72,7 +73,24 @@ def _stands_for() -> Mapping[str, frozenset[Pair]]:
 #: Role attribute → the (class, permission) pairs the plan gives it for (CONTROL SERVER gives
 #: both, and covers every pair).
 STANDS_FOR: Mapping[str, frozenset[Pair]] = _stands_for()
-_ANY: frozenset[Pair] = frozenset().union(*STANDS_FOR.values())
+#: Role attribute → the pairs a DENY of which its holder could undo, beyond those it stands for.
+#: Before PostgreSQL 16, "a role with CREATEROLE privilege can alter and drop other roles, too,
+#: as well as grant or revoke membership in them" (PostgreSQL 15 documentation, "Role
+#: Attributes"; superuser roles aside): its holder can make itself a member of any login's or
+#: user's role and SET ROLE to it, which is what IMPERSONATE gives in SQL Server (EXECUTE AS).
+#: PostgreSQL 16 requires ADMIN OPTION on the role for that (release notes: "Restrict the
+#: privileges of CREATEROLE … Such changes, including adding members, now require the role
+#: requesting the change to have ADMIN OPTION"), but the plan does not know the target's
+#: version: a DENY of IMPERSONATE takes CREATEROLE (fail closed, GB040 says why).
+UNDOES: Mapping[str, frozenset[Pair]] = {
+    "CREATEROLE": frozenset({("LOGIN", "IMPERSONATE"), ("USER", "IMPERSONATE"),
+                             ("SERVER", "IMPERSONATE ANY LOGIN")}),
+}  # fmt: skip
+#: Role attribute → every pair a DENY of which takes it.
+REACHES: Mapping[str, frozenset[Pair]] = {
+    attribute: pairs | UNDOES.get(attribute, frozenset()) for attribute, pairs in STANDS_FOR.items()
+}
+_ANY: frozenset[Pair] = frozenset().union(*REACHES.values())
 
 
 def covered(pairs: Iterable[Pair]) -> frozenset[Pair]:
@@ -83,7 +101,7 @@ def covered(pairs: Iterable[Pair]) -> frozenset[Pair]:
 def held_pairs(state: PlanState) -> frozenset[Pair]:
     """The pairs standing for an attribute some role of the plan holds."""
     held = {a for spec in state.roles.values() for a in spec.attributes}
-    return frozenset().union(*(STANDS_FOR.get(a, frozenset()) for a in held))
+    return frozenset().union(*(REACHES.get(a, frozenset()) for a in held))
 
 
 def taken(state: PlanState, role: str, denials: Iterable[_Denial]) -> dict[str, list[_Denial]]:
@@ -95,7 +113,7 @@ def taken(state: PlanState, role: str, denials: Iterable[_Denial]) -> dict[str, 
     found: dict[str, list[_Denial]] = {}
     for denial in denials:
         for attribute in sorted(spec.attributes):
-            if denial.attributes & STANDS_FOR[attribute]:
+            if denial.attributes & REACHES[attribute]:
                 found.setdefault(attribute, []).append(denial)
                 denial.took.add(attribute)
     return found
@@ -107,11 +125,27 @@ def why(denial: _Denial) -> str | None:
     if not partial:
         return None
     what = "; ".join(f"{a} stands for {stands_for(a)}" for a in partial)
-    return (
+    text = (
         f"PostgreSQL cannot take part of a role attribute away ({what}; it is all or nothing, "
         "and cluster-wide): it was taken from the roles this DENY reaches (fail closed), so "
         "they lose more than SQL Server denies them"
     )
+    undone = sorted(a for a in partial if _undoes(denial, a))
+    return f"{text}. {_UNDONE}" if undone else text
+
+
+#: Why a DENY of IMPERSONATE takes CREATEROLE (:data:`UNDOES`), in the findings' words.
+_UNDONE = (
+    "Before PostgreSQL 16 a CREATEROLE role can make itself a member of any non-superuser role "
+    "and SET ROLE to it, so the DENY of IMPERSONATE would not hold; PostgreSQL 16 and later "
+    "require ADMIN OPTION on the role for that, and the plan does not know the target's version"
+)
+
+
+def _undoes(denial: _Denial, attribute: str) -> bool:
+    """Whether the DENY takes the attribute for a pair its holder could undo, not one it
+    stands for (:data:`UNDOES`)."""
+    return bool(denial.attributes & UNDOES.get(attribute, frozenset()))
 
 
 def stands_for(attribute: str) -> str:
@@ -182,6 +216,8 @@ def _take(
         "cannot take part of an attribute away, so all of it goes (fail closed)" if partial
         else f"the DENYs take what it stands for ({stands_for(attribute)}), as SQL Server does"
     )  # fmt: skip
+    if any(_undoes(t, attribute) for t in takers):
+        so += f". {_UNDONE}"
     key = state.finding(findings.make(
         "GB020", evidence, f"{spec.name!r} no longer has the {attribute} attribute: {so}.",
         principal=", ".join(sorted({t.deny.grantee for t in takers}, key=fold)),

@@ -13,7 +13,7 @@ from grantbridge.errors import GrantbridgeError
 from grantbridge.plural import plural
 from mapper import findings
 from mapper.plan import Disposition, Finding, PgMembership, RoleKind
-from mapper.translate import deny_shut
+from mapper.translate import deny_attributes, deny_predefined, deny_shut
 from mapper.translate.deny_roles import EVIDENCE_DENIES
 from mapper.translate.dispositions import taken_away
 from mapper.translate.state import PlanState
@@ -88,6 +88,23 @@ def split_reason(denial: _Denial) -> str:
     return ("column DENY: the table-level privilege became column privileges on the table's "
             "other columns; columns added later are not covered, and PostgreSQL's table-level "
             "check (SELECT *) is false, as SQL Server refuses SELECT * too")  # fmt: skip
+
+
+def approximations(state: PlanState, denial: _Denial, split: bool, restructured: bool) -> list[str]:
+    """Why taking what a DENY covers took more than SQL Server does, one GB040 each: the
+    table-level grant a column DENY split; the schemas' CREATE it took (when it took anything)
+    with the predefined roles it took (a shutting DENY's reason first: what it did besides);
+    the role attributes it took. Only what it took from a principal it reaches is named."""
+    found = [split_reason(denial)] if split else []
+    took = deny_predefined.why(denial)
+    if took and deny_shut.shuts(state, denial.deny):
+        took = f"{deny_shut.reason(state, denial.deny)}; {took}"
+    creates = denial.approximated if restructured else None
+    if creates or took:
+        found.append("; ".join(r for r in (creates, took) if r))
+    if attributes := deny_attributes.why(denial):
+        found.append(attributes)
+    return found
 
 
 def group_findings(state: PlanState, denies: list[Deny], holders: Holders) -> dict[str, list[str]]:

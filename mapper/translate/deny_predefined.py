@@ -16,7 +16,8 @@ derived role without it (:func:`mapper.translate.deny_roles.derived_role`).
 
 The DENY is ``mapped`` when it is a server DENY covering everything the predefined role stands
 for (``DENY VIEW SERVER STATE`` to a member of a server role granted it), else
-``approximated`` (GB040, :func:`cut`): the principal loses more than SQL Server denies it. A
+``approximated`` (GB040, :func:`why`, naming only the roles it took): the principal loses more
+than SQL Server denies it. A
 GRANT fact left without its membership is re-disposed by
 :func:`~mapper.translate.deny_owners.dispose_emptied` (``not_applicable`` when SQL Server
 refuses it too, else ``approximated``: failed closed), as is a fixed server role's membership
@@ -95,26 +96,48 @@ SCOPED: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
-def cut(state: PlanState, pairs: Iterable[Pair], server: bool) -> tuple[frozenset[str], str | None]:
-    """The predefined roles a DENY covering ``pairs`` takes part of, and why taking their
-    membership takes more than SQL Server denies (None: the DENY covers all they stand for).
-    ``server``: the DENY is on the server (its DATABASE pairs are denied in every database).
-    An including role counts only when the plan gives it to someone (else it would be named)."""
+def cut(
+    state: PlanState, pairs: Iterable[Pair], server: bool
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The predefined roles a DENY covering ``pairs`` takes part of, and those of them whose
+    membership takes more than SQL Server denies (the DENY covers less than all they stand
+    for). ``server``: the DENY is on the server (its DATABASE pairs are denied in every
+    database). An including role counts only when the plan gives it to someone: no one else
+    can lose it."""
     covered = frozenset(pairs)
     roles = frozenset(
         r for r, stands in STANDS_FOR.items()
         if stands & covered and (r not in INCLUDES or _held(state, r))
     )  # fmt: skip
-    partial = sorted(r for r in roles if not server or not STANDS_FOR[r] <= covered)
-    if not partial:
-        return roles, None
-    what = " and ".join(f"{r} (it includes {_listed(INCLUDES[r])})" if r in INCLUDES else r
-                        for r in partial)  # fmt: skip
-    return roles, (
-        f"PostgreSQL cannot take part of what membership in {what} gives (it is all or nothing, "
-        "and cluster-wide): the membership was taken from the roles this DENY reaches (fail "
-        "closed), so they lose more than SQL Server denies them"
-    )
+    return roles, frozenset(r for r in roles if not server or not STANDS_FOR[r] <= covered)
+
+
+def why(denial: _Denial) -> str | None:
+    """Why the memberships a DENY took take more than SQL Server denies (None: they do not).
+    Only the roles it took from a role it reaches (:func:`cut_by` notes them) are named: a
+    DENY that may take ``pg_monitor`` from a CONTROL SERVER holder names it only when one it
+    reaches lost it, not because another principal holds it."""
+    found = []
+    scoped = sorted(r for r in denial.cut if r in denial.scoped and r not in denial.predefined)
+    if scoped:
+        found.append(
+            "there SQL Server refuses them the database's DMVs (VIEW DATABASE STATE) too, and "
+            f"PostgreSQL cannot take part of {' and '.join(scoped)}, which reads every "
+            "database's statistics and query texts: the membership was taken (fail closed) "
+            "where it rests on VIEW DATABASE STATE granted in another database, and kept where "
+            "it rests on VIEW SERVER STATE, whose server DMVs show every database's sessions in "
+            "SQL Server too"
+        )
+    partial = sorted(denial.cut & denial.partial)
+    if partial:
+        what = " and ".join(f"{r} (it includes {_listed(INCLUDES[r])})" if r in INCLUDES else r
+                            for r in partial)  # fmt: skip
+        found.append(
+            f"PostgreSQL cannot take part of what membership in {what} gives (it is all or "
+            "nothing, and cluster-wide): the membership was taken from the roles this DENY "
+            "reaches (fail closed), so they lose more than SQL Server denies them"
+        )
+    return "; ".join(found) or None
 
 
 def _listed(names: Iterable[str]) -> str:
@@ -132,7 +155,8 @@ def _held(state: PlanState, role: str) -> bool:
 def cut_by(state: PlanState, denials: Iterable[_Denial], membership: PgMembership) -> list[_Denial]:
     """The denials taking part of what a membership in a predefined role gives: those covering
     part of what it stands for, and those shutting its member out of a database (``scoped``)
-    when it rests on database grants alone (no server fact: module docstring)."""
+    when it rests on database grants alone (no server fact: module docstring). Every caller
+    takes the membership when some are found: each notes the role as one it took."""
     role, found, rests = membership.role, [], None
     for denial in denials:
         if role in denial.scoped and role not in denial.predefined:
@@ -144,6 +168,7 @@ def cut_by(state: PlanState, denials: Iterable[_Denial], membership: PgMembershi
         elif role not in denial.predefined:
             continue
         found.append(denial)
+        denial.cut.add(role)  # for why(): taken whenever cut_by finds it
     return found
 
 

@@ -128,22 +128,9 @@ def predefined_denials(
         attributes = attributed.intersection(pairs)  # CONTROL on a database: ALTER ANY USER
         if held.isdisjoint(roles | scoped) and not attributes:
             continue
-        why = [reason(state, deny)]
-        if scoped:
-            roles_text = " and ".join(sorted(scoped))
-            why.append(
-                "there SQL Server refuses them the database's DMVs (VIEW DATABASE STATE) too, "
-                f"and PostgreSQL cannot take part of {roles_text}, which reads every database's "
-                "statistics and query texts: the membership was taken (fail closed) where it "
-                "rests on VIEW DATABASE STATE granted in another database, and kept where it "
-                "rests on VIEW SERVER STATE, whose server DMVs show every database's sessions "
-                "in SQL Server too"
-            )
-        if partial:
-            why.append(partial)
-        approximated = "; ".join(why) if len(why) > 1 else None
-        found[deny.fact] = _Denial(deny, frozenset(), None, None, approximated, roles, scoped,
-                                   attributes)  # fmt: skip
+        # why it takes more than SQL Server does: from what it took (deny_predefined.why)
+        found[deny.fact] = _Denial(deny, frozenset(), None, None, None, roles, partial=partial,
+                                   scoped=scoped, attributes=attributes)  # fmt: skip
     return found
 
 

@@ -229,12 +229,23 @@ _FAITHFUL: Mapping[str, Emit] = {
 
 
 def permission_overgrant(
-    state: PlanState, db: Database | None, perm: Permission, role: str, fact: str
-) -> None:
-    """An over-granting permission row (CONTROL, ALTER ANY …, IMPERSONATE)."""
+    state: PlanState, db: Database | None, perm: Permission, role: str, fact: str,
+    denied: Callable[[], str | None],
+) -> None:  # fmt: skip
+    """An over-granting permission row (CONTROL, ALTER ANY …, IMPERSONATE). ``denied``: the
+    DENY overriding it in SQL Server, if any (asked of an administration permission only).
+
+    An overridden administration permission gives nothing, as an overridden GRANT of any
+    other permission (``overridden in SQL Server``): giving CREATEROLE for it would only have
+    the DENY take it back, and its findings claim the principal lost what SQL Server never let
+    it have (GRANT and DENY ALTER ANY LOGIN to one login: GB020, GB040)."""
     rule_id, equivalent = PERMISSION_RULES.get(
         (perm.securable_class, perm.permission), ("GB003", "admin")
     )
+    if equivalent == "admin" and (overridden := denied()):
+        state.dispose(fact, "permission", str(perm.source_ref), Disposition.NOT_APPLICABLE,
+                      reason=f"overridden in SQL Server: {overridden}")  # fmt: skip
+        return
     securable = " ".join(p for p in (perm.securable_class, perm.schema_name, perm.object_name) if p)
     over = Overgrant(
         rule_id, equivalent, db, perm.grantee, role, fact, str(perm.source_ref),

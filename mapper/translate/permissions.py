@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 
 from grantbridge.errors import GrantbridgeError
 from mapper import findings
@@ -127,7 +128,8 @@ def plan_permissions(state: PlanState, db: Database | None, denies: list[Deny]) 
             state.dispose(fact, "permission", ref, Disposition.EXCLUDED,
                           reason=f"the grantee [{perm.grantee}] is not migrated")  # fmt: skip
         elif (mapping := lookup(perm.securable_class, perm.permission)).outcome == "overgrant":
-            permission_overgrant(state, db, perm, role, fact)
+            denied = partial(_denied_by, state, db, perm, stamps)  # asked of a few only
+            permission_overgrant(state, db, perm, role, fact, denied)
         else:
             _plan_grant(state, db, perm, mapping, role, target, fact, ref, stamps)
 

@@ -16,6 +16,7 @@ from mapper.effective import Securable
 from mapper.naming import split_windows
 from mapper.plan import AuthMethod, Disposition, PgGrant, RoleKind
 from mapper.platforms import administrator
+from mapper.translate.advice_sql import set_role_advice
 from mapper.translate.auth import method_of, plan_auth
 from mapper.translate.guest import guest_finding
 from mapper.translate.ownership import role_owner_unknown
@@ -333,7 +334,8 @@ def plan_application_role(state: PlanState, db: Database, app: ApplicationRole) 
     finding = findings.make(
         "GB017", f"{source} is activated with sp_setapprole and its password",
         f"Created NOLOGIN role {name!r} with the application role's privileges and no members: "
-        "no login reaches them until it is granted the role. The password is not carried.",
+        "no login reaches them until it is granted the role. The password is not carried. "
+        + set_role_advice(name, state.target_db(db)),
         principal=app.name, securable=f"DATABASE {db.name}", source_ref=ref,
     )  # fmt: skip
     state.dispose(fact, "application_role", ref, Disposition.APPROXIMATED,

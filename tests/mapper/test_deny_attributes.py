@@ -78,12 +78,33 @@ def test_a_direct_grant_of_create_any_database_is_overridden() -> None:
     )
 
 
+@pytest.mark.parametrize("attribute", [CREATEDB, CREATEROLE])
+def test_a_grant_and_a_deny_of_the_same_permission_cancel(attribute: str) -> None:
+    """GRANT and DENY of one permission to one login: SQL Server refuses it, the plan gives
+    nothing and takes nothing. Regression (CREATEROLE): the faithful over-grant gave CREATEROLE,
+    the DENY took it back, and GB020 / GB040 said the login lost more than SQL Server denies."""
+    p = _plan(perm(GIVES[attribute], "L", "SERVER"), _deny(GIVES[attribute]))
+    assert usable(p, "l") == set()
+    grant, why = disposition_of(p, f"server/perm:SERVER:{GIVES[attribute]}:grant:l")
+    assert (grant, why) == (
+        Disposition.NOT_APPLICABLE,
+        f"overridden in SQL Server: DENY {GIVES[attribute]} on SERVER beats any GRANT",
+    )
+    deny, why = disposition_of(p, f"server/perm:SERVER:{GIVES[attribute]}:deny:l")
+    assert (deny, why) == (Disposition.NOT_APPLICABLE, "the plan grants nothing this DENY removes")
+    assert not {r for r, _ in rules_of(p, "L")} & {"GB005", "GB020", "GB040"}
+
+
 def test_a_direct_faithful_alter_any_login_loses_createrole() -> None:
-    p = _plan(perm("ALTER ANY LOGIN", "L", "SERVER"), _deny("ALTER ANY LOGIN"))
+    """ALTER ANY USER granted too: CREATEROLE stands for it as well, so it goes (fail closed)."""
+    granted = perm("ALTER ANY USER", "u", "DATABASE")
+    snap = snapshot(database(users=(user("u", "L"),), permissions=(granted,)), logins=(login("L"),),
+                    server_permissions=(_deny("ALTER ANY LOGIN"),))  # fmt: skip
+    p = plan(snap, FAITHFUL)
     assert CREATEROLE not in usable(p, "l")
-    grant, why = disposition_of(p, "server/perm:SERVER:ALTER ANY LOGIN:grant:l")
-    assert grant == Disposition.NOT_APPLICABLE
-    assert why.startswith("overridden in SQL Server by DENY ALTER ANY LOGIN ON SERVER TO [L]")
+    grant, why = disposition_of(p, "Sales/perm:DATABASE:ALTER ANY USER:grant:u")
+    assert grant == Disposition.APPROXIMATED
+    assert why.startswith("DENY restructuring removed what it gave [u]: DENY ALTER ANY LOGIN")
     deny, why = disposition_of(p, "server/perm:SERVER:ALTER ANY LOGIN:deny:l")
     assert deny == Disposition.APPROXIMATED  # CREATEROLE stands for more than ALTER ANY LOGIN
     assert "CREATEROLE" in why

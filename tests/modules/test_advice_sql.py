@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mapper.plan import Finding, MigrationPlan
+from mapper.plan import Finding, MigrationPlan, RoleKind
 from mapper.planner import plan
 from mapper.policy import Naming, Policy
 from mapper.quoting import quote_ident, quote_qualified
@@ -89,6 +89,10 @@ GO
 GRANT SELECT ON OBJECT::[Sales].[OrderLines] TO [public]
 GO
 DENY SELECT ON OBJECT::[Sales].[OrderLines] TO [Dave]
+GO
+CREATE APPLICATION ROLE [Order "App"] WITH PASSWORD = N'x', DEFAULT_SCHEMA = [Sales]
+GO
+GRANT SELECT ON OBJECT::[Café "Ü"].[Order Lines] TO [Order "App"]
 GO
 """
 
@@ -255,3 +259,23 @@ def test_pg_every_advised_statement_runs_verbatim(
     roles = "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
     roles += " JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s"
     assert ask(pg_dsn, db, roles, reader) == 2
+
+    # GB017: the application role, granted to an application's login role (the placeholder:
+    # Dave's), which SET ROLE to it in the database named and reads what the role was granted
+    action = one(migration, "GB017").action
+    (app,) = [r.name for r in migration.roles if r.kind == RoleKind.APPLICATION]
+    assert app == f'{prefix}_Order "App"'
+    granted = action.split("(<login>): ", 1)[1].split(" (PostgreSQL 16", 1)[0]
+    dave = f"{prefix}_Dave"
+    run(pg_dsn, None, [granted.replace("<login>", quote_ident(dave))])
+    assert ask(pg_dsn, db, "SELECT pg_has_role(%s, %s, 'MEMBER')", dave, app)
+    assert not ask(pg_dsn, db, "SELECT pg_has_role(%s, %s, 'USAGE')", dave, app)  # no INHERIT
+    where, statements = advised(action, "The application then runs, ")
+    assert where == db
+    assert statements == [f"SET ROLE {quote_ident(app)}"]
+    with connect(pg_dsn, where) as conn:
+        conn.execute(f"SET ROLE {quote_ident(dave)}".encode())
+        for statement in statements:
+            conn.execute(statement.encode())
+        assert conn.execute("SELECT current_user").fetchone() == (app,)
+        assert conn.execute(f"SELECT count(*) FROM {lines}".encode()).fetchone() == (0,)
