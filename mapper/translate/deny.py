@@ -62,6 +62,7 @@ from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_attributes, deny_shut
 from mapper.translate.deny_cover import Contested, Covering
 from mapper.translate.deny_dispose import (
+    Gb020,
     Outcome,
     approximations,
     dispose_deny,
@@ -73,12 +74,7 @@ from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_owners import Owners
 from mapper.translate.deny_predefined import cut, cut_by, leave_predefined, predefined
 from mapper.translate.deny_reach import Coverage, Holders, signature_of
-from mapper.translate.deny_roles import (
-    Derived,
-    closure,
-    derived_role,
-    split_roles,
-)
+from mapper.translate.deny_roles import Derived, closure, derived_role, split_roles
 from mapper.translate.grants import Target
 from mapper.translate.items import Granted, copy_with
 from mapper.translate.state import PlanState
@@ -365,6 +361,7 @@ def _restructure(
         if not takers:  # a _common part: no DENY of any member below takes from it
             derived[(base, None)] = None
     contested = Contested(state, covering)  # from here on, grants change only as it knows
+    gb020 = Gb020()
     for member in order:
         sub = subtraction(reach[member])
         for membership, facts in _direct(state, member):
@@ -374,7 +371,7 @@ def _restructure(
             name, takers = made
             state.remove(membership.key)
             if not name:  # every privilege the role gives is denied: the membership goes
-                finding, text = leave_role(state, membership, facts, takers)
+                finding, text = leave_role(state, membership, facts, takers, gb020)
                 took(takers, f"role:{member}")
                 for denial in takers:
                     found.setdefault(denial.deny.fact, set()).add(finding)
@@ -384,10 +381,13 @@ def _restructure(
             key = ""
             for fact in (*facts, takers[0].deny.fact):
                 key, _ = state.add(replacement, fact)
-            finding = state.finding(moved_finding(membership.role, member, name, takers))
+            finding = gb020.note(
+                state, moved_finding(membership.role, member, name, takers), member
+            )
             took(takers, f"role:{name}", key)
             for denial in takers:
                 found.setdefault(denial.deny.fact, set()).add(finding)
+    gb020.finish(state)
     return touched, found, set().union(*(s.split for s in subtractions.values())), leaving
 
 

@@ -36,8 +36,46 @@ class Outcome:
     left: tuple[str, ...] = ()
 
 
+class Gb020:
+    """GB020 by key, naming every member it is about (moved to a derived role, or out of a role).
+
+    A GB020's key names the denying principals and the role, not the member, so several members
+    meet one finding. Kept as the first member met wrote it, its text depended on the order
+    members were restructured in, which depends on every database a login's roles span (the
+    same estate planned one database at a time named another member: ``bench.decompose``). Now
+    its action gives each member's sentence, members sorted (the first
+    :data:`EVIDENCE_DENIES`, the rest counted), and its evidence is the first member's.
+    """
+
+    def __init__(self) -> None:
+        self.members: dict[str, dict[str, Finding]] = {}
+
+    def note(self, state: PlanState, finding: Finding, member: str) -> str:
+        """Record ``finding`` about ``member``; its key."""
+        key = state.finding(finding)
+        self.members.setdefault(key, {})[member] = finding
+        return key
+
+    def finish(self, state: PlanState) -> None:
+        """Give each finding met by several members its text naming them all."""
+        for key, found in self.members.items():
+            if len(found) < 2:
+                continue
+            names = sorted(found, key=lambda m: (fold(m), m))
+            actions = [found[m].action for m in names[:EVIDENCE_DENIES]]
+            if len(names) > EVIDENCE_DENIES:
+                more = plural(len(names) - EVIDENCE_DENIES, "more member")
+                actions.append(f"And {more} alike (see the DENYs' dispositions).")
+            update = {"evidence": found[names[0]].evidence, "action": " ".join(actions)}
+            state.findings[key] = state.findings[key].model_copy(update=update)
+
+
 def leave_role(
-    state: PlanState, membership: PgMembership, facts: tuple[str, ...], takers: list[_Denial]
+    state: PlanState,
+    membership: PgMembership,
+    facts: tuple[str, ...],
+    takers: list[_Denial],
+    gb020: Gb020,
 ) -> tuple[str, str]:
     """A member leaves a role every privilege of which the DENYs take from it (grants and
     parents alike), instead of joining an empty derived role: it gains nothing from the role in
@@ -52,13 +90,13 @@ def leave_role(
             f"; and {plural(len(statements) - EVIDENCE_DENIES, 'more DENY')} (see the dispositions)"
         )
     every = f"every privilege {role!r} gives {member!r} (its grants and its roles') is denied to it"
-    key = state.finding(findings.make(
+    key = gb020.note(state, findings.make(
         "GB020", evidence,
         f"{member!r} is no longer a member of {role!r}: {every}, so it gains nothing from the role "
         "in SQL Server; no derived role is made.",
         principal=", ".join(sorted({t.deny.grantee for t in takers}, key=fold)), securable=role,
         source_ref=takers[0].deny.ref,
-    ))  # fmt: skip
+    ), member)  # fmt: skip
     reason = f"{every} in SQL Server: no membership and no derived role (GB020)"
     taken_away(state, facts, {membership.key}, reason, key)
     return key, f"{member!r} leaves {role!r}: {every}"
