@@ -13,7 +13,8 @@ merge misses, adds or spells differently, sorted by what couples the databases:
 
 * ``server fact``: every fact of the item is a server-level one whose treatment spans the
   databases, such as a sysadmin member downscoped to each database's ``db_owner`` role: the
-  whole plan's finding and disposition list every database, each part only its own;
+  whole plan's finding and disposition text list every database, each part only its own (the
+  merge unions a disposition's items and findings: :data:`UNIONS`);
 * ``cluster-wide restructuring``: the item belongs to a role DENY restructuring made from a
   login's or server role's role (``…_common``, ``…_part_…``, ``…_minus_…``). PostgreSQL roles
   are cluster-wide, so a role split or derived for a DENY in one database holds the role's
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from bench.estate import ensure_estate
 from bench.scales import get_scale
-from mapper.plan import MigrationPlan, PgRole, PlanModel
+from mapper.plan import FactDisposition, MigrationPlan, PgRole, PlanModel
 from mapper.planner import plan
 from mapper.policy import Policy
 from mssql_extract.snapshot import SecuritySnapshot
@@ -51,19 +52,30 @@ def parts(snapshot: SecuritySnapshot, policy: Policy) -> Iterator[MigrationPlan]
         yield plan(snapshot.model_copy(update={"databases": (db,)}), policy, part_of=whole)
 
 
+#: What a merge unions when parts give an item twice: a login's role is made from its users
+#: in every database; a server fact's disposition lists the items and findings of every part.
+UNIONS: dict[type[PlanModel], tuple[str, ...]] = {
+    PgRole: ("facts",),
+    FactDisposition: ("items", "findings"),
+}
+
+
 def merged(plans: Iterable[MigrationPlan]) -> dict[str, dict[str, PlanModel]]:
-    """Each kind's items by key over ``plans``; a role seen twice gets the union of its facts,
-    any other item seen twice keeps its first spelling (a later different one is a difference
-    in its own right, counted by :func:`compare` as a mismatch with the whole)."""
+    """Each kind's items by key over ``plans``. An item seen twice takes the union of the
+    fields :data:`UNIONS` names for its kind and keeps its first spelling otherwise (a later
+    different one is a difference in its own right, counted by :func:`compare`)."""
     kinds: dict[str, dict[str, PlanModel]] = {}
     for part in plans:
         for kind, items in _item_fields(part):
             held = kinds.setdefault(kind, {})
             for item in items:
                 first = held.setdefault(item.key, item)
-                if isinstance(item, PgRole) and first is not item:
-                    facts = tuple(sorted(set(first.facts) | set(item.facts)))  # type: ignore[attr-defined]
-                    held[item.key] = first.model_copy(update={"facts": facts})
+                fields = UNIONS.get(type(item), ())
+                if fields and first is not item:
+                    update = {
+                        f: tuple(sorted({*getattr(first, f), *getattr(item, f)})) for f in fields
+                    }
+                    held[item.key] = first.model_copy(update=update)
     return kinds
 
 
