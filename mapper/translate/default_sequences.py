@@ -193,6 +193,20 @@ def views_over_tables(state: PlanState) -> dict[Where, Where]:
     return found
 
 
+def sequence_denies(state: PlanState) -> dict[Where, list[str]]:
+    """PostgreSQL sequence → the DENYs that cover UPDATE on its SQL Server sequence, for the
+    GB040 of ``plan --target`` (:func:`mapper.target.grant_default_sequences`)."""
+    server = _server_denies(state)
+    found: dict[Where, list[str]] = {}
+    for db in state.snapshot.databases:
+        sequences = _Sequences(db, server)
+        for sequence in (o for named in sequences.by_name.values() for o in named):
+            denied, target = sequences.denied(sequence), pg_object(state, db, sequence)
+            if denied and target is not None:
+                found[_where(target)] = denied
+    return found
+
+
 def _where(item: PgObject | PgGrant) -> Where:
     return (item.database, item.schema_name, item.name)
 
@@ -326,20 +340,8 @@ def _listed(state: PlanState, fact: str, insert: str, item: str = "", finding: s
 
 def _found(state: PlanState, route: _Route, usages: list[PgGrant], denied: list[str]) -> None:
     """The table's (or view's) GB040, beside its INSERT grants in their facts' dispositions."""
-    finding = sequence_finding(
-        _where(route.target), usages, source_ref=str(route.through.source_ref), view=route.view
-    )
-    if denied:
-        finding = finding.model_copy(update={"evidence": (
-            f"{finding.evidence}; not kept: {', '.join(denied)}. Each stopped a direct NEXT "
-            "VALUE FOR in SQL Server, never the default (the ownership chain skips the check on "
-            "the sequence, a DENY included), so USAGE is granted all the same, and USAGE cannot "
-            "tell the default from a direct call: a role a DENY names that holds the USAGE, or "
-            "inherits it, may call nextval itself"
-        ), "action": (
-            f"{finding.action} To keep a DENY, give the column a default that calls a SECURITY "
-            "DEFINER function of the sequence's owner instead, and revoke the USAGE."
-        )})  # fmt: skip
+    finding = sequence_finding(_where(route.target), usages, denied=denied,
+                               source_ref=str(route.through.source_ref), view=route.view)  # fmt: skip
     key = state.finding(finding)
     grantees = {usage.grantee for usage in usages}
     for insert, grant in route.granted:

@@ -17,9 +17,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.mapper.test_default_sequence_grants import CONVERTED, INTACT, insert_as, usage
+from mapper.planner import plan
+from mapper.policy import Policy
+from mssql_extract.tsql import extract_scripts
+from tests.mapper.test_default_sequence_grants import (
+    CONVERTED,
+    INTACT,
+    catalog,
+    insert_as,
+    usage,
+)
 from tests.modules.test_chain_depth import applied
-from tests.modules.test_ownership_chains import findings, planned, run_as
+from tests.modules.test_ownership_chains import estate, findings, planned, run_as
 
 DROPPED = INTACT + "ALTER TABLE [s].[t] DROP CONSTRAINT [DF_T_ID]\nGO\n"
 #: SSMS's way: the table, then its default added by name.
@@ -129,6 +138,22 @@ def test_a_grantee_denied_on_the_sequence_still_gets_usage_and_is_told(tmp_path:
         "To keep a DENY, give the column a default that calls a SECURITY DEFINER function of the "
         "sequence's owner instead, and revoke the USAGE."
     )
+
+
+def test_plan_target_names_the_denies_on_a_sequence_it_grants(tmp_path: Path) -> None:
+    """A snapshot without the defaults (made before the field): the target's catalog finds
+    s.t's default, and its GB040 names the DENY as the snapshot's own would."""
+    path = tmp_path / "estate.sql"
+    path.write_text(estate(INTACT + "DENY UPDATE ON SCHEMA::[s] TO [{p}caller]\nGO\n"))
+    snapshot = extract_scripts([path])
+    (db,) = snapshot.databases
+    objects = tuple(o.model_copy(update={"sequence_defaults": ()}) for o in db.objects)
+    bare = snapshot.model_copy(update={"databases": (db.model_copy(update={"objects": objects}),)})
+    migration = plan(bare, Policy(), target=catalog())
+    assert set(usage(migration)) == {"carol", "writers"}
+    (gb040,) = findings(migration, "GB040")
+    assert "; not kept: DENY UPDATE ON SCHEMA::[s] TO [caller]. Each stopped" in gb040.evidence
+    assert gb040.action.endswith("and revoke the USAGE.")
 
 
 # --------------------------------------------------------------------------- real PostgreSQL
