@@ -44,7 +44,11 @@ from mapper.translate import (
 )
 from mapper.translate.auth import check_exclusive
 from mapper.translate.collation import plan_collations
-from mapper.translate.default_sequences import plan_default_sequences, views_over_tables
+from mapper.translate.default_sequences import (
+    plan_default_sequences,
+    sequence_denies,
+    views_over_tables,
+)
 from mapper.translate.deny import Deny, plan_denies
 from mapper.translate.grants import plan_schema_usage
 from mapper.translate.implied import prune_implied
@@ -91,15 +95,18 @@ def plan(
         MappingError: a name collision, a cycle, or rds_iam and rds_ad on one role.
     """
     with collector_paused():
-        planned, views = _plan(snapshot, policy, target, part_of)
-    return planned if target is None else resolve_against_target(planned, target, policy, views)
+        planned, views, denies = _plan(snapshot, policy, target, part_of)
+    if target is None:
+        return planned
+    return resolve_against_target(planned, target, policy, views, denies)
 
 
 def _plan(
     snapshot: SecuritySnapshot, policy: Policy, target: MigrationPlan | None, part_of: int | None
-) -> tuple[MigrationPlan, dict[Where, Where]]:
+) -> tuple[MigrationPlan, dict[Where, Where], dict[Where, list[str]]]:
     """The plan, and for a target whose tables have defaults, each view an INSERT into which
-    reaches one table (view → table: :func:`resolve_against_target` gives its grantees USAGE)."""
+    reaches one table (view → table: :func:`resolve_against_target` gives its grantees USAGE)
+    and the DENYs on each sequence its GB040 names."""
     # first, while little else is in memory: it serialises the whole snapshot
     digest = fingerprint(snapshot, policy, target)
     snapshot = classify_windows_groups(snapshot, policy)  # scripts cannot tell groups from users
@@ -124,6 +131,7 @@ def _plan(
     prune_implied(state)
     plan_default_sequences(state)  # USAGE follows the INSERT grants left after pruning
     views = views_over_tables(state) if _has_defaults(target) else {}
+    denied = sequence_denies(state) if _has_defaults(target) else {}
     hardening.plan_hardening(state)
     plan_skipped(state)  # what the extractor could not read: findings, never silent
     plan_collations(state)  # case-sensitive names the snapshot could not keep apart
@@ -131,7 +139,7 @@ def _plan(
     dispositions.finalize(state, security.keys())
     dispositions.assert_complete(state)
     check_exclusive(state.memberships())
-    return _build(state, security, digest), views
+    return _build(state, security, digest), views, denied
 
 
 def _has_defaults(target: MigrationPlan | None) -> bool:

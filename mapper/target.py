@@ -108,14 +108,15 @@ _NOT_OBJECTS = frozenset({"DATABASE", "SCHEMA", "PARAMETER", "LANGUAGE", "FOREIG
 
 def resolve_against_target(
     plan: MigrationPlan, target: MigrationPlan, policy: Policy,
-    views: Mapping[Where, Where] | None = None,
+    views: Mapping[Where, Where] | None = None, denies: Mapping[Where, list[str]] | None = None,
 ) -> MigrationPlan:  # fmt: skip
     """``plan`` bound to the target's routines, without the items on objects it lacks, and with
     USAGE on the sequences the column defaults of its tables call, for INSERT on them or on the
-    ``views`` over them (view → table: :func:`grant_default_sequences`)."""
+    ``views`` over them (view → table), naming the ``denies`` on them
+    (:func:`grant_default_sequences`)."""
     plan = bind_signatures(plan, target.objects)
     plan = without_missing(plan, target, policy)
-    return _sorted(grant_default_sequences(plan, target, policy, views))
+    return _sorted(grant_default_sequences(plan, target, policy, views, denies))
 
 
 def without_missing(plan: MigrationPlan, target: MigrationPlan, policy: Policy) -> MigrationPlan:
@@ -194,12 +195,14 @@ _NEXTVAL = frozenset({"USAGE", "UPDATE"})
 
 def grant_default_sequences(
     plan: MigrationPlan, target: MigrationPlan, policy: Policy,
-    views: Mapping[Where, Where] | None = None,
+    views: Mapping[Where, Where] | None = None, denies: Mapping[Where, list[str]] | None = None,
 ) -> MigrationPlan:  # fmt: skip
     """``plan`` with USAGE on each sequence a table's column default calls, for every grantee
     the plan gives INSERT on that table or on a view of ``views`` over it (view → table: the
     planner's :func:`mapper.translate.default_sequences.views_over_tables`, the views whose
-    chain to the table is intact), and a GB040 finding per table and per view.
+    chain to the table is intact), and a GB040 finding per table and per view, which names the
+    snapshot's DENYs on the sequences granted (``denies``, sequence → the DENYs that cover UPDATE
+    on it: :func:`mapper.translate.default_sequences.sequence_denies`).
 
     PostgreSQL evaluates ``DEFAULT nextval('s.orders_id_seq'::regclass)`` (a serial column, or a
     converted ``DEFAULT (NEXT VALUE FOR s.seq)``) as the inserting role, which needs USAGE (or
@@ -252,8 +255,10 @@ def grant_default_sequences(
             added[grant.key] = _usage(sequence, insert, added.get(grant.key))  # every INSERT's
     if not added:
         return plan
+    denied = denies or {}
     found = {(where, view): _with_acceptance(sequence_finding(
-                 where, grants, view=view, source_ref=f"{where[0]}:{view}" if view else None
+                 where, grants, view=view, source_ref=f"{where[0]}:{view}" if view else None,
+                 denied=[d for g in grants for d in denied.get(_named(g), ())],
              ), policy) for (where, view), grants in per_table.items()}  # fmt: skip
     return plan.model_copy(update={
         "objects": plan.objects + tuple(objects.values()),
@@ -300,12 +305,14 @@ def _usage(sequence: PgObject, insert: PgGrant, before: PgGrant | None = None) -
 
 
 def sequence_finding(
-    table: Where, grants: list[PgGrant], *, source_ref: str | None = None, view: str = ""
-) -> Finding:
+    table: Where, grants: list[PgGrant], *, source_ref: str | None = None, view: str = "",
+    denied: Iterable[str] = (),
+) -> Finding:  # fmt: skip
     """GB040 for the USAGE grants made on the sequences a table's defaults call (here, and by
     :mod:`mapper.translate.default_sequences` from the snapshot, which gives its own
     ``source_ref``: where SQL Server's table is defined, or the ``view`` (``schema.name``) over
-    the table the grantees insert through, and where that view is defined)."""
+    the table the grantees insert through, and where that view is defined), naming each DENY of
+    ``denied`` (``DENY UPDATE ON SCHEMA::[s] TO [x]``), which the USAGE does not keep."""
     database, schema, name = table
     where = f"{schema}.{name}"
     used = sorted({f"{g.schema_name}.{g.name}" for g in grants})
@@ -321,6 +328,18 @@ def sequence_finding(
         f", the roles granted INSERT on {granted} (SQL Server needed no permission on a sequence "
         f"owned by the table's owner{chained})."
     )
+    if named := sorted(set(denied)):
+        evidence += (
+            f"; not kept: {', '.join(named)}. Each stopped a direct NEXT VALUE FOR in SQL "
+            "Server, never the default (the ownership chain skips the check on the sequence, a "
+            "DENY included), so USAGE is granted all the same, and USAGE cannot tell the "
+            "default from a direct call: a role a DENY names that holds the USAGE, or inherits "
+            "it, may call nextval itself"
+        )
+        action += (
+            " To keep a DENY, give the column a default that calls a SECURITY DEFINER function "
+            "of the sequence's owner instead, and revoke the USAGE."
+        )
     return findings.make(
         "GB040", evidence, action, securable=f"VIEW {view}" if view else f"TABLE {where}",
         source_ref=source_ref or f"{database}:{where}",

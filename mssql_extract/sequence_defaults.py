@@ -90,12 +90,16 @@ def sequences_in(expression: str | None) -> list[str]:
         return []
 
 
-def sequence_defaults(called: dict[str, list[str]]) -> tuple[SequenceDefault, ...]:
+def sequence_defaults(
+    called: dict[str, list[str]], names: dict[str, str | None] | None = None
+) -> tuple[SequenceDefault, ...]:
     """``column → the sequences its default calls`` as the snapshot's field holds them (one item
-    per column and sequence; a name written twice, in any case, once)."""
+    per column and sequence; a name written twice, in any case, once), each with its default
+    constraint's name from ``names`` (column → name), where a script gives one."""
     found: dict[str, SequenceDefault] = {}
     for column, sequences in called.items():
+        constraint = (names or {}).get(column)
         for sequence in sequences:
-            item = SequenceDefault(column=column, sequence=sequence)
+            item = SequenceDefault(column=column, sequence=sequence, constraint=constraint)
             found.setdefault(item.key, item)
     return tuple(sorted(found.values(), key=lambda item: item.key))

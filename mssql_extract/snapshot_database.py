@@ -96,10 +96,16 @@ class SequenceDefault(Model):
     sequence object must reside in the same database", NEXT VALUE FOR (Transact-SQL), "Using a
     Sequence Object in a Default Constraint"). The mapper resolves it (DESIGN §3.3, "What
     PostgreSQL needs that SQL Server does not").
+
+    ``constraint`` is the default constraint's name where a script gives it (``CONSTRAINT
+    df_t_id DEFAULT …``): the replay drops the default with ``ALTER TABLE … DROP CONSTRAINT
+    df_t_id`` by it. None: a name SQL Server makes up (``DF__t__id__…``), or a source that does
+    not keep it; left out of the JSON then.
     """
 
     column: str
     sequence: str
+    constraint: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def key(self) -> str:

@@ -26,9 +26,10 @@ a name alone several schemas hold                                  the INSERT gr
 =================================  ==============================  ================================
 
 USAGE also lets the grantee call ``nextval`` itself, which SQL Server allowed only with UPDATE:
-GB040 says so, and names a DENY on the sequence that is therefore not kept (faithful to the
-default, which the DENY never stopped; the alternative, a SECURITY DEFINER function as the
-default, is a change to the converted table, not to its privileges). Runs after
+GB040 says so, and names each DENY that covers UPDATE on the sequence (on it, its schema, the
+database, CONTROL SERVER), which is therefore not kept (faithful to the default, which the DENY
+never stopped; the alternative, a SECURITY DEFINER function as the default, is a change to the
+converted table, not to its privileges). Runs after
 :func:`~mapper.translate.implied.prune_implied`: a role inheriting INSERT inherits the USAGE too.
 
 INSERT through a view is an INSERT on its base table for the default: SQL Server checks nothing
@@ -46,6 +47,7 @@ from dataclasses import dataclass
 from mapper import findings
 from mapper.module_findings import ObjectIndex, module_chain
 from mapper.modules import analyze_object
+from mapper.permissions import CATALOG
 from mapper.plan import PgGrant, PgObject
 from mapper.target import Where, sequence_finding
 from mapper.translate.items import copy_with
@@ -60,9 +62,11 @@ from mssql_extract.snapshot import (
     fold,
 )
 
-#: SQL Server permissions whose DENY on a sequence (or its schema) keeps a principal from calling
-#: NEXT VALUE FOR itself: UPDATE, and CONTROL, which covers it (fn_builtin_permissions).
-_NEXT_VALUE_DENIED = frozenset({"UPDATE", "CONTROL"})
+#: (class, permission) pairs whose DENY keeps a principal from calling NEXT VALUE FOR on a sequence
+#: itself: UPDATE on it and every pair that covers it, CONTROL on it, UPDATE and CONTROL on its
+#: schema and on the database, CONTROL SERVER (reference/mssql/builtin_permissions_sql2022.csv,
+#: OBJECT/UPDATE and up; "NEXT VALUE FOR (Transact-SQL)", Permissions: UPDATE on the sequence).
+_NEXT_VALUE_DENIED = frozenset(CATALOG.implied_by("OBJECT", "UPDATE", grant=False))
 #: Sequence privileges that let a role call nextval: a grantee holding one needs nothing more.
 _NEXTVAL = ("USAGE", "UPDATE")
 #: What a USAGE grant made here says about itself (in plan.json).
@@ -79,10 +83,11 @@ def plan_default_sequences(state: PlanState) -> None:
         return
     inserts = _inserts(state)
     held = _held(state)
+    server = _server_denies(state)
     catalogs: dict[str, _Sequences] = {}
     views: dict[str, dict[str, list[tuple[DbObject, PgObject]]]] = {}
     for db, table in tables:
-        sequences = catalogs.get(db.key) or catalogs.setdefault(db.key, _Sequences(db))
+        sequences = catalogs.get(db.key) or catalogs.setdefault(db.key, _Sequences(db, server))
         target = pg_object(state, db, table)
         if target is None:
             continue
@@ -123,6 +128,14 @@ def _plan_route(
         if isinstance(sequence, str):
             _not_found(state, route, default, sequence)
         elif _chained(db, route.table, sequence):
+            # USAGE even to a grantee DENIED UPDATE on the sequence (or its schema, database):
+            # the default is called through the table's ownership chain, and "If both objects
+            # have the same owner, permissions on the referenced object are not evaluated"
+            # ("Ownership Chains", https://learn.microsoft.com/sql/relational-databases/
+            # security/ownership-chains), as "NEXT VALUE FOR (Transact-SQL)" says of a default
+            # ("no permissions are required on the sequence object"): SQL Server inserts for
+            # it. Leaving it out would refuse what the server allows; giving it lets a direct
+            # nextval through, which the DENY stopped. GB040 names each such DENY.
             made = _granted(state, db, route.target, sequence, route.granted, held)
             usages += made
             denied += sequences.denied(sequence) if made else []
@@ -180,6 +193,20 @@ def views_over_tables(state: PlanState) -> dict[Where, Where]:
     return found
 
 
+def sequence_denies(state: PlanState) -> dict[Where, list[str]]:
+    """PostgreSQL sequence → the DENYs that cover UPDATE on its SQL Server sequence, for the
+    GB040 of ``plan --target`` (:func:`mapper.target.grant_default_sequences`)."""
+    server = _server_denies(state)
+    found: dict[Where, list[str]] = {}
+    for db in state.snapshot.databases:
+        sequences = _Sequences(db, server)
+        for sequence in (o for named in sequences.by_name.values() for o in named):
+            denied, target = sequences.denied(sequence), pg_object(state, db, sequence)
+            if denied and target is not None:
+                found[_where(target)] = denied
+    return found
+
+
 def _where(item: PgObject | PgGrant) -> Where:
     return (item.database, item.schema_name, item.name)
 
@@ -198,24 +225,28 @@ class _Sequences:
     """A database's sequences by folded name, and the DENYs that keep someone from calling NEXT
     VALUE FOR on one, built once per database (each table with defaults asks)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, server: list[str]) -> None:
         self.db = db
         self.by_name: dict[str, list[DbObject]] = defaultdict(list)
         for obj in db.objects:
             if obj.kind == ObjectKind.SEQUENCE:
                 self.by_name[fold(obj.name)].append(obj)
-        #: (folded schema, folded name) or (folded schema,) → ``DENY UPDATE ON [s].[q] TO [x]``
+        #: (folded schema, folded name), (folded schema,) or () for the database and the server
+        #: → ``DENY UPDATE ON OBJECT::[s].[q] TO [x]``, each with its securable
         self.denies: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        self.denies[()] += server
         for p in db.permissions:
-            if (p.state != PermissionState.DENY or p.permission not in _NEXT_VALUE_DENIED
-                    or p.securable_class not in ("OBJECT", "SCHEMA") or p.column_name):  # fmt: skip
+            if (p.state != PermissionState.DENY or p.column_name
+                    or (p.securable_class, p.permission) not in _NEXT_VALUE_DENIED):  # fmt: skip
                 continue
             where: tuple[str, ...]
             if p.securable_class == "OBJECT":
                 where = (fold(p.schema_name or ""), fold(p.object_name or ""))
-                what = f"[{p.schema_name}].[{p.object_name}]"
-            else:
+                what = f"OBJECT::[{p.schema_name}].[{p.object_name}]"
+            elif p.securable_class == "SCHEMA":
                 where, what = (fold(p.object_name or ""),), f"SCHEMA::[{p.object_name}]"
+            else:
+                where, what = (), f"DATABASE::[{db.name}]"
             self.denies[where].append(f"DENY {p.permission} ON {what} TO [{p.grantee}]")
 
     def find(self, default: SequenceDefault) -> DbObject | str:
@@ -238,13 +269,22 @@ class _Sequences:
         return f"named without its schema, it may be any of {held}"
 
     def denied(self, sequence: DbObject) -> list[str]:
-        """Each DENY that keeps someone from calling NEXT VALUE FOR on ``sequence`` itself (on
-        it, or on its schema)."""
+        """Each DENY that keeps someone from calling NEXT VALUE FOR on ``sequence`` itself: on
+        it, its schema, the database or the server, to anyone (whoever it names, or a member of
+        it, may hold the USAGE given here)."""
         schema = fold(sequence.schema_name)
         return [
             *self.denies.get((schema, fold(sequence.name)), ()),
             *self.denies.get((schema,), ()),
+            *self.denies.get((), ()),
         ]
+
+
+def _server_denies(state: PlanState) -> list[str]:
+    """``DENY CONTROL SERVER TO [login]``: it covers UPDATE on every sequence of the server."""
+    return [f"DENY {p.permission} TO [{p.grantee}]" for p in state.snapshot.server_permissions
+            if p.state == PermissionState.DENY
+            and (p.securable_class, p.permission) in _NEXT_VALUE_DENIED]  # fmt: skip
 
 
 def _owner(db: Database, obj: DbObject) -> str:
@@ -300,15 +340,8 @@ def _listed(state: PlanState, fact: str, insert: str, item: str = "", finding: s
 
 def _found(state: PlanState, route: _Route, usages: list[PgGrant], denied: list[str]) -> None:
     """The table's (or view's) GB040, beside its INSERT grants in their facts' dispositions."""
-    finding = sequence_finding(
-        _where(route.target), usages, source_ref=str(route.through.source_ref), view=route.view
-    )
-    if denied:
-        finding = finding.model_copy(update={"evidence": (
-            f"{finding.evidence}; {', '.join(denied)} is not kept: it never stopped the default "
-            "in SQL Server (the ownership chain skips the check), and USAGE cannot tell the "
-            "default from a direct call"
-        )})  # fmt: skip
+    finding = sequence_finding(_where(route.target), usages, denied=denied,
+                               source_ref=str(route.through.source_ref), view=route.view)  # fmt: skip
     key = state.finding(finding)
     grantees = {usage.grantee for usage in usages}
     for insert, grant in route.granted:

@@ -44,6 +44,9 @@ REFUSED_DROP = "the principal stands (not replayed)"
 #: How it ends for a DROP DATABASE SQL Server refuses, of the current database or a system one
 #: (Msg 3702 …: mssql_extract/tsql/drop_database.py): the database stays.
 REFUSED_DROP_DATABASE = "the database stands (not replayed)"
+#: How it ends for a DROP SEQUENCE of a sequence a column default calls, which SQL Server
+#: refuses (DROP SEQUENCE, Remarks: mssql_extract/tsql/column_defaults.py): the sequence stays.
+REFUSED_DROP_SEQUENCE = "the sequence stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
 REFUSED_USER = "the user is not created (not replayed)"
@@ -133,6 +136,19 @@ def _action(skipped: Skipped) -> str:
         return (
             f"{action} The statement is in a loop: a later pass may drop the database once it "
             "runs in another one; check on the server whether it is still there."
+        )
+    if skipped.reason.endswith(REFUSED_DROP_SEQUENCE):
+        action = (
+            "Not in the plan as a drop: SQL Server refuses the statement, so the sequence stays, "
+            "and the INSERT grantees of the tables whose defaults call it get USAGE on it as "
+            "before. If it is meant to go, drop those defaults first (ALTER TABLE … DROP "
+            "CONSTRAINT) and extract again."
+        )
+        if REFUSED_IN_LOOP not in skipped.reason:
+            return action
+        return (
+            f"{action} The statement is in a loop: a later pass may drop the sequence once the "
+            "defaults are gone; check on the server whether it is still there."
         )
     if skipped.reason.endswith(REFUSED_USER):
         return (

@@ -4,9 +4,19 @@ and ``ALTER TABLE t ADD [CONSTRAINT c] DEFAULT (NEXT VALUE FOR s.seq) FOR col``.
 SSMS "Generate Scripts" writes a table's defaults as ``ALTER TABLE [s].[t] ADD DEFAULT (NEXT
 VALUE FOR [s].[seq]) FOR [col]`` after the table, SSDT projects and hand-written scripts
 inline in the column or as ``ADD CONSTRAINT``. The table's ``DbObject.sequence_defaults`` records
-each (:mod:`mssql_extract.sequence_defaults` reads the expression). An ALTER TABLE … ADD without
-one stays what it was: a statement without a security effect (``modules.alter_table``).
-A later ``DROP CONSTRAINT`` is not followed (constraint names are not kept).
+each (:mod:`mssql_extract.sequence_defaults` reads the expression), with the constraint's name
+where the script gives one. An ALTER TABLE … ADD without one stays what it was: a statement
+without a security effect (``modules.alter_table``).
+
+``ALTER TABLE t DROP [CONSTRAINT] [IF EXISTS] df, …`` removes the default named so, whose
+sequence then needs no USAGE for the table's INSERT grantees. A name the replay does not know
+is no error: it may be a CHECK, a key, a default calling no sequence, or one SQL Server named
+(``DF__t__id__…``, which a script cannot know before it runs); the statement stays without a
+security effect. A ``DROP SEQUENCE`` of a sequence a default calls is refused by SQL Server ("A
+sequence object cannot be dropped if it is referenced as a default value in a table", DROP
+SEQUENCE, Remarks, https://learn.microsoft.com/sql/t-sql/statements/drop-sequence-transact-sql):
+:func:`calling` names the defaults in the way (``modules.drop_objects``). ``DROP TABLE`` takes
+the table's defaults, and their names, with it.
 """
 
 from __future__ import annotations
@@ -14,8 +24,10 @@ from __future__ import annotations
 from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.sequence_defaults import sequence_defaults, sequences_in_tokens
-from mssql_extract.snapshot import DbObject, ObjectKind, SourceRef, fold
+from mssql_extract.snapshot import DbObject, ObjectKind, SequenceDefault, SourceRef, fold
+from mssql_extract.tsql import loops
 from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.state import DbState
 
 #: Words that open a table constraint instead of a column in ``ALTER TABLE … ADD``.
 _CONSTRAINTS = frozenset(
@@ -23,6 +35,10 @@ _CONSTRAINTS = frozenset(
 )
 #: What an ALTER TABLE … ADD without a sequence default is (``modules.alter_table``'s words).
 WITHOUT_EFFECT = "ALTER TABLE without a security effect"
+#: How the reason of a refused DROP SEQUENCE ends (the mapper's GB045 action tells it by this).
+SEQUENCE_STANDS = "the sequence stands (not replayed)"
+#: When a later pass of a loop succeeds where a refused DROP SEQUENCE failed (``loops``).
+_DEFAULT_GONE = "once a later pass finds the defaults dropped, SQL Server drops the sequence"
 #: Why a default on a table no script creates is kept as skipped (a GB045 finding).
 NO_TABLE = (
     "a column default calling a sequence, on a table that no script creates: the USAGE on the "
@@ -36,6 +52,16 @@ def in_column(tokens: list[Token]) -> list[str]:
     return sequences_in_tokens(tokens)
 
 
+def named_in_column(tokens: list[Token]) -> str | None:
+    """The name a column definition gives its default (``… CONSTRAINT df DEFAULT …``), if any."""
+    depth = 0
+    for i, token in enumerate(tokens):
+        depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
+        if depth == 0 and _upper(token) == "DEFAULT":
+            return tokens[i - 1].text if i >= 2 and _upper(tokens[i - 2]) == "CONSTRAINT" else None
+    return None
+
+
 def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
     """``ALTER TABLE t [WITH {CHECK | NOCHECK}] ADD item, …`` read at the current token: the
     sequence defaults among its items recorded on the table; a statement without one is kept
@@ -47,14 +73,15 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
     start = p.pos
     p.skip_to_boundary()  # no ALTER or DROP inside an ADD list: the next statement's
     called: dict[str, list[str]] = {}
+    names: dict[str, str | None] = {}
     added: list[str] = []
     for item in _items(p.tokens[start : p.pos]):
-        column, sequences, new = _item(item)
+        column, sequences, new, name = _item(item)
         if column and sequences:
-            called[column] = sequences
+            called[column], names[column] = sequences, name
             added += [column] if new else []
     if called:
-        _record(p, schema, table, called, added, ref)
+        _record(p, schema, table, sequence_defaults(called, names), added, ref)
     else:
         p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
     return True
@@ -78,44 +105,131 @@ def _upper(token: Token) -> str:
     return "" if token.token_type == TokenType.IDENTIFIER else token.text.upper()
 
 
-def _item(tokens: list[Token]) -> tuple[str | None, list[str], bool]:
-    """(column, sequences its default calls, whether the item adds the column) of one item:
-    ``[CONSTRAINT c] DEFAULT expr FOR col [WITH VALUES]`` or a column definition."""
+def _item(tokens: list[Token]) -> tuple[str | None, list[str], bool, str | None]:
+    """(column, sequences its default calls, whether the item adds the column, the default's
+    name) of one item: ``[CONSTRAINT c] DEFAULT expr FOR col [WITH VALUES]`` or a column
+    definition."""
     words = [_upper(t) for t in tokens]
     at = 2 if words[0] == "CONSTRAINT" else 0
     if at >= len(tokens) or words[at] in _CONSTRAINTS:
-        return None, [], False
+        return None, [], False, None
     if words[at] != "DEFAULT":  # a new column, with its definition
-        return tokens[0].text, in_column(tokens[1:]), True
+        return tokens[0].text, in_column(tokens[1:]), True, named_in_column(tokens[1:])
     depth, column = 0, None
     for i, token in enumerate(tokens):
         depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
         if depth == 0 and words[i] == "FOR" and words[i - 1] != "VALUE" and i + 1 < len(tokens):
             column = tokens[i + 1].text, i
     if column is None:
-        return None, [], False
-    return column[0], sequences_in_tokens(tokens[at + 1 : column[1]]), False
+        return None, [], False, None
+    name = tokens[1].text if at else None
+    return column[0], sequences_in_tokens(tokens[at + 1 : column[1]]), False, name
 
 
 def _record(
-    p: Parser, schema: str, table: str, called: dict[str, list[str]], added: list[str],
+    p: Parser, schema: str, table: str, made: tuple[SequenceDefault, ...], added: list[str],
     ref: SourceRef,
 ) -> None:  # fmt: skip
     """The defaults onto the table (replacing the columns' earlier ones: a column has one
     default, "Column already has a DEFAULT bound to it" otherwise), or kept as skipped."""
-    objects = p.builder.db().objects
-    key = (fold(schema), fold(table))
-    found = objects.get(key)
-    if found is None or found.kind != ObjectKind.TABLE:
+    found = _table(p, schema, table)
+    if found is None:
         p.builder.skip("statement", NO_TABLE, p.statement_text(), ref)
         return
-    replaced = {fold(c) for c in called}
-    kept: dict[str, list[str]] = {}
-    for earlier in found.sequence_defaults:
-        if fold(earlier.column) not in replaced:
-            kept.setdefault(earlier.column, []).append(earlier.sequence)
+    replaced = {fold(d.column) for d in made}
+    kept = [d for d in found.sequence_defaults if fold(d.column) not in replaced]
     known = {fold(c) for c in found.columns}
     columns = (*found.columns, *(c for c in added if fold(c) not in known))
-    fields = {name: getattr(found, name) for name in found.model_fields_set}
-    fields |= {"sequence_defaults": sequence_defaults({**kept, **called}), "columns": columns}
-    objects[key] = DbObject(**fields)  # built, not copied: its fields set is shared
+    _replace(p, found, sequence_defaults=(*kept, *made), columns=columns)
+
+
+def _table(p: Parser, schema: str, table: str) -> DbObject | None:
+    found = p.builder.db().objects.get((fold(schema), fold(table)))
+    return found if found is not None and found.kind == ObjectKind.TABLE else None
+
+
+def _replace(p: Parser, table: DbObject, **update: object) -> None:
+    """``table`` again, with the fields of ``update`` (its defaults sorted by key)."""
+    fields = {name: getattr(table, name) for name in table.model_fields_set} | update
+    defaults: tuple[SequenceDefault, ...] = fields.get("sequence_defaults", ())
+    fields["sequence_defaults"] = tuple(sorted(defaults, key=lambda d: d.key))
+    key = (fold(table.schema_name), fold(table.name))
+    p.builder.db().objects[key] = DbObject(**fields)  # built, not copied: its fields set is shared
+
+
+def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
+    """``ALTER TABLE t DROP item, …`` read at the current token: the defaults its constraint
+    items name removed from the table; a statement that removes none is kept as skipped,
+    without a security effect. False, nothing read: not a ``DROP``."""
+    if not p.accept("DROP"):
+        return False
+    start = p.pos
+    p.skip_to_boundary()
+    while p.at("IF", "EXISTS") and (p.pos == start or p.word(-1) in ("CONSTRAINT", "COLUMN")
+                                    or p.at_type(TokenType.COMMA, -1)):  # fmt: skip
+        p.pos += 2  # a statement's IF never follows these: this one is the item's
+        p.skip_to_boundary()
+    named = _constraints(p.tokens[start : p.pos])
+    found = _table(p, schema, table)
+    defaults = found.sequence_defaults if found is not None else ()
+    kept = tuple(d for d in defaults if d.constraint is None or fold(d.constraint) not in named)
+    if found is not None and len(kept) < len(defaults):
+        _replace(p, found, sequence_defaults=kept)
+    else:
+        p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
+    return True
+
+
+def _constraints(tokens: list[Token]) -> set[str]:
+    """The folded constraint names of a ``DROP`` list: ``[CONSTRAINT] [IF EXISTS] name [WITH
+    (…)]``, each ``COLUMN`` item's names not among them, nor ``PERIOD FOR SYSTEM_TIME`` (the
+    word CONSTRAINT is optional: "ALTER TABLE (Transact-SQL)", DROP)."""
+    names: set[str] = set()
+    columns = False
+    for item in _items(tokens):
+        words = [_upper(t) for t in item]
+        at = 1 if words[0] in ("CONSTRAINT", "COLUMN", "PERIOD") else 0
+        columns = (words[0] == "COLUMN" or columns) if words[0] != "CONSTRAINT" else False
+        if words[0] == "PERIOD":
+            continue
+        at += 2 if words[at : at + 2] == ["IF", "EXISTS"] else 0
+        if not columns and at < len(item):
+            names.add(fold(item[at].text))
+    return names
+
+
+def calling(db: DbState, schema: str, name: str) -> list[str]:
+    """The defaults that call the sequence ``schema.name`` (``[s].[t] column [id]``), whose
+    name a default gives with its schema, or alone where no other sequence has it (as the
+    mapper resolves one: :mod:`mapper.translate.default_sequences`)."""
+    key = (fold(schema), fold(name))
+    named = [k for k, o in db.objects.items() if o.kind == ObjectKind.SEQUENCE and k[1] == key[1]]
+    found: list[str] = []
+    for table in db.objects.values():
+        for default in table.sequence_defaults if table.kind == ObjectKind.TABLE else ():
+            if _calls(default.sequence_parts, db.name, key, alone=len(named) == 1):
+                found.append(f"[{table.schema_name}].[{table.name}] column [{default.column}]")
+    return sorted(found)
+
+
+def _calls(parts: tuple[str, ...], database: str, key: tuple[str, str], *, alone: bool) -> bool:
+    """Whether a default that names its sequence by ``parts`` calls the one of ``key``."""
+    if fold(parts[-1]) != key[1]:
+        return False
+    if len(parts) == 3 and parts[0] and fold(parts[0]) != fold(database):
+        return False  # another database's: refused when the default was made
+    return fold(parts[-2]) == key[0] if len(parts) > 1 and parts[-2] else alone
+
+
+def refuse_drop(p: Parser, refused: dict[str, list[str]], ref: SourceRef) -> None:
+    """Keep a ``DROP SEQUENCE`` as skipped, naming each sequence (``[s].[q]``) SQL Server does
+    not drop and the defaults that call it (:func:`calling`): the sequence stands, as on the
+    server, and the default's INSERT grantees still need USAGE on it."""
+    said = "; ".join(f"sequence {sequence} is called by the default of {', '.join(users)}"
+                     for sequence, users in sorted(refused.items()))  # fmt: skip
+    reason = (
+        f'{said}, so SQL Server refuses the DROP SEQUENCE ("A sequence object cannot be '
+        f'dropped if it is referenced as a default value in a table", DROP SEQUENCE, Remarks)'
+        f"{loops.refused_in_loop(p, _DEFAULT_GONE)}: {SEQUENCE_STANDS}"
+    )
+    p.builder.skip("statement", reason, p.statement_text(), ref)

@@ -130,12 +130,14 @@ def create_table(p: Parser) -> None:
     columns: list[str] = []
     masks: dict[str, str] = {}
     called: dict[str, list[str]] = {}  # column → the sequences its default calls
+    names: dict[str, str | None] = {}  # column → its default's name (CONSTRAINT df DEFAULT …)
     while True:
         begin = p.pos
         column, mask = _column_item(p)
         if column:
             columns.append(column)
             called[column] = column_defaults.in_column(p.tokens[begin + 1 : p.pos])
+            names[column] = column_defaults.named_in_column(p.tokens[begin + 1 : p.pos])
         if mask and column:
             masks[column] = mask
         if p.accept_type(TokenType.R_PAREN):
@@ -143,7 +145,7 @@ def create_table(p: Parser) -> None:
         p.expect_type(TokenType.COMMA, ",")
     p.skip_to_boundary()
     table = DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE, columns=tuple(columns),
-                     sequence_defaults=sequence_defaults(called), source_ref=ref)  # fmt: skip
+                     sequence_defaults=sequence_defaults(called, names), source_ref=ref)  # fmt: skip
     if register(p, table):
         for column, mask in masks.items():
             _add_mask(p, schema, name, column, mask, ref)
@@ -159,10 +161,12 @@ def _add_mask(p: Parser, schema: str, table: str, column: str, fn: str, ref: Sou
 
 def alter_table(p: Parser) -> None:
     """``ALTER TABLE t ALTER COLUMN c {ADD MASKED WITH (FUNCTION = '…') | DROP MASKED}``, and
-    ``ALTER TABLE t ADD`` of defaults calling a sequence (``column_defaults``)."""
+    ``ALTER TABLE t ADD`` and ``DROP`` of defaults calling a sequence (``column_defaults``)."""
     ref = p.ref()
     schema, name = object_name(p)
     if column_defaults.alter_table_add(p, schema, name, ref):
+        return
+    if column_defaults.alter_table_drop(p, schema, name, ref):
         return
     if not p.at("ALTER", "COLUMN"):
         p.skip_to_boundary(STOP_WORDS - {"ALTER", "DROP"})
@@ -299,13 +303,23 @@ def create_trigger(p: Parser) -> None:
 
 
 def drop_objects(p: Parser) -> None:
-    """``DROP {TABLE | VIEW | …} [IF EXISTS] name [, …]``: objects and their permissions."""
+    """``DROP {TABLE | VIEW | …} [IF EXISTS] name [, …]``: objects and their permissions. A
+    sequence a column default calls stands: SQL Server refuses to drop it (``column_defaults``)."""
+    ref, sequences = p.ref(), p.words[p.start + 1] == "SEQUENCE"
     p.accept("IF", "EXISTS")
     db = p.builder.db()
+    refused: dict[str, list[str]] = {}
     for schema, name in [object_name(p), *_more_names(p)]:
+        calling = column_defaults.calling(db, schema, name) if sequences else []
+        if calling and db.object_kind(schema, name) == ObjectKind.SEQUENCE:
+            found = db.objects[(fold(schema), fold(name))]
+            refused[f"[{found.schema_name}].[{found.name}]"] = calling
+            continue
         db.objects.pop((fold(schema), fold(name)), None)
         p.builder.drop_object_permissions(schema, name)
         p.builder.unsign(("OBJECT", fold(schema), fold(name)))
+    if refused:
+        column_defaults.refuse_drop(p, refused, ref)
 
 
 def _more_names(p: Parser) -> list[tuple[str, str]]:
