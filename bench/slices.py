@@ -39,46 +39,39 @@ def parts(path: Path) -> Iterator[SecuritySnapshot]:
 
 
 def _server_text(path: Path) -> str:
-    lines: list[str] = []
-    inside = False
-    with Path(path).open(encoding="utf-8") as text:
-        for line in text:
-            if line == _OPEN:
-                inside = True
-            elif inside and line in _LIST_CLOSE:
-                inside = False
-                lines.append(_PLACEHOLDER if line.endswith(",\n") else "  ]\n")
-            elif not inside:
-                lines.append(line)
+    lines = []
+    for where, line in _scan(path):
+        if where == "server":
+            lines.append(line)
+        elif where == "list" and line != _OPEN:  # its closing line stands for the whole list
+            lines.append(_PLACEHOLDER if line.endswith(",\n") else '  "databases": []\n')
     return "".join(lines)
 
 
 def database_count(path: Path) -> int:
     """How many databases the snapshot at ``path`` holds, without building their texts."""
-    inside, count = False, 0
-    with Path(path).open(encoding="utf-8") as text:
-        for line in text:
-            if line == _OPEN:
-                inside = True
-            elif inside and line in _LIST_CLOSE:
-                break
-            elif inside and line in _ITEM_CLOSE:
-                count += 1
-    return count
+    return sum(where == "database" and line in _ITEM_CLOSE for where, line in _scan(path))
 
 
 def database_texts(path: Path) -> Iterator[str]:
     """Each database's JSON text, in the file's (sorted) order, one at a time."""
-    inside = False
     item: list[str] = []
+    for where, line in _scan(path):
+        if where == "database":
+            item.append(line)
+            if line in _ITEM_CLOSE:
+                yield "".join(item).rstrip().rstrip(",")
+                item = []
+
+
+def _scan(path: Path) -> Iterator[tuple[str, str]]:
+    """Each line of the file, as ``server``, ``database`` (inside the databases list) or
+    ``list`` (the list's opening and closing lines)."""
+    inside = False
     with Path(path).open(encoding="utf-8") as text:
         for line in text:
-            if line == _OPEN:
-                inside = True
-            elif inside and line in _LIST_CLOSE:
-                return
-            elif inside:
-                item.append(line)
-                if line in _ITEM_CLOSE:
-                    yield "".join(item).rstrip().rstrip(",")
-                    item = []
+            if line == _OPEN or (inside and line in _LIST_CLOSE):
+                inside = line == _OPEN
+                yield "list", line
+            else:
+                yield "database" if inside else "server", line
