@@ -47,14 +47,18 @@ def set_role_advice(role: str, database: str) -> str:
     ``sp_setapprole``. The login of each application is not in the snapshot (SQL Server does
     not record who activates an application role): ``<login>`` is the reader's to fill.
     ``WITH INHERIT FALSE`` is new in PostgreSQL 16, as the rendered scripts' inherit=False
-    memberships (:mod:`pg_emit.render_roles`); before 16 a NOINHERIT login role keeps the
-    role's privileges to SET ROLE alone. ``SET ROLE`` needs no database, but the application
-    runs it in its session, connected to the database named."""
-    name = quote_ident(role)
+    memberships (:mod:`pg_emit.render_roles`). Before 16 the membership goes through a NOINHERIT
+    role (``<role>_gate``): SET ROLE may use any chain of memberships, privileges are inherited
+    only through INHERIT roles (PostgreSQL 15, CREATE ROLE: "INHERIT … NOINHERIT"; SET ROLE), so
+    the login's other roles stay inherited — making the login itself NOINHERIT would cut them
+    too. ``SET ROLE`` needs no database, but the application runs it in its session, connected
+    to the database named."""
+    name, gate = quote_ident(role), quote_ident(f"{role}_gate")
     return (
         f"Grant it to the login role of each application that calls sp_setapprole (<login>): "
-        f"GRANT {name} TO <login> WITH INHERIT FALSE (PostgreSQL 16 and later; before 16, make "
-        "the login role NOINHERIT and leave WITH INHERIT FALSE out). The application then "
-        f"runs, {in_database(database)}: SET ROLE {name}. That is where it called "
+        f"GRANT {name} TO <login> WITH INHERIT FALSE (PostgreSQL 16 and later; before 16, "
+        f"through a NOINHERIT role, which leaves the login's other roles inherited: CREATE ROLE "
+        f"{gate} NOINHERIT; GRANT {name} TO {gate}; GRANT {gate} TO <login>). The application "
+        f"then runs, {in_database(database)}: SET ROLE {name}. That is where it called "
         "sp_setapprole; RESET ROLE replaces sp_unsetapprole."
     )
