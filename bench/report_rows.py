@@ -288,6 +288,13 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
         exponent = _verdict(slope if plan_l is not None else None, 1.15, f"{slope or 0:.2f}")
     else:
         exponent = f"not measured at L (S → M: {slope:.2f})"
+    parts = [
+        (float(results[s]["estate"]["permission_rows"]), seconds)
+        for s in measured
+        if (seconds := _seconds(results[s], "plan-parts")) is not None
+    ]
+    if "L" in {s for s in measured if _seconds(results[s], "plan-parts") is not None}:
+        exponent += f"; one database at a time, not shipped: {loglog_slope(parts) or 0:.2f}"
     return [
         ("M: plan ≤ 5× json.loads", _verdict(plan_m, 5, f"{plan_m or 0:.2f}×")),
         ("M: parse ≤ 3× tokenizer", _verdict(parse_m, 3, f"{parse_m or 0:.2f}×")),

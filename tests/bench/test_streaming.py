@@ -212,3 +212,19 @@ def test_a_stopped_l_plan_is_a_missed_target_and_the_exponent_says_what_it_spans
     assert rows["L: plan < 120 s"] == f"NOT met: {stopped}"
     assert rows["L: plan peak RSS < 6 GB"] == f"NOT met: {stopped}"
     assert rows["exponent ≤ 1.15 (S → L)"] == "not measured at L (S → M: 1.00)"
+
+
+def test_l_planned_one_database_at_a_time_is_reported_beside_the_targets() -> None:
+    from bench.report_rows import target_rows
+
+    def section(rows: int, plan: float | None, parts: float) -> dict[str, object]:
+        figures = {"plan": {"seconds": plan, "error": None if plan else "stopped"},
+                   "plan-parts": {"seconds": parts, "peak_rss_mb": 2048.0}}  # fmt: skip
+        return {"estate": {"permission_rows": rows}, "figures": figures}
+
+    results = {"S": section(10_000, 1.0, 1.0), "L": section(5_000_000, None, 500.0)}
+    rows = dict(target_rows(results))  # type: ignore[arg-type]
+    assert rows["L, one database at a time (not shipped: bench.decompose)"] == (
+        "500.000 s, peak RSS 2,048 MB"
+    )
+    assert rows["exponent ≤ 1.15 (S → L)"].endswith("; one database at a time, not shipped: 1.00")
