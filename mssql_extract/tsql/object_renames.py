@@ -1,4 +1,5 @@
-"""``sp_rename``: a table, view, routine, type or column gets a new name and keeps its permissions.
+"""``sp_rename``: a table, view, routine, type or column gets a new name and keeps its permissions
+(a DEFAULT constraint its new name, for a later DROP CONSTRAINT).
 
 SQL Server records a permission by the securable's id, not its name (``sys.database_permissions``:
 ``major_id`` is the object's id, ``minor_id`` the column's ``column_id``), so a renamed object or
@@ -63,7 +64,23 @@ def sp_rename(p: Parser, args: Args, ref: SourceRef) -> None:
         )
         p.builder.skip("statement", reason, p.statement_text(), ref)
         return
-    _rename_object(db, schema, parts[-1], new)
+    if not _rename_default(db, schema, parts[-1], new):
+        _rename_object(db, schema, parts[-1], new)
+
+
+def _rename_default(db: DbState, schema: str, old: str, new: str) -> bool:
+    """A DEFAULT constraint of the schema renamed (``OBJECT`` covers constraints: sp_rename,
+    Arguments, "@objtype": "OBJECT could be used to rename objects including constraints"): a
+    later ``DROP CONSTRAINT`` names it by its new name (:mod:`.column_defaults`)."""
+    for key, found in db.objects.items():
+        defaults = found.sequence_defaults or ()
+        hit = [d for d in defaults if d.constraint and fold(d.constraint) == fold(old)]
+        if key[0] == fold(schema) and hit:
+            renamed = tuple(d.model_copy(update={"constraint": new}) if d in hit else d
+                            for d in defaults)  # fmt: skip
+            db.objects[key] = found.model_copy(update={"sequence_defaults": renamed})
+            return True
+    return False
 
 
 def _rename_object(db: DbState, schema: str, old: str, new: str) -> None:

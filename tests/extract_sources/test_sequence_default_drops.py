@@ -153,3 +153,13 @@ def test_the_names_round_trip_through_the_snapshot(tmp_path: Path) -> None:
     text = snapshot.to_json()
     assert '"constraint": "df_extra"' in text
     assert SecuritySnapshot.from_json(text) == snapshot
+
+
+def test_a_renamed_default_is_dropped_by_its_new_name(tmp_path: Path) -> None:
+    tail = ("EXEC sp_rename N'[s].[df_t]', N'df_t2', N'OBJECT'\nGO\n"
+            "EXEC sp_rename 's.df_extra', 'df_extra2'\nGO\n"  # OBJECT is the default type
+            "ALTER TABLE s.t DROP CONSTRAINT df_t2\nGO\n")  # fmt: skip
+    assert named(replayed(tmp_path, tail)) == {
+        "s.t": [("y", None)],
+        "s.u": [("extra", "df_extra2"), ("id", "DF u id")],
+    }
