@@ -29,7 +29,8 @@ Two more ways in. Faithful CONTROL SERVER gives roles that *include* these (:dat
 (reference/mssql/fixed_server_roles.csv, sysadmin: "role membership is not equal to CONTROL
 SERVER: sysadmin members cannot be denied permissions"): a DENY taking part of an included role
 (or of the CREATEDB and CREATEROLE attributes ``rds_superuser`` stands for on Aurora:
-:mod:`mapper.translate.deny_attributes`) takes the including one, always ``approximated`` (it gives more than any DENY short of CONTROL
+:mod:`mapper.translate.deny_attributes`; CREATEROLE's by a DENY of IMPERSONATE too) takes the
+including one, always ``approximated`` (it gives more than any DENY short of CONTROL
 SERVER covers). And a DENY shutting principals out of a database
 (:mod:`mapper.translate.deny_shut`) refuses its DMVs too: it takes ``pg_read_all_stats`` where
 the membership rests on database grants alone (VIEW DATABASE STATE elsewhere; :func:`cut_by`,
@@ -78,7 +79,7 @@ def _stands_for() -> Mapping[str, frozenset[Pair]]:
     for pair, row in TABLE.items():
         if row.role:
             found.setdefault(row.role, set()).add(pair)
-    attributes = deny_attributes.STANDS_FOR
+    attributes = deny_attributes.REACHES  # CREATEROLE: IMPERSONATE too (deny_attributes.UNDOES)
     for role, included in INCLUDES.items():
         found[role] = {_CONTROL_SERVER}.union(*(found.get(r) or attributes[r] for r in included))
     return {role: frozenset(pairs) for role, pairs in sorted(found.items())}

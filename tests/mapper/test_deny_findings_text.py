@@ -176,3 +176,24 @@ def test_on_postgresql_the_login_denied_impersonate_has_no_createrole(
             for who in (denied, other)
         }
     assert answers == {denied: (False,), other: (True,)}
+
+
+def test_on_aurora_a_deny_of_impersonate_takes_rds_superuser() -> None:
+    """Faithful CONTROL SERVER is rds_superuser on Aurora, which includes CREATEROLE's power to
+    grant itself any role: a DENY of IMPERSONATE on K to L takes L's membership (fail closed),
+    as a DENY of ALTER ANY LOGIN did already. Regression: L kept rds_superuser, the DENY
+    "grants nothing this DENY removes"."""
+    aurora = parse_policy('target = "aurora"\n[overgrants]\ndefault_mode = "faithful"\n')
+    snap = snapshot(
+        database(users=(user("u", "L"), user("k", "K"))),
+        logins=(login("L"), login("K")),
+        server_permissions=(perm("CONTROL SERVER", "L", "SERVER"),
+                            perm("CONTROL SERVER", "K", "SERVER"),
+                            perm("IMPERSONATE", "L", "LOGIN", state="D", object_name="K")),
+    )  # fmt: skip
+    p = plan(snap, aurora)
+    assert reach(p, "l") == {"l"}
+    assert "rds_superuser" in reach(p, "k")
+    disposition, why = disposition_of(p, "server/perm:LOGIN:k:IMPERSONATE:deny:l")
+    assert disposition == Disposition.APPROXIMATED
+    assert "rds_superuser (it includes CREATEDB, CREATEROLE" in why
