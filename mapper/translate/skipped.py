@@ -119,24 +119,14 @@ def _action(skipped: Skipped) -> str:
             "If it is meant to go, remove its members, give what it owns another owner and "
             "revoke what it granted first (in the script, or on the server) and extract again."
         )
-        if REFUSED_IN_LOOP not in skipped.reason:
-            return action
-        return (
-            f"{action} The statement is in a loop: a later pass may drop the principal once what "
-            "is in the way is gone; check on the server whether it is still there."
-        )
+        return _in_loop(skipped, action, "the principal once what is in the way is gone")
     if skipped.reason.endswith(REFUSED_DROP_DATABASE):
         action = (
             "Not in the plan as a drop: SQL Server refuses the statement, so the database keeps "
             "what the script recorded in it, and the plan holds it as the server does. If it is "
             "meant to go, drop it from another database (USE master first) and extract again."
         )
-        if REFUSED_IN_LOOP not in skipped.reason:
-            return action
-        return (
-            f"{action} The statement is in a loop: a later pass may drop the database once it "
-            "runs in another one; check on the server whether it is still there."
-        )
+        return _in_loop(skipped, action, "the database once it runs in another one")
     if skipped.reason.endswith(REFUSED_DROP_SEQUENCE):
         action = (
             "Not in the plan as a drop: SQL Server refuses the statement, so the sequence stays, "
@@ -144,12 +134,7 @@ def _action(skipped: Skipped) -> str:
             "before. If it is meant to go, drop those defaults first (ALTER TABLE … DROP "
             "CONSTRAINT) and extract again."
         )
-        if REFUSED_IN_LOOP not in skipped.reason:
-            return action
-        return (
-            f"{action} The statement is in a loop: a later pass may drop the sequence once the "
-            "defaults are gone; check on the server whether it is still there."
-        )
+        return _in_loop(skipped, action, "the sequence once the defaults are gone")
     if skipped.reason.endswith(REFUSED_USER):
         return (
             "Not in the plan: SQL Server refuses the statement, so the user does not exist. If "
@@ -206,6 +191,17 @@ def _action(skipped: Skipped) -> str:
     return (
         f"Not in the plan: the {'row' if skipped.kind == 'row' else 'statement'} "
         f"{what[skipped.kind]}."
+    )
+
+
+def _in_loop(skipped: Skipped, action: str, later: str) -> str:
+    """``action``, and for a refused DROP in a WHILE body (:data:`REFUSED_IN_LOOP`) what a later
+    pass may drop (``later``)."""
+    if REFUSED_IN_LOOP not in skipped.reason:
+        return action
+    return (
+        f"{action} The statement is in a loop: a later pass may drop {later}; check on the "
+        "server whether it is still there."
     )
 
 
