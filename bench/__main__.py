@@ -74,12 +74,19 @@ def _apply(estate: Estate, runs: int) -> Figures:
     return _needs_plan("apply")(estate, runs) | _needs_plan("apply-naive")(estate, runs)
 
 
+#: Worker processes of the ``plan --per-database`` figure: the two cores issue 7's L target
+#: names (and this machine's).
+PER_DATABASE_JOBS = 2
+
 #: Group name → what it measures. Registry: one entry per group.
 GROUP_RUNNERS: dict[str, Callable[[Estate, int], Figures]] = {
     "parse": _parse,
     "plan": _plan,
     "parts": lambda estate, runs: {
-        "plan-parts": measure("plan-parts", [str(estate.snapshot_path)], runs)
+        "plan-parts": measure("plan-parts", [str(estate.snapshot_path)], runs),
+        "plan-per-database": measure(
+            "plan-per-database", [str(estate.snapshot_path), str(PER_DATABASE_JOBS)], runs
+        ),
     },
     "emit": _needs_plan("emit"),
     "apply": _apply,

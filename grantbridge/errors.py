@@ -48,6 +48,10 @@ class GrantbridgeError(Exception):
         where = str(self.location)
         return f"{where}: {self.message}" if where else self.message
 
+    def __reduce__(self) -> tuple[type[GrantbridgeError], tuple[str, Location]]:
+        """Pickled with its location (``plan --per-database`` raises it in a worker process)."""
+        return type(self), (self.message, self.location)
+
 
 class InputError(GrantbridgeError):
     """Bad input or usage: a malformed script, snapshot, policy or argument (exit 2)."""

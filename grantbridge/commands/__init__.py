@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mapper.plan import MigrationPlan
 
 PLAN_FILE = "plan.json"
+PARTS_FILE = "parts.json"  # plan --per-database's list of plan directories
 
 
 def flowing(doc: str | None) -> str:
@@ -35,13 +36,29 @@ def require_plan_dir(path: Path) -> Path:
         raise InputError("the plan directory does not exist", Location(str(path)))
     if not path.is_dir():
         raise InputError("not a directory: pass the plan directory", Location(str(path)))
+    _refuse_plan_set(path)
     return path
+
+
+def _refuse_plan_set(path: Path) -> None:
+    """An InputError naming one of its plan directories when ``path`` is what ``plan
+    --per-database`` wrote (a directory per database, no ``plan.json`` of its own)."""
+    if not path.is_dir() or (path / PLAN_FILE).is_file() or not (path / PARTS_FILE).is_file():
+        return
+    first = sorted(p.name for p in path.iterdir() if (p / PLAN_FILE).is_file())[:1]
+    example = f", such as {path / first[0]}" if first else ""
+    raise InputError(
+        f"a plan directory per database (grantbridge plan --per-database): pass one of "
+        f"them{example}",
+        Location(str(path)),
+    )
 
 
 def plan_file(path: Path) -> Path:
     """The ``plan.json`` of a plan directory, or ``path`` itself; an InputError if it is not a
     file (checked before anything slow: a connection, or loading the plan)."""
     file = path / PLAN_FILE if path.is_dir() else path
+    _refuse_plan_set(path)
     if not file.is_file():
         what = f"no {PLAN_FILE} in this directory" if path.is_dir() else "no such plan file"
         raise InputError(what, Location(str(file)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -11,7 +12,13 @@ import typer
 
 from grantbridge import ui
 from grantbridge.commands import flowing, refuse_other_document
-from grantbridge.errors import InputError
+from grantbridge.commands.plan_parts import (
+    Part,
+    default_jobs,
+    parts_layout,
+    plan_per_database,
+)
+from grantbridge.errors import InputError, Location
 from grantbridge.inputs import read_input, read_input_bytes
 from grantbridge.output import Layout, atomic_directory, check_output_directory
 from grantbridge.plural import plural
@@ -102,6 +109,39 @@ def _summary(plan_: MigrationPlan, output: Path, exit_code: int) -> None:
     ui.result(f"open findings: {found or 'none'}", data | {"dispositions": dict(dispositions)})
 
 
+def _parts_summary(parts: list[Part], output: Path, fail_on: Severity | None) -> None:
+    """As :func:`_summary`, over the parts: a line per part; a server fact and a finding met in
+    several parts are counted once."""
+    findings: dict[str, Severity] = {}
+    server: dict[str, str] = {}
+    dispositions: Counter[str] = Counter()
+    for part in parts:
+        findings |= part.findings
+        server |= part.server_dispositions
+        dispositions += part.dispositions
+        ui.say(
+            f"{output / part.directory}: {plural(part.roles, 'role')}, "
+            f"{plural(part.grants, 'grant')}, {plural(len(part.findings), 'open finding')}"
+        )
+    dispositions += Counter(server.values())
+    open_findings = Counter(s.value for s in findings.values())
+    failing = fail_on is not None and any(s.rank >= fail_on.rank for s in findings.values())
+    found = ", ".join(
+        f"{open_findings[s.value]} {s.value}" for s in Severity if open_findings[s.value]
+    )
+    facts = ", ".join(f"{n} {k}" for k, n in sorted(dispositions.items()))
+    ui.say(
+        f"wrote {output}: {plural(len(parts), 'plan directory', 'plan directories')}, one per database"
+    )
+    ui.say(f"facts: {facts}")
+    data: dict[str, object] = {"output": str(output), "exit_code": 1 if failing else 0}
+    data |= {"parts": [{"database": p.database, "directory": p.directory} for p in parts]}
+    data |= {"findings": {s.value: open_findings[s.value] for s in Severity}}
+    ui.result(f"open findings: {found or 'none'}", data | {"dispositions": dict(dispositions)})
+    if failing:
+        raise typer.Exit(1)
+
+
 def plan(
     snapshot: Annotated[Path, typer.Argument(help="snapshot.json from `grantbridge extract`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)],
@@ -122,13 +162,48 @@ def plan(
             "its argument lists; objects it lacks are left out, with finding GB042."
         ),
     ] = None,
+    per_database: Annotated[
+        bool,
+        typer.Option(
+            "--per-database",
+            help="Write one plan directory per database (OUTPUT/<database>/, listed in "
+            "OUTPUT/parts.json), each the server part with that database, named as in the "
+            "whole plan; the whole snapshot is never in memory.",
+        ),
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Worker processes for --per-database (default: the CPUs available)."
+        ),
+    ] = None,
 ) -> None:
-    """Plan least-privilege PostgreSQL roles and grants for a SQL Server snapshot."""
-    check_output_directory(output, PLAN_LAYOUT)  # before the work, not only after it
+    """Plan least-privilege PostgreSQL roles and grants for a SQL Server snapshot.
+
+    With --per-database, each database is planned on its own with the server's logins and
+    roles, for estates too large to plan whole (docs/architecture.md, "Scale"): apply,
+    verify, diff and drift read each OUTPUT/<database>/ as a plan directory.
+    """
+    if jobs is not None and not per_database:
+        raise InputError("--jobs goes with --per-database", Location("--jobs"))
+    layout = parts_layout(PLAN_LAYOUT) if per_database else PLAN_LAYOUT
+    check_output_directory(output, layout)  # before the work, not only after it
     the_policy = _read_policy(policy)
     catalog = (
         _read_document(target, MigrationPlan, "the target catalog", "target") if target else None
     )
+    if per_database:
+        load = partial(_read_document, snapshot, SecuritySnapshot, "the snapshot", "snapshot")
+        workers = jobs or default_jobs()
+        step = _steps(snapshot)
+        step(
+            f"planning one database at a time, {plural(workers, 'worker process', 'worker processes')}"
+        )
+        parts = plan_per_database(
+            snapshot, output, layout, the_policy, catalog, workers, load, step
+        )
+        _parts_summary(parts, output, fail_on)
+        return
     source = _read_document(snapshot, SecuritySnapshot, "the snapshot", "snapshot")
     # a large estate takes minutes (bench scale M: about 2): say what is going on, on stderr
     step = _steps(snapshot)

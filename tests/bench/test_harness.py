@@ -142,7 +142,11 @@ def test_harness_runs_end_to_end_on_xs(tmp_path: Path) -> None:
         assert heading in text
     assert "| tokenize only (sqlglot T-SQL) | " in text
     assert "statements/s" in text
-    parts = next(line for line in text.splitlines() if "plan one database at a time (sum" in line)
+    parts = next(
+        line
+        for line in text.splitlines()
+        if "plan() one database at a time, one process (sum" in line
+    )
     assert parts.endswith(" s |"), parts  # XS has two databases: planned one at a time
     # every row has a figure or says why it has none; nothing crashed silently
     rows = [line for line in text.splitlines() if line.startswith("| ") and "measure" not in line]

@@ -217,14 +217,24 @@ def test_a_stopped_l_plan_is_a_missed_target_and_the_exponent_says_what_it_spans
 def test_l_planned_one_database_at_a_time_is_reported_beside_the_targets() -> None:
     from bench.report_rows import target_rows
 
-    def section(rows: int, plan: float | None, parts: float) -> dict[str, object]:
+    def section(
+        rows: int, plan: float | None, parts: float, per: float | None
+    ) -> dict[str, object]:
         figures = {"plan": {"seconds": plan, "error": None if plan else "stopped"},
                    "plan-parts": {"seconds": parts, "peak_rss_mb": 2048.0}}  # fmt: skip
+        if per is not None:
+            figures["plan-per-database"] = {"seconds": per, "peak_rss_mb": 4096.0}
         return {"estate": {"permission_rows": rows}, "figures": figures}
 
-    results = {"S": section(10_000, 1.0, 1.0), "L": section(5_000_000, None, 500.0)}
+    results = {"S": section(10_000, 1.0, 1.0, None), "L": section(5_000_000, None, 500.0, None)}
     rows = dict(target_rows(results))  # type: ignore[arg-type]
-    assert rows["L, one database at a time (not shipped: bench.decompose)"] == (
-        "500.000 s, peak RSS 2,048 MB"
+    assert rows["L, plan() one database at a time, one process"] == "500.000 s, peak RSS 2,048 MB"
+    assert rows["exponent ≤ 1.15 (S → L)"].endswith("; plan() one database at a time: 1.00")
+    assert rows["L: plan < 120 s"] == "NOT met: stopped"
+    # the shipped command's figure stands for L's targets when the whole plan has none
+    results["L"] = section(5_000_000, None, 500.0, 300.0)
+    rows = dict(target_rows(results))  # type: ignore[arg-type]
+    assert rows["L: plan < 120 s"] == "NOT met: 300.0 s with plan --per-database; whole: stopped"
+    assert rows["L: plan peak RSS < 6 GB"] == (
+        "met: 4.00 GB with plan --per-database; whole: stopped"
     )
-    assert rows["exponent ≤ 1.15 (S → L)"].endswith("; one database at a time, not shipped: 1.00")

@@ -1,4 +1,4 @@
-"""bench.slices: a canonical snapshot file read one database at a time (issue 7, scale L)."""
+"""mssql_extract.snapshot_parts: a canonical snapshot file read one database at a time (issue 7)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.slices import database_count, parts
+from mssql_extract.snapshot_parts import database_count, parts
 from tests.bench.test_decompose import two_database_estate
 from tests.conftest import ROOT
 from tests.mapper.estate import snapshot
@@ -53,3 +53,30 @@ def test_the_parts_child_plans_every_database(tmp_path: Path) -> None:
     assert result["databases"] == 2
     assert result["grants"] > 0
     assert result["peak_rss_mb"] > 0
+
+
+@pytest.mark.parametrize("block", [7, 16, 17, 64, 1 << 24])
+def test_the_scan_finds_the_same_items_whatever_the_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    import mssql_extract.snapshot_parts as snapshot_parts
+
+    whole = two_database_estate(sysadmin=True)
+    path = tmp_path / "snapshot.json"
+    whole.write_json(path)
+    monkeypatch.setattr(snapshot_parts, "_BLOCK", block)  # matches straddle the blocks
+    layout = snapshot_parts.scan(path)
+    assert layout is not None
+    server = snapshot_parts.server_part(path, layout)
+    items = [d.text for d in snapshot_parts.database_texts(path, layout)]
+    rebuilt = server.head + '  "databases": [\n' + ",\n".join(items) + "\n  ],\n" + server.tail
+    assert rebuilt == path.read_text(encoding="utf-8")
+    assert [json.loads(i)["name"] for i in items] == ["HR", "Sales"]
+
+
+def test_crlf_line_ends_are_not_the_canonical_layout(tmp_path: Path) -> None:
+    import mssql_extract.snapshot_parts as snapshot_parts
+
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(two_database_estate().to_json().replace("\n", "\r\n").encode())
+    assert snapshot_parts.scan(path) is None
