@@ -11,7 +11,8 @@ may hide security is a finding instead, shown in the report and in SARIF:
   signature, or its removal in an IF branch that may not run, EXECUTE AS in a script), one that dropped earlier permissions as a side effect
   (a new owner, a schema transfer: its text lists them), and one SQL Server refuses (a second
   CREATE, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role with
-  members or of a principal that owns something or granted a permission), and a system
+  members or of a principal that owns something or granted a permission, a DROP COLUMN of a
+  column a default depends on), and a system
   database (msdb …) whose users, memberships or permissions a script recorded: GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
@@ -47,6 +48,9 @@ REFUSED_DROP_DATABASE = "the database stands (not replayed)"
 #: How it ends for a DROP SEQUENCE of a sequence a column default calls, which SQL Server
 #: refuses (DROP SEQUENCE, Remarks: mssql_extract/tsql/column_defaults.py): the sequence stays.
 REFUSED_DROP_SEQUENCE = "the sequence stands (not replayed)"
+#: How it ends for an ALTER TABLE … DROP COLUMN of a column a default depends on, which SQL
+#: Server refuses (Msg 5074, 4922: mssql_extract/tsql/table_drops.py): the column stays.
+REFUSED_DROP_COLUMN = "the column stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
 REFUSED_USER = "the user is not created (not replayed)"
@@ -135,6 +139,15 @@ def _action(skipped: Skipped) -> str:
             "CONSTRAINT) and extract again."
         )
         return _in_loop(skipped, action, "the sequence once the defaults are gone")
+    if skipped.reason.endswith(REFUSED_DROP_COLUMN):
+        action = (
+            "Not in the plan as a drop: SQL Server refuses the statement, so the column stays "
+            "with its permissions (and the table with every constraint the statement names), "
+            "and the plan holds them as the server does. If it is meant to go, drop the default "
+            "first, in the same statement (ALTER TABLE … DROP CONSTRAINT df, COLUMN c), and "
+            "extract again."
+        )
+        return _in_loop(skipped, action, "the column once the default is gone")
     if skipped.reason.endswith(REFUSED_USER):
         return (
             "Not in the plan: SQL Server refuses the statement, so the user does not exist. If "

@@ -8,11 +8,9 @@ each (:mod:`mssql_extract.sequence_defaults` reads the expression), with the con
 where the script gives one. An ALTER TABLE … ADD without one stays what it was: a statement
 without a security effect (``modules.alter_table``).
 
-``ALTER TABLE t DROP [CONSTRAINT] [IF EXISTS] df, …`` removes the default named so, whose
-sequence then needs no USAGE for the table's INSERT grantees. A name the replay does not know
-is no error: it may be a CHECK, a key, a default calling no sequence, or one SQL Server named
-(``DF__t__id__…``, which a script cannot know before it runs); the statement stays without a
-security effect. A ``DROP SEQUENCE`` of a sequence a default calls is refused by SQL Server ("A
+``ALTER TABLE t DROP [CONSTRAINT] [IF EXISTS] df, …`` removes the default named so, and ``DROP
+COLUMN`` the column, unless a default depends on it (:mod:`mssql_extract.tsql.table_drops`).
+A ``DROP SEQUENCE`` of a sequence a default calls is refused by SQL Server ("A
 sequence object cannot be dropped if it is referenced as a default value in a table", DROP
 SEQUENCE, Remarks, https://learn.microsoft.com/sql/t-sql/statements/drop-sequence-transact-sql):
 :func:`calling` names the defaults in the way (``modules.drop_objects``). ``DROP TABLE`` takes
@@ -57,8 +55,8 @@ def named_in_column(tokens: list[Token]) -> str | None:
     depth = 0
     for i, token in enumerate(tokens):
         depth += (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
-        if depth == 0 and _upper(token) == "DEFAULT":
-            return tokens[i - 1].text if i >= 2 and _upper(tokens[i - 2]) == "CONSTRAINT" else None
+        if depth == 0 and upper(token) == "DEFAULT":
+            return tokens[i - 1].text if i >= 2 and upper(tokens[i - 2]) == "CONSTRAINT" else None
     return None
 
 
@@ -75,7 +73,7 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
     called: dict[str, list[str]] = {}
     names: dict[str, str | None] = {}
     added: list[str] = []
-    for item in _items(p.tokens[start : p.pos]):
+    for item in items(p.tokens[start : p.pos]):
         column, sequences, new, name = _item(item)
         if column and sequences:
             called[column], names[column] = sequences, name
@@ -87,21 +85,23 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
     return True
 
 
-def _items(tokens: list[Token]) -> list[list[Token]]:
-    """The comma-separated items of an ``ADD`` list (commas inside parentheses kept)."""
-    items: list[list[Token]] = [[]]
+def items(tokens: list[Token]) -> list[list[Token]]:
+    """The comma-separated items of an ``ADD`` or ``DROP`` list (commas inside parentheses
+    kept)."""
+    found: list[list[Token]] = [[]]
     depth = 0
     for token in tokens:
         kind = token.token_type
         depth += (kind == TokenType.L_PAREN) - (kind == TokenType.R_PAREN)
         if kind == TokenType.COMMA and depth == 0:
-            items.append([])
+            found.append([])
         elif kind != TokenType.SEMICOLON:
-            items[-1].append(token)
-    return [item for item in items if item]
+            found[-1].append(token)
+    return [item for item in found if item]
 
 
-def _upper(token: Token) -> str:
+def upper(token: Token) -> str:
+    """A word token upper-cased; ``""`` for a quoted name (``[DEFAULT]`` is no keyword)."""
     return "" if token.token_type == TokenType.IDENTIFIER else token.text.upper()
 
 
@@ -109,7 +109,7 @@ def _item(tokens: list[Token]) -> tuple[str | None, list[str], bool, str | None]
     """(column, sequences its default calls, whether the item adds the column, the default's
     name) of one item: ``[CONSTRAINT c] DEFAULT expr FOR col [WITH VALUES]`` or a column
     definition."""
-    words = [_upper(t) for t in tokens]
+    words = [upper(t) for t in tokens]
     at = 2 if words[0] == "CONSTRAINT" else 0
     if at >= len(tokens) or words[at] in _CONSTRAINTS:
         return None, [], False, None
@@ -132,7 +132,7 @@ def _record(
 ) -> None:  # fmt: skip
     """The defaults onto the table (replacing the columns' earlier ones: a column has one
     default, "Column already has a DEFAULT bound to it" otherwise), or kept as skipped."""
-    found = _table(p, schema, table)
+    found = table_named(p, schema, table)
     if found is None:
         p.builder.skip("statement", NO_TABLE, p.statement_text(), ref)
         return
@@ -140,62 +140,22 @@ def _record(
     kept = [d for d in found.sequence_defaults if fold(d.column) not in replaced]
     known = {fold(c) for c in found.columns}
     columns = (*found.columns, *(c for c in added if fold(c) not in known))
-    _replace(p, found, sequence_defaults=(*kept, *made), columns=columns)
+    replace_table(p, found, sequence_defaults=(*kept, *made), columns=columns)
 
 
-def _table(p: Parser, schema: str, table: str) -> DbObject | None:
+def table_named(p: Parser, schema: str, table: str) -> DbObject | None:
+    """The table ``schema.table`` of the current database; None where no script creates one."""
     found = p.builder.db().objects.get((fold(schema), fold(table)))
     return found if found is not None and found.kind == ObjectKind.TABLE else None
 
 
-def _replace(p: Parser, table: DbObject, **update: object) -> None:
+def replace_table(p: Parser, table: DbObject, **update: object) -> None:
     """``table`` again, with the fields of ``update`` (its defaults sorted by key)."""
     fields = {name: getattr(table, name) for name in table.model_fields_set} | update
     defaults: tuple[SequenceDefault, ...] = fields.get("sequence_defaults", ())
     fields["sequence_defaults"] = tuple(sorted(defaults, key=lambda d: d.key))
     key = (fold(table.schema_name), fold(table.name))
     p.builder.db().objects[key] = DbObject(**fields)  # built, not copied: its fields set is shared
-
-
-def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
-    """``ALTER TABLE t DROP item, …`` read at the current token: the defaults its constraint
-    items name removed from the table; a statement that removes none is kept as skipped,
-    without a security effect. False, nothing read: not a ``DROP``."""
-    if not p.accept("DROP"):
-        return False
-    start = p.pos
-    p.skip_to_boundary()
-    while p.at("IF", "EXISTS") and (p.pos == start or p.word(-1) in ("CONSTRAINT", "COLUMN")
-                                    or p.at_type(TokenType.COMMA, -1)):  # fmt: skip
-        p.pos += 2  # a statement's IF never follows these: this one is the item's
-        p.skip_to_boundary()
-    named = _constraints(p.tokens[start : p.pos])
-    found = _table(p, schema, table)
-    defaults = found.sequence_defaults if found is not None else ()
-    kept = tuple(d for d in defaults if d.constraint is None or fold(d.constraint) not in named)
-    if found is not None and len(kept) < len(defaults):
-        _replace(p, found, sequence_defaults=kept)
-    else:
-        p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
-    return True
-
-
-def _constraints(tokens: list[Token]) -> set[str]:
-    """The folded constraint names of a ``DROP`` list: ``[CONSTRAINT] [IF EXISTS] name [WITH
-    (…)]``, each ``COLUMN`` item's names not among them, nor ``PERIOD FOR SYSTEM_TIME`` (the
-    word CONSTRAINT is optional: "ALTER TABLE (Transact-SQL)", DROP)."""
-    names: set[str] = set()
-    columns = False
-    for item in _items(tokens):
-        words = [_upper(t) for t in item]
-        at = 1 if words[0] in ("CONSTRAINT", "COLUMN", "PERIOD") else 0
-        columns = (words[0] == "COLUMN" or columns) if words[0] != "CONSTRAINT" else False
-        if words[0] == "PERIOD":
-            continue
-        at += 2 if words[at : at + 2] == ["IF", "EXISTS"] else 0
-        if not columns and at < len(item):
-            names.add(fold(item[at].text))
-    return names
 
 
 def calling(db: DbState, schema: str, name: str) -> list[str]:

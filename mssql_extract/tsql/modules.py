@@ -25,7 +25,7 @@ from mssql_extract.snapshot import (
     fold,
 )
 from mssql_extract.snapshot_database import quote_name
-from mssql_extract.tsql import column_defaults, duplicates
+from mssql_extract.tsql import column_defaults, duplicates, table_drops
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 from mssql_extract.tsql.tokens import STRINGS
 
@@ -160,13 +160,14 @@ def _add_mask(p: Parser, schema: str, table: str, column: str, fn: str, ref: Sou
 
 
 def alter_table(p: Parser) -> None:
-    """``ALTER TABLE t ALTER COLUMN c {ADD MASKED WITH (FUNCTION = '…') | DROP MASKED}``, and
-    ``ALTER TABLE t ADD`` and ``DROP`` of defaults calling a sequence (``column_defaults``)."""
+    """``ALTER TABLE t ALTER COLUMN c {ADD MASKED WITH (FUNCTION = '…') | DROP MASKED}``,
+    ``ALTER TABLE t ADD`` of defaults calling a sequence (``column_defaults``), and ``DROP`` of
+    constraints and columns (``table_drops``)."""
     ref = p.ref()
     schema, name = object_name(p)
     if column_defaults.alter_table_add(p, schema, name, ref):
         return
-    if column_defaults.alter_table_drop(p, schema, name, ref):
+    if table_drops.alter_table_drop(p, schema, name, ref):
         return
     if not p.at("ALTER", "COLUMN"):
         p.skip_to_boundary(STOP_WORDS - {"ALTER", "DROP"})

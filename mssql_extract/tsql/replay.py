@@ -14,6 +14,8 @@ running the scripts):
 * DROP removes the principal or object together with its permissions and memberships (those
   granted on a principal, ``ON USER::x``, are listed at the DROP: ``dropped``), unless SQL
   Server refuses it (a role with members, a principal that owns something): ``drop_refusals``;
+* ``ALTER TABLE … DROP COLUMN`` removes the column's permissions, unless a default depends on
+  the column, which SQL Server refuses (Msg 5074, 4922): ``table_drops``;
 * ALTER AUTHORIZATION to a new owner removes the permissions on the securable, and on a
   schema those on what it holds without an individual owner (``drop_schema_permissions``);
   ALTER SCHEMA … TRANSFER removes those on the object it moves; both say which they removed
@@ -201,6 +203,12 @@ class Builder:
         dropped, for the statements that must say so (``dropped``)."""
         gone = sec_key((cls, schema, name, None))[:3]
         return _drop(self.db().perms, lambda row: sec_key(row.securable)[:3] != gone)
+
+    def drop_column_permissions(self, schema: str, name: str, column: str) -> list[PermRow]:
+        """``ALTER TABLE … DROP COLUMN``: the permissions on the column, every grantee's (rows
+        of ``sys.database_permissions`` whose ``minor_id`` is the column's). The rows dropped."""
+        gone = sec_key(("OBJECT", schema, name, column))
+        return _drop(self.db().perms, lambda row: sec_key(row.securable) != gone)
 
     def drop_schema_permissions(self, schema: str) -> list[PermRow]:
         """``ALTER AUTHORIZATION ON SCHEMA::schema`` to a new owner: the permissions on the

@@ -89,7 +89,7 @@ def test_a_drop_constraint_removes_the_default_it_names(
         "ALTER TABLE s.t DROP CONSTRAINT ck_x",  # a CHECK
         "ALTER TABLE s.t DROP CONSTRAINT IF EXISTS DF__t__y__6C190EBB",  # SQL Server's name
         "ALTER TABLE s.u DROP CONSTRAINT df_t",  # another table's
-        "ALTER TABLE s.u DROP COLUMN df_extra, code",  # columns
+        "ALTER TABLE s.u DROP COLUMN df_extra, nope",  # columns the table does not have
         "ALTER TABLE s.nope DROP CONSTRAINT df_t",  # a table no script creates
     ],
 )

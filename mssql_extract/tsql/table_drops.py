@@ -1,0 +1,164 @@
+"""``ALTER TABLE t DROP item, …``: the constraints and columns it names, in the list's order.
+
+``DROP { [CONSTRAINT] [IF EXISTS] name [WITH (…)] [, …] | COLUMN [IF EXISTS] column [, …] |
+PERIOD FOR SYSTEM_TIME } [, …]`` ("ALTER TABLE (Transact-SQL)", DROP,
+https://learn.microsoft.com/sql/t-sql/statements/alter-table-transact-sql): the word CONSTRAINT
+is optional, and a name after a ``COLUMN`` item's comma is a column until the next CONSTRAINT.
+
+A constraint item removes the sequence default it names (``column_defaults``), whose sequence
+then needs no USAGE for the table's INSERT grantees. A name the replay does not know is no
+error: it may be a CHECK, a key, a default calling no sequence, or one SQL Server named
+(``DF__t__id__…``, which a script cannot know before it runs).
+
+A column item removes the column, its mask and every column-level permission on it, GRANT or
+DENY, of every grantee: such a permission is a ``sys.database_permissions`` row whose
+``minor_id`` is the column's ``column_id``, and it goes with the column (left in the snapshot,
+the plan would grant on a column the target does not have). A column the replay knows nothing
+of (not among the table's columns, no permission or mask on it; a table no script creates has
+no columns) changes nothing.
+
+SQL Server refuses to drop a column that a DEFAULT constraint depends on: Msg 5074 "The object
+'DF_…' is dependent on column 'c'.", then Msg 4922 "ALTER TABLE DROP COLUMN c failed because
+one or more objects access this column." ("Database Engine events and errors"). The replay
+knows the defaults that call a sequence: one on the column that no earlier item of the list
+dropped (``DROP CONSTRAINT df, COLUMN c`` drops both) makes SQL Server refuse the statement,
+which then changes nothing, the constraints before the column included (a statement fails as a
+whole). It is kept as skipped, as a refused ``DROP SEQUENCE`` is, and the plan reports it
+(GB045). A default without a name (SQL Server's, ``DF__t__c__…``) after an item that dropped a
+name the replay does not know may have been that one: the drop is followed. What the plan then
+leaves out (the column's grants, the default's USAGE) is missed access one can grant again,
+where keeping it would be access the server does not give.
+
+A statement that changes nothing is kept as skipped, without a security effect, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot.tokenizer_core import Token, TokenType
+
+from mssql_extract.snapshot import DbObject, SequenceDefault, SourceRef, fold
+from mssql_extract.tsql import loops
+from mssql_extract.tsql.column_defaults import (
+    WITHOUT_EFFECT,
+    items,
+    replace_table,
+    table_named,
+    upper,
+)
+from mssql_extract.tsql.cursor import Parser
+
+#: How the reason of a refused DROP COLUMN ends (the mapper's GB045 action tells it by this).
+COLUMN_STANDS = "the column stands (not replayed)"
+#: When a later pass of a loop succeeds where a refused DROP COLUMN failed (``loops``).
+_DEFAULT_GONE = "once a later pass finds the default dropped, SQL Server drops the column"
+
+#: One item of a DROP list: ("CONSTRAINT" or "COLUMN", the name as the script writes it).
+Item = tuple[str, str]
+
+
+def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
+    """``ALTER TABLE t DROP item, …`` read at the current token and replayed item by item;
+    refused, or kept as skipped when it changes nothing. False, nothing read: not a ``DROP``."""
+    if not p.accept("DROP"):
+        return False
+    start = p.pos
+    p.skip_to_boundary()
+    while p.at("IF", "EXISTS") and (p.pos == start or p.word(-1) in ("CONSTRAINT", "COLUMN")
+                                    or p.at_type(TokenType.COMMA, -1)):  # fmt: skip
+        p.pos += 2  # a statement's IF never follows these: this one is the item's
+        p.skip_to_boundary()
+    found = table_named(p, schema, table)
+    dropping = _Dropping(list(found.sequence_defaults) if found is not None else [])
+    for kind, name in drop_items(p.tokens[start : p.pos]):
+        if kind == "CONSTRAINT":
+            dropping.constraint(name)
+        else:
+            dropping.column(name)
+    if found is not None and dropping.refused is not None:
+        _refuse(p, found, *dropping.refused, ref)
+    elif not _replay(p, schema, table, found, dropping):
+        p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
+    return True
+
+
+def drop_items(tokens: list[Token]) -> list[Item]:
+    """The constraints and columns of a ``DROP`` list, in order (``IF EXISTS``, ``WITH (…)``
+    and ``PERIOD FOR SYSTEM_TIME`` left out)."""
+    found: list[Item] = []
+    columns = False
+    for item in items(tokens):
+        words = [upper(t) for t in item]
+        if words[0] == "PERIOD":
+            columns = False
+            continue
+        at = 1 if words[0] in ("CONSTRAINT", "COLUMN") else 0
+        columns = words[0] == "COLUMN" if at else columns
+        at += 2 if words[at : at + 2] == ["IF", "EXISTS"] else 0
+        if at < len(item):
+            found.append(("COLUMN" if columns else "CONSTRAINT", item[at].text))
+    return found
+
+
+@dataclass
+class _Dropping:
+    """What a DROP list does to a table's sequence ``defaults``, item after item."""
+
+    defaults: list[SequenceDefault]
+    #: The columns dropped, as the script writes them.
+    columns: list[str] = field(default_factory=list)
+    #: Whether an earlier item dropped a constraint name the replay does not know.
+    unknown: bool = False
+    #: The first column a default keeps (and that default): SQL Server refuses the statement.
+    refused: tuple[str, SequenceDefault] | None = None
+
+    def constraint(self, name: str) -> None:
+        key = fold(name)
+        left = [d for d in self.defaults if d.constraint is None or fold(d.constraint) != key]
+        self.unknown |= len(left) == len(self.defaults)
+        self.defaults = left
+
+    def column(self, name: str) -> None:
+        on = [d for d in self.defaults if fold(d.column) == fold(name)]
+        if self.refused is None and on and not (self.unknown and on[0].constraint is None):
+            self.refused = name, on[0]
+        self.defaults = [d for d in self.defaults if d not in on]
+        self.columns.append(name)
+
+
+def _replay(
+    p: Parser, schema: str, table: str, found: DbObject | None, dropping: _Dropping
+) -> bool:
+    """The dropped columns out of the table (their permissions and masks too) and the dropped
+    defaults; whether anything changed."""
+    changed = False
+    for column in dropping.columns:
+        changed |= bool(p.builder.drop_column_permissions(schema, table, column))
+        masked = p.builder.db().masked.pop((fold(schema), fold(table), fold(column)), None)
+        changed |= masked is not None
+    if found is None:
+        return changed
+    gone = {fold(column) for column in dropping.columns}
+    columns = tuple(column for column in found.columns if fold(column) not in gone)
+    if len(columns) < len(found.columns) or len(dropping.defaults) < len(found.sequence_defaults):
+        replace_table(p, found, columns=columns, sequence_defaults=tuple(dropping.defaults))
+        return True
+    return changed
+
+
+def _refuse(
+    p: Parser, table: DbObject, column: str, default: SequenceDefault, ref: SourceRef
+) -> None:
+    """Keep the statement as skipped, naming the default SQL Server finds on ``column``: the
+    column stands, with its permissions, and so does every item of the statement."""
+    name = default.constraint or "DF__…"
+    spelled = f"[{default.constraint}]" if default.constraint else "that SQL Server named"
+    reason = (
+        f"column [{column}] of [{table.schema_name}].[{table.name}] has the default {spelled}, "
+        f"so SQL Server refuses the ALTER TABLE (Msg 5074 \"The object '{name}' is dependent "
+        f"on column '{column}'.\", Msg 4922 \"ALTER TABLE DROP COLUMN {column} failed because "
+        f'one or more objects access this column."){loops.refused_in_loop(p, _DEFAULT_GONE)}: '
+        f"{COLUMN_STANDS}"
+    )
+    p.builder.skip("statement", reason, p.statement_text(), ref)
