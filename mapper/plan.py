@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from grantbridge.collector import collector_paused
 from grantbridge.errors import InputError, Location
@@ -111,6 +111,10 @@ class MigrationPlan(PlanModel):
     fingerprint: str  # sha256 of the canonical snapshot JSON and policy JSON
     target: Literal["aurora", "rds", "postgresql"] = "aurora"
     database_mode: Literal["database", "schema"] = "database"
+    #: Set on one part of ``plan --per-database`` (the server part with one database): how
+    #: many databases the whole estate has. Its rollback leaves the roles every part shares
+    #: (:func:`pg_emit.intent.shared_roles`). Left out of the JSON of a whole plan.
+    part_of: int | None = Field(default=None, exclude_if=lambda value: value is None)
     databases: SortedTuple[PgDatabase] = ()
     roles: SortedTuple[PgRole] = ()
     memberships: SortedTuple[PgMembership] = ()

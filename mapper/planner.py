@@ -96,9 +96,9 @@ def plan(
     """
     with collector_paused():
         planned, views, denies = _plan(snapshot, policy, target, part_of)
-    if target is None:
-        return planned
-    return resolve_against_target(planned, target, policy, views, denies)
+    if target is not None:
+        planned = resolve_against_target(planned, target, policy, views, denies)
+    return planned if part_of is None else planned.model_copy(update={"part_of": part_of})
 
 
 def _plan(

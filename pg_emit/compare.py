@@ -142,9 +142,8 @@ def compare_owners(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
 
 def compare_memberships(plan: MigrationPlan, live: MigrationPlan) -> list[Mismatch]:
     """Memberships of plan roles, both ways (see the module docstring for what is ignored)."""
-    members = set(intent.created_roles(plan))
     wanted = {(m.role, m.member) for m in intent.memberships(plan)}
-    actual = {(m.role, m.member) for m in live.memberships if m.member in members}
+    actual = intent.live_memberships(plan, live, wanted)
     result = [Mismatch("membership", "", f"{m} in {r}", "missing") for r, m in wanted - actual]
     return result + [Mismatch("membership", "", f"{m} in {r}", "extra") for r, m in actual - wanted]
 

@@ -196,9 +196,8 @@ def _cluster_statements(
         list(roles_sections(missing_roles)[0].statements[1:]) if missing_roles.roles else []
     )
     statements += _role_statements(plan, live, authoritative, applier)
-    members = set(intent.created_roles(plan))
     wanted = {(m.role, m.member) for m in intent.memberships(plan)}
-    actual = {(m.role, m.member) for m in live.memberships if m.member in members}
+    actual = intent.live_memberships(plan, live, wanted)
     for role, member in sorted(wanted - actual):
         statements.append(Statement(f"GRANT {quote_ident(role)} TO {quote_ident(member)}",
                                     (facts_note([f"drift: missing membership {member} in {role}"]),)))  # fmt: skip

@@ -57,6 +57,46 @@ def created_roles(plan: MigrationPlan) -> tuple[str, ...]:
     return tuple(sorted(r.name for r in plan.roles if r.kind != RoleKind.PREDEFINED))
 
 
+#: The facts of a server principal: a role made of a login or a server role is in every part
+#: of a per-database plan (each is the server part with one database).
+_SERVER_PRINCIPALS = ("server/login:", "server/server_role:")
+
+
+def shared_roles(plan: MigrationPlan) -> frozenset[str]:
+    """The created roles of one part of ``plan --per-database`` that the other parts have too:
+    those made of a login or a server role. None for a whole plan."""
+    if plan.part_of is None:
+        return frozenset()
+    return frozenset(
+        r.name
+        for r in plan.roles
+        if r.kind != RoleKind.PREDEFINED and any(f.startswith(_SERVER_PRINCIPALS) for f in r.facts)
+    )
+
+
+def live_memberships(
+    plan: MigrationPlan, live: MigrationPlan, wanted: set[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The (role, member) memberships of ``live`` that compare against the plan's ``wanted``
+    ones: those of the roles the plan creates, but on a part of a per-database plan not a
+    shared role's membership in a role the part does not know (another part's)."""
+    members, shared = set(created_roles(plan)), shared_roles(plan)
+    known = {r.name for r in plan.roles} | {role for role, _ in wanted}
+    return {
+        (m.role, m.member)
+        for m in live.memberships
+        if m.member in members and (m.member not in shared or m.role in known)
+    }
+
+
+def dropped_roles(plan: MigrationPlan) -> tuple[str, ...]:
+    """The created roles ``rollback.sql`` drops: all of them, but on a part of a per-database
+    plan not those the other parts share (dropping them there would fail while another part
+    is applied, after ``DROP OWNED`` had taken their privileges on the other databases)."""
+    shared = shared_roles(plan)
+    return tuple(r for r in created_roles(plan) if r not in shared)
+
+
 def memberships(plan: MigrationPlan) -> tuple[PgMembership, ...]:
     """The plan's memberships plus the ``rds_iam`` / ``rds_ad`` ones its logins imply on its
     target (none on plain PostgreSQL)."""

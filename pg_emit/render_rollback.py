@@ -47,6 +47,7 @@ definition of what NULL means, so comparisons read ``coalesce(acl, acldefault(â€
 
 from __future__ import annotations
 
+from grantbridge.plural import plural
 from mapper.plan import (
     MigrationPlan,
     PgRoutineSecurity,
@@ -176,7 +177,7 @@ def disown_notes(target: str) -> tuple[str, ...]:
 
 def _created_roles_loop(plan: MigrationPlan, actions: list[str], *note: str) -> Statement:
     body = [
-        f"FOREACH r IN ARRAY {_array(intent.created_roles(plan))} LOOP",
+        f"FOREACH r IN ARRAY {_array(intent.dropped_roles(plan))} LOOP",
         "  IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r",
         f"      AND shobj_description(oid, 'pg_authid') LIKE {quote_literal(CREATED_MARK + '%')}) THEN",
         *(f"    {action}" for action in actions),
@@ -307,7 +308,7 @@ def database_rollback(
     for optional in (revokes, _drop_created_schemas(plan, database)):
         if optional is not None:
             statements.append(optional)
-    if intent.created_roles(plan):
+    if intent.dropped_roles(plan):
         actions = [
             "IF NOT pg_has_role(current_user, r, 'USAGE') THEN",
             "  EXECUTE format('GRANT %I TO CURRENT_USER', r);",
@@ -321,7 +322,14 @@ def database_rollback(
 
 def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
     statements = []
-    pairs = [(m.role, m.member) for m in intent.memberships(plan)]
+    dropped, shared = set(intent.dropped_roles(plan)), intent.shared_roles(plan)
+    # on a part of a per-database plan, a shared role's membership in a role the part does
+    # not drop (a server role's, rds_iam) is every part's: left, as the role is
+    pairs = [
+        (m.role, m.member)
+        for m in intent.memberships(plan)
+        if not (m.member in shared and m.role not in dropped)
+    ]
     for start in range(0, len(pairs), REVOKE_CHUNK):
         chunk = pairs[start : start + REVOKE_CHUNK]
         body = [
@@ -337,9 +345,16 @@ def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
             + do_block(body)[len("DO $grantbridge$\n") :]
         )
         statements.append(Statement(sql, ("revoke the memberships 02_memberships.sql granted",)))
-    if intent.created_roles(plan):
-        note = "drop the roles 01_roles.sql created (never a role that existed before)"
-        statements.append(_created_roles_loop(plan, ["EXECUTE format('DROP ROLE %I', r);"], note))
+    if dropped:
+        notes = ["drop the roles 01_roles.sql created (never a role that existed before)"]
+        if shared:
+            notes += [
+                f"(one part of a per-database plan of {plan.part_of} databases: the "
+                f"{plural(len(shared), 'role')} made of logins and",
+                "server roles, which every part has, are left: drop them by hand once every "
+                "part is rolled back)",
+            ]
+        statements.append(_created_roles_loop(plan, ["EXECUTE format('DROP ROLE %I', r);"], *notes))
     if on_rds(plan.target):  # a postgresql plan's 01 makes no stand-ins
         statements.append(_drop_standins())
     return statements

@@ -181,6 +181,51 @@ def test_the_parts_applied_to_one_cluster_are_the_whole_plan(
         assert main(["drift", str(whole_dir), "--dsn", dsn, "--authoritative"]) == 0, (
             capsys.readouterr().err
         )
+        # a membership by hand: the part that has the role sees it, the others do not
+        _sql(dsn, "GRANT hr_hr_readers TO sales_app")
+        assert main(["drift", str(contoso_parts / "Sales"), "--dsn", dsn]) == 0
+        capsys.readouterr()
+        assert main(["drift", str(contoso_parts / "HR"), "--dsn", dsn]) == 3
+        assert "sales_app in hr_hr_readers" in capsys.readouterr().err
+        _sql(dsn, "REVOKE hr_hr_readers FROM sales_app")
+        # one part rolled back: the others untouched (the shared login roles kept, with their
+        # CONNECT on the other databases), then every part: only the shared roles are left
+        _roll_back(dsn, contoso_parts / "HR")
+        for part in ("Reporting", "Sales"):
+            assert main(["drift", str(contoso_parts / part), "--dsn", dsn]) == 0, part
+        capsys.readouterr()
+        assert main(["drift", str(contoso_parts / "HR"), "--dsn", dsn]) == 3
+        for part in ("Sales", "Reporting"):
+            _roll_back(dsn, contoso_parts / part)
+        shared = {r.name for r in whole.roles if any(
+            f.startswith(("server/login:", "server/server_role:")) for f in r.facts)}  # fmt: skip
+        assert _created(dsn) == shared
+        assert "hr_app" in shared
+        assert "hr_hr_readers" in {r.name for r in whole.roles} - shared
+
+
+def _roll_back(dsn: str, part: Path) -> None:
+    from pg_emit.apply import run_scripts
+
+    run_scripts(dsn, [("rollback.sql", (part / "sql" / "rollback.sql").read_text("utf-8"))])
+
+
+def _sql(dsn: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(statement.encode())
+
+
+def _created(dsn: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE shobj_description(oid, 'pg_authid') "
+            "LIKE 'grantbridge: created%'"
+        ).fetchall()
+    return {name for (name,) in rows}
 
 
 @pytest.mark.parametrize(
