@@ -97,12 +97,23 @@ def render_report(plan: MigrationPlan) -> str:
 
 
 def _title(plan: MigrationPlan) -> list[str]:
-    return [
+    lines = [
         "# grantbridge migration report",
         "",
         f"Plan fingerprint {md.code(plan.fingerprint)} · target **{plan.target}** · "
         f"{_DATABASE_MODES[plan.database_mode]}.",
     ]
+    if plan.part_of is not None:
+        databases = ", ".join(md.code(d.name) for d in plan.databases)
+        lines += [
+            "",
+            f"One part of a plan made one database at a time (`plan --per-database`): the "
+            f"server's logins and server roles with {databases}, one of "
+            f"{plural(plan.part_of, 'database')}. The roles made of logins and server roles, "
+            "and their server-level findings, are in every part; their access in the other "
+            "databases is in those parts.",
+        ]
+    return lines
 
 
 def _summary(plan: MigrationPlan) -> list[str]:

@@ -62,6 +62,9 @@ def test_each_database_gets_a_plan_directory(contoso_parts: Path) -> None:
         assert part["grants"] == len(plan.grants) > 0
         assert part["fingerprint"] == plan.fingerprint
         assert (contoso_parts / part["directory"] / "sql" / "04_privileges.sql").is_file()
+        assert plan.part_of == 3
+        report = (contoso_parts / part["directory"] / "report.md").read_text(encoding="utf-8")
+        assert f"with `{part['database'].lower()}`, one of 3 databases" in report
 
 
 def test_the_parts_add_up_to_the_whole_plan(
@@ -245,3 +248,28 @@ def test_commands_given_the_set_name_one_of_its_plans(
     err = capsys.readouterr().err
     assert "a plan directory per database (grantbridge plan --per-database)" in err, err
     assert f"such as {contoso_parts / 'HR'}" in err
+
+
+def test_a_worker_that_dies_is_an_error_naming_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed (the out-of-memory killer) is exit 2 naming the part, no traceback and
+    no output directory."""
+    import grantbridge.commands.plan_parts as plan_parts
+
+    path = tmp_path / "snapshot.json"
+    two_database_estate().write_json(path)
+    monkeypatch.setattr(plan_parts, "_plan_part", _die)  # the workers are forked from here
+    out = tmp_path / "plans"
+    assert main(["plan", str(path), "-o", str(out), "--per-database", "--jobs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "a worker process stopped while planning database 'HR'" in err, err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def _die(_job: object) -> None:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -26,11 +26,12 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grantbridge.commands import PARTS_FILE
-from grantbridge.errors import InputError, Location
+from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.output import Layout, atomic_directory
 from mapper.plan import MigrationPlan, Severity
 from mapper.planner import plan as make_plan
@@ -179,16 +180,38 @@ def _planned(jobs: Iterator[_Job], workers: int) -> Iterator[Part]:
         yield from map(_plan_part, jobs)
         return
     pool = ProcessPoolExecutor(max_workers=workers)
-    pending: deque[Future[Part]] = deque()
+    pending: deque[tuple[_Job, Future[Part]]] = deque()
     try:
         for job in jobs:
-            pending.append(pool.submit(_plan_part, job))
+            pending.append((job, pool.submit(_plan_part, job)))
             if len(pending) >= workers:
-                yield pending.popleft().result()
+                yield _result(*pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _result(*pending.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(job: _Job, future: Future[Part]) -> Part:
+    """The part ``future`` planned; a worker that died (killed: the kernel's out-of-memory
+    killer, most likely) is an error naming the database, not a traceback."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise GrantbridgeError(
+            f"a worker process stopped while planning database {_name(job)} (out of memory?): "
+            "run with fewer --jobs",
+            Location(job.origin),
+        ) from None
+
+
+def _name(job: _Job) -> str:
+    """The database's name, from its text's first field (``Database.name``), quoted."""
+    lines = job.item.text.split("\n", 2)
+    try:
+        return repr(json.loads(lines[1].partition(":")[2].rstrip().rstrip(",")))
+    except (IndexError, ValueError):
+        return f"number {job.index + 1}"
 
 
 def directory_names(databases: list[str]) -> list[str]:
