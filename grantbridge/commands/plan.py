@@ -168,7 +168,7 @@ def plan(
             "--per-database",
             help="Write one plan directory per database (OUTPUT/<database>/, listed in "
             "OUTPUT/parts.json), each the server part with that database, named as in the "
-            "whole plan; the whole snapshot is never in memory.",
+            "whole plan; a snapshot as extract writes it is read one database at a time.",
         ),
     ] = False,
     jobs: Annotated[
