@@ -28,7 +28,7 @@ from bench.estate import OUT, Estate, cached_estate, ensure_estate, ensure_state
 from bench.measure import Figure, Limits, load_results, measure, save_results
 from bench.scales import SCALES, Scale, get_scale, rows_scale
 
-GROUPS = ("parse", "plan", "parts", "emit", "apply", "verify")
+GROUPS = ("parse", "plan", "parts", "per-database", "emit", "apply", "verify")
 Figures = dict[str, Figure]
 
 
@@ -83,10 +83,12 @@ GROUP_RUNNERS: dict[str, Callable[[Estate, int], Figures]] = {
     "parse": _parse,
     "plan": _plan,
     "parts": lambda estate, runs: {
-        "plan-parts": measure("plan-parts", [str(estate.snapshot_path)], runs),
+        "plan-parts": measure("plan-parts", [str(estate.snapshot_path)], runs)
+    },
+    "per-database": lambda estate, runs: {
         "plan-per-database": measure(
             "plan-per-database", [str(estate.snapshot_path), str(PER_DATABASE_JOBS)], runs
-        ),
+        )
     },
     "emit": _needs_plan("emit"),
     "apply": _apply,

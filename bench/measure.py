@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.estate import OUT
+from bench.tree_rss import tree_rss_mb
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class Limits:
     """What one measurement process may use before it is stopped and reported as failed.
 
     ``seconds`` is wall time per run; ``rss_mb`` is the resident memory of the measurement
-    process, sampled every :data:`POLL` seconds. ``None`` means no limit.
+    process and its children together (``plan --per-database``'s workers), sampled every
+    :data:`POLL` seconds. ``None`` means no limit.
     """
 
     seconds: float | None = 3600.0
@@ -64,18 +66,6 @@ class Limits:
 LIMITS = Limits()
 POLL = 0.2  # seconds between RSS samples
 GRACE = 5.0  # seconds between SIGINT (finally blocks stop embedded servers) and SIGKILL
-
-
-def _rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` (0 once it has gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -100,7 +90,7 @@ def _watch(process: subprocess.Popen[bytes], limits: Limits) -> str | None:
         except subprocess.TimeoutExpired:
             pass
         elapsed = time.monotonic() - start
-        rss = _rss_mb(process.pid)
+        rss = tree_rss_mb(process.pid)
         if limits.rss_mb is not None and rss > limits.rss_mb:
             _stop(process)
             return f"over the memory cap of {limits.rss_mb:,.0f} MB ({rss:,.0f} MB after {elapsed:,.0f} s)"

@@ -83,11 +83,12 @@ COMMANDS = (
     "uv run python -m bench --scale rows100000 --runs 3 --only parse,plan,emit,apply",
     "uv run python -m bench --scale M --runs 1 --only parse",
     "uv run python -m bench --scale M --runs 1 --only plan,verify --timeout 3600 --max-rss-mb 14000",
-    "uv run python -m bench --scale M --runs 3 --only parts --timeout 3600 --max-rss-mb 14000",
+    "uv run python -m bench --scale M --runs 3 --only parts,per-database --timeout 3600 --max-rss-mb 14000",
     "uv run python -m bench --scale M --runs 1 --only emit,apply --timeout 2400 --max-rss-mb 14000",
     "uv run python -m bench --scale L --runs 1 --only parse --max-rss-mb 12000 --timeout 2400",
     "uv run python -m bench --scale L --runs 1 --only plan --max-rss-mb 12000 --timeout 600",
     "uv run python -m bench --scale L --runs 1 --only parts --max-rss-mb 12000 --timeout 3600",
+    "uv run python -m bench --scale L --runs 1 --only per-database --max-rss-mb 6000 --timeout 3600",
 )
 
 
