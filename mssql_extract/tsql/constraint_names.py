@@ -42,12 +42,13 @@ def named(tokens: list[Token]) -> list[str]:
 
 def holder(db: DbState, schema: str, name: str) -> tuple[DbObject, SequenceDefault] | None:
     """The table of ``schema`` whose known sequence default is named ``name``, and that default."""
-    for key, table in db.objects.items():
-        if key[0] != fold(schema) or table.kind != ObjectKind.TABLE:
-            continue
-        for default in table.sequence_defaults:
-            if default.constraint is not None and fold(default.constraint) == fold(name):
-                return table, default
+    key = db.objects.constraints.get((fold(schema), fold(name)))
+    table = None if key is None else db.objects.get(key)
+    if table is None or table.kind != ObjectKind.TABLE:
+        return None
+    for default in table.sequence_defaults:
+        if default.constraint is not None and fold(default.constraint) == fold(name):
+            return table, default
     return None
 
 
