@@ -8,12 +8,13 @@ may hide security is a finding instead, shown in the report and in SARIF:
 * a statement that did not parse under ``--lenient`` (``error``), a catalog row of a class
   grantbridge does not model (``row``), a statement that was read but whose security effect
   could not be (dynamic SQL, variable arguments, ownership of an unknown object, a module
-  signature, or its removal in an IF branch that may not run, EXECUTE AS in a script), one that dropped earlier permissions as a side effect
-  (a new owner, a schema transfer: its text lists them), and one SQL Server refuses (a second
-  CREATE, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role with
-  members or of a principal that owns something or granted a permission, a DROP COLUMN of a
-  column a default depends on), and a system
-  database (msdb …) whose users, memberships or permissions a script recorded: GB045.
+  signature, or its removal in an IF branch that may not run, EXECUTE AS in a script), one
+  that dropped earlier permissions as a side effect (a new owner, a schema transfer: its text
+  lists them), and one SQL Server refuses (a second CREATE, a constraint named as one its
+  schema holds, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role
+  with members or of a principal that owns something or granted a permission, a DROP COLUMN
+  of a column a default depends on), and a system database (msdb …) whose users, memberships
+  or permissions a script recorded: GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
 triggers, ``ALTER DATABASE SET`` options …) stay out of the findings: they are counted in the

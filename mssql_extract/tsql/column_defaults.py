@@ -8,6 +8,9 @@ each (:mod:`mssql_extract.sequence_defaults` reads the expression), with the con
 where the script gives one. An ALTER TABLE … ADD without one stays what it was: a statement
 without a security effect (``modules.alter_table``).
 
+A constraint named as one of those defaults, on any table of the schema, is refused as SQL
+Server refuses it (Msg 2714: :mod:`mssql_extract.tsql.constraint_names`).
+
 ``ALTER TABLE t DROP [CONSTRAINT] [IF EXISTS] df, …`` removes the default named so, and ``DROP
 COLUMN`` the column, unless a default depends on it (:mod:`mssql_extract.tsql.table_drops`).
 A ``DROP SEQUENCE`` of a sequence a default calls is refused by SQL Server ("A
@@ -23,7 +26,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.sequence_defaults import sequence_defaults, sequences_in_tokens
 from mssql_extract.snapshot import DbObject, ObjectKind, SequenceDefault, SourceRef, fold
-from mssql_extract.tsql import loops
+from mssql_extract.tsql import constraint_names, loops
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.state import DbState
 
@@ -73,11 +76,15 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
     called: dict[str, list[str]] = {}
     names: dict[str, str | None] = {}
     added: list[str] = []
+    constraints: list[str] = []
     for item in items(p.tokens[start : p.pos]):
         column, sequences, new, name = _item(item)
         if column and sequences:
             called[column], names[column] = sequences, name
             added += [column] if new else []
+        constraints += constraint_names.named(item)
+    if constraint_names.refused(p, schema, constraints):
+        return True
     if called:
         _record(p, schema, table, sequence_defaults(called, names), added, ref)
     else:

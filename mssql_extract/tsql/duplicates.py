@@ -64,14 +64,20 @@ def refused(p: Parser, name: str, taken: Taken | None, message: int) -> bool:
     is read whole, before it changes anything."""
     if taken is None:
         return False
-    if p.guard is not None and fold(name) in p.guard.names:
-        # SQL Server skips the branch: its rest goes to a builder that ``branches`` drops
-        p.builder = p.builder.scratch()
-        return True
-    what, where = taken
-    reason = (
-        f"{what} already exists ({where}): SQL Server refuses it (Msg {message}), and the "
-        "first definition stands (not replayed)"
-    )
-    p.builder.skip("statement", reason, p.statement_text(), p.ref())
+    if not guarded(p, name):
+        what, where = taken
+        reason = (
+            f"{what} already exists ({where}): SQL Server refuses it (Msg {message}), and the "
+            "first definition stands (not replayed)"
+        )
+        p.builder.skip("statement", reason, p.statement_text(), p.ref())
+    return True
+
+
+def guarded(p: Parser, name: str) -> bool:
+    """Whether the branch being read is under an existence check naming ``name``: SQL Server
+    skips it, so its rest goes to a builder that ``branches`` drops."""
+    if p.guard is None or fold(name) not in p.guard.names:
+        return False
+    p.builder = p.builder.scratch()
     return True

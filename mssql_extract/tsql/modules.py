@@ -25,7 +25,7 @@ from mssql_extract.snapshot import (
     fold,
 )
 from mssql_extract.snapshot_database import quote_name
-from mssql_extract.tsql import column_defaults, duplicates, table_drops
+from mssql_extract.tsql import column_defaults, constraint_names, duplicates, table_drops
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 from mssql_extract.tsql.tokens import STRINGS
 
@@ -131,9 +131,11 @@ def create_table(p: Parser) -> None:
     masks: dict[str, str] = {}
     called: dict[str, list[str]] = {}  # column → the sequences its default calls
     names: dict[str, str | None] = {}  # column → its default's name (CONSTRAINT df DEFAULT …)
+    constraints: list[str] = []  # every constraint's name (``constraint_names``)
     while True:
         begin = p.pos
         column, mask = _column_item(p)
+        constraints += constraint_names.named(p.tokens[begin : p.pos])
         if column:
             columns.append(column)
             called[column] = column_defaults.in_column(p.tokens[begin + 1 : p.pos])
@@ -144,6 +146,9 @@ def create_table(p: Parser) -> None:
             break
         p.expect_type(TokenType.COMMA, ",")
     p.skip_to_boundary()
+    taken = p.builder.db().object_named(schema, name, type_=False)
+    if taken is None and constraint_names.refused(p, schema, constraints):
+        return  # a name taken is refused by ``register``, or its branch skipped
     table = DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE, columns=tuple(columns),
                      sequence_defaults=sequence_defaults(called, names), source_ref=ref)  # fmt: skip
     if register(p, table):

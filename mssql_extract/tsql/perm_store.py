@@ -23,6 +23,19 @@ Engine)), so ``GRANT … AS dbo`` is the same grantor; on the server the login i
 GRANT and a DENY of one permission to one grantee do not stand together (the replay's rule,
 unchanged: the later replaces the earlier, of every grantor), and a REVOKE without AS takes
 back the permission of every grantor, as the replay did before grantors were kept.
+
+A GRANT without WITH GRANT OPTION of what its grantor granted WITH GRANT OPTION already changes
+nothing: the row stays ``W``. The only way SQL Server documents to take the option away and
+keep the permission is ``REVOKE GRANT OPTION FOR`` ("Use REVOKE GRANT OPTION FOR to revoke the
+right to regrant the specified permission. If the principal has the specified permission with
+the right to grant that permission, the right to grant that permission will be revoked, and
+the permission itself will not be revoked", REVOKE Server Permissions (Transact-SQL), Remarks;
+REVOKE (Transact-SQL), GRANT OPTION FOR), and a GRANT that sets ``Grant`` over
+``GrantWithGrant`` is seen to leave ``GrantWithGrant`` in place (SqlServerDsc, "setting table
+permission from GrantWithGrant to Grant still results in GrantWithGrant permissions
+configured", https://github.com/dsccommunity/SqlServerDsc/issues/1602, fixed by revoking the
+grant option). Another grantor's GRANT is its own row, as before; a DENY still replaces the
+GRANT of every grantor.
 """
 
 from __future__ import annotations
@@ -119,7 +132,10 @@ class PermStore:
 
     def record(self, row: PermRow, key: PermKey) -> None:
         """A GRANT or DENY of ``row``'s grantor: it replaces that grantor's row, and every row
-        of the other kind (a DENY the GRANTs, a GRANT the DENY)."""
+        of the other kind (a DENY the GRANTs, a GRANT the DENY). A GRANT without the option
+        of what the grantor holds WITH GRANT OPTION changes nothing (module docstring)."""
+        if row.state == PermissionState.GRANT and self._holds_option(key, row.grantor):
+            return
         old = self.rows.get(key)
         same_kind = old is not None and (old.state == _DENY) == (row.state == _DENY)
         if old is None or (
@@ -132,6 +148,12 @@ class PermStore:
         rows.pop(self.who(row.grantor), None)  # re-inserted last: the latest
         rows[self.who(row.grantor)] = row
         self._settle(key, rows)
+
+    def _holds_option(self, key: PermKey, grantor: str | None) -> bool:
+        """Whether ``grantor``'s own row of ``key`` is WITH GRANT OPTION."""
+        who = self.who(grantor)
+        mine = [row for row in self.granted(key) if self.who(row.grantor) == who]
+        return bool(mine) and mine[0].state == _OPTION
 
     def revoke(self, key: PermKey, grantor: str | None, *, option_only: bool) -> bool:
         """``REVOKE [GRANT OPTION FOR] … [AS grantor]`` of ``key``: the rows of ``grantor`` (of

@@ -3,7 +3,9 @@
 Order rules (what ``sys.server_permissions`` / ``sys.database_permissions`` would hold after
 running the scripts):
 
-* GRANT replaces a DENY of the same permission, securable and grantee, and vice versa;
+* GRANT replaces a DENY of the same permission, securable and grantee, and vice versa; a GRANT
+  without WITH GRANT OPTION of what its grantor gave WITH GRANT OPTION keeps the W
+  (``perm_store``);
 * REVOKE removes a GRANT or a DENY; ``REVOKE GRANT OPTION FOR`` turns W back into G, and
   removes a plain G (the permission itself is revoked then);
 * a table-level DENY or REVOKE removes that grantee's column-level GRANTs of the permission
@@ -21,7 +23,8 @@ running the scripts):
   ALTER SCHEMA … TRANSFER removes those on the object it moves; both say which they removed
   (a skipped entry at the statement, ``dropped``), the plan's finding GB045;
 * CREATE of a name the state holds already is refused, as SQL Server refuses it: the first
-  definition stands (``duplicates``).
+  definition stands (``duplicates``); so is a constraint named as a sequence default of its
+  schema (Msg 2714, ``constraint_names``).
 
 A user created ``FOR LOGIN x`` where no script defines login ``x`` is recorded with ``login=None``
 and ``orphaned=True`` (``missing_login`` keeps the name ``x`` for the plan's messages).

@@ -128,21 +128,35 @@ class Objects(dict[tuple[str, str], DbObject]):
     """A database's schema-scoped objects by (folded schema, folded name). ``tied`` keeps those
     tied to a principal, by an individual owner or an ``EXECUTE AS 'user'``: a DROP of a
     principal asks for them (``drop_refusals``), which must not read every object of the
-    database each time. Objects are stored with ``[key] = obj`` and removed with ``pop`` or
-    ``del`` (the only writes that keep ``tied``)."""
+    database each time. ``constraints`` keeps the names of the sequence defaults, (folded schema,
+    folded name) → the key of their table: each constraint a script names is looked up there
+    (``constraint_names``). Objects are stored
+    with ``[key] = obj`` and removed with ``pop`` or ``del`` (the only writes that keep both)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tied: dict[tuple[str, str], DbObject] = {}
+        self.constraints: dict[tuple[str, str], tuple[str, str]] = {}
 
     def __setitem__(self, key: tuple[str, str], obj: DbObject) -> None:
+        self._unname(key)
         super().__setitem__(key, obj)
         if obj.owner or (obj.execute_as and obj.execute_as.upper() not in _NOT_PRINCIPALS):
             self.tied[key] = obj
         else:
             self.tied.pop(key, None)
+        for default in obj.sequence_defaults:
+            if default.constraint:
+                self.constraints[(key[0], fold(default.constraint))] = key
+
+    def _unname(self, key: tuple[str, str]) -> None:
+        """Forget the names of the defaults of the object at ``key``, if any."""
+        for default in obj.sequence_defaults if (obj := self.get(key)) is not None else ():
+            if default.constraint:
+                self.constraints.pop((key[0], fold(default.constraint)), None)
 
     def __delitem__(self, key: tuple[str, str]) -> None:
+        self._unname(key)
         super().__delitem__(key)
         self.tied.pop(key, None)
 
@@ -150,6 +164,7 @@ class Objects(dict[tuple[str, str], DbObject]):
         self, key: tuple[str, str], default: DbObject | None = None
     ) -> DbObject | None:
         self.tied.pop(key, None)
+        self._unname(key)
         return super().pop(key, default)
 
 

@@ -13,7 +13,7 @@ from mapper.policy import Policy
 from mapper.translate.skipped import REFUSED_WITHOUT_CASCADE, harmless
 from mssql_extract.snapshot import SecuritySnapshot, Skipped
 from pg_emit.render import render_sql
-from tests.extract.tsql_helpers import perms, snap
+from tests.extract.tsql_helpers import db, perms, snap
 
 U = "USE d\nGO\nCREATE TABLE t (a int)\nGO\n"  # the statements below start at line 5
 W = "GRANT SELECT ON t TO alice WITH GRANT OPTION\n"
@@ -130,3 +130,32 @@ def test_the_plan_grants_what_the_refused_deny_leaves_and_reports_it() -> None:
     assert "SQL Server refuses the statement, so the grantee keeps the permission" in found.action
     privileges = render_sql(planned)["sql/04_privileges.sql"]
     assert "GRANT SELECT ON TABLE dbo.t TO alice, bob" in privileges
+
+
+@pytest.mark.parametrize(
+    "again",
+    ["GRANT SELECT ON t TO alice", "GRANT SELECT ON dbo.t TO alice AS dbo",
+     "GRANT SELECT ON OBJECT::dbo.t TO alice, bob"],
+    ids=["plain", "as-dbo", "two-grantees"],
+)  # fmt: skip
+def test_a_grant_again_without_the_option_keeps_it(again: str) -> None:
+    # the row stays W, from the statement that gave the option: only REVOKE GRANT OPTION FOR
+    # takes it away (perm_store's docstring)
+    s = snap(U + W + again + "\n")
+    assert perms(s) - {BOB_G} == {ALICE_W}
+    [row] = [p for p in db(s).permissions if p.grantee == "alice"]
+    assert row.source_ref.line == 5
+    assert not s.skipped
+
+
+def test_after_a_grant_again_only_revoke_grant_option_for_takes_the_option() -> None:
+    again = U + W + "GRANT SELECT ON t TO alice\n"
+    s = snap(again + "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n")
+    assert perms(s) == {("OBJECT", "dbo", "t", None, "SELECT", "G", "alice")}
+    # the option kept, a DENY without CASCADE is refused (Msg 4611); with it, it replaces
+    s = snap(again + "DENY SELECT ON t TO alice\n")
+    assert perms(s) == {ALICE_W}
+    _refused(s, 7, "DENY")
+    s = snap(again + "DENY SELECT ON t TO alice CASCADE\n")
+    assert perms(s) == {("OBJECT", "dbo", "t", None, "SELECT", "D", "alice")}
+    assert not s.skipped

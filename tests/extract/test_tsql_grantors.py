@@ -142,3 +142,17 @@ def test_revoke_as_a_grantor_on_a_table_leaves_other_grantors_column_rows() -> N
     s = snap(USERS + "GRANT SELECT ON dbo.t (a) TO bob AS carol\n"
              "GRANT SELECT ON dbo.t TO bob AS alice\nREVOKE SELECT ON dbo.t FROM bob\n")  # fmt: skip
     assert {p for p in perms(s) if p[-1] == "bob"} == set()  # without AS: every grantor's
+
+
+def test_a_grant_again_without_the_option_keeps_that_grantors_option() -> None:
+    # alice's row stays W (a GRANT without the option changes nothing of it), carol's is G: the
+    # snapshot's one row has the option, until alice revokes it
+    again = (
+        USERS + "GRANT SELECT ON dbo.t TO bob WITH GRANT OPTION AS alice\n"
+        "GRANT SELECT ON dbo.t TO bob AS alice\nGRANT SELECT ON dbo.t TO bob AS carol\n"
+    )
+    [row] = _bob(snap(again))
+    assert (row.state.value, row.grantor) == ("W", "carol")
+    s = snap(again + "REVOKE GRANT OPTION FOR SELECT ON dbo.t FROM bob CASCADE AS alice\n")
+    [row] = _bob(s)
+    assert (row.state.value, row.grantor) == ("G", "carol")

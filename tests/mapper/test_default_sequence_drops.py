@@ -85,6 +85,36 @@ def test_a_refused_drop_sequence_keeps_the_sequence_and_the_usage(tmp_path: Path
     )
 
 
+#: A second table of schema s, whose INSERT grantee is caller, and a default calling s.seq2
+#: added to it under the name s.t's default holds ({name}).
+SECOND = """CREATE SEQUENCE [s].[seq2]
+GO
+CREATE TABLE [s].[u] ([id] bigint)
+GO
+GRANT INSERT ON OBJECT::[s].[u] TO [{{p}}caller]
+GO
+ALTER TABLE [s].[u] ADD CONSTRAINT [{name}] DEFAULT (NEXT VALUE FOR [s].[seq2]) FOR [id]
+GO
+"""
+
+
+def test_a_default_named_as_one_of_the_schema_gives_no_usage(tmp_path: Path) -> None:
+    # SQL Server refuses the ADD (Msg 2714): s.u has no default, caller needs nothing on seq2
+    migration = planned(tmp_path, INTACT + SECOND.format(name="DF_T_ID"))
+    assert not [g for g in migration.grants if g.name == "seq2"]
+    assert set(usage(migration)) == {"carol", "writers"}  # s.t's default stands
+    (refused,) = findings(migration, "GB045")
+    assert refused.evidence.startswith("constraint [DF_T_ID] already exists in schema [s]")
+    assert "(Msg 2714" in refused.evidence
+    assert refused.action.startswith("Not in the plan: SQL Server refuses the statement")
+    # under a name of its own, the default stands and caller gets USAGE on seq2
+    migration = planned(tmp_path, INTACT + SECOND.format(name="df_u_id"))
+    assert [(g.grantee, g.privilege) for g in migration.grants if g.name == "seq2"] == [
+        ("caller", "USAGE")
+    ]
+    assert not findings(migration, "GB045")
+
+
 # --------------------------------------------------------------------------- DENYs in GB040
 
 
