@@ -121,7 +121,8 @@ def owner_roles(plan: MigrationPlan) -> tuple[str, ...]:
 def planned_owner_roles(plan: MigrationPlan) -> list[str]:
     """The owner roles that are plan roles (not an outside owner such as the applier): 02
     makes a non-superuser applier a member of each, so what they own it may hand over."""
-    return [o for o in owner_roles(plan) if plan.role(o) is not None]
+    names = {r.name for r in plan.roles}  # one pass, not one scan of the roles per owner
+    return [o for o in owner_roles(plan) if o in names]
 
 
 def applier_roles(plan: MigrationPlan) -> list[str]:
@@ -131,7 +132,9 @@ def applier_roles(plan: MigrationPlan) -> list[str]:
     from PUBLIC. ``ALTER DEFAULT PRIVILEGES FOR ROLE`` asks for membership (PostgreSQL 15) or
     the role's privileges (16+); 02 grants each to the applier."""
     creators = {d.owner for d in plan.default_privileges} | {d.owner for d in plan.default_revokes}
-    planned = {o for o in creators if (role := plan.role(o)) and role.kind != RoleKind.PREDEFINED}
+    # one pass over the roles, not one scan per creator (1,008 of 3,011 roles at bench scale M)
+    kinds = {r.name: r.kind for r in plan.roles}
+    planned = {o for o in creators if o in kinds and kinds[o] != RoleKind.PREDEFINED}
     return sorted(set(planned_owner_roles(plan)) | planned)
 
 

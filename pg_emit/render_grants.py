@@ -18,7 +18,6 @@ them. Every statement is preceded by the facts it came from.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +25,8 @@ from dataclasses import dataclass, replace
 from mapper.plan import MigrationPlan, PgDefaultRevoke, PgGrant, PgObject
 from mapper.quoting import quote_ident, quote_role, routine_keyword, securable_sql
 from pg_emit import intent
-from pg_emit.script import Statement, after, listed
+from pg_emit.grant_groups import Securable, group_grants, sort_key
+from pg_emit.script import Statement, after, facts_note, listed
 
 #: GRANT object type → (plan object kinds it covers, ``ALL … IN SCHEMA`` keyword).
 ALL_IN_SCHEMA: dict[str, tuple[frozenset[str], str]] = {
@@ -41,8 +41,6 @@ ALTER_KIND: dict[str, str] = {
     "table": "TABLE", "view": "VIEW", "sequence": "SEQUENCE",
     "function": "FUNCTION", "procedure": "PROCEDURE", "type": "TYPE",
 }  # fmt: skip
-
-Securable = tuple[str, str | None, str, str | None]  # object_type, schema, name, signature
 
 
 def privileges_sql(privileges: Iterable[str]) -> str:
@@ -61,74 +59,6 @@ def _securable(grant: PgGrant) -> Securable:
 
 #: Objects named by one GRANT at most, so that a statement stays reviewable in a diff.
 MAX_OBJECTS = 100
-
-Pair = tuple[frozenset[str], tuple[str, ...]]  # privileges, grantees (sorted)
-
-#: A source fact that GRANTs on a whole schema or database (``<db>/perm:SCHEMA:s:SELECT:grant:r``,
-#: ``<db>/perm:DATABASE:SELECT:grant:r``; keys from ``mssql_extract.snapshot.Permission.key``).
-_SCHEMA_WIDE = re.compile(r"/perm:(?:DATABASE|SCHEMA:.*?):([A-Z][A-Z ]*):grant:")
-#: Object type → source permissions whose schema-wide GRANT does not cover objects of that type:
-#: INSERT does not apply to a sequence (fn_builtin_permissions), and the USAGE a sequence gets
-#: from it (:mod:`mapper.translate.default_sequences`) is for the sequences the plan's tables
-#: call, not for every sequence of the schema.
-_NOT_COVERING = {"SEQUENCE": frozenset({"INSERT"})}
-
-
-def schema_wide(facts: Iterable[str], object_type: str = "") -> bool:
-    """True when one of ``facts`` is a GRANT on a whole schema or database in SQL Server (of a
-    permission that covers objects of ``object_type``)."""
-    skip = _NOT_COVERING.get(object_type, frozenset())
-    return any(
-        (found := _SCHEMA_WIDE.search(fact)) is not None and found.group(1) not in skip
-        for fact in facts
-    )
-
-
-Group = dict[tuple[str, frozenset[str], tuple[str, ...]], list[tuple[Securable, list[str], bool]]]
-
-
-def split_privileges(privileges_by_grantee: dict[str, set[str]]) -> list[Pair]:
-    """One object's grants as few (privileges, grantees) pairs as the simpler split gives.
-
-    Either one pair per distinct privilege set (``SELECT, INSERT`` to a, ``SELECT`` to b) or
-    one per privilege (``SELECT`` to a and b, ``INSERT`` to a), whichever has fewer; a tie keeps
-    the first, where every grantee appears once. Either covers exactly the grants given.
-    """
-    by_set: dict[frozenset[str], list[str]] = defaultdict(list)
-    for grantee, privileges in privileges_by_grantee.items():
-        by_set[frozenset(privileges)].append(grantee)
-    every = frozenset().union(*by_set)
-    if len(by_set) <= len(every):
-        return [(privileges, tuple(sorted(grantees))) for privileges, grantees in by_set.items()]
-    return [
-        (frozenset({p}), tuple(sorted(g for g, ps in privileges_by_grantee.items() if p in ps)))
-        for p in sorted(every)
-    ]
-
-
-def _groups(grants: Sequence[PgGrant]) -> Group:
-    """(object type, privileges, grantees) → securables sharing them, with their facts and
-    whether every one of their grants came from a schema- or database-wide source grant."""
-    per_securable: dict[Securable, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    facts: dict[tuple[Securable, str, str], list[str]] = defaultdict(list)
-    for grant in grants:
-        privilege = intent.normalize_privilege(grant.privilege)
-        per_securable[_securable(grant)][grant.grantee].add(privilege)
-        facts[_securable(grant), grant.grantee, privilege].extend(grant.facts)
-    groups: Group = defaultdict(list)
-    for securable in sorted(per_securable, key=_sort_key):
-        for privileges, grantees in split_privileges(per_securable[securable]):
-            each = [facts[securable, g, p] for g in grantees for p in privileges]
-            wide = all(schema_wide(fs, securable[0]) for fs in each)
-            groups[securable[0], privileges, grantees].append(
-                (securable, [f for fs in each for f in fs], wide)
-            )
-    return groups
-
-
-def _sort_key(securable: Securable) -> tuple[str, str, str, str]:
-    object_type, schema, name, signature = securable
-    return (object_type, schema or "", name, signature or "")
 
 
 class _SchemaContents:
@@ -221,13 +151,18 @@ def grant_clauses(plan: MigrationPlan, database: str, grants: Sequence[PgGrant])
     """Grouped clauses for whole-object grants of one database (see the module docstring)."""
     clauses = []
     contents = _SchemaContents(plan, database)
+    # a few privilege sets recur in thousands of groups (8,981 at bench scale M): each spelled once
+    spelled: dict[frozenset[str], str] = {}
     for (object_type, privileges, grantees), items in sorted(
-        _groups(grants).items(), key=lambda kv: (kv[0][0], sorted(kv[0][1]), kv[0][2])
+        group_grants(grants).items(), key=lambda kv: (kv[0][0], sorted(kv[0][1]), kv[0][2])
     ):
         facts_of = {securable: facts for securable, facts, _ in items}  # at most once each
         wide = {securable for securable, _, is_wide in items if is_wide}
         whole, rest = _all_in_schema(contents, object_type, list(facts_of), wide)
-        privileges_text, grantees_text = privileges_sql(privileges), grantees_sql(grantees)
+        privileges_text = spelled.get(privileges)
+        if privileges_text is None:
+            privileges_text = spelled[privileges] = privileges_sql(privileges)
+        grantees_text = grantees_sql(grantees)
         privilege_names = tuple(sorted(privileges))
         for schema in whole:
             keyword = ALL_IN_SCHEMA[object_type][1]
@@ -270,8 +205,6 @@ def _by_keyword(securables: list[Securable]) -> list[tuple[str, list[Securable]]
 
 
 def _facts(facts: list[str]) -> str:
-    from pg_emit.script import facts_note
-
     return facts_note(facts)
 
 
@@ -302,7 +235,7 @@ def column_clauses(grants: Sequence[PgGrant]) -> list[Clause]:
             grantee_names=tuple(sorted(set(grantees))),
         )
         for (securable, text), grantees in sorted(
-            grouped.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1])
+            grouped.items(), key=lambda kv: (sort_key(kv[0][0]), kv[0][1])
         )
     ]
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import pydantic_core
+
 from mapper.plan import Finding, MigrationPlan, Severity
 
 SARIF_VERSION = "2.1.0"
@@ -105,7 +107,35 @@ def render_sarif(plan: MigrationPlan, max_results: int = MAX_RESULTS) -> str:
     if len(kept) < len(findings):
         run["invocations"] = [_left_out(findings, kept)]
     log = {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(log, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return canonical_json(log) + "\n"
+
+
+def canonical_json(value: Any) -> str:
+    """``json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)``'s text, faster.
+
+    The standard library writes an indented document in Python (its C encoder does compact
+    JSON only): 0.23 s for a bench scale M part's log. pydantic-core writes the same layout
+    (two-space indent, ``": "``, ``[]`` and ``{}`` when empty, the same string escapes) in
+    Rust, from a copy with every object's keys in order, in a tenth of that. It spells floats
+    differently (``1e16`` for ``1e+16``) and refuses a lone surrogate that ``json.dumps`` lets
+    through: a value holding either takes ``json.dumps`` itself.
+    """
+    try:
+        return pydantic_core.to_json(_keys_sorted(value), indent=2).decode("utf-8")
+    except (TypeError, pydantic_core.PydanticSerializationError):
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _keys_sorted(value: Any) -> Any:
+    """``value`` with each dict's (string) keys in order; TypeError for a float or any value
+    that is not JSON's string, integer, boolean, null, list or object."""
+    if isinstance(value, dict):
+        return {key: _keys_sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(item) for item in value]
+    if value is None or isinstance(value, str | int):  # bool is an int
+        return value
+    raise TypeError(f"not written by canonical_json: {type(value).__name__}")
 
 
 def _left_out(findings: list[Finding], kept: list[Finding]) -> dict[str, Any]:

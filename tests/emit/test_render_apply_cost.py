@@ -20,13 +20,9 @@ from hypothesis import strategies as st
 
 from mapper.plan import MigrationPlan, PgGrant, PgMembership, PgObject, PgRole, RoleKind
 from pg_emit.apply import run_scripts
+from pg_emit.grant_groups import schema_wide, split_privileges
 from pg_emit.render import render_sql
-from pg_emit.render_grants import (
-    MAX_OBJECTS,
-    privileges_statements,
-    schema_wide,
-    split_privileges,
-)
+from pg_emit.render_grants import MAX_OBJECTS, privileges_statements
 from pg_emit.render_roles import CREATED_MARK, membership_sections
 from pg_emit.server import connect
 from tests.emit.conftest import Scratch
