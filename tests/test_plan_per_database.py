@@ -141,6 +141,12 @@ def test_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", str(path), "-o", str(out), "--jobs", "2"]) == 2
     assert "--jobs goes with --per-database" in capsys.readouterr().err
     two_database_estate().write_json(path)
+    schema_mode = tmp_path / "grantbridge.toml"
+    schema_mode.write_text('database_mode = "schema"\n', encoding="utf-8")
+    args = ["plan", str(path), "-o", str(out), "--per-database", "--policy", str(schema_mode)]
+    assert main(args) == 2
+    assert 'with database_mode = "schema" they share one' in capsys.readouterr().err
+    assert not out.exists()
     assert main(["plan", str(path), "-o", str(out)]) == 0  # a whole plan's directory …
     assert main(["plan", str(path), "-o", str(out), "--per-database"]) == 2  # … is not replaced
     assert "it has no parts.json" in capsys.readouterr().err

@@ -189,6 +189,14 @@ def plan(
     layout = parts_layout(PLAN_LAYOUT) if per_database else PLAN_LAYOUT
     check_output_directory(output, layout)  # before the work, not only after it
     the_policy = _read_policy(policy)
+    if per_database and the_policy.database_mode == "schema":
+        # the databases share one target database then, whose items every part would spell
+        # from its own database alone (its grants, revokes and default revokes differ)
+        raise InputError(
+            "--per-database plans each database into a target database of its own; with "
+            'database_mode = "schema" they share one: plan the estate whole',
+            Location(str(policy)),
+        )
     catalog = (
         _read_document(target, MigrationPlan, "the target catalog", "target") if target else None
     )
