@@ -317,6 +317,13 @@ def target_rows(results: dict[str, dict[str, Any]]) -> list[Row]:
     ]
     if "L" in {s for s in measured if _seconds(results[s], "plan-parts") is not None}:
         exponent += f"; plan() one database at a time: {loglog_slope(parts) or 0:.2f}"
+    shipped = [
+        (float(results[s]["estate"]["permission_rows"]), seconds)
+        for s in measured
+        if (seconds := _seconds(results[s], PER_DB)) is not None
+    ]
+    if "L" in {s for s in measured if _seconds(results[s], PER_DB) is not None}:
+        exponent += f"; plan --per-database: {loglog_slope(shipped) or 0:.2f}"
     per_m = _at(results, "M", PER_DB, "json")
     per_l, per_rss_l = _per_database_l(results)
     whole_l = f"; whole: {failed_l}" if failed_l else ""

@@ -238,3 +238,6 @@ def test_l_planned_one_database_at_a_time_is_reported_beside_the_targets() -> No
     assert rows["L: plan peak RSS < 6 GB"] == (
         "met: 4.00 GB with plan --per-database; whole: stopped"
     )
+    results["S"] = section(10_000, 1.0, 1.0, 0.6)  # S → L: 500× the rows in 500× the time
+    rows = dict(target_rows(results))  # type: ignore[arg-type]
+    assert rows["exponent ≤ 1.15 (S → L)"].endswith("; plan --per-database: 1.00")
