@@ -93,9 +93,6 @@ def _summary(plan_: MigrationPlan, output: Path, exit_code: int) -> None:
     dispositions = Counter(d.disposition.value for d in plan_.dispositions)
     open_findings = Counter(f.severity.value for f in plan_.findings if not f.accepted)
     facts = ", ".join(f"{n} {k}" for k, n in sorted(dispositions.items()))
-    found = ", ".join(
-        f"{open_findings[s.value]} {s.value}" for s in Severity if open_findings[s.value]
-    )
     ui.say(f"wrote {output}")
     ui.say(
         f"{plural(len(plan_.roles), 'role')}, {plural(len(plan_.memberships), 'membership')}, "
@@ -105,6 +102,16 @@ def _summary(plan_: MigrationPlan, output: Path, exit_code: int) -> None:
     )
     data: dict[str, object] = {"output": str(output), "exit_code": exit_code}
     data |= {"roles": len(plan_.roles), "grants": len(plan_.grants)}
+    _result(open_findings, dispositions, data)
+
+
+def _result(
+    open_findings: Counter[str], dispositions: Counter[str], data: dict[str, object]
+) -> None:
+    """The result line, open findings per severity, with ``data`` and both counts for --json."""
+    found = ", ".join(
+        f"{open_findings[s.value]} {s.value}" for s in Severity if open_findings[s.value]
+    )
     data |= {"findings": {s.value: open_findings[s.value] for s in Severity}}
     ui.result(f"open findings: {found or 'none'}", data | {"dispositions": dict(dispositions)})
 
@@ -126,9 +133,6 @@ def _parts_summary(parts: list[Part], output: Path, fail_on: Severity | None) ->
     dispositions += Counter(server.values())
     open_findings = Counter(s.value for s in findings.values())
     failing = fail_on is not None and any(s.rank >= fail_on.rank for s in findings.values())
-    found = ", ".join(
-        f"{open_findings[s.value]} {s.value}" for s in Severity if open_findings[s.value]
-    )
     facts = ", ".join(f"{n} {k}" for k, n in sorted(dispositions.items()))
     ui.say(
         f"wrote {output}: {plural(len(parts), 'plan directory', 'plan directories')}, one per database"
@@ -136,8 +140,7 @@ def _parts_summary(parts: list[Part], output: Path, fail_on: Severity | None) ->
     ui.say(f"facts: {facts}")
     data: dict[str, object] = {"output": str(output), "exit_code": 1 if failing else 0}
     data |= {"parts": [{"database": p.database, "directory": p.directory} for p in parts]}
-    data |= {"findings": {s.value: open_findings[s.value] for s in Severity}}
-    ui.result(f"open findings: {found or 'none'}", data | {"dispositions": dict(dispositions)})
+    _result(open_findings, dispositions, data)
     if failing:
         raise typer.Exit(1)
 

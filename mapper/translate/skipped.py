@@ -104,6 +104,44 @@ def plan_skipped(state: PlanState) -> None:
         state.finding(findings.make("GB045", evidence, _action(skipped), source_ref=ref))
 
 
+#: A refused DROP's reason suffix → its finding's action, and what a later pass of a loop may
+#: drop once the statement succeeds (:func:`_in_loop`).
+_REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
+    (
+        REFUSED_DROP,  # a role with members, an owner: Msg 15144 …
+        "Not in the plan as a drop: SQL Server refuses the statement, so the principal keeps "
+        "its members, ownerships and permissions, and the plan holds them as the server does. "
+        "If it is meant to go, remove its members, give what it owns another owner and "
+        "revoke what it granted first (in the script, or on the server) and extract again.",
+        "the principal once what is in the way is gone",
+    ),
+    (
+        REFUSED_DROP_DATABASE,
+        "Not in the plan as a drop: SQL Server refuses the statement, so the database keeps "
+        "what the script recorded in it, and the plan holds it as the server does. If it is "
+        "meant to go, drop it from another database (USE master first) and extract again.",
+        "the database once it runs in another one",
+    ),
+    (
+        REFUSED_DROP_SEQUENCE,
+        "Not in the plan as a drop: SQL Server refuses the statement, so the sequence stays, "
+        "and the INSERT grantees of the tables whose defaults call it get USAGE on it as "
+        "before. If it is meant to go, drop those defaults first (ALTER TABLE … DROP "
+        "CONSTRAINT) and extract again.",
+        "the sequence once the defaults are gone",
+    ),
+    (
+        REFUSED_DROP_COLUMN,
+        "Not in the plan as a drop: SQL Server refuses the statement, so the column stays "
+        "with its permissions (and the table with every constraint the statement names), "
+        "and the plan holds them as the server does. If it is meant to go, drop the default "
+        "first, in the same statement (ALTER TABLE … DROP CONSTRAINT df, COLUMN c), and "
+        "extract again.",
+        "the column once the default is gone",
+    ),
+)
+
+
 def _action(skipped: Skipped) -> str:
     """What the plan did about a skipped entry (GB045's action)."""
     if skipped.reason.startswith(REPLAYED):  # an IF branch whose condition could not be read
@@ -117,38 +155,9 @@ def _action(skipped: Skipped) -> str:
             "take it away with CASCADE on the server (which takes it from those the grantee "
             "granted it to as well) and extract again."
         )
-    if skipped.reason.endswith(REFUSED_DROP):  # a role with members, an owner: Msg 15144 …
-        action = (
-            "Not in the plan as a drop: SQL Server refuses the statement, so the principal keeps "
-            "its members, ownerships and permissions, and the plan holds them as the server does. "
-            "If it is meant to go, remove its members, give what it owns another owner and "
-            "revoke what it granted first (in the script, or on the server) and extract again."
-        )
-        return _in_loop(skipped, action, "the principal once what is in the way is gone")
-    if skipped.reason.endswith(REFUSED_DROP_DATABASE):
-        action = (
-            "Not in the plan as a drop: SQL Server refuses the statement, so the database keeps "
-            "what the script recorded in it, and the plan holds it as the server does. If it is "
-            "meant to go, drop it from another database (USE master first) and extract again."
-        )
-        return _in_loop(skipped, action, "the database once it runs in another one")
-    if skipped.reason.endswith(REFUSED_DROP_SEQUENCE):
-        action = (
-            "Not in the plan as a drop: SQL Server refuses the statement, so the sequence stays, "
-            "and the INSERT grantees of the tables whose defaults call it get USAGE on it as "
-            "before. If it is meant to go, drop those defaults first (ALTER TABLE … DROP "
-            "CONSTRAINT) and extract again."
-        )
-        return _in_loop(skipped, action, "the sequence once the defaults are gone")
-    if skipped.reason.endswith(REFUSED_DROP_COLUMN):
-        action = (
-            "Not in the plan as a drop: SQL Server refuses the statement, so the column stays "
-            "with its permissions (and the table with every constraint the statement names), "
-            "and the plan holds them as the server does. If it is meant to go, drop the default "
-            "first, in the same statement (ALTER TABLE … DROP CONSTRAINT df, COLUMN c), and "
-            "extract again."
-        )
-        return _in_loop(skipped, action, "the column once the default is gone")
+    for suffix, action, later in _REFUSED_DROPS:
+        if skipped.reason.endswith(suffix):
+            return _in_loop(skipped, action, later)
     if skipped.reason.endswith(REFUSED_USER):
         return (
             "Not in the plan: SQL Server refuses the statement, so the user does not exist. If "
