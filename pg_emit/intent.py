@@ -112,6 +112,15 @@ def memberships(plan: MigrationPlan) -> tuple[PgMembership, ...]:
     return tuple(explicit[k] for k in sorted(explicit))
 
 
+def script_databases(plan: MigrationPlan) -> list[str]:
+    """Every database the scripts work in (each has a section of its own), sorted."""
+    names = {d.name for d in plan.databases} | {s.database for s in plan.schemas}
+    names |= {o.database for o in plan.objects} | {g.database for g in plan.grants}
+    names |= {r.database for r in plan.revokes} | {d.database for d in plan.default_privileges}
+    names |= {d.database for d in plan.default_revokes}
+    return sorted(names)
+
+
 def owner_roles(plan: MigrationPlan) -> tuple[str, ...]:
     """Every role that owns a database, schema or object in the plan, sorted."""
     owners = {d.owner for d in plan.databases} | {s.owner for s in plan.schemas}

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from grantbridge.collector import collector_paused
 from mapper.plan import MigrationPlan, PgObject, PgSchema
 from mapper.quoting import comment, quote_ident, quote_literal
+from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit import render_roles as roles
 from pg_emit.render_hardening import (
@@ -66,14 +67,6 @@ PSQL_NOTE = (
     'Run with psql: psql "$DSN" -f <file>, files in name order, or grantbridge apply.',
     f"A statement ending in \\; goes to the server with the ones after it ({BATCH} at a time).",
 )
-
-
-def _databases(plan: MigrationPlan) -> list[str]:
-    names = {d.name for d in plan.databases} | {s.database for s in plan.schemas}
-    names |= {o.database for o in plan.objects} | {g.database for g in plan.grants}
-    names |= {r.database for r in plan.revokes} | {d.database for d in plan.default_privileges}
-    names |= {d.database for d in plan.default_revokes}
-    return sorted(names)
 
 
 def _per_database(
@@ -197,7 +190,10 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
 
 def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
     """Every script of the plan, as structured :class:`Script` values, in apply order."""
-    fp, databases = plan.fingerprint, _databases(plan)  # once: it reads every item of the plan
+    fp, databases = (
+        plan.fingerprint,
+        intent.script_databases(plan),
+    )  # once: it reads every item of the plan
     clauses = grants.PrivilegeClauses(plan)  # 04 grants them, rollback.sql revokes them
 
     def privileges(plan: MigrationPlan, database: str) -> list[Statement]:

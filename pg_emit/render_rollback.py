@@ -54,12 +54,12 @@ from mapper.plan import (
     PgRowSecurity,
     PgViewSecurity,
 )
-from mapper.platforms import non_superuser, on_rds
+from mapper.platforms import on_rds
 from mapper.quoting import quote_ident, quote_literal, quote_qualified
 from pg_emit import intent
 from pg_emit import render_grants as grants
 from pg_emit import render_hardening as hardening
-from pg_emit.render_roles import CREATED_MARK, STANDIN_MARK
+from pg_emit.render_roles import CREATED_MARK
 from pg_emit.render_rollback_public import public_back, public_grants_back
 from pg_emit.render_security import (
     REPLACED_POLICIES,
@@ -69,22 +69,16 @@ from pg_emit.render_security import (
     routine_lookup,
     view_lookup,
 )
+from pg_emit.rollback_roles import (
+    DISOWN_ACTIONS,
+    DROP_ACTION,
+    created_roles_loop,
+    disown_notes,
+    drop_standins,
+    revoke_memberships,
+    text_array,
+)
 from pg_emit.script import Section, Statement, do_block, dollar_quote
-
-#: Array elements per line. A long array on one line made rollback.sql unreadable at scale
-#: (bench M: one line of 51 MB, every membership of the plan).
-ARRAY_LINE = 10
-
-#: Memberships revoked per statement, so that no single statement holds them all.
-REVOKE_CHUNK = 1000
-
-
-def _array(names: list[str] | tuple[str, ...]) -> str:
-    quoted = [quote_literal(n) for n in names]
-    if len(quoted) <= ARRAY_LINE:
-        return "ARRAY[" + ", ".join(quoted) + "]::text[]"
-    lines = (", ".join(quoted[i : i + ARRAY_LINE]) for i in range(0, len(quoted), ARRAY_LINE))
-    return "ARRAY[\n    " + ",\n    ".join(lines) + "]::text[]"
 
 
 def _referenced_roles(
@@ -136,7 +130,7 @@ def guarded_revokes(
         return None
     roles = _referenced_roles(plan, database, clauses)
     body = [
-        f"IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = ANY ({_array(roles)}))"
+        f"IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = ANY ({text_array(roles)}))"
         f" = {len(roles)} THEN"
     ]
     for statement in statements:
@@ -151,7 +145,7 @@ def _drop_created_schemas(plan: MigrationPlan, database: str) -> Statement | Non
     if not names:
         return None
     body = [
-        f"FOREACH s IN ARRAY {_array(names)} LOOP",
+        f"FOREACH s IN ARRAY {text_array(names)} LOOP",
         "  IF EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = s",
         f"      AND obj_description(n.oid, 'pg_namespace') LIKE {quote_literal(CREATED_MARK + '%')}) THEN",
         "    BEGIN",
@@ -164,28 +158,6 @@ def _drop_created_schemas(plan: MigrationPlan, database: str) -> Statement | Non
     ]
     sql = "DO $grantbridge$\nDECLARE s text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
     return Statement(sql, ("drop the schemas 03_ownership.sql created, when they are empty",))
-
-
-def disown_notes(target: str) -> tuple[str, ...]:
-    """Why rollback.sql joins a role before it takes the role's objects and privileges away."""
-    return (
-        "objects owned by roles this plan created go back to the user running rollback; REASSIGN",
-        f"and DROP OWNED need the privileges of the role, so a non-superuser ({non_superuser(target)})",
-        "first joins each role it is not yet a member of (DROP ROLE ends the membership)",
-    )
-
-
-def _created_roles_loop(plan: MigrationPlan, actions: list[str], *note: str) -> Statement:
-    body = [
-        f"FOREACH r IN ARRAY {_array(intent.dropped_roles(plan))} LOOP",
-        "  IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r",
-        f"      AND shobj_description(oid, 'pg_authid') LIKE {quote_literal(CREATED_MARK + '%')}) THEN",
-        *(f"    {action}" for action in actions),
-        "  END IF;",
-        "END LOOP;",
-    ]
-    sql = "DO $grantbridge$\nDECLARE r text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
-    return Statement(sql, note)
 
 
 def _restore_recorded(
@@ -308,20 +280,13 @@ def database_rollback(
     for optional in (revokes, _drop_created_schemas(plan, database)):
         if optional is not None:
             statements.append(optional)
-    if intent.dropped_roles(plan):
-        actions = [
-            "IF NOT pg_has_role(current_user, r, 'USAGE') THEN",
-            "  EXECUTE format('GRANT %I TO CURRENT_USER', r);",
-            "END IF;",
-            "EXECUTE format('REASSIGN OWNED BY %I TO CURRENT_USER', r);",
-            "EXECUTE format('DROP OWNED BY %I', r);",
-        ]
-        statements.append(_created_roles_loop(plan, actions, *disown_notes(plan.target)))
+    dropped = intent.dropped_roles(plan)
+    if dropped:
+        statements.append(created_roles_loop(dropped, DISOWN_ACTIONS, *disown_notes(plan.target)))
     return statements
 
 
 def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
-    statements = []
     dropped, shared = set(intent.dropped_roles(plan)), intent.shared_roles(plan)
     # on a part of a per-database plan, a shared role's membership in a role the part does
     # not drop (a server role's, rds_iam) is every part's: left, as the role is
@@ -330,54 +295,20 @@ def _cluster_rollback(plan: MigrationPlan) -> list[Statement]:
         for m in intent.memberships(plan)
         if not (m.member in shared and m.role not in dropped)
     ]
-    for start in range(0, len(pairs), REVOKE_CHUNK):
-        chunk = pairs[start : start + REVOKE_CHUNK]
-        body = [
-            "FOR g, m IN SELECT * FROM unnest("
-            f"{_array([p[0] for p in chunk])}, {_array([p[1] for p in chunk])}) LOOP",
-            "  IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN (g, m)) = 2 THEN",
-            "    EXECUTE format('REVOKE %I FROM %I', g, m);",
-            "  END IF;",
-            "END LOOP;",
-        ]
-        sql = (
-            "DO $grantbridge$\nDECLARE g text; m text;\n"
-            + do_block(body)[len("DO $grantbridge$\n") :]
-        )
-        statements.append(Statement(sql, ("revoke the memberships 02_memberships.sql granted",)))
+    statements = revoke_memberships(pairs)
     if dropped:
         notes = ["drop the roles 01_roles.sql created (never a role that existed before)"]
         if shared:
             notes += [
                 f"(one part of a per-database plan of {plan.part_of} databases: the "
                 f"{plural(len(shared), 'role')} made of logins and",
-                "server roles, which every part has, are left: drop them by hand once every "
-                "part is rolled back)",
+                "server roles, which every part has, are left: the rollback.sql beside "
+                "parts.json drops them once every part is rolled back)",
             ]
-        statements.append(_created_roles_loop(plan, ["EXECUTE format('DROP ROLE %I', r);"], *notes))
+        statements.append(created_roles_loop(intent.dropped_roles(plan), (DROP_ACTION,), *notes))
     if on_rds(plan.target):  # a postgresql plan's 01 makes no stand-ins
-        statements.append(_drop_standins())
+        statements.append(drop_standins())
     return statements
-
-
-def _drop_standins() -> Statement:
-    body = [
-        f"FOREACH r IN ARRAY {_array(intent.RDS_ROLES)} LOOP",
-        "  IF EXISTS (SELECT FROM pg_catalog.pg_roles o WHERE o.rolname = r",
-        f"      AND shobj_description(o.oid, 'pg_authid') = {quote_literal(STANDIN_MARK)}",
-        "      AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members a WHERE a.roleid = o.oid",
-        "        AND NOT (a.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)",
-        "                 AND a.admin_option))) THEN",
-        "    EXECUTE format('DROP ROLE %I', r);",
-        "  END IF;",
-        "END LOOP;",
-    ]
-    sql = "DO $grantbridge$\nDECLARE r text;\n" + do_block(body)[len("DO $grantbridge$\n") :]
-    notes = (
-        "drop the RDS stand-ins grantbridge created, once nothing uses them (the ADMIN OPTION",
-        "PostgreSQL 16+ gives a non-superuser on the roles it creates does not count as a use)",
-    )
-    return Statement(sql, notes)
 
 
 def rollback_sections(

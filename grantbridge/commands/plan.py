@@ -134,9 +134,8 @@ def _parts_summary(parts: list[Part], output: Path, fail_on: Severity | None) ->
     open_findings = Counter(s.value for s in findings.values())
     failing = fail_on is not None and any(s.rank >= fail_on.rank for s in findings.values())
     facts = ", ".join(f"{n} {k}" for k, n in sorted(dispositions.items()))
-    ui.say(
-        f"wrote {output}: {plural(len(parts), 'plan directory', 'plan directories')}, one per database"
-    )
+    directories = plural(len(parts), "plan directory", "plan directories")
+    ui.say(f"wrote {output}: {directories}, one per database; rollback.sql undoes them all")
     ui.say(f"facts: {facts}")
     data: dict[str, object] = {"output": str(output), "exit_code": 1 if failing else 0}
     data |= {"parts": [{"database": p.database, "directory": p.directory} for p in parts]}

@@ -47,11 +47,13 @@ from mssql_extract.snapshot_parts import (
     server_part,
 )
 from pg_emit.artifacts import write_artifacts
+from pg_emit.render_set_rollback import SET_ROLLBACK, Leftover, leftover, render_set_rollback
 
 
 def parts_layout(plan_layout: Layout) -> Layout:
-    """``parts.json`` and one plan directory (``plan_layout``) per database."""
-    return Layout(marker=PARTS_FILE, files=(PARTS_FILE, *plan_layout.under("*")))
+    """``parts.json``, the set's ``rollback.sql`` and one plan directory (``plan_layout``)
+    per database."""
+    return Layout(marker=PARTS_FILE, files=(PARTS_FILE, SET_ROLLBACK, *plan_layout.under("*")))
 
 
 def default_jobs() -> int:
@@ -95,6 +97,8 @@ class Part:
     server_dispositions: dict[str, str] = field(default_factory=dict)
     #: the open findings: key → severity
     findings: dict[str, Severity] = field(default_factory=dict)
+    #: what the part's rollback leaves for the set's (the roles every part shares)
+    leftover: Leftover = field(default_factory=Leftover)
     directory: str = ""
 
 
@@ -138,6 +142,7 @@ def _plan_part(job: _Job) -> Part:
         grants=len(result.grants), default_privileges=len(result.default_privileges),
         revokes=len(result.revokes), dispositions=dispositions, server_dispositions=server,
         findings={f.key: f.severity for f in result.findings if not f.accepted},
+        leftover=leftover(result),
     )  # fmt: skip
 
 
@@ -246,6 +251,8 @@ def plan_per_database(
         names = directory_names([p.database for p in parts])
         parts = [_moved(p, name, scratch) for p, name in zip(parts, names, strict=True)]
         (scratch / PARTS_FILE).write_text(_index(parts), encoding="utf-8")
+        rollback = render_set_rollback(names, [p.leftover for p in parts], policy.target)
+        (scratch / SET_ROLLBACK).write_text(rollback, encoding="utf-8")
     return parts
 
 

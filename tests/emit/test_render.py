@@ -110,7 +110,7 @@ def test_rollback_of_a_large_plan_has_no_giant_lines() -> None:
     # bench scale M: one 51 MB line (every membership in one unnest(ARRAY[…])) made rollback.sql
     # unreadable; memberships are now revoked 1,000 at a time, arrays 10 elements to a line
     from mapper.plan import PgMembership, PgRole, RoleKind
-    from pg_emit.render_rollback import ARRAY_LINE, REVOKE_CHUNK
+    from pg_emit.rollback_roles import ARRAY_LINE, REVOKE_CHUNK
 
     base = realistic_plan()
     extra = [PgRole(name=f"bulk_{i:04d}", kind=RoleKind.GROUP) for i in range(60)]
