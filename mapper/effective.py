@@ -51,7 +51,10 @@ permissions-database-engine):
    same securable, or a parent covering permission on a container → denied; except that a
    column-level GRANT beats a DENY on its table ("GRANT Object Permissions": "A table-level
    DENY does not take precedence over a column-level GRANT"; true while the *common criteria
-   compliance enabled* option is off, the default). Denies on the schema or above still win.
+   compliance enabled* option is off, the default: with it on, "a table-level DENY takes
+   precedence over a column-level GRANT", Microsoft Learn, "common criteria compliance enabled
+   Server Configuration Option"; ``Server.common_criteria``). Denies on the schema or above
+   still win.
 6. GRANT: any principal of the context granted the permission or anything implying it.
 7. Nothing → denied.
 
@@ -134,6 +137,8 @@ class EffectivePermissions:
             implying(DATABASE, "CONNECT", grant=False),
         )  # fmt: skip
         self._databases = {fold(db.name): db for db in snapshot.databases}
+        #: step 5's exception, unless the common criteria option is on (module docstring)
+        self._column_grant_wins = not snapshot.server.common_criteria
         self._trees: dict[str, SecurableTree] = {}
         self._candidate_cache: dict[tuple[Securable, str, bool], Candidates] = {}
         #: (securable, permission) → the folded securable and its ancestors (refusal())
@@ -183,8 +188,9 @@ class EffectivePermissions:
             return Decision(True, reason, chain(graph, context, node), owned=level)
         candidates = self._candidates(securable, permission)
         deny, overridden = effective_deny(
-            context, grants, securable, self._candidates(securable, permission, grant=False)
-        )
+            context, grants, securable, self._candidates(securable, permission, grant=False),
+            column_grant_wins=self._column_grant_wins,
+        )  # fmt: skip
         if deny is not None:
             return denied(graph, context, deny, f"DENY {deny[1]} on {deny[0]} beats any GRANT")
         grant = next(hits(grants, context, candidates), None)
@@ -245,7 +251,10 @@ class EffectivePermissions:
         if owner(context, self._index.owners, folded, levels) is not None:
             return None
         candidates = self._candidates(folded, permission, grant=False)
-        deny, _ = effective_deny(context, self._index.grants, folded, candidates)
+        deny, _ = effective_deny(
+            context, self._index.grants, folded, candidates,
+            column_grant_wins=self._column_grant_wins,
+        )  # fmt: skip
         if deny is None:
             return None
         reason = f"DENY {deny[1]} on {deny[0]} beats any GRANT"
@@ -385,4 +394,8 @@ class EffectivePermissions:
         if not context.denies or owner(context, self._index.owners, securable) is not None:
             return True
         candidates = self._candidates(securable, permission, grant=False)
-        return effective_deny(context, self._index.grants, securable, candidates)[0] is None
+        found = effective_deny(
+            context, self._index.grants, securable, candidates,
+            column_grant_wins=self._column_grant_wins,
+        )  # fmt: skip
+        return found[0] is None

@@ -90,14 +90,21 @@ def owner(
 
 def effective_deny(
     context: SecurityContext, grants: dict[Key, dict[Node, Permission]], securable: Securable,
-    candidates: Candidates,
+    candidates: Candidates, *, column_grant_wins: bool = True,
 ) -> tuple[Hit | None, bool]:  # fmt: skip
     """The deciding DENY of the (DENY) candidates, if any, and whether a column GRANT overrode
-    a table DENY ("A table-level DENY does not take precedence over a column-level GRANT")."""
+    a table DENY ("A table-level DENY does not take precedence over a column-level GRANT"),
+    which it does unless ``column_grant_wins`` is false: with the *common criteria compliance
+    enabled* option on, "a table-level DENY takes precedence over a column-level GRANT"
+    (``Server.common_criteria``)."""
     if not context.denies:
         return None, False  # nobody in this context was ever denied anything
     table = None
-    if securable.column is not None and any(hits(grants, context, candidates[:1])):
+    if (
+        column_grant_wins
+        and securable.column is not None
+        and any(hits(grants, context, candidates[:1]))
+    ):
         table = Securable(securable.securable_class, securable.schema_name, securable.name)
     overridden = False
     for hit in deny_hits(context, candidates):

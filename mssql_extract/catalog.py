@@ -96,6 +96,9 @@ AZURE_SERVER_LEVEL = (
     "master database, and audits are set on the Azure resource"
 )
 
+#: The server option ``Server.common_criteria`` reads (queries.SERVER_CONFIGURATIONS).
+COMMON_CRITERIA = "common criteria compliance enabled"
+
 #: System databases (database_id 1–4) hold no estate security of their own.
 SYSTEM_DATABASES = frozenset({"master", "tempdb", "model", "msdb"})
 
@@ -114,12 +117,15 @@ def _server(src: Source) -> Server:
     row = props[0] if props else {}
     integrated = row.get("is_integrated_security_only")
     mode = None if integrated is None else ("WINDOWS" if as_bool(integrated) else "MIXED")
+    options = {r.get("name"): r.get("value_in_use") for r in src.rows("server_configurations")}
+    criteria = options.get(COMMON_CRITERIA)
     return Server(
         name=as_str(row.get("server_name")) or "unknown",
         version=as_str(row.get("product_version")),
         edition=as_str(row.get("edition")),
         collation=as_str(row.get("collation")),
         authentication_mode=mode,
+        common_criteria=None if criteria is None else as_bool(criteria),
     )
 
 

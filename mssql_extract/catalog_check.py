@@ -95,6 +95,7 @@ COLUMNS: Mapping[str, Mapping[str, Column]] = {
         "collation": STR.or_null, "is_integrated_security_only": BIT.or_null,
         "engine_edition": INT.or_null,
     },
+    "server_configurations": {"configuration_id": INT, "name": STR, "value_in_use": INT.or_null},
     "server_principals": {
         "name": STR, "principal_id": INT, "type": STR, "sid": HEX.or_null,
         "is_disabled": BIT.or_null, "default_database_name": STR.or_null,

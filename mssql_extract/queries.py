@@ -306,8 +306,23 @@ ORDER BY s.name, d.audit_action_name""",
     on_azure_sql_database=False,  # joins sys.server_audits
 )
 
+#: The one server option the semantics depend on: with *common criteria compliance enabled* on,
+#: "a table-level DENY takes precedence over a column-level GRANT" (Microsoft Learn, "common
+#: criteria compliance enabled Server Configuration Option"; sys.configurations:
+#: ``value_in_use`` is the running value). Editions without the option have no row: not known.
+SERVER_CONFIGURATIONS = Query(
+    "server_configurations",
+    "server",
+    """SELECT c.configuration_id, c.name, CAST(c.value_in_use AS int) AS value_in_use
+FROM sys.configurations AS c
+WHERE c.name = N'common criteria compliance enabled'
+ORDER BY c.configuration_id""",
+    on_azure_sql_database=False,
+)
+
 SERVER_QUERIES: tuple[Query, ...] = (
     SERVER_PROPERTIES,
+    SERVER_CONFIGURATIONS,
     SERVER_PRINCIPALS,
     SQL_LOGINS,
     SERVER_ROLE_MEMBERS,

@@ -22,6 +22,12 @@ class Server(Model):
     edition: str | None = None
     collation: str | None = None
     authentication_mode: Literal["MIXED", "WINDOWS"] | None = None
+    #: The *common criteria compliance enabled* option (``sys.configurations.value_in_use``;
+    #: ``sp_configure`` in scripts): when on, "a table-level DENY takes precedence over a
+    #: column-level GRANT" (Microsoft Learn, "common criteria compliance enabled Server
+    #: Configuration Option"); off, a column GRANT beats its table's DENY. None: not known
+    #: (the source does not say; the default, off, applies).
+    common_criteria: bool | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Login(Model):

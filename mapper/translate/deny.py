@@ -130,8 +130,13 @@ class _Denial:
     attributes: frozenset[tuple[str, str]] = frozenset()
     took: set[str] = field(default_factory=set, compare=False)
 
+    #: a column grant outlives this DENY if it is on its table (common criteria option off)
+    spares_columns: bool = True
+
     @property
     def table_level(self) -> bool:
+        """Whether it is a DENY on a table (or other object) as a whole, which a column GRANT
+        outlives unless the common criteria option is on (``spares_columns``)."""
         target = self.deny.target
         return target.securable_class == "OBJECT" and target.column_name is None
 
@@ -167,7 +172,8 @@ def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
     roles, partial = cut(state, pairs, deny.db is None)
     return _Denial(deny, coverage.signatures(deny), columns, table_columns,
                    _creates(coverage, deny), roles, partial=partial,
-                   attributes=deny_attributes.covered(pairs))  # fmt: skip
+                   attributes=deny_attributes.covered(pairs),
+                   spares_columns=not state.snapshot.server.common_criteria)  # fmt: skip
 
 
 def _creates(coverage: Coverage, deny: Deny) -> str | None:
@@ -233,14 +239,19 @@ class _Subtraction:
 
         A table-level DENY takes the whole item except a column grant (the column GRANT wins:
         "GRANT Object Permissions": "A table-level DENY does not take precedence over a
-        column-level GRANT", as mapper.effective decides too); a container DENY takes it all; a
-        column DENY takes its columns only.
+        column-level GRANT", as mapper.effective decides too; with the common criteria option
+        on it takes that too); a container DENY takes it all; a column DENY takes its columns
+        only.
         """
         hits = self.hits(key)
         if not hits:
             return [item], []
         columns = item.columns if isinstance(item, PgGrant) else ()
-        whole = [h for h in hits if h.columns is None and not (h.table_level and columns)]
+        whole = [
+            h
+            for h in hits
+            if h.columns is None and not (h.table_level and h.spares_columns and columns)
+        ]
         if whole:
             return [], whole
         by_column = [h for h in hits if h.columns is not None]

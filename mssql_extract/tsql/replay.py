@@ -77,6 +77,7 @@ class Builder:
         self.skipped: dict[str, Skipped] = {}
         self.current = "master"  # sqlcmd connects to the login's default database, usually master
         self.server_audits: dict[str, AuditSpecification] = {}
+        self.common_criteria: bool | None = None  # sp_configure (server_options)
 
     def scratch(self) -> Builder:
         """A builder nobody keeps, in the same current database: what a script does not run
@@ -363,7 +364,7 @@ class Builder:
 
         return SecuritySnapshot(
             source="script",
-            server=Server(name="(scripts)"),
+            server=Server(name="(scripts)", common_criteria=self.common_criteria),
             **freeze_server(self),
             databases=freeze_databases(self),
             skipped=tuple(self.skipped.values()),

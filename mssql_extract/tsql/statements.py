@@ -41,6 +41,7 @@ from mssql_extract.tsql import (
     policies,
     principals,
     procedures,
+    server_options,
     signatures,
 )
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, Procedure, Text
@@ -131,6 +132,7 @@ class StatementParser(Parser):
         legacy.PROCEDURES,
         objects.PROCEDURES,
         object_renames.PROCEDURES,
+        server_options.PROCEDURES,
     )
     #: Noise: statements with no security effect that leave no record.
     NOISE: ClassVar[dict[str, tuple[str, ...]]] = {

@@ -111,8 +111,8 @@ def test_azure_sql_database_runs_no_server_level_query() -> None:
     assert "engine_edition" in SERVER_PROPERTIES.sql
     not_on_azure = {q.name for q in ALL_QUERIES if not q.on_azure_sql_database}
     assert not_on_azure == {
-        "server_principals", "sql_logins", "server_role_members", "server_permissions",
-        "server_audit_specifications", "database_audit_specifications",
+        "server_configurations", "server_principals", "sql_logins", "server_role_members",
+        "server_permissions", "server_audit_specifications", "database_audit_specifications",
     }  # fmt: skip
 
 
