@@ -20,14 +20,7 @@ from dataclasses import dataclass
 from mapper.plan import MigrationPlan
 from mapper.platforms import on_rds
 from pg_emit import intent
-from pg_emit.rollback_roles import (
-    DISOWN_ACTIONS,
-    DROP_ACTION,
-    created_roles_loop,
-    disown_notes,
-    drop_standins,
-    revoke_memberships,
-)
+from pg_emit import rollback_roles as teardown
 from pg_emit.script import Script, Section
 
 SET_ROLLBACK = "rollback.sql"
@@ -67,15 +60,22 @@ def render_set_rollback(
     pairs = sorted({p for part in leftovers for p in part.memberships})
     databases = sorted({d for part in leftovers for d in part.databases})
     sections = [
-        Section(db, (created_roles_loop(roles, DISOWN_ACTIONS, *disown_notes(target)),))
+        Section(
+            db,
+            (
+                teardown.created_roles_loop(
+                    roles, teardown.DISOWN_ACTIONS, *teardown.disown_notes(target)
+                ),
+            ),
+        )
         for db in (databases if roles else [])
     ]
-    cluster = revoke_memberships(pairs)
+    cluster = teardown.revoke_memberships(pairs)
     if roles:
         note = "drop the roles made of logins and server roles that 01_roles.sql created"
-        cluster.append(created_roles_loop(roles, (DROP_ACTION,), note))
+        cluster.append(teardown.created_roles_loop(roles, (teardown.DROP_ACTION,), note))
     if on_rds(target):  # a postgresql plan's 01 makes no stand-ins
-        cluster.append(drop_standins())
+        cluster.append(teardown.drop_standins())
     sections.append(Section(None, tuple(cluster)))
     explanation = (
         "Undoes every part of this per-database plan: each part's sql/rollback.sql, the last",
