@@ -59,17 +59,10 @@ def render_set_rollback(
     roles = tuple(sorted({r for part in leftovers for r in part.roles}))
     pairs = sorted({p for part in leftovers for p in part.memberships})
     databases = sorted({d for part in leftovers for d in part.databases})
-    sections = [
-        Section(
-            db,
-            (
-                teardown.created_roles_loop(
-                    roles, teardown.DISOWN_ACTIONS, *teardown.disown_notes(target)
-                ),
-            ),
-        )
-        for db in (databases if roles else [])
-    ]
+    disown = teardown.created_roles_loop(
+        roles, teardown.DISOWN_ACTIONS, *teardown.disown_notes(target)
+    )
+    sections = [Section(db, (disown,)) for db in (databases if roles else [])]
     cluster = teardown.revoke_memberships(pairs)
     if roles:
         note = "drop the roles made of logins and server roles that 01_roles.sql created"
