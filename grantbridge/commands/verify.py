@@ -106,6 +106,10 @@ def _verify_set(outdir: Path, target: str | None, mismatches_file: Path | None) 
         roles |= {r.name: r for r in plan.roles}
         del plan, scripts
     found: list[PartMismatches] = []
+
+    def say(message: str) -> None:  # a part's databases: the bar counts parts
+        ui.say(message, err=True)
+
     with contextlib.ExitStack() as stack:
         where = "an embedded throwaway PostgreSQL"
         if target is not None:
@@ -124,7 +128,7 @@ def _verify_set(outdir: Path, target: str | None, mismatches_file: Path | None) 
                 plan, scripts = load_plan_dir(part.path)
                 if not embedded:
                     check_set_lock_table(dsn, plan, list(roles.values()))
-                mismatches = verify_part(plan, scripts, dsn, cluster, embedded=embedded, log=step)
+                mismatches = verify_part(plan, scripts, dsn, cluster, embedded=embedded, log=say)
             except GrantbridgeError as exc:
                 raise in_part(exc, part, len(parts)) from None
             found.append(PartMismatches(part, mismatches))
