@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
+from grantbridge.errors import GrantbridgeError
 from mapper.plan import MigrationPlan, PgRole
 from pg_emit.apply import Log
 from pg_emit.compare import Mismatch, in_order
@@ -46,20 +47,24 @@ def cluster_statements(scripts: dict[str, str]) -> list[str]:
 
 @contextmanager
 def every_cluster(
-    dsn: str, clusters: Sequence[list[str]], *, embedded: bool
+    dsn: str, clusters: Sequence[tuple[str, list[str]]], *, embedded: bool
 ) -> Iterator[list[str]]:
-    """Every part's cluster-wide statements on the server for the length of the block.
+    """Every part's cluster-wide statements on the server for the length of the block;
+    ``clusters``: each part's name (for an error) and statements, in the set's order.
 
     Embedded: committed, part after part, and undone at the end (yields nothing to run again).
     Live: yields them all, in the set's order, for each database's transaction to run first.
     """
     if not embedded:
-        yield [s for statements in clusters for s in statements]
+        yield [s for _, statements in clusters for s in statements]
         return
     with ExitStack() as stack:
-        for statements in clusters:
+        for name, statements in clusters:
             part: Statements = {None: statements}
-            stack.enter_context(cluster_committed(dsn, part))
+            try:
+                stack.enter_context(cluster_committed(dsn, part))
+            except GrantbridgeError as exc:
+                raise type(exc)(f"{name}: {exc.message}", exc.location) from None
         yield []
 
 

@@ -134,8 +134,8 @@ def test_a_tampered_part_refuses_verify_of_the_set(
 @pytest.mark.parametrize(
     ("edit", "key", "said"),
     [
-        (lambda t: t[:-3], None, "not valid JSON"),
-        (lambda t: "[]", None, "not a parts.json of grantbridge plan --per-database"),
+        (lambda t: t.replace('"directory": "HR"', '"directory": HR'), ":6:", "not valid JSON"),
+        (lambda t: "[]", ": ", "not a parts.json of grantbridge plan --per-database"),
         (lambda t: '{"schema_version": 1, "parts": []}', "[parts]", "no parts listed"),
         (
             lambda t: t.replace('"directory": "Reporting"', '"directory": 7'),
@@ -163,7 +163,7 @@ def test_a_tampered_part_refuses_verify_of_the_set(
 @pytest.mark.parametrize("command", ["verify", "apply", "drift"])
 def test_a_bad_parts_json_is_exit_2_naming_the_file_and_entry(
     contoso_parts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    edit: object, key: str | None, said: str, command: str,
+    edit: object, key: str, said: str, command: str,
 ) -> None:  # fmt: skip
     parts = _copy(contoso_parts, tmp_path)
     index = parts / "parts.json"
@@ -171,7 +171,7 @@ def test_a_bad_parts_json_is_exit_2_naming_the_file_and_entry(
     args = [command, str(parts)] + ([] if command == "verify" else ["--dsn", NOWHERE])
     assert main(args + (["--yes"] if command == "apply" else [])) == 2  # not 4: no connection
     err = capsys.readouterr().err
-    assert f"{index}{' ' + key if key else ''}: " in err, err
+    assert f"{index}{key if key.startswith(':') else ' ' + key}" in err, err
     assert said.format(set=parts) in err, err
     assert "Traceback" not in err
 

@@ -53,10 +53,14 @@ def read_set(path: Path) -> list[SetPart]:
     """The parts ``path/parts.json`` lists, each checked to be a plan directory of the set."""
     file = path / PARTS_FILE
     where = str(file)
+    raw = read_input_bytes(file, "the plan set's parts.json")
     try:
-        data = json.loads(read_input_bytes(file, "the plan set's parts.json"))
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
-        raise InputError(f"not valid JSON: {exc}", Location(where)) from None
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        at = Location(where, line=exc.lineno, column=exc.colno)
+        raise InputError(f"not valid JSON: {exc.msg}", at) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8: {exc.reason}", Location(where)) from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         raise InputError(
             f"not a parts.json of grantbridge plan --per-database (schema_version "

@@ -95,14 +95,14 @@ def _verify_set(outdir: Path, target: str | None, mismatches_file: Path | None) 
     parts = read_set(outdir)
     if target is not None:  # a live target first: a wrong DSN is exit 4 before a long load
         check_reachable(target)
-    clusters: list[list[str]] = []
+    clusters: list[tuple[str, list[str]]] = []
     roles: dict[str, PgRole] = {}
     for part in parts:  # every part checked before anything runs; one plan in memory at a time
         try:
             plan, scripts = load_plan_dir(part.path)
         except GrantbridgeError as exc:
             raise in_part(exc, part, len(parts), "; nothing was verified") from None
-        clusters.append(cluster_statements(scripts))
+        clusters.append((part.label(len(parts)), cluster_statements(scripts)))
         roles |= {r.name: r for r in plan.roles}
         del plan, scripts
     found: list[PartMismatches] = []
