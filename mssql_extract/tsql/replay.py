@@ -242,12 +242,14 @@ class Builder:
         permissions go), and the permission rows dropped."""
         db = self.db()
         gone = self.drop_object_permissions(schema, name, cls)
+        depending = db.objects.dependents.get((fold(schema), fold(name)), ())
         found = db.objects.pop((fold(schema), fold(name)), None)
         if found is None:
             return False, gone
         db.objects[(fold(to_schema), fold(name))] = found.model_copy(
             update={"schema_name": to_schema}
         )
+        db.objects.depend((fold(to_schema), fold(name)), list(depending))  # its constraints
         for key, mask in list(db.masked.items()):
             if key[:2] == (fold(schema), fold(name)):
                 del db.masked[key]
