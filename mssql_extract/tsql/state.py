@@ -182,6 +182,11 @@ class Objects(dict[tuple[str, str], DbObject]):
             if dependent.constraint and dependent.name:
                 self.named.pop((key[0], fold(dependent.name)), None)
 
+    def forget_unnamed(self) -> None:
+        """No unnamed constraint is known any more (dynamic SQL may have dropped it)."""
+        for key, found in list(self.dependents.items()):
+            self.undepend(key, [d for d in found if d.constraint and d.name is None])
+
     def constraint_named(self, schema: str, name: str) -> tuple[DbObject, str, SourceRef] | None:
         """The table of ``schema`` with a constraint called ``name`` the scripts state (a
         sequence default's name included), the name as written, and where it was stated."""
