@@ -24,7 +24,9 @@ column, a foreign key of another table that references the column, a statement i
 the replay cannot decide or in a WHILE loop (it may not run) add nothing, and a DROP COLUMN the
 replay knows no dependent of is followed as before. A constraint without a name (SQL Server
 names it ``PK__t__…``) may be what a ``DROP CONSTRAINT`` of a name the replay does not know
-drops: such a drop forgets the table's unnamed constraints.
+drops: such a drop forgets the table's unnamed constraints, and dynamic SQL the replay cannot
+read (``EXEC (@sql)``: scripts drop one so, its name read from ``sys.default_constraints``)
+forgets every unnamed constraint of the database (``procedures``).
 
 Those statements have no security effect: each is still kept as a skipped item, as before
 (``indexes`` reads CREATE and DROP INDEX and STATISTICS).

@@ -10,8 +10,11 @@ read, as before: the replay does not know which columns they are on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlglot.tokenizer_core import TokenType
 
+from grantbridge.errors import ExtractError
 from mssql_extract.snapshot import fold
 from mssql_extract.tsql.cursor import Handler, Parser
 from mssql_extract.tsql.dependents import key_columns, record
@@ -28,9 +31,25 @@ def _kind(p: Parser) -> str:
     return "STATISTICS" if p.word(-1) == "STATISTICS" else "INDEX"
 
 
+def _read(p: Parser, read: Callable[[], None]) -> None:
+    """``read`` the statement; one it cannot read is skipped whole, as before the replay read
+    these statements (none of them is a security statement a malformed one would hide)."""
+    begin, ref = p.pos, p.ref()
+    try:
+        read()
+    except ExtractError:
+        p.pos = begin
+        p.skip_to_boundary()
+    p.builder.skip("statement", NOT_READ, p.statement_text(), ref)
+
+
 def create_index(p: Parser) -> None:
     """``CREATE … INDEX ix ON t (col [ASC | DESC], …) [INCLUDE (…)] [WHERE …] [WITH …] [ON …]``
     and ``CREATE STATISTICS s ON t (col, …) [WHERE …] [WITH …]``."""
+    _read(p, lambda: _create_index(p))
+
+
+def _create_index(p: Parser) -> None:
     ref, kind = p.ref(), _kind(p)
     name = p.name(f"{'a statistics' if kind == 'STATISTICS' else 'an index'} name")
     p.expect("ON")
@@ -41,7 +60,6 @@ def create_index(p: Parser) -> None:
     columns = list(found.columns) if found is not None else []
     on = key_columns(p.tokens[begin : p.pos], 0, columns)
     record(p, schema, table, [Dependent(kind, name, on, ref)] if on else [])
-    p.builder.skip("statement", NOT_READ, p.statement_text(), ref)
 
 
 def drop_index(p: Parser) -> None:
@@ -49,7 +67,11 @@ def drop_index(p: Parser) -> None:
     ``DROP STATISTICS [s.]t.st [, …]``: no longer a dependent of its table. An index that a
     PRIMARY KEY or UNIQUE constraint made is not dropped so (SQL Server refuses it, Msg 3723):
     only an INDEX the scripts created is."""
-    ref, kind = p.ref(), _kind(p)
+    _read(p, lambda: _drop_index(p))
+
+
+def _drop_index(p: Parser) -> None:
+    kind = _kind(p)
     p.accept("IF", "EXISTS")
     while True:
         parts = p.qualified("an index name")
@@ -64,7 +86,6 @@ def drop_index(p: Parser) -> None:
         if not p.accept_type(TokenType.COMMA):
             break
     p.skip_to_boundary()
-    p.builder.skip("statement", NOT_READ, p.statement_text(), ref)
 
 
 def _drop(p: Parser, schema: str, table: str, kind: str, name: str) -> None:

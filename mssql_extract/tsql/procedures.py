@@ -107,7 +107,8 @@ def _skip_dynamic(p: Parser, reason: str = BUILT_AT_RUN_TIME) -> None:
     database's unnamed constraints are no longer known to keep a column (``dependents``)."""
     p.pos = p.start + 1  # from inside a parenthesis: skip the whole statement from its start
     p.skip_statement(reason)
-    p.builder.db().objects.forget_unnamed()
+    if reason == BUILT_AT_RUN_TIME:  # (EXEC … AT runs on another server)
+        p.builder.db().objects.forget_unnamed()
 
 
 def _execute_text(p: Parser) -> None:

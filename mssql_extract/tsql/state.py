@@ -149,8 +149,8 @@ class Objects(dict[tuple[str, str], DbObject]):
     folded name) → the key of their table: each constraint a script names is looked up there
     (``constraint_names``). ``dependents`` keeps, by table key, the constraints and indexes the
     scripts state on its columns, and ``named`` their names as ``constraints`` does (a DROP
-    COLUMN asks for them: ``table_drops``); they go with their table (``pop``, ``del``) and are
-    moved with it by :meth:`move`. Objects are stored with ``[key] = obj`` and removed with
+    COLUMN asks for them: ``table_drops``); they go with their table (``pop``, ``del``), and a
+    rename or schema transfer puts them on its new key (:meth:`depend`). Objects are stored with ``[key] = obj`` and removed with
     ``pop`` or ``del`` (the only writes that keep the indexes)."""
 
     def __init__(self) -> None:
