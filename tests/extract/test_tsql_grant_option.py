@@ -131,9 +131,14 @@ def test_revoke_grant_option_for_without_cascade_is_refused(tail: str) -> None:
     ids=["granted", "denied"],
 )
 def test_revoke_grant_option_for_of_no_option_is_replayed(sql: str, expected: set[object]) -> None:
-    s = snap(U + sql + "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n")
+    revoke = "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n"
+    s = snap(U + sql + revoke)
     assert perms(s) == expected
     assert not s.skipped
+    # the same statement is refused where alice holds the option, whatever came before
+    s = snap(U + sql + W + revoke)
+    assert perms(s) == {ALICE_W}
+    _refused(s, 7, "REVOKE GRANT OPTION FOR")
 
 
 def test_the_plan_keeps_the_option_a_refused_revoke_grant_option_for_leaves() -> None:

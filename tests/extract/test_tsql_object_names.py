@@ -142,3 +142,10 @@ def test_the_plan_reports_the_refused_create() -> None:
         ("t.sql:11:1", True)
     ]
     assert "s.u" not in objects(s)
+
+
+def test_a_rename_to_a_constraints_name_is_refused() -> None:
+    s = snap(BASE + "EXEC sp_rename N's.v', N'PK_T'\n")
+    assert objects(s) == BEFORE  # the view keeps its name
+    [item] = [x for x in s.skipped if not harmless(x)]
+    assert item.reason.startswith("sp_rename refused: [s].[PK_T] exists already (Msg 15335)")
