@@ -49,8 +49,9 @@ REFUSED_DROP_DATABASE = "the database stands (not replayed)"
 #: How it ends for a DROP SEQUENCE of a sequence a column default calls, which SQL Server
 #: refuses (DROP SEQUENCE, Remarks: mssql_extract/tsql/column_defaults.py): the sequence stays.
 REFUSED_DROP_SEQUENCE = "the sequence stands (not replayed)"
-#: How it ends for an ALTER TABLE … DROP COLUMN of a column a default depends on, which SQL
-#: Server refuses (Msg 5074, 4922: mssql_extract/tsql/table_drops.py): the column stays.
+#: How it ends for an ALTER TABLE … DROP COLUMN of a column a default, another constraint, an
+#: index or statistics depends on, which SQL Server refuses (Msg 5074, 4922:
+#: mssql_extract/tsql/table_drops.py): the column stays.
 REFUSED_DROP_COLUMN = "the column stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
@@ -134,10 +135,11 @@ _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
         REFUSED_DROP_COLUMN,
         "Not in the plan as a drop: SQL Server refuses the statement, so the column stays "
         "with its permissions (and the table with every constraint the statement names), "
-        "and the plan holds them as the server does. If it is meant to go, drop the default "
-        "first, in the same statement (ALTER TABLE … DROP CONSTRAINT df, COLUMN c), and "
-        "extract again.",
-        "the column once the default is gone",
+        "and the plan holds them as the server does. If it is meant to go, drop what depends "
+        "on it first: a default or other constraint in the same statement (ALTER TABLE … DROP "
+        "CONSTRAINT df, COLUMN c), an index or statistics before it (DROP INDEX, DROP "
+        "STATISTICS), and extract again.",
+        "the column once what depends on it is gone",
     ),
 )
 

@@ -26,9 +26,9 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.sequence_defaults import sequence_defaults, sequences_in_tokens
 from mssql_extract.snapshot import DbObject, ObjectKind, SequenceDefault, SourceRef, fold
-from mssql_extract.tsql import constraint_names, loops
+from mssql_extract.tsql import constraint_names, dependents, loops
 from mssql_extract.tsql.cursor import Parser
-from mssql_extract.tsql.state import DbState
+from mssql_extract.tsql.state import DbState, Dependent
 
 #: Words that open a table constraint instead of a column in ``ALTER TABLE … ADD``.
 _CONSTRAINTS = frozenset(
@@ -77,19 +77,34 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
     names: dict[str, str | None] = {}
     added: list[str] = []
     constraints: list[str] = []
+    found = table_named(p, schema, table)
+    columns = list(found.columns) if found is not None else []
+    depending: list[Dependent] = []
     for item in items(p.tokens[start : p.pos]):
         column, sequences, new, name = _item(item)
         if column and sequences:
             called[column], names[column] = sequences, name
             added += [column] if new else []
         constraints += constraint_names.named(item)
+        depending += _depending(item, columns, ref)
     if constraint_names.refused(p, schema, constraints):
         return True
+    dependents.record(p, schema, table, depending)
     if called:
         _record(p, schema, table, sequence_defaults(called, names), added, ref)
     else:
         p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
     return True
+
+
+def _depending(item: list[Token], columns: list[str], ref: SourceRef) -> list[Dependent]:
+    """What an ``ADD`` item states depends on the table's columns (:mod:`.dependents`): a
+    table constraint's or index's, or a new column's own constraints."""
+    words = [upper(t) for t in item]
+    at = 2 if words[0] == "CONSTRAINT" else 0
+    if at < len(words) and (words[at] in _CONSTRAINTS or words[at] == "DEFAULT"):
+        return dependents.in_item(item, columns, ref)
+    return dependents.in_column(item[0].text, item[1:], ref) if words[0] != "PERIOD" else []
 
 
 def items(tokens: list[Token]) -> list[list[Token]]:

@@ -21,8 +21,17 @@ denying a permission to a principal that was granted that permission with GRANT 
 specified"; REVOKE (Transact-SQL), Remarks, the same of REVOKE. The statement changes nothing
 (none of its permissions, none of its grantees) and is reported (GB045), under an IF as
 anywhere: an existence check finds the permission, which is why the statement fails (in a TRY
-block, as for a refused CREATE, the jump to CATCH is not modelled). ``REVOKE GRANT OPTION FOR``
-is replayed as before: the pages do not say it fails without CASCADE.
+block, as for a refused CREATE, the jump to CATCH is not modelled).
+
+``REVOKE GRANT OPTION FOR`` without CASCADE is refused alike: the Remarks' rule names no
+exception for it (the option is what the grantee was granted WITH), whether or not the grantee
+passed the permission on; scripts that take the option away write ``REVOKE GRANT OPTION FOR …
+CASCADE`` for that reason ("When a user has been given GRANT OPTION the only way to remove that
+privilege is to CASCADE", puppetlabs/puppetlabs-sqlserver#71; a column ``REVOKE GRANT OPTION
+FOR`` that failed without CASCADE, sdebruyn/fabric-dw-mcp-cli#946; SqlServerDsc#1602, whose fix
+revokes the option with CASCADE). Of a permission held without the option (GRANT OPTION FOR then
+revokes the permission itself, REVOKE (Transact-SQL), GRANT OPTION FOR) or denied, it is
+replayed as before.
 """
 
 from __future__ import annotations
@@ -155,7 +164,8 @@ def _statement(p: Parser, verb: str) -> None:
     if target is not None and _elsewhere(p, verb, target):
         return
     pairs = _resolve(p, items, target, grantor)
-    if verb != "GRANT" and not (cascade or option_only) and _refused(p, verb, pairs, grantees):
+    spelled = "REVOKE GRANT OPTION FOR" if option_only else verb
+    if verb != "GRANT" and not cascade and _refused(p, spelled, pairs, grantees):
         return
     for permission, securable in pairs:
         for grantee in grantees:
@@ -190,9 +200,10 @@ def _elsewhere(p: Parser, verb: str, target: _Target) -> bool:
 
 
 def _refused(p: Parser, verb: str, pairs: list[tuple[str, Securable]], grantees: list[str]) -> bool:
-    """Whether SQL Server refuses the DENY or REVOKE read, which has no CASCADE: it does when a
-    grantee holds one of its permissions WITH GRANT OPTION (the module docstring). Then the
-    statement is recorded as skipped, with the first such permission in its reason."""
+    """Whether SQL Server refuses the DENY, REVOKE or REVOKE GRANT OPTION FOR read (``verb``),
+    which has no CASCADE: it does when a grantee holds one of its permissions WITH GRANT OPTION
+    (the module docstring). Then the statement is recorded as skipped, with the first such
+    permission in its reason."""
     for permission, securable in pairs:
         for grantee in grantees:
             server = securable[0] in SERVER_SCOPED

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.tokenizer_core import TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.sequence_defaults import sequence_defaults
 from mssql_extract.snapshot import (
@@ -25,8 +25,15 @@ from mssql_extract.snapshot import (
     fold,
 )
 from mssql_extract.snapshot_database import quote_name
-from mssql_extract.tsql import column_defaults, constraint_names, duplicates, table_drops
+from mssql_extract.tsql import (
+    column_defaults,
+    constraint_names,
+    dependents,
+    duplicates,
+    table_drops,
+)
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
+from mssql_extract.tsql.state import Dependent
 from mssql_extract.tsql.tokens import STRINGS
 
 #: Words that open a table constraint or index item instead of a column in CREATE TABLE.
@@ -132,11 +139,16 @@ def create_table(p: Parser) -> None:
     called: dict[str, list[str]] = {}  # column → the sequences its default calls
     names: dict[str, str | None] = {}  # column → its default's name (CONSTRAINT df DEFAULT …)
     constraints: list[str] = []  # every constraint's name (``constraint_names``)
+    found: list[Dependent] = []  # what depends on its columns (``dependents``)
+    items: list[list[Token]] = []  # its table constraints and indexes
     while True:
         begin = p.pos
         column, mask = _column_item(p)
         constraints += constraint_names.named(p.tokens[begin : p.pos])
-        if column:
+        if not column:
+            items.append(p.tokens[begin : p.pos])
+        else:
+            found += dependents.in_column(column, p.tokens[begin + 1 : p.pos], ref)
             columns.append(column)
             called[column] = column_defaults.in_column(p.tokens[begin + 1 : p.pos])
             names[column] = column_defaults.named_in_column(p.tokens[begin + 1 : p.pos])
@@ -147,13 +159,15 @@ def create_table(p: Parser) -> None:
         p.expect_type(TokenType.COMMA, ",")
     p.skip_to_boundary()
     taken = p.builder.db().object_named(schema, name, type_=False)
-    if taken is None and constraint_names.refused(p, schema, constraints):
+    if taken is None and constraint_names.refused(p, schema, constraints, creating=name):
         return  # a name taken is refused by ``register``, or its branch skipped
     table = DbObject(schema_name=schema, name=name, kind=ObjectKind.TABLE, columns=tuple(columns),
                      sequence_defaults=sequence_defaults(called, names), source_ref=ref)  # fmt: skip
     if register(p, table):
         for column, mask in masks.items():
             _add_mask(p, schema, name, column, mask, ref)
+        found += [d for item in items for d in dependents.in_item(item, columns, ref)]
+        dependents.record(p, schema, name, found)
 
 
 def _add_mask(p: Parser, schema: str, table: str, column: str, fn: str, ref: SourceRef) -> None:

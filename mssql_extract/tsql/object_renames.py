@@ -22,8 +22,10 @@ are kept as skipped and reported (GB045).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from mssql_extract.snapshot import SourceRef, fold
+from mssql_extract.tsql import indexes
 from mssql_extract.tsql.cursor import Args, Parser, Procedure
 from mssql_extract.tsql.principals import required
 from mssql_extract.tsql.state import DbState, PermRow, sec_key
@@ -39,6 +41,7 @@ def sp_rename(p: Parser, args: Args, ref: SourceRef) -> None:
     new = required(p, args, "newname")
     kind = (args.get("objtype") or "OBJECT").upper()
     if kind in ("INDEX", "STATISTICS"):
+        indexes.rename(p, parts, new)
         p.builder.skip("statement", f"sp_rename of an {kind.lower()}, without a security "
                        "effect", p.statement_text(), ref)  # fmt: skip
         return
@@ -56,7 +59,7 @@ def sp_rename(p: Parser, args: Args, ref: SourceRef) -> None:
         raise p.error(f"unknown @objtype {kind!r} for sp_rename")
     schema = parts[-2] if len(parts) > 1 else "dbo"
     db = p.builder.db()
-    taken = db.objects.get((fold(schema), fold(new)))
+    taken = db.objects.get((fold(schema), fold(new))) or db.objects.constraint_named(schema, new)
     if taken is not None and fold(new) != fold(parts[-1]):
         reason = (
             f"sp_rename refused: [{schema}].[{new}] exists already (Msg 15335), so "
@@ -69,9 +72,11 @@ def sp_rename(p: Parser, args: Args, ref: SourceRef) -> None:
 
 
 def _rename_default(db: DbState, schema: str, old: str, new: str) -> bool:
-    """A DEFAULT constraint of the schema renamed (``OBJECT`` covers constraints: sp_rename,
+    """A constraint of the schema renamed (``OBJECT`` covers constraints: sp_rename,
     Arguments, "@objtype": "OBJECT could be used to rename objects including constraints"): a
-    later ``DROP CONSTRAINT`` names it by its new name (:mod:`.column_defaults`)."""
+    later ``DROP CONSTRAINT`` names it by its new name (:mod:`.column_defaults`,
+    :mod:`.dependents`)."""
+    stated = _rename_dependent(db, schema, old, new)
     for key, found in db.objects.items():
         defaults = found.sequence_defaults or ()
         hit = [d for d in defaults if d.constraint and fold(d.constraint) == fold(old)]
@@ -80,13 +85,26 @@ def _rename_default(db: DbState, schema: str, old: str, new: str) -> bool:
                             for d in defaults)  # fmt: skip
             db.objects[key] = found.model_copy(update={"sequence_defaults": renamed})
             return True
+    return stated
+
+
+def _rename_dependent(db: DbState, schema: str, old: str, new: str) -> bool:
+    """A constraint the scripts state (:mod:`.dependents`) renamed; whether there is one."""
+    key = db.objects.named.get((fold(schema), fold(old)), ("", ""))
+    for dependent in db.objects.dependents.get(key, ()):
+        if dependent.constraint and fold(dependent.name or "") == fold(old):
+            db.objects.undepend(key, [dependent])
+            db.objects.depend(key, [replace(dependent, name=new)])
+            return True
     return False
 
 
 def _rename_object(db: DbState, schema: str, old: str, new: str) -> None:
+    depending = db.objects.dependents.get((fold(schema), fold(old)), ())
     found = db.objects.pop((fold(schema), fold(old)), None)
     if found is not None:
         db.objects[(fold(schema), fold(new))] = found.model_copy(update={"name": new})
+        db.objects.depend((fold(schema), fold(new)), list(depending))
     key = sec_key(("OBJECT", schema, old, None))[1:3]
 
     def renamed(row: PermRow) -> PermRow:
@@ -126,6 +144,11 @@ def _rename_column(db: DbState, schema: str, table: str, old: str, new: str) -> 
         db.objects[object_key] = found.model_copy(
             update={"columns": columns, "sequence_defaults": defaults}
         )
+        depending = db.objects.dependents.get(object_key, ())
+        moved = [replace(d, columns=frozenset(fold(new) if c == fold(old) else c
+                                              for c in d.columns)) for d in depending]  # fmt: skip
+        db.objects.undepend(object_key, list(depending))
+        db.objects.depend(object_key, moved)
     key = sec_key(("OBJECT", schema, table, old))
 
     def renamed(row: PermRow) -> PermRow:

@@ -26,7 +26,8 @@ back the permission of every grantor, as the replay did before grantors were kep
 
 A GRANT without WITH GRANT OPTION of what its grantor granted WITH GRANT OPTION already changes
 nothing: the row stays ``W``. The only way SQL Server documents to take the option away and
-keep the permission is ``REVOKE GRANT OPTION FOR`` ("Use REVOKE GRANT OPTION FOR to revoke the
+keep the permission is ``REVOKE GRANT OPTION FOR`` (with CASCADE: without, SQL Server refuses
+it, Msg 4611, ``grants``) ("Use REVOKE GRANT OPTION FOR to revoke the
 right to regrant the specified permission. If the principal has the specified permission with
 the right to grant that permission, the right to grant that permission will be revoked, and
 the permission itself will not be revoked", REVOKE Server Permissions (Transact-SQL), Remarks;

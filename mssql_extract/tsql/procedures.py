@@ -102,8 +102,13 @@ def _arguments(p: Parser, params: tuple[str, ...]) -> Args | None:
 
 
 def _skip_dynamic(p: Parser, reason: str = BUILT_AT_RUN_TIME) -> None:
+    """Skip dynamic SQL that cannot be read. It may drop a constraint SQL Server named, the way
+    scripts drop one (its name read from ``sys.default_constraints`` into the text): the
+    database's unnamed constraints are no longer known to keep a column (``dependents``)."""
     p.pos = p.start + 1  # from inside a parenthesis: skip the whole statement from its start
     p.skip_statement(reason)
+    if reason == BUILT_AT_RUN_TIME:  # (EXEC … AT runs on another server)
+        p.builder.db().objects.forget_unnamed()
 
 
 def _execute_text(p: Parser) -> None:

@@ -6,13 +6,15 @@ running the scripts):
 * GRANT replaces a DENY of the same permission, securable and grantee, and vice versa; a GRANT
   without WITH GRANT OPTION of what its grantor gave WITH GRANT OPTION keeps the W
   (``perm_store``);
-* REVOKE removes a GRANT or a DENY; ``REVOKE GRANT OPTION FOR`` turns W back into G, and
-  removes a plain G (the permission itself is revoked then);
+* REVOKE removes a GRANT or a DENY; ``REVOKE GRANT OPTION FOR … CASCADE`` turns W back into
+  G (without CASCADE it is refused, below), and ``REVOKE GRANT OPTION FOR`` removes a plain
+  G (the permission itself is revoked then);
 * a table-level DENY or REVOKE removes that grantee's column-level GRANTs of the permission
   (a later column GRANT survives a table DENY: the column GRANT then wins, DESIGN §3.2);
 * ``CASCADE`` also removes what the grantee granted to others on that securable;
-* a DENY or REVOKE without ``CASCADE`` of a permission the grantee holds WITH GRANT OPTION is
-  refused, as SQL Server refuses it (Msg 4611): nothing changes (``grants``);
+* a DENY, REVOKE or REVOKE GRANT OPTION FOR without ``CASCADE`` of a permission the grantee
+  holds WITH GRANT OPTION is refused, as SQL Server refuses it (Msg 4611): nothing changes
+  (``grants``);
 * DROP removes the principal or object together with its permissions and memberships (those
   granted on a principal, ``ON USER::x``, are listed at the DROP: ``dropped``), unless SQL
   Server refuses it (a role with members, a principal that owns something): ``drop_refusals``;
@@ -241,12 +243,14 @@ class Builder:
         permissions go), and the permission rows dropped."""
         db = self.db()
         gone = self.drop_object_permissions(schema, name, cls)
+        depending = db.objects.dependents.get((fold(schema), fold(name)), ())
         found = db.objects.pop((fold(schema), fold(name)), None)
         if found is None:
             return False, gone
         db.objects[(fold(to_schema), fold(name))] = found.model_copy(
             update={"schema_name": to_schema}
         )
+        db.objects.depend((fold(to_schema), fold(name)), list(depending))  # its constraints
         for key, mask in list(db.masked.items()):
             if key[:2] == (fold(schema), fold(name)):
                 del db.masked[key]

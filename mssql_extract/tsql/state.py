@@ -120,6 +120,23 @@ class NamedState:
     owner_ref: SourceRef | None = None  # the ALTER AUTHORIZATION that set the owner, if one did
 
 
+@dataclass(frozen=True)
+class Dependent:
+    """What a script states depends on columns of its table (``dependents``): a constraint
+    (``kind`` PRIMARY KEY, UNIQUE, FOREIGN KEY, CHECK or DEFAULT; ``name`` None where SQL
+    Server names it), an INDEX or STATISTICS (always named), and the folded ``columns``."""
+
+    kind: str
+    name: str | None
+    columns: frozenset[str]
+    ref: SourceRef | None = None  # the statement that stated it
+
+    @property
+    def constraint(self) -> bool:
+        """Whether it is a constraint: a schema-scoped object of ``sys.objects``."""
+        return self.kind not in ("INDEX", "STATISTICS")
+
+
 #: ``EXECUTE AS`` values that name no principal of the database.
 _NOT_PRINCIPALS = frozenset({"CALLER", "OWNER", "SELF"})
 
@@ -130,13 +147,63 @@ class Objects(dict[tuple[str, str], DbObject]):
     principal asks for them (``drop_refusals``), which must not read every object of the
     database each time. ``constraints`` keeps the names of the sequence defaults, (folded schema,
     folded name) → the key of their table: each constraint a script names is looked up there
-    (``constraint_names``). Objects are stored
-    with ``[key] = obj`` and removed with ``pop`` or ``del`` (the only writes that keep both)."""
+    (``constraint_names``). ``dependents`` keeps, by table key, the constraints and indexes the
+    scripts state on its columns, and ``named`` their names as ``constraints`` does (a DROP
+    COLUMN asks for them: ``table_drops``); they go with their table (``pop``, ``del``), and a
+    rename or schema transfer puts them on its new key (:meth:`depend`). Objects are stored with ``[key] = obj`` and removed with
+    ``pop`` or ``del`` (the only writes that keep the indexes)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tied: dict[tuple[str, str], DbObject] = {}
         self.constraints: dict[tuple[str, str], tuple[str, str]] = {}
+        self.dependents: dict[tuple[str, str], tuple[Dependent, ...]] = {}
+        self.named: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def depend(self, key: tuple[str, str], found: list[Dependent]) -> None:
+        """Add ``found`` to the dependents of the table at ``key``; an index or statistics of a
+        name the table has already replaces it (``DROP_EXISTING``)."""
+        again = {fold(d.name) for d in found if not d.constraint and d.name}
+        kept = [d for d in self.dependents.get(key, ())
+                if d.constraint or fold(d.name or "") not in again]  # fmt: skip
+        self.dependents[key] = (*kept, *found)
+        for dependent in found:
+            if dependent.constraint and dependent.name:
+                self.named[(key[0], fold(dependent.name))] = key
+
+    def undepend(self, key: tuple[str, str], gone: list[Dependent]) -> None:
+        """Remove ``gone`` from the dependents of the table at ``key``."""
+        left = tuple(d for d in self.dependents.get(key, ()) if d not in gone)
+        if left:
+            self.dependents[key] = left
+        else:
+            self.dependents.pop(key, None)
+        for dependent in gone:
+            if dependent.constraint and dependent.name:
+                self.named.pop((key[0], fold(dependent.name)), None)
+
+    def forget_unnamed(self) -> None:
+        """No unnamed constraint is known any more (dynamic SQL may have dropped it)."""
+        for key, found in list(self.dependents.items()):
+            self.undepend(key, [d for d in found if d.constraint and d.name is None])
+
+    def constraint_named(self, schema: str, name: str) -> tuple[DbObject, str, SourceRef] | None:
+        """The table of ``schema`` with a constraint called ``name`` the scripts state (a
+        sequence default's name included), the name as written, and where it was stated."""
+        key = (fold(schema), fold(name))
+        table = self.get(self.named.get(key) or self.constraints.get(key) or ("", ""))
+        if table is None:
+            return None
+        for dependent in self.dependents.get((fold(table.schema_name), fold(table.name)), ()):
+            if dependent.constraint and fold(dependent.name or "") == key[1]:
+                return table, dependent.name or name, dependent.ref or table.source_ref
+        for default in table.sequence_defaults:
+            if fold(default.constraint or "") == key[1]:
+                return table, default.constraint or name, table.source_ref
+        return None
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self.undepend(key, list(self.dependents.get(key, ())))
 
     def __setitem__(self, key: tuple[str, str], obj: DbObject) -> None:
         self._unname(key)
@@ -157,6 +224,7 @@ class Objects(dict[tuple[str, str], DbObject]):
 
     def __delitem__(self, key: tuple[str, str]) -> None:
         self._unname(key)
+        self._forget(key)
         super().__delitem__(key)
         self.tied.pop(key, None)
 
@@ -165,6 +233,7 @@ class Objects(dict[tuple[str, str], DbObject]):
     ) -> DbObject | None:
         self.tied.pop(key, None)
         self._unname(key)
+        self._forget(key)
         return super().pop(key, default)
 
 
@@ -217,13 +286,19 @@ class DbState:
         return None
 
     def object_named(self, schema: str, name: str, *, type_: bool) -> Taken | None:
-        """The type (``type_``), or else the object or security policy, ``schema.name``: types
-        have a namespace of their own (``sys.types``), the others share ``sys.objects``."""
+        """The type (``type_``), or else the object, constraint or security policy,
+        ``schema.name``: types have a namespace of their own (``sys.types``), the others share
+        ``sys.objects`` (constraints are rows of it: sys.objects (Transact-SQL), types C, D, F,
+        PK, UQ)."""
         key = (fold(schema), fold(name))
         found = self.objects.get(key)
         if found is not None and (found.kind == ObjectKind.TYPE) == type_:
             kind = found.kind.value.lower().replace("_", " ")
             return f"{kind} '{found.schema_name}.{found.name}'", found.source_ref
+        constraint = None if type_ else self.objects.constraint_named(schema, name)
+        if constraint is not None:  # a constraint is a row of sys.objects too
+            table, spelled, ref = constraint
+            return f"constraint '{table.schema_name}.{spelled}' of table '{table.name}'", ref
         policy = None if type_ else self.policies.get(key)
         if policy is None:
             return None

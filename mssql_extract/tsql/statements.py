@@ -33,6 +33,7 @@ from mssql_extract.tsql import (
     dynamic,
     grants,
     impersonation,
+    indexes,
     legacy,
     loops,
     modules,
@@ -124,6 +125,7 @@ class StatementParser(Parser):
         policies.STATEMENTS,
         signatures.STATEMENTS,
         impersonation.STATEMENTS,
+        indexes.STATEMENTS,
         {"EXEC": procedures.execute, "EXECUTE": procedures.execute},
         {"IF": branches.parse_if, "WHILE": loops.parse_while},
     )
@@ -267,10 +269,28 @@ class StatementParser(Parser):
         return head in _OTHER_STARTS or head in _HARMLESS_STARTS or head in STOP_WORDS
 
     def _lookup(self) -> tuple[Handler | None, int]:
+        """The handler of the longest key the statement begins with, and how many tokens spell
+        that key: sqlglot makes one token of some keyword pairs (``NONCLUSTERED INDEX``)."""
+        paired = " " in self.word(1) or " " in self.word(2)
         for words, handler in self._index.get(self.word(), ()):
             if self.at(*words):
                 return handler, len(words)
+            length = self._spelled(words) if paired else 0
+            if length:
+                return handler, length
         return None, 0
+
+    def _spelled(self, words: tuple[str, ...]) -> int:
+        """How many tokens spell ``words`` when a token holds two of them; 0 when they do not."""
+        got: list[str] = []
+        k = 0
+        while len(got) < len(words):
+            word = self.word(k)
+            if not word:
+                return 0
+            got += word.split()
+            k += 1
+        return k if tuple(got) == words and k < len(words) else 0
 
     def check_end(self) -> None:
         token = self.tok()

@@ -19,13 +19,18 @@ no columns) changes nothing.
 
 SQL Server refuses to drop a column that a DEFAULT constraint depends on: Msg 5074 "The object
 'DF_…' is dependent on column 'c'.", then Msg 4922 "ALTER TABLE DROP COLUMN c failed because
-one or more objects access this column." ("Database Engine events and errors"). The replay
-knows the defaults that call a sequence: one on the column that no earlier item of the list
-dropped (``DROP CONSTRAINT df, COLUMN c`` drops both) makes SQL Server refuse the statement,
+one or more objects access this column." ("Database Engine events and errors"); so it does for
+a column in a PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK constraint, an index or statistics
+("The index 'ix' is dependent …"). The replay knows the defaults that call a sequence, and the
+other constraints, indexes and statistics the scripts state (:mod:`.dependents`): one on the
+column that no earlier item of the list dropped (``DROP CONSTRAINT df, COLUMN c`` drops both;
+an index goes by DROP INDEX, before) makes SQL Server refuse the statement,
 which then changes nothing, the constraints before the column included (a statement fails as a
 whole). It is kept as skipped, as a refused ``DROP SEQUENCE`` is, and the plan reports it
-(GB045). A default without a name (SQL Server's, ``DF__t__c__…``) after an item that dropped a
-name the replay does not know may have been that one: the drop is followed. What the plan then
+(GB045). A default or other constraint without a name (SQL Server's, ``DF__t__c__…``) after
+an item that dropped a name the replay does not know may have been that one: the drop is
+followed (and such a statement forgets the table's unnamed constraints other than sequence
+defaults, whose USAGE is kept as before). What the plan then
 leaves out (the column's grants, the default's USAGE) is missed access one can grant again,
 where keeping it would be access the server does not give.
 
@@ -48,11 +53,10 @@ from mssql_extract.tsql.column_defaults import (
     upper,
 )
 from mssql_extract.tsql.cursor import Parser
+from mssql_extract.tsql.state import Dependent
 
 #: How the reason of a refused DROP COLUMN ends (the mapper's GB045 action tells it by this).
 COLUMN_STANDS = "the column stands (not replayed)"
-#: When a later pass of a loop succeeds where a refused DROP COLUMN failed (``loops``).
-_DEFAULT_GONE = "once a later pass finds the default dropped, SQL Server drops the column"
 
 #: One item of a DROP list: ("CONSTRAINT" or "COLUMN", the name as the script writes it).
 Item = tuple[str, str]
@@ -70,7 +74,11 @@ def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool
         p.pos += 2  # a statement's IF never follows these: this one is the item's
         p.skip_to_boundary()
     found = table_named(p, schema, table)
-    dropping = _Dropping(list(found.sequence_defaults) if found is not None else [])
+    key = (fold(schema), fold(table))
+    dropping = _Dropping(
+        list(found.sequence_defaults) if found is not None else [],
+        list(p.builder.db().objects.dependents.get(key, ())),
+    )
     for kind, name in drop_items(p.tokens[start : p.pos]):
         if kind == "CONSTRAINT":
             dropping.constraint(name)
@@ -78,7 +86,9 @@ def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool
             dropping.column(name)
     if found is not None and dropping.refused is not None:
         _refuse(p, found, *dropping.refused, ref)
-    elif not _replay(p, schema, table, found, dropping):
+        return True
+    _undepend(p, key, dropping)
+    if not _replay(p, schema, table, found, dropping):
         p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
     return True
 
@@ -103,28 +113,48 @@ def drop_items(tokens: list[Token]) -> list[Item]:
 
 @dataclass
 class _Dropping:
-    """What a DROP list does to a table's sequence ``defaults``, item after item."""
+    """What a DROP list does to a table's sequence ``defaults`` and other ``dependents``
+    (:mod:`.dependents`), item after item."""
 
     defaults: list[SequenceDefault]
+    dependents: list[Dependent]
     #: The columns dropped, as the script writes them.
     columns: list[str] = field(default_factory=list)
+    #: The dependents dropped (DROP CONSTRAINT).
+    gone: list[Dependent] = field(default_factory=list)
     #: Whether an earlier item dropped a constraint name the replay does not know.
     unknown: bool = False
-    #: The first column a default keeps (and that default): SQL Server refuses the statement.
-    refused: tuple[str, SequenceDefault] | None = None
+    #: The first column a default or other dependent keeps (and that one): SQL Server refuses
+    #: the statement.
+    refused: tuple[str, SequenceDefault | Dependent] | None = None
 
     def constraint(self, name: str) -> None:
         key = fold(name)
         left = [d for d in self.defaults if d.constraint is None or fold(d.constraint) != key]
-        self.unknown |= len(left) == len(self.defaults)
+        named = [d for d in self.dependents if d.constraint and fold(d.name or "") == key]
+        self.unknown |= len(left) == len(self.defaults) and not named
         self.defaults = left
+        self.dependents = [d for d in self.dependents if d not in named]
+        self.gone += named
 
     def column(self, name: str) -> None:
         on = [d for d in self.defaults if fold(d.column) == fold(name)]
         if self.refused is None and on and not (self.unknown and on[0].constraint is None):
             self.refused = name, on[0]
+        # an unnamed constraint may be what an unknown name dropped (the module docstring)
+        held = [d for d in self.dependents if fold(name) in d.columns
+                and not (self.unknown and d.constraint and d.name is None)]  # fmt: skip
+        if self.refused is None and held:
+            self.refused = name, held[0]
         self.defaults = [d for d in self.defaults if d not in on]
         self.columns.append(name)
+
+
+def _undepend(p: Parser, key: tuple[str, str], dropping: _Dropping) -> None:
+    """The constraints the statement dropped are no dependents any more; after a name the
+    replay does not know, neither are the table's unnamed ones (it may have been one)."""
+    unnamed = [d for d in dropping.dependents if d.constraint and d.name is None]
+    p.builder.db().objects.undepend(key, dropping.gone + (unnamed if dropping.unknown else []))
 
 
 def _replay(
@@ -148,17 +178,40 @@ def _replay(
 
 
 def _refuse(
-    p: Parser, table: DbObject, column: str, default: SequenceDefault, ref: SourceRef
+    p: Parser, table: DbObject, column: str, held: SequenceDefault | Dependent, ref: SourceRef
 ) -> None:
-    """Keep the statement as skipped, naming the default SQL Server finds on ``column``: the
-    column stands, with its permissions, and so does every item of the statement."""
-    name = default.constraint or "DF__…"
-    spelled = f"[{default.constraint}]" if default.constraint else "that SQL Server named"
+    """Keep the statement as skipped, naming the default, constraint or index SQL Server finds
+    on ``column``: the column stands, with its permissions, and so does every item of the
+    statement."""
+    if isinstance(held, SequenceDefault):
+        name = held.constraint or "DF__…"
+        spelled = f"[{held.constraint}]" if held.constraint else "that SQL Server named"
+        has, thing, what = f"has the default {spelled}", "object", "default"
+    else:
+        name = held.name or f"{_PREFIXES[held.kind]}__…"
+        spelled = f"[{held.name}]" if held.name else "that SQL Server named"
+        has = f"{_HAS[held.kind]} the {_WHAT[held.kind]} {spelled}"
+        thing = {"INDEX": "index", "STATISTICS": "statistics"}.get(held.kind, "object")
+        what = _WHAT[held.kind]
+    later = f"once a later pass finds the {what} dropped, SQL Server drops the column"
     reason = (
-        f"column [{column}] of [{table.schema_name}].[{table.name}] has the default {spelled}, "
-        f"so SQL Server refuses the ALTER TABLE (Msg 5074 \"The object '{name}' is dependent "
-        f"on column '{column}'.\", Msg 4922 \"ALTER TABLE DROP COLUMN {column} failed because "
-        f'one or more objects access this column."){loops.refused_in_loop(p, _DEFAULT_GONE)}: '
-        f"{COLUMN_STANDS}"
+        f"column [{column}] of [{table.schema_name}].[{table.name}] {has}, so SQL Server "
+        f"refuses the ALTER TABLE (Msg 5074 \"The {thing} '{name}' is dependent on column "
+        f"'{column}'.\", Msg 4922 \"ALTER TABLE DROP COLUMN {column} failed because one or "
+        f'more objects access this column."){loops.refused_in_loop(p, later)}: {COLUMN_STANDS}'
     )
     p.builder.skip("statement", reason, p.statement_text(), ref)
+
+
+#: How a dependent of each kind is spelled in a reason.
+_WHAT = {
+    "PRIMARY KEY": "primary key", "UNIQUE": "unique constraint", "FOREIGN KEY": "foreign key",
+    "CHECK": "check constraint", "DEFAULT": "default", "INDEX": "index",
+    "STATISTICS": "statistics",
+}  # fmt: skip
+#: How a column stands to a dependent of each kind, in a reason.
+_HAS = {"DEFAULT": "has", "CHECK": "is used by"}
+_HAS = {kind: _HAS.get(kind, "is in") for kind in _WHAT}
+#: How SQL Server begins the name it gives a constraint of each kind (``PK__t__3213E83F…``).
+_PREFIXES = {"PRIMARY KEY": "PK", "UNIQUE": "UQ", "FOREIGN KEY": "FK", "CHECK": "CK",
+             "DEFAULT": "DF"}  # fmt: skip

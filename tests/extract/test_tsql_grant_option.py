@@ -1,6 +1,7 @@
-"""A DENY or REVOKE without CASCADE of a permission the grantee holds WITH GRANT OPTION: SQL
-Server refuses it (Msg 4611, "To revoke or deny grantable privileges, specify the CASCADE
-option."; DENY and REVOKE (Transact-SQL), Remarks), so the grantee keeps the permission. The
+"""A DENY, REVOKE or REVOKE GRANT OPTION FOR without CASCADE of a permission the grantee holds
+WITH GRANT OPTION: SQL Server refuses it (Msg 4611, "To revoke or deny grantable privileges,
+specify the CASCADE option."; DENY and REVOKE (Transact-SQL), Remarks), so the grantee keeps
+the permission. The
 replay keeps it too, and the refused statement is reported (GB045) at its line (audit repros
 c33, c34)."""
 
@@ -90,18 +91,65 @@ def test_every_class_of_securable_is_refused_alike(sql: str, expected: set[objec
     assert not harmless(item)
 
 
-def test_cascade_and_grant_option_for_are_replayed_as_before() -> None:
-    # the refused DENY leaves W; then REVOKE GRANT OPTION FOR (read as the pages say nothing of
-    # it failing) makes it G, and DENY … CASCADE takes bob's grant from alice with it
+def test_cascade_is_replayed_as_before() -> None:
+    # the refused DENY leaves W; REVOKE GRANT OPTION FOR … CASCADE makes it G (and takes bob's
+    # grant from alice with it), and DENY … CASCADE replaces the rest
     s = snap(
         U + W + "GRANT SELECT ON t TO bob AS alice\nDENY SELECT ON t TO alice\n"
-        "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n"
+        "REVOKE GRANT OPTION FOR SELECT ON t FROM alice CASCADE\n"
     )
-    assert perms(s) == {("OBJECT", "dbo", "t", None, "SELECT", "G", "alice"), BOB_G}
+    assert perms(s) == {("OBJECT", "dbo", "t", None, "SELECT", "G", "alice")}
     s = snap(U + W + "GRANT SELECT ON t TO bob AS alice\nREVOKE SELECT ON t FROM alice\n"
              "DENY SELECT ON t TO alice CASCADE\n")  # fmt: skip
     assert perms(s) == {("OBJECT", "dbo", "t", None, "SELECT", "D", "alice")}
     _refused(s, 7, "REVOKE")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    # whether or not alice passed the permission on: the rule is the option held, not its use
+    ["", "GRANT SELECT ON t TO bob AS alice\n"],
+    ids=["not-passed-on", "passed-on"],
+)
+def test_revoke_grant_option_for_without_cascade_is_refused(tail: str) -> None:
+    # the old replay took the option away (W → G): SQL Server refuses it (Msg 4611)
+    s = snap(U + W + tail + "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n")
+    line = 6 + tail.count("\n")
+    assert perms(s) == {ALICE_W} | ({BOB_G} if tail else set())
+    item = _refused(s, line, "REVOKE GRANT OPTION FOR")
+    assert item.reason.startswith("'alice' holds SELECT on OBJECT::dbo.t WITH GRANT OPTION")
+    assert item.text == "REVOKE GRANT OPTION FOR SELECT ON t FROM alice"
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # without the option "the permission itself will be revoked" (REVOKE (Transact-SQL))
+        ("GRANT SELECT ON t TO alice\n", set()),
+        ("DENY SELECT ON t TO alice\n", {("OBJECT", "dbo", "t", None, "SELECT", "D", "alice")}),
+    ],
+    ids=["granted", "denied"],
+)
+def test_revoke_grant_option_for_of_no_option_is_replayed(sql: str, expected: set[object]) -> None:
+    revoke = "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n"
+    s = snap(U + sql + revoke)
+    assert perms(s) == expected
+    assert not s.skipped
+    # the same statement is refused where alice holds the option, whatever came before
+    s = snap(U + sql + W + revoke)
+    assert perms(s) == {ALICE_W}
+    _refused(s, 7, "REVOKE GRANT OPTION FOR")
+
+
+def test_the_plan_keeps_the_option_a_refused_revoke_grant_option_for_leaves() -> None:
+    users = "CREATE USER alice WITHOUT LOGIN\n"
+    s = snap(U + users + W + "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n")
+    planned = plan(s, Policy())
+    found = {f.rule_id: f for f in planned.findings}
+    assert found["GB045"].source_ref == "t.sql:7:1"
+    assert "SQL Server refuses the statement" in found["GB045"].action
+    # the option stands, and the plan reports it (with it taken away, it reported nothing)
+    assert (found["GB007"].principal, found["GB007"].source_ref) == ("alice", "t.sql:6:1")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +198,7 @@ def test_a_grant_again_without_the_option_keeps_it(again: str) -> None:
 
 def test_after_a_grant_again_only_revoke_grant_option_for_takes_the_option() -> None:
     again = U + W + "GRANT SELECT ON t TO alice\n"
-    s = snap(again + "REVOKE GRANT OPTION FOR SELECT ON t FROM alice\n")
+    s = snap(again + "REVOKE GRANT OPTION FOR SELECT ON t FROM alice CASCADE\n")
     assert perms(s) == {("OBJECT", "dbo", "t", None, "SELECT", "G", "alice")}
     # the option kept, a DENY without CASCADE is refused (Msg 4611); with it, it replaces
     s = snap(again + "DENY SELECT ON t TO alice\n")

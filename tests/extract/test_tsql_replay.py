@@ -29,8 +29,8 @@ D = ("OBJECT", "dbo", "t", None, "SELECT", "D", "r")
         ("GRANT UPDATE ON t (a) TO r\nDENY SELECT ON t TO r",
          {D, ("OBJECT", "dbo", "t", "a", "UPDATE", "G", "r")}),
         ("GRANT SELECT ON t (a) TO r\nREVOKE SELECT ON t FROM r", set()),
-        ("GRANT SELECT ON t TO r WITH GRANT OPTION\nREVOKE GRANT OPTION FOR SELECT ON t FROM r",
-         {G}),
+        ("GRANT SELECT ON t TO r WITH GRANT OPTION\n"
+         "REVOKE GRANT OPTION FOR SELECT ON t FROM r CASCADE", {G}),
         # without the GRANT option "the permission itself will be revoked" (REVOKE docs); a DENY
         # is not a grant and stays
         ("GRANT SELECT ON t TO r\nREVOKE GRANT OPTION FOR SELECT ON t FROM r", set()),
