@@ -46,6 +46,7 @@ either for the role or — when it is PUBLIC's doing — once for PUBLIC.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ from pg_emit import intent
 from pg_emit.compare import Mismatch, in_order, intended_grants
 from pg_emit.effective_sql import (
     BATCH,
+    CHECK_BATCH,
     CHECKS,
     DISAGREE_SQL,
     KINDS,
@@ -72,6 +74,7 @@ from pg_emit.effective_sql import (
     Checks,
     Encoded,
     disagree_params,
+    slot_arrays,
 )
 from pg_emit.effective_sql import QUERY as QUERY  # re-exported: the tests' reference form
 
@@ -191,6 +194,8 @@ class Scope:
     public_live: set[int] = field(default_factory=set)
     #: per slot, as DISAGREE_SQL takes them: kind, OID, column number, privilege
     encoded: Encoded = field(default_factory=lambda: ([], [], [], []))
+    #: the same as array literals, made on first use (effective_sql.slot_arrays)
+    arrays: dict[str, str] = field(default_factory=dict)
 
     @property
     def public_plan(self) -> set[int]:
@@ -291,18 +296,26 @@ def _disagreements(
     conn: psycopg.Connection[Any], checks: Checks, scope: Scope
 ) -> list[tuple[str, int, bool]]:
     """The (role, slot, the plan's answer) of the checks the server answers otherwise."""
-    flat, params = disagree_params(checks, scope.encoded)
-    if not flat:
+    if not scope.arrays:
+        scope.arrays = slot_arrays(scope.encoded)
+    firsts, params = disagree_params(checks, scope.arrays)
+    if not firsts:
         return []
-    return [flat[row[0] - 1] for row in conn.execute(DISAGREE_SQL.encode(), params).fetchall()]
+    found = []
+    for (position,) in conn.execute(DISAGREE_SQL.encode(), params).fetchall():
+        role = bisect_right(firsts, position) - 1  # the role whose run holds the position
+        name, slots, wants = checks[role]
+        offset = position - firsts[role]
+        found.append((name, slots[offset], wants[offset]))
+    return found
 
 
 def _public(conn: psycopg.Connection[Any], scope: Scope) -> None:
     """PUBLIC's answer on the server for every slot (the plan's is :attr:`Scope.public_plan`)."""
     planned = scope.public_plan
     scope.public_live = set(planned)
-    for start in range(0, len(scope.slots), BATCH):
-        slots = list(range(start, min(start + BATCH, len(scope.slots))))
+    for start in range(0, len(scope.slots), CHECK_BATCH):
+        slots = list(range(start, min(start + CHECK_BATCH, len(scope.slots))))
         differ = _disagreements(conn, [(PUBLIC_ROLE, slots, [s in planned for s in slots])], scope)
         scope.public_live ^= {slot for _, slot, _ in differ}
 
@@ -371,7 +384,7 @@ def check_effective(
 ) -> list[Mismatch]:
     """Ask the server about PUBLIC and every candidate check; report disagreements, sorted.
 
-    Checks go in batches of about :data:`BATCH` (whole roles at a time), each one query.
+    Checks go in batches of about :data:`CHECK_BATCH` (whole roles at a time), each one query.
     """
     scope = build_scope(conn, plan, database)
     result = [
@@ -393,7 +406,7 @@ def check_effective(
             continue
         pending.append((role, slots, wants))
         size += len(slots)
-        if size >= BATCH:
+        if size >= CHECK_BATCH:
             flush()
             size = 0
     flush()

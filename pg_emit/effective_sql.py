@@ -128,22 +128,24 @@ FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS s(k, target, 
 
 #: The positions (1-based) of the checks that the server answers otherwise than the plan.
 #: Each role's checks are a run of positions (``firsts``..``lasts``); per position the slot
-#: (``slots``, comma-separated numbers into the slot arrays) and the plan's answer (a byte of
-#: ``wants``); per slot its kind, OID, column number and privilege. Everything is hoisted into
-#: one row and indexed (fixed-width arrays: constant time); sending every check's role and
-#: securable as text instead took three times as long, mostly in sending and unpacking.
+#: (``slots``, comma-separated 0-based slot numbers) and the plan's answer (a byte of
+#: ``wants``); per slot its kind, OID, column number and privilege (array literals built once
+#: per database: :func:`slot_arrays`). Everything is hoisted into one row and indexed
+#: (fixed-width arrays: constant time); sending every check's role and securable as text
+#: instead took three times as long, mostly in sending and unpacking.
 DISAGREE_SQL = (
     """
 WITH s AS MATERIALIZED (
-  SELECT %(kinds)b::int4[] AS k, %(oids)b::oid[] AS o, %(attnums)b::int4[] AS a,
-         %(privileges)b::int4[] AS p, %(names)b::text[] AS names,
+  SELECT %(kinds)s::int4[] AS k, %(oids)s::oid[] AS o, %(attnums)s::int4[] AS a,
+         %(privileges)s::int4[] AS p, %(names)b::text[] AS names,
          string_to_array(%(slots)s, ',')::int4[] AS slot, %(wants)b::bytea AS want
 )
 SELECT c.n FROM (
-  SELECT g.n, r.r, get_byte(s.want, g.n - 1) = 1 AS want, s.k[s.slot[g.n]] AS k,
-         s.o[s.slot[g.n]] AS o, s.a[s.slot[g.n]] AS a, s.names[s.p[s.slot[g.n]]] AS p
+  SELECT g.n, r.r, get_byte(s.want, g.n - 1) = 1 AS want, s.k[x.i] AS k, s.o[x.i] AS o,
+         s.a[x.i] AS a, s.names[s.p[x.i]] AS p
   FROM s, unnest(%(roles)b::text[], %(firsts)b::int4[], %(lasts)b::int4[]) AS r(r, first, last),
-       generate_series(r.first, r.last) AS g(n)
+       generate_series(r.first, r.last) AS g(n),
+       LATERAL (SELECT s.slot[g.n] + 1 AS i) AS x
 ) c
 WHERE CASE c.k """
     + " ".join(f"WHEN {KINDS.index(kind) + 1} THEN {expr}" for kind, expr in RESOLVED.items())
@@ -153,38 +155,43 @@ WHERE CASE c.k """
 #: The superusers: they pass every check, so the effective check leaves them out.
 SUPERUSERS_SQL = "SELECT rolname FROM pg_catalog.pg_roles WHERE rolsuper"
 
-#: Checks per query: one query for everything sent millions of rows as one JSON value at
-#: scale S and the server's backend died; batches keep each query's memory bounded.
+#: Securables per query (RESOLVE_SQL, LIVE_ACL_SQL): one query for everything sent millions of
+#: rows as one JSON value at scale S and the server's backend died; batches keep each query's
+#: memory bounded.
 BATCH = 50_000
+
+#: Checks per DISAGREE_SQL query. A check costs the query about five bytes (its slot number and
+#: the plan's answer) and returns a row only when the server disagrees; what each query sends
+#: again is the per-slot arrays. With 50,000 checks a query, an M part's 10M checks took 200
+#: queries and its verify 46 s; with 500,000, 37 s (session 16, pg_emit/effective.py).
+CHECK_BATCH = 500_000
 
 Checks = list[tuple[str, list[int], list[bool]]]  # per role: slots, the plan's answers
 Encoded = tuple[list[int], list[int], list[int], list[int]]  # per slot: kind, OID, attnum, priv
 
 
-def disagree_params(
-    checks: Checks, encoded: Encoded
-) -> tuple[list[tuple[str, int, bool]], dict[str, Any]]:
-    """The checks one by one (role, slot, the plan's answer) and DISAGREE_SQL's parameters.
+def slot_arrays(encoded: Encoded) -> dict[str, str]:
+    """DISAGREE_SQL's per-slot parameters (kind, OID, column number, privilege) as array
+    literals, made once per database: text is sent as it is and parsed by the server, where a
+    list is turned into an array element by element in Python, for every query."""
+    names = ("kinds", "oids", "attnums", "privileges")
+    return {
+        name: "{" + ",".join(map(str, values)) + "}"
+        for name, values in zip(names, encoded, strict=True)
+    }
 
-    Only the slots the checks use are sent, renumbered from 1 in ascending order; no checks,
-    no parameters.
-    """
-    flat = [
-        (role, slot, want)
-        for role, slots, wants in checks
-        for slot, want in zip(slots, wants, strict=True)
-    ]
-    if not flat:
-        return flat, {}
-    used = sorted({slot for _, slot, _ in flat})
-    local = {slot: n for n, slot in enumerate(used, 1)}
-    kinds, oids, attnums, privileges = encoded
+
+def disagree_params(checks: Checks, arrays: dict[str, str]) -> tuple[list[int], dict[str, Any]]:
+    """Where each role's checks start (1-based positions) and DISAGREE_SQL's parameters for
+    ``checks`` (``arrays``: :func:`slot_arrays`); no checks, no parameters."""
+    if not any(slots for _, slots, _ in checks):
+        return [], {}
     firsts = list(accumulate((len(slots) for _, slots, _ in checks[:-1]), initial=1))
     params = {
-        "kinds": [kinds[s] for s in used], "oids": [oids[s] for s in used],
-        "attnums": [attnums[s] for s in used], "privileges": [privileges[s] for s in used],
-        "names": list(PRIVILEGES), "slots": ",".join(str(local[s]) for _, s, _ in flat),
-        "wants": bytes(w for _, _, w in flat), "roles": [role for role, _, _ in checks],
+        **arrays, "names": list(PRIVILEGES),
+        "slots": ",".join(",".join(map(str, slots)) for _, slots, _ in checks if slots),
+        "wants": b"".join(bytes(wants) for _, _, wants in checks),
+        "roles": [role for role, _, _ in checks],
         "firsts": firsts, "lasts": [f + len(c[1]) - 1 for f, c in zip(firsts, checks, strict=True)],
     }  # fmt: skip
-    return flat, params
+    return firsts, params

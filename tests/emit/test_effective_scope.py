@@ -268,3 +268,26 @@ def test_candidates_are_a_small_part_of_the_full_product(scratch: Scratch) -> No
             (login, "SELECT on TABLE wide.t008", "extra"),
             *((login, f"SELECT on TABLE wide.t008 ({c})", "extra") for c in "abcd"),
         }
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_small_batches_find_the_same(
+    scratch: Scratch, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """Checks split across many queries (whole roles per query, several roles in one, PUBLIC's
+    slots in pieces) map each disagreement back to its role and slot as one query does."""
+    import pg_emit.effective as effective
+
+    alice = f"{scratch.prefix}_alice"
+    changes = (
+        f"GRANT {_role(scratch, 'sales_writer')} TO {quote_ident(alice)}",
+        "GRANT UPDATE ON TABLE sales.v_totals TO PUBLIC",
+        f"REVOKE USAGE ON SEQUENCE sales.order_seq FROM {_role(scratch, 'sales_writer')}",
+    )
+    with changed(scratch, scratch.plan, *changes) as whole:
+        pass
+    monkeypatch.setattr(effective, "CHECK_BATCH", batch)
+    with changed(scratch, scratch.plan, *changes) as pieces:
+        assert pieces == whole
+    assert {role for role, _, _ in whole} >= {alice, "PUBLIC"}
+    assert len(whole) > 20  # more disagreements than any batch holds checks
