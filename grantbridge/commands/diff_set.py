@@ -26,7 +26,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
@@ -38,6 +38,9 @@ from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.output import write_file_atomic
 from grantbridge.plural import plural
 from mapper.plan import MigrationPlan, Severity
+
+if TYPE_CHECKING:
+    from pg_emit.diff_set_markdown import RenderedPart
 
 #: Stands for the parts in the document's JSON until they are streamed in from the spool.
 _PARTS = "\u0001parts\u0001"
@@ -56,7 +59,7 @@ class _Pair:
 class _Outcome:
     """What the parts add up to, gathered as they are compared."""
 
-    rendered: list[Any] = field(default_factory=list)  # RenderedPart of each part that differs
+    rendered: list[RenderedPart] = field(default_factory=list)  # each part that differs
     unchanged: list[str] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
     failing_count: int = 0
