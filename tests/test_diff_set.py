@@ -286,3 +286,30 @@ def test_a_part_that_does_not_load_is_named(
     err = capsys.readouterr().err
     assert "part 3 of 3 (database Sales): not valid JSON" in err, err
     assert not (tmp_path / "d.json").exists()
+
+
+def test_one_pair_of_plans_in_memory_at_a_time(
+    sets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every part compared (no fingerprint the same): when a plan is loaded, at most the other
+    plan of its pair is alive (a part of bench scale L is hundreds of MB)."""
+    import gc
+
+    import grantbridge.commands.diff_set as diff_set
+
+    new = _copy(sets[1], tmp_path, "new")
+    data = _index(new)
+    for part in data["parts"]:
+        part["fingerprint"] = f"sha256:re-planned-{part['directory']}"
+    _write_index(new, data)
+    alive: list[int] = []
+    load = diff_set.load_plan
+
+    def counted(path: Path) -> MigrationPlan:
+        gc.collect()
+        alive.append(sum(isinstance(o, MigrationPlan) for o in gc.get_objects()))
+        return load(path)
+
+    monkeypatch.setattr(diff_set, "load_plan", counted)
+    assert main(["diff", str(sets[0]), str(new), "-f", "json"]) == 0
+    assert alive == [0, 1, 0, 1, 0, 1]
