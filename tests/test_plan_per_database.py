@@ -237,14 +237,16 @@ def _created(dsn: str) -> set[str]:
     return {name for (name,) in rows}
 
 
-def test_diff_given_the_set_names_one_of_its_plans(
+def test_diff_given_the_set_compares_it_with_a_set(
     contoso_parts: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """diff reads one plan a side (apply, verify and drift read the set: tests/test_plan_set.py)."""
-    assert main(["diff", str(contoso_parts), str(contoso_parts)]) == 2
+    """diff reads two sets part by part (tests/test_diff_set.py), never a set and one plan."""
+    assert main(["diff", str(contoso_parts), str(contoso_parts)]) == 0
+    out = capsys.readouterr().out
+    assert "3 parts: 0 changed, 0 added, 0 removed, 3 unchanged." in out, out
+    assert main(["diff", str(contoso_parts), str(contoso_parts / "HR")]) == 2
     err = capsys.readouterr().err
-    assert "a plan directory per database (grantbridge plan --per-database)" in err, err
-    assert f"such as {contoso_parts / 'HR'}" in err
+    assert f"{contoso_parts / 'HR'}: not a plan set, but {contoso_parts} is one" in err, err
 
 
 def test_a_worker_that_dies_is_an_error_naming_the_database(

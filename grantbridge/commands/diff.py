@@ -1,8 +1,10 @@
 """``grantbridge diff OLD NEW``: two plans → a pull-request comment (Markdown) or JSON.
 
 Each of OLD and NEW is a plan directory (as ``grantbridge plan`` writes it) or a ``plan.json``
-file. ``--fail-on-new SEVERITY`` turns the diff into a gate: exit 1 when the new plan has an open
-finding at or above that severity that the old one did not have open (DESIGN §6).
+file; or both are plan sets (``plan --per-database``), compared part by part in one comment
+(:mod:`grantbridge.commands.diff_set`). ``--fail-on-new SEVERITY`` turns the diff into a gate:
+exit 1 when the new plan has an open finding at or above that severity that the old one did not
+have open (DESIGN §6).
 ``--fail-on-gained`` is the other gate: exit 1 when a role gains effective access, or when a
 change to ``07_security.sql``'s settings widens it (:mod:`pg_emit.diff_security`). It is a flag
 of its own because access has no severity: most pull requests that grant something widen
@@ -37,8 +39,13 @@ def register(app: typer.Typer) -> None:
 
 
 def diff(
-    old: Annotated[Path, typer.Argument(help="The base plan: a plan directory or plan.json.")],
-    new: Annotated[Path, typer.Argument(help="The changed plan: a plan directory or plan.json.")],
+    old: Annotated[
+        Path, typer.Argument(help="The base plan: a plan directory or plan.json (or a plan set).")
+    ],
+    new: Annotated[
+        Path,
+        typer.Argument(help="The changed plan: a plan directory or plan.json (or a plan set)."),
+    ],
     output_format: Annotated[
         DiffFormat,
         typer.Option("--format", "-f", help="markdown (a pull-request comment) or json."),
@@ -89,10 +96,22 @@ def diff(
     With the global --json, stdout is one JSON object: the diff (as --format json writes it),
     whether it is empty, the findings --fail-on-new fails on and the access --fail-on-gained
     fails on; -o still writes the file.
+
+    Given two sets that plan --per-database wrote, it compares them part by part, paired by
+    database: one comment (a table of the parts that differ, then each one's section) or one
+    JSON object for the whole set; parts with the same fingerprint are not read.
     """
+    from grantbridge.commands.plan_set import is_plan_set
     from pg_emit.diff import diff_plans, exceeds
     from pg_emit.diff_markdown import render_diff_markdown
 
+    if is_plan_set(old) or is_plan_set(new):
+        from grantbridge.commands.diff_set import diff_sets
+
+        markdown = output_format is DiffFormat.MARKDOWN
+        diff_sets(old, new, markdown=markdown, fail_on_new=fail_on_new,
+                  fail_on_gained=fail_on_gained, output=output, json_output=json_output)  # fmt: skip
+        return
     result = diff_plans(load_plan(old), load_plan(new))
     as_json = ""
     if json_output is not None or output_format is DiffFormat.JSON:

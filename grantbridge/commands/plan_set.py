@@ -31,12 +31,14 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class SetPart:
-    """One entry of ``parts.json``: its database, its directory's name and full path."""
+    """One entry of ``parts.json``: its database, its directory's name and full path, and the
+    fingerprint of its plan (``diff`` of two sets skips a part whose fingerprint is the same)."""
 
     number: int  # 1-based, in parts.json's order
     database: str
     directory: str
     path: Path
+    fingerprint: str | None = None  # None: not listed
 
     def label(self, total: int) -> str:
         """``part 2 of 3 (database HR, DIR/HR)``: how errors and progress name the part."""
@@ -91,6 +93,9 @@ def _part(root: Path, entry: object, number: int, where: str) -> SetPart:
         if not isinstance(entry.get(name), str) or not entry[name]:
             raise InputError(f"{name}: a non-empty string expected", Location(where, key=key))
     directory: str = entry["directory"]
+    fingerprint = entry.get("fingerprint")
+    if fingerprint is not None and not isinstance(fingerprint, str):
+        raise InputError("fingerprint: a string expected", Location(where, key=key))
     if directory in (".", "..") or "/" in directory or "\\" in directory:
         raise InputError(
             f"directory {directory!r} is not a directory of the set: one name expected",
@@ -103,7 +108,7 @@ def _part(root: Path, entry: object, number: int, where: str) -> SetPart:
             f"the plan directory of database {entry['database']!r}, {part}, {what}",
             Location(where, key=f"{key}.directory"),
         )
-    return SetPart(number, entry["database"], directory, part)
+    return SetPart(number, entry["database"], directory, part, fingerprint)
 
 
 def in_part(error: GrantbridgeError, part: SetPart, total: int, before: str = "") -> Exception:
