@@ -246,8 +246,8 @@ def _counts_line(rows: Sequence[PartRow], unchanged: Sequence[str], sizes: tuple
 
 def _unchanged_line(unchanged: Sequence[str]) -> str:
     return (
-        f"Unchanged (not listed below; a part with the same fingerprint in both parts.json is "
-        f"not read): {_names(unchanged)}."
+        f"Unchanged (not listed below; a part whose plan.json is the same in both sets is not "
+        f"parsed): {_names(unchanged)}."
     )
 
 

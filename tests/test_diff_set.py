@@ -96,6 +96,28 @@ def test_one_comment_for_the_set(
     assert single.replace("\n### ", "\n#### ") in text
 
 
+def test_a_plan_changed_under_the_same_fingerprint_is_compared(
+    sets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fingerprint covers the inputs, not the grantbridge that planned them: two plans of
+    HR with one fingerprint (another version's, here one grant taken out by hand) are compared,
+    not taken as the same."""
+    old = _copy(sets[0], tmp_path, "old")
+    new = _copy(sets[0], tmp_path, "new")  # the same set: every fingerprint agrees
+    hr = MigrationPlan.from_json((new / "HR" / "plan.json").read_bytes())
+    dropped = hr.grants[0]
+    hr.model_copy(update={"grants": hr.grants[1:]}).write_json(new / "HR" / "plan.json")
+    assert main(["--json", "diff", str(old), str(new), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    parts = {p["database"]: p for p in result["diff"]["parts"]}
+    assert parts["HR"]["status"] == "changed"
+    assert parts["HR"]["compared"] is True
+    assert {p["status"] for d, p in parts.items() if d != "HR"} == {"unchanged"}
+    assert {p["compared"] for d, p in parts.items() if d != "HR"} == {False}
+    lost = parts["HR"]["diff"]["access_lost"]
+    assert any(c["privilege"] == dropped.privilege for c in lost), lost
+
+
 def test_fail_on_gained_and_lost(
     sets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,9 +7,11 @@ report every other database as lost). Both ``parts.json`` are read and checked f
 paired by database name, compared without case as SQL Server compares them under its default
 collations; a database only in NEW is an *added* part, diffed against an empty plan (all its
 access gained, all its open findings new), one only in OLD a *removed* part (all its access
-lost). A pair whose ``parts.json`` fingerprints are equal is *unchanged* and not read: the
-fingerprint is the SHA-256 of the part's snapshot, policy and target (:func:`mapper.planner.
-fingerprint`), so the same fingerprint is the same plan from the same grantbridge.
+lost). A pair whose ``plan.json`` files are byte for byte the same is *unchanged* and not
+parsed. The files are compared only when the ``parts.json`` fingerprints agree: the fingerprint is
+the SHA-256 of the part's snapshot, policy and target (:func:`mapper.planner.fingerprint`), not
+of the grantbridge that planned it, so the same fingerprint from two versions may still be two
+plans, which are then compared.
 
 One pair of plans is in memory at a time (a part of bench scale L is hundreds of MB): each
 part's diff is rendered to Markdown at every level of shortening
@@ -20,6 +22,7 @@ part at a time. The gates are the single diff's, over every part.
 
 from __future__ import annotations
 
+import filecmp
 import json
 import tempfile
 import textwrap
@@ -31,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 import typer
 
 from grantbridge import ui
-from grantbridge.commands import PARTS_FILE, load_plan
+from grantbridge.commands import PARTS_FILE, PLAN_FILE, load_plan
 from grantbridge.commands.diff import _first
 from grantbridge.commands.plan_set import SetPart, in_part, is_plan_set, read_set
 from grantbridge.errors import GrantbridgeError, InputError, Location
@@ -180,8 +183,7 @@ def _compare(
             "compared": True,
             "diff": None,
         }
-        same = pair.old and pair.new and pair.old.fingerprint == pair.new.fingerprint
-        if same and pair.old and pair.old.fingerprint is not None:  # the same plan: not read
+        if _same_plan(pair.old, pair.new):  # the same plan: not parsed
             entry["compared"] = False
         else:
             result = diff_plans(_load(pair.old, sizes[0]), _load(pair.new, sizes[1]))
@@ -201,6 +203,14 @@ def _compare(
             got.unchanged.append(pair.database)
         spool.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return got
+
+
+def _same_plan(old: SetPart | None, new: SetPart | None) -> bool:
+    """Whether both parts hold the same ``plan.json``, byte for byte (read in blocks, never
+    parsed); compared only when their fingerprints agree."""
+    if old is None or new is None or old.fingerprint is None or old.fingerprint != new.fingerprint:
+        return False
+    return filecmp.cmp(old.path / PLAN_FILE, new.path / PLAN_FILE, shallow=False)
 
 
 def _load(part: SetPart | None, total: int) -> MigrationPlan:

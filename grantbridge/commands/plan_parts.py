@@ -6,9 +6,9 @@ planned whole on a laptop: its validated snapshot alone is about 10 GB. Database
 independent once the server-level principals are known, so each database is planned with the
 server part (logins, server roles, their memberships and permissions) and written as a plan
 directory of its own, ``OUTDIR/<database>/``, which ``verify``, ``apply``, ``diff`` and
-``drift`` read as any plan directory (and ``apply``, ``verify`` and ``drift`` read ``OUTDIR``
-as the whole set: :mod:`grantbridge.commands.plan_set`); ``OUTDIR/rollback.sql`` undoes every
-part (:mod:`pg_emit.render_set_rollback`). Each part is named as in the whole estate's plan
+``drift`` read as any plan directory (and ``OUTDIR`` as the whole set:
+:mod:`grantbridge.commands.plan_set`, :mod:`grantbridge.commands.diff_set`);
+``OUTDIR/rollback.sql`` undoes every part (:mod:`pg_emit.render_set_rollback`). Each part is named as in the whole estate's plan
 (``plan(…, part_of=N)``): a login's role, a database's roles, are the same names in every part
 and in the whole plan, so the parts' scripts can be applied to one cluster, in any order, and
 add up to the whole plan's (``tests/test_plan_per_database.py`` checks the union of the parts
