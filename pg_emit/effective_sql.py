@@ -5,7 +5,7 @@ What is asked of the server, as text: the ``has_*_privilege`` expression per sec
 (:data:`LIVE_ACL_SQL`), the live membership edges (:data:`LIVE_MEMBERS_SQL`), each securable's
 OID (:data:`RESOLVE_SQL`) and the set-based comparison that returns only the disagreements
 (:data:`DISAGREE_SQL`, its parameters packed by :func:`disagree_params`), in batches of
-about :data:`BATCH` checks. :data:`QUERY` is the straightforward one-call-per-check form, the
+about :data:`CHECK_BATCH` checks. :data:`QUERY` is the straightforward one-call-per-check form, the
 reference the tests hold the set-based one to.
 """
 
