@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from grantbridge.errors import ConnectionFailed, InputError, TargetError
 from grantbridge.plural import plural
 from mapper.plan import MigrationPlan
-from pg_emit.server import connect
+from pg_emit.server import MAINTENANCE_DATABASES, connect
 
 #: The plan objects of the connected database that it lacks. Routines match by name, as the
 #: scripts name them (any overload will do), and relations by name whatever their relkind,
@@ -82,19 +82,27 @@ def refuse_absent_databases(
     """Raise :func:`no_database` for the databases of ``wanted`` the server lacks.
 
     The server is asked through the DSN's own database, or (``through_plan``: ``drift``, which
-    never needs the DSN's own database) through the first of ``wanted`` it has.
+    never needs the DSN's own database) through the first of ``wanted`` it lets the role into,
+    else through a maintenance database (``postgres``, ``template1``): which of the failures
+    before meant "no such database" is then the server's answer, not its message's words
+    (``Datenbank »x« existiert nicht`` under a German ``lc_messages``).
     """
-    for database in wanted if through_plan else [None]:
+    candidates = [*wanted, *MAINTENANCE_DATABASES] if through_plan else [None]
+    failures: list[ConnectionFailed] = []
+    for database in candidates:
         try:
             with connect(dsn, database) as conn:
                 present = {name for (name,) in conn.execute(_PRESENT_SQL, [list(wanted)])}
         except ConnectionFailed as exc:
-            if database is not None and _DOES_NOT_EXIST.search(str(exc)):
-                continue  # this one is absent: ask through the next
-            raise
+            if database is None:
+                raise
+            failures.append(exc)  # absent or closed: ask through the next
+            continue
         break
-    else:
-        present = set()  # none of them answered: the server has none of them
+    else:  # nothing answered: English "does not exist" for each of them, or unreachable
+        if not all(_DOES_NOT_EXIST.search(str(exc)) for exc in failures[: len(wanted)]):
+            raise failures[0]
+        present = set()
     absent = [name for name in wanted if name not in present]
     if absent:
         raise no_database(absent, len(wanted), command, nothing)

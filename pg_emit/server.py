@@ -276,13 +276,34 @@ _NOT_THIS_DATABASE = re.compile(
 )
 
 
+#: Databases every PostgreSQL has and lets PUBLIC connect to by default (PostgreSQL docs §23.3,
+#: "Template Databases"; ``postgres`` is made by initdb for users and applications).
+MAINTENANCE_DATABASES = ("postgres", "template1")
+
+
+def answers_elsewhere(dsn: str) -> bool:
+    """Whether the server of ``dsn`` accepts the login in a database it always has
+    (:data:`MAINTENANCE_DATABASES`): what tells "this database is missing or closed to the role"
+    from "the server is unreachable or refuses the login" in any language, where the server's
+    message (``FATAL:  Datenbank »x« existiert nicht`` under ``lc_messages`` German) cannot."""
+    for database in MAINTENANCE_DATABASES:
+        try:
+            connect(dsn, database).close()
+        except ConnectionFailed:
+            continue
+        return True
+    return False
+
+
 def check_reachable(dsn: str, *, own_database: bool = True) -> None:
     """Connect to ``dsn`` and close again, before a command loads its plan.
 
     Loading a large plan takes long (about 30 s at bench scale M), and a wrong DSN would
     otherwise be reported only afterwards. ``own_database=False`` is for a command that never
     connects to the DSN's own database, only to the plan's (``drift``): a server saying that
-    database is missing or closed to the role has answered, and counts as reachable.
+    database is missing or closed to the role has answered, and counts as reachable; so does
+    one that accepts the login in a maintenance database (:func:`answers_elsewhere`), whatever
+    the language of its messages.
 
     Raises:
         ConnectionFailed: as :func:`connect` raises it, with the same message (exit 4).
@@ -290,5 +311,7 @@ def check_reachable(dsn: str, *, own_database: bool = True) -> None:
     try:
         connect(dsn).close()
     except ConnectionFailed as exc:
-        if own_database or not _NOT_THIS_DATABASE.search(str(exc)):
+        if own_database:
+            raise
+        if not _NOT_THIS_DATABASE.search(str(exc)) and not answers_elsewhere(dsn):
             raise

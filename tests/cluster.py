@@ -24,8 +24,11 @@ def _as_postgres() -> dict[str, str]:
 
 
 @contextmanager
-def throwaway_cluster(settings: dict[str, str]) -> Iterator[tuple[str, Path]]:
-    """Start a cluster with ``-c name=value`` for each setting: yields (DSN, server log path)."""
+def throwaway_cluster(
+    settings: dict[str, str], environment: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path]]:
+    """Start a cluster with ``-c name=value`` for each setting, the server's environment
+    updated with ``environment`` (``LANGUAGE``): yields (DSN, server log path)."""
     with tempfile.TemporaryDirectory(prefix="grantbridge-cluster-") as tmp:
         if os.geteuid() == 0:
             shutil.chown(tmp, "postgres")
@@ -43,6 +46,7 @@ def throwaway_cluster(settings: dict[str, str]) -> Iterator[tuple[str, Path]]:
         subprocess.run(
             [str(BINDIR / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"],
             **run,
+            env={**os.environ, **(environment or {})},
         )  # type: ignore[call-overload]
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres", log
