@@ -133,10 +133,21 @@ def diff(
         data |= {"empty": result.is_empty, "exit_code": 1 if failing or widening else 0}
         data |= {"failing": sorted({f.rule_id for f in failing}), "failing_access": widening}
         ui.result("", data | {"output": None if output is None else str(output)})
+    say_gates(fail_on_new, len(failing), {f.rule_id for f in failing}, gained, loosened)
+    if failing or widening:
+        raise typer.Exit(1)
+
+
+def say_gates(
+    fail_on_new: Severity | None, failing: int, rule_ids: set[str], gained: list[str],
+    loosened: list[str],
+) -> None:  # fmt: skip
+    """On stderr, what the gates found: ``failing`` new open findings (their ``rule_ids``) at or
+    above ``fail_on_new``, the privileges ``gained`` and security settings ``loosened``."""
     if fail_on_new is not None and failing:
         typer.echo(
-            f"{plural(len(failing), 'new open finding')} at or above {fail_on_new.value}: "
-            + ", ".join(sorted({f.rule_id for f in failing})),
+            f"{plural(failing, 'new open finding')} at or above {fail_on_new.value}: "
+            + ", ".join(sorted(rule_ids)),
             err=True,
         )
     if gained:
@@ -144,8 +155,6 @@ def diff(
     if loosened:
         typer.echo(f"{plural(len(loosened), 'security setting')} widened: {_first(loosened)}",
                    err=True)  # fmt: skip
-    if failing or widening:
-        raise typer.Exit(1)
 
 
 def _first(items: list[str], shown: int = 5) -> str:

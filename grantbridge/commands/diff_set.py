@@ -35,11 +35,10 @@ import typer
 
 from grantbridge import ui
 from grantbridge.commands import PARTS_FILE, PLAN_FILE, load_plan
-from grantbridge.commands.diff import _first
+from grantbridge.commands.diff import say_gates
 from grantbridge.commands.plan_set import SetPart, in_part, is_plan_set, read_set
 from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.output import write_file_atomic
-from grantbridge.plural import plural
 from mapper.plan import MigrationPlan, Severity
 
 if TYPE_CHECKING:
@@ -115,17 +114,7 @@ def diff_sets(
             for piece in _compact(line, spool):
                 typer.echo(piece, nl=False)
             typer.echo("")
-    if fail_on_new is not None and got.failing:
-        typer.echo(
-            f"{plural(got.failing_count, 'new open finding')} at or above {fail_on_new.value}: "
-            + ", ".join(sorted(got.failing)),
-            err=True,
-        )
-    if gained:
-        typer.echo(f"{plural(len(gained), 'privilege')} gained: {_first(gained)}", err=True)
-    if loosened:
-        typer.echo(f"{plural(len(loosened), 'security setting')} widened: {_first(loosened)}",
-                   err=True)  # fmt: skip
+    say_gates(fail_on_new, got.failing_count, got.failing, gained, loosened)
     if got.failing or widening:
         raise typer.Exit(1)
 

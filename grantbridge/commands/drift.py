@@ -108,11 +108,7 @@ def _result_set(
     found: list[PartMismatches], script: str, output: Path | None, written: Path | None
 ) -> None:
     """The set's delta script, every part's differences, and exit 3 on any."""
-    from grantbridge.commands.plan_set import (
-        as_dicts,
-        print_part_mismatches,
-        write_part_mismatches,
-    )
+    from grantbridge.commands import plan_set
     from grantbridge.output import write_file_atomic
 
     if output is not None:
@@ -120,9 +116,9 @@ def _result_set(
     elif not ui.MODE.json:
         typer.echo(script, nl=False)
     if written is not None:
-        write_part_mismatches(written, found)
+        plan_set.write_part_mismatches(written, found)
     if not ui.MODE.json:
-        print_part_mismatches(found, written)
+        plan_set.print_part_mismatches(found, written)
     total = sum(len(f.mismatches) for f in found)
     if ui.MODE.json:
         data: dict[str, object] = {"drift": bool(total), "differences": total, "script": script}
@@ -132,7 +128,7 @@ def _result_set(
              "differences": len(f.mismatches)}
             for f in found
         ]  # fmt: skip
-        data["mismatches"] = list(as_dicts(found))
+        data["mismatches"] = list(plan_set.as_dicts(found))
         if written is not None:
             data["mismatches_file"] = str(written)
         ui.result("", data)
