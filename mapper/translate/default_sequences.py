@@ -148,7 +148,8 @@ def _views_over(
     tables: set[str],
 ) -> dict[str, list[tuple[DbObject, PgObject]]]:  # fmt: skip
     """Table key → the views granted INSERT over it, in key order, where the view's body is in
-    the snapshot, it reads that one table and nothing else of the database, and SQL Server
+    the snapshot, it reads that one table (or a view that does: :func:`_table_under`) and
+    nothing else of the database, and SQL Server
     checks nothing on the table (:class:`~mapper.module_findings.ModuleChain`: every reference
     the view's owner's, no dynamic SQL, nothing unknown). PostgreSQL inserts into such a view's
     table as the view's owner, yet runs the table's defaults, nextval included, as the inserting
@@ -163,16 +164,32 @@ def _views_over(
         if target is None or not inserts.get(_where(target)):
             continue
         index = index or ObjectIndex(db)
+        base = _table_under(db, view, index)
+        if base is not None and base.key in tables:
+            found[base.key].append((view, target))
+    return found
+
+
+def _table_under(db: Database, view: DbObject, index: ObjectIndex) -> DbObject | None:
+    """The one object ``view`` reads through an intact chain, followed through views that do
+    the same (a view over a view over the table: PostgreSQL inserts through each as its owner,
+    and runs the table's defaults as the inserting role all the same); None where a view of
+    the way has no body, a broken chain, more than one object, or comes round again."""
+    seen = {view.key}
+    while True:
         chain = module_chain(db, view, analyze_object(view), index)
         read = {(fold(link.schema_name), fold(link.name)) for link in chain.intact
                 if link.access == "SELECT"}  # fmt: skip
         if not chain.owner_safe or len(read) != 1:
-            continue
+            return None
         ((schema, name),) = read
         base = index.by_key.get(f"object:{schema}.{name}")
-        if base is not None and base.key in tables:
-            found[base.key].append((view, target))
-    return found
+        if base is None or base.kind != ObjectKind.VIEW:
+            return base
+        if base.key in seen or not base.definition:
+            return None
+        seen.add(base.key)
+        view = base
 
 
 def views_over_tables(state: PlanState) -> dict[Where, Where]:

@@ -186,3 +186,47 @@ def test_pg_the_caller_inserts_through_the_view(pg_dsn: str, prefix: str, tmp_pa
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="table t"):
             insert_into(conn, caller, "s.t", "b")  # INSERT is the view's, not s.t's
         assert verify_plan(migration, pg_dsn, embedded=False) == []
+
+
+#: A second view over the first, granted to a role of its own (carol in writers2).
+OVER_VIEW = (
+    VIEW
+    + """CREATE VIEW [s].[v2] AS SELECT [id], [note] FROM [s].[v]
+GO
+CREATE ROLE [{p}writers2]
+GO
+ALTER ROLE [{p}writers2] ADD MEMBER [{p}carol]
+GO
+GRANT INSERT ON OBJECT::[s].[v2] TO [{p}writers2]
+GO
+"""
+)
+#: The first view carol's: the chain v2 → v → t is broken at v.
+OVER_BROKEN_VIEW = OVER_VIEW.replace(
+    "CREATE ROLE [{p}writers]",
+    "ALTER AUTHORIZATION ON OBJECT::[s].[v] TO [{p}carol]\nGO\nCREATE ROLE [{p}writers]",
+    1,
+)
+
+
+def test_a_view_over_a_view_over_the_table_gets_usage_too(tmp_path: Path) -> None:
+    migration = planned(tmp_path, OVER_VIEW)
+    assert usage(migration) == {
+        "writers": ("D1/perm:OBJECT:s:v:INSERT:grant:writers",),
+        "writers2": ("D1/perm:OBJECT:s:v2:INSERT:grant:writers2",),
+    }
+    assert sorted(f.securable for f in findings(migration, "GB040")) == ["VIEW s.v", "VIEW s.v2"]
+    broken = planned(tmp_path, OVER_BROKEN_VIEW)
+    assert usage(broken) == {}  # neither view reaches s.t through an intact chain
+
+
+def test_pg_the_caller_inserts_through_the_view_over_the_view(
+    pg_dsn: str, prefix: str, tmp_path: Path
+) -> None:
+    """carol, in writers2 (INSERT on s.v2 only), inserts through s.v2 → s.v → s.t a row that
+    takes s.t's default: PostgreSQL runs nextval as carol here too."""
+    objects = CONVERTED_VIEW + "CREATE VIEW s.v2 AS SELECT id, note FROM s.v;"
+    with applied(pg_dsn, prefix, tmp_path, OVER_VIEW, objects) as (conn, migration):
+        insert_into(conn, f"{prefix}_carol", "s.v2", "a")
+        assert conn.execute("SELECT id, note FROM s.t").fetchall() == [(1, "a")]
+        assert verify_plan(migration, pg_dsn, embedded=False) == []
