@@ -78,13 +78,12 @@ SECTIONS: tuple[tuple[str, str, Callable[[dict[str, Any]], list[Row]]], ...] = (
 )
 
 COMMANDS = (
-    "uv run python -m bench --scale S --runs 3",
+    "uv run python -m bench --scale S --runs 5",
     "uv run python -m bench --plan-scaling --runs 3",
     "uv run python -m bench --scale rows100000 --runs 3 --only parse,plan,emit,apply",
     "uv run python -m bench --scale M --runs 1 --only parse",
-    "uv run python -m bench --scale M --runs 1 --only plan,verify --timeout 3600 --max-rss-mb 14000",
-    "uv run python -m bench --scale M --runs 3 --only parts,per-database --timeout 3600 --max-rss-mb 14000",
-    "uv run python -m bench --scale M --runs 1 --only emit,apply --timeout 2400 --max-rss-mb 14000",
+    "uv run python -m bench --scale M --runs 3 --only plan,parts,per-database --timeout 3600 --max-rss-mb 14000",
+    "uv run python -m bench --scale M --runs 1 --only emit,apply,verify --timeout 3600 --max-rss-mb 14000",
     "uv run python -m bench --scale L --runs 1 --only parse --max-rss-mb 12000 --timeout 2400",
     "uv run python -m bench --scale L --runs 1 --only plan --max-rss-mb 12000 --timeout 600",
     "uv run python -m bench --scale L --runs 1 --only parts --max-rss-mb 12000 --timeout 3600",
