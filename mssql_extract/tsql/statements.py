@@ -108,6 +108,14 @@ UNKNOWN_STATEMENT = (
 
 #: The reason of a statement grantbridge knows and finds without a security effect.
 _NOT_READ = "statement without a security effect (not read)"
+#: A temporary table lives in tempdb for the session that made it (CREATE TABLE (Transact-SQL),
+#: "Temporary tables"): nothing of the estate's security. Scripts (SSDT post-deployment ones)
+#: stage data in them; reading one as an object name stopped the whole extract.
+_TEMPORARY = f"{_NOT_READ}: a temporary table (#name), in tempdb for its session only"
+#: What CREATE, ALTER or DROP is about when its object may be a temporary table.
+_ON_TEMPORARY = frozenset({"TABLE", "INDEX", "STATISTICS", "UNIQUE", "CLUSTERED", "NONCLUSTERED"})
+#: How far into the statement the temporary table's name may be (DROP INDEX ix ON #t …).
+_TEMPORARY_REACH = 8
 
 #: Statements that hold statements (their own are dispatched one by one).
 _COMPOUND: frozenset[Handler] = frozenset({branches.parse_if, loops.parse_while})
@@ -227,6 +235,10 @@ class StatementParser(Parser):
         self.builder.skip("error", exc.message, text, self.ref())
 
     def _statement(self) -> None:
+        if self._on_temporary_table():
+            self.pos += 1
+            self.skip_statement(_TEMPORARY)
+            return
         handler, length = self._lookup()
         if handler is None and self.first and procedures.at_procedure_name(self):
             # the first statement of a batch may call a procedure without EXEC
@@ -256,6 +268,19 @@ class StatementParser(Parser):
             self.skip_statement(_NOT_READ if self._known(word) else UNKNOWN_STATEMENT)
         if any(w in dynamic.ASSIGNING for w in self.words[self.start : self.pos]):
             dynamic.track_assignments(self, self.start, self.pos)
+
+    def _on_temporary_table(self) -> bool:
+        """Whether the statement creates, alters or drops a temporary table (``#t``, ``##t``)
+        or an index or statistics on one: ``CREATE TABLE #t``, ``DROP TABLE IF EXISTS #t``,
+        ``CREATE INDEX ix ON #t``. sqlglot spells ``#`` as a token of its own."""
+        if self.word() not in _DDL_VERBS or self.word(1).split(" ")[-1] not in _ON_TEMPORARY:
+            return False
+        for k in range(2, _TEMPORARY_REACH):
+            if self.at_type(TokenType.HASH, k):
+                return self.word(k - 1) in ("TABLE", "EXISTS", "ON")
+            if self.at_type(TokenType.L_PAREN, k) or self.at_type(TokenType.SEMICOLON, k):
+                return False
+        return False
 
     def _known(self, word: str) -> bool:
         """Whether a statement no handler reads is T-SQL grantbridge knows (its first word,
