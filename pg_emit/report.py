@@ -111,7 +111,7 @@ def _title(plan: MigrationPlan) -> list[str]:
             f"server's logins and server roles with {databases}, one of "
             f"{plural(plan.part_of, 'database')}. The roles made of logins and server roles, "
             "and their server-level findings, are in every part; their access in the other "
-            "databases is in those parts.",
+            "databases is in those parts. The set's `../report.md` lists every part.",
         ]
     return lines
 
@@ -160,14 +160,14 @@ def _needs_decision(plan: MigrationPlan) -> list[str]:
         for f in _by_severity(plan.findings)
         if not f.accepted and f.severity in DECISION_SEVERITIES
     ]
-    groups = [("Open critical and high findings", [_finding_bullet(f) for f in findings])]
+    groups = [("Open critical and high findings", [finding_bullet(f) for f in findings])]
     for disposition in DECISION_DISPOSITIONS:
         facts = [d for d in plan.dispositions if d.disposition is disposition]
         groups.append((f"{disposition.value.capitalize()} facts", [_fact_bullet(d) for d in facts]))
     lines = ["## Needs a decision"]
     for heading, bullets in groups:
         if bullets:
-            lines += ["", f"**{heading}** ({len(bullets)})", "", *_capped(bullets)]
+            lines += ["", f"**{heading}** ({len(bullets)})", "", *capped(bullets)]
     if len(lines) == 1:
         lines += [
             "",
@@ -176,17 +176,20 @@ def _needs_decision(plan: MigrationPlan) -> list[str]:
     return lines
 
 
-def _capped(bullets: list[str]) -> list[str]:
+def capped(bullets: list[str], every_one: str = "plan.json lists every one") -> list[str]:
+    """The first bullets of a "needs a decision" group; the rest folded, and counted past the
+    most a page lists."""
     shown, rest = bullets[:DECISION_LIST_SHOWN], bullets[DECISION_LIST_SHOWN:]
     if not rest:
         return shown
     folded, counted = rest[:DECISION_LIST_MAX], len(rest) - DECISION_LIST_MAX
     if counted > 0:
-        folded = [*folded, f"- … and {counted} more: plan.json lists every one"]
+        folded = [*folded, f"- … and {counted} more: {every_one}"]
     return [*shown, "", *md.details(f"{len(rest)} more", folded)]
 
 
-def _finding_bullet(finding: Finding) -> str:
+def finding_bullet(finding: Finding) -> str:
+    """A finding as "needs a decision" lists it: rule, severity, title, where."""
     where = _where(finding)
     return f"- **{finding.rule_id}** ({finding.severity.value}) {md.text(finding.title)}{where}"
 

@@ -55,7 +55,7 @@ def test_each_database_gets_a_plan_directory(contoso_parts: Path) -> None:
         ("HR", "HR"), ("Reporting", "Reporting"), ("Sales", "Sales")
     ]  # fmt: skip
     assert sorted(p.name for p in contoso_parts.iterdir()) == [
-        "HR", "Reporting", "Sales", "parts.json", "rollback.sql"
+        "HR", "Reporting", "Sales", "parts.json", "report.md", "rollback.sql"
     ]  # fmt: skip
     for part, plan in zip(index["parts"], _plans(contoso_parts), strict=True):
         assert [d.name for d in plan.databases] == [part["database"].lower()]

@@ -135,7 +135,10 @@ def _parts_summary(parts: list[Part], output: Path, fail_on: Severity | None) ->
     failing = fail_on is not None and any(s.rank >= fail_on.rank for s in findings.values())
     facts = ", ".join(f"{n} {k}" for k, n in sorted(dispositions.items()))
     directories = plural(len(parts), "plan directory", "plan directories")
-    ui.say(f"wrote {output}: {directories}, one per database; rollback.sql undoes them all")
+    ui.say(
+        f"wrote {output}: {directories}, one per database; report.md lists them, "
+        "rollback.sql undoes them all"
+    )
     ui.say(f"facts: {facts}")
     data: dict[str, object] = {"output": str(output), "exit_code": 1 if failing else 0}
     data |= {"parts": [{"database": p.database, "directory": p.directory} for p in parts]}

@@ -49,13 +49,21 @@ from mssql_extract.snapshot_parts import (
     server_part,
 )
 from pg_emit.artifacts import write_artifacts
+from pg_emit.render_set_report import (
+    SET_REPORT,
+    Decision,
+    SetPart,
+    decisions,
+    render_set_report,
+)
 from pg_emit.render_set_rollback import SET_ROLLBACK, Leftover, leftover, render_set_rollback
 
 
 def parts_layout(plan_layout: Layout) -> Layout:
-    """``parts.json``, the set's ``rollback.sql`` and one plan directory (``plan_layout``)
-    per database."""
-    return Layout(marker=PARTS_FILE, files=(PARTS_FILE, SET_ROLLBACK, *plan_layout.under("*")))
+    """``parts.json``, the set's ``report.md`` and ``rollback.sql``, and one plan directory
+    (``plan_layout``) per database."""
+    files = (PARTS_FILE, SET_REPORT, SET_ROLLBACK, *plan_layout.under("*"))
+    return Layout(marker=PARTS_FILE, files=files)
 
 
 def default_jobs() -> int:
@@ -97,8 +105,10 @@ class Part:
     #: apart, by key (most are in every part, some in one: ``server/database:<name>``)
     dispositions: Counter[str] = field(default_factory=Counter)
     server_dispositions: dict[str, str] = field(default_factory=dict)
-    #: the open findings: key → severity
+    #: the open findings: key → severity; the critical and high ones as the set's report
+    #: lists them
     findings: dict[str, Severity] = field(default_factory=dict)
+    decisions: dict[str, Decision] = field(default_factory=dict)
     #: what the part's rollback leaves for the set's (the roles every part shares)
     leftover: Leftover = field(default_factory=Leftover)
     directory: str = ""
@@ -144,7 +154,7 @@ def _plan_part(job: _Job) -> Part:
         grants=len(result.grants), default_privileges=len(result.default_privileges),
         revokes=len(result.revokes), dispositions=dispositions, server_dispositions=server,
         findings={f.key: f.severity for f in result.findings if not f.accepted},
-        leftover=leftover(result),
+        decisions=decisions(result), leftover=leftover(result),
     )  # fmt: skip
 
 
@@ -255,12 +265,24 @@ def plan_per_database(
         (scratch / PARTS_FILE).write_text(_index(parts), encoding="utf-8")
         rollback = render_set_rollback(names, [p.leftover for p in parts], policy.target)
         (scratch / SET_ROLLBACK).write_text(rollback, encoding="utf-8")
+        report = render_set_report([_reported(p) for p in parts], policy.target)
+        (scratch / SET_REPORT).write_text(report, encoding="utf-8")
     return parts
 
 
 def _moved(part: Part, name: str, scratch: Path) -> Part:
     (scratch / f".part-{part.index}").rename(scratch / name)
     return replace(part, directory=name)
+
+
+def _reported(part: Part) -> SetPart:
+    return SetPart(
+        database=part.database, directory=part.directory, roles=part.roles,
+        memberships=part.memberships, grants=part.grants,
+        default_privileges=part.default_privileges, revokes=part.revokes,
+        findings=part.findings, decisions=part.decisions, dispositions=part.dispositions,
+        server_dispositions=part.server_dispositions,
+    )  # fmt: skip
 
 
 def _index(parts: list[Part]) -> str:
