@@ -139,7 +139,8 @@ def _facts(parts: Sequence[SetPart]) -> list[str]:
     return [
         "## Source facts",
         "",
-        f"Dispositions of {plural(counts.total(), 'source fact')}, a server fact once: "
+        f"Dispositions of {counts.total():,} source fact{'' if counts.total() == 1 else 's'}, "
+        "a server fact once: "
         f"{line or 'none'}. Each part's report lists its facts and the plan items they became.",
     ]
 

@@ -114,7 +114,10 @@ def _part(name: str, decisions: dict[str, Decision] | None = None) -> SetPart:
 
 
 def test_nothing_to_decide_is_said() -> None:
-    report = render_set_report([_part("a"), _part("b")], "postgresql")
+    mapped = _part("b")
+    mapped.dispositions["mapped"] = 1234  # a mapped fact needs no decision
+    report = render_set_report([_part("a"), mapped], "postgresql")
+    assert "Dispositions of 1,234 source facts, a server fact once: 1,234 mapped." in report
     assert "Target **postgresql** · 2 parts" in report
     assert (
         "Nothing: no open critical or high finding, no unresolved or approximated fact."
