@@ -24,7 +24,7 @@ from mapper.plan import (
 )
 from mapper.platforms import on_rds
 from pg_emit import markdown as md
-from pg_emit.mermaid import MERMAID_MAX_EDGES, MERMAID_MAX_TEXT, drawable, render_role_graph
+from pg_emit import mermaid
 from pg_emit.render_security import report_section
 
 #: Above this many open findings, each finding folds into a ``<details>`` block.
@@ -325,10 +325,11 @@ def _principal_row(role: PgRole, labels: dict[AuthMethod, str]) -> tuple[str, st
 
 
 def _hierarchy(plan: MigrationPlan) -> list[str]:
-    graph = render_role_graph(plan)
-    if not graph:
+    if not plan.memberships:
         return []
-    if not drawable(graph):
+    drawn = mermaid.drawn_edges(plan) <= mermaid.MERMAID_MAX_EDGES
+    graph = mermaid.render_role_graph(plan) if drawn else ""
+    if not graph or not mermaid.drawable(graph):
         return ["## Role hierarchy", "", *_hierarchy_summary(plan)]
     note = "Arrows point from a member to the role it is granted (`GRANT role TO member`)."
     return ["## Role hierarchy", "", note, "", graph]
@@ -350,7 +351,7 @@ def _hierarchy_summary(plan: MigrationPlan) -> list[str]:
     text = (
         f"{len(plan.memberships)} memberships among {len(plan.roles)} roles: too many to draw, "
         f"even with login and user roles folded away (Mermaid draws at most "
-        f"{MERMAID_MAX_EDGES} edges and {MERMAID_MAX_TEXT} characters). "
+        f"{mermaid.MERMAID_MAX_EDGES} edges and {mermaid.MERMAID_MAX_TEXT} characters). "
         "sql/02_memberships.sql and plan.json hold every membership. The roles with the most "
         "members:"
     )

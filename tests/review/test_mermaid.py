@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-from pg_emit.mermaid import MAX_EDGES, render_role_graph
+import pytest
+
+from mapper.plan import MigrationPlan
+from pg_emit.mermaid import MAX_EDGES, drawn_edges, render_role_graph
 from tests.review import plans
 
 NODE = re.compile(r'^  (?P<id>\S+)\["(?P<label>[^"]*)"\]$')
@@ -82,3 +85,20 @@ def test_no_memberships_no_diagram() -> None:
 def test_diagram_is_deterministic() -> None:
     plan = plans.large_plan()
     assert render_role_graph(plan) == render_role_graph(plan)
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        plans.sales_plan(),
+        plans.hostile_plan(),
+        plans.large_plan(logins=10, groups=2),  # drawn in full
+        plans.large_plan(logins=MAX_EDGES - 2, groups=3),  # MAX_EDGES edges: in full
+        plans.large_plan(logins=MAX_EDGES + 10, groups=5),  # collapsed
+        plans.plan(),
+    ],
+)
+def test_drawn_edges_counts_what_is_drawn(plan: MigrationPlan) -> None:
+    """The report skips a diagram by this count (a bench L part has 120,000 memberships)."""
+    graph = render_role_graph(plan)
+    assert drawn_edges(plan) == (len(parse(graph)[1]) if graph else 0)
