@@ -34,12 +34,12 @@ class Decision:
     bullet: str  # the part's report.md line for it (``finding_bullet``)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SetPart:
     """What the set's report needs of one part."""
 
     database: str
-    directory: str
+    directory: str = ""
     roles: int
     memberships: int
     grants: int

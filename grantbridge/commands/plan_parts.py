@@ -35,7 +35,7 @@ from pathlib import Path
 from grantbridge.commands import PARTS_FILE
 from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.output import Layout, atomic_directory
-from mapper.plan import MigrationPlan, Severity
+from mapper.plan import MigrationPlan
 from mapper.planner import plan as make_plan
 from mapper.policy import Policy
 from mssql_extract.snapshot import SecuritySnapshot
@@ -49,13 +49,7 @@ from mssql_extract.snapshot_parts import (
     server_part,
 )
 from pg_emit.artifacts import write_artifacts
-from pg_emit.render_set_report import (
-    SET_REPORT,
-    Decision,
-    SetPart,
-    decisions,
-    render_set_report,
-)
+from pg_emit.render_set_report import SET_REPORT, SetPart, decisions, render_set_report
 from pg_emit.render_set_rollback import SET_ROLLBACK, Leftover, leftover, render_set_rollback
 
 
@@ -89,29 +83,16 @@ class _Job:
     directory: Path
 
 
-@dataclass(frozen=True)
-class Part:
-    """What one part's plan holds, for ``parts.json`` and the command's summary."""
+@dataclass(frozen=True, kw_only=True)
+class Part(SetPart):
+    """What one part's plan holds, for ``parts.json``, the set's report and the command's
+    summary. The server facts' dispositions are by key: most are in every part, some in one
+    (``server/database:<name>``)."""
 
     index: int
-    database: str
     fingerprint: str
-    roles: int
-    memberships: int
-    grants: int
-    default_privileges: int
-    revokes: int
-    #: per disposition, how many of the part's database facts have it; the server facts
-    #: apart, by key (most are in every part, some in one: ``server/database:<name>``)
-    dispositions: Counter[str] = field(default_factory=Counter)
-    server_dispositions: dict[str, str] = field(default_factory=dict)
-    #: the open findings: key → severity; the critical and high ones as the set's report
-    #: lists them
-    findings: dict[str, Severity] = field(default_factory=dict)
-    decisions: dict[str, Decision] = field(default_factory=dict)
     #: what the part's rollback leaves for the set's (the roles every part shares)
     leftover: Leftover = field(default_factory=Leftover)
-    directory: str = ""
 
 
 #: The part's one database in a validation error's path (``databases.0.name``).
@@ -265,7 +246,7 @@ def plan_per_database(
         (scratch / PARTS_FILE).write_text(_index(parts), encoding="utf-8")
         rollback = render_set_rollback(names, [p.leftover for p in parts], policy.target)
         (scratch / SET_ROLLBACK).write_text(rollback, encoding="utf-8")
-        report = render_set_report([_reported(p) for p in parts], policy.target)
+        report = render_set_report(parts, policy.target)
         (scratch / SET_REPORT).write_text(report, encoding="utf-8")
     return parts
 
@@ -273,16 +254,6 @@ def plan_per_database(
 def _moved(part: Part, name: str, scratch: Path) -> Part:
     (scratch / f".part-{part.index}").rename(scratch / name)
     return replace(part, directory=name)
-
-
-def _reported(part: Part) -> SetPart:
-    return SetPart(
-        database=part.database, directory=part.directory, roles=part.roles,
-        memberships=part.memberships, grants=part.grants,
-        default_privileges=part.default_privileges, revokes=part.revokes,
-        findings=part.findings, decisions=part.decisions, dispositions=part.dispositions,
-        server_dispositions=part.server_dispositions,
-    )  # fmt: skip
 
 
 def _index(parts: list[Part]) -> str:
