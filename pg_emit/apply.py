@@ -157,8 +157,9 @@ def load_plan_dir(plan_dir: Path) -> tuple[MigrationPlan, dict[str, str]]:
             )
         if actual != text:
             raise InputError(
-                "the script differs from what plan.json renders to (edited by hand?); "
-                "re-run grantbridge plan",
+                "the script differs from what plan.json renders to: edited by hand, or "
+                "planned by another version of grantbridge? Re-run grantbridge plan and review "
+                "what changed (grantbridge diff OLD NEW)",
                 Location(str(path)),
             )
     return plan, expected

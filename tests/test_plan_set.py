@@ -126,6 +126,7 @@ def test_a_tampered_part_refuses_verify_of_the_set(
     assert main(["verify", str(parts)]) == 2
     err = capsys.readouterr().err
     assert f"{script}: part 2 of 3 (database Reporting): the script differs from" in err
+    assert "or planned by another version of grantbridge? Re-run grantbridge plan" in err
     assert "nothing was verified" in err
     assert "verify part" not in err  # refused before the first part ran
     assert "Traceback" not in err
