@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,17 @@ def test_a_long_list_folds_as_a_report_folds_it(count: int) -> None:
     assert "- **GB001** (high) x — principal `p001` — a, b\n" in decisions
     folded = count - DECISION_LIST_SHOWN
     assert (f"<summary>{folded} more</summary>" in decisions) == (folded > 0)
+
+
+def test_database_names_are_escaped() -> None:
+    """A database name is text, never markup: not a table cell's end, emphasis or HTML."""
+    hostile = SetPart(database="a|b*c<x>", directory="a_b_c_x_", roles=1, memberships=0,
+                      grants=0, default_privileges=0, revokes=0)  # fmt: skip
+    decided = _part("d", {"k": Decision(Severity.HIGH, "- **GB001** (high) x")})
+    report = render_set_report([hostile, replace(decided, decisions={})], "aurora")
+    row = next(line for line in report.splitlines() if "a_b_c_x_/report.md" in line)
+    assert row.startswith(
+        "| a\\|b\\*c&lt;x&gt; | [a\\_b\\_c\\_x\\_/report.md](a_b_c_x_/report.md) |"
+    )
+    one = render_set_report([_part("x*y", decided.decisions), _part("z")], "aurora")
+    assert "- **GB001** (high) x — x\\*y\n" in _section(one, "Needs a decision")
