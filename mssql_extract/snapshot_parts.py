@@ -19,8 +19,9 @@ file in another layout (compact JSON, CRLF line ends, hand-edited) gives ``None`
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,12 +115,40 @@ def part_text(server: ServerPart, database: DatabaseText) -> str:
     return f'{server.head}  "databases": [\n{database.text}\n  ],\n{server.tail}'
 
 
-def database_texts(path: Path, layout: Layout) -> Iterator[DatabaseText]:
-    """Each database's JSON text, in the file's (sorted) order, one at a time."""
+def database_texts(
+    path: Path, layout: Layout, only: Container[int] | None = None
+) -> Iterator[DatabaseText]:
+    """Each database's JSON text (``only``: those at these positions), in the file's (sorted)
+    order, one at a time."""
+    with Path(path).open("rb") as file:
+        for index, (start, end) in enumerate(layout.items):
+            if only is None or index in only:
+                file.seek(start)
+                yield DatabaseText(start, file.read(end - start).decode("utf-8"))
+
+
+#: A database item's first field, its name (``Database.name``), as ``to_json`` writes it.
+_NAME = re.compile(rb'\A {4}\{\n {6}"name": ("(?:[^"\\\n]|\\.)*"),?\n')
+
+
+def database_names(path: Path, layout: Layout) -> list[str]:
+    """Each database's name, read from the first line of its item (the whole item where that
+    line is not its name: a hand-edited file)."""
+    names = []
     with Path(path).open("rb") as file:
         for start, end in layout.items:
             file.seek(start)
-            yield DatabaseText(start, file.read(end - start).decode("utf-8"))
+            found = _NAME.match(file.read(min(end - start, 4096)))
+            if found is None:  # not said here: planning the part says what is wrong
+                file.seek(start)
+                try:
+                    item = json.loads(file.read(end - start))
+                except ValueError:
+                    item = None
+                names.append(str(item.get("name")) if isinstance(item, dict) else "")
+            else:
+                names.append(json.loads(found.group(1)))
+    return names
 
 
 def file_line(path: Path, server: ServerPart, item: DatabaseText, line: int) -> int:

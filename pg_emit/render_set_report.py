@@ -40,6 +40,7 @@ class SetPart:
 
     database: str
     directory: str = ""
+    part_of: int = 0  # the snapshot's databases: more than the parts when some were left out
     roles: int
     memberships: int
     grants: int
@@ -66,11 +67,13 @@ def decisions(plan: MigrationPlan) -> dict[str, Decision]:
 def render_set_report(parts: Sequence[SetPart], target: str) -> str:
     """``report.md`` of a set: its parts, the source facts' dispositions (a server fact once)
     and what needs a decision (a finding met in several parts once, naming them)."""
+    of = max((p.part_of for p in parts), default=0)
+    chosen = f" of the snapshot's {of} databases (`--database`)" if of > len(parts) else ""
     lines = [
         "# grantbridge migration report: plan set",
         "",
-        f"Target **{target}** · {plural(len(parts), 'part')}, one PostgreSQL database each, "
-        "planned one database at a time (`grantbridge plan --per-database`).",
+        f"Target **{target}** · {plural(len(parts), 'part')}{chosen}, one PostgreSQL database "
+        "each, planned one database at a time (`grantbridge plan --per-database`).",
         "",
         "Each part is a plan directory with its own `report.md`, scripts and `plan.json`: review "
         "and apply the estate database by database, or give `apply`, `verify`, `drift` and "

@@ -182,6 +182,15 @@ def plan(
             min=1, help="Worker processes for --per-database (default: the CPUs available)."
         ),
     ] = None,
+    database: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--database",
+            "-d",
+            help="With --per-database: plan only this database (repeatable), named as in the "
+            "whole estate's plan, so a migration wave's parts are the full set's.",
+        ),
+    ] = None,
 ) -> None:
     """Plan least-privilege PostgreSQL roles and grants for a SQL Server snapshot.
 
@@ -191,6 +200,8 @@ def plan(
     """
     if jobs is not None and not per_database:
         raise InputError("--jobs goes with --per-database", Location("--jobs"))
+    if database and not per_database:  # planned whole, one database is named as if alone
+        raise InputError("--database goes with --per-database", Location("--database"))
     layout = parts_layout(PLAN_LAYOUT) if per_database else PLAN_LAYOUT
     check_output_directory(output, layout)  # before the work, not only after it
     the_policy = _read_policy(policy)
@@ -213,7 +224,7 @@ def plan(
             f"planning one database at a time, {plural(workers, 'worker process', 'worker processes')}"
         )
         parts = plan_per_database(
-            snapshot, output, layout, the_policy, catalog, workers, load, step
+            snapshot, output, layout, the_policy, catalog, workers, load, step, database or ()
         )
         _parts_summary(parts, output, fail_on)
         return

@@ -26,7 +26,7 @@ import json
 import os
 import re
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -42,6 +42,7 @@ from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.snapshot_parts import (
     DatabaseText,
     ServerPart,
+    database_names,
     database_texts,
     file_line,
     part_text,
@@ -130,7 +131,7 @@ def _plan_part(job: _Job) -> Part:
         else:
             dispositions[d.disposition.value] += 1
     return Part(
-        index=job.index, database=database, fingerprint=result.fingerprint,
+        index=job.index, database=database, fingerprint=result.fingerprint, part_of=job.part_of,
         roles=len(result.roles), memberships=len(result.memberships),
         grants=len(result.grants), default_privileges=len(result.default_privileges),
         revokes=len(result.revokes), dispositions=dispositions, server_dispositions=server,
@@ -141,35 +142,59 @@ def _plan_part(job: _Job) -> Part:
 
 def _jobs(
     path: Path, policy: Policy, target: MigrationPlan | None, scratch: Path,
-    load: Callable[[], SecuritySnapshot],
+    load: Callable[[], SecuritySnapshot], only: Sequence[str] = (),
 ) -> Iterator[_Job]:  # fmt: skip
-    """One job per database, in the snapshot's order: cut out of the file as text, or, for a
-    snapshot not in the canonical layout, split from the whole snapshot ``load`` reads."""
+    """One job per database (``only``: per database so named), in the snapshot's order: cut
+    out of the file as text, or, for a snapshot not in the canonical layout, split from the
+    whole snapshot ``load`` reads. Every part is named as in the whole estate's plan, the
+    databases left out counted (``part_of``)."""
+    names: list[str] = []
     try:
         layout = scan(path)
         server = None if layout is None else server_part(path, layout)
+        names = [] if layout is None else database_names(path, layout)
     except (OSError, UnicodeDecodeError):  # the whole load says what is wrong, and where
         layout = server = None
-    items: Iterable[DatabaseText]
+    items: Iterable[tuple[int, DatabaseText]]
     if layout is not None and server is not None:
         count = len(layout.items)
-        items = database_texts(path, layout)
+        chosen = selected(names, only, path)
+        items = zip(sorted(chosen), database_texts(path, layout, chosen), strict=True)
     else:
         whole = load()
         count = len(whole.databases)
+        chosen = selected([db.name for db in whole.databases], only, path)
         items = [
-            DatabaseText(0, whole.model_copy(update={"databases": (db,)}).to_json())
-            for db in whole.databases
+            (index, DatabaseText(0, whole.model_copy(update={"databases": (db,)}).to_json()))
+            for index, db in enumerate(whole.databases)
+            if index in chosen
         ]
         del whole
     if count == 0:
         raise InputError(
             "the snapshot holds no database: plan it without --per-database", Location(str(path))
         )
-    for index, item in enumerate(items):
+    for index, item in items:
         yield _Job(
             index, server, item, str(path), policy, target, count, scratch / f".part-{index}"
         )
+
+
+def selected(names: Sequence[str], only: Sequence[str], path: Path) -> set[int]:
+    """The positions of the databases ``only`` names (every one when it names none), matched
+    without case as SQL Server's default collation matches database names; a name the snapshot
+    does not hold is exit 2, naming those it does."""
+    if not only:
+        return set(range(len(names)))
+    where = {name.casefold(): index for index, name in enumerate(names)}
+    missing = [name for name in only if name.casefold() not in where]
+    if missing:
+        held = ", ".join(names) or "none"
+        raise InputError(
+            f"--database {missing[0]!r}: the snapshot holds no such database (it holds: {held})",
+            Location(str(path)),
+        )
+    return {where[name.casefold()] for name in only}
 
 
 def _planned(jobs: Iterator[_Job], workers: int) -> Iterator[Part]:
@@ -233,12 +258,14 @@ def directory_names(databases: list[str]) -> list[str]:
 def plan_per_database(
     path: Path, output: Path, layout: Layout, policy: Policy, target: MigrationPlan | None,
     workers: int, load: Callable[[], SecuritySnapshot], step: Callable[[str], None],
+    only: Sequence[str] = (),
 ) -> list[Part]:  # fmt: skip
-    """Plan the snapshot at ``path`` one database at a time into ``output`` (``layout``:
-    :func:`parts_layout`), atomically: a failing part leaves no output directory."""
+    """Plan the snapshot at ``path`` one database at a time (``only``: the databases so named)
+    into ``output`` (``layout``: :func:`parts_layout`), atomically: a failing part, or a name
+    the snapshot does not hold, leaves no output directory."""
     parts: list[Part] = []
     with atomic_directory(output, layout) as scratch:
-        for part in _planned(_jobs(path, policy, target, scratch, load), workers):
+        for part in _planned(_jobs(path, policy, target, scratch, load, only), workers):
             parts.append(part)
             step(f"planned {part.database}: {part.grants:,} grants, {part.roles:,} roles")
         names = directory_names([p.database for p in parts])
