@@ -50,8 +50,8 @@ REFUSED_DROP_DATABASE = "the database stands (not replayed)"
 #: refuses (DROP SEQUENCE, Remarks: mssql_extract/tsql/column_defaults.py): the sequence stays.
 REFUSED_DROP_SEQUENCE = "the sequence stands (not replayed)"
 #: How it ends for an ALTER TABLE … DROP COLUMN of a column a default, another constraint, an
-#: index or statistics depends on, which SQL Server refuses (Msg 5074, 4922:
-#: mssql_extract/tsql/table_drops.py): the column stays.
+#: index, statistics, a computed column or another table's foreign key depends on, which SQL
+#: Server refuses (Msg 5074, 4922: mssql_extract/tsql/table_drops.py): the column stays.
 REFUSED_DROP_COLUMN = "the column stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
@@ -137,8 +137,10 @@ _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
         "with its permissions (and the table with every constraint the statement names), "
         "and the plan holds them as the server does. If it is meant to go, drop what depends "
         "on it first: a default or other constraint in the same statement (ALTER TABLE … DROP "
-        "CONSTRAINT df, COLUMN c), an index or statistics before it (DROP INDEX, DROP "
-        "STATISTICS), and extract again.",
+        "CONSTRAINT df, COLUMN c), a computed column that uses it in the same statement or "
+        "before it (DROP COLUMN b, c), an index or statistics before it (DROP INDEX, DROP "
+        "STATISTICS), another table's foreign key that references it before it (ALTER TABLE "
+        "… DROP CONSTRAINT on that table), and extract again.",
         "the column once what depends on it is gone",
     ),
 )

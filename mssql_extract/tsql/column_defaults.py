@@ -87,6 +87,7 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
             added += [column] if new else []
         constraints += constraint_names.named(item)
         depending += _depending(item, columns, ref)
+        columns += [item[0].text] if new else []  # a computed column names earlier ones
     if constraint_names.refused(p, schema, constraints):
         return True
     dependents.record(p, schema, table, depending)
@@ -104,7 +105,11 @@ def _depending(item: list[Token], columns: list[str], ref: SourceRef) -> list[De
     at = 2 if words[0] == "CONSTRAINT" else 0
     if at < len(words) and (words[at] in _CONSTRAINTS or words[at] == "DEFAULT"):
         return dependents.in_item(item, columns, ref)
-    return dependents.in_column(item[0].text, item[1:], ref) if words[0] != "PERIOD" else []
+    if words[0] == "PERIOD":
+        return []
+    return dependents.in_column(item[0].text, item[1:], ref) + dependents.computed(
+        item[0].text, item[1:], columns, ref
+    )
 
 
 def items(tokens: list[Token]) -> list[list[Token]]:

@@ -11,6 +11,7 @@ read, as before: the replay does not know which columns they are on.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlglot.tokenizer_core import TokenType
 
@@ -106,10 +107,9 @@ def rename(p: Parser, parts: list[str], new: str) -> None:
     key = (fold(schema), fold(parts[-2]))
     objects = p.builder.db().objects
     for dependent in objects.dependents.get(key, ()):
-        if not dependent.constraint and fold(dependent.name or "") == fold(parts[-1]):
+        if dependent.index and fold(dependent.name or "") == fold(parts[-1]):
             objects.undepend(key, [dependent])
-            renamed = Dependent(dependent.kind, new, dependent.columns, dependent.ref)
-            objects.depend(key, [renamed])
+            objects.depend(key, [replace(dependent, name=new)])
             return
 
 

@@ -141,6 +141,7 @@ def create_table(p: Parser) -> None:
     constraints: list[str] = []  # every constraint's name (``constraint_names``)
     found: list[Dependent] = []  # what depends on its columns (``dependents``)
     items: list[list[Token]] = []  # its table constraints and indexes
+    bodies: dict[str, list[Token]] = {}  # column → its definition (a computed one's expression)
     while True:
         begin = p.pos
         column, mask = _column_item(p)
@@ -149,6 +150,7 @@ def create_table(p: Parser) -> None:
             items.append(p.tokens[begin : p.pos])
         else:
             found += dependents.in_column(column, p.tokens[begin + 1 : p.pos], ref)
+            bodies[column] = p.tokens[begin + 1 : p.pos]
             columns.append(column)
             called[column] = column_defaults.in_column(p.tokens[begin + 1 : p.pos])
             names[column] = column_defaults.named_in_column(p.tokens[begin + 1 : p.pos])
@@ -167,6 +169,9 @@ def create_table(p: Parser) -> None:
         for column, mask in masks.items():
             _add_mask(p, schema, name, column, mask, ref)
         found += [d for item in items for d in dependents.in_item(item, columns, ref)]
+        found += [
+            d for c, body in bodies.items() for d in dependents.computed(c, body, columns, ref)
+        ]
         dependents.record(p, schema, name, found)
 
 

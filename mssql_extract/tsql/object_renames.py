@@ -100,6 +100,8 @@ def _rename_dependent(db: DbState, schema: str, old: str, new: str) -> bool:
 
 
 def _rename_object(db: DbState, schema: str, old: str, new: str) -> None:
+    if (fold(schema), fold(old)) in db.objects:  # foreign keys that reference it follow it
+        db.objects.retarget((fold(schema), fold(old)), (fold(schema), fold(new)))
     depending = db.objects.dependents.get((fold(schema), fold(old)), ())
     found = db.objects.pop((fold(schema), fold(old)), None)
     if found is not None:
@@ -144,11 +146,7 @@ def _rename_column(db: DbState, schema: str, table: str, old: str, new: str) -> 
         db.objects[object_key] = found.model_copy(
             update={"columns": columns, "sequence_defaults": defaults}
         )
-        depending = db.objects.dependents.get(object_key, ())
-        moved = [replace(d, columns=frozenset(fold(new) if c == fold(old) else c
-                                              for c in d.columns)) for d in depending]  # fmt: skip
-        db.objects.undepend(object_key, list(depending))
-        db.objects.depend(object_key, moved)
+        db.objects.rename_column(object_key, old, new)
     key = sec_key(("OBJECT", schema, table, old))
 
     def renamed(row: PermRow) -> PermRow:

@@ -243,6 +243,8 @@ class Builder:
         permissions go), and the permission rows dropped."""
         db = self.db()
         gone = self.drop_object_permissions(schema, name, cls)
+        if (fold(schema), fold(name)) in db.objects:  # foreign keys that reference it follow
+            db.objects.retarget((fold(schema), fold(name)), (fold(to_schema), fold(name)))
         depending = db.objects.dependents.get((fold(schema), fold(name)), ())
         found = db.objects.pop((fold(schema), fold(name)), None)
         if found is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from mssql_extract.snapshot import (
     AuditSpecification,
@@ -124,17 +125,27 @@ class NamedState:
 class Dependent:
     """What a script states depends on columns of its table (``dependents``): a constraint
     (``kind`` PRIMARY KEY, UNIQUE, FOREIGN KEY, CHECK or DEFAULT; ``name`` None where SQL
-    Server names it), an INDEX or STATISTICS (always named), and the folded ``columns``."""
+    Server names it), an INDEX or STATISTICS (always named), a COMPUTED column (``name`` is
+    the column's), and the folded ``columns``. A FOREIGN KEY also says the table it
+    ``references`` (folded schema and name; schema "" until ``dependents.record`` resolves
+    it) and the columns of that table it depends on (``referenced``, folded)."""
 
     kind: str
     name: str | None
     columns: frozenset[str]
     ref: SourceRef | None = None  # the statement that stated it
+    references: tuple[str, str] | None = None
+    referenced: frozenset[str] = frozenset()
 
     @property
     def constraint(self) -> bool:
         """Whether it is a constraint: a schema-scoped object of ``sys.objects``."""
-        return self.kind not in ("INDEX", "STATISTICS")
+        return self.kind not in ("INDEX", "STATISTICS", "COMPUTED")
+
+    @property
+    def index(self) -> bool:
+        """Whether it is an index or statistics (named in its table only)."""
+        return self.kind in ("INDEX", "STATISTICS")
 
 
 #: ``EXECUTE AS`` values that name no principal of the database.
@@ -150,8 +161,12 @@ class Objects(dict[tuple[str, str], DbObject]):
     (``constraint_names``). ``dependents`` keeps, by table key, the constraints and indexes the
     scripts state on its columns, and ``named`` their names as ``constraints`` does (a DROP
     COLUMN asks for them: ``table_drops``); they go with their table (``pop``, ``del``), and a
-    rename or schema transfer puts them on its new key (:meth:`depend`). Objects are stored with ``[key] = obj`` and removed with
-    ``pop`` or ``del`` (the only writes that keep the indexes)."""
+    rename or schema transfer puts them on its new key (:meth:`depend`). ``referencing``
+    keeps, by table key, the tables whose foreign keys reference it (a DROP COLUMN of that
+    table asks for them: :meth:`referencing_of`); a rename or transfer of the referenced table
+    re-points them (:meth:`retarget`), a drop of it forgets them. Objects are stored with
+    ``[key] = obj`` and removed with ``pop`` or ``del`` (the only writes that keep the
+    indexes)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -159,17 +174,20 @@ class Objects(dict[tuple[str, str], DbObject]):
         self.constraints: dict[tuple[str, str], tuple[str, str]] = {}
         self.dependents: dict[tuple[str, str], tuple[Dependent, ...]] = {}
         self.named: dict[tuple[str, str], tuple[str, str]] = {}
+        self.referencing: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
     def depend(self, key: tuple[str, str], found: list[Dependent]) -> None:
         """Add ``found`` to the dependents of the table at ``key``; an index or statistics of a
         name the table has already replaces it (``DROP_EXISTING``)."""
-        again = {fold(d.name) for d in found if not d.constraint and d.name}
+        again = {fold(d.name) for d in found if d.index and d.name}
         kept = [d for d in self.dependents.get(key, ())
-                if d.constraint or fold(d.name or "") not in again]  # fmt: skip
+                if not d.index or fold(d.name or "") not in again]  # fmt: skip
         self.dependents[key] = (*kept, *found)
         for dependent in found:
             if dependent.constraint and dependent.name:
                 self.named[(key[0], fold(dependent.name))] = key
+            if dependent.references:
+                self.referencing.setdefault(dependent.references, set()).add(key)
 
     def undepend(self, key: tuple[str, str], gone: list[Dependent]) -> None:
         """Remove ``gone`` from the dependents of the table at ``key``."""
@@ -181,6 +199,52 @@ class Objects(dict[tuple[str, str], DbObject]):
         for dependent in gone:
             if dependent.constraint and dependent.name:
                 self.named.pop((key[0], fold(dependent.name)), None)
+            target = dependent.references
+            if target and not any(d.references == target for d in left):
+                self.referencing.get(target, set()).discard(key)
+                if not self.referencing.get(target, True):
+                    del self.referencing[target]
+
+    def rewrite(self, key: tuple[str, str], change: Callable[[Dependent], Dependent]) -> None:
+        """Each dependent of the table at ``key`` through ``change``, in its place."""
+        found = list(self.dependents.get(key, ()))
+        changed = [change(d) for d in found]
+        if changed != found:
+            self.undepend(key, found)
+            self.depend(key, changed)
+
+    def referencing_of(self, key: tuple[str, str]) -> list[tuple[tuple[str, str], Dependent]]:
+        """The foreign keys that reference the table at ``key``, each with its table's key."""
+        return [(child, d) for child in sorted(self.referencing.get(key, ()))
+                for d in self.dependents.get(child, ()) if d.references == key]  # fmt: skip
+
+    def retarget(self, old: tuple[str, str], new: tuple[str, str] | None) -> None:
+        """The table at ``old`` is renamed or moved to ``new`` (None: dropped): the foreign
+        keys that reference it reference ``new`` (or nothing the replay follows)."""
+
+        def moved(d: Dependent) -> Dependent:
+            if d.references != old:
+                return d
+            return replace(d, references=new, referenced=d.referenced if new else frozenset())
+
+        for child in sorted(self.referencing.get(old, ())):
+            self.rewrite(child, moved)
+
+    def rename_column(self, key: tuple[str, str], old: str, new: str) -> None:
+        """Column ``old`` of the table at ``key`` is called ``new``: what depends on it, a
+        computed column named so and the foreign keys that reference it follow."""
+
+        def renamed(names: frozenset[str]) -> frozenset[str]:
+            return frozenset(fold(new) if c == fold(old) else c for c in names)
+
+        def own(d: Dependent) -> Dependent:
+            computed = d.kind == "COMPUTED" and fold(d.name or "") == fold(old)
+            return replace(d, columns=renamed(d.columns), name=new if computed else d.name)
+
+        self.rewrite(key, own)
+        for child in sorted(self.referencing.get(key, ())):
+            self.rewrite(child, lambda d: replace(d, referenced=renamed(d.referenced))
+                         if d.references == key else d)  # fmt: skip
 
     def forget_unnamed(self) -> None:
         """No unnamed constraint is known any more (dynamic SQL may have dropped it)."""
@@ -204,6 +268,7 @@ class Objects(dict[tuple[str, str], DbObject]):
 
     def _forget(self, key: tuple[str, str]) -> None:
         self.undepend(key, list(self.dependents.get(key, ())))
+        self.retarget(key, None)  # (a rename or transfer retargets them first)
 
     def __setitem__(self, key: tuple[str, str], obj: DbObject) -> None:
         self._unname(key)

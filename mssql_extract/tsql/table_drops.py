@@ -18,21 +18,23 @@ of (not among the table's columns, no permission or mask on it; a table no scrip
 no columns) changes nothing.
 
 SQL Server refuses to drop a column that a DEFAULT constraint depends on: Msg 5074 "The object
-'DF_…' is dependent on column 'c'.", then Msg 4922 "ALTER TABLE DROP COLUMN c failed because
-one or more objects access this column." ("Database Engine events and errors"); so it does for
-a column in a PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK constraint, an index or statistics
-("The index 'ix' is dependent …"). The replay knows the defaults that call a sequence, and the
-other constraints, indexes and statistics the scripts state (:mod:`.dependents`): one on the
-column that no earlier item of the list dropped (``DROP CONSTRAINT df, COLUMN c`` drops both;
-an index goes by DROP INDEX, before) makes SQL Server refuse the statement,
-which then changes nothing, the constraints before the column included (a statement fails as a
-whole). It is kept as skipped, as a refused ``DROP SEQUENCE`` is, and the plan reports it
-(GB045). A default or other constraint without a name (SQL Server's, ``DF__t__c__…``) after
-an item that dropped a name the replay does not know may have been that one: the drop is
-followed (and such a statement forgets the table's unnamed constraints other than sequence
-defaults, whose USAGE is kept as before). What the plan then
-leaves out (the column's grants, the default's USAGE) is missed access one can grant again,
-where keeping it would be access the server does not give.
+'DF_…' is dependent on column 'c'.", then Msg 4922 "ALTER TABLE DROP COLUMN c failed because one
+or more objects access this column." ("Database Engine events and errors"); so it does for a
+column in a PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK constraint, an index or statistics ("The
+index 'ix' is dependent …"), a column a computed column uses ("The column 'b' …") and one a
+foreign key of another table references. The replay knows the defaults that call a sequence, and
+the other constraints, indexes, statistics, computed columns and foreign keys the scripts state
+(:mod:`.dependents`): one on the column that no earlier item of the list dropped (``DROP
+CONSTRAINT df, COLUMN c`` drops both; an index goes by DROP INDEX, before; a computed column the
+list drops too, anywhere in it, holds nothing) makes SQL Server refuse the statement (the reason
+names each, a Msg 5074 each), which then changes nothing, the constraints before the column
+included (a statement fails as a whole). It is kept as skipped, as a refused ``DROP SEQUENCE``
+is, and the plan reports it (GB045). A default or other constraint without a name (SQL Server's,
+``DF__t__c__…``) after an item that dropped a name the replay does not know may have been that
+one: the drop is followed (and such a statement forgets the table's unnamed constraints other
+than sequence defaults, whose USAGE is kept as before). What the plan then leaves out (the
+column's grants, the default's USAGE) is missed access one can grant again, where keeping it
+would be access the server does not give.
 
 A statement that changes nothing is kept as skipped, without a security effect, as before.
 """
@@ -60,6 +62,8 @@ COLUMN_STANDS = "the column stands (not replayed)"
 
 #: One item of a DROP list: ("CONSTRAINT" or "COLUMN", the name as the script writes it).
 Item = tuple[str, str]
+#: What keeps a column, and the table of a foreign key of another table (``[s].[t]``, else "").
+Held = tuple[SequenceDefault | Dependent, str]
 
 
 def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
@@ -75,11 +79,15 @@ def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool
         p.skip_to_boundary()
     found = table_named(p, schema, table)
     key = (fold(schema), fold(table))
+    objects = p.builder.db().objects
+    listed = drop_items(p.tokens[start : p.pos])
     dropping = _Dropping(
         list(found.sequence_defaults) if found is not None else [],
-        list(p.builder.db().objects.dependents.get(key, ())),
+        list(objects.dependents.get(key, ())),
+        [(_spelled(objects.get(child)), d) for child, d in objects.referencing_of(key)],
+        frozenset(fold(name) for kind, name in listed if kind == "COLUMN"),
     )
-    for kind, name in drop_items(p.tokens[start : p.pos]):
+    for kind, name in listed:
         if kind == "CONSTRAINT":
             dropping.constraint(name)
         else:
@@ -113,20 +121,23 @@ def drop_items(tokens: list[Token]) -> list[Item]:
 
 @dataclass
 class _Dropping:
-    """What a DROP list does to a table's sequence ``defaults`` and other ``dependents``
-    (:mod:`.dependents`), item after item."""
+    """What a DROP list does to a table's sequence ``defaults``, other ``dependents`` and the
+    foreign keys ``referencing`` it, each with its table (:mod:`.dependents`), item after item;
+    ``listed``: the columns the list drops, folded."""
 
     defaults: list[SequenceDefault]
     dependents: list[Dependent]
+    referencing: list[tuple[str, Dependent]]
+    listed: frozenset[str]
     #: The columns dropped, as the script writes them.
     columns: list[str] = field(default_factory=list)
-    #: The dependents dropped (DROP CONSTRAINT).
+    #: The dependents dropped (DROP CONSTRAINT, or a computed column's DROP COLUMN).
     gone: list[Dependent] = field(default_factory=list)
     #: Whether an earlier item dropped a constraint name the replay does not know.
     unknown: bool = False
-    #: The first column a default or other dependent keeps (and that one): SQL Server refuses
-    #: the statement.
-    refused: tuple[str, SequenceDefault | Dependent] | None = None
+    #: The first column something keeps, and what (each with the table of a foreign key that
+    #: references it): SQL Server refuses the statement.
+    refused: tuple[str, list[Held]] | None = None
 
     def constraint(self, name: str) -> None:
         key = fold(name)
@@ -135,17 +146,29 @@ class _Dropping:
         self.unknown |= len(left) == len(self.defaults) and not named
         self.defaults = left
         self.dependents = [d for d in self.dependents if d not in named]
+        self.referencing = [(of, d) for of, d in self.referencing if d not in named]
         self.gone += named
 
     def column(self, name: str) -> None:
         on = [d for d in self.defaults if fold(d.column) == fold(name)]
-        if self.refused is None and on and not (self.unknown and on[0].constraint is None):
-            self.refused = name, on[0]
-        # an unnamed constraint may be what an unknown name dropped (the module docstring)
-        held = [d for d in self.dependents if fold(name) in d.columns
-                and not (self.unknown and d.constraint and d.name is None)]  # fmt: skip
+        held: list[Held] = (
+            [(on[0], "")] if on and not (self.unknown and on[0].constraint is None) else []
+        )
+        # an unnamed constraint may be what an unknown name dropped (the module docstring); a
+        # computed column the list drops too holds nothing (:mod:`.dependents`)
+        held += [(d, "") for d in self.dependents if fold(name) in d.columns
+                 and not (self.unknown and d.constraint and d.name is None)
+                 and not (d.kind == "COMPUTED" and fold(d.name or "") in self.listed)
+                 and not (d.kind == "DEFAULT" and on)]  # fmt: skip
+        held += [(d, of) for of, d in self.referencing if fold(name) in d.referenced
+                 and all(d is not h for h, _ in held)]  # fmt: skip
         if self.refused is None and held:
-            self.refused = name, held[0]
+            self.refused = name, held
+        itself = [
+            d for d in self.dependents if d.kind == "COMPUTED" and fold(d.name or "") == fold(name)
+        ]
+        self.dependents = [d for d in self.dependents if d not in itself]
+        self.gone += itself
         self.defaults = [d for d in self.defaults if d not in on]
         self.columns.append(name)
 
@@ -177,41 +200,61 @@ def _replay(
     return changed
 
 
-def _refuse(
-    p: Parser, table: DbObject, column: str, held: SequenceDefault | Dependent, ref: SourceRef
-) -> None:
-    """Keep the statement as skipped, naming the default, constraint or index SQL Server finds
-    on ``column``: the column stands, with its permissions, and so does every item of the
-    statement."""
-    if isinstance(held, SequenceDefault):
-        name = held.constraint or "DF__…"
-        spelled = f"[{held.constraint}]" if held.constraint else "that SQL Server named"
-        has, thing, what = f"has the default {spelled}", "object", "default"
-    else:
-        name = held.name or f"{_PREFIXES[held.kind]}__…"
-        spelled = f"[{held.name}]" if held.name else "that SQL Server named"
-        has = f"{_HAS[held.kind]} the {_WHAT[held.kind]} {spelled}"
-        thing = {"INDEX": "index", "STATISTICS": "statistics"}.get(held.kind, "object")
-        what = _WHAT[held.kind]
-    later = f"once a later pass finds the {what} dropped, SQL Server drops the column"
+def _refuse(p: Parser, table: DbObject, column: str, held: list[Held], ref: SourceRef) -> None:
+    """Keep the statement as skipped, naming each default, constraint, index, computed column
+    and foreign key SQL Server finds on ``column`` (one Msg 5074 each): the column stands,
+    with its permissions, and so does every item of the statement."""
+    said = [_said(thing, of, column) for thing, of in held]
+    has = ", ".join(h for h, _ in said[:-1]) + " and " if len(said) > 1 else ""
+    messages = ", ".join(m for _, m in said)
+    later = f"once a later pass finds the {_what(held[0][0])} dropped, SQL Server drops the column"
     reason = (
-        f"column [{column}] of [{table.schema_name}].[{table.name}] {has}, so SQL Server "
-        f"refuses the ALTER TABLE (Msg 5074 \"The {thing} '{name}' is dependent on column "
-        f"'{column}'.\", Msg 4922 \"ALTER TABLE DROP COLUMN {column} failed because one or "
-        f'more objects access this column."){loops.refused_in_loop(p, later)}: {COLUMN_STANDS}'
+        f"column [{column}] of [{table.schema_name}].[{table.name}] {has}{said[-1][0]}, so SQL "
+        f'Server refuses the ALTER TABLE ({messages}, Msg 4922 "ALTER TABLE DROP COLUMN {column} '
+        f'failed because one or more objects access this column."){loops.refused_in_loop(p, later)}'
+        f": {COLUMN_STANDS}"
     )
     p.builder.skip("statement", reason, p.statement_text(), ref)
+
+
+def _said(held: SequenceDefault | Dependent, of: str, column: str) -> tuple[str, str]:
+    """How the column stands to what keeps it (``has the default [df]``), and SQL Server's
+    Msg 5074 naming it."""
+    if isinstance(held, SequenceDefault):
+        name, kind, thing = held.constraint, "DEFAULT", "object"
+    else:
+        name, kind = held.name, held.kind
+        thing = {"INDEX": "index", "STATISTICS": "statistics", "COMPUTED": "column"}.get(
+            kind, "object"
+        )
+    spelled = f"[{name}]" if name else "that SQL Server named"
+    has = (
+        f"is referenced by the {_WHAT[kind]} {spelled} of {of}"
+        if of
+        else (f"{_HAS[kind]} the {_WHAT[kind]} {spelled}")
+    )
+    named = name or f"{_PREFIXES[kind]}__…"
+    return has, f"Msg 5074 \"The {thing} '{named}' is dependent on column '{column}'.\""
+
+
+def _what(held: SequenceDefault | Dependent) -> str:
+    return _WHAT["DEFAULT" if isinstance(held, SequenceDefault) else held.kind]
+
+
+def _spelled(table: DbObject | None) -> str:
+    """A table as a reason names it (``[s].[t]``)."""
+    return f"[{table.schema_name}].[{table.name}]" if table is not None else "a table"
 
 
 #: How a dependent of each kind is spelled in a reason.
 _WHAT = {
     "PRIMARY KEY": "primary key", "UNIQUE": "unique constraint", "FOREIGN KEY": "foreign key",
     "CHECK": "check constraint", "DEFAULT": "default", "INDEX": "index",
-    "STATISTICS": "statistics",
+    "STATISTICS": "statistics", "COMPUTED": "computed column",
 }  # fmt: skip
 #: How a column stands to a dependent of each kind, in a reason.
-_HAS = {"DEFAULT": "has", "CHECK": "is used by"}
+_HAS = {"DEFAULT": "has", "CHECK": "is used by", "COMPUTED": "is used by"}
 _HAS = {kind: _HAS.get(kind, "is in") for kind in _WHAT}
 #: How SQL Server begins the name it gives a constraint of each kind (``PK__t__3213E83F…``).
 _PREFIXES = {"PRIMARY KEY": "PK", "UNIQUE": "UQ", "FOREIGN KEY": "FK", "CHECK": "CK",
-             "DEFAULT": "DF"}  # fmt: skip
+             "DEFAULT": "DF", "INDEX": "", "STATISTICS": "", "COMPUTED": ""}  # fmt: skip
