@@ -10,8 +10,24 @@ transaction per database, rolled back:
 
 - embedded throwaway server: each part's cluster-wide statements are committed in the set's
   order (:func:`pg_emit.verify.cluster_committed`, one per part, undone in reverse at the end);
-- live target (``--dsn``): nothing may be kept, so every part's cluster-wide statements run
-  again inside each database's rolled-back transaction, before that database's sections.
+- live target (``--dsn``): nothing may be kept, so the cluster-wide statements run again
+  inside each database's rolled-back transaction, before that database's sections: the part's
+  own, and of every other part's those that can change what the part verifies
+  (:class:`SetCluster`), in the set's order.
+
+Not every other part's: at bench scale M each part creates about 3,000 roles and the ten parts
+23,290 between them, and a transaction creating them all (15,809 statements, run once per
+database) needs a lock table over three times PostgreSQL's default (64 × 100 = 6,400 locks:
+:func:`pg_emit.preflight.check_lock_table`), where the part's own roles fit. What another part
+creates or grants matters to a part only through the roles it knows: a role the part knows
+(a shared login's, created by whichever part runs first, with that part's attributes), and a
+membership of such a role in a role it knows or in a role no part creates (PostgreSQL's
+predefined roles, RDS's): ``pg_read_all_data`` reaches every database. A role only another part
+knows holds privileges in that part's database only, so a shared role's membership in it gives
+nothing here, and the comparison leaves such memberships out
+(:func:`pg_emit.intent.live_memberships`); unless that role is itself, through memberships, a
+member of a role the part knows or of a predefined one, in which case it is run too (a
+*bridging* role: none at bench scale M).
 
 Each part's databases are its own (``plan --per-database``: one database a part), so the
 database sections of two parts never meet; a part's comparison of memberships already leaves
@@ -21,14 +37,19 @@ out a shared role's membership in a role only another part knows
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 
 from grantbridge.errors import GrantbridgeError
-from mapper.plan import MigrationPlan, PgRole
+from mapper.plan import MigrationPlan, PgMembership, PgRole, RoleKind
+from pg_emit import intent
 from pg_emit.apply import Log
 from pg_emit.compare import Mismatch, in_order
 from pg_emit.preflight import check_lock_table
+from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.verify import (
     Statements,
@@ -45,47 +66,159 @@ def cluster_statements(scripts: dict[str, str]) -> list[str]:
     return statements_by_database(scripts).get(None, [])
 
 
-@contextmanager
-def every_cluster(
-    dsn: str, clusters: Sequence[tuple[str, list[str]]], *, embedded: bool
-) -> Iterator[list[str]]:
-    """Every part's cluster-wide statements on the server for the length of the block;
-    ``clusters``: each part's name (for an error) and statements, in the set's order.
+#: A membership as :class:`SetCluster` keeps it: (role, member, inherit).
+Edge = tuple[str, str, bool]
 
-    Embedded: committed, part after part, and undone at the end (yields nothing to run again).
-    Live: yields them all, in the set's order, for each database's transaction to run first.
-    """
+
+@dataclass
+class ClusterPart:
+    """What one part of a set does cluster-wide: its own statements, as its scripts have them;
+    ``plan``: its fingerprint, target and mode (no items); its roles, by name; its memberships
+    (what ``02_memberships.sql`` grants: the plan's and those its logins imply on RDS)."""
+
+    name: str
+    statements: list[str]
+    plan: MigrationPlan
+    roles: dict[str, PgRole]
+    edges: list[Edge]
+
+
+@dataclass
+class SetCluster:
+    """Every part's cluster-wide statements, roles and memberships, read once (:meth:`add`, in
+    the set's order), and what each part's database transactions run first on a live target
+    (:meth:`for_part`). A role equal in several parts (a shared login's) is kept once."""
+
+    #: Keep roles and memberships (a live target); the embedded server needs the statements only.
+    live: bool = True
+    parts: list[ClusterPart] = field(default_factory=list)
+    _roles: dict[str, PgRole] = field(default_factory=dict)
+    _up: dict[str, set[str]] | None = None  # member → its roles, over every part
+
+    def add(self, name: str, plan: MigrationPlan, scripts: dict[str, str]) -> None:
+        roles: dict[str, PgRole] = {}
+        for role in plan.roles if self.live else ():
+            kept = self._roles.setdefault(role.name, role)
+            roles[role.name] = kept if kept == role else role
+        edges = [(sys.intern(m.role), sys.intern(m.member), m.inherit)
+                 for m in (intent.memberships(plan) if self.live else ())]  # fmt: skip
+        bare = MigrationPlan(fingerprint=plan.fingerprint, target=plan.target,
+                             database_mode=plan.database_mode, part_of=plan.part_of)  # fmt: skip
+        self.parts.append(ClusterPart(name, cluster_statements(scripts), bare, roles, edges))
+        self._up = None
+
+    @property
+    def clusters(self) -> list[tuple[str, list[str]]]:
+        """Each part's name and own statements, in the set's order (:func:`every_cluster`)."""
+        return [(part.name, part.statements) for part in self.parts]
+
+    def _graph(self) -> tuple[dict[str, set[str]], set[str]]:
+        """Every part's memberships, member → roles, and the roles some part creates."""
+        if self._up is None:
+            self._up = defaultdict(set)
+            for part in self.parts:
+                for role, member, _ in part.edges:
+                    self._up[member].add(role)
+        created = {name for part in self.parts for name, role in part.roles.items()
+                   if role.kind != RoleKind.PREDEFINED}  # fmt: skip
+        return self._up, created
+
+    def known(self, index: int) -> set[str]:
+        """The roles part ``index`` knows, and the bridging ones: those another part creates
+        that are, through memberships, between a role it knows and a role it knows or that no
+        part creates (module docstring)."""
+        own = set(self.parts[index].roles)
+        up, created = self._graph()
+        down: dict[str, set[str]] = defaultdict(set)
+        for member, roles in up.items():
+            for role in roles:
+                down[role].add(member)
+        sinks = own | {r for roles in up.values() for r in roles if r not in created}
+        reaching = _closure(sinks, down)  # every role with a path up to a sink
+        # from the roles it knows, upward through such roles only: each is on a path
+        return _closure(own, {m: {r for r in up.get(m, ()) if r in reaching} for m in reaching})
+
+    def for_part(self, index: int) -> tuple[list[str], list[PgRole]]:
+        """What each database transaction of part ``index`` runs first on a live target, and
+        the roles that creates: the cluster-wide statements of every part in the set's order,
+        the part's own as its scripts have them, another part's rendered from what it creates
+        and grants among :meth:`known` roles and the roles no part creates."""
+        known = self.known(index)
+        _, created = self._graph()
+        statements: list[str] = []
+        roles: dict[str, PgRole] = {}
+        for number, part in enumerate(self.parts):
+            kept = [role for name, role in part.roles.items() if name in known]
+            roles |= {
+                r.name: r for r in kept if r.kind != RoleKind.PREDEFINED and r.name not in roles
+            }
+            if number == index:
+                statements += part.statements
+                continue
+            memberships = tuple(
+                PgMembership(role=role, member=member, inherit=inherit)
+                for role, member, inherit in part.edges
+                if member in known and (role in known or role not in created)
+            )
+            if kept or memberships:
+                cut = part.plan.model_copy(
+                    update={"roles": tuple(kept), "memberships": memberships}
+                )
+                statements += cluster_statements(render_sql(cut))
+        return statements, list(roles.values())
+
+
+def _closure(start: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
+    """``start`` and every name reached from it along ``edges``."""
+    seen = set(start)
+    todo = list(seen)
+    while todo:
+        for name in edges.get(todo.pop(), ()):
+            if name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
+@contextmanager
+def every_cluster(dsn: str, clusters: SetCluster, *, embedded: bool) -> Iterator[None]:
+    """On the embedded server, every part's cluster-wide statements committed, part after part
+    in the set's order, for the length of the block, and undone at the end. Nothing on a live
+    target: there each database's transaction runs them (:meth:`SetCluster.for_part`)."""
     if not embedded:
-        yield [s for _, statements in clusters for s in statements]
+        yield
         return
     with ExitStack() as stack:
-        for name, statements in clusters:
+        for name, statements in clusters.clusters:
             part: Statements = {None: statements}
             try:
                 stack.enter_context(cluster_committed(dsn, part))
             except GrantbridgeError as exc:
                 raise type(exc)(f"{name}: {exc.message}", exc.location) from None
-        yield []
+        yield
 
 
 def check_set_lock_table(dsn: str, plan: MigrationPlan, roles: Sequence[PgRole]) -> None:
-    """On a live target, each database's transaction creates every part's roles again: the
-    lock table must hold them all with the part's largest database."""
+    """On a live target, each database's transaction creates ``roles`` again
+    (:meth:`SetCluster.for_part`): the lock table must hold them with the part's largest
+    database."""
     with connect(dsn) as conn:
         check_lock_table(conn, plan.model_copy(update={"roles": tuple(roles)}), with_cluster=True)
 
 
 def verify_part(
-    plan: MigrationPlan, scripts: dict[str, str], dsn: str, cluster: list[str], *,
-    embedded: bool, log: Log = lambda _m: None,
+    plan: MigrationPlan, scripts: dict[str, str], dsn: str, cluster: list[str] | None, *,
+    log: Log = lambda _m: None,
 ) -> list[Mismatch]:  # fmt: skip
     """One part's databases verified on the server :func:`every_cluster` prepared.
 
-    ``cluster``: what it yielded (live: every part's cluster-wide statements, run in each of
-    this part's database transactions instead of the part's own).
+    ``cluster``: on a live target, the cluster-wide statements :meth:`SetCluster.for_part`
+    gives, run in each of this part's database transactions instead of the part's own; None
+    on the embedded server, where they are committed already.
     """
+    embedded = cluster is None
     parsed: Statements = statements_by_database(scripts)
-    if not embedded:
+    if cluster is not None:
         parsed[None] = cluster
     ensure_databases(dsn, plan, create=embedded)
     mismatches: set[Mismatch] = set()

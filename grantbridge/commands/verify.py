@@ -82,28 +82,20 @@ def _verify_set(outdir: Path, target: str | None, mismatches_file: Path | None) 
     from grantbridge.collector import collector_paused
     from grantbridge.commands.plan_set import PartMismatches, in_part, read_set
     from grantbridge.errors import GrantbridgeError
-    from mapper.plan import PgRole
     from pg_emit.apply import load_plan_dir
     from pg_emit.server import check_reachable, embedded_server, redact
-    from pg_emit.verify_set import (
-        check_set_lock_table,
-        cluster_statements,
-        every_cluster,
-        verify_part,
-    )
+    from pg_emit.verify_set import SetCluster, check_set_lock_table, every_cluster, verify_part
 
     parts = read_set(outdir)
     if target is not None:  # a live target first: a wrong DSN is exit 4 before a long load
         check_reachable(target)
-    clusters: list[tuple[str, list[str]]] = []
-    roles: dict[str, PgRole] = {}
+    clusters = SetCluster(live=target is not None)
     for part in parts:  # every part checked before anything runs; one plan in memory at a time
         try:
             plan, scripts = load_plan_dir(part.path)
         except GrantbridgeError as exc:
             raise in_part(exc, part, len(parts), "; nothing was verified") from None
-        clusters.append((part.label(len(parts)), cluster_statements(scripts)))
-        roles |= {r.name: r for r in plan.roles}
+        clusters.add(part.label(len(parts)), plan, scripts)
         del plan, scripts
     found: list[PartMismatches] = []
 
@@ -120,15 +112,17 @@ def _verify_set(outdir: Path, target: str | None, mismatches_file: Path | None) 
         else:
             dsn, embedded = target, False
         step = stack.enter_context(ui.progress("verify", len(parts), err=True))
-        cluster = stack.enter_context(every_cluster(dsn, clusters, embedded=embedded))
+        stack.enter_context(every_cluster(dsn, clusters, embedded=embedded))
         stack.enter_context(collector_paused())
-        for part in parts:
+        for number, part in enumerate(parts):
             step(f"verify {part.label(len(parts))}")
             try:
                 plan, scripts = load_plan_dir(part.path)
+                cluster = None
                 if not embedded:
-                    check_set_lock_table(dsn, plan, list(roles.values()))
-                mismatches = verify_part(plan, scripts, dsn, cluster, embedded=embedded, log=say)
+                    cluster, roles = clusters.for_part(number)
+                    check_set_lock_table(dsn, plan, roles)
+                mismatches = verify_part(plan, scripts, dsn, cluster, log=say)
             except GrantbridgeError as exc:
                 raise in_part(exc, part, len(parts)) from None
             found.append(PartMismatches(part, mismatches))
