@@ -83,6 +83,29 @@ class ClusterPart:
     edges: list[Edge]
 
 
+@dataclass(frozen=True)
+class _Graph:
+    """Every part's memberships both ways (member → roles, role → members), the roles some
+    part creates, and the roles memberships name that none creates (predefined, RDS)."""
+
+    up: dict[str, set[str]]
+    down: dict[str, set[str]]
+    created: frozenset[str]
+    uncreated: frozenset[str]
+
+    @classmethod
+    def of(cls, parts: Sequence[ClusterPart]) -> _Graph:
+        up: dict[str, set[str]] = defaultdict(set)
+        down: dict[str, set[str]] = defaultdict(set)
+        for part in parts:
+            for role, member, _ in part.edges:
+                up[member].add(role)
+                down[role].add(member)
+        created = frozenset(name for part in parts for name, role in part.roles.items()
+                            if role.kind != RoleKind.PREDEFINED)  # fmt: skip
+        return cls(dict(up), dict(down), created, frozenset(down.keys() - created))
+
+
 @dataclass
 class SetCluster:
     """Every part's cluster-wide statements, roles and memberships, read once (:meth:`add`, in
@@ -93,7 +116,7 @@ class SetCluster:
     live: bool = True
     parts: list[ClusterPart] = field(default_factory=list)
     _roles: dict[str, PgRole] = field(default_factory=dict)
-    _up: dict[str, set[str]] | None = None  # member → its roles, over every part
+    _graph: _Graph | None = None  # of every part added, made when first asked
 
     def add(self, name: str, plan: MigrationPlan, scripts: dict[str, str]) -> None:
         roles: dict[str, PgRole] = {}
@@ -105,36 +128,26 @@ class SetCluster:
         bare = MigrationPlan(fingerprint=plan.fingerprint, target=plan.target,
                              database_mode=plan.database_mode, part_of=plan.part_of)  # fmt: skip
         self.parts.append(ClusterPart(name, cluster_statements(scripts), bare, roles, edges))
-        self._up = None
+        self._graph = None
 
     @property
     def clusters(self) -> list[tuple[str, list[str]]]:
         """Each part's name and own statements, in the set's order (:func:`every_cluster`)."""
         return [(part.name, part.statements) for part in self.parts]
 
-    def _graph(self) -> tuple[dict[str, set[str]], set[str]]:
-        """Every part's memberships, member → roles, and the roles some part creates."""
-        if self._up is None:
-            self._up = defaultdict(set)
-            for part in self.parts:
-                for role, member, _ in part.edges:
-                    self._up[member].add(role)
-        created = {name for part in self.parts for name, role in part.roles.items()
-                   if role.kind != RoleKind.PREDEFINED}  # fmt: skip
-        return self._up, created
+    @property
+    def graph(self) -> _Graph:
+        if self._graph is None:
+            self._graph = _Graph.of(self.parts)
+        return self._graph
 
     def known(self, index: int) -> set[str]:
         """The roles part ``index`` knows, and the bridging ones: those another part creates
         that are, through memberships, between a role it knows and a role it knows or that no
         part creates (module docstring)."""
-        own = set(self.parts[index].roles)
-        up, created = self._graph()
-        down: dict[str, set[str]] = defaultdict(set)
-        for member, roles in up.items():
-            for role in roles:
-                down[role].add(member)
-        sinks = own | {r for roles in up.values() for r in roles if r not in created}
-        reaching = _closure(sinks, down)  # every role with a path up to a sink
+        own, graph = set(self.parts[index].roles), self.graph
+        reaching = _closure(own | graph.uncreated, graph.down)  # each has a path up to those
+        up = graph.up
         # from the roles it knows, upward through such roles only: each is on a path
         return _closure(own, {m: {r for r in up.get(m, ()) if r in reaching} for m in reaching})
 
@@ -143,8 +156,7 @@ class SetCluster:
         the roles that creates: the cluster-wide statements of every part in the set's order,
         the part's own as its scripts have them, another part's rendered from what it creates
         and grants among :meth:`known` roles and the roles no part creates."""
-        known = self.known(index)
-        _, created = self._graph()
+        known, created = self.known(index), self.graph.created
         statements: list[str] = []
         roles: dict[str, PgRole] = {}
         for number, part in enumerate(self.parts):
