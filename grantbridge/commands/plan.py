@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
@@ -60,6 +61,47 @@ def _steps(snapshot: Path) -> Callable[[str], None]:
     if not large:
         return lambda _message: None
     return lambda message: ui.say(f"plan: {message}", err=True)
+
+
+#: Peak memory of planning a snapshot whole, per byte of its file: bench scale M's 230 MB
+#: peaked at 3,399 MB loaded and planned (BENCHMARKS.md), about 15 times; bench L's 2.4 GB went
+#: past 16 GB before its plan was done.
+WHOLE_PLAN_MEMORY = 15
+
+
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _warn_memory(snapshot: Path) -> None:
+    """Say on stderr, before a load that takes minutes, that planning ``snapshot`` whole will
+    likely need more memory than the machine has, and, for an estate of several databases,
+    that ``--per-database`` plans one at a time (bench scale L: 3.7 GB peak, two workers)."""
+    from mssql_extract.snapshot_parts import database_count
+
+    try:
+        size = snapshot.stat().st_size
+    except OSError:  # standard input: no size to go by
+        return
+    memory = _physical_memory()
+    if memory is None or size * WHOLE_PLAN_MEMORY <= memory:
+        return
+    advice = ""
+    if database_count(snapshot) > 1:
+        advice = "; --per-database plans one database at a time in far less"
+    ui.say(
+        f"plan: warning: planning this {_gb(size)} snapshot whole may need about "
+        f"{_gb(size * WHOLE_PLAN_MEMORY)} of memory, and this machine has {_gb(memory)}{advice}",
+        err=True,
+    )
+
+
+def _gb(size: int) -> str:
+    return f"{size / 1e9:,.1f} GB"
 
 
 _Document = TypeVar("_Document", SecuritySnapshot, MigrationPlan)
@@ -228,6 +270,7 @@ def plan(
         )
         _parts_summary(parts, output, fail_on)
         return
+    _warn_memory(snapshot)
     source = _read_document(snapshot, SecuritySnapshot, "the snapshot", "snapshot")
     # a large estate takes minutes (bench scale M: about 2): say what is going on, on stderr
     step = _steps(snapshot)
