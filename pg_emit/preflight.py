@@ -195,6 +195,9 @@ def preflight_owners(dsn: str, plan: MigrationPlan) -> None:
         )
 
 
+#: What ``verify`` on a live target can do instead of raising the setting.
+VERIFY_INSTEAD = "or verify on the embedded throwaway server (no --dsn), which has room"
+
 #: The shared lock table's size. "The shared lock table tracks locks on
 #: max_locks_per_transaction * (max_connections + max_prepared_transactions) objects (e.g.,
 #: tables); hence, no more than this many distinct objects can be locked at any one time"
@@ -232,12 +235,14 @@ def lock_need(plan: MigrationPlan, *, with_cluster: bool) -> tuple[int, str]:
 
 
 def check_lock_table(
-    conn: psycopg.Connection[Any], plan: MigrationPlan, *, with_cluster: bool
-) -> None:
+    conn: psycopg.Connection[Any], plan: MigrationPlan, *, with_cluster: bool,
+    command: str = "apply", instead: str = "",
+) -> None:  # fmt: skip
     """Refuse up front a plan whose largest transaction cannot fit the server's lock table:
     PostgreSQL would stop it with "out of shared memory" part-way (at bench scale M the first
     section, 23,292 roles, against a default 64 × 100 = 6,400), and raising the setting needs
-    a restart (RDS / Aurora: the DB parameter group and a reboot)."""
+    a restart (RDS / Aurora: the DB parameter group and a reboot). ``instead``: what else
+    ``command``'s user can do, said after the setting."""
     row = conn.execute(LOCK_TABLE_SQL).fetchone()
     assert row is not None
     per_transaction, connections, prepared = row
@@ -247,9 +252,9 @@ def check_lock_table(
         return
     wanted = math.ceil(need * 1.25 / (connections + prepared))  # room for other sessions
     raise InputError(
-        f"one transaction of this apply locks about {need} objects ({what}), more than the "
+        f"one transaction of this {command} locks about {need} objects ({what}), more than the "
         f"server's lock table holds: {capacity} (max_locks_per_transaction {per_transaction} × "
         f"(max_connections {connections} + max_prepared_transactions {prepared})); set "
         f"max_locks_per_transaction to at least {wanted} and restart the server (RDS / Aurora: "
-        "in the DB parameter group, then reboot)"
+        "in the DB parameter group, then reboot)" + (f"; {instead}" if instead else "")
     )

@@ -43,7 +43,7 @@ from pg_emit.effective import check_effective
 from pg_emit.execute import StatementFailed, run_statements
 from pg_emit.inspect import read_database, read_roles, session_role
 from pg_emit.mismatch_report import print_mismatches
-from pg_emit.preflight import check_lock_table
+from pg_emit.preflight import VERIFY_INSTEAD, check_lock_table
 from pg_emit.preflight_missing import refuse_absent_databases
 from pg_emit.psql import parse_script
 from pg_emit.render import render_sql
@@ -247,7 +247,10 @@ def verify_plan(
     ensure_databases(dsn, plan, create=embedded)
     if not embedded:  # each database's transaction creates the roles again: both must fit
         with connect(dsn) as conn:
-            check_lock_table(conn, plan, with_cluster=True)
+            instead = VERIFY_INSTEAD
+            if len(_databases(plan)) > 1:  # a set's parts each hold their own roles only
+                instead += ", or plan --per-database and verify the set on this server"
+            check_lock_table(conn, plan, with_cluster=True, command="verify", instead=instead)
     mismatches: set[Mismatch] = set()
     roles: AbstractContextManager[None] = (
         cluster_committed(dsn, scripts) if embedded else nullcontext()

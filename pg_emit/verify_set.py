@@ -48,7 +48,7 @@ from mapper.plan import MigrationPlan, PgMembership, PgRole, RoleKind
 from pg_emit import intent
 from pg_emit.apply import Log
 from pg_emit.compare import Mismatch, in_order
-from pg_emit.preflight import check_lock_table
+from pg_emit.preflight import VERIFY_INSTEAD, check_lock_table
 from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.verify import (
@@ -215,7 +215,8 @@ def check_set_lock_table(dsn: str, plan: MigrationPlan, roles: Sequence[PgRole])
     (:meth:`SetCluster.for_part`): the lock table must hold them with the part's largest
     database."""
     with connect(dsn) as conn:
-        check_lock_table(conn, plan.model_copy(update={"roles": tuple(roles)}), with_cluster=True)
+        part = plan.model_copy(update={"roles": tuple(roles)})
+        check_lock_table(conn, part, with_cluster=True, command="verify", instead=VERIFY_INSTEAD)
 
 
 def verify_part(

@@ -119,7 +119,15 @@ def test_live_verify_of_a_set_fits_a_small_lock_table_and_finds_what_embedded_fi
         assert "verification passed" in capsys.readouterr().err
         assert main(["--json", "verify", str(bridged), "--dsn", dsn]) == 3
         live = json.loads(capsys.readouterr().out)["mismatches"]
+        # the whole plan's transactions would each create all 47 roles: refused, saying so
+        assert main(["verify", str(whole_dir), "--dsn", dsn]) == 2
+        err = " ".join(capsys.readouterr().err.split())
     assert live == embedded
+    assert "one transaction of this verify locks about 64 objects (47 roles created and " in err
+    assert err.endswith(
+        "or verify on the embedded throwaway server (no --dsn), which has room, or plan "
+        "--per-database and verify the set on this server"
+    )
 
 
 def test_a_part_the_roles_of_which_do_not_fit_is_refused_before_anything_runs(
