@@ -84,19 +84,19 @@ def render_diff_markdown(diff: PlanDiff, budget: int = COMMENT_BUDGET) -> str:
     """
     lines = [COMMENT_MARKER, "## grantbridge plan diff", ""]
     lines.append(
-        f"Base plan {md.code(_short(diff.old_fingerprint))} → "
-        f"this branch {md.code(_short(diff.new_fingerprint))}"
+        f"Base plan {md.code(short_fingerprint(diff.old_fingerprint))} → "
+        f"this branch {md.code(short_fingerprint(diff.new_fingerprint))}"
     )
     if diff.is_empty:
         return "\n".join([*lines, "", "No change to roles, privileges or findings."]) + "\n"
     settings = diff_security.headline(diff)  # a widening must not hide either
-    lines += ["", _access_line(diff), *(["", settings] if settings else [])]
-    lines += ["", *_summary_table(diff)]
+    lines += ["", access_line(diff), *(["", settings] if settings else [])]
+    lines += ["", *summary_table(diff)]
     counts = diff_churn.count(diff)
-    text = _assemble(lines, _sections(diff, counts, eager=False), None, budget)
+    text = _assemble(lines, comment_sections(diff, counts, eager=False), None, budget)
     if len(text) <= budget:
         return text
-    sections = _sections(diff, counts, eager=True)
+    sections = comment_sections(diff, counts, eager=True)
     for limit in (None, *ITEMS_SHOWN):
         text = _assemble(lines, sections, limit, budget)
         if len(text) <= budget:
@@ -107,15 +107,15 @@ def render_diff_markdown(diff: PlanDiff, budget: int = COMMENT_BUDGET) -> str:
 def _assemble(head: list[str], sections: list[_Section], limit: int | None, budget: int) -> str:
     lines = list(head)
     if limit is not None and any(len(s.rows) > limit for s in sections):
-        lines += ["", _shortened(limit, budget)]
+        lines += ["", shortened_note(limit, budget)]
     for section in sections:
-        block = _fold(section, limit)
+        block = folded(section, limit)
         if block:
             lines += ["", *block]
     return "\n".join(lines) + "\n"
 
 
-def _shortened(limit: int, budget: int) -> str:
+def shortened_note(limit: int, budget: int) -> str:
     listed = f"lists its first {limit:,} items" if limit else "counts its items"
     return (
         f"**Shortened** to fit a GitHub comment ({budget:,} characters): each section below "
@@ -123,7 +123,9 @@ def _shortened(limit: int, budget: int) -> str:
     )
 
 
-def _sections(diff: PlanDiff, counts: dict[str, Counter[str]], *, eager: bool) -> list[_Section]:
+def comment_sections(
+    diff: PlanDiff, counts: dict[str, Counter[str]], *, eager: bool
+) -> list[_Section]:
     """The comment's sections, top to bottom after the summary: what needs review first."""
     chosen = diff_churn.grouped(counts, eager=eager)
     of = {name: base for name, base in diff_churn.bases(diff).items() if base in chosen}
@@ -147,12 +149,12 @@ def _sections(diff: PlanDiff, counts: dict[str, Counter[str]], *, eager: bool) -
     ]
 
 
-def _short(fingerprint: str) -> str:
+def short_fingerprint(fingerprint: str) -> str:
     algorithm, _, digest = fingerprint.rpartition(":")
     return f"{algorithm}:{digest[:12]}" if algorithm else fingerprint[:12]
 
 
-def _summary_table(diff: PlanDiff) -> list[str]:
+def summary_table(diff: PlanDiff) -> list[str]:
     rows = [
         ("Roles", len(diff.roles_added), len(diff.roles_removed), len(diff.roles_changed)),
         ("Memberships", len(diff.memberships_added), len(diff.memberships_removed), 0),
@@ -172,7 +174,7 @@ def _summary_table(diff: PlanDiff) -> list[str]:
         ),
         *diff_security.summary_rows(diff),
     ]
-    shown = [(name, *(_count(n) for n in counts)) for name, *counts in rows if any(counts)]
+    shown = [(name, *(count_cell(n) for n in counts)) for name, *counts in rows if any(counts)]
     opened = diff.new_open_findings()
     findings = (
         f"**Findings:** {len(opened)} newly open, {len(diff.findings_resolved)} resolved, "
@@ -182,11 +184,11 @@ def _summary_table(diff: PlanDiff) -> list[str]:
     return [*table, *([""] if table else []), findings]
 
 
-def _count(n: int) -> str:
+def count_cell(n: int) -> str:
     return str(n) if n else "·"
 
 
-def _fold(section: _Section, limit: int | None) -> list[str]:
+def folded(section: _Section, limit: int | None) -> list[str]:
     """A titled list; long ones fold into ``<details>`` so the comment stays readable, and past
     ``limit`` rows the rest are counted, not listed."""
     rows = section.rows
@@ -208,7 +210,7 @@ def _fold(section: _Section, limit: int | None) -> list[str]:
     return lines
 
 
-def _access_line(diff: PlanDiff) -> str:
+def access_line(diff: PlanDiff) -> str:
     """One line above everything else: a widening must not hide among moved grants."""
     if not diff.access_gained and not diff.access_lost:
         return "**Effective access:** unchanged: no role gains or loses a privilege."

@@ -31,13 +31,13 @@ from pg_emit.diff_markdown import (  # the single comment's pieces: a part reads
     FULL_LIST,
     ITEMS_SHOWN,
     NAMES_SHOWN,
-    _access_line,
-    _count,
-    _fold,
-    _sections,
-    _short,
-    _shortened,
-    _summary_table,
+    access_line,
+    comment_sections,
+    count_cell,
+    folded,
+    short_fingerprint,
+    shortened_note,
+    summary_table,
 )
 
 __all__ = ["COMMENT_BUDGET", "LEVELS", "PartRow", "RenderedPart", "render_part"]
@@ -99,22 +99,22 @@ def render_part(
     """A part's section of the comment at every level of shortening: a heading naming its
     database, then what a single diff's comment says of it, one heading level down."""
     intro = (
-        f"Base plan {md.code(_short(diff.old_fingerprint))} → "
-        f"this branch {md.code(_short(diff.new_fingerprint))}"
+        f"Base plan {md.code(short_fingerprint(diff.old_fingerprint))} → "
+        f"this branch {md.code(short_fingerprint(diff.new_fingerprint))}"
         if status == "changed"
         else f"**{md.text(_STATUS[status].capitalize())}.**"
     )
     settings = diff_security.headline(diff)
-    head = [f"### {md.code(database)} ({status})", "", intro, "", _access_line(diff)]
-    head += [*(["", settings] if settings else []), "", *_summary_table(diff)]
+    head = [f"### {md.code(database)} ({status})", "", intro, "", access_line(diff)]
+    head += [*(["", settings] if settings else []), "", *summary_table(diff)]
     counts = diff_churn.count(diff)
-    sections = {eager: _sections(diff, counts, eager=eager) for eager in (False, True)}
+    sections = {eager: comment_sections(diff, counts, eager=eager) for eager in (False, True)}
     texts: list[str | None] = []
     shortened = []
     for eager, limit in LEVELS:
         lines = list(head)
         for section in sections[eager]:
-            block = _fold(section, limit)
+            block = folded(section, limit)
             if block:
                 lines += ["", "#" + block[0], *block[1:]]  # under the part's heading
         text: str | None = "\n".join(lines) + "\n"
@@ -157,7 +157,7 @@ def render_set_markdown(
         texts = [p.texts[level] for p in parts]
         if any(t is None for t in texts):
             continue
-        note = [_shortened(limit, budget)] if limit is not None and any(
+        note = [shortened_note(limit, budget)] if limit is not None and any(
             p.shortened[level] for p in parts
         ) else []  # fmt: skip
         text = _join(head, note, texts)  # type: ignore[arg-type]  # none is None
@@ -168,7 +168,7 @@ def render_set_markdown(
 
 def _first_parts(head: list[str], parts: Sequence[RenderedPart], budget: int) -> str:
     """Headings and counts of the first parts that fit, then how many are left out."""
-    note = [_shortened(0, budget)]
+    note = [shortened_note(0, budget)]
     kept: list[str] = []
     for part in parts:
         text = part.texts[-1]
@@ -255,7 +255,7 @@ def _table(rows: Sequence[PartRow]) -> list[str]:
     header = ("Database", "Change", "Access gained", "Access lost", "Findings newly open",
               "Settings widened", "Settings narrowed")  # fmt: skip
     cells = [
-        (md.code(r.database), r.status, *(_count(n) for n in
+        (md.code(r.database), r.status, *(count_cell(n) for n in
          (r.gained, r.lost, r.newly_open, r.widened, r.narrowed)))
         for r in rows
     ]  # fmt: skip
