@@ -214,7 +214,8 @@ def cluster_committed(dsn: str, scripts: dict[str, str] | Statements) -> Iterato
                 conn.execute(f"DROP ROLE {', '.join(sorted(created))}".encode())
 
 
-def _databases(plan: MigrationPlan) -> list[str]:
+def verified_databases(plan: MigrationPlan) -> list[str]:
+    """The databases ``verify`` applies and compares in, one transaction each, sorted."""
     return sorted({d.name for d in plan.databases} | {o.database for o in plan.objects}
                   | {g.database for g in plan.grants})  # fmt: skip
 
@@ -223,11 +224,11 @@ def ensure_databases(dsn: str, plan: MigrationPlan, *, create: bool) -> None:
     """Create the plan's databases (embedded server) or insist they exist (live target: the
     server answered, so a missing one is bad input, exit 2, worded as ``apply`` words it)."""
     if not create:
-        refuse_absent_databases(dsn, _databases(plan), "verify", "verified")
+        refuse_absent_databases(dsn, verified_databases(plan), "verify", "verified")
         return
     with connect(dsn) as conn:
         existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
-        for name in _databases(plan):
+        for name in verified_databases(plan):
             if name not in existing:
                 conn.execute(f"CREATE DATABASE {quote_ident(name)}".encode())
 
@@ -248,7 +249,7 @@ def verify_plan(
     if not embedded:  # each database's transaction creates the roles again: both must fit
         with connect(dsn) as conn:
             instead = VERIFY_INSTEAD
-            if len(_databases(plan)) > 1:  # a set's parts each hold their own roles only
+            if len(verified_databases(plan)) > 1:  # a set's parts each hold their own roles only
                 instead += ", or plan --per-database and verify the set on this server"
             check_lock_table(conn, plan, with_cluster=True, command="verify", instead=instead)
     mismatches: set[Mismatch] = set()
@@ -257,7 +258,7 @@ def verify_plan(
     )
     # the checks build sets of millions of small objects beside the plan: no collector passes
     with roles, collector_paused():
-        for index, database in enumerate(_databases(plan)):
+        for index, database in enumerate(verified_databases(plan)):
             log(f"verify {database}: apply, read back, compare (transaction rolled back)")
             found = verify_database(
                 dsn, plan, scripts, database, cluster=not embedded, roles=index == 0

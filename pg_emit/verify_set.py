@@ -53,10 +53,10 @@ from pg_emit.render import render_sql
 from pg_emit.server import connect
 from pg_emit.verify import (
     Statements,
-    _databases,
     cluster_committed,
     ensure_databases,
     statements_by_database,
+    verified_databases,
     verify_database,
 )
 
@@ -235,7 +235,7 @@ def verify_part(
         parsed[None] = cluster
     ensure_databases(dsn, plan, create=embedded)
     mismatches: set[Mismatch] = set()
-    for index, database in enumerate(_databases(plan)):
+    for index, database in enumerate(verified_databases(plan)):
         log(f"verify {database}: apply, read back, compare (transaction rolled back)")
         found = verify_database(dsn, plan, parsed, database, cluster=not embedded, roles=index == 0)
         mismatches |= set(found)
