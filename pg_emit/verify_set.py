@@ -27,12 +27,11 @@ knows holds privileges in that part's database only, so a shared role's membersh
 nothing here, and the comparison leaves such memberships out
 (:func:`pg_emit.intent.live_memberships`); unless that role is itself, through memberships, a
 member of a role the part knows or of a predefined one, in which case it is run too (a
-*bridging* role: none at bench scale M).
+*bridging* role: none at bench scale M). Another part's statements are rendered from its plan
+cut to those roles and memberships: each part was checked to be its plan's rendering when read.
 
 Each part's databases are its own (``plan --per-database``: one database a part), so the
-database sections of two parts never meet; a part's comparison of memberships already leaves
-out a shared role's membership in a role only another part knows
-(:func:`pg_emit.intent.live_memberships`).
+database sections of two parts never meet.
 """
 
 from __future__ import annotations
