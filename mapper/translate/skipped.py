@@ -13,7 +13,8 @@ may hide security is a finding instead, shown in the report and in SARIF:
   lists them), and one SQL Server refuses (a second CREATE, a constraint named as one its
   schema holds, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role
   with members or of a principal that owns something or granted a permission, a DROP COLUMN
-  of a column a default depends on), and a system database (msdb …) whose users, memberships
+  of a column a default depends on, a DROP TABLE of a table or a DROP CONSTRAINT of a key a
+  foreign key of another table references), and a system database (msdb …) whose users, memberships
   or permissions a script recorded: GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
@@ -53,6 +54,12 @@ REFUSED_DROP_SEQUENCE = "the sequence stands (not replayed)"
 #: index, statistics, a computed column or another table's foreign key depends on, which SQL
 #: Server refuses (Msg 5074, 4922: mssql_extract/tsql/table_drops.py): the column stays.
 REFUSED_DROP_COLUMN = "the column stands (not replayed)"
+#: How it ends for a DROP TABLE of a table another table's foreign key references, which SQL
+#: Server refuses (Msg 3726: mssql_extract/tsql/key_refusals.py): the table stays.
+REFUSED_DROP_TABLE = "the table stands (not replayed)"
+#: How it ends for an ALTER TABLE … DROP CONSTRAINT of the key another table's foreign key
+#: references, which SQL Server refuses (Msg 3725: mssql_extract/tsql/key_refusals.py).
+REFUSED_DROP_KEY = "the key stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
 REFUSED_USER = "the user is not created (not replayed)"
@@ -142,6 +149,23 @@ _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
         "STATISTICS), another table's foreign key that references it before it (ALTER TABLE "
         "… DROP CONSTRAINT on that table), and extract again.",
         "the column once what depends on it is gone",
+    ),
+    (
+        REFUSED_DROP_TABLE,
+        "Not in the plan as a drop: SQL Server refuses to drop the table, so it stays with its "
+        "permissions (the other objects the statement names are dropped), and the plan holds "
+        "them as the server does. If it is meant to go, drop the foreign keys of other tables "
+        "that reference it first (ALTER TABLE … DROP CONSTRAINT on those tables, or DROP TABLE "
+        "of those tables listed before it in the same statement), and extract again.",
+        "the table once the foreign keys are gone",
+    ),
+    (
+        REFUSED_DROP_KEY,
+        "Not in the plan as a drop: SQL Server refuses the statement, so the key stays, and "
+        "so does every column the statement names, with its permissions; the plan holds them "
+        "as the server does. If it is meant to go, drop the foreign keys of other tables that "
+        "reference it first (ALTER TABLE … DROP CONSTRAINT on those tables), and extract again.",
+        "the key once the foreign keys are gone",
     ),
 )
 

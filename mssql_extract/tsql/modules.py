@@ -1,5 +1,5 @@
 """Schema objects a GRANT can target: CREATE TABLE | VIEW | PROCEDURE | FUNCTION | SEQUENCE |
-TYPE | SYNONYM (and CREATE OR ALTER, ALTER of modules, DROP).
+TYPE | SYNONYM (and CREATE OR ALTER, ALTER of modules; DROP: ``object_drops``).
 
 Objects are registered with kind, schema, name and, for tables and views, their columns. Module
 bodies are kept only with ``include_definitions``. T-SQL requires CREATE PROCEDURE, FUNCTION, VIEW
@@ -327,33 +327,6 @@ def create_trigger(p: Parser) -> None:
     p.builder.skip("statement", "trigger (not a securable)", p.statement_text(), p.ref())
 
 
-def drop_objects(p: Parser) -> None:
-    """``DROP {TABLE | VIEW | …} [IF EXISTS] name [, …]``: objects and their permissions. A
-    sequence a column default calls stands: SQL Server refuses to drop it (``column_defaults``)."""
-    ref, sequences = p.ref(), p.words[p.start + 1] == "SEQUENCE"
-    p.accept("IF", "EXISTS")
-    db = p.builder.db()
-    refused: dict[str, list[str]] = {}
-    for schema, name in [object_name(p), *_more_names(p)]:
-        calling = column_defaults.calling(db, schema, name) if sequences else []
-        if calling and db.object_kind(schema, name) == ObjectKind.SEQUENCE:
-            found = db.objects[(fold(schema), fold(name))]
-            refused[f"[{found.schema_name}].[{found.name}]"] = calling
-            continue
-        db.objects.pop((fold(schema), fold(name)), None)
-        p.builder.drop_object_permissions(schema, name)
-        p.builder.unsign(("OBJECT", fold(schema), fold(name)))
-    if refused:
-        column_defaults.refuse_drop(p, refused, ref)
-
-
-def _more_names(p: Parser) -> list[tuple[str, str]]:
-    names = []
-    while p.accept_type(TokenType.COMMA):
-        names.append(object_name(p))
-    return names
-
-
 _CREATE_KINDS: dict[str, Handler] = {
     "TABLE": create_table,
     "VIEW": create_view,
@@ -366,7 +339,6 @@ _CREATE_KINDS: dict[str, Handler] = {
     "TRIGGER": create_trigger,
 }
 _ALTERABLE = ("VIEW", "PROC", "PROCEDURE", "FUNCTION", "TRIGGER")
-_DROPPABLE = ("TABLE", "VIEW", "PROC", "PROCEDURE", "FUNCTION", "SEQUENCE", "TYPE", "SYNONYM")
 
 
 def create_or_alter(p: Parser) -> None:
@@ -381,7 +353,6 @@ def create_or_alter(p: Parser) -> None:
 STATEMENTS: dict[str, Handler] = {
     **{f"CREATE {kind}": handler for kind, handler in _CREATE_KINDS.items()},
     **{f"ALTER {kind}": _CREATE_KINDS[kind] for kind in _ALTERABLE},
-    **{f"DROP {kind}": drop_objects for kind in _DROPPABLE},
     "CREATE OR ALTER": create_or_alter,
     "ALTER TABLE": alter_table,
 }

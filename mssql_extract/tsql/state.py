@@ -162,11 +162,11 @@ class Objects(dict[tuple[str, str], DbObject]):
     scripts state on its columns, and ``named`` their names as ``constraints`` does (a DROP
     COLUMN asks for them: ``table_drops``); they go with their table (``pop``, ``del``), and a
     rename or schema transfer puts them on its new key (:meth:`depend`). ``referencing``
-    keeps, by table key, the tables whose foreign keys reference it (a DROP COLUMN of that
-    table asks for them: :meth:`referencing_of`); a rename or transfer of the referenced table
-    re-points them (:meth:`retarget`), a drop of it forgets them. Objects are stored with
-    ``[key] = obj`` and removed with ``pop`` or ``del`` (the only writes that keep the
-    indexes)."""
+    keeps, by table key, the tables whose foreign keys reference it (a DROP COLUMN, DROP
+    CONSTRAINT or DROP TABLE of that table asks for them: :meth:`referencing_of`); a rename or
+    transfer of the referenced table re-points them (:meth:`retarget`), a drop of it forgets
+    them. Objects are stored with ``[key] = obj`` and removed with ``pop`` or ``del`` (the only
+    writes that keep the indexes)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -36,6 +36,11 @@ than sequence defaults, whose USAGE is kept as before). What the plan then leave
 column's grants, the default's USAGE) is missed access one can grant again, where keeping it
 would be access the server does not give.
 
+A constraint item dropping the PRIMARY KEY or UNIQUE constraint a foreign key of another table
+uses is refused too (Msg 3725, :mod:`.key_refusals`), and so is the statement, which changes
+nothing: each column it names stands with its permissions. The first item SQL Server refuses
+is the one the skipped item names.
+
 A statement that changes nothing is kept as skipped, without a security effect, as before.
 """
 
@@ -46,7 +51,7 @@ from dataclasses import dataclass, field
 from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.snapshot import DbObject, SequenceDefault, SourceRef, fold
-from mssql_extract.tsql import loops
+from mssql_extract.tsql import key_refusals, loops
 from mssql_extract.tsql.column_defaults import (
     WITHOUT_EFFECT,
     items,
@@ -86,14 +91,20 @@ def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool
         list(objects.dependents.get(key, ())),
         [(_spelled(objects.get(child)), d) for child, d in objects.referencing_of(key)],
         frozenset(fold(name) for kind, name in listed if kind == "COLUMN"),
+        key_refusals.of_other_tables(objects, key),
     )
     for kind, name in listed:
+        if dropping.refused is not None or dropping.key is not None:
+            break  # (the statement fails as a whole)
         if kind == "CONSTRAINT":
             dropping.constraint(name)
         else:
             dropping.column(name)
     if found is not None and dropping.refused is not None:
         _refuse(p, found, *dropping.refused, ref)
+        return True
+    if found is not None and dropping.key is not None:
+        key_refusals.refuse_key(p, found, *dropping.key, ref)
         return True
     _undepend(p, key, dropping)
     if not _replay(p, schema, table, found, dropping):
@@ -123,12 +134,14 @@ def drop_items(tokens: list[Token]) -> list[Item]:
 class _Dropping:
     """What a DROP list does to a table's sequence ``defaults``, other ``dependents`` and the
     foreign keys ``referencing`` it, each with its table (:mod:`.dependents`), item after item;
-    ``listed``: the columns the list drops, folded."""
+    ``listed``: the columns the list drops, folded; ``others``: the foreign keys of other
+    tables that reference it (no item of the list drops one)."""
 
     defaults: list[SequenceDefault]
     dependents: list[Dependent]
     referencing: list[tuple[str, Dependent]]
     listed: frozenset[str]
+    others: list[key_refusals.Referencing]
     #: The columns dropped, as the script writes them.
     columns: list[str] = field(default_factory=list)
     #: The dependents dropped (DROP CONSTRAINT, or a computed column's DROP COLUMN).
@@ -138,11 +151,18 @@ class _Dropping:
     #: The first column something keeps, and what (each with the table of a foreign key that
     #: references it): SQL Server refuses the statement.
     refused: tuple[str, list[Held]] | None = None
+    #: The first key foreign keys of other tables use, and those: SQL Server refuses the
+    #: statement (Msg 3725, :mod:`.key_refusals`).
+    key: tuple[Dependent, list[key_refusals.Referencing]] | None = None
 
     def constraint(self, name: str) -> None:
         key = fold(name)
         left = [d for d in self.defaults if d.constraint is None or fold(d.constraint) != key]
         named = [d for d in self.dependents if d.constraint and fold(d.name or "") == key]
+        for dependent in named:
+            held = key_refusals.key_held(dependent, self.dependents, self.others)
+            if held and self.key is None:
+                self.key = dependent, held
         self.unknown |= len(left) == len(self.defaults) and not named
         self.defaults = left
         self.dependents = [d for d in self.dependents if d not in named]
