@@ -14,7 +14,8 @@ may hide security is a finding instead, shown in the report and in SARIF:
   schema holds, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role
   with members or of a principal that owns something or granted a permission, a DROP COLUMN
   of a column a default depends on, a DROP TABLE of a table or a DROP CONSTRAINT of a key a
-  foreign key of another table references), and a system database (msdb …) whose users, memberships
+  foreign key of another table references, a DROP of what a view WITH SCHEMABINDING
+  references), and a system database (msdb …) whose users, memberships
   or permissions a script recorded: GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
@@ -54,9 +55,13 @@ REFUSED_DROP_SEQUENCE = "the sequence stands (not replayed)"
 #: index, statistics, a computed column or another table's foreign key depends on, which SQL
 #: Server refuses (Msg 5074, 4922: mssql_extract/tsql/table_drops.py): the column stays.
 REFUSED_DROP_COLUMN = "the column stands (not replayed)"
-#: How it ends for a DROP TABLE of a table another table's foreign key references, which SQL
-#: Server refuses (Msg 3726: mssql_extract/tsql/key_refusals.py): the table stays.
+#: How it ends for a DROP TABLE of a table another table's foreign key or a view or function
+#: WITH SCHEMABINDING references, which SQL Server refuses (Msg 3726, 3729:
+#: mssql_extract/tsql/key_refusals.py): the table stays.
 REFUSED_DROP_TABLE = "the table stands (not replayed)"
+#: How it ends for a DROP VIEW of a view a view or function WITH SCHEMABINDING references (Msg
+#: 3729): the view stays.
+REFUSED_DROP_VIEW = "the view stands (not replayed)"
 #: How it ends for an ALTER TABLE … DROP CONSTRAINT of the key another table's foreign key
 #: references, which SQL Server refuses (Msg 3725: mssql_extract/tsql/key_refusals.py).
 REFUSED_DROP_KEY = "the key stands (not replayed)"
@@ -112,6 +117,16 @@ def plan_skipped(state: PlanState) -> None:
         state.finding(findings.make("GB045", evidence, _action(skipped), source_ref=ref))
 
 
+#: The action of a refused DROP TABLE or DROP VIEW.
+_REFERENCED = (
+    "Not in the plan as a drop: SQL Server refuses to drop the {what}, so it stays with its "
+    "permissions (the other objects the statement names are dropped), and the plan holds them "
+    "as the server does. If it is meant to go, drop what references it first: the foreign keys "
+    "of other tables (ALTER TABLE … DROP CONSTRAINT on those tables, or DROP TABLE of those "
+    "tables listed before it in the same statement), the views and functions WITH "
+    "SCHEMABINDING (DROP VIEW, DROP FUNCTION, or ALTER them without SCHEMABINDING), and "
+    "extract again."
+)
 #: A refused DROP's reason suffix → its finding's action, and what a later pass of a loop may
 #: drop once the statement succeeds (:func:`_in_loop`).
 _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
@@ -147,17 +162,20 @@ _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
         "CONSTRAINT df, COLUMN c), a computed column that uses it in the same statement or "
         "before it (DROP COLUMN b, c), an index or statistics before it (DROP INDEX, DROP "
         "STATISTICS), another table's foreign key that references it before it (ALTER TABLE "
-        "… DROP CONSTRAINT on that table), and extract again.",
+        "… DROP CONSTRAINT on that table), a view or function WITH SCHEMABINDING that names "
+        "it before it (DROP VIEW, DROP FUNCTION, or ALTER it without SCHEMABINDING), and "
+        "extract again.",
         "the column once what depends on it is gone",
     ),
     (
         REFUSED_DROP_TABLE,
-        "Not in the plan as a drop: SQL Server refuses to drop the table, so it stays with its "
-        "permissions (the other objects the statement names are dropped), and the plan holds "
-        "them as the server does. If it is meant to go, drop the foreign keys of other tables "
-        "that reference it first (ALTER TABLE … DROP CONSTRAINT on those tables, or DROP TABLE "
-        "of those tables listed before it in the same statement), and extract again.",
-        "the table once the foreign keys are gone",
+        _REFERENCED.format(what="table"),
+        "the table once what references it is gone",
+    ),
+    (
+        REFUSED_DROP_VIEW,
+        _REFERENCED.format(what="view"),
+        "the view once what references it is gone",
     ),
     (
         REFUSED_DROP_KEY,

@@ -27,30 +27,40 @@ foreign key of the table to itself is not counted: the page says nothing of it, 
 its key with the column (``DROP CONSTRAINT pk, COLUMN id``) is refused for the column anyway
 (Msg 5074).
 
+A view or function WITH SCHEMABINDING keeps the tables and views it references from a DROP
+TABLE or DROP VIEW in the same way (Msg 3729, ``schema_binding``). A reason names every foreign
+key and module in the way the replay knows, with a message for each: which of them SQL Server
+names, and in what order, is not documented.
+
 Only what the replay knows counts (``dependents``): the foreign keys the scripts state, between
 tables a script creates, followed through renames, schema transfers and drops. A refused DROP
 is kept as a skipped item naming the table or key and each foreign key in the way (with their
-tables and SQL Server's messages), which the plan reports (GB045): the table or key stands,
-with its permissions (and, for the ALTER TABLE, every item of the statement).
+tables and SQL Server's messages), which the plan reports (GB045): the table, view or key
+stands, with its permissions (and, for the ALTER TABLE, every item of the statement).
 """
 
 from __future__ import annotations
 
 from mssql_extract.snapshot import DbObject, ObjectKind, SourceRef, fold
-from mssql_extract.tsql import loops
+from mssql_extract.tsql import loops, schema_binding
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.state import Dependent, Objects
 
 #: How the reason of a refused DROP TABLE ends (the mapper's GB045 action tells it by this).
 TABLE_STANDS = "the table stands (not replayed)"
+#: How the reason of a refused DROP VIEW ends.
+VIEW_STANDS = "the view stands (not replayed)"
 #: How the reason of a refused DROP CONSTRAINT of a referenced key ends.
 KEY_STANDS = "the key stands (not replayed)"
 
-#: A foreign key of another table, with that table.
+#: A foreign key of another table, with that table; or a schema-bound view or function, with
+#: itself.
 Referencing = tuple[DbObject, Dependent]
+#: A DROP TABLE or VIEW of an object refused: the name as written, the object, what keeps it.
+Refused = tuple[str, DbObject, list[Referencing]]
 
 #: When a later pass of a loop succeeds where the refused DROP failed (``loops``).
-_TABLE_LATER = "once a later pass finds the foreign keys dropped, SQL Server drops the table"
+_OBJECT_LATER = "once a later pass finds what references it dropped, SQL Server drops the {}"
 _KEY_LATER = "once a later pass finds the foreign keys dropped, SQL Server drops the key"
 #: Dependents a foreign key may use (a unique index is an INDEX: whether it is unique is not
 #: kept).
@@ -63,17 +73,20 @@ def of_other_tables(objects: Objects, key: tuple[str, str]) -> list[Referencing]
     found = []
     for child, fk in objects.referencing_of(key):
         table = objects.get(child)
-        if child != key and table is not None:
+        if child != key and table is not None and fk.kind == "FOREIGN KEY":
             found.append((table, fk))
     return found
 
 
-def table_held(objects: Objects, schema: str, name: str) -> list[Referencing]:
-    """The foreign keys that keep SQL Server from dropping the table ``schema.name`` (none
-    for another kind of object, or one no script creates)."""
+def in_the_way(objects: Objects, schema: str, name: str) -> list[Referencing]:
+    """The foreign keys and schema-bound views and functions that keep SQL Server from
+    dropping the table or view ``schema.name`` (none for another kind of object, or one no
+    script creates)."""
     key = (fold(schema), fold(name))
-    table = objects.get(key)
-    return of_other_tables(objects, key) if table and table.kind == ObjectKind.TABLE else []
+    found = objects.get(key)
+    if found is None or found.kind not in (ObjectKind.TABLE, ObjectKind.VIEW):
+        return []
+    return of_other_tables(objects, key) + schema_binding.bound_by(objects, key)
 
 
 def key_held(
@@ -89,23 +102,37 @@ def key_held(
     return [(table, fk) for table, fk in others if fk.referenced == dropped.columns]
 
 
-def refuse_tables(
-    p: Parser, refused: list[tuple[str, DbObject, list[Referencing]]], ref: SourceRef
-) -> None:
-    """Keep a DROP TABLE as skipped, naming each table it does not drop (as written, the table,
-    the foreign keys in the way): those stand, with their permissions."""
-    said = "; ".join(f"table {spelled(table)} {_referenced(held)}" for _, table, held in refused)
-    messages = ", ".join(
-        f"Msg 3726 \"Could not drop object '{written}' because it is referenced by a FOREIGN "
-        'KEY constraint."'
-        for written, _, _ in refused
-    )
+def refuse_drop(p: Parser, kind: str, refused: list[Refused], ref: SourceRef) -> None:
+    """Keep a DROP TABLE or DROP VIEW (``kind``) as skipped, naming each object it does not
+    drop and what keeps it: those stand, with their permissions."""
+    what = kind.lower()
+    said = "; ".join(f"{what} {spelled(obj)} {_referenced(held)}" for _, obj, held in refused)
+    messages = ", ".join(m for written, _, held in refused for m in _messages(kind, written, held))
     them = "them" if len(refused) > 1 else "it"
     reason = (
-        f"{said}, so SQL Server refuses to drop {them} ({messages}; DROP TABLE, Remarks)"
-        f"{loops.refused_in_loop(p, _TABLE_LATER)}: {TABLE_STANDS}"
+        f"{said}, so SQL Server refuses to drop {them} ({messages})"
+        f"{loops.refused_in_loop(p, _OBJECT_LATER.format(what))}: "
+        f"{TABLE_STANDS if kind == 'TABLE' else VIEW_STANDS}"
     )
     p.builder.skip("statement", reason, p.statement_text(), ref)
+
+
+def _messages(kind: str, written: str, held: list[Referencing]) -> list[str]:
+    """SQL Server's messages for what keeps the object written so: Msg 3726 for its foreign
+    keys (it names none), 3729 for each schema-bound module."""
+    found = [
+        f"Msg 3729 \"Cannot DROP {kind} '{written}' because it is being referenced by object "
+        f"'{holder.name}'.\""
+        for holder, dependent in held
+        if dependent.kind in schema_binding.BINDING
+    ]
+    if any(dependent.kind == "FOREIGN KEY" for _, dependent in held):
+        found.insert(
+            0,
+            f"Msg 3726 \"Could not drop object '{written}' because it is referenced by a "
+            'FOREIGN KEY constraint."',
+        )
+    return found
 
 
 def refuse_key(
@@ -128,12 +155,16 @@ def refuse_key(
 
 
 def _referenced(held: list[Referencing]) -> str:
-    """``is referenced by the foreign key [fk] of [s].[c] and …``."""
-    return "is referenced by " + " and ".join(
-        f"the foreign key {f'[{fk.name}]' if fk.name else 'that SQL Server named'} of "
-        f"{spelled(table)}"
-        for table, fk in held
-    )
+    """``is referenced by the foreign key [fk] of [s].[c] and the view [s].[v] WITH
+    SCHEMABINDING``."""
+    return "is referenced by " + " and ".join(_holder(table, d) for table, d in held)
+
+
+def _holder(holder: DbObject, dependent: Dependent) -> str:
+    if dependent.kind != "FOREIGN KEY":
+        return f"the {dependent.kind.lower()} {spelled(holder)} WITH SCHEMABINDING"
+    name = f"[{dependent.name}]" if dependent.name else "that SQL Server named"
+    return f"the foreign key {name} of {spelled(holder)}"
 
 
 def spelled(table: DbObject) -> str:

@@ -30,6 +30,7 @@ from mssql_extract.tsql import (
     constraint_names,
     dependents,
     duplicates,
+    schema_binding,
     table_drops,
 )
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
@@ -213,12 +214,16 @@ def alter_table(p: Parser) -> None:
 # ----------------------------------------------------------------------- modules
 
 
-def _select_names(sql: str) -> tuple[str, ...]:
-    """Output column names of a view's SELECT, best effort (``*`` cannot be expanded)."""
+def _parsed(sql: str) -> exp.Expr | None:
+    """A view's or inline function's SELECT read by sqlglot; None where it cannot."""
     try:
-        query = sqlglot.parse_one(sql, read="tsql")
+        return sqlglot.parse_one(sql, read="tsql")
     except SqlglotError:
-        return ()
+        return None
+
+
+def _select_names(query: exp.Expr | None) -> tuple[str, ...]:
+    """Output column names of a view's SELECT, best effort (``*`` cannot be expanded)."""
     if not isinstance(query, exp.Query):
         return ()
     return tuple(n for n in query.named_selects if n and n != "*")
@@ -256,13 +261,15 @@ def create_view(p: Parser) -> None:
     ref = p.ref()
     schema, name = object_name(p)
     listed = p.paren_names("a column name") if p.at_type(TokenType.L_PAREN) else None
+    header = p.pos
     _to_body(p)
     body = p.tok()
-    columns = (
-        listed if listed is not None else _select_names(p.batch.text[body.start :] if body else "")
-    )
-    register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.VIEW,
-                         columns=tuple(columns), definition=_definition(p), source_ref=ref))  # fmt: skip
+    query = _parsed(p.batch.text[body.start :] if body else "")
+    columns = listed if listed is not None else _select_names(query)
+    view = DbObject(schema_name=schema, name=name, kind=ObjectKind.VIEW, columns=tuple(columns),
+                    definition=_definition(p), source_ref=ref)  # fmt: skip
+    if register(p, view):
+        schema_binding.bind(p, view, p.tokens[header : p.pos], query, ref)
     p.skip_to_batch_end()
 
 
@@ -289,10 +296,14 @@ def create_function(p: Parser) -> None:
     """``CREATE FUNCTION name (params) RETURNS … [WITH …] AS body``."""
     ref = p.ref()
     schema, name = object_name(p)
-    kind = _function_kind(p)
+    kind, header = _function_kind(p), p.pos
     execute_as = _to_body(p) or "CALLER"
-    register(p, DbObject(schema_name=schema, name=name, kind=kind, execute_as=execute_as,
-                         definition=_definition(p), source_ref=ref))  # fmt: skip
+    function = DbObject(schema_name=schema, name=name, kind=kind, execute_as=execute_as,
+                        definition=_definition(p), source_ref=ref)  # fmt: skip
+    inline = kind == ObjectKind.TABLE_FUNCTION and p.word() == "RETURN" and p.tok(1) is not None
+    query = _parsed(p.batch.text[p.tokens[p.pos + 1].start :]) if inline else None  # (RETURN …)
+    if register(p, function):
+        schema_binding.bind(p, function, p.tokens[header : p.pos], query, ref)
     p.skip_to_batch_end()
 
 

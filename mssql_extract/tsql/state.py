@@ -128,7 +128,9 @@ class Dependent:
     Server names it), an INDEX or STATISTICS (always named), a COMPUTED column (``name`` is
     the column's), and the folded ``columns``. A FOREIGN KEY also says the table it
     ``references`` (folded schema and name; schema "" until ``dependents.record`` resolves
-    it) and the columns of that table it depends on (``referenced``, folded)."""
+    it) and the columns of that table it depends on (``referenced``, folded); so does a VIEW
+    or FUNCTION WITH SCHEMABINDING, a dependent of itself (no ``name``, no ``columns``:
+    ``schema_binding``)."""
 
     kind: str
     name: str | None
@@ -140,7 +142,7 @@ class Dependent:
     @property
     def constraint(self) -> bool:
         """Whether it is a constraint: a schema-scoped object of ``sys.objects``."""
-        return self.kind not in ("INDEX", "STATISTICS", "COMPUTED")
+        return self.kind not in ("INDEX", "STATISTICS", "COMPUTED", "VIEW", "FUNCTION")
 
     @property
     def index(self) -> bool:
