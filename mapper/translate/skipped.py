@@ -13,7 +13,9 @@ may hide security is a finding instead, shown in the report and in SARIF:
   lists them), and one SQL Server refuses (a second CREATE, a constraint named as one its
   schema holds, a DENY or REVOKE without CASCADE of a grantable permission, a DROP of a role
   with members or of a principal that owns something or granted a permission, a DROP COLUMN
-  of a column a default depends on), and a system database (msdb …) whose users, memberships
+  of a column a default depends on, a DROP TABLE of a table or a DROP CONSTRAINT of a key a
+  foreign key of another table references, a DROP of what a view WITH SCHEMABINDING
+  references), and a system database (msdb …) whose users, memberships
   or permissions a script recorded: GB045.
 
 Statements the extractor recognised as having no security effect (``CREATE TABLE`` options,
@@ -53,6 +55,16 @@ REFUSED_DROP_SEQUENCE = "the sequence stands (not replayed)"
 #: index, statistics, a computed column or another table's foreign key depends on, which SQL
 #: Server refuses (Msg 5074, 4922: mssql_extract/tsql/table_drops.py): the column stays.
 REFUSED_DROP_COLUMN = "the column stands (not replayed)"
+#: How it ends for a DROP TABLE of a table another table's foreign key or a view or function
+#: WITH SCHEMABINDING references, which SQL Server refuses (Msg 3726, 3729:
+#: mssql_extract/tsql/key_refusals.py): the table stays.
+REFUSED_DROP_TABLE = "the table stands (not replayed)"
+#: How it ends for a DROP VIEW of a view a view or function WITH SCHEMABINDING references (Msg
+#: 3729): the view stays.
+REFUSED_DROP_VIEW = "the view stands (not replayed)"
+#: How it ends for an ALTER TABLE … DROP CONSTRAINT of the key another table's foreign key
+#: references, which SQL Server refuses (Msg 3725: mssql_extract/tsql/key_refusals.py).
+REFUSED_DROP_KEY = "the key stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
 REFUSED_USER = "the user is not created (not replayed)"
@@ -105,6 +117,16 @@ def plan_skipped(state: PlanState) -> None:
         state.finding(findings.make("GB045", evidence, _action(skipped), source_ref=ref))
 
 
+#: The action of a refused DROP TABLE or DROP VIEW.
+_REFERENCED = (
+    "Not in the plan as a drop: SQL Server refuses to drop the {what}, so it stays with its "
+    "permissions (the other objects the statement names are dropped), and the plan holds them "
+    "as the server does. If it is meant to go, drop what references it first: the foreign keys "
+    "of other tables (ALTER TABLE … DROP CONSTRAINT on those tables, or DROP TABLE of those "
+    "tables listed before it in the same statement), the views and functions WITH "
+    "SCHEMABINDING (DROP VIEW, DROP FUNCTION, or ALTER them without SCHEMABINDING), and "
+    "extract again."
+)
 #: A refused DROP's reason suffix → its finding's action, and what a later pass of a loop may
 #: drop once the statement succeeds (:func:`_in_loop`).
 _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
@@ -140,8 +162,28 @@ _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
         "CONSTRAINT df, COLUMN c), a computed column that uses it in the same statement or "
         "before it (DROP COLUMN b, c), an index or statistics before it (DROP INDEX, DROP "
         "STATISTICS), another table's foreign key that references it before it (ALTER TABLE "
-        "… DROP CONSTRAINT on that table), and extract again.",
+        "… DROP CONSTRAINT on that table), a view or function WITH SCHEMABINDING that names "
+        "it before it (DROP VIEW, DROP FUNCTION, or ALTER it without SCHEMABINDING), and "
+        "extract again.",
         "the column once what depends on it is gone",
+    ),
+    (
+        REFUSED_DROP_TABLE,
+        _REFERENCED.format(what="table"),
+        "the table once what references it is gone",
+    ),
+    (
+        REFUSED_DROP_VIEW,
+        _REFERENCED.format(what="view"),
+        "the view once what references it is gone",
+    ),
+    (
+        REFUSED_DROP_KEY,
+        "Not in the plan as a drop: SQL Server refuses the statement, so the key stays, and "
+        "so does every column the statement names, with its permissions; the plan holds them "
+        "as the server does. If it is meant to go, drop the foreign keys of other tables that "
+        "reference it first (ALTER TABLE … DROP CONSTRAINT on those tables), and extract again.",
+        "the key once the foreign keys are gone",
     ),
 )
 

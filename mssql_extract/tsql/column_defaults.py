@@ -16,7 +16,7 @@ COLUMN`` the column, unless a default depends on it (:mod:`mssql_extract.tsql.ta
 A ``DROP SEQUENCE`` of a sequence a default calls is refused by SQL Server ("A
 sequence object cannot be dropped if it is referenced as a default value in a table", DROP
 SEQUENCE, Remarks, https://learn.microsoft.com/sql/t-sql/statements/drop-sequence-transact-sql):
-:func:`calling` names the defaults in the way (``modules.drop_objects``). ``DROP TABLE`` takes
+:func:`calling` names the defaults in the way (``object_drops``). ``DROP TABLE`` takes
 the table's defaults, and their names, with it.
 """
 

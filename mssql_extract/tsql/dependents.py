@@ -1,5 +1,6 @@
 """What depends on a table's columns, as the scripts state it: constraints, indexes, statistics,
-computed columns, and the foreign keys of other tables that reference them.
+computed columns, the foreign keys of other tables that reference them, and the views and
+functions WITH SCHEMABINDING that name them (``schema_binding``).
 
 SQL Server refuses ``ALTER TABLE t DROP COLUMN c`` while c is used in an index (as a key column
 or an INCLUDE) or statistics, in a PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK constraint, or by a
@@ -31,9 +32,9 @@ state of them:
 * ``CREATE [UNIQUE] [[NON]CLUSTERED] INDEX ix ON t (…) [INCLUDE (…)] [WHERE …]`` and ``CREATE
   STATISTICS s ON t (…)``, ``DROP INDEX`` and ``DROP STATISTICS`` (both spellings: ``ix ON t``,
   ``t.ix``); ``ALTER TABLE … DROP CONSTRAINT`` and ``DROP COLUMN`` of a computed column
-  (``table_drops``), ``DROP TABLE``, ``sp_rename`` (of a table, constraint, column or index)
-  and ``ALTER SCHEMA … TRANSFER`` follow them, at both ends of a foreign key (``Objects``,
-  ``object_renames``).
+  (``table_drops``), ``DROP TABLE`` (``object_drops``), ``sp_rename`` (of a table, constraint,
+  column or index) and ``ALTER SCHEMA … TRANSFER`` follow them, at both ends of a foreign key
+  (``Objects``, ``object_renames``).
 
 A DROP COLUMN list that names a computed column and a column it uses (``DROP COLUMN b, a`` or
 ``a, b``): the documentation says only that "multiple columns can be listed", not whether SQL
@@ -46,16 +47,21 @@ statistics are dropped in the list's order, as before.
 Only what a script states is kept: a CLUSTERED COLUMNSTORE index (no column list), a column an
 earlier ``ALTER TABLE … ADD`` added (a computed column or CHECK naming it: the replay keeps the
 columns of CREATE TABLE), a foreign key of a table no script creates or that references one, a
-``REFERENCES t`` whose t has no primary key the scripts state, a view or function WITH
-SCHEMABINDING, a statement in an IF branch the replay cannot decide or in a WHILE loop (it may
+``REFERENCES t`` whose t has no primary key the scripts state, what the replay cannot read of a
+view or function WITH SCHEMABINDING (``schema_binding``: it reads a view's SELECT and an inline
+function's), a statement in an IF branch the replay cannot decide or in a WHILE loop (it may
 not run) add nothing, and a DROP COLUMN the replay knows no dependent of is followed as before.
-A DROP CONSTRAINT of the key a foreign key references (Msg 3725) and a DROP TABLE of its
-table (Msg 3726) are not refused: after the first the foreign key still holds the column, after
-the second it references nothing the replay follows. A constraint without a name (SQL Server
-names it ``PK__t__…``) may be what a ``DROP CONSTRAINT`` of a name the replay does not know
-drops: such a drop forgets the table's unnamed constraints, and dynamic SQL the replay cannot
-read (``EXEC (@sql)``: scripts drop one so, its name read from ``sys.default_constraints``)
-forgets every unnamed constraint of the database (``procedures``).
+The foreign keys of other tables keep the table they reference from a DROP TABLE (Msg 3726),
+and the PRIMARY KEY or UNIQUE constraint they use from a DROP CONSTRAINT (Msg 3725): the replay
+refuses both as SQL Server does (``key_refusals``, which says what it leaves out: a key whose
+columns another key or index of the table has too, a foreign key of a table to itself). A view
+or function WITH SCHEMABINDING keeps the tables and views it references from a DROP (Msg 3729)
+and the columns it names from a DROP COLUMN (Msg 5074), as a foreign key does (it is kept as a
+dependent of itself that references them). A constraint without a name (SQL Server names it
+``PK__t__…``) may be what a ``DROP CONSTRAINT`` of a name the replay does not know drops: such a
+drop forgets the table's unnamed constraints, and dynamic SQL the replay cannot read (``EXEC
+(@sql)``: scripts drop one so, its name read from ``sys.default_constraints``) forgets every
+unnamed constraint of the database (``procedures``).
 
 Those statements have no security effect: each is still kept as a skipped item, as before
 (``indexes`` reads CREATE and DROP INDEX and STATISTICS).

@@ -1,5 +1,5 @@
 """Schema objects a GRANT can target: CREATE TABLE | VIEW | PROCEDURE | FUNCTION | SEQUENCE |
-TYPE | SYNONYM (and CREATE OR ALTER, ALTER of modules, DROP).
+TYPE | SYNONYM (and CREATE OR ALTER, ALTER of modules; DROP: ``object_drops``).
 
 Objects are registered with kind, schema, name and, for tables and views, their columns. Module
 bodies are kept only with ``include_definitions``. T-SQL requires CREATE PROCEDURE, FUNCTION, VIEW
@@ -30,6 +30,7 @@ from mssql_extract.tsql import (
     constraint_names,
     dependents,
     duplicates,
+    schema_binding,
     table_drops,
 )
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
@@ -213,12 +214,16 @@ def alter_table(p: Parser) -> None:
 # ----------------------------------------------------------------------- modules
 
 
-def _select_names(sql: str) -> tuple[str, ...]:
-    """Output column names of a view's SELECT, best effort (``*`` cannot be expanded)."""
+def _parsed(sql: str) -> exp.Expr | None:
+    """A view's or inline function's SELECT read by sqlglot; None where it cannot."""
     try:
-        query = sqlglot.parse_one(sql, read="tsql")
+        return sqlglot.parse_one(sql, read="tsql")
     except SqlglotError:
-        return ()
+        return None
+
+
+def _select_names(query: exp.Expr | None) -> tuple[str, ...]:
+    """Output column names of a view's SELECT, best effort (``*`` cannot be expanded)."""
     if not isinstance(query, exp.Query):
         return ()
     return tuple(n for n in query.named_selects if n and n != "*")
@@ -256,13 +261,15 @@ def create_view(p: Parser) -> None:
     ref = p.ref()
     schema, name = object_name(p)
     listed = p.paren_names("a column name") if p.at_type(TokenType.L_PAREN) else None
+    header = p.pos
     _to_body(p)
     body = p.tok()
-    columns = (
-        listed if listed is not None else _select_names(p.batch.text[body.start :] if body else "")
-    )
-    register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.VIEW,
-                         columns=tuple(columns), definition=_definition(p), source_ref=ref))  # fmt: skip
+    query = _parsed(p.batch.text[body.start :] if body else "")
+    columns = listed if listed is not None else _select_names(query)
+    view = DbObject(schema_name=schema, name=name, kind=ObjectKind.VIEW, columns=tuple(columns),
+                    definition=_definition(p), source_ref=ref)  # fmt: skip
+    if register(p, view):
+        schema_binding.bind(p, view, p.tokens[header : p.pos], query, ref)
     p.skip_to_batch_end()
 
 
@@ -289,10 +296,14 @@ def create_function(p: Parser) -> None:
     """``CREATE FUNCTION name (params) RETURNS … [WITH …] AS body``."""
     ref = p.ref()
     schema, name = object_name(p)
-    kind = _function_kind(p)
+    kind, header = _function_kind(p), p.pos
     execute_as = _to_body(p) or "CALLER"
-    register(p, DbObject(schema_name=schema, name=name, kind=kind, execute_as=execute_as,
-                         definition=_definition(p), source_ref=ref))  # fmt: skip
+    function = DbObject(schema_name=schema, name=name, kind=kind, execute_as=execute_as,
+                        definition=_definition(p), source_ref=ref)  # fmt: skip
+    inline = kind == ObjectKind.TABLE_FUNCTION and p.word() == "RETURN" and p.tok(1) is not None
+    query = _parsed(p.batch.text[p.tokens[p.pos + 1].start :]) if inline else None  # (RETURN …)
+    if register(p, function):
+        schema_binding.bind(p, function, p.tokens[header : p.pos], query, ref)
     p.skip_to_batch_end()
 
 
@@ -327,33 +338,6 @@ def create_trigger(p: Parser) -> None:
     p.builder.skip("statement", "trigger (not a securable)", p.statement_text(), p.ref())
 
 
-def drop_objects(p: Parser) -> None:
-    """``DROP {TABLE | VIEW | …} [IF EXISTS] name [, …]``: objects and their permissions. A
-    sequence a column default calls stands: SQL Server refuses to drop it (``column_defaults``)."""
-    ref, sequences = p.ref(), p.words[p.start + 1] == "SEQUENCE"
-    p.accept("IF", "EXISTS")
-    db = p.builder.db()
-    refused: dict[str, list[str]] = {}
-    for schema, name in [object_name(p), *_more_names(p)]:
-        calling = column_defaults.calling(db, schema, name) if sequences else []
-        if calling and db.object_kind(schema, name) == ObjectKind.SEQUENCE:
-            found = db.objects[(fold(schema), fold(name))]
-            refused[f"[{found.schema_name}].[{found.name}]"] = calling
-            continue
-        db.objects.pop((fold(schema), fold(name)), None)
-        p.builder.drop_object_permissions(schema, name)
-        p.builder.unsign(("OBJECT", fold(schema), fold(name)))
-    if refused:
-        column_defaults.refuse_drop(p, refused, ref)
-
-
-def _more_names(p: Parser) -> list[tuple[str, str]]:
-    names = []
-    while p.accept_type(TokenType.COMMA):
-        names.append(object_name(p))
-    return names
-
-
 _CREATE_KINDS: dict[str, Handler] = {
     "TABLE": create_table,
     "VIEW": create_view,
@@ -366,7 +350,6 @@ _CREATE_KINDS: dict[str, Handler] = {
     "TRIGGER": create_trigger,
 }
 _ALTERABLE = ("VIEW", "PROC", "PROCEDURE", "FUNCTION", "TRIGGER")
-_DROPPABLE = ("TABLE", "VIEW", "PROC", "PROCEDURE", "FUNCTION", "SEQUENCE", "TYPE", "SYNONYM")
 
 
 def create_or_alter(p: Parser) -> None:
@@ -381,7 +364,6 @@ def create_or_alter(p: Parser) -> None:
 STATEMENTS: dict[str, Handler] = {
     **{f"CREATE {kind}": handler for kind, handler in _CREATE_KINDS.items()},
     **{f"ALTER {kind}": _CREATE_KINDS[kind] for kind in _ALTERABLE},
-    **{f"DROP {kind}": drop_objects for kind in _DROPPABLE},
     "CREATE OR ALTER": create_or_alter,
     "ALTER TABLE": alter_table,
 }

@@ -128,7 +128,9 @@ class Dependent:
     Server names it), an INDEX or STATISTICS (always named), a COMPUTED column (``name`` is
     the column's), and the folded ``columns``. A FOREIGN KEY also says the table it
     ``references`` (folded schema and name; schema "" until ``dependents.record`` resolves
-    it) and the columns of that table it depends on (``referenced``, folded)."""
+    it) and the columns of that table it depends on (``referenced``, folded); so does a VIEW
+    or FUNCTION WITH SCHEMABINDING, a dependent of itself (no ``name``, no ``columns``:
+    ``schema_binding``)."""
 
     kind: str
     name: str | None
@@ -140,7 +142,7 @@ class Dependent:
     @property
     def constraint(self) -> bool:
         """Whether it is a constraint: a schema-scoped object of ``sys.objects``."""
-        return self.kind not in ("INDEX", "STATISTICS", "COMPUTED")
+        return self.kind not in ("INDEX", "STATISTICS", "COMPUTED", "VIEW", "FUNCTION")
 
     @property
     def index(self) -> bool:
@@ -162,11 +164,11 @@ class Objects(dict[tuple[str, str], DbObject]):
     scripts state on its columns, and ``named`` their names as ``constraints`` does (a DROP
     COLUMN asks for them: ``table_drops``); they go with their table (``pop``, ``del``), and a
     rename or schema transfer puts them on its new key (:meth:`depend`). ``referencing``
-    keeps, by table key, the tables whose foreign keys reference it (a DROP COLUMN of that
-    table asks for them: :meth:`referencing_of`); a rename or transfer of the referenced table
-    re-points them (:meth:`retarget`), a drop of it forgets them. Objects are stored with
-    ``[key] = obj`` and removed with ``pop`` or ``del`` (the only writes that keep the
-    indexes)."""
+    keeps, by table key, the tables whose foreign keys reference it (a DROP COLUMN, DROP
+    CONSTRAINT or DROP TABLE of that table asks for them: :meth:`referencing_of`); a rename or
+    transfer of the referenced table re-points them (:meth:`retarget`), a drop of it forgets
+    them. Objects are stored with ``[key] = obj`` and removed with ``pop`` or ``del`` (the only
+    writes that keep the indexes)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -21,32 +21,38 @@ SQL Server refuses to drop a column that a DEFAULT constraint depends on: Msg 50
 'DF_…' is dependent on column 'c'.", then Msg 4922 "ALTER TABLE DROP COLUMN c failed because one
 or more objects access this column." ("Database Engine events and errors"); so it does for a
 column in a PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK constraint, an index or statistics ("The
-index 'ix' is dependent …"), a column a computed column uses ("The column 'b' …") and one a
-foreign key of another table references. The replay knows the defaults that call a sequence, and
-the other constraints, indexes, statistics, computed columns and foreign keys the scripts state
-(:mod:`.dependents`): one on the column that no earlier item of the list dropped (``DROP
-CONSTRAINT df, COLUMN c`` drops both; an index goes by DROP INDEX, before; a computed column the
-list drops too, anywhere in it, holds nothing) makes SQL Server refuse the statement (the reason
-names each, a Msg 5074 each), which then changes nothing, the constraints before the column
-included (a statement fails as a whole). It is kept as skipped, as a refused ``DROP SEQUENCE``
-is, and the plan reports it (GB045). A default or other constraint without a name (SQL Server's,
+index 'ix' is dependent …"), a column a computed column uses ("The column 'b' …"), one a
+foreign key of another table references, and one a view or function WITH SCHEMABINDING names
+("The object 'v' …", :mod:`.schema_binding`). The replay knows the defaults that call a
+sequence, and the other constraints, indexes, statistics, computed columns, foreign keys and
+schema-bound modules the scripts state (:mod:`.dependents`): one on the column that no earlier
+item of the list dropped (``DROP CONSTRAINT df, COLUMN c`` drops both; an index goes by DROP
+INDEX, before; a computed column the list drops too, anywhere in it, holds nothing) makes SQL
+Server refuse the statement (the reason names each, a Msg 5074 each), which then changes
+nothing, the constraints before the column included (a statement fails as a whole). It is kept
+as skipped, as a refused ``DROP SEQUENCE`` is, and the plan reports it (GB045). A default or other constraint without a name (SQL Server's,
 ``DF__t__c__…``) after an item that dropped a name the replay does not know may have been that
 one: the drop is followed (and such a statement forgets the table's unnamed constraints other
 than sequence defaults, whose USAGE is kept as before). What the plan then leaves out (the
 column's grants, the default's USAGE) is missed access one can grant again, where keeping it
 would be access the server does not give.
 
+A constraint item dropping the PRIMARY KEY or UNIQUE constraint a foreign key of another table
+uses is refused too (Msg 3725, :mod:`.key_refusals`), and so is the statement, which changes
+nothing: each column it names stands with its permissions. The first item SQL Server refuses
+is the one the skipped item names.
+
 A statement that changes nothing is kept as skipped, without a security effect, as before.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.snapshot import DbObject, SequenceDefault, SourceRef, fold
-from mssql_extract.tsql import loops
+from mssql_extract.tsql import key_refusals, loops, schema_binding
 from mssql_extract.tsql.column_defaults import (
     WITHOUT_EFFECT,
     items,
@@ -84,16 +90,22 @@ def alter_table_drop(p: Parser, schema: str, table: str, ref: SourceRef) -> bool
     dropping = _Dropping(
         list(found.sequence_defaults) if found is not None else [],
         list(objects.dependents.get(key, ())),
-        [(_spelled(objects.get(child)), d) for child, d in objects.referencing_of(key)],
+        [_referencing(objects.get(child), d) for child, d in objects.referencing_of(key)],
         frozenset(fold(name) for kind, name in listed if kind == "COLUMN"),
+        key_refusals.of_other_tables(objects, key),
     )
     for kind, name in listed:
+        if dropping.refused is not None or dropping.key is not None:
+            break  # (the statement fails as a whole)
         if kind == "CONSTRAINT":
             dropping.constraint(name)
         else:
             dropping.column(name)
     if found is not None and dropping.refused is not None:
         _refuse(p, found, *dropping.refused, ref)
+        return True
+    if found is not None and dropping.key is not None:
+        key_refusals.refuse_key(p, found, *dropping.key, ref)
         return True
     _undepend(p, key, dropping)
     if not _replay(p, schema, table, found, dropping):
@@ -123,12 +135,14 @@ def drop_items(tokens: list[Token]) -> list[Item]:
 class _Dropping:
     """What a DROP list does to a table's sequence ``defaults``, other ``dependents`` and the
     foreign keys ``referencing`` it, each with its table (:mod:`.dependents`), item after item;
-    ``listed``: the columns the list drops, folded."""
+    ``listed``: the columns the list drops, folded; ``others``: the foreign keys of other
+    tables that reference it (no item of the list drops one)."""
 
     defaults: list[SequenceDefault]
     dependents: list[Dependent]
     referencing: list[tuple[str, Dependent]]
     listed: frozenset[str]
+    others: list[key_refusals.Referencing]
     #: The columns dropped, as the script writes them.
     columns: list[str] = field(default_factory=list)
     #: The dependents dropped (DROP CONSTRAINT, or a computed column's DROP COLUMN).
@@ -138,11 +152,18 @@ class _Dropping:
     #: The first column something keeps, and what (each with the table of a foreign key that
     #: references it): SQL Server refuses the statement.
     refused: tuple[str, list[Held]] | None = None
+    #: The first key foreign keys of other tables use, and those: SQL Server refuses the
+    #: statement (Msg 3725, :mod:`.key_refusals`).
+    key: tuple[Dependent, list[key_refusals.Referencing]] | None = None
 
     def constraint(self, name: str) -> None:
         key = fold(name)
         left = [d for d in self.defaults if d.constraint is None or fold(d.constraint) != key]
         named = [d for d in self.dependents if d.constraint and fold(d.name or "") == key]
+        for dependent in named:
+            held = key_refusals.key_held(dependent, self.dependents, self.others)
+            if held and self.key is None:
+                self.key = dependent, held
         self.unknown |= len(left) == len(self.defaults) and not named
         self.defaults = left
         self.dependents = [d for d in self.dependents if d not in named]
@@ -228,13 +249,22 @@ def _said(held: SequenceDefault | Dependent, of: str, column: str) -> tuple[str,
             kind, "object"
         )
     spelled = f"[{name}]" if name else "that SQL Server named"
-    has = (
-        f"is referenced by the {_WHAT[kind]} {spelled} of {of}"
-        if of
-        else (f"{_HAS[kind]} the {_WHAT[kind]} {spelled}")
-    )
+    if kind in schema_binding.BINDING:
+        has = f"is used by the {_WHAT[kind]} {of} WITH SCHEMABINDING"
+    elif of:
+        has = f"is referenced by the {_WHAT[kind]} {spelled} of {of}"
+    else:
+        has = f"{_HAS[kind]} the {_WHAT[kind]} {spelled}"
     named = name or f"{_PREFIXES[kind]}__…"
     return has, f"Msg 5074 \"The {thing} '{named}' is dependent on column '{column}'.\""
+
+
+def _referencing(holder: DbObject | None, dependent: Dependent) -> tuple[str, Dependent]:
+    """A foreign key of a table, with the table spelled; a schema-bound view or function
+    (:mod:`.schema_binding`), spelled and with its name (Msg 5074 names it)."""
+    if dependent.kind in schema_binding.BINDING and holder is not None:
+        return _spelled(holder), replace(dependent, name=holder.name)
+    return _spelled(holder), dependent
 
 
 def _what(held: SequenceDefault | Dependent) -> str:
@@ -250,11 +280,13 @@ def _spelled(table: DbObject | None) -> str:
 _WHAT = {
     "PRIMARY KEY": "primary key", "UNIQUE": "unique constraint", "FOREIGN KEY": "foreign key",
     "CHECK": "check constraint", "DEFAULT": "default", "INDEX": "index",
-    "STATISTICS": "statistics", "COMPUTED": "computed column",
+    "STATISTICS": "statistics", "COMPUTED": "computed column", "VIEW": "view",
+    "FUNCTION": "function",
 }  # fmt: skip
 #: How a column stands to a dependent of each kind, in a reason.
 _HAS = {"DEFAULT": "has", "CHECK": "is used by", "COMPUTED": "is used by"}
 _HAS = {kind: _HAS.get(kind, "is in") for kind in _WHAT}
 #: How SQL Server begins the name it gives a constraint of each kind (``PK__t__3213E83F…``).
 _PREFIXES = {"PRIMARY KEY": "PK", "UNIQUE": "UQ", "FOREIGN KEY": "FK", "CHECK": "CK",
-             "DEFAULT": "DF", "INDEX": "", "STATISTICS": "", "COMPUTED": ""}  # fmt: skip
+             "DEFAULT": "DF", "INDEX": "", "STATISTICS": "", "COMPUTED": "", "VIEW": "",
+             "FUNCTION": ""}  # fmt: skip

@@ -1,8 +1,9 @@
 """Script replay of ``ALTER TABLE … DROP COLUMN`` of a column a computed column of its table uses,
 or that a foreign key of another table references (``mssql_extract/tsql/dependents.py``): SQL
 Server refuses it (a Msg 5074 for each thing on the column, then Msg 4922), so the column stands
-with its grants; the computed column or the foreign key dropped first, the column goes. Renames,
-schema transfers and drops of the tables are followed.
+with its grants; the computed column or the foreign key dropped first, the column goes. The key
+such a foreign key uses, dropped in the same statement, is refused first (Msg 3725:
+``key_refusals``). Renames, schema transfers and drops of the tables are followed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from mapper.translate.skipped import harmless
 from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql import extract_scripts
+from mssql_extract.tsql.key_refusals import KEY_STANDS
 from mssql_extract.tsql.table_drops import COLUMN_STANDS
 from tests.mapper.test_column_drops import column_grants
 from tests.modules.test_ownership_chains import findings, planned
@@ -68,9 +70,10 @@ def granted(snapshot: SecuritySnapshot, table: str) -> set[str]:
 
 
 def refusals(snapshot: SecuritySnapshot) -> list[tuple[int, str]]:
-    """(line, reason) of the DROP COLUMN statements SQL Server refuses."""
+    """(line, reason) of the ALTER TABLE … DROP statements SQL Server refuses (a column, or a
+    key a foreign key uses)."""
     return [(s.source_ref.line, s.reason) for s in snapshot.skipped
-            if s.reason.endswith(COLUMN_STANDS)]  # fmt: skip
+            if s.reason.endswith((COLUMN_STANDS, KEY_STANDS))]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- computed columns
@@ -194,7 +197,7 @@ def test_a_column_another_tables_foreign_key_references_is_refused(
 
 
 #: A DROP of the key and the column, which SQL Server refuses while a foreign key references
-#: the column (Msg 3725 for the key, 5074 for the column).
+#: the column (Msg 3725 for the key, named first; 5074 for the column).
 DROP_KEY = "ALTER TABLE s.parent DROP CONSTRAINT pk_parent, COLUMN id\nGO\n"
 
 
@@ -222,9 +225,11 @@ def test_the_foreign_key_alone_refuses(tmp_path: Path, tail: str, table: str, na
     ((line, reason),) = refusals(snapshot)
     assert line == LINE + tail.count("\n")
     spelled = "[{}].[{}]".format(*table.split("."))
-    assert reason.startswith(f"column [id] of {spelled} is referenced by the foreign key {named}, ")
+    assert reason.startswith(
+        f"the primary key [pk_parent] of {spelled} is referenced by the foreign key {named}, "
+    )
     name = "fk_new" if "fk_new" in named else "fk_id" if "fk_id" in named else "FK__…"
-    assert f"(Msg 5074 \"The object '{name}' is dependent on column 'id'.\", Msg 4922" in reason
+    assert f"foreign key constraint '{name}'.\", Msg 3727" in reason
     if "TRANSFER s.parent" not in tail:  # (a transfer drops the permissions: ALTER SCHEMA)
         assert "id" in granted(snapshot, table.split(".")[1])
 
@@ -247,10 +252,11 @@ def test_the_foreign_key_dropped_first_the_column_goes(tmp_path: Path, tail: str
 
 def test_a_renamed_referenced_column_is_followed(tmp_path: Path) -> None:
     tail = ("EXEC sp_rename 's.parent.id', 'pid', 'COLUMN'\nGO\n"
-            "ALTER TABLE s.parent DROP CONSTRAINT pk_parent, COLUMN pid\nGO\n")  # fmt: skip
+            "ALTER TABLE s.parent DROP COLUMN pid\nGO\n")  # fmt: skip
     ((_, reason),) = refusals(replayed(tmp_path, tail))
     assert reason.startswith(
-        "column [pid] of [s].[parent] is referenced by the foreign key [fk_id]"
+        "column [pid] of [s].[parent] is in the primary key [pk_parent] and is referenced by "
+        "the foreign key [fk_id] of [s].[child], "
     )
 
 
@@ -291,10 +297,10 @@ def test_the_plan_keeps_the_grants_of_a_referenced_column_and_says_why(tmp_path:
     assert column_grants(migration) == {("carol", "SELECT", ("id",)), ("carol", "SELECT", ("x",))}
     (refused,) = findings(migration, "GB045")
     assert refused.evidence.startswith(
-        "column [id] of [s].[t] is referenced by the foreign key [fk_c] of [s].[c], so SQL "
-        "Server refuses the ALTER TABLE (Msg 5074 \"The object 'fk_c' is dependent on column "
-        "'id'.\""
+        "the primary key [pk_t] of [s].[t] is referenced by the foreign key [fk_c] of [s].[c], "
+        "so SQL Server refuses the ALTER TABLE (Msg 3725 \"The constraint 'pk_t' is being "
+        "referenced by table 'c', foreign key constraint 'fk_c'.\""
     )
-    assert "another table's foreign key that references it" in refused.action
+    assert "drop the foreign keys of other tables that reference it first" in refused.action
     dropped = planned(tmp_path, body + "ALTER TABLE s.c DROP CONSTRAINT fk_c\nGO\n" + drop)
     assert column_grants(dropped) == set()
