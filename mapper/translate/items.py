@@ -127,29 +127,22 @@ class PlanItems:
         The new key is the old one with ``to`` at its end (every grant's and default
         privilege's key ends in its grantee): a split role's grants, most of the plan's at
         scale, move without their keys spelled again or their index looked up per grant.
-
-        Each item is renamed in place rather than copied (a copy per grant was about half of
-        moving's time at bench M): it leaves the plan under its old key, and the plan's items
-        are its own (made per grantee, never shared with another key), so nothing reads it
-        with the old grantee afterwards. DENY restructuring's notes that hold such items
-        (:class:`~mapper.translate.deny_kept.Kept`) read only what a new grantee leaves alone:
-        the key without the grantee, and the item's other fields.
         """
         items, item_facts = self.items, self.item_facts
         source, target = self.by_grantee[grantee], self.by_grantee.setdefault(to, {})
         cut = len(grantee)
         for key, item in grants:
-            item.__dict__["grantee"] = to  # frozen for callers: see above
+            copy = copy_with(item, grantee=to)
             moved = key[: len(key) - cut] + to
             facts = item_facts.pop(key)
             del items[key], source[key]
             if moved in item_facts:  # the item exists already: it gains the facts
                 for fact in (facts,) if isinstance(facts, str) else sorted(facts):
-                    self.add(item, fact, moved)
+                    self.add(copy, fact, moved)
             else:
-                items[moved] = item
+                items[moved] = copy
                 item_facts[moved] = facts  # the removed item's: nothing else holds it
-                target[moved] = item
+                target[moved] = copy
 
     def remove(self, key: str) -> None:
         """Drop an item (DENY restructuring, implied grants)."""
