@@ -57,10 +57,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mapper.naming import object_name
-from mapper.plan import PgGrant, PgMembership, RoleKind
+from mapper.plan import PgMembership, RoleKind
 from mapper.privileges import CREATE_IN_SCHEMA
 from mapper.translate import deny_attributes, deny_shut
-from mapper.translate.deny_cover import Contested, Covering
+from mapper.translate.deny_cover import Contested, Covering, _Signatures, _Subtraction
 from mapper.translate.deny_dispose import (
     Gb020,
     Outcome,
@@ -73,10 +73,9 @@ from mapper.translate.deny_dispose import (
 from mapper.translate.deny_kept import Kept
 from mapper.translate.deny_owners import Owners
 from mapper.translate.deny_predefined import cut, cut_by, leave_predefined, predefined
-from mapper.translate.deny_reach import Coverage, Holders, signature_of
+from mapper.translate.deny_reach import Coverage, Holders
 from mapper.translate.deny_roles import Derived, closure, derived_role, split_roles
 from mapper.translate.grants import Target
-from mapper.translate.items import Granted, copy_with
 from mapper.translate.state import PlanState
 from mssql_extract.snapshot import Database
 
@@ -141,25 +140,6 @@ class _Denial:
         return target.securable_class == "OBJECT" and target.column_name is None
 
 
-class _Signatures(dict[str, str]):
-    """Plan item key → the item's :func:`~mapper.translate.deny_reach.signature` (``""``: none),
-    each worked out once.
-
-    DENY restructuring asks for the signature of the same grant again and again: once per set
-    of DENYs reaching its role, and again when the role is split. Caching by key is safe: a
-    signature is made of fields the key is made of (it is the key without grantee, owner and
-    columns), and the plan holds one item per key.
-    """
-
-    def __init__(self, state: PlanState) -> None:
-        super().__init__()
-        self._items = state.items
-
-    def __missing__(self, key: str) -> str:
-        spelled = self[key] = signature_of(key, self._items[key]) or ""
-        return spelled
-
-
 def _denial(state: PlanState, deny: Deny, coverage: Coverage) -> _Denial:
     target, columns, table_columns = deny.target, None, None
     if target.column_name is not None and deny.db is not None:
@@ -188,87 +168,6 @@ def _creates(coverage: Coverage, deny: Deny) -> str | None:
         "took CREATE on the schemas, so no other kind of object can be created there either "
         "(fail closed)"
     )
-
-
-class _Subtraction:
-    """The DENYs reaching one set of principals; what they leave of items.
-
-    ``denials`` come sorted by fact (``_restructure`` makes every set so), the order
-    :meth:`hits` returns them in. Their signatures are looked up in ``covering``, the index of
-    every DENY being restructured, built once: an index per set cost the sum of its DENYs'
-    signatures for every set (a role's members at scale M are reached by hundreds of DENYs, and
-    one DENY on a database covers thousands of signatures), though most sets share most DENYs.
-    """
-
-    def __init__(
-        self, denials: Iterable[_Denial], signatures: _Signatures, covering: Covering
-    ) -> None:
-        self.denials = tuple(denials)
-        self.signatures = signatures
-        self.covering = covering
-        self.key = tuple(d.deny.fact for d in self.denials)
-        self.facts = frozenset(self.key)
-        #: id of a covering list (shared: Covering) → the denials of it in this set
-        self._hits: dict[int, list[_Denial]] = {}
-        #: column DENYs that turned a table-level grant into column grants (approximated)
-        self.split: set[str] = set()
-
-    def touches(self, keys: Iterable[str]) -> bool:
-        """Whether the denials may take something from any of the items under ``keys``."""
-        covering, facts = self.covering.facts, self.facts
-        covered = covering.keys() & set(map(self.signatures.__getitem__, keys))
-        return any(not facts.isdisjoint(covering[spelled]) for spelled in covered)
-
-    def hits(self, key: str) -> list[_Denial]:
-        """The denials that may take something from the item under ``key`` (by signature).
-
-        Worked out once per covering list (many signatures share one: :class:`Covering`), so
-        the list returned is shared: callers must not change it.
-        """
-        found = self.covering.get(self.signatures[key])
-        if not found:
-            return []
-        hit = self._hits.get(id(found))  # the lists live as long as the covering index
-        if hit is None:
-            facts = self.facts
-            hit = self._hits[id(found)] = [d for d in found if d.deny.fact in facts]
-        return hit
-
-    def apply(self, key: str, item: Granted) -> tuple[list[Granted], list[_Denial]]:
-        """What is left of ``item`` (``[item]``: untouched) and the denials that took a part.
-
-        A table-level DENY takes the whole item except a column grant (the column GRANT wins:
-        "GRANT Object Permissions": "A table-level DENY does not take precedence over a
-        column-level GRANT", as mapper.effective decides too; with the common criteria option
-        on it takes that too); a container DENY takes it all; a column DENY takes its columns
-        only.
-        """
-        hits = self.hits(key)
-        if not hits:
-            return [item], []
-        columns = item.columns if isinstance(item, PgGrant) else ()
-        whole = [
-            h
-            for h in hits
-            if h.columns is None and not (h.table_level and h.spares_columns and columns)
-        ]
-        if whole:
-            return [], whole
-        by_column = [h for h in hits if h.columns is not None]
-        if not by_column or not isinstance(item, PgGrant):
-            return [item], []
-        denied = frozenset().union(*(h.columns or () for h in by_column))
-        if columns:
-            takers = [h for h in by_column if h.columns and h.columns & set(columns)]
-            left = tuple(c for c in columns if c not in denied)
-            if not takers:
-                return [item], []
-            return ([copy_with(item, columns=left)] if left else []), takers
-        known = next((h.table_columns for h in by_column if h.table_columns), None)
-        self.split.update(h.deny.fact for h in by_column)
-        if known is None:
-            return [], by_column  # columns unknown: the whole privilege goes (fail closed)
-        return [copy_with(item, columns=(c,)) for c in known if c not in denied], by_column
 
 
 def plan_denies(state: PlanState, denies: list[Deny]) -> Kept:
@@ -348,9 +247,12 @@ def _restructure(
     leaving: dict[str, set[str]] = {}
     for role in order:
         sub = subtraction(reach[role])
-        # no touches() first: a role's own DENYs take something from most roles reached (at
-        # scale M, 799 of 893), and asking would look every grant's signature up twice
-        for key, item in state.granted_to(role):
+        # no check of the whole role first: a role's own DENYs take something from most roles
+        # reached (at scale M, 799 of 893), and asking would look every signature up twice
+        granted = state.granted_to(role)
+        for (key, item), hits in zip(granted, sub.hits_each(granted), strict=True):
+            if not hits:
+                continue
             left, takers = sub.apply(key, item)
             if takers and not owners.spare(role, key, signatures[key]):
                 owners.take(item, left, takers)

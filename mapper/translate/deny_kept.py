@@ -30,7 +30,7 @@ keeps them. None was ``not_applicable``: a GRANT SQL Server refuses its grantee 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ from mapper.translate.owner_members import roles_above
 from mapper.translate.state import PlanState
 
 if TYPE_CHECKING:
+    from mapper.translate.deny_cover import _Signatures
     from mapper.translate.deny_owners import Owners
 
 #: A role DENYs reach, its closure, and which of its keys they may take (a truthy answer).
@@ -54,7 +55,7 @@ class Kept:
         #: principal's role → (inherited grant, its facts, owner roles of what it is on)
         self._noted: dict[str, list[tuple[Granted, tuple[str, ...], set[str]]]] = {}
 
-    def note(self, reached: Iterable[Reached], signatures: Mapping[str, str]) -> None:
+    def note(self, reached: Iterable[Reached], signatures: _Signatures) -> None:
         """Before restructuring, per role reached (in order): the grants of the roles ``above``
         it (its closure; itself left out: :class:`Owners` keeps its own) that the DENYs reaching
         it may take (``taken``, by key) on what its principal owns.
@@ -166,12 +167,15 @@ def _inheritance(state: PlanState, roles: Iterable[str]) -> dict[str, set[str]]:
 
 
 def _by_signature(
-    state: PlanState, role: str, signatures: Mapping[str, str]
+    state: PlanState, role: str, signatures: _Signatures
 ) -> dict[str, list[tuple[int, str, Granted]]]:
     """The role's grants and default privileges by signature: (position, key, item) each."""
     index: dict[str, list[tuple[int, str, Granted]]] = {}
-    for position, (key, item) in enumerate(state.granted_to(role)):
-        index.setdefault(signatures[key], []).append((position, key, item))
+    granted = state.granted_to(role)
+    for position, ((key, item), spelled) in enumerate(
+        zip(granted, signatures.each(granted), strict=True)
+    ):
+        index.setdefault(spelled, []).append((position, key, item))
     return index
 
 
