@@ -65,6 +65,10 @@ REFUSED_DROP_VIEW = "the view stands (not replayed)"
 #: How it ends for an ALTER TABLE … DROP CONSTRAINT of the key another table's foreign key
 #: references, which SQL Server refuses (Msg 3725: mssql_extract/tsql/key_refusals.py).
 REFUSED_DROP_KEY = "the key stands (not replayed)"
+#: How it ends for an sp_rename of a table, view or column a view or function WITH
+#: SCHEMABINDING references, which SQL Server refuses (Msg 15336:
+#: mssql_extract/tsql/rename_refusals.py): the old name stays, with its permissions.
+REFUSED_RENAME = "the name stands (not replayed)"
 #: How it ends for a CREATE USER with a password in a database the script shows is not
 #: contained (Msg 33233: mssql_extract/tsql/containment.py): no such user.
 REFUSED_USER = "the user is not created (not replayed)"
@@ -184,6 +188,16 @@ _REFUSED_DROPS: tuple[tuple[str, str, str], ...] = (
         "as the server does. If it is meant to go, drop the foreign keys of other tables that "
         "reference it first (ALTER TABLE … DROP CONSTRAINT on those tables), and extract again.",
         "the key once the foreign keys are gone",
+    ),
+    (
+        REFUSED_RENAME,
+        "Not in the plan as a rename: SQL Server refuses the statement, so the table, view or "
+        "column keeps its name and its permissions, and the plan holds them under that name "
+        "as the server does (later statements that use the new name do not find it). If it is "
+        "meant to be renamed, drop the views and functions WITH SCHEMABINDING that reference "
+        "it first (DROP VIEW, DROP FUNCTION, or ALTER them without SCHEMABINDING), and "
+        "extract again.",
+        "the name once what references it is gone",
     ),
 )
 

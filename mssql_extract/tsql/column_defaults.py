@@ -6,7 +6,8 @@ VALUE FOR [s].[seq]) FOR [col]`` after the table, SSDT projects and hand-written
 inline in the column or as ``ADD CONSTRAINT``. The table's ``DbObject.sequence_defaults`` records
 each (:mod:`mssql_extract.sequence_defaults` reads the expression), with the constraint's name
 where the script gives one. An ALTER TABLE … ADD without one stays what it was: a statement
-without a security effect (``modules.alter_table``).
+without a security effect (``modules.alter_table``), though the columns it adds are the
+table's from then on, as those of CREATE TABLE are (what depends on them: ``dependents``).
 
 A constraint named as one of those defaults, on any table of the schema, is refused as SQL
 Server refuses it (Msg 2714: :mod:`mssql_extract.tsql.constraint_names`).
@@ -75,7 +76,7 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
     p.skip_to_boundary()  # no ALTER or DROP inside an ADD list: the next statement's
     called: dict[str, list[str]] = {}
     names: dict[str, str | None] = {}
-    added: list[str] = []
+    added: list[str] = []  # the columns it adds, each onto the table's (``_record``)
     constraints: list[str] = []
     found = table_named(p, schema, table)
     columns = list(found.columns) if found is not None else []
@@ -84,17 +85,19 @@ def alter_table_add(p: Parser, schema: str, table: str, ref: SourceRef) -> bool:
         column, sequences, new, name = _item(item)
         if column and sequences:
             called[column], names[column] = sequences, name
-            added += [column] if new else []
         constraints += constraint_names.named(item)
         depending += _depending(item, columns, ref)
+        added += [item[0].text] if new else []
         columns += [item[0].text] if new else []  # a computed column names earlier ones
     if constraint_names.refused(p, schema, constraints):
         return True
     dependents.record(p, schema, table, depending)
     if called:
         _record(p, schema, table, sequence_defaults(called, names), added, ref)
-    else:
-        p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
+        return True
+    if found is not None and added:
+        replace_table(p, found, columns=_with(found, added))
+    p.builder.skip("statement", WITHOUT_EFFECT, p.statement_text(), ref)
     return True
 
 
@@ -165,9 +168,14 @@ def _record(
         return
     replaced = {fold(d.column) for d in made}
     kept = [d for d in found.sequence_defaults if fold(d.column) not in replaced]
-    known = {fold(c) for c in found.columns}
-    columns = (*found.columns, *(c for c in added if fold(c) not in known))
-    replace_table(p, found, sequence_defaults=(*kept, *made), columns=columns)
+    replace_table(p, found, sequence_defaults=(*kept, *made), columns=_with(found, added))
+
+
+def _with(table: DbObject, added: list[str]) -> tuple[str, ...]:
+    """The table's columns and those an ``ADD`` adds: a later statement's computed column,
+    CHECK or DROP COLUMN finds them as it finds those of CREATE TABLE (:mod:`.dependents`)."""
+    known = {fold(c) for c in table.columns}
+    return (*table.columns, *(c for c in added if fold(c) not in known))
 
 
 def table_named(p: Parser, schema: str, table: str) -> DbObject | None:

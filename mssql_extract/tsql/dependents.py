@@ -19,7 +19,9 @@ references only those: CREATE TABLE (Transact-SQL), FOREIGN KEY constraints), na
 the reason names each thing the replay knows on the column, in the order the scripts state them
 (the order of SQL Server's messages is not documented), the foreign keys of other tables last.
 The replay keeps, for each table a script creates (``Objects.dependents``), what the scripts
-state of them:
+state of them; a column an ``ALTER TABLE … ADD`` adds is one of the table's as a column of
+CREATE TABLE is (``column_defaults``), for the computed columns and CHECKs of that statement
+after it and of later ones:
 
 * ``CREATE TABLE`` and ``ALTER TABLE … ADD``: a column's own constraints (``c int CONSTRAINT pk
   PRIMARY KEY``, ``REFERENCES``, ``CHECK``, ``DEFAULT``, an inline ``INDEX ix``) depend on it;
@@ -44,20 +46,20 @@ wrong drop leaves out (the column's grants) can be granted again, where a wrong 
 plan grants on a column the server no longer has (``table_drops``). Constraints, indexes and
 statistics are dropped in the list's order, as before.
 
-Only what a script states is kept: a CLUSTERED COLUMNSTORE index (no column list), a column an
-earlier ``ALTER TABLE … ADD`` added (a computed column or CHECK naming it: the replay keeps the
-columns of CREATE TABLE), a foreign key of a table no script creates or that references one, a
-``REFERENCES t`` whose t has no primary key the scripts state, what the replay cannot read of a
-view or function WITH SCHEMABINDING (``schema_binding``: it reads a view's SELECT and an inline
-function's), a statement in an IF branch the replay cannot decide or in a WHILE loop (it may
-not run) add nothing, and a DROP COLUMN the replay knows no dependent of is followed as before.
+Only what a script states is kept: a CLUSTERED COLUMNSTORE index (no column list), a foreign
+key of a table no script creates or that references one, a ``REFERENCES t`` whose t has no
+primary key the scripts state, what the replay cannot read of a view or function WITH
+SCHEMABINDING (``schema_binding``: it reads a view's SELECT and an inline function's), a
+statement in an IF branch the replay cannot decide or in a WHILE loop (it may not run) add
+nothing, and a DROP COLUMN the replay knows no dependent of is followed as before.
 The foreign keys of other tables keep the table they reference from a DROP TABLE (Msg 3726),
 and the PRIMARY KEY or UNIQUE constraint they use from a DROP CONSTRAINT (Msg 3725): the replay
 refuses both as SQL Server does (``key_refusals``, which says what it leaves out: a key whose
 columns another key or index of the table has too, a foreign key of a table to itself). A view
 or function WITH SCHEMABINDING keeps the tables and views it references from a DROP (Msg 3729)
 and the columns it names from a DROP COLUMN (Msg 5074), as a foreign key does (it is kept as a
-dependent of itself that references them). A constraint without a name (SQL Server names it
+dependent of itself that references them), and both from an ``sp_rename`` (Msg 15336:
+``rename_refusals``). A constraint without a name (SQL Server names it
 ``PK__t__…``) may be what a ``DROP CONSTRAINT`` of a name the replay does not know drops: such a
 drop forgets the table's unnamed constraints, and dynamic SQL the replay cannot read (``EXEC
 (@sql)``: scripts drop one so, its name read from ``sys.default_constraints``) forgets every

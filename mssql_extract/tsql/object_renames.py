@@ -15,8 +15,9 @@ Parameters (sp_rename, Transact-SQL): ``@objname`` is ``[schema.]object`` or, fo
 ``[schema.]table.column`` (a name without schema is taken in ``dbo``, as ``sp_changeobjectowner``
 takes it); ``@newname`` is the new name alone; ``@objtype`` is ``COLUMN``, ``USERDATATYPE``,
 ``INDEX``, ``STATISTICS``, ``DATABASE``, ``OBJECT`` or NULL (an object). An index or statistics
-holds no permission. A rename SQL Server refuses (the new name is taken) and a database rename
-are kept as skipped and reported (GB045).
+holds no permission. A rename SQL Server refuses (the new name is taken; a view or inline
+function WITH SCHEMABINDING references the table, view or column: :mod:`.rename_refusals`)
+and a database rename are kept as skipped and reported (GB045).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from mssql_extract.snapshot import SourceRef, fold
-from mssql_extract.tsql import indexes
+from mssql_extract.tsql import indexes, rename_refusals
 from mssql_extract.tsql.cursor import Args, Parser, Procedure
 from mssql_extract.tsql.principals import required
 from mssql_extract.tsql.state import DbState, PermRow, sec_key
@@ -53,7 +54,9 @@ def sp_rename(p: Parser, args: Args, ref: SourceRef) -> None:
         return
     if kind == "COLUMN" and len(parts) >= 2:
         schema = parts[-3] if len(parts) > 2 else "dbo"
-        _rename_column(p.builder.db(), schema, parts[-2], parts[-1], new)
+        written = required(p, args, "objname")
+        if not rename_refusals.refused_column(p, written, schema, parts[-2], parts[-1], ref):
+            _rename_column(p.builder.db(), schema, parts[-2], parts[-1], new)
         return
     if kind not in ("OBJECT", "USERDATATYPE"):
         raise p.error(f"unknown @objtype {kind!r} for sp_rename")
@@ -66,6 +69,8 @@ def sp_rename(p: Parser, args: Args, ref: SourceRef) -> None:
             f"[{schema}].[{parts[-1]}] keeps its name (not replayed)"
         )
         p.builder.skip("statement", reason, p.statement_text(), ref)
+        return
+    if rename_refusals.refused_object(p, required(p, args, "objname"), schema, parts[-1], ref):
         return
     if not _rename_default(db, schema, parts[-1], new):
         _rename_object(db, schema, parts[-1], new)

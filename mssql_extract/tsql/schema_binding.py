@@ -19,20 +19,19 @@ references is each two-part name of its FROM clauses that is a table or view a s
 (a one-part name is a common table expression's), and the columns it names of each, a column
 being the referenced object's where its qualifier is that object's alias or name, or where it
 has none and exactly one of the objects referenced has a column of that name (the replay knows
-the columns of CREATE TABLE and of a view's SELECT). Each is kept as a dependent of the view
-(``Objects.dependents``, kind VIEW or FUNCTION, ``references`` the object, ``referenced`` its
-columns), so renames and schema transfers of either end, and a drop of the module, are
-followed as for a foreign key (``dependents``); an ALTER of the view or function forgets what
-it bound before.
+the columns of CREATE TABLE, of ALTER TABLE … ADD and of a view's SELECT). Each is kept as a
+dependent of the view (``Objects.dependents``, kind VIEW or FUNCTION, ``references`` the
+object, ``referenced`` its columns), so a rename of the module, schema transfers of either end,
+and a drop of the module are followed as for a foreign key (``dependents``); an ALTER of the
+view or function forgets what it bound before.
 
 What the replay cannot read binds nothing (a wrong drop leaves out grants one can grant again,
 where a wrong refusal would plan grants on what the server no longer has): a SELECT sqlglot
 does not parse, a scalar or multi-statement function (its body is not read), a column whose
 table the replay cannot tell, a statement in an IF branch the replay cannot decide or in a
 WHILE loop. SQL Server also refuses an ``ALTER TABLE … ALTER COLUMN`` of such a column (no
-security effect: not replayed) and an ``sp_rename`` of a table or column such a module
-references (Msg 15336 "Object 't' cannot be renamed because the object participates in enforced
-dependencies."), which the replay still follows: the module then binds the new name.
+security effect: not replayed) and an ``sp_rename`` of a table, view or column such a module
+references (Msg 15336), which the replay refuses too (``rename_refusals``).
 """
 
 from __future__ import annotations
