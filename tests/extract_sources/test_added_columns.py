@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from mssql_extract.snapshot import SecuritySnapshot
-from mssql_extract.tsql import extract_scripts
 from mssql_extract.tsql.table_drops import COLUMN_STANDS
+from tests.extract_sources.scripts import replay_script
+from tests.extract_sources.test_column_references import MSG_4922
 from tests.mapper.test_column_drops import column_grants
 from tests.modules.test_ownership_chains import findings, planned
 
@@ -38,13 +39,10 @@ GRANT SELECT (a, n, m, k) ON s.t TO [bob]
 GO
 """
 LINE = HEAD.count("\n") + 1
-MSG_4922 = 'Msg 4922 "ALTER TABLE DROP COLUMN {} failed because one or more objects access'
 
 
 def replayed(tmp_path: Path, tail: str) -> SecuritySnapshot:
-    path = tmp_path / "s.sql"
-    path.write_text(HEAD + tail, encoding="utf-8")
-    return extract_scripts([path])
+    return replay_script(tmp_path, HEAD + tail)
 
 
 def granted(snapshot: SecuritySnapshot) -> set[str]:

@@ -12,8 +12,8 @@ import pytest
 
 from mapper.translate.skipped import REFUSED_DROP_COLUMN, harmless
 from mssql_extract.snapshot import SecuritySnapshot
-from mssql_extract.tsql import extract_scripts
 from mssql_extract.tsql.table_drops import COLUMN_STANDS
+from tests.extract_sources.scripts import replay_script
 
 HEAD = """CREATE DATABASE [D1]
 GO
@@ -39,9 +39,7 @@ GO
 
 
 def replayed(tmp_path: Path, tail: str = "") -> SecuritySnapshot:
-    path = tmp_path / "s.sql"
-    path.write_text(HEAD + tail, encoding="utf-8")
-    return extract_scripts([path])
+    return replay_script(tmp_path, HEAD + tail)
 
 
 def permissions(snapshot: SecuritySnapshot) -> set[tuple[str, str | None, str, str, str]]:

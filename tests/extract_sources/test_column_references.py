@@ -14,9 +14,9 @@ import pytest
 
 from mapper.translate.skipped import harmless
 from mssql_extract.snapshot import SecuritySnapshot
-from mssql_extract.tsql import extract_scripts
 from mssql_extract.tsql.key_refusals import KEY_STANDS
 from mssql_extract.tsql.table_drops import COLUMN_STANDS
+from tests.extract_sources.scripts import replay_script
 from tests.mapper.test_column_drops import column_grants
 from tests.modules.test_ownership_chains import findings, planned
 
@@ -58,9 +58,7 @@ MSG_4922 = 'Msg 4922 "ALTER TABLE DROP COLUMN {} failed because one or more obje
 
 
 def replayed(tmp_path: Path, tail: str) -> SecuritySnapshot:
-    path = tmp_path / "s.sql"
-    path.write_text(HEAD + tail, encoding="utf-8")
-    return extract_scripts([path])
+    return replay_script(tmp_path, HEAD + tail)
 
 
 def granted(snapshot: SecuritySnapshot, table: str) -> set[str]:

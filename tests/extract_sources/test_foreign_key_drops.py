@@ -13,8 +13,8 @@ import pytest
 
 from mapper.translate.skipped import REFUSED_DROP_KEY, REFUSED_DROP_TABLE, harmless
 from mssql_extract.snapshot import SecuritySnapshot
-from mssql_extract.tsql import extract_scripts
 from mssql_extract.tsql.key_refusals import KEY_STANDS, TABLE_STANDS
+from tests.extract_sources.scripts import replay_script
 from tests.modules.test_ownership_chains import findings, planned
 
 #: s.parent: a key on id, a unique constraint on code; s.child references both.
@@ -49,9 +49,7 @@ MSG_3726 = "Msg 3726 \"Could not drop object '{}' because it is referenced by a 
 
 
 def replayed(tmp_path: Path, tail: str) -> SecuritySnapshot:
-    path = tmp_path / "s.sql"
-    path.write_text(HEAD + tail, encoding="utf-8")
-    return extract_scripts([path])
+    return replay_script(tmp_path, HEAD + tail)
 
 
 def grants(snapshot: SecuritySnapshot) -> set[tuple[str, str, str]]:

@@ -14,9 +14,9 @@ import pytest
 
 from mapper.translate.skipped import REFUSED_DROP_VIEW
 from mssql_extract.snapshot import SecuritySnapshot
-from mssql_extract.tsql import extract_scripts
 from mssql_extract.tsql.key_refusals import TABLE_STANDS, VIEW_STANDS
 from mssql_extract.tsql.table_drops import COLUMN_STANDS
+from tests.extract_sources.scripts import replay_script
 from tests.modules.test_ownership_chains import findings, planned
 
 #: s.v binds s.t (id, a) and s.u (k); s.w binds s.v.
@@ -50,9 +50,7 @@ ALL = {("t", ""), ("t", "id"), ("t", "a"), ("t", "b"), ("t", "c"), ("v", "")}
 
 
 def replayed(tmp_path: Path, tail: str) -> SecuritySnapshot:
-    path = tmp_path / "s.sql"
-    path.write_text(HEAD + tail, encoding="utf-8")
-    return extract_scripts([path])
+    return replay_script(tmp_path, HEAD + tail)
 
 
 def grants(snapshot: SecuritySnapshot) -> set[tuple[str, str]]:
