@@ -88,7 +88,7 @@ def _permission_list(p: Parser) -> list[Item]:
             return items
 
 
-def _class_prefix(p: Parser) -> str | None:
+def class_prefix(p: Parser) -> str | None:
     """``class ::`` when present (``APPLICATION ROLE ::`` has two words, XML three)."""
     for k in range(1, 4):
         if p.at_type(TokenType.DCOLON, k):
@@ -104,7 +104,7 @@ def _class_prefix(p: Parser) -> str | None:
 def _target(p: Parser) -> _Target | None:
     if not p.accept("ON"):
         return None
-    cls = _class_prefix(p)
+    cls = class_prefix(p)
     parts = p.qualified("a securable name")
     columns = p.paren_names("a column name") if p.at_type(TokenType.L_PAREN) else []
     return _Target(cls, parts, columns)

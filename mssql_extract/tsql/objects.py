@@ -10,7 +10,7 @@ from sqlglot.tokenizer_core import TokenType
 from mssql_extract.snapshot import ObjectKind, SourceRef, fold
 from mssql_extract.tsql import dropped, duplicates, grants, modules
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, skipped
-from mssql_extract.tsql.grants import _class_prefix
+from mssql_extract.tsql.grants import class_prefix
 from mssql_extract.tsql.state import NamedState
 
 
@@ -194,7 +194,7 @@ def alter_schema(p: Parser) -> None:
     the statement is kept to list (``dropped``)."""
     ref, target = p.ref(), p.name("a schema name")
     p.expect("TRANSFER")
-    cls = _class_prefix(p) or "OBJECT"
+    cls = class_prefix(p) or "OBJECT"
     if cls not in ("OBJECT", "TYPE", "XML SCHEMA COLLECTION"):
         raise p.error(f"ALTER SCHEMA cannot transfer a {cls}")
     parts = p.qualified("an object name")
@@ -235,7 +235,7 @@ def alter_authorization(p: Parser) -> None:
     """``ALTER AUTHORIZATION ON [class ::] x TO {principal | SCHEMA OWNER}``."""
     ref = p.ref()
     p.expect("ON")
-    cls = _class_prefix(p) or "OBJECT"
+    cls = class_prefix(p) or "OBJECT"
     parts = p.qualified("a securable name")
     p.expect("TO")
     owner = None if p.accept("SCHEMA", "OWNER") else p.name("a principal name")

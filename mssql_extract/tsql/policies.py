@@ -18,7 +18,7 @@ from mssql_extract.snapshot import (
 )
 from mssql_extract.tsql import duplicates
 from mssql_extract.tsql.cursor import Handler, Parser, skipped
-from mssql_extract.tsql.grants import _class_prefix
+from mssql_extract.tsql.grants import class_prefix
 from mssql_extract.tsql.modules import object_name
 
 Operation = Literal["AFTER INSERT", "AFTER UPDATE", "BEFORE UPDATE", "BEFORE DELETE"]
@@ -105,7 +105,7 @@ def _audit_actions(p: Parser) -> list[AuditAction]:
     if not p.accept("ON"):
         p.expect_type(TokenType.R_PAREN, ")")
         return [AuditAction(action=a.upper()) for a in actions]
-    cls = _class_prefix(p) or "OBJECT"
+    cls = class_prefix(p) or "OBJECT"
     securable = ".".join(p.qualified("a securable"))
     p.expect("BY")
     principals = p.comma_list(lambda: p.name("a principal"))

@@ -31,7 +31,7 @@ from sqlglot.tokenizer_core import TokenType
 from mssql_extract.snapshot import fold
 from mssql_extract.tsql import branches, loops, modules
 from mssql_extract.tsql.cursor import Handler, Parser
-from mssql_extract.tsql.grants import _class_prefix
+from mssql_extract.tsql.grants import class_prefix
 from mssql_extract.tsql.state import Module, Signer
 
 #: How the reason of a signature begins (the mapper's GB045 action tells them apart by it).
@@ -42,7 +42,7 @@ UNSIGNING = "module signature removed:"
 
 def _module(p: Parser) -> tuple[Module, str]:
     """``[class ::] name``: the module's key and its name as messages spell it."""
-    cls = _class_prefix(p) or "OBJECT"
+    cls = class_prefix(p) or "OBJECT"
     if cls != "OBJECT":  # an assembly: one part
         name = p.name("a module name")
         return (cls, "", fold(name)), f"{cls}::{name}"
