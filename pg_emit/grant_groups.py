@@ -61,7 +61,7 @@ def split_privileges(privileges_by_grantee: Mapping[str, Collection[str]]) -> li
 
 
 #: grantee → privilege → the facts of that grant (one object's grants, :func:`group_grants`)
-Held = dict[str, dict[str, list[str]]]
+Held = dict[str, dict[str, tuple[str, ...]]]
 
 
 def _held(grants: Sequence[PgGrant]) -> dict[Securable, Held]:
@@ -85,11 +85,8 @@ def _held(grants: Sequence[PgGrant]) -> dict[Securable, Held]:
         by_privilege = by_grantee.get(grant.grantee)
         if by_privilege is None:
             by_privilege = by_grantee[grant.grantee] = {}
-        facts = by_privilege.get(privilege)
-        if facts is None:
-            by_privilege[privilege] = list(grant.facts)
-        else:
-            facts.extend(grant.facts)
+        facts = by_privilege.get(privilege)  # nearly always None: the grant's own tuple
+        by_privilege[privilege] = grant.facts if facts is None else facts + grant.facts
     return held
 
 

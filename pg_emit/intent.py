@@ -89,11 +89,12 @@ def live_memberships(
     }
 
 
-def dropped_roles(plan: MigrationPlan) -> tuple[str, ...]:
+def dropped_roles(plan: MigrationPlan, shared: frozenset[str] | None = None) -> tuple[str, ...]:
     """The created roles ``rollback.sql`` drops: all of them, but on a part of a per-database
     plan not those the other parts share (dropping them there would fail while another part
-    is applied, after ``DROP OWNED`` had taken their privileges on the other databases)."""
-    shared = shared_roles(plan)
+    is applied, after ``DROP OWNED`` had taken their privileges on the other databases).
+    ``shared``: :func:`shared_roles`, when already worked out."""
+    shared = shared_roles(plan) if shared is None else shared
     return tuple(r for r in created_roles(plan) if r not in shared)
 
 

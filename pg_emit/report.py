@@ -362,14 +362,15 @@ def _hierarchy_summary(plan: MigrationPlan) -> list[str]:
 def _dispositions(plan: MigrationPlan) -> list[str]:
     if not plan.dispositions:
         return []
-    present = [d for d in Disposition if any(f.disposition is d for f in plan.dispositions)]
-    counts = Counter((f.kind, f.disposition) for f in plan.dispositions)
-    kinds = sorted({f.kind for f in plan.dispositions})
+    counts = Counter((f.kind, f.disposition) for f in plan.dispositions)  # one pass over them
+    totals: Counter[Disposition] = Counter()
+    for (_, disposition), n in counts.items():
+        totals[disposition] += n
+    present = [d for d in Disposition if totals[d]]
     rows = [
         (md.text(kind), *(str(counts[kind, d]) for d in present), str(_row_total(counts, kind)))
-        for kind in kinds
+        for kind in sorted({kind for kind, _ in counts})
     ]
-    totals = Counter(f.disposition for f in plan.dispositions)
     rows.append(("**total**", *(f"**{totals[d]}**" for d in present), f"**{totals.total()}**"))
     headers = ("Fact kind", *(d.value for d in present), "total")
     return ["## Dispositions", "", *md.table(headers, rows)]
