@@ -15,7 +15,7 @@ here once:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from mapper.plan import MigrationPlan, PgGrant, PgMembership, PgRevoke, RoleKind
 from mapper.platforms import auth_role
@@ -113,10 +113,13 @@ def memberships(plan: MigrationPlan) -> tuple[PgMembership, ...]:
     return tuple(explicit[k] for k in sorted(explicit))
 
 
-def script_databases(plan: MigrationPlan) -> list[str]:
-    """Every database the scripts work in (each has a section of its own), sorted."""
+def script_databases(plan: MigrationPlan, granted_in: Iterable[str] | None = None) -> list[str]:
+    """Every database the scripts work in (each has a section of its own), sorted.
+    ``granted_in``: the databases of the plan's grants, when already known (a pass over the
+    grants of a large plan is costly, :class:`pg_emit.render_grants.PrivilegeClauses`)."""
     names = {d.name for d in plan.databases} | {s.database for s in plan.schemas}
-    names |= {o.database for o in plan.objects} | {g.database for g in plan.grants}
+    names |= {o.database for o in plan.objects}
+    names |= {g.database for g in plan.grants} if granted_in is None else set(granted_in)
     names |= {r.database for r in plan.revokes} | {d.database for d in plan.default_privileges}
     names |= {d.database for d in plan.default_revokes}
     return sorted(names)

@@ -190,11 +190,9 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
 
 def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
     """Every script of the plan, as structured :class:`Script` values, in apply order."""
-    fp, databases = (
-        plan.fingerprint,
-        intent.script_databases(plan),
-    )  # once: it reads every item of the plan
     clauses = grants.PrivilegeClauses(plan)  # 04 grants them, rollback.sql revokes them
+    # once: it reads every item of the plan (the grants' databases from the clauses' pass)
+    fp, databases = plan.fingerprint, intent.script_databases(plan, clauses.databases())
     memberships = intent.memberships(plan)  # 02 grants them, rollback.sql revokes them
 
     def privileges(plan: MigrationPlan, database: str) -> list[Statement]:

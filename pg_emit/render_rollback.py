@@ -85,7 +85,7 @@ from pg_emit.script import Section, Statement, do_block, dollar_quote
 def _referenced_roles(
     plan: MigrationPlan, database: str, clauses: grants.PrivilegeClauses
 ) -> list[str]:
-    names = {g.grantee for g in clauses.grants(database)}
+    names = set(clauses.grantees(database))
     for item in plan.default_privileges:
         if item.database == database:
             names |= {item.owner, item.grantee}

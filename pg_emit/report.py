@@ -161,8 +161,9 @@ def _needs_decision(plan: MigrationPlan) -> list[str]:
         if not f.accepted and f.severity in DECISION_SEVERITIES
     ]
     groups = [("Open critical and high findings", [finding_bullet(f) for f in findings])]
+    decided = [d for d in plan.dispositions if d.disposition in DECISION_DISPOSITIONS]  # one pass
     for disposition in DECISION_DISPOSITIONS:
-        facts = [d for d in plan.dispositions if d.disposition is disposition]
+        facts = [d for d in decided if d.disposition is disposition]
         groups.append((f"{disposition.value.capitalize()} facts", [_fact_bullet(d) for d in facts]))
     lines = ["## Needs a decision"]
     for heading, bullets in groups:
