@@ -1,6 +1,6 @@
 """Grouping one database's grants for ``04_privileges.sql``: which securables share a GRANT.
 
-:func:`group_grants` splits each securable's grants into (privileges, grantees) pairs
+:func:`hold` gathers each securable's grants, :func:`group_grants` splits them into (privileges, grantees) pairs
 (:func:`split_privileges`) and gathers the securables that share a pair, with their facts and
 whether a schema- or database-wide source grant stands behind each of their grants
 (:func:`schema_wide`); :mod:`pg_emit.render_grants` turns the groups into clauses. It runs once
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 
 from mapper.plan import PgGrant
 from pg_emit import intent
@@ -61,42 +61,43 @@ def split_privileges(privileges_by_grantee: Mapping[str, Collection[str]]) -> li
 
 
 #: grantee → privilege → the facts of that grant (one object's grants, :func:`group_grants`)
-Held = dict[str, dict[str, list[str]]]
+Held = dict[str, dict[str, tuple[str, ...]]]
 
 
-def _held(grants: Sequence[PgGrant]) -> dict[Securable, Held]:
-    """Each securable's grants: grantee → privilege (normalised) → facts, in one pass.
+def hold(held: dict[Securable, Held], grant: PgGrant) -> None:
+    """Add one whole-object grant to ``held``: securable → grantee → privilege (normalised)
+    → facts.
 
     One nested dict rather than a privilege set per grantee beside a facts dict keyed by
-    (securable, grantee, privilege): the loop runs once per grant (122,667 in a bench scale M
-    part), so it builds one key and normalises each spelling once. Grouping that part took
-    0.77 s, 0.42 s with this and the facts' schema-wide permissions looked up once each.
+    (securable, grantee, privilege): it runs once per grant (122,667 in a bench scale M part),
+    so it builds one key. Grouping that part took 0.77 s, 0.42 s with this and the facts'
+    schema-wide permissions looked up once each. :class:`pg_emit.render_grants.PrivilegeClauses`
+    calls it in its one pass over the plan's grants.
     """
+    securable = (grant.object_type, grant.schema_name, grant.name, grant.signature)
+    by_grantee = held.get(securable)
+    if by_grantee is None:
+        by_grantee = held[securable] = {}
+    by_privilege = by_grantee.get(grant.grantee)
+    if by_privilege is None:
+        by_privilege = by_grantee[grant.grantee] = {}
+    privilege = intent.normalize_privilege(grant.privilege)  # cached: a handful of spellings
+    facts = by_privilege.get(privilege)  # nearly always None: the grant's own tuple
+    by_privilege[privilege] = grant.facts if facts is None else facts + grant.facts
+
+
+def held_grants(grants: Iterable[PgGrant]) -> dict[Securable, Held]:
+    """Whole-object grants as :func:`hold` gathers them."""
     held: dict[Securable, Held] = {}
-    spelled: dict[str, str] = {}  # privilege as stored → normalised (a handful of spellings)
     for grant in grants:
-        privilege = spelled.get(grant.privilege)
-        if privilege is None:
-            privilege = spelled[grant.privilege] = intent.normalize_privilege(grant.privilege)
-        securable = (grant.object_type, grant.schema_name, grant.name, grant.signature)
-        by_grantee = held.get(securable)
-        if by_grantee is None:
-            by_grantee = held[securable] = {}
-        by_privilege = by_grantee.get(grant.grantee)
-        if by_privilege is None:
-            by_privilege = by_grantee[grant.grantee] = {}
-        facts = by_privilege.get(privilege)
-        if facts is None:
-            by_privilege[privilege] = list(grant.facts)
-        else:
-            facts.extend(grant.facts)
+        hold(held, grant)
     return held
 
 
-def group_grants(grants: Sequence[PgGrant]) -> Group:
+def group_grants(held: Mapping[Securable, Held]) -> Group:
     """(object type, privileges, grantees) → securables sharing them, with their facts and
-    whether every one of their grants came from a schema- or database-wide source grant."""
-    held = _held(grants)
+    whether every one of their grants came from a schema- or database-wide source grant
+    (``held``: the grants as :func:`hold` gathers them)."""
     # a schema-wide source fact stands behind many grants (one per object of its schema)
     covering: dict[str, str | None] = {}  # fact → the permission it grants schema-wide, if any
     groups: Group = defaultdict(list)

@@ -15,7 +15,7 @@ here once:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from mapper.plan import MigrationPlan, PgGrant, PgMembership, PgRevoke, RoleKind
 from mapper.platforms import auth_role
@@ -89,11 +89,12 @@ def live_memberships(
     }
 
 
-def dropped_roles(plan: MigrationPlan) -> tuple[str, ...]:
+def dropped_roles(plan: MigrationPlan, shared: frozenset[str] | None = None) -> tuple[str, ...]:
     """The created roles ``rollback.sql`` drops: all of them, but on a part of a per-database
     plan not those the other parts share (dropping them there would fail while another part
-    is applied, after ``DROP OWNED`` had taken their privileges on the other databases)."""
-    shared = shared_roles(plan)
+    is applied, after ``DROP OWNED`` had taken their privileges on the other databases).
+    ``shared``: :func:`shared_roles`, when already worked out."""
+    shared = shared_roles(plan) if shared is None else shared
     return tuple(r for r in created_roles(plan) if r not in shared)
 
 
@@ -112,10 +113,13 @@ def memberships(plan: MigrationPlan) -> tuple[PgMembership, ...]:
     return tuple(explicit[k] for k in sorted(explicit))
 
 
-def script_databases(plan: MigrationPlan) -> list[str]:
-    """Every database the scripts work in (each has a section of its own), sorted."""
+def script_databases(plan: MigrationPlan, granted_in: Iterable[str] | None = None) -> list[str]:
+    """Every database the scripts work in (each has a section of its own), sorted.
+    ``granted_in``: the databases of the plan's grants, when already known (a pass over the
+    grants of a large plan is costly, :class:`pg_emit.render_grants.PrivilegeClauses`)."""
     names = {d.name for d in plan.databases} | {s.database for s in plan.schemas}
-    names |= {o.database for o in plan.objects} | {g.database for g in plan.grants}
+    names |= {o.database for o in plan.objects}
+    names |= {g.database for g in plan.grants} if granted_in is None else set(granted_in)
     names |= {r.database for r in plan.revokes} | {d.database for d in plan.default_privileges}
     names |= {d.database for d in plan.default_revokes}
     return sorted(names)

@@ -190,11 +190,10 @@ def default_privilege_statements(plan: MigrationPlan, database: str) -> list[Sta
 
 def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
     """Every script of the plan, as structured :class:`Script` values, in apply order."""
-    fp, databases = (
-        plan.fingerprint,
-        intent.script_databases(plan),
-    )  # once: it reads every item of the plan
     clauses = grants.PrivilegeClauses(plan)  # 04 grants them, rollback.sql revokes them
+    # once: it reads every item of the plan (the grants' databases from the clauses' pass)
+    fp, databases = plan.fingerprint, intent.script_databases(plan, clauses.databases())
+    memberships = intent.memberships(plan)  # 02 grants them, rollback.sql revokes them
 
     def privileges(plan: MigrationPlan, database: str) -> list[Statement]:
         public = record_public_grants(public_grant_clauses(clauses, database))
@@ -203,7 +202,7 @@ def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
     return (
         Script("01_roles.sql", "roles (cluster-wide)", fp, PSQL_NOTE, roles.roles_sections(plan)),
         Script("02_memberships.sql", "role memberships (cluster-wide)", fp, PSQL_NOTE,
-               roles.membership_sections(plan)),
+               roles.membership_sections(plan, memberships)),
         Script("03_ownership.sql", "database, schema and object owners; schemas created if absent",
                fp, PSQL_NOTE, _per_database(plan, ownership_statements, databases)),
         Script("04_privileges.sql", "privileges", fp, PSQL_NOTE,
@@ -216,7 +215,7 @@ def build_scripts(plan: MigrationPlan) -> tuple[Script, ...]:
                "SECURITY DEFINER routines, security_invoker views and row-level security", fp,
                PSQL_NOTE, _per_database(plan, security_statements, databases)),
         Script("rollback.sql", "undo the apply: revoke what the plan granted, drop what it created",
-               fp, PSQL_NOTE, rollback_sections(plan, databases, clauses)),
+               fp, PSQL_NOTE, rollback_sections(plan, databases, clauses, memberships)),
     )  # fmt: skip
 
 

@@ -145,7 +145,9 @@ def _depths(memberships: tuple[PgMembership, ...]) -> dict[str, int]:
     return depth
 
 
-def membership_sections(plan: MigrationPlan) -> tuple[Section, ...]:
+def membership_sections(
+    plan: MigrationPlan, memberships: tuple[PgMembership, ...] | None = None
+) -> tuple[Section, ...]:
     """``02_memberships.sql``: ``GRANT roles TO members``, one per member set and inherit flag.
 
     Roles granted to exactly the same members share a statement. Statements run deepest role
@@ -154,9 +156,11 @@ def membership_sections(plan: MigrationPlan) -> tuple[Section, ...]:
     granted, re-read after every insert, and in this order there is nothing to walk yet
     (about a quarter less server time at 146,681 memberships). A membership the plan marks
     ``inherit=False`` is rendered ``WITH INHERIT FALSE``, which needs PostgreSQL 16 or later
-    (Aurora / RDS 16+); with inherit (the usual case) any version.
+    (Aurora / RDS 16+); with inherit (the usual case) any version. ``memberships``: those of
+    :func:`intent.memberships`, when already worked out (``rollback.sql`` revokes them too).
     """
-    memberships = intent.memberships(plan)
+    if memberships is None:
+        memberships = intent.memberships(plan)
     members: dict[tuple[str, bool], set[str]] = defaultdict(set)
     facts: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for membership in memberships:

@@ -161,8 +161,9 @@ def _needs_decision(plan: MigrationPlan) -> list[str]:
         if not f.accepted and f.severity in DECISION_SEVERITIES
     ]
     groups = [("Open critical and high findings", [finding_bullet(f) for f in findings])]
+    decided = [d for d in plan.dispositions if d.disposition in DECISION_DISPOSITIONS]  # one pass
     for disposition in DECISION_DISPOSITIONS:
-        facts = [d for d in plan.dispositions if d.disposition is disposition]
+        facts = [d for d in decided if d.disposition is disposition]
         groups.append((f"{disposition.value.capitalize()} facts", [_fact_bullet(d) for d in facts]))
     lines = ["## Needs a decision"]
     for heading, bullets in groups:
@@ -362,14 +363,15 @@ def _hierarchy_summary(plan: MigrationPlan) -> list[str]:
 def _dispositions(plan: MigrationPlan) -> list[str]:
     if not plan.dispositions:
         return []
-    present = [d for d in Disposition if any(f.disposition is d for f in plan.dispositions)]
-    counts = Counter((f.kind, f.disposition) for f in plan.dispositions)
-    kinds = sorted({f.kind for f in plan.dispositions})
+    counts = Counter((f.kind, f.disposition) for f in plan.dispositions)  # one pass over them
+    totals: Counter[Disposition] = Counter()
+    for (_, disposition), n in counts.items():
+        totals[disposition] += n
+    present = [d for d in Disposition if totals[d]]
     rows = [
         (md.text(kind), *(str(counts[kind, d]) for d in present), str(_row_total(counts, kind)))
-        for kind in kinds
+        for kind in sorted({kind for kind, _ in counts})
     ]
-    totals = Counter(f.disposition for f in plan.dispositions)
     rows.append(("**total**", *(f"**{totals[d]}**" for d in present), f"**{totals.total()}**"))
     headers = ("Fact kind", *(d.value for d in present), "total")
     return ["## Dispositions", "", *md.table(headers, rows)]

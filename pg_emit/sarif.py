@@ -129,11 +129,13 @@ def canonical_json(value: Any) -> str:
 def _keys_sorted(value: Any) -> Any:
     """``value`` with each dict's (string) keys in order; TypeError for a float or any value
     that is not JSON's string, integer, boolean, null, list or object."""
+    if isinstance(value, str):  # most values: asked first
+        return value
     if isinstance(value, dict):
         return {key: _keys_sorted(value[key]) for key in sorted(value)}
     if isinstance(value, list):
         return [_keys_sorted(item) for item in value]
-    if value is None or isinstance(value, str | int):  # bool is an int
+    if value is None or isinstance(value, int):  # bool is an int
         return value
     raise TypeError(f"not written by canonical_json: {type(value).__name__}")
 
