@@ -333,9 +333,35 @@ def create_synonym(p: Parser) -> None:
 
 
 def create_trigger(p: Parser) -> None:
-    """Triggers are not securables: the whole batch is recorded as skipped."""
+    """Triggers are not securables: the whole batch is recorded as skipped, and reported only
+    for a LOGON trigger (``_LOGON``)."""
+    logon = _fires_on_logon(p)
     p.skip_to_batch_end()
-    p.builder.skip("statement", "trigger (not a securable)", p.statement_text(), p.ref())
+    p.builder.skip("statement", _LOGON if logon else _TRIGGER, p.statement_text(), p.ref())
+
+
+_TRIGGER = "trigger (not a securable)"
+#: A LOGON trigger decides who may connect: "You can use logon triggers to audit and control
+#: server sessions, such as by tracking login activity, restricting logins to SQL Server, or
+#: limiting the number of sessions for a specific login" (Logon triggers, SQL Server docs); its
+#: ROLLBACK refuses the login. SSMS's "Script Server Trigger as" and dbatools' Export-DbaInstance
+#: (SMO) write it as ``CREATE TRIGGER t ON ALL SERVER [WITH EXECUTE AS …] FOR LOGON AS …``.
+_LOGON = (
+    "LOGON trigger: it runs at each login and may refuse it (ROLLBACK), a control over who "
+    "connects that grantbridge does not read nor migrate; rebuild what it enforces on the "
+    "PostgreSQL side"
+)
+
+
+def _fires_on_logon(p: Parser) -> bool:
+    """Whether the trigger whose name is next fires ``FOR`` or ``AFTER LOGON``: its header, up to
+    the ``AS`` that starts its body (not ``WITH EXECUTE AS``), names that event."""
+    k = 0
+    while p.tok(k) is not None and (p.word(k) != "AS" or p.word(k - 1) == "EXECUTE"):
+        if p.word(k) in ("FOR", "AFTER") and p.word(k + 1) == "LOGON":
+            return True
+        k += 1
+    return False
 
 
 _CREATE_KINDS: dict[str, Handler] = {
