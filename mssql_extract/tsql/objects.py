@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlglot.tokenizer_core import TokenType
 
 from mssql_extract.snapshot import ObjectKind, SourceRef, fold
-from mssql_extract.tsql import dropped, duplicates, grants, modules
+from mssql_extract.tsql import dropped, duplicates, grants, login_users, modules
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser, skipped
 from mssql_extract.tsql.grants import class_prefix
 from mssql_extract.tsql.state import NamedState
@@ -244,7 +244,8 @@ def alter_authorization(p: Parser) -> None:
 
 def _database_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
     db = p.builder.db(parts[-1], ref)
-    db.owner, db.owner_ref = owner, ref
+    if not login_users.owner_refused(p, db, owner):
+        db.owner, db.owner_ref = owner, ref
 
 
 def _schema_owner(p: Parser, parts: list[str], owner: str | None, ref: SourceRef) -> None:
@@ -313,7 +314,8 @@ def sp_changedbowner(p: Parser, args: dict[str, str | None], ref: SourceRef) -> 
     if not login:
         raise p.error("@loginame is required")
     db = p.builder.db(None, ref)
-    db.owner, db.owner_ref = login, ref
+    if not login_users.owner_refused(p, db, login):
+        db.owner, db.owner_ref = login, ref
 
 
 STATEMENTS = {

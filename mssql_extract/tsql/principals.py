@@ -11,7 +11,7 @@ a role with members or of a principal that owns something (``drop_refusals``).
 from __future__ import annotations
 
 from mssql_extract.snapshot import LoginType, SourceRef
-from mssql_extract.tsql import containment, drop_refusals, duplicates
+from mssql_extract.tsql import containment, drop_refusals, duplicates, login_users
 from mssql_extract.tsql.cursor import Args, Handler, Parser, Procedure, ProcHandler
 from mssql_extract.tsql.options import Options, read_options
 from mssql_extract.tsql.state import LoginState, UserState, guess_login_type
@@ -145,7 +145,8 @@ def create_user(p: Parser) -> None:
         user.via, user.login = "none", None
     if p.accept("WITH"):
         _apply_user(user, read_options(p, _USER_OPTIONS))
-    if not containment.refused(p, user, ref) and new_database_principal(p, name):
+    refused = containment.refused(p, user, ref) or not new_database_principal(p, name)
+    if not refused and not login_users.user_refused(p, user):
         p.builder.add_user(user)
 
 
@@ -307,9 +308,10 @@ def _grant_access(p: Parser, args: Args, ref: SourceRef) -> str | None:
     """The user ``sp_grantdbaccess`` and ``sp_adduser`` create, None when refused."""
     login = required(p, args, "loginame")
     name = args.get("name_in_db") or login
-    if not new_database_principal(p, name):
+    user = UserState(name, ref, login=login)
+    if not new_database_principal(p, name) or login_users.user_refused(p, user):
         return None
-    p.builder.add_user(UserState(name, ref, login=login))
+    p.builder.add_user(user)
     return name
 
 

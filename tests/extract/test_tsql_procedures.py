@@ -32,7 +32,7 @@ sp_grantdbaccess 'legacy_app'
 GO
 sys.sp_addrolemember @rolename = N'db_owner', @membername = N'legacy_app'
 GO
-sp_changedbowner 'legacy_app'
+sp_changedbowner 'legacy_dbo'
 GO
 [sys].[sp_addrolemember] N'db_datawriter', N'legacy_app'
 GO
@@ -48,7 +48,7 @@ def test_procedures_called_without_exec_at_the_start_of_a_batch() -> None:
     assert _members(s, None) == set()  # added, then dropped again by the last batch
     assert [u.login for u in db(s, "Sales").users] == ["legacy_app"]
     assert _members(s) == {("db_owner", "legacy_app"), ("db_datawriter", "legacy_app")}
-    assert db(s, "Sales").owner == "legacy_app"
+    assert db(s, "Sales").owner == "legacy_dbo"  # legacy_app has a user: not the owner
     assert s.skipped == ()
     assert "Legacy-Pw-2001" not in s.to_json()
 

@@ -196,13 +196,15 @@ def test_login_and_server_role_rename() -> None:
     s = snap(
         "CREATE LOGIN [old] WITH PASSWORD = 'p'\nCREATE SERVER ROLE [ops]\n"
         "ALTER SERVER ROLE [ops] ADD MEMBER [old]\nGRANT VIEW SERVER STATE TO [ops]\n"
+        "ALTER AUTHORIZATION ON DATABASE::d2 TO [old]\n"
         "ALTER LOGIN [old] WITH NAME = [new]\nALTER SERVER ROLE [ops] WITH NAME = [operators]\n"
-        "GO\nUSE d\nGO\nCREATE USER [u] FOR LOGIN [new]\nALTER AUTHORIZATION ON DATABASE::d TO [new]"
+        "GO\nUSE d\nGO\nCREATE USER [u] FOR LOGIN [new]"
     )
     assert [x.name for x in s.logins] == ["new"]
     assert [(m.role, m.member) for m in s.server_memberships] == [("operators", "new")]
     assert [p.grantee for p in s.server_permissions] == ["operators"]
-    assert (db(s).users[0].login, db(s).users[0].orphaned, db(s).owner) == ("new", False, "new")
+    assert (db(s).users[0].login, db(s).users[0].orphaned) == ("new", False)
+    assert db(s, "d2").owner == "new"  # the owner renamed too (it could not be d's: u is there)
 
 
 def test_schema_transfer_moves_the_object_and_drops_its_permissions() -> None:
