@@ -36,6 +36,7 @@ from mssql_extract.tsql import (
 from mssql_extract.tsql.cursor import STOP_WORDS, Handler, Parser
 from mssql_extract.tsql.state import Dependent
 from mssql_extract.tsql.tokens import STRINGS
+from mssql_extract.tsql.triggers import create_trigger
 
 #: Words that open a table constraint or index item instead of a column in CREATE TABLE.
 _NOT_COLUMNS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "INDEX"})
@@ -330,38 +331,6 @@ def create_synonym(p: Parser) -> None:
     p.skip_to_boundary()
     register(p, DbObject(schema_name=schema, name=name, kind=ObjectKind.SYNONYM,
                          base_object=quote_name(base), source_ref=ref))  # fmt: skip
-
-
-def create_trigger(p: Parser) -> None:
-    """Triggers are not securables: the whole batch is recorded as skipped, and reported only
-    for a LOGON trigger (``_LOGON``)."""
-    logon = _fires_on_logon(p)
-    p.skip_to_batch_end()
-    p.builder.skip("statement", _LOGON if logon else _TRIGGER, p.statement_text(), p.ref())
-
-
-_TRIGGER = "trigger (not a securable)"
-#: A LOGON trigger decides who may connect: "You can use logon triggers to audit and control
-#: server sessions, such as by tracking login activity, restricting logins to SQL Server, or
-#: limiting the number of sessions for a specific login" (Logon triggers, SQL Server docs); its
-#: ROLLBACK refuses the login. SSMS's "Script Server Trigger as" and dbatools' Export-DbaInstance
-#: (SMO) write it as ``CREATE TRIGGER t ON ALL SERVER [WITH EXECUTE AS …] FOR LOGON AS …``.
-_LOGON = (
-    "LOGON trigger: it runs at each login and may refuse it (ROLLBACK), a control over who "
-    "connects that grantbridge does not read nor migrate; rebuild what it enforces on the "
-    "PostgreSQL side"
-)
-
-
-def _fires_on_logon(p: Parser) -> bool:
-    """Whether the trigger whose name is next fires ``FOR`` or ``AFTER LOGON``: its header, up to
-    the ``AS`` that starts its body (not ``WITH EXECUTE AS``), names that event."""
-    k = 0
-    while p.tok(k) is not None and (p.word(k) != "AS" or p.word(k - 1) == "EXECUTE"):
-        if p.word(k) in ("FOR", "AFTER") and p.word(k + 1) == "LOGON":
-            return True
-        k += 1
-    return False
 
 
 _CREATE_KINDS: dict[str, Handler] = {
