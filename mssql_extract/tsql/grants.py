@@ -32,6 +32,9 @@ FOR`` that failed without CASCADE, sdebruyn/fabric-dw-mcp-cli#946; SqlServerDsc#
 revokes the option with CASCADE). Of a permission held without the option (GRANT OPTION FOR then
 revokes the permission itself, REVOKE (Transact-SQL), GRANT OPTION FOR) or denied, it is
 replayed as before.
+
+A statement naming dbo, sys, INFORMATION_SCHEMA, sa, the grantor itself or the securable's owner
+as a grantee is refused (Msg 4624: :mod:`mssql_extract.tsql.special_grantees`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from sqlglot.tokenizer_core import Token, TokenType
 
 from mssql_extract.snapshot import fold
+from mssql_extract.tsql import special_grantees
 from mssql_extract.tsql.cursor import Parser
 from mssql_extract.tsql.securables import (
     CLASS_PREFIXES,
@@ -165,6 +169,8 @@ def _statement(p: Parser, verb: str) -> None:
         return
     pairs = _resolve(p, items, target, grantor)
     spelled = "REVOKE GRANT OPTION FOR" if option_only else verb
+    if special_grantees.refused(p, spelled, pairs, grantees, grantor):
+        return
     if verb != "GRANT" and not cascade and _refused(p, spelled, pairs, grantees):
         return
     for permission, securable in pairs:

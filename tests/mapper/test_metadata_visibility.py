@@ -96,12 +96,13 @@ def test_a_deny_of_metadata_visibility_is_approximated_with_gb022(
 
 
 def test_a_deny_to_dbo_hides_nothing_in_sql_server_either(migration: MigrationPlan) -> None:
-    """Only the DENYs that hide something in SQL Server are GB022: dbo is never denied."""
+    """Only the DENYs that hide something in SQL Server are GB022: dbo is never denied, and SQL
+    Server refuses the DENY to dbo itself (Msg 4624), which the plan reports (GB045)."""
     denied = {f.principal for f in migration.findings if f.rule_id == "GB022"}
     assert denied == {"dave", "r", "erin", "public"}
-    disposition, reason, found = _fact(migration, "Sales/perm:DATABASE:VIEW DEFINITION:deny:dbo")
-    assert (disposition, found) == (Disposition.NOT_APPLICABLE, [])
-    assert "dbo" in reason
+    assert not [d for d in migration.dispositions if d.fact.endswith(":deny:dbo")]
+    [refused] = [f for f in migration.findings if "Msg 4624" in f.evidence]
+    assert (refused.rule_id, refused.source_ref) == ("GB045", "v.sql:32:1")
 
 
 def test_a_grant_of_view_definition_needs_nothing_and_says_why(migration: MigrationPlan) -> None:
