@@ -73,6 +73,7 @@ class DatabaseBuilder:
         self.n_app_roles = max(1, per_db // 50)
         self.n_users = max(4, per_db - self.n_roles - self.n_app_roles)
         self.taken: set[tuple[str, str, str]] = set()
+        self.owners: dict[str, str] = {}  # schema → its owner (folded), for _claim
 
     def build(self, logins: Sequence[Login]) -> Database:
         users = self._users(logins)
@@ -208,9 +209,12 @@ class DatabaseBuilder:
         pool = self.role_names if self.rng.random() < 0.7 else self.user_names
         return self.rng.choice(pool)
 
-    def _claim(self, securable: str, perm: str, grantee: str) -> bool:
+    def _claim(self, securable: str, perm: str, grantee: str, schema: str | None = None) -> bool:
+        """Whether the row is new and SQL Server would hold it: no permission is given to,
+        or denied to, the owner of the securable (Msg 4624; an object here has no owner of
+        its own, so its schema's counts)."""
         triple = (securable, perm, grantee.casefold())
-        if triple in self.taken:
+        if triple in self.taken or self.owners.get(schema or "") == grantee.casefold():
             return False
         self.taken.add(triple)
         return True
@@ -223,6 +227,7 @@ class DatabaseBuilder:
         app_roles: Sequence[str],
     ) -> list[Permission]:
         grant = PermissionState.GRANT
+        self.owners = {s.name: (s.owner or "dbo").casefold() for s in schemas}
         rows = [permission_row("DATABASE", "CONNECT", grant, u.name) for u in users]
         for grantee in self.role_names[::2] + list(app_roles):
             perm = self.rng.choice(DATABASE_PERMISSIONS)
@@ -245,7 +250,7 @@ class DatabaseBuilder:
             self.rng.choice(SCHEMA_PERMISSIONS),
             self._grantee(),
         )
-        if not self._claim(f"SCHEMA:{schema}", perm, grantee):
+        if not self._claim(f"SCHEMA:{schema}", perm, grantee, schema):
             return None
         return [permission_row("SCHEMA", perm, state, grantee, object_name=schema)]
 
@@ -254,7 +259,7 @@ class DatabaseBuilder:
     ) -> list[Permission] | None:
         obj = self.rng.choice(objects)
         perm, grantee = self.rng.choice(PERMISSIONS_OF[obj.kind]), self._grantee()
-        if not self._claim(f"OBJECT:{obj.schema_name}.{obj.name}", perm, grantee):
+        if not self._claim(f"OBJECT:{obj.schema_name}.{obj.name}", perm, grantee, obj.schema_name):
             return None
         if state is None:
             with_option = self.rng.random() < GRANT_OPTION_SHARE
@@ -267,7 +272,7 @@ class DatabaseBuilder:
     def _column_rows(self, objects: Sequence[DbObject]) -> list[Permission] | None:
         obj = self.rng.choice(objects)
         perm, grantee = self.rng.choice(COLUMN_PERMISSIONS), self._grantee()
-        if not self._claim(f"OBJECT:{obj.schema_name}.{obj.name}", perm, grantee):
+        if not self._claim(f"OBJECT:{obj.schema_name}.{obj.name}", perm, grantee, obj.schema_name):
             return None
         columns = sorted(
             self.rng.sample(obj.columns, self.rng.randint(1, min(3, len(obj.columns))))
