@@ -11,13 +11,13 @@ section — and hands the rows to :func:`mssql_extract.catalog.snapshot_from_row
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from grantbridge.errors import ExtractError, Location
 from grantbridge.inputs import read_input
+from grantbridge.json_input import loads, refuse_lone_surrogates
 from mssql_extract.catalog import CatalogRows, Rows, snapshot_from_rows
 from mssql_extract.queries import SERVER_QUERIES, database_queries
 from mssql_extract.snapshot import SecuritySnapshot
@@ -125,13 +125,12 @@ SQLCMD_ENCODING_HINT = (
 def _read_json(path: Path, what: str) -> Any:
     text = read_input(path, what, byte_order_mark=True, hint=SQLCMD_ENCODING_HINT)
     # sqlcmd may wrap the single cell in blank lines; the document itself is one JSON value
-    try:
-        return json.loads(text.strip())
-    except json.JSONDecodeError as exc:
-        raise ExtractError(
-            f"not valid JSON ({exc.msg}); was it saved with sqlcmd -y 0?",
-            Location(str(path), exc.lineno, exc.colno),
-        ) from None
+    refuse_lone_surrogates(text, str(path), ExtractError)
+    return loads(text.strip(), str(path), ExtractError, _not_sqlcmd_json)
+
+
+def _not_sqlcmd_json(reason: str) -> str:
+    return f"not valid JSON ({reason}); was it saved with sqlcmd -y 0?"
 
 
 #: The folder of a catalog captured query by query that holds the server queries' files.
