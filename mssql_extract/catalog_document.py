@@ -88,6 +88,13 @@ def _database_entry(entry: Mapping[str, Any], listed: set[str], seen: set[str], 
         )
     seen.add(name)
     sections = [k for k in entry if k != "name"]
+    if not sections:  # the script writes every section ([] when empty): a truncated capture
+        raise ExtractError(
+            f"database_rows holds database {name!r} without rows: the extraction script "
+            "writes each of its sections (an empty one as []); capture it again, or leave the "
+            "database out (it is then reported as not extracted)",
+            Location(str(path), key=where),
+        )
     _check_sections(sections, DATABASE_SECTIONS | {"error"}, where, path, prefix=f"{name}.")
     return name
 
@@ -170,13 +177,26 @@ def document_from_folder(folder: Path) -> dict[str, Any]:
         )
     data = _sections_in(server)
     data[_DATABASE_ROWS] = [
-        {"name": database.name, **_sections_in(database)}
+        {"name": database.name, **_database_sections(database)}
         for database in sorted(folder.iterdir())
         if database.is_dir()
         and database.name != SERVER_FOLDER
         and not database.name.startswith(".")
     ]
     return data
+
+
+def _database_sections(folder: Path) -> dict[str, Any]:
+    """A database folder's sections; an empty folder (a capture that stopped before it) is an
+    error, which read as a database without security would drop its users and grants."""
+    sections = _sections_in(folder)
+    if not sections:
+        raise ExtractError(
+            "the database folder holds no <query>.json file: capture its rows, or remove the "
+            "folder (the database is then reported as not extracted)",
+            Location(str(folder)),
+        )
+    return sections
 
 
 def extract_catalog_json(path: Path) -> SecuritySnapshot:
