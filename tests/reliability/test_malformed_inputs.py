@@ -120,6 +120,20 @@ def test_lone_surrogate_escapes_are_errors_at_their_place(escapes: str, error: s
             SecuritySnapshot.from_json(text, origin="in.json")
 
 
+def test_an_error_quoting_control_characters_prints_them_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name from the input reaches the error line: its NUL (which log tools cut at) and its
+    escape sequence (which the terminal obeys, here bold type) print as escapes."""
+    data = json.loads(SNAPSHOT)
+    data["logins"][0]["name"] = "a\x00b\x1b[1m"
+    (tmp_path / "in.json").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["plan", str(tmp_path / "in.json"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a\\x00b\\x1b[1m@LOCAL: the name"), err
+    assert [c for c in err if ord(c) < 0x20 and c != "\n"] == []
+
+
 # --------------------------------------------------------------------------- atomic output
 
 
