@@ -99,6 +99,13 @@ def _files(path: Path) -> Iterator[Path]:
         if not scripts:  # a wrong folder must not look like an estate without security
             raise ExtractError("the folder holds no .sql scripts", Location(str(path)))
         yield from scripts
+    elif path.suffix.lower() == ".sqlproj" and path.is_file():
+        # read as T-SQL, its XML was one skipped statement and the project's scripts unread
+        raise ExtractError(
+            "a .sqlproj is read from its folder: pass the folder (--script "
+            f"{path.parent.as_posix()}), whose scripts replay with the project's defaults",
+            Location(str(path)),
+        )
     elif path.is_file():
         yield path
     else:
