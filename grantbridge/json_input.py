@@ -17,7 +17,9 @@ from typing import Any
 
 from grantbridge.errors import InputError, Location
 
-#: An escaped UTF-16 surrogate; a high one followed at once by a low one is a valid pair.
+#: Any escaped UTF-16 surrogate; then each, a high one followed at once by a low one being a
+#: valid pair.
+_ANY_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile(
     rb"(\\+)u[dD]([89abAB]|[c-fC-F])[0-9a-fA-F]{2}(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
 )
@@ -63,10 +65,10 @@ def refuse_lone_surrogates(
     text: str | bytes, origin: str, error: type[InputError] = InputError
 ) -> None:
     """Raise ``error`` at the first escaped lone surrogate of the JSON ``text``. Checked before
-    loading: pydantic-core and ``json.loads`` both accept one. Files grantbridge writes hold
-    no ``\\u`` escape but control characters', so the usual cost is one substring search."""
+    loading: pydantic-core and ``json.loads`` both accept one. SQL Server's names may hold one
+    (NVARCHAR is UCS-2), which FOR JSON writes so; the usual cost is one regex search."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if b"\\u" not in raw:
+    if _ANY_SURROGATE.search(raw) is None:  # faster than b"\\u" in raw on backslashed names
         return
     for found in _SURROGATE.finditer(raw):
         escaped = len(found.group(1)) % 2 == 1  # an even run of backslashes is literal text

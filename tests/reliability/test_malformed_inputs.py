@@ -65,7 +65,6 @@ CASES: dict[str, tuple[dict[str, str | None], list[str], str]] = {
     "snapshot-huge-number": ({"in.json": SNAPSHOT.replace("1", "1" * 5000, 1)}, ["plan", "in.json", "-o", "out"], ":2:21: not valid JSON: a number has more than 4300 digits"),
     "snapshot-nested-too-deeply": ({"in.json": "[" * 100_000 + "]" * 100_000}, ["plan", "in.json", "-o", "out"], "nested too deeply"),
     "snapshot-lone-surrogate": ({"in.json": _json_edit("source", "x").replace('"x"', '"\\ud800x"')}, ["plan", "in.json", "-o", "out"], "\\ud800 is half of a UTF-16 surrogate pair"),
-    "plan-lone-surrogate": ({"a.json": '{"schema_version": 1, "target": "\\udc00"}'}, ["diff", "a.json", "a.json"], "a.json:1:34: the string escape \\udc00"),
     "plan-nested-too-deeply": ({"a.json": '{"roles": ' + "[" * 100_000}, ["diff", "a.json", "a.json"], "nested too deeply"),
     "catalog-huge-number": ({"c.json": '{"server": ' + "1" * 5000 + "}"}, ["extract", "--catalog-json", "c.json", "-o", "s.json"], "c.json:1:12: not valid JSON (a number has more"),
     # UTF-16 without a byte-order mark is valid UTF-8 when ASCII: every statement was skipped
