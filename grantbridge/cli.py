@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GrantbridgeError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        err_console.print(f"error: {visible(str(exc))}", markup=False, highlight=False)
         code = exc.exit_code
     except Exception as exc:
         _report_bug(exc, sys.argv[1:] if argv is None else argv)
@@ -116,6 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         sys.exit(code)
     return code
+
+
+#: Control characters but newline and tab, as the escapes Python's repr writes.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters escaped: an error quotes names from the input,
+    and one holding a NUL (cut by log tools) or an escape sequence (which the terminal would
+    obey) must print as what it is."""
+    return text.translate(_CONTROLS)
 
 
 class Terminated(BaseException):

@@ -22,7 +22,6 @@ imported them (``__all__``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +31,7 @@ from pydantic import Field, ValidationError
 from grantbridge.collector import collector_paused
 from grantbridge.errors import InputError, Location
 from grantbridge.json_chunks import json_chunks
+from grantbridge.json_input import loads
 from grantbridge.validated import as_text, validated_in_one_pass
 from mapper.plan_base import PlanModel, SortedTuple, sorted_unique, trusted
 from mapper.plan_findings import Disposition, FactDisposition, Finding, Severity
@@ -162,12 +162,7 @@ class MigrationPlan(PlanModel):
 
     @classmethod
     def _from_text(cls, text: str, origin: str) -> MigrationPlan:
-        try:
-            data: Any = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"not valid JSON: {exc.msg}", Location(origin, exc.lineno, exc.colno)
-            ) from None
+        data: Any = loads(text, origin)
         if not isinstance(data, dict) or data.get("schema_version") != PLAN_SCHEMA_VERSION:
             version = data.get("schema_version") if isinstance(data, dict) else None
             raise InputError(

@@ -288,7 +288,10 @@ _TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
 
 
 def parse_policy(text: str, origin: str = "grantbridge.toml") -> Policy:
-    """Validate policy TOML text (see :func:`load_policy`)."""
+    """Validate policy TOML text (see :func:`load_policy`). A UTF-8 byte-order mark, which
+    Windows editors write (Notepad, PowerShell 5's ``-Encoding UTF8``), is dropped: tomllib
+    reports it as "Invalid statement" at 1:1, where the user sees nothing wrong."""
+    text = text.removeprefix("\ufeff")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -11,13 +11,13 @@ section — and hands the rows to :func:`mssql_extract.catalog.snapshot_from_row
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from grantbridge.errors import ExtractError, Location
 from grantbridge.inputs import read_input
+from grantbridge.json_input import loads, refuse_lone_surrogates
 from mssql_extract.catalog import CatalogRows, Rows, snapshot_from_rows
 from mssql_extract.queries import SERVER_QUERIES, database_queries
 from mssql_extract.snapshot import SecuritySnapshot
@@ -88,6 +88,13 @@ def _database_entry(entry: Mapping[str, Any], listed: set[str], seen: set[str], 
         )
     seen.add(name)
     sections = [k for k in entry if k != "name"]
+    if not sections:  # the script writes every section ([] when empty): a truncated capture
+        raise ExtractError(
+            f"database_rows holds database {name!r} without rows: the extraction script "
+            "writes each of its sections (an empty one as []); capture it again, or leave the "
+            "database out (it is then reported as not extracted)",
+            Location(str(path), key=where),
+        )
     _check_sections(sections, DATABASE_SECTIONS | {"error"}, where, path, prefix=f"{name}.")
     return name
 
@@ -125,13 +132,12 @@ SQLCMD_ENCODING_HINT = (
 def _read_json(path: Path, what: str) -> Any:
     text = read_input(path, what, byte_order_mark=True, hint=SQLCMD_ENCODING_HINT)
     # sqlcmd may wrap the single cell in blank lines; the document itself is one JSON value
-    try:
-        return json.loads(text.strip())
-    except json.JSONDecodeError as exc:
-        raise ExtractError(
-            f"not valid JSON ({exc.msg}); was it saved with sqlcmd -y 0?",
-            Location(str(path), exc.lineno, exc.colno),
-        ) from None
+    refuse_lone_surrogates(text, str(path), ExtractError)
+    return loads(text.strip(), str(path), ExtractError, _not_sqlcmd_json)
+
+
+def _not_sqlcmd_json(reason: str) -> str:
+    return f"not valid JSON ({reason}); was it saved with sqlcmd -y 0?"
 
 
 #: The folder of a catalog captured query by query that holds the server queries' files.
@@ -171,13 +177,26 @@ def document_from_folder(folder: Path) -> dict[str, Any]:
         )
     data = _sections_in(server)
     data[_DATABASE_ROWS] = [
-        {"name": database.name, **_sections_in(database)}
+        {"name": database.name, **_database_sections(database)}
         for database in sorted(folder.iterdir())
         if database.is_dir()
         and database.name != SERVER_FOLDER
         and not database.name.startswith(".")
     ]
     return data
+
+
+def _database_sections(folder: Path) -> dict[str, Any]:
+    """A database folder's sections; an empty folder (a capture that stopped before it) is an
+    error, which read as a database without security would drop its users and grants."""
+    sections = _sections_in(folder)
+    if not sections:
+        raise ExtractError(
+            "the database folder holds no <query>.json file: capture its rows, or remove the "
+            "folder (the database is then reported as not extracted)",
+            Location(str(folder)),
+        )
+    return sections
 
 
 def extract_catalog_json(path: Path) -> SecuritySnapshot:

@@ -292,12 +292,27 @@ def _read_model(path: Path) -> tuple[ElementTree.Element, str]:
     except KeyError:
         raise ExtractError("the dacpac has no model.xml", Location(str(path))) from None
     try:
-        return ElementTree.fromstring(tolerate_char_refs(data)), name
+        root = ElementTree.fromstring(tolerate_char_refs(data))
     except ElementTree.ParseError as exc:
         line, column = exc.position
         raise ExtractError(
             f"model.xml is not valid XML: {exc}", Location(f"{path}!model.xml", line, column)
         ) from None
+    # read on, either was a database without security (exit 0, and one finding: no permissions)
+    if root.tag.endswith("DataSchemaModel") and root.tag != f"{NS}DataSchemaModel":
+        problem = f"<DataSchemaModel> is not in SqlPackage's namespace {NS[1:-1]}"
+    elif root.tag != f"{NS}DataSchemaModel":
+        problem = f"its root is <{_local(root.tag)}>, not SqlPackage's <DataSchemaModel>"
+    elif root.find(f"{NS}Model") is None:
+        problem = "<DataSchemaModel> holds no <Model>"
+    else:
+        return root, name
+    raise ExtractError(f"model.xml is not a dacpac model: {problem}", Location(f"{path}!model.xml"))
+
+
+def _local(tag: str) -> str:
+    """``tag`` as model.xml spells it: its namespace, when it is the models' one, left out."""
+    return tag.removeprefix(NS)
 
 
 def _snapshot(m: ModelXml, name: str) -> SecuritySnapshot:

@@ -98,7 +98,7 @@ def refuse_other_document(raw: bytes, origin: str, expected: str) -> None:
     path only: the file is parsed once more."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     if not isinstance(data, dict):
         return

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from grantbridge.commands import PARTS_FILE, PLAN_FILE
 from grantbridge.errors import GrantbridgeError, InputError, Location
 from grantbridge.inputs import read_input_bytes
+from grantbridge.json_input import loads, refuse_lone_surrogates
 
 if TYPE_CHECKING:
     from pg_emit.compare import Mismatch
@@ -56,13 +57,8 @@ def read_set(path: Path) -> list[SetPart]:
     file = path / PARTS_FILE
     where = str(file)
     raw = read_input_bytes(file, "the plan set's parts.json")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        at = Location(where, line=exc.lineno, column=exc.colno)
-        raise InputError(f"not valid JSON: {exc.msg}", at) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8: {exc.reason}", Location(where)) from None
+    refuse_lone_surrogates(raw, where)
+    data = loads(raw, where)
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         raise InputError(
             f"not a parts.json of grantbridge plan --per-database (schema_version "

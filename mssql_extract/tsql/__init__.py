@@ -13,7 +13,6 @@ deployment order (``sqlproj``), and a publish profile values over those defaults
 
 from __future__ import annotations
 
-import codecs
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -100,6 +99,13 @@ def _files(path: Path) -> Iterator[Path]:
         if not scripts:  # a wrong folder must not look like an estate without security
             raise ExtractError("the folder holds no .sql scripts", Location(str(path)))
         yield from scripts
+    elif path.suffix.lower() == ".sqlproj" and path.is_file():
+        # read as T-SQL, its XML was one skipped statement and the project's scripts unread
+        raise ExtractError(
+            "a .sqlproj is read from its folder: pass the folder (--script "
+            f"{path.parent.as_posix()}), whose scripts replay with the project's defaults",
+            Location(str(path)),
+        )
     elif path.is_file():
         yield path
     else:
@@ -171,10 +177,15 @@ class _Files:
     def __init__(self, relative_to: Path | None = None, encoding: str | None = None) -> None:
         self.relative_to = relative_to.resolve() if relative_to is not None else None
         if encoding is not None:
-            try:
-                codecs.lookup(encoding)
+            try:  # decoding, not codecs.lookup: rot13 or base64 is a codec but no text encoding
+                b"\0\0\0\0".decode(encoding)  # (an empty bytes' decode looks nothing up)
+            except UnicodeDecodeError:
+                pass  # a text encoding, in which four NUL bytes are not text
             except LookupError:
-                raise ExtractError(f"unknown encoding {encoding!r}", Location()) from None
+                raise ExtractError(
+                    f"unknown encoding {encoding!r}: name a text encoding (cp1252, utf-16-le, …)",
+                    Location(key="--encoding"),
+                ) from None
         self.encoding = encoding
 
     def origin(self, path: Path) -> str:

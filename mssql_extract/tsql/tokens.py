@@ -89,6 +89,7 @@ def decode(data: bytes, origin: str, encoding: str | None = None) -> str:
         return _decode(data, "UTF-16", origin, "save the script again as Unicode")
     if encoding is not None and not data.startswith(codecs.BOM_UTF8):
         return _decode(data, encoding, origin, "check --encoding")
+    _refuse_utf16_without_bom(data, origin)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -98,6 +99,21 @@ def decode(data: bytes, origin: str, encoding: str | None = None) -> str:
             "name its encoding (--encoding cp1252 for a Western European ANSI script)",
             Location(origin, line),
         ) from None
+
+
+def _refuse_utf16_without_bom(data: bytes, origin: str) -> None:
+    """UTF-16 text without a byte-order mark is valid UTF-8 when it is ASCII (a NUL byte beside
+    each character): read so, every statement was skipped as unknown and extract succeeded
+    with nothing in the snapshot. A script has no NUL bytes; a quarter of them is UTF-16."""
+    if b"\x00" not in data or data.count(b"\x00") * 4 < len(data):
+        return
+    order = "le" if data.find(b"\x00") % 2 == 1 else "be"
+    raise ExtractError(
+        "NUL bytes between the characters: UTF-16 without a byte-order mark? Save the script "
+        f"as UTF-8 or Unicode (with a byte-order mark), or name its encoding (--encoding "
+        f"utf-16-{order})",
+        Location(origin, 1),
+    )
 
 
 def _decode(data: bytes, encoding: str, origin: str, advice: str) -> str:

@@ -65,6 +65,11 @@ BAD_DOCUMENTS: dict[str, tuple[Any, str | None, str]] = {
         "database_rows[Sales]",
         "database 'Sales' twice",
     ),
+    "database without sections": (  # the script writes each section: a truncated capture
+        _doc(database_rows=[{"name": "Sales"}]),
+        "database_rows[Sales]",
+        "database 'Sales' without rows",
+    ),
     "unknown database section": (
         _doc(database_rows=[{"name": "Sales", "database_permission": []}]),
         "Sales.database_permission",

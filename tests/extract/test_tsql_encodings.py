@@ -90,3 +90,21 @@ def test_encoding_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "Jürgen" in out.read_text(encoding="utf-8")
     assert main(["extract", "--script", str(path), "--encoding", "nope", "-o", str(out)]) == 2
     assert "unknown encoding 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("encoding", ["nope", "rot13", "base64"])
+def test_encoding_that_is_no_text_encoding_is_bad_input(
+    encoding: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A codec that is not a text encoding (rot13, base64) passed codecs.lookup and failed
+    decoding the script with a LookupError traceback."""
+    from grantbridge.cli import main
+
+    path, out = tmp_path / "ansi.sql", tmp_path / "s.json"
+    path.write_bytes(ANSI.encode("cp1252"))
+    assert main(["extract", "--script", str(path), "--encoding", encoding, "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --encoding: unknown encoding {encoding!r}: name a text encoding (cp1252, "
+        "utf-16-le, …)\n"
+    )
+    assert not out.exists()

@@ -233,3 +233,20 @@ def test_a_default_never_reaches_any_output(
     for text in (output, snapshot):
         assert secret not in text
         assert "Sqlproj-Pw" not in text
+
+
+def test_a_sqlproj_given_as_a_script_names_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read as T-SQL, the project's XML was one skipped statement and its scripts went unread
+    (exit 0, an empty snapshot): the error says to pass the folder."""
+    project = tmp_path / "SalesDb" / "SalesDb.sqlproj"
+    project.parent.mkdir()
+    project.write_text(CLASSIC, encoding="utf-8")
+    out = tmp_path / "s.json"
+    assert main(["extract", "--script", str(project), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {project}: a .sqlproj is read from its folder: pass the folder (--script "
+        f"{project.parent.as_posix()}), whose scripts replay with the project's defaults\n"
+    )
+    assert not out.exists()

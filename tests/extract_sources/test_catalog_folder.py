@@ -65,3 +65,20 @@ def test_a_folder_without_server_rows_is_an_error(tmp_path: Path) -> None:
     shutil.rmtree(folder / "server")
     with pytest.raises(ExtractError, match="needs a server/ folder"):
         extract_catalog_json(folder)
+
+
+def test_an_empty_database_folder_is_an_error_not_a_database_without_security(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture that stopped before a database leaves its folder empty: read as a database
+    without users or grants, it dropped HR's security with exit 0."""
+    folder = _copy(tmp_path)
+    for each in (folder / "HR").iterdir():
+        each.unlink()
+    code = main(["extract", "--catalog-json", str(folder), "-o", str(tmp_path / "s.json")])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: {folder / 'HR'}: the database folder holds no <query>.json file: capture its "
+        "rows, or remove the folder (the database is then reported as not extracted)\n"
+    )
+    assert not (tmp_path / "s.json").exists()

@@ -77,3 +77,25 @@ def test_bad_dacpac_names_the_file(tmp_path: Path, content: str | None) -> None:
         path.write_text(content)
     with pytest.raises(ExtractError, match=r"Sales\.dacpac"):
         extract_dacpac(path)
+
+
+@pytest.mark.parametrize(
+    ("model", "problem"),
+    [
+        ("<Foo/>", "its root is <Foo>, not SqlPackage's <DataSchemaModel>"),
+        ("<DataSchemaModel><Model/></DataSchemaModel>",  # no namespace: not SqlPackage's
+         "<DataSchemaModel> is not in SqlPackage's namespace http://schemas.microsoft.com/"
+         "sqlserver/dac/Serialization/2012/02"),
+        (MODEL.replace("<Model>", "").replace("</Model>", ""), "<DataSchemaModel> holds no <Model>"),
+    ],
+)  # fmt: skip
+def test_model_xml_that_is_no_dacpac_model_is_an_error(
+    tmp_path: Path, model: str, problem: str
+) -> None:
+    """Read on, such a model.xml was a database without security: exit 0, one finding."""
+    with pytest.raises(ExtractError) as caught:
+        extract_dacpac(_dacpac(tmp_path, model))
+    assert (
+        str(caught.value)
+        == f"{tmp_path / 'Sales.dacpac'}!model.xml: model.xml is not a dacpac model: {problem}"
+    )

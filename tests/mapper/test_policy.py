@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 
@@ -104,6 +105,18 @@ def test_load_policy_names_the_file_and_line_of_a_byte_that_is_not_utf8(tmp_path
     with pytest.raises(PolicyError, match="not UTF-8: byte 0xe9 at offset 23") as caught:
         load_policy(path)
     assert caught.value.location.file == str(path)
+    assert caught.value.location.line == 2
+
+
+def test_load_policy_drops_the_byte_order_mark_windows_editors_write(tmp_path: Path) -> None:
+    """Saved by Notepad or PowerShell 5 as UTF-8, the file starts with a byte-order mark, which
+    tomllib called an "Invalid statement" at 1:1; its errors keep their lines."""
+    path = tmp_path / "grantbridge.toml"
+    path.write_bytes(codecs.BOM_UTF8 + b'target = "rds"\n')
+    assert load_policy(path).target == "rds"
+    path.write_bytes(codecs.BOM_UTF8 + b'target = "rds"\nbogus = 1\n')
+    with pytest.raises(PolicyError, match="unknown key: 'bogus'") as caught:
+        load_policy(path)
     assert caught.value.location.line == 2
 
 

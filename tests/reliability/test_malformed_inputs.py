@@ -5,14 +5,16 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from grantbridge.cli import main
-from grantbridge.errors import MappingError
+from grantbridge.errors import ExtractError, MappingError
 from mapper.plan import MigrationPlan
+from mssql_extract.snapshot import SecuritySnapshot
 from mssql_extract.tsql import extract_scripts
 from pg_emit.artifacts import write_artifacts
 from tests.conftest import CONTOSO
@@ -59,6 +61,14 @@ CASES: dict[str, tuple[dict[str, str | None], list[str], str]] = {
     "extract-output-under-a-file": ({"e.sql": "CREATE LOGIN l WITH PASSWORD = 'p'\n", "f": "x"}, ["extract", "-s", "e.sql", "-o", "f/s.json"], "cannot write"),
     "verify-without-plan": ({"dir": None}, ["verify", "dir"], "no plan.json"),
     "diff-truncated-plan": ({"a.json": '{"schema_version": 1, "fin'}, ["diff", "a.json", "a.json"], "not valid JSON"),
+    # json.loads' ValueError and RecursionError, and a string no file can hold, were tracebacks
+    "snapshot-huge-number": ({"in.json": SNAPSHOT.replace("1", "1" * 5000, 1)}, ["plan", "in.json", "-o", "out"], ":2:21: not valid JSON: a number has more than 4300 digits"),
+    "snapshot-nested-too-deeply": ({"in.json": "[" * 100_000 + "]" * 100_000}, ["plan", "in.json", "-o", "out"], "nested too deeply"),
+    "snapshot-lone-surrogate": ({"in.json": _json_edit("source", "x").replace('"x"', '"\\ud800x"')}, ["plan", "in.json", "-o", "out"], "\\ud800 is half of a UTF-16 surrogate pair"),
+    "plan-nested-too-deeply": ({"a.json": '{"roles": ' + "[" * 100_000}, ["diff", "a.json", "a.json"], "nested too deeply"),
+    "catalog-huge-number": ({"c.json": '{"server": ' + "1" * 5000 + "}"}, ["extract", "--catalog-json", "c.json", "-o", "s.json"], "c.json:1:12: not valid JSON (a number has more"),
+    # UTF-16 without a byte-order mark is valid UTF-8 when ASCII: every statement was skipped
+    "utf16-script-without-bom": ({"u.sql": "CREATE LOGIN l WITH PASSWORD = 'p'\n".encode("utf-16-le").decode()}, ["extract", "-s", "u.sql", "-o", "s.json"], "--encoding utf-16-le"),
 }  # fmt: skip
 
 
@@ -85,6 +95,42 @@ def test_malformed_input_exits_2_with_one_line(
     assert any(n in lines[0] for n in named), lines[0]
     assert expected in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, nothing left
+
+
+@pytest.mark.parametrize(
+    ("escapes", "error"),
+    [
+        ("\\ud83d\\ude00", None),  # a pair: one character (an emoji)
+        ("\\\\ud800", None),  # an escaped backslash, then the text ud800
+        ("a\\ud83d", "1:4: the string escape \\ud83d"),  # a high half at the end
+        ("\\ud83d\\u0041", "1:3: the string escape \\ud83d"),  # a high half, then no low one
+        ("\\\\\\ude00", "1:5: the string escape \\ude00"),  # a low half after a backslash
+    ],
+)
+def test_lone_surrogate_escapes_are_errors_at_their_place(escapes: str, error: str | None) -> None:
+    """Both JSON parsers accept an escaped lone surrogate, which the plan or snapshot could then
+    not be written with (a traceback); a pair and literal text stay as they were."""
+    text = '{"' + escapes + '": 1,' + SNAPSHOT[1:]  # an unknown key, on the first line
+    if error is None:
+        with pytest.raises(ExtractError, match="Extra inputs"):  # loaded: the key is unknown
+            SecuritySnapshot.from_json(text, origin="in.json")
+    else:
+        with pytest.raises(ExtractError, match=re.escape(f"in.json:{error}")):
+            SecuritySnapshot.from_json(text, origin="in.json")
+
+
+def test_an_error_quoting_control_characters_prints_them_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name from the input reaches the error line: its NUL (which log tools cut at) and its
+    escape sequence (which the terminal obeys, here bold type) print as escapes."""
+    data = json.loads(SNAPSHOT)
+    data["logins"][0]["name"] = "a\x00b\x1b[1m"
+    (tmp_path / "in.json").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["plan", str(tmp_path / "in.json"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a\\x00b\\x1b[1m@LOCAL: the name"), err
+    assert [c for c in err if ord(c) < 0x20 and c != "\n"] == []
 
 
 # --------------------------------------------------------------------------- atomic output
