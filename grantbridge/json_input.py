@@ -20,6 +20,7 @@ from grantbridge.errors import InputError, Location
 #: Any escaped UTF-16 surrogate; then each, a high one followed at once by a low one being a
 #: valid pair.
 _ANY_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ANY_SURROGATE_TEXT = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile(
     rb"(\\+)u[dD]([89abAB]|[c-fC-F])[0-9a-fA-F]{2}(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
 )
@@ -67,9 +68,14 @@ def refuse_lone_surrogates(
     """Raise ``error`` at the first escaped lone surrogate of the JSON ``text``. Checked before
     loading: pydantic-core and ``json.loads`` both accept one. SQL Server's names may hold one
     (NVARCHAR is UCS-2), which FOR JSON writes so; the usual cost is one regex search."""
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if _ANY_SURROGATE.search(raw) is None:  # faster than b"\\u" in raw on backslashed names
+    if isinstance(text, str):  # searched as it is: no copy of a snapshot's text to encode
+        if _ANY_SURROGATE_TEXT.search(text) is None:
+            return
+        raw = text.encode("utf-8", "surrogatepass")
+    elif _ANY_SURROGATE.search(text) is None:  # faster than b"\\u" in raw on backslashed names
         return
+    else:
+        raw = text
     for found in _SURROGATE.finditer(raw):
         escaped = len(found.group(1)) % 2 == 1  # an even run of backslashes is literal text
         high = found.group(2) in b"89abAB"
