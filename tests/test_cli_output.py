@@ -49,7 +49,7 @@ def test_extract_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "logins": 13,
         "databases": 3,
         "users": 17,
-        "permissions": 50,
+        "permissions": 49,
         "skipped": 0,
     }
     assert snapshot.is_file()
@@ -62,7 +62,7 @@ def test_extract_quiet_prints_only_the_result_line(
     code, out, err = _run(["-q", "extract", "--script", str(CONTOSO), "-o", str(out_file)], capsys)
     assert code == 0
     assert (
-        out == f"Wrote {out_file}: 13 logins, 3 databases, 17 users, 50 permissions, 0 skipped.\n"
+        out == f"Wrote {out_file}: 13 logins, 3 databases, 17 users, 49 permissions, 0 skipped.\n"
     )
     assert err == ""
 
@@ -138,7 +138,7 @@ def test_progress_bar_on_a_terminal_keeps_the_output(
     code, out, _ = _run(["extract", "--script", str(CONTOSO), "-o", str(out_file)], capsys)
     assert code == 0
     assert (
-        out == f"Wrote {out_file}: 13 logins, 3 databases, 17 users, 50 permissions, 0 skipped.\n"
+        out == f"Wrote {out_file}: 13 logins, 3 databases, 17 users, 49 permissions, 0 skipped.\n"
     )
 
 
@@ -212,7 +212,7 @@ def test_plan_of_a_large_snapshot_says_what_it_is_doing(
     code, _, err = _run(argv, capsys)
     assert code == 0
     lines = [line for line in err.splitlines() if line.startswith("plan: ")]
-    assert lines[0] == "plan: planning 3 databases, 50 permission rows"
+    assert lines[0] == "plan: planning 3 databases, 49 permission rows"
     assert lines[1].startswith("plan: writing ")
     assert lines[1].endswith(f"to {tmp_path / 'p'}")
 
