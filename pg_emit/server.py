@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -146,16 +147,40 @@ def embedded_server() -> Iterator[str]:
     """
     pgserver = _import_pgserver()
     if pgserver is not None:
-        with tempfile.TemporaryDirectory(prefix="grantbridge-pg-") as tmp:
-            server = pgserver.get_server(Path(tmp), cleanup_mode="stop")
+        tmp = Path(tempfile.mkdtemp(prefix="grantbridge-pg-"))
+        try:
+            server = pgserver.get_server(tmp, cleanup_mode="stop")
             try:
-                _configure(pgserver, server, Path(tmp))
+                _configure(pgserver, server, tmp)
                 yield str(server.get_uri())
             finally:
                 server.cleanup()
+        finally:
+            remove_cluster(tmp)
         return
     with _initdb_server(_find_bindir()) as dsn:
         yield dsn
+
+
+def remove_cluster(path: Path, attempts: int = 40) -> None:
+    """Delete a stopped throwaway cluster's directory, waiting for its last writes.
+
+    pgserver stops the server with ``pg_ctl -w stop`` and kills the postmaster when that times
+    out (a long shutdown checkpoint after a large verify): its children may write WAL a moment
+    longer, and a removal that meets a file created meanwhile fails ("Directory not empty:
+    'pg_wal'", once at bench scale M, after verification had passed). So it is tried again, a
+    quarter second apart, and what is still left after ten seconds stays in the temporary
+    directory rather than failing the command.
+    """
+    for _ in range(attempts):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.25)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 #: Settings of the throwaway server. Each script section runs in one transaction, and every
