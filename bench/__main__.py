@@ -98,7 +98,9 @@ GROUP_RUNNERS: dict[str, Callable[[Estate, int], Figures]] = {
 
 @functools.cache
 def code_version() -> str:
-    """The commit measured, ``+dirty`` when the work tree differs from it (others' edits too).
+    """The commit measured, ``+dirty`` when the work tree differs from it (others' edits too),
+    the benchmark's own outputs aside: BENCHMARKS.md and bench/results, which an earlier
+    invocation of a series (``--only``) rewrote, are not code.
 
     Read once per invocation, when it starts, so a commit landing mid-run does not count.
     """
@@ -110,7 +112,10 @@ def code_version() -> str:
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".",
+        ":(exclude)BENCHMARKS.md", ":(exclude)bench/results",
+    )  # fmt: skip
     return commit + ("+dirty" if dirty else "")
 
 
