@@ -239,8 +239,9 @@ def _free_port() -> int:
 
 @contextmanager
 def _initdb_server(bindir: Path) -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="grantbridge-pg-") as tmp:
-        data, port = Path(tmp) / "data", _free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="grantbridge-pg-"))
+    try:
+        data, port = tmp / "data", _free_port()
         _run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"])
         options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1" + "".join(
             f" -c {name}={value}" for name, value in SETTINGS.items()
@@ -250,6 +251,8 @@ def _initdb_server(bindir: Path) -> Iterator[str]:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:
             _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+    finally:
+        remove_cluster(tmp)
 
 
 def _run(argv: list[str]) -> None:
