@@ -29,19 +29,13 @@ _LOGON = (
     "connects that grantbridge does not read nor migrate; rebuild what it enforces on the "
     "PostgreSQL side"
 )
-#: The statements of a trigger's body that change security, in dynamic SQL's text.
+#: The statements of a trigger's body that change security: in dynamic SQL's text, or as the
+#: body's words (upper-cased, three at a time: ``ALTER SERVER ROLE``).
 _SECURITY = re.compile(
     r"\b(GRANT|DENY|REVOKE|ALTER\s+(?:SERVER\s+)?ROLE|ALTER\s+AUTHORIZATION|sp_(?:add|drop)"
     r"(?:srv)?rolemember|sp_changeobjectowner)\b",
     re.IGNORECASE,
 )
-#: The same as words of the body: a statement's first word, or ALTER's next one.
-_WORDS = frozenset({"GRANT", "DENY", "REVOKE"})
-_PROCEDURES = frozenset(
-    {"SP_ADDROLEMEMBER", "SP_DROPROLEMEMBER", "SP_ADDSRVROLEMEMBER", "SP_DROPSRVROLEMEMBER",
-     "SP_CHANGEOBJECTOWNER"}
-)  # fmt: skip
-_ALTERED = frozenset({"ROLE", "SERVER", "AUTHORIZATION"})
 
 
 def create_trigger(p: Parser) -> None:
@@ -92,12 +86,11 @@ def _changes(p: Parser, k: int) -> str:
     """The first security statement of the body from ``k`` on, as its words (``GRANT``,
     ``ALTER ROLE``, ``SP_ADDROLEMEMBER``), or ``""`` for none."""
     while (token := p.tok(k)) is not None:
-        word = p.word(k)
-        if word in _WORDS or word in _PROCEDURES:
-            return word
-        if word == "ALTER" and p.word(k + 1) in _ALTERED:
-            return "ALTER SERVER ROLE" if p.word(k + 1) == "SERVER" else f"ALTER {p.word(k + 1)}"
-        if token.token_type in STRINGS and (match := _SECURITY.search(token.text)):
-            return " ".join(match.group(1).split()).upper()
+        words = " ".join((p.word(k), p.word(k + 1), p.word(k + 2)))
+        found = _SECURITY.match(words) if p.word(k) else None
+        if found is None and token.token_type in STRINGS:
+            found = _SECURITY.search(token.text)
+        if found is not None:
+            return " ".join(found.group(1).split()).upper()
         k += 1
     return ""
